@@ -1,0 +1,40 @@
+# One command each: `make demo`, `make test`. Everything they need is set up here.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+WEB    := web
+ATLAS  := $(WEB)/node_modules/world-atlas/countries-50m.json
+DB_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test bench lint setup clean
+
+setup: $(STAMP) $(ATLAS)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Natural Earth country outlines for the demo map, from npm (not copied into the repo).
+$(ATLAS): $(WEB)/package.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(ATLAS)
+
+demo: setup
+	$(BIN)/deconflict demo --report report
+
+test: setup
+	$(BIN)/pytest -q -n 2 -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python -m benchmarks.engine --sizes 10000,100000,1000000 --json bench-engine.json
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) $(WEB)/node_modules report bench-engine.json

@@ -1,0 +1,88 @@
+"""The one exception tree of deconflict.
+
+Every error the project raises on purpose is a ``DeconflictError``, and each also subclasses the
+nearest built-in, so callers that only know Python's own exceptions still catch it::
+
+    DeconflictError(Exception)
+    ├── InvalidInput(ValueError)          bad input; the message names what is wrong
+    │   ├── InvalidGeometry               a footprint, band or window is invalid (says why)
+    │   ├── InvalidVolume                 a 4D volume failed validation (names the volume)
+    │   ├── InvalidDocument               a file or document is malformed (GeoJSON, scenario)
+    │   └── InvalidTransition             a state change the state machine does not allow
+    ├── NotFound(LookupError)             no such record, or not visible to the caller
+    ├── VersionConflict                   an amendment named a stale version
+    └── StoreError(RuntimeError)          the store failed (translated from the driver)
+
+Library errors (sqlite3, SQLAlchemy, shapely, pyproj) are translated into these at the boundary
+where they happen, so the CLI can print one clear line for any of them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeconflictError",
+    "InvalidDocument",
+    "InvalidGeometry",
+    "InvalidInput",
+    "InvalidTransition",
+    "InvalidVolume",
+    "NotFound",
+    "StoreError",
+    "VersionConflict",
+]
+
+
+class DeconflictError(Exception):
+    """Base of every error deconflict raises on purpose."""
+
+    #: HTTP status the API renders this error with.
+    status = 500
+
+
+class InvalidInput(DeconflictError, ValueError):
+    """Input that cannot be accepted; the message says what and why."""
+
+    status = 422
+
+
+class InvalidGeometry(InvalidInput):
+    """A footprint, altitude band or time window is invalid; the message is the reason."""
+
+
+class InvalidVolume(InvalidInput):
+    """A 4D volume failed validation. ``volume`` names it, ``reason`` says why."""
+
+    def __init__(self, volume: str, reason: str) -> None:
+        self.volume = volume
+        self.reason = reason
+        super().__init__(f"volume {volume!r}: {reason}")
+
+
+class InvalidDocument(InvalidInput):
+    """A document (GeoJSON, scenario file) is malformed."""
+
+    status = 400
+
+
+class InvalidTransition(InvalidInput):
+    """A state change that the record's state machine does not allow."""
+
+    status = 409
+
+
+class NotFound(DeconflictError, LookupError):
+    """No such record, or none the caller may see (the two are not told apart)."""
+
+    status = 404
+
+
+class VersionConflict(DeconflictError, ValueError):
+    """An amendment named a version that is no longer current."""
+
+    status = 412
+
+
+class StoreError(DeconflictError, RuntimeError):
+    """The store failed; the message says what it was doing."""
+
+    status = 503

@@ -1,0 +1,103 @@
+"""Unit-sphere helpers: n-vectors, bounding caps and a local azimuthal frame.
+
+Positions are turned into n-vectors (the unit normal of the WGS84 ellipsoid at the point), which
+makes the antimeridian and the poles ordinary places. The angle between two n-vectors bounds the
+geodesic distance between the points: along any path the normal turns by at most ``ds / rho`` with
+``rho`` the smallest radius of curvature of the ellipsoid, so ``angle <= distance / MIN_CURVATURE_M``.
+That is what makes the coarse stage conservative. The azimuthal frame is a spherical azimuthal
+equidistant projection used for planar approximations; every decision near a threshold is made
+again on the ellipsoid (see :mod:`deconflict.geo.separation`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "MEAN_RADIUS_M",
+    "MIN_CURVATURE_M",
+    "Frame",
+    "cap_box",
+    "metres_to_angle",
+    "nvectors",
+    "to_lonlat",
+]
+
+Array = NDArray[np.float64]
+
+#: Mean Earth radius (IUGG), for the planar approximation only.
+MEAN_RADIUS_M = 6_371_008.8
+#: Smallest radius of curvature of WGS84 (meridian at the equator, a(1 - e^2)).
+MIN_CURVATURE_M = 6_335_439.327
+
+
+def metres_to_angle(distance_m: float) -> float:
+    """An upper bound of the n-vector angle (radians) spanned by a geodesic distance."""
+    return distance_m / MIN_CURVATURE_M
+
+
+def nvectors(lons: Array, lats: Array) -> Array:
+    """Unit normals (n x 3) of geodetic longitudes and latitudes in degrees."""
+    lon = np.radians(lons)
+    lat = np.radians(lats)
+    cos_lat = np.cos(lat)
+    return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
+
+
+def to_lonlat(vectors: Array) -> tuple[Array, Array]:
+    """Longitudes and latitudes (degrees) of n-vectors (n x 3)."""
+    x, y, z = vectors[:, 0], vectors[:, 1], vectors[:, 2]
+    return np.degrees(np.arctan2(y, x)), np.degrees(np.arctan2(z, np.hypot(x, y)))
+
+
+def cap_box(centre: Array, radius_rad: float) -> tuple[Array, Array]:
+    """The axis-aligned box (in n-vector space) that holds a spherical cap.
+
+    For each axis k the cap's coordinate ranges over cos(alpha_k +- radius), where alpha_k is the
+    angle between the centre and the axis; clamped at 0 and pi where the cap holds the axis point.
+    """
+    alpha = np.arccos(np.clip(centre, -1.0, 1.0))
+    high = np.cos(np.maximum(alpha - radius_rad, 0.0))
+    low = np.cos(np.minimum(alpha + radius_rad, math.pi))
+    return low, high
+
+
+class Frame:
+    """A spherical azimuthal equidistant projection centred on an n-vector.
+
+    Distances from the centre are exact on the sphere of radius ``MEAN_RADIUS_M``; others are
+    stretched by at most about theta^2/6 at angular distance theta from the centre.
+    """
+
+    __slots__ = ("centre", "east", "north")
+
+    def __init__(self, centre: Array) -> None:
+        c = centre / np.linalg.norm(centre)
+        axis = np.array([0.0, 0.0, 1.0]) if abs(c[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+        east = np.cross(axis, c)
+        east /= np.linalg.norm(east)
+        self.centre = c
+        self.east = east
+        self.north = np.cross(c, east)
+
+    def project(self, vectors: Array) -> Array:
+        """n-vectors (n x 3) to planar metres (n x 2)."""
+        cos_t = vectors @ self.centre
+        tangent = vectors - np.outer(cos_t, self.centre)
+        sin_t = np.linalg.norm(tangent, axis=1)
+        theta = np.arctan2(sin_t, cos_t)
+        scale = np.divide(
+            MEAN_RADIUS_M * theta, sin_t, out=np.full_like(theta, MEAN_RADIUS_M), where=sin_t > 0
+        )
+        return np.column_stack((tangent @ self.east * scale, tangent @ self.north * scale))
+
+    def unproject(self, xy: Array) -> Array:
+        """Planar metres (n x 2) back to n-vectors (n x 3)."""
+        rho = np.hypot(xy[:, 0], xy[:, 1])
+        theta = rho / MEAN_RADIUS_M
+        safe = np.where(rho > 0, rho, 1.0)
+        direction = (np.outer(xy[:, 0], self.east) + np.outer(xy[:, 1], self.north)) / safe[:, None]
+        return np.outer(np.cos(theta), self.centre) + direction * np.sin(theta)[:, None]

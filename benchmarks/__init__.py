@@ -1,0 +1,1 @@
+"""Benchmarks of deconflict, run from the repository root (``python -m benchmarks.engine``)."""

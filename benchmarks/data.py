@@ -90,7 +90,9 @@ def _hub_pairs() -> list[tuple[int, int]]:
 _PAIRS = _hub_pairs()
 
 
-def _star_ring(rng: np.random.Generator, lon: float, lat: float, size_m: float) -> list[list[float]]:
+def _star_ring(
+    rng: np.random.Generator, lon: float, lat: float, size_m: float
+) -> list[list[float]]:
     """A star-shaped (hence simple) ring of 4 to 7 vertices around a centre."""
     k = int(rng.integers(4, 8))
     azimuths = (np.arange(k) + rng.uniform(-0.3, 0.3, k)) * (360.0 / k)
@@ -165,23 +167,31 @@ def _bands(rng: np.random.Generator, region: str, n: int) -> tuple[np.ndarray, n
     return np.round(lower), np.round(lower + thick)
 
 
-def _windows(rng: np.random.Generator, region: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Time windows (start, end), whole seconds, within the week."""
+def _windows(
+    rng: np.random.Generator, region: str, n: int, span_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time windows (start, end), whole seconds, within ``span_s`` from the epoch."""
     median = {"hub": 3_600.0, "corridor": 5_400.0, "sparse": 4 * 3_600.0}[region]
-    duration = np.round(rng.lognormal(math.log(median), 0.6, n).clip(600.0, 86_400.0))
-    start = EPOCH_S + np.round(rng.uniform(0.0, 1.0, n) * (WEEK_S - duration))
+    duration = np.round(
+        rng.lognormal(math.log(median), 0.6, n).clip(600.0, min(86_400.0, span_s / 2))
+    )
+    start = EPOCH_S + np.round(rng.uniform(0.0, 1.0, n) * (span_s - duration))
     return start, start + duration
 
 
-_FOOTPRINTS = {"hub": _hub_footprints, "corridor": _corridor_footprints, "sparse": _sparse_footprints}
+_FOOTPRINTS = {
+    "hub": _hub_footprints,
+    "corridor": _corridor_footprints,
+    "sparse": _sparse_footprints,
+}
 
 
 def region_entries(
-    rng: np.random.Generator, region: str, n: int, prefix: str
+    rng: np.random.Generator, region: str, n: int, prefix: str, span_s: float = WEEK_S
 ) -> Iterator[Entry]:
-    """``n`` entries of one region, keyed ``{prefix}{i}``."""
+    """``n`` entries of one region, keyed ``{prefix}{i}``, active within ``span_s``."""
     lower, upper = _bands(rng, region, n)
-    start, end = _windows(rng, region, n)
+    start, end = _windows(rng, region, n, span_s)
     parties = rng.integers(0, len(PARTIES), n)
     for i, footprint in enumerate(_FOOTPRINTS[region](rng, n)):
         key = f"{prefix}{i}"
@@ -191,20 +201,20 @@ def region_entries(
         yield Entry(key, PARTIES[parties[i]], volume)
 
 
-def generate(n: int, seed: int = 1) -> list[Entry]:
+def generate(n: int, seed: int = 1, span_s: float = WEEK_S) -> list[Entry]:
     """``n`` indexed volumes: 60 % in hubs, 10 % in corridors, 30 % sparse, shuffled."""
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n, _REGION_SHARES)
     entries: list[Entry] = []
     for region, count in zip(("hub", "corridor", "sparse"), counts, strict=True):
-        entries.extend(region_entries(rng, region, int(count), f"{region[0]}{seed}-"))
+        entries.extend(region_entries(rng, region, int(count), f"{region[0]}{seed}-", span_s))
     order = rng.permutation(len(entries))
     return [entries[i] for i in order]
 
 
-def queries(count: int, seed: int = 2) -> list[Query]:
+def queries(count: int, seed: int = 2, span_s: float = WEEK_S) -> list[Query]:
     """``count`` sparse then ``count`` dense query volumes (not indexed), with their parties."""
     rng = np.random.default_rng(seed)
-    sparse = [Query("sparse", e) for e in region_entries(rng, "sparse", count, "qs-")]
-    dense = [Query("dense", e) for e in region_entries(rng, "hub", count, "qd-")]
+    sparse = [Query("sparse", e) for e in region_entries(rng, "sparse", count, "qs-", span_s)]
+    dense = [Query("dense", e) for e in region_entries(rng, "hub", count, "qd-", span_s)]
     return sparse + dense

@@ -87,10 +87,10 @@ def mismatches(reference: Timed, other: Timed) -> int:
     return sum(a[1] != b[1] for a, b in zip(reference, other, strict=False))
 
 
-def build_volumes(n: int, seed: int) -> tuple[list[Entry], dict[str, float]]:
+def build_volumes(n: int, seed: int, span_s: float) -> tuple[list[Entry], dict[str, float]]:
     gc.collect()
     before, started = rss_mb(), time.perf_counter()
-    entries = data.generate(n, seed)
+    entries = data.generate(n, seed, span_s)
     return entries, {"build_s": time.perf_counter() - started, "rss_mb": rss_mb() - before}
 
 
@@ -134,6 +134,7 @@ def all_pairs(index: VolumeIndex, budget_s: float) -> dict[str, float]:
 
 def check_pairs(index: VolumeIndex, entries: Sequence[Entry]) -> bool:
     """Whether the index's all_pairs equals brute_pairs (small sizes only: quadratic)."""
+
     def pairs(found: Sequence[tuple[Entry, Entry]]) -> set[frozenset[str]]:
         return {frozenset((a.key, b.key)) for a, b in found}
 
@@ -206,16 +207,20 @@ def compare(engine: Timed, other: Timed) -> dict[str, Any]:
 def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Everything for one size; the engine's results are the reference for the others."""
     print(f"# n={n:,}: building volumes", file=sys.stderr, flush=True)
-    entries, volumes = build_volumes(n, args.seed)
+    span_s = args.span_days * 86_400.0
+    entries, volumes = build_volumes(n, args.seed, span_s)
     index, built = build_index(entries)
-    qs = data.queries(args.queries, args.seed + 1)
+    qs = data.queries(args.queries, args.seed + 1, span_s)
     by_kind = {k: [q for q in qs if q.kind == k] for k in _KINDS}
     print(f"# n={n:,}: engine and brute queries", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"n": n, "volumes": volumes, "index": built, "queries": {}}
     engine = {k: engine_queries(index, by_kind[k], args.budget) for k in _KINDS}
     for kind in _KINDS:
         brute = brute_queries(entries, by_kind[kind][: args.brute_queries], args.budget)
-        result["queries"][kind] = {"engine": latency(engine[kind]), "brute": compare(engine[kind], brute)}
+        result["queries"][kind] = {
+            "engine": latency(engine[kind]),
+            "brute": compare(engine[kind], brute),
+        }
     result["all_pairs"] = all_pairs(index, args.budget)
     if n <= args.brute_pairs_max:
         result["all_pairs"]["identical_to_brute"] = check_pairs(index, entries)
@@ -273,8 +278,9 @@ def build_table(results: Sequence[dict[str, Any]]) -> list[str]:
     for r in results:
         pairs, pg = r["all_pairs"], r["postgis"]
         swept = "all" if pairs["complete"] else f"{pairs['volumes']:,}"
+        volumes = r["volumes"]
         lines.append(
-            f"| {r['n']:,} | {_fmt(r['volumes']['build_s'], 1)} | {_fmt(r['volumes']['rss_mb'], 0)} "
+            f"| {r['n']:,} | {_fmt(volumes['build_s'], 1)} | {_fmt(volumes['rss_mb'], 0)} "
             f"| {_fmt(r['index']['build_s'], 2)} | {_fmt(r['index']['rss_mb'], 0)} "
             f"| {_fmt(pairs['volumes_per_s'], 0)} | {swept} "
             f"| {_fmt(pg.get('load_s'), 1)} | {_fmt(pg.get('index_s'), 1)} "
@@ -301,10 +307,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--brute-pairs-max", type=int, default=2000)
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per timed loop")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--span-days", type=float, default=7.0, help="time windows lie within this many days"
+    )
     parser.add_argument("--dsn", default=None)
     parser.add_argument("--no-postgis", action="store_true")
     parser.add_argument(
-        "--no-install", dest="install_postgis", action="store_false",
+        "--no-install",
+        dest="install_postgis",
+        action="store_false",
         help="do not apt-get install PostGIS when it is missing",
     )
     args = parser.parse_args(argv)
@@ -324,8 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.collect()
     print(markdown(results), flush=True)
     if args.json:
-        report = {"machine": platform.platform(), "python": platform.python_version(),
-                  "minima": MINIMA.__repr__(), "args": vars(args), "results": results}
+        report = {
+            "machine": platform.platform(),
+            "python": platform.python_version(),
+            "minima": MINIMA.__repr__(),
+            "args": vars(args),
+            "results": results,
+        }
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)
     return 0 if all(identical(r) for r in results) else 1

@@ -15,6 +15,7 @@ Loading uses COPY (hex EWKB); the table is private to this process and dropped a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -51,10 +52,9 @@ def connect(dsn: str = DEFAULT_DSN) -> psycopg.Connection:
 
 
 def _create_extension(conn: psycopg.Connection) -> None:
-    try:
+    # A concurrent CREATE EXTENSION may win the race: then it exists, which is all we need.
+    with contextlib.suppress(psycopg.errors.UniqueViolation):
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    except psycopg.errors.UniqueViolation:  # a concurrent CREATE EXTENSION won the race
-        pass
 
 
 def ensure_postgis(conn: psycopg.Connection, install: bool) -> str:

@@ -1,0 +1,262 @@
+"""The detector: consumes the store's change log in order and writes conflicts and notifications.
+
+It keeps the engine's in-memory index of every live notice volume and current plan volume. On
+start the index is rebuilt from the store, leaving out records that still have unprocessed
+change-log rows (they enter when their rows are processed); then the rows after the stored cursor
+are processed one by one, each in one transaction with its outputs. Processing a row brings the
+record's volumes in the index up to date, resolves its open conflicts that no longer hold (an
+older version, or the record is gone), detects conflicts of its current volumes against other
+parties' notices and plans (never plan against plan), and notifies whoever is to be told.
+
+Conflict and notification ids are derived from what they refer to, so a row processed again
+after a crash (before its commit) produces the same records, and a conflict met twice is stored
+once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from deconflict import policy
+from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
+from deconflict.errors import NotFound
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Disclosure,
+    Notice,
+    NoticeState,
+    Notification,
+    NotificationKind,
+    Plan,
+    PlanState,
+    RecordKind,
+    Side,
+)
+from deconflict.store import Change, Detection, Store
+
+__all__ = ["Detector"]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def conflict_id(a: Side, b: Side) -> str:
+    """The same id for the same two volumes at the same versions, whichever side came first."""
+    one, two = sorted(
+        [(str(s.kind), s.record_id, s.version, s.volume_id) for s in (a, b)]
+    )
+    return "C-" + _digest(*one, *two)
+
+
+@dataclass
+class _Outputs:
+    new: list[Conflict] = field(default_factory=list)
+    resolved: list[Conflict] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class Detector:
+    """Owns the engine index and turns change-log rows into detections."""
+
+    def __init__(self, store: Store, agreements: Sequence[Agreement]) -> None:
+        self._store = store
+        self._agreements = agreements
+        self.index = VolumeIndex()
+        self._sides: dict[str, Side] = {}
+        self._keys: dict[tuple[RecordKind, str], list[str]] = {}
+
+    # index ------------------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Index every live record that has no unprocessed change-log row."""
+        pending = {
+            (c.entity, c.entity_id)
+            for c in self._store.changes_after(self._store.detector_cursor())
+        }
+        self.index = VolumeIndex()
+        self._sides.clear()
+        self._keys.clear()
+        for notice in self._store.list_notices(states=[NoticeState.FILED, NoticeState.ACTIVE]):
+            if ("notice", notice.id) not in pending:
+                self._insert(RecordKind.NOTICE, notice.id, notice.version, notice.party, notice)
+        for plan in self._store.list_plans(current_only=True):
+            if ("plan", plan.id) not in pending:
+                self._insert(RecordKind.PLAN, plan.id, plan.version, plan.party, plan)
+
+    def _insert(
+        self, kind: RecordKind, record_id: str, version: int, party: str, record: Notice | Plan
+    ) -> list[Side]:
+        sides = []
+        for volume in record.volumes:
+            side = Side(kind, record_id, version, volume.id, party)
+            self.index.insert(side.key, party, volume)
+            self._sides[side.key] = side
+            sides.append(side)
+        self._keys[(kind, record_id)] = [s.key for s in sides]
+        return sides
+
+    def _remove(self, kind: RecordKind, record_id: str) -> None:
+        for key in self._keys.pop((kind, record_id), []):
+            self.index.remove(key)
+            self._sides.pop(key, None)
+
+    def side(self, key: str) -> Side | None:
+        return self._sides.get(key)
+
+    def entries_of(self, party: str, kind: RecordKind) -> list[Entry]:
+        """Indexed volumes of ``party``'s records of ``kind``."""
+        return [
+            e for e in self.index if e.party == party and self._sides[e.key].kind is kind
+        ]
+
+    # detection --------------------------------------------------------------------------------
+
+    def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
+        return policy.minima_for(self._agreements, a, b)
+
+    def detect(self, change: Change, now_s: float) -> Detection:
+        """The outputs of one change-log row (not yet committed); updates the index."""
+        out = _Outputs()
+        if change.entity == "notice":
+            self._notice_changed(change, now_s, out)
+        elif change.entity == "plan":
+            self._plan_changed(change, now_s, out)
+        return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
+
+    def _notice_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
+        try:
+            notice = self._store.get_notice(change.entity_id)
+        except NotFound:
+            return
+        live = notice.state.live
+        self._refresh(RecordKind.NOTICE, notice.id, notice.version, notice.party, notice, live,
+                      change, now_s, out)
+        if change.verb == "filed":
+            self._tell_full(notice, NotificationKind.NOTICE, change, now_s, out)
+        elif change.verb in ("amended", "cancelled"):
+            self._tell_full(notice, NotificationKind.CHANGE, change, now_s, out)
+
+    def _plan_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
+        try:
+            plan = self._store.get_plan(change.entity_id)
+        except NotFound:
+            return
+        live = plan.state is PlanState.CURRENT
+        self._refresh(RecordKind.PLAN, plan.id, plan.version, plan.party, plan, live,
+                      change, now_s, out)
+
+    def _refresh(
+        self,
+        kind: RecordKind,
+        record_id: str,
+        version: int,
+        party: str,
+        record: Notice | Plan,
+        live: bool,
+        change: Change,
+        now_s: float,
+        out: _Outputs,
+    ) -> None:
+        self._remove(kind, record_id)
+        for conflict in self._store.list_conflicts(
+            state=ConflictState.OPEN, record=(kind, record_id)
+        ):
+            a = conflict.a
+            mine = a if (a.kind is kind and a.record_id == record_id) else conflict.b
+            if not live or mine.version != version:
+                resolved = conflict.resolve(now_s)
+                out.resolved.append(resolved)
+                self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out)
+        if not live:
+            return
+        sides = self._insert(kind, record_id, version, party, record)
+        reach = policy.search_minima(self._agreements)
+        volumes = {v.id: v for v in record.volumes}
+        for side in sides:
+            volume = volumes[side.volume_id]
+            for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
+                other = self._sides[entry.key]
+                if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
+                    continue
+                cid = conflict_id(side, other)
+                if any(c.id == cid for c in out.new) or self._stored(cid):
+                    continue
+                conflict = Conflict(cid, side, other, describe(volume, entry.volume), now_s)
+                out.new.append(conflict)
+                self._tell_conflict(conflict, NotificationKind.CONFLICT, change, now_s, out)
+
+    def _stored(self, cid: str) -> bool:
+        try:
+            self._store.get_conflict(cid)
+        except NotFound:
+            return False
+        return True
+
+    # notifications ----------------------------------------------------------------------------
+
+    def _notify(
+        self,
+        sender: str,
+        recipient: str,
+        kind: NotificationKind,
+        change: Change,
+        now_s: float,
+        lead_time_s: float,
+        out: _Outputs,
+        notice_id: str | None = None,
+        conflict: str | None = None,
+    ) -> None:
+        path = policy.route(self._agreements, sender, recipient)
+        deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
+        if path is None or deadline is None:
+            return
+        nid = "M-" + _digest(change.seq, recipient, kind, notice_id, conflict)
+        out.notifications.append(
+            Notification(
+                id=nid,
+                recipient=recipient,
+                kind=kind,
+                created_at_s=now_s,
+                ack_deadline_s=now_s + deadline,
+                lead_time_s=lead_time_s,
+                notice_id=notice_id,
+                conflict_id=conflict,
+                via=path.via,
+            )
+        )
+
+    def _tell_full(
+        self, notice: Notice, kind: NotificationKind, change: Change, now_s: float, out: _Outputs
+    ) -> None:
+        """Tell every party that may see this notice in full that it was filed or changed."""
+        for party in policy.linked_parties(self._agreements, notice.party):
+            if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
+                self._notify(notice.party, party, kind, change, now_s,
+                             notice.start_s - now_s, out, notice_id=notice.id)
+
+    def _tell_conflict(
+        self,
+        conflict: Conflict,
+        kind: NotificationKind,
+        change: Change,
+        now_s: float,
+        out: _Outputs,
+    ) -> None:
+        """Tell each side's party, unless the other side is a plan (plans stay private)."""
+        for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
+            if other.kind is RecordKind.PLAN:
+                continue
+            notice_id = other.record_id
+            self._notify(other.party, mine.party, kind, change, now_s,
+                         conflict.detail.start_s - now_s, out,
+                         notice_id=notice_id, conflict=conflict.id)
+
+
+def live_entries(entries: Iterable[Entry]) -> VolumeIndex:
+    """A fresh index of ``entries`` (for an adjustment search against some of them)."""
+    return VolumeIndex(list(entries))

@@ -1,0 +1,431 @@
+"""The Hub: the application service, the only place that composes store, engine and policy.
+
+Every operation takes its time from the injected clock, so a scenario can be driven step by step
+in simulated time: file notices and plans, then ``process()`` (run the detector over the change
+log) and ``tick()`` (move notices along by time, escalate overdue notifications).
+
+What a party may see is enforced here: its own records; other parties' notices as far as the
+agreements disclose them (only the conflicting volumes under "conflicts-only"); never another
+party's plans. A record a party may not see is ``NotFound``, exactly as one that does not exist.
+The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from deconflict import policy
+from deconflict.engine import Adjustment, nearest_altitude, smallest_time_shift
+from deconflict.errors import InvalidInput, NotFound
+from deconflict.geo import Volume4D
+from deconflict.hub.clock import Clock, SystemClock
+from deconflict.hub.detector import Detector, live_entries
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Notification,
+    NotificationState,
+    Party,
+    Plan,
+    RecordKind,
+    check_volumes,
+)
+from deconflict.store import Detection, Store, open_sqlite
+
+__all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A filed (or amended) notice and how much lead time it gave; late notices are accepted."""
+
+    notice: Notice
+    lead: policy.LeadCheck
+
+    @property
+    def late(self) -> bool:
+        return self.lead.late
+
+    @property
+    def shortfall_s(self) -> float:
+        return self.lead.shortfall_s
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessReport:
+    """What one ``process()`` did: change-log rows consumed and what they produced."""
+
+    changes: int = 0
+    new_conflicts: list[Conflict] = field(default_factory=list)
+    resolved_conflicts: list[Conflict] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one ``tick()`` did: notices moved by time and notifications escalated."""
+
+    activated: list[Notice] = field(default_factory=list)
+    ended: list[Notice] = field(default_factory=list)
+    escalated: list[Notification] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Ways for ``party`` to clear one conflict by changing its own volume ``volume_id`` of
+    ``record``: a time shift and/or another altitude band (None where none is found)."""
+
+    conflict_id: str
+    record_kind: RecordKind
+    record_id: str
+    volume_id: str
+    time: Adjustment | None
+    altitude: Adjustment | None
+
+
+class Hub:
+    """The deconfliction hub over one store and one clock."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self._store = store
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._agreements: list[Agreement] = store.list_agreements()
+        self._detector = Detector(store, self._agreements)
+        self._detector.rebuild()
+
+    @classmethod
+    def open(cls, path: str | Path, clock: Clock | None = None) -> Hub:
+        """A hub on the SQLite store at ``path`` (created and migrated as needed)."""
+        return cls(open_sqlite(path), clock)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def indexed(self) -> int:
+        """How many volumes the detector's index holds (for tests and status)."""
+        return len(self._detector.index)
+
+    # parties and agreements -------------------------------------------------------------------
+
+    def add_party(self, party_id: str, name: str | None = None) -> Party:
+        party = Party(party_id, name if name is not None else party_id)
+        self._store.add_party(party, self._clock.now())
+        return party
+
+    def list_parties(self) -> list[Party]:
+        return self._store.list_parties()
+
+    def _party(self, party_id: str) -> None:
+        try:
+            self._store.get_party(party_id)
+        except NotFound:
+            raise InvalidInput(f"no party {party_id!r}") from None
+
+    def add_agreement(self, agreement: Agreement) -> Agreement:
+        if not isinstance(agreement, Agreement):
+            raise InvalidInput("add_agreement needs an Agreement")
+        for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
+            self._party(party)
+        self._store.add_agreement(agreement, self._clock.now())
+        self._agreements.append(agreement)
+        return agreement
+
+    def list_agreements(self, party: str | None = None) -> list[Agreement]:
+        return [
+            ag for ag in self._agreements
+            if party is None or party in ag.parties or ag.relay == party
+        ]
+
+    # notices ----------------------------------------------------------------------------------
+
+    def file_notice(
+        self,
+        party: str,
+        volumes: Sequence[Volume4D],
+        category: str,
+        notice_id: str | None = None,
+    ) -> Filing:
+        """File a notice now; a notice with less than the agreed lead time is accepted, late."""
+        self._party(party)
+        now = self._clock.now()
+        notice = Notice(
+            id=notice_id if notice_id is not None else f"N-{uuid.uuid4().hex[:12]}",
+            party=party,
+            volumes=tuple(check_volumes(volumes, f"party {party!r}'s record")),
+            category=category,
+            filed_at_s=now,
+        )
+        self._store.add_notice(notice)
+        return Filing(notice, policy.check_lead_time(notice, self._agreements, now))
+
+    def _own_notice(self, party: str, notice_id: str) -> Notice:
+        notice = self._store.get_notice(notice_id)
+        if notice.party != party:
+            raise NotFound(f"party {party!r} has no notice {notice_id!r}")
+        return notice
+
+    def amend_notice(
+        self,
+        party: str,
+        notice_id: str,
+        expected_version: int,
+        volumes: Sequence[Volume4D],
+        category: str | None = None,
+    ) -> Filing:
+        """A new version of ``party``'s notice; VersionConflict when ``expected_version`` is
+        stale. The lead time is checked again, from now."""
+        notice = self._own_notice(party, notice_id)
+        now = self._clock.now()
+        amended = notice.amend(check_volumes(volumes, f"notice {notice_id!r}"), now, category)
+        self._store.update_notice(amended, expected_version=expected_version, verb="amended")
+        return Filing(amended, policy.check_lead_time(amended, self._agreements, now))
+
+    def cancel_notice(self, party: str, notice_id: str) -> Notice:
+        """Cancel ``party``'s notice; its volumes leave the index at the next ``process()``."""
+        notice = self._own_notice(party, notice_id)
+        cancelled = notice.cancel(self._clock.now())
+        self._store.update_notice(cancelled, expected_version=notice.version, verb="cancelled")
+        return cancelled
+
+    def get_notice(self, viewer: str, notice_id: str) -> Notice:
+        """``notice_id`` as ``viewer`` may see it (only the disclosed volumes), else NotFound."""
+        notice = self._store.get_notice(notice_id)
+        seen = self._as_seen(viewer, notice)
+        if seen is None:
+            raise NotFound(f"no notice {notice_id!r}")
+        return seen
+
+    def list_notices(
+        self, viewer: str, states: Sequence[NoticeState] | None = None
+    ) -> list[Notice]:
+        """Every notice ``viewer`` may see, each with only the volumes it may see."""
+        out = []
+        for notice in self._store.list_notices(states=states):
+            seen = self._as_seen(viewer, notice)
+            if seen is not None:
+                out.append(seen)
+        return out
+
+    def _as_seen(self, viewer: str, notice: Notice) -> Notice | None:
+        if notice.party == viewer:
+            return notice
+
+        def conflicting(party: str) -> set[str]:
+            ids = set()
+            for conflict in self._store.list_conflicts(
+                party=party, record=(RecordKind.NOTICE, notice.id)
+            ):
+                side = conflict.other_side(party)
+                if (
+                    side is not None
+                    and side.kind is RecordKind.NOTICE
+                    and side.record_id == notice.id
+                    and side.version == notice.version
+                    and conflict.state is ConflictState.OPEN
+                ):
+                    ids.add(side.volume_id)
+            return ids
+
+        volumes = policy.visible_volumes(notice, viewer, self._agreements, conflicting)
+        if not volumes:
+            return None
+        return notice if len(volumes) == len(notice.volumes) else replace(notice, volumes=volumes)
+
+    # plans ------------------------------------------------------------------------------------
+
+    def add_plan(
+        self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None
+    ) -> Plan:
+        """Record ``party``'s private plan; it is checked against other parties' notices."""
+        self._party(party)
+        plan = Plan(
+            id=plan_id if plan_id is not None else f"P-{uuid.uuid4().hex[:12]}",
+            party=party,
+            volumes=tuple(check_volumes(volumes, f"party {party!r}'s record")),
+            created_at_s=self._clock.now(),
+        )
+        self._store.add_plan(plan)
+        return plan
+
+    def get_plan(self, party: str, plan_id: str) -> Plan:
+        plan = self._store.get_plan(plan_id)
+        if plan.party != party:
+            raise NotFound(f"no plan {plan_id!r}")
+        return plan
+
+    def list_plans(self, party: str) -> list[Plan]:
+        return self._store.list_plans(party=party)
+
+    def amend_plan(
+        self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]
+    ) -> Plan:
+        plan = self.get_plan(party, plan_id)
+        amended = plan.amend(check_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
+        self._store.update_plan(amended, expected_version=expected_version, verb="amended")
+        return amended
+
+    def withdraw_plan(self, party: str, plan_id: str) -> Plan:
+        plan = self.get_plan(party, plan_id)
+        withdrawn = plan.withdraw(self._clock.now())
+        self._store.update_plan(withdrawn, expected_version=plan.version, verb="withdrawn")
+        return withdrawn
+
+    # detector and time ------------------------------------------------------------------------
+
+    def process(self, limit: int | None = None) -> ProcessReport:
+        """Run the detector over the change-log rows not yet processed (at most ``limit``)."""
+        report = ProcessReport()
+        changes = self._store.changes_after(self._store.detector_cursor(), limit)
+        skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
+        for change in changes:
+            detection = self._detector.detect(change, self._clock.now())
+            if not (
+                detection.new_conflicts or detection.resolved_conflicts or detection.notifications
+            ):
+                skipped = change.seq
+                continue
+            self._commit(detection)
+            skipped = None
+            report.new_conflicts.extend(detection.new_conflicts)
+            report.resolved_conflicts.extend(detection.resolved_conflicts)
+            report.notifications.extend(detection.notifications)
+        if skipped is not None:
+            self._commit(Detection(skipped, self._clock.now()))
+        return replace(report, changes=len(changes))
+
+    def _commit(self, detection: Detection) -> None:
+        try:
+            self._store.commit_detection(detection)
+        except Exception:
+            self._detector.rebuild()  # the index ran ahead of the store: bring it back
+            raise
+
+    def tick(self) -> TickReport:
+        """Move notices along by time (filed -> active at their first volume start, -> ended at
+        their last volume end) and escalate notifications whose acknowledgement deadline passed."""
+        now = self._clock.now()
+        report = TickReport()
+        for notice in self._store.list_notices(states=[NoticeState.FILED, NoticeState.ACTIVE]):
+            current = notice
+            if current.state is NoticeState.FILED and now >= current.start_s:
+                current = current.activate(now)
+                self._store.update_notice(current, expected_version=current.version,
+                                          verb="activated")
+                report.activated.append(current)
+            if current.state is NoticeState.ACTIVE and now >= current.end_s:
+                current = current.end(now)
+                self._store.update_notice(current, expected_version=current.version,
+                                          verb="ended")
+                report.ended.append(current)
+        for notification in self._store.list_notifications():
+            if (
+                notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
+                and now >= notification.ack_deadline_s
+            ):
+                escalated = notification.escalate(now)
+                self._store.update_notification(escalated, "escalated")
+                report.escalated.append(escalated)
+        return report
+
+    # conflicts, notifications, acknowledgement ------------------------------------------------
+
+    @staticmethod
+    def _may_see(party: str, conflict: Conflict) -> bool:
+        """A party sees a conflict it is in, unless its side is a notice meeting another's plan."""
+        other = conflict.other_side(party)
+        return other is not None and other.kind is RecordKind.NOTICE
+
+    def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
+        state = ConflictState.OPEN if open_only else None
+        return [
+            c for c in self._store.list_conflicts(party=party, state=state)
+            if self._may_see(party, c)
+        ]
+
+    def get_conflict(self, party: str, conflict_id: str) -> Conflict:
+        conflict = self._store.get_conflict(conflict_id)
+        if not self._may_see(party, conflict):
+            raise NotFound(f"no conflict {conflict_id!r}")
+        return conflict
+
+    def list_notifications(self, party: str) -> list[Notification]:
+        """Notifications to ``party`` and those routed through it as a relay, oldest first."""
+        return self._store.list_notifications(party)
+
+    def deliver(self, party: str) -> list[Notification]:
+        """Hand ``party`` its notifications not yet delivered, marking them delivered now."""
+        now = self._clock.now()
+        out = []
+        for notification in self._store.list_notifications(party, include_relayed=False):
+            if notification.delivered_at_s is None and (
+                notification.state is not NotificationState.ACKNOWLEDGED
+            ):
+                delivered = notification.deliver(now)
+                self._store.update_notification(delivered, "delivered")
+                out.append(delivered)
+        return out
+
+    def acknowledge(self, party: str, notification_id: str) -> Notification:
+        """``party`` acknowledges a notification sent to it (only the recipient may)."""
+        notification = self._store.get_notification(notification_id)
+        if notification.recipient != party:
+            raise NotFound(f"no notification {notification_id!r} for party {party!r}")
+        acknowledged = notification.acknowledge(self._clock.now())
+        self._store.update_notification(acknowledged, "acknowledged")
+        return acknowledged
+
+    def suggest_adjustment(self, party: str, conflict_id: str) -> Suggestion:
+        """How ``party`` could change its own volume in a conflict to clear the other party's
+        notices: the smallest time shift (never into the past) and the nearest altitude band."""
+        conflict = self.get_conflict(party, conflict_id)
+        mine = conflict.side_of(party)
+        other = conflict.other_side(party)
+        if mine is None or other is None:  # pragma: no cover - get_conflict guarantees both
+            raise NotFound(f"no conflict {conflict_id!r}")
+        record: Notice | Plan
+        if mine.kind is RecordKind.NOTICE:
+            record = self._store.get_notice(mine.record_id)
+        else:
+            record = self._store.get_plan(mine.record_id)
+        volume = next((v for v in record.volumes if v.id == mine.volume_id), None)
+        if volume is None:
+            raise InvalidInput(
+                f"conflict {conflict_id!r}: volume {mine.volume_id!r} is no longer in "
+                f"{mine.kind} {mine.record_id!r}"
+            )
+        index = live_entries(self._detector.entries_of(other.party, RecordKind.NOTICE))
+        minima = policy.minima_for(self._agreements, party, other.party)
+        if minima is None:
+            minima = policy.search_minima(self._agreements)
+        now = self._clock.now()
+        return Suggestion(
+            conflict_id=conflict.id,
+            record_kind=mine.kind,
+            record_id=mine.record_id,
+            volume_id=volume.id,
+            time=smallest_time_shift(index, volume, party, minima, earliest_start_s=now),
+            altitude=nearest_altitude(index, volume, party, minima),
+        )

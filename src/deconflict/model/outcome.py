@@ -1,0 +1,166 @@
+"""What the detector produces: conflicts, and the notifications that tell parties about things.
+
+A conflict joins one volume of a record (notice or plan) of one party to one volume of another
+party's record, at given versions; it is open until either side changes or goes away:
+
+    open -> resolved
+
+A notification tells one recipient party about a notice, a conflict or a change, possibly routed
+through a relay party:
+
+    pending -> delivered -> acknowledged
+    pending | delivered -> escalated        (its acknowledgement deadline passed)
+    pending | escalated -> acknowledged     (acknowledging also counts as receipt)
+
+Lead time is how long before the conflict (or the notice's activity) starts the recipient was
+told; it is negative when the recipient was told late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from deconflict.engine import ConflictDetail
+from deconflict.errors import InvalidTransition
+
+__all__ = [
+    "Conflict",
+    "ConflictState",
+    "Notification",
+    "NotificationKind",
+    "NotificationState",
+    "RecordKind",
+    "Side",
+]
+
+
+class RecordKind(StrEnum):
+    NOTICE = "notice"
+    PLAN = "plan"
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """One side of a conflict: which party's record, at which version, and which volume."""
+
+    kind: RecordKind
+    record_id: str
+    version: int
+    volume_id: str
+    party: str
+
+    @property
+    def key(self) -> str:
+        """The engine index key of this volume (version-free)."""
+        return f"{self.kind}:{self.record_id}:{self.volume_id}"
+
+
+class ConflictState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Side ``a`` (the change that revealed it) meets side ``b`` closer than the agreed minima."""
+
+    id: str
+    a: Side
+    b: Side
+    detail: ConflictDetail
+    detected_at_s: float
+    state: ConflictState = ConflictState.OPEN
+    resolved_at_s: float | None = None
+
+    @property
+    def parties(self) -> tuple[str, str]:
+        return (self.a.party, self.b.party)
+
+    @property
+    def lead_time_s(self) -> float:
+        """Conflict start minus when the parties were told (at detection); negative when late."""
+        return self.detail.start_s - self.detected_at_s
+
+    def side_of(self, party: str) -> Side | None:
+        """The side that belongs to ``party``, if any."""
+        if self.a.party == party:
+            return self.a
+        if self.b.party == party:
+            return self.b
+        return None
+
+    def other_side(self, party: str) -> Side | None:
+        if self.a.party == party:
+            return self.b
+        if self.b.party == party:
+            return self.a
+        return None
+
+    def resolve(self, at_s: float) -> Conflict:
+        if self.state is not ConflictState.OPEN:
+            raise InvalidTransition(f"conflict {self.id!r} is already resolved")
+        return replace(self, state=ConflictState.RESOLVED, resolved_at_s=at_s)
+
+
+class NotificationKind(StrEnum):
+    NOTICE = "notice"
+    CONFLICT = "conflict"
+    CHANGE = "change"
+
+
+class NotificationState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """What the hub tells ``recipient``, about ``notice_id`` and/or ``conflict_id``.
+
+    ``via`` is the relay party it was routed through (None when sent directly).
+    ``ack_deadline_s`` is absolute (epoch seconds); ``lead_time_s`` is the recipient's lead time.
+    """
+
+    id: str
+    recipient: str
+    kind: NotificationKind
+    created_at_s: float
+    ack_deadline_s: float
+    lead_time_s: float
+    notice_id: str | None = None
+    conflict_id: str | None = None
+    via: str | None = None
+    state: NotificationState = NotificationState.PENDING
+    delivered_at_s: float | None = None
+    acknowledged_at_s: float | None = None
+    escalated_at_s: float | None = None
+
+    def deliver(self, at_s: float) -> Notification:
+        """Mark as received; an escalated notification stays escalated but records receipt."""
+        if self.delivered_at_s is not None or self.state is NotificationState.ACKNOWLEDGED:
+            raise InvalidTransition(f"notification {self.id!r} was already delivered")
+        state = self.state
+        if state is NotificationState.PENDING:
+            state = NotificationState.DELIVERED
+        return replace(self, state=state, delivered_at_s=at_s)
+
+    def acknowledge(self, at_s: float) -> Notification:
+        if self.state is NotificationState.ACKNOWLEDGED:
+            raise InvalidTransition(f"notification {self.id!r} was already acknowledged")
+        delivered = self.delivered_at_s if self.delivered_at_s is not None else at_s
+        return replace(
+            self,
+            state=NotificationState.ACKNOWLEDGED,
+            delivered_at_s=delivered,
+            acknowledged_at_s=at_s,
+        )
+
+    def escalate(self, at_s: float) -> Notification:
+        if self.state not in (NotificationState.PENDING, NotificationState.DELIVERED):
+            raise InvalidTransition(f"notification {self.id!r} is {self.state}: cannot escalate")
+        if at_s < self.ack_deadline_s:
+            raise InvalidTransition(f"notification {self.id!r}: its deadline has not passed")
+        return replace(self, state=NotificationState.ESCALATED, escalated_at_s=at_s)

@@ -1,0 +1,119 @@
+"""Parties and the agreements between them: who shares notices with whom, and on what terms.
+
+An agreement is the memorandum between two or more parties: the minimum lead time a notice must
+give, the separation minima their activities must keep, an optional relay party that routes
+notices between them, what each party may see of another's notices (per direction), and how long a
+recipient has to acknowledge what it is told. There is deliberately no field for targets, purposes
+or weapons effects.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from deconflict.engine import SeparationMinima
+from deconflict.errors import InvalidInput
+
+__all__ = ["Agreement", "Disclosure", "Party"]
+
+
+def _check_id(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > 200:
+        raise InvalidInput(f"{what} is longer than 200 characters")
+    return value
+
+
+def _check_seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InvalidInput(f"{what} must be finite and >= 0, got {value!r}")
+    return float(value)
+
+
+class Disclosure(StrEnum):
+    """What a recipient may see of another party's notice, from most to least."""
+
+    FULL = "full"
+    #: only the volumes of a notice that conflict with the recipient's own activity
+    CONFLICTS_ONLY = "conflicts-only"
+    NONE = "none"
+
+    @property
+    def rank(self) -> int:
+        return {"full": 2, "conflicts-only": 1, "none": 0}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """An organisation that files and receives notices."""
+
+    id: str
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "party id")
+        _check_id(self.name, "party name")
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement:
+    """The memorandum between ``parties`` (two or more).
+
+    ``disclosure`` maps an ordered pair (from_party, to_party) to what ``to_party`` may see of
+    ``from_party``'s notices; a pair not listed gets ``default_disclosure``.
+    """
+
+    id: str
+    parties: tuple[str, ...]
+    min_lead_time_s: float = 0.0
+    minima: SeparationMinima = field(default_factory=SeparationMinima)
+    relay: str | None = None
+    disclosure: Mapping[tuple[str, str], Disclosure] = field(default_factory=dict)
+    default_disclosure: Disclosure = Disclosure.CONFLICTS_ONLY
+    ack_deadline_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        _check_id(self.id, "agreement id")
+        if isinstance(self.parties, str) or not isinstance(self.parties, Iterable):
+            raise InvalidInput("agreement parties must be a sequence of party ids")
+        parties = tuple(_check_id(p, "agreement party") for p in self.parties)
+        if len(set(parties)) < 2 or len(set(parties)) != len(parties):
+            raise InvalidInput(f"agreement {self.id!r} needs 2 or more distinct parties")
+        object.__setattr__(self, "parties", parties)
+        if self.relay is not None:
+            _check_id(self.relay, "relay party")
+        if not isinstance(self.minima, SeparationMinima):
+            raise InvalidInput("agreement minima must be a SeparationMinima")
+        _check_seconds(self.min_lead_time_s, "min_lead_time_s")
+        _check_seconds(self.ack_deadline_s, "ack_deadline_s")
+        try:
+            default = Disclosure(self.default_disclosure)
+            rules = {
+                (str(a), str(b)): Disclosure(level)
+                for (a, b), level in dict(self.disclosure).items()
+            }
+        except (ValueError, TypeError) as error:
+            raise InvalidInput(f"agreement {self.id!r}: bad disclosure: {error}") from None
+        for a, b in rules:
+            if a not in parties or b not in parties or a == b:
+                raise InvalidInput(
+                    f"agreement {self.id!r}: disclosure ({a!r}, {b!r}) must name two of its parties"
+                )
+        object.__setattr__(self, "default_disclosure", default)
+        object.__setattr__(self, "disclosure", rules)
+
+    def links(self, a: str, b: str) -> bool:
+        """Whether both ``a`` and ``b`` are parties to this agreement (and differ)."""
+        return a != b and a in self.parties and b in self.parties
+
+    def disclosure_for(self, from_party: str, to_party: str) -> Disclosure:
+        """What ``to_party`` may see of ``from_party``'s notices under this agreement."""
+        if not self.links(from_party, to_party):
+            return Disclosure.NONE
+        return self.disclosure.get((from_party, to_party), self.default_disclosure)

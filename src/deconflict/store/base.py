@@ -1,0 +1,163 @@
+"""The store interface: everything the hub persists, behind one abstract class.
+
+Every write appends a sequenced row to the change log in the same transaction as the write
+itself. The detector reads the log in order and commits its outputs (new and resolved conflicts,
+notifications: an outbox) together with its cursor, the last sequence number it processed, so a
+restart resumes exactly after it. Implementations translate their driver's errors into
+:mod:`deconflict.errors` (``StoreError``; ``InvalidInput`` for a duplicate id; ``NotFound``;
+``VersionConflict``); callers never see a driver exception.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Notification,
+    Party,
+    Plan,
+    RecordKind,
+)
+
+__all__ = ["Change", "Detection", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change-log row: ``kind`` is "<entity>.<verb>", e.g. "notice.amended"."""
+
+    seq: int
+    kind: str
+    entity_id: str
+    at_s: float
+
+    @property
+    def entity(self) -> str:
+        return self.kind.split(".", 1)[0]
+
+    @property
+    def verb(self) -> str:
+        return self.kind.split(".", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The detector's outputs for one change-log row, committed with the cursor moving to ``seq``.
+
+    ``new_conflicts`` whose id is already stored are skipped (the detector may meet a conflict
+    twice after a restart; its id is derived from what it joins)."""
+
+    seq: int
+    at_s: float
+    new_conflicts: Sequence[Conflict] = ()
+    resolved_conflicts: Sequence[Conflict] = ()
+    notifications: Sequence[Notification] = ()
+
+
+class Store(ABC):
+    """Persistence of parties, agreements, notices, plans, conflicts and notifications."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # parties and agreements -------------------------------------------------------------------
+
+    @abstractmethod
+    def add_party(self, party: Party, at_s: float) -> None: ...
+
+    @abstractmethod
+    def get_party(self, party_id: str) -> Party: ...
+
+    @abstractmethod
+    def list_parties(self) -> list[Party]: ...
+
+    @abstractmethod
+    def add_agreement(self, agreement: Agreement, at_s: float) -> None: ...
+
+    @abstractmethod
+    def list_agreements(self) -> list[Agreement]: ...
+
+    # notices and plans ------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_notice(self, notice: Notice) -> None:
+        """Store version 1 of a new notice (change "notice.filed" at its filing time)."""
+
+    @abstractmethod
+    def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
+        """Replace the stored notice if its version is still ``expected_version``, else
+        VersionConflict; a new version is also kept in the notice's history. ``verb`` names the
+        change ("amended", "cancelled", "activated", "ended")."""
+
+    @abstractmethod
+    def get_notice(self, notice_id: str) -> Notice: ...
+
+    @abstractmethod
+    def get_notice_version(self, notice_id: str, version: int) -> Notice:
+        """A past version (its volumes and category; state as now)."""
+
+    @abstractmethod
+    def list_notices(
+        self, party: str | None = None, states: Sequence[NoticeState] | None = None
+    ) -> list[Notice]: ...
+
+    @abstractmethod
+    def add_plan(self, plan: Plan) -> None: ...
+
+    @abstractmethod
+    def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None: ...
+
+    @abstractmethod
+    def get_plan(self, plan_id: str) -> Plan: ...
+
+    @abstractmethod
+    def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]: ...
+
+    # change log and detector ------------------------------------------------------------------
+
+    @abstractmethod
+    def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
+        """Change-log rows with a sequence number above ``seq``, in order."""
+
+    @abstractmethod
+    def detector_cursor(self) -> int:
+        """The last change-log sequence number the detector processed (0 at first)."""
+
+    @abstractmethod
+    def commit_detection(self, detection: Detection) -> None:
+        """Write the detector's outputs and move its cursor to ``detection.seq``, atomically."""
+
+    # conflicts and notifications --------------------------------------------------------------
+
+    @abstractmethod
+    def get_conflict(self, conflict_id: str) -> Conflict: ...
+
+    @abstractmethod
+    def list_conflicts(
+        self,
+        party: str | None = None,
+        state: ConflictState | None = None,
+        record: tuple[RecordKind, str] | None = None,
+    ) -> list[Conflict]:
+        """Conflicts with ``party`` on either side, in ``state``, involving ``record``."""
+
+    @abstractmethod
+    def get_notification(self, notification_id: str) -> Notification: ...
+
+    @abstractmethod
+    def list_notifications(
+        self, party: str | None = None, *, include_relayed: bool = True
+    ) -> list[Notification]:
+        """Notifications to ``party`` (and, with ``include_relayed``, those routed through it),
+        oldest first."""
+
+    @abstractmethod
+    def update_notification(self, notification: Notification, verb: str) -> None:
+        """Store a notification's new state ("delivered", "acknowledged", "escalated")."""

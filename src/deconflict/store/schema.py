@@ -1,0 +1,146 @@
+"""The tables, as SQLAlchemy Core objects the queries are written against.
+
+Portable on purpose (SQLite now, PostgreSQL later): plain types, JSON kept as text, times as
+double-precision epoch seconds, the change log's ``seq`` an identity column. The schema itself is
+created and evolved only by the Alembic migrations in ``migrations/versions``; a change here needs
+a new migration there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "agreements",
+    "changes",
+    "conflicts",
+    "cursors",
+    "metadata",
+    "notice_versions",
+    "notices",
+    "notifications",
+    "parties",
+    "plans",
+]
+
+metadata = sa.MetaData()
+
+Id = sa.String(200)
+Time = sa.Double()
+
+parties = sa.Table(
+    "parties",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)
+
+agreements = sa.Table(
+    "agreements",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("filed_at_s", Time, nullable=False),
+    sa.Column("updated_at_s", Time),
+)
+
+notice_versions = sa.Table(
+    "notice_versions",
+    metadata,
+    sa.Column("notice_id", Id, sa.ForeignKey("notices.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+    sa.Column("updated_at_s", Time),
+)
+
+
+def _side(prefix: str) -> list[sa.Column[object]]:
+    return [
+        sa.Column(f"{prefix}_kind", sa.String(10), nullable=False),
+        sa.Column(f"{prefix}_record_id", Id, nullable=False),
+        sa.Column(f"{prefix}_version", sa.Integer, nullable=False),
+        sa.Column(f"{prefix}_volume_id", Id, nullable=False),
+        sa.Column(f"{prefix}_party", Id, nullable=False),
+    ]
+
+
+conflicts = sa.Table(
+    "conflicts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    *_side("a"),
+    *_side("b"),
+    sa.Column("start_s", Time, nullable=False),
+    sa.Column("end_s", Time, nullable=False),
+    sa.Column("time_gap_s", Time, nullable=False),
+    sa.Column("vertical_gap_m", sa.Double, nullable=False),
+    sa.Column("horizontal_m", sa.Double, nullable=False),
+    sa.Column("detected_at_s", Time, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("resolved_at_s", Time),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("recipient", Id, nullable=False, index=True),
+    sa.Column("via", Id, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("notice_id", Id),
+    sa.Column("conflict_id", Id),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at_s", Time, nullable=False),
+    sa.Column("ack_deadline_s", Time, nullable=False),
+    sa.Column("lead_time_s", Time, nullable=False),
+    sa.Column("delivered_at_s", Time),
+    sa.Column("acknowledged_at_s", Time),
+    sa.Column("escalated_at_s", Time),
+)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.Identity(),
+        primary_key=True,
+    ),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("entity_id", Id, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,558 @@
+"""The SQL store: SQLAlchemy Core over SQLite (the default, one file) and, later, PostgreSQL.
+
+The queries are portable Core statements; what is SQLite-specific is only how the engine is made
+(:func:`open_sqlite`): WAL, ``synchronous=FULL``, foreign keys on, and ``BEGIN IMMEDIATE`` so a
+write transaction takes the write lock at once instead of failing on upgrade. The schema is brought
+to the newest Alembic revision whenever a store is opened.
+
+Every public method runs in one transaction and translates driver errors at this boundary:
+an integrity violation is ``InvalidInput`` (a duplicate id, an unknown party), anything else from
+the driver is ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, exc
+
+from deconflict.engine import ConflictDetail
+from deconflict.errors import (
+    DeconflictError,
+    InvalidInput,
+    NotFound,
+    StoreError,
+    VersionConflict,
+)
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Notification,
+    NotificationKind,
+    NotificationState,
+    Party,
+    Plan,
+    PlanState,
+    RecordKind,
+    Side,
+)
+from deconflict.store import schema as t
+from deconflict.store.base import Change, Detection, Store
+from deconflict.store.codec import (
+    agreement_from_json,
+    agreement_to_json,
+    volumes_from_json,
+    volumes_to_json,
+)
+
+__all__ = ["SqlStore", "open_sqlite"]
+
+_DETECTOR = "detector"
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_sqlite(path: str | Path) -> SqlStore:
+    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot open store {str(target)!r}: no such directory")
+    return SqlStore(_sqlite_engine(target), what=str(target))
+
+
+def _migrate(engine: sa.Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextlib.contextmanager
+def _translated(doing: str) -> Iterator[None]:
+    try:
+        yield
+    except DeconflictError:
+        raise
+    except exc.IntegrityError as error:
+        raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
+    except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
+        raise StoreError(f"{doing}: {error}") from None
+
+
+def _side(row: Any, prefix: str) -> Side:
+    return Side(
+        kind=RecordKind(row[f"{prefix}_kind"]),
+        record_id=row[f"{prefix}_record_id"],
+        version=row[f"{prefix}_version"],
+        volume_id=row[f"{prefix}_volume_id"],
+        party=row[f"{prefix}_party"],
+    )
+
+
+def _side_values(side: Side, prefix: str) -> dict[str, Any]:
+    return {
+        f"{prefix}_kind": str(side.kind),
+        f"{prefix}_record_id": side.record_id,
+        f"{prefix}_version": side.version,
+        f"{prefix}_volume_id": side.volume_id,
+        f"{prefix}_party": side.party,
+    }
+
+
+def _conflict(row: Any) -> Conflict:
+    return Conflict(
+        id=row["id"],
+        a=_side(row, "a"),
+        b=_side(row, "b"),
+        detail=ConflictDetail(
+            row["start_s"], row["end_s"], row["time_gap_s"], row["vertical_gap_m"],
+            row["horizontal_m"],
+        ),
+        detected_at_s=row["detected_at_s"],
+        state=ConflictState(row["state"]),
+        resolved_at_s=row["resolved_at_s"],
+    )
+
+
+def _conflict_values(conflict: Conflict) -> dict[str, Any]:
+    d = conflict.detail
+    return {
+        "id": conflict.id,
+        **_side_values(conflict.a, "a"),
+        **_side_values(conflict.b, "b"),
+        "start_s": d.start_s,
+        "end_s": d.end_s,
+        "time_gap_s": d.time_gap_s,
+        "vertical_gap_m": d.vertical_gap_m,
+        "horizontal_m": d.horizontal_m,
+        "detected_at_s": conflict.detected_at_s,
+        "state": str(conflict.state),
+        "resolved_at_s": conflict.resolved_at_s,
+    }
+
+
+_NOTIFICATION_FIELDS = (
+    "id", "recipient", "via", "kind", "notice_id", "conflict_id", "state", "created_at_s",
+    "ack_deadline_s", "lead_time_s", "delivered_at_s", "acknowledged_at_s", "escalated_at_s",
+)
+
+
+def _notification(row: Any) -> Notification:
+    values = {name: row[name] for name in _NOTIFICATION_FIELDS}
+    values["kind"] = NotificationKind(values["kind"])
+    values["state"] = NotificationState(values["state"])
+    return Notification(**values)
+
+
+def _notification_values(n: Notification) -> dict[str, Any]:
+    values = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
+    values["kind"] = str(n.kind)
+    values["state"] = str(n.state)
+    return values
+
+
+def _notice(row: Any) -> Notice:
+    return Notice(
+        id=row["id"],
+        party=row["party_id"],
+        volumes=volumes_from_json(row["volumes"]),
+        category=row["category"],
+        filed_at_s=row["filed_at_s"],
+        version=row["version"],
+        state=NoticeState(row["state"]),
+        updated_at_s=row["updated_at_s"],
+    )
+
+
+def _plan(row: Any) -> Plan:
+    return Plan(
+        id=row["id"],
+        party=row["party_id"],
+        volumes=volumes_from_json(row["volumes"]),
+        created_at_s=row["created_at_s"],
+        version=row["version"],
+        state=PlanState(row["state"]),
+        updated_at_s=row["updated_at_s"],
+    )
+
+
+class SqlStore(Store):
+    """The store on any SQLAlchemy engine; see :func:`open_sqlite` for the default."""
+
+    def __init__(self, engine: sa.Engine, what: str = "store") -> None:
+        self._engine = engine
+        self._what = what
+        with _translated(f"opening {what}"):
+            _migrate(engine)
+
+    def close(self) -> None:
+        with _translated(f"closing {self._what}"):
+            self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _write(self, doing: str) -> Iterator[sa.Connection]:
+        with _translated(doing), self._engine.begin() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _read(self, doing: str) -> Iterator[sa.Connection]:
+        with _translated(doing), self._engine.connect() as connection:
+            yield connection
+
+    @staticmethod
+    def _log(connection: sa.Connection, kind: str, entity_id: str, at_s: float) -> None:
+        connection.execute(
+            sa.insert(t.changes).values(kind=kind, entity_id=entity_id, at_s=at_s)
+        )
+
+    # parties and agreements -------------------------------------------------------------------
+
+    def add_party(self, party: Party, at_s: float) -> None:
+        with self._write(f"adding party {party.id!r}") as c:
+            c.execute(sa.insert(t.parties).values(id=party.id, name=party.name, created_at_s=at_s))
+            self._log(c, "party.added", party.id, at_s)
+
+    def get_party(self, party_id: str) -> Party:
+        with self._read(f"reading party {party_id!r}") as c:
+            row = c.execute(sa.select(t.parties).where(t.parties.c.id == party_id)).first()
+        if row is None:
+            raise NotFound(f"no party {party_id!r}")
+        return Party(row.id, row.name)
+
+    def list_parties(self) -> list[Party]:
+        with self._read("listing parties") as c:
+            rows = c.execute(sa.select(t.parties).order_by(t.parties.c.id)).all()
+        return [Party(row.id, row.name) for row in rows]
+
+    def add_agreement(self, agreement: Agreement, at_s: float) -> None:
+        with self._write(f"adding agreement {agreement.id!r}") as c:
+            c.execute(
+                sa.insert(t.agreements).values(
+                    id=agreement.id, body=agreement_to_json(agreement), created_at_s=at_s
+                )
+            )
+            self._log(c, "agreement.added", agreement.id, at_s)
+
+    def list_agreements(self) -> list[Agreement]:
+        with self._read("listing agreements") as c:
+            col = t.agreements.c
+            rows = c.execute(sa.select(col.body).order_by(col.created_at_s, col.id)).all()
+        return [agreement_from_json(row.body) for row in rows]
+
+    # notices ----------------------------------------------------------------------------------
+
+    def add_notice(self, notice: Notice) -> None:
+        with self._write(f"filing notice {notice.id!r}") as c:
+            c.execute(
+                sa.insert(t.notices).values(
+                    id=notice.id,
+                    party_id=notice.party,
+                    category=notice.category,
+                    version=notice.version,
+                    state=str(notice.state),
+                    volumes=volumes_to_json(notice.volumes),
+                    filed_at_s=notice.filed_at_s,
+                    updated_at_s=notice.updated_at_s,
+                )
+            )
+            self._notice_version(c, notice, notice.filed_at_s)
+            self._log(c, "notice.filed", notice.id, notice.filed_at_s)
+
+    @staticmethod
+    def _notice_version(c: sa.Connection, notice: Notice, at_s: float) -> None:
+        c.execute(
+            sa.insert(t.notice_versions).values(
+                notice_id=notice.id,
+                version=notice.version,
+                category=notice.category,
+                volumes=volumes_to_json(notice.volumes),
+                at_s=at_s,
+            )
+        )
+
+    def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
+        at_s = notice.updated_at_s if notice.updated_at_s is not None else notice.filed_at_s
+        with self._write(f"updating notice {notice.id!r}") as c:
+            done = c.execute(
+                sa.update(t.notices)
+                .where(t.notices.c.id == notice.id, t.notices.c.version == expected_version)
+                .values(
+                    category=notice.category,
+                    version=notice.version,
+                    state=str(notice.state),
+                    volumes=volumes_to_json(notice.volumes),
+                    updated_at_s=notice.updated_at_s,
+                )
+            )
+            if done.rowcount == 0:
+                self._missing_or_stale(c, t.notices, "notice", notice.id, expected_version)
+            if notice.version != expected_version:
+                self._notice_version(c, notice, at_s)
+            self._log(c, f"notice.{verb}", notice.id, at_s)
+
+    @staticmethod
+    def _missing_or_stale(
+        c: sa.Connection, table: sa.Table, what: str, record_id: str, expected: int
+    ) -> None:
+        current = c.execute(sa.select(table.c.version).where(table.c.id == record_id)).scalar()
+        if current is None:
+            raise NotFound(f"no {what} {record_id!r}")
+        raise VersionConflict(
+            f"{what} {record_id!r} is at version {current}, not {expected}: read it again"
+        )
+
+    def get_notice(self, notice_id: str) -> Notice:
+        with self._read(f"reading notice {notice_id!r}") as c:
+            row = c.execute(sa.select(t.notices).where(t.notices.c.id == notice_id)).first()
+        if row is None:
+            raise NotFound(f"no notice {notice_id!r}")
+        return _notice(row._mapping)
+
+    def get_notice_version(self, notice_id: str, version: int) -> Notice:
+        notice = self.get_notice(notice_id)
+        if version == notice.version:
+            return notice
+        v = t.notice_versions.c
+        with self._read(f"reading notice {notice_id!r} version {version}") as c:
+            row = c.execute(
+                sa.select(t.notice_versions).where(v.notice_id == notice_id, v.version == version)
+            ).first()
+        if row is None:
+            raise NotFound(f"no version {version} of notice {notice_id!r}")
+        return Notice(
+            id=notice.id,
+            party=notice.party,
+            volumes=volumes_from_json(row.volumes),
+            category=row.category,
+            filed_at_s=notice.filed_at_s,
+            version=version,
+            state=notice.state,
+            updated_at_s=row.at_s,
+        )
+
+    def list_notices(
+        self, party: str | None = None, states: Sequence[NoticeState] | None = None
+    ) -> list[Notice]:
+        query = sa.select(t.notices).order_by(t.notices.c.filed_at_s, t.notices.c.id)
+        if party is not None:
+            query = query.where(t.notices.c.party_id == party)
+        if states is not None:
+            query = query.where(t.notices.c.state.in_([str(s) for s in states]))
+        with self._read("listing notices") as c:
+            rows = c.execute(query).all()
+        return [_notice(row._mapping) for row in rows]
+
+    # plans ------------------------------------------------------------------------------------
+
+    def add_plan(self, plan: Plan) -> None:
+        with self._write(f"adding plan {plan.id!r}") as c:
+            c.execute(
+                sa.insert(t.plans).values(
+                    id=plan.id,
+                    party_id=plan.party,
+                    version=plan.version,
+                    state=str(plan.state),
+                    volumes=volumes_to_json(plan.volumes),
+                    created_at_s=plan.created_at_s,
+                    updated_at_s=plan.updated_at_s,
+                )
+            )
+            self._log(c, "plan.added", plan.id, plan.created_at_s)
+
+    def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None:
+        at_s = plan.updated_at_s if plan.updated_at_s is not None else plan.created_at_s
+        with self._write(f"updating plan {plan.id!r}") as c:
+            done = c.execute(
+                sa.update(t.plans)
+                .where(t.plans.c.id == plan.id, t.plans.c.version == expected_version)
+                .values(
+                    version=plan.version,
+                    state=str(plan.state),
+                    volumes=volumes_to_json(plan.volumes),
+                    updated_at_s=plan.updated_at_s,
+                )
+            )
+            if done.rowcount == 0:
+                self._missing_or_stale(c, t.plans, "plan", plan.id, expected_version)
+            self._log(c, f"plan.{verb}", plan.id, at_s)
+
+    def get_plan(self, plan_id: str) -> Plan:
+        with self._read(f"reading plan {plan_id!r}") as c:
+            row = c.execute(sa.select(t.plans).where(t.plans.c.id == plan_id)).first()
+        if row is None:
+            raise NotFound(f"no plan {plan_id!r}")
+        return _plan(row._mapping)
+
+    def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]:
+        query = sa.select(t.plans).order_by(t.plans.c.created_at_s, t.plans.c.id)
+        if party is not None:
+            query = query.where(t.plans.c.party_id == party)
+        if current_only:
+            query = query.where(t.plans.c.state == str(PlanState.CURRENT))
+        with self._read("listing plans") as c:
+            rows = c.execute(query).all()
+        return [_plan(row._mapping) for row in rows]
+
+    # change log and detector ------------------------------------------------------------------
+
+    def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
+        query = sa.select(t.changes).where(t.changes.c.seq > seq).order_by(t.changes.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._read("reading the change log") as c:
+            rows = c.execute(query).all()
+        return [Change(row.seq, row.kind, row.entity_id, row.at_s) for row in rows]
+
+    def detector_cursor(self) -> int:
+        with self._read("reading the detector cursor") as c:
+            seq = c.execute(
+                sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+            ).scalar()
+        return 0 if seq is None else int(seq)
+
+    def commit_detection(self, detection: Detection) -> None:
+        at_s = detection.at_s
+        with self._write(f"recording detection at change {detection.seq}") as c:
+            current = c.execute(
+                sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+            ).scalar()
+            if current is not None and current >= detection.seq:
+                raise StoreError(
+                    f"change {detection.seq} was already processed (cursor at {current})"
+                )
+            for conflict in detection.new_conflicts:
+                exists = c.execute(
+                    sa.select(t.conflicts.c.id).where(t.conflicts.c.id == conflict.id)
+                ).first()
+                if exists is None:
+                    c.execute(sa.insert(t.conflicts).values(**_conflict_values(conflict)))
+                    self._log(c, "conflict.detected", conflict.id, at_s)
+            for conflict in detection.resolved_conflicts:
+                c.execute(
+                    sa.update(t.conflicts)
+                    .where(t.conflicts.c.id == conflict.id)
+                    .values(state=str(conflict.state), resolved_at_s=conflict.resolved_at_s)
+                )
+                self._log(c, "conflict.resolved", conflict.id, at_s)
+            for notification in detection.notifications:
+                c.execute(sa.insert(t.notifications).values(**_notification_values(notification)))
+                self._log(c, "notification.created", notification.id, at_s)
+            if current is None:
+                c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=detection.seq))
+            else:
+                c.execute(
+                    sa.update(t.cursors)
+                    .where(t.cursors.c.name == _DETECTOR)
+                    .values(seq=detection.seq)
+                )
+
+    # conflicts and notifications --------------------------------------------------------------
+
+    def get_conflict(self, conflict_id: str) -> Conflict:
+        with self._read(f"reading conflict {conflict_id!r}") as c:
+            row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == conflict_id)).first()
+        if row is None:
+            raise NotFound(f"no conflict {conflict_id!r}")
+        return _conflict(row._mapping)
+
+    def list_conflicts(
+        self,
+        party: str | None = None,
+        state: ConflictState | None = None,
+        record: tuple[RecordKind, str] | None = None,
+    ) -> list[Conflict]:
+        col = t.conflicts.c
+        query = sa.select(t.conflicts).order_by(col.detected_at_s, col.id)
+        if party is not None:
+            query = query.where(sa.or_(col.a_party == party, col.b_party == party))
+        if state is not None:
+            query = query.where(col.state == str(state))
+        if record is not None:
+            kind, record_id = str(record[0]), record[1]
+            query = query.where(
+                sa.or_(
+                    sa.and_(col.a_kind == kind, col.a_record_id == record_id),
+                    sa.and_(col.b_kind == kind, col.b_record_id == record_id),
+                )
+            )
+        with self._read("listing conflicts") as c:
+            rows = c.execute(query).all()
+        return [_conflict(row._mapping) for row in rows]
+
+    def get_notification(self, notification_id: str) -> Notification:
+        col = t.notifications.c
+        with self._read(f"reading notification {notification_id!r}") as c:
+            row = c.execute(sa.select(t.notifications).where(col.id == notification_id)).first()
+        if row is None:
+            raise NotFound(f"no notification {notification_id!r}")
+        return _notification(row._mapping)
+
+    def list_notifications(
+        self, party: str | None = None, *, include_relayed: bool = True
+    ) -> list[Notification]:
+        col = t.notifications.c
+        query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
+        if party is not None:
+            if include_relayed:
+                query = query.where(sa.or_(col.recipient == party, col.via == party))
+            else:
+                query = query.where(col.recipient == party)
+        with self._read("listing notifications") as c:
+            rows = c.execute(query).all()
+        return [_notification(row._mapping) for row in rows]
+
+    def update_notification(self, notification: Notification, verb: str) -> None:
+        at_s = max(
+            (
+                s
+                for s in (
+                    notification.created_at_s,
+                    notification.delivered_at_s,
+                    notification.acknowledged_at_s,
+                    notification.escalated_at_s,
+                )
+                if s is not None
+            ),
+        )
+        values = _notification_values(notification)
+        values.pop("id")
+        with self._write(f"updating notification {notification.id!r}") as c:
+            done = c.execute(
+                sa.update(t.notifications)
+                .where(t.notifications.c.id == notification.id)
+                .values(**values)
+            )
+            if done.rowcount == 0:
+                raise NotFound(f"no notification {notification.id!r}")
+            self._log(c, f"notification.{verb}", notification.id, at_s)

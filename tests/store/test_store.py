@@ -1,0 +1,160 @@
+"""The SQLite store: change log in the write's transaction, versions, outbox, error translation."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from deconflict.engine import ConflictDetail
+from deconflict.errors import InvalidInput, NotFound, StoreError, VersionConflict
+from deconflict.geo import Circle, Corridor, Polygon, Volume4D
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    Notice,
+    Notification,
+    NotificationKind,
+    Party,
+    Plan,
+    RecordKind,
+    Side,
+)
+from deconflict.store import Detection, open_sqlite
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = open_sqlite(tmp_path / "store.db")
+    s.add_party(Party("usaf", "US Air Force"), 1.0)
+    s.add_party(Party("faf", "French Air Force"), 2.0)
+    yield s
+    s.close()
+
+
+def _volumes() -> tuple[Volume4D, ...]:
+    return (
+        Volume4D.build("c", Circle((39.0, 35.9), 2500.0), 100.0, 900.0, 1000.0, 2000.0),
+        Volume4D.build(
+            "k", Corridor([(39.0, 35.9), (39.5, 36.1)], 800.0), 0.0, 500.0, 1000.0, 3000.0
+        ),
+        Volume4D.build(
+            "p", Polygon([(179.9, 10.0), (-179.9, 10.0), (-179.9, 10.2)]), 0.0, 1.0, 5.0, 6.0
+        ),
+    )
+
+
+def _notice(notice_id: str = "N1", party: str = "usaf") -> Notice:
+    return Notice(notice_id, party, _volumes(), "air-activity", filed_at_s=10.0)
+
+
+def test_every_write_appends_a_change_in_order(store):
+    """Each write adds one change-log row, in the order the writes happened."""
+    store.add_agreement(Agreement("mou", ("usaf", "faf")), 3.0)
+    notice = _notice()
+    store.add_notice(notice)
+    store.update_notice(notice.activate(20.0), expected_version=1, verb="activated")
+    store.add_plan(Plan("P1", "faf", _volumes(), 30.0))
+    kinds = [(c.kind, c.entity_id) for c in store.changes_after(0)]
+    assert kinds == [
+        ("party.added", "usaf"),
+        ("party.added", "faf"),
+        ("agreement.added", "mou"),
+        ("notice.filed", "N1"),
+        ("notice.activated", "N1"),
+        ("plan.added", "P1"),
+    ]
+    seqs = [c.seq for c in store.changes_after(0)]
+    assert seqs == sorted(seqs)
+    assert [c.seq for c in store.changes_after(seqs[3])] == seqs[4:]
+
+
+def test_volumes_round_trip_with_their_footprints(store):
+    """Circle, corridor and antimeridian polygon come back with the same shape, band and window."""
+    store.add_notice(_notice())
+    back = store.get_notice("N1")
+    for before, after in zip(_notice().volumes, back.volumes, strict=True):
+        assert after.footprint.to_geojson() == before.footprint.to_geojson()
+        assert (after.altitude, after.window) == (before.altitude, before.window)
+
+
+def test_agreement_round_trips(store):
+    """An agreement comes back with relay, minima, per-direction disclosure and deadline."""
+    ag = Agreement(
+        "mou", ("usaf", "faf"), 60.0, relay="caoc", disclosure={("usaf", "faf"): "full"},
+        ack_deadline_s=120.0,
+    )
+    store.add_agreement(ag, 5.0)
+    assert store.list_agreements() == [ag]
+
+
+def test_stale_version_is_a_version_conflict_and_missing_is_not_found(store):
+    """An update naming an old version is VersionConflict; an unknown notice is NotFound."""
+    notice = _notice()
+    store.add_notice(notice)
+    amended = notice.amend(_volumes()[:1], 20.0)
+    store.update_notice(amended, expected_version=1, verb="amended")
+    with pytest.raises(VersionConflict):
+        store.update_notice(notice.amend(_volumes()[:2], 21.0), expected_version=1, verb="amended")
+    with pytest.raises(NotFound):
+        store.update_notice(_notice("N9"), expected_version=1, verb="amended")
+    assert len(store.get_notice_version("N1", 1).volumes) == 3
+    assert len(store.get_notice("N1").volumes) == 1
+
+
+def test_failed_write_leaves_no_change_row(store):
+    """A duplicate id is InvalidInput (not an IntegrityError) and appends nothing to the log."""
+    store.add_notice(_notice())
+    before = store.changes_after(0)
+    with pytest.raises(InvalidInput):
+        store.add_notice(_notice())
+    with pytest.raises(InvalidInput):
+        store.add_notice(_notice("N2", party="nobody"))
+    with pytest.raises(InvalidInput):
+        store.add_party(Party("usaf", "again"), 9.0)
+    assert store.changes_after(0) == before
+
+
+def test_detection_commits_outbox_and_cursor_together(store):
+    """A detection stores conflict, notification and cursor at once; the same seq twice fails."""
+    side_a = Side(RecordKind.NOTICE, "N1", 1, "c", "usaf")
+    side_b = Side(RecordKind.PLAN, "P1", 1, "c", "faf")
+    conflict = Conflict("C1", side_a, side_b, ConflictDetail(1000.0, 2000.0, 0, 0, 0), 50.0)
+    note = Notification("M1", "faf", NotificationKind.CONFLICT, 50.0, 950.0, 950.0, "N1", "C1")
+    assert store.detector_cursor() == 0
+    store.commit_detection(Detection(4, 50.0, [conflict], [], [note]))
+    assert store.detector_cursor() == 4
+    assert store.get_conflict("C1") == conflict
+    assert store.list_notifications("faf") == [note]
+    with pytest.raises(StoreError):
+        store.commit_detection(Detection(4, 60.0, [], [], [note]))
+    assert store.list_notifications("faf") == [note]
+
+
+def test_store_is_wal_with_full_sync(store):
+    """The connection runs in WAL mode with synchronous=FULL."""
+    with store._engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+
+
+def test_reopen_keeps_data_and_migrations_are_idempotent(tmp_path):
+    """Opening the same file again finds the data and the schema at head."""
+    first = open_sqlite(tmp_path / "s.db")
+    first.add_party(Party("usaf", "US Air Force"), 1.0)
+    first.close()
+    again = open_sqlite(tmp_path / "s.db")
+    assert again.list_parties() == [Party("usaf", "US Air Force")]
+    again.close()
+    with sqlite3.connect(tmp_path / "s.db") as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+
+
+def test_bad_files_are_store_errors(tmp_path):
+    """A missing directory or a file that is not a database is StoreError, not a driver error."""
+    with pytest.raises(StoreError):
+        open_sqlite(tmp_path / "missing" / "s.db")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 200)
+    with pytest.raises(StoreError):
+        open_sqlite(junk)

@@ -1,16 +1,16 @@
 """The detector: consumes the store's change log in order and writes conflicts and notifications.
 
-It keeps the engine's in-memory index of every live notice volume and current plan volume. On
-start the index is rebuilt from the store, leaving out records that still have unprocessed
-change-log rows (they enter when their rows are processed); then the rows after the stored cursor
-are processed one by one, each in one transaction with its outputs. Processing a row brings the
-record's volumes in the index up to date, resolves its open conflicts that no longer hold (an
-older version, or the record is gone), detects conflicts of its current volumes against other
-parties' notices and plans (never plan against plan), and notifies whoever is to be told.
+It keeps the engine's in-memory index of every live notice volume and current plan volume, as the
+change log stood at the detector's cursor. Each change-log row of a notice or plan names the
+record's version and state after the change, so processing a row depends on the log alone, never
+on how far later writes have got: results are the same whenever ``process()`` runs and across
+restarts. On start the index is rebuilt from each record's last row up to the cursor.
 
-Conflict and notification ids are derived from what they refer to, so a row processed again
-after a crash (before its commit) produces the same records, and a conflict met twice is stored
-once.
+Processing a row brings the record's volumes in the index to that version, resolves its open
+conflicts that no longer hold (an older version, or the record is gone), detects conflicts of the
+current volumes against other parties' notices and plans (never plan against plan), and notifies
+whoever is to be told. Conflict and notification ids are derived from what they refer to, so a
+conflict met twice is stored once.
 """
 
 from __future__ import annotations
@@ -73,20 +73,31 @@ class Detector:
     # index ------------------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """Index every live record that has no unprocessed change-log row."""
-        pending = {
-            (c.entity, c.entity_id)
-            for c in self._store.changes_after(self._store.detector_cursor())
-        }
+        """Index every record that was live at the detector's cursor, at its version then."""
         self.index = VolumeIndex()
         self._sides.clear()
         self._keys.clear()
-        for notice in self._store.list_notices(states=[NoticeState.FILED, NoticeState.ACTIVE]):
-            if ("notice", notice.id) not in pending:
-                self._insert(RecordKind.NOTICE, notice.id, notice.version, notice.party, notice)
-        for plan in self._store.list_plans(current_only=True):
-            if ("plan", plan.id) not in pending:
-                self._insert(RecordKind.PLAN, plan.id, plan.version, plan.party, plan)
+        cursor = self._store.detector_cursor()
+        for change in self._store.latest_changes(cursor, ("notice", "plan")):
+            record, live = self._record_at(change)
+            if record is not None and live:
+                kind = RecordKind(change.entity)
+                self._insert(kind, record.id, record.version, record.party, record)
+
+    def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
+        """The record a change-log row names, at that row's version, and whether it was live."""
+        if change.version is None or change.state is None:
+            return None, False
+        try:
+            if change.entity == "notice":
+                notice = self._store.get_notice_version(change.entity_id, change.version)
+                return notice, NoticeState(change.state).live
+            if change.entity == "plan":
+                plan = self._store.get_plan_version(change.entity_id, change.version)
+                return plan, PlanState(change.state) is PlanState.CURRENT
+        except NotFound:
+            pass
+        return None, False
 
     def _insert(
         self, kind: RecordKind, record_id: str, version: int, party: str, record: Notice | Plan
@@ -129,39 +140,30 @@ class Detector:
         return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
 
     def _notice_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
-        try:
-            notice = self._store.get_notice(change.entity_id)
-        except NotFound:
+        notice, live = self._record_at(change)
+        if not isinstance(notice, Notice):
             return
-        live = notice.state.live
-        self._refresh(RecordKind.NOTICE, notice.id, notice.version, notice.party, notice, live,
-                      change, now_s, out)
+        self._refresh(RecordKind.NOTICE, notice, live, change, now_s, out)
         if change.verb == "filed":
             self._tell_full(notice, NotificationKind.NOTICE, change, now_s, out)
         elif change.verb in ("amended", "cancelled"):
             self._tell_full(notice, NotificationKind.CHANGE, change, now_s, out)
 
     def _plan_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
-        try:
-            plan = self._store.get_plan(change.entity_id)
-        except NotFound:
-            return
-        live = plan.state is PlanState.CURRENT
-        self._refresh(RecordKind.PLAN, plan.id, plan.version, plan.party, plan, live,
-                      change, now_s, out)
+        plan, live = self._record_at(change)
+        if isinstance(plan, Plan):
+            self._refresh(RecordKind.PLAN, plan, live, change, now_s, out)
 
     def _refresh(
         self,
         kind: RecordKind,
-        record_id: str,
-        version: int,
-        party: str,
         record: Notice | Plan,
         live: bool,
         change: Change,
         now_s: float,
         out: _Outputs,
     ) -> None:
+        record_id, version, party = record.id, record.version, record.party
         self._remove(kind, record_id)
         for conflict in self._store.list_conflicts(
             state=ConflictState.OPEN, record=(kind, record_id)

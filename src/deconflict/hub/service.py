@@ -37,7 +37,7 @@ from deconflict.model import (
     RecordKind,
     check_volumes,
 )
-from deconflict.store import Detection, Store, open_sqlite
+from deconflict.store import Change, Detection, Store, open_sqlite
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
@@ -296,9 +296,21 @@ class Hub:
     # detector and time ------------------------------------------------------------------------
 
     def process(self, limit: int | None = None) -> ProcessReport:
-        """Run the detector over the change-log rows not yet processed (at most ``limit``)."""
+        """Run the detector over the change-log rows not yet processed (at most ``limit``; with
+        no limit, until none is left, including the rows its own outputs appended)."""
         report = ProcessReport()
-        changes = self._store.changes_after(self._store.detector_cursor(), limit)
+        count = 0
+        while True:
+            changes = self._store.changes_after(self._store.detector_cursor(), limit)
+            if not changes:
+                break
+            count += len(changes)
+            self._process(changes, report)
+            if limit is not None:
+                break
+        return replace(report, changes=count)
+
+    def _process(self, changes: Sequence[Change], report: ProcessReport) -> None:
         skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
         for change in changes:
             detection = self._detector.detect(change, self._clock.now())
@@ -314,7 +326,6 @@ class Hub:
             report.notifications.extend(detection.notifications)
         if skipped is not None:
             self._commit(Detection(skipped, self._clock.now()))
-        return replace(report, changes=len(changes))
 
     def _commit(self, detection: Detection) -> None:
         try:

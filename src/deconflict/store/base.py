@@ -31,12 +31,18 @@ __all__ = ["Change", "Detection", "Store"]
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One change-log row: ``kind`` is "<entity>.<verb>", e.g. "notice.amended"."""
+    """One change-log row: ``kind`` is "<entity>.<verb>", e.g. "notice.amended".
+
+    For notices and plans the row also says which version the record was at and its state after
+    the change, so the log alone says what the record was at that point (the detector replays it).
+    """
 
     seq: int
     kind: str
     entity_id: str
     at_s: float
+    version: int | None = None
+    state: str | None = None
 
     @property
     def entity(self) -> str:
@@ -118,6 +124,10 @@ class Store(ABC):
     def get_plan(self, plan_id: str) -> Plan: ...
 
     @abstractmethod
+    def get_plan_version(self, plan_id: str, version: int) -> Plan:
+        """A past version (its volumes; state as now)."""
+
+    @abstractmethod
     def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]: ...
 
     # change log and detector ------------------------------------------------------------------
@@ -125,6 +135,11 @@ class Store(ABC):
     @abstractmethod
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
         """Change-log rows with a sequence number above ``seq``, in order."""
+
+    @abstractmethod
+    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
+        """For each record of the ``entities`` kinds ("notice", "plan"), its last change-log row
+        with a sequence number up to ``upto_seq``: the records as they stood then."""
 
     @abstractmethod
     def detector_cursor(self) -> int:

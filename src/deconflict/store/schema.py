@@ -20,6 +20,7 @@ __all__ = [
     "notices",
     "notifications",
     "parties",
+    "plan_versions",
     "plans",
 ]
 
@@ -80,6 +81,16 @@ plans = sa.Table(
 )
 
 
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("plan_id", Id, sa.ForeignKey("plans.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+)
+
+
 def _side(prefix: str) -> list[sa.Column[object]]:
     return [
         sa.Column(f"{prefix}_kind", sa.String(10), nullable=False),
@@ -133,9 +144,13 @@ changes = sa.Table(
         sa.Identity(),
         primary_key=True,
     ),
+    sa.Column("entity", sa.String(20), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("entity_id", Id, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("state", sa.String(20)),
     sa.Column("at_s", Time, nullable=False),
+    sa.Index("ix_changes_entity", "entity", "entity_id", "seq"),
 )
 
 cursors = sa.Table(

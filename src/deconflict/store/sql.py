@@ -182,6 +182,10 @@ def _notification_values(n: Notification) -> dict[str, Any]:
     return values
 
 
+def _change(row: Any) -> Change:
+    return Change(row.seq, row.kind, row.entity_id, row.at_s, row.version, row.state)
+
+
 def _notice(row: Any) -> Notice:
     return Notice(
         id=row["id"],
@@ -231,9 +235,22 @@ class SqlStore(Store):
             yield connection
 
     @staticmethod
-    def _log(connection: sa.Connection, kind: str, entity_id: str, at_s: float) -> None:
+    def _log(
+        connection: sa.Connection,
+        kind: str,
+        entity_id: str,
+        at_s: float,
+        record: Notice | Plan | None = None,
+    ) -> None:
         connection.execute(
-            sa.insert(t.changes).values(kind=kind, entity_id=entity_id, at_s=at_s)
+            sa.insert(t.changes).values(
+                entity=kind.split(".", 1)[0],
+                kind=kind,
+                entity_id=entity_id,
+                at_s=at_s,
+                version=None if record is None else record.version,
+                state=None if record is None else str(record.state),
+            )
         )
 
     # parties and agreements -------------------------------------------------------------------
@@ -287,7 +304,7 @@ class SqlStore(Store):
                 )
             )
             self._notice_version(c, notice, notice.filed_at_s)
-            self._log(c, "notice.filed", notice.id, notice.filed_at_s)
+            self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
 
     @staticmethod
     def _notice_version(c: sa.Connection, notice: Notice, at_s: float) -> None:
@@ -319,7 +336,7 @@ class SqlStore(Store):
                 self._missing_or_stale(c, t.notices, "notice", notice.id, expected_version)
             if notice.version != expected_version:
                 self._notice_version(c, notice, at_s)
-            self._log(c, f"notice.{verb}", notice.id, at_s)
+            self._log(c, f"notice.{verb}", notice.id, at_s, notice)
 
     @staticmethod
     def _missing_or_stale(
@@ -388,7 +405,17 @@ class SqlStore(Store):
                     updated_at_s=plan.updated_at_s,
                 )
             )
-            self._log(c, "plan.added", plan.id, plan.created_at_s)
+            self._plan_version(c, plan, plan.created_at_s)
+            self._log(c, "plan.added", plan.id, plan.created_at_s, plan)
+
+    @staticmethod
+    def _plan_version(c: sa.Connection, plan: Plan, at_s: float) -> None:
+        c.execute(
+            sa.insert(t.plan_versions).values(
+                plan_id=plan.id, version=plan.version, volumes=volumes_to_json(plan.volumes),
+                at_s=at_s,
+            )
+        )
 
     def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None:
         at_s = plan.updated_at_s if plan.updated_at_s is not None else plan.created_at_s
@@ -405,7 +432,9 @@ class SqlStore(Store):
             )
             if done.rowcount == 0:
                 self._missing_or_stale(c, t.plans, "plan", plan.id, expected_version)
-            self._log(c, f"plan.{verb}", plan.id, at_s)
+            if plan.version != expected_version:
+                self._plan_version(c, plan, at_s)
+            self._log(c, f"plan.{verb}", plan.id, at_s, plan)
 
     def get_plan(self, plan_id: str) -> Plan:
         with self._read(f"reading plan {plan_id!r}") as c:
@@ -413,6 +442,27 @@ class SqlStore(Store):
         if row is None:
             raise NotFound(f"no plan {plan_id!r}")
         return _plan(row._mapping)
+
+    def get_plan_version(self, plan_id: str, version: int) -> Plan:
+        plan = self.get_plan(plan_id)
+        if version == plan.version:
+            return plan
+        v = t.plan_versions.c
+        with self._read(f"reading plan {plan_id!r} version {version}") as c:
+            row = c.execute(
+                sa.select(t.plan_versions).where(v.plan_id == plan_id, v.version == version)
+            ).first()
+        if row is None:
+            raise NotFound(f"no version {version} of plan {plan_id!r}")
+        return Plan(
+            id=plan.id,
+            party=plan.party,
+            volumes=volumes_from_json(row.volumes),
+            created_at_s=plan.created_at_s,
+            version=version,
+            state=plan.state,
+            updated_at_s=row.at_s,
+        )
 
     def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]:
         query = sa.select(t.plans).order_by(t.plans.c.created_at_s, t.plans.c.id)
@@ -432,7 +482,19 @@ class SqlStore(Store):
             query = query.limit(limit)
         with self._read("reading the change log") as c:
             rows = c.execute(query).all()
-        return [Change(row.seq, row.kind, row.entity_id, row.at_s) for row in rows]
+        return [_change(row) for row in rows]
+
+    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
+        col = t.changes.c
+        last = (
+            sa.select(sa.func.max(col.seq))
+            .where(col.seq <= upto_seq, col.entity.in_(list(entities)))
+            .group_by(col.entity, col.entity_id)
+        )
+        query = sa.select(t.changes).where(col.seq.in_(last)).order_by(col.seq)
+        with self._read("reading the change log") as c:
+            rows = c.execute(query).all()
+        return [_change(row) for row in rows]
 
     def detector_cursor(self) -> int:
         with self._read("reading the detector cursor") as c:

@@ -1,4 +1,4 @@
-"""Initial schema: parties, agreements, notices (with versions), plans, conflicts,
+"""Initial schema: parties, agreements, notices and plans (with versions), conflicts,
 notifications, the change log and the detector's cursor.
 
 Revision ID: 0001
@@ -75,6 +75,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_plans_party_id", "plans", ["party_id"])
     op.create_table(
+        "plan_versions",
+        sa.Column("plan_id", Id, sa.ForeignKey("plans.id"), primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("volumes", sa.Text, nullable=False),
+        sa.Column("at_s", Time, nullable=False),
+    )
+    op.create_table(
         "conflicts",
         sa.Column("id", Id, primary_key=True),
         *_side("a"),
@@ -116,10 +123,14 @@ def upgrade() -> None:
             sa.Identity(),
             primary_key=True,
         ),
+        sa.Column("entity", sa.String(20), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("entity_id", Id, nullable=False),
+        sa.Column("version", sa.Integer),
+        sa.Column("state", sa.String(20)),
         sa.Column("at_s", Time, nullable=False),
     )
+    op.create_index("ix_changes_entity", "changes", ["entity", "entity_id", "seq"])
     op.create_table(
         "cursors",
         sa.Column("name", sa.String(40), primary_key=True),
@@ -133,6 +144,7 @@ def downgrade() -> None:
         "changes",
         "notifications",
         "conflicts",
+        "plan_versions",
         "plans",
         "notice_versions",
         "notices",

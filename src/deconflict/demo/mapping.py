@@ -76,9 +76,10 @@ class Country:
     polygons: tuple[tuple[Ring, ...], ...]
 
 
-def find_world_atlas(environ: Mapping[str, str] | None = None) -> Path:
+def find_world_atlas(environ: Mapping[str, str] | None = None, root: Path | None = None) -> Path:
     """The world-atlas countries file: ``$DECONFLICT_WORLD_ATLAS`` if set, else
-    ``<repo>/web/node_modules/world-atlas/countries-50m.json`` beside this source tree."""
+    ``<root>/web/node_modules/world-atlas/countries-50m.json``, where ``root`` defaults to the
+    repository this source tree is in."""
     env = os.environ if environ is None else environ
     if env.get(ATLAS_ENV):
         path = Path(env[ATLAS_ENV])
@@ -86,7 +87,8 @@ def find_world_atlas(environ: Mapping[str, str] | None = None) -> Path:
             raise WorldAtlasMissing(f"{ATLAS_ENV} names {path}, which is not a file")
         return path
     # src/deconflict/demo/mapping.py -> the repository is three levels above the package.
-    path = Path(__file__).resolve().parents[3] / _ATLAS_IN_REPO
+    base = Path(__file__).resolve().parents[3] if root is None else Path(root)
+    path = base / _ATLAS_IN_REPO
     if not path.is_file():
         raise WorldAtlasMissing(
             f"world-atlas country outlines not found at {path}: run `make setup` (it installs "

@@ -12,6 +12,7 @@ from deconflict.demo.timefmt import (
     format_lead,
     format_shift,
     format_shortfall,
+    format_window,
 )
 from deconflict.geo.units import parse_rfc3339
 
@@ -78,4 +79,13 @@ def test_format_clock() -> None:
     assert format_clock(parse_rfc3339("2015-11-17T06:00:00Z")) == "Tue 17 Nov 2015 06:00Z"
     assert format_clock(parse_rfc3339("2015-11-16T20:00:05Z"), weekday=False) == (
         "16 Nov 2015 20:00:05Z"
+    )
+
+
+def test_format_window() -> None:
+    """A window within one day names the date once; across midnight, twice."""
+    start = parse_rfc3339("2015-11-17T06:00:00Z")
+    assert format_window(start, start + 7200) == "Tue 17 Nov 2015 06:00Z to 08:00Z"
+    assert format_window(start, start + 86_400) == (
+        "Tue 17 Nov 2015 06:00Z to Wed 18 Nov 2015 06:00Z"
     )

@@ -25,6 +25,7 @@ from deconflict.demo.timefmt import (
     format_lead,
     format_shift,
     format_shortfall,
+    format_window,
 )
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339
@@ -238,7 +239,7 @@ def summary_markdown(report: Report) -> str:
     """The report as Markdown: every table a reader needs, and the map."""
     out = [f"# {report.title}", ""]
     if report.notes:
-        out += ["> " + note for note in report.notes] + [""]
+        out += ["## Notes", "", *(f"- {note}" for note in report.notes), ""]
     out += _section(
         "Parties",
         [(p.id, p.name, p.role) for p in report.parties],
@@ -285,7 +286,7 @@ def summary_markdown(report: Report) -> str:
             (
                 c.id,
                 " x ".join(c.volume_ids),
-                f"{format_clock(c.start_s)} to {format_clock(c.end_s, weekday=False)}",
+                format_window(c.start_s, c.end_s),
                 format_clock(c.detected_at_s),
                 c.told,
                 format_lead(c.lead_time_s),

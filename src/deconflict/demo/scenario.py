@@ -45,12 +45,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
 
+from deconflict.demo.docreader import Reader, kind_of
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
-from deconflict.geo.units import parse_rfc3339
 
 __all__ = [
     "CATEGORIES",
@@ -88,8 +87,6 @@ DISCLOSURE_LEVELS = ("none", "conflicts-only", "volumes", "full")
 STRATEGIES = ("time", "altitude")
 #: The scenario that ships with the package.
 DEFAULT_SCENARIO = "raqqa-2015.json"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,98 +291,7 @@ class Scenario:
         return tuple(s.plan for s in self.steps if isinstance(s, AddPlan))
 
 
-class _Reader:
-    """Typed access to one JSON object, raising InvalidDocument with the file and field path."""
-
-    def __init__(self, source: str, path: str, data: object) -> None:
-        self.source = source
-        self.path = path
-        if not isinstance(data, Mapping):
-            self.fail(f"must be an object, got {_kind(data)}")
-        self.data: Mapping[str, Any] = data
-
-    def fail(self, message: str, field: str | None = None) -> NoReturn:
-        where = self.field(field) if field else self.path
-        raise InvalidDocument(f"{self.source}: {where or '(top level)'}: {message}")
-
-    def field(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def raw(self, name: str, required: bool = True) -> Any:
-        if name not in self.data:
-            if required:
-                self.fail("is missing", name)
-            return None
-        return self.data[name]
-
-    def typed(self, name: str, kind: type[T] | tuple[type, ...], what: str) -> Any:
-        value = self.raw(name)
-        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-            self.fail(f"must be {what}, got {_kind(value)}", name)
-        return value
-
-    def text(self, name: str) -> str:
-        value: str = self.typed(name, str, "a string")
-        if not value.strip():
-            self.fail("must not be empty", name)
-        return value
-
-    def optional_text(self, name: str, default: str = "") -> str:
-        return default if self.raw(name, required=False) is None else self.text(name)
-
-    def number(self, name: str) -> float:
-        return float(self.typed(name, (int, float), "a number"))
-
-    def duration(self, name: str) -> float:
-        value = self.number(name)
-        if value < 0:
-            self.fail(f"must be >= 0, got {value:g}", name)
-        return value
-
-    def time(self, name: str) -> float:
-        try:
-            return parse_rfc3339(self.typed(name, str, "an RFC 3339 time"))
-        except ValueError as error:
-            self.fail(str(error), name)
-
-    def choice(self, name: str, options: tuple[str, ...]) -> str:
-        value = self.text(name)
-        if value not in options:
-            self.fail(f"must be one of {', '.join(options)}; got {value!r}", name)
-        return value
-
-    def items(self, name: str, required: bool = True) -> list[Any]:
-        value = self.raw(name, required)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(f"must be a list, got {_kind(value)}", name)
-        return list(value)
-
-    def child(self, name: str) -> _Reader:
-        return _Reader(self.source, self.field(name), self.raw(name))
-
-    def children(self, name: str, required: bool = True) -> list[_Reader]:
-        return [
-            _Reader(self.source, f"{self.field(name)}[{i}]", item)
-            for i, item in enumerate(self.items(name, required))
-        ]
-
-    def strings(self, name: str, required: bool = True) -> tuple[str, ...]:
-        values = self.items(name, required)
-        for i, value in enumerate(values):
-            if not isinstance(value, str):
-                self.fail(f"must be a string, got {_kind(value)}", f"{name}[{i}]")
-        return tuple(values)
-
-
-def _kind(value: object) -> str:
-    return {type(None): "null", bool: "a boolean", str: "a string", list: "a list"}.get(
-        type(value), "an object" if isinstance(value, Mapping) else type(value).__name__
-    )
-
-
-def _footprint(r: _Reader) -> Callable[[], Footprint]:
+def _footprint(r: Reader) -> Callable[[], Footprint]:
     kind = r.choice("type", ("circle", "corridor", "polygon"))
     if kind == "circle":
         centre, radius = r.raw("centre"), r.number("radius_m")
@@ -397,7 +303,7 @@ def _footprint(r: _Reader) -> Callable[[], Footprint]:
     return lambda: Polygon(ring)
 
 
-def _volume(r: _Reader) -> Volume4D:
+def _volume(r: Reader) -> Volume4D:
     volume_id = r.text("id")
     build = _footprint(r.child("footprint"))
     lower, upper = r.number("lower_m"), r.number("upper_m")
@@ -408,20 +314,20 @@ def _volume(r: _Reader) -> Volume4D:
         r.fail(str(error))
 
 
-def _volumes(r: _Reader) -> tuple[Volume4D, ...]:
+def _volumes(r: Reader) -> tuple[Volume4D, ...]:
     volumes = tuple(_volume(v) for v in r.children("volumes"))
     if not volumes:
         r.fail("needs at least one volume", "volumes")
     return volumes
 
 
-def _agreement(r: _Reader) -> Agreement:
+def _agreement(r: Reader) -> Agreement:
     parties = r.strings("parties")
     if len(parties) != 2 or parties[0] == parties[1]:
         r.fail("must name two different parties", "parties")
     relay = r.raw("relay", required=False)
     if relay is not None and not isinstance(relay, str):
-        r.fail(f"must be a party id or null, got {_kind(relay)}", "relay")
+        r.fail(f"must be a party id or null, got {kind_of(relay)}", "relay")
     sep = r.child("separation")
     minima = SeparationMinima(
         sep.duration("horizontal_m"), sep.duration("vertical_m"), sep.duration("time_s")
@@ -455,13 +361,13 @@ class _Checker:
         self.plans: dict[str, Plan] = {}
         self.volume_ids: set[str] = set()
 
-    def party(self, r: _Reader, name: str) -> str:
+    def party(self, r: Reader, name: str) -> str:
         party = r.text(name)
         if party not in self.parties:
             r.fail(f"unknown party {party!r} (add it with an add-party step first)", name)
         return party
 
-    def owned(self, r: _Reader, name: str, table: Mapping[str, Notice | Plan], by: str) -> str:
+    def owned(self, r: Reader, name: str, table: Mapping[str, Notice | Plan], by: str) -> str:
         target = r.text(name)
         if target not in table:
             r.fail(f"unknown {name} {target!r}", name)
@@ -469,13 +375,13 @@ class _Checker:
             r.fail(f"{name} {target!r} belongs to {table[target].party}, not {by}", name)
         return target
 
-    def new_volumes(self, r: _Reader, volumes: tuple[Volume4D, ...]) -> None:
+    def new_volumes(self, r: Reader, volumes: tuple[Volume4D, ...]) -> None:
         for i, volume in enumerate(volumes):
             if volume.id in self.volume_ids:
                 r.fail(f"volume id {volume.id!r} is used twice", f"volumes[{i}].id")
             self.volume_ids.add(volume.id)
 
-    def step(self, r: _Reader, at: float) -> Step:
+    def step(self, r: Reader, at: float) -> Step:
         action = r.text("action")
         if action == "add-party":
             p = r.child("party")
@@ -546,7 +452,7 @@ class _Checker:
         r.fail(f"unknown action {action!r}", "action")
 
 
-def _expectations(r: _Reader | None) -> Expectations:
+def _expectations(r: Reader | None) -> Expectations:
     if r is None:
         return Expectations()
     conflicts = []
@@ -584,7 +490,7 @@ def _expectations(r: _Reader | None) -> Expectations:
 
 def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     """Validate a decoded scenario document; ``source`` names it in error messages."""
-    r = _Reader(source, "", data)
+    r = Reader(source, "", data)
     if r.text("schema") != SCHEMA:
         r.fail(f"must be {SCHEMA!r}, got {r.raw('schema')!r}", "schema")
     clock = r.child("clock")

@@ -16,6 +16,7 @@ __all__ = [
     "format_lead",
     "format_shift",
     "format_shortfall",
+    "format_window",
 ]
 
 _MINUTE = 60
@@ -79,3 +80,11 @@ def format_clock(seconds: float, *, weekday: bool = True) -> str:
     clock = moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
     day = f"{moment.strftime('%a')} " if weekday else ""
     return f"{day}{moment.day} {moment.strftime('%b %Y')} {clock}Z"
+
+
+def format_window(start_s: float, end_s: float) -> str:
+    """A window [start, end): "Tue 17 Nov 2015 06:00Z to 08:00Z", the end's date only when it
+    is another day."""
+    same_day = int(start_s // 86_400) == int(end_s // 86_400)
+    end = format_clock(end_s).rsplit(" ", 1)[1] if same_day else format_clock(end_s)
+    return f"{format_clock(start_s)} to {end}"

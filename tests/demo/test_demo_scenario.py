@@ -47,7 +47,7 @@ def test_packaged_scenario_loads() -> None:
     mou = next(a for a in scenario.agreements if a.id == "US-RU-MOU")
     assert mou.relay == "CAOC"
     assert mou.min_lead_time_s == 6 * 3600
-    assert mou.level("RU", "US") == "volumes"
+    assert mou.level("RU", "US") == "full"
     assert mou.level("US", "RU") == "none"
     assert {n.id for n in scenario.notices} == {
         "FR-N1",

@@ -31,10 +31,11 @@ durations seconds, altitudes metres above the WGS84 ellipsoid::
               | {"type": "corridor", "path": [[lon, lat], ...], "half_width_m"}
               | {"type": "polygon", "ring": [[lon, lat], ...]}
 
-Disclosure levels, from least to most: ``none`` (nothing, not even conflicts), ``conflicts-only``
-(only where and when the recipient's own activity conflicts), ``volumes`` (the notices' volumes and
-times, nothing else), ``full`` (volumes, times, category, state and version). Plans are private at
-every level. Not acknowledging is expressed by leaving the ``acknowledge`` step out. ``expect`` is
+Disclosure levels are :class:`deconflict.model.Disclosure`'s: ``none`` (nothing),
+``conflicts-only`` (only the volumes that conflict with the recipient's own activity) and ``full``
+(every volume and time of the notice; a notice holds nothing else to disclose). A direction not
+listed gets the model's default, ``conflicts-only``. Plans are private at every level.
+Not acknowledging is expressed by leaving the ``acknowledge`` step out. ``expect`` is
 what the runner should find (see :class:`Expectations`); tests check it against the engine.
 """
 
@@ -50,6 +51,7 @@ from deconflict.demo.docreader import Reader, kind_of
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
+from deconflict.model import Disclosure as ModelDisclosure
 
 __all__ = [
     "CATEGORIES",
@@ -83,7 +85,7 @@ __all__ = [
 SCHEMA = "deconflict.scenario/1"
 #: Airspace categories a notice or plan may carry.
 CATEGORIES = ("air-activity", "cruise-missile-transit", "bomber-route", "hazard-area")
-DISCLOSURE_LEVELS = ("none", "conflicts-only", "volumes", "full")
+DISCLOSURE_LEVELS = tuple(level.value for level in ModelDisclosure)
 STRATEGIES = ("time", "altitude")
 #: The scenario that ships with the package.
 DEFAULT_SCENARIO = "raqqa-2015.json"
@@ -117,11 +119,14 @@ class Agreement:
     disclosure: tuple[Disclosure, ...]
 
     def level(self, source: str, recipient: str) -> str:
-        """The disclosure level from ``source`` to ``recipient`` ("none" when not listed)."""
+        """The disclosure level from ``source`` to ``recipient``: as listed, else the model's
+        default (``conflicts-only``) between two parties to it, else ``none``."""
         for rule in self.disclosure:
             if rule.source == source and rule.recipient == recipient:
                 return rule.level
-        return "none"
+        if source != recipient and {source, recipient} <= set(self.parties):
+            return ModelDisclosure.CONFLICTS_ONLY.value
+        return ModelDisclosure.NONE.value
 
 
 @dataclass(frozen=True, slots=True)

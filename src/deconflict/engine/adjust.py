@@ -129,7 +129,8 @@ def nearest_altitude(
     band = volume.altitude
     if band.upper_m - band.lower_m > ceiling_m - floor_m:
         return None
-    search = volume.with_altitude(AltitudeBand(min(floor_m, band.lower_m), max(ceiling_m, band.upper_m)))
+    reach = AltitudeBand(min(floor_m, band.lower_m), max(ceiling_m, band.upper_m))
+    search = volume.with_altitude(reach)
     forbidden = []
     for entry, rule in _blockers(index, volume, party, search, minima, pair_minima):
         other = entry.volume

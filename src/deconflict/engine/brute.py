@@ -20,7 +20,9 @@ def brute_conflicts_with(
     return [
         e
         for e in entries
-        if e.party != query.party and e.key != query.key and conflicts(query.volume, e.volume, minima)
+        if e.party != query.party
+        and e.key != query.key
+        and conflicts(query.volume, e.volume, minima)
     ]
 
 

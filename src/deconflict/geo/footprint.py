@@ -14,6 +14,7 @@ a pole holds the pole, and orientation does not matter.
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -50,6 +51,8 @@ EARTH_AREA_M2 = 510_065_621_724_000.0
 #: Largest angular radius of a footprint around its centre (about 3,300 km); the planar
 #: approximations in the separation code are bounded for footprints within it.
 MAX_EXTENT_DEG = 30.0
+#: Most points a densified outline may have; past it, chords grow longer than ``DENSIFY_M``.
+MAX_DENSIFIED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +108,30 @@ def _check_lonlat(lon: float, lat: float, what: str) -> None:
 
 
 def _densify(positions: Sequence[LonLat], closed: bool) -> tuple[Array, Array]:
-    """Points along the geodesic edges, at most ``DENSIFY_M`` apart; the last point is not
-    repeated for a closed ring. Each edge is computed from its lexicographically smaller end,
-    so an edge shared by two polygons yields the same points in both."""
-    edges = list(zip(positions, positions[1:], strict=False))
+    """Points along the geodesic edges, at most ``DENSIFY_M`` apart (further apart only when the
+    whole outline would need more than ``MAX_DENSIFIED`` points); the last point is not repeated
+    for a closed ring. Each edge is computed from its lexicographically smaller end, so an edge
+    shared by two polygons yields the same points in both."""
+    edges = list(itertools.pairwise(positions))
     if closed:
         edges.append((positions[-1], positions[0]))
+    firsts = [p if p <= q else q for p, q in edges]
+    seconds = [q if p <= q else p for p, q in edges]
+    lengths = np.asarray(
+        GEOD.inv(
+            [f[0] for f in firsts],
+            [f[1] for f in firsts],
+            [s[0] for s in seconds],
+            [s[1] for s in seconds],
+        )[2]
+    )
+    spacing = max(DENSIFY_M, float(lengths.sum()) / MAX_DENSIFIED)
     lons: list[float] = []
     lats: list[float] = []
-    for p, q in edges:
+    for (p, _), first, second, length in zip(edges, firsts, seconds, lengths.tolist(), strict=True):
         lons.append(p[0])
         lats.append(p[1])
-        first, second = (p, q) if p <= q else (q, p)
-        length = GEOD.inv(first[0], first[1], second[0], second[1])[2]
-        count = math.ceil(length / DENSIFY_M) - 1
+        count = math.ceil(length / spacing) - 1
         if count > 0:
             between = GEOD.npts(first[0], first[1], second[0], second[1], count)
             if first is not p:
@@ -196,10 +209,10 @@ class Footprint(ABC):
     def to_geojson(self) -> dict[str, object]:
         """The footprint as it was given: a GeoJSON geometry plus the properties that size it."""
 
-    def segments(self) -> tuple[Array, Array]:
+    def segments(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Start and end n-vector indices of the core's edges (a point is one empty edge)."""
         n = len(self.core_lons)
-        starts = np.arange(n)
+        starts = np.arange(n, dtype=np.intp)
         if n == 1:
             return starts, starts
         if self.closed:
@@ -257,7 +270,10 @@ class Circle(Footprint):
     def outline(self, points: int = 96) -> list[LonLat]:
         azimuths = np.linspace(0.0, 360.0, points, endpoint=False)
         lons, lats, _ = GEOD.fwd(
-            np.full(points, self.lon), np.full(points, self.lat), azimuths, np.full(points, self.radius_m)
+            np.full(points, self.lon),
+            np.full(points, self.lat),
+            azimuths,
+            np.full(points, self.radius_m),
         )
         ring = list(zip(np.asarray(lons).tolist(), np.asarray(lats).tolist(), strict=True))
         return [*reversed(ring), ring[-1]]
@@ -330,10 +346,10 @@ class Polygon(Footprint):
         lons, lats = _densify(positions, closed=True)
         self._finish(0.0, lons, lats, limits)
         planar = self.planar(Frame(self.centre))
+        if planar.convex_hull.area < 1.0:
+            raise InvalidGeometry("polygon ring is degenerate: its vertices enclose no area")
         if not planar.is_valid:
             raise InvalidGeometry(f"polygon ring is not simple: {shapely.is_valid_reason(planar)}")
-        if self.area_m2 < 1.0 or planar.area < 1.0:
-            raise InvalidGeometry("polygon ring is degenerate: it encloses no area")
 
     def _area(self) -> float:
         lons, lats = zip(*self.ring, strict=True)

@@ -1,9 +1,9 @@
 """Horizontal separation of two footprints, exact on the WGS84 ellipsoid where it matters.
 
-The separation of two footprints is ``D - r_a - r_b``, with ``D`` the geodesic distance between their
-cores and ``r`` their radii (see :mod:`deconflict.geo.footprint`); it is negative when they overlap
-with positive area, 0 when they only touch. Two polygons (both radius 0) that overlap have no
-distance to subtract from, so their separation is ``-inf`` when their interiors overlap.
+The separation of two footprints is ``D - r_a - r_b``, with ``D`` the geodesic distance between
+their cores and ``r`` their radii (see :mod:`deconflict.geo.footprint`); it is negative when they
+overlap with positive area, 0 when they only touch. Two polygons (both radius 0) that overlap have
+no distance to subtract from, so their separation is ``-inf`` when their interiors overlap.
 
 Two stages. A planar approximation in a spherical azimuthal frame between the two footprints
 decides every pair that is clearly on one side of the threshold; its error is bounded (sphere vs
@@ -176,9 +176,7 @@ def _vertex_edge_m(
         lon, lat, _ = GEOD.fwd(
             np.repeat(alon, repeat), np.repeat(alat, repeat), np.repeat(azimuth, repeat), s
         )
-        return np.asarray(
-            GEOD.inv(np.repeat(plon, repeat), np.repeat(plat, repeat), lon, lat)[2]
-        )
+        return np.asarray(GEOD.inv(np.repeat(plon, repeat), np.repeat(plat, repeat), lon, lat)[2])
 
     fractions = np.linspace(0.0, 1.0, _SAMPLES)
     positions = (length[:, None] * fractions[None, :]).ravel()
@@ -194,4 +192,4 @@ def _vertex_edge_m(
         high = np.where(left, x2, high)
         low = np.where(left, low, x1)
     middle = 0.5 * (low + high)
-    return np.minimum(sampled.min(axis=1), distance_at(middle))
+    return np.asarray(np.minimum(sampled.min(axis=1), distance_at(middle)), dtype=np.float64)

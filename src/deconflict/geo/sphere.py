@@ -2,11 +2,12 @@
 
 Positions are turned into n-vectors (the unit normal of the WGS84 ellipsoid at the point), which
 makes the antimeridian and the poles ordinary places. The angle between two n-vectors bounds the
-geodesic distance between the points: along any path the normal turns by at most ``ds / rho`` with
-``rho`` the smallest radius of curvature of the ellipsoid, so ``angle <= distance / MIN_CURVATURE_M``.
-That is what makes the coarse stage conservative. The azimuthal frame is a spherical azimuthal
-equidistant projection used for planar approximations; every decision near a threshold is made
-again on the ellipsoid (see :mod:`deconflict.geo.separation`).
+geodesic distance between the points: along any path the normal turns by at most ``ds / rho``
+with ``rho`` the smallest radius of curvature of the ellipsoid, so
+``angle <= distance / MIN_CURVATURE_M``. That is what makes the coarse stage conservative.
+The azimuthal frame is a spherical azimuthal equidistant projection used for planar
+approximations; every decision near a threshold is made again on the ellipsoid
+(see :mod:`deconflict.geo.separation`).
 """
 
 from __future__ import annotations

@@ -73,8 +73,12 @@ def entry_sets(draw: st.DrawFn, max_size: int = 24) -> list[Entry]:
 def square(west: float, south: float, side_deg: float) -> Polygon:
     """A lon/lat square (geodesic edges) with its south-west corner at (west, south)."""
     return Polygon(
-        [(west, south), (west + side_deg, south), (west + side_deg, south + side_deg),
-         (west, south + side_deg)]
+        [
+            (west, south),
+            (west + side_deg, south),
+            (west + side_deg, south + side_deg),
+            (west, south + side_deg),
+        ]
     )
 
 

@@ -21,7 +21,9 @@ def core_edges(footprint):
     """(lon, lat, azimuth, length) of each geodesic edge of the core, from the input vertices."""
     if isinstance(footprint, Circle):
         return [(footprint.lon, footprint.lat, 0.0, 0.0)]
-    ring = footprint.ring + [footprint.ring[0]] if isinstance(footprint, Polygon) else footprint.path
+    ring = (
+        footprint.ring + [footprint.ring[0]] if isinstance(footprint, Polygon) else footprint.path
+    )
     edges = []
     for (lon1, lat1), (lon2, lat2) in zip(ring, ring[1:], strict=False):
         azimuth, _, length = GEOD.inv(lon1, lat1, lon2, lat2)
@@ -57,8 +59,10 @@ def reference_distance(a, b, keep=8, levels=7):
         ib, sb, lon_b, lat_b = sample(eb, spans_b, count)
         d = np.asarray(
             GEOD.inv(
-                np.repeat(lon_a, len(lon_b)), np.repeat(lat_a, len(lon_b)),
-                np.tile(lon_b, len(lon_a)), np.tile(lat_b, len(lon_a)),
+                np.repeat(lon_a, len(lon_b)),
+                np.repeat(lat_a, len(lon_b)),
+                np.tile(lon_b, len(lon_a)),
+                np.tile(lat_b, len(lon_a)),
             )[2]
         )
         best = min(best, float(d.min()))
@@ -91,7 +95,10 @@ def test_two_circles_are_exact():
     [
         (square(38.0, 35.0, 0.5), Circle((39.0, 35.3), 2_000)),
         (square(38.0, 35.0, 0.5), Corridor([(38.7, 34.0), (39.5, 36.5)], 3_000)),
-        (Corridor([(36.0, 35.0), (40.0, 36.0)], 2_000), Corridor([(36.0, 35.8), (40.0, 36.9)], 2_000)),
+        (
+            Corridor([(36.0, 35.0), (40.0, 36.0)], 2_000),
+            Corridor([(36.0, 35.8), (40.0, 36.9)], 2_000),
+        ),
         (square(179.5, 10.0, 0.4), square(-179.95, 10.1, 0.3)),
         (Polygon([(0, 85), (120, 85), (-120, 85)]), Circle((60.0, 83.0), 10_000)),
         (Polygon([(10, -88), (130, -88), (-110, -88)]), Corridor([(0, -86), (90, -86.5)], 5_000)),

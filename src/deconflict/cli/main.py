@@ -1,0 +1,56 @@
+"""The ``deconflict`` command: the Typer app, its sub-commands and the one error handler.
+
+Errors are one line on stderr and a non-zero exit, never a traceback: 2 for bad input (including
+an invalid volume), 1 for anything else deconflict reports.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from deconflict.cli.detect import detect
+from deconflict.errors import DeconflictError, InvalidInput
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="deconflict",
+    help="Advance notice and deconfliction of planned air activity.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root() -> None:
+    """Advance notice and deconfliction of planned air activity between parties that share
+    airspace but not plans."""
+
+
+app.command()(detect)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit status."""
+    try:
+        app(args=argv, prog_name="deconflict")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except DeconflictError as error:
+        typer.echo(f"error: {error}", err=True)
+        return 2 if isinstance(error, InvalidInput) else 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

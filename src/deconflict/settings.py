@@ -1,0 +1,41 @@
+"""The one registry of settings: name, default, help. It feeds CLI options, ``DECONFLICT_*``
+environment variables and the README's settings table (a test checks they agree)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["SETTINGS", "Setting", "setting_value"]
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting. ``env`` is derived: ``DECONFLICT_`` + the name in upper case."""
+
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "DECONFLICT_" + self.name.upper().replace("-", "_")
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting("db", "deconflict.db", "Path of the SQLite database file."),
+        Setting("max-vertices", "10000", "Most vertices a footprint may have."),
+        Setting("max-area-m2", "5e12", "Largest footprint area accepted, in square metres."),
+        Setting("report", "report", "Folder the demo writes its report into."),
+    )
+}
+
+
+def setting_value(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The value of a setting: its environment variable if set, else its default."""
+    setting = SETTINGS[name]
+    env = os.environ if environ is None else environ
+    return env.get(setting.env, setting.default)

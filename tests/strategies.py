@@ -7,7 +7,6 @@ grids, so equal altitudes, touching bands and windows where one ends as the othe
 
 from __future__ import annotations
 
-
 from hypothesis import strategies as st
 
 from deconflict.engine import Entry

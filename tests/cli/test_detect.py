@@ -65,7 +65,8 @@ def test_minima_flags_change_the_answer(tmp_path, capsys):
     b = feature("b", "US", point(east, 36.0), radius_m=1000)
     assert json.loads(run(tmp_path, capsys, [a, b])[1]) == []
     rows = json.loads(run(tmp_path, capsys, [a, b], "--horizontal-m", "1500")[1])
-    assert len(rows) == 1 and 900 < rows[0]["horizontal_m"] < 1100
+    assert len(rows) == 1
+    assert 900 < rows[0]["horizontal_m"] < 1100
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,8 @@ def test_invalid_feature_names_its_id(tmp_path, capsys, bad, reason):
     code, out, err = run(tmp_path, capsys, [good, bad])
     assert code == 2
     assert out == ""
-    assert "'bad-1'" in err and reason in err
+    assert "'bad-1'" in err
+    assert reason in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -120,7 +122,9 @@ def test_nan_in_json_is_refused(tmp_path, capsys):
     )
     assert main(["detect", str(path)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "'n'" in err and "finite" in err
+    assert out == ""
+    assert "'n'" in err
+    assert "finite" in err
 
 
 @pytest.mark.parametrize(
@@ -137,14 +141,17 @@ def test_bad_documents(tmp_path, capsys, content, reason):
     path.write_text(content)
     assert main(["detect", str(path)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and reason in err
+    assert out == ""
+    assert reason in err
 
 
 def test_duplicate_ids_are_refused(tmp_path, capsys):
     """Ids must be unique."""
     f = feature("dup", "US", point(0, 0), radius_m=5)
     code, out, err = run(tmp_path, capsys, [f, f])
-    assert code == 2 and out == "" and "'dup'" in err
+    assert code == 2
+    assert out == ""
+    assert "'dup'" in err
 
 
 def test_console_script_runs(tmp_path):
@@ -158,4 +165,5 @@ def test_console_script_runs(tmp_path):
     )
     assert done.returncode == 2
     assert done.stdout == ""
-    assert "no such file" in done.stderr and "Traceback" not in done.stderr
+    assert "no such file" in done.stderr
+    assert "Traceback" not in done.stderr

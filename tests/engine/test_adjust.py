@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from tests.strategies import entry_sets
 
 from deconflict.engine import (
     Entry,
@@ -12,7 +13,6 @@ from deconflict.engine import (
     smallest_time_shift,
 )
 from deconflict.geo import Circle, Volume4D
-from tests.strategies import entry_sets
 
 T0 = 1.4e9
 MINIMA = SeparationMinima(horizontal_m=9_260, vertical_m=300, time_s=600)
@@ -41,7 +41,8 @@ def test_time_shift_prefers_the_smaller_side():
     index = index_of(vol("ru", 0, 10_000, 3_000, 9_000))
     mine = vol("us", 0, 1_000, 0, 3_600)
     shift = smallest_time_shift(index, mine, "US", MINIMA)
-    assert shift is not None and shift.delta == -1_200
+    assert shift is not None
+    assert shift.delta == -1_200
 
 
 def test_time_shift_respects_earliest_start_and_gaps():

@@ -6,15 +6,16 @@ along their geodesic edges with pyproj and takes the least geodesic distance bet
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import SITES, footprints, metres_east, square
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
-from tests.strategies import SITES, footprints, metres_east, square
 
 
 def core_edges(footprint):
@@ -22,10 +23,10 @@ def core_edges(footprint):
     if isinstance(footprint, Circle):
         return [(footprint.lon, footprint.lat, 0.0, 0.0)]
     ring = (
-        footprint.ring + [footprint.ring[0]] if isinstance(footprint, Polygon) else footprint.path
+        [*footprint.ring, footprint.ring[0]] if isinstance(footprint, Polygon) else footprint.path
     )
     edges = []
-    for (lon1, lat1), (lon2, lat2) in zip(ring, ring[1:], strict=False):
+    for (lon1, lat1), (lon2, lat2) in itertools.pairwise(ring):
         azimuth, _, length = GEOD.inv(lon1, lat1, lon2, lat2)
         edges.append((lon1, lat1, azimuth, length))
     return edges

@@ -29,8 +29,9 @@ def test_late_notice_is_accepted_and_flagged(tmp_path):
     assert filing.late
     assert filing.shortfall_s == 2 * HOUR
     assert hub.get_notice("usaf", "N1").state is NoticeState.FILED
-    on_time = hub.file_notice("usaf", [vol("b", start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR)],
-                              "air-activity")
+    on_time = hub.file_notice(
+        "usaf", [vol("b", start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR)], "air-activity"
+    )
     assert not on_time.late
     hub.close()
 
@@ -164,8 +165,12 @@ def test_cancelled_notice_leaves_the_index_and_resolves_its_conflicts(tmp_path):
 def test_tick_moves_notices_by_time(tmp_path):
     """tick() activates a notice at its first volume start and ends it after its last end."""
     hub, clock = make_hub(tmp_path)
-    hub.file_notice("usaf", [vol("a"), vol("b", start_s=T0 + 7 * HOUR, end_s=T0 + 9 * HOUR)],
-                    "air-activity", "N1")
+    hub.file_notice(
+        "usaf",
+        [vol("a"), vol("b", start_s=T0 + 7 * HOUR, end_s=T0 + 9 * HOUR)],
+        "air-activity",
+        "N1",
+    )
     assert hub.tick().activated == []
     clock.set(T0 + 6 * HOUR)
     assert [n.id for n in hub.tick().activated] == ["N1"]
@@ -314,3 +319,18 @@ def test_duplicate_notice_id_and_bad_path_are_deconflict_errors(tmp_path):
     hub.close()
     with pytest.raises(StoreError):
         Hub.open(tmp_path / "no" / "such" / "hub.db", SimulatedClock(T0))
+
+
+def test_ended_notice_resolves_its_conflicts_without_new_warnings(tmp_path):
+    """When a notice ends, its conflicts are resolved and nobody is warned about it."""
+    hub, clock = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.add_plan("faf", [vol("p")], "P1")
+    hub.process()
+    clock.set(T0 + 8 * HOUR)
+    hub.tick()
+    report = hub.process()
+    assert len(report.resolved_conflicts) == 1
+    assert report.notifications == []
+    assert hub.list_conflicts("faf", open_only=True) == []
+    hub.close()

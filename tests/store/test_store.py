@@ -81,7 +81,11 @@ def test_volumes_round_trip_with_their_footprints(store):
 def test_agreement_round_trips(store):
     """An agreement comes back with relay, minima, per-direction disclosure and deadline."""
     ag = Agreement(
-        "mou", ("usaf", "faf"), 60.0, relay="caoc", disclosure={("usaf", "faf"): "full"},
+        "mou",
+        ("usaf", "faf"),
+        60.0,
+        relay="caoc",
+        disclosure={("usaf", "faf"): "full"},
         ack_deadline_s=120.0,
     )
     store.add_agreement(ag, 5.0)
@@ -158,3 +162,14 @@ def test_bad_files_are_store_errors(tmp_path):
     junk.write_bytes(b"this is not a database" * 200)
     with pytest.raises(StoreError):
         open_sqlite(junk)
+
+
+def test_malformed_stored_volumes_are_invalid_documents():
+    """Stored volume JSON that cannot be read back is InvalidDocument, naming no driver error."""
+    from deconflict.errors import InvalidDocument
+    from deconflict.store.codec import volumes_from_json
+
+    with pytest.raises(InvalidDocument):
+        volumes_from_json('[{"id": "v", "footprint": {"geometry": {"type": "Blob"}}}]')
+    with pytest.raises(InvalidDocument):
+        volumes_from_json("not json")

@@ -173,7 +173,8 @@ class Detector:
             if not live or mine.version != version:
                 resolved = conflict.resolve(now_s)
                 out.resolved.append(resolved)
-                self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out)
+                if change.verb != "ended":  # activity that is over needs no warning
+                    self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out)
         if not live:
             return
         sides = self._insert(kind, record_id, version, party, record)

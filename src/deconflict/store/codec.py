@@ -39,8 +39,9 @@ def volume_to_dict(volume: Volume4D) -> dict[str, Any]:
 
 def footprint_from_dict(data: dict[str, Any]) -> Footprint:
     """Build the footprint kept as GeoJSON geometry plus radius or half-width."""
-    geometry = data.get("geometry") or {}
-    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    geometry: dict[str, Any] = data.get("geometry") or {}
+    kind = geometry.get("type")
+    coordinates: Any = geometry.get("coordinates")
     if kind == "Point":
         return Circle(coordinates, data["radius_m"])
     if kind == "LineString":
@@ -68,7 +69,10 @@ def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
 def volumes_from_json(text: str) -> tuple[Volume4D, ...]:
     try:
         return tuple(volume_from_dict(item) for item in json.loads(text))
-    except InvalidInput:
+    except InvalidDocument:
+        raise
+    except InvalidInput as error:
+        raise InvalidDocument(f"stored volumes are invalid: {error}") from None
         raise
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise InvalidDocument(f"stored volumes are malformed: {error!r}") from None
@@ -108,7 +112,7 @@ def agreement_from_json(text: str) -> Agreement:
             default_disclosure=Disclosure(data["default_disclosure"]),
             ack_deadline_s=data["ack_deadline_s"],
         )
-    except InvalidInput:
+    except InvalidDocument:
         raise
     except (ValueError, KeyError, TypeError) as error:
         raise InvalidDocument(f"stored agreement is malformed: {error!r}") from None

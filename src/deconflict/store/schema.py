@@ -27,7 +27,7 @@ __all__ = [
 metadata = sa.MetaData()
 
 Id = sa.String(200)
-Time = sa.Double()
+Time: sa.Double[float] = sa.Double()
 
 parties = sa.Table(
     "parties",

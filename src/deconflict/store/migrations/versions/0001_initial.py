@@ -16,7 +16,7 @@ branch_labels = None
 depends_on = None
 
 Id = sa.String(200)
-Time = sa.Double()
+Time: sa.Double[float] = sa.Double()
 
 
 def _side(prefix: str) -> list[sa.Column[object]]:

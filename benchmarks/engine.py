@@ -151,12 +151,39 @@ def postgis_queries(
         return side.conflicts_with(query.entry, params[id(query)], MINIMA)
 
     time_queries(run, queries[:_WARMUP], budget_s)
-    return time_queries(run, queries, budget_s), {}
+    side.coarse.clear()
+    timed = time_queries(run, queries, budget_s)
+    return timed, coarse_stats(side.coarse)
+
+
+def coarse_stats(coarse: Sequence[tuple[float, int]]) -> dict[str, float]:
+    """p50 of the coarse stage (index or SQL alone) and its mean number of candidates."""
+    if not coarse:
+        return {}
+    return {
+        "coarse_p50_ms": statistics.median(t for t, _ in coarse) * 1e3,
+        "candidates": statistics.fmean(c for _, c in coarse),
+    }
+
+
+def engine_coarse(
+    index: VolumeIndex, queries: Sequence[Query], budget_s: float
+) -> dict[str, float]:
+    """The index's coarse stage alone (R-tree candidates, before the exact rule), same queries."""
+    coarse = []
+    deadline = time.perf_counter() + budget_s
+    for query in queries:
+        started = time.perf_counter()
+        found = index.candidates(query.entry.volume, MINIMA)
+        coarse.append((time.perf_counter() - started, len(found)))
+        if time.perf_counter() > deadline:
+            break
+    return coarse_stats(coarse)
 
 
 def run_postgis(
     entries: Sequence[Entry], queries: dict[str, list[Query]], args: argparse.Namespace
-) -> tuple[dict[str, Any], dict[str, Timed]]:
+) -> tuple[dict[str, Any], dict[str, tuple[Timed, dict[str, float]]]]:
     """Load, index and query PostGIS; ({} and {}) when it is off or unavailable."""
     if args.no_postgis:
         return {"status": "off"}, {}
@@ -171,7 +198,7 @@ def run_postgis(
     side = postgis.PostgisSide(conn, entries)
     try:
         side.load()
-        timed = {k: postgis_queries(side, queries[k], args.budget)[0] for k in _KINDS}
+        runs = {k: postgis_queries(side, queries[k], args.budget) for k in _KINDS}
     finally:
         side.drop()
         conn.close()
@@ -182,7 +209,7 @@ def run_postgis(
         "index_s": side.index_s,
         "size_mb": side.size_mb,
     }
-    return info, timed
+    return info, runs
 
 
 def _ratio(slow: dict[str, float], fast: dict[str, float], key: str) -> float | None:
@@ -218,7 +245,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     for kind in _KINDS:
         brute = brute_queries(entries, by_kind[kind][: args.brute_queries], args.budget)
         result["queries"][kind] = {
-            "engine": latency(engine[kind]),
+            "engine": {**latency(engine[kind]), **engine_coarse(index, by_kind[kind], args.budget)},
             "brute": compare(engine[kind], brute),
         }
     result["all_pairs"] = all_pairs(index, args.budget)
@@ -226,8 +253,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         result["all_pairs"]["identical_to_brute"] = check_pairs(index, entries)
     print(f"# n={n:,}: PostGIS", file=sys.stderr, flush=True)
     result["postgis"], pg = run_postgis(entries, by_kind, args)
-    for kind, timed in pg.items():
-        result["queries"][kind]["postgis"] = compare(engine[kind], timed)
+    for kind, (timed, coarse) in pg.items():
+        result["queries"][kind]["postgis"] = {**compare(engine[kind], timed), **coarse}
     return result
 
 
@@ -289,13 +316,46 @@ def build_table(results: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def coarse_table(results: Sequence[dict[str, Any]]) -> list[str]:
+    """Where the time goes: the coarse stage alone, and how many candidates the exact rule gets."""
+    lines = [
+        "| volumes | queries | engine candidates | engine coarse p50 ms | PostGIS candidates "
+        "| PostGIS SQL p50 ms | exact rule share (1 - coarse p50 / p50) |",
+        "|" + "---:|" * 7,
+    ]
+    for r in results:
+        for kind in _KINDS:
+            eng = r["queries"][kind]["engine"]
+            pg = r["queries"][kind].get("postgis", {})
+            share = 1.0 - eng["coarse_p50_ms"] / eng["p50_ms"] if eng.get("p50_ms") else None
+            lines.append(
+                f"| {r['n']:,} | {kind} | {_fmt(eng.get('candidates'), 1)} "
+                f"| {_fmt(eng.get('coarse_p50_ms'))} | {_fmt(pg.get('candidates'), 1)} "
+                f"| {_fmt(pg.get('coarse_p50_ms'))} "
+                f"| {'-' if share is None else f'{share:.0%}'} |"
+            )
+    return lines
+
+
 def markdown(results: Sequence[dict[str, Any]]) -> str:
-    """The two Markdown tables: queries, then build and throughput."""
+    """The Markdown tables: queries, coarse stage, then build and throughput."""
     notes = (
         f"Minima: {MINIMA.horizontal_m:g} m, {MINIMA.vertical_m:g} m, {MINIMA.time_s:g} s. "
         "Ratios are how many times faster the engine is, on the same queries."
     )
-    return "\n".join(["", *query_table(results), "", *build_table(results), "", notes, ""])
+    return "\n".join(
+        [
+            "",
+            *query_table(results),
+            "",
+            *coarse_table(results),
+            "",
+            *build_table(results),
+            "",
+            notes,
+            "",
+        ]
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

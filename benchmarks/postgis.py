@@ -115,6 +115,9 @@ class PostgisSide:
         self.load_s = 0.0
         self.index_s = 0.0
         self.size_mb = 0.0
+        self._sql = _QUERY.format(table=self.table)
+        #: (seconds, candidates) of the SQL stage of each query, in order.
+        self.coarse: list[tuple[float, int]] = []
         conn.execute("SET jit = off")
 
     def load(self) -> None:
@@ -158,7 +161,11 @@ class PostgisSide:
     def conflicts_with(
         self, query: Entry, params: dict[str, object], minima: SeparationMinima
     ) -> list[Entry]:
-        """Candidates from the GiST index, then the exact rule on the client."""
-        rows = self.conn.execute(_QUERY.format(table=self.table), params, prepare=True).fetchall()
+        """Candidates from the GiST index, then the exact rule on the client.
+
+        The SQL part's duration and candidate count are appended to ``coarse``."""
+        started = time.perf_counter()
+        rows = self.conn.execute(self._sql, params, prepare=True).fetchall()
+        self.coarse.append((time.perf_counter() - started, len(rows)))
         entries, volume = self.entries, query.volume
         return [entries[i] for (i,) in rows if conflicts(volume, entries[i].volume, minima)]

@@ -10,7 +10,9 @@ import sys
 
 import typer
 
+from deconflict.cli.demo import demo
 from deconflict.cli.detect import detect
+from deconflict.cli.records import register
 from deconflict.errors import DeconflictError, InvalidInput
 
 __all__ = ["app", "main", "run"]
@@ -30,7 +32,9 @@ def root() -> None:
     airspace but not plans."""
 
 
+app.command()(demo)
 app.command()(detect)
+register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,7 +71,7 @@ def _time(properties: Mapping[str, Any], name: str) -> float:
 
 
 def _volume_from_feature(
-    item: object, position: int, seen: set[str], limits: GeoLimits
+    item: object, position: int, seen: set[str], limits: GeoLimits, default_party: str | None
 ) -> PartyVolume:
     if not isinstance(item, Mapping) or item.get("type") != "Feature":
         raise InvalidDocument(f"features[{position}] is not a GeoJSON Feature")
@@ -84,7 +84,7 @@ def _volume_from_feature(
     if volume_id in seen:
         raise InvalidVolume(volume_id, "id is used by an earlier feature")
     seen.add(volume_id)
-    party = properties.get("party")
+    party = properties.get("party", default_party)
     if not isinstance(party, str) or not party:
         raise InvalidVolume(volume_id, "property 'party' must be a non-empty string")
     try:
@@ -106,16 +106,20 @@ def _volume_from_feature(
 
 
 def parse_feature_collection(
-    document: object, limits: GeoLimits = DEFAULT_LIMITS
+    document: object, limits: GeoLimits = DEFAULT_LIMITS, default_party: str | None = None
 ) -> list[PartyVolume]:
-    """Every feature of a FeatureCollection as a validated volume; the first bad one raises."""
+    """Every feature of a FeatureCollection as a validated volume; the first bad one raises.
+    A feature without a ``party`` property belongs to ``default_party`` when one is given."""
     if not isinstance(document, Mapping) or document.get("type") != "FeatureCollection":
         raise InvalidDocument("the document is not a GeoJSON FeatureCollection")
     features = document.get("features")
     if not isinstance(features, list):
         raise InvalidDocument("the FeatureCollection has no 'features' list")
     seen: set[str] = set()
-    return [_volume_from_feature(item, i, seen, limits) for i, item in enumerate(features)]
+    return [
+        _volume_from_feature(item, i, seen, limits, default_party)
+        for i, item in enumerate(features)
+    ]
 
 
 def feature(volume: Volume4D, **properties: object) -> dict[str, object]:

@@ -47,9 +47,7 @@ def _digest(*parts: object) -> str:
 
 def conflict_id(a: Side, b: Side) -> str:
     """The same id for the same two volumes at the same versions, whichever side came first."""
-    one, two = sorted(
-        [(str(s.kind), s.record_id, s.version, s.volume_id) for s in (a, b)]
-    )
+    one, two = sorted([(str(s.kind), s.record_id, s.version, s.volume_id) for s in (a, b)])
     return "C-" + _digest(*one, *two)
 
 
@@ -121,9 +119,7 @@ class Detector:
 
     def entries_of(self, party: str, kind: RecordKind) -> list[Entry]:
         """Indexed volumes of ``party``'s records of ``kind``."""
-        return [
-            e for e in self.index if e.party == party and self._sides[e.key].kind is kind
-        ]
+        return [e for e in self.index if e.party == party and self._sides[e.key].kind is kind]
 
     # detection --------------------------------------------------------------------------------
 
@@ -174,7 +170,10 @@ class Detector:
                 resolved = conflict.resolve(now_s)
                 out.resolved.append(resolved)
                 if change.verb != "ended":  # activity that is over needs no warning
-                    self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out)
+                    # The party whose own change cleared the conflict knows it already.
+                    self._tell_conflict(
+                        resolved, NotificationKind.CHANGE, change, now_s, out, skip=party
+                    )
         if not live:
             return
         sides = self._insert(kind, record_id, version, party, record)
@@ -239,8 +238,16 @@ class Detector:
         """Tell every party that may see this notice in full that it was filed or changed."""
         for party in policy.linked_parties(self._agreements, notice.party):
             if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
-                self._notify(notice.party, party, kind, change, now_s,
-                             notice.start_s - now_s, out, notice_id=notice.id)
+                self._notify(
+                    notice.party,
+                    party,
+                    kind,
+                    change,
+                    now_s,
+                    notice.start_s - now_s,
+                    out,
+                    notice_id=notice.id,
+                )
 
     def _tell_conflict(
         self,
@@ -249,15 +256,25 @@ class Detector:
         change: Change,
         now_s: float,
         out: _Outputs,
+        skip: str | None = None,
     ) -> None:
-        """Tell each side's party, unless the other side is a plan (plans stay private)."""
+        """Tell each side's party (but ``skip``), unless the other side is a plan (plans stay
+        private)."""
         for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
-            if other.kind is RecordKind.PLAN:
+            if other.kind is RecordKind.PLAN or mine.party == skip:
                 continue
             notice_id = other.record_id
-            self._notify(other.party, mine.party, kind, change, now_s,
-                         conflict.detail.start_s - now_s, out,
-                         notice_id=notice_id, conflict=conflict.id)
+            self._notify(
+                other.party,
+                mine.party,
+                kind,
+                change,
+                now_s,
+                conflict.detail.start_s - now_s,
+                out,
+                notice_id=notice_id,
+                conflict=conflict.id,
+            )
 
 
 def live_entries(entries: Iterable[Entry]) -> VolumeIndex:

@@ -155,7 +155,8 @@ class Hub:
 
     def list_agreements(self, party: str | None = None) -> list[Agreement]:
         return [
-            ag for ag in self._agreements
+            ag
+            for ag in self._agreements
             if party is None or party in ag.parties or ag.relay == party
         ]
 
@@ -256,9 +257,7 @@ class Hub:
 
     # plans ------------------------------------------------------------------------------------
 
-    def add_plan(
-        self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None
-    ) -> Plan:
+    def add_plan(self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None) -> Plan:
         """Record ``party``'s private plan; it is checked against other parties' notices."""
         self._party(party)
         plan = Plan(
@@ -343,13 +342,13 @@ class Hub:
             current = notice
             if current.state is NoticeState.FILED and now >= current.start_s:
                 current = current.activate(now)
-                self._store.update_notice(current, expected_version=current.version,
-                                          verb="activated")
+                self._store.update_notice(
+                    current, expected_version=current.version, verb="activated"
+                )
                 report.activated.append(current)
             if current.state is NoticeState.ACTIVE and now >= current.end_s:
                 current = current.end(now)
-                self._store.update_notice(current, expected_version=current.version,
-                                          verb="ended")
+                self._store.update_notice(current, expected_version=current.version, verb="ended")
                 report.ended.append(current)
         for notification in self._store.list_notifications():
             if (
@@ -372,7 +371,8 @@ class Hub:
     def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
         state = ConflictState.OPEN if open_only else None
         return [
-            c for c in self._store.list_conflicts(party=party, state=state)
+            c
+            for c in self._store.list_conflicts(party=party, state=state)
             if self._may_see(party, c)
         ]
 

@@ -136,7 +136,10 @@ def _conflict(row: Any) -> Conflict:
         a=_side(row, "a"),
         b=_side(row, "b"),
         detail=ConflictDetail(
-            row["start_s"], row["end_s"], row["time_gap_s"], row["vertical_gap_m"],
+            row["start_s"],
+            row["end_s"],
+            row["time_gap_s"],
+            row["vertical_gap_m"],
             row["horizontal_m"],
         ),
         detected_at_s=row["detected_at_s"],
@@ -163,8 +166,19 @@ def _conflict_values(conflict: Conflict) -> dict[str, Any]:
 
 
 _NOTIFICATION_FIELDS = (
-    "id", "recipient", "via", "kind", "notice_id", "conflict_id", "state", "created_at_s",
-    "ack_deadline_s", "lead_time_s", "delivered_at_s", "acknowledged_at_s", "escalated_at_s",
+    "id",
+    "recipient",
+    "via",
+    "kind",
+    "notice_id",
+    "conflict_id",
+    "state",
+    "created_at_s",
+    "ack_deadline_s",
+    "lead_time_s",
+    "delivered_at_s",
+    "acknowledged_at_s",
+    "escalated_at_s",
 )
 
 
@@ -412,7 +426,9 @@ class SqlStore(Store):
     def _plan_version(c: sa.Connection, plan: Plan, at_s: float) -> None:
         c.execute(
             sa.insert(t.plan_versions).values(
-                plan_id=plan.id, version=plan.version, volumes=volumes_to_json(plan.volumes),
+                plan_id=plan.id,
+                version=plan.version,
+                volumes=volumes_to_json(plan.volumes),
                 at_s=at_s,
             )
         )

@@ -1,0 +1,98 @@
+"""The record commands work against a local database, end to end, with one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from deconflict.cli.main import main
+
+AGREEMENT = {
+    "id": "MOU",
+    "parties": ["US", "RU"],
+    "relay": "CAOC",
+    "min_lead_time_s": 21_600,
+    "ack_deadline_s": 1_800,
+    "separation": {"horizontal_m": 9_260, "vertical_m": 610, "time_s": 600},
+    "disclosure": [
+        {"from": "RU", "to": "US", "level": "full"},
+        {"from": "US", "to": "RU", "level": "none"},
+    ],
+}
+
+
+def collection(*features):
+    return {"type": "FeatureCollection", "features": list(features)}
+
+
+def circle(fid, lon, lat, radius, lower, upper, start, end):
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {"id": fid, "radius_m": radius, "lower_m": lower, "upper_m": upper,
+                       "start": start, "end": end},
+    }
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_notice_plan_conflict_and_ack(tmp_path, capsys):
+    """A plan meets a relayed notice: the planner sees the conflict and acknowledges; the filer
+    sees nothing of the plan."""
+    db = str(tmp_path / "hub.db")
+    (tmp_path / "ag.json").write_text(json.dumps(AGREEMENT))
+    (tmp_path / "ru.json").write_text(json.dumps(collection(
+        circle("ru-1", 39.0, 35.95, 20_000, 0, 12_000, "2099-01-01T05:00:00Z",
+               "2099-01-01T08:00:00Z"))))
+    (tmp_path / "us.json").write_text(json.dumps(collection(
+        circle("us-1", 39.1, 36.0, 5_000, 6_000, 7_000, "2099-01-01T06:00:00Z",
+               "2099-01-01T09:00:00Z"))))
+    for party in ("US", "RU", "CAOC"):
+        assert cli(capsys, "party", "add", party, "--db", db)[0] == 0
+    assert cli(capsys, "agreement", "add", str(tmp_path / "ag.json"), "--db", db)[0] == 0
+    assert cli(capsys, "plan", "add", str(tmp_path / "us.json"), "--as", "US", "--db", db)[0] == 0
+    code, out, _ = cli(capsys, "notice", "file", str(tmp_path / "ru.json"), "--as", "RU",
+                       "--id", "RU-N1", "--db", db)
+    assert code == 0
+    assert "filed notice RU-N1" in out
+    code, out, _ = cli(capsys, "conflicts", "--as", "US", "--db", db, "--json")
+    rows = json.loads(out)
+    assert [(r["mine"], r["theirs"]) for r in rows] == [("us-1", "RU:ru-1")]
+    assert "ahead" in rows[0]["lead time"]
+    assert rows[0]["adjustment"] != "none found"
+    assert json.loads(cli(capsys, "conflicts", "--as", "RU", "--db", db, "--json")[1]) == []
+    notes = json.loads(cli(capsys, "notifications", "--as", "US", "--db", db, "--json")[1])
+    assert {n["kind"] for n in notes} == {"notice", "conflict"}
+    assert all(n["via"] == "CAOC" for n in notes)
+    for n in notes:
+        assert cli(capsys, "ack", n["id"], "--as", "US", "--db", db)[0] == 0
+    notes = json.loads(cli(capsys, "notifications", "--as", "US", "--db", db, "--json")[1])
+    assert {n["state"] for n in notes} == {"acknowledged"}
+    listed = json.loads(cli(capsys, "notice", "list", "--as", "US", "--db", db, "--json")[1])
+    assert [n["id"] for n in listed] == ["RU-N1"]
+    assert cli(capsys, "notice", "cancel", "RU-N1", "--as", "RU", "--db", db)[0] == 0
+    listed = json.loads(cli(capsys, "notice", "list", "--as", "RU", "--db", db, "--json")[1])
+    assert listed[0]["state"] == "cancelled"
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    """Unknown party, someone else's notice, and a bad file are one clear line, non-zero."""
+    db = str(tmp_path / "hub.db")
+    (tmp_path / "v.json").write_text(json.dumps(collection(
+        circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))))
+    code, out, err = cli(capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX",
+                         "--db", db)
+    assert code == 2
+    assert err.strip() == "error: no party 'XX'"
+    cli(capsys, "party", "add", "US", "--db", db)
+    code, _, err = cli(capsys, "ack", "M-nothing", "--as", "US", "--db", db)
+    assert code == 1
+    assert "M-nothing" in err
+    assert len(err.strip().splitlines()) == 1
+    (tmp_path / "bad.json").write_text("[")
+    code, _, err = cli(capsys, "plan", "add", str(tmp_path / "bad.json"), "--as", "US", "--db", db)
+    assert code == 2
+    assert "not valid JSON" in err

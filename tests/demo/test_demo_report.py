@@ -119,7 +119,7 @@ def test_geojson_is_valid_with_one_feature_per_volume_and_conflict() -> None:
     collection = json.loads(json.dumps(volumes_geojson(report.volumes, report.conflicts)))
     assert collection["type"] == "FeatureCollection"
     features = collection["features"]
-    assert len(features) == len(report.volumes) + len(report.conflicts) == 12
+    assert len(features) == len(report.volumes) + len(report.conflicts) == 13
     for feature in features:
         assert feature["type"] == "Feature"
         check_geometry(feature["geometry"])

@@ -53,6 +53,7 @@ def test_packaged_scenario_loads() -> None:
         "FR-N1",
         "FR-N2",
         "FR-N3",
+        "US-N1",
         "RU-N1",
         "RU-N2",
         "RU-N3",

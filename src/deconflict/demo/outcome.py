@@ -155,7 +155,9 @@ def check_outcomes(run: Run, scenario: sc.Scenario) -> list[tuple[str, bool]]:
     for want_adj in expect.adjustments:
         got_adj = applied.get((want_adj.plan, want_adj.strategy))
         ok = got_adj is not None and abs(got_adj.delta - want_adj.delta) < 1
-        checks.append((f"{want_adj.plan} adjusted by {want_adj.strategy}, delta {want_adj.delta:g}", ok))
+        checks.append(
+            (f"{want_adj.plan} adjusted by {want_adj.strategy}, delta {want_adj.delta:g}", ok)
+        )
     late = {n.notice: n for n in run.late}
     for want_late in expect.late_notices:
         got_late = late.get(want_late.notice)
@@ -184,9 +186,13 @@ def check_outcomes(run: Run, scenario: sc.Scenario) -> list[tuple[str, bool]]:
         checks.append(
             (f"{plan_id} goes ahead unchanged", run.hub.get_plan(party, plan_id).version == 1)
         )
-    views = _views(run)
-    for viewer in ("RU", "FR"):
-        for view in views:
-            if view.party == viewer and view.item.startswith("plan") and view.owner == "US":
-                checks.append((f"{viewer} cannot see US {view.item}", view.level == "none"))
+    for view in _views(run):
+        if view.owner != "US" or view.party not in ("RU", "FR"):
+            continue
+        if view.item.startswith("plan"):
+            checks.append((f"{view.party} cannot see US {view.item}", view.level == "none"))
+        elif view.party == "RU":
+            checks.append((f"RU sees nothing of US {view.item}", view.level == "none"))
+        else:
+            checks.append((f"FR sees US {view.item} in full (sharing)", view.level == "full"))
     return checks

@@ -30,6 +30,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("max-vertices", "10000", "Most vertices a footprint may have."),
         Setting("max-area-m2", "5e12", "Largest footprint area accepted, in square metres."),
         Setting("report", "report", "Folder the demo writes its report into."),
+        Setting(
+            "world-atlas",
+            "web/node_modules/world-atlas/countries-50m.json",
+            "Country outlines (TopoJSON) for the demo map.",
+        ),
     )
 }
 

@@ -167,3 +167,22 @@ def test_console_script_runs(tmp_path):
     assert done.stdout == ""
     assert "no such file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_limits_come_from_the_environment(tmp_path, capsys, monkeypatch):
+    """DECONFLICT_MAX_VERTICES and DECONFLICT_MAX_AREA_M2 tighten the footprint limits."""
+    square = feature("sq", "US", ring((38, 35), (38.1, 35), (38.1, 35.1), (38, 35.1)))
+    assert run(tmp_path, capsys, [square])[0] == 0
+    monkeypatch.setenv("DECONFLICT_MAX_VERTICES", "3")
+    code, _, err = run(tmp_path, capsys, [square])
+    assert code == 2
+    assert "limit of 3" in err
+    monkeypatch.setenv("DECONFLICT_MAX_VERTICES", "10000")
+    monkeypatch.setenv("DECONFLICT_MAX_AREA_M2", "1e6")
+    code, _, err = run(tmp_path, capsys, [square])
+    assert code == 2
+    assert "over the cap" in err
+    monkeypatch.setenv("DECONFLICT_MAX_AREA_M2", "lots")
+    code, _, err = run(tmp_path, capsys, [square])
+    assert code == 2
+    assert "DECONFLICT_MAX_AREA_M2='lots' is not a number" in err

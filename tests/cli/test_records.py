@@ -28,8 +28,14 @@ def circle(fid, lon, lat, radius, lower, upper, start, end):
     return {
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [lon, lat]},
-        "properties": {"id": fid, "radius_m": radius, "lower_m": lower, "upper_m": upper,
-                       "start": start, "end": end},
+        "properties": {
+            "id": fid,
+            "radius_m": radius,
+            "lower_m": lower,
+            "upper_m": upper,
+            "start": start,
+            "end": end,
+        },
     }
 
 
@@ -44,18 +50,54 @@ def test_notice_plan_conflict_and_ack(tmp_path, capsys):
     sees nothing of the plan."""
     db = str(tmp_path / "hub.db")
     (tmp_path / "ag.json").write_text(json.dumps(AGREEMENT))
-    (tmp_path / "ru.json").write_text(json.dumps(collection(
-        circle("ru-1", 39.0, 35.95, 20_000, 0, 12_000, "2099-01-01T05:00:00Z",
-               "2099-01-01T08:00:00Z"))))
-    (tmp_path / "us.json").write_text(json.dumps(collection(
-        circle("us-1", 39.1, 36.0, 5_000, 6_000, 7_000, "2099-01-01T06:00:00Z",
-               "2099-01-01T09:00:00Z"))))
+    (tmp_path / "ru.json").write_text(
+        json.dumps(
+            collection(
+                circle(
+                    "ru-1",
+                    39.0,
+                    35.95,
+                    20_000,
+                    0,
+                    12_000,
+                    "2099-01-01T05:00:00Z",
+                    "2099-01-01T08:00:00Z",
+                )
+            )
+        )
+    )
+    (tmp_path / "us.json").write_text(
+        json.dumps(
+            collection(
+                circle(
+                    "us-1",
+                    39.1,
+                    36.0,
+                    5_000,
+                    6_000,
+                    7_000,
+                    "2099-01-01T06:00:00Z",
+                    "2099-01-01T09:00:00Z",
+                )
+            )
+        )
+    )
     for party in ("US", "RU", "CAOC"):
         assert cli(capsys, "party", "add", party, "--db", db)[0] == 0
     assert cli(capsys, "agreement", "add", str(tmp_path / "ag.json"), "--db", db)[0] == 0
     assert cli(capsys, "plan", "add", str(tmp_path / "us.json"), "--as", "US", "--db", db)[0] == 0
-    code, out, _ = cli(capsys, "notice", "file", str(tmp_path / "ru.json"), "--as", "RU",
-                       "--id", "RU-N1", "--db", db)
+    code, out, _ = cli(
+        capsys,
+        "notice",
+        "file",
+        str(tmp_path / "ru.json"),
+        "--as",
+        "RU",
+        "--id",
+        "RU-N1",
+        "--db",
+        db,
+    )
     assert code == 0
     assert "filed notice RU-N1" in out
     code, out, _ = cli(capsys, "conflicts", "--as", "US", "--db", db, "--json")
@@ -81,10 +123,14 @@ def test_notice_plan_conflict_and_ack(tmp_path, capsys):
 def test_errors_are_one_line(tmp_path, capsys):
     """Unknown party, someone else's notice, and a bad file are one clear line, non-zero."""
     db = str(tmp_path / "hub.db")
-    (tmp_path / "v.json").write_text(json.dumps(collection(
-        circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))))
-    code, out, err = cli(capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX",
-                         "--db", db)
+    (tmp_path / "v.json").write_text(
+        json.dumps(
+            collection(circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))
+        )
+    )
+    code, out, err = cli(
+        capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX", "--db", db
+    )
     assert code == 2
     assert err.strip() == "error: no party 'XX'"
     cli(capsys, "party", "add", "US", "--db", db)

@@ -8,9 +8,23 @@ from typing import NoReturn
 
 import typer
 
-from deconflict.errors import InvalidDocument
+from deconflict.errors import InvalidDocument, InvalidInput
+from deconflict.geo import GeoLimits
+from deconflict.settings import SETTINGS, setting_value
 
-__all__ = ["fail", "read_json"]
+__all__ = ["fail", "geo_limits", "read_json"]
+
+
+def geo_limits() -> GeoLimits:
+    """The footprint limits from the settings (environment variables or defaults)."""
+    values = {}
+    for name, kind in (("max-vertices", int), ("max-area-m2", float)):
+        raw = setting_value(name)
+        try:
+            values[name] = kind(float(raw)) if kind is int else kind(raw)
+        except ValueError:
+            raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a number") from None
+    return GeoLimits(values["max-vertices"], values["max-area-m2"])
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

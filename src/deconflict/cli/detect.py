@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deconflict.cli.common import fail, read_json
+from deconflict.cli.common import fail, geo_limits, read_json
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.units import epoch_to_rfc3339
@@ -24,7 +24,7 @@ __all__ = ["detect", "detect_pairs"]
 
 def detect_pairs(document: object, minima: SeparationMinima) -> list[dict[str, Any]]:
     """The ``detect`` output for a decoded FeatureCollection."""
-    volumes = parse_feature_collection(document)
+    volumes = parse_feature_collection(document, geo_limits())
     index = VolumeIndex(Entry(v.volume.id, v.party, v.volume) for v in volumes)
     out = []
     for first, second in index.all_pairs(minima):

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deconflict.cli.common import read_json
+from deconflict.cli.common import geo_limits, read_json
 from deconflict.demo.timefmt import format_clock, format_duration, format_lead
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
@@ -73,7 +73,7 @@ def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
 
 
 def _volumes(path: Path, party: str) -> list[Volume4D]:
-    parsed = parse_feature_collection(read_json(path), default_party=party)
+    parsed = parse_feature_collection(read_json(path), geo_limits(), default_party=party)
     for item in parsed:
         if item.party != party:
             raise InvalidInput(

@@ -18,13 +18,13 @@ __all__ = ["fail", "geo_limits", "read_json"]
 def geo_limits() -> GeoLimits:
     """The footprint limits from the settings (environment variables or defaults)."""
     values = {}
-    for name, kind in (("max-vertices", int), ("max-area-m2", float)):
+    for name in ("max-vertices", "max-area-m2"):
         raw = setting_value(name)
         try:
-            values[name] = kind(float(raw)) if kind is int else kind(raw)
+            values[name] = float(raw)
         except ValueError:
             raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a number") from None
-    return GeoLimits(values["max-vertices"], values["max-area-m2"])
+    return GeoLimits(int(values["max-vertices"]), values["max-area-m2"])
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

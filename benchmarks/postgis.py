@@ -5,7 +5,7 @@ distances, no trouble at the antimeridian or the poles), the altitude band as a 
 time window as a ``tstzrange``, under one multi-column GiST index on (geography, band, window).
 A query is ``ST_DWithin`` on the geography plus ``&&`` on both ranges, each grown by the separation
 minima, through a prepared statement; the candidates it returns are then judged on the client by
-the same exact rule the engine uses (:func:`deconflict.engine.conflicts`), so the result sets are
+the same exact rule the engine uses (:func:`deconflict.engine.conflicts_among`), so the result sets are
 the same and the timing covers the whole path (SQL plus exact test).
 
 The outline is a polygon inscribed in the true footprint (``OUTLINE_POINTS`` vertices around a
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 import psycopg
 import shapely
 
-from deconflict.engine import Entry, SeparationMinima, conflicts
+from deconflict.engine import Entry, SeparationMinima, conflicts_among
 
 __all__ = ["OUTLINE_POINTS", "PostgisSide", "connect", "ensure_postgis"]
 
@@ -167,5 +167,6 @@ class PostgisSide:
         started = time.perf_counter()
         rows = self.conn.execute(self._sql, params, prepare=True).fetchall()
         self.coarse.append((time.perf_counter() - started, len(rows)))
-        entries, volume = self.entries, query.volume
-        return [entries[i] for (i,) in rows if conflicts(volume, entries[i].volume, minima)]
+        found = [self.entries[i] for (i,) in rows]
+        verdicts = conflicts_among(query.volume, [e.volume for e in found], [minima] * len(found))
+        return [entry for entry, hit in zip(found, verdicts, strict=True) if hit]

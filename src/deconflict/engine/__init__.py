@@ -14,6 +14,7 @@ from deconflict.engine.rule import (
     ConflictDetail,
     SeparationMinima,
     conflicts,
+    conflicts_among,
     describe,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "brute_conflicts_with",
     "brute_pairs",
     "conflicts",
+    "conflicts_among",
     "describe",
     "nearest_altitude",
     "smallest_time_shift",

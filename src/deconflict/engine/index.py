@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rtree import index as rtree_index
 
-from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, conflicts
+from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, conflicts_among
 from deconflict.geo import Volume4D
 from deconflict.geo.sphere import cap_box, metres_to_angle
 
@@ -136,7 +136,8 @@ class VolumeIndex:
         With ``pair_minima``, each pair is judged by the minima it returns for (party, other
         party), and ``minima`` must be at least as wide as any of them (it bounds the search).
         """
-        found = []
+        kept: list[Entry] = []
+        rules: list[SeparationMinima] = []
         for entry in self.candidates(volume, minima):
             if party is not None and entry.party == party:
                 continue
@@ -146,9 +147,10 @@ class VolumeIndex:
                 if chosen is None:
                     continue
                 rule = chosen
-            if conflicts(volume, entry.volume, rule):
-                found.append(entry)
-        return found
+            kept.append(entry)
+            rules.append(rule)
+        verdicts = conflicts_among(volume, [e.volume for e in kept], rules)
+        return [entry for entry, hit in zip(kept, verdicts, strict=True) if hit]
 
     def all_pairs(
         self, minima: SeparationMinima = ZERO_MINIMA, pair_minima: PairMinima | None = None

@@ -10,15 +10,24 @@ is negative for an overlap and 0 for touching: touching is not a conflict when t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from deconflict.errors import InvalidInput
 from deconflict.geo import Volume4D, separated_by, separation_m
+from deconflict.geo.separation import separated_by_many
 from deconflict.geo.sphere import MIN_CURVATURE_M
 
-__all__ = ["ZERO_MINIMA", "ConflictDetail", "SeparationMinima", "conflicts", "describe"]
+__all__ = [
+    "ZERO_MINIMA",
+    "ConflictDetail",
+    "SeparationMinima",
+    "conflicts",
+    "conflicts_among",
+    "describe",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,31 @@ def conflicts(a: Volume4D, b: Volume4D, minima: SeparationMinima = ZERO_MINIMA) 
     if _caps_apart(a, b, minima.horizontal_m):
         return False
     return not separated_by(a.footprint, b.footprint, minima.horizontal_m)
+
+
+def conflicts_among(
+    query: Volume4D, others: Sequence[Volume4D], minima: Sequence[SeparationMinima]
+) -> list[bool]:
+    """:func:`conflicts` of ``query`` with each of ``others`` under its own minima, with the
+    horizontal test done for all of them at once (see ``separated_by_many``)."""
+    out = [False] * len(others)
+    pending: list[int] = []
+    for i, (other, rule) in enumerate(zip(others, minima, strict=True)):
+        if query.window.gap_s(other.window) >= rule.time_s:
+            continue
+        if query.altitude.gap_m(other.altitude) >= rule.vertical_m:
+            continue
+        if _caps_apart(query, other, rule.horizontal_m):
+            continue
+        pending.append(i)
+    separated = separated_by_many(
+        query.footprint,
+        [others[i].footprint for i in pending],
+        [minima[i].horizontal_m for i in pending],
+    )
+    for i, apart in zip(pending, separated, strict=True):
+        out[i] = not apart
+    return out
 
 
 @dataclass(frozen=True, slots=True)

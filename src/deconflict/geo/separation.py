@@ -17,6 +17,7 @@ that minimum is ``D``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import shapely
@@ -25,7 +26,7 @@ from numpy.typing import NDArray
 from deconflict.geo.footprint import GEOD, Footprint
 from deconflict.geo.sphere import Frame
 
-__all__ = ["core_distance_m", "separated_by", "separation_m"]
+__all__ = ["core_distance_m", "separated_by", "separated_by_many", "separation_m"]
 
 Array = NDArray[np.float64]
 
@@ -72,6 +73,64 @@ def separated_by(a: Footprint, b: Footprint, threshold_m: float) -> bool:
     if planar - radii + margin < threshold_m:
         return False
     return core_distance_m(a, b, frame=frame, planar=planar, error=error) - radii >= threshold_m
+
+
+def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.object_]:
+    """The cores of many footprints in one frame, built with shapely's vectorised constructors."""
+    sizes = np.fromiter((len(f.core_lons) for f in footprints), dtype=np.intp, count=len(footprints))
+    xy = frame.project(np.concatenate([f.core_vectors for f in footprints]))
+    owner = np.repeat(np.arange(len(footprints)), sizes)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    out = np.empty(len(footprints), dtype=object)
+    kinds = np.array([f.kind for f in footprints])
+    for kind in ("circle", "corridor", "polygon"):
+        chosen = np.flatnonzero(kinds == kind)
+        if chosen.size == 0:
+            continue
+        if kind == "circle":
+            out[chosen] = shapely.points(xy[starts[chosen]])
+            continue
+        rows = np.flatnonzero(np.isin(owner, chosen))
+        # shapely numbers the parts 0..k-1 in order of appearance of their index.
+        part = np.searchsorted(chosen, owner[rows])
+        if kind == "corridor":
+            out[chosen] = shapely.linestrings(xy[rows], indices=part)
+        else:
+            rings = shapely.linearrings(xy[rows], indices=part)
+            out[chosen] = shapely.polygons(rings)
+    return out
+
+
+def separated_by_many(
+    a: Footprint, others: Sequence[Footprint], thresholds_m: Sequence[float]
+) -> list[bool]:
+    """:func:`separated_by` for ``a`` against each of ``others`` (with its own threshold), in one
+    frame centred on ``a`` and with shapely's vectorised predicates; pairs within the error
+    margin are decided one by one on the ellipsoid, as :func:`separated_by` does."""
+    count = len(others)
+    if count == 0:
+        return []
+    frame = Frame(a.centre)
+    pa = a.core_geometry(frame.project(a.core_vectors))
+    cores = _planar_cores(frame, others)
+    planar = np.asarray(shapely.distance(cores, pa), dtype=np.float64)
+    thresholds = np.asarray(thresholds_m, dtype=np.float64)
+    radii = a.radius_m + np.fromiter((o.radius_m for o in others), np.float64, count)
+    centres = np.stack([o.centre for o in others])
+    caps = np.fromiter((o.cap_rad for o in others), np.float64, count)
+    theta = np.minimum(
+        np.maximum(np.arccos(np.clip(centres @ frame.centre, -1.0, 1.0)) + caps, a.cap_rad),
+        math.pi / 2,
+    )
+    stretch = np.divide(theta, np.sin(theta), out=np.ones_like(theta), where=theta > 1e-9) - 1.0
+    margin = planar * (stretch + _SPHERE_ERROR) + _ABSOLUTE_MARGIN_M
+    out = (planar - radii - margin >= thresholds).tolist()
+    unsure = np.flatnonzero((planar - radii + margin >= thresholds) & ~np.asarray(out))
+    for i in unsure.tolist():
+        if planar[i] == 0.0 and (radii[i] > 0 or thresholds[i] > 0):
+            continue  # cores meet: the footprints overlap
+        out[i] = separated_by(a, others[i], float(thresholds[i]))
+    return out
 
 
 def separation_m(a: Footprint, b: Footprint) -> float:

@@ -76,13 +76,20 @@ class Frame:
     __slots__ = ("centre", "east", "north")
 
     def __init__(self, centre: Array) -> None:
-        c = centre / np.linalg.norm(centre)
-        axis = np.array([0.0, 0.0, 1.0]) if abs(c[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-        east = np.cross(axis, c)
-        east /= np.linalg.norm(east)
-        self.centre = c
-        self.east = east
-        self.north = np.cross(c, east)
+        x, y, z = (float(v) for v in centre)
+        norm = math.sqrt(x * x + y * y + z * z)
+        x, y, z = x / norm, y / norm, z / norm
+        # east = axis x centre, with the z axis (or the x axis near the poles), normalised;
+        # north = centre x east. Written out: numpy's cross costs more than the whole frame.
+        if abs(z) < 0.9:
+            ex, ey, ez = -y, x, 0.0
+        else:
+            ex, ey, ez = 0.0, -z, y
+        scale = math.sqrt(ex * ex + ey * ey + ez * ez)
+        ex, ey, ez = ex / scale, ey / scale, ez / scale
+        self.centre = np.array((x, y, z))
+        self.east = np.array((ex, ey, ez))
+        self.north = np.array((y * ez - z * ey, z * ex - x * ez, x * ey - y * ex))
 
     def project(self, vectors: Array) -> Array:
         """n-vectors (n x 3) to planar metres (n x 2)."""

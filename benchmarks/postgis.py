@@ -5,8 +5,8 @@ distances, no trouble at the antimeridian or the poles), the altitude band as a 
 time window as a ``tstzrange``, under one multi-column GiST index on (geography, band, window).
 A query is ``ST_DWithin`` on the geography plus ``&&`` on both ranges, each grown by the separation
 minima, through a prepared statement; the candidates it returns are then judged on the client by
-the same exact rule the engine uses (:func:`deconflict.engine.conflicts_among`), so the result sets are
-the same and the timing covers the whole path (SQL plus exact test).
+the same exact rule the engine uses (:func:`deconflict.engine.conflicts_among`), so the result
+sets are the same and the timing covers the whole path (SQL plus exact test).
 
 The outline is a polygon inscribed in the true footprint (``OUTLINE_POINTS`` vertices around a
 circle), so the SQL distance is grown by ``slack_m`` to keep the candidate set a superset.

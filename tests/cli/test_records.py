@@ -128,9 +128,7 @@ def test_errors_are_one_line(tmp_path, capsys):
             collection(circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))
         )
     )
-    code, _, err = cli(
-        capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX", "--db", db
-    )
+    code, _, err = cli(capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX", "--db", db)
     assert code == 2
     assert err.strip() == "error: no party 'XX'"
     cli(capsys, "party", "add", "US", "--db", db)

@@ -77,7 +77,9 @@ def separated_by(a: Footprint, b: Footprint, threshold_m: float) -> bool:
 
 def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.object_]:
     """The cores of many footprints in one frame, built with shapely's vectorised constructors."""
-    sizes = np.fromiter((len(f.core_lons) for f in footprints), dtype=np.intp, count=len(footprints))
+    sizes = np.fromiter(
+        (len(f.core_lons) for f in footprints), dtype=np.intp, count=len(footprints)
+    )
     xy = frame.project(np.concatenate([f.core_vectors for f in footprints]))
     owner = np.repeat(np.arange(len(footprints)), sizes)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))

@@ -126,7 +126,7 @@ def separated_by_many(
     )
     stretch = np.divide(theta, np.sin(theta), out=np.ones_like(theta), where=theta > 1e-9) - 1.0
     margin = planar * (stretch + _SPHERE_ERROR) + _ABSOLUTE_MARGIN_M
-    out = (planar - radii - margin >= thresholds).tolist()
+    out: list[bool] = (planar - radii - margin >= thresholds).tolist()
     unsure = np.flatnonzero((planar - radii + margin >= thresholds) & ~np.asarray(out))
     for i in unsure.tolist():
         if planar[i] == 0.0 and (radii[i] > 0 or thresholds[i] > 0):

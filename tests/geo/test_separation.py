@@ -15,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.strategies import SITES, footprints, metres_east, square
 
+import shapely
+
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
+from deconflict.geo.separation import _pair_frame
 
 
 def core_edges(footprint):
@@ -169,3 +172,19 @@ def test_threshold_is_exact_for_polygon_edges(gap_m):
     circle = Circle((normal_lon, normal_lat), 500.0)
     assert separated_by(sq, circle, gap_m - 0.05)
     assert not separated_by(sq, circle, gap_m + 0.05)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_planar_error_bound_holds(data):
+    """The frame's error bound covers the planar distance's error, at every hard site and size:
+    the margins that decide pairs without the ellipsoid rest on it."""
+    site = SITES[data.draw(st.sampled_from(sorted(SITES)))]
+    a = data.draw(footprints(site))
+    b = data.draw(footprints(site))
+    frame, error = _pair_frame(a, b)
+    planar = float(shapely.distance(a.planar(frame), b.planar(frame)))
+    if planar == 0.0:
+        return
+    truth = reference_distance(a, b) + a.radius_m + b.radius_m
+    assert abs(planar - truth) <= planar * error + 1.0

@@ -5,9 +5,9 @@ their cores and ``r`` their radii (see :mod:`deconflict.geo.footprint`); it is n
 overlap with positive area, 0 when they only touch. Two polygons (both radius 0) that overlap have
 no distance to subtract from, so their separation is ``-inf`` when their interiors overlap.
 
-Two stages. A planar approximation in a spherical azimuthal frame between the two footprints
-decides every pair that is clearly on one side of the threshold; its error is bounded (sphere vs
-ellipsoid under 0.7 %, the frame's stretch theta/sin(theta)), and the margin covers it. Pairs within
+Two stages. A planar approximation in an azimuthal frame between the two footprints
+decides every pair that is clearly on one side of the threshold; its error is bounded (see
+``Frame.error``) and the margin covers it. Pairs within
 the margin are computed again on the ellipsoid: the geodesic distance from each candidate vertex to
 each candidate geodesic edge, minimised along the edge by golden-section search on
 ``pyproj.Geod`` positions. Two cores that do not cross are closest at a vertex of one of them, so
@@ -30,8 +30,6 @@ __all__ = ["core_distance_m", "separated_by", "separated_by_many", "separation_m
 
 Array = NDArray[np.float64]
 
-#: Sphere-vs-ellipsoid error of distances in the planar frame, with room to spare.
-_SPHERE_ERROR = 0.007
 _ABSOLUTE_MARGIN_M = 1.0
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _SAMPLES = 9
@@ -39,13 +37,11 @@ _GOLDEN_STEPS = 40
 
 
 def _pair_frame(a: Footprint, b: Footprint) -> tuple[Frame, float]:
-    """A frame midway between two footprints, and its worst relative stretch over both."""
-    middle = a.centre + b.centre
-    frame = Frame(middle)
+    """A frame midway between two footprints, and its relative error bound over both."""
+    frame = Frame(a.centre + b.centre)
     half = 0.5 * math.acos(float(np.clip(a.centre @ b.centre, -1.0, 1.0)))
     theta = min(half + max(a.cap_rad, b.cap_rad), math.pi / 2)
-    stretch = theta / math.sin(theta) - 1.0 if theta > 1e-9 else 0.0
-    return frame, stretch + _SPHERE_ERROR
+    return frame, float(frame.error(theta))
 
 
 def _interiors_overlap(pa: shapely.Geometry, pb: shapely.Geometry) -> bool:
@@ -124,8 +120,7 @@ def separated_by_many(
         np.maximum(np.arccos(np.clip(centres @ frame.centre, -1.0, 1.0)) + caps, a.cap_rad),
         math.pi / 2,
     )
-    stretch = np.divide(theta, np.sin(theta), out=np.ones_like(theta), where=theta > 1e-9) - 1.0
-    margin = planar * (stretch + _SPHERE_ERROR) + _ABSOLUTE_MARGIN_M
+    margin = planar * frame.error(theta) + _ABSOLUTE_MARGIN_M
     out: list[bool] = (planar - radii - margin >= thresholds).tolist()
     unsure = np.flatnonzero((planar - radii + margin >= thresholds) & ~np.asarray(out))
     for i in unsure.tolist():

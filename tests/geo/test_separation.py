@@ -11,11 +11,10 @@ import math
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.strategies import SITES, footprints, metres_east, square
-
-import shapely
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
 from deconflict.geo.separation import _pair_frame

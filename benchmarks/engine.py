@@ -23,6 +23,7 @@ import gc
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -386,9 +387,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _commit() -> str:
+    """The checkout measured (``git describe --always --dirty``), or "?" outside git."""
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return done.stdout.strip()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    commit = _commit()  # at the start: other work may change the checkout during a long run
     results = []
     for n in sizes:
         results.append(run_size(n, args))
@@ -396,6 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown(results), flush=True)
     if args.json:
         report = {
+            "commit": commit,
             "machine": platform.platform(),
             "python": platform.python_version(),
             "minima": MINIMA.__repr__(),

@@ -1,0 +1,151 @@
+"""The ASGI app: ``create_app(settings)`` wires the hub runner, auth, limits, routes, errors,
+health, metrics and one JSON log line per request.
+
+Nothing is global: each app owns its hub (on its own thread), its verifier, its rate limiter, its
+idempotency store and its metrics registry, so tests can run several apps in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from deconflict.api import outcomes, problems, records
+from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
+from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
+from deconflict.api.runner import HubRunner
+from deconflict.api.service import Metrics, Service
+from deconflict.geo import DEFAULT_LIMITS, GeoLimits
+from deconflict.hub import Hub
+
+__all__ = ["ApiSettings", "create_app"]
+
+log = logging.getLogger("deconflict.api")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """How one service runs. ``db`` is the SQLite file (its local issuer key and idempotency
+    file live beside it); ``issuers_file`` adds trusted issuers; ``trust_local`` trusts the
+    local issuer."""
+
+    db: Path
+    issuers_file: Path | None = None
+    trust_local: bool = True
+    extra_issuers: Sequence[Issuer] = field(default_factory=tuple)
+    max_body_bytes: int = 1 << 20
+    rate_per_s: float = 50.0
+    rate_burst: float = 100.0
+    detect_interval_s: float = 0.05
+    geo_limits: GeoLimits = DEFAULT_LIMITS
+
+
+def _issuers(settings: ApiSettings) -> list[Issuer]:
+    found = list(settings.extra_issuers)
+    if settings.trust_local:
+        local = local_issuer(settings.db, create=True)
+        if local is not None:
+            found.append(local)
+    if settings.issuers_file is not None:
+        found.extend(load_issuers(settings.issuers_file))
+    return found
+
+
+def create_app(settings: ApiSettings, hub_factory: Callable[[], Hub] | None = None) -> FastAPI:
+    """The service over the hub ``hub_factory`` makes (default: the SQLite hub at ``db``)."""
+    factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
+    runner = HubRunner(factory, settings.detect_interval_s)
+    svc = Service(
+        runner=runner,
+        verifier=TokenVerifier(_issuers(settings)),
+        limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        idempotency=Idempotency(settings.db.with_name(settings.db.name + ".idempotency")),
+        metrics=Metrics(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            svc.idempotency.close()
+
+    app = FastAPI(
+        title="deconflict",
+        version="1",
+        summary="Advance notice and deconfliction of planned air activity.",
+        lifespan=lifespan,
+    )
+    app.state.service = svc
+    app.state.geo_limits = settings.geo_limits
+    problems.install(app)
+    app.include_router(records.router)
+    app.include_router(outcomes.router)
+    _health(app, svc)
+    _observe(app, svc)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        render=lambda status, detail: problems.problem(status, detail),
+    )
+    return app
+
+
+def _health(app: FastAPI, svc: Service) -> None:
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    async def readyz() -> JSONResponse:
+        """The hub is open and answering."""
+        if not svc.runner.ready:
+            return problems.problem(503, "the hub is not ready")
+        await svc.runner.run(lambda hub: hub.indexed)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", tags=["service"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _observe(app: FastAPI, svc: Service) -> None:
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        svc.metrics.latency.labels(request.method, path).observe(elapsed)
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": request.method,
+                    "path": request.url.path,
+                    "route": path,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                    "party": getattr(request.state, "party", None),
+                    "client": request.client.host if request.client else None,
+                }
+            )
+        )
+        return response

@@ -1,0 +1,217 @@
+"""Routes for what the hub tells parties: conflicts (with the adjustment that clears them),
+notifications and their acknowledgement, the event stream, and agreements and parties."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from deconflict.api.auth import Scope
+from deconflict.api.schemas import (
+    AgreementIn,
+    AgreementOut,
+    ConflictOut,
+    NotificationOut,
+    PartyIn,
+    agreement_out,
+    conflict_out,
+    notification_out,
+)
+from deconflict.api.service import Caller, idempotent_post, need, own, service
+from deconflict.api.stream import event_stream
+from deconflict.engine import SeparationMinima
+from deconflict.errors import NotFound
+from deconflict.hub import Hub
+from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notification
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+
+def _conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
+    other = conflict.other_side(party)
+    visible = False
+    if other is not None:
+        try:
+            seen = hub.get_notice(party, other.record_id)
+            visible = any(v.id == other.volume_id for v in seen.volumes)
+        except NotFound:
+            visible = False
+    suggestion = (
+        hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
+    )
+    return conflict_out(conflict, party, visible, suggestion)
+
+
+@router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"])
+async def list_conflicts(
+    request: Request,
+    principal: Caller,
+    open_only: Annotated[bool, Query(alias="open", description="Only open conflicts.")] = False,
+) -> list[ConflictOut]:
+    """The caller's conflicts: the lead time it had, and the adjustment that clears each."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[ConflictOut]:
+        return [
+            _conflict_view(hub, principal.party, c)
+            for c in hub.list_conflicts(principal.party, open_only=open_only)
+        ]
+
+    return await service(request).runner.run(read)
+
+
+@router.get("/conflicts/{conflict_id}", response_model=ConflictOut, tags=["conflicts"])
+async def get_conflict(conflict_id: str, request: Request, principal: Caller) -> ConflictOut:
+    def read(hub: Hub) -> ConflictOut:
+        conflict = hub.get_conflict(principal.party, conflict_id)
+        need(principal, Scope.READ)
+        return _conflict_view(hub, principal.party, conflict)
+
+    return await service(request).runner.run(read)
+
+
+# notifications ------------------------------------------------------------------------------
+
+
+def _visible_notification(hub: Hub, party: str, notification_id: str) -> Notification:
+    for n in hub.list_notifications(party):
+        if n.id == notification_id:
+            return n
+    raise NotFound(f"no notification {notification_id!r}")
+
+
+@router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
+async def list_notifications(request: Request, principal: Caller) -> list[NotificationOut]:
+    """The caller's notifications and those relayed through it, oldest first; the new ones
+    addressed to it are marked delivered."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[Notification]:
+        hub.deliver(principal.party)
+        return hub.list_notifications(principal.party)
+
+    return [notification_out(n) for n in await service(request).runner.run_write(read)]
+
+
+@router.get(
+    "/notifications/{notification_id}", response_model=NotificationOut, tags=["notifications"]
+)
+async def get_notification(
+    notification_id: str, request: Request, principal: Caller
+) -> NotificationOut:
+    def read(hub: Hub) -> Notification:
+        found = _visible_notification(hub, principal.party, notification_id)
+        need(principal, Scope.READ)
+        return found
+
+    return notification_out(await service(request).runner.run(read))
+
+
+@router.post(
+    "/notifications/{notification_id}/ack",
+    response_model=NotificationOut,
+    tags=["notifications"],
+)
+async def acknowledge(
+    notification_id: str,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Acknowledge a notification addressed to the caller (a relay cannot, for another)."""
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        found = _visible_notification(hub, principal.party, notification_id)
+        own(principal.party, found.recipient, f"notification {notification_id!r}")
+        need(principal, Scope.ACK)
+        return 200, notification_out(hub.acknowledge(principal.party, notification_id)), {}
+
+    return await idempotent_post(request, principal, act)
+
+
+@router.get(
+    "/events",
+    tags=["notifications"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    request: Request,
+    principal: Caller,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[
+        str | None, Query(description="Resume after this event id (as Last-Event-ID).")
+    ] = None,
+    once: Annotated[
+        bool, Query(description="Send what is pending, then end (for polling clients).")
+    ] = False,
+) -> StreamingResponse:
+    """Server-sent events: the caller's notifications in order (created time, then id), each
+    with its id; reconnecting with ``Last-Event-ID`` resumes after it without loss."""
+    need(principal, Scope.READ)
+    stream: AsyncIterator[bytes] = event_stream(
+        request, principal.party, last_event_id or after, once
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+# agreements and parties ---------------------------------------------------------------------
+
+
+@router.get("/agreements", response_model=list[AgreementOut], tags=["agreements"])
+async def list_agreements(request: Request, principal: Caller) -> list[AgreementOut]:
+    """The agreements the caller is party to or relays for."""
+    need(principal, Scope.READ)
+    found = await service(request).runner.run(lambda hub: hub.list_agreements(principal.party))
+    return [agreement_out(a) for a in found]
+
+
+@router.post("/agreements", status_code=201, response_model=AgreementOut, tags=["agreements"])
+async def add_agreement(
+    body: AgreementIn,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add an agreement (admin scope)."""
+    need(principal, Scope.ADMIN)
+    agreement = Agreement(
+        id=body.id,
+        parties=tuple(body.parties),
+        min_lead_time_s=body.min_lead_time_s,
+        minima=SeparationMinima(**body.separation.model_dump()),
+        relay=body.relay,
+        disclosure={(d.from_, d.to): Disclosure(d.level) for d in body.disclosure},
+        ack_deadline_s=body.ack_deadline_s,
+    )
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        return 201, agreement_out(hub.add_agreement(agreement)), {}
+
+    return await idempotent_post(request, principal, act)
+
+
+@router.post("/parties", status_code=201, tags=["agreements"])
+async def add_party(
+    body: PartyIn,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add a party (admin scope)."""
+    need(principal, Scope.ADMIN)
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        party = hub.add_party(body.id, body.name)
+        return 201, {"id": party.id, "name": party.name}, {}
+
+    return await idempotent_post(request, principal, act)

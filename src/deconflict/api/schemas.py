@@ -1,0 +1,336 @@
+"""The API's documents: pydantic models of requests and responses, and records turned into them.
+
+Volumes travel as GeoJSON Features (the ``deconflict detect`` format, see ``geo.geojson``); times
+as RFC 3339 UTC strings; durations in seconds, distances in metres, as the field names say.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deconflict.engine import Adjustment
+from deconflict.geo import Volume4D
+from deconflict.geo.geojson import feature
+from deconflict.geo.units import epoch_to_rfc3339
+from deconflict.hub import Filing, Suggestion
+from deconflict.model import Agreement, Conflict, Notice, Notification, Plan
+
+__all__ = [
+    "AgreementIn",
+    "AgreementOut",
+    "ConflictOut",
+    "FeatureCollectionIn",
+    "NoticeIn",
+    "NoticeOut",
+    "NoticePatch",
+    "NotificationOut",
+    "PartyIn",
+    "PlanIn",
+    "PlanOut",
+    "agreement_out",
+    "conflict_out",
+    "notice_out",
+    "notification_out",
+    "plan_out",
+]
+
+
+def _time(seconds: float | None) -> str | None:
+    return None if seconds is None else epoch_to_rfc3339(seconds)
+
+
+class FeatureCollectionIn(BaseModel):
+    """Volumes as a GeoJSON FeatureCollection, one volume a Feature (see the README)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]] = Field(min_length=1)
+
+
+class NoticeIn(FeatureCollectionIn):
+    """A notice to file: its volumes, with ``category`` (and an optional ``id``) beside them."""
+
+    category: str = Field("air-activity", min_length=1, max_length=200)
+    id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class NoticePatch(BaseModel):
+    """An amendment: a new category and/or new volumes (the others stay)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = Field(None, min_length=1, max_length=200)
+    features: list[dict[str, Any]] | None = Field(None, min_length=1)
+
+
+class PlanIn(FeatureCollectionIn):
+    """A private plan: its volumes, and an optional ``id``."""
+
+    id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class PartyIn(BaseModel):
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200)
+
+
+class SeparationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    horizontal_m: float = 0.0
+    vertical_m: float = 0.0
+    time_s: float = 0.0
+
+
+class DisclosureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    level: Literal["full", "conflicts-only", "none"]
+
+
+class AgreementIn(BaseModel):
+    """An agreement, in the format of ``deconflict agreement add``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200)
+    parties: list[str] = Field(min_length=2)
+    relay: str | None = None
+    min_lead_time_s: float = Field(0.0, ge=0)
+    ack_deadline_s: float = Field(3600.0, ge=0)
+    separation: SeparationIn = SeparationIn()
+    disclosure: list[DisclosureIn] = []
+
+
+class FilingOut(BaseModel):
+    lead_time_s: float
+    required_s: float
+    late: bool
+    shortfall_s: float
+
+
+class NoticeOut(BaseModel):
+    id: str
+    party: str
+    category: str
+    version: int
+    state: str
+    filed_at: str
+    updated_at: str | None
+    start: str
+    end: str
+    #: the volumes the caller may see (all for its own notices)
+    volumes: dict[str, Any]
+    filing: FilingOut | None = None
+
+
+class PlanOut(BaseModel):
+    id: str
+    party: str
+    version: int
+    state: str
+    created_at: str
+    volumes: dict[str, Any]
+
+
+class SideOut(BaseModel):
+    party: str
+    kind: str
+    record_id: str | None
+    volume_id: str | None
+    version: int | None
+
+
+class AdjustmentOut(BaseModel):
+    kind: str
+    delta: float
+    description: str
+    volume: dict[str, Any]
+
+
+class SuggestionOut(BaseModel):
+    record_id: str
+    volume_id: str
+    time: AdjustmentOut | None
+    altitude: AdjustmentOut | None
+
+
+class ConflictOut(BaseModel):
+    id: str
+    state: str
+    mine: SideOut
+    theirs: SideOut
+    start: str
+    end: str
+    horizontal_m: float
+    vertical_gap_m: float
+    time_gap_s: float
+    detected_at: str
+    resolved_at: str | None
+    lead_time_s: float
+    suggestion: SuggestionOut | None = None
+
+
+class NotificationOut(BaseModel):
+    id: str
+    recipient: str
+    kind: str
+    state: str
+    notice_id: str | None
+    conflict_id: str | None
+    via: str | None
+    created_at: str
+    ack_deadline: str
+    lead_time_s: float
+    delivered_at: str | None
+    acknowledged_at: str | None
+    escalated_at: str | None
+
+
+class AgreementOut(BaseModel):
+    id: str
+    parties: list[str]
+    relay: str | None
+    min_lead_time_s: float
+    ack_deadline_s: float
+    separation: SeparationIn
+    disclosure: list[dict[str, str]]
+    default_disclosure: str
+
+
+def _collection(volumes: tuple[Volume4D, ...]) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": [feature(v) for v in volumes]}
+
+
+def notice_out(notice: Notice, filing: Filing | None = None) -> NoticeOut:
+    lead = filing.lead if filing is not None else None
+    return NoticeOut(
+        id=notice.id,
+        party=notice.party,
+        category=notice.category,
+        version=notice.version,
+        state=str(notice.state),
+        filed_at=epoch_to_rfc3339(notice.filed_at_s),
+        updated_at=_time(notice.updated_at_s),
+        start=epoch_to_rfc3339(notice.start_s),
+        end=epoch_to_rfc3339(notice.end_s),
+        volumes=_collection(notice.volumes),
+        filing=None
+        if lead is None
+        else FilingOut(
+            lead_time_s=lead.lead_time_s,
+            required_s=lead.required_s,
+            late=lead.late,
+            shortfall_s=lead.shortfall_s,
+        ),
+    )
+
+
+def plan_out(plan: Plan) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        party=plan.party,
+        version=plan.version,
+        state=str(plan.state),
+        created_at=epoch_to_rfc3339(plan.created_at_s),
+        volumes=_collection(plan.volumes),
+    )
+
+
+def _adjustment(adjustment: Adjustment | None) -> AdjustmentOut | None:
+    if adjustment is None:
+        return None
+    return AdjustmentOut(
+        kind=str(adjustment.kind),
+        delta=adjustment.delta,
+        description=adjustment.describe(),
+        volume=feature(adjustment.volume),
+    )
+
+
+def conflict_out(
+    conflict: Conflict, party: str, theirs_visible: bool, suggestion: Suggestion | None
+) -> ConflictOut:
+    """``party``'s view of a conflict; the other side's record is named only when the caller
+    may see that notice."""
+    mine, other = conflict.side_of(party), conflict.other_side(party)
+    if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
+        raise ValueError(f"party {party!r} is not in conflict {conflict.id!r}")
+    detail = conflict.detail
+    return ConflictOut(
+        id=conflict.id,
+        state=str(conflict.state),
+        mine=SideOut(
+            party=mine.party,
+            kind=str(mine.kind),
+            record_id=mine.record_id,
+            volume_id=mine.volume_id,
+            version=mine.version,
+        ),
+        theirs=SideOut(
+            party=other.party,
+            kind=str(other.kind),
+            record_id=other.record_id if theirs_visible else None,
+            volume_id=other.volume_id if theirs_visible else None,
+            version=other.version if theirs_visible else None,
+        ),
+        start=epoch_to_rfc3339(detail.start_s),
+        end=epoch_to_rfc3339(detail.end_s),
+        horizontal_m=detail.horizontal_m,
+        vertical_gap_m=detail.vertical_gap_m,
+        time_gap_s=detail.time_gap_s,
+        detected_at=epoch_to_rfc3339(conflict.detected_at_s),
+        resolved_at=_time(conflict.resolved_at_s),
+        lead_time_s=conflict.lead_time_s,
+        suggestion=None
+        if suggestion is None
+        else SuggestionOut(
+            record_id=suggestion.record_id,
+            volume_id=suggestion.volume_id,
+            time=_adjustment(suggestion.time),
+            altitude=_adjustment(suggestion.altitude),
+        ),
+    )
+
+
+def notification_out(notification: Notification) -> NotificationOut:
+    n = notification
+    return NotificationOut(
+        id=n.id,
+        recipient=n.recipient,
+        kind=str(n.kind),
+        state=str(n.state),
+        notice_id=n.notice_id,
+        conflict_id=n.conflict_id,
+        via=n.via,
+        created_at=epoch_to_rfc3339(n.created_at_s),
+        ack_deadline=epoch_to_rfc3339(n.ack_deadline_s),
+        lead_time_s=n.lead_time_s,
+        delivered_at=_time(n.delivered_at_s),
+        acknowledged_at=_time(n.acknowledged_at_s),
+        escalated_at=_time(n.escalated_at_s),
+    )
+
+
+def agreement_out(agreement: Agreement) -> AgreementOut:
+    minima = agreement.minima
+    return AgreementOut(
+        id=agreement.id,
+        parties=list(agreement.parties),
+        relay=agreement.relay,
+        min_lead_time_s=agreement.min_lead_time_s,
+        ack_deadline_s=agreement.ack_deadline_s,
+        separation=SeparationIn(
+            horizontal_m=minima.horizontal_m, vertical_m=minima.vertical_m, time_s=minima.time_s
+        ),
+        disclosure=[
+            {"from": a, "to": b, "level": str(level)}
+            for (a, b), level in agreement.disclosure.items()
+        ],
+        default_disclosure=str(agreement.default_disclosure),
+    )

@@ -1,0 +1,89 @@
+"""Shared builders for API tests: a hub database with four parties and two agreements, the app
+in-process over httpx's ASGI transport (lifespan run), tokens from the local issuer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deconflict.api import ApiSettings, create_app, issue_local_token
+from deconflict.engine import SeparationMinima
+from deconflict.hub import Hub
+from deconflict.model import Agreement, Disclosure
+
+ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
+
+
+def make_db(tmp_path: Path) -> Path:
+    """US and RU under a memorandum relayed by CAOC (RU -> US full, US -> RU none); US and FR
+    share in full; FR and RU have no agreement."""
+    db = tmp_path / "hub.db"
+    with Hub.open(db) as hub:
+        for party in ("US", "RU", "CAOC", "FR"):
+            hub.add_party(party)
+        minima = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
+        hub.add_agreement(
+            Agreement(
+                id="MOU",
+                parties=("US", "RU"),
+                relay="CAOC",
+                minima=minima,
+                disclosure={("RU", "US"): Disclosure.FULL, ("US", "RU"): Disclosure.NONE},
+                ack_deadline_s=1800.0,
+            )
+        )
+        hub.add_agreement(
+            Agreement(
+                id="SHARE",
+                parties=("US", "FR"),
+                minima=minima,
+                default_disclosure=Disclosure.FULL,
+            )
+        )
+    return db
+
+
+def token(db: Path, party: str, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_local_token(db, party, scopes)}"}
+
+
+@asynccontextmanager
+async def client(db: Path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on the app at ``db``, in-process, with the lifespan running."""
+    app = create_app(ApiSettings(db=db, **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield http
+
+
+def circle(
+    fid: str,
+    lon: float = 39.0,
+    lat: float = 35.95,
+    radius_m: float = 5_000.0,
+    lower_m: float = 1_000.0,
+    upper_m: float = 8_000.0,
+    start: str = "2099-01-01T06:00:00Z",
+    end: str = "2099-01-01T08:00:00Z",
+) -> dict[str, Any]:
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "id": fid,
+            "radius_m": radius_m,
+            "lower_m": lower_m,
+            "upper_m": upper_m,
+            "start": start,
+            "end": end,
+        },
+    }
+
+
+def notice_body(*features: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": list(features), **extra}

@@ -11,7 +11,9 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     │   └── InvalidTransition             a state change the state machine does not allow
     ├── NotFound(LookupError)             no such record, or not visible to the caller
     ├── VersionConflict                   an amendment named a stale version
-    └── StoreError(RuntimeError)          the store failed (translated from the driver)
+    ├── StoreError(RuntimeError)          the store failed (translated from the driver)
+    └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
+        └── ForkDetected                  two signed checkpoints that cannot both be true
 
 Library errors (sqlite3, SQLAlchemy, shapely, pyproj) are translated into these at the boundary
 where they happen, so the CLI can print one clear line for any of them.
@@ -27,7 +29,9 @@ __all__ = [
     "InvalidTransition",
     "InvalidVolume",
     "NotFound",
+    "ForkDetected",
     "StoreError",
+    "VerificationFailed",
     "VersionConflict",
 ]
 
@@ -86,3 +90,15 @@ class StoreError(DeconflictError, RuntimeError):
     """The store failed; the message says what it was doing."""
 
     status = 503
+
+
+class VerificationFailed(DeconflictError, ValueError):
+    """A ledger proof, checkpoint signature, receipt, opening or stored log does not verify;
+    the message says what failed (and, for a stored log, the first bad index)."""
+
+    status = 422
+
+
+class ForkDetected(VerificationFailed):
+    """Two checkpoints signed by the same key that cannot both be true: the same size with
+    different roots, or a later one that does not extend an earlier one."""

@@ -1,4 +1,5 @@
-"""The SQLite store: change log in the write's transaction, versions, outbox, error translation."""
+"""The store on SQLite and PostgreSQL: change log in the write's transaction, versions, outbox,
+error translation."""
 
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
-from deconflict.store import Detection, open_sqlite
+from deconflict.store import Detection, open_sqlite, open_store
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = open_sqlite(tmp_path / "store.db")
+def store(store_target):
+    s = open_store(store_target)
     s.add_party(Party("usaf", "US Air Force"), 1.0)
     s.add_party(Party("faf", "French Air Force"), 2.0)
     yield s
@@ -135,11 +136,13 @@ def test_detection_commits_outbox_and_cursor_together(store):
     assert store.list_notifications("faf") == [note]
 
 
-def test_store_is_wal_with_full_sync(store):
-    """The connection runs in WAL mode with synchronous=FULL."""
+def test_store_is_wal_with_full_sync(tmp_path):
+    """The SQLite connection runs in WAL mode with synchronous=FULL."""
+    store = open_sqlite(tmp_path / "store.db")
     with store._engine.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+    store.close()
 
 
 def test_reopen_keeps_data_and_migrations_are_idempotent(tmp_path):

@@ -1,11 +1,13 @@
-"""hub: the application service (``Hub``), its clocks and the change-log detector; the only
-package that composes store, engine and policy."""
+"""hub: the application service (``Hub``), its clocks, the change-log detector and the worker
+that runs it under the detector lease; the only package that composes store, engine and policy."""
 
 from deconflict.hub.clock import Clock, SimulatedClock, SystemClock
 from deconflict.hub.service import Filing, Hub, ProcessReport, Suggestion, TickReport
+from deconflict.hub.worker import DetectorWorker
 
 __all__ = [
     "Clock",
+    "DetectorWorker",
     "Filing",
     "Hub",
     "ProcessReport",

@@ -37,7 +37,7 @@ from deconflict.model import (
     RecordKind,
     check_volumes,
 )
-from deconflict.store import Change, Detection, Store, open_sqlite
+from deconflict.store import Change, Detection, Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
@@ -101,9 +101,10 @@ class Hub:
         self._detector.rebuild()
 
     @classmethod
-    def open(cls, path: str | Path, clock: Clock | None = None) -> Hub:
-        """A hub on the SQLite store at ``path`` (created and migrated as needed)."""
-        return cls(open_sqlite(path), clock)
+    def open(cls, target: str | Path, clock: Clock | None = None) -> Hub:
+        """A hub on the store ``target`` names: a SQLite file path (created as needed) or a
+        ``postgresql://`` URL; the schema is migrated to the newest revision."""
+        return cls(open_store(target), clock)
 
     def close(self) -> None:
         self._store.close()
@@ -294,9 +295,21 @@ class Hub:
 
     # detector and time ------------------------------------------------------------------------
 
-    def process(self, limit: int | None = None) -> ProcessReport:
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def resync(self) -> None:
+        """Reload agreements and rebuild the detector's index from the store at its cursor (after
+        another process may have written or detected: taking over the detector lease)."""
+        self._agreements[:] = self._store.list_agreements()
+        self._detector.rebuild()
+
+    def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with
-        no limit, until none is left, including the rows its own outputs appended)."""
+        no limit, until none is left, including the rows its own outputs appended). With several
+        hub processes on one store only the holder of the detector lease may run it, passing its
+        token as ``fence``: a commit under a lost lease raises ``LeaseLost``."""
         report = ProcessReport()
         count = 0
         while True:
@@ -304,31 +317,33 @@ class Hub:
             if not changes:
                 break
             count += len(changes)
-            self._process(changes, report)
+            self._process(changes, report, fence)
             if limit is not None:
                 break
         return replace(report, changes=count)
 
-    def _process(self, changes: Sequence[Change], report: ProcessReport) -> None:
+    def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
         skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
         for change in changes:
+            if change.entity == "agreement":  # possibly added by another hub process
+                self._agreements[:] = self._store.list_agreements()
             detection = self._detector.detect(change, self._clock.now())
             if not (
                 detection.new_conflicts or detection.resolved_conflicts or detection.notifications
             ):
                 skipped = change.seq
                 continue
-            self._commit(detection)
+            self._commit(detection, fence)
             skipped = None
             report.new_conflicts.extend(detection.new_conflicts)
             report.resolved_conflicts.extend(detection.resolved_conflicts)
             report.notifications.extend(detection.notifications)
         if skipped is not None:
-            self._commit(Detection(skipped, self._clock.now()))
+            self._commit(Detection(skipped, self._clock.now()), fence)
 
-    def _commit(self, detection: Detection) -> None:
+    def _commit(self, detection: Detection, fence: int | None) -> None:
         try:
-            self._store.commit_detection(detection)
+            self._store.commit_detection(detection, fence)
         except Exception:
             self._detector.rebuild()  # the index ran ahead of the store: bring it back
             raise

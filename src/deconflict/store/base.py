@@ -146,8 +146,20 @@ class Store(ABC):
         """The last change-log sequence number the detector processed (0 at first)."""
 
     @abstractmethod
-    def commit_detection(self, detection: Detection) -> None:
-        """Write the detector's outputs and move its cursor to ``detection.seq``, atomically."""
+    def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
+        """Write the detector's outputs and move its cursor to ``detection.seq``, atomically;
+        with ``fence``, only if the detector lease is still held under that token (else
+        ``LeaseLost``, and nothing is written)."""
+
+    @abstractmethod
+    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        """Take the detector lease until ``now_s + ttl_s`` if it has expired, or extend it if
+        ``held`` is its current token; the token it is held under, or None if another holds it.
+        ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
+
+    @abstractmethod
+    def release_lease(self, held: int) -> None:
+        """Give up the detector lease now if ``held`` is still its token."""
 
     # conflicts and notifications --------------------------------------------------------------
 

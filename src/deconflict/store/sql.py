@@ -1,27 +1,31 @@
-"""The SQL store: SQLAlchemy Core over SQLite (the default, one file) and, later, PostgreSQL.
+"""The SQL store: SQLAlchemy Core over SQLite (the default, one file) and PostgreSQL.
 
-The queries are portable Core statements; what is SQLite-specific is only how the engine is made
-(:func:`open_sqlite`): WAL, ``synchronous=FULL``, foreign keys on, and ``BEGIN IMMEDIATE`` so a
-write transaction takes the write lock at once instead of failing on upgrade. The schema is brought
-to the newest Alembic revision whenever a store is opened.
+The queries are portable Core statements; what differs per database is only how the engine is
+made (:mod:`deconflict.store.engines`). The schema is brought to the newest Alembic revision
+whenever a store is opened, and the ``cursors`` rows for the log mutex and the detector lease are
+created if missing.
 
 Every public method runs in one transaction and translates driver errors at this boundary:
-an integrity violation is ``InvalidInput`` (a duplicate id, an unknown party), anything else from
-the driver is ``StoreError``.
+an integrity violation is ``InvalidInput`` (a duplicate id, an unknown party), a serialization
+failure or deadlock is retried by the store's :class:`RetryPolicy` (the whole method runs again),
+anything else from the driver is ``StoreError``. Every change-log row is appended under the log
+mutex (:mod:`deconflict.store.order`), so the log's order is its commit order, and a detection
+may be fenced by the detector lease's token (:mod:`deconflict.store.lease`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, exc
+from sqlalchemy import exc
 
 from deconflict.engine import ConflictDetail
 from deconflict.errors import (
@@ -46,6 +50,7 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
+from deconflict.store import lease, order
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Detection, Store
 from deconflict.store.codec import (
@@ -54,48 +59,26 @@ from deconflict.store.codec import (
     volumes_from_json,
     volumes_to_json,
 )
+from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 
-__all__ = ["SqlStore", "open_sqlite"]
+__all__ = ["SqlStore"]
 
 _DETECTOR = "detector"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_engine(path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def open_sqlite(path: str | Path) -> SqlStore:
-    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise StoreError(f"cannot open store {str(target)!r}: no such directory")
-    return SqlStore(_sqlite_engine(target), what=str(target))
+_MIGRATION_LOCK = 0x6465636F  # "deco": several workers starting at once migrate one at a time
 
 
 def _migrate(engine: sa.Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        order.ensure_rows(connection, (order.LOG_MUTEX, *lease.LEASE_ROWS))
 
 
 @contextlib.contextmanager
@@ -104,10 +87,31 @@ def _translated(doing: str) -> Iterator[None]:
         yield
     except DeconflictError:
         raise
-    except exc.IntegrityError as error:
+    except exc.DBAPIError as error:
+        if is_retryable(error):
+            raise Retryable(f"{doing}: {error.orig}") from None
+        if isinstance(error, exc.IntegrityError):
+            raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
+        raise StoreError(f"{doing}: {error}") from None
+    except exc.IntegrityError as error:  # pragma: no cover - IntegrityError is a DBAPIError
         raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
         raise StoreError(f"{doing}: {error}") from None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _transaction(method: Callable[P, R]) -> Callable[P, R]:
+    """Run the store method (one transaction) again when the database asks for a retry."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = cast(SqlStore, args[0])  # only ever decorates SqlStore methods
+        return store.retry.run(lambda: method(*args, **kwargs))
+
+    return run
 
 
 def _side(row: Any, prefix: str) -> Side:
@@ -226,13 +230,25 @@ def _plan(row: Any) -> Plan:
 
 
 class SqlStore(Store):
-    """The store on any SQLAlchemy engine; see :func:`open_sqlite` for the default."""
+    """The store on any SQLAlchemy engine; see :func:`deconflict.store.open_store`."""
 
-    def __init__(self, engine: sa.Engine, what: str = "store") -> None:
+    def __init__(
+        self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
+    ) -> None:
         self._engine = engine
         self._what = what
-        with _translated(f"opening {what}"):
-            _migrate(engine)
+        self.retry = retry if retry is not None else RetryPolicy()
+
+        def migrate() -> None:
+            with _translated(f"opening {what}"):
+                _migrate(engine)
+
+        self.retry.run(migrate)
+
+    @property
+    def dialect(self) -> str:
+        """The database's SQLAlchemy dialect name ("sqlite", "postgresql")."""
+        return self._engine.dialect.name
 
     def close(self) -> None:
         with _translated(f"closing {self._what}"):
@@ -256,6 +272,7 @@ class SqlStore(Store):
         at_s: float,
         record: Notice | Plan | None = None,
     ) -> None:
+        order.take_log_position(connection)
         connection.execute(
             sa.insert(t.changes).values(
                 entity=kind.split(".", 1)[0],
@@ -269,11 +286,13 @@ class SqlStore(Store):
 
     # parties and agreements -------------------------------------------------------------------
 
+    @_transaction
     def add_party(self, party: Party, at_s: float) -> None:
         with self._write(f"adding party {party.id!r}") as c:
             c.execute(sa.insert(t.parties).values(id=party.id, name=party.name, created_at_s=at_s))
             self._log(c, "party.added", party.id, at_s)
 
+    @_transaction
     def get_party(self, party_id: str) -> Party:
         with self._read(f"reading party {party_id!r}") as c:
             row = c.execute(sa.select(t.parties).where(t.parties.c.id == party_id)).first()
@@ -281,11 +300,13 @@ class SqlStore(Store):
             raise NotFound(f"no party {party_id!r}")
         return Party(row.id, row.name)
 
+    @_transaction
     def list_parties(self) -> list[Party]:
         with self._read("listing parties") as c:
             rows = c.execute(sa.select(t.parties).order_by(t.parties.c.id)).all()
         return [Party(row.id, row.name) for row in rows]
 
+    @_transaction
     def add_agreement(self, agreement: Agreement, at_s: float) -> None:
         with self._write(f"adding agreement {agreement.id!r}") as c:
             c.execute(
@@ -295,6 +316,7 @@ class SqlStore(Store):
             )
             self._log(c, "agreement.added", agreement.id, at_s)
 
+    @_transaction
     def list_agreements(self) -> list[Agreement]:
         with self._read("listing agreements") as c:
             col = t.agreements.c
@@ -303,6 +325,7 @@ class SqlStore(Store):
 
     # notices ----------------------------------------------------------------------------------
 
+    @_transaction
     def add_notice(self, notice: Notice) -> None:
         with self._write(f"filing notice {notice.id!r}") as c:
             c.execute(
@@ -332,6 +355,7 @@ class SqlStore(Store):
             )
         )
 
+    @_transaction
     def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
         at_s = notice.updated_at_s if notice.updated_at_s is not None else notice.filed_at_s
         with self._write(f"updating notice {notice.id!r}") as c:
@@ -363,6 +387,7 @@ class SqlStore(Store):
             f"{what} {record_id!r} is at version {current}, not {expected}: read it again"
         )
 
+    @_transaction
     def get_notice(self, notice_id: str) -> Notice:
         with self._read(f"reading notice {notice_id!r}") as c:
             row = c.execute(sa.select(t.notices).where(t.notices.c.id == notice_id)).first()
@@ -370,6 +395,7 @@ class SqlStore(Store):
             raise NotFound(f"no notice {notice_id!r}")
         return _notice(row._mapping)
 
+    @_transaction
     def get_notice_version(self, notice_id: str, version: int) -> Notice:
         notice = self.get_notice(notice_id)
         if version == notice.version:
@@ -392,6 +418,7 @@ class SqlStore(Store):
             updated_at_s=row.at_s,
         )
 
+    @_transaction
     def list_notices(
         self, party: str | None = None, states: Sequence[NoticeState] | None = None
     ) -> list[Notice]:
@@ -406,6 +433,7 @@ class SqlStore(Store):
 
     # plans ------------------------------------------------------------------------------------
 
+    @_transaction
     def add_plan(self, plan: Plan) -> None:
         with self._write(f"adding plan {plan.id!r}") as c:
             c.execute(
@@ -433,6 +461,7 @@ class SqlStore(Store):
             )
         )
 
+    @_transaction
     def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None:
         at_s = plan.updated_at_s if plan.updated_at_s is not None else plan.created_at_s
         with self._write(f"updating plan {plan.id!r}") as c:
@@ -452,6 +481,7 @@ class SqlStore(Store):
                 self._plan_version(c, plan, at_s)
             self._log(c, f"plan.{verb}", plan.id, at_s, plan)
 
+    @_transaction
     def get_plan(self, plan_id: str) -> Plan:
         with self._read(f"reading plan {plan_id!r}") as c:
             row = c.execute(sa.select(t.plans).where(t.plans.c.id == plan_id)).first()
@@ -459,6 +489,7 @@ class SqlStore(Store):
             raise NotFound(f"no plan {plan_id!r}")
         return _plan(row._mapping)
 
+    @_transaction
     def get_plan_version(self, plan_id: str, version: int) -> Plan:
         plan = self.get_plan(plan_id)
         if version == plan.version:
@@ -480,6 +511,7 @@ class SqlStore(Store):
             updated_at_s=row.at_s,
         )
 
+    @_transaction
     def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]:
         query = sa.select(t.plans).order_by(t.plans.c.created_at_s, t.plans.c.id)
         if party is not None:
@@ -492,6 +524,7 @@ class SqlStore(Store):
 
     # change log and detector ------------------------------------------------------------------
 
+    @_transaction
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
         query = sa.select(t.changes).where(t.changes.c.seq > seq).order_by(t.changes.c.seq)
         if limit is not None:
@@ -500,6 +533,7 @@ class SqlStore(Store):
             rows = c.execute(query).all()
         return [_change(row) for row in rows]
 
+    @_transaction
     def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
         col = t.changes.c
         last = (
@@ -512,6 +546,7 @@ class SqlStore(Store):
             rows = c.execute(query).all()
         return [_change(row) for row in rows]
 
+    @_transaction
     def detector_cursor(self) -> int:
         with self._read("reading the detector cursor") as c:
             seq = c.execute(
@@ -519,9 +554,12 @@ class SqlStore(Store):
             ).scalar()
         return 0 if seq is None else int(seq)
 
-    def commit_detection(self, detection: Detection) -> None:
+    @_transaction
+    def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
         at_s = detection.at_s
         with self._write(f"recording detection at change {detection.seq}") as c:
+            if fence is not None:
+                lease.fence(c, fence)
             current = c.execute(
                 sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
             ).scalar()
@@ -555,8 +593,19 @@ class SqlStore(Store):
                     .values(seq=detection.seq)
                 )
 
+    @_transaction
+    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        with self._write("taking the detector lease") as c:
+            return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held)
+
+    @_transaction
+    def release_lease(self, held: int) -> None:
+        with self._write("releasing the detector lease") as c:
+            lease.release(c, held)
+
     # conflicts and notifications --------------------------------------------------------------
 
+    @_transaction
     def get_conflict(self, conflict_id: str) -> Conflict:
         with self._read(f"reading conflict {conflict_id!r}") as c:
             row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == conflict_id)).first()
@@ -564,6 +613,7 @@ class SqlStore(Store):
             raise NotFound(f"no conflict {conflict_id!r}")
         return _conflict(row._mapping)
 
+    @_transaction
     def list_conflicts(
         self,
         party: str | None = None,
@@ -588,6 +638,7 @@ class SqlStore(Store):
             rows = c.execute(query).all()
         return [_conflict(row._mapping) for row in rows]
 
+    @_transaction
     def get_notification(self, notification_id: str) -> Notification:
         col = t.notifications.c
         with self._read(f"reading notification {notification_id!r}") as c:
@@ -596,6 +647,7 @@ class SqlStore(Store):
             raise NotFound(f"no notification {notification_id!r}")
         return _notification(row._mapping)
 
+    @_transaction
     def list_notifications(
         self, party: str | None = None, *, include_relayed: bool = True
     ) -> list[Notification]:
@@ -610,6 +662,7 @@ class SqlStore(Store):
             rows = c.execute(query).all()
         return [_notification(row._mapping) for row in rows]
 
+    @_transaction
     def update_notification(self, notification: Notification, verb: str) -> None:
         at_s = max(
             (

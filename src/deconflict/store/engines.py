@@ -1,0 +1,87 @@
+"""Opening a store: the target names the database, the engine is set up for it.
+
+``open_store(target)`` takes a file path or ``sqlite:///path`` (SQLite, the embedded default) or a
+``postgresql://`` / ``postgres://`` / ``postgresql+psycopg://`` URL (PostgreSQL through psycopg 3),
+so every caller (CLI ``--db``, ``Hub.open``, tests) names its database the same way.
+
+SQLite: WAL, ``synchronous=FULL`` (what the API acknowledges is on disk), foreign keys on, a busy
+timeout, and ``BEGIN IMMEDIATE`` so a write transaction takes the write lock at once instead of
+failing on upgrade; several processes may share the file. PostgreSQL: every transaction at
+SERIALIZABLE (retried on 40001/40P01 by the store), connections checked before use.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from deconflict.errors import StoreError
+from deconflict.store.retry import RetryPolicy
+from deconflict.store.sql import SqlStore
+
+__all__ = ["open_postgres", "open_sqlite", "open_store", "postgres_url"]
+
+_PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def _sqlite_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite would defer it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
+    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise StoreError(f"cannot open store {str(target)!r}: no such directory")
+    return SqlStore(_sqlite_engine(target), what=str(target), retry=retry)
+
+
+def postgres_url(url: str) -> str:
+    """``url`` with the psycopg 3 driver named (``postgresql+psycopg://``)."""
+    for scheme in _PG_SCHEMES:
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    raise StoreError(f"not a PostgreSQL URL: {url!r}")
+
+
+def open_postgres(url: str, retry: RetryPolicy | None = None) -> SqlStore:
+    """Open (migrating to the newest schema) the PostgreSQL store at ``url``."""
+    try:
+        engine = sa.create_engine(
+            postgres_url(url), isolation_level="SERIALIZABLE", pool_pre_ping=True
+        )
+    except (sa.exc.ArgumentError, ValueError) as error:
+        raise StoreError(f"cannot open store: bad URL ({error})") from None
+    return SqlStore(engine, what=engine.url.render_as_string(hide_password=True), retry=retry)
+
+
+def open_store(target: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
+    """The store ``target`` names: a PostgreSQL URL, a ``sqlite:///`` URL or a file path."""
+    if isinstance(target, str):
+        if target.startswith(_PG_SCHEMES):
+            return open_postgres(target, retry)
+        if target.startswith("sqlite:///"):
+            return open_sqlite(target[len("sqlite:///") :], retry)
+        if "://" in target:
+            raise StoreError(f"cannot open store {target!r}: unknown scheme")
+    return open_sqlite(target, retry)

@@ -1,0 +1,69 @@
+"""Change-log order with concurrent writers: a row's position in the log is its commit order.
+
+The hazard. ``changes.seq`` comes from an identity sequence. On PostgreSQL several transactions
+write at once, and a sequence hands out numbers at ``INSERT`` time, not at commit: transaction A
+takes 5, B takes 6, B commits, the detector reads ``seq > 4``, sees 6, moves its cursor to 6 and
+A's row 5, committed a moment later, is never processed.
+
+The scheme: a log mutex row. Every write transaction, just before it appends its first change-log
+row, locks one row of ``cursors`` (``name = 'changes.order'``) with ``SELECT ... FOR UPDATE`` and
+keeps the lock to its commit. The sequence number is drawn after the lock is taken, so two
+transactions that append to the log hold the mutex one after the other and draw their numbers in
+that same order: a transaction that drew a smaller number committed (or rolled back) before one
+with a larger number could even draw it. PostgreSQL makes a commit visible before it releases the
+transaction's locks, so once a reader sees row N every row below N is visible too (or never will
+be: a rolled-back number is a gap, which the detector reads past harmlessly). Reading
+``seq > cursor`` is therefore correct again, with no watermark to compute.
+
+Why this rather than the alternatives:
+
+- *Lock only, never update.* The mutex row is locked and not modified. Under SERIALIZABLE (and
+  REPEATABLE READ) PostgreSQL aborts a transaction that updates a row a concurrent transaction
+  has updated since its snapshot, so a counter row bumped by every writer would turn nearly every
+  concurrent write into a serialization failure and a retry. A row that is only locked makes
+  the second writer wait, then proceed without error.
+- *Late, short critical section.* The lock is taken only when the transaction appends to the log,
+  at the end of its work, so writers run their reads and entity writes concurrently and queue
+  only for the append and the commit (one WAL flush each; PostgreSQL's group commit still
+  applies to the transactions waiting behind).
+- *Portable.* Plain ``SELECT ... FOR UPDATE`` on a table row works on PostgreSQL and CockroachDB
+  (SQLite has one writer at a time anyway and ignores the clause). A commit watermark from
+  ``pg_snapshot_xmin`` or an advisory lock would tie correctness to PostgreSQL internals, and
+  LISTEN/NOTIFY is only ever a wake-up.
+- *Cost.* Appends to the log are serialised: the log's write rate is bounded by one commit at a
+  time. That is what an ordered log is; a later partition by area could give each partition its
+  own mutex row and cursor.
+
+The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` and are created
+(if missing) when a store is opened, so no migration is needed for them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from deconflict.errors import StoreError
+from deconflict.store import schema as t
+
+__all__ = ["LOG_MUTEX", "ensure_rows", "take_log_position"]
+
+LOG_MUTEX = "changes.order"
+
+
+def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
+    """Insert the ``cursors`` rows in ``names`` that are missing, at 0."""
+    have = set(
+        connection.execute(sa.select(t.cursors.c.name).where(t.cursors.c.name.in_(names))).scalars()
+    )
+    for name in names:
+        if name not in have:
+            connection.execute(sa.insert(t.cursors).values(name=name, seq=0))
+
+
+def take_log_position(connection: sa.Connection) -> None:
+    """Lock the log mutex row until this transaction ends (a no-op if already held)."""
+    row = connection.execute(
+        sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
+    ).first()
+    if row is None:
+        raise StoreError("the change-log mutex row is missing: open the store to create it")

@@ -1,0 +1,171 @@
+"""Change-log order under concurrent writers, the detector lease and its fencing, retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from deconflict.errors import StoreError
+from deconflict.model import Party
+from deconflict.store import Detection, LeaseLost, RetryPolicy, open_store
+from deconflict.store.retry import Retryable, is_retryable
+from deconflict.store.sql import SqlStore
+
+
+def _pg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _wait_for_lock_waiter(admin: psycopg.Connection, timeout_s: float = 10.0) -> None:
+    """Wait until some backend waits on a row lock taken FOR UPDATE (the interleaving point)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+            ("%FOR UPDATE%",),
+        ).fetchone()
+        if row is not None:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the second writer did not queue behind the first")
+
+
+@pytest.mark.postgres
+def test_a_bare_sequence_commits_out_of_order(pg_url):
+    """The hazard is real: without the log mutex a reader sees seq 2 while seq 1 is in flight."""
+    open_store(pg_url).close()
+    engine = sa.create_engine(_pg(pg_url), isolation_level="SERIALIZABLE")
+    row = "INSERT INTO changes (entity, kind, entity_id, at_s) VALUES ('x', 'x.y', :i, 0)"
+    with engine.connect() as first, engine.connect() as second:
+        first.begin()
+        early = first.execute(sa.text(row + " RETURNING seq"), {"i": "a"}).scalar()
+        with second.begin():
+            late = second.execute(sa.text(row + " RETURNING seq"), {"i": "b"}).scalar()
+        with engine.connect() as reader:
+            seen = reader.execute(sa.text("SELECT seq FROM changes")).scalars().all()
+        first.commit()
+    assert early < late
+    assert seen == [late]  # a cursor moved to `late` would never come back for `early`
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_log_mutex_makes_seq_order_commit_order(pg_url):
+    """A writer that drew its log position first commits first; a second writer waits for it,
+    so the detector never sees a later row while an earlier one is in flight."""
+    store = open_store(pg_url)
+    store.add_party(Party("usaf", "US"), 1.0)
+    cursor = store.changes_after(0)[-1].seq
+    engine = sa.create_engine(_pg(pg_url), isolation_level="SERIALIZABLE")
+    admin = psycopg.connect(pg_url.split("?")[0], autocommit=True)
+    with engine.connect() as first:
+        first.begin()
+        SqlStore._log(first, "party.added", "early", 2.0)  # holds the mutex, uncommitted
+        second = threading.Thread(target=store.add_party, args=(Party("faf", "FR"), 3.0))
+        second.start()
+        _wait_for_lock_waiter(admin)
+        assert store.changes_after(cursor) == []  # neither is visible yet
+        first.commit()
+    second.join(10)
+    rows = store.changes_after(cursor)
+    assert [c.entity_id for c in rows] == ["early", "faf"]
+    assert rows[0].seq < rows[1].seq
+    admin.close()
+    engine.dispose()
+    store.close()
+
+
+def test_lease_is_exclusive_expires_and_fences(store_target):
+    """One holder at a time; after expiry another takes it under a newer token, and the old
+    holder's renewal and fenced commits are refused without writing anything."""
+    store = open_store(store_target)
+    first = store.acquire_lease(100.0, 5.0)
+    assert first is not None
+    assert store.acquire_lease(101.0, 5.0) is None  # another process, before expiry
+    assert store.acquire_lease(104.0, 5.0, held=first) == first  # renewal
+    assert store.acquire_lease(108.0, 5.0) is None  # renewed until 109
+    second = store.acquire_lease(109.5, 5.0)
+    assert second is not None
+    assert second > first
+    assert store.acquire_lease(110.0, 5.0, held=first) is None
+    with pytest.raises(LeaseLost):
+        store.commit_detection(Detection(1, 110.0), fence=first)
+    assert store.detector_cursor() == 0
+    store.commit_detection(Detection(1, 110.0), fence=second)
+    assert store.detector_cursor() == 1
+    store.release_lease(second)
+    third = store.acquire_lease(111.0, 5.0)  # released: no wait for expiry
+    assert third is not None
+    assert third > second
+    store.close()
+
+
+def test_retry_policy_reruns_then_gives_up():
+    """A retryable failure is run again with bounded, growing pauses, then reported."""
+    pauses: list[float] = []
+    policy = RetryPolicy(attempts=4, base_delay_s=0.01, max_delay_s=0.02, sleep=pauses.append)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise Retryable("raced")
+        return "done"
+
+    assert policy.run(flaky) == "done"
+    assert len(pauses) == 2
+    assert all(0 <= p <= 0.02 for p in pauses)
+
+    def hopeless() -> str:
+        raise Retryable("raced")
+
+    with pytest.raises(StoreError, match="gave up after 4 attempts") as caught:
+        policy.run(hopeless)
+    assert not isinstance(caught.value, Retryable)
+
+
+@pytest.mark.postgres
+def test_real_serialization_failure_is_retryable(pg_url):
+    """PostgreSQL's SQLSTATE 40001 from two racing SERIALIZABLE writers is classed retryable."""
+    store = open_store(pg_url)
+    engine = sa.create_engine(_pg(pg_url), isolation_level="SERIALIZABLE")
+    bump = sa.text("UPDATE cursors SET seq = seq + 1 WHERE name = 'detector.lease'")
+    with engine.connect() as c:
+        c.begin()
+        c.execute(sa.text("SELECT 1 FROM cursors"))  # the snapshot is taken here
+        assert store.acquire_lease(0.0, 1.0) is not None  # commits a newer token row
+        with pytest.raises(sa.exc.OperationalError) as caught:
+            c.execute(bump)
+        c.rollback()
+    assert caught.value.orig.sqlstate == "40001"
+    assert is_retryable(caught.value)
+    engine.dispose()
+    store.close()
+
+
+def test_open_store_picks_the_database_by_target(tmp_path):
+    """A path or sqlite URL opens SQLite; an unknown scheme or dead server is StoreError."""
+    for target in (tmp_path / "a.db", f"sqlite:///{tmp_path / 'b.db'}"):
+        store = open_store(target)
+        assert store.dialect == "sqlite"
+        store.close()
+    with pytest.raises(StoreError):
+        open_store("mysql://localhost/x")
+    with pytest.raises(StoreError):
+        open_store("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")
+
+
+@pytest.mark.postgres
+def test_postgres_store_reopens_with_its_data(pg_url):
+    """Opening the same PostgreSQL schema again finds the data; migrating again is a no-op."""
+    first = open_store(pg_url)
+    assert first.dialect == "postgresql"
+    first.add_party(Party("usaf", "US Air Force"), 1.0)
+    first.close()
+    again = open_store(pg_url)
+    assert again.list_parties() == [Party("usaf", "US Air Force")]
+    again.close()

@@ -7,7 +7,7 @@ WEB    := web
 ATLAS  := $(WEB)/node_modules/world-atlas/countries-50m.json
 DB_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo test bench lint setup clean serve
 
 setup: $(STAMP) $(ATLAS)
 
@@ -24,6 +24,9 @@ $(ATLAS): $(WEB)/package.json
 
 demo: setup
 	$(BIN)/deconflict demo --report report
+
+serve: setup
+	$(BIN)/deconflict serve
 
 test: setup
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider

@@ -30,6 +30,15 @@ SETTINGS: dict[str, Setting] = {
         Setting("max-vertices", "10000", "Most vertices a footprint may have."),
         Setting("max-area-m2", "5e12", "Largest footprint area accepted, in square metres."),
         Setting("report", "report", "Folder the demo writes its report into."),
+        Setting("url", "", "URL of a remote hub; when set, commands act through its API."),
+        Setting("token", "", "Bearer token for the remote hub (see `deconflict token issue`)."),
+        Setting("host", "127.0.0.1", "Address `deconflict serve` listens on."),
+        Setting("port", "8080", "Port `deconflict serve` listens on."),
+        Setting(
+            "issuers",
+            "",
+            "JSON file of further token issuers the server trusts (issuer, audience, keys).",
+        ),
         Setting(
             "world-atlas",
             "web/node_modules/world-atlas/countries-50m.json",

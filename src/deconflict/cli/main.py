@@ -13,6 +13,7 @@ import typer
 from deconflict.cli.demo import demo
 from deconflict.cli.detect import detect
 from deconflict.cli.records import register
+from deconflict.cli.serve import serve, token_app
 from deconflict.errors import DeconflictError, InvalidInput
 
 __all__ = ["app", "main", "run"]
@@ -35,6 +36,8 @@ def root() -> None:
 app.command()(demo)
 app.command()(detect)
 register(app)
+app.command()(serve)
+app.add_typer(token_app, name="token")
 
 
 def main(argv: list[str] | None = None) -> int:

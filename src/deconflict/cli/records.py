@@ -1,5 +1,6 @@
 """CLI commands against a local hub database: parties, agreements, notices, plans, conflicts,
-notifications and acknowledgements.
+notifications and acknowledgements; with ``--url`` (and ``--token``) the acting commands go to a
+remote hub instead (``cli.remote``).
 
 Each command opens the hub on ``--db`` (created and migrated on first use), does one thing, then
 runs the detector and the clock-driven checks, as the service does between requests, so what it
@@ -18,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deconflict.cli import remote
 from deconflict.cli.common import geo_limits, read_json
+from deconflict.client import Client
 from deconflict.demo.timefmt import format_clock, format_duration, format_lead
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
@@ -40,13 +43,47 @@ DbOption = Annotated[
         show_default=SETTINGS["db"].default,
     ),
 ]
-PartyOption = Annotated[str, typer.Option("--party", "--as", help="The acting party's id.")]
+PartyOption = Annotated[
+    str | None,
+    typer.Option("--party", "--as", help="The acting party's id (remote: the token's party)."),
+]
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        help=SETTINGS["url"].help,
+        envvar=SETTINGS["url"].env,
+        default_factory=lambda: setting_value("url"),
+        show_default=False,
+    ),
+]
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        help=SETTINGS["token"].help,
+        envvar=SETTINGS["token"].env,
+        default_factory=lambda: setting_value("token"),
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 party_app = typer.Typer(help="Parties that file and receive notices.", no_args_is_help=True)
 agreement_app = typer.Typer(help="Agreements between parties.", no_args_is_help=True)
 notice_app = typer.Typer(help="Advance notices of planned air activity.", no_args_is_help=True)
 plan_app = typer.Typer(help="A party's own, private plans.", no_args_is_help=True)
+
+
+def _client(url: str, token: str) -> Client | None:
+    """A client of the remote hub at ``url``, or None to act on the local database."""
+    return Client(url, token or None) if url else None
+
+
+def _acting(party: str | None) -> str:
+    if party is None:
+        raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")
+    return party
 
 
 @contextmanager
@@ -176,12 +213,20 @@ def agreement_list(db: DbOption, as_json: JsonOption = False) -> None:
 @notice_app.command("file")
 def notice_file(
     file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of the volumes.")],
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
     category: Annotated[str, typer.Option(help="What kind of activity.")] = "air-activity",
     notice_id: Annotated[str | None, typer.Option("--id", help="Notice id.")] = None,
 ) -> None:
     """File a notice. A notice later than the agreed lead time is accepted and flagged."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(remote.file_notice(client, file, category, notice_id))
+        return
+    party = _acting(party)
     volumes = _volumes(file, party)
     with _hub(db) as hub:
         filing = hub.file_notice(party, volumes, category, notice_id)
@@ -197,12 +242,21 @@ def notice_file(
 
 @notice_app.command("list")
 def notice_list(
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
     state: Annotated[list[NoticeState] | None, typer.Option(help="Only these states.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The notices a party may see (its own, and others' as its agreements disclose them)."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            states = [str(s) for s in state] if state else None
+            _print(remote.list_notices(client, states), as_json, "notices")
+        return
+    party = _acting(party)
     with _hub(db) as hub:
         rows = [_notice_row(n) for n in hub.list_notices(party, states=state or None)]
     _print(rows, as_json, "notices")
@@ -211,10 +265,18 @@ def notice_list(
 @notice_app.command("cancel")
 def notice_cancel(
     notice_id: Annotated[str, typer.Argument(help="The notice to cancel.")],
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
 ) -> None:
     """Cancel one of the party's own notices."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(remote.cancel_notice(client, notice_id))
+        return
+    party = _acting(party)
     with _hub(db) as hub:
         notice = hub.cancel_notice(party, notice_id)
     typer.echo(f"cancelled notice {notice.id}")
@@ -223,11 +285,19 @@ def notice_cancel(
 @plan_app.command("add")
 def plan_add(
     file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of the volumes.")],
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
     plan_id: Annotated[str | None, typer.Option("--id", help="Plan id.")] = None,
 ) -> None:
     """Add a private plan; it is checked against other parties' notices."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(remote.plan_add(client, file, plan_id))
+        return
+    party = _acting(party)
     volumes = _volumes(file, party)
     with _hub(db) as hub:
         plan = hub.add_plan(party, volumes, plan_id)
@@ -238,12 +308,20 @@ def plan_add(
 
 
 def conflicts(
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
     open_only: Annotated[bool, typer.Option("--open", help="Only open conflicts.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The conflicts a party is in, with the lead time it had and an adjustment that clears."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            _print(remote.conflicts(client, open_only), as_json, "conflicts")
+        return
+    party = _acting(party)
     with _hub(db) as hub:
         rows = []
         for c in hub.list_conflicts(party, open_only=open_only):
@@ -269,8 +347,20 @@ def conflicts(
     _print(rows, as_json, "conflicts")
 
 
-def notifications(party: PartyOption, db: DbOption, as_json: JsonOption = False) -> None:
+def notifications(
+    db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """A party's notifications (delivering the new ones), with their state."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            _print(remote.notifications(client), as_json, "notifications")
+        return
+    party = _acting(party)
     with _hub(db) as hub:
         hub.deliver(party)
         rows = [
@@ -291,10 +381,18 @@ def notifications(party: PartyOption, db: DbOption, as_json: JsonOption = False)
 
 def ack(
     notification_id: Annotated[str, typer.Argument(help="The notification to acknowledge.")],
-    party: PartyOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
 ) -> None:
     """Acknowledge a notification sent to the party."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(remote.ack(client, notification_id))
+        return
+    party = _acting(party)
     with _hub(db) as hub:
         done = hub.acknowledge(party, notification_id)
     typer.echo(f"acknowledged {done.id}")

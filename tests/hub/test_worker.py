@@ -1,0 +1,74 @@
+"""The detector worker in one process: lease hand-over, a paused leader fenced off, resync."""
+
+from __future__ import annotations
+
+import pytest
+from tests.hub.scenario import T0, vol
+
+from deconflict.hub import DetectorWorker, Hub, SimulatedClock
+from deconflict.model import Agreement, Disclosure
+from deconflict.store import LeaseLost
+
+
+class Wall:
+    """A hand-driven wall clock for the lease."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def hubs(store_target):
+    clock = SimulatedClock(T0)
+    first = Hub.open(store_target, clock)
+    first.add_party("usaf", "US Air Force")
+    first.add_party("faf", "French Air Force")
+    second = Hub.open(store_target, clock)
+    yield first, second
+    first.close()
+    second.close()
+
+
+def test_paused_leader_is_fenced_and_the_new_one_sees_everything(hubs):
+    """A leader paused past its lease cannot commit (LeaseLost, nothing written); the new leader
+    rebuilds from the store, including an agreement another process added, and finds the
+    conflict between notices filed through both processes."""
+    one, two = hubs
+    wall = Wall()
+    a = DetectorWorker(one, lease_s=5.0, wall=wall)
+    b = DetectorWorker(two, lease_s=5.0, wall=wall)
+    two.add_agreement(Agreement("mou", ("usaf", "faf"), default_disclosure=Disclosure.FULL))
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    report = a.step()
+    assert report is not None
+    assert report.notifications  # `one` saw the agreement `two` added, through the log
+    assert b.step() is None  # standby while `a` holds the lease
+    held = a.token
+    assert held is not None
+    wall.now += 6.0  # `a` pauses past its lease
+    two.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+    report = b.step()
+    assert report is not None
+    assert [len(report.new_conflicts), b.token] == [1, held + 1]
+    one.file_notice("usaf", [vol("c", lon=39.02)], "air-activity", "N3")
+    with pytest.raises(LeaseLost):
+        one.process(fence=held)  # what `a` would commit on waking: refused
+    assert a.step() is None  # and its worker falls back to standby
+    assert len(b.step().new_conflicts) == 1  # N3 x N2, found once, by the leader
+    assert len(one.store.list_conflicts()) == 2
+
+
+def test_release_hands_over_at_once(hubs):
+    """A worker that stops releases the lease; a standby takes it without waiting for expiry."""
+    one, two = hubs
+    wall = Wall()
+    a = DetectorWorker(one, wall=wall)
+    b = DetectorWorker(two, wall=wall)
+    assert a.step() is not None
+    assert b.step() is None
+    a.run(stop=lambda: True)  # stops at once, releasing
+    assert b.step() is not None
+    assert b.token is not None

@@ -1,0 +1,217 @@
+"""Several hub processes on one store: every change detected exactly once, also across a kill -9.
+
+Each process is a real subprocess (``tests/hub/procs.py``) filing a bounded load of notices and
+running the detector under the lease. The outcome is checked against what the geometry makes
+exact: one notice notification per notice, one conflict per even spot, two conflict notifications
+per conflict, nothing more, every acknowledged filing stored, the log consumed to its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from tests.hub.procs import expected_conflicts
+
+from deconflict.engine import SeparationMinima
+from deconflict.model import Agreement, Disclosure, NotificationKind, RecordKind
+from deconflict.store import Store, open_store
+
+ROOT = Path(__file__).parents[2]
+COUNT = 30  # notices per party
+
+
+def _setup(target: str) -> None:
+    store = open_store(target)
+    from deconflict.hub import Hub
+
+    hub = Hub(store)
+    hub.add_party("usaf", "US Air Force")
+    hub.add_party("faf", "French Air Force")
+    hub.add_agreement(
+        Agreement(
+            id="mou",
+            parties=("usaf", "faf"),
+            minima=SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0),
+            default_disclosure=Disclosure.FULL,
+        )
+    )
+    hub.close()
+
+
+class Proc:
+    """One hub process and its files."""
+
+    def __init__(self, tmp: Path, target: str, party: str, **options: object) -> None:
+        self.acked = tmp / f"{party}.acked"
+        self.report = tmp / f"{party}.report"
+        self.stop = tmp / "stop"
+        self.args = [
+            sys.executable,
+            "-m",
+            "tests.hub.procs",
+            "--db",
+            target,
+            "--party",
+            party,
+            "--count",
+            str(COUNT),
+            "--acked",
+            str(self.acked),
+            "--stop",
+            str(self.stop),
+            "--report",
+            str(self.report),
+        ]
+        for name, value in options.items():
+            self.args += [f"--{name.replace('_', '-')}", str(value)]
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.popen = subprocess.Popen(self.args, cwd=ROOT, stderr=subprocess.PIPE)
+
+    def acked_ids(self) -> list[str]:
+        return self.acked.read_text().split() if self.acked.exists() else []
+
+    def wait_acked(self, n: int, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.acked_ids()) < n:
+            assert self.popen is not None
+            if self.popen.poll() is not None:
+                raise AssertionError(f"process exited early: {self.popen.stderr.read()!r}")
+            assert time.monotonic() < deadline, f"{self.acked} stuck below {n}"
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        assert self.popen is not None
+        os.kill(self.popen.pid, signal.SIGKILL)
+        self.popen.communicate(timeout=10)
+
+    def finish(self, timeout_s: float = 30.0) -> dict[str, int]:
+        assert self.popen is not None
+        _, err = self.popen.communicate(timeout=timeout_s)
+        assert self.popen.returncode == 0, err.decode()
+        return json.loads(self.report.read_text())
+
+    def cleanup(self) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.communicate(timeout=10)  # reaps it and closes its pipe
+
+
+def _wait_consumed(store: Store, procs: list[Proc], timeout_s: float = 90.0) -> None:
+    """Until every filing is acknowledged and the detector's cursor is at the log's end."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(len(p.acked_ids()) == COUNT for p in procs):
+            last = store.changes_after(store.detector_cursor())
+            if not last:
+                time.sleep(0.3)  # a row appended by a detection commit in flight shows up now
+                if not store.changes_after(store.detector_cursor()):
+                    return
+        for p in procs:
+            assert p.popen is not None
+            if p.popen.poll() is not None:
+                raise AssertionError(f"a worker died: {p.popen.stderr.read()!r}")
+        time.sleep(0.05)
+    raise AssertionError("the change log was not consumed in time")
+
+
+def _check_exactly_once(store: Store, acked: set[str]) -> None:
+    notices = {n.id for n in store.list_notices()}
+    everything = {f"{p}-{i}" for p in ("usaf", "faf") for i in range(COUNT)}
+    assert acked <= notices, f"acknowledged but lost: {sorted(acked - notices)}"
+    assert notices == everything
+    conflicts = store.list_conflicts()
+    pairs = set()
+    for c in conflicts:
+        assert (c.a.kind, c.b.kind) == (RecordKind.NOTICE, RecordKind.NOTICE)
+        pairs.add(tuple(sorted((c.a.record_id, c.b.record_id))))
+    assert pairs == expected_conflicts(COUNT)
+    assert len(conflicts) == len(pairs)
+    notes = store.list_notifications()
+    told = Counter(
+        (n.kind, n.notice_id, n.conflict_id, n.recipient)
+        for n in notes
+        if n.kind in (NotificationKind.NOTICE, NotificationKind.CONFLICT)
+    )
+    assert set(told.values()) == {1}, "a notification was produced twice"
+    notice_told = {(nid, r) for (k, nid, _, r) in told if k is NotificationKind.NOTICE}
+    other = {"usaf": "faf", "faf": "usaf"}
+    assert notice_told == {(nid, other[nid.split("-")[0]]) for nid in everything}
+    conflict_told = Counter(cid for (k, _, cid, _) in told if k is NotificationKind.CONFLICT)
+    assert conflict_told == {c.id: 2 for c in conflicts}
+    assert len(notes) == len(everything) + 2 * len(conflicts)
+    log = Counter(c.kind for c in store.changes_after(0))
+    assert log["notification.created"] == len(notes)
+    assert log["conflict.detected"] == len(conflicts)
+
+
+def _target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "hub.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return _target(request, tmp_path)
+
+
+@pytest.mark.slow
+def test_two_hub_processes_detect_every_change_once(target, tmp_path):
+    """Two processes file concurrently and hand the lease back and forth; every change is
+    detected exactly once and both took turns as the detector."""
+    _setup(target)
+    procs = [Proc(tmp_path, target, party, lease_s=2.0, yield_every=2) for party in ("usaf", "faf")]
+    store = open_store(target)
+    try:
+        for p in procs:
+            p.start()
+        _wait_consumed(store, procs)
+        procs[0].stop.touch()
+        reports = [p.finish() for p in procs]
+        _check_exactly_once(store, {i for p in procs for i in p.acked_ids()})
+        assert all(r["batches"] > 0 for r in reports), reports
+    finally:
+        for p in procs:
+            p.cleanup()
+        store.close()
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_path):
+    """The lease holder is killed with SIGKILL mid-load; the other takes over when the lease
+    lapses, the killed one restarts and finishes its load: every acknowledged filing is stored
+    and every notification exists exactly once."""
+    _setup(target)
+    first = Proc(tmp_path, target, "usaf", lease_s=1.0)
+    second = Proc(tmp_path, target, "faf", lease_s=1.0)
+    store = open_store(target)
+    try:
+        first.start()
+        first.wait_acked(3)  # it has stepped: it holds the lease
+        second.start()
+        first.wait_acked(COUNT // 3)
+        first.kill()
+        killed_acked = set(first.acked_ids())
+        assert len(killed_acked) < COUNT
+        first.start()
+        _wait_consumed(store, [first, second])
+        first.stop.touch()
+        reports = [p.finish() for p in (first, second)]
+        assert reports[1]["batches"] > 0, "the survivor never took over"
+        _check_exactly_once(store, killed_acked | set(first.acked_ids()) | set(second.acked_ids()))
+    finally:
+        for p in (first, second):
+            p.cleanup()
+        store.close()

@@ -18,7 +18,7 @@ from deconflict.api.schemas import (
     PartyIn,
     agreement_out,
     conflict_out,
-    notification_out,
+    notifications_seen,
 )
 from deconflict.api.service import Caller, idempotent_post, need, own, service
 from deconflict.api.stream import event_stream
@@ -91,11 +91,11 @@ async def list_notifications(request: Request, principal: Caller) -> list[Notifi
     addressed to it are marked delivered."""
     need(principal, Scope.READ)
 
-    def read(hub: Hub) -> list[Notification]:
+    def read(hub: Hub) -> list[NotificationOut]:
         hub.deliver(principal.party)
-        return hub.list_notifications(principal.party)
+        return notifications_seen(hub, principal.party, hub.list_notifications(principal.party))
 
-    return [notification_out(n) for n in await service(request).runner.run_write(read)]
+    return await service(request).runner.run_write(read)
 
 
 @router.get(
@@ -104,12 +104,12 @@ async def list_notifications(request: Request, principal: Caller) -> list[Notifi
 async def get_notification(
     notification_id: str, request: Request, principal: Caller
 ) -> NotificationOut:
-    def read(hub: Hub) -> Notification:
+    def read(hub: Hub) -> NotificationOut:
         found = _visible_notification(hub, principal.party, notification_id)
         need(principal, Scope.READ)
-        return found
+        return notifications_seen(hub, principal.party, [found])[0]
 
-    return notification_out(await service(request).runner.run(read))
+    return await service(request).runner.run(read)
 
 
 @router.post(
@@ -129,7 +129,8 @@ async def acknowledge(
         found = _visible_notification(hub, principal.party, notification_id)
         own(principal.party, found.recipient, f"notification {notification_id!r}")
         need(principal, Scope.ACK)
-        return 200, notification_out(hub.acknowledge(principal.party, notification_id)), {}
+        done = hub.acknowledge(principal.party, notification_id)
+        return 200, notifications_seen(hub, principal.party, [done])[0], {}
 
     return await idempotent_post(request, principal, act)
 

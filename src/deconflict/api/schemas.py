@@ -6,15 +6,17 @@ as RFC 3339 UTC strings; durations in seconds, distances in metres, as the field
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconflict.engine import Adjustment
+from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
 from deconflict.geo.units import epoch_to_rfc3339
-from deconflict.hub import Filing, Suggestion
+from deconflict.hub import Filing, Hub, Suggestion
 from deconflict.model import Agreement, Conflict, Notice, Notification, Plan
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "conflict_out",
     "notice_out",
     "notification_out",
+    "notifications_seen",
     "plan_out",
 ]
 
@@ -298,14 +301,35 @@ def conflict_out(
     )
 
 
-def notification_out(notification: Notification) -> NotificationOut:
+def notifications_seen(
+    hub: Hub, party: str, notifications: Sequence[Notification]
+) -> list[NotificationOut]:
+    """``party``'s view of notifications: a notice its agreements do not disclose (say, the other
+    side of a conflict it is told of) is not named."""
+    visible: dict[str, bool] = {}
+
+    def shown(notice_id: str) -> bool:
+        if notice_id not in visible:
+            try:
+                hub.get_notice(party, notice_id)
+                visible[notice_id] = True
+            except NotFound:
+                visible[notice_id] = False
+        return visible[notice_id]
+
+    return [
+        notification_out(n, n.notice_id is not None and shown(n.notice_id)) for n in notifications
+    ]
+
+
+def notification_out(notification: Notification, notice_visible: bool = True) -> NotificationOut:
     n = notification
     return NotificationOut(
         id=n.id,
         recipient=n.recipient,
         kind=str(n.kind),
         state=str(n.state),
-        notice_id=n.notice_id,
+        notice_id=n.notice_id if notice_visible else None,
         conflict_id=n.conflict_id,
         via=n.via,
         created_at=epoch_to_rfc3339(n.created_at_s),

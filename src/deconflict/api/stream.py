@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 
 from deconflict.api.problems import InvalidField
-from deconflict.api.schemas import notification_out
+from deconflict.api.schemas import NotificationOut, notifications_seen
 from deconflict.api.service import service
 from deconflict.hub import Hub
 from deconflict.model import Notification
@@ -49,20 +49,21 @@ async def event_stream(
     svc = service(request)
     cursor = parse_event_id(last)
 
-    def pending(hub: Hub) -> list[Notification]:
+    def pending(hub: Hub) -> list[tuple[str, NotificationOut]]:
         hub.deliver(party)
-        found = hub.list_notifications(party)
-        return [n for n in found if cursor is None or _key(n) > cursor]
+        found = [n for n in hub.list_notifications(party) if cursor is None or _key(n) > cursor]
+        seen = notifications_seen(hub, party, found)
+        return list(zip((event_id(n) for n in found), seen, strict=True))
 
     yield b"retry: 1000\n\n"
     while True:
         generation = svc.runner.generation
         batch = await svc.runner.run(pending) if svc.runner.ready else []
-        for notification in batch:
-            body = json.dumps(notification_out(notification).model_dump(mode="json"))
-            yield f"id: {event_id(notification)}\nevent: notification\ndata: {body}\n\n".encode()
+        for key, shown in batch:
+            body = json.dumps(shown.model_dump(mode="json"))
+            yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()
             svc.metrics.events.inc()
-            cursor = _key(notification)
+            cursor = parse_event_id(key)
         if once or not svc.runner.ready or await request.is_disconnected():
             return
         if not batch:

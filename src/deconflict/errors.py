@@ -23,13 +23,13 @@ from __future__ import annotations
 
 __all__ = [
     "DeconflictError",
+    "ForkDetected",
     "InvalidDocument",
     "InvalidGeometry",
     "InvalidInput",
     "InvalidTransition",
     "InvalidVolume",
     "NotFound",
-    "ForkDetected",
     "StoreError",
     "VerificationFailed",
     "VersionConflict",

@@ -24,6 +24,7 @@ from deconflict.errors import InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.detector import Detector, live_entries
+from deconflict.hub.ledger import HubLedger
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -98,6 +99,7 @@ class Hub:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
+        self.ledger = HubLedger(store, self._clock)
         self._detector.rebuild()
 
     @classmethod
@@ -373,6 +375,7 @@ class Hub:
                 escalated = notification.escalate(now)
                 self._store.update_notification(escalated, "escalated")
                 report.escalated.append(escalated)
+        self.ledger.checkpoint()  # periodically: at every tick the log has grown
         return report
 
     # conflicts, notifications, acknowledgement ------------------------------------------------

@@ -25,6 +25,7 @@ from deconflict.model import (
     Plan,
     RecordKind,
 )
+from deconflict.store.ledger_base import LedgerStore
 
 __all__ = ["Change", "Detection", "Store"]
 
@@ -67,7 +68,7 @@ class Detection:
     notifications: Sequence[Notification] = ()
 
 
-class Store(ABC):
+class Store(LedgerStore, ABC):
     """Persistence of parties, agreements, notices, plans, conflicts and notifications."""
 
     @abstractmethod

@@ -59,6 +59,7 @@ from deconflict.store.codec import (
     volumes_from_json,
     volumes_to_json,
 )
+from deconflict.store.ledger_sql import SqlLedger, record_change
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 
 __all__ = ["SqlStore"]
@@ -229,7 +230,7 @@ def _plan(row: Any) -> Plan:
     )
 
 
-class SqlStore(Store):
+class SqlStore(SqlLedger, Store):
     """The store on any SQLAlchemy engine; see :func:`deconflict.store.open_store`."""
 
     def __init__(
@@ -283,6 +284,7 @@ class SqlStore(Store):
                 state=None if record is None else str(record.state),
             )
         )
+        record_change(connection, kind, entity_id, at_s, record)  # the ledger, same transaction
 
     # parties and agreements -------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""The hub's side of the ledger: signing checkpoints, proofs, receipts, openings and the audit.
+
+The store appends entries with every write; this signs what it appended. The Ed25519 key is made
+on first use and kept in the store (so every hub process on one database signs as the same log);
+its name is the log's origin, ``deconflict.hub/<8 hex>``. A checkpoint is made on demand and at
+every ``tick()`` when the log has grown, and kept: ``ledger verify`` checks them all.
+
+Receipts go to those the entry is about: the filer of a notice (for its filing entry) and the
+recipient of a notification, or its relay (for its latest entry, the acknowledgement once there
+is one). Only the filer may open a notice's commitment. Anything else is NotFound, as elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from deconflict.errors import InvalidInput, NotFound
+from deconflict.hub.clock import Clock
+from deconflict.ledger import (
+    Checkpoint,
+    LogReport,
+    Opening,
+    Signer,
+    Verifier,
+    make_receipt,
+    verify_log,
+)
+from deconflict.store import Store
+
+__all__ = ["HubLedger"]
+
+
+class HubLedger:
+    """Checkpoints, proofs, receipts and openings over one store's ledger."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._signer: Signer | None = None
+
+    @property
+    def signer(self) -> Signer:
+        if self._signer is None:
+            fresh = Signer.generate(f"deconflict.hub/{secrets.token_hex(4)}")
+            name, raw = self._store.ledger_signing_key(
+                fresh.name, fresh.private_bytes(), self._clock.now()
+            )
+            self._signer = Signer.from_private_bytes(name, raw)
+        return self._signer
+
+    @property
+    def public_key(self) -> str:
+        """The verifier key, ``<name>+<hex key id>+<base64 key>`` (C2SP signed-note)."""
+        return self.signer.verifier_key
+
+    @property
+    def size(self) -> int:
+        return self._store.ledger_size()
+
+    def checkpoint(self) -> str:
+        """A signed checkpoint of the log as it is now (the last one kept, if the log has not
+        grown since)."""
+        kept = self._store.ledger_checkpoints()
+        size = self._store.ledger_size()
+        if kept and kept[-1][0] == size:
+            return kept[-1][1]
+        signer = self.signer
+        note = signer.sign_checkpoint(Checkpoint(signer.name, size, self._store.ledger_root(size)))
+        self._store.ledger_add_checkpoint(size, note, self._clock.now())
+        return note
+
+    def checkpoints(self) -> list[str]:
+        return [note for _size, note in self._store.ledger_checkpoints()]
+
+    def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
+        return self._store.ledger_inclusion(index, self.size if size is None else size)
+
+    def consistency(self, first: int, second: int | None = None) -> list[bytes]:
+        return self._store.ledger_consistency(first, self.size if second is None else second)
+
+    def entry(self, index: int) -> dict[str, object]:
+        value = json.loads(self._store.ledger_entry(index))
+        if not isinstance(value, dict):  # pragma: no cover - the store writes objects only
+            raise InvalidInput(f"ledger entry {index} is not an object")
+        return value
+
+    # receipts and openings --------------------------------------------------------------------
+
+    def _latest(self, subject: str, types: tuple[str, ...] | None = None) -> int:
+        found = [
+            i for i, kind in self._store.ledger_find(subject) if types is None or kind in types
+        ]
+        if not found:
+            raise NotFound(f"no ledger entry about {subject.split(':', 1)[1]!r}")
+        return found[-1]
+
+    def receipt_index(self, party: str, record_id: str) -> int:
+        """The entry ``party`` may have a receipt for: a notice it filed (its filing) or a
+        notification to it or through it (the latest: the acknowledgement once there is one)."""
+        try:
+            notification = self._store.get_notification(record_id)
+        except NotFound:
+            notice = self._store.get_notice(record_id)
+            if notice.party != party:
+                raise NotFound(f"party {party!r} has no notice {record_id!r}") from None
+            return self._latest(f"notice:{record_id}", ("notice.filed",))
+        if party not in (notification.recipient, notification.via):
+            raise NotFound(f"no notification {record_id!r} for party {party!r}")
+        return self._latest(f"notification:{record_id}")
+
+    def receipt(self, party: str, record_id: str) -> bytes:
+        """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a fresh
+        checkpoint."""
+        index = self.receipt_index(party, record_id)
+        note = self.checkpoint()
+        size = self.signer.verifier().open_checkpoint(note).size
+        return make_receipt(self.entry(index), index, self.inclusion(index, size), note)
+
+    def opening(self, party: str, notice_id: str, version: int | None = None) -> Opening:
+        """The opening of a notice version's commitment, for its filer only."""
+        notice = self._store.get_notice(notice_id)
+        if notice.party != party:
+            raise NotFound(f"party {party!r} has no notice {notice_id!r}")
+        return self._store.ledger_opening(
+            f"notice:{notice_id}", notice.version if version is None else version
+        )
+
+    # audit --------------------------------------------------------------------------------------
+
+    def verify(self, verifier: Verifier | None = None) -> LogReport:
+        """Recompute the whole log and check every kept checkpoint against ``verifier`` (by
+        default the stored key's); VerificationFailed naming the first bad index otherwise."""
+        entries = self._store.ledger_entries()
+        return verify_log(
+            entries,
+            self._store.ledger_nodes(),
+            len(entries) if not entries else entries[-1][0] + 1,
+            self.checkpoints(),
+            self.signer.verifier() if verifier is None else verifier,
+        )

@@ -1,0 +1,67 @@
+"""The ledger part of the store interface: what the hub reads and writes of the ledger.
+
+Entries themselves are appended by the store inside each write's own transaction (never through
+this interface); these methods read the log and its proofs, and keep checkpoints, commitment
+openings and the signing key. Every :class:`~deconflict.store.base.Store` is a ``LedgerStore``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from deconflict.ledger import Opening
+from deconflict.ledger.merkle import NodeKey
+
+__all__ = ["LedgerStore"]
+
+
+class LedgerStore(ABC):
+    """Reads of the append-only log, and the hub's checkpoints, openings and key."""
+
+    @abstractmethod
+    def ledger_size(self) -> int:
+        """How many entries the log holds."""
+
+    @abstractmethod
+    def ledger_root(self, size: int) -> bytes:
+        """The root of the log's first ``size`` entries."""
+
+    @abstractmethod
+    def ledger_inclusion(self, index: int, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``index`` in the tree of ``size``."""
+
+    @abstractmethod
+    def ledger_consistency(self, first: int, second: int) -> list[bytes]:
+        """The consistency proof from size ``first`` to size ``second``."""
+
+    @abstractmethod
+    def ledger_entry(self, index: int) -> bytes:
+        """Entry ``index``'s canonical JSON (NotFound past the end)."""
+
+    @abstractmethod
+    def ledger_entries(self) -> list[tuple[int, bytes]]:
+        """Every entry, in index order."""
+
+    @abstractmethod
+    def ledger_nodes(self) -> dict[NodeKey, bytes]:
+        """Every stored perfect-subtree hash."""
+
+    @abstractmethod
+    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
+        """(index, type) of the entries about ``subject`` ("notice:ID"), oldest first."""
+
+    @abstractmethod
+    def ledger_opening(self, subject: str, version: int) -> Opening:
+        """The private opening of the commitment to ``subject`` at ``version``."""
+
+    @abstractmethod
+    def ledger_signing_key(self, new_name: str, new_key: bytes, at_s: float) -> tuple[str, bytes]:
+        """The stored signing key, storing ``new_name``/``new_key`` first if there is none."""
+
+    @abstractmethod
+    def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
+        """Keep a signed checkpoint."""
+
+    @abstractmethod
+    def ledger_checkpoints(self) -> list[tuple[int, str]]:
+        """(size, signed note) of every kept checkpoint, oldest first."""

@@ -1,0 +1,162 @@
+"""What the ledger records for each change: the entry object and the commitment it holds.
+
+An entry names who, what and when in the clear (ids, parties, the relay, RFC 3339 times) and holds
+only a salted commitment to the content (a notice's category and volumes, a conflict's detail, an
+agreement's terms); the salt and content stay here, private (``ledger_openings``), so the party
+that holds them can open the commitment to an arbiter. A notice version's commitment is made once
+and reused by every later entry about that version, so a delivery's ``notice_commitment`` is the
+filing's ``commitment``. Plans are never recorded: they are private even as metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from deconflict.ledger import canonical, commit
+from deconflict.model import Notice, Plan
+from deconflict.store import ledger_tables as lt
+from deconflict.store import schema as t
+from deconflict.store.codec import volumes_to_json
+
+__all__ = ["build_entry", "rfc3339", "subject_of"]
+
+
+def rfc3339(at_s: float | None) -> str | None:
+    """``2015-11-16T20:00:00Z`` (microseconds only when there are any)."""
+    if at_s is None:
+        return None
+    moment = datetime.fromtimestamp(at_s, UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subject_of(entity: str, entity_id: str) -> str:
+    """The key entries and openings are found by: ``notice:RU-N3``, ``notification:M-...``."""
+    return f"{entity}:{entity_id}"
+
+
+def _commitment(c: sa.Connection, subject: str, version: int, content: Any) -> str:
+    """The commitment to ``subject`` at ``version``, made (and its opening kept) on first use."""
+    o = lt.ledger_openings.c
+    existing = c.execute(
+        sa.select(o.commitment).where(o.subject == subject, o.version == version)
+    ).scalar()
+    if existing is not None:
+        return str(existing)
+    opening = commit(content)
+    c.execute(
+        sa.insert(lt.ledger_openings).values(
+            commitment=opening.commitment,
+            subject=subject,
+            version=version,
+            salt=opening.salt,
+            content=canonical(content).decode(),
+        )
+    )
+    return opening.commitment
+
+
+def _notice_commitment(c: sa.Connection, notice_id: str) -> tuple[int | None, str | None]:
+    """The newest committed version of a notice and its commitment (None, None if none)."""
+    o = lt.ledger_openings.c
+    row = c.execute(
+        sa.select(o.version, o.commitment)
+        .where(o.subject == subject_of("notice", notice_id))
+        .order_by(o.version.desc())
+        .limit(1)
+    ).first()
+    return (None, None) if row is None else (row.version, row.commitment)
+
+
+def _notice(c: sa.Connection, kind: str, notice: Notice, at_s: float) -> dict[str, Any]:
+    content = {
+        "notice": notice.id,
+        "party": notice.party,
+        "version": notice.version,
+        "category": notice.category,
+        "volumes": json.loads(volumes_to_json(notice.volumes)),
+    }
+    return {
+        "type": kind,
+        "notice": notice.id,
+        "version": notice.version,
+        "party": notice.party,
+        "state": str(notice.state),
+        "at": rfc3339(at_s),
+        "commitment": _commitment(c, subject_of("notice", notice.id), notice.version, content),
+    }
+
+
+def _notification(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+    row = c.execute(sa.select(t.notifications).where(t.notifications.c.id == entity_id)).one()
+    version, commitment = (None, None)
+    if row.notice_id is not None:
+        version, commitment = _notice_commitment(c, row.notice_id)
+    return {
+        "type": kind,
+        "notification": row.id,
+        "kind": row.kind,
+        "recipient": row.recipient,
+        "via": row.via,
+        "notice": row.notice_id,
+        "notice_version": version,
+        "notice_commitment": commitment,
+        "conflict": row.conflict_id,
+        "created_at": rfc3339(row.created_at_s),
+        "delivered_at": rfc3339(row.delivered_at_s),
+        "acknowledged_at": rfc3339(row.acknowledged_at_s),
+        "escalated_at": rfc3339(row.escalated_at_s),
+        "at": rfc3339(at_s),
+    }
+
+
+def _conflict(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+    row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == entity_id)).one()
+    content = {
+        name: value
+        for name, value in row._mapping.items()
+        if name not in ("state", "resolved_at_s")
+    }
+    return {
+        "type": kind,
+        "conflict": row.id,
+        "parties": sorted([row.a_party, row.b_party]),
+        "at": rfc3339(at_s),
+        "commitment": _commitment(c, subject_of("conflict", row.id), 0, content),
+    }
+
+
+def _agreement(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+    body = c.execute(sa.select(t.agreements.c.body).where(t.agreements.c.id == entity_id)).scalar()
+    content = json.loads(body) if body is not None else None
+    parties = content.get("parties", []) if isinstance(content, dict) else []
+    return {
+        "type": kind,
+        "agreement": entity_id,
+        "parties": sorted(parties),
+        "at": rfc3339(at_s),
+        "commitment": _commitment(c, subject_of("agreement", entity_id), 0, content),
+    }
+
+
+def build_entry(
+    c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
+) -> dict[str, Any] | None:
+    """The ledger entry for change ``kind`` of ``entity_id``, or None if it is not recorded."""
+    entity = kind.split(".", 1)[0]
+    if entity == "notice" and isinstance(record, Notice):
+        return _notice(c, kind, record, at_s)
+    if entity == "notification":
+        return _notification(c, kind, entity_id, at_s)
+    if entity == "conflict":
+        return _conflict(c, kind, entity_id, at_s)
+    if entity == "agreement":
+        return _agreement(c, kind, entity_id, at_s)
+    if entity == "party":
+        return {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
+    return None

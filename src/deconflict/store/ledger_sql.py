@@ -1,0 +1,239 @@
+"""The ledger in the SQL store: appended in the same transaction as the change it records.
+
+:func:`record_change` is called by the store for every change-log row, on the same connection and
+so in the same transaction, after the log mutex (:mod:`deconflict.store.order`) is taken: ledger
+appends are serialised exactly as change-log rows are, and the leaf index is the next after the
+largest stored. An append writes the entry, its leaf hash and the perfect subtrees the leaf
+completes (amortised two rows). On PostgreSQL at SERIALIZABLE a writer that queued behind another
+on the mutex reads the ledger's end from its older snapshot; the primary keys turn that into a
+serialization failure, and the store's retry runs the transaction again.
+
+:class:`SqlLedger` is the read side the hub uses (proofs in one query each, entries, checkpoints,
+openings, the signing key); :class:`~deconflict.store.sql.SqlStore` inherits it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound, VerificationFailed
+from deconflict.ledger import (
+    Opening,
+    canonical,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    new_perfect_nodes,
+    root_hash,
+    sibling_keys,
+)
+from deconflict.ledger.merkle import NodeKey
+from deconflict.model import Notice, Plan
+from deconflict.store import ledger_tables as lt
+from deconflict.store.ledger_base import LedgerStore
+from deconflict.store.ledger_entries import build_entry, subject_of
+from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
+
+if TYPE_CHECKING:
+    import contextlib
+
+    from deconflict.store.retry import RetryPolicy
+
+__all__ = ["SqlLedger", "record_change", "subject_of"]
+
+T = TypeVar("T")
+
+
+def _node_id(key: NodeKey) -> int:
+    return (key[0] << NODE_LEVEL_SHIFT) | key[1]
+
+
+def _node_key(node: int) -> NodeKey:
+    return (node >> NODE_LEVEL_SHIFT, node & ((1 << NODE_LEVEL_SHIFT) - 1))
+
+
+class _Reader:
+    """Perfect-subtree hashes read from ``ledger_nodes`` in one query per call."""
+
+    def __init__(self, c: sa.Connection) -> None:
+        self._c = c
+
+    def perfect_hashes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        n = lt.ledger_nodes.c
+        rows = self._c.execute(
+            sa.select(n.node, n.hash).where(n.node.in_([_node_id(k) for k in keys]))
+        ).all()
+        found = {_node_key(row.node): bytes(row.hash) for row in rows}
+        if len(found) != len(set(keys)):
+            missing = sorted(set(keys) - set(found))[0]
+            raise VerificationFailed(
+                f"ledger: the stored log is inconsistent (subtree hash {missing} is missing): "
+                "run `deconflict ledger verify`"
+            )
+        return found
+
+
+def _size(c: sa.Connection) -> int:
+    last = c.execute(sa.select(sa.func.max(lt.ledger_entries.c.idx))).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+def append_entry(c: sa.Connection, entry: dict[str, Any], subject: str, at_s: float) -> int:
+    """Append ``entry`` to the ledger in the caller's transaction; its leaf index."""
+    body = canonical(entry)
+    index = _size(c)
+    c.execute(
+        sa.insert(lt.ledger_entries).values(
+            idx=index, type=entry["type"], subject=subject, body=body.decode(), at_s=at_s
+        )
+    )
+    siblings = _Reader(c).perfect_hashes(sibling_keys(index))
+    nodes = new_perfect_nodes(index, leaf_hash(body), siblings)
+    c.execute(
+        sa.insert(lt.ledger_nodes),
+        [{"node": _node_id(key), "hash": value} for key, value in nodes],
+    )
+    return index
+
+
+def record_change(
+    c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
+) -> None:
+    """Append the ledger entry for one change-log row (if the change is one the ledger keeps)."""
+    entry = build_entry(c, kind, entity_id, at_s, record)
+    if entry is not None:
+        append_entry(c, entry, subject_of(kind.split(".", 1)[0], entity_id), at_s)
+
+
+class SqlLedger(LedgerStore):
+    """The ledger's read side and checkpoint/key storage, for :class:`SqlStore`."""
+
+    if TYPE_CHECKING:
+        retry: RetryPolicy
+
+        def _read(self, doing: str) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+        def _write(self, doing: str) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+    def _reading(self, doing: str, work: Callable[[sa.Connection], T]) -> T:
+        def run() -> T:
+            with self._read(doing) as c:
+                return work(c)
+
+        return self.retry.run(run)
+
+    def ledger_size(self) -> int:
+        return self._reading("reading the ledger size", _size)
+
+    def ledger_root(self, size: int) -> bytes:
+        return self._reading("reading a ledger root", lambda c: root_hash(_Reader(c), size))
+
+    def ledger_inclusion(self, index: int, size: int) -> list[bytes]:
+        return self._reading(
+            "building an inclusion proof", lambda c: inclusion_proof(_Reader(c), index, size)
+        )
+
+    def ledger_consistency(self, first: int, second: int) -> list[bytes]:
+        return self._reading(
+            "building a consistency proof",
+            lambda c: consistency_proof(_Reader(c), first, second),
+        )
+
+    def ledger_entry(self, index: int) -> bytes:
+        def work(c: sa.Connection) -> bytes:
+            e = lt.ledger_entries.c
+            body = c.execute(sa.select(e.body).where(e.idx == index)).scalar()
+            if body is None:
+                raise NotFound(f"no ledger entry {index}")
+            return str(body).encode()
+
+        return self._reading(f"reading ledger entry {index}", work)
+
+    def ledger_entries(self) -> list[tuple[int, bytes]]:
+        """Every stored entry, in index order (for a full audit)."""
+        e = lt.ledger_entries.c
+
+        def work(c: sa.Connection) -> list[tuple[int, bytes]]:
+            rows = c.execute(sa.select(e.idx, e.body).order_by(e.idx)).all()
+            return [(int(row.idx), str(row.body).encode()) for row in rows]
+
+        return self._reading("reading the ledger", work)
+
+    def ledger_nodes(self) -> dict[NodeKey, bytes]:
+        """Every stored perfect-subtree hash (for a full audit)."""
+        n = lt.ledger_nodes.c
+
+        def work(c: sa.Connection) -> dict[NodeKey, bytes]:
+            rows = c.execute(sa.select(n.node, n.hash)).all()
+            return {_node_key(row.node): bytes(row.hash) for row in rows}
+
+        return self._reading("reading the ledger's hashes", work)
+
+    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
+        """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first."""
+        e = lt.ledger_entries.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            rows = c.execute(
+                sa.select(e.idx, e.type).where(e.subject == subject).order_by(e.idx)
+            ).all()
+            return [(int(row.idx), str(row.type)) for row in rows]
+
+        return self._reading(f"finding ledger entries of {subject}", work)
+
+    def ledger_opening(self, subject: str, version: int) -> Opening:
+        o = lt.ledger_openings.c
+
+        def work(c: sa.Connection) -> Opening:
+            row = c.execute(
+                sa.select(o.commitment, o.salt, o.content).where(
+                    o.subject == subject, o.version == version
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"no commitment to {subject} version {version}")
+            return Opening(row.commitment, bytes(row.salt), json.loads(row.content))
+
+        return self._reading(f"reading the opening of {subject}", work)
+
+    def ledger_signing_key(self, new_name: str, new_key: bytes, at_s: float) -> tuple[str, bytes]:
+        """The hub's signing key (name, raw private key); ``new_name``/``new_key`` are stored
+        first if there is none yet."""
+        k = lt.ledger_keys.c
+
+        def run() -> tuple[str, bytes]:
+            with self._write("reading the ledger key") as c:
+                row = c.execute(sa.select(k.name, k.private_key).order_by(k.created_at_s)).first()
+                if row is None:
+                    c.execute(
+                        sa.insert(lt.ledger_keys).values(
+                            name=new_name, private_key=new_key, created_at_s=at_s
+                        )
+                    )
+                    return new_name, new_key
+                return str(row.name), bytes(row.private_key)
+
+        return self.retry.run(run)
+
+    def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
+        def run() -> None:
+            with self._write("storing a checkpoint") as c:
+                c.execute(sa.insert(lt.ledger_checkpoints).values(size=size, note=note, at_s=at_s))
+
+        self.retry.run(run)
+
+    def ledger_checkpoints(self) -> list[tuple[int, str]]:
+        """(size, signed note) of every stored checkpoint, oldest first."""
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            rows = c.execute(sa.select(p.size, p.note).order_by(p.id)).all()
+            return [(int(row.size), str(row.note)) for row in rows]
+
+        return self._reading("reading the checkpoints", work)

@@ -1,0 +1,78 @@
+"""The ledger's tables, as SQLAlchemy Core objects (created by migration 0002_ledger).
+
+``ledger_entries`` holds each entry's canonical JSON at its leaf index; ``ledger_nodes`` the hash
+of every complete perfect subtree (leaves included), keyed by ``level << 48 | index``, so any proof
+reads O(log n) rows in one query; ``ledger_openings`` the private salt and content of every
+commitment an entry holds; ``ledger_checkpoints`` the signed checkpoints; ``ledger_keys`` the
+hub's Ed25519 signing key (raw private bytes; whoever can read the database can sign, so guard it
+as the database itself).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from deconflict.store.schema import Id, Time, metadata
+
+__all__ = [
+    "NODE_LEVEL_SHIFT",
+    "ledger_checkpoints",
+    "ledger_entries",
+    "ledger_keys",
+    "ledger_nodes",
+    "ledger_openings",
+]
+
+NODE_LEVEL_SHIFT = 48
+
+ledger_entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("subject", Id, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+    sa.Index("ix_ledger_entries_subject", "subject", "idx"),
+)
+
+ledger_nodes = sa.Table(
+    "ledger_nodes",
+    metadata,
+    sa.Column("node", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+ledger_openings = sa.Table(
+    "ledger_openings",
+    metadata,
+    sa.Column("commitment", sa.String(64), primary_key=True),
+    sa.Column("subject", Id, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("salt", sa.LargeBinary(32), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Index("ix_ledger_openings_subject", "subject", "version", unique=True),
+)
+
+ledger_checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.Identity(),
+        primary_key=True,
+    ),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+    sa.Index("ix_ledger_checkpoints_size", "size"),
+)
+
+ledger_keys = sa.Table(
+    "ledger_keys",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("private_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)

@@ -1,0 +1,222 @@
+"""The ledger in the store and hub: same-transaction appends, receipts, openings, tampering."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from tests.hub.scenario import HOUR, make_hub, vol
+
+from deconflict.errors import InvalidInput, NotFound, VerificationFailed
+from deconflict.ledger import (
+    MemoryTree,
+    Opening,
+    Verifier,
+    check_extension,
+    leaf_hash,
+    verify_inclusion,
+    verify_opening,
+    verify_receipt,
+)
+
+
+@pytest.fixture
+def relayed(tmp_path):
+    """usaf files N1 to faf through the relay caoc; faf is told, then acknowledges."""
+    hub, clock = make_hub(tmp_path, relay="caoc")
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.process()
+    clock.advance(600)
+    (told,) = hub.deliver("faf")
+    clock.advance(300)
+    hub.acknowledge("faf", told.id)
+    hub.tick()
+    yield hub, told.id
+    hub.close()
+
+
+def test_every_write_appends_an_entry_in_its_own_transaction(tmp_path):
+    """Parties, the agreement and a filing are entries; a refused write appends nothing."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    types = [hub.ledger.entry(i)["type"] for i in range(hub.ledger.size)]
+    assert types == ["party.added", "party.added", "agreement.added", "notice.filed"]
+    size = hub.ledger.size
+    with pytest.raises(InvalidInput):
+        hub.file_notice("usaf", [vol("b")], "air-activity", "N1")  # duplicate id
+    assert hub.ledger.size == size
+    hub.close()
+
+
+def test_an_entry_holds_a_commitment_not_the_content(tmp_path):
+    """The filing entry names who and when; volumes and category stay out of it."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    entry = hub.ledger.entry(hub.ledger.size - 1)
+    assert set(entry) == {"type", "notice", "version", "party", "state", "at", "commitment"}
+    assert "air-activity" not in json.dumps(entry)
+    opening = hub.ledger.opening("usaf", "N1")
+    verify_opening(opening, str(entry["commitment"]))
+    assert opening.content["category"] == "air-activity"
+    with pytest.raises(NotFound):
+        hub.ledger.opening("faf", "N1")
+    hub.close()
+
+
+def test_acknowledgement_receipt_verifies_offline(relayed):
+    """The recipient's receipt shows delivery through the relay at T and acknowledgement at T2,
+    and the notice commitment the filer can open."""
+    hub, notification = relayed
+    key = Verifier.parse(hub.ledger.public_key)
+    receipt = verify_receipt(hub.ledger.receipt("faf", notification), key)
+    entry = receipt.entry
+    assert entry["type"] == "notification.acknowledged"
+    assert (entry["recipient"], entry["via"], entry["notice"]) == ("faf", "caoc", "N1")
+    assert entry["delivered_at"] < entry["acknowledged_at"]
+    verify_opening(hub.ledger.opening("usaf", "N1"), str(entry["notice_commitment"]))
+    assert verify_receipt(hub.ledger.receipt("caoc", notification), key).index == receipt.index
+    filed = verify_receipt(hub.ledger.receipt("usaf", "N1"), key)
+    assert filed.entry["type"] == "notice.filed"
+    assert filed.entry["commitment"] == entry["notice_commitment"]
+    with pytest.raises(NotFound):
+        hub.ledger.receipt("usaf", notification)
+    with pytest.raises(NotFound):
+        hub.ledger.receipt("faf", "N1")
+
+
+def test_checkpoints_are_made_at_tick_and_kept(relayed):
+    """Each tick after the log grew signs a checkpoint; later ones extend earlier ones."""
+    hub, _ = relayed
+    key = Verifier.parse(hub.ledger.public_key)
+    notes = hub.ledger.checkpoints()
+    assert notes
+    last = key.open_checkpoint(notes[-1])
+    assert last.size == hub.ledger.size
+    first = key.open_checkpoint(notes[0])
+    check_extension(first, last, hub.ledger.consistency(first.size, last.size))
+    assert hub.ledger.verify().checkpoints == len(notes)
+
+
+# Tampering ----------------------------------------------------------------------------------
+
+
+def _db(hub):
+    return sqlite3.connect(hub.store._what)  # the SQLite file the store is on
+
+
+def _party_check(hub, held_note: str, indices: list[int]) -> None:
+    """What a party holding ``held_note`` does: ask for the current checkpoint and a
+    consistency proof from its own, and for entries it cares about with inclusion proofs."""
+    key = Verifier.parse(hub.ledger.public_key)
+    held = key.open_checkpoint(held_note)
+    newer = key.open_checkpoint(hub.ledger.checkpoint())
+    proof = hub.ledger.consistency(held.size, newer.size) if newer.size >= held.size else []
+    check_extension(held, newer, proof)
+    for index in indices:
+        body = hub.store.ledger_entry(index)
+        verify_inclusion(
+            leaf_hash(body), index, held.size, hub.ledger.inclusion(index, held.size), held.root
+        )
+
+
+def _rehash(db) -> None:
+    """A thorough tamperer: recompute every stored hash from the (changed) entries."""
+    bodies = [row[0].encode() for row in db.execute("SELECT body FROM ledger_entries ORDER BY idx")]
+    tree = MemoryTree(leaf_hash(b) for b in bodies)
+    db.execute("DELETE FROM ledger_nodes")
+    db.executemany(
+        "INSERT INTO ledger_nodes (node, hash) VALUES (?, ?)",
+        [((lv << 48) | i, h) for lv, level in enumerate(tree.levels) for i, h in enumerate(level)],
+    )
+
+
+def _change_byte(db, k):
+    (body,) = db.execute("SELECT body FROM ledger_entries WHERE idx = ?", (k,)).fetchone()
+    at = body.index('"at":"') + 8
+    changed = body[:at] + chr(ord(body[at]) ^ 1) + body[at + 1 :]
+    db.execute("UPDATE ledger_entries SET body = ? WHERE idx = ?", (changed, k))
+
+
+def _delete(db, k):
+    db.execute("DELETE FROM ledger_entries WHERE idx = ?", (k,))
+    db.execute("UPDATE ledger_entries SET idx = idx - 1 WHERE idx > ?", (k,))
+
+
+def _insert(db, k):
+    db.execute("UPDATE ledger_entries SET idx = -idx - 1 WHERE idx >= ?", (k,))
+    db.execute("UPDATE ledger_entries SET idx = -idx WHERE idx < 0")
+    db.execute(
+        "INSERT INTO ledger_entries (idx, type, subject, body, at_s) VALUES (?, ?, ?, ?, ?)",
+        (k, "party.added", "party:ghost", '{"at":"2015-11-16T00:00:00Z","party":"ghost"}', 0.0),
+    )
+
+
+def _swap(db, k):
+    rows = dict(db.execute("SELECT idx, body FROM ledger_entries WHERE idx IN (?, ?)", (k, k + 1)))
+    db.execute("UPDATE ledger_entries SET body = ? WHERE idx = ?", (rows[k + 1], k))
+    db.execute("UPDATE ledger_entries SET body = ? WHERE idx = ?", (rows[k], k + 1))
+
+
+TAMPERS = {"change-byte": _change_byte, "delete": _delete, "insert": _insert, "reorder": _swap}
+
+
+@pytest.mark.parametrize("rehash", [False, True], ids=["entries-only", "hashes-rewritten"])
+@pytest.mark.parametrize("tamper", sorted(TAMPERS))
+def test_tampering_is_found_by_verify_and_by_a_party(relayed, tamper, rehash):
+    """Each tampering of a stored entry (also with every hash rewritten to match) is found by
+    ``ledger verify`` and by a party holding a later checkpoint."""
+    hub, _ = relayed
+    held = hub.ledger.checkpoint()
+    size = hub.ledger.size
+    k = 4
+    with _db(hub) as db:
+        TAMPERS[tamper](db, k)
+        if rehash:
+            _rehash(db)
+    with pytest.raises(VerificationFailed, match=r"first bad index (\d+)") as found:
+        hub.ledger.verify()
+    if not rehash:
+        assert f"first bad index {k}:" in str(found.value)
+    with pytest.raises(VerificationFailed):
+        _party_check(hub, held, list(range(size)))
+
+
+@pytest.mark.parametrize("forget_checkpoints", [False, True])
+def test_rolling_the_log_back_is_found(relayed, forget_checkpoints):
+    """Deleting the last entries (and their hashes) is found by ``verify`` while the signed
+    checkpoints remain, and by a party holding one in any case."""
+    hub, _ = relayed
+    held = hub.ledger.checkpoint()
+    size = hub.ledger.size
+    with _db(hub) as db:
+        db.execute("DELETE FROM ledger_entries WHERE idx >= ?", (size - 3,))
+        _rehash(db)
+        if forget_checkpoints:
+            db.execute("DELETE FROM ledger_checkpoints WHERE size > ?", (size - 3,))
+    if not forget_checkpoints:
+        with pytest.raises(VerificationFailed, match="rolled back"):
+            hub.ledger.verify()
+    with pytest.raises(VerificationFailed, match="rolled back"):
+        _party_check(hub, held, [])
+
+
+def test_a_forked_checkpoint_is_found(relayed):
+    """A second signed checkpoint of the same size with another root is a fork."""
+    hub, _ = relayed
+    signer = hub.ledger.signer
+    from deconflict.ledger import Checkpoint
+
+    note = signer.sign_checkpoint(Checkpoint(signer.name, hub.ledger.size, bytes(32)))
+    hub.store.ledger_add_checkpoint(hub.ledger.size, note, 0.0)
+    with pytest.raises(VerificationFailed, match="differ"):
+        hub.ledger.verify()
+
+
+def test_opening_round_trips_through_json(relayed):
+    """An opening written as JSON reads back and still opens its commitment."""
+    hub, _ = relayed
+    opening = hub.ledger.opening("usaf", "N1", 1)
+    again = Opening.from_json(json.loads(json.dumps(opening.to_json())))
+    verify_opening(again, opening.commitment)
+    assert 6 * HOUR > 0

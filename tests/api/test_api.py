@@ -3,6 +3,8 @@ notifications and acknowledgement, errors as problem+json, limits and idempotenc
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
 
@@ -38,3 +40,141 @@ async def test_notice_reaches_the_other_party_who_acknowledges(tmp_path):
         assert acked.status_code == 200, acked.text
         assert acked.json()["state"] == "acknowledged"
         assert (await http.get(f"/v1/plans/{plan.json()['id']}", headers=ru)).status_code == 404
+
+
+async def test_amendment_needs_the_current_version(tmp_path):
+    """PATCH without If-Match is 428, with a stale one 412; with the ETag it makes version 2."""
+    db = make_db(tmp_path)
+    ru = token(db, "RU")
+    async with client(db) as http:
+        await http.post("/v1/notices", json=notice_body(circle("a"), id="N"), headers=ru)
+        etag = (await http.get("/v1/notices/N", headers=ru)).headers["etag"]
+        missing = await http.patch("/v1/notices/N", json={"category": "x"}, headers=ru)
+        assert missing.status_code == 428
+        stale = await http.patch(
+            "/v1/notices/N", json={"category": "x"}, headers={**ru, "If-Match": '"7"'}
+        )
+        assert stale.status_code == 412
+        assert stale.headers["content-type"] == "application/problem+json"
+        done = await http.patch(
+            "/v1/notices/N", json={"category": "x"}, headers={**ru, "If-Match": etag}
+        )
+        assert done.status_code == 200, done.text
+        assert done.headers["etag"] == '"2"'
+        assert done.json()["category"] == "x"
+        put = await http.put(
+            "/v1/notices/N",
+            json=notice_body(circle("b", radius_m=2_000.0)),
+            headers={**ru, "If-Match": '"2"'},
+        )
+        assert put.json()["version"] == 3
+        cancelled = await http.post("/v1/notices/N/cancel", headers=ru)
+        assert cancelled.json()["state"] == "cancelled"
+        again = await http.post("/v1/notices/N/cancel", headers=ru)
+        assert again.status_code == 409
+
+
+async def test_errors_name_the_offending_field(tmp_path):
+    """A bad volume names its feature; a malformed body names the missing field; a volume of
+    another party names its party property."""
+    db = make_db(tmp_path)
+    ru = token(db, "RU")
+    bad = circle("b", lower_m=9_000.0, upper_m=1_000.0)
+    async with client(db) as http:
+        volume = await http.post("/v1/notices", json=notice_body(circle("a"), bad), headers=ru)
+        assert volume.status_code == 422
+        assert volume.headers["content-type"] == "application/problem+json"
+        assert volume.json()["field"] == "/features/1"
+        assert "'b'" in volume.json()["detail"]
+        shape = await http.post("/v1/notices", json={"type": "FeatureCollection"}, headers=ru)
+        assert shape.status_code == 422
+        assert shape.json()["field"] == "/features"
+        other = circle("c")
+        other["properties"]["party"] = "US"
+        forged = await http.post("/v1/notices", json=notice_body(other), headers=ru)
+        assert forged.status_code == 422
+        assert forged.json()["field"] == "/features/0/properties/party"
+        window = await http.get("/v1/notices", params={"start": "yesterday"}, headers=ru)
+        assert window.status_code == 422
+        assert window.json()["field"] == "query:start"
+
+
+async def test_idempotency_key_replays_the_first_response(tmp_path):
+    """The same POST with the same key files once and answers the same; another body with that
+    key is refused."""
+    db = make_db(tmp_path)
+    ru = {**token(db, "RU"), "Idempotency-Key": "k-1"}
+    async with client(db) as http:
+        first = await http.post("/v1/notices", json=notice_body(circle("a")), headers=ru)
+        second = await http.post("/v1/notices", json=notice_body(circle("a")), headers=ru)
+        assert first.status_code == second.status_code == 201
+        assert first.json() == second.json()
+        assert second.headers["idempotent-replayed"] == "true"
+        listed = (await http.get("/v1/notices", headers=ru)).json()
+        assert len(listed) == 1
+        other = await http.post("/v1/notices", json=notice_body(circle("b")), headers=ru)
+        assert other.status_code == 422
+        us = {**token(db, "US"), "Idempotency-Key": "k-1"}  # keys are per party
+        assert (await http.post("/v1/plans", json=notice_body(circle("p")), headers=us)).is_success
+
+
+async def test_limits_on_body_size_and_rate(tmp_path):
+    """A body over the limit is 413; past the party's bucket, 429 with Retry-After."""
+    db = make_db(tmp_path)
+    ru = token(db, "RU")
+    async with client(db, max_body_bytes=2_000, rate_per_s=1.0, rate_burst=3.0) as http:
+        big = notice_body(*[circle(f"v{i}") for i in range(30)])
+        too_big = await http.post("/v1/notices", json=big, headers=ru)
+        assert too_big.status_code == 413
+        assert too_big.headers["content-type"] == "application/problem+json"
+        answers = [(await http.get("/v1/notices", headers=ru)).status_code for _ in range(5)]
+        assert 429 in answers
+        limited = await http.get("/v1/notices", headers=ru)
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
+        assert (await http.get("/v1/notices", headers=token(db, "US"))).status_code == 200
+
+
+async def test_events_resume_after_the_last_event_id(tmp_path):
+    """The event stream sends US's notifications in order, each once; resuming after the last
+    id sends only the newer ones."""
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    async with client(db) as http:
+        await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        first = await http.get("/v1/events", params={"once": "true"}, headers=us)
+        assert first.headers["content-type"].startswith("text/event-stream")
+        ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]
+        assert len(ids) == 1
+        await http.post("/v1/notices", json=notice_body(circle("b"), id="N2"), headers=ru)
+        resumed = await http.get(
+            "/v1/events", params={"once": "true"}, headers={**us, "Last-Event-ID": ids[-1]}
+        )
+        data = [json.loads(x[6:]) for x in resumed.text.splitlines() if x.startswith("data: ")]
+        assert [d["notice_id"] for d in data] == ["N2"]
+        everything = await http.get("/v1/events", params={"once": "true"}, headers=us)
+        assert everything.text.count("event: notification") == 2
+
+
+async def test_service_endpoints(tmp_path):
+    """Health, readiness, metrics and the OpenAPI document are served; agreements need admin."""
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/readyz")).status_code == 200
+        spec = (await http.get("/openapi.json")).json()
+        assert {"/v1/notices", "/v1/events", "/v1/notifications/{notification_id}/ack"} <= set(
+            spec["paths"]
+        )
+        await http.get("/v1/agreements", headers=token(db, "US"))
+        metrics = (await http.get("/metrics")).text
+        assert 'deconflict_http_requests_total{method="GET",route="/v1/agreements"' in metrics
+        agreement = {"id": "NEW", "parties": ["FR", "RU"]}
+        refused = await http.post(
+            "/v1/agreements", json=agreement, headers=token(db, "FR", ["read"])
+        )
+        assert refused.status_code == 403
+        made = await http.post("/v1/agreements", json=agreement, headers=token(db, "FR", ["admin"]))
+        assert made.status_code == 201, made.text
+        mine = (await http.get("/v1/agreements", headers=token(db, "FR", ["read"]))).json()
+        assert {a["id"] for a in mine} == {"SHARE", "NEW"}

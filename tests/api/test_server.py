@@ -1,0 +1,103 @@
+"""Against a real uvicorn server on 127.0.0.1 (an ephemeral port): the client, a live event
+stream that delivers a notice within a second, and the CLI in remote mode."""
+
+from __future__ import annotations
+
+import json
+import queue
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from tests.api.harness import circle, make_db, notice_body
+
+from deconflict.api import ApiSettings, create_app, issue_local_token
+from deconflict.cli.main import main
+from deconflict.client import Client, Event
+from deconflict.errors import NotFound, VersionConflict
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[tuple[str, object]]:
+    db = make_db(tmp_path)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(ApiSettings(db=db)), log_level="warning", lifespan="on")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert running.started
+    yield f"http://127.0.0.1:{port}", db
+    running.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_client_and_live_events(server):
+    """US's open stream receives RU's notice within a second; US acknowledges it; errors come
+    back as deconflict's own."""
+    url, db = server
+    ru = Client(url, issue_local_token(db, "RU", ["read", "notice"]))
+    us = Client(url, issue_local_token(db, "US", ["read", "ack"]))
+    received: queue.Queue[Event] = queue.Queue()
+
+    def listen() -> None:
+        for event in us.events():
+            received.put(event)
+            return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(0.3)  # the stream is open and waiting
+    started = time.monotonic()
+    filed = ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+    event = received.get(timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert event.data["notice_id"] == "RU-N1"
+    assert event.data["via"] == "CAOC"
+    assert us.ack(event.data["id"])["state"] == "acknowledged"
+    assert filed["version"] == 1
+    with pytest.raises(VersionConflict):
+        ru.amend_notice("RU-N1", 5, category="x")
+    with pytest.raises(NotFound):
+        us.cancel_notice("RU-N1")
+    assert [e.data["id"] for e in us.events(event.id, once=True)] == []
+    ru.close()
+    us.close()
+
+
+def test_cli_remote_mode(server, capsys, tmp_path):
+    """The CLI files, lists, reads notifications and acknowledges through --url and --token."""
+    url, db = server
+    ru = issue_local_token(db, "RU", ["read", "notice"])
+    us = issue_local_token(db, "US", ["read", "ack", "plan"])
+    (tmp_path / "ru.json").write_text(json.dumps(notice_body(circle("ru-1"))))
+    (tmp_path / "us.json").write_text(json.dumps(notice_body(circle("us-1", lon=39.02))))
+
+    def cli(*args: str) -> str:
+        code = main([*args, "--url", url])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    assert "filed notice RU-N1" in cli(
+        "notice", "file", str(tmp_path / "ru.json"), "--id", "RU-N1", "--token", ru
+    )
+    assert "added plan" in cli("plan", "add", str(tmp_path / "us.json"), "--token", us)
+    listed = json.loads(cli("notice", "list", "--json", "--token", us))
+    assert [n["id"] for n in listed] == ["RU-N1"]
+    time.sleep(0.2)
+    conflicts = json.loads(cli("conflicts", "--json", "--token", us))
+    assert conflicts[0]["theirs"] == "RU:ru-1"
+    notes = json.loads(cli("notifications", "--json", "--token", us))
+    assert "acknowledged" in cli("ack", notes[0]["id"], "--token", us)
+    code = main(["notice", "cancel", "RU-N1", "--url", url, "--token", us])
+    assert code == 1
+    assert "no notice" in capsys.readouterr().err

@@ -87,3 +87,12 @@ def circle(
 
 def notice_body(*features: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": list(features), **extra}
+
+
+@asynccontextmanager
+async def client_with(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on an already made app, in-process, with the lifespan running."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield http

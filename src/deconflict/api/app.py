@@ -1,5 +1,5 @@
 """The ASGI app: ``create_app(settings)`` wires the hub runner, auth, limits, routes, errors,
-health, metrics and one JSON log line per request.
+webhooks, health, metrics and one JSON log line per request.
 
 Nothing is global: each app owns its hub (on its own thread), its verifier, its rate limiter, its
 idempotency store and its metrics registry, so tests can run several apps in one process.
@@ -15,15 +15,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deconflict.api import outcomes, problems, records
+from deconflict.api import outcomes, problems, records, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
 from deconflict.api.runner import HubRunner
 from deconflict.api.service import Metrics, Service
+from deconflict.api.webhooks import Webhooks, WebhookSender
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
 from deconflict.hub import Hub
 
@@ -46,6 +48,7 @@ class ApiSettings:
     rate_per_s: float = 50.0
     rate_burst: float = 100.0
     detect_interval_s: float = 0.05
+    webhook_backoff_s: float = 1.0
     geo_limits: GeoLimits = DEFAULT_LIMITS
 
 
@@ -60,26 +63,39 @@ def _issuers(settings: ApiSettings) -> list[Issuer]:
     return found
 
 
-def create_app(settings: ApiSettings, hub_factory: Callable[[], Hub] | None = None) -> FastAPI:
-    """The service over the hub ``hub_factory`` makes (default: the SQLite hub at ``db``)."""
+def create_app(
+    settings: ApiSettings,
+    hub_factory: Callable[[], Hub] | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The service over the hub ``hub_factory`` makes (default: the SQLite hub at ``db``);
+    ``webhook_transport`` replaces the network for webhook deliveries (tests)."""
     factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
     runner = HubRunner(factory, settings.detect_interval_s)
+    side = settings.db.with_name(settings.db.name + ".service")  # the service's own state
     svc = Service(
         runner=runner,
         verifier=TokenVerifier(_issuers(settings)),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
-        idempotency=Idempotency(settings.db.with_name(settings.db.name + ".idempotency")),
+        idempotency=Idempotency(side),
         metrics=Metrics(),
+        webhooks=Webhooks(side),
+    )
+    sender = WebhookSender(
+        runner, svc.webhooks, webhook_transport, base_backoff_s=settings.webhook_backoff_s
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runner.start()
+        sender.start()
         try:
             yield
         finally:
+            await sender.stop()
             await runner.stop()
             svc.idempotency.close()
+            svc.webhooks.close()
 
     app = FastAPI(
         title="deconflict",
@@ -92,6 +108,7 @@ def create_app(settings: ApiSettings, hub_factory: Callable[[], Hub] | None = No
     problems.install(app)
     app.include_router(records.router)
     app.include_router(outcomes.router)
+    app.include_router(webhooks.router)
     _health(app, svc)
     _observe(app, svc)
     app.add_middleware(

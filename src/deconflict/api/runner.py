@@ -94,6 +94,10 @@ class HubRunner:
             changed = bool(ticked.escalated or ticked.activated or ticked.ended)
         return bool(hub.process().notifications) or changed
 
+    def wake(self) -> None:
+        """Wake the waiters (the streams and the webhook sender) now."""
+        self._signal()
+
     def _signal(self) -> None:
         self._generation += 1
         if self._wake is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -22,6 +22,9 @@ from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.limits import Idempotency, RateLimiter, StoredResponse
 from deconflict.api.problems import ApiError
 from deconflict.api.runner import HubRunner
+
+if TYPE_CHECKING:
+    from deconflict.api.webhooks import Webhooks
 from deconflict.errors import NotFound
 from deconflict.hub import Hub
 
@@ -58,6 +61,7 @@ class Service:
     limiter: RateLimiter
     idempotency: Idempotency
     metrics: Metrics
+    webhooks: Webhooks
 
 
 def service(request: Request) -> Service:

@@ -21,7 +21,7 @@ from deconflict.api.service import service
 from deconflict.hub import Hub
 from deconflict.model import Notification
 
-__all__ = ["event_id", "event_stream", "parse_event_id"]
+__all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
 
 _KEEPALIVE_S = 15.0
 
@@ -39,7 +39,7 @@ def parse_event_id(text: str | None) -> tuple[int, str] | None:
     return int(micros), rest
 
 
-def _key(notification: Notification) -> tuple[int, str]:
+def event_key(notification: Notification) -> tuple[int, str]:
     return round(notification.created_at_s * 1e6), notification.id
 
 
@@ -51,7 +51,9 @@ async def event_stream(
 
     def pending(hub: Hub) -> list[tuple[str, NotificationOut]]:
         hub.deliver(party)
-        found = [n for n in hub.list_notifications(party) if cursor is None or _key(n) > cursor]
+        found = [
+            n for n in hub.list_notifications(party) if cursor is None or event_key(n) > cursor
+        ]
         seen = notifications_seen(hub, party, found)
         return list(zip((event_id(n) for n in found), seen, strict=True))
 

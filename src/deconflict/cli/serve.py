@@ -47,6 +47,7 @@ def serve(
         host=host or setting_value("host"),
         port=port if port is not None else int(setting_value("port")),
         access_log=False,
+        timeout_graceful_shutdown=5,  # open event streams would otherwise hold the exit
         log_level="warning",
     )
 

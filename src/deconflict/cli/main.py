@@ -12,6 +12,7 @@ import typer
 
 from deconflict.cli.demo import demo
 from deconflict.cli.detect import detect
+from deconflict.cli.ledger import ledger_app
 from deconflict.cli.records import register
 from deconflict.cli.serve import serve, token_app
 from deconflict.errors import DeconflictError, InvalidInput
@@ -36,6 +37,7 @@ def root() -> None:
 app.command()(demo)
 app.command()(detect)
 register(app)
+app.add_typer(ledger_app, name="ledger")
 app.command()(serve)
 app.add_typer(token_app, name="token")
 

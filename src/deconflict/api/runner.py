@@ -2,10 +2,15 @@
 
 The Hub (and its SQLite connection) is not thread-safe, so the service keeps it on one worker
 thread and sends it work through a queue (a one-thread executor): writes are serialised, and reads
-share the same thread for now. After every write the detector runs (``process()``), and a
-background loop runs ``process()`` every ``interval_s`` and ``tick()`` about once a second, so
-notices become notifications promptly. Waiters on :meth:`HubRunner.changed` (the event streams)
-wake up whenever a run produced notifications or changed one.
+share the same thread for now.
+
+Detection is batched, and never stale to a reader: a write only marks the detector due and wakes
+the detector loop, which runs ``process()`` over everything written meanwhile (a burst of writes
+costs one detector pass, not one each); and any call that finds the detector due runs it first,
+so a party that reads after a write sees its outcome. The loop also runs every ``interval_s``,
+and ``tick()`` (which scans every live notice) about once a second. Waiters on
+:meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
+notifications.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -24,6 +30,7 @@ __all__ = ["HubRunner"]
 
 T = TypeVar("T")
 log = logging.getLogger("deconflict.api")
+_TICK_EVERY_S = 1.0
 
 
 class HubRunner:
@@ -34,16 +41,19 @@ class HubRunner:
         self._interval_s = interval_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
         self._hub: Hub | None = None
+        self._due = True  # the detector has rows to consume (touched on the hub thread only)
         self._generation = 0
         self._wake: asyncio.Event | None = None
+        self._detect_now: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.ready = False
 
     async def start(self) -> None:
-        """Open the hub on its thread and start the background detector loop."""
+        """Open the hub on its thread, catch the detector up, start the detector loop."""
         self._wake = asyncio.Event()
-        self._hub = await self._submit(lambda: self._factory())
-        await self.run_write(lambda hub: None)
+        self._detect_now = asyncio.Event()
+        self._hub = await self._submit(self._factory)
+        await self._submit(lambda: self._settle(tick=True))
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
@@ -54,8 +64,7 @@ class HubRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         if self._hub is not None:
-            hub = self._hub
-            await self._submit(hub.close)
+            await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
         self._signal()
 
@@ -68,31 +77,47 @@ class HubRunner:
         return self._hub
 
     async def run(self, fn: Callable[[Hub], T]) -> T:
-        """``fn(hub)`` on the hub thread (a read, or a write whose detection may wait)."""
-        return await self._submit(lambda: fn(self._hub_or_fail()))
-
-    async def run_write(self, fn: Callable[[Hub], T]) -> T:
-        """``fn(hub)`` then the detector, in one turn of the hub thread; wakes the streams."""
+        """``fn(hub)`` on the hub thread, after the detector has caught up with every write."""
 
         def job() -> tuple[T, bool]:
-            hub = self._hub_or_fail()
-            result = fn(hub)
-            return result, self._settle(hub, tick=False)
+            changed = self._settle(tick=False) if self._due else False
+            return fn(self._hub_or_fail()), changed
 
-        result, _ = await self._submit(job)
-        self._signal()
+        result, changed = await self._submit(job)
+        if changed:
+            self._signal()
         return result
 
-    def _settle_now(self, tick: bool) -> bool:
-        return self._settle(self._hub_or_fail(), tick)
+    async def run_write(self, fn: Callable[[Hub], T]) -> T:
+        """``fn(hub)`` on the hub thread (after any due detection); then the detector is due."""
 
-    @staticmethod
-    def _settle(hub: Hub, tick: bool = True) -> bool:
+        def job() -> tuple[T, bool]:
+            changed = self._settle(tick=False) if self._due else False
+            try:
+                return fn(self._hub_or_fail()), changed
+            finally:
+                self._due = True
+
+        result, changed = await self._submit(job)
+        if changed:
+            self._signal()
+        if self._detect_now is not None:
+            self._detect_now.set()
+        return result
+
+    def _settle(self, tick: bool) -> bool:
+        """Run the detector (and the clock-driven checks); whether notifications changed."""
+        hub = self._hub_or_fail()
         changed = False
         if tick:
             ticked = hub.tick()
             changed = bool(ticked.escalated or ticked.activated or ticked.ended)
-        return bool(hub.process().notifications) or changed
+        self._due = False
+        try:
+            return bool(hub.process().notifications) or changed
+        except Exception:
+            self._due = True
+            raise
 
     def wake(self) -> None:
         """Wake the waiters (the streams and the webhook sender) now."""
@@ -110,8 +135,8 @@ class HubRunner:
         return self._generation
 
     async def changed(self, timeout_s: float, since: int | None = None) -> None:
-        """Wait until the next write or detector run that changed something (or the timeout);
-        at once if there was one after generation ``since``."""
+        """Wait until the next detector pass that changed notifications (or the timeout); at
+        once if there was one after generation ``since``."""
         if since is not None and since != self._generation:
             return
         wake = self._wake
@@ -122,14 +147,20 @@ class HubRunner:
             await asyncio.wait_for(wake.wait(), timeout_s)
 
     async def _loop(self) -> None:
-        turns = 0
+        detect_now = self._detect_now
+        if detect_now is None:  # pragma: no cover - start() made it
+            return
+        last_tick = time.monotonic()
         while True:
-            await asyncio.sleep(self._interval_s)
-            turns += 1
-            tick = turns % 20 == 0  # the clock-driven checks scan every notice: about once a second
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(detect_now.wait(), self._interval_s)
+            detect_now.clear()
+            tick = time.monotonic() - last_tick >= _TICK_EVERY_S
+            if tick:
+                last_tick = time.monotonic()
             try:
-                changed = await self._submit(partial(self._settle_now, tick))
-            except Exception:  # keep detecting; the next turn retries from the change log
+                changed = await self._submit(partial(self._settle, tick))
+            except Exception:  # keep detecting; the next pass retries from the change log
                 log.exception("background detection failed")
                 continue
             if changed:

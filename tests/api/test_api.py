@@ -178,3 +178,31 @@ async def test_service_endpoints(tmp_path):
         assert made.status_code == 201, made.text
         mine = (await http.get("/v1/agreements", headers=token(db, "FR", ["read"]))).json()
         assert {a["id"] for a in mine} == {"SHARE", "NEW"}
+
+
+async def test_notice_list_filters(tmp_path):
+    """Notices filter by state, party, time window and area (a circle around a point)."""
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    async with client(db) as http:
+        await http.post("/v1/notices", json=notice_body(circle("a"), id="RAQQA"), headers=ru)
+        late = circle(
+            "b", lon=2.35, lat=48.85, start="2099-02-01T00:00:00Z", end="2099-02-02T00:00:00Z"
+        )
+        await http.post("/v1/notices", json=notice_body(late, id="PARIS"), headers=ru)
+        await http.post("/v1/notices/PARIS/cancel", headers=ru)
+
+        async def ids(**params):
+            answer = await http.get("/v1/notices", params=params, headers=us)
+            assert answer.status_code == 200, answer.text
+            return [n["id"] for n in answer.json()]
+
+        assert await ids() == ["RAQQA", "PARIS"]
+        assert await ids(state="filed") == ["RAQQA"]
+        assert await ids(party="US") == []
+        assert await ids(start="2099-01-15T00:00:00Z") == ["PARIS"]
+        assert await ids(end="2099-01-01T06:00:00Z") == []
+        assert await ids(near="39.1,35.95,5000") == ["RAQQA"]
+        assert await ids(near="39.3,35.95,5000") == []
+        bad = await http.get("/v1/notices", params={"near": "x"}, headers=us)
+        assert bad.json()["field"] == "query:near"

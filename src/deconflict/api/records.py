@@ -28,8 +28,9 @@ from deconflict.api.schemas import (
 )
 from deconflict.api.service import Caller, idempotent_post, need, own, service
 from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume
-from deconflict.geo import GeoLimits, Volume4D
+from deconflict.geo import Circle, GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
+from deconflict.geo.separation import separation_m
 from deconflict.geo.units import parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.model import Notice, NoticeState
@@ -135,10 +136,15 @@ async def list_notices(
     party: Annotated[str | None, Query(description="Only this party's notices.")] = None,
     start: Annotated[str | None, Query(description="Only notices active after (RFC 3339).")] = None,
     end: Annotated[str | None, Query(description="Only notices active before (RFC 3339).")] = None,
+    near: Annotated[
+        str | None,
+        Query(description="Only notices with a volume within a circle: 'lon,lat,radius_m'."),
+    ] = None,
 ) -> list[NoticeOut]:
     """The notices the caller may see, each with only the volumes it may see."""
     need(principal, Scope.READ)
     low, high = _window(start, end)
+    area = _area(near)
 
     def read(hub: Hub) -> list[Notice]:
         return hub.list_notices(principal.party, states=state or None)
@@ -147,8 +153,21 @@ async def list_notices(
     return [
         notice_out(n)
         for n in notices
-        if (party is None or n.party == party) and n.start_s < high and n.end_s > low
+        if (party is None or n.party == party)
+        and n.start_s < high
+        and n.end_s > low
+        and (area is None or any(separation_m(v.footprint, area) <= 0.0 for v in n.volumes))
     ]
+
+
+def _area(near: str | None) -> Circle | None:
+    if near is None:
+        return None
+    try:
+        lon, lat, radius_m = (float(x) for x in near.split(","))
+        return Circle((lon, lat), radius_m)
+    except (ValueError, InvalidInput) as error:
+        raise InvalidField("query:near", f"near must be 'lon,lat,radius_m' ({error})") from None
 
 
 @router.get("/notices/{notice_id}", response_model=NoticeOut, tags=["notices"])

@@ -22,7 +22,7 @@ from tests.hub.procs import expected_conflicts
 
 from deconflict.engine import SeparationMinima
 from deconflict.model import Agreement, Disclosure, NotificationKind, RecordKind
-from deconflict.store import Store, open_store
+from deconflict.store import Store, lease, open_store
 
 ROOT = Path(__file__).parents[2]
 COUNT = 30  # notices per party
@@ -156,6 +156,11 @@ def _check_exactly_once(store: Store, acked: set[str]) -> None:
     assert log["conflict.detected"] == len(conflicts)
 
 
+def _lease_token(store: Store) -> int:
+    with store._engine.connect() as c:  # type: ignore[attr-defined]
+        return lease._get(c, lease.TOKEN)
+
+
 def _target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "hub.db")
@@ -202,9 +207,14 @@ def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_pa
         first.wait_acked(3)  # it has stepped: it holds the lease
         second.start()
         first.wait_acked(COUNT // 3)
+        token = _lease_token(store)
         first.kill()
         killed_acked = set(first.acked_ids())
         assert len(killed_acked) < COUNT
+        deadline = time.monotonic() + 30
+        while _lease_token(store) == token:  # the survivor takes over once the lease lapses
+            assert time.monotonic() < deadline, "the survivor never took over"
+            time.sleep(0.05)
         first.start()
         _wait_consumed(store, [first, second])
         first.stop.touch()

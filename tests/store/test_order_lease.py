@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from deconflict.errors import StoreError
 from deconflict.model import Party
-from deconflict.store import Detection, LeaseLost, RetryPolicy, open_store
+from deconflict.store import Detection, LeaseLost, RetryPolicy, open_store, order
 from deconflict.store.retry import Retryable, is_retryable
 from deconflict.store.sql import SqlStore
 
@@ -21,12 +21,13 @@ def _pg(url: str) -> str:
 
 
 def _wait_for_lock_waiter(admin: psycopg.Connection, timeout_s: float = 10.0) -> None:
-    """Wait until some backend waits on a row lock taken FOR UPDATE (the interleaving point)."""
+    """Wait until some backend of this database waits on a lock (the interleaving point)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         row = admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-            ("%FOR UPDATE%",),
+            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND query NOT LIKE %s",
+            ("%pg_stat_activity%",),
         ).fetchone()
         if row is not None:
             return
@@ -54,18 +55,35 @@ def test_a_bare_sequence_commits_out_of_order(pg_url):
 
 
 @pytest.mark.postgres
-def test_log_mutex_makes_seq_order_commit_order(pg_url):
+@pytest.mark.parametrize("queued", [True, False], ids=["table-lock", "mutex-row-only"])
+def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
     """A writer that drew its log position first commits first; a second writer waits for it,
-    so the detector never sees a later row while an earlier one is in flight."""
+    so the detector never sees a later row while an earlier one is in flight. Both with the
+    PostgreSQL write queue and with the portable mutex row alone (as on CockroachDB)."""
     store = open_store(pg_url)
     store.add_party(Party("usaf", "US"), 1.0)
     cursor = store.changes_after(0)[-1].seq
     engine = sa.create_engine(_pg(pg_url), isolation_level="SERIALIZABLE")
-    admin = psycopg.connect(pg_url.split("?")[0], autocommit=True)
-    with engine.connect() as first:
+
+    def raw_writer() -> None:  # the store's writes without the table lock, retried as they are
+        for _ in range(5):
+            try:
+                with engine.begin() as c:
+                    SqlStore._log(c, "party.added", "faf", 3.0)
+                return
+            except sa.exc.OperationalError as error:
+                if not is_retryable(error):
+                    raise
+
+    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin, engine.connect() as first:
         first.begin()
+        if queued:
+            order.queue_writer(first)
         SqlStore._log(first, "party.added", "early", 2.0)  # holds the mutex, uncommitted
-        second = threading.Thread(target=store.add_party, args=(Party("faf", "FR"), 3.0))
+        if queued:
+            second = threading.Thread(target=store.add_party, args=(Party("faf", "FR"), 3.0))
+        else:
+            second = threading.Thread(target=raw_writer)
         second.start()
         _wait_for_lock_waiter(admin)
         assert store.changes_after(cursor) == []  # neither is visible yet
@@ -74,7 +92,6 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url):
     rows = store.changes_after(cursor)
     assert [c.entity_id for c in rows] == ["early", "faf"]
     assert rows[0].seq < rows[1].seq
-    admin.close()
     engine.dispose()
     store.close()
 

@@ -22,17 +22,22 @@ Why this rather than the alternatives:
   has updated since its snapshot, so a counter row bumped by every writer would turn nearly every
   concurrent write into a serialization failure and a retry. A row that is only locked makes
   the second writer wait, then proceed without error.
-- *Late, short critical section.* The lock is taken only when the transaction appends to the log,
-  at the end of its work, so writers run their reads and entity writes concurrently and queue
-  only for the append and the commit (one WAL flush each; PostgreSQL's group commit still
-  applies to the transactions waiting behind).
+- *Writers queue before their snapshot (PostgreSQL).* Writers also derive values from the end
+  of what earlier writers appended (the ledger's next leaf index). A writer that waited on the
+  mutex row still reads with the snapshot it took before waiting, so those values would be
+  stale and SERIALIZABLE would abort it: with eight concurrent writers a third of the writes
+  were retried and some gave up. So on PostgreSQL every write transaction first takes a table
+  lock (:func:`queue_writer`; ``LOCK TABLE`` takes no snapshot), and then reads what the
+  previous writer committed. Writes are serialised, never aborted for racing each other.
 - *Portable.* Plain ``SELECT ... FOR UPDATE`` on a table row works on PostgreSQL and CockroachDB
-  (SQLite has one writer at a time anyway and ignores the clause). A commit watermark from
+  (SQLite has one writer at a time anyway and ignores the clause); the table lock above is for
+  PostgreSQL only and a matter of retries, not of order. A commit watermark from
   ``pg_snapshot_xmin`` or an advisory lock would tie correctness to PostgreSQL internals, and
   LISTEN/NOTIFY is only ever a wake-up.
-- *Cost.* Appends to the log are serialised: the log's write rate is bounded by one commit at a
-  time. That is what an ordered log is; a later partition by area could give each partition its
-  own mutex row and cursor.
+- *Cost.* Writes are serialised: the write rate is bounded by one write transaction at a time
+  (about 100 to 170 filings/s on PostgreSQL here, 2 cores, ledger included). That is what one
+  ordered, hash-linked log is; a later partition by area could give each partition its own
+  mutex row, ledger and cursor.
 
 The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` and are created
 (if missing) when a store is opened, so no migration is needed for them.
@@ -45,7 +50,7 @@ import sqlalchemy as sa
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["LOG_MUTEX", "ensure_rows", "take_log_position"]
+__all__ = ["LOG_MUTEX", "ensure_rows", "queue_writer", "take_log_position"]
 
 LOG_MUTEX = "changes.order"
 
@@ -58,6 +63,23 @@ def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
     for name in names:
         if name not in have:
             connection.execute(sa.insert(t.cursors).values(name=name, seq=0))
+
+
+def queue_writer(connection: sa.Connection) -> None:
+    """On PostgreSQL, wait for the write turn before this transaction takes its snapshot.
+
+    ``LOCK TABLE`` is the one statement that does not take the snapshot, so issued first it makes
+    write transactions queue and then read the state the previous writer committed. Without it,
+    a writer queued on the log mutex reads with a snapshot from before the previous writer's
+    commit, and anything it derives from the log's or the ledger's end (the next leaf index) is
+    stale, which SERIALIZABLE turns into a retry; with several writers that is nearly every
+    write (measured: 8 writers, 277 retries per 800 writes and some giving up after 12 tries).
+    SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an INSERT takes,
+    never with readers. CockroachDB has no ``LOCK TABLE``; there the mutex row alone keeps the
+    order and contention is left to its retries. SQLite's ``BEGIN IMMEDIATE`` already queues.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def take_log_position(connection: sa.Connection) -> None:

@@ -258,6 +258,7 @@ class SqlStore(SqlLedger, Store):
     @contextlib.contextmanager
     def _write(self, doing: str) -> Iterator[sa.Connection]:
         with _translated(doing), self._engine.begin() as connection:
+            order.queue_writer(connection)
             yield connection
 
     @contextlib.contextmanager

@@ -6,7 +6,7 @@ import pytest
 from tests.hub.scenario import T0, vol
 
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock
-from deconflict.model import Agreement, Disclosure
+from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
 
 
@@ -72,3 +72,18 @@ def test_release_hands_over_at_once(hubs):
     a.run(stop=lambda: True)  # stops at once, releasing
     assert b.step() is not None
     assert b.token is not None
+
+
+def test_only_the_leader_ticks(hubs):
+    """With ``tick`` the lease holder moves notices along by time; a standby does nothing."""
+    one, two = hubs
+    wall = Wall()
+    a = DetectorWorker(one, wall=wall)
+    b = DetectorWorker(two, wall=wall)
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    assert a.step() is not None
+    one.clock.advance(7 * 3600.0)  # into N1's window
+    assert b.step(tick=True) is None
+    assert two.get_notice("usaf", "N1").state is NoticeState.FILED
+    assert a.step(tick=True) is not None
+    assert two.get_notice("usaf", "N1").state is NoticeState.ACTIVE

@@ -58,12 +58,16 @@ class DetectorWorker:
         self._renew_at = now + self._lease_s / 3
         return token
 
-    def step(self) -> ProcessReport | None:
-        """Take or renew the lease and process one batch; None when on standby."""
+    def step(self, tick: bool = False) -> ProcessReport | None:
+        """Take or renew the lease and process one batch; None when on standby. With ``tick``
+        the leader also runs the hub's ``tick()`` first (notices moved by time, escalations), so
+        that too happens in one process, not in every one."""
         token = self._hold()
         if token is None:
             return None
         try:
+            if tick:
+                self._hub.tick()
             return self._hub.process(limit=self._batch, fence=token)
         except LeaseLost:
             self._token = None

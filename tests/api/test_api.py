@@ -206,3 +206,21 @@ async def test_notice_list_filters(tmp_path):
         assert await ids(near="39.3,35.95,5000") == []
         bad = await http.get("/v1/notices", params={"near": "x"}, headers=us)
         assert bad.json()["field"] == "query:near"
+
+
+async def test_one_json_log_line_per_request(tmp_path, caplog):
+    """Each request logs one JSON line with method, route, status, time and party; an unknown
+    path is a problem+json 404."""
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        with caplog.at_level("INFO", logger="deconflict.api"):
+            await http.get("/v1/notices", headers=token(db, "US"))
+            missing = await http.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "deconflict.api"]
+    assert [(x["route"], x["status"], x["party"]) for x in lines] == [
+        ("/v1/notices", 200, "US"),
+        ("unmatched", 404, None),
+    ]
+    assert all(x["ms"] >= 0 for x in lines)

@@ -87,3 +87,21 @@ def test_only_the_leader_ticks(hubs):
     assert two.get_notice("usaf", "N1").state is NoticeState.FILED
     assert a.step(tick=True) is not None
     assert two.get_notice("usaf", "N1").state is NoticeState.ACTIVE
+
+
+def test_a_standby_process_suggests_from_the_store(hubs):
+    """A hub that is not the detector suggests the same adjustment as the one that is: it reads
+    the other party's live notices from the store, not from its own (stale) index."""
+    one, two = hubs
+    one.add_agreement(Agreement("mou", ("usaf", "faf"), default_disclosure=Disclosure.FULL))
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    one.add_plan("faf", [vol("p", lon=39.05)], "P1")
+    worker = DetectorWorker(one, wall=Wall())
+    (conflict,) = worker.step().new_conflicts
+    assert two.indexed == 0  # `two` never detected anything
+    here, there = (hub.suggest_adjustment("faf", conflict.id) for hub in (one, two))
+    assert here.time is not None
+    assert there.time is not None
+    assert here.altitude is not None
+    assert there.altitude is not None
+    assert (here.time.delta, here.altitude.delta) == (there.time.delta, there.altitude.delta)

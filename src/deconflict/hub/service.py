@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from deconflict import policy
-from deconflict.engine import Adjustment, nearest_altitude, smallest_time_shift
+from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
 from deconflict.errors import InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
@@ -41,6 +41,8 @@ from deconflict.model import (
 from deconflict.store import Change, Detection, Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
+
+_LIVE_NOTICES = [state for state in NoticeState if state.live]
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +447,10 @@ class Hub:
                 f"conflict {conflict_id!r}: volume {mine.volume_id!r} is no longer in "
                 f"{mine.kind} {mine.record_id!r}"
             )
-        index = live_entries(self._detector.entries_of(other.party, RecordKind.NOTICE))
+        # From the store, not the detector's index: in a hub process that is not the detector
+        # (see DetectorWorker) that index is as old as the process's last turn as leader.
+        live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
+        index = live_entries(Entry(f"{n.id}/{v.id}", n.party, v) for n in live for v in n.volumes)
         minima = policy.minima_for(self._agreements, party, other.party)
         if minima is None:
             minima = policy.search_minima(self._agreements)

@@ -17,6 +17,7 @@ from deconflict.demo import report as rp
 from deconflict.demo import scenario as sc
 from deconflict.demo.mapping import WorldAtlasMissing, find_world_atlas
 from deconflict.demo.outcome import check_outcomes, gather_report
+from deconflict.demo.settle import prepare_settlement, show_settlement
 from deconflict.demo.timefmt import format_clock, format_duration, format_lead, format_shift
 from deconflict.engine import Adjustment
 from deconflict.errors import DeconflictError
@@ -296,6 +297,7 @@ def run_demo(
         run.play()
         report = gather_report(run, scenario)
         checks = check_outcomes(run, scenario)
+        settlement = prepare_settlement(hub, folder)  # the ledger settles the dispute
     echo("")
     for text, ok in checks:
         echo(f"{'ok  ' if ok else 'FAIL'}  {text}")
@@ -308,6 +310,8 @@ def run_demo(
     files = rp.write_report(folder, report, atlas=atlas)
     echo("")
     echo(f"report: {files.summary}, {files.geojson}, {files.map}")
+    if settlement is not None:
+        show_settlement(settlement, echo)
     result = DemoResult(report, files, checks)
     if not result.ok:
         raise DemoFailed("the hub's outcomes differ from the scenario's expectations (see FAIL)")

@@ -105,3 +105,14 @@ def test_a_standby_process_suggests_from_the_store(hubs):
     assert here.altitude is not None
     assert there.altitude is not None
     assert (here.time.delta, here.altitude.delta) == (there.time.delta, there.altitude.delta)
+
+
+def test_an_agreement_added_elsewhere_applies_at_once(hubs):
+    """An agreement one hub process adds governs what another shows, without a restart."""
+    one, two = hubs
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    assert two.list_notices("faf") == []
+    one.add_agreement(Agreement("mou", ("usaf", "faf"), default_disclosure=Disclosure.FULL))
+    assert [ag.id for ag in two.list_agreements("faf")] == ["mou"]
+    assert [n.id for n in two.list_notices("faf")] == ["N1"]
+    assert two.get_notice("faf", "N1").id == "N1"

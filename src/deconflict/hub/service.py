@@ -158,10 +158,16 @@ class Hub:
         self._agreements.append(agreement)
         return agreement
 
+    def _current_agreements(self) -> list[Agreement]:
+        """The agreements as stored now (another hub process may have added one), updated in
+        place, since the detector shares the list."""
+        self._agreements[:] = self._store.list_agreements()
+        return self._agreements
+
     def list_agreements(self, party: str | None = None) -> list[Agreement]:
         return [
             ag
-            for ag in self._agreements
+            for ag in self._current_agreements()
             if party is None or party in ag.parties or ag.relay == party
         ]
 
@@ -185,7 +191,7 @@ class Hub:
             filed_at_s=now,
         )
         self._store.add_notice(notice)
-        return Filing(notice, policy.check_lead_time(notice, self._agreements, now))
+        return Filing(notice, policy.check_lead_time(notice, self._current_agreements(), now))
 
     def _own_notice(self, party: str, notice_id: str) -> Notice:
         notice = self._store.get_notice(notice_id)
@@ -207,7 +213,7 @@ class Hub:
         now = self._clock.now()
         amended = notice.amend(check_volumes(volumes, f"notice {notice_id!r}"), now, category)
         self._store.update_notice(amended, expected_version=expected_version, verb="amended")
-        return Filing(amended, policy.check_lead_time(amended, self._agreements, now))
+        return Filing(amended, policy.check_lead_time(amended, self._current_agreements(), now))
 
     def cancel_notice(self, party: str, notice_id: str) -> Notice:
         """Cancel ``party``'s notice; its volumes leave the index at the next ``process()``."""
@@ -219,6 +225,7 @@ class Hub:
     def get_notice(self, viewer: str, notice_id: str) -> Notice:
         """``notice_id`` as ``viewer`` may see it (only the disclosed volumes), else NotFound."""
         notice = self._store.get_notice(notice_id)
+        self._current_agreements()
         seen = self._as_seen(viewer, notice)
         if seen is None:
             raise NotFound(f"no notice {notice_id!r}")
@@ -229,6 +236,7 @@ class Hub:
     ) -> list[Notice]:
         """Every notice ``viewer`` may see, each with only the volumes it may see."""
         out = []
+        self._current_agreements()
         for notice in self._store.list_notices(states=states):
             seen = self._as_seen(viewer, notice)
             if seen is not None:
@@ -451,7 +459,7 @@ class Hub:
         # (see DetectorWorker) that index is as old as the process's last turn as leader.
         live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
         index = live_entries(Entry(f"{n.id}/{v.id}", n.party, v) for n in live for v in n.volumes)
-        minima = policy.minima_for(self._agreements, party, other.party)
+        minima = policy.minima_for(self._current_agreements(), party, other.party)
         if minima is None:
             minima = policy.search_minima(self._agreements)
         now = self._clock.now()

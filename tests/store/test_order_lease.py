@@ -186,3 +186,25 @@ def test_postgres_store_reopens_with_its_data(pg_url):
     again = open_store(pg_url)
     assert again.list_parties() == [Party("usaf", "US Air Force")]
     again.close()
+
+
+def test_change_signal_wakes_on_a_commit_elsewhere(store_target):
+    """On PostgreSQL a commit by another store wakes a waiter at once; on SQLite the wait is
+    a plain pause. Either way it is only a wake-up."""
+    listening = open_store(store_target)
+    writer = open_store(store_target)
+    signal = listening.change_signal()
+    try:
+        if listening.dialect == "postgresql":
+            timer = threading.Timer(0.2, writer.add_party, args=(Party("usaf", "US"), 1.0))
+            timer.start()
+            started = time.monotonic()
+            assert signal.wait(10.0)
+            assert time.monotonic() - started < 5.0
+            timer.join()
+        else:
+            assert not signal.wait(0.01)
+    finally:
+        signal.close()
+        listening.close()
+        writer.close()

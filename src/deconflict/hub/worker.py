@@ -80,13 +80,16 @@ class DetectorWorker:
             self._token = None
 
     def run(self, stop: Callable[[], bool], idle_s: float = 0.02, max_s: float = 3600.0) -> None:
-        """Step until ``stop()`` (or ``max_s`` elapse), pausing ``idle_s`` when there was nothing
-        to do; the lease is released on the way out."""
+        """Step until ``stop()`` (or ``max_s`` elapse), waiting up to ``idle_s`` when there was
+        nothing to do (on PostgreSQL a committed change wakes it at once, see
+        :mod:`deconflict.store.wakeup`); the lease is released on the way out."""
         deadline = time.monotonic() + max_s
+        signal = self._hub.store.change_signal()
         try:
             while not stop() and time.monotonic() < deadline:
                 report = self.step()
                 if report is None or report.changes == 0:
-                    time.sleep(idle_s)
+                    signal.wait(idle_s)
         finally:
+            signal.close()
             self.release()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deconflict.model import (
     Agreement,
@@ -26,6 +27,9 @@ from deconflict.model import (
     RecordKind,
 )
 from deconflict.store.ledger_base import LedgerStore
+
+if TYPE_CHECKING:
+    from deconflict.store.wakeup import ChangeSignal
 
 __all__ = ["Change", "Detection", "Store"]
 
@@ -157,6 +161,10 @@ class Store(LedgerStore, ABC):
         """Take the detector lease until ``now_s + ttl_s`` if it has expired, or extend it if
         ``held`` is its current token; the token it is held under, or None if another holds it.
         ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
+
+    @abstractmethod
+    def change_signal(self) -> ChangeSignal:
+        """A wake-up for changes committed by any process (only a wake-up: read the log after)."""
 
     @abstractmethod
     def release_lease(self, held: int) -> None:

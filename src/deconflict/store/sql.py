@@ -50,7 +50,7 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
-from deconflict.store import lease, order
+from deconflict.store import lease, order, wakeup
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Detection, Store
 from deconflict.store.codec import (
@@ -246,6 +246,11 @@ class SqlStore(SqlLedger, Store):
 
         self.retry.run(migrate)
 
+    def change_signal(self) -> wakeup.ChangeSignal:
+        """A wake-up for changes any process commits (close it when done)."""
+        with _translated(f"listening on {self._what}"):
+            return wakeup.ChangeSignal(self._engine)
+
     @property
     def dialect(self) -> str:
         """The database's SQLAlchemy dialect name ("sqlite", "postgresql")."""
@@ -275,6 +280,7 @@ class SqlStore(SqlLedger, Store):
         record: Notice | Plan | None = None,
     ) -> None:
         order.take_log_position(connection)
+        wakeup.notify(connection)
         connection.execute(
             sa.insert(t.changes).values(
                 entity=kind.split(".", 1)[0],

@@ -208,3 +208,14 @@ def test_change_signal_wakes_on_a_commit_elsewhere(store_target):
         signal.close()
         listening.close()
         writer.close()
+
+
+@pytest.mark.postgres
+def test_a_stuck_transaction_is_ended_by_the_server(pg_url):
+    """Every PostgreSQL session the store opens ends a transaction left idle too long, so a
+    paused process cannot hold the write queue for ever."""
+    store = open_store(pg_url)
+    with store._engine.connect() as c:
+        timeout = c.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
+    assert timeout == "30s"
+    store.close()

@@ -7,13 +7,15 @@ so every caller (CLI ``--db``, ``Hub.open``, tests) names its database the same 
 SQLite: WAL, ``synchronous=FULL`` (what the API acknowledges is on disk), foreign keys on, a busy
 timeout, and ``BEGIN IMMEDIATE`` so a write transaction takes the write lock at once instead of
 failing on upgrade; several processes may share the file. PostgreSQL: every transaction at
-SERIALIZABLE (retried on 40001/40P01 by the store), connections checked before use.
+SERIALIZABLE (retried on 40001/40P01 by the store), connections checked before use, and a session
+idle inside a transaction for ``IDLE_IN_TRANSACTION_S`` ended by the server.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -64,6 +66,11 @@ def postgres_url(url: str) -> str:
     raise StoreError(f"not a PostgreSQL URL: {url!r}")
 
 
+#: A session that sits inside a transaction this long (a paused or partitioned process) is ended
+#: by the server, releasing the write lock every other writer queues on (see store/order.py).
+IDLE_IN_TRANSACTION_S = 30.0
+
+
 def open_postgres(url: str, retry: RetryPolicy | None = None) -> SqlStore:
     """Open (migrating to the newest schema) the PostgreSQL store at ``url``."""
     try:
@@ -72,6 +79,13 @@ def open_postgres(url: str, retry: RetryPolicy | None = None) -> SqlStore:
         )
     except (sa.exc.ArgumentError, ValueError) as error:
         raise StoreError(f"cannot open store: bad URL ({error})") from None
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        milliseconds = round(IDLE_IN_TRANSACTION_S * 1000)
+        dbapi_connection.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        dbapi_connection.commit()
+
     return SqlStore(engine, what=engine.url.render_as_string(hide_password=True), retry=retry)
 
 

@@ -122,3 +122,17 @@ def test_pair_minima_choose_per_pair():
 
     found = index.conflicts_with(near, "US", wide, per_pair)
     assert [e.key for e in found] == ["a"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(entry_sets())
+def test_bulk_built_entries_can_be_removed(entries):
+    """Entries bulk-loaded at construction are found and removed exactly like inserted ones."""
+    index = VolumeIndex(entries)
+    for entry in entries:
+        assert entry.key in [e.key for e in index.candidates(entry.volume)]
+    for entry in entries:
+        assert index.remove(entry.key)
+    assert len(index) == 0
+    for entry in entries:
+        assert index.candidates(entry.volume) == []

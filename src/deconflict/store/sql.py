@@ -20,14 +20,13 @@ import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import exc
 
-from deconflict.engine import ConflictDetail
 from deconflict.errors import (
     DeconflictError,
     InvalidInput,
@@ -42,13 +41,10 @@ from deconflict.model import (
     Notice,
     NoticeState,
     Notification,
-    NotificationKind,
-    NotificationState,
     Party,
     Plan,
     PlanState,
     RecordKind,
-    Side,
 )
 from deconflict.store import lease, order, wakeup
 from deconflict.store import schema as t
@@ -61,6 +57,15 @@ from deconflict.store.codec import (
 )
 from deconflict.store.ledger_sql import SqlLedger, record_change
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
+from deconflict.store.rows import (
+    change_of,
+    conflict_of,
+    conflict_values,
+    notice_of,
+    notification_of,
+    notification_values,
+    plan_of,
+)
 
 __all__ = ["SqlStore"]
 
@@ -113,121 +118,6 @@ def _transaction(method: Callable[P, R]) -> Callable[P, R]:
         return store.retry.run(lambda: method(*args, **kwargs))
 
     return run
-
-
-def _side(row: Any, prefix: str) -> Side:
-    return Side(
-        kind=RecordKind(row[f"{prefix}_kind"]),
-        record_id=row[f"{prefix}_record_id"],
-        version=row[f"{prefix}_version"],
-        volume_id=row[f"{prefix}_volume_id"],
-        party=row[f"{prefix}_party"],
-    )
-
-
-def _side_values(side: Side, prefix: str) -> dict[str, Any]:
-    return {
-        f"{prefix}_kind": str(side.kind),
-        f"{prefix}_record_id": side.record_id,
-        f"{prefix}_version": side.version,
-        f"{prefix}_volume_id": side.volume_id,
-        f"{prefix}_party": side.party,
-    }
-
-
-def _conflict(row: Any) -> Conflict:
-    return Conflict(
-        id=row["id"],
-        a=_side(row, "a"),
-        b=_side(row, "b"),
-        detail=ConflictDetail(
-            row["start_s"],
-            row["end_s"],
-            row["time_gap_s"],
-            row["vertical_gap_m"],
-            row["horizontal_m"],
-        ),
-        detected_at_s=row["detected_at_s"],
-        state=ConflictState(row["state"]),
-        resolved_at_s=row["resolved_at_s"],
-    )
-
-
-def _conflict_values(conflict: Conflict) -> dict[str, Any]:
-    d = conflict.detail
-    return {
-        "id": conflict.id,
-        **_side_values(conflict.a, "a"),
-        **_side_values(conflict.b, "b"),
-        "start_s": d.start_s,
-        "end_s": d.end_s,
-        "time_gap_s": d.time_gap_s,
-        "vertical_gap_m": d.vertical_gap_m,
-        "horizontal_m": d.horizontal_m,
-        "detected_at_s": conflict.detected_at_s,
-        "state": str(conflict.state),
-        "resolved_at_s": conflict.resolved_at_s,
-    }
-
-
-_NOTIFICATION_FIELDS = (
-    "id",
-    "recipient",
-    "via",
-    "kind",
-    "notice_id",
-    "conflict_id",
-    "state",
-    "created_at_s",
-    "ack_deadline_s",
-    "lead_time_s",
-    "delivered_at_s",
-    "acknowledged_at_s",
-    "escalated_at_s",
-)
-
-
-def _notification(row: Any) -> Notification:
-    values = {name: row[name] for name in _NOTIFICATION_FIELDS}
-    values["kind"] = NotificationKind(values["kind"])
-    values["state"] = NotificationState(values["state"])
-    return Notification(**values)
-
-
-def _notification_values(n: Notification) -> dict[str, Any]:
-    values = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
-    values["kind"] = str(n.kind)
-    values["state"] = str(n.state)
-    return values
-
-
-def _change(row: Any) -> Change:
-    return Change(row.seq, row.kind, row.entity_id, row.at_s, row.version, row.state)
-
-
-def _notice(row: Any) -> Notice:
-    return Notice(
-        id=row["id"],
-        party=row["party_id"],
-        volumes=volumes_from_json(row["volumes"]),
-        category=row["category"],
-        filed_at_s=row["filed_at_s"],
-        version=row["version"],
-        state=NoticeState(row["state"]),
-        updated_at_s=row["updated_at_s"],
-    )
-
-
-def _plan(row: Any) -> Plan:
-    return Plan(
-        id=row["id"],
-        party=row["party_id"],
-        volumes=volumes_from_json(row["volumes"]),
-        created_at_s=row["created_at_s"],
-        version=row["version"],
-        state=PlanState(row["state"]),
-        updated_at_s=row["updated_at_s"],
-    )
 
 
 class SqlStore(SqlLedger, Store):
@@ -402,7 +292,7 @@ class SqlStore(SqlLedger, Store):
             row = c.execute(sa.select(t.notices).where(t.notices.c.id == notice_id)).first()
         if row is None:
             raise NotFound(f"no notice {notice_id!r}")
-        return _notice(row._mapping)
+        return notice_of(row._mapping)
 
     @_transaction
     def get_notice_version(self, notice_id: str, version: int) -> Notice:
@@ -438,7 +328,7 @@ class SqlStore(SqlLedger, Store):
             query = query.where(t.notices.c.state.in_([str(s) for s in states]))
         with self._read("listing notices") as c:
             rows = c.execute(query).all()
-        return [_notice(row._mapping) for row in rows]
+        return [notice_of(row._mapping) for row in rows]
 
     # plans ------------------------------------------------------------------------------------
 
@@ -496,7 +386,7 @@ class SqlStore(SqlLedger, Store):
             row = c.execute(sa.select(t.plans).where(t.plans.c.id == plan_id)).first()
         if row is None:
             raise NotFound(f"no plan {plan_id!r}")
-        return _plan(row._mapping)
+        return plan_of(row._mapping)
 
     @_transaction
     def get_plan_version(self, plan_id: str, version: int) -> Plan:
@@ -529,7 +419,7 @@ class SqlStore(SqlLedger, Store):
             query = query.where(t.plans.c.state == str(PlanState.CURRENT))
         with self._read("listing plans") as c:
             rows = c.execute(query).all()
-        return [_plan(row._mapping) for row in rows]
+        return [plan_of(row._mapping) for row in rows]
 
     # change log and detector ------------------------------------------------------------------
 
@@ -540,7 +430,7 @@ class SqlStore(SqlLedger, Store):
             query = query.limit(limit)
         with self._read("reading the change log") as c:
             rows = c.execute(query).all()
-        return [_change(row) for row in rows]
+        return [change_of(row) for row in rows]
 
     @_transaction
     def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
@@ -553,7 +443,7 @@ class SqlStore(SqlLedger, Store):
         query = sa.select(t.changes).where(col.seq.in_(last)).order_by(col.seq)
         with self._read("reading the change log") as c:
             rows = c.execute(query).all()
-        return [_change(row) for row in rows]
+        return [change_of(row) for row in rows]
 
     @_transaction
     def detector_cursor(self) -> int:
@@ -581,7 +471,7 @@ class SqlStore(SqlLedger, Store):
                     sa.select(t.conflicts.c.id).where(t.conflicts.c.id == conflict.id)
                 ).first()
                 if exists is None:
-                    c.execute(sa.insert(t.conflicts).values(**_conflict_values(conflict)))
+                    c.execute(sa.insert(t.conflicts).values(**conflict_values(conflict)))
                     self._log(c, "conflict.detected", conflict.id, at_s)
             for conflict in detection.resolved_conflicts:
                 c.execute(
@@ -591,7 +481,7 @@ class SqlStore(SqlLedger, Store):
                 )
                 self._log(c, "conflict.resolved", conflict.id, at_s)
             for notification in detection.notifications:
-                c.execute(sa.insert(t.notifications).values(**_notification_values(notification)))
+                c.execute(sa.insert(t.notifications).values(**notification_values(notification)))
                 self._log(c, "notification.created", notification.id, at_s)
             if current is None:
                 c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=detection.seq))
@@ -620,7 +510,7 @@ class SqlStore(SqlLedger, Store):
             row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == conflict_id)).first()
         if row is None:
             raise NotFound(f"no conflict {conflict_id!r}")
-        return _conflict(row._mapping)
+        return conflict_of(row._mapping)
 
     @_transaction
     def list_conflicts(
@@ -645,7 +535,7 @@ class SqlStore(SqlLedger, Store):
             )
         with self._read("listing conflicts") as c:
             rows = c.execute(query).all()
-        return [_conflict(row._mapping) for row in rows]
+        return [conflict_of(row._mapping) for row in rows]
 
     @_transaction
     def get_notification(self, notification_id: str) -> Notification:
@@ -654,7 +544,7 @@ class SqlStore(SqlLedger, Store):
             row = c.execute(sa.select(t.notifications).where(col.id == notification_id)).first()
         if row is None:
             raise NotFound(f"no notification {notification_id!r}")
-        return _notification(row._mapping)
+        return notification_of(row._mapping)
 
     @_transaction
     def list_notifications(
@@ -669,7 +559,7 @@ class SqlStore(SqlLedger, Store):
                 query = query.where(col.recipient == party)
         with self._read("listing notifications") as c:
             rows = c.execute(query).all()
-        return [_notification(row._mapping) for row in rows]
+        return [notification_of(row._mapping) for row in rows]
 
     @_transaction
     def update_notification(self, notification: Notification, verb: str) -> None:
@@ -685,7 +575,7 @@ class SqlStore(SqlLedger, Store):
                 if s is not None
             ),
         )
-        values = _notification_values(notification)
+        values = notification_values(notification)
         values.pop("id")
         with self._write(f"updating notification {notification.id!r}") as c:
             done = c.execute(

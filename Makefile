@@ -37,6 +37,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.engine --sizes 10000,100000,1000000 --json bench-engine.json
+	$(BIN)/python -m benchmarks.ledger --entries 1000000 --json bench-ledger.json
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

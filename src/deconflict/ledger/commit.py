@@ -20,7 +20,14 @@ import rfc8785
 
 from deconflict.errors import InvalidInput, VerificationFailed
 
-__all__ = ["Opening", "canonical", "commit", "parse_canonical", "verify_opening"]
+__all__ = [
+    "Opening",
+    "canonical",
+    "commit",
+    "commit_canonical",
+    "parse_canonical",
+    "verify_opening",
+]
 
 SALT_BYTES = 32
 
@@ -92,8 +99,14 @@ class Opening:
 
 def commit(content: Any) -> Opening:
     """A fresh commitment to ``content``, with its opening."""
+    salt, digest = commit_canonical(canonical(content))
+    return Opening(digest, salt, content)
+
+
+def commit_canonical(raw: bytes) -> tuple[bytes, str]:
+    """A fresh (salt, commitment) for content already in canonical JSON (``raw``)."""
     salt = secrets.token_bytes(SALT_BYTES)
-    return Opening(_digest(salt, content), salt, content)
+    return salt, hashlib.sha256(salt + raw).hexdigest()
 
 
 def verify_opening(opening: Opening, commitment: str | None = None) -> None:

@@ -16,7 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from deconflict.ledger import canonical, commit
+from deconflict.ledger import canonical
+from deconflict.ledger.commit import commit_canonical
 from deconflict.model import Notice, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
@@ -40,25 +41,34 @@ def subject_of(entity: str, entity_id: str) -> str:
     return f"{entity}:{entity_id}"
 
 
-def _commitment(c: sa.Connection, subject: str, version: int, content: Any) -> str:
-    """The commitment to ``subject`` at ``version``, made (and its opening kept) on first use."""
+_INSERT_OPENING = sa.insert(lt.ledger_openings)
+
+
+def _commitment(
+    c: sa.Connection, subject: str, version: int, content: Any, fresh: bool = False
+) -> str:
+    """The commitment to ``subject`` at ``version``, made (and its opening kept) on first use;
+    ``fresh`` says the version is new, so there is nothing to look up."""
     o = lt.ledger_openings.c
-    existing = c.execute(
-        sa.select(o.commitment).where(o.subject == subject, o.version == version)
-    ).scalar()
-    if existing is not None:
-        return str(existing)
-    opening = commit(content)
+    if not fresh:
+        existing = c.execute(
+            sa.select(o.commitment).where(o.subject == subject, o.version == version)
+        ).scalar()
+        if existing is not None:
+            return str(existing)
+    raw = canonical(content)
+    salt, commitment = commit_canonical(raw)
     c.execute(
-        sa.insert(lt.ledger_openings).values(
-            commitment=opening.commitment,
-            subject=subject,
-            version=version,
-            salt=opening.salt,
-            content=canonical(content).decode(),
-        )
+        _INSERT_OPENING,
+        {
+            "commitment": commitment,
+            "subject": subject,
+            "version": version,
+            "salt": salt,
+            "content": raw.decode(),
+        },
     )
-    return opening.commitment
+    return commitment
 
 
 def _notice_commitment(c: sa.Connection, notice_id: str) -> tuple[int | None, str | None]:
@@ -88,7 +98,13 @@ def _notice(c: sa.Connection, kind: str, notice: Notice, at_s: float) -> dict[st
         "party": notice.party,
         "state": str(notice.state),
         "at": rfc3339(at_s),
-        "commitment": _commitment(c, subject_of("notice", notice.id), notice.version, content),
+        "commitment": _commitment(
+            c,
+            subject_of("notice", notice.id),
+            notice.version,
+            content,
+            fresh=kind in ("notice.filed", "notice.amended"),  # a new version
+        ),
     }
 
 

@@ -56,6 +56,27 @@ def _node_key(node: int) -> NodeKey:
     return (node >> NODE_LEVEL_SHIFT, node & ((1 << NODE_LEVEL_SHIFT) - 1))
 
 
+# Statements are built once: building Core statements per call costs more than running them.
+_e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
+_READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
+_SIZE = sa.select(sa.func.max(_e.idx))
+_APPEND = (
+    sa.insert(lt.ledger_entries)
+    .from_select(
+        ["idx", "type", "subject", "body", "at_s"],
+        sa.select(
+            sa.func.coalesce(sa.func.max(_e.idx) + 1, 0),
+            sa.bindparam("type", type_=sa.String),
+            sa.bindparam("subject", type_=sa.String),
+            sa.bindparam("body", type_=sa.Text),
+            sa.bindparam("at_s", type_=sa.Double),
+        ),
+    )
+    .returning(_e.idx)
+)
+_INSERT_NODES = sa.insert(lt.ledger_nodes)
+
+
 class _Reader:
     """Perfect-subtree hashes read from ``ledger_nodes`` in one query per call."""
 
@@ -65,10 +86,7 @@ class _Reader:
     def perfect_hashes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        n = lt.ledger_nodes.c
-        rows = self._c.execute(
-            sa.select(n.node, n.hash).where(n.node.in_([_node_id(k) for k in keys]))
-        ).all()
+        rows = self._c.execute(_READ_NODES, {"nodes": [_node_id(k) for k in keys]}).all()
         found = {_node_key(row.node): bytes(row.hash) for row in rows}
         if len(found) != len(set(keys)):
             missing = sorted(set(keys) - set(found))[0]
@@ -80,25 +98,18 @@ class _Reader:
 
 
 def _size(c: sa.Connection) -> int:
-    last = c.execute(sa.select(sa.func.max(lt.ledger_entries.c.idx))).scalar()
+    last = c.execute(_SIZE).scalar()
     return 0 if last is None else int(last) + 1
 
 
 def append_entry(c: sa.Connection, entry: dict[str, Any], subject: str, at_s: float) -> int:
     """Append ``entry`` to the ledger in the caller's transaction; its leaf index."""
     body = canonical(entry)
-    index = _size(c)
-    c.execute(
-        sa.insert(lt.ledger_entries).values(
-            idx=index, type=entry["type"], subject=subject, body=body.decode(), at_s=at_s
-        )
-    )
+    values = {"type": entry["type"], "subject": subject, "body": body.decode(), "at_s": at_s}
+    index = int(c.execute(_APPEND, values).scalar_one())
     siblings = _Reader(c).perfect_hashes(sibling_keys(index))
     nodes = new_perfect_nodes(index, leaf_hash(body), siblings)
-    c.execute(
-        sa.insert(lt.ledger_nodes),
-        [{"node": _node_id(key), "hash": value} for key, value in nodes],
-    )
+    c.execute(_INSERT_NODES, [{"node": _node_id(key), "hash": value} for key, value in nodes])
     return index
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["SETTINGS", "Setting", "setting_value"]
+__all__ = ["SETTINGS", "Setting", "local_state_path", "setting_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +27,16 @@ class Setting:
 SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
-        Setting("db", "deconflict.db", "Path of the SQLite database file."),
+        Setting("db", "deconflict.db", "The SQLite database file, or a postgresql:// URL."),
         Setting("max-vertices", "10000", "Most vertices a footprint may have."),
         Setting("max-area-m2", "5e12", "Largest footprint area accepted, in square metres."),
         Setting("report", "report", "Folder the demo writes its report into."),
+        Setting(
+            "state-dir",
+            ".deconflict",
+            "Folder for a service's local files (issuer key, idempotency and webhook state) when "
+            "--db is a database URL; beside the SQLite file otherwise.",
+        ),
         Setting("url", "", "URL of a remote hub; when set, commands act through its API."),
         Setting("token", "", "Bearer token for the remote hub (see `deconflict token issue`)."),
         Setting("host", "127.0.0.1", "Address `deconflict serve` listens on."),
@@ -46,6 +53,16 @@ SETTINGS: dict[str, Setting] = {
         ),
     )
 }
+
+
+def local_state_path(db: str) -> Path:
+    """The path the service's local files are named after: the SQLite file itself, or for a
+    database URL a file in the ``state-dir`` folder (created)."""
+    if "://" not in db:
+        return Path(db)
+    folder = Path(setting_value("state-dir"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "hub"
 
 
 def setting_value(name: str, environ: Mapping[str, str] | None = None) -> str:

@@ -28,6 +28,7 @@ from deconflict.api.service import Metrics, Service
 from deconflict.api.webhooks import Webhooks, WebhookSender
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
 from deconflict.hub import Hub
+from deconflict.settings import local_state_path
 
 __all__ = ["ApiSettings", "create_app"]
 
@@ -36,11 +37,13 @@ log = logging.getLogger("deconflict.api")
 
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
-    """How one service runs. ``db`` is the SQLite file (its local issuer key and idempotency
-    file live beside it); ``issuers_file`` adds trusted issuers; ``trust_local`` trusts the
-    local issuer."""
+    """How one service runs. ``db`` is the SQLite file or a database URL; ``state`` is the path
+    the service's local files (issuer key, idempotency and webhook state) are named after
+    (default: see :func:`deconflict.settings.local_state_path`); ``issuers_file`` adds trusted
+    issuers; ``trust_local`` trusts the local issuer."""
 
-    db: Path
+    db: str | Path
+    state: Path | None = None
     issuers_file: Path | None = None
     trust_local: bool = True
     extra_issuers: Sequence[Issuer] = field(default_factory=tuple)
@@ -52,10 +55,14 @@ class ApiSettings:
     geo_limits: GeoLimits = DEFAULT_LIMITS
 
 
+def _state(settings: ApiSettings) -> Path:
+    return settings.state if settings.state is not None else local_state_path(str(settings.db))
+
+
 def _issuers(settings: ApiSettings) -> list[Issuer]:
     found = list(settings.extra_issuers)
     if settings.trust_local:
-        local = local_issuer(settings.db, create=True)
+        local = local_issuer(_state(settings), create=True)
         if local is not None:
             found.append(local)
     if settings.issuers_file is not None:
@@ -72,7 +79,8 @@ def create_app(
     ``webhook_transport`` replaces the network for webhook deliveries (tests)."""
     factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
     runner = HubRunner(factory, settings.detect_interval_s)
-    side = settings.db.with_name(settings.db.name + ".service")  # the service's own state
+    state = _state(settings)
+    side = state.with_name(state.name + ".service")  # the service's own state
     svc = Service(
         runner=runner,
         verifier=TokenVerifier(_issuers(settings)),

@@ -25,6 +25,7 @@ from functools import partial
 from typing import TypeVar
 
 from deconflict.hub import Hub
+from deconflict.hub.worker import DetectorWorker
 
 __all__ = ["HubRunner"]
 
@@ -41,6 +42,7 @@ class HubRunner:
         self._interval_s = interval_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
         self._hub: Hub | None = None
+        self._worker: DetectorWorker | None = None
         self._due = True  # the detector has rows to consume (touched on the hub thread only)
         self._generation = 0
         self._wake: asyncio.Event | None = None
@@ -53,6 +55,7 @@ class HubRunner:
         self._wake = asyncio.Event()
         self._detect_now = asyncio.Event()
         self._hub = await self._submit(self._factory)
+        self._worker = DetectorWorker(self._hub)
         await self._submit(lambda: self._settle(tick=True))
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
@@ -63,6 +66,8 @@ class HubRunner:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        if self._worker is not None:
+            await self._submit(self._worker.release)
         if self._hub is not None:
             await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
@@ -106,15 +111,23 @@ class HubRunner:
         return result
 
     def _settle(self, tick: bool) -> bool:
-        """Run the detector (and the clock-driven checks); whether notifications changed."""
-        hub = self._hub_or_fail()
-        changed = False
-        if tick:
-            ticked = hub.tick()
-            changed = bool(ticked.escalated or ticked.activated or ticked.ended)
+        """Run the detector (and the clock-driven checks) if this process holds the detector
+        lease (several serve processes may share one PostgreSQL database; only the lease holder
+        detects, fenced by its token); whether notifications may have changed."""
+        worker = self._worker
+        if worker is None:
+            raise RuntimeError("the hub is not started")
         self._due = False
         try:
-            return bool(hub.process().notifications) or changed
+            changed = False
+            while True:
+                report = worker.step(tick=tick)
+                tick = False
+                if report is None:  # another process holds the lease and detects
+                    return changed
+                changed = changed or bool(report.notifications) or report.changes > 0
+                if report.changes < worker.batch:
+                    return changed
         except Exception:
             self._due = True
             raise

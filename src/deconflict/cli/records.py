@@ -34,12 +34,12 @@ from deconflict.settings import SETTINGS, setting_value
 __all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
 
 DbOption = Annotated[
-    Path,
+    str,
     typer.Option(
         "--db",
         help=SETTINGS["db"].help,
         envvar=SETTINGS["db"].env,
-        default_factory=lambda: Path(setting_value("db")),
+        default_factory=lambda: setting_value("db"),
         show_default=SETTINGS["db"].default,
     ),
 ]
@@ -87,7 +87,7 @@ def _acting(party: str | None) -> str:
 
 
 @contextmanager
-def _hub(db: Path) -> Iterator[Hub]:
+def _hub(db: str) -> Iterator[Hub]:
     with Hub.open(db) as hub:
         yield hub
         hub.tick()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deconflict.settings import SETTINGS, setting_value
+from deconflict.settings import SETTINGS, local_state_path, setting_value
 
 __all__ = ["serve", "token_app"]
 
@@ -23,7 +23,7 @@ def _option(name: str, flag: str) -> Any:
 
 
 def serve(
-    db: Annotated[Path | None, _option("db", "--db")] = None,
+    db: Annotated[str | None, _option("db", "--db")] = None,
     host: Annotated[str | None, _option("host", "--host")] = None,
     port: Annotated[int | None, _option("port", "--port")] = None,
     issuers: Annotated[Path | None, _option("issuers", "--issuers")] = None,
@@ -34,7 +34,7 @@ def serve(
     from deconflict.api import ApiSettings, create_app
     from deconflict.cli.common import geo_limits
 
-    path = db if db is not None else Path(setting_value("db"))
+    path = db if db is not None else setting_value("db")
     issuers_file = issuers or (Path(setting_value("issuers")) if setting_value("issuers") else None)
     settings = ApiSettings(db=path, issuers_file=issuers_file, geo_limits=geo_limits())
     handler = logging.StreamHandler(sys.stderr)
@@ -59,7 +59,7 @@ def token_issue(
         list[str],
         typer.Option(help="A scope to grant (read, notice, plan, ack, admin); repeat for more."),
     ],
-    db: Annotated[Path | None, _option("db", "--db")] = None,
+    db: Annotated[str | None, _option("db", "--db")] = None,
     ttl_s: Annotated[float, typer.Option("--ttl-s", help="Lifetime in seconds.")] = 86_400.0,
 ) -> None:
     """Print a bearer token for a party from the local issuer (key made beside --db)."""
@@ -67,9 +67,9 @@ def token_issue(
     from deconflict.errors import InvalidInput
     from deconflict.hub import Hub
 
-    path = db if db is not None else Path(setting_value("db"))
+    path = db if db is not None else setting_value("db")
     with Hub.open(path) as hub:
         if party not in {p.id for p in hub.list_parties()}:
             raise InvalidInput(f"no party {party!r} (add it with `deconflict party add`)")
     scopes = [s for item in scope for s in item.replace(",", " ").split()]
-    typer.echo(issue_local_token(path, party, scopes, ttl_s))
+    typer.echo(issue_local_token(local_state_path(path), party, scopes, ttl_s))

@@ -43,6 +43,11 @@ class DetectorWorker:
         self._renew_at = 0.0
 
     @property
+    def batch(self) -> int:
+        """Most change-log rows one ``step`` processes."""
+        return self._batch
+
+    @property
     def token(self) -> int | None:
         """The lease token this worker holds, or None on standby."""
         return self._token

@@ -2,8 +2,9 @@
 
 An entry names who, what and when in the clear (ids, parties, the relay, RFC 3339 times) and holds
 only a salted commitment to the content (a notice's category and volumes, a conflict's detail, an
-agreement's terms); the salt and content stay here, private (``ledger_openings``), so the party
-that holds them can open the commitment to an arbiter. A notice version's commitment is made once
+agreement's terms); the salt and content stay here, private (in the columns of the entry that
+made the commitment, never in its public body), so the party that holds them can open the
+commitment to an arbiter. A notice version's commitment is made once
 and reused by every later entry about that version, so a delivery's ``notice_commitment`` is the
 filing's ``commitment``. Plans are never recorded: they are private even as metadata.
 """
@@ -11,6 +12,7 @@ filing's ``commitment``. Plans are never recorded: they are private even as meta
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.codec import volumes_to_json
 
-__all__ = ["build_entry", "rfc3339", "subject_of"]
+__all__ = ["Private", "build_entry", "rfc3339", "subject_of"]
 
 
 def rfc3339(at_s: float | None) -> str | None:
@@ -41,49 +43,56 @@ def subject_of(entity: str, entity_id: str) -> str:
     return f"{entity}:{entity_id}"
 
 
-_INSERT_OPENING = sa.insert(lt.ledger_openings)
+@dataclass(frozen=True, slots=True)
+class Private:
+    """The opening an entry keeps beside its public body: the version committed to, the
+    commitment, its salt and the canonical content."""
+
+    version: int
+    commitment: str
+    salt: bytes
+    content: str
 
 
-def _commitment(
-    c: sa.Connection, subject: str, version: int, content: Any, fresh: bool = False
-) -> str:
-    """The commitment to ``subject`` at ``version``, made (and its opening kept) on first use;
-    ``fresh`` says the version is new, so there is nothing to look up."""
-    o = lt.ledger_openings.c
-    if not fresh:
-        existing = c.execute(
-            sa.select(o.commitment).where(o.subject == subject, o.version == version)
-        ).scalar()
-        if existing is not None:
-            return str(existing)
-    raw = canonical(content)
-    salt, commitment = commit_canonical(raw)
-    c.execute(
-        _INSERT_OPENING,
-        {
-            "commitment": commitment,
-            "subject": subject,
-            "version": version,
-            "salt": salt,
-            "content": raw.decode(),
-        },
-    )
-    return commitment
+class _Entry:
+    """An entry being built, and the opening it will keep if it makes a new commitment."""
+
+    def __init__(self) -> None:
+        self.private: Private | None = None
+
+    def commitment(
+        self, c: sa.Connection, subject: str, version: int, content: Any, fresh: bool = False
+    ) -> str:
+        """The commitment to ``subject`` at ``version``: the one already made, else a new one
+        kept with this entry. ``fresh`` says the version is new, so there is nothing to look up."""
+        if not fresh:
+            e = lt.ledger_entries.c
+            existing = c.execute(
+                sa.select(e.commitment)
+                .where(e.subject == subject, e.version == version, e.salt.is_not(None))
+                .limit(1)
+            ).scalar()
+            if existing is not None:
+                return str(existing)
+        raw = canonical(content)
+        salt, digest = commit_canonical(raw)
+        self.private = Private(version, digest, salt, raw.decode())
+        return digest
 
 
 def _notice_commitment(c: sa.Connection, notice_id: str) -> tuple[int | None, str | None]:
     """The newest committed version of a notice and its commitment (None, None if none)."""
-    o = lt.ledger_openings.c
+    e = lt.ledger_entries.c
     row = c.execute(
-        sa.select(o.version, o.commitment)
-        .where(o.subject == subject_of("notice", notice_id))
-        .order_by(o.version.desc())
+        sa.select(e.version, e.commitment)
+        .where(e.subject == subject_of("notice", notice_id), e.salt.is_not(None))
+        .order_by(e.idx.desc())
         .limit(1)
     ).first()
     return (None, None) if row is None else (row.version, row.commitment)
 
 
-def _notice(c: sa.Connection, kind: str, notice: Notice, at_s: float) -> dict[str, Any]:
+def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float) -> dict[str, Any]:
     content = {
         "notice": notice.id,
         "party": notice.party,
@@ -98,7 +107,7 @@ def _notice(c: sa.Connection, kind: str, notice: Notice, at_s: float) -> dict[st
         "party": notice.party,
         "state": str(notice.state),
         "at": rfc3339(at_s),
-        "commitment": _commitment(
+        "commitment": b.commitment(
             c,
             subject_of("notice", notice.id),
             notice.version,
@@ -131,7 +140,9 @@ def _notification(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> d
     }
 
 
-def _conflict(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+def _conflict(
+    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float
+) -> dict[str, Any]:
     row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == entity_id)).one()
     content = {
         name: value
@@ -143,11 +154,13 @@ def _conflict(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[
         "conflict": row.id,
         "parties": sorted([row.a_party, row.b_party]),
         "at": rfc3339(at_s),
-        "commitment": _commitment(c, subject_of("conflict", row.id), 0, content),
+        "commitment": b.commitment(c, subject_of("conflict", row.id), 0, content),
     }
 
 
-def _agreement(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+def _agreement(
+    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float
+) -> dict[str, Any]:
     body = c.execute(sa.select(t.agreements.c.body).where(t.agreements.c.id == entity_id)).scalar()
     content = json.loads(body) if body is not None else None
     parties = content.get("parties", []) if isinstance(content, dict) else []
@@ -156,23 +169,28 @@ def _agreement(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict
         "agreement": entity_id,
         "parties": sorted(parties),
         "at": rfc3339(at_s),
-        "commitment": _commitment(c, subject_of("agreement", entity_id), 0, content),
+        "commitment": b.commitment(c, subject_of("agreement", entity_id), 0, content),
     }
 
 
 def build_entry(
     c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
-) -> dict[str, Any] | None:
-    """The ledger entry for change ``kind`` of ``entity_id``, or None if it is not recorded."""
+) -> tuple[dict[str, Any], Private | None] | None:
+    """The ledger entry for change ``kind`` of ``entity_id`` and the opening it keeps (if it
+    makes a new commitment), or None if the change is not recorded."""
     entity = kind.split(".", 1)[0]
+    b = _Entry()
+    entry: dict[str, Any]
     if entity == "notice" and isinstance(record, Notice):
-        return _notice(c, kind, record, at_s)
-    if entity == "notification":
-        return _notification(c, kind, entity_id, at_s)
-    if entity == "conflict":
-        return _conflict(c, kind, entity_id, at_s)
-    if entity == "agreement":
-        return _agreement(c, kind, entity_id, at_s)
-    if entity == "party":
-        return {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
-    return None
+        entry = _notice(c, b, kind, record, at_s)
+    elif entity == "notification":
+        entry = _notification(c, kind, entity_id, at_s)
+    elif entity == "conflict":
+        entry = _conflict(c, b, kind, entity_id, at_s)
+    elif entity == "agreement":
+        entry = _agreement(c, b, kind, entity_id, at_s)
+    elif entity == "party":
+        entry = {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
+    else:
+        return None
+    return entry, b.private

@@ -35,7 +35,7 @@ from deconflict.ledger.merkle import NodeKey
 from deconflict.model import Notice, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store.ledger_base import LedgerStore
-from deconflict.store.ledger_entries import build_entry, subject_of
+from deconflict.store.ledger_entries import Private, build_entry, subject_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
 if TYPE_CHECKING:
@@ -63,13 +63,17 @@ _SIZE = sa.select(sa.func.max(_e.idx))
 _APPEND = (
     sa.insert(lt.ledger_entries)
     .from_select(
-        ["idx", "type", "subject", "body", "at_s"],
+        ["idx", "type", "subject", "body", "at_s", "version", "commitment", "salt", "content"],
         sa.select(
             sa.func.coalesce(sa.func.max(_e.idx) + 1, 0),
             sa.bindparam("type", type_=sa.String),
             sa.bindparam("subject", type_=sa.String),
             sa.bindparam("body", type_=sa.Text),
             sa.bindparam("at_s", type_=sa.Double),
+            sa.bindparam("version", type_=sa.Integer),
+            sa.bindparam("commitment", type_=sa.String),
+            sa.bindparam("salt", type_=sa.LargeBinary),
+            sa.bindparam("content", type_=sa.Text),
         ),
     )
     .returning(_e.idx)
@@ -102,10 +106,26 @@ def _size(c: sa.Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
-def append_entry(c: sa.Connection, entry: dict[str, Any], subject: str, at_s: float) -> int:
-    """Append ``entry`` to the ledger in the caller's transaction; its leaf index."""
+def append_entry(
+    c: sa.Connection,
+    entry: dict[str, Any],
+    subject: str,
+    at_s: float,
+    private: Private | None = None,
+) -> int:
+    """Append ``entry`` (keeping ``private``, its new commitment's opening, beside it) to the
+    ledger in the caller's transaction; its leaf index."""
     body = canonical(entry)
-    values = {"type": entry["type"], "subject": subject, "body": body.decode(), "at_s": at_s}
+    values = {
+        "type": entry["type"],
+        "subject": subject,
+        "body": body.decode(),
+        "at_s": at_s,
+        "version": None if private is None else private.version,
+        "commitment": None if private is None else private.commitment,
+        "salt": None if private is None else private.salt,
+        "content": None if private is None else private.content,
+    }
     index = int(c.execute(_APPEND, values).scalar_one())
     siblings = _Reader(c).perfect_hashes(sibling_keys(index))
     nodes = new_perfect_nodes(index, leaf_hash(body), siblings)
@@ -117,9 +137,10 @@ def record_change(
     c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
 ) -> None:
     """Append the ledger entry for one change-log row (if the change is one the ledger keeps)."""
-    entry = build_entry(c, kind, entity_id, at_s, record)
-    if entry is not None:
-        append_entry(c, entry, subject_of(kind.split(".", 1)[0], entity_id), at_s)
+    built = build_entry(c, kind, entity_id, at_s, record)
+    if built is not None:
+        entry, private = built
+        append_entry(c, entry, subject_of(kind.split(".", 1)[0], entity_id), at_s, private)
 
 
 class SqlLedger(LedgerStore):
@@ -199,13 +220,13 @@ class SqlLedger(LedgerStore):
         return self._reading(f"finding ledger entries of {subject}", work)
 
     def ledger_opening(self, subject: str, version: int) -> Opening:
-        o = lt.ledger_openings.c
+        o = lt.ledger_entries.c
 
         def work(c: sa.Connection) -> Opening:
             row = c.execute(
-                sa.select(o.commitment, o.salt, o.content).where(
-                    o.subject == subject, o.version == version
-                )
+                sa.select(o.commitment, o.salt, o.content)
+                .where(o.subject == subject, o.version == version, o.salt.is_not(None))
+                .limit(1)
             ).first()
             if row is None:
                 raise NotFound(f"no commitment to {subject} version {version}")

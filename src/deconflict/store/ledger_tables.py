@@ -2,10 +2,11 @@
 
 ``ledger_entries`` holds each entry's canonical JSON at its leaf index; ``ledger_nodes`` the hash
 of every complete perfect subtree (leaves included), keyed by ``level << 48 | index``, so any proof
-reads O(log n) rows in one query; ``ledger_openings`` the private salt and content of every
-commitment an entry holds; ``ledger_checkpoints`` the signed checkpoints; ``ledger_keys`` the
-hub's Ed25519 signing key (raw private bytes; whoever can read the database can sign, so guard it
-as the database itself).
+reads O(log n) rows in one query. The entry that first commits to a record version also keeps,
+privately, the salt and the canonical content that open it (``version``, ``commitment``, ``salt``,
+``content``; null elsewhere): one row per append rather than two tables. ``ledger_checkpoints``
+holds the signed checkpoints; ``ledger_keys`` the hub's Ed25519 signing key (raw private bytes;
+whoever can read the database can sign, so guard it as the database itself).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ __all__ = [
     "ledger_entries",
     "ledger_keys",
     "ledger_nodes",
-    "ledger_openings",
 ]
 
 NODE_LEVEL_SHIFT = 48
@@ -33,6 +33,10 @@ ledger_entries = sa.Table(
     sa.Column("subject", Id, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("at_s", Time, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("commitment", sa.String(64)),
+    sa.Column("salt", sa.LargeBinary(32)),
+    sa.Column("content", sa.Text),
     sa.Index("ix_ledger_entries_subject", "subject", "idx"),
 )
 
@@ -41,17 +45,6 @@ ledger_nodes = sa.Table(
     metadata,
     sa.Column("node", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
-)
-
-ledger_openings = sa.Table(
-    "ledger_openings",
-    metadata,
-    sa.Column("commitment", sa.String(64), primary_key=True),
-    sa.Column("subject", Id, nullable=False),
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("salt", sa.LargeBinary(32), nullable=False),
-    sa.Column("content", sa.Text, nullable=False),
-    sa.Index("ix_ledger_openings_subject", "subject", "version", unique=True),
 )
 
 ledger_checkpoints = sa.Table(

@@ -1,5 +1,5 @@
-"""The ledger: entries, perfect-subtree hashes, commitment openings, signed checkpoints, the
-hub's signing key.
+"""The ledger: entries (with the private openings of their commitments), perfect-subtree hashes,
+signed checkpoints, the hub's signing key.
 
 Revision ID: 0002
 Revises: 0001
@@ -28,23 +28,16 @@ def upgrade() -> None:
         sa.Column("subject", Id, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("at_s", Time, nullable=False),
+        sa.Column("version", sa.Integer),
+        sa.Column("commitment", sa.String(64)),
+        sa.Column("salt", sa.LargeBinary(32)),
+        sa.Column("content", sa.Text),
     )
     op.create_index("ix_ledger_entries_subject", "ledger_entries", ["subject", "idx"])
     op.create_table(
         "ledger_nodes",
         sa.Column("node", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
-    )
-    op.create_table(
-        "ledger_openings",
-        sa.Column("commitment", sa.String(64), primary_key=True),
-        sa.Column("subject", Id, nullable=False),
-        sa.Column("version", sa.Integer, nullable=False),
-        sa.Column("salt", sa.LargeBinary(32), nullable=False),
-        sa.Column("content", sa.Text, nullable=False),
-    )
-    op.create_index(
-        "ix_ledger_openings_subject", "ledger_openings", ["subject", "version"], unique=True
     )
     op.create_table(
         "ledger_checkpoints",
@@ -66,7 +59,6 @@ def downgrade() -> None:
     for table in (
         "ledger_keys",
         "ledger_checkpoints",
-        "ledger_openings",
         "ledger_nodes",
         "ledger_entries",
     ):

@@ -61,10 +61,10 @@ class HubLedger:
     def checkpoint(self) -> str:
         """A signed checkpoint of the log as it is now (the last one kept, if the log has not
         grown since)."""
-        kept = self._store.ledger_checkpoints()
+        kept = self._store.ledger_latest_checkpoint()
         size = self._store.ledger_size()
-        if kept and kept[-1][0] == size:
-            return kept[-1][1]
+        if kept is not None and kept[0] == size:
+            return kept[1]
         signer = self.signer
         note = signer.sign_checkpoint(Checkpoint(signer.name, size, self._store.ledger_root(size)))
         self._store.ledger_add_checkpoint(size, note, self._clock.now())

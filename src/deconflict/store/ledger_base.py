@@ -63,5 +63,9 @@ class LedgerStore(ABC):
         """Keep a signed checkpoint."""
 
     @abstractmethod
+    def ledger_latest_checkpoint(self) -> tuple[int, str] | None:
+        """(size, signed note) of the checkpoint kept last, if any."""
+
+    @abstractmethod
     def ledger_checkpoints(self) -> list[tuple[int, str]]:
         """(size, signed note) of every kept checkpoint, oldest first."""

@@ -260,6 +260,15 @@ class SqlLedger(LedgerStore):
 
         self.retry.run(run)
 
+    def ledger_latest_checkpoint(self) -> tuple[int, str] | None:
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> tuple[int, str] | None:
+            row = c.execute(sa.select(p.size, p.note).order_by(p.id.desc()).limit(1)).first()
+            return None if row is None else (int(row.size), str(row.note))
+
+        return self._reading("reading the last checkpoint", work)
+
     def ledger_checkpoints(self) -> list[tuple[int, str]]:
         """(size, signed note) of every stored checkpoint, oldest first."""
         p = lt.ledger_checkpoints.c

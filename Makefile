@@ -11,7 +11,7 @@ DECONFLICT_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 DB_URL ?= $(DECONFLICT_TEST_PG)
 export DECONFLICT_TEST_PG
 
-.PHONY: demo test bench lint setup clean serve
+.PHONY: demo test bench bench-api lint setup clean serve
 
 setup: $(STAMP) $(ATLAS)
 
@@ -39,10 +39,14 @@ bench: setup
 	$(BIN)/python -m benchmarks.engine --sizes 10000,100000,1000000 --json bench-engine.json
 	$(BIN)/python -m benchmarks.ledger --entries 1000000 --json bench-ledger.json
 
+# The HTTP service under load: a real `deconflict serve` on 127.0.0.1, on SQLite and PostgreSQL.
+bench-api: setup
+	$(BIN)/python -m benchmarks.api --pg-url $(DB_URL) --json bench-api.json
+
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules report bench-engine.json
+	rm -rf $(VENV) $(WEB)/node_modules report bench-engine.json bench-api.json

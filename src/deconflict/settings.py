@@ -46,6 +46,8 @@ SETTINGS: dict[str, Setting] = {
             "",
             "JSON file of further token issuers the server trusts (issuer, audience, keys).",
         ),
+        Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
+        Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(
             "world-atlas",
             "web/node_modules/world-atlas/countries-50m.json",
@@ -55,12 +57,13 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-def local_state_path(db: str) -> Path:
+def local_state_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
     """The path the service's local files are named after: the SQLite file itself, or for a
-    database URL a file in the ``state-dir`` folder (created)."""
+    database URL a file in the ``state-dir`` folder (created; ``environ`` as in
+    :func:`setting_value`)."""
     if "://" not in db:
         return Path(db)
-    folder = Path(setting_value("state-dir"))
+    folder = Path(setting_value("state-dir", environ))
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "hub"
 

@@ -36,7 +36,13 @@ def serve(
 
     path = db if db is not None else setting_value("db")
     issuers_file = issuers or (Path(setting_value("issuers")) if setting_value("issuers") else None)
-    settings = ApiSettings(db=path, issuers_file=issuers_file, geo_limits=geo_limits())
+    settings = ApiSettings(
+        db=path,
+        issuers_file=issuers_file,
+        geo_limits=geo_limits(),
+        rate_per_s=float(setting_value("rate-per-s")),
+        rate_burst=float(setting_value("rate-burst")),
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("deconflict.api")

@@ -1,0 +1,352 @@
+"""API load benchmark: notices filed per second through a real ``deconflict serve``.
+
+    python -m benchmarks.api --json bench-api.json
+
+For each backend (a fresh SQLite file; a scratch PostgreSQL database, dropped afterwards) and each
+kind of traffic, the hub is set up in this process (parties A and B under one agreement, full
+disclosure both ways), then ``deconflict serve`` is started as a subprocess on 127.0.0.1 with an
+ephemeral port. ``--clients`` asyncio clients (httpx) file notices as A and B, alternately, until
+``--duration-s`` has passed or ``--max-notices`` are filed, whichever comes first.
+
+- contended: every notice is a 2 km circle whose centre lies within 1.5 km of one point (all in
+  one 5 km area), 1 to 3 km up; notice k starts k minutes after a base time and lasts 5 minutes,
+  so each overlaps the four notices filed around it (about half of them the other party's) and
+  every notice conflicts with others, without the pairs growing with the square of the run.
+- spread: the same circles at random places worldwide and random hours in the coming year.
+
+Figures: notices filed per second (completed 201s over the wall time of the run), request latency
+p50/p99, and commit-to-delivery latency: both parties hold the event stream ``/v1/events`` open,
+and for each notice the time from its POST's response to the arrival of the other party's first
+event naming it (a notification is created by detection after the commit, so it may arrive just
+before the client has read the response: such a latency counts as 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deconflict.api import issue_local_token
+from deconflict.engine import SeparationMinima
+from deconflict.hub import Hub
+from deconflict.model import Agreement, Disclosure
+from deconflict.settings import local_state_path
+
+__all__ = ["main"]
+
+PARTIES = ("A", "B")
+CENTRE = (39.0, 35.95)  # lon, lat: Raqqa
+DSS = {"contended": "5-30", "spread": "120-150"}  # InterUSS DSS writes/s, ARCHITECTURE.md
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    backend: str
+    traffic: str
+    clients: int
+    filed: int
+    errors: int
+    seconds: float
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+    delivered: int
+    delivery_p50_ms: float
+    delivery_p99_ms: float
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _circle(fid: str, party: str, lon: float, lat: float, start_s: float) -> dict[str, Any]:
+    def rfc(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "id": fid,
+            "party": party,
+            "radius_m": 2_000.0,
+            "lower_m": 1_000.0,
+            "upper_m": 3_000.0,
+            "start": rfc(start_s),
+            "end": rfc(start_s + 300.0),
+        },
+    }
+
+
+def notice_body(traffic: str, k: int, party: str, base_s: float, rng: random.Random) -> bytes:
+    """The k-th notice of a run (see the module docstring for the two kinds of traffic)."""
+    if traffic == "contended":
+        bearing = rng.uniform(0.0, 2 * math.pi)
+        reach_m = 1_500.0 * math.sqrt(rng.random())
+        lat = CENTRE[1] + reach_m * math.cos(bearing) / 111_320.0
+        lon = CENTRE[0] + reach_m * math.sin(bearing) / (111_320.0 * math.cos(math.radians(lat)))
+        start_s = base_s + 60.0 * k
+    else:
+        lon, lat = rng.uniform(-179.0, 179.0), rng.uniform(-60.0, 60.0)
+        start_s = base_s + rng.uniform(0.0, 365 * 86_400.0)
+    body = {
+        "type": "FeatureCollection",
+        "id": f"N-{k}",
+        "category": "air-activity",
+        "features": [_circle(f"v-{k}", party, lon, lat, start_s)],
+    }
+    return json.dumps(body).encode()
+
+
+def _setup(db: str, env: dict[str, str]) -> dict[str, str]:
+    """Parties A and B under one agreement; a token for each (from the issuer the server, run
+    with ``env``, trusts)."""
+    with Hub.open(db) as hub:
+        for party in PARTIES:
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement(
+                id="MOU",
+                parties=PARTIES,
+                minima=SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0),
+                default_disclosure=Disclosure.FULL,
+                ack_deadline_s=86_400.0,
+            )
+        )
+    state = local_state_path(db, env)
+    return {p: issue_local_token(state, p, ["read", "notice", "ack"]) for p in PARTIES}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _server(db: str, env: dict[str, str]) -> Iterator[str]:
+    """``deconflict serve`` on 127.0.0.1, ready; stopped (then killed) on the way out."""
+    port = _free_port()
+    command = [sys.executable, "-c", "from deconflict.cli.main import run; run()"]
+    command += ["serve", "--db", db]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30.0
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"the server exited: {log.read().decode()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server did not become ready within 30 s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(10.0)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5.0)
+
+
+async def _listen(
+    url: str, token: str, arrivals: dict[str, float], ready: asyncio.Event, stop_at: list[float]
+) -> None:
+    """Record when each notice is first named by an event on this party's stream."""
+    headers = {"Authorization": f"Bearer {token}"}
+    timeout = httpx.Timeout(5.0, read=20.0)
+    async with (
+        httpx.AsyncClient(timeout=timeout) as http,
+        http.stream("GET", f"{url}/v1/events", headers=headers) as response,
+    ):
+        ready.set()
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                notice = json.loads(line[6:]).get("notice_id")
+                if notice is not None and notice not in arrivals:
+                    arrivals[notice] = time.perf_counter()
+            if time.perf_counter() > stop_at[0]:
+                return
+
+
+async def _load(
+    url: str, tokens: dict[str, str], traffic: str, clients: int, duration_s: float, limit: int
+) -> tuple[dict[str, tuple[str, float]], list[float], int, float, dict[str, float]]:
+    arrivals: dict[str, float] = {}
+    stop_at = [math.inf]
+    readies = [asyncio.Event() for _ in PARTIES]
+    listeners = [
+        asyncio.create_task(_listen(url, tokens[p], arrivals, r, stop_at))
+        for p, r in zip(PARTIES, readies, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 10.0)
+    await asyncio.sleep(0.3)
+    answered: dict[str, tuple[str, float]] = {}  # notice id -> (party, response time)
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(limit))
+    base_s = time.time() + 30 * 86_400.0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    started = time.perf_counter()
+    deadline = started + duration_s
+
+    async def client(seed: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        rng = random.Random(seed)
+        for k in counter:
+            if time.perf_counter() >= deadline:
+                return
+            party = PARTIES[k % 2]
+            headers = {
+                "Authorization": f"Bearer {tokens[party]}",
+                "Content-Type": "application/json",
+            }
+            body = notice_body(traffic, k, party, base_s, rng)
+            sent = time.perf_counter()
+            try:
+                response = await http.post(f"{url}/v1/notices", content=body, headers=headers)
+            except httpx.HTTPError:
+                errors += 1
+                continue
+            done = time.perf_counter()
+            if response.status_code == 201:
+                latencies.append(done - sent)
+                answered[f"N-{k}"] = (party, done)
+            else:
+                errors += 1
+
+    async with httpx.AsyncClient(timeout=30.0, limits=limits) as http:
+        await asyncio.gather(*(client(i, http) for i in range(clients)))
+    elapsed = time.perf_counter() - started
+    settle = time.perf_counter() + 5.0  # notifications still on their way
+    while time.perf_counter() < settle and not all(n in arrivals for n in answered):
+        await asyncio.sleep(0.05)
+    stop_at[0] = time.perf_counter()
+    for task in listeners:
+        task.cancel()
+    for task in listeners:
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await task
+    return answered, latencies, errors, elapsed, arrivals
+
+
+def run_one(
+    backend: str, db: str, env: dict[str, str], traffic: str, args: argparse.Namespace
+) -> Figures:
+    tokens = _setup(db, env)
+    with _server(db, env) as url:
+        answered, latencies, errors, elapsed, arrivals = asyncio.run(
+            _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices)
+        )
+    delivery = [
+        max(0.0, arrivals[n] - done) for n, (_party, done) in answered.items() if n in arrivals
+    ]
+    return Figures(
+        backend=backend,
+        traffic=traffic,
+        clients=args.clients,
+        filed=len(answered),
+        errors=errors,
+        seconds=round(elapsed, 2),
+        per_s=round(len(answered) / elapsed, 1),
+        p50_ms=round(_quantile(latencies, 0.5) * 1000, 1),
+        p99_ms=round(_quantile(latencies, 0.99) * 1000, 1),
+        delivered=len(delivery),
+        delivery_p50_ms=round(_quantile(delivery, 0.5) * 1000, 1),
+        delivery_p99_ms=round(_quantile(delivery, 0.99) * 1000, 1),
+    )
+
+
+@contextlib.contextmanager
+def _scratch_postgres(url: str) -> Iterator[str]:
+    """A fresh database on the server at ``url``, dropped afterwards."""
+    import psycopg
+
+    name = f"deconflict_bench_{os.getpid()}_{random.randrange(1 << 30)}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        base, _, _ = url.rpartition("/")
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def table(rows: list[Figures]) -> str:
+    lines = [
+        "| backend | traffic | clients | filed | errors | notices/s | p50 ms | p99 ms "
+        "| delivered | delivery p50 ms | delivery p99 ms | DSS writes/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.backend} | {r.traffic} | {r.clients} | {r.filed} | {r.errors} | {r.per_s} "
+            f"| {r.p50_ms} | {r.p99_ms} | {r.delivered} | {r.delivery_p50_ms} "
+            f"| {r.delivery_p99_ms} | {DSS[r.traffic]} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.api", description=__doc__)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--traffic", default="contended,spread")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--duration-s", type=float, default=10.0)
+    parser.add_argument("--max-notices", type=int, default=20_000)
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("DECONFLICT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    rows: list[Figures] = []
+    with tempfile.TemporaryDirectory(prefix="deconflict-bench-api-") as folder:
+        env = dict(os.environ)
+        env["DECONFLICT_STATE_DIR"] = str(Path(folder) / "state")
+        env["DECONFLICT_RATE_PER_S"] = "1e9"  # the benchmark measures the hub, not the limiter
+        env["DECONFLICT_RATE_BURST"] = "1e9"
+        for backend in args.backends.split(","):
+            for n, traffic in enumerate(args.traffic.split(",")):
+                if backend == "sqlite":
+                    db = str(Path(folder) / f"bench-{n}.db")
+                    rows.append(run_one(backend, db, env, traffic, args))
+                else:
+                    with _scratch_postgres(args.pg_url) as db:
+                        rows.append(run_one(backend, db, env, traffic, args))
+                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    print(table(rows))
+    if args.json is not None:
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,7 +114,7 @@ async def file_notice(
         filing = hub.file_notice(principal.party, volumes, body.category, body.id)
         return 201, notice_out(filing.notice, filing), _etag(filing.notice)
 
-    return await idempotent_post(request, principal, act)
+    return await idempotent_post(request, principal, act, group=True)
 
 
 def _window(start: str | None, end: str | None) -> tuple[float, float]:

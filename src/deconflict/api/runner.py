@@ -11,6 +11,13 @@ so a party that reads after a write sees its outcome. The loop also runs every `
 and ``tick()`` (which scans every live notice) about once a second. Waiters on
 :meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
 notifications.
+
+Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
+queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
+(one fsync) rather than one each. Each write runs inside its own savepoint: one that raises its
+own error (bad input, a stale version) is undone alone and answered with that error, the rest
+commit. A store failure of the batch (a serialization failure, a failed commit) runs each write
+of it again on its own, as without grouping. Nobody is answered before the batch committed.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from deconflict.errors import StoreError
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
 
@@ -32,6 +40,7 @@ __all__ = ["HubRunner"]
 T = TypeVar("T")
 log = logging.getLogger("deconflict.api")
 _TICK_EVERY_S = 1.0
+_GROUP_MAX = 64  # most writes one batch commits
 
 
 class HubRunner:
@@ -48,6 +57,8 @@ class HubRunner:
         self._wake: asyncio.Event | None = None
         self._detect_now: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
         self.ready = False
 
     async def start(self) -> None:
@@ -93,8 +104,16 @@ class HubRunner:
             self._signal()
         return result
 
-    async def run_write(self, fn: Callable[[Hub], T]) -> T:
-        """``fn(hub)`` on the hub thread (after any due detection); then the detector is due."""
+    async def run_write(self, fn: Callable[[Hub], T], group: bool = False) -> T:
+        """``fn(hub)`` on the hub thread (after any due detection); then the detector is due.
+        With ``group`` it may share one commit with other grouped writes (see above): ``fn``
+        must touch nothing but the store, since it may be run twice if its batch fails."""
+        if group:
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._queued.append((fn, future))
+            if self._drainer is None or self._drainer.done():
+                self._drainer = asyncio.create_task(self._drain())
+            return await future
 
         def job() -> tuple[T, bool]:
             changed = self._settle(tick=False) if self._due else False
@@ -109,6 +128,57 @@ class HubRunner:
         if self._detect_now is not None:
             self._detect_now.set()
         return result
+
+    async def _drain(self) -> None:
+        """Run the queued grouped writes in batches until none is left."""
+        while self._queued:
+            batch = self._queued[:_GROUP_MAX]
+            del self._queued[:_GROUP_MAX]
+            fns = [fn for fn, _ in batch]
+            try:
+                outcomes, changed = await self._submit(partial(self._run_group, fns))
+            except Exception as error:  # the hub thread itself failed (e.g. shut down)
+                outcomes, changed = [(False, error)] * len(batch), False
+            if changed:
+                self._signal()
+            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():  # the caller went away
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            if self._detect_now is not None:
+                self._detect_now.set()
+
+    def _run_group(self, fns: list[Callable[[Hub], Any]]) -> tuple[list[tuple[bool, Any]], bool]:
+        """On the hub thread: ``fns`` in one unit of work, each in a savepoint; each outcome is
+        (True, result) or (False, error)."""
+        changed = self._settle(tick=False) if self._due else False
+        hub = self._hub_or_fail()
+        store = hub.store
+        try:
+            outcomes: list[tuple[bool, Any]] = []
+            with store.unit_of_work("committing a group of writes"):
+                for fn in fns:
+                    try:
+                        with store.savepoint():
+                            outcomes.append((True, fn(hub)))
+                    except StoreError:
+                        raise  # the batch as a whole: run each write on its own below
+                    except Exception as error:
+                        outcomes.append((False, error))
+        except StoreError:
+            log.info("a group of %d writes failed as a whole; running each alone", len(fns))
+            outcomes = []
+            for fn in fns:
+                try:
+                    outcomes.append((True, fn(hub)))
+                except Exception as error:
+                    outcomes.append((False, error))
+        finally:
+            self._due = True
+        return outcomes, changed
 
     def _settle(self, tick: bool) -> bool:
         """Run the detector (and the clock-driven checks) if this process holds the detector

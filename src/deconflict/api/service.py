@@ -103,9 +103,13 @@ async def idempotent_post(
     request: Request,
     principal: Principal,
     act: Callable[[Hub], tuple[int, Any, dict[str, str]]],
+    group: bool = False,
 ) -> JSONResponse:
     """Run a POST's ``act`` on the hub thread (then the detector); with an ``Idempotency-Key``,
-    the first successful response is stored and a replay of the same request returns it."""
+    the first successful response is stored and a replay of the same request returns it.
+    ``group``: ``act`` touches only the store, so it may share a commit with other writes
+    (see :class:`HubRunner`); a POST with an Idempotency-Key never does, so that two requests
+    with one key are run one after the other and the second finds the first's response."""
     svc = service(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
@@ -127,7 +131,7 @@ async def idempotent_post(
             svc.idempotency.put(party, key, response)
         return response, False
 
-    response, replayed = await svc.runner.run_write(job)
+    response, replayed = await svc.runner.run_write(job, group=group and key is None)
     headers = dict(response.headers)
     if replayed:
         headers["Idempotent-Replayed"] = "true"

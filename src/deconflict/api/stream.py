@@ -51,8 +51,12 @@ async def event_stream(
 
     def pending(hub: Hub) -> list[tuple[str, NotificationOut]]:
         hub.deliver(party)
+        # Coarsely from the store (a microsecond before the cursor's time), exactly here.
+        since_s = None if cursor is None else (cursor[0] - 1) / 1e6
         found = [
-            n for n in hub.list_notifications(party) if cursor is None or event_key(n) > cursor
+            n
+            for n in hub.list_notifications(party, since_s)
+            if cursor is None or event_key(n) > cursor
         ]
         seen = notifications_seen(hub, party, found)
         return list(zip((event_id(n) for n in found), seen, strict=True))

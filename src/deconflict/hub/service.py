@@ -335,30 +335,36 @@ class Hub:
         return replace(report, changes=count)
 
     def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
-        skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
-        for change in changes:
-            if change.entity == "agreement":  # possibly added by another hub process
-                self._agreements[:] = self._store.list_agreements()
-            detection = self._detector.detect(change, self._clock.now())
-            if not (
-                detection.new_conflicts or detection.resolved_conflicts or detection.notifications
-            ):
-                skipped = change.seq
-                continue
-            self._commit(detection, fence)
-            skipped = None
-            report.new_conflicts.extend(detection.new_conflicts)
-            report.resolved_conflicts.extend(detection.resolved_conflicts)
-            report.notifications.extend(detection.notifications)
-        if skipped is not None:
-            self._commit(Detection(skipped, self._clock.now()), fence)
-
-    def _commit(self, detection: Detection, fence: int | None) -> None:
+        """Detect over ``changes`` and commit every detection in one unit of work (one commit
+        for the batch); if it fails, the index (which ran ahead) is rebuilt from the store."""
+        found = ProcessReport()
         try:
-            self._store.commit_detection(detection, fence)
+            with self._store.unit_of_work("recording detections"):
+                skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
+                for change in changes:
+                    if change.entity == "agreement":  # possibly added by another hub process
+                        self._agreements[:] = self._store.list_agreements()
+                    detection = self._detector.detect(change, self._clock.now())
+                    if not (
+                        detection.new_conflicts
+                        or detection.resolved_conflicts
+                        or detection.notifications
+                    ):
+                        skipped = change.seq
+                        continue
+                    self._store.commit_detection(detection, fence)
+                    skipped = None
+                    found.new_conflicts.extend(detection.new_conflicts)
+                    found.resolved_conflicts.extend(detection.resolved_conflicts)
+                    found.notifications.extend(detection.notifications)
+                if skipped is not None:
+                    self._store.commit_detection(Detection(skipped, self._clock.now()), fence)
         except Exception:
             self._detector.rebuild()  # the index ran ahead of the store: bring it back
             raise
+        report.new_conflicts.extend(found.new_conflicts)
+        report.resolved_conflicts.extend(found.resolved_conflicts)
+        report.notifications.extend(found.notifications)
 
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended at
@@ -410,21 +416,26 @@ class Hub:
             raise NotFound(f"no conflict {conflict_id!r}")
         return conflict
 
-    def list_notifications(self, party: str) -> list[Notification]:
-        """Notifications to ``party`` and those routed through it as a relay, oldest first."""
-        return self._store.list_notifications(party)
+    def list_notifications(self, party: str, since_s: float | None = None) -> list[Notification]:
+        """Notifications to ``party`` and those routed through it as a relay, oldest first (only
+        those created at or after ``since_s``)."""
+        return self._store.list_notifications(party, since_s=since_s)
 
     def deliver(self, party: str) -> list[Notification]:
         """Hand ``party`` its notifications not yet delivered, marking them delivered now."""
         now = self._clock.now()
-        out = []
-        for notification in self._store.list_notifications(party, include_relayed=False):
-            if notification.delivered_at_s is None and (
-                notification.state is not NotificationState.ACKNOWLEDGED
-            ):
-                delivered = notification.deliver(now)
-                self._store.update_notification(delivered, "delivered")
-                out.append(delivered)
+        out: list[Notification] = []
+        undelivered = self._store.list_notifications(party, include_relayed=False, undelivered=True)
+        if not undelivered:
+            return out
+        with self._store.unit_of_work(f"delivering to party {party!r}"):
+            for notification in undelivered:
+                if notification.delivered_at_s is None and (
+                    notification.state is not NotificationState.ACKNOWLEDGED
+                ):
+                    delivered = notification.deliver(now)
+                    self._store.update_notification(delivered, "delivered")
+                    out.append(delivered)
         return out
 
     def acknowledge(self, party: str, notification_id: str) -> Notification:

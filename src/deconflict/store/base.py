@@ -10,8 +10,9 @@ restart resumes exactly after it. Implementations translate their driver's error
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,19 @@ class Store(LedgerStore, ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    @contextlib.contextmanager
+    def unit_of_work(self, doing: str = "a unit of work") -> Iterator[None]:
+        """Every store call made inside runs in one transaction, committed on leaving (one
+        commit, one fsync, for many writes); an error undoes all of it. A store that cannot
+        group calls runs each in its own transaction, as outside."""
+        yield
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a unit of work: the calls made inside are undone alone if they raise (the
+        error propagates; the unit goes on). Outside one it does nothing."""
+        yield
 
     # parties and agreements -------------------------------------------------------------------
 
@@ -189,10 +203,16 @@ class Store(LedgerStore, ABC):
 
     @abstractmethod
     def list_notifications(
-        self, party: str | None = None, *, include_relayed: bool = True
+        self,
+        party: str | None = None,
+        *,
+        include_relayed: bool = True,
+        since_s: float | None = None,
+        undelivered: bool = False,
     ) -> list[Notification]:
         """Notifications to ``party`` (and, with ``include_relayed``, those routed through it),
-        oldest first."""
+        oldest first; only those created at or after ``since_s``, and with ``undelivered`` only
+        those never delivered."""
 
     @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:

@@ -50,7 +50,13 @@ import sqlalchemy as sa
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["LOG_MUTEX", "ensure_rows", "queue_writer", "take_log_position"]
+__all__ = [
+    "LOG_MUTEX",
+    "ensure_rows",
+    "once_per_transaction",
+    "queue_writer",
+    "take_log_position",
+]
 
 LOG_MUTEX = "changes.order"
 
@@ -82,8 +88,21 @@ def queue_writer(connection: sa.Connection) -> None:
         connection.execute(sa.text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
 
 
+def once_per_transaction(connection: sa.Connection, what: str) -> bool:
+    """True the first time in the connection's current transaction that ``what`` is asked for
+    (a lock taken or a statement issued once per transaction: a unit of work appends many
+    change-log rows)."""
+    transaction = connection.get_transaction()
+    if transaction is None or connection.info.get(what) is transaction:
+        return transaction is None
+    connection.info[what] = transaction
+    return True
+
+
 def take_log_position(connection: sa.Connection) -> None:
     """Lock the log mutex row until this transaction ends (a no-op if already held)."""
+    if not once_per_transaction(connection, "deconflict.log_mutex"):
+        return
     row = connection.execute(
         sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
     ).first()

@@ -70,6 +70,14 @@ from deconflict.store.rows import (
 __all__ = ["SqlStore"]
 
 _DETECTOR = "detector"
+# Statements built once (their parameters given at execution): building a statement per call
+# costs more than running it on the hot paths (filing, detection, delivery).
+_INSERT_CHANGE = sa.insert(t.changes)
+_INSERT_CONFLICT = sa.insert(t.conflicts)
+_INSERT_NOTIFICATION = sa.insert(t.notifications)
+_UPDATE_NOTIFICATION = sa.update(t.notifications).where(
+    t.notifications.c.id == sa.bindparam("target_id")
+)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -115,6 +123,8 @@ def _transaction(method: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(method)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         store = cast(SqlStore, args[0])  # only ever decorates SqlStore methods
+        if store._unit is not None:  # part of a unit of work: its owner retries the whole unit
+            return method(*args, **kwargs)
         return store.retry.run(lambda: method(*args, **kwargs))
 
     return run
@@ -128,6 +138,7 @@ class SqlStore(SqlLedger, Store):
     ) -> None:
         self._engine = engine
         self._what = what
+        self._unit: sa.Connection | None = None  # the open unit of work's connection
         self.retry = retry if retry is not None else RetryPolicy()
 
         def migrate() -> None:
@@ -151,13 +162,50 @@ class SqlStore(SqlLedger, Store):
             self._engine.dispose()
 
     @contextlib.contextmanager
+    def unit_of_work(self, doing: str = "a unit of work") -> Iterator[None]:
+        """One write transaction for every call made inside (they read what it wrote so far);
+        not retried here: a serialization failure surfaces as ``Retryable`` from the commit or
+        from the call that met it, and the owner runs the unit (or its parts) again. Nested,
+        it joins the open unit. A store is used by one thread, so the unit is per store."""
+        if self._unit is not None:
+            yield
+            return
+        with _translated(doing), self._engine.begin() as connection:
+            order.queue_writer(connection)
+            # Held from here to the commit, outside every savepoint (rolling one back would
+            # release what was taken inside it).
+            order.take_log_position(connection)
+            wakeup.notify(connection)
+            self._unit = connection
+            try:
+                yield
+            finally:
+                self._unit = None
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        if self._unit is None:
+            yield
+            return
+        with _translated("a savepoint"), self._unit.begin_nested():
+            yield
+
+    @contextlib.contextmanager
     def _write(self, doing: str) -> Iterator[sa.Connection]:
+        if self._unit is not None:
+            with _translated(doing):
+                yield self._unit
+            return
         with _translated(doing), self._engine.begin() as connection:
             order.queue_writer(connection)
             yield connection
 
     @contextlib.contextmanager
     def _read(self, doing: str) -> Iterator[sa.Connection]:
+        if self._unit is not None:  # read what the unit has written so far
+            with _translated(doing):
+                yield self._unit
+            return
         with _translated(doing), self._engine.connect() as connection:
             yield connection
 
@@ -172,14 +220,15 @@ class SqlStore(SqlLedger, Store):
         order.take_log_position(connection)
         wakeup.notify(connection)
         connection.execute(
-            sa.insert(t.changes).values(
-                entity=kind.split(".", 1)[0],
-                kind=kind,
-                entity_id=entity_id,
-                at_s=at_s,
-                version=None if record is None else record.version,
-                state=None if record is None else str(record.state),
-            )
+            _INSERT_CHANGE,
+            {
+                "entity": kind.split(".", 1)[0],
+                "kind": kind,
+                "entity_id": entity_id,
+                "at_s": at_s,
+                "version": None if record is None else record.version,
+                "state": None if record is None else str(record.state),
+            },
         )
         record_change(connection, kind, entity_id, at_s, record)  # the ledger, same transaction
 
@@ -466,13 +515,19 @@ class SqlStore(SqlLedger, Store):
                 raise StoreError(
                     f"change {detection.seq} was already processed (cursor at {current})"
                 )
-            for conflict in detection.new_conflicts:
-                exists = c.execute(
-                    sa.select(t.conflicts.c.id).where(t.conflicts.c.id == conflict.id)
-                ).first()
-                if exists is None:
-                    c.execute(sa.insert(t.conflicts).values(**conflict_values(conflict)))
-                    self._log(c, "conflict.detected", conflict.id, at_s)
+            stored: set[str] = set()
+            if detection.new_conflicts:
+                ids = [conflict.id for conflict in detection.new_conflicts]
+                stored = set(
+                    c.execute(sa.select(t.conflicts.c.id).where(t.conflicts.c.id.in_(ids)))
+                    .scalars()
+                    .all()
+                )
+            new = [conflict for conflict in detection.new_conflicts if conflict.id not in stored]
+            if new:
+                c.execute(_INSERT_CONFLICT, [conflict_values(conflict) for conflict in new])
+            for conflict in new:
+                self._log(c, "conflict.detected", conflict.id, at_s)
             for conflict in detection.resolved_conflicts:
                 c.execute(
                     sa.update(t.conflicts)
@@ -480,8 +535,12 @@ class SqlStore(SqlLedger, Store):
                     .values(state=str(conflict.state), resolved_at_s=conflict.resolved_at_s)
                 )
                 self._log(c, "conflict.resolved", conflict.id, at_s)
+            if detection.notifications:
+                c.execute(
+                    _INSERT_NOTIFICATION,
+                    [notification_values(n) for n in detection.notifications],
+                )
             for notification in detection.notifications:
-                c.execute(sa.insert(t.notifications).values(**notification_values(notification)))
                 self._log(c, "notification.created", notification.id, at_s)
             if current is None:
                 c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=detection.seq))
@@ -548,7 +607,12 @@ class SqlStore(SqlLedger, Store):
 
     @_transaction
     def list_notifications(
-        self, party: str | None = None, *, include_relayed: bool = True
+        self,
+        party: str | None = None,
+        *,
+        include_relayed: bool = True,
+        since_s: float | None = None,
+        undelivered: bool = False,
     ) -> list[Notification]:
         col = t.notifications.c
         query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
@@ -557,6 +621,10 @@ class SqlStore(SqlLedger, Store):
                 query = query.where(sa.or_(col.recipient == party, col.via == party))
             else:
                 query = query.where(col.recipient == party)
+        if since_s is not None:
+            query = query.where(col.created_at_s >= since_s)
+        if undelivered:
+            query = query.where(col.delivered_at_s.is_(None))
         with self._read("listing notifications") as c:
             rows = c.execute(query).all()
         return [notification_of(row._mapping) for row in rows]
@@ -576,13 +644,9 @@ class SqlStore(SqlLedger, Store):
             ),
         )
         values = notification_values(notification)
-        values.pop("id")
+        values["target_id"] = values.pop("id")
         with self._write(f"updating notification {notification.id!r}") as c:
-            done = c.execute(
-                sa.update(t.notifications)
-                .where(t.notifications.c.id == notification.id)
-                .values(**values)
-            )
+            done = c.execute(_UPDATE_NOTIFICATION, values)
             if done.rowcount == 0:
                 raise NotFound(f"no notification {notification.id!r}")
             self._log(c, f"notification.{verb}", notification.id, at_s)

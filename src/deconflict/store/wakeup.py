@@ -15,6 +15,7 @@ import psycopg
 import sqlalchemy as sa
 
 from deconflict.errors import StoreError
+from deconflict.store.order import once_per_transaction
 
 __all__ = ["CHANNEL", "ChangeSignal", "notify"]
 
@@ -23,7 +24,9 @@ CHANNEL = "deconflict_changes"
 
 def notify(connection: sa.Connection) -> None:
     """Announce, at this transaction's commit, that the change log grew (PostgreSQL only)."""
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and once_per_transaction(
+        connection, "deconflict.notified"
+    ):
         connection.execute(sa.text(f"NOTIFY {CHANNEL}"))
 
 

@@ -43,6 +43,7 @@ from deconflict.store import Change, Detection, Store, open_store
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
+_FETCH_EACH_MAX = 32  # more notices new to a tick than this are read in one query
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,7 @@ class Hub:
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock)
+        self._spans: dict[tuple[str, int], tuple[float, float]] = {}  # see _moved_by_time
         self._detector.rebuild()
 
     @classmethod
@@ -371,7 +373,7 @@ class Hub:
         their last volume end) and escalate notifications whose acknowledgement deadline passed."""
         now = self._clock.now()
         report = TickReport()
-        for notice in self._store.list_notices(states=[NoticeState.FILED, NoticeState.ACTIVE]):
+        for notice in self._moved_by_time(now):
             current = notice
             if current.state is NoticeState.FILED and now >= current.start_s:
                 current = current.activate(now)
@@ -383,7 +385,7 @@ class Hub:
                 current = current.end(now)
                 self._store.update_notice(current, expected_version=current.version, verb="ended")
                 report.ended.append(current)
-        for notification in self._store.list_notifications():
+        for notification in self._store.list_notifications(ack_due_by_s=now):
             if (
                 notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
                 and now >= notification.ack_deadline_s
@@ -393,6 +395,32 @@ class Hub:
                 report.escalated.append(escalated)
         self.ledger.checkpoint()  # periodically: at every tick the log has grown
         return report
+
+    def _moved_by_time(self, now: float) -> list[Notice]:
+        """The filed notices whose first volume has started and the active ones whose last has
+        ended (each checked again by the caller). A tick runs every second over every live
+        notice, so it reads only (id, version, state) and takes each version's time span from
+        ``self._spans``, filled once per version (a version's volumes never change)."""
+        live = self._store.notice_versions(_LIVE_NOTICES)
+        missing = [(nid, version) for nid, version, _ in live if (nid, version) not in self._spans]
+        if len(missing) > _FETCH_EACH_MAX:
+            fetched = self._store.list_notices(states=_LIVE_NOTICES)
+        else:
+            fetched = [self._store.get_notice(nid) for nid, _ in missing]
+        for notice in fetched:
+            self._spans[(notice.id, notice.version)] = (notice.start_s, notice.end_s)
+        current = {(nid, version) for nid, version, _ in live}
+        for key in [key for key in self._spans if key not in current]:
+            del self._spans[key]
+        due = []
+        for nid, version, state in live:
+            span = self._spans.get((nid, version))
+            if span is None:  # changed since listed: the next tick sees it
+                continue
+            start_s, end_s = span
+            if (state is NoticeState.FILED and now >= start_s) or now >= end_s:
+                due.append(self._store.get_notice(nid))
+        return due
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 

@@ -134,6 +134,11 @@ class Store(LedgerStore, ABC):
     ) -> list[Notice]: ...
 
     @abstractmethod
+    def notice_versions(self, states: Sequence[NoticeState]) -> list[tuple[str, int, NoticeState]]:
+        """(id, version, state) of every notice in one of ``states``, in the order of
+        ``list_notices``, without reading the volumes."""
+
+    @abstractmethod
     def add_plan(self, plan: Plan) -> None: ...
 
     @abstractmethod
@@ -209,10 +214,12 @@ class Store(LedgerStore, ABC):
         include_relayed: bool = True,
         since_s: float | None = None,
         undelivered: bool = False,
+        ack_due_by_s: float | None = None,
     ) -> list[Notification]:
         """Notifications to ``party`` (and, with ``include_relayed``, those routed through it),
-        oldest first; only those created at or after ``since_s``, and with ``undelivered`` only
-        those never delivered."""
+        oldest first; only those created at or after ``since_s``; with ``undelivered`` only
+        those never delivered; with ``ack_due_by_s`` only those pending or delivered whose
+        acknowledgement deadline is at or before it."""
 
     @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:

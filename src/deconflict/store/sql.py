@@ -41,6 +41,7 @@ from deconflict.model import (
     Notice,
     NoticeState,
     Notification,
+    NotificationState,
     Party,
     Plan,
     PlanState,
@@ -379,6 +380,17 @@ class SqlStore(SqlLedger, Store):
             rows = c.execute(query).all()
         return [notice_of(row._mapping) for row in rows]
 
+    @_transaction
+    def notice_versions(self, states: Sequence[NoticeState]) -> list[tuple[str, int, NoticeState]]:
+        col = t.notices.c
+        query = (
+            sa.select(col.id, col.version, col.state)
+            .where(col.state.in_([str(s) for s in states]))
+            .order_by(col.filed_at_s, col.id)
+        )
+        with self._read("listing notice versions") as c:
+            return [(row.id, row.version, NoticeState(row.state)) for row in c.execute(query)]
+
     # plans ------------------------------------------------------------------------------------
 
     @_transaction
@@ -613,6 +625,7 @@ class SqlStore(SqlLedger, Store):
         include_relayed: bool = True,
         since_s: float | None = None,
         undelivered: bool = False,
+        ack_due_by_s: float | None = None,
     ) -> list[Notification]:
         col = t.notifications.c
         query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
@@ -625,6 +638,9 @@ class SqlStore(SqlLedger, Store):
             query = query.where(col.created_at_s >= since_s)
         if undelivered:
             query = query.where(col.delivered_at_s.is_(None))
+        if ack_due_by_s is not None:
+            waiting = [str(NotificationState.PENDING), str(NotificationState.DELIVERED)]
+            query = query.where(col.ack_deadline_s <= ack_due_by_s, col.state.in_(waiting))
         with self._read("listing notifications") as c:
             rows = c.execute(query).all()
         return [notification_of(row._mapping) for row in rows]

@@ -18,11 +18,12 @@ from deconflict.model import Agreement, Disclosure
 ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
 
 
-def make_db(tmp_path: Path) -> Path:
+def make_db(tmp_path: Path, target: str | None = None) -> Path:
     """US and RU under a memorandum relayed by CAOC (RU -> US full, US -> RU none); US and FR
-    share in full; FR and RU have no agreement."""
+    share in full; FR and RU have no agreement. In ``tmp_path``/hub.db, or in ``target`` (a
+    database URL) if given."""
     db = tmp_path / "hub.db"
-    with Hub.open(db) as hub:
+    with Hub.open(target or db) as hub:
         for party in ("US", "RU", "CAOC", "FR"):
             hub.add_party(party)
         minima = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)

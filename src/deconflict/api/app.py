@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deconflict.api import outcomes, problems, records, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
+from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
 from deconflict.api.runner import HubRunner
 from deconflict.api.service import Metrics, Service
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(records.router)
     app.include_router(outcomes.router)
     app.include_router(webhooks.router)
+    app.include_router(ledger_router)
     _health(app, svc)
     _observe(app, svc)
     app.add_middleware(

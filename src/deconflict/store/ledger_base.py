@@ -69,3 +69,8 @@ class LedgerStore(ABC):
     @abstractmethod
     def ledger_checkpoints(self) -> list[tuple[int, str]]:
         """(size, signed note) of every kept checkpoint, oldest first."""
+
+    @abstractmethod
+    def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
+        """(size, signed note) of at most ``limit`` kept checkpoints of ``since_size`` or more,
+        oldest first."""

@@ -278,3 +278,14 @@ class SqlLedger(LedgerStore):
             return [(int(row.size), str(row.note)) for row in rows]
 
         return self._reading("reading the checkpoints", work)
+
+    def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            rows = c.execute(
+                sa.select(p.size, p.note).where(p.size >= since_size).order_by(p.id).limit(limit)
+            ).all()
+            return [(int(row.size), str(row.note)) for row in rows]
+
+        return self._reading("reading the checkpoints", work)

@@ -206,11 +206,14 @@ def run_postgis(
         return {"status": "off"}, {}
     from benchmarks import postgis
 
+    conn = None
     try:
         conn = postgis.connect(args.dsn)
         version = postgis.ensure_postgis(conn, install=args.install_postgis)
     except Exception as error:  # reported, and the test decides whether that is a failure
         print(f"# PostGIS unavailable: {error}", file=sys.stderr)
+        if conn is not None:
+            conn.close()
         return {"status": f"unavailable: {error}"}, {}
     side = postgis.PostgisSide(conn, entries)
     try:

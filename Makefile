@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WEB    := web
-ATLAS  := $(WEB)/node_modules/world-atlas/countries-50m.json
+NPM_STAMP := $(WEB)/node_modules/.installed
+# The browser the map's tests drive: Debian's Chromium (Playwright never downloads one).
+CHROMIUM  := /usr/bin/chromium
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The PostgreSQL the tests marked `postgres` use; they fail if it is unreachable, unless
 # DECONFLICT_SKIP_POSTGRES=1 is set to skip them explicitly.
 DECONFLICT_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
@@ -13,7 +16,7 @@ export DECONFLICT_TEST_PG
 
 .PHONY: demo test bench bench-api lint setup clean serve
 
-setup: $(STAMP) $(ATLAS)
+setup: $(STAMP) $(NPM_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,18 +24,25 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Natural Earth country outlines for the demo map, from npm (not copied into the repo).
-$(ATLAS): $(WEB)/package.json
+# The map's front-end packages from npm, not copied into the repo: Leaflet, topojson-client and
+# the Natural Earth country outlines (world-atlas).
+$(NPM_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
-	touch $(ATLAS)
+	touch $(NPM_STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 demo: setup
 	$(BIN)/deconflict demo --report report
 
-serve: setup
-	$(BIN)/deconflict serve
+# The hub over HTTP with the demo scenario loaded (report/demo.db), and a sign-in link to the
+# operations view for each party.
+serve: demo
+	$(BIN)/deconflict serve --db report/demo.db --links
 
-test: setup
+test: setup $(CHROMIUM)
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 
 bench: setup

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deconflict.api import outcomes, problems, records, webhooks
+from deconflict.api import mapview, outcomes, problems, records, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
@@ -119,6 +119,8 @@ def create_app(
     app.include_router(outcomes.router)
     app.include_router(webhooks.router)
     app.include_router(ledger_router)
+    app.include_router(mapview.router)
+    ui.install(app)
     _health(app, svc)
     _observe(app, svc)
     app.add_middleware(

@@ -27,12 +27,12 @@ from deconflict.errors import NotFound
 from deconflict.hub import Hub
 from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notification
 
-__all__ = ["router"]
+__all__ = ["conflict_view", "router"]
 
 router = APIRouter(prefix="/v1")
 
 
-def _conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
+def conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
     other = conflict.other_side(party)
     visible = False
     if other is not None:
@@ -58,7 +58,7 @@ async def list_conflicts(
 
     def read(hub: Hub) -> list[ConflictOut]:
         return [
-            _conflict_view(hub, principal.party, c)
+            conflict_view(hub, principal.party, c)
             for c in hub.list_conflicts(principal.party, open_only=open_only)
         ]
 
@@ -70,7 +70,7 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
     def read(hub: Hub) -> ConflictOut:
         conflict = hub.get_conflict(principal.party, conflict_id)
         need(principal, Scope.READ)
-        return _conflict_view(hub, principal.party, conflict)
+        return conflict_view(hub, principal.party, conflict)
 
     return await service(request).runner.run(read)
 

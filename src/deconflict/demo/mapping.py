@@ -28,9 +28,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as PolygonPatch
-from shapely.ops import nearest_points
 
 from deconflict.errors import DeconflictError, InvalidDocument
+from deconflict.web.outline import CONFLICT_COLOUR, party_colours, unwrap_ring
+from deconflict.web.outline import meeting as conflict_geometry
 
 if TYPE_CHECKING:
     from deconflict.demo.report import ReportConflict, ReportVolume
@@ -54,10 +55,7 @@ Ring = tuple[LonLat, ...]
 #: Environment variable that points at a world-atlas countries file, before the default place.
 ATLAS_ENV = "DECONFLICT_WORLD_ATLAS"
 _ATLAS_IN_REPO = Path("web", "node_modules", "world-atlas", "countries-50m.json")
-#: Colours for the parties of the demo; other parties get the next free colour of _CYCLE.
-_KNOWN_COLOURS = {"RU": "#d95f02", "US": "#1f78b4", "FR": "#7b3294", "CAOC": "#666666"}
-_CYCLE = ("#1b9e77", "#e6ab02", "#a6761d", "#66a61e", "#e7298a", "#386cb0")
-_CONFLICT = "#e31a1c"
+_CONFLICT = CONFLICT_COLOUR
 
 
 class WorldAtlasMissing(DeconflictError, FileNotFoundError):
@@ -174,48 +172,6 @@ def read_countries(path: Path) -> list[Country]:
     except json.JSONDecodeError as error:
         raise InvalidDocument(f"{path}: not valid JSON: {error.msg}") from None
     return decode_topology(topology)
-
-
-def unwrap_ring(ring: Sequence[LonLat], centre_lon: float = 0.0) -> list[LonLat]:
-    """The ring with continuous longitudes (no jump over 180 degrees), moved by whole turns to
-    lie nearest ``centre_lon``; a ring that circles a pole is closed along that pole."""
-    if not ring:
-        return []
-    out = [(float(ring[0][0]), float(ring[0][1]))]
-    for lon, lat in ring[1:]:
-        previous = out[-1][0]
-        lon = float(lon) + 360.0 * round((previous - float(lon)) / 360.0)
-        out.append((lon, float(lat)))
-    first, last = out[0][0], out[-1][0]
-    if abs(last - first) > 180.0:
-        # Once around a pole: go down to it, across, and back up to the start.
-        pole = math.copysign(90.0, sum(lat for _, lat in out))
-        out.extend([(last, pole), (first, pole)])
-    lons = [lon for lon, _ in out]
-    middle = (min(lons) + max(lons)) / 2.0
-    turn = 360.0 * round((centre_lon - middle) / 360.0)
-    return [(lon + turn, lat) for lon, lat in out]
-
-
-def party_colours(parties: Sequence[str]) -> dict[str, str]:
-    """A colour per party: fixed ones for the demo's parties, then a cycle for any others."""
-    colours = {}
-    spare = iter(c for c in _CYCLE)
-    for party in parties:
-        colours[party] = _KNOWN_COLOURS.get(party) or next(spare, "#999999")
-    return colours
-
-
-def conflict_geometry(a: Sequence[LonLat], b: Sequence[LonLat]) -> shapely.Geometry:
-    """Where two outlines meet, in lon/lat degrees for drawing: their intersection when they
-    overlap, else the shortest line between them (conflicts by separation minima only)."""
-    centre = (a[0][0] + b[0][0]) / 2.0
-    pa = shapely.make_valid(shapely.Polygon(unwrap_ring(a, centre)))
-    pb = shapely.make_valid(shapely.Polygon(unwrap_ring(b, centre)))
-    overlap = pa.intersection(pb)
-    if not overlap.is_empty and overlap.area > 0:
-        return overlap
-    return shapely.LineString(nearest_points(pa, pb))
 
 
 def _extent(rings: list[list[LonLat]], pad_deg: float) -> tuple[float, float, float, float]:

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import shapely
-
 from deconflict.demo import scenario
-from deconflict.demo.mapping import conflict_geometry, read_countries, render_map, unwrap_ring
+from deconflict.demo.mapping import read_countries, render_map
 from deconflict.demo.timefmt import (
     format_clock,
     format_duration,
@@ -29,6 +26,7 @@ from deconflict.demo.timefmt import (
 )
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339
+from deconflict.web.outline import outline_geometry
 
 __all__ = [
     "Report",
@@ -362,31 +360,6 @@ def summary_markdown(report: Report) -> str:
     return "\n".join(out)
 
 
-def _split_antimeridian(geometry: shapely.Geometry) -> shapely.Geometry:
-    """Geometry in longitudes beyond [-180, 180] cut at the antimeridian and moved back."""
-    west, _, east, _ = geometry.bounds
-    if west >= -180.0 and east <= 180.0:
-        return geometry
-    parts = []
-    for turn in (-360.0, 0.0, 360.0):
-        window = shapely.box(-180.0 - turn, -90.0, 180.0 - turn, 90.0)
-        piece = geometry.intersection(window)
-        if not piece.is_empty:
-            parts.append(shapely.transform(piece, lambda xy, t=turn: xy + np.array([t, 0.0])))
-    return shapely.union_all(parts)
-
-
-def _geometry(ring: Sequence[tuple[float, float]]) -> dict[str, Any]:
-    own = unwrap_ring(ring, ring[0][0])
-    polygon = shapely.orient_polygons(shapely.make_valid(shapely.Polygon(own)))
-    return _as_geojson(_split_antimeridian(polygon))
-
-
-def _as_geojson(geometry: shapely.Geometry) -> dict[str, Any]:
-    mapped: dict[str, Any] = json.loads(shapely.to_geojson(shapely.orient_polygons(geometry)))
-    return mapped
-
-
 def volumes_geojson(
     volumes: Sequence[ReportVolume], conflicts: Sequence[ReportConflict] = ()
 ) -> dict[str, Any]:
@@ -401,7 +374,7 @@ def volumes_geojson(
             {
                 "type": "Feature",
                 "id": v.id,
-                "geometry": _geometry(outline),
+                "geometry": outline_geometry(outline),
                 "properties": {
                     "id": v.id,
                     "party": v.party,
@@ -413,6 +386,7 @@ def volumes_geojson(
                     "upper_m": v.volume.altitude.upper_m,
                     "start": epoch_to_rfc3339(v.volume.window.start_s),
                     "end": epoch_to_rfc3339(v.volume.window.end_s),
+                    "window": format_window(v.volume.window.start_s, v.volume.window.end_s),
                 },
             }
         )
@@ -424,9 +398,7 @@ def volumes_geojson(
             {
                 "type": "Feature",
                 "id": c.id,
-                "geometry": _as_geojson(
-                    _split_antimeridian(conflict_geometry(outlines[a], outlines[b]))
-                ),
+                "geometry": outline_geometry(outlines[a], outlines[b]),
                 "properties": {
                     "id": c.id,
                     "kind": "conflict",
@@ -434,11 +406,13 @@ def volumes_geojson(
                     "parties": list(c.parties),
                     "start": epoch_to_rfc3339(c.start_s),
                     "end": epoch_to_rfc3339(c.end_s),
+                    "window": format_window(c.start_s, c.end_s),
                     "detected_at": epoch_to_rfc3339(c.detected_at_s),
                     "told": c.told,
                     "lead_time_s": c.lead_time_s,
                     "lead_time": format_lead(c.lead_time_s),
                     "status": c.status,
+                    "cleared_by": c.cleared_by,
                 },
             }
         )

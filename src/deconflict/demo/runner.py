@@ -277,6 +277,21 @@ def _describe(adjustment: Adjustment) -> str:
     return f"fly at {band.lower_m:,.0f}-{band.upper_m:,.0f} m"
 
 
+def _write_html_map(folder: Path, report: rp.Report, echo: Echo) -> None:
+    """The self-contained map.html, when npm has installed Leaflet and world-atlas."""
+    from deconflict.demo.htmlmap import write_html_map
+    from deconflict.web import WebAssetsMissing
+
+    try:
+        path = write_html_map(
+            folder, rp.volumes_geojson(report.volumes, report.conflicts), report.title
+        )
+    except WebAssetsMissing as missing:
+        echo(f"note: {missing}; no map.html written")
+        return
+    echo(f"map: {path} (opens from disk, no network needed)")
+
+
 def run_demo(
     report_dir: Path | None,
     echo: Echo = print,
@@ -310,6 +325,7 @@ def run_demo(
     files = rp.write_report(folder, report, atlas=atlas)
     echo("")
     echo(f"report: {files.summary}, {files.geojson}, {files.map}")
+    _write_html_map(folder, report, echo)
     if settlement is not None:
         show_settlement(settlement, echo)
     result = DemoResult(report, files, checks)

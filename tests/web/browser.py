@@ -1,0 +1,122 @@
+"""What the browser tests stand on: Debian's Chromium driven by Playwright, a real `deconflict
+serve` of the demo scenario on 127.0.0.1, and a folder for the screenshots of each step.
+
+Chromium is /usr/bin/chromium (``make test`` installs Debian's package when it is missing);
+Playwright never downloads a browser. Without it these tests fail and say how to install it, unless
+DECONFLICT_SKIP_BROWSER=1 asks to skip them explicitly: CI has it, and a silent skip would hide a
+broken map.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Screenshots of each step go here (kept by CI as test artifacts).
+ARTIFACTS = Path(
+    os.environ.get(
+        "DECONFLICT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+    )
+)
+LAUNCH_TIMEOUT_S = 30.0
+
+
+def need_chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.environ.get("DECONFLICT_SKIP_BROWSER") == "1":
+        pytest.skip(f"{CHROMIUM} missing and DECONFLICT_SKIP_BROWSER=1")
+    pytest.fail(
+        f"{CHROMIUM} is missing: `make test` installs Debian's chromium package "
+        "(or `apt-get install chromium`); set DECONFLICT_SKIP_BROWSER=1 to skip these tests"
+    )
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save the page as ARTIFACTS/browser/<name>.png and return the path."""
+    folder = ARTIFACTS / "browser"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DemoHub:
+    """A `deconflict serve` of the demo scenario: its URL, each party's sign-in link (from
+    ``--links``) and token, and the demo's report folder (with map.html)."""
+
+    url: str
+    links: dict[str, str]
+    report: Path
+
+    def token(self, party: str) -> str:
+        return self.links[party].split("#token=", 1)[1]
+
+    def api(self, party: str, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token(party)}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+
+def serve_demo(folder: Path) -> Iterator[DemoHub]:
+    """Play the demo into ``folder``, then serve its database on an ephemeral loopback port."""
+    from deconflict.demo.runner import run_demo
+
+    run_demo(folder, echo=lambda _line: None)
+    port = _free_port()
+    command = [sys.executable, "-c", "from deconflict.cli.main import run; run()"]
+    args = ["serve", "--db", str(folder / "demo.db"), "--host", "127.0.0.1", "--port", str(port)]
+    out, err = folder / "serve.out", folder / "serve.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [*command, *args, "--links"], stdout=stdout, stderr=stderr, cwd=folder
+        )
+    try:
+        deadline = time.monotonic() + LAUNCH_TIMEOUT_S
+        url = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"deconflict serve exited: {err.read_text()}")
+            try:
+                with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("deconflict serve was not ready within 30 s")
+        # The links were printed before the server started.
+        words = (line.split() for line in out.read_text().splitlines())
+        links = {w[0]: w[1] for w in words if len(w) == 2 and "#token=" in w[1]}
+        yield DemoHub(url=url, links=links, report=folder)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

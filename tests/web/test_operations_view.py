@@ -214,3 +214,55 @@ def test_demo_map_opens_from_disk_with_no_network(page: Page, hub: DemoHub) -> N
     _set_time(page, _epoch("2015-11-18T11:00:00Z"))
     assert _drawn(page) == _active(geojson, _epoch("2015-11-18T11:00:00Z"), {"notice", "plan"})
     screenshot(page, "08-demo-map-html")
+
+
+def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHub) -> None:
+    import json
+    import urllib.request
+
+    from deconflict.api import issue_local_token
+    from deconflict.settings import local_state_path
+
+    _sign_in_by_link(page, hub, "US")
+    before = page.locator("#inbox [data-notification]").count()
+    ru = issue_local_token(local_state_path(str(hub.report / "demo.db")), "RU", ["notice"])
+    body = {
+        "type": "FeatureCollection",
+        "id": "RU-N9",
+        "category": "air-activity",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [39.0, 35.95]},
+                "properties": {
+                    "id": "RU-N9-1",
+                    "radius_m": 20_000.0,
+                    "lower_m": 1_000.0,
+                    "upper_m": 9_000.0,
+                    "start": "2099-01-01T06:00:00Z",
+                    "end": "2099-01-01T08:00:00Z",
+                },
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        hub.url + "/v1/notices",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {ru}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+    # Over the event stream, with no reload: the notification, then the volume on the map.
+    page.wait_for_function(
+        f"document.querySelectorAll('#inbox [data-notification]').length > {before}",
+        timeout=10_000,
+    )
+    assert "RU-N9" in page.inner_text("#inbox")
+    page.wait_for_function(
+        "window.deconflictView.state.volumes.some(v => v.feature.properties.id === 'RU-N9-1')",
+        timeout=10_000,
+    )
+    _set_time(page, _epoch("2099-01-01T07:00:00Z"))
+    assert _drawn(page) == {"RU-N9-1"}
+    screenshot(page, "09-live-notice")

@@ -9,6 +9,13 @@ import pytest
 from tests.pg import scratch_schema
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub on a database URL keeps its local files (ledger key, issuer key) in the state
+    folder: a fresh one per test (and its subprocesses), never the working directory."""
+    monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A PostgreSQL URL on a scratch schema of its own (tests using it are marked postgres)."""

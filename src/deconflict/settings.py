@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SETTINGS", "Setting", "local_state_path", "setting_value"]
+__all__ = ["SETTINGS", "Setting", "ledger_key_path", "local_state_path", "setting_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,14 @@ SETTINGS: dict[str, Setting] = {
             ".deconflict",
             "Folder for a service's local files (issuer key, idempotency and webhook state) when "
             "--db is a database URL; beside the SQLite file otherwise.",
+        ),
+        Setting(
+            "ledger-key",
+            "",
+            "File holding the hub's Ed25519 ledger signing key (made with mode 0600 when "
+            "missing); by default <db>.ledger-key beside the SQLite file, or hub.ledger-key in "
+            "the state-dir for a database URL. Every hub process on one database must read the "
+            "same key.",
         ),
         Setting("url", "", "URL of a remote hub; when set, commands act through its API."),
         Setting("token", "", "Bearer token for the remote hub (see `deconflict token issue`)."),
@@ -66,6 +74,16 @@ def local_state_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
     folder = Path(setting_value("state-dir", environ))
     folder.mkdir(parents=True, exist_ok=True)
     return folder / "hub"
+
+
+def ledger_key_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The ledger signing key file of the hub on ``db``: the ``ledger-key`` setting if set, else
+    beside the service's local files (:func:`local_state_path`)."""
+    chosen = setting_value("ledger-key", environ)
+    if chosen:
+        return Path(chosen)
+    state = local_state_path(db, environ)
+    return state.with_name(state.name + ".ledger-key")
 
 
 def setting_value(name: str, environ: Mapping[str, str] | None = None) -> str:

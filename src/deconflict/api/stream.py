@@ -2,7 +2,9 @@
 
 Events are the party's notifications (addressed to it or relayed through it) in the store's
 order: created time, then id. An event's id is that key, ``<created microseconds>.<notification
-id>``; a client that reconnects with ``Last-Event-ID`` gets every notification after it. The
+id>``; a client that reconnects with ``Last-Event-ID`` gets every notification after it, and
+every one addressed to it not yet delivered (created earlier but committed later, as happens with
+several workers), so nothing is lost; a duplicate carries the same id. The
 stream waits for the hub runner's wake-ups (every write and every detector run that produced
 notifications) and sends a comment every 15 s to keep idle connections open. Notifications sent
 on the stream and addressed to the party are marked delivered.
@@ -50,16 +52,21 @@ async def event_stream(
     cursor = parse_event_id(last)
 
     def pending(hub: Hub) -> list[tuple[str, NotificationOut]]:
-        hub.deliver(party)
+        # Delivered just now: every one not yet sent, including one created before the cursor
+        # whose commit landed after it (another worker's), which the cursor alone would skip.
+        fresh = hub.deliver(party)
         # Coarsely from the store (a microsecond before the cursor's time), exactly here.
         since_s = None if cursor is None else (cursor[0] - 1) / 1e6
-        found = [
-            n
+        found = {
+            n.id: n
             for n in hub.list_notifications(party, since_s)
             if cursor is None or event_key(n) > cursor
-        ]
-        seen = notifications_seen(hub, party, found)
-        return list(zip((event_id(n) for n in found), seen, strict=True))
+        }
+        for n in fresh:
+            found.setdefault(n.id, n)
+        ordered = sorted(found.values(), key=event_key)
+        seen = notifications_seen(hub, party, ordered)
+        return list(zip((event_id(n) for n in ordered), seen, strict=True))
 
     yield b"retry: 1000\n\n"
     while True:

@@ -1,9 +1,10 @@
 """The hub's side of the ledger: signing checkpoints, proofs, receipts, openings and the audit.
 
-The store appends entries with every write; this signs what it appended. The Ed25519 key is made
-on first use and kept in the store (so every hub process on one database signs as the same log);
-its name is the log's origin, ``deconflict.hub/<8 hex>``. A checkpoint is made on demand and at
-every ``tick()`` when the log has grown, and kept: ``ledger verify`` checks them all.
+The store appends entries with every write; this signs what it appended. The Ed25519 key lives
+in a key file, never in the store (see :mod:`deconflict.hub.ledger_key`: made on first use, the
+database registers only its public half, so every hub process on one database must read the same
+key); its name is the log's origin, ``deconflict.hub/<8 hex>``. A checkpoint is made on demand
+and at every ``tick()`` when the log has grown, and kept: ``ledger verify`` checks them all.
 
 Receipts go to those the entry is about: the filer of a notice (for its filing entry) and the
 recipient of a notification, or its relay (for its latest entry, the acknowledgement once there
@@ -13,10 +14,11 @@ is one). Only the filer may open a notice's commitment. Anything else is NotFoun
 from __future__ import annotations
 
 import json
-import secrets
+from pathlib import Path
 
 from deconflict.errors import InvalidInput, NotFound
 from deconflict.hub.clock import Clock
+from deconflict.hub.ledger_key import load_signer
 from deconflict.ledger import (
     Checkpoint,
     LogReport,
@@ -34,19 +36,21 @@ __all__ = ["HubLedger"]
 class HubLedger:
     """Checkpoints, proofs, receipts and openings over one store's ledger."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, key_path: Path | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._key_path = key_path
         self._signer: Signer | None = None
 
     @property
     def signer(self) -> Signer:
+        """The log's signer, from the key file (read on first use)."""
         if self._signer is None:
-            fresh = Signer.generate(f"deconflict.hub/{secrets.token_hex(4)}")
-            name, raw = self._store.ledger_signing_key(
-                fresh.name, fresh.private_bytes(), self._clock.now()
-            )
-            self._signer = Signer.from_private_bytes(name, raw)
+            if self._key_path is None:
+                raise InvalidInput(
+                    "this hub has no ledger key file: open it with Hub.open, or give ledger_key"
+                )
+            self._signer = load_signer(self._store, self._key_path, self._clock.now())
         return self._signer
 
     @property
@@ -61,11 +65,11 @@ class HubLedger:
     def checkpoint(self) -> str:
         """A signed checkpoint of the log as it is now (the last one kept, if the log has not
         grown since)."""
+        signer = self.signer  # first: a hub holding the wrong key fails here, at its first tick
         kept = self._store.ledger_latest_checkpoint()
         size = self._store.ledger_size()
         if kept is not None and kept[0] == size:
             return kept[1]
-        signer = self.signer
         note = signer.sign_checkpoint(Checkpoint(signer.name, size, self._store.ledger_root(size)))
         self._store.ledger_add_checkpoint(size, note, self._clock.now())
         return note

@@ -38,6 +38,7 @@ from deconflict.model import (
     RecordKind,
     check_volumes,
 )
+from deconflict.settings import ledger_key_path
 from deconflict.store import Change, Detection, Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
@@ -97,20 +98,27 @@ class Suggestion:
 class Hub:
     """The deconfliction hub over one store and one clock."""
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    def __init__(
+        self, store: Store, clock: Clock | None = None, ledger_key: Path | None = None
+    ) -> None:
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
-        self.ledger = HubLedger(store, self._clock)
+        self.ledger = HubLedger(store, self._clock, ledger_key)
         self._spans: dict[tuple[str, int], tuple[float, float]] = {}  # see _moved_by_time
         self._detector.rebuild()
 
     @classmethod
-    def open(cls, target: str | Path, clock: Clock | None = None) -> Hub:
+    def open(
+        cls, target: str | Path, clock: Clock | None = None, ledger_key: Path | None = None
+    ) -> Hub:
         """A hub on the store ``target`` names: a SQLite file path (created as needed) or a
-        ``postgresql://`` URL; the schema is migrated to the newest revision."""
-        return cls(open_store(target), clock)
+        ``postgresql://`` URL; the schema is migrated to the newest revision. Its ledger key
+        file is ``ledger_key``, by default the ``ledger-key`` setting's (see
+        :func:`deconflict.settings.ledger_key_path`)."""
+        key = ledger_key if ledger_key is not None else ledger_key_path(str(target))
+        return cls(open_store(target), clock, key)
 
     def close(self) -> None:
         self._store.close()

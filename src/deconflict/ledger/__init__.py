@@ -7,6 +7,7 @@ an arbiter can verify a receipt with this package and a public key alone.
 
 from deconflict.ledger.audit import LogReport, check_checkpoints, check_extension, verify_log
 from deconflict.ledger.commit import Opening, canonical, commit, parse_canonical, verify_opening
+from deconflict.ledger.keyfile import read_key_file, write_key_file
 from deconflict.ledger.merkle import (
     EMPTY_ROOT,
     MemoryTree,
@@ -47,6 +48,7 @@ __all__ = [
     "new_perfect_nodes",
     "node_hash",
     "parse_canonical",
+    "read_key_file",
     "root_hash",
     "sibling_keys",
     "verify_consistency",
@@ -54,4 +56,5 @@ __all__ = [
     "verify_log",
     "verify_opening",
     "verify_receipt",
+    "write_key_file",
 ]

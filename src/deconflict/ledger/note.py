@@ -5,8 +5,10 @@ a signed note (c2sp.org/signed-note) is that text, a blank line, and one line pe
 ``— <key name> <base64(key id || signature)>``, where the key id is the first 4 bytes of
 ``SHA-256(key name || 0x0A || 0x01 || public key)`` (0x01: Ed25519) and the signature is over the
 text before the blank line. A verifier key is written ``<name>+<hex key id>+<base64(0x01 ||
-public key)>``. Parsing is strict (canonical base64 and decimal, no stray bytes), so a note with
-any byte changed either fails to parse or fails its signature.
+public key)>``, and a signer key (golang.org/x/mod/sumdb/note's format, so other tools read it)
+``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || private key)>``. Parsing is strict (canonical
+base64 and decimal, no stray bytes), so a note with any byte changed either fails to parse or
+fails its signature.
 """
 
 from __future__ import annotations
@@ -103,6 +105,30 @@ class Signer:
             return cls(name, Ed25519PrivateKey.from_private_bytes(raw))
         except ValueError as error:
             raise InvalidInput(f"key {name!r}: not an Ed25519 private key ({error})") from None
+
+    @classmethod
+    def parse(cls, text: str) -> Signer:
+        """A signer from its signer key, ``PRIVATE+KEY+<name>+<hex key id>+<base64 key>``."""
+        parts = text.strip().split("+", 4)
+        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+            raise InvalidInput("signer key: expected PRIVATE+KEY+<name>+<key id>+<key>")
+        name, hex_id, encoded = parts[2:]
+        try:
+            raw = b64decode_strict(encoded, "signer key")
+        except VerificationFailed as error:
+            raise InvalidInput(str(error)) from None
+        if len(raw) != 33 or raw[:1] != _ED25519:
+            raise InvalidInput("signer key: not an Ed25519 key")
+        signer = cls.from_private_bytes(_check_name(name), raw[1:])
+        if signer.key_id.hex() != hex_id:
+            raise InvalidInput("signer key: the key id does not match the key")
+        return signer
+
+    @property
+    def signer_key(self) -> str:
+        """``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || private key)>``: a secret."""
+        encoded = base64.b64encode(_ED25519 + self.private_bytes()).decode()
+        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{encoded}"
 
     def private_bytes(self) -> bytes:
         return self._key.private_bytes(

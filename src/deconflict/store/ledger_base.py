@@ -2,7 +2,8 @@
 
 Entries themselves are appended by the store inside each write's own transaction (never through
 this interface); these methods read the log and its proofs, and keep checkpoints, commitment
-openings and the signing key. Every :class:`~deconflict.store.base.Store` is a ``LedgerStore``.
+openings and the registered public key. Every :class:`~deconflict.store.base.Store` is a
+``LedgerStore``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["LedgerStore"]
 
 
 class LedgerStore(ABC):
-    """Reads of the append-only log, and the hub's checkpoints, openings and key."""
+    """Reads of the append-only log, and the hub's checkpoints, openings and public key."""
 
     @abstractmethod
     def ledger_size(self) -> int:
@@ -55,8 +56,21 @@ class LedgerStore(ABC):
         """The private opening of the commitment to ``subject`` at ``version``."""
 
     @abstractmethod
-    def ledger_signing_key(self, new_name: str, new_key: bytes, at_s: float) -> tuple[str, bytes]:
-        """The stored signing key, storing ``new_name``/``new_key`` first if there is none."""
+    def ledger_public_key(self) -> str | None:
+        """The verifier key the log is signed with, if one is registered."""
+
+    @abstractmethod
+    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
+        """The verifier key the log is signed with: the one registered first, ``verifier_key``
+        (named ``name``) if there is none yet."""
+
+    @abstractmethod
+    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
+        """(name, raw private key) of a signing key stored by a hub before migration 0003."""
+
+    @abstractmethod
+    def ledger_forget_legacy_key(self, name: str) -> None:
+        """Erase the legacy private key ``name`` (once it is safe in the key file)."""
 
     @abstractmethod
     def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:

@@ -9,7 +9,7 @@ on the mutex reads the ledger's end from its older snapshot; the primary keys tu
 serialization failure, and the store's retry runs the transaction again.
 
 :class:`SqlLedger` is the read side the hub uses (proofs in one query each, entries, checkpoints,
-openings, the signing key); :class:`~deconflict.store.sql.SqlStore` inherits it.
+openings, the registered public key); :class:`~deconflict.store.sql.SqlStore` inherits it.
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ _APPEND = (
     .returning(_e.idx)
 )
 _INSERT_NODES = sa.insert(lt.ledger_nodes)
+_k = lt.ledger_public_keys.c
+_FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
 
 
 class _Reader:
@@ -234,24 +236,45 @@ class SqlLedger(LedgerStore):
 
         return self._reading(f"reading the opening of {subject}", work)
 
-    def ledger_signing_key(self, new_name: str, new_key: bytes, at_s: float) -> tuple[str, bytes]:
-        """The hub's signing key (name, raw private key); ``new_name``/``new_key`` are stored
-        first if there is none yet."""
-        k = lt.ledger_keys.c
+    def ledger_public_key(self) -> str | None:
+        def work(c: sa.Connection) -> str | None:
+            known = c.execute(_FIRST_KEY).scalar()
+            return None if known is None else str(known)
 
-        def run() -> tuple[str, bytes]:
-            with self._write("reading the ledger key") as c:
-                row = c.execute(sa.select(k.name, k.private_key).order_by(k.created_at_s)).first()
-                if row is None:
-                    c.execute(
-                        sa.insert(lt.ledger_keys).values(
-                            name=new_name, private_key=new_key, created_at_s=at_s
-                        )
+        return self._reading("reading the ledger key", work)
+
+    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
+        def run() -> str:
+            with self._write("registering the ledger key") as c:
+                known = c.execute(_FIRST_KEY).scalar()
+                if known is not None:
+                    return str(known)
+                c.execute(
+                    sa.insert(lt.ledger_public_keys).values(
+                        name=name, verifier_key=verifier_key, created_at_s=at_s
                     )
-                    return new_name, new_key
-                return str(row.name), bytes(row.private_key)
+                )
+                return verifier_key
 
         return self.retry.run(run)
+
+    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
+        k = lt.ledger_keys.c
+
+        def work(c: sa.Connection) -> tuple[str, bytes] | None:
+            row = c.execute(
+                sa.select(k.name, k.private_key).order_by(k.created_at_s).limit(1)
+            ).first()
+            return None if row is None else (str(row.name), bytes(row.private_key))
+
+        return self._reading("reading the legacy ledger key", work)
+
+    def ledger_forget_legacy_key(self, name: str) -> None:
+        def run() -> None:
+            with self._write("erasing the legacy ledger key") as c:
+                c.execute(sa.delete(lt.ledger_keys).where(lt.ledger_keys.c.name == name))
+
+        self.retry.run(run)
 
     def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
         def run() -> None:

@@ -5,8 +5,10 @@ of every complete perfect subtree (leaves included), keyed by ``level << 48 | in
 reads O(log n) rows in one query. The entry that first commits to a record version also keeps,
 privately, the salt and the canonical content that open it (``version``, ``commitment``, ``salt``,
 ``content``; null elsewhere): one row per append rather than two tables. ``ledger_checkpoints``
-holds the signed checkpoints; ``ledger_keys`` the hub's Ed25519 signing key (raw private bytes;
-whoever can read the database can sign, so guard it as the database itself).
+holds the signed checkpoints; ``ledger_public_keys`` (migration 0003) the verifier key the log is
+signed with, whose private half lives in a key file, never here. ``ledger_keys`` is where hubs
+before 0003 kept the private key; the first hub to open such a log moves it to its key file and
+erases it (see :mod:`deconflict.hub.ledger_key`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = [
     "ledger_entries",
     "ledger_keys",
     "ledger_nodes",
+    "ledger_public_keys",
 ]
 
 NODE_LEVEL_SHIFT = 48
@@ -67,5 +70,13 @@ ledger_keys = sa.Table(
     metadata,
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("private_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)
+
+ledger_public_keys = sa.Table(
+    "ledger_public_keys",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("verifier_key", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
 )

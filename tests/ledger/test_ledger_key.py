@@ -100,6 +100,23 @@ def test_another_key_or_a_missing_one_is_refused(store_target, tmp_path):
         assert hub.ledger.verify().checkpoints == 1
 
 
+def test_auditing_needs_no_key_file(tmp_path, capsys):
+    """A copy of the database without the key file: `ledger key` and `ledger verify` work from
+    the public key the database registered, and nothing signs."""
+    from deconflict.cli.main import main
+
+    db = tmp_path / "hub.db"
+    with Hub.open(db, SimulatedClock(T0)) as hub:
+        _file_one(hub, "N1")
+        public = hub.ledger.public_key
+    (tmp_path / "hub.db.ledger-key").unlink()
+    assert main(["ledger", "key", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip() == public
+    assert main(["ledger", "verify", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+    assert not (tmp_path / "hub.db.ledger-key").exists()
+
+
 def test_a_stored_key_is_moved_to_the_key_file(store_target, tmp_path, caplog):
     """A database as hubs before 0003 left it (the private key in ledger_keys, no key file):
     the key moves to the key file, leaves the database, a warning says so, and the old

@@ -55,8 +55,10 @@ class HubLedger:
 
     @property
     def public_key(self) -> str:
-        """The verifier key, ``<name>+<hex key id>+<base64 key>`` (C2SP signed-note)."""
-        return self.signer.verifier_key
+        """The verifier key, ``<name>+<hex key id>+<base64 key>`` (C2SP signed-note): as the
+        store registered it, so reading it (or auditing) needs no key file."""
+        known = self._store.ledger_public_key()
+        return known if known is not None else self.signer.verifier_key
 
     @property
     def size(self) -> int:
@@ -134,12 +136,13 @@ class HubLedger:
 
     def verify(self, verifier: Verifier | None = None) -> LogReport:
         """Recompute the whole log and check every kept checkpoint against ``verifier`` (by
-        default the stored key's); VerificationFailed naming the first bad index otherwise."""
+        default the registered public key's: no key file needed); VerificationFailed naming the
+        first bad index otherwise."""
         entries = self._store.ledger_entries()
         return verify_log(
             entries,
             self._store.ledger_nodes(),
             len(entries) if not entries else entries[-1][0] + 1,
             self.checkpoints(),
-            self.signer.verifier() if verifier is None else verifier,
+            Verifier.parse(self.public_key) if verifier is None else verifier,
         )

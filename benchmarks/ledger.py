@@ -131,9 +131,9 @@ def _filing_round(folder: Path, filings: int, ledger: bool, number: int) -> floa
     db = folder / f"round-{number}-{'ledger' if ledger else 'plain'}.db"
     clock = SimulatedClock(T0)
     patch = (
-        mock.patch.object(store_sql, "record_change", _no_ledger)
+        mock.patch.object(store_sql, "record_changes", _no_ledger)
         if not ledger
-        else mock.patch.object(store_sql, "record_change", store_sql.record_change)
+        else mock.patch.object(store_sql, "record_changes", store_sql.record_changes)
     )
     volumes = [_volume(i) for i in range(filings)]
     with patch, Hub.open(db, clock) as hub:

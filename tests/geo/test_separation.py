@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.strategies import SITES, footprints, metres_east, square
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
-from deconflict.geo.separation import _pair_frame
+from deconflict.geo.separation import _pair_frame, clearance_m
 
 
 def core_edges(footprint):
@@ -129,6 +129,17 @@ def test_separation_random_pairs_match_reference(data):
         return
     reference = reference_distance(a, b)
     assert exact == pytest.approx(reference, abs=0.05)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_clearance_is_the_separation_floored_at_zero(data):
+    """clearance_m (which skips the ellipsoid when the planar stage proves an overlap) equals
+    max(0, separation_m) on random pairs at hard sites, overlapping ones included."""
+    site = SITES[data.draw(st.sampled_from(sorted(SITES)))]
+    a = data.draw(footprints(site))
+    b = data.draw(footprints(site))
+    assert clearance_m(a, b) == max(0.0, separation_m(a, b))
 
 
 def test_touching_polygons_do_not_conflict():

@@ -64,6 +64,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lease-s", type=float, default=1.0)
     parser.add_argument("--yield-every", type=int, default=0)
     parser.add_argument("--max-s", type=float, default=60.0)
+    parser.add_argument("--pace-s", type=float, default=0.0, help="pause after each filing")
     args = parser.parse_args(argv)
 
     deadline = time.monotonic() + args.max_s
@@ -97,6 +98,7 @@ def main(argv: list[str]) -> int:
                     raise
             _record(args.acked, notice_id)
             step()
+            time.sleep(args.pace_s)
         while not args.stop.exists() and time.monotonic() < deadline:
             if step() == 0:
                 time.sleep(0.02)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from deconflict.errors import InvalidInput
-from deconflict.geo import Volume4D, separated_by, separation_m
-from deconflict.geo.separation import separated_by_many
+from deconflict.geo import Volume4D, separated_by
+from deconflict.geo.separation import clearance_m, separated_by_many
 from deconflict.geo.sphere import MIN_CURVATURE_M
 
 __all__ = [
@@ -125,5 +125,5 @@ def describe(a: Volume4D, b: Volume4D) -> ConflictDetail:
         end_s=min(a.window.end_s, b.window.end_s),
         time_gap_s=max(0.0, a.window.gap_s(b.window)),
         vertical_gap_m=max(0.0, a.altitude.gap_m(b.altitude)),
-        horizontal_m=max(0.0, separation_m(a.footprint, b.footprint)),
+        horizontal_m=clearance_m(a.footprint, b.footprint),
     )

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from deconflict.geo.footprint import GEOD, Footprint
 from deconflict.geo.sphere import Frame
 
-__all__ = ["core_distance_m", "separated_by", "separated_by_many", "separation_m"]
+__all__ = ["clearance_m", "core_distance_m", "separated_by", "separated_by_many", "separation_m"]
 
 Array = NDArray[np.float64]
 
@@ -142,6 +142,20 @@ def separation_m(a: Footprint, b: Footprint) -> float:
             return -math.inf
         return -radii
     return core_distance_m(a, b, frame=frame, planar=planar, error=error) - radii
+
+
+def clearance_m(a: Footprint, b: Footprint) -> float:
+    """``max(0, separation_m(a, b))``: how far apart two footprints are, 0 when they overlap or
+    touch. The planar stage alone settles every pair that certainly overlaps (within its error
+    margin), so only pairs that may be apart are measured on the ellipsoid."""
+    frame, error = _pair_frame(a, b)
+    pa, pb = a.planar(frame), b.planar(frame)
+    planar = float(shapely.distance(pa, pb))
+    radii = a.radius_m + b.radius_m
+    if planar == 0.0 or planar - radii + planar * error + _ABSOLUTE_MARGIN_M < 0.0:
+        return 0.0
+    distance = core_distance_m(a, b, frame=frame, planar=planar, error=error)
+    return max(0.0, distance - radii)
 
 
 def core_distance_m(

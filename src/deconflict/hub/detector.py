@@ -40,6 +40,8 @@ from deconflict.store import Change, Detection, Store
 
 __all__ = ["Detector"]
 
+_NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
+
 
 def _digest(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:20]
@@ -123,6 +125,13 @@ class Detector:
 
     # detection --------------------------------------------------------------------------------
 
+    @staticmethod
+    def reads_outputs(change: Change) -> bool:
+        """Whether detecting ``change`` reads conflicts from the store (so detections of earlier
+        rows must be written first). A row that files a notice or adds a plan does not: no
+        conflict can name a record version that did not exist before it."""
+        return change.entity in ("notice", "plan") and change.verb not in _NEW_RECORD
+
     def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
         return policy.minima_for(self._agreements, a, b)
 
@@ -161,8 +170,11 @@ class Detector:
     ) -> None:
         record_id, version, party = record.id, record.version, record.party
         self._remove(kind, record_id)
-        for conflict in self._store.list_conflicts(
-            state=ConflictState.OPEN, record=(kind, record_id)
+        new_record = change.verb in _NEW_RECORD  # no conflict can name it yet: nothing to read
+        for conflict in (
+            []
+            if new_record
+            else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record_id))
         ):
             a = conflict.a
             mine = a if (a.kind is kind and a.record_id == record_id) else conflict.b
@@ -186,7 +198,7 @@ class Detector:
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
                 cid = conflict_id(side, other)
-                if any(c.id == cid for c in out.new) or self._stored(cid):
+                if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
                     continue
                 conflict = Conflict(cid, side, other, describe(volume, entry.volume), now_s)
                 out.new.append(conflict)

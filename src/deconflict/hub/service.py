@@ -346,29 +346,34 @@ class Hub:
 
     def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
         """Detect over ``changes`` and commit every detection in one unit of work (one commit
-        for the batch); if it fails, the index (which ran ahead) is rebuilt from the store."""
+        for the batch); if it fails, the index (which ran ahead) is rebuilt from the store.
+        Detections are written together at the end (a few statements for the batch), or
+        before a row whose detection reads what earlier rows found (see
+        :meth:`Detector.reads_outputs`)."""
         found = ProcessReport()
+        pending: list[Detection] = []
         try:
             with self._store.unit_of_work("recording detections"):
-                skipped: int | None = None  # a row with no outputs only moves the cursor, lazily
                 for change in changes:
                     if change.entity == "agreement":  # possibly added by another hub process
                         self._agreements[:] = self._store.list_agreements()
+                    if pending and self._detector.reads_outputs(change):
+                        self._store.commit_detections(pending, fence)
+                        pending = []
                     detection = self._detector.detect(change, self._clock.now())
-                    if not (
+                    if (
                         detection.new_conflicts
                         or detection.resolved_conflicts
                         or detection.notifications
                     ):
-                        skipped = change.seq
-                        continue
-                    self._store.commit_detection(detection, fence)
-                    skipped = None
-                    found.new_conflicts.extend(detection.new_conflicts)
-                    found.resolved_conflicts.extend(detection.resolved_conflicts)
-                    found.notifications.extend(detection.notifications)
-                if skipped is not None:
-                    self._store.commit_detection(Detection(skipped, self._clock.now()), fence)
+                        pending.append(detection)
+                        found.new_conflicts.extend(detection.new_conflicts)
+                        found.resolved_conflicts.extend(detection.resolved_conflicts)
+                        found.notifications.extend(detection.notifications)
+                last = changes[-1].seq  # rows with no outputs only move the cursor
+                if not pending or pending[-1].seq != last:
+                    pending.append(Detection(last, self._clock.now()))
+                self._store.commit_detections(pending, fence)
         except Exception:
             self._detector.rebuild()  # the index ran ahead of the store: bring it back
             raise
@@ -464,14 +469,12 @@ class Hub:
         undelivered = self._store.list_notifications(party, include_relayed=False, undelivered=True)
         if not undelivered:
             return out
-        with self._store.unit_of_work(f"delivering to party {party!r}"):
-            for notification in undelivered:
-                if notification.delivered_at_s is None and (
-                    notification.state is not NotificationState.ACKNOWLEDGED
-                ):
-                    delivered = notification.deliver(now)
-                    self._store.update_notification(delivered, "delivered")
-                    out.append(delivered)
+        for notification in undelivered:
+            if notification.delivered_at_s is None and (
+                notification.state is not NotificationState.ACKNOWLEDGED
+            ):
+                out.append(notification.deliver(now))
+        self._store.update_notifications(out, "delivered")  # one transaction
         return out
 
     def acknowledge(self, party: str, notification_id: str) -> Notification:

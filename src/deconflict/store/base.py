@@ -175,6 +175,13 @@ class Store(LedgerStore, ABC):
         with ``fence``, only if the detector lease is still held under that token (else
         ``LeaseLost``, and nothing is written)."""
 
+    def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        """:meth:`commit_detection` of several detections, in change-log order, atomically (the
+        cursor ends at the last); a store may write them all in a few statements."""
+        with self.unit_of_work("recording detections"):
+            for detection in detections:
+                self.commit_detection(detection, fence)
+
     @abstractmethod
     def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
         """Take the detector lease until ``now_s + ttl_s`` if it has expired, or extend it if
@@ -224,3 +231,10 @@ class Store(LedgerStore, ABC):
     @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:
         """Store a notification's new state ("delivered", "acknowledged", "escalated")."""
+
+    def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
+        """:meth:`update_notification` of each, atomically (a store may do it in a few
+        statements)."""
+        with self.unit_of_work(f"updating {len(notifications)} notifications"):
+            for notification in notifications:
+                self.update_notification(notification, verb)

@@ -7,11 +7,16 @@ made the commitment, never in its public body), so the party that holds them can
 commitment to an arbiter. A notice version's commitment is made once
 and reused by every later entry about that version, so a delivery's ``notice_commitment`` is the
 filing's ``commitment``. Plans are never recorded: they are private even as metadata.
+
+Entries are built from the records the store is writing (a conflict, a notification) when it
+has them, so appending reads nothing back; the commitments an entry refers to are looked up once
+per transaction (:class:`Commitments`), many at a time.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,12 +25,18 @@ import sqlalchemy as sa
 
 from deconflict.ledger import canonical
 from deconflict.ledger.commit import commit_canonical
-from deconflict.model import Notice, Plan
+from deconflict.model import Conflict, Notice, Notification, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.codec import volumes_to_json
+from deconflict.store.rows import conflict_values, notification_values
 
-__all__ = ["Private", "build_entry", "rfc3339", "subject_of"]
+__all__ = ["Commitments", "Private", "Record", "build_entry", "rfc3339", "subject_of"]
+
+#: What a change-log row may carry about its record (None: read it from its table).
+Record = Notice | Plan | Conflict | Notification | None
+
+_LOOKUP_CHUNK = 500  # subjects per IN (...) lookup
 
 
 def rfc3339(at_s: float | None) -> str | None:
@@ -54,10 +65,63 @@ class Private:
     content: str
 
 
+_e = lt.ledger_entries.c
+_NEWEST = (
+    sa.select(_e.subject, _e.version, _e.commitment, _e.idx)
+    .where(_e.subject.in_(sa.bindparam("subjects", expanding=True)), _e.salt.is_not(None))
+    .order_by(_e.idx)
+)
+_AT_VERSION = (
+    sa.select(_e.commitment)
+    .where(
+        _e.subject == sa.bindparam("subject"),
+        _e.version == sa.bindparam("version"),
+        _e.salt.is_not(None),
+    )
+    .limit(1)
+)
+
+
+class Commitments:
+    """The newest commitment to each subject as one transaction sees it: read from the ledger
+    once, then kept up to date by the appends the transaction makes."""
+
+    def __init__(self) -> None:
+        self._newest: dict[str, tuple[int | None, str | None]] = {}
+
+    def fetch(self, c: sa.Connection, subjects: Iterable[str]) -> None:
+        """Read the newest commitments of ``subjects`` not known yet, in a few queries."""
+        missing = sorted({s for s in subjects if s not in self._newest})
+        for lo in range(0, len(missing), _LOOKUP_CHUNK):
+            chunk = missing[lo : lo + _LOOKUP_CHUNK]
+            for subject in chunk:
+                self._newest[subject] = (None, None)
+            for row in c.execute(_NEWEST, {"subjects": chunk}):  # oldest first: newest wins
+                self._newest[row.subject] = (row.version, row.commitment)
+
+    def newest(self, c: sa.Connection, subject: str) -> tuple[int | None, str | None]:
+        """(version, commitment) of the newest commitment to ``subject``, (None, None) if none."""
+        self.fetch(c, (subject,))
+        return self._newest[subject]
+
+    def at(self, c: sa.Connection, subject: str, version: int) -> str | None:
+        """The commitment to ``subject`` at ``version``, if one was made."""
+        newest_version, commitment = self.newest(c, subject)
+        if newest_version == version:
+            return commitment
+        found = c.execute(_AT_VERSION, {"subject": subject, "version": version}).scalar()
+        return None if found is None else str(found)
+
+    def made(self, subject: str, version: int, commitment: str) -> None:
+        """Note a commitment appended by this transaction (the newest to its subject)."""
+        self._newest[subject] = (version, commitment)
+
+
 class _Entry:
     """An entry being built, and the opening it will keep if it makes a new commitment."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Commitments) -> None:
+        self.known = known
         self.private: Private | None = None
 
     def commitment(
@@ -66,40 +130,28 @@ class _Entry:
         """The commitment to ``subject`` at ``version``: the one already made, else a new one
         kept with this entry. ``fresh`` says the version is new, so there is nothing to look up."""
         if not fresh:
-            e = lt.ledger_entries.c
-            existing = c.execute(
-                sa.select(e.commitment)
-                .where(e.subject == subject, e.version == version, e.salt.is_not(None))
-                .limit(1)
-            ).scalar()
+            existing = self.known.at(c, subject, version)
             if existing is not None:
-                return str(existing)
+                return existing
         raw = canonical(content)
         salt, digest = commit_canonical(raw)
         self.private = Private(version, digest, salt, raw.decode())
         return digest
 
 
-def _notice_commitment(c: sa.Connection, notice_id: str) -> tuple[int | None, str | None]:
-    """The newest committed version of a notice and its commitment (None, None if none)."""
-    e = lt.ledger_entries.c
-    row = c.execute(
-        sa.select(e.version, e.commitment)
-        .where(e.subject == subject_of("notice", notice_id), e.salt.is_not(None))
-        .order_by(e.idx.desc())
-        .limit(1)
-    ).first()
-    return (None, None) if row is None else (row.version, row.commitment)
-
-
 def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float) -> dict[str, Any]:
-    content = {
-        "notice": notice.id,
-        "party": notice.party,
-        "version": notice.version,
-        "category": notice.category,
-        "volumes": json.loads(volumes_to_json(notice.volumes)),
-    }
+    fresh = kind in ("notice.filed", "notice.amended")  # a new version
+    subject = subject_of("notice", notice.id)
+    commitment = None if fresh else b.known.at(c, subject, notice.version)
+    if commitment is None:
+        content = {
+            "notice": notice.id,
+            "party": notice.party,
+            "version": notice.version,
+            "category": notice.category,
+            "volumes": json.loads(volumes_to_json(notice.volumes)),
+        }
+        commitment = b.commitment(c, subject, notice.version, content, fresh=True)
     return {
         "type": kind,
         "notice": notice.id,
@@ -107,54 +159,65 @@ def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float)
         "party": notice.party,
         "state": str(notice.state),
         "at": rfc3339(at_s),
-        "commitment": b.commitment(
-            c,
-            subject_of("notice", notice.id),
-            notice.version,
-            content,
-            fresh=kind in ("notice.filed", "notice.amended"),  # a new version
-        ),
+        "commitment": commitment,
     }
 
 
-def _notification(c: sa.Connection, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
-    row = c.execute(sa.select(t.notifications).where(t.notifications.c.id == entity_id)).one()
+def notice_subjects(records: Iterable[Record]) -> list[str]:
+    """The notice subjects the entries of these notifications refer to (to fetch at once)."""
+    return [
+        subject_of("notice", r.notice_id)
+        for r in records
+        if isinstance(r, Notification) and r.notice_id is not None
+    ]
+
+
+def _notification(
+    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
+) -> dict[str, Any]:
+    if isinstance(record, Notification):
+        row = notification_values(record)
+    else:
+        found = c.execute(sa.select(t.notifications).where(t.notifications.c.id == entity_id))
+        row = dict(found.one()._mapping)
     version, commitment = (None, None)
-    if row.notice_id is not None:
-        version, commitment = _notice_commitment(c, row.notice_id)
+    if row["notice_id"] is not None:
+        version, commitment = b.known.newest(c, subject_of("notice", row["notice_id"]))
     return {
         "type": kind,
-        "notification": row.id,
-        "kind": row.kind,
-        "recipient": row.recipient,
-        "via": row.via,
-        "notice": row.notice_id,
+        "notification": row["id"],
+        "kind": row["kind"],
+        "recipient": row["recipient"],
+        "via": row["via"],
+        "notice": row["notice_id"],
         "notice_version": version,
         "notice_commitment": commitment,
-        "conflict": row.conflict_id,
-        "created_at": rfc3339(row.created_at_s),
-        "delivered_at": rfc3339(row.delivered_at_s),
-        "acknowledged_at": rfc3339(row.acknowledged_at_s),
-        "escalated_at": rfc3339(row.escalated_at_s),
+        "conflict": row["conflict_id"],
+        "created_at": rfc3339(row["created_at_s"]),
+        "delivered_at": rfc3339(row["delivered_at_s"]),
+        "acknowledged_at": rfc3339(row["acknowledged_at_s"]),
+        "escalated_at": rfc3339(row["escalated_at_s"]),
         "at": rfc3339(at_s),
     }
 
 
 def _conflict(
-    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float
+    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
-    row = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == entity_id)).one()
-    content = {
-        name: value
-        for name, value in row._mapping.items()
-        if name not in ("state", "resolved_at_s")
-    }
+    if isinstance(record, Conflict):
+        row = conflict_values(record)
+    else:
+        found = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == entity_id))
+        row = dict(found.one()._mapping)
+    content = {name: value for name, value in row.items() if name not in ("state", "resolved_at_s")}
     return {
         "type": kind,
-        "conflict": row.id,
-        "parties": sorted([row.a_party, row.b_party]),
+        "conflict": row["id"],
+        "parties": sorted([row["a_party"], row["b_party"]]),
         "at": rfc3339(at_s),
-        "commitment": b.commitment(c, subject_of("conflict", row.id), 0, content),
+        "commitment": b.commitment(
+            c, subject_of("conflict", row["id"]), 0, content, fresh=kind == "conflict.detected"
+        ),
     }
 
 
@@ -174,19 +237,26 @@ def _agreement(
 
 
 def build_entry(
-    c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
+    c: sa.Connection,
+    kind: str,
+    entity_id: str,
+    at_s: float,
+    record: Record,
+    known: Commitments | None = None,
 ) -> tuple[dict[str, Any], Private | None] | None:
-    """The ledger entry for change ``kind`` of ``entity_id`` and the opening it keeps (if it
-    makes a new commitment), or None if the change is not recorded."""
+    """The ledger entry for change ``kind`` of ``entity_id`` (``record``, when the caller has
+    it, is the record as written; else it is read) and the opening it keeps (if it makes a new
+    commitment), or None if the change is not recorded. ``known``: the commitments the
+    transaction has seen so far."""
     entity = kind.split(".", 1)[0]
-    b = _Entry()
+    b = _Entry(known if known is not None else Commitments())
     entry: dict[str, Any]
     if entity == "notice" and isinstance(record, Notice):
         entry = _notice(c, b, kind, record, at_s)
     elif entity == "notification":
-        entry = _notification(c, kind, entity_id, at_s)
+        entry = _notification(c, b, kind, entity_id, at_s, record)
     elif entity == "conflict":
-        entry = _conflict(c, b, kind, entity_id, at_s)
+        entry = _conflict(c, b, kind, entity_id, at_s, record)
     elif entity == "agreement":
         entry = _agreement(c, b, kind, entity_id, at_s)
     elif entity == "party":

@@ -56,7 +56,8 @@ from deconflict.store.codec import (
     volumes_from_json,
     volumes_to_json,
 )
-from deconflict.store.ledger_sql import SqlLedger, record_change
+from deconflict.store.ledger_append import LogItem, record_changes, watch
+from deconflict.store.ledger_sql import SqlLedger
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 from deconflict.store.rows import (
     change_of,
@@ -79,6 +80,18 @@ _INSERT_NOTIFICATION = sa.insert(t.notifications)
 _UPDATE_NOTIFICATION = sa.update(t.notifications).where(
     t.notifications.c.id == sa.bindparam("target_id")
 )
+_RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
+_STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
+    t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+_MOVE_DETECTOR_CURSOR = (
+    sa.update(t.cursors).where(t.cursors.c.name == _DETECTOR).values(seq=sa.bindparam("seq"))
+)
+_STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
+    t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_CHUNK = 500  # ids per IN (...) list
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -141,6 +154,7 @@ class SqlStore(SqlLedger, Store):
         self._what = what
         self._unit: sa.Connection | None = None  # the open unit of work's connection
         self.retry = retry if retry is not None else RetryPolicy()
+        watch(engine)
 
         def migrate() -> None:
             with _translated(f"opening {what}"):
@@ -210,28 +224,43 @@ class SqlStore(SqlLedger, Store):
         with _translated(doing), self._engine.connect() as connection:
             yield connection
 
-    @staticmethod
+    @classmethod
     def _log(
+        cls,
         connection: sa.Connection,
         kind: str,
         entity_id: str,
         at_s: float,
         record: Notice | Plan | None = None,
     ) -> None:
+        cls._log_many(connection, [(kind, entity_id, at_s, record)])
+
+    @staticmethod
+    def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> None:
+        """Append change-log rows (one statement) and their ledger entries (same transaction).
+        A notice's or plan's row names its version and state; the other records ride along
+        so the ledger need not read them back."""
+        if not items:
+            return
         order.take_log_position(connection)
         wakeup.notify(connection)
-        connection.execute(
-            _INSERT_CHANGE,
-            {
-                "entity": kind.split(".", 1)[0],
-                "kind": kind,
-                "entity_id": entity_id,
-                "at_s": at_s,
-                "version": None if record is None else record.version,
-                "state": None if record is None else str(record.state),
-            },
-        )
-        record_change(connection, kind, entity_id, at_s, record)  # the ledger, same transaction
+        rows = []
+        for kind, entity_id, at_s, record in items:
+            version, state = None, None
+            if isinstance(record, Notice | Plan):
+                version, state = record.version, str(record.state)
+            rows.append(
+                {
+                    "entity": kind.split(".", 1)[0],
+                    "kind": kind,
+                    "entity_id": entity_id,
+                    "at_s": at_s,
+                    "version": version,
+                    "state": state,
+                }
+            )
+        connection.execute(_INSERT_CHANGE, rows)
+        record_changes(connection, items)
 
     # parties and agreements -------------------------------------------------------------------
 
@@ -514,54 +543,69 @@ class SqlStore(SqlLedger, Store):
             ).scalar()
         return 0 if seq is None else int(seq)
 
-    @_transaction
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
-        at_s = detection.at_s
-        with self._write(f"recording detection at change {detection.seq}") as c:
+        self.commit_detections([detection], fence)
+
+    @_transaction
+    def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        if not detections:
+            return
+        first = min(d.seq for d in detections)
+        last = max(d.seq for d in detections)
+        with self._write(f"recording detections at changes {first} to {last}") as c:
             if fence is not None:
                 lease.fence(c, fence)
-            current = c.execute(
-                sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
-            ).scalar()
-            if current is not None and current >= detection.seq:
-                raise StoreError(
-                    f"change {detection.seq} was already processed (cursor at {current})"
-                )
-            stored: set[str] = set()
-            if detection.new_conflicts:
-                ids = [conflict.id for conflict in detection.new_conflicts]
-                stored = set(
-                    c.execute(sa.select(t.conflicts.c.id).where(t.conflicts.c.id.in_(ids)))
-                    .scalars()
-                    .all()
-                )
-            new = [conflict for conflict in detection.new_conflicts if conflict.id not in stored]
+            current = c.execute(_DETECTOR_CURSOR).scalar()
+            if current is not None and current >= first:
+                raise StoreError(f"change {first} was already processed (cursor at {current})")
+            found = [conflict for d in detections for conflict in d.new_conflicts]
+            stored = self._stored_conflicts(c, [conflict.id for conflict in found])
+            log: list[LogItem] = []
+            new: list[Conflict] = []
+            resolved: list[Conflict] = []
+            notifications: list[Notification] = []
+            for d in detections:  # the log in the detector's order: each row's outputs together
+                at_s = d.at_s
+                for conflict in d.new_conflicts:
+                    if conflict.id not in stored:
+                        stored.add(conflict.id)
+                        new.append(conflict)
+                        log.append(("conflict.detected", conflict.id, at_s, conflict))
+                for conflict in d.resolved_conflicts:
+                    resolved.append(conflict)
+                    log.append(("conflict.resolved", conflict.id, at_s, conflict))
+                for n in d.notifications:
+                    notifications.append(n)
+                    log.append(("notification.created", n.id, at_s, n))
             if new:
                 c.execute(_INSERT_CONFLICT, [conflict_values(conflict) for conflict in new])
-            for conflict in new:
-                self._log(c, "conflict.detected", conflict.id, at_s)
-            for conflict in detection.resolved_conflicts:
+            if resolved:
                 c.execute(
-                    sa.update(t.conflicts)
-                    .where(t.conflicts.c.id == conflict.id)
-                    .values(state=str(conflict.state), resolved_at_s=conflict.resolved_at_s)
+                    _RESOLVE_CONFLICT,
+                    [
+                        {
+                            "target_id": conflict.id,
+                            "state": str(conflict.state),
+                            "resolved_at_s": conflict.resolved_at_s,
+                        }
+                        for conflict in resolved
+                    ],
                 )
-                self._log(c, "conflict.resolved", conflict.id, at_s)
-            if detection.notifications:
-                c.execute(
-                    _INSERT_NOTIFICATION,
-                    [notification_values(n) for n in detection.notifications],
-                )
-            for notification in detection.notifications:
-                self._log(c, "notification.created", notification.id, at_s)
+            if notifications:
+                c.execute(_INSERT_NOTIFICATION, [notification_values(n) for n in notifications])
+            self._log_many(c, log)
             if current is None:
-                c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=detection.seq))
+                c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=last))
             else:
-                c.execute(
-                    sa.update(t.cursors)
-                    .where(t.cursors.c.name == _DETECTOR)
-                    .values(seq=detection.seq)
-                )
+                c.execute(_MOVE_DETECTOR_CURSOR, {"seq": last})
+
+    @staticmethod
+    def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:
+        stored: set[str] = set()
+        for lo in range(0, len(ids), _CHUNK):
+            chunk = list(ids[lo : lo + _CHUNK])
+            stored.update(c.execute(_STORED_CONFLICTS, {"ids": chunk}).scalars())
+        return stored
 
     @_transaction
     def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
@@ -645,24 +689,43 @@ class SqlStore(SqlLedger, Store):
             rows = c.execute(query).all()
         return [notification_of(row._mapping) for row in rows]
 
-    @_transaction
     def update_notification(self, notification: Notification, verb: str) -> None:
-        at_s = max(
-            (
+        self.update_notifications([notification], verb)
+
+    @_transaction
+    def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
+        if not notifications:
+            return
+        rows, log = [], []
+        for n in notifications:
+            at_s = max(
                 s
-                for s in (
-                    notification.created_at_s,
-                    notification.delivered_at_s,
-                    notification.acknowledged_at_s,
-                    notification.escalated_at_s,
-                )
+                for s in (n.created_at_s, n.delivered_at_s, n.acknowledged_at_s, n.escalated_at_s)
                 if s is not None
-            ),
+            )
+            values = notification_values(n)
+            values["target_id"] = values.pop("id")
+            rows.append(values)
+            log.append((f"notification.{verb}", n.id, at_s, n))
+        doing = (
+            f"updating notification {notifications[0].id!r}"
+            if len(notifications) == 1
+            else f"updating {len(notifications)} notifications"
         )
-        values = notification_values(notification)
-        values["target_id"] = values.pop("id")
-        with self._write(f"updating notification {notification.id!r}") as c:
-            done = c.execute(_UPDATE_NOTIFICATION, values)
-            if done.rowcount == 0:
-                raise NotFound(f"no notification {notification.id!r}")
-            self._log(c, f"notification.{verb}", notification.id, at_s)
+        with self._write(doing) as c:
+            done = c.execute(_UPDATE_NOTIFICATION, rows if len(rows) > 1 else rows[0]).rowcount
+            if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
+                done = -1  # not told: look
+            if done != len(rows):
+                self._all_notifications_exist(c, [n.id for n in notifications])
+            self._log_many(c, log)
+
+    @staticmethod
+    def _all_notifications_exist(c: sa.Connection, ids: Sequence[str]) -> None:
+        have: set[str] = set()
+        for lo in range(0, len(ids), _CHUNK):
+            chunk = list(ids[lo : lo + _CHUNK])
+            have.update(c.execute(_STORED_NOTIFICATIONS, {"ids": chunk}).scalars())
+        for notification_id in ids:
+            if notification_id not in have:
+                raise NotFound(f"no notification {notification_id!r}")

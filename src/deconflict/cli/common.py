@@ -1,10 +1,11 @@
-"""What every CLI command shares: one-line errors and reading input files."""
+"""What every CLI command shares: the common options (``--db``, or ``--url`` and ``--token``;
+``--as``; ``--json``), one-line errors and reading input files."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -12,7 +13,52 @@ from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import GeoLimits
 from deconflict.settings import SETTINGS, setting_value
 
-__all__ = ["fail", "geo_limits", "read_json"]
+__all__ = [
+    "DbOption",
+    "JsonOption",
+    "PartyOption",
+    "TokenOption",
+    "UrlOption",
+    "fail",
+    "geo_limits",
+    "read_json",
+]
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        help=SETTINGS["db"].help,
+        envvar=SETTINGS["db"].env,
+        default_factory=lambda: setting_value("db"),
+        show_default=SETTINGS["db"].default,
+    ),
+]
+PartyOption = Annotated[
+    str | None,
+    typer.Option("--party", "--as", help="The acting party's id (remote: the token's party)."),
+]
+UrlOption = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        help=SETTINGS["url"].help,
+        envvar=SETTINGS["url"].env,
+        default_factory=lambda: setting_value("url"),
+        show_default=False,
+    ),
+]
+TokenOption = Annotated[
+    str,
+    typer.Option(
+        "--token",
+        help=SETTINGS["token"].help,
+        envvar=SETTINGS["token"].env,
+        default_factory=lambda: setting_value("token"),
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def geo_limits() -> GeoLimits:

@@ -1,17 +1,16 @@
-"""CLI commands against a local hub database: parties, agreements, notices, plans, conflicts,
-notifications and acknowledgements; with ``--url`` (and ``--token``) the acting commands go to a
-remote hub instead (``cli.remote``).
+"""The record commands: parties, agreements, notices, plans, conflicts, notifications and
+acknowledgements.
 
-Each command opens the hub on ``--db`` (created and migrated on first use), does one thing, then
-runs the detector and the clock-driven checks, as the service does between requests, so what it
-prints is up to date. ``--json`` prints machine-readable output instead of a table.
+Parties and agreements are written to the hub database (``--db``). The acting commands (``notice
+file|list|cancel``, ``plan add``, ``conflicts``, ``notifications``, ``ack``) are written once
+against ``cli.backends.Backend``: the database with ``--as PARTY`` acting, or a remote hub with
+``--url`` and ``--token``; their rows, table and ``--json`` output are made here, the same for both.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,79 +18,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deconflict.cli import remote
-from deconflict.cli.common import geo_limits, read_json
-from deconflict.client import Client
+from deconflict.cli.backends import (
+    ConflictSummary,
+    NoticeSummary,
+    NotificationSummary,
+    connect,
+    hub_session,
+)
+from deconflict.cli.common import (
+    DbOption,
+    JsonOption,
+    PartyOption,
+    TokenOption,
+    UrlOption,
+    read_json,
+)
 from deconflict.demo.timefmt import format_clock, format_duration, format_lead
 from deconflict.engine import SeparationMinima
-from deconflict.errors import InvalidDocument, InvalidInput
-from deconflict.geo import Volume4D
-from deconflict.geo.geojson import parse_feature_collection
-from deconflict.hub import Hub
-from deconflict.model import Agreement, Disclosure, Notice, NoticeState
-from deconflict.settings import SETTINGS, setting_value
+from deconflict.errors import InvalidDocument
+from deconflict.model import Agreement, Disclosure, NoticeState
 
-__all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
-
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        help=SETTINGS["db"].help,
-        envvar=SETTINGS["db"].env,
-        default_factory=lambda: setting_value("db"),
-        show_default=SETTINGS["db"].default,
-    ),
-]
-PartyOption = Annotated[
-    str | None,
-    typer.Option("--party", "--as", help="The acting party's id (remote: the token's party)."),
-]
-UrlOption = Annotated[
-    str,
-    typer.Option(
-        "--url",
-        help=SETTINGS["url"].help,
-        envvar=SETTINGS["url"].env,
-        default_factory=lambda: setting_value("url"),
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str,
-    typer.Option(
-        "--token",
-        help=SETTINGS["token"].help,
-        envvar=SETTINGS["token"].env,
-        default_factory=lambda: setting_value("token"),
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+__all__ = ["DbOption", "agreement_app", "notice_app", "party_app", "plan_app", "register"]
 
 party_app = typer.Typer(help="Parties that file and receive notices.", no_args_is_help=True)
 agreement_app = typer.Typer(help="Agreements between parties.", no_args_is_help=True)
 notice_app = typer.Typer(help="Advance notices of planned air activity.", no_args_is_help=True)
 plan_app = typer.Typer(help="A party's own, private plans.", no_args_is_help=True)
-
-
-def _client(url: str, token: str) -> Client | None:
-    """A client of the remote hub at ``url``, or None to act on the local database."""
-    return Client(url, token or None) if url else None
-
-
-def _acting(party: str | None) -> str:
-    if party is None:
-        raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")
-    return party
-
-
-@contextmanager
-def _hub(db: str) -> Iterator[Hub]:
-    with Hub.open(db) as hub:
-        yield hub
-        hub.tick()
-        hub.process()
 
 
 def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
@@ -109,26 +61,48 @@ def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
     Console().print(table)
 
 
-def _volumes(path: Path, party: str) -> list[Volume4D]:
-    parsed = parse_feature_collection(read_json(path), geo_limits(), default_party=party)
-    for item in parsed:
-        if item.party != party:
-            raise InvalidInput(
-                f"volume {item.volume.id!r} belongs to party {item.party!r}, not {party!r}"
-            )
-    return [item.volume for item in parsed]
+def _clock(seconds: float) -> str:
+    return format_clock(seconds, weekday=False)
 
 
-def _notice_row(notice: Notice) -> dict[str, Any]:
+def _notice_row(notice: NoticeSummary) -> dict[str, Any]:
     return {
         "id": notice.id,
         "party": notice.party,
         "category": notice.category,
         "version": notice.version,
-        "state": str(notice.state),
-        "volumes": len(notice.volumes),
-        "start": format_clock(notice.start_s, weekday=False),
-        "end": format_clock(notice.end_s, weekday=False),
+        "state": notice.state,
+        "volumes": notice.volumes,
+        "start": _clock(notice.start_s),
+        "end": _clock(notice.end_s),
+    }
+
+
+def _conflict_row(conflict: ConflictSummary) -> dict[str, Any]:
+    advice = ""
+    if conflict.state == "open":
+        advice = " or ".join(conflict.adjustments) or "none found"
+    return {
+        "id": conflict.id,
+        "mine": conflict.mine,
+        "theirs": f"{conflict.theirs_party}:{conflict.theirs_volume or '(not disclosed)'}",
+        "state": conflict.state,
+        "from": _clock(conflict.start_s),
+        "lead time": format_lead(conflict.lead_time_s),
+        "adjustment": advice,
+    }
+
+
+def _notification_row(notification: NotificationSummary) -> dict[str, Any]:
+    n = notification
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "about": n.notice_id or n.conflict_id or "",
+        "via": n.via or "",
+        "state": n.state,
+        "lead time": format_lead(n.lead_time_s),
+        "ack by": _clock(n.ack_deadline_s),
     }
 
 
@@ -142,7 +116,7 @@ def party_add(
     name: Annotated[str | None, typer.Option(help="Full name.")] = None,
 ) -> None:
     """Add a party."""
-    with _hub(db) as hub:
+    with hub_session(db) as hub:
         party = hub.add_party(party_id, name)
     typer.echo(f"added party {party.id}")
 
@@ -150,7 +124,7 @@ def party_add(
 @party_app.command("list")
 def party_list(db: DbOption, as_json: JsonOption = False) -> None:
     """List the parties."""
-    with _hub(db) as hub:
+    with hub_session(db) as hub:
         rows = [{"id": p.id, "name": p.name} for p in hub.list_parties()]
     _print(rows, as_json, "parties")
 
@@ -185,7 +159,7 @@ def agreement_add(
 ) -> None:
     """Add an agreement from a JSON file."""
     agreement = _agreement_from(read_json(file), str(file))
-    with _hub(db) as hub:
+    with hub_session(db) as hub:
         hub.add_agreement(agreement)
     typer.echo(f"added agreement {agreement.id}")
 
@@ -193,7 +167,7 @@ def agreement_add(
 @agreement_app.command("list")
 def agreement_list(db: DbOption, as_json: JsonOption = False) -> None:
     """List the agreements."""
-    with _hub(db) as hub:
+    with hub_session(db) as hub:
         rows = [
             {
                 "id": a.id,
@@ -221,23 +195,16 @@ def notice_file(
     notice_id: Annotated[str | None, typer.Option("--id", help="Notice id.")] = None,
 ) -> None:
     """File a notice. A notice later than the agreed lead time is accepted and flagged."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            typer.echo(remote.file_notice(client, file, category, notice_id))
-        return
-    party = _acting(party)
-    volumes = _volumes(file, party)
-    with _hub(db) as hub:
-        filing = hub.file_notice(party, volumes, category, notice_id)
-    lead = filing.lead
+    with connect(db, url, token, party) as backend:
+        filed = backend.file_notice(read_json(file), file, category, notice_id)
+    lead = filed.lead
     flag = (
         f"LATE: {format_lead(lead.lead_time_s)}, {format_duration(lead.shortfall_s)} short of "
         f"the agreed {format_duration(lead.required_s)}"
-        if filing.late
+        if lead.late
         else format_lead(lead.lead_time_s)
     )
-    typer.echo(f"filed notice {filing.notice.id} (version {filing.notice.version}): {flag}")
+    typer.echo(f"filed notice {filed.notice_id} (version {filed.version}): {flag}")
 
 
 @notice_app.command("list")
@@ -250,15 +217,8 @@ def notice_list(
     as_json: JsonOption = False,
 ) -> None:
     """The notices a party may see (its own, and others' as its agreements disclose them)."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            states = [str(s) for s in state] if state else None
-            _print(remote.list_notices(client, states), as_json, "notices")
-        return
-    party = _acting(party)
-    with _hub(db) as hub:
-        rows = [_notice_row(n) for n in hub.list_notices(party, states=state or None)]
+    with connect(db, url, token, party) as backend:
+        rows = [_notice_row(n) for n in backend.list_notices(state or [])]
     _print(rows, as_json, "notices")
 
 
@@ -271,15 +231,8 @@ def notice_cancel(
     party: PartyOption = None,
 ) -> None:
     """Cancel one of the party's own notices."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            typer.echo(remote.cancel_notice(client, notice_id))
-        return
-    party = _acting(party)
-    with _hub(db) as hub:
-        notice = hub.cancel_notice(party, notice_id)
-    typer.echo(f"cancelled notice {notice.id}")
+    with connect(db, url, token, party) as backend:
+        typer.echo(f"cancelled notice {backend.cancel_notice(notice_id)}")
 
 
 @plan_app.command("add")
@@ -292,16 +245,9 @@ def plan_add(
     plan_id: Annotated[str | None, typer.Option("--id", help="Plan id.")] = None,
 ) -> None:
     """Add a private plan; it is checked against other parties' notices."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            typer.echo(remote.plan_add(client, file, plan_id))
-        return
-    party = _acting(party)
-    volumes = _volumes(file, party)
-    with _hub(db) as hub:
-        plan = hub.add_plan(party, volumes, plan_id)
-    typer.echo(f"added plan {plan.id} ({len(plan.volumes)} volume(s))")
+    with connect(db, url, token, party) as backend:
+        plan = backend.add_plan(read_json(file), file, plan_id)
+    typer.echo(f"added plan {plan.id} ({plan.volumes} volume(s))")
 
 
 # conflicts, notifications, acknowledgement --------------------------------------------------
@@ -316,34 +262,8 @@ def conflicts(
     as_json: JsonOption = False,
 ) -> None:
     """The conflicts a party is in, with the lead time it had and an adjustment that clears."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            _print(remote.conflicts(client, open_only), as_json, "conflicts")
-        return
-    party = _acting(party)
-    with _hub(db) as hub:
-        rows = []
-        for c in hub.list_conflicts(party, open_only=open_only):
-            mine, other = c.side_of(party), c.other_side(party)
-            assert mine is not None
-            assert other is not None
-            advice = ""
-            if str(c.state) == "open":
-                suggestion = hub.suggest_adjustment(party, c.id)
-                options = [a.describe() for a in (suggestion.time, suggestion.altitude) if a]
-                advice = " or ".join(options) or "none found"
-            rows.append(
-                {
-                    "id": c.id,
-                    "mine": mine.volume_id,
-                    "theirs": f"{other.party}:{other.volume_id}",
-                    "state": str(c.state),
-                    "from": format_clock(c.detail.start_s, weekday=False),
-                    "lead time": format_lead(c.lead_time_s),
-                    "adjustment": advice,
-                }
-            )
+    with connect(db, url, token, party) as backend:
+        rows = [_conflict_row(c) for c in backend.conflicts(open_only)]
     _print(rows, as_json, "conflicts")
 
 
@@ -355,27 +275,8 @@ def notifications(
     as_json: JsonOption = False,
 ) -> None:
     """A party's notifications (delivering the new ones), with their state."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            _print(remote.notifications(client), as_json, "notifications")
-        return
-    party = _acting(party)
-    with _hub(db) as hub:
-        hub.deliver(party)
-        rows = [
-            {
-                "id": n.id,
-                "kind": str(n.kind),
-                "about": n.notice_id or n.conflict_id or "",
-                "via": n.via or "",
-                "state": str(n.state),
-                "lead time": format_lead(n.lead_time_s),
-                "ack by": format_clock(n.ack_deadline_s, weekday=False),
-            }
-            for n in hub.list_notifications(party)
-            if n.recipient == party
-        ]
+    with connect(db, url, token, party) as backend:
+        rows = [_notification_row(n) for n in backend.notifications()]
     _print(rows, as_json, "notifications")
 
 
@@ -387,15 +288,8 @@ def ack(
     party: PartyOption = None,
 ) -> None:
     """Acknowledge a notification sent to the party."""
-    client = _client(url, token)
-    if client is not None:
-        with client:
-            typer.echo(remote.ack(client, notification_id))
-        return
-    party = _acting(party)
-    with _hub(db) as hub:
-        done = hub.acknowledge(party, notification_id)
-    typer.echo(f"acknowledged {done.id}")
+    with connect(db, url, token, party) as backend:
+        typer.echo(f"acknowledged {backend.acknowledge(notification_id)}")
 
 
 def register(app: typer.Typer) -> None:

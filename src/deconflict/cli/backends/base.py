@@ -1,0 +1,110 @@
+"""The one interface the acting commands are written against, and the summaries it answers with.
+
+A ``Backend`` is one party's view of a hub: it files and cancels that party's notices, adds its
+plans, and lists what it may see. It answers with small summaries holding what the CLI shows
+(times in seconds since the epoch), never with rows: the rows and ``--json`` are made once, in
+``cli.records``, whichever hub answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from deconflict.model import NoticeState
+from deconflict.policy import LeadCheck
+
+__all__ = [
+    "Backend",
+    "ConflictSummary",
+    "Filed",
+    "NoticeSummary",
+    "NotificationSummary",
+    "PlanSummary",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """A notice just filed: its id and version, and the lead time it gave against the agreed."""
+
+    notice_id: str
+    version: int
+    lead: LeadCheck
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSummary:
+    id: str
+    party: str
+    category: str
+    version: int
+    state: str
+    volumes: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    id: str
+    volumes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictSummary:
+    id: str
+    state: str
+    #: the acting party's volume in the conflict
+    mine: str
+    theirs_party: str
+    #: the other party's volume, None where the acting party may not see it
+    theirs_volume: str | None
+    start_s: float
+    lead_time_s: float
+    #: how each way found to clear an open conflict reads ("shift ... later", ...)
+    adjustments: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSummary:
+    id: str
+    kind: str
+    state: str
+    notice_id: str | None
+    conflict_id: str | None
+    via: str | None
+    lead_time_s: float
+    ack_deadline_s: float
+
+
+class Backend(Protocol):
+    """What the acting commands ask of a hub, for the one party acting.
+
+    ``collection`` is a parsed GeoJSON FeatureCollection document and ``source`` the file it was
+    read from, to name in errors.
+    """
+
+    def file_notice(
+        self, collection: object, source: Path, category: str, notice_id: str | None
+    ) -> Filed: ...
+
+    def list_notices(self, states: Sequence[NoticeState]) -> list[NoticeSummary]: ...
+
+    def cancel_notice(self, notice_id: str) -> str:
+        """Cancel one of the party's notices; its id."""
+        ...
+
+    def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary: ...
+
+    def conflicts(self, open_only: bool) -> list[ConflictSummary]: ...
+
+    def notifications(self) -> list[NotificationSummary]:
+        """The party's notifications; the new ones are delivered by asking."""
+        ...
+
+    def acknowledge(self, notification_id: str) -> str:
+        """Acknowledge a notification sent to the party; its id."""
+        ...

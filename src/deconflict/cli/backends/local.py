@@ -1,0 +1,140 @@
+"""The backend over a hub database (``--db``), acting as the party named by ``--as``.
+
+Each call opens the hub (the database is created and migrated on first use), does one thing,
+then runs the detector and the clock-driven checks, as the service does between requests, so
+what the next command prints is up to date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from deconflict.cli.backends.base import (
+    ConflictSummary,
+    Filed,
+    NoticeSummary,
+    NotificationSummary,
+    PlanSummary,
+)
+from deconflict.cli.common import geo_limits
+from deconflict.errors import InvalidInput
+from deconflict.geo import Volume4D
+from deconflict.geo.geojson import parse_feature_collection
+from deconflict.hub import Hub
+from deconflict.model import Conflict, ConflictState, NoticeState
+
+__all__ = ["LocalBackend", "hub_session"]
+
+
+@contextmanager
+def hub_session(db: str) -> Iterator[Hub]:
+    """The hub on ``db`` for one command; once it is done, the detector and the clock run."""
+    with Hub.open(db) as hub:
+        yield hub
+        hub.tick()
+        hub.process()
+
+
+class LocalBackend:
+    """Party ``party``'s view of the hub database ``db``."""
+
+    def __init__(self, db: str, party: str) -> None:
+        self._db = db
+        self._party = party
+
+    def _volumes(self, collection: object) -> list[Volume4D]:
+        parsed = parse_feature_collection(collection, geo_limits(), default_party=self._party)
+        for item in parsed:
+            if item.party != self._party:
+                raise InvalidInput(
+                    f"volume {item.volume.id!r} belongs to party {item.party!r}, "
+                    f"not {self._party!r}"
+                )
+        return [item.volume for item in parsed]
+
+    def file_notice(
+        self, collection: object, source: Path, category: str, notice_id: str | None
+    ) -> Filed:
+        volumes = self._volumes(collection)
+        with hub_session(self._db) as hub:
+            filing = hub.file_notice(self._party, volumes, category, notice_id)
+        return Filed(filing.notice.id, filing.notice.version, filing.lead)
+
+    def list_notices(self, states: Sequence[NoticeState]) -> list[NoticeSummary]:
+        with hub_session(self._db) as hub:
+            found = hub.list_notices(self._party, states=states or None)
+        return [
+            NoticeSummary(
+                id=n.id,
+                party=n.party,
+                category=n.category,
+                version=n.version,
+                state=str(n.state),
+                volumes=len(n.volumes),
+                start_s=n.start_s,
+                end_s=n.end_s,
+            )
+            for n in found
+        ]
+
+    def cancel_notice(self, notice_id: str) -> str:
+        with hub_session(self._db) as hub:
+            return hub.cancel_notice(self._party, notice_id).id
+
+    def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary:
+        volumes = self._volumes(collection)
+        with hub_session(self._db) as hub:
+            plan = hub.add_plan(self._party, volumes, plan_id)
+        return PlanSummary(plan.id, len(plan.volumes))
+
+    def conflicts(self, open_only: bool) -> list[ConflictSummary]:
+        with hub_session(self._db) as hub:
+            return [
+                self._conflict(hub, c) for c in hub.list_conflicts(self._party, open_only=open_only)
+            ]
+
+    def _conflict(self, hub: Hub, conflict: Conflict) -> ConflictSummary:
+        mine, other = conflict.side_of(self._party), conflict.other_side(self._party)
+        if mine is None or other is None:  # pragma: no cover - the hub lists a party's own
+            raise ValueError(f"party {self._party!r} is not in conflict {conflict.id!r}")
+        adjustments: tuple[str, ...] = ()
+        if conflict.state is ConflictState.OPEN:
+            suggestion = hub.suggest_adjustment(self._party, conflict.id)
+            found = (suggestion.time, suggestion.altitude)
+            adjustments = tuple(a.describe() for a in found if a)
+        return ConflictSummary(
+            id=conflict.id,
+            state=str(conflict.state),
+            mine=mine.volume_id,
+            theirs_party=other.party,
+            theirs_volume=other.volume_id,
+            start_s=conflict.detail.start_s,
+            lead_time_s=conflict.lead_time_s,
+            adjustments=adjustments,
+        )
+
+    def notifications(self) -> list[NotificationSummary]:
+        with hub_session(self._db) as hub:
+            hub.deliver(self._party)
+            found = hub.list_notifications(self._party)
+        return [
+            NotificationSummary(
+                id=n.id,
+                kind=str(n.kind),
+                state=str(n.state),
+                notice_id=n.notice_id,
+                conflict_id=n.conflict_id,
+                via=n.via,
+                lead_time_s=n.lead_time_s,
+                ack_deadline_s=n.ack_deadline_s,
+            )
+            # the party's own; those it relays for others are not listed here
+            for n in found
+            if n.recipient == self._party
+        ]
+
+    def acknowledge(self, notification_id: str) -> str:
+        with hub_session(self._db) as hub:
+            return hub.acknowledge(self._party, notification_id).id

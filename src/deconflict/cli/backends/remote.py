@@ -1,0 +1,104 @@
+"""The backend over a remote hub's API (``--url``, ``--token``) through ``deconflict.client``:
+the token says which party acts, and the hub shows it what its agreements allow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from deconflict.cli.backends.base import (
+    ConflictSummary,
+    Filed,
+    NoticeSummary,
+    NotificationSummary,
+    PlanSummary,
+)
+from deconflict.client import Client
+from deconflict.errors import InvalidDocument
+from deconflict.geo.units import parse_rfc3339
+from deconflict.model import NoticeState
+from deconflict.policy import LeadCheck
+
+__all__ = ["RemoteBackend"]
+
+
+def _features(collection: object, source: Path) -> list[Any]:
+    if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
+        raise InvalidDocument(f"{source}: not a GeoJSON FeatureCollection")
+    return list(collection["features"])
+
+
+class RemoteBackend:
+    """The token's party's view of the hub behind ``client``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def file_notice(
+        self, collection: object, source: Path, category: str, notice_id: str | None
+    ) -> Filed:
+        notice = self._client.file_notice(_features(collection, source), category, notice_id)
+        lead = notice["filing"]
+        return Filed(
+            notice["id"], notice["version"], LeadCheck(lead["lead_time_s"], lead["required_s"])
+        )
+
+    def list_notices(self, states: Sequence[NoticeState]) -> list[NoticeSummary]:
+        return [
+            NoticeSummary(
+                id=n["id"],
+                party=n["party"],
+                category=n["category"],
+                version=n["version"],
+                state=n["state"],
+                volumes=len(n["volumes"]["features"]),
+                start_s=parse_rfc3339(n["start"]),
+                end_s=parse_rfc3339(n["end"]),
+            )
+            for n in self._client.list_notices(states=[str(s) for s in states] or None)
+        ]
+
+    def cancel_notice(self, notice_id: str) -> str:
+        return str(self._client.cancel_notice(notice_id)["id"])
+
+    def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary:
+        plan = self._client.add_plan(_features(collection, source), plan_id)
+        return PlanSummary(plan["id"], len(plan["volumes"]["features"]))
+
+    def conflicts(self, open_only: bool) -> list[ConflictSummary]:
+        out = []
+        for c in self._client.conflicts(open_only=open_only):
+            suggestion = c.get("suggestion") or {}
+            found = (suggestion.get("time"), suggestion.get("altitude"))
+            out.append(
+                ConflictSummary(
+                    id=c["id"],
+                    state=c["state"],
+                    mine=c["mine"]["volume_id"],
+                    theirs_party=c["theirs"]["party"],
+                    theirs_volume=c["theirs"]["volume_id"],
+                    start_s=parse_rfc3339(c["start"]),
+                    lead_time_s=c["lead_time_s"],
+                    adjustments=tuple(a["description"] for a in found if a),
+                )
+            )
+        return out
+
+    def notifications(self) -> list[NotificationSummary]:
+        return [
+            NotificationSummary(
+                id=n["id"],
+                kind=n["kind"],
+                state=n["state"],
+                notice_id=n["notice_id"],
+                conflict_id=n["conflict_id"],
+                via=n["via"],
+                lead_time_s=n["lead_time_s"],
+                ack_deadline_s=parse_rfc3339(n["ack_deadline"]),
+            )
+            for n in self._client.notifications()
+        ]
+
+    def acknowledge(self, notification_id: str) -> str:
+        return str(self._client.ack(notification_id)["id"])

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import circle, client, client_with, make_db, notice_body, token
 
+from deconflict.api import ApiSettings, create_app
 from deconflict.cli.main import main
+from deconflict.hub.ledger_key import KeyMismatch
 from deconflict.ledger import (
     Opening,
     Verifier,
@@ -225,6 +227,27 @@ async def test_receipts_and_openings_only_for_whom_they_concern(site):
         assert (await http.get("/v1/ledger/receipts/RU-N1", headers=no_read)).status_code == 403
         hidden = await http.get(f"/v1/ledger/receipts/{notification}", headers=no_read)
         assert hidden.status_code == 404
+
+
+async def test_a_hub_with_another_key_file_will_not_sign(tmp_path, monkeypatch, caplog):
+    """A worker given a key file that is not the log's: as the detector (which ticks) it does
+    not start; beside one that detects, it answers 503 where it would sign, its log saying why
+    (the caller learns no file name), and serves the rest."""
+    db = make_db(tmp_path)
+    good = create_app(ApiSettings(db=db))
+    async with client_with(good) as http:  # holds the detector lease from here on
+        admin = token(db, "CAOC")
+        assert (await http.post("/v1/ledger/checkpoint", headers=admin)).is_success
+        monkeypatch.setenv("DECONFLICT_LEDGER_KEY", str(tmp_path / "another.key"))
+        async with client(db) as other:
+            got = await other.post("/v1/ledger/checkpoint", headers=admin)
+            assert got.status_code == 503
+            assert "another.key" not in got.text
+            assert "another.key" in caplog.text
+            assert (await other.get("/v1/ledger/key", headers=admin)).is_success
+    with pytest.raises(KeyMismatch):
+        async with client(db):
+            pass
 
 
 @pytest.mark.parametrize(

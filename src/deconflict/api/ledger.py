@@ -14,23 +14,42 @@ and a newline): saved as it comes, it verifies offline with the hub's key alone.
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Scope
-from deconflict.api.problems import InvalidField
+from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.service import Caller, need, service
 from deconflict.hub import Hub
 from deconflict.hub.ledger_access import entries_about, opening_for, receipt_for, visible_entry
-from deconflict.ledger import Checkpoint
+from deconflict.hub.ledger_key import KeyMismatch
+from deconflict.ledger import Checkpoint, Verifier
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
 _MAX_PAGE = 1000
+T = TypeVar("T")
+log = logging.getLogger("deconflict.api")
+
+
+def _signing(work: Callable[[Hub], T]) -> Callable[[Hub], T]:
+    """``work``, which may sign: a hub holding the wrong key (or none) answers 503 and says
+    why in its own log only (the message names its files)."""
+
+    def run(hub: Hub) -> T:
+        try:
+            return work(hub)
+        except KeyMismatch as error:
+            log.error("cannot sign the ledger: %s", error)
+            raise ApiError(503, "the hub cannot sign its ledger now") from None
+
+    return run
 
 
 def _b64(items: list[bytes]) -> list[str]:
@@ -108,7 +127,8 @@ async def key(request: Request, principal: Caller) -> KeyOut:
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> KeyOut:
-        return KeyOut(key=hub.ledger.public_key, origin=hub.ledger.signer.name)
+        public = hub.ledger.public_key  # as registered: no key file needed to read it
+        return KeyOut(key=public, origin=Verifier.parse(public).name)
 
     return await service(request).runner.run(read)
 
@@ -122,14 +142,15 @@ async def latest_checkpoint(request: Request, principal: Caller) -> CheckpointOu
         kept = hub.store.ledger_latest_checkpoint()
         return _checkpoint_out(hub.ledger.checkpoint() if kept is None else kept[1])
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(_signing(read))
 
 
 @router.post("/checkpoint", response_model=CheckpointOut)
 async def sign_checkpoint(request: Request, principal: Caller) -> CheckpointOut:
     """Sign the log as it is now (admin scope); the last one kept if it has not grown."""
     need(principal, Scope.ADMIN)
-    return await service(request).runner.run(lambda hub: _checkpoint_out(hub.ledger.checkpoint()))
+    sign = _signing(lambda hub: _checkpoint_out(hub.ledger.checkpoint()))
+    return await service(request).runner.run(sign)
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
@@ -229,7 +250,7 @@ async def receipt(record_id: str, request: Request, principal: Caller) -> Respon
         need(principal, Scope.READ)
         return data
 
-    data = await service(request).runner.run(read)
+    data = await service(request).runner.run(_signing(read))
     return Response(data, media_type="application/json")
 
 

@@ -32,7 +32,10 @@ log = logging.getLogger("deconflict.ledger")
 
 
 class KeyMismatch(VerificationFailed):
-    """The key file's key is not the key the log is signed with."""
+    """The key file's key is not the key the log is signed with (or it is missing): the hub is
+    misconfigured and must not sign."""
+
+    status = 503
 
 
 def load_signer(store: Store, path: Path, at_s: float) -> Signer:

@@ -7,16 +7,14 @@ idempotency store and its metrics registry, so tests can run several apps in one
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -24,6 +22,7 @@ from deconflict.api import mapview, outcomes, problems, records, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
+from deconflict.api.observe import Observe
 from deconflict.api.runner import HubRunner
 from deconflict.api.service import Metrics, Service
 from deconflict.api.webhooks import Webhooks, WebhookSender
@@ -122,7 +121,7 @@ def create_app(
     app.include_router(mapview.router)
     ui.install(app)
     _health(app, svc)
-    _observe(app, svc)
+    app.add_middleware(Observe, metrics=svc.metrics)
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
@@ -149,32 +148,3 @@ def _health(app: FastAPI, svc: Service) -> None:
     async def metrics() -> Response:
         """Prometheus metrics."""
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _observe(app: FastAPI, svc: Service) -> None:
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        svc.metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        svc.metrics.latency.labels(request.method, path).observe(elapsed)
-        log.info(
-            json.dumps(
-                {
-                    "event": "request",
-                    "method": request.method,
-                    "path": request.url.path,
-                    "route": path,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 2),
-                    "party": getattr(request.state, "party", None),
-                    "client": request.client.host if request.client else None,
-                }
-            )
-        )
-        return response

@@ -43,6 +43,15 @@ _TICK_EVERY_S = 1.0
 _GROUP_MAX = 64  # most writes one batch commits
 
 
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``event`` is set, at most ``timeout_s``. Not ``asyncio.wait_for``: on Python
+    3.11 it swallows a cancellation that arrives just as the event is set, so the cancelled
+    task runs on and whoever awaits it (``stop()``, the app's shutdown) waits for ever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+
+
 class HubRunner:
     """Owns one Hub on one thread; ``await run(fn)`` calls ``fn(hub)`` there."""
 
@@ -226,8 +235,7 @@ class HubRunner:
         if wake is None:
             await asyncio.sleep(timeout_s)
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout_s)
+        await _wait(wake, timeout_s)
 
     async def _loop(self) -> None:
         detect_now = self._detect_now
@@ -235,8 +243,7 @@ class HubRunner:
             return
         last_tick = time.monotonic()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(detect_now.wait(), self._interval_s)
+            await _wait(detect_now, self._interval_s)
             detect_now.clear()
             tick = time.monotonic() - last_tick >= _TICK_EVERY_S
             if tick:

@@ -1,0 +1,134 @@
+"""The hub runner: group commit and its fallback when a batch fails as a whole, and waiters that
+stop when cancelled. Every wait here is bounded (``asyncio.timeout``), so a regression fails the
+test instead of hanging the run."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.harness import make_db
+
+from deconflict.api.runner import HubRunner
+from deconflict.errors import InvalidInput, NotFound
+from deconflict.geo import Circle, Volume4D
+from deconflict.hub import Hub
+from deconflict.store.retry import Retryable
+
+pytestmark = pytest.mark.anyio
+
+START_S = 4_102_444_800.0  # 2100: never late
+BOUND_S = 20.0  # no step of these tests may take longer
+
+
+def _volume(i: int) -> Volume4D:
+    return Volume4D.build(
+        f"v{i}", Circle((30.0 + i, 20.0), 1_000.0), 0.0, 1_000.0, START_S, START_S + 600.0
+    )
+
+
+def _file(i: int, party: str = "US") -> Callable[[Hub], tuple[str, bool]]:
+    """A grouped write: files notice W<i>; says whether it ran inside a unit of work."""
+
+    def write(hub: Hub) -> tuple[str, bool]:
+        in_unit = hub.store._unit is not None  # type: ignore[attr-defined]
+        return hub.file_notice(party, [_volume(i)], "air-activity", f"W{i}").notice.id, in_unit
+
+    return write
+
+
+async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[Any]:
+    """Run ``writes`` as one batch: the hub thread is held until all are queued, then let go.
+    Each outcome is the write's result or the exception it was answered with."""
+    gate = threading.Event()
+    async with asyncio.timeout(BOUND_S):
+        held = asyncio.create_task(runner.run(lambda hub: gate.wait(BOUND_S)))
+        # Made at once, they queue in order on the next turn of the loop, and the drainer,
+        # made by the first, takes them all as one batch after them.
+        tasks = [asyncio.create_task(runner.run_write(w, group=True)) for w in writes]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await held
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+async def test_a_failed_batch_runs_each_write_alone(tmp_path: Path) -> None:
+    """When a batch fails as a whole (a store error, here a serialization failure raised by one
+    write the first time it runs), each write runs again on its own: the others still commit,
+    one that fails on its own is answered with its own error, nobody is answered twice."""
+    db = make_db(tmp_path)
+    calls = {"flaky": 0}
+
+    def flaky(hub: Hub) -> tuple[str, bool]:
+        calls["flaky"] += 1
+        result = _file(2)(hub)
+        if calls["flaky"] == 1:
+            raise Retryable("serialization failure (simulated)")
+        return result
+
+    def invalid(hub: Hub) -> tuple[str, bool]:
+        return _file(3, party="NOBODY")(hub)
+
+    runner = HubRunner(lambda: Hub.open(db))
+    await runner.start()
+    try:
+        outcomes = await _group(runner, [_file(1), flaky, invalid, _file(4)])
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes[0] == ("W1", False)  # run again on its own, outside the failed unit
+    assert outcomes[1] == ("W2", False)
+    assert isinstance(outcomes[2], InvalidInput)
+    assert outcomes[3] == ("W4", False)
+    assert calls["flaky"] == 2
+    with Hub.open(db) as hub:
+        assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W4"}
+        assert [c.entity_id for c in hub.store.changes_after(0) if c.entity == "notice"] == [
+            "W1",
+            "W2",
+            "W4",
+        ]
+        hub.ledger.verify()
+
+
+async def test_an_error_of_one_write_is_undone_alone(tmp_path: Path) -> None:
+    """In a batch, a write that raises its own error (not a store failure) is undone alone by its
+    savepoint and answered with that error; the others commit together in the batch."""
+    db = make_db(tmp_path)
+    runner = HubRunner(lambda: Hub.open(db))
+    await runner.start()
+    try:
+        outcomes = await _group(runner, [_file(1), lambda hub: _file(2, "NOBODY")(hub), _file(3)])
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes[0] == ("W1", True)
+    assert isinstance(outcomes[1], InvalidInput)
+    assert outcomes[2] == ("W3", True)
+    with Hub.open(db) as hub:
+        assert {n.id for n in hub.store.list_notices()} == {"W1", "W3"}
+        with pytest.raises(NotFound):
+            hub.store.get_notice("W2")
+
+
+async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
+    """A task waiting in ``changed()`` that is cancelled at the moment it is woken ends
+    cancelled (``asyncio.wait_for`` on Python 3.11 swallowed such a cancellation, and the
+    app's shutdown then waited for ever on the webhook sender)."""
+    runner = HubRunner(lambda: Hub.open(make_db(tmp_path)))
+    await runner.start()
+    try:
+        waiter = asyncio.create_task(runner.changed(BOUND_S))
+        await asyncio.sleep(0.05)  # it waits
+        runner.wake()
+        waiter.cancel()  # as the wake-up is on its way
+        done, _ = await asyncio.wait({waiter}, timeout=BOUND_S)
+        assert waiter in done
+        assert waiter.cancelled()
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()

@@ -3,8 +3,11 @@
 Against a hub database (``--db``): ``verify`` (recompute the whole log, check every checkpoint),
 ``checkpoint`` (sign the log as it is now), ``key`` (the public verifier key), ``proof inclusion``
 and ``proof consistency``, ``receipt`` (for a notice one filed or a notification one was sent or
-relayed) and ``open`` (a notice's commitment, for its filer). Offline, with no database and no
-network: ``verify-receipt`` and ``verify-opening``, which is all an arbiter needs.
+relayed) and ``open`` (a notice's commitment, for its filer). All but ``verify`` also work against
+a remote hub (``--url`` and ``--token``, the token's party acting), printing the same: there a
+party proves only the entries about records it may see, and ``checkpoint`` prints the latest
+(``--fresh``: signed now, admin scope). Offline, with no database and no network:
+``verify-receipt`` and ``verify-opening``, which is all an arbiter needs.
 
 Every failure is one line on stderr: exit 1 for anything that does not verify, 2 for bad input.
 """
@@ -18,8 +21,9 @@ from typing import Annotated, Any
 
 import typer
 
-from deconflict.cli.records import DbOption
-from deconflict.errors import InvalidDocument, VerificationFailed
+from deconflict.cli.common import DbOption, TokenOption, UrlOption
+from deconflict.client import Client
+from deconflict.errors import InvalidDocument, InvalidInput, VerificationFailed
 from deconflict.hub import Hub
 from deconflict.ledger import Opening, Verifier, verify_opening, verify_receipt
 
@@ -32,7 +36,10 @@ ledger_app = typer.Typer(
 proof_app = typer.Typer(help="Inclusion and consistency proofs.", no_args_is_help=True)
 ledger_app.add_typer(proof_app, name="proof")
 
-AsOption = Annotated[str, typer.Option("--as", "--party", help="The acting party's id.")]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", "--party", help="The acting party's id (remote: the token's party)."),
+]
 KeyOption = Annotated[
     str,
     typer.Option("--key", help="The hub's verifier key (<name>+<id>+<key>) or a file holding it."),
@@ -72,6 +79,17 @@ def _json(value: Any) -> bytes:
     return (json.dumps(value, indent=1, ensure_ascii=False) + "\n").encode()
 
 
+def _client(url: str, token: str) -> Client | None:
+    """A client of the remote hub at ``url``, or None to act on the local database."""
+    return Client(url, token or None) if url else None
+
+
+def _acting(party: str | None) -> str:
+    if party is None:
+        raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")
+    return party
+
+
 @ledger_app.command("verify")
 def verify(
     db: DbOption,
@@ -87,15 +105,33 @@ def verify(
 
 
 @ledger_app.command("checkpoint")
-def checkpoint(db: DbOption) -> None:
-    """Sign the log as it is now and print the checkpoint (C2SP signed note)."""
+def checkpoint(
+    db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Remote: have the hub sign one now (admin scope).")
+    ] = False,
+) -> None:
+    """Sign the log as it is now and print the checkpoint (C2SP signed note); remote: the
+    latest the hub signed."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(client.checkpoint(fresh=fresh)["note"], nl=False)
+        return
     with Hub.open(db) as hub:
         typer.echo(hub.ledger.checkpoint(), nl=False)
 
 
 @ledger_app.command("key")
-def key(db: DbOption) -> None:
+def key(db: DbOption, url: UrlOption, token: TokenOption) -> None:
     """Print the hub's public verifier key (C2SP: <name>+<hex key id>+<base64 key>)."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(client.ledger_key()["key"])
+        return
     with Hub.open(db) as hub:
         typer.echo(hub.ledger.public_key)
 
@@ -104,9 +140,16 @@ def key(db: DbOption) -> None:
 def proof_inclusion(
     index: Annotated[int, typer.Argument(help="The entry's leaf index.")],
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
     size: Annotated[int | None, typer.Option(help="Tree size (default: now).")] = None,
 ) -> None:
     """The entry at INDEX and its inclusion proof (JSON)."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(_json(client.inclusion_proof(index, size)), nl=False)
+        return
     with Hub.open(db) as hub:
         tree_size = hub.ledger.size if size is None else size
         proof = hub.ledger.inclusion(index, tree_size)
@@ -121,9 +164,16 @@ def proof_inclusion(
 def proof_consistency(
     first: Annotated[int, typer.Argument(help="The older tree size.")],
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
     second: Annotated[int | None, typer.Argument(help="The newer size (default: now).")] = None,
 ) -> None:
     """The consistency proof from tree size FIRST to SECOND (JSON)."""
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            typer.echo(_json(client.consistency_proof(first, second)), nl=False)
+        return
     with Hub.open(db) as hub:
         newer = hub.ledger.size if second is None else second
         proof = hub.ledger.consistency(first, newer)
@@ -133,28 +183,42 @@ def proof_consistency(
 @ledger_app.command("receipt")
 def receipt(
     record_id: Annotated[str, typer.Argument(help="A notice or notification id.")],
-    party: AsOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: AsOption = None,
     out: OutOption = None,
 ) -> None:
     """A receipt: the entry, its inclusion proof and a signed checkpoint (canonical JSON)."""
-    with Hub.open(db) as hub:
-        data = hub.ledger.receipt(party, record_id)
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            data = client.receipt(record_id)
+    else:
+        with Hub.open(db) as hub:
+            data = hub.ledger.receipt(_acting(party), record_id)
     _write(data, out)
 
 
 @ledger_app.command("open")
 def open_commitment(
     notice_id: Annotated[str, typer.Argument(help="A notice the acting party filed.")],
-    party: AsOption,
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: AsOption = None,
     version: Annotated[int | None, typer.Option(help="Version (default: current).")] = None,
     out: OutOption = None,
 ) -> None:
     """The salt and content that open a notice version's commitment, for an arbiter."""
-    with Hub.open(db) as hub:
-        opening = hub.ledger.opening(party, notice_id, version)
-    _write(_json(opening.to_json()), out)
+    client = _client(url, token)
+    if client is not None:
+        with client:
+            document = client.opening(notice_id, version)
+    else:
+        with Hub.open(db) as hub:
+            document = hub.ledger.opening(_acting(party), notice_id, version).to_json()
+    _write(_json(document), out)
 
 
 @ledger_app.command("verify-receipt")

@@ -189,6 +189,40 @@ class Client:
     def add_party(self, party_id: str, name: str | None = None) -> Json:
         return self._json("POST", "/v1/parties", body=_present({"id": party_id, "name": name}))
 
+    # the ledger ---------------------------------------------------------------------------------
+
+    def ledger_key(self) -> Json:
+        """``{"key": <verifier key>, "origin": <log name>}``."""
+        return self._json("GET", "/v1/ledger/key")
+
+    def checkpoint(self, *, fresh: bool = False) -> Json:
+        """The latest signed checkpoint; ``fresh`` has the hub sign one now (admin scope)."""
+        return self._json("POST" if fresh else "GET", "/v1/ledger/checkpoint")
+
+    def checkpoints(self, since: int = 0, limit: int = 100) -> Json:
+        return self._json("GET", "/v1/ledger/checkpoints", params={"since": since, "limit": limit})
+
+    def ledger_entries(self, record_id: str) -> Json:
+        """``[{"index": ..., "entry": {...}}]``: the entries about one record, oldest first."""
+        return self._json("GET", "/v1/ledger/entries", params={"record": record_id})
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> Json:
+        params = _present({"index": index, "size": size})
+        return self._json("GET", "/v1/ledger/proofs/inclusion", params=params)
+
+    def consistency_proof(self, first: int, second: int | None = None) -> Json:
+        params = _present({"first": first, "second": second})
+        return self._json("GET", "/v1/ledger/proofs/consistency", params=params)
+
+    def receipt(self, record_id: str) -> bytes:
+        """The receipt file, byte for byte (check it with ``deconflict.ledger.verify_receipt``)."""
+        return self.request("GET", f"/v1/ledger/receipts/{record_id}").content
+
+    def opening(self, notice_id: str, version: int | None = None) -> Json:
+        """``{"commitment", "salt", "content"}`` of one's own notice (version default: current)."""
+        params = _present({"version": version})
+        return self._json("GET", f"/v1/ledger/openings/{notice_id}", params=params)
+
     def events(self, last_event_id: str | None = None, *, once: bool = False) -> Iterator[Event]:
         """The party's notifications as server-sent events, after ``last_event_id``; with
         ``once``, what is pending, then the stream ends."""

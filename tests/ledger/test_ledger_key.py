@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -156,6 +158,49 @@ def test_a_stored_key_is_moved_to_the_key_file(store_target, tmp_path, caplog):
             assert c.execute(sa.select(sa.func.count()).select_from(lt.ledger_keys)).scalar() == 0
     finally:
         store.close()
+
+
+def test_a_database_at_revision_0002_keeps_its_key_and_checkpoints(tmp_path, caplog):
+    """A database migrated only to 0002 by a hub that kept its key inside, with a checkpoint
+    signed by it: opened now, it migrates to 0003, the key moves to the key file, and the old
+    checkpoint and a new one both verify under the same public key."""
+    from alembic import command
+    from alembic.config import Config
+
+    import deconflict.store.migrations as migrations
+    from deconflict.ledger import EMPTY_ROOT, Checkpoint
+
+    db = tmp_path / "old.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    old = Signer.generate("deconflict.hub/0a0b0c0d")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+        connection.execute(
+            sa.text("INSERT INTO ledger_keys VALUES (:n, :k, :t)"),
+            {"n": old.name, "k": old.private_bytes(), "t": T0},
+        )
+        note = old.sign_checkpoint(Checkpoint(old.name, 0, EMPTY_ROOT))
+        connection.execute(
+            sa.text("INSERT INTO ledger_checkpoints (size, note, at_s) VALUES (0, :note, :t)"),
+            {"note": note, "t": T0},
+        )
+    engine.dispose()
+    key_file = tmp_path / "old.key"
+    with (
+        caplog.at_level(logging.WARNING, logger="deconflict.ledger"),
+        Hub.open(db, SimulatedClock(T0), ledger_key=key_file) as hub,
+    ):
+        _file_one(hub, "N1")
+        assert hub.ledger.public_key == old.verifier_key
+        report = hub.ledger.verify(Verifier.parse(old.verifier_key))
+        assert report.checkpoints == 2
+    assert "moved out of the database" in caplog.text
+    assert read_key_file(key_file).signer_key == old.signer_key
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM ledger_keys").fetchone() == (0,)
 
 
 def test_a_key_file_others_may_read_or_garbage_is_refused(tmp_path):

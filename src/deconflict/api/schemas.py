@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconflict.engine import Adjustment
-from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
 from deconflict.geo.units import epoch_to_rfc3339
@@ -306,20 +305,9 @@ def notifications_seen(
 ) -> list[NotificationOut]:
     """``party``'s view of notifications: a notice its agreements do not disclose (say, the other
     side of a conflict it is told of) is not named."""
-    visible: dict[str, bool] = {}
-
-    def shown(notice_id: str) -> bool:
-        if notice_id not in visible:
-            try:
-                hub.get_notice(party, notice_id)
-                visible[notice_id] = True
-            except NotFound:
-                visible[notice_id] = False
-        return visible[notice_id]
-
-    return [
-        notification_out(n, n.notice_id is not None and shown(n.notice_id)) for n in notifications
-    ]
+    ids = [n.notice_id for n in notifications if n.notice_id is not None]
+    visible = hub.visible_notices(party, ids) if ids else set()
+    return [notification_out(n, n.notice_id in visible) for n in notifications]
 
 
 def notification_out(notification: Notification, notice_visible: bool = True) -> NotificationOut:

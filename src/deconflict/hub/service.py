@@ -253,6 +253,13 @@ class Hub:
                 out.append(seen)
         return out
 
+    def visible_notices(self, viewer: str, notice_ids: Sequence[str]) -> set[str]:
+        """Which of ``notice_ids`` ``viewer`` may see (any of its volumes): the agreements and
+        the notices read once for all of them."""
+        self._current_agreements()
+        notices = self._store.get_notices(notice_ids)
+        return {nid for nid, notice in notices.items() if self._as_seen(viewer, notice) is not None}
+
     def _as_seen(self, viewer: str, notice: Notice) -> Notice | None:
         if notice.party == viewer:
             return notice
@@ -354,6 +361,7 @@ class Hub:
         pending: list[Detection] = []
         try:
             with self._store.unit_of_work("recording detections"):
+                self._detector.read_ahead(changes)
                 for change in changes:
                     if change.entity == "agreement":  # possibly added by another hub process
                         self._agreements[:] = self._store.list_agreements()
@@ -377,6 +385,8 @@ class Hub:
         except Exception:
             self._detector.rebuild()  # the index ran ahead of the store: bring it back
             raise
+        finally:
+            self._detector.read_ahead(())
         report.new_conflicts.extend(found.new_conflicts)
         report.resolved_conflicts.extend(found.resolved_conflicts)
         report.notifications.extend(found.notifications)

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deconflict.errors import NotFound
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -123,6 +124,14 @@ class Store(LedgerStore, ABC):
 
     @abstractmethod
     def get_notice(self, notice_id: str) -> Notice: ...
+
+    def get_notices(self, notice_ids: Sequence[str]) -> dict[str, Notice]:
+        """The notices of ``notice_ids`` that exist, by id (a store may read them at once)."""
+        found: dict[str, Notice] = {}
+        for notice_id in notice_ids:
+            with contextlib.suppress(NotFound):
+                found[notice_id] = self.get_notice(notice_id)
+        return found
 
     @abstractmethod
     def get_notice_version(self, notice_id: str, version: int) -> Notice:

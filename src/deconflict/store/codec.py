@@ -8,6 +8,7 @@ JSON document (the store never queries inside it).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -67,6 +68,15 @@ def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
 
 
 def volumes_from_json(text: str) -> tuple[Volume4D, ...]:
+    """The volumes kept as ``text``. Building a footprint is most of the cost of reading a
+    record (its geodesic outline), and the hub reads the same versions again and again (the
+    detector, each party's event stream, listings), so the volumes of the last texts read are
+    kept: equal text, equal (immutable) volumes."""
+    return _volumes_from_json(text)
+
+
+@functools.lru_cache(maxsize=2048)
+def _volumes_from_json(text: str) -> tuple[Volume4D, ...]:
     try:
         return tuple(volume_from_dict(item) for item in json.loads(text))
     except InvalidDocument:

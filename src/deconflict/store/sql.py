@@ -20,7 +20,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -92,6 +92,13 @@ _STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _CHUNK = 500  # ids per IN (...) list
+_INSERT_NOTICE = sa.insert(t.notices)
+_INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
+_GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
+_GET_PARTY = sa.select(t.parties).where(t.parties.c.id == sa.bindparam("id"))
+_LIST_AGREEMENTS = sa.select(t.agreements.c.body).order_by(
+    t.agreements.c.created_at_s, t.agreements.c.id
+)
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -153,6 +160,9 @@ class SqlStore(SqlLedger, Store):
         self._engine = engine
         self._what = what
         self._unit: sa.Connection | None = None  # the open unit of work's connection
+        # Reads a unit of work repeats for every write it groups (the agreements, whether a
+        # party exists), kept until the unit ends, a savepoint is undone or they are written.
+        self._unit_reads: dict[str, Any] = {}
         self.retry = retry if retry is not None else RetryPolicy()
         watch(engine)
 
@@ -192,18 +202,24 @@ class SqlStore(SqlLedger, Store):
             order.take_log_position(connection)
             wakeup.notify(connection)
             self._unit = connection
+            self._unit_reads.clear()
             try:
                 yield
             finally:
                 self._unit = None
+                self._unit_reads.clear()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         if self._unit is None:
             yield
             return
-        with _translated("a savepoint"), self._unit.begin_nested():
-            yield
+        try:
+            with _translated("a savepoint"), self._unit.begin_nested():
+                yield
+        except BaseException:
+            self._unit_reads.clear()  # what they read may have been undone
+            raise
 
     @contextlib.contextmanager
     def _write(self, doing: str) -> Iterator[sa.Connection]:
@@ -266,17 +282,25 @@ class SqlStore(SqlLedger, Store):
 
     @_transaction
     def add_party(self, party: Party, at_s: float) -> None:
+        self._unit_reads.clear()
         with self._write(f"adding party {party.id!r}") as c:
             c.execute(sa.insert(t.parties).values(id=party.id, name=party.name, created_at_s=at_s))
             self._log(c, "party.added", party.id, at_s)
 
     @_transaction
     def get_party(self, party_id: str) -> Party:
+        key = f"party:{party_id}"
+        known: Party | None = self._unit_reads.get(key)
+        if known is not None:
+            return known
         with self._read(f"reading party {party_id!r}") as c:
-            row = c.execute(sa.select(t.parties).where(t.parties.c.id == party_id)).first()
+            row = c.execute(_GET_PARTY, {"id": party_id}).first()
         if row is None:
             raise NotFound(f"no party {party_id!r}")
-        return Party(row.id, row.name)
+        party = Party(row.id, row.name)
+        if self._unit is not None:
+            self._unit_reads[key] = party
+        return party
 
     @_transaction
     def list_parties(self) -> list[Party]:
@@ -286,6 +310,7 @@ class SqlStore(SqlLedger, Store):
 
     @_transaction
     def add_agreement(self, agreement: Agreement, at_s: float) -> None:
+        self._unit_reads.clear()
         with self._write(f"adding agreement {agreement.id!r}") as c:
             c.execute(
                 sa.insert(t.agreements).values(
@@ -296,41 +321,51 @@ class SqlStore(SqlLedger, Store):
 
     @_transaction
     def list_agreements(self) -> list[Agreement]:
+        known: list[Agreement] | None = self._unit_reads.get("agreements")
+        if known is not None:
+            return list(known)
         with self._read("listing agreements") as c:
-            col = t.agreements.c
-            rows = c.execute(sa.select(col.body).order_by(col.created_at_s, col.id)).all()
-        return [agreement_from_json(row.body) for row in rows]
+            rows = c.execute(_LIST_AGREEMENTS).all()
+        found = [agreement_from_json(row.body) for row in rows]
+        if self._unit is not None:
+            self._unit_reads["agreements"] = found
+        return list(found)
 
     # notices ----------------------------------------------------------------------------------
 
     @_transaction
     def add_notice(self, notice: Notice) -> None:
+        volumes = volumes_to_json(notice.volumes)
         with self._write(f"filing notice {notice.id!r}") as c:
             c.execute(
-                sa.insert(t.notices).values(
-                    id=notice.id,
-                    party_id=notice.party,
-                    category=notice.category,
-                    version=notice.version,
-                    state=str(notice.state),
-                    volumes=volumes_to_json(notice.volumes),
-                    filed_at_s=notice.filed_at_s,
-                    updated_at_s=notice.updated_at_s,
-                )
+                _INSERT_NOTICE,
+                {
+                    "id": notice.id,
+                    "party_id": notice.party,
+                    "category": notice.category,
+                    "version": notice.version,
+                    "state": str(notice.state),
+                    "volumes": volumes,
+                    "filed_at_s": notice.filed_at_s,
+                    "updated_at_s": notice.updated_at_s,
+                },
             )
-            self._notice_version(c, notice, notice.filed_at_s)
+            self._notice_version(c, notice, notice.filed_at_s, volumes)
             self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
 
     @staticmethod
-    def _notice_version(c: sa.Connection, notice: Notice, at_s: float) -> None:
+    def _notice_version(
+        c: sa.Connection, notice: Notice, at_s: float, volumes: str | None = None
+    ) -> None:
         c.execute(
-            sa.insert(t.notice_versions).values(
-                notice_id=notice.id,
-                version=notice.version,
-                category=notice.category,
-                volumes=volumes_to_json(notice.volumes),
-                at_s=at_s,
-            )
+            _INSERT_NOTICE_VERSION,
+            {
+                "notice_id": notice.id,
+                "version": notice.version,
+                "category": notice.category,
+                "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
+                "at_s": at_s,
+            },
         )
 
     @_transaction
@@ -372,6 +407,16 @@ class SqlStore(SqlLedger, Store):
         if row is None:
             raise NotFound(f"no notice {notice_id!r}")
         return notice_of(row._mapping)
+
+    @_transaction
+    def get_notices(self, notice_ids: Sequence[str]) -> dict[str, Notice]:
+        ids = list(dict.fromkeys(notice_ids))
+        found: dict[str, Notice] = {}
+        with self._read(f"reading {len(ids)} notices") as c:
+            for lo in range(0, len(ids), _CHUNK):
+                for row in c.execute(_GET_NOTICES, {"ids": ids[lo : lo + _CHUNK]}):
+                    found[row.id] = notice_of(row._mapping)
+        return found
 
     @_transaction
     def get_notice_version(self, notice_id: str, version: int) -> Notice:

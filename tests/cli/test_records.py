@@ -4,39 +4,10 @@ from __future__ import annotations
 
 import json
 
+from tests.api.harness import circle, notice_body
+from tests.cli.harness import AGREEMENT
+
 from deconflict.cli.main import main
-
-AGREEMENT = {
-    "id": "MOU",
-    "parties": ["US", "RU"],
-    "relay": "CAOC",
-    "min_lead_time_s": 21_600,
-    "ack_deadline_s": 1_800,
-    "separation": {"horizontal_m": 9_260, "vertical_m": 610, "time_s": 600},
-    "disclosure": [
-        {"from": "RU", "to": "US", "level": "full"},
-        {"from": "US", "to": "RU", "level": "none"},
-    ],
-}
-
-
-def collection(*features):
-    return {"type": "FeatureCollection", "features": list(features)}
-
-
-def circle(fid, lon, lat, radius, lower, upper, start, end):
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [lon, lat]},
-        "properties": {
-            "id": fid,
-            "radius_m": radius,
-            "lower_m": lower,
-            "upper_m": upper,
-            "start": start,
-            "end": end,
-        },
-    }
 
 
 def cli(capsys, *args):
@@ -52,7 +23,7 @@ def test_notice_plan_conflict_and_ack(tmp_path, capsys):
     (tmp_path / "ag.json").write_text(json.dumps(AGREEMENT))
     (tmp_path / "ru.json").write_text(
         json.dumps(
-            collection(
+            notice_body(
                 circle(
                     "ru-1",
                     39.0,
@@ -68,7 +39,7 @@ def test_notice_plan_conflict_and_ack(tmp_path, capsys):
     )
     (tmp_path / "us.json").write_text(
         json.dumps(
-            collection(
+            notice_body(
                 circle(
                     "us-1",
                     39.1,
@@ -125,7 +96,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     db = str(tmp_path / "hub.db")
     (tmp_path / "v.json").write_text(
         json.dumps(
-            collection(circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))
+            notice_body(circle("v", 0, 0, 10, 0, 1, "2099-01-01T00:00:00Z", "2099-01-01T01:00:00Z"))
         )
     )
     code, _, err = cli(capsys, "notice", "file", str(tmp_path / "v.json"), "--as", "XX", "--db", db)

@@ -1,0 +1,183 @@
+"""The acting commands print the same through either backend: each step runs against a hub
+database (``--db``, ``--as``) and against a loopback server on a twin database (``--url``,
+``--token``), and the two outputs are compared."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.harness import circle, notice_body
+from tests.cli.harness import AGREEMENT, loopback
+
+from deconflict.api import issue_local_token
+from deconflict.cli.main import main
+from deconflict.geo.units import epoch_to_rfc3339
+
+PARTIES = ("US", "RU", "CAOC", "FR")
+SCOPES = ["read", "notice", "plan", "ack", "admin"]
+#: US and FR tell each other of conflicts only (the default disclosure)
+SHARE = {"id": "SHARE", "parties": ["US", "FR"], "disclosure": []}
+
+Result = tuple[int, str, str]
+
+
+@dataclass
+class Twins:
+    """A hub database and a loopback server on its twin, set up alike; ``run`` sends one
+    command to both, as ``party``, and returns both results (exit code, stdout, stderr)."""
+
+    db: str
+    url: str
+    tokens: dict[str, str]
+    capsys: pytest.CaptureFixture[str]
+
+    def _cli(self, args: list[str]) -> Result:
+        code = main(args)
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def local(self, party: str, *args: str) -> Result:
+        return self._cli([*args, "--db", self.db, "--as", party])
+
+    def remote(self, party: str, *args: str) -> Result:
+        return self._cli([*args, "--url", self.url, "--token", self.tokens[party]])
+
+    def run(self, party: str, *args: str) -> tuple[Result, Result]:
+        return self.local(party, *args), self.remote(party, *args)
+
+
+def _collection(fid: str, lon: float, lower_m: float, start_s: float, end_s: float) -> str:
+    """One cylinder volume as a FeatureCollection file's text."""
+    volume = circle(
+        fid,
+        lon,
+        36.0,
+        5_000,
+        lower_m,
+        lower_m + 1_000,
+        epoch_to_rfc3339(start_s),
+        epoch_to_rfc3339(end_s),
+    )
+    return json.dumps(notice_body(volume))
+
+
+def _set_up(db: str, capsys: pytest.CaptureFixture[str], files: Path) -> None:
+    for party in PARTIES:
+        assert main(["party", "add", party, "--db", db]) == 0
+    for agreement in (AGREEMENT, SHARE):
+        path = files / f"{agreement['id']}.json"
+        path.write_text(json.dumps(agreement))
+        assert main(["agreement", "add", str(path), "--db", db]) == 0
+    capsys.readouterr()
+
+
+@pytest.fixture
+def twins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Twins]:
+    local, remote = tmp_path / "local.db", tmp_path / "remote.db"
+    for db in (local, remote):
+        _set_up(str(db), capsys, tmp_path)
+    tokens = {p: issue_local_token(remote, p, SCOPES) for p in PARTIES}
+    with loopback(remote) as url:
+        yield Twins(str(local), url, tokens, capsys)
+
+
+def _without_ack_by(result: Result) -> list[dict[str, Any]]:
+    """A notifications --json listing without the acknowledgement deadlines, which count from
+    the instant each hub made the notification."""
+    code, out, err = result
+    assert code == 0, err
+    return [{k: v for k, v in row.items() if k != "ack by"} for row in json.loads(out)]
+
+
+def _table_without_clocks(result: Result) -> str:
+    """A table with the clock times (and so the column widths) folded away."""
+    text = re.sub(r"\d\d:\d\d(:\d\d)?Z", "T", result[1])
+    return re.sub(r"[ ━─═]+", " ", text)
+
+
+def test_every_acting_command_prints_the_same_through_both_backends(tmp_path, twins):
+    """Filing (on time and late), a plan, a cancellation, the listings as table and JSON, the
+    conflicts with their adjustments, notifications and acknowledgements read alike locally
+    and remotely."""
+    now = time.time()
+    # an offset of whole units and 15 s, so a lead time rounds alike a few seconds apart
+    late = _collection("ru-1", 39.0, 6_000, now + 7_215, now + 20_015)
+    files = {
+        "ru.json": late,
+        "ru2.json": _collection("ru-2", 30.0, 0, now + 10 * 86_400 + 15, now + 11 * 86_400),
+        "us.json": _collection("us-1", 39.1, 6_500, now + 3_615, now + 30_015),
+        "fr.json": _collection("fr-1", 39.1, 6_500, now + 3_615, now + 30_015),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+
+    def same(party: str, *args: str) -> Result:
+        local, remote = twins.run(party, *args)
+        assert local == remote
+        assert local[0] == 0, local[2]
+        return local
+
+    filed = same("RU", "notice", "file", str(tmp_path / "ru.json"), "--id", "RU-N1")
+    assert "LATE: 2 h ahead, 4 h short of the agreed 6 h" in filed[1]
+    same("RU", "notice", "file", str(tmp_path / "ru2.json"), "--id", "RU-N2", "--category", "x")
+    same("RU", "notice", "cancel", "RU-N2")
+    same("US", "plan", "add", str(tmp_path / "us.json"), "--id", "US-P1")
+    same("FR", "notice", "file", str(tmp_path / "fr.json"), "--id", "FR-N1")
+
+    # the server detects after answering: wait until it has seen the last filing
+    expected = twins.local("US", "conflicts", "--json")
+    deadline = time.monotonic() + 10
+    while twins.remote("US", "conflicts", "--json") != expected:
+        assert time.monotonic() < deadline, "the server never detected the conflicts"
+        time.sleep(0.05)
+    assert [r["theirs"] for r in json.loads(expected[1])] == ["RU:ru-1", "FR:fr-1"]
+
+    for party in ("US", "RU", "FR", "CAOC"):
+        same(party, "notice", "list")
+        same(party, "notice", "list", "--json")
+        same(party, "notice", "list", "--state", "cancelled", "--state", "filed", "--json")
+        same(party, "conflicts")
+        same(party, "conflicts", "--open", "--json")
+    for party in ("FR", "US"):  # a relay's listing differs: see cli.backends.local
+        local, remote = twins.run(party, "notifications")
+        assert _table_without_clocks(local) == _table_without_clocks(remote)
+        notes = _without_ack_by(twins.local(party, "notifications", "--json"))
+        assert notes == _without_ack_by(twins.remote(party, "notifications", "--json"))
+    assert {(n["kind"], n["about"], n["state"]) for n in notes} == {
+        ("notice", "RU-N1", "delivered"),
+        ("notice", "RU-N2", "delivered"),
+        ("change", "RU-N2", "delivered"),
+        ("conflict", "RU-N1", "delivered"),
+        ("conflict", "FR-N1", "delivered"),
+    }
+    for note in notes:
+        same("US", "ack", note["id"])
+    local, remote = twins.run("US", "notifications", "--json")
+    assert _without_ack_by(local) == _without_ack_by(remote)
+    assert {n["state"] for n in _without_ack_by(local)} == {"acknowledged"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["notice", "file", "{tmp}/bad.json"], 2, "error: {tmp}/bad.json: not valid JSON"),
+        (["plan", "add", "{tmp}/none.json"], 2, "error: {tmp}/none.json: no such file"),
+        (["ack", "M-nothing"], 1, "error: no notification 'M-nothing'"),
+    ],
+)
+def test_errors_read_the_same_through_both_backends(tmp_path, twins, args, code, message):
+    """A malformed or missing file and an unknown notification: the same exit code and the
+    same one line from either backend."""
+    (tmp_path / "bad.json").write_text("[")
+    args = [a.format(tmp=tmp_path) for a in args]
+    for result in twins.run("US", *args):
+        assert result[0] == code
+        assert result[2].startswith(message.format(tmp=tmp_path))
+        assert len(result[2].strip().splitlines()) == 1

@@ -38,7 +38,7 @@ from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument
 from deconflict.model import Agreement, Disclosure, NoticeState
 
-__all__ = ["DbOption", "agreement_app", "notice_app", "party_app", "plan_app", "register"]
+__all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
 
 party_app = typer.Typer(help="Parties that file and receive notices.", no_args_is_help=True)
 agreement_app = typer.Typer(help="Agreements between parties.", no_args_is_help=True)

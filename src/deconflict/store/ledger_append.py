@@ -10,9 +10,9 @@ The ledger's end is read once per transaction: the size (the largest index + 1) 
 the perfect subtrees on the tree's right edge (one per bit of the size), which is all that
 appending needs. From there each append is computed here: the leaf hash, the perfect subtrees it
 completes (amortised two rows), the new right edge. A call writes all its entries in one
-statement and all their subtree hashes in another. The end is kept with the connection for the
-rest of the transaction and forgotten at its commit or rollback, and at the rollback of a
-savepoint (what it knew may have been undone).
+statement and all their subtree hashes in another (:mod:`deconflict.store.bulk`). The end is
+kept with the connection for the rest of the transaction and forgotten at its commit or
+rollback, and at the rollback of a savepoint (what it knew may have been undone).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from deconflict.errors import VerificationFailed
 from deconflict.ledger import canonical, leaf_hash, new_perfect_nodes
 from deconflict.ledger.merkle import NodeKey
 from deconflict.store import ledger_tables as lt
+from deconflict.store.bulk import insert_many
 from deconflict.store.ledger_entries import (
     Commitments,
     Private,
@@ -48,8 +49,6 @@ _END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
 _e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
 _SIZE = sa.select(sa.func.max(_e.idx))
 _READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
-_INSERT_ENTRIES = sa.insert(lt.ledger_entries)
-_INSERT_NODES = sa.insert(lt.ledger_nodes)
 
 
 def _node_id(key: NodeKey) -> int:
@@ -159,6 +158,6 @@ def _append(
         edge.update(completed)
         size += 1
         edge = {key: edge[key] for key in edge_keys(size)}
-    c.execute(_INSERT_ENTRIES, entries)
-    c.execute(_INSERT_NODES, nodes)
+    insert_many(c, lt.ledger_entries, entries)
+    insert_many(c, lt.ledger_nodes, nodes)
     end.size, end.edge = size, edge

@@ -50,6 +50,7 @@ from deconflict.model import (
 from deconflict.store import lease, order, wakeup
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Detection, Store
+from deconflict.store.bulk import insert_many, update_many
 from deconflict.store.codec import (
     agreement_from_json,
     agreement_to_json,
@@ -74,12 +75,6 @@ __all__ = ["SqlStore"]
 _DETECTOR = "detector"
 # Statements built once (their parameters given at execution): building a statement per call
 # costs more than running it on the hot paths (filing, detection, delivery).
-_INSERT_CHANGE = sa.insert(t.changes)
-_INSERT_CONFLICT = sa.insert(t.conflicts)
-_INSERT_NOTIFICATION = sa.insert(t.notifications)
-_UPDATE_NOTIFICATION = sa.update(t.notifications).where(
-    t.notifications.c.id == sa.bindparam("target_id")
-)
 _RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
 _STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
     t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
@@ -275,7 +270,7 @@ class SqlStore(SqlLedger, Store):
                     "state": state,
                 }
             )
-        connection.execute(_INSERT_CHANGE, rows)
+        insert_many(connection, t.changes, rows)
         record_changes(connection, items)
 
     # parties and agreements -------------------------------------------------------------------
@@ -623,7 +618,7 @@ class SqlStore(SqlLedger, Store):
                     notifications.append(n)
                     log.append(("notification.created", n.id, at_s, n))
             if new:
-                c.execute(_INSERT_CONFLICT, [conflict_values(conflict) for conflict in new])
+                insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
             if resolved:
                 c.execute(
                     _RESOLVE_CONFLICT,
@@ -637,7 +632,7 @@ class SqlStore(SqlLedger, Store):
                     ],
                 )
             if notifications:
-                c.execute(_INSERT_NOTIFICATION, [notification_values(n) for n in notifications])
+                insert_many(c, t.notifications, [notification_values(n) for n in notifications])
             self._log_many(c, log)
             if current is None:
                 c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=last))
@@ -748,9 +743,7 @@ class SqlStore(SqlLedger, Store):
                 for s in (n.created_at_s, n.delivered_at_s, n.acknowledged_at_s, n.escalated_at_s)
                 if s is not None
             )
-            values = notification_values(n)
-            values["target_id"] = values.pop("id")
-            rows.append(values)
+            rows.append(notification_values(n))
             log.append((f"notification.{verb}", n.id, at_s, n))
         doing = (
             f"updating notification {notifications[0].id!r}"
@@ -758,10 +751,7 @@ class SqlStore(SqlLedger, Store):
             else f"updating {len(notifications)} notifications"
         )
         with self._write(doing) as c:
-            done = c.execute(_UPDATE_NOTIFICATION, rows if len(rows) > 1 else rows[0]).rowcount
-            if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
-                done = -1  # not told: look
-            if done != len(rows):
+            if update_many(c, t.notifications, "id", rows) != len(rows):  # or not told: look
                 self._all_notifications_exist(c, [n.id for n in notifications])
             self._log_many(c, log)
 

@@ -1,0 +1,78 @@
+"""Many rows in one statement at the driver's speed: the hot paths' bulk inserts and updates.
+
+A Core ``insert`` executed with a list of parameter dicts costs, per row, SQLAlchemy's parameter
+processing (a dict built and each value run through its type), which on the filing path came to
+more than the database's own work. These helpers compile the statement once per dialect, table
+and column list (the SQL string and its parameter order), and hand the driver plain tuples (or
+dicts, for a named parameter style) through ``exec_driver_sql``. They suit columns whose values
+the driver takes as they are (strings, numbers, bytes, None), as every hot table's do.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+__all__ = ["insert_many", "update_many"]
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(
+    dialect: sa.Dialect, table: sa.Table, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    statement = sa.insert(table).values({name: sa.bindparam(name) for name in columns})
+    compiled = statement.compile(dialect=dialect, for_executemany=True)  # no RETURNING
+    return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
+
+
+@functools.lru_cache(maxsize=128)
+def _update_sql(
+    dialect: sa.Dialect, table: sa.Table, key: str, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    statement = (
+        sa.update(table)
+        .where(table.c[key] == sa.bindparam("key_"))
+        .values({name: sa.bindparam(name) for name in columns})
+    )
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
+
+
+def _run(
+    c: sa.Connection,
+    sql: str,
+    order: tuple[str, ...] | None,
+    rows: Sequence[Mapping[str, Any]],
+) -> int:
+    if order is not None:
+        params: list[Any] = [tuple(row[name] for name in order) for row in rows]
+    else:
+        params = [dict(row) for row in rows]
+    result = c.exec_driver_sql(sql, params if len(params) > 1 else params[0])
+    return int(result.rowcount)
+
+
+def insert_many(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys, the table's column names) in one statement."""
+    if rows:
+        sql, order = _insert_sql(c.dialect, table, tuple(rows[0]))
+        _run(c, sql, order, rows)
+
+
+def update_many(
+    c: sa.Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> int | None:
+    """Set the other columns of each row where column ``key`` equals the row's ``key`` value, in
+    one statement; how many rows changed, or None when the driver cannot tell for many."""
+    if not rows:
+        return 0
+    columns = tuple(name for name in rows[0] if name != key)
+    sql, order = _update_sql(c.dialect, table, key, columns)
+    keyed = [{**{name: row[name] for name in columns}, "key_": row[key]} for row in rows]
+    count = _run(c, sql, order, keyed)
+    if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
+        return None
+    return count

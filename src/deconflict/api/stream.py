@@ -12,6 +12,7 @@ on the stream and addressed to the party are marked delivered.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 
@@ -51,10 +52,10 @@ async def event_stream(
     svc = service(request)
     cursor = parse_event_id(last)
 
-    def pending(hub: Hub) -> list[tuple[str, NotificationOut]]:
-        # Delivered just now: every one not yet sent, including one created before the cursor
-        # whose commit landed after it (another worker's), which the cursor alone would skip.
-        fresh = hub.deliver(party)
+    def pending(hub: Hub, fresh: list[Notification]) -> list[tuple[str, NotificationOut]]:
+        # ``fresh``, delivered just now: every one not yet sent, including one created before
+        # the cursor whose commit landed after it (another worker's), which the cursor alone
+        # would skip.
         # Coarsely from the store (a microsecond before the cursor's time), exactly here.
         since_s = None if cursor is None else (cursor[0] - 1) / 1e6
         found = {
@@ -71,7 +72,12 @@ async def event_stream(
     yield b"retry: 1000\n\n"
     while True:
         generation = svc.runner.generation
-        batch = await svc.runner.run(pending) if svc.runner.ready else []
+        batch: list[tuple[str, NotificationOut]] = []
+        if svc.runner.ready:
+            # Marked delivered in a grouped write: it shares a commit (an fsync) with the
+            # filings and the other streams' deliveries of the moment.
+            fresh = await svc.runner.run_write(lambda hub: hub.deliver(party), group=True)
+            batch = await svc.runner.run(functools.partial(pending, fresh=fresh))
         for key, shown in batch:
             body = json.dumps(shown.model_dump(mode="json"))
             yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()

@@ -12,6 +12,9 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -20,7 +23,7 @@ from types import TracebackType
 
 from deconflict import policy
 from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import DeconflictError, InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.detector import Detector, live_entries
@@ -45,6 +48,7 @@ __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
 _FETCH_EACH_MAX = 32  # more notices new to a tick than this are read in one query
+_CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,9 @@ class Hub:
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock, ledger_key)
         self._spans: dict[tuple[str, int], tuple[float, float]] = {}  # see _moved_by_time
+        self._consumed: int | None = None  # see _process: rows with no outputs, not stored yet
+        self._consumed_fence: int | None = None  # the lease token they were read under
+        self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
         self._detector.rebuild()
 
     @classmethod
@@ -121,6 +128,9 @@ class Hub:
         return cls(open_store(target), clock, key)
 
     def close(self) -> None:
+        if self._consumed is not None and self._consumed_fence is None:  # no lease: ours
+            with contextlib.suppress(DeconflictError):
+                self.store_cursor()
         self._store.close()
 
     def __enter__(self) -> Hub:
@@ -332,7 +342,15 @@ class Hub:
         """Reload agreements and rebuild the detector's index from the store at its cursor (after
         another process may have written or detected: taking over the detector lease)."""
         self._agreements[:] = self._store.list_agreements()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self._consumed = None  # the index is as the stored cursor left it: read on from there
         self._detector.rebuild()
+
+    def _cursor(self) -> int:
+        stored = self._store.detector_cursor()
+        return stored if self._consumed is None else max(stored, self._consumed)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with
@@ -342,8 +360,9 @@ class Hub:
         report = ProcessReport()
         count = 0
         while True:
-            changes = self._store.changes_after(self._store.detector_cursor(), limit)
+            changes = self._store.changes_after(self._cursor(), limit)
             if not changes:
+                self._store_consumed(fence)
                 break
             count += len(changes)
             self._process(changes, report, fence)
@@ -351,12 +370,35 @@ class Hub:
                 break
         return replace(report, changes=count)
 
+    def _store_consumed(self, fence: int | None) -> None:
+        """Store the cursor moved past rows with no outputs, once ``_CURSOR_EVERY_S`` passed."""
+        if time.monotonic() - self._cursor_stored_at >= _CURSOR_EVERY_S:
+            self.store_cursor(fence)
+
+    def store_cursor(self, fence: int | None = None) -> None:
+        """Store how far the detector has read, if it read past rows with no outputs since it
+        last stored it (fenced by the lease token it read them under, as every detection)."""
+        if self._consumed is None:
+            return
+        try:
+            self._store.commit_detections([Detection(self._consumed, self._clock.now())], fence)
+        except Exception:
+            self._rebuild()
+            raise
+        self._consumed = None
+        self._cursor_stored_at = time.monotonic()
+
     def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
         """Detect over ``changes`` and commit every detection in one unit of work (one commit
         for the batch); if it fails, the index (which ran ahead) is rebuilt from the store.
         Detections are written together at the end (a few statements for the batch), or
         before a row whose detection reads what earlier rows found (see
-        :meth:`Detector.reads_outputs`)."""
+        :meth:`Detector.reads_outputs`).
+
+        A batch with no outputs at all (the rows a delivery or a detection appended) moves the
+        stored cursor at most every ``_CURSOR_EVERY_S``; meanwhile it moves only here, so such
+        passes cost no commit. Nothing depends on it: after a restart, or in the process that
+        takes the lease over, those rows are read again and give nothing again."""
         found = ProcessReport()
         pending: list[Detection] = []
         try:
@@ -379,11 +421,16 @@ class Hub:
                         found.resolved_conflicts.extend(detection.resolved_conflicts)
                         found.notifications.extend(detection.notifications)
                 last = changes[-1].seq  # rows with no outputs only move the cursor
-                if not pending or pending[-1].seq != last:
-                    pending.append(Detection(last, self._clock.now()))
-                self._store.commit_detections(pending, fence)
+                if not pending and time.monotonic() - self._cursor_stored_at < _CURSOR_EVERY_S:
+                    self._consumed, self._consumed_fence = last, fence
+                else:
+                    if not pending or pending[-1].seq != last:
+                        pending.append(Detection(last, self._clock.now()))
+                    self._store.commit_detections(pending, fence)
+                    self._consumed = None
+                    self._cursor_stored_at = time.monotonic()
         except Exception:
-            self._detector.rebuild()  # the index ran ahead of the store: bring it back
+            self._rebuild()  # the index ran ahead of the store: bring it back
             raise
         finally:
             self._detector.read_ahead(())

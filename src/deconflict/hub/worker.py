@@ -15,9 +15,11 @@ simulated: lease holders on different machines compare them.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
+from deconflict.errors import DeconflictError
 from deconflict.hub.service import Hub, ProcessReport
 from deconflict.store import LeaseLost
 
@@ -79,8 +81,11 @@ class DetectorWorker:
             return None
 
     def release(self) -> None:
-        """Give the lease up (on a clean stop) so a standby takes over without waiting."""
+        """Give the lease up (on a clean stop) so a standby takes over without waiting, first
+        storing how far the detector read (see ``Hub.store_cursor``)."""
         if self._token is not None:
+            with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
+                self._hub.store_cursor(self._token)
             self._hub.store.release_lease(self._token)
             self._token = None
 

@@ -18,6 +18,7 @@ from tests.strategies import SITES, footprints, metres_east, square
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
 from deconflict.geo.separation import _pair_frame, clearance_m
+from deconflict.geo.sphere import MAX_CURVATURE_M, nvectors
 
 
 def core_edges(footprint):
@@ -140,6 +141,24 @@ def test_clearance_is_the_separation_floored_at_zero(data):
     a = data.draw(footprints(site))
     b = data.draw(footprints(site))
     assert clearance_m(a, b) == max(0.0, separation_m(a, b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(-180, 180),
+    st.floats(-90, 90),
+    st.floats(0, 360),
+    st.sampled_from([0.0, 1.0, 50.0, 3_000.0, 400_000.0, 5_000_000.0, 19_000_000.0]),
+)
+def test_nvector_angle_bounds_the_geodesic_from_above(lon, lat, azimuth, distance):
+    """The geodesic between two points is at most their n-vector angle times the largest radius
+    of curvature (the bound clearance_m uses to prove an overlap without the ellipsoid), up to
+    the rounding of acos near 0 (centimetres), which its 1 m margin covers."""
+    lon2, lat2, _ = GEOD.fwd(lon, lat, azimuth, distance)
+    _, _, geodesic = GEOD.inv(lon, lat, lon2, lat2)
+    va, vb = nvectors(np.array([lon, lon2]), np.array([lat, lat2]))
+    angle = math.acos(max(-1.0, min(1.0, float(va @ vb))))
+    assert geodesic <= angle * MAX_CURVATURE_M + 0.25
 
 
 def test_touching_polygons_do_not_conflict():

@@ -24,7 +24,7 @@ import shapely
 from numpy.typing import NDArray
 
 from deconflict.geo.footprint import GEOD, Footprint
-from deconflict.geo.sphere import Frame
+from deconflict.geo.sphere import MAX_CURVATURE_M, Frame
 
 __all__ = ["clearance_m", "core_distance_m", "separated_by", "separated_by_many", "separation_m"]
 
@@ -146,12 +146,19 @@ def separation_m(a: Footprint, b: Footprint) -> float:
 
 def clearance_m(a: Footprint, b: Footprint) -> float:
     """``max(0, separation_m(a, b))``: how far apart two footprints are, 0 when they overlap or
-    touch. The planar stage alone settles every pair that certainly overlaps (within its error
-    margin), so only pairs that may be apart are measured on the ellipsoid."""
+    touch. Two cheap bounds settle most pairs that certainly overlap: the geodesic between a
+    vertex of each core is at most their n-vector angle times the largest radius of curvature
+    (and the cores are no farther apart), then the planar stage within its error margin; only
+    pairs that may be apart are measured on the ellipsoid."""
+    radii = a.radius_m + b.radius_m
+    if radii > 0:
+        dot = float(a.core_vectors[0] @ b.core_vectors[0])
+        reach_m = math.acos(max(-1.0, min(1.0, dot))) * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M
+        if reach_m < radii:
+            return 0.0
     frame, error = _pair_frame(a, b)
     pa, pb = a.planar(frame), b.planar(frame)
     planar = float(shapely.distance(pa, pb))
-    radii = a.radius_m + b.radius_m
     if planar == 0.0 or planar - radii + planar * error + _ABSOLUTE_MARGIN_M < 0.0:
         return 0.0
     distance = core_distance_m(a, b, frame=frame, planar=planar, error=error)

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "MAX_CURVATURE_M",
     "MEAN_RADIUS_M",
     "MIN_CURVATURE_M",
     "Frame",
@@ -33,6 +34,10 @@ Array = NDArray[np.float64]
 MEAN_RADIUS_M = 6_371_008.8
 #: Smallest radius of curvature of WGS84 (meridian at the equator, a(1 - e^2)).
 MIN_CURVATURE_M = 6_335_439.327
+#: Largest radius of curvature of WGS84 (at the poles, a^2 / b). The other way round from the
+#: bound above: the path on the ellipsoid whose normal sweeps the great-circle arc between two
+#: n-vectors is at most ``angle * MAX_CURVATURE_M`` long, so the geodesic is no longer.
+MAX_CURVATURE_M = 6_399_593.626
 
 
 def metres_to_angle(distance_m: float) -> float:

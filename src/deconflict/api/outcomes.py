@@ -20,12 +20,12 @@ from deconflict.api.schemas import (
     conflict_out,
     notifications_seen,
 )
-from deconflict.api.service import Caller, idempotent_post, need, own, service
+from deconflict.api.service import Caller, idempotent_post, need, service
 from deconflict.api.stream import event_stream
 from deconflict.engine import SeparationMinima
-from deconflict.errors import NotFound
 from deconflict.hub import Hub
-from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notification
+from deconflict.hub.views import find_notification, own_notification, view_conflict
+from deconflict.model import Agreement, Conflict, Disclosure
 
 __all__ = ["conflict_view", "router"]
 
@@ -33,18 +33,8 @@ router = APIRouter(prefix="/v1")
 
 
 def conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
-    other = conflict.other_side(party)
-    visible = False
-    if other is not None:
-        try:
-            seen = hub.get_notice(party, other.record_id)
-            visible = any(v.id == other.volume_id for v in seen.volumes)
-        except NotFound:
-            visible = False
-    suggestion = (
-        hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
-    )
-    return conflict_out(conflict, party, visible, suggestion)
+    """``party``'s view of one of its conflicts (``hub.views``) as the API shows it."""
+    return conflict_out(view_conflict(hub, party, conflict))
 
 
 @router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"])
@@ -78,13 +68,6 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
 # notifications ------------------------------------------------------------------------------
 
 
-def _visible_notification(hub: Hub, party: str, notification_id: str) -> Notification:
-    for n in hub.list_notifications(party):
-        if n.id == notification_id:
-            return n
-    raise NotFound(f"no notification {notification_id!r}")
-
-
 @router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
 async def list_notifications(request: Request, principal: Caller) -> list[NotificationOut]:
     """The caller's notifications and those relayed through it, oldest first; the new ones
@@ -105,7 +88,7 @@ async def get_notification(
     notification_id: str, request: Request, principal: Caller
 ) -> NotificationOut:
     def read(hub: Hub) -> NotificationOut:
-        found = _visible_notification(hub, principal.party, notification_id)
+        found = find_notification(hub, principal.party, notification_id)
         need(principal, Scope.READ)
         return notifications_seen(hub, principal.party, [found])[0]
 
@@ -126,8 +109,7 @@ async def acknowledge(
     """Acknowledge a notification addressed to the caller (a relay cannot, for another)."""
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
-        found = _visible_notification(hub, principal.party, notification_id)
-        own(principal.party, found.recipient, f"notification {notification_id!r}")
+        own_notification(hub, principal.party, notification_id)
         need(principal, Scope.ACK)
         done = hub.acknowledge(principal.party, notification_id)
         return 200, notifications_seen(hub, principal.party, [done])[0], {}

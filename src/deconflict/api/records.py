@@ -26,13 +26,14 @@ from deconflict.api.schemas import (
     notice_out,
     plan_out,
 )
-from deconflict.api.service import Caller, idempotent_post, need, own, service
+from deconflict.api.service import Caller, idempotent_post, need, service
 from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume
 from deconflict.geo import Circle, GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.separation import separation_m
 from deconflict.geo.units import parse_rfc3339
 from deconflict.hub import Hub
+from deconflict.hub.views import own_notice
 from deconflict.model import Notice, NoticeState
 
 __all__ = ["router"]
@@ -192,8 +193,7 @@ async def _amend(
     category: str | None,
 ) -> JSONResponse:
     def act(hub: Hub) -> Any:
-        current = hub.get_notice(principal.party, notice_id)
-        own(principal.party, current.party, f"notice {notice_id!r}")
+        current = own_notice(hub, principal.party, notice_id)
         need(principal, Scope.NOTICE)
         version = _if_match(if_match)
         volumes = (
@@ -246,8 +246,7 @@ async def cancel_notice(
     """Cancel one of the caller's own notices."""
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
-        current = hub.get_notice(principal.party, notice_id)
-        own(principal.party, current.party, f"notice {notice_id!r}")
+        own_notice(hub, principal.party, notice_id)
         need(principal, Scope.NOTICE)
         cancelled = hub.cancel_notice(principal.party, notice_id)
         return 200, notice_out(cancelled), _etag(cancelled)

@@ -15,8 +15,9 @@ from deconflict.engine import Adjustment
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
 from deconflict.geo.units import epoch_to_rfc3339
-from deconflict.hub import Filing, Hub, Suggestion
-from deconflict.model import Agreement, Conflict, Notice, Notification, Plan
+from deconflict.hub import Filing, Hub
+from deconflict.hub.views import ConflictView, view_notifications
+from deconflict.model import Agreement, Notice, Notification, Plan
 
 __all__ = [
     "AgreementIn",
@@ -255,18 +256,12 @@ def _adjustment(adjustment: Adjustment | None) -> AdjustmentOut | None:
     )
 
 
-def conflict_out(
-    conflict: Conflict, party: str, theirs_visible: bool, suggestion: Suggestion | None
-) -> ConflictOut:
-    """``party``'s view of a conflict; the other side's record is named only when the caller
-    may see that notice."""
-    mine, other = conflict.side_of(party), conflict.other_side(party)
-    if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
-        raise ValueError(f"party {party!r} is not in conflict {conflict.id!r}")
-    detail = conflict.detail
+def conflict_out(view: ConflictView) -> ConflictOut:
+    """A party's view of a conflict (``hub.views``) as the API shows it."""
+    mine, theirs, detail, suggestion = view.mine, view.theirs, view.detail, view.suggestion
     return ConflictOut(
-        id=conflict.id,
-        state=str(conflict.state),
+        id=view.id,
+        state=str(view.state),
         mine=SideOut(
             party=mine.party,
             kind=str(mine.kind),
@@ -275,20 +270,20 @@ def conflict_out(
             version=mine.version,
         ),
         theirs=SideOut(
-            party=other.party,
-            kind=str(other.kind),
-            record_id=other.record_id if theirs_visible else None,
-            volume_id=other.volume_id if theirs_visible else None,
-            version=other.version if theirs_visible else None,
+            party=theirs.party,
+            kind=str(theirs.kind),
+            record_id=theirs.record_id,
+            volume_id=theirs.volume_id,
+            version=theirs.version,
         ),
         start=epoch_to_rfc3339(detail.start_s),
         end=epoch_to_rfc3339(detail.end_s),
         horizontal_m=detail.horizontal_m,
         vertical_gap_m=detail.vertical_gap_m,
         time_gap_s=detail.time_gap_s,
-        detected_at=epoch_to_rfc3339(conflict.detected_at_s),
-        resolved_at=_time(conflict.resolved_at_s),
-        lead_time_s=conflict.lead_time_s,
+        detected_at=epoch_to_rfc3339(view.detected_at_s),
+        resolved_at=_time(view.resolved_at_s),
+        lead_time_s=view.lead_time_s,
         suggestion=None
         if suggestion is None
         else SuggestionOut(
@@ -303,21 +298,20 @@ def conflict_out(
 def notifications_seen(
     hub: Hub, party: str, notifications: Sequence[Notification]
 ) -> list[NotificationOut]:
-    """``party``'s view of notifications: a notice its agreements do not disclose (say, the other
-    side of a conflict it is told of) is not named."""
-    ids = [n.notice_id for n in notifications if n.notice_id is not None]
-    visible = hub.visible_notices(party, ids) if ids else set()
-    return [notification_out(n, n.notice_id in visible) for n in notifications]
+    """``party``'s view of notifications (``hub.views``): a notice its agreements do not
+    disclose is not named."""
+    return [notification_out(n) for n in view_notifications(hub, party, notifications)]
 
 
-def notification_out(notification: Notification, notice_visible: bool = True) -> NotificationOut:
+def notification_out(notification: Notification) -> NotificationOut:
+    """A notification as the API shows it (as a party sees it: see ``notifications_seen``)."""
     n = notification
     return NotificationOut(
         id=n.id,
         recipient=n.recipient,
         kind=str(n.kind),
         state=str(n.state),
-        notice_id=n.notice_id if notice_visible else None,
+        notice_id=n.notice_id,
         conflict_id=n.conflict_id,
         via=n.via,
         created_at=epoch_to_rfc3339(n.created_at_s),

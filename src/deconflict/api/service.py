@@ -25,7 +25,6 @@ from deconflict.api.runner import HubRunner
 
 if TYPE_CHECKING:
     from deconflict.api.webhooks import Webhooks
-from deconflict.errors import NotFound
 from deconflict.hub import Hub
 
 __all__ = ["Caller", "Metrics", "Service", "idempotent_post", "need", "service"]
@@ -91,12 +90,6 @@ def need(principal: Principal, scope: Scope) -> None:
     """403 unless the caller's token carries ``scope`` (check visibility first: hidden is 404)."""
     if not principal.has(scope):
         raise ApiError(403, f"the token lacks the scope {scope.value!r}")
-
-
-def own(party: str, owner: str, what: str) -> None:
-    """NotFound unless ``party`` owns the record: nobody acts in another's name."""
-    if owner != party:
-        raise NotFound(f"no {what}")
 
 
 async def idempotent_post(

@@ -1,0 +1,132 @@
+"""What a party is shown of conflicts and notifications: the other side of a conflict, and the
+notice a notification is about, named only as far as the party's agreements disclose them; and
+the records a party may act on, refused alike whether they are missing, hidden or another's.
+
+The API's documents (``api.schemas``) and the CLI's local backend are both made from these views,
+so a party sees the same whichever way it connects. The hub decides what is disclosed
+(``Hub.get_notice``, ``Hub.visible_notices``); this module only applies it to what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from deconflict.engine import ConflictDetail
+from deconflict.errors import NotFound
+from deconflict.hub.service import Hub, Suggestion
+from deconflict.model import Conflict, ConflictState, Notice, Notification, RecordKind, Side
+
+__all__ = [
+    "ConflictView",
+    "SideView",
+    "find_notification",
+    "own_notice",
+    "own_notification",
+    "view_conflict",
+    "view_notifications",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SideView:
+    """The other side of a conflict as a party may see it: whose and what kind of record; which
+    record, version and volume only when the party may see that volume (else None)."""
+
+    party: str
+    kind: RecordKind
+    record_id: str | None
+    volume_id: str | None
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """A conflict as one party sees it: its own side in full, the other's as disclosed, and for
+    an open conflict the ways found to clear it."""
+
+    id: str
+    state: ConflictState
+    mine: Side
+    theirs: SideView
+    detail: ConflictDetail
+    detected_at_s: float
+    resolved_at_s: float | None
+    lead_time_s: float
+    suggestion: Suggestion | None
+
+
+def _theirs_visible(hub: Hub, party: str, other: Side) -> bool:
+    try:
+        seen = hub.get_notice(party, other.record_id)
+    except NotFound:
+        return False
+    return any(v.id == other.volume_id for v in seen.volumes)
+
+
+def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
+    """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them)."""
+    mine, other = conflict.side_of(party), conflict.other_side(party)
+    if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
+        raise NotFound(f"no conflict {conflict.id!r}")
+    visible = _theirs_visible(hub, party, other)
+    suggestion = (
+        hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
+    )
+    return ConflictView(
+        id=conflict.id,
+        state=conflict.state,
+        mine=mine,
+        theirs=SideView(
+            party=other.party,
+            kind=other.kind,
+            record_id=other.record_id if visible else None,
+            volume_id=other.volume_id if visible else None,
+            version=other.version if visible else None,
+        ),
+        detail=conflict.detail,
+        detected_at_s=conflict.detected_at_s,
+        resolved_at_s=conflict.resolved_at_s,
+        lead_time_s=conflict.lead_time_s,
+        suggestion=suggestion,
+    )
+
+
+def view_notifications(
+    hub: Hub, party: str, notifications: Sequence[Notification]
+) -> list[Notification]:
+    """``party``'s view of notifications it may see (its own and those relayed through it): a
+    notice its agreements do not disclose (say, the other side of a conflict it is told of) is
+    not named (``notice_id`` None)."""
+    ids = [n.notice_id for n in notifications if n.notice_id is not None]
+    visible = hub.visible_notices(party, ids) if ids else set()
+    return [
+        n if n.notice_id is None or n.notice_id in visible else replace(n, notice_id=None)
+        for n in notifications
+    ]
+
+
+def find_notification(hub: Hub, party: str, notification_id: str) -> Notification:
+    """A notification ``party`` may see (sent to it, or relayed through it), else NotFound."""
+    for n in hub.list_notifications(party):
+        if n.id == notification_id:
+            return n
+    raise NotFound(f"no notification {notification_id!r}")
+
+
+def own_notification(hub: Hub, party: str, notification_id: str) -> Notification:
+    """A notification sent to ``party``, the one it may acknowledge; NotFound otherwise (a
+    relay does not acknowledge for the recipient)."""
+    found = find_notification(hub, party, notification_id)
+    if found.recipient != party:
+        raise NotFound(f"no notification {notification_id!r}")
+    return found
+
+
+def own_notice(hub: Hub, party: str, notice_id: str) -> Notice:
+    """One of ``party``'s own notices, the ones it may amend or cancel; NotFound otherwise, the
+    same whether the notice is missing, hidden from it or another's it may see."""
+    notice = hub.get_notice(party, notice_id)
+    if notice.party != party:
+        raise NotFound(f"no notice {notice_id!r}")
+    return notice

@@ -1,14 +1,19 @@
 """Shared builders for API tests: a hub database with four parties and two agreements, the app
-in-process over httpx's ASGI transport (lifespan run), tokens from the local issuer."""
+in-process over httpx's ASGI transport (lifespan run) or served on 127.0.0.1 (``loopback``),
+tokens from the local issuer."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from deconflict.api import ApiSettings, create_app, issue_local_token
 from deconflict.engine import SeparationMinima
@@ -97,3 +102,25 @@ async def client_with(app: Any) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
             yield http
+
+
+@contextmanager
+def loopback(db: Path) -> Iterator[str]:
+    """The hub on ``db`` served by uvicorn on an ephemeral port of 127.0.0.1: its URL; stopped
+    at the end (for what only a real server shows: the network, live streams, the CLI)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(ApiSettings(db=db)), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        assert server.started, "the server did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -5,17 +5,13 @@ verifies offline."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from tests.api.harness import circle, make_db
+from tests.api.harness import circle, loopback, make_db
 
-from deconflict.api import ApiSettings, create_app, issue_local_token
+from deconflict.api import issue_local_token
 from deconflict.cli.main import main
 from deconflict.client import Client
 from deconflict.errors import NotFound
@@ -26,21 +22,8 @@ from deconflict.ledger import Verifier, verify_receipt
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A hub served on an ephemeral port of 127.0.0.1; stopped at the end."""
     db = make_db(tmp_path)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(ApiSettings(db=db)), log_level="warning", lifespan="on")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert running.started
-    yield f"http://127.0.0.1:{port}", db
-    running.should_exit = True
-    thread.join(10)
-    sock.close()
+    with loopback(db) as url:
+        yield url, db
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

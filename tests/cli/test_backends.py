@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.harness import circle, notice_body
-from tests.cli.harness import AGREEMENT, loopback
+from tests.api.harness import circle, loopback, notice_body
+from tests.cli.harness import AGREEMENT
 
 from deconflict.api import issue_local_token
 from deconflict.cli.main import main

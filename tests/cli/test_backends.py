@@ -102,6 +102,16 @@ def _table_without_clocks(result: Result) -> str:
     return re.sub(r"[ ━─═]+", " ", text)
 
 
+def same_notifications(twins: Twins, party: str) -> list[dict[str, Any]]:
+    """``party``'s notifications, table and --json, alike through both backends: the JSON
+    rows without their acknowledgement deadlines."""
+    local, remote = twins.run(party, "notifications")
+    assert _table_without_clocks(local) == _table_without_clocks(remote)
+    notes = _without_ack_by(twins.local(party, "notifications", "--json"))
+    assert notes == _without_ack_by(twins.remote(party, "notifications", "--json"))
+    return notes
+
+
 def test_every_acting_command_prints_the_same_through_both_backends(tmp_path, twins):
     """Filing (on time and late), a plan, a cancellation, the listings as table and JSON, the
     conflicts with their adjustments, notifications and acknowledgements read alike locally
@@ -145,11 +155,8 @@ def test_every_acting_command_prints_the_same_through_both_backends(tmp_path, tw
         same(party, "notice", "list", "--state", "cancelled", "--state", "filed", "--json")
         same(party, "conflicts")
         same(party, "conflicts", "--open", "--json")
-    for party in ("FR", "US"):  # a relay's listing differs: see cli.backends.local
-        local, remote = twins.run(party, "notifications")
-        assert _table_without_clocks(local) == _table_without_clocks(remote)
-        notes = _without_ack_by(twins.local(party, "notifications", "--json"))
-        assert notes == _without_ack_by(twins.remote(party, "notifications", "--json"))
+    for party in ("FR", "RU", "CAOC", "US"):
+        notes = same_notifications(twins, party)
     assert {(n["kind"], n["about"], n["state"]) for n in notes} == {
         ("notice", "RU-N1", "delivered"),
         ("notice", "RU-N2", "delivered"),
@@ -164,20 +171,124 @@ def test_every_acting_command_prints_the_same_through_both_backends(tmp_path, tw
     assert {n["state"] for n in _without_ack_by(local)} == {"acknowledged"}
 
 
+def test_a_party_sees_only_what_is_disclosed_to_it_through_either_backend(tmp_path, twins):
+    """US tells RU nothing: RU's conflict with a US notice names neither the notice nor its
+    volume, its conflict notification names the conflict, not the US notice, and a conflict
+    with a US plan is not shown to RU at all, locally as remotely; CAOC, the relay, sees the
+    notifications relayed through it but acknowledges none; nobody cancels or acknowledges
+    what is another's, each refused with the same line as what does not exist."""
+    now = time.time()
+    files = {
+        "us.json": _collection("us-n", 39.0, 6_000, now + 30_015, now + 40_015),
+        "us-plan.json": _collection("us-p", 41.0, 6_000, now + 30_015, now + 40_015),
+        "ru.json": _collection("ru-n", 39.0, 6_000, now + 30_015, now + 40_015),
+        "ru-2.json": _collection("ru-m", 41.0, 6_000, now + 30_015, now + 40_015),
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    steps = [
+        ("US", "notice", "file", "us.json", "--id", "US-N"),
+        ("US", "plan", "add", "us-plan.json", "--id", "US-P"),
+        ("RU", "notice", "file", "ru.json", "--id", "RU-N"),
+        ("RU", "notice", "file", "ru-2.json", "--id", "RU-M"),
+    ]
+    for party, *args in steps:
+        args[2] = str(tmp_path / args[2])
+        local, remote = twins.run(party, *args)
+        assert local == remote
+        assert local[0] == 0, local[2]
+    expected = twins.local("US", "conflicts", "--json")
+    deadline = time.monotonic() + 10
+    while twins.remote("US", "conflicts", "--json") != expected:
+        assert time.monotonic() < deadline, "the server never detected the conflicts"
+        time.sleep(0.05)
+    assert {r["theirs"] for r in json.loads(expected[1])} == {"RU:ru-n", "RU:ru-m"}
+
+    for args in (("conflicts",), ("conflicts", "--json"), ("notice", "list", "--json")):
+        local, remote = twins.run("RU", *args)
+        assert local == remote
+        assert not {"us-n", "US-N", "us-p", "US-P"} & set(re.findall(r"[\w-]+", local[1]))
+    (conflict,) = json.loads(twins.local("RU", "conflicts", "--json")[1])
+    assert (conflict["mine"], conflict["theirs"]) == ("ru-n", "US:(not disclosed)")
+
+    told = same_notifications(twins, "RU")
+    assert [(n["kind"], n["about"], n["via"]) for n in told] == [
+        ("conflict", conflict["id"], "CAOC")
+    ]
+    relayed = same_notifications(twins, "CAOC")
+    assert {(n["kind"], n["about"]) for n in relayed} == {
+        ("conflict", conflict["id"]),  # to RU: the US notice is not disclosed to CAOC either
+        ("notice", "RU-N"),
+        ("notice", "RU-M"),
+        ("conflict", "RU-N"),
+        ("conflict", "RU-M"),
+    }
+    assert {n["via"] for n in relayed} == {"CAOC"}
+    to_us = {n["id"] for n in same_notifications(twins, "US")}
+    assert to_us < {n["id"] for n in relayed}
+
+    refusals = [
+        ("CAOC", ("ack", told[0]["id"]), f"error: no notification {told[0]['id']!r}"),
+        ("US", ("ack", told[0]["id"]), f"error: no notification {told[0]['id']!r}"),
+        ("RU", ("notice", "cancel", "US-N"), "error: no notice 'US-N'"),  # hidden from RU
+        ("US", ("notice", "cancel", "RU-N"), "error: no notice 'RU-N'"),  # RU's, shown to US
+        ("US", ("notice", "cancel", "US-X"), "error: no notice 'US-X'"),  # none such
+    ]
+    for party, args, message in refusals:
+        for result in twins.run(party, *args):
+            assert result == (1, "", message + "\n")
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["notice", "file", "{tmp}/bad.json"], 2, "error: {tmp}/bad.json: not valid JSON"),
         (["plan", "add", "{tmp}/none.json"], 2, "error: {tmp}/none.json: no such file"),
+        (
+            ["notice", "file", "{tmp}/feature.json"],
+            2,
+            "error: {tmp}/feature.json: not a GeoJSON FeatureCollection",
+        ),
+        (
+            ["plan", "add", "{tmp}/list.json"],
+            2,
+            "error: {tmp}/list.json: not a GeoJSON FeatureCollection",
+        ),
+        (
+            ["notice", "file", "{tmp}/empty.json"],
+            2,
+            "error: {tmp}/empty.json: the FeatureCollection has no features",
+        ),
+        (
+            ["plan", "add", "{tmp}/odd.json"],
+            2,
+            "error: {tmp}/odd.json: features[1] is not a GeoJSON Feature",
+        ),
+        (
+            ["notice", "file", "{tmp}/negative.json"],
+            2,
+            "error: volume 'n-1': circle radius_m must be > 0, got -5",
+        ),
         (["ack", "M-nothing"], 1, "error: no notification 'M-nothing'"),
     ],
 )
 def test_errors_read_the_same_through_both_backends(tmp_path, twins, args, code, message):
-    """A malformed or missing file and an unknown notification: the same exit code and the
-    same one line from either backend."""
+    """A malformed or missing file, a file that is not a FeatureCollection of Features or holds
+    an invalid volume, and an unknown notification: the same exit code and the same one line
+    from either backend."""
+    documents = {
+        "feature.json": circle("f-1"),
+        "list.json": [circle("l-1")],
+        "empty.json": notice_body(),
+        "odd.json": notice_body(circle("o-1"), {"type": "Point"}),
+        "negative.json": notice_body(circle("n-1", radius_m=-5)),
+    }
+    for name, document in documents.items():
+        (tmp_path / name).write_text(json.dumps(document))
     (tmp_path / "bad.json").write_text("[")
     args = [a.format(tmp=tmp_path) for a in args]
-    for result in twins.run("US", *args):
-        assert result[0] == code
-        assert result[2].startswith(message.format(tmp=tmp_path))
-        assert len(result[2].strip().splitlines()) == 1
+    local, remote = twins.run("US", *args)
+    assert local == remote
+    assert local[0] == code
+    assert local[2].startswith(message.format(tmp=tmp_path))
+    assert len(local[2].strip().splitlines()) == 1

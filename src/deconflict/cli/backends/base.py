@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from deconflict.errors import InvalidDocument
 from deconflict.model import NoticeState
 from deconflict.policy import LeadCheck
 
@@ -23,7 +24,23 @@ __all__ = [
     "NoticeSummary",
     "NotificationSummary",
     "PlanSummary",
+    "features_of",
 ]
+
+
+def features_of(collection: object, source: Path) -> list[dict[str, Any]]:
+    """The features of a parsed FeatureCollection file, checked alike for either backend before
+    it goes anywhere: a FeatureCollection with at least one Feature, else InvalidDocument naming
+    ``source``. What is inside each Feature the hub checks (each error names the feature)."""
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise InvalidDocument(f"{source}: not a GeoJSON FeatureCollection")
+    features = collection.get("features")
+    if not isinstance(features, list) or not features:
+        raise InvalidDocument(f"{source}: the FeatureCollection has no features")
+    for i, item in enumerate(features):
+        if not isinstance(item, dict) or item.get("type") != "Feature":
+            raise InvalidDocument(f"{source}: features[{i}] is not a GeoJSON Feature")
+    return features
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Each call opens the hub (the database is created and migrated on first use), does one thing,
 then runs the detector and the clock-driven checks, as the service does between requests, so
-what the next command prints is up to date.
+what the next command prints is up to date. What the party is shown of others' records, and which
+records it may act on, come from ``hub.views``, as the API's do: the same either way.
 """
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ from deconflict.cli.backends.base import (
     NoticeSummary,
     NotificationSummary,
     PlanSummary,
+    features_of,
 )
 from deconflict.cli.common import geo_limits
 from deconflict.errors import InvalidInput
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.hub import Hub
-from deconflict.model import Conflict, ConflictState, NoticeState
+from deconflict.hub.views import (
+    ConflictView,
+    own_notice,
+    own_notification,
+    view_conflict,
+    view_notifications,
+)
+from deconflict.model import NoticeState
 
 __all__ = ["LocalBackend", "hub_session"]
 
@@ -44,8 +53,9 @@ class LocalBackend:
         self._db = db
         self._party = party
 
-    def _volumes(self, collection: object) -> list[Volume4D]:
-        parsed = parse_feature_collection(collection, geo_limits(), default_party=self._party)
+    def _volumes(self, collection: object, source: Path) -> list[Volume4D]:
+        document = {"type": "FeatureCollection", "features": features_of(collection, source)}
+        parsed = parse_feature_collection(document, geo_limits(), default_party=self._party)
         for item in parsed:
             if item.party != self._party:
                 raise InvalidInput(
@@ -57,7 +67,7 @@ class LocalBackend:
     def file_notice(
         self, collection: object, source: Path, category: str, notice_id: str | None
     ) -> Filed:
-        volumes = self._volumes(collection)
+        volumes = self._volumes(collection, source)
         with hub_session(self._db) as hub:
             filing = hub.file_notice(self._party, volumes, category, notice_id)
         return Filed(filing.notice.id, filing.notice.version, filing.lead)
@@ -81,10 +91,11 @@ class LocalBackend:
 
     def cancel_notice(self, notice_id: str) -> str:
         with hub_session(self._db) as hub:
+            own_notice(hub, self._party, notice_id)
             return hub.cancel_notice(self._party, notice_id).id
 
     def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary:
-        volumes = self._volumes(collection)
+        volumes = self._volumes(collection, source)
         with hub_session(self._db) as hub:
             plan = hub.add_plan(self._party, volumes, plan_id)
         return PlanSummary(plan.id, len(plan.volumes))
@@ -92,33 +103,15 @@ class LocalBackend:
     def conflicts(self, open_only: bool) -> list[ConflictSummary]:
         with hub_session(self._db) as hub:
             return [
-                self._conflict(hub, c) for c in hub.list_conflicts(self._party, open_only=open_only)
+                _conflict(view_conflict(hub, self._party, c))
+                for c in hub.list_conflicts(self._party, open_only=open_only)
             ]
-
-    def _conflict(self, hub: Hub, conflict: Conflict) -> ConflictSummary:
-        mine, other = conflict.side_of(self._party), conflict.other_side(self._party)
-        if mine is None or other is None:  # pragma: no cover - the hub lists a party's own
-            raise ValueError(f"party {self._party!r} is not in conflict {conflict.id!r}")
-        adjustments: tuple[str, ...] = ()
-        if conflict.state is ConflictState.OPEN:
-            suggestion = hub.suggest_adjustment(self._party, conflict.id)
-            found = (suggestion.time, suggestion.altitude)
-            adjustments = tuple(a.describe() for a in found if a)
-        return ConflictSummary(
-            id=conflict.id,
-            state=str(conflict.state),
-            mine=mine.volume_id,
-            theirs_party=other.party,
-            theirs_volume=other.volume_id,
-            start_s=conflict.detail.start_s,
-            lead_time_s=conflict.lead_time_s,
-            adjustments=adjustments,
-        )
 
     def notifications(self) -> list[NotificationSummary]:
         with hub_session(self._db) as hub:
             hub.deliver(self._party)
-            found = hub.list_notifications(self._party)
+            # its own and those relayed through it, as it may see them
+            found = view_notifications(hub, self._party, hub.list_notifications(self._party))
         return [
             NotificationSummary(
                 id=n.id,
@@ -130,11 +123,24 @@ class LocalBackend:
                 lead_time_s=n.lead_time_s,
                 ack_deadline_s=n.ack_deadline_s,
             )
-            # the party's own; those it relays for others are not listed here
             for n in found
-            if n.recipient == self._party
         ]
 
     def acknowledge(self, notification_id: str) -> str:
         with hub_session(self._db) as hub:
+            own_notification(hub, self._party, notification_id)
             return hub.acknowledge(self._party, notification_id).id
+
+
+def _conflict(view: ConflictView) -> ConflictSummary:
+    found = (view.suggestion.time, view.suggestion.altitude) if view.suggestion else ()
+    return ConflictSummary(
+        id=view.id,
+        state=str(view.state),
+        mine=view.mine.volume_id,
+        theirs_party=view.theirs.party,
+        theirs_volume=view.theirs.volume_id,
+        start_s=view.detail.start_s,
+        lead_time_s=view.lead_time_s,
+        adjustments=tuple(a.describe() for a in found if a),
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from deconflict.cli.backends.base import (
     ConflictSummary,
@@ -13,20 +12,14 @@ from deconflict.cli.backends.base import (
     NoticeSummary,
     NotificationSummary,
     PlanSummary,
+    features_of,
 )
 from deconflict.client import Client
-from deconflict.errors import InvalidDocument
 from deconflict.geo.units import parse_rfc3339
 from deconflict.model import NoticeState
 from deconflict.policy import LeadCheck
 
 __all__ = ["RemoteBackend"]
-
-
-def _features(collection: object, source: Path) -> list[Any]:
-    if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
-        raise InvalidDocument(f"{source}: not a GeoJSON FeatureCollection")
-    return list(collection["features"])
 
 
 class RemoteBackend:
@@ -38,7 +31,7 @@ class RemoteBackend:
     def file_notice(
         self, collection: object, source: Path, category: str, notice_id: str | None
     ) -> Filed:
-        notice = self._client.file_notice(_features(collection, source), category, notice_id)
+        notice = self._client.file_notice(features_of(collection, source), category, notice_id)
         lead = notice["filing"]
         return Filed(
             notice["id"], notice["version"], LeadCheck(lead["lead_time_s"], lead["required_s"])
@@ -63,7 +56,7 @@ class RemoteBackend:
         return str(self._client.cancel_notice(notice_id)["id"])
 
     def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary:
-        plan = self._client.add_plan(_features(collection, source), plan_id)
+        plan = self._client.add_plan(features_of(collection, source), plan_id)
         return PlanSummary(plan["id"], len(plan["volumes"]["features"]))
 
     def conflicts(self, open_only: bool) -> list[ConflictSummary]:

@@ -52,6 +52,10 @@ class Twins:
     def run(self, party: str, *args: str) -> tuple[Result, Result]:
         return self.local(party, *args), self.remote(party, *args)
 
+    def run_unacting(self, party: str, *args: str) -> tuple[Result, Result]:
+        """A command no party acts in locally (``--db`` only); remotely with ``party``'s token."""
+        return self._cli([*args, "--db", self.db]), self.remote(party, *args)
+
 
 def _collection(fid: str, lon: float, lower_m: float, start_s: float, end_s: float) -> str:
     """One cylinder volume as a FeatureCollection file's text."""
@@ -292,3 +296,41 @@ def test_errors_read_the_same_through_both_backends(tmp_path, twins, args, code,
     assert local[0] == code
     assert local[2].startswith(message.format(tmp=tmp_path))
     assert len(local[2].strip().splitlines()) == 1
+
+
+def test_parties_and_agreements_are_added_and_listed_alike_through_both_backends(tmp_path, twins):
+    """An administrator adds a party and an agreement through either backend, with the same
+    words and the same refusals (a party added twice, an agreement naming no known party); the
+    agreements list alike (remotely: those of the token's party, here US's, which are all); a
+    token without the admin scope adds nothing."""
+    uk = {"id": "UKUS", "parties": ["UK", "US"], "min_lead_time_s": 3600, "disclosure": []}
+    (tmp_path / "uk.json").write_text(json.dumps(uk))
+    (tmp_path / "nobody.json").write_text(json.dumps({**uk, "id": "X", "parties": ["UK", "ZZ"]}))
+    steps = [
+        (("party", "add", "UK", "--name", "United Kingdom"), (0, "added party UK\n", "")),
+        (("agreement", "add", str(tmp_path / "uk.json")), (0, "added agreement UKUS\n", "")),
+        (("agreement", "add", str(tmp_path / "nobody.json")), (2, "", "error: no party 'ZZ'\n")),
+    ]
+    for args, expected in steps:
+        local, remote = twins.run_unacting("US", *args)
+        assert local == remote == expected
+    local, remote = twins.run_unacting("US", "party", "add", "UK")
+    assert local == remote
+    assert local[0] != 0
+    for args in (("agreement", "list"), ("agreement", "list", "--json")):
+        local, remote = twins.run_unacting("US", *args)
+        assert local == remote
+        assert local[0] == 0, local[2]
+    rows = json.loads(local[1])
+    assert [(r["id"], r["parties"], r["relay"]) for r in rows] == [
+        ("MOU", "US,RU", "CAOC"),
+        ("SHARE", "US,FR", ""),
+        ("UKUS", "UK,US", ""),
+    ]
+    code, out, err = twins.remote("CAOC", "agreement", "list", "--json")
+    assert [r["id"] for r in json.loads(out)] == ["MOU"]  # the one it relays for
+
+    twins.tokens["reader"] = issue_local_token(tmp_path / "remote.db", "FR", ["read"])
+    code, out, err = twins.remote("reader", "party", "add", "DE")
+    assert (code, out) == (1, "")
+    assert err == "error: 403: the token lacks the scope 'admin'\n"

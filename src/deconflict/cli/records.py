@@ -1,10 +1,11 @@
 """The record commands: parties, agreements, notices, plans, conflicts, notifications and
 acknowledgements.
 
-Parties and agreements are written to the hub database (``--db``). The acting commands (``notice
-file|list|cancel``, ``plan add``, ``conflicts``, ``notifications``, ``ack``) are written once
-against ``cli.backends.Backend``: the database with ``--as PARTY`` acting, or a remote hub with
-``--url`` and ``--token``; their rows, table and ``--json`` output are made here, the same for both.
+The acting commands (``notice file|list|cancel``, ``plan add``, ``conflicts``, ``notifications``,
+``ack``) are written once against ``cli.backends.Backend``: the database with ``--as PARTY``
+acting, or a remote hub with ``--url`` and ``--token``; ``party add`` and ``agreement add|list``
+likewise against ``cli.backends.Registry`` (``party list`` reads the database only: the API does
+not list parties). Their rows, table and ``--json`` output are made here, the same for both.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from rich.console import Console
 from rich.table import Table
 
 from deconflict.cli.backends import (
+    AgreementSummary,
     ConflictSummary,
     NoticeSummary,
     NotificationSummary,
     connect,
     hub_session,
+    registry,
 )
 from deconflict.cli.common import (
     DbOption,
@@ -106,6 +109,16 @@ def _notification_row(notification: NotificationSummary) -> dict[str, Any]:
     }
 
 
+def _agreement_row(agreement: AgreementSummary) -> dict[str, Any]:
+    return {
+        "id": agreement.id,
+        "parties": ",".join(agreement.parties),
+        "relay": agreement.relay or "",
+        "lead_time_s": agreement.min_lead_time_s,
+        "ack_deadline_s": agreement.ack_deadline_s,
+    }
+
+
 # parties and agreements ---------------------------------------------------------------------
 
 
@@ -113,17 +126,18 @@ def _notification_row(notification: NotificationSummary) -> dict[str, Any]:
 def party_add(
     party_id: Annotated[str, typer.Argument(help="Short id, e.g. US.")],
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
     name: Annotated[str | None, typer.Option(help="Full name.")] = None,
 ) -> None:
-    """Add a party."""
-    with hub_session(db) as hub:
-        party = hub.add_party(party_id, name)
-    typer.echo(f"added party {party.id}")
+    """Add a party (remote: the token needs the admin scope)."""
+    with registry(db, url, token) as parties:
+        typer.echo(f"added party {parties.add_party(party_id, name)}")
 
 
 @party_app.command("list")
 def party_list(db: DbOption, as_json: JsonOption = False) -> None:
-    """List the parties."""
+    """List the parties (of a hub database: the API does not list them)."""
     with hub_session(db) as hub:
         rows = [{"id": p.id, "name": p.name} for p in hub.list_parties()]
     _print(rows, as_json, "parties")
@@ -156,28 +170,22 @@ def _agreement_from(document: object, source: str) -> Agreement:
 def agreement_add(
     file: Annotated[Path, typer.Argument(help="The agreement as JSON (see the README).")],
     db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
 ) -> None:
-    """Add an agreement from a JSON file."""
+    """Add an agreement from a JSON file (remote: the token needs the admin scope)."""
     agreement = _agreement_from(read_json(file), str(file))
-    with hub_session(db) as hub:
-        hub.add_agreement(agreement)
-    typer.echo(f"added agreement {agreement.id}")
+    with registry(db, url, token) as agreements:
+        typer.echo(f"added agreement {agreements.add_agreement(agreement)}")
 
 
 @agreement_app.command("list")
-def agreement_list(db: DbOption, as_json: JsonOption = False) -> None:
-    """List the agreements."""
-    with hub_session(db) as hub:
-        rows = [
-            {
-                "id": a.id,
-                "parties": ",".join(a.parties),
-                "relay": a.relay or "",
-                "lead_time_s": a.min_lead_time_s,
-                "ack_deadline_s": a.ack_deadline_s,
-            }
-            for a in hub.list_agreements()
-        ]
+def agreement_list(
+    db: DbOption, url: UrlOption, token: TokenOption, as_json: JsonOption = False
+) -> None:
+    """List the agreements (remote: those the token's party is in or relays for)."""
+    with registry(db, url, token) as agreements:
+        rows = [_agreement_row(a) for a in agreements.agreements()]
     _print(rows, as_json, "agreements")
 
 

@@ -1,9 +1,10 @@
 """The one interface the acting commands are written against, and the summaries it answers with.
 
 A ``Backend`` is one party's view of a hub: it files and cancels that party's notices, adds its
-plans, and lists what it may see. It answers with small summaries holding what the CLI shows
-(times in seconds since the epoch), never with rows: the rows and ``--json`` are made once, in
-``cli.records``, whichever hub answered.
+plans, and lists what it may see. A ``Registry`` is where parties and agreements are added (the
+administrator's work) and agreements listed. Both answer with small summaries holding what the CLI
+shows (times in seconds since the epoch), never with rows: the rows and ``--json`` are made once,
+in ``cli.records``, whichever hub answered.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from deconflict.errors import InvalidDocument
-from deconflict.model import NoticeState
+from deconflict.model import Agreement, NoticeState
 from deconflict.policy import LeadCheck
 
 __all__ = [
+    "AgreementSummary",
     "Backend",
     "ConflictSummary",
     "Filed",
     "NoticeSummary",
     "NotificationSummary",
     "PlanSummary",
+    "Registry",
     "features_of",
 ]
 
@@ -97,6 +100,15 @@ class NotificationSummary:
     ack_deadline_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class AgreementSummary:
+    id: str
+    parties: tuple[str, ...]
+    relay: str | None
+    min_lead_time_s: float
+    ack_deadline_s: float
+
+
 class Backend(Protocol):
     """What the acting commands ask of a hub, for the one party acting.
 
@@ -125,3 +137,18 @@ class Backend(Protocol):
     def acknowledge(self, notification_id: str) -> str:
         """Acknowledge a notification sent to the party; its id."""
         ...
+
+
+class Registry(Protocol):
+    """Parties and agreements: added by the hub's administrator (remote: a token with the admin
+    scope), agreements listed (remote: those the token's party is in or relays for)."""
+
+    def add_party(self, party_id: str, name: str | None) -> str:
+        """Add a party; its id."""
+        ...
+
+    def add_agreement(self, agreement: Agreement) -> str:
+        """Add an agreement; its id."""
+        ...
+
+    def agreements(self) -> list[AgreementSummary]: ...

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from deconflict.cli.backends.base import (
+    AgreementSummary,
     ConflictSummary,
     Filed,
     NoticeSummary,
@@ -32,9 +33,9 @@ from deconflict.hub.views import (
     view_conflict,
     view_notifications,
 )
-from deconflict.model import NoticeState
+from deconflict.model import Agreement, NoticeState
 
-__all__ = ["LocalBackend", "hub_session"]
+__all__ = ["LocalBackend", "LocalRegistry", "hub_session"]
 
 
 @contextmanager
@@ -130,6 +131,29 @@ class LocalBackend:
         with hub_session(self._db) as hub:
             own_notification(hub, self._party, notification_id)
             return hub.acknowledge(self._party, notification_id).id
+
+
+class LocalRegistry:
+    """The parties and agreements of the hub database ``db`` (every agreement is listed)."""
+
+    def __init__(self, db: str) -> None:
+        self._db = db
+
+    def add_party(self, party_id: str, name: str | None) -> str:
+        with hub_session(self._db) as hub:
+            return hub.add_party(party_id, name).id
+
+    def add_agreement(self, agreement: Agreement) -> str:
+        with hub_session(self._db) as hub:
+            return hub.add_agreement(agreement).id
+
+    def agreements(self) -> list[AgreementSummary]:
+        with hub_session(self._db) as hub:
+            found = hub.list_agreements()
+        return [
+            AgreementSummary(a.id, a.parties, a.relay, a.min_lead_time_s, a.ack_deadline_s)
+            for a in found
+        ]
 
 
 def _conflict(view: ConflictView) -> ConflictSummary:

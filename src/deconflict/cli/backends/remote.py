@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from deconflict.cli.backends.base import (
+    AgreementSummary,
     ConflictSummary,
     Filed,
     NoticeSummary,
@@ -16,10 +18,10 @@ from deconflict.cli.backends.base import (
 )
 from deconflict.client import Client
 from deconflict.geo.units import parse_rfc3339
-from deconflict.model import NoticeState
+from deconflict.model import Agreement, NoticeState
 from deconflict.policy import LeadCheck
 
-__all__ = ["RemoteBackend"]
+__all__ = ["RemoteBackend", "RemoteRegistry"]
 
 
 class RemoteBackend:
@@ -95,3 +97,46 @@ class RemoteBackend:
 
     def acknowledge(self, notification_id: str) -> str:
         return str(self._client.ack(notification_id)["id"])
+
+
+class RemoteRegistry:
+    """The parties and agreements of the hub behind ``client``: adding needs a token with the
+    admin scope; the agreements listed are those the token's party is in or relays for."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def add_party(self, party_id: str, name: str | None) -> str:
+        return str(self._client.add_party(party_id, name)["id"])
+
+    def add_agreement(self, agreement: Agreement) -> str:
+        return str(self._client.add_agreement(_agreement_document(agreement))["id"])
+
+    def agreements(self) -> list[AgreementSummary]:
+        return [
+            AgreementSummary(
+                a["id"], tuple(a["parties"]), a["relay"], a["min_lead_time_s"], a["ack_deadline_s"]
+            )
+            for a in self._client.agreements()
+        ]
+
+
+def _agreement_document(agreement: Agreement) -> dict[str, Any]:
+    """An agreement as ``POST /v1/agreements`` takes it (the format of its file)."""
+    minima = agreement.minima
+    return {
+        "id": agreement.id,
+        "parties": list(agreement.parties),
+        "relay": agreement.relay,
+        "min_lead_time_s": agreement.min_lead_time_s,
+        "ack_deadline_s": agreement.ack_deadline_s,
+        "separation": {
+            "horizontal_m": minima.horizontal_m,
+            "vertical_m": minima.vertical_m,
+            "time_s": minima.time_s,
+        },
+        "disclosure": [
+            {"from": a, "to": b, "level": str(level)}
+            for (a, b), level in agreement.disclosure.items()
+        ],
+    }

@@ -97,22 +97,36 @@ async def test_a_failed_batch_runs_each_write_alone(tmp_path: Path) -> None:
 
 async def test_an_error_of_one_write_is_undone_alone(tmp_path: Path) -> None:
     """In a batch, a write that raises its own error (not a store failure) is undone alone by its
-    savepoint and answered with that error; the others commit together in the batch."""
+    savepoint and answered with that error, also one that fails after it wrote (its change-log
+    row and its ledger entry, not yet written, go too); the others commit together in the
+    batch, and the ledger verifies."""
     db = make_db(tmp_path)
+
+    def regrets(hub: Hub) -> None:
+        _file(4)(hub)
+        raise RuntimeError("failed after filing")
+
     runner = HubRunner(lambda: Hub.open(db))
     await runner.start()
     try:
-        outcomes = await _group(runner, [_file(1), lambda hub: _file(2, "NOBODY")(hub), _file(3)])
+        outcomes = await _group(
+            runner, [_file(1), lambda hub: _file(2, "NOBODY")(hub), regrets, _file(3)]
+        )
     finally:
         async with asyncio.timeout(BOUND_S):
             await runner.stop()
     assert outcomes[0] == ("W1", True)
     assert isinstance(outcomes[1], InvalidInput)
-    assert outcomes[2] == ("W3", True)
+    assert isinstance(outcomes[2], RuntimeError)
+    assert outcomes[3] == ("W3", True)
     with Hub.open(db) as hub:
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W3"}
-        with pytest.raises(NotFound):
-            hub.store.get_notice("W2")
+        for gone in ("W2", "W4"):
+            with pytest.raises(NotFound):
+                hub.store.get_notice(gone)
+        assert hub.store.ledger_find("notice:W4") == []
+        assert [kind for _, kind in hub.store.ledger_find("notice:W3")] == ["notice.filed"]
+        hub.ledger.verify()
 
 
 async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:

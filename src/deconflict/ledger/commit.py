@@ -78,7 +78,11 @@ def _plain(value: Any) -> Any:
         for key, item in value.items():
             if not (isinstance(key, str) and key.isascii()):
                 raise _NotPlain
-            out[key] = _plain(item)
+            kind = type(item)  # the common scalars inline: most of an entry
+            if kind is str or item is None or (kind is int and -_INT_LIMIT <= item <= _INT_LIMIT):
+                out[key] = item
+            else:
+                out[key] = _plain(item)
         return out
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]

@@ -9,10 +9,12 @@ primary keys turn that into a serialization failure, and the store's retry runs 
 The ledger's end is read once per transaction: the size (the largest index + 1) and the hashes of
 the perfect subtrees on the tree's right edge (one per bit of the size), which is all that
 appending needs. From there each append is computed here: the leaf hash, the perfect subtrees it
-completes (amortised two rows), the new right edge. A call writes all its entries in one
-statement and all their subtree hashes in another (:mod:`deconflict.store.bulk`). The end is
-kept with the connection for the rest of the transaction and forgotten at its commit or
-rollback, and at the rollback of a savepoint (what it knew may have been undone).
+completes (amortised two rows), the new right edge. The rows are written in two statements
+(:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of the unit's at its end
+(:func:`flush`, called by the store before the commit and before any read inside the unit). A
+savepoint marks where the end stood and goes back to it when rolled back (:func:`mark`,
+:func:`restore`), unwritten rows included. The end is kept with the connection for the rest of
+the transaction and forgotten at its commit or rollback.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from deconflict.store.ledger_entries import (
 )
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
-__all__ = ["LogItem", "edge_keys", "record_changes", "watch"]
+__all__ = ["LogItem", "Mark", "edge_keys", "flush", "mark", "record_changes", "restore", "watch"]
 
 #: One change-log row as the store appends it: (kind, entity id, time, the record if at hand).
 LogItem = tuple[str, str, float, Record]
@@ -67,12 +69,25 @@ def edge_keys(size: int) -> list[NodeKey]:
 
 @dataclass(slots=True)
 class _End:
-    """The ledger's end as one transaction sees it."""
+    """The ledger's end as one transaction sees it, and the rows appended but not yet written."""
 
     transaction: sa.RootTransaction | None
     size: int
     edge: dict[NodeKey, bytes]
     known: Commitments = field(default_factory=Commitments)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where the ledger's end stood (see :func:`mark`)."""
+
+    size: int
+    edge: dict[NodeKey, bytes]
+    known: dict[str, tuple[int | None, str | None]]
+    entries: int
+    nodes: int
 
 
 def _forget(connection: sa.Connection, *_args: Any) -> None:
@@ -80,9 +95,8 @@ def _forget(connection: sa.Connection, *_args: Any) -> None:
 
 
 def watch(engine: sa.Engine) -> None:
-    """Forget a connection's ledger end when its transaction or a savepoint ends undone, and at
-    every commit (call once per engine)."""
-    for name in ("commit", "rollback", "rollback_savepoint"):
+    """Forget a connection's ledger end when its transaction ends (call once per engine)."""
+    for name in ("commit", "rollback"):
         event.listen(engine, name, _forget)
 
 
@@ -110,9 +124,43 @@ def _end(c: sa.Connection) -> _End:
     return end
 
 
-def record_changes(c: sa.Connection, items: Sequence[LogItem]) -> None:
-    """Append the ledger entries of these change-log rows (those the ledger keeps), in order."""
+def mark(c: sa.Connection) -> Mark | None:
+    """Where the ledger's end stands now in ``c``'s transaction (None: not read yet), to go back
+    to with :func:`restore` if what follows is undone (a savepoint rolled back)."""
+    end: _End | None = c.info.get(_END)
+    if end is None or end.transaction is not c.get_transaction():
+        return None
+    return Mark(end.size, dict(end.edge), end.known.snapshot(), len(end.entries), len(end.nodes))
+
+
+def restore(c: sa.Connection, to: Mark | None) -> None:
+    """Undo the appends made since :func:`mark` gave ``to`` (the rows not yet written go too)."""
+    end: _End | None = c.info.get(_END)
+    if to is None or end is None:
+        _forget(c)
+        return
+    end.size, end.edge = to.size, dict(to.edge)
+    end.known.restore(to.known)
+    del end.entries[to.entries :]
+    del end.nodes[to.nodes :]
+
+
+def flush(c: sa.Connection) -> None:
+    """Write the appended entries and subtree hashes not yet written (two statements)."""
+    end: _End | None = c.info.get(_END)
+    if end is None or not end.entries:
+        return
+    insert_many(c, lt.ledger_entries, end.entries)
+    insert_many(c, lt.ledger_nodes, end.nodes)
+    end.entries, end.nodes = [], []
+
+
+def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = False) -> None:
+    """Append the ledger entries of these change-log rows (those the ledger keeps), in order.
+    With ``defer`` the rows are written at the next :func:`flush` (the caller's, before its
+    commit or before it reads the ledger), so a unit of work writes them all at once."""
     end = _end(c)
+    before = mark(c)
     try:
         end.known.fetch(c, notice_subjects(record for *_, record in items))
         built: list[tuple[dict[str, Any], str, float, Private | None]] = []
@@ -125,23 +173,20 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem]) -> None:
             built.append((entry, subject, at_s, private))
             if private is not None:  # a later entry of this call may refer to it
                 end.known.made(subject, private.version, private.commitment)
-        if built:
-            _append(c, end, built)
+        _append(end, built)
+        if not defer:
+            flush(c)
     except BaseException:
-        _forget(c)  # what it noted may not be written: read the end again next time
+        restore(c, before)  # what it noted may not be written
         raise
 
 
-def _append(
-    c: sa.Connection, end: _End, built: list[tuple[dict[str, Any], str, float, Private | None]]
-) -> None:
-    size, edge = end.size, dict(end.edge)
-    entries: list[dict[str, Any]] = []
-    nodes: list[dict[str, Any]] = []
+def _append(end: _End, built: list[tuple[dict[str, Any], str, float, Private | None]]) -> None:
+    size, edge = end.size, end.edge
     for entry, subject, at_s, private in built:
         body = canonical(entry)
         completed = new_perfect_nodes(size, leaf_hash(body), edge)
-        entries.append(
+        end.entries.append(
             {
                 "idx": size,
                 "type": entry["type"],
@@ -154,10 +199,8 @@ def _append(
                 "content": None if private is None else private.content,
             }
         )
-        nodes.extend({"node": _node_id(key), "hash": value} for key, value in completed)
-        edge.update(completed)
+        end.nodes.extend({"node": _node_id(key), "hash": value} for key, value in completed)
+        edge = {**edge, **dict(completed)}
         size += 1
         edge = {key: edge[key] for key in edge_keys(size)}
-    insert_many(c, lt.ledger_entries, entries)
-    insert_many(c, lt.ledger_nodes, nodes)
     end.size, end.edge = size, edge

@@ -116,6 +116,13 @@ class Commitments:
         """Note a commitment appended by this transaction (the newest to its subject)."""
         self._newest[subject] = (version, commitment)
 
+    def snapshot(self) -> dict[str, tuple[int | None, str | None]]:
+        """What is known now (to :meth:`restore` when appends after it are undone)."""
+        return dict(self._newest)
+
+    def restore(self, snapshot: dict[str, tuple[int | None, str | None]]) -> None:
+        self._newest = dict(snapshot)
+
 
 class _Entry:
     """An entry being built, and the opening it will keep if it makes a new commitment."""

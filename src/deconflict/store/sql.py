@@ -47,7 +47,7 @@ from deconflict.model import (
     PlanState,
     RecordKind,
 )
-from deconflict.store import lease, order, wakeup
+from deconflict.store import lease, ledger_append, order, wakeup
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Detection, Store
 from deconflict.store.bulk import insert_many, update_many
@@ -73,6 +73,7 @@ from deconflict.store.rows import (
 __all__ = ["SqlStore"]
 
 _DETECTOR = "detector"
+_IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
 # Statements built once (their parameters given at execution): building a statement per call
 # costs more than running it on the hot paths (filing, detection, delivery).
 _RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
@@ -198,9 +199,12 @@ class SqlStore(SqlLedger, Store):
             wakeup.notify(connection)
             self._unit = connection
             self._unit_reads.clear()
+            connection.info[_IN_UNIT] = True
             try:
                 yield
+                ledger_append.flush(connection)  # what the unit appended, before its commit
             finally:
+                connection.info.pop(_IN_UNIT, None)
                 self._unit = None
                 self._unit_reads.clear()
 
@@ -209,11 +213,13 @@ class SqlStore(SqlLedger, Store):
         if self._unit is None:
             yield
             return
+        before = ledger_append.mark(self._unit)
         try:
             with _translated("a savepoint"), self._unit.begin_nested():
                 yield
         except BaseException:
             self._unit_reads.clear()  # what they read may have been undone
+            ledger_append.restore(self._unit, before)  # and what they appended
             raise
 
     @contextlib.contextmanager
@@ -230,6 +236,7 @@ class SqlStore(SqlLedger, Store):
     def _read(self, doing: str) -> Iterator[sa.Connection]:
         if self._unit is not None:  # read what the unit has written so far
             with _translated(doing):
+                ledger_append.flush(self._unit)
                 yield self._unit
             return
         with _translated(doing), self._engine.connect() as connection:
@@ -271,7 +278,8 @@ class SqlStore(SqlLedger, Store):
                 }
             )
         insert_many(connection, t.changes, rows)
-        record_changes(connection, items)
+        # In a unit of work the ledger's rows are written once, before its commit.
+        record_changes(connection, items, defer=connection.info.get(_IN_UNIT, False))
 
     # parties and agreements -------------------------------------------------------------------
 

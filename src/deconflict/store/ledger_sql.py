@@ -1,41 +1,30 @@
-"""The ledger in the SQL store: appended in the same transaction as the change it records.
+"""The ledger in the SQL store: the read side, checkpoints and the registered key.
 
-:func:`record_change` is called by the store for every change-log row, on the same connection and
-so in the same transaction, after the log mutex (:mod:`deconflict.store.order`) is taken: ledger
-appends are serialised exactly as change-log rows are, and the leaf index is the next after the
-largest stored. An append writes the entry, its leaf hash and the perfect subtrees the leaf
-completes (amortised two rows). On PostgreSQL at SERIALIZABLE a writer that queued behind another
-on the mutex reads the ledger's end from its older snapshot; the primary keys turn that into a
-serialization failure, and the store's retry runs the transaction again.
-
-:class:`SqlLedger` is the read side the hub uses (proofs in one query each, entries, checkpoints,
-openings, the registered public key); :class:`~deconflict.store.sql.SqlStore` inherits it.
+Entries are appended by :mod:`deconflict.store.ledger_append`, in the same transaction as the
+change each records. :class:`SqlLedger` is the read side the hub uses (proofs in one query each,
+entries, checkpoints, openings, the registered public key); :class:`~deconflict.store.sql.SqlStore`
+inherits it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound, VerificationFailed
 from deconflict.ledger import (
     Opening,
-    canonical,
     consistency_proof,
     inclusion_proof,
-    leaf_hash,
-    new_perfect_nodes,
     root_hash,
-    sibling_keys,
 )
 from deconflict.ledger.merkle import NodeKey
-from deconflict.model import Notice, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store.ledger_base import LedgerStore
-from deconflict.store.ledger_entries import Private, build_entry, subject_of
+from deconflict.store.ledger_entries import subject_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
 if TYPE_CHECKING:
@@ -43,7 +32,7 @@ if TYPE_CHECKING:
 
     from deconflict.store.retry import RetryPolicy
 
-__all__ = ["SqlLedger", "record_change", "subject_of"]
+__all__ = ["SqlLedger", "subject_of"]
 
 T = TypeVar("T")
 
@@ -60,25 +49,6 @@ def _node_key(node: int) -> NodeKey:
 _e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
 _READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
 _SIZE = sa.select(sa.func.max(_e.idx))
-_APPEND = (
-    sa.insert(lt.ledger_entries)
-    .from_select(
-        ["idx", "type", "subject", "body", "at_s", "version", "commitment", "salt", "content"],
-        sa.select(
-            sa.func.coalesce(sa.func.max(_e.idx) + 1, 0),
-            sa.bindparam("type", type_=sa.String),
-            sa.bindparam("subject", type_=sa.String),
-            sa.bindparam("body", type_=sa.Text),
-            sa.bindparam("at_s", type_=sa.Double),
-            sa.bindparam("version", type_=sa.Integer),
-            sa.bindparam("commitment", type_=sa.String),
-            sa.bindparam("salt", type_=sa.LargeBinary),
-            sa.bindparam("content", type_=sa.Text),
-        ),
-    )
-    .returning(_e.idx)
-)
-_INSERT_NODES = sa.insert(lt.ledger_nodes)
 _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
 
@@ -106,43 +76,6 @@ class _Reader:
 def _size(c: sa.Connection) -> int:
     last = c.execute(_SIZE).scalar()
     return 0 if last is None else int(last) + 1
-
-
-def append_entry(
-    c: sa.Connection,
-    entry: dict[str, Any],
-    subject: str,
-    at_s: float,
-    private: Private | None = None,
-) -> int:
-    """Append ``entry`` (keeping ``private``, its new commitment's opening, beside it) to the
-    ledger in the caller's transaction; its leaf index."""
-    body = canonical(entry)
-    values = {
-        "type": entry["type"],
-        "subject": subject,
-        "body": body.decode(),
-        "at_s": at_s,
-        "version": None if private is None else private.version,
-        "commitment": None if private is None else private.commitment,
-        "salt": None if private is None else private.salt,
-        "content": None if private is None else private.content,
-    }
-    index = int(c.execute(_APPEND, values).scalar_one())
-    siblings = _Reader(c).perfect_hashes(sibling_keys(index))
-    nodes = new_perfect_nodes(index, leaf_hash(body), siblings)
-    c.execute(_INSERT_NODES, [{"node": _node_id(key), "hash": value} for key, value in nodes])
-    return index
-
-
-def record_change(
-    c: sa.Connection, kind: str, entity_id: str, at_s: float, record: Notice | Plan | None
-) -> None:
-    """Append the ledger entry for one change-log row (if the change is one the ledger keeps)."""
-    built = build_entry(c, kind, entity_id, at_s, record)
-    if built is not None:
-        entry, private = built
-        append_entry(c, entry, subject_of(kind.split(".", 1)[0], entity_id), at_s, private)
 
 
 class SqlLedger(LedgerStore):

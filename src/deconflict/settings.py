@@ -34,8 +34,9 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "state-dir",
             ".deconflict",
-            "Folder for a service's local files (issuer key, idempotency and webhook state) when "
-            "--db is a database URL; beside the SQLite file otherwise.",
+            "Folder for a service's local files (the local issuer's key, the ledger key) when "
+            "--db is a database URL; beside the SQLite file otherwise. Idempotency-Key responses "
+            "and webhooks are kept in the database, shared by every worker.",
         ),
         Setting(
             "ledger-key",

@@ -1,13 +1,17 @@
 """The ASGI app: ``create_app(settings)`` wires the hub runner, auth, limits, routes, errors,
 webhooks, health, metrics and one JSON log line per request.
 
-Nothing is global: each app owns its hub (on its own thread), its verifier, its rate limiter, its
-idempotency store and its metrics registry, so tests can run several apps in one process.
+Nothing is global: each app owns its hub (on its own thread), its verifier, its rate limiter and
+its metrics registry, so tests can run several apps in one process. What several workers share
+(stored Idempotency-Key responses, webhooks and their cursors) is in the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,10 +25,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from deconflict.api import mapview, outcomes, problems, records, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.ledger import router as ledger_router
-from deconflict.api.limits import BodyLimit, Idempotency, RateLimiter
+from deconflict.api.limits import BodyLimit, RateLimiter
 from deconflict.api.observe import Observe
 from deconflict.api.runner import HubRunner
-from deconflict.api.service import Metrics, Service
+from deconflict.api.service import Metrics, Service, service_state
 from deconflict.api.webhooks import Webhooks, WebhookSender
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
 from deconflict.hub import Hub
@@ -38,9 +42,10 @@ log = logging.getLogger("deconflict.api")
 @dataclass(frozen=True, slots=True)
 class ApiSettings:
     """How one service runs. ``db`` is the SQLite file or a database URL; ``state`` is the path
-    the service's local files (issuer key, idempotency and webhook state) are named after
-    (default: see :func:`deconflict.settings.local_state_path`); ``issuers_file`` adds trusted
-    issuers; ``trust_local`` trusts the local issuer."""
+    the service's local files (the local issuer's key) are named after (default: see
+    :func:`deconflict.settings.local_state_path`); ``issuers_file`` adds trusted issuers;
+    ``trust_local`` trusts the local issuer. Stored Idempotency-Key responses are replayed for
+    ``idempotency_ttl_s`` and swept every ``sweep_s`` by the lease holder."""
 
     db: str | Path
     state: Path | None = None
@@ -52,6 +57,9 @@ class ApiSettings:
     rate_burst: float = 100.0
     detect_interval_s: float = 0.05
     webhook_backoff_s: float = 1.0
+    webhook_poll_s: float = 1.0
+    idempotency_ttl_s: float = 86_400.0
+    sweep_s: float = 60.0
     geo_limits: GeoLimits = DEFAULT_LIMITS
 
 
@@ -79,31 +87,35 @@ def create_app(
     ``webhook_transport`` replaces the network for webhook deliveries (tests)."""
     factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
     runner = HubRunner(factory, settings.detect_interval_s)
-    state = _state(settings)
-    side = state.with_name(state.name + ".service")  # the service's own state
     svc = Service(
         runner=runner,
         verifier=TokenVerifier(_issuers(settings)),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
-        idempotency=Idempotency(side),
         metrics=Metrics(),
-        webhooks=Webhooks(side),
+        webhooks=Webhooks(runner),
+        idempotency_ttl_s=settings.idempotency_ttl_s,
     )
     sender = WebhookSender(
-        runner, svc.webhooks, webhook_transport, base_backoff_s=settings.webhook_backoff_s
+        runner,
+        svc.webhooks,
+        webhook_transport,
+        base_backoff_s=settings.webhook_backoff_s,
+        poll_s=settings.webhook_poll_s,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runner.start()
         sender.start()
+        sweeper = asyncio.create_task(_sweep(runner, settings))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await sender.stop()
             await runner.stop()
-            svc.idempotency.close()
-            svc.webhooks.close()
 
     app = FastAPI(
         title="deconflict",
@@ -128,6 +140,24 @@ def create_app(
         render=lambda status, detail: problems.problem(status, detail),
     )
     return app
+
+
+async def _sweep(runner: HubRunner, settings: ApiSettings) -> None:
+    """Every ``sweep_s``, the lease holder deletes expired Idempotency-Key responses, a bounded
+    batch at a time (an expired one is ignored when read anyway: this only bounds the table)."""
+    while True:
+        await asyncio.sleep(settings.sweep_s)
+        if not runner.leading:
+            continue
+        before_s = time.time() - settings.idempotency_ttl_s
+
+        def expire(hub: Hub, before_s: float = before_s) -> int:
+            return service_state(hub).expire_responses(before_s)
+
+        try:
+            await runner.run(expire)
+        except Exception:  # the next sweep tries again
+            log.exception("expiring stored responses failed")
 
 
 def _health(app: FastAPI, svc: Service) -> None:

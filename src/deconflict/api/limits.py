@@ -1,21 +1,16 @@
-"""Protective limits: the request body size, a token bucket per party, and stored responses
-for ``Idempotency-Key`` replays."""
+"""Protective limits: the request body size and a token bucket per party. (Stored responses for
+``Idempotency-Key`` replays live in the database: see :mod:`deconflict.store.service_state`.)"""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict.api.problems import ApiError
 
-__all__ = ["BodyLimit", "Idempotency", "RateLimiter", "StoredResponse"]
+__all__ = ["BodyLimit", "RateLimiter"]
 
 
 class _TooLarge(Exception):
@@ -85,60 +80,3 @@ class RateLimiter:
                 429, f"rate limit: {self.rate_per_s:g} requests/s", {"Retry-After": str(retry)}
             )
         self._buckets[party] = (tokens - 1.0, now)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    fingerprint: str
-    status: int
-    body: object
-    headers: dict[str, str]
-
-
-class Idempotency:
-    """First responses to POSTs by (party, Idempotency-Key), kept ``ttl_s``; in a SQLite file
-    beside the database, or in memory (``path=None``)."""
-
-    def __init__(self, path: Path | None, ttl_s: float = 86_400.0) -> None:
-        self._db = sqlite3.connect(
-            ":memory:" if path is None else str(path), check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        self._ttl_s = ttl_s
-        with self._lock, self._db:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS responses (party TEXT, key TEXT, fingerprint TEXT,"
-                " status INTEGER, body TEXT, headers TEXT, at REAL, PRIMARY KEY (party, key))"
-            )
-
-    def get(self, party: str, key: str) -> StoredResponse | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT fingerprint, status, body, headers FROM responses"
-                " WHERE party = ? AND key = ? AND at > ?",
-                (party, key, time.time() - self._ttl_s),
-            ).fetchone()
-        if row is None:
-            return None
-        return StoredResponse(row[0], row[1], json.loads(row[2]), json.loads(row[3]))
-
-    def put(self, party: str, key: str, response: StoredResponse) -> None:
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM responses WHERE at < ?", (time.time() - self._ttl_s,))
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    party,
-                    key,
-                    response.fingerprint,
-                    response.status,
-                    json.dumps(response.body),
-                    json.dumps(response.headers),
-                    time.time(),
-                ),
-            )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

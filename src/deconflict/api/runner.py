@@ -222,6 +222,11 @@ class HubRunner:
             self._wake = asyncio.Event()
 
     @property
+    def leading(self) -> bool:
+        """Whether this process holds the detector lease (its worker also sends webhooks)."""
+        return self._worker is not None and self._worker.token is not None
+
+    @property
     def generation(self) -> int:
         """Counts wake-ups; pass it to :meth:`changed` to miss none between a read and a wait."""
         return self._generation

@@ -1,13 +1,17 @@
 """What every route shares: the service state, the caller, scope checks and idempotent POSTs.
 
-``Service`` holds the parts one app owns (hub runner, token verifier, rate limiter, idempotency
-store, metrics); routes reach it through ``request.app.state.service``, so two apps in one process
-never share anything.
+``Service`` holds the parts one app owns (hub runner, token verifier, rate limiter, metrics);
+routes reach it through ``request.app.state.service``, so two apps in one process never share
+anything. What the service's workers share (stored Idempotency-Key responses, webhooks) is in the
+database: see :mod:`deconflict.store.service_state`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,15 +23,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from deconflict.api.auth import Principal, Scope, TokenVerifier
-from deconflict.api.limits import Idempotency, RateLimiter, StoredResponse
+from deconflict.api.limits import RateLimiter
 from deconflict.api.problems import ApiError
 from deconflict.api.runner import HubRunner
+from deconflict.store import SqlStore
+from deconflict.store.retry import Retryable
+from deconflict.store.service_state import ServiceState, StoredResponse
 
 if TYPE_CHECKING:
     from deconflict.api.webhooks import Webhooks
 from deconflict.hub import Hub
 
-__all__ = ["Caller", "Metrics", "Service", "idempotent_post", "need", "service"]
+__all__ = ["Caller", "Metrics", "Service", "idempotent_post", "need", "service", "service_state"]
+
+_ATTEMPTS = 5  # runs of an idempotent POST whose transaction the database aborted
 
 
 class Metrics:
@@ -58,14 +67,23 @@ class Service:
     runner: HubRunner
     verifier: TokenVerifier
     limiter: RateLimiter
-    idempotency: Idempotency
     metrics: Metrics
     webhooks: Webhooks
+    #: how long a stored Idempotency-Key response is replayed, in seconds
+    idempotency_ttl_s: float = 86_400.0
 
 
 def service(request: Request) -> Service:
     svc: Service = request.app.state.service
     return svc
+
+
+def service_state(hub: Hub) -> ServiceState:
+    """The shared service state on ``hub``'s database (on the hub thread, as every hub call)."""
+    store = hub.store
+    if not isinstance(store, SqlStore):  # pragma: no cover - every store is a SqlStore
+        raise TypeError("the service needs a SQL store")
+    return ServiceState(store)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer.")
@@ -99,32 +117,51 @@ async def idempotent_post(
     group: bool = False,
 ) -> JSONResponse:
     """Run a POST's ``act`` on the hub thread (then the detector); with an ``Idempotency-Key``,
-    the first successful response is stored and a replay of the same request returns it.
-    ``group``: ``act`` touches only the store, so it may share a commit with other writes
-    (see :class:`HubRunner`); a POST with an Idempotency-Key never does, so that two requests
-    with one key are run one after the other and the second finds the first's response."""
+    the first successful response is stored in the database in the same transaction as the
+    change ``act`` made, and a replay of the same request, on any worker, returns it (even if
+    the worker that made it died before answering). ``group``: ``act`` touches only the store,
+    so it may share a commit with other writes (see :class:`HubRunner`); two requests with one
+    key in one batch run one after the other in its transaction, so the second finds the
+    first's response."""
     svc = service(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
         raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+    party = principal.party
+    if key is None:
+
+        def plain(hub: Hub) -> StoredResponse:
+            status, body, headers = act(hub)
+            return StoredResponse("", status, jsonable_encoder(body), headers)
+
+        answer = await svc.runner.run_write(plain, group=group)
+        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
     digest = hashlib.sha256(await request.body()).hexdigest()
     fingerprint = f"{request.method} {request.url.path} {digest}"
-    party = principal.party
 
     def job(hub: Hub) -> tuple[StoredResponse, bool]:
-        if key is not None:
-            stored = svc.idempotency.get(party, key)
+        state = service_state(hub)
+        # One transaction (or a savepoint of the group's): the look-up, the change, the record.
+        with hub.store.unit_of_work("answering an idempotent request"):
+            now = time.time()
+            stored = state.stored_response(party, key, now - svc.idempotency_ttl_s)
             if stored is not None:
                 if stored.fingerprint != fingerprint:
                     raise ApiError(422, "this Idempotency-Key was used for a different request")
                 return stored, True
-        status, body, headers = act(hub)
-        response = StoredResponse(fingerprint, status, jsonable_encoder(body), headers)
-        if key is not None:
-            svc.idempotency.put(party, key, response)
+            status, body, headers = act(hub)
+            response = StoredResponse(fingerprint, status, jsonable_encoder(body), headers)
+            state.remember_response(party, key, response, now)
         return response, False
 
-    response, replayed = await svc.runner.run_write(job, group=group and key is None)
+    for attempt in range(_ATTEMPTS):
+        try:
+            response, replayed = await svc.runner.run_write(job, group=group)
+            break
+        except Retryable:  # the database aborted it (raced another worker): run it again
+            if attempt + 1 == _ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0.0, 0.01 * 2**attempt))
     headers = dict(response.headers)
     if replayed:
         headers["Idempotent-Replayed"] = "true"

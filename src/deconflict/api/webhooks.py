@@ -10,8 +10,15 @@ as the JSON the event stream sends, in the same order, with the headers (Standar
     Webhook-Signature: v1,<base64 HMAC-SHA256(secret, "<id>.<timestamp>.<body>")>
 
 A 2xx answer moves the party's cursor past the notification; anything else (or no answer in 5 s)
-is retried after 1, 2, 4 ... seconds, at most 5 minutes apart, so nothing is skipped. Cursors and
-configurations are kept in the service's side database, so a restart resumes where it stopped.
+is retried after 1, 2, 4 ... seconds, at most 5 minutes apart, so nothing is skipped.
+
+Several workers may serve one database: webhooks and their cursors are kept in it (see
+:mod:`deconflict.store.service_state`), so a webhook set through any worker is served, and only
+the worker holding the detector lease sends (the one whose detection makes the notifications, so
+it is woken first), checking it still holds the lease before each delivery. A cursor moves only
+from the value the sender read, so a former holder, paused across a failover, can send an event
+again (with the same Webhook-Id: delivery is at least once), never move a cursor back. The
+leader looks for new or changed webhooks every ``poll_s``, and at once after detection.
 """
 
 from __future__ import annotations
@@ -24,11 +31,8 @@ import hmac
 import json
 import logging
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -38,10 +42,11 @@ from deconflict.api.auth import Scope
 from deconflict.api.problems import InvalidField
 from deconflict.api.runner import HubRunner
 from deconflict.api.schemas import notifications_seen
-from deconflict.api.service import Caller, need, service
+from deconflict.api.service import Caller, need, service, service_state
 from deconflict.api.stream import event_id, event_key, parse_event_id
 from deconflict.errors import NotFound
 from deconflict.hub import Hub
+from deconflict.store.service_state import Webhook
 
 __all__ = ["Webhook", "WebhookSender", "Webhooks", "router", "sign"]
 
@@ -56,65 +61,34 @@ def sign(secret: str, delivery_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-@dataclass(frozen=True, slots=True)
-class Webhook:
-    party: str
-    url: str
-    secret: str
-    cursor: str | None = None
-
-
 class Webhooks:
-    """The webhook of each party and how far delivery has got, in a SQLite file (or memory)."""
+    """The webhook of each party and how far delivery has got, in the hub's database (read and
+    written on the hub thread, through ``runner``)."""
 
-    def __init__(self, path: Path | None) -> None:
-        self._db = sqlite3.connect(
-            ":memory:" if path is None else str(path), check_same_thread=False
-        )
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS webhooks (party TEXT PRIMARY KEY, url TEXT,"
-                " secret TEXT, cursor TEXT)"
-            )
+    def __init__(self, runner: HubRunner) -> None:
+        self._runner = runner
 
-    def put(self, party: str, url: str, secret: str | None) -> Webhook:
+    async def put(self, party: str, url: str, secret: str | None) -> Webhook:
         """Set ``party``'s webhook (a new secret unless one is given); its cursor stays."""
         chosen = secret or secrets.token_urlsafe(32)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO webhooks VALUES (?, ?, ?, NULL) ON CONFLICT (party) DO UPDATE"
-                " SET url = excluded.url, secret = excluded.secret",
-                (party, url, chosen),
-            )
-        found = self.get(party)
-        if found is None:  # pragma: no cover - just written
-            raise RuntimeError("webhook not stored")
-        return found
+        return await self._runner.run(
+            lambda hub: service_state(hub).put_webhook(party, url, chosen)
+        )
 
-    def get(self, party: str) -> Webhook | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT party, url, secret, cursor FROM webhooks WHERE party = ?", (party,)
-            ).fetchone()
-        return None if row is None else Webhook(*row)
+    async def get(self, party: str) -> Webhook | None:
+        return await self._runner.run(lambda hub: service_state(hub).get_webhook(party))
 
-    def all(self) -> list[Webhook]:
-        with self._lock:
-            rows = self._db.execute("SELECT party, url, secret, cursor FROM webhooks").fetchall()
-        return [Webhook(*row) for row in rows]
+    async def all(self) -> list[Webhook]:
+        return await self._runner.run(lambda hub: service_state(hub).list_webhooks())
 
-    def delete(self, party: str) -> bool:
-        with self._lock, self._db:
-            return self._db.execute("DELETE FROM webhooks WHERE party = ?", (party,)).rowcount > 0
+    async def delete(self, party: str) -> bool:
+        return await self._runner.run(lambda hub: service_state(hub).delete_webhook(party))
 
-    def advance(self, party: str, cursor: str) -> None:
-        with self._lock, self._db:
-            self._db.execute("UPDATE webhooks SET cursor = ? WHERE party = ?", (cursor, party))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    async def advance(self, party: str, expected: str | None, cursor: str) -> bool:
+        """Move ``party``'s cursor from ``expected`` to ``cursor``; False if it had moved."""
+        return await self._runner.run(
+            lambda hub: service_state(hub).advance_webhook(party, expected, cursor)
+        )
 
 
 @dataclass(slots=True)
@@ -132,6 +106,7 @@ class WebhookSender:
     transport: httpx.AsyncBaseTransport | None = None
     timeout_s: float = 5.0
     base_backoff_s: float = 1.0
+    poll_s: float = 1.0
     _backoff: dict[str, _Backoff] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
@@ -148,8 +123,13 @@ class WebhookSender:
         async with httpx.AsyncClient(transport=self.transport, timeout=self.timeout_s) as http:
             while True:
                 generation = self.runner.generation
-                wait_s = 5.0
-                for hook in self.hooks.all():
+                wait_s = self.poll_s
+                try:
+                    hooks = await self.hooks.all() if self.runner.leading else []
+                except Exception:  # the database is away: try again at the next poll
+                    log.exception("reading the webhooks failed")
+                    hooks = []
+                for hook in hooks:
                     try:
                         wait_s = min(wait_s, await self._send(http, hook))
                     except Exception:  # one party's failure never stops the others
@@ -176,7 +156,10 @@ class WebhookSender:
                 for n, s in zip(found, seen, strict=True)
             ]
 
+        last = hook.cursor
         for delivery_id, body in await self.runner.run(pending):
+            if not self.runner.leading:  # another worker sends now
+                return self.poll_s
             timestamp = int(time.time())
             headers = {
                 "Content-Type": "application/json",
@@ -195,8 +178,10 @@ class WebhookSender:
                 backoff.next_at = time.monotonic() + delay
                 return delay
             backoff.failures = 0
-            self.hooks.advance(hook.party, delivery_id)
-        return 5.0
+            if not await self.hooks.advance(hook.party, last, delivery_id):
+                return 0.0  # moved or reset meanwhile: read it again
+            last = delivery_id
+        return self.poll_s
 
 
 # routes -------------------------------------------------------------------------------------
@@ -227,7 +212,7 @@ async def put_webhook(body: WebhookIn, request: Request, principal: Caller) -> W
     need(principal, Scope.READ)
     if not body.url.startswith(("https://", "http://")):
         raise InvalidField("/url", "the webhook URL must be http or https")
-    hook = _hooks(request).put(principal.party, body.url, body.secret)
+    hook = await _hooks(request).put(principal.party, body.url, body.secret)
     service(request).runner.wake()
     return WebhookOut(url=hook.url, secret=hook.secret, last_delivery_id=hook.cursor)
 
@@ -235,7 +220,7 @@ async def put_webhook(body: WebhookIn, request: Request, principal: Caller) -> W
 @router.get("/webhook", response_model=WebhookOut)
 async def get_webhook(request: Request, principal: Caller) -> WebhookOut:
     need(principal, Scope.READ)
-    hook = _hooks(request).get(principal.party)
+    hook = await _hooks(request).get(principal.party)
     if hook is None:
         raise NotFound("no webhook")
     return WebhookOut(url=hook.url, last_delivery_id=hook.cursor)
@@ -244,6 +229,6 @@ async def get_webhook(request: Request, principal: Caller) -> WebhookOut:
 @router.delete("/webhook", status_code=204)
 async def delete_webhook(request: Request, principal: Caller) -> Response:
     need(principal, Scope.READ)
-    if not _hooks(request).delete(principal.party):
+    if not await _hooks(request).delete(principal.party):
         raise NotFound("no webhook")
     return Response(status_code=204)

@@ -104,14 +104,17 @@ class ServiceState:
         self._store = store
 
     def _run(self, write: bool, doing: str, work: Callable[[sa.Connection], T]) -> T:
-        # The store's own transaction helpers: they join its open unit of work, if any.
+        # The store's own transaction helpers: they join its open unit of work, if any. In a
+        # unit a read goes through ``_write`` too: these tables hold no ledger rows, so the
+        # unit's pending ledger rows need not be written out first (as ``_read`` does).
         store = self._store
+        in_unit = store._unit is not None
 
         def run() -> T:
-            with (store._write if write else store._read)(doing) as c:
+            with (store._write if write or in_unit else store._read)(doing) as c:
                 return work(c)
 
-        if store._unit is not None:
+        if in_unit:
             return run()
         return store.retry.run(run)
 

@@ -1,0 +1,160 @@
+"""Several workers on one database share the service state: an Idempotency-Key sent to two
+workers files once, also when the first worker committed and never answered; a webhook set on
+any worker is delivered, once, by the worker holding the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.api.harness import circle, client_with, make_db, notice_body, token
+
+import deconflict.api.service
+from deconflict.api import ApiSettings, create_app
+from deconflict.settings import local_state_path
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class Site:
+    db: str
+    state: Path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
+    """The parties and agreements of tests.api.harness.make_db, on SQLite then PostgreSQL."""
+    monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path / "state"))
+    if request.param == "sqlite":
+        db = make_db(tmp_path)
+        return Site(str(db), db)
+    url = request.getfixturevalue("pg_url")
+    make_db(tmp_path, url)
+    return Site(url, local_state_path(url))
+
+
+def _app(site: Site):  # type: ignore[no-untyped-def]
+    return create_app(ApiSettings(db=site.db, state=site.state, webhook_poll_s=0.2))
+
+
+@asynccontextmanager
+async def workers(
+    site: Site, count: int = 2
+) -> AsyncIterator[list[tuple[object, httpx.AsyncClient]]]:
+    """``count`` apps on one database, each with its own hub, lifespan running."""
+    async with AsyncExitStack() as stack:
+        found = []
+        for _ in range(count):
+            app = _app(site)
+            found.append((app, await stack.enter_async_context(client_with(app))))
+        yield found
+
+
+async def test_one_key_sent_to_two_workers_files_once(site):
+    """The same request with one key, to two workers at once and then again to each, files one
+    notice; every answer is the first one; another body with the key is refused on either."""
+    ru = {**token(site.state, "RU"), "Idempotency-Key": "k-two"}
+    body = notice_body(circle("a"))
+    async with workers(site) as [(_, a), (_, b)]:
+        answers = await asyncio.gather(
+            a.post("/v1/notices", json=body, headers=ru),
+            b.post("/v1/notices", json=body, headers=ru),
+        )
+        answers += [await w.post("/v1/notices", json=body, headers=ru) for w in (a, b)]
+        assert [r.status_code for r in answers] == [201] * 4
+        assert len({r.json()["id"] for r in answers}) == 1
+        replayed = [r.headers.get("idempotent-replayed") == "true" for r in answers]
+        assert replayed.count(False) == 1
+        assert len((await b.get("/v1/notices", headers=ru)).json()) == 1
+        other = notice_body(circle("b"))
+        for w in (a, b):
+            assert (await w.post("/v1/notices", json=other, headers=ru)).status_code == 422
+
+
+class _Lost(Exception):
+    """The connection dropped after the commit, before the answer left."""
+
+
+async def test_a_retry_after_a_crash_between_commit_and_answer_is_replayed(site, monkeypatch):
+    """Worker A commits the filing and dies before answering; the retry on worker B, while A
+    is still wedged, gets the stored answer and files nothing."""
+    ru = {**token(site.state, "RU"), "Idempotency-Key": "k-crash"}
+    body = notice_body(circle("a"), id="RU-CRASH")
+    async with workers(site) as [(_, a), (_, b)]:
+        with monkeypatch.context() as patch:
+
+            def crash(*args: object, **kwargs: object) -> None:
+                raise _Lost
+
+            patch.setattr(deconflict.api.service, "JSONResponse", crash)
+            with pytest.raises(_Lost):
+                await a.post("/v1/notices", json=body, headers=ru)
+        retry = await b.post("/v1/notices", json=body, headers=ru)
+        assert retry.status_code == 201, retry.text
+        assert retry.headers["idempotent-replayed"] == "true"
+        assert retry.json()["id"] == "RU-CRASH"
+        assert [n["id"] for n in (await b.get("/v1/notices", headers=ru)).json()] == ["RU-CRASH"]
+
+
+@contextmanager
+def receiver() -> Iterator[tuple[str, list[str]]]:
+    """A webhook receiver on 127.0.0.1: its URL and the Webhook-Ids it took, in order."""
+    taken: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            taken.append(self.headers["webhook-id"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", taken
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+async def test_a_webhook_set_on_one_worker_is_sent_once_by_the_leader(site):
+    """Two workers run; US sets its webhook on the one not holding the lease; RU's notices
+    reach the receiver once each, sent by the lease holder, and both workers see the cursor."""
+    us, ru = token(site.state, "US"), token(site.state, "RU")
+    with receiver() as (url, taken):
+        async with workers(site) as pair:
+            leading = [app.state.service.runner.leading for app, _ in pair]  # type: ignore[attr-defined]
+            assert sorted(leading) == [False, True]
+            standby = next(http for (_, http), lead in zip(pair, leading, strict=True) if not lead)
+            hook = await standby.put("/v1/webhook", json={"url": url}, headers=us)
+            assert hook.status_code == 200, hook.text
+            for i, (_, http) in enumerate(pair):
+                body = notice_body(circle(f"v{i}"), id=f"RU-N{i}")
+                assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+            told = []
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                told = (await standby.get("/v1/notifications", headers=us)).json()
+                if len(told) == 2 and len(taken) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.0)  # several polls of both workers: no second delivery
+            status = [(await h.get("/v1/webhook", headers=us)).json() for _, h in pair]
+    assert len(told) == 2
+    assert sorted(t.split(".", 1)[1] for t in taken) == sorted(n["id"] for n in told)
+    assert len(taken) == len(set(taken)) == 2
+    assert [s["last_delivery_id"] for s in status] == [taken[-1], taken[-1]]

@@ -224,7 +224,10 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     from deconflict.settings import local_state_path
 
     _sign_in_by_link(page, hub, "US")
-    before = page.locator("#inbox [data-notification]").count()
+    before = len(hub.api("US", "/v1/notifications"))
+    page.wait_for_function(
+        f"document.querySelectorAll('#inbox [data-notification]').length >= {before}"
+    )
     ru = issue_local_token(local_state_path(str(hub.report / "demo.db")), "RU", ["notice"])
     body = {
         "type": "FeatureCollection",
@@ -256,7 +259,7 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     # Over the event stream, with no reload: the notification, then the volume on the map.
     page.wait_for_function(
         f"document.querySelectorAll('#inbox [data-notification]').length > {before}",
-        timeout=10_000,
+        timeout=20_000,
     )
     assert "RU-N9" in page.inner_text("#inbox")
     page.wait_for_function(

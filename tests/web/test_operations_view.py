@@ -264,7 +264,7 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     assert "RU-N9" in page.inner_text("#inbox")
     page.wait_for_function(
         "window.deconflictView.state.volumes.some(v => v.feature.properties.id === 'RU-N9-1')",
-        timeout=10_000,
+        timeout=20_000,
     )
     _set_time(page, _epoch("2099-01-01T07:00:00Z"))
     assert _drawn(page) == {"RU-N9-1"}

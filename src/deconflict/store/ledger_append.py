@@ -14,7 +14,9 @@ completes (amortised two rows), the new right edge. The rows are written in two 
 (:func:`flush`, called by the store before the commit and before any read inside the unit). A
 savepoint marks where the end stood and goes back to it when rolled back (:func:`mark`,
 :func:`restore`), unwritten rows included. The end is kept with the connection for the rest of
-the transaction and forgotten at its commit or rollback.
+the transaction; the end a commit left is kept too, and the connection's next transaction starts
+from it after one query shows the log has the same size and last leaf (nobody appended since),
+else it reads the right edge again.
 """
 
 from __future__ import annotations
@@ -47,9 +49,15 @@ __all__ = ["LogItem", "Mark", "edge_keys", "flush", "mark", "record_changes", "r
 LogItem = tuple[str, str, float, Record]
 
 _END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
+_COMMITTED = "deconflict.ledger_committed"  # the end as this connection's last commit left it
 
 _e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
-_SIZE = sa.select(sa.func.max(_e.idx))
+# The last entry's index and leaf hash (level 0: node id = index), in one query.
+_LAST = (
+    sa.select(_e.idx, _n.hash)
+    .select_from(lt.ledger_entries.outerjoin(lt.ledger_nodes, _n.node == _e.idx))
+    .where(_e.idx == sa.select(sa.func.max(_e.idx)).scalar_subquery())
+)
 _READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
 
 
@@ -74,6 +82,7 @@ class _End:
     transaction: sa.RootTransaction | None
     size: int
     edge: dict[NodeKey, bytes]
+    last: bytes | None  # the last entry's leaf hash
     known: Commitments = field(default_factory=Commitments)
     entries: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[dict[str, Any]] = field(default_factory=list)
@@ -85,6 +94,7 @@ class Mark:
 
     size: int
     edge: dict[NodeKey, bytes]
+    last: bytes | None
     known: dict[str, tuple[int | None, str | None]]
     entries: int
     nodes: int
@@ -94,19 +104,44 @@ def _forget(connection: sa.Connection, *_args: Any) -> None:
     connection.info.pop(_END, None)
 
 
+def _committing(connection: sa.Connection, *_args: Any) -> None:
+    """Keep the end this commit leaves, for the connection's next transaction to start from
+    once it has checked that nobody appended since (see :func:`_end`)."""
+    end: _End | None = connection.info.pop(_END, None)
+    if end is not None and not end.entries:
+        connection.info[_COMMITTED] = (end.size, end.edge, end.last)
+    else:
+        connection.info.pop(_COMMITTED, None)
+
+
 def watch(engine: sa.Engine) -> None:
-    """Forget a connection's ledger end when its transaction ends (call once per engine)."""
-    for name in ("commit", "rollback"):
-        event.listen(engine, name, _forget)
+    """Follow each connection's transactions (call once per engine): the end is kept for the
+    transaction and, checked, for the next one; a rollback forgets the transaction's (what was
+    last committed stands: it is checked before use anyway)."""
+    event.listen(engine, "commit", _committing)
+    event.listen(engine, "rollback", _forget)
 
 
 def _end(c: sa.Connection) -> _End:
+    """The ledger's end in ``c``'s transaction: one query when the end this connection's last
+    commit left is still the end (same size, same last leaf: nobody appended since), else two."""
     transaction = c.get_transaction()
     end: _End | None = c.info.get(_END)
     if end is not None and end.transaction is transaction:
         return end
-    last = c.execute(_SIZE).scalar()
-    size = 0 if last is None else int(last) + 1
+    row = c.execute(_LAST).first()
+    size = 0 if row is None else int(row.idx) + 1
+    last = None if row is None or row.hash is None else bytes(row.hash)
+    if size and last is None:
+        raise VerificationFailed(
+            f"ledger: the stored log is inconsistent (leaf hash {size - 1} is missing): "
+            "run `deconflict ledger verify`"
+        )
+    kept = c.info.get(_COMMITTED)
+    if kept is not None and kept[0] == size and kept[2] == last:
+        end = _End(transaction, size, kept[1], last)
+        c.info[_END] = end
+        return end
     keys = edge_keys(size)
     edge: dict[NodeKey, bytes] = {}
     if keys:
@@ -119,7 +154,7 @@ def _end(c: sa.Connection) -> _End:
                     "run `deconflict ledger verify`"
                 )
             edge[key] = by_id[_node_id(key)]
-    end = _End(transaction, size, edge)
+    end = _End(transaction, size, edge, last)
     c.info[_END] = end
     return end
 
@@ -130,7 +165,9 @@ def mark(c: sa.Connection) -> Mark | None:
     end: _End | None = c.info.get(_END)
     if end is None or end.transaction is not c.get_transaction():
         return None
-    return Mark(end.size, dict(end.edge), end.known.snapshot(), len(end.entries), len(end.nodes))
+    return Mark(
+        end.size, end.edge, end.last, end.known.snapshot(), len(end.entries), len(end.nodes)
+    )
 
 
 def restore(c: sa.Connection, to: Mark | None) -> None:
@@ -139,7 +176,7 @@ def restore(c: sa.Connection, to: Mark | None) -> None:
     if to is None or end is None:
         _forget(c)
         return
-    end.size, end.edge = to.size, dict(to.edge)
+    end.size, end.edge, end.last = to.size, to.edge, to.last
     end.known.restore(to.known)
     del end.entries[to.entries :]
     del end.nodes[to.nodes :]
@@ -182,10 +219,11 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
 
 
 def _append(end: _End, built: list[tuple[dict[str, Any], str, float, Private | None]]) -> None:
-    size, edge = end.size, end.edge
+    size, edge, last = end.size, end.edge, end.last
     for entry, subject, at_s, private in built:
         body = canonical(entry)
-        completed = new_perfect_nodes(size, leaf_hash(body), edge)
+        last = leaf_hash(body)
+        completed = new_perfect_nodes(size, last, edge)
         end.entries.append(
             {
                 "idx": size,
@@ -203,4 +241,4 @@ def _append(end: _End, built: list[tuple[dict[str, Any], str, float, Private | N
         edge = {**edge, **dict(completed)}
         size += 1
         edge = {key: edge[key] for key in edge_keys(size)}
-    end.size, end.edge = size, edge
+    end.size, end.edge, end.last = size, edge, last

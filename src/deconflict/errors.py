@@ -8,7 +8,8 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     │   ├── InvalidGeometry               a footprint, band or window is invalid (says why)
     │   ├── InvalidVolume                 a 4D volume failed validation (names the volume)
     │   ├── InvalidDocument               a file or document is malformed (GeoJSON, scenario)
-    │   └── InvalidTransition             a state change the state machine does not allow
+    │   ├── InvalidTransition             a state change the state machine does not allow
+    │   └── AlreadyExists                 a record with that id is already stored
     ├── NotFound(LookupError)             no such record, or not visible to the caller
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
@@ -22,6 +23,7 @@ where they happen, so the CLI can print one clear line for any of them.
 from __future__ import annotations
 
 __all__ = [
+    "AlreadyExists",
     "DeconflictError",
     "ForkDetected",
     "InvalidDocument",
@@ -70,6 +72,12 @@ class InvalidDocument(InvalidInput):
 
 class InvalidTransition(InvalidInput):
     """A state change that the record's state machine does not allow."""
+
+    status = 409
+
+
+class AlreadyExists(InvalidInput):
+    """A record (party, agreement, notice, plan) with that id is already stored."""
 
     status = 409
 

@@ -28,6 +28,7 @@ from alembic.config import Config
 from sqlalchemy import exc
 
 from deconflict.errors import (
+    AlreadyExists,
     DeconflictError,
     InvalidInput,
     NotFound,
@@ -112,6 +113,12 @@ def _migrate(engine: sa.Engine) -> None:
         order.ensure_rows(connection, (order.LOG_MUTEX, *lease.LEASE_ROWS))
 
 
+def _is_unique_violation(error: exc.IntegrityError) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE constraint)."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
 @contextlib.contextmanager
 def _translated(doing: str) -> Iterator[None]:
     try:
@@ -122,10 +129,10 @@ def _translated(doing: str) -> Iterator[None]:
         if is_retryable(error):
             raise Retryable(f"{doing}: {error.orig}") from None
         if isinstance(error, exc.IntegrityError):
+            if _is_unique_violation(error):
+                raise AlreadyExists(f"{doing}: one with that id already exists") from None
             raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
         raise StoreError(f"{doing}: {error}") from None
-    except exc.IntegrityError as error:  # pragma: no cover - IntegrityError is a DBAPIError
-        raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
         raise StoreError(f"{doing}: {error}") from None
 
@@ -168,10 +175,13 @@ class SqlStore(SqlLedger, Store):
 
         self.retry.run(migrate)
 
-    def change_signal(self) -> wakeup.ChangeSignal:
+    def change_signal(self, channel: str | None = None) -> wakeup.ChangeSignal:
         """A wake-up for changes any process commits (close it when done)."""
         with _translated(f"listening on {self._what}"):
-            return wakeup.ChangeSignal(self._engine)
+            return wakeup.ChangeSignal(self._engine, channel or wakeup.CHANNEL)
+
+    def announce_notifications(self, payload: str) -> None:
+        wakeup.announce(self._engine, payload)
 
     @property
     def dialect(self) -> str:

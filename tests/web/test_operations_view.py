@@ -268,4 +268,10 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     )
     _set_time(page, _epoch("2099-01-01T07:00:00Z"))
     assert _drawn(page) == {"RU-N9-1"}
+    # "Now" is marked on the slider (its span now reaches past the present) and goes there.
+    assert page.locator("#now-mark").is_visible()
+    page.locator("#now").click()
+    now_s = _epoch(hub.api("US", "/v1/map")["now"])
+    assert abs(_view_time_s(page) - now_s) < 120
+    assert "(now)" in page.inner_text("#time-label")
     screenshot(page, "09-live-notice")

@@ -55,6 +55,11 @@ SETTINGS: dict[str, Setting] = {
             "",
             "JSON file of further token issuers the server trusts (issuer, audience, keys).",
         ),
+        Setting(
+            "workers",
+            "1",
+            "Processes `deconflict serve` runs on one PostgreSQL database (SQLite: 1 only).",
+        ),
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(

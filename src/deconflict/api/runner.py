@@ -12,6 +12,13 @@ and ``tick()`` (which scans every live notice) about once a second. Waiters on
 :meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
 notifications.
 
+Several processes: only the lease holder detects, so a process on standby learns of new
+notifications from the holder's announcement (PostgreSQL ``NOTIFY deconflict_notifications``,
+sent after each pass that changed notifications, with the holder's lease token): a thread
+listens and wakes this process's waiters, so a party's stream on any process gets its
+notification at once rather than at its next keep-alive. Only a wake-up: the stream reads the
+store as always.
+
 Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
 queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
 (one fsync) rather than one each. Each write runs inside its own savepoint: one that raises its
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +42,7 @@ from typing import Any, TypeVar
 from deconflict.errors import StoreError
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
+from deconflict.store.wakeup import NOTIFICATIONS, ChangeSignal
 
 __all__ = ["HubRunner"]
 
@@ -68,6 +77,9 @@ class HubRunner:
         self._loop_task: asyncio.Task[None] | None = None
         self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._listener: threading.Thread | None = None
+        self._listening = threading.Event()  # cleared to stop the listener thread
+        self._announce = False  # whether other processes may listen (PostgreSQL)
         self.ready = False
 
     async def start(self) -> None:
@@ -76,12 +88,41 @@ class HubRunner:
         self._detect_now = asyncio.Event()
         self._hub = await self._submit(self._factory)
         self._worker = DetectorWorker(self._hub)
+        hub = self._hub
+        signal = await self._submit(lambda: hub.store.change_signal(NOTIFICATIONS))
+        if signal.listening:
+            self._announce = True
+            self._listening.set()
+            loop = asyncio.get_running_loop()
+            self._listener = threading.Thread(
+                target=self._listen, args=(signal, loop), name="hub-listener", daemon=True
+            )
+            self._listener.start()
+        else:
+            signal.close()
         await self._submit(lambda: self._settle(tick=True))
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
+    def _listen(self, signal: ChangeSignal, loop: asyncio.AbstractEventLoop) -> None:
+        """On its own thread: wake this process's waiters whenever another process (one whose
+        lease token is not ours) announces notifications."""
+        try:
+            while self._listening.is_set():
+                payloads = signal.payloads(0.5)
+                worker = self._worker
+                own = None if worker is None or worker.token is None else str(worker.token)
+                if any(p != own for p in payloads):
+                    with contextlib.suppress(RuntimeError):  # the loop has closed
+                        loop.call_soon_threadsafe(self._signal)
+        finally:
+            signal.close()
+
     async def stop(self) -> None:
         self.ready = False
+        self._listening.clear()
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5.0)
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -197,19 +238,26 @@ class HubRunner:
         if worker is None:
             raise RuntimeError("the hub is not started")
         self._due = False
+        changed = False
+        token = None
         try:
-            changed = False
             while True:
+                token = worker.token
                 report = worker.step(tick=tick)
                 tick = False
                 if report is None:  # another process holds the lease and detects
-                    return changed
+                    break
+                token = worker.token if worker.token is not None else token
                 changed = changed or bool(report.notifications) or report.changes > 0
                 if report.changes < worker.batch:
-                    return changed
+                    break
         except Exception:
             self._due = True
             raise
+        finally:
+            if changed and self._announce:  # the streams on other processes
+                self._hub_or_fail().store.announce_notifications(str(token))
+        return changed
 
     def wake(self) -> None:
         """Wake the waiters (the streams and the webhook sender) now."""

@@ -3,7 +3,9 @@ from the local issuer, whose key is made beside the database on first use)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +14,10 @@ import typer
 
 from deconflict.settings import SETTINGS, local_state_path, setting_value
 
-__all__ = ["serve", "sign_in_links", "token_app"]
+__all__ = ["serve", "sign_in_links", "token_app", "worker_app"]
+
+# How the supervising process hands the worker processes their settings (internal, not a setting).
+_WORKER_SETTINGS = "_DECONFLICT_SERVE_WORKER"
 
 token_app = typer.Typer(help="Bearer tokens from the local issuer.", no_args_is_help=True)
 
@@ -27,6 +32,7 @@ def serve(
     host: Annotated[str | None, _option("host", "--host")] = None,
     port: Annotated[int | None, _option("port", "--port")] = None,
     issuers: Annotated[Path | None, _option("issuers", "--issuers")] = None,
+    workers: Annotated[int | None, _option("workers", "--workers")] = None,
     links: Annotated[
         bool,
         typer.Option(
@@ -37,15 +43,24 @@ def serve(
     ] = False,
 ) -> None:
     """Run the hub as an HTTP service: the API under /v1 (OpenAPI at /openapi.json) and the
-    operations view at /."""
+    operations view at /. With --workers N, N processes serve one PostgreSQL database (each
+    with its own connections and hub; one at a time, the detector lease holder, detects)."""
     import uvicorn
 
     from deconflict.api import ApiSettings, create_app
-    from deconflict.cli.common import geo_limits
+    from deconflict.cli.common import fail, geo_limits
 
     path = db if db is not None else setting_value("db")
     bind = host or setting_value("host")
     listen = port if port is not None else int(setting_value("port"))
+    processes = workers if workers is not None else _workers_setting()
+    if processes < 1:
+        fail(f"--workers must be at least 1, not {processes}")
+    if processes > 1 and not str(path).startswith("postgresql"):
+        fail(
+            "--workers above 1 needs a postgresql:// database; a SQLite file takes one writer "
+            "at a time and its processes could not wake each other's event streams"
+        )
     if links:
         for party, link in sign_in_links(path, f"http://{_url_host(bind)}:{listen}/"):
             typer.echo(f"{party:>8}  {link}")
@@ -57,18 +72,82 @@ def serve(
         rate_per_s=float(setting_value("rate-per-s")),
         rate_burst=float(setting_value("rate-burst")),
     )
+    options: dict[str, Any] = {
+        "host": bind,
+        "port": listen,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,  # open event streams would otherwise hold the exit
+        "log_level": "warning",
+    }
+    if processes == 1:
+        _log_to_stderr()
+        uvicorn.run(create_app(settings), **options)
+        return
+    _prepare(settings)
+    os.environ[_WORKER_SETTINGS] = _settings_json(settings)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+
+
+def _workers_setting() -> int:
+    from deconflict.cli.common import fail
+
+    raw = setting_value("workers")
+    try:
+        return int(raw)
+    except ValueError:
+        fail(f"{SETTINGS['workers'].env}={raw!r} is not a whole number")
+
+
+def _log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger = logging.getLogger("deconflict.api")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
-    uvicorn.run(
-        create_app(settings),
-        host=bind,
-        port=listen,
-        access_log=False,
-        timeout_graceful_shutdown=5,  # open event streams would otherwise hold the exit
-        log_level="warning",
+
+
+def _prepare(settings: Any) -> None:
+    """Before the workers start: migrate the database and make the local issuer's and the
+    ledger's keys once, so the workers do not race to."""
+    from deconflict.api.app import _state
+    from deconflict.api.auth import local_issuer
+    from deconflict.hub import Hub
+
+    with Hub.open(settings.db):
+        pass
+    if settings.trust_local:
+        local_issuer(_state(settings), create=True)
+
+
+def _settings_json(settings: Any) -> str:
+    return json.dumps(
+        {
+            "db": str(settings.db),
+            "issuers_file": None if settings.issuers_file is None else str(settings.issuers_file),
+            "rate_per_s": settings.rate_per_s,
+            "rate_burst": settings.rate_burst,
+            "max_vertices": settings.geo_limits.max_vertices,
+            "max_area_m2": settings.geo_limits.max_area_m2,
+        }
+    )
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``deconflict serve --workers N`` (uvicorn's factory),
+    with the settings the supervising process passed down."""
+    from deconflict.api import ApiSettings, create_app
+    from deconflict.geo import GeoLimits
+
+    given = json.loads(os.environ[_WORKER_SETTINGS])
+    _log_to_stderr()
+    return create_app(
+        ApiSettings(
+            db=given["db"],
+            issuers_file=None if given["issuers_file"] is None else Path(given["issuers_file"]),
+            rate_per_s=given["rate_per_s"],
+            rate_burst=given["rate_burst"],
+            geo_limits=GeoLimits(given["max_vertices"], given["max_area_m2"]),
+        )
     )
 
 

@@ -198,8 +198,13 @@ class Store(LedgerStore, ABC):
         ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
 
     @abstractmethod
-    def change_signal(self) -> ChangeSignal:
-        """A wake-up for changes committed by any process (only a wake-up: read the log after)."""
+    def change_signal(self, channel: str | None = None) -> ChangeSignal:
+        """A wake-up for changes committed by any process (only a wake-up: read the log after);
+        with ``channel`` (:data:`deconflict.store.wakeup.NOTIFICATIONS`) for announcements."""
+
+    def announce_notifications(self, payload: str) -> None:
+        """Wake the listeners of other processes: notifications were created or changed
+        (a wake-up only; nothing where the database has no LISTEN/NOTIFY)."""
 
     @abstractmethod
     def release_lease(self, held: int) -> None:

@@ -14,6 +14,9 @@ ephemeral port. ``--clients`` asyncio clients (httpx) file notices as A and B, a
   every notice conflicts with others, without the pairs growing with the square of the run.
 - spread: the same circles at random places worldwide and random hours in the coming year.
 
+``--workers 1,2`` runs each case with ``deconflict serve --workers`` 1, then 2 (SQLite takes
+1 only and is run with 1).
+
 Figures: notices filed per second (completed 201s over the wall time of the run), request latency
 p50/p99, and commit-to-delivery latency: both parties hold the event stream ``/v1/events`` open,
 and for each notice the time from its POST's response to the arrival of the other party's first
@@ -59,6 +62,7 @@ DSS = {"contended": "5-30", "spread": "120-150"}  # InterUSS DSS writes/s, ARCHI
 class Figures:
     backend: str
     traffic: str
+    workers: int
     clients: int
     filed: int
     errors: int
@@ -144,12 +148,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _server(db: str, env: dict[str, str]) -> Iterator[str]:
-    """``deconflict serve`` on 127.0.0.1, ready; stopped (then killed) on the way out."""
+def _server(db: str, env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """``deconflict serve --workers`` on 127.0.0.1, ready; stopped (then killed) on the way
+    out."""
     port = _free_port()
     command = [sys.executable, "-c", "from deconflict.cli.main import run; run()"]
     command += ["serve", "--db", db]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         url = f"http://127.0.0.1:{port}"
@@ -300,10 +305,15 @@ async def _load(
 
 
 def run_one(
-    backend: str, db: str, env: dict[str, str], traffic: str, args: argparse.Namespace
+    backend: str,
+    db: str,
+    env: dict[str, str],
+    traffic: str,
+    args: argparse.Namespace,
+    workers: int = 1,
 ) -> Figures:
     tokens = _setup(db, env)
-    with _server(db, env) as url:
+    with _server(db, env, workers) as url:
         answered, latencies, errors, elapsed, arrivals = asyncio.run(
             _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices)
         )
@@ -313,6 +323,7 @@ def run_one(
     return Figures(
         backend=backend,
         traffic=traffic,
+        workers=workers,
         clients=args.clients,
         filed=len(answered),
         errors=errors,
@@ -344,14 +355,15 @@ def _scratch_postgres(url: str) -> Iterator[str]:
 
 def table(rows: list[Figures]) -> str:
     lines = [
-        "| backend | traffic | clients | filed | errors | notices/s | p50 ms | p99 ms "
+        "| backend | traffic | workers | clients | filed | errors | notices/s | p50 ms | p99 ms "
         "| delivered | delivery p50 ms | delivery p99 ms | DSS writes/s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r.backend} | {r.traffic} | {r.clients} | {r.filed} | {r.errors} | {r.per_s} "
-            f"| {r.p50_ms} | {r.p99_ms} | {r.delivered} | {r.delivery_p50_ms} "
+            f"| {r.backend} | {r.traffic} | {r.workers} | {r.clients} | {r.filed} | {r.errors} "
+            f"| {r.per_s} | {r.p50_ms} | {r.p99_ms} | {r.delivered} | {r.delivery_p50_ms} "
             f"| {r.delivery_p99_ms} | {DSS[r.traffic]} |"
         )
     return "\n".join(lines)
@@ -361,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.api", description=__doc__)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--traffic", default="contended,spread")
+    parser.add_argument("--workers", default="1", help="serve --workers, a comma list: 1,2")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration-s", type=float, default=10.0)
     parser.add_argument("--max-notices", type=int, default=20_000)
@@ -376,15 +389,20 @@ def main(argv: list[str] | None = None) -> int:
         env["DECONFLICT_STATE_DIR"] = str(Path(folder) / "state")
         env["DECONFLICT_RATE_PER_S"] = "1e9"  # the benchmark measures the hub, not the limiter
         env["DECONFLICT_RATE_BURST"] = "1e9"
+        cases = 0
         for backend in args.backends.split(","):
-            for n, traffic in enumerate(args.traffic.split(",")):
-                if backend == "sqlite":
-                    db = str(Path(folder) / f"bench-{n}.db")
-                    rows.append(run_one(backend, db, env, traffic, args))
-                else:
-                    with _scratch_postgres(args.pg_url) as db:
-                        rows.append(run_one(backend, db, env, traffic, args))
-                print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+            for traffic in args.traffic.split(","):
+                for workers in sorted({int(w) for w in args.workers.split(",")}):
+                    if backend == "sqlite" and workers > 1:
+                        continue  # serve refuses: SQLite takes one worker
+                    cases += 1
+                    if backend == "sqlite":
+                        db = str(Path(folder) / f"bench-{cases}.db")
+                        rows.append(run_one(backend, db, env, traffic, args, workers))
+                    else:
+                        with _scratch_postgres(args.pg_url) as db:
+                            rows.append(run_one(backend, db, env, traffic, args, workers))
+                    print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

@@ -6,7 +6,10 @@ import contextlib
 import io
 import json
 
+import pytest
 from benchmarks.api import main
+
+from tests.pg import admin_url
 
 
 def test_api_bench_runs_small(tmp_path):
@@ -18,10 +21,27 @@ def test_api_bench_runs_small(tmp_path):
     with contextlib.redirect_stdout(stdout):
         code = main([*args, "--json", str(out)])
     assert code == 0
-    assert "| sqlite | contended |" in stdout.getvalue()
+    assert "| sqlite | contended | 1 |" in stdout.getvalue()
     rows = json.loads(out.read_text())
     assert [r["traffic"] for r in rows] == ["contended", "spread"]
     for row in rows:
         assert row["errors"] == 0
         assert row["filed"] > 0
         assert row["delivered"] == row["filed"]
+
+
+@pytest.mark.postgres
+def test_api_bench_two_workers_on_postgres(tmp_path, pg_url):
+    """With --workers 2 on PostgreSQL every notice filed reaches the other party's stream,
+    whichever process each connection landed on."""
+    out = tmp_path / "bench.json"
+    args = ["--backends", "postgres", "--traffic", "contended", "--workers", "2"]
+    args += ["--clients", "4", "--duration-s", "1", "--max-notices", "20"]
+    args += ["--pg-url", admin_url()]  # it makes a scratch database there (pg_url: reachable)
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["workers"] == 2
+    assert row["errors"] == 0
+    assert row["filed"] > 0
+    assert row["delivered"] == row["filed"]

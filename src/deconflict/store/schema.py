@@ -116,6 +116,9 @@ conflicts = sa.Table(
     sa.Column("state", sa.String(20), nullable=False, index=True),
     sa.Column("resolved_at_s", Time),
 )
+# A record's conflicts, on either side (amend and cancel look them up; migration 0005).
+sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
+sa.Index("ix_conflicts_b_record", conflicts.c.b_kind, conflicts.c.b_record_id)
 
 notifications = sa.Table(
     "notifications",

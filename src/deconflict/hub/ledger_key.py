@@ -51,11 +51,14 @@ def load_signer(store: Store, path: Path, at_s: float) -> Signer:
     if signer is None:
         known = store.ledger_public_key()
         if known is not None:
+            signer = read_key_file(path)  # another process on this database may just have made it
+        if known is not None and signer is None:
             raise KeyMismatch(
                 f"the ledger key file {path} is missing, and this log is signed with {known}: "
                 "give every hub process on this database the same key file (DECONFLICT_LEDGER_KEY)"
             )
-        signer = write_key_file(path, Signer.generate(f"deconflict.hub/{secrets.token_hex(4)}"))
+        if signer is None:
+            signer = write_key_file(path, Signer.generate(f"deconflict.hub/{secrets.token_hex(4)}"))
     registered = store.ledger_register_key(signer.name, signer.verifier_key, at_s)
     if registered != signer.verifier_key:
         raise KeyMismatch(

@@ -6,17 +6,14 @@ taken: ledger appends are serialised exactly as change-log rows are. On PostgreS
 a writer that read the ledger's end from a stale snapshot would insert an index that exists; the
 primary keys turn that into a serialization failure, and the store's retry runs it again.
 
-The ledger's end is read once per transaction: the size (the largest index + 1) and the hashes of
-the perfect subtrees on the tree's right edge (one per bit of the size), which is all that
-appending needs. From there each append is computed here: the leaf hash, the perfect subtrees it
-completes (amortised two rows), the new right edge. The rows are written in two statements
-(:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of the unit's at its end
-(:func:`flush`, called by the store before the commit and before any read inside the unit). A
-savepoint marks where the end stood and goes back to it when rolled back (:func:`mark`,
-:func:`restore`), unwritten rows included. The end is kept with the connection for the rest of
-the transaction; the end a commit left is kept too, and the connection's next transaction starts
-from it after one query shows the log has the same size and last leaf (nobody appended since),
-else it reads the right edge again.
+An append writes the entry and its leaf hash, nothing else: the hashes of the perfect subtrees
+above the leaves are derived data, built later, many at once, when a root or a proof first needs
+them (:mod:`deconflict.store.ledger_tree`: at the tick's checkpoint, or a receipt's). So appending
+needs only the ledger's size, read once per transaction (the largest index + 1). The rows are
+written in two statements (:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of
+the unit's at its end (:func:`flush`, called by the store before the commit and before any read
+inside the unit). A savepoint marks where the end stood and goes back to it when rolled back
+(:func:`mark`, :func:`restore`), unwritten rows included.
 """
 
 from __future__ import annotations
@@ -28,11 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from deconflict.errors import VerificationFailed
-from deconflict.ledger import canonical, leaf_hash, new_perfect_nodes
-from deconflict.ledger.merkle import NodeKey
+from deconflict.ledger import canonical, leaf_hash
 from deconflict.store import ledger_tables as lt
-from deconflict.store.bulk import insert_many
+from deconflict.store.bulk import insert_rows
 from deconflict.store.ledger_entries import (
     Commitments,
     Private,
@@ -41,38 +36,15 @@ from deconflict.store.ledger_entries import (
     notice_subjects,
     subject_of,
 )
-from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
-__all__ = ["LogItem", "Mark", "edge_keys", "flush", "mark", "record_changes", "restore", "watch"]
+__all__ = ["LogItem", "Mark", "flush", "mark", "record_changes", "restore", "watch"]
 
 #: One change-log row as the store appends it: (kind, entity id, time, the record if at hand).
 LogItem = tuple[str, str, float, Record]
 
 _END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
-_COMMITTED = "deconflict.ledger_committed"  # the end as this connection's last commit left it
 
-_e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
-# The last entry's index and leaf hash (level 0: node id = index), in one query.
-_LAST = (
-    sa.select(_e.idx, _n.hash)
-    .select_from(lt.ledger_entries.outerjoin(lt.ledger_nodes, _n.node == _e.idx))
-    .where(_e.idx == sa.select(sa.func.max(_e.idx)).scalar_subquery())
-)
-_READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
-
-
-def _node_id(key: NodeKey) -> int:
-    return (key[0] << NODE_LEVEL_SHIFT) | key[1]
-
-
-def edge_keys(size: int) -> list[NodeKey]:
-    """The perfect subtrees a tree of ``size`` leaves is made of (its right edge): one per set
-    bit of ``size``, the largest first. Appending needs no other hash."""
-    return [
-        (level, (size >> level) - 1)
-        for level in range(size.bit_length() - 1, -1, -1)
-        if (size >> level) & 1
-    ]
+_SIZE = sa.select(sa.func.max(lt.ledger_entries.c.idx))
 
 
 @dataclass(slots=True)
@@ -81,11 +53,9 @@ class _End:
 
     transaction: sa.RootTransaction | None
     size: int
-    edge: dict[NodeKey, bytes]
-    last: bytes | None  # the last entry's leaf hash
     known: Commitments = field(default_factory=Commitments)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    leaves: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,68 +63,28 @@ class Mark:
     """Where the ledger's end stood (see :func:`mark`)."""
 
     size: int
-    edge: dict[NodeKey, bytes]
-    last: bytes | None
     known: dict[str, tuple[int | None, str | None]]
     entries: int
-    nodes: int
 
 
 def _forget(connection: sa.Connection, *_args: Any) -> None:
     connection.info.pop(_END, None)
 
 
-def _committing(connection: sa.Connection, *_args: Any) -> None:
-    """Keep the end this commit leaves, for the connection's next transaction to start from
-    once it has checked that nobody appended since (see :func:`_end`)."""
-    end: _End | None = connection.info.pop(_END, None)
-    if end is not None and not end.entries:
-        connection.info[_COMMITTED] = (end.size, end.edge, end.last)
-    else:
-        connection.info.pop(_COMMITTED, None)
-
-
 def watch(engine: sa.Engine) -> None:
-    """Follow each connection's transactions (call once per engine): the end is kept for the
-    transaction and, checked, for the next one; a rollback forgets the transaction's (what was
-    last committed stands: it is checked before use anyway)."""
-    event.listen(engine, "commit", _committing)
+    """Forget each connection's end when its transaction ends (call once per engine)."""
+    event.listen(engine, "commit", _forget)
     event.listen(engine, "rollback", _forget)
 
 
 def _end(c: sa.Connection) -> _End:
-    """The ledger's end in ``c``'s transaction: one query when the end this connection's last
-    commit left is still the end (same size, same last leaf: nobody appended since), else two."""
+    """The ledger's end in ``c``'s transaction (one query, the first time)."""
     transaction = c.get_transaction()
     end: _End | None = c.info.get(_END)
     if end is not None and end.transaction is transaction:
         return end
-    row = c.execute(_LAST).first()
-    size = 0 if row is None else int(row.idx) + 1
-    last = None if row is None or row.hash is None else bytes(row.hash)
-    if size and last is None:
-        raise VerificationFailed(
-            f"ledger: the stored log is inconsistent (leaf hash {size - 1} is missing): "
-            "run `deconflict ledger verify`"
-        )
-    kept = c.info.get(_COMMITTED)
-    if kept is not None and kept[0] == size and kept[2] == last:
-        end = _End(transaction, size, kept[1], last)
-        c.info[_END] = end
-        return end
-    keys = edge_keys(size)
-    edge: dict[NodeKey, bytes] = {}
-    if keys:
-        found = c.execute(_READ_NODES, {"nodes": [_node_id(k) for k in keys]}).all()
-        by_id = {int(row.node): bytes(row.hash) for row in found}
-        for key in keys:
-            if _node_id(key) not in by_id:
-                raise VerificationFailed(
-                    f"ledger: the stored log is inconsistent (subtree hash {key} is missing): "
-                    "run `deconflict ledger verify`"
-                )
-            edge[key] = by_id[_node_id(key)]
-    end = _End(transaction, size, edge, last)
+    last = c.execute(_SIZE).scalar()
+    end = _End(transaction, 0 if last is None else int(last) + 1)
     c.info[_END] = end
     return end
 
@@ -165,9 +95,7 @@ def mark(c: sa.Connection) -> Mark | None:
     end: _End | None = c.info.get(_END)
     if end is None or end.transaction is not c.get_transaction():
         return None
-    return Mark(
-        end.size, end.edge, end.last, end.known.snapshot(), len(end.entries), len(end.nodes)
-    )
+    return Mark(end.size, end.known.snapshot(), len(end.entries))
 
 
 def restore(c: sa.Connection, to: Mark | None) -> None:
@@ -176,20 +104,34 @@ def restore(c: sa.Connection, to: Mark | None) -> None:
     if to is None or end is None:
         _forget(c)
         return
-    end.size, end.edge, end.last = to.size, to.edge, to.last
+    end.size = to.size
     end.known.restore(to.known)
     del end.entries[to.entries :]
-    del end.nodes[to.nodes :]
+    del end.leaves[to.entries :]
+
+
+# The columns of an entry row, in the order :func:`_append` builds them.
+_ENTRY_COLUMNS = (
+    "idx",
+    "type",
+    "subject",
+    "body",
+    "at_s",
+    "version",
+    "commitment",
+    "salt",
+    "content",
+)
 
 
 def flush(c: sa.Connection) -> None:
-    """Write the appended entries and subtree hashes not yet written (two statements)."""
+    """Write the appended entries and their leaf hashes not yet written (two statements)."""
     end: _End | None = c.info.get(_END)
     if end is None or not end.entries:
         return
-    insert_many(c, lt.ledger_entries, end.entries)
-    insert_many(c, lt.ledger_nodes, end.nodes)
-    end.entries, end.nodes = [], []
+    insert_rows(c, lt.ledger_entries, _ENTRY_COLUMNS, end.entries)
+    insert_rows(c, lt.ledger_nodes, ("node", "hash"), end.leaves)
+    end.entries, end.leaves = [], []
 
 
 def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = False) -> None:
@@ -200,17 +142,15 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
     before = mark(c)
     try:
         end.known.fetch(c, notice_subjects(record for *_, record in items))
-        built: list[tuple[dict[str, Any], str, float, Private | None]] = []
         for kind, entity_id, at_s, record in items:
             found = build_entry(c, kind, entity_id, at_s, record, end.known)
             if found is None:
                 continue
             entry, private = found
             subject = subject_of(kind.split(".", 1)[0], entity_id)
-            built.append((entry, subject, at_s, private))
             if private is not None:  # a later entry of this call may refer to it
                 end.known.made(subject, private.version, private.commitment)
-        _append(end, built)
+            _append(end, entry, subject, at_s, private)
         if not defer:
             flush(c)
     except BaseException:
@@ -218,27 +158,28 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
         raise
 
 
-def _append(end: _End, built: list[tuple[dict[str, Any], str, float, Private | None]]) -> None:
-    size, edge, last = end.size, end.edge, end.last
-    for entry, subject, at_s, private in built:
-        body = canonical(entry)
-        last = leaf_hash(body)
-        completed = new_perfect_nodes(size, last, edge)
-        end.entries.append(
-            {
-                "idx": size,
-                "type": entry["type"],
-                "subject": subject,
-                "body": body.decode(),
-                "at_s": at_s,
-                "version": None if private is None else private.version,
-                "commitment": None if private is None else private.commitment,
-                "salt": None if private is None else private.salt,
-                "content": None if private is None else private.content,
-            }
+def _append(
+    end: _End, entry: dict[str, Any], subject: str, at_s: float, private: Private | None
+) -> None:
+    """Note entry ``entry`` at the end: its row and its leaf hash (the leaf is the perfect
+    subtree of level 0, whose node id is its index)."""
+    body = canonical(entry)
+    index = end.size
+    row: tuple[Any, ...]
+    if private is None:
+        row = (index, entry["type"], subject, body.decode(), at_s, None, None, None, None)
+    else:
+        row = (
+            index,
+            entry["type"],
+            subject,
+            body.decode(),
+            at_s,
+            private.version,
+            private.commitment,
+            private.salt,
+            private.content,
         )
-        end.nodes.extend({"node": _node_id(key), "hash": value} for key, value in completed)
-        edge = {**edge, **dict(completed)}
-        size += 1
-        edge = {key: edge[key] for key in edge_keys(size)}
-    end.size, end.edge, end.last = size, edge, last
+    end.entries.append(row)
+    end.leaves.append((index, leaf_hash(body)))
+    end.size = index + 1

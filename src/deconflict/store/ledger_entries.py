@@ -28,7 +28,7 @@ from deconflict.ledger.commit import commit_canonical
 from deconflict.model import Conflict, Notice, Notification, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
-from deconflict.store.codec import volumes_to_json
+from deconflict.store.codec import volume_to_dict
 from deconflict.store.rows import conflict_values, notification_values
 
 __all__ = ["Commitments", "Private", "Record", "build_entry", "rfc3339", "subject_of"]
@@ -156,7 +156,7 @@ def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float)
             "party": notice.party,
             "version": notice.version,
             "category": notice.category,
-            "volumes": json.loads(volumes_to_json(notice.volumes)),
+            "volumes": [volume_to_dict(v) for v in notice.volumes],  # as the store keeps them
         }
         commitment = b.commitment(c, subject, notice.version, content, fresh=True)
     return {

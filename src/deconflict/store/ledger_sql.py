@@ -3,7 +3,8 @@
 Entries are appended by :mod:`deconflict.store.ledger_append`, in the same transaction as the
 change each records. :class:`SqlLedger` is the read side the hub uses (proofs in one query each,
 entries, checkpoints, openings, the registered public key); :class:`~deconflict.store.sql.SqlStore`
-inherits it.
+inherits it. A root or proof that needs subtree hashes not built yet builds them first
+(:mod:`deconflict.store.ledger_tree`, one write transaction), then reads again.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from deconflict.ledger import (
     root_hash,
 )
 from deconflict.ledger.merkle import NodeKey
+from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import subject_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
+from deconflict.store.ledger_tree import build_subtrees
 
 if TYPE_CHECKING:
     import contextlib
@@ -53,6 +56,10 @@ _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
 
 
+class _Unbuilt(VerificationFailed):
+    """A subtree hash a root or proof needs is not stored (not built yet, or removed)."""
+
+
 class _Reader:
     """Perfect-subtree hashes read from ``ledger_nodes`` in one query per call."""
 
@@ -66,7 +73,7 @@ class _Reader:
         found = {_node_key(row.node): bytes(row.hash) for row in rows}
         if len(found) != len(set(keys)):
             missing = sorted(set(keys) - set(found))[0]
-            raise VerificationFailed(
+            raise _Unbuilt(
                 f"ledger: the stored log is inconsistent (subtree hash {missing} is missing): "
                 "run `deconflict ledger verify`"
             )
@@ -98,17 +105,41 @@ class SqlLedger(LedgerStore):
     def ledger_size(self) -> int:
         return self._reading("reading the ledger size", _size)
 
+    def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes
+        it needs are built: built first if one was missing, then read again."""
+        try:
+            return self._reading(doing, work)
+        except _Unbuilt:
+            self.ledger_build_subtrees(size)
+        return self._reading(doing, work)
+
+    def ledger_build_subtrees(self, size: int) -> int:
+        """Build the subtree hashes of the first ``size`` entries not built yet (how many)."""
+
+        def run() -> int:
+            with self._write("building the ledger's subtree hashes") as c:
+                ledger_append.flush(c)  # a unit of work's own entries first
+                return build_subtrees(c, size)
+
+        return self.retry.run(run)
+
     def ledger_root(self, size: int) -> bytes:
-        return self._reading("reading a ledger root", lambda c: root_hash(_Reader(c), size))
+        return self._tree_reading(
+            "reading a ledger root", size, lambda c: root_hash(_Reader(c), size)
+        )
 
     def ledger_inclusion(self, index: int, size: int) -> list[bytes]:
-        return self._reading(
-            "building an inclusion proof", lambda c: inclusion_proof(_Reader(c), index, size)
+        return self._tree_reading(
+            "building an inclusion proof",
+            size,
+            lambda c: inclusion_proof(_Reader(c), index, size),
         )
 
     def ledger_consistency(self, first: int, second: int) -> list[bytes]:
-        return self._reading(
+        return self._tree_reading(
             "building a consistency proof",
+            second,
             lambda c: consistency_proof(_Reader(c), first, second),
         )
 

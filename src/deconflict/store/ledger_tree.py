@@ -1,0 +1,110 @@
+"""The ledger's subtree hashes, built lazily: many at once, when a root or a proof needs them.
+
+An append writes only its entry and leaf hash (:mod:`deconflict.store.ledger_append`); the hashes
+of the perfect subtrees above the leaves are derived from the leaves alone and never change once
+complete, so they are built here, in their own transaction, when :class:`SqlLedger
+<deconflict.store.ledger_sql.SqlLedger>` is asked for a root or a proof that needs one not yet
+stored: at the tick's checkpoint, as a rule, and so off the write path. Each build extends the
+stored subtrees from where the last one stopped to the size asked for, reading the leaf hashes
+stored since (one query) and inserting every perfect subtree they complete (one statement):
+amortised about one row and one hash per entry, and the proofs read O(log n) rows as before.
+
+Where the last build stopped is read from the stored level-1 subtrees: a build to size ``t``
+stores every perfect subtree within the first ``t`` leaves, so if the last level-1 subtree is the
+``j``-th, every subtree within the first ``2 (j + 1)`` leaves is stored. A build is a write
+transaction, queued like every write (:func:`deconflict.store.order.queue_writer`), so it reads
+what the last build committed; it only ever adds rows that any build would add (the hashes are
+determined by the leaves).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from deconflict.errors import VerificationFailed
+from deconflict.ledger import new_perfect_nodes
+from deconflict.ledger.merkle import NodeKey
+from deconflict.store import ledger_tables as lt
+from deconflict.store.bulk import insert_rows
+from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
+
+__all__ = ["build_subtrees", "built_size", "edge_keys"]
+
+_CHUNK = 50_000  # subtree rows per insert when a build is large
+_n = lt.ledger_nodes.c
+_LEVEL_1 = 1 << NODE_LEVEL_SHIFT
+_LAST_PAIR = sa.select(sa.func.max(_n.node)).where(_n.node >= _LEVEL_1, _n.node < 2 * _LEVEL_1)
+_READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
+_LEAVES = (
+    sa.select(_n.node, _n.hash)
+    .where(_n.node >= sa.bindparam("lo"), _n.node < sa.bindparam("hi"))
+    .order_by(_n.node)
+)
+
+
+def _node_id(key: NodeKey) -> int:
+    return (key[0] << NODE_LEVEL_SHIFT) | key[1]
+
+
+def edge_keys(size: int) -> list[NodeKey]:
+    """The perfect subtrees a tree of ``size`` leaves is made of (its right edge): one per set
+    bit of ``size``, the largest first. Extending the tree needs no other hash."""
+    return [
+        (level, (size >> level) - 1)
+        for level in range(size.bit_length() - 1, -1, -1)
+        if (size >> level) & 1
+    ]
+
+
+def _inconsistent(what: str) -> VerificationFailed:
+    return VerificationFailed(
+        f"ledger: the stored log is inconsistent ({what} is missing): "
+        "run `deconflict ledger verify`"
+    )
+
+
+def built_size(c: sa.Connection) -> int:
+    """How many leaves the stored subtrees cover (every perfect subtree within them is stored)."""
+    last = c.execute(_LAST_PAIR).scalar()
+    return 0 if last is None else 2 * ((int(last) - _LEVEL_1) + 1)
+
+
+def build_subtrees(c: sa.Connection, size: int) -> int:
+    """Store every perfect subtree within the first ``size`` leaves not stored yet, from the
+    stored leaf hashes; how many rows that added."""
+    start = built_size(c)
+    if start >= size:
+        return 0
+    edge: dict[NodeKey, bytes] = {}
+    keys = edge_keys(start)
+    if keys:
+        found = {
+            int(row.node): bytes(row.hash)
+            for row in c.execute(_READ_NODES, {"nodes": [_node_id(k) for k in keys]})
+        }
+        for key in keys:
+            if _node_id(key) not in found:
+                raise _inconsistent(f"subtree hash {key}")
+            edge[key] = found[_node_id(key)]
+    rows: list[tuple[int, bytes]] = []
+    added = 0
+    index = start
+    for row in c.execute(_LEAVES, {"lo": start, "hi": size}):
+        if int(row.node) != index:
+            raise _inconsistent(f"leaf hash {index}")
+        for key, value in new_perfect_nodes(index, bytes(row.hash), edge):
+            level, i = key
+            if level:
+                rows.append((_node_id(key), value))
+            if i & 1:  # a right child: its left sibling is used up
+                del edge[(level, i - 1)]
+            else:  # a left child: kept until its sibling completes it
+                edge[key] = value
+        index += 1
+        if len(rows) >= _CHUNK:
+            insert_rows(c, lt.ledger_nodes, ("node", "hash"), rows)
+            added, rows = added + len(rows), []
+    if index != size:
+        raise _inconsistent(f"leaf hash {index}")
+    insert_rows(c, lt.ledger_nodes, ("node", "hash"), rows)
+    return added + len(rows)

@@ -1,0 +1,103 @@
+"""Subtree hashes built lazily: appends store leaves only, roots and proofs build the rest."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deconflict.errors import VerificationFailed
+from deconflict.geo import Circle, Corridor, Polygon, Volume4D
+from deconflict.ledger import MemoryTree, canonical, leaf_hash
+from deconflict.model import Party
+from deconflict.store import ledger_tables as lt
+from deconflict.store import open_store
+from deconflict.store.codec import volume_to_dict, volumes_to_json
+
+T0 = 1_447_000_000.0
+
+
+@pytest.fixture
+def store(store_target):
+    s = open_store(store_target)
+    yield s
+    s.close()
+
+
+def _append(store, count: int, first: int = 0) -> None:
+    for i in range(first, first + count):
+        store.add_party(Party(f"p{i}", f"party {i}"), T0 + i)
+
+
+def _levels(store) -> set[int]:
+    return {level for level, _ in store.ledger_nodes()}
+
+
+def _reference(store) -> MemoryTree:
+    return MemoryTree(leaf_hash(body) for _, body in store.ledger_entries())
+
+
+def test_an_append_stores_its_entry_and_leaf_hash_only(store):
+    """Five appends leave five leaf hashes and no subtree above them until a root is asked."""
+    _append(store, 5)
+    assert store.ledger_size() == 5
+    assert _levels(store) == {0}
+    assert store.ledger_root(5) == _reference(store).root()
+    assert _levels(store) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("sizes", [[1, 2, 3], [7, 8, 13], [5, 16, 17, 33], [33]])
+def test_builds_in_steps_give_the_reference_tree(store, sizes):
+    """Roots and proofs asked at growing sizes, each building from where the last stopped,
+    agree with an in-memory tree, and the stored subtrees are exactly the reference's."""
+    done = 0
+    for size in sizes:
+        _append(store, size - done, done)
+        done = size
+        tree = _reference(store)
+        assert store.ledger_root(size) == tree.root()
+        for index in (0, size // 2, size - 1):
+            assert store.ledger_inclusion(index, size) == tree.inclusion(index)
+        assert store.ledger_consistency(1, size) == tree.consistency(1)
+    expected = {
+        (level, i): value
+        for level, hashes in enumerate(tree.levels)
+        for i, value in enumerate(hashes)
+    }
+    assert store.ledger_nodes() == expected
+
+
+def test_a_proof_at_an_older_size_builds_only_that_far(store):
+    """An inclusion proof in the tree of 6 of 11 entries builds the subtrees of the first 6."""
+    _append(store, 11)
+    tree = MemoryTree(leaf_hash(body) for _, body in store.ledger_entries()[:6])
+    assert store.ledger_inclusion(2, 6) == tree.inclusion(2)
+    stored = store.ledger_nodes()
+    assert (1, 2) in stored
+    assert (1, 3) not in stored
+    assert store.ledger_root(11) == _reference(store).root()
+
+
+def test_a_missing_leaf_hash_is_reported_not_rebuilt(store):
+    """A build never makes up a leaf hash: a removed one is a VerificationFailed."""
+    _append(store, 4)
+    with store._engine.begin() as c:
+        c.execute(lt.ledger_nodes.delete().where(lt.ledger_nodes.c.node == 2))
+    with pytest.raises(VerificationFailed, match="leaf hash 2"):
+        store.ledger_root(4)
+
+
+@pytest.mark.parametrize(
+    "footprint",
+    [
+        Circle((38.25, 35.0), 3_000.0),
+        Corridor([(38.0, 35.0), (38.5, 35.25), (39.125, 35.5)], 1_500.5),
+        Polygon([(38.0, 35.0), (38.5, 35.0), (38.5, 35.5), (38.0, 35.5)]),
+    ],
+    ids=["circle", "corridor", "polygon"],
+)
+def test_a_notice_commitment_holds_the_volumes_as_stored(footprint):
+    """The committed content's volumes are the stored volumes JSON, canonicalised."""
+    volume = Volume4D.build("v", footprint, 1_000.0, 8_000.5, T0 + 0.25, T0 + 3600)
+    direct = canonical([volume_to_dict(volume)])
+    assert direct == canonical(json.loads(volumes_to_json((volume,))))

@@ -1,10 +1,13 @@
-"""Subtree hashes built lazily: appends store leaves only, roots and proofs build the rest."""
+"""The ledger in the store: leaf-only appends, subtrees built lazily, what entries hold."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deconflict.errors import VerificationFailed
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
@@ -13,6 +16,7 @@ from deconflict.model import Party
 from deconflict.store import ledger_tables as lt
 from deconflict.store import open_store
 from deconflict.store.codec import volume_to_dict, volumes_to_json
+from deconflict.store.ledger_entries import rfc3339
 
 T0 = 1_447_000_000.0
 
@@ -101,3 +105,16 @@ def test_a_notice_commitment_holds_the_volumes_as_stored(footprint):
     volume = Volume4D.build("v", footprint, 1_000.0, 8_000.5, T0 + 0.25, T0 + 3600)
     direct = canonical([volume_to_dict(volume)])
     assert direct == canonical(json.loads(volumes_to_json((volume,))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(min_value=0, max_value=4e9)
+    | st.integers(0, 4_000_000_000).map(float)
+    | st.integers(0, 4_000_000_000_000_000).map(lambda us: us / 1e6)
+)
+def test_entry_times_are_rfc3339_as_strftime_writes_them(at_s):
+    """An entry's time is the UTC moment with microseconds only when there are any."""
+    moment = datetime.fromtimestamp(at_s, UTC)
+    pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
+    assert rfc3339(at_s) == moment.strftime(pattern)

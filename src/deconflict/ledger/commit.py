@@ -55,12 +55,48 @@ _INTEGRAL_BELOW = 2.0**53
 _DECIMAL_FROM = 1e-4  # from here up Python's repr of a double is ECMAScript's (no exponent)
 
 
+def _number(value: float) -> float | int:
+    """A double as ``json.dumps`` writes it the RFC 8785 way (see :func:`_plain`)."""
+    if value.is_integer():
+        if abs(value) < _INTEGRAL_BELOW:
+            return int(value)
+    elif abs(value) >= _DECIMAL_FROM and math.isfinite(value):
+        return value
+    raise _NotPlain
+
+
 def _plain(value: Any) -> Any:
     """``value`` with every double in a form ``json.dumps`` writes as RFC 8785 does (a small
     integral one as an integer; others as they are, where Python's shortest repr has no exponent,
     as ECMAScript's has none), or _NotPlain for anything else the two may write differently:
     non-ASCII or non-string keys (RFC 8785 sorts by UTF-16 code units), very small doubles,
-    integers out of range, other types."""
+    integers out of range, other types. The exact built-in types are tested first, and the
+    scalars in a dict or list inline: most of an entry, at a function call each otherwise."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                raise _NotPlain
+            kind = type(item)
+            if kind is str or item is None or (kind is int and -_INT_LIMIT <= item <= _INT_LIMIT):
+                out[key] = item
+            elif kind is float:
+                out[key] = _number(item)
+            else:
+                out[key] = _plain(item)
+        return out
+    if kind is list or kind is tuple:
+        items = []
+        for item in value:
+            kind = type(item)
+            if kind is float:
+                items.append(_number(item))
+            elif kind is str or item is None or (kind is int and -_INT_LIMIT <= item <= _INT_LIMIT):
+                items.append(item)
+            else:
+                items.append(_plain(item))
+        return items
     if value is None or isinstance(value, str | bool):
         return value
     if isinstance(value, int):
@@ -68,25 +104,19 @@ def _plain(value: Any) -> Any:
             return value
         raise _NotPlain
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < _INTEGRAL_BELOW:
-            return int(value)
-        if math.isfinite(value) and abs(value) >= _DECIMAL_FROM and not value.is_integer():
-            return value
-        raise _NotPlain
+        return _number(value)
     if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if not (isinstance(key, str) and key.isascii()):
-                raise _NotPlain
-            kind = type(item)  # the common scalars inline: most of an entry
-            if kind is str or item is None or (kind is int and -_INT_LIMIT <= item <= _INT_LIMIT):
-                out[key] = item
-            else:
-                out[key] = _plain(item)
-        return out
+        return _plain(dict(value))
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return _plain(list(value))
     raise _NotPlain
+
+
+# json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False), made once: dumps
+# builds an encoder per call. No circular check: _plain's output is a fresh tree.
+_ENCODE = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+).encode
 
 
 def canonical(value: Any) -> bytes:
@@ -95,8 +125,7 @@ def canonical(value: Any) -> bytes:
     Most values take a fast path through ``json.dumps`` (sorted keys, no spaces, UTF-8), whose
     string escapes are RFC 8785's; the rest, and every error, go through ``rfc8785``."""
     try:
-        text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return text.encode("utf-8")
+        return _ENCODE(_plain(value)).encode("utf-8")
     except (_NotPlain, UnicodeEncodeError):
         pass
     _check(value, "value")

@@ -63,7 +63,7 @@ class Mark:
     """Where the ledger's end stood (see :func:`mark`)."""
 
     size: int
-    known: dict[str, tuple[int | None, str | None]]
+    known: int  # the commitments' snapshot
     entries: int
 
 

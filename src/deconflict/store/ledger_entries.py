@@ -43,10 +43,9 @@ def rfc3339(at_s: float | None) -> str | None:
     """``2015-11-16T20:00:00Z`` (microseconds only when there are any)."""
     if at_s is None:
         return None
-    moment = datetime.fromtimestamp(at_s, UTC)
-    if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat writes the offset as +00:00 and microseconds only when there are any, as
+    # strftime's %f would (four-digit years: every time since 1970).
+    return datetime.fromtimestamp(at_s, UTC).isoformat()[:-6] + "Z"
 
 
 def subject_of(entity: str, entity_id: str) -> str:
@@ -84,10 +83,16 @@ _AT_VERSION = (
 
 class Commitments:
     """The newest commitment to each subject as one transaction sees it: read from the ledger
-    once, then kept up to date by the appends the transaction makes."""
+    once, then kept up to date by the appends the transaction makes. Each change is logged, so
+    going back to a savepoint's :meth:`snapshot` costs what was done since, not the whole."""
 
     def __init__(self) -> None:
         self._newest: dict[str, tuple[int | None, str | None]] = {}
+        self._undo: list[tuple[str, tuple[int | None, str | None] | None]] = []
+
+    def _set(self, subject: str, value: tuple[int | None, str | None]) -> None:
+        self._undo.append((subject, self._newest.get(subject)))
+        self._newest[subject] = value
 
     def fetch(self, c: sa.Connection, subjects: Iterable[str]) -> None:
         """Read the newest commitments of ``subjects`` not known yet, in a few queries."""
@@ -95,7 +100,7 @@ class Commitments:
         for lo in range(0, len(missing), _LOOKUP_CHUNK):
             chunk = missing[lo : lo + _LOOKUP_CHUNK]
             for subject in chunk:
-                self._newest[subject] = (None, None)
+                self._set(subject, (None, None))
             for row in c.execute(_NEWEST, {"subjects": chunk}):  # oldest first: newest wins
                 self._newest[row.subject] = (row.version, row.commitment)
 
@@ -114,14 +119,19 @@ class Commitments:
 
     def made(self, subject: str, version: int, commitment: str) -> None:
         """Note a commitment appended by this transaction (the newest to its subject)."""
-        self._newest[subject] = (version, commitment)
+        self._set(subject, (version, commitment))
 
-    def snapshot(self) -> dict[str, tuple[int | None, str | None]]:
-        """What is known now (to :meth:`restore` when appends after it are undone)."""
-        return dict(self._newest)
+    def snapshot(self) -> int:
+        """Where things stand now (to :meth:`restore` when appends after it are undone)."""
+        return len(self._undo)
 
-    def restore(self, snapshot: dict[str, tuple[int | None, str | None]]) -> None:
-        self._newest = dict(snapshot)
+    def restore(self, snapshot: int) -> None:
+        while len(self._undo) > snapshot:
+            subject, value = self._undo.pop()
+            if value is None:
+                del self._newest[subject]
+            else:
+                self._newest[subject] = value
 
 
 class _Entry:

@@ -139,9 +139,11 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
     With ``defer`` the rows are written at the next :func:`flush` (the caller's, before its
     commit or before it reads the ledger), so a unit of work writes them all at once."""
     end = _end(c)
-    before = mark(c)
+    before = Mark(end.size, end.known.snapshot(), len(end.entries))
     try:
-        end.known.fetch(c, notice_subjects(record for *_, record in items))
+        subjects = notice_subjects(record for *_, record in items)
+        if subjects:
+            end.known.fetch(c, subjects)
         for kind, entity_id, at_s, record in items:
             found = build_entry(c, kind, entity_id, at_s, record, end.known)
             if found is None:

@@ -1,14 +1,16 @@
 """The ledger's tables, as SQLAlchemy Core objects (created by migration 0002_ledger).
 
 ``ledger_entries`` holds each entry's canonical JSON at its leaf index; ``ledger_nodes`` the hash
-of every complete perfect subtree (leaves included), keyed by ``level << 48 | index``, so any proof
-reads O(log n) rows in one query. The entry that first commits to a record version also keeps,
-privately, the salt and the canonical content that open it (``version``, ``commitment``, ``salt``,
-``content``; null elsewhere): one row per append rather than two tables. ``ledger_checkpoints``
-holds the signed checkpoints; ``ledger_public_keys`` (migration 0003) the verifier key the log is
-signed with, whose private half lives in a key file, never here. ``ledger_keys`` is where hubs
-before 0003 kept the private key; the first hub to open such a log moves it to its key file and
-erases it (see :mod:`deconflict.hub.ledger_key`).
+of every complete perfect subtree, keyed by ``level << 48 | index``, so any proof reads O(log n)
+rows in one query: the leaves (level 0) written by each append, the subtrees above them built
+lazily, when a root or proof first needs them (:mod:`deconflict.store.ledger_tree`). The entry
+that first commits to a record version also keeps, privately, the salt and the canonical content
+that open it (``version``, ``commitment``, ``salt``, ``content``; null elsewhere): one row per
+append rather than two tables. ``ledger_checkpoints`` holds the signed checkpoints;
+``ledger_public_keys`` (migration 0003) the verifier key the log is signed with, whose private
+half lives in a key file, never here. ``ledger_keys`` is where hubs before 0003 kept the private
+key; the first hub to open such a log moves it to its key file and erases it (see
+:mod:`deconflict.hub.ledger_key`).
 """
 
 from __future__ import annotations

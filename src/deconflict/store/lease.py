@@ -70,6 +70,12 @@ def acquire(c: sa.Connection, now_ms: int, ttl_ms: int, held: int | None) -> int
     return token + 1
 
 
+def held_by_another(c: sa.Connection, now_ms: int) -> bool:
+    """Whether the lease is unexpired at ``now_ms`` (a hint read without the write turn: a
+    process on standby asks this first, and queues to take the lease only when it says no)."""
+    return _get(c, UNTIL) > now_ms
+
+
 def release(c: sa.Connection, held: int) -> None:
     """Give the lease up now, if ``held`` is still its token."""
     if _get(c, TOKEN) == held:

@@ -667,6 +667,12 @@ class SqlStore(SqlLedger, Store):
 
     @_transaction
     def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        if held is None and self._unit is None:
+            # On standby: a plain read first, so a process that does not hold the lease does
+            # not queue behind every writer (the write turn) each time it checks.
+            with self._read("reading the detector lease") as c:
+                if lease.held_by_another(c, round(now_s * 1000)):
+                    return None
         with self._write("taking the detector lease") as c:
             return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held)
 

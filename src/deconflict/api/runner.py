@@ -239,25 +239,23 @@ class HubRunner:
             raise RuntimeError("the hub is not started")
         self._due = False
         changed = False
-        token = None
         try:
             while True:
                 token = worker.token
                 report = worker.step(tick=tick)
                 tick = False
                 if report is None:  # another process holds the lease and detects
-                    break
+                    return changed
                 token = worker.token if worker.token is not None else token
-                changed = changed or bool(report.notifications) or report.changes > 0
+                if report.notifications or report.changes > 0:
+                    changed = True
+                    if self._announce:  # to the streams on other processes, batch by batch
+                        self._hub_or_fail().store.announce_notifications(str(token))
                 if report.changes < worker.batch:
-                    break
+                    return changed
         except Exception:
             self._due = True
             raise
-        finally:
-            if changed and self._announce:  # the streams on other processes
-                self._hub_or_fail().store.announce_notifications(str(token))
-        return changed
 
     def wake(self) -> None:
         """Wake the waiters (the streams and the webhook sender) now."""

@@ -334,3 +334,20 @@ def test_parties_and_agreements_are_added_and_listed_alike_through_both_backends
     code, out, err = twins.remote("reader", "party", "add", "DE")
     assert (code, out) == (1, "")
     assert err == "error: 403: the token lacks the scope 'admin'\n"
+
+
+def test_parties_list_alike_and_a_reader_sees_only_its_partners(tmp_path, twins):
+    """`party list` prints the same through both backends for an administrator; a token with
+    only the read scope lists its own party and those it shares an agreement with."""
+    for args in (("party", "list"), ("party", "list", "--json")):
+        local, remote = twins.run_unacting("US", *args)
+        assert local == remote
+        assert local[0] == 0, local[2]
+    assert {r["id"] for r in json.loads(local[1])} == {"US", "RU", "CAOC", "FR"}
+    twins.tokens["fr-reader"] = issue_local_token(tmp_path / "remote.db", "FR", ["read"])
+    code, out, _ = twins.remote("fr-reader", "party", "list", "--json")
+    assert code == 0
+    assert {r["id"] for r in json.loads(out)} == {"FR", "US"}  # RU, CAOC: no agreement with FR
+    twins.tokens["caoc-reader"] = issue_local_token(tmp_path / "remote.db", "CAOC", ["read"])
+    code, out, _ = twins.remote("caoc-reader", "party", "list", "--json")
+    assert {r["id"] for r in json.loads(out)} == {"CAOC", "US", "RU"}  # the relay of MOU

@@ -158,6 +158,26 @@ async def list_agreements(request: Request, principal: Caller) -> list[Agreement
     return [agreement_out(a) for a in found]
 
 
+@router.get("/parties", tags=["agreements"])
+async def list_parties(request: Request, principal: Caller) -> list[dict[str, str]]:
+    """The parties the caller knows of: itself and those it shares an agreement with (as a
+    party or the relay); every party for a token with the admin scope."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[dict[str, str]]:
+        everyone = hub.list_parties()
+        if not principal.has(Scope.ADMIN):
+            known = {principal.party}
+            for agreement in hub.list_agreements(principal.party):
+                known.update(agreement.parties)
+                if agreement.relay:
+                    known.add(agreement.relay)
+            everyone = [p for p in everyone if p.id in known]
+        return [{"id": p.id, "name": p.name} for p in everyone]
+
+    return await service(request).runner.run(read)
+
+
 @router.post("/agreements", status_code=201, response_model=AgreementOut, tags=["agreements"])
 async def add_agreement(
     body: AgreementIn,

@@ -25,7 +25,6 @@ from deconflict.cli.backends import (
     NoticeSummary,
     NotificationSummary,
     connect,
-    hub_session,
     registry,
 )
 from deconflict.cli.common import (
@@ -136,10 +135,13 @@ def party_add(
 
 
 @party_app.command("list")
-def party_list(db: DbOption, as_json: JsonOption = False) -> None:
-    """List the parties (of a hub database: the API does not list them)."""
-    with hub_session(db) as hub:
-        rows = [{"id": p.id, "name": p.name} for p in hub.list_parties()]
+def party_list(
+    db: DbOption, url: UrlOption, token: TokenOption, as_json: JsonOption = False
+) -> None:
+    """List the parties (remote: those the token's party shares an agreement with, itself
+    included; all of them with the admin scope)."""
+    with registry(db, url, token) as parties:
+        rows = [{"id": party_id, "name": name} for party_id, name in parties.parties()]
     _print(rows, as_json, "parties")
 
 

@@ -186,6 +186,10 @@ class Client:
     def add_agreement(self, agreement: Mapping[str, Any]) -> Json:
         return self._json("POST", "/v1/agreements", body=dict(agreement))
 
+    def parties(self) -> Json:
+        """The parties the token's party knows of (every party with the admin scope)."""
+        return self._json("GET", "/v1/parties")
+
     def add_party(self, party_id: str, name: str | None = None) -> Json:
         return self._json("POST", "/v1/parties", body=_present({"id": party_id, "name": name}))
 

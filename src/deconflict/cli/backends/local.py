@@ -147,6 +147,10 @@ class LocalRegistry:
         with hub_session(self._db) as hub:
             return hub.add_agreement(agreement).id
 
+    def parties(self) -> list[tuple[str, str]]:
+        with hub_session(self._db) as hub:
+            return [(p.id, p.name) for p in hub.list_parties()]
+
     def agreements(self) -> list[AgreementSummary]:
         with hub_session(self._db) as hub:
             found = hub.list_agreements()

@@ -120,6 +120,9 @@ class RemoteRegistry:
             for a in self._client.agreements()
         ]
 
+    def parties(self) -> list[tuple[str, str]]:
+        return [(p["id"], p["name"]) for p in self._client.parties()]
+
 
 def _agreement_document(agreement: Agreement) -> dict[str, Any]:
     """An agreement as ``POST /v1/agreements`` takes it (the format of its file)."""

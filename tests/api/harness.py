@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ from deconflict.hub import Hub
 from deconflict.model import Agreement, Disclosure
 
 ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a hub's database is (a SQLite file or a database URL), and the path its local files
+    (issuer key) are named after; the ``site`` fixture (tests/api/conftest.py) makes one."""
+
+    db: str
+    state: Path
 
 
 def make_db(tmp_path: Path, target: str | None = None) -> Path:

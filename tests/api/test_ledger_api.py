@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from tests.api.harness import circle, client, client_with, make_db, notice_body, token
+from tests.api.harness import Site, circle, client, client_with, make_db, notice_body, token
 
 from deconflict.api import ApiSettings, create_app
 from deconflict.cli.main import main
@@ -25,29 +23,8 @@ from deconflict.ledger import (
     verify_opening,
     verify_receipt,
 )
-from deconflict.settings import local_state_path
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where the hub's database is, and the path its local files (issuer key) are named after."""
-
-    db: str
-    state: Path
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
-    """The parties and agreements of tests.api.harness.make_db, on SQLite then PostgreSQL."""
-    monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path / "state"))
-    if request.param == "sqlite":
-        db = make_db(tmp_path)
-        return Site(str(db), db)
-    url = request.getfixturevalue("pg_url")
-    make_db(tmp_path, url)
-    return Site(url, local_state_path(url))
 
 
 def b64s(items: list[str]) -> list[bytes]:

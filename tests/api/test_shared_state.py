@@ -9,37 +9,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
-from tests.api.harness import circle, client_with, make_db, notice_body, token
+from tests.api.harness import Site, circle, client_with, notice_body, token
 
 import deconflict.api.service
 from deconflict.api import ApiSettings, create_app
-from deconflict.settings import local_state_path
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass(frozen=True)
-class Site:
-    db: str
-    state: Path
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def site(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Site:
-    """The parties and agreements of tests.api.harness.make_db, on SQLite then PostgreSQL."""
-    monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path / "state"))
-    if request.param == "sqlite":
-        db = make_db(tmp_path)
-        return Site(str(db), db)
-    url = request.getfixturevalue("pg_url")
-    make_db(tmp_path, url)
-    return Site(url, local_state_path(url))
 
 
 def _app(site: Site):  # type: ignore[no-untyped-def]

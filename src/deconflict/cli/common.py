@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -24,40 +24,27 @@ __all__ = [
     "read_json",
 ]
 
-DbOption = Annotated[
-    str,
-    typer.Option(
-        "--db",
-        help=SETTINGS["db"].help,
-        envvar=SETTINGS["db"].env,
-        default_factory=lambda: setting_value("db"),
-        show_default=SETTINGS["db"].default,
-    ),
-]
+
+def _setting_option(name: str, flag: str, show_default: bool | str = False) -> Any:
+    """A string option backed by the setting ``name``: its help, its environment variable, and
+    its value (or default) when the option is not given."""
+    setting = SETTINGS[name]
+    return typer.Option(
+        flag,
+        help=setting.help,
+        envvar=setting.env,
+        default_factory=lambda: setting_value(name),
+        show_default=show_default,
+    )
+
+
+DbOption = Annotated[str, _setting_option("db", "--db", show_default=SETTINGS["db"].default)]
 PartyOption = Annotated[
     str | None,
     typer.Option("--party", "--as", help="The acting party's id (remote: the token's party)."),
 ]
-UrlOption = Annotated[
-    str,
-    typer.Option(
-        "--url",
-        help=SETTINGS["url"].help,
-        envvar=SETTINGS["url"].env,
-        default_factory=lambda: setting_value("url"),
-        show_default=False,
-    ),
-]
-TokenOption = Annotated[
-    str,
-    typer.Option(
-        "--token",
-        help=SETTINGS["token"].help,
-        envvar=SETTINGS["token"].env,
-        default_factory=lambda: setting_value("token"),
-        show_default=False,
-    ),
-]
+UrlOption = Annotated[str, _setting_option("url", "--url")]
+TokenOption = Annotated[str, _setting_option("token", "--token")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 

@@ -33,8 +33,6 @@ import json
 import math
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ from deconflict.engine import SeparationMinima
 from deconflict.hub import Hub
 from deconflict.model import Agreement, Disclosure
 from deconflict.settings import local_state_path
+from deconflict.testing import served
 
 __all__ = ["main"]
 
@@ -138,46 +137,6 @@ def _setup(db: str, env: dict[str, str]) -> dict[str, str]:
         )
     state = local_state_path(db, env)
     return {p: issue_local_token(state, p, ["read", "notice", "ack"]) for p in PARTIES}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _server(db: str, env: dict[str, str], workers: int = 1) -> Iterator[str]:
-    """``deconflict serve --workers`` on 127.0.0.1, ready; stopped (then killed) on the way
-    out."""
-    port = _free_port()
-    command = [sys.executable, "-c", "from deconflict.cli.main import run; run()"]
-    command += ["serve", "--db", db]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30.0
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"the server exited: {log.read().decode()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not become ready within 30 s")
-                time.sleep(0.1)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5.0)
 
 
 async def _listen(
@@ -313,7 +272,7 @@ def run_one(
     workers: int = 1,
 ) -> Figures:
     tokens = _setup(db, env)
-    with _server(db, env, workers) as url:
+    with served(db, "--workers", str(workers), env=env) as url:
         answered, latencies, errors, elapsed, arrivals = asyncio.run(
             _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices)
         )

@@ -5,19 +5,11 @@ the detector lease; ``--workers N`` serves; SQLite refuses more than one worker.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from tests.api.harness import circle, make_db
 
@@ -25,45 +17,7 @@ from deconflict.api import issue_local_token
 from deconflict.cli.main import main
 from deconflict.client import Client, Event
 from deconflict.settings import local_state_path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serve(db: str, *extra: str) -> Iterator[str]:
-    """``deconflict serve`` in a process of its own on 127.0.0.1, ready; stopped at the end."""
-    port = _free_port()
-    command = [sys.executable, "-c", "from deconflict.cli.main import run; run()", "serve"]
-    command += ["--db", db, "--host", "127.0.0.1", "--port", str(port), *extra]
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, env=dict(os.environ), stdout=log, stderr=log)
-        try:
-            yield _ready(process, log, f"http://127.0.0.1:{port}")
-        finally:
-            process.terminate()
-            try:
-                process.wait(10.0)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5.0)
-
-
-def _ready(process: subprocess.Popen[bytes], log: Any, url: str) -> str:
-    """``url`` once its /readyz answers 200 (the server's output in the error if it exits)."""
-    deadline = time.monotonic() + 30.0
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            raise AssertionError(f"the server exited: {log.read().decode()[-2000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return url
-        assert time.monotonic() < deadline, "the server was not ready within 30 s"
-        time.sleep(0.1)
+from deconflict.testing import served
 
 
 def _first_event(client: Client, notice: str, into: queue.Queue[Event]) -> threading.Thread:
@@ -90,7 +44,7 @@ def test_a_notice_reaches_a_stream_on_another_process(tmp_path: Path, pg_url: st
     state = local_state_path(pg_url)
     ru_token = issue_local_token(state, "RU", ["read", "notice"])
     us_token = issue_local_token(state, "US", ["read", "ack"])
-    with _serve(pg_url) as leader, _serve(pg_url) as standby:
+    with served(pg_url) as leader, served(pg_url) as standby:
         for filed_on, stream_on, n in ((leader, standby, 1), (standby, leader, 2)):
             ru, us = Client(filed_on, ru_token), Client(stream_on, us_token)
             received: queue.Queue[Event] = queue.Queue()
@@ -110,7 +64,7 @@ def test_workers_option_serves(tmp_path: Path, pg_url: str) -> None:
     """``--workers 2`` starts two processes on one port that file and deliver."""
     make_db(tmp_path, pg_url)
     state = local_state_path(pg_url)
-    with _serve(pg_url, "--workers", "2") as url:
+    with served(pg_url, "--workers", "2") as url:
         ru = Client(url, issue_local_token(state, "RU", ["read", "notice"]))
         us = Client(url, issue_local_token(state, "US", ["read", "ack"]))
         received: queue.Queue[Event] = queue.Queue()

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from tests.api.harness import circle, notice_body
+
+from deconflict.testing import free_port
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 
@@ -24,12 +25,6 @@ def session_script() -> str:
 def readme_agreement() -> dict:
     block = README.split("An agreement file:\n\n```json\n", 1)[1].split("```", 1)[0]
     return json.loads(block)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the session uses curl")

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from deconflict.testing import served
+
 CHROMIUM = Path("/usr/bin/chromium")
 #: Screenshots of each step go here (kept by CI as test artifacts).
 ARTIFACTS = Path(
@@ -30,7 +28,6 @@ ARTIFACTS = Path(
         "DECONFLICT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
     )
 )
-LAUNCH_TIMEOUT_S = 30.0
 
 
 def need_chromium() -> Path:
@@ -51,13 +48,6 @@ def screenshot(page: Any, name: str) -> Path:
     path = folder / f"{name}.png"
     page.screenshot(path=str(path))
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -87,36 +77,9 @@ def serve_demo(folder: Path) -> Iterator[DemoHub]:
     from deconflict.demo.runner import run_demo
 
     run_demo(folder, echo=lambda _line: None)
-    port = _free_port()
-    command = [sys.executable, "-c", "from deconflict.cli.main import run; run()"]
-    args = ["serve", "--db", str(folder / "demo.db"), "--host", "127.0.0.1", "--port", str(port)]
-    out, err = folder / "serve.out", folder / "serve.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen(
-            [*command, *args, "--links"], stdout=stdout, stderr=stderr, cwd=folder
-        )
-    try:
-        deadline = time.monotonic() + LAUNCH_TIMEOUT_S
-        url = f"http://127.0.0.1:{port}"
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"deconflict serve exited: {err.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("deconflict serve was not ready within 30 s")
+    output = folder / "serve.log"
+    with served(folder / "demo.db", "--links", cwd=folder, output=output) as url:
         # The links were printed before the server started.
-        words = (line.split() for line in out.read_text().splitlines())
+        words = (line.split() for line in output.read_text().splitlines())
         links = {w[0]: w[1] for w in words if len(w) == 2 and "#token=" in w[1]}
         yield DemoHub(url=url, links=links, report=folder)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)

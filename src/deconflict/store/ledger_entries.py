@@ -16,7 +16,7 @@ per transaction (:class:`Commitments`), many at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -189,14 +189,25 @@ def notice_subjects(records: Iterable[Record]) -> list[str]:
     ]
 
 
+def _row(
+    c: sa.Connection,
+    record: Record,
+    kind: type[Any],
+    values: Callable[[Any], dict[str, Any]],
+    table: sa.Table,
+    entity_id: str,
+) -> dict[str, Any]:
+    """The stored row of ``entity_id``: made from ``record`` when it is that record (as written
+    in this transaction), else read from ``table``."""
+    if isinstance(record, kind):
+        return values(record)
+    return dict(c.execute(sa.select(table).where(table.c.id == entity_id)).one()._mapping)
+
+
 def _notification(
     c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
-    if isinstance(record, Notification):
-        row = notification_values(record)
-    else:
-        found = c.execute(sa.select(t.notifications).where(t.notifications.c.id == entity_id))
-        row = dict(found.one()._mapping)
+    row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
     version, commitment = (None, None)
     if row["notice_id"] is not None:
         version, commitment = b.known.newest(c, subject_of("notice", row["notice_id"]))
@@ -221,11 +232,7 @@ def _notification(
 def _conflict(
     c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
-    if isinstance(record, Conflict):
-        row = conflict_values(record)
-    else:
-        found = c.execute(sa.select(t.conflicts).where(t.conflicts.c.id == entity_id))
-        row = dict(found.one()._mapping)
+    row = _row(c, record, Conflict, conflict_values, t.conflicts, entity_id)
     content = {name: value for name, value in row.items() if name not in ("state", "resolved_at_s")}
     return {
         "type": kind,

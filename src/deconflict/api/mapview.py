@@ -10,6 +10,7 @@ times, adjustments), so the browser and the demo's map.html say them as the CLI 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +24,7 @@ from deconflict.demo.timefmt import format_lead, format_window
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
-from deconflict.model import NoticeState, PlanState
+from deconflict.model import Notice, NoticeState, Plan, PlanState
 from deconflict.web import outline_geometry
 
 __all__ = ["router", "volume_feature"]
@@ -77,11 +78,20 @@ def _alerts(hub: Hub, party: str) -> dict[tuple[str, str], dict[str, str]]:
     return alerts
 
 
+def _notice_properties(notice: Notice, alert: dict[str, str]) -> dict[str, Any]:
+    return {
+        "category": notice.category,
+        "state": str(notice.state),
+        "alert": alert.get("alert"),
+        "notification": alert.get("notification"),
+    }
+
+
 def _conflict_feature(
-    out: ConflictOut, rings: dict[tuple[str, str], Ring], alert: dict[str, str]
+    out: ConflictOut, ring: Callable[[str | None, str | None], Ring | None], alert: dict[str, str]
 ) -> dict[str, Any]:
-    mine = rings.get((out.mine.record_id or "", out.mine.volume_id or ""))
-    theirs = rings.get((out.theirs.record_id or "", out.theirs.volume_id or ""))
+    mine = ring(out.mine.record_id, out.mine.volume_id)
+    theirs = ring(out.theirs.record_id, out.theirs.volume_id)
     if mine is not None and theirs is not None:
         geometry: dict[str, Any] | None = outline_geometry(mine, theirs)
     elif mine is not None:
@@ -138,38 +148,42 @@ async def map_view(
     party = principal.party
 
     def read(hub: Hub) -> dict[str, Any]:
-        features, rings = [], {}
         alerts = _alerts(hub, party)
-        for notice in hub.list_notices(party):
-            if notice.state is NoticeState.CANCELLED:
-                continue
-            alert = alerts.get(("notice", notice.id), {})
-            for v in notice.volumes:
-                rings[(notice.id, v.id)] = ring = v.footprint.outline()
+        notices = [n for n in hub.list_notices(party) if n.state is not NoticeState.CANCELLED]
+        plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
+        # (record, kind, the properties its volumes carry beside the volume's own)
+        records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
+            (n, "notice", _notice_properties(n, alerts.get(("notice", n.id), {}))) for n in notices
+        ]
+        records += [(p, "plan", {"category": "plan", "state": str(p.state)}) for p in plans]
+        volumes = {(r.id, v.id): v for r, _, _ in records for v in r.volumes}
+        rings: dict[tuple[str, str], Ring] = {}
+
+        def outline(key: tuple[str, str]) -> Ring:
+            """A volume's outline, computed once and only for what is drawn."""
+            if key not in rings:
+                rings[key] = volumes[key].footprint.outline()
+            return rings[key]
+
+        def ring(record_id: str | None, volume_id: str | None) -> Ring | None:
+            """A conflict side's outline, or None for a volume the caller may not see."""
+            key = (record_id or "", volume_id or "")
+            return outline(key) if key in volumes else None
+
+        features = []
+        for record, kind, extra in records:
+            for v in record.volumes:
                 if v.window.start_s < high and v.window.end_s > low:
-                    extra = {
-                        "category": notice.category,
-                        "state": str(notice.state),
-                        "alert": alert.get("alert"),
-                        "notification": alert.get("notification"),
-                    }
+                    drawn = outline((record.id, v.id))
                     features.append(
-                        volume_feature(v, ring, notice.party, "notice", notice.id, **extra)
+                        volume_feature(v, drawn, record.party, kind, record.id, **extra)
                     )
-        for plan in hub.list_plans(party):
-            if plan.state is PlanState.WITHDRAWN:
-                continue
-            for v in plan.volumes:
-                rings[(plan.id, v.id)] = ring = v.footprint.outline()
-                if v.window.start_s < high and v.window.end_s > low:
-                    extra = {"category": "plan", "state": str(plan.state)}
-                    features.append(volume_feature(v, ring, plan.party, "plan", plan.id, **extra))
         for conflict in hub.list_conflicts(party):
             detail = conflict.detail
             if detail.start_s < high and detail.end_s > low:
                 view = conflict_view(hub, party, conflict)
                 alert = alerts.get(("conflict", conflict.id), {})
-                features.append(_conflict_feature(view, rings, alert))
+                features.append(_conflict_feature(view, ring, alert))
         return {
             "type": "FeatureCollection",
             "party": party,

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from deconflict.store.schema import Id, Time, metadata
 
 if TYPE_CHECKING:
-    from deconflict.store.sql import SqlStore
+    from deconflict.store.transactions import SqlTransactions
 
 __all__ = [
     "ServiceState",
@@ -100,18 +100,19 @@ class ServiceState:
     (retried on a serialization failure), or part of the store's open unit of work, whose owner
     retries the whole unit. Use it on the thread that uses ``store``."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlTransactions) -> None:
         self._store = store
 
     def _run(self, write: bool, doing: str, work: Callable[[sa.Connection], T]) -> T:
-        # The store's own transaction helpers: they join its open unit of work, if any. In a
-        # unit a read goes through ``_write`` too: these tables hold no ledger rows, so the
-        # unit's pending ledger rows need not be written out first (as ``_read`` does).
+        # The store's own transactions: they join its open unit of work, if any. In a unit a
+        # read goes through ``write_connection`` too: these tables hold no ledger rows, so the
+        # unit's pending ledger rows need not be written out first (as ``read_connection`` does).
         store = self._store
-        in_unit = store._unit is not None
+        in_unit = store.in_unit
 
         def run() -> T:
-            with (store._write if write or in_unit else store._read)(doing) as c:
+            connection = store.write_connection if write or in_unit else store.read_connection
+            with connection(doing) as c:
                 return work(c)
 
         if in_unit:

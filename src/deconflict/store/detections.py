@@ -1,0 +1,126 @@
+"""The SQL store's detector side: its cursor in the change log, committing what a detection
+found (new and resolved conflicts, notifications) together with the cursor, and the detector
+lease that fences it (:mod:`deconflict.store.lease`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.errors import StoreError
+from deconflict.model import Conflict, Notification
+from deconflict.store import lease
+from deconflict.store import schema as t
+from deconflict.store.base import Detection
+from deconflict.store.bulk import insert_many
+from deconflict.store.ledger_append import LogItem
+from deconflict.store.records import IN_CHUNK, SqlRecords
+from deconflict.store.rows import conflict_values, notification_values
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlDetections"]
+
+_DETECTOR = "detector"
+# Statements built once (their parameters given at execution): building a statement per call
+# costs more than running it on the detection path.
+_RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
+_STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
+    t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+_MOVE_DETECTOR_CURSOR = (
+    sa.update(t.cursors).where(t.cursors.c.name == _DETECTOR).values(seq=sa.bindparam("seq"))
+)
+
+
+class SqlDetections(SqlRecords):
+    """The detector's cursor, its committed detections and its lease."""
+
+    @transaction
+    def detector_cursor(self) -> int:
+        with self.read_connection("reading the detector cursor") as c:
+            seq = c.execute(
+                sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+            ).scalar()
+        return 0 if seq is None else int(seq)
+
+    def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
+        self.commit_detections([detection], fence)
+
+    @transaction
+    def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        if not detections:
+            return
+        first = min(d.seq for d in detections)
+        last = max(d.seq for d in detections)
+        with self.write_connection(f"recording detections at changes {first} to {last}") as c:
+            if fence is not None:
+                lease.fence(c, fence)
+            current = c.execute(_DETECTOR_CURSOR).scalar()
+            if current is not None and current >= first:
+                raise StoreError(f"change {first} was already processed (cursor at {current})")
+            found = [conflict for d in detections for conflict in d.new_conflicts]
+            stored = self._stored_conflicts(c, [conflict.id for conflict in found])
+            log: list[LogItem] = []
+            new: list[Conflict] = []
+            resolved: list[Conflict] = []
+            notifications: list[Notification] = []
+            for d in detections:  # the log in the detector's order: each row's outputs together
+                at_s = d.at_s
+                for conflict in d.new_conflicts:
+                    if conflict.id not in stored:
+                        stored.add(conflict.id)
+                        new.append(conflict)
+                        log.append(("conflict.detected", conflict.id, at_s, conflict))
+                for conflict in d.resolved_conflicts:
+                    resolved.append(conflict)
+                    log.append(("conflict.resolved", conflict.id, at_s, conflict))
+                for n in d.notifications:
+                    notifications.append(n)
+                    log.append(("notification.created", n.id, at_s, n))
+            if new:
+                insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
+            if resolved:
+                c.execute(
+                    _RESOLVE_CONFLICT,
+                    [
+                        {
+                            "target_id": conflict.id,
+                            "state": str(conflict.state),
+                            "resolved_at_s": conflict.resolved_at_s,
+                        }
+                        for conflict in resolved
+                    ],
+                )
+            if notifications:
+                insert_many(c, t.notifications, [notification_values(n) for n in notifications])
+            self._log_many(c, log)
+            if current is None:
+                c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=last))
+            else:
+                c.execute(_MOVE_DETECTOR_CURSOR, {"seq": last})
+
+    @staticmethod
+    def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:
+        stored: set[str] = set()
+        for lo in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[lo : lo + IN_CHUNK])
+            stored.update(c.execute(_STORED_CONFLICTS, {"ids": chunk}).scalars())
+        return stored
+
+    @transaction
+    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        if held is None and self._unit is None:
+            # On standby: a plain read first, so a process that does not hold the lease does
+            # not queue behind every writer (the write turn) each time it checks.
+            with self.read_connection("reading the detector lease") as c:
+                if lease.held_by_another(c, round(now_s * 1000)):
+                    return None
+        with self.write_connection("taking the detector lease") as c:
+            return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held)
+
+    @transaction
+    def release_lease(self, held: int) -> None:
+        with self.write_connection("releasing the detector lease") as c:
+            lease.release(c, held)

@@ -1,0 +1,149 @@
+"""The SQL store's notices: filing and updating them (each version kept in ``notice_versions``,
+an update compare-and-set on the version read), and reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound
+from deconflict.model import Notice, NoticeState
+from deconflict.store import schema as t
+from deconflict.store.codec import volumes_from_json, volumes_to_json
+from deconflict.store.records import IN_CHUNK, SqlRecords, missing_or_stale
+from deconflict.store.rows import notice_of
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlNotices"]
+
+# Statements built once (their parameters given at execution): building a statement per call
+# costs more than running it on the filing path.
+_INSERT_NOTICE = sa.insert(t.notices)
+_INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
+_GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+class SqlNotices(SqlRecords):
+    """Notices and their versions."""
+
+    @transaction
+    def add_notice(self, notice: Notice) -> None:
+        volumes = volumes_to_json(notice.volumes)
+        with self.write_connection(f"filing notice {notice.id!r}") as c:
+            c.execute(
+                _INSERT_NOTICE,
+                {
+                    "id": notice.id,
+                    "party_id": notice.party,
+                    "category": notice.category,
+                    "version": notice.version,
+                    "state": str(notice.state),
+                    "volumes": volumes,
+                    "filed_at_s": notice.filed_at_s,
+                    "updated_at_s": notice.updated_at_s,
+                },
+            )
+            self._notice_version(c, notice, notice.filed_at_s, volumes)
+            self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
+
+    @staticmethod
+    def _notice_version(
+        c: sa.Connection, notice: Notice, at_s: float, volumes: str | None = None
+    ) -> None:
+        c.execute(
+            _INSERT_NOTICE_VERSION,
+            {
+                "notice_id": notice.id,
+                "version": notice.version,
+                "category": notice.category,
+                "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
+                "at_s": at_s,
+            },
+        )
+
+    @transaction
+    def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
+        at_s = notice.updated_at_s if notice.updated_at_s is not None else notice.filed_at_s
+        with self.write_connection(f"updating notice {notice.id!r}") as c:
+            done = c.execute(
+                sa.update(t.notices)
+                .where(t.notices.c.id == notice.id, t.notices.c.version == expected_version)
+                .values(
+                    category=notice.category,
+                    version=notice.version,
+                    state=str(notice.state),
+                    volumes=volumes_to_json(notice.volumes),
+                    updated_at_s=notice.updated_at_s,
+                )
+            )
+            if done.rowcount == 0:
+                missing_or_stale(c, t.notices, "notice", notice.id, expected_version)
+            if notice.version != expected_version:
+                self._notice_version(c, notice, at_s)
+            self._log(c, f"notice.{verb}", notice.id, at_s, notice)
+
+    @transaction
+    def get_notice(self, notice_id: str) -> Notice:
+        with self.read_connection(f"reading notice {notice_id!r}") as c:
+            row = c.execute(sa.select(t.notices).where(t.notices.c.id == notice_id)).first()
+        if row is None:
+            raise NotFound(f"no notice {notice_id!r}")
+        return notice_of(row._mapping)
+
+    @transaction
+    def get_notices(self, notice_ids: Sequence[str]) -> dict[str, Notice]:
+        ids = list(dict.fromkeys(notice_ids))
+        found: dict[str, Notice] = {}
+        with self.read_connection(f"reading {len(ids)} notices") as c:
+            for lo in range(0, len(ids), IN_CHUNK):
+                for row in c.execute(_GET_NOTICES, {"ids": ids[lo : lo + IN_CHUNK]}):
+                    found[row.id] = notice_of(row._mapping)
+        return found
+
+    @transaction
+    def get_notice_version(self, notice_id: str, version: int) -> Notice:
+        notice = self.get_notice(notice_id)
+        if version == notice.version:
+            return notice
+        v = t.notice_versions.c
+        with self.read_connection(f"reading notice {notice_id!r} version {version}") as c:
+            row = c.execute(
+                sa.select(t.notice_versions).where(v.notice_id == notice_id, v.version == version)
+            ).first()
+        if row is None:
+            raise NotFound(f"no version {version} of notice {notice_id!r}")
+        return Notice(
+            id=notice.id,
+            party=notice.party,
+            volumes=volumes_from_json(row.volumes),
+            category=row.category,
+            filed_at_s=notice.filed_at_s,
+            version=version,
+            state=notice.state,
+            updated_at_s=row.at_s,
+        )
+
+    @transaction
+    def list_notices(
+        self, party: str | None = None, states: Sequence[NoticeState] | None = None
+    ) -> list[Notice]:
+        query = sa.select(t.notices).order_by(t.notices.c.filed_at_s, t.notices.c.id)
+        if party is not None:
+            query = query.where(t.notices.c.party_id == party)
+        if states is not None:
+            query = query.where(t.notices.c.state.in_([str(s) for s in states]))
+        with self.read_connection("listing notices") as c:
+            rows = c.execute(query).all()
+        return [notice_of(row._mapping) for row in rows]
+
+    @transaction
+    def notice_versions(self, states: Sequence[NoticeState]) -> list[tuple[str, int, NoticeState]]:
+        col = t.notices.c
+        query = (
+            sa.select(col.id, col.version, col.state)
+            .where(col.state.in_([str(s) for s in states]))
+            .order_by(col.filed_at_s, col.id)
+        )
+        with self.read_connection("listing notice versions") as c:
+            return [(row.id, row.version, NoticeState(row.state)) for row in c.execute(query)]

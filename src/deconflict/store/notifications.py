@@ -1,0 +1,100 @@
+"""The SQL store's notifications: the queries delivery runs (undelivered, acknowledgement due)
+and their updates as they are delivered, acknowledged or escalated, many in one statement
+(notifications are created by a detection: :mod:`deconflict.store.detections`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound
+from deconflict.model import Notification, NotificationState
+from deconflict.store import schema as t
+from deconflict.store.bulk import update_many
+from deconflict.store.records import IN_CHUNK, SqlRecords
+from deconflict.store.rows import notification_of, notification_values
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlNotifications"]
+
+_STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
+    t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+class SqlNotifications(SqlRecords):
+    """Reading and updating notifications."""
+
+    @transaction
+    def get_notification(self, notification_id: str) -> Notification:
+        col = t.notifications.c
+        with self.read_connection(f"reading notification {notification_id!r}") as c:
+            row = c.execute(sa.select(t.notifications).where(col.id == notification_id)).first()
+        if row is None:
+            raise NotFound(f"no notification {notification_id!r}")
+        return notification_of(row._mapping)
+
+    @transaction
+    def list_notifications(
+        self,
+        party: str | None = None,
+        *,
+        include_relayed: bool = True,
+        since_s: float | None = None,
+        undelivered: bool = False,
+        ack_due_by_s: float | None = None,
+    ) -> list[Notification]:
+        col = t.notifications.c
+        query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
+        if party is not None:
+            if include_relayed:
+                query = query.where(sa.or_(col.recipient == party, col.via == party))
+            else:
+                query = query.where(col.recipient == party)
+        if since_s is not None:
+            query = query.where(col.created_at_s >= since_s)
+        if undelivered:
+            query = query.where(col.delivered_at_s.is_(None))
+        if ack_due_by_s is not None:
+            waiting = [str(NotificationState.PENDING), str(NotificationState.DELIVERED)]
+            query = query.where(col.ack_deadline_s <= ack_due_by_s, col.state.in_(waiting))
+        with self.read_connection("listing notifications") as c:
+            rows = c.execute(query).all()
+        return [notification_of(row._mapping) for row in rows]
+
+    def update_notification(self, notification: Notification, verb: str) -> None:
+        self.update_notifications([notification], verb)
+
+    @transaction
+    def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
+        if not notifications:
+            return
+        rows, log = [], []
+        for n in notifications:
+            at_s = max(
+                s
+                for s in (n.created_at_s, n.delivered_at_s, n.acknowledged_at_s, n.escalated_at_s)
+                if s is not None
+            )
+            rows.append(notification_values(n))
+            log.append((f"notification.{verb}", n.id, at_s, n))
+        doing = (
+            f"updating notification {notifications[0].id!r}"
+            if len(notifications) == 1
+            else f"updating {len(notifications)} notifications"
+        )
+        with self.write_connection(doing) as c:
+            if update_many(c, t.notifications, "id", rows) != len(rows):  # or not told: look
+                self._all_notifications_exist(c, [n.id for n in notifications])
+            self._log_many(c, log)
+
+    @staticmethod
+    def _all_notifications_exist(c: sa.Connection, ids: Sequence[str]) -> None:
+        have: set[str] = set()
+        for lo in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[lo : lo + IN_CHUNK])
+            have.update(c.execute(_STORED_NOTIFICATIONS, {"ids": chunk}).scalars())
+        for notification_id in ids:
+            if notification_id not in have:
+                raise NotFound(f"no notification {notification_id!r}")

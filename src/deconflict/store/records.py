@@ -1,0 +1,59 @@
+"""What the SQL store's record modules (:mod:`~deconflict.store.parties`,
+:mod:`~deconflict.store.notices`, :mod:`~deconflict.store.plans`,
+:mod:`~deconflict.store.detections`, :mod:`~deconflict.store.notifications`) share: the base
+they extend, the check that explains a versioned update that matched no row, and how many ids
+go in one ``IN (...)`` list.
+
+Each write appends its change-log rows in its own transaction through ``_log``/``_log_many``,
+which :class:`~deconflict.store.sql.SqlStore` defines (with the change log's reads).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound, VersionConflict
+from deconflict.store.transactions import SqlTransactions
+
+if TYPE_CHECKING:
+    from deconflict.model import Notice, Plan
+    from deconflict.store.ledger_append import LogItem
+
+__all__ = ["IN_CHUNK", "SqlRecords", "missing_or_stale"]
+
+IN_CHUNK = 500  # ids per IN (...) list
+
+
+def missing_or_stale(
+    c: sa.Connection, table: sa.Table, what: str, record_id: str, expected: int
+) -> None:
+    """Raise why a versioned update of ``table`` matched no row: NotFound or VersionConflict."""
+    current = c.execute(sa.select(table.c.version).where(table.c.id == record_id)).scalar()
+    if current is None:
+        raise NotFound(f"no {what} {record_id!r}")
+    raise VersionConflict(
+        f"{what} {record_id!r} is at version {current}, not {expected}: read it again"
+    )
+
+
+class SqlRecords(SqlTransactions):
+    """A family of records in the store: its statements run in the store's transactions, and
+    each write appends to the change log."""
+
+    if TYPE_CHECKING:  # defined by SqlStore (deconflict.store.sql)
+
+        @classmethod
+        def _log(
+            cls,
+            connection: sa.Connection,
+            kind: str,
+            entity_id: str,
+            at_s: float,
+            record: Notice | Plan | None = None,
+        ) -> None: ...
+
+        @staticmethod
+        def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> None: ...

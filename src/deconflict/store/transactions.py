@@ -1,0 +1,215 @@
+"""The SQL store's engine and transaction plumbing: opening (migrations), units of work,
+savepoints, one connection per call, and translating driver errors at this boundary.
+
+:class:`SqlTransactions` is what every part of :class:`~deconflict.store.sql.SqlStore` builds on,
+and the small interface the store's other modules use to run their statements in the store's
+transactions (:mod:`deconflict.store.service_state`): :meth:`~SqlTransactions.write_connection`
+and :meth:`~SqlTransactions.read_connection` join the open unit of work if there is one, else
+open their own transaction; :attr:`~SqlTransactions.in_unit` says which; ``retry`` is the
+policy that runs a whole transaction again.
+
+Errors are translated by :func:`translated`: an integrity violation is ``InvalidInput`` (a
+duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Retryable`` (the
+:func:`transaction` decorator runs the whole method again under the store's
+:class:`RetryPolicy`), anything else from the driver is ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import exc
+
+from deconflict.errors import (
+    AlreadyExists,
+    DeconflictError,
+    InvalidInput,
+    StoreError,
+)
+from deconflict.store import lease, ledger_append, order, wakeup
+from deconflict.store.ledger_append import watch
+from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
+
+__all__ = [
+    "IN_UNIT",
+    "SqlTransactions",
+    "transaction",
+    "translated",
+]
+
+IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6465636F  # "deco": several workers starting at once migrate one at a time
+
+
+def _migrate(engine: sa.Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        order.ensure_rows(connection, (order.LOG_MUTEX, *lease.LEASE_ROWS))
+
+
+def _is_unique_violation(error: exc.IntegrityError) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE constraint)."""
+    orig = error.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+@contextlib.contextmanager
+def translated(doing: str) -> Iterator[None]:
+    """Translate what the driver raises while ``doing`` into the store's errors."""
+    try:
+        yield
+    except DeconflictError:
+        raise
+    except exc.DBAPIError as error:
+        if is_retryable(error):
+            raise Retryable(f"{doing}: {error.orig}") from None
+        if isinstance(error, exc.IntegrityError):
+            if _is_unique_violation(error):
+                raise AlreadyExists(f"{doing}: one with that id already exists") from None
+            raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
+        raise StoreError(f"{doing}: {error}") from None
+    except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
+        raise StoreError(f"{doing}: {error}") from None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def transaction(method: Callable[P, R]) -> Callable[P, R]:
+    """Run the store method (one transaction) again when the database asks for a retry."""
+
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        store = cast(SqlTransactions, args[0])  # only ever decorates SqlTransactions methods
+        if store._unit is not None:  # part of a unit of work: its owner retries the whole unit
+            return method(*args, **kwargs)
+        return store.retry.run(lambda: method(*args, **kwargs))
+
+    return run
+
+
+class SqlTransactions:
+    """An engine, migrated when opened, and the transactions the store's calls run in."""
+
+    def __init__(
+        self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
+    ) -> None:
+        self._engine = engine
+        self._what = what
+        self._unit: sa.Connection | None = None  # the open unit of work's connection
+        # Reads a unit of work repeats for every write it groups (the agreements, whether a
+        # party exists), kept until the unit ends, a savepoint is undone or they are written.
+        self._unit_reads: dict[str, Any] = {}
+        self.retry = retry if retry is not None else RetryPolicy()
+        watch(engine)
+
+        def migrate() -> None:
+            with translated(f"opening {what}"):
+                _migrate(engine)
+
+        self.retry.run(migrate)
+
+    def change_signal(self, channel: str | None = None) -> wakeup.ChangeSignal:
+        """A wake-up for changes any process commits (close it when done)."""
+        with translated(f"listening on {self._what}"):
+            return wakeup.ChangeSignal(self._engine, channel or wakeup.CHANNEL)
+
+    def announce_notifications(self, payload: str) -> None:
+        wakeup.announce(self._engine, payload)
+
+    @property
+    def dialect(self) -> str:
+        """The database's SQLAlchemy dialect name ("sqlite", "postgresql")."""
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        with translated(f"closing {self._what}"):
+            self._engine.dispose()
+
+    @contextlib.contextmanager
+    def unit_of_work(self, doing: str = "a unit of work") -> Iterator[None]:
+        """One write transaction for every call made inside (they read what it wrote so far);
+        not retried here: a serialization failure surfaces as ``Retryable`` from the commit or
+        from the call that met it, and the owner runs the unit (or its parts) again. Nested,
+        it joins the open unit. A store is used by one thread, so the unit is per store."""
+        if self._unit is not None:
+            yield
+            return
+        with translated(doing), self._engine.begin() as connection:
+            order.queue_writer(connection)
+            # Held from here to the commit, outside every savepoint (rolling one back would
+            # release what was taken inside it).
+            order.take_log_position(connection)
+            wakeup.notify(connection)
+            self._unit = connection
+            self._unit_reads.clear()
+            connection.info[IN_UNIT] = True
+            try:
+                yield
+                ledger_append.flush(connection)  # what the unit appended, before its commit
+            finally:
+                connection.info.pop(IN_UNIT, None)
+                self._unit = None
+                self._unit_reads.clear()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        if self._unit is None:
+            yield
+            return
+        before = ledger_append.mark(self._unit)
+        try:
+            with translated("a savepoint"), self._unit.begin_nested():
+                yield
+        except BaseException:
+            self._unit_reads.clear()  # what they read may have been undone
+            ledger_append.restore(self._unit, before)  # and what they appended
+            raise
+
+    @property
+    def in_unit(self) -> bool:
+        """Whether a unit of work is open (its owner then retries it, not each call)."""
+        return self._unit is not None
+
+    @contextlib.contextmanager
+    def write_connection(self, doing: str) -> Iterator[sa.Connection]:
+        """A connection in a write transaction: the open unit of work's, else a new one
+        (committed when the block ends), with errors translated."""
+        if self._unit is not None:
+            with translated(doing):
+                yield self._unit
+            return
+        with translated(doing), self._engine.begin() as connection:
+            order.queue_writer(connection)
+            yield connection
+
+    @contextlib.contextmanager
+    def read_connection(self, doing: str) -> Iterator[sa.Connection]:
+        """A connection to read on: the open unit of work's (what it wrote so far, its ledger
+        rows written out first), else a new one, with errors translated."""
+        if self._unit is not None:  # read what the unit has written so far
+            with translated(doing):
+                ledger_append.flush(self._unit)
+                yield self._unit
+            return
+        with translated(doing), self._engine.connect() as connection:
+            yield connection
+
+    # The ledger's read side (:mod:`deconflict.store.ledger_sql`) still calls these names.
+    _write = write_connection
+    _read = read_connection

@@ -91,13 +91,17 @@ class SqlLedger(LedgerStore):
     if TYPE_CHECKING:
         retry: RetryPolicy
 
-        def _read(self, doing: str) -> contextlib.AbstractContextManager[sa.Connection]: ...
+        def read_connection(
+            self, doing: str
+        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
 
-        def _write(self, doing: str) -> contextlib.AbstractContextManager[sa.Connection]: ...
+        def write_connection(
+            self, doing: str
+        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
 
     def _reading(self, doing: str, work: Callable[[sa.Connection], T]) -> T:
         def run() -> T:
-            with self._read(doing) as c:
+            with self.read_connection(doing) as c:
                 return work(c)
 
         return self.retry.run(run)
@@ -118,7 +122,7 @@ class SqlLedger(LedgerStore):
         """Build the subtree hashes of the first ``size`` entries not built yet (how many)."""
 
         def run() -> int:
-            with self._write("building the ledger's subtree hashes") as c:
+            with self.write_connection("building the ledger's subtree hashes") as c:
                 ledger_append.flush(c)  # a unit of work's own entries first
                 return build_subtrees(c, size)
 
@@ -209,7 +213,7 @@ class SqlLedger(LedgerStore):
 
     def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
         def run() -> str:
-            with self._write("registering the ledger key") as c:
+            with self.write_connection("registering the ledger key") as c:
                 known = c.execute(_FIRST_KEY).scalar()
                 if known is not None:
                     return str(known)
@@ -235,14 +239,14 @@ class SqlLedger(LedgerStore):
 
     def ledger_forget_legacy_key(self, name: str) -> None:
         def run() -> None:
-            with self._write("erasing the legacy ledger key") as c:
+            with self.write_connection("erasing the legacy ledger key") as c:
                 c.execute(sa.delete(lt.ledger_keys).where(lt.ledger_keys.c.name == name))
 
         self.retry.run(run)
 
     def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
         def run() -> None:
-            with self._write("storing a checkpoint") as c:
+            with self.write_connection("storing a checkpoint") as c:
                 c.execute(sa.insert(lt.ledger_checkpoints).values(size=size, note=note, at_s=at_s))
 
         self.retry.run(run)

@@ -209,7 +209,3 @@ class SqlTransactions:
             return
         with translated(doing), self._engine.connect() as connection:
             yield connection
-
-    # The ledger's read side (:mod:`deconflict.store.ledger_sql`) still calls these names.
-    _write = write_connection
-    _read = read_connection

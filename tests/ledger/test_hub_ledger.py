@@ -121,13 +121,22 @@ def _party_check(hub, held_note: str, indices: list[int]) -> None:
 
 
 def _rehash(db) -> None:
-    """A thorough tamperer: recompute every stored hash from the (changed) entries."""
-    bodies = [row[0].encode() for row in db.execute("SELECT body FROM ledger_entries ORDER BY idx")]
-    tree = MemoryTree(leaf_hash(b) for b in bodies)
+    """A thorough tamperer: recompute every stored hash from the (changed) entries: the leaf
+    hashes kept in the entries' rows, and the subtrees above them."""
+    rows = list(db.execute("SELECT idx, body FROM ledger_entries ORDER BY idx"))
+    tree = MemoryTree(leaf_hash(body.encode()) for _, body in rows)
+    db.executemany(
+        "UPDATE ledger_entries SET leaf = ? WHERE idx = ?",
+        [(leaf, idx) for (idx, _), leaf in zip(rows, tree.levels[0], strict=True)],
+    )
     db.execute("DELETE FROM ledger_nodes")
     db.executemany(
         "INSERT INTO ledger_nodes (node, hash) VALUES (?, ?)",
-        [((lv << 48) | i, h) for lv, level in enumerate(tree.levels) for i, h in enumerate(level)],
+        [
+            ((lv << 48) | i, h)
+            for lv, level in enumerate(tree.levels[1:], 1)
+            for i, h in enumerate(level)
+        ],
     )
 
 

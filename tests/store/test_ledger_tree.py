@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,10 +43,15 @@ def _reference(store) -> MemoryTree:
 
 
 def test_an_append_stores_its_entry_and_leaf_hash_only(store):
-    """Five appends leave five leaf hashes and no subtree above them until a root is asked."""
+    """Five appends leave five leaf hashes, in the entries' own rows, and no subtree above them
+    until a root is asked."""
     _append(store, 5)
     assert store.ledger_size() == 5
     assert _levels(store) == {0}
+    with store._engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(lt.ledger_nodes)).scalar() == 0
+        leaves = c.execute(sa.select(lt.ledger_entries.c.leaf).order_by("idx")).scalars().all()
+    assert leaves == [leaf_hash(body) for _, body in store.ledger_entries()]
     assert store.ledger_root(5) == _reference(store).root()
     assert _levels(store) == {0, 1, 2}
 
@@ -85,8 +91,9 @@ def test_a_proof_at_an_older_size_builds_only_that_far(store):
 def test_a_missing_leaf_hash_is_reported_not_rebuilt(store):
     """A build never makes up a leaf hash: a removed one is a VerificationFailed."""
     _append(store, 4)
+    e = lt.ledger_entries.c
     with store._engine.begin() as c:
-        c.execute(lt.ledger_nodes.delete().where(lt.ledger_nodes.c.node == 2))
+        c.execute(lt.ledger_entries.update().where(e.idx == 2).values(leaf=None))
     with pytest.raises(VerificationFailed, match="leaf hash 2"):
         store.ledger_root(4)
 

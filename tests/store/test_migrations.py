@@ -1,15 +1,20 @@
-"""Migrations from the previous head: a database at 0004 opened now gains the conflicts
-table's indexes by record (0005), on SQLite and PostgreSQL."""
+"""Migrations from earlier heads, on SQLite and PostgreSQL: a database at 0004 opened now gains
+the conflicts table's indexes by record (0005); a ledger at 0005 keeps its leaf hashes in its
+entries' rows (0006), and proofs and audits of it are unchanged."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 import deconflict.store.migrations as migrations
+from deconflict.errors import VerificationFailed
+from deconflict.ledger import MemoryTree, Signer, canonical, leaf_hash, verify_log
 from deconflict.model import Party
 from deconflict.store import open_store
 from deconflict.store.engines import postgres_url
@@ -21,15 +26,27 @@ def _engine(target: str) -> sa.Engine:
     return sa.create_engine(f"sqlite:///{target}")
 
 
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    return config
+
+
+def _versions(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+    return [v for (v,) in rows]
+
+
 def _record_indexes(engine: sa.Engine) -> dict[str, list[str | None]]:
     found = sa.inspect(engine).get_indexes("conflicts")
     return {i["name"]: i["column_names"] for i in found if "record" in str(i["name"])}
 
 
 def test_a_database_at_0004_gains_the_conflict_record_indexes(store_target):
+    """The indexes are there after opening, and the data before is kept."""
     engine = _engine(store_target)
-    config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
@@ -46,7 +63,96 @@ def test_a_database_at_0004_gains_the_conflict_record_indexes(store_target):
         "ix_conflicts_a_record": ["a_kind", "a_record_id"],
         "ix_conflicts_b_record": ["b_kind", "b_record_id"],
     }
-    with engine.connect() as connection:
-        version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
-    assert [v for (v,) in version] == ["0005"]
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()
+
+
+T0 = 1_447_000_000.0
+LEAVES = 11  # entries in the old log
+BUILT = 8  # the old log's subtrees were built this far (its last checkpoint's size)
+
+
+def _old_log(engine: sa.Engine, config: Config, missing_leaf: int | None = None) -> MemoryTree:
+    """A ledger as hubs at 0005 left it: LEAVES entries, their leaf hashes as level-0 rows of
+    ledger_nodes (but ``missing_leaf``'s), and the subtrees over the first BUILT; its tree."""
+    bodies = [
+        canonical({"type": "party.added", "party": f"p{i}", "at": f"2015-11-08T16:26:{i:02}Z"})
+        for i in range(LEAVES)
+    ]
+    tree = MemoryTree(leaf_hash(body) for body in bodies)
+    built = MemoryTree(tree.levels[0][:BUILT])
+    nodes = [
+        {"node": (level << 48) | i, "hash": value}
+        for level, hashes in enumerate(built.levels)
+        if level
+        for i, value in enumerate(hashes)
+    ]
+    nodes += [{"node": i, "hash": h} for i, h in enumerate(tree.levels[0]) if i != missing_leaf]
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        connection.execute(
+            sa.text(
+                "INSERT INTO ledger_entries (idx, type, subject, body, at_s) "
+                "VALUES (:idx, 'party.added', :subject, :body, :at_s)"
+            ),
+            [
+                {"idx": i, "subject": f"party:p{i}", "body": body.decode(), "at_s": T0 + i}
+                for i, body in enumerate(bodies)
+            ],
+        )
+        connection.execute(
+            sa.text("INSERT INTO ledger_nodes (node, hash) VALUES (:node, :hash)"), nodes
+        )
+    return tree
+
+
+def test_a_ledger_at_0005_keeps_its_leaf_hashes_in_its_entries(store_target):
+    """Opened now, an old ledger's leaf hashes are in its entries' rows and ledger_nodes holds
+    only the subtrees above: roots, proofs and the audit give what they gave, appends go on;
+    taken back to 0005, the leaf rows are as they were."""
+    engine = _engine(store_target)
+    config = _config()
+    tree = _old_log(engine, config)
+    store = open_store(store_target)
+    try:
+        with engine.connect() as c:
+            leaves = c.execute(sa.text("SELECT leaf FROM ledger_entries ORDER BY idx")).scalars()
+            assert [bytes(leaf) for leaf in leaves] == tree.levels[0]
+            low = c.execute(sa.text("SELECT count(*) FROM ledger_nodes WHERE node < 1024"))
+            assert low.scalar() == 0
+        assert store.ledger_size() == LEAVES
+        assert store.ledger_root(LEAVES) == tree.root()
+        for index in (0, 5, 9, LEAVES - 1):
+            assert store.ledger_inclusion(index, LEAVES) == tree.inclusion(index)
+        assert store.ledger_consistency(3, LEAVES) == tree.consistency(3)
+        key = Signer.generate("deconflict.hub/01020304").verifier()
+        report = verify_log(store.ledger_entries(), store.ledger_nodes(), LEAVES, [], key)
+        assert report.root == tree.root()
+        store.add_party(Party("late", "Late"), T0 + 60)
+        after = MemoryTree(leaf_hash(body) for _, body in store.ledger_entries())
+        assert after.levels[0][:LEAVES] == tree.levels[0]
+        assert store.ledger_root(LEAVES + 1) == after.root()
+    finally:
+        store.close()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+        rows = connection.execute(sa.text("SELECT node, hash FROM ledger_nodes WHERE node < 1024"))
+        assert {int(node): bytes(value) for node, value in rows} == dict(enumerate(after.levels[0]))
+    engine.dispose()
+
+
+def test_an_old_ledger_missing_a_leaf_hash_still_fails_its_audit(store_target):
+    """An entry whose leaf row was missing before 0006 is reported by the audit after it, as
+    one not appended through the log."""
+    engine = _engine(store_target)
+    _old_log(engine, _config(), missing_leaf=3)
+    engine.dispose()
+    store = open_store(store_target)
+    try:
+        key = Signer.generate("deconflict.hub/01020304").verifier()
+        with pytest.raises(VerificationFailed, match=r"first bad index 3: .* not appended"):
+            verify_log(store.ledger_entries(), store.ledger_nodes(), LEAVES, [], key)
+    finally:
+        store.close()

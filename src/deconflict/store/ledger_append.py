@@ -6,11 +6,11 @@ taken: ledger appends are serialised exactly as change-log rows are. On PostgreS
 a writer that read the ledger's end from a stale snapshot would insert an index that exists; the
 primary keys turn that into a serialization failure, and the store's retry runs it again.
 
-An append writes the entry and its leaf hash, nothing else: the hashes of the perfect subtrees
-above the leaves are derived data, built later, many at once, when a root or a proof first needs
-them (:mod:`deconflict.store.ledger_tree`: at the tick's checkpoint, or a receipt's). So appending
-needs only the ledger's size, read once per transaction (the largest index + 1). The rows are
-written in two statements (:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of
+An append writes one row, the entry with its leaf hash, nothing else: the hashes of the perfect
+subtrees above the leaves are derived data, built later, many at once, when a root or a proof first
+needs them (:mod:`deconflict.store.ledger_tree`: at the tick's checkpoint, or a receipt's). So
+appending needs only the ledger's size, read once per transaction (the largest index + 1). The rows
+are written in one statement (:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of
 the unit's at its end (:func:`flush`, called by the store before the commit and before any read
 inside the unit). A savepoint marks where the end stood and goes back to it when rolled back
 (:func:`mark`, :func:`restore`), unwritten rows included.
@@ -27,7 +27,7 @@ from sqlalchemy import event
 
 from deconflict.ledger import canonical, leaf_hash
 from deconflict.store import ledger_tables as lt
-from deconflict.store.bulk import insert_rows
+from deconflict.store.bulk import driver_scalar, insert_rows
 from deconflict.store.ledger_entries import (
     Commitments,
     Private,
@@ -44,7 +44,7 @@ LogItem = tuple[str, str, float, Record]
 
 _END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
 
-_SIZE = sa.select(sa.func.max(lt.ledger_entries.c.idx))
+_SIZE = "SELECT max(idx) FROM ledger_entries"  # run on the driver's cursor: every transaction
 
 
 @dataclass(slots=True)
@@ -55,7 +55,6 @@ class _End:
     size: int
     known: Commitments = field(default_factory=Commitments)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
-    leaves: list[tuple[int, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +82,7 @@ def _end(c: sa.Connection) -> _End:
     end: _End | None = c.info.get(_END)
     if end is not None and end.transaction is transaction:
         return end
-    last = c.execute(_SIZE).scalar()
+    last = driver_scalar(c, _SIZE)
     end = _End(transaction, 0 if last is None else int(last) + 1)
     c.info[_END] = end
     return end
@@ -107,7 +106,6 @@ def restore(c: sa.Connection, to: Mark | None) -> None:
     end.size = to.size
     end.known.restore(to.known)
     del end.entries[to.entries :]
-    del end.leaves[to.entries :]
 
 
 # The columns of an entry row, in the order :func:`_append` builds them.
@@ -121,17 +119,17 @@ _ENTRY_COLUMNS = (
     "commitment",
     "salt",
     "content",
+    "leaf",
 )
 
 
 def flush(c: sa.Connection) -> None:
-    """Write the appended entries and their leaf hashes not yet written (two statements)."""
+    """Write the appended entries not yet written (one statement)."""
     end: _End | None = c.info.get(_END)
     if end is None or not end.entries:
         return
     insert_rows(c, lt.ledger_entries, _ENTRY_COLUMNS, end.entries)
-    insert_rows(c, lt.ledger_nodes, ("node", "hash"), end.leaves)
-    end.entries, end.leaves = [], []
+    end.entries = []
 
 
 def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = False) -> None:
@@ -163,8 +161,7 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
 def _append(
     end: _End, entry: dict[str, Any], subject: str, at_s: float, private: Private | None
 ) -> None:
-    """Note entry ``entry`` at the end: its row and its leaf hash (the leaf is the perfect
-    subtree of level 0, whose node id is its index)."""
+    """Note entry ``entry`` at the end: its row, with its leaf hash."""
     body = canonical(entry)
     index = end.size
     row: tuple[Any, ...]
@@ -182,6 +179,5 @@ def _append(
             private.salt,
             private.content,
         )
-    end.entries.append(row)
-    end.leaves.append((index, leaf_hash(body)))
+    end.entries.append((*row, leaf_hash(body)))
     end.size = index + 1

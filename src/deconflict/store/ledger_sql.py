@@ -28,7 +28,7 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import subject_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
-from deconflict.store.ledger_tree import build_subtrees
+from deconflict.store.ledger_tree import build_subtrees, node_key, read_hashes
 
 if TYPE_CHECKING:
     import contextlib
@@ -40,17 +40,9 @@ __all__ = ["SqlLedger", "subject_of"]
 T = TypeVar("T")
 
 
-def _node_id(key: NodeKey) -> int:
-    return (key[0] << NODE_LEVEL_SHIFT) | key[1]
-
-
-def _node_key(node: int) -> NodeKey:
-    return (node >> NODE_LEVEL_SHIFT, node & ((1 << NODE_LEVEL_SHIFT) - 1))
-
-
 # Statements are built once: building Core statements per call costs more than running them.
 _e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
-_READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
+_LEVEL_1 = 1 << NODE_LEVEL_SHIFT
 _SIZE = sa.select(sa.func.max(_e.idx))
 _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
@@ -61,7 +53,8 @@ class _Unbuilt(VerificationFailed):
 
 
 class _Reader:
-    """Perfect-subtree hashes read from ``ledger_nodes`` in one query per call."""
+    """Perfect-subtree hashes read in one query per call (leaves from ``ledger_entries``, the
+    subtrees above from ``ledger_nodes``)."""
 
     def __init__(self, c: sa.Connection) -> None:
         self._c = c
@@ -69,8 +62,7 @@ class _Reader:
     def perfect_hashes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        rows = self._c.execute(_READ_NODES, {"nodes": [_node_id(k) for k in keys]}).all()
-        found = {_node_key(row.node): bytes(row.hash) for row in rows}
+        found = read_hashes(self._c, keys)
         if len(found) != len(set(keys)):
             missing = sorted(set(keys) - set(found))[0]
             raise _Unbuilt(
@@ -168,12 +160,15 @@ class SqlLedger(LedgerStore):
         return self._reading("reading the ledger", work)
 
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
-        """Every stored perfect-subtree hash (for a full audit)."""
-        n = lt.ledger_nodes.c
+        """Every stored perfect-subtree hash (for a full audit): the leaves kept with their
+        entries, the subtrees above them in ``ledger_nodes``."""
 
         def work(c: sa.Connection) -> dict[NodeKey, bytes]:
-            rows = c.execute(sa.select(n.node, n.hash)).all()
-            return {_node_key(row.node): bytes(row.hash) for row in rows}
+            leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
+            found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
+            rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
+            found.update((node_key(row.node), bytes(row.hash)) for row in rows)
+            return found
 
         return self._reading("reading the ledger's hashes", work)
 

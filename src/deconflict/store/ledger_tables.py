@@ -1,16 +1,19 @@
 """The ledger's tables, as SQLAlchemy Core objects (created by migration 0002_ledger).
 
-``ledger_entries`` holds each entry's canonical JSON at its leaf index; ``ledger_nodes`` the hash
-of every complete perfect subtree, keyed by ``level << 48 | index``, so any proof reads O(log n)
-rows in one query: the leaves (level 0) written by each append, the subtrees above them built
-lazily, when a root or proof first needs them (:mod:`deconflict.store.ledger_tree`). The entry
-that first commits to a record version also keeps, privately, the salt and the canonical content
-that open it (``version``, ``commitment``, ``salt``, ``content``; null elsewhere): one row per
-append rather than two tables. ``ledger_checkpoints`` holds the signed checkpoints;
-``ledger_public_keys`` (migration 0003) the verifier key the log is signed with, whose private
-half lives in a key file, never here. ``ledger_keys`` is where hubs before 0003 kept the private
-key; the first hub to open such a log moves it to its key file and erases it (see
-:mod:`deconflict.hub.ledger_key`).
+``ledger_entries`` holds each entry's canonical JSON at its leaf index, with its leaf hash
+(``leaf``, migration 0006): an append writes that one row. ``ledger_nodes`` holds the hash of
+every complete perfect subtree above the leaves, keyed by ``level << 48 | index``, built lazily,
+when a root or proof first needs them (:mod:`deconflict.store.ledger_tree`); a proof reads its
+O(log n) hashes from both in one query. The entry that first commits to a record version also
+keeps, privately, the salt and the canonical content that open it (``version``, ``commitment``,
+``salt``, ``content``; null elsewhere): one row per append rather than two tables.
+``ledger_checkpoints`` holds the signed checkpoints; ``ledger_public_keys`` (migration 0003) the
+verifier key the log is signed with, whose private half lives in a key file, never here.
+``ledger_keys`` is where hubs before 0003 kept the private key; the first hub to open such a log
+moves it to its key file and erases it (see :mod:`deconflict.hub.ledger_key`).
+
+On SQLite both keys are ``INTEGER PRIMARY KEY`` (the rowid: each row stored once, not also in an
+index on its key); on PostgreSQL ``BIGINT``.
 """
 
 from __future__ import annotations
@@ -30,10 +33,13 @@ __all__ = [
 
 NODE_LEVEL_SHIFT = 48
 
+# BIGINT, and on SQLite INTEGER: the rowid itself (migration 0006).
+_Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", _Key, primary_key=True, autoincrement=False),
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("subject", Id, nullable=False),
     sa.Column("body", sa.Text, nullable=False),
@@ -42,13 +48,14 @@ ledger_entries = sa.Table(
     sa.Column("commitment", sa.String(64)),
     sa.Column("salt", sa.LargeBinary(32)),
     sa.Column("content", sa.Text),
+    sa.Column("leaf", sa.LargeBinary(32)),  # null only where a log before 0006 lacked it
     sa.Index("ix_ledger_entries_subject", "subject", "idx"),
 )
 
 ledger_nodes = sa.Table(
     "ledger_nodes",
     metadata,
-    sa.Column("node", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("node", _Key, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
 )
 

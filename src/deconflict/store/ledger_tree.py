@@ -1,13 +1,14 @@
 """The ledger's subtree hashes, built lazily: many at once, when a root or a proof needs them.
 
-An append writes only its entry and leaf hash (:mod:`deconflict.store.ledger_append`); the hashes
-of the perfect subtrees above the leaves are derived from the leaves alone and never change once
-complete, so they are built here, in their own transaction, when :class:`SqlLedger
-<deconflict.store.ledger_sql.SqlLedger>` is asked for a root or a proof that needs one not yet
-stored: at the tick's checkpoint, as a rule, and so off the write path. Each build extends the
-stored subtrees from where the last one stopped to the size asked for, reading the leaf hashes
-stored since (one query) and inserting every perfect subtree they complete (one statement):
-amortised about one row and one hash per entry, and the proofs read O(log n) rows as before.
+An append writes only its entry's row, which holds its leaf hash
+(:mod:`deconflict.store.ledger_append`); the hashes of the perfect subtrees above the leaves are
+derived from the leaves alone and never change once complete, so they are built here, in their own
+transaction, when :class:`SqlLedger <deconflict.store.ledger_sql.SqlLedger>` is asked for a root or
+a proof that needs one not yet stored: at the tick's checkpoint, as a rule, and so off the write
+path. Each build extends the stored subtrees from where the last one stopped to the size asked for,
+reading the leaf hashes stored since (one query) and inserting every perfect subtree they complete
+(one statement): amortised about one row and one hash per entry, and the proofs read O(log n) rows
+as before.
 
 Where the last build stopped is read from the stored level-1 subtrees: a build to size ``t``
 stores every perfect subtree within the first ``t`` leaves, so if the last level-1 subtree is the
@@ -19,6 +20,8 @@ determined by the leaves).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 
 from deconflict.errors import VerificationFailed
@@ -28,22 +31,47 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import insert_rows
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
-__all__ = ["build_subtrees", "built_size", "edge_keys"]
+__all__ = ["build_subtrees", "built_size", "edge_keys", "node_id", "node_key", "read_hashes"]
 
 _CHUNK = 50_000  # subtree rows per insert when a build is large
-_n = lt.ledger_nodes.c
+_n, _e = lt.ledger_nodes.c, lt.ledger_entries.c
 _LEVEL_1 = 1 << NODE_LEVEL_SHIFT
 _LAST_PAIR = sa.select(sa.func.max(_n.node)).where(_n.node >= _LEVEL_1, _n.node < 2 * _LEVEL_1)
-_READ_NODES = sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True)))
+# The perfect-subtree hashes asked for, in one query: leaves from their entries' rows (a leaf's
+# node id is its index), the subtrees above from ledger_nodes.
+_READ_HASHES = sa.union_all(
+    sa.select(_n.node, _n.hash).where(_n.node.in_(sa.bindparam("nodes", expanding=True))),
+    sa.select(_e.idx, _e.leaf).where(
+        _e.idx.in_(sa.bindparam("leaves", expanding=True)), _e.leaf.is_not(None)
+    ),
+)
 _LEAVES = (
-    sa.select(_n.node, _n.hash)
-    .where(_n.node >= sa.bindparam("lo"), _n.node < sa.bindparam("hi"))
-    .order_by(_n.node)
+    sa.select(_e.idx, _e.leaf)
+    .where(_e.idx >= sa.bindparam("lo"), _e.idx < sa.bindparam("hi"))
+    .order_by(_e.idx)
 )
 
 
-def _node_id(key: NodeKey) -> int:
+def node_id(key: NodeKey) -> int:
+    """The key of ``key``'s hash: ``level << 48 | index`` (a leaf's is its index)."""
     return (key[0] << NODE_LEVEL_SHIFT) | key[1]
+
+
+def node_key(node: int) -> NodeKey:
+    """The (level, index) of the hash stored under ``node`` (see :func:`node_id`)."""
+    return (node >> NODE_LEVEL_SHIFT, node & ((1 << NODE_LEVEL_SHIFT) - 1))
+
+
+def read_hashes(c: sa.Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+    """The stored hashes of the perfect subtrees ``keys`` (those stored), in one query."""
+    nodes: list[int] = []
+    leaves: list[int] = []
+    for level, index in keys:
+        (nodes if level else leaves).append(node_id((level, index)))
+    if not nodes and not leaves:
+        return {}
+    rows = c.execute(_READ_HASHES, {"nodes": nodes, "leaves": leaves})
+    return {node_key(int(node)): bytes(value) for node, value in rows}
 
 
 def edge_keys(size: int) -> list[NodeKey]:
@@ -77,25 +105,21 @@ def build_subtrees(c: sa.Connection, size: int) -> int:
         return 0
     edge: dict[NodeKey, bytes] = {}
     keys = edge_keys(start)
-    if keys:
-        found = {
-            int(row.node): bytes(row.hash)
-            for row in c.execute(_READ_NODES, {"nodes": [_node_id(k) for k in keys]})
-        }
-        for key in keys:
-            if _node_id(key) not in found:
-                raise _inconsistent(f"subtree hash {key}")
-            edge[key] = found[_node_id(key)]
+    found = read_hashes(c, keys)
+    for key in keys:
+        if key not in found:
+            raise _inconsistent(f"subtree hash {key}")
+        edge[key] = found[key]
     rows: list[tuple[int, bytes]] = []
     added = 0
     index = start
     for row in c.execute(_LEAVES, {"lo": start, "hi": size}):
-        if int(row.node) != index:
+        if int(row.idx) != index or row.leaf is None:
             raise _inconsistent(f"leaf hash {index}")
-        for key, value in new_perfect_nodes(index, bytes(row.hash), edge):
+        for key, value in new_perfect_nodes(index, bytes(row.leaf), edge):
             level, i = key
             if level:
-                rows.append((_node_id(key), value))
+                rows.append((node_id(key), value))
             if i & 1:  # a right child: its left sibling is used up
                 del edge[(level, i - 1)]
             else:  # a left child: kept until its sibling completes it

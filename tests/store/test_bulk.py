@@ -1,0 +1,47 @@
+"""The bulk helpers that run on the driver's own cursor: what they write and what they raise."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from deconflict.store import ledger_tables as lt
+from deconflict.store import open_store
+from deconflict.store.bulk import driver_scalar, insert_rows
+
+COLUMNS = ("idx", "type", "subject", "body", "at_s", "leaf")
+
+
+def _row(idx: int) -> tuple[object, ...]:
+    return (idx, "party.added", f"party:p{idx}", "{}", 1.0, bytes(32))
+
+
+@pytest.fixture
+def store(store_target):
+    s = open_store(store_target)
+    yield s
+    s.close()
+
+
+def test_rows_and_a_scalar_on_the_driver_cursor(store):
+    """One row, then many, are written in the caller's transaction and read back by it."""
+    with store._engine.begin() as c:
+        assert driver_scalar(c, "SELECT max(idx) FROM ledger_entries") is None
+        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(i) for i in range(1, 5)])
+        assert driver_scalar(c, "SELECT max(idx) FROM ledger_entries") == 4
+    with store._engine.connect() as c:
+        leaves = c.execute(sa.select(lt.ledger_entries.c.leaf)).scalars().all()
+    assert [bytes(leaf) for leaf in leaves] == [bytes(32)] * 5
+
+
+def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(store):
+    """A duplicate key is SQLAlchemy's IntegrityError (so the store translates and retries it
+    as any other), with the driver's error as its ``orig``."""
+    with store._engine.connect() as c, c.begin():
+        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+        with pytest.raises(sa.exc.IntegrityError) as raised:
+            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(1), _row(0)])
+        assert isinstance(raised.value.orig, c.dialect.loaded_dbapi.Error)
+        with pytest.raises(sa.exc.DBAPIError):
+            driver_scalar(c, "SELECT max(nothing) FROM ledger_entries")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconflict.errors import InvalidInput
-from deconflict.ledger import canonical
+from deconflict.ledger import canonical, canonical_number, canonical_string
 
 # Doubles where Python's repr and ECMAScript's number formatting part ways (exponents, -0, large
 # integral values) besides any double at all.
@@ -43,3 +43,39 @@ def test_canonical_refuses_what_rfc8785_refuses(value):
     types are refused with InvalidInput, on the fast path as on the reference one."""
     with pytest.raises(InvalidInput):
         canonical(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doubles | integers | st.integers() | st.booleans() | st.none())
+def test_a_number_alone_is_written_as_inside_a_value(value):
+    """``canonical_number`` (for templates) writes a number as the reference does, and refuses
+    what it refuses (integers past 2**53 - 1)."""
+    try:
+        expected = rfc8785.dumps(value).decode()
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(InvalidInput):
+            canonical_number(value)
+        return
+    assert canonical_number(value) == expected
+    assert canonical([value]) == f"[{expected}]".encode()
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_number_template_refuses_non_finite_doubles(value):
+    """Non-finite doubles are refused by ``canonical_number`` too."""
+    with pytest.raises(InvalidInput):
+        canonical_number(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text() | st.sampled_from(['"', "\\", "\x00\x1f\x7f", "\u2028\u2029", "\ud800", "é"]))
+def test_a_string_alone_is_written_as_the_reference_writes_it(value):
+    """``canonical_string`` (for templates) writes a string, encoded to UTF-8, as the reference
+    does; a lone surrogate fails that encoding, where the reference refuses it."""
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(UnicodeEncodeError):
+            canonical_string(value).encode()
+        return
+    assert canonical_string(value).encode() == expected

@@ -6,7 +6,15 @@ an arbiter can verify a receipt with this package and a public key alone.
 """
 
 from deconflict.ledger.audit import LogReport, check_checkpoints, check_extension, verify_log
-from deconflict.ledger.commit import Opening, canonical, commit, parse_canonical, verify_opening
+from deconflict.ledger.commit import (
+    Opening,
+    canonical,
+    canonical_number,
+    canonical_string,
+    commit,
+    parse_canonical,
+    verify_opening,
+)
 from deconflict.ledger.keyfile import read_key_file, write_key_file
 from deconflict.ledger.merkle import (
     EMPTY_ROOT,
@@ -38,6 +46,8 @@ __all__ = [
     "Signer",
     "Verifier",
     "canonical",
+    "canonical_number",
+    "canonical_string",
     "check_checkpoints",
     "check_extension",
     "commit",

@@ -14,6 +14,7 @@ import json
 import math
 import secrets
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 import rfc8785
@@ -23,6 +24,8 @@ from deconflict.errors import InvalidInput, VerificationFailed
 __all__ = [
     "Opening",
     "canonical",
+    "canonical_number",
+    "canonical_string",
     "commit",
     "commit_canonical",
     "parse_canonical",
@@ -133,6 +136,27 @@ def canonical(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
         raise InvalidInput(f"cannot write canonical JSON: {error}") from None
+
+
+def canonical_number(value: float) -> str:
+    """The RFC 8785 text of one number (an int or a double), as :func:`canonical` writes it
+    inside a value: for templates that write a known object's canonical JSON piece by piece."""
+    kind = type(value)
+    if kind is float:
+        try:
+            return repr(_number(value))
+        except _NotPlain:
+            pass
+    elif kind is int and -_INT_LIMIT <= value <= _INT_LIMIT:
+        return repr(value)
+    return canonical(value).decode()  # the reference's text, or its refusal
+
+
+def canonical_string(value: str) -> str:
+    """The RFC 8785 text of one string, quoted (as :func:`canonical`'s fast path writes it),
+    for templates. Not yet checked: a lone surrogate is refused only when the whole is encoded
+    to UTF-8 (UnicodeEncodeError), where a template falls back to :func:`canonical`."""
+    return encode_basestring(value)
 
 
 def parse_canonical(raw: bytes, what: str) -> Any:

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from deconflict.ledger import canonical, leaf_hash
+from deconflict.ledger import leaf_hash
 from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import driver_scalar, insert_rows
 from deconflict.store.ledger_entries import (
@@ -146,11 +146,11 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
             found = build_entry(c, kind, entity_id, at_s, record, end.known)
             if found is None:
                 continue
-            entry, private = found
+            entry_type, body, private = found
             subject = subject_of(kind.split(".", 1)[0], entity_id)
             if private is not None:  # a later entry of this call may refer to it
                 end.known.made(subject, private.version, private.commitment)
-            _append(end, entry, subject, at_s, private)
+            _append(end, entry_type, body, subject, at_s, private)
         if not defer:
             flush(c)
     except BaseException:
@@ -159,25 +159,15 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
 
 
 def _append(
-    end: _End, entry: dict[str, Any], subject: str, at_s: float, private: Private | None
+    end: _End, entry_type: str, body: bytes, subject: str, at_s: float, private: Private | None
 ) -> None:
-    """Note entry ``entry`` at the end: its row, with its leaf hash."""
-    body = canonical(entry)
-    index = end.size
+    """Note entry ``body`` (canonical JSON) at the end: its row, with its leaf hash."""
+    text, leaf = body.decode(), leaf_hash(body)
     row: tuple[Any, ...]
     if private is None:
-        row = (index, entry["type"], subject, body.decode(), at_s, None, None, None, None)
+        row = (end.size, entry_type, subject, text, at_s, None, None, None, None, leaf)
     else:
-        row = (
-            index,
-            entry["type"],
-            subject,
-            body.decode(),
-            at_s,
-            private.version,
-            private.commitment,
-            private.salt,
-            private.content,
-        )
-    end.entries.append((*row, leaf_hash(body)))
-    end.size = index + 1
+        version, commitment, salt, content = private
+        row = (end.size, entry_type, subject, text, at_s, version, commitment, salt, content, leaf)
+    end.entries.append(row)
+    end.size += 1

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -28,10 +27,10 @@ from deconflict.ledger.commit import commit_canonical
 from deconflict.model import Conflict, Notice, Notification, Plan
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
-from deconflict.store.codec import volume_to_dict
+from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 
-__all__ = ["Commitments", "Private", "Record", "build_entry", "rfc3339", "subject_of"]
+__all__ = ["Built", "Commitments", "Private", "Record", "build_entry", "rfc3339", "subject_of"]
 
 #: What a change-log row may carry about its record (None: read it from its table).
 Record = Notice | Plan | Conflict | Notification | None
@@ -53,8 +52,7 @@ def subject_of(entity: str, entity_id: str) -> str:
     return f"{entity}:{entity_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class Private:
+class Private(NamedTuple):
     """The opening an entry keeps beside its public body: the version committed to, the
     commitment, its salt and the canonical content."""
 
@@ -150,34 +148,22 @@ class _Entry:
             existing = self.known.at(c, subject, version)
             if existing is not None:
                 return existing
-        raw = canonical(content)
+        return self.commit(version, canonical(content))
+
+    def commit(self, version: int, raw: bytes) -> str:
+        """A new commitment to ``version``'s content, ``raw`` (its canonical JSON)."""
         salt, digest = commit_canonical(raw)
         self.private = Private(version, digest, salt, raw.decode())
         return digest
 
 
-def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float) -> dict[str, Any]:
+def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float) -> bytes:
+    """A notice entry, written by template (:mod:`deconflict.store.ledger_json`)."""
     fresh = kind in ("notice.filed", "notice.amended")  # a new version
-    subject = subject_of("notice", notice.id)
-    commitment = None if fresh else b.known.at(c, subject, notice.version)
+    commitment = None if fresh else b.known.at(c, subject_of("notice", notice.id), notice.version)
     if commitment is None:
-        content = {
-            "notice": notice.id,
-            "party": notice.party,
-            "version": notice.version,
-            "category": notice.category,
-            "volumes": [volume_to_dict(v) for v in notice.volumes],  # as the store keeps them
-        }
-        commitment = b.commitment(c, subject, notice.version, content, fresh=True)
-    return {
-        "type": kind,
-        "notice": notice.id,
-        "version": notice.version,
-        "party": notice.party,
-        "state": str(notice.state),
-        "at": rfc3339(at_s),
-        "commitment": commitment,
-    }
+        commitment = b.commit(notice.version, notice_content(notice))
+    return notice_entry(kind, notice, rfc3339(at_s), commitment)
 
 
 def notice_subjects(records: Iterable[Record]) -> list[str]:
@@ -260,6 +246,10 @@ def _agreement(
     }
 
 
+#: A built entry: its type, its canonical JSON and the opening it keeps (if it makes a commitment).
+Built = tuple[str, bytes, "Private | None"]
+
+
 def build_entry(
     c: sa.Connection,
     kind: str,
@@ -267,17 +257,17 @@ def build_entry(
     at_s: float,
     record: Record,
     known: Commitments | None = None,
-) -> tuple[dict[str, Any], Private | None] | None:
+) -> Built | None:
     """The ledger entry for change ``kind`` of ``entity_id`` (``record``, when the caller has
-    it, is the record as written; else it is read) and the opening it keeps (if it makes a new
-    commitment), or None if the change is not recorded. ``known``: the commitments the
-    transaction has seen so far."""
+    it, is the record as written; else it is read): its type, canonical JSON and the opening it
+    keeps (if it makes a new commitment), or None if the change is not recorded. ``known``: the
+    commitments the transaction has seen so far."""
     entity = kind.split(".", 1)[0]
     b = _Entry(known if known is not None else Commitments())
     entry: dict[str, Any]
     if entity == "notice" and isinstance(record, Notice):
-        entry = _notice(c, b, kind, record, at_s)
-    elif entity == "notification":
+        return kind, _notice(c, b, kind, record, at_s), b.private
+    if entity == "notification":
         entry = _notification(c, b, kind, entity_id, at_s, record)
     elif entity == "conflict":
         entry = _conflict(c, b, kind, entity_id, at_s, record)
@@ -287,4 +277,4 @@ def build_entry(
         entry = {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
     else:
         return None
-    return entry, b.private
+    return kind, canonical(entry), b.private

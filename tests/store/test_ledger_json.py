@@ -1,0 +1,109 @@
+"""The notice entries' templates write what the generic canonical JSON writes, which is what the
+reference RFC 8785 serializer writes, for any notice (or refuse what both refuse)."""
+
+from __future__ import annotations
+
+import pytest
+import rfc8785
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.strategies import SITES, footprints
+
+from deconflict.errors import InvalidInput
+from deconflict.geo import Circle, Volume4D
+from deconflict.ledger import canonical
+from deconflict.model import Notice, NoticeState
+from deconflict.store.ledger_json import (
+    notice_content,
+    notice_content_object,
+    notice_entry,
+    notice_entry_object,
+)
+
+T0 = 1_447_000_000.0
+
+# Text as ids, parties and categories may hold it: non-ASCII, escapes, lone surrogates included.
+texts = st.text(max_size=10) | st.sampled_from(["N1", "é", "\U0001f600", '"\\\n\x00', "\ud800"])
+ids = texts.filter(str.strip)  # what the model takes as an id
+# Altitudes and times: integral doubles (written as integers), fractions, tiny ones.
+metres = st.sampled_from([0.0, 1_000.0, 0.5, 1e-5, 123.456, 900_000.0]) | st.floats(
+    -500.0, 30_000.0
+)
+seconds = st.sampled_from([0.0, T0, T0 + 0.25, 1e-7]) | st.floats(0.0, 4e9)
+
+
+@st.composite
+def volumes(draw: st.DrawFn) -> Volume4D:
+    site = SITES[draw(st.sampled_from(sorted(SITES)))]
+    footprint = draw(footprints(site) | st.just(Circle((38.0, 35.0), 3_000.0)))
+    lower = draw(metres)
+    upper = lower + draw(st.sampled_from([1.0, 300.0, 0.125]) | st.floats(1.0, 10_000.0))
+    start = draw(seconds)
+    end = start + draw(st.sampled_from([60.0, 3_600.0, 0.5]) | st.floats(1.0, 86_400.0))
+    return Volume4D.build(draw(ids), footprint, lower, upper, start, end)
+
+
+@st.composite
+def notices(draw: st.DrawFn) -> Notice:
+    return Notice(
+        id=draw(ids),
+        party=draw(ids),
+        volumes=tuple(draw(st.lists(volumes(), min_size=1, max_size=3, unique_by=lambda v: v.id))),
+        category=draw(ids),
+        filed_at_s=T0,
+        version=draw(st.integers(1, 2**53 - 1) | st.sampled_from([1, 2])),
+        state=draw(st.sampled_from(list(NoticeState))),
+    )
+
+
+def _same(template, value) -> None:
+    """``template()`` gives the reference's bytes for ``value``, or both refuse it."""
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError):
+        with pytest.raises(InvalidInput):
+            canonical(value)
+        with pytest.raises(InvalidInput):
+            template()
+        return
+    assert canonical(value) == expected
+    assert template() == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(notices())
+def test_a_notice_content_by_template_is_its_canonical_json(notice):
+    """The committed content: category, ids and every volume as the store keeps it."""
+    _same(lambda: notice_content(notice), notice_content_object(notice))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    notices(),
+    st.sampled_from(["notice.filed", "notice.amended", "notice.cancelled"]) | texts,
+    st.sampled_from(["2015-11-16T20:00:00Z", "2015-11-16T20:00:00.250000Z"]) | texts,
+    st.sampled_from(["ab" * 32]) | texts,
+)
+def test_a_notice_entry_by_template_is_its_canonical_json(notice, kind, at, commitment):
+    """The public entry: type, notice, version, party, state, time and commitment."""
+    _same(
+        lambda: notice_entry(kind, notice, at, commitment),
+        notice_entry_object(kind, notice, at, commitment),
+    )
+
+
+def test_an_unexpected_footprint_shape_falls_back_to_the_generic_writer(monkeypatch):
+    """A footprint whose GeoJSON the template does not know (another key, a key sorting before
+    ``geometry``) is written by the generic canonical JSON, so still right."""
+    volume = Volume4D.build("v", Circle((38.0, 35.0), 3_000.0), 0.0, 1.0, T0, T0 + 60)
+    notice = Notice("N1", "RU", (volume,), "air-activity", T0)
+    shapes = [
+        {"geometry": {"type": "Point", "coordinates": [38.0, 35.0]}, "bbox": [1, 2]},
+        {"geometry": {"type": "Point", "coordinates": [38.0, 35.0], "crs": None}},
+        {"geometry": {"type": "Point", "coordinates": (38.0, 35.0)}},
+        {"geometry": None},
+        {"geometry": {"type": "Point", "coordinates": [[1.5, [2, "x"]], {"k": 1.0}]}, "é": 1},
+    ]
+    for shape in shapes:
+        monkeypatch.setattr(Circle, "to_geojson", lambda self, shape=shape: shape)
+        _same(lambda: notice_content(notice), notice_content_object(notice))

@@ -6,7 +6,8 @@ so every caller (CLI ``--db``, ``Hub.open``, tests) names its database the same 
 
 SQLite: WAL, ``synchronous=FULL`` (what the API acknowledges is on disk), foreign keys on, a busy
 timeout, and ``BEGIN IMMEDIATE`` so a write transaction takes the write lock at once instead of
-failing on upgrade; several processes may share the file. PostgreSQL: every transaction at
+failing on upgrade (a read-only one, a plain ``BEGIN``: WAL gives it a snapshot and no lock);
+several processes may share the file. PostgreSQL: every transaction at
 SERIALIZABLE (retried on 40001/40P01 by the store), connections checked before use, and a session
 idle inside a transaction for ``IDLE_IN_TRANSACTION_S`` ended by the server.
 """
@@ -14,6 +15,7 @@ idle inside a transaction for ``IDLE_IN_TRANSACTION_S`` ended by the server.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from sqlalchemy import event
 from deconflict.errors import StoreError
 from deconflict.store.retry import RetryPolicy
 from deconflict.store.sql import SqlStore
+from deconflict.store.transactions import READ_ONLY
 
 __all__ = ["open_postgres", "open_sqlite", "open_store", "postgres_url"]
 
@@ -45,9 +48,41 @@ def _sqlite_engine(path: Path) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot; takes no lock in WAL mode
+            return
+        _begin_immediate(connection)
 
     return engine
+
+
+_LOCK_WAIT_S = 5.0  # longest a writer waits for SQLite's write lock
+_LOCK_RETRY_S = 0.0005  # how often it tries again meanwhile
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """``BEGIN IMMEDIATE``, waiting at most ``_LOCK_WAIT_S`` for the write lock, trying every
+    ``_LOCK_RETRY_S``. Not SQLite's own busy timeout for this: its handler sleeps longer and
+    longer (up to 100 ms a try), so a process that writes now and then (the detector process
+    beside a busy front) would lose the lock to one that writes all the time, and fall behind
+    by seconds; the timeout stays for every other statement."""
+    cursor = connection.connection.dbapi_connection
+    if cursor is None:  # pragma: no cover - a begun connection has one
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    deadline = time.monotonic() + _LOCK_WAIT_S
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_LOCK_RETRY_S)
+    finally:
+        cursor.execute("PRAGMA busy_timeout=5000")
 
 
 def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:

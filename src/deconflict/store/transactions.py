@@ -38,8 +38,13 @@ from deconflict.store import lease, ledger_append, order, wakeup
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 
+#: Execution option of a connection that only reads (see ``read_connection``): on SQLite its
+#: transaction is a plain BEGIN, which neither takes nor waits for the write lock (engines.py).
+READ_ONLY = "deconflict_read_only"
+
 __all__ = [
     "IN_UNIT",
+    "READ_ONLY",
     "SqlTransactions",
     "transaction",
     "translated",
@@ -208,4 +213,5 @@ class SqlTransactions:
                 yield self._unit
             return
         with translated(doing), self._engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
             yield connection

@@ -389,46 +389,49 @@ class Hub:
         self._cursor_stored_at = time.monotonic()
 
     def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
-        """Detect over ``changes`` and commit every detection in one unit of work (one commit
-        for the batch); if it fails, the index (which ran ahead) is rebuilt from the store.
-        Detections are written together at the end (a few statements for the batch), or
-        before a row whose detection reads what earlier rows found (see
-        :meth:`Detector.reads_outputs`).
+        """Detect over ``changes`` and commit the detections; if a commit fails, the index
+        (which ran ahead) is rebuilt from the store. Detection reads outside any write
+        transaction (the rows and the records they name are committed and never change), and
+        the detections are written together at the end (one short transaction, a few
+        statements for the batch), or before a row whose detection reads what earlier rows
+        found (see :meth:`Detector.reads_outputs`): so the write lock (SQLite's) or the log
+        mutex (PostgreSQL's), which the other serve workers' filings need too, is held only
+        while the outputs are written, not while they are computed. Each commit stores the
+        cursor with its detections, fenced by the lease, so a pass cut short commits a prefix.
 
-        A batch with no outputs at all (the rows a delivery or a detection appended) moves the
+        A batch with no outputs at all, of rows a delivery or a detection appended, moves the
         stored cursor at most every ``_CURSOR_EVERY_S``; meanwhile it moves only here, so such
         passes cost no commit. Nothing depends on it: after a restart, or in the process that
         takes the lease over, those rows are read again and give nothing again."""
         found = ProcessReport()
         pending: list[Detection] = []
         try:
-            with self._store.unit_of_work("recording detections"):
-                self._detector.read_ahead(changes)
-                for change in changes:
-                    if change.entity == "agreement":  # possibly added by another hub process
-                        self._agreements[:] = self._store.list_agreements()
-                    if pending and self._detector.reads_outputs(change):
-                        self._store.commit_detections(pending, fence)
-                        pending = []
-                    detection = self._detector.detect(change, self._clock.now())
-                    if (
-                        detection.new_conflicts
-                        or detection.resolved_conflicts
-                        or detection.notifications
-                    ):
-                        pending.append(detection)
-                        found.new_conflicts.extend(detection.new_conflicts)
-                        found.resolved_conflicts.extend(detection.resolved_conflicts)
-                        found.notifications.extend(detection.notifications)
-                last = changes[-1].seq  # rows with no outputs only move the cursor
-                if not pending and time.monotonic() - self._cursor_stored_at < _CURSOR_EVERY_S:
-                    self._consumed, self._consumed_fence = last, fence
-                else:
-                    if not pending or pending[-1].seq != last:
-                        pending.append(Detection(last, self._clock.now()))
+            self._detector.read_ahead(changes)
+            for change in changes:
+                if change.entity == "agreement":  # possibly added by another hub process
+                    self._agreements[:] = self._store.list_agreements()
+                if pending and self._detector.reads_outputs(change):
                     self._store.commit_detections(pending, fence)
-                    self._consumed = None
-                    self._cursor_stored_at = time.monotonic()
+                    pending = []
+                detection = self._detector.detect(change, self._clock.now())
+                if (
+                    detection.new_conflicts
+                    or detection.resolved_conflicts
+                    or detection.notifications
+                ):
+                    pending.append(detection)
+                    found.new_conflicts.extend(detection.new_conflicts)
+                    found.resolved_conflicts.extend(detection.resolved_conflicts)
+                    found.notifications.extend(detection.notifications)
+            last = changes[-1].seq  # rows with no outputs only move the cursor
+            if not pending and time.monotonic() - self._cursor_stored_at < _CURSOR_EVERY_S:
+                self._consumed, self._consumed_fence = last, fence
+            else:
+                if not pending or pending[-1].seq != last:
+                    pending.append(Detection(last, self._clock.now()))
+                self._store.commit_detections(pending, fence)
+                self._consumed = None
+                self._cursor_stored_at = time.monotonic()
         except Exception:
             self._rebuild()  # the index ran ahead of the store: bring it back
             raise

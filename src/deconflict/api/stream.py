@@ -12,7 +12,6 @@ on the stream and addressed to the party are marked delivered.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import AsyncIterator
 
@@ -69,15 +68,17 @@ async def event_stream(
         seen = notifications_seen(hub, party, ordered)
         return list(zip((event_id(n) for n in ordered), seen, strict=True))
 
+    def deliver(hub: Hub) -> list[tuple[str, NotificationOut]]:
+        return pending(hub, fresh=hub.deliver(party))
+
     yield b"retry: 1000\n\n"
     while True:
         generation = svc.runner.generation
         batch: list[tuple[str, NotificationOut]] = []
         if svc.runner.ready:
-            # Marked delivered in a grouped write: it shares a commit (an fsync) with the
-            # filings and the other streams' deliveries of the moment.
-            fresh = await svc.runner.run_write(lambda hub: hub.deliver(party), group=True)
-            batch = await svc.runner.run(functools.partial(pending, fresh=fresh))
+            # Marked delivered and read in a grouped write: it shares a commit (an fsync) with
+            # the filings and the other streams' deliveries of the moment.
+            batch = await svc.runner.run_write(deliver, group=True)
         for key, shown in batch:
             body = json.dumps(shown.model_dump(mode="json"))
             yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()

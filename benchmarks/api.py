@@ -36,6 +36,7 @@ import random
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ class Figures:
     traffic: str
     workers: int
     clients: int
+    offered: str  # "closed": each client files again when answered; else notices/s due
     filed: int
     errors: int
     seconds: float
@@ -201,7 +203,13 @@ class _Connection:
 
 
 async def _load(
-    url: str, tokens: dict[str, str], traffic: str, clients: int, duration_s: float, limit: int
+    url: str,
+    tokens: dict[str, str],
+    traffic: str,
+    clients: int,
+    duration_s: float,
+    limit: int,
+    rate: float = 0.0,
 ) -> tuple[dict[str, tuple[str, float]], list[float], int, float, dict[str, float]]:
     arrivals: dict[str, float] = {}
     stop_at = [math.inf]
@@ -215,6 +223,7 @@ async def _load(
     answered: dict[str, tuple[str, float]] = {}  # notice id -> (party, response time)
     latencies: list[float] = []
     errors = 0
+    kinds: Counter[str] = Counter()  # what the errors were: a status, or an exception's name
     counter = iter(range(limit))
     base_s = time.time() + 30 * 86_400.0
     host, _, port = url.removeprefix("http://").partition(":")
@@ -236,8 +245,9 @@ async def _load(
                     status, _ = await asyncio.wait_for(
                         connection.post("/v1/notices", body, tokens[party]), 30.0
                     )
-                except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError):
+                except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
                     errors += 1
+                    kinds[type(error).__name__] += 1
                     await connection.close()  # a cut-off exchange leaves it unusable
                     continue
                 done = time.perf_counter()
@@ -246,11 +256,63 @@ async def _load(
                     answered[f"N-{k}"] = (party, done)
                 else:
                     errors += 1
+                    kinds[str(status)] += 1
         finally:
             await connection.close()
 
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    elapsed = time.perf_counter() - started
+    async def open_loop() -> None:
+        """Notice k is due at ``started + k / rate``, whatever became of the earlier ones; it
+        goes out on an idle connection (a new one when none is), and its latency counts from
+        when it was due, so a slow answer is not hidden by the requests it held back."""
+        nonlocal errors
+        rng = random.Random(0)
+        idle = [_Connection(host, int(port)) for _ in range(clients)]
+        running: set[asyncio.Task[None]] = set()
+
+        async def one(k: int, due: float) -> None:
+            nonlocal errors
+            party = PARTIES[k % 2]
+            body = notice_body(traffic, k, party, base_s, rng)
+            connection = idle.pop() if idle else _Connection(host, int(port))
+            try:
+                status, _ = await asyncio.wait_for(
+                    connection.post("/v1/notices", body, tokens[party]), 30.0
+                )
+            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
+                errors += 1
+                kinds[type(error).__name__] += 1
+                await connection.close()
+                return
+            idle.append(connection)
+            done = time.perf_counter()
+            if status == 201:
+                latencies.append(done - due)
+                answered[f"N-{k}"] = (party, done)
+            else:
+                errors += 1
+                kinds[str(status)] += 1
+
+        for k in counter:
+            due = started + k / rate
+            if due >= deadline:
+                break
+            pause = due - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            task = asyncio.create_task(one(k, due))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            await asyncio.wait(running, timeout=35.0)
+        for connection in idle:
+            await connection.close()
+
+    if rate > 0:
+        await open_loop()
+    else:
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    # Until the last answer: an open loop the hub cannot keep up with shows its true rate.
+    elapsed = max((done for _, done in answered.values()), default=started) - started
     settle = time.perf_counter() + 5.0  # notifications still on their way
     while time.perf_counter() < settle and not all(n in arrivals for n in answered):
         await asyncio.sleep(0.05)
@@ -260,6 +322,8 @@ async def _load(
     for task in listeners:
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
+    if kinds:
+        print(f"errors: {dict(kinds)}", file=sys.stderr, flush=True)
     return answered, latencies, errors, elapsed, arrivals
 
 
@@ -270,11 +334,12 @@ def run_one(
     traffic: str,
     args: argparse.Namespace,
     workers: int = 1,
+    rate: float = 0.0,
 ) -> Figures:
     tokens = _setup(db, env)
     with served(db, "--workers", str(workers), env=env) as url:
         answered, latencies, errors, elapsed, arrivals = asyncio.run(
-            _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices)
+            _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices, rate)
         )
     delivery = [
         max(0.0, arrivals[n] - done) for n, (_party, done) in answered.items() if n in arrivals
@@ -284,6 +349,7 @@ def run_one(
         traffic=traffic,
         workers=workers,
         clients=args.clients,
+        offered="closed" if rate <= 0 else f"{rate:g}/s",
         filed=len(answered),
         errors=errors,
         seconds=round(elapsed, 2),
@@ -314,14 +380,15 @@ def _scratch_postgres(url: str) -> Iterator[str]:
 
 def table(rows: list[Figures]) -> str:
     lines = [
-        "| backend | traffic | workers | clients | filed | errors | notices/s | p50 ms | p99 ms "
-        "| delivered | delivery p50 ms | delivery p99 ms | DSS writes/s |",
+        "| backend | traffic | workers | clients | offered | filed | errors | notices/s | p50 ms "
+        "| p99 ms | delivered | delivery p50 ms | delivery p99 ms | DSS writes/s |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: |",
+        "| ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r.backend} | {r.traffic} | {r.workers} | {r.clients} | {r.filed} | {r.errors} "
+            f"| {r.backend} | {r.traffic} | {r.workers} | {r.clients} | {r.offered} | {r.filed} "
+            f"| {r.errors} "
             f"| {r.per_s} | {r.p50_ms} | {r.p99_ms} | {r.delivered} | {r.delivery_p50_ms} "
             f"| {r.delivery_p99_ms} | {DSS[r.traffic]} |"
         )
@@ -334,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traffic", default="contended,spread")
     parser.add_argument("--workers", default="1", help="serve --workers, a comma list: 1,2")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument(
+        "--rates",
+        default="0",
+        help="a comma list of offered loads in notices/s (open loop: notices go out on "
+        "schedule, latency counts from when each was due); 0 is the closed loop, --clients "
+        "each filing again when answered",
+    )
     parser.add_argument("--duration-s", type=float, default=10.0)
     parser.add_argument("--max-notices", type=int, default=20_000)
     parser.add_argument(
@@ -354,14 +428,15 @@ def main(argv: list[str] | None = None) -> int:
                 for workers in sorted({int(w) for w in args.workers.split(",")}):
                     if backend == "sqlite" and workers > 1:
                         continue  # serve refuses: SQLite takes one worker
-                    cases += 1
-                    if backend == "sqlite":
-                        db = str(Path(folder) / f"bench-{cases}.db")
-                        rows.append(run_one(backend, db, env, traffic, args, workers))
-                    else:
-                        with _scratch_postgres(args.pg_url) as db:
-                            rows.append(run_one(backend, db, env, traffic, args, workers))
-                    print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+                    for rate in [float(r) for r in args.rates.split(",")]:
+                        cases += 1
+                        if backend == "sqlite":
+                            db = str(Path(folder) / f"bench-{cases}.db")
+                            rows.append(run_one(backend, db, env, traffic, args, workers, rate))
+                        else:
+                            with _scratch_postgres(args.pg_url) as db:
+                                rows.append(run_one(backend, db, env, traffic, args, workers, rate))
+                        print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(rows))
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")

@@ -45,3 +45,20 @@ def test_api_bench_two_workers_on_postgres(tmp_path, pg_url):
     assert row["errors"] == 0
     assert row["filed"] > 0
     assert row["delivered"] == row["filed"]
+
+
+def test_api_bench_open_loop_files_on_schedule(tmp_path):
+    """``--rates 20``: notices go out on a schedule (20 a second for a second and a half), not
+    as answers come back; every one due is filed and delivered, and the rate is measured to
+    the last answer."""
+    out = tmp_path / "bench.json"
+    args = ["--backends", "sqlite", "--traffic", "contended", "--rates", "20"]
+    args += ["--clients", "2", "--duration-s", "1.5", "--max-notices", "100"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*args, "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["offered"] == "20/s"
+    assert row["errors"] == 0
+    assert row["filed"] == 30  # due at 0, 1/20, ... up to the end of the 1.5 s
+    assert row["delivered"] == row["filed"]
+    assert 0 < row["per_s"] <= 21.0

@@ -81,16 +81,18 @@ _AT_VERSION = (
 
 class Commitments:
     """The newest commitment to each subject as one transaction sees it: read from the ledger
-    once, then kept up to date by the appends the transaction makes. Each change is logged, so
-    going back to a savepoint's :meth:`snapshot` costs what was done since, not the whole."""
+    once, then kept up to date by the appends the transaction makes (which may not be written
+    yet: every commitment they made is kept too, by version). Each change is logged, so going
+    back to a savepoint's :meth:`snapshot` costs what was done since, not the whole."""
 
     def __init__(self) -> None:
         self._newest: dict[str, tuple[int | None, str | None]] = {}
-        self._undo: list[tuple[str, tuple[int | None, str | None] | None]] = []
+        self._made: dict[tuple[str, int], str] = {}
+        self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
 
-    def _set(self, subject: str, value: tuple[int | None, str | None]) -> None:
-        self._undo.append((subject, self._newest.get(subject)))
-        self._newest[subject] = value
+    def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        self._undo.append((table, key, table.get(key)))
+        table[key] = value
 
     def fetch(self, c: sa.Connection, subjects: Iterable[str]) -> None:
         """Read the newest commitments of ``subjects`` not known yet, in a few queries."""
@@ -98,7 +100,7 @@ class Commitments:
         for lo in range(0, len(missing), _LOOKUP_CHUNK):
             chunk = missing[lo : lo + _LOOKUP_CHUNK]
             for subject in chunk:
-                self._set(subject, (None, None))
+                self._set(self._newest, subject, (None, None))
             for row in c.execute(_NEWEST, {"subjects": chunk}):  # oldest first: newest wins
                 self._newest[row.subject] = (row.version, row.commitment)
 
@@ -112,12 +114,16 @@ class Commitments:
         newest_version, commitment = self.newest(c, subject)
         if newest_version == version:
             return commitment
+        made = self._made.get((subject, version))
+        if made is not None:  # by this transaction, maybe not written yet
+            return made
         found = c.execute(_AT_VERSION, {"subject": subject, "version": version}).scalar()
         return None if found is None else str(found)
 
     def made(self, subject: str, version: int, commitment: str) -> None:
         """Note a commitment appended by this transaction (the newest to its subject)."""
-        self._set(subject, (version, commitment))
+        self._set(self._newest, subject, (version, commitment))
+        self._set(self._made, (subject, version), commitment)
 
     def snapshot(self) -> int:
         """Where things stand now (to :meth:`restore` when appends after it are undone)."""
@@ -125,11 +131,11 @@ class Commitments:
 
     def restore(self, snapshot: int) -> None:
         while len(self._undo) > snapshot:
-            subject, value = self._undo.pop()
+            table, key, value = self._undo.pop()
             if value is None:
-                del self._newest[subject]
+                del table[key]
             else:
-                self._newest[subject] = value
+                table[key] = value
 
 
 class _Entry:

@@ -125,3 +125,40 @@ def test_entry_times_are_rfc3339_as_strftime_writes_them(at_s):
     moment = datetime.fromtimestamp(at_s, UTC)
     pattern = "%Y-%m-%dT%H:%M:%S.%fZ" if moment.microsecond else "%Y-%m-%dT%H:%M:%SZ"
     assert rfc3339(at_s) == moment.strftime(pattern)
+
+
+@pytest.mark.parametrize(
+    "at_s",
+    [
+        0.0,
+        T0,
+        T0 + 0.5,
+        T0 + 0.9999995,
+        T0 + 0.9999994,
+        T0 + 0.0000005,
+        T0 + 0.0000015,
+        1e9 + 0.0000025,
+        86_399.9999996,
+        -1.5,
+        -0.0000004,
+        951_782_400.0,  # 2000-02-29
+        4_102_444_799.999999,
+    ],
+)
+def test_entry_times_round_their_microseconds_as_datetime_does(at_s):
+    """At the microsecond's rounding edges (half to even, carried into the second, the day and
+    the year) and before 1970, an entry's time is the moment ``datetime`` makes of it."""
+    expected = datetime.fromtimestamp(at_s, UTC).isoformat()[:-6] + "Z"
+    assert rfc3339(at_s) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(min_value=-2e9, max_value=4e9)
+    | st.integers(-2_000_000_000, 4_000_000_000).map(lambda s: s + 0.5e-6)
+    | st.integers(-2_000_000_000, 4_000_000_000).map(lambda s: s + 1 - 0.5e-6)
+)
+def test_entry_times_are_the_moments_datetime_makes_of_them(at_s):
+    """Any time, before 1970 too, is written as ``datetime.fromtimestamp`` and ``isoformat``
+    write it."""
+    assert rfc3339(at_s) == datetime.fromtimestamp(at_s, UTC).isoformat()[:-6] + "Z"

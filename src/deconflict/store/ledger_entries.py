@@ -15,9 +15,11 @@ per transaction (:class:`Commitments`), many at a time.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -38,13 +40,29 @@ Record = Notice | Plan | Conflict | Notification | None
 _LOOKUP_CHUNK = 500  # subjects per IN (...) lookup
 
 
+@functools.lru_cache(maxsize=64)
+def _day(days: int) -> str:
+    """The date ``days`` after 1970-01-01, ``2015-11-16``."""
+    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def rfc3339(at_s: float | None) -> str | None:
-    """``2015-11-16T20:00:00Z`` (microseconds only when there are any)."""
+    """``2015-11-16T20:00:00Z`` (microseconds only when there are any): the moment
+    ``datetime.fromtimestamp(at_s, UTC)`` is, written as its ``isoformat`` writes it. Computed
+    here (its microseconds rounded half to even, as ``datetime`` rounds them), and the date
+    looked up: every entry has a time, and this took as long as the rest of a notice's entry."""
     if at_s is None:
         return None
-    # isoformat writes the offset as +00:00 and microseconds only when there are any, as
-    # strftime's %f would (four-digit years: every time since 1970).
-    return datetime.fromtimestamp(at_s, UTC).isoformat()[:-6] + "Z"
+    whole = math.floor(at_s)
+    micro = round((at_s - whole) * 1e6)  # the fraction is exact; half to even, as datetime
+    if micro == 1_000_000:
+        whole, micro = whole + 1, 0
+    days, second = divmod(whole, 86_400)
+    clock = f"{_day(days)}T{second // 3600:02}:{second // 60 % 60:02}:{second % 60:02}"
+    return f"{clock}.{micro:06}Z" if micro else f"{clock}Z"
 
 
 def subject_of(entity: str, entity_id: str) -> str:

@@ -47,7 +47,6 @@ from deconflict.store import Change, Detection, Store, open_store
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
-_FETCH_EACH_MAX = 32  # more notices new to a tick than this are read in one query
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 
 
@@ -110,7 +109,6 @@ class Hub:
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock, ledger_key)
-        self._spans: dict[tuple[str, int], tuple[float, float]] = {}  # see _moved_by_time
         self._consumed: int | None = None  # see _process: rows with no outputs, not stored yet
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
@@ -471,29 +469,9 @@ class Hub:
 
     def _moved_by_time(self, now: float) -> list[Notice]:
         """The filed notices whose first volume has started and the active ones whose last has
-        ended (each checked again by the caller). A tick runs every second over every live
-        notice, so it reads only (id, version, state) and takes each version's time span from
-        ``self._spans``, filled once per version (a version's volumes never change)."""
-        live = self._store.notice_versions(_LIVE_NOTICES)
-        missing = [(nid, version) for nid, version, _ in live if (nid, version) not in self._spans]
-        if len(missing) > _FETCH_EACH_MAX:
-            fetched = self._store.list_notices(states=_LIVE_NOTICES)
-        else:
-            fetched = [self._store.get_notice(nid) for nid, _ in missing]
-        for notice in fetched:
-            self._spans[(notice.id, notice.version)] = (notice.start_s, notice.end_s)
-        current = {(nid, version) for nid, version, _ in live}
-        for key in [key for key in self._spans if key not in current]:
-            del self._spans[key]
-        due = []
-        for nid, version, state in live:
-            span = self._spans.get((nid, version))
-            if span is None:  # changed since listed: the next tick sees it
-                continue
-            start_s, end_s = span
-            if (state is NoticeState.FILED and now >= start_s) or now >= end_s:
-                due.append(self._store.get_notice(nid))
-        return due
+        ended (each checked again by the caller), found by the store's index on the notices'
+        time spans: a tick reads what is due, however many notices are live."""
+        return [self._store.get_notice(nid) for nid in self._store.notices_moved_by_time(now)]
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 

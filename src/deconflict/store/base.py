@@ -143,9 +143,10 @@ class Store(LedgerStore, ABC):
     ) -> list[Notice]: ...
 
     @abstractmethod
-    def notice_versions(self, states: Sequence[NoticeState]) -> list[tuple[str, int, NoticeState]]:
-        """(id, version, state) of every notice in one of ``states``, in the order of
-        ``list_notices``, without reading the volumes."""
+    def notices_moved_by_time(self, now_s: float) -> list[str]:
+        """The ids of the filed notices whose first volume has started by ``now_s`` and of the
+        filed or active ones whose last volume has ended by then, in the order of
+        ``list_notices``: what a tick at ``now_s`` moves (found by index, not by a scan)."""
 
     @abstractmethod
     def add_plan(self, plan: Plan) -> None: ...

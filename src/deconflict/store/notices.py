@@ -42,6 +42,8 @@ class SqlNotices(SqlRecords):
                     "volumes": volumes,
                     "filed_at_s": notice.filed_at_s,
                     "updated_at_s": notice.updated_at_s,
+                    "start_s": notice.start_s,
+                    "end_s": notice.end_s,
                 },
             )
             self._notice_version(c, notice, notice.filed_at_s, volumes)
@@ -75,6 +77,8 @@ class SqlNotices(SqlRecords):
                     state=str(notice.state),
                     volumes=volumes_to_json(notice.volumes),
                     updated_at_s=notice.updated_at_s,
+                    start_s=notice.start_s,
+                    end_s=notice.end_s,
                 )
             )
             if done.rowcount == 0:
@@ -138,12 +142,15 @@ class SqlNotices(SqlRecords):
         return [notice_of(row._mapping) for row in rows]
 
     @transaction
-    def notice_versions(self, states: Sequence[NoticeState]) -> list[tuple[str, int, NoticeState]]:
+    def notices_moved_by_time(self, now_s: float) -> list[str]:
         col = t.notices.c
-        query = (
-            sa.select(col.id, col.version, col.state)
-            .where(col.state.in_([str(s) for s in states]))
-            .order_by(col.filed_at_s, col.id)
+        filed, active = str(NoticeState.FILED), str(NoticeState.ACTIVE)
+        # Two index range scans (state, start_s) and (state, end_s): what is due, not all.
+        started = sa.select(col.filed_at_s, col.id).where(col.state == filed, col.start_s <= now_s)
+        ended = sa.select(col.filed_at_s, col.id).where(
+            col.state.in_([filed, active]), col.end_s <= now_s
         )
-        with self.read_connection("listing notice versions") as c:
-            return [(row.id, row.version, NoticeState(row.state)) for row in c.execute(query)]
+        with self.read_connection("finding the notices time has moved") as c:
+            found = {(row.filed_at_s, row.id) for row in c.execute(started)}
+            found.update((row.filed_at_s, row.id) for row in c.execute(ended))
+        return [nid for _, nid in sorted(found)]

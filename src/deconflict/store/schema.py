@@ -56,6 +56,11 @@ notices = sa.Table(
     sa.Column("volumes", sa.Text, nullable=False),
     sa.Column("filed_at_s", Time, nullable=False),
     sa.Column("updated_at_s", Time),
+    # The earliest volume start and the latest volume end (migration 0007), for the tick.
+    sa.Column("start_s", Time),
+    sa.Column("end_s", Time),
+    sa.Index("ix_notices_state_start", "state", "start_s"),
+    sa.Index("ix_notices_state_end", "state", "end_s"),
 )
 
 notice_versions = sa.Table(
@@ -137,6 +142,8 @@ notifications = sa.Table(
     sa.Column("acknowledged_at_s", Time),
     sa.Column("escalated_at_s", Time),
 )
+# The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
+sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
 
 changes = sa.Table(
     "changes",

@@ -203,8 +203,10 @@ class HubRunner:
 
     def _run_group(self, fns: list[Callable[[Hub], Any]]) -> tuple[list[tuple[bool, Any]], bool]:
         """On the hub thread: ``fns`` in one unit of work, each in a savepoint; each outcome is
-        (True, result) or (False, error)."""
-        changed = self._settle(tick=False) if self._due else False
+        (True, result) or (False, error). Not after a detector pass: a grouped write reads no
+        detection outputs (a filing, a delivery), so it commits at once and the detector loop
+        runs next."""
+        changed = False
         hub = self._hub_or_fail()
         store = hub.store
         try:
@@ -230,7 +232,7 @@ class HubRunner:
             self._due = True
         return outcomes, changed
 
-    def _settle(self, tick: bool) -> bool:
+    def _settle(self, tick: bool, once: bool = False) -> bool:
         """Run the detector (and the clock-driven checks) if this process holds the detector
         lease (several serve processes may share one PostgreSQL database; only the lease holder
         detects, fenced by its token); whether notifications may have changed."""
@@ -252,6 +254,9 @@ class HubRunner:
                     if self._announce:  # to the streams on other processes, batch by batch
                         self._hub_or_fail().store.announce_notifications(str(token))
                 if report.changes < worker.batch:
+                    return changed
+                if once:  # more to do, after whatever else is waiting for the hub thread
+                    self._due = True
                     return changed
         except Exception:
             self._due = True
@@ -300,9 +305,11 @@ class HubRunner:
             if tick:
                 last_tick = time.monotonic()
             try:
-                changed = await self._submit(partial(self._settle, tick))
+                changed = await self._submit(partial(self._settle, tick, True))
             except Exception:  # keep detecting; the next pass retries from the change log
                 log.exception("background detection failed")
                 continue
             if changed:
                 self._signal()
+            if self._due:  # a step at a time: the writes queued meanwhile go first
+                detect_now.set()

@@ -11,8 +11,8 @@ subtrees above the leaves are derived data, built later, many at once, when a ro
 needs them (:mod:`deconflict.store.ledger_tree`: at the tick's checkpoint, or a receipt's). So
 appending needs only the ledger's size, read once per transaction (the largest index + 1). The rows
 are written in one statement (:mod:`deconflict.store.bulk`): at once, or, in a unit of work, all of
-the unit's at its end (:func:`flush`, called by the store before the commit and before any read
-inside the unit). A savepoint marks where the end stood and goes back to it when rolled back
+the unit's at its end (:func:`flush`, called by the store before the commit and before the ledger is
+read inside the unit). A savepoint marks where the end stood and goes back to it when rolled back
 (:func:`mark`, :func:`restore`), unwritten rows included.
 """
 
@@ -143,7 +143,7 @@ def flush(c: sa.Connection) -> None:
 
 def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = False) -> None:
     """Append the ledger entries of these change-log rows (those the ledger keeps), in order.
-    With ``defer`` they are written at the next :func:`flush` (the caller's, before its commit
+    With ``defer`` they are written at the next :func:`flush` (the store's, before its commit
     or before it reads the ledger), so a unit of work writes them all at once; a notice's entry
     (made from the notice at hand alone) is then also built there, all of the unit's in one
     loop, which costs half what building each amid the filing's SQL did."""

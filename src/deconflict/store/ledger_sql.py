@@ -94,6 +94,7 @@ class SqlLedger(LedgerStore):
     def _reading(self, doing: str, work: Callable[[sa.Connection], T]) -> T:
         def run() -> T:
             with self.read_connection(doing) as c:
+                ledger_append.flush(c)  # a unit of work's own entries, not written yet
                 return work(c)
 
         return self.retry.run(run)

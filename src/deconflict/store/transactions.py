@@ -205,11 +205,11 @@ class SqlTransactions:
 
     @contextlib.contextmanager
     def read_connection(self, doing: str) -> Iterator[sa.Connection]:
-        """A connection to read on: the open unit of work's (what it wrote so far, its ledger
-        rows written out first), else a new one, with errors translated."""
+        """A connection to read on: the open unit of work's (what it wrote so far; the ledger's
+        rows, written at its end, are written first by the ledger's own reads), else a new one,
+        with errors translated."""
         if self._unit is not None:  # read what the unit has written so far
             with translated(doing):
-                ledger_append.flush(self._unit)
                 yield self._unit
             return
         with translated(doing), self._engine.connect() as connection:

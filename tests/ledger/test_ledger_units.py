@@ -1,0 +1,94 @@
+"""The ledger in a unit of work: entries written at its end, in order, each savepoint's undone
+with it, and an entry that refers to a commitment made earlier in the unit finds it."""
+
+from __future__ import annotations
+
+import pytest
+from tests.hub.scenario import make_hub, vol
+
+from deconflict.errors import InvalidInput
+from deconflict.ledger import MemoryTree, leaf_hash, verify_opening
+
+
+class _Undo(Exception):
+    """Raised inside a savepoint to roll it back."""
+
+
+def _file_cancel_and_undo(hub) -> None:
+    with hub.store.savepoint():
+        hub.file_notice("usaf", [vol("b")], "air-activity", "N2")
+        hub.cancel_notice("usaf", "N2")
+        raise _Undo
+
+
+def _check_log(hub) -> list[dict]:
+    """The log verifies and its stored root is the reference tree's; its entries."""
+    entries = hub.store.ledger_entries()
+    assert [index for index, _ in entries] == list(range(len(entries)))
+    hub.ledger.verify()
+    tree = MemoryTree(leaf_hash(body) for _, body in entries)
+    assert hub.store.ledger_root(len(entries)) == tree.root()
+    return [hub.ledger.entry(index) for index, _ in entries]
+
+
+def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_path):
+    """Inside the unit the ledger's own reads see the unit's appends; after it, the log is the
+    same as if each filing had been its own transaction."""
+    hub, _ = make_hub(tmp_path)
+    before = hub.ledger.size
+    with hub.store.unit_of_work():
+        hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+        hub.file_notice("faf", [vol("b", lon=39.5)], "air-activity", "N2")
+        assert hub.store.ledger_size() == before + 2
+        assert [kind for _, kind in hub.store.ledger_find("notice:N2")] == ["notice.filed"]
+    entries = _check_log(hub)
+    assert [(e["type"], e.get("notice")) for e in entries[before:]] == [
+        ("notice.filed", "N1"),
+        ("notice.filed", "N2"),
+    ]
+    for entry, party in zip(entries[before:], ("usaf", "faf"), strict=True):
+        verify_opening(hub.ledger.opening(party, entry["notice"]), entry["commitment"])
+    hub.close()
+
+
+def test_a_rolled_back_savepoint_takes_its_entries_with_it(tmp_path):
+    """A filing undone in its savepoint leaves no entry and no gap; those around it stay."""
+    hub, _ = make_hub(tmp_path)
+    before = hub.ledger.size
+    with hub.store.unit_of_work():
+        with hub.store.savepoint():
+            hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+        with pytest.raises(_Undo):
+            _file_cancel_and_undo(hub)
+        with pytest.raises(InvalidInput), hub.store.savepoint():
+            hub.file_notice("usaf", [vol("c")], "air-activity", "N1")  # a duplicate id
+        with hub.store.savepoint():
+            hub.file_notice("usaf", [vol("d")], "air-activity", "N3")
+    entries = _check_log(hub)
+    assert [(e["type"], e["notice"]) for e in entries[before:]] == [
+        ("notice.filed", "N1"),
+        ("notice.filed", "N3"),
+    ]
+    hub.close()
+
+
+def test_entries_refer_to_commitments_made_earlier_in_the_unit(tmp_path):
+    """A cancellation and the notifications the detector writes in the same unit as the
+    filings refer to the filings' commitments, not yet written when they are appended."""
+    hub, _ = make_hub(tmp_path)
+    before = hub.ledger.size
+    with hub.store.unit_of_work():
+        hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+        hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+        hub.process()
+        hub.file_notice("usaf", [vol("c", lon=41.0)], "air-activity", "N3")
+        hub.cancel_notice("usaf", "N3")
+    entries = _check_log(hub)[before:]
+    filed = {e["notice"]: e["commitment"] for e in entries if e["type"] == "notice.filed"}
+    told = [e for e in entries if e["type"] == "notification.created" and e["notice"]]
+    assert told
+    for entry in told:
+        assert entry["notice_commitment"] == filed[entry["notice"]]
+    (cancelled,) = [e for e in entries if e["type"] == "notice.cancelled"]
+    assert cancelled["commitment"] == filed["N3"]
+    hub.close()

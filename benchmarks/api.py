@@ -55,6 +55,7 @@ __all__ = ["main"]
 
 PARTIES = ("A", "B")
 CENTRE = (39.0, 35.95)  # lon, lat: Raqqa
+_KEEP_ALIVE_S = 4.0  # longest a load connection is reused after its last answer
 DSS = {"contended": "5-30", "spread": "120-150"}  # InterUSS DSS writes/s, ARCHITECTURE.md
 
 
@@ -266,14 +267,23 @@ async def _load(
         when it was due, so a slow answer is not hidden by the requests it held back."""
         nonlocal errors
         rng = random.Random(0)
-        idle = [_Connection(host, int(port)) for _ in range(clients)]
+        # (connection, when last used): one idle longer than the server keeps it open (uvicorn:
+        # 5 s) is closed, not reused, as HTTP clients do (httpx: keepalive_expiry).
+        idle = [(_Connection(host, int(port)), time.perf_counter()) for _ in range(clients)]
         running: set[asyncio.Task[None]] = set()
 
         async def one(k: int, due: float) -> None:
             nonlocal errors
             party = PARTIES[k % 2]
             body = notice_body(traffic, k, party, base_s, rng)
-            connection = idle.pop() if idle else _Connection(host, int(port))
+            connection = None
+            while idle and connection is None:
+                connection, used = idle.pop()
+                if time.perf_counter() - used > _KEEP_ALIVE_S:
+                    await connection.close()
+                    connection = None
+            if connection is None:
+                connection = _Connection(host, int(port))
             try:
                 status, _ = await asyncio.wait_for(
                     connection.post("/v1/notices", body, tokens[party]), 30.0
@@ -283,8 +293,8 @@ async def _load(
                 kinds[type(error).__name__] += 1
                 await connection.close()
                 return
-            idle.append(connection)
             done = time.perf_counter()
+            idle.append((connection, done))
             if status == 201:
                 latencies.append(done - due)
                 answered[f"N-{k}"] = (party, done)
@@ -304,7 +314,7 @@ async def _load(
             task.add_done_callback(running.discard)
         if running:
             await asyncio.wait(running, timeout=35.0)
-        for connection in idle:
+        for connection, _ in idle:
             await connection.close()
 
     if rate > 0:

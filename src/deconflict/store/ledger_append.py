@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -34,6 +34,7 @@ from deconflict.store.ledger_entries import (
     Commitments,
     Record,
     build_entry,
+    notice_entry_of,
     notice_subjects,
     subject_of,
 )
@@ -61,9 +62,8 @@ class _End:
     pending: list[tuple[int, str, str, float, Notice]] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """Where the ledger's end stood (see :func:`mark`)."""
+class Mark(NamedTuple):
+    """Where the ledger's end stood (see :func:`mark`): made for every filing's savepoint."""
 
     size: int
     known: int  # the commitments' snapshot
@@ -148,6 +148,12 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
     (made from the notice at hand alone) is then also built there, all of the unit's in one
     loop, which costs half what building each amid the filing's SQL did."""
     end = _end(c)
+    if defer and len(items) == 1:  # a filing's: noted, its entry built at the flush
+        kind, entity_id, at_s, record = items[0]
+        if type(record) is Notice and kind.startswith("notice."):
+            end.pending.append((end.size, kind, entity_id, at_s, record))
+            end.size += 1
+            return
     before = Mark(end.size, end.known.snapshot())
     try:
         subjects = notice_subjects(record for *_, record in items)
@@ -178,10 +184,8 @@ def _build_pending(c: sa.Connection, end: _End) -> None:
     rows = []
     try:
         for index, kind, entity_id, at_s, record in end.pending:
-            found = build_entry(c, kind, entity_id, at_s, record, end.known)
-            if found is None:  # pragma: no cover - a notice change with its notice always is
-                raise AssertionError(f"ledger: no entry for {kind} of {entity_id!r}")
-            rows.append(_row(end, index, kind, entity_id, at_s, found))
+            built = notice_entry_of(c, kind, record, at_s, end.known)
+            rows.append(_row(end, index, kind, entity_id, at_s, built))
     except BaseException:
         end.known.restore(snapshot)
         raise

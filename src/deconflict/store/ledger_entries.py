@@ -32,7 +32,16 @@ from deconflict.store import schema as t
 from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 
-__all__ = ["Built", "Commitments", "Private", "Record", "build_entry", "rfc3339", "subject_of"]
+__all__ = [
+    "Built",
+    "Commitments",
+    "Private",
+    "Record",
+    "build_entry",
+    "notice_entry_of",
+    "rfc3339",
+    "subject_of",
+]
 
 #: What a change-log row may carry about its record (None: read it from its table).
 Record = Notice | Plan | Conflict | Notification | None
@@ -181,13 +190,26 @@ class _Entry:
         return digest
 
 
-def _notice(c: sa.Connection, b: _Entry, kind: str, notice: Notice, at_s: float) -> bytes:
-    """A notice entry, written by template (:mod:`deconflict.store.ledger_json`)."""
-    fresh = kind in ("notice.filed", "notice.amended")  # a new version
-    commitment = None if fresh else b.known.at(c, subject_of("notice", notice.id), notice.version)
+#: A built entry: its type, its canonical JSON and the opening it keeps (if it makes a commitment).
+Built = tuple[str, bytes, Private | None]
+
+_NEW_VERSION = frozenset({"notice.filed", "notice.amended"})
+
+
+def notice_entry_of(
+    c: sa.Connection, kind: str, notice: Notice, at_s: float, known: Commitments
+) -> Built:
+    """A notice change's entry, written by template (:mod:`deconflict.store.ledger_json`): a
+    new version commits to its content, any other change refers to the version's commitment."""
+    private = None
+    commitment = None
+    if kind not in _NEW_VERSION:
+        commitment = known.at(c, f"notice:{notice.id}", notice.version)
     if commitment is None:
-        commitment = b.commit(notice.version, notice_content(notice))
-    return notice_entry(kind, notice, rfc3339(at_s), commitment)
+        raw = notice_content(notice)
+        salt, commitment = commit_canonical(raw)
+        private = Private(notice.version, commitment, salt, raw.decode())
+    return kind, notice_entry(kind, notice, rfc3339(at_s), commitment), private
 
 
 def notice_subjects(records: Iterable[Record]) -> list[str]:
@@ -270,10 +292,6 @@ def _agreement(
     }
 
 
-#: A built entry: its type, its canonical JSON and the opening it keeps (if it makes a commitment).
-Built = tuple[str, bytes, "Private | None"]
-
-
 def build_entry(
     c: sa.Connection,
     kind: str,
@@ -287,10 +305,11 @@ def build_entry(
     keeps (if it makes a new commitment), or None if the change is not recorded. ``known``: the
     commitments the transaction has seen so far."""
     entity = kind.split(".", 1)[0]
-    b = _Entry(known if known is not None else Commitments())
-    entry: dict[str, Any]
+    known = known if known is not None else Commitments()
     if entity == "notice" and isinstance(record, Notice):
-        return kind, _notice(c, b, kind, record, at_s), b.private
+        return notice_entry_of(c, kind, record, at_s, known)
+    b = _Entry(known)
+    entry: dict[str, Any]
     if entity == "notification":
         entry = _notification(c, b, kind, entity_id, at_s, record)
     elif entity == "conflict":

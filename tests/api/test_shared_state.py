@@ -1,6 +1,7 @@
 """Several workers on one database share the service state: an Idempotency-Key sent to two
 workers files once, also when the first worker committed and never answered; a webhook set on
-any worker is delivered, once, by the worker holding the lease."""
+any worker is delivered, once, by the worker holding the lease; and when that worker stops, the
+next lease holder sends what was left, with the same Webhook-Ids."""
 
 from __future__ import annotations
 
@@ -85,13 +86,20 @@ async def test_a_retry_after_a_crash_between_commit_and_answer_is_replayed(site,
 
 
 @contextmanager
-def receiver() -> Iterator[tuple[str, list[str]]]:
-    """A webhook receiver on 127.0.0.1: its URL and the Webhook-Ids it took, in order."""
+def receiver(refused: list[str] | None = None) -> Iterator[tuple[str, list[str]]]:
+    """A webhook receiver on 127.0.0.1: its URL and the Webhook-Ids it took, in order. With
+    ``refused``, it answers 503 while ``refused`` holds the string "down", noting each refused
+    id there too."""
     taken: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("content-length", "0")))
+            if refused is not None and "down" in refused:
+                refused.append(self.headers["webhook-id"])
+                self.send_response(503)
+                self.end_headers()
+                return
             taken.append(self.headers["webhook-id"])
             self.send_response(204)
             self.end_headers()
@@ -137,3 +145,43 @@ async def test_a_webhook_set_on_one_worker_is_sent_once_by_the_leader(site):
     assert sorted(t.split(".", 1)[1] for t in taken) == sorted(n["id"] for n in told)
     assert len(taken) == len(set(taken)) == 2
     assert [s["last_delivery_id"] for s in status] == [taken[-1], taken[-1]]
+
+
+async def test_when_the_sending_worker_stops_the_next_leader_sends_what_was_left(site):
+    """Worker A holds the lease and sends US's webhook; the receiver is down, so A's delivery
+    of RU's first notice fails and waits to be retried. A stops; worker B takes the lease over
+    and sends both notifications, the first with the Webhook-Id A used: the receiver can
+    deduplicate across the failover, and nothing is lost."""
+    us, ru = token(site.state, "US"), token(site.state, "RU")
+    refused = ["down"]
+    settings = ApiSettings(db=site.db, state=site.state, webhook_poll_s=0.2, webhook_backoff_s=0.2)
+    with receiver(refused) as (url, taken):
+        async with AsyncExitStack() as b_stack:
+            a_stack = AsyncExitStack()
+            a_app = create_app(settings)
+            a = await a_stack.enter_async_context(client_with(a_app))
+            b_app = create_app(settings)
+            b = await b_stack.enter_async_context(client_with(b_app))
+            assert a_app.state.service.runner.leading
+            assert not b_app.state.service.runner.leading
+            assert (await b.put("/v1/webhook", json={"url": url}, headers=us)).status_code == 200
+            first = notice_body(circle("v0"), id="RU-N0")
+            assert (await a.post("/v1/notices", json=first, headers=ru)).status_code == 201
+            deadline = time.monotonic() + 20
+            while len(refused) < 2 and time.monotonic() < deadline:  # A tried, and was refused
+                await asyncio.sleep(0.05)
+            assert len(refused) >= 2, "the lease holder never tried to send"
+            await a_stack.aclose()  # A stops (and gives the lease up)
+            refused.remove("down")  # the receiver is back
+            second = notice_body(circle("v1"), id="RU-N1")
+            assert (await b.post("/v1/notices", json=second, headers=ru)).status_code == 201
+            while len(taken) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.6)  # more polls: nothing is sent twice
+            told = (await b.get("/v1/notifications", headers=us)).json()
+            assert b_app.state.service.runner.leading
+    assert sorted(t.split(".", 1)[1] for t in taken) == sorted(n["id"] for n in told)
+    assert len(told) == 2
+    assert len(taken) == len(set(taken)) == 2  # each sent once once the receiver took it
+    assert refused[0] in taken  # the id A used is the id B delivered
+    assert set(refused) == {refused[0]}  # A only ever tried that one

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.strategies import SITES, footprints
 
 from deconflict.errors import InvalidInput
-from deconflict.geo import Circle, Volume4D
+from deconflict.geo import Circle, Corridor, Polygon, Volume4D
 from deconflict.ledger import canonical
 from deconflict.model import Notice, NoticeState
 from deconflict.store.ledger_json import (
@@ -92,12 +92,42 @@ def test_a_notice_entry_by_template_is_its_canonical_json(notice, kind, at, comm
     )
 
 
-def test_an_unexpected_footprint_shape_falls_back_to_the_generic_writer(monkeypatch):
-    """A footprint whose GeoJSON the template does not know (another key, a key sorting before
-    ``geometry``) is written by the generic canonical JSON, so still right."""
-    volume = Volume4D.build("v", Circle((38.0, 35.0), 3_000.0), 0.0, 1.0, T0, T0 + 60)
+@pytest.mark.parametrize(
+    "footprint",
+    [
+        Circle((38.0, 35.0), 3_000.0),
+        Circle((-179.99, -0.00001), 0.5),
+        Corridor([(38.0, 35.0), (38.5, 35.25), (39.125, 35.5)], 1_500.5),
+        Polygon([(38.0, 35.0), (38.5, 35.0), (38.5, 35.5), (38.0, 35.5)]),
+        Polygon([(179.5, 10.0), (-179.5, 10.0), (-179.5, 10.5)]),
+    ],
+    ids=["circle", "small-circle", "corridor", "polygon", "antimeridian"],
+)
+def test_each_footprint_kind_is_written_as_its_geojson(footprint):
+    """The three kinds written from the footprint itself give their GeoJSON's canonical JSON."""
+    volume = Volume4D.build("v", footprint, 1_000.0, 8_000.5, T0 + 0.25, T0 + 3600)
+    notice = Notice("N1", "RU", (volume,), "air-activity", T0)
+    _same(lambda: notice_content(notice), notice_content_object(notice))
+
+
+class _Odd(Circle):
+    """A footprint kind the templates do not know, with the GeoJSON it is given."""
+
+    __slots__ = ("shape",)
+
+    def to_geojson(self) -> dict[str, object]:
+        return self.shape
+
+
+def test_an_unknown_footprint_or_shape_falls_back_to_the_generic_writer():
+    """A footprint of another kind is written from its GeoJSON; a GeoJSON the template does not
+    know (another key, one sorting before ``geometry``, not a list, a non-ASCII key) by the
+    generic canonical JSON: right either way."""
+    footprint = _Odd((38.0, 35.0), 3_000.0)
+    volume = Volume4D.build("v", footprint, 0.0, 1.0, T0, T0 + 60)
     notice = Notice("N1", "RU", (volume,), "air-activity", T0)
     shapes = [
+        Circle((38.5, 35.25), 3_000.0).to_geojson(),
         {"geometry": {"type": "Point", "coordinates": [38.0, 35.0]}, "bbox": [1, 2]},
         {"geometry": {"type": "Point", "coordinates": [38.0, 35.0], "crs": None}},
         {"geometry": {"type": "Point", "coordinates": (38.0, 35.0)}},
@@ -105,5 +135,5 @@ def test_an_unexpected_footprint_shape_falls_back_to_the_generic_writer(monkeypa
         {"geometry": {"type": "Point", "coordinates": [[1.5, [2, "x"]], {"k": 1.0}]}, "é": 1},
     ]
     for shape in shapes:
-        monkeypatch.setattr(Circle, "to_geojson", lambda self, shape=shape: shape)
+        footprint.shape = shape
         _same(lambda: notice_content(notice), notice_content_object(notice))

@@ -15,9 +15,9 @@ that both give the same bytes and that these are the ``rfc8785`` package's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from deconflict.geo import Volume4D
+from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Notice
 from deconflict.store.codec import volume_to_dict
@@ -92,10 +92,33 @@ def _volume(volume: Volume4D) -> str:
     """``volume_to_dict(volume)``, canonical."""
     altitude, window = volume.altitude, volume.window
     return (
-        f'{{"end_s":{_N(window.end_s)},"footprint":{_footprint(volume.footprint.to_geojson())},'
+        f'{{"end_s":{_N(window.end_s)},"footprint":{_footprint_of(volume.footprint)},'
         f'"id":{_S(volume.id)},"lower_m":{_N(altitude.lower_m)},"start_s":{_N(window.start_s)},'
         f'"upper_m":{_N(altitude.upper_m)}}}'
     )
+
+
+def _footprint_of(footprint: Footprint) -> str:
+    """``footprint.to_geojson()``, canonical: written from the footprint itself for the three
+    kinds (what each one's ``to_geojson`` makes of it, checked by the tests; not a subclass,
+    which may make another), from its GeoJSON for any other."""
+    kind = type(footprint)
+    if kind is Circle:
+        circle = cast(Circle, footprint)
+        return (
+            f'{{"geometry":{{"coordinates":[{_N(circle.lon)},{_N(circle.lat)}],'
+            f'"type":"Point"}},"radius_m":{_N(circle.radius_m)}}}'
+        )
+    if kind is Corridor:
+        path = cast(Corridor, footprint).path
+        return (
+            f'{{"geometry":{{"coordinates":{_array(path)},"type":"LineString"}},'
+            f'"half_width_m":{_N(footprint.radius_m)}}}'
+        )
+    if kind is Polygon:
+        ring = cast(Polygon, footprint).ring
+        return f'{{"geometry":{{"coordinates":[{_array([*ring, ring[0]])}],"type":"Polygon"}}}}'
+    return _footprint(footprint.to_geojson())
 
 
 def _footprint(footprint: dict[str, Any]) -> str:

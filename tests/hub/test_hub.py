@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tests.hub.scenario import HOUR, T0, make_hub, vol
 
@@ -64,6 +66,28 @@ def test_notice_against_notice_tells_both_parties(tmp_path):
     told = {n.recipient for n in report.notifications if n.kind is NotificationKind.CONFLICT}
     assert told == {"usaf", "faf"}
     assert len(hub.list_conflicts("usaf")) == len(hub.list_conflicts("faf")) == 1
+    hub.close()
+
+
+def test_the_change_log_holds_inputs_and_the_ledger_everything(tmp_path):
+    """The detector reads the change log: parties, agreements, notices, plans. What it finds
+    (conflicts, notifications) and what becomes of that (delivery, acknowledgement) are not
+    its inputs: they are in the ledger, not in the change log."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+    hub.process()
+    delivered = hub.deliver("faf")
+    assert delivered
+    hub.acknowledge("faf", delivered[0].id)
+    kinds = [c.kind for c in hub.store.changes_after(0)]
+    assert {k.split(".")[0] for k in kinds} == {"party", "agreement", "notice"}
+    assert kinds[-2:] == ["notice.filed", "notice.filed"]
+    entries = [json.loads(body)["type"] for _, body in hub.store.ledger_entries()]
+    for kind in ("conflict.detected", "notification.created", "notification.delivered"):
+        assert kind in entries
+    assert entries[-1] == "notification.acknowledged"
+    assert hub.process().changes == 0  # nothing new for the detector
     hub.close()
 
 

@@ -1,9 +1,11 @@
 """The store interface: everything the hub persists, behind one abstract class.
 
-Every write appends a sequenced row to the change log in the same transaction as the write
-itself. The detector reads the log in order and commits its outputs (new and resolved conflicts,
-notifications: an outbox) together with its cursor, the last sequence number it processed, so a
-restart resumes exactly after it. Implementations translate their driver's errors into
+Every write of the detector's inputs (parties, agreements, notices, plans) appends a sequenced
+row to the change log in the same transaction as the write itself, and every write appends to
+the ledger. The detector reads the log in order and commits its outputs (new and resolved
+conflicts, notifications: an outbox) together with its cursor, the last sequence number it
+processed, so a restart resumes exactly after it; its outputs and their deliveries are not
+inputs, so they are in the ledger only. Implementations translate their driver's errors into
 :mod:`deconflict.errors` (``StoreError``; ``InvalidInput`` for a duplicate id; ``NotFound``;
 ``VersionConflict``); callers never see a driver exception.
 """

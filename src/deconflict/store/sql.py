@@ -22,9 +22,10 @@ may be fenced by the detector lease's token (:mod:`deconflict.store.lease`).
 - :mod:`~deconflict.store.conflicts`, :mod:`~deconflict.store.notifications`: what it found
 - :mod:`~deconflict.store.ledger_sql`: the ledger's read side, checkpoints and key
 
-and the change log, which ties them together, is here: every write appends its rows through
-``_log``/``_log_many`` (with their ledger entries, in the same transaction), and the detector
-reads them back with ``changes_after``/``latest_changes``.
+and the change log, which ties them together, is here: every write appends its ledger entries
+through ``_log``/``_log_many``, and the writes of the detector's inputs their change-log rows
+too, in the same transaction; the detector reads them back with ``changes_after`` and
+``latest_changes``.
 """
 
 from __future__ import annotations
@@ -49,7 +50,13 @@ from deconflict.store.plans import SqlPlans
 from deconflict.store.rows import change_of
 from deconflict.store.transactions import IN_UNIT, transaction
 
-__all__ = ["SqlStore"]
+__all__ = ["LOGGED_ENTITIES", "SqlStore"]
+
+#: What the change log holds: changes of the detector's inputs. Its outputs (conflicts,
+#: notifications) and what becomes of them (deliveries, acknowledgements, escalations) are
+#: recorded in the ledger only: as change-log rows they were written, and read back by the
+#: detector, only to be skipped (12 of a contended filing's 13 rows).
+LOGGED_ENTITIES = frozenset({"party", "agreement", "notice", "plan"})
 
 
 class SqlStore(
@@ -77,21 +84,24 @@ class SqlStore(
 
     @staticmethod
     def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> None:
-        """Append change-log rows (one statement) and their ledger entries (same transaction).
-        A notice's or plan's row names its version and state; the other records ride along
-        so the ledger need not read them back."""
+        """Append the ledger entries of ``items`` and, for those about the detector's inputs
+        (:data:`LOGGED_ENTITIES`), their change-log rows (one statement), in the same
+        transaction. A notice's or plan's row names its version and state; the other records
+        ride along so the ledger need not read them back."""
         if not items:
             return
         order.take_log_position(connection)
-        wakeup.notify(connection)
         rows = []
         for kind, entity_id, at_s, record in items:
+            entity = kind.split(".", 1)[0]
+            if entity not in LOGGED_ENTITIES:
+                continue
             version, state = None, None
             if isinstance(record, Notice | Plan):
                 version, state = record.version, str(record.state)
             rows.append(
                 {
-                    "entity": kind.split(".", 1)[0],
+                    "entity": entity,
                     "kind": kind,
                     "entity_id": entity_id,
                     "at_s": at_s,
@@ -99,7 +109,9 @@ class SqlStore(
                     "state": state,
                 }
             )
-        insert_many(connection, t.changes, rows)
+        if rows:
+            wakeup.notify(connection)
+            insert_many(connection, t.changes, rows)
         # In a unit of work the ledger's rows are written once, before its commit.
         record_changes(connection, items, defer=connection.info.get(IN_UNIT, False))
 

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconflict.errors import InvalidInput
-from deconflict.ledger import canonical, canonical_number, canonical_string
+from deconflict.ledger import Opening, canonical, canonical_number, canonical_string, verify_opening
+from deconflict.ledger.commit import commit_canonical
 
 # Doubles where Python's repr and ECMAScript's number formatting part ways (exponents, -0, large
 # integral values) besides any double at all.
@@ -79,3 +80,12 @@ def test_a_string_alone_is_written_as_the_reference_writes_it(value):
             canonical_string(value).encode()
         return
     assert canonical_string(value).encode() == expected
+
+
+def test_a_commitment_salt_given_must_be_32_bytes():
+    """A salt handed to ``commit_canonical`` is used as it is, and refused if not 32 bytes."""
+    salt, digest = commit_canonical(b"{}", bytes(range(32)))
+    assert salt == bytes(range(32))
+    verify_opening(Opening(digest, salt, {}))
+    with pytest.raises(InvalidInput):
+        commit_canonical(b"{}", bytes(31))

@@ -46,8 +46,12 @@ def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_
         ("notice.filed", "N1"),
         ("notice.filed", "N2"),
     ]
+    salts = set()
     for entry, party in zip(entries[before:], ("usaf", "faf"), strict=True):
-        verify_opening(hub.ledger.opening(party, entry["notice"]), entry["commitment"])
+        opening = hub.ledger.opening(party, entry["notice"])
+        verify_opening(opening, entry["commitment"])
+        salts.add(opening.salt)
+    assert len(salts) == 2  # each its own, though drawn at once
     hub.close()
 
 

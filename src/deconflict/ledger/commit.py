@@ -209,9 +209,13 @@ def commit(content: Any) -> Opening:
     return Opening(digest, salt, content)
 
 
-def commit_canonical(raw: bytes) -> tuple[bytes, str]:
-    """A fresh (salt, commitment) for content already in canonical JSON (``raw``)."""
-    salt = os.urandom(SALT_BYTES)  # what secrets.token_bytes returns, two calls sooner
+def commit_canonical(raw: bytes, salt: bytes | None = None) -> tuple[bytes, str]:
+    """A fresh (salt, commitment) for content already in canonical JSON (``raw``); ``salt``,
+    if given, must be fresh random bytes (a slice of one ``os.urandom`` call for many)."""
+    if salt is None:
+        salt = os.urandom(SALT_BYTES)  # what secrets.token_bytes returns, two calls sooner
+    elif len(salt) != SALT_BYTES:
+        raise InvalidInput(f"a commitment's salt is {SALT_BYTES} bytes, not {len(salt)}")
     return salt, hashlib.sha256(salt + raw).hexdigest()
 
 

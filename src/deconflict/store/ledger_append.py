@@ -18,6 +18,7 @@ read inside the unit). A savepoint marks where the end stood and goes back to it
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from deconflict.ledger import leaf_hash
+from deconflict.ledger.commit import SALT_BYTES
 from deconflict.model import Notice
 from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import driver_scalar, insert_rows
@@ -182,9 +184,11 @@ def _build_pending(c: sa.Connection, end: _End) -> None:
     nothing (on an error the end is left as it was)."""
     snapshot = end.known.snapshot()
     rows = []
+    salts = os.urandom(SALT_BYTES * len(end.pending))  # one system call for all
     try:
-        for index, kind, entity_id, at_s, record in end.pending:
-            built = notice_entry_of(c, kind, record, at_s, end.known)
+        for n, (index, kind, entity_id, at_s, record) in enumerate(end.pending):
+            salt = salts[n * SALT_BYTES : (n + 1) * SALT_BYTES]
+            built = notice_entry_of(c, kind, record, at_s, end.known, salt)
             rows.append(_row(end, index, kind, entity_id, at_s, built))
     except BaseException:
         end.known.restore(snapshot)

@@ -197,17 +197,23 @@ _NEW_VERSION = frozenset({"notice.filed", "notice.amended"})
 
 
 def notice_entry_of(
-    c: sa.Connection, kind: str, notice: Notice, at_s: float, known: Commitments
+    c: sa.Connection,
+    kind: str,
+    notice: Notice,
+    at_s: float,
+    known: Commitments,
+    salt: bytes | None = None,
 ) -> Built:
     """A notice change's entry, written by template (:mod:`deconflict.store.ledger_json`): a
-    new version commits to its content, any other change refers to the version's commitment."""
+    new version commits to its content (salted with ``salt``, if given, else a fresh one), any
+    other change refers to the version's commitment."""
     private = None
     commitment = None
     if kind not in _NEW_VERSION:
         commitment = known.at(c, f"notice:{notice.id}", notice.version)
     if commitment is None:
         raw = notice_content(notice)
-        salt, commitment = commit_canonical(raw)
+        salt, commitment = commit_canonical(raw, salt)
         private = Private(notice.version, commitment, salt, raw.decode())
     return kind, notice_entry(kind, notice, rfc3339(at_s), commitment), private
 

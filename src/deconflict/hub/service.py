@@ -110,6 +110,7 @@ class Hub:
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock, ledger_key)
         self._consumed: int | None = None  # see _process: rows with no outputs, not stored yet
+        self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
         self._detector.rebuild()
@@ -344,10 +345,15 @@ class Hub:
 
     def _rebuild(self) -> None:
         self._consumed = None  # the index is as the stored cursor left it: read on from there
+        self._stored_cursor = None
         self._detector.rebuild()
 
     def _cursor(self) -> int:
-        stored = self._store.detector_cursor()
+        # Read once, then kept: only this hub's commits move it while it detects (another
+        # process's would have needed the lease, and taking it back resyncs: _rebuild).
+        stored = self._stored_cursor
+        if stored is None:
+            stored = self._stored_cursor = self._store.detector_cursor()
         return stored if self._consumed is None else max(stored, self._consumed)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
@@ -380,6 +386,7 @@ class Hub:
             return
         try:
             self._store.commit_detections([Detection(self._consumed, self._clock.now())], fence)
+            self._stored_cursor = self._consumed
         except Exception:
             self._rebuild()
             raise
@@ -410,6 +417,7 @@ class Hub:
                     self._agreements[:] = self._store.list_agreements()
                 if pending and self._detector.reads_outputs(change):
                     self._store.commit_detections(pending, fence)
+                    self._stored_cursor = pending[-1].seq
                     pending = []
                 detection = self._detector.detect(change, self._clock.now())
                 if (
@@ -428,6 +436,7 @@ class Hub:
                 if not pending or pending[-1].seq != last:
                     pending.append(Detection(last, self._clock.now()))
                 self._store.commit_detections(pending, fence)
+                self._stored_cursor = pending[-1].seq
                 self._consumed = None
                 self._cursor_stored_at = time.monotonic()
         except Exception:

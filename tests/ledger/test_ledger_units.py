@@ -96,3 +96,25 @@ def test_entries_refer_to_commitments_made_earlier_in_the_unit(tmp_path):
     (cancelled,) = [e for e in entries if e["type"] == "notice.cancelled"]
     assert cancelled["commitment"] == filed["N3"]
     hub.close()
+
+
+def test_a_failed_append_keeps_what_earlier_appends_noted(tmp_path):
+    """An append that fails undoes only itself: the commitments of the filings noted before it
+    (built when it began) are still known to the entries that follow."""
+    from deconflict.store import ledger_append
+
+    hub, clock = make_hub(tmp_path)
+    with hub.store.unit_of_work():
+        hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+        c = hub.store._unit
+        with pytest.raises(Exception, match="No row"):  # a notification that is not stored
+            ledger_append.record_changes(
+                c,
+                [("party.added", "x", clock.now(), None), ("notification.created", "M", 0, None)],
+                defer=True,
+            )
+        version, commitment = ledger_append._end(c).known.newest(c, "notice:N1")
+        assert (version, commitment) != (None, None)
+    (filed,) = [e for e in _check_log(hub) if e.get("notice") == "N1"]
+    assert (filed["version"], filed["commitment"]) == (version, commitment)
+    hub.close()

@@ -18,8 +18,7 @@ other.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -70,16 +69,20 @@ def insert_many(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, A
         _run(c, sql, order, rows)
 
 
-@contextmanager
-def _cursor(c: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
-    """A DBAPI cursor on ``c``'s transaction; driver errors wrapped as SQLAlchemy wraps them."""
+def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
+    """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
+    first row it returns, if any. Driver errors are wrapped as SQLAlchemy wraps them."""
     dbapi = c.connection.dbapi_connection
-    error_type = c.dialect.loaded_dbapi.Error
     if dbapi is None:  # pragma: no cover - a connection in a transaction has one
         raise sa.exc.ResourceClosedError("the connection is closed")
+    error_type = c.dialect.loaded_dbapi.Error
     cursor = dbapi.cursor()
     try:
-        yield cursor
+        if many:
+            cursor.executemany(sql, params)
+            return None
+        cursor.execute(sql, params)
+        return cursor.fetchone()
     except error_type as error:
         raise sa.exc.DBAPIError.instance(
             sql, params, error, error_type, dialect=c.dialect
@@ -90,9 +93,7 @@ def _cursor(c: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
 
 def driver_scalar(c: sa.Connection, sql: str) -> Any:
     """The first column of the first row of ``sql`` (no parameters), None if no row."""
-    with _cursor(c, sql, ()) as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
+    row = _on_cursor(c, sql, (), many=False)
     return None if row is None else row[0]
 
 
@@ -111,8 +112,7 @@ def insert_rows(
     else:
         where = [columns.index(name) for name in order]
         params = [tuple(row[i] for i in where) for row in rows]
-    with _cursor(c, sql, params) as cursor:
-        cursor.executemany(sql, params)
+    _on_cursor(c, sql, params, many=True)
 
 
 def update_many(

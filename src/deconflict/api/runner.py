@@ -75,7 +75,7 @@ class HubRunner:
         self._wake: asyncio.Event | None = None
         self._detect_now: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any]]] = []
+        self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any], bool]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()  # cleared to stop the listener thread
@@ -154,13 +154,17 @@ class HubRunner:
             self._signal()
         return result
 
-    async def run_write(self, fn: Callable[[Hub], T], group: bool = False) -> T:
+    async def run_write(
+        self, fn: Callable[[Hub], T], group: bool = False, detects: bool = True
+    ) -> T:
         """``fn(hub)`` on the hub thread (after any due detection); then the detector is due.
         With ``group`` it may share one commit with other grouped writes (see above): ``fn``
-        must touch nothing but the store, since it may be run twice if its batch fails."""
+        must touch nothing but the store, since it may be run twice if its batch fails.
+        ``detects=False``: ``fn`` writes nothing the detector reads (a delivery), so no
+        detector pass is due after it."""
         if group:
             future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            self._queued.append((fn, future))
+            self._queued.append((fn, future, detects))
             if self._drainer is None or self._drainer.done():
                 self._drainer = asyncio.create_task(self._drain())
             return await future
@@ -170,12 +174,12 @@ class HubRunner:
             try:
                 return fn(self._hub_or_fail()), changed
             finally:
-                self._due = True
+                self._due = self._due or detects
 
         result, changed = await self._submit(job)
         if changed:
             self._signal()
-        if self._detect_now is not None:
+        if detects and self._detect_now is not None:
             self._detect_now.set()
         return result
 
@@ -184,24 +188,27 @@ class HubRunner:
         while self._queued:
             batch = self._queued[:_GROUP_MAX]
             del self._queued[:_GROUP_MAX]
-            fns = [fn for fn, _ in batch]
+            fns = [fn for fn, _, _ in batch]
+            detects = any(d for _, _, d in batch)
             try:
-                outcomes, changed = await self._submit(partial(self._run_group, fns))
+                outcomes, changed = await self._submit(partial(self._run_group, fns, detects))
             except Exception as error:  # the hub thread itself failed (e.g. shut down)
                 outcomes, changed = [(False, error)] * len(batch), False
             if changed:
                 self._signal()
-            for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
+            for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away
                     continue
                 if ok:
                     future.set_result(value)
                 else:
                     future.set_exception(value)
-            if self._detect_now is not None:
+            if detects and self._detect_now is not None:
                 self._detect_now.set()
 
-    def _run_group(self, fns: list[Callable[[Hub], Any]]) -> tuple[list[tuple[bool, Any]], bool]:
+    def _run_group(
+        self, fns: list[Callable[[Hub], Any]], detects: bool = True
+    ) -> tuple[list[tuple[bool, Any]], bool]:
         """On the hub thread: ``fns`` in one unit of work, each in a savepoint; each outcome is
         (True, result) or (False, error). Not after a detector pass: a grouped write reads no
         detection outputs (a filing, a delivery), so it commits at once and the detector loop
@@ -229,7 +236,7 @@ class HubRunner:
                 except Exception as error:
                     outcomes.append((False, error))
         finally:
-            self._due = True
+            self._due = self._due or detects
         return outcomes, changed
 
     def _settle(self, tick: bool, once: bool = False) -> bool:

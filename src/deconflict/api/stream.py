@@ -78,7 +78,7 @@ async def event_stream(
         if svc.runner.ready:
             # Marked delivered and read in a grouped write: it shares a commit (an fsync) with
             # the filings and the other streams' deliveries of the moment.
-            batch = await svc.runner.run_write(deliver, group=True)
+            batch = await svc.runner.run_write(deliver, group=True, detects=False)
         for key, shown in batch:
             body = json.dumps(shown.model_dump(mode="json"))
             yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()

@@ -146,3 +146,33 @@ async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
     finally:
         async with asyncio.timeout(BOUND_S):
             await runner.stop()
+
+
+async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) -> None:
+    """A filing is followed by a detector pass; a write with ``detects=False`` (an event
+    stream's delivery) is not: it gives the detector nothing to read. Filings are not held
+    back for a pass either (a grouped write commits first, the pass runs after it)."""
+    runner = HubRunner(lambda: Hub.open(make_db(tmp_path)), interval_s=BOUND_S)
+    await runner.start()
+    passes: list[int] = []
+    hub = await runner.run(lambda hub: hub)
+    real = hub.process
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        report = real(*args, **kwargs)
+        passes.append(report.changes)
+        return report
+
+    hub.process = counting  # type: ignore[method-assign]
+    try:
+        async with asyncio.timeout(BOUND_S):
+            await runner.run_write(lambda hub: hub.deliver("US"), group=True, detects=False)
+            await asyncio.sleep(0.3)
+            assert passes == []  # the loop was not woken, and the next timed pass is far off
+            await runner.run_write(_file(1), group=True)
+            while not passes:
+                await asyncio.sleep(0.01)
+            assert passes == [1]  # one pass, over the filing's change-log row
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()

@@ -162,3 +162,18 @@ def test_entry_times_are_the_moments_datetime_makes_of_them(at_s):
     """Any time, before 1970 too, is written as ``datetime.fromtimestamp`` and ``isoformat``
     write it."""
     assert rfc3339(at_s) == datetime.fromtimestamp(at_s, UTC).isoformat()[:-6] + "Z"
+
+
+def test_entries_removed_from_the_end_are_found_by_the_subtrees_over_them(store):
+    """With the leaf hashes in the entries' rows, the last entries deleted take their leaves
+    with them; the audit still finds them missing from the subtree hashes built over them."""
+    from deconflict.ledger import Signer, verify_log
+
+    _append(store, 8)
+    assert store.ledger_root(8) == _reference(store).root()  # builds the subtrees over all 8
+    e = lt.ledger_entries.c
+    with store._engine.begin() as c:
+        c.execute(lt.ledger_entries.delete().where(e.idx >= 6))
+    key = Signer.generate("deconflict.hub/01020304").verifier()
+    with pytest.raises(VerificationFailed, match="first bad index 6: entry 6 is missing"):
+        verify_log(store.ledger_entries(), store.ledger_nodes(), 6, [], key)

@@ -95,9 +95,9 @@ def verify_log(
     size = tree.size
     for (level, i), value in stored_nodes.items():
         start = i << level
-        if (i + 1) << level > size:
-            if level == 0 and not problems:
-                problems.append((start, f"entry {start} is missing"))
+        if (i + 1) << level > size:  # a hash over entries that are gone (from the end)
+            if not problems:
+                problems.append((size, f"entry {size} is missing"))
         elif tree.levels[level][i] != value:
             problems.append((start, f"the hashes over entries {start}.. were changed"))
     if stored_size != size:

@@ -107,11 +107,15 @@ def view_notifications(
 
 
 def find_notification(hub: Hub, party: str, notification_id: str) -> Notification:
-    """A notification ``party`` may see (sent to it, or relayed through it), else NotFound."""
-    for n in hub.list_notifications(party):
-        if n.id == notification_id:
-            return n
-    raise NotFound(f"no notification {notification_id!r}")
+    """A notification ``party`` may see (sent to it, or relayed through it), else NotFound
+    (the same whether it is missing or someone else's)."""
+    try:
+        found = hub.store.get_notification(notification_id)
+    except NotFound:
+        found = None
+    if found is None or party not in (found.recipient, found.via):
+        raise NotFound(f"no notification {notification_id!r}")
+    return found
 
 
 def own_notification(hub: Hub, party: str, notification_id: str) -> Notification:

@@ -129,8 +129,8 @@ notifications = sa.Table(
     "notifications",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column("recipient", Id, nullable=False, index=True),
-    sa.Column("via", Id, index=True),
+    sa.Column("recipient", Id, nullable=False),
+    sa.Column("via", Id),
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("notice_id", Id),
     sa.Column("conflict_id", Id),
@@ -144,6 +144,11 @@ notifications = sa.Table(
 )
 # The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
 sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
+# A party's undelivered ones, and those since a stream's cursor (migration 0008).
+n = notifications.c
+sa.Index("ix_notifications_recipient_delivered", n.recipient, n.delivered_at_s, n.created_at_s)
+sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s)
+sa.Index("ix_notifications_via_created", n.via, n.created_at_s)
 
 changes = sa.Table(
     "changes",

@@ -1,0 +1,85 @@
+"""The queries the hub runs at every event-stream wake-up and every tick read by index (SQLite's
+query plan names an index, never a scan of the table): their cost follows what is asked for,
+not how much history the hub holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from deconflict.store import SqlStore, open_sqlite
+
+
+def _plans(store: SqlStore, call: Callable[[], Any]) -> list[str]:
+    """SQLite's query plan of every SELECT ``call`` makes the store run."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = store._engine  # type: ignore[attr-defined]
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    raw = sqlite3.connect(engine.url.database)
+    try:
+        return [
+            " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in seen
+        ]
+    finally:
+        raw.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = open_sqlite(tmp_path / "hub.db")
+    yield opened
+    opened.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "bounds"),
+    [
+        (
+            "undelivered",
+            lambda s: s.list_notifications("A", include_relayed=False, undelivered=True),
+            ["recipient=? AND delivered_at_s=?"],
+        ),
+        (
+            "since a cursor",
+            lambda s: s.list_notifications("A", since_s=1.0),
+            ["recipient=? AND created_at_s>?", "via=? AND created_at_s>?"],
+        ),
+        (
+            "past their deadline",
+            lambda s: s.list_notifications(ack_due_by_s=1.0),
+            ["state=? AND ack_deadline_s<?"],
+        ),
+        (
+            "moved by time",
+            lambda s: s.notices_moved_by_time(1.0),
+            ["state=? AND start_s<?", "state=? AND end_s<?"],
+        ),
+    ],
+)
+def test_a_wake_up_or_a_tick_reads_by_index(store, name, call, bounds):
+    """Each query is an index search bounded by what it asks (the party and the time, or the
+    state and the time), never a scan and never all of a party's rows."""
+    plans = [
+        p for p in _plans(store, lambda: call(store)) if "notifications" in p or "notices" in p
+    ]
+    assert plans, f"{name}: no query seen"
+    for plan in plans:
+        assert "SCAN notifications" not in plan, (name, plan)
+        assert "SCAN notices" not in plan, (name, plan)
+    joined = " / ".join(plans)
+    for bound in bounds:
+        assert bound in joined, (name, joined)

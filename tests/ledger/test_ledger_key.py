@@ -235,3 +235,26 @@ def test_two_processes_making_the_key_at_once_agree(tmp_path):
     assert len(set(got)) == 1
     assert path.read_text().strip() == got[0]
     assert [p.name for p in tmp_path.iterdir()] == ["race.key"]
+
+
+def test_the_ledger_key_flag_names_the_key_file(tmp_path, capsys, monkeypatch):
+    """``deconflict --ledger-key FILE`` signs with FILE (made there on first use), for any
+    command; the default file beside the database is not made."""
+    from deconflict.cli.main import main
+    from deconflict.settings import SETTINGS
+
+    monkeypatch.delenv(SETTINGS["ledger-key"].env, raising=False)
+    db = tmp_path / "hub.db"
+    key = tmp_path / "keys" / "signing.key"
+    key.parent.mkdir()
+    assert main(["--ledger-key", str(key), "party", "add", "US", "--db", str(db)]) == 0
+    assert main(["--ledger-key", str(key), "ledger", "checkpoint", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert key.exists()
+    assert not (tmp_path / "hub.db.ledger-key").exists()
+    with Hub.open(db) as hub:
+        assert read_key_file(key).verifier_key == hub.ledger.public_key
+    # Another key for the same log is refused, by name.
+    other = tmp_path / "keys" / "other.key"
+    assert main(["--ledger-key", str(other), "ledger", "checkpoint", "--db", str(db)]) != 0
+    assert "key" in capsys.readouterr().err

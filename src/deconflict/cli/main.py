@@ -6,7 +6,10 @@ an invalid volume), 1 for anything else deconflict reports.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -16,6 +19,7 @@ from deconflict.cli.ledger import ledger_app
 from deconflict.cli.records import register
 from deconflict.cli.serve import serve, token_app
 from deconflict.errors import DeconflictError, InvalidInput
+from deconflict.settings import SETTINGS
 
 __all__ = ["app", "main", "run"]
 
@@ -29,9 +33,23 @@ app = typer.Typer(
 
 
 @app.callback()
-def root() -> None:
+def root(
+    ledger_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger-key",
+            help=f"The ledger's signing key file, for any command (as {SETTINGS['ledger-key'].env}"
+            "; a serve's workers take it too).",
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
     """Advance notice and deconfliction of planned air activity between parties that share
     airspace but not plans."""
+    if ledger_key is not None:
+        # Through the setting, so that every hub this process opens, and every process it
+        # starts (serve's workers), signs with it.
+        os.environ[SETTINGS["ledger-key"].env] = str(ledger_key)
 
 
 app.command()(demo)

@@ -4,8 +4,9 @@ An event stream, at every wake-up, asks for its party's notifications not yet de
 those created since its cursor (sent to the party or relayed through it). The indexes on
 ``recipient`` and on ``via`` alone made both read every notification the party ever had, and
 filter: a cost that grew with the hub's history, paid by every stream at every notification.
-They are replaced by ``(recipient, delivered_at_s, created_at_s)``, ``(recipient, created_at_s)`` and
-``(via, created_at_s)``, whose prefixes serve every lookup the single-column ones did.
+They are replaced by ``(recipient, delivered_at_s, created_at_s)``, ``(recipient,
+created_at_s)`` and ``(via, created_at_s)``, whose prefixes serve every lookup the single-column
+ones did.
 
 Revision ID: 0008
 Revises: 0007

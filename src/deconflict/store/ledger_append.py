@@ -139,6 +139,9 @@ def flush(c: sa.Connection) -> None:
     end: _End | None = c.info.get(_END)
     if end is None:
         return
+    if end.transaction is not c.get_transaction():  # another transaction's, ended: not ours
+        _forget(c)
+        return
     if end.pending:
         _build_pending(c, end)
     if end.entries:

@@ -140,14 +140,15 @@ def canonical(value: Any) -> bytes:
 
 def canonical_number(value: float) -> str:
     """The RFC 8785 text of one number (an int or a double), as :func:`canonical` writes it
-    inside a value: for templates that write a known object's canonical JSON piece by piece."""
-    kind = type(value)
-    if kind is float:
-        try:
-            return repr(_number(value))
-        except _NotPlain:
-            pass
-    elif kind is int and -_INT_LIMIT <= value <= _INT_LIMIT:
+    inside a value: for templates that write a known object's canonical JSON piece by piece.
+    The rules of :func:`_number` and :func:`_plain`, inline (a template writes many numbers)."""
+    if type(value) is float:
+        if value.is_integer():
+            if -_INTEGRAL_BELOW < value < _INTEGRAL_BELOW:
+                return repr(int(value))
+        elif _DECIMAL_FROM <= abs(value) < _INTEGRAL_BELOW:  # not NaN nor infinite either
+            return repr(value)
+    elif type(value) is int and -_INT_LIMIT <= value <= _INT_LIMIT:
         return repr(value)
     return canonical(value).decode()  # the reference's text, or its refusal
 

@@ -14,7 +14,7 @@ import pytest
 from tests.api.harness import make_db
 
 from deconflict.api.runner import HubRunner
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import AlreadyExists, InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
 from deconflict.store.retry import Retryable
@@ -176,3 +176,28 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
     finally:
         async with asyncio.timeout(BOUND_S):
             await runner.stop()
+
+
+async def test_a_duplicate_in_a_batch_is_refused_and_the_rest_commit_together(
+    tmp_path: Path, store_target: str
+) -> None:
+    """Two filings of one id in a batch, with others around them: the second is answered with
+    AlreadyExists and the rest commit in one unit of work, on SQLite and on PostgreSQL (where
+    the failed insert aborts the transaction: the batch is run again without it)."""
+    db = make_db(tmp_path, None if store_target.endswith(".db") else store_target)
+    target = str(db) if store_target.endswith(".db") else store_target
+    runner = HubRunner(lambda: Hub.open(target))
+    await runner.start()
+    try:
+        outcomes = await _group(runner, [_file(1), _file(2), _file(1), _file(3)])
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes[0] == ("W1", True)
+    assert outcomes[1] == ("W2", True)
+    assert isinstance(outcomes[2], AlreadyExists)
+    assert outcomes[3] == ("W3", True)
+    with Hub.open(target) as hub:
+        assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
+        assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
+        hub.ledger.verify()

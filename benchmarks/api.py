@@ -231,8 +231,28 @@ async def _load(
     started = time.perf_counter()
     deadline = started + duration_s
 
-    async def client(seed: int) -> None:
+    async def file(connection: _Connection, k: int, party: str, body: bytes, since: float) -> bool:
+        """POST notice k as ``party`` and note the outcome, its latency counted from ``since``;
+        whether the connection can be used again."""
         nonlocal errors
+        try:
+            status, _ = await asyncio.wait_for(
+                connection.post("/v1/notices", body, tokens[party]), 30.0
+            )
+        except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
+            errors += 1
+            kinds[type(error).__name__] += 1
+            return False
+        done = time.perf_counter()
+        if status == 201:
+            latencies.append(done - since)
+            answered[f"N-{k}"] = (party, done)
+        else:
+            errors += 1
+            kinds[str(status)] += 1
+        return True
+
+    async def client(seed: int) -> None:
         rng = random.Random(seed)
         connection = _Connection(host, int(port))
         try:
@@ -241,23 +261,8 @@ async def _load(
                     return
                 party = PARTIES[k % 2]
                 body = notice_body(traffic, k, party, base_s, rng)
-                sent = time.perf_counter()
-                try:
-                    status, _ = await asyncio.wait_for(
-                        connection.post("/v1/notices", body, tokens[party]), 30.0
-                    )
-                except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
-                    errors += 1
-                    kinds[type(error).__name__] += 1
+                if not await file(connection, k, party, body, time.perf_counter()):
                     await connection.close()  # a cut-off exchange leaves it unusable
-                    continue
-                done = time.perf_counter()
-                if status == 201:
-                    latencies.append(done - sent)
-                    answered[f"N-{k}"] = (party, done)
-                else:
-                    errors += 1
-                    kinds[str(status)] += 1
         finally:
             await connection.close()
 
@@ -265,7 +270,6 @@ async def _load(
         """Notice k is due at ``started + k / rate``, whatever became of the earlier ones; it
         goes out on an idle connection (a new one when none is), and its latency counts from
         when it was due, so a slow answer is not hidden by the requests it held back."""
-        nonlocal errors
         rng = random.Random(0)
         # (connection, when last used): one idle longer than the server keeps it open (uvicorn:
         # 5 s) is closed, not reused, as HTTP clients do (httpx: keepalive_expiry).
@@ -273,7 +277,6 @@ async def _load(
         running: set[asyncio.Task[None]] = set()
 
         async def one(k: int, due: float) -> None:
-            nonlocal errors
             party = PARTIES[k % 2]
             body = notice_body(traffic, k, party, base_s, rng)
             connection = None
@@ -284,23 +287,10 @@ async def _load(
                     connection = None
             if connection is None:
                 connection = _Connection(host, int(port))
-            try:
-                status, _ = await asyncio.wait_for(
-                    connection.post("/v1/notices", body, tokens[party]), 30.0
-                )
-            except (OSError, asyncio.IncompleteReadError, ValueError, TimeoutError) as error:
-                errors += 1
-                kinds[type(error).__name__] += 1
-                await connection.close()
-                return
-            done = time.perf_counter()
-            idle.append((connection, done))
-            if status == 201:
-                latencies.append(done - due)
-                answered[f"N-{k}"] = (party, done)
+            if await file(connection, k, party, body, due):
+                idle.append((connection, time.perf_counter()))
             else:
-                errors += 1
-                kinds[str(status)] += 1
+                await connection.close()
 
         for k in counter:
             due = started + k / rate

@@ -169,6 +169,8 @@ async def test_service_endpoints(tmp_path):
         await http.get("/v1/agreements", headers=token(db, "US"))
         metrics = (await http.get("/metrics")).text
         assert 'deconflict_http_requests_total{method="GET",route="/v1/agreements"' in metrics
+        assert "deconflict_detector_leading 1.0" in metrics  # one app: it holds the lease
+        assert "deconflict_detection_lag_changes 0.0" in metrics  # caught up
         agreement = {"id": "NEW", "parties": ["FR", "RU"]}
         refused = await http.post(
             "/v1/agreements", json=agreement, headers=token(db, "FR", ["read"])

@@ -190,3 +190,12 @@ def test_malformed_stored_volumes_are_invalid_documents():
         volumes_from_json('[{"id": "v", "footprint": {"geometry": {"type": "Blob"}}}]')
     with pytest.raises(InvalidDocument):
         volumes_from_json("not json")
+
+
+def test_detection_lag_counts_what_the_detector_has_not_passed(store):
+    """Every change-log row beyond the stored cursor counts, and none once it is passed."""
+    assert store.detection_lag() == 2  # the two parties the fixture added
+    store.add_notice(_notice())
+    assert store.detection_lag() == 3
+    store.commit_detections([Detection(store.changes_after(0)[-1].seq, 1.0)])
+    assert store.detection_lag() == 0

@@ -176,5 +176,10 @@ def _health(app: FastAPI, svc: Service) -> None:
 
     @app.get("/metrics", tags=["service"], response_class=Response)
     async def metrics() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics, with how far detection is behind the writes and whether this
+        worker is the one that detects."""
+        if svc.runner.ready:
+            lag = await svc.runner.run(lambda hub: hub.store.detection_lag(), settled=False)
+            svc.metrics.detection_lag.set(lag)
+        svc.metrics.leading.set(1 if svc.runner.leading else 0)
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

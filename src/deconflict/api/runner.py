@@ -154,11 +154,13 @@ class HubRunner:
             raise RuntimeError("the hub is not started")
         return self._hub
 
-    async def run(self, fn: Callable[[Hub], T]) -> T:
-        """``fn(hub)`` on the hub thread, after the detector has caught up with every write."""
+    async def run(self, fn: Callable[[Hub], T], settled: bool = True) -> T:
+        """``fn(hub)`` on the hub thread, after the detector has caught up with every write
+        (``settled=False``: at once, for a reader that must see the detector as it is, such
+        as the metrics)."""
 
         def job() -> tuple[T, bool]:
-            changed = self._settle(tick=False) if self._due else False
+            changed = self._settle(tick=False) if self._due and settled else False
             return fn(self._hub_or_fail()), changed
 
         result, changed = await self._submit(job)

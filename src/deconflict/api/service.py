@@ -20,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.limits import RateLimiter
@@ -59,6 +59,16 @@ class Metrics:
         )
         self.events = Counter(
             "deconflict_events_sent", "Server-sent events sent to parties.", registry=self.registry
+        )
+        self.detection_lag = Gauge(
+            "deconflict_detection_lag_changes",
+            "Change-log rows written and not yet detected, as this worker reads the store.",
+            registry=self.registry,
+        )
+        self.leading = Gauge(
+            "deconflict_detector_leading",
+            "1 if this worker holds the detector lease (it detects and sends webhooks), else 0.",
+            registry=self.registry,
         )
 
 

@@ -182,6 +182,11 @@ class Store(LedgerStore, ABC):
         """The last change-log sequence number the detector processed (0 at first)."""
 
     @abstractmethod
+    def detection_lag(self) -> int:
+        """How many change-log rows lie beyond the detector's stored cursor: written, not yet
+        detected (or detected with no outputs, whose cursor is stored within a second)."""
+
+    @abstractmethod
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
         """Write the detector's outputs and move its cursor to ``detection.seq``, atomically;
         with ``fence``, only if the detector lease is still held under that token (else

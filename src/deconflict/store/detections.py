@@ -45,6 +45,13 @@ class SqlDetections(SqlRecords):
             ).scalar()
         return 0 if seq is None else int(seq)
 
+    @transaction
+    def detection_lag(self) -> int:
+        cursor = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR).scalar_subquery()
+        query = sa.select(sa.func.count()).where(t.changes.c.seq > sa.func.coalesce(cursor, 0))
+        with self.read_connection("measuring the detector's lag") as c:
+            return int(c.execute(query).scalar() or 0)
+
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
         self.commit_detections([detection], fence)
 

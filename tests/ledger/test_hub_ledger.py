@@ -193,8 +193,10 @@ def test_tampering_is_found_by_verify_and_by_a_party(relayed, tamper, rehash):
 
 @pytest.mark.parametrize("forget_checkpoints", [False, True])
 def test_rolling_the_log_back_is_found(relayed, forget_checkpoints):
-    """Deleting the last entries (and their hashes) is found by ``verify`` while the signed
-    checkpoints remain, and by a party holding one in any case."""
+    """Deleting the last entries (and their hashes) is found by ``verify``: by the signed
+    checkpoints while they remain, and with them gone too (entries appended after the last
+    checkpoint, say) by the store's records, which say what the ledger recorded; and by a party
+    holding a checkpoint in any case."""
     hub, _ = relayed
     held = hub.ledger.checkpoint()
     size = hub.ledger.size
@@ -203,11 +205,36 @@ def test_rolling_the_log_back_is_found(relayed, forget_checkpoints):
         _rehash(db)
         if forget_checkpoints:
             db.execute("DELETE FROM ledger_checkpoints WHERE size > ?", (size - 3,))
-    if not forget_checkpoints:
-        with pytest.raises(VerificationFailed, match="rolled back"):
-            hub.ledger.verify()
+    found = "not in the ledger" if forget_checkpoints else "rolled back"
+    with pytest.raises(VerificationFailed, match=found):
+        hub.ledger.verify()
     with pytest.raises(VerificationFailed, match="rolled back"):
         _party_check(hub, held, [])
+
+
+@pytest.mark.parametrize("entity", ["notice", "notification", "conflict"])
+def test_an_unsigned_tail_deleted_is_found_by_the_records(tmp_path, entity):
+    """Entries no checkpoint covers yet, deleted with their leaves, leave a log whose hashes
+    all agree: ``verify`` finds the loss from the notice, notification or conflict that the
+    store holds and the ledger no longer records."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.ledger.checkpoint()
+    signed = hub.ledger.size
+    hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+    hub.process()
+    hub.ledger.verify()  # intact
+    with _db(hub) as db:
+        rows = db.execute(
+            "SELECT idx FROM ledger_entries WHERE idx >= ? AND subject LIKE ? ORDER BY idx",
+            (signed, f"{entity}:%"),
+        ).fetchall()
+        assert rows
+        db.execute("DELETE FROM ledger_entries WHERE idx >= ?", (rows[-1][0],))
+        _rehash(db)
+    with pytest.raises(VerificationFailed, match="not in the ledger"):
+        hub.ledger.verify()
+    hub.close()
 
 
 def test_a_forked_checkpoint_is_found(relayed):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import InvalidInput, NotFound, VerificationFailed
 from deconflict.hub.clock import Clock
 from deconflict.hub.ledger_key import load_signer
 from deconflict.ledger import (
@@ -139,10 +139,18 @@ class HubLedger:
         default the registered public key's: no key file needed); VerificationFailed naming the
         first bad index otherwise."""
         entries = self._store.ledger_entries()
-        return verify_log(
+        report = verify_log(
             entries,
             self._store.ledger_nodes(),
             len(entries) if not entries else entries[-1][0] + 1,
             self.checkpoints(),
             Verifier.parse(self.public_key) if verifier is None else verifier,
         )
+        # Entries appended after the last checkpoint and deleted from the end, leaves and all,
+        # leave a log that verifies: the store's records still say what was recorded.
+        missing = self._store.ledger_unrecorded()
+        if missing is not None:
+            raise VerificationFailed(
+                f"{missing} is not in the ledger as the store records it: entries were removed"
+            )
+        return report

@@ -40,6 +40,13 @@ class LedgerStore(ABC):
         """Entry ``index``'s canonical JSON (NotFound past the end)."""
 
     @abstractmethod
+    def ledger_unrecorded(self) -> str | None:
+        """A full audit's cross-check of the store against the ledger: the first record whose
+        entries are missing (a change-log row of a party, agreement or notice, or a
+        notification or conflict whose row implies more entries than its subject has), named,
+        or None."""
+
+    @abstractmethod
     def ledger_entries(self) -> list[tuple[int, bytes]]:
         """Every entry, in index order."""
 

@@ -25,6 +25,7 @@ from deconflict.ledger import (
 from deconflict.ledger.merkle import NodeKey
 from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
+from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import subject_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
@@ -101,6 +102,93 @@ class SqlLedger(LedgerStore):
 
     def ledger_size(self) -> int:
         return self._reading("reading the ledger size", _size)
+
+    def ledger_unrecorded(self) -> str | None:
+        ch, e = t.changes.c, lt.ledger_entries.c
+        changed = (
+            sa.select(
+                ch.kind,
+                ch.entity,
+                ch.entity_id,
+                sa.func.count().label("n"),
+                sa.func.min(ch.seq).label("seq"),
+            )
+            .where(ch.entity.in_(("party", "agreement", "notice")))
+            .group_by(ch.kind, ch.entity, ch.entity_id)
+            .subquery()
+        )
+        recorded = (
+            sa.select(e.type, e.subject, sa.func.count().label("n"))
+            .group_by(e.type, e.subject)
+            .subquery()
+        )
+        inputs = (
+            sa.select(changed.c.seq, changed.c.kind, changed.c.entity_id)
+            .select_from(
+                changed.outerjoin(
+                    recorded,
+                    sa.and_(
+                        recorded.c.type == changed.c.kind,
+                        recorded.c.subject == changed.c.entity + ":" + changed.c.entity_id,
+                    ),
+                )
+            )
+            .where(sa.func.coalesce(recorded.c.n, 0) < changed.c.n)
+            .order_by(changed.c.seq)
+            .limit(1)
+        )
+        by_subject = sa.select(e.subject, sa.func.count().label("n")).group_by(e.subject).subquery()
+
+        def one(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.case((flag, 1), else_=0)
+
+        n = t.notifications.c
+        # Created, then each of delivered (unless only by its acknowledgement, which sets
+        # it), acknowledged and escalated: the entries a notification's row implies at least.
+        implied = (
+            1
+            + one(n.acknowledged_at_s.is_not(None))
+            + one(n.escalated_at_s.is_not(None))
+            + one(
+                sa.and_(
+                    n.delivered_at_s.is_not(None),
+                    sa.or_(n.acknowledged_at_s.is_(None), n.delivered_at_s < n.acknowledged_at_s),
+                )
+            )
+        )
+        notifications = (
+            sa.select(n.id)
+            .select_from(
+                t.notifications.outerjoin(
+                    by_subject, by_subject.c.subject == "notification:" + n.id
+                )
+            )
+            .where(sa.func.coalesce(by_subject.c.n, 0) < implied)
+            .order_by(n.created_at_s, n.id)
+            .limit(1)
+        )
+        k = t.conflicts.c
+        conflicts = (
+            sa.select(k.id)
+            .select_from(
+                t.conflicts.outerjoin(by_subject, by_subject.c.subject == "conflict:" + k.id)
+            )
+            .where(sa.func.coalesce(by_subject.c.n, 0) < 1 + one(k.resolved_at_s.is_not(None)))
+            .order_by(k.detected_at_s, k.id)
+            .limit(1)
+        )
+
+        def work(c: sa.Connection) -> str | None:
+            row = c.execute(inputs).first()
+            if row is not None:
+                return f"change-log row {row.seq} ({row.kind} of {row.entity_id!r})"
+            found = c.execute(notifications).scalar()
+            if found is not None:
+                return f"notification {found!r}"
+            found = c.execute(conflicts).scalar()
+            return None if found is None else f"conflict {found!r}"
+
+        return self._reading("cross-checking the store and the ledger", work)
 
     def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
         """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes

@@ -40,15 +40,13 @@ class SqlDetections(SqlRecords):
     @transaction
     def detector_cursor(self) -> int:
         with self.read_connection("reading the detector cursor") as c:
-            seq = c.execute(
-                sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
-            ).scalar()
+            seq = c.execute(_DETECTOR_CURSOR).scalar()
         return 0 if seq is None else int(seq)
 
     @transaction
     def detection_lag(self) -> int:
-        cursor = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR).scalar_subquery()
-        query = sa.select(sa.func.count()).where(t.changes.c.seq > sa.func.coalesce(cursor, 0))
+        cursor = sa.func.coalesce(_DETECTOR_CURSOR.scalar_subquery(), 0)
+        query = sa.select(sa.func.count()).where(t.changes.c.seq > cursor)
         with self.read_connection("measuring the detector's lag") as c:
             return int(c.execute(query).scalar() or 0)
 

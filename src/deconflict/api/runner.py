@@ -205,11 +205,9 @@ class HubRunner:
             fns = [fn for fn, _, _ in batch]
             detects = any(d for _, _, d in batch)
             try:
-                outcomes, changed = await self._submit(partial(self._run_group, fns, detects))
+                outcomes = await self._submit(partial(self._run_group, fns, detects))
             except Exception as error:  # the hub thread itself failed (e.g. shut down)
-                outcomes, changed = [(False, error)] * len(batch), False
-            if changed:
-                self._signal()
+                outcomes = [(False, error)] * len(batch)
             for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
                 if future.done():  # the caller went away
                     continue
@@ -222,13 +220,12 @@ class HubRunner:
 
     def _run_group(
         self, fns: list[Callable[[Hub], Any]], detects: bool = True
-    ) -> tuple[list[tuple[bool, Any]], bool]:
+    ) -> list[tuple[bool, Any]]:
         """On the hub thread: ``fns`` in one unit of work; each outcome is (True, result) or
         (False, error). One that raises its own error is answered with it, and the unit is
         rolled back and run again without it (see the module docstring). Not after a detector
         pass: a grouped write reads no detection outputs (a filing, a delivery), so it commits
         at once and the detector loop runs next."""
-        changed = False
         hub = self._hub_or_fail()
         store = hub.store
         outcomes: dict[int, tuple[bool, Any]] = {}
@@ -241,7 +238,7 @@ class HubRunner:
                         for i in left:
                             try:
                                 done[i] = fns[i](hub)
-                            except (StoreError, _Failed):
+                            except StoreError:
                                 raise  # the batch as a whole: each write alone, below
                             except Exception as error:
                                 raise _Failed(i, error) from error
@@ -260,7 +257,7 @@ class HubRunner:
                     outcomes[i] = (False, error)
         finally:
             self._due = self._due or detects
-        return [outcomes[i] for i in range(len(fns))], changed
+        return [outcomes[i] for i in range(len(fns))]
 
     def _settle(self, tick: bool, once: bool = False) -> bool:
         """Run the detector (and the clock-driven checks) if this process holds the detector

@@ -63,9 +63,9 @@ _LOCK_RETRY_S = 0.0005  # how often it tries again meanwhile
 def _begin_immediate(connection: sa.Connection) -> None:
     """``BEGIN IMMEDIATE``, waiting at most ``_LOCK_WAIT_S`` for the write lock, trying every
     ``_LOCK_RETRY_S``. Not SQLite's own busy timeout for this: its handler sleeps longer and
-    longer (up to 100 ms a try), so a process that writes now and then (the detector process
-    beside a busy front) would lose the lock to one that writes all the time, and fall behind
-    by seconds; the timeout stays for every other statement."""
+    longer (up to 100 ms a try), so a process that writes now and then (a CLI command beside a
+    busy serve) would lose the lock to one that writes all the time, and wait for seconds; the
+    timeout stays for every other statement."""
     cursor = connection.connection.dbapi_connection
     if cursor is None:  # pragma: no cover - a begun connection has one
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -13,6 +13,12 @@ from deconflict.errors import InvalidInput
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
 from deconflict.ledger import canonical
 from deconflict.model import Notice, NoticeState
+from deconflict.store.codec import (
+    canonical_volumes,
+    volume_to_dict,
+    volumes_from_json,
+    volumes_to_json,
+)
 from deconflict.store.ledger_json import (
     notice_content,
     notice_content_object,
@@ -78,6 +84,25 @@ def test_a_notice_content_by_template_is_its_canonical_json(notice):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(volumes(), min_size=1, max_size=3))
+def test_the_store_keeps_volumes_as_their_canonical_json_and_reads_them_back(listed):
+    """The text a notice's volumes are stored as is their canonical JSON (the commitment's), or,
+    with none (a lone surrogate), JSON all the same; either reads back as the same volumes."""
+    kept = tuple(listed)
+    text = volumes_to_json(kept)
+    try:
+        expected = rfc8785.dumps([volume_to_dict(v) for v in kept]).decode()
+    except (rfc8785.CanonicalizationError, ValueError):
+        assert canonical_volumes(kept) is None
+        text.encode()  # storable: escaped
+    else:
+        assert text == canonical_volumes(kept) == expected
+        assert volumes_to_json(list(kept)) == expected  # not kept, written again: the same
+    back = volumes_from_json(text)
+    assert [volume_to_dict(v) for v in back] == [volume_to_dict(v) for v in kept]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     notices(),
     st.sampled_from(["notice.filed", "notice.amended", "notice.cancelled"]) | texts,
@@ -123,9 +148,6 @@ def test_an_unknown_footprint_or_shape_falls_back_to_the_generic_writer():
     """A footprint of another kind is written from its GeoJSON; a GeoJSON the template does not
     know (another key, one sorting before ``geometry``, not a list, a non-ASCII key) by the
     generic canonical JSON: right either way."""
-    footprint = _Odd((38.0, 35.0), 3_000.0)
-    volume = Volume4D.build("v", footprint, 0.0, 1.0, T0, T0 + 60)
-    notice = Notice("N1", "RU", (volume,), "air-activity", T0)
     shapes = [
         Circle((38.5, 35.25), 3_000.0).to_geojson(),
         {"geometry": {"type": "Point", "coordinates": [38.0, 35.0]}, "bbox": [1, 2]},
@@ -135,5 +157,8 @@ def test_an_unknown_footprint_or_shape_falls_back_to_the_generic_writer():
         {"geometry": {"type": "Point", "coordinates": [[1.5, [2, "x"]], {"k": 1.0}]}, "é": 1},
     ]
     for shape in shapes:
+        footprint = _Odd((38.0, 35.0), 3_000.0)
         footprint.shape = shape
+        volume = Volume4D.build("v", footprint, 0.0, 1.0, T0, T0 + 60)
+        notice = Notice("N1", "RU", (volume,), "air-activity", T0)  # volumes are immutable: new
         _same(lambda: notice_content(notice), notice_content_object(notice))

@@ -4,23 +4,37 @@ A volume is kept as its footprint's GeoJSON geometry (plus ``radius_m`` for a ci
 ``half_width_m`` for a corridor), its altitude band and its time window; reading it back builds the
 footprint again, so everything read is validated as on intake. An agreement is kept whole as one
 JSON document (the store never queries inside it).
+
+Volumes are kept as their canonical JSON (RFC 8785), written by template
+(:func:`canonical_volumes`): the ledger's commitment to a notice version is to the same text, so
+the filing writes it once for both (a tuple of volumes is immutable: the text of the last tuples
+written is kept, and the ledger, building its entries at the commit, finds it there). The
+templates write the keys in canonical order (ASCII, so UTF-16 order is byte order), each string
+and number as :func:`~deconflict.ledger.canonical_string` and
+:func:`~deconflict.ledger.canonical_number` do; anything they do not expect (a footprint of
+another kind) goes to :func:`~deconflict.ledger.canonical`; the tests check that, for any
+volumes, the text is the ``rfc8785`` package's. Volumes with no canonical JSON (a lone surrogate
+in an id) are kept as ``json`` writes them, ASCII-escaped.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
+from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Agreement, Disclosure
 
 __all__ = [
     "agreement_from_json",
     "agreement_to_json",
+    "canonical_volumes",
     "footprint_from_dict",
     "volumes_from_json",
     "volumes_to_json",
@@ -64,7 +78,116 @@ def volume_from_dict(data: dict[str, Any]) -> Volume4D:
 
 
 def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
-    return json.dumps([volume_to_dict(v) for v in volumes], separators=(",", ":"))
+    """The text the store keeps for ``volumes``: their canonical JSON, if they have one."""
+    text = canonical_volumes(volumes)
+    if text is None:
+        return json.dumps([volume_to_dict(v) for v in volumes], separators=(",", ":"))
+    return text
+
+
+_KEPT = 256  # texts of the last tuples of volumes written
+_written: dict[int, tuple[Sequence[Volume4D], str | None]] = {}
+_written_lock = threading.Lock()
+
+
+def canonical_volumes(volumes: Sequence[Volume4D]) -> str | None:
+    """The canonical JSON (RFC 8785) of ``[volume_to_dict(v) for v in volumes]``, None if it
+    has none (a lone surrogate in a string)."""
+    hit = _written.get(id(volumes))
+    if hit is not None and hit[0] is volumes:
+        return hit[1]
+    text: str | None
+    try:
+        text = "[" + ",".join([_volume(v) for v in volumes]) + "]"
+        if not text.isascii():
+            text.encode()  # a lone surrogate has no UTF-8 (nor canonical JSON)
+    except _Irregular:
+        text = _canonical_or_none([volume_to_dict(v) for v in volumes])
+    except UnicodeEncodeError:
+        text = None
+    if type(volumes) is tuple:  # immutable: its text is kept
+        with _written_lock:
+            if len(_written) >= _KEPT:
+                del _written[next(iter(_written))]
+            _written[id(volumes)] = (volumes, text)
+    return text
+
+
+def _canonical_or_none(value: Any) -> str | None:
+    try:
+        return canonical(value).decode()
+    except InvalidInput:
+        return None
+
+
+_S = canonical_string
+_N = canonical_number  # also right for any other JSON value: it falls back to ``canonical``
+
+
+class _Irregular(Exception):
+    """A value the templates leave to :func:`canonical`."""
+
+
+def _volume(volume: Volume4D) -> str:
+    """``volume_to_dict(volume)``, canonical."""
+    altitude, window = volume.altitude, volume.window
+    return (
+        f'{{"end_s":{_N(window.end_s)},"footprint":{_footprint_of(volume.footprint)},'
+        f'"id":{_S(volume.id)},"lower_m":{_N(altitude.lower_m)},"start_s":{_N(window.start_s)},'
+        f'"upper_m":{_N(altitude.upper_m)}}}'
+    )
+
+
+def _footprint_of(footprint: Footprint) -> str:
+    """``footprint.to_geojson()``, canonical: written from the footprint itself for the three
+    kinds (what each one's ``to_geojson`` makes of it, checked by the tests; not a subclass,
+    which may make another), from its GeoJSON for any other."""
+    kind = type(footprint)
+    if kind is Circle:
+        circle = cast(Circle, footprint)
+        return (
+            f'{{"geometry":{{"coordinates":[{_N(circle.lon)},{_N(circle.lat)}],'
+            f'"type":"Point"}},"radius_m":{_N(circle.radius_m)}}}'
+        )
+    if kind is Corridor:
+        path = cast(Corridor, footprint).path
+        return (
+            f'{{"geometry":{{"coordinates":{_array(path)},"type":"LineString"}},'
+            f'"half_width_m":{_N(footprint.radius_m)}}}'
+        )
+    if kind is Polygon:
+        ring = cast(Polygon, footprint).ring
+        return f'{{"geometry":{{"coordinates":[{_array([*ring, ring[0]])}],"type":"Polygon"}}}}'
+    return _footprint(footprint.to_geojson())
+
+
+def _footprint(footprint: dict[str, Any]) -> str:
+    """A footprint's GeoJSON geometry (coordinates and type) and its size properties."""
+    geometry = footprint.get("geometry")
+    if type(geometry) is not dict or geometry.keys() != {"coordinates", "type"}:
+        raise _Irregular
+    coordinates = geometry["coordinates"]
+    if type(coordinates) is not list:
+        raise _Irregular
+    kind = geometry["type"]
+    text = f'{{"geometry":{{"coordinates":{_array(coordinates)},"type":'
+    text += (_S(kind) if type(kind) is str else _N(kind)) + "}"
+    for key in sorted(footprint):  # "geometry" sorts before both "half_width_m" and "radius_m"
+        if key == "geometry":
+            continue
+        if type(key) is not str or not key.isascii() or key < "geometry":
+            raise _Irregular
+        text += f",{_S(key)}:{_N(footprint[key])}"
+    return text + "}"
+
+
+def _array(items: Sequence[Any]) -> str:
+    """Nested lists of numbers (coordinates), canonical."""
+    return (
+        "["
+        + ",".join([_array(x) if type(x) is list or type(x) is tuple else _N(x) for x in items])
+        + "]"
+    )
 
 
 def volumes_from_json(text: str) -> tuple[Volume4D, ...]:

@@ -161,4 +161,4 @@ def test_an_unknown_footprint_or_shape_falls_back_to_the_generic_writer():
         footprint.shape = shape
         volume = Volume4D.build("v", footprint, 0.0, 1.0, T0, T0 + 60)
         notice = Notice("N1", "RU", (volume,), "air-activity", T0)  # volumes are immutable: new
-        _same(lambda: notice_content(notice), notice_content_object(notice))
+        _same(lambda n=notice: notice_content(n), notice_content_object(notice))

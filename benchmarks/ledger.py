@@ -254,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__)
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=2_000)
-    parser.add_argument("--filings", type=int, default=2000)  # fewer: a few commits, noisy
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--filings", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=25)  # short paired rounds: the noise is slow
     parser.add_argument(
         "--group", type=int, default=32, help="filings per commit in the grouped comparison"
     )

@@ -1,6 +1,7 @@
 """Migrations from earlier heads, on SQLite and PostgreSQL: a database at 0004 opened now gains
 the conflicts table's indexes by record (0005); a ledger at 0005 keeps its leaf hashes in its
-entries' rows (0006), and proofs and audits of it are unchanged."""
+entries' rows (0006), and proofs and audits of it are unchanged; notice versions at 0008 gain
+the links to their ledger entries (0009)."""
 
 from __future__ import annotations
 
@@ -156,3 +157,61 @@ def test_an_old_ledger_missing_a_leaf_hash_still_fails_its_audit(store_target):
             verify_log(store.ledger_entries(), store.ledger_nodes(), LEAVES, [], key)
     finally:
         store.close()
+
+
+def _links(engine: sa.Engine) -> dict[tuple[str, int], int | None]:
+    with engine.connect() as c:
+        rows = c.execute(sa.text("SELECT notice_id, version, ledger_idx FROM notice_versions"))
+        return {(n, int(v)): None if i is None else int(i) for n, v, i in rows}
+
+
+def _subject_index(engine: sa.Engine) -> str:
+    """The subject index's definition, as the database keeps it."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT sql FROM sqlite_master WHERE name = 'ix_ledger_entries_subject'"
+    else:
+        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ledger_entries_subject'"
+    with engine.connect() as c:
+        return str(c.execute(sa.text(query)).scalar_one())
+
+
+def test_notice_versions_at_0008_gain_links_to_their_ledger_entries(store_target):
+    """Taken back to 0008 (links dropped, the subject index whole again) and opened now, each
+    notice version links the entry that commits to it, as a hub at 0009 wrote it; receipts,
+    openings and the audit read the same; the subject index holds no filing's entry."""
+    from deconflict.geo import Circle, Volume4D
+    from deconflict.hub import Hub, SimulatedClock
+
+    def volume(radius_m: float) -> Volume4D:
+        return Volume4D.build("v", Circle((38.0, 35.0), radius_m), 0.0, 1e3, T0, T0 + 600)
+
+    engine = _engine(store_target)
+    with Hub.open(store_target, SimulatedClock(T0)) as hub:
+        hub.add_party("RU")
+        hub.file_notice("RU", [volume(3_000.0)], "air-activity", "N1")
+        hub.amend_notice("RU", "N1", 1, [volume(2_000.0)])
+        hub.file_notice("RU", [volume(1_000.0)], "air-activity", "N2")
+        hub.cancel_notice("RU", "N2")
+        written = _links(engine)
+        openings = {(n, v): hub.ledger.opening("RU", n, v) for n, v in written}
+        found = {n: hub.store.ledger_find(f"notice:{n}") for n in ("N1", "N2")}
+    assert set(written) == {("N1", 1), ("N1", 2), ("N2", 1)}
+    assert None not in written.values()
+    assert [kind for _, kind in found["N1"]] == ["notice.filed", "notice.amended"]
+    assert [kind for _, kind in found["N2"]] == ["notice.filed", "notice.cancelled"]
+    assert "WHERE" in _subject_index(engine).upper()
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("notice_versions")}
+    assert "ledger_idx" not in columns
+    assert "WHERE" not in _subject_index(engine).upper()
+    with Hub.open(store_target, SimulatedClock(T0 + 60)) as hub:
+        assert _links(engine) == written
+        assert {(n, v): hub.ledger.opening("RU", n, v) for n, v in written} == openings
+        assert {n: hub.store.ledger_find(f"notice:{n}") for n in ("N1", "N2")} == found
+        hub.ledger.verify()
+    assert "WHERE" in _subject_index(engine).upper()
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
+    engine.dispose()

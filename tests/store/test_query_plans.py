@@ -4,6 +4,7 @@ not how much history the hub holds."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from deconflict.errors import NotFound
 from deconflict.store import SqlStore, open_sqlite
 
 
@@ -83,3 +85,68 @@ def test_a_wake_up_or_a_tick_reads_by_index(store, name, call, bounds):
     joined = " / ".join(plans)
     for bound in bounds:
         assert bound in joined, (name, joined)
+
+
+@pytest.mark.parametrize(
+    ("name", "call", "bound"),
+    [
+        (
+            "a notice's entries",
+            lambda s: s.ledger_find("notice:N1"),
+            ["USING INDEX ix_ledger_entries_subject (subject=?)", "(notice_id=?)"],
+        ),
+        (
+            "a notification's entries",
+            lambda s: s.ledger_find("notification:M1"),
+            ["USING INDEX ix_ledger_entries_subject (subject=?)"],
+        ),
+        (
+            "a notice version's opening",
+            lambda s: s.ledger_opening("notice:N1", 1),
+            ["(notice_id=?"],
+        ),
+        (
+            "a conflict's opening",
+            lambda s: s.ledger_opening("conflict:K1", 0),
+            ["USING INDEX ix_ledger_entries_subject (subject=?)"],
+        ),
+    ],
+)
+def test_a_record_s_ledger_entries_are_found_by_index(store, name, call, bound):
+    """The subject index holds every entry but those committing to a notice version (migration
+    0009); those are found through the version's link, by primary keys: never a scan."""
+
+    def asking() -> None:
+        with contextlib.suppress(NotFound):  # an empty store: the plan is what is looked at
+            call(store)
+
+    plans = [p for p in _plans(store, asking) if "ledger_entries" in p]
+    assert plans, f"{name}: no query seen"
+    for plan in plans:
+        assert "SCAN ledger_entries" not in plan, (name, plan)
+        assert "SCAN notice_versions" not in plan, (name, plan)
+    joined = " / ".join(plans)
+    for expected in bound:
+        assert expected in joined, (name, joined)
+
+
+def test_the_commitments_a_notification_refers_to_are_read_by_index(store):
+    """The lookups an entry makes of the commitments it refers to: a notice's by its versions'
+    links, any other subject's by the partial subject index."""
+    from deconflict.store.ledger_entries import Commitments
+
+    def lookups() -> None:
+        with store._engine.begin() as c:  # type: ignore[attr-defined]
+            known = Commitments()
+            known.fetch(c, ["notice:N1", "conflict:K1"])
+            known.at(c, "notice:N2", 3)
+            known.at(c, "agreement:MOU", 1)
+
+    plans = _plans(store, lookups)
+    assert len(plans) == 6, plans  # each ``at`` first reads the newest
+    for plan in plans:
+        assert "SCAN ledger_entries" not in plan, plan
+        assert "SCAN notice_versions" not in plan, plan
+    joined = " / ".join(plans)
+    assert joined.count("ix_ledger_entries_subject (subject=?)") == 3, joined
+    assert joined.count("notice_versions USING") == 3, joined

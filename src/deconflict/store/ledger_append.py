@@ -149,22 +149,26 @@ def flush(c: sa.Connection) -> None:
         end.entries = []
 
 
-def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = False) -> None:
-    """Append the ledger entries of these change-log rows (those the ledger keeps), in order.
-    With ``defer`` they are written at the next :func:`flush` (the store's, before its commit
-    or before it reads the ledger), so a unit of work writes them all at once; a notice's entry
-    (made from the notice at hand alone) is then also built there, all of the unit's in one
-    loop, which costs half what building each amid the filing's SQL did."""
+def record_changes(
+    c: sa.Connection, items: Sequence[LogItem], defer: bool = False
+) -> list[int | None]:
+    """Append the ledger entries of these change-log rows (those the ledger keeps), in order;
+    the index each one's entry was given (None where the ledger keeps none). With ``defer``
+    they are written at the next :func:`flush` (the store's, before its commit or before it
+    reads the ledger), so a unit of work writes them all at once; a notice's entry (made from
+    the notice at hand alone) is then also built there, all of the unit's in one loop, which
+    costs half what building each amid the filing's SQL did."""
     end = _end(c)
     if defer and len(items) == 1:  # a filing's: noted, its entry built at the flush
         kind, entity_id, at_s, record = items[0]
         if _later(record, kind):
             end.pending.append((end.size, kind, entity_id, at_s, record))
             end.size += 1
-            return
+            return [end.size - 1]
     if end.pending:  # earlier calls' first (not undone with this call's if it fails)
         _build_pending(c, end)
     before = Mark(end.size, end.known.snapshot())
+    indexes: list[int | None] = []
     try:
         subjects = notice_subjects(record for *_, record in items)
         if subjects:
@@ -172,19 +176,24 @@ def record_changes(c: sa.Connection, items: Sequence[LogItem], defer: bool = Fal
         for kind, entity_id, at_s, record in items:
             if defer and _later(record, kind):
                 end.pending.append((end.size, kind, entity_id, at_s, record))
+                indexes.append(end.size)
                 end.size += 1
                 continue
             if end.pending:  # built first: this entry may refer to their commitments
                 _build_pending(c, end)
             found = build_entry(c, kind, entity_id, at_s, record, end.known)
-            if found is not None:
-                end.entries.append(_row(end, end.size, kind, entity_id, at_s, found))
-                end.size += 1
+            if found is None:
+                indexes.append(None)
+                continue
+            end.entries.append(_row(end, end.size, kind, entity_id, at_s, found))
+            indexes.append(end.size)
+            end.size += 1
         if not defer:
             flush(c)
     except BaseException:
         restore(c, before)  # what it noted may not be written
         raise
+    return indexes
 
 
 def _later(record: Record, kind: str) -> TypeGuard[Notice]:

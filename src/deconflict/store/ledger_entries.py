@@ -33,6 +33,8 @@ from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 
 __all__ = [
+    "NOTICE",
+    "VERSION_ENTRIES",
     "Built",
     "Commitments",
     "Private",
@@ -69,9 +71,15 @@ def rfc3339(at_s: float | None) -> str | None:
     micro = round((at_s - whole) * 1e6)  # the fraction is exact; half to even, as datetime
     if micro == 1_000_000:
         whole, micro = whole + 1, 0
-    days, second = divmod(whole, 86_400)
-    clock = f"{_day(days)}T{second // 3600:02}:{second // 60 % 60:02}:{second % 60:02}"
+    clock = _clock(whole)
     return f"{clock}.{micro:06}Z" if micro else f"{clock}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _clock(whole: int) -> str:
+    """The date and time of second ``whole``: a busy hub writes many entries a second."""
+    days, second = divmod(whole, 86_400)
+    return f"{_day(days)}T{second // 3600:02}:{second // 60 % 60:02}:{second % 60:02}"
 
 
 def subject_of(entity: str, entity_id: str) -> str:
@@ -81,18 +89,44 @@ def subject_of(entity: str, entity_id: str) -> str:
 
 class Private(NamedTuple):
     """The opening an entry keeps beside its public body: the version committed to, the
-    commitment, its salt and the canonical content."""
+    commitment, its salt and the canonical content; None for a notice version's, which is the
+    version's row itself (category and volumes, kept as canonical JSON), read from there."""
 
     version: int
     commitment: str
     salt: bytes
-    content: str
+    content: str | None
 
 
 _e = lt.ledger_entries.c
+_v = t.notice_versions.c
+NOTICE = "notice:"
+#: Each notice version beside the ledger entry that commits to it (its link, migration 0009).
+VERSION_ENTRIES = t.notice_versions.join(lt.ledger_entries, _e.idx == _v.ledger_idx)
+# A notice version's commitment: from the version's link to its entry.
+_LINKED_NEWEST = (
+    sa.select(_v.notice_id, _v.version, _e.commitment)
+    .select_from(VERSION_ENTRIES)
+    .where(_v.notice_id.in_(sa.bindparam("ids", expanding=True)), _e.salt.is_not(None))
+    .order_by(_v.version)
+)
+_LINKED_AT_VERSION = (
+    sa.select(_e.commitment)
+    .select_from(VERSION_ENTRIES)
+    .where(
+        _v.notice_id == sa.bindparam("id"),
+        _v.version == sa.bindparam("version"),
+        _e.salt.is_not(None),
+    )
+)
+# Any other subject's (a conflict's, an agreement's): by the subject index.
 _NEWEST = (
     sa.select(_e.subject, _e.version, _e.commitment, _e.idx)
-    .where(_e.subject.in_(sa.bindparam("subjects", expanding=True)), _e.salt.is_not(None))
+    .where(
+        _e.subject.in_(sa.bindparam("subjects", expanding=True)),
+        _e.salt.is_not(None),
+        lt.SUBJECT_INDEXED,
+    )
     .order_by(_e.idx)
 )
 _AT_VERSION = (
@@ -101,6 +135,7 @@ _AT_VERSION = (
         _e.subject == sa.bindparam("subject"),
         _e.version == sa.bindparam("version"),
         _e.salt.is_not(None),
+        lt.SUBJECT_INDEXED,
     )
     .limit(1)
 )
@@ -128,8 +163,14 @@ class Commitments:
             chunk = missing[lo : lo + _LOOKUP_CHUNK]
             for subject in chunk:
                 self._set(self._newest, subject, (None, None))
-            for row in c.execute(_NEWEST, {"subjects": chunk}):  # oldest first: newest wins
-                self._newest[row.subject] = (row.version, row.commitment)
+            notices = [s[len(NOTICE) :] for s in chunk if s.startswith(NOTICE)]
+            others = [s for s in chunk if not s.startswith(NOTICE)]
+            if notices:  # oldest first: newest wins
+                for linked in c.execute(_LINKED_NEWEST, {"ids": notices}):
+                    self._newest[NOTICE + linked.notice_id] = (linked.version, linked.commitment)
+            if others:
+                for row in c.execute(_NEWEST, {"subjects": others}):
+                    self._newest[row.subject] = (row.version, row.commitment)
 
     def newest(self, c: sa.Connection, subject: str) -> tuple[int | None, str | None]:
         """(version, commitment) of the newest commitment to ``subject``, (None, None) if none."""
@@ -144,7 +185,11 @@ class Commitments:
         made = self._made.get((subject, version))
         if made is not None:  # by this transaction, maybe not written yet
             return made
-        found = c.execute(_AT_VERSION, {"subject": subject, "version": version}).scalar()
+        if subject.startswith(NOTICE):
+            query = _LINKED_AT_VERSION
+            found = c.execute(query, {"id": subject[len(NOTICE) :], "version": version}).scalar()
+        else:
+            found = c.execute(_AT_VERSION, {"subject": subject, "version": version}).scalar()
         return None if found is None else str(found)
 
     def made(self, subject: str, version: int, commitment: str) -> None:
@@ -214,7 +259,7 @@ def notice_entry_of(
     if commitment is None:
         raw = notice_content(notice)
         salt, commitment = commit_canonical(raw, salt)
-        private = Private(notice.version, commitment, salt, raw.decode())
+        private = Private(notice.version, commitment, salt, None)  # the version's row has it
     return kind, notice_entry(kind, notice, rfc3339(at_s), commitment), private
 
 

@@ -15,13 +15,20 @@ give the same bytes and that these are the ``rfc8785`` package's.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Notice
 from deconflict.store.codec import canonical_volumes, volume_to_dict
 
-__all__ = ["notice_content", "notice_content_object", "notice_entry", "notice_entry_object"]
+__all__ = [
+    "notice_content",
+    "notice_content_object",
+    "notice_content_object_of",
+    "notice_entry",
+    "notice_entry_object",
+]
 
 _S = canonical_string
 _N = canonical_number  # also right for any other JSON value: it falls back to ``canonical``
@@ -41,6 +48,20 @@ def notice_content_object(notice: Notice) -> dict[str, Any]:
         "version": notice.version,
         "category": notice.category,
         "volumes": [volume_to_dict(v) for v in notice.volumes],
+    }
+
+
+def notice_content_object_of(
+    notice_id: str, party: str, version: int, category: str, volumes: str
+) -> dict[str, Any]:
+    """:func:`notice_content_object` of a version as the store keeps it (its volumes as the
+    JSON text of its row): what the ledger's opening of a notice version holds."""
+    return {
+        "notice": notice_id,
+        "party": party,
+        "version": version,
+        "category": category,
+        "volumes": json.loads(volumes),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -27,7 +27,8 @@ from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
-from deconflict.store.ledger_entries import subject_of
+from deconflict.store.ledger_entries import NOTICE, VERSION_ENTRIES, subject_of
+from deconflict.store.ledger_json import notice_content_object_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import build_subtrees, node_key, read_hashes
 
@@ -262,29 +263,49 @@ class SqlLedger(LedgerStore):
         return self._reading("reading the ledger's hashes", work)
 
     def ledger_find(self, subject: str) -> list[tuple[int, str]]:
-        """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first."""
+        """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by
+        the subject index, and a notice's versions' entries by their links."""
         e = lt.ledger_entries.c
+        v = t.notice_versions.c
 
         def work(c: sa.Connection) -> list[tuple[int, str]]:
-            rows = c.execute(
-                sa.select(e.idx, e.type).where(e.subject == subject).order_by(e.idx)
-            ).all()
-            return [(int(row.idx), str(row.type)) for row in rows]
+            query = sa.select(e.idx, e.type).where(e.subject == subject, lt.SUBJECT_INDEXED)
+            rows = list(c.execute(query).all())
+            if subject.startswith(NOTICE):
+                linked = sa.select(e.idx, e.type).select_from(VERSION_ENTRIES)
+                rows += c.execute(linked.where(v.notice_id == subject[len(NOTICE) :])).all()
+            return sorted((int(row.idx), str(row.type)) for row in rows)
 
         return self._reading(f"finding ledger entries of {subject}", work)
 
     def ledger_opening(self, subject: str, version: int) -> Opening:
-        o = lt.ledger_entries.c
+        """The opening of ``subject``'s commitment at ``version``: its salt, kept in the entry
+        that made it, and its content, kept there too or, for a notice version, in the
+        version's own row (category and volumes, the volumes as their canonical JSON)."""
+        o, v, n = lt.ledger_entries.c, t.notice_versions.c, t.notices.c
+        if subject.startswith(NOTICE):  # by the version's link
+            query: sa.Select[Any] = (
+                sa.select(o.commitment, o.salt, o.content, v.category, v.volumes, n.party_id)
+                .select_from(VERSION_ENTRIES.join(t.notices, n.id == v.notice_id))
+                .where(v.notice_id == subject[len(NOTICE) :], v.version == version)
+            )
+        else:
+            query = sa.select(o.commitment, o.salt, o.content).where(
+                o.subject == subject, o.version == version, lt.SUBJECT_INDEXED
+            )
+        query = query.where(o.salt.is_not(None)).limit(1)
 
         def work(c: sa.Connection) -> Opening:
-            row = c.execute(
-                sa.select(o.commitment, o.salt, o.content)
-                .where(o.subject == subject, o.version == version, o.salt.is_not(None))
-                .limit(1)
-            ).first()
+            row = c.execute(query).first()
             if row is None:
                 raise NotFound(f"no commitment to {subject} version {version}")
-            return Opening(row.commitment, bytes(row.salt), json.loads(row.content))
+            if row.content is not None:
+                content = json.loads(row.content)
+            else:  # a notice version's: its row
+                content = notice_content_object_of(
+                    subject[len(NOTICE) :], row.party_id, version, row.category, row.volumes
+                )
+            return Opening(row.commitment, bytes(row.salt), content)
 
         return self._reading(f"reading the opening of {subject}", work)
 

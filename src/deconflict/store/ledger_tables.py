@@ -7,6 +7,9 @@ when a root or proof first needs them (:mod:`deconflict.store.ledger_tree`); a p
 O(log n) hashes from both in one query. The entry that first commits to a record version also
 keeps, privately, the salt and the canonical content that open it (``version``, ``commitment``,
 ``salt``, ``content``; null elsewhere): one row per append rather than two tables.
+The subject index finds a record's entries, except the entry that commits to a notice version:
+its index is kept in the version's row (``notice_versions.ledger_idx``, migration 0009), so a
+filing inserts no index key here.
 ``ledger_checkpoints`` holds the signed checkpoints; ``ledger_public_keys`` (migration 0003) the
 verifier key the log is signed with, whose private half lives in a key file, never here.
 ``ledger_keys`` is where hubs before 0003 kept the private key; the first hub to open such a log
@@ -24,6 +27,7 @@ from deconflict.store.schema import Id, Time, metadata
 
 __all__ = [
     "NODE_LEVEL_SHIFT",
+    "SUBJECT_INDEXED",
     "ledger_checkpoints",
     "ledger_entries",
     "ledger_keys",
@@ -32,6 +36,11 @@ __all__ = [
 ]
 
 NODE_LEVEL_SHIFT = 48
+
+#: The entries the subject index holds (migration 0009): all but those that commit to a notice
+#: version, which ``notice_versions.ledger_idx`` links instead (no index insert per filing). A
+#: query by subject must say it too, word for word, for SQLite to use the partial index.
+SUBJECT_INDEXED = sa.text("type NOT IN ('notice.filed', 'notice.amended')")
 
 # BIGINT, and on SQLite INTEGER: the rowid itself (migration 0006).
 _Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -49,7 +58,13 @@ ledger_entries = sa.Table(
     sa.Column("salt", sa.LargeBinary(32)),
     sa.Column("content", sa.Text),
     sa.Column("leaf", sa.LargeBinary(32)),  # null only where a log before 0006 lacked it
-    sa.Index("ix_ledger_entries_subject", "subject", "idx"),
+    sa.Index(
+        "ix_ledger_entries_subject",
+        "subject",
+        "idx",
+        sqlite_where=SUBJECT_INDEXED,
+        postgresql_where=SUBJECT_INDEXED,
+    ),
 )
 
 ledger_nodes = sa.Table(

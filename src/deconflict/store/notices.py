@@ -46,13 +46,18 @@ class SqlNotices(SqlRecords):
                     "end_s": notice.end_s,
                 },
             )
-            self._notice_version(c, notice, notice.filed_at_s, volumes)
-            self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
+            entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
+            self._notice_version(c, notice, notice.filed_at_s, entry, volumes)
 
     @staticmethod
     def _notice_version(
-        c: sa.Connection, notice: Notice, at_s: float, volumes: str | None = None
+        c: sa.Connection,
+        notice: Notice,
+        at_s: float,
+        entry: int | None,
+        volumes: str | None = None,
     ) -> None:
+        """The version's row, with the index of the ledger entry that commits to it."""
         c.execute(
             _INSERT_NOTICE_VERSION,
             {
@@ -61,6 +66,7 @@ class SqlNotices(SqlRecords):
                 "category": notice.category,
                 "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
                 "at_s": at_s,
+                "ledger_idx": entry,
             },
         )
 
@@ -83,9 +89,9 @@ class SqlNotices(SqlRecords):
             )
             if done.rowcount == 0:
                 missing_or_stale(c, t.notices, "notice", notice.id, expected_version)
+            entry = self._log(c, f"notice.{verb}", notice.id, at_s, notice)
             if notice.version != expected_version:
-                self._notice_version(c, notice, at_s)
-            self._log(c, f"notice.{verb}", notice.id, at_s, notice)
+                self._notice_version(c, notice, at_s, entry)
 
     @transaction
     def get_notice(self, notice_id: str) -> Notice:

@@ -71,6 +71,9 @@ notice_versions = sa.Table(
     sa.Column("category", sa.Text, nullable=False),
     sa.Column("volumes", sa.Text, nullable=False),
     sa.Column("at_s", Time, nullable=False),
+    # The ledger entry that commits to this version (migration 0009): found from here, not by
+    # the ledger's subject index. Null where the ledger kept none.
+    sa.Column("ledger_idx", sa.BigInteger),
 )
 
 plans = sa.Table(

@@ -79,17 +79,19 @@ class SqlStore(
         entity_id: str,
         at_s: float,
         record: Notice | Plan | None = None,
-    ) -> None:
-        cls._log_many(connection, [(kind, entity_id, at_s, record)])
+    ) -> int | None:
+        indexes = cls._log_many(connection, [(kind, entity_id, at_s, record)])
+        return indexes[0] if indexes else None
 
     @staticmethod
-    def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> None:
+    def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> list[int | None]:
         """Append the ledger entries of ``items`` and, for those about the detector's inputs
         (:data:`LOGGED_ENTITIES`), their change-log rows (one statement), in the same
-        transaction. A notice's or plan's row names its version and state; the other records
-        ride along so the ledger need not read them back."""
+        transaction; the ledger index of each item's entry (None where it has none). A notice's
+        or plan's row names its version and state; the other records ride along so the ledger
+        need not read them back."""
         if not items:
-            return
+            return []
         order.take_log_position(connection)
         rows = []
         for kind, entity_id, at_s, record in items:
@@ -113,7 +115,7 @@ class SqlStore(
             wakeup.notify(connection)
             insert_many(connection, t.changes, rows)
         # In a unit of work the ledger's rows are written once, before its commit.
-        record_changes(connection, items, defer=connection.info.get(IN_UNIT, False))
+        return record_changes(connection, items, defer=connection.info.get(IN_UNIT, False))
 
     @transaction
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:

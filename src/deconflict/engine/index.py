@@ -77,10 +77,16 @@ def _boxes(volumes: Sequence[Volume4D]) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def _properties() -> rtree_index.Property:
+    """A 5D tree of 64-entry nodes, split quadratically (Guttman). The R* default spends most of
+    an insert choosing and forcing reinsertions: 70 µs a volume where every box overlaps (one
+    busy 5 km area) against 18 µs, and 48 against 28 µs among 10^5 spread ones, for queries as
+    fast or faster (a bulk load sorts the boxes whatever the variant)."""
     properties = rtree_index.Property()
     properties.dimension = 5
     properties.leaf_capacity = 64
     properties.index_capacity = 64
+    properties.variant = rtree_index.RT_Quadratic
+    properties.fill_factor = 0.4  # a quadratic split's minimum fill: under 0.5
     return properties
 
 

@@ -19,9 +19,9 @@ in an id) are kept as ``json`` writes them, ASCII-escaped.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -110,7 +110,15 @@ def canonical_volumes(volumes: Sequence[Volume4D]) -> str | None:
             if len(_written) >= _KEPT:
                 del _written[next(iter(_written))]
             _written[id(volumes)] = (volumes, text)
+        if text is not None and all(type(v.footprint) in _KINDS for v in volumes):
+            # What reading the text back would build (every number is written exactly, and the
+            # footprint is built again from the same values): the detector, reading the record
+            # just filed, need not build its footprints again.
+            _keep_read(text, cast(tuple[Volume4D, ...], volumes))
     return text
+
+
+_KINDS = (Circle, Corridor, Polygon)
 
 
 def _canonical_or_none(value: Any) -> str | None:
@@ -193,20 +201,38 @@ def _array(items: Sequence[Any]) -> str:
 def volumes_from_json(text: str) -> tuple[Volume4D, ...]:
     """The volumes kept as ``text``. Building a footprint is most of the cost of reading a
     record (its geodesic outline), and the hub reads the same versions again and again (the
-    detector, each party's event stream, listings), so the volumes of the last texts read are
-    kept: equal text, equal (immutable) volumes."""
-    return _volumes_from_json(text)
+    detector, each party's event stream, listings), so the volumes of the last texts read, or
+    written (:func:`canonical_volumes`), are kept: equal text, equal (immutable) volumes."""
+    with _read_lock:
+        found = _read.get(text)
+        if found is not None:
+            _read.move_to_end(text)
+            return found
+    volumes = _parse_volumes(text)
+    _keep_read(text, volumes)
+    return volumes
 
 
-@functools.lru_cache(maxsize=2048)
-def _volumes_from_json(text: str) -> tuple[Volume4D, ...]:
+_READ_KEPT = 2048
+_read: OrderedDict[str, tuple[Volume4D, ...]] = OrderedDict()
+_read_lock = threading.Lock()
+
+
+def _keep_read(text: str, volumes: tuple[Volume4D, ...]) -> None:
+    with _read_lock:
+        _read[text] = volumes
+        _read.move_to_end(text)
+        if len(_read) > _READ_KEPT:
+            _read.popitem(last=False)
+
+
+def _parse_volumes(text: str) -> tuple[Volume4D, ...]:
     try:
         return tuple(volume_from_dict(item) for item in json.loads(text))
     except InvalidDocument:
         raise
     except InvalidInput as error:
         raise InvalidDocument(f"stored volumes are invalid: {error}") from None
-        raise
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise InvalidDocument(f"stored volumes are malformed: {error!r}") from None
 

@@ -14,10 +14,10 @@ import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.strategies import SITES, footprints, metres_east, square
+from tests.strategies import SITES, footprints, metres_east, places, square
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
-from deconflict.geo.separation import _pair_frame, clearance_m
+from deconflict.geo.separation import _pair_frame, clearance_m, separated_by_many
 from deconflict.geo.sphere import MAX_CURVATURE_M, nvectors
 
 
@@ -219,3 +219,28 @@ def test_planar_error_bound_holds(data):
         return
     truth = reference_distance(a, b) + a.radius_m + b.radius_m
     assert abs(planar - truth) <= planar * error + 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_one_footprint_against_many_decides_as_each_pair_does(data):
+    """``separated_by_many`` (one frame, vectorised; all circles: no shapely geometry) gives
+    ``separated_by``'s answer for every pair, with thresholds around each pair's separation."""
+    site = SITES[data.draw(st.sampled_from(sorted(SITES)))]
+    only_circles = data.draw(st.booleans())
+
+    def footprint() -> object:
+        if only_circles:
+            centre = data.draw(places(site))
+            return Circle(centre, data.draw(st.sampled_from([10.0, 1_000.0, 15_000.0])))
+        return data.draw(footprints(site))
+
+    a = footprint()
+    others = [footprint() for _ in range(data.draw(st.integers(1, 8)))]
+    thresholds = []
+    for other in others:
+        separation = separation_m(a, other)
+        near = 0.0 if math.isinf(separation) else max(0.0, separation)
+        thresholds.append(data.draw(st.sampled_from([0.0, near, near + 0.5, near * 1.01, 5e3])))
+    expected = [separated_by(a, o, t) for o, t in zip(others, thresholds, strict=True)]
+    assert separated_by_many(a, others, thresholds) == expected

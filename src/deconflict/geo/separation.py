@@ -109,9 +109,15 @@ def separated_by_many(
     if count == 0:
         return []
     frame = Frame(a.centre)
-    pa = a.core_geometry(frame.project(a.core_vectors))
-    cores = _planar_cores(frame, others)
-    planar = np.asarray(shapely.distance(cores, pa), dtype=np.float64)
+    if a.kind == "circle" and all(o.kind == "circle" for o in others):
+        # Point cores (the busiest case: drones, orbits): their planar distance is that of the
+        # projected points, without building shapely geometries for it.
+        xy = frame.project(np.concatenate([a.core_vectors, *(o.core_vectors for o in others)]))
+        planar = np.hypot(xy[1:, 0] - xy[0, 0], xy[1:, 1] - xy[0, 1])
+    else:
+        pa = a.core_geometry(frame.project(a.core_vectors))
+        cores = _planar_cores(frame, others)
+        planar = np.asarray(shapely.distance(cores, pa), dtype=np.float64)
     thresholds = np.asarray(thresholds_m, dtype=np.float64)
     radii = a.radius_m + np.fromiter((o.radius_m for o in others), np.float64, count)
     centres = np.stack([o.centre for o in others])

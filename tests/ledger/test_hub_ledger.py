@@ -237,6 +237,33 @@ def test_an_unsigned_tail_deleted_is_found_by_the_records(tmp_path, entity):
     hub.close()
 
 
+@pytest.mark.parametrize(
+    ("tamper", "found"),
+    [
+        (
+            "UPDATE notice_versions SET volumes = replace(volumes, '\"lower_m\":', "
+            "'\"lower_m\":1') WHERE notice_id = 'N1'",
+            "does not open",
+        ),
+        ("UPDATE notice_versions SET category = 'other' WHERE notice_id = 'N1'", "does not open"),
+        ("UPDATE notices SET party_id = 'faf' WHERE id = 'N1'", "does not open"),
+        ("UPDATE notice_versions SET ledger_idx = NULL WHERE notice_id = 'N1'", "no ledger entry"),
+    ],
+    ids=["volumes", "category", "party", "link"],
+)
+def test_a_changed_notice_version_is_found_by_its_commitment(relayed, tamper, found):
+    """A notice version's content is its row (the ledger keeps the salt and the commitment):
+    ``verify`` opens every version's commitment with its row, so changing the row (or its
+    link to the entry) is found, and named, though every hash in the log still agrees."""
+    hub, _ = relayed
+    hub.ledger.verify()  # intact
+    with _db(hub) as db:
+        db.execute("PRAGMA foreign_keys = OFF")
+        db.execute(tamper)
+    with pytest.raises(VerificationFailed, match=f"notice 'N1' version 1 .*{found}"):
+        hub.ledger.verify()
+
+
 def test_a_forked_checkpoint_is_found(relayed):
     """A second signed checkpoint of the same size with another root is a fork."""
     hub, _ = relayed

@@ -153,4 +153,8 @@ class HubLedger:
             raise VerificationFailed(
                 f"{missing} is not in the ledger as the store records it: entries were removed"
             )
+        # A notice version's content is its row: changed, it no longer opens its commitment.
+        unopened = self._store.ledger_unopened()
+        if unopened is not None:
+            raise VerificationFailed(f"{unopened}: the store's record was changed")
         return report

@@ -47,6 +47,12 @@ class LedgerStore(ABC):
         or None."""
 
     @abstractmethod
+    def ledger_unopened(self) -> str | None:
+        """A full audit's check of the notice versions the store keeps against the commitments
+        the ledger holds: the first version (by its entry) whose row does not open the
+        commitment its entry made, or that no entry commits to, named; or None."""
+
+    @abstractmethod
     def ledger_entries(self) -> list[tuple[int, bytes]]:
         """Every entry, in index order."""
 

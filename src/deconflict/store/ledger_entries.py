@@ -3,10 +3,11 @@
 An entry names who, what and when in the clear (ids, parties, the relay, RFC 3339 times) and holds
 only a salted commitment to the content (a notice's category and volumes, a conflict's detail, an
 agreement's terms); the salt and content stay here, private (in the columns of the entry that
-made the commitment, never in its public body), so the party that holds them can open the
-commitment to an arbiter. A notice version's commitment is made once
-and reused by every later entry about that version, so a delivery's ``notice_commitment`` is the
-filing's ``commitment``. Plans are never recorded: they are private even as metadata.
+made the commitment, never in its public body; a notice version's content is the version's own
+row), so the party that holds them can open the commitment to an arbiter. A notice version's
+commitment is made once and reused by every later entry about that version, so a delivery's
+``notice_commitment`` is the filing's ``commitment``. Plans are never recorded: they are
+private even as metadata.
 
 Entries are built from the records the store is writing (a conflict, a notification) when it
 has them, so appending reads nothing back; the commitments an entry refers to are looked up once

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from deconflict.errors import NotFound, VerificationFailed
+from deconflict.errors import InvalidInput, NotFound, VerificationFailed
 from deconflict.ledger import (
     Opening,
     consistency_proof,
     inclusion_proof,
     root_hash,
+    verify_opening,
 )
 from deconflict.ledger.merkle import NodeKey
 from deconflict.store import ledger_append
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from deconflict.store.retry import RetryPolicy
 
 __all__ = ["SqlLedger", "subject_of"]
+
+_AUDIT_CHUNK = 2000  # notice versions read at a time by the audit
 
 T = TypeVar("T")
 
@@ -190,6 +193,37 @@ class SqlLedger(LedgerStore):
             return None if found is None else f"conflict {found!r}"
 
         return self._reading("cross-checking the store and the ledger", work)
+
+    def ledger_unopened(self) -> str | None:
+        v, n, e = t.notice_versions.c, t.notices.c, lt.ledger_entries.c
+        query = (
+            sa.select(
+                v.notice_id, v.version, v.category, v.volumes, n.party_id, e.commitment, e.salt
+            )
+            .select_from(
+                t.notice_versions.join(t.notices, n.id == v.notice_id).outerjoin(
+                    lt.ledger_entries, e.idx == v.ledger_idx
+                )
+            )
+            .order_by(v.ledger_idx, v.notice_id, v.version)
+            .execution_options(yield_per=_AUDIT_CHUNK)
+        )
+
+        def work(c: sa.Connection) -> str | None:
+            for row in c.execute(query):
+                named = f"notice {row.notice_id!r} version {row.version}"
+                if row.salt is None or row.commitment is None:
+                    return f"{named} (no ledger entry commits to it)"
+                content = notice_content_object_of(
+                    row.notice_id, row.party_id, row.version, row.category, row.volumes
+                )
+                try:
+                    verify_opening(Opening(row.commitment, bytes(row.salt), content))
+                except (VerificationFailed, InvalidInput):
+                    return f"{named} (its row does not open its entry's commitment)"
+            return None
+
+        return self._reading("checking the notice versions against their commitments", work)
 
     def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
         """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes

@@ -6,7 +6,9 @@ every complete perfect subtree above the leaves, keyed by ``level << 48 | index`
 when a root or proof first needs them (:mod:`deconflict.store.ledger_tree`); a proof reads its
 O(log n) hashes from both in one query. The entry that first commits to a record version also
 keeps, privately, the salt and the canonical content that open it (``version``, ``commitment``,
-``salt``, ``content``; null elsewhere): one row per append rather than two tables.
+``salt``, ``content``; null elsewhere): one row per append rather than two tables. A notice
+version's content is not copied there (``content`` null, migration 0009): it is the version's
+row, its volumes kept as canonical JSON.
 The subject index finds a record's entries, except the entry that commits to a notice version:
 its index is kept in the version's row (``notice_versions.ledger_idx``, migration 0009), so a
 filing inserts no index key here.

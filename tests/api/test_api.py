@@ -226,3 +226,46 @@ async def test_one_json_log_line_per_request(tmp_path, caplog):
         ("unmatched", 404, None),
     ]
     assert all(x["ms"] >= 0 for x in lines)
+
+
+async def test_notifications_come_a_page_at_a_time(tmp_path):
+    """``limit`` bounds a page and ``after`` continues from a notification; a full page links
+    the next; the pages together are the whole list, oldest first, for the recipient and for
+    the relay; a cursor the caller may not see, or a bad limit, is a 422 naming the field."""
+    db = make_db(tmp_path)
+    ru, us, caoc, fr = (token(db, p) for p in ("RU", "US", "CAOC", "FR"))
+    async with client(db) as http:
+        for k in range(5):
+            body = notice_body(circle(f"v{k}", lon=39.0 + 0.2 * k), id=f"RU-N{k}")
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        for caller in (us, caoc):
+            whole = (await http.get("/v1/notifications", headers=caller)).json()
+            assert len(whole) == 5
+            assert "link" not in (await http.get("/v1/notifications", headers=caller)).headers
+            pages, url = [], "/v1/notifications?limit=2"
+            while url:
+                answer = await http.get(url, headers=caller)
+                assert answer.status_code == 200, answer.text
+                pages.append([n["id"] for n in answer.json()])
+                url = answer.links.get("next", {}).get("url")
+            assert pages[:2] == [[n["id"] for n in whole[:2]], [n["id"] for n in whole[2:4]]]
+            assert [i for page in pages for i in page] == [n["id"] for n in whole]
+            assert pages[-1] == [whole[4]["id"]] or pages[-1] == []
+            rest = await http.get(f"/v1/notifications?after={whole[1]['id']}", headers=caller)
+            assert [n["id"] for n in rest.json()] == [n["id"] for n in whole[2:]]
+        hidden = (await http.get("/v1/notifications", headers=us)).json()[0]["id"]
+        for bad, field in (
+            (f"after={hidden}", "query:after"),  # US's: FR may not see it
+            ("after=nothing", "query:after"),
+            ("limit=0", "limit"),
+            ("limit=1001", "limit"),
+        ):
+            refused = await http.get(f"/v1/notifications?{bad}", headers=fr)
+            assert refused.status_code == 422, (bad, refused.text)
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert field in refused.text, (bad, refused.text)
+        same = await http.get(f"/v1/notifications?after={hidden}", headers=fr)
+        missing = await http.get("/v1/notifications?after=nothing", headers=fr)
+        assert same.json()["detail"].replace(hidden, "X") == missing.json()["detail"].replace(
+            "nothing", "X"
+        )

@@ -60,6 +60,25 @@ def test_client_and_live_events(server):
     us.close()
 
 
+def test_the_client_reads_every_page_of_notifications(server):
+    """``notifications()`` follows the hub's pages to the end; with ``limit``, one page."""
+    url, db = server
+    ru = Client(url, issue_local_token(db, "RU", ["read", "notice"]))
+    us = Client(url, issue_local_token(db, "US", ["read"]))
+    for k in range(5):
+        ru.file_notice([circle(f"v{k}", lon=39.0 + 0.2 * k)], "air-activity", f"RU-N{k}")
+    deadline = time.monotonic() + 5.0
+    while len(us.notifications()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)  # detection runs after each filing's commit
+    whole = us.notifications()
+    assert [n["notice_id"] for n in whole] == [f"RU-N{k}" for k in range(5)]
+    assert us.notifications(page=2) == whole
+    assert us.notifications(limit=2) == whole[:2]
+    assert us.notifications(after=whole[1]["id"], limit=2) == whole[2:4]
+    ru.close()
+    us.close()
+
+
 def test_cli_remote_mode(server, capsys, tmp_path):
     """The CLI files, lists, reads notifications and acknowledges through --url and --token."""
     url, db = server

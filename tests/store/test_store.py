@@ -136,6 +136,40 @@ def test_detection_commits_outbox_and_cursor_together(store):
     assert store.list_notifications("faf") == [note]
 
 
+def test_notifications_are_read_a_page_at_a_time(store):
+    """``after`` (a creation time and id) and ``limit`` page a party's notifications, those to
+    it and those through it merged in one order (ties in time broken by id)."""
+    store.add_party(Party("caoc", "CAOC"), 3.0)
+    made = [
+        Notification(
+            f"M{k}",
+            "faf" if k % 3 else "caoc",
+            NotificationKind.NOTICE,
+            100.0 + k // 2,  # pairs created at the same moment
+            9_000.0,
+            900.0,
+            via="caoc" if k % 3 else None,
+        )
+        for k in range(9)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    for party, expected in (
+        ("caoc", made),  # its own and those relayed through it
+        ("faf", [n for n in made if n.recipient == "faf"]),
+    ):
+        assert store.list_notifications(party) == expected
+        pages, after = [], None
+        while True:
+            page = store.list_notifications(party, after=after, limit=2)
+            if not page:
+                break
+            pages.append(page)
+            after = (page[-1].created_at_s, page[-1].id)
+        assert [n for p in pages for n in p] == expected
+        assert all(len(p) == 2 for p in pages[:-1])
+    assert store.list_notifications("faf", include_relayed=False, limit=1) == [made[1]]
+
+
 def test_store_is_wal_with_full_sync(tmp_path):
     """The SQLite connection runs in WAL mode with synchronous=FULL."""
     store = open_sqlite(tmp_path / "store.db")

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from deconflict.api.auth import Scope
+from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import (
     AgreementIn,
     AgreementOut,
@@ -23,6 +24,7 @@ from deconflict.api.schemas import (
 from deconflict.api.service import Caller, idempotent_post, need, service
 from deconflict.api.stream import event_stream
 from deconflict.engine import SeparationMinima
+from deconflict.errors import NotFound
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict
 from deconflict.model import Agreement, Conflict, Disclosure
@@ -68,17 +70,41 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
 # notifications ------------------------------------------------------------------------------
 
 
+_PAGE = 1000  # notifications in a page, at most
+
+
 @router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
-async def list_notifications(request: Request, principal: Caller) -> list[NotificationOut]:
-    """The caller's notifications and those relayed through it, oldest first; the new ones
-    addressed to it are marked delivered."""
+async def list_notifications(
+    request: Request,
+    response: Response,
+    principal: Caller,
+    after: Annotated[
+        str | None,
+        Query(description="Only those after this notification (the last one of a page)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
+) -> list[NotificationOut]:
+    """The caller's notifications and those relayed through it, oldest first (by creation
+    time, then id), a page at a time; the new ones addressed to it are marked delivered. A
+    full page carries ``Link: <...>; rel="next"``, the URL of the next."""
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[NotificationOut]:
         hub.deliver(principal.party)
-        return notifications_seen(hub, principal.party, hub.list_notifications(principal.party))
+        start = None
+        if after is not None:
+            try:
+                start = find_notification(hub, principal.party, after)
+            except NotFound:
+                raise InvalidField("query:after", f"no notification {after!r} of yours") from None
+        page = hub.list_notifications(principal.party, after=start, limit=limit)
+        return notifications_seen(hub, principal.party, page)
 
-    return await service(request).runner.run_write(read)
+    page = await service(request).runner.run_write(read)
+    if len(page) == limit:
+        following = request.url.include_query_params(after=page[-1].id, limit=limit)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return page
 
 
 @router.get(

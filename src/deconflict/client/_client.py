@@ -174,8 +174,19 @@ class Client:
     def conflicts(self, open_only: bool = False) -> Json:
         return self._json("GET", "/v1/conflicts", params={"open": open_only})
 
-    def notifications(self) -> Json:
-        return self._json("GET", "/v1/notifications")
+    def notifications(
+        self, after: str | None = None, limit: int | None = None, *, page: int | None = None
+    ) -> Json:
+        """The caller's notifications, oldest first (after notification ``after``, if given):
+        with ``limit``, one page of at most that many; without, all of them, asked for ``page``
+        at a time (default: the hub's most), following the hub's ``Link: rel="next"``."""
+        params = {"after": after, "limit": limit if limit is not None else page}
+        response = self.request("GET", "/v1/notifications", params=_present(params))
+        found = list(response.json())
+        while limit is None and "next" in response.links:
+            response = self.request("GET", response.links["next"]["url"])
+            found += response.json()
+        return found
 
     def ack(self, notification_id: str) -> Json:
         return self._json("POST", f"/v1/notifications/{notification_id}/ack")

@@ -504,10 +504,23 @@ class Hub:
             raise NotFound(f"no conflict {conflict_id!r}")
         return conflict
 
-    def list_notifications(self, party: str, since_s: float | None = None) -> list[Notification]:
+    def list_notifications(
+        self,
+        party: str,
+        since_s: float | None = None,
+        *,
+        after: Notification | None = None,
+        limit: int | None = None,
+    ) -> list[Notification]:
         """Notifications to ``party`` and those routed through it as a relay, oldest first (only
-        those created at or after ``since_s``)."""
-        return self._store.list_notifications(party, since_s=since_s)
+        those created at or after ``since_s``; only those after ``after``, a page of at most
+        ``limit``)."""
+        return self._store.list_notifications(
+            party,
+            since_s=since_s,
+            after=None if after is None else (after.created_at_s, after.id),
+            limit=limit,
+        )
 
     def deliver(self, party: str) -> list[Notification]:
         """Hand ``party`` its notifications not yet delivered, marking them delivered now."""

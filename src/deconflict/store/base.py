@@ -244,11 +244,14 @@ class Store(LedgerStore, ABC):
         since_s: float | None = None,
         undelivered: bool = False,
         ack_due_by_s: float | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
     ) -> list[Notification]:
         """Notifications to ``party`` (and, with ``include_relayed``, those routed through it),
-        oldest first; only those created at or after ``since_s``; with ``undelivered`` only
-        those never delivered; with ``ack_due_by_s`` only those pending or delivered whose
-        acknowledgement deadline is at or before it."""
+        oldest first (by creation time, then id); only those created at or after ``since_s``;
+        with ``undelivered`` only those never delivered; with ``ack_due_by_s`` only those
+        pending or delivered whose acknowledgement deadline is at or before it; with ``after``
+        (a creation time and id) only those after it in that order; at most ``limit``."""
 
     @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:

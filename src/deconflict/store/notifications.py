@@ -44,14 +44,11 @@ class SqlNotifications(SqlRecords):
         since_s: float | None = None,
         undelivered: bool = False,
         ack_due_by_s: float | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
     ) -> list[Notification]:
         col = t.notifications.c
         query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
-        if party is not None:
-            if include_relayed:
-                query = query.where(sa.or_(col.recipient == party, col.via == party))
-            else:
-                query = query.where(col.recipient == party)
         if since_s is not None:
             query = query.where(col.created_at_s >= since_s)
         if undelivered:
@@ -59,9 +56,29 @@ class SqlNotifications(SqlRecords):
         if ack_due_by_s is not None:
             waiting = [str(NotificationState.PENDING), str(NotificationState.DELIVERED)]
             query = query.where(col.ack_deadline_s <= ack_due_by_s, col.state.in_(waiting))
+        if after is not None:
+            query = query.where(  # the first term bounds the index range
+                col.created_at_s >= after[0],
+                sa.or_(col.created_at_s > after[0], col.id > after[1]),
+            )
+        if limit is not None:
+            query = query.limit(limit)
+        if party is None:
+            queries = [query]
+        elif include_relayed and limit is not None:
+            # A page of each index range (to the party, through it), merged: a page costs what
+            # it holds, not the party's whole history, as one query on either column would.
+            queries = [query.where(col.recipient == party), query.where(col.via == party)]
+        elif include_relayed:
+            queries = [query.where(sa.or_(col.recipient == party, col.via == party))]
+        else:
+            queries = [query.where(col.recipient == party)]
         with self.read_connection("listing notifications") as c:
-            rows = c.execute(query).all()
-        return [notification_of(row._mapping) for row in rows]
+            rows = [row for q in queries for row in c.execute(q)]
+        found = [notification_of(row._mapping) for row in rows]
+        if len(queries) > 1:
+            found = sorted({n.id: n for n in found}.values(), key=lambda n: (n.created_at_s, n.id))
+        return found if limit is None else found[:limit]
 
     def update_notification(self, notification: Notification, verb: str) -> None:
         self.update_notifications([notification], verb)

@@ -334,9 +334,18 @@
     }
   }
 
+  const PAGE = 1000; // notifications per request; the hub pages its list
+
   async function refreshNotifications() {
-    const all = await api("/v1/notifications");
-    all.forEach((n) => state.notifications.set(n.id, n));
+    // Page after page, oldest first (the hub answers at most PAGE at a time).
+    let after = null;
+    for (;;) {
+      const query = `limit=${PAGE}` + (after ? `&after=${encodeURIComponent(after)}` : "");
+      const page = await api(`/v1/notifications?${query}`);
+      page.forEach((n) => state.notifications.set(n.id, n));
+      if (page.length) after = page[page.length - 1].id;
+      if (page.length < PAGE) break;
+    }
     renderInbox();
   }
 

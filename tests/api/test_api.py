@@ -4,9 +4,13 @@ notifications and acknowledgement, errors as problem+json, limits and idempotenc
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
+
+from deconflict.geo import Circle, Volume4D
+from deconflict.hub import Hub
 
 pytestmark = pytest.mark.anyio
 
@@ -269,3 +273,63 @@ async def test_notifications_come_a_page_at_a_time(tmp_path):
         assert same.json()["detail"].replace(hidden, "X") == missing.json()["detail"].replace(
             "nothing", "X"
         )
+
+
+async def test_notices_come_a_page_at_a_time(tmp_path):
+    """The notices a party may see page by filing order: ``limit`` and ``after``, with the
+    other filters applied before a page is cut (pages are full until the last); a notice the
+    caller may not see is no cursor (422, as one that does not exist)."""
+    db = make_db(tmp_path)
+    ru, us, fr = (token(db, p) for p in ("RU", "US", "FR"))
+    async with client(db) as http:
+        for k in range(6):
+            body = notice_body(circle(f"v{k}", lon=39.0 + 0.2 * k), id=f"RU-N{k}")
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        body = notice_body(circle("u", lon=30.0), id="US-N1")
+        assert (await http.post("/v1/notices", json=body, headers=us)).status_code == 201
+        whole = [n["id"] for n in (await http.get("/v1/notices", headers=us)).json()]
+        assert whole == [f"RU-N{k}" for k in range(6)] + ["US-N1"]
+        for query, expected in (
+            ("limit=3", whole),
+            ("limit=2&party=RU", whole[:6]),
+            ("limit=4&party=US", ["US-N1"]),
+        ):
+            pages, url = [], f"/v1/notices?{query}"
+            while url:
+                answer = await http.get(url, headers=us)
+                assert answer.status_code == 200, answer.text
+                pages.append([n["id"] for n in answer.json()])
+                url = answer.links.get("next", {}).get("url")
+            assert [i for page in pages for i in page] == expected, query
+            limit = int(query.split("&")[0].removeprefix("limit="))
+            assert all(len(page) == limit for page in pages[:-1]), (query, pages)
+        rest = await http.get("/v1/notices?after=RU-N3", headers=us)
+        assert [n["id"] for n in rest.json()] == whole[4:]
+        for bad in ("after=RU-N1", "after=nothing"):  # FR may not see RU's notices
+            refused = await http.get(f"/v1/notices?{bad}", headers=fr)
+            assert refused.status_code == 422, refused.text
+            assert "query:after" in refused.text
+        assert (await http.get("/v1/notices?limit=0", headers=us)).status_code == 422
+
+
+async def test_a_page_of_notices_skips_those_hidden_however_many(tmp_path):
+    """FR sees US's notices, not RU's: with hundreds of RU's filed between them (more than the
+    hub reads from the store at a time), FR's pages still hold only US's, full until the last."""
+    db = make_db(tmp_path)
+    fr = token(db, "FR")
+    with Hub.open(db) as hub:
+        for k in range(450):
+            if k in (0, 250, 400):  # the first two read from the store in two chunks
+                hub.file_notice("US", [_volume(f"u{k}", 30.0)], "air-activity", f"US-N{k}")
+            hub.file_notice("RU", [_volume(f"r{k}", 39.0)], "air-activity", f"RU-N{k}")
+    async with client(db) as http:
+        first = await http.get("/v1/notices?limit=2", headers=fr)
+        assert [n["id"] for n in first.json()] == ["US-N0", "US-N250"]
+        second = await http.get(first.links["next"]["url"], headers=fr)
+        assert [n["id"] for n in second.json()] == ["US-N400"]
+        assert "next" not in second.links
+
+
+def _volume(volume_id: str, lon: float) -> Volume4D:
+    start = time.time() + 7_200.0
+    return Volume4D.build(volume_id, Circle((lon, 35.9), 2_000.0), 0.0, 3_000.0, start, start + 600)

@@ -170,6 +170,30 @@ def test_notifications_are_read_a_page_at_a_time(store):
     assert store.list_notifications("faf", include_relayed=False, limit=1) == [made[1]]
 
 
+def test_notices_are_read_a_page_at_a_time(store):
+    """``active``, ``after`` and ``limit`` filter and page notices in filing order (time, then
+    id), in SQL."""
+    made = []
+    for k in range(6):
+        start = 1_000.0 * k
+        volume = Volume4D.build(
+            "v", Circle((39.0, 35.9), 2_500.0), 0.0, 900.0, start, start + 500.0
+        )
+        notice = Notice(f"N{k}", "usaf" if k % 2 else "faf", (volume,), "x", 10.0 + k // 2)
+        store.add_notice(notice)
+        made.append(notice.id)
+    listed = lambda **kw: [n.id for n in store.list_notices(**kw)]  # noqa: E731
+    assert listed() == made
+    assert listed(active=(1_200.0, 3_100.0)) == ["N1", "N2", "N3"]  # N1 ends at 1_500
+    assert listed(party="usaf", limit=2) == ["N1", "N3"]
+    pages, after = [], None
+    while page := store.list_notices(after=after, limit=4):
+        pages.append([n.id for n in page])
+        after = (page[-1].filed_at_s, page[-1].id)
+    assert pages == [made[:4], made[4:]]
+    assert listed(after=(11.0, "N2"), active=(0.0, 10_000.0)) == ["N3", "N4", "N5"]
+
+
 def test_store_is_wal_with_full_sync(tmp_path):
     """The SQLite connection runs in WAL mode with synchronous=FULL."""
     store = open_sqlite(tmp_path / "store.db")

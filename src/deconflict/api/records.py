@@ -129,9 +129,13 @@ def _window(start: str | None, end: str | None) -> tuple[float, float]:
     return low, high
 
 
+_PAGE = 1000  # notices in a page, at most
+
+
 @router.get("/notices", response_model=list[NoticeOut], tags=["notices"])
 async def list_notices(
     request: Request,
+    response: Response,
     principal: Caller,
     state: Annotated[list[NoticeState] | None, Query()] = None,
     party: Annotated[str | None, Query(description="Only this party's notices.")] = None,
@@ -141,24 +145,47 @@ async def list_notices(
         str | None,
         Query(description="Only notices with a volume within a circle: 'lon,lat,radius_m'."),
     ] = None,
+    after: Annotated[
+        str | None, Query(description="Only those filed after this notice (a page's last).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
 ) -> list[NoticeOut]:
-    """The notices the caller may see, each with only the volumes it may see."""
+    """The notices the caller may see, each with only the volumes it may see, in filing order,
+    a page at a time: a full page carries ``Link: <...>; rel="next"``, the URL of the next."""
     need(principal, Scope.READ)
     low, high = _window(start, end)
     area = _area(near)
 
-    def read(hub: Hub) -> list[Notice]:
-        return hub.list_notices(principal.party, states=state or None)
+    def inside(notice: Notice) -> bool:  # of the volumes the caller sees
+        return (
+            notice.start_s < high
+            and notice.end_s > low
+            and (
+                area is None or any(separation_m(v.footprint, area) <= 0.0 for v in notice.volumes)
+            )
+        )
 
-    notices = await service(request).runner.run(read)
-    return [
-        notice_out(n)
-        for n in notices
-        if (party is None or n.party == party)
-        and n.start_s < high
-        and n.end_s > low
-        and (area is None or any(separation_m(v.footprint, area) <= 0.0 for v in n.volumes))
-    ]
+    def read(hub: Hub) -> list[Notice]:
+        start_at = None
+        if after is not None:
+            if after not in hub.visible_notices(principal.party, [after]):
+                raise InvalidField("query:after", f"no notice {after!r} you may see")
+            start_at = hub.store.get_notice(after)
+        return hub.list_notices(
+            principal.party,
+            states=state or None,
+            party=party,
+            active=None if start is None and end is None else (low, high),
+            keep=inside,
+            after=start_at,
+            limit=limit,
+        )
+
+    page = await service(request).runner.run(read)
+    if len(page) == limit:
+        following = request.url.include_query_params(after=page[-1].id, limit=limit)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return [notice_out(n) for n in page]
 
 
 def _area(near: str | None) -> Circle | None:

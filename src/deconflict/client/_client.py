@@ -136,9 +136,33 @@ class Client:
         party: str | None = None,
         start: str | None = None,
         end: str | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
     ) -> Json:
+        """The notices the caller may see, in filing order (after notice ``after``, if given):
+        with ``limit``, one page of at most that many; without, all of them (``page`` at a
+        time, default the hub's most)."""
         params = {"state": list(states or []), "party": party, "start": start, "end": end}
-        return self._json("GET", "/v1/notices", params=_present(params))
+        return self._pages("/v1/notices", params, after, limit, page)
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        after: str | None,
+        limit: int | None,
+        page: int | None,
+    ) -> list[Json]:
+        """One page (with ``limit``), or every page, following the hub's ``Link: rel=next``."""
+        asked = {**params, "after": after, "limit": limit if limit is not None else page}
+        response = self.request("GET", path, params=_present(asked))
+        found = list(response.json())
+        while limit is None and "next" in response.links:
+            response = self.request("GET", response.links["next"]["url"])
+            found += response.json()
+        return found
 
     def get_notice(self, notice_id: str) -> Json:
         return self._json("GET", f"/v1/notices/{notice_id}")
@@ -180,13 +204,7 @@ class Client:
         """The caller's notifications, oldest first (after notification ``after``, if given):
         with ``limit``, one page of at most that many; without, all of them, asked for ``page``
         at a time (default: the hub's most), following the hub's ``Link: rel="next"``."""
-        params = {"after": after, "limit": limit if limit is not None else page}
-        response = self.request("GET", "/v1/notifications", params=_present(params))
-        found = list(response.json())
-        while limit is None and "next" in response.links:
-            response = self.request("GET", response.links["next"]["url"])
-            found += response.json()
-        return found
+        return self._pages("/v1/notifications", {}, after, limit, page)
 
     def ack(self, notification_id: str) -> Json:
         return self._json("POST", f"/v1/notifications/{notification_id}/ack")

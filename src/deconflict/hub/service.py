@@ -16,7 +16,7 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +47,7 @@ from deconflict.store import Change, Detection, Store, open_store
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
+_NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 
 
@@ -251,16 +252,37 @@ class Hub:
         return seen
 
     def list_notices(
-        self, viewer: str, states: Sequence[NoticeState] | None = None
+        self,
+        viewer: str,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        party: str | None = None,
+        active: tuple[float, float] | None = None,
+        keep: Callable[[Notice], bool] | None = None,
+        after: Notice | None = None,
+        limit: int | None = None,
     ) -> list[Notice]:
-        """Every notice ``viewer`` may see, each with only the volumes it may see."""
-        out = []
+        """The notices ``viewer`` may see, each with only the volumes it may see, in filing
+        order: ``party``'s, in ``states``, active at some moment of ``active`` (start, end),
+        those ``keep`` keeps (as seen), filed after ``after``; at most ``limit`` (read from the
+        store a chunk at a time until that many are found)."""
+        out: list[Notice] = []
         self._current_agreements()
-        for notice in self._store.list_notices(states=states):
-            seen = self._as_seen(viewer, notice)
-            if seen is not None:
-                out.append(seen)
-        return out
+        cursor = None if after is None else (after.filed_at_s, after.id)
+        chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
+        while True:
+            found = self._store.list_notices(
+                party, states, active=active, after=cursor, limit=chunk
+            )
+            for notice in found:
+                seen = self._as_seen(viewer, notice)
+                if seen is not None and (keep is None or keep(seen)):
+                    out.append(seen)
+                    if limit is not None and len(out) == limit:
+                        return out
+            if chunk is None or len(found) < chunk:
+                return out
+            cursor = (found[-1].filed_at_s, found[-1].id)
 
     def visible_notices(self, viewer: str, notice_ids: Sequence[str]) -> set[str]:
         """Which of ``notice_ids`` ``viewer`` may see (any of its volumes): the agreements and

@@ -141,8 +141,17 @@ class Store(LedgerStore, ABC):
 
     @abstractmethod
     def list_notices(
-        self, party: str | None = None, states: Sequence[NoticeState] | None = None
-    ) -> list[Notice]: ...
+        self,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Notice]:
+        """Notices in filing order (time, then id): ``party``'s, in ``states``, active at some
+        moment of ``active`` (start, end), filed after ``after`` (a filing time and id); at
+        most ``limit``."""
 
     @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:

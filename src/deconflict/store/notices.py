@@ -136,13 +136,28 @@ class SqlNotices(SqlRecords):
 
     @transaction
     def list_notices(
-        self, party: str | None = None, states: Sequence[NoticeState] | None = None
+        self,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
     ) -> list[Notice]:
-        query = sa.select(t.notices).order_by(t.notices.c.filed_at_s, t.notices.c.id)
+        col = t.notices.c
+        query = sa.select(t.notices).order_by(col.filed_at_s, col.id)
         if party is not None:
-            query = query.where(t.notices.c.party_id == party)
+            query = query.where(col.party_id == party)
         if states is not None:
-            query = query.where(t.notices.c.state.in_([str(s) for s in states]))
+            query = query.where(col.state.in_([str(s) for s in states]))
+        if active is not None:
+            query = query.where(col.start_s < active[1], col.end_s > active[0])
+        if after is not None:
+            query = query.where(  # the first term bounds the range
+                col.filed_at_s >= after[0], sa.or_(col.filed_at_s > after[0], col.id > after[1])
+            )
+        if limit is not None:
+            query = query.limit(limit)
         with self.read_connection("listing notices") as c:
             rows = c.execute(query).all()
         return [notice_of(row._mapping) for row in rows]

@@ -21,7 +21,7 @@ from deconflict.api.schemas import (
     conflict_out,
     notifications_seen,
 )
-from deconflict.api.service import Caller, idempotent_post, need, service
+from deconflict.api.service import Caller, idempotent_post, link_next, need, service
 from deconflict.api.stream import event_stream
 from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
@@ -102,8 +102,7 @@ async def list_notifications(
 
     page = await service(request).runner.run_write(read)
     if len(page) == limit:
-        following = request.url.include_query_params(after=page[-1].id, limit=limit)
-        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        link_next(request, response, page[-1].id, limit)
     return page
 
 

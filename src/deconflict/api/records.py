@@ -26,7 +26,7 @@ from deconflict.api.schemas import (
     notice_out,
     plan_out,
 )
-from deconflict.api.service import Caller, idempotent_post, need, service
+from deconflict.api.service import Caller, idempotent_post, link_next, need, service
 from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume
 from deconflict.geo import Circle, GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
@@ -183,8 +183,7 @@ async def list_notices(
 
     page = await service(request).runner.run(read)
     if len(page) == limit:
-        following = request.url.include_query_params(after=page[-1].id, limit=limit)
-        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        link_next(request, response, page[-1].id, limit)
     return [notice_out(n) for n in page]
 
 

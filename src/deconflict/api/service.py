@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,7 +34,16 @@ if TYPE_CHECKING:
     from deconflict.api.webhooks import Webhooks
 from deconflict.hub import Hub
 
-__all__ = ["Caller", "Metrics", "Service", "idempotent_post", "need", "service", "service_state"]
+__all__ = [
+    "Caller",
+    "Metrics",
+    "Service",
+    "idempotent_post",
+    "link_next",
+    "need",
+    "service",
+    "service_state",
+]
 
 _ATTEMPTS = 5  # runs of an idempotent POST whose transaction the database aborted
 
@@ -112,6 +121,12 @@ async def _caller(
 
 #: The authenticated, rate-limited caller of a route.
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+def link_next(request: Request, response: Response, last_id: str, limit: int) -> None:
+    """Point a full page at the next: ``Link: <same query, after=last_id>; rel="next"``."""
+    following = request.url.include_query_params(after=last_id, limit=limit)
+    response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
 
 
 def need(principal: Principal, scope: Scope) -> None:

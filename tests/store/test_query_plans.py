@@ -149,3 +149,15 @@ def test_the_commitments_a_notification_refers_to_are_read_by_index(store):
     joined = " / ".join(plans)
     assert joined.count("ix_ledger_entries_subject (subject=?)") == 3, joined
     assert joined.count("notice_versions USING") == 3, joined
+
+
+def test_a_page_of_notices_is_read_in_filing_order_by_index(store):
+    """A page of the notices list (after a notice, at most a few) reads the index on filing
+    order: no scan and no sort of every notice."""
+    plans = [
+        p
+        for p in _plans(store, lambda: store.list_notices(after=(10.0, "N1"), limit=5))
+        if "notices" in p
+    ]
+    _by_index("a page of notices", plans, ("notices",), ["ix_notices_filed"])
+    assert "TEMP B-TREE" not in " / ".join(plans)

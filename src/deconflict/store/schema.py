@@ -61,6 +61,7 @@ notices = sa.Table(
     sa.Column("end_s", Time),
     sa.Index("ix_notices_state_start", "state", "start_s"),
     sa.Index("ix_notices_state_end", "state", "end_s"),
+    sa.Index("ix_notices_filed", "filed_at_s", "id"),  # the list's pages (migration 0010)
 )
 
 notice_versions = sa.Table(

@@ -170,6 +170,10 @@ async def test_service_endpoints(tmp_path):
         assert {"/v1/notices", "/v1/events", "/v1/notifications/{notification_id}/ack"} <= set(
             spec["paths"]
         )
+        for paged in ("/v1/notices", "/v1/notifications"):
+            listing = spec["paths"][paged]["get"]
+            assert {"after", "limit"} <= {p["name"] for p in listing["parameters"]}
+            assert "Link" in listing["responses"]["200"]["headers"]
         await http.get("/v1/agreements", headers=token(db, "US"))
         metrics = (await http.get("/metrics")).text
         assert 'deconflict_http_requests_total{method="GET",route="/v1/agreements"' in metrics

@@ -21,7 +21,7 @@ from deconflict.api.schemas import (
     conflict_out,
     notifications_seen,
 )
-from deconflict.api.service import Caller, idempotent_post, link_next, need, service
+from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
 from deconflict.api.stream import event_stream
 from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
@@ -73,7 +73,12 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
 _PAGE = 1000  # notifications in a page, at most
 
 
-@router.get("/notifications", response_model=list[NotificationOut], tags=["notifications"])
+@router.get(
+    "/notifications",
+    response_model=list[NotificationOut],
+    tags=["notifications"],
+    responses=PAGED,
+)
 async def list_notifications(
     request: Request,
     response: Response,

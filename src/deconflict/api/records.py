@@ -26,7 +26,7 @@ from deconflict.api.schemas import (
     notice_out,
     plan_out,
 )
-from deconflict.api.service import Caller, idempotent_post, link_next, need, service
+from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
 from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume
 from deconflict.geo import Circle, GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
@@ -132,7 +132,7 @@ def _window(start: str | None, end: str | None) -> tuple[float, float]:
 _PAGE = 1000  # notices in a page, at most
 
 
-@router.get("/notices", response_model=list[NoticeOut], tags=["notices"])
+@router.get("/notices", response_model=list[NoticeOut], tags=["notices"], responses=PAGED)
 async def list_notices(
     request: Request,
     response: Response,

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 from deconflict.hub import Hub
 
 __all__ = [
+    "PAGED",
     "Caller",
     "Metrics",
     "Service",
@@ -121,6 +122,19 @@ async def _caller(
 
 #: The authenticated, rate-limited caller of a route.
 Caller = Annotated[Principal, Depends(_caller)]
+
+
+#: The OpenAPI description of a paged list's answer: its ``Link`` header.
+PAGED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "headers": {
+            "Link": {
+                "description": 'On a full page: `<URL of the next page>; rel="next"`.',
+                "schema": {"type": "string"},
+            }
+        }
+    }
+}
 
 
 def link_next(request: Request, response: Response, last_id: str, limit: int) -> None:

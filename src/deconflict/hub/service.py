@@ -114,6 +114,8 @@ class Hub:
         self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
+        # Parties found in the store: a party is never removed, so each is looked up once.
+        self._parties_found: set[str] = set()
         self._detector.rebuild()
 
     @classmethod
@@ -164,10 +166,15 @@ class Hub:
         return self._store.list_parties()
 
     def _party(self, party_id: str) -> None:
+        """InvalidInput unless ``party_id`` is a party (read from the store the first time:
+        every filing asks)."""
+        if party_id in self._parties_found:
+            return
         try:
             self._store.get_party(party_id)
         except NotFound:
             raise InvalidInput(f"no party {party_id!r}") from None
+        self._parties_found.add(party_id)
 
     def add_agreement(self, agreement: Agreement) -> Agreement:
         if not isinstance(agreement, Agreement):

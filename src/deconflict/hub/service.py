@@ -12,9 +12,6 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 
 from __future__ import annotations
 
-import contextlib
-import math
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,9 +20,10 @@ from types import TracebackType
 
 from deconflict import policy
 from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
-from deconflict.errors import DeconflictError, InvalidInput, NotFound
+from deconflict.errors import InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
+from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector, live_entries
 from deconflict.hub.ledger import HubLedger
 from deconflict.model import (
@@ -42,13 +40,12 @@ from deconflict.model import (
     check_volumes,
 )
 from deconflict.settings import ledger_key_path
-from deconflict.store import Change, Detection, Store, open_store
+from deconflict.store import Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
-_CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +62,6 @@ class Filing:
     @property
     def shortfall_s(self) -> float:
         return self.lead.shortfall_s
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessReport:
-    """What one ``process()`` did: change-log rows consumed and what they produced."""
-
-    changes: int = 0
-    new_conflicts: list[Conflict] = field(default_factory=list)
-    resolved_conflicts: list[Conflict] = field(default_factory=list)
-    notifications: list[Notification] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +97,7 @@ class Hub:
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock, ledger_key)
-        self._consumed: int | None = None  # see _process: rows with no outputs, not stored yet
-        self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
-        self._consumed_fence: int | None = None  # the lease token they were read under
-        self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
+        self._log = LogConsumer(store, self._detector, self._agreements, self._clock)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
         self._detector.rebuild()
@@ -130,9 +114,7 @@ class Hub:
         return cls(open_store(target), clock, key)
 
     def close(self) -> None:
-        if self._consumed is not None and self._consumed_fence is None:  # no lease: ours
-            with contextlib.suppress(DeconflictError):
-                self.store_cursor()
+        self._log.close()
         self._store.close()
 
     def __enter__(self) -> Hub:
@@ -370,112 +352,19 @@ class Hub:
         """Reload agreements and rebuild the detector's index from the store at its cursor (after
         another process may have written or detected: taking over the detector lease)."""
         self._agreements[:] = self._store.list_agreements()
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        self._consumed = None  # the index is as the stored cursor left it: read on from there
-        self._stored_cursor = None
-        self._detector.rebuild()
-
-    def _cursor(self) -> int:
-        # Read once, then kept: only this hub's commits move it while it detects (another
-        # process's would have needed the lease, and taking it back resyncs: _rebuild).
-        stored = self._stored_cursor
-        if stored is None:
-            stored = self._stored_cursor = self._store.detector_cursor()
-        return stored if self._consumed is None else max(stored, self._consumed)
+        self._log.rebuild()
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with
         no limit, until none is left, including the rows its own outputs appended). With several
         hub processes on one store only the holder of the detector lease may run it, passing its
         token as ``fence``: a commit under a lost lease raises ``LeaseLost``."""
-        report = ProcessReport()
-        count = 0
-        while True:
-            changes = self._store.changes_after(self._cursor(), limit)
-            if not changes:
-                self._store_consumed(fence)
-                break
-            count += len(changes)
-            self._process(changes, report, fence)
-            if limit is not None:
-                break
-        return replace(report, changes=count)
-
-    def _store_consumed(self, fence: int | None) -> None:
-        """Store the cursor moved past rows with no outputs, once ``_CURSOR_EVERY_S`` passed."""
-        if time.monotonic() - self._cursor_stored_at >= _CURSOR_EVERY_S:
-            self.store_cursor(fence)
+        return self._log.process(limit, fence)
 
     def store_cursor(self, fence: int | None = None) -> None:
         """Store how far the detector has read, if it read past rows with no outputs since it
         last stored it (fenced by the lease token it read them under, as every detection)."""
-        if self._consumed is None:
-            return
-        try:
-            self._store.commit_detections([Detection(self._consumed, self._clock.now())], fence)
-            self._stored_cursor = self._consumed
-        except Exception:
-            self._rebuild()
-            raise
-        self._consumed = None
-        self._cursor_stored_at = time.monotonic()
-
-    def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
-        """Detect over ``changes`` and commit the detections; if a commit fails, the index
-        (which ran ahead) is rebuilt from the store. Detection reads outside any write
-        transaction (the rows and the records they name are committed and never change), and
-        the detections are written together at the end (one short transaction, a few
-        statements for the batch), or before a row whose detection reads what earlier rows
-        found (see :meth:`Detector.reads_outputs`): so the write lock (SQLite's) or the log
-        mutex (PostgreSQL's), which the other serve workers' filings need too, is held only
-        while the outputs are written, not while they are computed. Each commit stores the
-        cursor with its detections, fenced by the lease, so a pass cut short commits a prefix.
-
-        A batch with no outputs at all, of rows a delivery or a detection appended, moves the
-        stored cursor at most every ``_CURSOR_EVERY_S``; meanwhile it moves only here, so such
-        passes cost no commit. Nothing depends on it: after a restart, or in the process that
-        takes the lease over, those rows are read again and give nothing again."""
-        found = ProcessReport()
-        pending: list[Detection] = []
-        try:
-            self._detector.read_ahead(changes)
-            for change in changes:
-                if change.entity == "agreement":  # possibly added by another hub process
-                    self._agreements[:] = self._store.list_agreements()
-                if pending and self._detector.reads_outputs(change):
-                    self._store.commit_detections(pending, fence)
-                    self._stored_cursor = pending[-1].seq
-                    pending = []
-                detection = self._detector.detect(change, self._clock.now())
-                if (
-                    detection.new_conflicts
-                    or detection.resolved_conflicts
-                    or detection.notifications
-                ):
-                    pending.append(detection)
-                    found.new_conflicts.extend(detection.new_conflicts)
-                    found.resolved_conflicts.extend(detection.resolved_conflicts)
-                    found.notifications.extend(detection.notifications)
-            last = changes[-1].seq  # rows with no outputs only move the cursor
-            if not pending and time.monotonic() - self._cursor_stored_at < _CURSOR_EVERY_S:
-                self._consumed, self._consumed_fence = last, fence
-            else:
-                if not pending or pending[-1].seq != last:
-                    pending.append(Detection(last, self._clock.now()))
-                self._store.commit_detections(pending, fence)
-                self._stored_cursor = pending[-1].seq
-                self._consumed = None
-                self._cursor_stored_at = time.monotonic()
-        except Exception:
-            self._rebuild()  # the index ran ahead of the store: bring it back
-            raise
-        finally:
-            self._detector.read_ahead(())
-        report.new_conflicts.extend(found.new_conflicts)
-        report.resolved_conflicts.extend(found.resolved_conflicts)
-        report.notifications.extend(found.notifications)
+        self._log.store_cursor(fence)
 
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended at

@@ -30,6 +30,7 @@ from deconflict.store.transactions import READ_ONLY
 __all__ = ["open_postgres", "open_sqlite", "open_store", "postgres_url"]
 
 _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+_BUSY_TIMEOUT_MS = 5000  # SQLite's own wait for a lock, for every statement but BEGIN IMMEDIATE
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:
@@ -43,7 +44,7 @@ def _sqlite_engine(path: Path) -> sa.Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -82,7 +83,7 @@ def _begin_immediate(connection: sa.Connection) -> None:
                     raise
             time.sleep(_LOCK_RETRY_S)
     finally:
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
 def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:

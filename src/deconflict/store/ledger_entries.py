@@ -227,10 +227,7 @@ class _Entry:
             existing = self.known.at(c, subject, version)
             if existing is not None:
                 return existing
-        return self.commit(version, canonical(content))
-
-    def commit(self, version: int, raw: bytes) -> str:
-        """A new commitment to ``version``'s content, ``raw`` (its canonical JSON)."""
+        raw = canonical(content)
         salt, digest = commit_canonical(raw)
         self.private = Private(version, digest, salt, raw.decode())
         return digest

@@ -170,7 +170,10 @@ def _subject_index(engine: sa.Engine) -> str:
     if engine.dialect.name == "sqlite":
         query = "SELECT sql FROM sqlite_master WHERE name = 'ix_ledger_entries_subject'"
     else:
-        query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ledger_entries_subject'"
+        query = (  # this test's schema: others, of tests run beside it, have the index too
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ledger_entries_subject' "
+            "AND schemaname = current_schema()"
+        )
     with engine.connect() as c:
         return str(c.execute(sa.text(query)).scalar_one())
 

@@ -11,7 +11,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Notice, NoticeState
 from deconflict.store import schema as t
 from deconflict.store.codec import volumes_from_json, volumes_to_json
-from deconflict.store.records import IN_CHUNK, SqlRecords, missing_or_stale
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import transaction
 
@@ -153,9 +153,7 @@ class SqlNotices(SqlRecords):
         if active is not None:
             query = query.where(col.start_s < active[1], col.end_s > active[0])
         if after is not None:
-            query = query.where(  # the first term bounds the range
-                col.filed_at_s >= after[0], sa.or_(col.filed_at_s > after[0], col.id > after[1])
-            )
+            query = query.where(after_key(col.filed_at_s, col.id, after))
         if limit is not None:
             query = query.limit(limit)
         with self.read_connection("listing notices") as c:

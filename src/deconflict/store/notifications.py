@@ -12,7 +12,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
 from deconflict.store import schema as t
 from deconflict.store.bulk import update_many
-from deconflict.store.records import IN_CHUNK, SqlRecords
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
 
@@ -57,10 +57,7 @@ class SqlNotifications(SqlRecords):
             waiting = [str(NotificationState.PENDING), str(NotificationState.DELIVERED)]
             query = query.where(col.ack_deadline_s <= ack_due_by_s, col.state.in_(waiting))
         if after is not None:
-            query = query.where(  # the first term bounds the index range
-                col.created_at_s >= after[0],
-                sa.or_(col.created_at_s > after[0], col.id > after[1]),
-            )
+            query = query.where(after_key(col.created_at_s, col.id, after))
         if limit is not None:
             query = query.limit(limit)
         if party is None:

@@ -22,9 +22,17 @@ if TYPE_CHECKING:
     from deconflict.model import Notice, Plan
     from deconflict.store.ledger_append import LogItem
 
-__all__ = ["IN_CHUNK", "SqlRecords", "missing_or_stale"]
+__all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale"]
 
 IN_CHUNK = 500  # ids per IN (...) list
+
+
+def after_key(
+    time: sa.ColumnElement[float], ident: sa.ColumnElement[str], after: tuple[float, str]
+) -> sa.ColumnElement[bool]:
+    """The rows after ``after`` in (``time``, ``ident``) order: a page's cursor. Its first term
+    bounds the range an index on (..., ``time``) reads."""
+    return sa.and_(time >= after[0], sa.or_(time > after[0], ident > after[1]))
 
 
 def missing_or_stale(

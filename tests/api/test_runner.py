@@ -178,6 +178,32 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
             await runner.stop()
 
 
+async def test_a_filing_the_ledger_cannot_record_fails_alone_in_its_batch(tmp_path: Path) -> None:
+    """A volume id with a lone surrogate has no canonical JSON, so no ledger entry: that filing
+    is refused, and the filings batched with it commit (its entry, which the others' are built
+    beside at the unit's end, is built at once instead)."""
+    db = make_db(tmp_path)
+    runner = HubRunner(lambda: Hub.open(db))
+    await runner.start()
+
+    def odd(hub: Hub) -> str:
+        where = Circle((39.0, 35.9), 1_000.0)
+        volume = Volume4D.build("v\ud800", where, 0.0, 1.0, START_S, START_S + 60.0)
+        return hub.file_notice("US", [volume], "air-activity", "ODD").notice.id
+
+    try:
+        outcomes = await _group(runner, [_file(1), odd, _file(2)])
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes[0] == ("W1", True)
+    assert isinstance(outcomes[1], InvalidInput)
+    assert outcomes[2] == ("W2", True)
+    with Hub.open(db) as hub:
+        assert {n.id for n in hub.store.list_notices()} == {"W1", "W2"}
+        hub.ledger.verify()
+
+
 async def test_a_duplicate_in_a_batch_is_refused_and_the_rest_commit_together(
     tmp_path: Path, store_target: str
 ) -> None:

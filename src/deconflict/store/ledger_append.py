@@ -34,6 +34,7 @@ from deconflict.ledger.commit import SALT_BYTES
 from deconflict.model import Notice
 from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import driver_scalar, insert_rows
+from deconflict.store.codec import canonical_volumes
 from deconflict.store.ledger_entries import (
     Built,
     Commitments,
@@ -198,8 +199,22 @@ def record_changes(
 
 def _later(record: Record, kind: str) -> TypeGuard[Notice]:
     """Whether the entry of this change can be built later, at the flush: a notice's, made
-    from the notice at hand alone (``build_entry`` makes the same entry from it)."""
-    return type(record) is Notice and kind.startswith("notice.")
+    from the notice at hand alone (``build_entry`` makes the same entry from it), unless it
+    cannot be built at all. That one is built at once, so the write that made it fails alone
+    (with the ledger's refusal), not the flush, which fails the whole unit."""
+    return type(record) is Notice and kind.startswith("notice.") and _writable(record)
+
+
+def _writable(notice: Notice) -> bool:
+    """Whether the notice's entry and content have canonical JSON: no lone surrogate in its
+    text (its volumes' text was written by the filing and is kept: not written again)."""
+    text = notice.id + notice.party + notice.category
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return False
+    return canonical_volumes(notice.volumes) is not None
 
 
 def _build_pending(c: sa.Connection, end: _End) -> None:

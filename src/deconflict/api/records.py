@@ -27,7 +27,7 @@ from deconflict.api.schemas import (
     plan_out,
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
-from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume
+from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume, NotFound
 from deconflict.geo import Circle, GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.separation import separation_m
@@ -168,9 +168,10 @@ async def list_notices(
     def read(hub: Hub) -> list[Notice]:
         start_at = None
         if after is not None:
-            if after not in hub.visible_notices(principal.party, [after]):
-                raise InvalidField("query:after", f"no notice {after!r} you may see")
-            start_at = hub.store.get_notice(after)
+            try:
+                start_at = hub.get_notice(principal.party, after)
+            except NotFound:
+                raise InvalidField("query:after", f"no notice {after!r} you may see") from None
         return hub.list_notices(
             principal.party,
             states=state or None,

@@ -58,7 +58,7 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "workers",
             "1",
-            "Processes `deconflict serve` runs on one PostgreSQL database (SQLite: 1 only).",
+            "Processes `deconflict serve` runs on one database (a SQLite file or PostgreSQL).",
         ),
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),

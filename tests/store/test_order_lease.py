@@ -189,21 +189,53 @@ def test_postgres_store_reopens_with_its_data(pg_url):
 
 
 def test_change_signal_wakes_on_a_commit_elsewhere(store_target):
-    """On PostgreSQL a commit by another store wakes a waiter at once; on SQLite the wait is
-    a plain pause. Either way it is only a wake-up."""
+    """A commit by another store that grows the change log wakes a waiter at once (on
+    PostgreSQL by NOTIFY, on SQLite by the watch on the file); on SQLite, with nothing
+    committed, the wait lasts its timeout (a PostgreSQL channel is the whole server's: the
+    other tests' schemas send on it too). Either way it is only a wake-up."""
     listening = open_store(store_target)
     writer = open_store(store_target)
     signal = listening.change_signal()
     try:
-        if listening.dialect == "postgresql":
-            timer = threading.Timer(0.2, writer.add_party, args=(Party("usaf", "US"), 1.0))
-            timer.start()
+        if listening.dialect == "sqlite":
             started = time.monotonic()
-            assert signal.wait(10.0)
-            assert time.monotonic() - started < 5.0
-            timer.join()
-        else:
-            assert not signal.wait(0.01)
+            assert not signal.wait(0.2)
+            assert time.monotonic() - started >= 0.19
+        timer = threading.Timer(0.2, writer.add_party, args=(Party("usaf", "US"), 1.0))
+        timer.start()
+        started = time.monotonic()
+        assert signal.wait(10.0)
+        assert time.monotonic() - started < 5.0
+        timer.join()
+    finally:
+        signal.close()
+        listening.close()
+        writer.close()
+
+
+def test_the_detector_s_commit_is_announced_to_other_processes(store_target):
+    """Subscribed to ``NOTIFICATIONS``, a waiter wakes when the detector lease holder has
+    committed detections, and learns the holder's token; a commit that only grows the change
+    log (a filing) wakes a ``CHANNEL`` subscriber and not this one."""
+    from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS
+
+    listening = open_store(store_target)
+    writer = open_store(store_target)
+    signal = listening.change_signal(CHANNEL, NOTIFICATIONS)
+    try:
+        writer.add_party(Party("usaf", "US"), 1.0)
+        wakeup = signal.next(10.0)
+        assert wakeup.changed
+        assert not wakeup.announced
+        token = writer.acquire_lease(time.time(), 5.0, None)
+        assert token is not None
+        writer.commit_detections([Detection(writer.detector_cursor() + 1, 2.0)], token)
+        writer.announce_notifications(str(token))
+        deadline = time.monotonic() + 10.0
+        announced: list[str] = []  # on PostgreSQL other tests' hubs may announce on it too
+        while str(token) not in announced and time.monotonic() < deadline:
+            announced += signal.next(1.0).announced
+        assert str(token) in announced
     finally:
         signal.close()
         listening.close()

@@ -12,12 +12,12 @@ and ``tick()`` (which scans every live notice) about once a second. Waiters on
 :meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
 notifications.
 
-Several processes: only the lease holder detects, so a process on standby learns of new
-notifications from the holder's announcement (PostgreSQL ``NOTIFY deconflict_notifications``,
-sent after each pass that changed notifications, with the holder's lease token): a thread
-listens and wakes this process's waiters, so a party's stream on any process gets its
-notification at once rather than at its next keep-alive. Only a wake-up: the stream reads the
-store as always.
+Several processes (:mod:`deconflict.store.wakeup`): only the lease holder detects, so a thread
+listens for what the others do. A process on standby learns of new notifications from the
+holder's announcement (its detections' commit, with its lease token) and wakes its waiters, so a
+party's stream on any process gets its notification at once rather than at its next keep-alive;
+the holder learns of another process's commit (a filing through it) and runs its detector at
+once rather than at the next ``interval_s``. Only wake-ups: the store is read as always.
 
 Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
 queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from deconflict.errors import StoreError
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
-from deconflict.store.wakeup import NOTIFICATIONS, ChangeSignal
+from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 
 __all__ = ["HubRunner"]
 
@@ -101,7 +101,7 @@ class HubRunner:
         self._hub = await self._submit(self._factory)
         self._worker = DetectorWorker(self._hub)
         hub = self._hub
-        signal = await self._submit(lambda: hub.store.change_signal(NOTIFICATIONS))
+        signal = await self._submit(lambda: hub.store.change_signal(CHANNEL, NOTIFICATIONS))
         if signal.listening:
             self._announce = True
             self._listening.set()
@@ -118,17 +118,24 @@ class HubRunner:
 
     def _listen(self, signal: ChangeSignal, loop: asyncio.AbstractEventLoop) -> None:
         """On its own thread: wake this process's waiters whenever another process (one whose
-        lease token is not ours) announces notifications."""
+        lease token is not ours) announces notifications, and the detector loop whenever
+        another process commits while this one holds the lease."""
         try:
             while self._listening.is_set():
-                payloads = signal.payloads(0.5)
+                wakeup = signal.next(0.5)
                 worker = self._worker
                 own = None if worker is None or worker.token is None else str(worker.token)
-                if any(p != own for p in payloads):
-                    with contextlib.suppress(RuntimeError):  # the loop has closed
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    if wakeup.changed and own is not None:
+                        loop.call_soon_threadsafe(self._detect_soon)
+                    if any(p != own for p in wakeup.announced):
                         loop.call_soon_threadsafe(self._signal)
         finally:
             signal.close()
+
+    def _detect_soon(self) -> None:
+        if self._detect_now is not None:
+            self._detect_now.set()
 
     async def stop(self) -> None:
         self.ready = False

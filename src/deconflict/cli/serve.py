@@ -43,8 +43,9 @@ def serve(
     ] = False,
 ) -> None:
     """Run the hub as an HTTP service: the API under /v1 (OpenAPI at /openapi.json) and the
-    operations view at /. With --workers N, N processes serve one PostgreSQL database (each
-    with its own connections and hub; one at a time, the detector lease holder, detects)."""
+    operations view at /. With --workers N, N processes serve one database, a SQLite file or
+    PostgreSQL (each with its own connections and hub; one at a time, the detector lease
+    holder, detects)."""
     import uvicorn
 
     from deconflict.api import ApiSettings, create_app
@@ -56,11 +57,6 @@ def serve(
     processes = workers if workers is not None else _workers_setting()
     if processes < 1:
         fail(f"--workers must be at least 1, not {processes}")
-    if processes > 1 and not str(path).startswith("postgresql"):
-        fail(
-            "--workers above 1 needs a postgresql:// database; a SQLite file takes one writer "
-            "at a time and its processes could not wake each other's event streams"
-        )
     if links:
         for party, link in sign_in_links(path, f"http://{_url_host(bind)}:{listen}/"):
             typer.echo(f"{party:>8}  {link}")

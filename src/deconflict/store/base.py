@@ -215,13 +215,14 @@ class Store(LedgerStore, ABC):
         ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
 
     @abstractmethod
-    def change_signal(self, channel: str | None = None) -> ChangeSignal:
-        """A wake-up for changes committed by any process (only a wake-up: read the log after);
-        with ``channel`` (:data:`deconflict.store.wakeup.NOTIFICATIONS`) for announcements."""
+    def change_signal(self, *channels: str) -> ChangeSignal:
+        """Wake-ups from other processes (only wake-ups: read the log after) on ``channels``:
+        :data:`deconflict.store.wakeup.CHANNEL` (the default), a commit;
+        :data:`~deconflict.store.wakeup.NOTIFICATIONS`, detections committed."""
 
     def announce_notifications(self, payload: str) -> None:
         """Wake the listeners of other processes: notifications were created or changed
-        (a wake-up only; nothing where the database has no LISTEN/NOTIFY)."""
+        (a wake-up only; nothing on SQLite, where the detections' commit is seen instead)."""
 
     @abstractmethod
     def release_lease(self, held: int) -> None:

@@ -129,10 +129,11 @@ class SqlTransactions:
 
         self.retry.run(migrate)
 
-    def change_signal(self, channel: str | None = None) -> wakeup.ChangeSignal:
-        """A wake-up for changes any process commits (close it when done)."""
+    def change_signal(self, *channels: str) -> wakeup.ChangeSignal:
+        """Wake-ups from other processes on ``channels`` (default: their commits); close it
+        when done."""
         with translated(f"listening on {self._what}"):
-            return wakeup.ChangeSignal(self._engine, channel or wakeup.CHANNEL)
+            return wakeup.ChangeSignal(self._engine, channels or (wakeup.CHANNEL,))
 
     def announce_notifications(self, payload: str) -> None:
         wakeup.announce(self._engine, payload)

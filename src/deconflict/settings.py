@@ -60,6 +60,12 @@ SETTINGS: dict[str, Setting] = {
             "1",
             "Processes `deconflict serve` runs on one database (a SQLite file or PostgreSQL).",
         ),
+        Setting(
+            "detector-process",
+            "1",
+            "1: `deconflict serve` detects in a process of its own beside its HTTP workers (on "
+            "another core); 0: in the HTTP worker that holds the detector lease.",
+        ),
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(

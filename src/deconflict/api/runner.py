@@ -52,6 +52,7 @@ __all__ = ["HubRunner"]
 T = TypeVar("T")
 log = logging.getLogger("deconflict.api")
 _TICK_EVERY_S = 1.0
+_CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of this process's writes
 _GROUP_MAX = 64  # most writes one batch commits
 
 
@@ -92,6 +93,9 @@ class HubRunner:
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()  # cleared to stop the listener thread
         self._announce = False  # whether other processes may listen (PostgreSQL)
+        # On standby: the change log's end after this process's last write the detector reads,
+        # until the lease holder's detector has passed it (0: nothing to wait for).
+        self._written = 0
         self.ready = False
 
     async def start(self) -> None:
@@ -166,6 +170,9 @@ class HubRunner:
         (``settled=False``: at once, for a reader that must see the detector as it is, such
         as the metrics)."""
 
+        if settled and self._written:
+            await self._caught_up()
+
         def job() -> tuple[T, bool]:
             changed = self._settle(tick=False) if self._due and settled else False
             return fn(self._hub_or_fail()), changed
@@ -174,6 +181,35 @@ class HubRunner:
         if changed:
             self._signal()
         return result
+
+    def _wrote(self) -> None:
+        """On the hub thread, after a write the detector reads committed: on standby, note the
+        change log's end, for the next settled read to wait for (see :meth:`_caught_up`)."""
+        if not self.leading:
+            try:
+                self._written = self._hub_or_fail().store.last_change()
+            except StoreError:  # what was written stands; only the next read does not wait
+                log.warning("could not read the change log's end after a write", exc_info=True)
+
+    async def _caught_up(self) -> None:
+        """On standby, wait until the lease holder's detector has passed this process's last
+        write (or ``_CATCH_UP_S``), so that a read after a write sees its outcome, as it does
+        in the process that detects. The holder's commit of its detections wakes the wait."""
+        target, hub = self._written, self._hub_or_fail()
+        deadline = time.monotonic() + _CATCH_UP_S
+        while not self.leading:
+            generation = self._generation
+            if await self._submit(hub.store.detector_cursor) >= target:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning(
+                    "detection is more than %.0f s behind this process's writes", _CATCH_UP_S
+                )
+                break
+            await self.changed(min(left, 0.05), since=generation)
+        if self._written == target:
+            self._written = 0
 
     async def run_write(
         self, fn: Callable[[Hub], T], group: bool = False, detects: bool = True
@@ -193,9 +229,12 @@ class HubRunner:
         def job() -> tuple[T, bool]:
             changed = self._settle(tick=False) if self._due else False
             try:
-                return fn(self._hub_or_fail()), changed
+                result = fn(self._hub_or_fail())
             finally:
                 self._due = self._due or detects
+            if detects:
+                self._wrote()
+            return result, changed
 
         result, changed = await self._submit(job)
         if changed:
@@ -264,6 +303,8 @@ class HubRunner:
                     outcomes[i] = (False, error)
         finally:
             self._due = self._due or detects
+        if detects and any(ok for ok, _ in outcomes.values()):
+            self._wrote()
         return [outcomes[i] for i in range(len(fns))]
 
     def _settle(self, tick: bool, once: bool = False) -> bool:

@@ -4,9 +4,7 @@ from the local issuer, whose key is made beside the database on first use)."""
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,6 +31,14 @@ def serve(
     port: Annotated[int | None, _option("port", "--port")] = None,
     issuers: Annotated[Path | None, _option("issuers", "--issuers")] = None,
     workers: Annotated[int | None, _option("workers", "--workers")] = None,
+    detector_process: Annotated[
+        bool | None,
+        typer.Option(
+            "--detector-process/--no-detector-process",
+            help=SETTINGS["detector-process"].help,
+            envvar=SETTINGS["detector-process"].env,
+        ),
+    ] = None,
     links: Annotated[
         bool,
         typer.Option(
@@ -44,11 +50,13 @@ def serve(
 ) -> None:
     """Run the hub as an HTTP service: the API under /v1 (OpenAPI at /openapi.json) and the
     operations view at /. With --workers N, N processes serve one database, a SQLite file or
-    PostgreSQL (each with its own connections and hub; one at a time, the detector lease
-    holder, detects)."""
+    PostgreSQL (each with its own connections and hub). One process at a time detects, the
+    detector lease holder: by default a process of its own beside the HTTP workers."""
     import uvicorn
 
     from deconflict.api import ApiSettings, create_app
+    from deconflict.api.background import DetectorProcess
+    from deconflict.api.observe import log_to_stderr
     from deconflict.cli.common import fail, geo_limits
 
     path = db if db is not None else setting_value("db")
@@ -75,13 +83,33 @@ def serve(
         "timeout_graceful_shutdown": 5,  # open event streams would otherwise hold the exit
         "log_level": "warning",
     }
-    if processes == 1:
-        _log_to_stderr()
-        uvicorn.run(create_app(settings), **options)
-        return
-    _prepare(settings)
-    os.environ[_WORKER_SETTINGS] = _settings_json(settings)
-    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+    apart = detector_process if detector_process is not None else _flag("detector-process")
+    log_to_stderr()
+    if processes > 1 or apart:
+        _prepare(settings)
+    detector = DetectorProcess(settings) if apart else None
+    if detector is not None:
+        detector.start()
+    try:
+        if processes == 1:
+            uvicorn.run(create_app(settings), **options)
+        else:
+            os.environ[_WORKER_SETTINGS] = _settings_json(settings)
+            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+    finally:
+        if detector is not None:
+            detector.stop()
+
+
+def _flag(name: str) -> bool:
+    from deconflict.cli.common import fail
+
+    raw = setting_value(name).strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    fail(f"{SETTINGS[name].env}={raw!r} is not 1 or 0")
 
 
 def _workers_setting() -> int:
@@ -92,14 +120,6 @@ def _workers_setting() -> int:
         return int(raw)
     except ValueError:
         fail(f"{SETTINGS['workers'].env}={raw!r} is not a whole number")
-
-
-def _log_to_stderr() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("deconflict.api")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
 
 
 def _prepare(settings: Any) -> None:
@@ -132,10 +152,11 @@ def worker_app() -> Any:
     """The app of one worker process of ``deconflict serve --workers N`` (uvicorn's factory),
     with the settings the supervising process passed down."""
     from deconflict.api import ApiSettings, create_app
+    from deconflict.api.observe import log_to_stderr
     from deconflict.geo import GeoLimits
 
     given = json.loads(os.environ[_WORKER_SETTINGS])
-    _log_to_stderr()
+    log_to_stderr()
     return create_app(
         ApiSettings(
             db=given["db"],

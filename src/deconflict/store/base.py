@@ -191,6 +191,10 @@ class Store(LedgerStore, ABC):
         """The last change-log sequence number the detector processed (0 at first)."""
 
     @abstractmethod
+    def last_change(self) -> int:
+        """The change log's last sequence number (0 while it is empty)."""
+
+    @abstractmethod
     def detection_lag(self) -> int:
         """How many change-log rows lie beyond the detector's stored cursor: written, not yet
         detected (or detected with no outputs, whose cursor is stored within a second)."""

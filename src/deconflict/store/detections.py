@@ -44,6 +44,12 @@ class SqlDetections(SqlRecords):
         return 0 if seq is None else int(seq)
 
     @transaction
+    def last_change(self) -> int:
+        with self.read_connection("reading the change log's end") as c:
+            seq = c.execute(sa.select(sa.func.max(t.changes.c.seq))).scalar()
+        return 0 if seq is None else int(seq)
+
+    @transaction
     def detection_lag(self) -> int:
         cursor = sa.func.coalesce(_DETECTOR_CURSOR.scalar_subquery(), 0)
         query = sa.select(sa.func.count()).where(t.changes.c.seq > cursor)

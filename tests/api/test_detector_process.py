@@ -1,0 +1,136 @@
+"""``deconflict serve`` detects in a process of its own (``api/background.py``): a read after a
+write still sees its detection; if the detector process dies an HTTP worker takes the lease over
+and a new detector process is started; and it never outlives the server, even one killed with
+SIGKILL. Every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.api.harness import circle, make_db
+
+from deconflict.api import issue_local_token
+from deconflict.client import Client
+from deconflict.settings import local_state_path
+from deconflict.testing import served
+
+LEASE_S = 5.0  # DetectorWorker's period: a standby takes a dead holder's lease after it
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process: pid -> (parent pid, command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        found[int(entry.name)] = (parent, command)
+    return found
+
+
+def _server_pid(url: str) -> int:
+    port = url.rpartition(":")[2]
+    return next(pid for pid, (_, cmd) in _processes().items() if f"--port {port} " in cmd + " ")
+
+
+def _detectors(server: int) -> list[int]:
+    """The detector processes of the server ``server`` (its spawned children; not the
+    resource tracker multiprocessing starts beside them)."""
+    return [
+        pid
+        for pid, (parent, cmd) in _processes().items()
+        if parent == server and "spawn_main" in cmd
+    ]
+
+
+def _until(check: Callable[[], bool], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def _leading(url: str) -> float:
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    line = next(x for x in metrics.splitlines() if x.startswith("deconflict_detector_leading "))
+    return float(line.split()[1])
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> tuple[Path, str, str]:
+    db = make_db(tmp_path)
+    state = local_state_path(str(db))
+    return (
+        db,
+        issue_local_token(state, "RU", ["read", "notice"]),
+        issue_local_token(state, "US", ["read", "notice"]),
+    )
+
+
+def test_a_read_after_a_write_sees_its_detection(hub: tuple[Path, str, str]) -> None:
+    """The HTTP process does not detect (the detector process holds the lease), yet a read
+    right after two conflicting filings finds their conflict: it waited for the detector."""
+    db, ru_token, us_token = hub
+    with served(db) as url:
+        assert _leading(url) == 0.0
+        assert len(_detectors(_server_pid(url))) == 1
+        with Client(url, ru_token) as ru, Client(url, us_token) as us:
+            for n in range(3):
+                ru.file_notice([circle(f"ru-{n}", lon=30.0 + n)], "hazard-area", f"RU-N{n}")
+                us.file_notice([circle(f"us-{n}", lon=30.0 + n)], "air-activity", f"US-N{n}")
+                found = us.conflicts()
+                assert len(found) == n + 1
+
+
+def test_in_one_process_with_no_detector_process(hub: tuple[Path, str, str]) -> None:
+    """``--no-detector-process``: the HTTP process holds the lease and detects itself."""
+    db, ru_token, us_token = hub
+    with served(db, "--no-detector-process") as url:
+        assert _leading(url) == 1.0
+        assert _detectors(_server_pid(url)) == []
+        with Client(url, ru_token) as ru, Client(url, us_token) as us:
+            ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+            us.file_notice([circle("us-1")], "air-activity", "US-N1")
+            assert len(us.conflicts()) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_detector_process_is_taken_over_and_started_again(
+    hub: tuple[Path, str, str],
+) -> None:
+    """SIGKILL the detector process: filings still get their conflicts (the HTTP worker takes
+    the lease when it lapses), and the server starts a new detector process."""
+    db, ru_token, us_token = hub
+    with served(db) as url:
+        server = _server_pid(url)
+        (detector,) = _detectors(server)
+        os.kill(detector, signal.SIGKILL)
+        with Client(url, ru_token) as ru, Client(url, us_token) as us:
+            ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+            us.file_notice([circle("us-1")], "air-activity", "US-N1")
+            assert _until(lambda: len(us.conflicts()) == 1, LEASE_S * 4)
+        assert _until(lambda: _detectors(server) not in ([], [detector]), LEASE_S * 2)
+
+
+@pytest.mark.slow
+def test_the_detector_process_does_not_outlive_its_server(hub: tuple[Path, str, str]) -> None:
+    """SIGKILL the server (no chance to stop anything): its detector process stops too."""
+    db, _, _ = hub
+    with served(db) as url:
+        server = _server_pid(url)
+        (detector,) = _detectors(server)
+        os.kill(server, signal.SIGKILL)
+        assert _until(lambda: detector not in _processes(), 15.0)

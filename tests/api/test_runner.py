@@ -261,3 +261,27 @@ async def test_a_duplicate_in_a_batch_is_refused_and_the_rest_commit_together(
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
         assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
         hub.ledger.verify()
+
+
+async def test_a_filing_of_an_id_stored_before_its_batch_is_refused_alone(tmp_path: Path) -> None:
+    """A grouped filing's rows are inserted with its batch's, at the unit's end: one whose id
+    was stored before the batch is refused there, where no write can be named, so each write
+    of the batch is run again alone and answered as it deserves: AlreadyExists for it, the
+    others filed."""
+    db = make_db(tmp_path)
+    runner = HubRunner(lambda: Hub.open(db))
+    await runner.start()
+    try:
+        async with asyncio.timeout(BOUND_S):
+            await runner.run_write(_file(1), group=True)
+        outcomes = await _group(runner, [_file(2), _file(1), _file(3)])
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes[0] == ("W2", False)  # run alone, after the batch failed as a whole
+    assert isinstance(outcomes[1], AlreadyExists)
+    assert outcomes[2] == ("W3", False)
+    with Hub.open(db) as hub:
+        assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
+        assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
+        hub.ledger.verify()

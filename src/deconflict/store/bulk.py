@@ -23,7 +23,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["driver_scalar", "insert_many", "insert_rows", "update_many"]
+__all__ = [
+    "DEFERRED",
+    "defer_insert",
+    "driver_scalar",
+    "flush_inserts",
+    "insert_many",
+    "insert_rows",
+    "update_many",
+]
 
 
 @functools.lru_cache(maxsize=128)
@@ -129,3 +137,23 @@ def update_many(
     if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
         return None
     return count
+
+
+DEFERRED = "deconflict.deferred_inserts"  # Connection.info key: rows to insert, by table
+
+
+def defer_insert(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` at the next :func:`flush_inserts` on ``c``, with the other rows deferred
+    to that table, in one statement per table (tables in the order first deferred to). They
+    are kept in ``c.info``, which outlives the transaction: its owner drops them if it ends
+    without flushing them (a rollback)."""
+    deferred: dict[sa.Table, list[Mapping[str, Any]]] = c.info.setdefault(DEFERRED, {})
+    deferred.setdefault(table, []).extend(rows)
+
+
+def flush_inserts(c: sa.Connection) -> None:
+    """Insert the rows deferred on ``c`` (see :func:`defer_insert`); none are left after, even
+    if it fails (the transaction is then rolled back)."""
+    deferred: dict[sa.Table, list[Mapping[str, Any]]] | None = c.info.pop(DEFERRED, None)
+    for table, rows in (deferred or {}).items():
+        insert_many(c, table, rows)

@@ -4,12 +4,14 @@ an update compare-and-set on the version read), and reading them back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
 from deconflict.model import Notice, NoticeState
 from deconflict.store import schema as t
+from deconflict.store.bulk import defer_insert
 from deconflict.store.codec import volumes_from_json, volumes_to_json
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale
 from deconflict.store.rows import notice_of
@@ -30,24 +32,34 @@ class SqlNotices(SqlRecords):
     @transaction
     def add_notice(self, notice: Notice) -> None:
         volumes = volumes_to_json(notice.volumes)
-        with self.write_connection(f"filing notice {notice.id!r}") as c:
-            c.execute(
-                _INSERT_NOTICE,
-                {
-                    "id": notice.id,
-                    "party_id": notice.party,
-                    "category": notice.category,
-                    "version": notice.version,
-                    "state": str(notice.state),
-                    "volumes": volumes,
-                    "filed_at_s": notice.filed_at_s,
-                    "updated_at_s": notice.updated_at_s,
-                    "start_s": notice.start_s,
-                    "end_s": notice.end_s,
-                },
-            )
+        row = {
+            "id": notice.id,
+            "party_id": notice.party,
+            "category": notice.category,
+            "version": notice.version,
+            "state": str(notice.state),
+            "volumes": volumes,
+            "filed_at_s": notice.filed_at_s,
+            "updated_at_s": notice.updated_at_s,
+            "start_s": notice.start_s,
+            "end_s": notice.end_s,
+        }
+        doing = f"filing notice {notice.id!r}"
+        with self.deferring_connection(doing) as c:
+            if c is None:
+                with self.write_connection(doing) as c:
+                    c.execute(_INSERT_NOTICE, row)
+                    entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
+                    self._notice_version(c, notice, notice.filed_at_s, entry, volumes)
+                return
+            # In a unit of work the rows are inserted with the unit's others, a statement a
+            # table (see ``SqlTransactions.deferring_connection``).
+            self.defer_new_id(t.notices, notice.id, doing)
+            defer_insert(c, t.notices, [row])
             entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
-            self._notice_version(c, notice, notice.filed_at_s, entry, volumes)
+            defer_insert(
+                c, t.notice_versions, [self._version_row(notice, notice.filed_at_s, entry, volumes)]
+            )
 
     @staticmethod
     def _notice_version(
@@ -58,17 +70,20 @@ class SqlNotices(SqlRecords):
         volumes: str | None = None,
     ) -> None:
         """The version's row, with the index of the ledger entry that commits to it."""
-        c.execute(
-            _INSERT_NOTICE_VERSION,
-            {
-                "notice_id": notice.id,
-                "version": notice.version,
-                "category": notice.category,
-                "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
-                "at_s": at_s,
-                "ledger_idx": entry,
-            },
-        )
+        c.execute(_INSERT_NOTICE_VERSION, SqlNotices._version_row(notice, at_s, entry, volumes))
+
+    @staticmethod
+    def _version_row(
+        notice: Notice, at_s: float, entry: int | None, volumes: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "notice_id": notice.id,
+            "version": notice.version,
+            "category": notice.category,
+            "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
+            "at_s": at_s,
+            "ledger_idx": entry,
+        }
 
     @transaction
     def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:

@@ -34,7 +34,7 @@ from deconflict.errors import (
     InvalidInput,
     StoreError,
 )
-from deconflict.store import lease, ledger_append, order, wakeup
+from deconflict.store import bulk, lease, ledger_append, order, wakeup
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 
@@ -120,6 +120,7 @@ class SqlTransactions:
         # Reads a unit of work repeats for every write it groups (the agreements, whether a
         # party exists), kept until the unit ends, a savepoint is undone or they are written.
         self._unit_reads: dict[str, Any] = {}
+        self._unit_ids: set[tuple[str, str]] = set()  # ids the unit's writes deferred rows of
         self.retry = retry if retry is not None else RetryPolicy()
         watch(engine)
 
@@ -164,25 +165,64 @@ class SqlTransactions:
             wakeup.notify(connection)
             self._unit = connection
             self._unit_reads.clear()
+            self._unit_ids.clear()
             connection.info[IN_UNIT] = True
             try:
                 yield
+                self._flush_inserts(connection)
                 ledger_append.flush(connection)  # what the unit appended, before its commit
             finally:
                 connection.info.pop(IN_UNIT, None)
+                connection.info.pop(bulk.DEFERRED, None)  # the pooled connection's: not the next's
                 self._unit = None
                 self._unit_reads.clear()
+                self._unit_ids.clear()
+
+    @contextlib.contextmanager
+    def deferring_connection(self, doing: str) -> Iterator[sa.Connection | None]:
+        """The open unit of work's connection, for a write that defers its rows to the unit's
+        next statement or its end (``bulk.defer_insert``): a burst of filings grouped in one
+        unit inserts a statement a table, not a few statements each. Each statement costs a
+        process with a busy event loop more than SQLite's work: the thread gives the GIL up
+        while SQLite runs and waits for it after, with the write lock held. None outside a
+        unit: write at once, on :meth:`write_connection`."""
+        if self._unit is None:
+            yield None
+            return
+        with translated(doing):
+            yield self._unit
+
+    def defer_new_id(self, table: sa.Table, record_id: str, doing: str) -> None:
+        """Refuse (``AlreadyExists``) a second deferred row of one id in the unit, as its
+        insert would be refused, but now, not at the flush where no write can be named. One
+        stored before the unit fails the flush instead (see :meth:`_flush_inserts`)."""
+        key = (table.name, record_id)
+        if key in self._unit_ids:
+            raise AlreadyExists(f"{doing}: one with that id already exists")
+        self._unit_ids.add(key)
+
+    def _flush_inserts(self, connection: sa.Connection) -> None:
+        """Insert the rows the unit's writes deferred. A refused insert (an id already stored)
+        is the unit's failure, not that of the write it interrupts: ``StoreError``, on which a
+        unit's owner runs each write alone, and each is answered as it deserves."""
+        try:
+            bulk.flush_inserts(connection)
+        except exc.IntegrityError as error:
+            raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         if self._unit is None:
             yield
             return
+        self._flush_inserts(self._unit)
         before = ledger_append.mark(self._unit)
         try:
             with translated("a savepoint"), self._unit.begin_nested():
                 yield
+                self._flush_inserts(self._unit)
         except BaseException:
+            self._unit.info.pop(bulk.DEFERRED, None)  # what they deferred goes with them
             self._unit_reads.clear()  # what they read may have been undone
             ledger_append.restore(self._unit, before)  # and what they appended
             raise
@@ -197,6 +237,7 @@ class SqlTransactions:
         """A connection in a write transaction: the open unit of work's, else a new one
         (committed when the block ends), with errors translated."""
         if self._unit is not None:
+            self._flush_inserts(self._unit)
             with translated(doing):
                 yield self._unit
             return
@@ -210,6 +251,7 @@ class SqlTransactions:
         rows, written at its end, are written first by the ledger's own reads), else a new one,
         with errors translated."""
         if self._unit is not None:  # read what the unit has written so far
+            self._flush_inserts(self._unit)
             with translated(doing):
                 yield self._unit
             return

@@ -95,10 +95,14 @@ def test_a_read_after_a_write_sees_its_detection(hub: tuple[Path, str, str]) -> 
                 assert len(found) == n + 1
 
 
-def test_in_one_process_with_no_detector_process(hub: tuple[Path, str, str]) -> None:
-    """``--no-detector-process``: the HTTP process holds the lease and detects itself."""
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_in_one_process_with_no_detector_process(hub: tuple[Path, str, str], how: str) -> None:
+    """``--no-detector-process`` (or ``DECONFLICT_DETECTOR_PROCESS=0``): the HTTP process
+    holds the lease and detects itself."""
     db, ru_token, us_token = hub
-    with served(db, "--no-detector-process") as url:
+    options = ("--no-detector-process",) if how == "option" else ()
+    env = dict(os.environ, DECONFLICT_DETECTOR_PROCESS="0") if how == "environment" else None
+    with served(db, *options, env=env) as url:
         assert _leading(url) == 1.0
         assert _detectors(_server_pid(url)) == []
         with Client(url, ru_token) as ru, Client(url, us_token) as us:

@@ -56,6 +56,22 @@ async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
+async def _count_passes(runner: HubRunner) -> list[int]:
+    """A list to which each detector pass of ``runner``'s hub appends how many change-log rows
+    it read."""
+    passes: list[int] = []
+    hub = await runner.run(lambda hub: hub)
+    real = hub.process
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        report = real(*args, **kwargs)
+        passes.append(report.changes)
+        return report
+
+    hub.process = counting  # type: ignore[method-assign]
+    return passes
+
+
 async def test_a_failed_batch_runs_each_write_alone(tmp_path: Path) -> None:
     """When a batch fails as a whole (a store error, here a serialization failure raised by one
     write the first time it runs), each write runs again on its own: the others still commit,
@@ -155,16 +171,7 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
     back for a pass either (a grouped write commits first, the pass runs after it)."""
     runner = HubRunner(lambda: Hub.open(make_db(tmp_path)), interval_s=BOUND_S)
     await runner.start()
-    passes: list[int] = []
-    hub = await runner.run(lambda hub: hub)
-    real = hub.process
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        report = real(*args, **kwargs)
-        passes.append(report.changes)
-        return report
-
-    hub.process = counting  # type: ignore[method-assign]
+    passes = await _count_passes(runner)
     try:
         async with asyncio.timeout(BOUND_S):
             await runner.run_write(lambda hub: hub.deliver("US"), group=True, detects=False)
@@ -189,16 +196,7 @@ async def test_the_leader_detects_another_process_s_filing_at_once(tmp_path: Pat
     db = make_db(tmp_path)
     runner = HubRunner(lambda: Hub.open(db), interval_s=BOUND_S)
     await runner.start()
-    passes: list[int] = []
-    hub = await runner.run(lambda hub: hub)
-    real = hub.process
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        report = real(*args, **kwargs)
-        passes.append(report.changes)
-        return report
-
-    hub.process = counting  # type: ignore[method-assign]
+    passes = await _count_passes(runner)
     try:
         assert runner.leading
         with Hub.open(db) as other:

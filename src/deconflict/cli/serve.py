@@ -83,7 +83,12 @@ def serve(
         "timeout_graceful_shutdown": 5,  # open event streams would otherwise hold the exit
         "log_level": "warning",
     }
-    apart = detector_process if detector_process is not None else _flag("detector-process")
+    # The option reads DECONFLICT_DETECTOR_PROCESS itself (1/0, true/false); unset, the default.
+    apart = (
+        detector_process
+        if detector_process is not None
+        else SETTINGS["detector-process"].default == "1"
+    )
     log_to_stderr()
     if processes > 1 or apart:
         _prepare(settings)
@@ -99,17 +104,6 @@ def serve(
     finally:
         if detector is not None:
             detector.stop()
-
-
-def _flag(name: str) -> bool:
-    from deconflict.cli.common import fail
-
-    raw = setting_value(name).strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    fail(f"{SETTINGS[name].env}={raw!r} is not 1 or 0")
 
 
 def _workers_setting() -> int:

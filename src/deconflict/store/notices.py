@@ -11,17 +11,15 @@ import sqlalchemy as sa
 from deconflict.errors import NotFound
 from deconflict.model import Notice, NoticeState
 from deconflict.store import schema as t
-from deconflict.store.bulk import defer_insert
 from deconflict.store.codec import volumes_from_json, volumes_to_json
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale
 from deconflict.store.rows import notice_of
-from deconflict.store.transactions import transaction
+from deconflict.store.transactions import insert_with_unit, transaction
 
 __all__ = ["SqlNotices"]
 
 # Statements built once (their parameters given at execution): building a statement per call
 # costs more than running it on the filing path.
-_INSERT_NOTICE = sa.insert(t.notices)
 _INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
 _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
 
@@ -46,20 +44,11 @@ class SqlNotices(SqlRecords):
         }
         doing = f"filing notice {notice.id!r}"
         with self.deferring_connection(doing) as c:
-            if c is None:
-                with self.write_connection(doing) as c:
-                    c.execute(_INSERT_NOTICE, row)
-                    entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
-                    self._notice_version(c, notice, notice.filed_at_s, entry, volumes)
-                return
-            # In a unit of work the rows are inserted with the unit's others, a statement a
-            # table (see ``SqlTransactions.deferring_connection``).
             self.defer_new_id(t.notices, notice.id, doing)
-            defer_insert(c, t.notices, [row])
+            insert_with_unit(c, t.notices, [row])
             entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
-            defer_insert(
-                c, t.notice_versions, [self._version_row(notice, notice.filed_at_s, entry, volumes)]
-            )
+            version = self._version_row(notice, notice.filed_at_s, entry, volumes)
+            insert_with_unit(c, t.notice_versions, [version])
 
     @staticmethod
     def _notice_version(

@@ -38,7 +38,6 @@ from deconflict.model import Notice, Plan
 from deconflict.store import order, wakeup
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Store
-from deconflict.store.bulk import defer_insert, insert_many
 from deconflict.store.conflicts import SqlConflicts
 from deconflict.store.detections import SqlDetections
 from deconflict.store.ledger_append import LogItem, record_changes
@@ -48,7 +47,7 @@ from deconflict.store.notifications import SqlNotifications
 from deconflict.store.parties import SqlParties
 from deconflict.store.plans import SqlPlans
 from deconflict.store.rows import change_of
-from deconflict.store.transactions import IN_UNIT, transaction
+from deconflict.store.transactions import IN_UNIT, insert_with_unit, transaction
 
 __all__ = ["LOGGED_ENTITIES", "SqlStore"]
 
@@ -113,10 +112,7 @@ class SqlStore(
             )
         if rows:
             wakeup.notify(connection)
-            if connection.info.get(IN_UNIT, False):  # with the unit's other rows
-                defer_insert(connection, t.changes, rows)
-            else:
-                insert_many(connection, t.changes, rows)
+            insert_with_unit(connection, t.changes, rows)
         # In a unit of work the ledger's rows are written once, before its commit.
         return record_changes(connection, items, defer=connection.info.get(IN_UNIT, False))
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -46,11 +46,24 @@ __all__ = [
     "IN_UNIT",
     "READ_ONLY",
     "SqlTransactions",
+    "insert_with_unit",
     "transaction",
     "translated",
 ]
 
 IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
+
+
+def insert_with_unit(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` on ``c``: in a unit of work, with the unit's other rows at its next
+    statement or its end (one statement a table, see
+    :meth:`SqlTransactions.deferring_connection`); else now."""
+    if c.info.get(IN_UNIT, False):
+        bulk.defer_insert(c, table, rows)
+    else:
+        bulk.insert_many(c, table, rows)
+
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6465636F  # "deco": several workers starting at once migrate one at a time
 
@@ -179,23 +192,28 @@ class SqlTransactions:
                 self._unit_ids.clear()
 
     @contextlib.contextmanager
-    def deferring_connection(self, doing: str) -> Iterator[sa.Connection | None]:
-        """The open unit of work's connection, for a write that defers its rows to the unit's
-        next statement or its end (``bulk.defer_insert``): a burst of filings grouped in one
-        unit inserts a statement a table, not a few statements each. Each statement costs a
-        process with a busy event loop more than SQLite's work: the thread gives the GIL up
-        while SQLite runs and waits for it after, with the write lock held. None outside a
-        unit: write at once, on :meth:`write_connection`."""
+    def deferring_connection(self, doing: str) -> Iterator[sa.Connection]:
+        """A connection for a write that inserts with :func:`insert_with_unit`: the open unit
+        of work's, without first inserting what the unit deferred (as
+        :meth:`write_connection` does), so a burst of filings grouped in one unit inserts a
+        statement a table, not a few statements each. Each statement costs a process with a
+        busy event loop more than SQLite's work: the thread gives the GIL up while SQLite
+        runs and waits for it after, with the write lock held. Outside a unit, a new write
+        transaction, as :meth:`write_connection`."""
         if self._unit is None:
-            yield None
+            with self.write_connection(doing) as connection:
+                yield connection
             return
         with translated(doing):
             yield self._unit
 
     def defer_new_id(self, table: sa.Table, record_id: str, doing: str) -> None:
-        """Refuse (``AlreadyExists``) a second deferred row of one id in the unit, as its
-        insert would be refused, but now, not at the flush where no write can be named. One
-        stored before the unit fails the flush instead (see :meth:`_flush_inserts`)."""
+        """In a unit of work, refuse (``AlreadyExists``) a second deferred row of one id, as
+        its insert would be refused, but now, not at the flush where no write can be named.
+        One stored before the unit fails the flush instead (see :meth:`_flush_inserts`).
+        Outside a unit the insert itself refuses it."""
+        if self._unit is None:
+            return
         key = (table.name, record_id)
         if key in self._unit_ids:
             raise AlreadyExists(f"{doing}: one with that id already exists")

@@ -48,7 +48,7 @@ def test_readme_session(tmp_path):
     out = done.stdout
     assert "filed notice RU-N1" in out
     assert "event: notification" in out
-    assert '"notice_id": "RU-N1"' in out
+    assert '"notice_id":"RU-N1"' in out
     assert "acknowledged " in out
     listed = json.loads(out[out.rindex("\n[") :])
     assert listed[0]["state"] == "acknowledged"

@@ -16,6 +16,7 @@ from deconflict.model import (
     Notice,
     Notification,
     NotificationKind,
+    NotificationState,
     Party,
     Plan,
     RecordKind,
@@ -168,6 +169,35 @@ def test_notifications_are_read_a_page_at_a_time(store):
         assert [n for p in pages for n in p] == expected
         assert all(len(p) == 2 for p in pages[:-1])
     assert store.list_notifications("faf", include_relayed=False, limit=1) == [made[1]]
+
+
+def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store):
+    """``mark_delivered`` records each notification's own send time, leaves alone one delivered
+    or acknowledged before the mark (read in the mark's transaction), and the undelivered ids
+    are those never marked; each mark is a ledger entry."""
+    made = [
+        Notification(f"M{k}", "faf", NotificationKind.NOTICE, 100.0 + k, 9_000.0, 900.0)
+        for k in range(4)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    assert sorted(store.undelivered_ids("faf")) == ["M0", "M1", "M2", "M3"]
+    assert store.undelivered_ids("usaf") == []
+    assert [n.id for n in store.get_notifications(["M2", "M0", "nope"])] == ["M0", "M2"]
+    # M1 is acknowledged, M2 delivered elsewhere, between the send and the mark.
+    store.update_notification(made[1].acknowledge(150.0), "acknowledged")
+    store.update_notification(made[2].deliver(140.0), "delivered")
+    entries = store.ledger_size()
+    marked = store.mark_delivered([("M0", 160.0), ("M1", 161.0), ("M2", 162.0), ("M3", 163.0)])
+    assert [(n.id, n.delivered_at_s) for n in marked] == [("M0", 160.0), ("M3", 163.0)]
+    assert store.ledger_size() == entries + 2
+    now = {n.id: n for n in store.get_notifications(["M0", "M1", "M2", "M3"])}
+    assert now["M0"].state is NotificationState.DELIVERED
+    assert now["M0"].delivered_at_s == 160.0
+    assert now["M1"] == made[1].acknowledge(150.0)  # which counts as received then
+    assert now["M2"].delivered_at_s == 140.0
+    assert now["M3"] == made[3].deliver(163.0)
+    assert store.undelivered_ids("faf") == []
+    assert store.mark_delivered([("M0", 170.0)]) == []  # twice: the first time stands
 
 
 def test_notices_are_read_a_page_at_a_time(store):

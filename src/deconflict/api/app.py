@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from deconflict.api import mapview, outcomes, problems, records, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
+from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, RateLimiter
 from deconflict.api.observe import Observe
@@ -93,6 +94,7 @@ def create_app(
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=Metrics(),
         webhooks=Webhooks(runner),
+        deliveries=DeliveryMarks(runner),
         idempotency_ttl_s=settings.idempotency_ttl_s,
     )
     sender = WebhookSender(
@@ -115,6 +117,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await sender.stop()
+            await svc.deliveries.stop()
             await runner.stop()
 
     app = FastAPI(

@@ -82,6 +82,9 @@ class HubRunner:
         self._interval_s = interval_s
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
         self._hub: Hub | None = None
+        # Work that needs nothing of the detector (the streams'), on a hub of its own.
+        self._beside_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-beside")
+        self._beside: Hub | None = None
         self._worker: DetectorWorker | None = None
         self._due = True  # the detector has rows to consume (touched on the hub thread only)
         self._generation = 0
@@ -155,6 +158,10 @@ class HubRunner:
         if self._hub is not None:
             await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
+        if self._beside is not None:
+            beside = self._beside
+            await asyncio.get_running_loop().run_in_executor(self._beside_thread, beside.close)
+        self._beside_thread.shutdown(wait=True)
         self._signal()
 
     async def _submit(self, fn: Callable[[], T]) -> T:
@@ -181,6 +188,34 @@ class HubRunner:
         if changed:
             self._signal()
         return result
+
+    async def settle(self) -> None:
+        """Wait until detection has caught up with this process's writes (running it here if
+        this process detects and it is due), so that what is read next on any thread shows
+        their outcome."""
+        if self._written:
+            await self._caught_up()
+        elif self.leading:  # on the hub thread: after the pass that may be running now
+
+            def job() -> bool:
+                return self._settle(tick=False) if self._due else False
+
+            if await self._submit(job):
+                self._signal()
+
+    async def run_beside(self, fn: Callable[[Hub], T]) -> T:
+        """``fn(hub)`` on a second thread with a hub (and store connections) of its own, beside
+        the hub thread, for work that needs nothing of the detector's state and only what is
+        committed: a stream's next events, and the marks of what the streams delivered. It
+        never queues behind the hub thread's writes waiting for the database's write lock, nor
+        behind its detector passes."""
+
+        def job() -> T:
+            if self._beside is None:
+                self._beside = self._factory()
+            return fn(self._beside)
+
+        return await asyncio.get_running_loop().run_in_executor(self._beside_thread, job)
 
     def _wrote(self) -> None:
         """On the hub thread, after a write the detector reads committed: on standby, note the

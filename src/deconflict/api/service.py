@@ -21,8 +21,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from pydantic import BaseModel
 
 from deconflict.api.auth import Principal, Scope, TokenVerifier
+from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.limits import RateLimiter
 from deconflict.api.problems import ApiError
 from deconflict.api.runner import HubRunner
@@ -89,6 +91,7 @@ class Service:
     limiter: RateLimiter
     metrics: Metrics
     webhooks: Webhooks
+    deliveries: DeliveryMarks
     #: how long a stored Idempotency-Key response is replayed, in seconds
     idempotency_ttl_s: float = 86_400.0
 
@@ -149,6 +152,13 @@ def need(principal: Principal, scope: Scope) -> None:
         raise ApiError(403, f"the token lacks the scope {scope.value!r}")
 
 
+class _EncodedJSON(JSONResponse):
+    """A JSON response whose body arrives encoded."""
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else super().render(content)
+
+
 async def idempotent_post(
     request: Request,
     principal: Principal,
@@ -168,13 +178,12 @@ async def idempotent_post(
         raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
     party = principal.party
     if key is None:
-
-        def plain(hub: Hub) -> StoredResponse:
-            status, body, headers = act(hub)
-            return StoredResponse("", status, jsonable_encoder(body), headers)
-
-        answer = await svc.runner.run_write(plain, group=group)
-        return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+        # Encoded here, not on the hub thread: in a group, that holds the write lock.
+        status, body, headers = await svc.runner.run_write(act, group=group)
+        if isinstance(body, BaseModel):  # pydantic's own encoder: 3 µs to its 60 here
+            encoded = body.model_dump_json(by_alias=True).encode()
+            return _EncodedJSON(encoded, status_code=status, headers=headers)
+        return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
     digest = hashlib.sha256(await request.body()).hexdigest()
     fingerprint = f"{request.method} {request.url.path} {digest}"
 
@@ -189,7 +198,12 @@ async def idempotent_post(
                     raise ApiError(422, "this Idempotency-Key was used for a different request")
                 return stored, True
             status, body, headers = act(hub)
-            response = StoredResponse(fingerprint, status, jsonable_encoder(body), headers)
+            plain = (
+                body.model_dump(mode="json", by_alias=True)
+                if isinstance(body, BaseModel)
+                else jsonable_encoder(body)
+            )
+            response = StoredResponse(fingerprint, status, plain, headers)
             state.remember_response(party, key, response, now)
         return response, False
 

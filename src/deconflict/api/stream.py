@@ -6,13 +6,13 @@ id>``; a client that reconnects with ``Last-Event-ID`` gets every notification a
 every one addressed to it not yet delivered (created earlier but committed later, as happens with
 several workers), so nothing is lost; a duplicate carries the same id. The
 stream waits for the hub runner's wake-ups (every write and every detector run that produced
-notifications) and sends a comment every 15 s to keep idle connections open. Notifications sent
-on the stream and addressed to the party are marked delivered.
+notifications) and sends a comment every 15 s to keep idle connections open. Finding what to
+send is a read; what was sent to the party is marked delivered after it was sent, in batches
+shared by every stream of the process (:mod:`deconflict.api.deliveries`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -21,7 +21,7 @@ from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import NotificationOut, notifications_seen
 from deconflict.api.service import service
 from deconflict.hub import Hub
-from deconflict.model import Notification
+from deconflict.model import Notification, NotificationState
 
 __all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
 
@@ -50,40 +50,59 @@ async def event_stream(
 ) -> AsyncIterator[bytes]:
     svc = service(request)
     cursor = parse_event_id(last)
+    # Sent on this connection and, as far as the last read knew, not yet marked delivered.
+    sent: set[str] = set()
 
-    def pending(hub: Hub, fresh: list[Notification]) -> list[tuple[str, NotificationOut]]:
-        # ``fresh``, delivered just now: every one not yet sent, including one created before
-        # the cursor whose commit landed after it (another worker's), which the cursor alone
-        # would skip.
-        # Coarsely from the store (a microsecond before the cursor's time), exactly here.
+    def pending(hub: Hub) -> tuple[list[tuple[str, NotificationOut]], list[tuple[str, float]]]:
+        """What to send now, and the (id, when) of those it delivers to the party. A read: the
+        notifications after the cursor (coarsely from the store, a microsecond before the
+        cursor's time, exactly here), and every one to the party not yet delivered, including
+        one created before the cursor whose commit landed after it (another worker's), which
+        the cursor alone would skip."""
         since_s = None if cursor is None else (cursor[0] - 1) / 1e6
         found = {
             n.id: n
             for n in hub.list_notifications(party, since_s)
             if cursor is None or event_key(n) > cursor
         }
-        for n in fresh:
-            found.setdefault(n.id, n)
+        waiting = hub.undelivered_ids(party)
+        sent.intersection_update(waiting)  # the others are marked: no read returns them again
+        late = [i for i in waiting if i not in found and i not in sent]
+        if late:
+            found.update((n.id, n) for n in hub.get_notifications(party, late))
+        now = hub.clock.now()
+        delivering = [
+            n.id
+            for n in found.values()
+            if n.recipient == party
+            and n.delivered_at_s is None
+            and n.state is not NotificationState.ACKNOWLEDGED
+        ]
+        for notification_id in delivering:  # shown as what it is once sent: delivered now
+            found[notification_id] = found[notification_id].deliver(now)
         ordered = sorted(found.values(), key=event_key)
         seen = notifications_seen(hub, party, ordered)
-        return list(zip((event_id(n) for n in ordered), seen, strict=True))
-
-    def deliver(hub: Hub) -> list[tuple[str, NotificationOut]]:
-        return pending(hub, fresh=hub.deliver(party))
+        events = list(zip((event_id(n) for n in ordered), seen, strict=True))
+        return events, [(notification_id, now) for notification_id in delivering]
 
     yield b"retry: 1000\n\n"
+    if svc.runner.ready:  # the first read shows the outcome of the party's writes before it
+        await svc.runner.settle()
     while True:
         generation = svc.runner.generation
         batch: list[tuple[str, NotificationOut]] = []
         if svc.runner.ready:
-            # Marked delivered and read in a grouped write: it shares a commit (an fsync) with
-            # the filings and the other streams' deliveries of the moment.
-            batch = await svc.runner.run_write(deliver, group=True, detects=False)
-        for key, shown in batch:
-            body = json.dumps(shown.model_dump(mode="json"))
-            yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()
-            svc.metrics.events.inc()
-            cursor = parse_event_id(key)
+            batch, delivering = await svc.runner.run_beside(pending)
+            for key, shown in batch:
+                body = shown.model_dump_json()
+                yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()
+                svc.metrics.events.inc()
+                key_of = parse_event_id(key)
+                cursor = key_of if cursor is None or key_of is None else max(cursor, key_of)
+            sent.update(notification_id for notification_id, _ in delivering)
+            svc.deliveries.add(delivering)
+            if once:
+                await svc.deliveries.flush()
         if once or not svc.runner.ready or await request.is_disconnected():
             return
         if not batch:

@@ -455,6 +455,19 @@ class Hub:
         self._store.update_notifications(out, "delivered")  # one transaction
         return out
 
+    def undelivered_ids(self, party: str) -> list[str]:
+        """The ids of ``party``'s notifications never delivered (addressed to it)."""
+        return self._store.undelivered_ids(party)
+
+    def get_notifications(self, party: str, ids: Sequence[str]) -> list[Notification]:
+        """Those of ``ids`` that are notifications to ``party`` or relayed through it."""
+        return [n for n in self._store.get_notifications(ids) if party in (n.recipient, n.via)]
+
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        """Record that each notification of ``sent`` (id, when) reached its recipient then (a
+        stream marks what it sent, in batches): see ``Store.mark_delivered``."""
+        return self._store.mark_delivered(sent)
+
     def acknowledge(self, party: str, notification_id: str) -> Notification:
         """``party`` acknowledges a notification sent to it (only the recipient may)."""
         notification = self._store.get_notification(notification_id)

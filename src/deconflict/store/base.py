@@ -268,6 +268,21 @@ class Store(LedgerStore, ABC):
         (a creation time and id) only those after it in that order; at most ``limit``."""
 
     @abstractmethod
+    def get_notifications(self, ids: Sequence[str]) -> list[Notification]:
+        """The notifications of ``ids`` that exist, oldest first (by creation time, then id)."""
+
+    @abstractmethod
+    def undelivered_ids(self, party: str) -> list[str]:
+        """The ids of the notifications to ``party`` never delivered (an index read: a stream
+        asks at every wake-up)."""
+
+    @abstractmethod
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        """Mark each notification of ``sent`` (its id and when it was sent) delivered at that
+        time, in one transaction, unless it was delivered or acknowledged meanwhile (read in the
+        same transaction, so a later acknowledgement is never overwritten); those it marked."""
+
+    @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:
         """Store a notification's new state ("delivered", "acknowledged", "escalated")."""
 

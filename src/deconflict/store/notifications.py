@@ -18,6 +18,9 @@ from deconflict.store.transactions import transaction
 
 __all__ = ["SqlNotifications"]
 
+_NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
+    t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 _STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -76,6 +79,48 @@ class SqlNotifications(SqlRecords):
         if len(queries) > 1:
             found = sorted({n.id: n for n in found}.values(), key=lambda n: (n.created_at_s, n.id))
         return found if limit is None else found[:limit]
+
+    @transaction
+    def get_notifications(self, ids: Sequence[str]) -> list[Notification]:
+        with self.read_connection(f"reading {len(ids)} notifications") as c:
+            found = self._notifications_by_id(c, ids)
+        return sorted(found, key=lambda n: (n.created_at_s, n.id))
+
+    @staticmethod
+    def _notifications_by_id(c: sa.Connection, ids: Sequence[str]) -> list[Notification]:
+        found: list[Notification] = []
+        for lo in range(0, len(ids), IN_CHUNK):
+            chunk = list(ids[lo : lo + IN_CHUNK])
+            rows = c.execute(_NOTIFICATIONS_BY_ID, {"ids": chunk})
+            found.extend(notification_of(row._mapping) for row in rows)
+        return found
+
+    @transaction
+    def undelivered_ids(self, party: str) -> list[str]:
+        col = t.notifications.c
+        query = sa.select(col.id).where(col.recipient == party, col.delivered_at_s.is_(None))
+        with self.read_connection("listing undelivered notifications") as c:
+            return list(c.execute(query).scalars())
+
+    @transaction
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        if not sent:
+            return []
+        at = dict(sent)
+        with self.write_connection(f"marking {len(at)} notifications delivered") as c:
+            marked = [
+                n.deliver(at[n.id])
+                for n in self._notifications_by_id(c, list(at))
+                if n.delivered_at_s is None and n.state is not NotificationState.ACKNOWLEDGED
+            ]
+            if marked:
+                rows = [
+                    {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
+                    for n in marked
+                ]
+                update_many(c, t.notifications, "id", rows)
+                self._log_many(c, [("notification.delivered", n.id, at[n.id], n) for n in marked])
+        return marked
 
     def update_notification(self, notification: Notification, verb: str) -> None:
         self.update_notifications([notification], verb)

@@ -1,0 +1,99 @@
+"""What a stream sent is marked delivered after it was sent, in batches
+(deconflict.api.deliveries): the event shows it delivered, the store and the ledger record when,
+and a batch whose write fails is written with the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from tests.api.harness import circle, client, make_db, notice_body, token
+
+from deconflict.api.deliveries import DeliveryMarks
+from deconflict.errors import StoreError
+from deconflict.hub import Hub
+from deconflict.model import NotificationState
+
+pytestmark = pytest.mark.anyio
+
+
+def _events(text: str) -> list[dict[str, Any]]:
+    return [json.loads(x[6:]) for x in text.splitlines() if x.startswith("data: ")]
+
+
+async def test_a_streamed_notification_is_marked_delivered_when_sent(tmp_path):
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    async with client(db) as http:
+        await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        before = time.time()
+        sent = _events((await http.get("/v1/events", params={"once": "true"}, headers=us)).text)
+        after = time.time()
+        # The relay's copy is shown to CAOC too, and only the recipient's copy is marked.
+        relayed = _events(
+            (await http.get("/v1/events", params={"once": "true"}, headers=token(db, "CAOC"))).text
+        )
+    assert [e["state"] for e in sent] == ["delivered"]
+    assert sent[0]["delivered_at"] is not None
+    assert [e["id"] for e in relayed] == [sent[0]["id"]]
+    with Hub.open(db) as hub:
+        (stored,) = hub.get_notifications("US", [sent[0]["id"]])
+        assert stored.state is NotificationState.DELIVERED
+        assert stored.delivered_at_s is not None
+        assert before <= stored.delivered_at_s <= after
+        assert hub.undelivered_ids("US") == []
+        entries = [hub.ledger.entry(i) for i in range(hub.ledger.size)]
+    (entry,) = [e for e in entries if e["type"] == "notification.delivered"]
+    assert entry["notification"] == sent[0]["id"]
+    assert entry["delivered_at"] == entry["at"]  # the API shows milliseconds, the ledger micros
+    assert entry["delivered_at"].startswith(sent[0]["delivered_at"][:-1])
+
+
+class _Hub:
+    """Marks notifications; its first ``failures`` calls fail as a store would."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.marked: list[list[tuple[str, float]]] = []
+
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[str]:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("the database is locked")
+        self.marked.append(list(sent))
+        return [notification_id for notification_id, _ in sent]
+
+
+class _Runner:
+    def __init__(self, hub: _Hub) -> None:
+        self.hub = hub
+        self.ready = True
+
+    async def run_beside(self, fn: Callable[[Any], Any]) -> Any:
+        return fn(self.hub)
+
+
+async def test_marks_are_batched_and_a_failed_batch_is_kept_for_the_next():
+    hub = _Hub(failures=1)
+    marks = DeliveryMarks(_Runner(hub), every_s=0.01)  # type: ignore[arg-type]
+    marks.add([("M1", 1.0), ("M2", 2.0)])
+    marks.add([("M1", 5.0), ("M3", 3.0)])  # a second send of M1 keeps its first time
+    assert not await marks.flush()  # the store failed: nothing lost
+    assert hub.marked == []
+    await marks.stop()  # what is left is written on the way out
+    assert hub.marked == [[("M1", 1.0), ("M2", 2.0), ("M3", 3.0)]]
+
+
+async def test_marks_are_written_in_the_background_after_a_failure():
+    hub = _Hub(failures=2)
+    marks = DeliveryMarks(_Runner(hub), every_s=0.01)  # type: ignore[arg-type]
+    marks.add([("M1", 1.0)])
+    deadline = time.monotonic() + 5.0
+    while not hub.marked and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert hub.marked == [[("M1", 1.0)]]
+    await marks.stop()

@@ -14,8 +14,8 @@ from deconflict.errors import VerificationFailed
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
 from deconflict.ledger import MemoryTree, canonical, leaf_hash
 from deconflict.model import Party
+from deconflict.store import ledger_sql, ledger_tree, open_store
 from deconflict.store import ledger_tables as lt
-from deconflict.store import open_store
 from deconflict.store.codec import volume_to_dict, volumes_to_json
 from deconflict.store.ledger_entries import rfc3339
 
@@ -74,6 +74,49 @@ def test_builds_in_steps_give_the_reference_tree(store, sizes):
         for level, hashes in enumerate(tree.levels)
         for i, value in enumerate(hashes)
     }
+    assert store.ledger_nodes() == expected
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4])
+def test_a_build_stores_a_chunk_of_leaves_a_transaction(store, monkeypatch, chunk):
+    """A build far behind stores its subtrees a few leaves a write transaction (each hashed in
+    a read first), and the outcome is the reference tree whatever the chunk."""
+    monkeypatch.setattr(ledger_sql, "_BUILD_LEAVES", chunk)
+    writes = []
+    original = ledger_tree.store_subtrees
+
+    def counted(c, start, rows):
+        writes.append(start)
+        return original(c, start, rows)
+
+    monkeypatch.setattr(ledger_sql, "store_subtrees", counted)
+    _append(store, 13)
+    tree = _reference(store)
+    assert store.ledger_root(13) == tree.root()
+    step = max(2, chunk - chunk % 2)  # a chunk ends on a pair of leaves
+    assert writes == list(range(0, 13, step))
+    expected = {(lv, i): v for lv, hashes in enumerate(tree.levels) for i, v in enumerate(hashes)}
+    assert store.ledger_nodes() == expected
+
+
+def test_a_build_raced_by_another_reads_again(store, monkeypatch):
+    """When another build stored subtrees between a chunk's read and its write, the write stores
+    nothing and the build goes on from where the other stopped."""
+    _append(store, 8)
+    original = ledger_tree.store_subtrees
+    raced = []
+
+    def racing(c, start, rows):
+        if not raced:  # another process builds the first 6 leaves' subtrees first
+            raced.append(start)
+            original(c, 0, ledger_tree.subtree_rows(c, 0, 6))
+        return original(c, start, rows)
+
+    monkeypatch.setattr(ledger_sql, "store_subtrees", racing)
+    assert store.ledger_root(8) == _reference(store).root()
+    assert raced == [0]
+    tree = _reference(store)
+    expected = {(lv, i): v for lv, hashes in enumerate(tree.levels) for i, v in enumerate(hashes)}
     assert store.ledger_nodes() == expected
 
 

@@ -31,7 +31,13 @@ from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import NOTICE, VERSION_ENTRIES, subject_of
 from deconflict.store.ledger_json import notice_content_object_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
-from deconflict.store.ledger_tree import build_subtrees, node_key, read_hashes
+from deconflict.store.ledger_tree import (
+    built_size,
+    node_key,
+    read_hashes,
+    store_subtrees,
+    subtree_rows,
+)
 
 if TYPE_CHECKING:
     import contextlib
@@ -41,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlLedger", "subject_of"]
 
 _AUDIT_CHUNK = 2000  # notice versions read at a time by the audit
+_BUILD_LEAVES = 4096  # leaves whose subtree hashes one write transaction stores
 
 T = TypeVar("T")
 
@@ -235,14 +242,31 @@ class SqlLedger(LedgerStore):
         return self._reading(doing, work)
 
     def ledger_build_subtrees(self, size: int) -> int:
-        """Build the subtree hashes of the first ``size`` entries not built yet (how many)."""
+        """Build the subtree hashes of the first ``size`` entries not built yet (how many), at
+        most ``_BUILD_LEAVES`` leaves a write transaction, each chunk hashed in a read first
+        (see :mod:`deconflict.store.ledger_tree`): the write lock is held for the inserts
+        only, however far behind the stored subtrees are."""
+        added = 0
+        while True:
 
-        def run() -> int:
-            with self.write_connection("building the ledger's subtree hashes") as c:
-                ledger_append.flush(c)  # a unit of work's own entries first
-                return build_subtrees(c, size)
+            def plan(c: sa.Connection) -> tuple[int, int, list[tuple[int, bytes]]]:
+                start = built_size(c)  # even: stored subtrees cover pairs of leaves
+                end = min(size, start + max(2, _BUILD_LEAVES & ~1))  # so each ends past one
+                return start, end, subtree_rows(c, start, end) if start < end else []
 
-        return self.retry.run(run)
+            start, end, rows = self._reading("hashing the ledger's subtrees", plan)
+            if start >= size:
+                return added
+
+            def store(start: int = start, rows: list[tuple[int, bytes]] = rows) -> int | None:
+                with self.write_connection("storing the ledger's subtree hashes") as c:
+                    return store_subtrees(c, start, rows)
+
+            stored = self.retry.run(store)
+            if stored is not None:  # else another build moved on meanwhile: read again
+                added += stored
+                if end >= size:
+                    return added
 
     def ledger_root(self, size: int) -> bytes:
         return self._tree_reading(

@@ -2,20 +2,21 @@
 
 An append writes only its entry's row, which holds its leaf hash
 (:mod:`deconflict.store.ledger_append`); the hashes of the perfect subtrees above the leaves are
-derived from the leaves alone and never change once complete, so they are built here, in their own
-transaction, when :class:`SqlLedger <deconflict.store.ledger_sql.SqlLedger>` is asked for a root or
-a proof that needs one not yet stored: at the tick's checkpoint, as a rule, and so off the write
-path. Each build extends the stored subtrees from where the last one stopped to the size asked for,
-reading the leaf hashes stored since (one query) and inserting every perfect subtree they complete
-(one statement): amortised about one row and one hash per entry, and the proofs read O(log n) rows
-as before.
+derived from the leaves alone and never change once complete, so they are built here when
+:class:`SqlLedger <deconflict.store.ledger_sql.SqlLedger>` is asked for a root or a proof that
+needs one not yet stored: at the tick's checkpoint, as a rule, and so off the write path. Each
+build extends the stored subtrees from where the last one stopped to the size asked for, a chunk
+of leaves at a time: reading the leaf hashes stored since (one query) and hashing every perfect
+subtree they complete in a read transaction (:func:`subtree_rows`), then inserting them (one
+statement) in a short write transaction (:func:`store_subtrees`), so writers never wait for the
+hashing: amortised about one row and one hash per entry, and the proofs read O(log n) rows as
+before.
 
 Where the last build stopped is read from the stored level-1 subtrees: a build to size ``t``
 stores every perfect subtree within the first ``t`` leaves, so if the last level-1 subtree is the
-``j``-th, every subtree within the first ``2 (j + 1)`` leaves is stored. A build is a write
-transaction, queued like every write (:func:`deconflict.store.order.queue_writer`), so it reads
-what the last build committed; it only ever adds rows that any build would add (the hashes are
-determined by the leaves).
+``j``-th, every subtree within the first ``2 (j + 1)`` leaves is stored. The write reads it again
+and stores nothing if another build moved it meanwhile (the next chunk reads again); a build
+only ever adds rows that any build would add (the hashes are determined by the leaves).
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import insert_rows
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
-__all__ = ["build_subtrees", "built_size", "edge_keys", "node_id", "node_key", "read_hashes"]
+__all__ = [
+    "built_size",
+    "edge_keys",
+    "node_id",
+    "node_key",
+    "read_hashes",
+    "store_subtrees",
+    "subtree_rows",
+]
 
 _CHUNK = 50_000  # subtree rows per insert when a build is large
 _n, _e = lt.ledger_nodes.c, lt.ledger_entries.c
@@ -97,12 +106,11 @@ def built_size(c: sa.Connection) -> int:
     return 0 if last is None else 2 * ((int(last) - _LEVEL_1) + 1)
 
 
-def build_subtrees(c: sa.Connection, size: int) -> int:
-    """Store every perfect subtree within the first ``size`` leaves not stored yet, from the
-    stored leaf hashes; how many rows that added."""
-    start = built_size(c)
-    if start >= size:
-        return 0
+def subtree_rows(c: sa.Connection, start: int, size: int) -> list[tuple[int, bytes]]:
+    """The (node id, hash) of every perfect subtree above the leaves that leaves ``start`` to
+    ``size`` complete, given that every one within the first ``start`` is stored (``start``
+    from :func:`built_size`): computed from the stored leaf hashes, which never change once
+    written, so a read transaction will do."""
     edge: dict[NodeKey, bytes] = {}
     keys = edge_keys(start)
     found = read_hashes(c, keys)
@@ -111,7 +119,6 @@ def build_subtrees(c: sa.Connection, size: int) -> int:
             raise _inconsistent(f"subtree hash {key}")
         edge[key] = found[key]
     rows: list[tuple[int, bytes]] = []
-    added = 0
     index = start
     for row in c.execute(_LEAVES, {"lo": start, "hi": size}):
         if int(row.idx) != index or row.leaf is None:
@@ -125,10 +132,17 @@ def build_subtrees(c: sa.Connection, size: int) -> int:
             else:  # a left child: kept until its sibling completes it
                 edge[key] = value
         index += 1
-        if len(rows) >= _CHUNK:
-            insert_rows(c, lt.ledger_nodes, ("node", "hash"), rows)
-            added, rows = added + len(rows), []
     if index != size:
         raise _inconsistent(f"leaf hash {index}")
-    insert_rows(c, lt.ledger_nodes, ("node", "hash"), rows)
-    return added + len(rows)
+    return rows
+
+
+def store_subtrees(c: sa.Connection, start: int, rows: list[tuple[int, bytes]]) -> int | None:
+    """Store ``rows`` (from :func:`subtree_rows` from ``start``), in a write transaction, unless
+    another build stored subtrees since ``start`` was read (then None: read and build again);
+    how many rows that added."""
+    if built_size(c) != start:
+        return None
+    for lo in range(0, len(rows), _CHUNK):
+        insert_rows(c, lt.ledger_nodes, ("node", "hash"), rows[lo : lo + _CHUNK])
+    return len(rows)

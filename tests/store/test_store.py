@@ -200,6 +200,55 @@ def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store)
     assert store.mark_delivered([("M0", 170.0)]) == []  # twice: the first time stands
 
 
+def test_a_stream_s_reads_agree_with_the_general_listing(store):
+    """``notifications_since`` (run on the driver) returns what ``list_notifications`` does for
+    a party and a time, those relayed through it included, in the same order."""
+    store.add_party(Party("caoc", "CAOC"), 3.0)
+    made = [
+        Notification(
+            f"M{k}",
+            "faf" if k % 3 else "caoc",
+            NotificationKind.NOTICE,
+            100.0 + k // 2,
+            9_000.0,
+            900.0,
+            via="caoc" if k % 3 else None,
+        )
+        for k in range(9)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    for party in ("caoc", "faf", "usaf"):
+        for since in (0.0, 101.0, 101.5, 104.0, 200.0):
+            assert store.notifications_since(party, since) == store.list_notifications(
+                party, since_s=since
+            )
+    assert [n.id for n in store.notifications_since("caoc", 103.0)] == ["M6", "M7", "M8"]
+
+
+def test_reads_in_a_snapshot_share_one_transaction_and_refuse_writes(store):
+    """Inside ``in_snapshot`` every read sees the same snapshot (another connection's commit
+    meanwhile is not seen until the next), and a write is refused, not made."""
+    other = open_store(store._engine.url.render_as_string(hide_password=False))
+    try:
+
+        def read_twice() -> tuple[int, int]:
+            before = len(store.list_parties())
+            other.add_party(Party("caoc", "CAOC"), 3.0)
+            return before, len(store.list_parties())
+
+        assert store.in_snapshot(read_twice) == (2, 2)
+        assert len(store.list_parties()) == 3
+
+        def write() -> None:
+            store.add_party(Party("rf", "Russia"), 4.0)
+
+        with pytest.raises(StoreError, match="inside a read snapshot"):
+            store.in_snapshot(write)
+        assert {p.id for p in store.list_parties()} == {"usaf", "faf", "caoc"}
+    finally:
+        other.close()
+
+
 def test_notices_are_read_a_page_at_a_time(store):
     """``active``, ``after`` and ``limit`` filter and page notices in filing order (time, then
     id), in SQL."""

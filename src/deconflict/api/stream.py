@@ -54,17 +54,19 @@ async def event_stream(
     sent: set[str] = set()
 
     def pending(hub: Hub) -> tuple[list[tuple[str, NotificationOut]], list[tuple[str, float]]]:
+        return hub.store.in_snapshot(lambda: read(hub), "reading a stream's next events")
+
+    def read(hub: Hub) -> tuple[list[tuple[str, NotificationOut]], list[tuple[str, float]]]:
         """What to send now, and the (id, when) of those it delivers to the party. A read: the
         notifications after the cursor (coarsely from the store, a microsecond before the
         cursor's time, exactly here), and every one to the party not yet delivered, including
         one created before the cursor whose commit landed after it (another worker's), which
         the cursor alone would skip."""
-        since_s = None if cursor is None else (cursor[0] - 1) / 1e6
-        found = {
-            n.id: n
-            for n in hub.list_notifications(party, since_s)
-            if cursor is None or event_key(n) > cursor
-        }
+        if cursor is None:
+            listed = hub.list_notifications(party)
+        else:
+            listed = hub.notifications_since(party, (cursor[0] - 1) / 1e6)
+        found = {n.id: n for n in listed if cursor is None or event_key(n) > cursor}
         waiting = hub.undelivered_ids(party)
         sent.intersection_update(waiting)  # the others are marked: no read returns them again
         late = [i for i in waiting if i not in found and i not in sent]

@@ -455,6 +455,10 @@ class Hub:
         self._store.update_notifications(out, "delivered")  # one transaction
         return out
 
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        """``list_notifications(party, since_s)``, for a reader that asks very often."""
+        return self._store.notifications_since(party, since_s)
+
     def undelivered_ids(self, party: str) -> list[str]:
         """The ids of ``party``'s notifications never delivered (addressed to it)."""
         return self._store.undelivered_ids(party)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from deconflict.errors import NotFound
 from deconflict.model import (
@@ -31,6 +31,8 @@ from deconflict.model import (
     RecordKind,
 )
 from deconflict.store.ledger_base import LedgerStore
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from deconflict.store.wakeup import ChangeSignal
@@ -88,6 +90,12 @@ class Store(LedgerStore, ABC):
         commit, one fsync, for many writes); an error undoes all of it. A store that cannot
         group calls runs each in its own transaction, as outside."""
         yield
+
+    def in_snapshot(self, read: Callable[[], T], doing: str = "reading") -> T:
+        """``read()``, whose store reads all see one snapshot, in one transaction (no write may
+        be made in it), run again if the database asks. A store that cannot runs each read in
+        its own transaction, as outside."""
+        return read()
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -270,6 +278,11 @@ class Store(LedgerStore, ABC):
     @abstractmethod
     def get_notifications(self, ids: Sequence[str]) -> list[Notification]:
         """The notifications of ``ids`` that exist, oldest first (by creation time, then id)."""
+
+    @abstractmethod
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        """``list_notifications(party, since_s=since_s)``, in a query made for being asked very
+        often (an event stream asks at every wake-up)."""
 
     @abstractmethod
     def undelivered_ids(self, party: str) -> list[str]:

@@ -11,13 +11,26 @@ import sqlalchemy as sa
 from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
 from deconflict.store import schema as t
-from deconflict.store.bulk import update_many
+from deconflict.store.bulk import driver_rows, update_many
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
 
 __all__ = ["SqlNotifications"]
 
+_n = t.notifications.c
+# An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
+_SINCE = (
+    sa.select(t.notifications)
+    .where(
+        sa.or_(_n.recipient == sa.bindparam("party"), _n.via == sa.bindparam("party")),
+        _n.created_at_s >= sa.bindparam("since"),
+    )
+    .order_by(_n.created_at_s, _n.id)
+)
+_UNDELIVERED = sa.select(_n.id).where(
+    _n.recipient == sa.bindparam("party"), _n.delivered_at_s.is_(None)
+)
 _NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -96,11 +109,15 @@ class SqlNotifications(SqlRecords):
         return found
 
     @transaction
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        with self.read_connection("listing new notifications") as c:
+            rows = driver_rows(c, _SINCE, {"party": party, "since": since_s})
+        return [notification_of(row) for row in rows]
+
+    @transaction
     def undelivered_ids(self, party: str) -> list[str]:
-        col = t.notifications.c
-        query = sa.select(col.id).where(col.recipient == party, col.delivered_at_s.is_(None))
         with self.read_connection("listing undelivered notifications") as c:
-            return list(c.execute(query).scalars())
+            return [row["id"] for row in driver_rows(c, _UNDELIVERED, {"party": party})]
 
     @transaction
     def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:

@@ -114,8 +114,8 @@ def transaction(method: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(method)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
         store = cast(SqlTransactions, args[0])  # only ever decorates SqlTransactions methods
-        if store._unit is not None:  # part of a unit of work: its owner retries the whole unit
-            return method(*args, **kwargs)
+        if store._unit is not None or store._snapshot is not None:
+            return method(*args, **kwargs)  # part of a unit or snapshot: its owner retries it
         return store.retry.run(lambda: method(*args, **kwargs))
 
     return run
@@ -130,6 +130,7 @@ class SqlTransactions:
         self._engine = engine
         self._what = what
         self._unit: sa.Connection | None = None  # the open unit of work's connection
+        self._snapshot: sa.Connection | None = None  # the open read snapshot's connection
         # Reads a unit of work repeats for every write it groups (the agreements, whether a
         # party exists), kept until the unit ends, a savepoint is undone or they are written.
         self._unit_reads: dict[str, Any] = {}
@@ -170,6 +171,7 @@ class SqlTransactions:
         if self._unit is not None:
             yield
             return
+        self._no_snapshot(doing)
         with translated(doing), self._engine.begin() as connection:
             order.queue_writer(connection)
             # Held from here to the commit, outside every savepoint (rolling one back would
@@ -190,6 +192,39 @@ class SqlTransactions:
                 self._unit = None
                 self._unit_reads.clear()
                 self._unit_ids.clear()
+
+    @contextlib.contextmanager
+    def snapshot(self, doing: str = "reading") -> Iterator[None]:
+        """One read transaction for every read made inside: a consistent view, and one
+        connection and one BEGIN for all of them, which on SQLite cost more than a small
+        query itself (a stream's reads at each wake-up). Nested, or in a unit of work, it
+        joins what is open. Not retried here (its owner runs it again on ``Retryable``); no
+        write may be made inside."""
+        if self._unit is not None or self._snapshot is not None:
+            yield
+            return
+        with translated(doing), self._engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            self._snapshot = connection
+            try:
+                yield
+            finally:
+                self._snapshot = None
+
+    def in_snapshot(self, read: Callable[[], R], doing: str = "reading") -> R:
+        """``read()`` in one :meth:`snapshot`, run again on ``Retryable``."""
+        if self._unit is not None or self._snapshot is not None:
+            return read()
+
+        def run() -> R:
+            with self.snapshot(doing):
+                return read()
+
+        return self.retry.run(run)
+
+    def _no_snapshot(self, doing: str) -> None:
+        if self._snapshot is not None and self._unit is None:
+            raise StoreError(f"{doing}: a write inside a read snapshot")
 
     @contextlib.contextmanager
     def deferring_connection(self, doing: str) -> Iterator[sa.Connection]:
@@ -259,6 +294,7 @@ class SqlTransactions:
             with translated(doing):
                 yield self._unit
             return
+        self._no_snapshot(doing)
         with translated(doing), self._engine.begin() as connection:
             order.queue_writer(connection)
             yield connection
@@ -272,6 +308,10 @@ class SqlTransactions:
             self._flush_inserts(self._unit)
             with translated(doing):
                 yield self._unit
+            return
+        if self._snapshot is not None:
+            with translated(doing):
+                yield self._snapshot
             return
         with translated(doing), self._engine.connect() as connection:
             connection.execution_options(**{READ_ONLY: True})

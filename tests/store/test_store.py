@@ -137,16 +137,16 @@ def test_detection_commits_outbox_and_cursor_together(store):
     assert store.list_notifications("faf") == [note]
 
 
-def test_notifications_are_read_a_page_at_a_time(store):
-    """``after`` (a creation time and id) and ``limit`` page a party's notifications, those to
-    it and those through it merged in one order (ties in time broken by id)."""
+def _relayed_notifications(store) -> list[Notification]:
+    """Nine notifications stored, to FAF through CAOC and to CAOC itself, in pairs created at
+    the same moment."""
     store.add_party(Party("caoc", "CAOC"), 3.0)
     made = [
         Notification(
             f"M{k}",
             "faf" if k % 3 else "caoc",
             NotificationKind.NOTICE,
-            100.0 + k // 2,  # pairs created at the same moment
+            100.0 + k // 2,
             9_000.0,
             900.0,
             via="caoc" if k % 3 else None,
@@ -154,6 +154,13 @@ def test_notifications_are_read_a_page_at_a_time(store):
         for k in range(9)
     ]
     store.commit_detection(Detection(1, 50.0, [], [], made))
+    return made
+
+
+def test_notifications_are_read_a_page_at_a_time(store):
+    """``after`` (a creation time and id) and ``limit`` page a party's notifications, those to
+    it and those through it merged in one order (ties in time broken by id)."""
+    made = _relayed_notifications(store)
     for party, expected in (
         ("caoc", made),  # its own and those relayed through it
         ("faf", [n for n in made if n.recipient == "faf"]),
@@ -203,20 +210,7 @@ def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store)
 def test_a_stream_s_reads_agree_with_the_general_listing(store):
     """``notifications_since`` (run on the driver) returns what ``list_notifications`` does for
     a party and a time, those relayed through it included, in the same order."""
-    store.add_party(Party("caoc", "CAOC"), 3.0)
-    made = [
-        Notification(
-            f"M{k}",
-            "faf" if k % 3 else "caoc",
-            NotificationKind.NOTICE,
-            100.0 + k // 2,
-            9_000.0,
-            900.0,
-            via="caoc" if k % 3 else None,
-        )
-        for k in range(9)
-    ]
-    store.commit_detection(Detection(1, 50.0, [], [], made))
+    _relayed_notifications(store)
     for party in ("caoc", "faf", "usaf"):
         for since in (0.0, 101.0, 101.5, 104.0, 200.0):
             assert store.notifications_since(party, since) == store.list_notifications(

@@ -17,8 +17,9 @@ other.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,26 +79,34 @@ def insert_many(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, A
         _run(c, sql, order, rows)
 
 
-def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
-    """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
-    first row it returns, if any. Driver errors are wrapped as SQLAlchemy wraps them."""
+@contextlib.contextmanager
+def _driver_cursor(c: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
+    """A DBAPI cursor of ``c``'s transaction, to run ``sql`` with ``params`` on; what the driver
+    raises meanwhile is wrapped as SQLAlchemy wraps it."""
     dbapi = c.connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - a connection in a transaction has one
         raise sa.exc.ResourceClosedError("the connection is closed")
     error_type = c.dialect.loaded_dbapi.Error
     cursor = dbapi.cursor()
     try:
-        if many:
-            cursor.executemany(sql, params)
-            return None
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+        yield cursor
     except error_type as error:
         raise sa.exc.DBAPIError.instance(
             sql, params, error, error_type, dialect=c.dialect
         ) from error
     finally:
         cursor.close()
+
+
+def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
+    """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
+    first row it returns, if any."""
+    with _driver_cursor(c, sql, params) as cursor:
+        if many:
+            cursor.executemany(sql, params)
+            return None
+        cursor.execute(sql, params)
+        return cursor.fetchone()
 
 
 @functools.lru_cache(maxsize=64)
@@ -117,19 +126,10 @@ def driver_rows(
     args: Any = tuple(params[name] for name in order) if order is not None else dict(params)
     if not c.in_transaction():  # begun as SQLAlchemy would (the store's BEGIN), not autocommit
         c.begin()
-    dbapi = c.connection.dbapi_connection
-    if dbapi is None:  # pragma: no cover - a connection in a transaction has one
-        raise sa.exc.ResourceClosedError("the connection is closed")
-    error_type = c.dialect.loaded_dbapi.Error
-    cursor = dbapi.cursor()
-    try:
+    with _driver_cursor(c, sql, args) as cursor:
         cursor.execute(sql, args)
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except error_type as error:
-        raise sa.exc.DBAPIError.instance(sql, args, error, error_type, dialect=c.dialect) from error
-    finally:
-        cursor.close()
 
 
 def driver_scalar(c: sa.Connection, sql: str) -> Any:

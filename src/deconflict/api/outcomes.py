@@ -105,7 +105,7 @@ async def list_notifications(
         page = hub.list_notifications(principal.party, after=start, limit=limit)
         return notifications_seen(hub, principal.party, page)
 
-    page = await service(request).runner.run_write(read)
+    page = await service(request).runner.run_write(read, detects=False)  # no detector input
     if len(page) == limit:
         link_next(request, response, page[-1].id, limit)
     return page

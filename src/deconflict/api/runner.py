@@ -28,6 +28,12 @@ No savepoint per write: errors are rare, and a savepoint cost every write two mo
 (two round trips on PostgreSQL). A store failure of the batch (a serialization failure, a failed
 commit) runs each write of it again on its own, as without grouping. Nobody is answered before
 the batch committed.
+
+Beside the hub thread, a second thread with a hub (and store connections) of its own
+(:meth:`HubRunner.run_beside`) runs what needs nothing of the detector's state and only what is
+committed: the event streams' reads and the marks of what they delivered
+(:mod:`deconflict.api.deliveries`), so a stream never waits behind a write queued for the
+database's write lock, nor behind a detector pass.
 """
 
 from __future__ import annotations
@@ -305,7 +311,7 @@ class HubRunner:
         """On the hub thread: ``fns`` in one unit of work; each outcome is (True, result) or
         (False, error). One that raises its own error is answered with it, and the unit is
         rolled back and run again without it (see the module docstring). Not after a detector
-        pass: a grouped write reads no detection outputs (a filing, a delivery), so it commits
+        pass: a grouped write reads no detection outputs (a filing), so it commits
         at once and the detector loop runs next."""
         hub = self._hub_or_fail()
         store = hub.store

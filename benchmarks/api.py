@@ -20,7 +20,10 @@ Figures: notices filed per second (completed 201s over the wall time of the run)
 p50/p99, and commit-to-delivery latency: both parties hold the event stream ``/v1/events`` open,
 and for each notice the time from its POST's response to the arrival of the other party's first
 event naming it (a notification is created by detection after the commit, so it may arrive just
-before the client has read the response: such a latency counts as 0).
+before the client has read the response: such a latency counts as 0). And the CPU time a notice
+costs, from the load's start to its last delivery: the server's (every process of ``deconflict
+serve``: HTTP workers and the detector, read from Linux's /proc), and the load generator's own,
+which shares the machine's cores with it.
 """
 
 from __future__ import annotations
@@ -72,6 +75,10 @@ class Figures:
     delivered: int
     delivery_p50_ms: float
     delivery_p99_ms: float
+    #: CPU time per notice filed, of the server's processes (all of them: HTTP workers and the
+    #: detector) and of this load generator; NaN where /proc cannot be read
+    server_cpu_ms: float = math.nan
+    client_cpu_ms: float = math.nan
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -346,6 +353,40 @@ async def _load(
     return answered, latencies, errors, elapsed, arrivals
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user and system) spent so far by the processes below this one, read from
+    Linux's /proc (NaN elsewhere): the server's, when this process runs nothing else."""
+    try:
+        parents: dict[int, int] = {}
+        used: dict[int, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:  # it ended meanwhile
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, IndexError):
+        return math.nan
+    below, todo = set(), [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in below:
+                below.add(pid)
+                todo.append(pid)
+    return sum(used[pid] for pid in below)
+
+
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
 def run_one(
     backend: str,
     db: str,
@@ -357,9 +398,11 @@ def run_one(
 ) -> Figures:
     tokens = _setup(db, env)
     with served(db, "--workers", str(workers), env=env) as url:
+        server_before, client_before = _children_cpu_s(), _own_cpu_s()
         answered, latencies, errors, elapsed, arrivals = asyncio.run(
             _load(url, tokens, traffic, args.clients, args.duration_s, args.max_notices, rate)
         )
+        server_s, client_s = _children_cpu_s() - server_before, _own_cpu_s() - client_before
     delivery = [
         max(0.0, arrivals[n] - done) for n, (_party, done) in answered.items() if n in arrivals
     ]
@@ -378,6 +421,8 @@ def run_one(
         delivered=len(delivery),
         delivery_p50_ms=round(_quantile(delivery, 0.5) * 1000, 1),
         delivery_p99_ms=round(_quantile(delivery, 0.99) * 1000, 1),
+        server_cpu_ms=round(server_s / max(1, len(answered)) * 1000, 2),
+        client_cpu_ms=round(client_s / max(1, len(answered)) * 1000, 2),
     )
 
 
@@ -400,16 +445,17 @@ def _scratch_postgres(url: str) -> Iterator[str]:
 def table(rows: list[Figures]) -> str:
     lines = [
         "| backend | traffic | workers | clients | offered | filed | errors | notices/s | p50 ms "
-        "| p99 ms | delivered | delivery p50 ms | delivery p99 ms | DSS writes/s |",
+        "| p99 ms | delivered | delivery p50 ms | delivery p99 ms | server CPU ms/notice "
+        "| load CPU ms/notice | DSS writes/s |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "| ---: | ---: |",
+        "| ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.backend} | {r.traffic} | {r.workers} | {r.clients} | {r.offered} | {r.filed} "
             f"| {r.errors} "
             f"| {r.per_s} | {r.p50_ms} | {r.p99_ms} | {r.delivered} | {r.delivery_p50_ms} "
-            f"| {r.delivery_p99_ms} | {DSS[r.traffic]} |"
+            f"| {r.delivery_p99_ms} | {r.server_cpu_ms} | {r.client_cpu_ms} | {DSS[r.traffic]} |"
         )
     return "\n".join(lines)
 

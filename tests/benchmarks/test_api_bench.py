@@ -28,6 +28,9 @@ def test_api_bench_runs_small(tmp_path):
         assert row["errors"] == 0
         assert row["filed"] > 0
         assert row["delivered"] == row["filed"]
+        # Filing and detecting cost the server CPU time, measured in its processes (/proc).
+        assert 0 < row["server_cpu_ms"] < 10_000
+        assert 0 < row["client_cpu_ms"] < 10_000
 
 
 @pytest.mark.postgres

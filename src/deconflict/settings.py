@@ -66,6 +66,13 @@ SETTINGS: dict[str, Setting] = {
             "1: `deconflict serve` detects in a process of its own beside its HTTP workers (on "
             "another core); 0: in the HTTP worker that holds the detector lease.",
         ),
+        Setting(
+            "gc-threshold",
+            "20000",
+            "Allocations between young-generation garbage collections in each `deconflict serve` "
+            "process (Python's default: 700), which also freezes what was allocated at start out "
+            "of later collections; 0 leaves Python's collector as it is.",
+        ),
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(

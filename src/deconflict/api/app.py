@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -62,6 +63,9 @@ class ApiSettings:
     idempotency_ttl_s: float = 86_400.0
     sweep_s: float = 60.0
     geo_limits: GeoLimits = DEFAULT_LIMITS
+    #: allocations between young-generation collections in this process (0: Python's own GC
+    #: settings, left alone: an app in a test, or inside another program); see ``tune_gc``
+    gc_threshold: int = 0
 
 
 def _state(settings: ApiSettings) -> Path:
@@ -107,6 +111,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.gc_threshold:
+            tune_gc(settings.gc_threshold)
         await runner.start()
         sender.start()
         sweeper = asyncio.create_task(_sweep(runner, settings))
@@ -143,6 +149,18 @@ def create_app(
         render=lambda status, detail: problems.problem(status, detail),
     )
     return app
+
+
+def tune_gc(threshold: int) -> None:
+    """Collect garbage less often in a serving process: a young-generation collection every
+    ``threshold`` allocations instead of Python's 700, and what exists now (modules, the app,
+    caches) frozen out of every later collection, so that an older generation's collection
+    scans only what requests made. Python's collections, each pausing every thread of the
+    process, were among the filings' slowest moments: at 250 notices/s on SQLite, p99 fell from
+    163-410 ms to 67-100 ms with 20,000, at the same CPU a notice."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold, *gc.get_threshold()[1:])
 
 
 async def _sweep(runner: HubRunner, settings: ApiSettings) -> None:

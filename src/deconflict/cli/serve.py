@@ -75,6 +75,7 @@ def serve(
         geo_limits=geo_limits(),
         rate_per_s=float(setting_value("rate-per-s")),
         rate_burst=float(setting_value("rate-burst")),
+        gc_threshold=_whole_setting("gc-threshold"),
     )
     options: dict[str, Any] = {
         "host": bind,
@@ -107,13 +108,20 @@ def serve(
 
 
 def _workers_setting() -> int:
+    return _whole_setting("workers")
+
+
+def _whole_setting(name: str) -> int:
     from deconflict.cli.common import fail
 
-    raw = setting_value("workers")
+    raw = setting_value(name)
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        fail(f"{SETTINGS['workers'].env}={raw!r} is not a whole number")
+        fail(f"{SETTINGS[name].env}={raw!r} is not a whole number")
+    if value < 0:
+        fail(f"{SETTINGS[name].env}={raw!r} must not be negative")
+    return value
 
 
 def _prepare(settings: Any) -> None:
@@ -138,6 +146,7 @@ def _settings_json(settings: Any) -> str:
             "rate_burst": settings.rate_burst,
             "max_vertices": settings.geo_limits.max_vertices,
             "max_area_m2": settings.geo_limits.max_area_m2,
+            "gc_threshold": settings.gc_threshold,
         }
     )
 
@@ -158,6 +167,7 @@ def worker_app() -> Any:
             rate_per_s=given["rate_per_s"],
             rate_burst=given["rate_burst"],
             geo_limits=GeoLimits(given["max_vertices"], given["max_area_m2"]),
+            gc_threshold=given["gc_threshold"],
         )
     )
 

@@ -94,6 +94,10 @@ def test_plan_withdraws_once():
 
 def test_notification_pending_delivered_acknowledged():
     """A notification is delivered then acknowledged, with both times kept."""
+    assert _notification().undelivered
+    assert not _notification().deliver(10.0).undelivered
+    assert not _notification().acknowledge(10.0).undelivered  # acknowledged: received
+    assert _notification(deadline_s=50.0).escalate(50.0).undelivered
     done = _notification().deliver(10.0).acknowledge(20.0)
     assert done.state is NotificationState.ACKNOWLEDGED
     assert (done.delivered_at_s, done.acknowledged_at_s) == (10.0, 20.0)

@@ -21,7 +21,7 @@ from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import NotificationOut, notifications_seen
 from deconflict.api.service import service
 from deconflict.hub import Hub
-from deconflict.model import Notification, NotificationState
+from deconflict.model import Notification
 
 __all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
 
@@ -73,13 +73,7 @@ async def event_stream(
         if late:
             found.update((n.id, n) for n in hub.get_notifications(party, late))
         now = hub.clock.now()
-        delivering = [
-            n.id
-            for n in found.values()
-            if n.recipient == party
-            and n.delivered_at_s is None
-            and n.state is not NotificationState.ACKNOWLEDGED
-        ]
+        delivering = [n.id for n in found.values() if n.recipient == party and n.undelivered]
         for notification_id in delivering:  # shown as what it is once sent: delivered now
             found[notification_id] = found[notification_id].deliver(now)
         ordered = sorted(found.values(), key=event_key)

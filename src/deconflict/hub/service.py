@@ -448,9 +448,7 @@ class Hub:
         if not undelivered:
             return out
         for notification in undelivered:
-            if notification.delivered_at_s is None and (
-                notification.state is not NotificationState.ACKNOWLEDGED
-            ):
+            if notification.undelivered:
                 out.append(notification.deliver(now))
         self._store.update_notifications(out, "delivered")  # one transaction
         return out

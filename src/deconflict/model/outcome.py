@@ -138,9 +138,14 @@ class Notification:
     acknowledged_at_s: float | None = None
     escalated_at_s: float | None = None
 
+    @property
+    def undelivered(self) -> bool:
+        """Not received yet: never delivered, nor acknowledged (which counts as received)."""
+        return self.delivered_at_s is None and self.state is not NotificationState.ACKNOWLEDGED
+
     def deliver(self, at_s: float) -> Notification:
         """Mark as received; an escalated notification stays escalated but records receipt."""
-        if self.delivered_at_s is not None or self.state is NotificationState.ACKNOWLEDGED:
+        if not self.undelivered:
             raise InvalidTransition(f"notification {self.id!r} was already delivered")
         state = self.state
         if state is NotificationState.PENDING:

@@ -126,9 +126,7 @@ class SqlNotifications(SqlRecords):
         at = dict(sent)
         with self.write_connection(f"marking {len(at)} notifications delivered") as c:
             marked = [
-                n.deliver(at[n.id])
-                for n in self._notifications_by_id(c, list(at))
-                if n.delivered_at_s is None and n.state is not NotificationState.ACKNOWLEDGED
+                n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
             ]
             if marked:
                 rows = [

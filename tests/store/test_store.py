@@ -22,7 +22,7 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
-from deconflict.store import Detection, open_sqlite, open_store
+from deconflict.store import Detection, open_sqlite, open_store, records
 
 
 @pytest.fixture
@@ -241,6 +241,19 @@ def test_reads_in_a_snapshot_share_one_transaction_and_refuse_writes(store):
         assert {p.id for p in store.list_parties()} == {"usaf", "faf", "caoc"}
     finally:
         other.close()
+
+
+def test_reads_by_id_ask_a_chunk_of_ids_at_a_time(store, monkeypatch):
+    """Reads of many ids split them into IN lists of ``IN_CHUNK`` (here 2), and find them all."""
+    monkeypatch.setattr(records, "IN_CHUNK", 2)
+    made = _relayed_notifications(store)
+    ids = [n.id for n in reversed(made)] + ["nope"]
+    assert store.get_notifications(ids) == made
+    for notice_id in ("N1", "N2", "N3"):
+        store.add_notice(_notice(notice_id))
+    assert sorted(store.get_notices(["N3", "N1", "N2", "N9", "N1"])) == ["N1", "N2", "N3"]
+    marked = store.mark_delivered([(n.id, 500.0) for n in made if n.recipient == "faf"])
+    assert len(marked) == 6
 
 
 def test_notices_are_read_a_page_at_a_time(store):

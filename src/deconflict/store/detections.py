@@ -15,7 +15,7 @@ from deconflict.store import schema as t
 from deconflict.store.base import Detection
 from deconflict.store.bulk import insert_many
 from deconflict.store.ledger_append import LogItem
-from deconflict.store.records import IN_CHUNK, SqlRecords
+from deconflict.store.records import SqlRecords, rows_in
 from deconflict.store.rows import conflict_values, notification_values
 from deconflict.store.transactions import transaction
 
@@ -114,11 +114,7 @@ class SqlDetections(SqlRecords):
 
     @staticmethod
     def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:
-        stored: set[str] = set()
-        for lo in range(0, len(ids), IN_CHUNK):
-            chunk = list(ids[lo : lo + IN_CHUNK])
-            stored.update(c.execute(_STORED_CONFLICTS, {"ids": chunk}).scalars())
-        return stored
+        return {row[0] for row in rows_in(c, _STORED_CONFLICTS, ids)}
 
     @transaction
     def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:

@@ -12,7 +12,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Notice, NoticeState
 from deconflict.store import schema as t
 from deconflict.store.codec import volumes_from_json, volumes_to_json
-from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale
+from deconflict.store.records import SqlRecords, after_key, missing_or_stale, rows_in
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import insert_with_unit, transaction
 
@@ -110,9 +110,8 @@ class SqlNotices(SqlRecords):
         ids = list(dict.fromkeys(notice_ids))
         found: dict[str, Notice] = {}
         with self.read_connection(f"reading {len(ids)} notices") as c:
-            for lo in range(0, len(ids), IN_CHUNK):
-                for row in c.execute(_GET_NOTICES, {"ids": ids[lo : lo + IN_CHUNK]}):
-                    found[row.id] = notice_of(row._mapping)
+            for row in rows_in(c, _GET_NOTICES, ids):
+                found[row.id] = notice_of(row._mapping)
         return found
 
     @transaction

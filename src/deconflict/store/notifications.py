@@ -12,7 +12,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
 from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
-from deconflict.store.records import IN_CHUNK, SqlRecords, after_key
+from deconflict.store.records import SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
 
@@ -101,12 +101,7 @@ class SqlNotifications(SqlRecords):
 
     @staticmethod
     def _notifications_by_id(c: sa.Connection, ids: Sequence[str]) -> list[Notification]:
-        found: list[Notification] = []
-        for lo in range(0, len(ids), IN_CHUNK):
-            chunk = list(ids[lo : lo + IN_CHUNK])
-            rows = c.execute(_NOTIFICATIONS_BY_ID, {"ids": chunk})
-            found.extend(notification_of(row._mapping) for row in rows)
-        return found
+        return [notification_of(row._mapping) for row in rows_in(c, _NOTIFICATIONS_BY_ID, ids)]
 
     @transaction
     def notifications_since(self, party: str, since_s: float) -> list[Notification]:
@@ -165,10 +160,7 @@ class SqlNotifications(SqlRecords):
 
     @staticmethod
     def _all_notifications_exist(c: sa.Connection, ids: Sequence[str]) -> None:
-        have: set[str] = set()
-        for lo in range(0, len(ids), IN_CHUNK):
-            chunk = list(ids[lo : lo + IN_CHUNK])
-            have.update(c.execute(_STORED_NOTIFICATIONS, {"ids": chunk}).scalars())
+        have = {row[0] for row in rows_in(c, _STORED_NOTIFICATIONS, ids)}
         for notification_id in ids:
             if notification_id not in have:
                 raise NotFound(f"no notification {notification_id!r}")

@@ -10,8 +10,8 @@ which :class:`~deconflict.store.sql.SqlStore` defines (with the change log's rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -22,9 +22,16 @@ if TYPE_CHECKING:
     from deconflict.model import Notice, Plan
     from deconflict.store.ledger_append import LogItem
 
-__all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale"]
+__all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale", "rows_in"]
 
 IN_CHUNK = 500  # ids per IN (...) list
+
+
+def rows_in(c: sa.Connection, query: sa.Select[Any], ids: Sequence[str]) -> Iterator[sa.Row[Any]]:
+    """The rows of ``query`` (its ``ids`` bind parameter expanding) for ``ids``, asked
+    ``IN_CHUNK`` ids at a time."""
+    for lo in range(0, len(ids), IN_CHUNK):
+        yield from c.execute(query, {"ids": list(ids[lo : lo + IN_CHUNK])})
 
 
 def after_key(

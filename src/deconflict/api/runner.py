@@ -198,16 +198,8 @@ class HubRunner:
     async def settle(self) -> None:
         """Wait until detection has caught up with this process's writes (running it here if
         this process detects and it is due), so that what is read next on any thread shows
-        their outcome."""
-        if self._written:
-            await self._caught_up()
-        elif self.leading:  # on the hub thread: after the pass that may be running now
-
-            def job() -> bool:
-                return self._settle(tick=False) if self._due else False
-
-            if await self._submit(job):
-                self._signal()
+        their outcome: a settled :meth:`run` of nothing."""
+        await self.run(lambda _hub: None)
 
     async def run_beside(self, fn: Callable[[Hub], T]) -> T:
         """``fn(hub)`` on a second thread with a hub (and store connections) of its own, beside

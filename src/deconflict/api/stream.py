@@ -28,21 +28,30 @@ __all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
 _KEEPALIVE_S = 15.0
 
 
+#: A notification's place in its stream: (created microseconds, notification id).
+EventKey = tuple[int, str]
+
+
+def event_key(notification: Notification) -> EventKey:
+    return round(notification.created_at_s * 1e6), notification.id
+
+
+def id_of_key(key: EventKey) -> str:
+    """The event id of ``key``, ``<created microseconds>.<notification id>``."""
+    return f"{key[0]}.{key[1]}"
+
+
 def event_id(notification: Notification) -> str:
-    return f"{round(notification.created_at_s * 1e6)}.{notification.id}"
+    return id_of_key(event_key(notification))
 
 
-def parse_event_id(text: str | None) -> tuple[int, str] | None:
+def parse_event_id(text: str | None) -> EventKey | None:
     if text is None or not text.strip():
         return None
     micros, dot, rest = text.strip().partition(".")
     if not dot or not micros.lstrip("-").isdigit():
         raise InvalidField("header:Last-Event-ID", f"{text!r} is not an event id of this stream")
     return int(micros), rest
-
-
-def event_key(notification: Notification) -> tuple[int, str]:
-    return round(notification.created_at_s * 1e6), notification.id
 
 
 async def event_stream(
@@ -53,10 +62,10 @@ async def event_stream(
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.
     sent: set[str] = set()
 
-    def pending(hub: Hub) -> tuple[list[tuple[str, NotificationOut]], list[tuple[str, float]]]:
+    def pending(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
         return hub.store.in_snapshot(lambda: read(hub), "reading a stream's next events")
 
-    def read(hub: Hub) -> tuple[list[tuple[str, NotificationOut]], list[tuple[str, float]]]:
+    def read(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
         """What to send now, and the (id, when) of those it delivers to the party. A read: the
         notifications after the cursor (coarsely from the store, a microsecond before the
         cursor's time, exactly here), and every one to the party not yet delivered, including
@@ -78,7 +87,7 @@ async def event_stream(
             found[notification_id] = found[notification_id].deliver(now)
         ordered = sorted(found.values(), key=event_key)
         seen = notifications_seen(hub, party, ordered)
-        events = list(zip((event_id(n) for n in ordered), seen, strict=True))
+        events = list(zip((event_key(n) for n in ordered), seen, strict=True))
         return events, [(notification_id, now) for notification_id in delivering]
 
     yield b"retry: 1000\n\n"
@@ -86,15 +95,14 @@ async def event_stream(
         await svc.runner.settle()
     while True:
         generation = svc.runner.generation
-        batch: list[tuple[str, NotificationOut]] = []
+        batch: list[tuple[EventKey, NotificationOut]] = []
         if svc.runner.ready:
             batch, delivering = await svc.runner.run_beside(pending)
             for key, shown in batch:
                 body = shown.model_dump_json()
-                yield f"id: {key}\nevent: notification\ndata: {body}\n\n".encode()
+                yield f"id: {id_of_key(key)}\nevent: notification\ndata: {body}\n\n".encode()
                 svc.metrics.events.inc()
-                key_of = parse_event_id(key)
-                cursor = key_of if cursor is None or key_of is None else max(cursor, key_of)
+                cursor = key if cursor is None else max(cursor, key)
             sent.update(notification_id for notification_id, _ in delivering)
             svc.deliveries.add(delivering)
             if once:

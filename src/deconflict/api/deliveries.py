@@ -37,7 +37,7 @@ class DeliveryMarks:
         self._every_s = every_s
         self._pending: dict[str, float] = {}  # notification id -> when it was sent
         self._task: asyncio.Task[None] | None = None
-        self._lock: asyncio.Lock | None = None
+        self._lock = asyncio.Lock()  # binds to a loop at first use, not here
 
     def add(self, sent: Iterable[tuple[str, float]]) -> None:
         """Mark these (notification id, when sent) delivered at the next batch."""
@@ -55,8 +55,6 @@ class DeliveryMarks:
     async def flush(self) -> bool:
         """Write every mark added so far (after a batch already being written); whether it
         was written. A batch that fails is kept for the next one."""
-        if self._lock is None:
-            self._lock = asyncio.Lock()
         async with self._lock:
             items = list(self._pending.items())
             self._pending = {}

@@ -17,7 +17,8 @@ listens for what the others do. A process on standby learns of new notifications
 holder's announcement (its detections' commit, with its lease token) and wakes its waiters, so a
 party's stream on any process gets its notification at once rather than at its next keep-alive;
 the holder learns of another process's commit (a filing through it) and runs its detector at
-once rather than at the next ``interval_s``. Only wake-ups: the store is read as always.
+once rather than at the next ``interval_s``. Only wake-ups: the store is read as always. A
+process on standby tries for the lease a few times a second, not at every write and loop turn.
 
 Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
 queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
@@ -60,6 +61,10 @@ log = logging.getLogger("deconflict.api")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of this process's writes
 _GROUP_MAX = 64  # most writes one batch commits
+# On standby, how often the lease is tried for: a try is a read transaction, and every write
+# group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
+# over this much later at most.
+_STANDBY_RETRY_S = 0.25
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:
@@ -102,9 +107,11 @@ class HubRunner:
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()  # cleared to stop the listener thread
         self._announce = False  # whether other processes may listen (PostgreSQL)
-        # On standby: the change log's end after this process's last write the detector reads,
-        # until the lease holder's detector has passed it (0: nothing to wait for).
-        self._written = 0
+        # On standby: writes the detector reads made by this process (counted on the hub
+        # thread), and how many of them the lease holder's detector is known to have passed.
+        self._writes = 0
+        self._writes_seen = 0
+        self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
         self.ready = False
 
     async def start(self) -> None:
@@ -183,7 +190,7 @@ class HubRunner:
         (``settled=False``: at once, for a reader that must see the detector as it is, such
         as the metrics)."""
 
-        if settled and self._written:
+        if settled and self._writes != self._writes_seen:
             await self._caught_up()
 
         def job() -> tuple[T, bool]:
@@ -216,19 +223,24 @@ class HubRunner:
         return await asyncio.get_running_loop().run_in_executor(self._beside_thread, job)
 
     def _wrote(self) -> None:
-        """On the hub thread, after a write the detector reads committed: on standby, note the
-        change log's end, for the next settled read to wait for (see :meth:`_caught_up`)."""
+        """On the hub thread, after a write the detector reads committed: on standby, count
+        it, for the next settled read to wait for (see :meth:`_caught_up`)."""
         if not self.leading:
-            try:
-                self._written = self._hub_or_fail().store.last_change()
-            except StoreError:  # what was written stands; only the next read does not wait
-                log.warning("could not read the change log's end after a write", exc_info=True)
+            self._writes += 1
 
     async def _caught_up(self) -> None:
-        """On standby, wait until the lease holder's detector has passed this process's last
-        write (or ``_CATCH_UP_S``), so that a read after a write sees its outcome, as it does
-        in the process that detects. The holder's commit of its detections wakes the wait."""
-        target, hub = self._written, self._hub_or_fail()
+        """On standby, wait until the lease holder's detector has passed this process's writes
+        (or ``_CATCH_UP_S``), so that a read after a write sees its outcome, as it does in the
+        process that detects. The holder's commit of its detections wakes the wait. The change
+        log's end is read here, once, not after every write: it is past every write counted
+        before it (committed on this thread before the read), and a burst of filings costs no
+        read at all until someone reads."""
+        writes, hub = self._writes, self._hub_or_fail()
+        try:
+            target = await self._submit(hub.store.last_change)
+        except StoreError:  # the read goes on without waiting; the next one tries again
+            log.warning("could not read the change log's end", exc_info=True)
+            return
         deadline = time.monotonic() + _CATCH_UP_S
         while not self.leading:
             generation = self._generation
@@ -241,8 +253,7 @@ class HubRunner:
                 )
                 break
             await self.changed(min(left, 0.05), since=generation)
-        if self._written == target:
-            self._written = 0
+        self._writes_seen = max(self._writes_seen, writes)
 
     async def run_write(
         self, fn: Callable[[Hub], T], group: bool = False, detects: bool = True
@@ -349,12 +360,15 @@ class HubRunner:
             raise RuntimeError("the hub is not started")
         self._due = False
         changed = False
+        if worker.token is None and time.monotonic() < self._standby_until:
+            return False  # another process detects; the lease is tried for again soon
         try:
             while True:
                 token = worker.token
                 report = worker.step(tick=tick)
                 tick = False
                 if report is None:  # another process holds the lease and detects
+                    self._standby_until = time.monotonic() + _STANDBY_RETRY_S
                     return changed
                 token = worker.token if worker.token is not None else token
                 if report.notifications or report.changes > 0:

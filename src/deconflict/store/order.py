@@ -30,7 +30,7 @@ Why this rather than the alternatives:
   lock (:func:`queue_writer`; ``LOCK TABLE`` takes no snapshot), and then reads what the
   previous writer committed. Writes are serialised, never aborted for racing each other.
 - *Portable.* Plain ``SELECT ... FOR UPDATE`` on a table row works on PostgreSQL and CockroachDB
-  (SQLite has one writer at a time anyway and ignores the clause); the table lock above is for
+  (SQLite has one writer at a time anyway, so there it is not taken); the table lock above is for
   PostgreSQL only and a matter of retries, not of order. A commit watermark from
   ``pg_snapshot_xmin`` or an advisory lock would tie correctness to PostgreSQL internals, and
   LISTEN/NOTIFY is only ever a wake-up.
@@ -100,7 +100,12 @@ def once_per_transaction(connection: sa.Connection, what: str) -> bool:
 
 
 def take_log_position(connection: sa.Connection) -> None:
-    """Lock the log mutex row until this transaction ends (a no-op if already held)."""
+    """Lock the log mutex row until this transaction ends (a no-op if already held, and on
+    SQLite, whose write transaction holds the database's one write lock from its ``BEGIN
+    IMMEDIATE`` to its commit: its change-log rows are in commit order already, and the
+    statement cost every filing's transaction a round of SQLAlchemy for nothing)."""
+    if connection.dialect.name == "sqlite":
+        return
     if not once_per_transaction(connection, "deconflict.log_mutex"):
         return
     row = connection.execute(

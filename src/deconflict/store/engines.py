@@ -7,7 +7,8 @@ so every caller (CLI ``--db``, ``Hub.open``, tests) names its database the same 
 SQLite: WAL, ``synchronous=FULL`` (what the API acknowledges is on disk), foreign keys on, a busy
 timeout, and ``BEGIN IMMEDIATE`` so a write transaction takes the write lock at once instead of
 failing on upgrade (a read-only one, a plain ``BEGIN``: WAL gives it a snapshot and no lock);
-several processes may share the file. PostgreSQL: every transaction at
+several processes may share the file, their writers queued in the kernel for their turn
+(:mod:`deconflict.store.writers`). PostgreSQL: every transaction at
 SERIALIZABLE (retried on 40001/40P01 by the store), connections checked before use, and a session
 idle inside a transaction for ``IDLE_IN_TRANSACTION_S`` ended by the server.
 """
@@ -26,6 +27,7 @@ from deconflict.errors import StoreError
 from deconflict.store.retry import RetryPolicy
 from deconflict.store.sql import SqlStore
 from deconflict.store.transactions import READ_ONLY
+from deconflict.store.writers import QueuedConnection, turn_path
 
 __all__ = ["open_postgres", "open_sqlite", "open_store", "postgres_url"]
 
@@ -34,7 +36,8 @@ _BUSY_TIMEOUT_MS = 5000  # SQLite's own wait for a lock, for every statement but
 
 
 def _sqlite_engine(path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{path}")
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"factory": QueuedConnection})
+    turns = turn_path(path)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -52,7 +55,7 @@ def _sqlite_engine(path: Path) -> sa.Engine:
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a snapshot; takes no lock in WAL mode
             return
-        _begin_immediate(connection)
+        _begin_immediate(connection, turns)
 
     return engine
 
@@ -61,17 +64,22 @@ _LOCK_WAIT_S = 5.0  # longest a writer waits for SQLite's write lock
 _LOCK_RETRY_S = 0.0005  # how often it tries again meanwhile
 
 
-def _begin_immediate(connection: sa.Connection) -> None:
-    """``BEGIN IMMEDIATE``, waiting at most ``_LOCK_WAIT_S`` for the write lock, trying every
-    ``_LOCK_RETRY_S``. Not SQLite's own busy timeout for this: its handler sleeps longer and
-    longer (up to 100 ms a try), so a process that writes now and then (a CLI command beside a
-    busy serve) would lose the lock to one that writes all the time, and wait for seconds; the
-    timeout stays for every other statement."""
+def _begin_immediate(connection: sa.Connection, turns: Path) -> None:
+    """``BEGIN IMMEDIATE`` after the writers' queue gives this connection its turn
+    (:mod:`deconflict.store.writers`), waiting at most ``_LOCK_WAIT_S`` in all for the write
+    lock, trying every ``_LOCK_RETRY_S`` while a writer outside the queue holds it. Not
+    SQLite's own busy timeout for this: its handler sleeps longer and longer (up to 100 ms a
+    try), so a process that writes now and then (a CLI command beside a busy serve) would lose
+    the lock to one that writes all the time, and wait for seconds; the timeout stays for every
+    other statement."""
     cursor = connection.connection.dbapi_connection
     if cursor is None:  # pragma: no cover - a begun connection has one
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
     deadline = time.monotonic() + _LOCK_WAIT_S
+    queued = isinstance(cursor, QueuedConnection)
+    if queued:  # past the deadline without it, the first try below fails as it always did
+        cursor.take_turn(turns, _LOCK_WAIT_S)
     cursor.execute("PRAGMA busy_timeout=0")
     try:
         while True:
@@ -80,6 +88,8 @@ def _begin_immediate(connection: sa.Connection) -> None:
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() >= deadline:
+                    if queued:
+                        cursor.give_back_turn()
                     raise
             time.sleep(_LOCK_RETRY_S)
     finally:

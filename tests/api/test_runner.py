@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from tests.api.harness import make_db
 
+from deconflict.api import runner as runner_module
 from deconflict.api.runner import HubRunner
 from deconflict.errors import AlreadyExists, InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
@@ -283,3 +285,51 @@ async def test_a_filing_of_an_id_stored_before_its_batch_is_refused_alone(tmp_pa
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
         assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
         hub.ledger.verify()
+
+
+async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_after_writes(
+    tmp_path: Path,
+) -> None:
+    """Beside a leader, a standby's writes do not each try for the lease (a read transaction
+    each): 40 separate filings through it make a handful of tries at most. A settled read
+    after them waits for the leader to detect them, so it sees their outcome."""
+    db = make_db(tmp_path)
+    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    await leader.start()
+    await standby.start()
+    try:
+        assert leader.leading
+        assert not standby.leading
+        hub = await standby.run(lambda hub: hub)
+        tries: list[float] = []
+        real = hub.store.acquire_lease
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            tries.append(1.0)
+            return real(*args, **kwargs)
+
+        hub.store.acquire_lease = counting  # type: ignore[method-assign]
+
+        def file_here(i: int) -> Callable[[Hub], Any]:
+            volume = Volume4D.build(
+                f"v{i}", Circle((30.0, 20.0), 1_000.0), 0.0, 1_000.0, START_S, START_S + 600.0
+            )
+            party = "US" if i % 2 else "FR"
+            return lambda hub: hub.file_notice(party, [volume], "air-activity", f"W{i}")
+
+        async with asyncio.timeout(BOUND_S):
+            started = time.monotonic()
+            for i in range(40):
+                await standby.run_write(file_here(i), group=True)
+            most = (time.monotonic() - started) / runner_module._STANDBY_RETRY_S + 2
+            assert len(tries) <= min(most, 39)  # every write (and loop turn) would make one
+            notices = await standby.run(lambda hub: hub.list_notices("US"))
+            conflicts = await standby.run(lambda hub: hub.list_conflicts("US"))
+        assert len(notices) == 40  # US's 20 and FR's, shared in full
+        assert conflicts  # neighbouring circles of the two parties: detected before the read
+        assert not standby.leading
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await standby.stop()
+            await leader.stop()

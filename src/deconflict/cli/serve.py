@@ -62,7 +62,7 @@ def serve(
     path = db if db is not None else setting_value("db")
     bind = host or setting_value("host")
     listen = port if port is not None else int(setting_value("port"))
-    processes = workers if workers is not None else _workers_setting()
+    processes = workers if workers is not None else _whole_setting("workers")
     if processes < 1:
         fail(f"--workers must be at least 1, not {processes}")
     if links:
@@ -105,10 +105,6 @@ def serve(
     finally:
         if detector is not None:
             detector.stop()
-
-
-def _workers_setting() -> int:
-    return _whole_setting("workers")
 
 
 def _whole_setting(name: str) -> int:

@@ -165,6 +165,28 @@ def test_slider_moves_the_picture_through_time(page: Page, hub: DemoHub) -> None
     assert _view_time_s(page) == stopped
 
 
+def test_a_map_reload_keeps_the_time_moved_while_it_loaded(page: Page, hub: DemoHub) -> None:
+    # A reload (a live notification schedules one) fetches the picture; the slider moves on
+    # meanwhile when the clock plays. The reload must keep the newer time, not the one it
+    # started from: that once put the clock back just after Pause.
+    _sign_in_by_link(page, hub, "US")
+    before = _epoch("2015-11-17T05:30:00Z")
+    moved = _epoch("2015-11-18T11:00:00Z")
+    _set_time(page, before)
+    after_reload = page.evaluate(
+        """async (moved) => {
+            const view = window.deconflictView;
+            const loading = view.reload();
+            view.setTime(moved * 1000);
+            await loading;
+            return view.state.t / 1000;
+        }""",
+        moved,
+    )
+    assert after_reload == pytest.approx(moved)
+    assert _drawn(page) == {"US-N1-1"}
+
+
 def test_acknowledging_shows_on_the_map_and_in_the_api(page: Page, hub: DemoHub) -> None:
     _sign_in_by_link(page, hub, "US")
     escalated = [n for n in hub.api("US", "/v1/notifications") if n["state"] == "escalated"]

@@ -398,8 +398,10 @@
   }
 
   async function loadMap(keepTime) {
-    const t = state.t;
     const collection = await api("/v1/map");
+    // The time is read once the picture is here: a play tick or a slider move made while it
+    // was on its way must not be undone.
+    const t = state.t;
     state.party = collection.party;
     load(collection);
     if (keepTime) setTime(t);
@@ -472,5 +474,5 @@
     const saved = fragment || sessionStorage.getItem("deconflict.token");
     if (saved) signIn(saved);
   }
-  window.deconflictView = { state, setTime, map };
+  window.deconflictView = { state, setTime, map, reload: () => loadMap(true) };
 })();

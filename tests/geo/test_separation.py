@@ -224,8 +224,9 @@ def test_planar_error_bound_holds(data):
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_one_footprint_against_many_decides_as_each_pair_does(data):
-    """``separated_by_many`` (one frame, vectorised; all circles: no shapely geometry) gives
-    ``separated_by``'s answer for every pair, with thresholds around each pair's separation."""
+    """``separated_by_many`` (a pair surely within its threshold at once, the rest in one frame,
+    vectorised; all circles: no shapely geometry) gives ``separated_by``'s answer for every
+    pair, with thresholds around each pair's separation."""
     site = SITES[data.draw(st.sampled_from(sorted(SITES)))]
     only_circles = data.draw(st.booleans())
 

@@ -102,12 +102,34 @@ def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.o
 def separated_by_many(
     a: Footprint, others: Sequence[Footprint], thresholds_m: Sequence[float]
 ) -> list[bool]:
-    """:func:`separated_by` for ``a`` against each of ``others`` (with its own threshold), in one
-    frame centred on ``a`` and with shapely's vectorised predicates; pairs within the error
-    margin are decided one by one on the ellipsoid, as :func:`separated_by` does."""
+    """:func:`separated_by` for ``a`` against each of ``others`` (with its own threshold). A
+    pair surely closer than its threshold (see :func:`_within`; in dense traffic, most of them)
+    is decided at once; the rest in one frame centred on ``a`` (:func:`_apart_many`)."""
+    out = [False] * len(others)
+    left = [i for i, other in enumerate(others) if not _within(a, other, thresholds_m[i])]
+    if left:
+        apart = _apart_many(a, [others[i] for i in left], [thresholds_m[i] for i in left])
+        for i, verdict in zip(left, apart, strict=True):
+            out[i] = verdict
+    return out
+
+
+def _within(a: Footprint, b: Footprint, threshold_m: float) -> bool:
+    """Whether ``a`` and ``b`` surely come closer than ``threshold_m``, from a cheap bound: the
+    geodesic between a vertex of each core is at most their n-vector angle times the largest
+    radius of curvature, and the cores are no farther apart than that."""
+    dot = float(a.core_vectors[0] @ b.core_vectors[0])
+    reach_m = math.acos(max(-1.0, min(1.0, dot))) * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M
+    return reach_m < a.radius_m + b.radius_m + threshold_m
+
+
+def _apart_many(
+    a: Footprint, others: Sequence[Footprint], thresholds_m: Sequence[float]
+) -> list[bool]:
+    """:func:`separated_by` for ``a`` against each of ``others``, in one frame centred on ``a``
+    and with shapely's vectorised predicates; pairs within the error margin are decided one by
+    one on the ellipsoid, as :func:`separated_by` does."""
     count = len(others)
-    if count == 0:
-        return []
     frame = Frame(a.centre)
     if a.kind == "circle" and all(o.kind == "circle" for o in others):
         # Point cores (the busiest case: drones, orbits): their planar distance is that of the
@@ -157,11 +179,8 @@ def clearance_m(a: Footprint, b: Footprint) -> float:
     (and the cores are no farther apart), then the planar stage within its error margin; only
     pairs that may be apart are measured on the ellipsoid."""
     radii = a.radius_m + b.radius_m
-    if radii > 0:
-        dot = float(a.core_vectors[0] @ b.core_vectors[0])
-        reach_m = math.acos(max(-1.0, min(1.0, dot))) * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M
-        if reach_m < radii:
-            return 0.0
+    if radii > 0 and _within(a, b, 0.0):
+        return 0.0
     frame, error = _pair_frame(a, b)
     pa, pb = a.planar(frame), b.planar(frame)
     planar = float(shapely.distance(pa, pb))

@@ -16,15 +16,13 @@ per transaction (:class:`Commitments`), many at a time.
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 from collections.abc import Callable, Iterable
-from datetime import date
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import canonical
 from deconflict.ledger.commit import commit_canonical
 from deconflict.model import Conflict, Notice, Notification, Plan
@@ -52,35 +50,9 @@ Record = Notice | Plan | Conflict | Notification | None
 _LOOKUP_CHUNK = 500  # subjects per IN (...) lookup
 
 
-@functools.lru_cache(maxsize=64)
-def _day(days: int) -> str:
-    """The date ``days`` after 1970-01-01, ``2015-11-16``."""
-    return date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
-
-
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
 def rfc3339(at_s: float | None) -> str | None:
-    """``2015-11-16T20:00:00Z`` (microseconds only when there are any): the moment
-    ``datetime.fromtimestamp(at_s, UTC)`` is, written as its ``isoformat`` writes it. Computed
-    here (its microseconds rounded half to even, as ``datetime`` rounds them), and the date
-    looked up: every entry has a time, and this took as long as the rest of a notice's entry."""
-    if at_s is None:
-        return None
-    whole = math.floor(at_s)
-    micro = round((at_s - whole) * 1e6)  # the fraction is exact; half to even, as datetime
-    if micro == 1_000_000:
-        whole, micro = whole + 1, 0
-    clock = _clock(whole)
-    return f"{clock}.{micro:06}Z" if micro else f"{clock}Z"
-
-
-@functools.lru_cache(maxsize=256)
-def _clock(whole: int) -> str:
-    """The date and time of second ``whole``: a busy hub writes many entries a second."""
-    days, second = divmod(whole, 86_400)
-    return f"{_day(days)}T{second // 3600:02}:{second // 60 % 60:02}:{second % 60:02}"
+    """An entry's time: ``2015-11-16T20:00:00Z``, microseconds only when there are any."""
+    return None if at_s is None else rfc3339_micro(at_s)
 
 
 def subject_of(entity: str, entity_id: str) -> str:

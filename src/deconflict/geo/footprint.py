@@ -170,18 +170,29 @@ class Footprint(ABC):
     cap_rad: float
     area_m2: float
 
-    def _finish(self, radius_m: float, lons: Array, lats: Array, limits: GeoLimits) -> None:
-        """Set the derived fields and check extent and area; shared by every kind."""
+    def _finish(
+        self,
+        radius_m: float,
+        lons: Array,
+        lats: Array,
+        limits: GeoLimits,
+        vectors: Array | None = None,
+    ) -> None:
+        """Set the derived fields and check extent and area; shared by every kind (``vectors``:
+        the n-vectors of ``lons`` and ``lats``, when the caller has them)."""
         self.radius_m = radius_m
         self.core_lons = lons
         self.core_lats = lats
-        self.core_vectors = nvectors(lons, lats)
-        mean = self.core_vectors.mean(axis=0)
-        norm = float(np.linalg.norm(mean))
-        if norm < 0.2:
-            raise InvalidGeometry("footprint spans too much of the globe to have a centre")
-        self.centre = mean / norm
-        spread = float(np.arccos(np.clip(self.core_vectors @ self.centre, -1.0, 1.0)).max())
+        self.core_vectors = nvectors(lons, lats) if vectors is None else vectors
+        if len(self.core_vectors) == 1:  # a point is its own centre
+            self.centre, spread = self.core_vectors[0], 0.0
+        else:
+            mean = self.core_vectors.mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            if norm < 0.2:
+                raise InvalidGeometry("footprint spans too much of the globe to have a centre")
+            self.centre = mean / norm
+            spread = float(np.arccos(np.clip(self.core_vectors @ self.centre, -1.0, 1.0)).max())
         # A geodesic between densified points strays from their chord by far less than 100 m.
         self.cap_rad = spread + metres_to_angle(radius_m + 100.0)
         if math.degrees(self.cap_rad) > MAX_EXTENT_DEG:
@@ -259,7 +270,11 @@ class Circle(Footprint):
         if radius <= 0:
             raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}")
         self.lon, self.lat = position
-        self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits)
+        # Its one n-vector in plain floats: numpy's per-call cost is most of a small array's.
+        lon, lat = math.radians(self.lon), math.radians(self.lat)
+        cos_lat = math.cos(lat)
+        vector = np.array([[cos_lat * math.cos(lon), cos_lat * math.sin(lon), math.sin(lat)]])
+        self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits, vector)
 
     def _area(self) -> float:
         return math.pi * self.radius_m**2

@@ -122,14 +122,28 @@ def driver_rows(
     expanding) as dicts by column name, run on the DBAPI cursor of ``c``'s transaction: for a
     small read made very often (an event stream's, at every wake-up), where SQLAlchemy's
     execution costs several times the database's work."""
+    names, rows = _driver_select(c, query, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def driver_tuples(
+    c: sa.Connection, query: sa.Select[Any], params: Mapping[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``query`` as the driver gives them (tuples), run as :func:`driver_rows` runs
+    it: for many rows, where SQLAlchemy's row objects cost as much as the work on them."""
+    return _driver_select(c, query, params)[1]
+
+
+def _driver_select(
+    c: sa.Connection, query: sa.Select[Any], params: Mapping[str, Any]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     sql, order = _select_sql(c.dialect, query)
     args: Any = tuple(params[name] for name in order) if order is not None else dict(params)
     if not c.in_transaction():  # begun as SQLAlchemy would (the store's BEGIN), not autocommit
         c.begin()
     with _driver_cursor(c, sql, args) as cursor:
         cursor.execute(sql, args)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        return [column[0] for column in cursor.description], cursor.fetchall()
 
 
 def driver_scalar(c: sa.Connection, sql: str) -> Any:

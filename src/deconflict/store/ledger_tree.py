@@ -26,10 +26,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 
 from deconflict.errors import VerificationFailed
-from deconflict.ledger import new_perfect_nodes
-from deconflict.ledger.merkle import NodeKey
+from deconflict.ledger.merkle import NodeKey, node_hash
 from deconflict.store import ledger_tables as lt
-from deconflict.store.bulk import insert_rows
+from deconflict.store.bulk import driver_tuples, insert_rows
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 
 __all__ = [
@@ -111,26 +110,26 @@ def subtree_rows(c: sa.Connection, start: int, size: int) -> list[tuple[int, byt
     ``size`` complete, given that every one within the first ``start`` is stored (``start``
     from :func:`built_size`): computed from the stored leaf hashes, which never change once
     written, so a read transaction will do."""
-    edge: dict[NodeKey, bytes] = {}
     keys = edge_keys(start)
     found = read_hashes(c, keys)
+    # The right edge as a stack, the largest subtree at the bottom: a leaf at an index with k
+    # trailing one bits completes k perfect subtrees, each with the subtree on top as its left.
+    stack: list[bytes] = []
     for key in keys:
         if key not in found:
             raise _inconsistent(f"subtree hash {key}")
-        edge[key] = found[key]
+        stack.append(found[key])
     rows: list[tuple[int, bytes]] = []
     index = start
-    for row in c.execute(_LEAVES, {"lo": start, "hi": size}):
-        if int(row.idx) != index or row.leaf is None:
+    for idx, leaf in driver_tuples(c, _LEAVES, {"lo": start, "hi": size}):
+        if idx != index or leaf is None:
             raise _inconsistent(f"leaf hash {index}")
-        for key, value in new_perfect_nodes(index, bytes(row.leaf), edge):
-            level, i = key
-            if level:
-                rows.append((node_id(key), value))
-            if i & 1:  # a right child: its left sibling is used up
-                del edge[(level, i - 1)]
-            else:  # a left child: kept until its sibling completes it
-                edge[key] = value
+        value, level, i = bytes(leaf), 0, index
+        while i & 1:
+            value = node_hash(stack.pop(), value)
+            level, i = level + 1, i >> 1
+            rows.append((node_id((level, i)), value))
+        stack.append(value)
         index += 1
     if index != size:
         raise _inconsistent(f"leaf hash {index}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -113,7 +114,7 @@ async def file_notice(
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         filing = hub.file_notice(principal.party, volumes, body.category, body.id)
-        return 201, notice_out(filing.notice, filing), _etag(filing.notice)
+        return 201, partial(notice_out, filing.notice, filing), _etag(filing.notice)
 
     return await idempotent_post(request, principal, act, group=True)
 

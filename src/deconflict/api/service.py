@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -159,6 +160,11 @@ class _EncodedJSON(JSONResponse):
         return content if isinstance(content, bytes) else super().render(content)
 
 
+def _made(body: Any) -> Any:
+    """A response body, made now if it came as the function that makes it."""
+    return body() if isinstance(body, partial) else body
+
+
 async def idempotent_post(
     request: Request,
     principal: Principal,
@@ -171,7 +177,9 @@ async def idempotent_post(
     the worker that made it died before answering). ``group``: ``act`` touches only the store,
     so it may share a commit with other writes (see :class:`HubRunner`); two requests with one
     key in one batch run one after the other in its transaction, so the second finds the
-    first's response."""
+    first's response. The body ``act`` returns may be a function making it (a
+    :class:`functools.partial`): called after the commit, off the hub thread, unless the
+    response is stored, so a group's write lock is not held while its answers are built."""
     svc = service(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
@@ -180,6 +188,7 @@ async def idempotent_post(
     if key is None:
         # Encoded here, not on the hub thread: in a group, that holds the write lock.
         status, body, headers = await svc.runner.run_write(act, group=group)
+        body = _made(body)
         if isinstance(body, BaseModel):  # pydantic's own encoder: 3 µs to its 60 here
             encoded = body.model_dump_json(by_alias=True).encode()
             return _EncodedJSON(encoded, status_code=status, headers=headers)
@@ -198,6 +207,7 @@ async def idempotent_post(
                     raise ApiError(422, "this Idempotency-Key was used for a different request")
                 return stored, True
             status, body, headers = act(hub)
+            body = _made(body)
             plain = (
                 body.model_dump(mode="json", by_alias=True)
                 if isinstance(body, BaseModel)

@@ -18,7 +18,7 @@ from tests.strategies import SITES, footprints, metres_east, places, square
 
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, separated_by, separation_m
 from deconflict.geo.separation import _pair_frame, clearance_m, separated_by_many
-from deconflict.geo.sphere import MAX_CURVATURE_M, nvectors
+from deconflict.geo.sphere import MAX_CURVATURE_M, nvector, nvectors
 
 
 def core_edges(footprint):
@@ -245,3 +245,11 @@ def test_one_footprint_against_many_decides_as_each_pair_does(data):
         thresholds.append(data.draw(st.sampled_from([0.0, near, near + 0.5, near * 1.01, 5e3])))
     expected = [separated_by(a, o, t) for o, t in zip(others, thresholds, strict=True)]
     assert separated_by_many(a, others, thresholds) == expected
+
+
+@given(st.floats(-180.0, 180.0), st.floats(-90.0, 90.0))
+def test_one_point_s_nvector_is_that_of_the_array_form(lon: float, lat: float) -> None:
+    """A circle's n-vector is computed with ``math`` (``nvector``): the same as numpy's."""
+    one = nvector(lon, lat)
+    assert one.shape == (1, 3)
+    np.testing.assert_allclose(one, nvectors(np.array([lon]), np.array([lat])), atol=1e-15)

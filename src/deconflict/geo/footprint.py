@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pyproj import Geod
 
 from deconflict.errors import InvalidGeometry
-from deconflict.geo.sphere import Frame, metres_to_angle, nvectors, to_lonlat
+from deconflict.geo.sphere import Frame, metres_to_angle, nvector, nvectors, to_lonlat
 
 __all__ = [
     "DENSIFY_M",
@@ -270,10 +270,7 @@ class Circle(Footprint):
         if radius <= 0:
             raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}")
         self.lon, self.lat = position
-        # Its one n-vector in plain floats: numpy's per-call cost is most of a small array's.
-        lon, lat = math.radians(self.lon), math.radians(self.lat)
-        cos_lat = math.cos(lat)
-        vector = np.array([[cos_lat * math.cos(lon), cos_lat * math.sin(lon), math.sin(lat)]])
+        vector = nvector(self.lon, self.lat)
         self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits, vector)
 
     def _area(self) -> float:

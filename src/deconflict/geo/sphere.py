@@ -24,6 +24,7 @@ __all__ = [
     "Frame",
     "cap_box",
     "metres_to_angle",
+    "nvector",
     "nvectors",
     "to_lonlat",
 ]
@@ -51,6 +52,14 @@ def nvectors(lons: Array, lats: Array) -> Array:
     lat = np.radians(lats)
     cos_lat = np.cos(lat)
     return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
+
+
+def nvector(lon: float, lat: float) -> Array:
+    """:func:`nvectors` of one point (1 x 3), computed with ``math``: numpy's cost per call is
+    most of what one point's costs, and every circle has one."""
+    lon_rad, lat_rad = math.radians(lon), math.radians(lat)
+    cos_lat = math.cos(lat_rad)
+    return np.array([[cos_lat * math.cos(lon_rad), cos_lat * math.sin(lon_rad), math.sin(lat_rad)]])
 
 
 def to_lonlat(vectors: Array) -> tuple[Array, Array]:

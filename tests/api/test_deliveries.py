@@ -54,38 +54,44 @@ async def test_a_streamed_notification_is_marked_delivered_when_sent(tmp_path):
 
 
 class _Hub:
-    """Marks notifications; its first ``failures`` calls fail as a store would."""
+    """Queues what was sent; its first ``failures`` calls fail as a store would."""
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.marked: list[list[tuple[str, float]]] = []
 
-    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[str]:
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
         if self.failures:
             self.failures -= 1
             raise StoreError("the database is locked")
         self.marked.append(list(sent))
-        return [notification_id for notification_id, _ in sent]
 
 
 class _Runner:
     def __init__(self, hub: _Hub) -> None:
         self.hub = hub
         self.ready = True
+        self.grouped: list[bool] = []
 
-    async def run_beside(self, fn: Callable[[Any], Any]) -> Any:
+    async def run_write(
+        self, fn: Callable[[Any], Any], group: bool = False, detects: bool = True
+    ) -> Any:
+        self.grouped.append(group and not detects)
         return fn(self.hub)
 
 
 async def test_marks_are_batched_and_a_failed_batch_is_kept_for_the_next():
     hub = _Hub(failures=1)
-    marks = DeliveryMarks(_Runner(hub), every_s=0.01)  # type: ignore[arg-type]
+    runner = _Runner(hub)
+    marks = DeliveryMarks(runner, every_s=0.01)  # type: ignore[arg-type]
     marks.add([("M1", 1.0), ("M2", 2.0)])
     marks.add([("M1", 5.0), ("M3", 3.0)])  # a second send of M1 keeps its first time
     assert not await marks.flush()  # the store failed: nothing lost
     assert hub.marked == []
     await marks.stop()  # what is left is written on the way out
     assert hub.marked == [[("M1", 1.0), ("M2", 2.0), ("M3", 3.0)]]
+    # Sent as grouped writes the detector need not run after: they share the filings' commit.
+    assert runner.grouped == [True, True]  # the failed batch, then the one that was written
 
 
 async def test_marks_are_written_in_the_background_after_a_failure():

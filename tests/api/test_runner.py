@@ -333,3 +333,48 @@ async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_afte
         async with asyncio.timeout(BOUND_S):
             await standby.stop()
             await leader.stop()
+
+
+async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: Path) -> None:
+    """Deliveries queued through a standby (as its streams' marks are) are marked delivered by
+    the lease holder's detector loop, soon and with the times they were sent; the standby never
+    marks any itself."""
+    db = make_db(tmp_path)
+    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    await leader.start()
+    await standby.start()
+    try:
+        hub = await standby.run(lambda hub: hub)
+        marked_here: list[int] = []
+        real = hub.mark_queued_deliveries
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            marked_here.append(1)
+            return real(*args, **kwargs)
+
+        hub.mark_queued_deliveries = counting  # type: ignore[method-assign]
+        async with asyncio.timeout(BOUND_S):
+            await standby.run_write(_file(1, "US"), group=True)
+            volume = _volume(1)
+            await standby.run_write(
+                lambda hub: hub.file_notice("FR", [volume], "air-activity", "F1"), group=True
+            )
+            made = await standby.run(lambda hub: hub.list_notifications("US"))
+            assert made  # US is told of FR's notice over its own
+            sent = [(n.id, 1_000.0 + k) for k, n in enumerate(made)]
+            await standby.run_write(
+                lambda hub: hub.queue_deliveries(sent), group=True, detects=False
+            )
+            while True:
+                now = await standby.run(lambda hub: hub.list_notifications("US"), settled=False)
+                if all(not n.undelivered for n in now):
+                    break
+                await asyncio.sleep(0.01)
+        assert [(n.id, n.delivered_at_s) for n in now] == sent
+        assert marked_here == []
+        assert not standby.leading
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await standby.stop()
+            await leader.stop()

@@ -207,6 +207,38 @@ def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store)
     assert store.mark_delivered([("M0", 170.0)]) == []  # twice: the first time stands
 
 
+def test_queued_deliveries_are_marked_by_whoever_marks_them_next(store):
+    """What a stream sent is queued (``queue_deliveries``: the first time of a notification
+    queued twice stands) and counts as delivered to ``undelivered_ids`` at once; it is marked
+    delivered, with a ledger entry, and taken off the queue by ``mark_queued_deliveries``,
+    oldest sent first, at most ``limit`` at a time; an acknowledgement made meanwhile stands,
+    and an id that names no notification is dropped."""
+    made = [
+        Notification(f"M{k}", "faf", NotificationKind.NOTICE, 100.0 + k, 9_000.0, 900.0)
+        for k in range(4)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    assert store.mark_queued_deliveries(10) == []  # none queued: nothing written
+    store.queue_deliveries([("M2", 162.0), ("M0", 160.0), ("nope", 150.0)])
+    store.queue_deliveries([("M0", 170.0), ("M1", 161.0)])  # M0 again: 160 stands
+    assert sorted(store.undelivered_ids("faf")) == ["M3"]
+    assert store.get_notification("M0").state is NotificationState.PENDING  # not yet marked
+    store.update_notification(made[1].acknowledge(155.0), "acknowledged")
+    entries = store.ledger_size()
+    first = store.mark_queued_deliveries(2)  # the two sent first: "nope" (dropped) and M0
+    assert [(n.id, n.delivered_at_s) for n in first] == [("M0", 160.0)]
+    rest = store.mark_queued_deliveries(10)
+    assert [(n.id, n.delivered_at_s) for n in rest] == [("M2", 162.0)]
+    assert store.mark_queued_deliveries(10) == []  # the queue is empty
+    assert store.ledger_size() == entries + 2
+    now = {n.id: n for n in store.get_notifications(["M0", "M1", "M2", "M3"])}
+    assert now["M0"] == made[0].deliver(160.0)
+    assert now["M1"] == made[1].acknowledge(155.0)
+    assert now["M2"] == made[2].deliver(162.0)
+    assert now["M3"].undelivered
+    assert store.undelivered_ids("faf") == ["M3"]
+
+
 def test_a_stream_s_reads_agree_with_the_general_listing(store):
     """``notifications_since`` (run on the driver) returns what ``list_notifications`` does for
     a party and a time, those relayed through it included, in the same order."""

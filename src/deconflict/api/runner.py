@@ -32,9 +32,10 @@ the batch committed.
 
 Beside the hub thread, a second thread with a hub (and store connections) of its own
 (:meth:`HubRunner.run_beside`) runs what needs nothing of the detector's state and only what is
-committed: the event streams' reads and the marks of what they delivered
-(:mod:`deconflict.api.deliveries`), so a stream never waits behind a write queued for the
-database's write lock, nor behind a detector pass.
+committed: the event streams' reads, so a stream never waits behind a write queued for the
+database's write lock, nor behind a detector pass. What the streams sent is queued in the
+database with the next group of writes (:mod:`deconflict.api.deliveries`), and the lease
+holder's detector loop marks it delivered after each pass (:meth:`HubRunner._mark_sent`).
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ class HubRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         if self._worker is not None:
+            await self._submit(self._mark_sent)  # what this process's streams sent last
             await self._submit(self._worker.release)
         if self._hub is not None:
             await self._submit(self._hub.close)
@@ -435,3 +437,13 @@ class HubRunner:
                 self._signal()
             if self._due:  # a step at a time: the writes queued meanwhile go first
                 detect_now.set()
+            try:  # what the streams sent, after the writes queued meanwhile
+                await self._submit(self._mark_sent)
+            except Exception:  # kept queued: the next turn marks them
+                log.exception("marking the notifications sent delivered failed")
+
+    def _mark_sent(self) -> None:
+        """On the hub thread, if this process holds the detector lease: mark delivered what the
+        streams (of every process) queued as sent; a read alone when none is queued."""
+        if self.leading:
+            self._hub_or_fail().mark_queued_deliveries()

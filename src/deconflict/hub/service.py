@@ -465,10 +465,16 @@ class Hub:
         """Those of ``ids`` that are notifications to ``party`` or relayed through it."""
         return [n for n in self._store.get_notifications(ids) if party in (n.recipient, n.via)]
 
-    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
-        """Record that each notification of ``sent`` (id, when) reached its recipient then (a
-        stream marks what it sent, in batches): see ``Store.mark_delivered``."""
-        return self._store.mark_delivered(sent)
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        """Record that each notification of ``sent`` (id, when) reached its recipient then, to
+        be marked delivered by :meth:`mark_queued_deliveries` (a stream records what it sent,
+        in batches): see ``Store.queue_deliveries``."""
+        self._store.queue_deliveries(sent)
+
+    def mark_queued_deliveries(self, limit: int = 1000) -> list[Notification]:
+        """Mark delivered the notifications queued as sent (at most ``limit``, oldest first):
+        the detector lease holder's work, beside detection; see ``Store.mark_queued_deliveries``."""
+        return self._store.mark_queued_deliveries(limit)
 
     def acknowledge(self, party: str, notification_id: str) -> Notification:
         """``party`` acknowledges a notification sent to it (only the recipient may)."""

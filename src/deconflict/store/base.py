@@ -286,8 +286,20 @@ class Store(LedgerStore, ABC):
 
     @abstractmethod
     def undelivered_ids(self, party: str) -> list[str]:
-        """The ids of the notifications to ``party`` never delivered (an index read: a stream
-        asks at every wake-up)."""
+        """The ids of the notifications to ``party`` neither delivered nor queued as sent (see
+        :meth:`queue_deliveries`): an index read, a stream asks at every wake-up."""
+
+    @abstractmethod
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        """Record that each notification of ``sent`` (its id and when it was sent) was sent, for
+        :meth:`mark_queued_deliveries` to mark delivered: a plain insert (one already queued
+        keeps its first time), cheap enough to share the commit of a process's filings."""
+
+    @abstractmethod
+    def mark_queued_deliveries(self, limit: int) -> list[Notification]:
+        """Mark delivered (as :meth:`mark_delivered`) at most ``limit`` of the queued
+        notifications, oldest sent first, and take them off the queue, in one transaction;
+        those it marked. No write at all when none is queued."""
 
     @abstractmethod
     def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:

@@ -1,6 +1,15 @@
 """The SQL store's notifications: the queries delivery runs (undelivered, acknowledgement due)
 and their updates as they are delivered, acknowledged or escalated, many in one statement
-(notifications are created by a detection: :mod:`deconflict.store.detections`)."""
+(notifications are created by a detection: :mod:`deconflict.store.detections`).
+
+Delivery is recorded in two steps. The process whose stream sent a notification inserts (id,
+when) into ``deliveries`` (:meth:`SqlNotifications.queue_deliveries`), a statement that rides in
+the commit of that process's filings; the detector lease holder later marks the queued ones
+delivered (state, time, ledger entry) and deletes them, in one transaction
+(:meth:`SqlNotifications.mark_queued_deliveries`). So the marking, which reads each
+notification and writes a ledger entry for it, runs in the process that detects, not in the HTTP
+workers, whose interpreter the requests keep busy. A queued notification counts as delivered to
+:meth:`SqlNotifications.undelivered_ids`, so a stream does not send it again meanwhile."""
 
 from __future__ import annotations
 
@@ -28,9 +37,20 @@ _SINCE = (
     )
     .order_by(_n.created_at_s, _n.id)
 )
+_d = t.deliveries.c
+# Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
 _UNDELIVERED = sa.select(_n.id).where(
-    _n.recipient == sa.bindparam("party"), _n.delivered_at_s.is_(None)
+    _n.recipient == sa.bindparam("party"),
+    _n.delivered_at_s.is_(None),
+    ~sa.exists().where(_d.notification_id == _n.id),
 )
+_QUEUE = sa.text(
+    "INSERT INTO deliveries (notification_id, at_s) VALUES (:id, :at_s)"
+    " ON CONFLICT (notification_id) DO NOTHING"
+)
+_QUEUED = sa.select(_d.notification_id, _d.at_s).order_by(_d.at_s, _d.notification_id)
+_UNQUEUE = t.deliveries.delete().where(_d.notification_id.in_(sa.bindparam("ids", expanding=True)))
+_UNQUEUE_CHUNK = 500  # ids per DELETE ... IN (...)
 _NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -115,21 +135,49 @@ class SqlNotifications(SqlRecords):
             return [row["id"] for row in driver_rows(c, _UNDELIVERED, {"party": party})]
 
     @transaction
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        if not sent:
+            return
+        rows = [{"id": notification_id, "at_s": at_s} for notification_id, at_s in sent]
+        with self.write_connection(f"recording {len(rows)} notifications sent") as c:
+            c.execute(_QUEUE, rows)
+
+    @transaction
+    def mark_queued_deliveries(self, limit: int) -> list[Notification]:
+        # Read first, outside the write lock: most passes find none and write nothing. Rows
+        # queued meanwhile wait for the next call; marking is idempotent (see _mark).
+        with self.read_connection("reading the notifications sent") as c:
+            queued = [(row[0], row[1]) for row in c.execute(_QUEUED.limit(limit))]
+        if not queued:
+            return []
+        with self.write_connection(f"marking {len(queued)} notifications delivered") as c:
+            marked = self._mark(c, queued)
+            ids = [notification_id for notification_id, _ in queued]
+            for i in range(0, len(ids), _UNQUEUE_CHUNK):
+                c.execute(_UNQUEUE, {"ids": ids[i : i + _UNQUEUE_CHUNK]})
+        return marked
+
+    @transaction
     def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
         if not sent:
             return []
+        with self.write_connection(f"marking {len(sent)} notifications delivered") as c:
+            return self._mark(c, sent)
+
+    def _mark(self, c: sa.Connection, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        """In ``c``'s write transaction: mark those of ``sent`` still undelivered (read here,
+        so an acknowledgement or an earlier mark stands), each with a ledger entry."""
         at = dict(sent)
-        with self.write_connection(f"marking {len(at)} notifications delivered") as c:
-            marked = [
-                n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
+        marked = [
+            n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
+        ]
+        if marked:
+            rows = [
+                {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
+                for n in marked
             ]
-            if marked:
-                rows = [
-                    {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
-                    for n in marked
-                ]
-                update_many(c, t.notifications, "id", rows)
-                self._log_many(c, [("notification.delivered", n.id, at[n.id], n) for n in marked])
+            update_many(c, t.notifications, "id", rows)
+            self._log_many(c, [("notification.delivered", n.id, at[n.id], n) for n in marked])
         return marked
 
     def update_notification(self, notification: Notification, verb: str) -> None:

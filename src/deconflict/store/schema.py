@@ -15,6 +15,7 @@ __all__ = [
     "changes",
     "conflicts",
     "cursors",
+    "deliveries",
     "metadata",
     "notice_versions",
     "notices",
@@ -177,4 +178,13 @@ cursors = sa.Table(
     metadata,
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+# What the event streams sent, to be marked delivered (migration 0011): see
+# ``SqlNotifications.queue_deliveries``.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("notification_id", Id, primary_key=True),
+    sa.Column("at_s", Time, nullable=False),
 )

@@ -239,6 +239,92 @@ def test_queued_deliveries_are_marked_by_whoever_marks_them_next(store):
     assert store.undelivered_ids("faf") == ["M3"]
 
 
+def _mark_with_a_change_between_build_and_write(store, store_target, monkeypatch, change):
+    """Two notifications to faf about notice N1, queued as sent and marked, with ``change(other
+    store, notifications)`` made by another store between the build of the entries (before
+    the write lock) and their write; what the mark marked."""
+    from deconflict.store import notifications
+
+    store.add_notice(_notice())
+    made = [
+        Notification(f"M{k}", "faf", NotificationKind.NOTICE, 100.0 + k, 9_000.0, 900.0, "N1")
+        for k in range(2)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    real = notifications.ledger_append.prepare
+    other = open_store(store_target)  # another process's write
+
+    def prepare_then_change(c, items):
+        prepared = real(c, items)
+        change(other, made)
+        return prepared
+
+    monkeypatch.setattr(notifications.ledger_append, "prepare", prepare_then_change)
+    store.queue_deliveries([("M0", 160.0), ("M1", 161.0)])
+    try:
+        return store.mark_queued_deliveries(10)
+    finally:
+        other.close()
+
+
+def test_a_notification_acknowledged_while_its_mark_was_built_stays_acknowledged(
+    store, store_target, monkeypatch
+):
+    """``mark_queued_deliveries`` builds its ledger entries before it takes the write lock; a
+    notification acknowledged meanwhile stays acknowledged, with no delivery entry."""
+    import json
+
+    def acknowledge(other, made):
+        other.update_notification(made[1].acknowledge(150.0), "acknowledged")
+
+    marked = _mark_with_a_change_between_build_and_write(
+        store, store_target, monkeypatch, acknowledge
+    )
+    assert [(n.id, n.delivered_at_s) for n in marked] == [("M0", 160.0)]
+    assert store.get_notification("M1").state is NotificationState.ACKNOWLEDGED
+    assert store.get_notification("M1").delivered_at_s == 150.0
+    bodies = [json.loads(body) for _, body in store.ledger_entries()]
+    assert [b["notification"] for b in bodies if b["type"] == "notification.delivered"] == ["M0"]
+
+
+def test_a_mark_built_ahead_names_the_notice_version_amended_meanwhile(
+    store, store_target, monkeypatch
+):
+    """An entry built before the write lock whose notice was amended meanwhile is built again
+    under it: it names the amended version's commitment, as the newest."""
+    import json
+
+    def amend(other, made):
+        amended = _notice().amend(_volumes()[:1], 151.0)
+        other.update_notice(amended, expected_version=1, verb="amended")
+
+    marked = _mark_with_a_change_between_build_and_write(store, store_target, monkeypatch, amend)
+    assert [n.id for n in marked] == ["M0", "M1"]
+    bodies = [json.loads(body) for _, body in store.ledger_entries()]
+    amended_entry = next(b for b in bodies if b["type"] == "notice.amended")
+    delivered = [b for b in bodies if b["type"] == "notification.delivered"]
+    assert [(b["notice_version"], b["notice_commitment"]) for b in delivered] == [
+        (2, amended_entry["commitment"])
+    ] * 2
+
+
+def test_a_mark_built_ahead_is_written_as_built_when_nothing_changed(store):
+    """Built before the write lock, a mark's entry is the one built under it would be: it names
+    the notice version and commitment of the filing."""
+    import json
+
+    store.add_notice(_notice())
+    made = [Notification("M0", "faf", NotificationKind.NOTICE, 100.0, 9_000.0, 900.0, "N1")]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    store.queue_deliveries([("M0", 160.0)])
+    assert [n.id for n in store.mark_queued_deliveries(10)] == ["M0"]
+    bodies = [json.loads(body) for _, body in store.ledger_entries()]
+    filed = next(b for b in bodies if b["type"] == "notice.filed")
+    (delivered,) = [b for b in bodies if b["type"] == "notification.delivered"]
+    assert (delivered["notice_version"], delivered["notice_commitment"]) == (1, filed["commitment"])
+    assert delivered["delivered_at"] == delivered["at"] == "1970-01-01T00:02:40Z"
+
+
 def test_a_stream_s_reads_agree_with_the_general_listing(store):
     """``notifications_since`` (run on the driver) returns what ``list_notifications`` does for
     a party and a time, those relayed through it included, in the same order."""

@@ -45,18 +45,7 @@ from deconflict.store.ledger_entries import (
     subject_of,
 )
 
-__all__ = [
-    "LogItem",
-    "Mark",
-    "Prepared",
-    "append_prepared",
-    "flush",
-    "mark",
-    "prepare",
-    "record_changes",
-    "restore",
-    "watch",
-]
+__all__ = ["LogItem", "Mark", "flush", "mark", "record_changes", "restore", "watch"]
 
 #: One change-log row as the store appends it: (kind, entity id, time, the record if at hand).
 LogItem = tuple[str, str, float, Record]
@@ -259,51 +248,3 @@ def _row(
     version, commitment, salt, content = private
     end.known.made(subject, version, commitment)
     return (index, entry_type, subject, text, at_s, version, commitment, salt, content, leaf)
-
-
-@dataclass(slots=True)
-class Prepared:
-    """Entries built ahead of their write transaction (:func:`prepare`), with the newest
-    commitments they refer to as the build read them."""
-
-    items: list[LogItem]
-    built: list[Built]
-    referred: dict[str, tuple[int | None, str | None]]
-
-
-def prepare(c: sa.Connection, items: Sequence[LogItem]) -> Prepared:
-    """Build the entries of ``items`` on ``c``, a read (no write lock held), for
-    :func:`append_prepared` to write later. Only changes whose entries make no commitment of
-    their own and are all recorded (a notification's): a ``ValueError`` for any other."""
-    known = Commitments()
-    subjects = notice_subjects(record for *_, record in items)
-    if subjects:
-        known.fetch(c, subjects)
-    built = []
-    for kind, entity_id, at_s, record in items:
-        entry = build_entry(c, kind, entity_id, at_s, record, known)
-        if entry is None or entry[2] is not None:
-            raise ValueError(f"the entry of {kind} {entity_id!r} cannot be built ahead")
-        built.append(entry)
-    return Prepared(list(items), built, {s: known.newest(c, s) for s in subjects})
-
-
-def append_prepared(c: sa.Connection, prepared: Prepared, defer: bool = False) -> bool:
-    """In ``c``'s write transaction, append the entries :func:`prepare` built, if the
-    commitments they refer to are still the newest (one query); whether it did (if not, the
-    caller builds them anew, here). ``defer`` as for :func:`record_changes`."""
-    if not prepared.items:
-        return True
-    end = _end(c)
-    if end.pending:
-        _build_pending(c, end)
-    now = Commitments()
-    now.fetch(c, prepared.referred)
-    if any(now.newest(c, s) != was for s, was in prepared.referred.items()):
-        return False  # a notice was amended meanwhile: its newest commitment is another
-    for (kind, entity_id, at_s, _), built in zip(prepared.items, prepared.built, strict=True):
-        end.entries.append(_row(end, end.size, kind, entity_id, at_s, built))
-        end.size += 1
-    if not defer:
-        flush(c)
-    return True

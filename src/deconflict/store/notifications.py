@@ -19,12 +19,11 @@ import sqlalchemy as sa
 
 from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
-from deconflict.store import ledger_append
 from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
 from deconflict.store.records import SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
-from deconflict.store.transactions import IN_UNIT, transaction
+from deconflict.store.transactions import transaction
 
 __all__ = ["SqlNotifications"]
 
@@ -58,21 +57,6 @@ _NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
 _STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
-
-
-# What a notification's delivery depends on (the rest of its row never changes).
-_PROGRESS = sa.select(
-    _n.id, _n.state, _n.delivered_at_s, _n.acknowledged_at_s, _n.escalated_at_s
-).where(_n.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def _progress(n: Notification) -> tuple[str, float | None, float | None, float | None]:
-    return (str(n.state), n.delivered_at_s, n.acknowledged_at_s, n.escalated_at_s)
-
-
-def _delivered(n: Notification) -> dict[str, object]:
-    """The columns a delivery changes."""
-    return {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
 
 
 class SqlNotifications(SqlRecords):
@@ -160,31 +144,15 @@ class SqlNotifications(SqlRecords):
 
     @transaction
     def mark_queued_deliveries(self, limit: int) -> list[Notification]:
-        # Read and built first, outside the write lock (most passes find none queued and write
-        # nothing); inside, one query checks that the notifications are as read, else they are
-        # marked as mark_delivered marks them. Rows queued meanwhile wait for the next call.
+        # Read first, outside the write lock: most passes find none and write nothing. Rows
+        # queued meanwhile wait for the next call; marking is idempotent (see _mark).
         with self.read_connection("reading the notifications sent") as c:
             queued = [(row[0], row[1]) for row in c.execute(_QUEUED.limit(limit))]
-            if not queued:
-                return []
-            at = dict(queued)
-            read = self._notifications_by_id(c, list(at))
-            marked = [n.deliver(at[n.id]) for n in read if n.undelivered]
-            prepared = ledger_append.prepare(
-                c, [("notification.delivered", n.id, at[n.id], n) for n in marked]
-            )
+        if not queued:
+            return []
         with self.write_connection(f"marking {len(queued)} notifications delivered") as c:
-            as_read = {n.id: _progress(n) for n in read}
-            now: dict[str, tuple[object, ...]] = {
-                row[0]: tuple(row[1:]) for row in rows_in(c, _PROGRESS, list(at))
-            }
-            if now != as_read or not ledger_append.append_prepared(
-                c, prepared, defer=c.info.get(IN_UNIT, False)
-            ):  # changed meanwhile (acknowledged, escalated, amended): built again, here
-                marked = self._mark(c, queued)
-            elif marked:
-                update_many(c, t.notifications, "id", [_delivered(n) for n in marked])
-            ids = list(at)
+            marked = self._mark(c, queued)
+            ids = [notification_id for notification_id, _ in queued]
             for i in range(0, len(ids), _UNQUEUE_CHUNK):
                 c.execute(_UNQUEUE, {"ids": ids[i : i + _UNQUEUE_CHUNK]})
         return marked
@@ -204,7 +172,11 @@ class SqlNotifications(SqlRecords):
             n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
         ]
         if marked:
-            update_many(c, t.notifications, "id", [_delivered(n) for n in marked])
+            rows = [
+                {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
+                for n in marked
+            ]
+            update_many(c, t.notifications, "id", rows)
             self._log_many(c, [("notification.delivered", n.id, at[n.id], n) for n in marked])
         return marked
 

@@ -5,9 +5,10 @@ test instead of hanging the run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +193,35 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
             await runner.stop()
 
 
+def _calls(owner: Any, name: str) -> list[None]:
+    """A list to which each call of ``owner``'s method ``name`` appends an entry."""
+    calls: list[None] = []
+    real = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return real(*args, **kwargs)
+
+    setattr(owner, name, counting)
+    return calls
+
+
+@contextlib.asynccontextmanager
+async def _leader_and_standby(tmp_path: Path) -> AsyncIterator[tuple[HubRunner, HubRunner]]:
+    """Two runners on one database, as two serve processes: the first started holds the lease."""
+    db = make_db(tmp_path)
+    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    await leader.start()
+    await standby.start()
+    try:
+        yield leader, standby
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await standby.stop()
+            await leader.stop()
+
+
 async def test_the_leader_detects_another_process_s_filing_at_once(tmp_path: Path) -> None:
     """The lease holder's detector wakes when another process (here another hub on the same
     file) files a notice, not at its next timed pass (set far off here)."""
@@ -293,23 +323,11 @@ async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_afte
     """Beside a leader, a standby's writes do not each try for the lease (a read transaction
     each): 40 separate filings through it make a handful of tries at most. A settled read
     after them waits for the leader to detect them, so it sees their outcome."""
-    db = make_db(tmp_path)
-    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    await leader.start()
-    await standby.start()
-    try:
+    async with _leader_and_standby(tmp_path) as (leader, standby):
         assert leader.leading
         assert not standby.leading
         hub = await standby.run(lambda hub: hub)
-        tries: list[float] = []
-        real = hub.store.acquire_lease
-
-        def counting(*args: Any, **kwargs: Any) -> Any:
-            tries.append(1.0)
-            return real(*args, **kwargs)
-
-        hub.store.acquire_lease = counting  # type: ignore[method-assign]
+        tries = _calls(hub.store, "acquire_lease")
 
         def file_here(i: int) -> Callable[[Hub], Any]:
             volume = Volume4D.build(
@@ -329,31 +347,15 @@ async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_afte
         assert len(notices) == 40  # US's 20 and FR's, shared in full
         assert conflicts  # neighbouring circles of the two parties: detected before the read
         assert not standby.leading
-    finally:
-        async with asyncio.timeout(BOUND_S):
-            await standby.stop()
-            await leader.stop()
 
 
 async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: Path) -> None:
     """Deliveries queued through a standby (as its streams' marks are) are marked delivered by
     the lease holder's detector loop, soon and with the times they were sent; the standby never
     marks any itself."""
-    db = make_db(tmp_path)
-    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    await leader.start()
-    await standby.start()
-    try:
+    async with _leader_and_standby(tmp_path) as (_leader, standby):
         hub = await standby.run(lambda hub: hub)
-        marked_here: list[int] = []
-        real = hub.mark_queued_deliveries
-
-        def counting(*args: Any, **kwargs: Any) -> Any:
-            marked_here.append(1)
-            return real(*args, **kwargs)
-
-        hub.mark_queued_deliveries = counting  # type: ignore[method-assign]
+        marked_here = _calls(hub, "mark_queued_deliveries")
         async with asyncio.timeout(BOUND_S):
             await standby.run_write(_file(1, "US"), group=True)
             volume = _volume(1)
@@ -374,7 +376,3 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
         assert [(n.id, n.delivered_at_s) for n in now] == sent
         assert marked_here == []
         assert not standby.leading
-    finally:
-        async with asyncio.timeout(BOUND_S):
-            await standby.stop()
-            await leader.stop()

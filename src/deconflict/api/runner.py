@@ -168,7 +168,8 @@ class HubRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         if self._worker is not None:
-            await self._submit(self._mark_sent)  # what this process's streams sent last
+            if self.leading:  # what the streams sent last, before the lease is let go
+                await self._submit(self._mark_sent)
             await self._submit(self._worker.release)
         if self._hub is not None:
             await self._submit(self._hub.close)
@@ -437,13 +438,16 @@ class HubRunner:
                 self._signal()
             if self._due:  # a step at a time: the writes queued meanwhile go first
                 detect_now.set()
+            if not self.leading:  # on standby: the lease holder marks, no turn of the hub thread
+                continue
             try:  # what the streams sent, after the writes queued meanwhile
                 await self._submit(self._mark_sent)
             except Exception:  # kept queued: the next turn marks them
                 log.exception("marking the notifications sent delivered failed")
 
     def _mark_sent(self) -> None:
-        """On the hub thread, if this process holds the detector lease: mark delivered what the
-        streams (of every process) queued as sent; a read alone when none is queued."""
+        """On the hub thread of the lease holder: mark delivered what the streams (of every
+        process) queued as sent; a read alone when none is queued. Checked again here: the
+        lease may have lapsed since the caller looked."""
         if self.leading:
             self._hub_or_fail().mark_queued_deliveries()

@@ -21,7 +21,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
 from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
-from deconflict.store.records import SqlRecords, after_key, rows_in
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
 
@@ -50,7 +50,6 @@ _QUEUE = sa.text(
 )
 _QUEUED = sa.select(_d.notification_id, _d.at_s).order_by(_d.at_s, _d.notification_id)
 _UNQUEUE = t.deliveries.delete().where(_d.notification_id.in_(sa.bindparam("ids", expanding=True)))
-_UNQUEUE_CHUNK = 500  # ids per DELETE ... IN (...)
 _NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
     t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -153,8 +152,8 @@ class SqlNotifications(SqlRecords):
         with self.write_connection(f"marking {len(queued)} notifications delivered") as c:
             marked = self._mark(c, queued)
             ids = [notification_id for notification_id, _ in queued]
-            for i in range(0, len(ids), _UNQUEUE_CHUNK):
-                c.execute(_UNQUEUE, {"ids": ids[i : i + _UNQUEUE_CHUNK]})
+            for i in range(0, len(ids), IN_CHUNK):
+                c.execute(_UNQUEUE, {"ids": ids[i : i + IN_CHUNK]})
         return marked
 
     @transaction

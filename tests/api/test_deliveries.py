@@ -47,9 +47,11 @@ async def test_a_streamed_notification_is_marked_delivered_when_sent(tmp_path):
         assert before <= stored.delivered_at_s <= after
         assert hub.undelivered_ids("US") == []
         entries = [hub.ledger.entry(i) for i in range(hub.ledger.size)]
-    (entry,) = [e for e in entries if e["type"] == "notification.delivered"]
+    (batch,) = [e for e in entries if e["type"] == "notifications.delivered"]
+    assert (batch["recipient"], batch["via"]) == ("US", "CAOC")
+    (entry,) = batch["notifications"]
     assert entry["notification"] == sent[0]["id"]
-    assert entry["delivered_at"] == entry["at"]  # the API shows milliseconds, the ledger micros
+    assert entry["delivered_at"] == batch["at"]  # the API shows milliseconds, the ledger micros
     assert entry["delivered_at"].startswith(sent[0]["delivered_at"][:-1])
 
 

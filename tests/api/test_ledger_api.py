@@ -142,6 +142,35 @@ async def test_inclusion_proofs_verify_and_hidden_entries_are_404(site):
         assert listed.json() == []
 
 
+async def test_a_delivery_batch_s_entry_is_for_its_recipient_and_relay_only(site):
+    """The entry that records a batch of deliveries (``notifications.delivered``) is found by
+    each notification it names, and only the recipient and the relay may read or prove it."""
+    async with client(site.db, state=site.state) as http:
+        ids = await play(http, site)
+        notification = ids["notification"]
+        seen = {}
+        for party in ("US", "CAOC", "RU", "FR"):
+            got = await http.get(
+                "/v1/ledger/entries",
+                params={"record": notification},
+                headers=token(site.state, party),
+            )
+            seen[party] = [e for e in got.json() if e["entry"]["type"] == "notifications.delivered"]
+        (batch,) = seen["US"]
+        assert seen["CAOC"] == seen["US"]
+        assert seen["RU"] == seen["FR"] == []
+        entry = batch["entry"]
+        assert (entry["recipient"], entry["via"]) == ("US", "CAOC")
+        assert notification in [n["notification"] for n in entry["notifications"]]
+        for party, status in (("US", 200), ("CAOC", 200), ("RU", 404), ("FR", 404)):
+            got = await http.get(
+                "/v1/ledger/proofs/inclusion",
+                params={"index": batch["index"]},
+                headers=token(site.state, party),
+            )
+            assert got.status_code == status, party
+
+
 async def test_receipt_over_http_verifies_offline(site, tmp_path, capsys):
     """A receipt fetched over HTTP verifies with `deconflict ledger verify-receipt` and the
     public key alone; with one byte changed it does not."""

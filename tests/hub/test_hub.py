@@ -84,7 +84,7 @@ def test_the_change_log_holds_inputs_and_the_ledger_everything(tmp_path):
     assert {k.split(".")[0] for k in kinds} == {"party", "agreement", "notice"}
     assert kinds[-2:] == ["notice.filed", "notice.filed"]
     entries = [json.loads(body)["type"] for _, body in hub.store.ledger_entries()]
-    for kind in ("conflict.detected", "notification.created", "notification.delivered"):
+    for kind in ("conflict.detected", "notification.created", "notifications.delivered"):
         assert kind in entries
     assert entries[-1] == "notification.acknowledged"
     assert hub.process().changes == 0  # nothing new for the detector

@@ -98,6 +98,49 @@ def test_opening_checks_against_a_receipt(db, capsys, tmp_path):
     assert err.startswith("error: ")
 
 
+def test_a_delivery_receipt_holds_its_batch_and_opens_each_notice(tmp_path, capsys):
+    """Delivered, not yet acknowledged: the receipt's entry is the batch's delivery (one for
+    the notifications delivered together), and each filer's opening checks against it."""
+    hub, clock = make_hub(tmp_path, relay="caoc")
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.file_notice("usaf", [vol("b", lat=35.5)], "air-activity", "N2")
+    hub.file_notice("usaf", [vol("c", lat=34.5)], "air-activity", "N3")
+    hub.process()
+    clock.advance(600)
+    told = hub.deliver("faf")
+    assert len(told) == 3
+    hub.close()
+    path = tmp_path / "hub.db"
+    _, key, _ = run(capsys, "ledger", "key", "--db", path)
+    receipt = tmp_path / "r.json"
+    second = next(n.id for n in told if n.notice_id == "N2")
+    run(capsys, "ledger", "receipt", second, "--as", "faf", "--db", path, "--out", receipt)
+    entry = json.loads(receipt.read_text())["entry"]
+    assert (entry["type"], entry["recipient"], entry["via"]) == (
+        "notifications.delivered",
+        "faf",
+        "caoc",
+    )
+    assert sorted(n["notice"] for n in entry["notifications"]) == ["N1", "N2", "N3"]
+    for notice in ("N2", "N3"):
+        opening = tmp_path / f"{notice}.json"
+        run(capsys, "ledger", "open", notice, "--as", "usaf", "--db", path, "--out", opening)
+        argv = ("ledger", "verify-opening", opening, "--receipt", receipt, "--key", key.strip())
+        code, out, _ = run(capsys, *argv)
+        assert (code, out.startswith("ok: opens")) == (0, True)
+    (tmp_path / "other").mkdir()
+    hub, _ = make_hub(tmp_path / "other", relay="caoc")  # a notice this batch does not name
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N9")
+    hub.close()
+    stranger = tmp_path / "N9.json"
+    other = tmp_path / "other" / "hub.db"
+    run(capsys, "ledger", "open", "N9", "--as", "usaf", "--db", other, "--out", stranger)
+    argv = ("ledger", "verify-opening", stranger, "--receipt", receipt, "--key", key.strip())
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: ")
+
+
 def test_verify_names_the_first_bad_index(db, capsys):
     """A stored entry changed behind the hub's back: verify fails naming its index."""
     import sqlite3

@@ -3,9 +3,11 @@ error translation."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from deconflict.engine import ConflictDetail
 from deconflict.errors import InvalidInput, NotFound, StoreError, VersionConflict
@@ -181,7 +183,7 @@ def test_notifications_are_read_a_page_at_a_time(store):
 def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store):
     """``mark_delivered`` records each notification's own send time, leaves alone one delivered
     or acknowledged before the mark (read in the mark's transaction), and the undelivered ids
-    are those never marked; each mark is a ledger entry."""
+    are those never marked; the marks of one call to one recipient are one ledger entry."""
     made = [
         Notification(f"M{k}", "faf", NotificationKind.NOTICE, 100.0 + k, 9_000.0, 900.0)
         for k in range(4)
@@ -196,7 +198,7 @@ def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store)
     entries = store.ledger_size()
     marked = store.mark_delivered([("M0", 160.0), ("M1", 161.0), ("M2", 162.0), ("M3", 163.0)])
     assert [(n.id, n.delivered_at_s) for n in marked] == [("M0", 160.0), ("M3", 163.0)]
-    assert store.ledger_size() == entries + 2
+    assert store.ledger_size() == entries + 1
     now = {n.id: n for n in store.get_notifications(["M0", "M1", "M2", "M3"])}
     assert now["M0"].state is NotificationState.DELIVERED
     assert now["M0"].delivered_at_s == 160.0
@@ -210,7 +212,7 @@ def test_delivery_marks_what_was_sent_and_never_undoes_an_acknowledgement(store)
 def test_queued_deliveries_are_marked_by_whoever_marks_them_next(store):
     """What a stream sent is queued (``queue_deliveries``: the first time of a notification
     queued twice stands) and counts as delivered to ``undelivered_ids`` at once; it is marked
-    delivered, with a ledger entry, and taken off the queue by ``mark_queued_deliveries``,
+    delivered, with a ledger entry a call, and taken off the queue by ``mark_queued_deliveries``,
     oldest sent first, at most ``limit`` at a time; an acknowledgement made meanwhile stands,
     and an id that names no notification is dropped."""
     made = [
@@ -237,6 +239,43 @@ def test_queued_deliveries_are_marked_by_whoever_marks_them_next(store):
     assert now["M2"] == made[2].deliver(162.0)
     assert now["M3"].undelivered
     assert store.undelivered_ids("faf") == ["M3"]
+
+
+def test_a_batch_of_deliveries_is_one_entry_per_recipient_and_relay_linked_from_each(store):
+    """Marking delivered writes one ``notifications.delivered`` entry for each recipient and
+    relay, naming each notification as its own entry would (notice, version, commitment, times);
+    each notification links its batch's entry, so the ledger finds it by the notification, and
+    the store's cross-check counts it (and misses it when the entry is gone)."""
+    made = _relayed_notifications(store)  # M1, M2, M4, M5, M7, M8 to FAF via CAOC; the rest CAOC
+    sent = [(n.id, 200.0 + k) for k, n in enumerate(made)]
+    entries = store.ledger_size()
+    marked = store.mark_delivered(sent)
+    assert len(marked) == 9
+    assert store.ledger_size() == entries + 2  # (faf via caoc), (caoc directly)
+    batches = [json.loads(store.ledger_entry(i)) for i in range(entries, entries + 2)]
+    by_recipient = {b["recipient"]: b for b in batches}
+    faf, caoc = by_recipient["faf"], by_recipient["caoc"]
+    assert (faf["type"], faf["via"], caoc["via"]) == ("notifications.delivered", "caoc", None)
+    assert [n["notification"] for n in faf["notifications"]] == ["M1", "M2", "M4", "M5", "M7", "M8"]
+    assert [n["notification"] for n in caoc["notifications"]] == ["M0", "M3", "M6"]
+    assert faf["at"] == "1970-01-01T00:03:28Z"  # the batch's last send, M8's
+    assert faf["notifications"][0] == {
+        "notification": "M1",
+        "kind": "notice",
+        "notice": None,
+        "notice_version": None,
+        "notice_commitment": None,
+        "conflict": None,
+        "created_at": "1970-01-01T00:01:40Z",
+        "delivered_at": "1970-01-01T00:03:21Z",
+    }
+    faf_index = entries + batches.index(faf)
+    assert (faf_index, "notifications.delivered") in store.ledger_find("notification:M4")
+    assert store.ledger_find("notification:M4")[-1] == (faf_index, "notifications.delivered")
+    assert store.ledger_unrecorded() is None
+    with store._engine.begin() as c:  # the batch's entry gone from the end: the audit sees it
+        c.execute(sa.text("DELETE FROM ledger_entries WHERE idx >= :i"), {"i": entries})
+    assert store.ledger_unrecorded() in ("notification 'M0'", "notification 'M1'")
 
 
 def test_a_stream_s_reads_agree_with_the_general_listing(store):

@@ -235,6 +235,19 @@ def verify_receipt_command(
     )
 
 
+def _commitments_held(entry: dict[str, Any]) -> list[str]:
+    """The commitments an entry holds: its own, the notice's it tells of, or, for a batch of
+    deliveries, each delivered notification's notice's."""
+    told = entry.get("notifications")
+    items = [*told] if isinstance(told, list) else [entry]
+    found = [
+        item.get("commitment", item.get("notice_commitment"))
+        for item in items
+        if isinstance(item, dict)
+    ]
+    return [commitment for commitment in found if isinstance(commitment, str)]
+
+
 @ledger_app.command("verify-opening")
 def verify_opening_command(
     file: Annotated[Path, typer.Argument(help="The opening file (from `ledger open`).")],
@@ -253,8 +266,10 @@ def verify_opening_command(
         if key is None:
             raise VerificationFailed("--receipt needs --key to check the receipt")
         entry = verify_receipt(_read(receipt_file), _verifier(key)).entry
-        expected = entry.get("commitment", entry.get("notice_commitment"))
-        if not isinstance(expected, str):
+        held = _commitments_held(entry)
+        if not held:
             raise VerificationFailed("the receipt's entry holds no commitment")
+        # A batch of deliveries names one per notification: the one the opening is for.
+        expected = opening.commitment if opening.commitment in held else held[0]
     verify_opening(opening, expected)
     typer.echo(f"ok: opens commitment {opening.commitment}")

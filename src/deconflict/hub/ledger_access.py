@@ -6,7 +6,8 @@ tells that the record exists. A party therefore reads only the entries it could 
 the rest of the API, decided by the same rules:
 
 - ``notice.*``: the filer, and a party that may see the notice now (its agreements disclose it);
-- ``notification.*``: its recipient and the relay it went through;
+- ``notification.*``: its recipient and the relay it went through, and so for
+  ``notifications.delivered`` (a batch's deliveries, all to one recipient through one relay);
 - ``conflict.*``: a party that may see the conflict (never the filer of a notice that met another
   party's private plan: the plan is not even metadata to it);
 - ``agreement.*``: its parties and its relay; ``party.*``: that party alone.
@@ -49,7 +50,7 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     if entity == "notice":
         notice = str(entry.get("notice"))
         return entry.get("party") == party or _sees(lambda: hub.get_notice(party, notice))
-    if entity == "notification":
+    if entity in ("notification", "notifications"):  # one, or a batch's deliveries
         return party in (entry.get("recipient"), entry.get("via"))
     if entity == "conflict":
         conflict = str(entry.get("conflict"))

@@ -441,17 +441,12 @@ class Hub:
         )
 
     def deliver(self, party: str) -> list[Notification]:
-        """Hand ``party`` its notifications not yet delivered, marking them delivered now."""
+        """Hand ``party`` its notifications not yet delivered, marking them delivered now (one
+        transaction, one ledger entry: see ``Store.mark_delivered``), oldest first."""
         now = self._clock.now()
-        out: list[Notification] = []
         undelivered = self._store.list_notifications(party, include_relayed=False, undelivered=True)
-        if not undelivered:
-            return out
-        for notification in undelivered:
-            if notification.undelivered:
-                out.append(notification.deliver(now))
-        self._store.update_notifications(out, "delivered")  # one transaction
-        return out
+        marked = self._store.mark_delivered([(n.id, now) for n in undelivered if n.undelivered])
+        return sorted(marked, key=lambda n: (n.created_at_s, n.id))
 
     def notifications_since(self, party: str, since_s: float) -> list[Notification]:
         """``list_notifications(party, since_s)``, for a reader that asks very often."""

@@ -305,11 +305,14 @@ class Store(LedgerStore, ABC):
     def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
         """Mark each notification of ``sent`` (its id and when it was sent) delivered at that
         time, in one transaction, unless it was delivered or acknowledged meanwhile (read in the
-        same transaction, so a later acknowledgement is never overwritten); those it marked."""
+        same transaction, so a later acknowledgement is never overwritten); those it marked. The
+        ledger records them in one ``notifications.delivered`` entry per recipient and relay,
+        which each of them links."""
 
     @abstractmethod
     def update_notification(self, notification: Notification, verb: str) -> None:
-        """Store a notification's new state ("delivered", "acknowledged", "escalated")."""
+        """Store a notification's new state ("acknowledged", "escalated"; "delivered" with an
+        entry of its own, where :meth:`mark_delivered` writes one entry for a batch)."""
 
     def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
         """:meth:`update_notification` of each, atomically (a store may do it in a few

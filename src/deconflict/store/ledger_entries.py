@@ -32,10 +32,13 @@ from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 
 __all__ = [
+    "DELIVERED",
+    "DELIVERIES",
     "NOTICE",
     "VERSION_ENTRIES",
     "Built",
     "Commitments",
+    "Delivered",
     "Private",
     "Record",
     "build_entry",
@@ -44,10 +47,26 @@ __all__ = [
     "subject_of",
 ]
 
+
+class Delivered(NamedTuple):
+    """The record of a ``notifications.delivered`` change: notifications delivered to one
+    recipient (through one relay, or none) in one write, recorded by one entry, which each of
+    them links (``notifications.delivery_ledger_idx``, migration 0012)."""
+
+    recipient: str
+    via: str | None
+    notifications: tuple[Notification, ...]
+
+
 #: What a change-log row may carry about its record (None: read it from its table).
-Record = Notice | Plan | Conflict | Notification | None
+Record = Notice | Plan | Conflict | Notification | Delivered | None
 
 _LOOKUP_CHUNK = 500  # subjects per IN (...) lookup
+
+#: The entity of a batch of deliveries' entry: type ``notifications.delivered``, subject
+#: ``notifications:<recipient>``.
+DELIVERIES = "notifications"
+DELIVERED = f"{DELIVERIES}.delivered"
 
 
 def rfc3339(at_s: float | None) -> str | None:
@@ -235,11 +254,12 @@ def notice_entry_of(
 
 def notice_subjects(records: Iterable[Record]) -> list[str]:
     """The notice subjects the entries of these notifications refer to (to fetch at once)."""
-    return [
-        subject_of("notice", r.notice_id)
-        for r in records
-        if isinstance(r, Notification) and r.notice_id is not None
-    ]
+    found = []
+    for r in records:
+        for n in r.notifications if isinstance(r, Delivered) else (r,):
+            if isinstance(n, Notification) and n.notice_id is not None:
+                found.append(subject_of("notice", n.notice_id))
+    return found
 
 
 def _row(
@@ -278,6 +298,39 @@ def _notification(
         "delivered_at": rfc3339(row["delivered_at_s"]),
         "acknowledged_at": rfc3339(row["acknowledged_at_s"]),
         "escalated_at": rfc3339(row["escalated_at_s"]),
+        "at": rfc3339(at_s),
+    }
+
+
+def _delivered(
+    c: sa.Connection, b: _Entry, kind: str, at_s: float, record: Record
+) -> dict[str, Any]:
+    """One entry for a batch of deliveries to one recipient: each notification as its own
+    entry would name it (the notice version and commitment it told of), in id order."""
+    if not isinstance(record, Delivered):
+        raise TypeError(f"a {kind} entry is built from its Delivered record")
+    told = []
+    for n in sorted(record.notifications, key=lambda n: n.id):
+        version, commitment = (None, None)
+        if n.notice_id is not None:
+            version, commitment = b.known.newest(c, subject_of("notice", n.notice_id))
+        told.append(
+            {
+                "notification": n.id,
+                "kind": str(n.kind),
+                "notice": n.notice_id,
+                "notice_version": version,
+                "notice_commitment": commitment,
+                "conflict": n.conflict_id,
+                "created_at": rfc3339(n.created_at_s),
+                "delivered_at": rfc3339(n.delivered_at_s),
+            }
+        )
+    return {
+        "type": kind,
+        "recipient": record.recipient,
+        "via": record.via,
+        "notifications": told,
         "at": rfc3339(at_s),
     }
 
@@ -333,6 +386,8 @@ def build_entry(
     entry: dict[str, Any]
     if entity == "notification":
         entry = _notification(c, b, kind, entity_id, at_s, record)
+    elif entity == DELIVERIES:
+        entry = _delivered(c, b, kind, at_s, record)
     elif entity == "conflict":
         entry = _conflict(c, b, kind, entity_id, at_s, record)
     elif entity == "agreement":

@@ -28,7 +28,7 @@ from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
-from deconflict.store.ledger_entries import NOTICE, VERSION_ENTRIES, subject_of
+from deconflict.store.ledger_entries import DELIVERED, NOTICE, VERSION_ENTRIES, subject_of
 from deconflict.store.ledger_json import notice_content_object_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import (
@@ -58,6 +58,17 @@ _LEVEL_1 = 1 << NODE_LEVEL_SHIFT
 _SIZE = sa.select(sa.func.max(_e.idx))
 _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
+
+
+NOTIFICATION = "notification:"
+# The entry that records a notification's delivery, by its link (migration 0012).
+_DELIVERY_ENTRY = (
+    sa.select(_e.idx, _e.type)
+    .select_from(
+        t.notifications.join(lt.ledger_entries, _e.idx == t.notifications.c.delivery_ledger_idx)
+    )
+    .where(t.notifications.c.id == sa.bindparam("id"))
+)
 
 
 class _Unbuilt(VerificationFailed):
@@ -167,14 +178,18 @@ class SqlLedger(LedgerStore):
                 )
             )
         )
+        delivery = lt.ledger_entries.alias("delivery")  # a batch's entry, by its link
         notifications = (
             sa.select(n.id)
             .select_from(
                 t.notifications.outerjoin(
                     by_subject, by_subject.c.subject == "notification:" + n.id
+                ).outerjoin(
+                    delivery,
+                    sa.and_(delivery.c.idx == n.delivery_ledger_idx, delivery.c.type == DELIVERED),
                 )
             )
-            .where(sa.func.coalesce(by_subject.c.n, 0) < implied)
+            .where(sa.func.coalesce(by_subject.c.n, 0) + one(delivery.c.idx.is_not(None)) < implied)
             .order_by(n.created_at_s, n.id)
             .limit(1)
         )
@@ -322,7 +337,8 @@ class SqlLedger(LedgerStore):
 
     def ledger_find(self, subject: str) -> list[tuple[int, str]]:
         """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by
-        the subject index, and a notice's versions' entries by their links."""
+        the subject index, a notice's versions' entries and a notification's delivery's (one
+        for a batch) by their links."""
         e = lt.ledger_entries.c
         v = t.notice_versions.c
 
@@ -332,6 +348,9 @@ class SqlLedger(LedgerStore):
             if subject.startswith(NOTICE):
                 linked = sa.select(e.idx, e.type).select_from(VERSION_ENTRIES)
                 rows += c.execute(linked.where(v.notice_id == subject[len(NOTICE) :])).all()
+            elif subject.startswith(NOTIFICATION):
+                notification_id = subject[len(NOTIFICATION) :]
+                rows += c.execute(_DELIVERY_ENTRY, {"id": notification_id}).all()
             return sorted((int(row.idx), str(row.type)) for row in rows)
 
         return self._reading(f"finding ledger entries of {subject}", work)

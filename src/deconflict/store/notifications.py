@@ -5,11 +5,12 @@ and their updates as they are delivered, acknowledged or escalated, many in one 
 Delivery is recorded in two steps. The process whose stream sent a notification inserts (id,
 when) into ``deliveries`` (:meth:`SqlNotifications.queue_deliveries`), a statement that rides in
 the commit of that process's filings; the detector lease holder later marks the queued ones
-delivered (state, time, ledger entry) and deletes them, in one transaction
-(:meth:`SqlNotifications.mark_queued_deliveries`). So the marking, which reads each
-notification and writes a ledger entry for it, runs in the process that detects, not in the HTTP
-workers, whose interpreter the requests keep busy. A queued notification counts as delivered to
-:meth:`SqlNotifications.undelivered_ids`, so a stream does not send it again meanwhile."""
+delivered (state, time, and one ledger entry for those to each recipient and relay, which each
+links) and deletes them, in one transaction (:meth:`SqlNotifications.mark_queued_deliveries`).
+So the marking, which reads the notifications and writes their entries, runs in the process that
+detects, not in the HTTP workers, whose interpreter the requests keep busy. A queued
+notification counts as delivered to :meth:`SqlNotifications.undelivered_ids`, so a stream does
+not send it again meanwhile."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
 from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
+from deconflict.store.ledger_append import LogItem
+from deconflict.store.ledger_entries import DELIVERED, Delivered
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
@@ -165,18 +168,38 @@ class SqlNotifications(SqlRecords):
 
     def _mark(self, c: sa.Connection, sent: Sequence[tuple[str, float]]) -> list[Notification]:
         """In ``c``'s write transaction: mark those of ``sent`` still undelivered (read here,
-        so an acknowledgement or an earlier mark stands), each with a ledger entry."""
+        so an acknowledgement or an earlier mark stands), with one ledger entry for those to
+        each recipient (and relay), which each of them links."""
         at = dict(sent)
         marked = [
             n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
         ]
-        if marked:
-            rows = [
-                {"id": n.id, "state": str(n.state), "delivered_at_s": n.delivered_at_s}
-                for n in marked
-            ]
-            update_many(c, t.notifications, "id", rows)
-            self._log_many(c, [("notification.delivered", n.id, at[n.id], n) for n in marked])
+        if not marked:
+            return marked
+        batches: dict[tuple[str, str | None], list[Notification]] = {}
+        for n in marked:
+            batches.setdefault((n.recipient, n.via), []).append(n)
+        items: list[LogItem] = [
+            (
+                DELIVERED,
+                recipient,
+                max(n.delivered_at_s or 0.0 for n in batch),
+                Delivered(recipient, via, tuple(batch)),
+            )
+            for (recipient, via), batch in batches.items()
+        ]
+        indexes = self._log_many(c, items)
+        rows = [
+            {
+                "id": n.id,
+                "state": str(n.state),
+                "delivered_at_s": n.delivered_at_s,
+                "delivery_ledger_idx": index,
+            }
+            for batch, index in zip(batches.values(), indexes, strict=True)
+            for n in batch
+        ]
+        update_many(c, t.notifications, "id", rows)
         return marked
 
     def update_notification(self, notification: Notification, verb: str) -> None:

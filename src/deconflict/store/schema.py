@@ -146,6 +146,8 @@ notifications = sa.Table(
     sa.Column("delivered_at_s", Time),
     sa.Column("acknowledged_at_s", Time),
     sa.Column("escalated_at_s", Time),
+    # The ledger entry that records its delivery, one for a batch (migration 0012).
+    sa.Column("delivery_ledger_idx", sa.BigInteger),
 )
 # The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
 sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)

@@ -190,6 +190,48 @@ async def test_service_endpoints(tmp_path):
         assert {a["id"] for a in mine} == {"SHARE", "NEW"}
 
 
+async def test_the_lean_notice_route_is_documented_and_answers_as_the_others(tmp_path):
+    """POST /v1/notices reads its caller, body and header itself (for speed); its OpenAPI says
+    what FastAPI says of a route that declares them (POST /v1/plans), and a bad body, a bad
+    token or a missing scope gets the answer any route gives."""
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        spec = (await http.get("/openapi.json")).json()
+        notices, plans = spec["paths"]["/v1/notices"]["post"], spec["paths"]["/v1/plans"]["post"]
+        assert notices["security"] == plans["security"] == [{"HTTPBearer": []}]
+        assert [p["name"] for p in notices["parameters"]] == ["idempotency-key"]
+        assert [p["in"] for p in notices["parameters"]] == ["header"]
+        assert {p["name"] for p in plans["parameters"]} == {"idempotency-key"}
+        body = notices["requestBody"]["content"]["application/json"]["schema"]
+        assert {"type", "features", "category", "id"} <= set(body["properties"])
+        assert body["required"] == ["type", "features"]
+        assert notices["requestBody"]["required"] is True
+        assert "201" in notices["responses"]
+        ru = token(db, "RU")
+        bad = await http.post("/v1/notices", json={"type": "FeatureCollection"}, headers=ru)
+        assert bad.status_code == 422
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert bad.json()["field"] == "/features"
+        ruined = await http.post("/v1/notices", content=b"{not json", headers=ru)
+        assert (ruined.status_code, ruined.json()["field"]) == (422, "/")
+        shape = await http.post(
+            "/v1/notices", json={"type": "FeatureCollection", "features": [{}]}, headers=ru
+        )
+        assert (shape.status_code, shape.json()["field"]) == (422, "/features/0")
+        anonymous = await http.post("/v1/notices", json=notice_body(circle("a")))
+        assert anonymous.status_code == 401
+        reader = await http.post(
+            "/v1/notices", json=notice_body(circle("a")), headers=token(db, "RU", ["read"])
+        )
+        assert reader.status_code == 403
+        key = {**ru, "Idempotency-Key": "k1"}
+        first = await http.post("/v1/notices", json=notice_body(circle("a"), id="K1"), headers=key)
+        again = await http.post("/v1/notices", json=notice_body(circle("a"), id="K1"), headers=key)
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+
+
 async def test_notice_list_filters(tmp_path):
     """Notices filter by state, party, time window and area (a circle around a point)."""
     db = make_db(tmp_path)

@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.deliveries import DeliveryMarks
@@ -42,7 +43,10 @@ __all__ = [
     "Caller",
     "Metrics",
     "Service",
+    "caller",
     "idempotent_post",
+    "json_body",
+    "lean_route",
     "link_next",
     "need",
     "service",
@@ -113,10 +117,9 @@ def service_state(hub: Hub) -> ServiceState:
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer.")
 
 
-async def _caller(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def caller(request: Request) -> Principal:
+    """The request's authenticated, rate-limited caller: what :data:`Caller` gives a route, for
+    one that takes the request alone (see :func:`lean_route`)."""
     svc = service(request)
     principal = svc.verifier.verify(request.headers.get("authorization"))
     request.state.party = principal.party
@@ -124,8 +127,51 @@ async def _caller(
     return principal
 
 
+async def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    return caller(request)
+
+
 #: The authenticated, rate-limited caller of a route.
 Caller = Annotated[Principal, Depends(_caller)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``, parsed and validated in one pass; a bad one is the
+    422 FastAPI's own validation gives, naming the field (``/features/0``)."""
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as error:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def lean_route(body: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI a route that takes the request alone (for speed: FastAPI's solving of
+    parameters and dependencies was a seventh of a worker's interpreter time at 500 filings/s)
+    declares itself, as FastAPI would have from its parameters: ``body`` as the JSON request
+    body, the ``Idempotency-Key`` header, the bearer token. Pass it as ``openapi_extra``."""
+    schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        },
+        "parameters": [
+            {
+                "name": "idempotency-key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Replays the first answer to a repeated request (24 h).",
+            }
+        ],
+        "security": [{"HTTPBearer": []}],
+    }
 
 
 #: The OpenAPI description of a paged list's answer: its ``Link`` header.

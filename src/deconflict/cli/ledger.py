@@ -269,7 +269,12 @@ def verify_opening_command(
         held = _commitments_held(entry)
         if not held:
             raise VerificationFailed("the receipt's entry holds no commitment")
-        # A batch of deliveries names one per notification: the one the opening is for.
-        expected = opening.commitment if opening.commitment in held else held[0]
+        expected = held[0]
+        if len(held) > 1:  # a batch of deliveries names one a notification: the opening's
+            if opening.commitment not in held:
+                raise VerificationFailed(
+                    f"the receipt's entry names no commitment {opening.commitment}"
+                )
+            expected = opening.commitment
     verify_opening(opening, expected)
     typer.echo(f"ok: opens commitment {opening.commitment}")

@@ -4,7 +4,7 @@ A stream reads its party's new notifications (a read: no write lock, no commit) 
 the ids it sent, with when, go to this process's :class:`DeliveryMarks`, which queues them in the
 database every ``every_s`` (``Hub.queue_deliveries``: one insert, sent as a grouped write, so it
 shares the commit of the filings waiting on the hub thread). The process that holds the detector
-lease marks the queued ones delivered (one ledger entry per notification) after its detector
+lease marks the queued ones delivered (one ledger entry per recipient and relay) after its detector
 passes (``HubRunner._mark_sent``), so that work is done beside detection, not in the HTTP
 workers. So delivery costs a stream no transaction of its own.
 

@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 _ATTEMPTS = 5  # runs of an idempotent POST whose transaction the database aborted
+_KEY_MAX = 255  # characters of an Idempotency-Key, at most
 
 
 class Metrics:
@@ -166,7 +167,7 @@ def lean_route(body: type[BaseModel]) -> dict[str, Any]:
                 "name": "idempotency-key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": _KEY_MAX},
                 "description": "Replays the first answer to a repeated request (24 h).",
             }
         ],
@@ -228,8 +229,8 @@ async def idempotent_post(
     response is stored, so a group's write lock is not held while its answers are built."""
     svc = service(request)
     key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= 255:
-        raise ApiError(400, "Idempotency-Key must be 1 to 255 characters")
+    if key is not None and not 1 <= len(key) <= _KEY_MAX:
+        raise ApiError(400, f"Idempotency-Key must be 1 to {_KEY_MAX} characters")
     party = principal.party
     if key is None:
         # Encoded here, not on the hub thread: in a group, that holds the write lock.

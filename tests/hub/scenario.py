@@ -33,9 +33,11 @@ def make_hub(
     relay: str | None = None,
     lead_s: float = 2 * HOUR,
     ack_s: float = 900.0,
+    target: str | None = None,
 ) -> tuple[Hub, SimulatedClock]:
+    """The scenario's hub, on a SQLite file under ``path`` unless ``target`` names a store."""
     clock = SimulatedClock(T0)
-    hub = Hub.open(path / "hub.db", clock)
+    hub = Hub.open(target if target is not None else path / "hub.db", clock)
     hub.add_party("usaf", "US Air Force")
     hub.add_party("faf", "French Air Force")
     if relay:

@@ -1,12 +1,13 @@
 """The ledger in a unit of work: entries written at its end, in order, each savepoint's undone
-with it, and an entry that refers to a commitment made earlier in the unit finds it."""
+with it, and an entry that refers to a commitment made earlier in the unit finds it. On each
+database: on PostgreSQL the unit's end writes its rows in one pipeline."""
 
 from __future__ import annotations
 
 import pytest
 from tests.hub.scenario import make_hub, vol
 
-from deconflict.errors import InvalidInput
+from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.ledger import MemoryTree, leaf_hash, verify_opening
 
 
@@ -31,10 +32,10 @@ def _check_log(hub) -> list[dict]:
     return [hub.ledger.entry(index) for index, _ in entries]
 
 
-def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_path):
+def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_path, store_target):
     """Inside the unit the ledger's own reads see the unit's appends; after it, the log is the
     same as if each filing had been its own transaction."""
-    hub, _ = make_hub(tmp_path)
+    hub, _ = make_hub(tmp_path, target=store_target)
     before = hub.ledger.size
     with hub.store.unit_of_work():
         hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
@@ -55,9 +56,9 @@ def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_
     hub.close()
 
 
-def test_a_rolled_back_savepoint_takes_its_entries_with_it(tmp_path):
+def test_a_rolled_back_savepoint_takes_its_entries_with_it(tmp_path, store_target):
     """A filing undone in its savepoint leaves no entry and no gap; those around it stay."""
-    hub, _ = make_hub(tmp_path)
+    hub, _ = make_hub(tmp_path, target=store_target)
     before = hub.ledger.size
     with hub.store.unit_of_work():
         with hub.store.savepoint():
@@ -76,10 +77,10 @@ def test_a_rolled_back_savepoint_takes_its_entries_with_it(tmp_path):
     hub.close()
 
 
-def test_entries_refer_to_commitments_made_earlier_in_the_unit(tmp_path):
+def test_entries_refer_to_commitments_made_earlier_in_the_unit(tmp_path, store_target):
     """A cancellation and the notifications the detector writes in the same unit as the
     filings refer to the filings' commitments, not yet written when they are appended."""
-    hub, _ = make_hub(tmp_path)
+    hub, _ = make_hub(tmp_path, target=store_target)
     before = hub.ledger.size
     with hub.store.unit_of_work():
         hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
@@ -98,12 +99,12 @@ def test_entries_refer_to_commitments_made_earlier_in_the_unit(tmp_path):
     hub.close()
 
 
-def test_a_failed_append_keeps_what_earlier_appends_noted(tmp_path):
+def test_a_failed_append_keeps_what_earlier_appends_noted(tmp_path, store_target):
     """An append that fails undoes only itself: the commitments of the filings noted before it
     (built when it began) are still known to the entries that follow."""
     from deconflict.store import ledger_append
 
-    hub, clock = make_hub(tmp_path)
+    hub, clock = make_hub(tmp_path, target=store_target)
     with hub.store.unit_of_work():
         hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
         c = hub.store._unit
@@ -117,4 +118,27 @@ def test_a_failed_append_keeps_what_earlier_appends_noted(tmp_path):
         assert (version, commitment) != (None, None)
     (filed,) = [e for e in _check_log(hub) if e.get("notice") == "N1"]
     assert (filed["version"], filed["commitment"]) == (version, commitment)
+    hub.close()
+
+
+def test_a_unit_whose_deferred_insert_is_refused_at_its_end_writes_nothing(tmp_path, store_target):
+    """A filing whose id was stored before the unit is refused where the unit writes its rows
+    (on PostgreSQL at the pipeline's end): the unit fails as a whole, saying so, and neither
+    its other filing nor any ledger entry is written."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    again = hub.store.get_notice("N1")
+    before = hub.ledger.size
+
+    def file_n2_and_n1_again() -> None:
+        with hub.store.unit_of_work():
+            hub.file_notice("faf", [vol("b", lon=39.5)], "air-activity", "N2")
+            hub.store.add_notice(again)
+
+    with pytest.raises(StoreError, match="refused"):
+        file_n2_and_n1_again()
+    with pytest.raises(NotFound):
+        hub.store.get_notice("N2")
+    assert hub.ledger.size == before
+    _check_log(hub)
     hub.close()

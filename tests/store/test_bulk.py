@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from deconflict.store import ledger_tables as lt
 from deconflict.store import open_store
-from deconflict.store.bulk import driver_scalar, insert_rows
+from deconflict.store.bulk import driver_batch, driver_scalar, insert_rows, pipelined
 
 COLUMNS = ("idx", "type", "subject", "body", "at_s", "leaf")
 
@@ -45,3 +45,47 @@ def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(store):
         assert isinstance(raised.value.orig, c.dialect.loaded_dbapi.Error)
         with pytest.raises(sa.exc.DBAPIError):
             driver_scalar(c, "SELECT max(nothing) FROM ledger_entries")
+
+
+def test_a_batch_runs_in_order_and_gives_each_statement_s_first_row(store):
+    """On PostgreSQL in one pipeline: each statement sees the ones before it; one returning
+    no rows gives None; an error names the statements and is SQLAlchemy's."""
+    with store._engine.begin() as c:
+        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0), _row(1)])
+        rows = driver_batch(
+            c,
+            [
+                "SELECT max(idx) FROM ledger_entries",
+                "DELETE FROM ledger_entries WHERE idx = 1",
+                "SELECT count(*) FROM ledger_entries",
+                "SELECT idx FROM ledger_entries WHERE idx > 5",
+            ],
+        )
+        assert [None if row is None else tuple(row) for row in rows] == [(1,), None, (1,), None]
+    with (
+        store._engine.connect() as c,
+        c.begin(),
+        pytest.raises(sa.exc.DBAPIError, match="max\\(nothing\\)"),
+    ):
+        driver_batch(c, ["SELECT 1", "SELECT max(nothing) FROM ledger_entries"])
+
+
+def test_pipelined_writes_land_and_a_refused_one_fails_the_block(store):
+    """Writes in a pipelined block are in the transaction after it; a duplicate key among
+    them is SQLAlchemy's IntegrityError (at the block's end on PostgreSQL, at once on
+    SQLite), so the store translates it as any other."""
+    with store._engine.begin() as c:
+        with pipelined(c, "writing entries"):
+            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(1), _row(2)])
+        assert driver_scalar(c, "SELECT count(*) FROM ledger_entries") == 3
+
+    def write_3_and_0_again(c: sa.Connection) -> None:
+        with pipelined(c, "writing entries"):
+            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(3)])
+            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+
+    with store._engine.connect() as c, c.begin():
+        with pytest.raises(sa.exc.IntegrityError) as raised:
+            write_3_and_0_again(c)
+        assert isinstance(raised.value.orig, c.dialect.loaded_dbapi.Error)

@@ -251,3 +251,27 @@ def test_a_stuck_transaction_is_ended_by_the_server(pg_url):
         timeout = c.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar()
     assert timeout == "30s"
     store.close()
+
+
+@pytest.mark.postgres
+def test_the_write_turn_is_one_round_trip_that_finds_the_mutex_row(pg_url):
+    """A write transaction's start queues, takes the log mutex and reads what it is given in
+    one pipeline, in that order (the rows returned are the given statements'); with the
+    mutex row gone it fails, naming it, rather than write out of order."""
+    store = open_store(pg_url)
+    store.add_party(Party("usaf", "US"), 1.0)
+    with store._engine.begin() as c:
+        (last,) = order.take_write_turn(c, ["SELECT max(seq) FROM changes"])
+        assert last is not None
+        assert last[0] == store.last_change()
+        locks = c.execute(
+            sa.text(
+                "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() "
+                "AND relation = 'changes'::regclass"
+            )
+        ).scalars()
+        assert "ShareRowExclusiveLock" in set(locks)
+        c.execute(sa.text("DELETE FROM cursors WHERE name = :n"), {"n": order.LOG_MUTEX})
+    with pytest.raises(StoreError, match="mutex row is missing"):
+        store.add_party(Party("faf", "FR"), 2.0)
+    store.close()

@@ -27,11 +27,13 @@ import sqlalchemy as sa
 __all__ = [
     "DEFERRED",
     "defer_insert",
+    "driver_batch",
     "driver_rows",
     "driver_scalar",
     "flush_inserts",
     "insert_many",
     "insert_rows",
+    "pipelined",
     "update_many",
 ]
 
@@ -98,9 +100,78 @@ def _driver_cursor(c: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
         cursor.close()
 
 
+_PIPELINE = "deconflict.pipeline"  # Connection.info key: the open pipeline's cursor
+
+
+@contextlib.contextmanager
+def pipelined(c: sa.Connection, doing: str) -> Iterator[None]:
+    """On PostgreSQL, the driver-cursor writes made inside (:func:`insert_rows`,
+    :func:`flush_inserts`) sent in one pipeline: one round trip for all of them, at the end of
+    the block, instead of one each. Their errors (a refused insert) surface there, as
+    SQLAlchemy's, naming ``doing``. Elsewhere (SQLite, whose statements make no round trip),
+    or nested, it changes nothing.
+
+    Under the write turn every round trip is time the other writers wait (PostgreSQL serialises
+    write transactions, see :mod:`deconflict.store.order`): a filing unit's four inserts
+    (notices, their versions, the change log, the ledger) were four of its nine."""
+    if c.dialect.name != "postgresql" or _PIPELINE in c.info:
+        yield
+        return
+    with _driver_pipeline(c, doing) as (dbapi, _):
+        c.info[_PIPELINE] = cursor = dbapi.cursor()
+        try:
+            yield
+        finally:
+            del c.info[_PIPELINE]
+    cursor.close()
+
+
+def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[tuple[Any, ...] | None]:
+    """Run ``statements`` (SQL without parameters) in order in ``c``'s transaction, on
+    PostgreSQL in one pipeline (one round trip for all); the first row of each (None for one
+    that returns none). The transaction is begun as SQLAlchemy would begin it, if not yet."""
+    if not c.in_transaction():
+        c.begin()
+    if c.dialect.name != "postgresql" or _PIPELINE in c.info:
+        return [_on_cursor(c, sql, (), many=False) for sql in statements]
+    cursors = []
+    try:
+        with _driver_pipeline(c, "; ".join(statements)) as (dbapi, pipeline):
+            for sql in statements:
+                cursors.append(cursor := dbapi.cursor())
+                cursor.execute(sql)
+            pipeline.sync()
+            return [cursor.fetchone() if cursor.description else None for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def _driver_pipeline(c: sa.Connection, doing: str) -> Iterator[tuple[Any, Any]]:
+    """The driver's (psycopg's) connection of ``c``'s transaction and a pipeline open on it,
+    synchronised at the block's end; what the driver raises meanwhile is wrapped as
+    SQLAlchemy wraps it, naming ``doing``."""
+    dbapi: Any = c.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - a connection in a transaction has one
+        raise sa.exc.ResourceClosedError("the connection is closed")
+    error_type = c.dialect.loaded_dbapi.Error
+    try:
+        with dbapi.pipeline() as pipeline:
+            yield dbapi, pipeline
+    except error_type as error:
+        raise sa.exc.DBAPIError.instance(
+            doing, None, error, error_type, dialect=c.dialect
+        ) from error
+
+
 def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
     """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
-    first row it returns, if any."""
+    first row it returns, if any. In a :func:`pipelined` block a write rides the pipeline."""
+    cursor = c.info.get(_PIPELINE)
+    if many and cursor is not None:
+        cursor.executemany(sql, params)  # errors at the block's end, where they are wrapped
+        return None
     with _driver_cursor(c, sql, params) as cursor:
         if many:
             cursor.executemany(sql, params)
@@ -203,4 +274,5 @@ def flush_inserts(c: sa.Connection) -> None:
     if it fails (the transaction is then rolled back)."""
     deferred: dict[sa.Table, list[Mapping[str, Any]]] | None = c.info.pop(DEFERRED, None)
     for table, rows in (deferred or {}).items():
-        insert_many(c, table, rows)
+        columns = tuple(rows[0])
+        insert_rows(c, table, columns, [tuple(row[name] for name in columns) for row in rows])

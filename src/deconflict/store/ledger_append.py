@@ -45,14 +45,26 @@ from deconflict.store.ledger_entries import (
     subject_of,
 )
 
-__all__ = ["LogItem", "Mark", "flush", "mark", "record_changes", "restore", "watch"]
+__all__ = [
+    "LAST_INDEX_SQL",
+    "LogItem",
+    "Mark",
+    "build_pending",
+    "flush",
+    "known_end",
+    "mark",
+    "record_changes",
+    "restore",
+    "watch",
+]
 
 #: One change-log row as the store appends it: (kind, entity id, time, the record if at hand).
 LogItem = tuple[str, str, float, Record]
 
 _END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
 
-_SIZE = "SELECT max(idx) FROM ledger_entries"  # run on the driver's cursor: every transaction
+#: The ledger's last index (run on the driver's cursor: every transaction that appends).
+LAST_INDEX_SQL = "SELECT max(idx) FROM ledger_entries"
 
 
 @dataclass(slots=True)
@@ -91,8 +103,13 @@ def _end(c: sa.Connection) -> _End:
     end: _End | None = c.info.get(_END)
     if end is not None and end.transaction is transaction:
         return end
-    last = driver_scalar(c, _SIZE)
-    end = _End(transaction, 0 if last is None else int(last) + 1)
+    return known_end(c, driver_scalar(c, LAST_INDEX_SQL))
+
+
+def known_end(c: sa.Connection, last: Any) -> _End:
+    """Note the ledger's end in ``c``'s transaction: ``last`` is what :data:`LAST_INDEX_SQL`
+    gave, read by the caller in it (with other statements, in one round trip)."""
+    end = _End(c.get_transaction(), 0 if last is None else int(last) + 1)
     c.info[_END] = end
     return end
 
@@ -135,13 +152,27 @@ _ENTRY_COLUMNS = (
 )
 
 
+def _current(c: sa.Connection) -> _End | None:
+    """The end of ``c``'s transaction, if read (another transaction's, ended, is forgotten)."""
+    end: _End | None = c.info.get(_END)
+    if end is not None and end.transaction is not c.get_transaction():
+        _forget(c)
+        return None
+    return end
+
+
+def build_pending(c: sa.Connection) -> None:
+    """Build the entries appended and not built yet (see :func:`record_changes`), which may
+    read the ledger: so a :func:`flush` after it only writes (it may then be pipelined)."""
+    end = _current(c)
+    if end is not None and end.pending:
+        _build_pending(c, end)
+
+
 def flush(c: sa.Connection) -> None:
     """Write what was appended and not yet written (one statement), its entries built first."""
-    end: _End | None = c.info.get(_END)
+    end = _current(c)
     if end is None:
-        return
-    if end.transaction is not c.get_transaction():  # another transaction's, ended: not ours
-        _forget(c)
         return
     if end.pending:
         _build_pending(c, end)

@@ -34,10 +34,12 @@ Why this rather than the alternatives:
   PostgreSQL only and a matter of retries, not of order. A commit watermark from
   ``pg_snapshot_xmin`` or an advisory lock would tie correctness to PostgreSQL internals, and
   LISTEN/NOTIFY is only ever a wake-up.
-- *Cost.* Writes are serialised: the write rate is bounded by one write transaction at a time
-  (about 100 to 170 filings/s on PostgreSQL here, 2 cores, ledger included). That is what one
-  ordered, hash-linked log is; a later partition by area could give each partition its own
-  mutex row, ledger and cursor.
+- *Cost.* Write transactions are serialised: the write rate is bounded by one at a time, so
+  what matters is how long each holds the turn. The HTTP workers group concurrent filings into
+  one transaction, and on PostgreSQL :func:`take_write_turn` queues, takes the mutex and reads
+  what the transaction needs first in one round trip (the rows are then written in one more,
+  :func:`deconflict.store.bulk.pipelined`). That is what one ordered, hash-linked log is; a
+  later partition by area could give each partition its own mutex row, ledger and cursor.
 
 The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` and are created
 (if missing) when a store is opened, so no migration is needed for them.
@@ -45,10 +47,14 @@ The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sqlalchemy as sa
 
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
+from deconflict.store.bulk import driver_batch
 
 __all__ = [
     "LOG_MUTEX",
@@ -56,9 +62,13 @@ __all__ = [
     "once_per_transaction",
     "queue_writer",
     "take_log_position",
+    "take_write_turn",
 ]
 
 LOG_MUTEX = "changes.order"
+_QUEUE = "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"
+_HELD = "deconflict.log_mutex"  # Connection.info key: the transaction holding the log mutex
+_MUTEX_SQL = f"SELECT seq FROM cursors WHERE name = '{LOG_MUTEX}' FOR UPDATE"
 
 
 def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
@@ -85,7 +95,22 @@ def queue_writer(connection: sa.Connection) -> None:
     order and contention is left to its retries. SQLite's ``BEGIN IMMEDIATE`` already queues.
     """
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"))
+        connection.execute(sa.text(_QUEUE))
+
+
+def take_write_turn(connection: sa.Connection, also: Sequence[str] = ()) -> list[Any]:
+    """On PostgreSQL, at a write transaction's start: :func:`queue_writer`, then
+    :func:`take_log_position`, then the statements ``also`` (no parameters: what every such
+    transaction reads or sends first), all in one round trip; the first row of each of
+    ``also``. Each round trip under the write turn is time every other writer waits. Elsewhere
+    nothing is run and the list is empty (SQLite's ``BEGIN IMMEDIATE`` is the turn)."""
+    if connection.dialect.name != "postgresql":
+        return []
+    rows = driver_batch(connection, [_QUEUE, _MUTEX_SQL, *also])
+    if rows[1] is None:
+        raise StoreError("the change-log mutex row is missing: open the store to create it")
+    once_per_transaction(connection, _HELD)
+    return rows[2:]
 
 
 def once_per_transaction(connection: sa.Connection, what: str) -> bool:
@@ -106,7 +131,7 @@ def take_log_position(connection: sa.Connection) -> None:
     statement cost every filing's transaction a round of SQLAlchemy for nothing)."""
     if connection.dialect.name == "sqlite":
         return
-    if not once_per_transaction(connection, "deconflict.log_mutex"):
+    if not once_per_transaction(connection, _HELD):
         return
     row = connection.execute(
         sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()

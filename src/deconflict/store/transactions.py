@@ -173,9 +173,9 @@ class SqlTransactions:
             return
         self._no_snapshot(doing)
         with translated(doing), self._engine.begin() as connection:
-            order.queue_writer(connection)
             # Held from here to the commit, outside every savepoint (rolling one back would
             # release what was taken inside it).
+            self._take_write_turn(connection, announce=True)
             order.take_log_position(connection)
             wakeup.notify(connection)
             self._unit = connection
@@ -184,8 +184,7 @@ class SqlTransactions:
             connection.info[IN_UNIT] = True
             try:
                 yield
-                self._flush_inserts(connection)
-                ledger_append.flush(connection)  # what the unit appended, before its commit
+                self._flush_unit(connection, doing)
             finally:
                 connection.info.pop(IN_UNIT, None)
                 connection.info.pop(bulk.DEFERRED, None)  # the pooled connection's: not the next's
@@ -263,6 +262,34 @@ class SqlTransactions:
         except exc.IntegrityError as error:
             raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
 
+    @staticmethod
+    def _take_write_turn(connection: sa.Connection, announce: bool) -> None:
+        """Queue for the write turn and take the log position (:mod:`deconflict.store.order`),
+        read the ledger's end and, if ``announce``, notify the listeners at the commit: on
+        PostgreSQL in one round trip (``take_write_turn``), where the steps done here are not
+        done again by the calls that would do them; elsewhere each call does its own."""
+        also = [wakeup.NOTIFY_SQL] if announce else []
+        rows = order.take_write_turn(connection, [*also, ledger_append.LAST_INDEX_SQL])
+        if not rows:
+            order.queue_writer(connection)
+            return
+        if announce:
+            wakeup.notified(connection)
+        ledger_append.known_end(connection, rows[-1][0] if rows[-1] is not None else None)
+
+    def _flush_unit(self, connection: sa.Connection, doing: str) -> None:
+        """Before the unit's commit: insert what its writes deferred and the ledger entries it
+        appended, in one round trip on PostgreSQL (:func:`bulk.pipelined`; the entries are
+        built first, as building one may read). A refused insert fails the unit as in
+        :meth:`_flush_inserts`."""
+        ledger_append.build_pending(connection)
+        try:
+            with bulk.pipelined(connection, doing):
+                bulk.flush_inserts(connection)
+                ledger_append.flush(connection)
+        except exc.IntegrityError as error:
+            raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
+
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
         if self._unit is None:
@@ -296,7 +323,7 @@ class SqlTransactions:
             return
         self._no_snapshot(doing)
         with translated(doing), self._engine.begin() as connection:
-            order.queue_writer(connection)
+            self._take_write_turn(connection, announce=False)
             yield connection
 
     @contextlib.contextmanager

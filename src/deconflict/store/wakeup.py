@@ -36,19 +36,36 @@ import sqlalchemy as sa
 from deconflict.errors import StoreError
 from deconflict.store.order import once_per_transaction
 
-__all__ = ["CHANNEL", "NOTIFICATIONS", "POLL_S", "ChangeSignal", "Wakeup", "announce", "notify"]
+__all__ = [
+    "CHANNEL",
+    "NOTIFICATIONS",
+    "NOTIFY_SQL",
+    "POLL_S",
+    "ChangeSignal",
+    "Wakeup",
+    "announce",
+    "notified",
+    "notify",
+]
 
 CHANNEL = "deconflict_changes"
 NOTIFICATIONS = "deconflict_notifications"
 POLL_S = 0.005  # how often a SQLite watch looks at the file
 
 
+NOTIFY_SQL = f"NOTIFY {CHANNEL}"
+_NOTIFIED = "deconflict.notified"  # Connection.info key: the transaction that notified
+
+
 def notify(connection: sa.Connection) -> None:
     """Announce, at this transaction's commit, that the change log grew (PostgreSQL only)."""
-    if connection.dialect.name == "postgresql" and once_per_transaction(
-        connection, "deconflict.notified"
-    ):
-        connection.execute(sa.text(f"NOTIFY {CHANNEL}"))
+    if connection.dialect.name == "postgresql" and once_per_transaction(connection, _NOTIFIED):
+        connection.execute(sa.text(NOTIFY_SQL))
+
+
+def notified(connection: sa.Connection) -> None:
+    """Note that the caller ran :data:`NOTIFY_SQL` in this transaction itself."""
+    once_per_transaction(connection, _NOTIFIED)
 
 
 def announce(engine: sa.Engine, payload: str) -> None:

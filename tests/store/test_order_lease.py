@@ -98,7 +98,8 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
 
 def test_lease_is_exclusive_expires_and_fences(store_target):
     """One holder at a time; after expiry another takes it under a newer token, and the old
-    holder's renewal and fenced commits are refused without writing anything."""
+    holder's renewal and fenced commits are refused without writing anything. A commit at or
+    before the stored cursor is refused too (both checks ride the write turn's round trip)."""
     store = open_store(store_target)
     first = store.acquire_lease(100.0, 5.0)
     assert first is not None
@@ -114,6 +115,10 @@ def test_lease_is_exclusive_expires_and_fences(store_target):
     assert store.detector_cursor() == 0
     store.commit_detection(Detection(1, 110.0), fence=second)
     assert store.detector_cursor() == 1
+    with pytest.raises(StoreError, match="already processed"):  # the cursor is past it
+        store.commit_detection(Detection(1, 110.5), fence=second)
+    store.commit_detection(Detection(3, 110.7), fence=second)
+    assert store.detector_cursor() == 3
     store.release_lease(second)
     third = store.acquire_lease(111.0, 5.0)  # released: no wait for expiry
     assert third is not None

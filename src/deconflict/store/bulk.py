@@ -75,10 +75,11 @@ def _run(
 
 
 def insert_many(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (dicts with the same keys, the table's column names) in one statement."""
+    """Insert ``rows`` (dicts with the same keys, the table's column names) in one statement,
+    on the DBAPI cursor (see :func:`insert_rows`)."""
     if rows:
-        sql, order = _insert_sql(c.dialect, table, tuple(rows[0]))
-        _run(c, sql, order, rows)
+        columns = tuple(rows[0])
+        insert_rows(c, table, columns, [tuple(row[name] for name in columns) for row in rows])
 
 
 @contextlib.contextmanager
@@ -168,6 +169,8 @@ def _driver_pipeline(c: sa.Connection, doing: str) -> Iterator[tuple[Any, Any]]:
 def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
     """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
     first row it returns, if any. In a :func:`pipelined` block a write rides the pipeline."""
+    if not c.in_transaction():  # begun as SQLAlchemy would (the store's BEGIN), not autocommit
+        c.begin()
     cursor = c.info.get(_PIPELINE)
     if many and cursor is not None:
         cursor.executemany(sql, params)  # errors at the block's end, where they are wrapped
@@ -245,12 +248,19 @@ def update_many(
     c: sa.Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]
 ) -> int | None:
     """Set the other columns of each row where column ``key`` equals the row's ``key`` value, in
-    one statement; how many rows changed, or None when the driver cannot tell for many."""
+    one statement; how many rows changed, or None when the driver cannot tell for many (or in a
+    :func:`pipelined` block, where it rides the pipeline and is not waited for)."""
     if not rows:
         return 0
     columns = tuple(name for name in rows[0] if name != key)
     sql, order = _update_sql(c.dialect, table, key, columns)
     keyed = [{**{name: row[name] for name in columns}, "key_": row[key]} for row in rows]
+    if _PIPELINE in c.info:
+        if order is not None:
+            _on_cursor(c, sql, [tuple(row[name] for name in order) for row in keyed], many=True)
+        else:
+            _on_cursor(c, sql, keyed, many=True)
+        return None
     count = _run(c, sql, order, keyed)
     if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
         return None
@@ -274,5 +284,4 @@ def flush_inserts(c: sa.Connection) -> None:
     if it fails (the transaction is then rolled back)."""
     deferred: dict[sa.Table, list[Mapping[str, Any]]] | None = c.info.pop(DEFERRED, None)
     for table, rows in (deferred or {}).items():
-        columns = tuple(rows[0])
-        insert_rows(c, table, columns, [tuple(row[name] for name in columns) for row in rows])
+        insert_many(c, table, rows)

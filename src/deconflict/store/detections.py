@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from deconflict.errors import StoreError
 from deconflict.model import Conflict, Notification
-from deconflict.store import lease
+from deconflict.store import lease, ledger_append
 from deconflict.store import schema as t
 from deconflict.store.base import Detection
-from deconflict.store.bulk import insert_many
+from deconflict.store.bulk import insert_many, pipelined, update_many
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.records import SqlRecords, rows_in
 from deconflict.store.rows import conflict_values, notification_values
@@ -29,9 +29,7 @@ _STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
     t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
-_MOVE_DETECTOR_CURSOR = (
-    sa.update(t.cursors).where(t.cursors.c.name == _DETECTOR).values(seq=sa.bindparam("seq"))
-)
+_DETECTOR_CURSOR_SQL = f"SELECT seq FROM cursors WHERE name = '{_DETECTOR}'"
 
 
 class SqlDetections(SqlRecords):
@@ -61,14 +59,20 @@ class SqlDetections(SqlRecords):
 
     @transaction
     def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        """Under the write turn: check the fence and the cursor (with the turn, one round trip on
+        PostgreSQL), read which conflicts are stored and the commitments the entries refer to,
+        then write everything in one pipeline (:func:`~deconflict.store.bulk.pipelined`): the
+        detector's commits are the longest holders of the turn the filings wait for."""
         if not detections:
             return
         first = min(d.seq for d in detections)
         last = max(d.seq for d in detections)
-        with self.write_connection(f"recording detections at changes {first} to {last}") as c:
+        doing = f"recording detections at changes {first} to {last}"
+        checks = [_DETECTOR_CURSOR_SQL, *([lease.fence_sql(fence)] if fence is not None else [])]
+        with self.write_turn(doing, checks) as (c, rows):
             if fence is not None:
-                lease.fence(c, fence)
-            current = c.execute(_DETECTOR_CURSOR).scalar()
+                lease.fenced(rows[1], fence)
+            current = None if rows[0] is None else rows[0][0]
             if current is not None and current >= first:
                 raise StoreError(f"change {first} was already processed (cursor at {current})")
             found = [conflict for d in detections for conflict in d.new_conflicts]
@@ -90,8 +94,6 @@ class SqlDetections(SqlRecords):
                 for n in d.notifications:
                     notifications.append(n)
                     log.append(("notification.created", n.id, at_s, n))
-            if new:
-                insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
             if resolved:
                 c.execute(
                     _RESOLVE_CONFLICT,
@@ -104,13 +106,17 @@ class SqlDetections(SqlRecords):
                         for conflict in resolved
                     ],
                 )
-            if notifications:
-                insert_many(c, t.notifications, [notification_values(n) for n in notifications])
-            self._log_many(c, log)
-            if current is None:
-                c.execute(sa.insert(t.cursors).values(name=_DETECTOR, seq=last))
-            else:
-                c.execute(_MOVE_DETECTOR_CURSOR, {"seq": last})
+            self._log_many(c, log, defer=True)  # the entries built (reading), written below
+            with pipelined(c, doing):
+                if new:
+                    insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
+                if notifications:
+                    insert_many(c, t.notifications, [notification_values(n) for n in notifications])
+                ledger_append.flush(c)
+                if current is None:
+                    insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])
+                else:
+                    update_many(c, t.cursors, "name", [{"name": _DETECTOR, "seq": last}])
 
     @staticmethod
     def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["LEASE_ROWS", "LeaseLost", "acquire", "fence", "release"]
+__all__ = ["LEASE_ROWS", "LeaseLost", "acquire", "fence", "fence_sql", "fenced", "release"]
 
 TOKEN = "detector.lease"
 UNTIL = "detector.lease_until_ms"
@@ -91,4 +91,18 @@ def fence(c: sa.Connection, held: int) -> None:
         .values(seq=t.cursors.c.seq)
     )
     if done.rowcount != 1:
+        raise LeaseLost(f"the detector lease is no longer held under token {held}")
+
+
+def fence_sql(held: int) -> str:
+    """:func:`fence`'s write as one statement without parameters (the token is an integer),
+    to run with others in one round trip; give its first row to :func:`fenced`."""
+    return (
+        f"UPDATE cursors SET seq = seq WHERE name = '{TOKEN}' AND seq = {int(held)} RETURNING seq"
+    )
+
+
+def fenced(row: object, held: int) -> None:
+    """Fail with LeaseLost unless :func:`fence_sql` found the token ``held`` (its first row)."""
+    if row is None:
         raise LeaseLost(f"the detector lease is no longer held under token {held}")

@@ -83,7 +83,9 @@ class SqlStore(
         return indexes[0] if indexes else None
 
     @staticmethod
-    def _log_many(connection: sa.Connection, items: Sequence[LogItem]) -> list[int | None]:
+    def _log_many(
+        connection: sa.Connection, items: Sequence[LogItem], defer: bool | None = None
+    ) -> list[int | None]:
         """Append the ledger entries of ``items`` and, for those about the detector's inputs
         (:data:`LOGGED_ENTITIES`), their change-log rows (one statement), in the same
         transaction; the ledger index of each item's entry (None where it has none). A notice's
@@ -113,8 +115,11 @@ class SqlStore(
         if rows:
             wakeup.notify(connection)
             insert_with_unit(connection, t.changes, rows)
-        # In a unit of work the ledger's rows are written once, before its commit.
-        return record_changes(connection, items, defer=connection.info.get(IN_UNIT, False))
+        # In a unit of work the ledger's rows are written once, before its commit; ``defer``
+        # leaves them to the caller's ``ledger_append.flush`` (before its commit) elsewhere too.
+        if defer is None:
+            defer = connection.info.get(IN_UNIT, False)
+        return record_changes(connection, items, defer=defer)
 
     @transaction
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:

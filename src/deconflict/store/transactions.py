@@ -263,19 +263,39 @@ class SqlTransactions:
             raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
 
     @staticmethod
-    def _take_write_turn(connection: sa.Connection, announce: bool) -> None:
+    def _take_write_turn(
+        connection: sa.Connection, announce: bool, first: Sequence[str] = ()
+    ) -> list[Any]:
         """Queue for the write turn and take the log position (:mod:`deconflict.store.order`),
-        read the ledger's end and, if ``announce``, notify the listeners at the commit: on
-        PostgreSQL in one round trip (``take_write_turn``), where the steps done here are not
-        done again by the calls that would do them; elsewhere each call does its own."""
-        also = [wakeup.NOTIFY_SQL] if announce else []
+        read the ledger's end, run ``first`` (statements without parameters) and, if
+        ``announce``, notify the listeners at the commit: on PostgreSQL in one round trip
+        (``take_write_turn``), where the steps done here are not done again by the calls that
+        would do them; elsewhere each call does its own. The first row of each of ``first``."""
+        also = [*first, *([wakeup.NOTIFY_SQL] if announce else [])]
         rows = order.take_write_turn(connection, [*also, ledger_append.LAST_INDEX_SQL])
         if not rows:
             order.queue_writer(connection)
-            return
+            return bulk.driver_batch(connection, first) if first else []
         if announce:
             wakeup.notified(connection)
         ledger_append.known_end(connection, rows[-1][0] if rows[-1] is not None else None)
+        return rows[: len(first)]
+
+    @contextlib.contextmanager
+    def write_turn(
+        self, doing: str, first: Sequence[str]
+    ) -> Iterator[tuple[sa.Connection, list[Any]]]:
+        """:meth:`write_connection`, whose transaction first runs ``first`` (statements without
+        parameters: a check or a read every such write makes), on PostgreSQL in the round trip
+        that takes the write turn; the connection and the first row of each (None if none)."""
+        if self._unit is not None:
+            self._flush_inserts(self._unit)
+            with translated(doing):
+                yield self._unit, bulk.driver_batch(self._unit, first)
+            return
+        self._no_snapshot(doing)
+        with translated(doing), self._engine.begin() as connection:
+            yield connection, self._take_write_turn(connection, announce=False, first=first)
 
     def _flush_unit(self, connection: sa.Connection, doing: str) -> None:
         """Before the unit's commit: insert what its writes deferred and the ledger entries it

@@ -47,9 +47,9 @@ def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(store):
             driver_scalar(c, "SELECT max(nothing) FROM ledger_entries")
 
 
-def test_a_batch_runs_in_order_and_gives_each_statement_s_first_row(store):
+def test_a_batch_runs_in_order_and_gives_each_statement_s_rows(store):
     """On PostgreSQL in one pipeline: each statement sees the ones before it; one returning
-    no rows gives None; an error names the statements and is SQLAlchemy's."""
+    no rows gives none; an error names the statements and is SQLAlchemy's."""
     with store._engine.begin() as c:
         insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0), _row(1)])
         rows = driver_batch(
@@ -59,9 +59,10 @@ def test_a_batch_runs_in_order_and_gives_each_statement_s_first_row(store):
                 "DELETE FROM ledger_entries WHERE idx = 1",
                 "SELECT count(*) FROM ledger_entries",
                 "SELECT idx FROM ledger_entries WHERE idx > 5",
+                "SELECT idx FROM ledger_entries ORDER BY idx",
             ],
         )
-        assert [None if row is None else tuple(row) for row in rows] == [(1,), None, (1,), None]
+        assert [[tuple(row) for row in found] for found in rows] == [[(1,)], [], [(1,)], [], [(0,)]]
     with (
         store._engine.connect() as c,
         c.begin(),

@@ -266,9 +266,8 @@ def test_the_write_turn_is_one_round_trip_that_finds_the_mutex_row(pg_url):
     store = open_store(pg_url)
     store.add_party(Party("usaf", "US"), 1.0)
     with store._engine.begin() as c:
-        (last,) = order.take_write_turn(c, ["SELECT max(seq) FROM changes"])
-        assert last is not None
-        assert last[0] == store.last_change()
+        (rows,) = order.take_write_turn(c, ["SELECT max(seq) FROM changes"])
+        assert [tuple(row) for row in rows] == [(store.last_change(),)]
         locks = c.execute(
             sa.text(
                 "SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() "
@@ -280,3 +279,31 @@ def test_the_write_turn_is_one_round_trip_that_finds_the_mutex_row(pg_url):
     with pytest.raises(StoreError, match="mutex row is missing"):
         store.add_party(Party("faf", "FR"), 2.0)
     store.close()
+
+
+def test_a_unit_reads_the_agreements_with_its_write_turn(tmp_path, store_target):
+    """On PostgreSQL a unit of work has the agreements from its write turn's round trip (no
+    statement of its own); on SQLite it reads them once. Either way one added inside the
+    unit is seen after."""
+    from dataclasses import replace
+
+    from tests.hub.scenario import make_hub
+
+    hub, _ = make_hub(tmp_path, target=store_target)
+    store = hub.store
+    (mou,) = store.list_agreements()
+    reads: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM agreements" in statement:
+            reads.append(statement)
+
+    sa.event.listen(store._engine, "before_cursor_execute", seen)
+    with store.unit_of_work():
+        assert store.list_agreements() == [mou]
+        assert store.list_agreements() == [mou]
+        assert len(reads) == (0 if store.dialect == "postgresql" else 1)
+        store.add_agreement(replace(mou, id="mou2"), 2.0)
+        assert sorted(a.id for a in store.list_agreements()) == ["mou", "mou2"]
+    sa.event.remove(store._engine, "before_cursor_execute", seen)
+    hub.close()

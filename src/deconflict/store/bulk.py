@@ -127,14 +127,19 @@ def pipelined(c: sa.Connection, doing: str) -> Iterator[None]:
     cursor.close()
 
 
-def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[tuple[Any, ...] | None]:
+def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:
     """Run ``statements`` (SQL without parameters) in order in ``c``'s transaction, on
-    PostgreSQL in one pipeline (one round trip for all); the first row of each (None for one
-    that returns none). The transaction is begun as SQLAlchemy would begin it, if not yet."""
+    PostgreSQL in one pipeline (one round trip for all); the rows of each (none for one that
+    returns none). The transaction is begun as SQLAlchemy would begin it, if not yet."""
     if not c.in_transaction():
         c.begin()
     if c.dialect.name != "postgresql" or _PIPELINE in c.info:
-        return [_on_cursor(c, sql, (), many=False) for sql in statements]
+        found = []
+        for sql in statements:
+            with _driver_cursor(c, sql, ()) as cursor:
+                cursor.execute(sql)
+                found.append(list(cursor.fetchall()) if cursor.description else [])
+        return found
     cursors = []
     try:
         with _driver_pipeline(c, "; ".join(statements)) as (dbapi, pipeline):
@@ -142,7 +147,7 @@ def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[tuple[Any,
                 cursors.append(cursor := dbapi.cursor())
                 cursor.execute(sql)
             pipeline.sync()
-            return [cursor.fetchone() if cursor.description else None for cursor in cursors]
+            return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     finally:
         for cursor in cursors:
             cursor.close()

@@ -72,7 +72,7 @@ class SqlDetections(SqlRecords):
         with self.write_turn(doing, checks) as (c, rows):
             if fence is not None:
                 lease.fenced(rows[1], fence)
-            current = None if rows[0] is None else rows[0][0]
+            current = rows[0][0][0] if rows[0] else None
             if current is not None and current >= first:
                 raise StoreError(f"change {first} was already processed (cursor at {current})")
             found = [conflict for d in detections for conflict in d.new_conflicts]

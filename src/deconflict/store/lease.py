@@ -24,6 +24,8 @@ Either way a change is processed under exactly one token.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from deconflict.errors import StoreError
@@ -102,7 +104,7 @@ def fence_sql(held: int) -> str:
     )
 
 
-def fenced(row: object, held: int) -> None:
-    """Fail with LeaseLost unless :func:`fence_sql` found the token ``held`` (its first row)."""
-    if row is None:
+def fenced(rows: Sequence[object], held: int) -> None:
+    """Fail with LeaseLost unless :func:`fence_sql` found the token ``held`` (its rows)."""
+    if not rows:
         raise LeaseLost(f"the detector lease is no longer held under token {held}")

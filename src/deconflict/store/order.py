@@ -98,16 +98,18 @@ def queue_writer(connection: sa.Connection) -> None:
         connection.execute(sa.text(_QUEUE))
 
 
-def take_write_turn(connection: sa.Connection, also: Sequence[str] = ()) -> list[Any]:
+def take_write_turn(
+    connection: sa.Connection, also: Sequence[str] = ()
+) -> list[list[tuple[Any, ...]]]:
     """On PostgreSQL, at a write transaction's start: :func:`queue_writer`, then
     :func:`take_log_position`, then the statements ``also`` (no parameters: what every such
-    transaction reads or sends first), all in one round trip; the first row of each of
-    ``also``. Each round trip under the write turn is time every other writer waits. Elsewhere
-    nothing is run and the list is empty (SQLite's ``BEGIN IMMEDIATE`` is the turn)."""
+    transaction reads or sends first), all in one round trip; the rows of each of ``also``.
+    Each round trip under the write turn is time every other writer waits. Elsewhere nothing
+    is run and the list is empty (SQLite's ``BEGIN IMMEDIATE`` is the turn)."""
     if connection.dialect.name != "postgresql":
         return []
     rows = driver_batch(connection, [_QUEUE, _MUTEX_SQL, *also])
-    if rows[1] is None:
+    if not rows[1]:
         raise StoreError("the change-log mutex row is missing: open the store to create it")
     once_per_transaction(connection, _HELD)
     return rows[2:]

@@ -6,6 +6,8 @@ the agreements) are kept until the unit ends, a savepoint is undone, or one is a
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
@@ -22,10 +24,19 @@ _GET_PARTY = sa.select(t.parties).where(t.parties.c.id == sa.bindparam("id"))
 _LIST_AGREEMENTS = sa.select(t.agreements.c.body).order_by(
     t.agreements.c.created_at_s, t.agreements.c.id
 )
+_LIST_AGREEMENTS_SQL = str(_LIST_AGREEMENTS.compile())  # no parameters: the write turn's
+
+
+def _agreements_of(rows: list[Any]) -> list[Agreement]:
+    return [agreement_from_json(row[0]) for row in rows]
 
 
 class SqlParties(SqlRecords):
     """Parties and the agreements between them."""
+
+    # Every filing reads the agreements (its lead time): on PostgreSQL a unit of work reads
+    # them in its write turn's round trip (see SqlTransactions._TURN_READS).
+    _TURN_READS = (("agreements", _LIST_AGREEMENTS_SQL, _agreements_of),)
 
     @transaction
     def add_party(self, party: Party, at_s: float) -> None:

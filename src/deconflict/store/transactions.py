@@ -21,7 +21,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ClassVar, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -124,6 +124,11 @@ def transaction(method: Callable[P, R]) -> Callable[P, R]:
 class SqlTransactions:
     """An engine, migrated when opened, and the transactions the store's calls run in."""
 
+    #: Reads every unit of work makes (the agreements, for each filing's lead time), made on
+    #: PostgreSQL in the round trip that takes its write turn: (key in the unit's reads, SQL
+    #: without parameters, what its rows become). The store's parts that read them add theirs.
+    _TURN_READS: ClassVar[tuple[tuple[str, str, Callable[[list[Any]], Any]], ...]] = ()
+
     def __init__(
         self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
     ) -> None:
@@ -175,11 +180,12 @@ class SqlTransactions:
         with translated(doing), self._engine.begin() as connection:
             # Held from here to the commit, outside every savepoint (rolling one back would
             # release what was taken inside it).
-            self._take_write_turn(connection, announce=True)
+            _, reads = self._take_write_turn(connection, announce=True)
             order.take_log_position(connection)
             wakeup.notify(connection)
             self._unit = connection
             self._unit_reads.clear()
+            self._unit_reads.update(reads)
             self._unit_ids.clear()
             connection.info[IN_UNIT] = True
             try:
@@ -262,24 +268,30 @@ class SqlTransactions:
         except exc.IntegrityError as error:
             raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
 
-    @staticmethod
     def _take_write_turn(
-        connection: sa.Connection, announce: bool, first: Sequence[str] = ()
-    ) -> list[Any]:
+        self, connection: sa.Connection, announce: bool, first: Sequence[str] = ()
+    ) -> tuple[list[list[tuple[Any, ...]]], dict[str, Any]]:
         """Queue for the write turn and take the log position (:mod:`deconflict.store.order`),
         read the ledger's end, run ``first`` (statements without parameters) and, if
-        ``announce``, notify the listeners at the commit: on PostgreSQL in one round trip
+        ``announce`` (a unit of work), notify the listeners at the commit and make the unit's
+        first reads (:attr:`_TURN_READS`): on PostgreSQL in one round trip
         (``take_write_turn``), where the steps done here are not done again by the calls that
-        would do them; elsewhere each call does its own. The first row of each of ``first``."""
-        also = [*first, *([wakeup.NOTIFY_SQL] if announce else [])]
+        would do them; elsewhere each call does its own. The rows of each of ``first``, and
+        the first reads' values by key (on PostgreSQL only)."""
+        reads = self._TURN_READS if announce else ()
+        also = [*first, *(sql for _, sql, _ in reads)]
+        also += [wakeup.NOTIFY_SQL] if announce else []
         rows = order.take_write_turn(connection, [*also, ledger_append.LAST_INDEX_SQL])
         if not rows:
             order.queue_writer(connection)
-            return bulk.driver_batch(connection, first) if first else []
+            return (bulk.driver_batch(connection, first) if first else []), {}
         if announce:
             wakeup.notified(connection)
-        ledger_append.known_end(connection, rows[-1][0] if rows[-1] is not None else None)
-        return rows[: len(first)]
+        last = rows[-1][0][0] if rows[-1] else None
+        ledger_append.known_end(connection, last)
+        read = rows[len(first) : len(first) + len(reads)]
+        values = {key: made(found) for (key, _, made), found in zip(reads, read, strict=True)}
+        return rows[: len(first)], values
 
     @contextlib.contextmanager
     def write_turn(
@@ -295,7 +307,8 @@ class SqlTransactions:
             return
         self._no_snapshot(doing)
         with translated(doing), self._engine.begin() as connection:
-            yield connection, self._take_write_turn(connection, announce=False, first=first)
+            rows, _ = self._take_write_turn(connection, announce=False, first=first)
+            yield connection, rows
 
     def _flush_unit(self, connection: sa.Connection, doing: str) -> None:
         """Before the unit's commit: insert what its writes deferred and the ledger entries it

@@ -51,7 +51,7 @@ bench: setup
 
 # The HTTP service under load: a real `deconflict serve` on 127.0.0.1, on SQLite and PostgreSQL.
 bench-api: setup
-	$(BIN)/python -m benchmarks.api --workers 1,2 --rates 0,250,500 --pg-url $(DB_URL) --json bench-api.json
+	$(BIN)/python -m benchmarks.api --workers 1,2 --rates 0,250,500,1000 --pg-url $(DB_URL) --json bench-api.json
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -142,3 +142,28 @@ def test_a_unit_whose_deferred_insert_is_refused_at_its_end_writes_nothing(tmp_p
     assert hub.ledger.size == before
     _check_log(hub)
     hub.close()
+
+
+def test_a_detection_in_the_unit_refers_to_the_version_amended_in_it(tmp_path, store_target):
+    """A notice filed before the unit and amended in it, the amendment's entry built but not
+    written yet: the notifications the detector writes in the same unit refer to the amended
+    version's commitment, which only the unit knows, not to the stored one."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.process()
+    before = hub.ledger.size
+    with hub.store.unit_of_work():
+        hub.amend_notice("usaf", "N1", 1, [vol("a", lat=35.96)])
+        hub.add_party("nato", "NATO")  # builds the amendment's entry: known here, not stored
+        hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+        hub.process()
+    entries = _check_log(hub)[before:]
+    (amended,) = [e for e in entries if e["type"] == "notice.amended"]
+    told = [e for e in entries if e["type"] == "notification.created" and e["notice"] == "N1"]
+    assert told
+    for entry in told:
+        assert (entry["notice_version"], entry["notice_commitment"]) == (
+            2,
+            amended["commitment"],
+        )
+    hub.close()

@@ -122,6 +122,33 @@ async def test_idempotency_key_replays_the_first_response(tmp_path):
         assert (await http.post("/v1/plans", json=notice_body(circle("p")), headers=us)).is_success
 
 
+async def test_a_body_that_is_not_json_is_415_naming_its_type(tmp_path):
+    """Every route that takes a body takes JSON: another media type (curl's default form
+    encoding, text, none at all) is 415 naming it, on the lean route and FastAPI's alike,
+    before anything is read; JSON with parameters or as a +json type is taken; a POST without
+    a body (an acknowledgement) needs no type."""
+    db = make_db(tmp_path)
+    ru = token(db, "RU")
+    body = json.dumps(notice_body(circle("a"))).encode()
+    async with client(db) as http:
+        for path in ("/v1/notices", "/v1/plans"):
+            for given in ("application/x-www-form-urlencoded", "text/plain", None):
+                headers = {**ru, **({"Content-Type": given} if given else {})}
+                answer = await http.post(path, content=body, headers=headers)
+                assert answer.status_code == 415, (path, given)
+                assert answer.headers["content-type"] == "application/problem+json"
+                assert f"not {given or 'none'}" in answer.json()["detail"]
+        taken = []
+        for n, given in enumerate(("application/json; charset=utf-8", "application/geo+json")):
+            headers = {**ru, "Content-Type": given}
+            one = json.dumps(notice_body(circle("a"), id=f"J{n}")).encode()
+            taken.append((await http.post("/v1/notices", content=one, headers=headers)).status_code)
+        assert taken == [201, 201]
+        assert (await http.get("/v1/notices/J0", headers=ru)).status_code == 200
+        cancel = await http.post("/v1/notices/J1/cancel", headers=ru)
+        assert cancel.status_code == 200
+
+
 async def test_limits_on_body_size_and_rate(tmp_path):
     """A body over the limit is 413; past the party's bucket, 429 with Retry-After."""
     db = make_db(tmp_path)
@@ -212,7 +239,8 @@ async def test_the_lean_notice_route_is_documented_and_answers_as_the_others(tmp
         assert bad.status_code == 422
         assert bad.headers["content-type"] == "application/problem+json"
         assert bad.json()["field"] == "/features"
-        ruined = await http.post("/v1/notices", content=b"{not json", headers=ru)
+        as_json = {**ru, "Content-Type": "application/json"}
+        ruined = await http.post("/v1/notices", content=b"{not json", headers=as_json)
         assert (ruined.status_code, ruined.json()["field"]) == (422, "/")
         shape = await http.post(
             "/v1/notices", json={"type": "FeatureCollection", "features": [{}]}, headers=ru

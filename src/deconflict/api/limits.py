@@ -17,8 +17,18 @@ class _TooLarge(Exception):
     pass
 
 
+def _is_json(content_type: bytes) -> bool:
+    """``application/json`` or a ``+json`` type (``application/merge-patch+json``), with any
+    parameters (``; charset=utf-8``), as FastAPI's own routes take them."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
+
+
 class BodyLimit:
-    """ASGI middleware: a request body over ``max_bytes`` is refused with 413."""
+    """ASGI middleware: a request body over ``max_bytes`` is refused with 413, and one that is
+    not JSON (every body the API takes is) with 415, naming the type it came as."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, render: Callable[[int, str], ASGIApp]):
         self.app = app
@@ -30,10 +40,22 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         detail = f"the request body is larger than {self.max_bytes} bytes"
+        has_body, content_type = False, b""
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self.render(413, detail)(scope, receive, send)
-                return
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await self.render(413, detail)(scope, receive, send)
+                    return
+                has_body = has_body or value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"content-type":
+                content_type = value
+        if has_body and not _is_json(content_type):
+            given = content_type.decode("latin-1") or "none"
+            detail = f"the request body must be JSON (Content-Type: application/json), not {given}"
+            await self.render(415, detail)(scope, receive, send)
+            return
         seen = 0
         started = False
 

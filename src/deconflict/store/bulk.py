@@ -118,13 +118,17 @@ def pipelined(c: sa.Connection, doing: str) -> Iterator[None]:
     if c.dialect.name != "postgresql" or _PIPELINE in c.info:
         yield
         return
-    with _driver_pipeline(c, doing) as (dbapi, _):
-        c.info[_PIPELINE] = cursor = dbapi.cursor()
-        try:
-            yield
-        finally:
-            del c.info[_PIPELINE]
-    cursor.close()
+    cursor = None
+    try:
+        with _driver_pipeline(c, doing) as (dbapi, _):
+            c.info[_PIPELINE] = cursor = dbapi.cursor()
+            try:
+                yield
+            finally:
+                del c.info[_PIPELINE]
+    finally:
+        if cursor is not None:
+            cursor.close()
 
 
 def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:

@@ -107,6 +107,7 @@ class SqlDetections(SqlRecords):
                     ],
                 )
             self._log_many(c, log, defer=True)  # the entries built (reading), written below
+            ledger_append.build_pending(c)  # a unit's own, if any: nothing reads in the pipeline
             with pipelined(c, doing):
                 if new:
                     insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])

@@ -299,7 +299,7 @@ class SqlTransactions:
     ) -> Iterator[tuple[sa.Connection, list[Any]]]:
         """:meth:`write_connection`, whose transaction first runs ``first`` (statements without
         parameters: a check or a read every such write makes), on PostgreSQL in the round trip
-        that takes the write turn; the connection and the first row of each (None if none)."""
+        that takes the write turn; the connection and the rows of each."""
         if self._unit is not None:
             self._flush_inserts(self._unit)
             with translated(doing):

@@ -445,7 +445,7 @@ class Hub:
         transaction, one ledger entry: see ``Store.mark_delivered``), oldest first."""
         now = self._clock.now()
         undelivered = self._store.list_notifications(party, include_relayed=False, undelivered=True)
-        marked = self._store.mark_delivered([(n.id, now) for n in undelivered if n.undelivered])
+        marked = self._store.mark_delivered([(n.id, now) for n in undelivered])
         return sorted(marked, key=lambda n: (n.created_at_s, n.id))
 
     def notifications_since(self, party: str, since_s: float) -> list[Notification]:

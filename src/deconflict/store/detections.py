@@ -29,7 +29,8 @@ _STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
     t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
-_DETECTOR_CURSOR_SQL = f"SELECT seq FROM cursors WHERE name = '{_DETECTOR}'"
+# The same, to run with the write turn (no parameters: its one value is the constant above).
+_DETECTOR_CURSOR_SQL = str(_DETECTOR_CURSOR.compile(compile_kwargs={"literal_binds": True}))
 
 
 class SqlDetections(SqlRecords):

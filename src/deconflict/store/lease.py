@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["LEASE_ROWS", "LeaseLost", "acquire", "fence", "fence_sql", "fenced", "release"]
+__all__ = ["LEASE_ROWS", "LeaseLost", "acquire", "fence_sql", "fenced", "release"]
 
 TOKEN = "detector.lease"
 UNTIL = "detector.lease_until_ms"
@@ -84,21 +84,11 @@ def release(c: sa.Connection, held: int) -> None:
         _set(c, UNTIL, 0)
 
 
-def fence(c: sa.Connection, held: int) -> None:
-    """Fail with LeaseLost unless ``held`` is the current token; write the token row either way
-    so that a concurrent takeover and this transaction cannot both commit."""
-    done = c.execute(
-        sa.update(t.cursors)
-        .where(t.cursors.c.name == TOKEN, t.cursors.c.seq == held)
-        .values(seq=t.cursors.c.seq)
-    )
-    if done.rowcount != 1:
-        raise LeaseLost(f"the detector lease is no longer held under token {held}")
-
-
 def fence_sql(held: int) -> str:
-    """:func:`fence`'s write as one statement without parameters (the token is an integer),
-    to run with others in one round trip; give its first row to :func:`fenced`."""
+    """The fence of a write under token ``held``, as one statement without parameters (the
+    token is an integer), to run with others in one round trip: it writes the token row either
+    way, so that a concurrent takeover and this transaction cannot both commit; give its rows
+    to :func:`fenced`."""
     return (
         f"UPDATE cursors SET seq = seq WHERE name = '{TOKEN}' AND seq = {int(held)} RETURNING seq"
     )

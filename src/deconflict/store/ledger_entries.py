@@ -35,6 +35,7 @@ __all__ = [
     "DELIVERED",
     "DELIVERIES",
     "NOTICE",
+    "NOTIFICATION",
     "VERSION_ENTRIES",
     "Built",
     "Commitments",
@@ -93,6 +94,7 @@ class Private(NamedTuple):
 _e = lt.ledger_entries.c
 _v = t.notice_versions.c
 NOTICE = "notice:"
+NOTIFICATION = "notification:"
 #: Each notice version beside the ledger entry that commits to it (its link, migration 0009).
 VERSION_ENTRIES = t.notice_versions.join(lt.ledger_entries, _e.idx == _v.ledger_idx)
 # A notice version's commitment: from the version's link to its entry.
@@ -277,13 +279,18 @@ def _row(
     return dict(c.execute(sa.select(table).where(table.c.id == entity_id)).one()._mapping)
 
 
+def _told_of(c: sa.Connection, b: _Entry, notice_id: str | None) -> tuple[int | None, str | None]:
+    """(version, commitment) of the notice a notification told of: its newest (none if none)."""
+    if notice_id is None:
+        return None, None
+    return b.known.newest(c, subject_of("notice", notice_id))
+
+
 def _notification(
     c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
     row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
-    version, commitment = (None, None)
-    if row["notice_id"] is not None:
-        version, commitment = b.known.newest(c, subject_of("notice", row["notice_id"]))
+    version, commitment = _told_of(c, b, row["notice_id"])
     return {
         "type": kind,
         "notification": row["id"],
@@ -311,9 +318,7 @@ def _delivered(
         raise TypeError(f"a {kind} entry is built from its Delivered record")
     told = []
     for n in sorted(record.notifications, key=lambda n: n.id):
-        version, commitment = (None, None)
-        if n.notice_id is not None:
-            version, commitment = b.known.newest(c, subject_of("notice", n.notice_id))
+        version, commitment = _told_of(c, b, n.notice_id)
         told.append(
             {
                 "notification": n.id,

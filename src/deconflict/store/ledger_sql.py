@@ -28,7 +28,13 @@ from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
-from deconflict.store.ledger_entries import DELIVERED, NOTICE, VERSION_ENTRIES, subject_of
+from deconflict.store.ledger_entries import (
+    DELIVERED,
+    NOTICE,
+    NOTIFICATION,
+    VERSION_ENTRIES,
+    subject_of,
+)
 from deconflict.store.ledger_json import notice_content_object_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import (
@@ -60,7 +66,6 @@ _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
 
 
-NOTIFICATION = "notification:"
 # The entry that records a notification's delivery, by its link (migration 0012).
 _DELIVERY_ENTRY = (
     sa.select(_e.idx, _e.type)
@@ -183,7 +188,7 @@ class SqlLedger(LedgerStore):
             sa.select(n.id)
             .select_from(
                 t.notifications.outerjoin(
-                    by_subject, by_subject.c.subject == "notification:" + n.id
+                    by_subject, by_subject.c.subject == NOTIFICATION + n.id
                 ).outerjoin(
                     delivery,
                     sa.and_(delivery.c.idx == n.delivery_ledger_idx, delivery.c.type == DELIVERED),

@@ -68,7 +68,9 @@ __all__ = [
 LOG_MUTEX = "changes.order"
 _QUEUE = "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"
 _HELD = "deconflict.log_mutex"  # Connection.info key: the transaction holding the log mutex
-_MUTEX_SQL = f"SELECT seq FROM cursors WHERE name = '{LOG_MUTEX}' FOR UPDATE"
+_MUTEX = sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
+# The same, to run with the write turn (no parameters: its one value is the constant above).
+_MUTEX_SQL = str(_MUTEX.compile(compile_kwargs={"literal_binds": True}))
 
 
 def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
@@ -135,8 +137,6 @@ def take_log_position(connection: sa.Connection) -> None:
         return
     if not once_per_transaction(connection, _HELD):
         return
-    row = connection.execute(
-        sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
-    ).first()
+    row = connection.execute(_MUTEX).first()
     if row is None:
         raise StoreError("the change-log mutex row is missing: open the store to create it")

@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.web.browser import DemoHub, need_chromium, screenshot, serve_demo
+from tests.web.browser import DemoHub, screenshot, serve_demo
 
 pytestmark = pytest.mark.browser
 
@@ -28,15 +28,6 @@ VOLUMES = "path[data-kind=notice], path[data-kind=plan]"
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoHub]:
     yield from serve_demo(tmp_path_factory.mktemp("demo"))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = need_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -1,18 +1,21 @@
 """Bearer tokens: issuers from a config file (RS256 and Ed25519, PEM and JWK), and every way a
-token can be wrong is a 401 problem."""
+token can be wrong is a 401 problem; the operations view's session cookie, which stands in for
+the token."""
 
 from __future__ import annotations
 
 import json
 import time
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
-from tests.api.harness import client, make_db, token
+from tests.api.harness import circle, client, make_db, notice_body, token
 
-from deconflict.api.auth import load_issuers
+from deconflict.api import ApiSettings, create_app, issue_local_token
+from deconflict.api.auth import load_issuers, local_key_path
 from deconflict.errors import InvalidDocument
 
 pytestmark = pytest.mark.anyio
@@ -134,3 +137,105 @@ def test_issuer_file_errors_are_invalid_documents(tmp_path):
     path.write_text(json.dumps({"issuer": "x"}))
     with pytest.raises(InvalidDocument, match="list"):
         load_issuers(path)
+
+
+# the operations view's session cookie ------------------------------------------------------
+
+CSRF = {"X-Deconflict-CSRF": "1"}
+
+
+def _cookie_of(answer) -> dict[str, str]:
+    """The Set-Cookie of ``answer`` as {name: value, attribute: value or ""} (lower-case)."""
+    (header,) = answer.headers.get_list("set-cookie")
+    first, *attributes = [part.strip() for part in header.split(";")]
+    name, _, value = first.partition("=")
+    out = {"name": name, "value": value}
+    for attribute in attributes:
+        key, _, val = attribute.partition("=")
+        out[key.lower()] = val
+    return out
+
+
+async def test_a_session_cookie_stands_in_for_the_bearer_token(tmp_path):
+    """POST /v1/session takes a token and sets it as an HttpOnly, SameSite=Strict cookie for
+    /, living as long as the token and no longer; with it (and the CSRF header to change
+    things) the view reads, files, listens to the stream and signs out."""
+    db = make_db(tmp_path)
+    bearer = issue_local_token(db, "US", ["read", "notice"], ttl_s=3600)
+    async with client(db) as http:
+        answer = await http.post(
+            "/v1/session", json={"token": bearer}, headers={**CSRF, "Origin": "http://hub"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["party"] == "US"
+        assert answer.json()["scopes"] == ["notice", "read"]
+        cookie = _cookie_of(answer)
+        assert cookie["name"] == "deconflict_session"
+        assert cookie["value"] == bearer
+        assert {"httponly", "path", "samesite", "max-age"} <= cookie.keys()
+        assert "secure" not in cookie, "over http a Secure cookie would never come back"
+        assert cookie["samesite"].lower() == "strict"
+        assert cookie["path"] == "/"
+        assert 3500 <= int(cookie["max-age"]) <= 3600, "no longer than the token"
+        assert (await http.get("/v1/session")).json()["party"] == "US"
+        assert (await http.get("/v1/map")).json()["party"] == "US"
+        stream = await http.get("/v1/events", params={"once": "true"})
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        filed = await http.post(
+            "/v1/notices", json=notice_body(circle("N-1")), headers={**CSRF, "Origin": "http://hub"}
+        )
+        assert filed.status_code == 201, filed.text
+        out = await http.delete("/v1/session", headers=CSRF)
+        assert out.status_code == 204
+        gone = _cookie_of(out)
+        assert gone["name"] == "deconflict_session"
+        assert gone["max-age"] == "0"
+        assert (await http.get("/v1/session")).status_code == 401
+
+
+async def test_over_https_the_cookie_is_secure_and_bound_to_the_host(tmp_path):
+    """Over https the cookie is Secure and named __Host- (no Domain, Path=/), so no other host
+    of the domain can set or shadow it; the plain-named cookie is not read there."""
+    db = make_db(tmp_path)
+    bearer = issue_local_token(db, "US", ["read"])
+    app = create_app(ApiSettings(db=db))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://hub") as http:
+            answer = await http.post(
+                "/v1/session", json={"token": bearer}, headers={**CSRF, "Origin": "https://hub"}
+            )
+            cookie = _cookie_of(answer)
+            assert cookie["name"] == "__Host-deconflict_session"
+            assert "secure" in cookie
+            assert "domain" not in cookie
+            assert (await http.get("/v1/session")).json()["party"] == "US"
+            http.cookies.clear()
+            plain = {"Cookie": f"deconflict_session={bearer}"}
+            assert (await http.get("/v1/session", headers=plain)).status_code == 401
+
+
+async def test_a_bad_token_signs_nothing_in(tmp_path):
+    """An expired or unverifiable token is 401 and sets no cookie; what is not a JWT at all
+    (or too long for a cookie) is 422 naming /token; an expired token in a cookie is 401."""
+    db = make_db(tmp_path)
+    issue_local_token(db, "US", ["read"])  # makes the local key
+    private = serialization.load_pem_private_key(local_key_path(db).read_bytes(), None)
+    now = int(time.time())
+    claims = {"iss": "deconflict-local", "aud": "deconflict", "sub": "US", "scope": "read"}
+    expired = jwt.encode({**claims, "exp": now - 3600}, private, algorithm="EdDSA")
+    foreign = jwt.encode({**claims, "exp": now + 600}, ED_KEY, algorithm="EdDSA")
+    headers = {**CSRF, "Origin": "http://hub"}
+    async with client(db) as http:
+        for bad in (expired, foreign):
+            answer = await http.post("/v1/session", json={"token": bad}, headers=headers)
+            assert answer.status_code == 401, answer.text
+            assert "set-cookie" not in answer.headers
+        for bad in ("not a token; Path=/x", "a" * 5000 + ".b"):
+            answer = await http.post("/v1/session", json={"token": bad}, headers=headers)
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["field"] == "/token"
+            assert "set-cookie" not in answer.headers
+        stale = {"Cookie": f"deconflict_session={expired}"}
+        assert (await http.get("/v1/notices", headers=stale)).status_code == 401

@@ -1,5 +1,6 @@
 """The ASGI app: ``create_app(settings)`` wires the hub runner, auth, limits, routes, errors,
-webhooks, health, metrics and one JSON log line per request.
+webhooks, health, metrics, one JSON log line per request and the protective headers of every
+response.
 
 Nothing is global: each app owns its hub (on its own thread), its verifier, its rate limiter and
 its metrics registry, so tests can run several apps in one process. What several workers share
@@ -23,9 +24,10 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deconflict.api import mapview, outcomes, problems, records, ui, webhooks
+from deconflict.api import mapview, outcomes, problems, records, session, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.deliveries import DeliveryMarks
+from deconflict.api.headers import SecurityHeaders
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, RateLimiter
 from deconflict.api.observe import Observe
@@ -134,6 +136,11 @@ def create_app(
         # FastAPI's own OpenTelemetry hooks: the service has its metrics (/metrics) and JSON
         # logs, and the hooks' check for a configured provider cost ~4% of a request's CPU.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # No Swagger UI or ReDoc pages: they run inline script and a CDN's on the origin that
+        # holds the operations view's session, which its Content-Security-Policy refuses (and
+        # need the internet). The document is at /openapi.json, for any OpenAPI viewer.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = svc
     app.state.geo_limits = settings.geo_limits
@@ -143,6 +150,7 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(ledger_router)
     app.include_router(mapview.router)
+    app.include_router(session.router)
     ui.install(app)
     _health(app, svc)
     app.add_middleware(Observe, metrics=svc.metrics)
@@ -151,6 +159,7 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         render=lambda status, detail: problems.problem(status, detail),
     )
+    app.add_middleware(SecurityHeaders)  # outermost: on every response, the others' too
     return app
 
 

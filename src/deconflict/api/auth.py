@@ -151,23 +151,31 @@ class TokenVerifier:
 
     def verify(self, authorization: str | None) -> Principal:
         """The principal of an ``Authorization: Bearer ...`` header, else a 401 ApiError."""
+        return self.verify_expiring(authorization)[0]
+
+    def verify_expiring(self, authorization: str | None) -> tuple[Principal, float]:
+        """:meth:`verify`, and when the token expires (its ``exp``, epoch seconds)."""
         if not authorization:
             raise ApiError(401, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
         kind, _, token = authorization.partition(" ")
         if kind.lower() != "bearer" or not token.strip():
             raise _unauthorized("the Authorization header must be 'Bearer <token>'")
-        token = token.strip()
+        return self.verify_token(token.strip())
+
+    def verify_token(self, token: str) -> tuple[Principal, float]:
+        """The principal of a bare token and when it expires (its ``exp``, epoch seconds), else a
+        401 ApiError."""
         known = self._verified.get(token)
         if known is not None:
             principal, expires_s = known
-            if self._clock() <= expires_s:
-                return principal
+            if self._clock() <= expires_s + _LEEWAY_S:
+                return principal, expires_s
             del self._verified[token]
         principal, expires_s = self._verify(token)
         if len(self._verified) >= _VERIFIED_MAX:
             self._verified.clear()
         self._verified[token] = (principal, expires_s)
-        return principal
+        return principal, expires_s
 
     def _verify(self, token: str) -> tuple[Principal, float]:
         try:
@@ -182,7 +190,7 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject:
             raise _unauthorized("the token has no subject")
         principal = Principal(issuer.party_of(subject), _scopes(claims), issuer.issuer, subject)
-        return principal, float(claims["exp"]) + _LEEWAY_S
+        return principal, float(claims["exp"])
 
     @staticmethod
     def _check(token: str, issuer: Issuer) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 
+from deconflict.api import session
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.limits import RateLimiter
@@ -120,9 +121,10 @@ _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer.
 
 def caller(request: Request) -> Principal:
     """The request's authenticated, rate-limited caller: what :data:`Caller` gives a route, for
-    one that takes the request alone (see :func:`lean_route`)."""
+    one that takes the request alone (see :func:`lean_route`). Its bearer token, or the
+    operations view's session cookie standing in for it (:mod:`deconflict.api.session`)."""
     svc = service(request)
-    principal = svc.verifier.verify(request.headers.get("authorization"))
+    principal = svc.verifier.verify(session.authorization(request))
     request.state.party = principal.party
     svc.limiter.take(principal.party)
     return principal

@@ -84,7 +84,9 @@ def _set_time(page: Page, t_s: float) -> None:
 def _sign_in_by_link(page: Page, hub: DemoHub, party: str) -> None:
     page.goto(hub.links[party])
     page.wait_for_selector(f"#who[data-party={party}]")
-    page.wait_for_function("document.querySelectorAll('.leaflet-countries-pane path').length > 100")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-countries-pane path').length > 100"
+    )
 
 
 def test_view_draws_what_the_api_gives_the_party(page: Page, hub: DemoHub) -> None:
@@ -107,7 +109,8 @@ def test_view_draws_what_the_api_gives_the_party(page: Page, hub: DemoHub) -> No
     # The inbox holds US's notifications, the escalated one marked as such.
     notifications = hub.api("US", "/v1/notifications")
     page.wait_for_function(
-        f"document.querySelectorAll('#inbox [data-notification]').length === {len(notifications)}"
+        "n => document.querySelectorAll('#inbox [data-notification]').length === n",
+        arg=len(notifications),
     )
     assert page.locator("#inbox [data-state=escalated] .badge").inner_text() == "ESCALATED"
 
@@ -117,7 +120,7 @@ def test_clicking_a_conflict_zooms_to_it(page: Page, hub: DemoHub) -> None:
     before = page.evaluate("window.deconflictView.map.getZoom()")
     _set_time(page, _epoch("2015-11-18T12:00:00Z"))  # after the conflict
     page.locator("[data-conflict]").first.click()
-    page.wait_for_function(f"window.deconflictView.map.getZoom() > {before}")
+    page.wait_for_function(f"() => window.deconflictView.map.getZoom() > {before}")
     conflict = hub.api("US", "/v1/conflicts")[0]
     assert _epoch(conflict["start"]) <= _view_time_s(page) < _epoch(conflict["end"])
     assert _drawn(page, "path[data-kind=conflict]") == {conflict["id"]}
@@ -148,7 +151,7 @@ def test_slider_moves_the_picture_through_time(page: Page, hub: DemoHub) -> None
     # Play runs the clock at the chosen speed; Pause stops it.
     page.locator("#speed").select_option("3600")
     page.locator("#play").press("Enter")
-    page.wait_for_function(f"window.deconflictView.state.t / 1000 > {first + 3600}")
+    page.wait_for_function(f"() => window.deconflictView.state.t / 1000 > {first + 3600}")
     page.locator("#play").click()
     assert page.locator("#play").get_attribute("aria-pressed") == "false"
     stopped = _view_time_s(page)
@@ -219,7 +222,9 @@ def test_demo_map_opens_from_disk_with_no_network(page: Page, hub: DemoHub) -> N
     map_html = hub.report / "map.html"
     geojson = json.loads((hub.report / "volumes.geojson").read_text())
     page.goto(map_html.as_uri())
-    page.wait_for_function("document.querySelectorAll('.leaflet-countries-pane path').length > 100")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.leaflet-countries-pane path').length > 100"
+    )
     t = _view_time_s(page)
     assert _drawn(page) == _active(geojson, t, {"notice", "plan"})
     assert _drawn(page, "path[data-kind=conflict]") == _active(geojson, t, {"conflict"})
@@ -239,7 +244,7 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     _sign_in_by_link(page, hub, "US")
     before = len(hub.api("US", "/v1/notifications"))
     page.wait_for_function(
-        f"document.querySelectorAll('#inbox [data-notification]').length >= {before}"
+        f"() => document.querySelectorAll('#inbox [data-notification]').length >= {before}"
     )
     ru = issue_local_token(local_state_path(str(hub.report / "demo.db")), "RU", ["notice"])
     body = {
@@ -271,12 +276,13 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
         assert response.status == 201
     # Over the event stream, with no reload: the notification, then the volume on the map.
     page.wait_for_function(
-        f"document.querySelectorAll('#inbox [data-notification]').length > {before}",
+        f"() => document.querySelectorAll('#inbox [data-notification]').length > {before}",
         timeout=20_000,
     )
     assert "RU-N9" in page.inner_text("#inbox")
     page.wait_for_function(
-        "window.deconflictView.state.volumes.some(v => v.feature.properties.id === 'RU-N9-1')",
+        "id => window.deconflictView.state.volumes.some(v => v.feature.properties.id === id)",
+        arg="RU-N9-1",
         timeout=20_000,
     )
     _set_time(page, _epoch("2099-01-01T07:00:00Z"))

@@ -5,11 +5,23 @@ time slider) of the scenario.
 Leaflet's script and styles, topojson-client and the world-atlas countries are read from
 ``web/node_modules`` (installed by npm at set-up) and inlined, with the scenario's
 volumes.geojson, into one file.
+
+A file opened from disk has no response headers, so the page carries its Content-Security-Policy
+in a ``<meta>`` element: nothing from anywhere (``default-src 'none'``), and of inline scripts
+and styles only those written here, each allowed by its SHA-256 hash. The scenario (text that
+parties wrote) is not a script: it is a JSON data block (``type="application/json"``, which no
+browser runs and no policy needs to allow) that the view parses, with every ``<``, ``>`` and
+``&`` escaped so that no text in it can end the block. (A meta policy cannot say
+``frame-ancestors``; a file is framed by nothing that matters.)
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +29,60 @@ from deconflict.web import countries_file, leaflet_dist, static_dir, topojson_sc
 
 __all__ = ["html_map", "write_html_map"]
 
+_ICON = '<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">'
+_CHARSET = '<meta charset="utf-8">'
+_TITLE = "<title>deconflict: operations view</title>"
 
-def _script(text: str) -> str:
-    return "<script>\n" + text.replace("</script", "<\\/script") + "\n</script>"
+
+class _Inlined:
+    """Inline scripts and styles, and the hashes a policy allows them by."""
+
+    def __init__(self) -> None:
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+
+    @staticmethod
+    def _hash(content: str) -> str:
+        digest = hashlib.sha256(content.encode("utf-8")).digest()
+        return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+    @staticmethod
+    def _body(text: str, tag: str) -> str:
+        # Code is inlined as it is: one that could end its element early, or open an HTML
+        # comment that changes how the parser finds the end, is refused, not rewritten.
+        if re.search(f"</{tag}|<!--", text, re.IGNORECASE):
+            raise ValueError(f"cannot inline code that contains '</{tag}' or '<!--'")
+        return f"\n{text}\n"
+
+    def script(self, text: str) -> str:
+        body = self._body(text, "script")
+        self.scripts.append(self._hash(body))
+        return f"<script>{body}</script>"
+
+    def style(self, text: str) -> str:
+        body = self._body(text, "style")
+        self.styles.append(self._hash(body))
+        return f"<style>{body}</style>"
+
+    def policy(self) -> str:
+        return "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src {' '.join(self.scripts)}",
+                f"style-src {' '.join(self.styles)}",
+                "object-src 'none'",
+                "base-uri 'none'",
+                "form-action 'none'",
+            ]
+        )
 
 
-def _style(text: str) -> str:
-    return "<style>\n" + text.replace("</style", "<\\/style") + "\n</style>"
+def _data_block(data: Any) -> str:
+    """``data`` as a JSON data block that no text in it can end or turn into markup."""
+    payload = json.dumps(data, separators=(",", ":"))
+    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+        payload = payload.replace(char, escaped)
+    return f'<script type="application/json" id="deconflict-data">{payload}</script>'
 
 
 def _swap(page: str, tag: str, inline: str) -> str:
@@ -44,32 +103,35 @@ def html_map(collection: dict[str, Any], title: str) -> str:
         "map": collection,
         "countries": json.loads(countries_file().read_text(encoding="utf-8")),
     }
+    inlined = _Inlined()
     page = (static / "index.html").read_text(encoding="utf-8")
+    page = _swap(page, _ICON, "")
     page = _swap(
         page,
         '<link rel="stylesheet" href="/vendor/leaflet/leaflet.css">',
-        _style(_read(leaflet / "leaflet.css")),
+        inlined.style(_read(leaflet / "leaflet.css")),
     )
     page = _swap(
-        page, '<link rel="stylesheet" href="/ui/app.css">', _style(_read(static / "app.css"))
+        page, '<link rel="stylesheet" href="/ui/app.css">', inlined.style(_read(static / "app.css"))
     )
     page = _swap(
         page,
         '<script src="/vendor/leaflet/leaflet.js"></script>',
-        _script(_read(leaflet / "leaflet.js")),
+        inlined.script(_read(leaflet / "leaflet.js")),
     )
     page = _swap(
         page,
         '<script src="/vendor/topojson-client/topojson-client.min.js"></script>',
-        _script(_read(topojson_script())),
+        inlined.script(_read(topojson_script())),
     )
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     page = _swap(
         page,
         '<script src="/ui/app.js"></script>',
-        _script(f"window.DECONFLICT_DATA = {payload};") + "\n" + _script(_read(static / "app.js")),
+        _data_block(data) + "\n" + inlined.script(_read(static / "app.js")),
     )
-    return page.replace("<title>deconflict: operations view</title>", f"<title>{title}</title>")
+    policy = f'<meta http-equiv="Content-Security-Policy" content="{inlined.policy()}">'
+    page = _swap(page, _CHARSET, f"{_CHARSET}\n{policy}")
+    return _swap(page, _TITLE, f"<title>{html.escape(title)}</title>")
 
 
 def write_html_map(folder: Path, collection: dict[str, Any], title: str) -> Path:

@@ -2,15 +2,28 @@
  *
  * Served by `deconflict serve` it asks the API as the signed-in party (GET /v1/map, the
  * notifications and their event stream), so it shows only what that party may see. Written into
- * the demo's map.html it reads window.DECONFLICT_DATA instead ({map, countries, title}) and has
- * no inbox. Plain JavaScript, no build step; Leaflet draws
- * the map; topojson-client reads the Natural Earth outlines.
+ * the demo's map.html it reads the scenario from the page's JSON data block
+ * (#deconflict-data: {map, countries, title}) and has no inbox. Plain JavaScript, no build step;
+ * Leaflet draws the map; topojson-client reads the Natural Earth outlines.
+ *
+ * Every string the API gives was written by some party, possibly a hostile one: it is only ever
+ * text. Nothing here parses markup: elements are built with the DOM, API strings go in through
+ * textContent (each in a <bdi>, so a right-to-left override stays inside it), tooltips are DOM
+ * elements (Leaflet reads a string as HTML), styles are set through element.style, and classes
+ * come from fixed lists, never from data. The page runs under a Content-Security-Policy that
+ * allows its own files only.
+ *
+ * The token a party signs in with is sent to the hub once (POST /v1/session), which keeps it in
+ * an HttpOnly cookie script cannot read; then the page loads afresh, so no trace of the token is
+ * left in its memory, its storage or its address. Requests go with that cookie (and, when they
+ * change something, the X-Deconflict-CSRF header the hub asks of a cookie request).
  */
 (function () {
   "use strict";
 
-  const STATIC = window.DECONFLICT_DATA || null;
-  const KNOWN = { RU: "#d95f02", US: "#1f78b4", FR: "#7b3294", CAOC: "#666666" };
+  const DATA = document.getElementById("deconflict-data");
+  const STATIC = DATA ? JSON.parse(DATA.textContent) : null;
+  const KNOWN = new Map([["RU", "#d95f02"], ["US", "#1f78b4"], ["FR", "#7b3294"], ["CAOC", "#666666"]]);
   const CYCLE = ["#1b9e77", "#e6ab02", "#a6761d", "#66a61e", "#e7298a", "#386cb0"];
   const CONFLICT = "#e31a1c";
   const RESOLVED = "#667085";
@@ -18,13 +31,49 @@
   const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const TICK_MS = 100;
+  const CLIP = 1000; // characters of one API string shown (all of it in the element's title)
+  // The values the page gives classes and styles for; anything else is "other".
+  const ALERTS = new Set(["pending", "delivered", "acknowledged", "escalated"]);
+  const KINDS = new Set(["notice", "plan", "conflict"]);
+  const CONFLICT_STATES = new Set(["open", "resolved"]);
+  const CSRF = { "X-Deconflict-CSRF": "1" };
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    token: null, party: null, now: null, span: [0, 1], t: 0,
-    volumes: [], conflicts: [], colours: {}, notifications: new Map(),
-    playing: null, stream: null, refresh: null,
+    party: null, now: null, span: [0, 1], t: 0, skipped: 0,
+    volumes: [], conflicts: [], colours: new Map(), notifications: new Map(),
+    playing: null, stream: null, lastEvent: null, refresh: null, retry: null,
   };
+
+  // text, never markup ---------------------------------------------------------------------
+  const str = (value) => (value === null || value === undefined ? "" : String(value));
+  const list = (value) => (Array.isArray(value) ? value : []);
+  const known = (value, names) => (names.has(value) ? value : "other");
+
+  // An API string as text: a <bdi> holding it (clipped to CLIP characters, all of it in title).
+  function text(value) {
+    const whole = str(value);
+    const node = document.createElement("bdi");
+    node.textContent = whole.length > CLIP ? `${whole.slice(0, CLIP)}…` : whole;
+    if (whole.length > CLIP) node.title = whole;
+    return node;
+  }
+
+  // An element of the page's own making: `parts` are nodes (API strings made by text()) or the
+  // page's own words (strings, appended as text).
+  function make(tag, className, ...parts) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    node.append(...parts.filter((part) => part !== null && part !== undefined && part !== ""));
+    return node;
+  }
+
+  // API strings joined by the page's own separator, each as text.
+  function joined(values, separator) {
+    const parts = [];
+    values.forEach((value, i) => { if (i) parts.push(separator); parts.push(text(value)); });
+    return parts;
+  }
 
   // time, as people say it (as deconflict.demo.timefmt) ------------------------------------
   const pad = (n) => String(n).padStart(2, "0");
@@ -49,13 +98,15 @@
     if (tMs < endMs) return `active, ends in ${duration((endMs - tMs) / 1000)}`;
     return `ended ${duration((tMs - endMs) / 1000)} ago`;
   }
-  const ms = (text) => Date.parse(text);
-  const metres = (m) => `${Math.round(m).toLocaleString("en-GB")} m`;
+  const ms = (value) => (typeof value === "string" ? Date.parse(value) : NaN);
+  // An API time as people say it, or (not a time) as the text it is.
+  const when = (value) => (Number.isFinite(ms(value)) ? clock(ms(value)) : text(value));
+  const metres = (m) => `${Math.round(Number(m)).toLocaleString("en-GB")} m`;
 
-  function message(text) {
+  function message(words) {
     const box = $("message");
-    box.textContent = text || "";
-    box.hidden = !text;
+    box.textContent = words || "";
+    box.hidden = !words;
   }
 
   // the map --------------------------------------------------------------------------------
@@ -76,25 +127,38 @@
   }
 
   function colour(party) {
-    if (!state.colours[party]) {
-      const spare = Object.keys(state.colours).filter((p) => !KNOWN[p]).length;
-      state.colours[party] = KNOWN[party] || CYCLE[spare % CYCLE.length];
+    if (!state.colours.has(party)) {
+      const spare = [...state.colours.keys()].filter((p) => !KNOWN.has(p)).length;
+      state.colours.set(party, KNOWN.get(party) || CYCLE[spare % CYCLE.length]);
     }
-    return state.colours[party];
+    return state.colours.get(party);
   }
 
-  function tooltip(p) {
-    const what = (p.kind === "plan" ? `plan ${p.owner} (private)` : `notice ${p.owner}` +
-      (p.category ? `, ${p.category}` : "")) + (p.alert ? `; your alert: ${p.alert}` : "");
-    return `<div class="vol-tip"><strong>${p.party} · ${p.id}</strong>${what}<br>` +
-      `Altitude ${metres(p.lower_m)} to ${metres(p.upper_m)} (WGS84)<br>` +
-      `${p.window || `${clock(ms(p.start))} to ${clock(ms(p.end))}`} (UTC)</div>`;
+  // A volume's tooltip, as an element (Leaflet would read a string as HTML).
+  function volumeTip(p) {
+    const what = p.kind === "plan"
+      ? [" plan ", text(p.owner), " (private)"]
+      : [" notice ", text(p.owner), ...(p.category ? [", ", text(p.category)] : [])];
+    const alert = p.alert ? ["; your alert: ", text(p.alert)] : [];
+    const span = p.window ? text(p.window) : `${clock(ms(p.start))} to ${clock(ms(p.end))}`;
+    return make("div", "vol-tip",
+      make("strong", "", text(p.party), " · ", text(p.id)),
+      make("span", "", ...what, ...alert),
+      make("span", "", `Altitude ${metres(p.lower_m)} to ${metres(p.upper_m)} (WGS84)`),
+      make("span", "", span, " (UTC)"));
+  }
+
+  function conflictTip(p) {
+    return make("div", "vol-tip",
+      make("strong", "", "Conflict ", ...joined(list(p.parties), " x ")),
+      make("span", "", text(p.window), " (UTC)"),
+      make("span", "", "told ", text(p.lead_time)));
   }
 
   function tag(layer, attributes) {
     layer.on("add", () => layer.eachLayer((path) => {
-      const el = path.getElement && path.getElement();
-      if (el) Object.entries(attributes).forEach(([k, v]) => el.setAttribute(`data-${k}`, v));
+      const node = path.getElement && path.getElement();
+      if (node) Object.entries(attributes).forEach(([k, v]) => node.setAttribute(`data-${k}`, str(v)));
     }));
   }
 
@@ -103,36 +167,39 @@
     conflictLayer.clearLayers();
     state.volumes = [];
     state.conflicts = [];
-    state.now = collection.now ? ms(collection.now) : null;
+    state.skipped = 0;
+    state.now = Number.isFinite(ms(collection.now)) ? ms(collection.now) : null;
     let low = Infinity, high = -Infinity;
-    collection.features.forEach((f) => {
-      const p = f.properties;
+    list(collection.features).forEach((f) => {
+      const p = (f && f.properties) || {};
       const start = ms(p.start), end = ms(p.end);
+      if (!Number.isFinite(start) || !Number.isFinite(end)) { state.skipped += 1; return; }
       low = Math.min(low, start); high = Math.max(high, end);
+      const alert = p.alert ? known(p.alert, ALERTS) : null;
       if (p.kind === "conflict") {
         const open = (p.state || p.status || "open") === "open";
-        const settled = !open || p.alert === "acknowledged";
+        const settled = !open || alert === "acknowledged";
         const hue = open ? CONFLICT : RESOLVED;
         const layer = f.geometry ? L.geoJSON(f, {
-          className: `conflict-area${p.alert ? ` alert-${p.alert}` : ""}${open ? "" : " resolved"}`,
+          className: `conflict-area${alert ? ` alert-${alert}` : ""}${open ? "" : " resolved"}`,
           style: { color: hue, weight: settled ? 2 : 4, fillColor: hue,
             fillOpacity: settled ? 0.25 : 0.45, dashArray: settled ? null : "6 4" },
         }) : null;
         if (layer) {
-          layer.bindTooltip(`<strong>Conflict ${p.parties.join(" x ")}</strong>` +
-            `${p.window} (UTC)<br>told ${p.lead_time}`, { sticky: true });
+          layer.bindTooltip(() => conflictTip(p), { sticky: true });
           tag(layer, { id: p.id, kind: "conflict", alert: p.alert || "none" });
         }
-        state.conflicts.push({ feature: f, layer, start, end });
+        state.conflicts.push({ feature: f, layer, start, end, item: null });
       } else {
-        const c = colour(p.party);
-        const escalated = p.alert === "escalated";
+        const kind = known(p.kind, KINDS);
+        const c = colour(str(p.party));
+        const escalated = alert === "escalated";
         const layer = L.geoJSON(f, {
-          className: `vol kind-${p.kind}${p.alert ? ` alert-${p.alert}` : ""}`,
+          className: `vol kind-${kind}${alert ? ` alert-${alert}` : ""}`,
           style: { color: escalated ? ESCALATED : c, weight: escalated ? 4 : 2, fillColor: c,
-            fillOpacity: 0.18, dashArray: p.kind === "plan" ? "5 5" : (escalated ? "10 5" : null) },
+            fillOpacity: 0.18, dashArray: kind === "plan" ? "5 5" : (escalated ? "10 5" : null) },
         });
-        layer.bindTooltip(tooltip(p), { sticky: true });
+        layer.bindTooltip(() => volumeTip(p), { sticky: true });
         tag(layer, { id: p.id, party: p.party, kind: p.kind, owner: p.owner, alert: p.alert || "none" });
         state.volumes.push({ feature: f, layer, start, end });
       }
@@ -153,26 +220,19 @@
     if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], animate: false });
   }
 
+  function swatch(hue) {
+    const node = make("span", "swatch");
+    node.style.background = hue;
+    return node;
+  }
+
   function legend() {
-    const list = $("legend");
-    list.replaceChildren();
-    Object.entries(state.colours).forEach(([party, c]) => {
-      const li = document.createElement("li");
-      li.innerHTML = `<span class="swatch" style="background:${c}"></span>${party}`;
-      list.append(li);
-    });
-    const li = document.createElement("li");
-    li.innerHTML = `<span class="swatch" style="background:${CONFLICT}"></span>open conflict`;
-    list.append(li);
-    [[RESOLVED, "resolved conflict"], [ESCALATED, "alert escalated (not acknowledged in time)"]]
-      .forEach(([hue, text]) => {
-        const item = document.createElement("li");
-        item.innerHTML = `<span class="swatch" style="background:${hue}"></span>${text}`;
-        list.append(item);
-      });
-    const dashed = document.createElement("li");
-    dashed.textContent = "dashed outline: your private plan";
-    list.append(dashed);
+    const items = [...state.colours.entries()].map(([party, hue]) => make("li", "", swatch(hue), text(party)));
+    items.push(make("li", "", swatch(CONFLICT), "open conflict"));
+    items.push(make("li", "", swatch(RESOLVED), "resolved conflict"));
+    items.push(make("li", "", swatch(ESCALATED), "alert escalated (not acknowledged in time)"));
+    items.push(make("li", "", "dashed outline: your private plan"));
+    $("legend").replaceChildren(...items);
   }
 
   function markNow() {
@@ -204,17 +264,17 @@
       const on = c.start <= t && t < c.end;
       if (c.layer && on !== conflictLayer.hasLayer(c.layer)) on ? conflictLayer.addLayer(c.layer) : conflictLayer.removeLayer(c.layer);
       if (on) active += 1;
-      const item = document.querySelector(`[data-conflict="${c.feature.properties.id}"]`);
-      if (item) {
-        item.classList.toggle("active", on);
-        item.querySelector(".when").textContent = relative(c.start, c.end, t);
+      if (c.item) {
+        c.item.classList.toggle("active", on);
+        c.item.querySelector(".when").textContent = relative(c.start, c.end, t);
       }
     });
     const nowNote = state.now === null ? "" : (Math.abs(state.now - t) < 60e3 ? " (now)" : "");
     $("time-label").textContent = `Time (UTC): ${clock(t)}${nowNote}`;
     $("time").setAttribute("aria-valuetext", `${clock(t)} UTC`);
     const counts = $("counts");
-    counts.textContent = `${shown} volume(s), ${active} conflict(s) at this time`;
+    const skipped = state.skipped ? `; ${state.skipped} not drawn (no valid time)` : "";
+    counts.textContent = `${shown} volume(s), ${active} conflict(s) at this time${skipped}`;
     counts.dataset.volumes = String(shown);
     counts.dataset.conflicts = String(active);
   }
@@ -239,32 +299,34 @@
 
   // conflicts ------------------------------------------------------------------------------
   function listConflicts() {
-    const list = $("conflicts");
-    list.replaceChildren();
     $("conflict-count").textContent = String(state.conflicts.length);
-    state.conflicts.forEach((c) => {
+    const items = state.conflicts.map((c) => {
       const p = c.feature.properties;
-      const li = document.createElement("li");
-      const button = document.createElement("button");
+      const status = p.state || p.status || "open";
+      const alert = p.alert ? known(p.alert, ALERTS) : null;
+      const button = make("button", `conflict ${known(status, CONFLICT_STATES)}${alert ? ` alert-${alert}` : ""}`);
       button.type = "button";
-      button.className = `conflict ${p.state || p.status || ""}${p.alert ? ` alert-${p.alert}` : ""}`;
-      button.dataset.conflict = p.id;
-      button.dataset.alert = p.alert || "none";
-      const hidden = p.volumes && p.volumes.some((v) => v === null) ? " (other side not disclosed)" : "";
-      const suggestion = (p.suggestion || []).length
-        ? `Adjust: ${p.suggestion.join("; or ")}` : (p.cleared_by ? `Cleared: ${p.cleared_by}` : "");
-      button.innerHTML =
-        `<strong>${p.parties.join(" x ")} · ${p.state || p.status || "open"}</strong>` +
-        `<span class="note">${(p.volumes || []).filter(Boolean).join(" x ")}${hidden}</span>` +
-        `<span class="note">${p.window} (UTC)</span>` +
-        `<span class="note when"></span>` +
-        `<span class="note">Lead time: told ${p.lead_time}</span>` +
-        (p.alert ? `<span class="note alert">Your alert: ${p.alert}</span>` : "") +
-        (suggestion ? `<span class="note">${suggestion}</span>` : "");
+      button.dataset.conflict = str(p.id);
+      button.dataset.alert = p.alert ? str(p.alert) : "none";
+      const volumes = list(p.volumes);
+      const hidden = volumes.some((v) => v === null) ? " (other side not disclosed)" : "";
+      const suggestion = list(p.suggestion);
+      const advice = suggestion.length
+        ? make("span", "note", "Adjust: ", ...joined(suggestion, "; or "))
+        : (p.cleared_by ? make("span", "note", "Cleared: ", text(p.cleared_by)) : null);
+      button.append(
+        make("strong", "", ...joined(list(p.parties), " x "), " · ", text(status)),
+        make("span", "note", ...joined(volumes.filter((v) => v !== null), " x "), hidden),
+        make("span", "note", text(p.window), " (UTC)"),
+        make("span", "note when"),
+        make("span", "note", "Lead time: told ", text(p.lead_time)),
+        p.alert ? make("span", "note alert", "Your alert: ", text(p.alert)) : "",
+        advice || "");
       button.addEventListener("click", () => zoomTo(c));
-      li.append(button);
-      list.append(li);
+      c.item = button;
+      return make("li", "", button);
     });
+    $("conflicts").replaceChildren(...items);
   }
 
   function zoomTo(c) {
@@ -275,57 +337,73 @@
     }
   }
 
-  // the inbox (served view only) ------------------------------------------------------------
+  // the hub (served view only) ---------------------------------------------------------------
+  class ApiFailure extends Error {
+    constructor(status, detail) { super(detail); this.status = status; }
+  }
+
+  // A request with the session cookie; one that changes something carries the CSRF header.
   async function api(path, options) {
+    const method = (options && options.method) || "GET";
+    const headers = { Accept: "application/json", ...((options && options.headers) || {}) };
+    if (method !== "GET") Object.assign(headers, CSRF);
     const response = await fetch(path, {
-      ...(options || {}),
-      headers: { Authorization: `Bearer ${state.token}`, ...((options || {}).headers || {}) },
+      ...(options || {}), method, headers, credentials: "same-origin", cache: "no-store",
     });
     if (!response.ok) {
       let detail = `${response.status}`;
-      try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
-      throw new Error(detail);
+      try { detail = str((await response.json()).detail) || detail; } catch (_) { /* not JSON */ }
+      if (response.status === 401 && state.party !== null) ended();
+      throw new ApiFailure(response.status, detail);
     }
-    return response.json();
+    return response.status === 204 ? null : response.json();
   }
 
+  // the inbox ------------------------------------------------------------------------------
+  const RANK = new Map([["escalated", 0], ["pending", 1], ["delivered", 1], ["acknowledged", 2]]);
+  const rank = (n) => (RANK.has(n.state) ? RANK.get(n.state) : 1);
+
   function renderInbox() {
-    const list = $("inbox");
-    list.replaceChildren();
     // What still needs an answer first (escalated before pending), then the newest first.
-    const rank = { escalated: 0, pending: 1, delivered: 1, acknowledged: 2 };
     const items = [...state.notifications.values()].sort((a, b) =>
-      (rank[a.state] ?? 1) - (rank[b.state] ?? 1) || ms(b.created_at) - ms(a.created_at));
+      rank(a) - rank(b) || (ms(b.created_at) || 0) - (ms(a.created_at) || 0));
     $("inbox-count").textContent = String(items.filter((n) => n.state !== "acknowledged").length);
     $("inbox-status").textContent = items.length ? "" : "No notifications.";
-    items.forEach((n) => {
-      const li = document.createElement("li");
-      li.className = `notification ${n.state}`;
-      li.dataset.notification = n.id;
-      li.dataset.state = n.state;
-      const what = n.kind === "conflict" ? `conflict ${n.conflict_id}` : `notice ${n.notice_id || "(not disclosed)"}`;
-      const badge = `<span class="badge ${n.state}">${n.state === "escalated" ? "ESCALATED" : n.state}</span>`;
-      li.innerHTML = `${badge} <strong>${n.kind}</strong>: ${what}${n.via ? ` via ${n.via}` : ""}` +
-        `<span class="note muted">at ${clock(ms(n.created_at))} UTC; acknowledge by ` +
-        `${clock(ms(n.ack_deadline))} UTC</span>`;
+    $("inbox").replaceChildren(...items.map((n) => {
+      const status = known(n.state, ALERTS);
+      const li = make("li", `notification ${status}`);
+      li.dataset.notification = str(n.id);
+      li.dataset.state = str(n.state);
+      const about = n.kind === "conflict" ? n.conflict_id : n.notice_id;
+      const what = [n.kind === "conflict" ? "conflict " : "notice ", about ? text(about) : "(not disclosed)"];
+      const badge = make("span", `badge ${status}`, n.state === "escalated" ? "ESCALATED" : text(n.state));
+      li.append(badge, " ", make("strong", "", text(n.kind)), ": ", ...what,
+        ...(n.via ? [" via ", text(n.via)] : []),
+        make("span", "note muted", "at ", when(n.created_at), " UTC; acknowledge by ",
+          when(n.ack_deadline), " UTC"));
       if (n.recipient === state.party && n.state !== "acknowledged") {
-        const button = document.createElement("button");
+        const button = make("button", "ack", "Acknowledge");
         button.type = "button";
-        button.className = "ack";
-        button.textContent = "Acknowledge";
-        button.setAttribute("aria-label", `Acknowledge ${what}`);
+        button.setAttribute("aria-label", `Acknowledge ${what[0]}${about ? str(about) : "(not disclosed)"}`);
         button.addEventListener("click", () => acknowledge(n.id, button));
         li.append(" ", button);
       }
-      list.append(li);
-    });
+      return li;
+    }));
+  }
+
+  function keep(n) {
+    if (!n || typeof n !== "object" || typeof n.id !== "string") return false;
+    const before = state.notifications.get(n.id);
+    if (!before || before.state !== "acknowledged") state.notifications.set(n.id, n);
+    return !before;
   }
 
   async function acknowledge(id, button) {
     button.disabled = true;
     try {
       const done = await api(`/v1/notifications/${encodeURIComponent(id)}/ack`, { method: "POST" });
-      state.notifications.set(done.id, done);
+      if (done && typeof done.id === "string") state.notifications.set(done.id, done);
       renderInbox();
       await loadMap(true);  // the map marks what is acknowledged
     } catch (error) {
@@ -341,54 +419,38 @@
     let after = null;
     for (;;) {
       const query = `limit=${PAGE}` + (after ? `&after=${encodeURIComponent(after)}` : "");
-      const page = await api(`/v1/notifications?${query}`);
-      page.forEach((n) => state.notifications.set(n.id, n));
-      if (page.length) after = page[page.length - 1].id;
+      const page = list(await api(`/v1/notifications?${query}`));
+      page.forEach((n) => { if (n && typeof n.id === "string") state.notifications.set(n.id, n); });
+      if (page.length) after = str(page[page.length - 1].id);
       if (page.length < PAGE) break;
     }
     renderInbox();
   }
 
-  async function listen(signal) {
-    // EventSource cannot send the Authorization header: read the stream with fetch instead.
-    let last = null;
-    while (!signal.aborted) {
-      try {
-        const headers = { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" };
-        if (last) headers["Last-Event-ID"] = last;  // resume after the last event seen
-        const response = await fetch("/v1/events", { headers, signal });
-        if (!response.ok) throw new Error(String(response.status));
-        const reader = response.body.getReader();
-        const decoder = new TextDecoder();
-        let buffer = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buffer += decoder.decode(value, { stream: true });
-          let cut;
-          while ((cut = buffer.indexOf("\n\n")) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            let id = null, data = "";
-            block.split("\n").forEach((line) => {
-              if (line.startsWith("id: ")) id = line.slice(4);
-              else if (line.startsWith("data: ")) data += line.slice(6);
-            });
-            if (data) {
-              const n = JSON.parse(data);
-              const known = state.notifications.get(n.id);
-              if (!known || known.state !== "acknowledged") state.notifications.set(n.id, n);
-              if (id) last = id;
-              renderInbox();
-              if (n.kind === "conflict" || !known) scheduleMapReload();
-            }
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-    }
+  // The event stream, with the session cookie (same origin); it resumes by itself after a cut,
+  // and after a refusal (the session ended, the hub restarting) the session is asked again.
+  function listen() {
+    const url = state.lastEvent ? `/v1/events?after=${encodeURIComponent(state.lastEvent)}` : "/v1/events";
+    const source = new EventSource(url);
+    state.stream = source;
+    source.addEventListener("notification", (event) => {
+      let n;
+      try { n = JSON.parse(event.data); } catch (_) { return; }
+      if (event.lastEventId) state.lastEvent = event.lastEventId;
+      const fresh = keep(n);
+      renderInbox();
+      if (fresh || (n && n.kind === "conflict")) scheduleMapReload();
+    });
+    source.addEventListener("error", () => {
+      if (source.readyState !== EventSource.CLOSED || state.stream !== source) return;
+      clearTimeout(state.retry);
+      state.retry = setTimeout(() => {
+        if (state.stream !== source) return;
+        api("/v1/session").then(listen, (error) => {
+          if (error.status !== 401) state.retry = setTimeout(listen, 5000);
+        });
+      }, 2000);
+    });
   }
 
   let reloadTimer = null;
@@ -402,59 +464,90 @@
     // The time is read once the picture is here: a play tick or a slider move made while it
     // was on its way must not be undone.
     const t = state.t;
-    state.party = collection.party;
     load(collection);
     if (keepTime) setTime(t);
   }
 
+  // The token goes to the hub once, which keeps it in an HttpOnly cookie; the page then loads
+  // afresh, so nothing of the token stays in this page's memory.
   async function signIn(token) {
-    signOut(false);
-    state.token = token;
     try {
-      await loadMap(false);
+      await api("/v1/session", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }),
+      });
     } catch (error) {
-      state.token = null;
       message(`Sign-in failed: ${error.message}`);
       return;
     }
-    message("");
-    sessionStorage.setItem("deconflict.token", token);
-    $("who").textContent = `Signed in as ${state.party}`;
+    window.location.replace(window.location.pathname);
+  }
+
+  // The page as the session's party sees it (the cookie says who), or signed out.
+  async function resume() {
+    let who;
+    try {
+      who = await api("/v1/session");
+    } catch (error) {
+      if (error.status !== 401) message(`The hub did not answer: ${error.message}`);
+      return;
+    }
+    state.party = str(who.party);
+    $("who").replaceChildren("Signed in as ", text(state.party));
     $("who").dataset.party = state.party;
     $("signout-button").hidden = false;
-    $("token").value = "";
     $("inbox-status").textContent = "Loading notifications...";
+    try {
+      await loadMap(false);
+    } catch (error) {
+      message(`The map did not load: ${error.message}`);
+    }
     refreshNotifications().catch((error) => message(`Notifications: ${error.message}`));
-    const control = new AbortController();
-    state.stream = control;
-    listen(control.signal);
+    listen();
     state.refresh = setInterval(() => refreshNotifications().catch(() => {}), 30000);
   }
 
-  function signOut(forget) {
-    if (state.stream) state.stream.abort();
-    if (state.refresh) clearInterval(state.refresh);
-    state.stream = null; state.refresh = null; state.token = null; state.party = null;
+  function stop() {
+    if (state.stream) state.stream.close();
+    clearInterval(state.refresh);
+    clearTimeout(state.retry);
+    state.stream = null; state.refresh = null; state.retry = null; state.lastEvent = null;
+    state.party = null;
     state.notifications.clear();
-    if (forget) {
-      sessionStorage.removeItem("deconflict.token");
-      load({ type: "FeatureCollection", features: [] });
-      renderInbox();
-      $("inbox-status").textContent = "Sign in to see notifications.";
-      $("who").textContent = "Not signed in";
-      delete $("who").dataset.party;
-      $("signout-button").hidden = true;
+    load({ type: "FeatureCollection", features: [] });
+    renderInbox();
+    $("inbox-status").textContent = "Sign in to see notifications.";
+    $("who").textContent = "Not signed in";
+    delete $("who").dataset.party;
+    $("signout-button").hidden = true;
+  }
+
+  // The hub no longer takes the session (the token expired): say so, show nothing.
+  function ended() {
+    stop();
+    message("The session has ended: sign in again.");
+  }
+
+  async function signOut() {
+    try {
+      await api("/v1/session", { method: "DELETE" });
+    } catch (error) {
+      message(`Sign-out failed: ${error.message}`);
+      return;
     }
+    stop();
   }
 
   // start ----------------------------------------------------------------------------------
   if (STATIC) {
-    document.title = STATIC.title ? `${STATIC.title}: map` : document.title;
-    if (STATIC.title) $("title").textContent = STATIC.title;
+    const title = str(STATIC.title);
+    if (title) {
+      document.title = `${title}: map`;
+      $("title").replaceChildren(text(title));
+    }
     $("signin").hidden = true;
     $("inbox-section").hidden = true;
     if (STATIC.countries) drawCountries(STATIC.countries);
-    load(STATIC.map);
+    load(STATIC.map || {});
   } else {
     fetch("/vendor/world-atlas/countries.json")
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(String(r.status)))))
@@ -462,17 +555,18 @@
       .catch(() => message("Country outlines are not installed (run make setup)."));
     $("signin").addEventListener("submit", (e) => {
       e.preventDefault();
-      const token = $("token").value.trim();
+      const input = $("token");
+      const token = input.value.trim();
+      input.value = "";
       if (token) signIn(token);
     });
-    $("signout-button").addEventListener("click", () => signOut(true));
+    $("signout-button").addEventListener("click", () => signOut());
     load({ type: "FeatureCollection", features: [] });
     // `deconflict serve --links` prints links with the token in the fragment (#token=...),
-    // which browsers never send to the server; it is moved to this tab's session storage.
+    // which browsers never send to the server; it leaves the address at once.
     const fragment = new URLSearchParams(window.location.hash.slice(1)).get("token");
-    if (fragment) history.replaceState(null, "", window.location.pathname);
-    const saved = fragment || sessionStorage.getItem("deconflict.token");
-    if (saved) signIn(saved);
+    if (window.location.hash) history.replaceState(null, "", window.location.pathname);
+    if (fragment) signIn(fragment); else resume();
   }
   window.deconflictView = { state, setTime, map, reload: () => loadMap(true) };
 })();

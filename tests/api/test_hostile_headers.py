@@ -1,8 +1,8 @@
 """Every response the service sends carries its protective headers (security.md §6): a strict
-Content-Security-Policy, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
-and API answers ``Cache-Control: no-store``: the page, its files, what npm installed, API
-answers, every kind of error (401, 403, 404, 405, 413, 415, 422, an unexpected 500), the event
-stream, health, metrics and the OpenAPI document."""
+Content-Security-Policy (with Trusted Types), ``X-Content-Type-Options: nosniff``,
+``Referrer-Policy: no-referrer``, and API answers ``Cache-Control: no-store``: the page, its
+files, what npm installed, API answers, every kind of error (401, 403, 404, 405, 413, 415, 422,
+an unexpected 500), the event stream, health, metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -64,7 +64,13 @@ def problems_with(path: str, response: httpx.Response) -> list[str]:
     for name, sources in REQUIRED.items():
         if directives.get(name) != sources:
             found.append(f"{path}: {name} is {directives.get(name)}, not {sources}")
+    if directives.get("require-trusted-types-for") != ["'script'"]:
+        found.append(f"{path}: no Trusted Types for script sinks")
+    if directives.get("trusted-types") != ["default"]:
+        found.append(f"{path}: policies other than the view's one may be made")
     for name, sources in directives.items():
+        if name in ("require-trusted-types-for", "trusted-types"):
+            continue
         if set(sources) & NEVER or not set(sources) <= {"'self'", "'none'"}:
             found.append(f"{path}: {name} allows {sources} (self only)")
     if response.headers.get("x-content-type-options") != "nosniff":

@@ -439,3 +439,80 @@ def test_script_in_the_page_cannot_read_the_token(
         cookies = page.context.cookies()
         assert [c["httpOnly"] for c in cookies if token in c["value"]] == [True]
         watched.assert_nothing_ran()
+
+
+#: Every way to put a string into the page as markup, each tried with hostile text; and making
+#: a Trusted Types policy of one's own.
+SINKS = """() => {
+  const bad = "<img src=x onerror=\\"window.__pwned='sink'\\">";
+  const host = document.createElement("div");
+  document.body.append(host);
+  const tries = {
+    innerHTML: () => { host.innerHTML = bad; },
+    outerHTML: () => { host.append(document.createElement("p")); host.lastChild.outerHTML = bad; },
+    insertAdjacentHTML: () => host.insertAdjacentHTML("beforeend", bad),
+    createContextualFragment: () => document.createRange().createContextualFragment(bad),
+    srcdoc: () => { const f = document.createElement("iframe"); f.srcdoc = bad; },
+    createPolicy: () => trustedTypes.createPolicy("mine", { createHTML: (s) => s }),
+  };
+  const out = {};
+  for (const [name, attempt] of Object.entries(tries)) {
+    try { attempt(); out[name] = "done"; } catch (e) { out[name] = e.name; }
+  }
+  host.remove();
+  return out;
+}"""
+
+
+def test_no_html_sink_takes_a_string(
+    browser: Browser, hub: tuple[str, Path], tmp_path: Path
+) -> None:
+    """security.md §6: should some code of the view ever put a string into the page as markup
+    (innerHTML, outerHTML, insertAdjacentHTML, a range's fragment, a frame's srcdoc), the
+    browser refuses it (Trusted Types: the view's one policy passes only Leaflet's own strings),
+    and no other policy can be made to pass it; in the served page and in map.html alike."""
+    url, db = hub
+    page_file = _map_html(tmp_path, hostile_map("demo"), "demo")
+    for where in (f"{url}/#token={issue_local_token(db, 'US', ['read'])}", page_file.as_uri()):
+        with watched_page(browser, url if where.startswith("http") else "file://") as watched:
+            page = watched.page
+            page.goto(where)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.leaflet-countries-pane path').length > 100"
+            )
+            outcome = page.evaluate(SINKS)
+            assert outcome == dict.fromkeys(outcome, "TypeError"), (where, outcome)
+            assert watched.pwned() is None
+            assert page.locator(".leaflet-control-zoom-in").count() == 1, "Leaflet's own still work"
+
+
+def test_a_page_that_showed_others_text_never_takes_a_token(
+    browser: Browser, hub: tuple[str, Path]
+) -> None:
+    """security.md §6: while signed in, the page has no field to paste a token into; signing
+    out, or the session ending, starts a new page (nothing of the old one, which showed other
+    parties' text, is left to see the next token), and the cookie is gone."""
+    url, db = hub
+    with watched_page(browser, url) as watched:
+        page = watched.page
+        page.goto(f"{url}/#token={issue_local_token(db, 'US', ['read', 'ack'])}")
+        page.wait_for_selector("#who[data-party=US]")
+        assert page.locator("#token").is_hidden()
+        page.evaluate("() => { window.__oldPage = true; }")
+        page.locator("#signout-button").click()
+        page.wait_for_selector("#who:not([data-party])")
+        page.wait_for_function("() => !window.__oldPage")
+        assert page.locator("#token").is_visible()
+        assert page.context.cookies() == []
+        # A session that ends under the page (its cookie gone, as when its token expires).
+        page.goto(f"{url}/#token={issue_local_token(db, 'US', ['read', 'ack'])}")
+        page.wait_for_selector("#who[data-party=US]")
+        page.evaluate("() => { window.__oldPage = true; }")
+        page.context.clear_cookies()
+        page.evaluate("() => window.deconflictView.reload().catch(() => {})")
+        page.wait_for_function("() => !window.__oldPage")
+        page.wait_for_selector("#message:not([hidden])")
+        assert "session has ended" in page.locator("#message").inner_text()
+        assert page.url == f"{url}/"
+        assert page.locator("#token").is_visible()
+        watched.assert_nothing_ran()

@@ -8,7 +8,9 @@ page, its files, API answers, errors, the event stream) carries:
   no inline script or style, no ``eval``, no plugins, no ``<base>``, no framing by any page,
   forms to this origin only. The view needs nothing more: its scripts and styles are files,
   Leaflet styles elements through the CSSOM (which a policy does not govern), the country
-  outlines and the API are on this origin, its icon is a file.
+  outlines and the API are on this origin, its icon is a file. Trusted Types besides: any
+  sink that would parse a string as HTML throws unless the view's one policy (``default``, in
+  ``web/static/trusted-types.js``, passing only Leaflet's own few strings) lets it through.
 - ``X-Content-Type-Options: nosniff``: a JSON answer or an uploaded text is never taken for a
   script or a page. ``Referrer-Policy: no-referrer``: no address leaves with a request.
   ``Cross-Origin-Opener-Policy`` and ``-Resource-Policy: same-origin``: another site's window
@@ -42,6 +44,8 @@ POLICY = "; ".join(
         "base-uri 'none'",
         "frame-ancestors 'none'",
         "form-action 'self'",
+        "require-trusted-types-for 'script'",
+        "trusted-types default",
     ]
 )
 

@@ -2,8 +2,9 @@
 page at ``/``, its files under ``/ui/``, and what npm installed at set-up under ``/vendor/``
 (Leaflet, topojson-client, and the Natural Earth country outlines of the world-atlas setting).
 
-The page asks the API as the signed-in party (its token stays in the browser), so what it shows
-is what that party may see.
+The page asks the API as the signed-in party (with the session cookie its token was exchanged
+for: :mod:`deconflict.api.session`), so what it shows is what that party may see. Every response
+here carries the protective headers of :mod:`deconflict.api.headers`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ volumes.geojson, into one file.
 
 A file opened from disk has no response headers, so the page carries its Content-Security-Policy
 in a ``<meta>`` element: nothing from anywhere (``default-src 'none'``), and of inline scripts
-and styles only those written here, each allowed by its SHA-256 hash. The scenario (text that
+and styles only those written here, each allowed by its SHA-256 hash, and Trusted Types as
+the served page has them (:mod:`deconflict.api.headers`). The scenario (text that
 parties wrote) is not a script: it is a JSON data block (``type="application/json"``, which no
 browser runs and no policy needs to allow) that the view parses, with every ``<``, ``>`` and
 ``&`` escaped so that no text in it can end the block. (A meta policy cannot say
@@ -73,6 +74,8 @@ class _Inlined:
                 "object-src 'none'",
                 "base-uri 'none'",
                 "form-action 'none'",
+                "require-trusted-types-for 'script'",
+                "trusted-types default",
             ]
         )
 
@@ -113,6 +116,11 @@ def html_map(collection: dict[str, Any], title: str) -> str:
     )
     page = _swap(
         page, '<link rel="stylesheet" href="/ui/app.css">', inlined.style(_read(static / "app.css"))
+    )
+    page = _swap(
+        page,
+        '<script src="/ui/trusted-types.js"></script>',
+        inlined.script(_read(static / "trusted-types.js")),
     )
     page = _swap(
         page,

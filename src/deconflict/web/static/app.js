@@ -11,7 +11,7 @@
  * textContent (each in a <bdi>, so a right-to-left override stays inside it), tooltips are DOM
  * elements (Leaflet reads a string as HTML), styles are set through element.style, and classes
  * come from fixed lists, never from data. The page runs under a Content-Security-Policy that
- * allows its own files only.
+ * allows its own files only, and Trusted Types make any HTML sink throw (trusted-types.js).
  *
  * The token a party signs in with is sent to the hub once (POST /v1/session), which keeps it in
  * an HttpOnly cookie script cannot read; then the page loads afresh, so no trace of the token is
@@ -110,10 +110,15 @@
   }
 
   // the map --------------------------------------------------------------------------------
-  const map = L.map("map", { zoomSnap: 0.25, worldCopyJump: false, keyboard: true })
+  // Leaflet's own attribution control writes its text as HTML: the credit is made here instead.
+  const map = L.map("map", { zoomSnap: 0.25, worldCopyJump: false, keyboard: true, attributionControl: false })
     .setView([34, 38], 5);
-  map.attributionControl.setPrefix("Leaflet");
-  map.attributionControl.addAttribution("Countries: Natural Earth, via world-atlas");
+  const Credit = L.Control.extend({
+    options: { position: "bottomright" },
+    onAdd: () => make("div", "leaflet-control-attribution leaflet-control",
+      "Leaflet | Countries: Natural Earth, via world-atlas"),
+  });
+  new Credit().addTo(map);
   const countryPane = map.createPane("countries");
   countryPane.style.zIndex = 250;
   const volumeLayer = L.layerGroup().addTo(map);
@@ -468,6 +473,10 @@
     if (keepTime) setTime(t);
   }
 
+  // A page that has shown what parties wrote never takes a token: signing in, signing out and
+  // the end of a session each start the page afresh.
+  const afresh = (note) => window.location.replace(window.location.pathname + (note ? `?${note}` : ""));
+
   // The token goes to the hub once, which keeps it in an HttpOnly cookie; the page then loads
   // afresh, so nothing of the token stays in this page's memory.
   async function signIn(token) {
@@ -479,7 +488,7 @@
       message(`Sign-in failed: ${error.message}`);
       return;
     }
-    window.location.replace(window.location.pathname);
+    afresh();
   }
 
   // The page as the session's party sees it (the cookie says who), or signed out.
@@ -494,7 +503,9 @@
     state.party = str(who.party);
     $("who").replaceChildren("Signed in as ", text(state.party));
     $("who").dataset.party = state.party;
+    $("who").title = `Signed in as ${state.party}`;
     $("signout-button").hidden = false;
+    $("signin-fields").hidden = true;
     $("inbox-status").textContent = "Loading notifications...";
     try {
       await loadMap(false);
@@ -510,21 +521,14 @@
     if (state.stream) state.stream.close();
     clearInterval(state.refresh);
     clearTimeout(state.retry);
-    state.stream = null; state.refresh = null; state.retry = null; state.lastEvent = null;
-    state.party = null;
-    state.notifications.clear();
-    load({ type: "FeatureCollection", features: [] });
-    renderInbox();
-    $("inbox-status").textContent = "Sign in to see notifications.";
-    $("who").textContent = "Not signed in";
-    delete $("who").dataset.party;
-    $("signout-button").hidden = true;
+    state.stream = null; state.refresh = null; state.retry = null;
   }
 
-  // The hub no longer takes the session (the token expired): say so, show nothing.
+  // The hub no longer takes the session (the token expired): start afresh, saying so.
   function ended() {
     stop();
-    message("The session has ended: sign in again.");
+    state.party = null;
+    afresh("ended");
   }
 
   async function signOut() {
@@ -535,6 +539,7 @@
       return;
     }
     stop();
+    afresh();
   }
 
   // start ----------------------------------------------------------------------------------
@@ -565,8 +570,17 @@
     // `deconflict serve --links` prints links with the token in the fragment (#token=...),
     // which browsers never send to the server; it leaves the address at once.
     const fragment = new URLSearchParams(window.location.hash.slice(1)).get("token");
-    if (window.location.hash) history.replaceState(null, "", window.location.pathname);
+    if (new URLSearchParams(window.location.search).has("ended")) {
+      message("The session has ended: sign in again.");
+    }
+    if (window.location.hash || window.location.search) {
+      history.replaceState(null, "", window.location.pathname);
+    }
     if (fragment) signIn(fragment); else resume();
+    // A link opened in a tab already on this page changes only the fragment: load it afresh.
+    window.addEventListener("hashchange", () => {
+      if (new URLSearchParams(window.location.hash.slice(1)).has("token")) window.location.reload();
+    });
   }
   window.deconflictView = { state, setTime, map, reload: () => loadMap(true) };
 })();

@@ -16,7 +16,7 @@ by that header alone, as before. Since a browser adds a cookie by itself, a requ
 something (POST, PUT, PATCH, DELETE) and is authenticated by the cookie must show it comes from
 the view (:func:`same_origin`): the header ``X-Deconflict-CSRF: 1``, which no form and no
 "simple" cross-site request can carry (another origin would need a CORS preflight the hub never
-grants), and, when the browser says where the request comes from, this origin (``Origin``; else
+grants), and, when the browser says where the request comes from, this origin (``Origin``, and
 ``Sec-Fetch-Site: same-origin``). Otherwise it is a 403 problem naming the header. Signing in
 and out obey the same rule, so another site can neither sign the victim's browser in as a party
 of its choosing nor sign it out. Behind a proxy that terminates TLS, the proxy must pass the
@@ -27,7 +27,7 @@ of its choosing nor sign it out. Behind a proxy that terminates TLS, the proxy m
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
@@ -62,6 +62,17 @@ _TOKEN_MAX = 3800
 router = APIRouter(prefix="/v1", tags=["session"])
 
 
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+    }
+
+
+_REFUSED = _problem(f"Without {CSRF_HEADER}: 1, or from another origin (names the header).")
+_UNSIGNED = _problem("No valid token (expired, not trusted, or none).")
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -85,8 +96,8 @@ def _forbidden(header: str, detail: str) -> InvalidField:
 
 def same_origin(request: Request) -> None:
     """Refuse (403, naming the header) a request that does not show it comes from the view:
-    without ``X-Deconflict-CSRF: 1``, or from another origin as ``Origin`` or, without it,
-    ``Sec-Fetch-Site`` tells."""
+    without ``X-Deconflict-CSRF: 1``, or from another origin as ``Origin`` or
+    ``Sec-Fetch-Site`` (each checked when the browser sends it) tells."""
     if request.headers.get(CSRF_HEADER) != "1":
         raise _forbidden(
             CSRF_HEADER,
@@ -146,7 +157,7 @@ def _out(principal: Principal, expires_s: float) -> SessionOut:
     )
 
 
-@router.post("/session", response_model=SessionOut)
+@router.post("/session", response_model=SessionOut, responses={401: _UNSIGNED, 403: _REFUSED})
 async def sign_in(body: SessionIn, request: Request, response: Response) -> SessionOut:
     """Sign the operations view in: the token is kept in an HttpOnly, SameSite=Strict cookie
     until it expires. Needs ``X-Deconflict-CSRF: 1`` and this origin, as every cookie request
@@ -172,7 +183,7 @@ async def sign_in(body: SessionIn, request: Request, response: Response) -> Sess
     return _out(principal, expires_s)
 
 
-@router.get("/session", response_model=SessionOut)
+@router.get("/session", response_model=SessionOut, responses={401: _UNSIGNED})
 async def who(request: Request) -> SessionOut:
     """Who the session cookie (or the Authorization header) signs in; 401 when none does."""
     svc = _service(request)
@@ -182,7 +193,7 @@ async def who(request: Request) -> SessionOut:
     return _out(principal, expires_s)
 
 
-@router.delete("/session", status_code=204, response_class=Response)
+@router.delete("/session", status_code=204, response_class=Response, responses={403: _REFUSED})
 async def sign_out(request: Request) -> Response:
     """Sign the operations view out: the cookie is cleared (the token itself stays valid until
     it expires). Needs ``X-Deconflict-CSRF: 1`` and this origin."""

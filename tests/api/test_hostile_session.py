@@ -97,7 +97,7 @@ async def test_a_cookie_request_from_another_origin_is_refused(
     hub: tuple[httpx.AsyncClient, Any, str], headers: dict[str, str], field: str
 ) -> None:
     """security.md §6: with the header, but from another origin as the browser tells it (Origin,
-    or Sec-Fetch-Site when the browser sends no Origin), a cookie request is a 403 naming what
+    or Sec-Fetch-Site, each when sent), a cookie request is a 403 naming what
     gave it away, and nothing is filed."""
     http, _, bearer = hub
     await sign_in(http, bearer)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -130,12 +131,21 @@ def _hover_everything(page: Page) -> None:
         page.mouse.move(box["x"] + box["width"] * i / 10, box["y"] + box["height"] * i / 10)
 
 
+@dataclass(frozen=True)
+class HostileHub:
+    """A real hub on 127.0.0.1 (US, RU, their relay CAOC, FR) where RU has filed hostile text
+    against US's plan: its URL, its database, and the fields RU filed with what each holds."""
+
+    url: str
+    db: Path
+    filed: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """A real hub on 127.0.0.1 (US, RU, their relay CAOC, FR): its URL and database."""
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileHub]:
     db = make_db(tmp_path_factory.mktemp("hostile-view"))
     with loopback(db) as url:
-        yield url, db
+        yield HostileHub(url, db, _file_hostile_notice(url, db))
 
 
 def _bearer(db: Path, party: str, *scopes: str) -> dict[str, str]:
@@ -172,13 +182,12 @@ def _file_hostile_notice(url: str, db: Path) -> dict[str, str]:
 
 
 def test_text_a_hostile_party_files_shows_as_text_in_the_victims_view(
-    browser: Browser, hub: tuple[str, Path]
+    browser: Browser, hub: HostileHub
 ) -> None:
     """security.md §6: RU files a notice whose ids and category are HTML and script; US opens
     its view (the real page, its real Content-Security-Policy) and sees that text as text in
     its inbox, conflict list and tooltips, and nothing of it runs."""
-    url, db = hub
-    filed = _file_hostile_notice(url, db)
+    url, db, filed = hub.url, hub.db, hub.filed
     assert filed["category"] == short_hostile("category"), "a category is free text"
     token = issue_local_token(db, "US", ["read", "ack"])
     with watched_page(browser, url) as watched:
@@ -200,15 +209,13 @@ def test_text_a_hostile_party_files_shows_as_text_in_the_victims_view(
         assert watched.violations() == [], "the page itself keeps to its policy"
 
 
-def test_hostile_answers_in_every_field_render_as_text(
-    browser: Browser, hub: tuple[str, Path]
-) -> None:
+def test_hostile_answers_in_every_field_render_as_text(browser: Browser, hub: HostileHub) -> None:
     """security.md §6: every string the view shows (ids, volume ids, categories, party and relay
     names, states, alerts, windows, lead times, suggestions, times) comes back hostile from the
     API, with the page's CSP bypassed so the rendering alone is tested: all shows as text, a
     100,000-character category does not swallow the page, a time that is not one is skipped,
     and no script runs, no dialog opens, nothing is fetched that the view does not ask for."""
-    url, _ = hub
+    url = hub.url
     collection = hostile_map("map")
     notifications = hostile_notifications(collection["party"], "inbox")
     with watched_page(browser, url, bypass_csp=True, record=False) as watched:
@@ -276,11 +283,11 @@ INJECTED = (
 )
 
 
-def test_the_page_runs_no_script_but_its_own_files(browser: Browser, hub: tuple[str, Path]) -> None:
+def test_the_page_runs_no_script_but_its_own_files(browser: Browser, hub: HostileHub) -> None:
     """security.md §6: script that gets into the page anyway (an inline script, an event
     handler attribute, a frame's script: markup inserted into the page as served, with its
     headers) is refused by the Content-Security-Policy, while the page's own files run."""
-    url, db = hub
+    url, db = hub.url, hub.db
     with watched_page(browser, url) as watched:
         page = watched.page
 
@@ -415,14 +422,14 @@ def _heap_holds(page: Page, token: str) -> bool:
 
 @pytest.mark.parametrize("how", ["link", "form"])
 def test_script_in_the_page_cannot_read_the_token(
-    browser: Browser, hub: tuple[str, Path], how: str
+    browser: Browser, hub: HostileHub, how: str
 ) -> None:
     """security.md §6: once signed in (by the link `serve --links` prints, or by pasting the
     token), nothing script in the page can reach holds the token: not a cookie it can read, not
     storage, the address, history or timing entries, the DOM, any value reachable from the
     window, nor the JavaScript heap at all; yet the view works (the session is an HttpOnly
     cookie)."""
-    url, db = hub
+    url, db = hub.url, hub.db
     token = issue_local_token(db, "US", ["read", "ack"])
     with watched_page(browser, url) as watched:
         page = watched.page
@@ -464,14 +471,12 @@ SINKS = """() => {
 }"""
 
 
-def test_no_html_sink_takes_a_string(
-    browser: Browser, hub: tuple[str, Path], tmp_path: Path
-) -> None:
+def test_no_html_sink_takes_a_string(browser: Browser, hub: HostileHub, tmp_path: Path) -> None:
     """security.md §6: should some code of the view ever put a string into the page as markup
     (innerHTML, outerHTML, insertAdjacentHTML, a range's fragment, a frame's srcdoc), the
     browser refuses it (Trusted Types: the view's one policy passes only Leaflet's own strings),
     and no other policy can be made to pass it; in the served page and in map.html alike."""
-    url, db = hub
+    url, db = hub.url, hub.db
     page_file = _map_html(tmp_path, hostile_map("demo"), "demo")
     for where in (f"{url}/#token={issue_local_token(db, 'US', ['read'])}", page_file.as_uri()):
         with watched_page(browser, url if where.startswith("http") else "file://") as watched:
@@ -487,12 +492,12 @@ def test_no_html_sink_takes_a_string(
 
 
 def test_a_page_that_showed_others_text_never_takes_a_token(
-    browser: Browser, hub: tuple[str, Path]
+    browser: Browser, hub: HostileHub
 ) -> None:
     """security.md §6: while signed in, the page has no field to paste a token into; signing
     out, or the session ending, starts a new page (nothing of the old one, which showed other
     parties' text, is left to see the next token), and the cookie is gone."""
-    url, db = hub
+    url, db = hub.url, hub.db
     with watched_page(browser, url) as watched:
         page = watched.page
         page.goto(f"{url}/#token={issue_local_token(db, 'US', ['read', 'ack'])}")

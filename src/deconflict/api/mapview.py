@@ -88,8 +88,13 @@ def _notice_properties(notice: Notice, alert: dict[str, str]) -> dict[str, Any]:
 
 
 def _conflict_feature(
-    out: ConflictOut, ring: Callable[[str | None, str | None], Ring | None], alert: dict[str, str]
+    out: ConflictOut,
+    window: tuple[float, float],
+    ring: Callable[[str | None, str | None], Ring | None],
+    alert: dict[str, str],
 ) -> dict[str, Any]:
+    """A conflict as the map draws it; ``window`` is its overlap (seconds), which ``out``
+    gives as text."""
     mine = ring(out.mine.record_id, out.mine.volume_id)
     theirs = ring(out.theirs.record_id, out.theirs.volume_id)
     if mine is not None and theirs is not None:
@@ -98,7 +103,6 @@ def _conflict_feature(
         geometry = outline_geometry(mine)
     else:
         geometry = None
-    start_s, end_s = parse_rfc3339(out.start), parse_rfc3339(out.end)
     return {
         "type": "Feature",
         "id": out.id,
@@ -112,7 +116,7 @@ def _conflict_feature(
             "records": [out.mine.record_id, out.theirs.record_id],
             "start": out.start,
             "end": out.end,
-            "window": format_window(start_s, end_s),
+            "window": format_window(*window),
             "lead_time_s": out.lead_time_s,
             "lead_time": format_lead(out.lead_time_s),
             "suggestion": _suggestion(out),
@@ -183,7 +187,8 @@ async def map_view(
             if detail.start_s < high and detail.end_s > low:
                 view = conflict_view(hub, party, conflict)
                 alert = alerts.get(("conflict", conflict.id), {})
-                features.append(_conflict_feature(view, ring, alert))
+                window = (detail.start_s, detail.end_s)
+                features.append(_conflict_feature(view, window, ring, alert))
         return {
             "type": "FeatureCollection",
             "party": party,

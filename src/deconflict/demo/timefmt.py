@@ -8,7 +8,8 @@ and at most two units are shown.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+
+from deconflict.geo.units import civil_day, expanded_year, utc_seconds
 
 __all__ = [
     "format_clock",
@@ -22,6 +23,8 @@ __all__ = [
 _MINUTE = 60
 _HOUR = 3_600
 _DAY = 86_400
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def format_duration(seconds: float) -> str:
@@ -75,11 +78,15 @@ def format_shift(delta_s: float) -> str:
 
 
 def format_clock(seconds: float, *, weekday: bool = True) -> str:
-    """A UTC instant for people: "Tue 17 Nov 2015 06:00Z" (seconds shown only when not zero)."""
-    moment = datetime.fromtimestamp(seconds, tz=UTC)
-    clock = moment.strftime("%H:%M:%S" if moment.second else "%H:%M")
-    day = f"{moment.strftime('%a')} " if weekday else ""
-    return f"{day}{moment.day} {moment.strftime('%b %Y')} {clock}Z"
+    """A UTC instant for people: "Tue 17 Nov 2015 06:00Z" (seconds shown only when not zero).
+    Any finite instant, whatever its year (see ``geo.units.civil_day``)."""
+    whole, _ = utc_seconds(seconds)
+    days, second = divmod(whole, _DAY)
+    year, month, day, iso_weekday = civil_day(days)
+    hour, minute, second = second // _HOUR, second // _MINUTE % 60, second % _MINUTE
+    clock = f"{hour:02}:{minute:02}:{second:02}" if second else f"{hour:02}:{minute:02}"
+    named = f"{_WEEKDAYS[iso_weekday - 1]} " if weekday else ""
+    return f"{named}{day} {_MONTHS[month - 1]} {expanded_year(year)} {clock}Z"
 
 
 def format_window(start_s: float, end_s: float) -> str:

@@ -1,14 +1,22 @@
-"""Hypothesis strategies shared by the geo and engine tests.
+"""Hypothesis strategies shared by the geo, engine and API tests.
 
 Volumes are drawn around a few sites chosen to be hard: the Raqqa area, the antimeridian, the north
 pole and the south pole. Sizes run from 10 m to 1,000 km; altitudes and times are drawn from coarse
 grids, so equal altitudes, touching bands and windows where one ends as the other starts are common.
+
+The ``accepted_*`` strategies draw what intake accepts, over the whole of each range
+(``deconflict.ranges``) with its edges drawn often: volumes as the API's GeoJSON features, and an
+agreement's terms as the API's JSON.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
 from hypothesis import strategies as st
 
+from deconflict import ranges
 from deconflict.engine import Entry
 from deconflict.geo import GEOD, Circle, Corridor, Polygon, Volume4D
 
@@ -86,4 +94,130 @@ def metres_east(lon: float, lat: float, metres: float) -> tuple[float, float]:
     return (float(lon2), float(lat2))
 
 
-__all__ = ["SITES", "entries", "entry_sets", "footprints", "metres_east", "square"]
+# what intake accepts ----------------------------------------------------------------------------
+
+_MICRO = 1_000_000
+#: Largest circle radius the default area cap (5e12 m2) lets through, and a margin under it.
+_WIDEST_M = 1_260_000.0
+
+
+def _edged(edges: list[float], low: float, high: float) -> st.SearchStrategy[float]:
+    """A float in [low, high], its edges (and ``edges``) drawn often."""
+    return st.one_of(
+        st.sampled_from([low, high, *edges]),
+        st.floats(low, high, allow_nan=False, allow_infinity=False),
+    )
+
+
+def rfc3339(micros: int, offset_min: int = 0) -> str:
+    """``micros`` microseconds after the Unix epoch as RFC 3339 at a UTC offset of
+    ``offset_min`` minutes (written by ``datetime``, not by the code under test)."""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+    return moment.astimezone(timezone(timedelta(minutes=offset_min))).isoformat()
+
+
+@st.composite
+def accepted_windows(draw: st.DrawFn) -> tuple[int, int]:
+    """A window within the accepted span and length, in whole microseconds (so that its text
+    is exact): the span's first and last moments and the longest window drawn often."""
+    longest = round(ranges.MAX_WINDOW_S * _MICRO)
+    duration = draw(
+        st.one_of(
+            st.sampled_from([1, _MICRO, 600 * _MICRO, longest - _MICRO, longest]),
+            st.integers(1, longest),
+        )
+    )
+    earliest = round(ranges.EARLIEST_S * _MICRO)
+    latest = round(ranges.LATEST_S * _MICRO) - duration
+    start = draw(
+        st.one_of(
+            st.sampled_from([earliest, latest, 1_447_700_000 * _MICRO]),
+            st.integers(earliest, latest),
+        )
+    )
+    return start, start + duration
+
+
+@st.composite
+def accepted_bands(draw: st.DrawFn) -> tuple[float, float]:
+    """An altitude band within the accepted range, its edges drawn often."""
+    top = ranges.MAX_ALTITUDE_M
+    lower = draw(_edged([0.0, 1_000.0, top - 1.0], -top, top - 1e-3))
+    upper = draw(_edged([lower + 1e-3, lower + 300.0], lower + 1e-3, top))
+    return lower, upper
+
+
+_FEATURE_SITES = [*SITES.values(), (180.0, 0.0), (-180.0, 10.0), (0.0, 90.0), (45.0, -90.0)]
+
+
+@st.composite
+def accepted_geometries(draw: st.DrawFn) -> dict[str, Any]:
+    """A footprint as a feature's geometry and sizing properties: a circle, corridor or
+    polygon at a hard site, from the narrowest accepted width to about the largest area."""
+    centre = draw(places(draw(st.sampled_from(_FEATURE_SITES))))
+    kind = draw(st.sampled_from(["circle", "corridor", "polygon"]))
+    if kind == "circle":
+        radius = draw(_edged([ranges.MIN_WIDTH_M, 5_000.0], ranges.MIN_WIDTH_M, _WIDEST_M))
+        return {"geometry": {"type": "Point", "coordinates": list(centre)}, "radius_m": radius}
+    length = draw(_edged([1.0, 30_000.0], 1.0, 1_000_000.0))
+    end = GEOD.fwd(centre[0], centre[1], draw(st.floats(0, 360)), length)[:2]
+    path = [list(centre), [float(end[0]), float(end[1])]]
+    if kind == "corridor":
+        width = draw(_edged([ranges.MIN_WIDTH_M], ranges.MIN_WIDTH_M, 500_000.0))
+        return {"geometry": {"type": "LineString", "coordinates": path}, "half_width_m": width}
+    corners = draw(st.integers(3, 8))
+    radius = draw(_edged([10.0], 10.0, _WIDEST_M))
+    turn = draw(st.floats(0, 360))
+    ring = []
+    for i in range(corners):
+        lon, lat, _ = GEOD.fwd(centre[0], centre[1], turn + 360.0 * i / corners, radius)
+        ring.append([float(lon), float(lat)])
+    return {"geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}
+
+
+@st.composite
+def accepted_features(draw: st.DrawFn, volume_id: str) -> dict[str, Any]:
+    """One volume as the API takes it: a GeoJSON Feature, times at a drawn UTC offset."""
+    shape = draw(accepted_geometries())
+    lower, upper = draw(accepted_bands())
+    start, end = draw(accepted_windows())
+    offset = draw(st.sampled_from([0, 300, -300, 14 * 60, -12 * 60]))
+    properties = {k: v for k, v in shape.items() if k != "geometry"}
+    properties.update(
+        id=volume_id,
+        lower_m=lower,
+        upper_m=upper,
+        start=rfc3339(start, offset),
+        end=rfc3339(end, offset),
+    )
+    return {"type": "Feature", "geometry": shape["geometry"], "properties": properties}
+
+
+@st.composite
+def accepted_terms(draw: st.DrawFn) -> dict[str, Any]:
+    """An agreement's numbers as the API takes them, each over its whole accepted range."""
+    return {
+        "min_lead_time_s": draw(_edged([21_600.0], 0.0, ranges.MAX_LEAD_TIME_S)),
+        "ack_deadline_s": draw(_edged([1_800.0], 0.0, ranges.MAX_ACK_DEADLINE_S)),
+        "separation": {
+            "horizontal_m": draw(_edged([9_260.0], 0.0, ranges.MAX_HORIZONTAL_M)),
+            "vertical_m": draw(_edged([300.0], 0.0, ranges.MAX_VERTICAL_M)),
+            "time_s": draw(_edged([600.0], 0.0, ranges.MAX_TIME_SEPARATION_S)),
+        },
+    }
+
+
+__all__ = [
+    "SITES",
+    "accepted_bands",
+    "accepted_features",
+    "accepted_geometries",
+    "accepted_terms",
+    "accepted_windows",
+    "entries",
+    "entry_sets",
+    "footprints",
+    "metres_east",
+    "rfc3339",
+    "square",
+]

@@ -52,15 +52,23 @@ class InvalidInput(DeconflictError, ValueError):
 
 
 class InvalidGeometry(InvalidInput):
-    """A footprint, altitude band or time window is invalid; the message is the reason."""
+    """A footprint, altitude band or time window is invalid; the message is the reason.
+    ``part`` is the part at fault as a GeoJSON feature names it (``start``, ``radius_m``,
+    ``geometry``...), when one is known."""
+
+    def __init__(self, reason: str, part: str | None = None) -> None:
+        super().__init__(reason)
+        self.part = part
 
 
 class InvalidVolume(InvalidInput):
-    """A 4D volume failed validation. ``volume`` names it, ``reason`` says why."""
+    """A 4D volume failed validation. ``volume`` names it, ``reason`` says why, ``part`` is the
+    part at fault (as :class:`InvalidGeometry`'s) when one is known."""
 
-    def __init__(self, volume: str, reason: str) -> None:
+    def __init__(self, volume: str, reason: str, part: str | None = None) -> None:
         self.volume = volume
         self.reason = reason
+        self.part = part
         super().__init__(f"volume {volume!r}: {reason}")
 
 

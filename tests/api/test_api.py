@@ -79,8 +79,8 @@ async def test_amendment_needs_the_current_version(tmp_path):
 
 
 async def test_errors_name_the_offending_field(tmp_path):
-    """A bad volume names its feature; a malformed body names the missing field; a volume of
-    another party names its party property."""
+    """A bad volume names its feature and the property at fault; a malformed body names the
+    missing field; a volume of another party names its party property."""
     db = make_db(tmp_path)
     ru = token(db, "RU")
     bad = circle("b", lower_m=9_000.0, upper_m=1_000.0)
@@ -88,7 +88,7 @@ async def test_errors_name_the_offending_field(tmp_path):
         volume = await http.post("/v1/notices", json=notice_body(circle("a"), bad), headers=ru)
         assert volume.status_code == 422
         assert volume.headers["content-type"] == "application/problem+json"
-        assert volume.json()["field"] == "/features/1"
+        assert volume.json()["field"] == "/features/1/properties/upper_m"
         assert "'b'" in volume.json()["detail"]
         shape = await http.post("/v1/notices", json={"type": "FeatureCollection"}, headers=ru)
         assert shape.status_code == 422

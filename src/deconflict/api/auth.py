@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from deconflict.api.problems import ApiError
 from deconflict.errors import InvalidDocument, InvalidInput
+from deconflict.ranges import MAX_TOKEN_TTL_S
 
 __all__ = [
     "LOCAL_AUDIENCE",
@@ -277,8 +278,11 @@ def issue_local_token(db: Path, party: str, scopes: Iterable[str], ttl_s: float 
             raise InvalidInput(f"unknown scope {name!r} (read, notice, plan, ack, admin)")
     if not wanted:
         raise InvalidInput("give at least one scope")
-    if ttl_s <= 0:
-        raise InvalidInput("the token lifetime must be positive")
+    if not 0 < ttl_s <= MAX_TOKEN_TTL_S:
+        raise InvalidInput(
+            f"the token lifetime --ttl-s must be above 0 and at most {MAX_TOKEN_TTL_S:,.0f} s "
+            f"({MAX_TOKEN_TTL_S / 86_400:g} days), got {ttl_s:g}"
+        )
     key = _local_private_key(db, create=True)
     if key is None:  # pragma: no cover - create=True always returns a key
         raise InvalidInput("no local key")

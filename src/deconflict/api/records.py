@@ -55,7 +55,8 @@ router = APIRouter(prefix="/v1")
 def volumes_from(
     features: Sequence[dict[str, Any]], party: str, limits: GeoLimits
 ) -> list[Volume4D]:
-    """The volumes of a request's features; an error names the offending feature."""
+    """The volumes of a request's features; an error names the offending feature, and the
+    property (``/features/0/properties/start``) or geometry at fault when it is known."""
     document = {"type": "FeatureCollection", "features": list(features)}
     try:
         parsed = parse_feature_collection(document, limits, default_party=party)
@@ -69,7 +70,7 @@ def volumes_from(
             ),
             None,
         )
-        where = "/features" if index is None else f"/features/{index}"
+        where = "/features" if index is None else f"/features/{index}{_part(error.part)}"
         raise InvalidField(where, str(error)) from None
     except InvalidDocument as error:
         found = re.search(r"features\[(\d+)\]", str(error))
@@ -82,6 +83,13 @@ def volumes_from(
                 f"volume {item.volume.id!r} belongs to party {item.party!r}, not {party!r}",
             )
     return [item.volume for item in parsed]
+
+
+def _part(part: str | None) -> str:
+    """Where in a feature the part of a volume at fault is."""
+    if part is None:
+        return ""
+    return "/geometry" if part == "geometry" else f"/properties/{part}"
 
 
 def _limits(request: Request) -> GeoLimits:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deconflict import ranges
 from deconflict.engine import Adjustment
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
@@ -50,7 +51,7 @@ class FeatureCollectionIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal["FeatureCollection"]
-    features: list[dict[str, Any]] = Field(min_length=1)
+    features: list[dict[str, Any]] = Field(min_length=1, max_length=ranges.MAX_VOLUMES)
 
 
 class NoticeIn(FeatureCollectionIn):
@@ -66,7 +67,7 @@ class NoticePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: str | None = Field(None, min_length=1, max_length=200)
-    features: list[dict[str, Any]] | None = Field(None, min_length=1)
+    features: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=ranges.MAX_VOLUMES)
 
 
 class PlanIn(FeatureCollectionIn):
@@ -81,11 +82,22 @@ class PartyIn(BaseModel):
 
 
 class SeparationIn(BaseModel):
+    """Separation minima, each within its accepted range (``deconflict.ranges``)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    horizontal_m: float = 0.0
-    vertical_m: float = 0.0
-    time_s: float = 0.0
+    horizontal_m: float = Field(default=0.0, ge=0, le=ranges.MAX_HORIZONTAL_M)
+    vertical_m: float = Field(default=0.0, ge=0, le=ranges.MAX_VERTICAL_M)
+    time_s: float = Field(default=0.0, ge=0, le=ranges.MAX_TIME_SEPARATION_S)
+
+
+class SeparationOut(BaseModel):
+    """Separation minima as stored: not bounded as intake is, so that an agreement accepted
+    under wider ranges is still shown."""
+
+    horizontal_m: float
+    vertical_m: float
+    time_s: float
 
 
 class DisclosureIn(BaseModel):
@@ -104,8 +116,8 @@ class AgreementIn(BaseModel):
     id: str = Field(min_length=1, max_length=200)
     parties: list[str] = Field(min_length=2)
     relay: str | None = None
-    min_lead_time_s: float = Field(0.0, ge=0)
-    ack_deadline_s: float = Field(3600.0, ge=0)
+    min_lead_time_s: float = Field(0.0, ge=0, le=ranges.MAX_LEAD_TIME_S)
+    ack_deadline_s: float = Field(3600.0, ge=0, le=ranges.MAX_ACK_DEADLINE_S)
     separation: SeparationIn = SeparationIn()
     disclosure: list[DisclosureIn] = []
 
@@ -201,7 +213,7 @@ class AgreementOut(BaseModel):
     relay: str | None
     min_lead_time_s: float
     ack_deadline_s: float
-    separation: SeparationIn
+    separation: SeparationOut
     disclosure: list[dict[str, str]]
     default_disclosure: str
 
@@ -331,7 +343,7 @@ def agreement_out(agreement: Agreement) -> AgreementOut:
         relay=agreement.relay,
         min_lead_time_s=agreement.min_lead_time_s,
         ack_deadline_s=agreement.ack_deadline_s,
-        separation=SeparationIn(
+        separation=SeparationOut(
             horizontal_m=minima.horizontal_m, vertical_m=minima.vertical_m, time_s=minima.time_s
         ),
         disclosure=[

@@ -15,7 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from deconflict.cli.common import fail, geo_limits, read_json
-from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
+from deconflict.engine import (
+    Entry,
+    SeparationMinima,
+    VolumeIndex,
+    check_minima_accepted,
+    describe,
+)
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.units import epoch_to_rfc3339
 
@@ -65,5 +71,5 @@ def detect(
         _minimum(vertical_m, "vertical-m"),
         _minimum(time_s, "time-s"),
     )
-    pairs = detect_pairs(read_json(file), minima)
+    pairs = detect_pairs(read_json(file), check_minima_accepted(minima))
     typer.echo(json.dumps(pairs, indent=1))

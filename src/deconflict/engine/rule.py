@@ -19,11 +19,13 @@ from deconflict.errors import InvalidInput
 from deconflict.geo import Volume4D, separated_by
 from deconflict.geo.separation import clearance_m, separated_by_many
 from deconflict.geo.sphere import MIN_CURVATURE_M
+from deconflict.ranges import MAX_HORIZONTAL_M, MAX_TIME_SEPARATION_S, MAX_VERTICAL_M
 
 __all__ = [
     "ZERO_MINIMA",
     "ConflictDetail",
     "SeparationMinima",
+    "check_minima_accepted",
     "conflicts",
     "conflicts_among",
     "describe",
@@ -56,6 +58,25 @@ class SeparationMinima:
 
 
 ZERO_MINIMA = SeparationMinima()
+
+#: The widest minimum intake accepts in each dimension, and its unit (``deconflict.ranges``).
+_WIDEST = {
+    "horizontal_m": (MAX_HORIZONTAL_M, "m"),
+    "vertical_m": (MAX_VERTICAL_M, "m"),
+    "time_s": (MAX_TIME_SEPARATION_S, "s"),
+}
+
+
+def check_minima_accepted(minima: SeparationMinima) -> SeparationMinima:
+    """``minima`` if intake may accept them: each no wider than its range allows (a minimum
+    is about aircraft, not continents); else InvalidInput naming the minimum."""
+    for name, (widest, unit) in _WIDEST.items():
+        value = getattr(minima, name)
+        if value > widest:
+            raise InvalidInput(
+                f"separation minimum {name} must be at most {widest:,.0f} {unit}, got {value:g}"
+            )
+    return minima
 
 
 def _caps_apart(a: Volume4D, b: Volume4D, horizontal_m: float) -> bool:

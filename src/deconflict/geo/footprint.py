@@ -70,12 +70,12 @@ class GeoLimits:
 DEFAULT_LIMITS = GeoLimits()
 
 
-def _finite(value: object, what: str) -> float:
+def _finite(value: object, what: str, part: str | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidGeometry(f"{what} must be a number, got {value!r}")
+        raise InvalidGeometry(f"{what} must be a number, got {value!r}", part)
     number = float(value)
     if not math.isfinite(number):
-        raise InvalidGeometry(f"{what} must be finite, got {value!r}")
+        raise InvalidGeometry(f"{what} must be finite, got {value!r}", part)
     return number
 
 
@@ -266,9 +266,9 @@ class Circle(Footprint):
         self, centre: Sequence[float], radius_m: float, limits: GeoLimits = DEFAULT_LIMITS
     ) -> None:
         (position,) = _positions([centre], "circle centre", limits)
-        radius = _finite(radius_m, "circle radius_m")
+        radius = _finite(radius_m, "circle radius_m", "radius_m")
         if radius <= 0:
-            raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}")
+            raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}", "radius_m")
         self.lon, self.lat = position
         vector = nvector(self.lon, self.lat)
         self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits, vector)
@@ -312,9 +312,11 @@ class Corridor(Footprint):
         positions = _positions(path, "corridor path", limits)
         if len(set(positions)) < 2:
             raise InvalidGeometry("corridor path needs at least 2 distinct positions")
-        width = _finite(half_width_m, "corridor half_width_m")
+        width = _finite(half_width_m, "corridor half_width_m", "half_width_m")
         if width <= 0:
-            raise InvalidGeometry(f"corridor half_width_m must be > 0, got {width:g}")
+            raise InvalidGeometry(
+                f"corridor half_width_m must be > 0, got {width:g}", "half_width_m"
+            )
         self.path = positions
         lons, lats = _densify(positions, closed=False)
         self._finish(width, lons, lats, limits)

@@ -46,11 +46,13 @@ def footprint_from_geojson(
         return Polygon(coordinates[0], limits)
     if kind == "Point":
         if "radius_m" not in properties:
-            raise InvalidGeometry("a Point needs the property radius_m (a circle)")
+            raise InvalidGeometry("a Point needs the property radius_m (a circle)", "radius_m")
         return Circle(_position(coordinates), properties["radius_m"], limits)
     if kind == "LineString":
         if "half_width_m" not in properties:
-            raise InvalidGeometry("a LineString needs the property half_width_m (a corridor)")
+            raise InvalidGeometry(
+                "a LineString needs the property half_width_m (a corridor)", "half_width_m"
+            )
         return Corridor(coordinates, properties["half_width_m"], limits)  # type: ignore[arg-type]
     raise InvalidGeometry(f"geometry type {kind!r} is not Polygon, Point or LineString")
 
@@ -63,11 +65,11 @@ def _position(coordinates: object) -> list[float]:
 
 def _time(properties: Mapping[str, Any], name: str) -> float:
     if name not in properties:
-        raise InvalidGeometry(f"property {name!r} is missing")
+        raise InvalidGeometry(f"property {name!r} is missing", name)
     try:
         return parse_rfc3339(properties[name])
     except ValueError as error:
-        raise InvalidGeometry(f"{name}: {error}") from None
+        raise InvalidGeometry(f"{name}: {error}", name) from None
 
 
 def _volume_from_feature(
@@ -91,9 +93,9 @@ def _volume_from_feature(
         start, end = _time(properties, "start"), _time(properties, "end")
         for name in ("lower_m", "upper_m"):
             if name not in properties:
-                raise InvalidGeometry(f"property {name!r} is missing")
+                raise InvalidGeometry(f"property {name!r} is missing", name)
     except InvalidGeometry as error:
-        raise InvalidVolume(volume_id, str(error)) from None
+        raise InvalidVolume(volume_id, str(error), error.part) from None
     volume = Volume4D.build(
         volume_id,
         lambda: footprint_from_geojson(item.get("geometry"), properties, limits),

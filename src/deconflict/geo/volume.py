@@ -2,30 +2,44 @@
 
 Altitudes are metres above the WGS84 ellipsoid; times are seconds since the Unix epoch, UTC. The
 window is half-open, [start, end): a window that ends when another starts does not overlap it.
+
+Two kinds of check, kept apart. A band, a window and a volume hold their structure whatever made
+them (finite numbers, lower below upper, start before end): so does a search window the engine
+widens, or a volume read back from the store. What intake accepts (the span of years, the longest
+window, the altitudes, the narrowest width: ``deconflict.ranges``) is checked by
+:func:`check_accepted`, which :meth:`Volume4D.build` applies at intake; a record the store reads
+back is not checked again, so narrowing a range never locks a stored record out.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NoReturn
 
 from deconflict.errors import InvalidGeometry, InvalidVolume
 from deconflict.geo.footprint import Footprint
+from deconflict.geo.units import epoch_to_rfc3339
+from deconflict.ranges import (
+    EARLIEST_S,
+    LATEST_S,
+    MAX_ALTITUDE_M,
+    MAX_WINDOW_S,
+    MIN_WIDTH_M,
+)
 
-__all__ = ["MAX_ALTITUDE_M", "MAX_WINDOW_S", "AltitudeBand", "TimeWindow", "Volume4D"]
+__all__ = ["AltitudeBand", "TimeWindow", "Volume4D", "check_accepted"]
 
-#: Altitudes beyond this are rejected (1,000 km above the ellipsoid: launch ranges included).
-MAX_ALTITUDE_M = 1_000_000.0
-#: Longest time window accepted (one year): a notice is of planned activity, not standing airspace.
-MAX_WINDOW_S = 366 * 86_400.0
+#: What a footprint's width is called in a feature, by its kind.
+_WIDTH = {"circle": "radius_m", "corridor": "half_width_m"}
 
 
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidGeometry(f"{what} must be a number, got {value!r}")
+        raise InvalidGeometry(f"{what} must be a number, got {value!r}", what)
     number = float(value)
     if not math.isfinite(number):
-        raise InvalidGeometry(f"{what} must be finite, got {value!r}")
+        raise InvalidGeometry(f"{what} must be finite, got {value!r}", what)
     return number
 
 
@@ -40,9 +54,7 @@ class AltitudeBand:
         lower = _number(self.lower_m, "lower_m")
         upper = _number(self.upper_m, "upper_m")
         if lower >= upper:
-            raise InvalidGeometry(f"lower_m {lower:g} must be below upper_m {upper:g}")
-        if max(abs(lower), abs(upper)) > MAX_ALTITUDE_M:
-            raise InvalidGeometry(f"altitude is beyond {MAX_ALTITUDE_M:g} m")
+            raise InvalidGeometry(f"lower_m {lower:g} must be below upper_m {upper:g}", "upper_m")
 
     def gap_m(self, other: AltitudeBand) -> float:
         """Vertical gap to ``other``: negative when they overlap, 0 when they touch."""
@@ -63,9 +75,7 @@ class TimeWindow:
         start = _number(self.start_s, "start")
         end = _number(self.end_s, "end")
         if end <= start:
-            raise InvalidGeometry("end must be after start")
-        if end - start > MAX_WINDOW_S:
-            raise InvalidGeometry(f"time window is longer than {MAX_WINDOW_S / 86_400:g} days")
+            raise InvalidGeometry("end must be after start", "end")
 
     def gap_s(self, other: TimeWindow) -> float:
         """Gap to ``other``: negative when they overlap, 0 when one ends as the other starts."""
@@ -93,8 +103,12 @@ class Volume4D:
         upper_m: object,
         start_s: object,
         end_s: object,
+        *,
+        intake: bool = True,
     ) -> Volume4D:
-        """Validate the parts and assemble a volume; any failure names the volume.
+        """Validate the parts and assemble a volume; any failure names the volume (and the
+        part at fault). At ``intake`` the accepted ranges are checked too (:func:`check_accepted`);
+        the store reading back what it accepted before passes ``intake=False``.
 
         ``footprint`` may be a Footprint or a zero-argument callable that builds one, so that an
         error raised while building it also names the volume.
@@ -102,15 +116,44 @@ class Volume4D:
         try:
             shape = footprint() if callable(footprint) else footprint
             if not isinstance(shape, Footprint):
-                raise InvalidGeometry("footprint is missing")
+                raise InvalidGeometry("footprint is missing", "geometry")
             band = AltitudeBand(lower_m, upper_m)  # type: ignore[arg-type]
             window = TimeWindow(start_s, end_s)  # type: ignore[arg-type]
         except InvalidGeometry as error:
-            raise InvalidVolume(id, str(error)) from None
-        return cls(id, shape, band, window)
+            raise InvalidVolume(id, str(error), error.part or "geometry") from None
+        volume = cls(id, shape, band, window)
+        return check_accepted(volume) if intake else volume
 
     def with_window(self, window: TimeWindow) -> Volume4D:
         return replace(self, window=window)
 
     def with_altitude(self, altitude: AltitudeBand) -> Volume4D:
         return replace(self, altitude=altitude)
+
+
+def check_accepted(volume: Volume4D) -> Volume4D:
+    """``volume`` if intake may accept it: its window within the span of years and no longer
+    than the longest, its altitudes within range, its width (a circle's radius, a corridor's
+    half-width) at least the narrowest; else :class:`InvalidVolume` naming the part."""
+    window, band = volume.window, volume.altitude
+    if not EARLIEST_S <= window.start_s < LATEST_S:
+        _refuse(volume, "start", f"start is outside {_span()}")
+    if window.end_s > LATEST_S:
+        _refuse(volume, "end", f"end is after {_span()}")
+    if window.end_s - window.start_s > MAX_WINDOW_S:
+        _refuse(volume, "end", f"time window is longer than {MAX_WINDOW_S / 86_400:g} days")
+    for part, value in (("lower_m", band.lower_m), ("upper_m", band.upper_m)):
+        if abs(value) > MAX_ALTITUDE_M:
+            _refuse(volume, part, f"{part} is beyond +-{MAX_ALTITUDE_M:,.0f} m")
+    width = _WIDTH.get(volume.footprint.kind)
+    if width is not None and volume.footprint.radius_m < MIN_WIDTH_M:
+        _refuse(volume, width, f"{width} must be at least {MIN_WIDTH_M:g} m")
+    return volume
+
+
+def _span() -> str:
+    return f"the accepted span, {epoch_to_rfc3339(EARLIEST_S)} to {epoch_to_rfc3339(LATEST_S)}"
+
+
+def _refuse(volume: Volume4D, part: str, reason: str) -> NoReturn:
+    raise InvalidVolume(volume.id, reason, part)

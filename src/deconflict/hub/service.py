@@ -37,7 +37,8 @@ from deconflict.model import (
     Party,
     Plan,
     RecordKind,
-    check_volumes,
+    accept_volumes,
+    check_agreement_accepted,
 )
 from deconflict.settings import ledger_key_path
 from deconflict.store import Store, open_store
@@ -161,6 +162,7 @@ class Hub:
     def add_agreement(self, agreement: Agreement) -> Agreement:
         if not isinstance(agreement, Agreement):
             raise InvalidInput("add_agreement needs an Agreement")
+        check_agreement_accepted(agreement)
         for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
             self._party(party)
         self._store.add_agreement(agreement, self._clock.now())
@@ -195,7 +197,7 @@ class Hub:
         notice = Notice(
             id=notice_id if notice_id is not None else f"N-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=tuple(check_volumes(volumes, f"party {party!r}'s record")),
+            volumes=tuple(accept_volumes(volumes, f"party {party!r}'s record")),
             category=category,
             filed_at_s=now,
         )
@@ -220,7 +222,7 @@ class Hub:
         stale. The lead time is checked again, from now."""
         notice = self._own_notice(party, notice_id)
         now = self._clock.now()
-        amended = notice.amend(check_volumes(volumes, f"notice {notice_id!r}"), now, category)
+        amended = notice.amend(accept_volumes(volumes, f"notice {notice_id!r}"), now, category)
         self._store.update_notice(amended, expected_version=expected_version, verb="amended")
         return Filing(amended, policy.check_lead_time(amended, self._current_agreements(), now))
 
@@ -313,7 +315,7 @@ class Hub:
         plan = Plan(
             id=plan_id if plan_id is not None else f"P-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=tuple(check_volumes(volumes, f"party {party!r}'s record")),
+            volumes=tuple(accept_volumes(volumes, f"party {party!r}'s record")),
             created_at_s=self._clock.now(),
         )
         self._store.add_plan(plan)
@@ -332,7 +334,7 @@ class Hub:
         self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]
     ) -> Plan:
         plan = self.get_plan(party, plan_id)
-        amended = plan.amend(check_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
+        amended = plan.amend(accept_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
         self._store.update_plan(amended, expected_version=expected_version, verb="amended")
         return amended
 

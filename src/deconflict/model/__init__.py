@@ -2,7 +2,14 @@
 Conflict, Notification. Frozen dataclasses; every change returns a new record; a change the state
 machine does not allow raises InvalidTransition."""
 
-from deconflict.model.activity import Notice, NoticeState, Plan, PlanState, check_volumes
+from deconflict.model.activity import (
+    Notice,
+    NoticeState,
+    Plan,
+    PlanState,
+    accept_volumes,
+    check_volumes,
+)
 from deconflict.model.outcome import (
     Conflict,
     ConflictState,
@@ -12,7 +19,7 @@ from deconflict.model.outcome import (
     RecordKind,
     Side,
 )
-from deconflict.model.parties import Agreement, Disclosure, Party
+from deconflict.model.parties import Agreement, Disclosure, Party, check_agreement_accepted
 
 __all__ = [
     "Agreement",
@@ -29,5 +36,7 @@ __all__ = [
     "PlanState",
     "RecordKind",
     "Side",
+    "accept_volumes",
+    "check_agreement_accepted",
     "check_volumes",
 ]

@@ -19,9 +19,11 @@ from enum import StrEnum
 
 from deconflict.errors import InvalidInput, InvalidTransition
 from deconflict.geo import Volume4D
+from deconflict.geo.volume import check_accepted
 from deconflict.model.parties import _check_id
+from deconflict.ranges import MAX_VOLUMES
 
-__all__ = ["Notice", "NoticeState", "Plan", "PlanState", "check_volumes"]
+__all__ = ["Notice", "NoticeState", "Plan", "PlanState", "accept_volumes", "check_volumes"]
 
 
 def check_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
@@ -39,6 +41,18 @@ def check_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...
         if volume.id in seen:
             raise InvalidInput(f"{what} has two volumes with id {volume.id!r}")
         seen.add(volume.id)
+    return out
+
+
+def accept_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
+    """:func:`check_volumes`, and what intake accepts (``deconflict.ranges``): at most
+    ``MAX_VOLUMES`` volumes, each within the accepted ranges (``geo.volume.check_accepted``).
+    For the edge where a record comes in; a record read back is not checked again."""
+    out = check_volumes(volumes, what)
+    if len(out) > MAX_VOLUMES:
+        raise InvalidInput(f"{what} has {len(out)} volumes, more than the {MAX_VOLUMES} accepted")
+    for volume in out:
+        check_accepted(volume)
     return out
 
 

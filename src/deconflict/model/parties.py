@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from deconflict.engine import SeparationMinima
+from deconflict.engine import SeparationMinima, check_minima_accepted
 from deconflict.errors import InvalidInput
+from deconflict.ranges import MAX_ACK_DEADLINE_S, MAX_LEAD_TIME_S
 
-__all__ = ["Agreement", "Disclosure", "Party"]
+__all__ = ["Agreement", "Disclosure", "Party", "check_agreement_accepted"]
 
 
 def _check_id(value: object, what: str) -> str:
@@ -117,3 +118,22 @@ class Agreement:
         if not self.links(from_party, to_party):
             return Disclosure.NONE
         return self.disclosure.get((from_party, to_party), self.default_disclosure)
+
+
+def check_agreement_accepted(agreement: Agreement) -> Agreement:
+    """``agreement`` if intake may accept it: its lead time, acknowledgement deadline and
+    separation minima within their ranges (``deconflict.ranges``), so that what is derived from
+    them (a deadline is the time told plus ``ack_deadline_s``) can be shown; else InvalidInput
+    naming the field. An agreement read back from the store is not checked again."""
+    for name, longest in (
+        ("min_lead_time_s", MAX_LEAD_TIME_S),
+        ("ack_deadline_s", MAX_ACK_DEADLINE_S),
+    ):
+        value = getattr(agreement, name)
+        if value > longest:
+            raise InvalidInput(
+                f"agreement {agreement.id!r}: {name} must be at most {longest:,.0f} s "
+                f"({longest / 86_400:g} days), got {value:g}"
+            )
+    check_minima_accepted(agreement.minima)
+    return agreement

@@ -2,8 +2,11 @@
 
 A volume is kept as its footprint's GeoJSON geometry (plus ``radius_m`` for a circle and
 ``half_width_m`` for a corridor), its altitude band and its time window; reading it back builds the
-footprint again, so everything read is validated as on intake. An agreement is kept whole as one
-JSON document (the store never queries inside it).
+footprint again, so everything read holds its structure (finite numbers, a valid footprint). Not
+what intake accepts now, though: the accepted ranges (``deconflict.ranges``) and the operator's
+caps on a footprint (vertices, area) are intake's, and a record accepted under wider ones (an
+older version, other settings) must still be read, listed, cancelled and exported. An agreement
+is kept whole as one JSON document (the store never queries inside it).
 
 Volumes are kept as their canonical JSON (RFC 8785), written by template
 (:func:`canonical_volumes`): the ledger's commitment to a notice version is to the same text, so
@@ -20,6 +23,8 @@ in an id) are kept as ``json`` writes them, ASCII-escaped.
 from __future__ import annotations
 
 import json
+import math
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -27,7 +32,7 @@ from typing import Any, cast
 
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
-from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
+from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Agreement, Disclosure
 
@@ -52,17 +57,21 @@ def volume_to_dict(volume: Volume4D) -> dict[str, Any]:
     }
 
 
+#: The caps a stored footprint is read back under: none but what its structure needs.
+STORED_LIMITS = GeoLimits(max_vertices=sys.maxsize, max_area_m2=math.inf)
+
+
 def footprint_from_dict(data: dict[str, Any]) -> Footprint:
     """Build the footprint kept as GeoJSON geometry plus radius or half-width."""
     geometry: dict[str, Any] = data.get("geometry") or {}
     kind = geometry.get("type")
     coordinates: Any = geometry.get("coordinates")
     if kind == "Point":
-        return Circle(coordinates, data["radius_m"])
+        return Circle(coordinates, data["radius_m"], STORED_LIMITS)
     if kind == "LineString":
-        return Corridor(coordinates, data["half_width_m"])
+        return Corridor(coordinates, data["half_width_m"], STORED_LIMITS)
     if kind == "Polygon":
-        return Polygon(coordinates[0])
+        return Polygon(coordinates[0], STORED_LIMITS)
     raise InvalidDocument(f"unknown footprint geometry type {kind!r}")
 
 
@@ -74,6 +83,7 @@ def volume_from_dict(data: dict[str, Any]) -> Volume4D:
         data["upper_m"],
         data["start_s"],
         data["end_s"],
+        intake=False,
     )
 
 

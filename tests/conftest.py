@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -31,3 +32,14 @@ def store_target(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "store.db")
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """umask 000 while the test runs: a file it finds open to others was made so by the code,
+    not by the umask (which can only take bits away)."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)

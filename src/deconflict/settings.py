@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from deconflict import owner_only
+
 __all__ = ["SETTINGS", "Setting", "ledger_key_path", "local_state_path", "setting_value"]
 
 
@@ -86,12 +88,12 @@ SETTINGS: dict[str, Setting] = {
 
 def local_state_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
     """The path the service's local files are named after: the SQLite file itself, or for a
-    database URL a file in the ``state-dir`` folder (created; ``environ`` as in
-    :func:`setting_value`)."""
+    database URL a file in the ``state-dir`` folder (made owner-only, 0700, if missing;
+    ``environ`` as in :func:`setting_value`)."""
     if "://" not in db:
         return Path(db)
     folder = Path(setting_value("state-dir", environ))
-    folder.mkdir(parents=True, exist_ok=True)
+    owner_only.make_dir(folder)
     return folder / "hub"
 
 

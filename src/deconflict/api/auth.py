@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
+from deconflict import owner_only
 from deconflict.api.problems import ApiError
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.ranges import MAX_TOKEN_TTL_S
@@ -256,6 +258,12 @@ def _local_private_key(db: Path, create: bool) -> Ed25519PrivateKey | None:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
         return key
+    if owner_only.open_to_others(path.stat().st_mode):
+        raise InvalidDocument(
+            f"{path}: the local issuer's key is open to others (mode "
+            f"{stat.S_IMODE(path.stat().st_mode):o}): anyone who read it can sign tokens for "
+            f"every party; chmod 600 it (or delete it to make a new one)"
+        )
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
         raise InvalidDocument(f"{path}: not an Ed25519 private key")

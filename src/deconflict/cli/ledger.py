@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
+from deconflict import owner_only
 from deconflict.cli.common import DbOption, TokenOption, UrlOption
 from deconflict.client import Client
 from deconflict.errors import InvalidDocument, InvalidInput, VerificationFailed
@@ -71,7 +72,7 @@ def _write(data: bytes, out: Path | None) -> None:
     if out is None:
         typer.echo(data.decode(), nl=False)
     else:
-        out.write_bytes(data)
+        owner_only.write(out, data)  # what a party was told is that party's alone
         typer.echo(f"wrote {out}")
 
 

@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from deconflict import owner_only
 from deconflict.web import countries_file, leaflet_dist, static_dir, topojson_script
 
 __all__ = ["html_map", "write_html_map"]
@@ -145,5 +146,5 @@ def html_map(collection: dict[str, Any], title: str) -> str:
 def write_html_map(folder: Path, collection: dict[str, Any], title: str) -> Path:
     """Write ``folder``/map.html (raises WebAssetsMissing when npm has not installed Leaflet)."""
     path = Path(folder) / "map.html"
-    path.write_text(html_map(collection, title), encoding="utf-8")
+    owner_only.write(path, html_map(collection, title).encode())
     return path

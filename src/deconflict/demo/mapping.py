@@ -13,6 +13,7 @@ a ring that goes once around a pole (Antarctica) is closed along that pole's lat
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as PolygonPatch
 
+from deconflict import owner_only
 from deconflict.errors import DeconflictError, InvalidDocument
 from deconflict.web.outline import CONFLICT_COLOUR, party_colours, unwrap_ring
 from deconflict.web.outline import meeting as conflict_geometry
@@ -239,7 +241,9 @@ def render_map(
     )
     figure.tight_layout(rect=(0.0, 0.05, 1.0, 0.97))
     path = Path(path)
-    figure.savefig(path, format="png")
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    owner_only.write(path, image.getvalue())  # the map shows every party's plans
     return path
 
 

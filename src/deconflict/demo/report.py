@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deconflict import owner_only
 from deconflict.demo import scenario
 from deconflict.demo.mapping import read_countries, render_map
 from deconflict.demo.timefmt import (
@@ -424,13 +425,13 @@ def write_report(folder: Path, report: Report, *, atlas: Path | None = None) -> 
     ``atlas`` is a world-atlas countries file (see ``mapping.find_world_atlas``); without it
     the map has no country outlines."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    owner_only.make_dir(folder)  # the report holds every party's volumes, plans among them
     files = ReportFiles(
         folder, folder / "summary.md", folder / "volumes.geojson", folder / "map.png"
     )
-    files.summary.write_text(summary_markdown(report), encoding="utf-8")
+    owner_only.write(files.summary, summary_markdown(report).encode())
     collection = volumes_geojson(report.volumes, report.conflicts)
-    files.geojson.write_text(json.dumps(collection, indent=1) + "\n", encoding="utf-8")
+    owner_only.write(files.geojson, (json.dumps(collection, indent=1) + "\n").encode())
     countries = read_countries(atlas) if atlas is not None else []
     render_map(files.map, report.volumes, report.conflicts, countries, title=report.title)
     return files

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deconflict import owner_only
 from deconflict.demo import report as rp
 from deconflict.demo import scenario as sc
 from deconflict.demo.mapping import WorldAtlasMissing, find_world_atlas
@@ -300,7 +301,7 @@ def run_demo(
     """Play the scenario (the packaged Raqqa 2015 one by default) and write its report."""
     scenario = sc.load_scenario(scenario_path)
     folder = report_dir if report_dir is not None else Path("report")
-    folder.mkdir(parents=True, exist_ok=True)
+    owner_only.make_dir(folder)  # its report and database hold every party's plans
     db = folder / "demo.db"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from deconflict import owner_only
 from deconflict.demo.timefmt import format_clock
 from deconflict.errors import NotFound, VerificationFailed
 from deconflict.hub import Hub
@@ -57,11 +58,11 @@ def prepare_settlement(hub: Hub, folder: Path) -> Settlement | None:
         return None
     notice = hub.store.get_notice(DISPUTED_NOTICE)
     receipt = folder / f"receipt-{DISPUTED_NOTICE}-{TOLD}.json"
-    receipt.write_bytes(hub.ledger.receipt(TOLD, told[0].id))
+    owner_only.write(receipt, hub.ledger.receipt(TOLD, told[0].id))
     filing = folder / f"receipt-{DISPUTED_NOTICE}-filed.json"
-    filing.write_bytes(hub.ledger.receipt(notice.party, DISPUTED_NOTICE))
+    owner_only.write(filing, hub.ledger.receipt(notice.party, DISPUTED_NOTICE))
     key = folder / "ledger-key.pub"
-    key.write_text(hub.ledger.public_key + "\n", encoding="utf-8")
+    owner_only.write(key, (hub.ledger.public_key + "\n").encode())
     try:  # the filer opens its commitment for the arbiter
         opening = hub.ledger.opening(notice.party, DISPUTED_NOTICE, 1)
         verify_opening(opening)

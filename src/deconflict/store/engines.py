@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from deconflict import owner_only
 from deconflict.errors import StoreError
 from deconflict.store.retry import RetryPolicy
 from deconflict.store.sql import SqlStore
@@ -97,11 +98,32 @@ def _begin_immediate(connection: sa.Connection, turns: Path) -> None:
 
 
 def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
-    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``."""
+    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``.
+
+    The database holds private plans in clear, so it is the owner's alone: made 0600 before
+    SQLite opens it (SQLite gives its ``-wal`` and ``-shm`` files the database's mode), and a
+    database, WAL, shared-memory or writers' file found open to others (an older version made
+    them 0644) is tightened to 0600, with a warning (:mod:`deconflict.owner_only`)."""
     target = Path(path)
     if not target.parent.is_dir():
         raise StoreError(f"cannot open store {str(target)!r}: no such directory")
+    try:
+        if not owner_only.create_file(target):
+            for companion in (target, *_companions(target)):
+                owner_only.tighten(companion)
+    except OSError as error:
+        raise StoreError(f"cannot open store {str(target)!r}: {error.strerror}") from None
     return SqlStore(_sqlite_engine(target), what=str(target), retry=retry)
+
+
+def _companions(database: Path) -> tuple[Path, ...]:
+    """The files SQLite and the writers' queue keep beside ``database``."""
+    return (
+        database.with_name(database.name + "-wal"),
+        database.with_name(database.name + "-shm"),
+        database.with_name(database.name + "-journal"),
+        turn_path(database),
+    )
 
 
 def postgres_url(url: str) -> str:

@@ -1,5 +1,5 @@
-"""The README cannot go stale: every command and setting is documented, and it opens with the
-two set-up commands."""
+"""The README cannot go stale: every command, setting and accepted range is documented, and it
+opens with the two set-up commands."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
+from deconflict import ranges
 from deconflict.cli.main import app
+from deconflict.geo.units import epoch_to_rfc3339
 from deconflict.settings import SETTINGS
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
@@ -43,3 +45,23 @@ def test_readme_opens_with_the_two_commands():
     block = README.split("```")[1]
     assert "make demo" in block
     assert "make test" in block
+
+
+def test_every_accepted_range_is_documented():
+    """Each range of ``deconflict.ranges`` appears in the README's table of accepted values."""
+    section = README.split("### Accepted values", 1)[1].split("\n## ", 1)[0]
+    shown = [
+        epoch_to_rfc3339(ranges.EARLIEST_S),
+        epoch_to_rfc3339(ranges.LATEST_S),
+        f"{ranges.MAX_WINDOW_S / 86_400:g} days",
+        f"±{ranges.MAX_ALTITUDE_M:,.0f} m",
+        f"at least {ranges.MIN_WIDTH_M:g} m",
+        f"1 to {ranges.MAX_VOLUMES:,}",
+        f"0 to {ranges.MAX_LEAD_TIME_S:,.0f} s",
+        f"0 to {ranges.MAX_ACK_DEADLINE_S:,.0f} s",
+        f"0 to {ranges.MAX_HORIZONTAL_M:,.0f} m",
+        f"0 to {ranges.MAX_VERTICAL_M:,.0f} m",
+        f"0 to {ranges.MAX_TIME_SEPARATION_S:,.0f} s",
+        f"at most {ranges.MAX_TOKEN_TTL_S / 86_400:g} days",
+    ]
+    assert [text for text in shown if text not in section] == []

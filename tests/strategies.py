@@ -143,7 +143,7 @@ def accepted_bands(draw: st.DrawFn) -> tuple[float, float]:
     """An altitude band within the accepted range, its edges drawn often."""
     top = ranges.MAX_ALTITUDE_M
     lower = draw(_edged([0.0, 1_000.0, top - 1.0], -top, top - 1e-3))
-    upper = draw(_edged([lower + 1e-3, lower + 300.0], lower + 1e-3, top))
+    upper = draw(_edged([min(lower + 300.0, top)], lower + 1e-3, top))
     return lower, upper
 
 

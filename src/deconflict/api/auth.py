@@ -258,11 +258,12 @@ def _local_private_key(db: Path, create: bool) -> Ed25519PrivateKey | None:
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
         return key
-    if owner_only.open_to_others(path.stat().st_mode):
+    mode = path.stat().st_mode
+    if owner_only.open_to_others(mode):
         raise InvalidDocument(
-            f"{path}: the local issuer's key is open to others (mode "
-            f"{stat.S_IMODE(path.stat().st_mode):o}): anyone who read it can sign tokens for "
-            f"every party; chmod 600 it (or delete it to make a new one)"
+            f"{path}: the local issuer's key is open to others (mode {stat.S_IMODE(mode):o}): "
+            "anyone who read it can sign tokens for every party; chmod 600 it (or delete it to "
+            "make a new one)"
         )
     loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):

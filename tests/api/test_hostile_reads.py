@@ -363,6 +363,32 @@ async def test_a_size_outside_its_range_is_refused_naming_it(tmp_path, changes, 
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("name", ["radius_m", "lower_m", "upper_m", "longitude"])
+@pytest.mark.parametrize("sign", ["", "-"])
+async def test_a_number_of_hundreds_of_digits_is_refused_naming_it(tmp_path, name, sign):
+    """security.md §4.1: an integer no float can hold (JSON allows 400 digits) in a volume is
+    422 naming the property or geometry, not a 500."""
+    db = make_db(tmp_path)
+    huge = sign + "1" + "0" * 400
+    text = json.dumps(notice_body(circle("v1")))
+    if name == "longitude":
+        text, field = text.replace("[39.0, 35.95]", f"[{huge}, 35.95]"), "geometry"
+    else:
+        number = json.dumps(circle("v1")["properties"][name])
+        text = text.replace(f'"{name}": {number}', f'"{name}": {huge}')
+        field = f"properties/{name}"
+    async with _plain_client(db) as http:
+        answer = await http.post(
+            "/v1/notices",
+            content=text,
+            headers={**token(db, "RU", HOSTILE), "Content-Type": "application/json"},
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == f"/features/0/{field}"
+        assert len(answer.json()["detail"]) < 200
+
+
+@pytest.mark.anyio
 async def test_a_narrow_corridor_is_refused_naming_its_width(tmp_path):
     """security.md §4.1: a corridor half a millimetre wide (accepted before, and then the
     map answered 500 to everyone who could see it) is 422 naming half_width_m."""

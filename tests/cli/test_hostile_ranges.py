@@ -72,6 +72,29 @@ def test_an_agreement_beyond_its_ranges_is_refused_and_reads_go_on(tmp_path, cap
     assert json.loads(out) == []
 
 
+@pytest.mark.parametrize(
+    "terms",
+    [
+        '"ack_deadline_s": 1' + "0" * 400,
+        '"min_lead_time_s": 1' + "0" * 400,
+        '"separation": {"time_s": 1' + "0" * 400 + "}",
+    ],
+    ids=["ack-deadline", "lead-time", "time-minimum"],
+)
+def test_an_agreement_of_hundreds_of_digits_is_one_line(tmp_path, capsys, terms):
+    """security.md §4.1: an agreement file with an integer no float can hold (a traceback
+    before) is one line, exit 2."""
+    db = str(tmp_path / "hub.db")
+    for party in ("US", "RU"):
+        assert cli(capsys, "party", "add", party, "--db", db)[0] == 0
+    text = '{"id": "BIG", "parties": ["US", "RU"], ' + terms + "}"
+    (tmp_path / "ag.json").write_text(text)
+    code, _, err = cli(capsys, "agreement", "add", str(tmp_path / "ag.json"), "--db", db)
+    assert code == 2
+    assert err.startswith("error: ")
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_a_notice_outside_the_span_is_refused_and_reads_go_on(tmp_path, capsys):
     """security.md §4.1: ``notice file`` in year 10000 is one line naming the volume, exit 2;
     the filer's and the recipient's listings still work."""

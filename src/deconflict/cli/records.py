@@ -164,7 +164,7 @@ def _agreement_from(document: object, source: str) -> Agreement:
         )
     except KeyError as missing:
         raise InvalidDocument(f"{source}: the agreement needs the field {missing}") from None
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:  # Overflow: a 400-digit number
         raise InvalidDocument(f"{source}: {error}") from None
 
 

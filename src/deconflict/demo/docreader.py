@@ -59,7 +59,11 @@ class Reader:
         return default if self.raw(name, required=False) is None else self.text(name)
 
     def number(self, name: str) -> float:
-        return float(self.typed(name, (int, float), "a number"))
+        value = self.typed(name, (int, float), "a number")
+        try:
+            return float(value)
+        except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+            self.fail(f"is too large: {len(str(value))} digits", name)
 
     def duration(self, name: str) -> float:
         value = self.number(name)

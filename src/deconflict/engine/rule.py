@@ -45,7 +45,11 @@ class SeparationMinima:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidInput(f"separation minimum {name} must be a number, got {value!r}")
-            if not math.isfinite(value) or value < 0:
+            try:
+                number = float(value)
+            except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+                raise InvalidInput(f"separation minimum {name} is too large") from None
+            if not math.isfinite(number) or number < 0:
                 raise InvalidInput(f"separation minimum {name} must be >= 0, got {value!r}")
 
     def widest(self, other: SeparationMinima) -> SeparationMinima:

@@ -37,6 +37,7 @@ __all__ = [
     "Footprint",
     "GeoLimits",
     "Polygon",
+    "finite",
 ]
 
 Array = NDArray[np.float64]
@@ -70,10 +71,15 @@ class GeoLimits:
 DEFAULT_LIMITS = GeoLimits()
 
 
-def _finite(value: object, what: str, part: str | None = None) -> float:
+def finite(value: object, what: str, part: str | None = None) -> float:
+    """``value`` as a finite float, else InvalidGeometry naming ``what`` (and ``part``): also an
+    integer too large for a float (JSON allows any number of digits)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidGeometry(f"{what} must be a number, got {value!r}", part)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidGeometry(f"{what} is too large: {len(str(value))} digits", part) from None
     if not math.isfinite(number):
         raise InvalidGeometry(f"{what} must be finite, got {value!r}", part)
     return number
@@ -92,8 +98,8 @@ def _positions(points: object, what: str, limits: GeoLimits) -> list[LonLat]:
     for i, point in enumerate(points):
         if isinstance(point, str | bytes) or not isinstance(point, Sequence) or len(point) < 2:
             raise InvalidGeometry(f"{what} position {i} must be [lon, lat], got {point!r}")
-        lon = _finite(point[0], f"{what} position {i} longitude")
-        lat = _finite(point[1], f"{what} position {i} latitude")
+        lon = finite(point[0], f"{what} position {i} longitude")
+        lat = finite(point[1], f"{what} position {i} latitude")
         _check_lonlat(lon, lat, f"{what} position {i}")
         if not out or out[-1] != (lon, lat):
             out.append((lon, lat))
@@ -266,7 +272,7 @@ class Circle(Footprint):
         self, centre: Sequence[float], radius_m: float, limits: GeoLimits = DEFAULT_LIMITS
     ) -> None:
         (position,) = _positions([centre], "circle centre", limits)
-        radius = _finite(radius_m, "circle radius_m", "radius_m")
+        radius = finite(radius_m, "circle radius_m", "radius_m")
         if radius <= 0:
             raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}", "radius_m")
         self.lon, self.lat = position
@@ -312,7 +318,7 @@ class Corridor(Footprint):
         positions = _positions(path, "corridor path", limits)
         if len(set(positions)) < 2:
             raise InvalidGeometry("corridor path needs at least 2 distinct positions")
-        width = _finite(half_width_m, "corridor half_width_m", "half_width_m")
+        width = finite(half_width_m, "corridor half_width_m", "half_width_m")
         if width <= 0:
             raise InvalidGeometry(
                 f"corridor half_width_m must be > 0, got {width:g}", "half_width_m"

@@ -13,12 +13,11 @@ back is not checked again, so narrowing a range never locks a stored record out.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from deconflict.errors import InvalidGeometry, InvalidVolume
-from deconflict.geo.footprint import Footprint
+from deconflict.geo.footprint import Footprint, finite
 from deconflict.geo.units import epoch_to_rfc3339
 from deconflict.ranges import (
     EARLIEST_S,
@@ -34,15 +33,6 @@ __all__ = ["AltitudeBand", "TimeWindow", "Volume4D", "check_accepted"]
 _WIDTH = {"circle": "radius_m", "corridor": "half_width_m"}
 
 
-def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidGeometry(f"{what} must be a number, got {value!r}", what)
-    number = float(value)
-    if not math.isfinite(number):
-        raise InvalidGeometry(f"{what} must be finite, got {value!r}", what)
-    return number
-
-
 @dataclass(frozen=True, slots=True)
 class AltitudeBand:
     """[lower_m, upper_m], metres above the WGS84 ellipsoid, lower < upper."""
@@ -51,8 +41,8 @@ class AltitudeBand:
     upper_m: float
 
     def __post_init__(self) -> None:
-        lower = _number(self.lower_m, "lower_m")
-        upper = _number(self.upper_m, "upper_m")
+        lower = finite(self.lower_m, "lower_m", "lower_m")
+        upper = finite(self.upper_m, "upper_m", "upper_m")
         if lower >= upper:
             raise InvalidGeometry(f"lower_m {lower:g} must be below upper_m {upper:g}", "upper_m")
 
@@ -72,8 +62,8 @@ class TimeWindow:
     end_s: float
 
     def __post_init__(self) -> None:
-        start = _number(self.start_s, "start")
-        end = _number(self.end_s, "end")
+        start = finite(self.start_s, "start", "start")
+        end = finite(self.end_s, "end", "end")
         if end <= start:
             raise InvalidGeometry("end must be after start", "end")
 

@@ -32,9 +32,13 @@ def _check_id(value: object, what: str) -> str:
 def _check_seconds(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{what} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0:
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+        raise InvalidInput(f"{what} is too large: {len(str(value))} digits") from None
+    if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInput(f"{what} must be finite and >= 0, got {value!r}")
-    return float(value)
+    return seconds
 
 
 class Disclosure(StrEnum):

@@ -74,14 +74,14 @@ def make_dir(path: Path) -> None:
 
 
 def tighten(path: Path) -> None:
-    """Make the file ``path`` owner-only (0600) if it exists and is open to others, warning
-    that it was; a file that cannot be changed (another user's) is warned of."""
+    """Make the regular file ``path`` owner-only (0600) if it exists and is open to others,
+    warning that it was; a file that cannot be changed (another user's) is warned of."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return
-    if not open_to_others(mode):
-        return
+    if not stat.S_ISREG(mode) or not open_to_others(mode):
+        return  # a folder (or device) given where a file was meant is never changed
     try:
         path.chmod(FILE_MODE)
     except OSError as error:

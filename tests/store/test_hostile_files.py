@@ -7,6 +7,9 @@ import logging
 import sqlite3
 import stat
 
+import pytest
+
+from deconflict.errors import StoreError
 from deconflict.hub import Hub
 
 _COMPANIONS = ("hub.db", "hub.db-wal", "hub.db-shm", "hub.db-writers", "hub.db.ledger-key")
@@ -47,3 +50,14 @@ def test_a_database_open_to_others_is_made_owner_only_when_opened(
             assert _mode(tmp_path / name) == 0o600, name
     told = " ".join(r.getMessage() for r in caplog.records)
     assert f"{db} was open to others (mode 644)" in told
+
+
+def test_a_folder_given_as_the_database_is_left_as_it_is(tmp_path, permissive_umask):
+    """security.md §5: tightening touches only the hub's own files: a folder named as the
+    database is refused by the store and keeps its mode."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o755)
+    with pytest.raises(StoreError):
+        Hub.open(folder)
+    assert _mode(folder) == 0o755

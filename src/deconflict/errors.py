@@ -9,7 +9,8 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     │   ├── InvalidVolume                 a 4D volume failed validation (names the volume)
     │   ├── InvalidDocument               a file or document is malformed (GeoJSON, scenario)
     │   ├── InvalidTransition             a state change the state machine does not allow
-    │   └── AlreadyExists                 a record with that id is already stored
+    │   ├── AlreadyExists                 a record with that id is already stored
+    │   └── AmbiguousId                   an id names several records the caller may see
     ├── NotFound(LookupError)             no such record, or not visible to the caller
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyExists",
+    "AmbiguousId",
     "DeconflictError",
     "ForkDetected",
     "InvalidDocument",
@@ -86,6 +88,12 @@ class InvalidTransition(InvalidInput):
 
 class AlreadyExists(InvalidInput):
     """A record (party, agreement, notice, plan) with that id is already stored."""
+
+    status = 409
+
+
+class AmbiguousId(InvalidInput):
+    """An id names several records the caller may see (ids are each party's own): say whose."""
 
     status = 409
 

@@ -25,8 +25,13 @@ __all__ = [
     "MAX_ALTITUDE_M",
     "MAX_HORIZONTAL_M",
     "MAX_LEAD_TIME_S",
+    "MAX_RESOLUTION_HORIZONTAL_M",
+    "MAX_RESOLUTION_TIME_S",
+    "MAX_RESOLUTION_VERTICAL_M",
     "MAX_TIME_SEPARATION_S",
     "MAX_TOKEN_TTL_S",
+    "MAX_UNLOCK_AREA_M2",
+    "MAX_UNLOCK_DURATION_S",
     "MAX_VERTICAL_M",
     "MAX_VOLUMES",
     "MAX_WINDOW_S",
@@ -60,3 +65,11 @@ MAX_VERTICAL_M = 100_000.0
 MAX_TIME_SEPARATION_S = _DAY_S
 #: Longest lifetime of a token from the local issuer (366 days).
 MAX_TOKEN_TTL_S = 366 * _DAY_S
+#: Coarsest resolution an agreement may tell hidden volumes at (policy.need_to_know): a day, 10 km
+#: of altitude and 100 km of distance (coarser tells nothing useful and keeps no one safer).
+MAX_RESOLUTION_TIME_S = _DAY_S
+MAX_RESOLUTION_VERTICAL_M = 10_000.0
+MAX_RESOLUTION_HORIZONTAL_M = 100_000.0
+#: The widest unlock bounds: a window's longest length, and the Earth's surface.
+MAX_UNLOCK_DURATION_S = MAX_WINDOW_S
+MAX_UNLOCK_AREA_M2 = 5.1e14

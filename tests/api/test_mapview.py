@@ -32,7 +32,7 @@ async def test_map_draws_outlines_conflicts_and_alerts_for_the_caller(tmp_path):
         picture = (await http.get("/v1/map", headers=us)).json()
         assert picture["type"] == "FeatureCollection"
         assert picture["party"] == "US"
-        by_id = {f["id"]: f for f in picture["features"]}
+        by_id = {f["properties"]["id"]: f for f in picture["features"]}
         assert {"ru-1", "us-1"} <= by_id.keys()
         ru = by_id["ru-1"]["properties"]
         assert (ru["party"], ru["kind"], ru["owner"]) == ("RU", "notice", "RU-N1")

@@ -107,9 +107,9 @@ async def test_a_failed_batch_runs_each_write_alone(tmp_path: Path) -> None:
     with Hub.open(db) as hub:
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W4"}
         assert [c.entity_id for c in hub.store.changes_after(0) if c.entity == "notice"] == [
-            "W1",
-            "W2",
-            "W4",
+            "US/W1",
+            "US/W2",
+            "US/W4",
         ]
         hub.ledger.verify()
 
@@ -142,9 +142,9 @@ async def test_an_error_of_one_write_is_undone_alone(tmp_path: Path) -> None:
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W3"}
         for gone in ("W2", "W4"):
             with pytest.raises(NotFound):
-                hub.store.get_notice(gone)
-        assert hub.store.ledger_find("notice:W4") == []
-        assert [kind for _, kind in hub.store.ledger_find("notice:W3")] == ["notice.filed"]
+                hub.store.get_notice(f"US/{gone}")
+        assert hub.store.ledger_find("notice:US/W4") == []
+        assert [kind for _, kind in hub.store.ledger_find("notice:US/W3")] == ["notice.filed"]
         hub.ledger.verify()
 
 
@@ -289,7 +289,7 @@ async def test_a_duplicate_in_a_batch_is_refused_and_the_rest_commit_together(
     assert outcomes[3] == ("W3", True)
     with Hub.open(target) as hub:
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
-        assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
+        assert [kind for _, kind in hub.store.ledger_find("notice:US/W1")] == ["notice.filed"]
         hub.ledger.verify()
 
 
@@ -313,7 +313,7 @@ async def test_a_filing_of_an_id_stored_before_its_batch_is_refused_alone(tmp_pa
     assert outcomes[2] == ("W3", False)
     with Hub.open(db) as hub:
         assert {n.id for n in hub.store.list_notices()} == {"W1", "W2", "W3"}
-        assert [kind for _, kind in hub.store.ledger_find("notice:W1")] == ["notice.filed"]
+        assert [kind for _, kind in hub.store.ledger_find("notice:US/W1")] == ["notice.filed"]
         hub.ledger.verify()
 
 

@@ -4,8 +4,10 @@ database (``--db``, ``--as``) and against a loopback server on a twin database (
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +24,8 @@ from deconflict.geo.units import epoch_to_rfc3339
 
 PARTIES = ("US", "RU", "CAOC", "FR")
 SCOPES = ["read", "notice", "plan", "ack", "admin"]
-#: US and FR tell each other of conflicts only (the default disclosure)
-SHARE = {"id": "SHARE", "parties": ["US", "FR"], "disclosure": []}
+#: US and FR tell each other of conflicts only (the default disclosure), and let plans unlock
+SHARE = {"id": "SHARE", "parties": ["US", "FR"], "disclosure": [], "unlock": {"plans": True}}
 
 Result = tuple[int, str, str]
 
@@ -82,11 +84,24 @@ def _set_up(db: str, capsys: pytest.CaptureFixture[str], files: Path) -> None:
     capsys.readouterr()
 
 
+def _same_secrets(source: Path, twin: Path) -> None:
+    """Give ``twin`` the hub secrets of ``source``: conflict and notification ids are keyed by
+    the store's secret, and the twins must name things alike to print alike."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as a,
+        contextlib.closing(sqlite3.connect(twin)) as b,
+    ):
+        for name, value in a.execute("SELECT name, value FROM hub_secrets"):
+            b.execute("UPDATE hub_secrets SET value = ? WHERE name = ?", (value, name))
+        b.commit()
+
+
 @pytest.fixture
 def twins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Twins]:
     local, remote = tmp_path / "local.db", tmp_path / "remote.db"
     for db in (local, remote):
         _set_up(str(db), capsys, tmp_path)
+    _same_secrets(local, remote)
     tokens = {p: issue_local_token(remote, p, SCOPES) for p in PARTIES}
     with loopback(remote) as url:
         yield Twins(str(local), url, tokens, capsys)
@@ -225,11 +240,13 @@ def test_a_party_sees_only_what_is_disclosed_to_it_through_either_backend(tmp_pa
         ("notice", "RU-N"),
         ("notice", "RU-M"),
         ("conflict", "RU-N"),
-        ("conflict", "RU-M"),
     }
     assert {n["via"] for n in relayed} == {"CAOC"}
-    to_us = {n["id"] for n in same_notifications(twins, "US")}
-    assert to_us < {n["id"] for n in relayed}
+    to_us = same_notifications(twins, "US")
+    # What concerns US's plan goes to US directly: the relay never learns of it (§3.6).
+    direct = [(n["kind"], n["about"]) for n in to_us if n["via"] == ""]
+    assert direct == [("conflict", "RU-M")]
+    assert {n["id"] for n in to_us if n["via"]} < {n["id"] for n in relayed}
 
     refusals = [
         ("CAOC", ("ack", told[0]["id"]), f"error: no notification {told[0]['id']!r}"),

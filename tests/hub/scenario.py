@@ -7,7 +7,7 @@ from pathlib import Path
 from deconflict.engine import SeparationMinima
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub, SimulatedClock
-from deconflict.model import Agreement, Disclosure
+from deconflict.model import Agreement, Disclosure, Unlock
 
 T0 = 1_447_000_000.0  # November 2015
 HOUR = 3600.0
@@ -34,6 +34,7 @@ def make_hub(
     lead_s: float = 2 * HOUR,
     ack_s: float = 900.0,
     target: str | None = None,
+    unlock: Unlock | None = None,
 ) -> tuple[Hub, SimulatedClock]:
     """The scenario's hub, on a SQLite file under ``path`` unless ``target`` names a store."""
     clock = SimulatedClock(T0)
@@ -51,6 +52,7 @@ def make_hub(
             relay=relay,
             default_disclosure=disclosure,
             ack_deadline_s=ack_s,
+            unlock=unlock if unlock is not None else Unlock(),
         )
     )
     return hub, clock

@@ -21,6 +21,7 @@ from deconflict.model import (
     NoticeState,
     NotificationKind,
     NotificationState,
+    Unlock,
 )
 
 
@@ -105,8 +106,9 @@ def test_far_apart_activity_does_not_conflict(tmp_path):
     [(Disclosure.FULL, ["a", "b"]), (Disclosure.CONFLICTS_ONLY, ["a"]), (Disclosure.NONE, None)],
 )
 def test_notices_are_filtered_by_disclosure(tmp_path, level, visible):
-    """Full shows every volume, conflicts-only those meeting the viewer's plan, none nothing."""
-    hub, _ = make_hub(tmp_path, disclosure=level)
+    """Full shows every volume, conflicts-only those meeting the viewer's plan (where the
+    agreement lets plans unlock), none nothing."""
+    hub, _ = make_hub(tmp_path, disclosure=level, unlock=Unlock(plans=True))
     far = vol("b", lon=41.0)
     hub.file_notice("usaf", [vol("a"), far], "air-activity", "N1")
     hub.add_plan("faf", [vol("p", lon=39.05)], "P1")
@@ -135,19 +137,21 @@ def test_plans_are_never_visible_to_others(tmp_path):
 
 
 def test_relay_routes_and_sees_what_it_relays(tmp_path):
-    """Notifications go via the relay, which lists and sees them but cannot acknowledge them."""
+    """Notifications go via the relay, which lists and sees them but cannot acknowledge them;
+    under conflicts-only it sees the volume a notice of the other party unlocks."""
     hub, _ = make_hub(tmp_path, relay="caoc", disclosure=Disclosure.CONFLICTS_ONLY)
     hub.file_notice("usaf", [vol("a"), vol("b", lon=41.0)], "air-activity", "N1")
-    hub.add_plan("faf", [vol("p", lon=39.05)], "P1")
+    hub.file_notice("faf", [vol("p", lon=39.05)], "air-activity", "F1")
     report = hub.process()
-    assert report.notifications
-    assert all(n.via == "caoc" and n.recipient == "faf" for n in report.notifications)
+    assert {n.recipient for n in report.notifications} == {"faf", "usaf"}
+    assert all(n.via == "caoc" for n in report.notifications)
     relayed = hub.list_notifications("caoc")
     assert {n.id for n in relayed} == {n.id for n in report.notifications}
     assert [v.id for v in hub.get_notice("caoc", "N1").volumes] == ["a"]
+    to_faf = next(n for n in relayed if n.recipient == "faf")
     with pytest.raises(NotFound):
-        hub.acknowledge("caoc", relayed[0].id)
-    assert hub.acknowledge("faf", relayed[0].id).state is NotificationState.ACKNOWLEDGED
+        hub.acknowledge("caoc", to_faf.id)
+    assert hub.acknowledge("faf", to_faf.id).state is NotificationState.ACKNOWLEDGED
     hub.close()
 
 
@@ -271,9 +275,27 @@ def _scenario(hub: Hub, clock: SimulatedClock) -> None:
     hub.cancel_notice("faf", "N2")
 
 
-def _outcome(hub: Hub) -> tuple[set[tuple[str, ConflictState]], list[str]]:
-    conflicts = {(c.id, c.state) for p in ("usaf", "faf") for c in hub.list_conflicts(p)}
-    notes = [n.id for p in ("usaf", "faf") for n in hub.list_notifications(p)]
+def _outcome(hub: Hub) -> tuple[set[tuple[object, ConflictState]], list[tuple[object, ...]]]:
+    """What the hub found, by what each record refers to (ids are keyed by each store's own
+    secret, so two stores name the same conflict differently)."""
+    conflicts = {
+        (frozenset({c.a, c.b}), c.state) for p in ("usaf", "faf") for c in hub.list_conflicts(p)
+    }
+    told = [n for p in ("usaf", "faf") for n in hub.list_notifications(p)]
+    assert len({n.id for n in told}) == len(told)  # none twice
+    notes = [
+        (
+            n.recipient,
+            n.kind,
+            n.notice_party,
+            n.notice_id,
+            n.created_at_s,
+            None
+            if n.conflict_id is None
+            else frozenset(hub.store.get_conflict(n.conflict_id).sides),
+        )
+        for n in told
+    ]
     return conflicts, notes
 
 
@@ -303,8 +325,7 @@ def test_restart_resumes_after_the_last_processed_change(tmp_path):
     assert reopened.process().changes == 0
     conflicts, notes = _outcome(reopened)
     assert conflicts == expected_conflicts
-    assert len(notes) == len(set(notes))
-    assert sorted(notes) == sorted(expected_notes)
+    assert sorted(notes, key=repr) == sorted(expected_notes, key=repr)
     assert reopened.indexed == expected_indexed
     reopened.close()
     again = Hub.open(tmp_path / "two" / "hub.db", clock)

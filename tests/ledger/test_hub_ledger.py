@@ -242,12 +242,18 @@ def test_an_unsigned_tail_deleted_is_found_by_the_records(tmp_path, entity):
     [
         (
             "UPDATE notice_versions SET volumes = replace(volumes, '\"lower_m\":', "
-            "'\"lower_m\":1') WHERE notice_id = 'N1'",
+            "'\"lower_m\":1') WHERE notice_id = 'usaf/N1'",
             "does not open",
         ),
-        ("UPDATE notice_versions SET category = 'other' WHERE notice_id = 'N1'", "does not open"),
-        ("UPDATE notices SET party_id = 'faf' WHERE id = 'N1'", "does not open"),
-        ("UPDATE notice_versions SET ledger_idx = NULL WHERE notice_id = 'N1'", "no ledger entry"),
+        (
+            "UPDATE notice_versions SET category = 'other' WHERE notice_id = 'usaf/N1'",
+            "does not open",
+        ),
+        ("UPDATE notices SET party_id = 'faf' WHERE id = 'usaf/N1'", "does not open"),
+        (
+            "UPDATE notice_versions SET ledger_idx = NULL WHERE notice_id = 'usaf/N1'",
+            "no ledger entry",
+        ),
     ],
     ids=["volumes", "category", "party", "link"],
 )

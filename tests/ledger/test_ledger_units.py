@@ -41,7 +41,7 @@ def test_a_unit_writes_its_entries_at_its_end_and_its_ledger_reads_see_them(tmp_
         hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
         hub.file_notice("faf", [vol("b", lon=39.5)], "air-activity", "N2")
         assert hub.store.ledger_size() == before + 2
-        assert [kind for _, kind in hub.store.ledger_find("notice:N2")] == ["notice.filed"]
+        assert [kind for _, kind in hub.store.ledger_find("notice:faf/N2")] == ["notice.filed"]
     entries = _check_log(hub)
     assert [(e["type"], e.get("notice")) for e in entries[before:]] == [
         ("notice.filed", "N1"),
@@ -114,7 +114,7 @@ def test_a_failed_append_keeps_what_earlier_appends_noted(tmp_path, store_target
                 [("party.added", "x", clock.now(), None), ("notification.created", "M", 0, None)],
                 defer=True,
             )
-        version, commitment = ledger_append._end(c).known.newest(c, "notice:N1")
+        version, commitment = ledger_append._end(c).known.newest(c, "notice:usaf/N1")
         assert (version, commitment) != (None, None)
     (filed,) = [e for e in _check_log(hub) if e.get("notice") == "N1"]
     assert (filed["version"], filed["commitment"]) == (version, commitment)
@@ -127,7 +127,7 @@ def test_a_unit_whose_deferred_insert_is_refused_at_its_end_writes_nothing(tmp_p
     its other filing nor any ledger entry is written."""
     hub, _ = make_hub(tmp_path, target=store_target)
     hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
-    again = hub.store.get_notice("N1")
+    again = hub.store.get_notice("usaf/N1")
     before = hub.ledger.size
 
     def file_n2_and_n1_again() -> None:
@@ -138,7 +138,7 @@ def test_a_unit_whose_deferred_insert_is_refused_at_its_end_writes_nothing(tmp_p
     with pytest.raises(StoreError, match="refused"):
         file_n2_and_n1_again()
     with pytest.raises(NotFound):
-        hub.store.get_notice("N2")
+        hub.store.get_notice("faf/N2")
     assert hub.ledger.size == before
     _check_log(hub)
     hub.close()

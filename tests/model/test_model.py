@@ -32,7 +32,9 @@ def _notice() -> Notice:
 
 
 def _notification(deadline_s: float = 50.0) -> Notification:
-    return Notification("M1", "faf", NotificationKind.NOTICE, 0.0, deadline_s, 100.0, "N1")
+    return Notification(
+        "M1", "faf", NotificationKind.NOTICE, 0.0, deadline_s, 100.0, "N1", notice_party="usaf"
+    )
 
 
 def test_notice_runs_filed_active_ended():

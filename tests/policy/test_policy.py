@@ -1,8 +1,7 @@
-"""Agreements applied: lead time, minima per pair, routing through relays, disclosure."""
+"""Agreements applied: lead time, minima per pair, routing through relays, disclosure levels
+(what they let a party see: tests/policy/test_need_to_know.py)."""
 
 from __future__ import annotations
-
-import pytest
 
 from deconflict import policy
 from deconflict.engine import SeparationMinima
@@ -56,36 +55,9 @@ def test_route_goes_through_the_relay():
     assert policy.route(agreements, "usaf", "raf") is None
 
 
-@pytest.mark.parametrize(
-    ("level", "conflicting", "expected"),
-    [
-        (Disclosure.FULL, set(), ("a", "b")),
-        (Disclosure.CONFLICTS_ONLY, {"b"}, ("b",)),
-        (Disclosure.CONFLICTS_ONLY, set(), ()),
-        (Disclosure.NONE, {"a", "b"}, ()),
-    ],
-)
-def test_visible_volumes_follow_disclosure(level, conflicting, expected):
-    """Full shows all volumes, conflicts-only the conflicting ones, none nothing."""
-    agreements = [_ag(default_disclosure=level)]
-    seen = policy.visible_volumes(_notice(), "faf", agreements, lambda party: conflicting)
-    assert tuple(v.id for v in seen) == expected
-
-
 def test_disclosure_differs_by_direction_and_owner_sees_all():
     """What faf sees of usaf is not what usaf sees of faf; the owner always sees all."""
     agreements = [_ag(disclosure={("usaf", "faf"): "full", ("faf", "usaf"): "none"})]
     assert policy.disclosure(agreements, "usaf", "faf") is Disclosure.FULL
     assert policy.disclosure(agreements, "faf", "usaf") is Disclosure.NONE
     assert policy.disclosure(agreements, "faf", "faf") is Disclosure.FULL
-    assert policy.visible_volumes(_notice("faf"), "usaf", agreements, lambda p: {"a"}) == ()
-
-
-def test_relay_sees_what_it_relays():
-    """A relay outside the agreement's parties sees what the recipients it relays for see."""
-    agreements = [_ag(relay="caoc", default_disclosure=Disclosure.CONFLICTS_ONLY)]
-    seen = policy.visible_volumes(
-        _notice(), "caoc", agreements, lambda party: {"a"} if party == "faf" else set()
-    )
-    assert [v.id for v in seen] == ["a"]
-    assert policy.visible_volumes(_notice(), "raf", agreements, lambda party: {"a"}) == ()

@@ -196,9 +196,9 @@ def test_notice_versions_at_0008_gain_links_to_their_ledger_entries(store_target
         hub.file_notice("RU", [volume(1_000.0)], "air-activity", "N2")
         hub.cancel_notice("RU", "N2")
         written = _links(engine)
-        openings = {(n, v): hub.ledger.opening("RU", n, v) for n, v in written}
-        found = {n: hub.store.ledger_find(f"notice:{n}") for n in ("N1", "N2")}
-    assert set(written) == {("N1", 1), ("N1", 2), ("N2", 1)}
+        openings = {(n, v): hub.ledger.opening("RU", n.removeprefix("RU/"), v) for n, v in written}
+        found = {n: hub.store.ledger_find(f"notice:RU/{n}") for n in ("N1", "N2")}
+    assert set(written) == {("RU/N1", 1), ("RU/N1", 2), ("RU/N2", 1)}
     assert None not in written.values()
     assert [kind for _, kind in found["N1"]] == ["notice.filed", "notice.amended"]
     assert [kind for _, kind in found["N2"]] == ["notice.filed", "notice.cancelled"]
@@ -212,8 +212,9 @@ def test_notice_versions_at_0008_gain_links_to_their_ledger_entries(store_target
     assert "WHERE" not in _subject_index(engine).upper()
     with Hub.open(store_target, SimulatedClock(T0 + 60)) as hub:
         assert _links(engine) == written
-        assert {(n, v): hub.ledger.opening("RU", n, v) for n, v in written} == openings
-        assert {n: hub.store.ledger_find(f"notice:{n}") for n in ("N1", "N2")} == found
+        reopened = {(n, v): hub.ledger.opening("RU", n.removeprefix("RU/"), v) for n, v in written}
+        assert reopened == openings
+        assert {n: hub.store.ledger_find(f"notice:RU/{n}") for n in ("N1", "N2")} == found
         hub.ledger.verify()
     assert "WHERE" in _subject_index(engine).upper()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]

@@ -43,19 +43,19 @@ def test_the_store_finds_what_time_has_moved(store_target):
     try:
         store = hub.store
         assert store.notices_moved_by_time(T0) == []
-        assert store.notices_moved_by_time(T0 + 150) == ["started", "two"]  # both begun
+        assert store.notices_moved_by_time(T0 + 150) == ["US/started", "US/two"]  # both begun
         clock.advance(150)
         report = hub.tick()
         assert sorted(n.id for n in report.activated) == ["started", "two"]
         assert store.notices_moved_by_time(T0 + 500) == []  # active, not yet over
         # The span is the union of the volumes: "two" ends with its last volume, not its first.
-        assert store.notices_moved_by_time(T0 + 1000) == ["two"]
-        assert store.notices_moved_by_time(T0 + 8000) == ["later", "started", "two"]
+        assert store.notices_moved_by_time(T0 + 1000) == ["US/two"]
+        assert store.notices_moved_by_time(T0 + 8000) == ["US/later", "US/started", "US/two"]
         clock.advance(8000 - 150)
         report = hub.tick()
         assert sorted(n.id for n in report.ended) == ["later", "started", "two"]
         assert store.notices_moved_by_time(T0 + 10**6) == []
-        assert hub.store.get_notice("cancelled").state is NoticeState.CANCELLED
+        assert hub.store.get_notice("US/cancelled").state is NoticeState.CANCELLED
     finally:
         hub.close()
 
@@ -80,7 +80,7 @@ def test_a_database_from_before_0007_gains_its_notices_spans(store_target):
     engine.dispose()
     store = open_store(store_target)
     try:
-        assert store.notices_moved_by_time(T0 + 150) == ["started", "two"]
-        assert store.notices_moved_by_time(T0 + 8000) == ["later", "started", "two"]
+        assert store.notices_moved_by_time(T0 + 150) == ["US/started", "US/two"]
+        assert store.notices_moved_by_time(T0 + 8000) == ["US/later", "US/started", "US/two"]
     finally:
         store.close()

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from deconflict.api.auth import Scope
 from deconflict.api.outcomes import conflict_view
 from deconflict.api.problems import InvalidField
-from deconflict.api.schemas import ConflictOut
+from deconflict.api.schemas import ConflictOut, SideOut
 from deconflict.api.service import Caller, need, service
 from deconflict.demo.timefmt import format_lead, format_window
 from deconflict.geo import Volume4D
@@ -41,7 +41,7 @@ def volume_feature(
     window = volume.window
     return {
         "type": "Feature",
-        "id": volume.id,
+        "id": f"{kind}:{party}/{owner}/{volume.id}",  # ids are each party's (and record's) own
         "geometry": outline_geometry(ring),
         "properties": {
             "id": volume.id,
@@ -66,14 +66,19 @@ def _suggestion(out: ConflictOut) -> list[str]:
     return [f"{s.record_id}: {a.description}" for a in (s.time, s.altitude) if a is not None]
 
 
-def _alerts(hub: Hub, party: str) -> dict[tuple[str, str], dict[str, str]]:
-    """The caller's own alerts by what they are about, ``("notice"|"conflict", id)``: the
-    latest notification's id and state, so the map can mark what is acknowledged or escalated."""
-    alerts: dict[tuple[str, str], dict[str, str]] = {}
+def _alerts(hub: Hub, party: str) -> dict[tuple[str, ...], dict[str, str]]:
+    """The caller's own alerts by what they are about, ``("conflict", id)`` or ``("notice",
+    party, id)``: the latest notification's id and state, so the map can mark what is
+    acknowledged or escalated."""
+    alerts: dict[tuple[str, ...], dict[str, str]] = {}
     for n in hub.list_notifications(party):
         if n.recipient != party:
             continue  # relayed through the caller: the recipient acknowledges, not the relay
-        about = ("conflict", n.conflict_id) if n.conflict_id else ("notice", n.notice_id or "")
+        about = (
+            ("conflict", n.conflict_id)
+            if n.conflict_id
+            else ("notice", n.notice_party or "", n.notice_id or "")
+        )
         alerts[about] = {"alert": str(n.state), "notification": n.id}
     return alerts
 
@@ -90,13 +95,12 @@ def _notice_properties(notice: Notice, alert: dict[str, str]) -> dict[str, Any]:
 def _conflict_feature(
     out: ConflictOut,
     window: tuple[float, float],
-    ring: Callable[[str | None, str | None], Ring | None],
+    ring: Callable[[SideOut], Ring | None],
     alert: dict[str, str],
 ) -> dict[str, Any]:
     """A conflict as the map draws it; ``window`` is its overlap (seconds), which ``out``
     gives as text."""
-    mine = ring(out.mine.record_id, out.mine.volume_id)
-    theirs = ring(out.theirs.record_id, out.theirs.volume_id)
+    mine, theirs = ring(out.mine), ring(out.theirs)
     if mine is not None and theirs is not None:
         geometry: dict[str, Any] | None = outline_geometry(mine, theirs)
     elif mine is not None:
@@ -157,28 +161,33 @@ async def map_view(
         plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
         # (record, kind, the properties its volumes carry beside the volume's own)
         records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
-            (n, "notice", _notice_properties(n, alerts.get(("notice", n.id), {}))) for n in notices
+            (n, "notice", _notice_properties(n, alerts.get(("notice", n.party, n.id), {})))
+            for n in notices
         ]
         records += [(p, "plan", {"category": "plan", "state": str(p.state)}) for p in plans]
-        volumes = {(r.id, v.id): v for r, _, _ in records for v in r.volumes}
-        rings: dict[tuple[str, str], Ring] = {}
+        # A volume by whose record it is in: (party, kind, record id, volume id).
+        Key = tuple[str, str, str, str]
+        volumes: dict[Key, Volume4D] = {
+            (r.party, kind, r.id, v.id): v for r, kind, _ in records for v in r.volumes
+        }
+        rings: dict[Key, Ring] = {}
 
-        def outline(key: tuple[str, str]) -> Ring:
+        def outline(key: Key) -> Ring:
             """A volume's outline, computed once and only for what is drawn."""
             if key not in rings:
                 rings[key] = volumes[key].footprint.outline()
             return rings[key]
 
-        def ring(record_id: str | None, volume_id: str | None) -> Ring | None:
+        def ring(side: SideOut) -> Ring | None:
             """A conflict side's outline, or None for a volume the caller may not see."""
-            key = (record_id or "", volume_id or "")
+            key = (side.party, side.kind, side.record_id or "", side.volume_id or "")
             return outline(key) if key in volumes else None
 
         features = []
         for record, kind, extra in records:
             for v in record.volumes:
                 if v.window.start_s < high and v.window.end_s > low:
-                    drawn = outline((record.id, v.id))
+                    drawn = outline((record.party, kind, record.id, v.id))
                     features.append(
                         volume_feature(v, drawn, record.party, kind, record.id, **extra)
                     )

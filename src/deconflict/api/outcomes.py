@@ -23,11 +23,11 @@ from deconflict.api.schemas import (
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
 from deconflict.api.stream import event_stream
-from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict
-from deconflict.model import Agreement, Conflict, Disclosure
+from deconflict.model import Conflict
+from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = ["conflict_view", "router"]
 
@@ -217,15 +217,7 @@ async def add_agreement(
 ) -> JSONResponse:
     """Add an agreement (admin scope)."""
     need(principal, Scope.ADMIN)
-    agreement = Agreement(
-        id=body.id,
-        parties=tuple(body.parties),
-        min_lead_time_s=body.min_lead_time_s,
-        minima=SeparationMinima(**body.separation.model_dump()),
-        relay=body.relay,
-        disclosure={(d.from_, d.to): Disclosure(d.level) for d in body.disclosure},
-        ack_deadline_s=body.ack_deadline_s,
-    )
+    agreement = agreement_from_document(body.model_dump(by_alias=True), "the agreement")
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         return 201, agreement_out(hub.add_agreement(agreement)), {}

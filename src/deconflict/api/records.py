@@ -46,6 +46,7 @@ from deconflict.geo.units import parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import own_notice
 from deconflict.model import Notice, NoticeState
+from deconflict.model.ids import check_id, is_id
 
 __all__ = ["router"]
 
@@ -82,6 +83,11 @@ def volumes_from(
                 f"/features/{i}/properties/party",
                 f"volume {item.volume.id!r} belongs to party {item.party!r}, not {party!r}",
             )
+        if not is_id(item.volume.id):
+            try:
+                check_id(item.volume.id, "a volume id")
+            except InvalidInput as error:
+                raise InvalidField(f"/features/{i}/properties/id", str(error)) from None
     return [item.volume for item in parsed]
 
 
@@ -98,7 +104,8 @@ def _limits(request: Request) -> GeoLimits:
 
 
 def _etag(notice: Notice) -> dict[str, str]:
-    return {"ETag": f'"{notice.version}"', "Location": f"/v1/notices/{notice.id}"}
+    location = f"/v1/notices/{notice.id}?party={notice.party}"  # ids are each party's own
+    return {"ETag": f'"{notice.version}"', "Location": location}
 
 
 def _if_match(value: str | None) -> int:
@@ -164,7 +171,11 @@ async def list_notices(
         Query(description="Only notices with a volume within a circle: 'lon,lat,radius_m'."),
     ] = None,
     after: Annotated[
-        str | None, Query(description="Only those filed after this notice (a page's last).")
+        str | None,
+        Query(
+            description="Only those filed after this notice (a page's last), as "
+            "'<party>/<id>' (a notice's id is its party's own) or the caller's own notice's id."
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
 ) -> list[NoticeOut]:
@@ -186,8 +197,9 @@ async def list_notices(
     def read(hub: Hub) -> list[Notice]:
         start_at = None
         if after is not None:
+            owner, _, notice_id = after.rpartition("/")
             try:
-                start_at = hub.get_notice(principal.party, after)
+                start_at = hub.get_notice(principal.party, notice_id, party=owner or None)
             except NotFound:
                 raise InvalidField("query:after", f"no notice {after!r} you may see") from None
         return hub.list_notices(
@@ -202,7 +214,7 @@ async def list_notices(
 
     page = await service(request).runner.run(read)
     if len(page) == limit:
-        link_next(request, response, page[-1].id, limit)
+        link_next(request, response, page[-1].key, limit)
     return [notice_out(n) for n in page]
 
 
@@ -218,11 +230,22 @@ def _area(near: str | None) -> Circle | None:
 
 @router.get("/notices/{notice_id}", response_model=NoticeOut, tags=["notices"])
 async def get_notice(
-    notice_id: str, request: Request, response: Response, principal: Caller
+    notice_id: str,
+    request: Request,
+    response: Response,
+    principal: Caller,
+    party: Annotated[
+        str | None,
+        Query(
+            description="Whose notice: a notice's id is its party's own. Without it, the "
+            "caller's own notice of that id, else the one notice of that id it may see (409 "
+            "when it may see several)."
+        ),
+    ] = None,
 ) -> NoticeOut:
     """One notice as the caller may see it; its ETag is its version."""
     notice = await service(request).runner.run(
-        lambda hub: hub.get_notice(principal.party, notice_id)
+        lambda hub: hub.get_notice(principal.party, notice_id, party=party)
     )
     need(principal, Scope.READ)
     response.headers.update(_etag(notice))

@@ -7,9 +7,9 @@ as RFC 3339 UTC strings; durations in seconds, distances in metres, as the field
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from deconflict import ranges
 from deconflict.engine import Adjustment
@@ -19,6 +19,8 @@ from deconflict.geo.units import epoch_to_rfc3339
 from deconflict.hub import Filing, Hub
 from deconflict.hub.views import ConflictView, view_notifications
 from deconflict.model import Agreement, Notice, Notification, Plan
+from deconflict.model.agreement_document import agreement_document
+from deconflict.model.ids import ID_MAX, ID_PATTERN, TEXT_MAX, check_text
 
 __all__ = [
     "AgreementIn",
@@ -54,11 +56,31 @@ class FeatureCollectionIn(BaseModel):
     features: list[dict[str, Any]] = Field(min_length=1, max_length=ranges.MAX_VOLUMES)
 
 
+#: An id a party or operator chooses (``model.ids``): 1 to 64 of A-Z a-z 0-9 . _ ~ -.
+ChosenId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=ID_MAX,
+        pattern=ID_PATTERN,
+        description="1 to 64 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit.",
+    ),
+]
+
+
+def _text(value: str) -> str:
+    return check_text(value, "the text")
+
+
+#: Free text (a name, a category): 1 to 200 printable characters.
+FreeText = Annotated[str, Field(min_length=1, max_length=TEXT_MAX), AfterValidator(_text)]
+
+
 class NoticeIn(FeatureCollectionIn):
     """A notice to file: its volumes, with ``category`` (and an optional ``id``) beside them."""
 
-    category: str = Field("air-activity", min_length=1, max_length=200)
-    id: str | None = Field(None, min_length=1, max_length=200)
+    category: FreeText = "air-activity"
+    id: ChosenId | None = Field(None, description="The notice's id, its party's own.")
 
 
 class NoticePatch(BaseModel):
@@ -66,19 +88,19 @@ class NoticePatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str | None = Field(None, min_length=1, max_length=200)
+    category: FreeText | None = None
     features: list[dict[str, Any]] | None = Field(None, min_length=1, max_length=ranges.MAX_VOLUMES)
 
 
 class PlanIn(FeatureCollectionIn):
     """A private plan: its volumes, and an optional ``id``."""
 
-    id: str | None = Field(None, min_length=1, max_length=200)
+    id: ChosenId | None = Field(None, description="The plan's id, its party's own.")
 
 
 class PartyIn(BaseModel):
-    id: str = Field(min_length=1, max_length=200)
-    name: str | None = Field(None, min_length=1, max_length=200)
+    id: ChosenId
+    name: FreeText | None = None
 
 
 class SeparationIn(BaseModel):
@@ -103,23 +125,49 @@ class SeparationOut(BaseModel):
 class DisclosureIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    from_: str = Field(alias="from")
-    to: str
+    from_: ChosenId = Field(alias="from")
+    to: ChosenId
     level: Literal["full", "conflicts-only", "none"]
 
 
-class AgreementIn(BaseModel):
-    """An agreement, in the format of ``deconflict agreement add``."""
+class UnlockIn(BaseModel):
+    """Under "conflicts-only", which of a party's volumes disclose another's they meet."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=200)
-    parties: list[str] = Field(min_length=2)
-    relay: str | None = None
+    max_area_m2: float = Field(default=5.0e10, gt=0, description="Largest footprint that unlocks.")
+    max_duration_s: float = Field(
+        default=172_800.0, gt=0, description="Longest window that unlocks."
+    )
+    plans: bool = Field(default=False, description="Whether a plan's volume unlocks at all.")
+
+
+class ResolutionIn(BaseModel):
+    """How finely a party is told of a conflict with a volume it may not see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_s: float = Field(default=900.0, gt=0)
+    vertical_m: float = Field(default=150.0, gt=0)
+    horizontal_m: float = Field(default=1_000.0, gt=0)
+
+
+class AgreementIn(BaseModel):
+    """An agreement, in the format of ``deconflict agreement add`` (the agreement document)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: ChosenId
+    title: FreeText | None = None
+    parties: list[ChosenId] = Field(min_length=2)
+    relay: ChosenId | None = None
     min_lead_time_s: float = Field(0.0, ge=0, le=ranges.MAX_LEAD_TIME_S)
     ack_deadline_s: float = Field(3600.0, ge=0, le=ranges.MAX_ACK_DEADLINE_S)
     separation: SeparationIn = SeparationIn()
     disclosure: list[DisclosureIn] = []
+    default_disclosure: Literal["full", "conflicts-only", "none"] = "conflicts-only"
+    unlock: UnlockIn = Field(default_factory=UnlockIn)
+    resolution: ResolutionIn = Field(default_factory=ResolutionIn)
 
 
 class FilingOut(BaseModel):
@@ -197,6 +245,9 @@ class NotificationOut(BaseModel):
     kind: str
     state: str
     notice_id: str | None
+    notice_party: str | None = Field(
+        None, description="Whose notice ``notice_id`` is (a notice's id is its party's own)."
+    )
     conflict_id: str | None
     via: str | None
     created_at: str
@@ -216,6 +267,8 @@ class AgreementOut(BaseModel):
     separation: SeparationOut
     disclosure: list[dict[str, str]]
     default_disclosure: str
+    unlock: UnlockIn
+    resolution: ResolutionIn
 
 
 def _collection(volumes: tuple[Volume4D, ...]) -> dict[str, Any]:
@@ -324,6 +377,7 @@ def notification_out(notification: Notification) -> NotificationOut:
         kind=str(n.kind),
         state=str(n.state),
         notice_id=n.notice_id,
+        notice_party=n.notice_party,
         conflict_id=n.conflict_id,
         via=n.via,
         created_at=epoch_to_rfc3339(n.created_at_s),
@@ -336,19 +390,4 @@ def notification_out(notification: Notification) -> NotificationOut:
 
 
 def agreement_out(agreement: Agreement) -> AgreementOut:
-    minima = agreement.minima
-    return AgreementOut(
-        id=agreement.id,
-        parties=list(agreement.parties),
-        relay=agreement.relay,
-        min_lead_time_s=agreement.min_lead_time_s,
-        ack_deadline_s=agreement.ack_deadline_s,
-        separation=SeparationOut(
-            horizontal_m=minima.horizontal_m, vertical_m=minima.vertical_m, time_s=minima.time_s
-        ),
-        disclosure=[
-            {"from": a, "to": b, "level": str(level)}
-            for (a, b), level in agreement.disclosure.items()
-        ],
-        default_disclosure=str(agreement.default_disclosure),
-    )
+    return AgreementOut.model_validate(agreement_document(agreement))

@@ -36,9 +36,8 @@ from deconflict.cli.common import (
     read_json,
 )
 from deconflict.demo.timefmt import format_clock, format_duration, format_lead
-from deconflict.engine import SeparationMinima
-from deconflict.errors import InvalidDocument
-from deconflict.model import Agreement, Disclosure, NoticeState
+from deconflict.model import NoticeState
+from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
 
@@ -145,29 +144,6 @@ def party_list(
     _print(rows, as_json, "parties")
 
 
-def _agreement_from(document: object, source: str) -> Agreement:
-    if not isinstance(document, dict):
-        raise InvalidDocument(f"{source}: an agreement must be a JSON object")
-    try:
-        minima = document.get("separation", {})
-        disclosure = {
-            (d["from"], d["to"]): Disclosure(d["level"]) for d in document.get("disclosure", [])
-        }
-        return Agreement(
-            id=document["id"],
-            parties=tuple(document["parties"]),
-            min_lead_time_s=float(document.get("min_lead_time_s", 0.0)),
-            minima=SeparationMinima(**minima),
-            relay=document.get("relay"),
-            disclosure=disclosure,
-            ack_deadline_s=float(document.get("ack_deadline_s", 3600.0)),
-        )
-    except KeyError as missing:
-        raise InvalidDocument(f"{source}: the agreement needs the field {missing}") from None
-    except (TypeError, ValueError, OverflowError) as error:  # Overflow: a 400-digit number
-        raise InvalidDocument(f"{source}: {error}") from None
-
-
 @agreement_app.command("add")
 def agreement_add(
     file: Annotated[Path, typer.Argument(help="The agreement as JSON (see the README).")],
@@ -176,7 +152,7 @@ def agreement_add(
     token: TokenOption,
 ) -> None:
     """Add an agreement from a JSON file (remote: the token needs the admin scope)."""
-    agreement = _agreement_from(read_json(file), str(file))
+    agreement = agreement_from_document(read_json(file), str(file))
     with registry(db, url, token) as agreements:
         typer.echo(f"added agreement {agreements.add_agreement(agreement)}")
 

@@ -164,8 +164,11 @@ class Client:
             found += response.json()
         return found
 
-    def get_notice(self, notice_id: str) -> Json:
-        return self._json("GET", f"/v1/notices/{notice_id}")
+    def get_notice(self, notice_id: str, party: str | None = None) -> Json:
+        """A notice as the caller may see it: its own of that id, or ``party``'s (a notice's
+        id is its party's own)."""
+        params = {} if party is None else {"party": party}
+        return self._json("GET", f"/v1/notices/{notice_id}", params=params)
 
     def amend_notice(
         self,

@@ -73,7 +73,7 @@ def _views(run: Run) -> list[rp.ReportView]:
             if notice.party == viewer.id:
                 continue
             try:
-                seen = hub.get_notice(viewer.id, notice.id)
+                seen = hub.get_notice(viewer.id, notice.id, party=notice.party)
                 level = "full" if len(seen.volumes) == len(notice.volumes) else "conflicts-only"
                 detail = f"{len(seen.volumes)} of {len(notice.volumes)} volume(s)"
             except NotFound:

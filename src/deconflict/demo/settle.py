@@ -26,8 +26,9 @@ from deconflict.model import NotificationKind, NotificationState
 
 __all__ = ["DISPUTED_NOTICE", "Settlement", "prepare_settlement", "show_settlement"]
 
-#: The notice in dispute and who was told of it (the Raqqa 2015 scenario's ids).
+#: The notice in dispute, who filed it and who was told of it (the Raqqa 2015 scenario's ids).
 DISPUTED_NOTICE = "RU-N3"
+FILER = "RU"
 TOLD = "US"
 
 Echo = Callable[[str], None]
@@ -50,13 +51,13 @@ def prepare_settlement(hub: Hub, folder: Path) -> Settlement | None:
         n
         for n in hub.list_notifications(TOLD)
         if n.recipient == TOLD
-        and n.notice_id == DISPUTED_NOTICE
+        and (n.notice_party, n.notice_id) == (FILER, DISPUTED_NOTICE)
         and n.kind is NotificationKind.NOTICE
         and n.state is NotificationState.ACKNOWLEDGED
     ]
     if not told:
         return None
-    notice = hub.store.get_notice(DISPUTED_NOTICE)
+    notice = hub.get_notice(FILER, DISPUTED_NOTICE)
     receipt = folder / f"receipt-{DISPUTED_NOTICE}-{TOLD}.json"
     owner_only.write(receipt, hub.ledger.receipt(TOLD, told[0].id))
     filing = folder / f"receipt-{DISPUTED_NOTICE}-filed.json"

@@ -10,12 +10,14 @@ Processing a row brings the record's volumes in the index to that version, resol
 conflicts that no longer hold (an older version, or the record is gone), detects conflicts of the
 current volumes against other parties' notices and plans (never plan against plan), and notifies
 whoever is to be told. Conflict and notification ids are derived from what they refer to, so a
-conflict met twice is stored once.
+conflict met twice is stored once, keyed by the store's ``ids`` secret (``store.secrets``), so
+that an id a party sees names nothing it could guess (security.md §3.2).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -36,6 +38,13 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
+from deconflict.policy.need_to_know import (
+    coarsened,
+    masked_detail,
+    resolution_for,
+    sees_other_side,
+    unlocks,
+)
 from deconflict.store import Change, Detection, Store
 
 __all__ = ["Detector"]
@@ -43,14 +52,16 @@ __all__ = ["Detector"]
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
 
 
-def _digest(*parts: object) -> str:
-    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:20]
+def _digest(key: bytes, *parts: object) -> str:
+    """A keyed digest of ``parts`` (each written with its length, so none can stand for two)."""
+    text = "".join(f"{len(str(part))}:{part}" for part in parts)
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def conflict_id(a: Side, b: Side) -> str:
+def conflict_id(key: bytes, a: Side, b: Side) -> str:
     """The same id for the same two volumes at the same versions, whichever side came first."""
-    one, two = sorted([(str(s.kind), s.record_id, s.version, s.volume_id) for s in (a, b)])
-    return "C-" + _digest(*one, *two)
+    one, two = sorted([(str(s.kind), s.party, s.record_id, s.version, s.volume_id) for s in (a, b)])
+    return "C-" + _digest(key, *one, *two)
 
 
 @dataclass
@@ -66,6 +77,7 @@ class Detector:
     def __init__(self, store: Store, agreements: Sequence[Agreement]) -> None:
         self._store = store
         self._agreements = agreements
+        self._id_key = store.hub_secret("ids")
         self.index = VolumeIndex()
         self._sides: dict[str, Side] = {}
         self._keys: dict[tuple[RecordKind, str], list[str]] = {}
@@ -82,8 +94,7 @@ class Detector:
         for change in self._store.latest_changes(cursor, ("notice", "plan")):
             record, live = self._record_at(change)
             if record is not None and live:
-                kind = RecordKind(change.entity)
-                self._insert(kind, record.id, record.version, record.party, record)
+                self._insert(RecordKind(change.entity), record)
 
     def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
         """The record a change-log row names, at that row's version, and whether it was live."""
@@ -110,20 +121,18 @@ class Detector:
         ids = [c.entity_id for c in changes if c.entity == "notice" and c.version is not None]
         self._ahead = self._store.get_notices(ids) if ids else {}
 
-    def _insert(
-        self, kind: RecordKind, record_id: str, version: int, party: str, record: Notice | Plan
-    ) -> list[Side]:
+    def _insert(self, kind: RecordKind, record: Notice | Plan) -> list[Side]:
         sides = []
         for volume in record.volumes:
-            side = Side(kind, record_id, version, volume.id, party)
-            self.index.insert(side.key, party, volume)
+            side = Side(kind, record.id, record.version, volume.id, record.party)
+            self.index.insert(side.key, record.party, volume)
             self._sides[side.key] = side
             sides.append(side)
-        self._keys[(kind, record_id)] = [s.key for s in sides]
+        self._keys[(kind, record.key)] = [s.key for s in sides]
         return sides
 
-    def _remove(self, kind: RecordKind, record_id: str) -> None:
-        for key in self._keys.pop((kind, record_id), []):
+    def _remove(self, kind: RecordKind, record_key: str) -> None:
+        for key in self._keys.pop((kind, record_key), []):
             self.index.remove(key)
             self._sides.pop(key, None)
 
@@ -179,16 +188,16 @@ class Detector:
         now_s: float,
         out: _Outputs,
     ) -> None:
-        record_id, version, party = record.id, record.version, record.party
-        self._remove(kind, record_id)
+        version, party = record.version, record.party
+        self._remove(kind, record.key)
         new_record = change.verb in _NEW_RECORD  # no conflict can name it yet: nothing to read
         for conflict in (
             []
             if new_record
-            else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record_id))
+            else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record.key))
         ):
             a = conflict.a
-            mine = a if (a.kind is kind and a.record_id == record_id) else conflict.b
+            mine = a if (a.kind is kind and a.record_key == record.key) else conflict.b
             if not live or mine.version != version:
                 resolved = conflict.resolve(now_s)
                 out.resolved.append(resolved)
@@ -199,7 +208,7 @@ class Detector:
                     )
         if not live:
             return
-        sides = self._insert(kind, record_id, version, party, record)
+        sides = self._insert(kind, record)
         reach = policy.search_minima(self._agreements)
         volumes = {v.id: v for v in record.volumes}
         for side in sides:
@@ -208,10 +217,23 @@ class Detector:
                 other = self._sides[entry.key]
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
-                cid = conflict_id(side, other)
+                cid = conflict_id(self._id_key, side, other)
                 if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
                     continue
-                conflict = Conflict(cid, side, other, describe(volume, entry.volume), now_s)
+                resolution = resolution_for(self._agreements, party, other.party)
+                conflict = Conflict(
+                    cid,
+                    side,
+                    other,
+                    describe(volume, entry.volume),
+                    now_s,
+                    a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
+                    b_unlocks=unlocks(
+                        self._agreements, other.party, party, other.kind, entry.volume
+                    ),
+                    a_masked=masked_detail(volume, entry.volume, resolution),
+                    b_masked=masked_detail(entry.volume, volume, resolution),
+                )
                 out.new.append(conflict)
                 self._tell_conflict(conflict, NotificationKind.CONFLICT, change, now_s, out)
 
@@ -235,12 +257,18 @@ class Detector:
         out: _Outputs,
         notice_id: str | None = None,
         conflict: str | None = None,
+        *,
+        discloses: bool = True,
+        private: bool = False,
     ) -> None:
+        """Tell ``recipient`` about ``sender``'s notice ``notice_id`` (and ``conflict``):
+        ``discloses`` whether the recipient may see the notice; ``private`` whether it is about
+        the recipient's own plan, which goes to it directly, never through a relay."""
         path = policy.route(self._agreements, sender, recipient)
         deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
         if path is None or deadline is None:
             return
-        nid = "M-" + _digest(change.seq, recipient, kind, notice_id, conflict)
+        nid = "M-" + _digest(self._id_key, change.seq, recipient, kind, sender, notice_id, conflict)
         out.notifications.append(
             Notification(
                 id=nid,
@@ -250,8 +278,11 @@ class Detector:
                 ack_deadline_s=now_s + deadline,
                 lead_time_s=lead_time_s,
                 notice_id=notice_id,
+                notice_party=None if notice_id is None else sender,
                 conflict_id=conflict,
-                via=path.via,
+                via=None if private else path.via,
+                discloses_notice=discloses,
+                private=private,
             )
         )
 
@@ -282,21 +313,30 @@ class Detector:
         skip: str | None = None,
     ) -> None:
         """Tell each side's party (but ``skip``), unless the other side is a plan (plans stay
-        private)."""
+        private). A party that may not see the other side is told at the agreement's
+        resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
+        and without the notice being named."""
         for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
             if other.kind is RecordKind.PLAN or mine.party == skip:
                 continue
-            notice_id = other.record_id
+            sees = sees_other_side(self._agreements, conflict, mine.party)
+            detail = conflict.detail
+            if not sees:
+                masked = conflict.masked_for(mine.party)
+                resolution = resolution_for(self._agreements, mine.party, other.party)
+                detail = masked if masked is not None else coarsened(detail, resolution)
             self._notify(
                 other.party,
                 mine.party,
                 kind,
                 change,
                 now_s,
-                conflict.detail.start_s - now_s,
+                detail.start_s - now_s,
                 out,
-                notice_id=notice_id,
+                notice_id=other.record_id,
                 conflict=conflict.id,
+                discloses=sees,
+                private=mine.kind is RecordKind.PLAN,
             )
 
 

@@ -28,6 +28,7 @@ from deconflict.ledger import (
     make_receipt,
     verify_log,
 )
+from deconflict.model.ids import record_key
 from deconflict.store import Store
 
 __all__ = ["HubLedger"]
@@ -107,10 +108,9 @@ class HubLedger:
         try:
             notification = self._store.get_notification(record_id)
         except NotFound:
-            notice = self._store.get_notice(record_id)
-            if notice.party != party:
-                raise NotFound(f"party {party!r} has no notice {record_id!r}") from None
-            return self._latest(f"notice:{record_id}", ("notice.filed",))
+            key = record_key(party, record_id)
+            self._store.get_notice(key)  # NotFound unless the party filed it
+            return self._latest(f"notice:{key}", ("notice.filed",))
         if party not in (notification.recipient, notification.via):
             raise NotFound(f"no notification {record_id!r} for party {party!r}")
         return self._latest(f"notification:{record_id}")
@@ -125,11 +125,10 @@ class HubLedger:
 
     def opening(self, party: str, notice_id: str, version: int | None = None) -> Opening:
         """The opening of a notice version's commitment, for its filer only."""
-        notice = self._store.get_notice(notice_id)
-        if notice.party != party:
-            raise NotFound(f"party {party!r} has no notice {notice_id!r}")
+        key = record_key(party, notice_id)
+        notice = self._store.get_notice(key)  # NotFound unless the party filed it
         return self._store.ledger_opening(
-            f"notice:{notice_id}", notice.version if version is None else version
+            f"notice:{key}", notice.version if version is None else version
         )
 
     # audit --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Any
 from deconflict.errors import InvalidInput, NotFound
 from deconflict.hub.service import Hub
 from deconflict.ledger import Opening
+from deconflict.model.ids import record_key
 
 __all__ = ["entries_about", "may_see_entry", "opening_for", "receipt_for", "visible_entry"]
 
@@ -48,8 +49,8 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     kind = str(entry.get("type", ""))
     entity = kind.split(".", 1)[0]
     if entity == "notice":
-        notice = str(entry.get("notice"))
-        return entry.get("party") == party or _sees(lambda: hub.get_notice(party, notice))
+        notice, owner = str(entry.get("notice")), str(entry.get("party"))
+        return owner == party or _sees(lambda: hub.get_notice(party, notice, party=owner))
     if entity in ("notification", "notifications"):  # one, or a batch's deliveries
         return party in (entry.get("recipient"), entry.get("via"))
     if entity == "conflict":
@@ -71,12 +72,19 @@ def visible_entry(hub: Hub, party: str, index: int) -> dict[str, Any]:
     raise NotFound(f"no ledger entry {index}")
 
 
-def entries_about(hub: Hub, party: str, record_id: str) -> list[tuple[int, dict[str, Any]]]:
+def entries_about(
+    hub: Hub, party: str, record_id: str, owner: str | None = None
+) -> list[tuple[int, dict[str, Any]]]:
     """(index, entry) of the entries about ``record_id`` that ``party`` may read, oldest first
-    (none, for a record it may not see, as for one that does not exist)."""
+    (none, for a record it may not see, as for one that does not exist). A notice's id is its
+    party's own: ``owner``'s notice, or without ``owner`` the party's own and any other's it may
+    see of that id."""
+    owners = [owner] if owner is not None else hub.owners_seen_by(party)
+    subjects = [f"notice:{record_key(o, record_id)}" for o in owners]
+    subjects += [f"{entity}:{record_id}" for entity in _ENTITIES if entity != "notice"]
     found = []
-    for entity in _ENTITIES:
-        for index, _kind in hub.store.ledger_find(f"{entity}:{record_id}"):
+    for subject in subjects:
+        for index, _kind in hub.store.ledger_find(subject):
             entry = hub.ledger.entry(index)
             if may_see_entry(hub, party, entry):
                 found.append((index, entry))

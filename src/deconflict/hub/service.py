@@ -7,20 +7,22 @@ log) and ``tick()`` (move notices along by time, escalate overdue notifications)
 What a party may see is enforced here: its own records; other parties' notices as far as the
 agreements disclose them (only the conflicting volumes under "conflicts-only"); never another
 party's plans. A record a party may not see is ``NotFound``, exactly as one that does not exist.
+A notice's or plan's id is its party's own (``model.ids``): the hub finds it by party and id.
+Ids and free text are checked here, where input enters (``model.ids``).
 The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
 from deconflict import policy
 from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import AmbiguousId, InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
@@ -37,11 +39,14 @@ from deconflict.model import (
     Party,
     Plan,
     RecordKind,
+    Resolution,
     accept_volumes,
     check_agreement_accepted,
 )
+from deconflict.model.ids import check_id, check_text, record_key
+from deconflict.policy import need_to_know
 from deconflict.settings import ledger_key_path
-from deconflict.store import Store, open_store
+from deconflict.store import Seen, Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
@@ -63,6 +68,19 @@ class Filing:
     @property
     def shortfall_s(self) -> float:
         return self.lead.shortfall_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Notices a store read found (``read`` of them, the last at ``cursor``), as the viewer
+    may see them (``shown``)."""
+
+    shown: list[Notice]
+    read: int
+    cursor: tuple[float, str] | None
+
+    def __iter__(self) -> Iterator[Notice]:
+        return iter(self.shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +159,9 @@ class Hub:
     # parties and agreements -------------------------------------------------------------------
 
     def add_party(self, party_id: str, name: str | None = None) -> Party:
+        check_id(party_id, "party id")
+        if name is not None:
+            check_text(name, "party name")
         party = Party(party_id, name if name is not None else party_id)
         self._store.add_party(party, self._clock.now())
         return party
@@ -163,6 +184,7 @@ class Hub:
         if not isinstance(agreement, Agreement):
             raise InvalidInput("add_agreement needs an Agreement")
         check_agreement_accepted(agreement)
+        check_id(agreement.id, "agreement id")
         for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
             self._party(party)
         self._store.add_agreement(agreement, self._clock.now())
@@ -193,11 +215,14 @@ class Hub:
     ) -> Filing:
         """File a notice now; a notice with less than the agreed lead time is accepted, late."""
         self._party(party)
+        if notice_id is not None:
+            check_id(notice_id, "notice id")
+        check_text(category, "notice category")
         now = self._clock.now()
         notice = Notice(
             id=notice_id if notice_id is not None else f"N-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=tuple(accept_volumes(volumes, f"party {party!r}'s record")),
+            volumes=_checked_volumes(volumes, f"party {party!r}'s notice"),
             category=category,
             filed_at_s=now,
         )
@@ -205,10 +230,10 @@ class Hub:
         return Filing(notice, policy.check_lead_time(notice, self._current_agreements(), now))
 
     def _own_notice(self, party: str, notice_id: str) -> Notice:
-        notice = self._store.get_notice(notice_id)
-        if notice.party != party:
-            raise NotFound(f"party {party!r} has no notice {notice_id!r}")
-        return notice
+        try:
+            return self._store.get_notice(record_key(party, notice_id))
+        except NotFound:
+            raise NotFound(f"no notice {notice_id!r}") from None
 
     def amend_notice(
         self,
@@ -221,8 +246,10 @@ class Hub:
         """A new version of ``party``'s notice; VersionConflict when ``expected_version`` is
         stale. The lead time is checked again, from now."""
         notice = self._own_notice(party, notice_id)
+        if category is not None:
+            check_text(category, "notice category")
         now = self._clock.now()
-        amended = notice.amend(accept_volumes(volumes, f"notice {notice_id!r}"), now, category)
+        amended = notice.amend(_checked_volumes(volumes, f"notice {notice_id!r}"), now, category)
         self._store.update_notice(amended, expected_version=expected_version, verb="amended")
         return Filing(amended, policy.check_lead_time(amended, self._current_agreements(), now))
 
@@ -233,14 +260,39 @@ class Hub:
         self._store.update_notice(cancelled, expected_version=notice.version, verb="cancelled")
         return cancelled
 
-    def get_notice(self, viewer: str, notice_id: str) -> Notice:
-        """``notice_id`` as ``viewer`` may see it (only the disclosed volumes), else NotFound."""
-        notice = self._store.get_notice(notice_id)
+    def get_notice(self, viewer: str, notice_id: str, party: str | None = None) -> Notice:
+        """``party``'s notice ``notice_id`` as ``viewer`` may see it (only the disclosed
+        volumes), else NotFound. Without ``party``: the viewer's own notice of that id if it has
+        one, else the one notice of that id it may see (AmbiguousId if it may see several).
+        A notice it may not see is found by the same query that finds nothing, and refused
+        with the same words (security.md §3.1, §3.5)."""
         self._current_agreements()
-        seen = self._as_seen(viewer, notice)
-        if seen is None:
+        sight = self._sight(viewer)
+        owners = [o for o in sight.owners if party is None or o == party]
+        keys = [record_key(owner, notice_id) for owner in owners]
+        found = {n.party: n for n in self._seen_notices(sight, keys=keys)}
+        seen = [found[owner] for owner in owners if owner in found]
+        if not seen:
             raise NotFound(f"no notice {notice_id!r}")
-        return seen
+        if len(seen) > 1 and seen[0].party != viewer:
+            raise AmbiguousId(
+                f"you may see {len(seen)} notices with the id {notice_id!r}, of parties "
+                + ", ".join(repr(s.party) for s in seen)
+                + ": say whose"
+            )
+        return seen[0]
+
+    def resolution_for(self, viewer: str, owner: str) -> Resolution:
+        """How finely ``viewer`` is told of ``owner``'s volumes it may not see."""
+        return need_to_know.resolution_for(self._agreements, viewer, owner)
+
+    def owners_seen_by(self, viewer: str) -> list[str]:
+        """The parties whose notices ``viewer`` may see some of (its agreements say), itself
+        first."""
+        return self._sight(viewer).owners
+
+    def _sight(self, viewer: str) -> need_to_know.Sight:
+        return need_to_know.sight(self._agreements, viewer)
 
     def list_notices(
         self,
@@ -256,76 +308,95 @@ class Hub:
         """The notices ``viewer`` may see, each with only the volumes it may see, in filing
         order: ``party``'s, in ``states``, active at some moment of ``active`` (start, end),
         those ``keep`` keeps (as seen), filed after ``after``; at most ``limit`` (read from the
-        store a chunk at a time until that many are found)."""
+        store a chunk at a time until that many are found). The store finds only notices the
+        viewer may see some of: a page costs what it shows, not what is hidden."""
         out: list[Notice] = []
         self._current_agreements()
-        cursor = None if after is None else (after.filed_at_s, after.id)
+        sight = self._sight(viewer)
+        cursor = None if after is None else (after.filed_at_s, after.key)
         chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
         while True:
-            found = self._store.list_notices(
-                party, states, active=active, after=cursor, limit=chunk
+            found = self._seen_notices(
+                sight, party=party, states=states, active=active, after=cursor, limit=chunk
             )
-            for notice in found:
-                seen = self._as_seen(viewer, notice)
-                if seen is not None and (keep is None or keep(seen)):
+            for seen in found.shown:
+                if keep is None or keep(seen):
                     out.append(seen)
                     if limit is not None and len(out) == limit:
                         return out
-            if chunk is None or len(found) < chunk:
+            if chunk is None or found.read < chunk:
                 return out
-            cursor = (found[-1].filed_at_s, found[-1].id)
+            cursor = found.cursor
 
-    def visible_notices(self, viewer: str, notice_ids: Sequence[str]) -> set[str]:
-        """Which of ``notice_ids`` ``viewer`` may see (any of its volumes): the agreements and
-        the notices read once for all of them."""
+    def visible_notices(self, viewer: str, keys: Sequence[str]) -> set[str]:
+        """Which of the notices of record ``keys`` ``viewer`` may see (any of its volumes): the
+        agreements and the notices read once for all of them."""
         self._current_agreements()
-        notices = self._store.get_notices(notice_ids)
-        return {nid for nid, notice in notices.items() if self._as_seen(viewer, notice) is not None}
+        return {n.key for n in self._seen_notices(self._sight(viewer), keys=list(keys))}
 
-    def _as_seen(self, viewer: str, notice: Notice) -> Notice | None:
-        if notice.party == viewer:
-            return notice
-
-        def conflicting(party: str) -> set[str]:
-            ids = set()
-            for conflict in self._store.list_conflicts(
-                party=party, record=(RecordKind.NOTICE, notice.id)
-            ):
-                side = conflict.other_side(party)
-                if (
-                    side is not None
-                    and side.kind is RecordKind.NOTICE
-                    and side.record_id == notice.id
-                    and side.version == notice.version
-                    and conflict.state is ConflictState.OPEN
-                ):
-                    ids.add(side.volume_id)
-            return ids
-
-        volumes = policy.visible_volumes(notice, viewer, self._agreements, conflicting)
-        if not volumes:
-            return None
-        return notice if len(volumes) == len(notice.volumes) else replace(notice, volumes=volumes)
+    def _seen_notices(
+        self,
+        sight: need_to_know.Sight,
+        *,
+        keys: Sequence[str] | None = None,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> _Page:
+        """The notices the store finds that ``sight``'s viewer may see some of, each with only
+        the volumes it may see (the open conflicts that unlock them read at once)."""
+        seen = Seen(
+            sight.full,
+            {
+                owner: frozenset((p, str(kind)) for p, kind in by)
+                for owner, by in sight.unlocked_by.items()
+            },
+        )
+        found = self._store.list_notices(
+            party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
+        )
+        partly = [n.key for n in found if not sight.sees_whole(n.party)]
+        about: dict[str, list[Conflict]] = {}
+        if partly:
+            for conflict in self._store.list_conflicts(state=ConflictState.OPEN, notices=partly):
+                for side in conflict.sides:
+                    about.setdefault(side.record_key, []).append(conflict)
+        shown = []
+        for notice in found:
+            if sight.sees_whole(notice.party):
+                shown.append(notice)
+                continue
+            ids = need_to_know.visible_volume_ids(sight, notice, about.get(notice.key, ()))
+            volumes = tuple(v for v in notice.volumes if v.id in ids)
+            if volumes:
+                shown.append(replace(notice, volumes=volumes))
+        cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
+        return _Page(shown, len(found), cursor)
 
     # plans ------------------------------------------------------------------------------------
 
     def add_plan(self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None) -> Plan:
         """Record ``party``'s private plan; it is checked against other parties' notices."""
         self._party(party)
+        if plan_id is not None:
+            check_id(plan_id, "plan id")
         plan = Plan(
             id=plan_id if plan_id is not None else f"P-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=tuple(accept_volumes(volumes, f"party {party!r}'s record")),
+            volumes=_checked_volumes(volumes, f"party {party!r}'s plan"),
             created_at_s=self._clock.now(),
         )
         self._store.add_plan(plan)
         return plan
 
     def get_plan(self, party: str, plan_id: str) -> Plan:
-        plan = self._store.get_plan(plan_id)
-        if plan.party != party:
-            raise NotFound(f"no plan {plan_id!r}")
-        return plan
+        """``party``'s own plan ``plan_id`` (no party sees another's plans)."""
+        try:
+            return self._store.get_plan(record_key(party, plan_id))
+        except NotFound:
+            raise NotFound(f"no plan {plan_id!r}") from None
 
     def list_plans(self, party: str) -> list[Plan]:
         return self._store.list_plans(party=party)
@@ -334,7 +405,7 @@ class Hub:
         self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]
     ) -> Plan:
         plan = self.get_plan(party, plan_id)
-        amended = plan.amend(accept_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
+        amended = plan.amend(_checked_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
         self._store.update_plan(amended, expected_version=expected_version, verb="amended")
         return amended
 
@@ -400,7 +471,7 @@ class Hub:
         """The filed notices whose first volume has started and the active ones whose last has
         ended (each checked again by the caller), found by the store's index on the notices'
         time spans: a tick reads what is due, however many notices are live."""
-        return [self._store.get_notice(nid) for nid in self._store.notices_moved_by_time(now)]
+        return [self._store.get_notice(key) for key in self._store.notices_moved_by_time(now)]
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 
@@ -492,9 +563,9 @@ class Hub:
             raise NotFound(f"no conflict {conflict_id!r}")
         record: Notice | Plan
         if mine.kind is RecordKind.NOTICE:
-            record = self._store.get_notice(mine.record_id)
+            record = self._store.get_notice(mine.record_key)
         else:
-            record = self._store.get_plan(mine.record_id)
+            record = self._store.get_plan(mine.record_key)
         volume = next((v for v in record.volumes if v.id == mine.volume_id), None)
         if volume is None:
             raise InvalidInput(
@@ -503,9 +574,24 @@ class Hub:
             )
         # From the store, not the detector's index: in a hub process that is not the detector
         # (see DetectorWorker) that index is as old as the process's last turn as leader.
+        # A volume the party may not see counts as its envelope (security.md §3.6).
+        self._current_agreements()
         live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
-        index = live_entries(Entry(f"{n.id}/{v.id}", n.party, v) for n in live for v in n.volumes)
-        minima = policy.minima_for(self._current_agreements(), party, other.party)
+        shown = {
+            n.key: {v.id for v in n.volumes}
+            for n in self._seen_notices(self._sight(party), keys=[n.key for n in live])
+        }
+        resolution = self.resolution_for(party, other.party)
+        index = live_entries(
+            Entry(
+                f"{n.key}/{v.id}",
+                n.party,
+                v if v.id in shown.get(n.key, ()) else need_to_know.envelope(v, resolution),
+            )
+            for n in live
+            for v in n.volumes
+        )
+        minima = policy.minima_for(self._agreements, party, other.party)
         if minima is None:
             minima = policy.search_minima(self._agreements)
         now = self._clock.now()
@@ -517,3 +603,12 @@ class Hub:
             time=smallest_time_shift(index, volume, party, minima, earliest_start_s=now),
             altitude=nearest_altitude(index, volume, party, minima),
         )
+
+
+def _checked_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
+    """``volumes`` as a record's, within the accepted ranges (``accept_volumes``), each volume
+    id a chosen id (``model.ids``)."""
+    checked = tuple(accept_volumes(volumes, what))
+    for volume in checked:
+        check_id(volume.id, f"{what}: volume id")
+    return checked

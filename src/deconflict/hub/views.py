@@ -16,6 +16,7 @@ from deconflict.engine import ConflictDetail
 from deconflict.errors import NotFound
 from deconflict.hub.service import Hub, Suggestion
 from deconflict.model import Conflict, ConflictState, Notice, Notification, RecordKind, Side
+from deconflict.policy.need_to_know import coarsened
 
 __all__ = [
     "ConflictView",
@@ -58,18 +59,26 @@ class ConflictView:
 
 def _theirs_visible(hub: Hub, party: str, other: Side) -> bool:
     try:
-        seen = hub.get_notice(party, other.record_id)
+        seen = hub.get_notice(party, other.record_id, party=other.party)
     except NotFound:
         return False
     return any(v.id == other.volume_id for v in seen.volumes)
 
 
 def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
-    """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them)."""
+    """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them): with
+    a volume it may not see on the other side, the detail and lead time at the agreement's
+    resolution, and the suggestion computed against that volume's envelope
+    (``policy.need_to_know``)."""
     mine, other = conflict.side_of(party), conflict.other_side(party)
     if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
         raise NotFound(f"no conflict {conflict.id!r}")
     visible = _theirs_visible(hub, party, other)
+    detail = conflict.detail
+    if not visible:
+        masked = conflict.masked_for(party)
+        resolution = hub.resolution_for(party, other.party)
+        detail = masked if masked is not None else coarsened(detail, resolution)
     suggestion = (
         hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
     )
@@ -84,10 +93,10 @@ def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
             volume_id=other.volume_id if visible else None,
             version=other.version if visible else None,
         ),
-        detail=conflict.detail,
+        detail=detail,
         detected_at_s=conflict.detected_at_s,
         resolved_at_s=conflict.resolved_at_s,
-        lead_time_s=conflict.lead_time_s,
+        lead_time_s=detail.start_s - conflict.detected_at_s,
         suggestion=suggestion,
     )
 
@@ -98,10 +107,12 @@ def view_notifications(
     """``party``'s view of notifications it may see (its own and those relayed through it): a
     notice its agreements do not disclose (say, the other side of a conflict it is told of) is
     not named (``notice_id`` None)."""
-    ids = [n.notice_id for n in notifications if n.notice_id is not None]
-    visible = hub.visible_notices(party, ids) if ids else set()
+    keys = [n.notice_key for n in notifications if n.notice_key is not None]
+    visible = hub.visible_notices(party, keys) if keys else set()
     return [
-        n if n.notice_id is None or n.notice_id in visible else replace(n, notice_id=None)
+        n
+        if n.notice_key is None or n.notice_key in visible
+        else replace(n, notice_id=None, notice_party=None)
         for n in notifications
     ]
 
@@ -130,7 +141,4 @@ def own_notification(hub: Hub, party: str, notification_id: str) -> Notification
 def own_notice(hub: Hub, party: str, notice_id: str) -> Notice:
     """One of ``party``'s own notices, the ones it may amend or cancel; NotFound otherwise, the
     same whether the notice is missing, hidden from it or another's it may see."""
-    notice = hub.get_notice(party, notice_id)
-    if notice.party != party:
-        raise NotFound(f"no notice {notice_id!r}")
-    return notice
+    return hub.get_notice(party, notice_id, party=party)

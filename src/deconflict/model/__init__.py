@@ -19,7 +19,14 @@ from deconflict.model.outcome import (
     RecordKind,
     Side,
 )
-from deconflict.model.parties import Agreement, Disclosure, Party, check_agreement_accepted
+from deconflict.model.parties import (
+    Agreement,
+    Disclosure,
+    Party,
+    Resolution,
+    Unlock,
+    check_agreement_accepted,
+)
 
 __all__ = [
     "Agreement",
@@ -35,7 +42,9 @@ __all__ = [
     "Plan",
     "PlanState",
     "RecordKind",
+    "Resolution",
     "Side",
+    "Unlock",
     "accept_volumes",
     "check_agreement_accepted",
     "check_volumes",

@@ -20,6 +20,7 @@ from enum import StrEnum
 from deconflict.errors import InvalidInput, InvalidTransition
 from deconflict.geo import Volume4D
 from deconflict.geo.volume import check_accepted
+from deconflict.model.ids import record_key
 from deconflict.model.parties import _check_id
 from deconflict.ranges import MAX_VOLUMES
 
@@ -99,6 +100,11 @@ class Notice:
             raise InvalidInput(f"notice version must be an integer >= 1, got {self.version!r}")
 
     @property
+    def key(self) -> str:
+        """The hub-wide key of this notice (its id is its party's own: ``model.ids``)."""
+        return record_key(self.party, self.id)
+
+    @property
     def start_s(self) -> float:
         """Earliest volume start."""
         return min(v.window.start_s for v in self.volumes)
@@ -159,6 +165,11 @@ class Plan:
         _check_id(self.party, "plan party")
         object.__setattr__(self, "volumes", check_volumes(self.volumes, f"plan {self.id!r}"))
         object.__setattr__(self, "state", PlanState(self.state))
+
+    @property
+    def key(self) -> str:
+        """The hub-wide key of this plan (its id is its party's own: ``model.ids``)."""
+        return record_key(self.party, self.id)
 
     def amend(self, volumes: Sequence[Volume4D], at_s: float) -> Plan:
         if self.state is not PlanState.CURRENT:

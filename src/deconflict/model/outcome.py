@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from deconflict.engine import ConflictDetail
-from deconflict.errors import InvalidTransition
+from deconflict.errors import InvalidInput, InvalidTransition
+from deconflict.model.ids import record_key
 
 __all__ = [
     "Conflict",
@@ -51,9 +52,14 @@ class Side:
     party: str
 
     @property
+    def record_key(self) -> str:
+        """The hub-wide key of the record (``model.ids.record_key``)."""
+        return record_key(self.party, self.record_id)
+
+    @property
     def key(self) -> str:
         """The engine index key of this volume (version-free)."""
-        return f"{self.kind}:{self.record_id}:{self.volume_id}"
+        return f"{self.kind}:{self.party}/{self.record_id}:{self.volume_id}"
 
 
 class ConflictState(StrEnum):
@@ -63,7 +69,12 @@ class ConflictState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """Side ``a`` (the change that revealed it) meets side ``b`` closer than the agreed minima."""
+    """Side ``a`` (the change that revealed it) meets side ``b`` closer than the agreed minima.
+
+    ``a_unlocks`` (``b_unlocks``) says whether side a's (b's) volume discloses the other under
+    a "conflicts-only" agreement (``policy.need_to_know.unlocks``), as decided at detection;
+    ``a_masked`` (``b_masked``) is what side a's (b's) party is told of the conflict when it may
+    not see the other side, at the agreement's resolution (``policy.need_to_know``)."""
 
     id: str
     a: Side
@@ -72,10 +83,18 @@ class Conflict:
     detected_at_s: float
     state: ConflictState = ConflictState.OPEN
     resolved_at_s: float | None = None
+    a_unlocks: bool = True
+    b_unlocks: bool = True
+    a_masked: ConflictDetail | None = None
+    b_masked: ConflictDetail | None = None
 
     @property
     def parties(self) -> tuple[str, str]:
         return (self.a.party, self.b.party)
+
+    @property
+    def sides(self) -> tuple[Side, Side]:
+        return (self.a, self.b)
 
     @property
     def lead_time_s(self) -> float:
@@ -96,6 +115,23 @@ class Conflict:
         if self.b.party == party:
             return self.a
         return None
+
+    def masked_for(self, party: str) -> ConflictDetail | None:
+        """What ``party`` is told of the conflict when it may not see the other side (None
+        where the conflict was recorded without it)."""
+        if self.a.party == party:
+            return self.a_masked
+        if self.b.party == party:
+            return self.b_masked
+        return None
+
+    def unlocks(self, party: str) -> bool:
+        """Whether ``party``'s side discloses the other side under "conflicts-only"."""
+        if self.a.party == party:
+            return self.a_unlocks
+        if self.b.party == party:
+            return self.b_unlocks
+        return False
 
     def resolve(self, at_s: float) -> Conflict:
         if self.state is not ConflictState.OPEN:
@@ -118,10 +154,14 @@ class NotificationState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """What the hub tells ``recipient``, about ``notice_id`` and/or ``conflict_id``.
+    """What the hub tells ``recipient``, about ``notice_party``'s notice ``notice_id`` and/or
+    ``conflict_id``.
 
     ``via`` is the relay party it was routed through (None when sent directly).
     ``ack_deadline_s`` is absolute (epoch seconds); ``lead_time_s`` is the recipient's lead time.
+    ``discloses_notice`` says whether the recipient could see the notice when told (else the
+    notification is shown, and recorded in the ledger, without naming it); ``private`` that it
+    is about the recipient's own plan (never relayed: plans are private, see security.md §3).
     """
 
     id: str
@@ -133,10 +173,26 @@ class Notification:
     notice_id: str | None = None
     conflict_id: str | None = None
     via: str | None = None
+    notice_party: str | None = None
+    discloses_notice: bool = True
+    private: bool = False
     state: NotificationState = NotificationState.PENDING
     delivered_at_s: float | None = None
     acknowledged_at_s: float | None = None
     escalated_at_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.notice_id is None) != (self.notice_party is None):
+            raise InvalidInput(
+                f"notification {self.id!r}: a notice is named by its party and its id, both"
+            )
+
+    @property
+    def notice_key(self) -> str | None:
+        """The hub-wide key of the notice it tells of, if any."""
+        if self.notice_id is None or self.notice_party is None:
+            return None
+        return record_key(self.notice_party, self.notice_id)
 
     @property
     def undelivered(self) -> bool:

@@ -2,9 +2,12 @@
 
 An agreement is the memorandum between two or more parties: the minimum lead time a notice must
 give, the separation minima their activities must keep, an optional relay party that routes
-notices between them, what each party may see of another's notices (per direction), and how long a
-recipient has to acknowledge what it is told. There is deliberately no field for targets, purposes
-or weapons effects.
+notices between them, what each party may see of another's notices (per direction), how long a
+recipient has to acknowledge what it is told, and two terms of need-to-know
+(``policy.need_to_know``):
+under "conflicts-only", which of a party's volumes may unlock another's they meet (``unlock``),
+and how finely a party is told of a conflict with a volume it may not see (``resolution``).
+There is deliberately no field for targets, purposes or weapons effects.
 """
 
 from __future__ import annotations
@@ -16,9 +19,24 @@ from enum import StrEnum
 
 from deconflict.engine import SeparationMinima, check_minima_accepted
 from deconflict.errors import InvalidInput
-from deconflict.ranges import MAX_ACK_DEADLINE_S, MAX_LEAD_TIME_S
+from deconflict.ranges import (
+    MAX_ACK_DEADLINE_S,
+    MAX_LEAD_TIME_S,
+    MAX_RESOLUTION_HORIZONTAL_M,
+    MAX_RESOLUTION_TIME_S,
+    MAX_RESOLUTION_VERTICAL_M,
+    MAX_UNLOCK_AREA_M2,
+    MAX_UNLOCK_DURATION_S,
+)
 
-__all__ = ["Agreement", "Disclosure", "Party", "check_agreement_accepted"]
+__all__ = [
+    "Agreement",
+    "Disclosure",
+    "Party",
+    "Resolution",
+    "Unlock",
+    "check_agreement_accepted",
+]
 
 
 def _check_id(value: object, what: str) -> str:
@@ -39,6 +57,60 @@ def _check_seconds(value: object, what: str) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidInput(f"{what} must be finite and >= 0, got {value!r}")
     return seconds
+
+
+def _check_positive(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+        raise InvalidInput(f"{what} is too large: {len(str(value))} digits") from None
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInput(f"{what} must be finite and > 0, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """How finely a party is told of a conflict with a volume it may not see: that volume's
+    window and band are rounded outward to ``time_s`` and ``vertical_m`` steps, and the
+    horizontal distance down to ``horizontal_m`` (``policy.need_to_know.envelope``)."""
+
+    time_s: float = 900.0
+    vertical_m: float = 150.0
+    horizontal_m: float = 1_000.0
+
+    def __post_init__(self) -> None:
+        for name in ("time_s", "vertical_m", "horizontal_m"):
+            object.__setattr__(self, name, _check_positive(getattr(self, name), name))
+
+    def coarsest(self, other: Resolution) -> Resolution:
+        return Resolution(
+            max(self.time_s, other.time_s),
+            max(self.vertical_m, other.vertical_m),
+            max(self.horizontal_m, other.horizontal_m),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    """Under "conflicts-only", which of a party's volumes disclose another party's volume they
+    conflict with: at most ``max_area_m2`` of footprint and ``max_duration_s`` of window, and a
+    plan's only if ``plans`` (by default plans unlock nothing: a plan is private, so its owner's
+    counterpart could not be told what it disclosed)."""
+
+    max_area_m2: float = 5.0e10  # 50,000 km2: a circle of about 126 km radius
+    max_duration_s: float = 2 * 86_400.0
+    plans: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_area_m2", _check_positive(self.max_area_m2, "max_area_m2"))
+        object.__setattr__(
+            self, "max_duration_s", _check_positive(self.max_duration_s, "max_duration_s")
+        )
+        if not isinstance(self.plans, bool):
+            raise InvalidInput(f"unlock plans must be true or false, got {self.plans!r}")
 
 
 class Disclosure(StrEnum):
@@ -82,6 +154,8 @@ class Agreement:
     disclosure: Mapping[tuple[str, str], Disclosure] = field(default_factory=dict)
     default_disclosure: Disclosure = Disclosure.CONFLICTS_ONLY
     ack_deadline_s: float = 3600.0
+    unlock: Unlock = field(default_factory=Unlock)
+    resolution: Resolution = field(default_factory=Resolution)
 
     def __post_init__(self) -> None:
         _check_id(self.id, "agreement id")
@@ -95,8 +169,12 @@ class Agreement:
             _check_id(self.relay, "relay party")
         if not isinstance(self.minima, SeparationMinima):
             raise InvalidInput("agreement minima must be a SeparationMinima")
-        _check_seconds(self.min_lead_time_s, "min_lead_time_s")
-        _check_seconds(self.ack_deadline_s, "ack_deadline_s")
+        for name in ("min_lead_time_s", "ack_deadline_s"):
+            object.__setattr__(self, name, _check_seconds(getattr(self, name), name))
+        if not isinstance(self.unlock, Unlock):
+            raise InvalidInput("agreement unlock must be an Unlock")
+        if not isinstance(self.resolution, Resolution):
+            raise InvalidInput("agreement resolution must be a Resolution")
         try:
             default = Disclosure(self.default_disclosure)
             rules = {
@@ -140,4 +218,13 @@ def check_agreement_accepted(agreement: Agreement) -> Agreement:
                 f"({longest / 86_400:g} days), got {value:g}"
             )
     check_minima_accepted(agreement.minima)
+    for name, value, most in (
+        ("resolution.time_s", agreement.resolution.time_s, MAX_RESOLUTION_TIME_S),
+        ("resolution.vertical_m", agreement.resolution.vertical_m, MAX_RESOLUTION_VERTICAL_M),
+        ("resolution.horizontal_m", agreement.resolution.horizontal_m, MAX_RESOLUTION_HORIZONTAL_M),
+        ("unlock.max_duration_s", agreement.unlock.max_duration_s, MAX_UNLOCK_DURATION_S),
+        ("unlock.max_area_m2", agreement.unlock.max_area_m2, MAX_UNLOCK_AREA_M2),
+    ):
+        if value > most:
+            raise InvalidInput(f"agreement {agreement.id!r}: {name} must be at most {most:g}")
     return agreement

@@ -1,5 +1,6 @@
 """policy: agreements applied to records: lead-time checks, separation minima for a pair of
-parties, routing through relays, and what a recipient may see of another party's notices."""
+parties, routing through relays (``rules``), and what a party may see of another party's notices
+and how it is told of what it may not see (``disclosure``)."""
 
 from deconflict.policy.rules import (
     LeadCheck,
@@ -11,7 +12,6 @@ from deconflict.policy.rules import (
     minima_for,
     route,
     search_minima,
-    visible_volumes,
 )
 
 __all__ = [
@@ -24,5 +24,4 @@ __all__ = [
     "minima_for",
     "route",
     "search_minima",
-    "visible_volumes",
 ]

@@ -1,5 +1,5 @@
 """Agreements applied: lead-time checks, separation minima per pair, routing through relays, and
-what a party may see of another party's notices.
+the level of disclosure between two parties (what it lets a party see: ``policy.need_to_know``).
 
 Pure functions over model records: no store, no clock. Where several agreements link two parties,
 the strictest terms apply: the widest minima, the longest minimum lead time, the shortest
@@ -10,11 +10,10 @@ to disclose.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from deconflict.engine import SeparationMinima
-from deconflict.geo import Volume4D
 from deconflict.model import Agreement, Disclosure, Notice
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "minima_for",
     "route",
     "search_minima",
-    "visible_volumes",
 ]
 
 
@@ -122,45 +120,3 @@ def route(agreements: Sequence[Agreement], sender: str, recipient: str) -> Route
         if ag.relay is not None and ag.relay not in (sender, recipient):
             return Route(sender, recipient, ag.relay)
     return Route(sender, recipient, None)
-
-
-def visible_volumes(
-    notice: Notice,
-    viewer: str,
-    agreements: Sequence[Agreement],
-    conflicting: Callable[[str], set[str]],
-) -> tuple[Volume4D, ...]:
-    """The volumes of ``notice`` that ``viewer`` may see; empty means the notice is not visible.
-
-    ``conflicting(party)`` gives the ids of the notice's volumes that are in conflict with
-    ``party``'s own activity. A relay sees what it relays: for every agreement it relays for that
-    includes the notice's party, what each other party of that agreement may see.
-    """
-    wanted = _visible_ids(notice.party, viewer, agreements, conflicting)
-    for ag in agreements:
-        if ag.relay == viewer and notice.party in ag.parties:
-            for member in ag.parties:
-                if member not in (notice.party, viewer):
-                    wanted |= _visible_ids(notice.party, member, agreements, conflicting)
-    if _ALL in wanted:
-        return notice.volumes
-    return tuple(v for v in notice.volumes if v.id in wanted)
-
-
-#: Stands for "every volume" in a set of visible volume ids (not a possible volume id: ids are
-#: non-empty strings a caller chose, and this one cannot be typed by accident).
-_ALL = "\x00all"
-
-
-def _visible_ids(
-    owner: str,
-    viewer: str,
-    agreements: Sequence[Agreement],
-    conflicting: Callable[[str], set[str]],
-) -> set[str]:
-    level = disclosure(agreements, owner, viewer)
-    if level is Disclosure.FULL:
-        return {_ALL}
-    if level is Disclosure.CONFLICTS_ONLY:
-        return set(conflicting(viewer))
-    return set()

@@ -4,7 +4,7 @@ detector's inputs appends to a sequenced change log in the same transaction, the
 its commit order, and the detector's outputs are committed together with its cursor, fenced by
 the detector lease."""
 
-from deconflict.store.base import Change, Detection, Store
+from deconflict.store.base import Change, Detection, Seen, Store
 from deconflict.store.engines import open_postgres, open_sqlite, open_store
 from deconflict.store.lease import LeaseLost
 from deconflict.store.retry import RetryPolicy
@@ -15,6 +15,7 @@ __all__ = [
     "Detection",
     "LeaseLost",
     "RetryPolicy",
+    "Seen",
     "SqlStore",
     "Store",
     "open_postgres",

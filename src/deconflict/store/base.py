@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -37,7 +37,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from deconflict.store.wakeup import ChangeSignal
 
-__all__ = ["Change", "Detection", "Store"]
+__all__ = ["Change", "Detection", "Seen", "Store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class Change:
 
     seq: int
     kind: str
+    #: the record's id: for a notice or plan, its record key (``model.ids.record_key``)
     entity_id: str
     at_s: float
     version: int | None = None
@@ -62,6 +63,17 @@ class Change:
     @property
     def verb(self) -> str:
         return self.kind.split(".", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Whose notices a viewer may see, for the store to find them (``policy.need_to_know.Sight``
+    decides): ``whole``, the owners it sees all of; ``unlocked_by``, for an owner it sees under
+    "conflicts-only", the (party, record kind) whose open conflicts that unlock a notice's
+    volume, at the notice's current version, disclose it."""
+
+    whole: frozenset[str]
+    unlocked_by: Mapping[str, frozenset[tuple[str, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,18 +145,20 @@ class Store(LedgerStore, ABC):
         change ("amended", "cancelled", "activated", "ended")."""
 
     @abstractmethod
-    def get_notice(self, notice_id: str) -> Notice: ...
+    def get_notice(self, key: str) -> Notice:
+        """The notice of record key ``key`` (``model.ids.record_key``: a notice's id is its
+        party's own, so the store keys notices, as plans, by party and id)."""
 
-    def get_notices(self, notice_ids: Sequence[str]) -> dict[str, Notice]:
-        """The notices of ``notice_ids`` that exist, by id (a store may read them at once)."""
+    def get_notices(self, keys: Sequence[str]) -> dict[str, Notice]:
+        """The notices of ``keys`` that exist, by key (a store may read them at once)."""
         found: dict[str, Notice] = {}
-        for notice_id in notice_ids:
+        for key in keys:
             with contextlib.suppress(NotFound):
-                found[notice_id] = self.get_notice(notice_id)
+                found[key] = self.get_notice(key)
         return found
 
     @abstractmethod
-    def get_notice_version(self, notice_id: str, version: int) -> Notice:
+    def get_notice_version(self, key: str, version: int) -> Notice:
         """A past version (its volumes and category; state as now)."""
 
     @abstractmethod
@@ -156,14 +170,16 @@ class Store(LedgerStore, ABC):
         active: tuple[float, float] | None = None,
         after: tuple[float, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
+        seen: Seen | None = None,
     ) -> list[Notice]:
-        """Notices in filing order (time, then id): ``party``'s, in ``states``, active at some
-        moment of ``active`` (start, end), filed after ``after`` (a filing time and id); at
-        most ``limit``."""
+        """Notices in filing order (time, then key): ``party``'s, in ``states``, active at some
+        moment of ``active`` (start, end), filed after ``after`` (a filing time and key), of
+        record ``keys``, that one with ``seen`` may see some of; at most ``limit``."""
 
     @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:
-        """The ids of the filed notices whose first volume has started by ``now_s`` and of the
+        """The keys of the filed notices whose first volume has started by ``now_s`` and of the
         filed or active ones whose last volume has ended by then, in the order of
         ``list_notices``: what a tick at ``now_s`` moves (found by index, not by a scan)."""
 
@@ -174,10 +190,11 @@ class Store(LedgerStore, ABC):
     def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None: ...
 
     @abstractmethod
-    def get_plan(self, plan_id: str) -> Plan: ...
+    def get_plan(self, key: str) -> Plan:
+        """The plan of record key ``key`` (as :meth:`get_notice`)."""
 
     @abstractmethod
-    def get_plan_version(self, plan_id: str, version: int) -> Plan:
+    def get_plan_version(self, key: str, version: int) -> Plan:
         """A past version (its volumes; state as now)."""
 
     @abstractmethod
@@ -237,6 +254,11 @@ class Store(LedgerStore, ABC):
         (a wake-up only; nothing on SQLite, where the detections' commit is seen instead)."""
 
     @abstractmethod
+    def hub_secret(self, name: str) -> bytes:
+        """A secret every hub process on the store shares and no party may learn
+        (:mod:`deconflict.store.secrets`)."""
+
+    @abstractmethod
     def release_lease(self, held: int) -> None:
         """Give up the detector lease now if ``held`` is still its token."""
 
@@ -251,8 +273,10 @@ class Store(LedgerStore, ABC):
         party: str | None = None,
         state: ConflictState | None = None,
         record: tuple[RecordKind, str] | None = None,
+        notices: Sequence[str] | None = None,
     ) -> list[Conflict]:
-        """Conflicts with ``party`` on either side, in ``state``, involving ``record``."""
+        """Conflicts with ``party`` on either side, in ``state``, involving ``record`` (its
+        kind and record key), involving one of the notices of record keys ``notices``."""
 
     @abstractmethod
     def get_notification(self, notification_id: str) -> Notification: ...

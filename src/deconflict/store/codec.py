@@ -35,6 +35,7 @@ from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Agreement, Disclosure
+from deconflict.model.agreement_document import agreement_document, agreement_from_document
 
 __all__ = [
     "agreement_from_json",
@@ -248,29 +249,17 @@ def _parse_volumes(text: str) -> tuple[Volume4D, ...]:
 
 
 def agreement_to_json(agreement: Agreement) -> str:
-    minima = agreement.minima
-    return json.dumps(
-        {
-            "id": agreement.id,
-            "parties": list(agreement.parties),
-            "min_lead_time_s": agreement.min_lead_time_s,
-            "minima": {
-                "horizontal_m": minima.horizontal_m,
-                "vertical_m": minima.vertical_m,
-                "time_s": minima.time_s,
-            },
-            "relay": agreement.relay,
-            "disclosure": [[a, b, str(level)] for (a, b), level in agreement.disclosure.items()],
-            "default_disclosure": str(agreement.default_disclosure),
-            "ack_deadline_s": agreement.ack_deadline_s,
-        },
-        separators=(",", ":"),
-    )
+    """An agreement as stored: its document (``model.agreement_document``)."""
+    return json.dumps(agreement_document(agreement), separators=(",", ":"))
 
 
 def agreement_from_json(text: str) -> Agreement:
+    """A stored agreement: its document, or the layout stores kept before 0013 (``minima``,
+    disclosure as triples)."""
     try:
         data = json.loads(text)
+        if "minima" not in data:
+            return agreement_from_document(data, "stored agreement")
         return Agreement(
             id=data["id"],
             parties=tuple(data["parties"]),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
@@ -31,6 +33,7 @@ class SqlConflicts(SqlTransactions):
         party: str | None = None,
         state: ConflictState | None = None,
         record: tuple[RecordKind, str] | None = None,
+        notices: Sequence[str] | None = None,
     ) -> list[Conflict]:
         col = t.conflicts.c
         query = sa.select(t.conflicts).order_by(col.detected_at_s, col.id)
@@ -44,6 +47,14 @@ class SqlConflicts(SqlTransactions):
                 sa.or_(
                     sa.and_(col.a_kind == kind, col.a_record_id == record_id),
                     sa.and_(col.b_kind == kind, col.b_record_id == record_id),
+                )
+            )
+        if notices is not None:
+            keys, notice = list(notices), str(RecordKind.NOTICE)
+            query = query.where(
+                sa.or_(
+                    sa.and_(col.a_kind == notice, col.a_record_id.in_(keys)),
+                    sa.and_(col.b_kind == notice, col.b_record_id.in_(keys)),
                 )
             )
         with self.read_connection("listing conflicts") as c:

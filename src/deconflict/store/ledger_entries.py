@@ -26,6 +26,7 @@ from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import canonical
 from deconflict.ledger.commit import commit_canonical
 from deconflict.model import Conflict, Notice, Notification, Plan
+from deconflict.model.ids import split_key
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_json import notice_content, notice_entry
@@ -76,7 +77,8 @@ def rfc3339(at_s: float | None) -> str | None:
 
 
 def subject_of(entity: str, entity_id: str) -> str:
-    """The key entries and openings are found by: ``notice:RU-N3``, ``notification:M-...``."""
+    """The key entries and openings are found by: ``notice:RU/RU-N3`` (a notice's or plan's
+    record key), ``notification:M-...``."""
     return f"{entity}:{entity_id}"
 
 
@@ -246,7 +248,7 @@ def notice_entry_of(
     private = None
     commitment = None
     if kind not in _NEW_VERSION:
-        commitment = known.at(c, f"notice:{notice.id}", notice.version)
+        commitment = known.at(c, subject_of("notice", notice.key), notice.version)
     if commitment is None:
         raw = notice_content(notice)
         salt, commitment = commit_canonical(raw, salt)
@@ -259,8 +261,8 @@ def notice_subjects(records: Iterable[Record]) -> list[str]:
     found = []
     for r in records:
         for n in r.notifications if isinstance(r, Delivered) else (r,):
-            if isinstance(n, Notification) and n.notice_id is not None:
-                found.append(subject_of("notice", n.notice_id))
+            if isinstance(n, Notification) and n.notice_key is not None:
+                found.append(subject_of("notice", n.notice_key))
     return found
 
 
@@ -279,11 +281,17 @@ def _row(
     return dict(c.execute(sa.select(table).where(table.c.id == entity_id)).one()._mapping)
 
 
-def _told_of(c: sa.Connection, b: _Entry, notice_id: str | None) -> tuple[int | None, str | None]:
-    """(version, commitment) of the notice a notification told of: its newest (none if none)."""
-    if notice_id is None:
+def _told_of(c: sa.Connection, b: _Entry, key: str | None) -> tuple[int | None, str | None]:
+    """(version, commitment) of the notice (by its record key) a notification told of: its
+    newest (none if none)."""
+    if key is None:
         return None, None
-    return b.known.newest(c, subject_of("notice", notice_id))
+    return b.known.newest(c, subject_of("notice", key))
+
+
+def _notice_named(key: str | None) -> tuple[str | None, str | None]:
+    """(party, id) of the notice a notification told of, as its entry names them."""
+    return (None, None) if key is None else split_key(key)
 
 
 def _notification(
@@ -291,13 +299,15 @@ def _notification(
 ) -> dict[str, Any]:
     row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
     version, commitment = _told_of(c, b, row["notice_id"])
+    notice_party, notice_id = _notice_named(row["notice_id"])
     return {
         "type": kind,
         "notification": row["id"],
         "kind": row["kind"],
         "recipient": row["recipient"],
         "via": row["via"],
-        "notice": row["notice_id"],
+        "notice": notice_id,
+        "notice_party": notice_party,
         "notice_version": version,
         "notice_commitment": commitment,
         "conflict": row["conflict_id"],
@@ -318,12 +328,13 @@ def _delivered(
         raise TypeError(f"a {kind} entry is built from its Delivered record")
     told = []
     for n in sorted(record.notifications, key=lambda n: n.id):
-        version, commitment = _told_of(c, b, n.notice_id)
+        version, commitment = _told_of(c, b, n.notice_key)
         told.append(
             {
                 "notification": n.id,
                 "kind": str(n.kind),
                 "notice": n.notice_id,
+                "notice_party": n.notice_party,
                 "notice_version": version,
                 "notice_commitment": commitment,
                 "conflict": n.conflict_id,

@@ -20,6 +20,7 @@ from typing import Any
 
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Notice
+from deconflict.model.ids import split_key
 from deconflict.store.codec import canonical_volumes, volume_to_dict
 
 __all__ = [
@@ -52,10 +53,12 @@ def notice_content_object(notice: Notice) -> dict[str, Any]:
 
 
 def notice_content_object_of(
-    notice_id: str, party: str, version: int, category: str, volumes: str
+    key: str, party: str, version: int, category: str, volumes: str
 ) -> dict[str, Any]:
-    """:func:`notice_content_object` of a version as the store keeps it (its volumes as the
-    JSON text of its row): what the ledger's opening of a notice version holds."""
+    """:func:`notice_content_object` of a version as the store keeps it (its record key, the
+    party its row names, and its volumes as the JSON text of its row): what the ledger's opening
+    of a notice version holds."""
+    notice_id = split_key(key)[1]
     return {
         "notice": notice_id,
         "party": party,

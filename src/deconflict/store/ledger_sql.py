@@ -24,6 +24,7 @@ from deconflict.ledger import (
     verify_opening,
 )
 from deconflict.ledger.merkle import NodeKey
+from deconflict.model.ids import split_key
 from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
@@ -238,7 +239,8 @@ class SqlLedger(LedgerStore):
 
         def work(c: sa.Connection) -> str | None:
             for row in c.execute(query):
-                named = f"notice {row.notice_id!r} version {row.version}"
+                owner, notice_id = split_key(row.notice_id)
+                named = f"{owner}'s notice {notice_id!r} version {row.version}"
                 if row.salt is None or row.commitment is None:
                     return f"{named} (no ledger entry commits to it)"
                 content = notice_content_object_of(

@@ -1,5 +1,10 @@
 """The SQL store's notices: filing and updating them (each version kept in ``notice_versions``,
-an update compare-and-set on the version read), and reading them back."""
+an update compare-and-set on the version read), and reading them back.
+
+A notice's row is keyed by its record key (``model.ids.record_key``: ``<party>/<id>``), and so is
+everything that refers to it (its versions, conflicts, notifications, change-log rows, ledger
+subjects); the methods here take and give that key, and the records read back carry the party's
+own id."""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
-from deconflict.model import Notice, NoticeState
+from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
 from deconflict.store import schema as t
+from deconflict.store.base import Seen
 from deconflict.store.codec import volumes_from_json, volumes_to_json
 from deconflict.store.records import SqlRecords, after_key, missing_or_stale, rows_in
 from deconflict.store.rows import notice_of
@@ -24,6 +30,37 @@ _INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
 _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
+def _unlocking(mine: str, theirs: str, by: frozenset[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """A conflict whose side ``theirs`` is the notice row's current version, unlocked by side
+    ``mine`` of one of ``by`` (party, record kind)."""
+    c, n = t.conflicts.c, t.notices.c
+    return sa.and_(
+        c[f"{theirs}_kind"] == str(RecordKind.NOTICE),
+        c[f"{theirs}_record_id"] == n.id,
+        c[f"{theirs}_version"] == n.version,
+        c[f"{mine}_unlocks"].is_(sa.true()),
+        sa.or_(*(sa.and_(c[f"{mine}_party"] == p, c[f"{mine}_kind"] == k) for p, k in sorted(by))),
+    )
+
+
+def _seen_by(seen: Seen) -> sa.ColumnElement[bool]:
+    """The notice rows one with ``seen`` may see some of: an owner's it sees whole, or one an
+    open conflict unlocks for it (by the indexes on the conflicts' records)."""
+    n, c = t.notices.c, t.conflicts.c
+    partly = [
+        sa.and_(
+            n.party_id == owner,
+            sa.exists().where(
+                c.state == str(ConflictState.OPEN),
+                sa.or_(_unlocking("a", "b", by), _unlocking("b", "a", by)),
+            ),
+        )
+        for owner, by in sorted(seen.unlocked_by.items())
+        if by
+    ]
+    return sa.or_(n.party_id.in_(sorted(seen.whole)), *partly)
+
+
 class SqlNotices(SqlRecords):
     """Notices and their versions."""
 
@@ -31,7 +68,7 @@ class SqlNotices(SqlRecords):
     def add_notice(self, notice: Notice) -> None:
         volumes = volumes_to_json(notice.volumes)
         row = {
-            "id": notice.id,
+            "id": notice.key,
             "party_id": notice.party,
             "category": notice.category,
             "version": notice.version,
@@ -44,9 +81,9 @@ class SqlNotices(SqlRecords):
         }
         doing = f"filing notice {notice.id!r}"
         with self.deferring_connection(doing) as c:
-            self.defer_new_id(t.notices, notice.id, doing)
+            self.defer_new_id(t.notices, notice.key, doing)
             insert_with_unit(c, t.notices, [row])
-            entry = self._log(c, "notice.filed", notice.id, notice.filed_at_s, notice)
+            entry = self._log(c, "notice.filed", notice.key, notice.filed_at_s, notice)
             version = self._version_row(notice, notice.filed_at_s, entry, volumes)
             insert_with_unit(c, t.notice_versions, [version])
 
@@ -66,7 +103,7 @@ class SqlNotices(SqlRecords):
         notice: Notice, at_s: float, entry: int | None, volumes: str | None = None
     ) -> dict[str, Any]:
         return {
-            "notice_id": notice.id,
+            "notice_id": notice.key,
             "version": notice.version,
             "category": notice.category,
             "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
@@ -80,7 +117,7 @@ class SqlNotices(SqlRecords):
         with self.write_connection(f"updating notice {notice.id!r}") as c:
             done = c.execute(
                 sa.update(t.notices)
-                .where(t.notices.c.id == notice.id, t.notices.c.version == expected_version)
+                .where(t.notices.c.id == notice.key, t.notices.c.version == expected_version)
                 .values(
                     category=notice.category,
                     version=notice.version,
@@ -92,22 +129,22 @@ class SqlNotices(SqlRecords):
                 )
             )
             if done.rowcount == 0:
-                missing_or_stale(c, t.notices, "notice", notice.id, expected_version)
-            entry = self._log(c, f"notice.{verb}", notice.id, at_s, notice)
+                missing_or_stale(c, t.notices, "notice", notice.key, expected_version)
+            entry = self._log(c, f"notice.{verb}", notice.key, at_s, notice)
             if notice.version != expected_version:
                 self._notice_version(c, notice, at_s, entry)
 
     @transaction
-    def get_notice(self, notice_id: str) -> Notice:
-        with self.read_connection(f"reading notice {notice_id!r}") as c:
-            row = c.execute(sa.select(t.notices).where(t.notices.c.id == notice_id)).first()
+    def get_notice(self, key: str) -> Notice:
+        with self.read_connection(f"reading notice {key!r}") as c:
+            row = c.execute(sa.select(t.notices).where(t.notices.c.id == key)).first()
         if row is None:
-            raise NotFound(f"no notice {notice_id!r}")
+            raise NotFound(f"no notice {key!r}")
         return notice_of(row._mapping)
 
     @transaction
-    def get_notices(self, notice_ids: Sequence[str]) -> dict[str, Notice]:
-        ids = list(dict.fromkeys(notice_ids))
+    def get_notices(self, keys: Sequence[str]) -> dict[str, Notice]:
+        ids = list(dict.fromkeys(keys))
         found: dict[str, Notice] = {}
         with self.read_connection(f"reading {len(ids)} notices") as c:
             for row in rows_in(c, _GET_NOTICES, ids):
@@ -115,17 +152,17 @@ class SqlNotices(SqlRecords):
         return found
 
     @transaction
-    def get_notice_version(self, notice_id: str, version: int) -> Notice:
-        notice = self.get_notice(notice_id)
+    def get_notice_version(self, key: str, version: int) -> Notice:
+        notice = self.get_notice(key)
         if version == notice.version:
             return notice
         v = t.notice_versions.c
-        with self.read_connection(f"reading notice {notice_id!r} version {version}") as c:
+        with self.read_connection(f"reading notice {key!r} version {version}") as c:
             row = c.execute(
-                sa.select(t.notice_versions).where(v.notice_id == notice_id, v.version == version)
+                sa.select(t.notice_versions).where(v.notice_id == key, v.version == version)
             ).first()
         if row is None:
-            raise NotFound(f"no version {version} of notice {notice_id!r}")
+            raise NotFound(f"no version {version} of notice {key!r}")
         return Notice(
             id=notice.id,
             party=notice.party,
@@ -146,11 +183,17 @@ class SqlNotices(SqlRecords):
         active: tuple[float, float] | None = None,
         after: tuple[float, str] | None = None,
         limit: int | None = None,
+        keys: Sequence[str] | None = None,
+        seen: Seen | None = None,
     ) -> list[Notice]:
         col = t.notices.c
         query = sa.select(t.notices).order_by(col.filed_at_s, col.id)
         if party is not None:
             query = query.where(col.party_id == party)
+        if keys is not None:
+            query = query.where(col.id.in_(list(keys)))
+        if seen is not None:
+            query = query.where(_seen_by(seen))
         if states is not None:
             query = query.where(col.state.in_([str(s) for s in states]))
         if active is not None:

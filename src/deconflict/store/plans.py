@@ -21,10 +21,10 @@ class SqlPlans(SqlRecords):
 
     @transaction
     def add_plan(self, plan: Plan) -> None:
-        with self.write_connection(f"adding plan {plan.id!r}") as c:
+        with self.write_connection(f"adding plan {plan.key!r}") as c:
             c.execute(
                 sa.insert(t.plans).values(
-                    id=plan.id,
+                    id=plan.key,
                     party_id=plan.party,
                     version=plan.version,
                     state=str(plan.state),
@@ -34,13 +34,13 @@ class SqlPlans(SqlRecords):
                 )
             )
             self._plan_version(c, plan, plan.created_at_s)
-            self._log(c, "plan.added", plan.id, plan.created_at_s, plan)
+            self._log(c, "plan.added", plan.key, plan.created_at_s, plan)
 
     @staticmethod
     def _plan_version(c: sa.Connection, plan: Plan, at_s: float) -> None:
         c.execute(
             sa.insert(t.plan_versions).values(
-                plan_id=plan.id,
+                plan_id=plan.key,
                 version=plan.version,
                 volumes=volumes_to_json(plan.volumes),
                 at_s=at_s,
@@ -50,10 +50,10 @@ class SqlPlans(SqlRecords):
     @transaction
     def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None:
         at_s = plan.updated_at_s if plan.updated_at_s is not None else plan.created_at_s
-        with self.write_connection(f"updating plan {plan.id!r}") as c:
+        with self.write_connection(f"updating plan {plan.key!r}") as c:
             done = c.execute(
                 sa.update(t.plans)
-                .where(t.plans.c.id == plan.id, t.plans.c.version == expected_version)
+                .where(t.plans.c.id == plan.key, t.plans.c.version == expected_version)
                 .values(
                     version=plan.version,
                     state=str(plan.state),
@@ -62,31 +62,31 @@ class SqlPlans(SqlRecords):
                 )
             )
             if done.rowcount == 0:
-                missing_or_stale(c, t.plans, "plan", plan.id, expected_version)
+                missing_or_stale(c, t.plans, "plan", plan.key, expected_version)
             if plan.version != expected_version:
                 self._plan_version(c, plan, at_s)
-            self._log(c, f"plan.{verb}", plan.id, at_s, plan)
+            self._log(c, f"plan.{verb}", plan.key, at_s, plan)
 
     @transaction
-    def get_plan(self, plan_id: str) -> Plan:
-        with self.read_connection(f"reading plan {plan_id!r}") as c:
-            row = c.execute(sa.select(t.plans).where(t.plans.c.id == plan_id)).first()
+    def get_plan(self, key: str) -> Plan:
+        with self.read_connection(f"reading plan {key!r}") as c:
+            row = c.execute(sa.select(t.plans).where(t.plans.c.id == key)).first()
         if row is None:
-            raise NotFound(f"no plan {plan_id!r}")
+            raise NotFound(f"no plan {key!r}")
         return plan_of(row._mapping)
 
     @transaction
-    def get_plan_version(self, plan_id: str, version: int) -> Plan:
-        plan = self.get_plan(plan_id)
+    def get_plan_version(self, key: str, version: int) -> Plan:
+        plan = self.get_plan(key)
         if version == plan.version:
             return plan
         v = t.plan_versions.c
-        with self.read_connection(f"reading plan {plan_id!r} version {version}") as c:
+        with self.read_connection(f"reading plan {key!r} version {version}") as c:
             row = c.execute(
-                sa.select(t.plan_versions).where(v.plan_id == plan_id, v.version == version)
+                sa.select(t.plan_versions).where(v.plan_id == key, v.version == version)
             ).first()
         if row is None:
-            raise NotFound(f"no version {version} of plan {plan_id!r}")
+            raise NotFound(f"no version {version} of plan {key!r}")
         return Plan(
             id=plan.id,
             party=plan.party,

@@ -1,8 +1,11 @@
 """Rows to records and back: how conflicts, notifications, notices, plans and change-log rows
-are laid out in their tables (the SQL store's mapping, kept apart from its queries)."""
+are laid out in their tables (the SQL store's mapping, kept apart from its queries). A notice or
+plan is keyed by its record key (``<party>/<id>``) in every table; a record read back carries
+its party's own id."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from deconflict.engine import ConflictDetail
@@ -19,6 +22,7 @@ from deconflict.model import (
     RecordKind,
     Side,
 )
+from deconflict.model.ids import split_key
 from deconflict.store.base import Change
 from deconflict.store.codec import volumes_from_json
 
@@ -36,7 +40,7 @@ __all__ = [
 def _side(row: Any, prefix: str) -> Side:
     return Side(
         kind=RecordKind(row[f"{prefix}_kind"]),
-        record_id=row[f"{prefix}_record_id"],
+        record_id=split_key(row[f"{prefix}_record_id"])[1],
         version=row[f"{prefix}_version"],
         volume_id=row[f"{prefix}_volume_id"],
         party=row[f"{prefix}_party"],
@@ -46,7 +50,7 @@ def _side(row: Any, prefix: str) -> Side:
 def _side_values(side: Side, prefix: str) -> dict[str, Any]:
     return {
         f"{prefix}_kind": str(side.kind),
-        f"{prefix}_record_id": side.record_id,
+        f"{prefix}_record_id": side.record_key,
         f"{prefix}_version": side.version,
         f"{prefix}_volume_id": side.volume_id,
         f"{prefix}_party": side.party,
@@ -68,7 +72,22 @@ def conflict_of(row: Any) -> Conflict:
         detected_at_s=row["detected_at_s"],
         state=ConflictState(row["state"]),
         resolved_at_s=row["resolved_at_s"],
+        a_unlocks=bool(row["a_unlocks"]),
+        b_unlocks=bool(row["b_unlocks"]),
+        a_masked=_detail_of(row["a_masked"]),
+        b_masked=_detail_of(row["b_masked"]),
     )
+
+
+def _detail_of(text: str | None) -> ConflictDetail | None:
+    return None if text is None else ConflictDetail(*json.loads(text))
+
+
+def _detail_json(detail: ConflictDetail | None) -> str | None:
+    if detail is None:
+        return None
+    d = detail
+    return json.dumps([d.start_s, d.end_s, d.time_gap_s, d.vertical_gap_m, d.horizontal_m])
 
 
 def conflict_values(conflict: Conflict) -> dict[str, Any]:
@@ -85,6 +104,10 @@ def conflict_values(conflict: Conflict) -> dict[str, Any]:
         "detected_at_s": conflict.detected_at_s,
         "state": str(conflict.state),
         "resolved_at_s": conflict.resolved_at_s,
+        "a_unlocks": conflict.a_unlocks,
+        "b_unlocks": conflict.b_unlocks,
+        "a_masked": _detail_json(conflict.a_masked),
+        "b_masked": _detail_json(conflict.b_masked),
     }
 
 
@@ -102,6 +125,8 @@ _NOTIFICATION_FIELDS = (
     "delivered_at_s",
     "acknowledged_at_s",
     "escalated_at_s",
+    "discloses_notice",
+    "private",
 )
 
 
@@ -109,6 +134,10 @@ def notification_of(row: Any) -> Notification:
     values = {name: row[name] for name in _NOTIFICATION_FIELDS}
     values["kind"] = NotificationKind(values["kind"])
     values["state"] = NotificationState(values["state"])
+    values["discloses_notice"] = bool(values["discloses_notice"])
+    values["private"] = bool(values["private"])
+    if values["notice_id"] is not None:  # the row keeps the notice's key
+        values["notice_party"], values["notice_id"] = split_key(values["notice_id"])
     return Notification(**values)
 
 
@@ -116,6 +145,7 @@ def notification_values(n: Notification) -> dict[str, Any]:
     values = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
     values["kind"] = str(n.kind)
     values["state"] = str(n.state)
+    values["notice_id"] = n.notice_key
     return values
 
 
@@ -125,7 +155,7 @@ def change_of(row: Any) -> Change:
 
 def notice_of(row: Any) -> Notice:
     return Notice(
-        id=row["id"],
+        id=split_key(row["id"])[1],
         party=row["party_id"],
         volumes=volumes_from_json(row["volumes"]),
         category=row["category"],
@@ -138,7 +168,7 @@ def notice_of(row: Any) -> Notice:
 
 def plan_of(row: Any) -> Plan:
     return Plan(
-        id=row["id"],
+        id=split_key(row["id"])[1],
         party=row["party_id"],
         volumes=volumes_from_json(row["volumes"]),
         created_at_s=row["created_at_s"],

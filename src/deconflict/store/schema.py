@@ -16,6 +16,7 @@ __all__ = [
     "conflicts",
     "cursors",
     "deliveries",
+    "hub_secrets",
     "metadata",
     "notice_versions",
     "notices",
@@ -125,6 +126,13 @@ conflicts = sa.Table(
     sa.Column("detected_at_s", Time, nullable=False),
     sa.Column("state", sa.String(20), nullable=False, index=True),
     sa.Column("resolved_at_s", Time),
+    # Whether each side's volume discloses the other under "conflicts-only" (migration 0013).
+    sa.Column("a_unlocks", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("b_unlocks", sa.Boolean, nullable=False, server_default=sa.true()),
+    # What each side's party is told when it may not see the other (migration 0013): the
+    # five figures of a ConflictDetail as JSON, null where recorded before.
+    sa.Column("a_masked", sa.Text),
+    sa.Column("b_masked", sa.Text),
 )
 # A record's conflicts, on either side (amend and cancel look them up; migration 0005).
 sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
@@ -148,6 +156,10 @@ notifications = sa.Table(
     sa.Column("escalated_at_s", Time),
     # The ledger entry that records its delivery, one for a batch (migration 0012).
     sa.Column("delivery_ledger_idx", sa.BigInteger),
+    # Whether the recipient could see the notice when told; whether it is about the
+    # recipient's own plan (migration 0013).
+    sa.Column("discloses_notice", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 # The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
 sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
@@ -189,4 +201,13 @@ deliveries = sa.Table(
     metadata,
     sa.Column("notification_id", Id, primary_key=True),
     sa.Column("at_s", Time, nullable=False),
+)
+
+# What every hub process on the database shares and no party may learn (migration 0013): see
+# ``store.secrets``.
+hub_secrets = sa.Table(
+    "hub_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.LargeBinary(64), nullable=False),
 )

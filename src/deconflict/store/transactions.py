@@ -34,7 +34,7 @@ from deconflict.errors import (
     InvalidInput,
     StoreError,
 )
-from deconflict.store import bulk, lease, ledger_append, order, wakeup
+from deconflict.store import bulk, lease, ledger_append, order, secrets, wakeup
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 
@@ -77,6 +77,7 @@ def _migrate(engine: sa.Engine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         order.ensure_rows(connection, (order.LOG_MUTEX, *lease.LEASE_ROWS))
+        secrets.ensure(connection)
 
 
 def _is_unique_violation(error: exc.IntegrityError) -> bool:
@@ -162,6 +163,11 @@ class SqlTransactions:
     def dialect(self) -> str:
         """The database's SQLAlchemy dialect name ("sqlite", "postgresql")."""
         return self._engine.dialect.name
+
+    def hub_secret(self, name: str) -> bytes:
+        """The shared secret ``name`` (:mod:`deconflict.store.secrets`)."""
+        with self.read_connection(f"reading the {name!r} secret") as c:
+            return secrets.read(c, name)
 
     def close(self) -> None:
         with translated(f"closing {self._what}"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from deconflict.cli.backends.base import (
     AgreementSummary,
@@ -19,6 +18,7 @@ from deconflict.cli.backends.base import (
 from deconflict.client import Client
 from deconflict.geo.units import parse_rfc3339
 from deconflict.model import Agreement, NoticeState
+from deconflict.model.agreement_document import agreement_document
 from deconflict.policy import LeadCheck
 
 __all__ = ["RemoteBackend", "RemoteRegistry"]
@@ -110,7 +110,7 @@ class RemoteRegistry:
         return str(self._client.add_party(party_id, name)["id"])
 
     def add_agreement(self, agreement: Agreement) -> str:
-        return str(self._client.add_agreement(_agreement_document(agreement))["id"])
+        return str(self._client.add_agreement(agreement_document(agreement))["id"])
 
     def agreements(self) -> list[AgreementSummary]:
         return [
@@ -122,24 +122,3 @@ class RemoteRegistry:
 
     def parties(self) -> list[tuple[str, str]]:
         return [(p["id"], p["name"]) for p in self._client.parties()]
-
-
-def _agreement_document(agreement: Agreement) -> dict[str, Any]:
-    """An agreement as ``POST /v1/agreements`` takes it (the format of its file)."""
-    minima = agreement.minima
-    return {
-        "id": agreement.id,
-        "parties": list(agreement.parties),
-        "relay": agreement.relay,
-        "min_lead_time_s": agreement.min_lead_time_s,
-        "ack_deadline_s": agreement.ack_deadline_s,
-        "separation": {
-            "horizontal_m": minima.horizontal_m,
-            "vertical_m": minima.vertical_m,
-            "time_s": minima.time_s,
-        },
-        "disclosure": [
-            {"from": a, "to": b, "level": str(level)}
-            for (a, b), level in agreement.disclosure.items()
-        ],
-    }

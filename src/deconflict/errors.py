@@ -12,6 +12,7 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     │   ├── AlreadyExists                 a record with that id is already stored
     │   └── AmbiguousId                   an id names several records the caller may see
     ├── NotFound(LookupError)             no such record, or not visible to the caller
+    ├── NotYetCommitted                   it is there, and committed to by the ledger soon
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
     └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
@@ -34,6 +35,7 @@ __all__ = [
     "InvalidTransition",
     "InvalidVolume",
     "NotFound",
+    "NotYetCommitted",
     "StoreError",
     "VerificationFailed",
     "VersionConflict",
@@ -102,6 +104,19 @@ class NotFound(DeconflictError, LookupError):
     """No such record, or none the caller may see (the two are not told apart)."""
 
     status = 404
+
+
+class NotYetCommitted(DeconflictError):
+    """What was asked for exists, but the ledger commits to it only at its next digest (a
+    party's private entries: ``store.ledger_private``): ask again after ``retry_after_s``. Not
+    a failure: the API answers 202 with ``Retry-After``."""
+
+    status = 202
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(max(1, round(retry_after_s)))}
 
 
 class VersionConflict(DeconflictError, ValueError):

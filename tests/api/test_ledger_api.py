@@ -90,7 +90,8 @@ async def test_key_checkpoints_and_consistency(site):
 
 async def test_inclusion_proofs_verify_and_hidden_entries_are_404(site):
     """A party proves the entries about its records under a checkpoint; an entry about a notice
-    hidden from a party, or a conflict with another's private plan, is 404 as a missing one."""
+    hidden from a party is 404 as a missing one; a conflict with a plan is its owner's private
+    entry, in no shared entry."""
     async with client(site.db, state=site.state) as http:
         ids = await play(http, site)
         ru, us, fr = (token(site.state, p) for p in ("RU", "US", "FR"))
@@ -122,24 +123,19 @@ async def test_inclusion_proofs_verify_and_hidden_entries_are_404(site):
         assert hidden.headers["content-type"] == "application/problem+json"
         none = await http.get("/v1/ledger/entries", params={"record": "RU-N1"}, headers=fr)
         assert none.json() == []
+        # The conflict of RU's notice with US's plan is US's private entry (security.md §3.4):
+        # in no shared entry anyone may list, and only US has (soon) a receipt of it.
         conflict = ids["conflict"]
-        (found,) = [
-            e
-            for e in (
-                await http.get("/v1/ledger/entries", params={"record": conflict}, headers=us)
-            ).json()
-            if e["entry"]["type"] == "conflict.detected"
-        ]
-        mine = await http.get(
-            "/v1/ledger/proofs/inclusion", params={"index": found["index"]}, headers=us
-        )
-        assert mine.status_code == 200
-        theirs = await http.get(
-            "/v1/ledger/proofs/inclusion", params={"index": found["index"]}, headers=ru
-        )
-        assert theirs.status_code == 404
-        listed = await http.get("/v1/ledger/entries", params={"record": conflict}, headers=ru)
-        assert listed.json() == []
+        for caller in (us, ru):
+            listed = await http.get(
+                "/v1/ledger/entries", params={"record": conflict}, headers=caller
+            )
+            assert listed.json() == []
+        pending = await http.get(f"/v1/ledger/receipts/{conflict}", headers=us)
+        assert pending.status_code == 202, pending.text
+        assert int(pending.headers["retry-after"]) >= 1
+        refused = await http.get(f"/v1/ledger/receipts/{conflict}", headers=ru)
+        assert refused.status_code == 404
 
 
 async def test_a_delivery_batch_s_entry_is_for_its_recipient_and_relay_only(site):

@@ -175,13 +175,17 @@ async def entries(
     request: Request,
     principal: Caller,
     record: Annotated[str, Query(min_length=1, description="A notice, notification, ... id.")],
+    party: Annotated[
+        str | None,
+        Query(description="Whose notice ``record`` is (a notice's id is its party's own)."),
+    ] = None,
 ) -> list[EntryOut]:
     """The entries about one record the caller may see, oldest first (none for a record it may
     not see): their indexes are what inclusion proofs are asked for."""
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[EntryOut]:
-        found = entries_about(hub, principal.party, record)
+        found = entries_about(hub, principal.party, record, owner=party)
         return [EntryOut(index=index, entry=entry) for index, entry in found]
 
     return await service(request).runner.run(read)

@@ -24,6 +24,7 @@ from deconflict.demo.timefmt import format_lead, format_window
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
+from deconflict.hub.views import seen_detail
 from deconflict.model import Notice, NoticeState, Plan, PlanState
 from deconflict.web import outline_geometry
 
@@ -192,11 +193,13 @@ async def map_view(
                         volume_feature(v, drawn, record.party, kind, record.id, **extra)
                     )
         for conflict in hub.list_conflicts(party):
-            detail = conflict.detail
+            # As the party may see it: with a hidden other side, its window at the agreement's
+            # resolution, also for what the query's window keeps (security.md §3.6).
+            detail = seen_detail(hub, party, conflict)
             if detail.start_s < high and detail.end_s > low:
-                view = conflict_view(hub, party, conflict)
                 alert = alerts.get(("conflict", conflict.id), {})
                 window = (detail.start_s, detail.end_s)
+                view = conflict_view(hub, party, conflict)
                 features.append(_conflict_feature(view, window, ring, alert))
         return {
             "type": "FeatureCollection",

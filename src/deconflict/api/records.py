@@ -58,6 +58,13 @@ def volumes_from(
 ) -> list[Volume4D]:
     """The volumes of a request's features; an error names the offending feature, and the
     property (``/features/0/properties/start``) or geometry at fault when it is known."""
+    for i, f in enumerate(features):  # the id first: an error may quote it (security.md §3.2)
+        properties = f.get("properties") if isinstance(f, dict) else None
+        if isinstance(properties, dict) and not is_id(properties.get("id")):
+            try:
+                check_id(properties.get("id"), "a volume id")
+            except InvalidInput as error:
+                raise InvalidField(f"/features/{i}/properties/id", str(error)) from None
     document = {"type": "FeatureCollection", "features": list(features)}
     try:
         parsed = parse_feature_collection(document, limits, default_party=party)
@@ -83,11 +90,6 @@ def volumes_from(
                 f"/features/{i}/properties/party",
                 f"volume {item.volume.id!r} belongs to party {item.party!r}, not {party!r}",
             )
-        if not is_id(item.volume.id):
-            try:
-                check_id(item.volume.id, "a volume id")
-            except InvalidInput as error:
-                raise InvalidField(f"/features/{i}/properties/id", str(error)) from None
     return [item.volume for item in parsed]
 
 

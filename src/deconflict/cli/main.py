@@ -61,7 +61,10 @@ app.add_typer(token_app, name="token")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit status."""
+    """Run the CLI; return the exit status. The environment is as it was after: ``--ledger-key``
+    sets its variable for the command only (a program calling this, tests too, keeps its own)."""
+    name = SETTINGS["ledger-key"].env
+    before = os.environ.get(name)
     try:
         app(args=argv, prog_name="deconflict")
     except SystemExit as done:
@@ -71,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(error, InvalidInput) else 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
     return 0
 
 

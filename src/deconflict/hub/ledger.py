@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deconflict.errors import InvalidInput, NotFound, VerificationFailed
+from deconflict.errors import InvalidInput, NotFound, NotYetCommitted, VerificationFailed
 from deconflict.hub.clock import Clock
 from deconflict.hub.ledger_key import load_signer
 from deconflict.ledger import (
@@ -25,6 +25,7 @@ from deconflict.ledger import (
     Opening,
     Signer,
     Verifier,
+    make_private_receipt,
     make_receipt,
     verify_log,
 )
@@ -34,14 +35,26 @@ from deconflict.store import Store
 __all__ = ["HubLedger"]
 
 
+#: How often each party's private entries are digested into the shared log (seconds): see
+#: :mod:`deconflict.store.ledger_private`.
+DIGEST_PERIOD_S = 300.0
+
+
 class HubLedger:
     """Checkpoints, proofs, receipts and openings over one store's ledger."""
 
-    def __init__(self, store: Store, clock: Clock, key_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        key_path: Path | None = None,
+        digest_period_s: float = DIGEST_PERIOD_S,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._key_path = key_path
         self._signer: Signer | None = None
+        self.digest_period_s = digest_period_s
 
     @property
     def signer(self) -> Signer:
@@ -64,6 +77,10 @@ class HubLedger:
     @property
     def size(self) -> int:
         return self._store.ledger_size()
+
+    def digest(self) -> int:
+        """Once a period, each party's digest of its private entries (how many appended)."""
+        return self._store.ledger_digest(self._clock.now(), self.digest_period_s)
 
     def checkpoint(self) -> str:
         """A signed checkpoint of the log as it is now (the last one kept, if the log has not
@@ -117,11 +134,55 @@ class HubLedger:
 
     def receipt(self, party: str, record_id: str) -> bytes:
         """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a fresh
-        checkpoint."""
+        checkpoint: for a notification about the party's own plan, a private receipt (its
+        latest private entry committed to by a digest; NotYetCommitted before the first)."""
+        private = self._private_subject(party, record_id)
+        if private is not None:
+            return self._private_receipt(party, private)
         index = self.receipt_index(party, record_id)
         note = self.checkpoint()
         size = self.signer.verifier().open_checkpoint(note).size
         return make_receipt(self.entry(index), index, self.inclusion(index, size), note)
+
+    def _private_subject(self, party: str, record_id: str) -> str | None:
+        """The subject of ``record_id`` among ``party``'s private entries, if it is one of
+        them: a notification to it about its own plan, or a conflict of its plan."""
+        try:
+            found = self._store.get_notification(record_id)
+        except NotFound:
+            pass
+        else:
+            return (
+                f"notification:{record_id}" if found.private and found.recipient == party else None
+            )
+        try:
+            conflict = self._store.get_conflict(record_id)
+        except NotFound:
+            return None
+        mine = conflict.side_of(party)
+        return f"conflict:{record_id}" if mine is not None and mine.kind == "plan" else None
+
+    def _private_receipt(self, party: str, subject: str) -> bytes:
+        digested = [
+            (index, body)
+            for index, body in self._store.ledger_private_entries(party, subject)
+            if index is not None
+        ]
+        if not digested:
+            period = self.digest_period_s
+            due = (self._clock.now() // period + 1) * period
+            raise NotYetCommitted(
+                f"it is committed to at the next digest of your private entries (every "
+                f"{period:g} s)",
+                retry_after_s=max(1.0, due - self._clock.now()),
+            )
+        index, body = digested[-1]
+        digest = self.entry(index)
+        note = self.checkpoint()
+        size = self.signer.verifier().open_checkpoint(note).size
+        receipt = make_receipt(digest, index, self.inclusion(index, size), note)
+        opening = self._store.ledger_opening(f"private:{party}", int(str(digest["period"])))
+        return make_private_receipt(json.loads(body), receipt, opening)
 
     def opening(self, party: str, notice_id: str, version: int | None = None) -> Opening:
         """The opening of a notice version's commitment, for its filer only."""

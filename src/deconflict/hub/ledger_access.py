@@ -58,7 +58,7 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
         return _sees(lambda: hub.get_conflict(party, conflict))
     if entity == "agreement":
         return any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
-    if entity == "party":
+    if entity in ("party", "private"):  # a party's own, or the digest of its private entries
         return entry.get("party") == party
     return False
 

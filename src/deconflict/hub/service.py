@@ -464,6 +464,7 @@ class Hub:
                 escalated = notification.escalate(now)
                 self._store.update_notification(escalated, "escalated")
                 report.escalated.append(escalated)
+        self.ledger.digest()  # once a period, each party's private entries
         self.ledger.checkpoint()  # periodically: at every tick the log has grown
         return report
 

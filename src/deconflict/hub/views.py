@@ -24,6 +24,7 @@ __all__ = [
     "find_notification",
     "own_notice",
     "own_notification",
+    "seen_detail",
     "view_conflict",
     "view_notifications",
 ]
@@ -65,6 +66,23 @@ def _theirs_visible(hub: Hub, party: str, other: Side) -> bool:
     return any(v.id == other.volume_id for v in seen.volumes)
 
 
+def _shown(hub: Hub, party: str, conflict: Conflict, visible: bool) -> ConflictDetail:
+    if visible:
+        return conflict.detail
+    other = conflict.other_side(party)
+    masked = conflict.masked_for(party)
+    if masked is not None or other is None:
+        return masked if masked is not None else conflict.detail
+    return coarsened(conflict.detail, hub.resolution_for(party, other.party))
+
+
+def seen_detail(hub: Hub, party: str, conflict: Conflict) -> ConflictDetail:
+    """What ``party`` is shown of one of its conflicts' detail (as :func:`view_conflict`),
+    without working out the ways to clear it."""
+    other = conflict.other_side(party)
+    return _shown(hub, party, conflict, other is not None and _theirs_visible(hub, party, other))
+
+
 def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
     """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them): with
     a volume it may not see on the other side, the detail and lead time at the agreement's
@@ -74,11 +92,7 @@ def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
     if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
         raise NotFound(f"no conflict {conflict.id!r}")
     visible = _theirs_visible(hub, party, other)
-    detail = conflict.detail
-    if not visible:
-        masked = conflict.masked_for(party)
-        resolution = hub.resolution_for(party, other.party)
-        detail = masked if masked is not None else coarsened(detail, resolution)
+    detail = _shown(hub, party, conflict, visible)
     suggestion = (
         hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
     )

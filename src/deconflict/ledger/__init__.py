@@ -32,7 +32,7 @@ from deconflict.ledger.merkle import (
     verify_inclusion,
 )
 from deconflict.ledger.note import Checkpoint, Signer, Verifier
-from deconflict.ledger.receipt import Receipt, make_receipt, verify_receipt
+from deconflict.ledger.receipt import Receipt, make_private_receipt, make_receipt, verify_receipt
 
 __all__ = [
     "EMPTY_ROOT",
@@ -54,6 +54,7 @@ __all__ = [
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
+    "make_private_receipt",
     "make_receipt",
     "new_perfect_nodes",
     "node_hash",

@@ -93,13 +93,18 @@ def verify_log(
             break
         tree.append_leaf(leaf)
     size = tree.size
+    changed: list[tuple[int, int]] = []  # (level, start) of the subtree hashes that differ
     for (level, i), value in stored_nodes.items():
         start = i << level
         if (i + 1) << level > size:  # a hash over entries that are gone (from the end)
             if not problems:
                 problems.append((size, f"entry {size} is missing"))
         elif tree.levels[level][i] != value:
-            problems.append((start, f"the hashes over entries {start}.. were changed"))
+            changed.append((level, start))
+    if changed:  # the lowest such subtree names the change most closely
+        level, start = min(changed)
+        end = start + (1 << level) - 1
+        problems.append((start, f"the hashes over entries {start}..{end} were changed"))
     if stored_size != size:
         first = min(size, stored_size)
         problems.append((first, f"the log says {stored_size} entries but holds {size}"))

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 
 from deconflict.engine import ConflictDetail, describe
 from deconflict.geo import AltitudeBand, TimeWindow, Volume4D
-from deconflict.geo.volume import MAX_ALTITUDE_M, MAX_WINDOW_S
 from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notice, RecordKind
 from deconflict.model.parties import Resolution
 from deconflict.policy.rules import disclosure, linked_parties
@@ -167,22 +166,13 @@ def _up(value: float, step: float) -> float:
 
 def envelope(volume: Volume4D, resolution: Resolution) -> Volume4D:
     """``volume`` with its window and band rounded outward to ``resolution``: it contains the
-    volume, and its bounds say nothing finer than the resolution. (Within the limits volumes
-    keep: a window of nearly the longest length keeps an exact bound where rounding would
-    take it past the longest.)"""
+    volume, and its bounds say nothing finer than the resolution."""
     window, band = volume.window, volume.altitude
     start, end = _down(window.start_s, resolution.time_s), _up(window.end_s, resolution.time_s)
-    if end - start > MAX_WINDOW_S:
-        start, end = (
-            (start, window.end_s)
-            if window.end_s - start <= MAX_WINDOW_S
-            else (
-                window.start_s,
-                window.end_s,
-            )
-        )
-    lower = max(-MAX_ALTITUDE_M, _down(band.lower_m, resolution.vertical_m))
-    upper = min(MAX_ALTITUDE_M, _up(band.upper_m, resolution.vertical_m))
+    lower, upper = (
+        _down(band.lower_m, resolution.vertical_m),
+        _up(band.upper_m, resolution.vertical_m),
+    )
     return volume.with_window(TimeWindow(start, end)).with_altitude(AltitudeBand(lower, upper))
 
 

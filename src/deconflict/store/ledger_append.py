@@ -1,5 +1,9 @@
 """Appending to the ledger in the caller's transaction, many entries per statement.
 
+An entry about a party's own plan (``ledger_entries.private_owner``) is not appended to the
+shared log but kept as that party's private entry, written beside it (``ledger_private``), and
+committed to by the party's next digest (:mod:`deconflict.store.ledger_private`).
+
 :func:`record_changes` is called by the store with the change-log rows a write appends, on the same
 connection and so in the same transaction, after the log mutex (:mod:`deconflict.store.order`) is
 taken: ledger appends are serialised exactly as change-log rows are. On PostgreSQL at SERIALIZABLE
@@ -42,6 +46,7 @@ from deconflict.store.ledger_entries import (
     build_entry,
     notice_entry_of,
     notice_subjects,
+    private_owner,
     subject_of,
 )
 
@@ -78,6 +83,8 @@ class _End:
     known: Commitments = field(default_factory=Commitments)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
     pending: list[tuple[int, str, str, float, Notice]] = field(default_factory=list)
+    #: private entries built and not yet written (``ledger_private`` rows, see below)
+    private: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Mark(NamedTuple):
@@ -85,6 +92,7 @@ class Mark(NamedTuple):
 
     size: int
     known: int  # the commitments' snapshot
+    private: int = 0  # the private entries noted
 
 
 def _forget(connection: sa.Connection, *_args: Any) -> None:
@@ -120,7 +128,7 @@ def mark(c: sa.Connection) -> Mark | None:
     end: _End | None = c.info.get(_END)
     if end is None or end.transaction is not c.get_transaction():
         return None
-    return Mark(end.size, end.known.snapshot())
+    return Mark(end.size, end.known.snapshot(), len(end.private))
 
 
 def restore(c: sa.Connection, to: Mark | None) -> None:
@@ -135,6 +143,7 @@ def restore(c: sa.Connection, to: Mark | None) -> None:
         end.pending.pop()
     while end.entries and end.entries[-1][0] >= to.size:
         end.entries.pop()
+    del end.private[to.private :]
 
 
 # The columns of an entry row, in the order :func:`_row` builds them.
@@ -179,6 +188,9 @@ def flush(c: sa.Connection) -> None:
     if end.entries:
         insert_rows(c, lt.ledger_entries, _ENTRY_COLUMNS, end.entries)
         end.entries = []
+    if end.private:
+        insert_rows(c, lt.ledger_private, _PRIVATE_COLUMNS, end.private)
+        end.private = []
 
 
 def record_changes(
@@ -199,7 +211,7 @@ def record_changes(
             return [end.size - 1]
     if end.pending:  # earlier calls' first (not undone with this call's if it fails)
         _build_pending(c, end)
-    before = Mark(end.size, end.known.snapshot())
+    before = Mark(end.size, end.known.snapshot(), len(end.private))
     indexes: list[int | None] = []
     try:
         subjects = notice_subjects(record for *_, record in items)
@@ -215,6 +227,11 @@ def record_changes(
                 _build_pending(c, end)
             found = build_entry(c, kind, entity_id, at_s, record, end.known)
             if found is None:
+                indexes.append(None)
+                continue
+            owner = private_owner(record)
+            if owner is not None:  # the party's own: kept out of the shared log
+                end.private.append(_private_row(owner, kind, entity_id, at_s, found))
                 indexes.append(None)
                 continue
             end.entries.append(_row(end, end.size, kind, entity_id, at_s, found))
@@ -264,6 +281,35 @@ def _build_pending(c: sa.Connection, end: _End) -> None:
         raise
     end.entries += rows
     end.pending = []
+
+
+# The columns of a private entry row, in the order :func:`_private_row` builds them.
+_PRIVATE_COLUMNS = (
+    "party",
+    "type",
+    "subject",
+    "body",
+    "at_s",
+    "version",
+    "commitment",
+    "salt",
+    "content",
+    "leaf",
+)
+
+
+def _private_row(
+    owner: str, kind: str, entity_id: str, at_s: float, built: Built
+) -> tuple[Any, ...]:
+    """A private entry's row: as a shared one's, without an index (its party's next digest
+    gives it one: ``store.ledger_private``)."""
+    entry_type, body, private = built
+    subject = subject_of(kind.split(".", 1)[0], entity_id)
+    text, leaf = body.decode(), leaf_hash(body)
+    if private is None:
+        return (owner, entry_type, subject, text, at_s, None, None, None, None, leaf)
+    version, commitment, salt, content = private
+    return (owner, entry_type, subject, text, at_s, version, commitment, salt, content, leaf)
 
 
 def _row(

@@ -40,6 +40,18 @@ class LedgerStore(ABC):
         """Entry ``index``'s canonical JSON (NotFound past the end)."""
 
     @abstractmethod
+    def ledger_digest(self, at_s: float, period_s: float) -> int:
+        """At the first call in each period, one digest entry per party committing to its
+        private entries not yet digested (:mod:`deconflict.store.ledger_private`); how many."""
+
+    @abstractmethod
+    def ledger_private_entries(
+        self, party: str, subject: str | None = None
+    ) -> list[tuple[int | None, str]]:
+        """``party``'s private entries (about ``subject``), oldest first: (its digest's index or
+        None, its JSON)."""
+
+    @abstractmethod
     def ledger_unrecorded(self) -> str | None:
         """A full audit's cross-check of the store against the ledger: the first record whose
         entries are missing (a change-log row of a party, agreement or notice, or a

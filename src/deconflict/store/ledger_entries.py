@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import canonical
 from deconflict.ledger.commit import commit_canonical
-from deconflict.model import Conflict, Notice, Notification, Plan
+from deconflict.model import Conflict, Notice, Notification, Plan, RecordKind
 from deconflict.model.ids import split_key
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
@@ -35,16 +35,20 @@ from deconflict.store.rows import conflict_values, notification_values
 __all__ = [
     "DELIVERED",
     "DELIVERIES",
+    "DIGEST",
     "NOTICE",
     "NOTIFICATION",
+    "PRIVATE",
     "VERSION_ENTRIES",
     "Built",
     "Commitments",
     "Delivered",
+    "Digest",
     "Private",
     "Record",
     "build_entry",
     "notice_entry_of",
+    "private_owner",
     "rfc3339",
     "subject_of",
 ]
@@ -60,8 +64,43 @@ class Delivered(NamedTuple):
     notifications: tuple[Notification, ...]
 
 
+class Digest(NamedTuple):
+    """The record of a ``private.digest`` change: the leaf hashes (hex) of ``party``'s private
+    entries since its last digest, in order (maybe none), for period ``period``."""
+
+    party: str
+    period: int
+    leaves: tuple[str, ...]
+
+
 #: What a change-log row may carry about its record (None: read it from its table).
-Record = Notice | Plan | Conflict | Notification | Delivered | None
+Record = Notice | Plan | Conflict | Notification | Delivered | Digest | None
+
+#: The entity of a party's digest of its private entries: type ``private.digest``, subject
+#: ``private:<party>``, version the period (see :mod:`deconflict.store.ledger_private`).
+PRIVATE = "private"
+DIGEST = f"{PRIVATE}.digest"
+
+
+def private_owner(record: Record) -> str | None:
+    """The party whose private entries an entry of ``record`` belongs with, if any: what
+    concerns a party's own plan (a conflict with it, the notifications of that conflict, their
+    deliveries) is its alone, kept out of the shared log (security.md §3.4)."""
+    if isinstance(record, Conflict):
+        for side in (record.a, record.b):
+            if side.kind is RecordKind.PLAN:
+                return side.party
+        return None
+    if isinstance(record, Notification):
+        return record.recipient if record.private else None
+    if (
+        isinstance(record, Delivered)
+        and record.notifications
+        and all(n.private for n in record.notifications)
+    ):
+        return record.recipient
+    return None
+
 
 _LOOKUP_CHUNK = 500  # subjects per IN (...) lookup
 
@@ -290,7 +329,10 @@ def _told_of(c: sa.Connection, b: _Entry, key: str | None) -> tuple[int | None, 
 
 
 def _notice_named(key: str | None) -> tuple[str | None, str | None]:
-    """(party, id) of the notice a notification told of, as its entry names them."""
+    """(party, id) of the notice a notification told of, as its entry names them. An entry is
+    read by the notification's recipient and relay: a notification whose recipient could not
+    see the notice (``discloses_notice`` false) names neither it nor its version or commitment,
+    only the conflict, whose entry commits to both sides under a salt (security.md §3.4)."""
     return (None, None) if key is None else split_key(key)
 
 
@@ -298,8 +340,9 @@ def _notification(
     c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
     row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
-    version, commitment = _told_of(c, b, row["notice_id"])
-    notice_party, notice_id = _notice_named(row["notice_id"])
+    named = row["notice_id"] if row["discloses_notice"] else None  # see _named
+    version, commitment = _told_of(c, b, named)
+    notice_party, notice_id = _notice_named(named)
     return {
         "type": kind,
         "notification": row["id"],
@@ -328,13 +371,15 @@ def _delivered(
         raise TypeError(f"a {kind} entry is built from its Delivered record")
     told = []
     for n in sorted(record.notifications, key=lambda n: n.id):
-        version, commitment = _told_of(c, b, n.notice_key)
+        named = n.notice_key if n.discloses_notice else None  # see _notice_named
+        version, commitment = _told_of(c, b, named)
+        notice_party, notice_id = _notice_named(named)
         told.append(
             {
                 "notification": n.id,
                 "kind": str(n.kind),
-                "notice": n.notice_id,
-                "notice_party": n.notice_party,
+                "notice": notice_id,
+                "notice_party": notice_party,
                 "notice_version": version,
                 "notice_commitment": commitment,
                 "conflict": n.conflict_id,
@@ -410,6 +455,17 @@ def build_entry(
         entry = _agreement(c, b, kind, entity_id, at_s)
     elif entity == "party":
         entry = {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
+    elif entity == PRIVATE and isinstance(record, Digest):
+        content = {"party": record.party, "period": record.period, "entries": list(record.leaves)}
+        entry = {
+            "type": kind,
+            "party": record.party,
+            "period": record.period,
+            "at": rfc3339(at_s),
+            "commitment": b.commitment(
+                c, subject_of(PRIVATE, record.party), record.period, content, fresh=True
+            ),
+        }
     else:
         return None
     return kind, canonical(entry), b.private

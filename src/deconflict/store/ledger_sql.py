@@ -31,12 +31,14 @@ from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import (
     DELIVERED,
+    DIGEST,
     NOTICE,
     NOTIFICATION,
     VERSION_ENTRIES,
     subject_of,
 )
 from deconflict.store.ledger_json import notice_content_object_of
+from deconflict.store.ledger_private import PERIOD_CURSOR
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import (
     built_size,
@@ -195,7 +197,10 @@ class SqlLedger(LedgerStore):
                     sa.and_(delivery.c.idx == n.delivery_ledger_idx, delivery.c.type == DELIVERED),
                 )
             )
-            .where(sa.func.coalesce(by_subject.c.n, 0) + one(delivery.c.idx.is_not(None)) < implied)
+            .where(
+                sa.func.coalesce(by_subject.c.n, 0) + one(delivery.c.idx.is_not(None)) < implied,
+                n.private.is_(sa.false()),  # its entries are its recipient's private ones
+            )
             .order_by(n.created_at_s, n.id)
             .limit(1)
         )
@@ -205,15 +210,33 @@ class SqlLedger(LedgerStore):
             .select_from(
                 t.conflicts.outerjoin(by_subject, by_subject.c.subject == "conflict:" + k.id)
             )
-            .where(sa.func.coalesce(by_subject.c.n, 0) < 1 + one(k.resolved_at_s.is_not(None)))
+            .where(
+                sa.func.coalesce(by_subject.c.n, 0) < 1 + one(k.resolved_at_s.is_not(None)),
+                k.a_kind != "plan",  # a plan's conflict is its owner's private entry
+                k.b_kind != "plan",
+            )
             .order_by(k.detected_at_s, k.id)
             .limit(1)
+        )
+
+        cursor, e2 = t.cursors.c, lt.ledger_entries.c
+        digested = sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR).scalar_subquery()
+        # The last period digested has one digest entry per party (ledger_private).
+        digests = sa.select(
+            sa.select(sa.func.count()).select_from(t.parties).scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(e2.type == DIGEST, e2.version == digested)
+            .scalar_subquery(),
+            digested,
         )
 
         def work(c: sa.Connection) -> str | None:
             row = c.execute(inputs).first()
             if row is not None:
                 return f"change-log row {row.seq} ({row.kind} of {row.entity_id!r})"
+            parties, found, period = c.execute(digests).one()
+            if period is not None and found < parties:
+                return f"the digests of period {period} ({found} of {parties} parties')"
             found = c.execute(notifications).scalar()
             if found is not None:
                 return f"notification {found!r}"

@@ -34,6 +34,7 @@ __all__ = [
     "ledger_entries",
     "ledger_keys",
     "ledger_nodes",
+    "ledger_private",
     "ledger_public_keys",
 ]
 
@@ -105,4 +106,32 @@ ledger_public_keys = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("verifier_key", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
+)
+
+# A party's private entries (migration 0013): what concerns its own plans (a conflict with a plan,
+# the notifications of it and what becomes of them), kept out of the shared log, whose growth
+# every party sees, and committed to by the party's digest entry there (``digest_idx``), one per
+# party per period whatever happened: see :mod:`deconflict.store.ledger_private`.
+ledger_private = sa.Table(
+    "ledger_private",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.Identity(),
+        primary_key=True,
+    ),
+    sa.Column("party", Id, nullable=False),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("subject", Id, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("commitment", sa.String(64)),
+    sa.Column("salt", sa.LargeBinary(32)),
+    sa.Column("content", sa.Text),
+    sa.Column("leaf", sa.LargeBinary(32), nullable=False),
+    sa.Column("digest_idx", sa.BigInteger),
+    sa.Index("ix_ledger_private_party_digest", "party", "digest_idx", "seq"),
+    sa.Index("ix_ledger_private_subject", "subject", "seq"),
 )

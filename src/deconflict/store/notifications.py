@@ -176,9 +176,11 @@ class SqlNotifications(SqlRecords):
         ]
         if not marked:
             return marked
-        batches: dict[tuple[str, str | None], list[Notification]] = {}
+        # One entry for each recipient and relay; what concerns a recipient's own plans apart:
+        # its entry is the recipient's private one (``store.ledger_private``).
+        batches: dict[tuple[str, str | None, bool], list[Notification]] = {}
         for n in marked:
-            batches.setdefault((n.recipient, n.via), []).append(n)
+            batches.setdefault((n.recipient, n.via, n.private), []).append(n)
         items: list[LogItem] = [
             (
                 DELIVERED,
@@ -186,7 +188,7 @@ class SqlNotifications(SqlRecords):
                 max(n.delivered_at_s or 0.0 for n in batch),
                 Delivered(recipient, via, tuple(batch)),
             )
-            for (recipient, via), batch in batches.items()
+            for (recipient, via, _), batch in batches.items()
         ]
         indexes = self._log_many(c, items)
         rows = [

@@ -41,6 +41,7 @@ from deconflict.store.base import Change, Store
 from deconflict.store.conflicts import SqlConflicts
 from deconflict.store.detections import SqlDetections
 from deconflict.store.ledger_append import LogItem, record_changes
+from deconflict.store.ledger_private import SqlPrivateLedger
 from deconflict.store.ledger_sql import SqlLedger
 from deconflict.store.notices import SqlNotices
 from deconflict.store.notifications import SqlNotifications
@@ -65,6 +66,7 @@ class SqlStore(
     SqlDetections,
     SqlConflicts,
     SqlNotifications,
+    SqlPrivateLedger,
     SqlLedger,
     Store,
 ):

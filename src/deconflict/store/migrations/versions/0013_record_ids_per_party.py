@@ -15,7 +15,9 @@ Need-to-know (``policy.need_to_know``): each side of a conflict says whether its
 the other under "conflicts-only" (``a_unlocks``, ``b_unlocks``; a conflict stored before says so
 of a notice's side, not of a plan's: plans unlock nothing by default now); a notification says
 whether its recipient could see the notice it names (``discloses_notice``) and whether it is
-about the recipient's own plan (``private``).
+about the recipient's own plan (``private``). What concerns a party's plans is recorded in
+``ledger_private``, outside the shared log, and committed to there by the party's periodic
+digest entry (``store.ledger_private``).
 
 A party id with a ``/`` cannot be keyed so: the upgrade refuses such a store, naming the party.
 
@@ -156,6 +158,30 @@ def upgrade() -> None:
         sa.Column("private", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_table(
+        "ledger_private",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.Identity(),
+            primary_key=True,
+        ),
+        sa.Column("party", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(40), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("at_s", sa.Double(), nullable=False),
+        sa.Column("version", sa.Integer()),
+        sa.Column("commitment", sa.String(64)),
+        sa.Column("salt", sa.LargeBinary(32)),
+        sa.Column("content", sa.Text()),
+        sa.Column("leaf", sa.LargeBinary(32), nullable=False),
+        sa.Column("digest_idx", sa.BigInteger()),
+    )
+    op.create_index(
+        "ix_ledger_private_party_digest", "ledger_private", ["party", "digest_idx", "seq"]
+    )
+    op.create_index("ix_ledger_private_subject", "ledger_private", ["subject", "seq"])
+    op.create_table(
         "hub_secrets",
         sa.Column("name", sa.String(40), primary_key=True),
         sa.Column("value", sa.LargeBinary(64), nullable=False),
@@ -164,6 +190,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("hub_secrets")
+    op.drop_table("ledger_private")
     with op.batch_alter_table("notifications") as batch:
         batch.drop_column("private")
         batch.drop_column("discloses_notice")

@@ -1,0 +1,316 @@
+"""Hostile parties against need-to-know, at the hub: what a party may learn of another is what
+the agreements disclose, through every channel (security.md §3). Each test plays the hostile
+party and names the section it checks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from tests.hub.scenario import HOUR, T0, vol
+
+from deconflict.engine import SeparationMinima
+from deconflict.errors import NotFound
+from deconflict.geo import Circle, Volume4D
+from deconflict.hub import Hub, SimulatedClock
+from deconflict.model import Agreement, Disclosure, Resolution
+
+MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
+
+
+def _hub(
+    path: Path,
+    level: Disclosure,
+    *,
+    relay: str | None = None,
+    back: Disclosure = Disclosure.FULL,
+    resolution: Resolution | None = None,
+) -> tuple[Hub, SimulatedClock]:
+    """X (the victim) and P (the prober) under one agreement: X -> P ``level``, P -> X
+    ``back``; a relay if given; and Q, a party with no agreement at all."""
+    clock = SimulatedClock(T0)
+    hub = Hub.open(path / "hub.db", clock)
+    for party in ("X", "P", "Q", *([relay] if relay else [])):
+        hub.add_party(party)
+    hub.add_agreement(
+        Agreement(
+            "mou",
+            ("X", "P"),
+            minima=MINIMA,
+            relay=relay,
+            disclosure={("X", "P"): level, ("P", "X"): back},
+            resolution=resolution if resolution is not None else Resolution(),
+        )
+    )
+    return hub, clock
+
+
+def _odd(vid: str, **kwargs: Any) -> Volume4D:
+    """X's volume with bounds that are on no round step."""
+    values = {
+        "lon": 39.0,
+        "lower_m": 1_234.0,
+        "upper_m": 7_777.0,
+        "start_s": T0 + 6 * HOUR + 433.0,
+        "end_s": T0 + 8 * HOUR + 77.0,
+    }
+    values.update(kwargs)
+    return vol(vid, **values)
+
+
+def test_one_huge_plan_does_not_unlock_every_volume(tmp_path):
+    """security.md §3.3: under conflicts-only, P's one private plan of 1,260 km radius over 366
+    days met every volume of X and so disclosed them all, and X was never told. Plans unlock
+    nothing by default, and no volume beyond the agreement's unlock bounds does."""
+    hub, _ = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    for k, lon in enumerate((36.0, 38.0, 40.0, 42.0)):
+        hub.file_notice("X", [vol(f"x{k}", lon=lon)], "air-activity", f"XN{k}")
+    huge = Volume4D.build(
+        "everything", Circle((39.0, 35.9), 1_260_000.0), 0.0, 20_000.0, T0, T0 + 366 * 86_400
+    )
+    hub.add_plan("P", [huge], "PP")
+    hub.file_notice("P", [huge], "air-activity", "PN")  # a huge notice does not either
+    report = hub.process()
+    assert report.new_conflicts  # the conflicts are found, and P is told of them
+    assert hub.list_notices("P") == [n for n in hub.list_notices("P") if n.party == "P"]
+    for k in range(4):
+        with pytest.raises(NotFound):
+            hub.get_notice("P", f"XN{k}")
+    hub.close()
+
+
+def test_a_small_notice_still_unlocks_what_it_meets(tmp_path):
+    """security.md §3.3, the rule's other side: a notice within the bounds discloses exactly
+    the volume it meets, and X is told of that conflict."""
+    hub, _ = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    hub.file_notice("X", [vol("near"), vol("far", lon=41.0)], "air-activity", "XN")
+    hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+    hub.process()
+    assert [v.id for v in hub.get_notice("P", "XN").volumes] == ["near"]
+    assert any(n.kind == "conflict" for n in hub.list_notifications("X"))
+    hub.close()
+
+
+def _probe_picture(tmp_path: Path, with_plan: bool) -> list[object]:
+    """Everything P can observe after filing probe notices, in a hub where X has (or has not)
+    a private plan under one of them."""
+    hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY, relay="R")
+    if with_plan:
+        hub.add_plan("X", [vol("secret", lon=39.0)], "XP")
+        hub.process()
+    seen: list[object] = []
+    for k, lon in enumerate((39.0, 40.0)):  # the first meets the plan, if there is one
+        hub.file_notice("P", [vol(f"probe{k}", lon=lon)], "air-activity", f"PR{k}")
+        hub.process()
+        clock.advance(600)
+        for party in ("X", "R"):  # X and the relay receive what they are sent
+            hub.deliver(party)
+        for n in hub.list_notifications("X"):
+            if n.recipient == "X" and n.state != "acknowledged":
+                hub.acknowledge("X", n.id)
+        hub.tick()
+        seen.append(hub.ledger.size)
+        seen.append(hub.ledger.receipt_index("P", f"PR{k}"))
+        seen.append([(n.recipient, n.kind) for n in hub.list_notifications("R")])
+        seen.append(len(hub.list_conflicts("P")))
+    hub.close()
+    return seen
+
+
+def test_the_ledger_grows_alike_whether_a_probe_meets_a_hidden_plan(tmp_path):
+    """security.md §3.4: P swept probe notices and watched the ledger grow by more where one met
+    X's private plan, locating it within a few km. What concerns a plan is X's private entry,
+    committed to by X's digest, one a period whatever happened: the ledger's size, P's entries'
+    indexes, P's conflicts and the relay's notifications are the same with the plan or
+    without."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert _probe_picture(tmp_path / "a", True) == _probe_picture(tmp_path / "b", False)
+
+
+def test_the_relay_learns_nothing_of_a_partys_plans(tmp_path):
+    """security.md §3.6: the relay read the notifications it relayed and so learned where a
+    party had private plans. What concerns a plan goes to its owner directly."""
+    hub, _ = _hub(tmp_path, Disclosure.FULL, relay="R")
+    hub.add_plan("X", [vol("secret")], "XP")
+    hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+    hub.process()
+    told = [n for n in hub.list_notifications("X") if n.conflict_id is not None]
+    assert told
+    assert all(n.via is None and n.private for n in told)
+    assert all(n.conflict_id is None for n in hub.list_notifications("R"))
+    hub.close()
+
+
+def _masked_view(path: Path, hidden: Volume4D, *others: Volume4D) -> object:
+    """What P is told of its notice's conflict with X's hidden volume (and of the adjustment
+    that clears it): the conflict view's detail and lead time, and the suggestion."""
+    from deconflict.hub.views import view_conflict
+
+    hub, _ = _hub(path, Disclosure.NONE)
+    hub.file_notice("X", [hidden, *others], "air-activity", "XN")
+    hub.file_notice("P", [vol("mine", lon=39.02, lower_m=3_000.0, upper_m=5_000.0)], "a", "PN")
+    hub.process()
+    (conflict,) = hub.list_conflicts("P")
+    view = view_conflict(hub, "P", conflict)
+    suggestion = view.suggestion
+    assert suggestion is not None
+    picture = (
+        view.detail,
+        view.lead_time_s,
+        view.theirs,
+        [(a.kind, a.delta, a.describe()) for a in (suggestion.time, suggestion.altitude) if a],
+    )
+    hub.close()
+    return picture
+
+
+def test_a_hidden_volume_is_told_only_to_the_agreements_resolution(tmp_path):
+    """security.md §3.6: under none, the conflict view and the adjustment gave away the hidden
+    volume's upper altitude and start exactly. Two hidden volumes whose bounds round to the same
+    steps (15 min, 150 m) now tell P exactly the same thing."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    a = _odd("h")
+    b = _odd(
+        "h",
+        lower_m=1_201.0,
+        upper_m=7_651.0,
+        start_s=T0 + 6 * HOUR + 201.0,  # the same 15 min steps as 433 s and 77 s (T0 is 700 s in)
+        end_s=T0 + 8 * HOUR + 199.0,
+    )
+    assert _masked_view(one, a) == _masked_view(two, b)
+
+
+def test_a_suggestion_counts_other_hidden_volumes_as_their_envelopes(tmp_path):
+    """security.md §3.6: the adjustment was computed against volumes the party may not see,
+    exactly. A second hidden volume of X, moved within its steps, changes nothing P sees."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    # h0 blocks the earlier shifts; h2, just after h, is what a later shift must clear.
+    h0 = _odd("h0", lon=39.03, start_s=T0 + 3 * HOUR + 100.0, end_s=T0 + 5 * HOUR + 333.0)
+    after = {"start_s": T0 + 8 * HOUR + 150.0, "end_s": T0 + 9 * HOUR + 333.0}
+    a = _masked_view(one, _odd("h"), h0, _odd("h2", lon=39.03, **after))
+    moved = {"start_s": T0 + 8 * HOUR + 190.0, "end_s": T0 + 9 * HOUR + 1_000.0}  # same steps
+    b = _masked_view(two, _odd("h"), h0, _odd("h2", lon=39.03, **moved))
+    assert a == b
+
+
+def _old_conflict_id(*sides: tuple[str, str, int, str]) -> str:
+    """How conflict ids were made: a hash of what any party could guess (kind, record id,
+    version, volume id of each side)."""
+    one, two = sorted(sides)
+    return "C-" + hashlib.sha256("|".join(map(str, (*one, *two))).encode()).hexdigest()[:20]
+
+
+def test_a_conflict_id_names_nothing_a_party_could_guess(tmp_path):
+    """security.md §3.2: a conflict's id was a hash of its sides' ids, so a party told of a
+    conflict with a hidden notice could test a guess of that notice's id against it. Ids are
+    keyed by the store's secret: the same records give other ids in another store."""
+    ids = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        hub, _ = _hub(tmp_path / name, Disclosure.NONE)
+        hub.file_notice("X", [vol("x1")], "air-activity", "XN")
+        hub.file_notice("P", [vol("p1", lon=39.02)], "air-activity", "PN")
+        hub.process()
+        (conflict,) = hub.list_conflicts("P")
+        ids.append(conflict.id)
+        guess = _old_conflict_id(("notice", "XN", 1, "x1"), ("notice", "PN", 1, "p1"))
+        assert conflict.id != guess
+        hub.close()
+    assert ids[0] != ids[1]
+
+
+@contextmanager
+def _statements(hub: Hub) -> Iterator[list[str]]:
+    """The SQL statements the hub's store runs meanwhile."""
+    engine: sa.Engine = hub.store._engine  # type: ignore[attr-defined]
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_a_hidden_notice_is_looked_up_as_a_missing_one(tmp_path, level):
+    """security.md §3.5: GET of a hidden notice took measurably longer than of a missing one
+    (it was read, then its disclosure worked out). Both are now the same statements, so the
+    time they take tells nothing: shown by the statements, not by a clock."""
+    hub, _ = _hub(tmp_path, level)
+    hub.file_notice("X", [vol("x", lon=41.0)], "air-activity", "HIDDEN")
+    hub.process()
+    runs = {}
+    for name in ("HIDDEN", "MISSING"):
+        with _statements(hub) as seen, pytest.raises(NotFound) as refused:
+            hub.get_notice("P", name)
+        runs[name] = (seen, str(refused.value).replace(name, "?"))
+    assert runs["HIDDEN"] == runs["MISSING"]
+    hub.close()
+
+
+def test_a_list_costs_what_it_shows_not_the_hidden_history(tmp_path):
+    """security.md §4: a conflicts-only party's list read every notice of the hub and then the
+    conflicts of each (582 ms at 1,500 notices; twenty such lists stalled everyone for 14 s).
+    The store finds what the party may see in one query: the statements a page runs do not
+    grow with what is hidden."""
+    hub, _ = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    hub.file_notice("X", [vol("x", lon=41.0)], "air-activity", "X0")
+    hub.process()
+    with _statements(hub) as few:
+        assert hub.list_notices("P", limit=100) == []
+    for k in range(1, 60):
+        hub.file_notice("X", [vol("x", lon=41.0)], "air-activity", f"X{k}")
+    hub.process()
+    with _statements(hub) as many:
+        assert hub.list_notices("P", limit=100) == []
+    assert len(many) == len(few)
+    hub.close()
+
+
+def test_a_plan_owner_proves_what_it_was_told_of_its_plan_privately(tmp_path):
+    """security.md §3.4: what concerns X's plan is kept out of the shared log, yet X can still
+    prove it was told, and when: a private receipt (its private entry, the receipt of the
+    digest that commits to it, the digest's opening) verifies with the hub's key alone. Before
+    the digest the hub says when to ask again; no other party gets one."""
+    from deconflict.errors import NotYetCommitted
+    from deconflict.ledger import Verifier, verify_receipt
+
+    hub, clock = _hub(tmp_path, Disclosure.FULL)
+    hub.tick()  # this period's digests
+    hub.add_plan("X", [vol("secret")], "XP")
+    hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+    hub.process()
+    (told,) = [n for n in hub.list_notifications("X") if n.private]
+    (conflict,) = hub.list_conflicts("X")
+    with pytest.raises(NotYetCommitted) as later:
+        hub.ledger.receipt("X", told.id)
+    assert 1 <= later.value.retry_after_s <= hub.ledger.digest_period_s
+    clock.advance(hub.ledger.digest_period_s)
+    hub.acknowledge("X", told.id)
+    hub.tick()
+    verifier = Verifier.parse(hub.ledger.public_key)
+    for record, kind in (
+        (told.id, "notification.acknowledged"),
+        (conflict.id, "conflict.detected"),
+    ):
+        proven = verify_receipt(hub.ledger.receipt("X", record), verifier)
+        assert proven.private
+        assert proven.entry["type"] == kind
+        with pytest.raises(NotFound):
+            hub.ledger.receipt("P", record)
+    hub.close()

@@ -10,7 +10,8 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     │   ├── InvalidDocument               a file or document is malformed (GeoJSON, scenario)
     │   ├── InvalidTransition             a state change the state machine does not allow
     │   ├── AlreadyExists                 a record with that id is already stored
-    │   └── AmbiguousId                   an id names several records the caller may see
+    │   ├── AmbiguousId                   an id names several records the caller may see
+    │   └── RefusedDestination            a webhook URL the hub may not send to (inside, not http)
     ├── NotFound(LookupError)             no such record, or not visible to the caller
     ├── NotYetCommitted                   it is there, and committed to by the ledger soon
     ├── VersionConflict                   an amendment named a stale version
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidVolume",
     "NotFound",
     "NotYetCommitted",
+    "RefusedDestination",
     "StoreError",
     "VerificationFailed",
     "VersionConflict",
@@ -98,6 +100,12 @@ class AmbiguousId(InvalidInput):
     """An id names several records the caller may see (ids are each party's own): say whose."""
 
     status = 409
+
+
+class RefusedDestination(InvalidInput):
+    """A webhook URL the hub may not send to: not plain http(s) to a host, or naming (or
+    resolving to) an address inside (loopback, link-local, private, metadata ...); the message
+    says which, never what answers there."""
 
 
 class NotFound(DeconflictError, LookupError):

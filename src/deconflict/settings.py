@@ -10,7 +10,14 @@ from pathlib import Path
 
 from deconflict import owner_only
 
-__all__ = ["SETTINGS", "Setting", "ledger_key_path", "local_state_path", "setting_value"]
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "ledger_key_path",
+    "local_state_path",
+    "setting_value",
+    "webhook_key_path",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +43,9 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "state-dir",
             ".deconflict",
-            "Folder for a service's local files (the local issuer's key, the ledger key) when "
-            "--db is a database URL; beside the SQLite file otherwise. Idempotency-Key responses "
-            "and webhooks are kept in the database, shared by every worker.",
+            "Folder for a service's local files (the local issuer's key, the ledger and webhook "
+            "keys) when --db is a database URL; beside the SQLite file otherwise. Idempotency-Key "
+            "responses and webhooks are kept in the database, shared by every worker.",
         ),
         Setting(
             "ledger-key",
@@ -47,6 +54,21 @@ SETTINGS: dict[str, Setting] = {
             "missing); by default <db>.ledger-key beside the SQLite file, or hub.ledger-key in "
             "the state-dir for a database URL. Every hub process on one database must read the "
             "same key.",
+        ),
+        Setting(
+            "webhook-key",
+            "",
+            "File holding the key that seals webhook secrets in the database (made with mode "
+            "0600 when missing); by default <db>.webhook-key beside the SQLite file, or "
+            "hub.webhook-key in the state-dir for a database URL. Every hub process on one "
+            "database must read the same key; lost, every webhook must be set again.",
+        ),
+        Setting(
+            "webhook-allow-networks",
+            "",
+            "Networks (CIDRs, comma-separated) webhooks may be sent to besides public "
+            "addresses: receivers on a private network or on the hub's host. Cloud metadata "
+            "addresses stay refused.",
         ),
         Setting("url", "", "URL of a remote hub; when set, commands act through its API."),
         Setting("token", "", "Bearer token for the remote hub (see `deconflict token issue`)."),
@@ -105,6 +127,14 @@ def ledger_key_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
         return Path(chosen)
     state = local_state_path(db, environ)
     return state.with_name(state.name + ".ledger-key")
+
+
+def webhook_key_path(state: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The file of the key sealing webhook secrets, for a service whose local files are named
+    after ``state`` (:func:`local_state_path`): the ``webhook-key`` setting if set, else
+    ``<state>.webhook-key`` (beside the ledger key)."""
+    chosen = setting_value("webhook-key", environ)
+    return Path(chosen) if chosen else state.with_name(state.name + ".webhook-key")
 
 
 def setting_value(name: str, environ: Mapping[str, str] | None = None) -> str:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
 from tests.api.harness import Site, circle, client_with, notice_body, token
+from tests.api.webhook_harness import Watch, receiver
 
 import deconflict.api.service
 from deconflict.api import ApiSettings, create_app
@@ -22,19 +22,32 @@ from deconflict.api import ApiSettings, create_app
 pytestmark = pytest.mark.anyio
 
 
-def _app(site: Site):  # type: ignore[no-untyped-def]
-    return create_app(ApiSettings(db=site.db, state=site.state, webhook_poll_s=0.2))
+LOOPBACK = ("127.0.0.1/32",)  # the test's webhook receivers are on this host
+
+
+def _order(event_id: str) -> tuple[int, str]:
+    """An event id's place in its stream."""
+    micros, _, notification = event_id.partition(".")
+    return int(micros), notification
+
+
+def _app(site: Site, observer: Any = None):  # type: ignore[no-untyped-def]
+    settings = ApiSettings(
+        db=site.db, state=site.state, webhook_poll_s=0.2, webhook_allow_networks=LOOPBACK
+    )
+    return create_app(settings, webhook_observer=observer)
 
 
 @asynccontextmanager
 async def workers(
-    site: Site, count: int = 2
+    site: Site, count: int = 2, observer: Any = None
 ) -> AsyncIterator[list[tuple[object, httpx.AsyncClient]]]:
-    """``count`` apps on one database, each with its own hub, lifespan running."""
+    """``count`` apps on one database, each with its own hub, lifespan running (each telling
+    ``observer`` of its webhook attempts)."""
     async with AsyncExitStack() as stack:
         found = []
         for _ in range(count):
-            app = _app(site)
+            app = _app(site, observer)
             found.append((app, await stack.enter_async_context(client_with(app))))
         yield found
 
@@ -85,66 +98,32 @@ async def test_a_retry_after_a_crash_between_commit_and_answer_is_replayed(site,
         assert [n["id"] for n in (await b.get("/v1/notices", headers=ru)).json()] == ["RU-CRASH"]
 
 
-@contextmanager
-def receiver(refused: list[str] | None = None) -> Iterator[tuple[str, list[str]]]:
-    """A webhook receiver on 127.0.0.1: its URL and the Webhook-Ids it took, in order. With
-    ``refused``, it answers 503 while ``refused`` holds the string "down", noting each refused
-    id there too."""
-    taken: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", "0")))
-            if refused is not None and "down" in refused:
-                refused.append(self.headers["webhook-id"])
-                self.send_response(503)
-                self.end_headers()
-                return
-            taken.append(self.headers["webhook-id"])
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", taken
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
-
-
 async def test_a_webhook_set_on_one_worker_is_sent_once_by_the_leader(site):
     """Two workers run; US sets its webhook on the one not holding the lease; RU's notices
-    reach the receiver once each, sent by the lease holder, and both workers see the cursor."""
+    reach the receiver once each, sent by the lease holder (the other never tries), and both
+    workers see the cursor."""
     us, ru = token(site.state, "US"), token(site.state, "RU")
-    with receiver() as (url, taken):
-        async with workers(site) as pair:
+    watch = Watch()
+    with receiver(watch) as inside:
+        async with workers(site, observer=watch.observe) as pair:
             leading = [app.state.service.runner.leading for app, _ in pair]  # type: ignore[attr-defined]
             assert sorted(leading) == [False, True]
             standby = next(http for (_, http), lead in zip(pair, leading, strict=True) if not lead)
-            hook = await standby.put("/v1/webhook", json={"url": url}, headers=us)
+            hook = await standby.put("/v1/webhook", json={"url": inside.url}, headers=us)
             assert hook.status_code == 200, hook.text
             for i, (_, http) in enumerate(pair):
                 body = notice_body(circle(f"v{i}"), id=f"RU-N{i}")
                 assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
-            told = []
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                told = (await standby.get("/v1/notifications", headers=us)).json()
-                if len(told) == 2 and len(taken) >= 2:
-                    break
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(1.0)  # several polls of both workers: no second delivery
+            await watch.until(lambda: len(inside.taken) == 2, "both notifications taken")
+            last = max(inside.taken, key=_order)
+            await watch.until(lambda: watch.cursor("US") == last, "the cursor at the last")
+            told = (await standby.get("/v1/notifications", headers=us)).json()
             status = [(await h.get("/v1/webhook", headers=us)).json() for _, h in pair]
-    assert len(told) == 2
+    taken = inside.taken
     assert sorted(t.split(".", 1)[1] for t in taken) == sorted(n["id"] for n in told)
     assert len(taken) == len(set(taken)) == 2
-    assert [s["last_delivery_id"] for s in status] == [taken[-1], taken[-1]]
+    assert [s["last_delivery_id"] for s in status] == [watch.cursor("US")] * 2
+    assert len(watch.outcomes("US")) == 2  # one attempt each, all by the lease holder
 
 
 async def test_when_the_sending_worker_stops_the_next_leader_sends_what_was_left(site):
@@ -153,35 +132,43 @@ async def test_when_the_sending_worker_stops_the_next_leader_sends_what_was_left
     and sends both notifications, the first with the Webhook-Id A used: the receiver can
     deduplicate across the failover, and nothing is lost."""
     us, ru = token(site.state, "US"), token(site.state, "RU")
-    refused = ["down"]
-    settings = ApiSettings(db=site.db, state=site.state, webhook_poll_s=0.2, webhook_backoff_s=0.2)
-    with receiver(refused) as (url, taken):
+    down = threading.Event()
+    down.set()
+    watch = Watch()
+    settings = ApiSettings(
+        db=site.db,
+        state=site.state,
+        webhook_poll_s=0.2,
+        webhook_backoff_s=0.2,
+        webhook_allow_networks=LOOPBACK,
+    )
+    with receiver(watch, answer=lambda _n, _r: 503 if down.is_set() else 204) as inside:
         async with AsyncExitStack() as b_stack:
             a_stack = AsyncExitStack()
-            a_app = create_app(settings)
+            a_app = create_app(settings, webhook_observer=watch.observe)
             a = await a_stack.enter_async_context(client_with(a_app))
-            b_app = create_app(settings)
+            b_app = create_app(settings, webhook_observer=watch.observe)
             b = await b_stack.enter_async_context(client_with(b_app))
             assert a_app.state.service.runner.leading
             assert not b_app.state.service.runner.leading
-            assert (await b.put("/v1/webhook", json={"url": url}, headers=us)).status_code == 200
+            hook = await b.put("/v1/webhook", json={"url": inside.url}, headers=us)
+            assert hook.status_code == 200, hook.text
             first = notice_body(circle("v0"), id="RU-N0")
             assert (await a.post("/v1/notices", json=first, headers=ru)).status_code == 201
-            deadline = time.monotonic() + 20
-            while len(refused) < 2 and time.monotonic() < deadline:  # A tried, and was refused
-                await asyncio.sleep(0.05)
-            assert len(refused) >= 2, "the lease holder never tried to send"
+            await watch.until(lambda: len(inside.requests) >= 2, "A tried twice, refused")
             await a_stack.aclose()  # A stops (and gives the lease up)
-            refused.remove("down")  # the receiver is back
+            refused = [r.webhook_id for r in inside.requests]
+            down.clear()  # the receiver is back
             second = notice_body(circle("v1"), id="RU-N1")
             assert (await b.post("/v1/notices", json=second, headers=ru)).status_code == 201
-            while len(taken) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.6)  # more polls: nothing is sent twice
+            await watch.until(lambda: len(inside.taken) == 2, "B sent both")
+            last = max(inside.taken, key=_order)
+            await watch.until(lambda: watch.cursor("US") == last, "the cursor at the last")
             told = (await b.get("/v1/notifications", headers=us)).json()
             assert b_app.state.service.runner.leading
+    taken = inside.taken
     assert sorted(t.split(".", 1)[1] for t in taken) == sorted(n["id"] for n in told)
     assert len(told) == 2
-    assert len(taken) == len(set(taken)) == 2  # each sent once once the receiver took it
+    assert len(taken) == len(set(taken)) == 2  # each taken once
     assert refused[0] in taken  # the id A used is the id B delivered
     assert set(refused) == {refused[0]}  # A only ever tried that one

@@ -219,3 +219,39 @@ def test_notice_versions_at_0008_gain_links_to_their_ledger_entries(store_target
     assert "WHERE" in _subject_index(engine).upper()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()
+
+
+def test_webhooks_before_0014_keep_their_secret_until_sealed(store_target):
+    """A webhook row written before 0014 (its secret in clear) is kept as it was, to be sealed
+    by the service at its start (the migration cannot read the key file); taken back below
+    0014, a row holding only a sealed secret is removed (it cannot be opened there) and the
+    others stay."""
+    engine = _engine(store_target)
+    config = _config()
+    before = ScriptDirectory.from_config(config).get_revision("0014").down_revision
+    assert isinstance(before, str)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, before)
+        connection.execute(
+            sa.text(
+                "INSERT INTO webhooks (party, url, secret) "
+                "VALUES ('US', 'https://us.example/', 'old-secret-0123456789')"
+            )
+        )
+    open_store(store_target).close()
+    with engine.begin() as connection:
+        rows = connection.execute(sa.text("SELECT party, secret, sealed FROM webhooks")).all()
+        assert [tuple(r) for r in rows] == [("US", "old-secret-0123456789", None)]
+        connection.execute(
+            sa.text(
+                "INSERT INTO webhooks (party, url, sealed) "
+                "VALUES ('FR', 'https://fr.example/', 'v1.0123456789abcdef.AAAA')"
+            )
+        )
+        config.attributes["connection"] = connection
+        command.downgrade(config, before)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT party, secret FROM webhooks")).all()
+    assert [tuple(r) for r in rows] == [("US", "old-secret-0123456789")]
+    engine.dispose()

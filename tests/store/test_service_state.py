@@ -1,11 +1,14 @@
 """The service state several workers share: stored Idempotency-Key responses (written with the
-change they answer, expired by age) and webhooks whose cursor only moves from what was read."""
+change they answer, expired by age) and webhooks whose cursor only moves from what was read, and
+whose secrets are never kept in clear."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from deconflict.model import Party
 from deconflict.store import open_store
-from deconflict.store.service_state import ServiceState, StoredResponse
+from deconflict.store.service_state import ServiceState, StoredResponse, webhooks
 
 
 def test_a_response_is_stored_with_the_change_or_not_at_all(store_target):
@@ -70,6 +73,34 @@ def test_a_webhook_cursor_moves_only_from_what_was_read(store_target):
         assert not b.delete_webhook("US")
         assert a.get_webhook("US") is None
         assert not a.advance_webhook("US", "e-3", "e-4")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_secrets_in_clear_from_before_0014_are_sealed_once_and_erased(store_target):
+    """A webhook row holding its secret in clear (as hubs before migration 0014 wrote it) is
+    sealed by the first store that seals, and the clear secret erased; a second store finds
+    nothing to seal; setting a webhook never writes a secret in clear."""
+    first, second = open_store(store_target), open_store(store_target)
+    a, b = ServiceState(first), ServiceState(second)
+    try:
+        with first.write_connection("an old hub's webhook row") as c:
+            c.execute(
+                sa.insert(webhooks).values(party="US", url="https://us.example/", secret="old-s")
+            )
+        before = b.get_webhook("US")
+        assert before is not None
+        assert (before.sealed, before.clear_secret) == (None, "old-s")
+        assert a.seal_webhook_secrets(lambda party, secret: f"sealed({party},{secret})") == ["US"]
+        assert b.seal_webhook_secrets(lambda party, secret: "again") == []
+        after = b.get_webhook("US")
+        assert after is not None
+        assert (after.sealed, after.clear_secret) == ("sealed(US,old-s)", None)
+        a.put_webhook("FR", "https://fr.example/", "sealed-fr")
+        with first.read_connection("reading the rows") as c:
+            clear = c.execute(sa.select(webhooks.c.secret)).scalars().all()
+        assert clear == [None, None]
     finally:
         first.close()
         second.close()

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -33,10 +34,20 @@ from deconflict.api.limits import BodyLimit, RateLimiter
 from deconflict.api.observe import Observe
 from deconflict.api.runner import HubRunner
 from deconflict.api.service import Metrics, Service, service_state
-from deconflict.api.webhooks import Webhooks, WebhookSender
+from deconflict.api.webhooks import (
+    Destinations,
+    SenderSettings,
+    WebhookEvent,
+    WebhookKey,
+    Webhooks,
+    WebhookSender,
+    parse_networks,
+)
+from deconflict.api.webhooks.guard import Resolve
+from deconflict.api.webhooks.net import SystemResolver
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
 from deconflict.hub import Hub
-from deconflict.settings import local_state_path
+from deconflict.settings import local_state_path, webhook_key_path
 
 __all__ = ["ApiSettings", "create_app"]
 
@@ -49,7 +60,15 @@ class ApiSettings:
     the service's local files (the local issuer's key) are named after (default: see
     :func:`deconflict.settings.local_state_path`); ``issuers_file`` adds trusted issuers;
     ``trust_local`` trusts the local issuer. Stored Idempotency-Key responses are replayed for
-    ``idempotency_ttl_s`` and swept every ``sweep_s`` by the lease holder."""
+    ``idempotency_ttl_s`` and swept every ``sweep_s`` by the lease holder.
+
+    Webhooks (see :mod:`deconflict.api.webhooks`): sent to public addresses and to the networks
+    of ``webhook_allow_networks`` (CIDRs); their secrets sealed with the key in the file
+    ``webhook_key`` (default: the ``webhook-key`` setting, else ``<state>.webhook-key``); each
+    attempt at most ``webhook_timeout_s`` in all, ``webhook_in_flight`` at once per receiver,
+    ``webhook_window`` notifications read ahead of a receiver's cursor, a failed one retried
+    after ``webhook_backoff_s`` doubling to 5 minutes; webhooks looked at every
+    ``webhook_poll_s``."""
 
     db: str | Path
     state: Path | None = None
@@ -62,6 +81,11 @@ class ApiSettings:
     detect_interval_s: float = 0.05
     webhook_backoff_s: float = 1.0
     webhook_poll_s: float = 1.0
+    webhook_allow_networks: tuple[str, ...] = ()
+    webhook_key: Path | None = None
+    webhook_timeout_s: float = 10.0
+    webhook_in_flight: int = 4
+    webhook_window: int = 256
     idempotency_ttl_s: float = 86_400.0
     sweep_s: float = 60.0
     geo_limits: GeoLimits = DEFAULT_LIMITS
@@ -89,33 +113,53 @@ def create_app(
     settings: ApiSettings,
     hub_factory: Callable[[], Hub] | None = None,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    webhook_resolver: Resolve | None = None,
+    webhook_observer: Callable[[WebhookEvent], None] | None = None,
 ) -> FastAPI:
-    """The service over the hub ``hub_factory`` makes (default: the SQLite hub at ``db``);
-    ``webhook_transport`` replaces the network for webhook deliveries (tests)."""
+    """The service over the hub ``hub_factory`` makes (default: the SQLite hub at ``db``).
+    Tests replace parts of the webhooks' world: ``webhook_transport`` the network,
+    ``webhook_resolver`` the DNS (``await resolve(host, port)``: the addresses), and
+    ``webhook_observer`` is told of every delivery attempt and cursor move (on the event
+    loop)."""
     factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
     runner = HubRunner(factory, settings.detect_interval_s)
+    allowed = parse_networks(settings.webhook_allow_networks)
+    # Lookups of the names parties set (in requests) and of the receivers' (in deliveries) on
+    # threads of their own, so slow names set by one cannot hold up the deliveries.
+    resolvers = [] if webhook_resolver is not None else [SystemResolver(8), SystemResolver(16)]
+    set_resolve, send_resolve = _resolvers(webhook_resolver, resolvers)
+    key_file = settings.webhook_key or webhook_key_path(_state(settings))
     svc = Service(
         runner=runner,
         verifier=TokenVerifier(_issuers(settings)),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
         metrics=Metrics(),
-        webhooks=Webhooks(runner),
+        webhooks=Webhooks(runner, WebhookKey.load(key_file), Destinations(set_resolve, allowed)),
         deliveries=DeliveryMarks(runner),
         idempotency_ttl_s=settings.idempotency_ttl_s,
     )
     sender = WebhookSender(
         runner,
         svc.webhooks,
+        Destinations(send_resolve, allowed),
+        SenderSettings(
+            timeout_s=settings.webhook_timeout_s,
+            in_flight=settings.webhook_in_flight,
+            window=settings.webhook_window,
+            backoff_s=settings.webhook_backoff_s,
+            poll_s=settings.webhook_poll_s,
+        ),
         webhook_transport,
-        base_backoff_s=settings.webhook_backoff_s,
-        poll_s=settings.webhook_poll_s,
+        webhook_observer,
     )
+    sender.observe(partial(_count_attempt, svc.metrics))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.gc_threshold:
             tune_gc(settings.gc_threshold)
         await runner.start()
+        await svc.webhooks.seal_clear_secrets()
         sender.start()
         sweeper = asyncio.create_task(_sweep(runner, settings))
         try:
@@ -125,6 +169,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             await sender.stop()
+            for resolver in resolvers:
+                resolver.close()
             await svc.deliveries.stop()
             await runner.stop()
 
@@ -161,6 +207,19 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)  # outermost: on every response, the others' too
     return app
+
+
+def _count_attempt(metrics: Metrics, event: WebhookEvent) -> None:
+    if event.outcome in ("delivered", "failed", "refused"):
+        metrics.webhook_attempts.labels(event.outcome).inc()
+
+
+def _resolvers(given: Resolve | None, made: list[SystemResolver]) -> tuple[Resolve, Resolve]:
+    """The resolvers of names set through the API and of the sender's connections: ``given``
+    for both, or the two ``made``."""
+    if given is not None:
+        return given, given
+    return made[0], made[1]
 
 
 def tune_gc(threshold: int) -> None:

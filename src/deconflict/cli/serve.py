@@ -31,6 +31,10 @@ def serve(
     port: Annotated[int | None, _option("port", "--port")] = None,
     issuers: Annotated[Path | None, _option("issuers", "--issuers")] = None,
     workers: Annotated[int | None, _option("workers", "--workers")] = None,
+    webhook_allow_networks: Annotated[
+        str | None, _option("webhook-allow-networks", "--webhook-allow-networks")
+    ] = None,
+    webhook_key: Annotated[Path | None, _option("webhook-key", "--webhook-key")] = None,
     detector_process: Annotated[
         bool | None,
         typer.Option(
@@ -57,6 +61,7 @@ def serve(
     from deconflict.api import ApiSettings, create_app
     from deconflict.api.background import DetectorProcess
     from deconflict.api.observe import log_to_stderr
+    from deconflict.api.webhooks import parse_networks
     from deconflict.cli.common import fail, geo_limits
 
     path = db if db is not None else setting_value("db")
@@ -69,6 +74,14 @@ def serve(
         for party, link in sign_in_links(path, f"http://{_url_host(bind)}:{listen}/"):
             typer.echo(f"{party:>8}  {link}")
     issuers_file = issuers or (Path(setting_value("issuers")) if setting_value("issuers") else None)
+    allowed = parse_networks(
+        webhook_allow_networks
+        if webhook_allow_networks is not None
+        else setting_value("webhook-allow-networks")
+    )
+    key_file = webhook_key or (
+        Path(setting_value("webhook-key")) if setting_value("webhook-key") else None
+    )
     settings = ApiSettings(
         db=path,
         issuers_file=issuers_file,
@@ -76,6 +89,8 @@ def serve(
         rate_per_s=float(setting_value("rate-per-s")),
         rate_burst=float(setting_value("rate-burst")),
         gc_threshold=_whole_setting("gc-threshold"),
+        webhook_allow_networks=tuple(str(n) for n in allowed),
+        webhook_key=key_file,
     )
     options: dict[str, Any] = {
         "host": bind,
@@ -121,16 +136,19 @@ def _whole_setting(name: str) -> int:
 
 
 def _prepare(settings: Any) -> None:
-    """Before the workers start: migrate the database and make the local issuer's and the
-    ledger's keys once, so the workers do not race to."""
+    """Before the workers start: migrate the database and make the local issuer's, the
+    ledger's and the webhook keys once, so the workers do not race to."""
     from deconflict.api.app import _state
     from deconflict.api.auth import local_issuer
+    from deconflict.api.webhooks import WebhookKey
     from deconflict.hub import Hub
+    from deconflict.settings import webhook_key_path
 
     with Hub.open(settings.db):
         pass
     if settings.trust_local:
         local_issuer(_state(settings), create=True)
+    WebhookKey.load(settings.webhook_key or webhook_key_path(_state(settings)))
 
 
 def _settings_json(settings: Any) -> str:
@@ -143,6 +161,8 @@ def _settings_json(settings: Any) -> str:
             "max_vertices": settings.geo_limits.max_vertices,
             "max_area_m2": settings.geo_limits.max_area_m2,
             "gc_threshold": settings.gc_threshold,
+            "webhook_allow_networks": list(settings.webhook_allow_networks),
+            "webhook_key": None if settings.webhook_key is None else str(settings.webhook_key),
         }
     )
 
@@ -164,6 +184,8 @@ def worker_app() -> Any:
             rate_burst=given["rate_burst"],
             geo_limits=GeoLimits(given["max_vertices"], given["max_area_m2"]),
             gc_threshold=given["gc_threshold"],
+            webhook_allow_networks=tuple(given["webhook_allow_networks"]),
+            webhook_key=None if given["webhook_key"] is None else Path(given["webhook_key"]),
         )
     )
 

@@ -12,10 +12,13 @@ there. Rows older than the time to live are ignored when read, replaced when the
 again, and deleted in bounded batches by :meth:`ServiceState.expire_responses`, away from the
 hot path.
 
-``webhooks`` holds one row per party (URL, secret, cursor: the event id last delivered). The
-cursor only moves by compare-and-set (:meth:`ServiceState.advance_webhook` names the cursor
-it read), so two senders racing (an old lease holder and a new one, across a failover) can resend
-an event, never move a cursor back.
+``webhooks`` holds one row per party: its URL, its secret sealed (migration 0014: never in clear;
+the service seals and opens it with a key kept outside the database, see
+:mod:`deconflict.api.webhooks.sealing`; a row written before 0014 holds its secret in clear in
+``secret`` until :meth:`ServiceState.seal_webhook_secrets` seals it), and its cursor: the event id
+up to which every notification was delivered. The cursor only moves by compare-and-set
+(:meth:`ServiceState.advance_webhook` names the cursor it read), so two senders racing (an old
+lease holder and a new one, across a failover) can resend an event, never move a cursor back.
 """
 
 from __future__ import annotations
@@ -60,8 +63,9 @@ webhooks = sa.Table(
     metadata,
     sa.Column("party", Id, primary_key=True),
     sa.Column("url", sa.String(2000), nullable=False),
-    sa.Column("secret", sa.String(200), nullable=False),
-    sa.Column("cursor", sa.String(400)),  # the event id last delivered, null before the first
+    sa.Column("secret", sa.String(200)),  # in clear: rows before migration 0014, until sealed
+    sa.Column("cursor", sa.String(400)),  # every event up to this id delivered; null: none yet
+    sa.Column("sealed", sa.String(2000)),  # the secret, sealed with the service's webhook key
 )
 
 
@@ -77,10 +81,14 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class Webhook:
+    """A party's webhook as stored: its URL, its secret ``sealed`` (or, in a row from before
+    migration 0014 not yet sealed, ``clear_secret``), and its cursor."""
+
     party: str
     url: str
-    secret: str
+    sealed: str | None
     cursor: str | None = None
+    clear_secret: str | None = None
 
 
 _k = idempotency_keys.c
@@ -92,7 +100,7 @@ _DROP_RESPONSE = sa.delete(idempotency_keys).where(
     _k.party == sa.bindparam("party"), _k.key == sa.bindparam("key")
 )
 _INSERT_RESPONSE = sa.insert(idempotency_keys)
-_WEBHOOK = sa.select(_w.party, _w.url, _w.secret, _w.cursor)
+_WEBHOOK = sa.select(_w.party, _w.url, _w.sealed, _w.cursor, _w.secret)
 
 
 class ServiceState:
@@ -174,18 +182,37 @@ class ServiceState:
 
         return self._run(True, "expiring stored responses", work)
 
-    def put_webhook(self, party: str, url: str, secret: str) -> Webhook:
-        """Set ``party``'s webhook URL and secret; its cursor stays."""
+    def put_webhook(self, party: str, url: str, sealed: str) -> Webhook:
+        """Set ``party``'s webhook URL and sealed secret; its cursor stays."""
+        values = {"url": url, "sealed": sealed, "secret": None}
 
         def work(c: sa.Connection) -> Webhook:
-            done = c.execute(
-                sa.update(webhooks).where(_w.party == party).values(url=url, secret=secret)
-            )
+            done = c.execute(sa.update(webhooks).where(_w.party == party).values(**values))
             if done.rowcount == 0:
-                c.execute(sa.insert(webhooks).values(party=party, url=url, secret=secret))
+                c.execute(sa.insert(webhooks).values(party=party, **values))
             return Webhook(*c.execute(_WEBHOOK.where(_w.party == party)).one())
 
         return self._run(True, f"setting the webhook of {party!r}", work)
+
+    def seal_webhook_secrets(self, seal: Callable[[str, str], str]) -> list[str]:
+        """Seal every secret still in clear (rows from before migration 0014) with
+        ``seal(party, secret)`` and erase the clear one; the parties whose secret it sealed.
+        A row changed meanwhile (by another process doing the same) is left as it is."""
+
+        def work(c: sa.Connection) -> list[str]:
+            found = c.execute(sa.select(_w.party, _w.secret).where(_w.secret.is_not(None)))
+            done = []
+            for party, clear in found.all():
+                move = (
+                    sa.update(webhooks)
+                    .where(_w.party == party, _w.secret == clear)
+                    .values(sealed=seal(party, clear), secret=None)
+                )
+                if c.execute(move).rowcount == 1:
+                    done.append(party)
+            return done
+
+        return self._run(True, "sealing the webhook secrets", work)
 
     def get_webhook(self, party: str) -> Webhook | None:
         def work(c: sa.Connection) -> Webhook | None:

@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -152,7 +151,6 @@ def create_app(
         webhook_transport,
         webhook_observer,
     )
-    sender.observe(partial(_count_attempt, svc.metrics))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -207,11 +205,6 @@ def create_app(
     )
     app.add_middleware(SecurityHeaders)  # outermost: on every response, the others' too
     return app
-
-
-def _count_attempt(metrics: Metrics, event: WebhookEvent) -> None:
-    if event.outcome in ("delivered", "failed", "refused"):
-        metrics.webhook_attempts.labels(event.outcome).inc()
 
 
 def _resolvers(given: Resolve | None, made: list[SystemResolver]) -> tuple[Resolve, Resolve]:

@@ -89,13 +89,6 @@ class Metrics:
             "1 if this worker holds the detector lease (it detects and sends webhooks), else 0.",
             registry=self.registry,
         )
-        self.webhook_attempts = Counter(
-            "deconflict_webhook_attempts",
-            "Webhook delivery attempts by outcome: delivered, failed (no 2xx in time, to be "
-            "retried), refused (an address webhooks may not be sent to).",
-            ["outcome"],
-            registry=self.registry,
-        )
 
 
 @dataclass(slots=True)

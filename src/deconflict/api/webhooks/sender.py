@@ -168,12 +168,8 @@ class WebhookSender:
         self.destinations = destinations
         self.settings = settings if settings is not None else SenderSettings()
         self._transport = transport  # replaces the network (tests)
-        self._observers: list[Observer] = [] if observer is None else [observer]
+        self._observer = observer  # told of every WebhookEvent, on the event loop
         self._task: asyncio.Task[None] | None = None
-
-    def observe(self, observer: Observer) -> None:
-        """Tell ``observer`` of every :class:`WebhookEvent` from now on (on the event loop)."""
-        self._observers.append(observer)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise())
@@ -383,5 +379,5 @@ class WebhookSender:
         return "delivered" if answered else "failed"
 
     def _tell(self, event: WebhookEvent) -> None:
-        for observer in self._observers:
-            observer(event)
+        if self._observer is not None:
+            self._observer(event)

@@ -243,7 +243,10 @@ def test_the_ledger_key_flag_names_the_key_file(tmp_path, capsys, monkeypatch):
     from deconflict.cli.main import main
     from deconflict.settings import SETTINGS
 
-    monkeypatch.delenv(SETTINGS["ledger-key"].env, raising=False)
+    # Set (empty: the default), not deleted: the flag writes the variable, and monkeypatch
+    # undoes only what it recorded, so deleting an absent variable left the flag's value to
+    # every later test in this process (a hub beside another database signed with this key).
+    monkeypatch.setenv(SETTINGS["ledger-key"].env, "")
     db = tmp_path / "hub.db"
     key = tmp_path / "keys" / "signing.key"
     key.parent.mkdir()

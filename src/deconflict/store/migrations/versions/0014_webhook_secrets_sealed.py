@@ -14,7 +14,7 @@ Downgrading cannot open a sealed secret (the key is not the database's): the web
 only a sealed secret are removed, and their parties must set them again.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

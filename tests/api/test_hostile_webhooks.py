@@ -94,7 +94,7 @@ def _app(db, names: Names | None = None, watch: Watch | None = None, **settings)
 
 @pytest.mark.parametrize("url", REFUSED_URLS)
 async def test_a_webhook_url_that_reaches_inside_is_refused_when_set(tmp_path, url):
-    """security.md §4 (webhooks): every notation of an address inside, and every URL that is not
+    """security.md §4.3: every notation of an address inside, and every URL that is not
     plain http(s) to a host, is refused with 422 naming /url, and nothing is stored."""
     db = make_db(tmp_path)
     us = token(db, "US", ["read"])
@@ -106,7 +106,7 @@ async def test_a_webhook_url_that_reaches_inside_is_refused_when_set(tmp_path, u
 
 
 async def test_a_name_resolving_inside_is_refused_when_set_as_one_that_does_not_resolve(tmp_path):
-    """security.md §4 (webhooks): a name that resolves to loopback, metadata or private
+    """security.md §4.3: a name that resolves to loopback, metadata or private
     addresses (all of them or one among public ones) is refused when set, with the very answer
     a name that does not resolve gets: the answer tells nothing of the hub's internal DNS."""
     db = make_db(tmp_path)
@@ -131,7 +131,7 @@ async def test_a_name_resolving_inside_is_refused_when_set_as_one_that_does_not_
 
 
 async def test_an_address_refused_since_the_webhook_was_set_is_refused_at_delivery(tmp_path):
-    """security.md §4 (webhooks): a webhook set while the operator allowed its address is
+    """security.md §4.3: a webhook set while the operator allowed its address is
     checked again at every delivery: once the operator no longer allows it, the hub refuses to
     send, and the receiver listening there gets nothing."""
     db = make_db(tmp_path)
@@ -153,7 +153,7 @@ async def test_an_address_refused_since_the_webhook_was_set_is_refused_at_delive
 
 
 async def test_a_name_rebound_to_loopback_is_refused_at_delivery(tmp_path):
-    """security.md §4 (webhooks): a name that resolved to a public address when set and resolves
+    """security.md §4.3: a name that resolved to a public address when set and resolves
     to loopback at delivery (DNS rebinding) is refused at delivery, and nothing connects to the
     receiver listening there. (The name is ``localhost``, so that a hub that ignores its
     resolver and asks the system's DNS connects to loopback too.)"""
@@ -179,7 +179,7 @@ async def test_a_name_rebound_to_loopback_is_refused_at_delivery(tmp_path):
 
 
 async def test_the_delivery_status_tells_nothing_of_what_listens_at_a_refused_address(tmp_path):
-    """security.md §4 (webhooks): US's webhook names a loopback port a server listens on, the
+    """security.md §4.3: US's webhook names a loopback port a server listens on, the
     relay CAOC's a loopback port nothing listens on (both names rebound after they were set);
     after the hub's attempts, each party reads the same status of its webhook: no delivery,
     and nothing connected to the listening port."""
@@ -210,7 +210,7 @@ async def test_the_delivery_status_tells_nothing_of_what_listens_at_a_refused_ad
 
 
 async def test_a_slow_loris_receiver_delays_no_other_party(tmp_path):
-    """security.md §4 (webhooks): the relay CAOC's receiver answers a byte at a time and never
+    """security.md §4.3: the relay CAOC's receiver answers a byte at a time and never
     finishes; US's receiver gets its notification while CAOC's is still being trickled to."""
     db = make_db(tmp_path)
     us, caoc, ru = token(db, "US", ["read"]), token(db, "CAOC", ["read"]), token(db, "RU")
@@ -230,7 +230,7 @@ async def test_a_slow_loris_receiver_delays_no_other_party(tmp_path):
 
 
 async def test_a_slow_loris_receiver_is_cut_off_at_the_total_timeout(tmp_path):
-    """security.md §4 (webhooks): a receiver that answers one byte at a time (every read within
+    """security.md §4.3: a receiver that answers one byte at a time (every read within
     any per-read timeout) is hung up on when the delivery's total time is up, and the delivery
     counts as failed (to be retried)."""
     db = make_db(tmp_path)
@@ -248,7 +248,7 @@ async def test_a_slow_loris_receiver_is_cut_off_at_the_total_timeout(tmp_path):
 
 
 async def test_a_refused_notification_holds_up_none_after_it(tmp_path):
-    """security.md §4 (webhooks): US's receiver refuses the first and every tenth notification
+    """security.md §4.3: US's receiver refuses the first and every tenth notification
     (once each); the hub's retry of those is an hour away, and meanwhile every other one is
     delivered; the cursor never passes the first, still undelivered."""
     db = make_db(tmp_path)
@@ -291,7 +291,7 @@ async def test_a_refused_notification_holds_up_none_after_it(tmp_path):
 
 
 async def test_a_send_reads_a_bounded_batch_however_long_the_history(tmp_path, monkeypatch):
-    """security.md §4 (webhooks): with 60 notifications delivered to US's receiver, the next one
+    """security.md §4.3: with 60 notifications delivered to US's receiver, the next one
     costs reads of a bounded batch from the cursor, not of US's whole history."""
     from deconflict.store import notifications as stored
 
@@ -356,7 +356,7 @@ def _stored_texts(site_db: str) -> list[str]:
 
 
 async def test_a_reader_of_the_database_cannot_sign_as_the_hub(site: Site, tmp_path):
-    """security.md §5 (webhook secrets): after US sets a webhook with a secret of its own and
+    """security.md §5.2: after US sets a webhook with a secret of its own and
     CAOC one with a secret the hub made, no value stored in the database (nor, on SQLite, any
     byte of its files) holds either secret, and none of them signs a delivery as the secret
     does."""
@@ -384,7 +384,7 @@ async def test_a_reader_of_the_database_cannot_sign_as_the_hub(site: Site, tmp_p
 
 
 async def test_a_redirect_to_an_address_inside_is_not_followed(tmp_path):
-    """security.md §4 (webhooks): a receiver the hub may reach answers 307 with a Location
+    """security.md §4.3: a receiver the hub may reach answers 307 with a Location
     inside; the hub does not follow it (the delivery failed, to be retried), so the address
     behind the redirect is never reached."""
     db = make_db(tmp_path)
@@ -413,7 +413,7 @@ async def test_a_redirect_to_an_address_inside_is_not_followed(tmp_path):
 async def test_a_proxy_in_the_environment_does_not_carry_webhooks_past_the_check(
     tmp_path, monkeypatch
 ):
-    """security.md §4 (webhooks): with HTTP_PROXY set in the hub's environment, webhooks do not
+    """security.md §4.3: with HTTP_PROXY set in the hub's environment, webhooks do not
     go through that proxy (which would reach any address for the hub, past every check): the
     receiver gets its delivery directly, and the proxy gets nothing."""
     db = make_db(tmp_path)

@@ -44,7 +44,10 @@ _MICRO = 1_000_000
 async def _served(site: Site, clock: SimulatedClock) -> AsyncIterator[httpx.AsyncClient]:
     """The app on ``site`` in-process, its hubs on ``clock``; an app error is a 500 answer
     (as a client would see it), not an exception in the test."""
-    app = create_app(ApiSettings(db=site.db), hub_factory=lambda: Hub.open(site.db, clock))
+    # No rate limit: the scene reads every route as every party at once, and the limiter's
+    # bucket runs on the wall clock (a fast machine would see 429s this test is not about).
+    settings = ApiSettings(db=site.db, rate_per_s=0)
+    app = create_app(settings, hub_factory=lambda: Hub.open(site.db, clock))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:

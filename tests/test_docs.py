@@ -1,8 +1,9 @@
-"""The README cannot go stale: every command, setting and accepted range is documented, and it
-opens with the two set-up commands."""
+"""The documents cannot go stale: every command, setting and accepted range is documented, every
+link between them leads somewhere, and the README opens with the two set-up commands."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -10,9 +11,13 @@ import typer
 from deconflict import ranges
 from deconflict.cli.main import app
 from deconflict.geo.units import epoch_to_rfc3339
-from deconflict.settings import SETTINGS
+from deconflict.settings import SETTINGS, TABLE_BEGIN, TABLE_END, markdown_table
 
-README = (Path(__file__).parents[1] / "README.md").read_text()
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text()
+CLI = (ROOT / "docs" / "cli.md").read_text()
+LEDGER = (ROOT / "docs" / "ledger.md").read_text()
+SETTINGS_DOC = (ROOT / "docs" / "settings.md").read_text()
 
 
 def command_paths(group: typer.Typer, prefix: str = "deconflict") -> list[str]:
@@ -26,18 +31,33 @@ def command_paths(group: typer.Typer, prefix: str = "deconflict") -> list[str]:
 
 
 def test_every_command_is_documented():
-    """Each CLI command appears in the README as `deconflict ...`."""
+    """Each CLI command appears in docs/cli.md (the ledger's in docs/ledger.md) as
+    `deconflict ...`."""
     paths = command_paths(app)
     assert len(paths) >= 12
-    missing = [p for p in paths if f"`{p}" not in README]
+    missing = [p for p in paths if f"`{p}" not in CLI + LEDGER]
     assert missing == []
 
 
-def test_every_setting_is_documented():
-    """Each setting's environment variable and default appear in the README."""
+def test_the_settings_table_is_generated_from_the_registry():
+    """docs/settings.md holds the table ``python -m deconflict.settings`` makes of today's
+    registry: a setting added, removed or changed without rewriting it fails here."""
+    shown = TABLE_BEGIN + SETTINGS_DOC.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0] + TABLE_END
+    assert shown == markdown_table()
     for setting in SETTINGS.values():
-        assert setting.env in README
-        assert f"`{setting.default}`" in README
+        assert f"`{setting.env}`" in shown
+
+
+def test_every_link_between_the_documents_leads_to_a_file():
+    """Each relative link in the README and docs/ names a file of the repository."""
+    broken = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            if "://" in target:
+                continue
+            if not (doc.parent / target).exists():
+                broken.append(f"{doc.name}: {target}")
+    assert broken == []
 
 
 def test_readme_opens_with_the_two_commands():
@@ -48,8 +68,8 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_every_accepted_range_is_documented():
-    """Each range of ``deconflict.ranges`` appears in the README's table of accepted values."""
-    section = README.split("### Accepted values", 1)[1].split("\n## ", 1)[0]
+    """Each range of ``deconflict.ranges`` appears in docs/cli.md's table of accepted values."""
+    section = CLI.split("## Accepted values", 1)[1].split("\n## ", 1)[0]
     shown = [
         epoch_to_rfc3339(ranges.EARLIEST_S),
         epoch_to_rfc3339(ranges.LATEST_S),

@@ -1,0 +1,211 @@
+"""``GET /v1/map``: what the caller may see, as GeoJSON the operations view draws.
+
+One FeatureCollection: a feature per volume of the caller's own notices and plans and of the
+others' notices as its agreements disclose them (the hub decides, as for ``/v1/notices``), each
+outline computed by the hub (circles and corridors as geodesic polygons); then a feature per
+conflict of the caller's (where the two volumes meet, or only its own volume when the other side
+is not disclosed). Times are RFC 3339 UTC, with strings for people beside them (windows, lead
+times, adjustments), so the browser and the demo's map.html say them as the CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from deconflict.api.auth import Scope
+from deconflict.api.outcomes import conflict_view
+from deconflict.api.problems import InvalidField
+from deconflict.api.schemas import ConflictOut, SideOut
+from deconflict.api.service import Caller, need, service
+from deconflict.demo.timefmt import format_lead, format_window
+from deconflict.geo import Volume4D
+from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
+from deconflict.hub import Hub
+from deconflict.hub.views import seen_detail
+from deconflict.model import Notice, NoticeState, Plan, PlanState
+from deconflict.web import outline_geometry
+
+__all__ = ["router", "volume_feature"]
+
+router = APIRouter(prefix="/v1")
+
+Ring = list[tuple[float, float]]
+
+
+def volume_feature(
+    volume: Volume4D, ring: Ring, party: str, kind: str, owner: str, **extra: object
+) -> dict[str, Any]:
+    """A volume as the map draws it (the same properties as the demo's volumes.geojson)."""
+    window = volume.window
+    return {
+        "type": "Feature",
+        "id": f"{kind}:{party}/{owner}/{volume.id}",  # ids are each party's (and record's) own
+        "geometry": outline_geometry(ring),
+        "properties": {
+            "id": volume.id,
+            "party": party,
+            "kind": kind,
+            "owner": owner,
+            "footprint": volume.footprint.kind,
+            "lower_m": volume.altitude.lower_m,
+            "upper_m": volume.altitude.upper_m,
+            "start": epoch_to_rfc3339(window.start_s),
+            "end": epoch_to_rfc3339(window.end_s),
+            "window": format_window(window.start_s, window.end_s),
+            **extra,
+        },
+    }
+
+
+def _suggestion(out: ConflictOut) -> list[str]:
+    if out.suggestion is None:
+        return []
+    s = out.suggestion
+    return [f"{s.record_id}: {a.description}" for a in (s.time, s.altitude) if a is not None]
+
+
+def _alerts(hub: Hub, party: str) -> dict[tuple[str, ...], dict[str, str]]:
+    """The caller's own alerts by what they are about, ``("conflict", id)`` or ``("notice",
+    party, id)``: the latest notification's id and state, so the map can mark what is
+    acknowledged or escalated."""
+    alerts: dict[tuple[str, ...], dict[str, str]] = {}
+    for n in hub.list_notifications(party):
+        if n.recipient != party:
+            continue  # relayed through the caller: the recipient acknowledges, not the relay
+        about = (
+            ("conflict", n.conflict_id)
+            if n.conflict_id
+            else ("notice", n.notice_party or "", n.notice_id or "")
+        )
+        alerts[about] = {"alert": str(n.state), "notification": n.id}
+    return alerts
+
+
+def _notice_properties(notice: Notice, alert: dict[str, str]) -> dict[str, Any]:
+    return {
+        "category": notice.category,
+        "state": str(notice.state),
+        "alert": alert.get("alert"),
+        "notification": alert.get("notification"),
+    }
+
+
+def _conflict_feature(
+    out: ConflictOut,
+    window: tuple[float, float],
+    ring: Callable[[SideOut], Ring | None],
+    alert: dict[str, str],
+) -> dict[str, Any]:
+    """A conflict as the map draws it; ``window`` is its overlap (seconds), which ``out``
+    gives as text."""
+    mine, theirs = ring(out.mine), ring(out.theirs)
+    if mine is not None and theirs is not None:
+        geometry: dict[str, Any] | None = outline_geometry(mine, theirs)
+    elif mine is not None:
+        geometry = outline_geometry(mine)
+    else:
+        geometry = None
+    return {
+        "type": "Feature",
+        "id": out.id,
+        "geometry": geometry,
+        "properties": {
+            "id": out.id,
+            "kind": "conflict",
+            "state": out.state,
+            "parties": [out.mine.party, out.theirs.party],
+            "volumes": [out.mine.volume_id, out.theirs.volume_id],
+            "records": [out.mine.record_id, out.theirs.record_id],
+            "start": out.start,
+            "end": out.end,
+            "window": format_window(*window),
+            "lead_time_s": out.lead_time_s,
+            "lead_time": format_lead(out.lead_time_s),
+            "suggestion": _suggestion(out),
+            "alert": alert.get("alert"),
+            "notification": alert.get("notification"),
+        },
+    }
+
+
+def _bound(text: str | None, name: str, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        return parse_rfc3339(text)
+    except ValueError as error:
+        raise InvalidField(f"query:{name}", str(error)) from None
+
+
+@router.get("/map", tags=["map"], summary="The caller's picture as GeoJSON, for the map")
+async def map_view(
+    request: Request,
+    principal: Caller,
+    start: Annotated[str | None, Query(description="Only what is active after (RFC 3339).")] = None,
+    end: Annotated[str | None, Query(description="Only what is active before (RFC 3339).")] = None,
+) -> dict[str, Any]:
+    """Volumes the caller may see (its notices and plans, others' notices as disclosed) with
+    outlines computed by the hub, then its conflicts; ``now`` is the hub's clock."""
+    need(principal, Scope.READ)
+    low = _bound(start, "start", float("-inf"))
+    high = _bound(end, "end", float("inf"))
+    if high <= low:
+        raise InvalidField("query:end", "end must be after start")
+    party = principal.party
+
+    def read(hub: Hub) -> dict[str, Any]:
+        alerts = _alerts(hub, party)
+        notices = [n for n in hub.list_notices(party) if n.state is not NoticeState.CANCELLED]
+        plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
+        # (record, kind, the properties its volumes carry beside the volume's own)
+        records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
+            (n, "notice", _notice_properties(n, alerts.get(("notice", n.party, n.id), {})))
+            for n in notices
+        ]
+        records += [(p, "plan", {"category": "plan", "state": str(p.state)}) for p in plans]
+        # A volume by whose record it is in: (party, kind, record id, volume id).
+        Key = tuple[str, str, str, str]
+        volumes: dict[Key, Volume4D] = {
+            (r.party, kind, r.id, v.id): v for r, kind, _ in records for v in r.volumes
+        }
+        rings: dict[Key, Ring] = {}
+
+        def outline(key: Key) -> Ring:
+            """A volume's outline, computed once and only for what is drawn."""
+            if key not in rings:
+                rings[key] = volumes[key].footprint.outline()
+            return rings[key]
+
+        def ring(side: SideOut) -> Ring | None:
+            """A conflict side's outline, or None for a volume the caller may not see."""
+            key = (side.party, side.kind, side.record_id or "", side.volume_id or "")
+            return outline(key) if key in volumes else None
+
+        features = []
+        for record, kind, extra in records:
+            for v in record.volumes:
+                if v.window.start_s < high and v.window.end_s > low:
+                    drawn = outline((record.party, kind, record.id, v.id))
+                    features.append(
+                        volume_feature(v, drawn, record.party, kind, record.id, **extra)
+                    )
+        for conflict in hub.list_conflicts(party):
+            # As the party may see it: with a hidden other side, its window at the agreement's
+            # resolution, also for what the query's window keeps (security.md §3.6).
+            detail = seen_detail(hub, party, conflict)
+            if detail.start_s < high and detail.end_s > low:
+                alert = alerts.get(("conflict", conflict.id), {})
+                window = (detail.start_s, detail.end_s)
+                view = conflict_view(hub, party, conflict)
+                features.append(_conflict_feature(view, window, ring, alert))
+        return {
+            "type": "FeatureCollection",
+            "party": party,
+            "now": epoch_to_rfc3339(hub.clock.now()),
+            "features": features,
+        }
+
+    return await service(request).runner.run(read)

@@ -1,0 +1,242 @@
+"""Routes for what the hub tells parties: conflicts (with the adjustment that clears them),
+notifications and their acknowledgement, the event stream, and agreements and parties."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from deconflict.api.auth import Scope
+from deconflict.api.problems import InvalidField
+from deconflict.api.schemas import (
+    AgreementIn,
+    AgreementOut,
+    ConflictOut,
+    NotificationOut,
+    PartyIn,
+    agreement_out,
+    conflict_out,
+    notifications_seen,
+)
+from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
+from deconflict.api.stream import event_stream
+from deconflict.errors import NotFound
+from deconflict.hub import Hub
+from deconflict.hub.views import find_notification, own_notification, view_conflict
+from deconflict.model import Conflict
+from deconflict.model.agreement_document import agreement_from_document
+
+__all__ = ["conflict_view", "router"]
+
+router = APIRouter(prefix="/v1")
+
+
+def conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
+    """``party``'s view of one of its conflicts (``hub.views``) as the API shows it."""
+    return conflict_out(view_conflict(hub, party, conflict))
+
+
+@router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"])
+async def list_conflicts(
+    request: Request,
+    principal: Caller,
+    open_only: Annotated[bool, Query(alias="open", description="Only open conflicts.")] = False,
+) -> list[ConflictOut]:
+    """The caller's conflicts: the lead time it had, and the adjustment that clears each."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[ConflictOut]:
+        return [
+            conflict_view(hub, principal.party, c)
+            for c in hub.list_conflicts(principal.party, open_only=open_only)
+        ]
+
+    return await service(request).runner.run(read)
+
+
+@router.get("/conflicts/{conflict_id}", response_model=ConflictOut, tags=["conflicts"])
+async def get_conflict(conflict_id: str, request: Request, principal: Caller) -> ConflictOut:
+    def read(hub: Hub) -> ConflictOut:
+        conflict = hub.get_conflict(principal.party, conflict_id)
+        need(principal, Scope.READ)
+        return conflict_view(hub, principal.party, conflict)
+
+    return await service(request).runner.run(read)
+
+
+# notifications ------------------------------------------------------------------------------
+
+
+_PAGE = 1000  # notifications in a page, at most
+
+
+@router.get(
+    "/notifications",
+    response_model=list[NotificationOut],
+    tags=["notifications"],
+    responses=PAGED,
+)
+async def list_notifications(
+    request: Request,
+    response: Response,
+    principal: Caller,
+    after: Annotated[
+        str | None,
+        Query(description="Only those after this notification (the last one of a page)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
+) -> list[NotificationOut]:
+    """The caller's notifications and those relayed through it, oldest first (by creation
+    time, then id), a page at a time; the new ones addressed to it are marked delivered. A
+    full page carries ``Link: <...>; rel="next"``, the URL of the next."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[NotificationOut]:
+        hub.deliver(principal.party)
+        start = None
+        if after is not None:
+            try:
+                start = find_notification(hub, principal.party, after)
+            except NotFound:
+                raise InvalidField("query:after", f"no notification {after!r} of yours") from None
+        page = hub.list_notifications(principal.party, after=start, limit=limit)
+        return notifications_seen(hub, principal.party, page)
+
+    page = await service(request).runner.run_write(read, detects=False)  # no detector input
+    if len(page) == limit:
+        link_next(request, response, page[-1].id, limit)
+    return page
+
+
+@router.get(
+    "/notifications/{notification_id}", response_model=NotificationOut, tags=["notifications"]
+)
+async def get_notification(
+    notification_id: str, request: Request, principal: Caller
+) -> NotificationOut:
+    def read(hub: Hub) -> NotificationOut:
+        found = find_notification(hub, principal.party, notification_id)
+        need(principal, Scope.READ)
+        return notifications_seen(hub, principal.party, [found])[0]
+
+    return await service(request).runner.run(read)
+
+
+@router.post(
+    "/notifications/{notification_id}/ack",
+    response_model=NotificationOut,
+    tags=["notifications"],
+)
+async def acknowledge(
+    notification_id: str,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Acknowledge a notification addressed to the caller (a relay cannot, for another)."""
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        own_notification(hub, principal.party, notification_id)
+        need(principal, Scope.ACK)
+        done = hub.acknowledge(principal.party, notification_id)
+        return 200, notifications_seen(hub, principal.party, [done])[0], {}
+
+    return await idempotent_post(request, principal, act)
+
+
+@router.get(
+    "/events",
+    tags=["notifications"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def events(
+    request: Request,
+    principal: Caller,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[
+        str | None, Query(description="Resume after this event id (as Last-Event-ID).")
+    ] = None,
+    once: Annotated[
+        bool, Query(description="Send what is pending, then end (for polling clients).")
+    ] = False,
+) -> StreamingResponse:
+    """Server-sent events: the caller's notifications in order (created time, then id), each
+    with its id; reconnecting with ``Last-Event-ID`` resumes after it without loss."""
+    need(principal, Scope.READ)
+    stream: AsyncIterator[bytes] = event_stream(
+        request, principal.party, last_event_id or after, once
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+# agreements and parties ---------------------------------------------------------------------
+
+
+@router.get("/agreements", response_model=list[AgreementOut], tags=["agreements"])
+async def list_agreements(request: Request, principal: Caller) -> list[AgreementOut]:
+    """The agreements the caller is party to or relays for."""
+    need(principal, Scope.READ)
+    found = await service(request).runner.run(lambda hub: hub.list_agreements(principal.party))
+    return [agreement_out(a) for a in found]
+
+
+@router.get("/parties", tags=["agreements"])
+async def list_parties(request: Request, principal: Caller) -> list[dict[str, str]]:
+    """The parties the caller knows of: itself and those it shares an agreement with (as a
+    party or the relay); every party for a token with the admin scope."""
+    need(principal, Scope.READ)
+
+    def read(hub: Hub) -> list[dict[str, str]]:
+        everyone = hub.list_parties()
+        if not principal.has(Scope.ADMIN):
+            known = {principal.party}
+            for agreement in hub.list_agreements(principal.party):
+                known.update(agreement.parties)
+                if agreement.relay:
+                    known.add(agreement.relay)
+            everyone = [p for p in everyone if p.id in known]
+        return [{"id": p.id, "name": p.name} for p in everyone]
+
+    return await service(request).runner.run(read)
+
+
+@router.post("/agreements", status_code=201, response_model=AgreementOut, tags=["agreements"])
+async def add_agreement(
+    body: AgreementIn,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add an agreement (admin scope)."""
+    need(principal, Scope.ADMIN)
+    agreement = agreement_from_document(body.model_dump(by_alias=True), "the agreement")
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        return 201, agreement_out(hub.add_agreement(agreement)), {}
+
+    return await idempotent_post(request, principal, act)
+
+
+@router.post("/parties", status_code=201, tags=["agreements"])
+async def add_party(
+    body: PartyIn,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add a party (admin scope)."""
+    need(principal, Scope.ADMIN)
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        party = hub.add_party(body.id, body.name)
+        return 201, {"id": party.id, "name": party.name}, {}
+
+    return await idempotent_post(request, principal, act)

@@ -1,0 +1,361 @@
+"""Routes for a party's own activity: notices (file, list, get, amend, cancel) and plans.
+
+A notice travels as a GeoJSON FeatureCollection of its volumes with ``category`` beside
+``features``; its ETag is its version, and an amendment must name it in ``If-Match`` (412 when
+stale). What another party sees of a notice is what the hub lets it see; a record it may not see
+is 404, exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import partial
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from deconflict.api.auth import Principal, Scope
+from deconflict.api.problems import ApiError, InvalidField
+from deconflict.api.schemas import (
+    NoticeIn,
+    NoticeOut,
+    NoticePatch,
+    PlanIn,
+    PlanOut,
+    notice_out,
+    plan_out,
+)
+from deconflict.api.service import (
+    PAGED,
+    Caller,
+    caller,
+    idempotent_post,
+    json_body,
+    lean_route,
+    link_next,
+    need,
+    service,
+)
+from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume, NotFound
+from deconflict.geo import Circle, GeoLimits, Volume4D
+from deconflict.geo.geojson import parse_feature_collection
+from deconflict.geo.separation import separation_m
+from deconflict.geo.units import parse_rfc3339
+from deconflict.hub import Hub
+from deconflict.hub.views import own_notice
+from deconflict.model import Notice, NoticeState
+from deconflict.model.ids import check_id, is_id
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1")
+
+
+def volumes_from(
+    features: Sequence[dict[str, Any]], party: str, limits: GeoLimits
+) -> list[Volume4D]:
+    """The volumes of a request's features; an error names the offending feature, and the
+    property (``/features/0/properties/start``) or geometry at fault when it is known."""
+    for i, f in enumerate(features):  # the id first: an error may quote it (security.md §3.2)
+        properties = f.get("properties") if isinstance(f, dict) else None
+        if isinstance(properties, dict) and not is_id(properties.get("id")):
+            try:
+                check_id(properties.get("id"), "a volume id")
+            except InvalidInput as error:
+                raise InvalidField(f"/features/{i}/properties/id", str(error)) from None
+    document = {"type": "FeatureCollection", "features": list(features)}
+    try:
+        parsed = parse_feature_collection(document, limits, default_party=party)
+    except InvalidVolume as error:
+        index = next(
+            (
+                i
+                for i, f in enumerate(features)
+                if isinstance(f.get("properties"), dict)
+                and f["properties"].get("id") == error.volume
+            ),
+            None,
+        )
+        where = "/features" if index is None else f"/features/{index}{_part(error.part)}"
+        raise InvalidField(where, str(error)) from None
+    except InvalidDocument as error:
+        found = re.search(r"features\[(\d+)\]", str(error))
+        where = f"/features/{found.group(1)}" if found else "/features"
+        raise InvalidField(where, str(error)) from None
+    for i, item in enumerate(parsed):
+        if item.party != party:
+            raise InvalidField(
+                f"/features/{i}/properties/party",
+                f"volume {item.volume.id!r} belongs to party {item.party!r}, not {party!r}",
+            )
+    return [item.volume for item in parsed]
+
+
+def _part(part: str | None) -> str:
+    """Where in a feature the part of a volume at fault is."""
+    if part is None:
+        return ""
+    return "/geometry" if part == "geometry" else f"/properties/{part}"
+
+
+def _limits(request: Request) -> GeoLimits:
+    limits: GeoLimits = request.app.state.geo_limits
+    return limits
+
+
+def _etag(notice: Notice) -> dict[str, str]:
+    location = f"/v1/notices/{notice.id}?party={notice.party}"  # ids are each party's own
+    return {"ETag": f'"{notice.version}"', "Location": location}
+
+
+def _if_match(value: str | None) -> int:
+    if value is None:
+        raise ApiError(428, "an amendment needs If-Match with the notice's current ETag")
+    text = value.strip()
+    text = text.removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidField("header:If-Match", f"If-Match {value!r} is not a notice version")
+    return int(text)
+
+
+# notices ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/notices",
+    status_code=201,
+    response_model=NoticeOut,
+    tags=["notices"],
+    summary="File a notice (a late one is accepted and flagged)",
+    openapi_extra=lean_route(NoticeIn),
+)
+async def file_notice(request: Request) -> JSONResponse:
+    # The busiest route takes the request alone: the caller, body and header are read here.
+    principal = caller(request)
+    body = await json_body(request, NoticeIn)
+    need(principal, Scope.NOTICE)
+    volumes = volumes_from(body.features, principal.party, _limits(request))
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        filing = hub.file_notice(principal.party, volumes, body.category, body.id)
+        return 201, partial(notice_out, filing.notice, filing), _etag(filing.notice)
+
+    return await idempotent_post(request, principal, act, group=True)
+
+
+def _window(start: str | None, end: str | None) -> tuple[float, float]:
+    try:
+        low = parse_rfc3339(start) if start is not None else float("-inf")
+        high = parse_rfc3339(end) if end is not None else float("inf")
+    except ValueError as error:
+        raise InvalidField("query:start" if start else "query:end", str(error)) from None
+    if high <= low:
+        raise InvalidField("query:end", "end must be after start")
+    return low, high
+
+
+_PAGE = 1000  # notices in a page, at most
+
+
+@router.get("/notices", response_model=list[NoticeOut], tags=["notices"], responses=PAGED)
+async def list_notices(
+    request: Request,
+    response: Response,
+    principal: Caller,
+    state: Annotated[list[NoticeState] | None, Query()] = None,
+    party: Annotated[str | None, Query(description="Only this party's notices.")] = None,
+    start: Annotated[str | None, Query(description="Only notices active after (RFC 3339).")] = None,
+    end: Annotated[str | None, Query(description="Only notices active before (RFC 3339).")] = None,
+    near: Annotated[
+        str | None,
+        Query(description="Only notices with a volume within a circle: 'lon,lat,radius_m'."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            description="Only those filed after this notice (a page's last), as "
+            "'<party>/<id>' (a notice's id is its party's own) or the caller's own notice's id."
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
+) -> list[NoticeOut]:
+    """The notices the caller may see, each with only the volumes it may see, in filing order,
+    a page at a time: a full page carries ``Link: <...>; rel="next"``, the URL of the next."""
+    need(principal, Scope.READ)
+    low, high = _window(start, end)
+    area = _area(near)
+
+    def inside(notice: Notice) -> bool:  # of the volumes the caller sees
+        return (
+            notice.start_s < high
+            and notice.end_s > low
+            and (
+                area is None or any(separation_m(v.footprint, area) <= 0.0 for v in notice.volumes)
+            )
+        )
+
+    def read(hub: Hub) -> list[Notice]:
+        start_at = None
+        if after is not None:
+            owner, _, notice_id = after.rpartition("/")
+            try:
+                start_at = hub.get_notice(principal.party, notice_id, party=owner or None)
+            except NotFound:
+                raise InvalidField("query:after", f"no notice {after!r} you may see") from None
+        return hub.list_notices(
+            principal.party,
+            states=state or None,
+            party=party,
+            active=None if start is None and end is None else (low, high),
+            keep=inside,
+            after=start_at,
+            limit=limit,
+        )
+
+    page = await service(request).runner.run(read)
+    if len(page) == limit:
+        link_next(request, response, page[-1].key, limit)
+    return [notice_out(n) for n in page]
+
+
+def _area(near: str | None) -> Circle | None:
+    if near is None:
+        return None
+    try:
+        lon, lat, radius_m = (float(x) for x in near.split(","))
+        return Circle((lon, lat), radius_m)
+    except (ValueError, InvalidInput) as error:
+        raise InvalidField("query:near", f"near must be 'lon,lat,radius_m' ({error})") from None
+
+
+@router.get("/notices/{notice_id}", response_model=NoticeOut, tags=["notices"])
+async def get_notice(
+    notice_id: str,
+    request: Request,
+    response: Response,
+    principal: Caller,
+    party: Annotated[
+        str | None,
+        Query(
+            description="Whose notice: a notice's id is its party's own. Without it, the "
+            "caller's own notice of that id, else the one notice of that id it may see (409 "
+            "when it may see several)."
+        ),
+    ] = None,
+) -> NoticeOut:
+    """One notice as the caller may see it; its ETag is its version."""
+    notice = await service(request).runner.run(
+        lambda hub: hub.get_notice(principal.party, notice_id, party=party)
+    )
+    need(principal, Scope.READ)
+    response.headers.update(_etag(notice))
+    return notice_out(notice)
+
+
+async def _amend(
+    request: Request,
+    principal: Principal,
+    notice_id: str,
+    if_match: str | None,
+    features: Sequence[dict[str, Any]] | None,
+    category: str | None,
+) -> JSONResponse:
+    def act(hub: Hub) -> Any:
+        current = own_notice(hub, principal.party, notice_id)
+        need(principal, Scope.NOTICE)
+        version = _if_match(if_match)
+        volumes = (
+            current.volumes
+            if features is None
+            else volumes_from(features, principal.party, _limits(request))
+        )
+        return hub.amend_notice(principal.party, notice_id, version, volumes, category)
+
+    filing = await service(request).runner.run_write(act)
+    body = notice_out(filing.notice, filing).model_dump(mode="json")
+    return JSONResponse(body, headers=_etag(filing.notice))
+
+
+@router.put("/notices/{notice_id}", response_model=NoticeOut, tags=["notices"])
+async def replace_notice(
+    notice_id: str,
+    body: NoticeIn,
+    request: Request,
+    principal: Caller,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Amend a notice with new volumes and category; If-Match must carry its current ETag."""
+    if body.id is not None and body.id != notice_id:
+        raise InvalidField("/id", "the id in the body differs from the one in the path")
+    return await _amend(request, principal, notice_id, if_match, body.features, body.category)
+
+
+@router.patch("/notices/{notice_id}", response_model=NoticeOut, tags=["notices"])
+async def patch_notice(
+    notice_id: str,
+    body: NoticePatch,
+    request: Request,
+    principal: Caller,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Amend a notice's category and/or volumes; If-Match must carry its current ETag."""
+    if body.category is None and body.features is None:
+        raise InvalidInput("give a category or features to change")
+    return await _amend(request, principal, notice_id, if_match, body.features, body.category)
+
+
+@router.post("/notices/{notice_id}/cancel", response_model=NoticeOut, tags=["notices"])
+async def cancel_notice(
+    notice_id: str,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Cancel one of the caller's own notices."""
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        own_notice(hub, principal.party, notice_id)
+        need(principal, Scope.NOTICE)
+        cancelled = hub.cancel_notice(principal.party, notice_id)
+        return 200, notice_out(cancelled), _etag(cancelled)
+
+    return await idempotent_post(request, principal, act)
+
+
+# plans --------------------------------------------------------------------------------------
+
+
+@router.post("/plans", status_code=201, response_model=PlanOut, tags=["plans"])
+async def add_plan(
+    body: PlanIn,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Add a private plan; it is checked against other parties' notices, never shown to them."""
+    need(principal, Scope.PLAN)
+    volumes = volumes_from(body.features, principal.party, _limits(request))
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        plan = hub.add_plan(principal.party, volumes, body.id)
+        return 201, plan_out(plan), {"Location": f"/v1/plans/{plan.id}"}
+
+    return await idempotent_post(request, principal, act)
+
+
+@router.get("/plans", response_model=list[PlanOut], tags=["plans"])
+async def list_plans(request: Request, principal: Caller) -> list[PlanOut]:
+    """The caller's own current plans."""
+    need(principal, Scope.READ)
+    plans = await service(request).runner.run(lambda hub: hub.list_plans(principal.party))
+    return [plan_out(p) for p in plans]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
+async def get_plan(plan_id: str, request: Request, principal: Caller) -> PlanOut:
+    """One of the caller's own plans (another party's is 404)."""
+    plan = await service(request).runner.run(lambda hub: hub.get_plan(principal.party, plan_id))
+    need(principal, Scope.READ)
+    return plan_out(plan)

@@ -1,0 +1,453 @@
+"""The one thread that owns the Hub: every hub call of the service runs there, in order.
+
+The Hub (and its SQLite connection) is not thread-safe, so the service keeps it on one worker
+thread and sends it work through a queue (a one-thread executor): writes are serialised, and reads
+share the same thread for now.
+
+Detection is batched, and never stale to a reader: a write only marks the detector due and wakes
+the detector loop, which runs ``process()`` over everything written meanwhile (a burst of writes
+costs one detector pass, not one each); and any call that finds the detector due runs it first,
+so a party that reads after a write sees its outcome. The loop also runs every ``interval_s``,
+and ``tick()`` (which scans every live notice) about once a second. Waiters on
+:meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
+notifications.
+
+Several processes (:mod:`deconflict.store.wakeup`): only the lease holder detects, so a thread
+listens for what the others do. A process on standby learns of new notifications from the
+holder's announcement (its detections' commit, with its lease token) and wakes its waiters, so a
+party's stream on any process gets its notification at once rather than at its next keep-alive;
+the holder learns of another process's commit (a filing through it) and runs its detector at
+once rather than at the next ``interval_s``. Only wake-ups: the store is read as always. A
+process on standby tries for the lease a few times a second, not at every write and loop turn.
+
+Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
+queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
+(one fsync) rather than one each. A write that raises its own error (bad input, a duplicate id)
+is answered with that error, and the batch is rolled back and run again without it (its writes
+before it again, in the same order), so the rest commit together as if it had never been sent.
+No savepoint per write: errors are rare, and a savepoint cost every write two more statements
+(two round trips on PostgreSQL). A store failure of the batch (a serialization failure, a failed
+commit) runs each write of it again on its own, as without grouping. Nobody is answered before
+the batch committed.
+
+Beside the hub thread, a second thread with a hub (and store connections) of its own
+(:meth:`HubRunner.run_beside`) runs what needs nothing of the detector's state and only what is
+committed: the event streams' reads, so a stream never waits behind a write queued for the
+database's write lock, nor behind a detector pass. What the streams sent is queued in the
+database with the next group of writes (:mod:`deconflict.api.deliveries`), and the lease
+holder's detector loop marks it delivered after each pass (:meth:`HubRunner._mark_sent`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from deconflict.errors import StoreError
+from deconflict.hub import Hub
+from deconflict.hub.worker import DetectorWorker
+from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
+
+__all__ = ["HubRunner"]
+
+T = TypeVar("T")
+log = logging.getLogger("deconflict.api")
+_TICK_EVERY_S = 1.0
+_CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of this process's writes
+_GROUP_MAX = 64  # most writes one batch commits
+# On standby, how often the lease is tried for: a try is a read transaction, and every write
+# group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
+# over this much later at most.
+_STANDBY_RETRY_S = 0.25
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    """Wait until ``event`` is set, at most ``timeout_s``. Not ``asyncio.wait_for``: on Python
+    3.11 it swallows a cancellation that arrives just as the event is set, so the cancelled
+    task runs on and whoever awaits it (``stop()``, the app's shutdown) waits for ever."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            await event.wait()
+
+
+class _Failed(Exception):
+    """Write ``index`` of a batch raised ``error`` (its own, not the store's)."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+class HubRunner:
+    """Owns one Hub on one thread; ``await run(fn)`` calls ``fn(hub)`` there."""
+
+    def __init__(self, hub_factory: Callable[[], Hub], interval_s: float = 0.05) -> None:
+        self._factory = hub_factory
+        self._interval_s = interval_s
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
+        self._hub: Hub | None = None
+        # Work that needs nothing of the detector (the streams'), on a hub of its own.
+        self._beside_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-beside")
+        self._beside: Hub | None = None
+        self._worker: DetectorWorker | None = None
+        self._due = True  # the detector has rows to consume (touched on the hub thread only)
+        self._generation = 0
+        self._wake: asyncio.Event | None = None
+        self._detect_now: asyncio.Event | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any], bool]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._listener: threading.Thread | None = None
+        self._listening = threading.Event()  # cleared to stop the listener thread
+        self._announce = False  # whether other processes may listen (PostgreSQL)
+        # On standby: writes the detector reads made by this process (counted on the hub
+        # thread), and how many of them the lease holder's detector is known to have passed.
+        self._writes = 0
+        self._writes_seen = 0
+        self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
+        self.ready = False
+
+    async def start(self) -> None:
+        """Open the hub on its thread, catch the detector up, start the detector loop."""
+        self._wake = asyncio.Event()
+        self._detect_now = asyncio.Event()
+        self._hub = await self._submit(self._factory)
+        self._worker = DetectorWorker(self._hub)
+        hub = self._hub
+        signal = await self._submit(lambda: hub.store.change_signal(CHANNEL, NOTIFICATIONS))
+        if signal.listening:
+            self._announce = True
+            self._listening.set()
+            loop = asyncio.get_running_loop()
+            self._listener = threading.Thread(
+                target=self._listen, args=(signal, loop), name="hub-listener", daemon=True
+            )
+            self._listener.start()
+        else:
+            signal.close()
+        await self._submit(lambda: self._settle(tick=True))
+        self._loop_task = asyncio.create_task(self._loop())
+        self.ready = True
+
+    def _listen(self, signal: ChangeSignal, loop: asyncio.AbstractEventLoop) -> None:
+        """On its own thread: wake this process's waiters whenever another process (one whose
+        lease token is not ours) announces notifications, and the detector loop whenever
+        another process commits while this one holds the lease."""
+        try:
+            while self._listening.is_set():
+                wakeup = signal.next(0.5)
+                worker = self._worker
+                own = None if worker is None or worker.token is None else str(worker.token)
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    if wakeup.changed and own is not None:
+                        loop.call_soon_threadsafe(self._detect_soon)
+                    if any(p != own for p in wakeup.announced):
+                        loop.call_soon_threadsafe(self._signal)
+        finally:
+            signal.close()
+
+    def _detect_soon(self) -> None:
+        if self._detect_now is not None:
+            self._detect_now.set()
+
+    async def stop(self) -> None:
+        self.ready = False
+        self._listening.clear()
+        if self._listener is not None:
+            await asyncio.to_thread(self._listener.join, 5.0)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._worker is not None:
+            if self.leading:  # what the streams sent last, before the lease is let go
+                await self._submit(self._mark_sent)
+            await self._submit(self._worker.release)
+        if self._hub is not None:
+            await self._submit(self._hub.close)
+        self._executor.shutdown(wait=True)
+        if self._beside is not None:
+            beside = self._beside
+            await asyncio.get_running_loop().run_in_executor(self._beside_thread, beside.close)
+        self._beside_thread.shutdown(wait=True)
+        self._signal()
+
+    async def _submit(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _hub_or_fail(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the hub is not started")
+        return self._hub
+
+    async def run(self, fn: Callable[[Hub], T], settled: bool = True) -> T:
+        """``fn(hub)`` on the hub thread, after the detector has caught up with every write
+        (``settled=False``: at once, for a reader that must see the detector as it is, such
+        as the metrics)."""
+
+        if settled and self._writes != self._writes_seen:
+            await self._caught_up()
+
+        def job() -> tuple[T, bool]:
+            changed = self._settle(tick=False) if self._due and settled else False
+            return fn(self._hub_or_fail()), changed
+
+        result, changed = await self._submit(job)
+        if changed:
+            self._signal()
+        return result
+
+    async def settle(self) -> None:
+        """Wait until detection has caught up with this process's writes (running it here if
+        this process detects and it is due), so that what is read next on any thread shows
+        their outcome: a settled :meth:`run` of nothing."""
+        await self.run(lambda _hub: None)
+
+    async def run_beside(self, fn: Callable[[Hub], T]) -> T:
+        """``fn(hub)`` on a second thread with a hub (and store connections) of its own, beside
+        the hub thread, for work that needs nothing of the detector's state and only what is
+        committed: a stream's next events, and the marks of what the streams delivered. It
+        never queues behind the hub thread's writes waiting for the database's write lock, nor
+        behind its detector passes."""
+
+        def job() -> T:
+            if self._beside is None:
+                self._beside = self._factory()
+            return fn(self._beside)
+
+        return await asyncio.get_running_loop().run_in_executor(self._beside_thread, job)
+
+    def _wrote(self) -> None:
+        """On the hub thread, after a write the detector reads committed: on standby, count
+        it, for the next settled read to wait for (see :meth:`_caught_up`)."""
+        if not self.leading:
+            self._writes += 1
+
+    async def _caught_up(self) -> None:
+        """On standby, wait until the lease holder's detector has passed this process's writes
+        (or ``_CATCH_UP_S``), so that a read after a write sees its outcome, as it does in the
+        process that detects. The holder's commit of its detections wakes the wait. The change
+        log's end is read here, once, not after every write: it is past every write counted
+        before it (committed on this thread before the read), and a burst of filings costs no
+        read at all until someone reads."""
+        writes, hub = self._writes, self._hub_or_fail()
+        try:
+            target = await self._submit(hub.store.last_change)
+        except StoreError:  # the read goes on without waiting; the next one tries again
+            log.warning("could not read the change log's end", exc_info=True)
+            return
+        deadline = time.monotonic() + _CATCH_UP_S
+        while not self.leading:
+            generation = self._generation
+            if await self._submit(hub.store.detector_cursor) >= target:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning(
+                    "detection is more than %.0f s behind this process's writes", _CATCH_UP_S
+                )
+                break
+            await self.changed(min(left, 0.05), since=generation)
+        self._writes_seen = max(self._writes_seen, writes)
+
+    async def run_write(
+        self, fn: Callable[[Hub], T], group: bool = False, detects: bool = True
+    ) -> T:
+        """``fn(hub)`` on the hub thread (after any due detection); then the detector is due.
+        With ``group`` it may share one commit with other grouped writes (see above): ``fn``
+        must touch nothing but the store, since it may be run twice if its batch fails.
+        ``detects=False``: ``fn`` writes nothing the detector reads (a delivery), so no
+        detector pass is due after it."""
+        if group:
+            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+            self._queued.append((fn, future, detects))
+            if self._drainer is None or self._drainer.done():
+                self._drainer = asyncio.create_task(self._drain())
+            return await future
+
+        def job() -> tuple[T, bool]:
+            changed = self._settle(tick=False) if self._due else False
+            try:
+                result = fn(self._hub_or_fail())
+            finally:
+                self._due = self._due or detects
+            if detects:
+                self._wrote()
+            return result, changed
+
+        result, changed = await self._submit(job)
+        if changed:
+            self._signal()
+        if detects and self._detect_now is not None:
+            self._detect_now.set()
+        return result
+
+    async def _drain(self) -> None:
+        """Run the queued grouped writes in batches until none is left."""
+        while self._queued:
+            batch = self._queued[:_GROUP_MAX]
+            del self._queued[:_GROUP_MAX]
+            fns = [fn for fn, _, _ in batch]
+            detects = any(d for _, _, d in batch)
+            try:
+                outcomes = await self._submit(partial(self._run_group, fns, detects))
+            except Exception as error:  # the hub thread itself failed (e.g. shut down)
+                outcomes = [(False, error)] * len(batch)
+            for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
+                if future.done():  # the caller went away
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            if detects and self._detect_now is not None:
+                self._detect_now.set()
+
+    def _run_group(
+        self, fns: list[Callable[[Hub], Any]], detects: bool = True
+    ) -> list[tuple[bool, Any]]:
+        """On the hub thread: ``fns`` in one unit of work; each outcome is (True, result) or
+        (False, error). One that raises its own error is answered with it, and the unit is
+        rolled back and run again without it (see the module docstring). Not after a detector
+        pass: a grouped write reads no detection outputs (a filing), so it commits
+        at once and the detector loop runs next."""
+        hub = self._hub_or_fail()
+        store = hub.store
+        outcomes: dict[int, tuple[bool, Any]] = {}
+        left = list(range(len(fns)))
+        try:
+            while left:
+                done: dict[int, Any] = {}
+                try:
+                    with store.unit_of_work("committing a group of writes"):
+                        for i in left:
+                            try:
+                                done[i] = fns[i](hub)
+                            except StoreError:
+                                raise  # the batch as a whole: each write alone, below
+                            except Exception as error:
+                                raise _Failed(i, error) from error
+                except _Failed as failed:  # rolled back: again, without the one that failed
+                    outcomes[failed.index] = (False, failed.error)
+                    left.remove(failed.index)
+                    continue
+                outcomes.update((i, (True, result)) for i, result in done.items())
+                left = []
+        except StoreError:
+            log.info("a group of %d writes failed as a whole; running each alone", len(left))
+            for i in left:
+                try:
+                    outcomes[i] = (True, fns[i](hub))
+                except Exception as error:
+                    outcomes[i] = (False, error)
+        finally:
+            self._due = self._due or detects
+        if detects and any(ok for ok, _ in outcomes.values()):
+            self._wrote()
+        return [outcomes[i] for i in range(len(fns))]
+
+    def _settle(self, tick: bool, once: bool = False) -> bool:
+        """Run the detector (and the clock-driven checks) if this process holds the detector
+        lease (several serve processes may share one PostgreSQL database; only the lease holder
+        detects, fenced by its token); whether notifications may have changed."""
+        worker = self._worker
+        if worker is None:
+            raise RuntimeError("the hub is not started")
+        self._due = False
+        changed = False
+        if worker.token is None and time.monotonic() < self._standby_until:
+            return False  # another process detects; the lease is tried for again soon
+        try:
+            while True:
+                token = worker.token
+                report = worker.step(tick=tick)
+                tick = False
+                if report is None:  # another process holds the lease and detects
+                    self._standby_until = time.monotonic() + _STANDBY_RETRY_S
+                    return changed
+                token = worker.token if worker.token is not None else token
+                if report.notifications or report.changes > 0:
+                    changed = True
+                    if self._announce:  # to the streams on other processes, batch by batch
+                        self._hub_or_fail().store.announce_notifications(str(token))
+                if report.changes < worker.batch:
+                    return changed
+                if once:  # more to do, after whatever else is waiting for the hub thread
+                    self._due = True
+                    return changed
+        except Exception:
+            self._due = True
+            raise
+
+    def wake(self) -> None:
+        """Wake the waiters (the streams and the webhook sender) now."""
+        self._signal()
+
+    def _signal(self) -> None:
+        self._generation += 1
+        if self._wake is not None:
+            self._wake.set()
+            self._wake = asyncio.Event()
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process holds the detector lease (its worker also sends webhooks)."""
+        return self._worker is not None and self._worker.token is not None
+
+    @property
+    def generation(self) -> int:
+        """Counts wake-ups; pass it to :meth:`changed` to miss none between a read and a wait."""
+        return self._generation
+
+    async def changed(self, timeout_s: float, since: int | None = None) -> None:
+        """Wait until the next detector pass that changed notifications (or the timeout); at
+        once if there was one after generation ``since``."""
+        if since is not None and since != self._generation:
+            return
+        wake = self._wake
+        if wake is None:
+            await asyncio.sleep(timeout_s)
+            return
+        await _wait(wake, timeout_s)
+
+    async def _loop(self) -> None:
+        detect_now = self._detect_now
+        if detect_now is None:  # pragma: no cover - start() made it
+            return
+        last_tick = time.monotonic()
+        while True:
+            await _wait(detect_now, self._interval_s)
+            detect_now.clear()
+            tick = time.monotonic() - last_tick >= _TICK_EVERY_S
+            if tick:
+                last_tick = time.monotonic()
+            try:
+                changed = await self._submit(partial(self._settle, tick, True))
+            except Exception:  # keep detecting; the next pass retries from the change log
+                log.exception("background detection failed")
+                continue
+            if changed:
+                self._signal()
+            if self._due:  # a step at a time: the writes queued meanwhile go first
+                detect_now.set()
+            if not self.leading:  # on standby: the lease holder marks, no turn of the hub thread
+                continue
+            try:  # what the streams sent, after the writes queued meanwhile
+                await self._submit(self._mark_sent)
+            except Exception:  # kept queued: the next turn marks them
+                log.exception("marking the notifications sent delivered failed")
+
+    def _mark_sent(self) -> None:
+        """On the hub thread of the lease holder: mark delivered what the streams (of every
+        process) queued as sent; a read alone when none is queued. Checked again here: the
+        lease may have lapsed since the caller looked."""
+        if self.leading:
+            self._hub_or_fail().mark_queued_deliveries()

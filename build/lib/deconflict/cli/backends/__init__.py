@@ -1,0 +1,67 @@
+"""Where the acting commands send their work: a hub database (``LocalBackend``, ``--db`` and
+``--as``) or a remote hub's API (``RemoteBackend``, ``--url`` and ``--token``), both behind the one
+``Backend`` interface, so each command is written once and prints the same either way; likewise
+parties and agreements behind ``Registry``. ``connect`` and ``registry`` pick one from the common
+options."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from deconflict.cli.backends.base import (
+    AgreementSummary,
+    Backend,
+    ConflictSummary,
+    Filed,
+    NoticeSummary,
+    NotificationSummary,
+    PlanSummary,
+    Registry,
+)
+from deconflict.cli.backends.local import LocalBackend, LocalRegistry, hub_session
+from deconflict.cli.backends.remote import RemoteBackend, RemoteRegistry
+from deconflict.client import Client
+from deconflict.errors import InvalidInput
+
+__all__ = [
+    "AgreementSummary",
+    "Backend",
+    "ConflictSummary",
+    "Filed",
+    "LocalBackend",
+    "LocalRegistry",
+    "NoticeSummary",
+    "NotificationSummary",
+    "PlanSummary",
+    "Registry",
+    "RemoteBackend",
+    "RemoteRegistry",
+    "connect",
+    "hub_session",
+    "registry",
+]
+
+
+@contextmanager
+def connect(db: str, url: str, token: str, party: str | None) -> Iterator[Backend]:
+    """The remote hub at ``url`` when one is given (the token's party acts), else the database
+    ``db`` with ``party`` acting; without either, InvalidInput."""
+    if url:
+        with Client(url, token or None) as client:
+            yield RemoteBackend(client)
+        return
+    if party is None:
+        raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")
+    yield LocalBackend(db, party)
+
+
+@contextmanager
+def registry(db: str, url: str, token: str) -> Iterator[Registry]:
+    """The parties and agreements of the remote hub at ``url`` when one is given (adding needs
+    the token's admin scope), else of the database ``db``."""
+    if url:
+        with Client(url, token or None) as client:
+            yield RemoteRegistry(client)
+        return
+    yield LocalRegistry(db)

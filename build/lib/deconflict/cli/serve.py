@@ -1,0 +1,234 @@
+"""``deconflict serve`` (the HTTP service under uvicorn) and ``deconflict token issue`` (a token
+from the local issuer, whose key is made beside the database on first use)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from deconflict.settings import SETTINGS, local_state_path, setting_value
+
+__all__ = ["serve", "sign_in_links", "token_app", "worker_app"]
+
+# How the supervising process hands the worker processes their settings (internal, not a setting).
+_WORKER_SETTINGS = "_DECONFLICT_SERVE_WORKER"
+
+token_app = typer.Typer(help="Bearer tokens from the local issuer.", no_args_is_help=True)
+
+
+def _option(name: str, flag: str) -> Any:
+    setting = SETTINGS[name]
+    return typer.Option(flag, help=setting.help, envvar=setting.env)
+
+
+def serve(
+    db: Annotated[str | None, _option("db", "--db")] = None,
+    host: Annotated[str | None, _option("host", "--host")] = None,
+    port: Annotated[int | None, _option("port", "--port")] = None,
+    issuers: Annotated[Path | None, _option("issuers", "--issuers")] = None,
+    workers: Annotated[int | None, _option("workers", "--workers")] = None,
+    webhook_allow_networks: Annotated[
+        str | None, _option("webhook-allow-networks", "--webhook-allow-networks")
+    ] = None,
+    webhook_key: Annotated[Path | None, _option("webhook-key", "--webhook-key")] = None,
+    detector_process: Annotated[
+        bool | None,
+        typer.Option(
+            "--detector-process/--no-detector-process",
+            help=SETTINGS["detector-process"].help,
+            envvar=SETTINGS["detector-process"].env,
+        ),
+    ] = None,
+    links: Annotated[
+        bool,
+        typer.Option(
+            "--links",
+            help="Print a sign-in link to the operations view for each party (a 12 h token "
+            "with the read and ack scopes, in the link's fragment).",
+        ),
+    ] = False,
+) -> None:
+    """Run the hub as an HTTP service: the API under /v1 (OpenAPI at /openapi.json) and the
+    operations view at /. With --workers N, N processes serve one database, a SQLite file or
+    PostgreSQL (each with its own connections and hub). One process at a time detects, the
+    detector lease holder: by default a process of its own beside the HTTP workers."""
+    import uvicorn
+
+    from deconflict.api import ApiSettings, create_app
+    from deconflict.api.background import DetectorProcess
+    from deconflict.api.observe import log_to_stderr
+    from deconflict.api.webhooks import parse_networks
+    from deconflict.cli.common import fail, geo_limits
+
+    path = db if db is not None else setting_value("db")
+    bind = host or setting_value("host")
+    listen = port if port is not None else int(setting_value("port"))
+    processes = workers if workers is not None else _whole_setting("workers")
+    if processes < 1:
+        fail(f"--workers must be at least 1, not {processes}")
+    if links:
+        for party, link in sign_in_links(path, f"http://{_url_host(bind)}:{listen}/"):
+            typer.echo(f"{party:>8}  {link}")
+    issuers_file = issuers or (Path(setting_value("issuers")) if setting_value("issuers") else None)
+    allowed = parse_networks(
+        webhook_allow_networks
+        if webhook_allow_networks is not None
+        else setting_value("webhook-allow-networks")
+    )
+    key_file = webhook_key or (
+        Path(setting_value("webhook-key")) if setting_value("webhook-key") else None
+    )
+    settings = ApiSettings(
+        db=path,
+        issuers_file=issuers_file,
+        geo_limits=geo_limits(),
+        rate_per_s=float(setting_value("rate-per-s")),
+        rate_burst=float(setting_value("rate-burst")),
+        gc_threshold=_whole_setting("gc-threshold"),
+        webhook_allow_networks=tuple(str(n) for n in allowed),
+        webhook_key=key_file,
+    )
+    options: dict[str, Any] = {
+        "host": bind,
+        "port": listen,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,  # open event streams would otherwise hold the exit
+        "log_level": "warning",
+    }
+    # The option reads DECONFLICT_DETECTOR_PROCESS itself (1/0, true/false); unset, the default.
+    apart = (
+        detector_process
+        if detector_process is not None
+        else SETTINGS["detector-process"].default == "1"
+    )
+    log_to_stderr()
+    if processes > 1 or apart:
+        _prepare(settings)
+    detector = DetectorProcess(settings) if apart else None
+    if detector is not None:
+        detector.start()
+    try:
+        if processes == 1:
+            uvicorn.run(create_app(settings), **options)
+        else:
+            os.environ[_WORKER_SETTINGS] = _settings_json(settings)
+            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+    finally:
+        if detector is not None:
+            detector.stop()
+
+
+def _whole_setting(name: str) -> int:
+    from deconflict.cli.common import fail
+
+    raw = setting_value(name)
+    try:
+        value = int(raw)
+    except ValueError:
+        fail(f"{SETTINGS[name].env}={raw!r} is not a whole number")
+    if value < 0:
+        fail(f"{SETTINGS[name].env}={raw!r} must not be negative")
+    return value
+
+
+def _prepare(settings: Any) -> None:
+    """Before the workers start: migrate the database and make the local issuer's, the
+    ledger's and the webhook keys once, so the workers do not race to."""
+    from deconflict.api.app import _state
+    from deconflict.api.auth import local_issuer
+    from deconflict.api.webhooks import WebhookKey
+    from deconflict.hub import Hub
+    from deconflict.settings import webhook_key_path
+
+    with Hub.open(settings.db):
+        pass
+    if settings.trust_local:
+        local_issuer(_state(settings), create=True)
+    WebhookKey.load(settings.webhook_key or webhook_key_path(_state(settings)))
+
+
+def _settings_json(settings: Any) -> str:
+    return json.dumps(
+        {
+            "db": str(settings.db),
+            "issuers_file": None if settings.issuers_file is None else str(settings.issuers_file),
+            "rate_per_s": settings.rate_per_s,
+            "rate_burst": settings.rate_burst,
+            "max_vertices": settings.geo_limits.max_vertices,
+            "max_area_m2": settings.geo_limits.max_area_m2,
+            "gc_threshold": settings.gc_threshold,
+            "webhook_allow_networks": list(settings.webhook_allow_networks),
+            "webhook_key": None if settings.webhook_key is None else str(settings.webhook_key),
+        }
+    )
+
+
+def worker_app() -> Any:
+    """The app of one worker process of ``deconflict serve --workers N`` (uvicorn's factory),
+    with the settings the supervising process passed down."""
+    from deconflict.api import ApiSettings, create_app
+    from deconflict.api.observe import log_to_stderr
+    from deconflict.geo import GeoLimits
+
+    given = json.loads(os.environ[_WORKER_SETTINGS])
+    log_to_stderr()
+    return create_app(
+        ApiSettings(
+            db=given["db"],
+            issuers_file=None if given["issuers_file"] is None else Path(given["issuers_file"]),
+            rate_per_s=given["rate_per_s"],
+            rate_burst=given["rate_burst"],
+            geo_limits=GeoLimits(given["max_vertices"], given["max_area_m2"]),
+            gc_threshold=given["gc_threshold"],
+            webhook_allow_networks=tuple(given["webhook_allow_networks"]),
+            webhook_key=None if given["webhook_key"] is None else Path(given["webhook_key"]),
+        )
+    )
+
+
+def _url_host(bind: str) -> str:
+    if bind in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{bind}]" if ":" in bind else bind
+
+
+def sign_in_links(db: str, base_url: str, ttl_s: float = 12 * 3600.0) -> list[tuple[str, str]]:
+    """For each party of ``db``: a link to the operations view that signs it in. The token is
+    in the fragment, which the browser keeps to itself (never sent to the server or logged)."""
+    from deconflict.api.auth import issue_local_token
+    from deconflict.hub import Hub
+
+    with Hub.open(db) as hub:
+        parties = [p.id for p in hub.list_parties()]
+    key_home = local_state_path(db)
+    return [
+        (party, f"{base_url}#token={issue_local_token(key_home, party, ['read', 'ack'], ttl_s)}")
+        for party in parties
+    ]
+
+
+@token_app.command("issue")
+def token_issue(
+    party: Annotated[str, typer.Option("--party", "--as", help="The party the token acts for.")],
+    scope: Annotated[
+        list[str],
+        typer.Option(help="A scope to grant (read, notice, plan, ack, admin); repeat for more."),
+    ],
+    db: Annotated[str | None, _option("db", "--db")] = None,
+    ttl_s: Annotated[float, typer.Option("--ttl-s", help="Lifetime in seconds.")] = 86_400.0,
+) -> None:
+    """Print a bearer token for a party from the local issuer (key made beside --db)."""
+    from deconflict.api.auth import issue_local_token
+    from deconflict.errors import InvalidInput
+    from deconflict.hub import Hub
+
+    path = db if db is not None else setting_value("db")
+    with Hub.open(path) as hub:
+        if party not in {p.id for p in hub.list_parties()}:
+            raise InvalidInput(f"no party {party!r} (add it with `deconflict party add`)")
+    scopes = [s for item in scope for s in item.replace(",", " ").split()]
+    typer.echo(issue_local_token(local_state_path(path), party, scopes, ttl_s))

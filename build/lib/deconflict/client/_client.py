@@ -1,0 +1,318 @@
+"""The one client of the HTTP API: synchronous, over httpx, returning the API's JSON documents.
+
+Errors come back as deconflict's own: a problem+json response becomes the error of the tree with
+its status (404 ``NotFound``, 412 ``VersionConflict``, 409 ``InvalidTransition``, 400/413/422
+``InvalidInput``), anything else a ``RemoteError`` carrying the status and the problem document.
+Every POST carries an ``Idempotency-Key`` (a fresh one unless given), so a retried call is safe.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from deconflict.errors import (
+    DeconflictError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    VersionConflict,
+)
+
+__all__ = ["Client", "Event", "RemoteError"]
+
+Json = Any
+
+
+class RemoteError(DeconflictError, RuntimeError):
+    """The hub refused or failed a request; ``status`` and the ``problem`` document say why."""
+
+    def __init__(self, status: int, message: str, problem: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.problem = dict(problem or {})
+
+
+_BY_STATUS: dict[int, type[DeconflictError]] = {
+    400: InvalidInput,
+    404: NotFound,
+    409: InvalidTransition,
+    412: VersionConflict,
+    413: InvalidInput,
+    422: InvalidInput,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One server-sent event: its id (to resume after), its type and its decoded data."""
+
+    id: str | None
+    event: str
+    data: Json
+
+
+class Client:
+    """A party's connection to a hub at ``url`` with a bearer ``token``."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # the one request method -------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Json = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        """Send one request; a non-2xx answer raises the matching error."""
+        sent = dict(headers or {})
+        if method == "POST":
+            sent["Idempotency-Key"] = idempotency_key or uuid.uuid4().hex
+        try:
+            response = self._http.request(method, path, json=body, params=params, headers=sent)
+        except httpx.HTTPError as error:
+            raise RemoteError(0, f"cannot reach the hub: {error}") from None
+        if response.is_success:
+            return response
+        raise _error(response)
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Json:
+        return self.request(method, path, **kwargs).json()
+
+    # notices ----------------------------------------------------------------------------------
+
+    def file_notice(
+        self,
+        features: Sequence[Json],
+        category: str = "air-activity",
+        notice_id: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Json:
+        body = {"type": "FeatureCollection", "features": list(features), "category": category}
+        if notice_id is not None:
+            body["id"] = notice_id
+        return self._json("POST", "/v1/notices", body=body, idempotency_key=idempotency_key)
+
+    def list_notices(
+        self,
+        states: Sequence[str] | None = None,
+        party: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        page: int | None = None,
+    ) -> Json:
+        """The notices the caller may see, in filing order (after notice ``after``, if given):
+        with ``limit``, one page of at most that many; without, all of them (``page`` at a
+        time, default the hub's most)."""
+        params = {"state": list(states or []), "party": party, "start": start, "end": end}
+        return self._pages("/v1/notices", params, after, limit, page)
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        after: str | None,
+        limit: int | None,
+        page: int | None,
+    ) -> list[Json]:
+        """One page (with ``limit``), or every page, following the hub's ``Link: rel=next``."""
+        asked = {**params, "after": after, "limit": limit if limit is not None else page}
+        response = self.request("GET", path, params=_present(asked))
+        found = list(response.json())
+        while limit is None and "next" in response.links:
+            response = self.request("GET", response.links["next"]["url"])
+            found += response.json()
+        return found
+
+    def get_notice(self, notice_id: str, party: str | None = None) -> Json:
+        """A notice as the caller may see it: its own of that id, or ``party``'s (a notice's
+        id is its party's own)."""
+        params = {} if party is None else {"party": party}
+        return self._json("GET", f"/v1/notices/{notice_id}", params=params)
+
+    def amend_notice(
+        self,
+        notice_id: str,
+        version: int,
+        features: Sequence[Json] | None = None,
+        category: str | None = None,
+    ) -> Json:
+        body = _present(
+            {"features": None if features is None else list(features), "category": category}
+        )
+        return self._json(
+            "PATCH", f"/v1/notices/{notice_id}", body=body, headers={"If-Match": f'"{version}"'}
+        )
+
+    def cancel_notice(self, notice_id: str) -> Json:
+        return self._json("POST", f"/v1/notices/{notice_id}/cancel")
+
+    # plans, conflicts, notifications ------------------------------------------------------------
+
+    def add_plan(self, features: Sequence[Json], plan_id: str | None = None) -> Json:
+        body: dict[str, Any] = {"type": "FeatureCollection", "features": list(features)}
+        if plan_id is not None:
+            body["id"] = plan_id
+        return self._json("POST", "/v1/plans", body=body)
+
+    def list_plans(self) -> Json:
+        return self._json("GET", "/v1/plans")
+
+    def conflicts(self, open_only: bool = False) -> Json:
+        return self._json("GET", "/v1/conflicts", params={"open": open_only})
+
+    def notifications(
+        self, after: str | None = None, limit: int | None = None, *, page: int | None = None
+    ) -> Json:
+        """The caller's notifications, oldest first (after notification ``after``, if given):
+        with ``limit``, one page of at most that many; without, all of them, asked for ``page``
+        at a time (default: the hub's most), following the hub's ``Link: rel="next"``."""
+        return self._pages("/v1/notifications", {}, after, limit, page)
+
+    def ack(self, notification_id: str) -> Json:
+        return self._json("POST", f"/v1/notifications/{notification_id}/ack")
+
+    def agreements(self) -> Json:
+        return self._json("GET", "/v1/agreements")
+
+    def add_agreement(self, agreement: Mapping[str, Any]) -> Json:
+        return self._json("POST", "/v1/agreements", body=dict(agreement))
+
+    def parties(self) -> Json:
+        """The parties the token's party knows of (every party with the admin scope)."""
+        return self._json("GET", "/v1/parties")
+
+    def add_party(self, party_id: str, name: str | None = None) -> Json:
+        return self._json("POST", "/v1/parties", body=_present({"id": party_id, "name": name}))
+
+    # the ledger ---------------------------------------------------------------------------------
+
+    def ledger_key(self) -> Json:
+        """``{"key": <verifier key>, "origin": <log name>}``."""
+        return self._json("GET", "/v1/ledger/key")
+
+    def checkpoint(self, *, fresh: bool = False) -> Json:
+        """The latest signed checkpoint; ``fresh`` has the hub sign one now (admin scope)."""
+        return self._json("POST" if fresh else "GET", "/v1/ledger/checkpoint")
+
+    def checkpoints(self, since: int = 0, limit: int = 100) -> Json:
+        return self._json("GET", "/v1/ledger/checkpoints", params={"since": since, "limit": limit})
+
+    def ledger_entries(self, record_id: str) -> Json:
+        """``[{"index": ..., "entry": {...}}]``: the entries about one record, oldest first."""
+        return self._json("GET", "/v1/ledger/entries", params={"record": record_id})
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> Json:
+        params = _present({"index": index, "size": size})
+        return self._json("GET", "/v1/ledger/proofs/inclusion", params=params)
+
+    def consistency_proof(self, first: int, second: int | None = None) -> Json:
+        params = _present({"first": first, "second": second})
+        return self._json("GET", "/v1/ledger/proofs/consistency", params=params)
+
+    def receipt(self, record_id: str) -> bytes:
+        """The receipt file, byte for byte (check it with ``deconflict.ledger.verify_receipt``)."""
+        return self.request("GET", f"/v1/ledger/receipts/{record_id}").content
+
+    def opening(self, notice_id: str, version: int | None = None) -> Json:
+        """``{"commitment", "salt", "content"}`` of one's own notice (version default: current)."""
+        params = _present({"version": version})
+        return self._json("GET", f"/v1/ledger/openings/{notice_id}", params=params)
+
+    def events(self, last_event_id: str | None = None, *, once: bool = False) -> Iterator[Event]:
+        """The party's notifications as server-sent events, after ``last_event_id``; with
+        ``once``, what is pending, then the stream ends."""
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        params = {"once": "true"} if once else {}
+        try:
+            with self._http.stream(
+                "GET", "/v1/events", headers=headers, params=params, timeout=None
+            ) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error(response)
+                yield from _parse_events(response.iter_lines())
+        except httpx.HTTPError as error:
+            raise RemoteError(0, f"the event stream failed: {error}") from None
+
+
+def _present(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None and v != []}
+
+
+def _error(response: httpx.Response) -> DeconflictError:
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {"detail": response.text or response.reason_phrase}
+    if not isinstance(problem, dict):
+        problem = {"detail": str(problem)}
+    detail = str(problem.get("detail") or response.reason_phrase)
+    kind = _BY_STATUS.get(response.status_code)
+    if kind is None:
+        return RemoteError(response.status_code, f"{response.status_code}: {detail}", problem)
+    error = kind(detail)
+    error.status = response.status_code
+    return error
+
+
+def _parse_events(lines: Iterator[str]) -> Iterator[Event]:
+    event_id: str | None = None
+    kind = "message"
+    data: list[str] = []
+    for line in lines:
+        if line == "":
+            if data:
+                yield Event(event_id, kind, json.loads("\n".join(data)))
+            kind, data = "message", []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "id":
+            event_id = value
+        elif name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)

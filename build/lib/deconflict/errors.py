@@ -1,0 +1,151 @@
+"""The one exception tree of deconflict.
+
+Every error the project raises on purpose is a ``DeconflictError``, and each also subclasses the
+nearest built-in, so callers that only know Python's own exceptions still catch it::
+
+    DeconflictError(Exception)
+    ├── InvalidInput(ValueError)          bad input; the message names what is wrong
+    │   ├── InvalidGeometry               a footprint, band or window is invalid (says why)
+    │   ├── InvalidVolume                 a 4D volume failed validation (names the volume)
+    │   ├── InvalidDocument               a file or document is malformed (GeoJSON, scenario)
+    │   ├── InvalidTransition             a state change the state machine does not allow
+    │   ├── AlreadyExists                 a record with that id is already stored
+    │   ├── AmbiguousId                   an id names several records the caller may see
+    │   └── RefusedDestination            a webhook URL the hub may not send to (inside, not http)
+    ├── NotFound(LookupError)             no such record, or not visible to the caller
+    ├── NotYetCommitted                   it is there, and committed to by the ledger soon
+    ├── VersionConflict                   an amendment named a stale version
+    ├── StoreError(RuntimeError)          the store failed (translated from the driver)
+    └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
+        └── ForkDetected                  two signed checkpoints that cannot both be true
+
+Library errors (sqlite3, SQLAlchemy, shapely, pyproj) are translated into these at the boundary
+where they happen, so the CLI can print one clear line for any of them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExists",
+    "AmbiguousId",
+    "DeconflictError",
+    "ForkDetected",
+    "InvalidDocument",
+    "InvalidGeometry",
+    "InvalidInput",
+    "InvalidTransition",
+    "InvalidVolume",
+    "NotFound",
+    "NotYetCommitted",
+    "RefusedDestination",
+    "StoreError",
+    "VerificationFailed",
+    "VersionConflict",
+]
+
+
+class DeconflictError(Exception):
+    """Base of every error deconflict raises on purpose."""
+
+    #: HTTP status the API renders this error with.
+    status = 500
+
+
+class InvalidInput(DeconflictError, ValueError):
+    """Input that cannot be accepted; the message says what and why."""
+
+    status = 422
+
+
+class InvalidGeometry(InvalidInput):
+    """A footprint, altitude band or time window is invalid; the message is the reason.
+    ``part`` is the part at fault as a GeoJSON feature names it (``start``, ``radius_m``,
+    ``geometry``...), when one is known."""
+
+    def __init__(self, reason: str, part: str | None = None) -> None:
+        super().__init__(reason)
+        self.part = part
+
+
+class InvalidVolume(InvalidInput):
+    """A 4D volume failed validation. ``volume`` names it, ``reason`` says why, ``part`` is the
+    part at fault (as :class:`InvalidGeometry`'s) when one is known."""
+
+    def __init__(self, volume: str, reason: str, part: str | None = None) -> None:
+        self.volume = volume
+        self.reason = reason
+        self.part = part
+        super().__init__(f"volume {volume!r}: {reason}")
+
+
+class InvalidDocument(InvalidInput):
+    """A document (GeoJSON, scenario file) is malformed."""
+
+    status = 400
+
+
+class InvalidTransition(InvalidInput):
+    """A state change that the record's state machine does not allow."""
+
+    status = 409
+
+
+class AlreadyExists(InvalidInput):
+    """A record (party, agreement, notice, plan) with that id is already stored."""
+
+    status = 409
+
+
+class AmbiguousId(InvalidInput):
+    """An id names several records the caller may see (ids are each party's own): say whose."""
+
+    status = 409
+
+
+class RefusedDestination(InvalidInput):
+    """A webhook URL the hub may not send to: not plain http(s) to a host, or naming (or
+    resolving to) an address inside (loopback, link-local, private, metadata ...); the message
+    says which, never what answers there."""
+
+
+class NotFound(DeconflictError, LookupError):
+    """No such record, or none the caller may see (the two are not told apart)."""
+
+    status = 404
+
+
+class NotYetCommitted(DeconflictError):
+    """What was asked for exists, but the ledger commits to it only at its next digest (a
+    party's private entries: ``store.ledger_private``): ask again after ``retry_after_s``. Not
+    a failure: the API answers 202 with ``Retry-After``."""
+
+    status = 202
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(max(1, round(retry_after_s)))}
+
+
+class VersionConflict(DeconflictError, ValueError):
+    """An amendment named a version that is no longer current."""
+
+    status = 412
+
+
+class StoreError(DeconflictError, RuntimeError):
+    """The store failed; the message says what it was doing."""
+
+    status = 503
+
+
+class VerificationFailed(DeconflictError, ValueError):
+    """A ledger proof, checkpoint signature, receipt, opening or stored log does not verify;
+    the message says what failed (and, for a stored log, the first bad index)."""
+
+    status = 422
+
+
+class ForkDetected(VerificationFailed):
+    """Two checkpoints signed by the same key that cannot both be true: the same size with
+    different roots, or a later one that does not extend an earlier one."""

@@ -1,0 +1,384 @@
+"""Footprints: polygon, circle and corridor on the WGS84 ellipsoid, validated on construction.
+
+Every footprint is a *core* (a point, a polyline or a filled polygon) grown by a *radius*: a circle
+is a point grown by its radius, a corridor a polyline grown by its half-width, a polygon itself
+(radius 0). The distance between two footprints is then the geodesic distance between their cores
+minus both radii, which :mod:`deconflict.geo.separation` computes on the ellipsoid.
+
+Polygon edges are geodesics. They are densified here once (points on the true geodesic, at most
+``DENSIFY_M`` apart, computed the same way whichever direction an edge is walked), so that any
+planar frame can join the points with straight chords and stay within millimetres of the geodesic.
+A ring is taken to bound the smaller of the two regions it divides the globe into, so a ring around
+a pole holds the pole, and orientation does not matter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from pyproj import Geod
+
+from deconflict.errors import InvalidGeometry
+from deconflict.geo.sphere import Frame, metres_to_angle, nvector, nvectors, to_lonlat
+
+__all__ = [
+    "DENSIFY_M",
+    "GEOD",
+    "Circle",
+    "Corridor",
+    "Footprint",
+    "GeoLimits",
+    "Polygon",
+    "finite",
+]
+
+Array = NDArray[np.float64]
+LonLat = tuple[float, float]
+
+#: The WGS84 ellipsoid, for every geodesic computation.
+GEOD = Geod(ellps="WGS84")
+#: Longest chord between densified points of a geodesic edge.
+DENSIFY_M = 10_000.0
+#: Area of the WGS84 ellipsoid, for telling a ring's smaller side.
+EARTH_AREA_M2 = 510_065_621_724_000.0
+#: Largest angular radius of a footprint around its centre (about 3,300 km); the planar
+#: approximations in the separation code are bounded for footprints within it.
+MAX_EXTENT_DEG = 30.0
+#: Most points a densified outline may have; past it, chords grow longer than ``DENSIFY_M``.
+MAX_DENSIFIED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class GeoLimits:
+    """What a footprint may be: the caps that keep any input from exhausting time or memory."""
+
+    max_vertices: int = 10_000
+    max_area_m2: float = 5.0e12
+
+    def __post_init__(self) -> None:
+        if self.max_vertices < 3 or not self.max_area_m2 > 0:
+            raise InvalidGeometry("limits need max_vertices >= 3 and max_area_m2 > 0")
+
+
+DEFAULT_LIMITS = GeoLimits()
+
+
+def finite(value: object, what: str, part: str | None = None) -> float:
+    """``value`` as a finite float, else InvalidGeometry naming ``what`` (and ``part``): also an
+    integer too large for a float (JSON allows any number of digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidGeometry(f"{what} must be a number, got {value!r}", part)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise InvalidGeometry(f"{what} is too large: {len(str(value))} digits", part) from None
+    if not math.isfinite(number):
+        raise InvalidGeometry(f"{what} must be finite, got {value!r}", part)
+    return number
+
+
+def _positions(points: object, what: str, limits: GeoLimits) -> list[LonLat]:
+    """Validated (lon, lat) pairs, with repeated consecutive points dropped."""
+    if isinstance(points, str | bytes) or not isinstance(points, Sequence):
+        raise InvalidGeometry(f"{what} must be a list of [lon, lat] positions")
+    # Checked before anything else is done per vertex, so a huge input costs nothing.
+    if len(points) > limits.max_vertices + 1:
+        raise InvalidGeometry(
+            f"{what} has {len(points)} vertices, more than the limit of {limits.max_vertices}"
+        )
+    out: list[LonLat] = []
+    for i, point in enumerate(points):
+        if isinstance(point, str | bytes) or not isinstance(point, Sequence) or len(point) < 2:
+            raise InvalidGeometry(f"{what} position {i} must be [lon, lat], got {point!r}")
+        lon = finite(point[0], f"{what} position {i} longitude")
+        lat = finite(point[1], f"{what} position {i} latitude")
+        _check_lonlat(lon, lat, f"{what} position {i}")
+        if not out or out[-1] != (lon, lat):
+            out.append((lon, lat))
+    return out
+
+
+def _check_lonlat(lon: float, lat: float, what: str) -> None:
+    if not -180.0 <= lon <= 180.0:
+        raise InvalidGeometry(f"{what} longitude {lon} is out of range [-180, 180]")
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidGeometry(f"{what} latitude {lat} is out of range [-90, 90]")
+
+
+def _densify(positions: Sequence[LonLat], closed: bool) -> tuple[Array, Array]:
+    """Points along the geodesic edges, at most ``DENSIFY_M`` apart (further apart only when the
+    whole outline would need more than ``MAX_DENSIFIED`` points); the last point is not repeated
+    for a closed ring. Each edge is computed from its lexicographically smaller end, so an edge
+    shared by two polygons yields the same points in both."""
+    edges = list(itertools.pairwise(positions))
+    if closed:
+        edges.append((positions[-1], positions[0]))
+    firsts = [p if p <= q else q for p, q in edges]
+    seconds = [q if p <= q else p for p, q in edges]
+    lengths = np.asarray(
+        GEOD.inv(
+            [f[0] for f in firsts],
+            [f[1] for f in firsts],
+            [s[0] for s in seconds],
+            [s[1] for s in seconds],
+        )[2]
+    )
+    spacing = max(DENSIFY_M, float(lengths.sum()) / MAX_DENSIFIED)
+    lons: list[float] = []
+    lats: list[float] = []
+    for (p, _), first, second, length in zip(edges, firsts, seconds, lengths.tolist(), strict=True):
+        lons.append(p[0])
+        lats.append(p[1])
+        count = math.ceil(length / spacing) - 1
+        if count > 0:
+            between = GEOD.npts(first[0], first[1], second[0], second[1], count)
+            if first is not p:
+                between.reverse()
+            for lon, lat in between:
+                lons.append(lon)
+                lats.append(lat)
+    if not closed:
+        lons.append(positions[-1][0])
+        lats.append(positions[-1][1])
+    return np.array(lons), np.array(lats)
+
+
+class Footprint(ABC):
+    """A 2D region on the ellipsoid: a core (point, polyline or polygon) grown by ``radius_m``."""
+
+    kind: ClassVar[str]
+    #: Whether the core's vertices form a closed ring (a polygon) rather than a path.
+    closed: ClassVar[bool] = False
+    __slots__ = (
+        "_planar_cache",
+        "area_m2",
+        "cap_rad",
+        "centre",
+        "core_lats",
+        "core_lons",
+        "core_vectors",
+        "radius_m",
+    )
+
+    radius_m: float
+    core_lons: Array
+    core_lats: Array
+    core_vectors: Array
+    centre: Array
+    cap_rad: float
+    area_m2: float
+
+    def _finish(
+        self,
+        radius_m: float,
+        lons: Array,
+        lats: Array,
+        limits: GeoLimits,
+        vectors: Array | None = None,
+    ) -> None:
+        """Set the derived fields and check extent and area; shared by every kind (``vectors``:
+        the n-vectors of ``lons`` and ``lats``, when the caller has them)."""
+        self.radius_m = radius_m
+        self.core_lons = lons
+        self.core_lats = lats
+        self.core_vectors = nvectors(lons, lats) if vectors is None else vectors
+        if len(self.core_vectors) == 1:  # a point is its own centre
+            self.centre, spread = self.core_vectors[0], 0.0
+        else:
+            mean = self.core_vectors.mean(axis=0)
+            norm = float(np.linalg.norm(mean))
+            if norm < 0.2:
+                raise InvalidGeometry("footprint spans too much of the globe to have a centre")
+            self.centre = mean / norm
+            spread = float(np.arccos(np.clip(self.core_vectors @ self.centre, -1.0, 1.0)).max())
+        # A geodesic between densified points strays from their chord by far less than 100 m.
+        self.cap_rad = spread + metres_to_angle(radius_m + 100.0)
+        if math.degrees(self.cap_rad) > MAX_EXTENT_DEG:
+            raise InvalidGeometry(
+                f"footprint reaches more than {MAX_EXTENT_DEG:g} degrees (about 3,300 km) "
+                "from its centre"
+            )
+        self.area_m2 = self._area()
+        if self.area_m2 > limits.max_area_m2:
+            raise InvalidGeometry(
+                f"area {self.area_m2 / 1e6:,.0f} km2 is over the cap of "
+                f"{limits.max_area_m2 / 1e6:,.0f} km2"
+            )
+        self._planar_cache: tuple[Frame, shapely.Geometry] | None = None
+
+    @abstractmethod
+    def _area(self) -> float:
+        """Area in square metres (exact for polygons, close for circles and corridors)."""
+
+    @abstractmethod
+    def core_geometry(self, xy: Array) -> shapely.Geometry:
+        """The core as a shapely geometry, from its vertices projected to a planar frame."""
+
+    @abstractmethod
+    def to_geojson(self) -> dict[str, object]:
+        """The footprint as it was given: a GeoJSON geometry plus the properties that size it."""
+
+    def segments(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Start and end n-vector indices of the core's edges (a point is one empty edge)."""
+        n = len(self.core_lons)
+        starts = np.arange(n, dtype=np.intp)
+        if n == 1:
+            return starts, starts
+        if self.closed:
+            return starts, (starts + 1) % n
+        return starts[:-1], starts[1:]
+
+    def planar(self, frame: Frame) -> shapely.Geometry:
+        """The core in ``frame``; remembered for the last frame asked for."""
+        cached = self._planar_cache
+        if cached is not None and cached[0] is frame:
+            return cached[1]
+        geometry = self.core_geometry(frame.project(self.core_vectors))
+        self._planar_cache = (frame, geometry)
+        return geometry
+
+    def outline(self, points: int = 96) -> list[LonLat]:
+        """A closed ring (lon, lat) around the whole footprint, for maps and GeoJSON output."""
+        if self.radius_m == 0:
+            ring = list(zip(self.core_lons.tolist(), self.core_lats.tolist(), strict=True))
+            return [*ring, ring[0]]
+        frame = Frame(self.centre)
+        grown = self.core_geometry(frame.project(self.core_vectors)).buffer(
+            self.radius_m, quad_segs=max(4, points // 4)
+        )
+        xy = np.asarray(shapely.get_coordinates(grown.exterior))
+        lons, lats = to_lonlat(frame.unproject(xy))
+        return list(zip(lons.tolist(), lats.tolist(), strict=True))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.to_geojson()!r})"
+
+
+class Circle(Footprint):
+    """A centre and a radius in metres (geodesic)."""
+
+    kind = "circle"
+    __slots__ = ("lat", "lon")
+
+    def __init__(
+        self, centre: Sequence[float], radius_m: float, limits: GeoLimits = DEFAULT_LIMITS
+    ) -> None:
+        (position,) = _positions([centre], "circle centre", limits)
+        radius = finite(radius_m, "circle radius_m", "radius_m")
+        if radius <= 0:
+            raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}", "radius_m")
+        self.lon, self.lat = position
+        vector = nvector(self.lon, self.lat)
+        self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits, vector)
+
+    def _area(self) -> float:
+        return math.pi * self.radius_m**2
+
+    def core_geometry(self, xy: Array) -> shapely.Geometry:
+        return shapely.Point(xy[0])
+
+    def outline(self, points: int = 96) -> list[LonLat]:
+        azimuths = np.linspace(0.0, 360.0, points, endpoint=False)
+        lons, lats, _ = GEOD.fwd(
+            np.full(points, self.lon),
+            np.full(points, self.lat),
+            azimuths,
+            np.full(points, self.radius_m),
+        )
+        ring = list(zip(np.asarray(lons).tolist(), np.asarray(lats).tolist(), strict=True))
+        return [*reversed(ring), ring[-1]]
+
+    def to_geojson(self) -> dict[str, object]:
+        return {
+            "geometry": {"type": "Point", "coordinates": [self.lon, self.lat]},
+            "radius_m": self.radius_m,
+        }
+
+
+class Corridor(Footprint):
+    """A polyline with geodesic legs and a half-width in metres on either side."""
+
+    kind = "corridor"
+    __slots__ = ("path",)
+
+    def __init__(
+        self,
+        path: Sequence[Sequence[float]],
+        half_width_m: float,
+        limits: GeoLimits = DEFAULT_LIMITS,
+    ) -> None:
+        positions = _positions(path, "corridor path", limits)
+        if len(set(positions)) < 2:
+            raise InvalidGeometry("corridor path needs at least 2 distinct positions")
+        width = finite(half_width_m, "corridor half_width_m", "half_width_m")
+        if width <= 0:
+            raise InvalidGeometry(
+                f"corridor half_width_m must be > 0, got {width:g}", "half_width_m"
+            )
+        self.path = positions
+        lons, lats = _densify(positions, closed=False)
+        self._finish(width, lons, lats, limits)
+
+    def _area(self) -> float:
+        lons, lats = zip(*self.path, strict=True)
+        length = GEOD.line_length(lons, lats)
+        return 2.0 * self.radius_m * length + math.pi * self.radius_m**2
+
+    def core_geometry(self, xy: Array) -> shapely.Geometry:
+        return shapely.LineString(xy)
+
+    def to_geojson(self) -> dict[str, object]:
+        return {
+            "geometry": {"type": "LineString", "coordinates": [list(p) for p in self.path]},
+            "half_width_m": self.radius_m,
+        }
+
+
+class Polygon(Footprint):
+    """A simple ring of positions joined by geodesics, bounding the smaller side of the globe."""
+
+    kind = "polygon"
+    closed = True
+    __slots__ = ("ring",)
+
+    def __init__(self, ring: Sequence[Sequence[float]], limits: GeoLimits = DEFAULT_LIMITS) -> None:
+        positions = _positions(ring, "polygon ring", limits)
+        if len(positions) > 1 and positions[0] == positions[-1]:
+            positions.pop()
+        if len(set(positions)) < 3:
+            raise InvalidGeometry(
+                f"polygon ring has {len(set(positions))} distinct vertices; it needs at least 3"
+            )
+        if len(positions) > limits.max_vertices:
+            raise InvalidGeometry(
+                f"polygon ring has {len(positions)} vertices, more than the limit of "
+                f"{limits.max_vertices}"
+            )
+        self.ring = positions
+        lons, lats = _densify(positions, closed=True)
+        self._finish(0.0, lons, lats, limits)
+        planar = self.planar(Frame(self.centre))
+        if planar.convex_hull.area < 1.0:
+            raise InvalidGeometry("polygon ring is degenerate: its vertices enclose no area")
+        if not planar.is_valid:
+            raise InvalidGeometry(f"polygon ring is not simple: {shapely.is_valid_reason(planar)}")
+
+    def _area(self) -> float:
+        lons, lats = zip(*self.ring, strict=True)
+        area = abs(GEOD.polygon_area_perimeter(lons, lats)[0])
+        return min(area, EARTH_AREA_M2 - area)
+
+    def core_geometry(self, xy: Array) -> shapely.Geometry:
+        return shapely.Polygon(xy)
+
+    def to_geojson(self) -> dict[str, object]:
+        ring = [list(p) for p in self.ring]
+        return {"geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}

@@ -1,0 +1,150 @@
+"""Unit-sphere helpers: n-vectors, bounding caps and a local azimuthal frame.
+
+Positions are turned into n-vectors (the unit normal of the WGS84 ellipsoid at the point), which
+makes the antimeridian and the poles ordinary places. The angle between two n-vectors bounds the
+geodesic distance between the points: along any path the normal turns by at most ``ds / rho``
+with ``rho`` the smallest radius of curvature of the ellipsoid, so
+``angle <= distance / MIN_CURVATURE_M``. That is what makes the coarse stage conservative.
+The frame is an azimuthal equidistant projection scaled to the local radii of curvature, used
+for planar approximations; every decision near a threshold is made again on the ellipsoid
+(see :mod:`deconflict.geo.separation`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "MAX_CURVATURE_M",
+    "MEAN_RADIUS_M",
+    "MIN_CURVATURE_M",
+    "Frame",
+    "cap_box",
+    "metres_to_angle",
+    "nvector",
+    "nvectors",
+    "to_lonlat",
+]
+
+Array = NDArray[np.float64]
+
+#: Mean Earth radius (IUGG), for the planar approximation only.
+MEAN_RADIUS_M = 6_371_008.8
+#: Smallest radius of curvature of WGS84 (meridian at the equator, a(1 - e^2)).
+MIN_CURVATURE_M = 6_335_439.327
+#: Largest radius of curvature of WGS84 (at the poles, a^2 / b). The other way round from the
+#: bound above: the path on the ellipsoid whose normal sweeps the great-circle arc between two
+#: n-vectors is at most ``angle * MAX_CURVATURE_M`` long, so the geodesic is no longer.
+MAX_CURVATURE_M = 6_399_593.626
+
+
+def metres_to_angle(distance_m: float) -> float:
+    """An upper bound of the n-vector angle (radians) spanned by a geodesic distance."""
+    return distance_m / MIN_CURVATURE_M
+
+
+def nvectors(lons: Array, lats: Array) -> Array:
+    """Unit normals (n x 3) of geodetic longitudes and latitudes in degrees."""
+    lon = np.radians(lons)
+    lat = np.radians(lats)
+    cos_lat = np.cos(lat)
+    return np.column_stack((cos_lat * np.cos(lon), cos_lat * np.sin(lon), np.sin(lat)))
+
+
+def nvector(lon: float, lat: float) -> Array:
+    """:func:`nvectors` of one point (1 x 3), computed with ``math``: numpy's cost per call is
+    most of what one point's costs, and every circle has one."""
+    lon_rad, lat_rad = math.radians(lon), math.radians(lat)
+    cos_lat = math.cos(lat_rad)
+    return np.array([[cos_lat * math.cos(lon_rad), cos_lat * math.sin(lon_rad), math.sin(lat_rad)]])
+
+
+def to_lonlat(vectors: Array) -> tuple[Array, Array]:
+    """Longitudes and latitudes (degrees) of n-vectors (n x 3)."""
+    x, y, z = vectors[:, 0], vectors[:, 1], vectors[:, 2]
+    return np.degrees(np.arctan2(y, x)), np.degrees(np.arctan2(z, np.hypot(x, y)))
+
+
+def cap_box(centre: Array, radius_rad: float) -> tuple[Array, Array]:
+    """The axis-aligned box (in n-vector space) that holds a spherical cap.
+
+    For each axis k the cap's coordinate ranges over cos(alpha_k +- radius), where alpha_k is the
+    angle between the centre and the axis; clamped at 0 and pi where the cap holds the axis point.
+    """
+    alpha = np.arccos(np.clip(centre, -1.0, 1.0))
+    high = np.cos(np.maximum(alpha - radius_rad, 0.0))
+    low = np.cos(np.minimum(alpha + radius_rad, math.pi))
+    return low, high
+
+
+#: WGS84 semi-major axis and first eccentricity squared.
+_A_M = 6_378_137.0
+_E2 = 6.69437999014e-3
+
+
+class Frame:
+    """An azimuthal equidistant projection of n-vectors, centred on one, scaled to the ellipsoid's
+    radii of curvature there: east-west by the prime-vertical radius N, north-south by the meridian
+    radius M. Near the centre, planar distances are then right to first order; further out they
+    are off by at most :meth:`error` (relative), which the separation code's margins use.
+    """
+
+    __slots__ = ("anisotropy", "centre", "east", "east_m", "north", "north_m")
+
+    def __init__(self, centre: Array) -> None:
+        x, y, z = (float(v) for v in centre)
+        norm = math.sqrt(x * x + y * y + z * z)
+        x, y, z = x / norm, y / norm, z / norm
+        w = 1.0 - _E2 * z * z  # z is the sine of the geodetic latitude
+        prime_vertical = _A_M / math.sqrt(w)
+        meridian = _A_M * (1.0 - _E2) / (w * math.sqrt(w))
+        # east = axis x centre, with the z axis (or the x axis near the poles), normalised;
+        # north = centre x east. Written out: numpy's cross costs more than the whole frame.
+        if abs(z) < 0.9:
+            ex, ey, ez = -y, x, 0.0
+            self.east_m, self.north_m, self.anisotropy = prime_vertical, meridian, 0.0
+        else:
+            # Near a pole the axes are not east and north; N and M differ there by < 0.14 %.
+            ex, ey, ez = 0.0, -z, y
+            mean = math.sqrt(prime_vertical * meridian)
+            self.east_m = self.north_m = mean
+            self.anisotropy = prime_vertical / meridian - 1.0
+        scale = math.sqrt(ex * ex + ey * ey + ez * ez)
+        ex, ey, ez = ex / scale, ey / scale, ez / scale
+        self.centre = np.array((x, y, z))
+        self.east = np.array((ex, ey, ez))
+        self.north = np.array((y * ez - z * ey, z * ex - x * ez, x * ey - y * ex))
+
+    def error(self, theta: Array | float) -> Array | float:
+        """Bound on the relative error of planar distances between points within ``theta``
+        radians of the centre: the projection's stretch theta/sin(theta) - 1, the change of the
+        radii of curvature over theta (dM/M <= 3 e^2 |dphi| / 2, doubled for margin), the
+        anisotropy of the polar basis, and 0.02 % for what the first two leave out."""
+        t = np.maximum(np.asarray(theta, dtype=np.float64), 1e-9)
+        return t / np.sin(t) - 1.0 + 0.02 * t + self.anisotropy + 2e-4
+
+    def project(self, vectors: Array) -> Array:
+        """n-vectors (n x 3) to planar metres (n x 2)."""
+        cos_t = vectors @ self.centre
+        tangent = vectors - np.outer(cos_t, self.centre)
+        sin_t = np.linalg.norm(tangent, axis=1)
+        theta = np.arctan2(sin_t, cos_t)
+        scale = np.divide(theta, sin_t, out=np.ones_like(theta), where=sin_t > 0)
+        return np.column_stack(
+            (
+                tangent @ self.east * (scale * self.east_m),
+                tangent @ self.north * (scale * self.north_m),
+            )
+        )
+
+    def unproject(self, xy: Array) -> Array:
+        """Planar metres (n x 2) back to n-vectors (n x 3)."""
+        east = xy[:, 0] / self.east_m
+        north = xy[:, 1] / self.north_m
+        theta = np.hypot(east, north)
+        safe = np.where(theta > 0, theta, 1.0)
+        direction = (np.outer(east, self.east) + np.outer(north, self.north)) / safe[:, None]
+        return np.outer(np.cos(theta), self.centre) + direction * np.sin(theta)[:, None]

@@ -1,0 +1,162 @@
+"""The detector's reading of the change log: its cursor, its passes, and their commits.
+
+The change log holds the detector's inputs in commit order. :class:`LogConsumer` reads the rows
+after its cursor, runs the :class:`~deconflict.hub.detector.Detector` over them and commits what
+they produced together with the cursor, fenced by the detector lease when several hub processes
+share the store. Its index runs ahead of the store while it detects; when a commit fails it is
+rebuilt from the store at the stored cursor. The cursor it has read past but not yet stored
+(rows with no outputs) is kept here and stored at most every ``_CURSOR_EVERY_S``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from deconflict.errors import DeconflictError
+from deconflict.hub.clock import Clock
+from deconflict.hub.detector import Detector
+from deconflict.model import Agreement, Conflict, Notification
+from deconflict.store import Change, Detection, Store
+
+__all__ = ["LogConsumer", "ProcessReport"]
+
+_CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessReport:
+    """What one ``process()`` did: change-log rows consumed and what they produced."""
+
+    changes: int = 0
+    new_conflicts: list[Conflict] = field(default_factory=list)
+    resolved_conflicts: list[Conflict] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class LogConsumer:
+    """Runs ``detector`` over ``store``'s change log. ``agreements`` is the hub's list, updated
+    in place when a row names an agreement (possibly added by another hub process)."""
+
+    def __init__(
+        self, store: Store, detector: Detector, agreements: list[Agreement], clock: Clock
+    ) -> None:
+        self._store = store
+        self._detector = detector
+        self._agreements = agreements
+        self._clock = clock
+        self._consumed: int | None = None  # rows with no outputs read past, not stored yet
+        self._consumed_fence: int | None = None  # the lease token they were read under
+        self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
+        self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
+
+    def close(self) -> None:
+        """Store the cursor read past, if it was read under no lease (this process's alone)."""
+        if self._consumed is not None and self._consumed_fence is None:
+            with contextlib.suppress(DeconflictError):
+                self.store_cursor()
+
+    def rebuild(self) -> None:
+        """Rebuild the detector's index from the store, and read on from the stored cursor."""
+        self._consumed = None
+        self._stored_cursor = None
+        self._detector.rebuild()
+
+    def _cursor(self) -> int:
+        # Read once, then kept: only this hub's commits move it while it detects (another
+        # process's would have needed the lease, and taking it back rebuilds: rebuild).
+        stored = self._stored_cursor
+        if stored is None:
+            stored = self._stored_cursor = self._store.detector_cursor()
+        return stored if self._consumed is None else max(stored, self._consumed)
+
+    def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
+        """See :meth:`deconflict.hub.Hub.process`."""
+        report = ProcessReport()
+        count = 0
+        while True:
+            changes = self._store.changes_after(self._cursor(), limit)
+            if not changes:
+                self._store_consumed(fence)
+                break
+            count += len(changes)
+            self._process(changes, report, fence)
+            if limit is not None:
+                break
+        return replace(report, changes=count)
+
+    def _store_consumed(self, fence: int | None) -> None:
+        """Store the cursor moved past rows with no outputs, once ``_CURSOR_EVERY_S`` passed."""
+        if time.monotonic() - self._cursor_stored_at >= _CURSOR_EVERY_S:
+            self.store_cursor(fence)
+
+    def store_cursor(self, fence: int | None = None) -> None:
+        """See :meth:`deconflict.hub.Hub.store_cursor`."""
+        if self._consumed is None:
+            return
+        try:
+            self._store.commit_detections([Detection(self._consumed, self._clock.now())], fence)
+            self._stored_cursor = self._consumed
+        except Exception:
+            self.rebuild()
+            raise
+        self._consumed = None
+        self._cursor_stored_at = time.monotonic()
+
+    def _process(self, changes: Sequence[Change], report: ProcessReport, fence: int | None) -> None:
+        """Detect over ``changes`` and commit the detections; if a commit fails, the index
+        (which ran ahead) is rebuilt from the store. Detection reads outside any write
+        transaction (the rows and the records they name are committed and never change), and
+        the detections are written together at the end (one short transaction, a few
+        statements for the batch), or before a row whose detection reads what earlier rows
+        found (see :meth:`Detector.reads_outputs`): so the write lock (SQLite's) or the log
+        mutex (PostgreSQL's), which the other serve workers' filings need too, is held only
+        while the outputs are written, not while they are computed. Each commit stores the
+        cursor with its detections, fenced by the lease, so a pass cut short commits a prefix.
+
+        A batch with no outputs at all, of rows a delivery or a detection appended, moves the
+        stored cursor at most every ``_CURSOR_EVERY_S``; meanwhile it moves only here, so such
+        passes cost no commit. Nothing depends on it: after a restart, or in the process that
+        takes the lease over, those rows are read again and give nothing again."""
+        found = ProcessReport()
+        pending: list[Detection] = []
+        try:
+            self._detector.read_ahead(changes)
+            for change in changes:
+                if change.entity == "agreement":  # possibly added by another hub process
+                    self._agreements[:] = self._store.list_agreements()
+                if pending and self._detector.reads_outputs(change):
+                    self._store.commit_detections(pending, fence)
+                    self._stored_cursor = pending[-1].seq
+                    pending = []
+                detection = self._detector.detect(change, self._clock.now())
+                if (
+                    detection.new_conflicts
+                    or detection.resolved_conflicts
+                    or detection.notifications
+                ):
+                    pending.append(detection)
+                    found.new_conflicts.extend(detection.new_conflicts)
+                    found.resolved_conflicts.extend(detection.resolved_conflicts)
+                    found.notifications.extend(detection.notifications)
+            last = changes[-1].seq  # rows with no outputs only move the cursor
+            if not pending and time.monotonic() - self._cursor_stored_at < _CURSOR_EVERY_S:
+                self._consumed, self._consumed_fence = last, fence
+            else:
+                if not pending or pending[-1].seq != last:
+                    pending.append(Detection(last, self._clock.now()))
+                self._store.commit_detections(pending, fence)
+                self._stored_cursor = pending[-1].seq
+                self._consumed = None
+                self._cursor_stored_at = time.monotonic()
+        except Exception:
+            self.rebuild()  # the index ran ahead of the store: bring it back
+            raise
+        finally:
+            self._detector.read_ahead(())
+        report.new_conflicts.extend(found.new_conflicts)
+        report.resolved_conflicts.extend(found.resolved_conflicts)
+        report.notifications.extend(found.notifications)

@@ -1,0 +1,345 @@
+"""The detector: consumes the store's change log in order and writes conflicts and notifications.
+
+It keeps the engine's in-memory index of every live notice volume and current plan volume, as the
+change log stood at the detector's cursor. Each change-log row of a notice or plan names the
+record's version and state after the change, so processing a row depends on the log alone, never
+on how far later writes have got: results are the same whenever ``process()`` runs and across
+restarts. On start the index is rebuilt from each record's last row up to the cursor.
+
+Processing a row brings the record's volumes in the index to that version, resolves its open
+conflicts that no longer hold (an older version, or the record is gone), detects conflicts of the
+current volumes against other parties' notices and plans (never plan against plan), and notifies
+whoever is to be told. Conflict and notification ids are derived from what they refer to, so a
+conflict met twice is stored once, keyed by the store's ``ids`` secret (``store.secrets``), so
+that an id a party sees names nothing it could guess (security.md §3.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from deconflict import policy
+from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
+from deconflict.errors import NotFound
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Disclosure,
+    Notice,
+    NoticeState,
+    Notification,
+    NotificationKind,
+    Plan,
+    PlanState,
+    RecordKind,
+    Side,
+)
+from deconflict.policy.need_to_know import (
+    coarsened,
+    masked_detail,
+    resolution_for,
+    sees_other_side,
+    unlocks,
+)
+from deconflict.store import Change, Detection, Store
+
+__all__ = ["Detector"]
+
+_NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
+
+
+def _digest(key: bytes, *parts: object) -> str:
+    """A keyed digest of ``parts`` (each written with its length, so none can stand for two)."""
+    text = "".join(f"{len(str(part))}:{part}" for part in parts)
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def conflict_id(key: bytes, a: Side, b: Side) -> str:
+    """The same id for the same two volumes at the same versions, whichever side came first."""
+    one, two = sorted([(str(s.kind), s.party, s.record_id, s.version, s.volume_id) for s in (a, b)])
+    return "C-" + _digest(key, *one, *two)
+
+
+@dataclass
+class _Outputs:
+    new: list[Conflict] = field(default_factory=list)
+    resolved: list[Conflict] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+class Detector:
+    """Owns the engine index and turns change-log rows into detections."""
+
+    def __init__(self, store: Store, agreements: Sequence[Agreement]) -> None:
+        self._store = store
+        self._agreements = agreements
+        self._id_key = store.hub_secret("ids")
+        self.index = VolumeIndex()
+        self._sides: dict[str, Side] = {}
+        self._keys: dict[tuple[RecordKind, str], list[str]] = {}
+        self._ahead: dict[str, Notice] = {}  # see read_ahead
+
+    # index ------------------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Index every record that was live at the detector's cursor, at its version then."""
+        self.index = VolumeIndex()
+        self._sides.clear()
+        self._keys.clear()
+        cursor = self._store.detector_cursor()
+        for change in self._store.latest_changes(cursor, ("notice", "plan")):
+            record, live = self._record_at(change)
+            if record is not None and live:
+                self._insert(RecordKind(change.entity), record)
+
+    def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
+        """The record a change-log row names, at that row's version, and whether it was live."""
+        if change.version is None or change.state is None:
+            return None, False
+        try:
+            if change.entity == "notice":
+                ahead = self._ahead.get(change.entity_id)
+                if ahead is not None and ahead.version == change.version:
+                    return ahead, NoticeState(change.state).live
+                notice = self._store.get_notice_version(change.entity_id, change.version)
+                return notice, NoticeState(change.state).live
+            if change.entity == "plan":
+                plan = self._store.get_plan_version(change.entity_id, change.version)
+                return plan, PlanState(change.state) is PlanState.CURRENT
+        except NotFound:
+            pass
+        return None, False
+
+    def read_ahead(self, changes: Sequence[Change]) -> None:
+        """Read the notices these change-log rows name in one query, for :meth:`detect` to
+        take instead of one read each (a row at a version older than the notice's is still
+        read on its own); ``read_ahead(())`` forgets them."""
+        ids = [c.entity_id for c in changes if c.entity == "notice" and c.version is not None]
+        self._ahead = self._store.get_notices(ids) if ids else {}
+
+    def _insert(self, kind: RecordKind, record: Notice | Plan) -> list[Side]:
+        sides = []
+        for volume in record.volumes:
+            side = Side(kind, record.id, record.version, volume.id, record.party)
+            self.index.insert(side.key, record.party, volume)
+            self._sides[side.key] = side
+            sides.append(side)
+        self._keys[(kind, record.key)] = [s.key for s in sides]
+        return sides
+
+    def _remove(self, kind: RecordKind, record_key: str) -> None:
+        for key in self._keys.pop((kind, record_key), []):
+            self.index.remove(key)
+            self._sides.pop(key, None)
+
+    def side(self, key: str) -> Side | None:
+        return self._sides.get(key)
+
+    def entries_of(self, party: str, kind: RecordKind) -> list[Entry]:
+        """Indexed volumes of ``party``'s records of ``kind``."""
+        return [e for e in self.index if e.party == party and self._sides[e.key].kind is kind]
+
+    # detection --------------------------------------------------------------------------------
+
+    @staticmethod
+    def reads_outputs(change: Change) -> bool:
+        """Whether detecting ``change`` reads conflicts from the store (so detections of earlier
+        rows must be written first). A row that files a notice or adds a plan does not: no
+        conflict can name a record version that did not exist before it."""
+        return change.entity in ("notice", "plan") and change.verb not in _NEW_RECORD
+
+    def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
+        return policy.minima_for(self._agreements, a, b)
+
+    def detect(self, change: Change, now_s: float) -> Detection:
+        """The outputs of one change-log row (not yet committed); updates the index."""
+        out = _Outputs()
+        if change.entity == "notice":
+            self._notice_changed(change, now_s, out)
+        elif change.entity == "plan":
+            self._plan_changed(change, now_s, out)
+        return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
+
+    def _notice_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
+        notice, live = self._record_at(change)
+        if not isinstance(notice, Notice):
+            return
+        self._refresh(RecordKind.NOTICE, notice, live, change, now_s, out)
+        if change.verb == "filed":
+            self._tell_full(notice, NotificationKind.NOTICE, change, now_s, out)
+        elif change.verb in ("amended", "cancelled"):
+            self._tell_full(notice, NotificationKind.CHANGE, change, now_s, out)
+
+    def _plan_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
+        plan, live = self._record_at(change)
+        if isinstance(plan, Plan):
+            self._refresh(RecordKind.PLAN, plan, live, change, now_s, out)
+
+    def _refresh(
+        self,
+        kind: RecordKind,
+        record: Notice | Plan,
+        live: bool,
+        change: Change,
+        now_s: float,
+        out: _Outputs,
+    ) -> None:
+        version, party = record.version, record.party
+        self._remove(kind, record.key)
+        new_record = change.verb in _NEW_RECORD  # no conflict can name it yet: nothing to read
+        for conflict in (
+            []
+            if new_record
+            else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record.key))
+        ):
+            a = conflict.a
+            mine = a if (a.kind is kind and a.record_key == record.key) else conflict.b
+            if not live or mine.version != version:
+                resolved = conflict.resolve(now_s)
+                out.resolved.append(resolved)
+                if change.verb != "ended":  # activity that is over needs no warning
+                    # The party whose own change cleared the conflict knows it already.
+                    self._tell_conflict(
+                        resolved, NotificationKind.CHANGE, change, now_s, out, skip=party
+                    )
+        if not live:
+            return
+        sides = self._insert(kind, record)
+        reach = policy.search_minima(self._agreements)
+        volumes = {v.id: v for v in record.volumes}
+        for side in sides:
+            volume = volumes[side.volume_id]
+            for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
+                other = self._sides[entry.key]
+                if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
+                    continue
+                cid = conflict_id(self._id_key, side, other)
+                if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
+                    continue
+                resolution = resolution_for(self._agreements, party, other.party)
+                conflict = Conflict(
+                    cid,
+                    side,
+                    other,
+                    describe(volume, entry.volume),
+                    now_s,
+                    a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
+                    b_unlocks=unlocks(
+                        self._agreements, other.party, party, other.kind, entry.volume
+                    ),
+                    a_masked=masked_detail(volume, entry.volume, resolution),
+                    b_masked=masked_detail(entry.volume, volume, resolution),
+                )
+                out.new.append(conflict)
+                self._tell_conflict(conflict, NotificationKind.CONFLICT, change, now_s, out)
+
+    def _stored(self, cid: str) -> bool:
+        try:
+            self._store.get_conflict(cid)
+        except NotFound:
+            return False
+        return True
+
+    # notifications ----------------------------------------------------------------------------
+
+    def _notify(
+        self,
+        sender: str,
+        recipient: str,
+        kind: NotificationKind,
+        change: Change,
+        now_s: float,
+        lead_time_s: float,
+        out: _Outputs,
+        notice_id: str | None = None,
+        conflict: str | None = None,
+        *,
+        discloses: bool = True,
+        private: bool = False,
+    ) -> None:
+        """Tell ``recipient`` about ``sender``'s notice ``notice_id`` (and ``conflict``):
+        ``discloses`` whether the recipient may see the notice; ``private`` whether it is about
+        the recipient's own plan, which goes to it directly, never through a relay."""
+        path = policy.route(self._agreements, sender, recipient)
+        deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
+        if path is None or deadline is None:
+            return
+        nid = "M-" + _digest(self._id_key, change.seq, recipient, kind, sender, notice_id, conflict)
+        out.notifications.append(
+            Notification(
+                id=nid,
+                recipient=recipient,
+                kind=kind,
+                created_at_s=now_s,
+                ack_deadline_s=now_s + deadline,
+                lead_time_s=lead_time_s,
+                notice_id=notice_id,
+                notice_party=None if notice_id is None else sender,
+                conflict_id=conflict,
+                via=None if private else path.via,
+                discloses_notice=discloses,
+                private=private,
+            )
+        )
+
+    def _tell_full(
+        self, notice: Notice, kind: NotificationKind, change: Change, now_s: float, out: _Outputs
+    ) -> None:
+        """Tell every party that may see this notice in full that it was filed or changed."""
+        for party in policy.linked_parties(self._agreements, notice.party):
+            if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
+                self._notify(
+                    notice.party,
+                    party,
+                    kind,
+                    change,
+                    now_s,
+                    notice.start_s - now_s,
+                    out,
+                    notice_id=notice.id,
+                )
+
+    def _tell_conflict(
+        self,
+        conflict: Conflict,
+        kind: NotificationKind,
+        change: Change,
+        now_s: float,
+        out: _Outputs,
+        skip: str | None = None,
+    ) -> None:
+        """Tell each side's party (but ``skip``), unless the other side is a plan (plans stay
+        private). A party that may not see the other side is told at the agreement's
+        resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
+        and without the notice being named."""
+        for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
+            if other.kind is RecordKind.PLAN or mine.party == skip:
+                continue
+            sees = sees_other_side(self._agreements, conflict, mine.party)
+            detail = conflict.detail
+            if not sees:
+                masked = conflict.masked_for(mine.party)
+                resolution = resolution_for(self._agreements, mine.party, other.party)
+                detail = masked if masked is not None else coarsened(detail, resolution)
+            self._notify(
+                other.party,
+                mine.party,
+                kind,
+                change,
+                now_s,
+                detail.start_s - now_s,
+                out,
+                notice_id=other.record_id,
+                conflict=conflict.id,
+                discloses=sees,
+                private=mine.kind is RecordKind.PLAN,
+            )
+
+
+def live_entries(entries: Iterable[Entry]) -> VolumeIndex:
+    """A fresh index of ``entries`` (for an adjustment search against some of them)."""
+    return VolumeIndex(list(entries))

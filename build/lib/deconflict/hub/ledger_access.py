@@ -1,0 +1,110 @@
+"""What of the ledger a party may see: the entries about it, and the proofs and receipts of those.
+
+An entry names its record and the parties in the clear (a notice's id and filer, a notification's
+recipient and relay, a conflict's or an agreement's parties), so reading an entry, or proving one,
+tells that the record exists. A party therefore reads only the entries it could learn of through
+the rest of the API, decided by the same rules:
+
+- ``notice.*``: the filer, and a party that may see the notice now (its agreements disclose it);
+- ``notification.*``: its recipient and the relay it went through, and so for
+  ``notifications.delivered`` (a batch's deliveries, all to one recipient through one relay);
+- ``conflict.*``: a party that may see the conflict (never the filer of a notice that met another
+  party's private plan: the plan is not even metadata to it);
+- ``agreement.*``: its parties and its relay; ``party.*``: that party alone.
+
+Anything else, and any index past the end, is the same ``NotFound`` with the same words, so a
+hidden entry and a missing one cannot be told apart. Tree sizes, roots, checkpoints and
+consistency proofs name nothing and are for every party. An inclusion proof carries hashes of
+neighbouring entries: those hold salted commitments or random ids, except ``party.added``, whose
+few fields could be guessed from its leaf hash (a party's existence, which agreements tell
+anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from deconflict.errors import InvalidInput, NotFound
+from deconflict.hub.service import Hub
+from deconflict.ledger import Opening
+from deconflict.model.ids import record_key
+
+__all__ = ["entries_about", "may_see_entry", "opening_for", "receipt_for", "visible_entry"]
+
+#: The kinds of record an entry's subject names (``notice:RU-N3``).
+_ENTITIES = ("notice", "notification", "conflict", "agreement", "party")
+
+
+def _sees(look: Callable[[], object]) -> bool:
+    try:
+        look()
+    except NotFound:
+        return False
+    return True
+
+
+def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
+    """Whether ``party`` may read ``entry`` (see the module docstring)."""
+    kind = str(entry.get("type", ""))
+    entity = kind.split(".", 1)[0]
+    if entity == "notice":
+        notice, owner = str(entry.get("notice")), str(entry.get("party"))
+        return owner == party or _sees(lambda: hub.get_notice(party, notice, party=owner))
+    if entity in ("notification", "notifications"):  # one, or a batch's deliveries
+        return party in (entry.get("recipient"), entry.get("via"))
+    if entity == "conflict":
+        conflict = str(entry.get("conflict"))
+        return _sees(lambda: hub.get_conflict(party, conflict))
+    if entity == "agreement":
+        return any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
+    if entity in ("party", "private"):  # a party's own, or the digest of its private entries
+        return entry.get("party") == party
+    return False
+
+
+def visible_entry(hub: Hub, party: str, index: int) -> dict[str, Any]:
+    """Entry ``index`` if ``party`` may read it; else NotFound, as for an index past the end."""
+    if 0 <= index < hub.ledger.size:
+        entry = hub.ledger.entry(index)
+        if may_see_entry(hub, party, entry):
+            return entry
+    raise NotFound(f"no ledger entry {index}")
+
+
+def entries_about(
+    hub: Hub, party: str, record_id: str, owner: str | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """(index, entry) of the entries about ``record_id`` that ``party`` may read, oldest first
+    (none, for a record it may not see, as for one that does not exist). A notice's id is its
+    party's own: ``owner``'s notice, or without ``owner`` the party's own and any other's it may
+    see of that id."""
+    owners = [owner] if owner is not None else hub.owners_seen_by(party)
+    subjects = [f"notice:{record_key(o, record_id)}" for o in owners]
+    subjects += [f"{entity}:{record_id}" for entity in _ENTITIES if entity != "notice"]
+    found = []
+    for subject in subjects:
+        for index, _kind in hub.store.ledger_find(subject):
+            entry = hub.ledger.entry(index)
+            if may_see_entry(hub, party, entry):
+                found.append((index, entry))
+    return sorted(found, key=lambda item: item[0])
+
+
+def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:
+    """The receipt of ``record_id`` for ``party`` (a notice it filed, a notification to it or
+    through it), under a fresh checkpoint; one NotFound for anything else."""
+    try:
+        return hub.ledger.receipt(party, record_id)
+    except NotFound:
+        raise NotFound(f"no receipt for {record_id!r}") from None
+
+
+def opening_for(hub: Hub, party: str, notice_id: str, version: int | None) -> Opening:
+    """The opening of ``party``'s own notice's commitment; one NotFound for anything else."""
+    if version is not None and version < 1:
+        raise InvalidInput("a notice version is 1 or more")
+    try:
+        return hub.ledger.opening(party, notice_id, version)
+    except NotFound:
+        raise NotFound(f"no commitment to open for {notice_id!r}") from None

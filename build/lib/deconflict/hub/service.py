@@ -1,0 +1,615 @@
+"""The Hub: the application service, the only place that composes store, engine and policy.
+
+Every operation takes its time from the injected clock, so a scenario can be driven step by step
+in simulated time: file notices and plans, then ``process()`` (run the detector over the change
+log) and ``tick()`` (move notices along by time, escalate overdue notifications).
+
+What a party may see is enforced here: its own records; other parties' notices as far as the
+agreements disclose them (only the conflicting volumes under "conflicts-only"); never another
+party's plans. A record a party may not see is ``NotFound``, exactly as one that does not exist.
+A notice's or plan's id is its party's own (``model.ids``): the hub finds it by party and id.
+Ids and free text are checked here, where input enters (``model.ids``).
+The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from deconflict import policy
+from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
+from deconflict.errors import AmbiguousId, InvalidInput, NotFound
+from deconflict.geo import Volume4D
+from deconflict.hub.clock import Clock, SystemClock
+from deconflict.hub.consumer import LogConsumer, ProcessReport
+from deconflict.hub.detector import Detector, live_entries
+from deconflict.hub.ledger import HubLedger
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Notification,
+    NotificationState,
+    Party,
+    Plan,
+    RecordKind,
+    Resolution,
+    accept_volumes,
+    check_agreement_accepted,
+)
+from deconflict.model.ids import check_id, check_text, record_key
+from deconflict.policy import need_to_know
+from deconflict.settings import ledger_key_path
+from deconflict.store import Seen, Store, open_store
+
+__all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
+
+_LIVE_NOTICES = [state for state in NoticeState if state.live]
+_NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """A filed (or amended) notice and how much lead time it gave; late notices are accepted."""
+
+    notice: Notice
+    lead: policy.LeadCheck
+
+    @property
+    def late(self) -> bool:
+        return self.lead.late
+
+    @property
+    def shortfall_s(self) -> float:
+        return self.lead.shortfall_s
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    """Notices a store read found (``read`` of them, the last at ``cursor``), as the viewer
+    may see them (``shown``)."""
+
+    shown: list[Notice]
+    read: int
+    cursor: tuple[float, str] | None
+
+    def __iter__(self) -> Iterator[Notice]:
+        return iter(self.shown)
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    """What one ``tick()`` did: notices moved by time and notifications escalated."""
+
+    activated: list[Notice] = field(default_factory=list)
+    ended: list[Notice] = field(default_factory=list)
+    escalated: list[Notification] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """Ways for ``party`` to clear one conflict by changing its own volume ``volume_id`` of
+    ``record``: a time shift and/or another altitude band (None where none is found)."""
+
+    conflict_id: str
+    record_kind: RecordKind
+    record_id: str
+    volume_id: str
+    time: Adjustment | None
+    altitude: Adjustment | None
+
+
+class Hub:
+    """The deconfliction hub over one store and one clock."""
+
+    def __init__(
+        self, store: Store, clock: Clock | None = None, ledger_key: Path | None = None
+    ) -> None:
+        self._store = store
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._agreements: list[Agreement] = store.list_agreements()
+        self._detector = Detector(store, self._agreements)
+        self.ledger = HubLedger(store, self._clock, ledger_key)
+        self._log = LogConsumer(store, self._detector, self._agreements, self._clock)
+        # Parties found in the store: a party is never removed, so each is looked up once.
+        self._parties_found: set[str] = set()
+        self._detector.rebuild()
+
+    @classmethod
+    def open(
+        cls, target: str | Path, clock: Clock | None = None, ledger_key: Path | None = None
+    ) -> Hub:
+        """A hub on the store ``target`` names: a SQLite file path (created as needed) or a
+        ``postgresql://`` URL; the schema is migrated to the newest revision. Its ledger key
+        file is ``ledger_key``, by default the ``ledger-key`` setting's (see
+        :func:`deconflict.settings.ledger_key_path`)."""
+        key = ledger_key if ledger_key is not None else ledger_key_path(str(target))
+        return cls(open_store(target), clock, key)
+
+    def close(self) -> None:
+        self._log.close()
+        self._store.close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def indexed(self) -> int:
+        """How many volumes the detector's index holds (for tests and status)."""
+        return len(self._detector.index)
+
+    # parties and agreements -------------------------------------------------------------------
+
+    def add_party(self, party_id: str, name: str | None = None) -> Party:
+        check_id(party_id, "party id")
+        if name is not None:
+            check_text(name, "party name")
+        party = Party(party_id, name if name is not None else party_id)
+        self._store.add_party(party, self._clock.now())
+        return party
+
+    def list_parties(self) -> list[Party]:
+        return self._store.list_parties()
+
+    def _party(self, party_id: str) -> None:
+        """InvalidInput unless ``party_id`` is a party (read from the store the first time:
+        every filing asks)."""
+        if party_id in self._parties_found:
+            return
+        try:
+            self._store.get_party(party_id)
+        except NotFound:
+            raise InvalidInput(f"no party {party_id!r}") from None
+        self._parties_found.add(party_id)
+
+    def add_agreement(self, agreement: Agreement) -> Agreement:
+        if not isinstance(agreement, Agreement):
+            raise InvalidInput("add_agreement needs an Agreement")
+        check_agreement_accepted(agreement)
+        check_id(agreement.id, "agreement id")
+        for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
+            self._party(party)
+        self._store.add_agreement(agreement, self._clock.now())
+        self._agreements.append(agreement)
+        return agreement
+
+    def _current_agreements(self) -> list[Agreement]:
+        """The agreements as stored now (another hub process may have added one), updated in
+        place, since the detector shares the list."""
+        self._agreements[:] = self._store.list_agreements()
+        return self._agreements
+
+    def list_agreements(self, party: str | None = None) -> list[Agreement]:
+        return [
+            ag
+            for ag in self._current_agreements()
+            if party is None or party in ag.parties or ag.relay == party
+        ]
+
+    # notices ----------------------------------------------------------------------------------
+
+    def file_notice(
+        self,
+        party: str,
+        volumes: Sequence[Volume4D],
+        category: str,
+        notice_id: str | None = None,
+    ) -> Filing:
+        """File a notice now; a notice with less than the agreed lead time is accepted, late."""
+        self._party(party)
+        if notice_id is not None:
+            check_id(notice_id, "notice id")
+        check_text(category, "notice category")
+        now = self._clock.now()
+        notice = Notice(
+            id=notice_id if notice_id is not None else f"N-{uuid.uuid4().hex[:12]}",
+            party=party,
+            volumes=_checked_volumes(volumes, f"party {party!r}'s notice"),
+            category=category,
+            filed_at_s=now,
+        )
+        self._store.add_notice(notice)
+        return Filing(notice, policy.check_lead_time(notice, self._current_agreements(), now))
+
+    def _own_notice(self, party: str, notice_id: str) -> Notice:
+        try:
+            return self._store.get_notice(record_key(party, notice_id))
+        except NotFound:
+            raise NotFound(f"no notice {notice_id!r}") from None
+
+    def amend_notice(
+        self,
+        party: str,
+        notice_id: str,
+        expected_version: int,
+        volumes: Sequence[Volume4D],
+        category: str | None = None,
+    ) -> Filing:
+        """A new version of ``party``'s notice; VersionConflict when ``expected_version`` is
+        stale. The lead time is checked again, from now."""
+        notice = self._own_notice(party, notice_id)
+        if category is not None:
+            check_text(category, "notice category")
+        now = self._clock.now()
+        amended = notice.amend(_checked_volumes(volumes, f"notice {notice_id!r}"), now, category)
+        self._store.update_notice(amended, expected_version=expected_version, verb="amended")
+        return Filing(amended, policy.check_lead_time(amended, self._current_agreements(), now))
+
+    def cancel_notice(self, party: str, notice_id: str) -> Notice:
+        """Cancel ``party``'s notice; its volumes leave the index at the next ``process()``."""
+        notice = self._own_notice(party, notice_id)
+        cancelled = notice.cancel(self._clock.now())
+        self._store.update_notice(cancelled, expected_version=notice.version, verb="cancelled")
+        return cancelled
+
+    def get_notice(self, viewer: str, notice_id: str, party: str | None = None) -> Notice:
+        """``party``'s notice ``notice_id`` as ``viewer`` may see it (only the disclosed
+        volumes), else NotFound. Without ``party``: the viewer's own notice of that id if it has
+        one, else the one notice of that id it may see (AmbiguousId if it may see several).
+        A notice it may not see is found by the same query that finds nothing, and refused
+        with the same words (security.md §3.1, §3.5)."""
+        self._current_agreements()
+        sight = self._sight(viewer)
+        owners = [o for o in sight.owners if party is None or o == party]
+        keys = [record_key(owner, notice_id) for owner in owners]
+        found = {n.party: n for n in self._seen_notices(sight, keys=keys)}
+        seen = [found[owner] for owner in owners if owner in found]
+        if not seen:
+            raise NotFound(f"no notice {notice_id!r}")
+        if len(seen) > 1 and seen[0].party != viewer:
+            raise AmbiguousId(
+                f"you may see {len(seen)} notices with the id {notice_id!r}, of parties "
+                + ", ".join(repr(s.party) for s in seen)
+                + ": say whose"
+            )
+        return seen[0]
+
+    def resolution_for(self, viewer: str, owner: str) -> Resolution:
+        """How finely ``viewer`` is told of ``owner``'s volumes it may not see."""
+        return need_to_know.resolution_for(self._agreements, viewer, owner)
+
+    def owners_seen_by(self, viewer: str) -> list[str]:
+        """The parties whose notices ``viewer`` may see some of (its agreements say), itself
+        first."""
+        return self._sight(viewer).owners
+
+    def _sight(self, viewer: str) -> need_to_know.Sight:
+        return need_to_know.sight(self._agreements, viewer)
+
+    def list_notices(
+        self,
+        viewer: str,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        party: str | None = None,
+        active: tuple[float, float] | None = None,
+        keep: Callable[[Notice], bool] | None = None,
+        after: Notice | None = None,
+        limit: int | None = None,
+    ) -> list[Notice]:
+        """The notices ``viewer`` may see, each with only the volumes it may see, in filing
+        order: ``party``'s, in ``states``, active at some moment of ``active`` (start, end),
+        those ``keep`` keeps (as seen), filed after ``after``; at most ``limit`` (read from the
+        store a chunk at a time until that many are found). The store finds only notices the
+        viewer may see some of: a page costs what it shows, not what is hidden."""
+        out: list[Notice] = []
+        self._current_agreements()
+        sight = self._sight(viewer)
+        cursor = None if after is None else (after.filed_at_s, after.key)
+        chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
+        while True:
+            found = self._seen_notices(
+                sight, party=party, states=states, active=active, after=cursor, limit=chunk
+            )
+            for seen in found.shown:
+                if keep is None or keep(seen):
+                    out.append(seen)
+                    if limit is not None and len(out) == limit:
+                        return out
+            if chunk is None or found.read < chunk:
+                return out
+            cursor = found.cursor
+
+    def visible_notices(self, viewer: str, keys: Sequence[str]) -> set[str]:
+        """Which of the notices of record ``keys`` ``viewer`` may see (any of its volumes): the
+        agreements and the notices read once for all of them."""
+        self._current_agreements()
+        return {n.key for n in self._seen_notices(self._sight(viewer), keys=list(keys))}
+
+    def _seen_notices(
+        self,
+        sight: need_to_know.Sight,
+        *,
+        keys: Sequence[str] | None = None,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> _Page:
+        """The notices the store finds that ``sight``'s viewer may see some of, each with only
+        the volumes it may see (the open conflicts that unlock them read at once)."""
+        seen = Seen(
+            sight.full,
+            {
+                owner: frozenset((p, str(kind)) for p, kind in by)
+                for owner, by in sight.unlocked_by.items()
+            },
+        )
+        found = self._store.list_notices(
+            party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
+        )
+        partly = [n.key for n in found if not sight.sees_whole(n.party)]
+        about: dict[str, list[Conflict]] = {}
+        if partly:
+            for conflict in self._store.list_conflicts(state=ConflictState.OPEN, notices=partly):
+                for side in conflict.sides:
+                    about.setdefault(side.record_key, []).append(conflict)
+        shown = []
+        for notice in found:
+            if sight.sees_whole(notice.party):
+                shown.append(notice)
+                continue
+            ids = need_to_know.visible_volume_ids(sight, notice, about.get(notice.key, ()))
+            volumes = tuple(v for v in notice.volumes if v.id in ids)
+            if volumes:
+                shown.append(replace(notice, volumes=volumes))
+        cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
+        return _Page(shown, len(found), cursor)
+
+    # plans ------------------------------------------------------------------------------------
+
+    def add_plan(self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None) -> Plan:
+        """Record ``party``'s private plan; it is checked against other parties' notices."""
+        self._party(party)
+        if plan_id is not None:
+            check_id(plan_id, "plan id")
+        plan = Plan(
+            id=plan_id if plan_id is not None else f"P-{uuid.uuid4().hex[:12]}",
+            party=party,
+            volumes=_checked_volumes(volumes, f"party {party!r}'s plan"),
+            created_at_s=self._clock.now(),
+        )
+        self._store.add_plan(plan)
+        return plan
+
+    def get_plan(self, party: str, plan_id: str) -> Plan:
+        """``party``'s own plan ``plan_id`` (no party sees another's plans)."""
+        try:
+            return self._store.get_plan(record_key(party, plan_id))
+        except NotFound:
+            raise NotFound(f"no plan {plan_id!r}") from None
+
+    def list_plans(self, party: str) -> list[Plan]:
+        return self._store.list_plans(party=party)
+
+    def amend_plan(
+        self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]
+    ) -> Plan:
+        plan = self.get_plan(party, plan_id)
+        amended = plan.amend(_checked_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
+        self._store.update_plan(amended, expected_version=expected_version, verb="amended")
+        return amended
+
+    def withdraw_plan(self, party: str, plan_id: str) -> Plan:
+        plan = self.get_plan(party, plan_id)
+        withdrawn = plan.withdraw(self._clock.now())
+        self._store.update_plan(withdrawn, expected_version=plan.version, verb="withdrawn")
+        return withdrawn
+
+    # detector and time ------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def resync(self) -> None:
+        """Reload agreements and rebuild the detector's index from the store at its cursor (after
+        another process may have written or detected: taking over the detector lease)."""
+        self._agreements[:] = self._store.list_agreements()
+        self._log.rebuild()
+
+    def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
+        """Run the detector over the change-log rows not yet processed (at most ``limit``; with
+        no limit, until none is left, including the rows its own outputs appended). With several
+        hub processes on one store only the holder of the detector lease may run it, passing its
+        token as ``fence``: a commit under a lost lease raises ``LeaseLost``."""
+        return self._log.process(limit, fence)
+
+    def store_cursor(self, fence: int | None = None) -> None:
+        """Store how far the detector has read, if it read past rows with no outputs since it
+        last stored it (fenced by the lease token it read them under, as every detection)."""
+        self._log.store_cursor(fence)
+
+    def tick(self) -> TickReport:
+        """Move notices along by time (filed -> active at their first volume start, -> ended at
+        their last volume end) and escalate notifications whose acknowledgement deadline passed."""
+        now = self._clock.now()
+        report = TickReport()
+        for notice in self._moved_by_time(now):
+            current = notice
+            if current.state is NoticeState.FILED and now >= current.start_s:
+                current = current.activate(now)
+                self._store.update_notice(
+                    current, expected_version=current.version, verb="activated"
+                )
+                report.activated.append(current)
+            if current.state is NoticeState.ACTIVE and now >= current.end_s:
+                current = current.end(now)
+                self._store.update_notice(current, expected_version=current.version, verb="ended")
+                report.ended.append(current)
+        for notification in self._store.list_notifications(ack_due_by_s=now):
+            if (
+                notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
+                and now >= notification.ack_deadline_s
+            ):
+                escalated = notification.escalate(now)
+                self._store.update_notification(escalated, "escalated")
+                report.escalated.append(escalated)
+        self.ledger.digest()  # once a period, each party's private entries
+        self.ledger.checkpoint()  # periodically: at every tick the log has grown
+        return report
+
+    def _moved_by_time(self, now: float) -> list[Notice]:
+        """The filed notices whose first volume has started and the active ones whose last has
+        ended (each checked again by the caller), found by the store's index on the notices'
+        time spans: a tick reads what is due, however many notices are live."""
+        return [self._store.get_notice(key) for key in self._store.notices_moved_by_time(now)]
+
+    # conflicts, notifications, acknowledgement ------------------------------------------------
+
+    @staticmethod
+    def _may_see(party: str, conflict: Conflict) -> bool:
+        """A party sees a conflict it is in, unless its side is a notice meeting another's plan."""
+        other = conflict.other_side(party)
+        return other is not None and other.kind is RecordKind.NOTICE
+
+    def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
+        state = ConflictState.OPEN if open_only else None
+        return [
+            c
+            for c in self._store.list_conflicts(party=party, state=state)
+            if self._may_see(party, c)
+        ]
+
+    def get_conflict(self, party: str, conflict_id: str) -> Conflict:
+        conflict = self._store.get_conflict(conflict_id)
+        if not self._may_see(party, conflict):
+            raise NotFound(f"no conflict {conflict_id!r}")
+        return conflict
+
+    def list_notifications(
+        self,
+        party: str,
+        since_s: float | None = None,
+        *,
+        after: Notification | None = None,
+        limit: int | None = None,
+    ) -> list[Notification]:
+        """Notifications to ``party`` and those routed through it as a relay, oldest first (only
+        those created at or after ``since_s``; only those after ``after``, a page of at most
+        ``limit``)."""
+        return self._store.list_notifications(
+            party,
+            since_s=since_s,
+            after=None if after is None else (after.created_at_s, after.id),
+            limit=limit,
+        )
+
+    def deliver(self, party: str) -> list[Notification]:
+        """Hand ``party`` its notifications not yet delivered, marking them delivered now (one
+        transaction, one ledger entry: see ``Store.mark_delivered``), oldest first."""
+        now = self._clock.now()
+        undelivered = self._store.list_notifications(party, include_relayed=False, undelivered=True)
+        marked = self._store.mark_delivered([(n.id, now) for n in undelivered])
+        return sorted(marked, key=lambda n: (n.created_at_s, n.id))
+
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        """``list_notifications(party, since_s)``, for a reader that asks very often."""
+        return self._store.notifications_since(party, since_s)
+
+    def undelivered_ids(self, party: str) -> list[str]:
+        """The ids of ``party``'s notifications never delivered (addressed to it)."""
+        return self._store.undelivered_ids(party)
+
+    def get_notifications(self, party: str, ids: Sequence[str]) -> list[Notification]:
+        """Those of ``ids`` that are notifications to ``party`` or relayed through it."""
+        return [n for n in self._store.get_notifications(ids) if party in (n.recipient, n.via)]
+
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        """Record that each notification of ``sent`` (id, when) reached its recipient then, to
+        be marked delivered by :meth:`mark_queued_deliveries` (a stream records what it sent,
+        in batches): see ``Store.queue_deliveries``."""
+        self._store.queue_deliveries(sent)
+
+    def mark_queued_deliveries(self, limit: int = 1000) -> list[Notification]:
+        """Mark delivered the notifications queued as sent (at most ``limit``, oldest first):
+        the detector lease holder's work, beside detection; see ``Store.mark_queued_deliveries``."""
+        return self._store.mark_queued_deliveries(limit)
+
+    def acknowledge(self, party: str, notification_id: str) -> Notification:
+        """``party`` acknowledges a notification sent to it (only the recipient may)."""
+        notification = self._store.get_notification(notification_id)
+        if notification.recipient != party:
+            raise NotFound(f"no notification {notification_id!r} for party {party!r}")
+        acknowledged = notification.acknowledge(self._clock.now())
+        self._store.update_notification(acknowledged, "acknowledged")
+        return acknowledged
+
+    def suggest_adjustment(self, party: str, conflict_id: str) -> Suggestion:
+        """How ``party`` could change its own volume in a conflict to clear the other party's
+        notices: the smallest time shift (never into the past) and the nearest altitude band."""
+        conflict = self.get_conflict(party, conflict_id)
+        mine = conflict.side_of(party)
+        other = conflict.other_side(party)
+        if mine is None or other is None:  # pragma: no cover - get_conflict guarantees both
+            raise NotFound(f"no conflict {conflict_id!r}")
+        record: Notice | Plan
+        if mine.kind is RecordKind.NOTICE:
+            record = self._store.get_notice(mine.record_key)
+        else:
+            record = self._store.get_plan(mine.record_key)
+        volume = next((v for v in record.volumes if v.id == mine.volume_id), None)
+        if volume is None:
+            raise InvalidInput(
+                f"conflict {conflict_id!r}: volume {mine.volume_id!r} is no longer in "
+                f"{mine.kind} {mine.record_id!r}"
+            )
+        # From the store, not the detector's index: in a hub process that is not the detector
+        # (see DetectorWorker) that index is as old as the process's last turn as leader.
+        # A volume the party may not see counts as its envelope (security.md §3.6).
+        self._current_agreements()
+        live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
+        shown = {
+            n.key: {v.id for v in n.volumes}
+            for n in self._seen_notices(self._sight(party), keys=[n.key for n in live])
+        }
+        resolution = self.resolution_for(party, other.party)
+        index = live_entries(
+            Entry(
+                f"{n.key}/{v.id}",
+                n.party,
+                v if v.id in shown.get(n.key, ()) else need_to_know.envelope(v, resolution),
+            )
+            for n in live
+            for v in n.volumes
+        )
+        minima = policy.minima_for(self._agreements, party, other.party)
+        if minima is None:
+            minima = policy.search_minima(self._agreements)
+        now = self._clock.now()
+        return Suggestion(
+            conflict_id=conflict.id,
+            record_kind=mine.kind,
+            record_id=mine.record_id,
+            volume_id=volume.id,
+            time=smallest_time_shift(index, volume, party, minima, earliest_start_s=now),
+            altitude=nearest_altitude(index, volume, party, minima),
+        )
+
+
+def _checked_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
+    """``volumes`` as a record's, within the accepted ranges (``accept_volumes``), each volume
+    id a chosen id (``model.ids``)."""
+    checked = tuple(accept_volumes(volumes, what))
+    for volume in checked:
+        check_id(volume.id, f"{what}: volume id")
+    return checked

@@ -1,0 +1,158 @@
+"""What a party is shown of conflicts and notifications: the other side of a conflict, and the
+notice a notification is about, named only as far as the party's agreements disclose them; and
+the records a party may act on, refused alike whether they are missing, hidden or another's.
+
+The API's documents (``api.schemas``) and the CLI's local backend are both made from these views,
+so a party sees the same whichever way it connects. The hub decides what is disclosed
+(``Hub.get_notice``, ``Hub.visible_notices``); this module only applies it to what is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from deconflict.engine import ConflictDetail
+from deconflict.errors import NotFound
+from deconflict.hub.service import Hub, Suggestion
+from deconflict.model import Conflict, ConflictState, Notice, Notification, RecordKind, Side
+from deconflict.policy.need_to_know import coarsened
+
+__all__ = [
+    "ConflictView",
+    "SideView",
+    "find_notification",
+    "own_notice",
+    "own_notification",
+    "seen_detail",
+    "view_conflict",
+    "view_notifications",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SideView:
+    """The other side of a conflict as a party may see it: whose and what kind of record; which
+    record, version and volume only when the party may see that volume (else None)."""
+
+    party: str
+    kind: RecordKind
+    record_id: str | None
+    volume_id: str | None
+    version: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictView:
+    """A conflict as one party sees it: its own side in full, the other's as disclosed, and for
+    an open conflict the ways found to clear it."""
+
+    id: str
+    state: ConflictState
+    mine: Side
+    theirs: SideView
+    detail: ConflictDetail
+    detected_at_s: float
+    resolved_at_s: float | None
+    lead_time_s: float
+    suggestion: Suggestion | None
+
+
+def _theirs_visible(hub: Hub, party: str, other: Side) -> bool:
+    try:
+        seen = hub.get_notice(party, other.record_id, party=other.party)
+    except NotFound:
+        return False
+    return any(v.id == other.volume_id for v in seen.volumes)
+
+
+def _shown(hub: Hub, party: str, conflict: Conflict, visible: bool) -> ConflictDetail:
+    if visible:
+        return conflict.detail
+    other = conflict.other_side(party)
+    masked = conflict.masked_for(party)
+    if masked is not None or other is None:
+        return masked if masked is not None else conflict.detail
+    return coarsened(conflict.detail, hub.resolution_for(party, other.party))
+
+
+def seen_detail(hub: Hub, party: str, conflict: Conflict) -> ConflictDetail:
+    """What ``party`` is shown of one of its conflicts' detail (as :func:`view_conflict`),
+    without working out the ways to clear it."""
+    other = conflict.other_side(party)
+    return _shown(hub, party, conflict, other is not None and _theirs_visible(hub, party, other))
+
+
+def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
+    """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them): with
+    a volume it may not see on the other side, the detail and lead time at the agreement's
+    resolution, and the suggestion computed against that volume's envelope
+    (``policy.need_to_know``)."""
+    mine, other = conflict.side_of(party), conflict.other_side(party)
+    if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
+        raise NotFound(f"no conflict {conflict.id!r}")
+    visible = _theirs_visible(hub, party, other)
+    detail = _shown(hub, party, conflict, visible)
+    suggestion = (
+        hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
+    )
+    return ConflictView(
+        id=conflict.id,
+        state=conflict.state,
+        mine=mine,
+        theirs=SideView(
+            party=other.party,
+            kind=other.kind,
+            record_id=other.record_id if visible else None,
+            volume_id=other.volume_id if visible else None,
+            version=other.version if visible else None,
+        ),
+        detail=detail,
+        detected_at_s=conflict.detected_at_s,
+        resolved_at_s=conflict.resolved_at_s,
+        lead_time_s=detail.start_s - conflict.detected_at_s,
+        suggestion=suggestion,
+    )
+
+
+def view_notifications(
+    hub: Hub, party: str, notifications: Sequence[Notification]
+) -> list[Notification]:
+    """``party``'s view of notifications it may see (its own and those relayed through it): a
+    notice its agreements do not disclose (say, the other side of a conflict it is told of) is
+    not named (``notice_id`` None)."""
+    keys = [n.notice_key for n in notifications if n.notice_key is not None]
+    visible = hub.visible_notices(party, keys) if keys else set()
+    return [
+        n
+        if n.notice_key is None or n.notice_key in visible
+        else replace(n, notice_id=None, notice_party=None)
+        for n in notifications
+    ]
+
+
+def find_notification(hub: Hub, party: str, notification_id: str) -> Notification:
+    """A notification ``party`` may see (sent to it, or relayed through it), else NotFound
+    (the same whether it is missing or someone else's)."""
+    try:
+        found = hub.store.get_notification(notification_id)
+    except NotFound:
+        found = None
+    if found is None or party not in (found.recipient, found.via):
+        raise NotFound(f"no notification {notification_id!r}")
+    return found
+
+
+def own_notification(hub: Hub, party: str, notification_id: str) -> Notification:
+    """A notification sent to ``party``, the one it may acknowledge; NotFound otherwise (a
+    relay does not acknowledge for the recipient)."""
+    found = find_notification(hub, party, notification_id)
+    if found.recipient != party:
+        raise NotFound(f"no notification {notification_id!r}")
+    return found
+
+
+def own_notice(hub: Hub, party: str, notice_id: str) -> Notice:
+    """One of ``party``'s own notices, the ones it may amend or cancel; NotFound otherwise, the
+    same whether the notice is missing, hidden from it or another's it may see."""
+    return hub.get_notice(party, notice_id, party=party)

@@ -1,0 +1,217 @@
+"""What a party may see of another's notices, and how it is told of what it may not see.
+
+Pure functions over agreements and records: no store, no clock. The rules (security.md §3):
+
+- A party sees its own records whole, never another party's plans, and another party's notices
+  as the agreements linking the two disclose them: ``full``, ``conflicts-only`` (only the
+  volumes that meet its own activity) or ``none``. Where several agreements link them, the
+  widest disclosure applies (the agreement that grants more is the one that says so).
+- Under ``conflicts-only`` a volume of the viewer **unlocks** the other party's volume it
+  conflicts with only when it is within the agreement's ``unlock`` bounds (an area and a
+  duration) and, if it is a plan's, only when the agreement lets plans unlock: one huge plan
+  must not disclose everything another party does, and a party is always told of a conflict
+  with its notice that discloses it (plans stay private, so a plan's unlock is told to no one).
+- A relay sees what it relays: for every agreement it relays that includes the owner, what each
+  other party of the agreement may see, except what that party's plans unlock (what concerns a
+  party's plans is never relayed).
+- Safety of flight still requires that a party be told of every conflict of its own activity
+  with a notice it may not see, and given an adjustment that clears it. It is told at the
+  agreement's ``resolution``: the conflict's window widened and its gaps (and so its lead time)
+  rounded to the resolution's steps (:func:`masked_detail`), and the adjustment computed against
+  the hidden volume's **envelope**, its window and band rounded outward to those steps
+  (:func:`envelope`): an adjustment that clears the envelope clears the volume inside it, and
+  says nothing finer than a step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from deconflict.engine import ConflictDetail, describe
+from deconflict.geo import AltitudeBand, TimeWindow, Volume4D
+from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notice, RecordKind
+from deconflict.model.parties import Resolution
+from deconflict.policy.rules import disclosure, linked_parties
+
+__all__ = [
+    "Sight",
+    "coarsened",
+    "envelope",
+    "masked_detail",
+    "resolution_for",
+    "sees_other_side",
+    "sight",
+    "unlocks",
+    "visible_volume_ids",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Sight:
+    """What ``viewer`` may see of other parties' notices, as its agreements say.
+
+    ``full``: the owners whose notices it sees whole (itself included). ``unlocked_by``: for an
+    owner it sees under ``conflicts-only``, whose records (party, kind) disclose that owner's
+    volumes they conflict with (when the conflict records that they unlock it).
+    """
+
+    viewer: str
+    full: frozenset[str]
+    unlocked_by: Mapping[str, frozenset[tuple[str, RecordKind]]] = field(default_factory=dict)
+
+    @property
+    def owners(self) -> list[str]:
+        """Every owner some of whose notices the viewer may see, itself first."""
+        others = sorted((set(self.full) | set(self.unlocked_by)) - {self.viewer})
+        return [self.viewer, *others]
+
+    def sees_whole(self, owner: str) -> bool:
+        return owner in self.full
+
+
+def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
+    """What ``viewer`` may see (see the module docstring)."""
+    full = {viewer}
+    unlocked: dict[str, set[tuple[str, RecordKind]]] = {}
+
+    def grant(owner: str, member: str, kinds: Iterable[RecordKind]) -> None:
+        level = disclosure(agreements, owner, member)
+        if level is Disclosure.FULL:
+            full.add(owner)
+        elif level is Disclosure.CONFLICTS_ONLY:
+            unlocked.setdefault(owner, set()).update((member, k) for k in kinds)
+
+    for owner in linked_parties(agreements, viewer):
+        grant(owner, viewer, (RecordKind.NOTICE, RecordKind.PLAN))
+    for ag in agreements:
+        if ag.relay != viewer:
+            continue
+        for owner in ag.parties:
+            for member in ag.parties:
+                if owner not in (member, viewer) and member != viewer:
+                    grant(owner, member, (RecordKind.NOTICE,))
+    return Sight(
+        viewer,
+        frozenset(full),
+        {owner: frozenset(by) for owner, by in unlocked.items() if owner not in full},
+    )
+
+
+def unlocks(
+    agreements: Sequence[Agreement], holder: str, owner: str, kind: RecordKind, volume: Volume4D
+) -> bool:
+    """Whether ``holder``'s ``volume`` (of a record of ``kind``) unlocks a volume of ``owner``
+    it conflicts with, under any agreement that gives ``holder`` conflicts-only sight of
+    ``owner``'s notices: within that agreement's unlock bounds, and a plan's only if it lets
+    plans unlock."""
+    for ag in agreements:
+        if not ag.links(owner, holder):
+            continue
+        if ag.disclosure_for(owner, holder) is not Disclosure.CONFLICTS_ONLY:
+            continue
+        bound = ag.unlock
+        if kind is RecordKind.PLAN and not bound.plans:
+            continue
+        window = volume.window
+        if (
+            volume.footprint.area_m2 <= bound.max_area_m2
+            and window.end_s - window.start_s <= bound.max_duration_s
+        ):
+            return True
+    return False
+
+
+def visible_volume_ids(sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]) -> set[str]:
+    """The ids of ``notice``'s volumes the viewer of ``sight_of`` may see, given the notice's
+    open conflicts (others are ignored): all of them for an owner it sees whole, else those
+    an open conflict at the notice's current version pairs with a record that unlocks them."""
+    if sight_of.sees_whole(notice.party):
+        return {v.id for v in notice.volumes}
+    by = sight_of.unlocked_by.get(notice.party, frozenset())
+    seen: set[str] = set()
+    for conflict in conflicts:
+        if conflict.state is not ConflictState.OPEN:
+            continue
+        for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
+            if (
+                theirs.kind is RecordKind.NOTICE
+                and theirs.record_key == notice.key
+                and theirs.version == notice.version
+                and (mine.party, mine.kind) in by
+                and conflict.unlocks(mine.party)
+            ):
+                seen.add(theirs.volume_id)
+    return seen
+
+
+def resolution_for(agreements: Iterable[Agreement], a: str, b: str) -> Resolution:
+    """The coarsest resolution of the agreements linking ``a`` and ``b`` (the default's when
+    none does): what is hidden is told no finer than any of them allows."""
+    found: Resolution | None = None
+    for ag in agreements:
+        if ag.links(a, b):
+            found = ag.resolution if found is None else found.coarsest(ag.resolution)
+    return found if found is not None else Resolution()
+
+
+def _down(value: float, step: float) -> float:
+    return math.floor(value / step) * step
+
+
+def _up(value: float, step: float) -> float:
+    return math.ceil(value / step) * step
+
+
+def envelope(volume: Volume4D, resolution: Resolution) -> Volume4D:
+    """``volume`` with its window and band rounded outward to ``resolution``: it contains the
+    volume, and its bounds say nothing finer than the resolution."""
+    window, band = volume.window, volume.altitude
+    start, end = _down(window.start_s, resolution.time_s), _up(window.end_s, resolution.time_s)
+    lower, upper = (
+        _down(band.lower_m, resolution.vertical_m),
+        _up(band.upper_m, resolution.vertical_m),
+    )
+    return volume.with_window(TimeWindow(start, end)).with_altitude(AltitudeBand(lower, upper))
+
+
+def masked_detail(mine: Volume4D, theirs: Volume4D, resolution: Resolution) -> ConflictDetail:
+    """What a party may be told of its volume ``mine``'s conflict with a volume it may not see:
+    the detail against the other's envelope (the window, gaps and lead time then depend on the
+    other volume only through whole steps, however the party moves its own volume to probe),
+    the horizontal distance rounded down to a step."""
+    detail = describe(mine, envelope(theirs, resolution))
+    return ConflictDetail(
+        detail.start_s,
+        detail.end_s,
+        detail.time_gap_s,
+        detail.vertical_gap_m,
+        _down(detail.horizontal_m, resolution.horizontal_m),
+    )
+
+
+def coarsened(detail: ConflictDetail, resolution: Resolution) -> ConflictDetail:
+    """A stored detail told at ``resolution`` when the volumes behind it are not at hand (a
+    conflict recorded before masked details were): the overlap widened to whole steps, the
+    gaps rounded down."""
+    return ConflictDetail(
+        _down(detail.start_s, resolution.time_s),
+        _up(detail.end_s, resolution.time_s),
+        _down(detail.time_gap_s, resolution.time_s),
+        _down(detail.vertical_gap_m, resolution.vertical_m),
+        _down(detail.horizontal_m, resolution.horizontal_m),
+    )
+
+
+def sees_other_side(agreements: Sequence[Agreement], conflict: Conflict, viewer: str) -> bool:
+    """Whether ``viewer``, a party of ``conflict``, may see the other side's volume: a notice
+    its agreements disclose whole, or under "conflicts-only" one its own side unlocks (a plan
+    on the other side is never seen)."""
+    other = conflict.other_side(viewer)
+    if other is None or other.kind is not RecordKind.NOTICE:
+        return False
+    level = disclosure(agreements, other.party, viewer)
+    if level is Disclosure.FULL:
+        return True
+    return level is Disclosure.CONFLICTS_ONLY and conflict.unlocks(viewer)

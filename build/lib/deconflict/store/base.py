@@ -1,0 +1,346 @@
+"""The store interface: everything the hub persists, behind one abstract class.
+
+Every write of the detector's inputs (parties, agreements, notices, plans) appends a sequenced
+row to the change log in the same transaction as the write itself, and every write appends to
+the ledger. The detector reads the log in order and commits its outputs (new and resolved
+conflicts, notifications: an outbox) together with its cursor, the last sequence number it
+processed, so a restart resumes exactly after it; its outputs and their deliveries are not
+inputs, so they are in the ledger only. Implementations translate their driver's errors into
+:mod:`deconflict.errors` (``StoreError``; ``InvalidInput`` for a duplicate id; ``NotFound``;
+``VersionConflict``); callers never see a driver exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from deconflict.errors import NotFound
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Notification,
+    Party,
+    Plan,
+    RecordKind,
+)
+from deconflict.store.ledger_base import LedgerStore
+
+T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from deconflict.store.wakeup import ChangeSignal
+
+__all__ = ["Change", "Detection", "Seen", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change-log row: ``kind`` is "<entity>.<verb>", e.g. "notice.amended".
+
+    For notices and plans the row also says which version the record was at and its state after
+    the change, so the log alone says what the record was at that point (the detector replays it).
+    """
+
+    seq: int
+    kind: str
+    #: the record's id: for a notice or plan, its record key (``model.ids.record_key``)
+    entity_id: str
+    at_s: float
+    version: int | None = None
+    state: str | None = None
+
+    @property
+    def entity(self) -> str:
+        return self.kind.split(".", 1)[0]
+
+    @property
+    def verb(self) -> str:
+        return self.kind.split(".", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Whose notices a viewer may see, for the store to find them (``policy.need_to_know.Sight``
+    decides): ``whole``, the owners it sees all of; ``unlocked_by``, for an owner it sees under
+    "conflicts-only", the (party, record kind) whose open conflicts that unlock a notice's
+    volume, at the notice's current version, disclose it."""
+
+    whole: frozenset[str]
+    unlocked_by: Mapping[str, frozenset[tuple[str, str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """The detector's outputs for one change-log row, committed with the cursor moving to ``seq``.
+
+    ``new_conflicts`` whose id is already stored are skipped (the detector may meet a conflict
+    twice after a restart; its id is derived from what it joins)."""
+
+    seq: int
+    at_s: float
+    new_conflicts: Sequence[Conflict] = ()
+    resolved_conflicts: Sequence[Conflict] = ()
+    notifications: Sequence[Notification] = ()
+
+
+class Store(LedgerStore, ABC):
+    """Persistence of parties, agreements, notices, plans, conflicts and notifications."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @contextlib.contextmanager
+    def unit_of_work(self, doing: str = "a unit of work") -> Iterator[None]:
+        """Every store call made inside runs in one transaction, committed on leaving (one
+        commit, one fsync, for many writes); an error undoes all of it. A store that cannot
+        group calls runs each in its own transaction, as outside."""
+        yield
+
+    def in_snapshot(self, read: Callable[[], T], doing: str = "reading") -> T:
+        """``read()``, whose store reads all see one snapshot, in one transaction (no write may
+        be made in it), run again if the database asks. A store that cannot runs each read in
+        its own transaction, as outside."""
+        return read()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a unit of work: the calls made inside are undone alone if they raise (the
+        error propagates; the unit goes on). Outside one it does nothing."""
+        yield
+
+    # parties and agreements -------------------------------------------------------------------
+
+    @abstractmethod
+    def add_party(self, party: Party, at_s: float) -> None: ...
+
+    @abstractmethod
+    def get_party(self, party_id: str) -> Party: ...
+
+    @abstractmethod
+    def list_parties(self) -> list[Party]: ...
+
+    @abstractmethod
+    def add_agreement(self, agreement: Agreement, at_s: float) -> None: ...
+
+    @abstractmethod
+    def list_agreements(self) -> list[Agreement]: ...
+
+    # notices and plans ------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_notice(self, notice: Notice) -> None:
+        """Store version 1 of a new notice (change "notice.filed" at its filing time)."""
+
+    @abstractmethod
+    def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
+        """Replace the stored notice if its version is still ``expected_version``, else
+        VersionConflict; a new version is also kept in the notice's history. ``verb`` names the
+        change ("amended", "cancelled", "activated", "ended")."""
+
+    @abstractmethod
+    def get_notice(self, key: str) -> Notice:
+        """The notice of record key ``key`` (``model.ids.record_key``: a notice's id is its
+        party's own, so the store keys notices, as plans, by party and id)."""
+
+    def get_notices(self, keys: Sequence[str]) -> dict[str, Notice]:
+        """The notices of ``keys`` that exist, by key (a store may read them at once)."""
+        found: dict[str, Notice] = {}
+        for key in keys:
+            with contextlib.suppress(NotFound):
+                found[key] = self.get_notice(key)
+        return found
+
+    @abstractmethod
+    def get_notice_version(self, key: str, version: int) -> Notice:
+        """A past version (its volumes and category; state as now)."""
+
+    @abstractmethod
+    def list_notices(
+        self,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+        keys: Sequence[str] | None = None,
+        seen: Seen | None = None,
+    ) -> list[Notice]:
+        """Notices in filing order (time, then key): ``party``'s, in ``states``, active at some
+        moment of ``active`` (start, end), filed after ``after`` (a filing time and key), of
+        record ``keys``, that one with ``seen`` may see some of; at most ``limit``."""
+
+    @abstractmethod
+    def notices_moved_by_time(self, now_s: float) -> list[str]:
+        """The keys of the filed notices whose first volume has started by ``now_s`` and of the
+        filed or active ones whose last volume has ended by then, in the order of
+        ``list_notices``: what a tick at ``now_s`` moves (found by index, not by a scan)."""
+
+    @abstractmethod
+    def add_plan(self, plan: Plan) -> None: ...
+
+    @abstractmethod
+    def update_plan(self, plan: Plan, *, expected_version: int, verb: str) -> None: ...
+
+    @abstractmethod
+    def get_plan(self, key: str) -> Plan:
+        """The plan of record key ``key`` (as :meth:`get_notice`)."""
+
+    @abstractmethod
+    def get_plan_version(self, key: str, version: int) -> Plan:
+        """A past version (its volumes; state as now)."""
+
+    @abstractmethod
+    def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]: ...
+
+    # change log and detector ------------------------------------------------------------------
+
+    @abstractmethod
+    def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
+        """Change-log rows with a sequence number above ``seq``, in order."""
+
+    @abstractmethod
+    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
+        """For each record of the ``entities`` kinds ("notice", "plan"), its last change-log row
+        with a sequence number up to ``upto_seq``: the records as they stood then."""
+
+    @abstractmethod
+    def detector_cursor(self) -> int:
+        """The last change-log sequence number the detector processed (0 at first)."""
+
+    @abstractmethod
+    def last_change(self) -> int:
+        """The change log's last sequence number (0 while it is empty)."""
+
+    @abstractmethod
+    def detection_lag(self) -> int:
+        """How many change-log rows lie beyond the detector's stored cursor: written, not yet
+        detected (or detected with no outputs, whose cursor is stored within a second)."""
+
+    @abstractmethod
+    def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
+        """Write the detector's outputs and move its cursor to ``detection.seq``, atomically;
+        with ``fence``, only if the detector lease is still held under that token (else
+        ``LeaseLost``, and nothing is written)."""
+
+    def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        """:meth:`commit_detection` of several detections, in change-log order, atomically (the
+        cursor ends at the last); a store may write them all in a few statements."""
+        with self.unit_of_work("recording detections"):
+            for detection in detections:
+                self.commit_detection(detection, fence)
+
+    @abstractmethod
+    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        """Take the detector lease until ``now_s + ttl_s`` if it has expired, or extend it if
+        ``held`` is its current token; the token it is held under, or None if another holds it.
+        ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
+
+    @abstractmethod
+    def change_signal(self, *channels: str) -> ChangeSignal:
+        """Wake-ups from other processes (only wake-ups: read the log after) on ``channels``:
+        :data:`deconflict.store.wakeup.CHANNEL` (the default), a commit;
+        :data:`~deconflict.store.wakeup.NOTIFICATIONS`, detections committed."""
+
+    def announce_notifications(self, payload: str) -> None:
+        """Wake the listeners of other processes: notifications were created or changed
+        (a wake-up only; nothing on SQLite, where the detections' commit is seen instead)."""
+
+    @abstractmethod
+    def hub_secret(self, name: str) -> bytes:
+        """A secret every hub process on the store shares and no party may learn
+        (:mod:`deconflict.store.secrets`)."""
+
+    @abstractmethod
+    def release_lease(self, held: int) -> None:
+        """Give up the detector lease now if ``held`` is still its token."""
+
+    # conflicts and notifications --------------------------------------------------------------
+
+    @abstractmethod
+    def get_conflict(self, conflict_id: str) -> Conflict: ...
+
+    @abstractmethod
+    def list_conflicts(
+        self,
+        party: str | None = None,
+        state: ConflictState | None = None,
+        record: tuple[RecordKind, str] | None = None,
+        notices: Sequence[str] | None = None,
+    ) -> list[Conflict]:
+        """Conflicts with ``party`` on either side, in ``state``, involving ``record`` (its
+        kind and record key), involving one of the notices of record keys ``notices``."""
+
+    @abstractmethod
+    def get_notification(self, notification_id: str) -> Notification: ...
+
+    @abstractmethod
+    def list_notifications(
+        self,
+        party: str | None = None,
+        *,
+        include_relayed: bool = True,
+        since_s: float | None = None,
+        undelivered: bool = False,
+        ack_due_by_s: float | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Notification]:
+        """Notifications to ``party`` (and, with ``include_relayed``, those routed through it),
+        oldest first (by creation time, then id); only those created at or after ``since_s``;
+        with ``undelivered`` only those never delivered; with ``ack_due_by_s`` only those
+        pending or delivered whose acknowledgement deadline is at or before it; with ``after``
+        (a creation time and id) only those after it in that order; at most ``limit``."""
+
+    @abstractmethod
+    def get_notifications(self, ids: Sequence[str]) -> list[Notification]:
+        """The notifications of ``ids`` that exist, oldest first (by creation time, then id)."""
+
+    @abstractmethod
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        """``list_notifications(party, since_s=since_s)``, in a query made for being asked very
+        often (an event stream asks at every wake-up)."""
+
+    @abstractmethod
+    def undelivered_ids(self, party: str) -> list[str]:
+        """The ids of the notifications to ``party`` neither delivered nor queued as sent (see
+        :meth:`queue_deliveries`): an index read, a stream asks at every wake-up."""
+
+    @abstractmethod
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        """Record that each notification of ``sent`` (its id and when it was sent) was sent, for
+        :meth:`mark_queued_deliveries` to mark delivered: a plain insert (one already queued
+        keeps its first time), cheap enough to share the commit of a process's filings."""
+
+    @abstractmethod
+    def mark_queued_deliveries(self, limit: int) -> list[Notification]:
+        """Mark delivered (as :meth:`mark_delivered`) at most ``limit`` of the queued
+        notifications, oldest sent first, and take them off the queue, in one transaction;
+        those it marked. No write at all when none is queued."""
+
+    @abstractmethod
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        """Mark each notification of ``sent`` (its id and when it was sent) delivered at that
+        time, in one transaction, unless it was delivered or acknowledged meanwhile (read in the
+        same transaction, so a later acknowledgement is never overwritten); those it marked. The
+        ledger records them in one ``notifications.delivered`` entry per recipient and relay,
+        which each of them links."""
+
+    @abstractmethod
+    def update_notification(self, notification: Notification, verb: str) -> None:
+        """Store a notification's new state ("acknowledged", "escalated"; "delivered" with an
+        entry of its own, where :meth:`mark_delivered` writes one entry for a batch)."""
+
+    def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
+        """:meth:`update_notification` of each, atomically (a store may do it in a few
+        statements)."""
+        with self.unit_of_work(f"updating {len(notifications)} notifications"):
+            for notification in notifications:
+                self.update_notification(notification, verb)

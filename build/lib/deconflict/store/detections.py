@@ -1,0 +1,141 @@
+"""The SQL store's detector side: its cursor in the change log, committing what a detection
+found (new and resolved conflicts, notifications) together with the cursor, and the detector
+lease that fences it (:mod:`deconflict.store.lease`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.errors import StoreError
+from deconflict.model import Conflict, Notification
+from deconflict.store import lease, ledger_append
+from deconflict.store import schema as t
+from deconflict.store.base import Detection
+from deconflict.store.bulk import insert_many, pipelined, update_many
+from deconflict.store.ledger_append import LogItem
+from deconflict.store.records import SqlRecords, rows_in
+from deconflict.store.rows import conflict_values, notification_values
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlDetections"]
+
+_DETECTOR = "detector"
+# Statements built once (their parameters given at execution): building a statement per call
+# costs more than running it on the detection path.
+_RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
+_STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
+    t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+# The same, to run with the write turn (no parameters: its one value is the constant above).
+_DETECTOR_CURSOR_SQL = str(_DETECTOR_CURSOR.compile(compile_kwargs={"literal_binds": True}))
+
+
+class SqlDetections(SqlRecords):
+    """The detector's cursor, its committed detections and its lease."""
+
+    @transaction
+    def detector_cursor(self) -> int:
+        with self.read_connection("reading the detector cursor") as c:
+            seq = c.execute(_DETECTOR_CURSOR).scalar()
+        return 0 if seq is None else int(seq)
+
+    @transaction
+    def last_change(self) -> int:
+        with self.read_connection("reading the change log's end") as c:
+            seq = c.execute(sa.select(sa.func.max(t.changes.c.seq))).scalar()
+        return 0 if seq is None else int(seq)
+
+    @transaction
+    def detection_lag(self) -> int:
+        cursor = sa.func.coalesce(_DETECTOR_CURSOR.scalar_subquery(), 0)
+        query = sa.select(sa.func.count()).where(t.changes.c.seq > cursor)
+        with self.read_connection("measuring the detector's lag") as c:
+            return int(c.execute(query).scalar() or 0)
+
+    def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
+        self.commit_detections([detection], fence)
+
+    @transaction
+    def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
+        """Under the write turn: check the fence and the cursor (with the turn, one round trip on
+        PostgreSQL), read which conflicts are stored and the commitments the entries refer to,
+        then write everything in one pipeline (:func:`~deconflict.store.bulk.pipelined`): the
+        detector's commits are the longest holders of the turn the filings wait for."""
+        if not detections:
+            return
+        first = min(d.seq for d in detections)
+        last = max(d.seq for d in detections)
+        doing = f"recording detections at changes {first} to {last}"
+        checks = [_DETECTOR_CURSOR_SQL, *([lease.fence_sql(fence)] if fence is not None else [])]
+        with self.write_turn(doing, checks) as (c, rows):
+            if fence is not None:
+                lease.fenced(rows[1], fence)
+            current = rows[0][0][0] if rows[0] else None
+            if current is not None and current >= first:
+                raise StoreError(f"change {first} was already processed (cursor at {current})")
+            found = [conflict for d in detections for conflict in d.new_conflicts]
+            stored = self._stored_conflicts(c, [conflict.id for conflict in found])
+            log: list[LogItem] = []
+            new: list[Conflict] = []
+            resolved: list[Conflict] = []
+            notifications: list[Notification] = []
+            for d in detections:  # the log in the detector's order: each row's outputs together
+                at_s = d.at_s
+                for conflict in d.new_conflicts:
+                    if conflict.id not in stored:
+                        stored.add(conflict.id)
+                        new.append(conflict)
+                        log.append(("conflict.detected", conflict.id, at_s, conflict))
+                for conflict in d.resolved_conflicts:
+                    resolved.append(conflict)
+                    log.append(("conflict.resolved", conflict.id, at_s, conflict))
+                for n in d.notifications:
+                    notifications.append(n)
+                    log.append(("notification.created", n.id, at_s, n))
+            if resolved:
+                c.execute(
+                    _RESOLVE_CONFLICT,
+                    [
+                        {
+                            "target_id": conflict.id,
+                            "state": str(conflict.state),
+                            "resolved_at_s": conflict.resolved_at_s,
+                        }
+                        for conflict in resolved
+                    ],
+                )
+            self._log_many(c, log, defer=True)  # the entries built (reading), written below
+            ledger_append.build_pending(c)  # a unit's own, if any: nothing reads in the pipeline
+            with pipelined(c, doing):
+                if new:
+                    insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
+                if notifications:
+                    insert_many(c, t.notifications, [notification_values(n) for n in notifications])
+                ledger_append.flush(c)
+                if current is None:
+                    insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])
+                else:
+                    update_many(c, t.cursors, "name", [{"name": _DETECTOR, "seq": last}])
+
+    @staticmethod
+    def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:
+        return {row[0] for row in rows_in(c, _STORED_CONFLICTS, ids)}
+
+    @transaction
+    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+        if held is None and self._unit is None:
+            # On standby: a plain read first, so a process that does not hold the lease does
+            # not queue behind every writer (the write turn) each time it checks.
+            with self.read_connection("reading the detector lease") as c:
+                if lease.held_by_another(c, round(now_s * 1000)):
+                    return None
+        with self.write_connection("taking the detector lease") as c:
+            return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held)
+
+    @transaction
+    def release_lease(self, held: int) -> None:
+        with self.write_connection("releasing the detector lease") as c:
+            lease.release(c, held)

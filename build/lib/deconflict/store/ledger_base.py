@@ -1,0 +1,115 @@
+"""The ledger part of the store interface: what the hub reads and writes of the ledger.
+
+Entries themselves are appended by the store inside each write's own transaction (never through
+this interface); these methods read the log and its proofs, and keep checkpoints, commitment
+openings and the registered public key. Every :class:`~deconflict.store.base.Store` is a
+``LedgerStore``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from deconflict.ledger import Opening
+from deconflict.ledger.merkle import NodeKey
+
+__all__ = ["LedgerStore"]
+
+
+class LedgerStore(ABC):
+    """Reads of the append-only log, and the hub's checkpoints, openings and public key."""
+
+    @abstractmethod
+    def ledger_size(self) -> int:
+        """How many entries the log holds."""
+
+    @abstractmethod
+    def ledger_root(self, size: int) -> bytes:
+        """The root of the log's first ``size`` entries."""
+
+    @abstractmethod
+    def ledger_inclusion(self, index: int, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``index`` in the tree of ``size``."""
+
+    @abstractmethod
+    def ledger_consistency(self, first: int, second: int) -> list[bytes]:
+        """The consistency proof from size ``first`` to size ``second``."""
+
+    @abstractmethod
+    def ledger_entry(self, index: int) -> bytes:
+        """Entry ``index``'s canonical JSON (NotFound past the end)."""
+
+    @abstractmethod
+    def ledger_digest(self, at_s: float, period_s: float) -> int:
+        """At the first call in each period, one digest entry per party committing to its
+        private entries not yet digested (:mod:`deconflict.store.ledger_private`); how many."""
+
+    @abstractmethod
+    def ledger_private_entries(
+        self, party: str, subject: str | None = None
+    ) -> list[tuple[int | None, str]]:
+        """``party``'s private entries (about ``subject``), oldest first: (its digest's index or
+        None, its JSON)."""
+
+    @abstractmethod
+    def ledger_unrecorded(self) -> str | None:
+        """A full audit's cross-check of the store against the ledger: the first record whose
+        entries are missing (a change-log row of a party, agreement or notice, or a
+        notification or conflict whose row implies more entries than its subject has), named,
+        or None."""
+
+    @abstractmethod
+    def ledger_unopened(self) -> str | None:
+        """A full audit's check of the notice versions the store keeps against the commitments
+        the ledger holds: the first version (by its entry) whose row does not open the
+        commitment its entry made, or that no entry commits to, named; or None."""
+
+    @abstractmethod
+    def ledger_entries(self) -> list[tuple[int, bytes]]:
+        """Every entry, in index order."""
+
+    @abstractmethod
+    def ledger_nodes(self) -> dict[NodeKey, bytes]:
+        """Every stored perfect-subtree hash."""
+
+    @abstractmethod
+    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
+        """(index, type) of the entries about ``subject`` ("notice:ID"), oldest first."""
+
+    @abstractmethod
+    def ledger_opening(self, subject: str, version: int) -> Opening:
+        """The private opening of the commitment to ``subject`` at ``version``."""
+
+    @abstractmethod
+    def ledger_public_key(self) -> str | None:
+        """The verifier key the log is signed with, if one is registered."""
+
+    @abstractmethod
+    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
+        """The verifier key the log is signed with: the one registered first, ``verifier_key``
+        (named ``name``) if there is none yet."""
+
+    @abstractmethod
+    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
+        """(name, raw private key) of a signing key stored by a hub before migration 0003."""
+
+    @abstractmethod
+    def ledger_forget_legacy_key(self, name: str) -> None:
+        """Erase the legacy private key ``name`` (once it is safe in the key file)."""
+
+    @abstractmethod
+    def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
+        """Keep a signed checkpoint."""
+
+    @abstractmethod
+    def ledger_latest_checkpoint(self) -> tuple[int, str] | None:
+        """(size, signed note) of the checkpoint kept last, if any."""
+
+    @abstractmethod
+    def ledger_checkpoints(self) -> list[tuple[int, str]]:
+        """(size, signed note) of every kept checkpoint, oldest first."""
+
+    @abstractmethod
+    def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
+        """(size, signed note) of at most ``limit`` kept checkpoints of ``since_size`` or more,
+        oldest first."""

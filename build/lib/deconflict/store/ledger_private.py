@@ -1,0 +1,91 @@
+"""A party's private entries and their digests: what concerns its plans, out of the shared log.
+
+Every party sees the shared log grow: its checkpoints' sizes, the indexes of its own entries.
+Had the entries about a party's plans (a conflict of a plan with another party's notice, the
+notification telling the plan's owner, its delivery and acknowledgement) been appended there, a
+party sweeping probe notices would have seen the log grow by more when a probe met another's
+hidden plan, and so located the plan (security.md §3.4). So such an entry is the plan owner's
+private entry (``ledger_private``, written by :mod:`deconflict.store.ledger_append` in the same
+transaction as the record it is about), and the shared log commits to it only through the
+party's **digest**: at the first tick of each period (``period_s``), one ``private.digest`` entry
+per party, whatever happened, each committing (salted, ``ledger.commit``) to the leaf hashes of
+the party's private entries since its previous digest, maybe none. The shared log's growth is
+then the same whether or not a probe met a plan: one entry per party per period.
+
+What a party can prove: its digest's inclusion (a receipt of the digest entry), the digest's
+opening (its salt and the list of leaf hashes, kept with the entry), and each private entry whose
+leaf hash the list holds. An entry is committed to at most a period after it was made.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from deconflict.store import ledger_tables as lt
+from deconflict.store import schema as t
+from deconflict.store.ledger_append import LogItem
+from deconflict.store.ledger_entries import DIGEST, Digest
+from deconflict.store.records import SqlRecords
+from deconflict.store.transactions import transaction
+
+__all__ = ["PERIOD_CURSOR", "SqlPrivateLedger"]
+
+#: The ``cursors`` row holding the last period digested.
+PERIOD_CURSOR = "ledger.digest_period"
+
+_p = lt.ledger_private.c
+_UNDIGESTED = (
+    sa.select(_p.seq, _p.party, _p.leaf).where(_p.digest_idx.is_(None)).order_by(_p.party, _p.seq)
+)
+
+
+class SqlPrivateLedger(SqlRecords):
+    """The digests of the parties' private entries."""
+
+    @transaction
+    def ledger_digest(self, at_s: float, period_s: float) -> int:
+        """At the first call in each period of ``period_s`` seconds (by ``at_s``), append one
+        digest entry per party, committing to its private entries not yet digested; the number
+        of entries appended (0 when this period's are there already)."""
+        period = int(at_s // period_s)
+        with self.write_connection("digesting the parties' private entries") as c:
+            cursor = t.cursors.c
+            last = c.execute(sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR)).scalar()
+            if last is not None and period <= last:
+                return 0
+            parties = [row[0] for row in c.execute(sa.select(t.parties.c.id).order_by("id"))]
+            pending: dict[str, list[tuple[int, bytes]]] = {p: [] for p in parties}
+            for seq, party, leaf in c.execute(_UNDIGESTED):
+                pending.setdefault(party, []).append((int(seq), bytes(leaf)))
+            items: list[LogItem] = [
+                (DIGEST, party, at_s, Digest(party, period, tuple(h.hex() for _, h in rows)))
+                for party, rows in sorted(pending.items())
+            ]
+            indexes = self._log_many(c, items)
+            for (_, rows), index in zip(sorted(pending.items()), indexes, strict=True):
+                if rows:
+                    c.execute(
+                        sa.update(lt.ledger_private)
+                        .where(_p.seq.in_([seq for seq, _ in rows]))
+                        .values(digest_idx=index)
+                    )
+            if last is None:
+                c.execute(sa.insert(t.cursors).values(name=PERIOD_CURSOR, seq=period))
+            else:
+                c.execute(
+                    sa.update(t.cursors).where(cursor.name == PERIOD_CURSOR).values(seq=period)
+                )
+        return len(items)
+
+    @transaction
+    def ledger_private_entries(
+        self, party: str, subject: str | None = None
+    ) -> list[tuple[int | None, str]]:
+        """``party``'s private entries (about ``subject``, say ``notification:M-...``), oldest
+        first: (the index of the digest that commits to it, None until one does; its canonical
+        JSON)."""
+        query = sa.select(_p.digest_idx, _p.body).where(_p.party == party).order_by(_p.seq)
+        if subject is not None:
+            query = query.where(_p.subject == subject)
+        with self.read_connection(f"reading {party!r}'s private entries") as c:
+            return [(row[0], row[1]) for row in c.execute(query)]

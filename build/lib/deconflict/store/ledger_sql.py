@@ -1,0 +1,494 @@
+"""The ledger in the SQL store: the read side, checkpoints and the registered key.
+
+Entries are appended by :mod:`deconflict.store.ledger_append`, in the same transaction as the
+change each records. :class:`SqlLedger` is the read side the hub uses (proofs in one query each,
+entries, checkpoints, openings, the registered public key); :class:`~deconflict.store.sql.SqlStore`
+inherits it. A root or proof that needs subtree hashes not built yet builds them first
+(:mod:`deconflict.store.ledger_tree`, one write transaction), then reads again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import sqlalchemy as sa
+
+from deconflict.errors import InvalidInput, NotFound, VerificationFailed
+from deconflict.ledger import (
+    Opening,
+    consistency_proof,
+    inclusion_proof,
+    root_hash,
+    verify_opening,
+)
+from deconflict.ledger.merkle import NodeKey
+from deconflict.model.ids import split_key
+from deconflict.store import ledger_append
+from deconflict.store import ledger_tables as lt
+from deconflict.store import schema as t
+from deconflict.store.ledger_base import LedgerStore
+from deconflict.store.ledger_entries import (
+    DELIVERED,
+    DIGEST,
+    NOTICE,
+    NOTIFICATION,
+    VERSION_ENTRIES,
+    subject_of,
+)
+from deconflict.store.ledger_json import notice_content_object_of
+from deconflict.store.ledger_private import PERIOD_CURSOR
+from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
+from deconflict.store.ledger_tree import (
+    built_size,
+    node_key,
+    read_hashes,
+    store_subtrees,
+    subtree_rows,
+)
+
+if TYPE_CHECKING:
+    import contextlib
+
+    from deconflict.store.retry import RetryPolicy
+
+__all__ = ["SqlLedger", "subject_of"]
+
+_AUDIT_CHUNK = 2000  # notice versions read at a time by the audit
+_BUILD_LEAVES = 4096  # leaves whose subtree hashes one write transaction stores
+
+T = TypeVar("T")
+
+
+# Statements are built once: building Core statements per call costs more than running them.
+_e, _n = lt.ledger_entries.c, lt.ledger_nodes.c
+_LEVEL_1 = 1 << NODE_LEVEL_SHIFT
+_SIZE = sa.select(sa.func.max(_e.idx))
+_k = lt.ledger_public_keys.c
+_FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
+
+
+# The entry that records a notification's delivery, by its link (migration 0012).
+_DELIVERY_ENTRY = (
+    sa.select(_e.idx, _e.type)
+    .select_from(
+        t.notifications.join(lt.ledger_entries, _e.idx == t.notifications.c.delivery_ledger_idx)
+    )
+    .where(t.notifications.c.id == sa.bindparam("id"))
+)
+
+
+class _Unbuilt(VerificationFailed):
+    """A subtree hash a root or proof needs is not stored (not built yet, or removed)."""
+
+
+class _Reader:
+    """Perfect-subtree hashes read in one query per call (leaves from ``ledger_entries``, the
+    subtrees above from ``ledger_nodes``)."""
+
+    def __init__(self, c: sa.Connection) -> None:
+        self._c = c
+
+    def perfect_hashes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        found = read_hashes(self._c, keys)
+        if len(found) != len(set(keys)):
+            missing = sorted(set(keys) - set(found))[0]
+            raise _Unbuilt(
+                f"ledger: the stored log is inconsistent (subtree hash {missing} is missing): "
+                "run `deconflict ledger verify`"
+            )
+        return found
+
+
+def _size(c: sa.Connection) -> int:
+    last = c.execute(_SIZE).scalar()
+    return 0 if last is None else int(last) + 1
+
+
+class SqlLedger(LedgerStore):
+    """The ledger's read side and checkpoint/key storage, for :class:`SqlStore`."""
+
+    if TYPE_CHECKING:
+        retry: RetryPolicy
+
+        def read_connection(
+            self, doing: str
+        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+        def write_connection(
+            self, doing: str
+        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
+
+    def _reading(self, doing: str, work: Callable[[sa.Connection], T]) -> T:
+        def run() -> T:
+            with self.read_connection(doing) as c:
+                ledger_append.flush(c)  # a unit of work's own entries, not written yet
+                return work(c)
+
+        return self.retry.run(run)
+
+    def ledger_size(self) -> int:
+        return self._reading("reading the ledger size", _size)
+
+    def ledger_unrecorded(self) -> str | None:
+        ch, e = t.changes.c, lt.ledger_entries.c
+        changed = (
+            sa.select(
+                ch.kind,
+                ch.entity,
+                ch.entity_id,
+                sa.func.count().label("n"),
+                sa.func.min(ch.seq).label("seq"),
+            )
+            .where(ch.entity.in_(("party", "agreement", "notice")))
+            .group_by(ch.kind, ch.entity, ch.entity_id)
+            .subquery()
+        )
+        recorded = (
+            sa.select(e.type, e.subject, sa.func.count().label("n"))
+            .group_by(e.type, e.subject)
+            .subquery()
+        )
+        inputs = (
+            sa.select(changed.c.seq, changed.c.kind, changed.c.entity_id)
+            .select_from(
+                changed.outerjoin(
+                    recorded,
+                    sa.and_(
+                        recorded.c.type == changed.c.kind,
+                        recorded.c.subject == changed.c.entity + ":" + changed.c.entity_id,
+                    ),
+                )
+            )
+            .where(sa.func.coalesce(recorded.c.n, 0) < changed.c.n)
+            .order_by(changed.c.seq)
+            .limit(1)
+        )
+        by_subject = sa.select(e.subject, sa.func.count().label("n")).group_by(e.subject).subquery()
+
+        def one(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.case((flag, 1), else_=0)
+
+        n = t.notifications.c
+        # Created, then each of delivered (unless only by its acknowledgement, which sets
+        # it), acknowledged and escalated: the entries a notification's row implies at least.
+        implied = (
+            1
+            + one(n.acknowledged_at_s.is_not(None))
+            + one(n.escalated_at_s.is_not(None))
+            + one(
+                sa.and_(
+                    n.delivered_at_s.is_not(None),
+                    sa.or_(n.acknowledged_at_s.is_(None), n.delivered_at_s < n.acknowledged_at_s),
+                )
+            )
+        )
+        delivery = lt.ledger_entries.alias("delivery")  # a batch's entry, by its link
+        notifications = (
+            sa.select(n.id)
+            .select_from(
+                t.notifications.outerjoin(
+                    by_subject, by_subject.c.subject == NOTIFICATION + n.id
+                ).outerjoin(
+                    delivery,
+                    sa.and_(delivery.c.idx == n.delivery_ledger_idx, delivery.c.type == DELIVERED),
+                )
+            )
+            .where(
+                sa.func.coalesce(by_subject.c.n, 0) + one(delivery.c.idx.is_not(None)) < implied,
+                n.private.is_(sa.false()),  # its entries are its recipient's private ones
+            )
+            .order_by(n.created_at_s, n.id)
+            .limit(1)
+        )
+        k = t.conflicts.c
+        conflicts = (
+            sa.select(k.id)
+            .select_from(
+                t.conflicts.outerjoin(by_subject, by_subject.c.subject == "conflict:" + k.id)
+            )
+            .where(
+                sa.func.coalesce(by_subject.c.n, 0) < 1 + one(k.resolved_at_s.is_not(None)),
+                k.a_kind != "plan",  # a plan's conflict is its owner's private entry
+                k.b_kind != "plan",
+            )
+            .order_by(k.detected_at_s, k.id)
+            .limit(1)
+        )
+
+        cursor, e2 = t.cursors.c, lt.ledger_entries.c
+        digested = sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR).scalar_subquery()
+        # The last period digested has one digest entry per party (ledger_private).
+        digests = sa.select(
+            sa.select(sa.func.count()).select_from(t.parties).scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(e2.type == DIGEST, e2.version == digested)
+            .scalar_subquery(),
+            digested,
+        )
+
+        def work(c: sa.Connection) -> str | None:
+            row = c.execute(inputs).first()
+            if row is not None:
+                return f"change-log row {row.seq} ({row.kind} of {row.entity_id!r})"
+            parties, found, period = c.execute(digests).one()
+            if period is not None and found < parties:
+                return f"the digests of period {period} ({found} of {parties} parties')"
+            found = c.execute(notifications).scalar()
+            if found is not None:
+                return f"notification {found!r}"
+            found = c.execute(conflicts).scalar()
+            return None if found is None else f"conflict {found!r}"
+
+        return self._reading("cross-checking the store and the ledger", work)
+
+    def ledger_unopened(self) -> str | None:
+        v, n, e = t.notice_versions.c, t.notices.c, lt.ledger_entries.c
+        query = (
+            sa.select(
+                v.notice_id, v.version, v.category, v.volumes, n.party_id, e.commitment, e.salt
+            )
+            .select_from(
+                t.notice_versions.join(t.notices, n.id == v.notice_id).outerjoin(
+                    lt.ledger_entries, e.idx == v.ledger_idx
+                )
+            )
+            .order_by(v.ledger_idx, v.notice_id, v.version)
+            .execution_options(yield_per=_AUDIT_CHUNK)
+        )
+
+        def work(c: sa.Connection) -> str | None:
+            for row in c.execute(query):
+                owner, notice_id = split_key(row.notice_id)
+                named = f"{owner}'s notice {notice_id!r} version {row.version}"
+                if row.salt is None or row.commitment is None:
+                    return f"{named} (no ledger entry commits to it)"
+                content = notice_content_object_of(
+                    row.notice_id, row.party_id, row.version, row.category, row.volumes
+                )
+                try:
+                    verify_opening(Opening(row.commitment, bytes(row.salt), content))
+                except (VerificationFailed, InvalidInput):
+                    return f"{named} (its row does not open its entry's commitment)"
+            return None
+
+        return self._reading("checking the notice versions against their commitments", work)
+
+    def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
+        """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes
+        it needs are built: built first if one was missing, then read again."""
+        try:
+            return self._reading(doing, work)
+        except _Unbuilt:
+            self.ledger_build_subtrees(size)
+        return self._reading(doing, work)
+
+    def ledger_build_subtrees(self, size: int) -> int:
+        """Build the subtree hashes of the first ``size`` entries not built yet (how many), at
+        most ``_BUILD_LEAVES`` leaves a write transaction, each chunk hashed in a read first
+        (see :mod:`deconflict.store.ledger_tree`): the write lock is held for the inserts
+        only, however far behind the stored subtrees are."""
+        added = 0
+        while True:
+
+            def plan(c: sa.Connection) -> tuple[int, int, list[tuple[int, bytes]]]:
+                start = built_size(c)  # even: stored subtrees cover pairs of leaves
+                end = min(size, start + max(2, _BUILD_LEAVES & ~1))  # so each ends past one
+                return start, end, subtree_rows(c, start, end) if start < end else []
+
+            start, end, rows = self._reading("hashing the ledger's subtrees", plan)
+            if start >= size:
+                return added
+
+            def store(start: int = start, rows: list[tuple[int, bytes]] = rows) -> int | None:
+                with self.write_connection("storing the ledger's subtree hashes") as c:
+                    return store_subtrees(c, start, rows)
+
+            stored = self.retry.run(store)
+            if stored is not None:  # else another build moved on meanwhile: read again
+                added += stored
+                if end >= size:
+                    return added
+
+    def ledger_root(self, size: int) -> bytes:
+        return self._tree_reading(
+            "reading a ledger root", size, lambda c: root_hash(_Reader(c), size)
+        )
+
+    def ledger_inclusion(self, index: int, size: int) -> list[bytes]:
+        return self._tree_reading(
+            "building an inclusion proof",
+            size,
+            lambda c: inclusion_proof(_Reader(c), index, size),
+        )
+
+    def ledger_consistency(self, first: int, second: int) -> list[bytes]:
+        return self._tree_reading(
+            "building a consistency proof",
+            second,
+            lambda c: consistency_proof(_Reader(c), first, second),
+        )
+
+    def ledger_entry(self, index: int) -> bytes:
+        def work(c: sa.Connection) -> bytes:
+            e = lt.ledger_entries.c
+            body = c.execute(sa.select(e.body).where(e.idx == index)).scalar()
+            if body is None:
+                raise NotFound(f"no ledger entry {index}")
+            return str(body).encode()
+
+        return self._reading(f"reading ledger entry {index}", work)
+
+    def ledger_entries(self) -> list[tuple[int, bytes]]:
+        """Every stored entry, in index order (for a full audit)."""
+        e = lt.ledger_entries.c
+
+        def work(c: sa.Connection) -> list[tuple[int, bytes]]:
+            rows = c.execute(sa.select(e.idx, e.body).order_by(e.idx)).all()
+            return [(int(row.idx), str(row.body).encode()) for row in rows]
+
+        return self._reading("reading the ledger", work)
+
+    def ledger_nodes(self) -> dict[NodeKey, bytes]:
+        """Every stored perfect-subtree hash (for a full audit): the leaves kept with their
+        entries, the subtrees above them in ``ledger_nodes``."""
+
+        def work(c: sa.Connection) -> dict[NodeKey, bytes]:
+            leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
+            found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
+            rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
+            found.update((node_key(row.node), bytes(row.hash)) for row in rows)
+            return found
+
+        return self._reading("reading the ledger's hashes", work)
+
+    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
+        """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by
+        the subject index, a notice's versions' entries and a notification's delivery's (one
+        for a batch) by their links."""
+        e = lt.ledger_entries.c
+        v = t.notice_versions.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            query = sa.select(e.idx, e.type).where(e.subject == subject, lt.SUBJECT_INDEXED)
+            rows = list(c.execute(query).all())
+            if subject.startswith(NOTICE):
+                linked = sa.select(e.idx, e.type).select_from(VERSION_ENTRIES)
+                rows += c.execute(linked.where(v.notice_id == subject[len(NOTICE) :])).all()
+            elif subject.startswith(NOTIFICATION):
+                notification_id = subject[len(NOTIFICATION) :]
+                rows += c.execute(_DELIVERY_ENTRY, {"id": notification_id}).all()
+            return sorted((int(row.idx), str(row.type)) for row in rows)
+
+        return self._reading(f"finding ledger entries of {subject}", work)
+
+    def ledger_opening(self, subject: str, version: int) -> Opening:
+        """The opening of ``subject``'s commitment at ``version``: its salt, kept in the entry
+        that made it, and its content, kept there too or, for a notice version, in the
+        version's own row (category and volumes, the volumes as their canonical JSON)."""
+        o, v, n = lt.ledger_entries.c, t.notice_versions.c, t.notices.c
+        if subject.startswith(NOTICE):  # by the version's link
+            query: sa.Select[Any] = (
+                sa.select(o.commitment, o.salt, o.content, v.category, v.volumes, n.party_id)
+                .select_from(VERSION_ENTRIES.join(t.notices, n.id == v.notice_id))
+                .where(v.notice_id == subject[len(NOTICE) :], v.version == version)
+            )
+        else:
+            query = sa.select(o.commitment, o.salt, o.content).where(
+                o.subject == subject, o.version == version, lt.SUBJECT_INDEXED
+            )
+        query = query.where(o.salt.is_not(None)).limit(1)
+
+        def work(c: sa.Connection) -> Opening:
+            row = c.execute(query).first()
+            if row is None:
+                raise NotFound(f"no commitment to {subject} version {version}")
+            if row.content is not None:
+                content = json.loads(row.content)
+            else:  # a notice version's: its row
+                content = notice_content_object_of(
+                    subject[len(NOTICE) :], row.party_id, version, row.category, row.volumes
+                )
+            return Opening(row.commitment, bytes(row.salt), content)
+
+        return self._reading(f"reading the opening of {subject}", work)
+
+    def ledger_public_key(self) -> str | None:
+        def work(c: sa.Connection) -> str | None:
+            known = c.execute(_FIRST_KEY).scalar()
+            return None if known is None else str(known)
+
+        return self._reading("reading the ledger key", work)
+
+    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
+        def run() -> str:
+            with self.write_connection("registering the ledger key") as c:
+                known = c.execute(_FIRST_KEY).scalar()
+                if known is not None:
+                    return str(known)
+                c.execute(
+                    sa.insert(lt.ledger_public_keys).values(
+                        name=name, verifier_key=verifier_key, created_at_s=at_s
+                    )
+                )
+                return verifier_key
+
+        return self.retry.run(run)
+
+    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
+        k = lt.ledger_keys.c
+
+        def work(c: sa.Connection) -> tuple[str, bytes] | None:
+            row = c.execute(
+                sa.select(k.name, k.private_key).order_by(k.created_at_s).limit(1)
+            ).first()
+            return None if row is None else (str(row.name), bytes(row.private_key))
+
+        return self._reading("reading the legacy ledger key", work)
+
+    def ledger_forget_legacy_key(self, name: str) -> None:
+        def run() -> None:
+            with self.write_connection("erasing the legacy ledger key") as c:
+                c.execute(sa.delete(lt.ledger_keys).where(lt.ledger_keys.c.name == name))
+
+        self.retry.run(run)
+
+    def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:
+        def run() -> None:
+            with self.write_connection("storing a checkpoint") as c:
+                c.execute(sa.insert(lt.ledger_checkpoints).values(size=size, note=note, at_s=at_s))
+
+        self.retry.run(run)
+
+    def ledger_latest_checkpoint(self) -> tuple[int, str] | None:
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> tuple[int, str] | None:
+            row = c.execute(sa.select(p.size, p.note).order_by(p.id.desc()).limit(1)).first()
+            return None if row is None else (int(row.size), str(row.note))
+
+        return self._reading("reading the last checkpoint", work)
+
+    def ledger_checkpoints(self) -> list[tuple[int, str]]:
+        """(size, signed note) of every stored checkpoint, oldest first."""
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            rows = c.execute(sa.select(p.size, p.note).order_by(p.id)).all()
+            return [(int(row.size), str(row.note)) for row in rows]
+
+        return self._reading("reading the checkpoints", work)
+
+    def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
+        p = lt.ledger_checkpoints.c
+
+        def work(c: sa.Connection) -> list[tuple[int, str]]:
+            rows = c.execute(
+                sa.select(p.size, p.note).where(p.size >= since_size).order_by(p.id).limit(limit)
+            ).all()
+            return [(int(row.size), str(row.note)) for row in rows]
+
+        return self._reading("reading the checkpoints", work)

@@ -1,0 +1,221 @@
+"""The SQL store's notices: filing and updating them (each version kept in ``notice_versions``,
+an update compare-and-set on the version read), and reading them back.
+
+A notice's row is keyed by its record key (``model.ids.record_key``: ``<party>/<id>``), and so is
+everything that refers to it (its versions, conflicts, notifications, change-log rows, ledger
+subjects); the methods here take and give that key, and the records read back carry the party's
+own id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound
+from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
+from deconflict.store import schema as t
+from deconflict.store.base import Seen
+from deconflict.store.codec import volumes_from_json, volumes_to_json
+from deconflict.store.records import SqlRecords, after_key, missing_or_stale, rows_in
+from deconflict.store.rows import notice_of
+from deconflict.store.transactions import insert_with_unit, transaction
+
+__all__ = ["SqlNotices"]
+
+# Statements built once (their parameters given at execution): building a statement per call
+# costs more than running it on the filing path.
+_INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
+_GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _unlocking(mine: str, theirs: str, by: frozenset[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """A conflict whose side ``theirs`` is the notice row's current version, unlocked by side
+    ``mine`` of one of ``by`` (party, record kind)."""
+    c, n = t.conflicts.c, t.notices.c
+    return sa.and_(
+        c[f"{theirs}_kind"] == str(RecordKind.NOTICE),
+        c[f"{theirs}_record_id"] == n.id,
+        c[f"{theirs}_version"] == n.version,
+        c[f"{mine}_unlocks"].is_(sa.true()),
+        sa.or_(*(sa.and_(c[f"{mine}_party"] == p, c[f"{mine}_kind"] == k) for p, k in sorted(by))),
+    )
+
+
+def _seen_by(seen: Seen) -> sa.ColumnElement[bool]:
+    """The notice rows one with ``seen`` may see some of: an owner's it sees whole, or one an
+    open conflict unlocks for it (by the indexes on the conflicts' records)."""
+    n, c = t.notices.c, t.conflicts.c
+    partly = [
+        sa.and_(
+            n.party_id == owner,
+            sa.exists().where(
+                c.state == str(ConflictState.OPEN),
+                sa.or_(_unlocking("a", "b", by), _unlocking("b", "a", by)),
+            ),
+        )
+        for owner, by in sorted(seen.unlocked_by.items())
+        if by
+    ]
+    return sa.or_(n.party_id.in_(sorted(seen.whole)), *partly)
+
+
+class SqlNotices(SqlRecords):
+    """Notices and their versions."""
+
+    @transaction
+    def add_notice(self, notice: Notice) -> None:
+        volumes = volumes_to_json(notice.volumes)
+        row = {
+            "id": notice.key,
+            "party_id": notice.party,
+            "category": notice.category,
+            "version": notice.version,
+            "state": str(notice.state),
+            "volumes": volumes,
+            "filed_at_s": notice.filed_at_s,
+            "updated_at_s": notice.updated_at_s,
+            "start_s": notice.start_s,
+            "end_s": notice.end_s,
+        }
+        doing = f"filing notice {notice.id!r}"
+        with self.deferring_connection(doing) as c:
+            self.defer_new_id(t.notices, notice.key, doing)
+            insert_with_unit(c, t.notices, [row])
+            entry = self._log(c, "notice.filed", notice.key, notice.filed_at_s, notice)
+            version = self._version_row(notice, notice.filed_at_s, entry, volumes)
+            insert_with_unit(c, t.notice_versions, [version])
+
+    @staticmethod
+    def _notice_version(
+        c: sa.Connection,
+        notice: Notice,
+        at_s: float,
+        entry: int | None,
+        volumes: str | None = None,
+    ) -> None:
+        """The version's row, with the index of the ledger entry that commits to it."""
+        c.execute(_INSERT_NOTICE_VERSION, SqlNotices._version_row(notice, at_s, entry, volumes))
+
+    @staticmethod
+    def _version_row(
+        notice: Notice, at_s: float, entry: int | None, volumes: str | None = None
+    ) -> dict[str, Any]:
+        return {
+            "notice_id": notice.key,
+            "version": notice.version,
+            "category": notice.category,
+            "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
+            "at_s": at_s,
+            "ledger_idx": entry,
+        }
+
+    @transaction
+    def update_notice(self, notice: Notice, *, expected_version: int, verb: str) -> None:
+        at_s = notice.updated_at_s if notice.updated_at_s is not None else notice.filed_at_s
+        with self.write_connection(f"updating notice {notice.id!r}") as c:
+            done = c.execute(
+                sa.update(t.notices)
+                .where(t.notices.c.id == notice.key, t.notices.c.version == expected_version)
+                .values(
+                    category=notice.category,
+                    version=notice.version,
+                    state=str(notice.state),
+                    volumes=volumes_to_json(notice.volumes),
+                    updated_at_s=notice.updated_at_s,
+                    start_s=notice.start_s,
+                    end_s=notice.end_s,
+                )
+            )
+            if done.rowcount == 0:
+                missing_or_stale(c, t.notices, "notice", notice.key, expected_version)
+            entry = self._log(c, f"notice.{verb}", notice.key, at_s, notice)
+            if notice.version != expected_version:
+                self._notice_version(c, notice, at_s, entry)
+
+    @transaction
+    def get_notice(self, key: str) -> Notice:
+        with self.read_connection(f"reading notice {key!r}") as c:
+            row = c.execute(sa.select(t.notices).where(t.notices.c.id == key)).first()
+        if row is None:
+            raise NotFound(f"no notice {key!r}")
+        return notice_of(row._mapping)
+
+    @transaction
+    def get_notices(self, keys: Sequence[str]) -> dict[str, Notice]:
+        ids = list(dict.fromkeys(keys))
+        found: dict[str, Notice] = {}
+        with self.read_connection(f"reading {len(ids)} notices") as c:
+            for row in rows_in(c, _GET_NOTICES, ids):
+                found[row.id] = notice_of(row._mapping)
+        return found
+
+    @transaction
+    def get_notice_version(self, key: str, version: int) -> Notice:
+        notice = self.get_notice(key)
+        if version == notice.version:
+            return notice
+        v = t.notice_versions.c
+        with self.read_connection(f"reading notice {key!r} version {version}") as c:
+            row = c.execute(
+                sa.select(t.notice_versions).where(v.notice_id == key, v.version == version)
+            ).first()
+        if row is None:
+            raise NotFound(f"no version {version} of notice {key!r}")
+        return Notice(
+            id=notice.id,
+            party=notice.party,
+            volumes=volumes_from_json(row.volumes),
+            category=row.category,
+            filed_at_s=notice.filed_at_s,
+            version=version,
+            state=notice.state,
+            updated_at_s=row.at_s,
+        )
+
+    @transaction
+    def list_notices(
+        self,
+        party: str | None = None,
+        states: Sequence[NoticeState] | None = None,
+        *,
+        active: tuple[float, float] | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+        keys: Sequence[str] | None = None,
+        seen: Seen | None = None,
+    ) -> list[Notice]:
+        col = t.notices.c
+        query = sa.select(t.notices).order_by(col.filed_at_s, col.id)
+        if party is not None:
+            query = query.where(col.party_id == party)
+        if keys is not None:
+            query = query.where(col.id.in_(list(keys)))
+        if seen is not None:
+            query = query.where(_seen_by(seen))
+        if states is not None:
+            query = query.where(col.state.in_([str(s) for s in states]))
+        if active is not None:
+            query = query.where(col.start_s < active[1], col.end_s > active[0])
+        if after is not None:
+            query = query.where(after_key(col.filed_at_s, col.id, after))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read_connection("listing notices") as c:
+            rows = c.execute(query).all()
+        return [notice_of(row._mapping) for row in rows]
+
+    @transaction
+    def notices_moved_by_time(self, now_s: float) -> list[str]:
+        col = t.notices.c
+        filed, active = str(NoticeState.FILED), str(NoticeState.ACTIVE)
+        # Two index range scans (state, start_s) and (state, end_s): what is due, not all.
+        started = sa.select(col.filed_at_s, col.id).where(col.state == filed, col.start_s <= now_s)
+        ended = sa.select(col.filed_at_s, col.id).where(
+            col.state.in_([filed, active]), col.end_s <= now_s
+        )
+        with self.read_connection("finding the notices time has moved") as c:
+            found = {(row.filed_at_s, row.id) for row in c.execute(started)}
+            found.update((row.filed_at_s, row.id) for row in c.execute(ended))
+        return [nid for _, nid in sorted(found)]

@@ -1,0 +1,238 @@
+"""The SQL store's notifications: the queries delivery runs (undelivered, acknowledgement due)
+and their updates as they are delivered, acknowledged or escalated, many in one statement
+(notifications are created by a detection: :mod:`deconflict.store.detections`).
+
+Delivery is recorded in two steps. The process whose stream sent a notification inserts (id,
+when) into ``deliveries`` (:meth:`SqlNotifications.queue_deliveries`), a statement that rides in
+the commit of that process's filings; the detector lease holder later marks the queued ones
+delivered (state, time, and one ledger entry for those to each recipient and relay, which each
+links) and deletes them, in one transaction (:meth:`SqlNotifications.mark_queued_deliveries`).
+So the marking, which reads the notifications and writes their entries, runs in the process that
+detects, not in the HTTP workers, whose interpreter the requests keep busy. A queued
+notification counts as delivered to :meth:`SqlNotifications.undelivered_ids`, so a stream does
+not send it again meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound
+from deconflict.model import Notification, NotificationState
+from deconflict.store import schema as t
+from deconflict.store.bulk import driver_rows, update_many
+from deconflict.store.ledger_append import LogItem
+from deconflict.store.ledger_entries import DELIVERED, Delivered
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
+from deconflict.store.rows import notification_of, notification_values
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlNotifications"]
+
+_n = t.notifications.c
+# An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
+_SINCE = (
+    sa.select(t.notifications)
+    .where(
+        sa.or_(_n.recipient == sa.bindparam("party"), _n.via == sa.bindparam("party")),
+        _n.created_at_s >= sa.bindparam("since"),
+    )
+    .order_by(_n.created_at_s, _n.id)
+)
+_d = t.deliveries.c
+# Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
+_UNDELIVERED = sa.select(_n.id).where(
+    _n.recipient == sa.bindparam("party"),
+    _n.delivered_at_s.is_(None),
+    ~sa.exists().where(_d.notification_id == _n.id),
+)
+_QUEUE = sa.text(
+    "INSERT INTO deliveries (notification_id, at_s) VALUES (:id, :at_s)"
+    " ON CONFLICT (notification_id) DO NOTHING"
+)
+_QUEUED = sa.select(_d.notification_id, _d.at_s).order_by(_d.at_s, _d.notification_id)
+_UNQUEUE = t.deliveries.delete().where(_d.notification_id.in_(sa.bindparam("ids", expanding=True)))
+_NOTIFICATIONS_BY_ID = sa.select(t.notifications).where(
+    t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_STORED_NOTIFICATIONS = sa.select(t.notifications.c.id).where(
+    t.notifications.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+class SqlNotifications(SqlRecords):
+    """Reading and updating notifications."""
+
+    @transaction
+    def get_notification(self, notification_id: str) -> Notification:
+        col = t.notifications.c
+        with self.read_connection(f"reading notification {notification_id!r}") as c:
+            row = c.execute(sa.select(t.notifications).where(col.id == notification_id)).first()
+        if row is None:
+            raise NotFound(f"no notification {notification_id!r}")
+        return notification_of(row._mapping)
+
+    @transaction
+    def list_notifications(
+        self,
+        party: str | None = None,
+        *,
+        include_relayed: bool = True,
+        since_s: float | None = None,
+        undelivered: bool = False,
+        ack_due_by_s: float | None = None,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> list[Notification]:
+        col = t.notifications.c
+        query = sa.select(t.notifications).order_by(col.created_at_s, col.id)
+        if since_s is not None:
+            query = query.where(col.created_at_s >= since_s)
+        if undelivered:
+            query = query.where(col.delivered_at_s.is_(None))
+        if ack_due_by_s is not None:
+            waiting = [str(NotificationState.PENDING), str(NotificationState.DELIVERED)]
+            query = query.where(col.ack_deadline_s <= ack_due_by_s, col.state.in_(waiting))
+        if after is not None:
+            query = query.where(after_key(col.created_at_s, col.id, after))
+        if limit is not None:
+            query = query.limit(limit)
+        if party is None:
+            queries = [query]
+        elif include_relayed and limit is not None:
+            # A page of each index range (to the party, through it), merged: a page costs what
+            # it holds, not the party's whole history, as one query on either column would.
+            queries = [query.where(col.recipient == party), query.where(col.via == party)]
+        elif include_relayed:
+            queries = [query.where(sa.or_(col.recipient == party, col.via == party))]
+        else:
+            queries = [query.where(col.recipient == party)]
+        with self.read_connection("listing notifications") as c:
+            rows = [row for q in queries for row in c.execute(q)]
+        found = [notification_of(row._mapping) for row in rows]
+        if len(queries) > 1:
+            found = sorted({n.id: n for n in found}.values(), key=lambda n: (n.created_at_s, n.id))
+        return found if limit is None else found[:limit]
+
+    @transaction
+    def get_notifications(self, ids: Sequence[str]) -> list[Notification]:
+        with self.read_connection(f"reading {len(ids)} notifications") as c:
+            found = self._notifications_by_id(c, ids)
+        return sorted(found, key=lambda n: (n.created_at_s, n.id))
+
+    @staticmethod
+    def _notifications_by_id(c: sa.Connection, ids: Sequence[str]) -> list[Notification]:
+        return [notification_of(row._mapping) for row in rows_in(c, _NOTIFICATIONS_BY_ID, ids)]
+
+    @transaction
+    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+        with self.read_connection("listing new notifications") as c:
+            rows = driver_rows(c, _SINCE, {"party": party, "since": since_s})
+        return [notification_of(row) for row in rows]
+
+    @transaction
+    def undelivered_ids(self, party: str) -> list[str]:
+        with self.read_connection("listing undelivered notifications") as c:
+            return [row["id"] for row in driver_rows(c, _UNDELIVERED, {"party": party})]
+
+    @transaction
+    def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
+        if not sent:
+            return
+        rows = [{"id": notification_id, "at_s": at_s} for notification_id, at_s in sent]
+        with self.write_connection(f"recording {len(rows)} notifications sent") as c:
+            c.execute(_QUEUE, rows)
+
+    @transaction
+    def mark_queued_deliveries(self, limit: int) -> list[Notification]:
+        # Read first, outside the write lock: most passes find none and write nothing. Rows
+        # queued meanwhile wait for the next call; marking is idempotent (see _mark).
+        with self.read_connection("reading the notifications sent") as c:
+            queued = [(row[0], row[1]) for row in c.execute(_QUEUED.limit(limit))]
+        if not queued:
+            return []
+        with self.write_connection(f"marking {len(queued)} notifications delivered") as c:
+            marked = self._mark(c, queued)
+            ids = [notification_id for notification_id, _ in queued]
+            for i in range(0, len(ids), IN_CHUNK):
+                c.execute(_UNQUEUE, {"ids": ids[i : i + IN_CHUNK]})
+        return marked
+
+    @transaction
+    def mark_delivered(self, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        if not sent:
+            return []
+        with self.write_connection(f"marking {len(sent)} notifications delivered") as c:
+            return self._mark(c, sent)
+
+    def _mark(self, c: sa.Connection, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+        """In ``c``'s write transaction: mark those of ``sent`` still undelivered (read here,
+        so an acknowledgement or an earlier mark stands), with one ledger entry for those to
+        each recipient (and relay), which each of them links."""
+        at = dict(sent)
+        marked = [
+            n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
+        ]
+        if not marked:
+            return marked
+        # One entry for each recipient and relay; what concerns a recipient's own plans apart:
+        # its entry is the recipient's private one (``store.ledger_private``).
+        batches: dict[tuple[str, str | None, bool], list[Notification]] = {}
+        for n in marked:
+            batches.setdefault((n.recipient, n.via, n.private), []).append(n)
+        items: list[LogItem] = [
+            (
+                DELIVERED,
+                recipient,
+                max(n.delivered_at_s or 0.0 for n in batch),
+                Delivered(recipient, via, tuple(batch)),
+            )
+            for (recipient, via, _), batch in batches.items()
+        ]
+        indexes = self._log_many(c, items)
+        rows = [
+            {
+                "id": n.id,
+                "state": str(n.state),
+                "delivered_at_s": n.delivered_at_s,
+                "delivery_ledger_idx": index,
+            }
+            for batch, index in zip(batches.values(), indexes, strict=True)
+            for n in batch
+        ]
+        update_many(c, t.notifications, "id", rows)
+        return marked
+
+    def update_notification(self, notification: Notification, verb: str) -> None:
+        self.update_notifications([notification], verb)
+
+    @transaction
+    def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
+        if not notifications:
+            return
+        rows, log = [], []
+        for n in notifications:
+            at_s = max(
+                s
+                for s in (n.created_at_s, n.delivered_at_s, n.acknowledged_at_s, n.escalated_at_s)
+                if s is not None
+            )
+            rows.append(notification_values(n))
+            log.append((f"notification.{verb}", n.id, at_s, n))
+        doing = (
+            f"updating notification {notifications[0].id!r}"
+            if len(notifications) == 1
+            else f"updating {len(notifications)} notifications"
+        )
+        with self.write_connection(doing) as c:
+            if update_many(c, t.notifications, "id", rows) != len(rows):  # or not told: look
+                self._all_notifications_exist(c, [n.id for n in notifications])
+            self._log_many(c, log)
+
+    @staticmethod
+    def _all_notifications_exist(c: sa.Connection, ids: Sequence[str]) -> None:
+        have = {row[0] for row in rows_in(c, _STORED_NOTIFICATIONS, ids)}
+        for notification_id in ids:
+            if notification_id not in have:
+                raise NotFound(f"no notification {notification_id!r}")

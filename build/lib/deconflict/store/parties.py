@@ -1,0 +1,90 @@
+"""The SQL store's parties and agreements: adding and reading them.
+
+Inside a unit of work the reads it repeats for every write it groups (whether a party exists,
+the agreements) are kept until the unit ends, a savepoint is undone, or one is added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from deconflict.errors import NotFound
+from deconflict.model import Agreement, Party
+from deconflict.store import schema as t
+from deconflict.store.codec import agreement_from_json, agreement_to_json
+from deconflict.store.records import SqlRecords
+from deconflict.store.transactions import transaction
+
+__all__ = ["SqlParties"]
+
+# Statements built once (their parameters given at execution).
+_GET_PARTY = sa.select(t.parties).where(t.parties.c.id == sa.bindparam("id"))
+_LIST_AGREEMENTS = sa.select(t.agreements.c.body).order_by(
+    t.agreements.c.created_at_s, t.agreements.c.id
+)
+_LIST_AGREEMENTS_SQL = str(_LIST_AGREEMENTS.compile())  # no parameters: the write turn's
+
+
+def _agreements_of(rows: list[Any]) -> list[Agreement]:
+    return [agreement_from_json(row[0]) for row in rows]
+
+
+class SqlParties(SqlRecords):
+    """Parties and the agreements between them."""
+
+    # Every filing reads the agreements (its lead time): on PostgreSQL a unit of work reads
+    # them in its write turn's round trip (see SqlTransactions._TURN_READS).
+    _TURN_READS = (("agreements", _LIST_AGREEMENTS_SQL, _agreements_of),)
+
+    @transaction
+    def add_party(self, party: Party, at_s: float) -> None:
+        self._unit_reads.clear()
+        with self.write_connection(f"adding party {party.id!r}") as c:
+            c.execute(sa.insert(t.parties).values(id=party.id, name=party.name, created_at_s=at_s))
+            self._log(c, "party.added", party.id, at_s)
+
+    @transaction
+    def get_party(self, party_id: str) -> Party:
+        key = f"party:{party_id}"
+        known: Party | None = self._unit_reads.get(key)
+        if known is not None:
+            return known
+        with self.read_connection(f"reading party {party_id!r}") as c:
+            row = c.execute(_GET_PARTY, {"id": party_id}).first()
+        if row is None:
+            raise NotFound(f"no party {party_id!r}")
+        party = Party(row.id, row.name)
+        if self._unit is not None:
+            self._unit_reads[key] = party
+        return party
+
+    @transaction
+    def list_parties(self) -> list[Party]:
+        with self.read_connection("listing parties") as c:
+            rows = c.execute(sa.select(t.parties).order_by(t.parties.c.id)).all()
+        return [Party(row.id, row.name) for row in rows]
+
+    @transaction
+    def add_agreement(self, agreement: Agreement, at_s: float) -> None:
+        self._unit_reads.clear()
+        with self.write_connection(f"adding agreement {agreement.id!r}") as c:
+            c.execute(
+                sa.insert(t.agreements).values(
+                    id=agreement.id, body=agreement_to_json(agreement), created_at_s=at_s
+                )
+            )
+            self._log(c, "agreement.added", agreement.id, at_s)
+
+    @transaction
+    def list_agreements(self) -> list[Agreement]:
+        known: list[Agreement] | None = self._unit_reads.get("agreements")
+        if known is not None:
+            return list(known)
+        with self.read_connection("listing agreements") as c:
+            rows = c.execute(_LIST_AGREEMENTS).all()
+        found = [agreement_from_json(row.body) for row in rows]
+        if self._unit is not None:
+            self._unit_reads["agreements"] = found
+        return list(found)

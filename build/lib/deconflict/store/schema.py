@@ -1,0 +1,213 @@
+"""The tables, as SQLAlchemy Core objects the queries are written against.
+
+Portable on purpose (SQLite now, PostgreSQL later): plain types, JSON kept as text, times as
+double-precision epoch seconds, the change log's ``seq`` an identity column. The schema itself is
+created and evolved only by the Alembic migrations in ``migrations/versions``; a change here needs
+a new migration there.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "agreements",
+    "changes",
+    "conflicts",
+    "cursors",
+    "deliveries",
+    "hub_secrets",
+    "metadata",
+    "notice_versions",
+    "notices",
+    "notifications",
+    "parties",
+    "plan_versions",
+    "plans",
+]
+
+metadata = sa.MetaData()
+
+Id = sa.String(200)
+Time: sa.Double[float] = sa.Double()
+
+parties = sa.Table(
+    "parties",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)
+
+agreements = sa.Table(
+    "agreements",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("filed_at_s", Time, nullable=False),
+    sa.Column("updated_at_s", Time),
+    # The earliest volume start and the latest volume end (migration 0007), for the tick.
+    sa.Column("start_s", Time),
+    sa.Column("end_s", Time),
+    sa.Index("ix_notices_state_start", "state", "start_s"),
+    sa.Index("ix_notices_state_end", "state", "end_s"),
+    sa.Index("ix_notices_filed", "filed_at_s", "id"),  # the list's pages (migration 0010)
+)
+
+notice_versions = sa.Table(
+    "notice_versions",
+    metadata,
+    sa.Column("notice_id", Id, sa.ForeignKey("notices.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("category", sa.Text, nullable=False),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+    # The ledger entry that commits to this version (migration 0009): found from here, not by
+    # the ledger's subject index. Null where the ledger kept none.
+    sa.Column("ledger_idx", sa.BigInteger),
+)
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("created_at_s", Time, nullable=False),
+    sa.Column("updated_at_s", Time),
+)
+
+
+plan_versions = sa.Table(
+    "plan_versions",
+    metadata,
+    sa.Column("plan_id", Id, sa.ForeignKey("plans.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("volumes", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+)
+
+
+def _side(prefix: str) -> list[sa.Column[object]]:
+    return [
+        sa.Column(f"{prefix}_kind", sa.String(10), nullable=False),
+        sa.Column(f"{prefix}_record_id", Id, nullable=False),
+        sa.Column(f"{prefix}_version", sa.Integer, nullable=False),
+        sa.Column(f"{prefix}_volume_id", Id, nullable=False),
+        sa.Column(f"{prefix}_party", Id, nullable=False),
+    ]
+
+
+conflicts = sa.Table(
+    "conflicts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    *_side("a"),
+    *_side("b"),
+    sa.Column("start_s", Time, nullable=False),
+    sa.Column("end_s", Time, nullable=False),
+    sa.Column("time_gap_s", Time, nullable=False),
+    sa.Column("vertical_gap_m", sa.Double, nullable=False),
+    sa.Column("horizontal_m", sa.Double, nullable=False),
+    sa.Column("detected_at_s", Time, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("resolved_at_s", Time),
+    # Whether each side's volume discloses the other under "conflicts-only" (migration 0013).
+    sa.Column("a_unlocks", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("b_unlocks", sa.Boolean, nullable=False, server_default=sa.true()),
+    # What each side's party is told when it may not see the other (migration 0013): the
+    # five figures of a ConflictDetail as JSON, null where recorded before.
+    sa.Column("a_masked", sa.Text),
+    sa.Column("b_masked", sa.Text),
+)
+# A record's conflicts, on either side (amend and cancel look them up; migration 0005).
+sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
+sa.Index("ix_conflicts_b_record", conflicts.c.b_kind, conflicts.c.b_record_id)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("recipient", Id, nullable=False),
+    sa.Column("via", Id),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("notice_id", Id),
+    sa.Column("conflict_id", Id),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at_s", Time, nullable=False),
+    sa.Column("ack_deadline_s", Time, nullable=False),
+    sa.Column("lead_time_s", Time, nullable=False),
+    sa.Column("delivered_at_s", Time),
+    sa.Column("acknowledged_at_s", Time),
+    sa.Column("escalated_at_s", Time),
+    # The ledger entry that records its delivery, one for a batch (migration 0012).
+    sa.Column("delivery_ledger_idx", sa.BigInteger),
+    # Whether the recipient could see the notice when told; whether it is about the
+    # recipient's own plan (migration 0013).
+    sa.Column("discloses_notice", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+# The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
+sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
+# A party's undelivered ones, and those since a stream's cursor (migration 0008).
+n = notifications.c
+sa.Index("ix_notifications_recipient_delivered", n.recipient, n.delivered_at_s, n.created_at_s)
+sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s)
+sa.Index("ix_notifications_via_created", n.via, n.created_at_s)
+
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        sa.Identity(),
+        primary_key=True,
+    ),
+    sa.Column("entity", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("entity_id", Id, nullable=False),
+    sa.Column("version", sa.Integer),
+    sa.Column("state", sa.String(20)),
+    sa.Column("at_s", Time, nullable=False),
+    sa.Index("ix_changes_entity", "entity", "entity_id", "seq"),
+)
+
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+# What the event streams sent, to be marked delivered (migration 0011): see
+# ``SqlNotifications.queue_deliveries``.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("notification_id", Id, primary_key=True),
+    sa.Column("at_s", Time, nullable=False),
+)
+
+# What every hub process on the database shares and no party may learn (migration 0013): see
+# ``store.secrets``.
+hub_secrets = sa.Table(
+    "hub_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.LargeBinary(64), nullable=False),
+)

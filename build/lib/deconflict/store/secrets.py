@@ -1,0 +1,44 @@
+"""Secrets every hub process on one database shares and no party may learn, made on first open.
+
+``ids`` keys the ids the hub makes itself (conflicts, notifications: ``hub.detector``), so that an
+id, which the parties it concerns see, is a function of what it refers to (the same conflict met
+twice is one conflict) without naming it: a party that guessed another's hidden notice id could
+otherwise test its guess against a conflict id (security.md §3.2).
+
+A secret is made when the store is opened (under the migration's lock on PostgreSQL, an
+insert that yields to another process's on SQLite) and never changes. It is not a signing key:
+anyone who reads the database reads every record anyway.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from deconflict.errors import StoreError
+from deconflict.store import schema as t
+
+__all__ = ["NAMES", "ensure", "read"]
+
+#: The secrets a store has, by name, and their size in bytes.
+NAMES = {"ids": 32}
+
+
+def ensure(connection: sa.Connection) -> None:
+    """Make the missing secrets (another process making one at the same time wins)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for name, size in NAMES.items():
+        statement = dialect.insert(t.hub_secrets).values(name=name, value=secrets.token_bytes(size))
+        connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+
+
+def read(connection: sa.Connection, name: str) -> bytes:
+    """The secret ``name``; StoreError if the store has none (it was not opened by this version)."""
+    value = connection.execute(
+        sa.select(t.hub_secrets.c.value).where(t.hub_secrets.c.name == name)
+    ).scalar()
+    if value is None:
+        raise StoreError(f"the store has no {name!r} secret: open it with this version to make it")
+    return bytes(value)

@@ -1,0 +1,146 @@
+"""The SQL store: SQLAlchemy Core over SQLite (the default, one file) and PostgreSQL.
+
+The queries are portable Core statements; what differs per database is only how the engine is
+made (:mod:`deconflict.store.engines`). The schema is brought to the newest Alembic revision
+whenever a store is opened, and the ``cursors`` rows for the log mutex and the detector lease are
+created if missing.
+
+Every public method runs in one transaction and translates driver errors at this boundary:
+an integrity violation is ``InvalidInput`` (a duplicate id, an unknown party), a serialization
+failure or deadlock is retried by the store's :class:`RetryPolicy` (the whole method runs again),
+anything else from the driver is ``StoreError``. Every change-log row is appended under the log
+mutex (:mod:`deconflict.store.order`), so the log's order is its commit order, and a detection
+may be fenced by the detector lease's token (:mod:`deconflict.store.lease`).
+
+:class:`SqlStore` is composed of one part per concept, each in its own module:
+
+- :mod:`~deconflict.store.transactions`: the engine, units of work, savepoints, error translation
+- :mod:`~deconflict.store.records`: what the record modules below share
+- :mod:`~deconflict.store.parties`: parties and agreements
+- :mod:`~deconflict.store.notices`, :mod:`~deconflict.store.plans`: the records and their versions
+- :mod:`~deconflict.store.detections`: the detector's cursor, its detections and its lease
+- :mod:`~deconflict.store.conflicts`, :mod:`~deconflict.store.notifications`: what it found
+- :mod:`~deconflict.store.ledger_sql`: the ledger's read side, checkpoints and key
+
+and the change log, which ties them together, is here: every write appends its ledger entries
+through ``_log``/``_log_many``, and the writes of the detector's inputs their change-log rows
+too, in the same transaction; the detector reads them back with ``changes_after`` and
+``latest_changes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from deconflict.model import Notice, Plan
+from deconflict.store import order, wakeup
+from deconflict.store import schema as t
+from deconflict.store.base import Change, Store
+from deconflict.store.conflicts import SqlConflicts
+from deconflict.store.detections import SqlDetections
+from deconflict.store.ledger_append import LogItem, record_changes
+from deconflict.store.ledger_private import SqlPrivateLedger
+from deconflict.store.ledger_sql import SqlLedger
+from deconflict.store.notices import SqlNotices
+from deconflict.store.notifications import SqlNotifications
+from deconflict.store.parties import SqlParties
+from deconflict.store.plans import SqlPlans
+from deconflict.store.rows import change_of
+from deconflict.store.transactions import IN_UNIT, insert_with_unit, transaction
+
+__all__ = ["LOGGED_ENTITIES", "SqlStore"]
+
+#: What the change log holds: changes of the detector's inputs. Its outputs (conflicts,
+#: notifications) and what becomes of them (deliveries, acknowledgements, escalations) are
+#: recorded in the ledger only: as change-log rows they were written, and read back by the
+#: detector, only to be skipped (12 of a contended filing's 13 rows).
+LOGGED_ENTITIES = frozenset({"party", "agreement", "notice", "plan"})
+
+
+class SqlStore(
+    SqlParties,
+    SqlNotices,
+    SqlPlans,
+    SqlDetections,
+    SqlConflicts,
+    SqlNotifications,
+    SqlPrivateLedger,
+    SqlLedger,
+    Store,
+):
+    """The store on any SQLAlchemy engine; see :func:`deconflict.store.open_store`."""
+
+    @classmethod
+    def _log(
+        cls,
+        connection: sa.Connection,
+        kind: str,
+        entity_id: str,
+        at_s: float,
+        record: Notice | Plan | None = None,
+    ) -> int | None:
+        indexes = cls._log_many(connection, [(kind, entity_id, at_s, record)])
+        return indexes[0] if indexes else None
+
+    @staticmethod
+    def _log_many(
+        connection: sa.Connection, items: Sequence[LogItem], defer: bool | None = None
+    ) -> list[int | None]:
+        """Append the ledger entries of ``items`` and, for those about the detector's inputs
+        (:data:`LOGGED_ENTITIES`), their change-log rows (one statement), in the same
+        transaction; the ledger index of each item's entry (None where it has none). A notice's
+        or plan's row names its version and state; the other records ride along so the ledger
+        need not read them back."""
+        if not items:
+            return []
+        order.take_log_position(connection)
+        rows = []
+        for kind, entity_id, at_s, record in items:
+            entity = kind.split(".", 1)[0]
+            if entity not in LOGGED_ENTITIES:
+                continue
+            version, state = None, None
+            if isinstance(record, Notice | Plan):
+                version, state = record.version, str(record.state)
+            rows.append(
+                {
+                    "entity": entity,
+                    "kind": kind,
+                    "entity_id": entity_id,
+                    "at_s": at_s,
+                    "version": version,
+                    "state": state,
+                }
+            )
+        if rows:
+            wakeup.notify(connection)
+            insert_with_unit(connection, t.changes, rows)
+        # In a unit of work the ledger's rows are written once, before its commit; ``defer``
+        # leaves them to the caller's ``ledger_append.flush`` (before its commit) elsewhere too.
+        if defer is None:
+            defer = connection.info.get(IN_UNIT, False)
+        return record_changes(connection, items, defer=defer)
+
+    @transaction
+    def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
+        query = sa.select(t.changes).where(t.changes.c.seq > seq).order_by(t.changes.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.read_connection("reading the change log") as c:
+            rows = c.execute(query).all()
+        return [change_of(row) for row in rows]
+
+    @transaction
+    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
+        col = t.changes.c
+        last = (
+            sa.select(sa.func.max(col.seq))
+            .where(col.seq <= upto_seq, col.entity.in_(list(entities)))
+            .group_by(col.entity, col.entity_id)
+        )
+        query = sa.select(t.changes).where(col.seq.in_(last)).order_by(col.seq)
+        with self.read_connection("reading the change log") as c:
+            rows = c.execute(query).all()
+        return [change_of(row) for row in rows]

@@ -1,0 +1,213 @@
+"""Wake-ups from other processes: LISTEN/NOTIFY on PostgreSQL, a watch on the file on SQLite.
+
+Only ever a wake-up, never relied on for correctness (NOTIFY is not in CockroachDB, and a missed
+wake-up only costs the pause): whoever waits reads the change log afterwards as it would anyway.
+
+Two kinds, each a channel one subscribes to:
+
+- ``CHANNEL`` (``deconflict_changes``): some process committed a write. On PostgreSQL every write
+  transaction sends ``NOTIFY deconflict_changes`` (delivered at its commit, folded into one per
+  transaction); the detector lease holder wakes on it at once instead of at its next poll.
+- ``NOTIFICATIONS``: the detector lease holder committed detections, so there may be
+  notifications for the event streams of every serve process. On PostgreSQL the holder sends
+  ``NOTIFY deconflict_notifications`` with its lease token as payload after such a pass; the
+  streams wait on that, not on every commit (their own deliveries make commits too).
+
+SQLite has no NOTIFY, and needs none: every process opens the same file. A watch polls it every
+``POLL_S`` on a connection of its own: ``PRAGMA data_version`` (which moves when another
+connection commits, a few microseconds to read) tells of a commit, and then one query reads
+what moved: the change log's last row (a ``CHANNEL`` wake-up when it grew: a delivery's commit
+adds no row and wakes no detector), and the detector's stored cursor, which moves only when
+detections are committed (see :mod:`deconflict.store.detections`), beside the lease token of
+the process that committed them. So the holder announces without a statement of its own, by its
+commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+import sqlalchemy as sa
+
+from deconflict.errors import StoreError
+from deconflict.store.order import once_per_transaction
+
+__all__ = [
+    "CHANNEL",
+    "NOTIFICATIONS",
+    "NOTIFY_SQL",
+    "POLL_S",
+    "ChangeSignal",
+    "Wakeup",
+    "announce",
+    "notified",
+    "notify",
+]
+
+CHANNEL = "deconflict_changes"
+NOTIFICATIONS = "deconflict_notifications"
+POLL_S = 0.005  # how often a SQLite watch looks at the file
+
+
+NOTIFY_SQL = f"NOTIFY {CHANNEL}"
+_NOTIFIED = "deconflict.notified"  # Connection.info key: the transaction that notified
+
+
+def notify(connection: sa.Connection) -> None:
+    """Announce, at this transaction's commit, that the change log grew (PostgreSQL only)."""
+    if connection.dialect.name == "postgresql" and once_per_transaction(connection, _NOTIFIED):
+        connection.execute(sa.text(NOTIFY_SQL))
+
+
+def notified(connection: sa.Connection) -> None:
+    """Note that the caller ran :data:`NOTIFY_SQL` in this transaction itself."""
+    once_per_transaction(connection, _NOTIFIED)
+
+
+def announce(engine: sa.Engine, payload: str) -> None:
+    """``NOTIFY deconflict_notifications, payload`` now, in a transaction of its own
+    (PostgreSQL only: on SQLite the detections' commit is the announcement; a failure is only a
+    lost wake-up and is ignored)."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("SELECT pg_notify(:channel, :payload)"),
+                {"channel": NOTIFICATIONS, "payload": payload},
+            )
+    except sa.exc.DBAPIError:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Wakeup:
+    """What woke a waiter: a commit elsewhere that grew the change log (``changed``), and the
+    payloads of notification announcements (the announcing lease holder's token, so a process
+    can skip its own)."""
+
+    changed: bool = False
+    announced: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.changed or bool(self.announced)
+
+
+_QUIET = Wakeup()
+
+
+class _FileWatch:
+    """The SQLite side of :class:`ChangeSignal`: polls the file on a connection of its own."""
+
+    _STATE = (
+        "SELECT (SELECT max(seq) FROM changes),"
+        " (SELECT seq FROM cursors WHERE name = 'detector'),"
+        " (SELECT seq FROM cursors WHERE name = 'detector.lease')"
+    )
+
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._version = self._data_version()
+        self._last, self._cursor, _ = self._state()
+
+    def _data_version(self) -> int:
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+    def _state(self) -> tuple[int | None, int | None, str]:
+        """The change log's last row, the detector's stored cursor and the lease token (none of
+        them before the store is first opened and migrated)."""
+        try:
+            last, cursor, token = self._db.execute(self._STATE).fetchone()
+        except sqlite3.Error:
+            return None, None, ""
+        return last, cursor, str(token)
+
+    def next(self, timeout_s: float, changes: bool, announcements: bool) -> Wakeup:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                version = self._data_version()
+            except sqlite3.Error:  # the file is locked for a moment: a pause
+                version = self._version
+            if version != self._version:
+                self._version = version
+                last, cursor, token = self._state()
+                grew, self._last = last != self._last, last
+                moved, self._cursor = cursor != self._cursor, cursor
+                wakeup = Wakeup(changes and grew, (token,) if announcements and moved else ())
+                if wakeup:
+                    return wakeup
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _QUIET
+            time.sleep(min(POLL_S, left))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class ChangeSignal:
+    """``next(timeout_s)`` returns early with what another process did, of the ``channels``
+    subscribed to (see the module docstring)."""
+
+    def __init__(self, engine: sa.Engine, channels: Iterable[str] = (CHANNEL,)) -> None:
+        self._channels = frozenset(channels)
+        self._listener: psycopg.Connection | None = None
+        self._watch: _FileWatch | None = None
+        if engine.dialect.name == "postgresql":
+            url = engine.url.set(drivername="postgresql")
+            try:
+                self._listener = psycopg.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                )
+                for channel in sorted(self._channels):
+                    self._listener.execute(f"LISTEN {channel}")
+            except psycopg.Error as error:
+                raise StoreError(f"cannot listen for changes: {error}") from None
+        elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            try:
+                self._watch = _FileWatch(str(engine.url.database))
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot watch for changes: {error}") from None
+
+    @property
+    def listening(self) -> bool:
+        """Whether wake-ups can arrive; else ``next`` only pauses."""
+        return self._listener is not None or self._watch is not None
+
+    def next(self, timeout_s: float) -> Wakeup:
+        """Block up to ``timeout_s`` for a wake-up; what came (at once, all that is waiting)."""
+        if self._watch is not None:
+            return self._watch.next(
+                timeout_s, CHANNEL in self._channels, NOTIFICATIONS in self._channels
+            )
+        if self._listener is None:
+            time.sleep(timeout_s)
+            return _QUIET
+        try:
+            found = list(self._listener.notifies(timeout=timeout_s, stop_after=1))
+            if found:  # and whatever else is already waiting, without blocking
+                found += list(self._listener.notifies(timeout=0))
+        except psycopg.Error:  # a lost listener is only a lost wake-up: pause instead
+            time.sleep(timeout_s)
+            return _QUIET
+        return Wakeup(
+            changed=any(n.channel == CHANNEL for n in found),
+            announced=tuple(n.payload for n in found if n.channel == NOTIFICATIONS),
+        )
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` for a wake-up; whether one came."""
+        return bool(self.next(timeout_s))
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None

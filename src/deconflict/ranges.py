@@ -3,7 +3,7 @@
 Whatever intake accepts (the API, the CLI, ``deconflict detect``, the scenario format, the Hub's
 own methods) every party that may see it must be able to read, list, map and export, and every
 value derived from it must be renderable: an RFC 3339 time (``geo.units``), a time for people
-(``demo.timefmt``), the map's outlines, the event stream, the ledger. So each range is chosen
+(``timefmt``), the map's outlines, the event stream, the ledger. So each range is chosen
 with room for what is derived from it, and intake refuses a value outside it with an error that
 names the field (422 on the API). Records stored before a range was narrowed are still read
 back: the ranges are checked at intake only, never when the store reads a record.

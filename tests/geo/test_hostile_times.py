@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconflict import ranges
-from deconflict.demo.timefmt import format_clock, format_window
 from deconflict.errors import InvalidVolume
 from deconflict.geo import Circle, Corridor, Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339, rfc3339_micro
+from deconflict.timefmt import format_clock, format_window
 
 _FINITE = st.floats(allow_nan=False, allow_infinity=False)
 _YEAR_10000 = 253_402_315_200.0  # 10000-01-01T04:00:00Z, as 9999-12-31T23:00-05:00 reads

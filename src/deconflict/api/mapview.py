@@ -20,44 +20,16 @@ from deconflict.api.outcomes import conflict_view
 from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import ConflictOut, SideOut
 from deconflict.api.service import Caller, need, service
-from deconflict.demo.timefmt import format_lead, format_window
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import seen_detail
 from deconflict.model import Notice, NoticeState, Plan, PlanState
-from deconflict.web import outline_geometry
+from deconflict.web.features import Ring, conflict_feature, volume_feature
 
-__all__ = ["router", "volume_feature"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/v1")
-
-Ring = list[tuple[float, float]]
-
-
-def volume_feature(
-    volume: Volume4D, ring: Ring, party: str, kind: str, owner: str, **extra: object
-) -> dict[str, Any]:
-    """A volume as the map draws it (the same properties as the demo's volumes.geojson)."""
-    window = volume.window
-    return {
-        "type": "Feature",
-        "id": f"{kind}:{party}/{owner}/{volume.id}",  # ids are each party's (and record's) own
-        "geometry": outline_geometry(ring),
-        "properties": {
-            "id": volume.id,
-            "party": party,
-            "kind": kind,
-            "owner": owner,
-            "footprint": volume.footprint.kind,
-            "lower_m": volume.altitude.lower_m,
-            "upper_m": volume.altitude.upper_m,
-            "start": epoch_to_rfc3339(window.start_s),
-            "end": epoch_to_rfc3339(window.end_s),
-            "window": format_window(window.start_s, window.end_s),
-            **extra,
-        },
-    }
 
 
 def _suggestion(out: ConflictOut) -> list[str]:
@@ -99,36 +71,25 @@ def _conflict_feature(
     ring: Callable[[SideOut], Ring | None],
     alert: dict[str, str],
 ) -> dict[str, Any]:
-    """A conflict as the map draws it; ``window`` is its overlap (seconds), which ``out``
-    gives as text."""
+    """A conflict as the map draws it; ``window`` is its overlap (seconds) as the caller may
+    know it, which ``out`` gives as text."""
     mine, theirs = ring(out.mine), ring(out.theirs)
-    if mine is not None and theirs is not None:
-        geometry: dict[str, Any] | None = outline_geometry(mine, theirs)
-    elif mine is not None:
-        geometry = outline_geometry(mine)
-    else:
-        geometry = None
-    return {
-        "type": "Feature",
-        "id": out.id,
-        "geometry": geometry,
-        "properties": {
-            "id": out.id,
-            "kind": "conflict",
-            "state": out.state,
-            "parties": [out.mine.party, out.theirs.party],
-            "volumes": [out.mine.volume_id, out.theirs.volume_id],
-            "records": [out.mine.record_id, out.theirs.record_id],
-            "start": out.start,
-            "end": out.end,
-            "window": format_window(*window),
-            "lead_time_s": out.lead_time_s,
-            "lead_time": format_lead(out.lead_time_s),
-            "suggestion": _suggestion(out),
-            "alert": alert.get("alert"),
-            "notification": alert.get("notification"),
-        },
-    }
+    rings = [mine, theirs] if mine is not None and theirs is not None else []
+    if mine is not None and not rings:
+        rings = [mine]
+    return conflict_feature(
+        out.id,
+        rings,
+        parties=[out.mine.party, out.theirs.party],
+        volumes=[out.mine.volume_id, out.theirs.volume_id],
+        window=window,
+        lead_time_s=out.lead_time_s,
+        state=out.state,
+        records=[out.mine.record_id, out.theirs.record_id],
+        suggestion=_suggestion(out),
+        alert=alert.get("alert"),
+        notification=alert.get("notification"),
+    )
 
 
 def _bound(text: str | None, name: str, default: float) -> float:
@@ -190,7 +151,16 @@ async def map_view(
                 if v.window.start_s < high and v.window.end_s > low:
                     drawn = outline((record.party, kind, record.id, v.id))
                     features.append(
-                        volume_feature(v, drawn, record.party, kind, record.id, **extra)
+                        volume_feature(
+                            v,
+                            drawn,
+                            # ids are each party's (and record's) own
+                            feature_id=f"{kind}:{record.party}/{record.id}/{v.id}",
+                            party=record.party,
+                            kind=kind,
+                            owner=record.id,
+                            **extra,
+                        )
                     )
         for conflict in hub.list_conflicts(party):
             # As the party may see it: with a hidden other side, its window at the agreement's

@@ -35,9 +35,9 @@ from deconflict.cli.common import (
     UrlOption,
     read_json,
 )
-from deconflict.demo.timefmt import format_clock, format_duration, format_lead
 from deconflict.model import NoticeState
 from deconflict.model.agreement_document import agreement_from_document
+from deconflict.timefmt import format_clock, format_duration, format_lead
 
 __all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
 

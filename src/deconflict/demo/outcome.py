@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from deconflict.demo import report as rp
 from deconflict.demo import scenario as sc
-from deconflict.demo.timefmt import format_lead, format_shift
 from deconflict.errors import NotFound
 from deconflict.model import Conflict, ConflictState, RecordKind
+from deconflict.timefmt import format_lead, format_shift
 
 if TYPE_CHECKING:
     from deconflict.demo.runner import Run

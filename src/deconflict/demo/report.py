@@ -3,7 +3,7 @@
 The writer knows nothing of the hub. The runner fills a :class:`Report` (parties, agreements,
 volumes, a timeline, conflicts, adjustments, late notices, escalations and what each party may
 see) and :func:`write_report` renders it. Times are seconds since the Unix epoch, UTC; durations
-are said as people say them (:mod:`deconflict.demo.timefmt`).
+are said as people say them (:mod:`deconflict.timefmt`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import Any
 from deconflict import owner_only
 from deconflict.demo import scenario
 from deconflict.demo.mapping import read_countries, render_map
-from deconflict.demo.timefmt import (
+from deconflict.geo import Volume4D
+from deconflict.geo.units import epoch_to_rfc3339
+from deconflict.timefmt import (
     format_clock,
     format_duration,
     format_lead,
@@ -25,9 +27,7 @@ from deconflict.demo.timefmt import (
     format_shortfall,
     format_window,
 )
-from deconflict.geo import Volume4D
-from deconflict.geo.units import epoch_to_rfc3339
-from deconflict.web.outline import outline_geometry
+from deconflict.web.features import conflict_feature, volume_feature
 
 __all__ = [
     "Report",
@@ -364,58 +364,43 @@ def summary_markdown(report: Report) -> str:
 def volumes_geojson(
     volumes: Sequence[ReportVolume], conflicts: Sequence[ReportConflict] = ()
 ) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection: one feature per volume (its outline), then one per conflict
-    (where the two volumes meet: their overlap, or the shortest line between them)."""
+    """A GeoJSON FeatureCollection as the operations view draws it (:mod:`deconflict.web.features`):
+    one feature per volume (its outline), then one per conflict (where the two volumes meet:
+    their overlap, or the shortest line between them)."""
     features = []
     outlines = {}
     for v in volumes:
         outline = v.volume.footprint.outline()
         outlines[v.id] = outline
         features.append(
-            {
-                "type": "Feature",
-                "id": v.id,
-                "geometry": outline_geometry(outline),
-                "properties": {
-                    "id": v.id,
-                    "party": v.party,
-                    "kind": v.kind,
-                    "owner": v.owner,
-                    "category": v.category,
-                    "state": v.state,
-                    "lower_m": v.volume.altitude.lower_m,
-                    "upper_m": v.volume.altitude.upper_m,
-                    "start": epoch_to_rfc3339(v.volume.window.start_s),
-                    "end": epoch_to_rfc3339(v.volume.window.end_s),
-                    "window": format_window(v.volume.window.start_s, v.volume.window.end_s),
-                },
-            }
+            volume_feature(
+                v.volume,
+                outline,
+                feature_id=v.id,
+                party=v.party,
+                kind=v.kind,
+                owner=v.owner,
+                category=v.category,
+                state=v.state,
+            )
         )
     for c in conflicts:
         a, b = c.volume_ids
         if a not in outlines or b not in outlines:
             continue
         features.append(
-            {
-                "type": "Feature",
-                "id": c.id,
-                "geometry": outline_geometry(outlines[a], outlines[b]),
-                "properties": {
-                    "id": c.id,
-                    "kind": "conflict",
-                    "volumes": list(c.volume_ids),
-                    "parties": list(c.parties),
-                    "start": epoch_to_rfc3339(c.start_s),
-                    "end": epoch_to_rfc3339(c.end_s),
-                    "window": format_window(c.start_s, c.end_s),
-                    "detected_at": epoch_to_rfc3339(c.detected_at_s),
-                    "told": c.told,
-                    "lead_time_s": c.lead_time_s,
-                    "lead_time": format_lead(c.lead_time_s),
-                    "status": c.status,
-                    "cleared_by": c.cleared_by,
-                },
-            }
+            conflict_feature(
+                c.id,
+                [outlines[a], outlines[b]],
+                parties=c.parties,
+                volumes=c.volume_ids,
+                window=(c.start_s, c.end_s),
+                lead_time_s=c.lead_time_s,
+                detected_at=epoch_to_rfc3339(c.detected_at_s),
+                told=c.told,
+                status=c.status,
+                cleared_by=c.cleared_by,
+            )
         )
     return {"type": "FeatureCollection", "features": features}
 

@@ -19,7 +19,6 @@ from deconflict.demo import scenario as sc
 from deconflict.demo.mapping import WorldAtlasMissing, find_world_atlas
 from deconflict.demo.outcome import check_outcomes, gather_report
 from deconflict.demo.settle import prepare_settlement, show_settlement
-from deconflict.demo.timefmt import format_clock, format_duration, format_lead, format_shift
 from deconflict.engine import Adjustment
 from deconflict.errors import DeconflictError
 from deconflict.hub import Hub, SimulatedClock
@@ -31,6 +30,7 @@ from deconflict.model import (
     NotificationState,
     RecordKind,
 )
+from deconflict.timefmt import format_clock, format_duration, format_lead, format_shift
 
 __all__ = ["DemoFailed", "DemoResult", "Run", "run_demo"]
 

@@ -18,11 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from deconflict import owner_only
-from deconflict.demo.timefmt import format_clock
 from deconflict.errors import NotFound, VerificationFailed
 from deconflict.hub import Hub
 from deconflict.ledger import Verifier, verify_opening, verify_receipt
 from deconflict.model import NotificationKind, NotificationState
+from deconflict.timefmt import format_clock
 
 __all__ = ["DISPUTED_NOTICE", "Settlement", "prepare_settlement", "show_settlement"]
 

@@ -75,7 +75,7 @@
     return parts;
   }
 
-  // time, as people say it (as deconflict.demo.timefmt) ------------------------------------
+  // time, as people say it (as deconflict.timefmt) ------------------------------------
   const pad = (n) => String(n).padStart(2, "0");
   function clock(ms) {
     const d = new Date(ms);

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from deconflict.demo.timefmt import (
+from deconflict.geo.units import parse_rfc3339
+from deconflict.timefmt import (
     format_clock,
     format_duration,
     format_lead,
@@ -14,7 +15,6 @@ from deconflict.demo.timefmt import (
     format_shortfall,
     format_window,
 )
-from deconflict.geo.units import parse_rfc3339
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """Durations and times as people say them: "1 h 20 min ahead", "late by 35 min", "06:00Z".
 
-Shared by the demo report and the CLI, so both speak the same way. Durations are rounded to the
-nearest whole unit they are shown in (seconds under a minute, then minutes, then hours over a day),
-and at most two units are shown.
+Shared by the CLI, the API's map and the demo report, so all speak the same way. Durations are
+rounded to the nearest whole unit they are shown in (seconds under a minute, then minutes, then
+hours over a day), and at most two units are shown.
 """
 
 from __future__ import annotations

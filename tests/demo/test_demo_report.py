@@ -58,7 +58,10 @@ def scenario_report() -> Report:
     return Report(
         title=scenario.title,
         parties=[ReportParty.from_party(p) for p in scenario.parties],
-        agreements=[ReportAgreement.from_agreement(a) for a in scenario.agreements],
+        agreements=[
+            ReportAgreement.from_agreement(a, scenario.agreement_titles[a.id])
+            for a in scenario.agreements
+        ],
         volumes=volumes,
         events=[
             ReportEvent(s.at_s, type(s).__name__, getattr(s, "by", "")) for s in scenario.steps

@@ -33,7 +33,7 @@ def pair_minima(scenario: Any) -> Any:
     def rule(a: str, b: str) -> SeparationMinima | None:
         for agreement in scenario.agreements:
             if {a, b} == set(agreement.parties):
-                return agreement.separation
+                return agreement.minima
         return None
 
     return rule
@@ -47,8 +47,8 @@ def test_packaged_scenario_loads() -> None:
     mou = next(a for a in scenario.agreements if a.id == "US-RU-MOU")
     assert mou.relay == "CAOC"
     assert mou.min_lead_time_s == 6 * 3600
-    assert mou.level("RU", "US") == "full"
-    assert mou.level("US", "RU") == "none"
+    assert mou.disclosure_for("RU", "US") == "full"
+    assert mou.disclosure_for("US", "RU") == "none"
     assert {n.id for n in scenario.notices} == {
         "FR-N1",
         "FR-N2",

@@ -122,7 +122,10 @@ def gather_report(run: Run, scenario: sc.Scenario) -> rp.Report:
     return rp.Report(
         title=scenario.title,
         parties=[rp.ReportParty.from_party(p) for p in scenario.parties],
-        agreements=[rp.ReportAgreement.from_agreement(a) for a in scenario.agreements],
+        agreements=[
+            rp.ReportAgreement.from_agreement(a, scenario.agreement_titles[a.id])
+            for a in scenario.agreements
+        ],
         volumes=_volumes(run),
         events=run.events,
         conflicts=_report_conflicts(run),

@@ -19,6 +19,7 @@ from deconflict.demo import scenario
 from deconflict.demo.mapping import read_countries, render_map
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339
+from deconflict.model import Agreement
 from deconflict.timefmt import (
     format_clock,
     format_duration,
@@ -74,8 +75,8 @@ class ReportAgreement:
     title: str = ""
 
     @classmethod
-    def from_agreement(cls, agreement: scenario.Agreement) -> ReportAgreement:
-        sep = agreement.separation
+    def from_agreement(cls, agreement: Agreement, title: str = "") -> ReportAgreement:
+        sep = agreement.minima
         return cls(
             id=agreement.id,
             parties=agreement.parties,
@@ -85,8 +86,8 @@ class ReportAgreement:
             horizontal_m=sep.horizontal_m,
             vertical_m=sep.vertical_m,
             time_s=sep.time_s,
-            disclosure=tuple((d.source, d.recipient, d.level) for d in agreement.disclosure),
-            title=agreement.title,
+            disclosure=tuple((a, b, level.value) for (a, b), level in agreement.disclosure.items()),
+            title=title,
         )
 
 

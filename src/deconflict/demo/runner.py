@@ -23,9 +23,7 @@ from deconflict.engine import Adjustment
 from deconflict.errors import DeconflictError
 from deconflict.hub import Hub, SimulatedClock
 from deconflict.model import (
-    Agreement,
     Conflict,
-    Disclosure,
     NotificationKind,
     NotificationState,
     RecordKind,
@@ -95,7 +93,7 @@ class Run:
                 self.hub.add_party(party.id, party.name)
                 self.say("joins", party.id, f"{party.name} ({party.role})" if party.role else "")
             case sc.AddAgreement(agreement=agreement):
-                self.hub.add_agreement(self._model_agreement(agreement))
+                self.hub.add_agreement(agreement)
                 via = f", through {agreement.relay}" if agreement.relay else ""
                 self.say(
                     "agreement",
@@ -122,17 +120,6 @@ class Run:
                 self.say("time passes", "", text)
             case sc.Note(text=text):
                 self.say("note", "", text)
-
-    def _model_agreement(self, agreement: sc.Agreement) -> Agreement:
-        return Agreement(
-            id=agreement.id,
-            parties=tuple(agreement.parties),
-            min_lead_time_s=agreement.min_lead_time_s,
-            minima=agreement.separation,
-            relay=agreement.relay,
-            disclosure={(d.source, d.recipient): Disclosure(d.level) for d in agreement.disclosure},
-            ack_deadline_s=agreement.ack_deadline_s,
-        )
 
     def _file(self, notice: sc.Notice) -> None:
         filing = self.hub.file_notice(notice.party, notice.volumes, notice.category, notice.id)

@@ -14,10 +14,8 @@ durations seconds, altitudes metres above the WGS84 ellipsoid::
 
     step = {"at": time, "action": one of:
       "add-party"      "party": {"id", "name", "role": "air-force" | "relay" | ...}
-      "add-agreement"  "agreement": {"id", "title", "parties": [a, b], "relay": party | null,
-                        "min_lead_time_s", "ack_deadline_s",
-                        "separation": {"horizontal_m", "vertical_m", "time_s"},
-                        "disclosure": [{"from", "to", "level"}]}
+      "add-agreement"  "agreement": an agreement document, as `deconflict agreement add` reads
+                        (``model.agreement_document``), with a "title" for the report
       "file-notice"    "by": party, "notice": {"id", "agreement", "category", "volumes": [volume]}
       "add-plan"       "by": party, "plan": {"id", "category", "volumes": [volume]}
       "acknowledge"    "by": party, "notice": id   (every pending notification about it)
@@ -47,11 +45,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deconflict.demo.docreader import Reader, kind_of
-from deconflict.engine import SeparationMinima
+from deconflict.demo.docreader import Reader
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
+from deconflict.model import Agreement, check_agreement_accepted
 from deconflict.model import Disclosure as ModelDisclosure
+from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = [
     "CATEGORIES",
@@ -63,9 +62,7 @@ __all__ = [
     "AddPlan",
     "AdjustPlan",
     "Advance",
-    "Agreement",
     "Cancel",
-    "Disclosure",
     "Expectations",
     "ExpectedAdjustment",
     "ExpectedConflict",
@@ -99,37 +96,6 @@ class Party:
 
 
 @dataclass(frozen=True, slots=True)
-class Disclosure:
-    """What ``recipient`` may see of ``source``'s notices under an agreement."""
-
-    source: str
-    recipient: str
-    level: str
-
-
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    id: str
-    title: str
-    parties: tuple[str, str]
-    relay: str | None
-    min_lead_time_s: float
-    ack_deadline_s: float
-    separation: SeparationMinima
-    disclosure: tuple[Disclosure, ...]
-
-    def level(self, source: str, recipient: str) -> str:
-        """The disclosure level from ``source`` to ``recipient``: as listed, else the model's
-        default (``conflicts-only``) between two parties to it, else ``none``."""
-        for rule in self.disclosure:
-            if rule.source == source and rule.recipient == recipient:
-                return rule.level
-        if source != recipient and {source, recipient} <= set(self.parties):
-            return ModelDisclosure.CONFLICTS_ONLY.value
-        return ModelDisclosure.NONE.value
-
-
-@dataclass(frozen=True, slots=True)
 class Notice:
     id: str
     party: str
@@ -154,8 +120,12 @@ class AddParty:
 
 @dataclass(frozen=True, slots=True)
 class AddAgreement:
+    """An agreement, read as the CLI and the API read one (``model.agreement_document``), and
+    the title the report gives it."""
+
     at_s: float
     agreement: Agreement
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +258,10 @@ class Scenario:
         return tuple(s.agreement for s in self.steps if isinstance(s, AddAgreement))
 
     @property
+    def agreement_titles(self) -> dict[str, str]:
+        return {s.agreement.id: s.title for s in self.steps if isinstance(s, AddAgreement)}
+
+    @property
     def notices(self) -> tuple[Notice, ...]:
         return tuple(s.notice for s in self.steps if isinstance(s, FileNotice))
 
@@ -326,34 +300,18 @@ def _volumes(r: Reader) -> tuple[Volume4D, ...]:
     return volumes
 
 
-def _agreement(r: Reader) -> Agreement:
-    parties = r.strings("parties")
-    if len(parties) != 2 or parties[0] == parties[1]:
-        r.fail("must name two different parties", "parties")
-    relay = r.raw("relay", required=False)
-    if relay is not None and not isinstance(relay, str):
-        r.fail(f"must be a party id or null, got {kind_of(relay)}", "relay")
-    sep = r.child("separation")
-    minima = SeparationMinima(
-        sep.duration("horizontal_m"), sep.duration("vertical_m"), sep.duration("time_s")
-    )
-    rules = []
-    for d in r.children("disclosure"):
-        source, recipient = d.text("from"), d.text("to")
-        for name, value in (("from", source), ("to", recipient)):
-            if value not in parties:
-                d.fail(f"{value!r} is not a party to the agreement", name)
-        rules.append(Disclosure(source, recipient, d.choice("level", DISCLOSURE_LEVELS)))
-    return Agreement(
-        id=r.text("id"),
-        title=r.optional_text("title"),
-        parties=(parties[0], parties[1]),
-        relay=relay,
-        min_lead_time_s=r.duration("min_lead_time_s"),
-        ack_deadline_s=r.duration("ack_deadline_s"),
-        separation=minima,
-        disclosure=tuple(rules),
-    )
+def _agreement(r: Reader) -> tuple[Agreement, str]:
+    """The step's agreement document, in the format of ``deconflict agreement add`` and
+    ``POST /v1/agreements`` (:mod:`deconflict.model.agreement_document`), within the ranges
+    intake accepts; and its title."""
+    try:
+        agreement = agreement_from_document(r.data, r.source, r.path)
+        check_agreement_accepted(agreement)
+    except InvalidDocument:
+        raise  # it names the file and the step already
+    except InvalidInput as error:
+        r.fail(str(error))
+    return agreement, r.optional_text("title")
 
 
 class _Checker:
@@ -397,7 +355,7 @@ class _Checker:
             return AddParty(at, new)
         if action == "add-agreement":
             a = r.child("agreement")
-            terms = _agreement(a)
+            terms, title = _agreement(a)
             named = [(f"parties[{i}]", p) for i, p in enumerate(terms.parties)]
             if terms.relay is not None:
                 named.append(("relay", terms.relay))
@@ -407,7 +365,7 @@ class _Checker:
             if terms.id in self.agreements:
                 a.fail(f"agreement {terms.id!r} is added twice", "id")
             self.agreements[terms.id] = terms
-            return AddAgreement(at, terms)
+            return AddAgreement(at, terms, title)
         if action in ("file-notice", "add-plan"):
             by = self.party(r, "by")
             key = "notice" if action == "file-notice" else "plan"

@@ -17,10 +17,11 @@ in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import fields
+from typing import Any, NoReturn
 
 from deconflict.engine import SeparationMinima
-from deconflict.errors import InvalidDocument, InvalidInput
+from deconflict.errors import InvalidDocument
 from deconflict.model.parties import Agreement, Disclosure, Resolution, Unlock
 
 __all__ = ["agreement_document", "agreement_from_document"]
@@ -42,62 +43,117 @@ _FIELDS = frozenset(
 )
 
 
-def _object(value: object, where: str) -> Mapping[str, Any]:
+def _fail(where: str, path: str, message: str) -> NoReturn:
+    raise InvalidDocument(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+
+def _join(path: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def _object(value: object, where: str, path: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidDocument(f"{where} must be a JSON object")
+        _fail(where, path, "must be a JSON object")
     return value
 
 
-def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str) -> Any:
-    """The sub-object ``name`` built as ``kind`` (its defaults where it is left out)."""
+def _number(value: object, where: str, path: str) -> float:
+    """A JSON number (not true or false), at least 0, that a float holds."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(where, path, f"must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits (JSON allows them)
+        _fail(where, path, "is too large")
+    if not number >= 0:  # NaN too
+        _fail(where, path, f"must be >= 0, got {value!r}")
+    return number
+
+
+def _level(value: object, where: str, path: str) -> Disclosure:
+    levels = {d.value: d for d in Disclosure}
+    if not isinstance(value, str) or value not in levels:
+        _fail(where, path, f"must be one of {', '.join(levels)}")
+    return levels[value]
+
+
+def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str, path: str) -> Any:
+    """The sub-object ``name`` built as ``kind`` (its defaults where it is left out), each of
+    its numbers checked and named."""
     value = doc.get(name)
     if value is None:
         return kind()
-    try:
-        return kind(**_object(value, f"{where}: {name}"))
-    except TypeError as error:
-        raise InvalidDocument(f"{where}: {name}: {error}") from None
+    at = _join(path, name)
+    terms = _object(value, where, at)
+    known = {f.name: f for f in fields(kind)}
+    checked: dict[str, Any] = {}
+    for key, term in terms.items():
+        if key not in known:
+            _fail(where, _join(at, key), f"unknown field (known: {', '.join(known)})")
+        if known[key].type in (bool, "bool"):
+            if not isinstance(term, bool):
+                _fail(where, _join(at, key), "must be true or false")
+            checked[key] = term
+        else:
+            checked[key] = _number(term, where, _join(at, key))
+    return kind(**checked)
 
 
-def agreement_from_document(document: object, where: str = "the agreement") -> Agreement:
-    """The agreement ``document`` describes; InvalidDocument or InvalidInput naming what is
-    wrong (``where`` says where the document came from)."""
-    doc = _object(document, where)
-    unknown = sorted(set(doc) - _FIELDS)
-    if unknown:
-        raise InvalidDocument(f"{where}: unknown field {unknown[0]!r}")
+def agreement_from_document(
+    document: object, where: str = "the agreement", path: str = ""
+) -> Agreement:
+    """The agreement ``document`` describes; InvalidDocument naming the field that is wrong
+    (``mou.json: disclosure[0].level: must be one of ...``), or InvalidInput for terms that do
+    not hold together. ``where`` says where the document came from, ``path`` where in it the
+    agreement is (a scenario's ``steps[4].agreement``)."""
+    doc = _object(document, where, path)
+    for name in doc:
+        if name not in _FIELDS:
+            _fail(where, _join(path, name), "unknown field")
     for name in ("id", "parties"):
         if name not in doc:
-            raise InvalidDocument(f"{where}: the agreement needs the field {name!r}")
+            _fail(where, _join(path, name), "is required")
+    if not isinstance(doc["id"], str):
+        _fail(where, _join(path, "id"), "must be a string")
+    parties = doc["parties"]
+    if not isinstance(parties, list) or not all(isinstance(p, str) for p in parties):
+        _fail(where, _join(path, "parties"), "must be a list of party ids")
+    relay = doc.get("relay")
+    if relay is not None and not isinstance(relay, str):
+        _fail(where, _join(path, "relay"), "must be a party id or null")
     rules = doc.get("disclosure") or []
     if not isinstance(rules, list):
-        raise InvalidDocument(f"{where}: disclosure must be a list")
-    try:
-        disclosure = {}
-        for rule in rules:
-            rule = _object(rule, f"{where}: a disclosure rule")
-            disclosure[(rule["from"], rule["to"])] = Disclosure(rule["level"])
-        parties = doc["parties"]
-        if not isinstance(parties, list):
-            raise InvalidDocument(f"{where}: parties must be a list of party ids")
-        return Agreement(
-            id=doc["id"],
-            parties=tuple(parties),
-            min_lead_time_s=doc.get("min_lead_time_s", 0.0),
-            minima=_terms(doc, "separation", SeparationMinima, where),
-            relay=doc.get("relay"),
-            disclosure=disclosure,
-            default_disclosure=Disclosure(doc.get("default_disclosure", "conflicts-only")),
-            ack_deadline_s=doc.get("ack_deadline_s", 3600.0),
-            unlock=_terms(doc, "unlock", Unlock, where),
-            resolution=_terms(doc, "resolution", Resolution, where),
-        )
-    except KeyError as missing:
-        raise InvalidDocument(f"{where}: a disclosure rule needs the field {missing}") from None
-    except InvalidInput:
-        raise
-    except (TypeError, ValueError, OverflowError) as error:  # Overflow: a 400-digit number
-        raise InvalidDocument(f"{where}: {error}") from None
+        _fail(where, _join(path, "disclosure"), "must be a list")
+    disclosure = {}
+    for i, rule in enumerate(rules):
+        at = _join(_join(path, "disclosure"), i)
+        rule = _object(rule, where, at)
+        for name in ("from", "to", "level"):
+            if name not in rule:
+                _fail(where, _join(at, name), "is required")
+        for name in ("from", "to"):
+            if not isinstance(rule[name], str):
+                _fail(where, _join(at, name), "must be a party id")
+        disclosure[(rule["from"], rule["to"])] = _level(rule["level"], where, _join(at, "level"))
+    default = doc.get("default_disclosure", "conflicts-only")
+    return Agreement(
+        id=doc["id"],
+        parties=tuple(parties),
+        min_lead_time_s=_number(
+            doc.get("min_lead_time_s", 0.0), where, _join(path, "min_lead_time_s")
+        ),
+        minima=_terms(doc, "separation", SeparationMinima, where, path),
+        relay=relay,
+        disclosure=disclosure,
+        default_disclosure=_level(default, where, _join(path, "default_disclosure")),
+        ack_deadline_s=_number(
+            doc.get("ack_deadline_s", 3600.0), where, _join(path, "ack_deadline_s")
+        ),
+        unlock=_terms(doc, "unlock", Unlock, where, path),
+        resolution=_terms(doc, "resolution", Resolution, where, path),
+    )
 
 
 def agreement_document(agreement: Agreement) -> dict[str, Any]:

@@ -39,6 +39,20 @@ def test_every_command_is_documented():
     assert missing == []
 
 
+def test_every_command_the_documents_name_exists():
+    """Each `deconflict ...` the README and docs/ name in code is a command of the CLI (a
+    renamed or removed command leaves no stale line behind)."""
+    paths = set(command_paths(app))
+    groups = {p.rsplit(" ", 1)[0] for p in paths if p.count(" ") > 1}
+    named = set()
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for words in re.findall(r"`deconflict ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", doc.read_text()):
+            first = f"deconflict {words.split()[0]}"
+            named.add(first if first in paths else f"deconflict {words}")
+    unknown = [n for n in sorted(named) if n not in paths and n not in groups]
+    assert unknown == []
+
+
 def test_the_settings_table_is_generated_from_the_registry():
     """docs/settings.md holds the table ``python -m deconflict.settings`` makes of today's
     registry: a setting added, removed or changed without rewriting it fails here."""

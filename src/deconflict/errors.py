@@ -17,7 +17,8 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
     └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
-        └── ForkDetected                  two signed checkpoints that cannot both be true
+        ├── ForkDetected                  two signed checkpoints that cannot both be true
+        └── LedgerBroken                  the log no longer extends what the hub signed: no signing
 
 Library errors (sqlite3, SQLAlchemy, shapely, pyproj) are translated into these at the boundary
 where they happen, so the CLI can print one clear line for any of them.
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "InvalidVolume",
+    "LedgerBroken",
     "NotFound",
     "NotYetCommitted",
     "RefusedDestination",
@@ -149,3 +151,17 @@ class VerificationFailed(DeconflictError, ValueError):
 class ForkDetected(VerificationFailed):
     """Two checkpoints signed by the same key that cannot both be true: the same size with
     different roots, or a later one that does not extend an earlier one."""
+
+
+class LedgerBroken(VerificationFailed):
+    """The stored log does not extend the newest checkpoint this hub signed (entries deleted or
+    changed behind its back): signing now would fork the log under the hub's own key, so the
+    hub signs nothing, and appends nothing on a party's request, until an operator acts. The
+    message is for the operator (it names files and commands); the API answers parties with
+    :data:`public` instead."""
+
+    status = 503
+    public = (
+        "the hub's ledger failed its integrity check: it records nothing new until an "
+        "operator repairs it; try again later"
+    )

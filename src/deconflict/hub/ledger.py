@@ -6,6 +6,13 @@ database registers only its public half, so every hub process on one database mu
 key); its name is the log's origin, ``deconflict.hub/<8 hex>``. A checkpoint is made on demand
 and at every ``tick()`` when the log has grown, and kept: ``ledger verify`` checks them all.
 
+Before it signs, the hub checks that the log still extends the newest checkpoint it signed (kept
+beside the key, :func:`~deconflict.hub.ledger_key.note_signed`): the whole log the first time in
+a process, then the entries appended since and the signed root. If it does not (entries deleted
+or changed behind the hub's back), signing would fork the log under the hub's own key: the hub
+is then :attr:`HubLedger.broken`, signs nothing and refuses the writes parties ask for
+(:meth:`HubLedger.guard`), and says so once in its log; ``serve`` refuses to start.
+
 Receipts go to those the entry is about: the filer of a notice (for its filing entry) and the
 recipient of a notification, or its relay (for its latest entry, the acknowledgement once there
 is one). Only the filer may open a notice's commitment. Anything else is NotFound, as elsewhere.
@@ -14,17 +21,28 @@ is one). Only the filer may open a notice's commitment. Anything else is NotFoun
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from deconflict.errors import InvalidInput, NotFound, NotYetCommitted, VerificationFailed
+from deconflict.errors import (
+    InvalidInput,
+    LedgerBroken,
+    NotFound,
+    NotYetCommitted,
+    VerificationFailed,
+)
 from deconflict.hub.clock import Clock
-from deconflict.hub.ledger_key import load_signer
+from deconflict.hub.ledger_audit import Finding, cross_check
+from deconflict.hub.ledger_key import load_signer, newest_signed, note_signed, signed_path
 from deconflict.ledger import (
     Checkpoint,
     LogReport,
     Opening,
     Signer,
     Verifier,
+    check_extension,
+    leaf_hash,
     make_private_receipt,
     make_receipt,
     verify_log,
@@ -32,7 +50,23 @@ from deconflict.ledger import (
 from deconflict.model.ids import record_key
 from deconflict.store import Store
 
-__all__ = ["HubLedger"]
+__all__ = ["Audit", "HubLedger"]
+
+log = logging.getLogger("deconflict.ledger")
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """A full audit: the log recomputed (``report``, or ``log_problem`` naming its first bad
+    index), and every way the store and the ledger differ (``findings``)."""
+
+    report: LogReport | None
+    log_problem: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.log_problem is None and not self.findings
 
 
 #: How often each party's private entries are digested into the shared log (seconds): see
@@ -55,6 +89,8 @@ class HubLedger:
         self._key_path = key_path
         self._signer: Signer | None = None
         self.digest_period_s = digest_period_s
+        self._broken: str | None = None
+        self._checked_whole = False  # the whole log checked once in this process
 
     @property
     def signer(self) -> Signer:
@@ -84,15 +120,122 @@ class HubLedger:
 
     def checkpoint(self) -> str:
         """A signed checkpoint of the log as it is now (the last one kept, if the log has not
-        grown since)."""
+        grown since), once the log is checked to extend the newest this hub signed
+        (LedgerBroken, and nothing signed, if it does not)."""
         signer = self.signer  # first: a hub holding the wrong key fails here, at its first tick
+        self.check()
         kept = self._store.ledger_latest_checkpoint()
         size = self._store.ledger_size()
         if kept is not None and kept[0] == size:
             return kept[1]
-        note = signer.sign_checkpoint(Checkpoint(signer.name, size, self._store.ledger_root(size)))
+        new = Checkpoint(signer.name, size, self._store.ledger_root(size))
+        held = self._held()
+        if held is not None:
+            try:
+                check_extension(held[0], new, self._store.ledger_consistency(held[0].size, size))
+            except VerificationFailed as error:
+                raise self._fail(str(error)) from None
+        note = signer.sign_checkpoint(new)
+        if self._key_path is not None:  # first: what was signed is known, whatever follows
+            note_signed(self._key_path, note, new, signer.verifier())
         self._store.ledger_add_checkpoint(size, note, self._clock.now())
         return note
+
+    # the signed prefix ----------------------------------------------------------------------
+
+    @property
+    def broken(self) -> str | None:
+        """Why this hub will not sign (the log does not extend what it signed), or None."""
+        return self._broken
+
+    def guard(self) -> None:
+        """LedgerBroken if this hub found its log broken: a write a party asks for, which
+        would append to it, is refused until an operator acts."""
+        if self._broken is not None:
+            raise LedgerBroken(self._broken)
+
+    def _verifier(self) -> Verifier:
+        return Verifier.parse(self.public_key)
+
+    def _held(self) -> tuple[Checkpoint, str] | None:
+        """The newest checkpoint this hub signed: kept beside its key, or (none noted there
+        yet: a hub from before it was) the newest the store keeps."""
+        if self._store.ledger_public_key() is None and (
+            self._key_path is None or not signed_path(self._key_path).exists()
+        ):
+            return None  # nothing was ever signed for this log
+        verifier = self._verifier()
+        if self._key_path is not None:
+            found = newest_signed(self._key_path, verifier)
+            if found is not None:
+                return found
+        kept = self._store.ledger_latest_checkpoint()
+        return None if kept is None else (verifier.open_checkpoint(kept[1]), kept[1])
+
+    def check(self, whole: bool = False) -> None:
+        """LedgerBroken unless the stored log extends the newest checkpoint this hub signed:
+        at least as many entries, none of them missing, each appended since hashing to its
+        stored leaf, and the signed prefix giving the signed root. The whole log (every entry
+        against its leaf, every stored hash, the signed root recomputed) when ``whole``, and
+        the first time in a process."""
+        self.guard()
+        try:
+            problem = self._problem(whole or not self._checked_whole)
+        except LedgerBroken as error:
+            problem = str(error)
+        if problem is not None:
+            raise self._fail(problem)
+        self._checked_whole = True
+
+    def _problem(self, whole: bool) -> str | None:
+        held = self._held()
+        if held is None:
+            return None
+        signed, note = held
+        size = self._store.ledger_size()
+        if size < signed.size:
+            return (
+                f"the log holds {size} entries, but this hub signed a checkpoint of "
+                f"{signed.size}: entries were deleted from its end"
+            )
+        if whole:
+            entries = self._store.ledger_entries()
+            try:
+                verify_log(entries, self._store.ledger_nodes(), size, [note], self._verifier())
+            except VerificationFailed as error:
+                return str(error)
+            return None
+        before, rows = self._store.ledger_since(signed.size)
+        if before != signed.size:
+            return f"{signed.size - before} of the {signed.size} signed entries are missing"
+        for position, (index, body, leaf) in enumerate(rows, signed.size):
+            if index != position:
+                return f"entry {position} is missing"
+            if leaf is None or leaf_hash(body) != leaf:
+                return f"entry {index} differs from what was appended"
+        try:
+            root = self._store.ledger_root(signed.size)
+        except VerificationFailed as error:
+            return str(error)
+        if root != signed.root:
+            return f"the first {signed.size} entries no longer give the root this hub signed"
+        return None
+
+    def _fail(self, problem: str) -> LedgerBroken:
+        """Note the log broken (logged once) and the error that says so."""
+        if self._broken is None:
+            where = "" if self._key_path is None else f" (kept in {signed_path(self._key_path)})"
+            self._broken = (
+                f"the ledger no longer extends the newest checkpoint this hub signed{where}: "
+                f"{problem}. Signing now would fork the log under the hub's own key, so the hub "
+                "signs nothing and records no new filing until this is resolved. Run "
+                "`deconflict ledger verify --db DB` to see what differs and `deconflict ledger "
+                "export --db DB --out DIR` to keep the evidence, then restore the database from "
+                "a backup taken after that checkpoint, or run `deconflict ledger repair --db DB` "
+                "if only the derived hashes are at fault (see docs/ledger.md)."
+            )
+            log.error("%s", self._broken)
+        return LedgerBroken(self._broken)
 
     def checkpoints(self) -> list[str]:
         return [note for _size, note in self._store.ledger_checkpoints()]
@@ -194,27 +337,42 @@ class HubLedger:
 
     # audit --------------------------------------------------------------------------------------
 
-    def verify(self, verifier: Verifier | None = None) -> LogReport:
-        """Recompute the whole log and check every kept checkpoint against ``verifier`` (by
-        default the registered public key's: no key file needed); VerificationFailed naming the
-        first bad index otherwise."""
+    def audit(self, verifier: Verifier | None = None) -> Audit:
+        """Recompute the whole log and check every kept checkpoint (and the newest this hub
+        noted beside its key, if there is one) against ``verifier`` (by default the registered
+        public key's: no key file needed); then cross-check every record the store serves
+        against the entries, both ways (:func:`~deconflict.hub.ledger_audit.cross_check`)."""
         entries = self._store.ledger_entries()
-        report = verify_log(
-            entries,
-            self._store.ledger_nodes(),
-            len(entries) if not entries else entries[-1][0] + 1,
-            self.checkpoints(),
-            Verifier.parse(self.public_key) if verifier is None else verifier,
-        )
-        # Entries appended after the last checkpoint and deleted from the end, leaves and all,
-        # leave a log that verifies: the store's records still say what was recorded.
-        missing = self._store.ledger_unrecorded()
-        if missing is not None:
-            raise VerificationFailed(
-                f"{missing} is not in the ledger as the store records it: entries were removed"
+        checking = Verifier.parse(self.public_key) if verifier is None else verifier
+        notes = self.checkpoints()
+        if self._key_path is not None and signed_path(self._key_path).exists():
+            try:
+                found = newest_signed(self._key_path, checking)
+            except LedgerBroken as error:
+                return Audit(None, str(error))
+            if found is not None:
+                notes.append(found[1])
+        try:
+            report = verify_log(
+                entries,
+                self._store.ledger_nodes(),
+                len(entries) if not entries else entries[-1][0] + 1,
+                notes,
+                checking,
             )
-        # A notice version's content is its row: changed, it no longer opens its commitment.
-        unopened = self._store.ledger_unopened()
-        if unopened is not None:
-            raise VerificationFailed(f"{unopened}: the store's record was changed")
+        except VerificationFailed as error:
+            return Audit(None, str(error))
+        return Audit(report, None, cross_check(self._store.ledger_audit_data()))
+
+    def verify(self, verifier: Verifier | None = None) -> LogReport:
+        """:meth:`audit`, raising VerificationFailed with the first problem (and how many
+        more were found) unless all holds."""
+        audit = self.audit(verifier)
+        report = audit.report
+        if report is None:
+            raise VerificationFailed(audit.log_problem or "the log does not verify")
+        if audit.findings:
+            more = len(audit.findings) - 1
+            also = f" (and {more} more)" if more else ""
+            raise VerificationFailed(f"the store and its ledger differ: {audit.findings[0]}{also}")
         return report

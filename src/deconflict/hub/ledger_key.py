@@ -14,19 +14,28 @@ the key is written to the key file (or found already there), registered, then er
 database, with a warning; the log's name and key stay the same, so every old checkpoint still
 verifies. The erased key may still sit in old backups of the database: rotate by starting a new
 log if those are not as well guarded as the key file.
+
+Beside the key, in ``<key file>.signed``, the hub keeps the newest checkpoint it signed
+(:func:`note_signed`, owner-only, replaced atomically, never moved back to a smaller one). The
+database's own copy of its checkpoints can be deleted with the entries they cover; this one is
+where the key is, so the hub can tell, before it signs again, that the log it is asked to sign no
+longer extends what it already signed (:class:`~deconflict.hub.ledger.HubLedger`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import secrets
 from pathlib import Path
 
-from deconflict.errors import VerificationFailed
-from deconflict.ledger import Signer, read_key_file, write_key_file
+from deconflict import owner_only
+from deconflict.errors import LedgerBroken, VerificationFailed
+from deconflict.ledger import Checkpoint, Signer, Verifier, read_key_file, write_key_file
 from deconflict.store import Store
 
-__all__ = ["KeyMismatch", "load_signer"]
+__all__ = ["KeyMismatch", "load_signer", "newest_signed", "note_signed", "signed_path"]
 
 log = logging.getLogger("deconflict.ledger")
 
@@ -75,3 +84,53 @@ def load_signer(store: Store, path: Path, at_s: float) -> Signer:
             path,
         )
     return signer
+
+
+def signed_path(key_path: Path) -> Path:
+    """Where the newest checkpoint signed with the key at ``key_path`` is kept."""
+    return key_path.with_name(key_path.name + ".signed")
+
+
+def newest_signed(key_path: Path, verifier: Verifier) -> tuple[Checkpoint, str] | None:
+    """The newest checkpoint signed with the key at ``key_path`` (and its note), None if none
+    was noted; LedgerBroken if the file is there but unreadable, cut short or not signed by
+    ``verifier`` (then what was signed is not known, and signing could fork the log)."""
+    path = signed_path(key_path)
+    try:
+        note = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise LedgerBroken(
+            f"the record of the last signed checkpoint, {path}, is unreadable ({error})"
+        ) from None
+    try:
+        return verifier.open_checkpoint(note), note
+    except (VerificationFailed, ValueError):
+        raise LedgerBroken(
+            f"the record of the last signed checkpoint, {path}, is not a checkpoint signed "
+            "with this log's key (cut short or changed)"
+        ) from None
+
+
+def note_signed(key_path: Path, note: str, checkpoint: Checkpoint, verifier: Verifier) -> None:
+    """Keep ``note`` (of ``checkpoint``) as the newest signed, unless a larger one is kept
+    already (another process signed later): under a lock on the key file, written to a
+    temporary file owner-only, flushed to disk and renamed over the old one."""
+    path = signed_path(key_path)
+    with open(key_path, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        try:
+            kept = newest_signed(key_path, verifier)
+        except LedgerBroken:
+            kept = None  # unreadable: this hub checked the log before it signed
+        if kept is not None and kept[0].size > checkpoint.size:
+            return
+        temporary = path.with_name(path.name + ".tmp")
+        owner_only.write(temporary, note.encode())
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)

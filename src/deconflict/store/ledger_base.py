@@ -9,11 +9,65 @@ openings and the registered public key. Every :class:`~deconflict.store.base.Sto
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
 
 from deconflict.ledger import Opening
 from deconflict.ledger.merkle import NodeKey
 
-__all__ = ["LedgerStore"]
+__all__ = ["AuditData", "AuditEntry", "LedgerStore", "PrivateAuditEntry", "Row"]
+
+#: A stored record as its table holds it (column name to value).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A shared-log entry as stored: its public body and leaf hash, and the opening it keeps
+    beside them (salt and content; null but for the entry that made a commitment)."""
+
+    index: int
+    type: str
+    subject: str
+    body: bytes
+    leaf: bytes | None
+    salt: bytes | None
+    content: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateAuditEntry:
+    """A party's private entry as stored (``ledger_private``): as a shared one, with its owner,
+    its place among the party's entries and the index of the digest that commits to it."""
+
+    seq: int
+    party: str
+    type: str
+    subject: str
+    body: bytes
+    leaf: bytes
+    salt: bytes | None
+    content: str | None
+    digest_index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditData:
+    """Everything a full audit compares, read at once: the entries, and every record the store
+    serves (each table's rows; notice and plan versions with their links)."""
+
+    entries: list[AuditEntry] = field(default_factory=list)
+    private: list[PrivateAuditEntry] = field(default_factory=list)
+    parties: list[Row] = field(default_factory=list)
+    agreements: list[Row] = field(default_factory=list)
+    notices: list[Row] = field(default_factory=list)
+    notice_versions: list[Row] = field(default_factory=list)
+    plans: list[Row] = field(default_factory=list)
+    plan_versions: list[Row] = field(default_factory=list)
+    conflicts: list[Row] = field(default_factory=list)
+    notifications: list[Row] = field(default_factory=list)
+    #: the last period whose digests were appended (one per party), None before the first
+    digest_period: int | None = None
 
 
 class LedgerStore(ABC):
@@ -52,21 +106,19 @@ class LedgerStore(ABC):
         None, its JSON)."""
 
     @abstractmethod
-    def ledger_unrecorded(self) -> str | None:
-        """A full audit's cross-check of the store against the ledger: the first record whose
-        entries are missing (a change-log row of a party, agreement or notice, or a
-        notification or conflict whose row implies more entries than its subject has), named,
-        or None."""
-
-    @abstractmethod
-    def ledger_unopened(self) -> str | None:
-        """A full audit's check of the notice versions the store keeps against the commitments
-        the ledger holds: the first version (by its entry) whose row does not open the
-        commitment its entry made, or that no entry commits to, named; or None."""
+    def ledger_audit_data(self) -> AuditData:
+        """Every entry and every record the store serves, in one read (one snapshot), for the
+        full audit's cross-check (:func:`deconflict.hub.ledger_audit.cross_check`)."""
 
     @abstractmethod
     def ledger_entries(self) -> list[tuple[int, bytes]]:
         """Every entry, in index order."""
+
+    @abstractmethod
+    def ledger_since(self, start: int) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
+        """How many entries the log holds before index ``start``, and (index, canonical JSON,
+        stored leaf hash) of each entry from ``start`` on, in index order: what the hub checks
+        before it signs (:meth:`deconflict.hub.ledger.HubLedger.check`)."""
 
     @abstractmethod
     def ledger_nodes(self) -> dict[NodeKey, bytes]:

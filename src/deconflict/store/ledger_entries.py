@@ -6,8 +6,11 @@ agreement's terms); the salt and content stay here, private (in the columns of t
 made the commitment, never in its public body; a notice version's content is the version's own
 row), so the party that holds them can open the commitment to an arbiter. A notice version's
 commitment is made once and reused by every later entry about that version, so a delivery's
-``notice_commitment`` is the filing's ``commitment``. Plans are never recorded: they are
-private even as metadata.
+``notice_commitment`` is the filing's ``commitment``. A plan's changes are its owner's private
+entries (never in the shared log: a plan is private even as metadata), each committing to the
+plan version's volumes, so that ``ledger verify`` finds a plan deleted or changed too. What each
+entry commits to, and why that is enough to find a deletion or an edit of anything a party was
+told, is written in docs/ledger.md.
 
 Entries are built from the records the store is writing (a conflict, a notification) when it
 has them, so appending reads nothing back; the commitments an entry refers to are looked up once
@@ -29,6 +32,7 @@ from deconflict.model import Conflict, Notice, Notification, Plan, RecordKind
 from deconflict.model.ids import split_key
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
+from deconflict.store.codec import volume_to_dict
 from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 
@@ -48,6 +52,7 @@ __all__ = [
     "Record",
     "build_entry",
     "notice_entry_of",
+    "plan_content",
     "private_owner",
     "rfc3339",
     "subject_of",
@@ -93,6 +98,8 @@ def private_owner(record: Record) -> str | None:
         return None
     if isinstance(record, Notification):
         return record.recipient if record.private else None
+    if isinstance(record, Plan):
+        return record.party
     if (
         isinstance(record, Delivered)
         and record.notifications
@@ -358,6 +365,8 @@ def _notification(
         "delivered_at": rfc3339(row["delivered_at_s"]),
         "acknowledged_at": rfc3339(row["acknowledged_at_s"]),
         "escalated_at": rfc3339(row["escalated_at_s"]),
+        "ack_deadline": rfc3339(row["ack_deadline_s"]),
+        "lead_time_s": row["lead_time_s"],
         "at": rfc3339(at_s),
     }
 
@@ -427,6 +436,46 @@ def _agreement(
     }
 
 
+def plan_content(plan: Plan) -> dict[str, Any]:
+    """What a plan entry commits to: the plan version's volumes, as the store keeps them."""
+    return {
+        "plan": plan.id,
+        "party": plan.party,
+        "version": plan.version,
+        "volumes": [volume_to_dict(v) for v in plan.volumes],
+    }
+
+
+def _plan(c: sa.Connection, b: _Entry, kind: str, at_s: float, plan: Plan) -> dict[str, Any]:
+    """A plan change: its owner's private entry (see :func:`private_owner`), committing afresh
+    to the version's volumes (its salt and content kept with the private entry)."""
+    return {
+        "type": kind,
+        "plan": plan.id,
+        "party": plan.party,
+        "version": plan.version,
+        "state": str(plan.state),
+        "at": rfc3339(at_s),
+        "commitment": b.commitment(
+            c, subject_of("plan", plan.key), plan.version, plan_content(plan), fresh=True
+        ),
+    }
+
+
+def _party(c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+    """A party added: its id in the clear, its name (shown to every party it deals with)
+    committed to, so a renamed party is found."""
+    name = c.execute(sa.select(t.parties.c.name).where(t.parties.c.id == entity_id)).scalar()
+    return {
+        "type": kind,
+        "party": entity_id,
+        "at": rfc3339(at_s),
+        "commitment": b.commitment(
+            c, subject_of("party", entity_id), 0, {"party": entity_id, "name": name}, fresh=True
+        ),
+    }
+
+
 def build_entry(
     c: sa.Connection,
     kind: str,
@@ -454,7 +503,9 @@ def build_entry(
     elif entity == "agreement":
         entry = _agreement(c, b, kind, entity_id, at_s)
     elif entity == "party":
-        entry = {"type": kind, "party": entity_id, "at": rfc3339(at_s)}
+        entry = _party(c, b, kind, entity_id, at_s)
+    elif entity == "plan" and isinstance(record, Plan):
+        entry = _plan(c, b, kind, at_s, record)
     elif entity == PRIVATE and isinstance(record, Digest):
         content = {"party": record.party, "period": record.period, "entries": list(record.leaves)}
         entry = {

@@ -15,30 +15,25 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
-from deconflict.errors import InvalidInput, NotFound, VerificationFailed
+from deconflict.errors import NotFound, VerificationFailed
 from deconflict.ledger import (
     Opening,
     consistency_proof,
     inclusion_proof,
     root_hash,
-    verify_opening,
 )
 from deconflict.ledger.merkle import NodeKey
-from deconflict.model.ids import split_key
 from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_base import LedgerStore
 from deconflict.store.ledger_entries import (
-    DELIVERED,
-    DIGEST,
     NOTICE,
     NOTIFICATION,
     VERSION_ENTRIES,
     subject_of,
 )
 from deconflict.store.ledger_json import notice_content_object_of
-from deconflict.store.ledger_private import PERIOD_CURSOR
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import (
     built_size,
@@ -133,150 +128,6 @@ class SqlLedger(LedgerStore):
     def ledger_size(self) -> int:
         return self._reading("reading the ledger size", _size)
 
-    def ledger_unrecorded(self) -> str | None:
-        ch, e = t.changes.c, lt.ledger_entries.c
-        changed = (
-            sa.select(
-                ch.kind,
-                ch.entity,
-                ch.entity_id,
-                sa.func.count().label("n"),
-                sa.func.min(ch.seq).label("seq"),
-            )
-            .where(ch.entity.in_(("party", "agreement", "notice")))
-            .group_by(ch.kind, ch.entity, ch.entity_id)
-            .subquery()
-        )
-        recorded = (
-            sa.select(e.type, e.subject, sa.func.count().label("n"))
-            .group_by(e.type, e.subject)
-            .subquery()
-        )
-        inputs = (
-            sa.select(changed.c.seq, changed.c.kind, changed.c.entity_id)
-            .select_from(
-                changed.outerjoin(
-                    recorded,
-                    sa.and_(
-                        recorded.c.type == changed.c.kind,
-                        recorded.c.subject == changed.c.entity + ":" + changed.c.entity_id,
-                    ),
-                )
-            )
-            .where(sa.func.coalesce(recorded.c.n, 0) < changed.c.n)
-            .order_by(changed.c.seq)
-            .limit(1)
-        )
-        by_subject = sa.select(e.subject, sa.func.count().label("n")).group_by(e.subject).subquery()
-
-        def one(flag: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-            return sa.case((flag, 1), else_=0)
-
-        n = t.notifications.c
-        # Created, then each of delivered (unless only by its acknowledgement, which sets
-        # it), acknowledged and escalated: the entries a notification's row implies at least.
-        implied = (
-            1
-            + one(n.acknowledged_at_s.is_not(None))
-            + one(n.escalated_at_s.is_not(None))
-            + one(
-                sa.and_(
-                    n.delivered_at_s.is_not(None),
-                    sa.or_(n.acknowledged_at_s.is_(None), n.delivered_at_s < n.acknowledged_at_s),
-                )
-            )
-        )
-        delivery = lt.ledger_entries.alias("delivery")  # a batch's entry, by its link
-        notifications = (
-            sa.select(n.id)
-            .select_from(
-                t.notifications.outerjoin(
-                    by_subject, by_subject.c.subject == NOTIFICATION + n.id
-                ).outerjoin(
-                    delivery,
-                    sa.and_(delivery.c.idx == n.delivery_ledger_idx, delivery.c.type == DELIVERED),
-                )
-            )
-            .where(
-                sa.func.coalesce(by_subject.c.n, 0) + one(delivery.c.idx.is_not(None)) < implied,
-                n.private.is_(sa.false()),  # its entries are its recipient's private ones
-            )
-            .order_by(n.created_at_s, n.id)
-            .limit(1)
-        )
-        k = t.conflicts.c
-        conflicts = (
-            sa.select(k.id)
-            .select_from(
-                t.conflicts.outerjoin(by_subject, by_subject.c.subject == "conflict:" + k.id)
-            )
-            .where(
-                sa.func.coalesce(by_subject.c.n, 0) < 1 + one(k.resolved_at_s.is_not(None)),
-                k.a_kind != "plan",  # a plan's conflict is its owner's private entry
-                k.b_kind != "plan",
-            )
-            .order_by(k.detected_at_s, k.id)
-            .limit(1)
-        )
-
-        cursor, e2 = t.cursors.c, lt.ledger_entries.c
-        digested = sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR).scalar_subquery()
-        # The last period digested has one digest entry per party (ledger_private).
-        digests = sa.select(
-            sa.select(sa.func.count()).select_from(t.parties).scalar_subquery(),
-            sa.select(sa.func.count())
-            .where(e2.type == DIGEST, e2.version == digested)
-            .scalar_subquery(),
-            digested,
-        )
-
-        def work(c: sa.Connection) -> str | None:
-            row = c.execute(inputs).first()
-            if row is not None:
-                return f"change-log row {row.seq} ({row.kind} of {row.entity_id!r})"
-            parties, found, period = c.execute(digests).one()
-            if period is not None and found < parties:
-                return f"the digests of period {period} ({found} of {parties} parties')"
-            found = c.execute(notifications).scalar()
-            if found is not None:
-                return f"notification {found!r}"
-            found = c.execute(conflicts).scalar()
-            return None if found is None else f"conflict {found!r}"
-
-        return self._reading("cross-checking the store and the ledger", work)
-
-    def ledger_unopened(self) -> str | None:
-        v, n, e = t.notice_versions.c, t.notices.c, lt.ledger_entries.c
-        query = (
-            sa.select(
-                v.notice_id, v.version, v.category, v.volumes, n.party_id, e.commitment, e.salt
-            )
-            .select_from(
-                t.notice_versions.join(t.notices, n.id == v.notice_id).outerjoin(
-                    lt.ledger_entries, e.idx == v.ledger_idx
-                )
-            )
-            .order_by(v.ledger_idx, v.notice_id, v.version)
-            .execution_options(yield_per=_AUDIT_CHUNK)
-        )
-
-        def work(c: sa.Connection) -> str | None:
-            for row in c.execute(query):
-                owner, notice_id = split_key(row.notice_id)
-                named = f"{owner}'s notice {notice_id!r} version {row.version}"
-                if row.salt is None or row.commitment is None:
-                    return f"{named} (no ledger entry commits to it)"
-                content = notice_content_object_of(
-                    row.notice_id, row.party_id, row.version, row.category, row.volumes
-                )
-                try:
-                    verify_opening(Opening(row.commitment, bytes(row.salt), content))
-                except (VerificationFailed, InvalidInput):
-                    return f"{named} (its row does not open its entry's commitment)"
-            return None
-
-        return self._reading("checking the notice versions against their commitments", work)
-
     def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
         """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes
         it needs are built: built first if one was missing, then read again."""
@@ -351,6 +202,19 @@ class SqlLedger(LedgerStore):
             return [(int(row.idx), str(row.body).encode()) for row in rows]
 
         return self._reading("reading the ledger", work)
+
+    def ledger_since(self, start: int) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
+        def work(c: sa.Connection) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
+            before = c.execute(sa.select(sa.func.count()).where(_e.idx < start)).scalar()
+            rows = c.execute(
+                sa.select(_e.idx, _e.body, _e.leaf).where(_e.idx >= start).order_by(_e.idx)
+            ).all()
+            return int(before or 0), [
+                (int(r.idx), str(r.body).encode(), None if r.leaf is None else bytes(r.leaf))
+                for r in rows
+            ]
+
+        return self._reading("reading the ledger's newest entries", work)
 
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
         """Every stored perfect-subtree hash (for a full audit): the leaves kept with their

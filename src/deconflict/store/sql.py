@@ -41,8 +41,8 @@ from deconflict.store.base import Change, Store
 from deconflict.store.conflicts import SqlConflicts
 from deconflict.store.detections import SqlDetections
 from deconflict.store.ledger_append import LogItem, record_changes
+from deconflict.store.ledger_audit import SqlLedgerAudit
 from deconflict.store.ledger_private import SqlPrivateLedger
-from deconflict.store.ledger_sql import SqlLedger
 from deconflict.store.notices import SqlNotices
 from deconflict.store.notifications import SqlNotifications
 from deconflict.store.parties import SqlParties
@@ -67,7 +67,7 @@ class SqlStore(
     SqlConflicts,
     SqlNotifications,
     SqlPrivateLedger,
-    SqlLedger,
+    SqlLedgerAudit,
     Store,
 ):
     """The store on any SQLAlchemy engine; see :func:`deconflict.store.open_store`."""

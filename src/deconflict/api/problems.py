@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from deconflict.errors import DeconflictError, InvalidInput
+from deconflict.errors import DeconflictError, InvalidInput, LedgerBroken
 
 __all__ = ["ApiError", "InvalidField", "install", "problem"]
 
@@ -77,6 +77,8 @@ def _pointer(loc: Sequence[Any]) -> str:
 
 async def _on_deconflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DeconflictError)
+    if isinstance(error, LedgerBroken):  # its message is the operator's (logged once, there)
+        return problem(error.status, error.public, headers={"Retry-After": "60"})
     status = int(getattr(error, "status", 500))
     if status >= 500:
         log.error("request failed: %s", error)

@@ -1,6 +1,9 @@
 """``deconflict ledger ...``: the provable record, from the command line.
 
-Against a hub database (``--db``): ``verify`` (recompute the whole log, check every checkpoint),
+Against a hub database (``--db``): ``verify`` (recompute the whole log, check every checkpoint,
+then match every record the store serves with its entries, both ways: one ``differs:`` line per
+finding), ``export`` (entries, checkpoints and findings as JSON files, for an investigation),
+``repair`` (rebuild the derived hashes, never what was signed: see docs/ledger.md),
 ``checkpoint`` (sign the log as it is now), ``key`` (the public verifier key), ``proof inclusion``
 and ``proof consistency``, ``receipt`` (for a notice one filed or a notification one was sent or
 relayed) and ``open`` (a notice's commitment, for its filer). All but ``verify`` also work against
@@ -98,11 +101,48 @@ def verify(
         str | None, typer.Option("--key", help="Check checkpoints against this key.")
     ] = None,
 ) -> None:
-    """Recompute the whole log from the store and check every signed checkpoint."""
+    """Recompute the whole log from the store, check every signed checkpoint, and match every
+    record the store serves with what the ledger says (one `differs:` line each)."""
     with Hub.open(db) as hub:
-        report = hub.ledger.verify(None if key is None else _verifier(key))
+        audit = hub.ledger.audit(None if key is None else _verifier(key))
+    if audit.log_problem is not None or audit.report is None:
+        raise VerificationFailed(audit.log_problem or "the log does not verify")
+    for finding in audit.findings:
+        typer.echo(f"differs: {finding}")
+    if audit.findings:
+        raise VerificationFailed(
+            f"the store and its ledger differ ({len(audit.findings)} finding(s)): not certified"
+        )
+    report = audit.report
     root = base64.b64encode(report.root).decode()
     typer.echo(f"ok: {report.size} entries, root {root}, {report.checkpoints} checkpoint(s) hold")
+
+
+@ledger_app.command("export")
+def export(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="The folder to write the JSON files in.")],
+) -> None:
+    """Write the ledger's entries, the parties' private entries, the checkpoints and what
+    verify finds as JSON files in OUT (owner-only), for an investigation."""
+    with Hub.open(db) as hub:
+        data = hub.ledger.export()
+    owner_only.make_dir(out)
+    for name, value in data.items():
+        owner_only.write(out / f"{name}.json", _json(value))
+    findings = data["findings"]
+    typer.echo(f"wrote {', '.join(f'{name}.json' for name in data)} to {out}")
+    if isinstance(findings, dict) and any(findings.values()):
+        typer.echo("the ledger has findings: see findings.json")
+
+
+@ledger_app.command("repair")
+def repair(db: DbOption) -> None:
+    """Rebuild the ledger's derived hashes from its entries, only if the entries still give
+    every root this hub signed; never rewrites what was signed (else exit 1, nothing written)."""
+    with Hub.open(db) as hub:
+        done = hub.ledger.repair()
+    typer.echo(f"repaired: {done}")
 
 
 @ledger_app.command("checkpoint")

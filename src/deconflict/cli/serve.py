@@ -105,6 +105,7 @@ def serve(
         if detector_process is not None
         else SETTINGS["detector-process"].default == "1"
     )
+    _refuse_a_broken_ledger(path)
     log_to_stderr()
     if processes > 1 or apart:
         _prepare(settings)
@@ -120,6 +121,19 @@ def serve(
     finally:
         if detector is not None:
             detector.stop()
+
+
+def _refuse_a_broken_ledger(db: str) -> None:
+    """Before anything starts: LedgerBroken (one paragraph: what is wrong, what to run) if the
+    log no longer extends the newest checkpoint this hub signed, so that no process of it signs
+    a fork of its own log."""
+    from deconflict.errors import LedgerBroken
+    from deconflict.hub import Hub
+
+    with Hub.open(db) as hub:
+        problem = hub.ledger.problem()
+    if problem is not None:
+        raise LedgerBroken(problem)
 
 
 def _whole_setting(name: str) -> int:

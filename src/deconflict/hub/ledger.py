@@ -38,6 +38,7 @@ from deconflict.hub.ledger_key import load_signer, newest_signed, note_signed, s
 from deconflict.ledger import (
     Checkpoint,
     LogReport,
+    MemoryTree,
     Opening,
     Signer,
     Verifier,
@@ -177,15 +178,26 @@ class HubLedger:
         at least as many entries, none of them missing, each appended since hashing to its
         stored leaf, and the signed prefix giving the signed root. The whole log (every entry
         against its leaf, every stored hash, the signed root recomputed) when ``whole``, and
-        the first time in a process."""
+        the first time in a process. Found broken, the hub stays so (:attr:`broken`) and says
+        so once, in its log."""
         self.guard()
-        try:
-            problem = self._problem(whole or not self._checked_whole)
-        except LedgerBroken as error:
-            problem = str(error)
-        if problem is not None:
-            raise self._fail(problem)
+        found = self._found(whole or not self._checked_whole)
+        if found is not None:
+            raise self._fail(found)
         self._checked_whole = True
+
+    def problem(self) -> str | None:
+        """What :meth:`check` would find over the whole log, explained for the operator (what
+        is wrong, what to run), or None; nothing is noted or logged (``serve`` asks it before it
+        starts, and refuses with it)."""
+        found = self._found(whole=True)
+        return None if found is None else self._explain(found)
+
+    def _found(self, whole: bool) -> str | None:
+        try:
+            return self._problem(whole)
+        except LedgerBroken as error:  # the record of what was signed is unreadable
+            return str(error)
 
     def _problem(self, whole: bool) -> str | None:
         held = self._held()
@@ -221,29 +233,116 @@ class HubLedger:
             return f"the first {signed.size} entries no longer give the root this hub signed"
         return None
 
+    def _explain(self, problem: str) -> str:
+        where = "" if self._key_path is None else f" (kept in {signed_path(self._key_path)})"
+        return (
+            f"the ledger no longer extends the newest checkpoint this hub signed{where}: "
+            f"{problem}. Signing now would fork the log under the hub's own key, so the hub "
+            "signs nothing and records no new filing until this is resolved. Run "
+            "`deconflict ledger verify --db DB` to see what differs and `deconflict ledger "
+            "export --db DB --out DIR` to keep the evidence, then restore the database from a "
+            "backup taken after that checkpoint, or run `deconflict ledger repair --db DB` if "
+            "only the derived hashes are at fault (see docs/ledger.md)."
+        )
+
     def _fail(self, problem: str) -> LedgerBroken:
         """Note the log broken (logged once) and the error that says so."""
         if self._broken is None:
-            where = "" if self._key_path is None else f" (kept in {signed_path(self._key_path)})"
-            self._broken = (
-                f"the ledger no longer extends the newest checkpoint this hub signed{where}: "
-                f"{problem}. Signing now would fork the log under the hub's own key, so the hub "
-                "signs nothing and records no new filing until this is resolved. Run "
-                "`deconflict ledger verify --db DB` to see what differs and `deconflict ledger "
-                "export --db DB --out DIR` to keep the evidence, then restore the database from "
-                "a backup taken after that checkpoint, or run `deconflict ledger repair --db DB` "
-                "if only the derived hashes are at fault (see docs/ledger.md)."
-            )
+            self._broken = self._explain(problem)
             log.error("%s", self._broken)
         return LedgerBroken(self._broken)
+
+    def repair(self) -> str:
+        """Rebuild what is derived (each entry's leaf hash from the entry, the subtree hashes
+        above) when, and only when, the entries themselves still give the root this hub signed:
+        what was signed is never rewritten, and an entry deleted or changed is never made up.
+        What was done; VerificationFailed (nothing written) otherwise."""
+        entries = self._store.ledger_entries()
+        for position, (index, _) in enumerate(entries):
+            if index != position:
+                raise VerificationFailed(
+                    f"entry {position} is missing: repair cannot bring back an entry; restore "
+                    "the database from a backup"
+                )
+        tree = MemoryTree(leaf_hash(body) for _, body in entries)
+        held = self._held()
+        if held is not None and (
+            tree.size < held[0].size or tree.root(held[0].size) != held[0].root
+        ):
+            raise VerificationFailed(
+                f"the entries no longer give the root of the checkpoint of size {held[0].size} "
+                "this hub signed (entries were deleted or changed): repair does not rewrite "
+                "signed history; restore the database from a backup"
+            )
+        changed = self._store.ledger_rehash(list(tree.levels[0]) if tree.size else [])
+        problem = self.problem()
+        if problem is not None:  # pragma: no cover - the leaves were just checked against it
+            raise VerificationFailed(problem)
+        self._broken = None
+        self._checked_whole = True
+        signed = (
+            "" if held is None else f"; it extends the signed checkpoint of size {held[0].size}"
+        )
+        return (
+            f"rebuilt the ledger's hashes over {tree.size} entries ({changed} leaf hashes "
+            f"changed){signed}"
+        )
+
+    def export(self) -> dict[str, object]:
+        """Everything an investigation needs, as JSON values: every entry (and whether it
+        hashes to its stored leaf), the parties' private entries, the checkpoints kept and the
+        one noted beside the key, and what ``verify`` and the signing check find."""
+        leaves = {i: h for (level, i), h in self._store.ledger_nodes().items() if level == 0}
+        entries = []
+        for index, body in self._store.ledger_entries():
+            stored = leaves.get(index)
+            entries.append(
+                {
+                    "index": index,
+                    "entry": body.decode(),
+                    "leaf": None if stored is None else stored.hex(),
+                    "hashes_to_leaf": stored == leaf_hash(body),
+                }
+            )
+        data = self._store.ledger_audit_data()
+        private = [
+            {
+                "party": p.party,
+                "seq": p.seq,
+                "entry": p.body.decode(),
+                "leaf": p.leaf.hex(),
+                "hashes_to_leaf": p.leaf == leaf_hash(p.body),
+                "digest_index": p.digest_index,
+            }
+            for p in data.private
+        ]
+        signed = None
+        if self._key_path is not None and signed_path(self._key_path).exists():
+            signed = signed_path(self._key_path).read_text(encoding="utf-8", errors="replace")
+        audit = self.audit()
+        return {
+            "entries": entries,
+            "private_entries": private,
+            "checkpoints": [
+                {"size": size, "note": note} for size, note in self._store.ledger_checkpoints()
+            ],
+            "signed": {"newest_signed_note": signed},
+            "findings": {
+                "log": audit.log_problem,
+                "signing": self.problem(),
+                "differs": [str(f) for f in audit.findings],
+            },
+        }
 
     def checkpoints(self) -> list[str]:
         return [note for _size, note in self._store.ledger_checkpoints()]
 
     def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
+        self.guard()
         return self._store.ledger_inclusion(index, self.size if size is None else size)
 
     def consistency(self, first: int, second: int | None = None) -> list[bytes]:
+        self.guard()
         return self._store.ledger_consistency(first, self.size if second is None else second)
 
     def entry(self, index: int) -> dict[str, object]:

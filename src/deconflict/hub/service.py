@@ -22,7 +22,7 @@ from types import TracebackType
 
 from deconflict import policy
 from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
-from deconflict.errors import AmbiguousId, InvalidInput, NotFound
+from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
@@ -159,6 +159,7 @@ class Hub:
     # parties and agreements -------------------------------------------------------------------
 
     def add_party(self, party_id: str, name: str | None = None) -> Party:
+        self.ledger.guard()
         check_id(party_id, "party id")
         if name is not None:
             check_text(name, "party name")
@@ -183,6 +184,7 @@ class Hub:
     def add_agreement(self, agreement: Agreement) -> Agreement:
         if not isinstance(agreement, Agreement):
             raise InvalidInput("add_agreement needs an Agreement")
+        self.ledger.guard()
         check_agreement_accepted(agreement)
         check_id(agreement.id, "agreement id")
         for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
@@ -214,6 +216,7 @@ class Hub:
         notice_id: str | None = None,
     ) -> Filing:
         """File a notice now; a notice with less than the agreed lead time is accepted, late."""
+        self.ledger.guard()
         self._party(party)
         if notice_id is not None:
             check_id(notice_id, "notice id")
@@ -245,6 +248,7 @@ class Hub:
     ) -> Filing:
         """A new version of ``party``'s notice; VersionConflict when ``expected_version`` is
         stale. The lead time is checked again, from now."""
+        self.ledger.guard()
         notice = self._own_notice(party, notice_id)
         if category is not None:
             check_text(category, "notice category")
@@ -255,6 +259,7 @@ class Hub:
 
     def cancel_notice(self, party: str, notice_id: str) -> Notice:
         """Cancel ``party``'s notice; its volumes leave the index at the next ``process()``."""
+        self.ledger.guard()
         notice = self._own_notice(party, notice_id)
         cancelled = notice.cancel(self._clock.now())
         self._store.update_notice(cancelled, expected_version=notice.version, verb="cancelled")
@@ -379,6 +384,7 @@ class Hub:
 
     def add_plan(self, party: str, volumes: Sequence[Volume4D], plan_id: str | None = None) -> Plan:
         """Record ``party``'s private plan; it is checked against other parties' notices."""
+        self.ledger.guard()
         self._party(party)
         if plan_id is not None:
             check_id(plan_id, "plan id")
@@ -404,12 +410,14 @@ class Hub:
     def amend_plan(
         self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]
     ) -> Plan:
+        self.ledger.guard()
         plan = self.get_plan(party, plan_id)
         amended = plan.amend(_checked_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
         self._store.update_plan(amended, expected_version=expected_version, verb="amended")
         return amended
 
     def withdraw_plan(self, party: str, plan_id: str) -> Plan:
+        self.ledger.guard()
         plan = self.get_plan(party, plan_id)
         withdrawn = plan.withdraw(self._clock.now())
         self._store.update_plan(withdrawn, expected_version=plan.version, verb="withdrawn")
@@ -441,7 +449,10 @@ class Hub:
 
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended at
-        their last volume end) and escalate notifications whose acknowledgement deadline passed."""
+        their last volume end) and escalate notifications whose acknowledgement deadline passed;
+        then digest and sign the ledger, unless it no longer extends what this hub signed
+        (``ledger.broken``): then it signs nothing, and the rest goes on (a party is still
+        warned of what the hub already holds, safety first)."""
         now = self._clock.now()
         report = TickReport()
         for notice in self._moved_by_time(now):
@@ -464,8 +475,13 @@ class Hub:
                 escalated = notification.escalate(now)
                 self._store.update_notification(escalated, "escalated")
                 report.escalated.append(escalated)
-        self.ledger.digest()  # once a period, each party's private entries
-        self.ledger.checkpoint()  # periodically: at every tick the log has grown
+        if self.ledger.broken is None:  # else it signs nothing (said once, in the log)
+            try:
+                self.ledger.check()  # before the digests: nothing appended to a broken log
+                self.ledger.digest()  # once a period, each party's private entries
+                self.ledger.checkpoint()  # periodically: at every tick the log has grown
+            except LedgerBroken:
+                pass  # logged once by the ledger; the rest of the hub's work goes on
         return report
 
     def _moved_by_time(self, now: float) -> list[Notice]:
@@ -547,6 +563,7 @@ class Hub:
 
     def acknowledge(self, party: str, notification_id: str) -> Notification:
         """``party`` acknowledges a notification sent to it (only the recipient may)."""
+        self.ledger.guard()
         notification = self._store.get_notification(notification_id)
         if notification.recipient != party:
             raise NotFound(f"no notification {notification_id!r} for party {party!r}")

@@ -121,6 +121,13 @@ class LedgerStore(ABC):
         before it signs (:meth:`deconflict.hub.ledger.HubLedger.check`)."""
 
     @abstractmethod
+    def ledger_rehash(self, leaves: list[bytes]) -> int:
+        """Set each entry's stored leaf hash to ``leaves[index]`` where it differs and build
+        every subtree hash again from them (derived data); how many leaves were changed. Only
+        ``ledger repair`` calls it, once it has checked that these leaves give the root that
+        was signed."""
+
+    @abstractmethod
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
         """Every stored perfect-subtree hash."""
 

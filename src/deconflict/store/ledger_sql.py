@@ -216,6 +216,29 @@ class SqlLedger(LedgerStore):
 
         return self._reading("reading the ledger's newest entries", work)
 
+    def ledger_rehash(self, leaves: list[bytes]) -> int:
+        def run() -> int:
+            with self.write_connection("rehashing the ledger") as c:
+                stored = dict(c.execute(sa.select(_e.idx, _e.leaf)).all())
+                changed = [
+                    {"i": index, "leaf": leaf}
+                    for index, leaf in enumerate(leaves)
+                    if stored.get(index) is None or bytes(stored[index]) != leaf
+                ]
+                if changed:
+                    c.execute(
+                        sa.update(lt.ledger_entries)
+                        .where(_e.idx == sa.bindparam("i"))
+                        .values(leaf=sa.bindparam("leaf")),
+                        changed,
+                    )
+                c.execute(sa.delete(lt.ledger_nodes))
+                return len(changed)
+
+        changed = self.retry.run(run)
+        self.ledger_build_subtrees(len(leaves))
+        return changed
+
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
         """Every stored perfect-subtree hash (for a full audit): the leaves kept with their
         entries, the subtrees above them in ``ledger_nodes``."""

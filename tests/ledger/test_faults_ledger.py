@@ -1,6 +1,6 @@
 """Faults and tampering, for real: SQL edits and deletions on a database the hub made, then
-``ledger verify`` (security.md §3.7), the hub's refusal to sign a fork of its own log, and
-``serve``'s refusal to start over one (security.md §3.8)."""
+``ledger verify`` (security.md §7.1), the hub's refusal to sign a fork of its own log, and
+``serve``'s refusal to start over one (security.md §7.2)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_an_intact_store_verifies(made, capsys):
 
 
 def test_a_notice_deleted_with_everything_about_it_is_found(made, capsys):
-    """security.md §3.7: faf's N2 gone with its versions, conflicts and notifications: its
+    """security.md §7.1: faf's N2 gone with its versions, conflicts and notifications: its
     entries name a subject the store no longer has."""
     path, _ = made
     edit(
@@ -111,7 +111,7 @@ def test_a_notice_deleted_with_everything_about_it_is_found(made, capsys):
 
 
 def test_one_conflict_deleted_is_found(made, capsys):
-    """security.md §3.7: one conflict row gone, everything else intact."""
+    """security.md §7.1: one conflict row gone, everything else intact."""
     path, ids = made
     edit(path, "DELETE FROM conflicts WHERE id = ?", params=(ids["conflict"],))
     lines = differs(capsys, path)
@@ -122,7 +122,7 @@ def test_one_conflict_deleted_is_found(made, capsys):
 
 
 def test_two_notifications_deleted_are_found(made, capsys):
-    """security.md §3.7: two notification rows gone: each is named, by its entries and by
+    """security.md §7.1: two notification rows gone: each is named, by its entries and by
     the delivery batch that recorded it."""
     path, ids = made
     gone = (ids["acknowledged"], ids["delivered"])
@@ -134,7 +134,7 @@ def test_two_notifications_deleted_are_found(made, capsys):
 
 
 def test_a_forged_acknowledgement_is_found(made, capsys):
-    """security.md §3.7: a delivered notification marked acknowledged in the store (at its
+    """security.md §7.1: a delivered notification marked acknowledged in the store (at its
     delivery time) has no acknowledgement entry."""
     path, ids = made
     edit(
@@ -155,7 +155,7 @@ def test_a_forged_acknowledgement_is_found(made, capsys):
 
 
 def test_a_served_altitude_edited_is_found_and_named(made, capsys):
-    """security.md §3.7: the current row of N1 edited (upper 3,000 m to 9,000 m): the hub
+    """security.md §7.1: the current row of N1 edited (upper 3,000 m to 9,000 m): the hub
     serves 9,000 m, and verify names the notice, the field and both values."""
     path, _ = made
     edit(path, N1_UPPER + " WHERE id = 'usaf/N1'")
@@ -180,7 +180,7 @@ def test_a_served_altitude_edited_is_found_and_named(made, capsys):
     ids=["ack-deadline", "lead-time", "recipient"],
 )
 def test_what_a_notification_told_edited_is_found(made, capsys, statements, found):
-    """security.md §3.7: a notification's deadline, lead time and recipient are committed to
+    """security.md §7.1: a notification's deadline, lead time and recipient are committed to
     by its entry: each edit is named."""
     path, ids = made
     edit(path, *statements, params=(ids["delivered"],))
@@ -191,7 +191,7 @@ def test_what_a_notification_told_edited_is_found(made, capsys, statements, foun
 
 
 def test_a_party_renamed_is_found(made, capsys):
-    """security.md §3.7: the name every party is shown is committed to by the party's entry."""
+    """security.md §7.1: the name every party is shown is committed to by the party's entry."""
     path, _ = made
     edit(path, "UPDATE parties SET name = 'Someone Else' WHERE id = 'usaf'")
     assert differs(capsys, path) == [
@@ -200,7 +200,7 @@ def test_a_party_renamed_is_found(made, capsys):
 
 
 def test_a_plan_edited_or_deleted_is_found(made, capsys):
-    """security.md §3.7: plans are committed to by their owner's private entries: a plan's
+    """security.md §7.1: plans are committed to by their owner's private entries: a plan's
     altitude edited, then the plan deleted, are each found."""
     path, _ = made
     edit(
@@ -216,7 +216,7 @@ def test_a_plan_edited_or_deleted_is_found(made, capsys):
 
 
 def test_a_digested_private_entry_deleted_is_found(made, capsys):
-    """security.md §3.7: a private entry its party's digest committed to, deleted."""
+    """security.md §7.1: a private entry its party's digest committed to, deleted."""
     path, _ = made
     edit(path, "DELETE FROM ledger_private WHERE type = 'plan.added'")
     text = "\n".join(differs(capsys, path))
@@ -268,7 +268,7 @@ def _refused(capsys, monkeypatch, path: Path, reason: str) -> None:
 
 
 def test_the_last_entry_deleted_is_never_signed_over(made, capsys, monkeypatch, caplog):
-    """security.md §3.8: the last signed entry deleted, the restarted hub neither starts nor
+    """security.md §7.2: the last signed entry deleted, the restarted hub neither starts nor
     signs (no smaller checkpoint, none of another root at that index), refuses a party's
     filing (503), keeps its other work and says so once in its log."""
     path, _ = made
@@ -291,7 +291,7 @@ def test_the_last_entry_deleted_is_never_signed_over(made, capsys, monkeypatch, 
 
 @pytest.mark.parametrize("how", ["delete", "edit", "edit-and-rehash"])
 def test_a_middle_entry_deleted_or_edited_is_never_signed_over(made, capsys, monkeypatch, how):
-    """security.md §3.8: a signed entry in the middle deleted, or changed (also with every
+    """security.md §7.2: a signed entry in the middle deleted, or changed (also with every
     hash recomputed to match it): serve refuses, and the hub signs nothing more."""
     path, _ = made
     _signed_everything(path)
@@ -320,7 +320,7 @@ def test_a_middle_entry_deleted_or_edited_is_never_signed_over(made, capsys, mon
 
 
 def test_a_running_hub_stops_signing_when_its_log_is_cut_behind_its_back(tmp_path, caplog):
-    """security.md §3.8: entries deleted while the hub runs: its next tick moves notices on
+    """security.md §7.2: entries deleted while the hub runs: its next tick moves notices on
     all the same (appending where entries were cut) but signs nothing, and its ledger routes
     and parties' writes refuse."""
     build(tmp_path)
@@ -344,7 +344,7 @@ def test_a_running_hub_stops_signing_when_its_log_is_cut_behind_its_back(tmp_pat
 
 
 def test_the_signed_record_cut_short_stops_serve(made, capsys, monkeypatch):
-    """security.md §3.8: the note of the last signed checkpoint truncated: what was signed is
+    """security.md §7.2: the note of the last signed checkpoint truncated: what was signed is
     no longer known, so serve refuses rather than sign blind."""
     path, _ = made
     _signed_everything(path)
@@ -354,7 +354,7 @@ def test_the_signed_record_cut_short_stops_serve(made, capsys, monkeypatch):
 
 
 def test_repair_rebuilds_derived_hashes_but_never_signed_history(made, capsys, monkeypatch):
-    """security.md §3.8: a stored subtree hash changed stops serve; ``repair`` rebuilds it
+    """security.md §7.2: a stored subtree hash changed stops serve; ``repair`` rebuilds it
     from the entries (they still give the signed root) and serve's check then holds. With a
     signed entry deleted, repair refuses and writes nothing."""
     path, _ = made
@@ -407,7 +407,7 @@ def _rehash(db) -> None:
 
 @pytest.mark.postgres
 def test_on_postgresql_edits_are_found_and_a_cut_log_is_never_signed(pg_url, tmp_path, monkeypatch):
-    """security.md §3.7 and §3.8 on PostgreSQL: a forged acknowledgement, an edited altitude
+    """security.md §7.1 and §7.2 on PostgreSQL: a forged acknowledgement, an edited altitude
     and a deleted conflict are each found; the last signed entry deleted, the hub refuses."""
     monkeypatch.setenv("DECONFLICT_LEDGER_KEY", str(tmp_path / "hub.ledger-key"))
     ids = build(tmp_path, target=pg_url)

@@ -212,7 +212,7 @@ def test_rolling_the_log_back_is_found(relayed, forget_checkpoints):
     found = "the store and its ledger differ" if forget_checkpoints else "rolled back"
     with pytest.raises(VerificationFailed, match=found):
         hub.ledger.verify()
-    with pytest.raises(VerificationFailed, match="rolled back|deleted from its end"):
+    with pytest.raises(VerificationFailed, match=r"rolled back|deleted from its end"):
         _party_check(hub, held, [])
 
 

@@ -444,3 +444,28 @@ def test_on_postgresql_edits_are_found_and_a_cut_log_is_never_signed(pg_url, tmp
         assert max(sizes) == size
     finally:
         engine.dispose()
+
+
+def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, capsys):
+    """security.md §7.1: a database at revision 0014 holds plans with no ledger entry; opened
+    now, migration 0015 records each plan version as its owner's private entry, so it verifies,
+    and an edit of the plan is then found."""
+    hub, _ = make_hub(tmp_path)
+    hub.add_plan("faf", [vol("p")], "P1")
+    hub.amend_plan("faf", "P1", 1, [vol("p", upper_m=6000.0)])
+    hub.close()
+    path = tmp_path / "hub.db"
+    edit(  # as it was before plans were recorded
+        path,
+        "DELETE FROM ledger_private WHERE type LIKE 'plan.%'",
+        "UPDATE alembic_version SET version_num = '0014'",
+    )
+    code, out, _ = run(capsys, "ledger", "verify", "--db", path)
+    assert (code, out.split(" ")[0]) == (0, "ok:")
+    with sqlite3.connect(path) as db:
+        recorded = db.execute(
+            "SELECT type, version FROM ledger_private WHERE subject = 'plan:faf/P1'"
+        ).fetchall()
+    assert recorded == [("plan.recorded", 1), ("plan.recorded", 2)]
+    edit(path, "UPDATE plans SET volumes = replace(volumes, '6000', '9000')")
+    assert differs(capsys, path) == ["differs: plan faf/P1 v2: served upper 9000 m, ledger 6000 m"]

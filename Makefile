@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 WEB    := web
 NPM_STAMP := $(WEB)/node_modules/.installed
+# What the operations view and the API docs load from npm, copied into the Python package so that
+# a source checkout and an installed wheel serve the same files (gitignored, never committed).
+NODE   := $(WEB)/node_modules
+VENDOR := src/deconflict/web/vendor
+VENDOR_STAMP := $(NODE)/.vendored
 # The browser the map's tests drive: Debian's Chromium (Playwright never downloads one).
 CHROMIUM  := /usr/bin/chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -14,21 +19,43 @@ DECONFLICT_TEST_PG ?= postgresql://postgres@127.0.0.1:5432/test
 DB_URL ?= $(DECONFLICT_TEST_PG)
 export DECONFLICT_TEST_PG
 
-.PHONY: demo test bench bench-api lint setup clean serve
+.PHONY: demo test bench bench-api lint setup clean serve dist
 
-setup: $(STAMP) $(NPM_STAMP)
+setup: $(STAMP) $(NPM_STAMP) $(VENDOR_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,report]'
 	touch $(STAMP)
 
-# The map's front-end packages from npm, not copied into the repo: Leaflet, topojson-client and
-# the Natural Earth country outlines (world-atlas).
+# The front-end packages from npm, not copied into the repo: Leaflet, topojson-client, the Natural
+# Earth country outlines (world-atlas) and Swagger UI. No install scripts: none of them needs one
+# (swagger-ui-dist's dependency @scarf/scarf has one, which only reports the install).
 $(NPM_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
-	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
+
+# Only the files the pages load, each package with its licence.
+$(VENDOR_STAMP): $(NPM_STAMP)
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)/leaflet $(VENDOR)/topojson-client $(VENDOR)/world-atlas $(VENDOR)/swagger-ui
+	cp -R $(NODE)/leaflet/dist/leaflet.js $(NODE)/leaflet/dist/leaflet.css \
+		$(NODE)/leaflet/dist/images $(NODE)/leaflet/LICENSE $(VENDOR)/leaflet/
+	cp $(NODE)/topojson-client/dist/topojson-client.min.js $(NODE)/topojson-client/LICENSE \
+		$(VENDOR)/topojson-client/
+	cp $(NODE)/world-atlas/countries-50m.json $(NODE)/world-atlas/LICENSE $(VENDOR)/world-atlas/
+	cp $(NODE)/swagger-ui-dist/swagger-ui-bundle.js $(NODE)/swagger-ui-dist/swagger-ui.css \
+		$(NODE)/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt \
+		$(NODE)/swagger-ui-dist/LICENSE $(NODE)/swagger-ui-dist/NOTICE $(VENDOR)/swagger-ui/
+	touch $(VENDOR_STAMP)
+
+# A wheel and an sdist in dist/, each carrying the view and everything it loads (the vendored
+# npm files above): `pip install dist/deconflict-*.whl` serves with no npm and no network.
+# Built with the set-up's own setuptools (no isolated environment, so no download).
+dist: setup
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
@@ -59,4 +86,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules report bench-engine.json bench-api.json
+	rm -rf $(VENV) $(WEB)/node_modules $(VENDOR) dist build report bench-engine.json bench-api.json

@@ -101,8 +101,9 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(
             "world-atlas",
-            "web/node_modules/world-atlas/countries-50m.json",
-            "Country outlines (TopoJSON) for the demo map.",
+            "",
+            "Country outlines (TopoJSON) for the maps; unset, the package's own copy of "
+            "world-atlas countries-50m.json.",
         ),
     )
 }

@@ -10,11 +10,8 @@ from typing import Any
 import pytest
 
 from deconflict.demo.mapping import (
-    ATLAS_ENV,
-    WorldAtlasMissing,
     conflict_geometry,
     decode_topology,
-    find_world_atlas,
     read_countries,
     render_map,
     unwrap_ring,
@@ -22,6 +19,8 @@ from deconflict.demo.mapping import (
 from deconflict.demo.report import ReportConflict, ReportVolume
 from deconflict.errors import InvalidDocument
 from deconflict.geo import Circle, Polygon, Volume4D
+from deconflict.web import assets
+from deconflict.web.assets import ATLAS_ENV, WebAssetsMissing, countries_file
 
 #: Two unit squares sharing the edge x = 1 (arc 1), quantized with scale 0.5 and delta-encoded:
 #: arc 0 is the left square's outer edge, arc 1 the shared edge, arc 2 the right square's.
@@ -113,25 +112,30 @@ def test_unwrap_ring_around_a_pole() -> None:
     assert out[-2:] == [(180.0, -90.0), (-180.0, -90.0)]
 
 
-def test_find_world_atlas_from_env(tmp_path: Path) -> None:
+def test_countries_file_from_env(tmp_path: Path) -> None:
     """The environment variable wins; one naming a missing file is a clear error."""
     atlas = tmp_path / "countries.json"
     atlas.write_text("{}", encoding="utf-8")
-    assert find_world_atlas({ATLAS_ENV: str(atlas)}) == atlas
-    with pytest.raises(WorldAtlasMissing, match="not a file"):
-        find_world_atlas({ATLAS_ENV: str(tmp_path / "none.json")})
+    assert countries_file({ATLAS_ENV: str(atlas)}) == atlas
+    with pytest.raises(WebAssetsMissing, match="not a file"):
+        countries_file({ATLAS_ENV: str(tmp_path / "none.json")})
 
 
-def test_find_world_atlas_missing_names_path_and_setup(tmp_path: Path) -> None:
-    """Without the variable and without npm's file, the error names the path and `make setup`."""
-    with pytest.raises(WorldAtlasMissing, match="make setup") as caught:
-        find_world_atlas({}, root=tmp_path)
-    assert str(tmp_path / "web/node_modules/world-atlas/countries-50m.json") in str(caught.value)
+def test_countries_file_missing_names_path_and_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the variable and without the vendored file (a checkout before `make setup`),
+    the error names the path and `make setup`."""
+    monkeypatch.setattr(assets, "vendor_dir", lambda: tmp_path / "vendor")
+    with pytest.raises(WebAssetsMissing, match="make setup") as caught:
+        countries_file({})
+    assert str(tmp_path / "vendor/world-atlas/countries-50m.json") in str(caught.value)
 
 
-def test_find_world_atlas_in_repo() -> None:
-    """Without the variable, the file npm installed under web/ is found and decodes."""
-    path = find_world_atlas({})
+def test_countries_file_in_the_package() -> None:
+    """Without the variable, the package's copy of world-atlas is found and decodes."""
+    path = countries_file({})
+    assert path.parent == assets.vendor_dir() / "world-atlas"
     assert path.name == "countries-50m.json"
     countries = read_countries(path)
     assert {"Syria", "Iraq", "Turkey", "Russia", "Fiji"} <= {c.name for c in countries}

@@ -180,9 +180,9 @@ def create_app(
         # FastAPI's own OpenTelemetry hooks: the service has its metrics (/metrics) and JSON
         # logs, and the hooks' check for a configured provider cost ~4% of a request's CPU.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
-        # No Swagger UI or ReDoc pages: they run inline script and a CDN's on the origin that
-        # holds the operations view's session, which its Content-Security-Policy refuses (and
-        # need the internet). The document is at /openapi.json, for any OpenAPI viewer.
+        # FastAPI's own Swagger UI and ReDoc pages run inline script and a CDN's, which the
+        # Content-Security-Policy refuses (and need the internet): /docs is the hub's own page
+        # instead (deconflict.api.ui), Swagger UI from the package's files over /openapi.json.
         docs_url=None,
         redoc_url=None,
     )

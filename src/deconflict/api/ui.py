@@ -1,6 +1,8 @@
 """The operations view's routes, all served locally so the view works with no internet: the
-page at ``/``, its files under ``/ui/``, and what npm installed at set-up under ``/vendor/``
-(Leaflet, topojson-client, and the Natural Earth country outlines of the world-atlas setting).
+page at ``/``, its files under ``/ui/``, what it loads from npm packages under ``/vendor/``
+(Leaflet, topojson-client, and the Natural Earth country outlines of the world-atlas setting),
+and the API docs at ``/docs`` (Swagger UI, from ``/vendor/swagger-ui/``, over ``/openapi.json``).
+All of them are package files (:mod:`deconflict.web.assets`), so an installed wheel serves them.
 
 The page asks the API as the signed-in party (with the session cookie its token was exchanged
 for: :mod:`deconflict.api.session`), so what it shows is what that party may see. Every response
@@ -14,7 +16,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from deconflict.api.problems import ApiError
-from deconflict.web import WebAssetsMissing, countries_file, node_modules, static_dir
+from deconflict.web.assets import WebAssetsMissing, countries_file, static_dir, vendor_dir
 
 __all__ = ["COUNTRIES_PATH", "install"]
 
@@ -23,13 +25,17 @@ COUNTRIES_PATH = "/vendor/world-atlas/countries.json"
 
 
 def install(app: FastAPI) -> None:
-    """Add the page and its static routes to ``app`` (what npm did not install answers 404)."""
-    static = static_dir()
-    modules = node_modules()
+    """Add the page, the API docs and their static routes to ``app`` (the vendored npm files
+    of a source checkout that has not run ``make setup`` answer 404)."""
+    static, vendor = static_dir(), vendor_dir()
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(static / "docs.html")
 
     @app.get(COUNTRIES_PATH, include_in_schema=False)
     async def countries() -> FileResponse:
@@ -39,8 +45,5 @@ def install(app: FastAPI) -> None:
             raise ApiError(404, str(missing)) from None
 
     app.mount("/ui", StaticFiles(directory=static), name="ui")
-    for name, folder in (
-        ("leaflet", modules / "leaflet" / "dist"),
-        ("topojson-client", modules / "topojson-client" / "dist"),
-    ):
-        app.mount(f"/vendor/{name}", StaticFiles(directory=folder, check_dir=False), name=name)
+    if vendor.is_dir():
+        app.mount("/vendor", StaticFiles(directory=vendor), name="vendor")

@@ -2,8 +2,8 @@
 network, and shows the operations view's picture (the same page, script and styles, with the
 time slider) of the scenario.
 
-Leaflet's script and styles, topojson-client and the world-atlas countries are read from
-``web/node_modules`` (installed by npm at set-up) and inlined, with the scenario's
+Leaflet's script and styles, topojson-client and the world-atlas countries are read from the
+package's copy of them (:mod:`deconflict.web.assets`) and inlined, with the scenario's
 volumes.geojson, into one file.
 
 A file opened from disk has no response headers, so the page carries its Content-Security-Policy

@@ -1,8 +1,8 @@
 """The demo map: country outlines decoded from world-atlas TopoJSON, and volumes drawn over them.
 
-Owns three things: finding the world-atlas file that ``make setup`` installs with npm (it is never
-copied into the repository), a small TopoJSON decoder (quantized, delta-encoded arcs; negative arc
-indexes for reversed arcs), and rendering a PNG with matplotlib through ``Figure`` and
+Owns two things (the world-atlas file itself is found by :mod:`deconflict.web.assets`): a small
+TopoJSON decoder (quantized, delta-encoded arcs; negative arc indexes for reversed arcs), and
+rendering a PNG with matplotlib through ``Figure`` and
 ``FigureCanvasAgg`` directly, so nothing touches pyplot's global state or the backend setting.
 
 Longitudes are unwrapped ring by ring (each point within 180 degrees of the one before) and every
@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,8 @@ from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as PolygonPatch
 
 from deconflict import owner_only
-from deconflict.errors import DeconflictError, InvalidDocument
+from deconflict.errors import InvalidDocument
+from deconflict.web.assets import WebAssetsMissing
 from deconflict.web.outline import CONFLICT_COLOUR, party_colours, unwrap_ring
 from deconflict.web.outline import meeting as conflict_geometry
 
@@ -39,12 +39,9 @@ if TYPE_CHECKING:
     from deconflict.demo.report import ReportConflict, ReportVolume
 
 __all__ = [
-    "ATLAS_ENV",
     "Country",
-    "WorldAtlasMissing",
     "conflict_geometry",
     "decode_topology",
-    "find_world_atlas",
     "party_colours",
     "read_countries",
     "render_map",
@@ -54,14 +51,7 @@ __all__ = [
 LonLat = tuple[float, float]
 Ring = tuple[LonLat, ...]
 
-#: Environment variable that points at a world-atlas countries file, before the default place.
-ATLAS_ENV = "DECONFLICT_WORLD_ATLAS"
-_ATLAS_IN_REPO = Path("web", "node_modules", "world-atlas", "countries-50m.json")
 _CONFLICT = CONFLICT_COLOUR
-
-
-class WorldAtlasMissing(DeconflictError, FileNotFoundError):
-    """The world-atlas country outlines are not installed where they were looked for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,27 +64,6 @@ class Country:
     id: str
     name: str
     polygons: tuple[tuple[Ring, ...], ...]
-
-
-def find_world_atlas(environ: Mapping[str, str] | None = None, root: Path | None = None) -> Path:
-    """The world-atlas countries file: ``$DECONFLICT_WORLD_ATLAS`` if set, else
-    ``<root>/web/node_modules/world-atlas/countries-50m.json``, where ``root`` defaults to the
-    repository this source tree is in."""
-    env = os.environ if environ is None else environ
-    if env.get(ATLAS_ENV):
-        path = Path(env[ATLAS_ENV])
-        if not path.is_file():
-            raise WorldAtlasMissing(f"{ATLAS_ENV} names {path}, which is not a file")
-        return path
-    # src/deconflict/demo/mapping.py -> the repository is three levels above the package.
-    base = Path(__file__).resolve().parents[3] if root is None else Path(root)
-    path = base / _ATLAS_IN_REPO
-    if not path.is_file():
-        raise WorldAtlasMissing(
-            f"world-atlas country outlines not found at {path}: run `make setup` (it installs "
-            f"them with npm), or set {ATLAS_ENV} to a world-atlas countries file"
-        )
-    return path
 
 
 def _decode_arcs(topology: Mapping[str, Any]) -> list[list[LonLat]]:
@@ -170,7 +139,7 @@ def read_countries(path: Path) -> list[Country]:
     try:
         topology = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
-        raise WorldAtlasMissing(f"{path}: cannot be read: {error.strerror}") from None
+        raise WebAssetsMissing(f"{path}: cannot be read: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise InvalidDocument(f"{path}: not valid JSON: {error.msg}") from None
     return decode_topology(topology)

@@ -16,7 +16,6 @@ from typing import Any
 
 from deconflict import owner_only
 from deconflict.demo import scenario
-from deconflict.demo.mapping import read_countries, render_map
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339
 from deconflict.model import Agreement
@@ -216,7 +215,7 @@ class ReportFiles:
     folder: Path
     summary: Path
     geojson: Path
-    map: Path
+    map: Path | None  # None: matplotlib (the `report` extra) is not installed
 
 
 def _cell(value: object) -> str:
@@ -408,16 +407,23 @@ def volumes_geojson(
 
 def write_report(folder: Path, report: Report, *, atlas: Path | None = None) -> ReportFiles:
     """Write summary.md, volumes.geojson and map.png into ``folder`` (created if needed).
-    ``atlas`` is a world-atlas countries file (see ``mapping.find_world_atlas``); without it
-    the map has no country outlines."""
+    ``atlas`` is a world-atlas countries file (see ``web.assets.countries_file``); without it
+    the map has no country outlines. The PNG needs matplotlib, an optional extra
+    (``deconflict[report]``): without it the report has no map.png (``files.map`` is None)."""
     folder = Path(folder)
     owner_only.make_dir(folder)  # the report holds every party's volumes, plans among them
-    files = ReportFiles(
-        folder, folder / "summary.md", folder / "volumes.geojson", folder / "map.png"
-    )
+    png = folder / "map.png"
+    files = ReportFiles(folder, folder / "summary.md", folder / "volumes.geojson", png)
     owner_only.write(files.summary, summary_markdown(report).encode())
     collection = volumes_geojson(report.volumes, report.conflicts)
     owner_only.write(files.geojson, (json.dumps(collection, indent=1) + "\n").encode())
+    try:
+        # Imported here: matplotlib takes a second to import, and only this needs it.
+        from deconflict.demo.mapping import read_countries, render_map
+    except ModuleNotFoundError as missing:
+        if missing.name != "matplotlib":
+            raise
+        return ReportFiles(files.folder, files.summary, files.geojson, None)
     countries = read_countries(atlas) if atlas is not None else []
-    render_map(files.map, report.volumes, report.conflicts, countries, title=report.title)
+    render_map(png, report.volumes, report.conflicts, countries, title=report.title)
     return files

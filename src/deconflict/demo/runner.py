@@ -16,7 +16,6 @@ from pathlib import Path
 from deconflict import owner_only
 from deconflict.demo import report as rp
 from deconflict.demo import scenario as sc
-from deconflict.demo.mapping import WorldAtlasMissing, find_world_atlas
 from deconflict.demo.outcome import check_outcomes, gather_report
 from deconflict.demo.settle import prepare_settlement, show_settlement
 from deconflict.engine import Adjustment
@@ -29,6 +28,7 @@ from deconflict.model import (
     RecordKind,
 )
 from deconflict.timefmt import format_clock, format_duration, format_lead, format_shift
+from deconflict.web.assets import WebAssetsMissing, countries_file
 
 __all__ = ["DemoFailed", "DemoResult", "Run", "run_demo"]
 
@@ -266,9 +266,8 @@ def _describe(adjustment: Adjustment) -> str:
 
 
 def _write_html_map(folder: Path, report: rp.Report, echo: Echo) -> None:
-    """The self-contained map.html, when npm has installed Leaflet and world-atlas."""
+    """The self-contained map.html, when the package has its copy of Leaflet and world-atlas."""
     from deconflict.demo.htmlmap import write_html_map
-    from deconflict.web import WebAssetsMissing
 
     try:
         path = write_html_map(
@@ -306,13 +305,17 @@ def run_demo(
         echo(f"{'ok  ' if ok else 'FAIL'}  {text}")
     atlas: Path | None
     try:
-        atlas = find_world_atlas()
-    except WorldAtlasMissing as missing:
+        atlas = countries_file()
+    except WebAssetsMissing as missing:
         echo(f"note: {missing}; the map has no country outlines")
         atlas = None
     files = rp.write_report(folder, report, atlas=atlas)
     echo("")
-    echo(f"report: {files.summary}, {files.geojson}, {files.map}")
+    if files.map is None:
+        echo(f"report: {files.summary}, {files.geojson}")
+        echo("note: no map.png: matplotlib is not installed (pip install 'deconflict[report]')")
+    else:
+        echo(f"report: {files.summary}, {files.geojson}, {files.map}")
     _write_html_map(folder, report, echo)
     if settlement is not None:
         show_settlement(settlement, echo)

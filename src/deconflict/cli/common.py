@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from deconflict.errors import InvalidDocument, InvalidInput
-from deconflict.geo import GeoLimits
 from deconflict.settings import SETTINGS, setting_value
+
+if TYPE_CHECKING:
+    from deconflict.geo import GeoLimits
 
 __all__ = [
     "DbOption",
@@ -50,6 +52,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def geo_limits() -> GeoLimits:
     """The footprint limits from the settings (environment variables or defaults)."""
+    from deconflict.geo import GeoLimits  # here: numpy and shapely are not needed for --help
+
     values = {}
     for name in ("max-vertices", "max-area-m2"):
         raw = setting_value(name)

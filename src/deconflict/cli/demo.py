@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from deconflict.demo.runner import run_demo
 from deconflict.settings import SETTINGS, setting_value
 
 __all__ = ["demo"]
@@ -28,4 +27,6 @@ def demo(
     ] = None,
 ) -> None:
     """Play the seeds' week as a timeline and write a report (Markdown, GeoJSON, PNG map)."""
+    from deconflict.demo.runner import run_demo  # here: the hub is not needed for --help
+
     run_demo(report, typer.echo, scenario)

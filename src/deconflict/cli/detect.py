@@ -10,26 +10,24 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deconflict.cli.common import fail, geo_limits, read_json
-from deconflict.engine import (
-    Entry,
-    SeparationMinima,
-    VolumeIndex,
-    check_minima_accepted,
-    describe,
-)
-from deconflict.geo.geojson import parse_feature_collection
-from deconflict.geo.units import epoch_to_rfc3339
+
+if TYPE_CHECKING:
+    from deconflict.engine import SeparationMinima
 
 __all__ = ["detect", "detect_pairs"]
 
 
 def detect_pairs(document: object, minima: SeparationMinima) -> list[dict[str, Any]]:
     """The ``detect`` output for a decoded FeatureCollection."""
+    from deconflict.engine import Entry, VolumeIndex, describe
+    from deconflict.geo.geojson import parse_feature_collection
+    from deconflict.geo.units import epoch_to_rfc3339
+
     volumes = parse_feature_collection(document, geo_limits())
     index = VolumeIndex(Entry(v.volume.id, v.party, v.volume) for v in volumes)
     out = []
@@ -66,6 +64,9 @@ def detect(
     time_s: Annotated[float, typer.Option(help="Time minimum, seconds.")] = 0.0,
 ) -> None:
     """Print every conflicting pair of volumes of different parties as a JSON array."""
+    # Imported here, not above: numpy, shapely and the engine are not needed for --help.
+    from deconflict.engine import SeparationMinima, check_minima_accepted
+
     minima = SeparationMinima(
         _minimum(horizontal_m, "horizontal-m"),
         _minimum(vertical_m, "vertical-m"),

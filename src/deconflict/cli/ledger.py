@@ -20,16 +20,20 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deconflict import owner_only
 from deconflict.cli.common import DbOption, TokenOption, UrlOption
-from deconflict.client import Client
 from deconflict.errors import InvalidDocument, InvalidInput, VerificationFailed
-from deconflict.hub import Hub
-from deconflict.ledger import Opening, Verifier, verify_opening, verify_receipt
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from deconflict.client import Client
+    from deconflict.hub import Hub
+    from deconflict.ledger import Verifier
 
 __all__ = ["ledger_app"]
 
@@ -57,7 +61,19 @@ def _b64(items: list[bytes]) -> list[str]:
     return [base64.b64encode(item).decode() for item in items]
 
 
+# The hub, the client and the ledger are imported where a command uses them, not above: the
+# CLI builds every command's help at start, and should not pay for what the command won't use.
+
+
+def _hub(db: str) -> AbstractContextManager[Hub]:
+    from deconflict.hub import Hub
+
+    return Hub.open(db)
+
+
 def _verifier(key: str) -> Verifier:
+    from deconflict.ledger import Verifier
+
     path = Path(key)
     if "+" not in key and path.is_file():
         key = path.read_text(encoding="utf-8")
@@ -85,6 +101,8 @@ def _json(value: Any) -> bytes:
 
 def _client(url: str, token: str) -> Client | None:
     """A client of the remote hub at ``url``, or None to act on the local database."""
+    from deconflict.client import Client
+
     return Client(url, token or None) if url else None
 
 
@@ -103,7 +121,7 @@ def verify(
 ) -> None:
     """Recompute the whole log from the store, check every signed checkpoint, and match every
     record the store serves with what the ledger says (one `differs:` line each)."""
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         audit = hub.ledger.audit(None if key is None else _verifier(key))
     if audit.log_problem is not None or audit.report is None:
         raise VerificationFailed(audit.log_problem or "the log does not verify")
@@ -125,7 +143,7 @@ def export(
 ) -> None:
     """Write the ledger's entries, the parties' private entries, the checkpoints and what
     verify finds as JSON files in OUT (owner-only), for an investigation."""
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         data = hub.ledger.export()
     owner_only.make_dir(out)
     for name, value in data.items():
@@ -140,7 +158,7 @@ def export(
 def repair(db: DbOption) -> None:
     """Rebuild the ledger's derived hashes from its entries, only if the entries still give
     every root this hub signed; never rewrites what was signed (else exit 1, nothing written)."""
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         done = hub.ledger.repair()
     typer.echo(f"repaired: {done}")
 
@@ -161,7 +179,7 @@ def checkpoint(
         with client:
             typer.echo(client.checkpoint(fresh=fresh)["note"], nl=False)
         return
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         typer.echo(hub.ledger.checkpoint(), nl=False)
 
 
@@ -173,7 +191,7 @@ def key(db: DbOption, url: UrlOption, token: TokenOption) -> None:
         with client:
             typer.echo(client.ledger_key()["key"])
         return
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         typer.echo(hub.ledger.public_key)
 
 
@@ -191,7 +209,7 @@ def proof_inclusion(
         with client:
             typer.echo(_json(client.inclusion_proof(index, size)), nl=False)
         return
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         tree_size = hub.ledger.size if size is None else size
         proof = hub.ledger.inclusion(index, tree_size)
         entry = hub.ledger.entry(index)
@@ -215,7 +233,7 @@ def proof_consistency(
         with client:
             typer.echo(_json(client.consistency_proof(first, second)), nl=False)
         return
-    with Hub.open(db) as hub:
+    with _hub(db) as hub:
         newer = hub.ledger.size if second is None else second
         proof = hub.ledger.consistency(first, newer)
     typer.echo(_json({"first": first, "second": newer, "proof": _b64(proof)}), nl=False)
@@ -236,7 +254,7 @@ def receipt(
         with client:
             data = client.receipt(record_id)
     else:
-        with Hub.open(db) as hub:
+        with _hub(db) as hub:
             data = hub.ledger.receipt(_acting(party), record_id)
     _write(data, out)
 
@@ -257,7 +275,7 @@ def open_commitment(
         with client:
             document = client.opening(notice_id, version)
     else:
-        with Hub.open(db) as hub:
+        with _hub(db) as hub:
             document = hub.ledger.opening(_acting(party), notice_id, version).to_json()
     _write(_json(document), out)
 
@@ -268,6 +286,8 @@ def verify_receipt_command(
     key: KeyOption,
 ) -> None:
     """Check a receipt offline: the checkpoint's signature, the entry's inclusion under it."""
+    from deconflict.ledger import verify_receipt
+
     checked = verify_receipt(_read(file), _verifier(key))
     entry = json.dumps(checked.entry, ensure_ascii=False, sort_keys=True)
     typer.echo(
@@ -298,6 +318,8 @@ def verify_opening_command(
     key: Annotated[str | None, typer.Option("--key", help="Verifier key for --receipt.")] = None,
 ) -> None:
     """Check that an opening opens its commitment (and the one a receipt's entry holds)."""
+    from deconflict.ledger import Opening, verify_opening, verify_receipt
+
     try:
         opening = Opening.from_json(json.loads(_read(file)))
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -6,6 +6,9 @@ The acting commands (``notice file|list|cancel``, ``plan add``, ``conflicts``, `
 acting, or a remote hub with ``--url`` and ``--token``; ``party add`` and ``agreement add|list``
 likewise against ``cli.backends.Registry`` (``party list`` reads the database only: the API does
 not list parties). Their rows, table and ``--json`` output are made here, the same for both.
+
+What a command needs beyond typer (the backends, the model, the time formats, rich) is imported
+when it runs: every command's help is built whenever the CLI starts.
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from deconflict.cli.backends import (
     AgreementSummary,
@@ -35,11 +36,15 @@ from deconflict.cli.common import (
     UrlOption,
     read_json,
 )
-from deconflict.model import NoticeState
-from deconflict.model.agreement_document import agreement_from_document
-from deconflict.timefmt import format_clock, format_duration, format_lead
 
-__all__ = ["agreement_app", "notice_app", "party_app", "plan_app", "register"]
+if TYPE_CHECKING:
+    from deconflict.model import NoticeState
+
+__all__ = ["NOTICE_STATES", "agreement_app", "notice_app", "party_app", "plan_app", "register"]
+
+#: What ``notice list --state`` takes: the values of ``model.NoticeState``, written out so that
+#: the help needs no model (tests/cli/test_startup.py keeps the two the same).
+NOTICE_STATES = ("filed", "active", "ended", "cancelled")
 
 party_app = typer.Typer(help="Parties that file and receive notices.", no_args_is_help=True)
 agreement_app = typer.Typer(help="Agreements between parties.", no_args_is_help=True)
@@ -54,6 +59,9 @@ def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
     if not rows:
         typer.echo(f"no {title}")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     for column in rows[0]:
         table.add_column(column)
@@ -63,7 +71,27 @@ def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
 
 
 def _clock(seconds: float) -> str:
+    from deconflict.timefmt import format_clock
+
     return format_clock(seconds, weekday=False)
+
+
+def _lead(seconds: float) -> str:
+    from deconflict.timefmt import format_lead
+
+    return format_lead(seconds)
+
+
+def _notice_state(value: str) -> str:
+    if value not in NOTICE_STATES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(NOTICE_STATES)}")
+    return value
+
+
+def _notice_states(values: Sequence[str]) -> list[NoticeState]:
+    from deconflict.model import NoticeState
+
+    return [NoticeState(value) for value in values]
 
 
 def _notice_row(notice: NoticeSummary) -> dict[str, Any]:
@@ -89,7 +117,7 @@ def _conflict_row(conflict: ConflictSummary) -> dict[str, Any]:
         "theirs": f"{conflict.theirs_party}:{conflict.theirs_volume or '(not disclosed)'}",
         "state": conflict.state,
         "from": _clock(conflict.start_s),
-        "lead time": format_lead(conflict.lead_time_s),
+        "lead time": _lead(conflict.lead_time_s),
         "adjustment": advice,
     }
 
@@ -102,7 +130,7 @@ def _notification_row(notification: NotificationSummary) -> dict[str, Any]:
         "about": n.notice_id or n.conflict_id or "",
         "via": n.via or "",
         "state": n.state,
-        "lead time": format_lead(n.lead_time_s),
+        "lead time": _lead(n.lead_time_s),
         "ack by": _clock(n.ack_deadline_s),
     }
 
@@ -152,6 +180,8 @@ def agreement_add(
     token: TokenOption,
 ) -> None:
     """Add an agreement from a JSON file (remote: the token needs the admin scope)."""
+    from deconflict.model.agreement_document import agreement_from_document
+
     agreement = agreement_from_document(read_json(file), str(file))
     with registry(db, url, token) as agreements:
         typer.echo(f"added agreement {agreements.add_agreement(agreement)}")
@@ -181,14 +211,16 @@ def notice_file(
     notice_id: Annotated[str | None, typer.Option("--id", help="Notice id.")] = None,
 ) -> None:
     """File a notice. A notice later than the agreed lead time is accepted and flagged."""
+    from deconflict.timefmt import format_duration
+
     with connect(db, url, token, party) as backend:
         filed = backend.file_notice(read_json(file), file, category, notice_id)
     lead = filed.lead
     flag = (
-        f"LATE: {format_lead(lead.lead_time_s)}, {format_duration(lead.shortfall_s)} short of "
+        f"LATE: {_lead(lead.lead_time_s)}, {format_duration(lead.shortfall_s)} short of "
         f"the agreed {format_duration(lead.required_s)}"
         if lead.late
-        else format_lead(lead.lead_time_s)
+        else _lead(lead.lead_time_s)
     )
     typer.echo(f"filed notice {filed.notice_id} (version {filed.version}): {flag}")
 
@@ -199,12 +231,15 @@ def notice_list(
     url: UrlOption,
     token: TokenOption,
     party: PartyOption = None,
-    state: Annotated[list[NoticeState] | None, typer.Option(help="Only these states.")] = None,
+    state: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Only these states ({', '.join(NOTICE_STATES)}).", parser=_notice_state),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The notices a party may see (its own, and others' as its agreements disclose them)."""
     with connect(db, url, token, party) as backend:
-        rows = [_notice_row(n) for n in backend.list_notices(state or [])]
+        rows = [_notice_row(n) for n in backend.list_notices(_notice_states(state or []))]
     _print(rows, as_json, "notices")
 
 

@@ -2,7 +2,11 @@
 ``--as``) or a remote hub's API (``RemoteBackend``, ``--url`` and ``--token``), both behind the one
 ``Backend`` interface, so each command is written once and prints the same either way; likewise
 parties and agreements behind ``Registry``. ``connect`` and ``registry`` pick one from the common
-options."""
+options.
+
+The two backends are imported when a command connects, not with this package: every command's
+help is built at start, and neither the hub (SQLAlchemy, psycopg, numpy) nor the client (httpx)
+is needed for it."""
 
 from __future__ import annotations
 
@@ -19,9 +23,6 @@ from deconflict.cli.backends.base import (
     PlanSummary,
     Registry,
 )
-from deconflict.cli.backends.local import LocalBackend, LocalRegistry, hub_session
-from deconflict.cli.backends.remote import RemoteBackend, RemoteRegistry
-from deconflict.client import Client
 from deconflict.errors import InvalidInput
 
 __all__ = [
@@ -29,16 +30,11 @@ __all__ = [
     "Backend",
     "ConflictSummary",
     "Filed",
-    "LocalBackend",
-    "LocalRegistry",
     "NoticeSummary",
     "NotificationSummary",
     "PlanSummary",
     "Registry",
-    "RemoteBackend",
-    "RemoteRegistry",
     "connect",
-    "hub_session",
     "registry",
 ]
 
@@ -48,11 +44,16 @@ def connect(db: str, url: str, token: str, party: str | None) -> Iterator[Backen
     """The remote hub at ``url`` when one is given (the token's party acts), else the database
     ``db`` with ``party`` acting; without either, InvalidInput."""
     if url:
+        from deconflict.cli.backends.remote import RemoteBackend
+        from deconflict.client import Client
+
         with Client(url, token or None) as client:
             yield RemoteBackend(client)
         return
     if party is None:
         raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")
+    from deconflict.cli.backends.local import LocalBackend
+
     yield LocalBackend(db, party)
 
 
@@ -61,7 +62,12 @@ def registry(db: str, url: str, token: str) -> Iterator[Registry]:
     """The parties and agreements of the remote hub at ``url`` when one is given (adding needs
     the token's admin scope), else of the database ``db``."""
     if url:
+        from deconflict.cli.backends.remote import RemoteRegistry
+        from deconflict.client import Client
+
         with Client(url, token or None) as client:
             yield RemoteRegistry(client)
         return
+    from deconflict.cli.backends.local import LocalRegistry
+
     yield LocalRegistry(db)

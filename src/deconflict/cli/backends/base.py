@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deconflict.errors import InvalidDocument
-from deconflict.model import Agreement, NoticeState
-from deconflict.policy import LeadCheck
+
+if TYPE_CHECKING:  # only named here: the CLI's help is built without the model loaded
+    from deconflict.model import Agreement, NoticeState
+    from deconflict.policy import LeadCheck
 
 __all__ = [
     "AgreementSummary",

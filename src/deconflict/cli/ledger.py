@@ -101,9 +101,11 @@ def _json(value: Any) -> bytes:
 
 def _client(url: str, token: str) -> Client | None:
     """A client of the remote hub at ``url``, or None to act on the local database."""
+    if not url:
+        return None
     from deconflict.client import Client
 
-    return Client(url, token or None) if url else None
+    return Client(url, token or None)
 
 
 def _acting(party: str | None) -> str:

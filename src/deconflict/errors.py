@@ -16,6 +16,8 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     ├── NotYetCommitted                   it is there, and committed to by the ledger soon
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
+    │   ├── StoreUnavailable              for now only (connection lost, locked, disk full)
+    │   └── CorruptRecord                 a stored record cannot be read back
     └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
         ├── ForkDetected                  two signed checkpoints that cannot both be true
         └── LedgerBroken                  the log no longer extends what the hub signed: no signing
@@ -26,9 +28,12 @@ where they happen, so the CLI can print one clear line for any of them.
 
 from __future__ import annotations
 
+import math
+
 __all__ = [
     "AlreadyExists",
     "AmbiguousId",
+    "CorruptRecord",
     "DeconflictError",
     "ForkDetected",
     "InvalidDocument",
@@ -41,6 +46,7 @@ __all__ = [
     "NotYetCommitted",
     "RefusedDestination",
     "StoreError",
+    "StoreUnavailable",
     "VerificationFailed",
     "VersionConflict",
 ]
@@ -54,9 +60,12 @@ class DeconflictError(Exception):
 
 
 class InvalidInput(DeconflictError, ValueError):
-    """Input that cannot be accepted; the message says what and why."""
+    """Input that cannot be accepted; the message says what and why. ``field`` names the part
+    of the request at fault, when the raiser knows it (``/features/0``, ``query:after``,
+    ``path:conflict_id``; the API puts it in the problem's ``field``)."""
 
     status = 422
+    field: str | None = None
 
 
 class InvalidGeometry(InvalidInput):
@@ -136,9 +145,33 @@ class VersionConflict(DeconflictError, ValueError):
 
 
 class StoreError(DeconflictError, RuntimeError):
-    """The store failed; the message says what it was doing."""
+    """The store failed; the message says what it was doing, and may quote the driver (for
+    the operator's log and the CLI: the API never shows it, security.md §3.1)."""
+
+    status = 500
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot serve now but may in a moment: its connection was lost, it is locked
+    past every retry, its disk is full. The message is for the user who asked, said so that
+    they understand it (never the driver's text); the API answers 503 with ``Retry-After``:
+    ``retry_after_s``, rounded up to whole seconds."""
 
     status = 503
+
+    def __init__(
+        self,
+        message: str = "the hub's store is unavailable for a moment; try again",
+        retry_after_s: float = 1.0,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after_s)))}
+
+
+class CorruptRecord(StoreError):
+    """A stored record cannot be read back as one (the store was edited or damaged); the
+    message names the record's kind and the fault, for the operator."""
 
 
 class VerificationFailed(DeconflictError, ValueError):

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from deconflict.errors import StoreError
+from deconflict.errors import StoreError, StoreUnavailable
 from deconflict.model import Party
 from deconflict.store import Detection, LeaseLost, RetryPolicy, open_store, order
 from deconflict.store.retry import Retryable, is_retryable
@@ -145,9 +145,10 @@ def test_retry_policy_reruns_then_gives_up():
     def hopeless() -> str:
         raise Retryable("raced")
 
-    with pytest.raises(StoreError, match="gave up after 4 attempts") as caught:
+    with pytest.raises(StoreUnavailable, match="busy") as caught:  # 503, Retry-After
         policy.run(hopeless)
     assert not isinstance(caught.value, Retryable)
+    assert isinstance(caught.value.__cause__, Retryable)  # the driver's words, for the log
 
 
 @pytest.mark.postgres

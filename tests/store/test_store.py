@@ -405,15 +405,18 @@ def test_bad_files_are_store_errors(tmp_path):
         open_sqlite(junk)
 
 
-def test_malformed_stored_volumes_are_invalid_documents():
-    """Stored volume JSON that cannot be read back is InvalidDocument, naming no driver error."""
-    from deconflict.errors import InvalidDocument
-    from deconflict.store.codec import volumes_from_json
+def test_malformed_stored_volumes_are_corrupt_records():
+    """Stored volume JSON that cannot be read back is the store's fault (CorruptRecord, a
+    StoreError: the API answers 500 and says nothing of it), never the caller's bad input."""
+    from deconflict.errors import CorruptRecord, InvalidInput
+    from deconflict.store.codec import agreement_from_json, volumes_from_json
 
-    with pytest.raises(InvalidDocument):
-        volumes_from_json('[{"id": "v", "footprint": {"geometry": {"type": "Blob"}}}]')
-    with pytest.raises(InvalidDocument):
-        volumes_from_json("not json")
+    for text in ('[{"id": "v", "footprint": {"geometry": {"type": "Blob"}}}]', "not json"):
+        with pytest.raises(CorruptRecord) as caught:
+            volumes_from_json(text)
+        assert not isinstance(caught.value, InvalidInput)
+    with pytest.raises(CorruptRecord):
+        agreement_from_json('{"id": "A", "parties": "US"}')
 
 
 def test_detection_lag_counts_what_the_detector_has_not_passed(store):

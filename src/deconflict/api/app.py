@@ -24,7 +24,7 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deconflict.api import mapview, outcomes, problems, records, session, ui, webhooks
+from deconflict.api import edge, mapview, outcomes, problems, records, session, ui, webhooks
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.headers import SecurityHeaders
@@ -186,6 +186,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.router.route_class = edge.EdgeRoute  # the app's own routes (health) too
     app.state.service = svc
     app.state.geo_limits = settings.geo_limits
     problems.install(app)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Scope
+from deconflict.api.edge import VERSION_MAX, EdgeRoute
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.service import Caller, need, service
 from deconflict.hub import Hub
@@ -31,7 +32,7 @@ from deconflict.ledger import Checkpoint, Verifier
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+router = APIRouter(prefix="/v1/ledger", tags=["ledger"], route_class=EdgeRoute)
 
 _MAX_PAGE = 1000
 T = TypeVar("T")
@@ -263,7 +264,9 @@ async def opening(
     notice_id: str,
     request: Request,
     principal: Caller,
-    version: Annotated[int | None, Query(ge=1, description="Version (default: current).")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=VERSION_MAX, description="Version (default: current).")
+    ] = None,
 ) -> OpeningOut:
     """The salt and content that open the commitment to one of the caller's own notices (to
     hand an arbiter with the receipt that holds the commitment)."""

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from deconflict.api.auth import Scope
+from deconflict.api.edge import EdgeRoute
 from deconflict.api.outcomes import conflict_view
 from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import ConflictOut, SideOut
@@ -29,7 +30,7 @@ from deconflict.web.features import Ring, conflict_feature, volume_feature
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
 
 def _suggestion(out: ConflictOut) -> list[str]:

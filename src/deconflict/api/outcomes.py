@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from deconflict.api.auth import Scope
+from deconflict.api.edge import EdgeRoute
 from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import (
     AgreementIn,
@@ -22,7 +23,7 @@ from deconflict.api.schemas import (
     notifications_seen,
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
-from deconflict.api.stream import event_stream
+from deconflict.api.stream import event_stream, parse_event_id
 from deconflict.errors import NotFound
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict
@@ -31,7 +32,7 @@ from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = ["conflict_view", "router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
 
 def conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
@@ -167,9 +168,12 @@ async def events(
     """Server-sent events: the caller's notifications in order (created time, then id), each
     with its id; reconnecting with ``Last-Event-ID`` resumes after it without loss."""
     need(principal, Scope.READ)
-    stream: AsyncIterator[bytes] = event_stream(
-        request, principal.party, last_event_id or after, once
+    cursor = (
+        parse_event_id(last_event_id)
+        if last_event_id and last_event_id.strip()
+        else parse_event_id(after, "query:after")
     )
+    stream: AsyncIterator[bytes] = event_stream(request, principal.party, cursor, once)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -5,6 +5,12 @@ Every error the service returns goes through :func:`problem`: deconflict's own e
 errors raised by the routes (auth, scope, limits) and anything unexpected (a 500 that says nothing
 of the internals). A problem names the offending field in ``field`` when one is known, and lists
 validation errors in ``errors``.
+
+The store's failures (security.md §3.1): ``StoreUnavailable`` (for now only: the connection lost,
+locked past every retry, a full disk) is 503 with ``Retry-After`` and its own message, written
+for a user; any other ``StoreError`` is 500 with a generic text, its message (which may quote the
+driver: SQL, parameters, another party's values) going to the log only. A body that is not JSON
+at all is 422 naming ``/``, as every other bad body names its field.
 """
 
 from __future__ import annotations
@@ -19,9 +25,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from deconflict.errors import DeconflictError, InvalidInput, LedgerBroken
+from deconflict.errors import (
+    DeconflictError,
+    InvalidInput,
+    LedgerBroken,
+    StoreError,
+    StoreUnavailable,
+)
+from deconflict.store.retry import Retryable
+from deconflict.store.transient import BUSY
 
-__all__ = ["ApiError", "InvalidField", "install", "problem"]
+__all__ = ["STORE_FAILED", "ApiError", "InvalidField", "install", "problem"]
+
+#: What a client is told of a store failure that is not transient (the log has the rest).
+STORE_FAILED = "the hub could not complete this request; its operator's log has the details"
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("deconflict.api")
@@ -79,8 +96,15 @@ async def _on_deconflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DeconflictError)
     if isinstance(error, LedgerBroken):  # its message is the operator's (logged once, there)
         return problem(error.status, error.public, headers={"Retry-After": "60"})
+    if isinstance(error, Retryable):  # raced other writers past every run: for now only
+        error = StoreUnavailable(BUSY)
+    if isinstance(error, StoreUnavailable):
+        log.warning("store unavailable: %s (%s)", error, error.__cause__ or "no cause")
+    elif isinstance(error, StoreError):  # its text may quote the driver: the log's only
+        log.error("store failed: %s", error, exc_info=error.__cause__)
+        return problem(500, STORE_FAILED)
     status = int(getattr(error, "status", 500))
-    if status >= 500:
+    if status >= 500 and not isinstance(error, StoreUnavailable):
         log.error("request failed: %s", error)
     return problem(
         status,
@@ -90,10 +114,28 @@ async def _on_deconflict(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def _error_field(e: Mapping[str, Any]) -> str:
+    """Where a validation error is: a JSON pointer into the body (``/features/0``), or
+    ``query:name``, ``path:name``, ``header:name``. A body that is not JSON is ``/`` as a
+    whole (FastAPI's ``loc`` holds the character's position there, not a member)."""
+    if e.get("type") == "json_invalid":
+        return "/"
+    return _pointer(e["loc"])
+
+
+def _message(e: Mapping[str, Any]) -> str:
+    if e.get("type") == "json_invalid":
+        where = e["loc"][-1] if len(e["loc"]) > 1 else None
+        reason = (e.get("ctx") or {}).get("error", e["msg"])
+        at = f" at character {where}" if isinstance(where, int) else ""
+        return f"the body is not valid JSON{at}: {reason}"
+    return str(e["msg"])
+
+
 async def _on_validation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    errors = [{"field": _pointer(e["loc"]), "message": e["msg"]} for e in error.errors()]
-    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    errors = [{"field": _error_field(e), "message": _message(e)} for e in error.errors()]
+    first = errors[0] if errors else {"field": "/", "message": "invalid request"}
     return problem(
         422, f"{first['field']}: {first['message']}", field=first["field"], errors=errors
     )
@@ -101,6 +143,10 @@ async def _on_validation(request: Request, error: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, ValueError):
+        # FastAPI's "There was an error parsing the body": not UTF-8, say (not JSON is ours).
+        detail = "/: the body is not valid JSON (UTF-8 text)"
+        return problem(422, detail, field="/", errors=[{"field": "/", "message": detail[3:]}])
     return problem(error.status_code, str(error.detail), headers=error.headers)
 
 

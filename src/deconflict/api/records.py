@@ -17,6 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from deconflict.api.auth import Principal, Scope
+from deconflict.api.edge import EdgeRoute
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.schemas import (
     NoticeIn,
@@ -50,7 +51,7 @@ from deconflict.model.ids import check_id, is_id
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
 
 def volumes_from(

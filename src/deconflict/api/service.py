@@ -29,11 +29,12 @@ from deconflict.api import session
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.limits import RateLimiter
-from deconflict.api.problems import ApiError
+from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.runner import HubRunner
 from deconflict.store import SqlStore
 from deconflict.store.retry import Retryable
 from deconflict.store.service_state import ServiceState, StoredResponse
+from deconflict.store.transactions import DuplicateInUnit
 
 if TYPE_CHECKING:
     from deconflict.api.webhooks import Webhooks
@@ -231,8 +232,8 @@ async def idempotent_post(
     response is stored, so a group's write lock is not held while its answers are built."""
     svc = service(request)
     key = request.headers.get("idempotency-key")
-    if key is not None and not 1 <= len(key) <= _KEY_MAX:
-        raise ApiError(400, f"Idempotency-Key must be 1 to {_KEY_MAX} characters")
+    if key is not None and not 1 <= len(key) <= _KEY_MAX:  # the edge refuses it first
+        raise InvalidField("header:Idempotency-Key", f"Idempotency-Key must be 1 to {_KEY_MAX}")
     party = principal.party
     if key is None:
         # Encoded here, not on the hub thread: in a group, that holds the write lock.
@@ -246,6 +247,18 @@ async def idempotent_post(
     fingerprint = f"{request.method} {request.url.path} {digest}"
 
     def job(hub: Hub) -> tuple[StoredResponse, bool]:
+        # Alone in its own unit, a write whose new id is found stored at the commit answers
+        # 409 as it does without a key (issue 19: it answered 503, retried for ever); in a
+        # group, the group runs each of its writes again alone.
+        alone = not hub.store.in_unit
+        try:
+            return unit(hub)
+        except DuplicateInUnit as error:
+            if alone:
+                raise error.already_exists() from None
+            raise
+
+    def unit(hub: Hub) -> tuple[StoredResponse, bool]:
         state = service_state(hub)
         # One transaction (or a savepoint of the group's): the look-up, the change, the record.
         with hub.store.unit_of_work("answering an idempotent request"):

@@ -33,6 +33,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Principal
+from deconflict.api.edge import EdgeRoute
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.geo.units import epoch_to_rfc3339
 
@@ -59,7 +60,7 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _JWT = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){1,4}$"
 _TOKEN_MAX = 3800
 
-router = APIRouter(prefix="/v1", tags=["session"])
+router = APIRouter(prefix="/v1", tags=["session"], route_class=EdgeRoute)
 
 
 def _problem(description: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from deconflict.api.problems import InvalidField
+from deconflict.api.edge import EventKey, parse_event_id
 from deconflict.api.schemas import NotificationOut, notifications_seen
 from deconflict.api.service import service
 from deconflict.hub import Hub
@@ -26,10 +26,6 @@ from deconflict.model import Notification
 __all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
 
 _KEEPALIVE_S = 15.0
-
-
-#: A notification's place in its stream: (created microseconds, notification id).
-EventKey = tuple[int, str]
 
 
 def event_key(notification: Notification) -> EventKey:
@@ -45,25 +41,17 @@ def event_id(notification: Notification) -> str:
     return id_of_key(event_key(notification))
 
 
-def parse_event_id(text: str | None) -> EventKey | None:
-    if text is None or not text.strip():
-        return None
-    micros, dot, rest = text.strip().partition(".")
-    if not dot or not micros.lstrip("-").isdigit():
-        raise InvalidField("header:Last-Event-ID", f"{text!r} is not an event id of this stream")
-    return int(micros), rest
-
-
 def _event(key: EventKey, shown: NotificationOut) -> bytes:
     body = shown.model_dump_json()
     return f"id: {id_of_key(key)}\nevent: notification\ndata: {body}\n\n".encode()
 
 
 async def event_stream(
-    request: Request, party: str, last: str | None, once: bool = False
+    request: Request, party: str, cursor: EventKey | None, once: bool = False
 ) -> AsyncIterator[bytes]:
+    """The stream after ``cursor`` (a :func:`parse_event_id`, parsed before the stream
+    starts, so a bad one is a 422 and not a 200 cut short)."""
     svc = service(request)
-    cursor = parse_event_id(last)
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.
     sent: set[str] = set()
 

@@ -585,11 +585,13 @@ class Hub:
         else:
             record = self._store.get_plan(mine.record_key)
         volume = next((v for v in record.volumes if v.id == mine.volume_id), None)
-        if volume is None:
-            raise InvalidInput(
+        if volume is None:  # amended away, and detection has not closed the conflict yet
+            gone = InvalidInput(
                 f"conflict {conflict_id!r}: volume {mine.volume_id!r} is no longer in "
                 f"{mine.kind} {mine.record_id!r}"
             )
+            gone.field = "path:conflict_id"
+            raise gone
         # From the store, not the detector's index: in a hub process that is not the detector
         # (see DetectorWorker) that index is as old as the process's last turn as leader.
         # A volume the party may not see counts as its envelope (security.md §3.6).

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from deconflict.engine import SeparationMinima
-from deconflict.errors import InvalidDocument, InvalidInput
+from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.ledger import canonical, canonical_number, canonical_string
 from deconflict.model import Agreement, Disclosure
@@ -240,12 +240,10 @@ def _keep_read(text: str, volumes: tuple[Volume4D, ...]) -> None:
 def _parse_volumes(text: str) -> tuple[Volume4D, ...]:
     try:
         return tuple(volume_from_dict(item) for item in json.loads(text))
-    except InvalidDocument:
-        raise
-    except InvalidInput as error:
-        raise InvalidDocument(f"stored volumes are invalid: {error}") from None
+    except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
+        raise CorruptRecord(f"stored volumes are invalid: {error}") from None
     except (ValueError, KeyError, TypeError, IndexError) as error:
-        raise InvalidDocument(f"stored volumes are malformed: {error!r}") from None
+        raise CorruptRecord(f"stored volumes are malformed: {error!r}") from None
 
 
 def agreement_to_json(agreement: Agreement) -> str:
@@ -270,7 +268,7 @@ def agreement_from_json(text: str) -> Agreement:
             default_disclosure=Disclosure(data["default_disclosure"]),
             ack_deadline_s=data["ack_deadline_s"],
         )
-    except InvalidDocument:
-        raise
+    except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
+        raise CorruptRecord(f"stored agreement is invalid: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise InvalidDocument(f"stored agreement is malformed: {error!r}") from None
+        raise CorruptRecord(f"stored agreement is malformed: {error!r}") from None

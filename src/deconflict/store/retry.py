@@ -18,7 +18,8 @@ from typing import TypeVar
 
 from sqlalchemy import exc
 
-from deconflict.errors import StoreError
+from deconflict.errors import StoreError, StoreUnavailable
+from deconflict.store.transient import BUSY
 
 __all__ = ["RETRYABLE_SQLSTATES", "RetryPolicy", "Retryable", "is_retryable"]
 
@@ -54,8 +55,8 @@ class RetryPolicy:
             try:
                 return transaction()
             except Retryable as error:
-                if attempt + 1 == self.attempts:
-                    raise StoreError(f"{error} (gave up after {self.attempts} attempts)") from None
+                if attempt + 1 == self.attempts:  # the driver's words stay in the cause (the log)
+                    raise StoreUnavailable(BUSY) from error
                 cap = min(self.max_delay_s, self.base_delay_s * 2**attempt)
                 self.sleep(random.uniform(0.0, cap))
         raise StoreError("a transaction was given no attempt")  # attempts < 1

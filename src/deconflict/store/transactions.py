@@ -11,13 +11,15 @@ policy that runs a whole transaction again.
 Errors are translated by :func:`translated`: an integrity violation is ``InvalidInput`` (a
 duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Retryable`` (the
 :func:`transaction` decorator runs the whole method again under the store's
-:class:`RetryPolicy`), anything else from the driver is ``StoreError``.
+:class:`RetryPolicy`), a failure that is for now only is ``StoreUnavailable``
+(:mod:`deconflict.store.transient`), anything else from the driver is ``StoreError``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ from deconflict.errors import (
 from deconflict.store import bulk, lease, ledger_append, order, secrets, wakeup
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
+from deconflict.store.transient import transient
 
 #: Execution option of a connection that only reads (see ``read_connection``): on SQLite its
 #: transaction is a plain BEGIN, which neither takes nor waits for the write lock (engines.py).
@@ -45,6 +48,7 @@ READ_ONLY = "deconflict_read_only"
 __all__ = [
     "IN_UNIT",
     "READ_ONLY",
+    "DuplicateInUnit",
     "SqlTransactions",
     "insert_with_unit",
     "transaction",
@@ -80,6 +84,32 @@ def _migrate(engine: sa.Engine) -> None:
         secrets.ensure(connection)
 
 
+class DuplicateInUnit(StoreError):
+    """A unit of work failed at its commit because the one new id ``doing`` deferred is
+    stored already. The unit's owner runs its writes again each alone, where a write alone
+    answers ``AlreadyExists``; one that owns the unit (a single write, its own unit) answers
+    :meth:`already_exists`, the same words as that write outside a unit."""
+
+    def __init__(self, doing: str) -> None:
+        super().__init__(f"{doing}: one with that id already exists (at the unit's commit)")
+        self.doing = doing
+
+    def already_exists(self) -> AlreadyExists:
+        return AlreadyExists(f"{self.doing}: one with that id already exists")
+
+
+def _duplicate_table(error: exc.IntegrityError) -> str | None:
+    """The table of a duplicate-key refusal (PostgreSQL names it; SQLite says
+    ``UNIQUE constraint failed: <table>.<column>``), or None."""
+    if not _is_unique_violation(error):
+        return None
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None and getattr(diag, "table_name", None):
+        return str(diag.table_name)
+    found = re.search(r"UNIQUE constraint failed: (\w+)\.", str(error.orig))
+    return found.group(1) if found else None
+
+
 def _is_unique_violation(error: exc.IntegrityError) -> bool:
     """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE constraint)."""
     orig = error.orig
@@ -100,9 +130,16 @@ def translated(doing: str) -> Iterator[None]:
             if _is_unique_violation(error):
                 raise AlreadyExists(f"{doing}: one with that id already exists") from None
             raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
-        raise StoreError(f"{doing}: {error}") from None
+        raise _failed(doing, error) from error
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
-        raise StoreError(f"{doing}: {error}") from None
+        raise _failed(doing, error) from error
+
+
+def _failed(doing: str, error: BaseException) -> StoreError:
+    """``StoreUnavailable`` if ``error`` is for now only, else ``StoreError`` quoting it (the
+    driver's words are for the operator's log and the CLI; the API never shows them)."""
+    unavailable = transient(error)
+    return unavailable if unavailable is not None else StoreError(f"{doing}: {error}")
 
 
 P = ParamSpec("P")
@@ -140,7 +177,7 @@ class SqlTransactions:
         # Reads a unit of work repeats for every write it groups (the agreements, whether a
         # party exists), kept until the unit ends, a savepoint is undone or they are written.
         self._unit_reads: dict[str, Any] = {}
-        self._unit_ids: set[tuple[str, str]] = set()  # ids the unit's writes deferred rows of
+        self._unit_ids: dict[tuple[str, str], str] = {}  # ids the unit's writes deferred rows of
         self.retry = retry if retry is not None else RetryPolicy()
         watch(engine)
 
@@ -263,16 +300,27 @@ class SqlTransactions:
         key = (table.name, record_id)
         if key in self._unit_ids:
             raise AlreadyExists(f"{doing}: one with that id already exists")
-        self._unit_ids.add(key)
+        self._unit_ids[key] = doing
+
+    def _refused(self, error: exc.IntegrityError) -> StoreError:
+        """What a refused deferred insert fails its unit with: ``DuplicateInUnit`` naming the
+        write when the refusal is a duplicate id of a table the unit deferred one new id of
+        (the unit's only write of that table, so it is that one's), else ``StoreError``."""
+        table = _duplicate_table(error)
+        doings = {doing for (name, _), doing in self._unit_ids.items() if name == table}
+        if table is not None and len(doings) == 1:
+            return DuplicateInUnit(doings.pop())
+        return StoreError(f"a write of this unit of work was refused: {error.orig}")
 
     def _flush_inserts(self, connection: sa.Connection) -> None:
         """Insert the rows the unit's writes deferred. A refused insert (an id already stored)
-        is the unit's failure, not that of the write it interrupts: ``StoreError``, on which a
-        unit's owner runs each write alone, and each is answered as it deserves."""
+        is the unit's failure, not that of the write it interrupts: ``StoreError`` (or its
+        ``DuplicateInUnit``), on which a unit's owner runs each write alone, and each is
+        answered as it deserves."""
         try:
             bulk.flush_inserts(connection)
         except exc.IntegrityError as error:
-            raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
+            raise self._refused(error) from None
 
     def _take_write_turn(
         self, connection: sa.Connection, announce: bool, first: Sequence[str] = ()
@@ -327,7 +375,7 @@ class SqlTransactions:
                 bulk.flush_inserts(connection)
                 ledger_append.flush(connection)
         except exc.IntegrityError as error:
-            raise StoreError(f"a write of this unit of work was refused: {error.orig}") from None
+            raise self._refused(error) from None
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Scope
+from deconflict.api.edge import EdgeRoute
 from deconflict.api.problems import InvalidField
 from deconflict.api.service import Caller, need, service
 from deconflict.api.webhooks.guard import MAX_URL_CHARS
@@ -22,7 +23,7 @@ from deconflict.errors import NotFound, RefusedDestination
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(prefix="/v1", tags=["notifications"], route_class=EdgeRoute)
 
 
 class WebhookIn(BaseModel):

@@ -115,12 +115,14 @@ async def client_with(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @contextmanager
-def loopback(db: Path) -> Iterator[str]:
-    """The hub on ``db`` served by uvicorn on an ephemeral port of 127.0.0.1: its URL; stopped
-    at the end (for what only a real server shows: the network, live streams, the CLI)."""
+def loopback(db: Path | str, app: Any = None) -> Iterator[str]:
+    """The hub on ``db`` (or ``app``, already made) served by uvicorn on an ephemeral port of
+    127.0.0.1: its URL; stopped at the end (for what only a real server shows: the network,
+    live streams, the CLI)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(ApiSettings(db=db)), log_level="warning", lifespan="on")
+    served = app if app is not None else create_app(ApiSettings(db=db))
+    config = uvicorn.Config(served, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -24,7 +24,17 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from deconflict.api import edge, mapview, outcomes, problems, records, session, ui, webhooks
+from deconflict.api import (
+    edge,
+    mapview,
+    openapi,
+    outcomes,
+    problems,
+    records,
+    session,
+    ui,
+    webhooks,
+)
 from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.headers import SecurityHeaders
@@ -190,6 +200,7 @@ def create_app(
     app.state.service = svc
     app.state.geo_limits = settings.geo_limits
     problems.install(app)
+    openapi.install(app)
     app.include_router(records.router)
     app.include_router(outcomes.router)
     app.include_router(webhooks.router)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Scope
 from deconflict.api.edge import VERSION_MAX, EdgeRoute
+from deconflict.api.openapi import not_yet
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.service import Caller, need, service
 from deconflict.hub import Hub
@@ -244,7 +245,10 @@ async def consistency(
 @router.get(
     "/receipts/{record_id}",
     response_class=Response,
-    responses={200: {"model": ReceiptOut, "description": "The receipt file, byte for byte."}},
+    responses={
+        200: {"model": ReceiptOut, "description": "The receipt file, byte for byte."},
+        **not_yet("A private entry (of a plan's conflict): its receipt comes at its digest."),
+    },
 )
 async def receipt(record_id: str, request: Request, principal: Caller) -> Response:
     """The receipt of a notice the caller filed (its filing), or of a notification to it or

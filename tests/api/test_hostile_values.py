@@ -1,0 +1,181 @@
+"""Hostile values at the edge of every route (security.md §3.1): integers past 64 bits in a
+query, a path or If-Match, a NUL or a control character in any query or path value, a malformed
+Last-Event-ID or stream cursor, a bad Idempotency-Key, a body that is not JSON. Each is 422
+``application/problem+json`` naming the field, on SQLite and PostgreSQL alike: never a 500 (as
+SQLite's integer overflow was), a 503 quoting the SQL and its parameters (as PostgreSQL's NUL and
+overflow were), or a 200 stream cut short (as a bad Last-Event-ID was)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from tests.api.harness import circle, client, notice_body, token
+
+pytestmark = pytest.mark.anyio
+
+HUGE = str(2**64 + 5)
+#: Words that only a driver, a traceback or SQL would put in an answer.
+LEAKS = ("SQL", "SELECT", "psycopg", "sqlite", "Traceback", "bigint", "out of range", "NUL (0x00")
+
+
+def _refused(answer: httpx.Response, field: str) -> None:
+    assert answer.status_code == 422, (field, answer.status_code, answer.text)
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["field"] == field, answer.text
+    assert not any(word in answer.text for word in LEAKS), answer.text
+
+
+#: (method, path with {}, field) of every integer a route takes in its query.
+INTEGERS = [
+    ("GET", "/v1/notices?limit={}", "query:limit"),
+    ("GET", "/v1/notifications?limit={}", "query:limit"),
+    ("GET", "/v1/ledger/checkpoints?since={}", "query:since"),
+    ("GET", "/v1/ledger/checkpoints?limit={}", "query:limit"),
+    ("GET", "/v1/ledger/proofs/inclusion?index={}", "query:index"),
+    ("GET", "/v1/ledger/proofs/inclusion?index=0&size={}", "query:size"),
+    ("GET", "/v1/ledger/proofs/consistency?first={}", "query:first"),
+    ("GET", "/v1/ledger/proofs/consistency?first=1&second={}", "query:second"),
+    ("GET", "/v1/ledger/openings/N1?version={}", "query:version"),
+]
+
+#: (method, path with {}, field) of every text value of a query or a path.
+TEXTS = [
+    ("GET", "/v1/notices/{}", "path:notice_id"),
+    ("GET", "/v1/notices?party={}", "query:party"),
+    ("GET", "/v1/notices?after={}", "query:after"),
+    ("GET", "/v1/notices?near={}", "query:near"),
+    ("GET", "/v1/notices?start={}", "query:start"),
+    ("GET", "/v1/notices/N1?party={}", "query:party"),
+    ("PATCH", "/v1/notices/{}", "path:notice_id"),
+    ("POST", "/v1/notices/{}/cancel", "path:notice_id"),
+    ("GET", "/v1/plans/{}", "path:plan_id"),
+    ("GET", "/v1/conflicts/{}", "path:conflict_id"),
+    ("GET", "/v1/notifications/{}", "path:notification_id"),
+    ("GET", "/v1/notifications?after={}", "query:after"),
+    ("POST", "/v1/notifications/{}/ack", "path:notification_id"),
+    ("GET", "/v1/ledger/entries?record={}", "query:record"),
+    ("GET", "/v1/ledger/entries?record=N1&party={}", "query:party"),
+    ("GET", "/v1/ledger/receipts/{}", "path:record_id"),
+    ("GET", "/v1/ledger/openings/{}", "path:notice_id"),
+    ("GET", "/v1/map?party={}", "query:party"),
+]
+
+
+async def _filed(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    filed = await http.post("/v1/notices", json=notice_body(circle("v1"), id="N1"), headers=headers)
+    assert filed.status_code == 201, filed.text
+
+
+async def _ask(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]) -> Any:
+    body = {"category": "x"} if method == "PATCH" else None
+    extra = {"If-Match": '"1"'} if method == "PATCH" else {}
+    return await http.request(method, url, json=body, headers={**headers, **extra})
+
+
+async def test_integers_past_64_bits_are_refused_naming_the_field(site):
+    """security.md §3.1: 2**64 + 5 in any integer of a query is 422 naming it (it was a 500 on
+    SQLite and a 503 quoting the SQL on PostgreSQL); also past a version's 32 bits."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        await _filed(http, ru)
+        for method, template, field in INTEGERS:
+            _refused(await _ask(http, method, template.format(HUGE), ru), field)
+            _refused(await _ask(http, method, template.format("-" + HUGE), ru), field)
+        version = f"/v1/ledger/openings/N1?version={2**31}"
+        _refused(await http.get(version, headers=ru), "query:version")
+
+
+async def test_a_nul_or_control_character_in_a_query_or_path_is_refused(site):
+    """security.md §3.1: a NUL, a line break or a bidirectional override in any query value or
+    path parameter is 422 naming it (PostgreSQL answered 503 quoting the statement)."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        await _filed(http, ru)
+        for method, template, field in TEXTS:
+            for bad in ("a%00b", "a%0Ab", "a%E2%80%AEb"):
+                _refused(await _ask(http, method, template.format(bad), ru), field)
+        _refused(await http.get("/v1/notices?party=" + "x" * 2000, headers=ru), "query:party")
+
+
+@pytest.mark.parametrize(
+    "etag", [f'"{HUGE}"', f'W/"{HUGE}"', f'"{2**31}"', '"1\\u0000"', '"-1"', "garbage"]
+)
+async def test_if_match_that_is_no_version_is_refused(site, etag):
+    """security.md §3.1: an If-Match past a version's range or not a version at all is 422
+    naming the header (2**64 + 5 answered 500), and the notice is unchanged."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        await _filed(http, ru)
+        headers = {**ru, "If-Match": etag}
+        for method in ("PATCH", "PUT"):
+            body = {"category": "x"} if method == "PATCH" else notice_body(circle("v2"))
+            answer = await http.request(method, "/v1/notices/N1", json=body, headers=headers)
+            _refused(answer, "header:If-Match")
+        assert (await http.get("/v1/notices/N1", headers=ru)).json()["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "12.", ".N-1", f"{HUGE}{HUGE}.N-1", "-5.N-1", "1.a b\u202e"]
+)
+async def test_a_malformed_event_cursor_is_a_422_not_a_cut_stream(site, cursor):
+    """security.md §3.1: a Last-Event-ID or ?after= that is not an event id of the stream is
+    422 naming it, before any of the stream is sent (it was a 200 cut after `retry:`)."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        sent = [*ru.items(), (b"Last-Event-ID", cursor.encode())]
+        answer = await http.get("/v1/events?once=true", headers=sent)
+        _refused(answer, "header:Last-Event-ID")
+        answer = await http.get("/v1/events", params={"once": "true", "after": cursor}, headers=ru)
+        _refused(answer, "query:after")
+
+
+async def test_a_good_event_cursor_still_resumes(site):
+    """The check refuses no event id the stream itself sends: resuming after one works."""
+    ru, us = token(site.state, "RU"), token(site.state, "US")
+    async with client(site.db) as http:
+        await _filed(http, ru)
+        first = await http.get("/v1/events?once=true", headers=us)
+        assert first.status_code == 200
+        ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]
+        assert ids, first.text
+        again = await http.get("/v1/events?once=true", headers={**us, "Last-Event-ID": ids[-1]})
+        assert again.status_code == 200 and "id: " not in again.text
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "a\u00e9b", "tab\there"])
+async def test_a_bad_idempotency_key_is_refused_naming_it(site, key):
+    """security.md §3.1: an Idempotency-Key must be 1 to 255 visible ASCII characters; any
+    other is 422 naming the header (it was a 400 naming nothing), and nothing is filed."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        body = notice_body(circle("v1"), id="N1")
+        raw = key.encode()
+        answer = await http.post(
+            "/v1/notices", json=body, headers=[*ru.items(), (b"Idempotency-Key", raw)]
+        )
+        _refused(answer, "header:Idempotency-Key")
+        assert (await http.get("/v1/notices", headers=ru)).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/v1/notices", "POST"),
+        ("/v1/plans", "POST"),
+        ("/v1/notices/N1", "PUT"),
+        ("/v1/webhook", "PUT"),
+        ("/v1/parties", "POST"),
+        ("/v1/agreements", "POST"),
+    ],
+)
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe{}", b'{"a": 1'])
+async def test_a_body_that_is_not_json_is_422_naming_the_whole_body(site, path, method, body):
+    """security.md §3.1: a body that is not JSON (or not UTF-8) is 422 naming ``/``: it was
+    400 "There was an error parsing the body" with no field, or a field ``/1`` that is a
+    character's position, not a member."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        headers = {**ru, "Content-Type": "application/json", "If-Match": '"1"'}
+        _refused(await http.request(method, path, content=body, headers=headers), "/")

@@ -141,7 +141,8 @@ async def test_a_good_event_cursor_still_resumes(site):
         ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]
         assert ids, first.text
         again = await http.get("/v1/events?once=true", headers={**us, "Last-Event-ID": ids[-1]})
-        assert again.status_code == 200 and "id: " not in again.text
+        assert again.status_code == 200
+        assert "id: " not in again.text
 
 
 @pytest.mark.parametrize("key", ["", "k" * 256, "a\u00e9b", "tab\there"])
@@ -179,3 +180,15 @@ async def test_a_body_that_is_not_json_is_422_naming_the_whole_body(site, path, 
     async with client(site.db) as http:
         headers = {**ru, "Content-Type": "application/json", "If-Match": '"1"'}
         _refused(await http.request(method, path, content=body, headers=headers), "/")
+
+
+async def test_an_agreement_naming_no_party_names_the_member(site):
+    """security.md §3.1: an agreement naming a party or relay that does not exist is 422
+    naming the member (it named nothing)."""
+    us = token(site.state, "US")
+    async with client(site.db) as http:
+        for body, field in [
+            ({"id": "A2", "parties": ["US", "ZZ"]}, "/parties/1"),
+            ({"id": "A3", "parties": ["US", "FR"], "relay": "ZZ"}, "/relay"),
+        ]:
+            _refused(await http.post("/v1/agreements", json=body, headers=us), field)

@@ -24,7 +24,7 @@ from deconflict.api.schemas import (
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
 from deconflict.api.stream import event_stream, parse_event_id
-from deconflict.errors import NotFound
+from deconflict.errors import InvalidInput, NotFound
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict
 from deconflict.model import Conflict
@@ -221,12 +221,22 @@ async def add_agreement(
 ) -> JSONResponse:
     """Add an agreement (admin scope)."""
     need(principal, Scope.ADMIN)
-    agreement = agreement_from_document(body.model_dump(by_alias=True), "the agreement")
+    document = body.model_dump(by_alias=True)
+    try:
+        agreement = agreement_from_document(document, "the agreement")
+    except InvalidInput as error:  # 422 naming the member at fault (it was 400, naming none)
+        raise InvalidField(_member(str(error), document), str(error)) from None
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         return 201, agreement_out(hub.add_agreement(agreement)), {}
 
     return await idempotent_post(request, principal, act)
+
+
+def _member(message: str, document: dict[str, Any]) -> str:
+    """The pointer to the first of the document's members the message names, else ``/``."""
+    named = [(message.find(name), name) for name in document if name in message]
+    return f"/{min(named)[1]}" if named else "/"
 
 
 @router.post("/parties", status_code=201, tags=["agreements"])

@@ -250,7 +250,7 @@ async def idempotent_post(
         # Alone in its own unit, a write whose new id is found stored at the commit answers
         # 409 as it does without a key (issue 19: it answered 503, retried for ever); in a
         # group, the group runs each of its writes again alone.
-        alone = not hub.store.in_unit
+        alone = not (isinstance(hub.store, SqlStore) and hub.store.in_unit)
         try:
             return unit(hub)
         except DuplicateInUnit as error:

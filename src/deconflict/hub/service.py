@@ -187,8 +187,13 @@ class Hub:
         self.ledger.guard()
         check_agreement_accepted(agreement)
         check_id(agreement.id, "agreement id")
-        for party in (*agreement.parties, *([agreement.relay] if agreement.relay else [])):
-            self._party(party)
+        named = [(f"/parties/{i}", p) for i, p in enumerate(agreement.parties)]
+        for member, party in [*named, *([("/relay", agreement.relay)] if agreement.relay else [])]:
+            try:
+                self._party(party)
+            except InvalidInput as error:
+                error.field = member  # the agreement document's member
+                raise
         self._store.add_agreement(agreement, self._clock.now())
         self._agreements.append(agreement)
         return agreement

@@ -3,6 +3,7 @@ notifications and their acknowledgement, the event stream, and agreements and pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -225,7 +226,7 @@ async def add_agreement(
     try:
         agreement = agreement_from_document(document, "the agreement")
     except InvalidInput as error:  # 422 naming the member at fault (it was 400, naming none)
-        raise InvalidField(_member(str(error), document), str(error)) from None
+        raise InvalidField(_member(error), str(error)) from None
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         return 201, agreement_out(hub.add_agreement(agreement)), {}
@@ -233,10 +234,16 @@ async def add_agreement(
     return await idempotent_post(request, principal, act)
 
 
-def _member(message: str, document: dict[str, Any]) -> str:
-    """The pointer to the first of the document's members the message names, else ``/``."""
-    named = [(message.find(name), name) for name in document if name in message]
-    return f"/{min(named)[1]}" if named else "/"
+def _member(error: InvalidInput) -> str:
+    """Where in the agreement document ``error`` is: its own ``field``, else the path
+    ``agreement_from_document`` names (``the agreement: disclosure[1].level: ...``) as a JSON
+    pointer (``/disclosure/1/level``), else the whole document."""
+    if error.field is not None:
+        return error.field
+    found = re.match(r"the agreement: ([A-Za-z_][\w.\[\]]*): ", str(error))
+    if found is None:
+        return "/"
+    return "/" + "/".join(re.findall(r"[A-Za-z_]\w*|\d+", found.group(1)))
 
 
 @router.post("/parties", status_code=201, tags=["agreements"])

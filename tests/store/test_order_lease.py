@@ -145,7 +145,7 @@ def test_retry_policy_reruns_then_gives_up():
     def hopeless() -> str:
         raise Retryable("raced")
 
-    with pytest.raises(StoreUnavailable, match="busy") as caught:  # 503, Retry-After
+    with pytest.raises(StoreUnavailable, match="locked") as caught:  # 503, Retry-After
         policy.run(hopeless)
     assert not isinstance(caught.value, Retryable)
     assert isinstance(caught.value.__cause__, Retryable)  # the driver's words, for the log

@@ -21,8 +21,8 @@ from deconflict.errors import StoreUnavailable
 
 __all__ = ["BUSY", "transient"]
 
-#: What a user is told when the store was busy with other writes past every retry.
-BUSY = "the hub is busy with other writes; try again in a moment"
+#: What a user is told when the store was locked or raced by other writes past every retry.
+BUSY = "the hub's database is locked by other writes; try again in a moment"
 _LOST = "the hub lost its connection to its database; try again in a moment"
 _FULL = "the hub's disk is full; the operator must free space before it takes more writes"
 _DOWN = "the hub's database is restarting or out of connections; try again in a moment"

@@ -192,3 +192,43 @@ async def test_an_agreement_naming_no_party_names_the_member(site):
             ({"id": "A3", "parties": ["US", "FR"], "relay": "ZZ"}, "/relay"),
         ]:
             _refused(await http.post("/v1/agreements", json=body, headers=us), field)
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    return [
+        (method.upper(), path, operation.get("parameters", []))
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+async def test_every_parameter_of_every_route_is_checked_at_the_edge(tmp_path, monkeypatch):
+    """security.md §3.1, for the routes nobody listed: every path and query parameter the
+    served document names refuses a NUL, and every integer one 2**64 + 5, with 422 naming it,
+    whatever the route and before its body is read."""
+    from tests.api.harness import make_db
+
+    from deconflict.api import ApiSettings, create_app
+
+    monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path / "state"))
+    db = make_db(tmp_path)
+    ru = token(db, "RU")
+    document = create_app(ApiSettings(db=db)).openapi()
+    checked = 0
+    async with client(db) as http:
+        for method, path, parameters in _operations(document):
+            names = {p["name"]: p for p in parameters if p["in"] in ("path", "query")}
+            for name, parameter in names.items():
+                schema = parameter["schema"]
+                kinds = {one.get("type") for one in schema.get("anyOf", [schema])}
+                bads = ["a%00b"] + ([HUGE] if "integer" in kinds else [])
+                for bad in bads:
+                    url = path
+                    for other in (n for n, p in names.items() if p["in"] == "path"):
+                        url = url.replace("{" + other + "}", bad if other == name else "N1")
+                    if parameter["in"] == "query":
+                        url = f"{url}?{name}={bad}"
+                    answer = await http.request(method, url, headers=ru)
+                    _refused(answer, f"{parameter['in']}:{name}")
+                    checked += 1
+    assert checked >= 30

@@ -1,0 +1,73 @@
+"""Which driver failures are for now only (security.md §3.1): those become StoreUnavailable
+(503, Retry-After); every other stays a StoreError (500), whatever its words."""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+import pytest
+from sqlalchemy import exc
+
+from deconflict.errors import StoreUnavailable
+from deconflict.store.transient import transient
+
+
+class _Pg(Exception):
+    """A driver error with a SQLSTATE, as psycopg's."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+def _sqlite(code: int) -> sqlite3.Error:
+    error = sqlite3.OperationalError("driver words")
+    error.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return error
+
+
+def _wrapped(orig: BaseException, invalidated: bool = False) -> exc.DBAPIError:
+    return exc.OperationalError("SELECT 1", {}, orig, connection_invalidated=invalidated)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _wrapped(_Pg("08006")),  # connection failure
+        _wrapped(_Pg("57P01")),  # admin shutdown
+        _wrapped(_Pg("53100")),  # disk full
+        _wrapped(_Pg("53300")),  # too many connections
+        _wrapped(_Pg("40001")),  # serialization failure, past every retry
+        _wrapped(Exception("gone"), invalidated=True),
+        _wrapped(_sqlite(sqlite3.SQLITE_BUSY)),
+        _wrapped(_sqlite(sqlite3.SQLITE_FULL)),
+        _sqlite(sqlite3.SQLITE_IOERR | (3 << 8)),  # an extended I/O error code
+        OSError(errno.ENOSPC, "No space left on device"),
+    ],
+)
+def test_what_is_for_now_only_is_unavailable_with_retry_after(error):
+    """Each of these is StoreUnavailable, with a Retry-After of a whole second or more and
+    none of the driver's words."""
+    found = transient(error)
+    assert isinstance(found, StoreUnavailable)
+    assert int(found.headers["Retry-After"]) >= 1
+    assert "driver" not in str(found)
+    assert "SELECT" not in str(found)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        _wrapped(_Pg("22021")),  # a NUL in text
+        _wrapped(_Pg("22003")),  # numeric value out of range
+        _wrapped(_Pg("42P01")),  # no such table
+        _wrapped(_sqlite(sqlite3.SQLITE_CORRUPT)),
+        _wrapped(_sqlite(sqlite3.SQLITE_ERROR)),
+        OSError(errno.EACCES, "Permission denied"),
+        ValueError("not a driver error"),
+    ],
+)
+def test_a_fault_is_not_transient(error):
+    """A fault retrying cannot mend is not StoreUnavailable (the API answers it 500)."""
+    assert transient(error) is None

@@ -100,6 +100,32 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(
+            "http-max-header-bytes",
+            "65536",
+            "Largest request line and headers `deconflict serve` reads (431 beyond).",
+        ),
+        Setting(
+            "http-header-timeout-s",
+            "10",
+            "Seconds a connection has to send a request's headers, from its opening or the "
+            "request's first byte (408 and closed beyond).",
+        ),
+        Setting(
+            "http-body-timeout-s",
+            "60",
+            "Seconds a request has to send its body after its headers (408 and closed beyond).",
+        ),
+        Setting(
+            "http-max-connections",
+            "2048",
+            "Open connections each `deconflict serve` process takes (beyond: 503, Retry-After).",
+        ),
+        Setting(
+            "http-max-connections-per-client",
+            "256",
+            "Open connections each process takes from one client address (beyond: 503).",
+        ),
+        Setting(
             "world-atlas",
             "",
             "Country outlines (TopoJSON) for the maps; unset, the package's own copy of "

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict.api.problems import problem
 
-__all__ = ["POLICY", "SecurityHeaders"]
+__all__ = ["HEADERS", "POLICY", "SecurityHeaders"]
 
 #: The Content-Security-Policy of every response.
 POLICY = "; ".join(
@@ -49,7 +49,8 @@ POLICY = "; ".join(
     ]
 )
 
-_HEADERS = [
+#: The protective headers of every response (also those the HTTP server writes itself).
+HEADERS = [
     (b"content-security-policy", POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -81,7 +82,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 started = True
                 headers = list(message.get("headers", ()))
-                headers += _HEADERS
+                headers += HEADERS
                 if not cacheable and not any(name == b"cache-control" for name, _ in headers):
                     headers.append(_NO_STORE)
                 message = {**message, "headers": headers}

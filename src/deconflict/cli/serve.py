@@ -56,9 +56,7 @@ def serve(
     operations view at /. With --workers N, N processes serve one database, a SQLite file or
     PostgreSQL (each with its own connections and hub). One process at a time detects, the
     detector lease holder: by default a process of its own beside the HTTP workers."""
-    import uvicorn
-
-    from deconflict.api import ApiSettings, create_app
+    from deconflict.api import ApiSettings, create_app, server
     from deconflict.api.background import DetectorProcess
     from deconflict.api.observe import log_to_stderr
     from deconflict.api.webhooks import parse_networks
@@ -112,12 +110,15 @@ def serve(
     detector = DetectorProcess(settings) if apart else None
     if detector is not None:
         detector.start()
+    limits = server.HttpLimits.from_settings()
     try:
         if processes == 1:
-            uvicorn.run(create_app(settings), **options)
+            server.run(server.server_config(create_app(settings), limits, **options))
         else:
             os.environ[_WORKER_SETTINGS] = _settings_json(settings)
-            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+            app = f"{__name__}:worker_app"
+            config = server.server_config(app, limits, factory=True, workers=processes, **options)
+            server.run(config)
     finally:
         if detector is not None:
             detector.stop()

@@ -202,7 +202,7 @@ async def test_service_endpoints(tmp_path):
             assert {"after", "limit"} <= {p["name"] for p in listing["parameters"]}
             assert "Link" in listing["responses"]["200"]["headers"]
         await http.get("/v1/agreements", headers=token(db, "US"))
-        metrics = (await http.get("/metrics")).text
+        metrics = (await http.get("/metrics", headers=token(db, "CAOC", ["metrics"]))).text
         assert 'deconflict_http_requests_total{method="GET",route="/v1/agreements"' in metrics
         assert "deconflict_detector_leading 1.0" in metrics  # one app: it holds the lease
         assert "deconflict_detection_lag_changes 0.0" in metrics  # caught up

@@ -239,3 +239,26 @@ async def test_a_bad_token_signs_nothing_in(tmp_path):
             assert "set-cookie" not in answer.headers
         stale = {"Cookie": f"deconflict_session={expired}"}
         assert (await http.get("/v1/notices", headers=stale)).status_code == 401
+
+
+async def test_metrics_need_a_token_with_the_metrics_scope(tmp_path):
+    """security.md §3.7: ``/metrics`` (hub-wide counts) answers 401 without a token and 403
+    naming the ``metrics`` scope to a party's token with every other scope; the operator's
+    token with ``metrics`` reads them. Health and readiness still need none, and say only
+    up and ready."""
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        await http.get("/v1/notices", headers=token(db, "US"))
+        bare = await http.get("/metrics")
+        assert bare.status_code == 401
+        assert bare.headers["content-type"] == "application/problem+json"
+        assert "deconflict_" not in bare.text
+        party = await http.get("/metrics", headers=token(db, "US"))
+        assert party.status_code == 403
+        assert "'metrics'" in party.json()["detail"]
+        assert "deconflict_" not in party.text
+        operator = await http.get("/metrics", headers=token(db, "CAOC", ["metrics"]))
+        assert operator.status_code == 200
+        assert 'route="/v1/notices"' in operator.text
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        assert (await http.get("/readyz")).json() == {"status": "ready"}

@@ -63,8 +63,10 @@ def _until(check: Callable[[], bool], within_s: float) -> bool:
     return check()
 
 
-def _leading(url: str) -> float:
-    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+def _leading(url: str, db: Path) -> float:
+    operator = issue_local_token(local_state_path(str(db)), "CAOC", ["metrics"])
+    headers = {"Authorization": f"Bearer {operator}"}
+    metrics = httpx.get(f"{url}/metrics", headers=headers, timeout=10).text
     line = next(x for x in metrics.splitlines() if x.startswith("deconflict_detector_leading "))
     return float(line.split()[1])
 
@@ -85,7 +87,7 @@ def test_a_read_after_a_write_sees_its_detection(hub: tuple[Path, str, str]) -> 
     right after two conflicting filings finds their conflict: it waited for the detector."""
     db, ru_token, us_token = hub
     with served(db) as url:
-        assert _leading(url) == 0.0
+        assert _leading(url, db) == 0.0
         assert len(_detectors(_server_pid(url))) == 1
         with Client(url, ru_token) as ru, Client(url, us_token) as us:
             for n in range(3):
@@ -103,7 +105,7 @@ def test_in_one_process_with_no_detector_process(hub: tuple[Path, str, str], how
     options = ("--no-detector-process",) if how == "option" else ()
     env = dict(os.environ, DECONFLICT_DETECTOR_PROCESS="0") if how == "environment" else None
     with served(db, *options, env=env) as url:
-        assert _leading(url) == 1.0
+        assert _leading(url, db) == 1.0
         assert _detectors(_server_pid(url)) == []
         with Client(url, ru_token) as ru, Client(url, us_token) as us:
             ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")

@@ -134,7 +134,8 @@ async def test_every_kind_of_response_carries_the_protective_headers(app: Any) -
         ("GET", "/v1/test-boom", us, None, 500),
         ("GET", "/healthz", {}, None, 200),
         ("GET", "/readyz", {}, None, 200),
-        ("GET", "/metrics", {}, None, 200),
+        ("GET", "/metrics", token(db, "US", ["metrics"]), None, 200),
+        ("GET", "/metrics", {}, None, 401),
         ("GET", "/openapi.json", {}, None, 200),
     ]
     found: list[str] = []

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -35,14 +35,14 @@ from deconflict.api import (
     ui,
     webhooks,
 )
-from deconflict.api.auth import Issuer, TokenVerifier, load_issuers, local_issuer
+from deconflict.api.auth import Issuer, Scope, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.headers import SecurityHeaders
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, RateLimiter
 from deconflict.api.observe import Observe
 from deconflict.api.runner import HubRunner
-from deconflict.api.service import Metrics, Service, service_state
+from deconflict.api.service import Metrics, Service, caller, need, service_state
 from deconflict.api.webhooks import (
     Destinations,
     SenderSettings,
@@ -271,10 +271,17 @@ def _health(app: FastAPI, svc: Service) -> None:
         await svc.runner.run(lambda hub: hub.indexed)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", tags=["service"], response_class=Response)
-    async def metrics() -> Response:
+    @app.get(
+        "/metrics",
+        tags=["service"],
+        response_class=Response,
+        openapi_extra={"security": [{"HTTPBearer": []}]},
+    )
+    async def metrics(request: Request) -> Response:
         """Prometheus metrics, with how far detection is behind the writes and whether this
-        worker is the one that detects."""
+        worker is the one that detects: hub-wide counts, for the operator's token (the
+        ``metrics`` scope; security.md §3.7)."""
+        need(caller(request), Scope.METRICS)
         if svc.runner.ready:
             lag = await svc.runner.run(lambda hub: hub.store.detection_lag(), settled=False)
             svc.metrics.detection_lag.set(lag)

@@ -4,7 +4,8 @@ A token is verified against the keys configured for its issuer (``iss``): Ed2551
 EdDSA tokens, RSA keys RS256 tokens (never the other way round, so no algorithm confusion); the
 audience, the expiry and the issuer are always checked. The subject (``sub``) maps to a party
 (through the issuer's ``subjects`` map, else the subject is the party id) and the ``scope`` claim
-(space-separated, or a ``scp`` list) gives what the caller may do: read, notice, plan, ack, admin.
+(space-separated, or a ``scp`` list) gives what the caller may do: read, notice, plan, ack, admin,
+and the operator's metrics.
 
 The local issuer is an Ed25519 key kept beside the database (mode 0600), made on first use by
 ``deconflict token issue``; the server trusts it by default, plus the issuers of a JSON file::
@@ -62,6 +63,8 @@ class Scope(StrEnum):
     PLAN = "plan"
     ACK = "ack"
     ADMIN = "admin"
+    #: the operator's: the hub-wide counts of ``/metrics`` (see security.md §3.7)
+    METRICS = "metrics"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +287,8 @@ def issue_local_token(db: Path, party: str, scopes: Iterable[str], ttl_s: float 
     wanted = list(dict.fromkeys(scopes))
     for name in wanted:
         if name not in {s.value for s in Scope}:
-            raise InvalidInput(f"unknown scope {name!r} (read, notice, plan, ack, admin)")
+            known = ", ".join(s.value for s in Scope)
+            raise InvalidInput(f"unknown scope {name!r} ({known})")
     if not wanted:
         raise InvalidInput("give at least one scope")
     if not 0 < ttl_s <= MAX_TOKEN_TTL_S:

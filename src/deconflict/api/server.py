@@ -243,9 +243,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             return
         self._refused = True
         cycle = self.cycle  # in a head: the previous request's; else this request's
-        if (
-            (self._in_head and (cycle is None or cycle.response_complete))
-            or (not self._in_head and cycle is not None and not cycle.response_started)
+        if (self._in_head and (cycle is None or cycle.response_complete)) or (
+            not self._in_head and cycle is not None and not cycle.response_started
         ):  # nothing else being answered on the connection
             self.transport.write(_answer(status, detail, extra))
         if cycle is not None and not cycle.response_complete:

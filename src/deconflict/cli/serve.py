@@ -231,7 +231,10 @@ def token_issue(
     party: Annotated[str, typer.Option("--party", "--as", help="The party the token acts for.")],
     scope: Annotated[
         list[str],
-        typer.Option(help="A scope to grant (read, notice, plan, ack, admin); repeat for more."),
+        typer.Option(
+            help="A scope to grant (read, notice, plan, ack, admin; metrics for the operator's "
+            "/metrics); repeat for more."
+        ),
     ],
     db: Annotated[str | None, _option("db", "--db")] = None,
     ttl_s: Annotated[float, typer.Option("--ttl-s", help="Lifetime in seconds.")] = 86_400.0,

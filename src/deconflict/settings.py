@@ -39,6 +39,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("db", "deconflict.db", "The SQLite database file, or a postgresql:// URL."),
         Setting("max-vertices", "10000", "Most vertices a footprint may have."),
         Setting("max-area-m2", "5e12", "Largest footprint area accepted, in square metres."),
+        Setting(
+            "max-record-points",
+            "200000",
+            "Most points a notice's or plan's footprints may have in all, as given and as "
+            "densified (every 10 km along long edges).",
+        ),
         Setting("report", "report", "Folder the demo writes its report into."),
         Setting(
             "state-dir",

@@ -55,13 +55,15 @@ def geo_limits() -> GeoLimits:
     from deconflict.geo import GeoLimits  # here: numpy and shapely are not needed for --help
 
     values = {}
-    for name in ("max-vertices", "max-area-m2"):
+    for name in ("max-vertices", "max-area-m2", "max-record-points"):
         raw = setting_value(name)
         try:
             values[name] = float(raw)
         except ValueError:
             raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a number") from None
-    return GeoLimits(int(values["max-vertices"]), values["max-area-m2"])
+    return GeoLimits(
+        int(values["max-vertices"]), values["max-area-m2"], int(values["max-record-points"])
+    )
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

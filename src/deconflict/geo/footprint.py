@@ -62,10 +62,15 @@ class GeoLimits:
 
     max_vertices: int = 10_000
     max_area_m2: float = 5.0e12
+    #: most points one record's footprints may have in all, as given and as densified: what
+    #: validating it, detecting against it and drawing it cost grows with them
+    max_record_points: int = 200_000
 
     def __post_init__(self) -> None:
         if self.max_vertices < 3 or not self.max_area_m2 > 0:
             raise InvalidGeometry("limits need max_vertices >= 3 and max_area_m2 > 0")
+        if self.max_record_points < 3:
+            raise InvalidGeometry("limits need max_record_points >= 3")
 
 
 DEFAULT_LIMITS = GeoLimits()

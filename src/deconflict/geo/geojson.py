@@ -117,11 +117,36 @@ def parse_feature_collection(
     features = document.get("features")
     if not isinstance(features, list):
         raise InvalidDocument("the FeatureCollection has no 'features' list")
+    budget = limits.max_record_points
+    given = sum(_positions_given(item) for item in features)
+    if given > budget:  # before any work per vertex, so a huge input costs nothing
+        raise InvalidDocument(
+            f"the features have {given:,} positions in all, more than the limit of {budget:,} "
+            "a record"
+        )
     seen: set[str] = set()
-    return [
-        _volume_from_feature(item, i, seen, limits, default_party)
-        for i, item in enumerate(features)
-    ]
+    out: list[PartyVolume] = []
+    points = 0
+    for i, item in enumerate(features):
+        out.append(_volume_from_feature(item, i, seen, limits, default_party))
+        points += len(out[-1].volume.footprint.core_lons)
+        if points > budget:  # densified: what detection and drawing will work on
+            raise InvalidDocument(
+                f"features[{i}]: the features' outlines have more than {budget:,} points in "
+                "all (long geodesic edges are densified every 10 km), the limit of a record"
+            )
+    return out
+
+
+def _positions_given(item: object) -> int:
+    """How many positions a feature's geometry lists (0 for what is not a geometry)."""
+    geometry = item.get("geometry") if isinstance(item, Mapping) else None
+    coordinates = geometry.get("coordinates") if isinstance(geometry, Mapping) else None
+    if not isinstance(coordinates, list):
+        return 0
+    if geometry is not None and geometry.get("type") == "Polygon":
+        return sum(len(ring) for ring in coordinates if isinstance(ring, list))
+    return len(coordinates) if geometry is not None and geometry.get("type") != "Point" else 1
 
 
 def feature(volume: Volume4D, **properties: object) -> dict[str, object]:

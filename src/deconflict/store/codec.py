@@ -59,7 +59,9 @@ def volume_to_dict(volume: Volume4D) -> dict[str, Any]:
 
 
 #: The caps a stored footprint is read back under: none but what its structure needs.
-STORED_LIMITS = GeoLimits(max_vertices=sys.maxsize, max_area_m2=math.inf)
+STORED_LIMITS = GeoLimits(
+    max_vertices=sys.maxsize, max_area_m2=math.inf, max_record_points=sys.maxsize
+)
 
 
 def footprint_from_dict(data: dict[str, Any]) -> Footprint:

@@ -6,11 +6,19 @@ outline computed by the hub (circles and corridors as geodesic polygons); then a
 conflict of the caller's (where the two volumes meet, or only its own volume when the other side
 is not disclosed). Times are RFC 3339 UTC, with strings for people beside them (windows, lead
 times, adjustments), so the browser and the demo's map.html say them as the CLI does.
+
+The hub thread only reads what is drawn; the drawing (outlines, where two volumes meet) runs on
+the pool for heavy work (:mod:`deconflict.api.heavy`), since for large footprints it costs
+seconds (on main, two valid 10,000-vertex stars made one map take 50-80 s on the hub thread,
+holding every party's requests). Where two outlines meet is drawn only within the exact stage's
+budget (``MAX_EDGE_PAIRS`` pairs of their points); beyond it, the caller's own volume stands for
+the conflict's area, as when the other side is not disclosed (security.md §4.2).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -22,6 +30,7 @@ from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import ConflictOut, SideOut
 from deconflict.api.service import Caller, need, service
 from deconflict.geo import Volume4D
+from deconflict.geo.separation import MAX_EDGE_PAIRS
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import seen_detail
@@ -75,7 +84,11 @@ def _conflict_feature(
     """A conflict as the map draws it; ``window`` is its overlap (seconds) as the caller may
     know it, which ``out`` gives as text."""
     mine, theirs = ring(out.mine), ring(out.theirs)
-    rings = [mine, theirs] if mine is not None and theirs is not None else []
+    rings = (
+        [mine, theirs]
+        if mine is not None and theirs is not None and len(mine) * len(theirs) <= MAX_EDGE_PAIRS
+        else []
+    )
     if mine is not None and not rings:
         rings = [mine]
     return conflict_feature(
@@ -118,7 +131,8 @@ async def map_view(
         raise InvalidField("query:end", "end must be after start")
     party = principal.party
 
-    def read(hub: Hub) -> dict[str, Any]:
+    def read(hub: Hub) -> tuple[list[Callable[[], dict[str, Any]]], str]:
+        """On the hub thread: what is drawn, as the functions that draw it."""
         alerts = _alerts(hub, party)
         notices = [n for n in hub.list_notices(party) if n.state is not NoticeState.CANCELLED]
         plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
@@ -146,23 +160,25 @@ async def map_view(
             key = (side.party, side.kind, side.record_id or "", side.volume_id or "")
             return outline(key) if key in volumes else None
 
-        features = []
+        def draw_volume(
+            v: Volume4D, record: Notice | Plan, kind: str, extra: dict[str, Any]
+        ) -> dict[str, Any]:
+            return volume_feature(
+                v,
+                outline((record.party, kind, record.id, v.id)),
+                # ids are each party's (and record's) own
+                feature_id=f"{kind}:{record.party}/{record.id}/{v.id}",
+                party=record.party,
+                kind=kind,
+                owner=record.id,
+                **extra,
+            )
+
+        features: list[Callable[[], dict[str, Any]]] = []
         for record, kind, extra in records:
             for v in record.volumes:
                 if v.window.start_s < high and v.window.end_s > low:
-                    drawn = outline((record.party, kind, record.id, v.id))
-                    features.append(
-                        volume_feature(
-                            v,
-                            drawn,
-                            # ids are each party's (and record's) own
-                            feature_id=f"{kind}:{record.party}/{record.id}/{v.id}",
-                            party=record.party,
-                            kind=kind,
-                            owner=record.id,
-                            **extra,
-                        )
-                    )
+                    features.append(partial(draw_volume, v, record, kind, extra))
         for conflict in hub.list_conflicts(party):
             # As the party may see it: with a hidden other side, its window at the agreement's
             # resolution, also for what the query's window keeps (security.md §3.6).
@@ -171,12 +187,15 @@ async def map_view(
                 alert = alerts.get(("conflict", conflict.id), {})
                 window = (detail.start_s, detail.end_s)
                 view = conflict_view(hub, party, conflict)
-                features.append(_conflict_feature(view, window, ring, alert))
-        return {
-            "type": "FeatureCollection",
-            "party": party,
-            "now": epoch_to_rfc3339(hub.clock.now()),
-            "features": features,
-        }
+                features.append(partial(_conflict_feature, view, window, ring, alert))
+        return features, epoch_to_rfc3339(hub.clock.now())
 
-    return await service(request).runner.run(read)
+    svc = service(request)
+    drawing, now = await svc.runner.run(read)
+
+    def draw() -> dict[str, Any]:
+        """On the pool for heavy work: the features, drawn."""
+        features = [each() for each in drawing]
+        return {"type": "FeatureCollection", "party": party, "now": now, "features": features}
+
+    return await svc.heavy.run(draw)

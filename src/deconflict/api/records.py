@@ -94,6 +94,15 @@ def volumes_from(
     return [item.volume for item in parsed]
 
 
+async def parsed_volumes(
+    request: Request, features: Sequence[dict[str, Any]], party: str
+) -> list[Volume4D]:
+    """:func:`volumes_from`, on the service's pool for heavy work (security.md §4.2): a large
+    footprint's validation holds neither the event loop nor the hub thread."""
+    limits = _limits(request)
+    return await service(request).heavy.run(lambda: volumes_from(features, party, limits))
+
+
 def _part(part: str | None) -> str:
     """Where in a feature the part of a volume at fault is."""
     if part is None:
@@ -137,7 +146,7 @@ async def file_notice(request: Request) -> JSONResponse:
     principal = caller(request)
     body = await json_body(request, NoticeIn)
     need(principal, Scope.NOTICE)
-    volumes = volumes_from(body.features, principal.party, _limits(request))
+    volumes = await parsed_volumes(request, body.features, principal.party)
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         filing = hub.file_notice(principal.party, volumes, body.category, body.id)
@@ -263,15 +272,22 @@ async def _amend(
     features: Sequence[dict[str, Any]] | None,
     category: str | None,
 ) -> JSONResponse:
+    # Parsed off the hub thread first; a bad one answers after the checks of the notice, as
+    # before (a missing or hidden notice is 404 whatever the body).
+    given: list[Volume4D] | Exception | None = None
+    if features is not None:
+        try:
+            given = await parsed_volumes(request, features, principal.party)
+        except Exception as error:  # raised in its turn, below
+            given = error
+
     def act(hub: Hub) -> Any:
         current = own_notice(hub, principal.party, notice_id)
         need(principal, Scope.NOTICE)
         version = _if_match(if_match)
-        volumes = (
-            current.volumes
-            if features is None
-            else volumes_from(features, principal.party, _limits(request))
-        )
+        if isinstance(given, Exception):
+            raise given
+        volumes = current.volumes if given is None else given
         return hub.amend_notice(principal.party, notice_id, version, volumes, category)
 
     filing = await service(request).runner.run_write(act)
@@ -337,7 +353,7 @@ async def add_plan(
 ) -> JSONResponse:
     """Add a private plan; it is checked against other parties' notices, never shown to them."""
     need(principal, Scope.PLAN)
-    volumes = volumes_from(body.features, principal.party, _limits(request))
+    volumes = await parsed_volumes(request, body.features, principal.party)
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         plan = hub.add_plan(principal.party, volumes, body.id)

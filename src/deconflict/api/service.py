@@ -13,7 +13,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from deconflict.api import session
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.deliveries import DeliveryMarks
+from deconflict.api.heavy import HeavyWork
 from deconflict.api.limits import RateLimiter
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.runner import HubRunner
@@ -102,6 +103,8 @@ class Service:
     deliveries: DeliveryMarks
     #: how long a stored Idempotency-Key response is replayed, in seconds
     idempotency_ttl_s: float = 86_400.0
+    #: the pool heavy work runs on, off the event loop and the hub thread
+    heavy: HeavyWork = field(default_factory=HeavyWork)
 
 
 def service(request: Request) -> Service:

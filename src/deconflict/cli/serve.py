@@ -175,6 +175,7 @@ def _settings_json(settings: Any) -> str:
             "rate_burst": settings.rate_burst,
             "max_vertices": settings.geo_limits.max_vertices,
             "max_area_m2": settings.geo_limits.max_area_m2,
+            "max_record_points": settings.geo_limits.max_record_points,
             "gc_threshold": settings.gc_threshold,
             "webhook_allow_networks": list(settings.webhook_allow_networks),
             "webhook_key": None if settings.webhook_key is None else str(settings.webhook_key),
@@ -197,7 +198,9 @@ def worker_app() -> Any:
             issuers_file=None if given["issuers_file"] is None else Path(given["issuers_file"]),
             rate_per_s=given["rate_per_s"],
             rate_burst=given["rate_burst"],
-            geo_limits=GeoLimits(given["max_vertices"], given["max_area_m2"]),
+            geo_limits=GeoLimits(
+                given["max_vertices"], given["max_area_m2"], given["max_record_points"]
+            ),
             gc_threshold=given["gc_threshold"],
             webhook_allow_networks=tuple(given["webhook_allow_networks"]),
             webhook_key=None if given["webhook_key"] is None else Path(given["webhook_key"]),

@@ -354,7 +354,16 @@ class Polygon(Footprint):
     closed = True
     __slots__ = ("ring",)
 
-    def __init__(self, ring: Sequence[Sequence[float]], limits: GeoLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        ring: Sequence[Sequence[float]],
+        limits: GeoLimits = DEFAULT_LIMITS,
+        *,
+        known_simple: bool = False,
+    ) -> None:
+        """``known_simple``: the ring was found simple when it was accepted (a record read back
+        from the store), so it is not checked again: for some valid rings (a star's) the check
+        costs the most of building the footprint, about a second at 10,000 vertices."""
         positions = _positions(ring, "polygon ring", limits)
         if len(positions) > 1 and positions[0] == positions[-1]:
             positions.pop()
@@ -373,7 +382,7 @@ class Polygon(Footprint):
         planar = self.planar(Frame(self.centre))
         if planar.convex_hull.area < 1.0:
             raise InvalidGeometry("polygon ring is degenerate: its vertices enclose no area")
-        if not planar.is_valid:
+        if not known_simple and not planar.is_valid:
             raise InvalidGeometry(f"polygon ring is not simple: {shapely.is_valid_reason(planar)}")
 
     def _area(self) -> float:

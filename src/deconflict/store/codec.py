@@ -74,7 +74,7 @@ def footprint_from_dict(data: dict[str, Any]) -> Footprint:
     if kind == "LineString":
         return Corridor(coordinates, data["half_width_m"], STORED_LIMITS)
     if kind == "Polygon":
-        return Polygon(coordinates[0], STORED_LIMITS)
+        return Polygon(coordinates[0], STORED_LIMITS, known_simple=True)  # checked at intake
     raise InvalidDocument(f"unknown footprint geometry type {kind!r}")
 
 

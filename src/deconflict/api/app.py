@@ -36,6 +36,7 @@ from deconflict.api import (
     webhooks,
 )
 from deconflict.api.auth import Issuer, Scope, TokenVerifier, load_issuers, local_issuer
+from deconflict.api.closing import on_exit_signals
 from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.headers import SecurityHeaders
 from deconflict.api.ledger import router as ledger_router
@@ -101,6 +102,12 @@ class ApiSettings:
     #: allocations between young-generation collections in this process (0: Python's own GC
     #: settings, left alone: an app in a test, or inside another program); see ``tune_gc``
     gc_threshold: int = 0
+    #: the app is the detector process of ``deconflict serve`` (:mod:`deconflict.api.background`):
+    #: a preferred holder of the detector lease, which an HTTP worker holding it gives back
+    detector_process: bool = False
+    #: SIGTERM and SIGINT end the event streams at once (the app of ``deconflict serve``, in the
+    #: main thread of a server process): :mod:`deconflict.api.closing`
+    end_streams_on_signals: bool = False
 
 
 def _state(settings: ApiSettings) -> Path:
@@ -131,7 +138,13 @@ def create_app(
     ``webhook_observer`` is told of every delivery attempt and cursor move (on the event
     loop)."""
     factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
-    runner = HubRunner(factory, settings.detect_interval_s)
+    metrics = Metrics()
+    runner = HubRunner(
+        factory,
+        settings.detect_interval_s,
+        preferred=settings.detector_process,
+        on_handover=lambda change: metrics.handovers.labels(change).inc(),
+    )
     allowed = parse_networks(settings.webhook_allow_networks)
     # Lookups of the names parties set (in requests) and of the receivers' (in deliveries) on
     # threads of their own, so slow names set by one cannot hold up the deliveries.
@@ -142,7 +155,7 @@ def create_app(
         runner=runner,
         verifier=TokenVerifier(_issuers(settings)),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
-        metrics=Metrics(),
+        metrics=metrics,
         webhooks=Webhooks(runner, WebhookKey.load(key_file), Destinations(set_resolve, allowed)),
         deliveries=DeliveryMarks(runner),
         idempotency_ttl_s=settings.idempotency_ttl_s,
@@ -170,9 +183,17 @@ def create_app(
         await svc.webhooks.seal_clear_secrets()
         sender.start()
         sweeper = asyncio.create_task(_sweep(runner, settings))
+        restore = (
+            on_exit_signals(asyncio.get_running_loop(), svc.close_streams)
+            if settings.end_streams_on_signals
+            else None
+        )
         try:
             yield
         finally:
+            if restore is not None:
+                restore()
+            svc.close_streams()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -283,7 +304,12 @@ def _health(app: FastAPI, svc: Service) -> None:
         ``metrics`` scope; security.md §3.7)."""
         need(caller(request), Scope.METRICS)
         if svc.runner.ready:
-            lag = await svc.runner.run(lambda hub: hub.store.detection_lag(), settled=False)
+            lag, holder = await svc.runner.run(
+                lambda hub: (hub.store.detection_lag(), hub.store.lease_holder(time.time())),
+                settled=False,
+            )
             svc.metrics.detection_lag.set(lag)
+            svc.metrics.lease_holder.set(holder.pid)
+            svc.metrics.lease_token.set(holder.token)
         svc.metrics.leading.set(1 if svc.runner.leading else 0)
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

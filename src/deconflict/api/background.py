@@ -13,16 +13,27 @@ outcome of the writes before it: it waits for the detector to pass them
 
 Failure. The HTTP workers keep their standby detectors: if this process dies, one of them takes
 the lease when it lapses (``DetectorWorker``'s period), and the supervisor starts a new detector
-process, which waits on standby. This process stops when the supervisor does, even killed with
-SIGKILL: it holds one end of a pipe from it and stops when that pipe closes.
+process, after 1 s, then 2, 4, ... up to 30 s while new ones keep dying (back to 1 s once one has
+stayed up for a minute); each exit and start is logged. The new process is a preferred holder of
+the lease: the HTTP worker that took it gives it back (:mod:`deconflict.store.lease`), so
+detection returns to its own process. Each start has IPC objects of its own (its ready event,
+its pipe), kept by the supervisor until the next start: a child rebuilds the event from its
+name, which is gone once the parent's object is collected (every restart used to die of it).
+
+This process stops when the supervisor does, even killed with SIGKILL: it holds one end of a
+pipe from it and stops when that pipe closes, and :func:`deconflict.api.lifeline.follow_parent`
+has the kernel (or a thread) tell it; a stop that hangs is cut short after ``_STOP_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -30,6 +41,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 
 from deconflict.api.app import ApiSettings, create_app
+from deconflict.api.lifeline import follow_parent
 from deconflict.api.observe import log_to_stderr
 from deconflict.errors import DeconflictError
 
@@ -39,6 +51,8 @@ log = logging.getLogger("deconflict.api")
 _START_S = 60.0  # the longest the process may take to open the hub and take the lease
 _STOP_S = 10.0  # the longest it may take to stop before it is killed
 _RESTART_S = 1.0  # the pause before a detector process that died is started again
+_RESTART_MAX_S = 30.0  # ... doubling while new ones die, up to this
+_STABLE_S = 60.0  # a process up this long has the pause back at _RESTART_S
 
 
 class DetectorProcess:
@@ -46,10 +60,11 @@ class DetectorProcess:
     workers, :meth:`stop` it after them; meanwhile one that dies is started again."""
 
     def __init__(self, settings: ApiSettings) -> None:
-        self._settings = settings
+        self._settings = dataclasses.replace(settings, detector_process=True)
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None  # the supervisor's end; closed, the process stops
+        self._ready: Event | None = None  # kept: the child rebuilds it by name, see above
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
 
@@ -60,15 +75,22 @@ class DetectorProcess:
         self._watchdog = threading.Thread(target=self._watch, name="detector-watchdog", daemon=True)
         self._watchdog.start()
 
+    @property
+    def pid(self) -> int | None:
+        """The process id of the current detector process."""
+        return None if self._process is None else self._process.pid
+
     def _spawn(self, wait: bool) -> None:
         ready = self._context.Event()
         mine, theirs = self._context.Pipe()
         process = self._context.Process(
-            target=_main, args=(self._settings, ready, theirs), name="deconflict-detector"
+            target=_main,
+            args=(self._settings, ready, theirs, os.getpid()),
+            name="deconflict-detector",
         )
         process.start()
         theirs.close()
-        self._process, self._pipe = process, mine
+        self._process, self._pipe, self._ready = process, mine, ready
         deadline = time.monotonic() + _START_S
         while wait and not ready.wait(0.1):
             if not process.is_alive() or time.monotonic() > deadline:
@@ -79,7 +101,10 @@ class DetectorProcess:
                 )
 
     def _watch(self) -> None:
-        """Start the process again whenever it dies, until :meth:`stop`."""
+        """Start the process again whenever it dies, until :meth:`stop`: after ``_RESTART_S``,
+        doubling up to ``_RESTART_MAX_S`` while new ones die within ``_STABLE_S``."""
+        pause_s = _RESTART_S
+        started = time.monotonic()
         while not self._stopping.is_set():
             process = self._process
             if process is None:
@@ -87,17 +112,28 @@ class DetectorProcess:
             process.join(0.5)
             if process.is_alive() or self._stopping.is_set():
                 continue
-            log.error(
-                "the detector process exited (code %s); an HTTP worker takes the detector "
-                "lease over when it lapses, and a new detector process is started",
-                process.exitcode,
+            if time.monotonic() - started >= _STABLE_S:
+                pause_s = _RESTART_S
+            _note(
+                logging.ERROR if process.exitcode else logging.WARNING,
+                "exited",
+                pid=process.pid,
+                code=process.exitcode,
+                restart_in_s=pause_s,
+                meanwhile="an HTTP worker takes the detector lease when it lapses",
             )
             if self._pipe is not None:
                 self._pipe.close()
-            if self._stopping.wait(_RESTART_S):
+            if self._stopping.wait(pause_s):
                 return
-            with contextlib.suppress(DeconflictError, OSError):
+            pause_s = min(pause_s * 2, _RESTART_MAX_S)
+            started = time.monotonic()
+            try:
                 self._spawn(wait=False)
+            except (DeconflictError, OSError) as error:
+                _note(logging.ERROR, "not started", error=str(error))
+                continue
+            _note(logging.WARNING, "started", pid=self.pid)
 
     def stop(self) -> None:
         """Stop the process (it releases the lease on its way out)."""
@@ -115,8 +151,14 @@ class DetectorProcess:
             self._watchdog.join(_STOP_S)
 
 
-def _main(settings: ApiSettings, ready: Event, supervisor: Connection) -> None:
-    """The detector process: the app's lifespan until SIGTERM, SIGINT or the supervisor's end."""
+def _note(level: int, change: str, **detail: object) -> None:
+    """A log line (JSON) of the supervisor about its detector process."""
+    log.log(level, json.dumps({"event": "detector.process", "change": change, **detail}))
+
+
+def _main(settings: ApiSettings, ready: Event, supervisor: Connection, parent: int) -> None:
+    """The detector process: the app's lifespan until SIGTERM or the supervisor's end."""
+    follow_parent(parent, grace_s=_STOP_S)
     log_to_stderr()
     asyncio.run(_run(settings, ready, supervisor))
 
@@ -124,8 +166,10 @@ def _main(settings: ApiSettings, ready: Event, supervisor: Connection) -> None:
 async def _run(settings: ApiSettings, ready: Event, supervisor: Connection) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    # Ctrl-C reaches the whole process group: the supervisor stops this process in its turn
+    # (it would otherwise see it exit first, and start a new one).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
 
     def until_the_supervisor_ends() -> None:
         with contextlib.suppress(EOFError, OSError):
@@ -139,3 +183,7 @@ async def _run(settings: ApiSettings, ready: Event, supervisor: Connection) -> N
     async with app.router.lifespan_context(app):
         ready.set()
         await stop.wait()
+        # A stop that hangs (a store that does not answer) is cut short.
+        ending = threading.Timer(_STOP_S, os._exit, (1,))
+        ending.daemon = True
+        ending.start()

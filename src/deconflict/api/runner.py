@@ -36,13 +36,21 @@ committed: the event streams' reads, so a stream never waits behind a write queu
 database's write lock, nor behind a detector pass. What the streams sent is queued in the
 database with the next group of writes (:mod:`deconflict.api.deliveries`), and the lease
 holder's detector loop marks it delivered after each pass (:meth:`HubRunner._mark_sent`).
+
+The lease is renewed beside the hub thread (``DetectorWorker``'s ``renew_beside_s``), so a long
+pass or a queue of writes on the hub thread does not let it lapse; every change of holder this
+process sees (taken, lost, given back) is a WARNING log line (JSON, ``"event": "detector.lease"``)
+and is counted (``on_handover``, the ``deconflict_lease_handovers_total`` metric): a detector that
+moved is told, not found out from the throughput.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +74,9 @@ _GROUP_MAX = 64  # most writes one batch commits
 # group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
 # over this much later at most.
 _STANDBY_RETRY_S = 0.25
+# How often the lease is renewed beside the hub thread: a tenth of DetectorWorker's period, so
+# that nine renewals in a row can be late or fail before it lapses.
+_RENEW_BESIDE_S = 0.5
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:
@@ -89,9 +100,17 @@ class _Failed(Exception):
 class HubRunner:
     """Owns one Hub on one thread; ``await run(fn)`` calls ``fn(hub)`` there."""
 
-    def __init__(self, hub_factory: Callable[[], Hub], interval_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        hub_factory: Callable[[], Hub],
+        interval_s: float = 0.05,
+        preferred: bool = False,
+        on_handover: Callable[[str], None] | None = None,
+    ) -> None:
         self._factory = hub_factory
         self._interval_s = interval_s
+        self._preferred = preferred  # a detector process (see deconflict.store.lease)
+        self._on_handover = on_handover  # told "taken" or "lost" at each change of holder
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
         self._hub: Hub | None = None
         # Work that needs nothing of the detector (the streams'), on a hub of its own.
@@ -120,7 +139,9 @@ class HubRunner:
         self._wake = asyncio.Event()
         self._detect_now = asyncio.Event()
         self._hub = await self._submit(self._factory)
-        self._worker = DetectorWorker(self._hub)
+        self._worker = DetectorWorker(
+            self._hub, preferred=self._preferred, renew_beside_s=_RENEW_BESIDE_S
+        )
         hub = self._hub
         signal = await self._submit(lambda: hub.store.change_signal(CHANNEL, NOTIFICATIONS))
         if signal.listening:
@@ -170,7 +191,11 @@ class HubRunner:
         if self._worker is not None:
             if self.leading:  # what the streams sent last, before the lease is let go
                 await self._submit(self._mark_sent)
-            await self._submit(self._worker.release)
+                token = self._worker.token
+                await self._submit(self._worker.release)
+                self._handover(token, None, "released")
+            else:
+                await self._submit(self._worker.release)
         if self._hub is not None:
             await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
@@ -368,7 +393,11 @@ class HubRunner:
         try:
             while True:
                 token = worker.token
-                report = worker.step(tick=tick)
+                try:
+                    report = worker.step(tick=tick)
+                finally:
+                    if worker.token != token:
+                        self._handover(token, worker.token)
                 tick = False
                 if report is None:  # another process holds the lease and detects
                     self._standby_until = time.monotonic() + _STANDBY_RETRY_S
@@ -386,6 +415,24 @@ class HubRunner:
         except Exception:
             self._due = True
             raise
+
+    def _handover(self, before: int | None, after: int | None, how: str = "") -> None:
+        """Log and count a change of this process's hold on the lease (``before`` -> ``after``
+        tokens): taken, or lost (``how`` says if it was released on a stop)."""
+        change = "taken" if after is not None else "lost"
+        line = {
+            "event": "detector.lease",
+            "change": how or change,
+            "token": after if after is not None else before,
+            "pid": os.getpid(),
+            "role": "detector process" if self._preferred else "http worker",
+        }
+        # The expected ones quietly: this process's first take, a detector process taking it,
+        # a clean stop; the rest (an HTTP worker taking over, a holder losing it) as warnings.
+        quiet = not self.ready or how == "released" or (after is not None and self._preferred)
+        log.log(logging.INFO if quiet else logging.WARNING, json.dumps(line))
+        if self._on_handover is not None:
+            self._on_handover(change)
 
     def wake(self) -> None:
         """Wake the waiters (the streams and the webhook sender) now."""

@@ -91,6 +91,23 @@ class Metrics:
             "1 if this worker holds the detector lease (it detects and sends webhooks), else 0.",
             registry=self.registry,
         )
+        self.handovers = Counter(
+            "deconflict_lease_handovers",
+            "Changes of this worker's hold on the detector lease: taken, or lost (given back, "
+            "expired while it was busy, taken by another).",
+            ["change"],
+            registry=self.registry,
+        )
+        self.lease_holder = Gauge(
+            "deconflict_detector_lease_holder_pid",
+            "The process id of the detector lease holder, as the store says (0: none holds it).",
+            registry=self.registry,
+        )
+        self.lease_token = Gauge(
+            "deconflict_detector_lease_token",
+            "The detector lease's fencing token: it grows by one at every change of holder.",
+            registry=self.registry,
+        )
 
 
 @dataclass(slots=True)
@@ -105,6 +122,13 @@ class Service:
     idempotency_ttl_s: float = 86_400.0
     #: the pool heavy work runs on, off the event loop and the hub thread
     heavy: HeavyWork = field(default_factory=HeavyWork)
+    #: the server is stopping: event streams end (see :mod:`deconflict.api.closing`)
+    closing: bool = False
+
+    def close_streams(self) -> None:
+        """End every event stream of this app now (they wake and see ``closing``)."""
+        self.closing = True
+        self.runner.wake()
 
 
 def service(request: Request) -> Service:

@@ -8,7 +8,8 @@ several workers), so nothing is lost; a duplicate carries the same id. The
 stream waits for the hub runner's wake-ups (every write and every detector run that produced
 notifications) and sends a comment every 15 s to keep idle connections open. Finding what to
 send is a read; what was sent to the party is marked delivered after it was sent, in batches
-shared by every stream of the process (:mod:`deconflict.api.deliveries`).
+shared by every stream of the process (:mod:`deconflict.api.deliveries`). A stream ends when the
+server stops (:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -100,11 +101,11 @@ async def event_stream(
             svc.deliveries.add(delivering)
             if once:
                 await svc.deliveries.flush()
-        if once or not svc.runner.ready or await request.is_disconnected():
+        if once or svc.closing or not svc.runner.ready or await request.is_disconnected():
             return
         if not batch:
             await svc.runner.changed(_KEEPALIVE_S, since=generation)
-            if await request.is_disconnected():
+            if svc.closing or await request.is_disconnected():
                 return
             if svc.runner.generation == generation:  # a quiet 15 s: keep the connection open
                 yield b": keep-alive\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -89,12 +90,15 @@ def serve(
         gc_threshold=_whole_setting("gc-threshold"),
         webhook_allow_networks=tuple(str(n) for n in allowed),
         webhook_key=key_file,
+        end_streams_on_signals=True,
     )
     options: dict[str, Any] = {
         "host": bind,
         "port": listen,
         "access_log": False,
-        "timeout_graceful_shutdown": 5,  # open event streams would otherwise hold the exit
+        # The event streams end at SIGTERM and SIGINT (deconflict.api.closing); this bounds
+        # any other response still open.
+        "timeout_graceful_shutdown": 5,
         "log_level": "warning",
     }
     # The option reads DECONFLICT_DETECTOR_PROCESS itself (1/0, true/false); unset, the default.
@@ -111,6 +115,9 @@ def serve(
     if detector is not None:
         detector.start()
     limits = server.HttpLimits.from_settings()
+    # uvicorn raises the signal it stopped on again once it is done, which would end this
+    # process before it stops the detector process: kept here, the stop below runs, then exit 0.
+    kept = {signum: signal.signal(signum, _stopped) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         if processes == 1:
             server.run(server.server_config(create_app(settings), limits, **options))
@@ -122,6 +129,12 @@ def serve(
     finally:
         if detector is not None:
             detector.stop()
+        for signum, handler in kept.items():
+            signal.signal(signum, handler)
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM or SIGINT outside uvicorn's own handling (see ``serve``): already stopping."""
 
 
 def _refuse_a_broken_ledger(db: str) -> None:
@@ -179,6 +192,7 @@ def _settings_json(settings: Any) -> str:
             "gc_threshold": settings.gc_threshold,
             "webhook_allow_networks": list(settings.webhook_allow_networks),
             "webhook_key": None if settings.webhook_key is None else str(settings.webhook_key),
+            "supervisor": os.getpid(),
         }
     )
 
@@ -187,10 +201,12 @@ def worker_app() -> Any:
     """The app of one worker process of ``deconflict serve --workers N`` (uvicorn's factory),
     with the settings the supervising process passed down."""
     from deconflict.api import ApiSettings, create_app
+    from deconflict.api.lifeline import follow_parent
     from deconflict.api.observe import log_to_stderr
     from deconflict.geo import GeoLimits
 
     given = json.loads(os.environ[_WORKER_SETTINGS])
+    follow_parent(given["supervisor"])  # a worker does not outlive its supervisor
     log_to_stderr()
     return create_app(
         ApiSettings(
@@ -204,6 +220,7 @@ def worker_app() -> Any:
             gc_threshold=given["gc_threshold"],
             webhook_allow_networks=tuple(given["webhook_allow_networks"]),
             webhook_key=None if given["webhook_key"] is None else Path(given["webhook_key"]),
+            end_streams_on_signals=True,
         )
     )
 

@@ -11,17 +11,32 @@ so a standby takes over at once instead of after the period.
 
 Lease times are the process's wall clock (``wall``), never the hub's clock, which may be
 simulated: lease holders on different machines compare them.
+
+A renewal never waits behind the work it protects. Renewed only between steps, a lease lapsed
+whenever one step (a detector batch, the clock-driven tick, or the writes queued on the hub's
+thread before it) took longer than the lease, and a standby took it for good: under load the
+detector process of ``deconflict serve`` went idle while an HTTP worker detected. With
+``renew_beside_s`` a thread of its own, on a store connection of its own (``Store.twin``),
+extends the lease that often while the worker holds it, whatever the hub's thread is doing.
+Not for ever: it renews only while the hub's thread has started or finished a step within
+``stall_s``, so a worker stuck in one step (a hung disk, a deadlock) still loses the lease to a
+standby that can detect.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 
 from deconflict.errors import DeconflictError
 from deconflict.hub.service import Hub, ProcessReport
-from deconflict.store import LeaseLost
+from deconflict.store import LeaseLost, Store
+
+log = logging.getLogger("deconflict.hub")
 
 __all__ = ["DetectorWorker"]
 
@@ -36,13 +51,24 @@ class DetectorWorker:
         lease_s: float = 5.0,
         batch: int = 200,
         wall: Callable[[], float] = time.time,
+        preferred: bool = False,
+        renew_beside_s: float | None = None,
+        stall_s: float = 60.0,
     ) -> None:
         self._hub = hub
         self._lease_s = lease_s
         self._batch = batch
         self._wall = wall
+        self._preferred = preferred  # a detector process: see deconflict.store.lease
         self._token: int | None = None
         self._renew_at = 0.0
+        # The renewal beside the work (None: renewed between steps only), and what it reads.
+        self._renew_beside_s = renew_beside_s
+        self._stall_s = stall_s
+        self._active_at = 0.0  # wall time the hub's thread last started or ended a step
+        self._lock = threading.Lock()  # the token, between the hub's thread and the renewal
+        self._keeper: _Keeper | None = None
+        self.renewals = 0  # renewals made beside the work
 
     @property
     def batch(self) -> int:
@@ -56,38 +82,70 @@ class DetectorWorker:
 
     def _hold(self) -> int | None:
         now = self._wall()
-        if self._token is not None and now < self._renew_at:
-            return self._token
-        token = self._hub.store.acquire_lease(now, self._lease_s, self._token)
-        if token is not None and token != self._token:
-            self._hub.resync()
-        self._token = token
-        self._renew_at = now + self._lease_s / 3
+        with self._lock:
+            if self._token is not None and now < self._renew_at:
+                return self._token
+            store = self._hub.store
+            token = store.acquire_lease(
+                now, self._lease_s, self._token, os.getpid(), self._preferred
+            )
+            if token is not None and token != self._token:
+                self._hub.resync()
+            self._token = token
+            self._renew_at = now + self._lease_s / 3
+        self._keep(token)
         return token
 
     def step(self, tick: bool = False) -> ProcessReport | None:
         """Take or renew the lease and process one batch; None when on standby. With ``tick``
         the leader also runs the hub's ``tick()`` first (notices moved by time, escalations), so
         that too happens in one process, not in every one."""
-        token = self._hold()
-        if token is None:
-            return None
+        self._active_at = self._wall()
         try:
-            if tick:
-                self._hub.tick()
-            return self._hub.process(limit=self._batch, fence=token)
-        except LeaseLost:
-            self._token = None
-            return None
+            token = self._hold()
+            if token is None:
+                return None
+            try:
+                if tick:
+                    self._hub.tick()
+                return self._hub.process(limit=self._batch, fence=token)
+            except LeaseLost:
+                with self._lock:
+                    self._token = None
+                self._keep(None)
+                return None
+        finally:
+            self._active_at = self._wall()
 
     def release(self) -> None:
         """Give the lease up (on a clean stop) so a standby takes over without waiting, first
         storing how far the detector read (see ``Hub.store_cursor``)."""
+        self._keep(None)
         if self._token is not None:
             with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
                 self._hub.store_cursor(self._token)
             self._hub.store.release_lease(self._token)
             self._token = None
+
+    def _keep(self, token: int | None) -> None:
+        """Run the renewal beside the work while a token is held (if asked for), else stop it."""
+        if self._renew_beside_s is None:
+            return
+        if token is not None and self._keeper is None:
+            self._keeper = _Keeper(self, self._hub.store.twin(), self._renew_beside_s)
+        elif token is None and self._keeper is not None:
+            self._keeper.stop()
+            self._keeper = None
+
+    def _renew_beside(self, store: Store) -> None:
+        """On the renewal's thread: extend the lease under the held token, unless the hub's
+        thread has stalled; a token no longer current is left to the hub's thread to find."""
+        with self._lock:
+            token, now = self._token, self._wall()
+            if token is None or now - self._active_at > self._stall_s:
+                return
+            if store.extend_lease(now, self._lease_s, token):
+                self.renewals += 1
 
     def run(self, stop: Callable[[], bool], idle_s: float = 0.02, max_s: float = 3600.0) -> None:
         """Step until ``stop()`` (or ``max_s`` elapse), waiting up to ``idle_s`` when there was
@@ -103,3 +161,30 @@ class DetectorWorker:
         finally:
             signal.close()
             self.release()
+
+
+class _Keeper:
+    """The thread that renews a worker's lease beside its work, on a store of its own."""
+
+    def __init__(self, worker: DetectorWorker, store: Store, every_s: float) -> None:
+        self._stopping = threading.Event()
+        self._store = store
+        self._thread = threading.Thread(
+            target=self._run, args=(worker, every_s), name="detector-lease", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, worker: DetectorWorker, every_s: float) -> None:
+        try:
+            while not self._stopping.wait(every_s):
+                try:
+                    worker._renew_beside(self._store)
+                except DeconflictError:  # the store is busy or away: the next turn tries again
+                    log.warning("could not renew the detector lease", exc_info=True)
+        finally:
+            self._store.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(10.0)

@@ -35,6 +35,7 @@ from deconflict.store.ledger_base import LedgerStore
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from deconflict.store.lease import LeaseHolder
     from deconflict.store.wakeup import ChangeSignal
 
 __all__ = ["Change", "Detection", "Seen", "Store"]
@@ -238,10 +239,33 @@ class Store(LedgerStore, ABC):
                 self.commit_detection(detection, fence)
 
     @abstractmethod
-    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+    def acquire_lease(
+        self,
+        now_s: float,
+        ttl_s: float,
+        held: int | None = None,
+        pid: int = 0,
+        preferred: bool = False,
+    ) -> int | None:
         """Take the detector lease until ``now_s + ttl_s`` if it has expired, or extend it if
         ``held`` is its current token; the token it is held under, or None if another holds it.
-        ``now_s`` is wall-clock time (never a simulated clock: holders compare it)."""
+        ``now_s`` is wall-clock time (never a simulated clock: holders compare it). ``pid``
+        names the holder; a ``preferred`` one (a detector process) asks a holder that is not
+        to give the lease back, and such a holder does at its next renewal (None):
+        :mod:`deconflict.store.lease`."""
+
+    @abstractmethod
+    def extend_lease(self, now_s: float, ttl_s: float, held: int) -> bool:
+        """Extend the detector lease held under ``held`` until ``now_s + ttl_s`` (never
+        shortening it); False if ``held`` is no longer its token."""
+
+    @abstractmethod
+    def lease_holder(self, now_s: float) -> LeaseHolder:
+        """The detector lease's token and its holder's process id (0 if none holds it)."""
+
+    @abstractmethod
+    def twin(self) -> Store:
+        """Another store on the same database with state of its own (for another thread)."""
 
     @abstractmethod
     def change_signal(self, *channels: str) -> ChangeSignal:

@@ -125,15 +125,32 @@ class SqlDetections(SqlRecords):
         return {row[0] for row in rows_in(c, _STORED_CONFLICTS, ids)}
 
     @transaction
-    def acquire_lease(self, now_s: float, ttl_s: float, held: int | None = None) -> int | None:
+    def acquire_lease(
+        self,
+        now_s: float,
+        ttl_s: float,
+        held: int | None = None,
+        pid: int = 0,
+        preferred: bool = False,
+    ) -> int | None:
         if held is None and self._unit is None:
             # On standby: a plain read first, so a process that does not hold the lease does
             # not queue behind every writer (the write turn) each time it checks.
             with self.read_connection("reading the detector lease") as c:
-                if lease.held_by_another(c, round(now_s * 1000)):
+                if lease.standing_by(c, round(now_s * 1000), preferred):
                     return None
         with self.write_connection("taking the detector lease") as c:
-            return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held)
+            return lease.acquire(c, round(now_s * 1000), round(ttl_s * 1000), held, pid, preferred)
+
+    @transaction
+    def extend_lease(self, now_s: float, ttl_s: float, held: int) -> bool:
+        with self.write_connection("renewing the detector lease") as c:
+            return lease.extend(c, round(now_s * 1000), round(ttl_s * 1000), held)
+
+    @transaction
+    def lease_holder(self, now_s: float) -> lease.LeaseHolder:
+        with self.read_connection("reading the detector lease") as c:
+            return lease.holder(c, round(now_s * 1000))
 
     @transaction
     def release_lease(self, held: int) -> None:

@@ -20,22 +20,55 @@ that paused (GC, SIGSTOP, a slow disk) past its expiry and then commits finds a 
 gets :class:`LeaseLost`; had it raced the takeover instead, both transactions write the token row,
 so SERIALIZABLE lets only one of them commit and the loser retries and then sees the outcome.
 Either way a change is processed under exactly one token.
+
+Who holds it. ``deconflict serve`` runs a detector process beside its HTTP workers, and the HTTP
+workers keep standby detectors for when it is gone. A holder writes its process id
+(``detector.lease_holder``, for ``/metrics``) and whether it is a *preferred* holder
+(``detector.lease_preferred``: a detector process). An HTTP worker that took the lease while the
+detector process was down must give it back once a new one is up, or detection stays in an HTTP
+worker for good: a preferred process on standby behind a holder that is not preferred asks for
+the lease (``detector.lease_wanted_ms``, an expiry like the lease's), and such a holder releases
+it at its next renewal instead of extending it. Asked, not taken: the holder stores its cursor
+and stops on its own, with no commit refused half-way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["LEASE_ROWS", "LeaseLost", "acquire", "fence_sql", "fenced", "release"]
+__all__ = [
+    "LEASE_ROWS",
+    "LeaseHolder",
+    "LeaseLost",
+    "acquire",
+    "extend",
+    "fence_sql",
+    "fenced",
+    "holder",
+    "release",
+]
 
 TOKEN = "detector.lease"
 UNTIL = "detector.lease_until_ms"
-LEASE_ROWS = (TOKEN, UNTIL)
+HOLDER = "detector.lease_holder"  # the holder's process id (0: none yet)
+PREFERRED = "detector.lease_preferred"  # 1 if the holder is a detector process
+WANTED = "detector.lease_wanted_ms"  # until when a preferred process on standby asks for it
+LEASE_ROWS = (TOKEN, UNTIL, HOLDER, PREFERRED, WANTED)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """Who holds the lease as the store says: its token, and the process id of its holder (0
+    when the lease has expired or was released)."""
+
+    token: int
+    pid: int
 
 
 class LeaseLost(StoreError):
@@ -55,27 +88,64 @@ def _set(c: sa.Connection, name: str, value: int) -> None:
     c.execute(sa.update(t.cursors).where(t.cursors.c.name == name).values(seq=value))
 
 
-def acquire(c: sa.Connection, now_ms: int, ttl_ms: int, held: int | None) -> int | None:
+def acquire(
+    c: sa.Connection,
+    now_ms: int,
+    ttl_ms: int,
+    held: int | None,
+    pid: int = 0,
+    preferred: bool = False,
+) -> int | None:
     """Take or renew the lease; the token it is held under, or None while another holds it.
 
     ``held`` is the token this process holds (None if it holds none): if it is still current the
-    lease is extended under it (even past expiry: no one else took it, so nothing happened).
+    lease is extended under it (even past expiry: no one else took it, so nothing happened),
+    unless this holder is not ``preferred`` and a preferred process asks for the lease: then it
+    is released (None). ``pid`` names the holder.
     """
     token = _get(c, TOKEN)
     if held is not None and held == token:
+        if not preferred and _get(c, WANTED) > now_ms:
+            _set(c, UNTIL, 0)
+            return None
         _set(c, UNTIL, now_ms + ttl_ms)
         return token
     if _get(c, UNTIL) > now_ms:
+        if preferred and not _get(c, PREFERRED):
+            _set(c, WANTED, now_ms + ttl_ms)
         return None
     _set(c, TOKEN, token + 1)
     _set(c, UNTIL, now_ms + ttl_ms)
+    _set(c, HOLDER, pid)
+    _set(c, PREFERRED, 1 if preferred else 0)
+    if preferred:
+        _set(c, WANTED, 0)
     return token + 1
 
 
-def held_by_another(c: sa.Connection, now_ms: int) -> bool:
-    """Whether the lease is unexpired at ``now_ms`` (a hint read without the write turn: a
-    process on standby asks this first, and queues to take the lease only when it says no)."""
-    return _get(c, UNTIL) > now_ms
+def extend(c: sa.Connection, now_ms: int, ttl_ms: int, held: int) -> bool:
+    """Extend the lease held under ``held`` (the renewal of a thread beside the work it
+    protects, :class:`deconflict.hub.worker.DetectorWorker`); False if ``held`` is no longer
+    its token. A holder asked to give the lease back is not asked here: its own turn does."""
+    if _get(c, TOKEN) != held:
+        return False
+    _set(c, UNTIL, max(_get(c, UNTIL), now_ms + ttl_ms))
+    return True
+
+
+def standing_by(c: sa.Connection, now_ms: int, preferred: bool = False) -> bool:
+    """Whether a process on standby may skip taking the write turn now (a hint read without
+    it): the lease is unexpired, and, for a ``preferred`` one, its holder is preferred too or
+    has already been asked to give it back."""
+    if _get(c, UNTIL) <= now_ms:
+        return False
+    return not preferred or bool(_get(c, PREFERRED)) or _get(c, WANTED) > now_ms
+
+
+def holder(c: sa.Connection, now_ms: int) -> LeaseHolder:
+    """The lease's token and its holder's process id (0 if it has expired or was released)."""
+    pid = _get(c, HOLDER) if _get(c, UNTIL) > now_ms else 0
+    return LeaseHolder(_get(c, TOKEN), pid)
 
 
 def release(c: sa.Connection, held: int) -> None:

@@ -101,8 +101,9 @@ def _forget(connection: sa.Connection, *_args: Any) -> None:
 
 def watch(engine: sa.Engine) -> None:
     """Forget each connection's end when its transaction ends (call once per engine)."""
-    event.listen(engine, "commit", _forget)
-    event.listen(engine, "rollback", _forget)
+    if not event.contains(engine, "commit", _forget):  # a twin store shares the engine
+        event.listen(engine, "commit", _forget)
+        event.listen(engine, "rollback", _forget)
 
 
 def _end(c: sa.Connection) -> _End:

@@ -23,7 +23,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, ParamSpec, TypeVar, cast
+from typing import Any, ClassVar, ParamSpec, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -186,6 +186,11 @@ class SqlTransactions:
                 _migrate(engine)
 
         self.retry.run(migrate)
+
+    def twin(self) -> Self:
+        """Another store on this one's database, sharing its engine (and pool) but none of its
+        state: for a thread of its own, such as the lease renewal beside the detector's work."""
+        return type(self)(self._engine, self._what, self.retry)
 
     def change_signal(self, *channels: str) -> wakeup.ChangeSignal:
         """Wake-ups from other processes on ``channels`` (default: their commits); close it

@@ -1,4 +1,4 @@
-"""Processes that supervise (issue 19 item 3; docs/security.md §4.4): the detector keeps its
+"""Processes that supervise (issue 19 item 3; docs/security.md §4.5): the detector keeps its
 lease while its work is slow and gets it back from an HTTP worker, every change of holder is
 logged and counted, a detector process killed with SIGKILL is started again and leads, a
 supervisor killed with SIGKILL takes its workers and its detector with it (and the port is free
@@ -30,6 +30,7 @@ from tests.hub.scenario import T0, vol
 from deconflict.api import issue_local_token
 from deconflict.api.runner import HubRunner
 from deconflict.client import Client
+from deconflict.errors import InvalidInput
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock
 from deconflict.settings import local_state_path
 from deconflict.testing import free_port
@@ -100,7 +101,7 @@ def _step_in_thread(worker: DetectorWorker) -> tuple[threading.Thread, list[obje
 
 
 def test_a_renewal_does_not_wait_behind_a_long_detection_step(hubs: tuple[Hub, Hub]) -> None:
-    """security.md §4.4: while the leader's detection step runs three lease periods long, the
+    """security.md §4.5: while the leader's detection step runs three lease periods long, the
     renewal beside it keeps the lease: a standby does not take it, and the step commits under
     its token. (On main the lease lapsed behind the step and the standby took it for good.)"""
     one, two = hubs
@@ -130,7 +131,7 @@ def test_a_renewal_does_not_wait_behind_a_long_detection_step(hubs: tuple[Hub, H
 
 
 def test_a_stalled_leader_still_loses_the_lease(hubs: tuple[Hub, Hub]) -> None:
-    """security.md §4.4: the renewal beside the work is bounded: a step stuck for longer than
+    """security.md §4.5: the renewal beside the work is bounded: a step stuck for longer than
     ``stall_s`` is not renewed for, so a standby takes the lease and detects."""
     one, two = hubs
     wall = Wall()
@@ -153,7 +154,7 @@ def test_a_stalled_leader_still_loses_the_lease(hubs: tuple[Hub, Hub]) -> None:
 
 
 def test_a_worker_that_is_not_preferred_gives_the_lease_back(hubs: tuple[Hub, Hub]) -> None:
-    """security.md §4.4: an HTTP worker that took the lease while the detector process was
+    """security.md §4.5: an HTTP worker that took the lease while the detector process was
     down gives it back when a new one asks, at its next renewal; the detector process then
     takes it and detects."""
     one, two = hubs
@@ -179,7 +180,7 @@ def test_a_worker_that_is_not_preferred_gives_the_lease_back(hubs: tuple[Hub, Hu
 async def test_a_handover_is_logged_and_counted(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """security.md §4.4: two runners on one store, an HTTP worker's leading: when a detector
+    """security.md §4.5: two runners on one store, an HTTP worker's leading: when a detector
     process's runner starts, the worker gives the lease back, logging a WARNING (JSON, event
     ``detector.lease``) and counting "lost", and the detector process counts "taken"."""
     db = tmp_path / "hub.db"
@@ -280,8 +281,14 @@ class Serve:
         return False
 
     def metric(self, name: str) -> float | None:
+        """A metric of ``/metrics`` (of whichever worker answers), None if it is not there."""
+        headers = {}
+        # The operator's metrics scope, where /metrics asks for one (not every version has it).
+        with contextlib.suppress(InvalidInput):
+            operator = issue_local_token(local_state_path(str(self.db)), "CAOC", ["metrics"])
+            headers["Authorization"] = f"Bearer {operator}"
         with contextlib.suppress(httpx.HTTPError):
-            text = httpx.get(f"{self.url}/metrics", timeout=5.0).text
+            text = httpx.get(f"{self.url}/metrics", headers=headers, timeout=5.0).text
             for line in text.splitlines():
                 if line.startswith(f"{name} "):
                     return float(line.split()[1])
@@ -316,7 +323,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
 
 @pytest.mark.slow
 def test_a_killed_detector_process_comes_back_and_leads(serve: Callable[..., Serve]) -> None:
-    """security.md §4.4: SIGKILL the detector process: a new one is started, stays up and
+    """security.md §4.5: SIGKILL the detector process: a new one is started, stays up and
     takes the lease back (``/metrics`` names its pid as the holder), and it detects. (On main
     every new one died at once, and detection stayed in the HTTP worker.)"""
     server = serve()
@@ -350,7 +357,7 @@ def test_a_killed_detector_process_comes_back_and_leads(serve: Callable[..., Ser
 def test_a_killed_supervisor_takes_its_workers_and_detector_with_it(
     serve: Callable[..., Serve],
 ) -> None:
-    """security.md §4.4: SIGKILL the supervisor of ``serve --workers 2``: its workers and its
+    """security.md §4.5: SIGKILL the supervisor of ``serve --workers 2``: its workers and its
     detector process exit by themselves, and a new ``serve`` on the same port starts at once.
     (On main the workers went on serving, unmanaged, and the new serve found the port taken.)"""
     server = serve("--workers", "2")
@@ -396,7 +403,7 @@ def _open_stream(url: str, token: str) -> tuple[threading.Thread, list[object]]:
 def test_a_stop_with_a_stream_open_is_quick_and_quiet(
     serve: Callable[..., Serve], workers: str, how: str
 ) -> None:
-    """security.md §4.4: SIGTERM to the server (or Ctrl-C: SIGINT to its process group) with an
+    """security.md §4.5: SIGTERM to the server (or Ctrl-C: SIGINT to its process group) with an
     event stream open: the stream ends cleanly, the server exits within uvicorn's graceful
     timeout (its "timeout graceful shutdown exceeded" is not logged) and nothing in its log
     is an ERROR or a traceback. (On main it waited the whole 5 s and logged an ERROR.)"""

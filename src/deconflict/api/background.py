@@ -158,6 +158,9 @@ def _note(level: int, change: str, **detail: object) -> None:
 
 def _main(settings: ApiSettings, ready: Event, supervisor: Connection, parent: int) -> None:
     """The detector process: the app's lifespan until SIGTERM or the supervisor's end."""
+    # Ctrl-C reaches the whole process group: the supervisor stops this process in its turn
+    # (it would otherwise see it exit first, and start a new one).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     follow_parent(parent, grace_s=_STOP_S)
     log_to_stderr()
     asyncio.run(_run(settings, ready, supervisor))
@@ -166,9 +169,6 @@ def _main(settings: ApiSettings, ready: Event, supervisor: Connection, parent: i
 async def _run(settings: ApiSettings, ready: Event, supervisor: Connection) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    # Ctrl-C reaches the whole process group: the supervisor stops this process in its turn
-    # (it would otherwise see it exit first, and start a new one).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     loop.add_signal_handler(signal.SIGTERM, stop.set)
 
     def until_the_supervisor_ends() -> None:

@@ -172,6 +172,7 @@ class SqlTransactions:
     ) -> None:
         self._engine = engine
         self._what = what
+        self._owns_engine = True  # closing the store disposes of it (not a twin's)
         self._unit: sa.Connection | None = None  # the open unit of work's connection
         self._snapshot: sa.Connection | None = None  # the open read snapshot's connection
         # Reads a unit of work repeats for every write it groups (the agreements, whether a
@@ -189,8 +190,11 @@ class SqlTransactions:
 
     def twin(self) -> Self:
         """Another store on this one's database, sharing its engine (and pool) but none of its
-        state: for a thread of its own, such as the lease renewal beside the detector's work."""
-        return type(self)(self._engine, self._what, self.retry)
+        state: for a thread of its own, such as the lease renewal beside the detector's work.
+        Closing it leaves the engine to this store."""
+        twin = type(self)(self._engine, self._what, self.retry)
+        twin._owns_engine = False
+        return twin
 
     def change_signal(self, *channels: str) -> wakeup.ChangeSignal:
         """Wake-ups from other processes on ``channels`` (default: their commits); close it
@@ -212,6 +216,8 @@ class SqlTransactions:
             return secrets.read(c, name)
 
     def close(self) -> None:
+        if not self._owns_engine:
+            return
         with translated(f"closing {self._what}"):
             self._engine.dispose()
 

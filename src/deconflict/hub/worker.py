@@ -89,11 +89,20 @@ class DetectorWorker:
             token = store.acquire_lease(
                 now, self._lease_s, self._token, os.getpid(), self._preferred
             )
-            if token is not None and token != self._token:
-                self._hub.resync()
+            taken = token is not None and token != self._token
             self._token = token
             self._renew_at = now + self._lease_s / 3
-        self._keep(token)
+        self._keep(token)  # renewed from now on, also while the index is rebuilt below
+        if taken and token is not None:
+            try:
+                self._hub.resync()
+            except BaseException:  # not detecting: let a standby have it rather than hold it
+                self._keep(None)
+                with self._lock:
+                    self._token = None
+                with contextlib.suppress(DeconflictError):  # no cursor stored: read again
+                    self._hub.store.release_lease(token)
+                raise
         return token
 
     def step(self, tick: bool = False) -> ProcessReport | None:

@@ -46,7 +46,10 @@ def _death_signal(signum: int) -> bool:
 
 def follow_parent(parent: int, grace_s: float = _GRACE_S) -> None:
     """End this process (SIGTERM to itself, then ``os._exit`` after ``grace_s``) when the process
-    ``parent`` that started it is gone; call it early in the child."""
+    ``parent`` that started it is gone; call it early in the child. Nothing in ``parent``
+    itself (an app made in the process that would supervise: a test's)."""
+    if parent == os.getpid():
+        return
     stopping = threading.Event()
 
     def end() -> None:

@@ -17,7 +17,9 @@ nearest built-in, so callers that only know Python's own exceptions still catch 
     ├── VersionConflict                   an amendment named a stale version
     ├── StoreError(RuntimeError)          the store failed (translated from the driver)
     │   ├── StoreUnavailable              for now only (connection lost, locked, disk full)
-    │   └── CorruptRecord                 a stored record cannot be read back
+    │   │   └── WritesRefused             no writes now (disk full, read-only store); reads go on
+    │   ├── CorruptRecord                 a stored record cannot be read back
+    │   └── StoreCorrupt                  its files are damaged: `deconflict doctor` says where
     └── VerificationFailed(ValueError)    a ledger proof, signature, receipt or log does not verify
         ├── ForkDetected                  two signed checkpoints that cannot both be true
         └── LedgerBroken                  the log no longer extends what the hub signed: no signing
@@ -45,10 +47,12 @@ __all__ = [
     "NotFound",
     "NotYetCommitted",
     "RefusedDestination",
+    "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
     "VerificationFailed",
     "VersionConflict",
+    "WritesRefused",
 ]
 
 
@@ -172,6 +176,24 @@ class StoreUnavailable(StoreError):
 class CorruptRecord(StoreError):
     """A stored record cannot be read back as one (the store was edited or damaged); the
     message names the record's kind and the fault, for the operator."""
+
+
+class WritesRefused(StoreUnavailable):
+    """The store takes no writes now, for a reason of the host (its disk is full, it is
+    read-only), while reads go on. The message says what was refused and why in words a person
+    understands, never the driver's text; the API answers 503 with ``Retry-After`` (a write may
+    succeed once the operator has freed space). ``full`` says whether the disk was full."""
+
+    def __init__(self, doing: str, reason: str, *, full: bool, retry_after_s: float = 30.0) -> None:
+        super().__init__(
+            f"{doing}: {reason}; reads still work, try the write again later", retry_after_s
+        )
+        self.full = full
+
+
+class StoreCorrupt(StoreError):
+    """The store's files are damaged (a flipped byte, a torn page): the message names what is
+    damaged, where known, and points at ``deconflict doctor``."""
 
 
 class VerificationFailed(DeconflictError, ValueError):

@@ -3,6 +3,7 @@ notifications and their acknowledgement, the event stream, and agreements and pa
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -25,13 +26,15 @@ from deconflict.api.schemas import (
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
 from deconflict.api.stream import event_stream, parse_event_id
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict
 from deconflict.model import Conflict
 from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = ["conflict_view", "router"]
+
+log = logging.getLogger("deconflict.api")
 
 router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
@@ -92,12 +95,14 @@ async def list_notifications(
     limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
 ) -> list[NotificationOut]:
     """The caller's notifications and those relayed through it, oldest first (by creation
-    time, then id), a page at a time; the new ones addressed to it are marked delivered. A
-    full page carries ``Link: <...>; rel="next"``, the URL of the next."""
+    time, then id), a page at a time; those of the page addressed to the caller and not yet
+    delivered are shown delivered now, and recorded so after the answer is made (a read that
+    writes nothing: on a store that takes no writes, the record waits and the page is
+    answered all the same). A full page carries ``Link: <...>; rel="next"``, the URL of the
+    next."""
     need(principal, Scope.READ)
 
-    def read(hub: Hub) -> list[NotificationOut]:
-        hub.deliver(principal.party)
+    def read(hub: Hub) -> tuple[list[NotificationOut], list[tuple[str, float]]]:
         start = None
         if after is not None:
             try:
@@ -105,9 +110,26 @@ async def list_notifications(
             except NotFound:
                 raise InvalidField("query:after", f"no notification {after!r} of yours") from None
         page = hub.list_notifications(principal.party, after=start, limit=limit)
-        return notifications_seen(hub, principal.party, page)
+        now = hub.clock.now()
+        delivering = [
+            i for i, n in enumerate(page) if n.recipient == principal.party and n.undelivered
+        ]
+        for i in delivering:  # shown as what it is once answered: delivered now
+            page[i] = page[i].deliver(now)
+        return notifications_seen(hub, principal.party, page), [
+            (page[i].id, now) for i in delivering
+        ]
 
-    page = await service(request).runner.run_write(read, detects=False)  # no detector input
+    svc = service(request)
+    page, delivering = await svc.runner.run(read)
+    if delivering:
+        try:
+            await svc.runner.run_write(
+                lambda hub: hub.store.mark_delivered(delivering), detects=False
+            )
+        except StoreError as error:  # the answer stands; marked when the store takes writes
+            log.warning("marking %d notifications delivered failed: %s", len(delivering), error)
+            svc.deliveries.add(delivering)
     if len(page) == limit:
         link_next(request, response, page[-1].id, limit)
     return page

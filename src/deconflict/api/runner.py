@@ -58,7 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from deconflict.errors import StoreError
+from deconflict.errors import StoreError, WritesRefused
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
 from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
@@ -77,6 +77,7 @@ _STANDBY_RETRY_S = 0.25
 # How often the lease is renewed beside the hub thread: a tenth of DetectorWorker's period, so
 # that nine renewals in a row can be late or fail before it lapses.
 _RENEW_BESIDE_S = 0.5
+_REFUSED_WAIT_S = 1.0  # between detection passes while the store refuses writes (disk full)
 
 
 async def _wait(event: asyncio.Event, timeout_s: float) -> None:
@@ -132,6 +133,7 @@ class HubRunner:
         self._writes = 0
         self._writes_seen = 0
         self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
+        self._refusing = False  # the store refuses writes: detection waits (logged once)
         self.ready = False
 
     async def start(self) -> None:
@@ -154,7 +156,10 @@ class HubRunner:
             self._listener.start()
         else:
             signal.close()
-        await self._submit(lambda: self._settle(tick=True))
+        try:
+            await self._submit(lambda: self._settle(tick=True))
+        except WritesRefused as error:  # served from what is stored until it takes writes
+            self._refused(error)
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
@@ -189,13 +194,16 @@ class HubRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         if self._worker is not None:
-            if self.leading:  # what the streams sent last, before the lease is let go
-                await self._submit(self._mark_sent)
-                token = self._worker.token
-                await self._submit(self._worker.release)
-                self._handover(token, None, "released")
-            else:
-                await self._submit(self._worker.release)
+            try:
+                if self.leading:  # what the streams sent last, before the lease is let go
+                    await self._submit(self._mark_sent)
+                    token = self._worker.token
+                    await self._submit(self._worker.release)
+                    self._handover(token, None, "released")
+                else:
+                    await self._submit(self._worker.release)
+            except StoreError as error:  # a full disk: the lease lapses by itself
+                log.warning("stopping without releasing the detector lease: %s", error)
         if self._hub is not None:
             await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
@@ -222,13 +230,34 @@ class HubRunner:
             await self._caught_up()
 
         def job() -> tuple[T, bool]:
-            changed = self._settle(tick=False) if self._due and settled else False
+            changed = self._settle_for_read() if self._due and settled else False
             return fn(self._hub_or_fail()), changed
 
         result, changed = await self._submit(job)
         if changed:
             self._signal()
         return result
+
+    def _settle_for_read(self) -> bool:
+        """On the hub thread, before a read: detection of what was written, as far as the
+        store lets it be written. Detection writes (the lease, its outcomes), so on a store
+        that takes no writes now (a full disk, a read-only store) the read is answered from
+        what is stored, and the failure is logged, not answered (security.md §4.4)."""
+        try:
+            return self._settle(tick=False)
+        except StoreError as error:
+            self._refused(error)
+            return False
+
+    def _refused(self, error: StoreError) -> None:
+        """Log a failed detection pass: a store refusing writes once per spell (every read
+        and every loop turn meets it meanwhile), anything else each time, with its trace."""
+        if isinstance(error, WritesRefused):
+            if not self._refusing:
+                log.warning("detection waits: %s", error)
+            self._refusing = True
+            return
+        log.error("detection failed: %s", error)
 
     async def settle(self) -> None:
         """Wait until detection has caught up with this process's writes (running it here if
@@ -478,9 +507,16 @@ class HubRunner:
                 last_tick = time.monotonic()
             try:
                 changed = await self._submit(partial(self._settle, tick, True))
+            except WritesRefused as error:  # a full disk: try again, less often
+                self._refused(error)
+                await asyncio.sleep(_REFUSED_WAIT_S)
+                continue
             except Exception:  # keep detecting; the next pass retries from the change log
                 log.exception("background detection failed")
                 continue
+            if self._refusing:
+                log.warning("detection runs again: the store takes writes")
+                self._refusing = False
             if changed:
                 self._signal()
             if self._due:  # a step at a time: the writes queued meanwhile go first
@@ -489,6 +525,8 @@ class HubRunner:
                 continue
             try:  # what the streams sent, after the writes queued meanwhile
                 await self._submit(self._mark_sent)
+            except WritesRefused as error:  # kept queued: marked once the store takes writes
+                self._refused(error)
             except Exception:  # kept queued: the next turn marks them
                 log.exception("marking the notifications sent delivered failed")
 

@@ -15,8 +15,11 @@ idle inside a transaction for ``IDLE_IN_TRANSACTION_S`` ended by the server.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +35,20 @@ from deconflict.store.writers import QueuedConnection, turn_path
 
 __all__ = ["open_postgres", "open_sqlite", "open_store", "postgres_url"]
 
+log = logging.getLogger("deconflict.store")
+
 _PG_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 _BUSY_TIMEOUT_MS = 5000  # SQLite's own wait for a lock, for every statement but BEGIN IMMEDIATE
+# The WAL is cut back to this size whenever a checkpoint lets it start over: a burst of writes
+# (or a disk that filled mid-burst) does not leave it at its largest for good.
+_WAL_LIMIT_BYTES = 4 * 1024 * 1024
 
 
-def _sqlite_engine(path: Path) -> sa.Engine:
-    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"factory": QueuedConnection})
+def _sqlite_engine(path: Path, read_only: str | None = None) -> sa.Engine:
+    url = f"sqlite:///{path}"
+    if read_only is not None:  # a URI filename, with one of SQLite's read-only modes
+        url = f"sqlite:///file:{urllib.parse.quote(str(path))}?{read_only}&uri=true"
+    engine = sa.create_engine(url, connect_args={"factory": QueuedConnection})
     turns = turn_path(path)
 
     @event.listens_for(engine, "connect")
@@ -49,6 +60,7 @@ def _sqlite_engine(path: Path) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -107,6 +119,11 @@ def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
     target = Path(path)
     if not target.parent.is_dir():
         raise StoreError(f"cannot open store {str(target)!r}: no such directory")
+    read_only = _read_only(target)
+    if read_only is not None:
+        log.warning("the store %s is read-only: reads are served, writes refused", target)
+        engine = _sqlite_engine(target, read_only)
+        return SqlStore(engine, what=str(target), retry=retry, read_only=True)
     try:
         if not owner_only.create_file(target):
             for companion in (target, *_companions(target)):
@@ -114,6 +131,21 @@ def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
     except OSError as error:
         raise StoreError(f"cannot open store {str(target)!r}: {error.strerror}") from None
     return SqlStore(_sqlite_engine(target), what=str(target), retry=retry)
+
+
+def _read_only(database: Path) -> str | None:
+    """How to open an existing ``database`` this process cannot write (a SQLite URI query),
+    else None: on a read-only filesystem ``immutable=1`` (SQLite can make no ``-shm`` there,
+    and nobody can write the file meanwhile), unless a WAL was left behind (its commits are
+    read through ``mode=ro``); a file this process may not write (its mode) ``mode=ro``."""
+    if not database.exists():
+        return None
+    wal = database.with_name(database.name + "-wal")
+    if os.statvfs(database).f_flag & os.ST_RDONLY:
+        return "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
+    if not os.access(database, os.W_OK):
+        return "mode=ro"
+    return None
 
 
 def _companions(database: Path) -> tuple[Path, ...]:

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
 
-__all__ = ["NAMES", "ensure", "read"]
+__all__ = ["NAMES", "complete", "ensure", "read"]
 
 #: The secrets a store has, by name, and their size in bytes.
 NAMES = {"ids": 32}
@@ -32,6 +32,12 @@ def ensure(connection: sa.Connection) -> None:
     for name, size in NAMES.items():
         statement = dialect.insert(t.hub_secrets).values(name=name, value=secrets.token_bytes(size))
         connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+
+
+def complete(connection: sa.Connection) -> bool:
+    """Whether every secret is made (a read)."""
+    names = sa.select(t.hub_secrets.c.name).where(t.hub_secrets.c.name.in_(list(NAMES)))
+    return set(connection.execute(names).scalars()) == set(NAMES)
 
 
 def read(connection: sa.Connection, name: str) -> bytes:

@@ -212,6 +212,12 @@ class ServiceState:
                     done.append(party)
             return done
 
+        def any_clear(c: sa.Connection) -> bool:
+            return c.execute(sa.select(_w.party).where(_w.secret.is_not(None))).first() is not None
+
+        # A read first: a start with none in clear (the rule) writes nothing (security.md §4.4).
+        if not self._run(False, "looking for webhook secrets in clear", any_clear):
+            return []
         return self._run(True, "sealing the webhook secrets", work)
 
     def get_webhook(self, party: str) -> Webhook | None:

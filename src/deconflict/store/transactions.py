@@ -12,13 +12,20 @@ Errors are translated by :func:`translated`: an integrity violation is ``Invalid
 duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Retryable`` (the
 :func:`transaction` decorator runs the whole method again under the store's
 :class:`RetryPolicy`), a failure that is for now only is ``StoreUnavailable``
-(:mod:`deconflict.store.transient`), anything else from the driver is ``StoreError``.
+(:mod:`deconflict.store.transient`), a full disk or a read-only store is
+``WritesRefused`` and a damaged file ``StoreCorrupt`` (each with a message of its own, not the
+driver's: :mod:`deconflict.store.faults`), anything else from the driver is ``StoreError``.
+
+A write refused for a full disk leaves SQLite's WAL as large as it grew: the next write that
+succeeds (the space was freed) first checkpoints it and truncates it to nothing
+(:meth:`SqlTransactions.reclaim_space`), so the space freed is not kept by the WAL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -28,6 +35,8 @@ from typing import Any, ClassVar, ParamSpec, Self, TypeVar, cast
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import exc
 
 from deconflict.errors import (
@@ -35,8 +44,10 @@ from deconflict.errors import (
     DeconflictError,
     InvalidInput,
     StoreError,
+    WritesRefused,
 )
-from deconflict.store import bulk, lease, ledger_append, order, secrets, wakeup
+from deconflict.store import bulk, faults, lease, ledger_append, order, secrets, wakeup
+from deconflict.store import schema as t
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
 from deconflict.store.transient import transient
@@ -56,6 +67,7 @@ __all__ = [
 ]
 
 IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
+log = logging.getLogger("deconflict.store")
 
 
 def insert_with_unit(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -73,8 +85,13 @@ _MIGRATION_LOCK = 0x6465636F  # "deco": several workers starting at once migrate
 
 
 def _migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest revision and make the rows every store needs, in one
+    write transaction, only when there is something to do: a store found up to date is opened
+    with reads alone, so a read-only store (or one on a full disk) opens and serves reads."""
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
+    if _up_to_date(engine, config):
+        return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
@@ -110,6 +127,22 @@ def _duplicate_table(error: exc.IntegrityError) -> str | None:
     return found.group(1) if found else None
 
 
+def _up_to_date(engine: sa.Engine, config: Config) -> bool:
+    """Whether the store is at the newest revision and has the rows :func:`_migrate` makes
+    (read in a read-only transaction)."""
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    rows = (order.LOG_MUTEX, *lease.LEASE_ROWS)
+    with engine.connect() as connection:
+        connection.execution_options(**{READ_ONLY: True})
+        if set(MigrationContext.configure(connection).get_current_heads()) != heads:
+            return False
+        count = sa.select(sa.func.count()).select_from(t.cursors)
+        found = connection.execute(count.where(t.cursors.c.name.in_(rows)))
+        if found.scalar() != len(rows):
+            return False
+        return secrets.complete(connection)
+
+
 def _is_unique_violation(error: exc.IntegrityError) -> bool:
     """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE constraint)."""
     orig = error.orig
@@ -130,9 +163,9 @@ def translated(doing: str) -> Iterator[None]:
             if _is_unique_violation(error):
                 raise AlreadyExists(f"{doing}: one with that id already exists") from None
             raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
-        raise _failed(doing, error) from error
+        raise (faults.named(doing, error.orig) or _failed(doing, error)) from error
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
-        raise _failed(doing, error) from error
+        raise (faults.named(doing, error) or _failed(doing, error)) from error
 
 
 def _failed(doing: str, error: BaseException) -> StoreError:
@@ -168,9 +201,15 @@ class SqlTransactions:
     _TURN_READS: ClassVar[tuple[tuple[str, str, Callable[[list[Any]], Any]], ...]] = ()
 
     def __init__(
-        self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
+        self,
+        engine: sa.Engine,
+        what: str = "store",
+        retry: RetryPolicy | None = None,
+        read_only: bool = False,
     ) -> None:
         self._engine = engine
+        #: Opened read-only (its file or filesystem is): every write is ``WritesRefused``.
+        self.read_only = read_only
         self._what = what
         self._owns_engine = True  # closing the store disposes of it (not a twin's)
         self._unit: sa.Connection | None = None  # the open unit of work's connection
@@ -179,6 +218,7 @@ class SqlTransactions:
         # party exists), kept until the unit ends, a savepoint is undone or they are written.
         self._unit_reads: dict[str, Any] = {}
         self._unit_ids: dict[tuple[str, str], str] = {}  # ids the unit's writes deferred rows of
+        self._reclaim_due = False  # a write was refused for a full disk: see reclaim_space
         self.retry = retry if retry is not None else RetryPolicy()
         watch(engine)
 
@@ -231,7 +271,7 @@ class SqlTransactions:
             yield
             return
         self._no_snapshot(doing)
-        with translated(doing), self._engine.begin() as connection:
+        with self._space_watched(), translated(doing), self._engine.begin() as connection:
             # Held from here to the commit, outside every savepoint (rolling one back would
             # release what was taken inside it).
             _, reads = self._take_write_turn(connection, announce=True)
@@ -371,7 +411,7 @@ class SqlTransactions:
                 yield self._unit, bulk.driver_batch(self._unit, first)
             return
         self._no_snapshot(doing)
-        with translated(doing), self._engine.begin() as connection:
+        with self._space_watched(), translated(doing), self._engine.begin() as connection:
             rows, _ = self._take_write_turn(connection, announce=False, first=first)
             yield connection, rows
 
@@ -420,9 +460,47 @@ class SqlTransactions:
                 yield self._unit
             return
         self._no_snapshot(doing)
-        with translated(doing), self._engine.begin() as connection:
+        with self._space_watched(), translated(doing), self._engine.begin() as connection:
             self._take_write_turn(connection, announce=False)
             yield connection
+
+    @contextlib.contextmanager
+    def _space_watched(self) -> Iterator[None]:
+        """Around a write transaction of its own: once one is refused for a full disk, the
+        WAL is checkpointed and truncated at once (which may fail too: the disk is full) and
+        after each write that succeeds until that is done, so the space freed meanwhile is
+        returned to the host rather than kept by the WAL."""
+        try:
+            yield
+        except WritesRefused as error:
+            if error.full:
+                self._reclaim_due = True
+                self.reclaim_space()
+            raise
+        if self._reclaim_due:
+            self.reclaim_space()
+
+    def reclaim_space(self) -> bool:
+        """Checkpoint SQLite's WAL into the database and truncate it to nothing (PostgreSQL
+        manages its own); whether it was done. Best effort: a failure (the disk still full,
+        a reader still on an old snapshot) is logged, and tried again after the next write."""
+        if self.dialect != "sqlite":
+            self._reclaim_due = False
+            return True
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = (cursor.fetchone() or (1,))[0]  # (busy, WAL frames, checkpointed)
+                cursor.close()
+            finally:
+                raw.close()
+        except (sqlite3.Error, exc.SQLAlchemyError, OSError) as error:
+            log.warning("could not give the WAL's space back yet: %s", error)
+            return False
+        self._reclaim_due = busy != 0
+        return not self._reclaim_due
 
     @contextlib.contextmanager
     def read_connection(self, doing: str) -> Iterator[sa.Connection]:

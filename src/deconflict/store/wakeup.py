@@ -110,7 +110,8 @@ class _FileWatch:
     )
 
     def __init__(self, path: str) -> None:
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        uri = path.startswith("file:")  # a read-only store's (store/engines.py)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, uri=uri)
         self._version = self._data_version()
         self._last, self._cursor, _ = self._state()
 
@@ -150,6 +151,16 @@ class _FileWatch:
         self._db.close()
 
 
+def _sqlite_target(url: sa.URL) -> str:
+    """The file an engine's URL names, as ``sqlite3.connect`` takes it: a URI filename with
+    its query (a read-only store's mode) when the URL gives one."""
+    database = str(url.database)
+    query = {key: value for key, value in url.query.items() if key != "uri"}
+    if url.query.get("uri") and query:
+        return database + "?" + "&".join(f"{key}={value}" for key, value in query.items())
+    return database
+
+
 class ChangeSignal:
     """``next(timeout_s)`` returns early with what another process did, of the ``channels``
     subscribed to (see the module docstring)."""
@@ -170,7 +181,7 @@ class ChangeSignal:
                 raise StoreError(f"cannot listen for changes: {error}") from None
         elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             try:
-                self._watch = _FileWatch(str(engine.url.database))
+                self._watch = _FileWatch(_sqlite_target(engine.url))
             except sqlite3.Error as error:
                 raise StoreError(f"cannot watch for changes: {error}") from None
 

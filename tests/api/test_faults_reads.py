@@ -14,6 +14,8 @@ import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
 from tests.disk import remount, small_filesystem
 
+from deconflict.settings import local_state_path
+
 pytestmark = pytest.mark.anyio
 
 _ROUTES = (
@@ -71,3 +73,33 @@ async def test_a_read_only_store_serves_every_read_and_refuses_writes_cleanly(tm
             assert int(refused.headers["Retry-After"]) >= 1
             assert "read-only" in refused.json()["detail"]
             assert "sqlite" not in refused.text.lower()
+
+
+@pytest.mark.postgres
+async def test_a_read_only_postgresql_serves_every_read_and_refuses_writes_cleanly(
+    tmp_path, pg_url
+):
+    """security.md §4.4: on PostgreSQL with ``default_transaction_read_only`` (a standby, a
+    database set read-only by its operator) the hub opens, every read route answers 2xx to
+    each party, and a filing answers 503 with Retry-After and "read-only", no SQL in it."""
+    make_db(tmp_path, pg_url)
+    state = local_state_path(pg_url)
+    us, ru = token(state, "US"), token(state, "RU")
+    async with client(pg_url, state=state) as http:
+        body = notice_body(circle("u0"), id="N0")
+        assert (await http.post("/v1/notices", json=body, headers=us)).status_code == 201
+        body = notice_body(circle("r0"), id="R0")
+        assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        assert (await http.get("/v1/ledger/checkpoint", headers=us)).status_code == 200
+    read_only = pg_url + "%20-cdefault_transaction_read_only%3Don"
+    async with client(read_only, state=state) as http:
+        for party, own in ((us, "N0"), (ru, "R0")):
+            status = await _statuses(http, party, own)
+            assert len(status) > len(_ROUTES) + 2
+            assert all(200 <= s < 300 for s in status.values()), status
+        body = notice_body(circle("u1", lon=31.0), id="N1")
+        refused = await http.post("/v1/notices", json=body, headers=us)
+        assert refused.status_code == 503, refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert "read-only" in refused.json()["detail"]
+        assert not any(word in refused.text for word in ("INSERT", "UPDATE", "psycopg"))

@@ -15,6 +15,7 @@ import typer
 
 from deconflict.cli.demo import demo
 from deconflict.cli.detect import detect
+from deconflict.cli.doctor import doctor
 from deconflict.cli.ledger import ledger_app
 from deconflict.cli.records import register
 from deconflict.cli.serve import serve, token_app
@@ -57,6 +58,7 @@ app.command()(detect)
 register(app)
 app.add_typer(ledger_app, name="ledger")
 app.command()(serve)
+app.command()(doctor)
 app.add_typer(token_app, name="token")
 
 

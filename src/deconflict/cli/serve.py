@@ -107,8 +107,9 @@ def serve(
         if detector_process is not None
         else SETTINGS["detector-process"].default == "1"
     )
-    _refuse_a_broken_ledger(path)
     log_to_stderr()
+    _check_at_start(path)  # first: the ledger's check opens the store, which must be sound
+    _refuse_a_broken_ledger(path)
     if processes > 1 or apart:
         _prepare(settings)
     detector = DetectorProcess(settings) if apart else None
@@ -148,6 +149,29 @@ def _refuse_a_broken_ledger(db: str) -> None:
         problem = hub.ledger.problem()
     if problem is not None:
         raise LedgerBroken(problem)
+
+
+def _check_at_start(db: str) -> None:
+    """Refuse to serve a damaged store (:mod:`deconflict.store.health`'s quick check), naming
+    what is damaged and pointing at ``deconflict doctor``: a damaged page can make a read
+    answer wrong (a notice or a conflict left out), which is worse for safety of flight than
+    no answer (security.md §4.4). A store not made yet is made by the hub."""
+    import logging
+
+    from deconflict.cli.common import fail
+    from deconflict.store.health import check
+
+    if "://" not in db and not Path(db).is_file():
+        return
+    health = check(db, full=False)
+    for what in health.skipped:
+        logging.getLogger("deconflict.api").info("check of the store skipped: %s", what)
+    if not health.sound:
+        fail(
+            f"the store {db} is damaged ({health.summary()}) and is not served: a damaged "
+            f"page can make a read answer wrong. Run `deconflict doctor --db {db}` for the "
+            "details, and restore the database from a backup."
+        )
 
 
 def _whole_setting(name: str) -> int:

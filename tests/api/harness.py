@@ -106,6 +106,17 @@ def notice_body(*features: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
+async def answering_client(db: Path | str, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """As :func:`client`, but an app error is a 500 answer, as a client would see it, not an
+    exception in the test (for fault tests: each route's status, whatever the others do)."""
+    app = create_app(ApiSettings(db=db, **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
+            yield http
+
+
+@asynccontextmanager
 async def client_with(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on an already made app, in-process, with the lifespan running."""
     async with app.router.lifespan_context(app):

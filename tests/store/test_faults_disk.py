@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import answering_client as client
+from tests.api.harness import circle, make_db, notice_body, token
 from tests.disk import fill, small_filesystem
 
 pytestmark = pytest.mark.anyio
@@ -49,8 +50,8 @@ async def _reads(http: httpx.AsyncClient, headers: dict[str, str], own: str) -> 
         "/readyz",
     ):
         status[route] = (await http.get(route, headers=headers)).status_code
-    listed = (await http.get("/v1/notifications", headers=headers)).json()
-    for n in listed[:1]:
+    listed = await http.get("/v1/notifications", headers=headers)
+    for n in listed.json()[:1] if listed.status_code == 200 else []:
         route = f"/v1/notifications/{n['id']}"
         status[route] = (await http.get(route, headers=headers)).status_code
     return status
@@ -79,16 +80,17 @@ async def test_a_full_disk_refuses_writes_cleanly_serves_reads_and_recovers(tmp_
                     refused = answer
                     break
             assert refused is not None, "400 filings on a full 8 MiB disk were all accepted"
+
+            for party, own in ((us, "N0"), (ru, "R0")):
+                status = await _reads(http, party, own)
+                assert all(200 <= s < 300 for s in status.values()), status
+
             assert refused.status_code == 503, refused.text
             assert refused.headers["content-type"] == "application/problem+json"
             assert int(refused.headers["Retry-After"]) >= 1
             detail = refused.json()["detail"]
             assert "full" in detail
             assert not any(word in detail for word in _BOTCHED), detail
-
-            for party, own in ((us, "N0"), (ru, "R0")):
-                status = await _reads(http, party, own)
-                assert all(200 <= s < 300 for s in status.values()), status
 
             full_wal = _wal(db)
             filler.unlink()

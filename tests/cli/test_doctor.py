@@ -9,6 +9,7 @@ and served while ``PRAGMA integrity_check`` listed corrupt pages; there was no `
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -116,3 +117,33 @@ def test_doctor_on_a_missing_file_is_one_line_and_status_1(tmp_path, capsys):
     assert code == 1
     assert err.startswith("error: ")
     assert err.count("\n") == 1
+
+
+@pytest.mark.postgres
+def test_doctor_on_postgresql_checks_the_revision_and_says_what_it_skipped(
+    tmp_path, pg_url, capsys
+):
+    """On PostgreSQL doctor checks the schema revision, and says it skipped the index check
+    where the amcheck extension is not installed (rather than claim a check it did not run)."""
+    make_db(tmp_path, pg_url)
+    code, out, err = _cli(capsys, "doctor", "--db", pg_url, "--json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    assert report["sound"] is True
+    assert "schema revision" in report["ran"]
+    assert ("amcheck bt_index_check" in report["ran"]) != any(
+        "amcheck" in s for s in report["skipped"]
+    )
+
+
+def test_doctor_names_a_schema_at_another_revision(sound, tmp_path, capsys):
+    """A store whose recorded revision is not this version's is named as such (an edit, or a
+    store from another version), with status 1."""
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(sound, copy)
+    with sqlite3.connect(copy) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
+    connection.close()
+    code, out, _ = _cli(capsys, "doctor", "--db", str(copy))
+    assert code == 1
+    assert "DAMAGED  the schema: at revision ffffffffffff" in out

@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterable
 
 from deconflict.api.runner import HubRunner
+from deconflict.errors import WritesRefused
 from deconflict.hub import Hub
 
 __all__ = ["DeliveryMarks"]
@@ -69,8 +70,11 @@ class DeliveryMarks:
 
             try:
                 await self._runner.run_write(queue, group=True, detects=False)
-            except Exception:
-                log.warning("queueing %d notifications sent failed", len(items), exc_info=True)
+            except Exception as error:
+                if isinstance(error, WritesRefused):  # a full disk: it says what, no trace
+                    log.warning("queueing %d notifications sent waits: %s", len(items), error)
+                else:
+                    log.warning("queueing %d notifications sent failed", len(items), exc_info=True)
                 for notification_id, at_s in items:  # again with the next batch
                     self._pending.setdefault(notification_id, at_s)
                 return False

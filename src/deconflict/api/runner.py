@@ -134,6 +134,7 @@ class HubRunner:
         self._writes_seen = 0
         self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
         self._refusing = False  # the store refuses writes: detection waits (logged once)
+        self._refused_until = 0.0  # ... and is not tried before a read until then (monotonic)
         self.ready = False
 
     async def start(self) -> None:
@@ -243,6 +244,8 @@ class HubRunner:
         store lets it be written. Detection writes (the lease, its outcomes), so on a store
         that takes no writes now (a full disk, a read-only store) the read is answered from
         what is stored, and the failure is logged, not answered (security.md §4.4)."""
+        if self._refusing and time.monotonic() < self._refused_until:
+            return False  # not a failing write before every read: again after a pause
         try:
             return self._settle(tick=False)
         except StoreError as error:
@@ -256,6 +259,7 @@ class HubRunner:
             if not self._refusing:
                 log.warning("detection waits: %s", error)
             self._refusing = True
+            self._refused_until = time.monotonic() + _REFUSED_WAIT_S
             return
         log.error("detection failed: %s", error)
 

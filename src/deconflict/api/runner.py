@@ -253,8 +253,9 @@ class HubRunner:
             return False
 
     def _refused(self, error: StoreError) -> None:
-        """Log a failed detection pass: a store refusing writes once per spell (every read
-        and every loop turn meets it meanwhile), anything else each time, with its trace."""
+        """Log a failed detection pass before a read: a store refusing writes once per spell
+        (every read and every loop turn meets it meanwhile; none tries again for a second),
+        any other store error each time."""
         if isinstance(error, WritesRefused):
             if not self._refusing:
                 log.warning("detection waits: %s", error)

@@ -122,8 +122,7 @@ def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
     read_only = _read_only(target)
     if read_only is not None:
         log.warning("the store %s is read-only: reads are served, writes refused", target)
-        engine = _sqlite_engine(target, read_only)
-        return SqlStore(engine, what=str(target), retry=retry, read_only=True)
+        return SqlStore(_sqlite_engine(target, read_only), what=str(target), retry=retry)
     try:
         if not owner_only.create_file(target):
             for companion in (target, *_companions(target)):

@@ -41,6 +41,7 @@ from deconflict.errors import StoreError
 __all__ = ["Finding", "Health", "check", "check_postgres", "check_sqlite"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_CORRUPT = 11  # SQLITE_CORRUPT
 _NOT_A_DATABASE = 26  # SQLITE_NOTADB
 _MOST_MESSAGES = 100  # integrity_check stops after this many
 _PAGE = re.compile(r"(?:[Tt]ree|[Pp]age) (\d+)")
@@ -101,6 +102,8 @@ def check_sqlite(path: Path, full: bool) -> Health:
         try:
             names = _page_names(db)
         except sqlite3.DatabaseError as error:
+            if not _damaged(error):
+                raise
             return Health((_unreadable_schema(error),), tuple(ran))
         findings = _structure(db, pragma, names)
         if full:
@@ -108,11 +111,20 @@ def check_sqlite(path: Path, full: bool) -> Health:
             findings += _foreign_keys(db)
             findings += _revision(sa.create_engine(f"sqlite:///{uri}&uri=true"))
         return Health(tuple(dict.fromkeys(findings)), tuple(ran))
+    except sqlite3.Error as error:  # not damage: locked, unreadable, no room for its -shm ...
+        raise StoreError(f"cannot check {str(path)!r}: {error}") from None
     finally:
         db.close()
 
 
-def _unreadable_schema(error: sqlite3.DatabaseError) -> Finding:
+def _damaged(error: sqlite3.Error) -> bool:
+    """Whether SQLite said the file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB), not something
+    else (locked, cannot open, out of memory), which is no finding."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (_CORRUPT, _NOT_A_DATABASE)
+
+
+def _unreadable_schema(error: sqlite3.Error) -> Finding:
     if getattr(error, "sqlite_errorcode", None) == _NOT_A_DATABASE:
         return Finding("the database header", "damaged: SQLite does not recognise the file")
     return Finding("the schema (page 1)", "damaged: SQLite cannot read the list of tables")
@@ -143,7 +155,9 @@ def _structure(db: sqlite3.Connection, pragma: str, names: dict[int, str]) -> li
     for each in dict.fromkeys((pragma, "quick_check")):
         try:
             messages = [row[0] for row in db.execute(f"PRAGMA {each}({_MOST_MESSAGES})")]
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as error:
+            if not _damaged(error):
+                raise
             continue
         return [_finding(m, names) for m in messages if m != "ok"]
     return _table_by_table(db, pragma, names)
@@ -174,7 +188,9 @@ def _table_by_table(db: sqlite3.Connection, pragma: str, names: dict[int, str]) 
         for each in dict.fromkeys((pragma, "quick_check")):
             try:
                 messages = [row[0] for row in db.execute(f"PRAGMA {each}({_quoted(table)})")]
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as error:
+                if not _damaged(error):
+                    raise
                 continue
             findings += [_finding(m, names) for m in messages if m != "ok"]
             break
@@ -187,7 +203,9 @@ def _unreadable(db: sqlite3.Connection, table: str) -> Finding:
     """Of a table whose check cannot run: its own pages, or else one of its indexes."""
     try:
         db.execute(f"SELECT count(*) FROM {_quoted(table)} NOT INDEXED").fetchone()
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as error:
+        if not _damaged(error):
+            raise
         return Finding(f"table {table}", "damaged: SQLite cannot read its pages")
     return Finding(f"table {table}", "damaged: SQLite cannot read one of its indexes")
 
@@ -199,7 +217,9 @@ def _quoted(name: str) -> str:
 def _foreign_keys(db: sqlite3.Connection) -> list[Finding]:
     try:
         rows = db.execute("PRAGMA foreign_key_check").fetchall()
-    except sqlite3.DatabaseError:
+    except sqlite3.DatabaseError as error:
+        if not _damaged(error):
+            raise
         return []  # the structure check has named the damage that stops it
     return [
         Finding(f"table {table}", f"row {rowid} refers to a row of {parent} that is not there")

@@ -16,9 +16,9 @@ duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Ret
 ``WritesRefused`` and a damaged file ``StoreCorrupt`` (each with a message of its own, not the
 driver's: :mod:`deconflict.store.faults`), anything else from the driver is ``StoreError``.
 
-A write refused for a full disk leaves SQLite's WAL as large as it grew: the next write that
-succeeds (the space was freed) first checkpoints it and truncates it to nothing
-(:meth:`SqlTransactions.reclaim_space`), so the space freed is not kept by the WAL.
+A write refused for a full disk leaves SQLite's WAL as large as it grew: it is checkpointed and
+truncated to nothing then, and after each write that succeeds until that is done (the space was
+freed: :meth:`SqlTransactions.reclaim_space`), so the space freed is not kept by the WAL.
 """
 
 from __future__ import annotations
@@ -201,15 +201,9 @@ class SqlTransactions:
     _TURN_READS: ClassVar[tuple[tuple[str, str, Callable[[list[Any]], Any]], ...]] = ()
 
     def __init__(
-        self,
-        engine: sa.Engine,
-        what: str = "store",
-        retry: RetryPolicy | None = None,
-        read_only: bool = False,
+        self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
     ) -> None:
         self._engine = engine
-        #: Opened read-only (its file or filesystem is): every write is ``WritesRefused``.
-        self.read_only = read_only
         self._what = what
         self._owns_engine = True  # closing the store disposes of it (not a twin's)
         self._unit: sa.Connection | None = None  # the open unit of work's connection

@@ -14,7 +14,6 @@ import json
 import typer
 
 from deconflict.cli.common import DbOption, JsonOption
-from deconflict.store.health import check
 
 __all__ = ["doctor"]
 
@@ -23,6 +22,8 @@ def doctor(db: DbOption, as_json: JsonOption = False) -> None:
     """Check the store for damage (SQLite: integrity and foreign-key checks; PostgreSQL: its
     indexes with amcheck where installed) and its schema revision; name each damaged table or
     index. Exit status 1 when something is damaged. Reads only; repairs nothing."""
+    from deconflict.store.health import check  # when it runs: the CLI starts without the store
+
     health = check(db, full=True)
     if as_json:
         document = {

@@ -184,8 +184,6 @@ class WritesRefused(StoreUnavailable):
     understands, never the driver's text; the API answers 503 with ``Retry-After`` (a write may
     succeed once the operator has freed space). ``full`` says whether the disk was full."""
 
-    status = 503  # said here, not inherited: a store's own failure may answer otherwise
-
     def __init__(self, doing: str, reason: str, *, full: bool, retry_after_s: float = 30.0) -> None:
         super().__init__(
             f"{doing}: {reason}; reads still work, try the write again later", retry_after_s

@@ -115,12 +115,6 @@ class LedgerStore(ABC):
         """Every entry, in index order."""
 
     @abstractmethod
-    def ledger_since(self, start: int) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
-        """How many entries the log holds before index ``start``, and (index, canonical JSON,
-        stored leaf hash) of each entry from ``start`` on, in index order: what the hub checks
-        before it signs (:meth:`deconflict.hub.ledger.HubLedger.check`)."""
-
-    @abstractmethod
     def ledger_rehash(self, leaves: list[bytes]) -> int:
         """Set each entry's stored leaf hash to ``leaves[index]`` where it differs and build
         every subtree hash again from them (derived data); how many leaves were changed. Only

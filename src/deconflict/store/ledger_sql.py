@@ -203,19 +203,6 @@ class SqlLedger(LedgerStore):
 
         return self._reading("reading the ledger", work)
 
-    def ledger_since(self, start: int) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
-        def work(c: sa.Connection) -> tuple[int, list[tuple[int, bytes, bytes | None]]]:
-            before = c.execute(sa.select(sa.func.count()).where(_e.idx < start)).scalar()
-            rows = c.execute(
-                sa.select(_e.idx, _e.body, _e.leaf).where(_e.idx >= start).order_by(_e.idx)
-            ).all()
-            return int(before or 0), [
-                (int(r.idx), str(r.body).encode(), None if r.leaf is None else bytes(r.leaf))
-                for r in rows
-            ]
-
-        return self._reading("reading the ledger's newest entries", work)
-
     def ledger_rehash(self, leaves: list[bytes]) -> int:
         def run() -> int:
             with self.write_connection("rehashing the ledger") as c:

@@ -211,9 +211,9 @@ class HubLedger:
                 f"{signed.size}: entries were deleted from its end"
             )
         if whole:
-            entries = self._store.ledger_entries()
+            entries, nodes, size = self._store.ledger_snapshot()  # one snapshot: see there
             try:
-                verify_log(entries, self._store.ledger_nodes(), size, [note], self._verifier())
+                verify_log(entries, nodes, size, [note], self._verifier())
             except VerificationFailed as error:
                 return str(error)
             return None
@@ -444,7 +444,7 @@ class HubLedger:
         noted beside its key, if there is one) against ``verifier`` (by default the registered
         public key's: no key file needed); then cross-check every record the store serves
         against the entries, both ways (:func:`~deconflict.hub.ledger_audit.cross_check`)."""
-        entries = self._store.ledger_entries()
+        entries, nodes, _size = self._store.ledger_snapshot()
         checking = Verifier.parse(self.public_key) if verifier is None else verifier
         notes = self.checkpoints()
         if self._key_path is not None and signed_path(self._key_path).exists():
@@ -457,7 +457,7 @@ class HubLedger:
         try:
             report = verify_log(
                 entries,
-                self._store.ledger_nodes(),
+                nodes,
                 len(entries) if not entries else entries[-1][0] + 1,
                 notes,
                 checking,

@@ -122,6 +122,12 @@ class LedgerStore(ABC):
         was signed."""
 
     @abstractmethod
+    def ledger_snapshot(self) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
+        """Every entry, every stored hash and the size, read in one transaction: what a whole
+        check recomputes (read apart, another process's appends in between look like entries
+        missing from the log)."""
+
+    @abstractmethod
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
         """Every stored perfect-subtree hash."""
 

@@ -103,6 +103,14 @@ def _size(c: sa.Connection) -> int:
     return 0 if last is None else int(last) + 1
 
 
+def _nodes(c: sa.Connection) -> dict[NodeKey, bytes]:
+    leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
+    found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
+    rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
+    found.update((node_key(row.node), bytes(row.hash)) for row in rows)
+    return found
+
+
 class SqlLedger(LedgerStore):
     """The ledger's read side and checkpoint/key storage, for :class:`SqlStore`."""
 
@@ -229,15 +237,15 @@ class SqlLedger(LedgerStore):
     def ledger_nodes(self) -> dict[NodeKey, bytes]:
         """Every stored perfect-subtree hash (for a full audit): the leaves kept with their
         entries, the subtrees above them in ``ledger_nodes``."""
+        return self._reading("reading the ledger's hashes", _nodes)
 
-        def work(c: sa.Connection) -> dict[NodeKey, bytes]:
-            leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
-            found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
-            rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
-            found.update((node_key(row.node), bytes(row.hash)) for row in rows)
-            return found
+    def ledger_snapshot(self) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
+        def work(c: sa.Connection) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
+            rows = c.execute(sa.select(_e.idx, _e.body).order_by(_e.idx)).all()
+            entries = [(int(row.idx), str(row.body).encode()) for row in rows]
+            return entries, _nodes(c), _size(c)
 
-        return self._reading("reading the ledger's hashes", work)
+        return self._reading("reading the ledger", work)
 
     def ledger_find(self, subject: str) -> list[tuple[int, str]]:
         """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by

@@ -4,18 +4,16 @@ stream that delivers a notice within a second, and the CLI in remote mode."""
 from __future__ import annotations
 
 import json
-import queue
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.api.harness import circle, loopback, make_db, notice_body
+from tests.api.streams import LiveStream
 
 from deconflict.api import issue_local_token
 from deconflict.cli.main import main
-from deconflict.client import Client, Event
+from deconflict.client import Client
 from deconflict.errors import NotFound, VersionConflict
 
 
@@ -28,34 +26,24 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def test_client_and_live_events(server):
-    """US's open stream receives RU's notice within a second; US acknowledges it; errors come
-    back as deconflict's own."""
+    """US's stream, open before RU files, receives RU's notice live; US acknowledges it;
+    errors come back as deconflict's own."""
     url, db = server
     ru = Client(url, issue_local_token(db, "RU", ["read", "notice"]))
-    us = Client(url, issue_local_token(db, "US", ["read", "ack"]))
-    received: queue.Queue[Event] = queue.Queue()
-
-    def listen() -> None:
-        for event in us.events():
-            received.put(event)
-            return
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    time.sleep(0.3)  # the stream is open and waiting
-    started = time.monotonic()
-    filed = ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
-    event = received.get(timeout=5)
-    assert time.monotonic() - started < 1.0
-    assert event.data["notice_id"] == "RU-N1"
-    assert event.data["via"] == "CAOC"
-    assert us.ack(event.data["id"])["state"] == "acknowledged"
+    us_token = issue_local_token(db, "US", ["read", "ack"])
+    us = Client(url, us_token)
+    with LiveStream(url, us_token) as stream:
+        filed = ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+        data = stream.notice("RU-N1")
+        last = stream.last_event_id
+    assert data["via"] == "CAOC"
+    assert us.ack(data["id"])["state"] == "acknowledged"
     assert filed["version"] == 1
     with pytest.raises(VersionConflict):
         ru.amend_notice("RU-N1", 5, category="x")
     with pytest.raises(NotFound):
         us.cancel_notice("RU-N1")
-    assert [e.data["id"] for e in us.events(event.id, once=True)] == []
+    assert [e.data["id"] for e in us.events(last, once=True)] == []
     ru.close()
     us.close()
 
@@ -64,12 +52,13 @@ def test_the_client_reads_every_page_of_notifications(server):
     """``notifications()`` follows the hub's pages to the end; with ``limit``, one page."""
     url, db = server
     ru = Client(url, issue_local_token(db, "RU", ["read", "notice"]))
-    us = Client(url, issue_local_token(db, "US", ["read"]))
-    for k in range(5):
-        ru.file_notice([circle(f"v{k}", lon=39.0 + 0.2 * k)], "air-activity", f"RU-N{k}")
-    deadline = time.monotonic() + 5.0
-    while len(us.notifications()) < 5 and time.monotonic() < deadline:
-        time.sleep(0.05)  # detection runs after each filing's commit
+    us_token = issue_local_token(db, "US", ["read"])
+    us = Client(url, us_token)
+    with LiveStream(url, us_token) as stream:
+        for k in range(5):
+            ru.file_notice([circle(f"v{k}", lon=39.0 + 0.2 * k)], "air-activity", f"RU-N{k}")
+        for k in range(5):  # each told once detected, after its filing's commit
+            stream.notice(f"RU-N{k}")
     whole = us.notifications()
     assert [n["notice_id"] for n in whole] == [f"RU-N{k}" for k in range(5)]
     assert us.notifications(page=2) == whole
@@ -99,7 +88,8 @@ def test_cli_remote_mode(server, capsys, tmp_path):
     assert "added plan" in cli("plan", "add", str(tmp_path / "us.json"), "--token", us)
     listed = json.loads(cli("notice", "list", "--json", "--token", us))
     assert [n["id"] for n in listed] == ["RU-N1"]
-    time.sleep(0.2)
+    with LiveStream(url, us) as stream:  # US is told of the conflict once it is detected
+        stream.next(lambda data: data["kind"] == "conflict")
     conflicts = json.loads(cli("conflicts", "--json", "--token", us))
     assert conflicts[0]["theirs"] == "RU:ru-1"
     notes = json.loads(cli("notifications", "--json", "--token", us))

@@ -53,22 +53,46 @@ async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[
         # Made at once, they queue in order on the next turn of the loop, and the drainer,
         # made by the first, takes them all as one batch after them.
         tasks = [asyncio.create_task(runner.run_write(w, group=True)) for w in writes]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn of the loop: each task queues its write, in order
         gate.set()
         await held
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
-async def _count_passes(runner: HubRunner) -> list[int]:
-    """A list to which each detector pass of ``runner``'s hub appends how many change-log rows
-    it read."""
-    passes: list[int] = []
+class _Passes(list[int]):
+    """How many change-log rows each detector pass read, appended as the pass ends (on the hub
+    thread); :meth:`reached` waits for the passes themselves, not for time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = threading.Condition()
+
+    def record(self, rows: int) -> None:
+        with self._changed:
+            self.append(rows)
+            self._changed.notify_all()
+
+    async def reached(self, rows: int, within_s: float = BOUND_S) -> None:
+        """Once the passes so far have read ``rows`` rows in all (AssertionError after
+        ``within_s``: a bound on a hang, or below a timed pass that must not be the one)."""
+
+        def wait() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: sum(self) >= rows, within_s)
+
+        if not await asyncio.to_thread(wait):
+            raise AssertionError(f"the detector did not read {rows} rows: {list(self)}")
+
+
+async def _count_passes(runner: HubRunner) -> _Passes:
+    """The passes of ``runner``'s hub's detector, from now on."""
+    passes = _Passes()
     hub = await runner.run(lambda hub: hub)
     real = hub.process
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         report = real(*args, **kwargs)
-        passes.append(report.changes)
+        passes.record(report.changes)
         return report
 
     hub.process = counting  # type: ignore[method-assign]
@@ -156,7 +180,7 @@ async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
     await runner.start()
     try:
         waiter = asyncio.create_task(runner.changed(BOUND_S))
-        await asyncio.sleep(0.05)  # it waits
+        await asyncio.sleep(0)  # one turn of the loop: it is waiting
         runner.wake()
         waiter.cancel()  # as the wake-up is on its way
         done, _ = await asyncio.wait({waiter}, timeout=BOUND_S)
@@ -181,8 +205,7 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
             await asyncio.sleep(0.3)
             assert passes == []  # the loop was not woken, and the next timed pass is far off
             await runner.run_write(_file(1), group=True)
-            while not passes:
-                await asyncio.sleep(0.01)
+            await passes.reached(1)
             await asyncio.sleep(0.3)
             # One pass over the filing's change-log row; the file's watch may see the commit
             # too and wake another, which reads nothing.
@@ -233,9 +256,7 @@ async def test_the_leader_detects_another_process_s_filing_at_once(tmp_path: Pat
         assert runner.leading
         with Hub.open(db) as other:
             _file(1)(other)
-        async with asyncio.timeout(BOUND_S / 4):
-            while sum(passes) < 1:
-                await asyncio.sleep(0.01)
+        await passes.reached(1, within_s=BOUND_S / 4)  # woken: the timed pass is BOUND_S away
         assert sum(passes) == 1
     finally:
         async with asyncio.timeout(BOUND_S):

@@ -15,19 +15,20 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from deconflict import policy
-from deconflict.engine import Adjustment, Entry, nearest_altitude, smallest_time_shift
 from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
-from deconflict.hub.detector import Detector, live_entries
+from deconflict.hub.detector import Detector
 from deconflict.hub.ledger import HubLedger
+from deconflict.hub.sight import seen_notices
+from deconflict.hub.suggestions import Suggestion, suggest
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -46,7 +47,7 @@ from deconflict.model import (
 from deconflict.model.ids import check_id, check_text, record_key
 from deconflict.policy import need_to_know
 from deconflict.settings import ledger_key_path
-from deconflict.store import Seen, Store, open_store
+from deconflict.store import Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
@@ -71,38 +72,12 @@ class Filing:
 
 
 @dataclass(frozen=True, slots=True)
-class _Page:
-    """Notices a store read found (``read`` of them, the last at ``cursor``), as the viewer
-    may see them (``shown``)."""
-
-    shown: list[Notice]
-    read: int
-    cursor: tuple[float, str] | None
-
-    def __iter__(self) -> Iterator[Notice]:
-        return iter(self.shown)
-
-
-@dataclass(frozen=True, slots=True)
 class TickReport:
     """What one ``tick()`` did: notices moved by time and notifications escalated."""
 
     activated: list[Notice] = field(default_factory=list)
     ended: list[Notice] = field(default_factory=list)
     escalated: list[Notification] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Suggestion:
-    """Ways for ``party`` to clear one conflict by changing its own volume ``volume_id`` of
-    ``record``: a time shift and/or another altitude band (None where none is found)."""
-
-    conflict_id: str
-    record_kind: RecordKind
-    record_id: str
-    volume_id: str
-    time: Adjustment | None
-    altitude: Adjustment | None
 
 
 class Hub:
@@ -280,7 +255,7 @@ class Hub:
         sight = self._sight(viewer)
         owners = [o for o in sight.owners if party is None or o == party]
         keys = [record_key(owner, notice_id) for owner in owners]
-        found = {n.party: n for n in self._seen_notices(sight, keys=keys)}
+        found = {n.party: n for n in seen_notices(self._store, sight, keys=keys)}
         seen = [found[owner] for owner in owners if owner in found]
         if not seen:
             raise NotFound(f"no notice {notice_id!r}")
@@ -326,8 +301,14 @@ class Hub:
         cursor = None if after is None else (after.filed_at_s, after.key)
         chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
         while True:
-            found = self._seen_notices(
-                sight, party=party, states=states, active=active, after=cursor, limit=chunk
+            found = seen_notices(
+                self._store,
+                sight,
+                party=party,
+                states=states,
+                active=active,
+                after=cursor,
+                limit=chunk,
             )
             for seen in found.shown:
                 if keep is None or keep(seen):
@@ -342,48 +323,7 @@ class Hub:
         """Which of the notices of record ``keys`` ``viewer`` may see (any of its volumes): the
         agreements and the notices read once for all of them."""
         self._current_agreements()
-        return {n.key for n in self._seen_notices(self._sight(viewer), keys=list(keys))}
-
-    def _seen_notices(
-        self,
-        sight: need_to_know.Sight,
-        *,
-        keys: Sequence[str] | None = None,
-        party: str | None = None,
-        states: Sequence[NoticeState] | None = None,
-        active: tuple[float, float] | None = None,
-        after: tuple[float, str] | None = None,
-        limit: int | None = None,
-    ) -> _Page:
-        """The notices the store finds that ``sight``'s viewer may see some of, each with only
-        the volumes it may see (the open conflicts that unlock them read at once)."""
-        seen = Seen(
-            sight.full,
-            {
-                owner: frozenset((p, str(kind)) for p, kind in by)
-                for owner, by in sight.unlocked_by.items()
-            },
-        )
-        found = self._store.list_notices(
-            party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
-        )
-        partly = [n.key for n in found if not sight.sees_whole(n.party)]
-        about: dict[str, list[Conflict]] = {}
-        if partly:
-            for conflict in self._store.list_conflicts(state=ConflictState.OPEN, notices=partly):
-                for side in conflict.sides:
-                    about.setdefault(side.record_key, []).append(conflict)
-        shown = []
-        for notice in found:
-            if sight.sees_whole(notice.party):
-                shown.append(notice)
-                continue
-            ids = need_to_know.visible_volume_ids(sight, notice, about.get(notice.key, ()))
-            volumes = tuple(v for v in notice.volumes if v.id in ids)
-            if volumes:
-                shown.append(replace(notice, volumes=volumes))
-        cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
-        return _Page(shown, len(found), cursor)
+        return {n.key for n in seen_notices(self._store, self._sight(viewer), keys=list(keys))}
 
     # plans ------------------------------------------------------------------------------------
 
@@ -599,34 +539,26 @@ class Hub:
             raise gone
         # From the store, not the detector's index: in a hub process that is not the detector
         # (see DetectorWorker) that index is as old as the process's last turn as leader.
-        # A volume the party may not see counts as its envelope (security.md §3.6).
         self._current_agreements()
         live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
         shown = {
             n.key: {v.id for v in n.volumes}
-            for n in self._seen_notices(self._sight(party), keys=[n.key for n in live])
+            for n in seen_notices(self._store, self._sight(party), keys=[n.key for n in live])
         }
-        resolution = self.resolution_for(party, other.party)
-        index = live_entries(
-            Entry(
-                f"{n.key}/{v.id}",
-                n.party,
-                v if v.id in shown.get(n.key, ()) else need_to_know.envelope(v, resolution),
-            )
-            for n in live
-            for v in n.volumes
-        )
         minima = policy.minima_for(self._agreements, party, other.party)
         if minima is None:
             minima = policy.search_minima(self._agreements)
-        now = self._clock.now()
-        return Suggestion(
-            conflict_id=conflict.id,
-            record_kind=mine.kind,
-            record_id=mine.record_id,
-            volume_id=volume.id,
-            time=smallest_time_shift(index, volume, party, minima, earliest_start_s=now),
-            altitude=nearest_altitude(index, volume, party, minima),
+        return suggest(
+            conflict.id,
+            mine.kind,
+            mine.record_id,
+            volume,
+            party,
+            live,
+            shown,
+            self.resolution_for(party, other.party),
+            minima,
+            self._clock.now(),
         )
 
 

@@ -1,0 +1,70 @@
+"""The notices a viewer may see, read from the store as its sight (``policy.need_to_know``)
+shows them: the store finds only the notices the viewer may see some of, and each is cut to
+the volumes it may see (under "conflicts-only", those its open conflicts unlock, read at once).
+The Hub's reads of others' notices all come through :func:`seen_notices`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from deconflict.model import Conflict, ConflictState, Notice, NoticeState
+from deconflict.policy import need_to_know
+from deconflict.store import Seen, Store
+
+__all__ = ["SeenPage", "seen_notices"]
+
+
+@dataclass(frozen=True, slots=True)
+class SeenPage:
+    """Notices a store read found (``read`` of them, the last at ``cursor``), as the viewer
+    may see them (``shown``)."""
+
+    shown: list[Notice]
+    read: int
+    cursor: tuple[float, str] | None
+
+    def __iter__(self) -> Iterator[Notice]:
+        return iter(self.shown)
+
+
+def seen_notices(
+    store: Store,
+    sight: need_to_know.Sight,
+    *,
+    keys: Sequence[str] | None = None,
+    party: str | None = None,
+    states: Sequence[NoticeState] | None = None,
+    active: tuple[float, float] | None = None,
+    after: tuple[float, str] | None = None,
+    limit: int | None = None,
+) -> SeenPage:
+    """The notices ``store`` finds that ``sight``'s viewer may see some of, each with only the
+    volumes it may see (the open conflicts that unlock them read at once)."""
+    seen = Seen(
+        sight.full,
+        {
+            owner: frozenset((p, str(kind)) for p, kind in by)
+            for owner, by in sight.unlocked_by.items()
+        },
+    )
+    found = store.list_notices(
+        party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
+    )
+    partly = [n.key for n in found if not sight.sees_whole(n.party)]
+    about: dict[str, list[Conflict]] = {}
+    if partly:
+        for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=partly):
+            for side in conflict.sides:
+                about.setdefault(side.record_key, []).append(conflict)
+    shown = []
+    for notice in found:
+        if sight.sees_whole(notice.party):
+            shown.append(notice)
+            continue
+        ids = need_to_know.visible_volume_ids(sight, notice, about.get(notice.key, ()))
+        volumes = tuple(v for v in notice.volumes if v.id in ids)
+        if volumes:
+            shown.append(replace(notice, volumes=volumes))
+    cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
+    return SeenPage(shown, len(found), cursor)

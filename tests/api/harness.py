@@ -24,6 +24,23 @@ from deconflict.model import Agreement, Disclosure
 ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
 
 
+#: Every read route of a party that needs no record id (fault tests read each of them).
+READ_ROUTES = (
+    "/v1/notices",
+    "/v1/conflicts",
+    "/v1/notifications",
+    "/v1/map",
+    "/v1/plans",
+    "/v1/agreements",
+    "/v1/parties",
+    "/v1/ledger/key",
+    "/v1/ledger/checkpoint",
+    "/v1/ledger/checkpoints",
+    "/v1/events?once=true",
+    "/readyz",
+)
+
+
 @dataclass(frozen=True)
 class Site:
     """Where a hub's database is (a SQLite file or a database URL), and the path its local files

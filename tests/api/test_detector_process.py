@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.api.harness import circle, make_db
+from tests.processes import live_processes, until
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
@@ -23,25 +22,9 @@ from deconflict.testing import served
 LEASE_S = 5.0  # DetectorWorker's period: a standby takes a dead holder's lease after it
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every process: pid -> (parent pid, command line)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        found[int(entry.name)] = (parent, command)
-    return found
-
-
 def _server_pid(url: str) -> int:
     port = url.rpartition(":")[2]
-    return next(pid for pid, (_, cmd) in _processes().items() if f"--port {port} " in cmd + " ")
+    return next(pid for pid, (_, cmd) in live_processes().items() if f"--port {port} " in cmd + " ")
 
 
 def _detectors(server: int) -> list[int]:
@@ -49,18 +32,9 @@ def _detectors(server: int) -> list[int]:
     resource tracker multiprocessing starts beside them)."""
     return [
         pid
-        for pid, (parent, cmd) in _processes().items()
+        for pid, (parent, cmd) in live_processes().items()
         if parent == server and "spawn_main" in cmd
     ]
-
-
-def _until(check: Callable[[], bool], within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 def _leading(url: str, db: Path) -> float:
@@ -127,8 +101,8 @@ def test_a_killed_detector_process_is_taken_over_and_started_again(
         with Client(url, ru_token) as ru, Client(url, us_token) as us:
             ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
             us.file_notice([circle("us-1")], "air-activity", "US-N1")
-            assert _until(lambda: len(us.conflicts()) == 1, LEASE_S * 4)
-        assert _until(lambda: _detectors(server) not in ([], [detector]), LEASE_S * 2)
+            assert until(lambda: len(us.conflicts()) == 1, LEASE_S * 4)
+        assert until(lambda: _detectors(server) not in ([], [detector]), LEASE_S * 2)
 
 
 @pytest.mark.slow
@@ -139,4 +113,4 @@ def test_the_detector_process_does_not_outlive_its_server(hub: tuple[Path, str, 
         server = _server_pid(url)
         (detector,) = _detectors(server)
         os.kill(server, signal.SIGKILL)
-        assert _until(lambda: detector not in _processes(), 15.0)
+        assert until(lambda: detector not in live_processes(), 15.0)

@@ -26,6 +26,7 @@ import httpx
 import pytest
 from tests.api.harness import circle, make_db
 from tests.hub.scenario import T0, vol
+from tests.processes import live_processes, until
 
 from deconflict.api import issue_local_token
 from deconflict.api.runner import HubRunner
@@ -38,6 +39,10 @@ from deconflict.testing import free_port
 DEADLINE_S = 60.0  # the most any condition below is waited for
 
 
+def _until(check: Callable[[], bool]) -> bool:
+    return until(check, DEADLINE_S)
+
+
 class Wall:
     """A hand-driven wall clock for the lease."""
 
@@ -46,16 +51,6 @@ class Wall:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _until(check: Callable[[], bool], within_s: float = DEADLINE_S) -> bool:
-    """Poll ``check`` until it holds or ``within_s`` pass; whether it held."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
 
 
 # -- the lease beside slow work (in one process, a hand-driven wall clock) --------------------
@@ -222,26 +217,8 @@ async def test_a_handover_is_logged_and_counted(
 # -- real processes ------------------------------------------------------------------------
 
 
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every live process (zombies are gone): pid -> (parent pid, command line)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if fields[0] == "Z":
-            continue
-        found[int(entry.name)] = (int(fields[1]), command)
-    return found
-
-
 def _descendants(root: int) -> set[int]:
-    every = _processes()
+    every = live_processes()
     found, frontier = set(), {root}
     while frontier:
         frontier = {pid for pid, (parent, _) in every.items() if parent in frontier} - found
@@ -253,7 +230,7 @@ def _detectors(server: int) -> list[int]:
     """The detector processes of the server ``server`` (its spawned children)."""
     return [
         pid
-        for pid, (parent, cmd) in _processes().items()
+        for pid, (parent, cmd) in live_processes().items()
         if parent == server and "spawn_main" in cmd
     ]
 
@@ -365,8 +342,8 @@ def test_a_killed_supervisor_takes_its_workers_and_detector_with_it(
     assert len(children) >= 3  # two workers and the detector process (and helpers)
     os.kill(server.pid, signal.SIGKILL)
     server.process.wait(DEADLINE_S)
-    assert _until(lambda: not (children & set(_processes()))), [
-        _processes().get(pid) for pid in children
+    assert _until(lambda: not (children & set(live_processes()))), [
+        live_processes().get(pid) for pid in children
     ]
     port = int(server.url.rpartition(":")[2])
     again = serve("--workers", "2", port=port)

@@ -11,33 +11,18 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from tests.api.harness import READ_ROUTES, circle, make_db, notice_body, token
 from tests.api.harness import answering_client as client
-from tests.api.harness import circle, make_db, notice_body, token
 from tests.disk import remount, small_filesystem
 
 from deconflict.settings import local_state_path
 
 pytestmark = pytest.mark.anyio
 
-_ROUTES = (
-    "/v1/notices",
-    "/v1/conflicts",
-    "/v1/notifications",
-    "/v1/map",
-    "/v1/plans",
-    "/v1/agreements",
-    "/v1/parties",
-    "/v1/ledger/key",
-    "/v1/ledger/checkpoint",
-    "/v1/ledger/checkpoints",
-    "/v1/events?once=true",
-    "/readyz",
-)
-
 
 async def _statuses(http: httpx.AsyncClient, headers: dict[str, str], own: str) -> dict[str, int]:
     """Every read route of a party, its own notice and each of its notifications."""
-    routes = [*_ROUTES, f"/v1/notices/{own}"]
+    routes = [*READ_ROUTES, f"/v1/notices/{own}"]
     listed = await http.get("/v1/notifications", headers=headers)
     routes += [f"/v1/notifications/{n['id']}" for n in listed.json() if listed.status_code == 200]
     routes += [
@@ -64,7 +49,7 @@ async def test_a_read_only_store_serves_every_read_and_refuses_writes_cleanly(tm
         async with client(db) as http:
             for party, own in ((us, "N0"), (ru, "R0")):
                 status = await _statuses(http, party, own)
-                assert len(status) > len(_ROUTES) + 2  # notifications and conflicts listed
+                assert len(status) > len(READ_ROUTES) + 2  # notifications and conflicts listed
                 assert all(200 <= s < 300 for s in status.values()), status
             told = (await http.get("/v1/notifications", headers=us)).json()
             assert any(n["state"] == "delivered" for n in told)  # shown as answered
@@ -96,7 +81,7 @@ async def test_a_read_only_postgresql_serves_every_read_and_refuses_writes_clean
     async with client(read_only, state=state) as http:
         for party, own in ((us, "N0"), (ru, "R0")):
             status = await _statuses(http, party, own)
-            assert len(status) > len(_ROUTES) + 2
+            assert len(status) > len(READ_ROUTES) + 2
             assert all(200 <= s < 300 for s in status.values()), status
         body = notice_body(circle("u1", lon=31.0), id="N1")
         refused = await http.post("/v1/notices", json=body, headers=us)

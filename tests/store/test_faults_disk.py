@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.api.harness import READ_ROUTES, circle, make_db, notice_body, token
 from tests.api.harness import answering_client as client
-from tests.api.harness import circle, make_db, notice_body, token
 from tests.disk import fill, small_filesystem
 
 pytestmark = pytest.mark.anyio
@@ -34,21 +34,7 @@ async def _file(http: httpx.AsyncClient, headers: dict[str, str], n: int) -> htt
 async def _reads(http: httpx.AsyncClient, headers: dict[str, str], own: str) -> dict[str, int]:
     """The status of every read route of a party (its notice ``own``, one notification)."""
     status = {}
-    for route in (
-        "/v1/notices",
-        f"/v1/notices/{own}",
-        "/v1/conflicts",
-        "/v1/notifications",
-        "/v1/map",
-        "/v1/plans",
-        "/v1/agreements",
-        "/v1/parties",
-        "/v1/ledger/key",
-        "/v1/ledger/checkpoint",
-        "/v1/ledger/checkpoints",
-        "/v1/events?once=true",
-        "/readyz",
-    ):
+    for route in (*READ_ROUTES, f"/v1/notices/{own}"):
         status[route] = (await http.get(route, headers=headers)).status_code
     listed = await http.get("/v1/notifications", headers=headers)
     for n in listed.json()[:1] if listed.status_code == 200 else []:

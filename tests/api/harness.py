@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -142,6 +141,20 @@ async def client_with(app: Any) -> AsyncIterator[httpx.AsyncClient]:
             yield http
 
 
+class _SignallingServer(uvicorn.Server):
+    """uvicorn's server, telling when its start-up is over (``up``), served or failed."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.up = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self.up.set()
+
+
 @contextmanager
 def loopback(db: Path | str, app: Any = None) -> Iterator[str]:
     """The hub on ``db`` (or ``app``, already made) served by uvicorn on an ephemeral port of
@@ -151,12 +164,10 @@ def loopback(db: Path | str, app: Any = None) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     served = app if app is not None else create_app(ApiSettings(db=db))
     config = uvicorn.Config(served, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    server = _SignallingServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    server.up.wait(30)  # set once it serves, or once it gave up starting
     try:
         assert server.started, "the server did not start"
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"

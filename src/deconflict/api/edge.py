@@ -26,6 +26,7 @@ reading it is told before it asks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -65,6 +66,10 @@ Check = Callable[[Scope], None]
 #: microseconds, notification id).
 EventKey = tuple[int, str]
 _MICROS_MAX = 2**63 - 1  # an event id's time, in microseconds: a 64-bit integer
+# ASCII digits only: ``str.isdigit`` also takes "¹" (a latin-1 header byte) and ``lstrip("+-")``
+# takes "--1", which ``int`` then refuses (a 500, before any token is checked).
+_UNSIGNED = re.compile(r"[0-9]+")
+_SIGNED = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_event_id(text: str | None, field: str = "header:Last-Event-ID") -> EventKey | None:
@@ -74,7 +79,7 @@ def parse_event_id(text: str | None, field: str = "header:Last-Event-ID") -> Eve
     if text is None or not text.strip():
         return None
     micros, dot, rest = text.strip().partition(".")
-    if not dot or not micros.isdigit() or len(micros) > 19 or int(micros) > _MICROS_MAX:
+    if not dot or not _UNSIGNED.fullmatch(micros) or len(micros) > 19 or int(micros) > _MICROS_MAX:
         raise InvalidField(field, f"{field} is not an event id of this stream")
     if not rest or len(rest) > 256 or not rest.isprintable():  # ids of older stores too
         raise InvalidField(field, f"{field} is not an event id of this stream")
@@ -94,7 +99,7 @@ def _integer(value: str, field: str, low: int, high: int) -> None:
     """A declared integer within [low, high]; what is not an integer at all is left to FastAPI
     (it answers 422 naming the field)."""
     text = value.strip()
-    if not text.lstrip("+-").isdigit():
+    if not _SIGNED.fullmatch(text):
         return
     if len(text) > 40 or not low <= int(text) <= high:
         raise InvalidField(field, f"{field} must be an integer from {low} to {high}")
@@ -102,7 +107,7 @@ def _integer(value: str, field: str, low: int, high: int) -> None:
 
 def _if_match(value: str) -> None:
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 10 or int(text) > VERSION_MAX:
+    if not _UNSIGNED.fullmatch(text) or len(text) > 10 or int(text) > VERSION_MAX:
         raise InvalidField(
             "header:If-Match", f"If-Match must be a notice's ETag, a version 1 to {VERSION_MAX}"
         )

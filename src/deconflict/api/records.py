@@ -125,7 +125,7 @@ def _if_match(value: str | None) -> int:
         raise ApiError(428, "an amendment needs If-Match with the notice's current ETag")
     text = value.strip()
     text = text.removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not text.isascii() or not text.isdigit():
         raise InvalidField("header:If-Match", f"If-Match {value!r} is not a notice version")
     return int(text)
 

@@ -243,12 +243,14 @@ class HubRunner:
         """On the hub thread, before a read: detection of what was written, as far as the
         store lets it be written. Detection writes (the lease, its outcomes), so on a store
         that takes no writes now (a full disk, a read-only store) the read is answered from
-        what is stored, and the failure is logged, not answered (security.md §4.4)."""
+        what is stored, and the refusal is logged, not answered (security.md §4.4). Any other
+        failure is answered: a read that could not see the outcome of a filing must not pass
+        for one that did."""
         if self._refusing and time.monotonic() < self._refused_until:
             return False  # not a failing write before every read: again after a pause
         try:
             return self._settle(tick=False)
-        except StoreError as error:
+        except WritesRefused as error:
             self._refused(error)
             return False
 

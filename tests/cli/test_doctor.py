@@ -147,3 +147,13 @@ def test_doctor_names_a_schema_at_another_revision(sound, tmp_path, capsys):
     code, out, _ = _cli(capsys, "doctor", "--db", str(copy))
     assert code == 1
     assert "DAMAGED  the schema: at revision ffffffffffff" in out
+
+
+@pytest.mark.parametrize("form", ["{}", "sqlite:///{}"])
+def test_serve_checks_no_store_that_is_not_made_yet(tmp_path, form):
+    """A store that does not exist yet, named as a path or as a ``sqlite:///`` URL, is made by
+    the hub: the check at start passes it by (the URL form was refused as "no such file")."""
+    from deconflict.cli.serve import _check_at_start
+
+    _check_at_start(form.format(tmp_path / "new.db"))
+    assert not (tmp_path / "new.db").exists()

@@ -159,9 +159,11 @@ def _check_at_start(db: str) -> None:
     import logging
 
     from deconflict.cli.common import fail
+    from deconflict.store.engines import sqlite_file
     from deconflict.store.health import check
 
-    if "://" not in db and not Path(db).is_file():
+    path = sqlite_file(db)
+    if path is not None and not path.is_file():
         return
     health = check(db, full=False)
     for what in health.skipped:

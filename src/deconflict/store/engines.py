@@ -188,13 +188,21 @@ def open_postgres(url: str, retry: RetryPolicy | None = None) -> SqlStore:
     return SqlStore(engine, what=engine.url.render_as_string(hide_password=True), retry=retry)
 
 
+def sqlite_file(target: str | Path) -> Path | None:
+    """The SQLite file ``target`` names (a path or a ``sqlite:///`` URL), None for a PostgreSQL
+    URL; StoreError for any other scheme."""
+    if isinstance(target, Path):
+        return target
+    if target.startswith(_PG_SCHEMES):
+        return None
+    if target.startswith("sqlite:///"):
+        return Path(target[len("sqlite:///") :])
+    if "://" in target:
+        raise StoreError(f"cannot open store {target!r}: unknown scheme")
+    return Path(target)
+
+
 def open_store(target: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
     """The store ``target`` names: a PostgreSQL URL, a ``sqlite:///`` URL or a file path."""
-    if isinstance(target, str):
-        if target.startswith(_PG_SCHEMES):
-            return open_postgres(target, retry)
-        if target.startswith("sqlite:///"):
-            return open_sqlite(target[len("sqlite:///") :], retry)
-        if "://" in target:
-            raise StoreError(f"cannot open store {target!r}: unknown scheme")
-    return open_sqlite(target, retry)
+    path = sqlite_file(target)
+    return open_postgres(str(target), retry) if path is None else open_sqlite(path, retry)

@@ -37,6 +37,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from deconflict.errors import StoreError
+from deconflict.store.engines import sqlite_file
 
 __all__ = ["Finding", "Health", "check", "check_postgres", "check_sqlite"]
 
@@ -81,10 +82,8 @@ class Health:
 
 def check(target: str | Path, full: bool) -> Health:
     """Check the store ``target`` names (a SQLite path, or a ``sqlite:///``/PostgreSQL URL)."""
-    text = str(target)
-    if text.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        return check_postgres(text, full)
-    return check_sqlite(Path(text.removeprefix("sqlite:///")), full)
+    path = sqlite_file(target)
+    return check_postgres(str(target), full) if path is None else check_sqlite(path, full)
 
 
 def check_sqlite(path: Path, full: bool) -> Health:

@@ -135,6 +135,23 @@ def test_geojson_is_valid_with_one_feature_per_volume_and_conflict() -> None:
     assert features[-1]["geometry"]["type"] in ("Polygon", "MultiPolygon")
 
 
+def test_an_adjusted_copy_keeps_its_own_name_on_the_map() -> None:
+    """The demo shows a plan's volume moved by an adjustment beside the original, named apart
+    ("US-P1-1 v2"): the map's feature says that name, not the volume's own id twice."""
+    original = scenario_report().volumes[-1]
+    moved = ReportVolume(
+        f"{original.id} v2",
+        original.party,
+        "plan",
+        original.owner,
+        original.category,
+        original.volume,
+        "active",
+    )
+    collection = volumes_geojson([original, moved])
+    assert [f["properties"]["id"] for f in collection["features"]] == [original.id, moved.id]
+
+
 def test_geojson_splits_a_volume_across_the_antimeridian() -> None:
     """A circle on the antimeridian becomes a MultiPolygon cut at 180 degrees."""
     volume = Volume4D.build("FJ", Circle((180.0, -17.0), 50_000), 0, 1000, 0.0, 60.0)

@@ -377,6 +377,7 @@ def volumes_geojson(
                 v.volume,
                 outline,
                 feature_id=v.id,
+                volume_id=v.id,
                 party=v.party,
                 kind=v.kind,
                 owner=v.owner,

@@ -30,17 +30,19 @@ def volume_feature(
     party: str,
     kind: str,
     owner: str,
+    volume_id: str | None = None,
     **extra: object,
 ) -> dict[str, Any]:
     """``volume`` drawn as ``ring`` (its outline, computed by the hub), of ``party``'s record
-    ``owner`` (a notice or a plan: ``kind``)."""
+    ``owner`` (a notice or a plan: ``kind``), shown as ``volume_id`` (by default its own id;
+    the demo names an adjusted copy apart, "US-P1-1 v2")."""
     window = volume.window
     return {
         "type": "Feature",
         "id": feature_id,
         "geometry": outline_geometry(ring),
         "properties": {
-            "id": volume.id,
+            "id": volume.id if volume_id is None else volume_id,
             "party": party,
             "kind": kind,
             "owner": owner,

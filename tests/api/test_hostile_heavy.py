@@ -136,6 +136,34 @@ async def test_a_heavy_map_does_not_hold_another_partys_read(tmp_path, monkeypat
     assert conflict["geometry"] == own["geometry"]
 
 
+async def test_a_token_that_may_not_amend_puts_no_heavy_work_on_the_pool(tmp_path, monkeypatch):
+    """security.md §4.2: an amendment's volumes are validated only for a token that may amend:
+    a read-only token's PUT of a 10,000-vertex star is refused (403) without any of it."""
+    db = make_db(tmp_path)
+    validated: list[str] = []
+    real = records.volumes_from
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        validated.append("volumes")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(records, "volumes_from", counting)
+    async with client(db) as http:
+        filed = await http.post(
+            "/v1/notices",
+            json={"type": "FeatureCollection", "category": "x", "id": "N1",
+                  "features": [polygon_feature("v1", star(8))]},
+            headers=token(db, "RU"),
+        )  # fmt: skip
+        assert filed.status_code == 201, filed.text
+        validated.clear()
+        body = {"type": "FeatureCollection", "features": [polygon_feature("v1", star(10_000))]}
+        headers = {**token(db, "RU", ["read"]), "If-Match": '"1"'}
+        answer = await http.put("/v1/notices/N1", json=body, headers=headers)
+        assert answer.status_code == 403, answer.text
+        assert validated == []
+
+
 async def test_a_record_past_the_point_budget_is_refused_naming_the_field(tmp_path):
     """security.md §4.2: a notice whose footprints have more points in all than the budget
     (as given, or once long edges are densified) is refused with 422 naming ``/features``,

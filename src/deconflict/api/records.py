@@ -273,9 +273,10 @@ async def _amend(
     category: str | None,
 ) -> JSONResponse:
     # Parsed off the hub thread first; a bad one answers after the checks of the notice, as
-    # before (a missing or hidden notice is 404 whatever the body).
+    # before (a missing or hidden notice is 404 whatever the body). Not for a token that may
+    # not amend: it is refused below, and must not keep the pool for heavy work busy.
     given: list[Volume4D] | Exception | None = None
-    if features is not None:
+    if features is not None and principal.has(Scope.NOTICE):
         try:
             given = await parsed_volumes(request, features, principal.party)
         except Exception as error:  # raised in its turn, below

@@ -33,6 +33,7 @@ from pathlib import Path
 from deconflict import owner_only
 from deconflict.errors import LedgerBroken, VerificationFailed
 from deconflict.ledger import Checkpoint, Signer, Verifier, read_key_file, write_key_file
+from deconflict.ledger.keyfile import sync_folder
 from deconflict.store import Store
 
 __all__ = ["KeyMismatch", "load_signer", "newest_signed", "note_signed", "signed_path"]
@@ -134,3 +135,4 @@ def note_signed(key_path: Path, note: str, checkpoint: Checkpoint, verifier: Ver
         finally:
             os.close(fd)
         os.replace(temporary, path)
+        sync_folder(path.parent)  # the new name too: what was signed must outlive a crash

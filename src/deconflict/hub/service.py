@@ -424,7 +424,7 @@ class Hub:
             try:
                 self.ledger.check()  # before the digests: nothing appended to a broken log
                 self.ledger.digest()  # once a period, each party's private entries
-                self.ledger.checkpoint()  # periodically: at every tick the log has grown
+                self.ledger.checkpoint(checked=True)  # at every tick the log has grown
             except LedgerBroken:
                 pass  # logged once by the ledger; the rest of the hub's work goes on
         return report

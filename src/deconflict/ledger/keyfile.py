@@ -20,7 +20,13 @@ from pathlib import Path
 from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.ledger.note import Signer
 
-__all__ = ["create_private_text", "read_key_file", "read_private_text", "write_key_file"]
+__all__ = [
+    "create_private_text",
+    "read_key_file",
+    "read_private_text",
+    "sync_folder",
+    "write_key_file",
+]
 
 
 def read_private_text(path: Path, what: str) -> str | None:
@@ -65,7 +71,7 @@ def create_private_text(path: Path, text: str, what: str) -> str:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-    _sync_folder(path.parent)
+    sync_folder(path.parent)
     return text
 
 
@@ -90,7 +96,7 @@ def write_key_file(path: Path, signer: Signer) -> Signer:
     return signer if found == text else _parse(path, found)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the new name durable (POSIX: fsync the directory)."""
     if os.name != "posix":  # pragma: no cover
         return

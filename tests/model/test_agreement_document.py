@@ -45,6 +45,8 @@ def test_a_document_reads_and_writes_back_the_same() -> None:
         (lambda d: d["separation"].update(up_m=1), "separation.up_m", "unknown field"),
         (lambda d: d["unlock"].update(plans="yes"), "unlock.plans", "true or false"),
         (lambda d: d["resolution"].update(time_s=10**400), "resolution.time_s", "too large"),
+        (lambda d: d["resolution"].update(time_s=0), "resolution", "time_s"),
+        (lambda d: d["unlock"].update(max_area_m2=0), "unlock", "max_area_m2"),
         (lambda d: d.update(ack_deadline_s=True), "ack_deadline_s", "a number"),
         (lambda d: d.update(parties="US,RU"), "parties", "a list of party ids"),
         (lambda d: d.update(relay=7), "relay", "a party id or null"),

@@ -21,7 +21,7 @@ from dataclasses import fields
 from typing import Any, NoReturn
 
 from deconflict.engine import SeparationMinima
-from deconflict.errors import InvalidDocument
+from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.model.parties import Agreement, Disclosure, Resolution, Unlock
 
 __all__ = ["agreement_document", "agreement_from_document"]
@@ -98,7 +98,10 @@ def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str, path:
             checked[key] = term
         else:
             checked[key] = _number(term, where, _join(at, key))
-    return kind(**checked)
+    try:
+        return kind(**checked)
+    except InvalidInput as error:  # a term's own bound (a resolution above 0): named here too
+        _fail(where, at, str(error))
 
 
 def agreement_from_document(

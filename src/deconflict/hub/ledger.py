@@ -65,10 +65,6 @@ class Audit:
     log_problem: str | None = None
     findings: list[Finding] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return self.log_problem is None and not self.findings
-
 
 #: How often each party's private entries are digested into the shared log (seconds): see
 #: :mod:`deconflict.store.ledger_private`.

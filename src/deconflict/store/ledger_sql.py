@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlLedger", "subject_of"]
 
-_AUDIT_CHUNK = 2000  # notice versions read at a time by the audit
 _BUILD_LEAVES = 4096  # leaves whose subtree hashes one write transaction stores
 
 T = TypeVar("T")

@@ -484,6 +484,9 @@ def test_no_html_sink_takes_a_string(browser: Browser, hub: HostileHub, tmp_path
         with watched_page(browser, url if where.startswith("http") else "file://") as watched:
             page = watched.page
             page.goto(where)
+            if where.startswith("http"):
+                # Signing in with the fragment's token loads the page afresh: probe that page.
+                page.wait_for_selector("#who[data-party=US]")
             page.wait_for_function(
                 "() => document.querySelectorAll('.leaflet-countries-pane path').length > 100"
             )

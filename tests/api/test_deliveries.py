@@ -1,5 +1,5 @@
 """What a stream sent is marked delivered after it was sent, in batches
-(deconflict.api.deliveries): the event shows it delivered, the store and the ledger record when,
+(deconflict.runtime.deliveries): the event shows it delivered, the store and the ledger record when,
 and a batch whose write fails is written with the next one."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
 
-from deconflict.api.deliveries import DeliveryMarks
 from deconflict.errors import StoreError
 from deconflict.hub import Hub
 from deconflict.model import NotificationState
+from deconflict.runtime.deliveries import DeliveryMarks
 
 pytestmark = pytest.mark.anyio
 

@@ -29,10 +29,10 @@ from tests.hub.scenario import T0, vol
 from tests.processes import live_processes, until
 
 from deconflict.api import issue_local_token
-from deconflict.api.runner import HubRunner
 from deconflict.client import Client
 from deconflict.errors import InvalidInput
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock
+from deconflict.runtime.runner import HubRunner
 from deconflict.settings import local_state_path
 from deconflict.testing import free_port
 
@@ -183,7 +183,7 @@ async def test_a_handover_is_logged_and_counted(
     seen: dict[str, list[str]] = {"worker": [], "detector": []}
     worker = HubRunner(lambda: Hub.open(db), on_handover=seen["worker"].append)
     detector = HubRunner(lambda: Hub.open(db), preferred=True, on_handover=seen["detector"].append)
-    caplog.set_level(logging.INFO, logger="deconflict.api")
+    caplog.set_level(logging.INFO, logger="deconflict.runtime")
     await worker.start()
     try:
         assert worker.leading

@@ -17,7 +17,7 @@ from tests.api.harness import Site, circle, client_with, make_db, notice_body, t
 from tests.api.webhook_harness import PUBLIC, Names, Watch, closed_port, receiver
 
 from deconflict.api import ApiSettings, create_app
-from deconflict.api.webhooks import sign
+from deconflict.runtime.webhooks import sign
 from deconflict.store.engines import postgres_url
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,7 @@ from tests.api.harness import Site, circle, client_with, make_db, notice_body, t
 from tests.api.webhook_harness import Received, Watch, receiver
 
 from deconflict.api import ApiSettings, create_app
-from deconflict.api.webhooks import SecretLost, WebhookKey, sign
+from deconflict.runtime.webhooks import SecretLost, WebhookKey, sign
 from deconflict.store import open_store
 from deconflict.store.service_state import webhooks
 

@@ -12,7 +12,7 @@ from tests.api.harness import circle, client_with, make_db, notice_body, token
 from tests.api.webhook_harness import PUBLIC, Names, Watch, receiver
 
 from deconflict.api import ApiSettings, create_app
-from deconflict.api.webhooks import sign
+from deconflict.runtime.webhooks import sign
 
 pytestmark = pytest.mark.anyio
 

@@ -36,6 +36,9 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import Scope
 
 from deconflict.api.problems import InvalidField
+from deconflict.errors import InvalidInput
+from deconflict.runtime import events
+from deconflict.runtime.events import EventKey
 
 __all__ = [
     "INT_MAX",
@@ -44,7 +47,6 @@ __all__ = [
     "TEXT_MAX",
     "VERSION_MAX",
     "EdgeRoute",
-    "EventKey",
     "check",
     "parse_event_id",
 ]
@@ -62,10 +64,6 @@ KEY_MAX = 255
 #: A check of one request: raises InvalidField naming what is wrong.
 Check = Callable[[Scope], None]
 
-#: A notification's place in its stream (:mod:`deconflict.api.stream`): (created
-#: microseconds, notification id).
-EventKey = tuple[int, str]
-_MICROS_MAX = 2**63 - 1  # an event id's time, in microseconds: a 64-bit integer
 # ASCII digits only: ``str.isdigit`` also takes "¹" (a latin-1 header byte) and ``lstrip("+-")``
 # takes "--1", which ``int`` then refuses (a 500, before any token is checked).
 _UNSIGNED = re.compile(r"[0-9]+")
@@ -73,17 +71,13 @@ _SIGNED = re.compile(r"[+-]?[0-9]+")
 
 
 def parse_event_id(text: str | None, field: str = "header:Last-Event-ID") -> EventKey | None:
-    """The key of an event id of this stream (None for none); InvalidField naming ``field``
-    for anything else: it is checked before the stream's 200 is sent (a bad one cut the
-    stream), and its parts are what the store can compare (a 64-bit time, an id)."""
-    if text is None or not text.strip():
-        return None
-    micros, dot, rest = text.strip().partition(".")
-    if not dot or not _UNSIGNED.fullmatch(micros) or len(micros) > 19 or int(micros) > _MICROS_MAX:
-        raise InvalidField(field, f"{field} is not an event id of this stream")
-    if not rest or len(rest) > 256 or not rest.isprintable():  # ids of older stores too
-        raise InvalidField(field, f"{field} is not an event id of this stream")
-    return int(micros), rest
+    """The key of an event id (:mod:`deconflict.runtime.events`; None for none), or
+    InvalidField naming ``field``: checked before the stream's 200 is sent (a bad one cut the
+    stream)."""
+    try:
+        return events.parse_event_id(text)
+    except InvalidInput:
+        raise InvalidField(field, f"{field} is not an event id of this stream") from None
 
 
 def _text(value: str, field: str) -> None:

@@ -9,27 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict.api.service import Metrics
 
-__all__ = ["Observe", "log_to_stderr"]
+__all__ = ["Observe"]
 
 log = logging.getLogger("deconflict.api")
-
-
-def log_to_stderr() -> None:
-    """The service's log lines (JSON, one per request, and its notes) to standard error: once
-    in each process of ``deconflict serve``."""
-    if not any(getattr(h, "deconflict", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.deconflict = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
-    log.setLevel(logging.INFO)
 
 
 class Observe:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from deconflict.api.auth import Scope
-from deconflict.api.edge import EdgeRoute
+from deconflict.api.edge import EdgeRoute, parse_event_id
 from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import (
     AgreementIn,
@@ -25,7 +25,7 @@ from deconflict.api.schemas import (
     notifications_seen,
 )
 from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
-from deconflict.api.stream import event_stream, parse_event_id
+from deconflict.api.stream import event_stream
 from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.hub import Hub
 from deconflict.hub.views import find_notification, own_notification, view_conflict

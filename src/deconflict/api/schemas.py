@@ -6,7 +6,6 @@ as RFC 3339 UTC strings; durations in seconds, distances in metres, as the field
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -16,11 +15,12 @@ from deconflict.engine import Adjustment
 from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
 from deconflict.geo.units import epoch_to_rfc3339
-from deconflict.hub import Filing, Hub
-from deconflict.hub.views import ConflictView, view_notifications
-from deconflict.model import Agreement, Notice, Notification, Plan
+from deconflict.hub import Filing
+from deconflict.hub.views import ConflictView
+from deconflict.model import Agreement, Notice, Plan
 from deconflict.model.agreement_document import agreement_document
 from deconflict.model.ids import ID_MAX, ID_PATTERN, TEXT_MAX, check_text
+from deconflict.runtime.events import NotificationOut, notification_out, notifications_seen
 
 __all__ = [
     "AgreementIn",
@@ -239,25 +239,6 @@ class ConflictOut(BaseModel):
     suggestion: SuggestionOut | None = None
 
 
-class NotificationOut(BaseModel):
-    id: str
-    recipient: str
-    kind: str
-    state: str
-    notice_id: str | None
-    notice_party: str | None = Field(
-        None, description="Whose notice ``notice_id`` is (a notice's id is its party's own)."
-    )
-    conflict_id: str | None
-    via: str | None
-    created_at: str
-    ack_deadline: str
-    lead_time_s: float
-    delivered_at: str | None
-    acknowledged_at: str | None
-    escalated_at: str | None
-
-
 class AgreementOut(BaseModel):
     id: str
     parties: list[str]
@@ -357,35 +338,6 @@ def conflict_out(view: ConflictView) -> ConflictOut:
             time=_adjustment(suggestion.time),
             altitude=_adjustment(suggestion.altitude),
         ),
-    )
-
-
-def notifications_seen(
-    hub: Hub, party: str, notifications: Sequence[Notification]
-) -> list[NotificationOut]:
-    """``party``'s view of notifications (``hub.views``): a notice its agreements do not
-    disclose is not named."""
-    return [notification_out(n) for n in view_notifications(hub, party, notifications)]
-
-
-def notification_out(notification: Notification) -> NotificationOut:
-    """A notification as the API shows it (as a party sees it: see ``notifications_seen``)."""
-    n = notification
-    return NotificationOut(
-        id=n.id,
-        recipient=n.recipient,
-        kind=str(n.kind),
-        state=str(n.state),
-        notice_id=n.notice_id,
-        notice_party=n.notice_party,
-        conflict_id=n.conflict_id,
-        via=n.via,
-        created_at=epoch_to_rfc3339(n.created_at_s),
-        ack_deadline=epoch_to_rfc3339(n.ack_deadline_s),
-        lead_time_s=n.lead_time_s,
-        delivered_at=_time(n.delivered_at_s),
-        acknowledged_at=_time(n.acknowledged_at_s),
-        escalated_at=_time(n.escalated_at_s),
     )
 
 

@@ -1,6 +1,7 @@
 """What every route shares: the service state, the caller, scope checks and idempotent POSTs.
 
-``Service`` holds the parts one app owns (hub runner, token verifier, rate limiter, metrics);
+``Service`` holds the parts one app owns (its runtime: hub runner, webhooks, deliveries; token
+verifier, rate limiter, metrics);
 routes reach it through ``request.app.state.service``, so two apps in one process never share
 anything. What the service's workers share (stored Idempotency-Key responses, webhooks) is in the
 database: see :mod:`deconflict.store.service_state`.
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -27,19 +28,19 @@ from pydantic import BaseModel, ValidationError
 
 from deconflict.api import session
 from deconflict.api.auth import Principal, Scope, TokenVerifier
-from deconflict.api.deliveries import DeliveryMarks
 from deconflict.api.heavy import HeavyWork
 from deconflict.api.limits import RateLimiter
 from deconflict.api.problems import ApiError, InvalidField
-from deconflict.api.runner import HubRunner
+from deconflict.hub import Hub
+from deconflict.runtime import Runtime
+from deconflict.runtime.deliveries import DeliveryMarks
+from deconflict.runtime.runner import HubRunner
+from deconflict.runtime.state import service_state
+from deconflict.runtime.webhooks import Webhooks
 from deconflict.store import SqlStore
 from deconflict.store.retry import Retryable
-from deconflict.store.service_state import ServiceState, StoredResponse
+from deconflict.store.service_state import StoredResponse
 from deconflict.store.transactions import DuplicateInUnit
-
-if TYPE_CHECKING:
-    from deconflict.api.webhooks import Webhooks
-from deconflict.hub import Hub
 
 __all__ = [
     "PAGED",
@@ -53,7 +54,6 @@ __all__ = [
     "link_next",
     "need",
     "service",
-    "service_state",
 ]
 
 _ATTEMPTS = 5  # runs of an idempotent POST whose transaction the database aborted
@@ -112,18 +112,30 @@ class Metrics:
 
 @dataclass(slots=True)
 class Service:
-    runner: HubRunner
+    """One app's parts: the hub process's runtime, and the HTTP side's own."""
+
+    runtime: Runtime
     verifier: TokenVerifier
     limiter: RateLimiter
     metrics: Metrics
-    webhooks: Webhooks
-    deliveries: DeliveryMarks
     #: how long a stored Idempotency-Key response is replayed, in seconds
     idempotency_ttl_s: float = 86_400.0
     #: the pool heavy work runs on, off the event loop and the hub thread
     heavy: HeavyWork = field(default_factory=HeavyWork)
     #: the server is stopping: event streams end (see :mod:`deconflict.api.closing`)
     closing: bool = False
+
+    @property
+    def runner(self) -> HubRunner:
+        return self.runtime.runner
+
+    @property
+    def webhooks(self) -> Webhooks:
+        return self.runtime.webhooks
+
+    @property
+    def deliveries(self) -> DeliveryMarks:
+        return self.runtime.deliveries
 
     def close_streams(self) -> None:
         """End every event stream of this app now (they wake and see ``closing``)."""
@@ -134,14 +146,6 @@ class Service:
 def service(request: Request) -> Service:
     svc: Service = request.app.state.service
     return svc
-
-
-def service_state(hub: Hub) -> ServiceState:
-    """The shared service state on ``hub``'s database (on the hub thread, as every hub call)."""
-    store = hub.store
-    if not isinstance(store, SqlStore):  # pragma: no cover - every store is a SqlStore
-        raise TypeError("the service needs a SQL store")
-    return ServiceState(store)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A JWT from a trusted issuer.")

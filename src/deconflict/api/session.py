@@ -1,5 +1,6 @@
 """The operations view's session: a bearer token exchanged for an HttpOnly cookie, so that
 script in the page never holds the token, and the rule that keeps other sites from using it.
+This module holds the cookie and the rule; the routes are :mod:`deconflict.api.session_routes`.
 
 ``POST /v1/session`` takes ``{"token": "<JWT>"}``, verifies it as any bearer token, and sets it
 as a cookie the page's script cannot read (``HttpOnly``), that the browser sends to this origin
@@ -26,27 +27,18 @@ of its choosing nor sign it out. Behind a proxy that terminates TLS, the proxy m
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from fastapi import Request
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
-
-from deconflict.api.auth import Principal
-from deconflict.api.edge import EdgeRoute
-from deconflict.api.problems import ApiError, InvalidField
-from deconflict.geo.units import epoch_to_rfc3339
-
-if TYPE_CHECKING:
-    from deconflict.api.service import Service
+from deconflict.api.problems import InvalidField
 
 __all__ = [
     "COOKIE",
     "CSRF_HEADER",
     "HOST_COOKIE",
     "authorization",
-    "router",
+    "cookie_name",
     "same_origin",
+    "secure",
 ]
 
 #: The session cookie over http, and over https (``__Host-``: Secure, Path=/, no Domain).
@@ -56,30 +48,14 @@ HOST_COOKIE = "__Host-deconflict_session"
 CSRF_HEADER = "X-Deconflict-CSRF"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-#: A JWT (base64url segments and dots), short enough to keep in a cookie (4 KiB with its name).
-_JWT = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){1,4}$"
-_TOKEN_MAX = 3800
-
-router = APIRouter(prefix="/v1", tags=["session"], route_class=EdgeRoute)
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/problem+json": {"schema": {"type": "object"}}},
-    }
-
-
-_REFUSED = _problem(f"Without {CSRF_HEADER}: 1, or from another origin (names the header).")
-_UNSIGNED = _problem("No valid token (expired, not trusted, or none).")
-
-
-def _secure(request: Request) -> bool:
+def secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def _cookie_name(request: Request) -> str:
-    return HOST_COOKIE if _secure(request) else COOKIE
+def cookie_name(request: Request) -> str:
+    return HOST_COOKIE if secure(request) else COOKIE
 
 
 def _origin(scheme: str, host: str) -> str:
@@ -123,84 +99,9 @@ def authorization(request: Request) -> str | None:
     header = request.headers.get("authorization")
     if header is not None:
         return header
-    token = request.cookies.get(_cookie_name(request))
+    token = request.cookies.get(cookie_name(request))
     if token is None:
         return None
     if request.method in _UNSAFE:
         same_origin(request)
     return f"Bearer {token}"
-
-
-class SessionIn(BaseModel):
-    """A bearer token to sign the view in with."""
-
-    token: str = Field(min_length=1, max_length=_TOKEN_MAX, pattern=_JWT)
-
-
-class SessionOut(BaseModel):
-    """Who the session signs in: the party, the token's scopes, when it ends."""
-
-    party: str
-    scopes: list[str]
-    expires_at: str
-
-
-def _service(request: Request) -> Service:
-    svc: Service = request.app.state.service
-    return svc
-
-
-def _out(principal: Principal, expires_s: float) -> SessionOut:
-    return SessionOut(
-        party=principal.party,
-        scopes=sorted(s.value for s in principal.scopes),
-        expires_at=epoch_to_rfc3339(expires_s),
-    )
-
-
-@router.post("/session", response_model=SessionOut, responses={401: _UNSIGNED, 403: _REFUSED})
-async def sign_in(body: SessionIn, request: Request, response: Response) -> SessionOut:
-    """Sign the operations view in: the token is kept in an HttpOnly, SameSite=Strict cookie
-    until it expires. Needs ``X-Deconflict-CSRF: 1`` and this origin, as every cookie request
-    that changes something."""
-    same_origin(request)
-    svc = _service(request)
-    principal, expires_s = svc.verifier.verify_token(body.token)
-    request.state.party = principal.party
-    svc.limiter.take(principal.party)
-    lifetime_s = int(expires_s - time.time())
-    if lifetime_s <= 0:
-        raise ApiError(401, "the token has expired", {"WWW-Authenticate": "Bearer"})
-    response.set_cookie(
-        _cookie_name(request),
-        body.token,
-        max_age=lifetime_s,
-        expires=lifetime_s,
-        path="/",
-        secure=_secure(request),
-        httponly=True,
-        samesite="strict",
-    )
-    return _out(principal, expires_s)
-
-
-@router.get("/session", response_model=SessionOut, responses={401: _UNSIGNED})
-async def who(request: Request) -> SessionOut:
-    """Who the session cookie (or the Authorization header) signs in; 401 when none does."""
-    svc = _service(request)
-    principal, expires_s = svc.verifier.verify_expiring(authorization(request))
-    request.state.party = principal.party
-    svc.limiter.take(principal.party)
-    return _out(principal, expires_s)
-
-
-@router.delete("/session", status_code=204, response_class=Response, responses={403: _REFUSED})
-async def sign_out(request: Request) -> Response:
-    """Sign the operations view out: the cookie is cleared (the token itself stays valid until
-    it expires). Needs ``X-Deconflict-CSRF: 1`` and this origin."""
-    same_origin(request)
-    response = Response(status_code=204)
-    response.delete_cookie(
-        _cookie_name(request), path="/", secure=_secure(request), httponly=True, samesite="strict"
-    )
-    return response

@@ -1,15 +1,15 @@
 """The server-sent event stream of a party's notifications, resumable without loss.
 
-Events are the party's notifications (addressed to it or relayed through it) in the store's
-order: created time, then id. An event's id is that key, ``<created microseconds>.<notification
-id>``; a client that reconnects with ``Last-Event-ID`` gets every notification after it, and
-every one addressed to it not yet delivered (created earlier but committed later, as happens with
-several workers), so nothing is lost; a duplicate carries the same id. The
-stream waits for the hub runner's wake-ups (every write and every detector run that produced
-notifications) and sends a comment every 15 s to keep idle connections open. Finding what to
-send is a read; what was sent to the party is marked delivered after it was sent, in batches
-shared by every stream of the process (:mod:`deconflict.api.deliveries`). A stream ends when the
-server stops (:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
+Events are the party's notifications (addressed to it or relayed through it) in the store's order:
+created time, then id. An event's id is that key (:mod:`deconflict.runtime.events`: the webhooks
+send the same events); a client that reconnects with ``Last-Event-ID`` gets every notification after
+it, and every one addressed to it not yet delivered (created earlier but committed later, as happens
+with several workers), so nothing is lost; a duplicate carries the same id. The stream waits for the
+hub runner's wake-ups (every write and every detector run that produced notifications) and sends a
+comment every 15 s to keep idle connections open. Finding what to send is a read; what was sent to
+the party is marked delivered after it was sent, in batches shared by every stream of the process
+(:mod:`deconflict.runtime.deliveries`). A stream ends when the server stops
+(:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
@@ -18,28 +18,19 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
-from deconflict.api.edge import EventKey, parse_event_id
-from deconflict.api.schemas import NotificationOut, notifications_seen
 from deconflict.api.service import service
 from deconflict.hub import Hub
-from deconflict.model import Notification
+from deconflict.runtime.events import (
+    EventKey,
+    NotificationOut,
+    event_key,
+    id_of_key,
+    notifications_seen,
+)
 
-__all__ = ["event_id", "event_key", "event_stream", "parse_event_id"]
+__all__ = ["event_stream"]
 
 _KEEPALIVE_S = 15.0
-
-
-def event_key(notification: Notification) -> EventKey:
-    return round(notification.created_at_s * 1e6), notification.id
-
-
-def id_of_key(key: EventKey) -> str:
-    """The event id of ``key``, ``<created microseconds>.<notification id>``."""
-    return f"{key[0]}.{key[1]}"
-
-
-def event_id(notification: Notification) -> str:
-    return id_of_key(event_key(notification))
 
 
 def _event(key: EventKey, shown: NotificationOut) -> bytes:
@@ -50,7 +41,7 @@ def _event(key: EventKey, shown: NotificationOut) -> bytes:
 async def event_stream(
     request: Request, party: str, cursor: EventKey | None, once: bool = False
 ) -> AsyncIterator[bytes]:
-    """The stream after ``cursor`` (a :func:`parse_event_id`, parsed before the stream
+    """The stream after ``cursor`` (an event id parsed at the edge, before the stream
     starts, so a bad one is a 422 and not a 200 cut short)."""
     svc = service(request)
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.

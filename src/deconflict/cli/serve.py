@@ -58,10 +58,10 @@ def serve(
     PostgreSQL (each with its own connections and hub). One process at a time detects, the
     detector lease holder: by default a process of its own beside the HTTP workers."""
     from deconflict.api import ApiSettings, create_app, server
-    from deconflict.api.background import DetectorProcess
-    from deconflict.api.observe import log_to_stderr
-    from deconflict.api.webhooks import parse_networks
     from deconflict.cli.common import fail, geo_limits
+    from deconflict.runtime.detector_process import DetectorProcess
+    from deconflict.runtime.logs import log_to_stderr
+    from deconflict.runtime.webhooks import parse_networks
 
     path = db if db is not None else setting_value("db")
     bind = host or setting_value("host")
@@ -167,7 +167,7 @@ def _check_at_start(db: str) -> None:
         return
     health = check(db, full=False)
     for what in health.skipped:
-        logging.getLogger("deconflict.api").info("check of the store skipped: %s", what)
+        logging.getLogger("deconflict").info("check of the store skipped: %s", what)
     if not health.sound:
         fail(
             f"the store {db} is damaged ({health.summary()}) and is not served: a damaged "
@@ -192,17 +192,16 @@ def _whole_setting(name: str) -> int:
 def _prepare(settings: Any) -> None:
     """Before the workers start: migrate the database and make the local issuer's, the
     ledger's and the webhook keys once, so the workers do not race to."""
-    from deconflict.api.app import _state
     from deconflict.api.auth import local_issuer
-    from deconflict.api.webhooks import WebhookKey
     from deconflict.hub import Hub
+    from deconflict.runtime.webhooks import WebhookKey
     from deconflict.settings import webhook_key_path
 
     with Hub.open(settings.db):
         pass
     if settings.trust_local:
-        local_issuer(_state(settings), create=True)
-    WebhookKey.load(settings.webhook_key or webhook_key_path(_state(settings)))
+        local_issuer(settings.state_path, create=True)
+    WebhookKey.load(settings.webhook_key or webhook_key_path(settings.state_path))
 
 
 def _settings_json(settings: Any) -> str:
@@ -227,9 +226,9 @@ def worker_app() -> Any:
     """The app of one worker process of ``deconflict serve --workers N`` (uvicorn's factory),
     with the settings the supervising process passed down."""
     from deconflict.api import ApiSettings, create_app
-    from deconflict.api.lifeline import follow_parent
-    from deconflict.api.observe import log_to_stderr
     from deconflict.geo import GeoLimits
+    from deconflict.runtime.lifeline import follow_parent
+    from deconflict.runtime.logs import log_to_stderr
 
     given = json.loads(os.environ[_WORKER_SETTINGS])
     follow_parent(given["supervisor"])  # a worker does not outlive its supervisor

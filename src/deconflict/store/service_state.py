@@ -14,7 +14,7 @@ hot path.
 
 ``webhooks`` holds one row per party: its URL, its secret sealed (migration 0014: never in clear;
 the service seals and opens it with a key kept outside the database, see
-:mod:`deconflict.api.webhooks.sealing`; a row written before 0014 holds its secret in clear in
+:mod:`deconflict.runtime.webhooks.sealing`; a row written before 0014 holds its secret in clear in
 ``secret`` until :meth:`ServiceState.seal_webhook_secrets` seals it), and its cursor: the event id
 up to which every notification was delivered. The cursor only moves by compare-and-set
 (:meth:`ServiceState.advance_webhook` names the cursor it read), so two senders racing (an old

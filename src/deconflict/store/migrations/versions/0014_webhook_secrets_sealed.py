@@ -3,7 +3,7 @@
 A webhook's secret signs each delivery to the party's receiver; kept in clear in ``webhooks``, it
 let anyone who read the database (or its WAL, or a backup) sign as the hub. This revision adds
 ``webhooks.sealed``, the secret sealed (AES-256-GCM) with the service's webhook key, which is
-kept in a file outside the database (see :mod:`deconflict.api.webhooks.sealing`), and lets
+kept in a file outside the database (see :mod:`deconflict.runtime.webhooks.sealing`), and lets
 ``secret`` be empty. A migration cannot read that key file, so the rows written before keep their
 secret in ``secret`` until the first ``deconflict serve`` (any worker) seals each and erases the
 clear one, with a warning; they are sent, signed with the same secret, meanwhile and after. The

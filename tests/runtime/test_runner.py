@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from tests.api.harness import make_db
 
-from deconflict.api import runner as runner_module
-from deconflict.api.runner import HubRunner
 from deconflict.errors import AlreadyExists, InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
+from deconflict.runtime import runner as runner_module
+from deconflict.runtime.runner import HubRunner
 from deconflict.store.retry import Retryable
 
 pytestmark = pytest.mark.anyio

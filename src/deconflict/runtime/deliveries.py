@@ -23,13 +23,13 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from deconflict.api.runner import HubRunner
 from deconflict.errors import WritesRefused
 from deconflict.hub import Hub
+from deconflict.runtime.runner import HubRunner
 
 __all__ = ["DeliveryMarks"]
 
-log = logging.getLogger("deconflict.api")
+log = logging.getLogger("deconflict.runtime")
 _MOST_WAIT_S = 5.0  # the longest wait between tries after failures
 
 

@@ -34,7 +34,7 @@ Beside the hub thread, a second thread with a hub (and store connections) of its
 (:meth:`HubRunner.run_beside`) runs what needs nothing of the detector's state and only what is
 committed: the event streams' reads, so a stream never waits behind a write queued for the
 database's write lock, nor behind a detector pass. What the streams sent is queued in the
-database with the next group of writes (:mod:`deconflict.api.deliveries`), and the lease
+database with the next group of writes (:mod:`deconflict.runtime.deliveries`), and the lease
 holder's detector loop marks it delivered after each pass (:meth:`HubRunner._mark_sent`).
 
 The lease is renewed beside the hub thread (``DetectorWorker``'s ``renew_beside_s``), so a long
@@ -66,7 +66,7 @@ from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 __all__ = ["HubRunner"]
 
 T = TypeVar("T")
-log = logging.getLogger("deconflict.api")
+log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of this process's writes
 _GROUP_MAX = 64  # most writes one batch commits

@@ -6,7 +6,7 @@ private network it sits in) and learn from the outcome whether something answere
 oracle. So a URL is judged when it is set (:meth:`Destinations.check`, which resolves a name too)
 and again at every delivery: its syntax before each request (:meth:`Destinations.target`), and
 its addresses at each connection (:meth:`Destinations.addresses`, through which alone the
-sender's network layer reaches an address: :mod:`deconflict.api.webhooks.net`). A name is
+sender's network layer reaches an address: :mod:`deconflict.runtime.webhooks.net`). A name is
 resolved once per connection, and the connection goes to the address that was checked, never to
 a second lookup's answer, so a name rebound to loopback after its check (DNS rebinding) gains
 nothing.

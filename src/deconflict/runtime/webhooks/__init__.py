@@ -17,20 +17,21 @@ The parts:
 - :mod:`.sealing`: secrets at rest, sealed with a key kept outside the database;
 - :mod:`.registry`: the parties' webhooks as the service keeps them;
 - :mod:`.window`: one receiver's deliveries under way (pure scheduling);
-- :mod:`.sender`: every receiver delivered to on its own, concurrently, by the lease holder;
-- :mod:`.routes`: ``PUT``, ``GET`` and ``DELETE /v1/webhook``.
+- :mod:`.sender`: every receiver delivered to on its own, concurrently, by the lease holder.
+
+The routes that set them, ``PUT``, ``GET`` and ``DELETE /v1/webhook``, are the API's
+(:mod:`deconflict.api.webhook_routes`).
 
 Several workers may serve one database: webhooks and their cursors are kept in it (see
 :mod:`deconflict.store.service_state`), so a webhook set through any worker is served, and only
 the worker holding the detector lease sends.
 """
 
-from deconflict.api.webhooks.guard import Destinations, parse_networks
-from deconflict.api.webhooks.registry import Webhooks
-from deconflict.api.webhooks.routes import router
-from deconflict.api.webhooks.sealing import SecretLost, WebhookKey
-from deconflict.api.webhooks.sender import SenderSettings, WebhookEvent, WebhookSender
-from deconflict.api.webhooks.signing import sign
+from deconflict.runtime.webhooks.guard import Destinations, parse_networks
+from deconflict.runtime.webhooks.registry import Webhooks
+from deconflict.runtime.webhooks.sealing import SecretLost, WebhookKey
+from deconflict.runtime.webhooks.sender import SenderSettings, WebhookEvent, WebhookSender
+from deconflict.runtime.webhooks.signing import sign
 from deconflict.store.service_state import Webhook
 
 __all__ = [
@@ -43,6 +44,5 @@ __all__ = [
     "WebhookSender",
     "Webhooks",
     "parse_networks",
-    "router",
     "sign",
 ]

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from tests.api.webhook_harness import Names
 
-from deconflict.api.webhooks.guard import Destinations, parse_networks
-from deconflict.api.webhooks.net import guarded_transport
 from deconflict.errors import RefusedDestination
+from deconflict.runtime.webhooks.guard import Destinations, parse_networks
+from deconflict.runtime.webhooks.net import guarded_transport
 
 pytestmark = pytest.mark.anyio
 

@@ -17,9 +17,9 @@ from deconflict.api.auth import Scope
 from deconflict.api.edge import EdgeRoute
 from deconflict.api.problems import InvalidField
 from deconflict.api.service import Caller, need, service
-from deconflict.api.webhooks.guard import MAX_URL_CHARS
-from deconflict.api.webhooks.registry import Webhooks
 from deconflict.errors import NotFound, RefusedDestination
+from deconflict.runtime.webhooks.guard import MAX_URL_CHARS
+from deconflict.runtime.webhooks.registry import Webhooks
 
 __all__ = ["router"]
 

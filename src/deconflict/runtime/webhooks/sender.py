@@ -9,7 +9,7 @@ task with its own HTTP client and connection pool, so a receiver that is slow, s
 delays no other. A lane:
 
 - reads the party's notifications from where its last read ended, a bounded batch at a time
-  into a bounded window (:class:`~deconflict.api.webhooks.window.DeliveryWindow`), so the cost
+  into a bounded window (:class:`~deconflict.runtime.webhooks.window.DeliveryWindow`), so the cost
   of a send does not grow with the party's history; it reads again when the hub announces new
   notifications (the runner's wake-ups) and every ``poll_s``;
 - sends at most ``in_flight`` at once, each attempt bounded in total time (``timeout_s``: a
@@ -40,22 +40,21 @@ from functools import partial
 
 import httpx
 
-from deconflict.api.runner import HubRunner
-from deconflict.api.schemas import notifications_seen
-from deconflict.api.stream import event_id, event_key, parse_event_id
-from deconflict.api.webhooks.guard import Destinations
-from deconflict.api.webhooks.net import guarded_transport
-from deconflict.api.webhooks.registry import Webhooks
-from deconflict.api.webhooks.sealing import SecretLost
-from deconflict.api.webhooks.signing import sign
-from deconflict.api.webhooks.window import Delivery, DeliveryWindow
 from deconflict.errors import InvalidInput, RefusedDestination
 from deconflict.hub import Hub
+from deconflict.runtime.events import event_id, event_key, notifications_seen, parse_event_id
+from deconflict.runtime.runner import HubRunner
+from deconflict.runtime.webhooks.guard import Destinations
+from deconflict.runtime.webhooks.net import guarded_transport
+from deconflict.runtime.webhooks.registry import Webhooks
+from deconflict.runtime.webhooks.sealing import SecretLost
+from deconflict.runtime.webhooks.signing import sign
+from deconflict.runtime.webhooks.window import Delivery, DeliveryWindow
 from deconflict.store.service_state import Webhook
 
 __all__ = ["SenderSettings", "WebhookEvent", "WebhookSender"]
 
-log = logging.getLogger("deconflict.api")
+log = logging.getLogger("deconflict.runtime")
 
 _READ_BATCH = 64  # notifications read at once, at most
 

@@ -1,15 +1,15 @@
 """The service's background work in a process of its own: detection, webhooks, sweeps; no HTTP.
 
-``deconflict serve`` starts it before its HTTP workers (:class:`DetectorProcess`). It is the app
-of :func:`deconflict.api.create_app` with no listener: its lifespan (hub runner, webhook sender,
-sweeper) run by hand. Started first, it takes the detector lease, so the HTTP workers stay on
+``deconflict serve`` starts it before its HTTP workers (:class:`DetectorProcess`). It runs a
+:class:`~deconflict.runtime.Runtime` (hub runner, webhook sender, sweep), as every HTTP worker does,
+with no app and no listener. Started first, it takes the detector lease, so the HTTP workers stay on
 standby: they file, read and stream, and this process detects, on the other core.
 
 Why a process. One Python process runs Python on one core at a time (the GIL), and detection is
 about a third of what a contended filing costs; in an HTTP process a detector pass also held the
 hub thread, so the filings that came meanwhile waited for it. A read on standby still sees the
 outcome of the writes before it: it waits for the detector to pass them
-(:meth:`deconflict.api.runner.HubRunner.run`).
+(:meth:`deconflict.runtime.runner.HubRunner.run`).
 
 Failure. The HTTP workers keep their standby detectors: if this process dies, one of them takes
 the lease when it lapses (``DetectorWorker``'s period), and the supervisor starts a new detector
@@ -21,7 +21,7 @@ its pipe), kept by the supervisor until the next start: a child rebuilds the eve
 name, which is gone once the parent's object is collected (every restart used to die of it).
 
 This process stops when the supervisor does, even killed with SIGKILL: it holds one end of a
-pipe from it and stops when that pipe closes, and :func:`deconflict.api.lifeline.follow_parent`
+pipe from it and stops when that pipe closes, and :func:`deconflict.runtime.lifeline.follow_parent`
 has the kernel (or a thread) tell it; a stop that hangs is cut short after ``_STOP_S``.
 """
 
@@ -40,14 +40,14 @@ import time
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 
-from deconflict.api.app import ApiSettings, create_app
-from deconflict.api.lifeline import follow_parent
-from deconflict.api.observe import log_to_stderr
 from deconflict.errors import DeconflictError
+from deconflict.runtime.lifeline import follow_parent
+from deconflict.runtime.logs import log_to_stderr
+from deconflict.runtime.runtime import Runtime, RuntimeSettings
 
 __all__ = ["DetectorProcess"]
 
-log = logging.getLogger("deconflict.api")
+log = logging.getLogger("deconflict.runtime")
 _START_S = 60.0  # the longest the process may take to open the hub and take the lease
 _STOP_S = 10.0  # the longest it may take to stop before it is killed
 _RESTART_S = 1.0  # the pause before a detector process that died is started again
@@ -59,8 +59,11 @@ class DetectorProcess:
     """The detector process of one ``deconflict serve``: :meth:`start` it before the HTTP
     workers, :meth:`stop` it after them; meanwhile one that dies is started again."""
 
-    def __init__(self, settings: ApiSettings) -> None:
-        self._settings = dataclasses.replace(settings, detector_process=True)
+    def __init__(self, settings: RuntimeSettings) -> None:
+        # Its own settings only (an app's carry the HTTP side's too): the child never imports
+        # the API to read them.
+        own = {f.name: getattr(settings, f.name) for f in dataclasses.fields(RuntimeSettings)}
+        self._settings = RuntimeSettings(**{**own, "detector_process": True})
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None  # the supervisor's end; closed, the process stops
@@ -156,8 +159,8 @@ def _note(level: int, change: str, **detail: object) -> None:
     log.log(level, json.dumps({"event": "detector.process", "change": change, **detail}))
 
 
-def _main(settings: ApiSettings, ready: Event, supervisor: Connection, parent: int) -> None:
-    """The detector process: the app's lifespan until SIGTERM or the supervisor's end."""
+def _main(settings: RuntimeSettings, ready: Event, supervisor: Connection, parent: int) -> None:
+    """The detector process: a runtime until SIGTERM or the supervisor's end."""
     # Ctrl-C reaches the whole process group: the supervisor stops this process in its turn
     # (it would otherwise see it exit first, and start a new one).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -166,7 +169,7 @@ def _main(settings: ApiSettings, ready: Event, supervisor: Connection, parent: i
     asyncio.run(_run(settings, ready, supervisor))
 
 
-async def _run(settings: ApiSettings, ready: Event, supervisor: Connection) -> None:
+async def _run(settings: RuntimeSettings, ready: Event, supervisor: Connection) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -179,11 +182,14 @@ async def _run(settings: ApiSettings, ready: Event, supervisor: Connection) -> N
             loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=until_the_supervisor_ends, name="supervisor", daemon=True).start()
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    runtime = Runtime(settings)
+    await runtime.start()
+    try:
         ready.set()
         await stop.wait()
+    finally:
         # A stop that hangs (a store that does not answer) is cut short.
         ending = threading.Timer(_STOP_S, os._exit, (1,))
         ending.daemon = True
         ending.start()
+        await runtime.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from deconflict.api.webhooks.window import Delivery, DeliveryWindow
+from deconflict.runtime.webhooks.window import Delivery, DeliveryWindow
 
 
 def _window(count: int, capacity: int = 16, in_flight: int = 4) -> DeliveryWindow:

@@ -33,7 +33,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from deconflict.api.webhooks.guard import Destinations, IPAddress
+from deconflict.runtime.webhooks.guard import Destinations, IPAddress
 
 __all__ = ["GuardedBackend", "SystemResolver", "guarded_transport"]
 

@@ -21,7 +21,7 @@ from deconflict.cli import serve as serve_command
 def test_tune_gc_sets_the_threshold_and_freezes_what_exists():
     """In a process of its own (it changes the process's collector for good)."""
     code = (
-        "import gc; from deconflict.api.app import tune_gc; before = gc.get_threshold(); "
+        "import gc; from deconflict.runtime.runtime import tune_gc; before = gc.get_threshold(); "
         "tune_gc(12345); after = gc.get_threshold(); "
         "print(after[0], after[1:] == before[1:], gc.get_freeze_count() > 0)"
     )

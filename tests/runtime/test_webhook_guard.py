@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.api.webhook_harness import PUBLIC, Names
 
-from deconflict.api.webhooks.guard import Destinations, parse_networks, refusal, target
 from deconflict.errors import InvalidInput, RefusedDestination
+from deconflict.runtime.webhooks.guard import Destinations, parse_networks, refusal, target
 
 pytestmark = pytest.mark.anyio
 

@@ -9,15 +9,15 @@ import asyncio
 import logging
 import secrets
 
-from deconflict.api.runner import HubRunner
-from deconflict.api.service import service_state
-from deconflict.api.webhooks.guard import Destinations
-from deconflict.api.webhooks.sealing import SecretLost, WebhookKey
+from deconflict.runtime.runner import HubRunner
+from deconflict.runtime.state import service_state
+from deconflict.runtime.webhooks.guard import Destinations
+from deconflict.runtime.webhooks.sealing import SecretLost, WebhookKey
 from deconflict.store.service_state import Webhook
 
 __all__ = ["Webhooks"]
 
-log = logging.getLogger("deconflict.api")
+log = logging.getLogger("deconflict.runtime")
 
 
 class Webhooks:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconflict.errors import InvalidInput
-from deconflict.ledger import Opening, canonical, canonical_number, canonical_string, verify_opening
+from deconflict.ledger import Opening, canonical, verify_opening
 from deconflict.ledger.commit import commit_canonical
 
 # Doubles where Python's repr and ECMAScript's number formatting part ways (exponents, -0, large
@@ -49,38 +49,32 @@ def test_canonical_refuses_what_rfc8785_refuses(value):
 
 @settings(max_examples=400, deadline=None)
 @given(doubles | integers | st.integers() | st.booleans() | st.none())
-def test_a_number_alone_is_written_as_inside_a_value(value):
-    """``canonical_number`` (for templates) writes a number as the reference does, and refuses
-    what it refuses (integers past 2**53 - 1)."""
+def test_a_number_is_written_as_the_reference_writes_it(value):
+    """Alone and inside a value, a number is written as ``rfc8785`` writes it, and refused
+    where it refuses it (integers past 2**53 - 1)."""
     try:
         expected = rfc8785.dumps(value).decode()
     except rfc8785.CanonicalizationError:
         with pytest.raises(InvalidInput):
-            canonical_number(value)
+            canonical([value])
         return
-    assert canonical_number(value) == expected
+    assert canonical(value) == expected.encode()
     assert canonical([value]) == f"[{expected}]".encode()
-
-
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
-def test_a_number_template_refuses_non_finite_doubles(value):
-    """Non-finite doubles are refused by ``canonical_number`` too."""
-    with pytest.raises(InvalidInput):
-        canonical_number(value)
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.text() | st.sampled_from(['"', "\\", "\x00\x1f\x7f", "\u2028\u2029", "\ud800", "é"]))
-def test_a_string_alone_is_written_as_the_reference_writes_it(value):
-    """``canonical_string`` (for templates) writes a string, encoded to UTF-8, as the reference
-    does; a lone surrogate fails that encoding, where the reference refuses it."""
+def test_a_string_is_written_as_the_reference_writes_it(value):
+    """A string (a key too) is written as ``rfc8785`` writes it; a lone surrogate is refused
+    where it refuses it."""
     try:
         expected = rfc8785.dumps(value)
     except rfc8785.CanonicalizationError:
-        with pytest.raises(UnicodeEncodeError):
-            canonical_string(value).encode()
+        with pytest.raises(InvalidInput):
+            canonical({"k": value})
         return
-    assert canonical_string(value).encode() == expected
+    assert canonical(value) == expected
+    assert canonical({value: 1}) == rfc8785.dumps({value: 1})
 
 
 def test_a_commitment_salt_given_must_be_32_bytes():

@@ -1,5 +1,5 @@
-"""The notice entries' templates write what the generic canonical JSON writes, which is what the
-reference RFC 8785 serializer writes, for any notice (or refuse what both refuse)."""
+"""A notice's entry, its committed content and its stored volumes are what the reference RFC 8785
+serializer writes, for any notice (or refused where it refuses)."""
 
 from __future__ import annotations
 
@@ -63,23 +63,23 @@ def notices(draw: st.DrawFn) -> Notice:
     )
 
 
-def _same(template, value) -> None:
-    """``template()`` gives the reference's bytes for ``value``, or both refuse it."""
+def _same(written, value) -> None:
+    """``written()`` gives the reference's bytes for ``value``, or both refuse it."""
     try:
         expected = rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, ValueError):
         with pytest.raises(InvalidInput):
             canonical(value)
         with pytest.raises(InvalidInput):
-            template()
+            written()
         return
     assert canonical(value) == expected
-    assert template() == expected
+    assert written() == expected
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(notices())
-def test_a_notice_content_by_template_is_its_canonical_json(notice):
+def test_a_notice_content_is_its_canonical_json(notice):
     """The committed content: category, ids and every volume as the store keeps it."""
     _same(lambda: notice_content(notice), notice_content_object(notice))
 
@@ -140,7 +140,7 @@ def test_volumes_written_are_read_back_without_building_them_again():
     st.sampled_from(["2015-11-16T20:00:00Z", "2015-11-16T20:00:00.250000Z"]) | texts,
     st.sampled_from(["ab" * 32]) | texts,
 )
-def test_a_notice_entry_by_template_is_its_canonical_json(notice, kind, at, commitment):
+def test_a_notice_entry_is_its_canonical_json(notice, kind, at, commitment):
     """The public entry: type, notice, version, party, state, time and commitment."""
     _same(
         lambda: notice_entry(kind, notice, at, commitment),
@@ -160,15 +160,15 @@ def test_a_notice_entry_by_template_is_its_canonical_json(notice, kind, at, comm
     ids=["circle", "small-circle", "corridor", "polygon", "antimeridian"],
 )
 def test_each_footprint_kind_is_written_as_its_geojson(footprint):
-    """The three kinds written from the footprint itself give their GeoJSON's canonical JSON
-    (a circle narrower than intake now takes among them: a store may hold one from before)."""
+    """The three kinds give their GeoJSON's canonical JSON (a circle narrower than intake now
+    takes among them: a store may hold one from before)."""
     volume = Volume4D.build("v", footprint, 1_000.0, 8_000.5, T0 + 0.25, T0 + 3600, intake=False)
     notice = Notice("N1", "RU", (volume,), "air-activity", T0)
     _same(lambda: notice_content(notice), notice_content_object(notice))
 
 
 class _Odd(Circle):
-    """A footprint kind the templates do not know, with the GeoJSON it is given."""
+    """A footprint kind the store does not build, with the GeoJSON it is given."""
 
     __slots__ = ("shape",)
 
@@ -176,10 +176,9 @@ class _Odd(Circle):
         return self.shape
 
 
-def test_an_unknown_footprint_or_shape_falls_back_to_the_generic_writer():
-    """A footprint of another kind is written from its GeoJSON; a GeoJSON the template does not
-    know (another key, one sorting before ``geometry``, not a list, a non-ASCII key) by the
-    generic canonical JSON: right either way."""
+def test_an_unknown_footprint_or_shape_is_written_from_its_geojson():
+    """A footprint of another kind is written from its GeoJSON, whatever it holds (another
+    key, one sorting before ``geometry``, not a list, a non-ASCII key)."""
     shapes = [
         Circle((38.5, 35.25), 3_000.0).to_geojson(),
         {"geometry": {"type": "Point", "coordinates": [38.0, 35.0]}, "bbox": [1, 2]},

@@ -9,8 +9,6 @@ from deconflict.ledger.audit import LogReport, check_checkpoints, check_extensio
 from deconflict.ledger.commit import (
     Opening,
     canonical,
-    canonical_number,
-    canonical_string,
     commit,
     parse_canonical,
     verify_opening,
@@ -46,8 +44,6 @@ __all__ = [
     "Signer",
     "Verifier",
     "canonical",
-    "canonical_number",
-    "canonical_string",
     "check_checkpoints",
     "check_extension",
     "commit",

@@ -14,7 +14,6 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from json.encoder import encode_basestring
 from typing import Any
 
 import orjson
@@ -25,8 +24,6 @@ from deconflict.errors import InvalidInput, VerificationFailed
 __all__ = [
     "Opening",
     "canonical",
-    "canonical_number",
-    "canonical_string",
     "commit",
     "commit_canonical",
     "parse_canonical",
@@ -56,8 +53,7 @@ _INT_LIMIT = 2**53 - 1  # RFC 8785 (I-JSON): integers beyond are refused
 # An integral double under 2**53 is exact and its shortest digits are all its digits, so it is
 # written as the integer (beyond, ECMAScript pads the shortest digits with zeros).
 _INTEGRAL_BELOW = 2.0**53
-# From here up, Python's repr of a double (canonical_number) and orjson's (canonical) write its
-# shortest digits with no exponent, as ECMAScript does.
+# From here up, orjson writes a double's shortest digits with no exponent, as ECMAScript does.
 _DECIMAL_FROM = 1e-4
 
 
@@ -133,28 +129,6 @@ def canonical(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as error:
         raise InvalidInput(f"cannot write canonical JSON: {error}") from None
-
-
-def canonical_number(value: float) -> str:
-    """The RFC 8785 text of one number (an int or a double), as :func:`canonical` writes it
-    inside a value: for templates that write a known object's canonical JSON piece by piece.
-    The rules of :func:`_number` and :func:`_plain`, inline (a template writes many numbers)."""
-    if type(value) is float:
-        if value.is_integer():
-            if -_INTEGRAL_BELOW < value < _INTEGRAL_BELOW:
-                return repr(int(value))
-        elif _DECIMAL_FROM <= abs(value) < _INTEGRAL_BELOW:  # not NaN nor infinite either
-            return repr(value)
-    elif type(value) is int and -_INT_LIMIT <= value <= _INT_LIMIT:
-        return repr(value)
-    return canonical(value).decode()  # the reference's text, or its refusal
-
-
-def canonical_string(value: str) -> str:
-    """The RFC 8785 text of one string, quoted (as :func:`canonical`'s fast path writes it),
-    for templates. Not yet checked: a lone surrogate is refused only when the whole is encoded
-    to UTF-8 (UnicodeEncodeError), where a template falls back to :func:`canonical`."""
-    return encode_basestring(value)
 
 
 def parse_canonical(raw: bytes, what: str) -> Any:

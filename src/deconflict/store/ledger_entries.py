@@ -288,7 +288,7 @@ def notice_entry_of(
     known: Commitments,
     salt: bytes | None = None,
 ) -> Built:
-    """A notice change's entry, written by template (:mod:`deconflict.store.ledger_json`): a
+    """A notice change's entry (:mod:`deconflict.store.ledger_json`): a
     new version commits to its content (salted with ``salt``, if given, else a fresh one), any
     other change refers to the version's commitment."""
     private = None

@@ -1,16 +1,10 @@
-"""The canonical JSON of a notice's entry and of the content it commits to, written by template.
+"""The objects of a notice's ledger entry and of the content a version commits to, and their
+canonical JSON (RFC 8785, :func:`~deconflict.ledger.canonical`).
 
-Every filing, amendment and cancellation appends a notice entry, and a new version commits to its
-content (the notice's category and volumes): on the filing path, the generic
-:func:`~deconflict.ledger.canonical` (a pass over the value, then ``json``'s sorted-key encoder)
-cost more than the rest of the append. These objects have a fixed shape, so their RFC 8785 text
-is written here directly: the keys in their canonical order (ASCII, so UTF-16 order is byte
-order), each string and number by :func:`~deconflict.ledger.canonical_string` and
-:func:`~deconflict.ledger.canonical_number`, which write exactly what ``canonical`` writes for
-them. The volumes are the text the store keeps for them, canonical already
-(:func:`~deconflict.store.codec.canonical_volumes`). Anything the templates cannot write (a lone
-surrogate) goes to ``canonical`` with the object itself; the tests check, for any notice, that both
-give the same bytes and that these are the ``rfc8785`` package's.
+Earlier versions wrote these by template, key by key, beside the library; measured again once
+:func:`~deconflict.ledger.canonical` had its orjson path, the templates saved under 1 us an entry
+(and writing the volumes by template cost twice the library's time), far inside the noise of a
+filing (about 800 us in process): they went (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deconflict.ledger import canonical, canonical_number, canonical_string
+from deconflict.ledger import canonical
 from deconflict.model import Notice
 from deconflict.model.ids import split_key
-from deconflict.store.codec import canonical_volumes, volume_to_dict
+from deconflict.store.codec import volume_to_dict
 
 __all__ = [
     "notice_content",
@@ -30,14 +24,6 @@ __all__ = [
     "notice_entry",
     "notice_entry_object",
 ]
-
-_S = canonical_string
-_N = canonical_number  # also right for any other JSON value: it falls back to ``canonical``
-
-
-def _T(value: Any) -> str:
-    """A string, or any other JSON value (None: an entry's unset time)."""
-    return _S(value) if type(value) is str else _N(value)
 
 
 def notice_content_object(notice: Notice) -> dict[str, Any]:
@@ -85,26 +71,9 @@ def notice_entry_object(
 
 def notice_entry(kind: str, notice: Notice, at: str | None, commitment: str | None) -> bytes:
     """The canonical JSON of :func:`notice_entry_object`."""
-    try:
-        return (
-            f'{{"at":{_T(at)},"commitment":{_T(commitment)},"notice":{_S(notice.id)},'
-            f'"party":{_S(notice.party)},"state":{_S(str(notice.state))},"type":{_S(kind)},'
-            f'"version":{_N(notice.version)}}}'
-        ).encode()
-    except UnicodeEncodeError:
-        return canonical(notice_entry_object(kind, notice, at, commitment))
+    return canonical(notice_entry_object(kind, notice, at, commitment))
 
 
 def notice_content(notice: Notice) -> bytes:
-    """The canonical JSON of :func:`notice_content_object`: its volumes are the text the store
-    keeps for them (:func:`~deconflict.store.codec.canonical_volumes`), written at the filing."""
-    volumes = canonical_volumes(notice.volumes)
-    if volumes is None:
-        return canonical(notice_content_object(notice))  # refused, as the volumes were
-    try:
-        return (
-            f'{{"category":{_S(notice.category)},"notice":{_S(notice.id)},'
-            f'"party":{_S(notice.party)},"version":{_N(notice.version)},"volumes":{volumes}}}'
-        ).encode()
-    except UnicodeEncodeError:
-        return canonical(notice_content_object(notice))
+    """The canonical JSON of :func:`notice_content_object`."""
+    return canonical(notice_content_object(notice))

@@ -49,6 +49,7 @@ __all__ = [
     "EdgeRoute",
     "check",
     "parse_event_id",
+    "parse_if_match",
 ]
 
 #: The largest integer a query or path parameter may hold: SQLite's INTEGER, PostgreSQL's BIGINT.
@@ -99,12 +100,14 @@ def _integer(value: str, field: str, low: int, high: int) -> None:
         raise InvalidField(field, f"{field} must be an integer from {low} to {high}")
 
 
-def _if_match(value: str) -> None:
+def parse_if_match(value: str) -> int:
+    """The notice version an ``If-Match`` names (an ETag, weak or not), or InvalidField."""
     text = value.strip().removeprefix("W/").strip('"')
     if not _UNSIGNED.fullmatch(text) or len(text) > 10 or int(text) > VERSION_MAX:
         raise InvalidField(
             "header:If-Match", f"If-Match must be a notice's ETag, a version 1 to {VERSION_MAX}"
         )
+    return int(text)
 
 
 def _key(value: str) -> None:
@@ -167,7 +170,7 @@ def check(route: APIRoute) -> Check:
             _key(key)
         if "if-match" in headers and (etag := sent.get("if-match")) is not None:
             _text(etag, "header:If-Match")
-            _if_match(etag)
+            parse_if_match(etag)
         if streams and (last := sent.get("last-event-id")) is not None:
             _text(last, "header:Last-Event-ID")
             parse_event_id(last)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from deconflict.api.auth import Principal, Scope
-from deconflict.api.edge import EdgeRoute
+from deconflict.api.edge import EdgeRoute, parse_if_match
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.schemas import (
     NoticeIn,
@@ -123,11 +123,7 @@ def _etag(notice: Notice) -> dict[str, str]:
 def _if_match(value: str | None) -> int:
     if value is None:
         raise ApiError(428, "an amendment needs If-Match with the notice's current ETag")
-    text = value.strip()
-    text = text.removeprefix("W/").strip('"')
-    if not text.isascii() or not text.isdigit():
-        raise InvalidField("header:If-Match", f"If-Match {value!r} is not a notice version")
-    return int(text)
+    return parse_if_match(value)
 
 
 # notices ------------------------------------------------------------------------------------

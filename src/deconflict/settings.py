@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deconflict import owner_only
+from deconflict.errors import InvalidInput
 
 __all__ = [
     "SETTINGS",
     "Setting",
     "ledger_key_path",
     "local_state_path",
+    "number_setting",
     "setting_value",
     "webhook_key_path",
+    "whole_setting",
 ]
 
 
@@ -175,6 +178,28 @@ def setting_value(name: str, environ: Mapping[str, str] | None = None) -> str:
     setting = SETTINGS[name]
     env = os.environ if environ is None else environ
     return env.get(setting.env, setting.default)
+
+
+def number_setting(name: str, environ: Mapping[str, str] | None = None) -> float:
+    """A setting's value as a number; InvalidInput naming its variable if it is not one."""
+    raw = setting_value(name, environ)
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a number") from None
+
+
+def whole_setting(name: str, environ: Mapping[str, str] | None = None) -> int:
+    """A setting's value as a whole number, 0 or more; InvalidInput naming its variable if it
+    is not one."""
+    raw = setting_value(name, environ)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a whole number") from None
+    if value < 0:
+        raise InvalidInput(f"{SETTINGS[name].env}={raw!r} must not be negative")
+    return value
 
 
 #: The markers around the generated table in docs/settings.md.

@@ -41,7 +41,7 @@ from uvicorn.supervisors import Multiprocess
 
 from deconflict.api.headers import HEADERS
 from deconflict.errors import InvalidInput
-from deconflict.settings import setting_value
+from deconflict.settings import number_setting, whole_setting
 
 __all__ = ["HttpLimits", "LimitedHttpProtocol", "run", "server_config"]
 
@@ -79,19 +79,12 @@ class HttpLimits:
     def from_settings(cls, environ: Mapping[str, str] | None = None) -> HttpLimits:
         """The limits the ``http-*`` settings give (their ``DECONFLICT_*`` variables)."""
 
-        def number(name: str) -> float:
-            raw = setting_value(name, environ)
-            try:
-                return float(raw)
-            except ValueError:
-                raise InvalidInput(f"the setting {name} is not a number: {raw!r}") from None
-
         return cls(
-            max_header_bytes=int(number("http-max-header-bytes")),
-            header_timeout_s=number("http-header-timeout-s"),
-            body_timeout_s=number("http-body-timeout-s"),
-            max_connections=int(number("http-max-connections")),
-            max_connections_per_client=int(number("http-max-connections-per-client")),
+            max_header_bytes=whole_setting("http-max-header-bytes", environ),
+            header_timeout_s=number_setting("http-header-timeout-s", environ),
+            body_timeout_s=number_setting("http-body-timeout-s", environ),
+            max_connections=whole_setting("http-max-connections", environ),
+            max_connections_per_client=whole_setting("http-max-connections-per-client", environ),
         )
 
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from deconflict.errors import InvalidDocument, InvalidInput
-from deconflict.settings import SETTINGS, setting_value
+from deconflict.errors import InvalidDocument
+from deconflict.settings import SETTINGS, number_setting, setting_value, whole_setting
 
 if TYPE_CHECKING:
     from deconflict.geo import GeoLimits
@@ -54,15 +54,10 @@ def geo_limits() -> GeoLimits:
     """The footprint limits from the settings (environment variables or defaults)."""
     from deconflict.geo import GeoLimits  # here: numpy and shapely are not needed for --help
 
-    values = {}
-    for name in ("max-vertices", "max-area-m2", "max-record-points"):
-        raw = setting_value(name)
-        try:
-            values[name] = float(raw)
-        except ValueError:
-            raise InvalidInput(f"{SETTINGS[name].env}={raw!r} is not a number") from None
     return GeoLimits(
-        int(values["max-vertices"]), values["max-area-m2"], int(values["max-record-points"])
+        whole_setting("max-vertices"),
+        number_setting("max-area-m2"),
+        whole_setting("max-record-points"),
     )
 
 

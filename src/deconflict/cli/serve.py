@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deconflict.settings import SETTINGS, local_state_path, setting_value
+from deconflict.settings import SETTINGS, local_state_path, setting_value, whole_setting
 
 __all__ = ["serve", "sign_in_links", "token_app", "worker_app"]
 
@@ -178,15 +178,12 @@ def _check_at_start(db: str) -> None:
 
 def _whole_setting(name: str) -> int:
     from deconflict.cli.common import fail
+    from deconflict.errors import InvalidInput
 
-    raw = setting_value(name)
     try:
-        value = int(raw)
-    except ValueError:
-        fail(f"{SETTINGS[name].env}={raw!r} is not a whole number")
-    if value < 0:
-        fail(f"{SETTINGS[name].env}={raw!r} must not be negative")
-    return value
+        return whole_setting(name)
+    except InvalidInput as error:
+        fail(str(error))
 
 
 def _prepare(settings: Any) -> None:

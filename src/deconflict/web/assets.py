@@ -10,12 +10,11 @@ the package, so a checkout and an installed wheel find them the same way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from deconflict.errors import DeconflictError
-from deconflict.settings import SETTINGS
+from deconflict.settings import SETTINGS, setting_value
 
 __all__ = [
     "ATLAS_ENV",
@@ -77,9 +76,9 @@ def swagger_ui_dist() -> Path:
 def countries_file(environ: Mapping[str, str] | None = None) -> Path:
     """The world-atlas countries TopoJSON the maps draw: ``$DECONFLICT_WORLD_ATLAS`` if set,
     else the packaged ``countries-50m.json``."""
-    env = os.environ if environ is None else environ
-    if env.get(ATLAS_ENV):
-        path = Path(env[ATLAS_ENV])
+    named = setting_value("world-atlas", environ)
+    if named:
+        path = Path(named)
         if not path.is_file():
             raise WebAssetsMissing(f"{ATLAS_ENV} names {path}, which is not a file")
         return path

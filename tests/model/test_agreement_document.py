@@ -68,9 +68,14 @@ def test_a_bad_document_names_the_field(edit: Any, field: str, words: str) -> No
         agreement_from_document(document, "mou.json")
     assert str(caught.value).startswith(f"mou.json: {field}: ")
     assert words in str(caught.value)
+    pointer = "/" + field.replace("[", ".").replace("]", "").replace(".", "/")
+    assert caught.value.field == pointer  # what the API answers as the problem's field
 
 
 def test_where_in_a_larger_document_the_agreement_is() -> None:
     """The demo's scenario names the step the agreement is in."""
     with pytest.raises(InvalidDocument, match=r"^raqqa\.json: steps\[4\]\.agreement\.relay: "):
         agreement_from_document({**MOU, "relay": 1}, "raqqa.json", "steps[4].agreement")
+    with pytest.raises(InvalidDocument) as caught:
+        agreement_from_document({**MOU, "relay": 1}, "raqqa.json", "steps[4].agreement")
+    assert caught.value.field == "/steps/4/agreement/relay"

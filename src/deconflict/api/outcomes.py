@@ -4,7 +4,6 @@ notifications and their acknowledgement, the event stream, and agreements and pa
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -248,24 +247,12 @@ async def add_agreement(
     try:
         agreement = agreement_from_document(document, "the agreement")
     except InvalidInput as error:  # 422 naming the member at fault (it was 400, naming none)
-        raise InvalidField(_member(error), str(error)) from None
+        raise InvalidField(error.field or "/", str(error)) from None
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         return 201, agreement_out(hub.add_agreement(agreement)), {}
 
     return await idempotent_post(request, principal, act)
-
-
-def _member(error: InvalidInput) -> str:
-    """Where in the agreement document ``error`` is: its own ``field``, else the path
-    ``agreement_from_document`` names (``the agreement: disclosure[1].level: ...``) as a JSON
-    pointer (``/disclosure/1/level``), else the whole document."""
-    if error.field is not None:
-        return error.field
-    found = re.match(r"the agreement: ([A-Za-z_][\w.\[\]]*): ", str(error))
-    if found is None:
-        return "/"
-    return "/" + "/".join(re.findall(r"[A-Za-z_]\w*|\d+", found.group(1)))
 
 
 @router.post("/parties", status_code=201, tags=["agreements"])

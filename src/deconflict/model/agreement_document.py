@@ -16,6 +16,7 @@ in one place.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, NoReturn
@@ -44,7 +45,11 @@ _FIELDS = frozenset(
 
 
 def _fail(where: str, path: str, message: str) -> NoReturn:
-    raise InvalidDocument(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+    """InvalidDocument saying where (``the agreement: disclosure[1].level: ...``), with the
+    member at fault as a JSON pointer in its ``field`` (``/disclosure/1/level``)."""
+    error = InvalidDocument(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+    error.field = "/" + "/".join(re.findall(r"[^.\[\]]+", path))
+    raise error
 
 
 def _join(path: str, name: str | int) -> str:

@@ -30,6 +30,7 @@ from deconflict.hub import Hub
 from deconflict.hub.ledger_access import entries_about, opening_for, receipt_for, visible_entry
 from deconflict.hub.ledger_key import KeyMismatch
 from deconflict.ledger import Checkpoint, Verifier
+from deconflict.ledger.proofs import consistency_document, inclusion_document
 
 __all__ = ["router"]
 
@@ -52,10 +53,6 @@ def _signing(work: Callable[[Hub], T]) -> Callable[[Hub], T]:
             raise ApiError(503, "the hub cannot sign its ledger now") from None
 
     return run
-
-
-def _b64(items: list[bytes]) -> list[str]:
-    return [base64.b64encode(item).decode() for item in items]
 
 
 class KeyOut(BaseModel):
@@ -214,7 +211,7 @@ async def inclusion(
         if index >= tree_size:
             raise InvalidField("query:size", f"entry {index} is not in a tree of size {tree_size}")
         proof = hub.ledger.inclusion(index, tree_size)
-        return InclusionOut(index=index, tree_size=tree_size, entry=entry, proof=_b64(proof))
+        return InclusionOut.model_validate(inclusion_document(index, tree_size, entry, proof))
 
     return await service(request).runner.run(read)
 
@@ -237,7 +234,7 @@ async def consistency(
         if first > newer:
             raise InvalidField("query:first", f"size {first} is above size {newer}")
         proof = hub.ledger.consistency(first, newer)
-        return ConsistencyOut(first=first, second=newer, proof=_b64(proof))
+        return ConsistencyOut.model_validate(consistency_document(first, newer, proof))
 
     return await service(request).runner.run(read)
 

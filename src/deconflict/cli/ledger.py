@@ -57,10 +57,6 @@ OutOption = Annotated[
 ]
 
 
-def _b64(items: list[bytes]) -> list[str]:
-    return [base64.b64encode(item).decode() for item in items]
-
-
 # The hub, the client and the ledger are imported where a command uses them, not above: the
 # CLI builds every command's help at start, and should not pay for what the command won't use.
 
@@ -215,10 +211,9 @@ def proof_inclusion(
         tree_size = hub.ledger.size if size is None else size
         proof = hub.ledger.inclusion(index, tree_size)
         entry = hub.ledger.entry(index)
-    typer.echo(
-        _json({"index": index, "tree_size": tree_size, "entry": entry, "proof": _b64(proof)}),
-        nl=False,
-    )
+    from deconflict.ledger.proofs import inclusion_document
+
+    typer.echo(_json(inclusion_document(index, tree_size, entry, proof)), nl=False)
 
 
 @proof_app.command("consistency")
@@ -238,7 +233,9 @@ def proof_consistency(
     with _hub(db) as hub:
         newer = hub.ledger.size if second is None else second
         proof = hub.ledger.consistency(first, newer)
-    typer.echo(_json({"first": first, "second": newer, "proof": _b64(proof)}), nl=False)
+    from deconflict.ledger.proofs import consistency_document
+
+    typer.echo(_json(consistency_document(first, newer, proof)), nl=False)
 
 
 @ledger_app.command("receipt")

@@ -21,7 +21,6 @@ canonical base64, a receipt with any byte changed does not verify.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from deconflict.errors import VerificationFailed
 from deconflict.ledger.commit import Opening, canonical, parse_canonical, verify_opening
 from deconflict.ledger.merkle import leaf_hash, verify_inclusion
 from deconflict.ledger.note import Checkpoint, Verifier, b64decode_strict
+from deconflict.ledger.proofs import hashes
 
 __all__ = [
     "FORMAT",
@@ -71,7 +71,7 @@ def make_receipt(
         "checkpoint": checkpoint_note,
         "entry": entry,
         "format": FORMAT,
-        "inclusion_proof": [base64.b64encode(p).decode() for p in proof],
+        "inclusion_proof": hashes(proof),
         "index": index,
     }
     return canonical(document) + b"\n"

@@ -38,7 +38,6 @@ from deconflict.runtime.deliveries import DeliveryMarks
 from deconflict.runtime.runner import HubRunner
 from deconflict.runtime.state import service_state
 from deconflict.runtime.webhooks import Webhooks
-from deconflict.store import SqlStore
 from deconflict.store.retry import Retryable
 from deconflict.store.service_state import StoredResponse
 from deconflict.store.transactions import DuplicateInUnit
@@ -279,7 +278,7 @@ async def idempotent_post(
         # Alone in its own unit, a write whose new id is found stored at the commit answers
         # 409 as it does without a key (issue 19: it answered 503, retried for ever); in a
         # group, the group runs each of its writes again alone.
-        alone = not (isinstance(hub.store, SqlStore) and hub.store.in_unit)
+        alone = not hub.store.in_unit
         try:
             return unit(hub)
         except DuplicateInUnit as error:

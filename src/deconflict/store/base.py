@@ -104,6 +104,11 @@ class Store(LedgerStore, ABC):
         group calls runs each in its own transaction, as outside."""
         yield
 
+    @property
+    def in_unit(self) -> bool:
+        """Whether calls made now run inside an open :meth:`unit_of_work`."""
+        return False
+
     def in_snapshot(self, read: Callable[[], T], doing: str = "reading") -> T:
         """``read()``, whose store reads all see one snapshot, in one transaction (no write may
         be made in it), run again if the database asks. A store that cannot runs each read in

@@ -118,6 +118,7 @@ async def test_idempotency_key_replays_the_first_response(tmp_path):
         assert len(listed) == 1
         other = await http.post("/v1/notices", json=notice_body(circle("b")), headers=ru)
         assert other.status_code == 422
+        assert "used for a different request" in other.json()["detail"]
         us = {**token(db, "US"), "Idempotency-Key": "k-1"}  # keys are per party
         assert (await http.post("/v1/plans", json=notice_body(circle("p")), headers=us)).is_success
 

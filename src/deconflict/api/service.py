@@ -9,10 +9,7 @@ database: see :mod:`deconflict.store.service_state`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -35,12 +32,9 @@ from deconflict.api.problems import ApiError
 from deconflict.hub import Hub
 from deconflict.runtime import Runtime
 from deconflict.runtime.deliveries import DeliveryMarks
+from deconflict.runtime.idempotency import Answer, run_once
 from deconflict.runtime.runner import HubRunner
-from deconflict.runtime.state import service_state
 from deconflict.runtime.webhooks import Webhooks
-from deconflict.store.retry import Retryable
-from deconflict.store.service_state import StoredResponse
-from deconflict.store.transactions import DuplicateInUnit
 
 __all__ = [
     "PAGED",
@@ -55,8 +49,6 @@ __all__ = [
     "need",
     "service",
 ]
-
-_ATTEMPTS = 5  # runs of an idempotent POST whose transaction the database aborted
 
 
 class Metrics:
@@ -252,14 +244,12 @@ async def idempotent_post(
     group: bool = False,
 ) -> JSONResponse:
     """Run a POST's ``act`` on the hub thread (then the detector); with an ``Idempotency-Key``,
-    the first successful response is stored in the database in the same transaction as the
-    change ``act`` made, and a replay of the same request, on any worker, returns it (even if
-    the worker that made it died before answering). ``group``: ``act`` touches only the store,
-    so it may share a commit with other writes (see :class:`HubRunner`); two requests with one
-    key in one batch run one after the other in its transaction, so the second finds the
-    first's response. The body ``act`` returns may be a function making it (a
-    :class:`functools.partial`): called after the commit, off the hub thread, unless the
-    response is stored, so a group's write lock is not held while its answers are built."""
+    once (:mod:`deconflict.runtime.idempotency`: its first response kept, and replayed to a
+    retry on any worker). ``group``: ``act`` touches only the store, so it may share a commit
+    with other writes (see :class:`HubRunner`). The body ``act`` returns may be a function
+    making it (a :class:`functools.partial`): called after the commit, off the hub thread,
+    unless the response is stored, so a group's write lock is not held while its answers are
+    built."""
     svc = service(request)
     key = request.headers.get("idempotency-key")  # checked at the edge (api.edge)
     party = principal.party
@@ -274,47 +264,16 @@ async def idempotent_post(
     digest = hashlib.sha256(await request.body()).hexdigest()
     fingerprint = f"{request.method} {request.url.path} {digest}"
 
-    def job(hub: Hub) -> tuple[StoredResponse, bool]:
-        # Alone in its own unit, a write whose new id is found stored at the commit answers
-        # 409 as it does without a key (issue 19: it answered 503, retried for ever); in a
-        # group, the group runs each of its writes again alone.
-        alone = not hub.store.in_unit
-        try:
-            return unit(hub)
-        except DuplicateInUnit as error:
-            if alone:
-                raise error.already_exists() from None
-            raise
+    def plain(hub: Hub) -> Answer:
+        status, body, headers = act(hub)
+        body = _made(body)
+        if isinstance(body, BaseModel):
+            return status, body.model_dump(mode="json", by_alias=True), headers
+        return status, jsonable_encoder(body), headers
 
-    def unit(hub: Hub) -> tuple[StoredResponse, bool]:
-        state = service_state(hub)
-        # One transaction (or a savepoint of the group's): the look-up, the change, the record.
-        with hub.store.unit_of_work("answering an idempotent request"):
-            now = time.time()
-            stored = state.stored_response(party, key, now - svc.idempotency_ttl_s)
-            if stored is not None:
-                if stored.fingerprint != fingerprint:
-                    raise ApiError(422, "this Idempotency-Key was used for a different request")
-                return stored, True
-            status, body, headers = act(hub)
-            body = _made(body)
-            plain = (
-                body.model_dump(mode="json", by_alias=True)
-                if isinstance(body, BaseModel)
-                else jsonable_encoder(body)
-            )
-            response = StoredResponse(fingerprint, status, plain, headers)
-            state.remember_response(party, key, response, now)
-        return response, False
-
-    for attempt in range(_ATTEMPTS):
-        try:
-            response, replayed = await svc.runner.run_write(job, group=group)
-            break
-        except Retryable:  # the database aborted it (raced another worker): run it again
-            if attempt + 1 == _ATTEMPTS:
-                raise
-            await asyncio.sleep(random.uniform(0.0, 0.01 * 2**attempt))
+    response, replayed = await run_once(
+        svc.runner, party, key, fingerprint, plain, svc.idempotency_ttl_s, group
+    )
     headers = dict(response.headers)
     if replayed:
         headers["Idempotent-Replayed"] = "true"

@@ -9,7 +9,8 @@ NPM_STAMP := $(WEB)/node_modules/.installed
 # a source checkout and an installed wheel serve the same files (gitignored, never committed).
 NODE   := $(WEB)/node_modules
 VENDOR := src/deconflict/web/vendor
-VENDOR_STAMP := $(NODE)/.vendored
+# The stamp lives in what it stamps: deleting the copied files copies them again.
+VENDOR_STAMP := $(VENDOR)/.vendored
 # The browser the map's tests drive: Debian's Chromium (Playwright never downloads one).
 CHROMIUM  := /usr/bin/chromium
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from shapely.geometry import shape
 
 from deconflict.geo.footprint import Circle
+from deconflict.geo.separation import MAX_EDGE_PAIRS
 from deconflict.web.outline import outline_geometry, party_colours
 
 
@@ -39,3 +42,18 @@ def test_party_colours_are_fixed_for_the_demo_and_distinct_for_others():
     assert colours["US"] == "#1f78b4"
     assert colours["RU"] == "#d95f02"
     assert len(set(colours.values())) == 4
+
+
+def test_two_outlines_past_the_budget_are_drawn_as_the_first_alone():
+    """Where two outlines meet costs in the product of their points: past the separation
+    test's budget the first outline stands for it, so another party's outline of many points
+    cannot make a map slow (security.md §4.2). Within it, where they meet is drawn."""
+    a = Circle((39.0, 36.0), 5_000.0).outline()
+    side = MAX_EDGE_PAIRS // len(a) + 1  # one point more than the budget allows beside ``a``
+    ring = [(39.05 + 0.04 * math.cos(2 * math.pi * k / side),
+             36.0 + 0.04 * math.sin(2 * math.pi * k / side)) for k in range(side)]  # fmt: skip
+    assert len(a) * len(ring) > MAX_EDGE_PAIRS
+    assert outline_geometry(a, ring) == outline_geometry(a)
+    within = ring[: MAX_EDGE_PAIRS // len(a)]
+    assert shape(outline_geometry(a, within)).geom_type == "Polygon"
+    assert outline_geometry(a, within) != outline_geometry(a)

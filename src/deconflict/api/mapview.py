@@ -11,8 +11,8 @@ The hub thread only reads what is drawn; the drawing (outlines, where two volume
 the pool for heavy work (:mod:`deconflict.api.heavy`), since for large footprints it costs
 seconds (on main, two valid 10,000-vertex stars made one map take 50-80 s on the hub thread,
 holding every party's requests). Where two outlines meet is drawn only within the exact stage's
-budget (``MAX_EDGE_PAIRS`` pairs of their points); beyond it, the caller's own volume stands for
-the conflict's area, as when the other side is not disclosed (security.md §4.2).
+budget (:func:`deconflict.web.outline.outline_geometry`); beyond it, the caller's own volume
+stands for the conflict's area, as when the other side is not disclosed (security.md §4.2).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import ConflictOut, SideOut
 from deconflict.api.service import Caller, need, service
 from deconflict.geo import Volume4D
-from deconflict.geo.separation import MAX_EDGE_PAIRS
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import seen_detail
@@ -84,13 +83,7 @@ def _conflict_feature(
     """A conflict as the map draws it; ``window`` is its overlap (seconds) as the caller may
     know it, which ``out`` gives as text."""
     mine, theirs = ring(out.mine), ring(out.theirs)
-    rings = (
-        [mine, theirs]
-        if mine is not None and theirs is not None and len(mine) * len(theirs) <= MAX_EDGE_PAIRS
-        else []
-    )
-    if mine is not None and not rings:
-        rings = [mine]
+    rings = [r for r in (mine, theirs) if r is not None] if mine is not None else []
     return conflict_feature(
         out.id,
         rings,

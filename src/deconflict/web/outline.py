@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from shapely.ops import nearest_points
 
+from deconflict.geo.separation import MAX_EDGE_PAIRS
+
 __all__ = [
     "CONFLICT_COLOUR",
     "meeting",
@@ -91,8 +93,11 @@ def split_antimeridian(geometry: shapely.Geometry) -> shapely.Geometry:
 def outline_geometry(
     ring: Sequence[LonLat], other: Sequence[LonLat] | None = None
 ) -> dict[str, Any]:
-    """GeoJSON geometry of one outline, or with ``other`` of where the two meet."""
-    if other is None:
+    """GeoJSON geometry of one outline, or with ``other`` of where the two meet. Where they
+    meet costs in the product of their points: beyond the separation test's budget
+    (``MAX_EDGE_PAIRS``, what a party's footprints may cost anywhere), ``ring`` alone stands
+    for it, so no party's outline can make another's map slow to draw (security.md §4.2)."""
+    if other is None or len(ring) * len(other) > MAX_EDGE_PAIRS:
         shape = shapely.make_valid(shapely.Polygon(unwrap_ring(ring, ring[0][0])))
     else:
         shape = meeting(ring, other)

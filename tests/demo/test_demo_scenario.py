@@ -155,11 +155,11 @@ def _notice(data: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("edit", "field", "words"),
     [
-        (lambda d: d.pop("clock"), "clock", "missing"),
-        (lambda d: d.update(schema="other/2"), "schema", "must be"),
+        (lambda d: d.pop("clock"), "clock", "is missing"),
+        (lambda d: d.update(schema="other/2"), "schema", "should be 'deconflict.scenario/1'"),
         (lambda d: d["clock"].update(start="13 Nov 2015"), "clock.start", "RFC 3339"),
         (lambda d: d["clock"].update(end="2015-11-12T00:00:00Z"), "clock.end", "after start"),
-        (lambda d: d["steps"][0].update(action="launch"), "steps[0].action", "unknown action"),
+        (lambda d: d["steps"][0].update(action="launch"), "steps[0].action", "got 'launch'"),
         (lambda d: d["steps"][7].update(at="2015-11-13T00:00:00Z"), "steps[7].at", "back in time"),
         (lambda d: d["steps"][0].update(at="2015-12-01T00:00:00Z"), "steps[0].at", "outside"),
         (
@@ -182,8 +182,12 @@ def _notice(data: dict[str, Any]) -> dict[str, Any]:
             "steps[7].notice.volumes[0].footprint.type",
             "one of",
         ),
-        (lambda d: _notice(d).update(category="target"), "steps[7].notice.category", "one of"),
-        (lambda d: _notice(d).update(volumes=[]), "steps[7].notice.volumes", "at least one"),
+        (
+            lambda d: _notice(d).update(category="target"),
+            "steps[7].notice.category",
+            "'air-activity'",
+        ),
+        (lambda d: _notice(d).update(volumes=[]), "steps[7].notice.volumes", "at least 1 item"),
         (lambda d: _notice(d).update(agreement="NONE"), "steps[7].notice.agreement", "unknown"),
         (lambda d: d["steps"][7].update(by="XX"), "steps[7].by", "unknown party"),
         (lambda d: d["steps"][8].update(notice="FR-N9"), "steps[8].notice", "unknown notice"),
@@ -213,6 +217,77 @@ def test_bad_scenarios_name_the_field(edit: Any, field: str, words: str) -> None
     message = str(caught.value)
     assert message.startswith(f"raqqa-2015.json: {field}")
     assert words in message
+
+
+def _volume(data: dict[str, Any]) -> dict[str, Any]:
+    return _notice(data)["volumes"][0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (  # a wrong type, deep down
+            lambda d: _volume(d).update(lower_m="7000"),
+            "steps[7].notice.volumes[0].lower_m: must be a number",
+        ),
+        (  # a wrong type behind the footprint's type (a tag pydantic puts in the location)
+            lambda d: _volume(d)["footprint"].update(half_width_m=True),
+            "steps[7].notice.volumes[0].footprint.half_width_m: must be a number",
+        ),
+        (
+            lambda d: _volume(d).update(upper_m=float("nan")),  # json.loads reads NaN
+            "steps[7].notice.volumes[0].upper_m: must be a finite number",
+        ),
+        (lambda d: d["steps"].__setitem__(3, "RU"), "steps[3]: must be an object"),
+        (lambda d: d.update(notes="none"), "notes: must be a list"),
+        (lambda d: _volume(d).pop("end"), "steps[7].notice.volumes[0].end: is missing"),
+        (lambda d: d["steps"][3].pop("action"), "steps[3].action: is missing"),
+        (  # an unknown field is refused, not ignored: a misspelling cannot pass unnoticed
+            lambda d: _volume(d).update(lower_mm=7000),
+            "steps[7].notice.volumes[0].lower_mm: unknown field",
+        ),
+        (lambda d: d["steps"][7].update(note="x"), "steps[7].note: unknown field"),
+        (lambda d: d.update(author="x"), "author: unknown field"),
+        (
+            lambda d: _volume(d).update(start="tomorrow"),
+            "steps[7].notice.volumes[0].start: time 'tomorrow' is not RFC 3339 "
+            "(e.g. 2015-11-17T05:00:00Z)",
+        ),
+        (
+            lambda d: d["steps"][0].update(at=1447372800),
+            "steps[0].at: time must be an RFC 3339 string, got 1447372800",
+        ),
+        (
+            lambda d: d["expect"]["escalations"][0].update(deadline="2015-11-16T20:30:00"),
+            "expect.escalations[0].deadline: time '2015-11-16T20:30:00' has no UTC offset (add Z)",
+        ),
+        (
+            lambda d: d["steps"][3]["party"].update(name=" "),
+            "steps[3].party.name: must not be empty",
+        ),
+        (
+            lambda d: d["steps"][29].update(plan="US-P2"),
+            "steps[29]: names the notice or the plan to cancel: give exactly one",
+        ),
+        (
+            lambda d: d["steps"][29].update(by="US"),
+            "steps[29].notice: notice 'FR-N3' belongs to FR, not US",
+        ),
+    ],
+)
+def test_faults_are_named_by_file_and_field_path(edit: Any, message: str) -> None:
+    """A wrong type, a missing or unknown field and a bad time each read
+    ``<file>: <path.to[0].field>: <fault>``, in JSON's words, with no level for the step's
+    action or the footprint's type."""
+    with pytest.raises(InvalidDocument) as caught:
+        parse_scenario(broken(edit), "raqqa-2015.json")
+    assert str(caught.value) == f"raqqa-2015.json: {message}"
+
+
+def test_a_document_that_is_not_an_object_is_named_at_its_top() -> None:
+    """A list where the scenario's object should be is refused at "(top level)"."""
+    with pytest.raises(InvalidDocument, match=r"^s\.json: \(top level\): must be an object$"):
+        parse_scenario([], "s.json")
 
 
 def test_unreadable_and_invalid_json_files(tmp_path: Path) -> None:

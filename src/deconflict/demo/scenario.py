@@ -34,6 +34,9 @@ only (``"5"`` is not a number), and a field the schema does not name is refused 
 ignored, so that a misspelt ``"lower_mm"`` cannot pass unnoticed. pydantic's complaints are
 turned into the project's ``<file>: <field path>: <fault>`` by :func:`_path`. What pydantic
 cannot know (the references between steps, the geometry) is checked after it, in step order.
+A part whose document is its value (a party, an acknowledgement, the expectations) is its model;
+the others are built from theirs: a notice's volumes with :meth:`Volume4D.build`, an agreement
+by :mod:`deconflict.model.agreement_document`, a cancel's target resolved.
 
 Disclosure levels are :class:`deconflict.model.Disclosure`'s: ``none`` (nothing),
 ``conflicts-only`` (only the volumes that conflict with the recipient's own activity) and ``full``
@@ -179,9 +182,14 @@ class Plan:
     volumes: tuple[Volume4D, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AddParty:
-    at_s: float
+class _Step(_Doc):
+    """A step as the document gives it: a time and an action (which picks the model)."""
+
+    at_s: _Time = Field(alias="at")
+
+
+class AddParty(_Step):
+    action: Literal["add-party"]
     party: Party
 
 
@@ -207,23 +215,21 @@ class AddPlan:
     plan: Plan
 
 
-@dataclass(frozen=True, slots=True)
-class Acknowledge:
+class Acknowledge(_Step):
     """``by`` acknowledges every notification it has pending about notice ``notice``."""
 
-    at_s: float
-    by: str
-    notice: str
+    action: Literal["acknowledge"]
+    by: _Text
+    notice: _Text
 
 
-@dataclass(frozen=True, slots=True)
-class AdjustPlan:
+class AdjustPlan(_Step):
     """``by`` asks the engine for the smallest change of ``strategy`` that clears ``plan``."""
 
-    at_s: float
-    by: str
-    plan: str
-    strategy: str
+    action: Literal["adjust-plan"]
+    by: _Text
+    plan: _Text
+    strategy: Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,20 +242,18 @@ class Cancel:
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class Advance:
+class Advance(_Step):
     """The clock moves to ``at_s``; deadlines that passed are acted on."""
 
-    at_s: float
-    text: str
+    action: Literal["advance"]
+    text: _Text = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(_Step):
     """Context for the timeline; changes nothing."""
 
-    at_s: float
-    text: str
+    action: Literal["note"]
+    text: _Text
 
 
 #: One step of a scenario; the runner matches on its type.
@@ -358,77 +362,40 @@ class _AgreementDoc(_Doc):
     title: _Text = ""
 
 
-class _AddPartyDoc(_Doc):
-    at: _Time
-    action: Literal["add-party"]
-    party: Party
-
-
-class _AddAgreementDoc(_Doc):
-    at: _Time
+class _AddAgreementDoc(_Step):
     action: Literal["add-agreement"]
     agreement: _AgreementDoc
 
 
-class _FileNoticeDoc(_Doc):
-    at: _Time
+class _FileNoticeDoc(_Step):
     action: Literal["file-notice"]
     by: _Text
     notice: _NoticeDoc
 
 
-class _AddPlanDoc(_Doc):
-    at: _Time
+class _AddPlanDoc(_Step):
     action: Literal["add-plan"]
     by: _Text
     plan: _PlanDoc
 
 
-class _AcknowledgeDoc(_Doc):
-    at: _Time
-    action: Literal["acknowledge"]
-    by: _Text
-    notice: _Text
-
-
-class _AdjustPlanDoc(_Doc):
-    at: _Time
-    action: Literal["adjust-plan"]
-    by: _Text
-    plan: _Text
-    strategy: Strategy
-
-
-class _CancelDoc(_Doc):
-    at: _Time
+class _CancelDoc(_Step):
     action: Literal["cancel"]
     by: _Text
     notice: _Text | None = None
     plan: _Text | None = None
 
 
-class _AdvanceDoc(_Doc):
-    at: _Time
-    action: Literal["advance"]
-    text: _Text = ""
-
-
-class _NoteDoc(_Doc):
-    at: _Time
-    action: Literal["note"]
-    text: _Text
-
-
 _StepDoc = Annotated[
-    _AddPartyDoc
+    AddParty
     | _AddAgreementDoc
     | _FileNoticeDoc
     | _AddPlanDoc
-    | _AcknowledgeDoc
-    | _AdjustPlanDoc
+    | Acknowledge
+    | AdjustPlan
     | _CancelDoc
-    | _AdvanceDoc
-    | _NoteDoc,
+    | Advance
+    | Note,
     Field(discriminator="action"),
 ]
 
@@ -606,38 +573,32 @@ class _Checker:
 
     def step(self, doc: _StepDoc, loc: _Loc) -> Step:
         match doc:
-            case _AddPartyDoc(party=party):
+            case AddParty(party=party):
                 if party.id in self.parties:
                     self.fail((*loc, "party", "id"), f"party {party.id!r} is added twice")
                 self.parties[party.id] = party
-                return AddParty(doc.at, party)
             case _AddAgreementDoc(agreement=agreement):
                 terms = self.agreement(agreement, (*loc, "agreement"))
-                return AddAgreement(doc.at, terms, agreement.title)
+                return AddAgreement(doc.at_s, terms, agreement.title)
             case _FileNoticeDoc(by=by, notice=notice):
                 self.party(by, (*loc, "by"))
-                return FileNotice(doc.at, self.notice(notice, by, (*loc, "notice")))
+                return FileNotice(doc.at_s, self.notice(notice, by, (*loc, "notice")))
             case _AddPlanDoc(by=by, plan=plan):
                 self.party(by, (*loc, "by"))
-                return AddPlan(doc.at, self.plan(plan, by, (*loc, "plan")))
-            case _AcknowledgeDoc(by=by, notice=notice_id):
+                return AddPlan(doc.at_s, self.plan(plan, by, (*loc, "plan")))
+            case Acknowledge(by=by, notice=notice_id):
                 self.party(by, (*loc, "by"))
                 if self.record("notice", notice_id, (*loc, "notice")).party == by:
                     self.fail(
                         (*loc, "by"),
                         f"{by} filed {notice_id!r}: a party does not acknowledge its own notice",
                     )
-                return Acknowledge(doc.at, by, notice_id)
-            case _AdjustPlanDoc(by=by, plan=plan_id, strategy=strategy):
+            case AdjustPlan(by=by, plan=plan_id):
                 self.party(by, (*loc, "by"))
                 self.own("plan", plan_id, by, (*loc, "plan"))
-                return AdjustPlan(doc.at, by, plan_id, strategy)
             case _CancelDoc():
                 return self.cancel(doc, loc)
-            case _AdvanceDoc(text=text):
-                return Advance(doc.at, text)
-            case _NoteDoc(text=text):
-                return Note(doc.at, text)
+        return doc  # its document is its value
 
     def cancel(self, doc: _CancelDoc, loc: _Loc) -> Cancel:
         """A party cancels its own notice or plan: the step names exactly one."""
@@ -647,7 +608,7 @@ class _Checker:
             self.fail(loc, "names the notice or the plan to cancel: give exactly one")
         [(kind, target)] = named
         self.own(kind, target, doc.by, (*loc, kind))
-        return Cancel(doc.at, doc.by, kind, target)
+        return Cancel(doc.at_s, doc.by, kind, target)
 
 
 def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
@@ -663,11 +624,11 @@ def parse_scenario(data: object, source: str = "<scenario>") -> Scenario:
     steps: list[Step] = []
     previous = start
     for i, step in enumerate(doc.steps):
-        if not start <= step.at <= end:
+        if not start <= step.at_s <= end:
             _fail(source, ("steps", i, "at"), "is outside the scenario clock")
-        if step.at < previous:
+        if step.at_s < previous:
             _fail(source, ("steps", i, "at"), "goes back in time: steps must be in time order")
-        previous = step.at
+        previous = step.at_s
         steps.append(checker.step(step, ("steps", i)))
     return Scenario(
         name=doc.name,

@@ -156,7 +156,7 @@ def _notice(data: dict[str, Any]) -> dict[str, Any]:
     ("edit", "field", "words"),
     [
         (lambda d: d.pop("clock"), "clock", "is missing"),
-        (lambda d: d.update(schema="other/2"), "schema", "should be 'deconflict.scenario/1'"),
+        (lambda d: d.update(schema="other/2"), "schema", "must be 'deconflict.scenario/1'"),
         (lambda d: d["clock"].update(start="13 Nov 2015"), "clock.start", "RFC 3339"),
         (lambda d: d["clock"].update(end="2015-11-12T00:00:00Z"), "clock.end", "after start"),
         (lambda d: d["steps"][0].update(action="launch"), "steps[0].action", "got 'launch'"),
@@ -185,7 +185,7 @@ def _notice(data: dict[str, Any]) -> dict[str, Any]:
         (
             lambda d: _notice(d).update(category="target"),
             "steps[7].notice.category",
-            "'air-activity'",
+            "must be 'air-activity'",
         ),
         (lambda d: _notice(d).update(volumes=[]), "steps[7].notice.volumes", "at least 1 item"),
         (lambda d: _notice(d).update(agreement="NONE"), "steps[7].notice.agreement", "unknown"),
@@ -282,6 +282,16 @@ def test_faults_are_named_by_file_and_field_path(edit: Any, message: str) -> Non
     with pytest.raises(InvalidDocument) as caught:
         parse_scenario(broken(edit), "raqqa-2015.json")
     assert str(caught.value) == f"raqqa-2015.json: {message}"
+
+
+def test_a_wrong_action_is_quoted_short() -> None:
+    """An action of a megabyte is named by its field and quoted in a few characters."""
+    data = broken(lambda d: d["steps"][3].update(action="x" * 1_000_000))
+    with pytest.raises(InvalidDocument) as caught:
+        parse_scenario(data, "raqqa-2015.json")
+    message = str(caught.value)
+    assert message.startswith("raqqa-2015.json: steps[3].action: must be one of 'add-party'")
+    assert len(message) < 300
 
 
 def test_a_document_that_is_not_an_object_is_named_at_its_top() -> None:

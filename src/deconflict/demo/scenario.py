@@ -49,6 +49,7 @@ what the runner should find (see :class:`Expectations`); tests check it against 
 from __future__ import annotations
 
 import json
+import reprlib
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -460,6 +461,7 @@ _SAID = {
     "dict_type": "must be an object",
     "model_type": "must be an object",
     "model_attributes_type": "must be an object",
+    "literal_error": "must be {expected}",
 }
 
 
@@ -467,7 +469,7 @@ def _refuse(source: str, error: ValidationError) -> NoReturn:
     """pydantic's first complaint, said as the loader's own: the file, the field, the fault."""
     first = error.errors(include_url=False)[0]
     loc, context = first["loc"], first.get("ctx", {})
-    message = _SAID.get(first["type"], first["msg"])
+    message = _SAID[first["type"]].format_map(context) if first["type"] in _SAID else first["msg"]
     if first["type"] == "float_type" and type(first["input"]) is int:  # no float holds it
         message = "is too large for a number"
     elif first["type"] == "value_error":  # one of ours (a time, a blank text): its words alone
@@ -475,7 +477,7 @@ def _refuse(source: str, error: ValidationError) -> NoReturn:
     elif first["type"].startswith("union_tag_"):  # pydantic names the step; the fault is its tag
         loc = (*loc, context["discriminator"].strip("'"))
         message = (
-            f"must be one of {context['expected_tags']}; got {context['tag']!r}"
+            f"must be one of {context['expected_tags']}; got {reprlib.repr(context['tag'])}"
             if "tag" in context
             else _SAID["missing"]
         )

@@ -39,3 +39,11 @@ def test_a_number_of_thousands_of_digits_is_refused_naming_the_file(tmp_path: Pa
     file.write_text('{"schema": ' + "9" * 5000 + "}", encoding="utf-8")
     with pytest.raises(InvalidDocument, match=r"long\.json: a number has more than \d+ digits"):
         load_scenario(file)
+
+
+def test_a_document_nested_thousands_deep_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """Python's JSON reader recurses: lists nested past its limit are a clear error too."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InvalidDocument, match=r"deep\.json: nested too deep to read"):
+        load_scenario(deep)

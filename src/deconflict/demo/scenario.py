@@ -63,12 +63,10 @@ from deconflict.errors import InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, Polygon, Volume4D
 from deconflict.geo.units import parse_rfc3339
 from deconflict.model import Agreement, check_agreement_accepted
-from deconflict.model import Disclosure as ModelDisclosure
 from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = [
     "CATEGORIES",
-    "DISCLOSURE_LEVELS",
     "SCHEMA",
     "Acknowledge",
     "AddAgreement",
@@ -97,7 +95,6 @@ SCHEMA = "deconflict.scenario/1"
 #: Airspace categories a notice or plan may carry.
 Category = Literal["air-activity", "cruise-missile-transit", "bomber-route", "hazard-area"]
 CATEGORIES: tuple[str, ...] = get_args(Category)
-DISCLOSURE_LEVELS = tuple(level.value for level in ModelDisclosure)
 Strategy = Literal["time", "altitude"]
 #: The scenario that ships with the package.
 DEFAULT_SCENARIO = "raqqa-2015.json"
@@ -665,4 +662,6 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         raise InvalidDocument(
             f"{source}: a number has more than {sys.get_int_max_str_digits()} digits"
         ) from None
+    except RecursionError:  # lists or objects nested thousands deep
+        raise InvalidDocument(f"{source}: nested too deep to read") from None
     return parse_scenario(data, source)

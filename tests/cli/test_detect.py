@@ -133,7 +133,10 @@ def test_nan_in_json_is_refused(tmp_path, capsys):
         ("{", "not valid JSON"),
         ('{"type": "Feature"}', "not a GeoJSON FeatureCollection"),
         ('{"type": "FeatureCollection", "features": [1]}', "features[0]"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deep to read"),
+        ('{"n": ' + "9" * 5_000 + "}", "a number too long to read"),
     ],
+    ids=["truncated", "not-a-collection", "bad-feature", "deep", "long-number"],
 )
 def test_bad_documents(tmp_path, capsys, content, reason):
     """Malformed documents are one clear line and exit 2."""

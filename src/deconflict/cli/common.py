@@ -81,3 +81,7 @@ def read_json(path: Path) -> object:
         raise InvalidDocument(
             f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from None
+    except RecursionError:
+        raise InvalidDocument(f"{path}: nested too deep to read") from None
+    except ValueError:  # an integer of thousands of digits, which Python will not read
+        raise InvalidDocument(f"{path}: holds a number too long to read") from None

@@ -10,8 +10,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconflict.errors import InvalidInput
-from deconflict.ledger import Opening, canonical, verify_opening
+from deconflict.errors import InvalidInput, VerificationFailed
+from deconflict.ledger import Opening, canonical, parse_canonical, verify_opening
 from deconflict.ledger.commit import commit_canonical
 
 # Doubles where Python's repr and ECMAScript's number formatting part ways (exponents, -0, large
@@ -94,3 +94,13 @@ def test_doubles_of_every_magnitude_are_written_as_the_reference_writes_them():
     for _ in range(20_000):
         value = rng.uniform(1.0, 10.0) * 10.0 ** rng.randint(-5, 17) * rng.choice((1, -1))
         assert canonical({"x": value}) == rfc8785.dumps({"x": value}), value
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[" * 100_000 + b"]" * 100_000, b'{"n":' + b"9" * 5_000 + b"}"], ids=["deep", "long"]
+)
+def test_a_receipt_past_what_json_reads_is_refused_as_not_json(raw):
+    """A receipt nested past the recursion limit, or with an integer too long to read, is
+    VerificationFailed like any other bad receipt (it was a traceback)."""
+    with pytest.raises(VerificationFailed, match="not valid JSON"):
+        parse_canonical(raw, "receipt")

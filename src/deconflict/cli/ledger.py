@@ -321,7 +321,7 @@ def verify_opening_command(
 
     try:
         opening = Opening.from_json(json.loads(_read(file)))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or past what it reads
         raise InvalidDocument(f"{file}: not valid JSON") from None
     expected = None
     if receipt_file is not None:

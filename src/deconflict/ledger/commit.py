@@ -135,7 +135,7 @@ def parse_canonical(raw: bytes, what: str) -> Any:
     """Parse JSON that must already be in canonical form, else VerificationFailed."""
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # not JSON, or past what it reads
         raise VerificationFailed(f"{what}: not valid JSON") from None
     try:
         again = canonical(value)

@@ -23,6 +23,7 @@ anyway).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from deconflict.errors import InvalidInput, NotFound
@@ -31,9 +32,6 @@ from deconflict.ledger import Opening
 from deconflict.model.ids import record_key
 
 __all__ = ["entries_about", "may_see_entry", "opening_for", "receipt_for", "visible_entry"]
-
-#: The kinds of record an entry's subject names (``notice:RU-N3``).
-_ENTITIES = ("notice", "notification", "conflict", "agreement", "party")
 
 
 def _sees(look: Callable[[], object]) -> bool:
@@ -79,9 +77,20 @@ def entries_about(
     (none, for a record it may not see, as for one that does not exist). A notice's id is its
     party's own: ``owner``'s notice, or without ``owner`` the party's own and any other's it may
     see of that id."""
+    # Only subjects the party may see are looked up in the log: a hidden notice, party or
+    # agreement found there and refused only then ran more statements than a missing one
+    # (security.md §3.5), so its existence showed in the time the answer took.
     owners = [owner] if owner is not None else hub.owners_seen_by(party)
-    subjects = [f"notice:{record_key(o, record_id)}" for o in owners]
-    subjects += [f"{entity}:{record_id}" for entity in _ENTITIES if entity != "notice"]
+    subjects = [
+        f"notice:{record_key(o, record_id)}"
+        for o in owners
+        if o == party or _sees(partial(hub.get_notice, party, record_id, party=o))
+    ]
+    subjects += [f"{entity}:{record_id}" for entity in ("notification", "conflict")]
+    if any(a.id == record_id for a in hub.list_agreements(party)):
+        subjects.append(f"agreement:{record_id}")
+    if record_id == party:
+        subjects.append(f"party:{record_id}")
     found = []
     for subject in subjects:
         for index, _kind in hub.store.ledger_find(subject):

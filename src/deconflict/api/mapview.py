@@ -25,7 +25,7 @@ from fastapi import APIRouter, Query, Request
 
 from deconflict.api.auth import Scope
 from deconflict.api.edge import EdgeRoute
-from deconflict.api.outcomes import conflict_view
+from deconflict.api.outcomes import conflict_views
 from deconflict.api.problems import InvalidField
 from deconflict.api.schemas import ConflictOut, SideOut
 from deconflict.api.service import Caller, need, service
@@ -172,15 +172,17 @@ async def map_view(
             for v in record.volumes:
                 if v.window.start_s < high and v.window.end_s > low:
                     features.append(partial(draw_volume, v, record, kind, extra))
+        drawn = []
         for conflict in hub.list_conflicts(party):
             # As the party may see it: with a hidden other side, its window at the agreement's
             # resolution, also for what the query's window keeps (security.md §3.6).
             detail = seen_detail(hub, party, conflict)
             if detail.start_s < high and detail.end_s > low:
-                alert = alerts.get(("conflict", conflict.id), {})
-                window = (detail.start_s, detail.end_s)
-                view = conflict_view(hub, party, conflict)
-                features.append(partial(_conflict_feature, view, window, ring, alert))
+                drawn.append((conflict, (detail.start_s, detail.end_s)))
+        views = conflict_views(hub, party, [conflict for conflict, _ in drawn])
+        for (conflict, window), view in zip(drawn, views, strict=True):
+            alert = alerts.get(("conflict", conflict.id), {})
+            features.append(partial(_conflict_feature, view, window, ring, alert))
         return features, epoch_to_rfc3339(hub.clock.now())
 
     svc = service(request)

@@ -4,7 +4,7 @@ notifications and their acknowledgement, the event stream, and agreements and pa
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -27,20 +27,25 @@ from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, ne
 from deconflict.api.stream import event_stream
 from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.hub import Hub
-from deconflict.hub.views import find_notification, own_notification, view_conflict
+from deconflict.hub.views import (
+    find_notification,
+    own_notification,
+    view_conflict,
+    view_conflicts,
+)
 from deconflict.model import Conflict
 from deconflict.model.agreement_document import agreement_from_document
 
-__all__ = ["conflict_view", "router"]
+__all__ = ["conflict_views", "router"]
 
 log = logging.getLogger("deconflict.api")
 
 router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
 
-def conflict_view(hub: Hub, party: str, conflict: Conflict) -> ConflictOut:
-    """``party``'s view of one of its conflicts (``hub.views``) as the API shows it."""
-    return conflict_out(view_conflict(hub, party, conflict))
+def conflict_views(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[ConflictOut]:
+    """``party``'s view of some of its conflicts (``hub.views``) as the API shows them."""
+    return [conflict_out(view) for view in view_conflicts(hub, party, conflicts)]
 
 
 @router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"])
@@ -53,10 +58,9 @@ async def list_conflicts(
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[ConflictOut]:
-        return [
-            conflict_view(hub, principal.party, c)
-            for c in hub.list_conflicts(principal.party, open_only=open_only)
-        ]
+        return conflict_views(
+            hub, principal.party, hub.list_conflicts(principal.party, open_only=open_only)
+        )
 
     return await service(request).runner.run(read)
 
@@ -66,7 +70,7 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
     def read(hub: Hub) -> ConflictOut:
         conflict = hub.get_conflict(principal.party, conflict_id)
         need(principal, Scope.READ)
-        return conflict_view(hub, principal.party, conflict)
+        return conflict_out(view_conflict(hub, principal.party, conflict))
 
     return await service(request).runner.run(read)
 

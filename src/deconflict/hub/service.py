@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -28,7 +28,7 @@ from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector
 from deconflict.hub.ledger import HubLedger
 from deconflict.hub.sight import seen_notices
-from deconflict.hub.suggestions import Suggestion, suggest
+from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -41,6 +41,7 @@ from deconflict.model import (
     Plan,
     RecordKind,
     Resolution,
+    Side,
     accept_volumes,
     check_agreement_accepted,
 )
@@ -244,6 +245,14 @@ class Hub:
         cancelled = notice.cancel(self._clock.now())
         self._store.update_notice(cancelled, expected_version=notice.version, verb="cancelled")
         return cancelled
+
+    def sees_notice(self, viewer: str, key: str) -> bool:
+        """Whether ``viewer`` may see any of the notice ``key``, found by one query whatever
+        the notice is: another party's hidden one, a missing one, the viewer's own (the
+        ledger's access rules ask it of every entry, so an entry's kind and owner do not show
+        in the statements run: security.md §3.5)."""
+        self._current_agreements()
+        return bool(seen_notices(self._store, self._sight(viewer), keys=[key]).shown)
 
     def get_notice(self, viewer: str, notice_id: str, party: str | None = None) -> Notice:
         """``party``'s notice ``notice_id`` as ``viewer`` may see it (only the disclosed
@@ -517,49 +526,89 @@ class Hub:
         return acknowledged
 
     def suggest_adjustment(self, party: str, conflict_id: str) -> Suggestion:
-        """How ``party`` could change its own volume in a conflict to clear the other party's
-        notices: the smallest time shift (never into the past) and the nearest altitude band."""
+        """How ``party`` could change its own volume in a conflict to clear it: the smallest
+        time shift (never into the past) and the nearest altitude band (see
+        :mod:`deconflict.hub.suggestions` for what they are searched against)."""
         conflict = self.get_conflict(party, conflict_id)
-        mine = conflict.side_of(party)
-        other = conflict.other_side(party)
-        if mine is None or other is None:  # pragma: no cover - get_conflict guarantees both
-            raise NotFound(f"no conflict {conflict_id!r}")
-        record: Notice | Plan
-        if mine.kind is RecordKind.NOTICE:
-            record = self._store.get_notice(mine.record_key)
-        else:
-            record = self._store.get_plan(mine.record_key)
-        volume = next((v for v in record.volumes if v.id == mine.volume_id), None)
-        if volume is None:  # amended away, and detection has not closed the conflict yet
+        found = self.suggest_adjustments(party, [conflict])
+        if conflict.id not in found:  # amended away, and detection has not closed it yet
+            mine = conflict.side_of(party)
+            assert mine is not None  # get_conflict guarantees it
             gone = InvalidInput(
                 f"conflict {conflict_id!r}: volume {mine.volume_id!r} is no longer in "
                 f"{mine.kind} {mine.record_id!r}"
             )
             gone.field = "path:conflict_id"
             raise gone
-        # From the store, not the detector's index: in a hub process that is not the detector
-        # (see DetectorWorker) that index is as old as the process's last turn as leader.
+        return found[conflict.id]
+
+    def suggest_adjustments(
+        self, party: str, conflicts: Sequence[Conflict]
+    ) -> dict[str, Suggestion]:
+        """The suggestion for each of ``party``'s ``conflicts`` (by id; none for a conflict
+        whose volume was amended away before detection closed it). A list costs what it
+        shows: the search set against each other party is built once, and conflicts of one
+        volume against one party share one search (a party's many volumes meeting one of
+        another's made a list of N conflicts cost N squared: found by a hostile probe)."""
+        searches: dict[str, SearchSet] = {}
+        found: dict[tuple[str, str, str], Suggestion | None] = {}
+        out = {}
+        for conflict in conflicts:
+            mine, other = conflict.side_of(party), conflict.other_side(party)
+            if mine is None or other is None:  # pragma: no cover - the party's own only
+                raise NotFound(f"no conflict {conflict.id!r}")
+            key = (mine.record_key, mine.volume_id, other.party)
+            if key not in found:
+                volume = self._own_volume(mine)
+                if volume is not None and other.party not in searches:
+                    searches[other.party] = self._search_set(party, other.party)
+                found[key] = (
+                    None
+                    if volume is None
+                    else suggest(
+                        "",
+                        mine.kind,
+                        mine.record_id,
+                        volume,
+                        party,
+                        searches[other.party],
+                        self._clock.now(),
+                    )
+                )
+            suggestion = found[key]
+            if suggestion is not None:
+                out[conflict.id] = replace(suggestion, conflict_id=conflict.id)
+        return out
+
+    def _own_volume(self, mine: Side) -> Volume4D | None:
+        """The volume of a party's own side of a conflict, as its record holds it now."""
+        record: Notice | Plan
+        if mine.kind is RecordKind.NOTICE:
+            record = self._store.get_notice(mine.record_key)
+        else:
+            record = self._store.get_plan(mine.record_key)
+        return next((v for v in record.volumes if v.id == mine.volume_id), None)
+
+    def _search_set(self, party: str, other: str) -> SearchSet:
+        """What ``party`` knows of ``other``'s live notices, to search its adjustments
+        against (:func:`~deconflict.hub.suggestions.search_set`). From the store, not the
+        detector's index: in a hub process that is not the detector (see DetectorWorker)
+        that index is as old as the process's last turn as leader."""
         self._current_agreements()
-        live = self._store.list_notices(party=other.party, states=_LIVE_NOTICES)
+        live = self._store.list_notices(party=other, states=_LIVE_NOTICES)
         shown = {
             n.key: {v.id for v in n.volumes}
             for n in seen_notices(self._store, self._sight(party), keys=[n.key for n in live])
         }
-        minima = policy.minima_for(self._agreements, party, other.party)
+        met = set()
+        for conflict in self.list_conflicts(party, open_only=True):
+            theirs = conflict.other_side(party)
+            if theirs is not None and theirs.party == other and theirs.kind is RecordKind.NOTICE:
+                met.add((theirs.record_key, theirs.volume_id))
+        minima = policy.minima_for(self._agreements, party, other)
         if minima is None:
             minima = policy.search_minima(self._agreements)
-        return suggest(
-            conflict.id,
-            mine.kind,
-            mine.record_id,
-            volume,
-            party,
-            live,
-            shown,
-            self.resolution_for(party, other.party),
-            minima,
-            self._clock.now(),
-        )
+        return search_set(live, shown, met, self.resolution_for(party, other), minima)
 
 
 def _checked_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:

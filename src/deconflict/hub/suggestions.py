@@ -1,10 +1,14 @@
 """What a party is suggested to clear one of its conflicts: the smallest time shift of its own
-volume (never into the past) and the nearest altitude band, searched against the other party's
-live notices as the party may see them.
+volume (never into the past) and the nearest altitude band, searched against what the party
+knows of the other party's live notices.
 
-Pure: the Hub reads the conflict, the volume and the notices and calls :func:`suggest`. A
-volume the party may not see is searched as its envelope at the agreement's resolution
-(security.md §3.6), so a suggestion tells no more of a hidden volume than the conflict does.
+Pure: the Hub reads the notices and calls :func:`search_set` once per other party, then
+:func:`suggest` for each volume. What the party knows: the volumes it may see, as they are, and
+the hidden volumes it is in an open conflict with, each as its envelope at the agreement's
+resolution (security.md §3.6), which the conflict told it of already. A hidden volume it meets
+nowhere is not searched: searched, it moved the suggestion, and so told the party that it
+exists and roughly where (found by a hostile probe). An adjustment that meets such a volume is
+a conflict like any other once made, told to both parties.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from deconflict.engine import (
     Adjustment,
     Entry,
     SeparationMinima,
+    VolumeIndex,
     nearest_altitude,
     smallest_time_shift,
 )
@@ -24,7 +29,7 @@ from deconflict.hub.detector import live_entries
 from deconflict.model import Notice, RecordKind, Resolution
 from deconflict.policy import need_to_know
 
-__all__ = ["Suggestion", "suggest"]
+__all__ = ["SearchSet", "Suggestion", "search_set", "suggest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,35 +45,57 @@ class Suggestion:
     altitude: Adjustment | None
 
 
+@dataclass(frozen=True, slots=True)
+class SearchSet:
+    """What one party's suggestions against one other party are searched against: the index
+    of what it knows of that party's live notices, and the separation to keep."""
+
+    index: VolumeIndex
+    minima: SeparationMinima
+
+
+def search_set(
+    live: Sequence[Notice],
+    shown: Mapping[str, set[str]],
+    met: set[tuple[str, str]],
+    resolution: Resolution,
+    minima: SeparationMinima,
+) -> SearchSet:
+    """The search set over ``live`` (the other party's live notices): each volume as it is if
+    its id is in ``shown[notice key]``, else, if ``(notice key, volume id)`` is in ``met`` (a
+    hidden volume the party is in an open conflict with), its envelope at ``resolution``;
+    any other volume is left out."""
+    entries = []
+    for n in live:
+        seen = shown.get(n.key, ())
+        for v in n.volumes:
+            if v.id in seen:
+                entries.append(Entry(f"{n.key}/{v.id}", n.party, v))
+            elif (n.key, v.id) in met:
+                entries.append(
+                    Entry(f"{n.key}/{v.id}", n.party, need_to_know.envelope(v, resolution))
+                )
+    return SearchSet(live_entries(entries), minima)
+
+
 def suggest(
     conflict_id: str,
     record_kind: RecordKind,
     record_id: str,
     volume: Volume4D,
     party: str,
-    live: Sequence[Notice],
-    shown: Mapping[str, set[str]],
-    resolution: Resolution,
-    minima: SeparationMinima,
+    against: SearchSet,
     now_s: float,
 ) -> Suggestion:
-    """The suggestion for ``party``'s ``volume``: against ``live`` (the other party's live
-    notices), each volume as it is if its id is in ``shown[notice key]``, else its envelope at
-    ``resolution``; ``minima`` the separation to keep; no time before ``now_s``."""
-    index = live_entries(
-        Entry(
-            f"{n.key}/{v.id}",
-            n.party,
-            v if v.id in shown.get(n.key, ()) else need_to_know.envelope(v, resolution),
-        )
-        for n in live
-        for v in n.volumes
-    )
+    """The suggestion for ``party``'s ``volume`` of one conflict, searched ``against`` what it
+    knows of the other party's notices; no time before ``now_s``."""
     return Suggestion(
         conflict_id=conflict_id,
         record_kind=record_kind,
         record_id=record_id,
         volume_id=volume.id,
-        time=smallest_time_shift(index, volume, party, minima, earliest_start_s=now_s),
-        altitude=nearest_altitude(index, volume, party, minima),
+        time=smallest_time_shift(
+            against.index, volume, party, against.minima, earliest_start_s=now_s
+        ),
+        altitude=nearest_altitude(against.index, volume, party, against.minima),
     )

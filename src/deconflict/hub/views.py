@@ -26,6 +26,7 @@ __all__ = [
     "own_notification",
     "seen_detail",
     "view_conflict",
+    "view_conflicts",
     "view_notifications",
 ]
 
@@ -83,19 +84,27 @@ def seen_detail(hub: Hub, party: str, conflict: Conflict) -> ConflictDetail:
     return _shown(hub, party, conflict, other is not None and _theirs_visible(hub, party, other))
 
 
-def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
-    """``party``'s view of one of its conflicts (as ``Hub.list_conflicts`` gives them): with
+def view_conflicts(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[ConflictView]:
+    """``party``'s view of some of its conflicts (as ``Hub.list_conflicts`` gives them): with
     a volume it may not see on the other side, the detail and lead time at the agreement's
-    resolution, and the suggestion computed against that volume's envelope
-    (``policy.need_to_know``)."""
+    resolution; for an open one, the suggestion (``Hub.suggest_adjustments``: worked out for
+    the list at once, so a list costs what it shows)."""
+    opened = [c for c in conflicts if c.state is ConflictState.OPEN]
+    suggestions = hub.suggest_adjustments(party, opened) if opened else {}
+    return [_view(hub, party, c, suggestions.get(c.id)) for c in conflicts]
+
+
+def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
+    """``party``'s view of one of its conflicts (see :func:`view_conflicts`)."""
+    return view_conflicts(hub, party, [conflict])[0]
+
+
+def _view(hub: Hub, party: str, conflict: Conflict, suggestion: Suggestion | None) -> ConflictView:
     mine, other = conflict.side_of(party), conflict.other_side(party)
     if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
         raise NotFound(f"no conflict {conflict.id!r}")
     visible = _theirs_visible(hub, party, other)
     detail = _shown(hub, party, conflict, visible)
-    suggestion = (
-        hub.suggest_adjustment(party, conflict.id) if conflict.state is ConflictState.OPEN else None
-    )
     return ConflictView(
         id=conflict.id,
         state=conflict.state,

@@ -30,7 +30,7 @@ from deconflict.hub.views import (
     ConflictView,
     own_notice,
     own_notification,
-    view_conflict,
+    view_conflicts,
     view_notifications,
 )
 from deconflict.model import Agreement, NoticeState
@@ -103,10 +103,8 @@ class LocalBackend:
 
     def conflicts(self, open_only: bool) -> list[ConflictSummary]:
         with hub_session(self._db) as hub:
-            return [
-                _conflict(view_conflict(hub, self._party, c))
-                for c in hub.list_conflicts(self._party, open_only=open_only)
-            ]
+            found = hub.list_conflicts(self._party, open_only=open_only)
+            return [_conflict(view) for view in view_conflicts(hub, self._party, found)]
 
     def notifications(self) -> list[NotificationSummary]:
         with hub_session(self._db) as hub:

@@ -1,0 +1,175 @@
+"""A hostile party probing the hub (a review's findings, each fixed): what it may read of the
+ledger is decided by the same statements whether a record is hidden or missing (security.md
+§3.4, §3.5); a suggestion tells nothing of a hidden notice the party does not meet (§3.6); and
+another party's filings cannot make a list of conflicts cost its square (§3.9, §4)."""
+
+from __future__ import annotations
+
+import pytest
+from tests.hub.scenario import HOUR, T0, vol
+from tests.hub.test_hostile_need_to_know import _hub, _statements
+
+from deconflict.errors import NotFound
+from deconflict.geo import Volume4D
+from deconflict.hub import suggestions
+from deconflict.hub.detector import live_entries
+from deconflict.hub.ledger_access import entries_about, visible_entry
+from deconflict.hub.views import view_conflict, view_conflicts
+from deconflict.model import Disclosure
+
+
+@pytest.mark.parametrize("viewer", ["P", "Q"])
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_ledger_entries_of_a_hidden_notice_are_looked_up_as_of_a_missing_one(
+    tmp_path, level, viewer
+):
+    """security.md §3.5: ``GET /v1/ledger/entries?record=HIDDEN&party=X`` (the owner named by
+    the prober) found X's entries about its hidden notice, read each and worked out for each
+    whether the prober may see the notice, so a hidden notice ran more statements than a missing
+    one (more again for each amendment): its existence, and how often it was amended, told by
+    the time the answer takes, to P under ``none`` and even to Q, which has no agreement with X.
+    Both must run the same statements, as ``GET /v1/notices/{id}`` does."""
+    hub, _ = _hub(tmp_path, level)
+    hub.file_notice("X", [vol("x", lon=41.0)], "air-activity", "HIDDEN")
+    hub.process()
+    runs = {}
+    for name in ("HIDDEN", "MISSING"):
+        with _statements(hub) as seen:
+            assert entries_about(hub, viewer, name, owner="X") == []
+        runs[name] = seen
+    assert runs["HIDDEN"] == runs["MISSING"]
+    hub.close()
+
+
+def _indexed_by_a_list_of_conflicts(tmp_path, monkeypatch, notices: int, one: bool) -> int:
+    """How many volumes the suggestion searches index while P's open conflicts are viewed (as
+    ``GET /v1/conflicts`` does), with X's ``notices`` small volumes all meeting P's one volume:
+    each a notice of its own, or (``one``) all in one notice."""
+    folder = tmp_path / f"{notices}-{one}"
+    folder.mkdir()
+    hub, _ = _hub(folder, Disclosure.FULL)
+    hub.file_notice("P", [vol("p")], "air-activity", "VICTIM")
+    small = [vol(f"x{k}", lon=39.0 + k * 1e-4, radius_m=100.0) for k in range(notices)]
+    if one:
+        hub.file_notice("X", small, "air-activity", "X-MANY")
+    for k, volume in enumerate([] if one else small):
+        hub.file_notice("X", [volume], "air-activity", f"X{k}")
+    hub.process()
+    indexed = []
+
+    def counting(entries):
+        listed = list(entries)
+        indexed.append(len(listed))
+        return live_entries(listed)
+
+    monkeypatch.setattr(suggestions, "live_entries", counting)
+    views = view_conflicts(hub, "P", hub.list_conflicts("P", open_only=True))  # as the routes do
+    monkeypatch.undo()
+    assert len(views) == notices
+    hub.close()
+    return sum(indexed)
+
+
+@pytest.mark.parametrize("one", [False, True], ids=["notices", "one-notice"])
+def test_another_partys_filings_do_not_make_a_list_of_conflicts_quadratic(
+    tmp_path, monkeypatch, one
+):
+    """security.md §4 (no party's input slows the hub for the others), §3.9 (a list costs what
+    it shows): X files N small volumes that all meet P's one volume, as N notices or as one. P's
+    list of conflicts (``GET /v1/conflicts``, and ``/v1/map``, on the hub thread, where every
+    party's reads and writes run) works out a suggestion for each of the N conflicts, each
+    against an index of all X's live volumes: N² work for a list of N, though every suggestion
+    is for the same volume of P against the same party. Measured: 200 notices made P's list
+    take 13.7 s of the hub thread; ONE filing of one notice with 300 small volumes (a record
+    may hold 1,000) made it take 28 s, and every party waited meanwhile. The work must grow
+    with what the list shows, not with its square."""
+    few = _indexed_by_a_list_of_conflicts(tmp_path, monkeypatch, 5, one)
+    many = _indexed_by_a_list_of_conflicts(tmp_path, monkeypatch, 20, one)
+    assert many <= 4 * few, f"{few} volumes indexed for 5 conflicts, {many} for 20"
+
+
+def _suggested(tmp_path, level: Disclosure, extra: Volume4D | None) -> tuple[float, float]:
+    """The time and altitude deltas suggested to P for its one conflict, with X's hidden
+    notice H0 on P's volume and, if given, ``extra``: another hidden notice of X that meets
+    none of P's volumes."""
+    folder = tmp_path / ("with" if extra else "without")
+    folder.mkdir()
+    hub, _ = _hub(folder, level)
+    hub.file_notice("X", [vol("h0")], "air-activity", "H0")
+    if extra is not None:
+        hub.file_notice("X", [extra], "air-activity", "H1")
+    hub.file_notice("P", [vol("p")], "air-activity", "PN")
+    hub.process()
+    (conflict,) = hub.list_conflicts("P", open_only=True)  # H1 meets nothing of P's
+    suggestion = view_conflict(hub, "P", conflict).suggestion
+    hub.close()
+    assert suggestion is not None
+    assert suggestion.time is not None
+    assert suggestion.altitude is not None
+    return suggestion.time.delta, suggestion.altitude.delta
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        vol("later", start_s=T0 + 8.5 * HOUR, end_s=T0 + 10 * HOUR),  # just after P's window
+        vol("above", lower_m=8_600.0, upper_m=9_000.0),  # just above P's band
+    ],
+    ids=["later", "above"],
+)
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_a_suggestion_tells_nothing_of_a_hidden_notice_the_party_does_not_meet(
+    tmp_path, level, extra
+):
+    """security.md §3 (V may not learn of a withheld notice, not even that it exists) and §3.6
+    (probing is never covert): P has one conflict, with X's hidden H0. The adjustment suggested
+    to P was searched against every live notice of X, each hidden one as its envelope, so a
+    hidden H1 that meets none of P's volumes changed it: with H1 just after P's window the
+    suggested time shift went from +7,400 s to -7,900 s; with H1 just above P's band the
+    altitude change went from +7,400 m to +8,300 m. P learns that H1 exists and where (to a
+    step), and X is told only of the conflict with H0, never that H1 was found. The suggestion
+    must be the same whether or not such an H1 exists."""
+    without = _suggested(tmp_path, level, None)
+    with_hidden = _suggested(tmp_path, level, extra)
+    assert with_hidden == without
+
+
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_a_hidden_ledger_entry_is_looked_up_as_a_missing_one(tmp_path, level):
+    """security.md §3.4 (a hidden entry and a missing one cannot be told apart), §3.5 (found by
+    the same statements): ``GET /v1/ledger/proofs/inclusion?index=i`` reads entry ``i`` and
+    then works out, by its kind, whether the caller may see it (a notice entry: the notice
+    looked up as the caller; a conflict: the conflict; a notification: nothing more), while an
+    index past the end is refused at once. So the time the 404 takes tells a prober which
+    indexes hold X's hidden notice entries: when, and how often, X filed and amended notices.
+    A hidden entry must run the same statements as a missing one."""
+    hub, _ = _hub(tmp_path, level)
+    hub.file_notice("X", [vol("x", lon=41.0)], "air-activity", "HIDDEN")
+    hub.process()
+    (hidden,) = [i for i in range(hub.ledger.size) if hub.ledger.entry(i).get("notice")]
+    runs = {}
+    for name, index in (("hidden", hidden), ("missing", hub.ledger.size + 10)):
+        with _statements(hub) as seen, pytest.raises(NotFound) as refused:
+            visible_entry(hub, "P", index)
+        runs[name] = (seen, str(refused.value).replace(str(index), "?"))
+    assert runs["hidden"] == runs["missing"]
+    hub.close()
+
+
+@pytest.mark.parametrize(("hidden", "missing"), [("X", "NOBODY"), ("mou", "NO-MOU")])
+def test_ledger_entries_tell_a_party_nothing_of_parties_and_agreements_it_has_none_with(
+    tmp_path, hidden, missing
+):
+    """security.md §2 (a party with no agreement with the victim may learn nothing of it, not
+    even that it exists), §3.5: ``GET /v1/ledger/entries?record=X`` by Q, which has no agreement
+    with X, found X's ``party.added`` entry (or the ``agreement.added`` of X and P's ``mou``),
+    read it and only then refused it, so an existing party or agreement ran more statements
+    than a made-up name: Q could test names for existence. Both must run the same."""
+    hub, _ = _hub(tmp_path, Disclosure.NONE)
+    runs = {}
+    for name in (hidden, missing):
+        with _statements(hub) as seen:
+            assert entries_about(hub, "Q", name) == []
+        runs[name] = seen
+    assert runs[hidden] == runs[missing]
+    hub.close()

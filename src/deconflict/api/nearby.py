@@ -1,0 +1,109 @@
+"""The ``near`` filter of ``GET /v1/notices``: a page of notices with a volume within a circle.
+
+Whether a footprint meets the circle is the exact geodesic test (``separation_m``), and for input
+the hub accepts it costs up to about half a second a volume (a valid 10,000-vertex star against a
+circle reaching towards it). Run inside the read on the hub thread, as it was until this version, a
+page of such records held every party's reads and writes for seconds or minutes (security.md §4.2).
+So the hub thread does only what is cheap: it reads a batch of the notices the caller may see, each
+with only the volumes it may see, and drops those none of whose volumes' bounding caps reaches the
+circle's (a dot product; a cap holds its footprint, so nothing the exact test would keep is
+dropped). The exact test runs on the pool for heavy work (:mod:`deconflict.api.heavy`), in jobs of
+at most :data:`JOB_POINTS` footprint points, so other parties' heavy work gets its turn between
+them (the pool serves its waiters in turn); every pair is within the exact stage's budget
+(``MAX_EDGE_PAIRS``: the circle's core is one point, a densified footprint's about
+``MAX_DENSIFIED`` at most), so the answers are exact. The page is filled batch by batch until it is
+full or the store is exhausted, so it holds what one read filtered exactly would, and a full page's
+last notice is where the next page starts, as for any other page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+
+import numpy as np
+
+from deconflict.api.heavy import HeavyWork
+from deconflict.api.problems import InvalidField
+from deconflict.errors import InvalidInput
+from deconflict.geo import Circle, Footprint
+from deconflict.geo.separation import separation_m
+from deconflict.hub import Hub
+from deconflict.model import Notice
+from deconflict.runtime.runner import HubRunner
+
+__all__ = ["JOB_POINTS", "Read", "area_of", "filled_page", "reaches"]
+
+#: Most footprint points one job of the exact test measures the circle against (its one vertex
+#: against each of their edges): one record's worth at the default limits (security.md §4.2).
+JOB_POINTS = 200_000
+
+#: ``read(cursor, count)``: what the hub thread runs to find at most ``count`` notices after
+#: ``cursor`` (the page's start when None) that pass the cheap tests, in filing order.
+Read = Callable[[Notice | None, int], Callable[[Hub], list[Notice]]]
+
+
+def area_of(near: str | None) -> Circle | None:
+    """The circle of a ``near=lon,lat,radius_m`` query, or None without one."""
+    if near is None:
+        return None
+    try:
+        lon, lat, radius_m = (float(x) for x in near.split(","))
+        return Circle((lon, lat), radius_m)
+    except (ValueError, InvalidInput) as error:
+        raise InvalidField("query:near", f"near must be 'lon,lat,radius_m' ({error})") from None
+
+
+def reaches(footprint: Footprint, area: Circle) -> bool:
+    """Whether a footprint's bounding cap reaches the circle's: the cheap test, on the hub
+    thread. When it does not, the footprint does not meet the circle (it lies within its cap)."""
+    angle = math.acos(float(np.clip(footprint.centre @ area.centre, -1.0, 1.0)))
+    return angle <= footprint.cap_rad + area.cap_rad + 1e-9
+
+
+def _meeting(job: Sequence[Notice], area: Circle) -> list[Notice]:
+    """The notices of ``job`` with a volume that meets the circle (touching counts): the exact
+    test, on the pool."""
+    return [n for n in job if any(separation_m(v.footprint, area) <= 0.0 for v in n.volumes)]
+
+
+def _jobs(batch: Sequence[Notice]) -> Iterator[list[Notice]]:
+    """``batch`` in runs of whole notices of at most :data:`JOB_POINTS` points (a larger
+    notice alone), in order."""
+    job: list[Notice] = []
+    points = 0
+    for notice in batch:
+        size = sum(len(v.footprint.core_lons) for v in notice.volumes)
+        if job and points + size > JOB_POINTS:
+            yield job
+            job, points = [], 0
+        job.append(notice)
+        points += size
+    if job:
+        yield job
+
+
+async def filled_page(
+    runner: HubRunner,
+    heavy: HeavyWork,
+    read: Read,
+    area: Circle,
+    limit: int,
+) -> list[Notice]:
+    """Up to ``limit`` notices that ``read`` finds and that meet ``area``, in filing order:
+    batches of as many as are still missing are read on the hub thread and tested on the pool,
+    until the page is full or a batch comes short (the store is exhausted). Each batch is a
+    snapshot of its own: a notice filed meanwhile shows in this page or the next, as between
+    pages."""
+    page: list[Notice] = []
+    cursor: Notice | None = None
+    while len(page) < limit:
+        wanted = limit - len(page)
+        batch = await runner.run(read(cursor, wanted))
+        for job in _jobs(batch):
+            page += await heavy.run(partial(_meeting, job, area))
+        if len(batch) < wanted:
+            break
+        cursor = batch[-1]
+    return page

@@ -1,0 +1,113 @@
+"""The ``near`` filter of the notice list (security.md §4.2): the cheap test on the hub thread
+drops only what the exact test would, and a page filtered on the pool after the read is filled
+batch by batch and links the next page where it stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.test_hostile_heavy import star
+
+from deconflict.api import nearby
+from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon
+from deconflict.geo.separation import separation_m
+from deconflict.geo.sphere import to_lonlat
+
+pytestmark = pytest.mark.anyio
+
+_CENTRE = (39.0, 35.95)
+
+
+def _east(distance_m: float, bearing: float = 90.0) -> tuple[float, float]:
+    """The point ``distance_m`` from the centre along ``bearing`` (degrees)."""
+    lon, lat, _ = GEOD.fwd(*_CENTRE, bearing, distance_m)
+    return lon, lat
+
+
+_FOOTPRINTS = {
+    "circle": Circle(_CENTRE, 3_000.0),
+    "corridor": Corridor([_CENTRE, _east(40_000.0, 30.0)], 1_500.0),
+    "star": Polygon([tuple(p) for p in star(200, *_CENTRE, outer=0.2)]),
+    "polar square": Polygon([(0.0, 89.0), (90.0, 89.0), (180.0, 89.0), (-90.0, 89.0)]),
+}
+
+
+def _beyond(footprint: Footprint, gap_m: float, radius_m: float = 2_000.0) -> Circle:
+    """A circle whose edge is ``gap_m`` beyond the footprint, past the core's vertex farthest
+    from its centre (where the footprint comes closest to the edge of its bounding cap)."""
+    (clon,), (clat,) = to_lonlat(footprint.centre[None, :])
+    reach = GEOD.inv(
+        np.full(len(footprint.core_lons), clon),
+        np.full(len(footprint.core_lons), clat),
+        footprint.core_lons,
+        footprint.core_lats,
+    )
+    far = int(np.argmax(reach[2]))
+    lon, lat, _ = GEOD.fwd(
+        footprint.core_lons[far],
+        footprint.core_lats[far],
+        reach[1][far],  # the back azimuth points back to the centre: go on the other way
+        footprint.radius_m + radius_m + gap_m,
+    )
+    return Circle((lon, lat), radius_m)
+
+
+@pytest.mark.parametrize("kind", sorted(_FOOTPRINTS))
+@pytest.mark.parametrize("gap_m", [-500.0, -1.0, -0.01, 0.01, 1.0, 150.0, 400.0])
+def test_the_cheap_test_drops_only_what_the_exact_test_would_drop(kind, gap_m):
+    """Circles at ``gap_m`` beyond a footprint's farthest vertex (overlapping, by a centimetre,
+    apart by a centimetre, farther): ``reaches`` keeps every one that ``separation_m`` says
+    meets it."""
+    footprint: Footprint = _FOOTPRINTS[kind]
+    area = _beyond(footprint, gap_m)
+    meets = separation_m(footprint, area) <= 0.0
+    assert meets or gap_m > 0.0  # not vacuous: the overlapping ones do meet
+    if meets:
+        assert nearby.reaches(footprint, area)
+
+
+def test_the_cheap_test_drops_a_far_footprint():
+    """A footprint hundreds of kilometres from the circle is dropped without the exact test."""
+    assert not nearby.reaches(_FOOTPRINTS["star"], _beyond(_FOOTPRINTS["star"], 500_000.0))
+
+
+@pytest.mark.parametrize("job_points", [nearby.JOB_POINTS, 1])
+async def test_a_near_page_is_filled_past_notices_the_exact_test_drops(
+    tmp_path, monkeypatch, job_points
+):
+    """Notices whose caps reach the circle but which miss it by 100 m (dropped by the exact test,
+    after the read) between notices that meet it: pages of 2 are full until the last, link the
+    next, and together are exactly the meeting notices in filing order; every notice was tested
+    exactly, none on the hub thread's cheap test alone; the same in a job a notice."""
+    monkeypatch.setattr(nearby, "JOB_POINTS", job_points)
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    meeting = []
+    async with client(db) as http:
+        for k in range(7):
+            missing = k % 3 != 0  # two of every three miss the circle
+            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
+            notice_id = f"RU-{'X' if missing else 'M'}{k}"
+            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+            if not missing:
+                meeting.append(notice_id)
+        tested = []
+
+        def counted(a, b):
+            tested.append(a)
+            return separation_m(a, b)
+
+        monkeypatch.setattr(nearby, "separation_m", counted)
+        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
+        whole = await http.get("/v1/notices", params={"near": near}, headers=us)
+        assert [n["id"] for n in whole.json()] == meeting == ["RU-M0", "RU-M3", "RU-M6"]
+        assert len(tested) == 7
+        pages, url = [], f"/v1/notices?near={near}&limit=2"
+        while url:
+            answer = await http.get(url, headers=us)
+            assert answer.status_code == 200, answer.text
+            pages.append([n["id"] for n in answer.json()])
+            url = answer.links.get("next", {}).get("url")
+    assert pages == [["RU-M0", "RU-M3"], ["RU-M6"]]

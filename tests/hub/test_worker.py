@@ -1,6 +1,11 @@
-"""The detector worker in one process: lease hand-over, a paused leader fenced off, resync."""
+"""The detector worker in one process: lease hand-over, a paused leader fenced off, resync,
+the renewal beside the work."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from tests.hub.scenario import T0, vol
@@ -8,6 +13,8 @@ from tests.hub.scenario import T0, vol
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock
 from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
+
+DEADLINE_S = 60.0  # the most a condition below is waited for (a bound on a hang)
 
 
 class Wall:
@@ -18,6 +25,42 @@ class Wall:
 
     def __call__(self) -> float:
         return self.now
+
+
+class WatchedWall(Wall):
+    """A hand-driven wall clock that knows when the lease's keeper thread (``renew_beside_s``)
+    has read it: :meth:`advance` returns once the keeper has seen the new time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._looked = threading.Condition()
+        self._looks = 0
+
+    def __call__(self) -> float:
+        with self._looked:
+            if threading.current_thread().name == "detector-lease":
+                self._looks += 1
+                self._looked.notify_all()
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._looked:
+            self.now += seconds
+            seen = self._looks
+            assert self._looked.wait_for(lambda: self._looks > seen, DEADLINE_S)
+
+
+def _counted(owner: Any, name: str) -> list[None]:
+    """A list that grows by one at each call of ``owner.name``."""
+    calls: list[None] = []
+    real: Callable[..., Any] = getattr(owner, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(None)
+        return real(*args, **kwargs)
+
+    setattr(owner, name, counting)
+    return calls
 
 
 @pytest.fixture
@@ -116,3 +159,59 @@ def test_an_agreement_added_elsewhere_applies_at_once(hubs):
     assert [ag.id for ag in two.list_agreements("faf")] == ["mou"]
     assert [n.id for n in two.list_notices("faf")] == ["N1"]
     assert two.get_notice("faf", "N1").id == "N1"
+
+
+def test_no_renewal_beside_while_the_hub_thread_keeps_up(hubs):
+    """An idle leader stepping every second of lease time (as its tick does at the least) renews
+    the lease itself, every third of its period; the keeper beside it, which saw every one of
+    those times, writes nothing (it wrote at every turn: four writes a second on an idle hub)."""
+    one, _ = hubs
+    wall = WatchedWall()
+    tries = _counted(one.store, "acquire_lease")
+    worker = DetectorWorker(one, lease_s=5.0, wall=wall, renew_beside_s=0.001)
+    assert worker.step() is not None
+    for _ in range(30):
+        wall.advance(1.0)
+        assert worker.step() is not None
+    assert worker.renewals == 0
+    assert len(tries) <= 30 / (5.0 / 3) + 1  # taken, then renewed every third of the lease
+    worker.release()
+
+
+def test_a_long_step_is_renewed_beside_and_never_lapses(hubs):
+    """While one detection step lasts 20 s of lease time (held on an event), the keeper renews
+    in the hub thread's place, about every half lease, not at each of its turns; a standby
+    trying each second never gets the lease, and the step commits under the token it began
+    with."""
+    one, two = hubs
+    wall = WatchedWall()
+    leader = DetectorWorker(one, lease_s=5.0, wall=wall, renew_beside_s=0.001)
+    standby = DetectorWorker(two, lease_s=5.0, wall=wall)
+    assert leader.step() is not None
+    token = leader.token
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    started, finish = threading.Event(), threading.Event()
+    real = one.process
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        finish.wait(DEADLINE_S)
+        return real(*args, **kwargs)
+
+    one.process = held
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(leader.step()), daemon=True)
+    thread.start()
+    try:
+        assert started.wait(DEADLINE_S)
+        for _ in range(20):
+            wall.advance(1.0)
+            assert standby.step() is None
+    finally:
+        finish.set()
+        thread.join(DEADLINE_S)
+    assert 20 / 5.0 <= leader.renewals <= 20 / (5.0 / 3)  # once a lease at least, not each turn
+    (report,) = outcome
+    assert report.changes == 1  # committed under its token, not refused as a lost lease
+    assert leader.token == token
+    leader.release()

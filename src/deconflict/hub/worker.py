@@ -17,16 +17,23 @@ whenever one step (a detector batch, the clock-driven tick, or the writes queued
 thread before it) took longer than the lease, and a standby took it for good: under load the
 detector process of ``deconflict serve`` went idle while an HTTP worker detected. With
 ``renew_beside_s`` a thread of its own, on a store connection of its own (``Store.twin``),
-extends the lease that often while the worker holds it, whatever the hub's thread is doing.
-Not for ever: it renews only while the hub's thread has started or finished a step within
-``stall_s``, so a worker stuck in one step (a hung disk, a deadlock) still loses the lease to a
-standby that can detect.
+looks that often whether the hub's thread is late with its renewal, and renews in its place if
+so. Only then: each renewal is a write transaction, and a keeper that renewed at every turn
+wrote the lease twice a second beside the hub thread's own renewals, on an idle hub too. The hub's
+thread renews once a third of the lease has passed since the last renewal (its own or the
+keeper's); the keeper once half of it has, without one: a sixth of the lease after the hub's
+thread was due (it steps every few tens of milliseconds when well), with the other half left for
+the keeper's turns to succeed before the lease lapses. Either way the lease is written about
+every third of its period. Not for ever: the keeper renews only while the hub's thread has
+started or finished a step within ``stall_s``, so a worker stuck in one step (a hung disk, a
+deadlock) still loses the lease to a standby that can detect.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -61,14 +68,14 @@ class DetectorWorker:
         self._wall = wall
         self._preferred = preferred  # a detector process: see deconflict.store.lease
         self._token: int | None = None
-        self._renew_at = 0.0
+        self._renewed_at = -math.inf  # wall time of the last renewal, by either thread
         # The renewal beside the work (None: renewed between steps only), and what it reads.
         self._renew_beside_s = renew_beside_s
         self._stall_s = stall_s
         self._active_at = 0.0  # wall time the hub's thread last started or ended a step
         self._lock = threading.Lock()  # the token, between the hub's thread and the renewal
         self._keeper: _Keeper | None = None
-        self.renewals = 0  # renewals made beside the work
+        self.renewals = 0  # renewals made beside the work (the hub's thread being late)
 
     @property
     def batch(self) -> int:
@@ -83,15 +90,14 @@ class DetectorWorker:
     def _hold(self) -> int | None:
         now = self._wall()
         with self._lock:
-            if self._token is not None and now < self._renew_at:
-                return self._token
+            held = self._token
+            if held is not None and now < self._renewed_at + self._lease_s / 3:
+                return held
             store = self._hub.store
-            token = store.acquire_lease(
-                now, self._lease_s, self._token, os.getpid(), self._preferred
-            )
-            taken = token is not None and token != self._token
+            token = store.acquire_lease(now, self._lease_s, held, os.getpid(), self._preferred)
+            taken = token is not None and token != held
             self._token = token
-            self._renew_at = now + self._lease_s / 3
+            self._renewed_at = now
         self._keep(token)  # renewed from now on, also while the index is rebuilt below
         if taken and token is not None:
             try:
@@ -147,13 +153,17 @@ class DetectorWorker:
             self._keeper = None
 
     def _renew_beside(self, store: Store) -> None:
-        """On the renewal's thread: extend the lease under the held token, unless the hub's
-        thread has stalled; a token no longer current is left to the hub's thread to find."""
+        """On the renewal's thread: extend the lease under the held token if the hub's thread
+        is late with its renewal (half the lease gone without one), unless it has stalled; a
+        token no longer current is left to the hub's thread to find."""
         with self._lock:
             token, now = self._token, self._wall()
-            if token is None or now - self._active_at > self._stall_s:
+            if token is None or now < self._renewed_at + self._lease_s / 2:
+                return
+            if now - self._active_at > self._stall_s:
                 return
             if store.extend_lease(now, self._lease_s, token):
+                self._renewed_at = now
                 self.renewals += 1
 
     def run(self, stop: Callable[[], bool], idle_s: float = 0.02, max_s: float = 3600.0) -> None:

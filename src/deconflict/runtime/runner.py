@@ -37,11 +37,12 @@ database's write lock, nor behind a detector pass. What the streams sent is queu
 database with the next group of writes (:mod:`deconflict.runtime.deliveries`), and the lease
 holder's detector loop marks it delivered after each pass (:meth:`HubRunner._mark_sent`).
 
-The lease is renewed beside the hub thread (``DetectorWorker``'s ``renew_beside_s``), so a long
-pass or a queue of writes on the hub thread does not let it lapse; every change of holder this
-process sees (taken, lost, given back) is a WARNING log line (JSON, ``"event": "detector.lease"``)
-and is counted (``on_handover``, the ``deconflict_lease_handovers_total`` metric): a detector that
-moved is told, not found out from the throughput.
+The lease is renewed beside the hub thread when the hub thread is late with it
+(``DetectorWorker``'s ``renew_beside_s``), so a long pass or a queue of writes on the hub thread
+does not let it lapse; every change of holder this process sees (taken, lost, given back) is a
+WARNING log line (JSON, ``"event": "detector.lease"``) and is counted (``on_handover``, the
+``deconflict_lease_handovers_total`` metric): a detector that moved is told, not found out from
+the throughput.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ _GROUP_MAX = 64  # most writes one batch commits
 # group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
 # over this much later at most.
 _STANDBY_RETRY_S = 0.25
-# How often the lease is renewed beside the hub thread: a tenth of DetectorWorker's period, so
-# that nine renewals in a row can be late or fail before it lapses.
+# How often a thread beside the hub thread looks whether the hub thread is late with the lease's
+# renewal, and renews it if so (DetectorWorker: once half its 5 s period has gone without one),
+# so that about five turns in a row can be late or fail before it lapses.
 _RENEW_BESIDE_S = 0.5
 _REFUSED_WAIT_S = 1.0  # between detection passes while the store refuses writes (disk full)
 

@@ -3,6 +3,7 @@ the renewal beside the work."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from tests.hub.scenario import T0, vol
 
-from deconflict.hub import DetectorWorker, Hub, SimulatedClock
+from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer
 from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
 
@@ -215,3 +216,26 @@ def test_a_long_step_is_renewed_beside_and_never_lapses(hubs):
     assert report.changes == 1  # committed under its token, not refused as a lost lease
     assert leader.token == token
     leader.release()
+
+
+def test_a_holder_asked_for_the_lease_stores_its_cursor_before_it_gives_it_back(hubs, monkeypatch):
+    """store/lease.py, "asked, not taken": an HTTP worker whose detector read past rows with no
+    outputs (their cursor kept in memory) stores that cursor before it gives the lease to the
+    detector process that asked, which then reads none of those rows again."""
+    monkeypatch.setattr(consumer, "_CURSOR_EVERY_S", math.inf)  # stored by no pass alone
+    one, two = hubs
+    wall = Wall()
+    http_worker = DetectorWorker(one, lease_s=5.0, wall=wall)
+    detector = DetectorWorker(two, lease_s=5.0, wall=wall, preferred=True)
+    assert http_worker.step() is not None  # the first pass stores its cursor
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")  # alone: no outputs
+    assert http_worker.step().changes == 1
+    assert one.store.detector_cursor() < one.store.last_change()  # read, not stored
+    assert detector.step() is None  # asks for it
+    wall.now += 2.0  # past the holder's renewal time
+    assert http_worker.step() is None  # gave it back
+    assert one.store.detector_cursor() == one.store.last_change()
+    report = detector.step()
+    assert report is not None
+    assert report.changes == 0
+    detector.release()

@@ -27,6 +27,10 @@ the keeper's turns to succeed before the lease lapses. Either way the lease is w
 every third of its period. Not for ever: the keeper renews only while the hub's thread has
 started or finished a step within ``stall_s``, so a worker stuck in one step (a hung disk, a
 deadlock) still loses the lease to a standby that can detect.
+
+A holder that is not preferred and is asked for the lease (:mod:`deconflict.store.lease`) lets
+it go as a stopping worker does (:meth:`DetectorWorker.release`): it stores how far its detector
+read first, so the next holder does not read those rows again.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ class DetectorWorker:
             taken = token is not None and token != held
             self._token = token
             self._renewed_at = now
+        if held is not None and token is None:  # asked to give it back, or lost
+            self._let_go(held)
+            return None
         self._keep(token)  # renewed from now on, also while the index is rebuilt below
         if taken and token is not None:
             try:
@@ -135,12 +142,20 @@ class DetectorWorker:
     def release(self) -> None:
         """Give the lease up (on a clean stop) so a standby takes over without waiting, first
         storing how far the detector read (see ``Hub.store_cursor``)."""
+        with self._lock:
+            held, self._token = self._token, None
+        if held is not None:
+            self._let_go(held)
+
+    def _let_go(self, held: int) -> None:
+        """Stop renewing, store the cursor read under ``held`` and release the lease: the next
+        holder reads on from where this one stopped, at once. No commit is refused half-way:
+        the lease is still ``held``'s until released (unless it was lost meanwhile: then the
+        cursor is refused, and the next holder reads those rows again)."""
         self._keep(None)
-        if self._token is not None:
-            with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
-                self._hub.store_cursor(self._token)
-            self._hub.store.release_lease(self._token)
-            self._token = None
+        with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
+            self._hub.store_cursor(held)
+        self._hub.store.release_lease(held)
 
     def _keep(self, token: int | None) -> None:
         """Run the renewal beside the work while a token is held (if asked for), else stop it."""

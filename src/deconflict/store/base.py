@@ -256,8 +256,8 @@ class Store(LedgerStore, ABC):
         ``held`` is its current token; the token it is held under, or None if another holds it.
         ``now_s`` is wall-clock time (never a simulated clock: holders compare it). ``pid``
         names the holder; a ``preferred`` one (a detector process) asks a holder that is not
-        to give the lease back, and such a holder does at its next renewal (None):
-        :mod:`deconflict.store.lease`."""
+        to give the lease back, and such a holder is told so at its next renewal (None, the
+        lease left to it to store its cursor and release): :mod:`deconflict.store.lease`."""
 
     @abstractmethod
     def extend_lease(self, now_s: float, ttl_s: float, held: int) -> bool:

@@ -27,9 +27,12 @@ workers keep standby detectors for when it is gone. A holder writes its process 
 (``detector.lease_preferred``: a detector process). An HTTP worker that took the lease while the
 detector process was down must give it back once a new one is up, or detection stays in an HTTP
 worker for good: a preferred process on standby behind a holder that is not preferred asks for
-the lease (``detector.lease_wanted_ms``, an expiry like the lease's), and such a holder releases
-it at its next renewal instead of extending it. Asked, not taken: the holder stores its cursor
-and stops on its own, with no commit refused half-way.
+the lease (``detector.lease_wanted_ms``, an expiry like the lease's), and such a holder is told
+no (None) at its next renewal instead of having it extended. Asked, not taken: the holder stores
+its cursor under its token, which is still current, and then releases the lease
+(:class:`deconflict.hub.worker.DetectorWorker`), so no commit is refused half-way and the next
+holder reads on from where it stopped; a holder that dies in between leaves a lease that lapses
+as any other.
 """
 
 from __future__ import annotations
@@ -101,12 +104,12 @@ def acquire(
     ``held`` is the token this process holds (None if it holds none): if it is still current the
     lease is extended under it (even past expiry: no one else took it, so nothing happened),
     unless this holder is not ``preferred`` and a preferred process asks for the lease: then it
-    is released (None). ``pid`` names the holder.
+    is left as it is, for the holder to store its cursor and :func:`release` it (None).
+    ``pid`` names the holder.
     """
     token = _get(c, TOKEN)
     if held is not None and held == token:
         if not preferred and _get(c, WANTED) > now_ms:
-            _set(c, UNTIL, 0)
             return None
         _set(c, UNTIL, now_ms + ttl_ms)
         return token

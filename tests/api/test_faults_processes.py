@@ -150,8 +150,8 @@ def test_a_stalled_leader_still_loses_the_lease(hubs: tuple[Hub, Hub]) -> None:
 
 def test_a_worker_that_is_not_preferred_gives_the_lease_back(hubs: tuple[Hub, Hub]) -> None:
     """security.md §4.5: an HTTP worker that took the lease while the detector process was
-    down gives it back when a new one asks, at its next renewal; the detector process then
-    takes it and detects."""
+    down gives it back when a new one asks, at its next renewal, and does not take it again
+    while it is asked for; the detector process then takes it and detects."""
     one, two = hubs
     wall = Wall()
     http_worker = DetectorWorker(one, lease_s=5.0, wall=wall)
@@ -160,6 +160,7 @@ def test_a_worker_that_is_not_preferred_gives_the_lease_back(hubs: tuple[Hub, Hu
     assert detector.step() is None  # asks for it
     wall.now += 2.0  # past the holder's renewal time
     assert http_worker.step() is None  # gave it back
+    assert http_worker.step() is None  # released, but kept for the one that asked
     one.file_notice("usaf", [vol("a")], "air-activity", "N1")
     report = detector.step()
     assert report is not None

@@ -104,8 +104,10 @@ def acquire(
     ``held`` is the token this process holds (None if it holds none): if it is still current the
     lease is extended under it (even past expiry: no one else took it, so nothing happened),
     unless this holder is not ``preferred`` and a preferred process asks for the lease: then it
-    is left as it is, for the holder to store its cursor and :func:`release` it (None).
-    ``pid`` names the holder.
+    is left as it is, for the holder to store its cursor and :func:`release` it (None). One
+    that is not ``preferred`` takes no lease a preferred process asks for, even released or
+    expired: the holder that gave it back would take it again before the asker's next try, and
+    be asked again. ``pid`` names the holder.
     """
     token = _get(c, TOKEN)
     if held is not None and held == token:
@@ -113,6 +115,8 @@ def acquire(
             return None
         _set(c, UNTIL, now_ms + ttl_ms)
         return token
+    if not preferred and _get(c, WANTED) > now_ms:
+        return None  # kept for the preferred process that asked, not taken back meanwhile
     if _get(c, UNTIL) > now_ms:
         if preferred and not _get(c, PREFERRED):
             _set(c, WANTED, now_ms + ttl_ms)

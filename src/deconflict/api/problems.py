@@ -32,8 +32,8 @@ from deconflict.errors import (
     StoreError,
     StoreUnavailable,
 )
+from deconflict.store.faults import BUSY
 from deconflict.store.retry import Retryable
-from deconflict.store.transient import BUSY
 
 __all__ = ["STORE_FAILED", "ApiError", "InvalidField", "install", "problem"]
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 from sqlalchemy import exc
 
 from deconflict.errors import StoreError, StoreUnavailable
-from deconflict.store.transient import BUSY
+from deconflict.store.faults import BUSY
 
 __all__ = ["RETRYABLE_SQLSTATES", "RetryPolicy", "Retryable", "is_retryable"]
 

@@ -11,10 +11,10 @@ policy that runs a whole transaction again.
 Errors are translated by :func:`translated`: an integrity violation is ``InvalidInput`` (a
 duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Retryable`` (the
 :func:`transaction` decorator runs the whole method again under the store's
-:class:`RetryPolicy`), a failure that is for now only is ``StoreUnavailable``
-(:mod:`deconflict.store.transient`), a full disk or a read-only store is
-``WritesRefused`` and a damaged file ``StoreCorrupt`` (each with a message of its own, not the
-driver's: :mod:`deconflict.store.faults`), anything else from the driver is ``StoreError``.
+:class:`RetryPolicy`); the rest are classified by :mod:`deconflict.store.faults`: a full disk or
+a read-only store is ``WritesRefused``, a damaged file ``StoreCorrupt``, a failure that is for
+now only ``StoreUnavailable`` (each with a message of its own, not the driver's), anything else
+from the driver ``StoreError``.
 
 A write refused for a full disk leaves SQLite's WAL as large as it grew: it is checkpointed and
 truncated to nothing then, and after each write that succeeds until that is done (the space was
@@ -50,7 +50,6 @@ from deconflict.store import bulk, faults, lease, ledger_append, order, secrets,
 from deconflict.store import schema as t
 from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
-from deconflict.store.transient import transient
 
 #: Execution option of a connection that only reads (see ``read_connection``): on SQLite its
 #: transaction is a plain BEGIN, which neither takes nor waits for the write lock (engines.py).
@@ -163,16 +162,9 @@ def translated(doing: str) -> Iterator[None]:
             if _is_unique_violation(error):
                 raise AlreadyExists(f"{doing}: one with that id already exists") from None
             raise InvalidInput(f"{doing}: conflicts with what is stored ({error.orig})") from None
-        raise (faults.named(doing, error.orig) or _failed(doing, error)) from error
+        raise faults.classified(doing, error) from error
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
-        raise (faults.named(doing, error) or _failed(doing, error)) from error
-
-
-def _failed(doing: str, error: BaseException) -> StoreError:
-    """``StoreUnavailable`` if ``error`` is for now only, else ``StoreError`` quoting it (the
-    driver's words are for the operator's log and the CLI; the API never shows them)."""
-    unavailable = transient(error)
-    return unavailable if unavailable is not None else StoreError(f"{doing}: {error}")
+        raise faults.classified(doing, error) from error
 
 
 P = ParamSpec("P")

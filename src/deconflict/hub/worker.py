@@ -120,8 +120,9 @@ class DetectorWorker:
 
     def step(self, tick: bool = False) -> ProcessReport | None:
         """Take or renew the lease and process one batch; None when on standby. With ``tick``
-        the leader also runs the hub's ``tick()`` first (notices moved by time, escalations), so
-        that too happens in one process, not in every one."""
+        the leader also runs the hub's ``tick()`` first (notices moved by time, escalations),
+        and lets the store checkpoint its WAL last (``Store.checkpoint``), so that too happens
+        in one process, not in every one."""
         self._active_at = self._wall()
         try:
             token = self._hold()
@@ -130,7 +131,10 @@ class DetectorWorker:
             try:
                 if tick:
                     self._hub.tick()
-                return self._hub.process(limit=self._batch, fence=token)
+                report = self._hub.process(limit=self._batch, fence=token)
+                if tick:  # after the step's writes: what it leaves of the WAL goes too
+                    self._hub.store.checkpoint()
+                return report
             except LeaseLost:
                 with self._lock:
                     self._token = None

@@ -269,6 +269,11 @@ class Store(LedgerStore, ABC):
         """The detector lease's token and its holder's process id (0 if none holds it)."""
 
     @abstractmethod
+    def checkpoint(self) -> None:
+        """Fold the database's write-ahead log back, if it is time: called by the detector
+        lease holder's tick (one process does it, not every one)."""
+
+    @abstractmethod
     def twin(self) -> Store:
         """Another store on the same database with state of its own (for another thread)."""
 

@@ -20,6 +20,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,14 @@ def _begin_immediate(connection: sa.Connection, turns: Path) -> None:
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
 
-def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
-    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``.
+def open_sqlite(
+    path: str | Path,
+    retry: RetryPolicy | None = None,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SqlStore:
+    """Open (creating if needed, migrating to the newest schema) the SQLite store at ``path``;
+    ``monotonic`` times its WAL's checkpoints (:mod:`deconflict.store.transactions`).
 
     The database holds private plans in clear, so it is the owner's alone: made 0600 before
     SQLite opens it (SQLite gives its ``-wal`` and ``-shm`` files the database's mode), and a
@@ -122,14 +129,15 @@ def open_sqlite(path: str | Path, retry: RetryPolicy | None = None) -> SqlStore:
     read_only = _read_only(target)
     if read_only is not None:
         log.warning("the store %s is read-only: reads are served, writes refused", target)
-        return SqlStore(_sqlite_engine(target, read_only), what=str(target), retry=retry)
+        engine = _sqlite_engine(target, read_only)
+        return SqlStore(engine, what=str(target), retry=retry, monotonic=monotonic)
     try:
         if not owner_only.create_file(target):
             for companion in (target, *_companions(target)):
                 owner_only.tighten(companion)
     except OSError as error:
         raise StoreError(f"cannot open store {str(target)!r}: {error.strerror}") from None
-    return SqlStore(_sqlite_engine(target), what=str(target), retry=retry)
+    return SqlStore(_sqlite_engine(target), what=str(target), retry=retry, monotonic=monotonic)
 
 
 def _read_only(database: Path) -> str | None:

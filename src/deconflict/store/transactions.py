@@ -16,9 +16,22 @@ a read-only store is ``WritesRefused``, a damaged file ``StoreCorrupt``, a failu
 now only ``StoreUnavailable`` (each with a message of its own, not the driver's), anything else
 from the driver ``StoreError``.
 
-A write refused for a full disk leaves SQLite's WAL as large as it grew: it is checkpointed and
-truncated to nothing then, and after each write that succeeds until that is done (the space was
-freed: :meth:`SqlTransactions.reclaim_space`), so the space freed is not kept by the WAL.
+SQLite's WAL is kept bounded here, beyond what SQLite does of itself. ``engines.py`` sets
+``journal_size_limit`` (4 MiB) and leaves ``wal_autocheckpoint`` at SQLite's 1,000 pages: a
+commit that leaves the WAL longer runs a PASSIVE checkpoint, which copies into the database what
+no reader still reads, and a writer starts the WAL over (cut back to the limit) once it was all
+copied and no reader is on it. Under readers that never all stop at once (the streams' reads,
+every process's polls), one of them is always on a snapshot older than the last commit: neither
+happens, and the WAL grows without bound. Another PASSIVE checkpoint would not help (it never
+waits for a reader, and the autocheckpoint already runs one at each commit past the threshold),
+so the detector lease holder's tick runs a TRUNCATE one every ``_CHECKPOINT_EVERY_S``
+(:meth:`SqlTransactions.checkpoint`): it waits for the readers on old snapshots to end (readers
+that start once all is copied read the database, not the WAL) and leaves the WAL empty. It holds
+writers off while it waits, so it waits ``_CHECKPOINT_WAIT_MS`` at most and otherwise fails,
+to be tried again. A write refused for a full disk leaves the WAL as large as it grew: it is
+checkpointed and truncated after the writes that succeed (the space was freed) until that is
+done, so the space freed is the host's again; at most every ``_RECLAIM_EVERY_S``, since a reader
+on an old snapshot makes each try fail, and a try after every write held every write off.
 """
 
 from __future__ import annotations
@@ -26,8 +39,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, ParamSpec, Self, TypeVar, cast
@@ -67,6 +82,10 @@ __all__ = [
 
 IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
 log = logging.getLogger("deconflict.store")
+
+_CHECKPOINT_EVERY_S = 10.0  # how often the lease holder's tick truncates SQLite's WAL
+_RECLAIM_EVERY_S = 1.0  # how often, after a write refused for a full disk, until it is done
+_CHECKPOINT_WAIT_MS = 100  # the longest a checkpoint waits for readers, holding writers off
 
 
 def insert_with_unit(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -193,7 +212,12 @@ class SqlTransactions:
     _TURN_READS: ClassVar[tuple[tuple[str, str, Callable[[list[Any]], Any]], ...]] = ()
 
     def __init__(
-        self, engine: sa.Engine, what: str = "store", retry: RetryPolicy | None = None
+        self,
+        engine: sa.Engine,
+        what: str = "store",
+        retry: RetryPolicy | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._what = what
@@ -204,7 +228,9 @@ class SqlTransactions:
         # party exists), kept until the unit ends, a savepoint is undone or they are written.
         self._unit_reads: dict[str, Any] = {}
         self._unit_ids: dict[tuple[str, str], str] = {}  # ids the unit's writes deferred rows of
-        self._reclaim_due = False  # a write was refused for a full disk: see reclaim_space
+        self._reclaim_due = False  # a write was refused for a full disk, the WAL not truncated
+        self._monotonic = monotonic  # when checkpoints are tried (see checkpoint)
+        self._checkpoint_tried_at = -math.inf
         self.retry = retry if retry is not None else RetryPolicy()
         watch(engine)
 
@@ -218,7 +244,7 @@ class SqlTransactions:
         """Another store on this one's database, sharing its engine (and pool) but none of its
         state: for a thread of its own, such as the lease renewal beside the detector's work.
         Closing it leaves the engine to this store."""
-        twin = type(self)(self._engine, self._what, self.retry)
+        twin = type(self)(self._engine, self._what, self.retry, monotonic=self._monotonic)
         twin._owns_engine = False
         return twin
 
@@ -450,43 +476,65 @@ class SqlTransactions:
             self._take_write_turn(connection, announce=False)
             yield connection
 
+    def checkpoint(self) -> None:
+        """Copy SQLite's WAL into the database and truncate it, if ``_CHECKPOINT_EVERY_S``
+        has passed since the last try (see the module's docstring for why); PostgreSQL
+        manages its own."""
+        self._checkpoint(_CHECKPOINT_EVERY_S)
+
     @contextlib.contextmanager
     def _space_watched(self) -> Iterator[None]:
         """Around a write transaction of its own: once one is refused for a full disk, the
-        WAL is checkpointed and truncated at once (which may fail too: the disk is full) and
-        after each write that succeeds until that is done, so the space freed meanwhile is
-        returned to the host rather than kept by the WAL."""
+        WAL is checkpointed and truncated after the writes that succeed until that is done, so
+        the space freed meanwhile is returned to the host rather than kept by the WAL. Not
+        after a refused one: the disk is full then, and the checkpoint, which writes the WAL's
+        pages into the database, mostly fails as the write did. The first write that succeeds
+        after a refusal tries at once (space was freed: the likeliest moment), the others at
+        most every ``_RECLAIM_EVERY_S``."""
         try:
             yield
         except WritesRefused as error:
             if error.full:
                 self._reclaim_due = True
-                self.reclaim_space()
+                self._checkpoint_tried_at = -math.inf  # the next write that succeeds tries
             raise
         if self._reclaim_due:
-            self.reclaim_space()
+            self._checkpoint(_RECLAIM_EVERY_S)
 
-    def reclaim_space(self) -> bool:
-        """Checkpoint SQLite's WAL into the database and truncate it to nothing (PostgreSQL
-        manages its own); whether it was done. Best effort: a failure (the disk still full,
-        a reader still on an old snapshot) is logged, and tried again after the next write."""
-        if self.dialect != "sqlite":
+    def _checkpoint(self, every_s: float) -> None:
+        """Truncate the WAL, unless a try was made less than ``every_s`` ago."""
+        now = self._monotonic()
+        if now - self._checkpoint_tried_at < every_s:
+            return
+        self._checkpoint_tried_at = now
+        if self._truncate_wal():
             self._reclaim_due = False
+
+    def _truncate_wal(self) -> bool:
+        """``PRAGMA wal_checkpoint(TRUNCATE)``, waiting ``_CHECKPOINT_WAIT_MS`` at most for the
+        readers on old snapshots and for the write lock; whether it was done. Best effort: a
+        failure (the disk still full) is logged, a reader still there is not (it is usual)."""
+        if self.dialect != "sqlite":
             return True
         try:
             raw = self._engine.raw_connection()
             try:
                 cursor = raw.cursor()
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                busy = (cursor.fetchone() or (1,))[0]  # (busy, WAL frames, checkpointed)
+                cursor.execute("PRAGMA busy_timeout")
+                wait_ms = (cursor.fetchone() or (0,))[0]  # the connection's, put back below
+                cursor.execute(f"PRAGMA busy_timeout={_CHECKPOINT_WAIT_MS}")
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy = (cursor.fetchone() or (1,))[0]  # (busy, WAL frames, checkpointed)
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
                 cursor.close()
             finally:
                 raw.close()
         except (sqlite3.Error, exc.SQLAlchemyError, OSError) as error:
-            log.warning("could not give the WAL's space back yet: %s", error)
+            log.warning("could not truncate the WAL: %s", error)
             return False
-        self._reclaim_due = busy != 0
-        return not self._reclaim_due
+        return busy == 0
 
     @contextlib.contextmanager
     def read_connection(self, doing: str) -> Iterator[sa.Connection]:

@@ -217,6 +217,6 @@ class LedgerBroken(VerificationFailed):
 
     status = 503
     public = (
-        "the hub's ledger failed its integrity check: it records nothing new until an "
-        "operator repairs it; try again later"
+        "the hub's ledger failed its integrity check: it records nothing new until its "
+        "operator has dealt with it (reads still work)"
     )

@@ -5,8 +5,9 @@ FastAPI writes a route's success and, for a route with parameters, a 422 of its 
 (:mod:`deconflict.api.problems`, ``application/problem+json``), and any route may answer one of
 several statuses: no token (401), a scope it lacks (403), not found or not visible (404), a body
 too large (413) or not JSON (415), a bad value (422, naming the ``field``), too many requests
-(429), a store failure (500) or one for now only (503, with ``Retry-After``). Writes may also
-answer 409 (an id taken, a transition refused); an amendment 412 and 428 (If-Match). This
+(429), a store failure (500) or one for now only (503, with ``Retry-After``; without it, the
+ledger halted until an operator acts). Writes may also answer 409 (an id taken, a transition
+refused); an amendment 412 and 428 (If-Match). This
 module declares them on every operation, with the one ``Problem`` schema, and the bounds the
 edge enforces (:mod:`deconflict.api.edge`) on every parameter: an integer within 64 bits, a
 text within :data:`~deconflict.api.edge.TEXT_MAX` characters. What a route declares itself
@@ -53,6 +54,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 _REF = {"$ref": "#/components/schemas/Problem"}
 _EVERY = (401, 403, 404, 413, 415, 422, 429, 500, 503)
+_WAIT_503 = (
+    "Seconds to wait. Absent when the hub's ledger is halted: that lasts until its operator "
+    "has dealt with it."
+)
 _WRITES = (409,)
 _AMENDS = (412, 428)
 
@@ -64,9 +69,8 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
         "content": {MEDIA_TYPE: {"schema": _REF}},
     }
     if status in (429, 503):
-        response["headers"] = {
-            "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
-        }
+        wait = "Seconds to wait." if status == 429 else _WAIT_503
+        response["headers"] = {"Retry-After": {"description": wait, "schema": {"type": "integer"}}}
     return response
 
 

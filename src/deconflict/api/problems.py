@@ -95,7 +95,9 @@ def _pointer(loc: Sequence[Any]) -> str:
 async def _on_deconflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DeconflictError)
     if isinstance(error, LedgerBroken):  # its message is the operator's (logged once, there)
-        return problem(error.status, error.public, headers={"Retry-After": "60"})
+        # No Retry-After: the halt lasts until an operator acts, and any time given would be a
+        # guess that has clients retry on a timer for as long as that takes.
+        return problem(error.status, error.public)
     if isinstance(error, Retryable):  # raced other writers past every run: for now only
         error = StoreUnavailable(BUSY)
     if isinstance(error, StoreUnavailable):

@@ -139,16 +139,25 @@ def _stopped(signum: int, frame: object) -> None:
 
 
 def _refuse_a_broken_ledger(db: str) -> None:
-    """Before anything starts: LedgerBroken (one paragraph: what is wrong, what to run) if the
-    log no longer extends the newest checkpoint this hub signed, so that no process of it signs
-    a fork of its own log."""
-    from deconflict.errors import LedgerBroken
+    """Before anything starts, the whole log checked (a SQLite file or PostgreSQL alike):
+    LedgerBroken (one paragraph: what is wrong, what to run) if it no longer extends the newest
+    checkpoint this hub signed, so that no process of it signs a fork of its own log, and the
+    hub halted for every process on the database. If it does, a halt the database still holds
+    (the backup restored was taken while halted, or the hub stopped before a repair) is stale:
+    it is lifted, and said in the log."""
+    import logging
+
+    from deconflict.geo.units import rfc3339_micro
     from deconflict.hub import Hub
 
     with Hub.open(db) as hub:
-        problem = hub.ledger.problem()
-    if problem is not None:
-        raise LedgerBroken(problem)
+        lifted = hub.ledger.recheck()
+    if lifted is not None:
+        logging.getLogger("deconflict.ledger").warning(
+            "the whole ledger checks good, so the halt of %s is lifted; it said: %s",
+            rfc3339_micro(lifted.at_s),
+            lifted.reason,
+        )
 
 
 def _check_at_start(db: str) -> None:

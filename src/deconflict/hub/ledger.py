@@ -10,8 +10,13 @@ Before it signs, the hub checks that the log still extends the newest checkpoint
 beside the key, :func:`~deconflict.hub.ledger_key.note_signed`): the whole log the first time in
 a process, then the entries appended since and the signed root. If it does not (entries deleted
 or changed behind the hub's back), signing would fork the log under the hub's own key: the hub
-is then :attr:`HubLedger.broken`, signs nothing and refuses the writes parties ask for
-(:meth:`HubLedger.guard`), and says so once in its log; ``serve`` refuses to start.
+is then halted, and the halt is recorded in the store (why and when), so that every process on
+the database stops, not only the one that found it (an HTTP worker of ``serve --workers N``
+accepted filings onto a log its detector process had found broken while the halt was that
+process's memory). A halted hub signs nothing and refuses the writes parties ask for
+(:meth:`HubLedger.guard`), each process reading the halt at most once a second
+(:data:`HALT_READ_PERIOD_S`) and saying so once in its log; ``serve`` refuses to start, and
+``ledger repair``, or a whole check that holds at ``serve``'s start, lifts it.
 
 Receipts go to those the entry is about: the filer of a notice (for its filing entry) and the
 recipient of a notification, or its relay (for its latest entry, the acknowledgement once there
@@ -22,6 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +40,7 @@ from deconflict.errors import (
     NotYetCommitted,
     VerificationFailed,
 )
+from deconflict.geo.units import rfc3339_micro
 from deconflict.hub.clock import Clock
 from deconflict.hub.ledger_audit import Finding, cross_check
 from deconflict.hub.ledger_key import load_signer, newest_signed, note_signed, signed_path
@@ -50,6 +59,7 @@ from deconflict.ledger import (
 )
 from deconflict.model.ids import record_key
 from deconflict.store import Store
+from deconflict.store.ledger_base import AuditData, Halt, Snapshot
 
 __all__ = ["Audit", "HubLedger"]
 
@@ -70,6 +80,11 @@ class Audit:
 #: :mod:`deconflict.store.ledger_private`.
 DIGEST_PERIOD_S = 300.0
 
+#: How long a process trusts what it last read of the store's halt (seconds, monotonic): every
+#: write a party asks for is guarded, and one short read a second is nothing beside them, while
+#: a halt recorded by another process stops this one's writes within that second.
+HALT_READ_PERIOD_S = 1.0
+
 
 class HubLedger:
     """Checkpoints, proofs, receipts and openings over one store's ledger."""
@@ -80,13 +95,16 @@ class HubLedger:
         clock: Clock,
         key_path: Path | None = None,
         digest_period_s: float = DIGEST_PERIOD_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._clock = clock
         self._key_path = key_path
         self._signer: Signer | None = None
         self.digest_period_s = digest_period_s
-        self._broken: str | None = None
+        self._monotonic = monotonic  # times the halt's reads, never the hub's clock
+        self._halt: Halt | None = None  # as last read from the store ...
+        self._halt_read_at = -math.inf  # ... at this monotonic time
         self._checked_whole = False  # the whole log checked once in this process
 
     @property
@@ -144,14 +162,28 @@ class HubLedger:
 
     @property
     def broken(self) -> str | None:
-        """Why this hub will not sign (the log does not extend what it signed), or None."""
-        return self._broken
+        """Why the hub is halted (a process on its database found the log no longer extends
+        what it signed), or None: as the store says, read again once :data:`HALT_READ_PERIOD_S`
+        has passed since the last read."""
+        if self._monotonic() - self._halt_read_at >= HALT_READ_PERIOD_S:
+            self._learn(self._store.ledger_halt())
+        return None if self._halt is None else self._halt.reason
 
     def guard(self) -> None:
-        """LedgerBroken if this hub found its log broken: a write a party asks for, which
-        would append to it, is refused until an operator acts."""
-        if self._broken is not None:
-            raise LedgerBroken(self._broken)
+        """LedgerBroken while the hub is halted: a write a party asks for, which would append
+        to a log no longer extending what was signed, is refused until an operator acts."""
+        reason = self.broken
+        if reason is not None:
+            raise LedgerBroken(reason)
+
+    def _learn(self, halt: Halt | None) -> None:
+        """Keep what the store holds of the halt, now; a halt new to this process is said once
+        in its log (whichever process found it), and so is its lifting."""
+        if halt is not None and self._halt is None:
+            log.error("%s", halt.reason)
+        elif halt is None and self._halt is not None:
+            log.warning("the ledger's halt is lifted: this hub signs and takes writes again")
+        self._halt, self._halt_read_at = halt, self._monotonic()
 
     def _verifier(self) -> Verifier:
         return Verifier.parse(self.public_key)
@@ -176,45 +208,64 @@ class HubLedger:
         at least as many entries, none of them missing, each appended since hashing to its
         stored leaf, and the signed prefix giving the signed root. The whole log (every entry
         against its leaf, every stored hash, the signed root recomputed) when ``whole``, and
-        the first time in a process. Found broken, the hub stays so (:attr:`broken`) and says
-        so once, in its log."""
+        the first time in a process. Found broken, the hub is halted for every process on its
+        store (:attr:`broken`) until an operator acts."""
         self.guard()
         found = self._found(whole or not self._checked_whole)
         if found is not None:
             raise self._fail(found)
         self._checked_whole = True
 
-    def problem(self) -> str | None:
-        """What :meth:`check` would find over the whole log, explained for the operator (what
-        is wrong, what to run), or None; nothing is noted or logged (``serve`` asks it before it
-        starts, and refuses with it)."""
-        found = self._found(whole=True)
+    def problem(self, snapshot: Snapshot | None = None) -> str | None:
+        """What :meth:`check` would find over the whole log (``snapshot``, by default read
+        now), explained for the operator (what is wrong, what to run), or None; nothing is
+        recorded or logged."""
+        found = self._found(whole=True, snapshot=snapshot)
         return None if found is None else self._explain(found)
 
-    def _found(self, whole: bool) -> str | None:
+    def recheck(self) -> Halt | None:
+        """The whole log checked again, as ``serve`` does before it starts. Good, the hub may
+        run: a halt the store holds (a stale one, or one an operator dealt with by restoring a
+        backup) is lifted, and returned for the caller to say. Broken, LedgerBroken explaining
+        it, and the hub halted for every process on its store (another ``serve`` on the same
+        database included); not logged, since the caller says it."""
+        found = self._found(whole=True)
+        if found is None:
+            return self._lift()
+        reason = self._explain(found)
+        self._store.ledger_record_halt(reason, self._clock.now())
+        raise LedgerBroken(reason)
+
+    def _lift(self) -> Halt | None:
+        lifted = self._store.ledger_lift_halt()
+        self._halt, self._halt_read_at = None, self._monotonic()
+        return lifted
+
+    def _found(self, whole: bool, snapshot: Snapshot | None = None) -> str | None:
         try:
-            return self._problem(whole)
+            return self._problem(whole, snapshot)
         except LedgerBroken as error:  # the record of what was signed is unreadable
             return str(error)
 
-    def _problem(self, whole: bool) -> str | None:
+    def _problem(self, whole: bool, snapshot: Snapshot | None) -> str | None:
         held = self._held()
         if held is None:
             return None
         signed, note = held
-        size = self._store.ledger_size()
-        if size < signed.size:
-            return (
-                f"the log holds {size} entries, but this hub signed a checkpoint of "
-                f"{signed.size}: entries were deleted from its end"
-            )
         if whole:
-            entries, nodes, size = self._store.ledger_snapshot()  # one snapshot: see there
+            # One snapshot: read apart, another process's appends in between look like
+            # entries missing from the log.
+            entries, nodes, size = snapshot or self._store.ledger_snapshot()
+            if size < signed.size:
+                return _cut_short(size, signed.size)
             try:
                 verify_log(entries, nodes, size, [note], self._verifier())
             except VerificationFailed as error:
                 return str(error)
             return None
+        size = self._store.ledger_size()
+        if size < signed.size:
+            return _cut_short(size, signed.size)
         # Each tick: what costs O(log n), not what the log has grown by (reading and hashing
         # every entry since the last signature held the detector's thread for tens of ms a
         # second at 500 notices/s). The signed entry at the end must be there, and the signed
@@ -247,17 +298,18 @@ class HubLedger:
         )
 
     def _fail(self, problem: str) -> LedgerBroken:
-        """Note the log broken (logged once) and the error that says so."""
-        if self._broken is None:
-            self._broken = self._explain(problem)
-            log.error("%s", self._broken)
-        return LedgerBroken(self._broken)
+        """Halt the hub for every process on its store (kept as the first finding recorded, and
+        logged once here) and the error that says so."""
+        halt = self._store.ledger_record_halt(self._explain(problem), self._clock.now())
+        self._learn(halt)  # this one, or the one another process recorded first
+        return LedgerBroken(halt.reason)
 
     def repair(self) -> str:
         """Rebuild what is derived (each entry's leaf hash from the entry, the subtree hashes
         above) when, and only when, the entries themselves still give the root this hub signed:
         what was signed is never rewritten, and an entry deleted or changed is never made up.
-        What was done; VerificationFailed (nothing written) otherwise."""
+        What was done (the hub's halt lifted, for every process on its store); VerificationFailed
+        (nothing written) otherwise."""
         entries = self._store.ledger_entries()
         for position, (index, _) in enumerate(entries):
             if index != position:
@@ -279,33 +331,32 @@ class HubLedger:
         problem = self.problem()
         if problem is not None:  # pragma: no cover - the leaves were just checked against it
             raise VerificationFailed(problem)
-        self._broken = None
+        lifted = self._lift()
         self._checked_whole = True
         signed = (
             "" if held is None else f"; it extends the signed checkpoint of size {held[0].size}"
         )
+        halt = "" if lifted is None else f"; the halt of {rfc3339_micro(lifted.at_s)} is lifted"
         return (
             f"rebuilt the ledger's hashes over {tree.size} entries ({changed} leaf hashes "
-            f"changed){signed}"
+            f"changed){signed}{halt}"
         )
 
     def export(self) -> dict[str, object]:
         """Everything an investigation needs, as JSON values: every entry (and whether it
         hashes to its stored leaf), the parties' private entries, the checkpoints kept and the
-        one noted beside the key, and what ``verify`` and the signing check find."""
-        leaves = {i: h for (level, i), h in self._store.ledger_nodes().items() if level == 0}
-        entries = []
-        for index, body in self._store.ledger_entries():
-            stored = leaves.get(index)
-            entries.append(
-                {
-                    "index": index,
-                    "entry": body.decode(),
-                    "leaf": None if stored is None else stored.hex(),
-                    "hashes_to_leaf": stored == leaf_hash(body),
-                }
-            )
+        one noted beside the key, and what ``verify`` and the signing check find: all of the
+        store read at once (one snapshot), so that each part tells of the same log."""
         data = self._store.ledger_audit_data()
+        entries = [
+            {
+                "index": e.index,
+                "entry": e.body.decode(),
+                "leaf": None if e.leaf is None else e.leaf.hex(),
+                "hashes_to_leaf": e.leaf == leaf_hash(e.body),
+            }
+            for e in data.entries
+        ]
         private = [
             {
                 "party": p.party,
@@ -320,17 +371,15 @@ class HubLedger:
         signed = None
         if self._key_path is not None and signed_path(self._key_path).exists():
             signed = signed_path(self._key_path).read_text(encoding="utf-8", errors="replace")
-        audit = self.audit()
+        audit = self._audit(data, self._verifier())
         return {
             "entries": entries,
             "private_entries": private,
-            "checkpoints": [
-                {"size": size, "note": note} for size, note in self._store.ledger_checkpoints()
-            ],
+            "checkpoints": [{"size": size, "note": note} for size, note in data.checkpoints],
             "signed": {"newest_signed_note": signed},
             "findings": {
                 "log": audit.log_problem,
-                "signing": self.problem(),
+                "signing": self.problem(data.snapshot()),
                 "differs": [str(f) for f in audit.findings],
             },
         }
@@ -441,10 +490,13 @@ class HubLedger:
         """Recompute the whole log and check every kept checkpoint (and the newest this hub
         noted beside its key, if there is one) against ``verifier`` (by default the registered
         public key's: no key file needed); then cross-check every record the store serves
-        against the entries, both ways (:func:`~deconflict.hub.ledger_audit.cross_check`)."""
-        entries, nodes, _size = self._store.ledger_snapshot()
-        checking = Verifier.parse(self.public_key) if verifier is None else verifier
-        notes = self.checkpoints()
+        against the entries, both ways (:func:`~deconflict.hub.ledger_audit.cross_check`), all
+        read from the store at once."""
+        checking = self._verifier() if verifier is None else verifier
+        return self._audit(self._store.ledger_audit_data(), checking)
+
+    def _audit(self, data: AuditData, checking: Verifier) -> Audit:
+        notes = [note for _size, note in data.checkpoints]
         if self._key_path is not None and signed_path(self._key_path).exists():
             try:
                 found = newest_signed(self._key_path, checking)
@@ -452,17 +504,12 @@ class HubLedger:
                 return Audit(None, str(error))
             if found is not None:
                 notes.append(found[1])
+        entries, nodes, size = data.snapshot()
         try:
-            report = verify_log(
-                entries,
-                nodes,
-                len(entries) if not entries else entries[-1][0] + 1,
-                notes,
-                checking,
-            )
+            report = verify_log(entries, nodes, size, notes, checking)
         except VerificationFailed as error:
             return Audit(None, str(error))
-        return Audit(report, None, cross_check(self._store.ledger_audit_data()))
+        return Audit(report, None, cross_check(data))
 
     def verify(self, verifier: Verifier | None = None) -> LogReport:
         """:meth:`audit`, raising VerificationFailed with the first problem (and how many
@@ -476,3 +523,10 @@ class HubLedger:
             also = f" (and {more} more)" if more else ""
             raise VerificationFailed(f"the store and its ledger differ: {audit.findings[0]}{also}")
         return report
+
+
+def _cut_short(size: int, signed: int) -> str:
+    return (
+        f"the log holds {size} entries, but this hub signed a checkpoint of {signed}: entries "
+        "were deleted from its end"
+    )

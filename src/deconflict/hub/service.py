@@ -14,6 +14,7 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -85,13 +86,20 @@ class Hub:
     """The deconfliction hub over one store and one clock."""
 
     def __init__(
-        self, store: Store, clock: Clock | None = None, ledger_key: Path | None = None
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        ledger_key: Path | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``monotonic`` times how long the ledger trusts what it last read of the store's
+        halt (:class:`~deconflict.hub.ledger.HubLedger`), never the hub's own clock."""
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements)
-        self.ledger = HubLedger(store, self._clock, ledger_key)
+        self.ledger = HubLedger(store, self._clock, ledger_key, monotonic=monotonic)
         self._log = LogConsumer(store, self._detector, self._agreements, self._clock)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
@@ -99,14 +107,19 @@ class Hub:
 
     @classmethod
     def open(
-        cls, target: str | Path, clock: Clock | None = None, ledger_key: Path | None = None
+        cls,
+        target: str | Path,
+        clock: Clock | None = None,
+        ledger_key: Path | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Hub:
         """A hub on the store ``target`` names: a SQLite file path (created as needed) or a
         ``postgresql://`` URL; the schema is migrated to the newest revision. Its ledger key
         file is ``ledger_key``, by default the ``ledger-key`` setting's (see
         :func:`deconflict.settings.ledger_key_path`)."""
         key = ledger_key if ledger_key is not None else ledger_key_path(str(target))
-        return cls(open_store(target), clock, key)
+        return cls(open_store(target), clock, key, monotonic=monotonic)
 
     def close(self) -> None:
         self._log.close()
@@ -404,9 +417,10 @@ class Hub:
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended at
         their last volume end) and escalate notifications whose acknowledgement deadline passed;
-        then digest and sign the ledger, unless it no longer extends what this hub signed
-        (``ledger.broken``): then it signs nothing, and the rest goes on (a party is still
-        warned of what the hub already holds, safety first)."""
+        then digest and sign the ledger, unless the hub is halted (``ledger.broken``: a process
+        on its store found the log no longer extends what it signed): then it signs nothing,
+        and the rest goes on (a party is still warned of what the hub already holds, safety
+        first)."""
         now = self._clock.now()
         report = TickReport()
         for notice in self._moved_by_time(now):
@@ -429,13 +443,13 @@ class Hub:
                 escalated = notification.escalate(now)
                 self._store.update_notification(escalated, "escalated")
                 report.escalated.append(escalated)
-        if self.ledger.broken is None:  # else it signs nothing (said once, in the log)
+        if self.ledger.broken is None:  # else it signs nothing (said once, in each log)
             try:
                 self.ledger.check()  # before the digests: nothing appended to a broken log
                 self.ledger.digest()  # once a period, each party's private entries
                 self.ledger.checkpoint(checked=True)  # at every tick the log has grown
             except LedgerBroken:
-                pass  # logged once by the ledger; the rest of the hub's work goes on
+                pass  # halted, and logged, by the ledger; the rest of the hub's work goes on
         return report
 
     def _moved_by_time(self, now: float) -> list[Notice]:

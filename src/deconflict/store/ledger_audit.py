@@ -1,4 +1,5 @@
-"""The full audit's one read: every ledger entry and every record the store serves.
+"""The full audit's one read: every ledger entry, stored hash and checkpoint, and every record
+the store serves.
 
 ``ledger verify`` compares the two both ways (:func:`deconflict.hub.ledger_audit.cross_check`,
 pure). That comparison must see one state of the store, so everything is read in one read
@@ -17,7 +18,7 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_base import AuditData, AuditEntry, PrivateAuditEntry, Row
 from deconflict.store.ledger_private import PERIOD_CURSOR
-from deconflict.store.ledger_sql import SqlLedger
+from deconflict.store.ledger_sql import SqlLedger, subtrees
 
 __all__ = ["SqlLedgerAudit"]
 
@@ -28,6 +29,8 @@ _ENTRIES = sa.select(_e.idx, _e.type, _e.subject, _e.body, _e.leaf, _e.salt, _e.
 _PRIVATE = sa.select(
     _p.seq, _p.party, _p.type, _p.subject, _p.body, _p.leaf, _p.salt, _p.content, _p.digest_idx
 ).order_by(_p.seq)
+_k = lt.ledger_checkpoints.c
+_CHECKPOINTS = sa.select(_k.size, _k.note).order_by(_k.id)
 _TABLES = {
     "parties": t.parties,
     "agreements": t.agreements,
@@ -83,8 +86,15 @@ class SqlLedgerAudit(SqlLedger):
             tables = {name: _rows(c, table) for name, table in _TABLES.items()}
             cursor = t.cursors.c
             period = c.execute(sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR)).scalar()
+            nodes = {(0, e.index): e.leaf for e in entries if e.leaf is not None}
+            nodes.update(subtrees(c))
             return AuditData(
-                entries, private, **tables, digest_period=None if period is None else int(period)
+                entries,
+                private,
+                **tables,
+                digest_period=None if period is None else int(period),
+                nodes=nodes,
+                checkpoints=[(int(r.size), str(r.note)) for r in c.execute(_CHECKPOINTS)],
             )
 
         return self._reading("reading the store and its ledger for an audit", work)

@@ -2,7 +2,8 @@
 
 Entries themselves are appended by the store inside each write's own transaction (never through
 this interface); these methods read the log and its proofs, and keep checkpoints, commitment
-openings and the registered public key. Every :class:`~deconflict.store.base.Store` is a
+openings, the registered public key and the halt (a log found broken stops every process on the
+database, not only the one that found it). Every :class:`~deconflict.store.base.Store` is a
 ``LedgerStore``.
 """
 
@@ -15,10 +16,23 @@ from typing import Any
 from deconflict.ledger import Opening
 from deconflict.ledger.merkle import NodeKey
 
-__all__ = ["AuditData", "AuditEntry", "LedgerStore", "PrivateAuditEntry", "Row"]
+__all__ = ["AuditData", "AuditEntry", "Halt", "LedgerStore", "PrivateAuditEntry", "Row", "Snapshot"]
 
 #: A stored record as its table holds it (column name to value).
 Row = dict[str, Any]
+
+#: What a whole check of the log recomputes: every entry (index, body), every stored hash (the
+#: leaves and the subtrees above them) and the size.
+Snapshot = tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """Why the hub is halted (the operator's paragraph: what is wrong, what to run) and since
+    when (``at_s``, the hub's clock): it signs nothing and refuses the writes parties ask for."""
+
+    reason: str
+    at_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,15 @@ class AuditData:
     notifications: list[Row] = field(default_factory=list)
     #: the last period whose digests were appended (one per party), None before the first
     digest_period: int | None = None
+    #: every stored hash: each entry's leaf and the subtrees above them
+    nodes: dict[NodeKey, bytes] = field(default_factory=dict)
+    #: (size, signed note) of every kept checkpoint, oldest first
+    checkpoints: list[tuple[int, str]] = field(default_factory=list)
+
+    def snapshot(self) -> Snapshot:
+        """The log as :meth:`LedgerStore.ledger_snapshot` reads it, from this same read."""
+        size = self.entries[-1].index + 1 if self.entries else 0
+        return [(e.index, e.body) for e in self.entries], self.nodes, size
 
 
 class LedgerStore(ABC):
@@ -107,8 +130,9 @@ class LedgerStore(ABC):
 
     @abstractmethod
     def ledger_audit_data(self) -> AuditData:
-        """Every entry and every record the store serves, in one read (one snapshot), for the
-        full audit's cross-check (:func:`deconflict.hub.ledger_audit.cross_check`)."""
+        """Every entry, stored hash and kept checkpoint, and every record the store serves, in
+        one read (one snapshot): the full audit recomputes the log and cross-checks the records
+        (:func:`deconflict.hub.ledger_audit.cross_check`) over one state of the store."""
 
     @abstractmethod
     def ledger_entries(self) -> list[tuple[int, bytes]]:
@@ -122,7 +146,7 @@ class LedgerStore(ABC):
         was signed."""
 
     @abstractmethod
-    def ledger_snapshot(self) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
+    def ledger_snapshot(self) -> Snapshot:
         """Every entry, every stored hash and the size, read in one transaction: what a whole
         check recomputes (read apart, another process's appends in between look like entries
         missing from the log)."""
@@ -172,3 +196,17 @@ class LedgerStore(ABC):
     def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
         """(size, signed note) of at most ``limit`` kept checkpoints of ``since_size`` or more,
         oldest first."""
+
+    @abstractmethod
+    def ledger_halt(self) -> Halt | None:
+        """The halt the store holds, if any (one short read: every process asks, about once a
+        second)."""
+
+    @abstractmethod
+    def ledger_record_halt(self, reason: str, at_s: float) -> Halt:
+        """Halt the hub for every process on the store, unless it is halted already; the halt
+        held (the first recorded, whose reason and time are kept)."""
+
+    @abstractmethod
+    def ledger_lift_halt(self) -> Halt | None:
+        """Lift the halt: the one lifted, or None if there was none."""

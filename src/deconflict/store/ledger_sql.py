@@ -1,10 +1,11 @@
-"""The ledger in the SQL store: the read side, checkpoints and the registered key.
+"""The ledger in the SQL store: the read side, checkpoints, the registered key and the halt.
 
 Entries are appended by :mod:`deconflict.store.ledger_append`, in the same transaction as the
 change each records. :class:`SqlLedger` is the read side the hub uses (proofs in one query each,
-entries, checkpoints, openings, the registered public key); :class:`~deconflict.store.sql.SqlStore`
-inherits it. A root or proof that needs subtree hashes not built yet builds them first
-(:mod:`deconflict.store.ledger_tree`, one write transaction), then reads again.
+entries, checkpoints, openings, the registered public key, the halt);
+:class:`~deconflict.store.sql.SqlStore` inherits it. A root or proof that needs subtree hashes
+not built yet builds them first (:mod:`deconflict.store.ledger_tree`, one write transaction),
+then reads again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from deconflict.ledger.merkle import NodeKey
 from deconflict.store import ledger_append
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
-from deconflict.store.ledger_base import LedgerStore
+from deconflict.store.ledger_base import Halt, LedgerStore, Snapshot
 from deconflict.store.ledger_entries import (
     NOTICE,
     NOTIFICATION,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
     from deconflict.store.retry import RetryPolicy
 
-__all__ = ["SqlLedger", "subject_of"]
+__all__ = ["SqlLedger", "subject_of", "subtrees"]
 
 _BUILD_LEAVES = 4096  # leaves whose subtree hashes one write transaction stores
 
@@ -61,6 +62,8 @@ _LEVEL_1 = 1 << NODE_LEVEL_SHIFT
 _SIZE = sa.select(sa.func.max(_e.idx))
 _k = lt.ledger_public_keys.c
 _FIRST_KEY = sa.select(_k.verifier_key).order_by(_k.created_at_s, _k.name).limit(1)
+_h = lt.ledger_halt.c
+_HALT = sa.select(_h.reason, _h.at_s)
 
 
 # The entry that records a notification's delivery, by its link (migration 0012).
@@ -105,9 +108,19 @@ def _size(c: sa.Connection) -> int:
 def _nodes(c: sa.Connection) -> dict[NodeKey, bytes]:
     leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
     found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
-    rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
-    found.update((node_key(row.node), bytes(row.hash)) for row in rows)
+    found.update(subtrees(c))
     return found
+
+
+def subtrees(c: sa.Connection) -> dict[NodeKey, bytes]:
+    """Every stored subtree hash above the leaves (the leaves are kept with their entries)."""
+    rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
+    return {node_key(row.node): bytes(row.hash) for row in rows}
+
+
+def _halt(c: sa.Connection) -> Halt | None:
+    row = c.execute(_HALT).first()
+    return None if row is None else Halt(str(row.reason), float(row.at_s))
 
 
 class SqlLedger(LedgerStore):
@@ -238,8 +251,8 @@ class SqlLedger(LedgerStore):
         entries, the subtrees above them in ``ledger_nodes``."""
         return self._reading("reading the ledger's hashes", _nodes)
 
-    def ledger_snapshot(self) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
-        def work(c: sa.Connection) -> tuple[list[tuple[int, bytes]], dict[NodeKey, bytes], int]:
+    def ledger_snapshot(self) -> Snapshot:
+        def work(c: sa.Connection) -> Snapshot:
             rows = c.execute(sa.select(_e.idx, _e.body).order_by(_e.idx)).all()
             entries = [(int(row.idx), str(row.body).encode()) for row in rows]
             return entries, _nodes(c), _size(c)
@@ -373,3 +386,27 @@ class SqlLedger(LedgerStore):
             return [(int(row.size), str(row.note)) for row in rows]
 
         return self._reading("reading the checkpoints", work)
+
+    def ledger_halt(self) -> Halt | None:
+        return self._reading("reading whether the hub is halted", _halt)
+
+    def ledger_record_halt(self, reason: str, at_s: float) -> Halt:
+        def run() -> Halt:
+            with self.write_connection("halting the hub") as c:
+                held = _halt(c)
+                if held is not None:
+                    return held
+                c.execute(sa.insert(lt.ledger_halt).values(id=1, reason=reason, at_s=at_s))
+                return Halt(reason, at_s)
+
+        return self.retry.run(run)
+
+    def ledger_lift_halt(self) -> Halt | None:
+        def run() -> Halt | None:
+            with self.write_connection("lifting the hub's halt") as c:
+                held = _halt(c)
+                if held is not None:
+                    c.execute(sa.delete(lt.ledger_halt))
+                return held
+
+        return self.retry.run(run)

@@ -16,6 +16,8 @@ filing inserts no index key here.
 verifier key the log is signed with, whose private half lives in a key file, never here.
 ``ledger_keys`` is where hubs before 0003 kept the private key; the first hub to open such a log
 moves it to its key file and erases it (see :mod:`deconflict.hub.ledger_key`).
+``ledger_halt`` (migration 0016) holds at most one row: why and since when the hub is halted, for
+every process on the database (see :meth:`deconflict.hub.ledger.HubLedger.guard`).
 
 On SQLite both keys are ``INTEGER PRIMARY KEY`` (the rowid: each row stored once, not also in an
 index on its key); on PostgreSQL ``BIGINT``.
@@ -32,6 +34,7 @@ __all__ = [
     "SUBJECT_INDEXED",
     "ledger_checkpoints",
     "ledger_entries",
+    "ledger_halt",
     "ledger_keys",
     "ledger_nodes",
     "ledger_private",
@@ -106,6 +109,15 @@ ledger_public_keys = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("verifier_key", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
+)
+
+ledger_halt = sa.Table(
+    "ledger_halt",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # always 1: one row
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("at_s", Time, nullable=False),
+    sa.CheckConstraint("id = 1", name="ck_ledger_halt_one_row"),
 )
 
 # A party's private entries (migration 0013): what concerns its own plans (a conflict with a plan,

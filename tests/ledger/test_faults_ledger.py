@@ -458,6 +458,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
     edit(  # as it was before plans were recorded
         path,
         "DELETE FROM ledger_private WHERE type LIKE 'plan.%'",
+        "DROP TABLE ledger_halt",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)

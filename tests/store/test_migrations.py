@@ -1,7 +1,8 @@
 """Migrations from earlier heads, on SQLite and PostgreSQL: a database at 0004 opened now gains
 the conflicts table's indexes by record (0005); a ledger at 0005 keeps its leaf hashes in its
 entries' rows (0006), and proofs and audits of it are unchanged; notice versions at 0008 gain
-the links to their ledger entries (0009)."""
+the links to their ledger entries (0009); the hub's halt is kept from 0016 on, and dropped with
+it."""
 
 from __future__ import annotations
 
@@ -254,4 +255,34 @@ def test_webhooks_before_0014_keep_their_secret_until_sealed(store_target):
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT party, secret FROM webhooks")).all()
     assert [tuple(r) for r in rows] == [("US", "old-secret-0123456789")]
+    engine.dispose()
+
+
+def test_the_halt_comes_with_0016_and_goes_with_its_downgrade(store_target):
+    """At 0016 the store keeps one halt, the first recorded, until it is lifted; taken back to
+    0015 the table is gone (an older hub finds a broken log at its own first check), and opened
+    again it is back, empty."""
+    store = open_store(store_target)
+    try:
+        assert store.ledger_halt() is None
+        first = store.ledger_record_halt("the log was cut", T0)
+        assert store.ledger_record_halt("found again", T0 + 1) == first
+        assert store.ledger_halt() == first
+    finally:
+        store.close()
+    engine = _engine(store_target)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+    assert "ledger_halt" not in sa.inspect(engine).get_table_names()
+    store = open_store(store_target)
+    try:
+        assert store.ledger_halt() is None
+        store.ledger_record_halt("the log was cut", T0)
+        assert store.ledger_lift_halt() == first
+        assert store.ledger_lift_halt() is None
+    finally:
+        store.close()
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()

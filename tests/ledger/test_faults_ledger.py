@@ -389,6 +389,29 @@ def test_export_writes_the_evidence(made, capsys, tmp_path):
     assert (out_dir / "entries.json").stat().st_mode & 0o077 == 0
 
 
+def test_export_reads_the_store_once(made, capsys, tmp_path, monkeypatch):
+    """``ledger export`` reads the store in one snapshot (its audit data), so its entries, its
+    checkpoints, what verify finds and what the signing check finds all tell of one log; here
+    a subtree hash zeroed, which both checks name."""
+    from deconflict.store import SqlStore
+
+    path, _ = made
+    _signed_everything(path)
+    edit(path, "UPDATE ledger_nodes SET hash = zeroblob(32)")
+    reads = []
+    read = SqlStore.ledger_audit_data
+    monkeypatch.setattr(SqlStore, "ledger_audit_data", lambda self: reads.append(1) or read(self))
+    for apart in ("ledger_entries", "ledger_nodes", "ledger_snapshot", "ledger_checkpoints"):
+        monkeypatch.setattr(SqlStore, apart, lambda self, apart=apart: pytest.fail(apart))
+    out_dir = tmp_path / "evidence"
+    code, _, _ = run(capsys, "ledger", "export", "--db", path, "--out", out_dir)
+    assert (code, len(reads)) == (0, 1)
+    findings = json.loads((out_dir / "findings.json").read_text())
+    assert "the hashes over entries 0..1 were changed" in findings["log"]
+    assert "the hashes over entries 0..1 were changed" in findings["signing"]
+    assert json.loads((out_dir / "checkpoints.json").read_text())
+
+
 def _rehash(db) -> None:
     """A thorough tamperer: every stored hash recomputed from the (changed) entries."""
     from deconflict.ledger import MemoryTree, leaf_hash

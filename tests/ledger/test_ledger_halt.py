@@ -5,12 +5,14 @@ broken behind its back (an SQL edit), as the detector process and the HTTP worke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.disk import remount, small_filesystem
 from tests.hub.scenario import make_hub, vol
 
 from deconflict.cli.main import main
@@ -58,7 +60,7 @@ def two_hubs(target: str) -> tuple[Hub, Ticks, Hub, Ticks]:
 def execute(target: str, statement: str, **params: object) -> None:
     """An SQL statement run behind the hubs' backs (SQLite file or PostgreSQL URL)."""
     if not target.startswith("postgresql"):
-        with sqlite3.connect(target) as db:
+        with contextlib.closing(sqlite3.connect(target)) as db, db:
             db.execute(statement, params)
         return
     engine = sa.create_engine(postgres_url(target))
@@ -223,6 +225,23 @@ def test_serve_says_what_halt_it_lifted(tmp_path, monkeypatch, caplog):
         assert serve(monkeypatch, target)[0] == 0
     assert "the halt of 1970-01-01T00:00:05" in caplog.text
     assert "it said: restored" in caplog.text
+
+
+def test_the_start_check_on_a_read_only_store_says_what_it_finds(tmp_path):
+    """security.md §4.4: on a store that takes no writes (its filesystem mounted read-only)
+    serve's whole check writes only to lift a halt there is, so a good log checks good; and a
+    broken one is refused for what it is, not for the halt it cannot record."""
+    with small_filesystem(tmp_path / "disk") as disk:
+        target = signed_store(disk)
+        remount(disk, read_only=True)
+        with Hub.open(target) as hub:
+            assert hub.ledger.recheck() is None
+        remount(disk, read_only=False)
+        with Hub.open(target) as hub:
+            cut_last_signed_entry(target, hub)
+        remount(disk, read_only=True)
+        with Hub.open(target) as hub, pytest.raises(LedgerBroken, match="deleted from its end"):
+            hub.ledger.recheck()
 
 
 @pytest.mark.postgres

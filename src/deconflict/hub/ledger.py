@@ -25,6 +25,7 @@ is one). Only the filer may open a notice's commitment. Anything else is NotFoun
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -39,6 +40,7 @@ from deconflict.errors import (
     NotFound,
     NotYetCommitted,
     VerificationFailed,
+    WritesRefused,
 )
 from deconflict.geo.units import rfc3339_micro
 from deconflict.hub.clock import Clock
@@ -233,7 +235,8 @@ class HubLedger:
         if found is None:
             return self._lift()
         reason = self._explain(found)
-        self._store.ledger_record_halt(reason, self._clock.now())
+        with contextlib.suppress(WritesRefused):  # no process can append to it then either
+            self._store.ledger_record_halt(reason, self._clock.now())
         raise LedgerBroken(reason)
 
     def _lift(self) -> Halt | None:

@@ -209,4 +209,5 @@ class LedgerStore(ABC):
 
     @abstractmethod
     def ledger_lift_halt(self) -> Halt | None:
-        """Lift the halt: the one lifted, or None if there was none."""
+        """Lift the halt: the one lifted, or None if there was none (and nothing is written,
+        so that a store that takes no writes is still served)."""

@@ -402,6 +402,9 @@ class SqlLedger(LedgerStore):
         return self.retry.run(run)
 
     def ledger_lift_halt(self) -> Halt | None:
+        if self.ledger_halt() is None:  # nothing to write: a read-only store is served
+            return None
+
         def run() -> Halt | None:
             with self.write_connection("lifting the hub's halt") as c:
                 held = _halt(c)

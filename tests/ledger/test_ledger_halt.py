@@ -124,6 +124,24 @@ def test_a_log_one_hub_finds_broken_stops_the_other_hubs_filings_within_a_second
         worker.close()
 
 
+def test_a_log_cut_between_the_tick_check_and_its_signature_halts_the_hub(tmp_path):
+    """The tick checks the log, then digests, then signs: entries cut in between are found at
+    the signature (a smaller log has no consistency proof to ask for), and the hub is halted,
+    rather than the tick failing with an error about the proof."""
+    target = signed_store(tmp_path)
+    detector, _, worker, worker_ticks = two_hubs(target)
+    try:
+        detector.ledger.check()
+        cut_last_signed_entry(target, detector)
+        with pytest.raises(LedgerBroken, match="entries were deleted from its end"):
+            detector.ledger.checkpoint(checked=True)
+        worker_ticks.now = HALT_READ_PERIOD_S
+        assert worker.ledger.broken is not None
+    finally:
+        detector.close()
+        worker.close()
+
+
 def test_a_hub_reads_the_halt_once_a_period_whatever_it_guards(tmp_path, monkeypatch):
     """What a party's write pays for the shared halt: one short read of the store per period
     (HALT_READ_PERIOD_S), not one per write."""

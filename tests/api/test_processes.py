@@ -1,19 +1,23 @@
 """Several ``deconflict serve`` processes on one database (a SQLite file or PostgreSQL): a notice
 filed through one reaches a party's event stream open on another as it happens (woken, not at
 the stream's 15 s keep-alive), whichever of them holds the detector lease; ``--workers N``
-serves."""
+serves, and a log its detector process finds broken stops every worker's filings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
-from tests.api.harness import circle, make_db
+import sqlalchemy as sa
+from tests.api.harness import circle, make_db, notice_body
 from tests.api.streams import LiveStream
+from tests.processes import until
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
 from deconflict.settings import local_state_path
+from deconflict.store.engines import postgres_url
 from deconflict.testing import served
 
 
@@ -54,3 +58,41 @@ def test_workers_option_serves(target: str) -> None:
             ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
             assert stream.notice("RU-N1")["notice_id"] == "RU-N1"
         ru.close()
+
+
+def test_a_log_broken_under_workers_halts_the_filings_of_every_worker(target: str) -> None:
+    """Issue 19: ``--workers 2`` (two HTTP workers, and the detector process that ticks); the
+    log's stored hashes zeroed behind their backs, so that it no longer gives the root the hub
+    signed. The detector process's tick finds it and records the halt, and then the filings
+    through the port, each on a connection of its own (so either worker takes it), are
+    refused, 503, eight in a row; nothing more is signed. While the halt was the detector
+    process's memory, the workers went on filing. Each condition is waited for at most 10 s:
+    another process's doing, which sends no signal."""
+    engine = sa.create_engine(postgres_url(target) if "://" in target else f"sqlite:///{target}")
+    headers = {
+        "Authorization": f"Bearer {issue_local_token(local_state_path(target), 'RU', ['notice'])}"
+    }
+
+    def read(query: str) -> object:
+        with engine.connect() as c:
+            return c.execute(sa.text(query)).scalar()
+
+    def filed(url: str, n: int) -> int:
+        with httpx.Client(base_url=url) as http:  # a connection of its own: either worker
+            body = notice_body(circle(f"ru-{n}", lon=39.0 + 0.01 * n), id=f"RU-N{n}")
+            return http.post("/v1/notices", json=body, headers=headers).status_code
+
+    try:
+        with served(target, "--workers", "2") as url:
+            assert filed(url, 0) == 201
+            assert until(lambda: read("SELECT max(size) FROM ledger_checkpoints"), 10)
+            with engine.begin() as c:
+                zeroed = c.execute(sa.text("UPDATE ledger_nodes SET hash = :h"), {"h": bytes(32)})
+            assert zeroed.rowcount > 0
+            assert until(lambda: read("SELECT count(*) FROM ledger_halt"), 10)
+            signed = read("SELECT max(size) FROM ledger_checkpoints")
+            numbers = iter(range(1, 1000))
+            assert until(lambda: all(filed(url, next(numbers)) == 503 for _ in range(8)), 10)
+            assert read("SELECT max(size) FROM ledger_checkpoints") == signed
+    finally:
+        engine.dispose()

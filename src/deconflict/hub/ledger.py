@@ -242,6 +242,7 @@ class HubLedger:
         raise LedgerBroken(reason)
 
     def _lift(self) -> Halt | None:
+        """Lift the store's halt (the one lifted, if any), known here at once."""
         lifted = self._store.ledger_lift_halt()
         self._halt, self._halt_read_at = None, self._monotonic()
         return lifted

@@ -142,6 +142,39 @@ def test_a_log_cut_between_the_tick_check_and_its_signature_halts_the_hub(tmp_pa
         worker.close()
 
 
+def test_another_hub_signing_meanwhile_is_no_cut(tmp_path, monkeypatch):
+    """Two hubs on one store sign checkpoints as they need them (a tick, a receipt). One reads
+    the log's size; the other appends a filing and signs it; the first then reads what was
+    signed. Read in that order, the signed checkpoint was larger than the size read and looked
+    like entries cut from the end: the first hub halted every process on a sound log (two hubs
+    on PostgreSQL did, in the concurrent-filings test). What was signed is read first, so the
+    first hub signs what it read, and nothing is halted."""
+    target = signed_store(tmp_path)
+    first, _, other, _ = two_hubs(target)
+    try:
+        read_size = first.store.ledger_size
+        done = []
+
+        def size_then_the_other_signs() -> int:
+            size = read_size()
+            if not done:  # once: the other hub files and signs just after this read
+                done.append(None)
+                other.file_notice("faf", [vol("c", lon=41.0)], "air-activity", "N3")
+                other.ledger.checkpoint()
+            return size
+
+        monkeypatch.setattr(first.store, "ledger_size", size_then_the_other_signs)
+        first.ledger.checkpoint()
+        assert done
+        assert first.ledger.broken is None
+        assert other.ledger.broken is None
+        monkeypatch.undo()
+        first.ledger.verify()
+    finally:
+        first.close()
+        other.close()
+
+
 def test_a_hub_reads_the_halt_once_a_period_whatever_it_guards(tmp_path, monkeypatch):
     """What a party's write pays for the shared halt: one short read of the store per period
     (HALT_READ_PERIOD_S), not one per write."""

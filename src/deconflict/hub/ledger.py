@@ -143,12 +143,16 @@ class HubLedger:
         signer = self.signer  # first: a hub holding the wrong key fails here, at its first tick
         if not checked:
             self.check()
+        # What this hub signed is read before the log's size: another process on the store
+        # appends (committed) before it signs, so a size read after its note is never below it
+        # unless entries were cut. Read the other way round, a size read just before another
+        # process signed looked like a cut, and halted the hub (two hubs on PostgreSQL did).
+        held = self._held()
         kept = self._store.ledger_latest_checkpoint()
         size = self._store.ledger_size()
         if kept is not None and kept[0] == size:
             return kept[1]
         new = Checkpoint(signer.name, size, self._store.ledger_root(size))
-        held = self._held()
         if held is not None:
             if size < held[0].size:  # cut since the check: there is no proof to ask for
                 raise self._fail(_cut_short(size, held[0].size))

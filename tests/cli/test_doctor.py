@@ -15,9 +15,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import uvicorn
 from tests.api.harness import make_db
 
+import deconflict.api.server
 from deconflict.cli.main import main
 
 _PAGE = 4096  # the page size of every database the hub makes (SQLite's default)
@@ -95,10 +95,10 @@ def test_serve_refuses_a_damaged_store_and_points_at_doctor(
 ):
     """security.md §4.4: serve checks the store before it listens and refuses a damaged one
     with one line naming the damage and the doctor command (not the driver's text); it never
-    gets as far as listening (uvicorn is replaced by a stand-in that records a start)."""
+    gets as far as listening (its server is replaced by a stand-in that records a start)."""
     copy = _flipped(sound, tmp_path, part, offset)
     started = []
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setattr(deconflict.api.server, "run", lambda *a, **k: started.append(a))
     code, out, err = _cli(
         capsys, "serve", "--db", str(copy), "--port", "0", "--no-detector-process"
     )

@@ -246,13 +246,13 @@ def _checkpoints(path: Path) -> list[int]:
 
 
 def _serve(capsys, monkeypatch, path: Path) -> tuple[int, str, str]:
-    """``deconflict serve`` as far as it gets: had it started, uvicorn would have run."""
-    import uvicorn
+    """``deconflict serve`` as far as it gets: had it started, its server would have run."""
+    import deconflict.api.server
 
     def started(*args, **kwargs):
         raise AssertionError("serve started over a ledger it should refuse")
 
-    monkeypatch.setattr(uvicorn, "run", started)
+    monkeypatch.setattr(deconflict.api.server, "run", started)
     return run(capsys, "serve", "--db", path, "--workers", "1", "--no-detector-process")
 
 

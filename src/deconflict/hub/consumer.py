@@ -29,9 +29,12 @@ _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the 
 
 @dataclass(frozen=True, slots=True)
 class ProcessReport:
-    """What one ``process()`` did: change-log rows consumed and what they produced."""
+    """What one ``process()`` did: change-log rows consumed and what they produced, and the
+    change-log position detection has passed (every row up to it), for a caller that waits
+    for the detection of particular rows (a party's own writes) rather than of the whole log."""
 
     changes: int = 0
+    detected: int = 0
     new_conflicts: list[Conflict] = field(default_factory=list)
     resolved_conflicts: list[Conflict] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
@@ -86,7 +89,7 @@ class LogConsumer:
             self._process(changes, report, fence)
             if limit is not None:
                 break
-        return replace(report, changes=count)
+        return replace(report, changes=count, detected=self._cursor())
 
     def _store_consumed(self, fence: int | None) -> None:
         """Store the cursor moved past rows with no outputs, once ``_CURSOR_EVERY_S`` passed."""

@@ -4,6 +4,7 @@ tokens from the local issuer."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -19,6 +20,7 @@ from deconflict.api import ApiSettings, create_app, issue_local_token
 from deconflict.engine import SeparationMinima
 from deconflict.hub import Hub
 from deconflict.model import Agreement, Disclosure
+from deconflict.runtime.runner import HubRunner
 
 ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
 
@@ -77,6 +79,29 @@ def make_db(tmp_path: Path, target: str | None = None) -> Path:
             )
         )
     return db
+
+
+@asynccontextmanager
+async def leader_and_standby(db: Path) -> AsyncIterator[tuple[HubRunner, HubRunner]]:
+    """Two runners on ``db``, as two serve processes: the first started holds the lease."""
+    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+    await leader.start()
+    await standby.start()
+    try:
+        yield leader, standby
+    finally:
+        async with asyncio.timeout(20.0):  # a bound on a hang
+            await standby.stop()
+            await leader.stop()
+
+
+async def detected(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Return once the writes of the party whose token ``headers`` carry are detected: that
+    party's read waits for it (read-your-writes), and what they caused is then stored for every
+    party to read. Another party's read waits for no one's writes but its own (security.md
+    §3.5), so a test that reads one party's outcome of another's filing calls this first."""
+    (await http.get("/v1/notices", params={"limit": 1}, headers=headers)).raise_for_status()
 
 
 def token(db: Path, party: str, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import time
 
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import circle, client, detected, make_db, notice_body, token
 
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
@@ -174,11 +174,13 @@ async def test_events_resume_after_the_last_event_id(tmp_path):
     ru, us = token(db, "RU"), token(db, "US")
     async with client(db) as http:
         await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        await detected(http, ru)
         first = await http.get("/v1/events", params={"once": "true"}, headers=us)
         assert first.headers["content-type"].startswith("text/event-stream")
         ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]
         assert len(ids) == 1
         await http.post("/v1/notices", json=notice_body(circle("b"), id="N2"), headers=ru)
+        await detected(http, ru)
         resumed = await http.get(
             "/v1/events", params={"once": "true"}, headers={**us, "Last-Event-ID": ids[-1]}
         )
@@ -317,6 +319,7 @@ async def test_notifications_come_a_page_at_a_time(tmp_path):
         for k in range(5):
             body = notice_body(circle(f"v{k}", lon=39.0 + 0.2 * k), id=f"RU-N{k}")
             assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await detected(http, ru)
         for caller in (us, caoc):
             whole = (await http.get("/v1/notifications", headers=caller)).json()
             assert len(whole) == 5

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import circle, client, detected, make_db, notice_body, token
 
 from deconflict.errors import StoreError
 from deconflict.hub import Hub
@@ -30,6 +30,7 @@ async def test_a_streamed_notification_is_marked_delivered_when_sent(tmp_path):
     ru, us = token(db, "RU"), token(db, "US")
     async with client(db) as http:
         await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        await detected(http, ru)
         before = time.time()
         sent = _events((await http.get("/v1/events", params={"once": "true"}, headers=us)).text)
         after = time.time()
@@ -76,7 +77,12 @@ class _Runner:
         self.grouped: list[bool] = []
 
     async def run_write(
-        self, fn: Callable[[Any], Any], group: bool = False, detects: bool = True
+        self,
+        fn: Callable[[Any], Any],
+        *,
+        party: str | None,
+        group: bool = False,
+        detects: bool = True,
     ) -> Any:
         self.grouped.append(group and not detects)
         return fn(self.hub)

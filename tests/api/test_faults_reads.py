@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.api.harness import READ_ROUTES, circle, make_db, notice_body, token
+from tests.api.harness import READ_ROUTES, circle, detected, make_db, notice_body, token
 from tests.api.harness import answering_client as client
 from tests.disk import remount, small_filesystem
 
@@ -44,6 +44,7 @@ async def test_a_read_only_store_serves_every_read_and_refuses_writes_cleanly(tm
             assert (await http.post("/v1/notices", json=body, headers=us)).status_code == 201
             body = notice_body(circle("r0"), id="R0")  # meets N0: a conflict, notifications
             assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+            await detected(http, ru)
             assert (await http.get("/v1/ledger/checkpoint", headers=us)).status_code == 200
         remount(disk, read_only=True)
         async with client(db) as http:
@@ -76,6 +77,7 @@ async def test_a_read_only_postgresql_serves_every_read_and_refuses_writes_clean
         assert (await http.post("/v1/notices", json=body, headers=us)).status_code == 201
         body = notice_body(circle("r0"), id="R0")
         assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await detected(http, ru)
         assert (await http.get("/v1/ledger/checkpoint", headers=us)).status_code == 200
     read_only = pg_url + "%20-cdefault_transaction_read_only%3Don"
     async with client(read_only, state=state) as http:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.api.harness import Site, circle, make_db, notice_body, token
+from tests.api.harness import Site, circle, detected, make_db, notice_body, token
 from tests.strategies import accepted_features, accepted_terms, rfc3339
 
 from deconflict import ranges
@@ -476,6 +476,7 @@ async def test_the_longest_deadline_accepted_still_reads(tmp_path):
         ru = token(db, "RU", HOSTILE)
         filed = await http.post("/v1/notices", json=notice_body(last), headers=ru)
         assert filed.status_code == 201, filed.text
+        await detected(http, ru)
         fr = token(db, "FR", HOSTILE)
         for path in ("/v1/notifications", "/v1/events?once=true", "/v1/map", "/v1/notices"):
             answer = await http.get(path, headers=fr)

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.api.harness import circle, client, notice_body, token
+from tests.api.harness import circle, client, detected, notice_body, token
 
 pytestmark = pytest.mark.anyio
 
@@ -141,6 +141,7 @@ async def test_a_good_event_cursor_still_resumes(site):
     ru, us = token(site.state, "RU"), token(site.state, "US")
     async with client(site.db) as http:
         await _filed(http, ru)
+        await detected(http, ru)
         first = await http.get("/v1/events?once=true", headers=us)
         assert first.status_code == 200
         ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]

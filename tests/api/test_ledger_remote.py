@@ -40,6 +40,7 @@ def test_client_and_cli_against_a_remote_hub(server, tmp_path, capsys):
     us_token = issue_local_token(db, "US", ["read", "ack"])
     with Client(url, ru_token) as ru, Client(url, us_token) as us:
         ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+        ru.list_notices()  # RU's read waits for its filing's detection: US is told by then
         (told,) = [n for n in us.notifications() if n["notice_id"] == "RU-N1"]
         us.ack(told["id"])
         key = Verifier.parse(ru.ledger_key()["key"])

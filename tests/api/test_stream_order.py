@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import circle, client, detected, make_db, notice_body, token
 
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.hub import Hub
@@ -27,6 +27,7 @@ async def test_a_late_commit_before_the_cursor_is_still_sent(tmp_path):
     # This worker detects only when woken by its own writes; the other one detects N0 itself.
     async with client(db, detect_interval_s=3600.0) as http:
         await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        await detected(http, ru)
         first = await http.get("/v1/events", params={"once": "true"}, headers=us)
         ids = [line[4:] for line in first.text.splitlines() if line.startswith("id: ")]
         assert [e["notice_id"] for e in _events(first.text)] == ["N1"]

@@ -5,15 +5,14 @@ test instead of hanging the run."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.harness import make_db
+from tests.api.harness import leader_and_standby, make_db
 
 from deconflict.errors import AlreadyExists, InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
@@ -49,10 +48,10 @@ async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[
     Each outcome is the write's result or the exception it was answered with."""
     gate = threading.Event()
     async with asyncio.timeout(BOUND_S):
-        held = asyncio.create_task(runner.run(lambda hub: gate.wait(BOUND_S)))
+        held = asyncio.create_task(runner.run(lambda hub: gate.wait(BOUND_S), party=None))
         # Made at once, they queue in order on the next turn of the loop, and the drainer,
         # made by the first, takes them all as one batch after them.
-        tasks = [asyncio.create_task(runner.run_write(w, group=True)) for w in writes]
+        tasks = [asyncio.create_task(runner.run_write(w, party="US", group=True)) for w in writes]
         await asyncio.sleep(0)  # one turn of the loop: each task queues its write, in order
         gate.set()
         await held
@@ -87,7 +86,7 @@ class _Passes(list[int]):
 async def _count_passes(runner: HubRunner) -> _Passes:
     """The passes of ``runner``'s hub's detector, from now on."""
     passes = _Passes()
-    hub = await runner.run(lambda hub: hub)
+    hub = await runner.run(lambda hub: hub, party=None)
     real = hub.process
 
     def counting(*args: Any, **kwargs: Any) -> Any:
@@ -201,10 +200,12 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
     passes = await _count_passes(runner)
     try:
         async with asyncio.timeout(BOUND_S):
-            await runner.run_write(lambda hub: hub.deliver("US"), group=True, detects=False)
+            await runner.run_write(
+                lambda hub: hub.deliver("US"), party="US", group=True, detects=False
+            )
             await asyncio.sleep(0.3)
             assert passes == []  # the loop was not woken, and the next timed pass is far off
-            await runner.run_write(_file(1), group=True)
+            await runner.run_write(_file(1), party="US", group=True)
             await passes.reached(1)
             await asyncio.sleep(0.3)
             # One pass over the filing's change-log row; the file's watch may see the commit
@@ -227,22 +228,6 @@ def _calls(owner: Any, name: str) -> list[None]:
 
     setattr(owner, name, counting)
     return calls
-
-
-@contextlib.asynccontextmanager
-async def _leader_and_standby(tmp_path: Path) -> AsyncIterator[tuple[HubRunner, HubRunner]]:
-    """Two runners on one database, as two serve processes: the first started holds the lease."""
-    db = make_db(tmp_path)
-    leader = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    standby = HubRunner(lambda: Hub.open(db), interval_s=0.02)
-    await leader.start()
-    await standby.start()
-    try:
-        yield leader, standby
-    finally:
-        async with asyncio.timeout(BOUND_S):
-            await standby.stop()
-            await leader.stop()
 
 
 async def test_the_leader_detects_another_process_s_filing_at_once(tmp_path: Path) -> None:
@@ -324,7 +309,7 @@ async def test_a_filing_of_an_id_stored_before_its_batch_is_refused_alone(tmp_pa
     await runner.start()
     try:
         async with asyncio.timeout(BOUND_S):
-            await runner.run_write(_file(1), group=True)
+            await runner.run_write(_file(1), party="US", group=True)
         outcomes = await _group(runner, [_file(2), _file(1), _file(3)])
     finally:
         async with asyncio.timeout(BOUND_S):
@@ -342,29 +327,32 @@ async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_afte
     tmp_path: Path,
 ) -> None:
     """Beside a leader, a standby's writes do not each try for the lease (a read transaction
-    each): 40 separate filings through it make a handful of tries at most. A settled read
-    after them waits for the leader to detect them, so it sees their outcome."""
-    async with _leader_and_standby(tmp_path) as (leader, standby):
+    each): 40 separate filings through it make a handful of tries at most. A read by one of
+    the filing parties after them waits for the leader to detect its filings, so it sees
+    their outcome."""
+    async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
         assert leader.leading
         assert not standby.leading
-        hub = await standby.run(lambda hub: hub)
+        hub = await standby.run(lambda hub: hub, party=None)
         tries = _calls(hub.store, "acquire_lease")
 
         def file_here(i: int) -> Callable[[Hub], Any]:
             volume = Volume4D.build(
                 f"v{i}", Circle((30.0, 20.0), 1_000.0), 0.0, 1_000.0, START_S, START_S + 600.0
             )
-            party = "US" if i % 2 else "FR"
-            return lambda hub: hub.file_notice(party, [volume], "air-activity", f"W{i}")
+            return lambda hub: hub.file_notice(party_of(i), [volume], "air-activity", f"W{i}")
+
+        def party_of(i: int) -> str:
+            return "US" if i % 2 else "FR"
 
         async with asyncio.timeout(BOUND_S):
             started = time.monotonic()
             for i in range(40):
-                await standby.run_write(file_here(i), group=True)
+                await standby.run_write(file_here(i), party=party_of(i), group=True)
             most = (time.monotonic() - started) / runner_module._STANDBY_RETRY_S + 2
             assert len(tries) <= min(most, 39)  # every write (and loop turn) would make one
-            notices = await standby.run(lambda hub: hub.list_notices("US"))
-            conflicts = await standby.run(lambda hub: hub.list_conflicts("US"))
+            notices = await standby.run(lambda hub: hub.list_notices("US"), party="US")
+            conflicts = await standby.run(lambda hub: hub.list_conflicts("US"), party="US")
         assert len(notices) == 40  # US's 20 and FR's, shared in full
         assert conflicts  # neighbouring circles of the two parties: detected before the read
         assert not standby.leading
@@ -374,23 +362,26 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
     """Deliveries queued through a standby (as its streams' marks are) are marked delivered by
     the lease holder's detector loop, soon and with the times they were sent; the standby never
     marks any itself."""
-    async with _leader_and_standby(tmp_path) as (_leader, standby):
-        hub = await standby.run(lambda hub: hub)
+    async with leader_and_standby(make_db(tmp_path)) as (_leader, standby):
+        hub = await standby.run(lambda hub: hub, party=None)
         marked_here = _calls(hub, "mark_queued_deliveries")
         async with asyncio.timeout(BOUND_S):
-            await standby.run_write(_file(1, "US"), group=True)
+            await standby.run_write(_file(1, "US"), party="US", group=True)
             volume = _volume(1)
             await standby.run_write(
-                lambda hub: hub.file_notice("FR", [volume], "air-activity", "F1"), group=True
+                lambda hub: hub.file_notice("FR", [volume], "air-activity", "F1"),
+                party="FR",
+                group=True,
             )
-            made = await standby.run(lambda hub: hub.list_notifications("US"))
+            await standby.settle("FR")  # FR's filing detected: US is told of it
+            made = await standby.run(lambda hub: hub.list_notifications("US"), party="US")
             assert made  # US is told of FR's notice over its own
             sent = [(n.id, 1_000.0 + k) for k, n in enumerate(made)]
             await standby.run_write(
-                lambda hub: hub.queue_deliveries(sent), group=True, detects=False
+                lambda hub: hub.queue_deliveries(sent), party="US", group=True, detects=False
             )
             while True:
-                now = await standby.run(lambda hub: hub.list_notifications("US"), settled=False)
+                now = await standby.run(lambda hub: hub.list_notifications("US"), party=None)
                 if all(not n.undelivered for n in now):
                     break
                 await asyncio.sleep(0.01)

@@ -169,7 +169,7 @@ def _health(app: FastAPI, svc: Service) -> None:
         """The hub is open and answering."""
         if not svc.runner.ready:
             return problems.problem(503, "the hub is not ready")
-        await svc.runner.run(lambda hub: hub.indexed)
+        await svc.runner.run(lambda hub: hub.indexed, party=None)
         return JSONResponse({"status": "ready"})
 
     @app.get(
@@ -186,7 +186,7 @@ def _health(app: FastAPI, svc: Service) -> None:
         if svc.runner.ready:
             lag, holder = await svc.runner.run(
                 lambda hub: (hub.store.detection_lag(), hub.store.lease_holder(time.time())),
-                settled=False,
+                party=None,
             )
             svc.metrics.detection_lag.set(lag)
             svc.metrics.lease_holder.set(holder.pid)

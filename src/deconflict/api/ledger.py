@@ -129,7 +129,7 @@ async def key(request: Request, principal: Caller) -> KeyOut:
         public = hub.ledger.public_key  # as registered: no key file needed to read it
         return KeyOut(key=public, origin=Verifier.parse(public).name)
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)
@@ -141,7 +141,7 @@ async def latest_checkpoint(request: Request, principal: Caller) -> CheckpointOu
         kept = hub.store.ledger_latest_checkpoint()
         return _checkpoint_out(hub.ledger.checkpoint() if kept is None else kept[1])
 
-    return await service(request).runner.run(_signing(read))
+    return await service(request).runner.run(_signing(read), party=principal.party)
 
 
 @router.post("/checkpoint", response_model=CheckpointOut)
@@ -149,7 +149,7 @@ async def sign_checkpoint(request: Request, principal: Caller) -> CheckpointOut:
     """Sign the log as it is now (admin scope); the last one kept if it has not grown."""
     need(principal, Scope.ADMIN)
     sign = _signing(lambda hub: _checkpoint_out(hub.ledger.checkpoint()))
-    return await service(request).runner.run(sign)
+    return await service(request).runner.run(sign, party=principal.party)
 
 
 @router.get("/checkpoints", response_model=list[CheckpointOut])
@@ -166,7 +166,7 @@ async def list_checkpoints(
         notes = hub.store.ledger_checkpoints_page(since, limit)
         return [_checkpoint_out(note) for _size, note in notes]
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/entries", response_model=list[EntryOut])
@@ -187,7 +187,7 @@ async def entries(
         found = entries_about(hub, principal.party, record, owner=party)
         return [EntryOut(index=index, entry=entry) for index, entry in found]
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/proofs/inclusion", response_model=InclusionOut)
@@ -213,7 +213,7 @@ async def inclusion(
         proof = hub.ledger.inclusion(index, tree_size)
         return InclusionOut.model_validate(inclusion_document(index, tree_size, entry, proof))
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut)
@@ -236,7 +236,7 @@ async def consistency(
         proof = hub.ledger.consistency(first, newer)
         return ConsistencyOut.model_validate(consistency_document(first, newer, proof))
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get(
@@ -256,7 +256,7 @@ async def receipt(record_id: str, request: Request, principal: Caller) -> Respon
         need(principal, Scope.READ)
         return data
 
-    data = await service(request).runner.run(_signing(read))
+    data = await service(request).runner.run(_signing(read), party=principal.party)
     return Response(data, media_type="application/json")
 
 
@@ -277,4 +277,4 @@ async def opening(
         need(principal, Scope.READ)
         return OpeningOut(**found.to_json())
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)

@@ -90,8 +90,10 @@ async def filled_page(
     read: Read,
     area: Circle,
     limit: int,
+    party: str,
 ) -> list[Notice]:
-    """Up to ``limit`` notices that ``read`` finds and that meet ``area``, in filing order:
+    """Up to ``limit`` notices that ``read`` finds for ``party`` (the caller: each batch after
+    the detection of its own writes) and that meet ``area``, in filing order:
     batches of as many as are still missing are read on the hub thread and tested on the pool,
     until the page is full or a batch comes short (the store is exhausted). Each batch is a
     snapshot of its own: a notice filed meanwhile shows in this page or the next, as between
@@ -100,7 +102,7 @@ async def filled_page(
     cursor: Notice | None = None
     while len(page) < limit:
         wanted = limit - len(page)
-        batch = await runner.run(read(cursor, wanted))
+        batch = await runner.run(read(cursor, wanted), party=party)
         for job in _jobs(batch):
             page += await heavy.run(partial(_meeting, job, area))
         if len(batch) < wanted:

@@ -62,7 +62,7 @@ async def list_conflicts(
             hub, principal.party, hub.list_conflicts(principal.party, open_only=open_only)
         )
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/conflicts/{conflict_id}", response_model=ConflictOut, tags=["conflicts"])
@@ -72,7 +72,7 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
         need(principal, Scope.READ)
         return conflict_out(view_conflict(hub, principal.party, conflict))
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 # notifications ------------------------------------------------------------------------------
@@ -124,11 +124,13 @@ async def list_notifications(
         ]
 
     svc = service(request)
-    page, delivering = await svc.runner.run(read)
+    page, delivering = await svc.runner.run(read, party=principal.party)
     if delivering:
         try:
             await svc.runner.run_write(
-                lambda hub: hub.store.mark_delivered(delivering), detects=False
+                lambda hub: hub.store.mark_delivered(delivering),
+                party=principal.party,
+                detects=False,
             )
         except StoreError as error:  # the answer stands; marked when the store takes writes
             log.warning("marking %d notifications delivered failed: %s", len(delivering), error)
@@ -149,7 +151,7 @@ async def get_notification(
         need(principal, Scope.READ)
         return notifications_seen(hub, principal.party, [found])[0]
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.post(
@@ -171,7 +173,8 @@ async def acknowledge(
         done = hub.acknowledge(principal.party, notification_id)
         return 200, notifications_seen(hub, principal.party, [done])[0], {}
 
-    return await idempotent_post(request, principal, act)
+    # Nothing the detector reads: the party's next read waits for no detection after it.
+    return await idempotent_post(request, principal, act, detects=False)
 
 
 @router.get(
@@ -214,7 +217,9 @@ async def events(
 async def list_agreements(request: Request, principal: Caller) -> list[AgreementOut]:
     """The agreements the caller is party to or relays for."""
     need(principal, Scope.READ)
-    found = await service(request).runner.run(lambda hub: hub.list_agreements(principal.party))
+    found = await service(request).runner.run(
+        lambda hub: hub.list_agreements(principal.party), party=principal.party
+    )
     return [agreement_out(a) for a in found]
 
 
@@ -235,7 +240,7 @@ async def list_parties(request: Request, principal: Caller) -> list[dict[str, st
             everyone = [p for p in everyone if p.id in known]
         return [{"id": p.id, "name": p.name} for p in everyone]
 
-    return await service(request).runner.run(read)
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementOut, tags=["agreements"])

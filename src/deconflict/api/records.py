@@ -221,9 +221,9 @@ async def list_notices(
 
     svc = service(request)
     if area is None:
-        page = await svc.runner.run(read(None, limit))
+        page = await svc.runner.run(read(None, limit), party=principal.party)
     else:
-        page = await filled_page(svc.runner, svc.heavy, read, area, limit)
+        page = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
     if len(page) == limit:
         link_next(request, response, page[-1].key, limit)
     return [notice_out(n) for n in page]
@@ -257,7 +257,8 @@ async def get_notice(
 ) -> NoticeOut:
     """One notice as the caller may see it; its ETag is its version."""
     notice = await service(request).runner.run(
-        lambda hub: hub.get_notice(principal.party, notice_id, party=party)
+        lambda hub: hub.get_notice(principal.party, notice_id, party=party),
+        party=principal.party,
     )
     need(principal, Scope.READ)
     response.headers.update(_etag(notice))
@@ -291,7 +292,7 @@ async def _amend(
         volumes = current.volumes if given is None else given
         return hub.amend_notice(principal.party, notice_id, version, volumes, category)
 
-    filing = await service(request).runner.run_write(act)
+    filing = await service(request).runner.run_write(act, party=principal.party)
     body = notice_out(filing.notice, filing).model_dump(mode="json")
     return JSONResponse(body, headers=_etag(filing.notice))
 
@@ -367,13 +368,17 @@ async def add_plan(
 async def list_plans(request: Request, principal: Caller) -> list[PlanOut]:
     """The caller's own current plans."""
     need(principal, Scope.READ)
-    plans = await service(request).runner.run(lambda hub: hub.list_plans(principal.party))
+    plans = await service(request).runner.run(
+        lambda hub: hub.list_plans(principal.party), party=principal.party
+    )
     return [plan_out(p) for p in plans]
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
 async def get_plan(plan_id: str, request: Request, principal: Caller) -> PlanOut:
     """One of the caller's own plans (another party's is 404)."""
-    plan = await service(request).runner.run(lambda hub: hub.get_plan(principal.party, plan_id))
+    plan = await service(request).runner.run(
+        lambda hub: hub.get_plan(principal.party, plan_id), party=principal.party
+    )
     need(principal, Scope.READ)
     return plan_out(plan)

@@ -242,6 +242,7 @@ async def idempotent_post(
     principal: Principal,
     act: Callable[[Hub], tuple[int, Any, dict[str, str]]],
     group: bool = False,
+    detects: bool = True,
 ) -> JSONResponse:
     """Run a POST's ``act`` on the hub thread (then the detector); with an ``Idempotency-Key``,
     once (:mod:`deconflict.runtime.idempotency`: its first response kept, and replayed to a
@@ -249,13 +250,16 @@ async def idempotent_post(
     with other writes (see :class:`HubRunner`). The body ``act`` returns may be a function
     making it (a :class:`functools.partial`): called after the commit, off the hub thread,
     unless the response is stored, so a group's write lock is not held while its answers are
-    built."""
+    built. ``act`` is the caller's write (its next calls wait for its detection);
+    ``detects=False``: it writes nothing the detector reads (see :meth:`HubRunner.run_write`)."""
     svc = service(request)
     key = request.headers.get("idempotency-key")  # checked at the edge (api.edge)
     party = principal.party
     if key is None:
         # Encoded here, not on the hub thread: in a group, that holds the write lock.
-        status, body, headers = await svc.runner.run_write(act, group=group)
+        status, body, headers = await svc.runner.run_write(
+            act, party=party, group=group, detects=detects
+        )
         body = _made(body)
         if isinstance(body, BaseModel):  # pydantic's own encoder: 3 µs to its 60 here
             encoded = body.model_dump_json(by_alias=True).encode()
@@ -272,7 +276,7 @@ async def idempotent_post(
         return status, jsonable_encoder(body), headers
 
     response, replayed = await run_once(
-        svc.runner, party, key, fingerprint, plain, svc.idempotency_ttl_s, group
+        svc.runner, party, key, fingerprint, plain, svc.idempotency_ttl_s, group, detects
     )
     headers = dict(response.headers)
     if replayed:

@@ -77,7 +77,7 @@ async def event_stream(
 
     yield b"retry: 1000\n\n"
     if svc.runner.ready:  # the first read shows the outcome of the party's writes before it
-        await svc.runner.settle()
+        await svc.runner.settle(party)
     while True:
         generation = svc.runner.generation
         batch: list[tuple[EventKey, NotificationOut]] = []

@@ -69,7 +69,7 @@ class DeliveryMarks:
                 hub.queue_deliveries(items)
 
             try:
-                await self._runner.run_write(queue, group=True, detects=False)
+                await self._runner.run_write(queue, party=None, group=True, detects=False)
             except Exception as error:
                 if isinstance(error, WritesRefused):  # a full disk: it says what, no trace
                     log.warning("queueing %d notifications sent waits: %s", len(items), error)

@@ -7,8 +7,8 @@ standby: they file, read and stream, and this process detects, on the other core
 
 Why a process. One Python process runs Python on one core at a time (the GIL), and detection is
 about a third of what a contended filing costs; in an HTTP process a detector pass also held the
-hub thread, so the filings that came meanwhile waited for it. A read on standby still sees the
-outcome of the writes before it: it waits for the detector to pass them
+hub thread, so the filings that came meanwhile waited for it. A party's read on standby still
+sees the outcome of that party's writes before it: it waits for the detector to pass them
 (:meth:`deconflict.runtime.runner.HubRunner.run`).
 
 Failure. The HTTP workers keep their standby detectors: if this process dies, one of them takes

@@ -44,9 +44,11 @@ async def run_once(
     act: Callable[[Hub], Answer],
     ttl_s: float,
     group: bool = False,
+    detects: bool = True,
 ) -> tuple[StoredResponse, bool]:
-    """``act`` on the hub thread unless ``party``'s ``key`` has an answer kept (for
-    ``ttl_s``); the answer, and whether it was kept from before (a replay)."""
+    """``act``, a write by ``party``, on the hub thread unless ``party``'s ``key`` has an
+    answer kept (for ``ttl_s``); the answer, and whether it was kept from before (a replay).
+    ``group`` and ``detects`` as for :meth:`HubRunner.run_write`."""
 
     def job(hub: Hub) -> tuple[StoredResponse, bool]:
         # Alone in its own unit, a write whose new id is found stored at the commit answers
@@ -77,7 +79,7 @@ async def run_once(
 
     for attempt in range(_ATTEMPTS):
         try:
-            return await runner.run_write(job, group=group)
+            return await runner.run_write(job, party=party, group=group, detects=detects)
         except Retryable:  # the database aborted it (raced another worker): run it again
             if attempt + 1 == _ATTEMPTS:
                 raise

@@ -4,13 +4,21 @@ The Hub (and its SQLite connection) is not thread-safe, so the service keeps it 
 thread and sends it work through a queue (a one-thread executor): writes are serialised, and reads
 share the same thread for now.
 
-Detection is batched, and never stale to a reader: a write only marks the detector due and wakes
-the detector loop, which runs ``process()`` over everything written meanwhile (a burst of writes
-costs one detector pass, not one each); and any call that finds the detector due runs it first,
-so a party that reads after a write sees its outcome. The loop also runs every ``interval_s``,
-and ``tick()`` (which scans every live notice) about once a second. Waiters on
-:meth:`HubRunner.changed` (event streams, webhooks) wake whenever a pass produced or changed
-notifications.
+Detection is batched: a write only marks the detector due and wakes the detector loop, which
+runs ``process()`` over everything written meanwhile (a burst of writes costs one detector pass,
+not one each). The loop also runs every ``interval_s``, and ``tick()`` (which scans every live
+notice) about once a second. Waiters on :meth:`HubRunner.changed` (event streams, webhooks) wake
+whenever a pass produced or changed notifications.
+
+Read-your-writes, per party: a party's read first waits for the detection of that party's own
+earlier writes through this process (run here if this process detects, else waited for), and of
+nothing else, so a party that files and then reads sees its filing's conflicts; a write that is
+not grouped runs that detection first where this process detects, as it may read their outcome.
+Each write the detector reads records, for its party, the change log's end once it committed
+(one read for a group); a call waits while detection has not passed that position. It does not
+wait for another party's writes: those are detected on the loop, and a wait for them would tell
+the reader that someone is filing, and what it costs (docs/security.md §3.5). Detection reads
+the log in order, so a party that just wrote waits also for what others wrote before it.
 
 Several processes (:mod:`deconflict.store.wakeup`): only the lease holder detects, so a thread
 listens for what the others do. A process on standby learns of new notifications from the
@@ -54,8 +62,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -69,7 +78,7 @@ __all__ = ["HubRunner"]
 T = TypeVar("T")
 log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
-_CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of this process's writes
+_CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its party's writes
 _GROUP_MAX = 64  # most writes one batch commits
 # On standby, how often the lease is tried for: a try is a read transaction, and every write
 # group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
@@ -100,8 +109,18 @@ class _Failed(Exception):
         self.error = error
 
 
+@dataclass(slots=True)
+class _Queued:
+    """A grouped write waiting for its batch: by ``party`` (None: by no party, a delivery)."""
+
+    fn: Callable[[Hub], Any]
+    future: asyncio.Future[Any]
+    detects: bool
+    party: str | None
+
+
 class HubRunner:
-    """Owns one Hub on one thread; ``await run(fn)`` calls ``fn(hub)`` there."""
+    """Owns one Hub on one thread; ``await run(fn, party=...)`` calls ``fn(hub)`` there."""
 
     def __init__(
         self,
@@ -125,15 +144,16 @@ class HubRunner:
         self._wake: asyncio.Event | None = None
         self._detect_now: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._queued: list[tuple[Callable[[Hub], Any], asyncio.Future[Any], bool]] = []
+        self._queued: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()  # cleared to stop the listener thread
         self._announce = False  # whether other processes may listen (PostgreSQL)
-        # On standby: writes the detector reads made by this process (counted on the hub
-        # thread), and how many of them the lease holder's detector is known to have passed.
-        self._writes = 0
-        self._writes_seen = 0
+        # Read-your-writes (set on the hub thread): per party, the change log's end after its
+        # last write through this process the detector reads; and how far detection is known
+        # to have passed (this process's passes, or on standby the stored cursor as last read).
+        self._written: dict[str, int] = {}
+        self._detected = 0
         self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
         self._refusing = False  # the store refuses writes: detection waits (logged once)
         self._refused_until = 0.0  # ... and is not tried before a read until then (monotonic)
@@ -224,16 +244,18 @@ class HubRunner:
             raise RuntimeError("the hub is not started")
         return self._hub
 
-    async def run(self, fn: Callable[[Hub], T], settled: bool = True) -> T:
-        """``fn(hub)`` on the hub thread, after the detector has caught up with every write
-        (``settled=False``: at once, for a reader that must see the detector as it is, such
-        as the metrics)."""
-
-        if settled and self._writes != self._writes_seen:
-            await self._caught_up()
+    async def run(self, fn: Callable[[Hub], T], *, party: str | None) -> T:
+        """``fn(hub)`` on the hub thread, for ``party`` (the caller, from its token) after the
+        detection of its own writes through this process (see the module docstring): run here
+        first if this process detects, else waited for (:meth:`_caught_up`). ``party=None``
+        for a reader that acts for no party (health, metrics, the sweep, the webhooks' rows):
+        it waits for nobody's writes."""
+        target = self._undetected(party)
+        if target and party is not None and not self.leading:
+            await self._caught_up(party, target)
 
         def job() -> tuple[T, bool]:
-            changed = self._settle_for_read() if self._due and settled else False
+            changed = self._settle_for(party)
             return fn(self._hub_or_fail()), changed
 
         result, changed = await self._submit(job)
@@ -241,17 +263,27 @@ class HubRunner:
             self._signal()
         return result
 
-    def _settle_for_read(self) -> bool:
-        """On the hub thread, before a read: detection of what was written, as far as the
-        store lets it be written. Detection writes (the lease, its outcomes), so on a store
-        that takes no writes now (a full disk, a read-only store) the read is answered from
-        what is stored, and the refusal is logged, not answered (security.md §4.4). Any other
-        failure is answered: a read that could not see the outcome of a filing must not pass
-        for one that did."""
+    def _undetected(self, party: str | None) -> int:
+        """The change-log position ``party``'s last write reached, if detection has not passed
+        it yet; else 0 (nothing to wait for)."""
+        target = 0 if party is None else self._written.get(party, 0)
+        return target if target > self._detected else 0
+
+    def _settle_for(self, party: str | None) -> bool:
+        """On the hub thread, before a call of ``party``: detection of its own writes (and,
+        the log being read in order, of what was written before them), if this process
+        detects, as far as the store lets it be written. Detection writes (the lease, its
+        outcomes), so on a store that takes no writes now (a full disk, a read-only store) the
+        call is answered from what is stored, and the refusal is logged, not answered
+        (security.md §4.4). Any other failure is answered: a read that could not see the
+        outcome of a filing must not pass for one that did."""
+        target = self._undetected(party)
+        if not target:
+            return False
         if self._refusing and time.monotonic() < self._refused_until:
             return False  # not a failing write before every read: again after a pause
         try:
-            return self._settle(tick=False)
+            return self._settle(tick=False, until=target)
         except WritesRefused as error:
             self._refused(error)
             return False
@@ -268,11 +300,11 @@ class HubRunner:
             return
         log.error("detection failed: %s", error)
 
-    async def settle(self) -> None:
-        """Wait until detection has caught up with this process's writes (running it here if
-        this process detects and it is due), so that what is read next on any thread shows
-        their outcome: a settled :meth:`run` of nothing."""
-        await self.run(lambda _hub: None)
+    async def settle(self, party: str) -> None:
+        """Wait until detection has caught up with ``party``'s writes through this process
+        (running it here if this process detects), so that what is read next on any thread
+        shows their outcome: a :meth:`run` of nothing."""
+        await self.run(lambda _hub: None, party=party)
 
     async def run_beside(self, fn: Callable[[Hub], T]) -> T:
         """``fn(hub)`` on a second thread with a hub (and store connections) of its own, beside
@@ -288,62 +320,81 @@ class HubRunner:
 
         return await asyncio.get_running_loop().run_in_executor(self._beside_thread, job)
 
-    def _wrote(self) -> None:
-        """On the hub thread, after a write the detector reads committed: on standby, count
-        it, for the next settled read to wait for (see :meth:`_caught_up`)."""
-        if not self.leading:
-            self._writes += 1
-
-    async def _caught_up(self) -> None:
-        """On standby, wait until the lease holder's detector has passed this process's writes
-        (or ``_CATCH_UP_S``), so that a read after a write sees its outcome, as it does in the
-        process that detects. The holder's commit of its detections wakes the wait. The change
-        log's end is read here, once, not after every write: it is past every write counted
-        before it (committed on this thread before the read), and a burst of filings costs no
-        read at all until someone reads."""
-        writes, hub = self._writes, self._hub_or_fail()
-        try:
-            target = await self._submit(hub.store.last_change)
-        except StoreError:  # the read goes on without waiting; the next one tries again
-            log.warning("could not read the change log's end", exc_info=True)
+    def _wrote(self, parties: Iterable[str | None]) -> None:
+        """On the hub thread, after writes the detector reads committed: each of ``parties``
+        (None: a write by no party) waits, at its next call, for detection to pass the change
+        log's end as it stands now, at or past its write. Read once for a group of writes.
+        Should the read fail, the writes stand (they committed) and their parties' next calls
+        do not wait for them: logged, not answered."""
+        named = {party for party in parties if party is not None}
+        if not named:
             return
+        try:
+            end = self._hub_or_fail().store.last_change()
+        except StoreError:
+            log.warning("could not read the change log's end after a write", exc_info=True)
+            return
+        for party in named:
+            self._written[party] = end
+
+    async def _caught_up(self, party: str, target: int) -> None:
+        """On standby, wait until the lease holder's detector has passed change ``target``, the
+        end of ``party``'s writes through this process (or ``_CATCH_UP_S``), so that a read
+        after a write sees its outcome, as it does in the process that detects. The holder's
+        commit of its detections wakes the wait. Given up after ``_CATCH_UP_S``: the party's
+        later calls do not wait for those writes again."""
+        hub = self._hub_or_fail()
         deadline = time.monotonic() + _CATCH_UP_S
         while not self.leading:
             generation = self._generation
-            if await self._submit(hub.store.detector_cursor) >= target:
-                break
+            cursor = await self._submit(hub.store.detector_cursor)
+            self._detected = max(self._detected, cursor)
+            if cursor >= target:
+                return
             left = deadline - time.monotonic()
             if left <= 0:
-                log.warning(
-                    "detection is more than %.0f s behind this process's writes", _CATCH_UP_S
-                )
-                break
+                log.warning("detection is more than %.0f s behind a party's writes", _CATCH_UP_S)
+                await self._submit(partial(self._give_up, party, target))
+                return
             await self.changed(min(left, 0.05), since=generation)
-        self._writes_seen = max(self._writes_seen, writes)
+
+    def _give_up(self, party: str, target: int) -> None:
+        """On the hub thread (where writes set it): forget ``party``'s position ``target``,
+        unless a later write of the party has moved it."""
+        if self._written.get(party) == target:
+            del self._written[party]
 
     async def run_write(
-        self, fn: Callable[[Hub], T], group: bool = False, detects: bool = True
+        self,
+        fn: Callable[[Hub], T],
+        *,
+        party: str | None,
+        group: bool = False,
+        detects: bool = True,
     ) -> T:
-        """``fn(hub)`` on the hub thread (after any due detection); then the detector is due.
-        With ``group`` it may share one commit with other grouped writes (see above): ``fn``
-        must touch nothing but the store, since it may be run twice if its batch fails.
-        ``detects=False``: ``fn`` writes nothing the detector reads (a delivery), so no
-        detector pass is due after it."""
+        """``fn(hub)``, a write by ``party`` (None: by no party, a delivery), on the hub thread;
+        then the detector is due, and ``party``'s next calls wait for its detection. Not
+        grouped, after the detection of ``party``'s earlier writes (it may read their outcome,
+        as a read does). With ``group`` it may share one commit with other grouped writes (see
+        above): ``fn`` must touch nothing but the store, since it may be run twice if its
+        batch fails. ``detects=False``: ``fn`` writes nothing the detector reads (a delivery,
+        an acknowledgement), so no detector pass is due after it, nor waited for by
+        ``party``."""
         if group:
             future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            self._queued.append((fn, future, detects))
+            self._queued.append(_Queued(fn, future, detects, party))
             if self._drainer is None or self._drainer.done():
                 self._drainer = asyncio.create_task(self._drain())
             return await future
 
         def job() -> tuple[T, bool]:
-            changed = self._settle(tick=False) if self._due else False
+            changed = self._settle_for(party)
             try:
                 result = fn(self._hub_or_fail())
             finally:
                 self._due = self._due or detects
             if detects:
-                self._wrote()
+                self._wrote([party])
             return result, changed
 
         result, changed = await self._submit(job)
@@ -358,30 +409,32 @@ class HubRunner:
         while self._queued:
             batch = self._queued[:_GROUP_MAX]
             del self._queued[:_GROUP_MAX]
-            fns = [fn for fn, _, _ in batch]
-            detects = any(d for _, _, d in batch)
+            fns = [queued.fn for queued in batch]
+            writers = [queued.party if queued.detects else None for queued in batch]
+            detects = any(queued.detects for queued in batch)
             try:
-                outcomes = await self._submit(partial(self._run_group, fns, detects))
+                outcomes = await self._submit(partial(self._run_group, fns, writers, detects))
             except Exception as error:  # the hub thread itself failed (e.g. shut down)
                 outcomes = [(False, error)] * len(batch)
-            for (_, future, _), (ok, value) in zip(batch, outcomes, strict=True):
-                if future.done():  # the caller went away
+            for queued, (ok, value) in zip(batch, outcomes, strict=True):
+                if queued.future.done():  # the caller went away
                     continue
                 if ok:
-                    future.set_result(value)
+                    queued.future.set_result(value)
                 else:
-                    future.set_exception(value)
+                    queued.future.set_exception(value)
             if detects and self._detect_now is not None:
                 self._detect_now.set()
 
     def _run_group(
-        self, fns: list[Callable[[Hub], Any]], detects: bool = True
+        self, fns: list[Callable[[Hub], Any]], writers: list[str | None], detects: bool
     ) -> list[tuple[bool, Any]]:
         """On the hub thread: ``fns`` in one unit of work; each outcome is (True, result) or
         (False, error). One that raises its own error is answered with it, and the unit is
         rolled back and run again without it (see the module docstring). Not after a detector
         pass: a grouped write reads no detection outputs (a filing), so it commits
-        at once and the detector loop runs next."""
+        at once and the detector loop runs next. ``writers``: the party of each write the
+        detector reads (None for the others), whose next calls wait for its detection."""
         hub = self._hub_or_fail()
         store = hub.store
         outcomes: dict[int, tuple[bool, Any]] = {}
@@ -413,14 +466,15 @@ class HubRunner:
                     outcomes[i] = (False, error)
         finally:
             self._due = self._due or detects
-        if detects and any(ok for ok, _ in outcomes.values()):
-            self._wrote()
+        self._wrote(writers[i] for i, (ok, _) in outcomes.items() if ok)
         return [outcomes[i] for i in range(len(fns))]
 
-    def _settle(self, tick: bool, once: bool = False) -> bool:
+    def _settle(self, tick: bool, once: bool = False, until: int | None = None) -> bool:
         """Run the detector (and the clock-driven checks) if this process holds the detector
         lease (several serve processes may share one PostgreSQL database; only the lease holder
-        detects, fenced by its token); whether notifications may have changed."""
+        detects, fenced by its token); whether notifications may have changed. Until the log's
+        end; with ``once``, one step; with ``until``, until it passed that change (a party's
+        write: what others wrote after it is the loop's)."""
         worker = self._worker
         if worker is None:
             raise RuntimeError("the hub is not started")
@@ -445,9 +499,11 @@ class HubRunner:
                     changed = True
                     if self._announce:  # to the streams on other processes, batch by batch
                         self._hub_or_fail().store.announce_notifications(str(token))
+                self._detected = max(self._detected, report.detected)
                 if report.changes < worker.batch:
                     return changed
-                if once:  # more to do, after whatever else is waiting for the hub thread
+                if once or (until is not None and self._detected >= until):
+                    # More to do, after whatever else is waiting for the hub thread.
                     self._due = True
                     return changed
         except Exception:

@@ -178,7 +178,7 @@ class Runtime:
                 return service_state(hub).expire_responses(before_s)
 
             try:
-                await self.runner.run(expire)
+                await self.runner.run(expire, party=None)
             except Exception:  # the next sweep tries again
                 log.exception("expiring stored responses failed")
 

@@ -1,7 +1,9 @@
 """The webhook of each party, as the service keeps it: set (its URL checked, its secret sealed),
 read, removed, its cursor moved. Rows live in the hub's database (see
 :mod:`deconflict.store.service_state`), read and written on the hub thread through the runner;
-the secret is sealed and opened here, with the service's webhook key (:mod:`.sealing`)."""
+the secret is sealed and opened here, with the service's webhook key (:mod:`.sealing`). A
+webhook's row shows nothing the detector makes, so no call here waits for a detection
+(``party=None``)."""
 
 from __future__ import annotations
 
@@ -42,26 +44,28 @@ class Webhooks:
         chosen = secret or secrets.token_urlsafe(32)
         sealed = self.key.seal(party, chosen)
         hook = await self._runner.run(
-            lambda hub: service_state(hub).put_webhook(party, url, sealed)
+            lambda hub: service_state(hub).put_webhook(party, url, sealed), party=None
         )
         self.version += 1
         return hook, chosen
 
     async def get(self, party: str) -> Webhook | None:
-        return await self._runner.run(lambda hub: service_state(hub).get_webhook(party))
+        return await self._runner.run(lambda hub: service_state(hub).get_webhook(party), party=None)
 
     async def all(self) -> list[Webhook]:
-        return await self._runner.run(lambda hub: service_state(hub).list_webhooks())
+        return await self._runner.run(lambda hub: service_state(hub).list_webhooks(), party=None)
 
     async def delete(self, party: str) -> bool:
-        done = await self._runner.run(lambda hub: service_state(hub).delete_webhook(party))
+        done = await self._runner.run(
+            lambda hub: service_state(hub).delete_webhook(party), party=None
+        )
         self.version += 1
         return done
 
     async def advance(self, party: str, expected: str | None, cursor: str) -> bool:
         """Move ``party``'s cursor from ``expected`` to ``cursor``; False if it had moved."""
         return await self._runner.run(
-            lambda hub: service_state(hub).advance_webhook(party, expected, cursor)
+            lambda hub: service_state(hub).advance_webhook(party, expected, cursor), party=None
         )
 
     def secret(self, hook: Webhook) -> str:
@@ -83,7 +87,7 @@ class Webhooks:
         """Seal the secrets still in clear (rows from before migration 0014), with a warning."""
         key = self.key
         sealed = await self._runner.run(
-            lambda hub: service_state(hub).seal_webhook_secrets(key.seal), settled=False
+            lambda hub: service_state(hub).seal_webhook_secrets(key.seal), party=None
         )
         if sealed:
             log.warning(

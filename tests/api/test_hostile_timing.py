@@ -1,0 +1,110 @@
+"""Another party's filings do not slow a party's reads (issue 18, security.md §3.5): a read
+waits for the detection of its own party's writes only, so how long it takes tells the reader
+nothing of what others file, and the party that filed still reads its filing's outcome.
+Detection is held back by the test (the hub thread's queue, or a gate on the lease holder's
+passes), never timed; every wait is bounded, so a regression fails instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.api.harness import leader_and_standby, make_db
+
+from deconflict.geo import Circle, Volume4D
+from deconflict.hub import Hub
+from deconflict.runtime import runner as runner_module
+from deconflict.runtime.runner import HubRunner
+
+pytestmark = pytest.mark.anyio
+
+START_S = 4_102_444_800.0  # 2100: never late
+BOUND_S = 20.0  # a bound on a hang: no step here takes longer
+
+
+def _filing(party: str, notice_id: str) -> Callable[[Hub], str]:
+    """A write filing ``party``'s notice: one circle, in the place and hour of every other, so
+    the notices of US and FR (who share in full, make_db) conflict."""
+    volume = Volume4D.build(
+        "v", Circle((39.0, 35.95), 1_000.0), 0.0, 1_000.0, START_S, START_S + 600.0
+    )
+    return lambda hub: hub.file_notice(party, [volume], "air-activity", notice_id).notice.id
+
+
+def _conflicts(party: str) -> Callable[[Hub], list[str]]:
+    return lambda hub: [conflict.id for conflict in hub.list_conflicts(party)]
+
+
+async def test_a_read_runs_no_detection_of_another_party_s_filing(tmp_path: Path) -> None:
+    """On the process that detects, US's read queued right behind FR's filing (both behind
+    a job holding the hub thread, so no detector pass can come between them) is answered
+    from what is stored: it runs no detection of FR's filing (every read ran it, paying for
+    it), so it does not see their conflict yet. FR's own read after its filing does, and
+    US's reads once it is detected."""
+    db = make_db(tmp_path)
+    runner = HubRunner(lambda: Hub.open(db), interval_s=BOUND_S)
+    await runner.start()
+    try:
+        async with asyncio.timeout(BOUND_S):
+            await runner.run_write(_filing("US", "U1"), party="US")
+            assert await runner.run(_conflicts("US"), party="US") == []
+            gate = threading.Event()
+            held = asyncio.create_task(runner.run(lambda _hub: gate.wait(BOUND_S), party=None))
+            filed = asyncio.create_task(runner.run_write(_filing("FR", "F1"), party="FR"))
+            read = asyncio.create_task(runner.run(_conflicts("US"), party="US"))
+            await asyncio.sleep(0)  # one turn: the three are queued on the hub thread, in order
+            gate.set()
+            await held
+            assert await filed == "F1"
+            assert await read == []  # answered before FR's filing was detected
+            found = await runner.run(_conflicts("FR"), party="FR")
+            assert len(found) == 1  # FR reads its own filing's outcome
+            assert await runner.run(_conflicts("US"), party="US") == found
+    finally:
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+
+
+async def test_on_standby_a_read_waits_for_its_own_party_s_writes_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beside a lease holder whose detection the test holds, US's read through a standby is
+    answered at once, although FR filed through the same process just before (it waited,
+    up to ``_CATCH_UP_S``, for the holder to detect every write of the process). FR's own
+    read waits for its filing's detection, and sees its conflict once detection runs."""
+    monkeypatch.setattr(runner_module, "_CATCH_UP_S", 10 * BOUND_S)  # past the bound below
+    gate = threading.Event()
+    async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
+        try:
+            async with asyncio.timeout(BOUND_S):
+                await leader.run_write(_filing("US", "U1"), party="US")
+                await leader.settle("US")
+                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
+                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                own = asyncio.create_task(standby.run(_conflicts("FR"), party="FR"))
+                assert await standby.run(_conflicts("US"), party="US") == []
+                assert not own.done()  # detection is held: FR's read is still waiting for it
+                gate.set()
+                assert len(await own) == 1
+        finally:
+            gate.set()
+
+
+async def _hold_detection(hub: Hub, gate: threading.Event) -> None:
+    """Make ``hub``'s detector passes wait (on its hub thread) until ``gate`` is set; back once
+    one waits, so that no pass begun before can detect what is written next."""
+    waiting = threading.Event()
+    real = hub.process
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        waiting.set()
+        gate.wait(BOUND_S)
+        return real(*args, **kwargs)
+
+    hub.process = held  # type: ignore[method-assign]
+    if not await asyncio.to_thread(waiting.wait, BOUND_S):
+        raise AssertionError("no detector pass began")

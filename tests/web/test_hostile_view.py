@@ -174,6 +174,8 @@ def _file_hostile_notice(url: str, db: Path) -> dict[str, str]:
             )
             answer = http.post("/v1/notices", json=body, headers=ru)
             if answer.status_code == 201:
+                # RU's read waits for its filing's detection: US is told of it by then.
+                http.get("/v1/notices", headers=ru).raise_for_status()
                 return filed
             assert answer.status_code == 422, answer.text
             where = answer.json().get("field") or ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from tests.api.harness import circle, client, make_db, notice_body, token
+from tests.api.harness import circle, client, detected, make_db, notice_body, token
 
 pytestmark = pytest.mark.anyio
 
@@ -23,6 +23,7 @@ async def test_a_cut_log_answers_503_to_signing_and_to_filings(tmp_path, caplog)
             "/v1/notices", json=notice_body(circle("ru-1"), id="RU-N1"), headers=ru
         )
         assert filed.status_code == 201, filed.text
+        await detected(http, ru)  # its outcome's entries in the log: none comes after the cut
         signed = await http.post("/v1/ledger/checkpoint", headers=admin)
         assert signed.is_success
         size = int(signed.json()["size"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.api.harness import READ_ROUTES, circle, make_db, notice_body, token
+from tests.api.harness import READ_ROUTES, circle, detected, make_db, notice_body, token
 from tests.api.harness import answering_client as client
 from tests.disk import fill, small_filesystem
 
@@ -55,6 +55,7 @@ async def test_a_full_disk_refuses_writes_cleanly_serves_reads_and_recovers(tmp_
             assert (await _file(http, us, 0)).status_code == 201
             meets = notice_body(circle("r0", lon=30.0), id="R0")  # meets N0: notifications
             assert (await http.post("/v1/notices", json=meets, headers=ru)).status_code == 201
+            await detected(http, ru)  # US's read waits for its own writes only
             assert (await http.get("/v1/conflicts", headers=us)).json()
 
             filler = disk / "filler"

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.api.harness import Site, circle, client_with, make_db, notice_body, token
+from tests.api.harness import Site, circle, client_with, detected, make_db, notice_body, token
 from tests.api.webhook_harness import PUBLIC, Names, Watch, closed_port, receiver
 
 from deconflict.api import ApiSettings, create_app
@@ -281,6 +281,7 @@ async def test_a_refused_notification_holds_up_none_after_it(tmp_path):
         for i in range(20):
             body = notice_body(circle(f"v{i}"), id=f"RU-N{i}")
             assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await detected(http, ru)  # US's read waits for its own writes only
         told = [n["id"] for n in (await http.get("/v1/notifications", headers=us)).json()]
         assert len(told) == 20
         await watch.until(lambda: len(taken) == 18, "the 18 not refused delivered")

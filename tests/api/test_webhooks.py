@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from tests.api.harness import circle, client_with, make_db, notice_body, token
+from tests.api.harness import circle, client_with, detected, make_db, notice_body, token
 from tests.api.webhook_harness import PUBLIC, Names, Watch, receiver
 
 from deconflict.api import ApiSettings, create_app
@@ -95,6 +95,7 @@ async def test_a_receiver_refusing_one_in_ten_gets_every_notification(tmp_path):
         for i in range(30):
             body = notice_body(circle(f"v{i}"), id=f"RU-N{i}")
             assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await detected(http, ru)  # US's read waits for its own writes only
         told = (await http.get("/v1/notifications", headers=us)).json()
         await watch.until(lambda: len(set(taken)) == 30, "all 30 taken")
         last = max(taken, key=lambda t: (int(t.split(".", 1)[0]), t.split(".", 1)[1]))

@@ -6,6 +6,7 @@ broken behind its back (an SQL edit), as the detector process and the HTTP worke
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -213,6 +214,33 @@ def test_each_hub_says_the_halt_once_in_its_log(tmp_path, caplog):
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 2
     assert all("entries were deleted from its end" in r.getMessage() for r in errors)
+
+
+def test_verify_and_export_tell_of_the_halt(tmp_path, capsys):
+    """An operator looking at a halted store is told so: ``ledger verify`` says since when the
+    hub takes no filings and what lifts it, first; ``ledger export`` keeps the halt with the
+    evidence. A store that is not halted says nothing of it."""
+    target = signed_store(tmp_path)
+    assert main(["ledger", "verify", "--db", target]) == 0
+    assert "halted" not in capsys.readouterr().out
+    detector, _, worker, _ = two_hubs(target)
+    try:
+        cut_last_signed_entry(target, detector)
+        detector.tick()
+    finally:
+        detector.close()
+        worker.close()
+    assert main(["ledger", "verify", "--db", target]) != 0
+    out = capsys.readouterr().out
+    assert out.startswith("halted: since 2015-11-")
+    assert "`deconflict ledger repair`" in out
+    assert "entries were deleted from its end" in out
+    folder = tmp_path / "evidence"
+    assert main(["ledger", "export", "--db", target, "--out", str(folder)]) == 0
+    assert "the hub is halted: see halt.json" in capsys.readouterr().out
+    halt = json.loads((folder / "halt.json").read_text())
+    assert "entries were deleted from its end" in halt["reason"]
+    assert halt["at_s"] > 0
 
 
 def test_repair_lifts_the_halt_for_every_hub(tmp_path, capsys):

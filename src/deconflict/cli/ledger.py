@@ -121,6 +121,15 @@ def verify(
     record the store serves with what the ledger says (one `differs:` line each)."""
     with _hub(db) as hub:
         audit = hub.ledger.audit(None if key is None else _verifier(key))
+        halt = hub.store.ledger_halt()
+    if halt is not None:  # said first: it is why the hub refuses filings now
+        from deconflict.geo.units import epoch_to_rfc3339
+
+        typer.echo(
+            f"halted: since {epoch_to_rfc3339(halt.at_s)} the hub signs nothing and takes no "
+            "filings (`deconflict ledger repair`, or serve's start check over a log that holds, "
+            "lifts it): " + halt.reason.split(". ", 1)[0]
+        )
     if audit.log_problem is not None or audit.report is None:
         raise VerificationFailed(audit.log_problem or "the log does not verify")
     for finding in audit.findings:
@@ -139,8 +148,8 @@ def export(
     db: DbOption,
     out: Annotated[Path, typer.Option("--out", help="The folder to write the JSON files in.")],
 ) -> None:
-    """Write the ledger's entries, the parties' private entries, the checkpoints and what
-    verify finds as JSON files in OUT (owner-only), for an investigation."""
+    """Write the ledger's entries, the parties' private entries, the checkpoints, what verify
+    finds and the hub's halt as JSON files in OUT (owner-only), for an investigation."""
     with _hub(db) as hub:
         data = hub.ledger.export()
     owner_only.make_dir(out)
@@ -150,6 +159,8 @@ def export(
     typer.echo(f"wrote {', '.join(f'{name}.json' for name in data)} to {out}")
     if isinstance(findings, dict) and any(findings.values()):
         typer.echo("the ledger has findings: see findings.json")
+    if data["halt"] is not None:
+        typer.echo("the hub is halted: see halt.json")
 
 
 @ledger_app.command("repair")

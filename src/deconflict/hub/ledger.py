@@ -355,9 +355,11 @@ class HubLedger:
     def export(self) -> dict[str, object]:
         """Everything an investigation needs, as JSON values: every entry (and whether it
         hashes to its stored leaf), the parties' private entries, the checkpoints kept and the
-        one noted beside the key, and what ``verify`` and the signing check find: all of the
-        store read at once (one snapshot), so that each part tells of the same log."""
+        one noted beside the key, what ``verify`` and the signing check find (all of the log
+        read at once, one snapshot, so that each part tells of the same log), and the halt the
+        store holds, if any."""
         data = self._store.ledger_audit_data()
+        halt = self._store.ledger_halt()
         entries = [
             {
                 "index": e.index,
@@ -392,6 +394,7 @@ class HubLedger:
                 "signing": self.problem(data.snapshot()),
                 "differs": [str(f) for f in audit.findings],
             },
+            "halt": None if halt is None else {"reason": halt.reason, "at_s": halt.at_s},
         }
 
     def checkpoints(self) -> list[str]:

@@ -203,14 +203,17 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
             await runner.run_write(
                 lambda hub: hub.deliver("US"), party="US", group=True, detects=False
             )
-            await asyncio.sleep(0.3)
-            assert passes == []  # the loop was not woken, and the next timed pass is far off
+            # Nothing for the detector to read: no pass is due (the state that decides one),
+            # and none ran; the next timed pass is far off.
+            assert not runner._due
+            assert passes == []
             await runner.run_write(_file(1), party="US", group=True)
             await passes.reached(1)
-            await asyncio.sleep(0.3)
-            # One pass over the filing's change-log row; the file's watch may see the commit
-            # too and wake another, which reads nothing.
-            assert passes[0] == 1
+            assert passes[0] == 1  # one pass over the filing's change-log row
+            # A read of US's waits for the detection of its writes: settled, nothing is due, and
+            # any other pass (the file's watch may see the commit too) read nothing.
+            await runner.run(lambda hub: None, party="US")
+            assert not runner._due
             assert sum(passes) == 1
     finally:
         async with asyncio.timeout(BOUND_S):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.calls import counted
 from tests.hub.scenario import T0, vol
 
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer
@@ -49,19 +49,6 @@ class WatchedWall(Wall):
             self.now += seconds
             seen = self._looks
             assert self._looked.wait_for(lambda: self._looks > seen, DEADLINE_S)
-
-
-def _counted(owner: Any, name: str) -> list[None]:
-    """A list that grows by one at each call of ``owner.name``."""
-    calls: list[None] = []
-    real: Callable[..., Any] = getattr(owner, name)
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        return real(*args, **kwargs)
-
-    setattr(owner, name, counting)
-    return calls
 
 
 @pytest.fixture
@@ -168,7 +155,7 @@ def test_no_renewal_beside_while_the_hub_thread_keeps_up(hubs):
     those times, writes nothing (it wrote at every turn: four writes a second on an idle hub)."""
     one, _ = hubs
     wall = WatchedWall()
-    tries = _counted(one.store, "acquire_lease")
+    tries = counted(one.store, "acquire_lease")
     worker = DetectorWorker(one, lease_s=5.0, wall=wall, renew_beside_s=0.001)
     assert worker.step() is not None
     for _ in range(30):

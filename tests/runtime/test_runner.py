@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.api.harness import leader_and_standby, make_db
+from tests.calls import counted
 
 from deconflict.errors import AlreadyExists, InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
@@ -220,19 +221,6 @@ async def test_only_a_write_the_detector_reads_makes_a_pass_due(tmp_path: Path) 
             await runner.stop()
 
 
-def _calls(owner: Any, name: str) -> list[None]:
-    """A list to which each call of ``owner``'s method ``name`` appends an entry."""
-    calls: list[None] = []
-    real = getattr(owner, name)
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        return real(*args, **kwargs)
-
-    setattr(owner, name, counting)
-    return calls
-
-
 async def test_the_leader_detects_another_process_s_filing_at_once(tmp_path: Path) -> None:
     """The lease holder's detector wakes when another process (here another hub on the same
     file) files a notice, not at its next timed pass (set far off here)."""
@@ -337,7 +325,7 @@ async def test_a_standby_tries_for_the_lease_a_few_times_a_second_and_reads_afte
         assert leader.leading
         assert not standby.leading
         hub = await standby.run(lambda hub: hub, party=None)
-        tries = _calls(hub.store, "acquire_lease")
+        tries = counted(hub.store, "acquire_lease")
 
         def file_here(i: int) -> Callable[[Hub], Any]:
             volume = Volume4D.build(
@@ -367,7 +355,7 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
     marks any itself."""
     async with leader_and_standby(make_db(tmp_path)) as (_leader, standby):
         hub = await standby.run(lambda hub: hub, party=None)
-        marked_here = _calls(hub, "mark_queued_deliveries")
+        marked_here = counted(hub, "mark_queued_deliveries")
         async with asyncio.timeout(BOUND_S):
             await standby.run_write(_file(1, "US"), party="US", group=True)
             volume = _volume(1)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.calls import counted
 from tests.disk import fill, small_filesystem
 from tests.hub.scenario import T0, vol
 
@@ -39,19 +39,6 @@ class Clock:
 def _wal(db: Path) -> int:
     wal = db.with_name(db.name + "-wal")
     return wal.stat().st_size if wal.exists() else 0
-
-
-def _counted(owner: Any, name: str) -> list[None]:
-    """A list that grows by one at each call of ``owner.name``."""
-    calls: list[None] = []
-    real: Callable[..., Any] = getattr(owner, name)
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(None)
-        return real(*args, **kwargs)
-
-    setattr(owner, name, counting)
-    return calls
 
 
 def _fill_until_refused(store: Store) -> bool:
@@ -119,7 +106,7 @@ def test_after_a_full_disk_the_wal_is_truncated_once_a_second_not_at_every_write
     with small_filesystem(tmp_path / "disk", size_mb=2) as disk:
         db = disk / "hub.db"
         store = open_sqlite(db, monotonic=clock)
-        tries = _counted(store, "_truncate_wal")
+        tries = counted(store, "_truncate_wal")
         old = reader(db)
         filler = disk / "filler"
         fill(filler)

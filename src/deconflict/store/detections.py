@@ -5,6 +5,7 @@ lease that fences it (:mod:`deconflict.store.lease`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -60,15 +61,19 @@ class SqlDetections(SqlRecords):
 
     @transaction
     def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
-        """Under the write turn: check the fence and the cursor (with the turn, one round trip on
-        PostgreSQL), read which conflicts are stored and the commitments the entries refer to,
-        then write everything in one pipeline (:func:`~deconflict.store.bulk.pipelined`): the
-        detector's commits are the longest holders of the turn the filings wait for."""
+        """Build the ledger entries first, on a read of its own (``ledger_append.prebuild``);
+        then, under the write turn, check the fence and the cursor (with the turn, one round
+        trip on PostgreSQL), read which conflicts are stored and whether the commitments the
+        entries refer to are still the newest, and write everything in one pipeline
+        (:func:`~deconflict.store.bulk.pipelined`): the detector's commits are the longest
+        holders of the turn the filings wait for."""
         if not detections:
             return
         first = min(d.seq for d in detections)
         last = max(d.seq for d in detections)
         doing = f"recording detections at changes {first} to {last}"
+        with self.read_connection(doing) as c:
+            prebuilt = ledger_append.prebuild(c, _outputs(detections, set()).log)
         checks = [_DETECTOR_CURSOR_SQL, *([lease.fence_sql(fence)] if fence is not None else [])]
         with self.write_turn(doing, checks) as (c, rows):
             if fence is not None:
@@ -76,26 +81,9 @@ class SqlDetections(SqlRecords):
             current = rows[0][0][0] if rows[0] else None
             if current is not None and current >= first:
                 raise StoreError(f"change {first} was already processed (cursor at {current})")
-            found = [conflict for d in detections for conflict in d.new_conflicts]
-            stored = self._stored_conflicts(c, [conflict.id for conflict in found])
-            log: list[LogItem] = []
-            new: list[Conflict] = []
-            resolved: list[Conflict] = []
-            notifications: list[Notification] = []
-            for d in detections:  # the log in the detector's order: each row's outputs together
-                at_s = d.at_s
-                for conflict in d.new_conflicts:
-                    if conflict.id not in stored:
-                        stored.add(conflict.id)
-                        new.append(conflict)
-                        log.append(("conflict.detected", conflict.id, at_s, conflict))
-                for conflict in d.resolved_conflicts:
-                    resolved.append(conflict)
-                    log.append(("conflict.resolved", conflict.id, at_s, conflict))
-                for n in d.notifications:
-                    notifications.append(n)
-                    log.append(("notification.created", n.id, at_s, n))
-            if resolved:
+            found = [conflict.id for d in detections for conflict in d.new_conflicts]
+            outputs = _outputs(detections, self._stored_conflicts(c, found))
+            if outputs.resolved:
                 c.execute(
                     _RESOLVE_CONFLICT,
                     [
@@ -104,16 +92,17 @@ class SqlDetections(SqlRecords):
                             "state": str(conflict.state),
                             "resolved_at_s": conflict.resolved_at_s,
                         }
-                        for conflict in resolved
+                        for conflict in outputs.resolved
                     ],
                 )
-            self._log_many(c, log, defer=True)  # the entries built (reading), written below
+            self._log_many(c, outputs.log, defer=True, prebuilt=prebuilt)  # written below
             ledger_append.build_pending(c)  # a unit's own, if any: nothing reads in the pipeline
             with pipelined(c, doing):
-                if new:
-                    insert_many(c, t.conflicts, [conflict_values(conflict) for conflict in new])
-                if notifications:
-                    insert_many(c, t.notifications, [notification_values(n) for n in notifications])
+                if outputs.new:
+                    insert_many(c, t.conflicts, [conflict_values(x) for x in outputs.new])
+                if outputs.notifications:
+                    values = [notification_values(n) for n in outputs.notifications]
+                    insert_many(c, t.notifications, values)
                 ledger_append.flush(c)
                 if current is None:
                     insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])
@@ -156,3 +145,32 @@ class SqlDetections(SqlRecords):
     def release_lease(self, held: int) -> None:
         with self.write_connection("releasing the detector lease") as c:
             lease.release(c, held)
+
+
+class _Outputs(NamedTuple):
+    """What a batch of detections writes: its change-log items in the detector's order, the
+    conflicts new to the store, those resolved and the notifications."""
+
+    log: list[LogItem]
+    new: list[Conflict]
+    resolved: list[Conflict]
+    notifications: list[Notification]
+
+
+def _outputs(detections: Sequence[Detection], stored: set[str]) -> _Outputs:
+    """The outputs of ``detections``, leaving out the conflicts in ``stored`` (which it fills)."""
+    out = _Outputs([], [], [], [])
+    for d in detections:  # the log in the detector's order: each row's outputs together
+        at_s = d.at_s
+        for conflict in d.new_conflicts:
+            if conflict.id not in stored:
+                stored.add(conflict.id)
+                out.new.append(conflict)
+                out.log.append(("conflict.detected", conflict.id, at_s, conflict))
+        for conflict in d.resolved_conflicts:
+            out.resolved.append(conflict)
+            out.log.append(("conflict.resolved", conflict.id, at_s, conflict))
+        for n in d.notifications:
+            out.notifications.append(n)
+            out.log.append(("notification.created", n.id, at_s, n))
+    return out

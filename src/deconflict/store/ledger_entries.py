@@ -20,7 +20,7 @@ per transaction (:class:`Commitments`), many at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -183,6 +183,10 @@ _AT_VERSION = (
 )
 
 
+#: (version, commitment) of a subject's newest commitment; (None, None) if it has none.
+Newest = tuple[int | None, str | None]
+
+
 class Commitments:
     """The newest commitment to each subject as one transaction sees it: read from the ledger
     once, then kept up to date by the appends the transaction makes (which may not be written
@@ -193,6 +197,8 @@ class Commitments:
         self._newest: dict[str, tuple[int | None, str | None]] = {}
         self._made: dict[tuple[str, int], str] = {}
         self._undo: list[tuple[dict[Any, Any], Any, Any]] = []
+        #: the newest commitment of each subject as read from the store (not as made since)
+        self.read: dict[str, Newest] = {}
 
     def _set(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         self._undo.append((table, key, table.get(key)))
@@ -213,6 +219,13 @@ class Commitments:
             if others:
                 for row in c.execute(_NEWEST, {"subjects": others}):
                     self._newest[row.subject] = (row.version, row.commitment)
+            self.read.update((subject, self._newest[subject]) for subject in chunk)
+
+    def still_newest(self, c: sa.Connection, read: Mapping[str, Newest]) -> bool:
+        """Whether the newest commitment of each subject of ``read`` (what another transaction
+        read, see :func:`~deconflict.store.ledger_append.prebuild`) is what this one sees."""
+        self.fetch(c, read)
+        return all(self._newest[subject] == seen for subject, seen in read.items())
 
     def newest(self, c: sa.Connection, subject: str) -> tuple[int | None, str | None]:
         """(version, commitment) of the newest commitment to ``subject``, (None, None) if none."""

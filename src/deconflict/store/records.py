@@ -20,7 +20,7 @@ from deconflict.store.transactions import SqlTransactions
 
 if TYPE_CHECKING:
     from deconflict.model import Notice, Plan
-    from deconflict.store.ledger_append import LogItem
+    from deconflict.store.ledger_append import LogItem, Prebuilt
 
 __all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale", "rows_in"]
 
@@ -72,5 +72,8 @@ class SqlRecords(SqlTransactions):
 
         @staticmethod
         def _log_many(
-            connection: sa.Connection, items: Sequence[LogItem], defer: bool | None = None
+            connection: sa.Connection,
+            items: Sequence[LogItem],
+            defer: bool | None = None,
+            prebuilt: Prebuilt | None = None,
         ) -> list[int | None]: ...

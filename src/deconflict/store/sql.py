@@ -40,7 +40,7 @@ from deconflict.store import schema as t
 from deconflict.store.base import Change, Store
 from deconflict.store.conflicts import SqlConflicts
 from deconflict.store.detections import SqlDetections
-from deconflict.store.ledger_append import LogItem, record_changes
+from deconflict.store.ledger_append import LogItem, Prebuilt, record_changes
 from deconflict.store.ledger_audit import SqlLedgerAudit
 from deconflict.store.ledger_private import SqlPrivateLedger
 from deconflict.store.notices import SqlNotices
@@ -86,7 +86,10 @@ class SqlStore(
 
     @staticmethod
     def _log_many(
-        connection: sa.Connection, items: Sequence[LogItem], defer: bool | None = None
+        connection: sa.Connection,
+        items: Sequence[LogItem],
+        defer: bool | None = None,
+        prebuilt: Prebuilt | None = None,
     ) -> list[int | None]:
         """Append the ledger entries of ``items`` and, for those about the detector's inputs
         (:data:`LOGGED_ENTITIES`), their change-log rows (one statement), in the same
@@ -121,7 +124,7 @@ class SqlStore(
         # leaves them to the caller's ``ledger_append.flush`` (before its commit) elsewhere too.
         if defer is None:
             defer = connection.info.get(IN_UNIT, False)
-        return record_changes(connection, items, defer=defer)
+        return record_changes(connection, items, defer=defer, prebuilt=prebuilt)
 
     @transaction
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:

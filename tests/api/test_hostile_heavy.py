@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 import shapely
 from tests.api.harness import client, make_db, token
+from tests.calls import counted
 
-from deconflict.api import records
+from deconflict.api import heavy, records
+from deconflict.api.heavy import HeavyWork
 from deconflict.geo import GeoLimits, Polygon
 from deconflict.geo import separation as separation_module
 from deconflict.geo.separation import MAX_EDGE_PAIRS, separated_by, separation_m
@@ -227,3 +229,52 @@ def test_the_exact_stage_keeps_to_its_budget_on_the_safe_side(monkeypatch):
     small = [Polygon(star(100, lon)) for lon in (39.0, 39.02)]
     assert not separated_by(small[0], small[1], 0.0)
     assert calls == [1]
+
+
+def _polygon(ring: list[list[float]]) -> list[dict[str, Any]]:
+    return [polygon_feature("p", ring)]
+
+
+@pytest.mark.parametrize(
+    ("features", "light"),
+    [
+        (_polygon([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]), True),
+        (_polygon([[0, 0], [5, 0], [5, 5], [0, 5], [0, 0]]), True),
+        (_polygon([[0, 0], [5.5, 0], [5.5, 1], [0, 1], [0, 0]]), False),  # too wide
+        (_polygon([[0, 0], [1, 0], [1, 6], [0, 6], [0, 0]]), False),  # too tall
+        (_polygon(star(8)), False),  # 9 positions
+        (_polygon([[0, 0], [1, 0], [1, "1"], [0, 0]]), False),  # malformed: the pool says so
+        ([{"geometry": {"type": "Point", "coordinates": [3, 4]}}], True),
+        ([{"geometry": {"type": "Point", "coordinates": [3, 4]}}] * 9, False),
+        ([{"geometry": {"type": "Polygon", "coordinates": [[[0, 0]], [[0, 0]]]}}], False),
+        ([{"geometry": {"type": "LineString", "coordinates": [[0, 0], [True, 1]]}}], False),
+        ("features", False),
+    ],
+)
+def test_only_a_few_positions_close_together_are_light(features, light):
+    assert heavy.is_light(features) is light
+
+
+def test_the_widest_light_footprint_densifies_to_a_few_hundred_points():
+    """The bound the inline validation rests on (security.md §4.2): 8 positions within 5
+    degrees, zigzagging to make the outline as long as it can be, densify to at most
+    8 * 5 / 0.09 points (one each 10 km); an L of 7 positions comes near the longest outline."""
+    ring = [[0, 0], [5, 0], [5, 5], [4.8, 5], [4.8, 0.2], [0, 0.2], [0, 0]]
+    features = _polygon(ring)
+    assert heavy.is_light(features)
+    volume = records.volumes_from(features, "US", GeoLimits())[0]
+    assert len(volume.footprint.core_lons) <= 8 * 5 / 0.09
+
+
+async def test_a_light_filing_is_validated_without_the_pool_and_a_heavier_one_on_it(
+    tmp_path, monkeypatch
+):
+    db = make_db(tmp_path)
+    pooled = counted(HeavyWork, "run")
+    async with client(db) as http:
+        for fid, ring in (("LIGHT", [[0, 0], [1, 0], [1, 1], [0, 0]]), ("FULL", star(8))):
+            body = {"type": "FeatureCollection", "category": "x", "id": fid}
+            body["features"] = [polygon_feature("v", ring)]
+            filed = await http.post("/v1/notices", json=body, headers=token(db, "RU"))
+            assert filed.status_code == 201, filed.text
+            assert len(pooled) == (0 if fid == "LIGHT" else 1)

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from deconflict.api.auth import Principal, Scope
 from deconflict.api.edge import EdgeRoute, parse_if_match
+from deconflict.api.heavy import is_light
 from deconflict.api.nearby import area_of, filled_page, reaches
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.schemas import (
@@ -98,8 +99,12 @@ async def parsed_volumes(
     request: Request, features: Sequence[dict[str, Any]], party: str
 ) -> list[Volume4D]:
     """:func:`volumes_from`, on the service's pool for heavy work (security.md §4.2): a large
-    footprint's validation holds neither the event loop nor the hub thread."""
+    footprint's validation holds neither the event loop nor the hub thread. A light one (a few
+    positions close together, :func:`~deconflict.api.heavy.is_light`) is validated here: the
+    hop to the pool and back would cost it more than the work."""
     limits = _limits(request)
+    if is_light(features):
+        return volumes_from(features, party, limits)
     return await service(request).heavy.run(lambda: volumes_from(features, party, limits))
 
 

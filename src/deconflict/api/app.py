@@ -42,6 +42,7 @@ from deconflict.api.service import Metrics, Service, caller, need
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
 from deconflict.hub import Hub
 from deconflict.runtime import Runtime, RuntimeSettings
+from deconflict.runtime.runner import HubRunner
 from deconflict.runtime.webhooks import WebhookEvent
 from deconflict.runtime.webhooks.guard import Resolve
 
@@ -164,12 +165,14 @@ def _health(app: FastAPI, svc: Service) -> None:
         """The process is up."""
         return {"status": "ok"}
 
+    readiness = Readiness(svc.runner)
+
     @app.get("/readyz", tags=["service"])
     async def readyz() -> JSONResponse:
-        """The hub is open and answering."""
+        """The hub is open and answering (its thread ran a job within the last second)."""
         if not svc.runner.ready:
             return problems.problem(503, "the hub is not ready")
-        await svc.runner.run(lambda hub: hub.indexed, party=None)
+        await readiness.check()
         return JSONResponse({"status": "ready"})
 
     @app.get(
@@ -193,3 +196,33 @@ def _health(app: FastAPI, svc: Service) -> None:
             svc.metrics.lease_token.set(holder.token)
         svc.metrics.leading.set(1 if svc.runner.leading else 0)
         return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+#: How long /readyz's proof that the hub thread answers stands (see :class:`Readiness`).
+READY_KEEP_S = 1.0
+
+
+class Readiness:
+    """/readyz's proof that the hub thread answers: a job run there, one at a time, every
+    concurrent check awaiting the same, and its answer standing for ``READY_KEEP_S``. The route
+    needs no token (a load balancer asks it), so without this anyone could queue jobs on the
+    hub thread, ahead of the parties' writes, as fast as they could send requests
+    (security.md §4.2): now at most one a second, whatever the rate."""
+
+    def __init__(self, runner: HubRunner) -> None:
+        self._runner = runner
+        self._job: asyncio.Future[int] | None = None
+        self._proved_at: float | None = None
+
+    async def check(self) -> None:
+        """Return once the hub thread answered within ``READY_KEEP_S``; its error if it failed."""
+        if self._proved_at is not None and time.monotonic() - self._proved_at < READY_KEEP_S:
+            return
+        if self._job is None or self._job.done():
+            self._job = asyncio.ensure_future(self._runner.run(lambda hub: hub.indexed, party=None))
+            self._job.add_done_callback(self._proved)
+        await asyncio.shield(self._job)  # a caller that goes away leaves the job to the others
+
+    def _proved(self, job: asyncio.Future[int]) -> None:
+        if not job.cancelled() and job.exception() is None:
+            self._proved_at = time.monotonic()

@@ -111,3 +111,46 @@ async def test_a_near_page_is_filled_past_notices_the_exact_test_drops(
             pages.append([n["id"] for n in answer.json()])
             url = answer.links.get("next", {}).get("url")
     assert pages == [["RU-M0", "RU-M3"], ["RU-M6"]]
+
+
+async def test_a_near_page_ends_short_when_its_exact_work_is_spent_and_links_where_it_stopped(
+    tmp_path, monkeypatch
+):
+    """security.md §4.2: with a budget of one notice's points a page (and a job a notice),
+    each request tests exactly one notice, pages end short where the budget ran out with a
+    next link after the last notice tested, and following the links gives exactly the
+    meeting notices, each once, in filing order."""
+    monkeypatch.setattr(nearby, "JOB_POINTS", 1)
+    monkeypatch.setattr(nearby, "PAGE_POINTS", 1)
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    meeting = []
+    async with client(db) as http:
+        for k in range(5):
+            missing = k % 2 == 1
+            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
+            notice_id = f"RU-{'X' if missing else 'M'}{k}"
+            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+            if not missing:
+                meeting.append(notice_id)
+        tested: list[object] = []
+
+        def counted(a, b):
+            tested.append(a)
+            return separation_m(a, b)
+
+        monkeypatch.setattr(nearby, "separation_m", counted)
+        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
+        found, url, requests = [], f"/v1/notices?near={near}&limit=3", 0
+        while url:
+            before = len(tested)
+            answer = await http.get(url, headers=us)
+            assert answer.status_code == 200, answer.text
+            assert len(tested) - before <= 1  # one notice of one volume a request
+            requests += 1
+            found += [n["id"] for n in answer.json()]
+            url = answer.links.get("next", {}).get("url")
+    assert found == meeting == ["RU-M0", "RU-M2", "RU-M4"]
+    assert len(tested) == 5
+    assert requests >= 5

@@ -13,7 +13,10 @@ them (the pool serves its waiters in turn); every pair is within the exact stage
 (``MAX_EDGE_PAIRS``: the circle's core is one point, a densified footprint's about
 ``MAX_DENSIFIED`` at most), so the answers are exact. The page is filled batch by batch until it is
 full or the store is exhausted, so it holds what one read filtered exactly would, and a full page's
-last notice is where the next page starts, as for any other page.
+last notice is where the next page starts, as for any other page. One page measures at most
+:data:`PAGE_POINTS` points past its first job: when that is spent first, the page ends short, and
+its next link starts after the last notice tested, so no request asks more than that of the pool
+all parties share, however many of the notices it may see are large and near the circle.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ from deconflict.hub import Hub
 from deconflict.model import Notice
 from deconflict.runtime.runner import HubRunner
 
-__all__ = ["JOB_POINTS", "Read", "area_of", "filled_page", "reaches"]
+__all__ = ["JOB_POINTS", "PAGE_POINTS", "Read", "area_of", "filled_page", "reaches"]
 
 #: Most footprint points one job of the exact test measures the circle against (its one vertex
 #: against each of their edges): one record's worth at the default limits (security.md §4.2).
 JOB_POINTS = 200_000
+
+#: Most footprint points one page measures past its first job (then the page ends short).
+PAGE_POINTS = 2 * JOB_POINTS
 
 #: ``read(cursor, count)``: what the hub thread runs to find at most ``count`` notices after
 #: ``cursor`` (the page's start when None) that pass the cheap tests, in filing order.
@@ -68,13 +74,17 @@ def _meeting(job: Sequence[Notice], area: Circle) -> list[Notice]:
     return [n for n in job if any(separation_m(v.footprint, area) <= 0.0 for v in n.volumes)]
 
 
+def _points(notice: Notice) -> int:
+    return sum(len(v.footprint.core_lons) for v in notice.volumes)
+
+
 def _jobs(batch: Sequence[Notice]) -> Iterator[list[Notice]]:
     """``batch`` in runs of whole notices of at most :data:`JOB_POINTS` points (a larger
     notice alone), in order."""
     job: list[Notice] = []
     points = 0
     for notice in batch:
-        size = sum(len(v.footprint.core_lons) for v in notice.volumes)
+        size = _points(notice)
         if job and points + size > JOB_POINTS:
             yield job
             job, points = [], 0
@@ -91,21 +101,26 @@ async def filled_page(
     area: Circle,
     limit: int,
     party: str,
-) -> list[Notice]:
+) -> tuple[list[Notice], Notice | None]:
     """Up to ``limit`` notices that ``read`` finds for ``party`` (the caller: each batch after
     the detection of its own writes) and that meet ``area``, in filing order:
     batches of as many as are still missing are read on the hub thread and tested on the pool,
     until the page is full or a batch comes short (the store is exhausted). Each batch is a
     snapshot of its own: a notice filed meanwhile shows in this page or the next, as between
-    pages."""
+    pages. With the page, where the next one starts when it ended short because it spent
+    :data:`PAGE_POINTS` (the last notice tested), else None."""
     page: list[Notice] = []
     cursor: Notice | None = None
+    spent = 0
     while len(page) < limit:
         wanted = limit - len(page)
         batch = await runner.run(read(cursor, wanted), party=party)
         for job in _jobs(batch):
+            if spent > 0 and spent >= PAGE_POINTS:
+                return page, cursor
             page += await heavy.run(partial(_meeting, job, area))
+            spent += sum(map(_points, job))
+            cursor = job[-1]
         if len(batch) < wanted:
             break
-        cursor = batch[-1]
-    return page
+    return page, None

@@ -225,11 +225,14 @@ async def list_notices(
         return on_hub
 
     svc = service(request)
+    resume: Notice | None = None  # where a near page that ended short resumes
     if area is None:
         page = await svc.runner.run(read(None, limit), party=principal.party)
     else:
-        page = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
-    if len(page) == limit:
+        page, resume = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
+    if resume is not None:
+        link_next(request, response, resume.key, limit)
+    elif len(page) == limit:
         link_next(request, response, page[-1].key, limit)
     return [notice_out(n) for n in page]
 

@@ -69,6 +69,19 @@ log = logging.getLogger("deconflict.ledger")
 
 
 @dataclass(frozen=True, slots=True)
+class _Held:
+    """What this hub signed as read at one time (:meth:`HubLedger._read_held`): the newest
+    checkpoint and its note (None if none), or why its record could not be read."""
+
+    signed: tuple[Checkpoint, str] | None
+    fault: LedgerBroken | None = None
+
+
+#: What this hub signed, read before the log by the caller; None: read it when needed.
+Held = _Held | None
+
+
+@dataclass(frozen=True, slots=True)
 class Audit:
     """A full audit: the log recomputed (``report``, or ``log_problem`` naming its first bad
     index), and every way the store and the ledger differ (``findings``)."""
@@ -224,11 +237,12 @@ class HubLedger:
             raise self._fail(found)
         self._checked_whole = True
 
-    def problem(self, snapshot: Snapshot | None = None) -> str | None:
+    def problem(self, snapshot: Snapshot | None = None, held: Held = None) -> str | None:
         """What :meth:`check` would find over the whole log (``snapshot``, by default read
         now), explained for the operator (what is wrong, what to run), or None; nothing is
-        recorded or logged."""
-        found = self._found(whole=True, snapshot=snapshot)
+        recorded or logged. ``held``: what this hub signed, read by the caller before the
+        snapshot (see :meth:`_read_held`); by default read now, after it."""
+        found = self._found(whole=True, snapshot=snapshot, held=held)
         return None if found is None else self._explain(found)
 
     def recheck(self) -> Halt | None:
@@ -251,14 +265,28 @@ class HubLedger:
         self._halt, self._halt_read_at = None, self._monotonic()
         return lifted
 
-    def _found(self, whole: bool, snapshot: Snapshot | None = None) -> str | None:
+    def _found(
+        self, whole: bool, snapshot: Snapshot | None = None, held: Held = None
+    ) -> str | None:
         try:
-            return self._problem(whole, snapshot)
+            return self._problem(whole, snapshot, held)
         except LedgerBroken as error:  # the record of what was signed is unreadable
             return str(error)
 
-    def _problem(self, whole: bool, snapshot: Snapshot | None) -> str | None:
-        held = self._held()
+    def _read_held(self) -> _Held:
+        """What this hub signed, read before the log by whoever reads both (a live hub signs
+        only over entries already committed, so the log read after is at least as long as
+        any checkpoint read before; read the other way round, a checkpoint signed in between
+        looked like a log rolled back); the record's fault, if it is unreadable."""
+        try:
+            return _Held(self._held())
+        except LedgerBroken as error:
+            return _Held(None, error)
+
+    def _problem(self, whole: bool, snapshot: Snapshot | None, read: Held = None) -> str | None:
+        if read is not None and read.fault is not None:
+            raise read.fault
+        held = read.signed if read is not None else self._held()
         if held is None:
             return None
         signed, note = held
@@ -358,6 +386,10 @@ class HubLedger:
         one noted beside the key, what ``verify`` and the signing check find (all of the log
         read at once, one snapshot, so that each part tells of the same log), and the halt the
         store holds, if any."""
+        held = self._read_held()  # before the log (see _read_held), as is the note
+        signed = None
+        if self._key_path is not None and signed_path(self._key_path).exists():
+            signed = signed_path(self._key_path).read_text(encoding="utf-8", errors="replace")
         data = self._store.ledger_audit_data()
         halt = self._store.ledger_halt()
         entries = [
@@ -380,10 +412,7 @@ class HubLedger:
             }
             for p in data.private
         ]
-        signed = None
-        if self._key_path is not None and signed_path(self._key_path).exists():
-            signed = signed_path(self._key_path).read_text(encoding="utf-8", errors="replace")
-        audit = self._audit(data, self._verifier())
+        audit = self._audit(data, self._verifier(), held)
         return {
             "entries": entries,
             "private_entries": private,
@@ -391,7 +420,7 @@ class HubLedger:
             "signed": {"newest_signed_note": signed},
             "findings": {
                 "log": audit.log_problem,
-                "signing": self.problem(data.snapshot()),
+                "signing": self.problem(data.snapshot(), held),
                 "differs": [str(f) for f in audit.findings],
             },
             "halt": None if halt is None else {"reason": halt.reason, "at_s": halt.at_s},
@@ -506,17 +535,25 @@ class HubLedger:
         against the entries, both ways (:func:`~deconflict.hub.ledger_audit.cross_check`), all
         read from the store at once."""
         checking = self._verifier() if verifier is None else verifier
-        return self._audit(self._store.ledger_audit_data(), checking)
+        noted = self._noted(checking)  # before the log (see _read_held)
+        return self._audit(self._store.ledger_audit_data(), checking, noted)
 
-    def _audit(self, data: AuditData, checking: Verifier) -> Audit:
+    def _noted(self, checking: Verifier) -> _Held:
+        """The newest checkpoint noted beside the key, checked with ``checking``."""
+        if self._key_path is None or not signed_path(self._key_path).exists():
+            return _Held(None)
+        try:
+            return _Held(newest_signed(self._key_path, checking))
+        except LedgerBroken as error:
+            return _Held(None, error)
+
+    def _audit(self, data: AuditData, checking: Verifier, noted: _Held) -> Audit:
+        """The audit of ``data`` with the checkpoint ``noted`` beside the key (read before it)."""
         notes = [note for _size, note in data.checkpoints]
-        if self._key_path is not None and signed_path(self._key_path).exists():
-            try:
-                found = newest_signed(self._key_path, checking)
-            except LedgerBroken as error:
-                return Audit(None, str(error))
-            if found is not None:
-                notes.append(found[1])
+        if noted.fault is not None:
+            return Audit(None, str(noted.fault))
+        if noted.signed is not None:
+            notes.append(noted.signed[1])
         entries, nodes, size = data.snapshot()
         try:
             report = verify_log(entries, nodes, size, notes, checking)

@@ -22,7 +22,7 @@ from deconflict.demo.report import (
     volumes_geojson,
     write_report,
 )
-from deconflict.demo.scenario import load_scenario
+from deconflict.demo.scenario_document import load_scenario
 from deconflict.geo import Circle, Volume4D
 
 TUESDAY = 1_447_740_000.0  # 2015-11-17T06:00:00Z

@@ -14,9 +14,8 @@ from deconflict.demo.scenario import (
     AddPlan,
     AdjustPlan,
     FileNotice,
-    load_scenario,
-    parse_scenario,
 )
+from deconflict.demo.scenario_document import load_scenario, parse_scenario
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe, smallest_time_shift
 from deconflict.errors import InvalidDocument
 from deconflict.geo import Circle, Corridor

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deconflict.demo.scenario import load_scenario, parse_scenario
+from deconflict.demo.scenario_document import load_scenario, parse_scenario
 from deconflict.errors import InvalidDocument
 
 SCENARIO = Path(__file__).parents[2] / "src/deconflict/demo/scenario/raqqa-2015.json"

@@ -17,6 +17,7 @@ from deconflict import owner_only
 from deconflict.demo import report as rp
 from deconflict.demo import scenario as sc
 from deconflict.demo.outcome import check_outcomes, gather_report
+from deconflict.demo.scenario_document import load_scenario
 from deconflict.demo.settle import prepare_settlement, show_settlement
 from deconflict.engine import Adjustment
 from deconflict.errors import DeconflictError
@@ -285,7 +286,7 @@ def run_demo(
     scenario_path: Path | None = None,
 ) -> DemoResult:
     """Play the scenario (the packaged Raqqa 2015 one by default) and write its report."""
-    scenario = sc.load_scenario(scenario_path)
+    scenario = load_scenario(scenario_path)
     folder = report_dir if report_dir is not None else Path("report")
     owner_only.make_dir(folder)  # its report and database hold every party's plans
     db = folder / "demo.db"

@@ -17,19 +17,20 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from deconflict import policy
 from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
 from deconflict.geo import Volume4D
+from deconflict.hub.adjustments import Adjustments
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector
 from deconflict.hub.ledger import HubLedger
-from deconflict.hub.sight import seen_notices
-from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
+from deconflict.hub.sight import seen_notices, sees_conflict
+from deconflict.hub.suggestions import Suggestion
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -40,9 +41,7 @@ from deconflict.model import (
     NotificationState,
     Party,
     Plan,
-    RecordKind,
     Resolution,
-    Side,
     accept_volumes,
     check_agreement_accepted,
 )
@@ -53,7 +52,6 @@ from deconflict.store import Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
-_LIVE_NOTICES = [state for state in NoticeState if state.live]
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
 
 
@@ -101,6 +99,7 @@ class Hub:
         self._detector = Detector(store, self._agreements)
         self.ledger = HubLedger(store, self._clock, ledger_key, monotonic=monotonic)
         self._log = LogConsumer(store, self._detector, self._agreements, self._clock)
+        self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
         self._detector.rebuild()
@@ -460,23 +459,17 @@ class Hub:
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 
-    @staticmethod
-    def _may_see(party: str, conflict: Conflict) -> bool:
-        """A party sees a conflict it is in, unless its side is a notice meeting another's plan."""
-        other = conflict.other_side(party)
-        return other is not None and other.kind is RecordKind.NOTICE
-
     def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
         state = ConflictState.OPEN if open_only else None
         return [
             c
             for c in self._store.list_conflicts(party=party, state=state)
-            if self._may_see(party, c)
+            if sees_conflict(party, c)
         ]
 
     def get_conflict(self, party: str, conflict_id: str) -> Conflict:
         conflict = self._store.get_conflict(conflict_id)
-        if not self._may_see(party, conflict):
+        if not sees_conflict(party, conflict):
             raise NotFound(f"no conflict {conflict_id!r}")
         return conflict
 
@@ -560,69 +553,9 @@ class Hub:
         self, party: str, conflicts: Sequence[Conflict]
     ) -> dict[str, Suggestion]:
         """The suggestion for each of ``party``'s ``conflicts`` (by id; none for a conflict
-        whose volume was amended away before detection closed it). A list costs what it
-        shows: the search set against each other party is built once, and conflicts of one
-        volume against one party share one search (a party's many volumes meeting one of
-        another's made a list of N conflicts cost N squared: found by a hostile probe)."""
-        searches: dict[str, SearchSet] = {}
-        found: dict[tuple[str, str, str], Suggestion | None] = {}
-        out = {}
-        for conflict in conflicts:
-            mine, other = conflict.side_of(party), conflict.other_side(party)
-            if mine is None or other is None:  # pragma: no cover - the party's own only
-                raise NotFound(f"no conflict {conflict.id!r}")
-            key = (mine.record_key, mine.volume_id, other.party)
-            if key not in found:
-                volume = self._own_volume(mine)
-                if volume is not None and other.party not in searches:
-                    searches[other.party] = self._search_set(party, other.party)
-                found[key] = (
-                    None
-                    if volume is None
-                    else suggest(
-                        "",
-                        mine.kind,
-                        mine.record_id,
-                        volume,
-                        party,
-                        searches[other.party],
-                        self._clock.now(),
-                    )
-                )
-            suggestion = found[key]
-            if suggestion is not None:
-                out[conflict.id] = replace(suggestion, conflict_id=conflict.id)
-        return out
-
-    def _own_volume(self, mine: Side) -> Volume4D | None:
-        """The volume of a party's own side of a conflict, as its record holds it now."""
-        record: Notice | Plan
-        if mine.kind is RecordKind.NOTICE:
-            record = self._store.get_notice(mine.record_key)
-        else:
-            record = self._store.get_plan(mine.record_key)
-        return next((v for v in record.volumes if v.id == mine.volume_id), None)
-
-    def _search_set(self, party: str, other: str) -> SearchSet:
-        """What ``party`` knows of ``other``'s live notices, to search its adjustments
-        against (:func:`~deconflict.hub.suggestions.search_set`). From the store, not the
-        detector's index: in a hub process that is not the detector (see DetectorWorker)
-        that index is as old as the process's last turn as leader."""
-        self._current_agreements()
-        live = self._store.list_notices(party=other, states=_LIVE_NOTICES)
-        shown = {
-            n.key: {v.id for v in n.volumes}
-            for n in seen_notices(self._store, self._sight(party), keys=[n.key for n in live])
-        }
-        met = set()
-        for conflict in self.list_conflicts(party, open_only=True):
-            theirs = conflict.other_side(party)
-            if theirs is not None and theirs.party == other and theirs.kind is RecordKind.NOTICE:
-                met.add((theirs.record_key, theirs.volume_id))
-        minima = policy.minima_for(self._agreements, party, other)
-        if minima is None:
-            minima = policy.search_minima(self._agreements)
-        return search_set(live, shown, met, self.resolution_for(party, other), minima)
+        whose volume was amended away before detection closed it), worked out from what the
+        store holds now (:class:`~deconflict.hub.adjustments.Adjustments`)."""
+        return self._adjustments.suggest(party, conflicts)
 
 
 def _checked_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:

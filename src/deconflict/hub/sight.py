@@ -1,18 +1,19 @@
 """The notices a viewer may see, read from the store as its sight (``policy.need_to_know``)
 shows them: the store finds only the notices the viewer may see some of, and each is cut to
 the volumes it may see (under "conflicts-only", those its open conflicts unlock, read at once).
-The Hub's reads of others' notices all come through :func:`seen_notices`."""
+The Hub's reads of others' notices all come through :func:`seen_notices`; which conflicts a
+party sees, through :func:`sees_conflict`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from deconflict.model import Conflict, ConflictState, Notice, NoticeState
+from deconflict.model import Conflict, ConflictState, Notice, NoticeState, RecordKind
 from deconflict.policy import need_to_know
 from deconflict.store import Seen, Store
 
-__all__ = ["SeenPage", "seen_notices"]
+__all__ = ["SeenPage", "seen_notices", "sees_conflict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,9 @@ def seen_notices(
             shown.append(replace(notice, volumes=volumes))
     cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
     return SeenPage(shown, len(found), cursor)
+
+
+def sees_conflict(party: str, conflict: Conflict) -> bool:
+    """A party sees a conflict it is in, unless its side is a notice meeting another's plan."""
+    other = conflict.other_side(party)
+    return other is not None and other.kind is RecordKind.NOTICE

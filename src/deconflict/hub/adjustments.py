@@ -1,0 +1,118 @@
+"""The adjustments a party is suggested for its conflicts, worked out from what the store holds.
+
+:mod:`deconflict.hub.suggestions` is the search, pure; this is what it is fed: the party's own
+volume in each conflict as its record holds it now, and, once per other party, the search set
+of what the party knows of that party's live notices (the volumes it may see, and the hidden
+ones it is in an open conflict with). Read from the store, not from the detector's index: in a
+hub process that is not the detector (see :class:`~deconflict.hub.worker.DetectorWorker`) that
+index is as old as the process's last turn as leader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from deconflict import policy
+from deconflict.errors import NotFound
+from deconflict.geo import Volume4D
+from deconflict.hub.clock import Clock
+from deconflict.hub.sight import seen_notices, sees_conflict
+from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Notice,
+    NoticeState,
+    Plan,
+    RecordKind,
+    Side,
+)
+from deconflict.policy import need_to_know
+from deconflict.store import Store
+
+__all__ = ["Adjustments"]
+
+_LIVE_NOTICES = [state for state in NoticeState if state.live]
+
+
+class Adjustments:
+    """Suggestions over one store and one clock; ``agreements`` reads the agreements as stored
+    now (the Hub's list, updated in place)."""
+
+    def __init__(
+        self, store: Store, clock: Clock, agreements: Callable[[], list[Agreement]]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._agreements = agreements
+
+    def suggest(self, party: str, conflicts: Sequence[Conflict]) -> dict[str, Suggestion]:
+        """The suggestion for each of ``party``'s ``conflicts`` (by id; none for a conflict
+        whose volume was amended away before detection closed it). A list costs what it
+        shows: the search set against each other party is built once, and conflicts of one
+        volume against one party share one search (a party's many volumes meeting one of
+        another's made a list of N conflicts cost N squared: found by a hostile probe)."""
+        searches: dict[str, SearchSet] = {}
+        found: dict[tuple[str, str, str], Suggestion | None] = {}
+        out = {}
+        for conflict in conflicts:
+            mine, other = conflict.side_of(party), conflict.other_side(party)
+            if mine is None or other is None:  # pragma: no cover - the party's own only
+                raise NotFound(f"no conflict {conflict.id!r}")
+            key = (mine.record_key, mine.volume_id, other.party)
+            if key not in found:
+                volume = self._own_volume(mine)
+                if volume is not None and other.party not in searches:
+                    searches[other.party] = self._search_set(party, other.party)
+                found[key] = (
+                    None
+                    if volume is None
+                    else suggest(
+                        "",
+                        mine.kind,
+                        mine.record_id,
+                        volume,
+                        party,
+                        searches[other.party],
+                        self._clock.now(),
+                    )
+                )
+            suggestion = found[key]
+            if suggestion is not None:
+                out[conflict.id] = replace(suggestion, conflict_id=conflict.id)
+        return out
+
+    def _own_volume(self, mine: Side) -> Volume4D | None:
+        """The volume of a party's own side of a conflict, as its record holds it now."""
+        record: Notice | Plan
+        if mine.kind is RecordKind.NOTICE:
+            record = self._store.get_notice(mine.record_key)
+        else:
+            record = self._store.get_plan(mine.record_key)
+        return next((v for v in record.volumes if v.id == mine.volume_id), None)
+
+    def _search_set(self, party: str, other: str) -> SearchSet:
+        """What ``party`` knows of ``other``'s live notices, to search its adjustments
+        against (:func:`~deconflict.hub.suggestions.search_set`), from the store (see the
+        module docstring)."""
+        agreements = self._agreements()
+        live = self._store.list_notices(party=other, states=_LIVE_NOTICES)
+        sight = need_to_know.sight(agreements, party)
+        shown = {
+            n.key: {v.id for v in n.volumes}
+            for n in seen_notices(self._store, sight, keys=[n.key for n in live])
+        }
+        met = set()
+        for conflict in self._store.list_conflicts(party=party, state=ConflictState.OPEN):
+            if not sees_conflict(party, conflict):
+                continue
+            theirs = conflict.other_side(party)
+            if theirs is not None and theirs.party == other and theirs.kind is RecordKind.NOTICE:
+                met.add((theirs.record_key, theirs.volume_id))
+        minima = policy.minima_for(agreements, party, other)
+        if minima is None:
+            minima = policy.search_minima(agreements)
+        resolution = need_to_know.resolution_for(agreements, party, other)
+        return search_set(live, shown, met, resolution, minima)

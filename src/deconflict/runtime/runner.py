@@ -28,15 +28,9 @@ the holder learns of another process's commit (a filing through it) and runs its
 once rather than at the next ``interval_s``. Only wake-ups: the store is read as always. A
 process on standby tries for the lease a few times a second, not at every write and loop turn.
 
-Group commit: writes sent with ``group=True`` queue up while the hub thread is busy, and the
-queue is drained as one batch in one store unit of work, so a burst of filings costs one commit
-(one fsync) rather than one each. A write that raises its own error (bad input, a duplicate id)
-is answered with that error, and the batch is rolled back and run again without it (its writes
-before it again, in the same order), so the rest commit together as if it had never been sent.
-No savepoint per write: errors are rare, and a savepoint cost every write two more statements
-(two round trips on PostgreSQL). A store failure of the batch (a serialization failure, a failed
-commit) runs each write of it again on its own, as without grouping. Nobody is answered before
-the batch committed.
+Group commit: writes sent with ``group=True`` share one store unit of work, and one commit, with
+the others queued meanwhile (:mod:`deconflict.runtime.group_commit`); here their batch is run on
+the hub thread, and their parties then wait for its detection as for any other write.
 
 Beside the hub thread, a second thread with a hub (and store connections) of its own
 (:meth:`HubRunner.run_beside`) runs what needs nothing of the detector's state and only what is
@@ -64,13 +58,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from deconflict.errors import StoreError, WritesRefused
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
+from deconflict.runtime.group_commit import Outcome, Write, WriteGroups, commit_group
 from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 
 __all__ = ["HubRunner"]
@@ -79,7 +73,6 @@ T = TypeVar("T")
 log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its party's writes
-_GROUP_MAX = 64  # most writes one batch commits
 # On standby, how often the lease is tried for: a try is a read transaction, and every write
 # group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
 # over this much later at most.
@@ -98,25 +91,6 @@ async def _wait(event: asyncio.Event, timeout_s: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout_s):
             await event.wait()
-
-
-class _Failed(Exception):
-    """Write ``index`` of a batch raised ``error`` (its own, not the store's)."""
-
-    def __init__(self, index: int, error: Exception) -> None:
-        super().__init__(index, error)
-        self.index = index
-        self.error = error
-
-
-@dataclass(slots=True)
-class _Queued:
-    """A grouped write waiting for its batch: by ``party`` (None: by no party, a delivery)."""
-
-    fn: Callable[[Hub], Any]
-    future: asyncio.Future[Any]
-    detects: bool
-    party: str | None
 
 
 class HubRunner:
@@ -144,8 +118,7 @@ class HubRunner:
         self._wake: asyncio.Event | None = None
         self._detect_now: asyncio.Event | None = None
         self._loop_task: asyncio.Task[None] | None = None
-        self._queued: list[_Queued] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._groups = WriteGroups(self._commit_group, self._group_committed)
         self._listener: threading.Thread | None = None
         self._listening = threading.Event()  # cleared to stop the listener thread
         self._announce = False  # whether other processes may listen (PostgreSQL)
@@ -375,17 +348,14 @@ class HubRunner:
         """``fn(hub)``, a write by ``party`` (None: by no party, a delivery), on the hub thread;
         then the detector is due, and ``party``'s next calls wait for its detection. Not
         grouped, after the detection of ``party``'s earlier writes (it may read their outcome,
-        as a read does). With ``group`` it may share one commit with other grouped writes (see
-        above): ``fn`` must touch nothing but the store, since it may be run twice if its
-        batch fails. ``detects=False``: ``fn`` writes nothing the detector reads (a delivery,
-        an acknowledgement), so no detector pass is due after it, nor waited for by
-        ``party``."""
+        as a read does). With ``group`` it may share one commit with other grouped writes
+        (:mod:`deconflict.runtime.group_commit`): ``fn`` must touch nothing but the store,
+        since it may be run twice if its batch fails. ``detects=False``: ``fn`` writes nothing
+        the detector reads (a delivery, an acknowledgement), so no detector pass is due after
+        it, nor waited for by ``party``."""
         if group:
-            future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-            self._queued.append(_Queued(fn, future, detects, party))
-            if self._drainer is None or self._drainer.done():
-                self._drainer = asyncio.create_task(self._drain())
-            return await future
+            result: T = await self._groups.write(fn, party=party, detects=detects)
+            return result
 
         def job() -> tuple[T, bool]:
             changed = self._settle_for(party)
@@ -404,70 +374,29 @@ class HubRunner:
             self._detect_now.set()
         return result
 
-    async def _drain(self) -> None:
-        """Run the queued grouped writes in batches until none is left."""
-        while self._queued:
-            batch = self._queued[:_GROUP_MAX]
-            del self._queued[:_GROUP_MAX]
-            fns = [queued.fn for queued in batch]
-            writers = [queued.party if queued.detects else None for queued in batch]
-            detects = any(queued.detects for queued in batch)
-            try:
-                outcomes = await self._submit(partial(self._run_group, fns, writers, detects))
-            except Exception as error:  # the hub thread itself failed (e.g. shut down)
-                outcomes = [(False, error)] * len(batch)
-            for queued, (ok, value) in zip(batch, outcomes, strict=True):
-                if queued.future.done():  # the caller went away
-                    continue
-                if ok:
-                    queued.future.set_result(value)
-                else:
-                    queued.future.set_exception(value)
-            if detects and self._detect_now is not None:
-                self._detect_now.set()
+    async def _commit_group(self, batch: list[Write]) -> list[Outcome]:
+        return await self._submit(partial(self._run_group, batch))
 
-    def _run_group(
-        self, fns: list[Callable[[Hub], Any]], writers: list[str | None], detects: bool
-    ) -> list[tuple[bool, Any]]:
-        """On the hub thread: ``fns`` in one unit of work; each outcome is (True, result) or
-        (False, error). One that raises its own error is answered with it, and the unit is
-        rolled back and run again without it (see the module docstring). Not after a detector
-        pass: a grouped write reads no detection outputs (a filing), so it commits
-        at once and the detector loop runs next. ``writers``: the party of each write the
-        detector reads (None for the others), whose next calls wait for its detection."""
+    def _run_group(self, batch: list[Write]) -> list[Outcome]:
+        """On the hub thread: ``batch`` in one unit of work (:func:`commit_group`); then the
+        detector is due if a write of it detects, and the party of each write the detector
+        reads that committed waits, at its next call, for its detection."""
         hub = self._hub_or_fail()
-        store = hub.store
-        outcomes: dict[int, tuple[bool, Any]] = {}
-        left = list(range(len(fns)))
         try:
-            while left:
-                done: dict[int, Any] = {}
-                try:
-                    with store.unit_of_work("committing a group of writes"):
-                        for i in left:
-                            try:
-                                done[i] = fns[i](hub)
-                            except StoreError:
-                                raise  # the batch as a whole: each write alone, below
-                            except Exception as error:
-                                raise _Failed(i, error) from error
-                except _Failed as failed:  # rolled back: again, without the one that failed
-                    outcomes[failed.index] = (False, failed.error)
-                    left.remove(failed.index)
-                    continue
-                outcomes.update((i, (True, result)) for i, result in done.items())
-                left = []
-        except StoreError:
-            log.info("a group of %d writes failed as a whole; running each alone", len(left))
-            for i in left:
-                try:
-                    outcomes[i] = (True, fns[i](hub))
-                except Exception as error:
-                    outcomes[i] = (False, error)
+            outcomes = commit_group(hub, [write.fn for write in batch])
         finally:
-            self._due = self._due or detects
-        self._wrote(writers[i] for i, (ok, _) in outcomes.items() if ok)
-        return [outcomes[i] for i in range(len(fns))]
+            self._due = self._due or any(write.detects for write in batch)
+        self._wrote(
+            write.party
+            for write, (ok, _) in zip(batch, outcomes, strict=True)
+            if ok and write.detects
+        )
+        return outcomes
+
+    def _group_committed(self, batch: list[Write]) -> None:
+        """After a batch was answered: the detector loop runs next if a write of it detects."""
+        if any(write.detects for write in batch) and self._detect_now is not None:
+            self._detect_now.set()
 
     def _settle(self, tick: bool, once: bool = False, until: int | None = None) -> bool:
         """Run the detector (and the clock-driven checks) if this process holds the detector

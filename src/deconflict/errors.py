@@ -84,13 +84,19 @@ class InvalidGeometry(InvalidInput):
 
 class InvalidVolume(InvalidInput):
     """A 4D volume failed validation. ``volume`` names it, ``reason`` says why, ``part`` is the
-    part at fault (as :class:`InvalidGeometry`'s) when one is known."""
+    part at fault (as :class:`InvalidGeometry`'s) when one is known; ``where`` is the part's
+    place in the document the volume came from (``features[3].properties.start``), said
+    first when known."""
 
-    def __init__(self, volume: str, reason: str, part: str | None = None) -> None:
+    def __init__(
+        self, volume: str, reason: str, part: str | None = None, *, where: str | None = None
+    ) -> None:
         self.volume = volume
         self.reason = reason
         self.part = part
-        super().__init__(f"volume {volume!r}: {reason}")
+        self.where = where
+        said = f"volume {volume!r}: {reason}"
+        super().__init__(said if where is None else f"{where}: {said}")
 
 
 class InvalidDocument(InvalidInput):

@@ -200,7 +200,7 @@ async def test_a_record_past_the_point_budget_is_refused_naming_the_field(tmp_pa
         densified = notice(polygon_feature("c", star(1_000, outer=0.05)), corridor)
         refused = await http.post("/v1/notices", json=densified, headers=us)
         assert refused.status_code == 422, refused.text
-        assert refused.json()["field"] == "/features/1"
+        assert refused.json()["field"] == "/features/1/geometry/coordinates"
         assert "more than 5,000 points in all" in refused.json()["detail"]
         fits = notice(
             polygon_feature("e", star(2_000, outer=0.05)),

@@ -280,12 +280,13 @@ def test_a_party_sees_only_what_is_disclosed_to_it_through_either_backend(tmp_pa
         (
             ["plan", "add", "{tmp}/odd.json"],
             2,
-            "error: {tmp}/odd.json: features[1] is not a GeoJSON Feature",
+            "error: {tmp}/odd.json: features[1]: not a GeoJSON Feature",
         ),
         (
             ["notice", "file", "{tmp}/negative.json"],
             2,
-            "error: volume 'n-1': circle radius_m must be > 0, got -5",
+            "error: features[0].properties.radius_m: volume 'n-1': "
+            "circle radius_m must be > 0, got -5",
         ),
         (["ack", "M-nothing"], 1, "error: no notification 'M-nothing'"),
     ],

@@ -8,7 +8,6 @@ is 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Annotated, Any
@@ -41,7 +40,7 @@ from deconflict.api.service import (
     need,
     service,
 )
-from deconflict.errors import InvalidDocument, InvalidInput, InvalidVolume, NotFound
+from deconflict.errors import InvalidInput, NotFound
 from deconflict.geo import GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.units import parse_rfc3339
@@ -70,22 +69,8 @@ def volumes_from(
     document = {"type": "FeatureCollection", "features": list(features)}
     try:
         parsed = parse_feature_collection(document, limits, default_party=party)
-    except InvalidVolume as error:
-        index = next(
-            (
-                i
-                for i, f in enumerate(features)
-                if isinstance(f.get("properties"), dict)
-                and f["properties"].get("id") == error.volume
-            ),
-            None,
-        )
-        where = "/features" if index is None else f"/features/{index}{_part(error.part)}"
-        raise InvalidField(where, str(error)) from None
-    except InvalidDocument as error:
-        found = re.search(r"features\[(\d+)\]", str(error))
-        where = f"/features/{found.group(1)}" if found else "/features"
-        raise InvalidField(where, str(error)) from None
+    except InvalidInput as error:  # its field is where it is in the features (geo.geojson)
+        raise InvalidField(error.field or "/features", str(error)) from None
     for i, item in enumerate(parsed):
         if item.party != party:
             raise InvalidField(
@@ -106,13 +91,6 @@ async def parsed_volumes(
     if is_light(features):
         return volumes_from(features, party, limits)
     return await service(request).heavy.run(lambda: volumes_from(features, party, limits))
-
-
-def _part(part: str | None) -> str:
-    """Where in a feature the part of a volume at fault is."""
-    if part is None:
-        return ""
-    return "/geometry" if part == "geometry" else f"/properties/{part}"
 
 
 def _limits(request: Request) -> GeoLimits:

@@ -44,7 +44,7 @@ def features_of(collection: object, source: Path) -> list[dict[str, Any]]:
         raise InvalidDocument(f"{source}: the FeatureCollection has no features")
     for i, item in enumerate(features):
         if not isinstance(item, dict) or item.get("type") != "Feature":
-            raise InvalidDocument(f"{source}: features[{i}] is not a GeoJSON Feature")
+            raise InvalidDocument(f"{source}: features[{i}]: not a GeoJSON Feature")
     return features
 
 

@@ -200,6 +200,27 @@ async def test_an_agreement_naming_no_party_names_the_member(site):
             _refused(await http.post("/v1/agreements", json=body, headers=us), field)
 
 
+async def test_a_member_named_with_a_slash_or_a_tilde_is_pointed_at_escaped(tmp_path):
+    """RFC 6901: the ``field`` of a 422 names the member at fault even when its name holds
+    ``/`` or ``~`` (escaped ``~1`` and ``~0``): ``a/b`` was ``/separation/a/b``, a member ``b``
+    of a member ``a`` that is not there."""
+    from tests.api.harness import make_db
+
+    db = make_db(tmp_path)
+    admin = token(db, "US", ["admin"])
+    async with client(db) as http:
+        for extra, field in [
+            ({"separation": {"a/b": 1}}, "/separation/a~1b"),
+            ({"m~n": 1}, "/m~0n"),
+            (
+                {"disclosure": [{"from": "US", "to": "FR", "level": "full", "~1": 0}]},
+                "/disclosure/0/~01",
+            ),
+        ]:
+            body = {"id": "A9", "parties": ["US", "FR"], **extra}
+            _refused(await http.post("/v1/agreements", json=body, headers=admin), field)
+
+
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, list[dict[str, Any]]]]:
     return [
         (method.upper(), path, operation.get("parameters", []))

@@ -75,7 +75,28 @@ def test_a_bad_document_names_the_field(edit: Any, field: str, words: str) -> No
 def test_where_in_a_larger_document_the_agreement_is() -> None:
     """The demo's scenario names the step the agreement is in."""
     with pytest.raises(InvalidDocument, match=r"^raqqa\.json: steps\[4\]\.agreement\.relay: "):
-        agreement_from_document({**MOU, "relay": 1}, "raqqa.json", "steps[4].agreement")
+        agreement_from_document({**MOU, "relay": 1}, "raqqa.json", ("steps", 4, "agreement"))
     with pytest.raises(InvalidDocument) as caught:
-        agreement_from_document({**MOU, "relay": 1}, "raqqa.json", "steps[4].agreement")
+        agreement_from_document({**MOU, "relay": 1}, "raqqa.json", ("steps", 4, "agreement"))
     assert caught.value.field == "/steps/4/agreement/relay"
+
+
+@pytest.mark.parametrize(
+    ("edit", "said", "pointer"),
+    [
+        (lambda d: d.update({"a/b": 1}), "a/b", "/a~1b"),
+        (lambda d: d.update({"~1": 1}), "~1", "/~01"),
+        (lambda d: d["separation"].update({"x.y/z": 1}), "separation.x.y/z", "/separation/x.y~1z"),
+    ],
+    ids=["slash", "tilde", "dot-and-slash"],
+)
+def test_an_unknown_member_is_pointed_at_escaped(edit: Any, said: str, pointer: str) -> None:
+    """RFC 6901: a member's name holding ``/`` or ``~`` is escaped in the pointer, so that the
+    pointer names that one member (``a/b`` was ``/a/b``, the member ``b`` of ``a``; a ``.`` in a
+    name split it too)."""
+    document = {**MOU, "separation": dict(MOU["separation"])}
+    edit(document)
+    with pytest.raises(InvalidDocument) as caught:
+        agreement_from_document(document, "mou.json")
+    assert str(caught.value).startswith(f"mou.json: {said}: unknown field")
+    assert caught.value.field == pointer

@@ -32,6 +32,7 @@ from deconflict.errors import (
     StoreError,
     StoreUnavailable,
 )
+from deconflict.json_pointer import json_pointer
 from deconflict.store.faults import BUSY
 from deconflict.store.retry import Retryable
 
@@ -85,11 +86,15 @@ def problem(
 
 
 def _pointer(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        where, rest = parts[0], parts[1:]
-        return (f"/{'/'.join(rest)}" if where == "body" else f"{where}:{'.'.join(rest)}") or "/"
-    return "/" + "/".join(parts)
+    """A validation error's ``loc`` as a ``field``: a JSON pointer into the body, each member's
+    name escaped (RFC 6901: a member ``a/b`` is ``/a~1b``, one ``~x`` is ``/~0x``), the whole
+    body ``/``; or ``query:name``, ``path:name``, ``header:name``."""
+    parts = list(loc)
+    if parts and parts[0] in ("query", "path", "header"):
+        return f"{parts[0]}:{'.'.join(str(p) for p in parts[1:])}"
+    if parts and parts[0] == "body":
+        parts = parts[1:]
+    return json_pointer(*parts) or "/"
 
 
 async def _on_deconflict(request: Request, error: Exception) -> JSONResponse:

@@ -319,7 +319,7 @@ class _Checker:
         """The step's agreement document, read as ``deconflict agreement add`` and
         ``POST /v1/agreements`` read one, within the ranges intake accepts."""
         try:
-            terms = agreement_from_document(doc.model_dump(), self.source, _path(loc))
+            terms = agreement_from_document(doc.model_dump(), self.source, tuple(loc))
             check_agreement_accepted(terms)
         except InvalidDocument:
             raise  # it names the file and the field already

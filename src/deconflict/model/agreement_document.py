@@ -16,13 +16,13 @@ in one place.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, NoReturn
 
 from deconflict.engine import SeparationMinima
 from deconflict.errors import InvalidDocument, InvalidInput
+from deconflict.json_pointer import json_pointer
 from deconflict.model.parties import Agreement, Disclosure, Resolution, Unlock
 
 __all__ = ["agreement_document", "agreement_from_document"]
@@ -44,27 +44,42 @@ _FIELDS = frozenset(
 )
 
 
-def _fail(where: str, path: str, message: str) -> NoReturn:
+#: Where in a document a member is: its keys and list indexes from the top.
+_Path = tuple[str | int, ...]
+
+
+def _fail(where: str, path: _Path, message: str) -> NoReturn:
     """InvalidDocument saying where (``the agreement: disclosure[1].level: ...``), with the
-    member at fault as a JSON pointer in its ``field`` (``/disclosure/1/level``)."""
-    error = InvalidDocument(f"{where}: {path}: {message}" if path else f"{where}: {message}")
-    error.field = "/" + "/".join(re.findall(r"[^.\[\]]+", path))
+    member at fault as a JSON pointer in its ``field`` (``/disclosure/1/level``; a member's
+    name escaped, RFC 6901, so that an unknown field ``a/b`` is ``/a~1b``)."""
+    text = _text(path)
+    error = InvalidDocument(f"{where}: {text}: {message}" if text else f"{where}: {message}")
+    error.field = json_pointer(*path) or "/"
     raise error
 
 
-def _join(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    return f"{path}.{name}" if path else name
+def _text(path: _Path) -> str:
+    """``path`` as a message says it: ``disclosure[1].level``."""
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        else:
+            text += f".{step}" if text else step
+    return text
 
 
-def _object(value: object, where: str, path: str) -> Mapping[str, Any]:
+def _join(path: _Path, name: str | int) -> _Path:
+    return (*path, name)
+
+
+def _object(value: object, where: str, path: _Path) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         _fail(where, path, "must be a JSON object")
     return value
 
 
-def _number(value: object, where: str, path: str) -> float:
+def _number(value: object, where: str, path: _Path) -> float:
     """A JSON number (not true or false), at least 0, that a float holds."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         _fail(where, path, f"must be a number, got {type(value).__name__}")
@@ -77,14 +92,14 @@ def _number(value: object, where: str, path: str) -> float:
     return number
 
 
-def _level(value: object, where: str, path: str) -> Disclosure:
+def _level(value: object, where: str, path: _Path) -> Disclosure:
     levels = {d.value: d for d in Disclosure}
     if not isinstance(value, str) or value not in levels:
         _fail(where, path, f"must be one of {', '.join(levels)}")
     return levels[value]
 
 
-def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str, path: str) -> Any:
+def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str, path: _Path) -> Any:
     """The sub-object ``name`` built as ``kind`` (its defaults where it is left out), each of
     its numbers checked and named."""
     value = doc.get(name)
@@ -110,12 +125,12 @@ def _terms(doc: Mapping[str, Any], name: str, kind: type[Any], where: str, path:
 
 
 def agreement_from_document(
-    document: object, where: str = "the agreement", path: str = ""
+    document: object, where: str = "the agreement", path: _Path = ()
 ) -> Agreement:
     """The agreement ``document`` describes; InvalidDocument naming the field that is wrong
     (``mou.json: disclosure[0].level: must be one of ...``), or InvalidInput for terms that do
     not hold together. ``where`` says where the document came from, ``path`` where in it the
-    agreement is (a scenario's ``steps[4].agreement``)."""
+    agreement is, its keys and indexes (a scenario's ``("steps", 4, "agreement")``)."""
     doc = _object(document, where, path)
     for name in doc:
         if name not in _FIELDS:

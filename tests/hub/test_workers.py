@@ -13,12 +13,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from tests.hub.procs import expected_conflicts
+from tests.processes import until
 
 from deconflict.engine import SeparationMinima
 from deconflict.model import Agreement, Disclosure, NotificationKind, RecordKind
@@ -80,14 +80,20 @@ class Proc:
     def acked_ids(self) -> list[str]:
         return self.acked.read_text().split() if self.acked.exists() else []
 
-    def wait_acked(self, n: int, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while len(self.acked_ids()) < n:
-            assert self.popen is not None
-            if self.popen.poll() is not None:
-                raise AssertionError(f"process exited early: {self.popen.stderr.read()!r}")
-            assert time.monotonic() < deadline, f"{self.acked} stuck below {n}"
-            time.sleep(0.01)
+    def alive(self) -> None:
+        """AssertionError, with what it printed, if the process has exited."""
+        assert self.popen is not None
+        if self.popen.poll() is not None:
+            raise AssertionError(f"the process exited: {self.popen.stderr.read()!r}")
+
+    def wait_acked(self, n: int, within_s: float = 60.0) -> None:
+        """Until ``n`` of its filings are acknowledged (its file is all it tells: polled)."""
+
+        def acked() -> bool:
+            self.alive()
+            return len(self.acked_ids()) >= n
+
+        assert until(acked, within_s), f"{self.acked} stuck below {n}"
 
     def kill(self) -> None:
         assert self.popen is not None
@@ -108,22 +114,21 @@ class Proc:
         self.popen.communicate(timeout=10)  # reaps it and closes its pipe
 
 
-def _wait_consumed(store: Store, procs: list[Proc], timeout_s: float = 90.0) -> None:
-    """Until every filing is acknowledged and the detector's cursor is at the log's end."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if all(len(p.acked_ids()) == COUNT for p in procs):
-            last = store.changes_after(store.detector_cursor())
-            if not last:
-                time.sleep(0.3)  # a row appended by a detection commit in flight shows up now
-                if not store.changes_after(store.detector_cursor()):
-                    return
+def _wait_consumed(store: Store, procs: list[Proc], within_s: float = 90.0) -> None:
+    """Until every filing is acknowledged and the detector's stored cursor is at the log's
+    end. Final once it holds: only filings append to the log (a detection's outputs are not
+    rows of it, ``_check_exactly_once`` checks), every filing has committed once acknowledged,
+    and the cursor is stored in the commit of what the rows before it produced. (It was
+    looked at again after 0.3 s, from when a detection's outputs were rows of the log too.)"""
+
+    def consumed() -> bool:
         for p in procs:
-            assert p.popen is not None
-            if p.popen.poll() is not None:
-                raise AssertionError(f"a worker died: {p.popen.stderr.read()!r}")
-        time.sleep(0.05)
-    raise AssertionError("the change log was not consumed in time")
+            p.alive()
+        if not all(len(p.acked_ids()) == COUNT for p in procs):
+            return False
+        return not store.changes_after(store.detector_cursor())
+
+    assert until(consumed, within_s), "the change log was not consumed in time"
 
 
 def _check_exactly_once(store: Store, acked: set[str]) -> None:
@@ -214,10 +219,8 @@ def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_pa
         first.kill()
         killed_acked = set(first.acked_ids())
         assert len(killed_acked) < COUNT
-        deadline = time.monotonic() + 30
-        while _lease_token(store) == token:  # the survivor takes over once the lease lapses
-            assert time.monotonic() < deadline, "the survivor never took over"
-            time.sleep(0.05)
+        # The survivor takes over once the lease lapses.
+        assert until(lambda: _lease_token(store) != token, 30.0), "the survivor never took over"
         first.start()
         _wait_consumed(store, [first, second])
         first.stop.touch()

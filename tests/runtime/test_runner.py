@@ -59,12 +59,14 @@ async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[
         return list(await asyncio.gather(*tasks, return_exceptions=True))
 
 
-class _Passes(list[int]):
-    """How many change-log rows each detector pass read, appended as the pass ends (on the hub
-    thread); :meth:`reached` waits for the passes themselves, not for time."""
+class _Tally(list[int]):
+    """How many things each call of a hub's method did (rows a detector pass read, deliveries
+    a mark wrote), appended as the call ends (on the hub thread); :meth:`reached` waits for
+    the calls themselves, not for time."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str) -> None:
         super().__init__()
+        self.what = what
         self._changed = threading.Condition()
 
     def record(self, rows: int) -> None:
@@ -81,12 +83,12 @@ class _Passes(list[int]):
                 return self._changed.wait_for(lambda: sum(self) >= rows, within_s)
 
         if not await asyncio.to_thread(wait):
-            raise AssertionError(f"the detector did not read {rows} rows: {list(self)}")
+            raise AssertionError(f"{self.what} did not reach {rows}: {list(self)}")
 
 
-async def _count_passes(runner: HubRunner) -> _Passes:
-    """The passes of ``runner``'s hub's detector, from now on."""
-    passes = _Passes()
+async def _count_passes(runner: HubRunner) -> _Tally:
+    """The passes of ``runner``'s hub's detector, from now on: the rows each read."""
+    passes = _Tally("the rows the detector read")
     hub = await runner.run(lambda hub: hub, party=None)
     real = hub.process
 
@@ -97,6 +99,21 @@ async def _count_passes(runner: HubRunner) -> _Passes:
 
     hub.process = counting  # type: ignore[method-assign]
     return passes
+
+
+async def _count_marks(runner: HubRunner) -> _Tally:
+    """The marks of queued deliveries by ``runner``'s hub, from now on: how many each marked."""
+    marks = _Tally("the deliveries marked")
+    hub = await runner.run(lambda hub: hub, party=None)
+    real = hub.mark_queued_deliveries
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        marked = real(*args, **kwargs)
+        marks.record(len(marked))
+        return marked
+
+    hub.mark_queued_deliveries = counting  # type: ignore[method-assign]
+    return marks
 
 
 async def test_a_failed_batch_runs_each_write_alone(tmp_path: Path) -> None:
@@ -353,9 +370,10 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
     """Deliveries queued through a standby (as its streams' marks are) are marked delivered by
     the lease holder's detector loop, soon and with the times they were sent; the standby never
     marks any itself."""
-    async with leader_and_standby(make_db(tmp_path)) as (_leader, standby):
+    async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
         hub = await standby.run(lambda hub: hub, party=None)
         marked_here = counted(hub, "mark_queued_deliveries")
+        marked_there = await _count_marks(leader)
         async with asyncio.timeout(BOUND_S):
             await standby.run_write(_file(1, "US"), party="US", group=True)
             volume = _volume(1)
@@ -371,11 +389,8 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
             await standby.run_write(
                 lambda hub: hub.queue_deliveries(sent), party="US", group=True, detects=False
             )
-            while True:
-                now = await standby.run(lambda hub: hub.list_notifications("US"), party=None)
-                if all(not n.undelivered for n in now):
-                    break
-                await asyncio.sleep(0.01)
+            await marked_there.reached(len(sent))  # by the leader's loop, after its passes
+            now = await standby.run(lambda hub: hub.list_notifications("US"), party=None)
         assert [(n.id, n.delivered_at_s) for n in now] == sent
         assert marked_here == []
         assert not standby.leading

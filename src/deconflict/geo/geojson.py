@@ -28,6 +28,9 @@ from deconflict.json_pointer import json_pointer
 
 __all__ = ["PartyVolume", "feature", "footprint_from_geojson", "parse_feature_collection"]
 
+#: The part of a feature its positions are.
+_COORDINATES = "geometry.coordinates"
+
 
 @dataclass(frozen=True, slots=True)
 class PartyVolume:
@@ -67,10 +70,6 @@ def footprint_from_geojson(
     raise InvalidGeometry(
         f"geometry type {kind!r} is not Polygon, Point or LineString", "geometry.type"
     )
-
-
-#: The part of a feature its positions are.
-_COORDINATES = "geometry.coordinates"
 
 
 def _in_coordinates(build: Callable[[], Footprint]) -> Footprint:

@@ -80,7 +80,8 @@ async def test_amendment_needs_the_current_version(tmp_path):
 
 async def test_errors_name_the_offending_field(tmp_path):
     """A bad volume names its feature and the property at fault; a malformed body names the
-    missing field; a volume of another party names its party property."""
+    missing field; a volume of another party names its party property; an id used twice, the
+    feature that uses it again."""
     db = make_db(tmp_path)
     ru = token(db, "RU")
     bad = circle("b", lower_m=9_000.0, upper_m=1_000.0)
@@ -98,6 +99,11 @@ async def test_errors_name_the_offending_field(tmp_path):
         forged = await http.post("/v1/notices", json=notice_body(other), headers=ru)
         assert forged.status_code == 422
         assert forged.json()["field"] == "/features/0/properties/party"
+        twice = await http.post(
+            "/v1/notices", json=notice_body(circle("d"), circle("d")), headers=ru
+        )
+        assert twice.status_code == 422
+        assert twice.json()["field"] == "/features/1/properties/id"  # the second: it was the first
         window = await http.get("/v1/notices", params={"start": "yesterday"}, headers=ru)
         assert window.status_code == 422
         assert window.json()["field"] == "query:start"

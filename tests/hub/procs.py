@@ -53,6 +53,18 @@ def _record(path: Path, notice_id: str) -> None:
         os.fsync(out.fileno())
 
 
+def _handed_over(hub: Hub, looks: int = 50) -> bool:
+    """After a release: until another process holds the lease (it tries at its next step,
+    after a filing or every 20 ms when idle), looked at ``looks`` times at most; whether it
+    does. The test checks that both processes took turns: this waits for the turn to be
+    taken, where a fixed pause hoped it would be."""
+    for _ in range(looks):
+        if hub.store.lease_holder(time.time()).pid not in (0, os.getpid()):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
@@ -80,9 +92,9 @@ def main(argv: list[str]) -> int:
             stats["batches"] += 1
             stats["changes"] += report.changes
             if args.yield_every and stats["batches"] % args.yield_every == 0:
-                worker.release()  # hand over, and give the other process time to take its turn
+                worker.release()  # hand over, and let the other process take its turn
                 stats["releases"] += 1
-                time.sleep(0.1)
+                _handed_over(hub)
             return report.changes
 
         for i in range(args.count):

@@ -274,15 +274,33 @@ def test_only_a_few_positions_close_together_are_light(features, light):
     assert heavy.is_light(features) is light
 
 
+#: The most points a light footprint densifies to (security.md §4.2): 7 legs (8 positions) of at
+#: most 784 km, the 5-degree square's diagonal at the equator, a point each 10 km.
+_LIGHT_DENSIFIED = 7 * 79 + 1
+
+
 def test_the_widest_light_footprint_densifies_to_a_few_hundred_points():
     """The bound the inline validation rests on (security.md §4.2): 8 positions within 5
     degrees, zigzagging to make the outline as long as it can be, densify to at most
-    8 * 5 / 0.09 points (one each 10 km); an L of 7 positions comes near the longest outline."""
+    _LIGHT_DENSIFIED points (one each 10 km) in all."""
     ring = [[0, 0], [5, 0], [5, 5], [4.8, 5], [4.8, 0.2], [0, 0.2], [0, 0]]
     features = _polygon(ring)
     assert heavy.is_light(features)
     volume = records.volumes_from(features, "US", GeoLimits())[0]
-    assert len(volume.footprint.core_lons) <= 8 * 5 / 0.09
+    assert len(volume.footprint.core_lons) <= _LIGHT_DENSIFIED
+
+
+def test_a_zigzag_corridor_is_the_longest_light_outline():
+    """A corridor need not be simple: 7 legs each across the 5-degree square's diagonal at the
+    equator (784 km, 79 points each) make the longest outline 8 light positions can give (a
+    ring's 8 positions include its closing one: 7 edges, and a simple ring cannot zigzag on all
+    of them). Said to be 445 points (8 * 5 / 0.09), which it exceeds."""
+    corridor = polygon_feature("z", [])
+    corridor["geometry"] = {"type": "LineString", "coordinates": [[0, 0], [5, 5]] * 4}
+    corridor["properties"]["half_width_m"] = 1_000.0
+    assert heavy.is_light([corridor])
+    volume = records.volumes_from([corridor], "US", GeoLimits())[0]
+    assert len(volume.footprint.core_lons) == _LIGHT_DENSIFIED
 
 
 async def test_a_light_filing_is_validated_without_the_pool_and_a_heavier_one_on_it(

@@ -22,7 +22,8 @@ import anyio.to_thread
 __all__ = ["HeavyWork", "is_light"]
 
 #: The most positions in all, and the widest span of them in degrees, of features validated on
-#: the event loop itself: at most ``8 * 5 / 0.09`` densified points (one each 10 km), under a
+#: the event loop itself: at most 554 densified points (7 legs of at most 784 km, the diagonal of
+#: the 5-degree square at the equator, a point each 10 km: a zigzag corridor), under a
 #: millisecond of work, less than the hop to a pool thread and back costs a filing under load.
 LIGHT_POSITIONS = 8
 LIGHT_SPAN_DEG = 5.0

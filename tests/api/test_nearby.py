@@ -4,6 +4,8 @@ batch by batch and links the next page where it stopped."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
@@ -13,6 +15,7 @@ from deconflict.api import nearby
 from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon
 from deconflict.geo.separation import separation_m
 from deconflict.geo.sphere import to_lonlat
+from deconflict.hub import Hub
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +157,38 @@ async def test_a_near_page_ends_short_when_its_exact_work_is_spent_and_links_whe
     assert found == meeting == ["RU-M0", "RU-M2", "RU-M4"]
     assert len(tested) == 5
     assert requests >= 5
+
+
+async def test_a_near_page_whose_exact_work_is_spent_reads_no_batch_it_will_not_test(
+    tmp_path, monkeypatch
+):
+    """A first batch of 3 notices, one job, spends the page's budget without filling it: the
+    page ends there, without reading (on the hub thread every party shares) a second batch
+    that it would throw away untested, and the next page starts after the batch."""
+    monkeypatch.setattr(nearby, "PAGE_POINTS", 1)
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    async with client(db) as http:
+        for k in range(5):
+            missing = k % 2 == 1
+            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
+            notice_id = f"RU-{'X' if missing else 'M'}{k}"
+            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        reads: list[int] = []
+        real = Hub.list_notices
+
+        def list_notices(self: Hub, *args: Any, **kwargs: Any) -> Any:
+            reads.append(kwargs["limit"])
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Hub, "list_notices", list_notices)
+        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
+        pages, url = [], f"/v1/notices?near={near}&limit=3"
+        while url:
+            answer = await http.get(url, headers=us)
+            assert answer.status_code == 200, answer.text
+            pages.append([n["id"] for n in answer.json()])
+            url = answer.links.get("next", {}).get("url")
+    assert pages == [["RU-M0", "RU-M2"], ["RU-M4"]]
+    assert reads == [3, 3]  # one batch a page

@@ -113,6 +113,8 @@ async def filled_page(
     cursor: Notice | None = None
     spent = 0
     while len(page) < limit:
+        if spent > 0 and spent >= PAGE_POINTS:  # spent on earlier batches: read none untested
+            return page, cursor
         wanted = limit - len(page)
         batch = await runner.run(read(cursor, wanted), party=party)
         for job in _jobs(batch):

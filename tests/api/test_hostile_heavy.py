@@ -307,7 +307,7 @@ async def test_a_light_filing_is_validated_without_the_pool_and_a_heavier_one_on
     tmp_path, monkeypatch
 ):
     db = make_db(tmp_path)
-    pooled = counted(HeavyWork, "run")
+    pooled = counted(HeavyWork, "run", monkeypatch)
     async with client(db) as http:
         for fid, ring in (("LIGHT", [[0, 0], [1, 0], [1, 1], [0, 0]]), ("FULL", star(8))):
             body = {"type": "FeatureCollection", "category": "x", "id": fid}
@@ -317,12 +317,12 @@ async def test_a_light_filing_is_validated_without_the_pool_and_a_heavier_one_on
             assert len(pooled) == (0 if fid == "LIGHT" else 1)
 
 
-async def test_a_light_footprint_with_a_long_time_is_validated_on_the_pool(tmp_path):
+async def test_a_light_footprint_with_a_long_time_is_validated_on_the_pool(tmp_path, monkeypatch):
     """A triangle whose ``start`` is 900 KB of digits: parsing it and quoting it in the error
     took 9 ms on the event loop (every party's requests wait on it); on the pool it takes
     none of the loop's time, and the answer is the same 422."""
     db = make_db(tmp_path)
-    pooled = counted(HeavyWork, "run")
+    pooled = counted(HeavyWork, "run", monkeypatch)
     body = {"type": "FeatureCollection", "category": "x", "id": "LONG"}
     body["features"] = _with("start", "+" + "1" * 900_000)
     async with client(db) as http:

@@ -41,7 +41,7 @@ async def test_a_burst_of_readiness_checks_is_one_job_on_the_hub_thread(tmp_path
     and the hub thread ran one job for all of them."""
     monkeypatch.setattr(app_module, "READY_KEEP_S", 0.0)  # no answer stands: only sharing
     app = create_app(ApiSettings(db=make_db(tmp_path)))
-    checks = counted(Readiness, "check")
+    checks = counted(Readiness, "check", monkeypatch)
     arrived = asyncio.Event()
     release = threading.Event()
     async with client_with(app) as http:

@@ -56,3 +56,31 @@ def test_export_finds_nothing_while_the_hub_signs_a_longer_log(tmp_path, monkeyp
     assert signed[-1] > 0
     assert data["findings"] == {"log": None, "signing": None, "differs": []}
     hub.close()
+
+
+def test_repair_is_not_refused_while_the_hub_signs_a_longer_log(tmp_path, monkeypatch):
+    """``ledger repair`` reads the entries, then what was signed: read in that order, a
+    checkpoint signed in between (a live hub, not halted) looked like entries deleted from the
+    log, and repair refused, telling the operator to restore a backup."""
+    hub = _hub_with_a_checkpoint(tmp_path)
+    store_type = type(hub.store)
+    real = store_type.ledger_entries
+    signed: list[int] = []
+
+    def entries(self: Any) -> Any:
+        found = real(self)
+        if not signed:
+            signed.append(0)
+            late = vol("late", start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR)
+            hub.file_notice("usaf", [late], "air-activity", "N-LATE")
+            hub.process()
+            hub.ledger.checkpoint()
+            signed.append(hub.ledger.size)
+        return found
+
+    monkeypatch.setattr(store_type, "ledger_entries", entries)
+    done = hub.ledger.repair()
+    assert signed[-1] > 0
+    assert "rebuilt the ledger's hashes" in done
+    hub.ledger.verify()
+    hub.close()

@@ -347,7 +347,12 @@ class HubLedger:
         above) when, and only when, the entries themselves still give the root this hub signed:
         what was signed is never rewritten, and an entry deleted or changed is never made up.
         What was done (the hub's halt lifted, for every process on its store); VerificationFailed
-        (nothing written) otherwise."""
+        (nothing written) otherwise. What was signed is read before the entries (see
+        :meth:`_read_held`)."""
+        read = self._read_held()
+        if read.fault is not None:
+            raise read.fault
+        held = read.signed
         entries = self._store.ledger_entries()
         for position, (index, _) in enumerate(entries):
             if index != position:
@@ -356,7 +361,6 @@ class HubLedger:
                     "the database from a backup"
                 )
         tree = MemoryTree(leaf_hash(body) for _, body in entries)
-        held = self._held()
         if held is not None and (
             tree.size < held[0].size or tree.root(held[0].size) != held[0].root
         ):
@@ -366,7 +370,7 @@ class HubLedger:
                 "signed history; restore the database from a backup"
             )
         changed = self._store.ledger_rehash(list(tree.levels[0]) if tree.size else [])
-        problem = self.problem()
+        problem = self.problem(held=read)
         if problem is not None:  # pragma: no cover - the leaves were just checked against it
             raise VerificationFailed(problem)
         lifted = self._lift()

@@ -259,3 +259,46 @@ async def test_every_parameter_of_every_route_is_checked_at_the_edge(tmp_path, m
                     _refused(answer, f"{parameter['in']}:{name}")
                     checked += 1
     assert checked >= 30
+
+
+async def test_a_refusal_quotes_a_huge_value_cut_to_a_kilobyte(tmp_path):
+    """security.md §4.2: a value the hub refuses is quoted in the 422, cut to
+    ``MAX_QUOTED_CHARS``: 900 KB of digits as a start time (or as a member's name, which the
+    field points at) answer a few kilobytes, still naming the field; a body with thousands of
+    faults lists the first ``MAX_ERRORS``."""
+    from tests.api.harness import make_db
+
+    from deconflict.api.problems import MAX_ERRORS, MAX_QUOTED_CHARS
+
+    db = make_db(tmp_path)
+    ru, admin = token(db, "RU"), token(db, "US", ["admin"])
+    huge = "9" * 900_000
+    async with client(db) as http:
+        body = notice_body(circle("v1", start=huge), id="RU-HUGE")
+        answer = await http.post("/v1/notices", json=body, headers=ru)
+        assert answer.status_code == 422
+        assert len(answer.content) < 4 * MAX_QUOTED_CHARS
+        assert answer.json()["field"] == "/features/0/properties/start"
+        detail = answer.json()["detail"]
+        assert detail.startswith("features[0].properties.start: ")
+        assert detail.endswith(" more characters)")
+        named = {"id": "A9", "parties": ["US", "FR"], "separation": {huge: 1}}
+        answer = await http.post("/v1/agreements", json=named, headers=admin)
+        assert answer.status_code == 422
+        assert len(answer.content) < 8 * MAX_QUOTED_CHARS
+        assert answer.json()["field"].startswith("/separation/999")
+        many = {"id": "A9", "parties": ["US", "FR"], **{f"x{i}": 1 for i in range(3_000)}}
+        answer = await http.post("/v1/agreements", json=many, headers=admin)
+        assert answer.status_code == 422
+        assert len(answer.json().get("errors", [])) <= MAX_ERRORS
+
+
+def test_an_error_response_lists_at_most_max_errors_each_cut():
+    import json
+
+    from deconflict.api.problems import MAX_ERRORS, MAX_QUOTED_CHARS, problem
+
+    errors = [{"field": f"/x{i}", "message": "m" * 5_000} for i in range(MAX_ERRORS + 100)]
+    body = json.loads(problem(422, "d", field="/x0", errors=errors).body)
+    assert [e["field"] for e in body["errors"]] == [f"/x{i}" for i in range(MAX_ERRORS)]
+    assert all(len(e["message"]) < MAX_QUOTED_CHARS + 40 for e in body["errors"])

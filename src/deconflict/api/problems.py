@@ -63,6 +63,20 @@ class InvalidField(InvalidInput):
         self.status = status
 
 
+#: The longest text an error response quotes back (its detail, its field, each error's message
+#: and field): an error names the value refused, and a hostile one may be megabytes long.
+MAX_QUOTED_CHARS = 1_000
+#: The most entries of an error response's ``errors`` (the first ones; the detail names one).
+MAX_ERRORS = 50
+
+
+def _cut(text: str) -> str:
+    """``text``, cut to :data:`MAX_QUOTED_CHARS` and saying how much was left out."""
+    if len(text) <= MAX_QUOTED_CHARS:
+        return text
+    return f"{text[:MAX_QUOTED_CHARS]}... ({len(text) - MAX_QUOTED_CHARS:,} more characters)"
+
+
 def problem(
     status: int,
     detail: str,
@@ -71,17 +85,22 @@ def problem(
     errors: Sequence[Mapping[str, Any]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    """The one renderer of an error response."""
+    """The one renderer of an error response: what it quotes is cut to a bounded size
+    (:data:`MAX_QUOTED_CHARS`, :data:`MAX_ERRORS`), so a refusal costs the hub and its caller
+    no more than its first kilobytes, however large the value refused (security.md §4.2)."""
     try:
         title = HTTPStatus(status).phrase
     except ValueError:
         title = "Error"
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    body["detail"] = detail
+    body["detail"] = _cut(detail)
     if field is not None:
-        body["field"] = field
+        body["field"] = _cut(field)
     if errors:
-        body["errors"] = list(errors)
+        body["errors"] = [
+            {key: _cut(value) if isinstance(value, str) else value for key, value in e.items()}
+            for e in errors[:MAX_ERRORS]
+        ]
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

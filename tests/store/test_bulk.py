@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from deconflict.store import ledger_tables as lt
 from deconflict.store import open_store
-from deconflict.store.bulk import driver_batch, driver_scalar, insert_rows, pipelined
+from deconflict.store.bulk import driver_scalar, insert_rows
+from deconflict.store.tx import Tx
 
 COLUMNS = ("idx", "type", "subject", "body", "at_s", "leaf")
 
@@ -26,10 +27,11 @@ def store(store_target):
 def test_rows_and_a_scalar_on_the_driver_cursor(store):
     """One row, then many, are written in the caller's transaction and read back by it."""
     with store._engine.begin() as c:
-        assert driver_scalar(c, "SELECT max(idx) FROM ledger_entries") is None
-        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
-        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(i) for i in range(1, 5)])
-        assert driver_scalar(c, "SELECT max(idx) FROM ledger_entries") == 4
+        tx = Tx(c, store._dialect)
+        assert driver_scalar(tx, "SELECT max(idx) FROM ledger_entries") is None
+        insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(0)])
+        insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(i) for i in range(1, 5)])
+        assert driver_scalar(tx, "SELECT max(idx) FROM ledger_entries") == 4
     with store._engine.connect() as c:
         leaves = c.execute(sa.select(lt.ledger_entries.c.leaf)).scalars().all()
     assert [bytes(leaf) for leaf in leaves] == [bytes(32)] * 5
@@ -39,21 +41,23 @@ def test_a_driver_error_is_wrapped_as_sqlalchemy_wraps_it(store):
     """A duplicate key is SQLAlchemy's IntegrityError (so the store translates and retries it
     as any other), with the driver's error as its ``orig``."""
     with store._engine.connect() as c, c.begin():
-        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+        tx = Tx(c, store._dialect)
+        insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(0)])
         with pytest.raises(sa.exc.IntegrityError) as raised:
-            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(1), _row(0)])
+            insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(1), _row(0)])
         assert isinstance(raised.value.orig, c.dialect.loaded_dbapi.Error)
         with pytest.raises(sa.exc.DBAPIError):
-            driver_scalar(c, "SELECT max(nothing) FROM ledger_entries")
+            driver_scalar(tx, "SELECT max(nothing) FROM ledger_entries")
 
 
 def test_a_batch_runs_in_order_and_gives_each_statement_s_rows(store):
     """On PostgreSQL in one pipeline: each statement sees the ones before it; one returning
     no rows gives none; an error names the statements and is SQLAlchemy's."""
     with store._engine.begin() as c:
-        insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0), _row(1)])
-        rows = driver_batch(
-            c,
+        tx = Tx(c, store._dialect)
+        insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(0), _row(1)])
+        rows = store._dialect.batch(
+            tx,
             [
                 "SELECT max(idx) FROM ledger_entries",
                 "DELETE FROM ledger_entries WHERE idx = 1",
@@ -63,12 +67,13 @@ def test_a_batch_runs_in_order_and_gives_each_statement_s_rows(store):
             ],
         )
         assert [[tuple(row) for row in found] for found in rows] == [[(1,)], [], [(1,)], [], [(0,)]]
+    statements = ["SELECT 1", "SELECT max(nothing) FROM ledger_entries"]
     with (
         store._engine.connect() as c,
         c.begin(),
         pytest.raises(sa.exc.DBAPIError, match="max\\(nothing\\)"),
     ):
-        driver_batch(c, ["SELECT 1", "SELECT max(nothing) FROM ledger_entries"])
+        store._dialect.batch(Tx(c, store._dialect), statements)
 
 
 def test_pipelined_writes_land_and_a_refused_one_fails_the_block(store):
@@ -76,17 +81,18 @@ def test_pipelined_writes_land_and_a_refused_one_fails_the_block(store):
     them is SQLAlchemy's IntegrityError (at the block's end on PostgreSQL, at once on
     SQLite), so the store translates it as any other."""
     with store._engine.begin() as c:
-        with pipelined(c, "writing entries"):
-            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
-            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(1), _row(2)])
-        assert driver_scalar(c, "SELECT count(*) FROM ledger_entries") == 3
+        tx = Tx(c, store._dialect)
+        with store._dialect.pipelined(tx, "writing entries"):
+            insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(0)])
+            insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(1), _row(2)])
+        assert driver_scalar(tx, "SELECT count(*) FROM ledger_entries") == 3
 
-    def write_3_and_0_again(c: sa.Connection) -> None:
-        with pipelined(c, "writing entries"):
-            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(3)])
-            insert_rows(c, lt.ledger_entries, COLUMNS, [_row(0)])
+    def write_3_and_0_again(tx: Tx) -> None:
+        with store._dialect.pipelined(tx, "writing entries"):
+            insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(3)])
+            insert_rows(tx, lt.ledger_entries, COLUMNS, [_row(0)])
 
     with store._engine.connect() as c, c.begin():
         with pytest.raises(sa.exc.IntegrityError) as raised:
-            write_3_and_0_again(c)
+            write_3_and_0_again(Tx(c, store._dialect))
         assert isinstance(raised.value.orig, c.dialect.loaded_dbapi.Error)

@@ -14,6 +14,7 @@ from deconflict.model import Party
 from deconflict.store import Detection, LeaseLost, RetryPolicy, open_store, order
 from deconflict.store.retry import Retryable, is_retryable
 from deconflict.store.sql import SqlStore
+from deconflict.store.tx import Tx
 
 
 def _pg(url: str) -> str:
@@ -69,7 +70,7 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
         for _ in range(5):
             try:
                 with engine.begin() as c:
-                    SqlStore._log(c, "party.added", "faf", 3.0)
+                    SqlStore._log(Tx(c, store._dialect), "party.added", "faf", 3.0)
                 return
             except sa.exc.OperationalError as error:
                 if not is_retryable(error):
@@ -78,8 +79,8 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
     with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin, engine.connect() as first:
         first.begin()
         if queued:
-            order.queue_writer(first)
-        SqlStore._log(first, "party.added", "early", 2.0)  # holds the mutex, uncommitted
+            first.execute(sa.text(order.QUEUE_SQL))
+        SqlStore._log(Tx(first, store._dialect), "party.added", "early", 2.0)  # holds the mutex
         if queued:
             second = threading.Thread(target=store.add_party, args=(Party("faf", "FR"), 3.0))
         else:
@@ -267,7 +268,9 @@ def test_the_write_turn_is_one_round_trip_that_finds_the_mutex_row(pg_url):
     store = open_store(pg_url)
     store.add_party(Party("usaf", "US"), 1.0)
     with store._engine.begin() as c:
-        (rows,) = order.take_write_turn(c, ["SELECT max(seq) FROM changes"])
+        (rows,) = store._dialect.take_write_turn(
+            Tx(c, store._dialect), ["SELECT max(seq) FROM changes"]
+        )
         assert [tuple(row) for row in rows] == [(store.last_change(),)]
         locks = c.execute(
             sa.text(

@@ -106,7 +106,7 @@ def test_after_a_full_disk_the_wal_is_truncated_once_a_second_not_at_every_write
     with small_filesystem(tmp_path / "disk", size_mb=2) as disk:
         db = disk / "hub.db"
         store = open_sqlite(db, monotonic=clock)
-        tries = counted(store, "_truncate_wal")
+        tries = counted(store._dialect, "truncate_wal")
         old = reader(db)
         filler = disk / "filler"
         fill(filler)

@@ -2,7 +2,25 @@
 (the default) and PostgreSQL (``open_store`` picks by path or URL); every write of the
 detector's inputs appends to a sequenced change log in the same transaction, the log's order is
 its commit order, and the detector's outputs are committed together with its cursor, fenced by
-the detector lease."""
+the detector lease.
+
+Reading it, start with:
+
+- :mod:`~deconflict.store.sql`: ``SqlStore``, one part per concept (parties, notices, plans,
+  detections, conflicts, notifications, the ledger's read side), and the change log;
+- :mod:`~deconflict.store.transactions`: how each call gets its transaction (its own, or the
+  open unit of work or read snapshot it joins), retries and error translation;
+- :mod:`~deconflict.store.tx`: ``Tx``, one transaction's connection and state as plain fields,
+  which the store's module functions take in place of a connection: what runs now and what at
+  the unit's end depends on it alone, and nothing is left on the pooled connection;
+- :mod:`~deconflict.store.dialect`: what differs between SQLite and PostgreSQL (the write turn,
+  pipelining, wake-ups, WAL checkpoints, upserts, the migration lock), one object per database
+  chosen when the store is opened; no other module asks which database it is on;
+- :mod:`~deconflict.store.order` and :mod:`~deconflict.store.lease`: why the log's order is
+  its commit order, and how the detector is fenced;
+- :mod:`~deconflict.store.bulk`, :mod:`~deconflict.store.ledger_append`: the write path's
+  statements at the driver's speed, and the ledger's appends in the caller's transaction.
+"""
 
 from deconflict.store.base import Change, Detection, Seen, Store
 from deconflict.store.engines import open_postgres, open_sqlite, open_store

@@ -13,6 +13,11 @@ go one step further: straight to the DBAPI cursor of the connection's transactio
 than SQLite's own work for one row). What the driver raises is wrapped as SQLAlchemy wraps it
 (:meth:`sqlalchemy.exc.DBAPIError.instance`), so the store translates and retries it as any
 other.
+
+Two steps defer work, each keeping its state on the transaction's :class:`~deconflict.store.tx.Tx`:
+a unit of work's inserts wait for its next read or its end (:func:`defer_insert`, one statement a
+table), and on PostgreSQL the writes of a :func:`pipeline_open` block ride one pipeline (the
+dialect decides where to open one: :meth:`deconflict.store.dialect.Dialect.pipelined`).
 """
 
 from __future__ import annotations
@@ -20,20 +25,24 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+if TYPE_CHECKING:
+    from deconflict.store.tx import Tx
+
 __all__ = [
-    "DEFERRED",
     "defer_insert",
-    "driver_batch",
     "driver_rows",
     "driver_scalar",
+    "driver_tuples",
     "flush_inserts",
     "insert_many",
     "insert_rows",
-    "pipelined",
+    "pipeline_open",
+    "run_each",
+    "run_pipelined",
     "update_many",
 ]
 
@@ -74,12 +83,12 @@ def _run(
     return int(result.rowcount)
 
 
-def insert_many(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_many(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, the table's column names) in one statement,
     on the DBAPI cursor (see :func:`insert_rows`)."""
     if rows:
         columns = tuple(rows[0])
-        insert_rows(c, table, columns, [tuple(row[name] for name in columns) for row in rows])
+        insert_rows(tx, table, columns, [tuple(row[name] for name in columns) for row in rows])
 
 
 @contextlib.contextmanager
@@ -101,49 +110,26 @@ def _driver_cursor(c: sa.Connection, sql: str, params: Any) -> Iterator[Any]:
         cursor.close()
 
 
-_PIPELINE = "deconflict.pipeline"  # Connection.info key: the open pipeline's cursor
-
-
-@contextlib.contextmanager
-def pipelined(c: sa.Connection, doing: str) -> Iterator[None]:
-    """On PostgreSQL, the driver-cursor writes made inside (:func:`insert_rows`,
-    :func:`flush_inserts`) sent in one pipeline: one round trip for all of them, at the end of
-    the block, instead of one each. Their errors (a refused insert) surface there, as
-    SQLAlchemy's, naming ``doing``. Elsewhere (SQLite, whose statements make no round trip),
-    or nested, it changes nothing.
-
-    Under the write turn every round trip is time the other writers wait (PostgreSQL serialises
-    write transactions, see :mod:`deconflict.store.order`): a filing unit's four inserts
-    (notices, their versions, the change log, the ledger) were four of its nine."""
-    if c.dialect.name != "postgresql" or _PIPELINE in c.info:
-        yield
-        return
-    cursor = None
-    try:
-        with _driver_pipeline(c, doing) as (dbapi, _):
-            c.info[_PIPELINE] = cursor = dbapi.cursor()
-            try:
-                yield
-            finally:
-                del c.info[_PIPELINE]
-    finally:
-        if cursor is not None:
-            cursor.close()
-
-
-def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:
-    """Run ``statements`` (SQL without parameters) in order in ``c``'s transaction, on
-    PostgreSQL in one pipeline (one round trip for all); the rows of each (none for one that
-    returns none). The transaction is begun as SQLAlchemy would begin it, if not yet."""
+def run_each(tx: Tx, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` (SQL without parameters) in order in ``tx``, one after the other; the
+    rows of each (none for one that returns none). The transaction is begun as SQLAlchemy would
+    begin it, if not yet."""
+    c = tx.connection
     if not c.in_transaction():
         c.begin()
-    if c.dialect.name != "postgresql" or _PIPELINE in c.info:
-        found = []
-        for sql in statements:
-            with _driver_cursor(c, sql, ()) as cursor:
-                cursor.execute(sql)
-                found.append(list(cursor.fetchall()) if cursor.description else [])
-        return found
+    found = []
+    for sql in statements:
+        with _driver_cursor(c, sql, ()) as cursor:
+            cursor.execute(sql)
+            found.append(list(cursor.fetchall()) if cursor.description else [])
+    return found
+
+
+def run_pipelined(tx: Tx, statements: Sequence[str]) -> list[list[tuple[Any, ...]]]:
+    """:func:`run_each`, all sent in one pipeline (psycopg's): one round trip for all."""
+    c = tx.connection
+    if not c.in_transaction():
+        c.begin()
     cursors = []
     try:
         with _driver_pipeline(c, "; ".join(statements)) as (dbapi, pipeline):
@@ -154,6 +140,28 @@ def driver_batch(c: sa.Connection, statements: Sequence[str]) -> list[list[tuple
             return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     finally:
         for cursor in cursors:
+            cursor.close()
+
+
+@contextlib.contextmanager
+def pipeline_open(tx: Tx, doing: str) -> Iterator[None]:
+    """A pipeline (psycopg's) open on ``tx`` for the block, its cursor in ``tx.pipeline``: the
+    driver-cursor writes made inside ride it (:func:`insert_rows`, :func:`update_many`) and are
+    sent in one round trip at the block's end, where their errors surface, as SQLAlchemy's,
+    naming ``doing``. Nested, it changes nothing."""
+    if tx.pipeline is not None:
+        yield
+        return
+    cursor = None
+    try:
+        with _driver_pipeline(tx.connection, doing) as (dbapi, _):
+            tx.pipeline = cursor = dbapi.cursor()
+            try:
+                yield
+            finally:
+                tx.pipeline = None
+    finally:
+        if cursor is not None:
             cursor.close()
 
 
@@ -175,12 +183,13 @@ def _driver_pipeline(c: sa.Connection, doing: str) -> Iterator[tuple[Any, Any]]:
         ) from error
 
 
-def _on_cursor(c: sa.Connection, sql: str, params: Any, many: bool) -> Any:
-    """Run ``sql`` on a DBAPI cursor of ``c``'s transaction (``executemany`` if ``many``); the
-    first row it returns, if any. In a :func:`pipelined` block a write rides the pipeline."""
+def _on_cursor(tx: Tx, sql: str, params: Any, many: bool) -> Any:
+    """Run ``sql`` on a DBAPI cursor of ``tx`` (``executemany`` if ``many``); the first row it
+    returns, if any. In a :func:`pipeline_open` block a write rides the pipeline."""
+    c = tx.connection
     if not c.in_transaction():  # begun as SQLAlchemy would (the store's BEGIN), not autocommit
         c.begin()
-    cursor = c.info.get(_PIPELINE)
+    cursor = tx.pipeline
     if many and cursor is not None:
         cursor.executemany(sql, params)  # errors at the block's end, where they are wrapped
         return None
@@ -198,23 +207,21 @@ def _select_sql(dialect: sa.Dialect, query: sa.Select[Any]) -> tuple[str, tuple[
     return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
 
 
-def driver_rows(
-    c: sa.Connection, query: sa.Select[Any], params: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+def driver_rows(tx: Tx, query: sa.Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows of ``query`` (a select built once, at import, with named bind parameters, none
     expanding) as dicts by column name, run on the DBAPI cursor of ``c``'s transaction: for a
     small read made very often (an event stream's, at every wake-up), where SQLAlchemy's
     execution costs several times the database's work."""
-    names, rows = _driver_select(c, query, params)
+    names, rows = _driver_select(tx.connection, query, params)
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def driver_tuples(
-    c: sa.Connection, query: sa.Select[Any], params: Mapping[str, Any]
+    tx: Tx, query: sa.Select[Any], params: Mapping[str, Any]
 ) -> list[tuple[Any, ...]]:
     """The rows of ``query`` as the driver gives them (tuples), run as :func:`driver_rows` runs
     it: for many rows, where SQLAlchemy's row objects cost as much as the work on them."""
-    return _driver_select(c, query, params)[1]
+    return _driver_select(tx.connection, query, params)[1]
 
 
 def _driver_select(
@@ -229,20 +236,20 @@ def _driver_select(
         return [column[0] for column in cursor.description], cursor.fetchall()
 
 
-def driver_scalar(c: sa.Connection, sql: str) -> Any:
+def driver_scalar(tx: Tx, sql: str) -> Any:
     """The first column of the first row of ``sql`` (no parameters), None if no row."""
-    row = _on_cursor(c, sql, (), many=False)
+    row = _on_cursor(tx, sql, (), many=False)
     return None if row is None else row[0]
 
 
 def insert_rows(
-    c: sa.Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+    tx: Tx, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
 ) -> None:
     """Insert ``rows`` (tuples of the values of ``columns``, in that order) in one statement,
     on the DBAPI cursor: no dict per row where the caller builds rows in bulk."""
     if not rows:
         return
-    sql, order = _insert_sql(c.dialect, table, columns)
+    sql, order = _insert_sql(tx.connection.dialect, table, columns)
     if order is None:
         params: list[Any] = [dict(zip(columns, row, strict=True)) for row in rows]
     elif order == columns:
@@ -250,25 +257,24 @@ def insert_rows(
     else:
         where = [columns.index(name) for name in order]
         params = [tuple(row[i] for i in where) for row in rows]
-    _on_cursor(c, sql, params, many=True)
+    _on_cursor(tx, sql, params, many=True)
 
 
-def update_many(
-    c: sa.Connection, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]
-) -> int | None:
+def update_many(tx: Tx, table: sa.Table, key: str, rows: Sequence[Mapping[str, Any]]) -> int | None:
     """Set the other columns of each row where column ``key`` equals the row's ``key`` value, in
     one statement; how many rows changed, or None when the driver cannot tell for many (or in a
-    :func:`pipelined` block, where it rides the pipeline and is not waited for)."""
+    :func:`pipeline_open` block, where it rides the pipeline and is not waited for)."""
     if not rows:
         return 0
     columns = tuple(name for name in rows[0] if name != key)
+    c = tx.connection
     sql, order = _update_sql(c.dialect, table, key, columns)
     keyed = [{**{name: row[name] for name in columns}, "key_": row[key]} for row in rows]
-    if _PIPELINE in c.info:
+    if tx.pipeline is not None:
         if order is not None:
-            _on_cursor(c, sql, [tuple(row[name] for name in order) for row in keyed], many=True)
+            _on_cursor(tx, sql, [tuple(row[name] for name in order) for row in keyed], many=True)
         else:
-            _on_cursor(c, sql, keyed, many=True)
+            _on_cursor(tx, sql, keyed, many=True)
         return None
     count = _run(c, sql, order, keyed)
     if len(rows) > 1 and not c.dialect.supports_sane_multi_rowcount:
@@ -276,21 +282,15 @@ def update_many(
     return count
 
 
-DEFERRED = "deconflict.deferred_inserts"  # Connection.info key: rows to insert, by table
+def defer_insert(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` at the next :func:`flush_inserts` of ``tx``, with the other rows deferred
+    to that table, in one statement per table (tables in the order first deferred to)."""
+    tx.deferred.setdefault(table, []).extend(rows)
 
 
-def defer_insert(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` at the next :func:`flush_inserts` on ``c``, with the other rows deferred
-    to that table, in one statement per table (tables in the order first deferred to). They
-    are kept in ``c.info``, which outlives the transaction: its owner drops them if it ends
-    without flushing them (a rollback)."""
-    deferred: dict[sa.Table, list[Mapping[str, Any]]] = c.info.setdefault(DEFERRED, {})
-    deferred.setdefault(table, []).extend(rows)
-
-
-def flush_inserts(c: sa.Connection) -> None:
-    """Insert the rows deferred on ``c`` (see :func:`defer_insert`); none are left after, even
+def flush_inserts(tx: Tx) -> None:
+    """Insert the rows deferred in ``tx`` (see :func:`defer_insert`); none are left after, even
     if it fails (the transaction is then rolled back)."""
-    deferred: dict[sa.Table, list[Mapping[str, Any]]] | None = c.info.pop(DEFERRED, None)
-    for table, rows in (deferred or {}).items():
-        insert_many(c, table, rows)
+    deferred, tx.deferred = tx.deferred, {}
+    for table, rows in deferred.items():
+        insert_many(tx, table, rows)

@@ -14,11 +14,12 @@ from deconflict.model import Conflict, Notification
 from deconflict.store import lease, ledger_append
 from deconflict.store import schema as t
 from deconflict.store.base import Detection
-from deconflict.store.bulk import insert_many, pipelined, update_many
+from deconflict.store.bulk import insert_many, update_many
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.records import SqlRecords, rows_in
 from deconflict.store.rows import conflict_values, notification_values
 from deconflict.store.transactions import transaction
+from deconflict.store.tx import Tx
 
 __all__ = ["SqlDetections"]
 
@@ -65,7 +66,7 @@ class SqlDetections(SqlRecords):
         then, under the write turn, check the fence and the cursor (with the turn, one round
         trip on PostgreSQL), read which conflicts are stored and whether the commitments the
         entries refer to are still the newest, and write everything in one pipeline
-        (:func:`~deconflict.store.bulk.pipelined`): the detector's commits are the longest
+        (:meth:`.dialect.Dialect.pipelined`): the detector's commits are the longest
         holders of the turn the filings wait for."""
         if not detections:
             return
@@ -97,7 +98,7 @@ class SqlDetections(SqlRecords):
                 )
             self._log_many(c, outputs.log, defer=True, prebuilt=prebuilt)  # written below
             ledger_append.build_pending(c)  # a unit's own, if any: nothing reads in the pipeline
-            with pipelined(c, doing):
+            with self._dialect.pipelined(c, doing):
                 if outputs.new:
                     insert_many(c, t.conflicts, [conflict_values(x) for x in outputs.new])
                 if outputs.notifications:
@@ -110,7 +111,7 @@ class SqlDetections(SqlRecords):
                     update_many(c, t.cursors, "name", [{"name": _DETECTOR, "seq": last}])
 
     @staticmethod
-    def _stored_conflicts(c: sa.Connection, ids: Sequence[str]) -> set[str]:
+    def _stored_conflicts(c: Tx, ids: Sequence[str]) -> set[str]:
         return {row[0] for row in rows_in(c, _STORED_CONFLICTS, ids)}
 
     @transaction

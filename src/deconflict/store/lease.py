@@ -44,6 +44,7 @@ import sqlalchemy as sa
 
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
+from deconflict.store.tx import Tx
 
 __all__ = [
     "LEASE_ROWS",
@@ -80,19 +81,19 @@ class LeaseLost(StoreError):
     status = 409
 
 
-def _get(c: sa.Connection, name: str) -> int:
+def _get(c: Tx, name: str) -> int:
     value = c.execute(sa.select(t.cursors.c.seq).where(t.cursors.c.name == name)).scalar()
     if value is None:
         raise StoreError(f"the lease row {name!r} is missing: open the store to create it")
     return int(value)
 
 
-def _set(c: sa.Connection, name: str, value: int) -> None:
+def _set(c: Tx, name: str, value: int) -> None:
     c.execute(sa.update(t.cursors).where(t.cursors.c.name == name).values(seq=value))
 
 
 def acquire(
-    c: sa.Connection,
+    c: Tx,
     now_ms: int,
     ttl_ms: int,
     held: int | None,
@@ -130,7 +131,7 @@ def acquire(
     return token + 1
 
 
-def extend(c: sa.Connection, now_ms: int, ttl_ms: int, held: int) -> bool:
+def extend(c: Tx, now_ms: int, ttl_ms: int, held: int) -> bool:
     """Extend the lease held under ``held`` (the renewal of a thread beside the work it
     protects, :class:`deconflict.hub.worker.DetectorWorker`); False if ``held`` is no longer
     its token. A holder asked to give the lease back is not asked here: its own turn does."""
@@ -140,7 +141,7 @@ def extend(c: sa.Connection, now_ms: int, ttl_ms: int, held: int) -> bool:
     return True
 
 
-def standing_by(c: sa.Connection, now_ms: int, preferred: bool = False) -> bool:
+def standing_by(c: Tx, now_ms: int, preferred: bool = False) -> bool:
     """Whether a process on standby may skip taking the write turn now (a hint read without
     it): the lease is unexpired, and, for a ``preferred`` one, its holder is preferred too or
     has already been asked to give it back."""
@@ -149,13 +150,13 @@ def standing_by(c: sa.Connection, now_ms: int, preferred: bool = False) -> bool:
     return not preferred or bool(_get(c, PREFERRED)) or _get(c, WANTED) > now_ms
 
 
-def holder(c: sa.Connection, now_ms: int) -> LeaseHolder:
+def holder(c: Tx, now_ms: int) -> LeaseHolder:
     """The lease's token and its holder's process id (0 if it has expired or was released)."""
     pid = _get(c, HOLDER) if _get(c, UNTIL) > now_ms else 0
     return LeaseHolder(_get(c, TOKEN), pid)
 
 
-def release(c: sa.Connection, held: int) -> None:
+def release(c: Tx, held: int) -> None:
     """Give the lease up now, if ``held`` is still its token."""
     if _get(c, TOKEN) == held:
         _set(c, UNTIL, 0)

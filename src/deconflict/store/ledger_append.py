@@ -20,7 +20,8 @@ read inside the unit). There a notice change's entry, made from the notice at ha
 at the flush too: the filing only notes it and its index, and the unit's entries are built in one
 loop, which costs about half what building each amid its filing's SQL did. A savepoint marks where
 the end stood and goes back to it when rolled back (:func:`mark`, :func:`restore`), what is not
-written or built yet included.
+written or built yet included. The end and what waits to be written are the transaction's
+(:attr:`deconflict.store.tx.Tx.ledger_end`), gone with it.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeGuard
-
-import sqlalchemy as sa
-from sqlalchemy import event
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeGuard
 
 from deconflict.ledger import leaf_hash
 from deconflict.ledger.commit import SALT_BYTES
@@ -51,8 +49,12 @@ from deconflict.store.ledger_entries import (
     subject_of,
 )
 
+if TYPE_CHECKING:
+    from deconflict.store.tx import Tx
+
 __all__ = [
     "LAST_INDEX_SQL",
+    "End",
     "LogItem",
     "Mark",
     "Prebuilt",
@@ -63,25 +65,21 @@ __all__ = [
     "prebuild",
     "record_changes",
     "restore",
-    "watch",
 ]
 
 #: One change-log row as the store appends it: (kind, entity id, time, the record if at hand).
 LogItem = tuple[str, str, float, Record]
-
-_END = "deconflict.ledger_end"  # key of the ledger's end in ``Connection.info``
 
 #: The ledger's last index (run on the driver's cursor: every transaction that appends).
 LAST_INDEX_SQL = "SELECT max(idx) FROM ledger_entries"
 
 
 @dataclass(slots=True)
-class _End:
+class End:
     """The ledger's end as one transaction sees it, and what was appended but not yet written:
     the rows built (in index order), then the notice changes whose entries are built at the
     next flush (each with the index it was given)."""
 
-    transaction: sa.RootTransaction | None
     size: int
     known: Commitments = field(default_factory=Commitments)
     entries: list[tuple[Any, ...]] = field(default_factory=list)
@@ -98,48 +96,34 @@ class Mark(NamedTuple):
     private: int = 0  # the private entries noted
 
 
-def _forget(connection: sa.Connection, *_args: Any) -> None:
-    connection.info.pop(_END, None)
+def _end(tx: Tx) -> End:
+    """The ledger's end in ``tx`` (one query, the first time)."""
+    if tx.ledger_end is not None:
+        return tx.ledger_end
+    return known_end(tx, driver_scalar(tx, LAST_INDEX_SQL))
 
 
-def watch(engine: sa.Engine) -> None:
-    """Forget each connection's end when its transaction ends (call once per engine)."""
-    if not event.contains(engine, "commit", _forget):  # a twin store shares the engine
-        event.listen(engine, "commit", _forget)
-        event.listen(engine, "rollback", _forget)
-
-
-def _end(c: sa.Connection) -> _End:
-    """The ledger's end in ``c``'s transaction (one query, the first time)."""
-    transaction = c.get_transaction()
-    end: _End | None = c.info.get(_END)
-    if end is not None and end.transaction is transaction:
-        return end
-    return known_end(c, driver_scalar(c, LAST_INDEX_SQL))
-
-
-def known_end(c: sa.Connection, last: Any) -> _End:
-    """Note the ledger's end in ``c``'s transaction: ``last`` is what :data:`LAST_INDEX_SQL`
-    gave, read by the caller in it (with other statements, in one round trip)."""
-    end = _End(c.get_transaction(), 0 if last is None else int(last) + 1)
-    c.info[_END] = end
+def known_end(tx: Tx, last: Any) -> End:
+    """Note the ledger's end in ``tx``: ``last`` is what :data:`LAST_INDEX_SQL` gave, read by
+    the caller in it (with other statements, in one round trip)."""
+    tx.ledger_end = end = End(0 if last is None else int(last) + 1)
     return end
 
 
-def mark(c: sa.Connection) -> Mark | None:
-    """Where the ledger's end stands now in ``c``'s transaction (None: not read yet), to go back
-    to with :func:`restore` if what follows is undone (a savepoint rolled back)."""
-    end: _End | None = c.info.get(_END)
-    if end is None or end.transaction is not c.get_transaction():
+def mark(tx: Tx) -> Mark | None:
+    """Where the ledger's end stands now in ``tx`` (None: not read yet), to go back to with
+    :func:`restore` if what follows is undone (a savepoint rolled back)."""
+    end = tx.ledger_end
+    if end is None:
         return None
     return Mark(end.size, end.known.snapshot(), len(end.private))
 
 
-def restore(c: sa.Connection, to: Mark | None) -> None:
+def restore(tx: Tx, to: Mark | None) -> None:
     """Undo the appends made since :func:`mark` gave ``to`` (those not yet written go too)."""
-    end: _End | None = c.info.get(_END)
+    end = tx.ledger_end
     if to is None or end is None:
-        _forget(c)
+        tx.ledger_end = None
         return
     end.size = to.size
     end.known.restore(to.known)
@@ -165,35 +149,26 @@ _ENTRY_COLUMNS = (
 )
 
 
-def _current(c: sa.Connection) -> _End | None:
-    """The end of ``c``'s transaction, if read (another transaction's, ended, is forgotten)."""
-    end: _End | None = c.info.get(_END)
-    if end is not None and end.transaction is not c.get_transaction():
-        _forget(c)
-        return None
-    return end
-
-
-def build_pending(c: sa.Connection) -> None:
+def build_pending(tx: Tx) -> None:
     """Build the entries appended and not built yet (see :func:`record_changes`), which may
     read the ledger: so a :func:`flush` after it only writes (it may then be pipelined)."""
-    end = _current(c)
+    end = tx.ledger_end
     if end is not None and end.pending:
-        _build_pending(c, end)
+        _build_pending(tx, end)
 
 
-def flush(c: sa.Connection) -> None:
+def flush(tx: Tx) -> None:
     """Write what was appended and not yet written (one statement), its entries built first."""
-    end = _current(c)
+    end = tx.ledger_end
     if end is None:
         return
     if end.pending:
-        _build_pending(c, end)
+        _build_pending(tx, end)
     if end.entries:
-        insert_rows(c, lt.ledger_entries, _ENTRY_COLUMNS, end.entries)
+        insert_rows(tx, lt.ledger_entries, _ENTRY_COLUMNS, end.entries)
         end.entries = []
     if end.private:
-        insert_rows(c, lt.ledger_private, _PRIVATE_COLUMNS, end.private)
+        insert_rows(tx, lt.ledger_private, _PRIVATE_COLUMNS, end.private)
         end.private = []
 
 
@@ -207,18 +182,18 @@ class Prebuilt:
     read: dict[str, Newest]
 
 
-def prebuild(c: sa.Connection, items: Sequence[LogItem]) -> Prebuilt:
-    """Build the entries of ``items`` on ``c``, a read outside the write turn, as
+def prebuild(tx: Tx, items: Sequence[LogItem]) -> Prebuilt:
+    """Build the entries of ``items`` in ``tx``, a read outside the write turn, as
     :func:`record_changes` would in order (each commitment an entry makes is seen by the later
     ones). For writes whose entries are made from the records at hand and refer only to
     commitments already stored (the detector's conflicts and notifications): building them,
     canonical JSON and hashes, was about half of what the detector did holding the write turn
     that every filing waits for."""
     known = Commitments()
-    known.fetch(c, notice_subjects(record for *_, record in items))
+    known.fetch(tx, notice_subjects(record for *_, record in items))
     built: dict[tuple[str, str], Built | None] = {}
     for kind, entity_id, at_s, record in items:
-        found = build_entry(c, kind, entity_id, at_s, record, known)
+        found = build_entry(tx, kind, entity_id, at_s, record, known)
         built[(kind, entity_id)] = found
         private = None if found is None else found[2]
         if private is not None and private_owner(record) is None:
@@ -228,7 +203,7 @@ def prebuild(c: sa.Connection, items: Sequence[LogItem]) -> Prebuilt:
 
 
 def record_changes(
-    c: sa.Connection,
+    tx: Tx,
     items: Sequence[LogItem],
     defer: bool = False,
     prebuilt: Prebuilt | None = None,
@@ -241,11 +216,11 @@ def record_changes(
     costs half what building each amid the filing's SQL did. ``prebuilt``: the entries built
     before the turn (:func:`prebuild`), used if every commitment they read is still the
     newest and it built exactly these changes (else they are built here)."""
-    end = _end(c)
+    end = _end(tx)
     if prebuilt is not None and (
         end.pending  # built here first, and they may make commitments the prebuilt did not see
         or set(prebuilt.built) != {(kind, entity_id) for kind, entity_id, *_ in items}
-        or not end.known.still_newest(c, prebuilt.read)
+        or not end.known.still_newest(tx, prebuilt.read)
     ):
         prebuilt = None  # a change it built is not appended (e.g. a conflict already stored)
     if defer and len(items) == 1:  # a filing's: noted, its entry built at the flush
@@ -255,13 +230,13 @@ def record_changes(
             end.size += 1
             return [end.size - 1]
     if end.pending:  # earlier calls' first (not undone with this call's if it fails)
-        _build_pending(c, end)
+        _build_pending(tx, end)
     before = Mark(end.size, end.known.snapshot(), len(end.private))
     indexes: list[int | None] = []
     try:
         subjects = notice_subjects(record for *_, record in items)
         if subjects:
-            end.known.fetch(c, subjects)
+            end.known.fetch(tx, subjects)
         for kind, entity_id, at_s, record in items:
             if defer and _later(record, kind):
                 end.pending.append((end.size, kind, entity_id, at_s, record))
@@ -269,11 +244,11 @@ def record_changes(
                 end.size += 1
                 continue
             if end.pending:  # built first: this entry may refer to their commitments
-                _build_pending(c, end)
+                _build_pending(tx, end)
             if prebuilt is not None:
                 found = prebuilt.built[(kind, entity_id)]
             else:
-                found = build_entry(c, kind, entity_id, at_s, record, end.known)
+                found = build_entry(tx, kind, entity_id, at_s, record, end.known)
             if found is None:
                 indexes.append(None)
                 continue
@@ -286,9 +261,9 @@ def record_changes(
             indexes.append(end.size)
             end.size += 1
         if not defer:
-            flush(c)
+            flush(tx)
     except BaseException:
-        restore(c, before)  # what it noted may not be written
+        restore(tx, before)  # what it noted may not be written
         raise
     return indexes
 
@@ -313,7 +288,7 @@ def _writable(notice: Notice) -> bool:
     return canonical_volumes(notice.volumes) is not None
 
 
-def _build_pending(c: sa.Connection, end: _End) -> None:
+def _build_pending(tx: Tx, end: End) -> None:
     """Build the entries of the notice changes appended since the last flush, in order; all or
     nothing (on an error the end is left as it was)."""
     snapshot = end.known.snapshot()
@@ -322,7 +297,7 @@ def _build_pending(c: sa.Connection, end: _End) -> None:
     try:
         for n, (index, kind, entity_id, at_s, record) in enumerate(end.pending):
             salt = salts[n * SALT_BYTES : (n + 1) * SALT_BYTES]
-            built = notice_entry_of(c, kind, record, at_s, end.known, salt)
+            built = notice_entry_of(tx, kind, record, at_s, end.known, salt)
             rows.append(_row(end, index, kind, entity_id, at_s, built))
     except BaseException:
         end.known.restore(snapshot)
@@ -361,7 +336,7 @@ def _private_row(
 
 
 def _row(
-    end: _End, index: int, kind: str, entity_id: str, at_s: float, built: Built
+    end: End, index: int, kind: str, entity_id: str, at_s: float, built: Built
 ) -> tuple[Any, ...]:
     """Entry ``index``'s row (with its leaf hash), its commitment noted as the transaction's
     newest to its subject (a later entry may refer to it)."""

@@ -19,6 +19,7 @@ from deconflict.store import schema as t
 from deconflict.store.ledger_base import AuditData, AuditEntry, PrivateAuditEntry, Row
 from deconflict.store.ledger_private import PERIOD_CURSOR
 from deconflict.store.ledger_sql import SqlLedger, subtrees
+from deconflict.store.tx import Tx
 
 __all__ = ["SqlLedgerAudit"]
 
@@ -47,7 +48,7 @@ def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _rows(c: sa.Connection, table: sa.Table) -> list[Row]:
+def _rows(c: Tx, table: sa.Table) -> list[Row]:
     key = list(table.primary_key.columns)
     return [dict(row._mapping) for row in c.execute(sa.select(table).order_by(*key))]
 
@@ -56,7 +57,7 @@ class SqlLedgerAudit(SqlLedger):
     """:meth:`ledger_audit_data` for :class:`~deconflict.store.sql.SqlStore`."""
 
     def ledger_audit_data(self) -> AuditData:
-        def work(c: sa.Connection) -> AuditData:
+        def work(c: Tx) -> AuditData:
             entries = [
                 AuditEntry(
                     int(r.idx),

@@ -35,6 +35,7 @@ from deconflict.store import schema as t
 from deconflict.store.codec import volume_to_dict
 from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
+from deconflict.store.tx import Tx
 
 __all__ = [
     "DELIVERED",
@@ -204,7 +205,7 @@ class Commitments:
         self._undo.append((table, key, table.get(key)))
         table[key] = value
 
-    def fetch(self, c: sa.Connection, subjects: Iterable[str]) -> None:
+    def fetch(self, c: Tx, subjects: Iterable[str]) -> None:
         """Read the newest commitments of ``subjects`` not known yet, in a few queries."""
         missing = sorted({s for s in subjects if s not in self._newest})
         for lo in range(0, len(missing), _LOOKUP_CHUNK):
@@ -221,18 +222,18 @@ class Commitments:
                     self._newest[row.subject] = (row.version, row.commitment)
             self.read.update((subject, self._newest[subject]) for subject in chunk)
 
-    def still_newest(self, c: sa.Connection, read: Mapping[str, Newest]) -> bool:
+    def still_newest(self, c: Tx, read: Mapping[str, Newest]) -> bool:
         """Whether the newest commitment of each subject of ``read`` (what another transaction
         read, see :func:`~deconflict.store.ledger_append.prebuild`) is what this one sees."""
         self.fetch(c, read)
         return all(self._newest[subject] == seen for subject, seen in read.items())
 
-    def newest(self, c: sa.Connection, subject: str) -> tuple[int | None, str | None]:
+    def newest(self, c: Tx, subject: str) -> tuple[int | None, str | None]:
         """(version, commitment) of the newest commitment to ``subject``, (None, None) if none."""
         self.fetch(c, (subject,))
         return self._newest[subject]
 
-    def at(self, c: sa.Connection, subject: str, version: int) -> str | None:
+    def at(self, c: Tx, subject: str, version: int) -> str | None:
         """The commitment to ``subject`` at ``version``, if one was made."""
         newest_version, commitment = self.newest(c, subject)
         if newest_version == version:
@@ -273,7 +274,7 @@ class _Entry:
         self.private: Private | None = None
 
     def commitment(
-        self, c: sa.Connection, subject: str, version: int, content: Any, fresh: bool = False
+        self, c: Tx, subject: str, version: int, content: Any, fresh: bool = False
     ) -> str:
         """The commitment to ``subject`` at ``version``: the one already made, else a new one
         kept with this entry. ``fresh`` says the version is new, so there is nothing to look up."""
@@ -294,7 +295,7 @@ _NEW_VERSION = frozenset({"notice.filed", "notice.amended"})
 
 
 def notice_entry_of(
-    c: sa.Connection,
+    c: Tx,
     kind: str,
     notice: Notice,
     at_s: float,
@@ -326,7 +327,7 @@ def notice_subjects(records: Iterable[Record]) -> list[str]:
 
 
 def _row(
-    c: sa.Connection,
+    c: Tx,
     record: Record,
     kind: type[Any],
     values: Callable[[Any], dict[str, Any]],
@@ -340,7 +341,7 @@ def _row(
     return dict(c.execute(sa.select(table).where(table.c.id == entity_id)).one()._mapping)
 
 
-def _told_of(c: sa.Connection, b: _Entry, key: str | None) -> tuple[int | None, str | None]:
+def _told_of(c: Tx, b: _Entry, key: str | None) -> tuple[int | None, str | None]:
     """(version, commitment) of the notice (by its record key) a notification told of: its
     newest (none if none)."""
     if key is None:
@@ -357,7 +358,7 @@ def _notice_named(key: str | None) -> tuple[str | None, str | None]:
 
 
 def _notification(
-    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
+    c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
     row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
     named = row["notice_id"] if row["discloses_notice"] else None  # see _named
@@ -384,9 +385,7 @@ def _notification(
     }
 
 
-def _delivered(
-    c: sa.Connection, b: _Entry, kind: str, at_s: float, record: Record
-) -> dict[str, Any]:
+def _delivered(c: Tx, b: _Entry, kind: str, at_s: float, record: Record) -> dict[str, Any]:
     """One entry for a batch of deliveries to one recipient: each notification as its own
     entry would name it (the notice version and commitment it told of), in id order."""
     if not isinstance(record, Delivered):
@@ -419,7 +418,7 @@ def _delivered(
 
 
 def _conflict(
-    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
+    c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
 ) -> dict[str, Any]:
     row = _row(c, record, Conflict, conflict_values, t.conflicts, entity_id)
     content = {name: value for name, value in row.items() if name not in ("state", "resolved_at_s")}
@@ -434,9 +433,7 @@ def _conflict(
     }
 
 
-def _agreement(
-    c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float
-) -> dict[str, Any]:
+def _agreement(c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
     body = c.execute(sa.select(t.agreements.c.body).where(t.agreements.c.id == entity_id)).scalar()
     content = json.loads(body) if body is not None else None
     parties = content.get("parties", []) if isinstance(content, dict) else []
@@ -459,7 +456,7 @@ def plan_content(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _plan(c: sa.Connection, b: _Entry, kind: str, at_s: float, plan: Plan) -> dict[str, Any]:
+def _plan(c: Tx, b: _Entry, kind: str, at_s: float, plan: Plan) -> dict[str, Any]:
     """A plan change: its owner's private entry (see :func:`private_owner`), committing afresh
     to the version's volumes (its salt and content kept with the private entry)."""
     return {
@@ -475,7 +472,7 @@ def _plan(c: sa.Connection, b: _Entry, kind: str, at_s: float, plan: Plan) -> di
     }
 
 
-def _party(c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
+def _party(c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
     """A party added: its id in the clear, its name (shown to every party it deals with)
     committed to, so a renamed party is found."""
     name = c.execute(sa.select(t.parties.c.name).where(t.parties.c.id == entity_id)).scalar()
@@ -490,7 +487,7 @@ def _party(c: sa.Connection, b: _Entry, kind: str, entity_id: str, at_s: float) 
 
 
 def build_entry(
-    c: sa.Connection,
+    c: Tx,
     kind: str,
     entity_id: str,
     at_s: float,

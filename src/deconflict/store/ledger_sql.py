@@ -43,6 +43,7 @@ from deconflict.store.ledger_tree import (
     store_subtrees,
     subtree_rows,
 )
+from deconflict.store.tx import Tx
 
 if TYPE_CHECKING:
     import contextlib
@@ -84,7 +85,7 @@ class _Reader:
     """Perfect-subtree hashes read in one query per call (leaves from ``ledger_entries``, the
     subtrees above from ``ledger_nodes``)."""
 
-    def __init__(self, c: sa.Connection) -> None:
+    def __init__(self, c: Tx) -> None:
         self._c = c
 
     def perfect_hashes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
@@ -100,25 +101,25 @@ class _Reader:
         return found
 
 
-def _size(c: sa.Connection) -> int:
+def _size(c: Tx) -> int:
     last = c.execute(_SIZE).scalar()
     return 0 if last is None else int(last) + 1
 
 
-def _nodes(c: sa.Connection) -> dict[NodeKey, bytes]:
+def _nodes(c: Tx) -> dict[NodeKey, bytes]:
     leaves = c.execute(sa.select(_e.idx, _e.leaf).where(_e.leaf.is_not(None))).all()
     found = {(0, int(row.idx)): bytes(row.leaf) for row in leaves}
     found.update(subtrees(c))
     return found
 
 
-def subtrees(c: sa.Connection) -> dict[NodeKey, bytes]:
+def subtrees(c: Tx) -> dict[NodeKey, bytes]:
     """Every stored subtree hash above the leaves (the leaves are kept with their entries)."""
     rows = c.execute(sa.select(_n.node, _n.hash).where(_n.node >= _LEVEL_1)).all()
     return {node_key(row.node): bytes(row.hash) for row in rows}
 
 
-def _halt(c: sa.Connection) -> Halt | None:
+def _halt(c: Tx) -> Halt | None:
     row = c.execute(_HALT).first()
     return None if row is None else Halt(str(row.reason), float(row.at_s))
 
@@ -129,15 +130,11 @@ class SqlLedger(LedgerStore):
     if TYPE_CHECKING:
         retry: RetryPolicy
 
-        def read_connection(
-            self, doing: str
-        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
+        def read_connection(self, doing: str) -> contextlib.AbstractContextManager[Tx]: ...
 
-        def write_connection(
-            self, doing: str
-        ) -> contextlib.AbstractContextManager[sa.Connection]: ...
+        def write_connection(self, doing: str) -> contextlib.AbstractContextManager[Tx]: ...
 
-    def _reading(self, doing: str, work: Callable[[sa.Connection], T]) -> T:
+    def _reading(self, doing: str, work: Callable[[Tx], T]) -> T:
         def run() -> T:
             with self.read_connection(doing) as c:
                 ledger_append.flush(c)  # a unit of work's own entries, not written yet
@@ -148,7 +145,7 @@ class SqlLedger(LedgerStore):
     def ledger_size(self) -> int:
         return self._reading("reading the ledger size", _size)
 
-    def _tree_reading(self, doing: str, size: int, work: Callable[[sa.Connection], T]) -> T:
+    def _tree_reading(self, doing: str, size: int, work: Callable[[Tx], T]) -> T:
         """``work`` (a root or proof over the first ``size`` leaves), once the subtree hashes
         it needs are built: built first if one was missing, then read again."""
         try:
@@ -165,7 +162,7 @@ class SqlLedger(LedgerStore):
         added = 0
         while True:
 
-            def plan(c: sa.Connection) -> tuple[int, int, list[tuple[int, bytes]]]:
+            def plan(c: Tx) -> tuple[int, int, list[tuple[int, bytes]]]:
                 start = built_size(c)  # even: stored subtrees cover pairs of leaves
                 end = min(size, start + max(2, _BUILD_LEAVES & ~1))  # so each ends past one
                 return start, end, subtree_rows(c, start, end) if start < end else []
@@ -204,7 +201,7 @@ class SqlLedger(LedgerStore):
         )
 
     def ledger_entry(self, index: int) -> bytes:
-        def work(c: sa.Connection) -> bytes:
+        def work(c: Tx) -> bytes:
             e = lt.ledger_entries.c
             body = c.execute(sa.select(e.body).where(e.idx == index)).scalar()
             if body is None:
@@ -217,7 +214,7 @@ class SqlLedger(LedgerStore):
         """Every stored entry, in index order (for a full audit)."""
         e = lt.ledger_entries.c
 
-        def work(c: sa.Connection) -> list[tuple[int, bytes]]:
+        def work(c: Tx) -> list[tuple[int, bytes]]:
             rows = c.execute(sa.select(e.idx, e.body).order_by(e.idx)).all()
             return [(int(row.idx), str(row.body).encode()) for row in rows]
 
@@ -252,7 +249,7 @@ class SqlLedger(LedgerStore):
         return self._reading("reading the ledger's hashes", _nodes)
 
     def ledger_snapshot(self) -> Snapshot:
-        def work(c: sa.Connection) -> Snapshot:
+        def work(c: Tx) -> Snapshot:
             rows = c.execute(sa.select(_e.idx, _e.body).order_by(_e.idx)).all()
             entries = [(int(row.idx), str(row.body).encode()) for row in rows]
             return entries, _nodes(c), _size(c)
@@ -266,7 +263,7 @@ class SqlLedger(LedgerStore):
         e = lt.ledger_entries.c
         v = t.notice_versions.c
 
-        def work(c: sa.Connection) -> list[tuple[int, str]]:
+        def work(c: Tx) -> list[tuple[int, str]]:
             query = sa.select(e.idx, e.type).where(e.subject == subject, lt.SUBJECT_INDEXED)
             rows = list(c.execute(query).all())
             if subject.startswith(NOTICE):
@@ -296,7 +293,7 @@ class SqlLedger(LedgerStore):
             )
         query = query.where(o.salt.is_not(None)).limit(1)
 
-        def work(c: sa.Connection) -> Opening:
+        def work(c: Tx) -> Opening:
             row = c.execute(query).first()
             if row is None:
                 raise NotFound(f"no commitment to {subject} version {version}")
@@ -311,7 +308,7 @@ class SqlLedger(LedgerStore):
         return self._reading(f"reading the opening of {subject}", work)
 
     def ledger_public_key(self) -> str | None:
-        def work(c: sa.Connection) -> str | None:
+        def work(c: Tx) -> str | None:
             known = c.execute(_FIRST_KEY).scalar()
             return None if known is None else str(known)
 
@@ -335,7 +332,7 @@ class SqlLedger(LedgerStore):
     def ledger_legacy_key(self) -> tuple[str, bytes] | None:
         k = lt.ledger_keys.c
 
-        def work(c: sa.Connection) -> tuple[str, bytes] | None:
+        def work(c: Tx) -> tuple[str, bytes] | None:
             row = c.execute(
                 sa.select(k.name, k.private_key).order_by(k.created_at_s).limit(1)
             ).first()
@@ -360,7 +357,7 @@ class SqlLedger(LedgerStore):
     def ledger_latest_checkpoint(self) -> tuple[int, str] | None:
         p = lt.ledger_checkpoints.c
 
-        def work(c: sa.Connection) -> tuple[int, str] | None:
+        def work(c: Tx) -> tuple[int, str] | None:
             row = c.execute(sa.select(p.size, p.note).order_by(p.id.desc()).limit(1)).first()
             return None if row is None else (int(row.size), str(row.note))
 
@@ -370,7 +367,7 @@ class SqlLedger(LedgerStore):
         """(size, signed note) of every stored checkpoint, oldest first."""
         p = lt.ledger_checkpoints.c
 
-        def work(c: sa.Connection) -> list[tuple[int, str]]:
+        def work(c: Tx) -> list[tuple[int, str]]:
             rows = c.execute(sa.select(p.size, p.note).order_by(p.id)).all()
             return [(int(row.size), str(row.note)) for row in rows]
 
@@ -379,7 +376,7 @@ class SqlLedger(LedgerStore):
     def ledger_checkpoints_page(self, since_size: int, limit: int) -> list[tuple[int, str]]:
         p = lt.ledger_checkpoints.c
 
-        def work(c: sa.Connection) -> list[tuple[int, str]]:
+        def work(c: Tx) -> list[tuple[int, str]]:
             rows = c.execute(
                 sa.select(p.size, p.note).where(p.size >= since_size).order_by(p.id).limit(limit)
             ).all()

@@ -30,6 +30,7 @@ from deconflict.ledger.merkle import NodeKey, node_hash
 from deconflict.store import ledger_tables as lt
 from deconflict.store.bulk import driver_tuples, insert_rows
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
+from deconflict.store.tx import Tx
 
 __all__ = [
     "built_size",
@@ -70,7 +71,7 @@ def node_key(node: int) -> NodeKey:
     return (node >> NODE_LEVEL_SHIFT, node & ((1 << NODE_LEVEL_SHIFT) - 1))
 
 
-def read_hashes(c: sa.Connection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+def read_hashes(c: Tx, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
     """The stored hashes of the perfect subtrees ``keys`` (those stored), in one query."""
     nodes: list[int] = []
     leaves: list[int] = []
@@ -99,13 +100,13 @@ def _inconsistent(what: str) -> VerificationFailed:
     )
 
 
-def built_size(c: sa.Connection) -> int:
+def built_size(c: Tx) -> int:
     """How many leaves the stored subtrees cover (every perfect subtree within them is stored)."""
     last = c.execute(_LAST_PAIR).scalar()
     return 0 if last is None else 2 * ((int(last) - _LEVEL_1) + 1)
 
 
-def subtree_rows(c: sa.Connection, start: int, size: int) -> list[tuple[int, bytes]]:
+def subtree_rows(c: Tx, start: int, size: int) -> list[tuple[int, bytes]]:
     """The (node id, hash) of every perfect subtree above the leaves that leaves ``start`` to
     ``size`` complete, given that every one within the first ``start`` is stored (``start``
     from :func:`built_size`): computed from the stored leaf hashes, which never change once
@@ -136,7 +137,7 @@ def subtree_rows(c: sa.Connection, start: int, size: int) -> list[tuple[int, byt
     return rows
 
 
-def store_subtrees(c: sa.Connection, start: int, rows: list[tuple[int, bytes]]) -> int | None:
+def store_subtrees(c: Tx, start: int, rows: list[tuple[int, bytes]]) -> int | None:
     """Store ``rows`` (from :func:`subtree_rows` from ``start``), in a write transaction, unless
     another build stored subtrees since ``start`` was read (then None: read and build again);
     how many rows that added."""

@@ -21,6 +21,7 @@ from deconflict.store.codec import volumes_from_json, volumes_to_json
 from deconflict.store.records import SqlRecords, after_key, missing_or_stale, rows_in
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import insert_with_unit, transaction
+from deconflict.store.tx import Tx
 
 __all__ = ["SqlNotices"]
 
@@ -89,7 +90,7 @@ class SqlNotices(SqlRecords):
 
     @staticmethod
     def _notice_version(
-        c: sa.Connection,
+        c: Tx,
         notice: Notice,
         at_s: float,
         entry: int | None,

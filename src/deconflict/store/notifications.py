@@ -27,6 +27,7 @@ from deconflict.store.ledger_entries import DELIVERED, Delivered
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
+from deconflict.store.tx import Tx
 
 __all__ = ["SqlNotifications"]
 
@@ -122,7 +123,7 @@ class SqlNotifications(SqlRecords):
         return sorted(found, key=lambda n: (n.created_at_s, n.id))
 
     @staticmethod
-    def _notifications_by_id(c: sa.Connection, ids: Sequence[str]) -> list[Notification]:
+    def _notifications_by_id(c: Tx, ids: Sequence[str]) -> list[Notification]:
         return [notification_of(row._mapping) for row in rows_in(c, _NOTIFICATIONS_BY_ID, ids)]
 
     @transaction
@@ -166,7 +167,7 @@ class SqlNotifications(SqlRecords):
         with self.write_connection(f"marking {len(sent)} notifications delivered") as c:
             return self._mark(c, sent)
 
-    def _mark(self, c: sa.Connection, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+    def _mark(self, c: Tx, sent: Sequence[tuple[str, float]]) -> list[Notification]:
         """In ``c``'s write transaction: mark those of ``sent`` still undelivered (read here,
         so an acknowledgement or an earlier mark stands), with one ledger entry for those to
         each recipient (and relay), which each of them links."""
@@ -231,7 +232,7 @@ class SqlNotifications(SqlRecords):
             self._log_many(c, log)
 
     @staticmethod
-    def _all_notifications_exist(c: sa.Connection, ids: Sequence[str]) -> None:
+    def _all_notifications_exist(c: Tx, ids: Sequence[str]) -> None:
         have = {row[0] for row in rows_in(c, _STORED_NOTIFICATIONS, ids)}
         for notification_id in ids:
             if notification_id not in have:

@@ -27,7 +27,7 @@ Why this rather than the alternatives:
   mutex row still reads with the snapshot it took before waiting, so those values would be
   stale and SERIALIZABLE would abort it: with eight concurrent writers a third of the writes
   were retried and some gave up. So on PostgreSQL every write transaction first takes a table
-  lock (:func:`queue_writer`; ``LOCK TABLE`` takes no snapshot), and then reads what the
+  lock (:data:`QUEUE_SQL`; ``LOCK TABLE`` takes no snapshot), and then reads what the
   previous writer committed. Writes are serialised, never aborted for racing each other.
 - *Portable.* Plain ``SELECT ... FOR UPDATE`` on a table row works on PostgreSQL and CockroachDB
   (SQLite has one writer at a time anyway, so there it is not taken); the table lock above is for
@@ -36,10 +36,18 @@ Why this rather than the alternatives:
   LISTEN/NOTIFY is only ever a wake-up.
 - *Cost.* Write transactions are serialised: the write rate is bounded by one at a time, so
   what matters is how long each holds the turn. The HTTP workers group concurrent filings into
-  one transaction, and on PostgreSQL :func:`take_write_turn` queues, takes the mutex and reads
+  one transaction, and on PostgreSQL the write turn
+  (:meth:`deconflict.store.dialect.Postgres.take_write_turn`) queues, takes the mutex and reads
   what the transaction needs first in one round trip (the rows are then written in one more,
-  :func:`deconflict.store.bulk.pipelined`). That is what one ordered, hash-linked log is; a
-  later partition by area could give each partition its own mutex row, ledger and cursor.
+  :meth:`~deconflict.store.dialect.Dialect.pipelined`). That is what one ordered, hash-linked
+  log is; a later partition by area could give each partition its own mutex row, ledger and
+  cursor.
+
+The statements are here; they are run by the dialect (:mod:`deconflict.store.dialect`), and
+whether a transaction holds the mutex is its :class:`~deconflict.store.tx.Tx`'s
+``holds_log_mutex``. On SQLite neither is run: its write transaction holds the database's one
+write lock from its ``BEGIN IMMEDIATE`` to its commit, so its change-log rows are in commit order
+already.
 
 The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` and are created
 (if missing) when a store is opened, so no migration is needed for them.
@@ -47,30 +55,31 @@ The rows this module and :mod:`deconflict.store.lease` need live in ``cursors`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import sqlalchemy as sa
 
-from deconflict.errors import StoreError
 from deconflict.store import schema as t
-from deconflict.store.bulk import driver_batch
 
-__all__ = [
-    "LOG_MUTEX",
-    "ensure_rows",
-    "once_per_transaction",
-    "queue_writer",
-    "take_log_position",
-    "take_write_turn",
-]
+__all__ = ["LOG_MUTEX", "MUTEX", "MUTEX_SQL", "QUEUE_SQL", "ensure_rows"]
 
 LOG_MUTEX = "changes.order"
-_QUEUE = "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"
-_HELD = "deconflict.log_mutex"  # Connection.info key: the transaction holding the log mutex
-_MUTEX = sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
-# The same, to run with the write turn (no parameters: its one value is the constant above).
-_MUTEX_SQL = str(_MUTEX.compile(compile_kwargs={"literal_binds": True}))
+
+#: Wait for the write turn before the transaction takes its snapshot (PostgreSQL).
+#:
+#: ``LOCK TABLE`` is the one statement that does not take the snapshot, so issued first it makes
+#: write transactions queue and then read the state the previous writer committed. Without it,
+#: a writer queued on the log mutex reads with a snapshot from before the previous writer's
+#: commit, and anything it derives from the log's or the ledger's end (the next leaf index) is
+#: stale, which SERIALIZABLE turns into a retry; with several writers that is nearly every
+#: write (measured: 8 writers, 277 retries per 800 writes and some giving up after 12 tries).
+#: SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an INSERT takes,
+#: never with readers. CockroachDB has no ``LOCK TABLE``; there the mutex row alone keeps the
+#: order and contention is left to its retries. SQLite's ``BEGIN IMMEDIATE`` already queues.
+QUEUE_SQL = "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE"
+
+#: Lock the log mutex row until the transaction ends.
+MUTEX = sa.select(t.cursors.c.seq).where(t.cursors.c.name == LOG_MUTEX).with_for_update()
+#: The same, to run with the write turn (no parameters: its one value is the constant above).
+MUTEX_SQL = str(MUTEX.compile(compile_kwargs={"literal_binds": True}))
 
 
 def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
@@ -81,62 +90,3 @@ def ensure_rows(connection: sa.Connection, names: tuple[str, ...]) -> None:
     for name in names:
         if name not in have:
             connection.execute(sa.insert(t.cursors).values(name=name, seq=0))
-
-
-def queue_writer(connection: sa.Connection) -> None:
-    """On PostgreSQL, wait for the write turn before this transaction takes its snapshot.
-
-    ``LOCK TABLE`` is the one statement that does not take the snapshot, so issued first it makes
-    write transactions queue and then read the state the previous writer committed. Without it,
-    a writer queued on the log mutex reads with a snapshot from before the previous writer's
-    commit, and anything it derives from the log's or the ledger's end (the next leaf index) is
-    stale, which SERIALIZABLE turns into a retry; with several writers that is nearly every
-    write (measured: 8 writers, 277 retries per 800 writes and some giving up after 12 tries).
-    SHARE ROW EXCLUSIVE conflicts with itself and with the ROW EXCLUSIVE lock an INSERT takes,
-    never with readers. CockroachDB has no ``LOCK TABLE``; there the mutex row alone keeps the
-    order and contention is left to its retries. SQLite's ``BEGIN IMMEDIATE`` already queues.
-    """
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text(_QUEUE))
-
-
-def take_write_turn(
-    connection: sa.Connection, also: Sequence[str] = ()
-) -> list[list[tuple[Any, ...]]]:
-    """On PostgreSQL, at a write transaction's start: :func:`queue_writer`, then
-    :func:`take_log_position`, then the statements ``also`` (no parameters: what every such
-    transaction reads or sends first), all in one round trip; the rows of each of ``also``.
-    Each round trip under the write turn is time every other writer waits. Elsewhere nothing
-    is run and the list is empty (SQLite's ``BEGIN IMMEDIATE`` is the turn)."""
-    if connection.dialect.name != "postgresql":
-        return []
-    rows = driver_batch(connection, [_QUEUE, _MUTEX_SQL, *also])
-    if not rows[1]:
-        raise StoreError("the change-log mutex row is missing: open the store to create it")
-    once_per_transaction(connection, _HELD)
-    return rows[2:]
-
-
-def once_per_transaction(connection: sa.Connection, what: str) -> bool:
-    """True the first time in the connection's current transaction that ``what`` is asked for
-    (a lock taken or a statement issued once per transaction: a unit of work appends many
-    change-log rows)."""
-    transaction = connection.get_transaction()
-    if transaction is None or connection.info.get(what) is transaction:
-        return transaction is None
-    connection.info[what] = transaction
-    return True
-
-
-def take_log_position(connection: sa.Connection) -> None:
-    """Lock the log mutex row until this transaction ends (a no-op if already held, and on
-    SQLite, whose write transaction holds the database's one write lock from its ``BEGIN
-    IMMEDIATE`` to its commit: its change-log rows are in commit order already, and the
-    statement cost every filing's transaction a round of SQLAlchemy for nothing)."""
-    if connection.dialect.name == "sqlite":
-        return
-    if not once_per_transaction(connection, _HELD):
-        return
-    row = connection.execute(_MUTEX).first()
-    if row is None:
-        raise StoreError("the change-log mutex row is missing: open the store to create it")

@@ -40,7 +40,7 @@ class SqlParties(SqlRecords):
 
     @transaction
     def add_party(self, party: Party, at_s: float) -> None:
-        self._unit_reads.clear()
+        self._forget_unit_reads()
         with self.write_connection(f"adding party {party.id!r}") as c:
             c.execute(sa.insert(t.parties).values(id=party.id, name=party.name, created_at_s=at_s))
             self._log(c, "party.added", party.id, at_s)
@@ -48,7 +48,7 @@ class SqlParties(SqlRecords):
     @transaction
     def get_party(self, party_id: str) -> Party:
         key = f"party:{party_id}"
-        known: Party | None = self._unit_reads.get(key)
+        known: Party | None = self._unit_read(key)
         if known is not None:
             return known
         with self.read_connection(f"reading party {party_id!r}") as c:
@@ -56,8 +56,7 @@ class SqlParties(SqlRecords):
         if row is None:
             raise NotFound(f"no party {party_id!r}")
         party = Party(row.id, row.name)
-        if self._unit is not None:
-            self._unit_reads[key] = party
+        self._keep_unit_read(key, party)
         return party
 
     @transaction
@@ -68,7 +67,7 @@ class SqlParties(SqlRecords):
 
     @transaction
     def add_agreement(self, agreement: Agreement, at_s: float) -> None:
-        self._unit_reads.clear()
+        self._forget_unit_reads()
         with self.write_connection(f"adding agreement {agreement.id!r}") as c:
             c.execute(
                 sa.insert(t.agreements).values(
@@ -79,12 +78,11 @@ class SqlParties(SqlRecords):
 
     @transaction
     def list_agreements(self) -> list[Agreement]:
-        known: list[Agreement] | None = self._unit_reads.get("agreements")
+        known: list[Agreement] | None = self._unit_read("agreements")
         if known is not None:
             return list(known)
         with self.read_connection("listing agreements") as c:
             rows = c.execute(_LIST_AGREEMENTS).all()
         found = [agreement_from_json(row.body) for row in rows]
-        if self._unit is not None:
-            self._unit_reads["agreements"] = found
+        self._keep_unit_read("agreements", found)
         return list(found)

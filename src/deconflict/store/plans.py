@@ -12,6 +12,7 @@ from deconflict.store.codec import volumes_from_json, volumes_to_json
 from deconflict.store.records import SqlRecords, missing_or_stale
 from deconflict.store.rows import plan_of
 from deconflict.store.transactions import transaction
+from deconflict.store.tx import Tx
 
 __all__ = ["SqlPlans"]
 
@@ -37,7 +38,7 @@ class SqlPlans(SqlRecords):
             self._log(c, "plan.added", plan.key, plan.created_at_s, plan)
 
     @staticmethod
-    def _plan_version(c: sa.Connection, plan: Plan, at_s: float) -> None:
+    def _plan_version(c: Tx, plan: Plan, at_s: float) -> None:
         c.execute(
             sa.insert(t.plan_versions).values(
                 plan_id=plan.key,

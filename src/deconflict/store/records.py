@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from deconflict.errors import NotFound, VersionConflict
 from deconflict.store.transactions import SqlTransactions
+from deconflict.store.tx import Tx
 
 if TYPE_CHECKING:
     from deconflict.model import Notice, Plan
@@ -27,7 +28,7 @@ __all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale", "rows_in"]
 IN_CHUNK = 500  # ids per IN (...) list
 
 
-def rows_in(c: sa.Connection, query: sa.Select[Any], ids: Sequence[str]) -> Iterator[sa.Row[Any]]:
+def rows_in(c: Tx, query: sa.Select[Any], ids: Sequence[str]) -> Iterator[sa.Row[Any]]:
     """The rows of ``query`` (its ``ids`` bind parameter expanding) for ``ids``, asked
     ``IN_CHUNK`` ids at a time."""
     for lo in range(0, len(ids), IN_CHUNK):
@@ -42,9 +43,7 @@ def after_key(
     return sa.and_(time >= after[0], sa.or_(time > after[0], ident > after[1]))
 
 
-def missing_or_stale(
-    c: sa.Connection, table: sa.Table, what: str, record_id: str, expected: int
-) -> None:
+def missing_or_stale(c: Tx, table: sa.Table, what: str, record_id: str, expected: int) -> None:
     """Raise why a versioned update of ``table`` matched no row: NotFound or VersionConflict."""
     current = c.execute(sa.select(table.c.version).where(table.c.id == record_id)).scalar()
     if current is None:
@@ -63,7 +62,7 @@ class SqlRecords(SqlTransactions):
         @classmethod
         def _log(
             cls,
-            connection: sa.Connection,
+            connection: Tx,
             kind: str,
             entity_id: str,
             at_s: float,
@@ -72,7 +71,7 @@ class SqlRecords(SqlTransactions):
 
         @staticmethod
         def _log_many(
-            connection: sa.Connection,
+            connection: Tx,
             items: Sequence[LogItem],
             defer: bool | None = None,
             prebuilt: Prebuilt | None = None,

@@ -13,12 +13,15 @@ anyone who reads the database reads every record anyway.
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from deconflict.errors import StoreError
 from deconflict.store import schema as t
+
+if TYPE_CHECKING:
+    from deconflict.store.dialect import Dialect
 
 __all__ = ["NAMES", "complete", "ensure", "read"]
 
@@ -26,12 +29,11 @@ __all__ = ["NAMES", "complete", "ensure", "read"]
 NAMES = {"ids": 32}
 
 
-def ensure(connection: sa.Connection) -> None:
+def ensure(connection: sa.Connection, dialect: Dialect) -> None:
     """Make the missing secrets (another process making one at the same time wins)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     for name, size in NAMES.items():
-        statement = dialect.insert(t.hub_secrets).values(name=name, value=secrets.token_bytes(size))
-        connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+        value = secrets.token_bytes(size)
+        connection.execute(dialect.insert_new(t.hub_secrets, "name", name=name, value=value))
 
 
 def complete(connection: sa.Connection) -> bool:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 
 from deconflict.store.schema import Id, Time, metadata
+from deconflict.store.tx import Tx
 
 if TYPE_CHECKING:
     from deconflict.store.transactions import SqlTransactions
@@ -111,7 +112,7 @@ class ServiceState:
     def __init__(self, store: SqlTransactions) -> None:
         self._store = store
 
-    def _run(self, write: bool, doing: str, work: Callable[[sa.Connection], T]) -> T:
+    def _run(self, write: bool, doing: str, work: Callable[[Tx], T]) -> T:
         # The store's own transactions: they join its open unit of work, if any. In a unit a
         # read goes through ``write_connection`` too: these tables hold no ledger rows, so the
         # unit's pending ledger rows need not be written out first (as ``read_connection`` does).
@@ -130,7 +131,7 @@ class ServiceState:
     def stored_response(self, party: str, key: str, newer_than_s: float) -> StoredResponse | None:
         """``party``'s response stored under ``key`` at or after ``newer_than_s``, if any."""
 
-        def work(c: sa.Connection) -> StoredResponse | None:
+        def work(c: Tx) -> StoredResponse | None:
             row = c.execute(_GET_RESPONSE, {"party": party, "key": key}).first()
             if row is None or row.at_s < newer_than_s:
                 return None
@@ -146,7 +147,7 @@ class ServiceState:
         """Store ``response`` under (party, key), replacing an expired one; in the open unit of
         work if there is one (so with the change the request made)."""
 
-        def work(c: sa.Connection) -> None:
+        def work(c: Tx) -> None:
             # An expired row may still hold the key: replace it (a live one was found by the
             # caller's read in this same transaction, so none is here).
             c.execute(_DROP_RESPONSE, {"party": party, "key": key})
@@ -168,7 +169,7 @@ class ServiceState:
     def expire_responses(self, older_than_s: float, limit: int = 1000) -> int:
         """Delete at most ``limit`` responses stored before ``older_than_s``; how many."""
 
-        def work(c: sa.Connection) -> int:
+        def work(c: Tx) -> int:
             old = (
                 sa.select(_k.party, _k.key)
                 .where(_k.at_s < older_than_s)
@@ -186,7 +187,7 @@ class ServiceState:
         """Set ``party``'s webhook URL and sealed secret; its cursor stays."""
         values = {"url": url, "sealed": sealed, "secret": None}
 
-        def work(c: sa.Connection) -> Webhook:
+        def work(c: Tx) -> Webhook:
             done = c.execute(sa.update(webhooks).where(_w.party == party).values(**values))
             if done.rowcount == 0:
                 c.execute(sa.insert(webhooks).values(party=party, **values))
@@ -199,7 +200,7 @@ class ServiceState:
         ``seal(party, secret)`` and erase the clear one; the parties whose secret it sealed.
         A row changed meanwhile (by another process doing the same) is left as it is."""
 
-        def work(c: sa.Connection) -> list[str]:
+        def work(c: Tx) -> list[str]:
             found = c.execute(sa.select(_w.party, _w.secret).where(_w.secret.is_not(None)))
             done = []
             for party, clear in found.all():
@@ -212,7 +213,7 @@ class ServiceState:
                     done.append(party)
             return done
 
-        def any_clear(c: sa.Connection) -> bool:
+        def any_clear(c: Tx) -> bool:
             return c.execute(sa.select(_w.party).where(_w.secret.is_not(None))).first() is not None
 
         # A read first: a start with none in clear (the rule) writes nothing (security.md §4.4).
@@ -221,14 +222,14 @@ class ServiceState:
         return self._run(True, "sealing the webhook secrets", work)
 
     def get_webhook(self, party: str) -> Webhook | None:
-        def work(c: sa.Connection) -> Webhook | None:
+        def work(c: Tx) -> Webhook | None:
             row = c.execute(_WEBHOOK.where(_w.party == party)).first()
             return None if row is None else Webhook(*row)
 
         return self._run(False, f"reading the webhook of {party!r}", work)
 
     def list_webhooks(self) -> list[Webhook]:
-        def work(c: sa.Connection) -> list[Webhook]:
+        def work(c: Tx) -> list[Webhook]:
             return [Webhook(*row) for row in c.execute(_WEBHOOK.order_by(_w.party))]
 
         return self._run(False, "reading the webhooks", work)
@@ -236,7 +237,7 @@ class ServiceState:
     def delete_webhook(self, party: str) -> bool:
         """Remove ``party``'s webhook (and its cursor); whether there was one."""
 
-        def work(c: sa.Connection) -> bool:
+        def work(c: Tx) -> bool:
             return c.execute(sa.delete(webhooks).where(_w.party == party)).rowcount > 0
 
         return self._run(True, f"removing the webhook of {party!r}", work)
@@ -245,7 +246,7 @@ class ServiceState:
         """Move ``party``'s cursor from ``expected`` to ``cursor``; False (and nothing moved) if
         its cursor is no longer ``expected`` or the webhook is gone."""
 
-        def work(c: sa.Connection) -> bool:
+        def work(c: Tx) -> bool:
             was = _w.cursor.is_(None) if expected is None else _w.cursor == expected
             move = sa.update(webhooks).where(_w.party == party, was).values(cursor=cursor)
             return c.execute(move).rowcount == 1

@@ -1,9 +1,9 @@
 """The SQL store: SQLAlchemy Core over SQLite (the default, one file) and PostgreSQL.
 
-The queries are portable Core statements; what differs per database is only how the engine is
-made (:mod:`deconflict.store.engines`). The schema is brought to the newest Alembic revision
-whenever a store is opened, and the ``cursors`` rows for the log mutex and the detector lease are
-created if missing.
+The queries are portable Core statements; what differs per database is how the engine is
+made (:mod:`deconflict.store.engines`) and the few steps of :mod:`deconflict.store.dialect`.
+The schema is brought to the newest Alembic revision whenever a store is opened, and the
+``cursors`` rows for the log mutex and the detector lease are created if missing.
 
 Every public method runs in one transaction and translates driver errors at this boundary:
 an integrity violation is ``InvalidInput`` (a duplicate id, an unknown party), a serialization
@@ -14,7 +14,8 @@ may be fenced by the detector lease's token (:mod:`deconflict.store.lease`).
 
 :class:`SqlStore` is composed of one part per concept, each in its own module:
 
-- :mod:`~deconflict.store.transactions`: the engine, units of work, savepoints, error translation
+- :mod:`~deconflict.store.transactions`: the engine, units of work, savepoints, error translation,
+  and the :class:`~deconflict.store.tx.Tx` each transaction's statements run in
 - :mod:`~deconflict.store.records`: what the record modules below share
 - :mod:`~deconflict.store.parties`: parties and agreements
 - :mod:`~deconflict.store.notices`, :mod:`~deconflict.store.plans`: the records and their versions
@@ -35,7 +36,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from deconflict.model import Notice, Plan
-from deconflict.store import order, wakeup
 from deconflict.store import schema as t
 from deconflict.store.base import Change, Store
 from deconflict.store.conflicts import SqlConflicts
@@ -48,7 +48,8 @@ from deconflict.store.notifications import SqlNotifications
 from deconflict.store.parties import SqlParties
 from deconflict.store.plans import SqlPlans
 from deconflict.store.rows import change_of
-from deconflict.store.transactions import IN_UNIT, insert_with_unit, transaction
+from deconflict.store.transactions import insert_with_unit, transaction
+from deconflict.store.tx import Tx
 
 __all__ = ["LOGGED_ENTITIES", "SqlStore"]
 
@@ -75,18 +76,18 @@ class SqlStore(
     @classmethod
     def _log(
         cls,
-        connection: sa.Connection,
+        tx: Tx,
         kind: str,
         entity_id: str,
         at_s: float,
         record: Notice | Plan | None = None,
     ) -> int | None:
-        indexes = cls._log_many(connection, [(kind, entity_id, at_s, record)])
+        indexes = cls._log_many(tx, [(kind, entity_id, at_s, record)])
         return indexes[0] if indexes else None
 
     @staticmethod
     def _log_many(
-        connection: sa.Connection,
+        tx: Tx,
         items: Sequence[LogItem],
         defer: bool | None = None,
         prebuilt: Prebuilt | None = None,
@@ -98,7 +99,7 @@ class SqlStore(
         need not read them back."""
         if not items:
             return []
-        order.take_log_position(connection)
+        tx.dialect.take_log_position(tx)
         rows = []
         for kind, entity_id, at_s, record in items:
             entity = kind.split(".", 1)[0]
@@ -118,13 +119,13 @@ class SqlStore(
                 }
             )
         if rows:
-            wakeup.notify(connection)
-            insert_with_unit(connection, t.changes, rows)
+            tx.dialect.notify(tx)
+            insert_with_unit(tx, t.changes, rows)
         # In a unit of work the ledger's rows are written once, before its commit; ``defer``
         # leaves them to the caller's ``ledger_append.flush`` (before its commit) elsewhere too.
         if defer is None:
-            defer = connection.info.get(IN_UNIT, False)
-        return record_changes(connection, items, defer=defer, prebuilt=prebuilt)
+            defer = tx.unit
+        return record_changes(tx, items, defer=defer, prebuilt=prebuilt)
 
     @transaction
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:

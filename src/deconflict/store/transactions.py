@@ -8,6 +8,12 @@ and :meth:`~SqlTransactions.read_connection` join the open unit of work if there
 open their own transaction; :attr:`~SqlTransactions.in_unit` says which; ``retry`` is the
 policy that runs a whole transaction again.
 
+Each transaction is a :class:`~deconflict.store.tx.Tx`, made here when it begins (a unit of work,
+a read snapshot, a call's own) and dropped when it ends: the store's module functions take it,
+and its fields say what the transaction has done and still owes (the rows a unit deferred, the
+ledger's end, the log mutex held). The database's differences are asked of the store's
+:class:`~deconflict.store.dialect.Dialect`, chosen when it is opened.
+
 Errors are translated by :func:`translated`: an integrity violation is ``InvalidInput`` (a
 duplicate id is ``AlreadyExists``), a serialization failure or deadlock is ``Retryable`` (the
 :func:`transaction` decorator runs the whole method again under the store's
@@ -27,7 +33,7 @@ waits for a reader, and the autocheckpoint already runs one at each commit past 
 so the detector lease holder's tick runs a TRUNCATE one every ``_CHECKPOINT_EVERY_S``
 (:meth:`SqlTransactions.checkpoint`): it waits for the readers on old snapshots to end (readers
 that start once all is copied read the database, not the WAL) and leaves the WAL empty. It holds
-writers off while it waits, so it waits ``_CHECKPOINT_WAIT_MS`` at most and otherwise fails,
+writers off while it waits, so it waits ``Sqlite.CHECKPOINT_WAIT_MS`` at most and otherwise fails,
 to be tried again. A write refused for a full disk leaves the WAL as large as it grew: it is
 checkpointed and truncated after the writes that succeed (the space was freed) until that is
 done, so the space freed is the host's again; at most every ``_RECLAIM_EVERY_S``, since a reader
@@ -38,7 +44,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import math
 import re
 import sqlite3
@@ -61,17 +66,16 @@ from deconflict.errors import (
     StoreError,
     WritesRefused,
 )
-from deconflict.store import bulk, faults, lease, ledger_append, order, secrets, wakeup
+from deconflict.store import bulk, dialect, faults, lease, ledger_append, order, secrets, wakeup
 from deconflict.store import schema as t
-from deconflict.store.ledger_append import watch
 from deconflict.store.retry import Retryable, RetryPolicy, is_retryable
+from deconflict.store.tx import Tx
 
 #: Execution option of a connection that only reads (see ``read_connection``): on SQLite its
 #: transaction is a plain BEGIN, which neither takes nor waits for the write lock (engines.py).
 READ_ONLY = "deconflict_read_only"
 
 __all__ = [
-    "IN_UNIT",
     "READ_ONLY",
     "DuplicateInUnit",
     "SqlTransactions",
@@ -80,29 +84,24 @@ __all__ = [
     "translated",
 ]
 
-IN_UNIT = "deconflict.in_unit"  # Connection.info key: the connection is a unit of work's
-log = logging.getLogger("deconflict.store")
-
 _CHECKPOINT_EVERY_S = 10.0  # how often the lease holder's tick truncates SQLite's WAL
 _RECLAIM_EVERY_S = 1.0  # how often, after a write refused for a full disk, until it is done
-_CHECKPOINT_WAIT_MS = 100  # the longest a checkpoint waits for readers, holding writers off
 
 
-def insert_with_unit(c: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` on ``c``: in a unit of work, with the unit's other rows at its next
+def insert_with_unit(tx: Tx, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` in ``tx``: in a unit of work, with the unit's other rows at its next
     statement or its end (one statement a table, see
     :meth:`SqlTransactions.deferring_connection`); else now."""
-    if c.info.get(IN_UNIT, False):
-        bulk.defer_insert(c, table, rows)
+    if tx.unit:
+        bulk.defer_insert(tx, table, rows)
     else:
-        bulk.insert_many(c, table, rows)
+        bulk.insert_many(tx, table, rows)
 
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_MIGRATION_LOCK = 0x6465636F  # "deco": several workers starting at once migrate one at a time
 
 
-def _migrate(engine: sa.Engine) -> None:
+def _migrate(engine: sa.Engine, on: dialect.Dialect) -> None:
     """Bring the schema to the newest revision and make the rows every store needs, in one
     write transaction, only when there is something to do: a store found up to date is opened
     with reads alone, so a read-only store (or one on a full disk) opens and serves reads."""
@@ -111,12 +110,11 @@ def _migrate(engine: sa.Engine) -> None:
     if _up_to_date(engine, config):
         return
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        on.lock_migrations(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         order.ensure_rows(connection, (order.LOG_MUTEX, *lease.LEASE_ROWS))
-        secrets.ensure(connection)
+        secrets.ensure(connection, on)
 
 
 class DuplicateInUnit(StoreError):
@@ -220,23 +218,19 @@ class SqlTransactions:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
+        self._dialect = dialect.of(engine)
         self._what = what
         self._owns_engine = True  # closing the store disposes of it (not a twin's)
-        self._unit: sa.Connection | None = None  # the open unit of work's connection
-        self._snapshot: sa.Connection | None = None  # the open read snapshot's connection
-        # Reads a unit of work repeats for every write it groups (the agreements, whether a
-        # party exists), kept until the unit ends, a savepoint is undone or they are written.
-        self._unit_reads: dict[str, Any] = {}
-        self._unit_ids: dict[tuple[str, str], str] = {}  # ids the unit's writes deferred rows of
+        self._unit: Tx | None = None  # the open unit of work
+        self._snapshot: Tx | None = None  # the open read snapshot
         self._reclaim_due = False  # a write was refused for a full disk, the WAL not truncated
         self._monotonic = monotonic  # when checkpoints are tried (see checkpoint)
         self._checkpoint_tried_at = -math.inf
         self.retry = retry if retry is not None else RetryPolicy()
-        watch(engine)
 
         def migrate() -> None:
             with translated(f"opening {what}"):
-                _migrate(engine)
+                _migrate(engine, self._dialect)
 
         self.retry.run(migrate)
 
@@ -252,20 +246,20 @@ class SqlTransactions:
         """Wake-ups from other processes on ``channels`` (default: their commits); close it
         when done."""
         with translated(f"listening on {self._what}"):
-            return wakeup.ChangeSignal(self._engine, channels or (wakeup.CHANNEL,))
+            return self._dialect.change_signal(self._engine, channels or (wakeup.CHANNEL,))
 
     def announce_notifications(self, payload: str) -> None:
-        wakeup.announce(self._engine, payload)
+        self._dialect.announce(self._engine, payload)
 
     @property
     def dialect(self) -> str:
         """The database's SQLAlchemy dialect name ("sqlite", "postgresql")."""
-        return self._engine.dialect.name
+        return self._dialect.name
 
     def hub_secret(self, name: str) -> bytes:
         """The shared secret ``name`` (:mod:`deconflict.store.secrets`)."""
         with self.read_connection(f"reading the {name!r} secret") as c:
-            return secrets.read(c, name)
+            return secrets.read(c.connection, name)
 
     def close(self) -> None:
         if not self._owns_engine:
@@ -284,25 +278,18 @@ class SqlTransactions:
             return
         self._no_snapshot(doing)
         with self._space_watched(), translated(doing), self._engine.begin() as connection:
+            tx = Tx(connection, self._dialect, unit=True)
             # Held from here to the commit, outside every savepoint (rolling one back would
             # release what was taken inside it).
-            _, reads = self._take_write_turn(connection, announce=True)
-            order.take_log_position(connection)
-            wakeup.notify(connection)
-            self._unit = connection
-            self._unit_reads.clear()
-            self._unit_reads.update(reads)
-            self._unit_ids.clear()
-            connection.info[IN_UNIT] = True
+            _, tx.reads = self._take_write_turn(tx, announce=True)
+            self._dialect.take_log_position(tx)
+            self._dialect.notify(tx)
+            self._unit = tx
             try:
                 yield
-                self._flush_unit(connection, doing)
+                self._flush_unit(tx, doing)
             finally:
-                connection.info.pop(IN_UNIT, None)
-                connection.info.pop(bulk.DEFERRED, None)  # the pooled connection's: not the next's
                 self._unit = None
-                self._unit_reads.clear()
-                self._unit_ids.clear()
 
     @contextlib.contextmanager
     def snapshot(self, doing: str = "reading") -> Iterator[None]:
@@ -316,7 +303,7 @@ class SqlTransactions:
             return
         with translated(doing), self._engine.connect() as connection:
             connection.execution_options(**{READ_ONLY: True})
-            self._snapshot = connection
+            self._snapshot = Tx(connection, self._dialect)
             try:
                 yield
             finally:
@@ -338,7 +325,7 @@ class SqlTransactions:
             raise StoreError(f"{doing}: a write inside a read snapshot")
 
     @contextlib.contextmanager
-    def deferring_connection(self, doing: str) -> Iterator[sa.Connection]:
+    def deferring_connection(self, doing: str) -> Iterator[Tx]:
         """A connection for a write that inserts with :func:`insert_with_unit`: the open unit
         of work's, without first inserting what the unit deferred (as
         :meth:`write_connection` does), so a burst of filings grouped in one unit inserts a
@@ -361,101 +348,114 @@ class SqlTransactions:
         if self._unit is None:
             return
         key = (table.name, record_id)
-        if key in self._unit_ids:
+        if key in self._unit.new_ids:
             raise AlreadyExists(f"{doing}: one with that id already exists")
-        self._unit_ids[key] = doing
+        self._unit.new_ids[key] = doing
 
-    def _refused(self, error: exc.IntegrityError) -> StoreError:
+    def _refused(self, tx: Tx, error: exc.IntegrityError) -> StoreError:
         """What a refused deferred insert fails its unit with: ``DuplicateInUnit`` naming the
         write when the refusal is a duplicate id of a table the unit deferred one new id of
         (the unit's only write of that table, so it is that one's), else ``StoreError``."""
         table = _duplicate_table(error)
-        doings = {doing for (name, _), doing in self._unit_ids.items() if name == table}
+        doings = {doing for (name, _), doing in tx.new_ids.items() if name == table}
         if table is not None and len(doings) == 1:
             return DuplicateInUnit(doings.pop())
         return StoreError(f"a write of this unit of work was refused: {error.orig}")
 
-    def _flush_inserts(self, connection: sa.Connection) -> None:
+    def _flush_inserts(self, tx: Tx) -> None:
         """Insert the rows the unit's writes deferred. A refused insert (an id already stored)
         is the unit's failure, not that of the write it interrupts: ``StoreError`` (or its
         ``DuplicateInUnit``), on which a unit's owner runs each write alone, and each is
         answered as it deserves."""
         try:
-            bulk.flush_inserts(connection)
+            bulk.flush_inserts(tx)
         except exc.IntegrityError as error:
-            raise self._refused(error) from None
+            raise self._refused(tx, error) from None
 
     def _take_write_turn(
-        self, connection: sa.Connection, announce: bool, first: Sequence[str] = ()
+        self, tx: Tx, announce: bool, first: Sequence[str] = ()
     ) -> tuple[list[list[tuple[Any, ...]]], dict[str, Any]]:
         """Queue for the write turn and take the log position (:mod:`deconflict.store.order`),
         read the ledger's end, run ``first`` (statements without parameters) and, if
         ``announce`` (a unit of work), notify the listeners at the commit and make the unit's
         first reads (:attr:`_TURN_READS`): on PostgreSQL in one round trip
-        (``take_write_turn``), where the steps done here are not done again by the calls that
-        would do them; elsewhere each call does its own. The rows of each of ``first``, and
-        the first reads' values by key (on PostgreSQL only)."""
+        (:meth:`~deconflict.store.dialect.Dialect.take_write_turn`), where the steps done here
+        are not done again by the calls that would do them (``tx`` notes them); elsewhere each
+        call does its own. The rows of each of ``first``, and the first reads' values by key
+        (on PostgreSQL only)."""
         reads = self._TURN_READS if announce else ()
         also = [*first, *(sql for _, sql, _ in reads)]
         also += [wakeup.NOTIFY_SQL] if announce else []
-        rows = order.take_write_turn(connection, [*also, ledger_append.LAST_INDEX_SQL])
-        if not rows:
-            order.queue_writer(connection)
-            return (bulk.driver_batch(connection, first) if first else []), {}
-        if announce:
-            wakeup.notified(connection)
+        rows = self._dialect.take_write_turn(tx, [*also, ledger_append.LAST_INDEX_SQL])
+        if rows is None:
+            return (self._dialect.batch(tx, first) if first else []), {}
+        tx.notified = tx.notified or announce
         last = rows[-1][0][0] if rows[-1] else None
-        ledger_append.known_end(connection, last)
+        ledger_append.known_end(tx, last)
         read = rows[len(first) : len(first) + len(reads)]
         values = {key: made(found) for (key, _, made), found in zip(reads, read, strict=True)}
         return rows[: len(first)], values
 
     @contextlib.contextmanager
-    def write_turn(
-        self, doing: str, first: Sequence[str]
-    ) -> Iterator[tuple[sa.Connection, list[Any]]]:
+    def write_turn(self, doing: str, first: Sequence[str]) -> Iterator[tuple[Tx, list[Any]]]:
         """:meth:`write_connection`, whose transaction first runs ``first`` (statements without
         parameters: a check or a read every such write makes), on PostgreSQL in the round trip
-        that takes the write turn; the connection and the rows of each."""
+        that takes the write turn; the transaction and the rows of each."""
         if self._unit is not None:
             self._flush_inserts(self._unit)
             with translated(doing):
-                yield self._unit, bulk.driver_batch(self._unit, first)
+                yield self._unit, self._dialect.batch(self._unit, first)
             return
         self._no_snapshot(doing)
         with self._space_watched(), translated(doing), self._engine.begin() as connection:
-            rows, _ = self._take_write_turn(connection, announce=False, first=first)
-            yield connection, rows
+            tx = Tx(connection, self._dialect)
+            rows, _ = self._take_write_turn(tx, announce=False, first=first)
+            yield tx, rows
 
-    def _flush_unit(self, connection: sa.Connection, doing: str) -> None:
+    def _flush_unit(self, tx: Tx, doing: str) -> None:
         """Before the unit's commit: insert what its writes deferred and the ledger entries it
-        appended, in one round trip on PostgreSQL (:func:`bulk.pipelined`; the entries are
-        built first, as building one may read). A refused insert fails the unit as in
-        :meth:`_flush_inserts`."""
-        ledger_append.build_pending(connection)
+        appended, in one round trip on PostgreSQL (:meth:`~dialect.Dialect.pipelined`; the
+        entries are built first, as building one may read). A refused insert fails the unit as
+        in :meth:`_flush_inserts`."""
+        ledger_append.build_pending(tx)
         try:
-            with bulk.pipelined(connection, doing):
-                bulk.flush_inserts(connection)
-                ledger_append.flush(connection)
+            with self._dialect.pipelined(tx, doing):
+                bulk.flush_inserts(tx)
+                ledger_append.flush(tx)
         except exc.IntegrityError as error:
-            raise self._refused(error) from None
+            raise self._refused(tx, error) from None
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
-        if self._unit is None:
+        tx = self._unit
+        if tx is None:
             yield
             return
-        self._flush_inserts(self._unit)
-        before = ledger_append.mark(self._unit)
+        self._flush_inserts(tx)
+        before = ledger_append.mark(tx)
         try:
-            with translated("a savepoint"), self._unit.begin_nested():
+            with translated("a savepoint"), tx.connection.begin_nested():
                 yield
-                self._flush_inserts(self._unit)
+                self._flush_inserts(tx)
         except BaseException:
-            self._unit.info.pop(bulk.DEFERRED, None)  # what they deferred goes with them
-            self._unit_reads.clear()  # what they read may have been undone
-            ledger_append.restore(self._unit, before)  # and what they appended
+            tx.deferred.clear()  # what they deferred goes with them
+            tx.reads.clear()  # what they read may have been undone
+            ledger_append.restore(tx, before)  # and what they appended
             raise
+
+    def _unit_read(self, key: str) -> Any:
+        """What the open unit of work read as ``key`` (see :attr:`Tx.reads`), or None."""
+        return None if self._unit is None else self._unit.reads.get(key)
+
+    def _keep_unit_read(self, key: str, value: Any) -> None:
+        """Keep ``value``, read as ``key``, for the rest of the open unit of work (if any)."""
+        if self._unit is not None:
+            self._unit.reads[key] = value
+
+    def _forget_unit_reads(self) -> None:
+        """Drop the open unit's reads: a write may change them."""
+        if self._unit is not None:
+            self._unit.reads.clear()
 
     @property
     def in_unit(self) -> bool:
@@ -463,9 +463,9 @@ class SqlTransactions:
         return self._unit is not None
 
     @contextlib.contextmanager
-    def write_connection(self, doing: str) -> Iterator[sa.Connection]:
-        """A connection in a write transaction: the open unit of work's, else a new one
-        (committed when the block ends), with errors translated."""
+    def write_connection(self, doing: str) -> Iterator[Tx]:
+        """A write transaction: the open unit of work, else a new one (committed when the block
+        ends), with errors translated."""
         if self._unit is not None:
             self._flush_inserts(self._unit)
             with translated(doing):
@@ -473,8 +473,9 @@ class SqlTransactions:
             return
         self._no_snapshot(doing)
         with self._space_watched(), translated(doing), self._engine.begin() as connection:
-            self._take_write_turn(connection, announce=False)
-            yield connection
+            tx = Tx(connection, self._dialect)
+            self._take_write_turn(tx, announce=False)
+            yield tx
 
     def checkpoint(self) -> None:
         """Copy SQLite's WAL into the database and truncate it, if ``_CHECKPOINT_EVERY_S``
@@ -507,40 +508,14 @@ class SqlTransactions:
         if now - self._checkpoint_tried_at < every_s:
             return
         self._checkpoint_tried_at = now
-        if self._truncate_wal():
+        if self._dialect.truncate_wal(self._engine):
             self._reclaim_due = False
 
-    def _truncate_wal(self) -> bool:
-        """``PRAGMA wal_checkpoint(TRUNCATE)``, waiting ``_CHECKPOINT_WAIT_MS`` at most for the
-        readers on old snapshots and for the write lock; whether it was done. Best effort: a
-        failure (the disk still full) is logged, a reader still there is not (it is usual)."""
-        if self.dialect != "sqlite":
-            return True
-        try:
-            raw = self._engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                cursor.execute("PRAGMA busy_timeout")
-                wait_ms = (cursor.fetchone() or (0,))[0]  # the connection's, put back below
-                cursor.execute(f"PRAGMA busy_timeout={_CHECKPOINT_WAIT_MS}")
-                try:
-                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                    busy = (cursor.fetchone() or (1,))[0]  # (busy, WAL frames, checkpointed)
-                finally:
-                    cursor.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
-                cursor.close()
-            finally:
-                raw.close()
-        except (sqlite3.Error, exc.SQLAlchemyError, OSError) as error:
-            log.warning("could not truncate the WAL: %s", error)
-            return False
-        return busy == 0
-
     @contextlib.contextmanager
-    def read_connection(self, doing: str) -> Iterator[sa.Connection]:
-        """A connection to read on: the open unit of work's (what it wrote so far; the ledger's
-        rows, written at its end, are written first by the ledger's own reads), else a new one,
-        with errors translated."""
+    def read_connection(self, doing: str) -> Iterator[Tx]:
+        """A transaction to read in: the open unit of work (what it wrote so far; the ledger's
+        rows, written at its end, are written first by the ledger's own reads), else the open
+        snapshot, else a new one, with errors translated."""
         if self._unit is not None:  # read what the unit has written so far
             self._flush_inserts(self._unit)
             with translated(doing):
@@ -552,4 +527,4 @@ class SqlTransactions:
             return
         with translated(doing), self._engine.connect() as connection:
             connection.execution_options(**{READ_ONLY: True})
-            yield connection
+            yield Tx(connection, self._dialect)

@@ -21,6 +21,9 @@ adds no row and wakes no detector), and the detector's stored cursor, which move
 detections are committed (see :mod:`deconflict.store.detections`), beside the lease token of
 the process that committed them. So the holder announces without a statement of its own, by its
 commit.
+
+Which of the two a store uses is its dialect's choice (:mod:`deconflict.store.dialect`: it also
+sends the NOTIFY, once a transaction, and the announcements); both are here.
 """
 
 from __future__ import annotations
@@ -29,12 +32,11 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import psycopg
-import sqlalchemy as sa
 
 from deconflict.errors import StoreError
-from deconflict.store.order import once_per_transaction
 
 __all__ = [
     "CHANNEL",
@@ -42,46 +44,17 @@ __all__ = [
     "NOTIFY_SQL",
     "POLL_S",
     "ChangeSignal",
+    "FileWatch",
+    "Listener",
     "Wakeup",
-    "announce",
-    "notified",
-    "notify",
 ]
 
 CHANNEL = "deconflict_changes"
 NOTIFICATIONS = "deconflict_notifications"
 POLL_S = 0.005  # how often a SQLite watch looks at the file
 
-
+#: What a write transaction sends on PostgreSQL (delivered at its commit).
 NOTIFY_SQL = f"NOTIFY {CHANNEL}"
-_NOTIFIED = "deconflict.notified"  # Connection.info key: the transaction that notified
-
-
-def notify(connection: sa.Connection) -> None:
-    """Announce, at this transaction's commit, that the change log grew (PostgreSQL only)."""
-    if connection.dialect.name == "postgresql" and once_per_transaction(connection, _NOTIFIED):
-        connection.execute(sa.text(NOTIFY_SQL))
-
-
-def notified(connection: sa.Connection) -> None:
-    """Note that the caller ran :data:`NOTIFY_SQL` in this transaction itself."""
-    once_per_transaction(connection, _NOTIFIED)
-
-
-def announce(engine: sa.Engine, payload: str) -> None:
-    """``NOTIFY deconflict_notifications, payload`` now, in a transaction of its own
-    (PostgreSQL only: on SQLite the detections' commit is the announcement; a failure is only a
-    lost wake-up and is ignored)."""
-    if engine.dialect.name != "postgresql":
-        return
-    try:
-        with engine.begin() as connection:
-            connection.execute(
-                sa.text("SELECT pg_notify(:channel, :payload)"),
-                {"channel": NOTIFICATIONS, "payload": payload},
-            )
-    except sa.exc.DBAPIError:
-        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +73,9 @@ class Wakeup:
 _QUIET = Wakeup()
 
 
-class _FileWatch:
-    """The SQLite side of :class:`ChangeSignal`: polls the file on a connection of its own."""
+class FileWatch:
+    """The SQLite side of :class:`ChangeSignal`: polls the file ``path`` (as ``sqlite3.connect``
+    takes it) on a connection of its own."""
 
     _STATE = (
         "SELECT (SELECT max(seq) FROM changes),"
@@ -109,9 +83,14 @@ class _FileWatch:
         " (SELECT seq FROM cursors WHERE name = 'detector.lease')"
     )
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, channels: Iterable[str]) -> None:
+        self._changes = CHANNEL in channels
+        self._announcements = NOTIFICATIONS in channels
         uri = path.startswith("file:")  # a read-only store's (store/engines.py)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, uri=uri)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, uri=uri)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot watch for changes: {error}") from None
         self._version = self._data_version()
         self._last, self._cursor, _ = self._state()
 
@@ -127,7 +106,8 @@ class _FileWatch:
             return None, None, ""
         return last, cursor, str(token)
 
-    def next(self, timeout_s: float, changes: bool, announcements: bool) -> Wakeup:
+    def next(self, timeout_s: float) -> Wakeup:
+        changes, announcements = self._changes, self._announcements
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -151,54 +131,19 @@ class _FileWatch:
         self._db.close()
 
 
-def _sqlite_target(url: sa.URL) -> str:
-    """The file an engine's URL names, as ``sqlite3.connect`` takes it: a URI filename with
-    its query (a read-only store's mode) when the URL gives one."""
-    database = str(url.database)
-    query = {key: value for key, value in url.query.items() if key != "uri"}
-    if url.query.get("uri") and query:
-        return database + "?" + "&".join(f"{key}={value}" for key, value in query.items())
-    return database
+class Listener:
+    """The PostgreSQL side of :class:`ChangeSignal`: LISTEN on a connection of its own to the
+    server at ``url`` (a psycopg URL)."""
 
-
-class ChangeSignal:
-    """``next(timeout_s)`` returns early with what another process did, of the ``channels``
-    subscribed to (see the module docstring)."""
-
-    def __init__(self, engine: sa.Engine, channels: Iterable[str] = (CHANNEL,)) -> None:
-        self._channels = frozenset(channels)
-        self._listener: psycopg.Connection | None = None
-        self._watch: _FileWatch | None = None
-        if engine.dialect.name == "postgresql":
-            url = engine.url.set(drivername="postgresql")
-            try:
-                self._listener = psycopg.connect(
-                    url.render_as_string(hide_password=False), autocommit=True
-                )
-                for channel in sorted(self._channels):
-                    self._listener.execute(f"LISTEN {channel}")
-            except psycopg.Error as error:
-                raise StoreError(f"cannot listen for changes: {error}") from None
-        elif engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-            try:
-                self._watch = _FileWatch(_sqlite_target(engine.url))
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot watch for changes: {error}") from None
-
-    @property
-    def listening(self) -> bool:
-        """Whether wake-ups can arrive; else ``next`` only pauses."""
-        return self._listener is not None or self._watch is not None
+    def __init__(self, url: str, channels: Iterable[str]) -> None:
+        try:
+            self._listener = psycopg.connect(url, autocommit=True)
+            for channel in sorted(set(channels)):
+                self._listener.execute(f"LISTEN {channel}")
+        except psycopg.Error as error:
+            raise StoreError(f"cannot listen for changes: {error}") from None
 
     def next(self, timeout_s: float) -> Wakeup:
-        """Block up to ``timeout_s`` for a wake-up; what came (at once, all that is waiting)."""
-        if self._watch is not None:
-            return self._watch.next(
-                timeout_s, CHANNEL in self._channels, NOTIFICATIONS in self._channels
-            )
-        if self._listener is None:
-            time.sleep(timeout_s)
-            return _QUIET
         try:
             found = list(self._listener.notifies(timeout=timeout_s, stop_after=1))
             if found:  # and whatever else is already waiting, without blocking
@@ -211,14 +156,40 @@ class ChangeSignal:
             announced=tuple(n.payload for n in found if n.channel == NOTIFICATIONS),
         )
 
+    def close(self) -> None:
+        self._listener.close()
+
+
+class _Source(Protocol):
+    def next(self, timeout_s: float) -> Wakeup: ...
+
+    def close(self) -> None: ...
+
+
+class ChangeSignal:
+    """``next(timeout_s)`` returns early with what another process did, as ``source`` (a
+    :class:`Listener` or a :class:`FileWatch`) tells it; with none, it only pauses."""
+
+    def __init__(self, source: _Source | None) -> None:
+        self._source = source
+
+    @property
+    def listening(self) -> bool:
+        """Whether wake-ups can arrive; else ``next`` only pauses."""
+        return self._source is not None
+
+    def next(self, timeout_s: float) -> Wakeup:
+        """Block up to ``timeout_s`` for a wake-up; what came (at once, all that is waiting)."""
+        if self._source is None:
+            time.sleep(timeout_s)
+            return _QUIET
+        return self._source.next(timeout_s)
+
     def wait(self, timeout_s: float) -> bool:
         """Block up to ``timeout_s`` for a wake-up; whether one came."""
         return bool(self.next(timeout_s))
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None

@@ -84,14 +84,15 @@ class FileWatch:
     )
 
     def __init__(self, path: str, channels: Iterable[str]) -> None:
-        self._changes = CHANNEL in channels
-        self._announcements = NOTIFICATIONS in channels
+        subscribed = frozenset(channels)
+        self._changes = CHANNEL in subscribed
+        self._announcements = NOTIFICATIONS in subscribed
         uri = path.startswith("file:")  # a read-only store's (store/engines.py)
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, uri=uri)
+            self._version = self._data_version()
         except sqlite3.Error as error:
             raise StoreError(f"cannot watch for changes: {error}") from None
-        self._version = self._data_version()
         self._last, self._cursor, _ = self._state()
 
     def _data_version(self) -> int:

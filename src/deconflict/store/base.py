@@ -1,4 +1,5 @@
-"""The store interface: everything the hub persists, behind one abstract class.
+"""The store interface: everything the hub persists, as small protocols by concern (who uses
+what: see :mod:`deconflict.store`), and ``Store``, their union, which the hub holds.
 
 Every write of the detector's inputs (parties, agreements, notices, plans) appends a sequenced
 row to the change log in the same transaction as the write itself, and every write appends to
@@ -12,13 +13,12 @@ inputs, so they are in the ledger only. Implementations translate their driver's
 
 from __future__ import annotations
 
-import contextlib
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
-from deconflict.errors import NotFound
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -36,9 +36,27 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from deconflict.store.lease import LeaseHolder
+    from deconflict.store.service_state import ServiceState
     from deconflict.store.wakeup import ChangeSignal
 
-__all__ = ["Change", "Detection", "Seen", "Store"]
+__all__ = [
+    "Change",
+    "ChangeLog",
+    "Conflicts",
+    "Detection",
+    "Detections",
+    "Lease",
+    "Notices",
+    "Notifications",
+    "Parties",
+    "Plans",
+    "Secrets",
+    "Seen",
+    "ServiceStates",
+    "Store",
+    "Units",
+    "Wakeups",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,37 +109,65 @@ class Detection:
     notifications: Sequence[Notification] = ()
 
 
-class Store(LedgerStore, ABC):
-    """Persistence of parties, agreements, notices, plans, conflicts and notifications."""
+class Units(Protocol):
+    """Transactions: the unit of work, read snapshots and savepoints, and the store's own life
+    (another on the same database for another thread; closing). Whoever groups calls into one
+    commit needs this, and only this."""
 
     @abstractmethod
     def close(self) -> None: ...
 
-    @contextlib.contextmanager
-    def unit_of_work(self, doing: str = "a unit of work") -> Iterator[None]:
+    @abstractmethod
+    def unit_of_work(self, doing: str = "a unit of work") -> AbstractContextManager[None]:
         """Every store call made inside runs in one transaction, committed on leaving (one
-        commit, one fsync, for many writes); an error undoes all of it. A store that cannot
-        group calls runs each in its own transaction, as outside."""
-        yield
+        commit, one fsync, for many writes); an error undoes all of it."""
 
     @property
+    @abstractmethod
     def in_unit(self) -> bool:
         """Whether calls made now run inside an open :meth:`unit_of_work`."""
-        return False
 
+    @abstractmethod
     def in_snapshot(self, read: Callable[[], T], doing: str = "reading") -> T:
         """``read()``, whose store reads all see one snapshot, in one transaction (no write may
-        be made in it), run again if the database asks. A store that cannot runs each read in
-        its own transaction, as outside."""
-        return read()
+        be made in it), run again if the database asks."""
 
-    @contextlib.contextmanager
-    def savepoint(self) -> Iterator[None]:
+    @abstractmethod
+    def savepoint(self) -> AbstractContextManager[None]:
         """Inside a unit of work: the calls made inside are undone alone if they raise (the
         error propagates; the unit goes on). Outside one it does nothing."""
-        yield
 
-    # parties and agreements -------------------------------------------------------------------
+    @abstractmethod
+    def twin(self) -> Self:
+        """Another store on the same database with state of its own (for another thread)."""
+
+
+class Wakeups(Protocol):
+    """Wake-ups between processes on one database (only wake-ups: the woken read the log)."""
+
+    @abstractmethod
+    def change_signal(self, *channels: str) -> ChangeSignal:
+        """Wake-ups from other processes (only wake-ups: read the log after) on ``channels``:
+        :data:`deconflict.store.wakeup.CHANNEL` (the default), a commit;
+        :data:`~deconflict.store.wakeup.NOTIFICATIONS`, detections committed."""
+
+    @abstractmethod
+    def announce_notifications(self, payload: str) -> None:
+        """Wake the listeners of other processes: notifications were created or changed
+        (a wake-up only; nothing on SQLite, where the detections' commit is seen instead)."""
+
+
+class Secrets(Protocol):
+    """The secrets every hub process on the database shares."""
+
+    @abstractmethod
+    def hub_secret(self, name: str) -> bytes:
+        """A secret every hub process on the store shares and no party may learn
+        (:mod:`deconflict.store.secrets`)."""
+
+
+class Parties(Protocol):
+    """Parties and the agreements between them."""
 
     @abstractmethod
     def add_party(self, party: Party, at_s: float) -> None: ...
@@ -138,7 +184,9 @@ class Store(LedgerStore, ABC):
     @abstractmethod
     def list_agreements(self) -> list[Agreement]: ...
 
-    # notices and plans ------------------------------------------------------------------------
+
+class Notices(Protocol):
+    """Notices, their versions, and what the clock moves."""
 
     @abstractmethod
     def add_notice(self, notice: Notice) -> None:
@@ -155,13 +203,9 @@ class Store(LedgerStore, ABC):
         """The notice of record key ``key`` (``model.ids.record_key``: a notice's id is its
         party's own, so the store keys notices, as plans, by party and id)."""
 
+    @abstractmethod
     def get_notices(self, keys: Sequence[str]) -> dict[str, Notice]:
-        """The notices of ``keys`` that exist, by key (a store may read them at once)."""
-        found: dict[str, Notice] = {}
-        for key in keys:
-            with contextlib.suppress(NotFound):
-                found[key] = self.get_notice(key)
-        return found
+        """The notices of ``keys`` that exist, by key (read at once)."""
 
     @abstractmethod
     def get_notice_version(self, key: str, version: int) -> Notice:
@@ -189,6 +233,10 @@ class Store(LedgerStore, ABC):
         filed or active ones whose last volume has ended by then, in the order of
         ``list_notices``: what a tick at ``now_s`` moves (found by index, not by a scan)."""
 
+
+class Plans(Protocol):
+    """A party's own plans and their versions."""
+
     @abstractmethod
     def add_plan(self, plan: Plan) -> None: ...
 
@@ -206,7 +254,9 @@ class Store(LedgerStore, ABC):
     @abstractmethod
     def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]: ...
 
-    # change log and detector ------------------------------------------------------------------
+
+class ChangeLog(Protocol):
+    """The change log as the detector and its watchers read it: rows, stored cursor, lag."""
 
     @abstractmethod
     def changes_after(self, seq: int, limit: int | None = None) -> list[Change]:
@@ -230,18 +280,24 @@ class Store(LedgerStore, ABC):
         """How many change-log rows lie beyond the detector's stored cursor: written, not yet
         detected (or detected with no outputs, whose cursor is stored within a second)."""
 
+
+class Detections(Protocol):
+    """What the detector writes: its outputs together with its cursor, fenced by the lease."""
+
     @abstractmethod
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
         """Write the detector's outputs and move its cursor to ``detection.seq``, atomically;
         with ``fence``, only if the detector lease is still held under that token (else
         ``LeaseLost``, and nothing is written)."""
 
+    @abstractmethod
     def commit_detections(self, detections: Sequence[Detection], fence: int | None = None) -> None:
         """:meth:`commit_detection` of several detections, in change-log order, atomically (the
-        cursor ends at the last); a store may write them all in a few statements."""
-        with self.unit_of_work("recording detections"):
-            for detection in detections:
-                self.commit_detection(detection, fence)
+        cursor ends at the last), in a few statements."""
+
+
+class Lease(Protocol):
+    """The detector lease (:mod:`deconflict.store.lease`); the WAL checkpoint its holder runs."""
 
     @abstractmethod
     def acquire_lease(
@@ -269,34 +325,17 @@ class Store(LedgerStore, ABC):
         """The detector lease's token and its holder's process id (0 if none holds it)."""
 
     @abstractmethod
+    def release_lease(self, held: int) -> None:
+        """Give up the detector lease now if ``held`` is still its token."""
+
+    @abstractmethod
     def checkpoint(self) -> None:
         """Fold the database's write-ahead log back, if it is time: called by the detector
         lease holder's tick (one process does it, not every one)."""
 
-    @abstractmethod
-    def twin(self) -> Store:
-        """Another store on the same database with state of its own (for another thread)."""
 
-    @abstractmethod
-    def change_signal(self, *channels: str) -> ChangeSignal:
-        """Wake-ups from other processes (only wake-ups: read the log after) on ``channels``:
-        :data:`deconflict.store.wakeup.CHANNEL` (the default), a commit;
-        :data:`~deconflict.store.wakeup.NOTIFICATIONS`, detections committed."""
-
-    def announce_notifications(self, payload: str) -> None:
-        """Wake the listeners of other processes: notifications were created or changed
-        (a wake-up only; nothing on SQLite, where the detections' commit is seen instead)."""
-
-    @abstractmethod
-    def hub_secret(self, name: str) -> bytes:
-        """A secret every hub process on the store shares and no party may learn
-        (:mod:`deconflict.store.secrets`)."""
-
-    @abstractmethod
-    def release_lease(self, held: int) -> None:
-        """Give up the detector lease now if ``held`` is still its token."""
-
-    # conflicts and notifications --------------------------------------------------------------
+class Conflicts(Protocol):
+    """The conflicts the detector found."""
 
     @abstractmethod
     def get_conflict(self, conflict_id: str) -> Conflict: ...
@@ -311,6 +350,10 @@ class Store(LedgerStore, ABC):
     ) -> list[Conflict]:
         """Conflicts with ``party`` on either side, in ``state``, involving ``record`` (its
         kind and record key), involving one of the notices of record keys ``notices``."""
+
+
+class Notifications(Protocol):
+    """The outbox: notifications, their deliveries and acknowledgements."""
 
     @abstractmethod
     def get_notification(self, notification_id: str) -> Notification: ...
@@ -372,9 +415,36 @@ class Store(LedgerStore, ABC):
         """Store a notification's new state ("acknowledged", "escalated"; "delivered" with an
         entry of its own, where :meth:`mark_delivered` writes one entry for a batch)."""
 
+    @abstractmethod
     def update_notifications(self, notifications: Sequence[Notification], verb: str) -> None:
-        """:meth:`update_notification` of each, atomically (a store may do it in a few
-        statements)."""
-        with self.unit_of_work(f"updating {len(notifications)} notifications"):
-            for notification in notifications:
-                self.update_notification(notification, verb)
+        """:meth:`update_notification` of each, atomically, in a few statements."""
+
+
+class ServiceStates(Protocol):
+    """The service state every hub process on the database shares (stored Idempotency-Key
+    responses, webhooks): the runtime's, kept in the store's database and transactions."""
+
+    @abstractmethod
+    def service_state(self) -> ServiceState:
+        """The shared service state, on this store's transactions (joining its unit of work)."""
+
+
+class Store(
+    Units,
+    Wakeups,
+    Secrets,
+    Parties,
+    Notices,
+    Plans,
+    ChangeLog,
+    Detections,
+    Lease,
+    Conflicts,
+    Notifications,
+    ServiceStates,
+    LedgerStore,
+    Protocol,
+):
+    """Everything the hub persists: the union of the protocols above, which the hub, the one
+    place that composes the store with the rest, holds. Every other user of the store takes the
+    narrowest of them (or a union of a few) it needs."""

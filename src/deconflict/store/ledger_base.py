@@ -4,19 +4,28 @@ Entries themselves are appended by the store inside each write's own transaction
 this interface); these methods read the log and its proofs, and keep checkpoints, commitment
 openings, the registered public key and the halt (a log found broken stops every process on the
 database, not only the one that found it). Every :class:`~deconflict.store.base.Store` is a
-``LedgerStore``.
+``LedgerStore``; ``LedgerKeys`` is the part the signing key's loader needs.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from deconflict.ledger import Opening
 from deconflict.ledger.merkle import NodeKey
 
-__all__ = ["AuditData", "AuditEntry", "Halt", "LedgerStore", "PrivateAuditEntry", "Row", "Snapshot"]
+__all__ = [
+    "AuditData",
+    "AuditEntry",
+    "Halt",
+    "LedgerKeys",
+    "LedgerStore",
+    "PrivateAuditEntry",
+    "Row",
+    "Snapshot",
+]
 
 #: A stored record as its table holds it (column name to value).
 Row = dict[str, Any]
@@ -93,8 +102,30 @@ class AuditData:
         return [(e.index, e.body) for e in self.entries], self.nodes, size
 
 
-class LedgerStore(ABC):
-    """Reads of the append-only log, and the hub's checkpoints, openings and public key."""
+class LedgerKeys(Protocol):
+    """The key the log is signed with, as the store keeps it: the verifier key registered (the
+    first one wins), and a private key stored before migration 0003 until it is moved out."""
+
+    @abstractmethod
+    def ledger_public_key(self) -> str | None:
+        """The verifier key the log is signed with, if one is registered."""
+
+    @abstractmethod
+    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
+        """The verifier key the log is signed with: the one registered first, ``verifier_key``
+        (named ``name``) if there is none yet."""
+
+    @abstractmethod
+    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
+        """(name, raw private key) of a signing key stored by a hub before migration 0003."""
+
+    @abstractmethod
+    def ledger_forget_legacy_key(self, name: str) -> None:
+        """Erase the legacy private key ``name`` (once it is safe in the key file)."""
+
+
+class LedgerStore(LedgerKeys, Protocol):
+    """Reads of the append-only log, and the hub's checkpoints, openings, halt and public key."""
 
     @abstractmethod
     def ledger_size(self) -> int:
@@ -162,23 +193,6 @@ class LedgerStore(ABC):
     @abstractmethod
     def ledger_opening(self, subject: str, version: int) -> Opening:
         """The private opening of the commitment to ``subject`` at ``version``."""
-
-    @abstractmethod
-    def ledger_public_key(self) -> str | None:
-        """The verifier key the log is signed with, if one is registered."""
-
-    @abstractmethod
-    def ledger_register_key(self, name: str, verifier_key: str, at_s: float) -> str:
-        """The verifier key the log is signed with: the one registered first, ``verifier_key``
-        (named ``name``) if there is none yet."""
-
-    @abstractmethod
-    def ledger_legacy_key(self) -> tuple[str, bytes] | None:
-        """(name, raw private key) of a signing key stored by a hub before migration 0003."""
-
-    @abstractmethod
-    def ledger_forget_legacy_key(self, name: str) -> None:
-        """Erase the legacy private key ``name`` (once it is safe in the key file)."""
 
     @abstractmethod
     def ledger_add_checkpoint(self, size: int, note: str, at_s: float) -> None:

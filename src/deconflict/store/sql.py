@@ -48,6 +48,7 @@ from deconflict.store.notifications import SqlNotifications
 from deconflict.store.parties import SqlParties
 from deconflict.store.plans import SqlPlans
 from deconflict.store.rows import change_of
+from deconflict.store.service_state import ServiceState
 from deconflict.store.transactions import insert_with_unit, transaction
 from deconflict.store.tx import Tx
 
@@ -72,6 +73,9 @@ class SqlStore(
     Store,
 ):
     """The store on any SQLAlchemy engine; see :func:`deconflict.store.open_store`."""
+
+    def service_state(self) -> ServiceState:
+        return ServiceState(self)
 
     @classmethod
     def _log(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from deconflict import policy
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
-from deconflict.hub.sight import seen_notices, sees_conflict
+from deconflict.hub.sight import SightStore, seen_notices, sees_conflict
 from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
 from deconflict.model import (
     Agreement,
@@ -30,9 +31,14 @@ from deconflict.model import (
     Side,
 )
 from deconflict.policy import need_to_know
-from deconflict.store import Store
+from deconflict.store import Plans
 
 __all__ = ["Adjustments"]
+
+
+class _Store(SightStore, Plans, Protocol):
+    """What a suggestion reads: the conflicts, both sides' records, others' notices as seen."""
+
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
 
@@ -42,7 +48,7 @@ class Adjustments:
     now (the Hub's list, updated in place)."""
 
     def __init__(
-        self, store: Store, clock: Clock, agreements: Callable[[], list[Agreement]]
+        self, store: _Store, clock: Clock, agreements: Callable[[], list[Agreement]]
     ) -> None:
         self._store = store
         self._clock = clock

@@ -15,12 +15,13 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from deconflict.errors import DeconflictError
 from deconflict.hub.clock import Clock
 from deconflict.hub.detector import Detector
 from deconflict.model import Agreement, Conflict, Notification
-from deconflict.store import Change, Detection, Store
+from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 
 __all__ = ["LogConsumer", "ProcessReport"]
 
@@ -40,12 +41,17 @@ class ProcessReport:
     notifications: list[Notification] = field(default_factory=list)
 
 
+class _Store(ChangeLog, Detections, Parties, Protocol):
+    """What the consumer reads and writes: the log and its cursor, the detections, and the
+    agreements a row names."""
+
+
 class LogConsumer:
     """Runs ``detector`` over ``store``'s change log. ``agreements`` is the hub's list, updated
     in place when a row names an agreement (possibly added by another hub process)."""
 
     def __init__(
-        self, store: Store, detector: Detector, agreements: list[Agreement], clock: Clock
+        self, store: _Store, detector: Detector, agreements: list[Agreement], clock: Clock
     ) -> None:
         self._store = store
         self._detector = detector

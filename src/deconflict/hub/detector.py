@@ -20,6 +20,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
@@ -45,7 +46,7 @@ from deconflict.policy.need_to_know import (
     sees_other_side,
     unlocks,
 )
-from deconflict.store import Change, Detection, Store
+from deconflict.store import Change, ChangeLog, Conflicts, Detection, Notices, Plans, Secrets
 
 __all__ = ["Detector"]
 
@@ -71,10 +72,15 @@ class _Outputs:
     notifications: list[Notification] = field(default_factory=list)
 
 
+class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Protocol):
+    """What detection reads: the log, the records at the versions it names, the open conflicts,
+    and the secret conflict ids are keyed with (it writes nothing: the consumer commits)."""
+
+
 class Detector:
     """Owns the engine index and turns change-log rows into detections."""
 
-    def __init__(self, store: Store, agreements: Sequence[Agreement]) -> None:
+    def __init__(self, store: _Store, agreements: Sequence[Agreement]) -> None:
         self._store = store
         self._agreements = agreements
         self._id_key = store.hub_secret("ids")

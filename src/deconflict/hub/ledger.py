@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from deconflict.errors import (
     InvalidInput,
@@ -60,8 +61,8 @@ from deconflict.ledger import (
     verify_log,
 )
 from deconflict.model.ids import record_key
-from deconflict.store import Store
-from deconflict.store.ledger_base import AuditData, Halt, Snapshot
+from deconflict.store import Conflicts, Notices, Notifications
+from deconflict.store.ledger_base import AuditData, Halt, LedgerStore, Snapshot
 
 __all__ = ["Audit", "HubLedger"]
 
@@ -101,12 +102,16 @@ DIGEST_PERIOD_S = 300.0
 HALT_READ_PERIOD_S = 1.0
 
 
+class _Store(LedgerStore, Notices, Conflicts, Notifications, Protocol):
+    """The ledger, and the records a receipt or an opening names (read to check who may ask)."""
+
+
 class HubLedger:
     """Checkpoints, proofs, receipts and openings over one store's ledger."""
 
     def __init__(
         self,
-        store: Store,
+        store: _Store,
         clock: Clock,
         key_path: Path | None = None,
         digest_period_s: float = DIGEST_PERIOD_S,

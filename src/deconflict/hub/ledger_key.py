@@ -34,7 +34,7 @@ from deconflict import owner_only
 from deconflict.errors import LedgerBroken, VerificationFailed
 from deconflict.ledger import Checkpoint, Signer, Verifier, read_key_file, write_key_file
 from deconflict.ledger.keyfile import sync_folder
-from deconflict.store import Store
+from deconflict.store.ledger_base import LedgerKeys
 
 __all__ = ["KeyMismatch", "load_signer", "newest_signed", "note_signed", "signed_path"]
 
@@ -48,7 +48,7 @@ class KeyMismatch(VerificationFailed):
     status = 503
 
 
-def load_signer(store: Store, path: Path, at_s: float) -> Signer:
+def load_signer(store: LedgerKeys, path: Path, at_s: float) -> Signer:
     """The signer of ``store``'s log, from the key file at ``path`` (made if the log has no key
     yet, or moved there from a pre-0003 database); KeyMismatch if it is not the log's key."""
     signer = read_key_file(path)

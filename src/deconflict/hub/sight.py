@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from deconflict.model import Conflict, ConflictState, Notice, NoticeState, RecordKind
 from deconflict.policy import need_to_know
-from deconflict.store import Seen, Store
+from deconflict.store import Conflicts, Notices, Seen
 
-__all__ = ["SeenPage", "seen_notices", "sees_conflict"]
+__all__ = ["SeenPage", "SightStore", "seen_notices", "sees_conflict"]
+
+
+class SightStore(Notices, Conflicts, Protocol):
+    """What a sight reads: the notices, and the open conflicts that unlock some of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,7 @@ class SeenPage:
 
 
 def seen_notices(
-    store: Store,
+    store: SightStore,
     sight: need_to_know.Sight,
     *,
     keys: Sequence[str] | None = None,

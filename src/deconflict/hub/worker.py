@@ -42,10 +42,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from deconflict.errors import DeconflictError
 from deconflict.hub.service import Hub, ProcessReport
-from deconflict.store import LeaseLost, Store
+from deconflict.store import Lease, LeaseLost, Units
 
 log = logging.getLogger("deconflict.hub")
 
@@ -171,7 +172,7 @@ class DetectorWorker:
             self._keeper.stop()
             self._keeper = None
 
-    def _renew_beside(self, store: Store) -> None:
+    def _renew_beside(self, store: Lease) -> None:
         """On the renewal's thread: extend the lease under the held token if the hub's thread
         is late with its renewal (half the lease gone without one), unless it has stalled; a
         token no longer current is left to the hub's thread to find."""
@@ -201,10 +202,14 @@ class DetectorWorker:
             self.release()
 
 
+class _Renewing(Lease, Units, Protocol):
+    """A keeper's own store: it extends the lease, and closes the store when it stops."""
+
+
 class _Keeper:
     """The thread that renews a worker's lease beside its work, on a store of its own."""
 
-    def __init__(self, worker: DetectorWorker, store: Store, every_s: float) -> None:
+    def __init__(self, worker: DetectorWorker, store: _Renewing, every_s: float) -> None:
         self._stopping = threading.Event()
         self._store = store
         self._thread = threading.Thread(

@@ -25,6 +25,7 @@ from typing import Any
 
 from deconflict.errors import StoreError
 from deconflict.hub import Hub
+from deconflict.store import Units
 
 __all__ = ["Outcome", "Write", "WriteGroups", "commit_group"]
 
@@ -104,7 +105,7 @@ def commit_group(hub: Hub, fns: Sequence[Callable[[Hub], Any]]) -> list[Outcome]
     failure of the unit runs each write alone (see the module docstring). Not after a detector
     pass: a grouped write reads no detection outputs (a filing), so it commits at once and the
     detector loop runs next."""
-    store = hub.store
+    store: Units = hub.store  # it groups calls, and touches nothing else of the store
     outcomes: dict[int, Outcome] = {}
     left = list(range(len(fns)))
     try:

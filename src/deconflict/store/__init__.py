@@ -22,7 +22,24 @@ Reading it, start with:
   statements at the driver's speed, and the ledger's appends in the caller's transaction.
 """
 
-from deconflict.store.base import Change, Detection, Seen, Store
+from deconflict.store.base import (
+    Change,
+    ChangeLog,
+    Conflicts,
+    Detection,
+    Detections,
+    Lease,
+    Notices,
+    Notifications,
+    Parties,
+    Plans,
+    Secrets,
+    Seen,
+    ServiceStates,
+    Store,
+    Units,
+    Wakeups,
+)
 from deconflict.store.engines import open_postgres, open_sqlite, open_store
 from deconflict.store.lease import LeaseLost
 from deconflict.store.retry import RetryPolicy
@@ -30,12 +47,24 @@ from deconflict.store.sql import SqlStore
 
 __all__ = [
     "Change",
+    "ChangeLog",
+    "Conflicts",
     "Detection",
+    "Detections",
+    "Lease",
     "LeaseLost",
+    "Notices",
+    "Notifications",
+    "Parties",
+    "Plans",
     "RetryPolicy",
+    "Secrets",
     "Seen",
+    "ServiceStates",
     "SqlStore",
     "Store",
+    "Units",
+    "Wakeups",
     "open_postgres",
     "open_sqlite",
     "open_store",

@@ -1,8 +1,25 @@
-"""store: persistence behind one interface (``Store``), with the SQL implementation on SQLite
-(the default) and PostgreSQL (``open_store`` picks by path or URL); every write of the
-detector's inputs appends to a sequenced change log in the same transaction, the log's order is
-its commit order, and the detector's outputs are committed together with its cursor, fenced by
-the detector lease.
+"""store: persistence behind small protocols, one per concern, whose union is ``Store``, with
+the SQL implementation on SQLite (the default) and PostgreSQL (``open_store`` picks by path or
+URL); every write of the detector's inputs appends to a sequenced change log in the same
+transaction, the log's order is its commit order, and the detector's outputs are committed
+together with its cursor, fenced by the detector lease.
+
+The seams (:mod:`~deconflict.store.base`, :mod:`~deconflict.store.ledger_base`), chosen by who
+uses what; the hub holds a whole ``Store``, every other user the narrowest protocol it calls:
+
+- ``Units``: unit of work, read snapshot, savepoint, ``twin``, ``close`` (group commit; the
+  detector worker's lease keeper);
+- ``Wakeups`` and ``Secrets``: wake-ups between processes (the runner, the worker), the secret
+  conflict ids are keyed with (the detector);
+- ``Parties``, ``Notices``, ``Plans``: the detector's inputs (the hub; the detector and the
+  sight read notices and plans at the versions the log names);
+- ``ChangeLog``, ``Detections``, ``Lease``: the log and its cursor (the detector, the log
+  consumer, the runner), the outputs committed with it (the consumer), the detector lease and
+  the WAL checkpoint its holder runs (the worker);
+- ``Conflicts``, ``Notifications``: what detection found, the outbox and its deliveries;
+- ``ServiceStates``: the state every process shares (stored responses, webhooks: the runtime);
+- ``LedgerStore``, with ``LedgerKeys``: the ledger's reads, checkpoints and halt (the hub's
+  ledger), the registered key (the key loader).
 
 Reading it, start with:
 

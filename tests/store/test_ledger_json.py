@@ -3,6 +3,8 @@ serializer writes, for any notice (or refused where it refuses)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import rfc8785
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +13,7 @@ from tests.strategies import SITES, footprints
 
 from deconflict.errors import InvalidInput
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
-from deconflict.ledger import canonical
+from deconflict.ledger import canonical, entries
 from deconflict.model import Notice, NoticeState
 from deconflict.store import codec
 from deconflict.store.codec import (
@@ -20,12 +22,7 @@ from deconflict.store.codec import (
     volumes_from_json,
     volumes_to_json,
 )
-from deconflict.store.ledger_json import (
-    notice_content,
-    notice_content_object,
-    notice_entry,
-    notice_entry_object,
-)
+from deconflict.store.ledger_entries import notice_values
 
 T0 = 1_447_000_000.0
 
@@ -61,6 +58,18 @@ def notices(draw: st.DrawFn) -> Notice:
         version=draw(st.integers(1, 2**53 - 1) | st.sampled_from([1, 2])),
         state=draw(st.sampled_from(list(NoticeState))),
     )
+
+
+def notice_content(notice: Notice) -> bytes:
+    return entries.notice_content(notice_values(notice))
+
+
+def notice_content_object(notice: Notice) -> dict[str, Any]:
+    return entries.notice_content_object(notice_values(notice))
+
+
+def notice_entry_object(kind: str, notice: Notice, at: str, commitment: str) -> dict[str, Any]:
+    return entries.notice_entry_object(kind, notice_values(notice), at, commitment)
 
 
 def _same(written, value) -> None:
@@ -143,7 +152,7 @@ def test_volumes_written_are_read_back_without_building_them_again():
 def test_a_notice_entry_is_its_canonical_json(notice, kind, at, commitment):
     """The public entry: type, notice, version, party, state, time and commitment."""
     _same(
-        lambda: notice_entry(kind, notice, at, commitment),
+        lambda: canonical(notice_entry_object(kind, notice, at, commitment)),
         notice_entry_object(kind, notice, at, commitment),
     )
 

@@ -28,7 +28,7 @@ from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import Opening, leaf_hash, verify_opening
 from deconflict.model.ids import split_key
 from deconflict.store.ledger_base import AuditData, Row
-from deconflict.store.ledger_json import notice_content_object_of
+from deconflict.store.ledger_entries import notice_content_object_of
 
 __all__ = ["Finding", "cross_check"]
 

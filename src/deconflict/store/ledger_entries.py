@@ -1,39 +1,34 @@
-"""What the ledger records for each change: the entry object and the commitment it holds.
+"""The ledger's entries as the store makes them: what each is built from, read where it is not
+at hand, and the commitments entries refer to, as one transaction sees them.
 
-An entry names who, what and when in the clear (ids, parties, the relay, RFC 3339 times) and holds
-only a salted commitment to the content (a notice's category and volumes, a conflict's detail, an
-agreement's terms); the salt and content stay here, private (in the columns of the entry that
-made the commitment, never in its public body; a notice version's content is the version's own
-row), so the party that holds them can open the commitment to an arbiter. A notice version's
-commitment is made once and reused by every later entry about that version, so a delivery's
-``notice_commitment`` is the filing's ``commitment``. A plan's changes are its owner's private
-entries (never in the shared log: a plan is private even as metadata), each committing to the
-plan version's volumes, so that ``ledger verify`` finds a plan deleted or changed too. What each
-entry commits to, and why that is enough to find a deletion or an edit of anything a party was
-told, is written in docs/ledger.md.
-
-Entries are built from the records the store is writing (a conflict, a notification) when it
-has them, so appending reads nothing back; the commitments an entry refers to are looked up once
-per transaction (:class:`Commitments`), many at a time.
+The entries themselves (what each names in the clear and the commitment it makes or refers to)
+are built by :mod:`deconflict.ledger.entries`, from plain values; this module gives it those
+values: the record the store is writing (a notice, a conflict, a notification), as a mapping,
+when it has it, so appending reads nothing back, else the row (an agreement's document, a
+party's name, a notification or conflict not at hand); and the commitments an entry refers to,
+looked up once per transaction (:class:`Commitments`), many at a time. A commitment's salt and
+content stay private (in the columns of the entry that made it, never in its public body; a
+notice version's content is the version's own row). A plan's changes are its owner's private
+entries (never in the shared log: a plan is private even as metadata), so that ``ledger verify``
+finds a plan deleted or changed too. What each entry commits to is written in docs/ledger.md.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from deconflict.geo.units import rfc3339_micro
-from deconflict.ledger import canonical
-from deconflict.ledger.commit import commit_canonical
+from deconflict.ledger import entries
+from deconflict.ledger.entries import Built, Private, Told, subject_of
 from deconflict.model import Conflict, Notice, Notification, Plan, RecordKind
 from deconflict.model.ids import split_key
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.codec import volume_to_dict
-from deconflict.store.ledger_json import notice_content, notice_entry
 from deconflict.store.rows import conflict_values, notification_values
 from deconflict.store.tx import Tx
 
@@ -52,8 +47,9 @@ __all__ = [
     "Private",
     "Record",
     "build_entry",
+    "notice_content_object_of",
     "notice_entry_of",
-    "plan_content",
+    "notice_values",
     "private_owner",
     "rfc3339",
     "subject_of",
@@ -121,23 +117,6 @@ DELIVERED = f"{DELIVERIES}.delivered"
 def rfc3339(at_s: float | None) -> str | None:
     """An entry's time: ``2015-11-16T20:00:00Z``, microseconds only when there are any."""
     return None if at_s is None else rfc3339_micro(at_s)
-
-
-def subject_of(entity: str, entity_id: str) -> str:
-    """The key entries and openings are found by: ``notice:RU/RU-N3`` (a notice's or plan's
-    record key), ``notification:M-...``."""
-    return f"{entity}:{entity_id}"
-
-
-class Private(NamedTuple):
-    """The opening an entry keeps beside its public body: the version committed to, the
-    commitment, its salt and the canonical content; None for a notice version's, which is the
-    version's row itself (category and volumes, kept as canonical JSON), read from there."""
-
-    version: int
-    commitment: str
-    salt: bytes
-    content: str | None
 
 
 _e = lt.ledger_entries.c
@@ -266,32 +245,52 @@ class Commitments:
                 table[key] = value
 
 
-class _Entry:
-    """An entry being built, and the opening it will keep if it makes a new commitment."""
+class _Refs(NamedTuple):
+    """The commitments an entry refers to, as ``known`` finds them in ``c``
+    (:class:`deconflict.ledger.entries.Refs`)."""
 
-    def __init__(self, known: Commitments) -> None:
-        self.known = known
-        self.private: Private | None = None
+    c: Tx
+    known: Commitments
 
-    def commitment(
-        self, c: Tx, subject: str, version: int, content: Any, fresh: bool = False
-    ) -> str:
-        """The commitment to ``subject`` at ``version``: the one already made, else a new one
-        kept with this entry. ``fresh`` says the version is new, so there is nothing to look up."""
-        if not fresh:
-            existing = self.known.at(c, subject, version)
-            if existing is not None:
-                return existing
-        raw = canonical(content)
-        salt, digest = commit_canonical(raw)
-        self.private = Private(version, digest, salt, raw.decode())
-        return digest
+    def at(self, subject: str, version: int) -> str | None:
+        return self.known.at(self.c, subject, version)
+
+    def told(self, key: str) -> Told:
+        version, commitment = self.known.newest(self.c, subject_of("notice", key))
+        party, notice_id = split_key(key)
+        return Told(party, notice_id, version, commitment)
 
 
-#: A built entry: its type, its canonical JSON and the opening it keeps (if it makes a commitment).
-Built = tuple[str, bytes, Private | None]
+def notice_values(notice: Notice) -> dict[str, Any]:
+    """A notice as its entry and the content its version commits to are built from
+    (:func:`deconflict.ledger.entries.notice`): its volumes as the store keeps them."""
+    return {
+        "id": notice.id,
+        "key": notice.key,
+        "party": notice.party,
+        "version": notice.version,
+        "state": str(notice.state),
+        "category": notice.category,
+        "volumes": [volume_to_dict(v) for v in notice.volumes],
+    }
 
-_NEW_VERSION = frozenset({"notice.filed", "notice.amended"})
+
+def notice_content_object_of(
+    key: str, party: str, version: int, category: str, volumes: str
+) -> dict[str, Any]:
+    """What a notice version's commitment is to
+    (:func:`~deconflict.ledger.entries.notice_content_object`) of the version as the store keeps
+    it (its record key, the party its row names, and its volumes as the JSON text of its row):
+    what the ledger's opening of a notice version holds."""
+    return entries.notice_content_object(
+        {
+            "id": split_key(key)[1],
+            "party": party,
+            "version": version,
+            "category": category,
+            "volumes": json.loads(volumes),
+        }
+    )
 
 
 def notice_entry_of(
@@ -302,18 +301,10 @@ def notice_entry_of(
     known: Commitments,
     salt: bytes | None = None,
 ) -> Built:
-    """A notice change's entry (:mod:`deconflict.store.ledger_json`): a
-    new version commits to its content (salted with ``salt``, if given, else a fresh one), any
-    other change refers to the version's commitment."""
-    private = None
-    commitment = None
-    if kind not in _NEW_VERSION:
-        commitment = known.at(c, subject_of("notice", notice.key), notice.version)
-    if commitment is None:
-        raw = notice_content(notice)
-        salt, commitment = commit_canonical(raw, salt)
-        private = Private(notice.version, commitment, salt, None)  # the version's row has it
-    return kind, notice_entry(kind, notice, rfc3339(at_s), commitment), private
+    """A notice change's entry (:func:`deconflict.ledger.entries.notice`): a new version
+    commits to its content (salted with ``salt``, if given, else a fresh one), any other change
+    refers to the version's commitment."""
+    return entries.notice(kind, notice_values(notice), rfc3339_micro(at_s), _Refs(c, known), salt)
 
 
 def notice_subjects(records: Iterable[Record]) -> list[str]:
@@ -326,163 +317,35 @@ def notice_subjects(records: Iterable[Record]) -> list[str]:
     return found
 
 
-def _row(
-    c: Tx,
-    record: Record,
-    kind: type[Any],
-    values: Callable[[Any], dict[str, Any]],
-    table: sa.Table,
-    entity_id: str,
-) -> dict[str, Any]:
-    """The stored row of ``entity_id``: made from ``record`` when it is that record (as written
-    in this transaction), else read from ``table``."""
-    if isinstance(record, kind):
-        return values(record)
+def _row(c: Tx, table: sa.Table, entity_id: str) -> Mapping[str, Any]:
+    """The stored row of ``entity_id`` in ``table`` (a record not at hand)."""
     return dict(c.execute(sa.select(table).where(table.c.id == entity_id)).one()._mapping)
 
 
-def _told_of(c: Tx, b: _Entry, key: str | None) -> tuple[int | None, str | None]:
-    """(version, commitment) of the notice (by its record key) a notification told of: its
-    newest (none if none)."""
-    if key is None:
-        return None, None
-    return b.known.newest(c, subject_of("notice", key))
-
-
-def _notice_named(key: str | None) -> tuple[str | None, str | None]:
-    """(party, id) of the notice a notification told of, as its entry names them. An entry is
-    read by the notification's recipient and relay: a notification whose recipient could not
-    see the notice (``discloses_notice`` false) names neither it nor its version or commitment,
-    only the conflict, whose entry commits to both sides under a salt (security.md §3.4)."""
-    return (None, None) if key is None else split_key(key)
-
-
-def _notification(
-    c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
-) -> dict[str, Any]:
-    row = _row(c, record, Notification, notification_values, t.notifications, entity_id)
-    named = row["notice_id"] if row["discloses_notice"] else None  # see _named
-    version, commitment = _told_of(c, b, named)
-    notice_party, notice_id = _notice_named(named)
+def _delivered_values(n: Notification) -> dict[str, Any]:
+    """A notification as a deliveries entry names it (:func:`deconflict.ledger.entries.deliveries`):
+    what it reads of :func:`~deconflict.store.rows.notification_values`, alone (a batch may hold
+    thousands)."""
     return {
-        "type": kind,
-        "notification": row["id"],
-        "kind": row["kind"],
-        "recipient": row["recipient"],
-        "via": row["via"],
-        "notice": notice_id,
-        "notice_party": notice_party,
-        "notice_version": version,
-        "notice_commitment": commitment,
-        "conflict": row["conflict_id"],
-        "created_at": rfc3339(row["created_at_s"]),
-        "delivered_at": rfc3339(row["delivered_at_s"]),
-        "acknowledged_at": rfc3339(row["acknowledged_at_s"]),
-        "escalated_at": rfc3339(row["escalated_at_s"]),
-        "ack_deadline": rfc3339(row["ack_deadline_s"]),
-        "lead_time_s": row["lead_time_s"],
-        "at": rfc3339(at_s),
+        "id": n.id,
+        "kind": str(n.kind),
+        "notice_id": n.notice_key,
+        "discloses_notice": n.discloses_notice,
+        "conflict_id": n.conflict_id,
+        "created_at_s": n.created_at_s,
+        "delivered_at_s": n.delivered_at_s,
     }
 
 
-def _delivered(c: Tx, b: _Entry, kind: str, at_s: float, record: Record) -> dict[str, Any]:
-    """One entry for a batch of deliveries to one recipient: each notification as its own
-    entry would name it (the notice version and commitment it told of), in id order."""
-    if not isinstance(record, Delivered):
-        raise TypeError(f"a {kind} entry is built from its Delivered record")
-    told = []
-    for n in sorted(record.notifications, key=lambda n: n.id):
-        named = n.notice_key if n.discloses_notice else None  # see _notice_named
-        version, commitment = _told_of(c, b, named)
-        notice_party, notice_id = _notice_named(named)
-        told.append(
-            {
-                "notification": n.id,
-                "kind": str(n.kind),
-                "notice": notice_id,
-                "notice_party": notice_party,
-                "notice_version": version,
-                "notice_commitment": commitment,
-                "conflict": n.conflict_id,
-                "created_at": rfc3339(n.created_at_s),
-                "delivered_at": rfc3339(n.delivered_at_s),
-            }
-        )
+def _plan_values(plan: Plan) -> dict[str, Any]:
+    """A plan as its entry is built from (:func:`deconflict.ledger.entries.plan`)."""
     return {
-        "type": kind,
-        "recipient": record.recipient,
-        "via": record.via,
-        "notifications": told,
-        "at": rfc3339(at_s),
-    }
-
-
-def _conflict(
-    c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float, record: Record
-) -> dict[str, Any]:
-    row = _row(c, record, Conflict, conflict_values, t.conflicts, entity_id)
-    content = {name: value for name, value in row.items() if name not in ("state", "resolved_at_s")}
-    return {
-        "type": kind,
-        "conflict": row["id"],
-        "parties": sorted([row["a_party"], row["b_party"]]),
-        "at": rfc3339(at_s),
-        "commitment": b.commitment(
-            c, subject_of("conflict", row["id"]), 0, content, fresh=kind == "conflict.detected"
-        ),
-    }
-
-
-def _agreement(c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
-    body = c.execute(sa.select(t.agreements.c.body).where(t.agreements.c.id == entity_id)).scalar()
-    content = json.loads(body) if body is not None else None
-    parties = content.get("parties", []) if isinstance(content, dict) else []
-    return {
-        "type": kind,
-        "agreement": entity_id,
-        "parties": sorted(parties),
-        "at": rfc3339(at_s),
-        "commitment": b.commitment(c, subject_of("agreement", entity_id), 0, content),
-    }
-
-
-def plan_content(plan: Plan) -> dict[str, Any]:
-    """What a plan entry commits to: the plan version's volumes, as the store keeps them."""
-    return {
-        "plan": plan.id,
-        "party": plan.party,
-        "version": plan.version,
-        "volumes": [volume_to_dict(v) for v in plan.volumes],
-    }
-
-
-def _plan(c: Tx, b: _Entry, kind: str, at_s: float, plan: Plan) -> dict[str, Any]:
-    """A plan change: its owner's private entry (see :func:`private_owner`), committing afresh
-    to the version's volumes (its salt and content kept with the private entry)."""
-    return {
-        "type": kind,
-        "plan": plan.id,
+        "id": plan.id,
+        "key": plan.key,
         "party": plan.party,
         "version": plan.version,
         "state": str(plan.state),
-        "at": rfc3339(at_s),
-        "commitment": b.commitment(
-            c, subject_of("plan", plan.key), plan.version, plan_content(plan), fresh=True
-        ),
-    }
-
-
-def _party(c: Tx, b: _Entry, kind: str, entity_id: str, at_s: float) -> dict[str, Any]:
-    """A party added: its id in the clear, its name (shown to every party it deals with)
-    committed to, so a renamed party is found."""
-    name = c.execute(sa.select(t.parties.c.name).where(t.parties.c.id == entity_id)).scalar()
-    return {
-        "type": kind,
-        "party": entity_id,
-        "at": rfc3339(at_s),
-        "commitment": b.commitment(
-            c, subject_of("party", entity_id), 0, {"party": entity_id, "name": name}, fresh=True
-        ),
+        "volumes": [volume_to_dict(v) for v in plan.volumes],
     }
 
 
@@ -499,34 +362,36 @@ def build_entry(
     keeps (if it makes a new commitment), or None if the change is not recorded. ``known``: the
     commitments the transaction has seen so far."""
     entity = kind.split(".", 1)[0]
-    known = known if known is not None else Commitments()
+    refs = _Refs(c, known if known is not None else Commitments())
+    at = rfc3339_micro(at_s)
     if entity == "notice" and isinstance(record, Notice):
-        return notice_entry_of(c, kind, record, at_s, known)
-    b = _Entry(known)
-    entry: dict[str, Any]
+        return entries.notice(kind, notice_values(record), at, refs)
     if entity == "notification":
-        entry = _notification(c, b, kind, entity_id, at_s, record)
-    elif entity == DELIVERIES:
-        entry = _delivered(c, b, kind, at_s, record)
-    elif entity == "conflict":
-        entry = _conflict(c, b, kind, entity_id, at_s, record)
-    elif entity == "agreement":
-        entry = _agreement(c, b, kind, entity_id, at_s)
-    elif entity == "party":
-        entry = _party(c, b, kind, entity_id, at_s)
-    elif entity == "plan" and isinstance(record, Plan):
-        entry = _plan(c, b, kind, at_s, record)
-    elif entity == PRIVATE and isinstance(record, Digest):
-        content = {"party": record.party, "period": record.period, "entries": list(record.leaves)}
-        entry = {
-            "type": kind,
-            "party": record.party,
-            "period": record.period,
-            "at": rfc3339(at_s),
-            "commitment": b.commitment(
-                c, subject_of(PRIVATE, record.party), record.period, content, fresh=True
-            ),
-        }
-    else:
-        return None
-    return kind, canonical(entry), b.private
+        row: Mapping[str, Any]
+        if isinstance(record, Notification):
+            row = notification_values(record)
+        else:
+            row = _row(c, t.notifications, entity_id)
+        return entries.notification(kind, row, at, rfc3339, refs)
+    if entity == DELIVERIES:
+        if not isinstance(record, Delivered):
+            raise TypeError(f"a {kind} entry is built from its Delivered record")
+        rows = [_delivered_values(n) for n in record.notifications]
+        return entries.deliveries(kind, record.recipient, record.via, rows, at, rfc3339, refs)
+    if entity == "conflict":
+        if isinstance(record, Conflict):
+            return entries.conflict(kind, conflict_values(record), at, refs)
+        return entries.conflict(kind, _row(c, t.conflicts, entity_id), at, refs)
+    if entity == "agreement":
+        agreements = t.agreements.c
+        body = c.execute(sa.select(agreements.body).where(agreements.id == entity_id)).scalar()
+        content = json.loads(body) if body is not None else None
+        return entries.agreement(kind, entity_id, content, at, refs)
+    if entity == "party":
+        name = c.execute(sa.select(t.parties.c.name).where(t.parties.c.id == entity_id)).scalar()
+        return entries.party(kind, entity_id, name, at, refs)
+    if entity == "plan" and isinstance(record, Plan):
+        return entries.plan(kind, _plan_values(record), at, refs)
+    if entity == PRIVATE and isinstance(record, Digest):
+        return entries.digest(kind, record.party, record.period, record.leaves, at, refs)
+    return None

@@ -32,9 +32,9 @@ from deconflict.store.ledger_entries import (
     NOTICE,
     NOTIFICATION,
     VERSION_ENTRIES,
+    notice_content_object_of,
     subject_of,
 )
-from deconflict.store.ledger_json import notice_content_object_of
 from deconflict.store.ledger_tables import NODE_LEVEL_SHIFT
 from deconflict.store.ledger_tree import (
     built_size,

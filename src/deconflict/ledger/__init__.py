@@ -1,8 +1,10 @@
 """ledger: the append-only Merkle log (RFC 9162 hashing and proofs), C2SP signed checkpoints,
-salted commitments, receipts, and the audits that check them offline.
+salted commitments, receipts, the audits that check them offline, and the entries themselves
+(:mod:`deconflict.ledger.entries`, built from plain values).
 
-Standalone: it knows nothing of notices or stores (it imports only :mod:`deconflict.errors`), so
-an arbiter can verify a receipt with this package and a public key alone.
+Standalone: it knows no store, model or SQL (it imports only :mod:`deconflict.errors`; make lint
+checks it), so an arbiter can verify a receipt with this package and a public key alone, and an
+entry's bytes depend on nothing but the values it is built from.
 """
 
 from deconflict.ledger.audit import LogReport, check_checkpoints, check_extension, verify_log

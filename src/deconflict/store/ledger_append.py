@@ -1,5 +1,10 @@
 """Appending to the ledger in the caller's transaction, many entries per statement.
 
+Each entry is built by :func:`~deconflict.store.ledger_entries.build_entry`, which reads what the
+entry is made of (when not at hand) and the commitments it refers to, and has
+:mod:`deconflict.ledger.entries` make its bytes from those values, with no SQL; this module gives
+each entry its index and writes it.
+
 An entry about a party's own plan (``ledger_entries.private_owner``) is not appended to the
 shared log but kept as that party's private entry, written beside it (``ledger_private``), and
 committed to by the party's next digest (:mod:`deconflict.store.ledger_private`).

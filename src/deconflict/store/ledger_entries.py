@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import entries
-from deconflict.ledger.entries import Built, Private, Told, subject_of
+from deconflict.ledger.entries import Built, Told, subject_of
 from deconflict.model import Conflict, Notice, Notification, Plan, RecordKind
 from deconflict.model.ids import split_key
 from deconflict.store import ledger_tables as lt
@@ -44,7 +44,6 @@ __all__ = [
     "Commitments",
     "Delivered",
     "Digest",
-    "Private",
     "Record",
     "build_entry",
     "notice_content_object_of",

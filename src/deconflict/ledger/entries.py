@@ -192,10 +192,7 @@ def notification(kind: str, row: Mapping[str, Any], at: str, time: TimeText, ref
         "kind": row["kind"],
         "recipient": row["recipient"],
         "via": row["via"],
-        "notice": told.notice,
-        "notice_party": told.party,
-        "notice_version": told.version,
-        "notice_commitment": told.commitment,
+        **_naming(told),
         "conflict": row["conflict_id"],
         "created_at": time(row["created_at_s"]),
         "delivered_at": time(row["delivered_at_s"]),
@@ -206,6 +203,17 @@ def notification(kind: str, row: Mapping[str, Any], at: str, time: TimeText, ref
         "at": at,
     }
     return kind, canonical(entry), None
+
+
+def _naming(told: Told) -> dict[str, Any]:
+    """How a notification's entry names the notice it told of (the same in a deliveries
+    entry: each notification there is named as its own entry names it)."""
+    return {
+        "notice": told.notice,
+        "notice_party": told.party,
+        "notice_version": told.version,
+        "notice_commitment": told.commitment,
+    }
 
 
 def deliveries(
@@ -227,10 +235,7 @@ def deliveries(
             {
                 "notification": row["id"],
                 "kind": row["kind"],
-                "notice": told.notice,
-                "notice_party": told.party,
-                "notice_version": told.version,
-                "notice_commitment": told.commitment,
+                **_naming(told),
                 "conflict": row["conflict_id"],
                 "created_at": time(row["created_at_s"]),
                 "delivered_at": time(row["delivered_at_s"]),

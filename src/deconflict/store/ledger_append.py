@@ -139,9 +139,9 @@ def restore(tx: Tx, to: Mark | None) -> None:
     del end.private[to.private :]
 
 
-# The columns of an entry row, in the order :func:`_row` builds them.
-_ENTRY_COLUMNS = (
-    "idx",
+# The columns every entry row has, shared or private, in the order :func:`_row` and
+# :func:`_private_row` build them after the first (the index; the party).
+_ENTRY_BODY_COLUMNS = (
     "type",
     "subject",
     "body",
@@ -152,6 +152,7 @@ _ENTRY_COLUMNS = (
     "content",
     "leaf",
 )
+_ENTRY_COLUMNS = ("idx", *_ENTRY_BODY_COLUMNS)
 
 
 def build_pending(tx: Tx) -> None:
@@ -312,18 +313,7 @@ def _build_pending(tx: Tx, end: End) -> None:
 
 
 # The columns of a private entry row, in the order :func:`_private_row` builds them.
-_PRIVATE_COLUMNS = (
-    "party",
-    "type",
-    "subject",
-    "body",
-    "at_s",
-    "version",
-    "commitment",
-    "salt",
-    "content",
-    "leaf",
-)
+_PRIVATE_COLUMNS = ("party", *_ENTRY_BODY_COLUMNS)
 
 
 def _private_row(

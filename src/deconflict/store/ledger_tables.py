@@ -25,6 +25,8 @@ index on its key); on PostgreSQL ``BIGINT``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from deconflict.store.schema import Id, Time, metadata
@@ -51,19 +53,28 @@ SUBJECT_INDEXED = sa.text("type NOT IN ('notice.filed', 'notice.amended')")
 # BIGINT, and on SQLite INTEGER: the rowid itself (migration 0006).
 _Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+def _entry_columns(*, leaf_nullable: bool) -> list[sa.Column[Any]]:
+    """The columns of an entry, shared (``ledger_entries``, after its index) or private
+    (``ledger_private``, after its party): a private entry is a shared one kept apart."""
+    return [
+        sa.Column("type", sa.String(40), nullable=False),
+        sa.Column("subject", Id, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("at_s", Time, nullable=False),
+        sa.Column("version", sa.Integer),
+        sa.Column("commitment", sa.String(64)),
+        sa.Column("salt", sa.LargeBinary(32)),
+        sa.Column("content", sa.Text),
+        sa.Column("leaf", sa.LargeBinary(32), nullable=leaf_nullable),
+    ]
+
+
 ledger_entries = sa.Table(
     "ledger_entries",
     metadata,
     sa.Column("idx", _Key, primary_key=True, autoincrement=False),
-    sa.Column("type", sa.String(40), nullable=False),
-    sa.Column("subject", Id, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("at_s", Time, nullable=False),
-    sa.Column("version", sa.Integer),
-    sa.Column("commitment", sa.String(64)),
-    sa.Column("salt", sa.LargeBinary(32)),
-    sa.Column("content", sa.Text),
-    sa.Column("leaf", sa.LargeBinary(32)),  # null only where a log before 0006 lacked it
+    *_entry_columns(leaf_nullable=True),  # null only where a log before 0006 lacked it
     sa.Index(
         "ix_ledger_entries_subject",
         "subject",
@@ -134,15 +145,7 @@ ledger_private = sa.Table(
         primary_key=True,
     ),
     sa.Column("party", Id, nullable=False),
-    sa.Column("type", sa.String(40), nullable=False),
-    sa.Column("subject", Id, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("at_s", Time, nullable=False),
-    sa.Column("version", sa.Integer),
-    sa.Column("commitment", sa.String(64)),
-    sa.Column("salt", sa.LargeBinary(32)),
-    sa.Column("content", sa.Text),
-    sa.Column("leaf", sa.LargeBinary(32), nullable=False),
+    *_entry_columns(leaf_nullable=False),
     sa.Column("digest_idx", sa.BigInteger),
     sa.Index("ix_ledger_private_party_digest", "party", "digest_idx", "seq"),
     sa.Index("ix_ledger_private_subject", "subject", "seq"),

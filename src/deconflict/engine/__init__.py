@@ -17,6 +17,7 @@ from deconflict.engine.rule import (
     conflicts,
     conflicts_among,
     describe,
+    screen,
 )
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "conflicts_among",
     "describe",
     "nearest_altitude",
+    "screen",
     "smallest_time_shift",
 ]

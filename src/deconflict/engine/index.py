@@ -4,7 +4,11 @@ Two stages, as everywhere. The coarse stage is an R-tree (libspatialindex, throu
 5D boxes: the n-vector box of each footprint's bounding cap (x, y, z on the unit sphere, so the
 antimeridian and the poles need no special case), the altitude band and the time window. A query
 box is the query volume's box grown by the separation minima. Every candidate is then tested
-exactly by :func:`deconflict.engine.rule.conflicts`.
+exactly by the rule of :func:`deconflict.engine.rule.conflicts`, for all of a query's candidates
+at once: the tests that need no outline over the index's columns
+(:func:`deconflict.engine.rule.screen`, :mod:`deconflict.engine.columns`), then the exact
+horizontal stage for the pairs they leave, in one frame a query
+(:func:`deconflict.geo.separation.apart_many`).
 
 Pure: no I/O, no clock. The caller owns keys (strings) and parties; two volumes of the same party
 never conflict.
@@ -12,16 +16,18 @@ never conflict.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from rtree import index as rtree_index
 
-from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, conflicts_among
+from deconflict.engine.columns import Rows, Table
+from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, screen
 from deconflict.geo import Volume4D
+from deconflict.geo.footprint import Footprint
+from deconflict.geo.separation import apart_many
 from deconflict.geo.sphere import cap_box, metres_to_angle
 
 __all__ = ["Entry", "PairMinima", "VolumeIndex"]
@@ -29,7 +35,8 @@ __all__ = ["Entry", "PairMinima", "VolumeIndex"]
 #: Minima for a pair of parties, or None when the pair is not to be checked.
 PairMinima = Callable[[str, str], SeparationMinima | None]
 
-_Box = tuple[float, ...]
+Array = NDArray[np.float64]
+Slots = NDArray[np.intp]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,38 +48,11 @@ class Entry:
     volume: Volume4D
 
 
-def _box(volume: Volume4D, reach: SeparationMinima = ZERO_MINIMA) -> _Box:
-    """The 5D box (interleaved mins then maxs) of a volume grown by ``reach``."""
-    fp = volume.footprint
-    grow = metres_to_angle(reach.horizontal_m) + 1e-9 if reach.horizontal_m else 1e-9
-    low, high = cap_box(fp.centre, fp.cap_rad + grow)
-    band, window = volume.altitude, volume.window
-    return (
-        float(low[0]),
-        float(low[1]),
-        float(low[2]),
-        band.lower_m - reach.vertical_m,
-        window.start_s - reach.time_s,
-        float(high[0]),
-        float(high[1]),
-        float(high[2]),
-        band.upper_m + reach.vertical_m,
-        window.end_s + reach.time_s,
-    )
-
-
-def _boxes(volumes: Sequence[Volume4D]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The boxes of many volumes at once (as :func:`_box` with no reach): mins and maxs, n x 5."""
-    count = len(volumes)
-    centres = np.stack([v.footprint.centre for v in volumes])
-    caps = np.fromiter((v.footprint.cap_rad + 1e-9 for v in volumes), np.float64, count)
-    alpha = np.arccos(np.clip(centres, -1.0, 1.0))
-    high = np.cos(np.maximum(alpha - caps[:, None], 0.0))
-    low = np.cos(np.minimum(alpha + caps[:, None], math.pi))
-    bands = np.array([(v.altitude.lower_m, v.altitude.upper_m) for v in volumes])
-    windows = np.array([(v.window.start_s, v.window.end_s) for v in volumes])
-    mins = np.column_stack((low, bands[:, 0], windows[:, 0]))
-    maxs = np.column_stack((high, bands[:, 1], windows[:, 1]))
+def _boxes(rows: Rows, reach: SeparationMinima = ZERO_MINIMA) -> tuple[Array, Array]:
+    """The 5D boxes of some rows grown by ``reach``: mins and maxs, n x 5."""
+    low, high = cap_box(rows.centre, rows.cap_rad + metres_to_angle(reach.horizontal_m) + 1e-9)
+    mins = np.column_stack((low, rows.lower_m - reach.vertical_m, rows.start_s - reach.time_s))
+    maxs = np.column_stack((high, rows.upper_m + reach.vertical_m, rows.end_s + reach.time_s))
     return mins, maxs
 
 
@@ -94,27 +74,32 @@ class VolumeIndex:
     """Volumes by key, with "what conflicts with this volume" and "all conflicting pairs"."""
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        self._by_slot: dict[int, Entry] = {}
+        self._table = Table()
+        self._by_slot: list[Entry | None] = []
         self._slots: dict[str, int] = {}
-        self._next_slot = 0
-        admitted = [(self._admit(entry), entry) for entry in entries]
-        if admitted:
+        listed = list(entries)
+        if listed:
             # Bulk loading (sort-tile-recursive in libspatialindex) from arrays of boxes computed
             # at once is far faster, and lighter, than inserting one by one.
-            slots = np.fromiter((slot for slot, _ in admitted), np.int64, len(admitted))
-            mins, maxs = _boxes([entry.volume for _, entry in admitted])
+            slots = self._admit(listed)
+            mins, maxs = _boxes(self._table.rows(slots))
             self._tree = rtree_index.Index((slots, mins, maxs), properties=_properties())
         else:
             self._tree = rtree_index.Index(properties=_properties())
 
-    def _admit(self, entry: Entry) -> int:
-        if entry.key in self._slots:
-            raise KeyError(f"key {entry.key!r} is already indexed")
-        slot = self._next_slot
-        self._next_slot += 1
-        self._slots[entry.key] = slot
-        self._by_slot[slot] = entry
-        return slot
+    def _admit(self, entries: list[Entry]) -> Slots:
+        for entry in entries:
+            if entry.key in self._slots:
+                raise KeyError(f"key {entry.key!r} is already indexed")
+        if len({entry.key for entry in entries}) < len(entries):
+            raise KeyError("a key is given twice")
+        slots = self._table.put([e.volume for e in entries], [e.party for e in entries])
+        by_slot = self._by_slot
+        by_slot.extend([None] * (int(slots.max()) + 1 - len(by_slot)))
+        for slot, entry in zip(slots.tolist(), entries, strict=True):
+            self._slots[entry.key] = slot
+            by_slot[slot] = entry
+        return slots
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -123,7 +108,7 @@ class VolumeIndex:
         return key in self._slots
 
     def __iter__(self) -> Iterator[Entry]:
-        return iter(self._by_slot.values())
+        return (entry for entry in self._by_slot if entry is not None)
 
     def get(self, key: str) -> Entry | None:
         slot = self._slots.get(key)
@@ -133,22 +118,36 @@ class VolumeIndex:
         """Index a volume under ``key``; a key already present is replaced."""
         if key in self._slots:
             self.remove(key)
-        slot = self._admit(Entry(key, party, volume))
-        self._tree.insert(slot, _box(volume))
+        slots = self._admit([Entry(key, party, volume)])
+        mins, maxs = _boxes(self._table.rows(slots))
+        self._tree.insert(int(slots[0]), (*mins[0].tolist(), *maxs[0].tolist()))
 
     def remove(self, key: str) -> bool:
         """Drop ``key``; False when it was not indexed."""
         slot = self._slots.pop(key, None)
         if slot is None:
             return False
-        entry = self._by_slot.pop(slot)
-        self._tree.delete(slot, _box(entry.volume))
+        mins, maxs = _boxes(self._table.rows(np.array([slot], dtype=np.intp)))
+        self._tree.delete(slot, (*mins[0].tolist(), *maxs[0].tolist()))
+        self._by_slot[slot] = None
+        self._table.free(slot)
         return True
+
+    def _hits(self, rows: Rows, reach: SeparationMinima) -> tuple[Slots, Slots]:
+        """The slots whose boxes meet the boxes of ``rows`` grown by ``reach``, and how many
+        each row has (in row order), from one bulk call of the tree."""
+        # rtree leaves intersection_v unannotated; it returns two int64 arrays.
+        ids, counts = self._tree.intersection_v(*_boxes(rows, reach))  # type: ignore[no-untyped-call]
+        return ids.astype(np.intp, copy=False), counts.astype(np.intp, copy=False)
 
     def candidates(self, volume: Volume4D, reach: SeparationMinima = ZERO_MINIMA) -> list[Entry]:
         """Entries whose boxes meet the query box: a superset of the conflicts."""
+        slots, _ = self._hits(Rows.of([volume], [0]), reach)
+        return self._entries(slots)
+
+    def _entries(self, slots: Slots) -> list[Entry]:
         by_slot = self._by_slot
-        return [by_slot[slot] for slot in self._tree.intersection(_box(volume, reach))]
+        return [by_slot[slot] for slot in slots.tolist()]
 
     def conflicts_with(
         self,
@@ -162,21 +161,20 @@ class VolumeIndex:
         With ``pair_minima``, each pair is judged by the minima it returns for (party, other
         party), and ``minima`` must be at least as wide as any of them (it bounds the search).
         """
-        kept: list[Entry] = []
-        rules: list[SeparationMinima] = []
-        for entry in self.candidates(volume, minima):
-            if party is not None and entry.party == party:
-                continue
-            rule = minima
-            if pair_minima is not None and party is not None:
-                chosen = pair_minima(party, entry.party)
-                if chosen is None:
-                    continue
-                rule = chosen
-            kept.append(entry)
-            rules.append(rule)
-        verdicts = conflicts_among(volume, [e.volume for e in kept], rules)
-        return [entry for entry, hit in zip(kept, verdicts, strict=True) if hit]
+        query = Rows.of([volume], [self._table.code(party)])
+        slots, _ = self._hits(query, minima)
+        if not slots.size:
+            return []
+        hit = self._judge(
+            query,
+            np.zeros(len(slots), dtype=np.intp),
+            slots,
+            minima,
+            pair_minima if party is not None else None,
+            lambda _: party or "",
+            lambda _: volume.footprint,
+        )
+        return self._entries(slots[hit])
 
     def all_pairs(
         self, minima: SeparationMinima = ZERO_MINIMA, pair_minima: PairMinima | None = None
@@ -184,8 +182,92 @@ class VolumeIndex:
         """Every conflicting pair of entries of different parties, each pair once."""
         pairs = []
         slots = self._slots
-        for slot, entry in self._by_slot.items():
+        for entry in self:
+            slot = slots[entry.key]
             for other in self.conflicts_with(entry.volume, entry.party, minima, pair_minima):
                 if slots[other.key] > slot:
                     pairs.append((entry, other))
         return pairs
+
+    def _volume(self, slot: int) -> Volume4D:
+        entry = self._by_slot[slot]
+        assert entry is not None  # a live slot, from the tree
+        return entry.volume
+
+    def _judge(
+        self,
+        firsts: Rows,
+        groups: Slots,
+        seconds: Slots,
+        minima: SeparationMinima,
+        pair_minima: PairMinima | None,
+        party_of: Callable[[int], str],
+        footprint_of: Callable[[int], Footprint],
+    ) -> NDArray[np.bool_]:
+        """Which pairs (first, second) conflict: ``firsts`` one row a pair (or one row for all,
+        a query), ``seconds`` the indexed slots. The exact horizontal stage runs once a group
+        (``groups``: one a query, one a first volume in a sweep), in that group's frame;
+        ``party_of`` names a first party's code, ``footprint_of`` gives a group's footprint."""
+        rows = self._table.rows(seconds)
+        keep, horizontal, vertical, time = self._rules(
+            firsts.party, rows.party, minima, pair_minima, party_of
+        )
+        close, unsure = screen(firsts, rows, horizontal, vertical, time)
+        hit = close & keep
+        pending = np.flatnonzero(unsure & keep)
+        if pending.size:
+            hit[pending] = ~self._apart(
+                groups[pending], seconds[pending], horizontal[pending], footprint_of
+            )
+        return hit
+
+    def _rules(
+        self,
+        first_parties: NDArray[np.int32],
+        second_parties: NDArray[np.int32],
+        minima: SeparationMinima,
+        pair_minima: PairMinima | None,
+        party_of: Callable[[int], str],
+    ) -> tuple[NDArray[np.bool_], Array, Array, Array]:
+        """Which pairs are of different parties and to be checked, and the minima of each:
+        ``minima``, or what ``pair_minima`` returns (asked once for each pair of parties)."""
+        count = len(second_parties)
+        keep = np.broadcast_to(first_parties != second_parties, (count,)).copy()
+        horizontal = np.full(count, minima.horizontal_m)
+        vertical = np.full(count, minima.vertical_m)
+        time = np.full(count, minima.time_s)
+        if pair_minima is None:
+            return keep, horizontal, vertical, time
+        width = int(max(first_parties.max(), second_parties.max())) + 2
+        together = (first_parties.astype(np.int64) + 1) * width + second_parties
+        kinds, which = np.unique(np.broadcast_to(together, (count,)), return_inverse=True)
+        for kind, value in enumerate(kinds.tolist()):
+            first, second = divmod(value, width)
+            if first - 1 == second:
+                continue  # one party: never a conflict
+            rule = pair_minima(party_of(first - 1), self._table.name(second))
+            where = which == kind
+            if rule is None:
+                keep[where] = False
+            else:
+                horizontal[where] = rule.horizontal_m
+                vertical[where] = rule.vertical_m
+                time[where] = rule.time_s
+        return keep, horizontal, vertical, time
+
+    def _apart(
+        self,
+        groups: Slots,
+        seconds: Slots,
+        thresholds_m: Array,
+        footprint_of: Callable[[int], Footprint],
+    ) -> NDArray[np.bool_]:
+        """The exact horizontal stage for pairs the screen left: whether each is separated by
+        its threshold, a group's pairs in one call of :func:`apart_many`."""
+        out = np.zeros(len(seconds), dtype=np.bool_)
+        order = np.argsort(groups, kind="stable")
+        starts = np.flatnonzero(np.diff(groups[order])) + 1
+        for part in np.split(order, starts):
+            others = [self._volume(slot).footprint for slot in seconds[part].tolist()]
+            out[part] = apart_many(footprint_of(int(groups[part[0]])), others, thresholds_m[part])
+        return out

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
+from deconflict.engine.columns import Rows
 from deconflict.errors import InvalidInput
 from deconflict.geo import Volume4D, separated_by
-from deconflict.geo.separation import clearance_m, separated_by_many
+from deconflict.geo.separation import apart_many, clearance_m, within_many
 from deconflict.geo.sphere import MIN_CURVATURE_M
 from deconflict.ranges import MAX_HORIZONTAL_M, MAX_TIME_SEPARATION_S, MAX_VERTICAL_M
 
@@ -29,7 +31,10 @@ __all__ = [
     "conflicts",
     "conflicts_among",
     "describe",
+    "screen",
 ]
+
+Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,29 +106,56 @@ def conflicts(a: Volume4D, b: Volume4D, minima: SeparationMinima = ZERO_MINIMA) 
     return not separated_by(a.footprint, b.footprint, minima.horizontal_m)
 
 
+def screen(
+    a: Rows,
+    b: Rows,
+    horizontal_m: Array | float,
+    vertical_m: Array | float,
+    time_s: Array | float,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The tests of :func:`conflicts` that need no outline, over many pairs at once: ``a`` and
+    ``b`` row by row (or one of them a single row), each pair under its own minima. Which pairs
+    surely conflict, and which are left to the exact horizontal stage
+    (:func:`deconflict.geo.separation.apart_many`); the others do not conflict.
+
+    The same comparisons as :func:`conflicts` makes, in the same order of proof: the time and
+    altitude gaps exactly (a maximum, a minimum and a difference round the same in numpy as in
+    Python), then the bounding caps and the first vertices, whose bounds keep a margin far wider
+    than the last bits in which numpy's ``arccos`` may differ from ``math.acos``.
+    """
+    near = np.maximum(a.start_s, b.start_s) - np.minimum(a.end_s, b.end_s) < time_s
+    near &= np.maximum(a.lower_m, b.lower_m) - np.minimum(a.upper_m, b.upper_m) < vertical_m
+    dot = np.einsum("...i,...i->...", a.centre, b.centre)
+    angle = np.arccos(np.clip(dot, -1.0, 1.0))
+    near &= (angle - a.cap_rad - b.cap_rad) * MIN_CURVATURE_M < horizontal_m
+    close = near & within_many(a.first, b.first, a.radius_m + b.radius_m, horizontal_m)
+    return close, near & ~close
+
+
 def conflicts_among(
-    query: Volume4D, others: Sequence[Volume4D], minima: Sequence[SeparationMinima]
+    query: Volume4D,
+    others: Sequence[Volume4D],
+    minima: SeparationMinima = ZERO_MINIMA,
+    rows: Rows | None = None,
 ) -> list[bool]:
-    """:func:`conflicts` of ``query`` with each of ``others`` under its own minima, with the
-    horizontal test done for all of them at once (see ``separated_by_many``)."""
-    out = [False] * len(others)
-    pending: list[int] = []
-    for i, (other, rule) in enumerate(zip(others, minima, strict=True)):
-        if query.window.gap_s(other.window) >= rule.time_s:
-            continue
-        if query.altitude.gap_m(other.altitude) >= rule.vertical_m:
-            continue
-        if _caps_apart(query, other, rule.horizontal_m):
-            continue
-        pending.append(i)
-    separated = separated_by_many(
-        query.footprint,
-        [others[i].footprint for i in pending],
-        [minima[i].horizontal_m for i in pending],
+    """:func:`conflicts` of ``query`` with each of ``others``, judged at once: :func:`screen`,
+    then the exact horizontal stage for the pairs it leaves, in one frame centred on ``query``.
+    ``rows``: the others' rows, when the caller holds them (else they are gathered here)."""
+    if not others:
+        return []
+    theirs = rows if rows is not None else Rows.of(others, [0] * len(others))
+    close, unsure = screen(
+        Rows.of([query], [0]), theirs, minima.horizontal_m, minima.vertical_m, minima.time_s
     )
-    for i, apart in zip(pending, separated, strict=True):
-        out[i] = not apart
-    return out
+    pending = np.flatnonzero(unsure)
+    if pending.size:
+        apart = apart_many(
+            query.footprint,
+            [others[i].footprint for i in pending.tolist()],
+            np.full(pending.size, minima.horizontal_m),
+        )
+        close[pending] = np.logical_not(apart)
+    return list(close.tolist())
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,14 @@ from deconflict.geo.sphere import MAX_CURVATURE_M, Frame
 
 __all__ = [
     "MAX_EDGE_PAIRS",
+    "apart_many",
     "clearance_m",
     "core_distance_m",
     "exact_within_budget",
     "separated_by",
     "separated_by_many",
     "separation_m",
+    "within_many",
 ]
 
 Array = NDArray[np.float64]
@@ -128,12 +130,18 @@ def separated_by_many(
     a: Footprint, others: Sequence[Footprint], thresholds_m: Sequence[float]
 ) -> list[bool]:
     """:func:`separated_by` for ``a`` against each of ``others`` (with its own threshold). A
-    pair surely closer than its threshold (see :func:`_within`; in dense traffic, most of them)
-    is decided at once; the rest in one frame centred on ``a`` (:func:`_apart_many`)."""
+    pair surely closer than its threshold (see :func:`within_many`; in dense traffic, most of
+    them) is decided at once; the rest in one frame centred on ``a`` (:func:`apart_many`)."""
+    thresholds = np.asarray(thresholds_m, dtype=np.float64)
+    if not others:
+        return []
+    firsts = np.stack([o.core_vectors[0] for o in others])
+    radii = np.fromiter((o.radius_m for o in others), np.float64, len(others))
+    close = within_many(a.core_vectors[0], firsts, a.radius_m + radii, thresholds)
     out = [False] * len(others)
-    left = [i for i, other in enumerate(others) if not _within(a, other, thresholds_m[i])]
+    left = np.flatnonzero(~close).tolist()
     if left:
-        apart = _apart_many(a, [others[i] for i in left], [thresholds_m[i] for i in left])
+        apart = apart_many(a, [others[i] for i in left], thresholds[left])
         for i, verdict in zip(left, apart, strict=True):
             out[i] = verdict
     return out
@@ -148,9 +156,18 @@ def _within(a: Footprint, b: Footprint, threshold_m: float) -> bool:
     return reach_m < a.radius_m + b.radius_m + threshold_m
 
 
-def _apart_many(
-    a: Footprint, others: Sequence[Footprint], thresholds_m: Sequence[float]
-) -> list[bool]:
+def within_many(
+    first_a: Array, first_b: Array, radii_m: Array, thresholds_m: Array | float
+) -> NDArray[np.bool_]:
+    """:func:`_within` over many pairs at once, from each pair's first core n-vectors (n x 3, or
+    one of them 3), the sum of their radii and their thresholds. The bound has a metre's margin,
+    so that the last bits of ``arccos`` (numpy's against ``math``'s) cannot decide a pair."""
+    dot = np.einsum("...i,...i->...", first_a, first_b)
+    reach_m = np.arccos(np.clip(dot, -1.0, 1.0)) * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M
+    return np.asarray(reach_m < radii_m + thresholds_m)
+
+
+def apart_many(a: Footprint, others: Sequence[Footprint], thresholds_m: Array) -> list[bool]:
     """:func:`separated_by` for ``a`` against each of ``others``, in one frame centred on ``a``
     and with shapely's vectorised predicates; pairs within the error margin are decided one by
     one on the ellipsoid, as :func:`separated_by` does."""

@@ -68,15 +68,17 @@ def to_lonlat(vectors: Array) -> tuple[Array, Array]:
     return np.degrees(np.arctan2(y, x)), np.degrees(np.arctan2(z, np.hypot(x, y)))
 
 
-def cap_box(centre: Array, radius_rad: float) -> tuple[Array, Array]:
-    """The axis-aligned box (in n-vector space) that holds a spherical cap.
+def cap_box(centre: Array, radius_rad: Array | float) -> tuple[Array, Array]:
+    """The axis-aligned box (in n-vector space) that holds a spherical cap: of one centre (3) and
+    radius, or of many (n x 3, and n radii).
 
     For each axis k the cap's coordinate ranges over cos(alpha_k +- radius), where alpha_k is the
     angle between the centre and the axis; clamped at 0 and pi where the cap holds the axis point.
     """
     alpha = np.arccos(np.clip(centre, -1.0, 1.0))
-    high = np.cos(np.maximum(alpha - radius_rad, 0.0))
-    low = np.cos(np.minimum(alpha + radius_rad, math.pi))
+    radius = np.asarray(radius_rad, dtype=np.float64)[..., None]
+    high = np.cos(np.maximum(alpha - radius, 0.0))
+    low = np.cos(np.minimum(alpha + radius, math.pi))
     return low, high
 
 

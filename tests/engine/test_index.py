@@ -136,3 +136,21 @@ def test_bulk_built_entries_can_be_removed(entries):
     assert len(index) == 0
     for entry in entries:
         assert index.candidates(entry.volume) == []
+
+
+def test_a_reused_slot_keeps_no_trace_of_its_former_volume():
+    """Removed volumes give their slots to the next ones inserted: a query where a removed
+    volume was finds nothing, and one where its successor is finds it once."""
+    first = [
+        Entry(f"a{i}", "RU", volume(f"a{i}", Circle((39.0 + i, 36.0), 1_000))) for i in range(3)
+    ]
+    index = VolumeIndex(first)
+    for entry in first:
+        assert index.remove(entry.key)
+    for i in range(3):
+        index.insert(f"b{i}", "RU", volume(f"b{i}", Circle((45.0 + i, 36.0), 1_000)))
+    for i in range(3):
+        assert index.conflicts_with(volume("p", Circle((39.0 + i, 36.0), 1_000)), "US") == []
+        found = index.conflicts_with(volume("p", Circle((45.0 + i, 36.0), 1_000)), "US")
+        assert [e.key for e in found] == [f"b{i}"]
+    assert sorted(e.key for e in index) == ["b0", "b1", "b2"]

@@ -1,98 +1,112 @@
-"""The indexed volumes' numbers as columns, one array a field, so that the conflict rule's cheap
-tests run over all of a query's candidates (or all candidate pairs of a sweep) in a few numpy
-operations instead of a Python loop a pair.
+"""The indexed volumes' numbers as columns, so that the conflict rule's cheap tests run over all
+of a query's candidates (or all candidate pairs of a sweep) in a few numpy operations instead of
+a Python loop a pair.
 
 A :class:`Rows` holds, for some volumes, what :func:`deconflict.engine.rule.conflicts` reads
-before the exact horizontal stage: the time window, the altitude band, the footprint's centre
-and bounding cap, its radius and its core's first n-vector, and the owning party as a small
-integer code. A :class:`Table` holds the same by slot (the index's number for a key), grows by
-doubling, and reuses the slots of removed volumes, so a hub that indexes and drops volumes for
-months holds as many rows as it has live volumes, not as many as it ever had.
+before the exact horizontal stage: the time window, the altitude band, the footprint's bounding
+cap and radius, its centre and its core's first n-vector (twelve numbers, one row of a matrix),
+and the owning party as a small integer code. One matrix rather than a dozen arrays: gathering a
+query's candidates is then one indexing operation, which for the handful a query has costs more
+than the tests themselves. A single row (a query's) is a vector, whose fields are numbers.
 
-The footprints themselves stay in the volumes: the exact stage needs their outlines.
+A :class:`Table` holds rows by slot (the index's number for a key), grows by doubling, and reuses
+the slots of removed volumes, so a hub that indexes and drops volumes for months holds as many
+rows as it has live volumes, not as many as it ever had. Beside each row it keeps the box the
+tree stored for the slot: the tree deletes an entry only when given that box to the last bit,
+and a box computed again (by ``math`` for one volume, by numpy for a bulk) may differ in its
+last bits. The footprints themselves stay in the volumes: the exact stage needs their outlines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from deconflict.geo import Volume4D
 
-__all__ = ["Rows", "Table"]
+__all__ = ["NO_PARTY", "Rows", "Table"]
 
 Array = NDArray[np.float64]
 
 #: The code of a party the table has never seen (a query's, say): it equals no row's.
 NO_PARTY = -1
+#: Numbers a row holds: start, end, lower, upper, cap, radius, then centre (3) and first (3).
+WIDTH = 12
+#: Numbers a box holds: five mins, then five maxs.
+BOX = 10
+
+
+def _numbers(volume: Volume4D) -> tuple[float, ...]:
+    footprint, window, band = volume.footprint, volume.window, volume.altitude
+    return (
+        window.start_s,
+        window.end_s,
+        band.lower_m,
+        band.upper_m,
+        footprint.cap_rad,
+        footprint.radius_m,
+        *footprint.centre.tolist(),
+        *footprint.core_vectors[0].tolist(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Rows:
-    """Some volumes' numbers, one array a field (n, or n x 3 for the n-vectors)."""
+    """Some volumes' numbers (n x :data:`WIDTH`, or :data:`WIDTH` for one) and party codes."""
 
-    start_s: Array
-    end_s: Array
-    lower_m: Array
-    upper_m: Array
-    centre: Array
-    cap_rad: Array
-    radius_m: Array
-    first: Array
+    numbers: Array
     party: NDArray[np.int32]
 
     @classmethod
     def of(cls, volumes: Sequence[Volume4D], parties: Sequence[int]) -> Rows:
         """The rows of ``volumes``, owned by the parties coded ``parties``."""
-        count = len(volumes)
-        numbers = np.array(
-            [
-                (
-                    v.window.start_s,
-                    v.window.end_s,
-                    v.altitude.lower_m,
-                    v.altitude.upper_m,
-                    v.footprint.cap_rad,
-                    v.footprint.radius_m,
-                )
-                for v in volumes
-            ],
-            dtype=np.float64,
-        ).reshape(count, 6)
-        return cls(
-            start_s=numbers[:, 0],
-            end_s=numbers[:, 1],
-            lower_m=numbers[:, 2],
-            upper_m=numbers[:, 3],
-            centre=np.array([v.footprint.centre for v in volumes]).reshape(count, 3),
-            cap_rad=numbers[:, 4],
-            radius_m=numbers[:, 5],
-            first=np.array([v.footprint.core_vectors[0] for v in volumes]).reshape(count, 3),
-            party=np.asarray(parties, dtype=np.int32).reshape(count),
-        )
+        numbers = np.array([_numbers(v) for v in volumes], dtype=np.float64)
+        return cls(numbers.reshape(len(volumes), WIDTH), np.array(parties, dtype=np.int32))
 
-    def take(self, which: NDArray[np.intp]) -> Rows:
+    @classmethod
+    def one(cls, volume: Volume4D, party: int) -> Rows:
+        """The single row of ``volume``: fields that are numbers, which broadcast."""
+        return cls(np.array(_numbers(volume)), np.array(party, dtype=np.int32))
+
+    def take(self, which: NDArray[Any]) -> Rows:
         """The rows at ``which`` (indices or a mask)."""
-        return Rows(*(getattr(self, f.name)[which] for f in fields(self)))
+        return Rows(self.numbers[which], self.party[which])
 
+    @property
+    def start_s(self) -> Array:
+        return self.numbers[..., 0]
 
-def _empty(capacity: int) -> Rows:
-    one = np.zeros(capacity)
-    three = np.zeros((capacity, 3))
-    return Rows(
-        one,
-        one.copy(),
-        one.copy(),
-        one.copy(),
-        three,
-        one.copy(),
-        one.copy(),
-        three.copy(),
-        np.full(capacity, NO_PARTY, dtype=np.int32),
-    )
+    @property
+    def end_s(self) -> Array:
+        return self.numbers[..., 1]
+
+    @property
+    def lower_m(self) -> Array:
+        return self.numbers[..., 2]
+
+    @property
+    def upper_m(self) -> Array:
+        return self.numbers[..., 3]
+
+    @property
+    def cap_rad(self) -> Array:
+        return self.numbers[..., 4]
+
+    @property
+    def radius_m(self) -> Array:
+        return self.numbers[..., 5]
+
+    @property
+    def centre(self) -> Array:
+        return self.numbers[..., 6:9]
+
+    @property
+    def first(self) -> Array:
+        return self.numbers[..., 9:12]
 
 
 class Table:
@@ -100,7 +114,9 @@ class Table:
     the next new one."""
 
     def __init__(self) -> None:
-        self._rows = _empty(0)
+        self._numbers = np.zeros((0, WIDTH))
+        self._boxes = np.zeros((0, BOX))
+        self._party = np.zeros(0, dtype=np.int32)
         self._next = 0
         self._free: list[int] = []
         self._codes: dict[str, int] = {}
@@ -124,27 +140,50 @@ class Table:
         """Store ``volumes`` (of ``parties``) in free or new slots; the slots, in order."""
         count = len(volumes)
         reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
-        fresh = np.arange(self._next, self._next + count - len(reused), dtype=np.intp)
+        fresh = range(self._next, self._next + count - len(reused))
         self._next += len(fresh)
-        slots = np.concatenate((np.array(reused, dtype=np.intp), fresh))
+        slots = np.array([*reused, *fresh], dtype=np.intp)
         self._reserve(self._next)
-        rows = Rows.of(volumes, [self._code_for(p) for p in parties])
-        for f in fields(Rows):
-            getattr(self._rows, f.name)[slots] = getattr(rows, f.name)
+        self._numbers[slots] = [_numbers(v) for v in volumes]
+        self._party[slots] = [self._code_for(p) for p in parties]
         return slots
+
+    def put_one(self, volume: Volume4D, party: str, box: tuple[float, ...]) -> int:
+        """:meth:`put` for one volume, with its box, without the arrays a bulk needs (a third
+        of the time)."""
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot, self._next = self._next, self._next + 1
+            self._reserve(self._next)
+        self._numbers[slot] = _numbers(volume)
+        self._party[slot] = self._code_for(party)
+        self._boxes[slot] = box
+        return slot
+
+    def set_boxes(self, slots: NDArray[np.intp], mins: Array, maxs: Array) -> None:
+        """Keep the boxes (n x 5 mins, n x 5 maxs) the tree stores for ``slots``."""
+        self._boxes[slots, :5] = mins
+        self._boxes[slots, 5:] = maxs
+
+    def box(self, slot: int) -> tuple[float, ...]:
+        """The box kept for ``slot``, interleaved (mins, then maxs), as the tree takes it."""
+        return tuple(self._boxes[slot].tolist())
 
     def free(self, slot: int) -> None:
         """Give ``slot`` back (its row is stale until the slot is put again)."""
         self._free.append(slot)
 
     def rows(self, slots: NDArray[np.intp]) -> Rows:
-        return self._rows.take(slots)
+        return Rows(self._numbers[slots], self._party[slots])
 
     def _reserve(self, size: int) -> None:
-        capacity = len(self._rows.start_s)
+        capacity = len(self._party)
         if size <= capacity:
             return
-        grown = _empty(max(size, 2 * capacity, 64))
-        for f in fields(Rows):
-            getattr(grown, f.name)[:capacity] = getattr(self._rows, f.name)
-        self._rows = grown
+        capacity = max(size, 2 * capacity, 64)
+        numbers, boxes = np.zeros((capacity, WIDTH)), np.zeros((capacity, BOX))
+        party = np.full(capacity, NO_PARTY, np.int32)
+        used = len(self._party)
+        numbers[:used], boxes[:used], party[:used] = self._numbers, self._boxes, self._party
+        self._numbers, self._boxes, self._party = numbers, boxes, party

@@ -145,7 +145,7 @@ def conflicts_among(
         return []
     theirs = rows if rows is not None else Rows.of(others, [0] * len(others))
     close, unsure = screen(
-        Rows.of([query], [0]), theirs, minima.horizontal_m, minima.vertical_m, minima.time_s
+        Rows.one(query, 0), theirs, minima.horizontal_m, minima.vertical_m, minima.time_s
     )
     pending = np.flatnonzero(unsure)
     if pending.size:

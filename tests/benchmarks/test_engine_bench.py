@@ -47,7 +47,6 @@ def test_engine_and_brute_agree(bench: tuple[int, str, dict[str, object]]) -> No
         assert per_kind["brute"]["mismatches"] == 0
         conflicts += per_kind["engine"]["mean_conflicts"]
     assert conflicts > 0, "the smoke data should make some conflicts, or the comparison is empty"
-    assert result["all_pairs"]["complete"] is True
     assert result["all_pairs"]["identical_to_brute"] is True
     assert result["all_pairs"]["pairs_found"] > 0
 

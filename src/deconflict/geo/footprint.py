@@ -379,7 +379,9 @@ class Polygon(Footprint):
         self.ring = positions
         lons, lats = _densify(positions, closed=True)
         self._finish(0.0, lons, lats, limits)
-        planar = self.planar(Frame(self.centre))
+        # Checked in a frame of its own, which no other computation shares: the geometry is
+        # not kept (as :meth:`planar` would), since no one could reuse it.
+        planar = self.core_geometry(Frame(self.centre).project(self.core_vectors))
         if planar.convex_hull.area < 1.0:
             raise InvalidGeometry("polygon ring is degenerate: its vertices enclose no area")
         if not known_simple and not planar.is_valid:

@@ -1,6 +1,7 @@
 """The rule judged over arrays (the index's screen, then the exact stage a query at once, or a
-sweep's pairs) agrees with the rule judged pair by pair, :func:`conflicts`: on random volumes
-and where a pair sits at the margin of a minimum, in each dimension."""
+sweep's pairs, or ``conflicts_among`` for volumes held elsewhere) agrees with the rule judged pair
+by pair, :func:`conflicts`: on random volumes and where a pair sits at the margin of a minimum,
+in each dimension."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.strategies import SITES, square
 
-from deconflict.engine import Entry, SeparationMinima, VolumeIndex, conflicts
+from deconflict.engine import Entry, SeparationMinima, VolumeIndex, conflicts, conflicts_among
 from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon, Volume4D
 
 MINIMA = SeparationMinima(horizontal_m=1_852.0, vertical_m=304.8, time_s=300.0)
@@ -32,6 +33,11 @@ def swept(query: Volume4D, others: list[Volume4D], minima: SeparationMinima) -> 
     entries = [Entry("q", "A", query), *(Entry(f"o{i}", "B", v) for i, v in enumerate(others))]
     found = {b.key if a.key == "q" else a.key for a, b in VolumeIndex(entries).all_pairs(minima)}
     return [f"o{i}" in found for i in range(len(others))]
+
+
+def among(query: Volume4D, others: list[Volume4D], minima: SeparationMinima) -> list[bool]:
+    """The verdicts of :func:`conflicts_among`, which judges volumes held outside an index."""
+    return conflicts_among(query, others, minima)
 
 
 def alone(query: Volume4D, others: list[Volume4D], minima: SeparationMinima) -> list[bool]:
@@ -64,6 +70,7 @@ def test_circles_at_the_horizontal_margin(site, minimum_m):
     expected = alone(query, others, minima)
     assert together(query, others, minima) == expected
     assert swept(query, others, minima) == expected
+    assert among(query, others, minima) == expected
     assert any(expected)
     assert not all(expected)
 
@@ -92,6 +99,7 @@ def test_outlines_at_the_horizontal_margin(site):
     expected = alone(query, others, MINIMA)
     assert together(query, others, MINIMA) == expected
     assert swept(query, others, MINIMA) == expected
+    assert among(query, others, MINIMA) == expected
 
 
 @pytest.mark.parametrize("offset", [-1.0, -1e-6, 0.0, 1e-6, 1.0])
@@ -112,6 +120,8 @@ def test_time_and_altitude_at_their_margins(offset):
         expected = alone(query, others, minima)
         assert together(query, others, minima) == expected
         assert swept(query, others, minima) == expected
+        assert among(query, others, minima) == expected
+    assert among(query, others, minima) == expected
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -148,3 +158,4 @@ def test_random_circles_near_every_margin(site, draws):
     expected = alone(query, others, MINIMA)
     assert together(query, others, MINIMA) == expected
     assert swept(query, others, MINIMA) == expected
+    assert among(query, others, MINIMA) == expected

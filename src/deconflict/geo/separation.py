@@ -41,6 +41,8 @@ __all__ = [
 Array = NDArray[np.float64]
 
 _ABSOLUTE_MARGIN_M = 1.0
+#: The kinds of footprint, in the order :func:`_planar_cores` builds their cores.
+_KINDS = ("circle", "corridor", "polygon")
 _SAMPLES = 9
 _MAX_ROUNDS = 24
 _BRACKET_M = 1e-4
@@ -100,29 +102,27 @@ def separated_by(a: Footprint, b: Footprint, threshold_m: float) -> bool:
 
 def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.object_]:
     """The cores of many footprints in one frame, built with shapely's vectorised constructors."""
-    sizes = np.fromiter(
-        (len(f.core_lons) for f in footprints), dtype=np.intp, count=len(footprints)
-    )
+    count = len(footprints)
+    sizes = np.fromiter((len(f.core_lons) for f in footprints), dtype=np.intp, count=count)
     xy = frame.project(np.concatenate([f.core_vectors for f in footprints]))
-    owner = np.repeat(np.arange(len(footprints)), sizes)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    out = np.empty(len(footprints), dtype=object)
-    kinds = np.array([f.kind for f in footprints])
-    for kind in ("circle", "corridor", "polygon"):
-        chosen = np.flatnonzero(kinds == kind)
+    kinds = np.fromiter((_KINDS.index(f.kind) for f in footprints), dtype=np.intp, count=count)
+    row_kinds = np.repeat(kinds, sizes)
+    out = np.empty(count, dtype=object)
+    for code, kind in enumerate(_KINDS):
+        chosen = np.flatnonzero(kinds == code)
         if chosen.size == 0:
             continue
         if kind == "circle":
             out[chosen] = shapely.points(xy[starts[chosen]])
             continue
-        rows = np.flatnonzero(np.isin(owner, chosen))
+        rows = xy[row_kinds == code]
         # shapely numbers the parts 0..k-1 in order of appearance of their index.
-        part = np.searchsorted(chosen, owner[rows])
+        part = np.repeat(np.arange(chosen.size), sizes[chosen])
         if kind == "corridor":
-            out[chosen] = shapely.linestrings(xy[rows], indices=part)
+            out[chosen] = shapely.linestrings(rows, indices=part)
         else:
-            rings = shapely.linearrings(xy[rows], indices=part)
-            out[chosen] = shapely.polygons(rings)
+            out[chosen] = shapely.polygons(shapely.linearrings(rows, indices=part))
     return out
 
 

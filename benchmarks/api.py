@@ -484,16 +484,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="deconflict-bench-api-") as folder:
-        env = dict(os.environ)
-        env["DECONFLICT_STATE_DIR"] = str(Path(folder) / "state")
-        env["DECONFLICT_RATE_PER_S"] = "1e9"  # the benchmark measures the hub, not the limiter
-        env["DECONFLICT_RATE_BURST"] = "1e9"
+        base = dict(os.environ)
+        base["DECONFLICT_RATE_PER_S"] = "1e9"  # the benchmark measures the hub, not the limiter
+        base["DECONFLICT_RATE_BURST"] = "1e9"
         cases = 0
         for backend in args.backends.split(","):
             for traffic in args.traffic.split(","):
                 for workers in sorted({int(w) for w in args.workers.split(",")}):
                     for rate in [float(r) for r in args.rates.split(",")]:
                         cases += 1
+                        # A state folder a case, as a hub a database: its ledger key and the
+                        # record of what it signed (another database's would halt the hub).
+                        env = base | {"DECONFLICT_STATE_DIR": str(Path(folder) / f"state-{cases}")}
                         if backend == "sqlite":
                             db = str(Path(folder) / f"bench-{cases}.db")
                             rows.append(run_one(backend, db, env, traffic, args, workers, rate))

@@ -255,10 +255,15 @@ class HubLedger:
         run: a halt the store holds (a stale one, or one an operator dealt with by restoring a
         backup) is lifted, and returned for the caller to say. Broken, LedgerBroken explaining
         it, and the hub halted for every process on its store (another ``serve`` on the same
-        database included); not logged, since the caller says it."""
+        database included); not logged, since the caller says it. On a store that takes no
+        writes (read-only, a full disk) a stale halt stands, and nothing is returned: the hub
+        serves reads, every write is refused anyway, and a start that may write lifts it."""
         found = self._found(whole=True)
         if found is None:
-            return self._lift()
+            try:
+                return self._lift()
+            except WritesRefused:
+                return None
         reason = self._explain(found)
         with contextlib.suppress(WritesRefused):  # no process can append to it then either
             self._store.ledger_record_halt(reason, self._clock.now())

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -35,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-from deconflict.testing import free_port
+from deconflict.testing import ServeOutput, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -178,16 +177,14 @@ def _serving(installed: Installed, db: Path) -> Iterator[str]:
         process = subprocess.Popen(
             [installed.bin / "deconflict", "serve", "--db", db, "--host", "127.0.0.1",
              "--port", str(port)],
-            cwd=db.parent, env=_clean_env(venv), stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cwd=db.parent, env=_clean_env(venv), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
+        assert process.stdout is not None
+        copied = ServeOutput(process.stdout, output)  # it says when it is ready
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + READY_DEADLINE_S
-            while not _ready(url):
-                assert process.poll() is None, f"serve exited: {log.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, f"not ready: {log.read_text()[-3000:]}"
-                time.sleep(0.1)
+            copied.wait_ready(url, READY_DEADLINE_S)
             yield url
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -197,14 +194,7 @@ def _serving(installed: Installed, db: Path) -> Iterator[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)  # the group: no detector left behind
             process.wait(5)
-
-
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
-            return bool(answer.status == 200)
-    except OSError:
-        return False
+            copied.close()
 
 
 def _get(url: str) -> bytes:

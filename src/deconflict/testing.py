@@ -8,17 +8,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
-__all__ = ["free_port", "served"]
+__all__ = ["READY_LINE", "ServeOutput", "free_port", "served"]
 
 #: How long a server may take to become ready.
 READY_TIMEOUT_S = 30.0
@@ -32,21 +33,56 @@ def free_port() -> int:
         return port
 
 
-def _wait_ready(process: subprocess.Popen[bytes], log: IO[bytes], url: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"deconflict serve exited: {log.read().decode()[-2000:]}")
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/readyz", timeout=1.0) as answer,
-        ):
-            if answer.status == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"deconflict serve was not ready within {READY_TIMEOUT_S:g} s")
-        time.sleep(0.1)
+#: The line ``deconflict serve`` writes once it answers: /readyz says ready from then on.
+READY_LINE = b'"event": "serve.ready"'
+
+
+class ServeOutput:
+    """A serve's output (standard output and error, one pipe) copied line by line into ``log``
+    by a thread of its own, which tells when the ready line came or the output ended (the
+    process exited): waited for as the event it is, not looked for again and again."""
+
+    def __init__(self, pipe: IO[bytes], log: IO[bytes]) -> None:
+        self.log = log
+        self.ready = False
+        self._told = threading.Event()
+        self._thread = threading.Thread(target=self._copy, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _copy(self, pipe: IO[bytes]) -> None:
+        try:
+            for line in pipe:
+                self.log.write(line)
+                self.log.flush()
+                if READY_LINE in line and not self.ready:
+                    self.ready = True
+                    self._told.set()
+        finally:
+            pipe.close()  # the output ended: the process exited
+            self._told.set()
+
+    def text(self) -> str:
+        """What the serve wrote so far (its end, where a failure says why)."""
+        fd = self.log.fileno()
+        size = os.fstat(fd).st_size
+        return os.pread(fd, min(size, 2000), max(0, size - 2000)).decode(errors="replace")
+
+    def wait_ready(self, url: str, within_s: float = READY_TIMEOUT_S) -> None:
+        """Return once the serve said it is ready and ``/readyz`` answers 200 (a check, not a
+        wait); RuntimeError with its output if it exited or did not say so in time."""
+        self._told.wait(within_s)
+        if not self.ready:
+            came = "exited"
+            if not self._told.is_set():
+                came = f"was not ready within {within_s:g} s"
+            raise RuntimeError(f"deconflict serve {came}: {self.text()}")
+        with urllib.request.urlopen(f"{url}/readyz", timeout=READY_TIMEOUT_S) as answer:
+            if answer.status != 200:
+                raise RuntimeError(f"deconflict serve said it was ready, /readyz {answer.status}")
+
+    def close(self) -> None:
+        """After the process ended: the rest of its output copied."""
+        self._thread.join(READY_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -70,12 +106,14 @@ def served(
             command,
             env=dict(env) if env is not None else None,
             cwd=cwd,
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         ) as process,
     ):
+        assert process.stdout is not None  # a pipe, asked for above
+        copied = ServeOutput(process.stdout, log)
         try:
-            _wait_ready(process, log, url)
+            copied.wait_ready(url)
             yield url
         finally:
             process.terminate()
@@ -84,3 +122,4 @@ def served(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5.0)
+            copied.close()

@@ -10,6 +10,9 @@ share (stored Idempotency-Key responses, webhooks and their cursors) is in the d
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -47,6 +50,8 @@ from deconflict.runtime.webhooks import WebhookEvent
 from deconflict.runtime.webhooks.guard import Resolve
 
 __all__ = ["ApiSettings", "create_app"]
+
+log = logging.getLogger("deconflict.api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        # /readyz answers 200 from now on: said once, so a supervisor (or a test) waits for this
+        # line rather than asking again and again (the socket listens already: api.server.run)
+        log.info(json.dumps({"event": "serve.ready", "pid": os.getpid()}))
         restore = (
             on_exit_signals(asyncio.get_running_loop(), svc.close_streams)
             if settings.end_streams_on_signals

@@ -267,10 +267,14 @@ def server_config(app: Any, limits: HttpLimits, **options: Any) -> uvicorn.Confi
 def run(config: uvicorn.Config) -> None:
     """Serve ``config`` until stopped, as ``uvicorn.run`` does: in this process, or in
     ``config.workers`` processes under uvicorn's supervisor."""
+    # Listening before the app starts: a connection made while it starts waits in the backlog
+    # instead of being refused, so the app's "serve.ready" line (api.app) holds when it is said.
+    sock = config.bind_socket()
+    sock.listen(config.backlog)
     server = uvicorn.Server(config)
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[sock]).run()
         return
-    server.run()
+    server.run(sockets=[sock])
     if not server.started:
         sys.exit(3)  # uvicorn's STARTUP_FAILURE

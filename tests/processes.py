@@ -1,10 +1,13 @@
-"""Other processes seen from a test: the live processes of this machine, and waiting for a
-condition on them that no signal reports (a process gone, a leader named on ``/metrics``)."""
+"""Other processes seen from a test: the live processes of this machine, waiting for some to
+exit (by the kernel's word that they did), and waiting for a condition on them that no signal
+reports (a leader named on ``/metrics``, a row another process writes)."""
 
 from __future__ import annotations
 
+import os
+import select
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -25,6 +28,24 @@ def live_processes() -> dict[int, tuple[int, str]]:
             continue
         found[int(entry.name)] = (int(fields[1]), command)
     return found
+
+
+def gone(pids: Iterable[int], within_s: float) -> bool:
+    """Whether every process of ``pids`` (not this one's children alone) exited within
+    ``within_s``: each waited for on its pidfd, which the kernel makes readable when the
+    process ends; the event itself, not looks at /proc again and again."""
+    deadline = time.monotonic() + within_s
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:  # gone already
+            continue
+        try:
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return False
+        finally:
+            os.close(fd)
+    return True
 
 
 def until(check: Callable[[], bool], within_s: float) -> bool:

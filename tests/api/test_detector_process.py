@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.api.harness import circle, make_db
-from tests.processes import live_processes, until
+from tests.processes import gone, live_processes, until
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
@@ -113,4 +113,4 @@ def test_the_detector_process_does_not_outlive_its_server(hub: tuple[Path, str, 
         server = _server_pid(url)
         (detector,) = _detectors(server)
         os.kill(server, signal.SIGKILL)
-        assert until(lambda: detector not in live_processes(), 15.0)
+        assert gone([detector], 15.0)

@@ -26,7 +26,7 @@ import httpx
 import pytest
 from tests.api.harness import circle, make_db
 from tests.hub.scenario import T0, vol
-from tests.processes import live_processes, until
+from tests.processes import gone, live_processes, until
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
@@ -343,9 +343,7 @@ def test_a_killed_supervisor_takes_its_workers_and_detector_with_it(
     assert len(children) >= 3  # two workers and the detector process (and helpers)
     os.kill(server.pid, signal.SIGKILL)
     server.process.wait(DEADLINE_S)
-    assert _until(lambda: not (children & set(live_processes()))), [
-        live_processes().get(pid) for pid in children
-    ]
+    assert gone(children, DEADLINE_S), [live_processes().get(pid) for pid in children]
     port = int(server.url.rpartition(":")[2])
     again = serve("--workers", "2", port=port)
     assert again.metric("deconflict_detector_leading") == 0.0

@@ -75,6 +75,49 @@ def test_the_cheap_test_drops_a_far_footprint():
     assert not nearby.reaches(_FOOTPRINTS["star"], _beyond(_FOOTPRINTS["star"], 500_000.0))
 
 
+#: The circle the ``near`` tests list around: 10 km about the centre.
+_NEAR = f"{_CENTRE[0]},{_CENTRE[1]},10000"
+
+
+async def _file_around(http: Any, headers: Any, count: int, missing: Any) -> list[str]:
+    """``count`` notices of 1 km circles around ``_NEAR``'s edge, 40 degrees apart: notice
+    ``k`` misses it by 100 m when ``missing(k)`` (its cap reaches it: only the exact test drops
+    it), else meets it by 100 m; the ids of those that meet it, in filing order."""
+    meeting = []
+    for k in range(count):
+        miss = missing(k)
+        where = _east(10_000.0 + 1_000.0 + (100.0 if miss else -100.0), 40.0 * k)
+        notice_id = f"RU-{'X' if miss else 'M'}{k}"
+        body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
+        assert (await http.post("/v1/notices", json=body, headers=headers)).status_code == 201
+        if not miss:
+            meeting.append(notice_id)
+    return meeting
+
+
+def _counting_exact_tests(monkeypatch: Any) -> list[object]:
+    """A list that grows by the footprint of each exact test a ``near`` page runs."""
+    tested: list[object] = []
+
+    def counted(a: Any, b: Any) -> float:
+        tested.append(a)
+        return separation_m(a, b)
+
+    monkeypatch.setattr(nearby, "separation_m", counted)
+    return tested
+
+
+async def _pages(http: Any, headers: Any, url: str) -> list[list[str]]:
+    """The ids of each page from ``url`` on, following the next links to the last."""
+    pages = []
+    while url:
+        answer = await http.get(url, headers=headers)
+        assert answer.status_code == 200, answer.text
+        pages.append([n["id"] for n in answer.json()])
+        url = answer.links.get("next", {}).get("url")
+    return pages
+
+
 @pytest.mark.parametrize("job_points", [nearby.JOB_POINTS, 1])
 async def test_a_near_page_is_filled_past_notices_the_exact_test_drops(
     tmp_path, monkeypatch, job_points
@@ -86,33 +129,13 @@ async def test_a_near_page_is_filled_past_notices_the_exact_test_drops(
     monkeypatch.setattr(nearby, "JOB_POINTS", job_points)
     db = make_db(tmp_path)
     ru, us = token(db, "RU"), token(db, "US")
-    meeting = []
     async with client(db) as http:
-        for k in range(7):
-            missing = k % 3 != 0  # two of every three miss the circle
-            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
-            notice_id = f"RU-{'X' if missing else 'M'}{k}"
-            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
-            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
-            if not missing:
-                meeting.append(notice_id)
-        tested = []
-
-        def counted(a, b):
-            tested.append(a)
-            return separation_m(a, b)
-
-        monkeypatch.setattr(nearby, "separation_m", counted)
-        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
-        whole = await http.get("/v1/notices", params={"near": near}, headers=us)
+        meeting = await _file_around(http, ru, 7, lambda k: k % 3 != 0)  # two of three miss
+        tested = _counting_exact_tests(monkeypatch)
+        whole = await http.get("/v1/notices", params={"near": _NEAR}, headers=us)
         assert [n["id"] for n in whole.json()] == meeting == ["RU-M0", "RU-M3", "RU-M6"]
         assert len(tested) == 7
-        pages, url = [], f"/v1/notices?near={near}&limit=2"
-        while url:
-            answer = await http.get(url, headers=us)
-            assert answer.status_code == 200, answer.text
-            pages.append([n["id"] for n in answer.json()])
-            url = answer.links.get("next", {}).get("url")
+        pages = await _pages(http, us, f"/v1/notices?near={_NEAR}&limit=2")
     assert pages == [["RU-M0", "RU-M3"], ["RU-M6"]]
 
 
@@ -127,25 +150,10 @@ async def test_a_near_page_ends_short_when_its_exact_work_is_spent_and_links_whe
     monkeypatch.setattr(nearby, "PAGE_POINTS", 1)
     db = make_db(tmp_path)
     ru, us = token(db, "RU"), token(db, "US")
-    meeting = []
     async with client(db) as http:
-        for k in range(5):
-            missing = k % 2 == 1
-            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
-            notice_id = f"RU-{'X' if missing else 'M'}{k}"
-            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
-            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
-            if not missing:
-                meeting.append(notice_id)
-        tested: list[object] = []
-
-        def counted(a, b):
-            tested.append(a)
-            return separation_m(a, b)
-
-        monkeypatch.setattr(nearby, "separation_m", counted)
-        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
-        found, url, requests = [], f"/v1/notices?near={near}&limit=3", 0
+        meeting = await _file_around(http, ru, 5, lambda k: k % 2 == 1)
+        tested = _counting_exact_tests(monkeypatch)
+        found, url, requests = [], f"/v1/notices?near={_NEAR}&limit=3", 0
         while url:
             before = len(tested)
             answer = await http.get(url, headers=us)
@@ -169,12 +177,7 @@ async def test_a_near_page_whose_exact_work_is_spent_reads_no_batch_it_will_not_
     db = make_db(tmp_path)
     ru, us = token(db, "RU"), token(db, "US")
     async with client(db) as http:
-        for k in range(5):
-            missing = k % 2 == 1
-            where = _east(10_000.0 + 1_000.0 + (100.0 if missing else -100.0), 40.0 * k)
-            notice_id = f"RU-{'X' if missing else 'M'}{k}"
-            body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
-            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await _file_around(http, ru, 5, lambda k: k % 2 == 1)
         reads: list[int] = []
         real = Hub.list_notices
 
@@ -183,12 +186,6 @@ async def test_a_near_page_whose_exact_work_is_spent_reads_no_batch_it_will_not_
             return real(self, *args, **kwargs)
 
         monkeypatch.setattr(Hub, "list_notices", list_notices)
-        near = f"{_CENTRE[0]},{_CENTRE[1]},10000"
-        pages, url = [], f"/v1/notices?near={near}&limit=3"
-        while url:
-            answer = await http.get(url, headers=us)
-            assert answer.status_code == 200, answer.text
-            pages.append([n["id"] for n in answer.json()])
-            url = answer.links.get("next", {}).get("url")
+        pages = await _pages(http, us, f"/v1/notices?near={_NEAR}&limit=3")
     assert pages == [["RU-M0", "RU-M2"], ["RU-M4"]]
     assert reads == [3, 3]  # one batch a page

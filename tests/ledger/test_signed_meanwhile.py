@@ -9,15 +9,16 @@ from typing import Any
 from tests.hub.scenario import HOUR, T0, make_hub, vol
 
 
-def _signing_meanwhile(hub: Any, monkeypatch: Any) -> list[int]:
-    """After the store's first read of the whole log, the hub files, detects and signs a
-    checkpoint over the longer log (as a live ``serve`` would); the sizes signed."""
+def _signing_meanwhile(hub: Any, monkeypatch: Any, read: str = "ledger_audit_data") -> list[int]:
+    """After the store's first ``read`` of the log (the whole of it, by default), the hub files,
+    detects and signs a checkpoint over the longer log (as a live ``serve`` would); the sizes
+    signed."""
     store_type = type(hub.store)
-    real = store_type.ledger_audit_data
+    real = getattr(store_type, read)
     signed: list[int] = []
 
-    def audit_data(self: Any) -> Any:
-        data = real(self)
+    def reading(self: Any) -> Any:
+        found = real(self)
         if not signed:
             signed.append(0)
             late = vol("late", start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR)
@@ -25,9 +26,9 @@ def _signing_meanwhile(hub: Any, monkeypatch: Any) -> list[int]:
             hub.process()
             hub.ledger.checkpoint()
             signed.append(hub.ledger.size)
-        return data
+        return found
 
-    monkeypatch.setattr(store_type, "ledger_audit_data", audit_data)
+    monkeypatch.setattr(store_type, read, reading)
     return signed
 
 
@@ -63,22 +64,7 @@ def test_repair_is_not_refused_while_the_hub_signs_a_longer_log(tmp_path, monkey
     checkpoint signed in between (a live hub, not halted) looked like entries deleted from the
     log, and repair refused, telling the operator to restore a backup."""
     hub = _hub_with_a_checkpoint(tmp_path)
-    store_type = type(hub.store)
-    real = store_type.ledger_entries
-    signed: list[int] = []
-
-    def entries(self: Any) -> Any:
-        found = real(self)
-        if not signed:
-            signed.append(0)
-            late = vol("late", start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR)
-            hub.file_notice("usaf", [late], "air-activity", "N-LATE")
-            hub.process()
-            hub.ledger.checkpoint()
-            signed.append(hub.ledger.size)
-        return found
-
-    monkeypatch.setattr(store_type, "ledger_entries", entries)
+    signed = _signing_meanwhile(hub, monkeypatch, "ledger_entries")
     done = hub.ledger.repair()
     assert signed[-1] > 0
     assert "rebuilt the ledger's hashes" in done

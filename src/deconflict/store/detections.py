@@ -73,8 +73,11 @@ class SqlDetections(SqlRecords):
         first = min(d.seq for d in detections)
         last = max(d.seq for d in detections)
         doing = f"recording detections at changes {first} to {last}"
-        with self.read_connection(doing) as c:
-            prebuilt = ledger_append.prebuild(c, _outputs(detections, set()).log)
+        log = _outputs(detections, set()).log
+        prebuilt = None  # a pass with no outputs (the cursor alone) builds nothing, reads nothing
+        if log:
+            with self.read_connection(doing) as c:
+                prebuilt = ledger_append.prebuild(c, log)
         checks = [_DETECTOR_CURSOR_SQL, *([lease.fence_sql(fence)] if fence is not None else [])]
         with self.write_turn(doing, checks) as (c, rows):
             if fence is not None:

@@ -81,12 +81,13 @@ _NEAR = f"{_CENTRE[0]},{_CENTRE[1]},10000"
 
 async def _file_around(http: Any, headers: Any, count: int, missing: Any) -> list[str]:
     """``count`` notices of 1 km circles around ``_NEAR``'s edge, 40 degrees apart: notice
-    ``k`` misses it by 100 m when ``missing(k)`` (its cap reaches it: only the exact test drops
-    it), else meets it by 100 m; the ids of those that meet it, in filing order."""
+    ``k`` misses it by 5 m when ``missing(k)`` (its cap, which bounds the geodesic by the
+    ellipsoid's smallest radius of curvature, reaches it: only the exact test drops it), else
+    meets it by 100 m; the ids of those that meet it, in filing order."""
     meeting = []
     for k in range(count):
         miss = missing(k)
-        where = _east(10_000.0 + 1_000.0 + (100.0 if miss else -100.0), 40.0 * k)
+        where = _east(10_000.0 + 1_000.0 + (5.0 if miss else -100.0), 40.0 * k)
         notice_id = f"RU-{'X' if miss else 'M'}{k}"
         body = notice_body(circle(f"v{k}", *where, radius_m=1_000.0), id=notice_id)
         assert (await http.post("/v1/notices", json=body, headers=headers)).status_code == 201
@@ -122,7 +123,7 @@ async def _pages(http: Any, headers: Any, url: str) -> list[list[str]]:
 async def test_a_near_page_is_filled_past_notices_the_exact_test_drops(
     tmp_path, monkeypatch, job_points
 ):
-    """Notices whose caps reach the circle but which miss it by 100 m (dropped by the exact test,
+    """Notices whose caps reach the circle but which miss it by 5 m (dropped by the exact test,
     after the read) between notices that meet it: pages of 2 are full until the last, link the
     next, and together are exactly the meeting notices in filing order; every notice was tested
     exactly, none on the hub thread's cheap test alone; the same in a job a notice."""

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from pyproj import Geod
 
 from deconflict.errors import InvalidGeometry
-from deconflict.geo.sphere import Frame, metres_to_angle, nvector, nvectors, to_lonlat
+from deconflict.geo.sphere import MIN_CURVATURE_M, Frame, nvector, nvectors, to_lonlat
 
 __all__ = [
     "DENSIFY_M",
@@ -118,11 +118,12 @@ def _check_lonlat(lon: float, lat: float, what: str) -> None:
         raise InvalidGeometry(f"{what} latitude {lat} is out of range [-90, 90]")
 
 
-def _densify(positions: Sequence[LonLat], closed: bool) -> tuple[Array, Array]:
+def _densify(positions: Sequence[LonLat], closed: bool) -> tuple[Array, NDArray[np.intp] | None]:
     """Points along the geodesic edges, at most ``DENSIFY_M`` apart (further apart only when the
-    whole outline would need more than ``MAX_DENSIFIED`` points); the last point is not repeated
-    for a closed ring. Each edge is computed from its lexicographically smaller end, so an edge
-    shared by two polygons yields the same points in both."""
+    whole outline would need more than ``MAX_DENSIFIED`` points), as rows (lon, lat); the last
+    point is not repeated for a closed ring. Each edge is computed from its lexicographically
+    smaller end, so an edge shared by two polygons yields the same points in both. Also which
+    rows are the given positions: None when they all are (no edge was long enough to add any)."""
     edges = list(itertools.pairwise(positions))
     if closed:
         edges.append((positions[-1], positions[0]))
@@ -137,87 +138,163 @@ def _densify(positions: Sequence[LonLat], closed: bool) -> tuple[Array, Array]:
         )[2]
     )
     spacing = max(DENSIFY_M, float(lengths.sum()) / MAX_DENSIFIED)
-    lons: list[float] = []
-    lats: list[float] = []
-    for (p, _), first, second, length in zip(edges, firsts, seconds, lengths.tolist(), strict=True):
-        lons.append(p[0])
-        lats.append(p[1])
-        count = math.ceil(length / spacing) - 1
+    counts = np.ceil(lengths / spacing).astype(np.intp) - 1
+    if not (counts > 0).any():
+        return np.array(positions, dtype=np.float64), None
+    rows: list[LonLat] = []
+    given: list[int] = []
+    for (p, _), first, second, count in zip(edges, firsts, seconds, counts.tolist(), strict=True):
+        given.append(len(rows))
+        rows.append(p)
         if count > 0:
             between = GEOD.npts(first[0], first[1], second[0], second[1], count)
             if first is not p:
                 between.reverse()
-            for lon, lat in between:
-                lons.append(lon)
-                lats.append(lat)
+            rows.extend(between)
     if not closed:
-        lons.append(positions[-1][0])
-        lats.append(positions[-1][1])
-    return np.array(lons), np.array(lats)
+        given.append(len(rows))
+        rows.append(positions[-1])
+    return np.array(rows, dtype=np.float64), np.array(given, dtype=np.intp)
+
+
+def cap_pads(widths_m: Array, points: NDArray[np.intp]) -> Array:
+    """What a footprint's bounding cap adds to the spread of its core's points (radians), for
+    many: its width, and for an outline 100 m, which a geodesic between densified points
+    strays from their chord by far less than; a point core has no edge to stray, and a metre
+    covers the rounding."""
+    return np.asarray((widths_m + np.where(points == 1, 1.0, 100.0)) / MIN_CURVATURE_M)
+
+
+def centres_and_spreads(
+    vectors: Array, starts: NDArray[np.intp], counts: NDArray[np.intp]
+) -> tuple[Array, Array, Array]:
+    """For the cores whose n-vectors are ``vectors[start:start + count]``: each one's centre
+    (its points' mean, normalised), the largest angle from it to a point (radians), and the
+    mean's norm (under 0.2, the core spans too much of the globe to have a centre). A point
+    is its own centre. One footprint's constructor and many read back at once
+    (:mod:`deconflict.geo.bulk`) compute them here alike, to the last bit."""
+    means = np.add.reduceat(vectors, starts, axis=0) / counts[:, None]
+    norms = np.sqrt((means * means).sum(axis=1))
+    centres = means / norms[:, None]
+    owner = np.repeat(np.arange(len(counts)), counts)
+    dots = (vectors * centres[owner]).sum(axis=1)
+    spreads = np.maximum.reduceat(np.arccos(np.clip(dots, -1.0, 1.0)), starts)
+    single = counts == 1
+    centres[single] = vectors[starts[single]]
+    spreads[single] = 0.0
+    norms[single] = 1.0
+    return centres, spreads, norms
 
 
 class Footprint(ABC):
-    """A 2D region on the ellipsoid: a core (point, polyline or polygon) grown by ``radius_m``."""
+    """A 2D region on the ellipsoid: a core (point, polyline or polygon) grown by ``radius_m``.
+
+    The core is kept once, as rows (lon, lat) and as their n-vectors: a polygon's or corridor's
+    given positions are the rows named by ``_given`` (all of them, None, unless an edge was long
+    enough to be densified). A hub holds a footprint for every volume it indexes, so nothing is
+    kept twice and the area (intake's cap) is computed when it is first asked for.
+    """
 
     kind: ClassVar[str]
     #: Whether the core's vertices form a closed ring (a polygon) rather than a path.
     closed: ClassVar[bool] = False
-    __slots__ = (
-        "_planar_cache",
-        "area_m2",
-        "cap_rad",
-        "centre",
-        "core_lats",
-        "core_lons",
-        "core_vectors",
-        "radius_m",
-    )
+    __slots__ = ("_area_m2", "_given", "_planar_cache", "_points", "cap_rad", "centre", "radius_m")
 
     radius_m: float
-    core_lons: Array
-    core_lats: Array
-    core_vectors: Array
     centre: Array
     cap_rad: float
-    area_m2: float
 
     def _finish(
         self,
         radius_m: float,
-        lons: Array,
-        lats: Array,
+        core: Array,
         limits: GeoLimits,
         vectors: Array | None = None,
+        given: NDArray[np.intp] | None = None,
     ) -> None:
         """Set the derived fields and check extent and area; shared by every kind (``vectors``:
-        the n-vectors of ``lons`` and ``lats``, when the caller has them)."""
-        self.radius_m = radius_m
-        self.core_lons = lons
-        self.core_lats = lats
-        self.core_vectors = nvectors(lons, lats) if vectors is None else vectors
-        if len(self.core_vectors) == 1:  # a point is its own centre
-            self.centre, spread = self.core_vectors[0], 0.0
-        else:
-            mean = self.core_vectors.mean(axis=0)
-            norm = float(np.linalg.norm(mean))
-            if norm < 0.2:
-                raise InvalidGeometry("footprint spans too much of the globe to have a centre")
-            self.centre = mean / norm
-            spread = float(np.arccos(np.clip(self.core_vectors @ self.centre, -1.0, 1.0)).max())
-        # A geodesic between densified points strays from their chord by far less than 100 m.
-        self.cap_rad = spread + metres_to_angle(radius_m + 100.0)
+        the n-vectors of ``core``, when the caller has them)."""
+        vectors = nvectors(core[:, 0], core[:, 1]) if vectors is None else vectors
+        count = np.array([len(vectors)])
+        centres, spreads, norms = centres_and_spreads(vectors, np.zeros(1, np.intp), count)
+        if norms[0] < 0.2:
+            raise InvalidGeometry("footprint spans too much of the globe to have a centre")
+        cap_rad = float(spreads[0] + cap_pads(np.array([radius_m]), count)[0])
+        # One array for both (each small array costs some 150 bytes besides its numbers).
+        points = np.concatenate((core, vectors), axis=1)
+        self._set(radius_m, points, None if len(vectors) == 1 else centres[0], cap_rad, given)
         if math.degrees(self.cap_rad) > MAX_EXTENT_DEG:
             raise InvalidGeometry(
                 f"footprint reaches more than {MAX_EXTENT_DEG:g} degrees (about 3,300 km) "
                 "from its centre"
             )
-        self.area_m2 = self._area()
-        if self.area_m2 > limits.max_area_m2:
+        if limits.max_area_m2 < math.inf and self.area_m2 > limits.max_area_m2:
             raise InvalidGeometry(
                 f"area {self.area_m2 / 1e6:,.0f} km2 is over the cap of "
                 f"{limits.max_area_m2 / 1e6:,.0f} km2"
             )
+
+    def _set(
+        self,
+        radius_m: float,
+        points: Array,
+        centre: Array | None,
+        cap_rad: float,
+        given: NDArray[np.intp] | None,
+    ) -> None:
+        self.radius_m = radius_m
+        self._points = points
+        self.centre = points[0, 2:] if centre is None else centre  # a point is its own centre
+        self.cap_rad = cap_rad
+        self._given = given
+        self._area_m2: float | None = None
         self._planar_cache: tuple[Frame, shapely.Geometry] | None = None
+
+    @classmethod
+    def assemble(
+        cls,
+        radius_m: float,
+        points: Array,
+        centre: Array | None,
+        cap_rad: float,
+        given: NDArray[np.intp] | None = None,
+    ) -> Footprint:
+        """A footprint of this kind from fields a builder has already derived and checked
+        (:mod:`deconflict.geo.bulk`, many at once), as :meth:`_finish` sets them: ``points``
+        n x 5 (longitude, latitude, then the n-vector), ``centre`` None for a point core."""
+        footprint = cls.__new__(cls)
+        footprint._set(radius_m, points, centre, cap_rad, given)
+        return footprint
+
+    @property
+    def core(self) -> Array:
+        """The core's points, n x 2: longitude and latitude in degrees."""
+        return self._points[:, :2]
+
+    @property
+    def core_vectors(self) -> Array:
+        """The n-vectors of the core's points, n x 3."""
+        return self._points[:, 2:]
+
+    @property
+    def core_lons(self) -> Array:
+        return self._points[:, 0]
+
+    @property
+    def core_lats(self) -> Array:
+        return self._points[:, 1]
+
+    @property
+    def area_m2(self) -> float:
+        """Area in square metres, computed when first asked for."""
+        if self._area_m2 is None:
+            self._area_m2 = self._area()
+        return self._area_m2
+
+    def given(self) -> list[LonLat]:
+        """The core's positions as they were given (before densifying)."""
+        rows = self.core if self._given is None else self.core[self._given]
+        return [(lon, lat) for lon, lat in rows.tolist()]
 
     @abstractmethod
     def _area(self) -> float:
@@ -253,7 +330,7 @@ class Footprint(ABC):
     def outline(self, points: int = 96) -> list[LonLat]:
         """A closed ring (lon, lat) around the whole footprint, for maps and GeoJSON output."""
         if self.radius_m == 0:
-            ring = list(zip(self.core_lons.tolist(), self.core_lats.tolist(), strict=True))
+            ring = [(lon, lat) for lon, lat in self.core.tolist()]
             return [*ring, ring[0]]
         frame = Frame(self.centre)
         grown = self.core_geometry(frame.project(self.core_vectors)).buffer(
@@ -271,7 +348,7 @@ class Circle(Footprint):
     """A centre and a radius in metres (geodesic)."""
 
     kind = "circle"
-    __slots__ = ("lat", "lon")
+    __slots__ = ()
 
     def __init__(
         self, centre: Sequence[float], radius_m: float, limits: GeoLimits = DEFAULT_LIMITS
@@ -280,9 +357,16 @@ class Circle(Footprint):
         radius = finite(radius_m, "circle radius_m", "radius_m")
         if radius <= 0:
             raise InvalidGeometry(f"circle radius_m must be > 0, got {radius:g}", "radius_m")
-        self.lon, self.lat = position
-        vector = nvector(self.lon, self.lat)
-        self._finish(radius, np.array([self.lon]), np.array([self.lat]), limits, vector)
+        lon, lat = position
+        self._finish(radius, np.array([position]), limits, nvector(lon, lat))
+
+    @property
+    def lon(self) -> float:
+        return float(self.core[0, 0])
+
+    @property
+    def lat(self) -> float:
+        return float(self.core[0, 1])
 
     def _area(self) -> float:
         return math.pi * self.radius_m**2
@@ -312,7 +396,7 @@ class Corridor(Footprint):
     """A polyline with geodesic legs and a half-width in metres on either side."""
 
     kind = "corridor"
-    __slots__ = ("path",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -328,9 +412,12 @@ class Corridor(Footprint):
             raise InvalidGeometry(
                 f"corridor half_width_m must be > 0, got {width:g}", "half_width_m"
             )
-        self.path = positions
-        lons, lats = _densify(positions, closed=False)
-        self._finish(width, lons, lats, limits)
+        core, given = _densify(positions, closed=False)
+        self._finish(width, core, limits, given=given)
+
+    @property
+    def path(self) -> list[LonLat]:
+        return self.given()
 
     def _area(self) -> float:
         lons, lats = zip(*self.path, strict=True)
@@ -352,7 +439,7 @@ class Polygon(Footprint):
 
     kind = "polygon"
     closed = True
-    __slots__ = ("ring",)
+    __slots__ = ()
 
     def __init__(
         self,
@@ -376,9 +463,8 @@ class Polygon(Footprint):
                 f"polygon ring has {len(positions)} vertices, more than the limit of "
                 f"{limits.max_vertices}"
             )
-        self.ring = positions
-        lons, lats = _densify(positions, closed=True)
-        self._finish(0.0, lons, lats, limits)
+        core, given = _densify(positions, closed=True)
+        self._finish(0.0, core, limits, given=given)
         # Checked in a frame of its own, which no other computation shares: the geometry is
         # not kept (as :meth:`planar` would), since no one could reuse it.
         planar = self.core_geometry(Frame(self.centre).project(self.core_vectors))
@@ -386,6 +472,10 @@ class Polygon(Footprint):
             raise InvalidGeometry("polygon ring is degenerate: its vertices enclose no area")
         if not known_simple and not planar.is_valid:
             raise InvalidGeometry(f"polygon ring is not simple: {shapely.is_valid_reason(planar)}")
+
+    @property
+    def ring(self) -> list[LonLat]:
+        return self.given()
 
     def _area(self) -> float:
         lons, lats = zip(*self.ring, strict=True)

@@ -27,6 +27,8 @@ from typing import Any
 from deconflict.engine import SeparationMinima
 from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
+from deconflict.geo.bulk import Shape
+from deconflict.geo.bulk import footprints as bulk_footprints
 from deconflict.ledger import canonical
 from deconflict.model import Agreement, Disclosure
 from deconflict.model.agreement_document import agreement_document, agreement_from_document
@@ -37,6 +39,7 @@ __all__ = [
     "canonical_volumes",
     "footprint_from_dict",
     "volumes_from_json",
+    "volumes_from_json_many",
     "volumes_to_json",
 ]
 
@@ -136,6 +139,58 @@ def _keep_read(text: str, volumes: tuple[Volume4D, ...]) -> None:
         _read.move_to_end(text)
         if len(_read) > _READ_KEPT:
             _read.popitem(last=False)
+
+
+def volumes_from_json_many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
+    """:func:`volumes_from_json` of many texts at once (the detector's start-up rebuild): their
+    footprints built together (:func:`deconflict.geo.bulk.footprints`, an eighth of the time of
+    one at a time), the same volumes to the last bit. Not kept as recently read: a rebuild
+    reads each record once. A text that does not read raises :class:`CorruptRecord`."""
+    documents: list[list[dict[str, Any]]] = []
+    shapes: list[Shape] = []
+    try:
+        for text in texts:
+            items = json.loads(text)
+            documents.append(items)
+            shapes.extend(_shape(item["footprint"]) for item in items)
+        built = iter(bulk_footprints(shapes, STORED_LIMITS))
+        return [
+            tuple(
+                Volume4D.build(
+                    item["id"],
+                    next(built),
+                    item["lower_m"],
+                    item["upper_m"],
+                    item["start_s"],
+                    item["end_s"],
+                    intake=False,
+                )
+                for item in items
+            )
+            for items in documents
+        ]
+    except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
+        raise CorruptRecord(f"stored volumes are invalid: {error}") from None
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        raise CorruptRecord(f"stored volumes are malformed: {error!r}") from None
+
+
+#: A stored footprint's GeoJSON geometry type, and the kind it is.
+_SHAPES = {"Point": "circle", "LineString": "corridor", "Polygon": "polygon"}
+
+
+def _shape(data: dict[str, Any]) -> Shape:
+    """The shape a stored footprint's document describes (as :func:`footprint_from_dict`)."""
+    geometry: dict[str, Any] = data.get("geometry") or {}
+    kind = _SHAPES.get(geometry.get("type"))  # type: ignore[arg-type]
+    coordinates: Any = geometry.get("coordinates")
+    if kind == "circle":
+        return Shape(kind, [coordinates], data["radius_m"])
+    if kind == "corridor":
+        return Shape(kind, coordinates, data["half_width_m"])
+    if kind == "polygon":
+        return Shape(kind, coordinates[0], 0.0)
+    raise InvalidDocument(f"unknown footprint geometry type {geometry.get('type')!r}")
 
 
 def _parse_volumes(text: str) -> tuple[Volume4D, ...]:

@@ -1,0 +1,230 @@
+"""Footprints built many at once, from what a store kept: the start-up rebuild's path.
+
+A footprint read back from the store was validated when it was accepted (simple, not
+degenerate, within the caps of its day); what reading it back must do is derive its core's
+points, their n-vectors, its centre and its bounding cap. Done one object at a time that is
+some 50 µs a footprint, most of it the cost of numpy's and pyproj's calls on a handful of
+numbers; done here over all of them at once (one ``Geod.inv`` for every edge, one pass of
+numpy for every point), the objects are then only assembled. Each footprint is the one its
+class's constructor builds from the same positions, to the last bit
+(``tests/geo/test_bulk.py``): the detector must find the same conflicts after a restart.
+
+Anything the fast path does not take as it is (a position that is not two finite numbers in
+range, a ring given twice the same vertex in a row, an outline so long that its spacing
+grows) is built by the constructor instead, whose error then names what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from deconflict.geo.footprint import (
+    DENSIFY_M,
+    GEOD,
+    MAX_DENSIFIED,
+    MAX_EXTENT_DEG,
+    Circle,
+    Corridor,
+    Footprint,
+    GeoLimits,
+    Polygon,
+    cap_pads,
+    centres_and_spreads,
+)
+from deconflict.geo.sphere import nvectors
+
+__all__ = ["Shape", "footprints"]
+
+Array = NDArray[np.float64]
+Index = NDArray[np.intp]
+
+_CLASSES: dict[str, type[Footprint]] = {"circle": Circle, "corridor": Corridor, "polygon": Polygon}
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A footprint as a store keeps it: its kind, its positions as given ([lon, lat] pairs; a
+    circle's one, a ring without or with its closing position) and its width (a circle's
+    radius, a corridor's half-width, 0 for a polygon)."""
+
+    kind: str
+    positions: Sequence[Sequence[float]]
+    width_m: float
+
+
+def _one(shape: Shape, limits: GeoLimits) -> Footprint:
+    """The constructor's footprint, errors and all."""
+    if shape.kind == "circle":
+        (centre,) = shape.positions
+        return Circle(centre, shape.width_m, limits)
+    if shape.kind == "corridor":
+        return Corridor(shape.positions, shape.width_m, limits)
+    if shape.kind == "polygon":
+        return Polygon(shape.positions, limits, known_simple=True)
+    raise ValueError(f"unknown footprint kind {shape.kind!r}")
+
+
+def footprints(shapes: Sequence[Shape], limits: GeoLimits) -> list[Footprint]:
+    """The footprints of ``shapes``, in order, as read back from a store under ``limits``.
+    Simplicity is not checked again (``known_simple``), nor is a ring's area above nothing
+    (what intake refused as degenerate): a store's record was accepted once. The fast path
+    takes only limits with no cap on area (the store's: ``deconflict.store.codec``)."""
+    out: list[Footprint | None] = [None] * len(shapes)
+    taken: list[int] = []
+    rows: list[Sequence[float]] = []
+    sizes: list[int] = []
+    widths: list[float] = []
+    fast = limits.max_area_m2 == math.inf
+    for i, shape in enumerate(shapes):
+        positions = shape.positions
+        if shape.kind == "polygon" and len(positions) > 1 and positions[0] == positions[-1]:
+            positions = positions[:-1]
+        width = _plain(shape, positions, limits) if fast else None
+        if width is None:
+            out[i] = _one(shape, limits)
+            continue
+        taken.append(i)
+        rows.extend(positions)
+        sizes.append(len(positions))
+        widths.append(width)
+    if taken:
+        built = _build([shapes[i].kind for i in taken], rows, sizes, widths)
+        for i, footprint in zip(taken, built, strict=True):
+            out[i] = footprint if footprint is not None else _one(shapes[i], limits)
+    return [f for f in out if f is not None]
+
+
+#: The fewest distinct positions of each kind.
+_LEAST = {"circle": 1, "corridor": 2, "polygon": 3}
+
+
+def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits) -> float | None:
+    """The width as a float if the fast path takes ``shape`` as it is (a known kind, a width
+    that is a positive number, or 0 for a polygon; enough distinct positions, not too many,
+    each a pair), else None."""
+    width, kind = shape.width_m, shape.kind
+    least = _LEAST.get(kind)
+    if least is None or isinstance(width, bool) or not isinstance(width, int | float):
+        return None
+    if not (width > 0 or (kind == "polygon" and width == 0)) or not math.isfinite(width):
+        return None
+    if kind == "circle" and len(positions) != 1:
+        return None
+    if not least <= len(positions) <= limits.max_vertices:
+        return None
+    if not all(isinstance(p, list | tuple) and len(p) == 2 for p in positions):
+        return None
+    if least > 1 and len({(p[0], p[1]) for p in positions}) < least:
+        return None
+    return float(width)
+
+
+def _build(
+    kinds: Sequence[str], rows: list[Sequence[float]], sizes: list[int], widths: list[float]
+) -> list[Footprint | None]:
+    """The fast path: None for a footprint it leaves to the constructor."""
+    try:
+        given = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
+    except (TypeError, ValueError, OverflowError):
+        return [None] * len(kinds)
+    counts = np.array(sizes, dtype=np.intp)
+    starts = np.cumsum(counts) - counts
+    ok = np.ones(len(kinds), dtype=np.bool_)
+    bad = ~(np.isfinite(given).all(axis=1) & (np.abs(given[:, 0]) <= 180.0))
+    bad |= ~(np.abs(given[:, 1]) <= 90.0)
+    owner = np.repeat(np.arange(len(kinds)), counts)
+    # A vertex repeated in a row: the constructor drops it (and a ring must keep 3 distinct).
+    repeated = np.zeros(len(given), dtype=np.bool_)
+    repeated[1:] = (given[1:] == given[:-1]).all(axis=1) & (owner[1:] == owner[:-1])
+    ok[owner[bad | repeated]] = False
+    closed = np.array([kind == "polygon" for kind in kinds])
+    outlined = closed | np.array([kind == "corridor" for kind in kinds])
+    points, offsets, given_rows = _densified(given, starts, counts, closed, outlined, ok)
+    vectors = nvectors(points[:, 0], points[:, 1])
+    point_counts = np.diff(offsets)
+    centres, spreads, norms = centres_and_spreads(vectors, offsets[:-1], point_counts)
+    caps = spreads + cap_pads(np.array(widths), point_counts)
+    ok &= (norms >= 0.2) & np.isfinite(caps) & (np.degrees(caps) <= MAX_EXTENT_DEG)
+    table = np.concatenate((points, vectors), axis=1)
+    out: list[Footprint | None] = []
+    for i, kind in enumerate(kinds):
+        if not ok[i]:
+            out.append(None)
+            continue
+        first, last = int(offsets[i]), int(offsets[i + 1])
+        out.append(
+            _CLASSES[kind].assemble(
+                widths[i],
+                table[first:last],
+                None if last - first == 1 else centres[i],
+                float(caps[i]),
+                given_rows[i],
+            )
+        )
+    return out
+
+
+def _densified(
+    given: Array,
+    starts: Index,
+    counts: Index,
+    closed: NDArray[np.bool_],
+    outlined: NDArray[np.bool_],
+    ok: NDArray[np.bool_],
+) -> tuple[Array, Index, list[Index | None]]:
+    """Every footprint's core points, as the constructor densifies them (one ``Geod.inv`` for
+    every edge of every outline, then ``Geod.npts`` for each edge long enough to need points):
+    the points, each footprint's offset into them (and the end), and for each footprint the
+    rows of its given positions (None when no point was added). ``ok`` is cleared for an
+    outline whose spacing would grow past ``DENSIFY_M`` (left to the constructor)."""
+    # The edges: each outline's consecutive positions, and a ring's last back to its first.
+    edge_counts = np.where(outlined, counts - 1 + closed, 0)
+    edge_owner = np.repeat(np.arange(len(counts)), edge_counts)
+    edge_starts = np.cumsum(edge_counts) - edge_counts
+    within = np.arange(len(edge_owner)) - np.repeat(edge_starts, edge_counts)
+    heads = starts[edge_owner] + within
+    tails = np.where(within + 1 == counts[edge_owner], starts[edge_owner], heads + 1)
+    p, q = given[heads], given[tails]
+    # From the lexicographically smaller end, as the constructor does.
+    swap = (p[:, 0] > q[:, 0]) | ((p[:, 0] == q[:, 0]) & (p[:, 1] > q[:, 1]))
+    first = np.where(swap[:, None], q, p)
+    second = np.where(swap[:, None], p, q)
+    lengths = np.asarray(GEOD.inv(first[:, 0], first[:, 1], second[:, 0], second[:, 1])[2])
+    lengths[~ok[edge_owner]] = 0.0  # a footprint left to the constructor: not a number, maybe
+    totals = np.zeros(len(counts))
+    np.add.at(totals, edge_owner, lengths)
+    ok &= ~(totals / MAX_DENSIFIED > DENSIFY_M)
+    added = np.ceil(lengths / DENSIFY_M).astype(np.intp) - 1
+    added[~ok[edge_owner]] = 0
+    if not (added > 0).any():
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        return given, offsets, [None] * len(counts)
+    # Rebuild the rows with the added points after the head of each long edge.
+    long_edges = np.flatnonzero(added > 0)
+    extra = np.zeros(len(given), dtype=np.intp)
+    extra[heads[long_edges]] = added[long_edges]
+    new_index = np.arange(len(given)) + np.cumsum(extra) - extra
+    points = np.empty((len(given) + int(extra.sum()), 2))
+    points[new_index] = given
+    for edge in long_edges.tolist():
+        a, b = first[edge], second[edge]
+        between = GEOD.npts(float(a[0]), float(a[1]), float(b[0]), float(b[1]), int(added[edge]))
+        if swap[edge]:
+            between.reverse()
+        at = int(new_index[heads[edge]]) + 1
+        points[at : at + len(between)] = between
+    more = np.bincount(edge_owner[long_edges], added[long_edges], len(counts))
+    new_counts = counts + more.astype(np.intp)
+    offsets = np.concatenate(([0], np.cumsum(new_counts)))
+    grown = np.zeros(len(counts), dtype=np.bool_)
+    grown[edge_owner[long_edges]] = True
+    given_rows: list[Index | None] = [
+        new_index[starts[i] : starts[i] + counts[i]] - offsets[i] if grown[i] else None
+        for i in range(len(counts))
+    ]
+    return points, offsets, given_rows

@@ -20,8 +20,10 @@ never conflict.
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,7 +33,7 @@ from deconflict.engine.columns import Rows, Table
 from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, screen
 from deconflict.geo import Volume4D
 from deconflict.geo.footprint import Footprint
-from deconflict.geo.separation import apart_many
+from deconflict.geo.separation import apart_many, apart_pairs
 from deconflict.geo.sphere import cap_box, metres_to_angle
 
 __all__ = ["Entry", "PairMinima", "VolumeIndex"]
@@ -45,6 +47,65 @@ PairMinima = Callable[[str, str], SeparationMinima | None]
 
 Array = NDArray[np.float64]
 Slots = NDArray[np.intp]
+
+
+def _sweep_parts(
+    index: VolumeIndex,
+    minima: SeparationMinima,
+    pair_minima: PairMinima | None,
+    processes: int,
+) -> tuple[Slots, Slots]:
+    """:meth:`VolumeIndex._sweep` in ``processes`` parts: the first here, each other in a
+    process forked for it, whose pairs come back through a pipe (two arrays of slots). A part
+    that fails, or a process that dies, fails the whole."""
+    if processes == 1 or len(index) < _SWEEP_CHUNK * 2:
+        return index._sweep(minima, pair_minima)
+    context = multiprocessing.get_context("fork")
+    children = []
+    try:
+        for part in range(1, processes):
+            receiving, sending = context.Pipe(duplex=False)
+            child = context.Process(
+                target=_sweep_child,
+                args=(index, minima, pair_minima, part, processes, sending),
+                daemon=True,
+            )
+            child.start()
+            sending.close()
+            children.append((child, receiving))
+        found = [index._sweep(minima, pair_minima, 0, processes)]
+        for child, receiving in children:
+            try:
+                outcome = receiving.recv()
+            except EOFError:
+                child.join()
+                raise RuntimeError(f"an all-pairs process died (exit {child.exitcode})") from None
+            if isinstance(outcome, str):
+                raise RuntimeError(f"an all-pairs process failed: {outcome}")
+            found.append(outcome)
+    finally:
+        for child, receiving in children:
+            receiving.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
+    return np.concatenate([f for f, _ in found]), np.concatenate([s for _, s in found])
+
+
+def _sweep_child(
+    index: VolumeIndex,
+    minima: SeparationMinima,
+    pair_minima: PairMinima | None,
+    part: int,
+    parts: int,
+    sending: Connection,
+) -> None:
+    try:
+        sending.send(index._sweep(minima, pair_minima, part, parts))
+    except Exception as error:  # told to the parent, which raises it
+        sending.send(f"{type(error).__name__}: {error}")
+    finally:
+        sending.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,13 +282,37 @@ class VolumeIndex:
         return self._entries(slots[hit])
 
     def all_pairs(
-        self, minima: SeparationMinima = ZERO_MINIMA, pair_minima: PairMinima | None = None
+        self,
+        minima: SeparationMinima = ZERO_MINIMA,
+        pair_minima: PairMinima | None = None,
+        *,
+        processes: int = 1,
     ) -> list[tuple[Entry, Entry]]:
         """Every conflicting pair of entries of different parties, each pair once: a sweep of
-        bulk tree queries, a chunk of volumes at a time, judged as a query's candidates are."""
-        live = np.fromiter(sorted(self._slots.values()), np.intp, len(self._slots))
-        pairs: list[tuple[Entry, Entry]] = []
-        for first in range(0, len(live), _SWEEP_CHUNK):
+        bulk tree queries, a chunk of volumes at a time, judged as a query's candidates are.
+
+        With ``processes`` > 1 the chunks are shared out to that many processes, this one and
+        others forked from it (POSIX), which read the index as it is at the call and send
+        back their pairs' slots; the pairs are the same, in another order."""
+        firsts, seconds = _sweep_parts(self, minima, pair_minima, max(1, processes))
+        return list(zip(self._entries(firsts), self._entries(seconds), strict=True))
+
+    def _sweep(
+        self,
+        minima: SeparationMinima,
+        pair_minima: PairMinima | None,
+        part: int = 0,
+        parts: int = 1,
+    ) -> tuple[Slots, Slots]:
+        """The conflicting pairs (their slots) found from the chunks ``part``, ``part + parts``,
+        ... of the sweep. The volumes are swept in an order near the tree's own (by bands of
+        their n-vector's x, then by start), so that one bulk query's boxes share the tree's
+        nodes: a quarter less time than in the order of their slots."""
+        live = np.fromiter(self._slots.values(), np.intp, len(self._slots))
+        rows = self._table.rows(live)
+        live = live[np.lexsort((rows.start_s, np.floor(rows.centre[:, 0] * 64.0)))]
+        found: list[tuple[Slots, Slots]] = []
+        for first in range(part * _SWEEP_CHUNK, len(live), parts * _SWEEP_CHUNK):
             chunk = live[first : first + _SWEEP_CHUNK]
             # rtree leaves intersection_v unannotated; it returns two int64 arrays.
             hits, counts = self._tree.intersection_v(  # type: ignore[no-untyped-call]
@@ -246,8 +331,11 @@ class VolumeIndex:
                 self._table.name,
                 lambda slot: self._volume(slot).footprint,
             )
-            pairs.extend(zip(self._entries(firsts[hit]), self._entries(seconds[hit]), strict=True))
-        return pairs
+            found.append((firsts[hit], seconds[hit]))
+        if not found:
+            empty = np.empty(0, np.intp)
+            return empty, empty
+        return np.concatenate([f for f, _ in found]), np.concatenate([s for _, s in found])
 
     def _volume(self, slot: int) -> Volume4D:
         entry = self._by_slot[slot]
@@ -277,8 +365,14 @@ class VolumeIndex:
         pending = np.flatnonzero(unsure & keep)
         if pending.size:
             thresholds = np.broadcast_to(horizontal, hit.shape)[pending]
+            mine = firsts if firsts.numbers.ndim == 1 else firsts.take(pending)
             hit[pending] = ~self._apart(
-                groups[pending], seconds[pending], rows.take(pending), thresholds, footprint_of
+                groups[pending],
+                seconds[pending],
+                mine,
+                rows.take(pending),
+                thresholds,
+                footprint_of,
             )
         return hit
 
@@ -321,27 +415,31 @@ class VolumeIndex:
         self,
         groups: Slots,
         seconds: Slots,
+        first_rows: Rows,
         rows: Rows,
         thresholds_m: Array,
         footprint_of: Callable[[int], Footprint],
     ) -> NDArray[np.bool_]:
-        """The exact horizontal stage for pairs the screen left (``rows``: the seconds' rows):
-        whether each is separated by its threshold, a group's pairs in one call of
-        :func:`apart_many`."""
-        if groups[0] == groups[-1] and (groups == groups[0]).all():  # a query: one group
-            parts = [np.arange(len(groups))]
-        else:
-            order = np.argsort(groups, kind="stable")
-            parts = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1)
-        out = np.zeros(len(seconds), dtype=np.bool_)
-        for part in parts:
-            others = [self._volume(slot).footprint for slot in seconds[part].tolist()]
-            out[part] = apart_many(
-                footprint_of(int(groups[part[0]])),
+        """The exact horizontal stage for pairs the screen left (``first_rows`` and ``rows``:
+        their rows; the first's one row for a query): whether each is separated by its
+        threshold. A query's pairs in one frame (:func:`apart_many`); a sweep's, every pair
+        in its first volume's frame, all at once (:func:`apart_pairs`)."""
+        others = [self._volume(slot).footprint for slot in seconds.tolist()]
+        if first_rows.numbers.ndim == 1:  # a query: one group
+            verdicts = apart_many(
+                footprint_of(int(groups[0])),
                 others,
-                thresholds_m[part],
-                centres=rows.centre[part],
-                caps=rows.cap_rad[part],
-                radii=rows.radius_m[part],
+                thresholds_m,
+                centres=rows.centre,
+                caps=rows.cap_rad,
+                radii=rows.radius_m,
             )
-        return out
+            return np.asarray(verdicts, dtype=np.bool_)
+        return apart_pairs(
+            [footprint_of(slot) for slot in groups.tolist()],
+            others,
+            thresholds_m,
+            (first_rows.centre, rows.centre),
+            (first_rows.cap_rad, rows.cap_rad),
+            (first_rows.radius_m, rows.radius_m),
+        )

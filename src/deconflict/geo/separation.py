@@ -24,11 +24,12 @@ import shapely
 from numpy.typing import NDArray
 
 from deconflict.geo.footprint import GEOD, Footprint
-from deconflict.geo.sphere import MAX_CURVATURE_M, Frame
+from deconflict.geo.sphere import MAX_CURVATURE_M, Frame, Frames
 
 __all__ = [
     "MAX_EDGE_PAIRS",
     "apart_many",
+    "apart_pairs",
     "clearance_m",
     "core_distance_m",
     "exact_within_budget",
@@ -103,13 +104,22 @@ def separated_by(a: Footprint, b: Footprint, threshold_m: float) -> bool:
 
 
 def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.object_]:
-    """The cores of many footprints in one frame, built with shapely's vectorised constructors
-    from ragged arrays (a quarter of the time of building rings, then polygons)."""
-    count = len(footprints)
-    sizes = np.fromiter((len(f.core_vectors) for f in footprints), dtype=np.intp, count=count)
+    """The cores of many footprints in one frame (see :func:`_cores`)."""
+    sizes = np.fromiter((len(f.core_vectors) for f in footprints), np.intp, len(footprints))
     xy = frame.project(np.concatenate([f.core_vectors for f in footprints]))
+    return _cores(xy, sizes, _kinds(footprints))
+
+
+def _kinds(footprints: Sequence[Footprint]) -> NDArray[np.intp]:
+    return np.fromiter((_KINDS.index(f.kind) for f in footprints), np.intp, len(footprints))
+
+
+def _cores(xy: Array, sizes: NDArray[np.intp], kinds: NDArray[np.intp]) -> NDArray[np.object_]:
+    """Cores as shapely geometries from their projected points (``sizes`` rows each, in order),
+    built with shapely's vectorised constructors from ragged arrays (a quarter of the time of
+    building rings, then polygons)."""
+    count = len(sizes)
     starts = np.cumsum(sizes) - sizes
-    kinds = np.fromiter((_KINDS.index(f.kind) for f in footprints), dtype=np.intp, count=count)
     out = np.empty(count, dtype=object)
     for code, kind in enumerate(_KINDS):
         chosen = np.flatnonzero(kinds == code)
@@ -218,6 +228,56 @@ def apart_many(
         if planar[i] == 0.0 and (radii[i] > 0 or thresholds[i] > 0):
             continue  # cores meet: the footprints overlap
         out[i] = separated_by(a, others[i], float(thresholds[i]))
+    return out
+
+
+def apart_pairs(
+    firsts: Sequence[Footprint],
+    seconds: Sequence[Footprint],
+    thresholds_m: Array,
+    centres: tuple[Array, Array],
+    caps: tuple[Array, Array],
+    radii: tuple[Array, Array],
+) -> NDArray[np.bool_]:
+    """:func:`separated_by` for each pair (``firsts[i]``, ``seconds[i]``), all at once: each
+    pair in a frame centred on its first footprint (:class:`Frames`), both cores projected and
+    built in a few vectorised calls whatever the number of pairs, and measured pairwise; the
+    pairs within the error margin decided one by one on the ellipsoid. ``centres``, ``caps``
+    and ``radii``: the firsts' and the seconds' (n x 3, n, n each), as the caller holds them.
+    The all-pairs sweep's exact stage, where :func:`apart_many` would be called once a first
+    volume."""
+    count = len(firsts)
+    frames = Frames(centres[0])
+    sizes_a = np.fromiter((len(f.core_vectors) for f in firsts), np.intp, count)
+    sizes_b = np.fromiter((len(f.core_vectors) for f in seconds), np.intp, count)
+    rows = np.arange(count)
+    xy_a = frames.project(
+        np.concatenate([f.core_vectors for f in firsts]), np.repeat(rows, sizes_a)
+    )
+    xy_b = frames.project(
+        np.concatenate([f.core_vectors for f in seconds]), np.repeat(rows, sizes_b)
+    )
+    planar = np.empty(count)
+    points = (sizes_a == 1) & (sizes_b == 1)  # two point cores: no geometry needed
+    first_a, first_b = np.cumsum(sizes_a) - sizes_a, np.cumsum(sizes_b) - sizes_b
+    gap = xy_a[first_a[points]] - xy_b[first_b[points]]
+    planar[points] = np.hypot(gap[:, 0], gap[:, 1])
+    shaped = np.flatnonzero(~points)
+    if shaped.size:
+        cores_a = _cores(xy_a, sizes_a, _kinds(firsts))
+        cores_b = _cores(xy_b, sizes_b, _kinds(seconds))
+        planar[shaped] = shapely.distance(cores_a[shaped], cores_b[shaped])
+    thresholds = np.asarray(thresholds_m, dtype=np.float64)
+    both = radii[0] + radii[1]
+    angle = np.arccos(np.clip(np.einsum("ij,ij->i", centres[1], frames.centre), -1.0, 1.0))
+    theta = np.minimum(np.maximum(angle + caps[1], caps[0]), math.pi / 2)
+    margin = planar * frames.error(theta) + _ABSOLUTE_MARGIN_M
+    out = planar - both - margin >= thresholds
+    unsure = np.flatnonzero((planar - both + margin >= thresholds) & ~out)
+    for i in unsure.tolist():
+        if planar[i] == 0.0 and (both[i] > 0 or thresholds[i] > 0):
+            continue  # cores meet: the footprints overlap
+        out[i] = separated_by(firsts[i], seconds[i], float(thresholds[i]))
     return out
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "MEAN_RADIUS_M",
     "MIN_CURVATURE_M",
     "Frame",
+    "Frames",
     "cap_box",
     "metres_to_angle",
     "nvector",
@@ -150,3 +151,51 @@ class Frame:
         safe = np.where(theta > 0, theta, 1.0)
         direction = (np.outer(east, self.east) + np.outer(north, self.north)) / safe[:, None]
         return np.outer(np.cos(theta), self.centre) + direction * np.sin(theta)[:, None]
+
+
+class Frames:
+    """:class:`Frame` for many centres at once (n x 3), as arrays: the same projection and the
+    same error bound, each point projected in the frame its row names. The all-pairs sweep
+    gives every pair its own frame (centred on its first volume) and judges them together."""
+
+    __slots__ = ("anisotropy", "centre", "east", "east_m", "north", "north_m")
+
+    def __init__(self, centres: Array) -> None:
+        centre = centres / np.linalg.norm(centres, axis=1)[:, None]
+        x, y, z = centre[:, 0], centre[:, 1], centre[:, 2]
+        w = 1.0 - _E2 * z * z
+        prime_vertical = _A_M / np.sqrt(w)
+        meridian = _A_M * (1.0 - _E2) / (w * np.sqrt(w))
+        polar = np.abs(z) >= 0.9
+        zero = np.zeros_like(z)
+        east = np.where(
+            polar[:, None], np.column_stack((zero, -z, y)), np.column_stack((-y, x, zero))
+        )
+        east /= np.linalg.norm(east, axis=1)[:, None]
+        mean = np.sqrt(prime_vertical * meridian)
+        self.centre = centre
+        self.east = east
+        self.north = np.cross(centre, east)
+        self.east_m = np.where(polar, mean, prime_vertical)
+        self.north_m = np.where(polar, mean, meridian)
+        self.anisotropy = np.where(polar, prime_vertical / meridian - 1.0, 0.0)
+
+    def error(self, theta: Array) -> Array:
+        """:meth:`Frame.error`, each row's bound in its own frame."""
+        t = np.maximum(np.asarray(theta, dtype=np.float64), 1e-9)
+        return np.asarray(t / np.sin(t) - 1.0 + 0.02 * t + self.anisotropy + 2e-4)
+
+    def project(self, vectors: Array, rows: NDArray[np.intp]) -> Array:
+        """n-vectors (n x 3) to planar metres (n x 2), each in the frame of its row."""
+        centre = self.centre[rows]
+        cos_t = np.einsum("ij,ij->i", vectors, centre)
+        tangent = vectors - cos_t[:, None] * centre
+        sin_t = np.linalg.norm(tangent, axis=1)
+        theta = np.arctan2(sin_t, cos_t)
+        scale = np.divide(theta, sin_t, out=np.ones_like(theta), where=sin_t > 0)
+        return np.column_stack(
+            (
+                np.einsum("ij,ij->i", tangent, self.east[rows]) * (scale * self.east_m[rows]),
+                np.einsum("ij,ij->i", tangent, self.north[rows]) * (scale * self.north_m[rows]),
+            )
+        )

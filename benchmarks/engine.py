@@ -5,13 +5,16 @@
 For each size, on the same seeded clustered data (:mod:`benchmarks.data`) and the same query
 volumes, under the same separation minima:
 
-- volume construction time (Volume4D.build validates) and memory, measured apart from the index;
+- volume construction time (Volume4D.build validates, as intake does) and memory, measured apart
+  from the index; and the time to read them back as a restart does, from the JSON text the store
+  keeps, many at once (the same volumes, checked);
 - index bulk-build time and memory (VmRSS delta around the build);
 - sparse and dense query latency, p50 and p99, for the engine, a brute-force exact scan (a bounded
   handful of queries) and PostGIS (GiST candidates plus the same exact rule on the client, see
   :mod:`benchmarks.postgis`); the result sets are compared query by query; a query's time is its
   median over three passes (the machine is shared and noisy);
-- all-pairs throughput: every conflicting pair of the indexed volumes, by the index's sweep.
+- all-pairs throughput: every conflicting pair of the indexed volumes, by the index's sweep, in
+  ``--processes`` processes (one a core by default).
 
 A Markdown table goes to stdout, the figures to ``--json``. Every loop is bounded in count and in
 time (``--budget``). The exit status is 1 when any result sets differ.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -33,6 +37,7 @@ from typing import Any
 from benchmarks import data
 from benchmarks.data import MINIMA, Query
 from deconflict.engine import Entry, VolumeIndex, brute_conflicts_with, brute_pairs
+from deconflict.store.codec import volumes_from_json_many, volumes_to_json
 
 __all__ = ["main", "run_size"]
 
@@ -105,10 +110,26 @@ def mismatches(reference: Timed, other: Timed) -> int:
 
 
 def build_volumes(n: int, seed: int, span_s: float) -> tuple[list[Entry], dict[str, float]]:
+    """The volumes built as intake builds them (one at a time, validated), and then read back
+    as a restart reads them: from the JSON text the store keeps, many at once
+    (``volumes_from_json_many``), which must give the same volumes."""
     gc.collect()
     before, started = rss_mb(), time.perf_counter()
     entries = data.generate(n, seed, span_s)
-    return entries, {"build_s": time.perf_counter() - started, "rss_mb": rss_mb() - before}
+    built = {"build_s": time.perf_counter() - started, "rss_mb": rss_mb() - before}
+    texts = [volumes_to_json((e.volume,)) for e in entries]
+    gc.collect()
+    before, started = rss_mb(), time.perf_counter()
+    read = volumes_from_json_many(texts)
+    built["read_back_s"] = time.perf_counter() - started
+    built["read_back_rss_mb"] = rss_mb() - before
+    same = all(
+        r.footprint.to_geojson() == e.volume.footprint.to_geojson()
+        and r.footprint.cap_rad == e.volume.footprint.cap_rad
+        for (r,), e in zip(read, entries, strict=True)
+    )
+    built["read_back_identical"] = float(same)
+    return entries, built
 
 
 def build_index(entries: Sequence[Entry]) -> tuple[VolumeIndex, dict[str, float]]:
@@ -130,13 +151,15 @@ def brute_queries(entries: Sequence[Entry], queries: Sequence[Query], budget_s: 
     return time_queries(lambda q: brute_conflicts_with(entries, q.entry, MINIMA), queries, budget_s)
 
 
-def all_pairs(index: VolumeIndex) -> dict[str, float]:
-    """Every conflicting pair of the index, by its sweep (:meth:`VolumeIndex.all_pairs`)."""
+def all_pairs(index: VolumeIndex, processes: int) -> dict[str, float]:
+    """Every conflicting pair of the index, by its sweep (:meth:`VolumeIndex.all_pairs`) in
+    ``processes`` processes."""
     started = time.perf_counter()
-    found = index.all_pairs(MINIMA)
+    found = index.all_pairs(MINIMA, processes=processes)
     seconds = time.perf_counter() - started
     return {
         "volumes": len(index),
+        "processes": processes,
         "seconds": seconds,
         "volumes_per_s": len(index) / seconds if seconds else 0.0,
         "pairs_found": len(found),
@@ -262,7 +285,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             "engine": {**latency(engine[kind]), **engine_coarse(index, by_kind[kind], args.budget)},
             "brute": compare(engine[kind], brute),
         }
-    result["all_pairs"] = all_pairs(index)
+    result["all_pairs"] = all_pairs(index, args.processes)
     if n <= args.brute_pairs_max:
         result["all_pairs"]["identical_to_brute"] = check_pairs(index, entries)
     print(f"# n={n:,}: PostGIS", file=sys.stderr, flush=True)
@@ -278,6 +301,8 @@ def identical(result: dict[str, Any]) -> bool:
         for side in ("brute", "postgis"):
             if per_kind.get(side, {}).get("mismatches", 0):
                 return False
+    if not result["volumes"].get("read_back_identical", 1.0):
+        return False
     return result["all_pairs"].get("identical_to_brute", True) is not False
 
 
@@ -311,18 +336,20 @@ def query_table(results: Sequence[dict[str, Any]]) -> list[str]:
 
 def build_table(results: Sequence[dict[str, Any]]) -> list[str]:
     lines = [
-        "| volumes | volume construction s | volumes MB | index build s | index MB "
-        "| all-pairs volumes/s | all-pairs s | PostGIS load s | PostGIS index s "
-        "| PostGIS table+index MB |",
-        "|" + "---:|" * 10,
+        "| volumes | built at intake s | read back at start s | volumes MB | index build s "
+        "| index MB | all-pairs processes | all-pairs volumes/s | all-pairs s | PostGIS load s "
+        "| PostGIS index s | PostGIS table+index MB |",
+        "|" + "---:|" * 12,
     ]
     for r in results:
         pairs, pg = r["all_pairs"], r["postgis"]
         volumes = r["volumes"]
         lines.append(
-            f"| {r['n']:,} | {_fmt(volumes['build_s'], 1)} | {_fmt(volumes['rss_mb'], 0)} "
+            f"| {r['n']:,} | {_fmt(volumes['build_s'], 1)} | {_fmt(volumes['read_back_s'], 1)} "
+            f"| {_fmt(volumes['rss_mb'], 0)} "
             f"| {_fmt(r['index']['build_s'], 2)} | {_fmt(r['index']['rss_mb'], 0)} "
-            f"| {_fmt(pairs['volumes_per_s'], 0)} | {_fmt(pairs['seconds'], 1)} "
+            f"| {pairs['processes']} | {_fmt(pairs['volumes_per_s'], 0)} "
+            f"| {_fmt(pairs['seconds'], 1)} "
             f"| {_fmt(pg.get('load_s'), 1)} | {_fmt(pg.get('index_s'), 1)} "
             f"| {_fmt(pg.get('size_mb'), 0)} |"
         )
@@ -382,6 +409,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--span-days", type=float, default=7.0, help="time windows lie within this many days"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes the all-pairs sweep runs in (default: one a core)",
     )
     parser.add_argument("--dsn", default=None)
     parser.add_argument("--no-postgis", action="store_true")

@@ -27,7 +27,7 @@ from deconflict.ranges import (
     MIN_WIDTH_M,
 )
 
-__all__ = ["AltitudeBand", "TimeWindow", "Volume4D", "check_accepted"]
+__all__ = ["AltitudeBand", "TimeWindow", "Volume4D", "check_accepted", "checked_volume"]
 
 #: What a footprint's width is called in a feature, by its kind.
 _WIDTH = {"circle": "radius_m", "corridor": "half_width_m"}
@@ -119,6 +119,22 @@ class Volume4D:
 
     def with_altitude(self, altitude: AltitudeBand) -> Volume4D:
         return replace(self, altitude=altitude)
+
+
+def checked_volume(
+    id: str, footprint: Footprint, lower_m: float, upper_m: float, start_s: float, end_s: float
+) -> Volume4D:
+    """A volume of numbers the caller has checked as :class:`AltitudeBand` and
+    :class:`TimeWindow` check theirs (finite, lower below upper, start before end), built
+    without checking them again: many read back at once (``deconflict.store.codec``), the
+    checks done in arrays."""
+    band = AltitudeBand.__new__(AltitudeBand)
+    object.__setattr__(band, "lower_m", lower_m)
+    object.__setattr__(band, "upper_m", upper_m)
+    window = TimeWindow.__new__(TimeWindow)
+    object.__setattr__(window, "start_s", start_s)
+    object.__setattr__(window, "end_s", end_s)
+    return Volume4D(id, footprint, band, window)
 
 
 def check_accepted(volume: Volume4D) -> Volume4D:

@@ -16,6 +16,7 @@ writes them, ASCII-escaped.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import sys
@@ -24,11 +25,15 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import orjson
+
 from deconflict.engine import SeparationMinima
 from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.geo.bulk import Shape
 from deconflict.geo.bulk import footprints as bulk_footprints
+from deconflict.geo.volume import checked_volume
 from deconflict.ledger import canonical
 from deconflict.model import Agreement, Disclosure
 from deconflict.model.agreement_document import agreement_document, agreement_from_document
@@ -143,36 +148,65 @@ def _keep_read(text: str, volumes: tuple[Volume4D, ...]) -> None:
 
 def volumes_from_json_many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
     """:func:`volumes_from_json` of many texts at once (the detector's start-up rebuild): their
-    footprints built together (:func:`deconflict.geo.bulk.footprints`, an eighth of the time of
-    one at a time), the same volumes to the last bit. Not kept as recently read: a rebuild
-    reads each record once. A text that does not read raises :class:`CorruptRecord`."""
-    documents: list[list[dict[str, Any]]] = []
-    shapes: list[Shape] = []
+    footprints built together (:func:`deconflict.geo.bulk.footprints`), their numbers checked
+    in arrays, the same volumes to the last bit. Not kept as recently read: a rebuild reads
+    each record once. A text that does not read raises :class:`CorruptRecord`.
+
+    The cyclic garbage collector is paused meanwhile: the objects made hold no cycles, and its
+    passes over them were half the time of reading 10^5 volumes."""
+    paused = gc.isenabled()
+    gc.disable()
     try:
-        for text in texts:
-            items = json.loads(text)
-            documents.append(items)
-            shapes.extend(_shape(item["footprint"]) for item in items)
-        built = iter(bulk_footprints(shapes, STORED_LIMITS))
-        return [
-            tuple(
-                Volume4D.build(
-                    item["id"],
-                    next(built),
-                    item["lower_m"],
-                    item["upper_m"],
-                    item["start_s"],
-                    item["end_s"],
-                    intake=False,
-                )
-                for item in items
-            )
-            for items in documents
-        ]
+        return _many(texts)
     except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
         raise CorruptRecord(f"stored volumes are invalid: {error}") from None
     except (ValueError, KeyError, TypeError, IndexError) as error:
         raise CorruptRecord(f"stored volumes are malformed: {error!r}") from None
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, at orjson's speed where it reads the text (not an integer of more than
+    64 bits, which canonical JSON writes for a float such as 1e20)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+_NUMBERS = ("lower_m", "upper_m", "start_s", "end_s")
+
+
+def _many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
+    documents: list[list[dict[str, Any]]] = [_loads(text) for text in texts]
+    items = [item for document in documents for item in document]
+    shapes = [_shape(item["footprint"]) for item in items]
+    built = bulk_footprints(shapes, STORED_LIMITS)
+    numbers = [[item[name] for name in _NUMBERS] for item in items]
+    plain = all(type(n) in (int, float) for row in numbers for n in row)
+    table = np.array(numbers, dtype=np.float64).reshape(len(items), 4) if plain else None
+    if table is None or not (
+        np.isfinite(table).all()
+        and (table[:, 0] < table[:, 1]).all()
+        and (table[:, 2] < table[:, 3]).all()
+    ):  # one is wrong: the constructors say which
+        volumes = [
+            Volume4D.build(item["id"], footprint, *row, intake=False)
+            for item, footprint, row in zip(items, built, numbers, strict=True)
+        ]
+    else:
+        volumes = [
+            checked_volume(item["id"], footprint, *row)
+            for item, footprint, row in zip(items, built, numbers, strict=True)
+        ]
+    out: list[tuple[Volume4D, ...]] = []
+    taken = 0
+    for document in documents:
+        out.append(tuple(volumes[taken : taken + len(document)]))
+        taken += len(document)
+    return out
 
 
 #: A stored footprint's GeoJSON geometry type, and the kind it is.

@@ -108,6 +108,9 @@ def test_what_the_fast_path_does_not_take_the_constructor_builds() -> None:
         (Shape("polygon", [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0]], 0.0), "distinct"),
         (Shape("polygon", [[0.0, 0.0], [float("nan"), 1.0], [1.0, 0.0]], 0.0), "finite"),
         (Shape("polygon", [[0.0, 0.0], [120.0, 0.0], [0.0, 60.0]], 0.0), "degrees"),
+        (Shape("circle", [["10.5", 50.0]], 100.0), "must be a number"),
+        (Shape("corridor", [[10.0, 50.0], [True, 50.0]], 5.0), "must be a number"),
+        (Shape("circle", [[10.0, 50.0]], 10**400), "too large"),
     ],
 )
 def test_a_shape_that_is_wrong_is_refused_as_the_constructor_refuses_it(

@@ -206,9 +206,8 @@ def apart_many(
         xy = frame.project(np.concatenate([a.core_vectors, *(o.core_vectors for o in others)]))
         planar = np.hypot(xy[1:, 0] - xy[0, 0], xy[1:, 1] - xy[0, 1])
     else:
-        pa = a.core_geometry(frame.project(a.core_vectors))
-        cores = _planar_cores(frame, others)
-        planar = np.asarray(shapely.distance(cores, pa), dtype=np.float64)
+        cores = _planar_cores(frame, [*others, a])  # one projection and build for all
+        planar = np.asarray(shapely.distance(cores[:-1], cores[-1]), dtype=np.float64)
     thresholds = np.asarray(thresholds_m, dtype=np.float64)
     if radii is None:
         radii = np.fromiter((o.radius_m for o in others), np.float64, count)

@@ -194,14 +194,13 @@ class VolumeIndex:
             self._tree = rtree_index.Index(properties=_properties())
 
     def _admit(self, entries: list[Entry]) -> Slots:
-        for entry in entries:
-            if entry.key in self._slots:
-                raise KeyError(f"key {entry.key!r} is already indexed")
-        if len({entry.key for entry in entries}) < len(entries):
+        """Put ``entries`` in a new index's first slots, in order."""
+        self._slots = {entry.key: slot for slot, entry in enumerate(entries)}
+        if len(self._slots) < len(entries):
             raise KeyError("a key is given twice")
+        self._by_slot = list(entries)
         slots = self._table.put([e.volume for e in entries], [e.party for e in entries])
-        for slot, entry in zip(slots.tolist(), entries, strict=True):
-            self._place(slot, entry)
+        assert slots[-1] == len(entries) - 1  # a new table hands out 0, 1, ... in order
         return slots
 
     def _place(self, slot: int, entry: Entry) -> None:

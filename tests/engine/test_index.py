@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.strategies import entry_sets, square
@@ -154,3 +155,9 @@ def test_a_reused_slot_keeps_no_trace_of_its_former_volume():
         found = index.conflicts_with(volume("p", Circle((45.0 + i, 36.0), 1_000)), "US")
         assert [e.key for e in found] == [f"b{i}"]
     assert sorted(e.key for e in index) == ["b0", "b1", "b2"]
+
+
+def test_a_key_given_twice_to_a_new_index_is_refused():
+    volume = Volume4D.build("v", Circle((10.0, 50.0), 100.0), 0.0, 100.0, 0.0, 60.0)
+    with pytest.raises(KeyError, match="given twice"):
+        VolumeIndex([Entry("k", "US", volume), Entry("j", "US", volume), Entry("k", "RU", volume)])

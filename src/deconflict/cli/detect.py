@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,7 +32,8 @@ def detect_pairs(document: object, minima: SeparationMinima) -> list[dict[str, A
     volumes = parse_feature_collection(document, geo_limits())
     index = VolumeIndex(Entry(v.volume.id, v.party, v.volume) for v in volumes)
     out = []
-    for first, second in index.all_pairs(minima):
+    # One process a core: the sweep shares its chunks out past two chunks' worth of volumes.
+    for first, second in index.all_pairs(minima, processes=os.cpu_count() or 1):
         a, b = sorted((first, second), key=lambda e: e.key)
         detail = describe(a.volume, b.volume)
         row: dict[str, Any] = {

@@ -46,6 +46,8 @@ __all__ = [
     "Detection",
     "Detections",
     "Lease",
+    "LivePage",
+    "LiveRecord",
     "Notices",
     "Notifications",
     "Parties",
@@ -82,6 +84,28 @@ class Change:
     @property
     def verb(self) -> str:
         return self.kind.split(".", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRecord:
+    """A notice or plan that was live at a change-log position, as it stood there: its record
+    key, party and version, and that version's volumes as the store keeps them (JSON text,
+    :mod:`deconflict.store.codec`), for the detector's rebuild to decode in bulk."""
+
+    kind: RecordKind
+    key: str
+    party: str
+    version: int
+    volumes: str
+
+
+@dataclass(frozen=True, slots=True)
+class LivePage:
+    """One page of :meth:`ChangeLog.live_records`: the live records among the next records in
+    (kind, key) order, and where the next page starts (None: this was the last)."""
+
+    records: list[LiveRecord]
+    after: tuple[RecordKind, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,9 +287,14 @@ class ChangeLog(Protocol):
         """Change-log rows with a sequence number above ``seq``, in order."""
 
     @abstractmethod
-    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
-        """For each record of the ``entities`` kinds ("notice", "plan"), its last change-log row
-        with a sequence number up to ``upto_seq``: the records as they stood then."""
+    def live_records(
+        self, upto_seq: int, after: tuple[RecordKind, str] | None = None, limit: int = 10_000
+    ) -> LivePage:
+        """The notices and plans live as the log stood at ``upto_seq`` (each record's last row
+        up to it names a live state: a notice filed or active, a current plan), at the versions
+        those rows name: the ``limit`` records after ``after`` in (kind, key) order, notices
+        first, those not live left out of the page. What the detector's index holds at that
+        position, read a page a query."""
 
     @abstractmethod
     def detector_cursor(self) -> int:

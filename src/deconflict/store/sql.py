@@ -25,19 +25,21 @@ may be fenced by the detector lease's token (:mod:`deconflict.store.lease`).
 
 and the change log, which ties them together, is here: every write appends its ledger entries
 through ``_log``/``_log_many``, and the writes of the detector's inputs their change-log rows
-too, in the same transaction; the detector reads them back with ``changes_after`` and
-``latest_changes``.
+too, in the same transaction; the detector reads them back with ``changes_after``, and rebuilds
+its index from ``live_records``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
-from deconflict.model import Notice, Plan
+from deconflict.model import Notice, NoticeState, Plan, PlanState, RecordKind
 from deconflict.store import schema as t
-from deconflict.store.base import Change, Store
+from deconflict.store.base import Change, LivePage, LiveRecord, Store
+from deconflict.store.bulk import driver_tuples
 from deconflict.store.conflicts import SqlConflicts
 from deconflict.store.detections import SqlDetections
 from deconflict.store.ledger_append import LogItem, Prebuilt, record_changes
@@ -53,6 +55,53 @@ from deconflict.store.transactions import insert_with_unit, transaction
 from deconflict.store.tx import Tx
 
 __all__ = ["LOGGED_ENTITIES", "SqlStore"]
+
+
+def _live_query(kind: RecordKind) -> sa.Select[Any]:
+    """The records of ``kind`` after key ``:after``, ``:limit`` of them in key order, each with
+    its last change-log row up to ``:upto`` (one index range of ``ix_changes_entity``, grouped
+    as it is ordered); the volumes of the version that row names where its state is live (the
+    record's row has them if it is still at that version, else its versions table), else null."""
+    if kind is RecordKind.NOTICE:
+        table, versions, of = t.notices, t.notice_versions, t.notice_versions.c.notice_id
+        live = [str(state) for state in NoticeState if state.live]
+    else:
+        table, versions, of = t.plans, t.plan_versions, t.plan_versions.c.plan_id
+        live = [str(PlanState.CURRENT)]
+    c = t.changes.c
+    last = (
+        sa.select(c.entity_id, sa.func.max(c.seq).label("seq"))
+        .where(
+            c.entity == sa.literal_column(f"'{kind}'"),
+            c.entity_id > sa.bindparam("after"),
+            c.seq <= sa.bindparam("upto"),
+        )
+        .group_by(c.entity_id)
+        .order_by(c.entity_id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.literal_column("0"))  # not a parameter: SQLite's LIMIT needs one with it
+        .subquery("last")
+    )
+    row = t.changes.alias("row")
+    volumes = sa.case(
+        (row.c.state.not_in([sa.literal_column(f"'{state}'") for state in live]), sa.null()),
+        (table.c.version == row.c.version, table.c.volumes),
+        else_=versions.c.volumes,
+    )
+    return (
+        sa.select(last.c.entity_id, table.c.party_id, row.c.version, volumes)
+        .select_from(
+            last.join(row, row.c.seq == last.c.seq)
+            .outerjoin(table, table.c.id == last.c.entity_id)
+            .outerjoin(
+                versions, sa.and_(of == last.c.entity_id, versions.c.version == row.c.version)
+            )
+        )
+        .order_by(last.c.entity_id)
+    )
+
+
+_LIVE = {kind: _live_query(kind) for kind in RecordKind}
 
 #: What the change log holds: changes of the detector's inputs. Its outputs (conflicts,
 #: notifications) and what becomes of them (deliveries, acknowledgements, escalations) are
@@ -141,14 +190,24 @@ class SqlStore(
         return [change_of(row) for row in rows]
 
     @transaction
-    def latest_changes(self, upto_seq: int, entities: Sequence[str]) -> list[Change]:
-        col = t.changes.c
-        last = (
-            sa.select(sa.func.max(col.seq))
-            .where(col.seq <= upto_seq, col.entity.in_(list(entities)))
-            .group_by(col.entity, col.entity_id)
-        )
-        query = sa.select(t.changes).where(col.seq.in_(last)).order_by(col.seq)
-        with self.read_connection("reading the change log") as c:
-            rows = c.execute(query).all()
-        return [change_of(row) for row in rows]
+    def live_records(
+        self, upto_seq: int, after: tuple[RecordKind, str] | None = None, limit: int = 10_000
+    ) -> LivePage:
+        kind, key = after if after is not None else (RecordKind.NOTICE, "")
+        records: list[LiveRecord] = []
+        left = limit
+        with self.read_connection("reading the records live at the detector's cursor") as c:
+            while True:
+                params = {"upto": upto_seq, "after": key, "limit": left}
+                rows = driver_tuples(c, _LIVE[kind], params)
+                records.extend(
+                    LiveRecord(kind, record, party, version, volumes)
+                    for record, party, version, volumes in rows
+                    if party is not None and volumes is not None
+                )
+                left -= len(rows)
+                if left == 0:
+                    return LivePage(records, (kind, rows[-1][0]))
+                if kind is RecordKind.PLAN:
+                    return LivePage(records, None)
+                kind, key = RecordKind.PLAN, ""

@@ -117,3 +117,19 @@ def test_the_paged_rebuild_indexes_what_the_walk_did(
         assert not {"usaf/N2", "usaf/N3", "faf/F2", "faf/P2", "usaf/N9"} & set(versions)
     finally:
         hub.close()
+
+
+def test_a_hub_builds_its_index_when_it_first_detects(tmp_path: Any) -> None:
+    """Opening a hub reads no record for the index; its first detection pass builds it from
+    the store, as a restart at the cursor."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.process()
+    hub.close()
+    again = Hub.open(tmp_path / "hub.db")
+    try:
+        assert again.indexed == 0
+        assert again.process().changes == 0
+        assert again.indexed == 1
+    finally:
+        again.close()

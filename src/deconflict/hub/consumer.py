@@ -84,6 +84,8 @@ class LogConsumer:
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """See :meth:`deconflict.hub.Hub.process`."""
+        if not self._detector.built:  # the first pass: the index and the cursor read together
+            self.rebuild()
         report = ProcessReport()
         count = 0
         while True:

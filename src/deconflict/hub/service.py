@@ -102,7 +102,10 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
-        self._detector.rebuild()
+        # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
+        # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
+        # while the detector process holds the lease), and at 10^6 volumes the rebuild is
+        # most of a restart (docs/benchmarks.md, "Restart").
 
     @classmethod
     def open(
@@ -141,8 +144,9 @@ class Hub:
 
     @property
     def indexed(self) -> int:
-        """How many volumes the detector's index holds (for tests and status)."""
-        return len(self._detector.index)
+        """How many volumes the detector's index holds (for tests and status): 0 until the
+        hub first detects or resyncs, which build it (asking does not)."""
+        return self._detector.size
 
     # parties and agreements -------------------------------------------------------------------
 

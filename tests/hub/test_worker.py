@@ -11,7 +11,7 @@ import pytest
 from tests.calls import counted
 from tests.hub.scenario import T0, vol
 
-from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer
+from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer, detector
 from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
 
@@ -226,3 +226,36 @@ def test_a_holder_asked_for_the_lease_stores_its_cursor_before_it_gives_it_back(
     assert report is not None
     assert report.changes == 0
     detector.release()
+
+
+def test_a_rebuild_longer_than_the_stall_window_keeps_the_lease(hubs, monkeypatch):
+    """A leader taking the lease rebuilds its index a page at a time; while pages keep coming
+    it is working, not stalled: over a rebuild of 150 s of lease time (30 s a page, past the
+    keeper's 60 s stall window) the keeper renews the lease, a standby trying at every page
+    never gets it, and the leader detects under the token it took."""
+    one, two = hubs
+    for i in range(5):
+        one.file_notice("usaf", [vol(f"a{i}", lon=39.0 + i)], "air-activity", f"N{i}")
+    one.process()
+    monkeypatch.setattr(detector, "_REBUILD_PAGE", 1)
+    wall = WatchedWall()
+    leader = DetectorWorker(one, lease_s=5.0, wall=wall, renew_beside_s=0.001, stall_s=60.0)
+    standby = DetectorWorker(two, lease_s=5.0, wall=wall)
+    real = one.store.live_records
+    pages: list[int] = []
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        for _ in range(30):  # a second at a time, as the keeper renews before expiry
+            wall.advance(1.0)
+        assert standby.step() is None
+        pages.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(one.store, "live_records", slow)
+    assert leader.step() is not None
+    assert len(pages) == 6  # five notices a page, then the plans' (none)
+    token = leader.token
+    assert token is not None
+    assert leader.step() is not None  # not refused as a lost lease
+    assert leader.token == token
+    leader.release()

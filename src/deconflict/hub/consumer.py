@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -68,11 +68,12 @@ class LogConsumer:
             with contextlib.suppress(DeconflictError):
                 self.store_cursor()
 
-    def rebuild(self) -> None:
-        """Rebuild the detector's index from the store, and read on from the stored cursor."""
+    def rebuild(self, progress: Callable[[], None] | None = None) -> None:
+        """Rebuild the detector's index from the store, and read on from the stored cursor
+        (``progress``: see :meth:`Detector.rebuild`)."""
         self._consumed = None
         self._stored_cursor = None
-        self._detector.rebuild()
+        self._detector.rebuild(progress)
 
     def _cursor(self) -> int:
         # Read once, then kept: only this hub's commits move it while it detects (another

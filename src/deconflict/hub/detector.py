@@ -21,7 +21,7 @@ import gc
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -118,7 +118,7 @@ class Detector:
         """How many volumes the index holds (0 until it is built: it is not built here)."""
         return 0 if self._index is None else len(self._index)
 
-    def rebuild(self) -> VolumeIndex:
+    def rebuild(self, progress: Callable[[], None] | None = None) -> VolumeIndex:
         """Index every record that was live at the detector's cursor, at its version then (the
         index returned; a rebuild that fails leaves none, to be rebuilt when next needed).
 
@@ -127,7 +127,8 @@ class Detector:
         queries at 10^6 records); each page's volumes are decoded as it comes
         (:func:`~deconflict.store.codec.volume_dicts`), and every volume goes to the engine
         at once, in one place (:func:`index_volumes`), whose bulk load is far faster than one
-        insert a volume. How long each part took is kept in :attr:`rebuild_times`."""
+        insert a volume. How long each part took is kept in :attr:`rebuild_times`;
+        ``progress`` is called after each page read (a lease keeper's sign of life)."""
         self._index = None
         times = dict.fromkeys(("read_s", "json_s", "volumes_s", "index_s"), 0.0)
         sides: dict[str, Side] = {}
@@ -153,6 +154,8 @@ class Detector:
                         batch.append((side, item))
                 times["read_s"] += read - started
                 times["json_s"] += time.perf_counter() - read
+                if progress is not None:
+                    progress()
                 yield batch
                 if page.after is None:
                     return

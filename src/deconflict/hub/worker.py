@@ -109,7 +109,9 @@ class DetectorWorker:
         self._keep(token)  # renewed from now on, also while the index is rebuilt below
         if taken and token is not None:
             try:
-                self._hub.resync()
+                # A rebuild reading page after page is working, not stalled: the keeper
+                # renews the lease through it (10^6 volumes take longer than ``stall_s``).
+                self._hub.resync(progress=self._working)
             except BaseException:  # not detecting: let a standby have it rather than hold it
                 self._keep(None)
                 with self._lock:
@@ -143,6 +145,10 @@ class DetectorWorker:
                 return None
         finally:
             self._active_at = self._wall()
+
+    def _working(self) -> None:
+        """The hub's thread is making progress within a step (see ``_renew_beside``)."""
+        self._active_at = self._wall()
 
     def release(self) -> None:
         """Give the lease up (on a clean stop) so a standby takes over without waiting, first

@@ -48,7 +48,11 @@ from deconflict.runtime.runtime import Runtime, RuntimeSettings
 __all__ = ["DetectorProcess"]
 
 log = logging.getLogger("deconflict.runtime")
-_START_S = 60.0  # the longest the process may take to open the hub and take the lease
+# The longest the process may take to open the hub, take the lease and rebuild the detector's
+# index from the store (its first pass): a hub holding 10^5 active notices took 34 s to rebuild
+# before the rebuild read them a page a query, one holding 10^6 still takes minutes
+# (docs/benchmarks.md, "Restart"), and serve refused to start at 60 s.
+_START_S = 600.0
 _STOP_S = 10.0  # the longest it may take to stop before it is killed
 _RESTART_S = 1.0  # the pause before a detector process that died is started again
 _RESTART_MAX_S = 30.0  # ... doubling while new ones die, up to this

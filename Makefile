@@ -73,9 +73,14 @@ serve: demo
 test: setup $(CHROMIUM)
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 
+# The restart of a hub of 10^5 active notices, from its store to serving (about two minutes);
+# RESTART_SIZES=100000,1000000 for 10^6 as well (a quarter of an hour more).
+RESTART_SIZES ?= 100000
+
 bench: setup
 	$(BIN)/python -m benchmarks.engine --sizes 10000,100000,1000000 --json bench-engine.json
 	$(BIN)/python -m benchmarks.ledger --entries 1000000 --json bench-ledger.json
+	$(BIN)/python -m benchmarks.restart --sizes $(RESTART_SIZES) --pg-url $(DB_URL) --json bench-restart.json
 
 # The HTTP service under load: a real `deconflict serve` on 127.0.0.1, on SQLite and PostgreSQL.
 bench-api: setup
@@ -88,4 +93,4 @@ lint: setup
 	$(BIN)/lint-imports
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules $(VENDOR) dist build report bench-engine.json bench-api.json
+	rm -rf $(VENV) $(WEB)/node_modules $(VENDOR) dist build report bench-engine.json bench-api.json bench-restart.json

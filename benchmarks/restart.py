@@ -1,0 +1,325 @@
+"""Restart benchmark: a hub holding N active notices, from its store to serving (issue 21).
+
+    python -m benchmarks.restart --sizes 100000,1000000 [--pg-url URL] [--keep DIR]
+
+For each size a store is filled with N notices of one volume each, the volumes of the engine
+benchmark (:func:`benchmarks.data.generate`, same seed), spread over the six parties of one
+agreement, then the hub is started on it again as ``deconflict serve`` starts it, step by step:
+
+- *quick check*: :func:`deconflict.store.health.check` (SQLite's ``PRAGMA quick_check``, every
+  page read; on PostgreSQL the indexes' ``amcheck`` where installed);
+- *open*: :func:`deconflict.store.open_store` (the engine, the migrations brought up to date: a
+  check that finds them so);
+- *hub*: the rest of :class:`deconflict.hub.Hub`'s construction (agreements, secrets; the
+  detector's rebuild too where the hub still rebuilds as it is made);
+- *ledger check*: :meth:`HubLedger.recheck`, the whole log against the newest checkpoint signed,
+  as ``serve`` makes it before it starts;
+- *key load*: the ledger's signing key read from its file;
+- *rebuild*: the detector's index rebuilt from the store at its cursor
+  (:meth:`Hub.resync`), split where the detector says how long each part took: reading the
+  rows, decoding the volumes, building the index.
+
+Then, once a size on SQLite, a real ``deconflict serve`` on the file (its detector in a process
+of its own, as by default), from its start to its ``serve.ready`` log line.
+
+How the store is filled: through the hub's own filing path (:meth:`Hub.file_notice`, a thousand
+filings a unit of work, as ``serve`` groups a burst of them), so the records, their versions,
+the change-log rows and the ledger entries are what filing writes, and a checkpoint is signed at
+the end. What differs from a hub that served those filings: the detector is not run over them
+(detecting a million notices is the all-pairs search, minutes of its own, and would record
+conflicts and notifications the restart never reads); its cursor is moved to the end of the log
+as a detector pass with no outputs stores it. So the store holds no conflict and no
+notification: the restart reads neither. The engine benchmark's week is moved to start two days
+from now, the notices filed a day before it: ``serve``, on the system clock, finds them all still
+filed (live), none for its first tick to move.
+
+A Markdown table goes to stdout; ``--json`` keeps the figures. Every loop is bounded: the fill
+by N, the serve by ``--serve-timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks import data
+from benchmarks.engine import rss_mb
+from deconflict.geo import Volume4D
+from deconflict.hub import Hub, SimulatedClock
+from deconflict.model import Agreement
+from deconflict.store import Detection, open_store
+from deconflict.store.health import check
+
+__all__ = ["main"]
+
+_GROUP = 1_000  # filings a unit of work
+_FILED_AT_S = data.EPOCH_S - 86_400.0
+_READY = b'"event": "serve.ready"'
+
+
+def fill(target: str, n: int, key: Path, seed: int = 1) -> dict[str, float]:
+    """File ``n`` notices of one volume each on the store ``target`` (see the module's
+    docstring), sign a checkpoint and move the detector's cursor to the end of the log."""
+    started = time.perf_counter()
+    entries = data.generate(n, seed)
+    generated = time.perf_counter()
+    shift = _shift_s()
+    with Hub(open_store(target), SimulatedClock(_FILED_AT_S + shift), key) as hub:
+        for party in data.PARTIES:
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement("restart-bench", data.PARTIES, minima=data.MINIMA, ack_deadline_s=3600.0)
+        )
+        for first in range(0, n, _GROUP):
+            with hub.store.unit_of_work("filing a group"):
+                for entry in entries[first : first + _GROUP]:
+                    hub.file_notice(entry.party, [_later(entry.volume, shift)], "air", entry.key)
+        filed = time.perf_counter()
+        hub.ledger.checkpoint()
+        store = hub.store
+        store.commit_detections([Detection(store.last_change(), _FILED_AT_S + shift)])
+        ledger = hub.ledger.size
+    done = time.perf_counter()
+    return {
+        "generate_s": generated - started,
+        "file_s": filed - generated,
+        "checkpoint_s": done - filed,
+        "ledger_entries": ledger,
+    }
+
+
+def _shift_s() -> float:
+    """How far the engine benchmark's week is moved: to start two days from today (UTC), so
+    that a ``deconflict serve`` on the system clock finds every notice still to come (a kept
+    store stays so for a day or more)."""
+    return (time.time() // 86_400.0 + 2) * 86_400.0 - data.EPOCH_S
+
+
+def _later(volume: Volume4D, shift_s: float) -> Volume4D:
+    """``volume`` moved ``shift_s`` later (its footprint, band and duration kept)."""
+    return volume.with_window(volume.window.shifted(shift_s))
+
+
+def _timed(out: dict[str, float], name: str) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def timing() -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        out[name] = time.perf_counter() - started
+
+    return timing()
+
+
+def restart(target: str, key: Path) -> dict[str, Any]:
+    """Start a hub on ``target`` step by step (see the module's docstring); seconds a step."""
+    times: dict[str, Any] = {}
+    rss = rss_mb()
+    begun = time.perf_counter()
+    with _timed(times, "quick_check_s"):
+        health = check(target, full=False)
+    if not health.sound:
+        raise RuntimeError(f"the store is damaged: {health.summary()}")
+    with _timed(times, "open_s"):
+        store = open_store(target)
+    with _timed(times, "hub_s"):
+        hub = Hub(store, SimulatedClock(time.time()), key)
+    try:
+        with _timed(times, "ledger_check_s"):
+            hub.ledger.recheck()
+        with _timed(times, "key_load_s"):
+            _ = hub.ledger.signer
+        detector = hub._detector
+        if hub.indexed == 0:  # the hub rebuilds when it detects first, not as it is made
+            with _timed(times, "rebuild_s"):
+                hub.resync()
+        else:  # built as it was made (before issue 21): the same seconds, counted once
+            times["rebuild_s"], times["hub_s"] = times["hub_s"], None
+        times["rebuild_parts"] = dict(getattr(detector, "rebuild_times", {}))
+        times["indexed"] = hub.indexed
+    finally:
+        hub.close()
+    times["total_s"] = time.perf_counter() - begun
+    times["rss_mb"] = rss_mb() - rss
+    return times
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve_ready(db: Path, timeout_s: float) -> float | None:
+    """Seconds from starting ``deconflict serve`` on ``db`` to its ``serve.ready`` line, or
+    None if it exited or did not say so within ``timeout_s`` (it is stopped either way)."""
+    exe = Path(sys.executable).with_name("deconflict")
+    env = dict(os.environ, DECONFLICT_DB=str(db))
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(exe), "serve", "--db", str(db), "--port", str(_free_port())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    ready: list[float] = []
+    said = threading.Event()
+    tail: list[bytes] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            tail[:] = [*tail[-20:], line]
+            if _READY in line and not ready:
+                ready.append(time.perf_counter() - started)
+                said.set()
+        said.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    said.wait(timeout_s)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    reader.join(5)
+    if not ready:
+        sys.stderr.write(b"".join(tail).decode(errors="replace"))
+    return ready[0] if ready else None
+
+
+@contextlib.contextmanager
+def _pg_database(url: str, n: int) -> Iterator[str]:
+    """A database of its own on the server ``url`` names, dropped after."""
+    import psycopg
+
+    name = f"deconflict_restart_{n}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urllib.parse.urlsplit(url)
+    try:
+        yield urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_size(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"n": n}
+    keep = Path(args.keep) if args.keep else folder
+    keep.mkdir(parents=True, exist_ok=True)
+    db = keep / f"restart-{n}.db"
+    key = keep / f"restart-{n}.db.ledger-key"
+    if not db.exists():
+        filling = db.with_suffix(".filling")
+        for stale in (key, *keep.glob(f"restart-{n}.filling*")):
+            stale.unlink(missing_ok=True)
+        out["fill"] = fill(str(filling), n, key)
+        filling.rename(db)  # closed: the WAL checkpointed into it
+        for companion in keep.glob(f"restart-{n}.filling*"):
+            companion.unlink()
+    out["sqlite"] = restart(str(db), key)
+    if args.serve:
+        out["serve_ready_s"] = serve_ready(db, args.serve_timeout)
+    if args.pg_url:
+        with _pg_database(args.pg_url, n) as url:
+            pg_key = folder / f"pg-{n}.ledger-key"
+            out["pg_fill"] = fill(url, n, pg_key)
+            out["postgresql"] = restart(url, pg_key)
+    return out
+
+
+_STEPS = (
+    ("quick check", "quick_check_s"),
+    ("open + migrations check", "open_s"),
+    ("hub made (agreements, secrets)", "hub_s"),
+    ("ledger check (whole log)", "ledger_check_s"),
+    ("key load", "key_load_s"),
+    ("detector rebuild", "rebuild_s"),
+)
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    columns = []
+    for r in results:
+        for backend in ("sqlite", "postgresql"):
+            if backend in r:
+                columns.append(
+                    (f"{r['n']:,} ({'SQLite' if backend == 'sqlite' else 'PG'})", r[backend])
+                )
+    lines = [
+        "| step (s) | " + " | ".join(name for name, _ in columns) + " |",
+        "| --- |" + " --- |" * len(columns),
+    ]
+    for label, name in _STEPS:
+        lines.append(f"| {label} | " + " | ".join(_s(c.get(name)) for _, c in columns) + " |")
+        if name == "rebuild_s":
+            parts = sorted({p for _, c in columns for p in c.get("rebuild_parts", {})})
+            for part in parts:
+                lines.append(
+                    f"| - {part.removesuffix('_s')} | "
+                    + " | ".join(_s(c.get("rebuild_parts", {}).get(part)) for _, c in columns)
+                    + " |"
+                )
+    lines.append(
+        "| **in-process start** | "
+        + " | ".join(f"**{_s(c['total_s'])}**" for _, c in columns)
+        + " |"
+    )
+    lines.append(
+        "| volumes indexed | " + " | ".join(f"{c['indexed']:,}" for _, c in columns) + " |"
+    )
+    lines.append(
+        "| memory of the start (MB) | "
+        + " | ".join(f"{c['rss_mb']:.0f}" for _, c in columns)
+        + " |"
+    )
+    serve = []
+    for r in results:
+        for backend in ("sqlite", "postgresql"):
+            if backend in r:
+                serve.append(_s(r.get("serve_ready_s")) if backend == "sqlite" else "-")
+    lines.append("| `deconflict serve` to serve.ready | " + " | ".join(serve) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000", help="comma-separated notice counts")
+    parser.add_argument("--pg-url", default=None, help="a PostgreSQL server to run on as well")
+    parser.add_argument("--keep", default=None, help="keep the filled SQLite files here")
+    parser.add_argument("--no-serve", dest="serve", action="store_false")
+    parser.add_argument("--serve-timeout", type=float, default=600.0)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="restart-bench-") as folder:
+        for n in (int(s) for s in args.sizes.split(",")):
+            results.append(run_size(n, args, Path(folder)))
+            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

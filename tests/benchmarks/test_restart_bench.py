@@ -1,0 +1,26 @@
+"""Smoke test of the restart benchmark at a tiny size: it fills a store through the hub, starts
+the hub on it again step by step and prints the table."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+from benchmarks.restart import main
+
+
+def test_restart_bench_runs_small(tmp_path):
+    """Every notice filed is indexed again at the restart, and each step has its figure."""
+    out = tmp_path / "bench.json"
+    stdout = io.StringIO()
+    args = ["--sizes", "200", "--no-serve", "--keep", str(tmp_path / "kept")]
+    with contextlib.redirect_stdout(stdout):
+        code = main([*args, "--json", str(out)])
+    assert code == 0
+    assert "detector rebuild" in stdout.getvalue()
+    (figures,) = json.loads(out.read_text())
+    assert figures["fill"]["ledger_entries"] > 200
+    restart = figures["sqlite"]
+    assert restart["indexed"] == 200
+    assert set(restart["rebuild_parts"]) == {"read_s", "json_s", "volumes_s", "index_s"}

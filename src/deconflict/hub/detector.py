@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,7 +52,17 @@ from deconflict.policy.need_to_know import (
     sees_other_side,
     unlocks,
 )
-from deconflict.store import Change, ChangeLog, Conflicts, Detection, Notices, Plans, Secrets
+from deconflict.store import (
+    Change,
+    ChangeLog,
+    Conflicts,
+    Detection,
+    LivePage,
+    Notices,
+    Plans,
+    Secrets,
+    Units,
+)
 from deconflict.store.codec import volume_dicts, volume_from_dict
 
 __all__ = ["Detector"]
@@ -79,9 +90,10 @@ class _Outputs:
     notifications: list[Notification] = field(default_factory=list)
 
 
-class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Protocol):
+class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
     """What detection reads: the log, the records at the versions it names, the open conflicts,
-    and the secret conflict ids are keyed with (it writes nothing: the consumer commits)."""
+    and the secret conflict ids are keyed with (it writes nothing: the consumer commits); a
+    twin of it to read the next page on while the rebuild decodes one."""
 
 
 class Detector:
@@ -95,8 +107,8 @@ class Detector:
         self._sides: dict[str, Side] = {}
         self._keys: dict[tuple[RecordKind, str], list[str]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
-        #: seconds the last :meth:`rebuild` spent reading, decoding (JSON, then volumes) and
-        #: building the index
+        #: seconds the last :meth:`rebuild` spent waiting for pages read (the next is read while
+        #: one is decoded), decoding (JSON, then volumes) and building the index
         self.rebuild_times: dict[str, float] = {}
 
     # index ------------------------------------------------------------------------------------
@@ -136,10 +148,10 @@ class Detector:
         cursor = self._store.detector_cursor()
 
         def decoded() -> Iterator[list[tuple[Side, dict[str, Any]]]]:
-            after: tuple[RecordKind, str] | None = None
+            pages = self._pages(cursor)
             while True:
                 started = time.perf_counter()
-                page = self._store.live_records(cursor, after, _REBUILD_PAGE)
+                page = next(pages)
                 read = time.perf_counter()
                 batch = []
                 for record in page.records:
@@ -159,13 +171,30 @@ class Detector:
                 yield batch
                 if page.after is None:
                     return
-                after = page.after
 
         with _collection_paused():
             index = self._index = index_volumes(decoded(), times)
         self._sides, self._keys = sides, keys
         self.rebuild_times = times
         return index
+
+    def _pages(self, cursor: int) -> Iterator[LivePage]:
+        """The pages of the records live at ``cursor``, each next one read on a store of its
+        own, on a thread of its own, while the caller decodes this one (the driver waits on the
+        database, and SQLite's steps run, without holding the interpreter)."""
+        reader = self._store.twin()
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as pool:
+                coming = pool.submit(reader.live_records, cursor, None, _REBUILD_PAGE)
+                while True:
+                    page = coming.result()
+                    if page.after is not None:
+                        coming = pool.submit(reader.live_records, cursor, page.after, _REBUILD_PAGE)
+                    yield page
+                    if page.after is None:
+                        return
+        finally:
+            reader.close()
 
     def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
         """The record a change-log row names, at that row's version, and whether it was live."""

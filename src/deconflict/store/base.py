@@ -102,7 +102,8 @@ class LiveRecord:
 @dataclass(frozen=True, slots=True)
 class LivePage:
     """One page of :meth:`ChangeLog.live_records`: the live records among the next records in
-    (kind, key) order, and where the next page starts (None: this was the last)."""
+    (kind, key) order, and where the next page starts (None: this was the last). A page may
+    hold none and still not be the last."""
 
     records: list[LiveRecord]
     after: tuple[RecordKind, str] | None
@@ -292,9 +293,10 @@ class ChangeLog(Protocol):
     ) -> LivePage:
         """The notices and plans live as the log stood at ``upto_seq`` (each record's last row
         up to it names a live state: a notice filed or active, a current plan), at the versions
-        those rows name: the ``limit`` records after ``after`` in (kind, key) order, notices
-        first, those not live left out of the page. What the detector's index holds at that
-        position, read a page a query."""
+        those rows name: the records after ``after`` in (kind, key) order, notices first, as
+        many as ``limit`` change-log rows hold (so at most ``limit``), those not live left out
+        of the page. What the detector's index holds at that position, read a page a query
+        (two: where it ends, then its records)."""
 
     @abstractmethod
     def detector_cursor(self) -> int:

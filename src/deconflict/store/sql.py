@@ -57,11 +57,27 @@ from deconflict.store.tx import Tx
 __all__ = ["LOGGED_ENTITIES", "SqlStore"]
 
 
-def _live_query(kind: RecordKind) -> sa.Select[Any]:
-    """The records of ``kind`` after key ``:after``, ``:limit`` of them in key order, each with
-    its last change-log row up to ``:upto`` (one index range of ``ix_changes_entity``, grouped
-    as it is ordered); the volumes of the version that row names where its state is live (the
-    record's row has them if it is still at that version, else its versions table), else null."""
+def _page_end(kind: RecordKind) -> sa.Select[Any]:
+    """The key of the ``:skip``-th change-log row of ``kind`` after key ``:after``, in key
+    order: where a page of records ends (an index-only range of ``ix_changes_entity``, as long
+    as the page). None past the last row."""
+    c = t.changes.c
+    return (
+        sa.select(c.entity_id)
+        .where(c.entity == sa.literal_column(f"'{kind}'"), c.entity_id > sa.bindparam("after"))
+        .order_by(c.entity_id)
+        .limit(sa.literal_column("1"))
+        .offset(sa.bindparam("skip"))
+    )
+
+
+def _live_query(kind: RecordKind, bounded: bool) -> sa.Select[Any]:
+    """The records of ``kind`` with keys after ``:after`` (and up to ``:end`` if ``bounded``),
+    in key order, each with its last change-log row up to ``:upto`` (found in that range of
+    ``ix_changes_entity``, nothing outside it read: no join back to the log, no sort beyond the
+    page, whatever the planner's statistics say); the volumes of the version that row names
+    where its state is live (the record's row has them if it is still at that version, else
+    its versions table), else null."""
     if kind is RecordKind.NOTICE:
         table, versions, of = t.notices, t.notice_versions, t.notice_versions.c.notice_id
         live = [str(state) for state in NoticeState if state.live]
@@ -69,39 +85,38 @@ def _live_query(kind: RecordKind) -> sa.Select[Any]:
         table, versions, of = t.plans, t.plan_versions, t.plan_versions.c.plan_id
         live = [str(PlanState.CURRENT)]
     c = t.changes.c
-    last = (
-        sa.select(c.entity_id, sa.func.max(c.seq).label("seq"))
+    latest = sa.func.row_number().over(partition_by=c.entity_id, order_by=c.seq.desc())
+    rows = (
+        sa.select(c.entity_id, c.version, c.state, latest.label("latest"))
         .where(
             c.entity == sa.literal_column(f"'{kind}'"),
             c.entity_id > sa.bindparam("after"),
+            *([c.entity_id <= sa.bindparam("end")] if bounded else []),
             c.seq <= sa.bindparam("upto"),
         )
-        .group_by(c.entity_id)
-        .order_by(c.entity_id)
-        .limit(sa.bindparam("limit"))
-        .offset(sa.literal_column("0"))  # not a parameter: SQLite's LIMIT needs one with it
         .subquery("last")
     )
-    row = t.changes.alias("row")
     volumes = sa.case(
-        (row.c.state.not_in([sa.literal_column(f"'{state}'") for state in live]), sa.null()),
-        (table.c.version == row.c.version, table.c.volumes),
+        (rows.c.state.not_in([sa.literal_column(f"'{state}'") for state in live]), sa.null()),
+        (table.c.version == rows.c.version, table.c.volumes),
         else_=versions.c.volumes,
     )
     return (
-        sa.select(last.c.entity_id, table.c.party_id, row.c.version, volumes)
+        sa.select(rows.c.entity_id, table.c.party_id, rows.c.version, volumes)
         .select_from(
-            last.join(row, row.c.seq == last.c.seq)
-            .outerjoin(table, table.c.id == last.c.entity_id)
-            .outerjoin(
-                versions, sa.and_(of == last.c.entity_id, versions.c.version == row.c.version)
+            rows.outerjoin(table, table.c.id == rows.c.entity_id).outerjoin(
+                versions, sa.and_(of == rows.c.entity_id, versions.c.version == rows.c.version)
             )
         )
-        .order_by(last.c.entity_id)
+        .where(rows.c.latest == sa.literal_column("1"))
+        .order_by(rows.c.entity_id)
     )
 
 
-_LIVE = {kind: _live_query(kind) for kind in RecordKind}
+_PAGE_END = {kind: _page_end(kind) for kind in RecordKind}
+_LIVE = {
+    (kind, bounded): _live_query(kind, bounded) for kind in RecordKind for bounded in (True, False)
+}
 
 #: What the change log holds: changes of the detector's inputs. Its outputs (conflicts,
 #: notifications) and what becomes of them (deliveries, acknowledgements, escalations) are
@@ -194,20 +209,17 @@ class SqlStore(
         self, upto_seq: int, after: tuple[RecordKind, str] | None = None, limit: int = 10_000
     ) -> LivePage:
         kind, key = after if after is not None else (RecordKind.NOTICE, "")
-        records: list[LiveRecord] = []
-        left = limit
         with self.read_connection("reading the records live at the detector's cursor") as c:
-            while True:
-                params = {"upto": upto_seq, "after": key, "limit": left}
-                rows = driver_tuples(c, _LIVE[kind], params)
-                records.extend(
-                    LiveRecord(kind, record, party, version, volumes)
-                    for record, party, version, volumes in rows
-                    if party is not None and volumes is not None
-                )
-                left -= len(rows)
-                if left == 0:
-                    return LivePage(records, (kind, rows[-1][0]))
-                if kind is RecordKind.PLAN:
-                    return LivePage(records, None)
-                kind, key = RecordKind.PLAN, ""
+            ends = driver_tuples(c, _PAGE_END[kind], {"after": key, "skip": max(limit, 1) - 1})
+            params = {"upto": upto_seq, "after": key}
+            if ends:
+                params["end"] = ends[0][0]
+            rows = driver_tuples(c, _LIVE[(kind, bool(ends))], params)
+        records = [
+            LiveRecord(kind, record, party, version, volumes)
+            for record, party, version, volumes in rows
+            if party is not None and volumes is not None
+        ]
+        if ends:
+            return LivePage(records, (kind, ends[0][0]))
+        return LivePage(records, (RecordKind.PLAN, "") if kind is RecordKind.NOTICE else None)

@@ -16,8 +16,6 @@ that an id a party sees names nothing it could guess (security.md §3.2).
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import hmac
 import time
@@ -30,6 +28,7 @@ from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
+from deconflict.hub.collection import collection_paused
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -172,7 +171,7 @@ class Detector:
                 if page.after is None:
                     return
 
-        with _collection_paused():
+        with collection_paused():
             index = self._index = index_volumes(decoded(), times)
         self._sides, self._keys = sides, keys
         self.rebuild_times = times
@@ -445,21 +444,6 @@ class Detector:
                 discloses=sees,
                 private=mine.kind is RecordKind.PLAN,
             )
-
-
-@contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (on again after, if it was): the
-    rebuild makes a few objects a volume, millions at 10^6, and none of them in a cycle, while
-    each collection of the oldest generation walks every object made so far (at 10^5, the
-    rebuild's decoding took 2-9 s with it, 1-2 s without; docs/benchmarks.md, "Restart")."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def index_volumes(

@@ -23,4 +23,4 @@ def test_restart_bench_runs_small(tmp_path):
     assert figures["fill"]["ledger_entries"] > 200
     restart = figures["sqlite"]
     assert restart["indexed"] == 200
-    assert set(restart["rebuild_parts"]) == {"read_s", "json_s", "volumes_s", "index_s"}
+    assert set(restart["rebuild_parts"]) == {"read_s", "volumes_s", "sides_s", "index_s"}

@@ -16,13 +16,14 @@ that an id a party sees names nothing it could guess (security.md §3.2).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
@@ -62,7 +63,7 @@ from deconflict.store import (
     Secrets,
     Units,
 )
-from deconflict.store.codec import volume_dicts, volume_from_dict
+from deconflict.store.codec import volumes_from_json_many
 
 __all__ = ["Detector"]
 
@@ -107,7 +108,9 @@ class Detector:
         self._keys: dict[tuple[RecordKind, str], list[str]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent waiting for pages read (the next is read while
-        #: one is decoded), decoding (JSON, then volumes) and building the index
+        #: one is decoded), building the volumes (JSON read, footprints built in bulk),
+        #: naming their sides, and loading the index
+        self._waited = 0.0
         self.rebuild_times: dict[str, float] = {}
 
     # index ------------------------------------------------------------------------------------
@@ -133,60 +136,58 @@ class Detector:
         """Index every record that was live at the detector's cursor, at its version then (the
         index returned; a rebuild that fails leaves none, to be rebuilt when next needed).
 
-        The store gives those records a page of ``_REBUILD_PAGE`` at a time, each page one
-        query (:meth:`~deconflict.store.ChangeLog.live_records`), not one read a record (10^6
-        queries at 10^6 records); each page's volumes are decoded as it comes
-        (:func:`~deconflict.store.codec.volume_dicts`), and every volume goes to the engine
-        at once, in one place (:func:`index_volumes`), whose bulk load is far faster than one
+        The store gives those records a page of ``_REBUILD_PAGE`` at a time, each page in two
+        queries (:meth:`~deconflict.store.ChangeLog.live_records`), not one read a record
+        (10^6 queries at 10^6 records), the next page read while this one is decoded; a page's
+        volumes are built together (:func:`~deconflict.store.codec.volumes_from_json_many`),
+        and every volume goes to the engine at once, whose bulk load is far faster than one
         insert a volume. How long each part took is kept in :attr:`rebuild_times`;
-        ``progress`` is called after each page read (a lease keeper's sign of life)."""
+        ``progress`` is called after each page (a lease keeper's sign of life)."""
         self._index = None
-        times = dict.fromkeys(("read_s", "json_s", "volumes_s", "index_s"), 0.0)
+        times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
         sides: dict[str, Side] = {}
         keys: dict[tuple[RecordKind, str], list[str]] = {}
+        entries: dict[str, Entry] = {}
         cursor = self._store.detector_cursor()
-
-        def decoded() -> Iterator[list[tuple[Side, dict[str, Any]]]]:
-            pages = self._pages(cursor)
-            while True:
+        with collection_paused(), contextlib.closing(self._pages(cursor)) as pages:
+            for page in pages:
                 started = time.perf_counter()
-                page = next(pages)
-                read = time.perf_counter()
-                batch = []
-                for record in page.records:
+                built = volumes_from_json_many([record.volumes for record in page.records])
+                decoded = time.perf_counter()
+                for record, volumes in zip(page.records, built, strict=True):
                     record_id = split_key(record.key)[1]
                     own = keys[(record.kind, record.key)] = []
-                    for item in volume_dicts(record.volumes):
-                        side = Side(
-                            record.kind, record_id, record.version, item["id"], record.party
-                        )
+                    for volume in volumes:
+                        side = Side(record.kind, record_id, record.version, volume.id, record.party)
                         sides[side.key] = side
                         own.append(side.key)
-                        batch.append((side, item))
-                times["read_s"] += read - started
-                times["json_s"] += time.perf_counter() - read
+                        entries[side.key] = Entry(side.key, record.party, volume)
+                times["volumes_s"] += decoded - started
+                times["sides_s"] += time.perf_counter() - decoded
                 if progress is not None:
                     progress()
-                yield batch
-                if page.after is None:
-                    return
-
-        with collection_paused():
-            index = self._index = index_volumes(decoded(), times)
+            times["read_s"] = self._waited
+            started = time.perf_counter()
+            index = self._index = VolumeIndex(entries.values())
+            times["index_s"] = time.perf_counter() - started
         self._sides, self._keys = sides, keys
         self.rebuild_times = times
         return index
 
-    def _pages(self, cursor: int) -> Iterator[LivePage]:
+    def _pages(self, cursor: int) -> Generator[LivePage, None, None]:
         """The pages of the records live at ``cursor``, each next one read on a store of its
         own, on a thread of its own, while the caller decodes this one (the driver waits on the
-        database, and SQLite's steps run, without holding the interpreter)."""
+        database, and SQLite's steps run, without holding the interpreter); the seconds spent
+        waiting for them in ``_waited``."""
+        self._waited = 0.0
         reader = self._store.twin()
         try:
             with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as pool:
                 coming = pool.submit(reader.live_records, cursor, None, _REBUILD_PAGE)
                 while True:
+                    started = time.perf_counter()
                     page = coming.result()
+                    self._waited += time.perf_counter() - started
                     if page.after is not None:
                         coming = pool.submit(reader.live_records, cursor, page.after, _REBUILD_PAGE)
                     yield page
@@ -444,25 +445,6 @@ class Detector:
                 discloses=sees,
                 private=mine.kind is RecordKind.PLAN,
             )
-
-
-def index_volumes(
-    batches: Iterable[Sequence[tuple[Side, dict[str, Any]]]], times: dict[str, float]
-) -> VolumeIndex:
-    """The engine's index of the volumes given, batch by batch, as the store keeps them (each
-    a volume's dict: :func:`~deconflict.store.codec.volume_from_dict`), each under its side's
-    key and party: the rebuild's one hand-off to the engine. Adds the seconds spent building
-    the volumes and the index to ``times`` (``volumes_s``, ``index_s``)."""
-    entries: dict[str, Entry] = {}
-    for batch in batches:
-        started = time.perf_counter()
-        for side, item in batch:
-            entries[side.key] = Entry(side.key, side.party, volume_from_dict(item))
-        times["volumes_s"] += time.perf_counter() - started
-    started = time.perf_counter()
-    index = VolumeIndex(entries.values())
-    times["index_s"] += time.perf_counter() - started
-    return index
 
 
 def live_entries(entries: Iterable[Entry]) -> VolumeIndex:

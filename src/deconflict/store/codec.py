@@ -43,8 +43,6 @@ __all__ = [
     "agreement_to_json",
     "canonical_volumes",
     "footprint_from_dict",
-    "volume_dicts",
-    "volume_from_dict",
     "volumes_from_json",
     "volumes_from_json_many",
     "volumes_to_json",
@@ -83,22 +81,15 @@ def footprint_from_dict(data: dict[str, Any]) -> Footprint:
 
 
 def volume_from_dict(data: dict[str, Any]) -> Volume4D:
-    """The volume kept as ``data`` (one item of :func:`volume_dicts`): CorruptRecord if it is
-    not one."""
-    try:
-        return Volume4D.build(
-            data["id"],
-            lambda: footprint_from_dict(data["footprint"]),
-            data["lower_m"],
-            data["upper_m"],
-            data["start_s"],
-            data["end_s"],
-            intake=False,
-        )
-    except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
-        raise CorruptRecord(f"stored volumes are invalid: {error}") from None
-    except (ValueError, KeyError, TypeError, IndexError) as error:
-        raise CorruptRecord(f"stored volumes are malformed: {error!r}") from None
+    return Volume4D.build(
+        data["id"],
+        lambda: footprint_from_dict(data["footprint"]),
+        data["lower_m"],
+        data["upper_m"],
+        data["start_s"],
+        data["end_s"],
+        intake=False,
+    )
 
 
 def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
@@ -237,19 +228,12 @@ def _shape(data: dict[str, Any]) -> Shape:
 
 
 def _parse_volumes(text: str) -> tuple[Volume4D, ...]:
-    return tuple(volume_from_dict(item) for item in volume_dicts(text))
-
-
-def volume_dicts(text: str) -> list[dict[str, Any]]:
-    """The volumes kept as ``text``, as the dicts :func:`volume_from_dict` builds volumes from
-    (JSON decoded, nothing built yet): CorruptRecord if it is not a list of objects with ids."""
     try:
-        items = json.loads(text)
-    except ValueError as error:
+        return tuple(volume_from_dict(item) for item in json.loads(text))
+    except InvalidInput as error:  # the store's fault, not the caller's (security.md §3.1)
+        raise CorruptRecord(f"stored volumes are invalid: {error}") from None
+    except (ValueError, KeyError, TypeError, IndexError) as error:
         raise CorruptRecord(f"stored volumes are malformed: {error!r}") from None
-    if type(items) is not list or not all(type(i) is dict and "id" in i for i in items):
-        raise CorruptRecord("stored volumes are malformed: not a list of volumes")
-    return items
 
 
 def agreement_to_json(agreement: Agreement) -> str:

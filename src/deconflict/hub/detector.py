@@ -155,13 +155,15 @@ class Detector:
                 built = volumes_from_json_many([record.volumes for record in page.records])
                 decoded = time.perf_counter()
                 for record, volumes in zip(page.records, built, strict=True):
+                    kind, party, version = record.kind, record.party, record.version
                     record_id = split_key(record.key)[1]
-                    own = keys[(record.kind, record.key)] = []
+                    own = keys[(kind, record.key)] = []
+                    prefix = f"{kind}:{record.key}:"  # Side.key, made once a record
                     for volume in volumes:
-                        side = Side(record.kind, record_id, record.version, volume.id, record.party)
-                        sides[side.key] = side
-                        own.append(side.key)
-                        entries[side.key] = Entry(side.key, record.party, volume)
+                        key = prefix + volume.id
+                        sides[key] = Side(kind, record_id, version, volume.id, party)
+                        own.append(key)
+                        entries[key] = Entry(key, party, volume)
                 times["volumes_s"] += decoded - started
                 times["sides_s"] += time.perf_counter() - decoded
                 if progress is not None:

@@ -17,7 +17,10 @@ asks which database it is on (the migrations excepted: each says what it does on
 - *upserts* (``insert_new``): ``INSERT ... ON CONFLICT DO NOTHING`` in each one's dialect;
 - *advisory locks* (``lock_migrations``): ``pg_advisory_xact_lock`` around a migration on
   PostgreSQL (several workers start at once); on SQLite the migration's write transaction is
-  the lock.
+  the lock;
+- *index walks* (``walk_indexes``): the rebuild's pages read by walking the change log's index
+  on PostgreSQL whatever its statistics say (none yet after a bulk load or a restore, and a
+  page's end was planned as a scan and sort of every row left); SQLite plans them so anyway.
 
 What a driver error means is decided by the error's own code (SQLite's result code, PostgreSQL's
 SQLSTATE) in :mod:`deconflict.store.faults` and :mod:`deconflict.store.retry`, not by asking
@@ -102,6 +105,12 @@ class Dialect(ABC):
     def lock_migrations(self, connection: sa.Connection) -> None:
         """Keep other processes from migrating until ``connection``'s transaction ends."""
 
+    @abstractmethod
+    def walk_indexes(self, tx: Tx) -> None:
+        """Have the rest of ``tx`` read ranges by walking their index, not by scanning (a
+        bitmap or the whole table) and sorting: for reads whose ranges are small and ordered
+        as an index is, which a planner without statistics misjudges."""
+
 
 class Postgres(Dialect):
     """PostgreSQL: concurrent write transactions at SERIALIZABLE, queued by the store itself."""
@@ -157,6 +166,13 @@ class Postgres(Dialect):
 
     def lock_migrations(self, connection: sa.Connection) -> None:
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+
+    def walk_indexes(self, tx: Tx) -> None:
+        bulk.run_each(tx, _WALK_INDEXES)
+
+
+# Costs, not bans: a plan with no index to walk still runs.
+_WALK_INDEXES = ("SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_seqscan = off")
 
 
 class Sqlite(Dialect):
@@ -222,6 +238,9 @@ class Sqlite(Dialect):
 
     def lock_migrations(self, connection: sa.Connection) -> None:
         return  # the migration's write transaction holds the write lock
+
+    def walk_indexes(self, tx: Tx) -> None:
+        return  # its planner walks an index for a range on its leading columns
 
 
 def _sqlite_target(url: sa.URL) -> str:

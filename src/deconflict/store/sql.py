@@ -210,6 +210,7 @@ class SqlStore(
     ) -> LivePage:
         kind, key = after if after is not None else (RecordKind.NOTICE, "")
         with self.read_connection("reading the records live at the detector's cursor") as c:
+            c.dialect.walk_indexes(c)
             ends = driver_tuples(c, _PAGE_END[kind], {"after": key, "skip": max(limit, 1) - 1})
             params = {"upto": upto_seq, "after": key}
             if ends:

@@ -94,9 +94,18 @@ def test_whole_numbers_and_closing_positions_read_back() -> None:
 def test_what_the_fast_path_does_not_take_the_constructor_builds() -> None:
     repeated = [[10.0, 50.0], [10.0, 50.0], [11.0, 50.0], [11.0, 51.0]]
     three_d = [[10.0, 50.0, 100.0], [11.0, 50.0, 100.0], [11.0, 51.0, 100.0]]
-    built = footprints([Shape("polygon", repeated, 0.0), Shape("polygon", three_d, 0.0)], STORED)
+    closed_twice = [[10.0, 50.0], [11.0, 50.0], [11.0, 51.0], [10.0, 50.0], [10.0, 50.0]]
+    built = footprints(
+        [
+            Shape("polygon", repeated, 0.0),
+            Shape("polygon", three_d, 0.0),
+            Shape("polygon", closed_twice, 0.0),
+        ],
+        STORED,
+    )
     assert_same(built[0], Polygon(repeated))
     assert_same(built[1], Polygon(three_d))
+    assert_same(built[2], Polygon(closed_twice))
 
 
 @pytest.mark.parametrize(

@@ -138,6 +138,8 @@ def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits
             return None
     if len({(p[0], p[1]) for p in positions}) < least:
         return None
+    if kind == "polygon" and positions[0] == positions[-1]:  # closed twice: the constructor's
+        return None
     return width
 
 

@@ -18,6 +18,8 @@ is never read (the wheel carries its copy of what the pages load).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import re
 import signal
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -94,6 +97,19 @@ def _clean_env(venv: Path) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def _one_build_at_a_time() -> Iterator[None]:
+    """An exclusive lock on this checkout's builds, held across processes."""
+    name = hashlib.sha256(str(ROOT).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"deconflict-build-{name}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """`make dist`'s build (sdist, then the wheel built from the sdist), installed alone into
@@ -101,7 +117,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     vendor = ROOT / "src" / "deconflict" / "web" / "vendor"
     assert (vendor / "swagger-ui").is_dir(), f"{vendor} is missing: run `make setup`"
     dist = tmp_path_factory.mktemp("dist")
-    _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, ROOT, cwd=dist)
+    # Each xdist worker has a session of its own, and setuptools builds in the checkout
+    # (its egg-info, the sdist's staging directory): one build at a time, or they collide
+    # ("No such file or directory: 'deconflict-0.1.0/src/deconflict.egg-info'").
+    with _one_build_at_a_time():
+        _run(sys.executable, "-m", "build", "--no-isolation", "--outdir", dist, ROOT, cwd=dist)
     (wheel,) = dist.glob("deconflict-*.whl")
     (sdist,) = dist.glob("deconflict-*.tar.gz")
     venv = tmp_path_factory.mktemp("venv")

@@ -182,7 +182,8 @@ def postgis_queries(
     params = {id(q): side.params(q.entry, MINIMA) for q in queries}
 
     def run(query: Query) -> list[Entry]:
-        return side.conflicts_with(query.entry, params[id(query)], MINIMA)
+        found: list[Entry] = side.conflicts_with(query.entry, params[id(query)], MINIMA)
+        return found
 
     time_queries(run, queries[:_WARMUP], budget_s)
     side.coarse.clear()

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -142,8 +143,8 @@ class PostgisSide:
         conn.execute(f"CREATE INDEX ON {table} USING gist (geog, band, win)")
         conn.execute(f"ANALYZE {table}")
         self.index_s = time.perf_counter() - started
-        row = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
-        self.size_mb = (row[0] if row else 0) / 2**20
+        size: Any = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
+        self.size_mb = (int(size[0]) if size else 0) / 2**20
 
     def drop(self) -> None:
         self.conn.execute(f"DROP TABLE IF EXISTS {self.table}")

@@ -9,6 +9,10 @@ import select
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deconflict.store.wakeup import ChangeSignal
 
 
 def live_processes() -> dict[int, tuple[int, str]]:
@@ -48,13 +52,18 @@ def gone(pids: Iterable[int], within_s: float) -> bool:
     return True
 
 
-def until(check: Callable[[], bool], within_s: float) -> bool:
+def until(check: Callable[[], bool], within_s: float, commits: ChangeSignal | None = None) -> bool:
     """Whether ``check`` came to hold within ``within_s`` (a bound on a hang, not a figure
-    under test), looked at every 50 ms: for what another process does, which sends no
-    signal to this one."""
+    under test): for what another process does. Looked at again whenever another process
+    commits to the store, with ``commits`` (a store's ``change_signal()``, for what the
+    check reads from it), else every 50 ms (what sends no signal to this one: a file, a
+    process's answers)."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if check():
             return True
-        time.sleep(0.05)
+        if commits is not None:
+            commits.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+        else:
+            time.sleep(0.05)
     return check()

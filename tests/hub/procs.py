@@ -14,6 +14,7 @@ notice i sits on usaf's notice i for even i (a conflict) and 25 km off for odd i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,6 +24,7 @@ from pathlib import Path
 from deconflict.errors import InvalidInput, NotFound
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import DetectorWorker, Hub
+from deconflict.store.wakeup import ChangeSignal
 
 START_S = 4_102_444_800.0  # 2100-01-01T00:00Z: never late, never active during a test
 
@@ -53,15 +55,16 @@ def _record(path: Path, notice_id: str) -> None:
         os.fsync(out.fileno())
 
 
-def _handed_over(hub: Hub, looks: int = 50) -> bool:
+def _handed_over(hub: Hub, signal: ChangeSignal, looks: int = 50) -> bool:
     """After a release: until another process holds the lease (it tries at its next step,
-    after a filing or every 20 ms when idle), looked at ``looks`` times at most; whether it
-    does. The test checks that both processes took turns: this waits for the turn to be
-    taken, where a fixed pause hoped it would be."""
+    after a filing or when a commit wakes it), looked at again whenever another process
+    commits (``signal``; at most every 20 ms where the store has no wake-ups), ``looks``
+    times at most; whether it does. The test checks that both processes took turns: this
+    waits for the turn to be taken, where a fixed pause hoped it would be."""
     for _ in range(looks):
         if hub.store.lease_holder(time.time()).pid not in (0, os.getpid()):
             return True
-        time.sleep(0.02)
+        signal.wait(0.02)
     return False
 
 
@@ -82,7 +85,7 @@ def main(argv: list[str]) -> int:
     deadline = time.monotonic() + args.max_s
     done = set(args.acked.read_text().split()) if args.acked.exists() else set()
     stats = {"batches": 0, "changes": 0, "releases": 0}
-    with Hub.open(args.db) as hub:
+    with Hub.open(args.db) as hub, contextlib.closing(hub.store.change_signal()) as signal:
         worker = DetectorWorker(hub, lease_s=args.lease_s, batch=25)
 
         def step() -> int:
@@ -94,7 +97,7 @@ def main(argv: list[str]) -> int:
             if args.yield_every and stats["batches"] % args.yield_every == 0:
                 worker.release()  # hand over, and let the other process take its turn
                 stats["releases"] += 1
-                _handed_over(hub)
+                _handed_over(hub, signal)
             return report.changes
 
         for i in range(args.count):
@@ -113,7 +116,7 @@ def main(argv: list[str]) -> int:
             time.sleep(args.pace_s)
         while not args.stop.exists() and time.monotonic() < deadline:
             if step() == 0:
-                time.sleep(0.02)
+                signal.wait(0.02)  # woken by another process's commit, or after 20 ms
         worker.release()
     args.report.write_text(json.dumps(stats))
     return 0

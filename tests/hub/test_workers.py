@@ -8,6 +8,7 @@ per conflict, nothing more, every acknowledged filing stored, the log consumed t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -128,7 +129,8 @@ def _wait_consumed(store: Store, procs: list[Proc], within_s: float = 90.0) -> N
             return False
         return not store.changes_after(store.detector_cursor())
 
-    assert until(consumed, within_s), "the change log was not consumed in time"
+    with contextlib.closing(store.change_signal()) as commits:
+        assert until(consumed, within_s, commits), "the change log was not consumed in time"
 
 
 def _check_exactly_once(store: Store, acked: set[str]) -> None:
@@ -220,7 +222,9 @@ def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_pa
         killed_acked = set(first.acked_ids())
         assert len(killed_acked) < COUNT
         # The survivor takes over once the lease lapses.
-        assert until(lambda: _lease_token(store) != token, 30.0), "the survivor never took over"
+        with contextlib.closing(store.change_signal()) as commits:
+            taken = until(lambda: _lease_token(store) != token, 30.0, commits)
+        assert taken, "the survivor never took over"
         first.start()
         _wait_consumed(store, [first, second])
         first.stop.touch()

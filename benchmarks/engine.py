@@ -37,6 +37,7 @@ from typing import Any
 from benchmarks import data
 from benchmarks.data import MINIMA, Query
 from deconflict.engine import Entry, VolumeIndex, brute_conflicts_with, brute_pairs
+from deconflict.hub.collection import collection_paused
 from deconflict.store.codec import volumes_from_json_many, volumes_to_json
 
 __all__ = ["main", "run_size"]
@@ -120,7 +121,8 @@ def build_volumes(n: int, seed: int, span_s: float) -> tuple[list[Entry], dict[s
     texts = [volumes_to_json((e.volume,)) for e in entries]
     gc.collect()
     before, started = rss_mb(), time.perf_counter()
-    read = volumes_from_json_many(texts)
+    with collection_paused():  # as the detector's rebuild reads them
+        read = volumes_from_json_many(texts)
     built["read_back_s"] = time.perf_counter() - started
     built["read_back_rss_mb"] = rss_mb() - before
     same = all(

@@ -38,7 +38,7 @@ from deconflict.geo.footprint import (
 )
 from deconflict.geo.sphere import nvectors
 
-__all__ = ["Shape", "footprints"]
+__all__ = ["Shape", "footprint", "footprints"]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -57,8 +57,8 @@ class Shape:
     width_m: float
 
 
-def _one(shape: Shape, limits: GeoLimits) -> Footprint:
-    """The constructor's footprint, errors and all."""
+def footprint(shape: Shape, limits: GeoLimits) -> Footprint:
+    """One footprint, by its class's constructor, errors and all."""
     if shape.kind == "circle":
         (centre,) = shape.positions
         return Circle(centre, shape.width_m, limits)
@@ -86,7 +86,7 @@ def footprints(shapes: Sequence[Shape], limits: GeoLimits) -> list[Footprint]:
             positions = positions[:-1]
         width = _plain(shape, positions, limits) if fast else None
         if width is None:
-            out[i] = _one(shape, limits)
+            out[i] = footprint(shape, limits)
             continue
         taken.append(i)
         rows.extend(positions)
@@ -94,8 +94,8 @@ def footprints(shapes: Sequence[Shape], limits: GeoLimits) -> list[Footprint]:
         widths.append(width)
     if taken:
         built = _build([shapes[i].kind for i in taken], rows, sizes, widths)
-        for i, footprint in zip(taken, built, strict=True):
-            out[i] = footprint if footprint is not None else _one(shapes[i], limits)
+        for i, made in zip(taken, built, strict=True):
+            out[i] = made if made is not None else footprint(shapes[i], limits)
     return [f for f in out if f is not None]
 
 

@@ -32,6 +32,7 @@ from deconflict.engine import SeparationMinima
 from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.geo.bulk import Shape
+from deconflict.geo.bulk import footprint as bulk_footprint
 from deconflict.geo.bulk import footprints as bulk_footprints
 from deconflict.geo.volume import checked_volume
 from deconflict.ledger import canonical
@@ -67,17 +68,9 @@ STORED_LIMITS = GeoLimits(
 
 
 def footprint_from_dict(data: dict[str, Any]) -> Footprint:
-    """Build the footprint kept as GeoJSON geometry plus radius or half-width."""
-    geometry: dict[str, Any] = data.get("geometry") or {}
-    kind = geometry.get("type")
-    coordinates: Any = geometry.get("coordinates")
-    if kind == "Point":
-        return Circle(coordinates, data["radius_m"], STORED_LIMITS)
-    if kind == "LineString":
-        return Corridor(coordinates, data["half_width_m"], STORED_LIMITS)
-    if kind == "Polygon":
-        return Polygon(coordinates[0], STORED_LIMITS, known_simple=True)  # checked at intake
-    raise InvalidDocument(f"unknown footprint geometry type {kind!r}")
+    """Build the footprint kept as GeoJSON geometry plus radius or half-width (a polygon's
+    ring was found simple at intake, and is not checked again)."""
+    return bulk_footprint(_shape(data), STORED_LIMITS)
 
 
 def volume_from_dict(data: dict[str, Any]) -> Volume4D:
@@ -215,7 +208,7 @@ _SHAPES = {"Point": "circle", "LineString": "corridor", "Polygon": "polygon"}
 
 
 def _shape(data: dict[str, Any]) -> Shape:
-    """The shape a stored footprint's document describes (as :func:`footprint_from_dict`)."""
+    """The shape a stored footprint's document describes."""
     geometry: dict[str, Any] = data.get("geometry") or {}
     kind = _SHAPES.get(geometry.get("type"))  # type: ignore[arg-type]
     coordinates: Any = geometry.get("coordinates")

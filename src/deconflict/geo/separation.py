@@ -17,7 +17,7 @@ that minimum is ``D``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -220,14 +220,10 @@ def apart_many(
         np.maximum(np.arccos(np.clip(centres @ frame.centre, -1.0, 1.0)) + caps, a.cap_rad),
         math.pi / 2,
     )
-    margin = planar * frame.error(theta) + _ABSOLUTE_MARGIN_M
-    out: list[bool] = (planar - radii - margin >= thresholds).tolist()
-    unsure = np.flatnonzero((planar - radii + margin >= thresholds) & ~np.asarray(out))
-    for i in unsure.tolist():
-        if planar[i] == 0.0 and (radii[i] > 0 or thresholds[i] > 0):
-            continue  # cores meet: the footprints overlap
-        out[i] = separated_by(a, others[i], float(thresholds[i]))
-    return out
+    apart = _decided(
+        planar, radii, np.asarray(frame.error(theta)), thresholds, lambda i: (a, others[i])
+    )
+    return list(apart.tolist())
 
 
 def apart_pairs(
@@ -270,13 +266,30 @@ def apart_pairs(
     both = radii[0] + radii[1]
     angle = np.arccos(np.clip(np.einsum("ij,ij->i", centres[1], frames.centre), -1.0, 1.0))
     theta = np.minimum(np.maximum(angle + caps[1], caps[0]), math.pi / 2)
-    margin = planar * frames.error(theta) + _ABSOLUTE_MARGIN_M
-    out = planar - both - margin >= thresholds
-    unsure = np.flatnonzero((planar - both + margin >= thresholds) & ~out)
+    return _decided(
+        planar, both, frames.error(theta), thresholds, lambda i: (firsts[i], seconds[i])
+    )
+
+
+def _decided(
+    planar: Array,
+    radii: Array,
+    errors: Array,
+    thresholds: Array,
+    pair: Callable[[int], tuple[Footprint, Footprint]],
+) -> NDArray[np.bool_]:
+    """Whether each pair is separated by its threshold, from its planar core distance and
+    the sum of its radii: apart where the distance beats the threshold by its error margin
+    (``errors``, relative, and a metre); else, where the margin leaves it open and the cores
+    do not meet, decided on the ellipsoid (:func:`separated_by` of ``pair(i)``)."""
+    margin = planar * errors + _ABSOLUTE_MARGIN_M
+    out = planar - radii - margin >= thresholds
+    unsure = np.flatnonzero((planar - radii + margin >= thresholds) & ~out)
     for i in unsure.tolist():
-        if planar[i] == 0.0 and (both[i] > 0 or thresholds[i] > 0):
+        if planar[i] == 0.0 and (radii[i] > 0 or thresholds[i] > 0):
             continue  # cores meet: the footprints overlap
-        out[i] = separated_by(firsts[i], seconds[i], float(thresholds[i]))
+        first, second = pair(i)
+        out[i] = separated_by(first, second, float(thresholds[i]))
     return out
 
 

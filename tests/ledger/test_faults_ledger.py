@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -245,19 +247,21 @@ def _checkpoints(path: Path) -> list[int]:
         return [row[0] for row in db.execute("SELECT size FROM ledger_checkpoints ORDER BY id")]
 
 
-def _serve(capsys, monkeypatch, path: Path) -> tuple[int, str, str]:
-    """``deconflict serve`` as far as it gets: had it started, its server would have run."""
+def _serve(capsys, monkeypatch, path: Path, *options: str) -> tuple[int, str, str]:
+    """``deconflict serve`` as far as it gets: had it started, its server would have run.
+    In one process unless ``options`` say otherwise."""
     import deconflict.api.server
 
     def started(*args, **kwargs):
         raise AssertionError("serve started over a ledger it should refuse")
 
     monkeypatch.setattr(deconflict.api.server, "run", started)
-    return run(capsys, "serve", "--db", path, "--workers", "1", "--no-detector-process")
+    options = options or ("--no-detector-process",)
+    return run(capsys, "serve", "--db", path, "--workers", "1", *options)
 
 
-def _refused(capsys, monkeypatch, path: Path, reason: str) -> None:
-    code, out, err = _serve(capsys, monkeypatch, path)
+def _refused(capsys, monkeypatch, path: Path, reason: str, *options: str) -> None:
+    code, out, err = _serve(capsys, monkeypatch, path, *options)
     assert code == 1
     assert out == ""
     assert err.startswith("error: the ledger no longer extends the newest checkpoint")
@@ -316,6 +320,52 @@ def test_a_middle_entry_deleted_or_edited_is_never_signed_over(made, capsys, mon
         hub.tick()
         with pytest.raises(VerificationFailed):
             hub.ledger.checkpoint()
+    assert _checkpoints(path) == signed
+
+
+def test_with_a_detector_process_serve_refuses_as_well_and_leaves_nothing_running(
+    made, capsys, monkeypatch
+):
+    """security.md §7.2, with serve's detector process (the default), which builds its index
+    while serve checks the ledger: the check failing, serve refuses as in one process, and the
+    process it started is gone, having taken no lease and signed nothing."""
+    path, _ = made
+    _signed_everything(path)
+    signed = _checkpoints(path)
+    edit(path, "UPDATE ledger_entries SET body = body || ' ' WHERE idx = 5")
+    _refused(
+        capsys, monkeypatch, path, "entry 5 differs from what was appended", "--detector-process"
+    )
+    assert multiprocessing.active_children() == []
+    assert _checkpoints(path) == signed
+    with Hub.open(path) as hub:
+        assert hub.store.lease_holder(time.time()).pid == 0  # never taken
+        assert hub.ledger.broken is not None  # halted by serve's check
+
+
+def test_a_detector_process_started_again_checks_the_whole_ledger_itself(made):
+    """A detector process serve starts again after one died is not told the ledger was
+    checked: at its first tick it checks the whole log itself, finds an entry edited since
+    the start, and halts the hub rather than sign over it."""
+    from deconflict.api import ApiSettings
+    from deconflict.runtime.detector_process import DetectorProcess
+
+    path, _ = made
+    _signed_everything(path)
+    signed = _checkpoints(path)
+    edit(path, "UPDATE ledger_entries SET body = body || ' ' WHERE idx = 5")
+    detector = DetectorProcess(ApiSettings(db=path))
+    try:
+        detector.spawn()
+        detector.open()
+        detector.go(checked=False)
+        detector.wait_ready()
+        with Hub.open(path) as hub:
+            assert hub.ledger.broken is not None
+            assert "entry 5 differs from what was appended" in hub.ledger.broken
+    finally:
+        detector.stop()
+    assert multiprocessing.active_children() == []
     assert _checkpoints(path) == signed
 
 

@@ -108,13 +108,14 @@ def serve(
         else SETTINGS["detector-process"].default == "1"
     )
     log_to_stderr()
-    _check_at_start(path)  # first: the ledger's check opens the store, which must be sound
-    _refuse_a_broken_ledger(path)
-    if processes > 1 or apart:
-        _prepare(settings)
     detector = DetectorProcess(settings) if apart else None
     if detector is not None:
-        detector.start()
+        _start_beside(detector, path, settings)
+    else:
+        _check_at_start(path)  # first: the ledger's check opens the store, which must be sound
+        _refuse_a_broken_ledger(path)
+        if processes > 1:
+            _prepare(settings)
     limits = server.HttpLimits.from_settings()
     # uvicorn raises the signal it stopped on again once it is done, which would end this
     # process before it stops the detector process: kept here, the stop below runs, then exit 0.
@@ -132,6 +133,25 @@ def serve(
             detector.stop()
         for signum, handler in kept.items():
             signal.signal(signum, handler)
+
+
+def _start_beside(detector: Any, db: str, settings: Any) -> None:
+    """Start the detector process with the checks, on the two cores, each step as soon as it
+    may: the process imports while the store is checked (the quick check; nothing may open a
+    damaged store), then builds its index (reads only) while this process checks the whole
+    ledger, then detects (its first tick need not check the ledger again). Either check
+    failing stops it, and serve with it."""
+    detector.spawn()
+    try:
+        _check_at_start(db)
+        _prepare(settings)
+        detector.open()
+        _refuse_a_broken_ledger(db)
+        detector.go(checked=True)
+        detector.wait_ready()
+    except BaseException:
+        detector.stop()
+        raise
 
 
 def _stopped(signum: int, frame: object) -> None:

@@ -243,6 +243,13 @@ class HubLedger:
             raise self._fail(found)
         self._checked_whole = True
 
+    def checked_by_supervisor(self) -> None:
+        """The whole log was just checked good by the process that supervises this one, as it
+        started the hub (``deconflict serve``'s :meth:`recheck`, while this process built its
+        index): this process's first :meth:`check` need not check it whole again. A process
+        started again later (after a crash) is not told so, and checks it whole itself."""
+        self._checked_whole = True
+
     def problem(self, snapshot: Snapshot | None = None, held: Held = None) -> str | None:
         """What :meth:`check` would find over the whole log (``snapshot``, by default read
         now), explained for the operator (what is wrong, what to run), or None; nothing is

@@ -148,6 +148,12 @@ class Hub:
         hub first detects or resyncs, which build it (asking does not)."""
         return self._detector.size
 
+    @property
+    def rebuild_times(self) -> dict[str, float]:
+        """Seconds the detector's last index rebuild spent in each part (see
+        :meth:`deconflict.hub.detector.Detector.rebuild`); empty before the first."""
+        return dict(self._detector.rebuild_times)
+
     # parties and agreements -------------------------------------------------------------------
 
     def add_party(self, party_id: str, name: str | None = None) -> Party:
@@ -399,12 +405,14 @@ class Hub:
     def store(self) -> Store:
         return self._store
 
-    def resync(self, progress: Callable[[], None] | None = None) -> None:
+    def resync(self, progress: Callable[[], None] | None = None, reuse: bool = False) -> None:
         """Reload agreements and rebuild the detector's index from the store at its cursor (after
         another process may have written or detected: taking over the detector lease);
-        ``progress`` is called as the rebuild goes, a page of records at a time."""
+        ``progress`` is called as the rebuild goes, a page of records at a time. With
+        ``reuse``, an index already built at the stored cursor, and not changed since, is
+        kept (built before the lease was taken: ``deconflict serve``'s detector process)."""
         self._agreements[:] = self._store.list_agreements()
-        self._log.rebuild(progress)
+        self._log.rebuild(progress, reuse)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with

@@ -111,7 +111,7 @@ class DetectorWorker:
             try:
                 # A rebuild reading page after page is working, not stalled: the keeper
                 # renews the lease through it (10^6 volumes take longer than ``stall_s``).
-                self._hub.resync(progress=self._working)
+                self._hub.resync(progress=self._working, reuse=True)
             except BaseException:  # not detecting: let a standby have it rather than hold it
                 self._keep(None)
                 with self._lock:

@@ -11,6 +11,14 @@ hub thread, so the filings that came meanwhile waited for it. A party's read on 
 sees the outcome of that party's writes before it: it waits for the detector to pass them
 (:meth:`deconflict.runtime.runner.HubRunner.run`).
 
+Start. ``serve`` spawns the process first (it imports while the store is checked), lets it open
+the hub and build its index from the store (reads only: no lease, no detection) while ``serve``
+checks the whole ledger on the other core, then lets it detect (:meth:`DetectorProcess.go`): told
+the ledger checked good, its first tick does not check the whole log again, and taking the lease
+keeps the index it built (nothing was detected meanwhile). Either check failing, it is stopped
+before it detected or signed anything. At 10^6 volumes the three steps took 41 s one after the
+other (docs/benchmarks.md, "Restart").
+
 Failure. The HTTP workers keep their standby detectors: if this process dies, one of them takes
 the lease when it lapses (``DetectorWorker``'s period), and the supervisor starts a new detector
 process, after 1 s, then 2, 4, ... up to 30 s while new ones keep dying (back to 1 s once one has
@@ -34,6 +42,7 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -41,6 +50,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 
 from deconflict.errors import DeconflictError
+from deconflict.hub import Hub
 from deconflict.runtime.lifeline import follow_parent
 from deconflict.runtime.logs import log_to_stderr
 from deconflict.runtime.runtime import Runtime, RuntimeSettings
@@ -57,6 +67,10 @@ _STOP_S = 10.0  # the longest it may take to stop before it is killed
 _RESTART_S = 1.0  # the pause before a detector process that died is started again
 _RESTART_MAX_S = 30.0  # ... doubling while new ones die, up to this
 _STABLE_S = 60.0  # a process up this long has the pause back at _RESTART_S
+# What the supervisor tells the process through its pipe, in order (see DetectorProcess).
+_OPEN = "open"  # open the hub and build the index
+_CHECKED = "checked"  # then detect: the whole ledger was checked good by the supervisor
+_CHECK = "check"  # then detect, checking the whole ledger first
 
 
 class DetectorProcess:
@@ -76,9 +90,44 @@ class DetectorProcess:
         self._watchdog: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the process and wait until it is running (its hub open, the lease taken if
-        free); a ``DeconflictError`` if it could not start."""
-        self._spawn(wait=True)
+        """Start the process and wait until it is running (its hub open, its index built, the
+        lease taken if free); a ``DeconflictError`` if it could not start. It checks the whole
+        ledger itself (see :meth:`go`)."""
+        self.spawn()
+        self.open()
+        self.go(checked=False)
+        self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the process; it waits for :meth:`open` (its modules imported meanwhile)."""
+        self._spawn()
+
+    def open(self) -> None:
+        """Let the process open the hub and build its index from the store (reads only: it
+        takes no lease and detects nothing before :meth:`go`); the store must have been found
+        sound and brought up to date first."""
+        self._say(_OPEN)
+
+    def go(self, checked: bool) -> None:
+        """Let the process detect, its index built: ``checked`` when the caller has just
+        checked the whole ledger good (``HubLedger.recheck``) since :meth:`open`, so the
+        process need not check it whole again at its first tick; else it does."""
+        self._say(_CHECKED if checked else _CHECK)
+
+    def wait_ready(self) -> None:
+        """Wait until the process is running (its first pass made), then keep it running: one
+        that dies is started again. A ``DeconflictError`` if it did not start."""
+        process, ready = self._process, self._ready
+        if process is None or ready is None:
+            raise DeconflictError("the detector process was not spawned")
+        deadline = time.monotonic() + _START_S
+        while not ready.wait(0.1):
+            if not process.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise DeconflictError(
+                    f"the detector process did not start (exit code {process.exitcode}); "
+                    "its error is above"
+                )
         self._watchdog = threading.Thread(target=self._watch, name="detector-watchdog", daemon=True)
         self._watchdog.start()
 
@@ -87,7 +136,7 @@ class DetectorProcess:
         """The process id of the current detector process."""
         return None if self._process is None else self._process.pid
 
-    def _spawn(self, wait: bool) -> None:
+    def _spawn(self) -> None:
         ready = self._context.Event()
         mine, theirs = self._context.Pipe()
         process = self._context.Process(
@@ -98,14 +147,13 @@ class DetectorProcess:
         process.start()
         theirs.close()
         self._process, self._pipe, self._ready = process, mine, ready
-        deadline = time.monotonic() + _START_S
-        while wait and not ready.wait(0.1):
-            if not process.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise DeconflictError(
-                    f"the detector process did not start (exit code {process.exitcode}); "
-                    "its error is above"
-                )
+
+    def _say(self, word: str) -> None:
+        """Tell the process the next step; one that has died hears nothing (its exit is seen
+        by :meth:`wait_ready` or the watchdog)."""
+        if self._pipe is not None:
+            with contextlib.suppress(OSError):
+                self._pipe.send(word)
 
     def _watch(self) -> None:
         """Start the process again whenever it dies, until :meth:`stop`: after ``_RESTART_S``,
@@ -136,10 +184,12 @@ class DetectorProcess:
             pause_s = min(pause_s * 2, _RESTART_MAX_S)
             started = time.monotonic()
             try:
-                self._spawn(wait=False)
-            except (DeconflictError, OSError) as error:
+                self._spawn()
+            except OSError as error:
                 _note(logging.ERROR, "not started", error=str(error))
                 continue
+            self._say(_OPEN)  # the store was found sound at the start; the ledger is not
+            self._say(_CHECK)  # checked here again: the new process checks it whole
             _note(logging.WARNING, "started", pid=self.pid)
 
     def stop(self) -> None:
@@ -177,17 +227,42 @@ async def _run(settings: RuntimeSettings, ready: Event, supervisor: Connection) 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    words: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: the supervisor's end
 
     def until_the_supervisor_ends() -> None:
         with contextlib.suppress(EOFError, OSError):
             while True:
-                supervisor.recv()
+                words.put(supervisor.recv())
+        words.put(None)
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=until_the_supervisor_ends, name="supervisor", daemon=True).start()
-    runtime = Runtime(settings)
-    await runtime.start()
+    if await asyncio.to_thread(words.get) != _OPEN:
+        return  # the supervisor ended (a store found damaged, say) before it let it open
+
+    def prepared() -> Hub:
+        """The hub, its index built before the lease is taken (the taking keeps it: see
+        ``Hub.resync``), while the supervisor checks the ledger on the other core."""
+        hub = Hub.open(settings.db)
+        try:
+            hub.resync()
+            word = words.get()
+            if word not in (_CHECKED, _CHECK):
+                raise _Ended()
+            if word == _CHECKED:
+                hub.ledger.checked_by_supervisor()
+        except BaseException:
+            hub.close()
+            raise
+        _note(logging.INFO, "index built", volumes=hub.indexed, **hub.rebuild_times)
+        return hub
+
+    runtime = Runtime(settings, hub_factory=prepared)
+    try:
+        await runtime.start()
+    except _Ended:
+        return
     try:
         ready.set()
         await stop.wait()
@@ -197,3 +272,7 @@ async def _run(settings: RuntimeSettings, ready: Event, supervisor: Connection) 
         ending.daemon = True
         ending.start()
         await runtime.stop()
+
+
+class _Ended(Exception):
+    """The supervisor ended before it let this process detect."""

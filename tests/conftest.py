@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -15,6 +16,18 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     """A hub on a database URL keeps its local files (ledger key, issuer key) in the state
     folder: a fresh one per test (and its subprocesses), never the working directory."""
     monkeypatch.setenv("DECONFLICT_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
+def _deconflict_logger() -> Iterator[None]:
+    """A test that runs ``serve`` in this process (``log_to_stderr``) leaves the deconflict
+    logger as it found it: no handler writing the next tests' log lines into their captured
+    standard error (a command's output compared with another's)."""
+    logger = logging.getLogger("deconflict")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
 @pytest.fixture

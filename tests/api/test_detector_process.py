@@ -5,17 +5,22 @@ SIGKILL. Every wait is bounded."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.api.harness import circle, make_db
+from tests.hub.scenario import make_hub, vol
 from tests.processes import gone, live_processes, until
 
-from deconflict.api import issue_local_token
+from deconflict.api import ApiSettings, issue_local_token
 from deconflict.client import Client
+from deconflict.hub import Hub
+from deconflict.runtime.detector_process import DetectorProcess
 from deconflict.settings import local_state_path
 from deconflict.testing import served
 
@@ -114,3 +119,30 @@ def test_the_detector_process_does_not_outlive_its_server(hub: tuple[Path, str, 
         (detector,) = _detectors(server)
         os.kill(server, signal.SIGKILL)
         assert gone([detector], 15.0)
+
+
+def test_the_detector_process_leads_while_it_builds_and_detects_only_once_told(
+    tmp_path: Path,
+) -> None:
+    """``serve``'s start (cli/serve.py): the process takes the lease before it has rebuilt
+    its index (the HTTP workers may start, on standby), then detects nothing, and signs
+    nothing, until the supervisor's word that the ledger checked good; then it detects."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+    hub.close()
+    path = tmp_path / "hub.db"
+    detector = DetectorProcess(ApiSettings(db=path))
+    try:
+        detector.spawn()
+        detector.open()
+        detector.wait_started()
+        with Hub.open(path) as hub, contextlib.closing(hub.store.change_signal()) as commits:
+            assert hub.store.lease_holder(time.time()).pid == detector.pid
+            assert hub.store.list_conflicts() == []
+            assert hub.store.detector_cursor() == 0
+            assert hub.store.ledger_latest_checkpoint() is None
+            detector.go(checked=True)
+            assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, commits)
+    finally:
+        detector.stop()

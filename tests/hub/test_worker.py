@@ -3,7 +3,6 @@ the renewal beside the work."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from typing import Any
@@ -13,7 +12,7 @@ from tests.calls import counted
 from tests.hub.scenario import T0, vol
 
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer, detector
-from deconflict.model import Agreement, Disclosure, NoticeState, RecordKind
+from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
 
 DEADLINE_S = 60.0  # the most a condition below is waited for (a bound on a hang)
@@ -260,43 +259,3 @@ def test_a_rebuild_longer_than_the_stall_window_keeps_the_lease(hubs, monkeypatc
     assert leader.step() is not None  # not refused as a lost lease
     assert leader.token == token
     leader.release()
-
-
-def test_an_index_built_before_the_lease_is_kept_when_nothing_was_detected_since(hubs):
-    """``serve``'s detector process builds its index before it takes the lease (beside the
-    supervisor's ledger check): taking the lease keeps that index when the stored cursor has
-    not moved since, and rebuilds it when another process detected meanwhile."""
-    one, two = hubs
-    wall = Wall()
-    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
-    one.resync()  # built at the cursor, no lease held
-    built = one._detector.index
-    a = DetectorWorker(one, wall=wall)
-    assert a.step() is not None
-    assert one._detector.index is built  # kept: nothing was detected since it was built
-    assert one.indexed == 1
-    a.run(stop=lambda: True)  # released
-
-    b = DetectorWorker(two, wall=wall)
-    assert b.step() is not None  # `two` detects N1 and N2: the stored cursor moves on
-    two.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
-    assert b.step() is not None
-    b.run(stop=lambda: True)
-    assert a.step() is not None
-    assert one._detector.index is not built  # rebuilt: another process detected
-    assert one.indexed == 2
-
-
-def test_an_index_changed_by_this_hub_is_rebuilt_when_the_lease_is_taken(hubs):
-    """An index this hub changed (a detection pass whose commit failed left it ahead of the
-    store) is never taken as current, whatever the cursor says."""
-    one, _ = hubs
-    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
-    one.resync()
-    cursor = one.store.detector_cursor()
-    stray = dataclasses.replace(one.store.get_notice("usaf/N1"), id="N9")
-    one._detector._insert(RecordKind.NOTICE, stray)  # as a pass whose commit then failed
-    assert not one._detector.current_at(cursor)
-    a = DetectorWorker(one, wall=Wall())
-    assert a.step() is not None
-    assert one.indexed == 1  # the stray volume is gone: rebuilt from the store

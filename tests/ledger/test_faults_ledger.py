@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from tests.hub.scenario import make_hub, vol
+from tests.processes import until
 
 from deconflict.cli.main import main
 from deconflict.errors import VerificationFailed
@@ -359,9 +361,9 @@ def test_a_detector_process_started_again_checks_the_whole_ledger_itself(made):
         detector.spawn()
         detector.open()
         detector.go(checked=False)
-        detector.wait_ready()
-        with Hub.open(path) as hub:
-            assert hub.ledger.broken is not None
+        detector.wait_started()
+        with Hub.open(path) as hub, contextlib.closing(hub.store.change_signal()) as commits:
+            assert until(lambda: hub.store.ledger_halt() is not None, 60.0, commits)
             assert "entry 5 differs from what was appended" in hub.ledger.broken
     finally:
         detector.stop()

@@ -203,3 +203,14 @@ def test_every_consistency_proof_verifies_and_a_mutated_one_does_not(data, secon
     ).levels
     with pytest.raises(VerificationFailed):
         verify_consistency(first, second, tree.root(first), forked.root(second), proof)
+
+
+def test_a_tree_made_from_its_leaves_is_the_tree_appended_one_by_one():
+    """The bulk constructor (a hub's whole-log check) and appending: the same perfect
+    subtrees, for every size up to a few full levels past a power of two."""
+    leaves = [leaf_hash(bytes([n % 256, n // 256])) for n in range(70)]
+    for size in range(len(leaves) + 1):
+        appended = MemoryTree()
+        for leaf in leaves[:size]:
+            appended.append_leaf(leaf)
+        assert MemoryTree(leaves[:size]).levels == appended.levels

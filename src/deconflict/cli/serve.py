@@ -137,10 +137,11 @@ def serve(
 
 def _start_beside(detector: Any, db: str, settings: Any) -> None:
     """Start the detector process with the checks, on the two cores, each step as soon as it
-    may: the process imports while the store is checked (the quick check; nothing may open a
-    damaged store), then builds its index (reads only) while this process checks the whole
-    ledger, then detects (its first tick need not check the ledger again). Either check
-    failing stops it, and serve with it."""
+    may: the process imports while the store is checked (the quick check: nothing may open a
+    damaged store), then takes the lease and builds its index while this process checks the
+    whole ledger; the HTTP workers start once that check is good and the process holds the
+    lease (they serve on standby while it builds). Either check failing stops it, and serve
+    with it."""
     detector.spawn()
     try:
         _check_at_start(db)
@@ -148,7 +149,7 @@ def _start_beside(detector: Any, db: str, settings: Any) -> None:
         detector.open()
         _refuse_a_broken_ledger(db)
         detector.go(checked=True)
-        detector.wait_ready()
+        detector.wait_started()
     except BaseException:
         detector.stop()
         raise

@@ -68,15 +68,10 @@ class LogConsumer:
             with contextlib.suppress(DeconflictError):
                 self.store_cursor()
 
-    def rebuild(self, progress: Callable[[], None] | None = None, reuse: bool = False) -> None:
+    def rebuild(self, progress: Callable[[], None] | None = None) -> None:
         """Rebuild the detector's index from the store, and read on from the stored cursor
-        (``progress``: see :meth:`Detector.rebuild`). With ``reuse``, an index built at the
-        stored cursor and not changed since is kept: no other process detected meanwhile."""
-        unstored = self._consumed is not None
+        (``progress``: see :meth:`Detector.rebuild`)."""
         self._consumed = None
-        self._stored_cursor = None
-        if reuse and not unstored and self._detector.current_at(self._cursor()):
-            return
         self._stored_cursor = None
         self._detector.rebuild(progress)
 

@@ -104,7 +104,6 @@ class Detector:
         self._agreements = agreements
         self._id_key = store.hub_secret("ids")
         self._index: VolumeIndex | None = None  # built when first needed: see index
-        self._built_at: int | None = None  # the cursor it was built at, until it changes
         self._sides: dict[str, Side] = {}
         self._keys: dict[tuple[RecordKind, str], list[str]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
@@ -133,11 +132,6 @@ class Detector:
         """How many volumes the index holds (0 until it is built: it is not built here)."""
         return 0 if self._index is None else len(self._index)
 
-    def current_at(self, cursor: int) -> bool:
-        """Whether the index is as a rebuild at ``cursor`` would make it: built at that cursor
-        and not changed since (a detection that inserts or removes a volume changes it)."""
-        return self._index is not None and self._built_at == cursor
-
     def rebuild(self, progress: Callable[[], None] | None = None) -> VolumeIndex:
         """Index every record that was live at the detector's cursor, at its version then (the
         index returned; a rebuild that fails leaves none, to be rebuilt when next needed).
@@ -149,7 +143,7 @@ class Detector:
         and every volume goes to the engine at once, whose bulk load is far faster than one
         insert a volume. How long each part took is kept in :attr:`rebuild_times`;
         ``progress`` is called after each page (a lease keeper's sign of life)."""
-        self._index = self._built_at = None
+        self._index = None
         times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
         sides: dict[str, Side] = {}
         keys: dict[tuple[RecordKind, str], list[str]] = {}
@@ -179,7 +173,6 @@ class Detector:
             index = self._index = VolumeIndex(entries.values())
             times["index_s"] = time.perf_counter() - started
         self._sides, self._keys = sides, keys
-        self._built_at = cursor
         self.rebuild_times = times
         return index
 
@@ -231,7 +224,6 @@ class Detector:
         self._ahead = self._store.get_notices(ids) if ids else {}
 
     def _insert(self, kind: RecordKind, record: Notice | Plan) -> list[Side]:
-        self._built_at = None
         sides = []
         for side, volume in self._register(kind, record):
             self.index.insert(side.key, record.party, volume)
@@ -249,7 +241,6 @@ class Detector:
         return out
 
     def _remove(self, kind: RecordKind, record_key: str) -> None:
-        self._built_at = None
         for key in self._keys.pop((kind, record_key), []):
             self.index.remove(key)
             self._sides.pop(key, None)

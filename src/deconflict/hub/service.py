@@ -405,14 +405,12 @@ class Hub:
     def store(self) -> Store:
         return self._store
 
-    def resync(self, progress: Callable[[], None] | None = None, reuse: bool = False) -> None:
+    def resync(self, progress: Callable[[], None] | None = None) -> None:
         """Reload agreements and rebuild the detector's index from the store at its cursor (after
         another process may have written or detected: taking over the detector lease);
-        ``progress`` is called as the rebuild goes, a page of records at a time. With
-        ``reuse``, an index already built at the stored cursor, and not changed since, is
-        kept (built before the lease was taken: ``deconflict serve``'s detector process)."""
+        ``progress`` is called as the rebuild goes, a page of records at a time."""
         self._agreements[:] = self._store.list_agreements()
-        self._log.rebuild(progress, reuse)
+        self._log.rebuild(progress)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with

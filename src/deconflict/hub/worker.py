@@ -54,7 +54,13 @@ __all__ = ["DetectorWorker"]
 
 
 class DetectorWorker:
-    """Runs ``hub``'s detector in batches of ``batch`` change-log rows while holding the lease."""
+    """Runs ``hub``'s detector in batches of ``batch`` change-log rows while holding the lease.
+
+    ``on_lease`` is called each time the worker takes the lease, before it rebuilds its index;
+    ``before_detecting`` once, with the lease held and the index rebuilt, before the worker
+    first detects or ticks. ``deconflict serve``'s detector process holds the lease through
+    its rebuild, so that the HTTP workers start meanwhile on standby, and signs nothing before
+    the supervisor has checked the ledger (:mod:`deconflict.runtime.detector_process`)."""
 
     def __init__(
         self,
@@ -66,6 +72,8 @@ class DetectorWorker:
         preferred: bool = False,
         renew_beside_s: float | None = None,
         stall_s: float = 60.0,
+        on_lease: Callable[[], None] | None = None,
+        before_detecting: Callable[[Hub], None] | None = None,
     ) -> None:
         self._hub = hub
         self._lease_s = lease_s
@@ -81,6 +89,8 @@ class DetectorWorker:
         self._lock = threading.Lock()  # the token, between the hub's thread and the renewal
         self._keeper: _Keeper | None = None
         self.renewals = 0  # renewals made beside the work (the hub's thread being late)
+        self._on_lease = on_lease
+        self._before_detecting = before_detecting
 
     @property
     def batch(self) -> int:
@@ -108,10 +118,12 @@ class DetectorWorker:
             return None
         self._keep(token)  # renewed from now on, also while the index is rebuilt below
         if taken and token is not None:
+            if self._on_lease is not None:
+                self._on_lease()
             try:
                 # A rebuild reading page after page is working, not stalled: the keeper
                 # renews the lease through it (10^6 volumes take longer than ``stall_s``).
-                self._hub.resync(progress=self._working, reuse=True)
+                self._hub.resync(progress=self._working)
             except BaseException:  # not detecting: let a standby have it rather than hold it
                 self._keep(None)
                 with self._lock:
@@ -131,6 +143,9 @@ class DetectorWorker:
             token = self._hold()
             if token is None:
                 return None
+            if self._before_detecting is not None:
+                first, self._before_detecting = self._before_detecting, None
+                first(self._hub)
             try:
                 if tick:
                     self._hub.tick()

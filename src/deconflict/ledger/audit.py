@@ -77,7 +77,7 @@ def verify_log(
     against the stored hashes, size and signed checkpoints; VerificationFailed naming the first
     bad index otherwise."""
     checkpoints = check_checkpoints(notes, verifier)
-    tree = MemoryTree()
+    leaves: list[bytes] = []
     problems: list[tuple[int, str]] = []
     for position, (index, body) in enumerate(entries):
         if index != position:
@@ -91,7 +91,8 @@ def verify_log(
         if stored != leaf:
             problems.append((index, f"entry {index} differs from what was appended"))
             break
-        tree.append_leaf(leaf)
+        leaves.append(leaf)
+    tree = MemoryTree(leaves)
     size = tree.size
     changed: list[tuple[int, int]] = []  # (level, start) of the subtree hashes that differ
     for (level, i), value in stored_nodes.items():

@@ -293,9 +293,13 @@ class MemoryTree:
     """A Merkle tree in memory: every perfect subtree hash, level by level."""
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
-        self.levels: list[list[bytes]] = [[]]
-        for leaf in leaves:
-            self.append_leaf(leaf)
+        # Level by level, each a pass over the one below (what appending the leaves one at a
+        # time gives, at a third of the cost: a million at a hub's start).
+        level = list(leaves)
+        self.levels: list[list[bytes]] = [level]
+        while len(level) > 1:
+            level = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+            self.levels.append(level)
 
     @property
     def size(self) -> int:

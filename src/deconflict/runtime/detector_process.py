@@ -11,20 +11,22 @@ hub thread, so the filings that came meanwhile waited for it. A party's read on 
 sees the outcome of that party's writes before it: it waits for the detector to pass them
 (:meth:`deconflict.runtime.runner.HubRunner.run`).
 
-Start. ``serve`` spawns the process first (it imports while the store is checked), lets it open
-the hub and build its index from the store (reads only: no lease, no detection) while ``serve``
-checks the whole ledger on the other core, then lets it detect (:meth:`DetectorProcess.go`): told
-the ledger checked good, its first tick does not check the whole log again, and taking the lease
-keeps the index it built (nothing was detected meanwhile). Either check failing, it is stopped
-before it detected or signed anything. At 10^6 volumes the three steps took 41 s one after the
-other (docs/benchmarks.md, "Restart").
+Start. ``serve`` spawns the process first (it imports while the store is checked), then lets it
+open the hub, take the lease and rebuild its index from the store while ``serve`` checks the whole
+ledger on the other core, and starts its HTTP workers once that check is good and the process
+holds the lease (:meth:`DetectorProcess.wait_started`): they serve, on standby, while the index is
+still being built, and a party's read after its own filing waits for the detection as ever. The
+process detects and signs nothing before ``serve``'s word (:meth:`DetectorProcess.go`): told the
+ledger checked good, its first tick does not check the whole log again. Either check failing,
+it is stopped, and ``serve`` with it. At 10^6 volumes the steps took 41 s one after the other
+(docs/benchmarks.md, "Restart").
 
 Failure. The HTTP workers keep their standby detectors: if this process dies, one of them takes
 the lease when it lapses (``DetectorWorker``'s period), and the supervisor starts a new detector
 process, after 1 s, then 2, 4, ... up to 30 s while new ones keep dying (back to 1 s once one has
 stayed up for a minute); each exit and start is logged. The new process is a preferred holder of
 the lease: the HTTP worker that took it gives it back (:mod:`deconflict.store.lease`), so
-detection returns to its own process. Each start has IPC objects of its own (its ready event,
+detection returns to its own process. Each start has IPC objects of its own (its started event,
 its pipe), kept by the supervisor until the next start: a child rebuilds the event from its
 name, which is gone once the parent's object is collected (every restart used to die of it).
 
@@ -85,43 +87,45 @@ class DetectorProcess:
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None  # the supervisor's end; closed, the process stops
-        self._ready: Event | None = None  # kept: the child rebuilds it by name, see above
+        self._started: Event | None = None  # kept: the child rebuilds it by name, see above
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start the process and wait until it is running (its hub open, its index built, the
-        lease taken if free); a ``DeconflictError`` if it could not start. It checks the whole
-        ledger itself (see :meth:`go`)."""
+        """Start the process and wait until it is running (its hub open, the lease taken if
+        free); a ``DeconflictError`` if it could not start. It checks the whole ledger itself
+        before it first detects (see :meth:`go`)."""
         self.spawn()
         self.open()
         self.go(checked=False)
-        self.wait_ready()
+        self.wait_started()
 
     def spawn(self) -> None:
         """Start the process; it waits for :meth:`open` (its modules imported meanwhile)."""
         self._spawn()
 
     def open(self) -> None:
-        """Let the process open the hub and build its index from the store (reads only: it
-        takes no lease and detects nothing before :meth:`go`); the store must have been found
+        """Let the process open the hub, take the lease if free and rebuild its index from the
+        store; it detects and signs nothing before :meth:`go`. The store must have been found
         sound and brought up to date first."""
         self._say(_OPEN)
 
     def go(self, checked: bool) -> None:
-        """Let the process detect, its index built: ``checked`` when the caller has just
-        checked the whole ledger good (``HubLedger.recheck``) since :meth:`open`, so the
-        process need not check it whole again at its first tick; else it does."""
+        """Let the process detect once its index is built: ``checked`` when the caller has just
+        checked the whole ledger good (``HubLedger.recheck``) since :meth:`open`, so the process
+        need not check it whole again at its first tick; else it does."""
         self._say(_CHECKED if checked else _CHECK)
 
-    def wait_ready(self) -> None:
-        """Wait until the process is running (its first pass made), then keep it running: one
-        that dies is started again. A ``DeconflictError`` if it did not start."""
-        process, ready = self._process, self._ready
-        if process is None or ready is None:
+    def wait_started(self) -> None:
+        """Wait until the process holds the lease (it may still be rebuilding its index: the
+        HTTP workers can start, on standby) or has started without it (another process holds
+        it), then keep it running: one that dies is started again. A ``DeconflictError`` if
+        it did not start."""
+        process, started = self._process, self._started
+        if process is None or started is None:
             raise DeconflictError("the detector process was not spawned")
         deadline = time.monotonic() + _START_S
-        while not ready.wait(0.1):
+        while not started.wait(0.1):
             if not process.is_alive() or time.monotonic() > deadline:
                 self.stop()
                 raise DeconflictError(
@@ -137,20 +141,20 @@ class DetectorProcess:
         return None if self._process is None else self._process.pid
 
     def _spawn(self) -> None:
-        ready = self._context.Event()
+        started = self._context.Event()
         mine, theirs = self._context.Pipe()
         process = self._context.Process(
             target=_main,
-            args=(self._settings, ready, theirs, os.getpid()),
+            args=(self._settings, started, theirs, os.getpid()),
             name="deconflict-detector",
         )
         process.start()
         theirs.close()
-        self._process, self._pipe, self._ready = process, mine, ready
+        self._process, self._pipe, self._started = process, mine, started
 
     def _say(self, word: str) -> None:
         """Tell the process the next step; one that has died hears nothing (its exit is seen
-        by :meth:`wait_ready` or the watchdog)."""
+        by :meth:`wait_started` or the watchdog)."""
         if self._pipe is not None:
             with contextlib.suppress(OSError):
                 self._pipe.send(word)
@@ -213,17 +217,17 @@ def _note(level: int, change: str, **detail: object) -> None:
     log.log(level, json.dumps({"event": "detector.process", "change": change, **detail}))
 
 
-def _main(settings: RuntimeSettings, ready: Event, supervisor: Connection, parent: int) -> None:
+def _main(settings: RuntimeSettings, started: Event, supervisor: Connection, parent: int) -> None:
     """The detector process: a runtime until SIGTERM or the supervisor's end."""
     # Ctrl-C reaches the whole process group: the supervisor stops this process in its turn
     # (it would otherwise see it exit first, and start a new one).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     follow_parent(parent, grace_s=_STOP_S)
     log_to_stderr()
-    asyncio.run(_run(settings, ready, supervisor))
+    asyncio.run(_run(settings, started, supervisor))
 
 
-async def _run(settings: RuntimeSettings, ready: Event, supervisor: Connection) -> None:
+async def _run(settings: RuntimeSettings, started: Event, supervisor: Connection) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -240,31 +244,28 @@ async def _run(settings: RuntimeSettings, ready: Event, supervisor: Connection) 
     threading.Thread(target=until_the_supervisor_ends, name="supervisor", daemon=True).start()
     if await asyncio.to_thread(words.get) != _OPEN:
         return  # the supervisor ended (a store found damaged, say) before it let it open
+    starting = threading.Event()  # set while the hub starts: a check told of then is fresh
+    starting.set()
 
-    def prepared() -> Hub:
-        """The hub, its index built before the lease is taken (the taking keeps it: see
-        ``Hub.resync``), while the supervisor checks the ledger on the other core."""
-        hub = Hub.open(settings.db)
-        try:
-            hub.resync()
-            word = words.get()
-            if word not in (_CHECKED, _CHECK):
-                raise _Ended()
-            if word == _CHECKED:
-                hub.ledger.checked_by_supervisor()
-        except BaseException:
-            hub.close()
-            raise
+    def before_detecting(hub: Hub) -> None:
+        """With the lease and the index built: wait for the supervisor's word, and take its
+        check of the ledger as this process's own if it was made as this process started
+        (a process that took the lease later, from another, checks the whole log itself)."""
+        word = words.get()
+        if word not in (_CHECKED, _CHECK):
+            raise _Ended()
+        if word == _CHECKED and starting.is_set():
+            hub.ledger.checked_by_supervisor()
         _note(logging.INFO, "index built", volumes=hub.indexed, **hub.rebuild_times)
-        return hub
 
-    runtime = Runtime(settings, hub_factory=prepared)
+    runtime = Runtime(settings, on_lease=started.set, before_detecting=before_detecting)
     try:
         await runtime.start()
     except _Ended:
         return
+    starting.clear()
+    started.set()  # on standby, if another process holds the lease: started all the same
     try:
-        ready.set()
         await stop.wait()
     finally:
         # A stop that hangs (a store that does not answer) is cut short.

@@ -102,8 +102,11 @@ class HubRunner:
         interval_s: float = 0.05,
         preferred: bool = False,
         on_handover: Callable[[str], None] | None = None,
+        on_lease: Callable[[], None] | None = None,
+        before_detecting: Callable[[Hub], None] | None = None,
     ) -> None:
         self._factory = hub_factory
+        self._starting = (on_lease, before_detecting)  # see DetectorWorker
         self._interval_s = interval_s
         self._preferred = preferred  # a detector process (see deconflict.store.lease)
         self._on_handover = on_handover  # told "taken" or "lost" at each change of holder
@@ -137,8 +140,13 @@ class HubRunner:
         self._wake = asyncio.Event()
         self._detect_now = asyncio.Event()
         self._hub = await self._submit(self._factory)
+        on_lease, before_detecting = self._starting
         self._worker = DetectorWorker(
-            self._hub, preferred=self._preferred, renew_beside_s=_RENEW_BESIDE_S
+            self._hub,
+            preferred=self._preferred,
+            renew_beside_s=_RENEW_BESIDE_S,
+            on_lease=on_lease,
+            before_detecting=before_detecting,
         )
         hub = self._hub
         signal = await self._submit(lambda: hub.store.change_signal(CHANNEL, NOTIFICATIONS))

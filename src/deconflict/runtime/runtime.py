@@ -89,7 +89,8 @@ class Runtime:
     Tests replace parts of the webhooks' world: ``webhook_transport`` the network,
     ``webhook_resolver`` the DNS (``await resolve(host, port)``: the addresses), and
     ``webhook_observer`` is told of every delivery attempt and cursor move (on the event loop).
-    ``on_handover`` is told of every change of this process's hold on the detector lease."""
+    ``on_handover`` is told of every change of this process's hold on the detector lease;
+    ``on_lease`` and ``before_detecting``: see :class:`~deconflict.hub.DetectorWorker`."""
 
     def __init__(
         self,
@@ -97,6 +98,8 @@ class Runtime:
         hub_factory: Callable[[], Hub] | None = None,
         *,
         on_handover: Callable[[str], None] | None = None,
+        on_lease: Callable[[], None] | None = None,
+        before_detecting: Callable[[Hub], None] | None = None,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         webhook_resolver: Resolve | None = None,
         webhook_observer: Callable[[WebhookEvent], None] | None = None,
@@ -108,6 +111,8 @@ class Runtime:
             settings.detect_interval_s,
             preferred=settings.detector_process,
             on_handover=on_handover,
+            on_lease=on_lease,
+            before_detecting=before_detecting,
         )
         allowed = parse_networks(settings.webhook_allow_networks)
         # Lookups of the names parties set (in requests) and of the receivers' (in deliveries)

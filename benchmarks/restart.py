@@ -23,7 +23,8 @@ agreement, then the hub is started on it again as ``deconflict serve`` starts it
   is one hub's start; ``serve``'s first detector process is told the log was checked).
 
 Then, once a size on SQLite, a real ``deconflict serve`` on the file (its detector in a process
-of its own, as by default), from its start to its ``serve.ready`` log line.
+of its own, as by default), from its start to its ``serve.ready`` log line (it listens, its HTTP
+workers on standby) and to its detector process's ``index built`` line (it detects again).
 
 How the store is filled: through the hub's own filing path (:meth:`Hub.file_notice`, a thousand
 filings a unit of work, as ``serve`` groups a burst of them), so the records, their versions,
@@ -72,6 +73,7 @@ __all__ = ["main"]
 _GROUP = 1_000  # filings a unit of work
 _FILED_AT_S = data.EPOCH_S - 86_400.0
 _READY = b'"event": "serve.ready"'
+_DETECTING = b'"change": "index built"'  # the detector process's, once it may detect
 
 
 def fill(target: str, n: int, key: Path, seed: int = 1) -> dict[str, float]:
@@ -171,9 +173,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_ready(db: Path, timeout_s: float) -> float | None:
-    """Seconds from starting ``deconflict serve`` on ``db`` to its ``serve.ready`` line, or
-    None if it exited or did not say so within ``timeout_s`` (it is stopped either way)."""
+def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
+    """Seconds from starting ``deconflict serve`` on ``db`` to its ``serve.ready`` line (it
+    listens: its HTTP workers serve, on standby) and to its detector process's ``index
+    built`` line (it detects from then on), each None if not said within ``timeout_s`` (serve
+    is stopped either way)."""
     exe = Path(sys.executable).with_name("deconflict")
     env = dict(os.environ, DECONFLICT_DB=str(db))
     started = time.perf_counter()
@@ -183,7 +187,7 @@ def serve_ready(db: Path, timeout_s: float) -> float | None:
         stderr=subprocess.STDOUT,
         env=env,
     )
-    ready: list[float] = []
+    seen: dict[bytes, float] = {}
     said = threading.Event()
     tail: list[bytes] = []
 
@@ -191,9 +195,11 @@ def serve_ready(db: Path, timeout_s: float) -> float | None:
         assert process.stdout is not None
         for line in process.stdout:
             tail[:] = [*tail[-20:], line]
-            if _READY in line and not ready:
-                ready.append(time.perf_counter() - started)
-                said.set()
+            for mark in (_READY, _DETECTING):
+                if mark in line and mark not in seen:
+                    seen[mark] = time.perf_counter() - started
+            if len(seen) == 2:
+                break
         said.set()
 
     reader = threading.Thread(target=read, daemon=True)
@@ -206,9 +212,11 @@ def serve_ready(db: Path, timeout_s: float) -> float | None:
         process.kill()
         process.wait()
     reader.join(5)
-    if not ready:
+    if process.stdout is not None:
+        process.stdout.close()
+    if len(seen) < 2:
         sys.stderr.write(b"".join(tail).decode(errors="replace"))
-    return ready[0] if ready else None
+    return {"ready_s": seen.get(_READY), "detecting_s": seen.get(_DETECTING)}
 
 
 @contextlib.contextmanager
@@ -243,7 +251,8 @@ def run_size(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             companion.unlink()
     out["sqlite"] = restart(str(db), key)
     if args.serve:
-        out["serve_ready_s"] = serve_ready(db, args.serve_timeout)
+        served = serve_ready(db, args.serve_timeout)
+        out["serve_ready_s"], out["serve_detecting_s"] = served["ready_s"], served["detecting_s"]
     if args.pg_url:
         with _pg_database(args.pg_url, n) as url:
             pg_key = folder / f"pg-{n}.ledger-key"
@@ -305,12 +314,17 @@ def table(results: list[dict[str, Any]]) -> str:
         + " | ".join(f"{c['rss_mb']:.0f}" for _, c in columns)
         + " |"
     )
-    serve = []
-    for r in results:
-        for backend in ("sqlite", "postgresql"):
-            if backend in r:
-                serve.append(_s(r.get("serve_ready_s")) if backend == "sqlite" else "-")
-    lines.append("| `deconflict serve` to serve.ready | " + " | ".join(serve) + " |")
+    for label, name in (
+        ("`deconflict serve` to serve.ready (listening)", "serve_ready_s"),
+        ("`deconflict serve` to its detector process detecting", "serve_detecting_s"),
+    ):
+        cells = [
+            _s(r.get(name)) if backend == "sqlite" else "-"
+            for r in results
+            for backend in ("sqlite", "postgresql")
+            if backend in r
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

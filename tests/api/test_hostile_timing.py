@@ -18,7 +18,7 @@ from tests.api.harness import leader_and_standby, make_db
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
 from deconflict.runtime import runner as runner_module
-from deconflict.runtime.runner import HubRunner
+from deconflict.runtime.runner import FRESHNESS, Freshness, HubRunner
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +108,41 @@ async def _hold_detection(hub: Hub, gate: threading.Event) -> None:
     hub.process = held  # type: ignore[method-assign]
     if not await asyncio.to_thread(waiting.wait, BOUND_S):
         raise AssertionError("no detector pass began")
+
+
+async def test_a_read_answered_before_its_own_filing_was_detected_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On standby, detection held past ``_CATCH_UP_S`` (a detector process still building its
+    index as ``serve`` starts): FR's read after its filing is answered from what is stored and
+    marked behind (the API's ``Deconflict-Detection: pending``), and so are FR's next reads,
+    which no longer wait; US's read, with no write of its own there, is not. Once detection
+    has passed FR's filing, FR's read shows the conflict, unmarked."""
+    monkeypatch.setattr(runner_module, "_CATCH_UP_S", 0.2)  # the runner's own bound
+    gate = threading.Event()
+    async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
+        try:
+            async with asyncio.timeout(BOUND_S):
+                await leader.run_write(_filing("US", "U1"), party="US")
+                await leader.settle("US")
+                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
+                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                assert await _read(standby, "FR") == ([], True)
+                assert await _read(standby, "FR") == ([], True)
+                assert await _read(standby, "US") == ([], False)
+                gate.set()
+                while (found := await _read(standby, "FR"))[1]:
+                    await standby.changed(0.05)
+                assert len(found[0]) == 1
+        finally:
+            gate.set()
+
+
+async def _read(runner: HubRunner, party: str) -> tuple[list[str], bool]:
+    """``party``'s conflicts through ``runner``, and whether the answer was marked behind."""
+    heard = Freshness()
+    token = FRESHNESS.set(heard)
+    try:
+        return await runner.run(_conflicts(party), party=party), heard.behind
+    finally:
+        FRESHNESS.reset(token)

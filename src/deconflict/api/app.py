@@ -37,6 +37,7 @@ from deconflict.api import (
 )
 from deconflict.api.auth import Issuer, Scope, TokenVerifier, load_issuers, local_issuer
 from deconflict.api.closing import on_exit_signals
+from deconflict.api.freshness import DetectionFreshness
 from deconflict.api.headers import SecurityHeaders
 from deconflict.api.ledger import router as ledger_router
 from deconflict.api.limits import BodyLimit, RateLimiter
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(session_routes.router)
     ui.install(app)
     _health(app, svc)
+    app.add_middleware(DetectionFreshness)  # innermost: around the routes' runner calls
     app.add_middleware(Observe, metrics=svc.metrics)
     app.add_middleware(
         BodyLimit,

@@ -28,6 +28,14 @@ the holder learns of another process's commit (a filing through it) and runs its
 once rather than at the next ``interval_s``. Only wake-ups: the store is read as always. A
 process on standby tries for the lease a few times a second, not at every write and loop turn.
 
+A read answered before detection passed its party's own writes says so: the runner waits on
+standby at most ``_CATCH_UP_S`` (a detector process still building its index as ``serve``
+starts, or a detector that stalled), then answers from what is stored, and the party's next
+calls do not wait for those writes again but are still answered as behind until detection
+passes them (:data:`FRESHNESS`, which the API turns into a response header): a party that filed
+and reads no conflict is told that the check of its filing is still to come, not that there is
+none.
+
 Group commit: writes sent with ``group=True`` share one store unit of work, and one commit, with
 the others queued meanwhile (:mod:`deconflict.runtime.group_commit`); here their batch is run on
 the hub thread, and their parties then wait for its detection as for any other write.
@@ -58,6 +66,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from functools import partial
 from typing import TypeVar
 
@@ -70,6 +79,21 @@ from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 __all__ = ["HubRunner"]
 
 T = TypeVar("T")
+
+
+class Freshness:
+    """What one answer learns of detection: ``behind`` when it was made before the detector
+    had passed the calling party's own writes (see the module docstring)."""
+
+    __slots__ = ("behind",)
+
+    def __init__(self) -> None:
+        self.behind = False
+
+
+#: Set by whoever answers a party (the API, once a request) to hear whether its calls were
+#: answered behind detection; unset (a command, a test), nothing is said.
+FRESHNESS: ContextVar[Freshness | None] = ContextVar("deconflict_freshness", default=None)
 log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its party's writes
@@ -129,6 +153,7 @@ class HubRunner:
         # last write through this process the detector reads; and how far detection is known
         # to have passed (this process's passes, or on standby the stored cursor as last read).
         self._written: dict[str, int] = {}
+        self._waived: set[str] = set()  # parties whose position was waited for and given up
         self._detected = 0
         self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
         self._refusing = False  # the store refuses writes: detection waits (logged once)
@@ -235,13 +260,16 @@ class HubRunner:
         if target and party is not None and not self.leading:
             await self._caught_up(party, target)
 
-        def job() -> tuple[T, bool]:
+        def job() -> tuple[T, bool, bool]:
             changed = self._settle_for(party)
-            return fn(self._hub_or_fail()), changed
+            return fn(self._hub_or_fail()), changed, bool(self._undetected(party))
 
-        result, changed = await self._submit(job)
+        result, changed, behind = await self._submit(job)
         if changed:
             self._signal()
+        heard = FRESHNESS.get()
+        if behind and heard is not None:
+            heard.behind = True
         return result
 
     def _undetected(self, party: str | None) -> int:
@@ -317,6 +345,7 @@ class HubRunner:
             return
         for party in named:
             self._written[party] = end
+            self._waived.discard(party)  # a new write is waited for again
 
     async def _caught_up(self, party: str, target: int) -> None:
         """On standby, wait until the lease holder's detector has passed change ``target``, the
@@ -325,6 +354,10 @@ class HubRunner:
         commit of its detections wakes the wait. Given up after ``_CATCH_UP_S``: the party's
         later calls do not wait for those writes again."""
         hub = self._hub_or_fail()
+        if party in self._waived:  # waited for once already: how far detection is, no more
+            cursor = await self._submit(hub.store.detector_cursor)
+            self._detected = max(self._detected, cursor)
+            return
         deadline = time.monotonic() + _CATCH_UP_S
         while not self.leading:
             generation = self._generation
@@ -340,10 +373,11 @@ class HubRunner:
             await self.changed(min(left, 0.05), since=generation)
 
     def _give_up(self, party: str, target: int) -> None:
-        """On the hub thread (where writes set it): forget ``party``'s position ``target``,
-        unless a later write of the party has moved it."""
+        """On the hub thread (where writes set it): ``party``'s calls no longer wait for its
+        position ``target`` (they are answered as behind until detection passes it), unless a
+        later write of the party has moved it."""
         if self._written.get(party) == target:
-            del self._written[party]
+            self._waived.add(party)
 
     async def run_write(
         self,

@@ -25,9 +25,11 @@ from deconflict.errors import (
     VersionConflict,
 )
 
-__all__ = ["Client", "Event", "RemoteError"]
+__all__ = ["DETECTION_HEADER", "Client", "Event", "RemoteError"]
 
 Json = Any
+#: The header of an answer made before the hub checked the caller's own latest filings.
+DETECTION_HEADER = "Deconflict-Detection"
 
 
 class RemoteError(DeconflictError, RuntimeError):
@@ -59,7 +61,12 @@ class Event:
 
 
 class Client:
-    """A party's connection to a hub at ``url`` with a bearer ``token``."""
+    """A party's connection to a hub at ``url`` with a bearer ``token``.
+
+    ``detection_pending`` says whether the last answer was made before the hub had checked
+    this party's own latest filings (``Deconflict-Detection: pending``: a hub starting, or
+    behind): conflicts it lists may be missing those of the filings, which come as they are
+    found (the event stream, webhooks, a later read)."""
 
     def __init__(
         self,
@@ -73,6 +80,7 @@ class Client:
         self._http = httpx.Client(
             base_url=url.rstrip("/"), headers=headers, timeout=timeout_s, transport=transport
         )
+        self.detection_pending = False
 
     def close(self) -> None:
         self._http.close()
@@ -109,6 +117,7 @@ class Client:
         except httpx.HTTPError as error:
             raise RemoteError(0, f"cannot reach the hub: {error}") from None
         if response.is_success:
+            self.detection_pending = response.headers.get(DETECTION_HEADER) == "pending"
             return response
         raise _error(response)
 

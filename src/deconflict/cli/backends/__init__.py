@@ -10,6 +10,7 @@ is needed for it."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +25,13 @@ from deconflict.cli.backends.base import (
     Registry,
 )
 from deconflict.errors import InvalidInput
+
+#: Said on standard error after a remote command whose answer was made before the hub had
+#: checked the party's own latest filings (``Client.detection_pending``).
+PENDING_NOTE = (
+    "note: the hub has not yet checked this party's latest filings (it is starting, or behind): "
+    "their conflicts may be missing here, and come as they are found"
+)
 
 __all__ = [
     "AgreementSummary",
@@ -42,13 +50,16 @@ __all__ = [
 @contextmanager
 def connect(db: str, url: str, token: str, party: str | None) -> Iterator[Backend]:
     """The remote hub at ``url`` when one is given (the token's party acts), else the database
-    ``db`` with ``party`` acting; without either, InvalidInput."""
+    ``db`` with ``party`` acting; without either, InvalidInput. A remote command answered
+    before the hub checked the party's own latest filings ends with :data:`PENDING_NOTE`."""
     if url:
         from deconflict.cli.backends.remote import RemoteBackend
         from deconflict.client import Client
 
         with Client(url, token or None) as client:
             yield RemoteBackend(client)
+            if client.detection_pending:
+                sys.stderr.write(PENDING_NOTE + "\n")
         return
     if party is None:
         raise InvalidInput("say which party acts: --as PARTY (or --url and --token)")

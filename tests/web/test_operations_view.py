@@ -294,3 +294,27 @@ def test_a_new_notice_reaches_the_inbox_and_the_map_live(page: Page, hub: DemoHu
     assert abs(_view_time_s(page) - now_s) < 120
     assert "(now)" in page.inner_text("#time-label")
     screenshot(page, "09-live-notice")
+
+
+def test_an_answer_made_before_detection_shows_that_conflicts_may_be_missing(
+    page: Page, hub: DemoHub
+) -> None:
+    """docs/api.md, "Detection pending": while the hub's answers say the check of the party's
+    own latest filings is still to come (the header added here to the real answer, as a
+    starting hub sends it), the view says its conflicts may be missing; the next answer
+    without it clears that."""
+
+    def pending(route: Any) -> None:
+        answer = route.fetch()
+        route.fulfill(
+            response=answer, headers={**answer.headers, "deconflict-detection": "pending"}
+        )
+
+    page.route("**/v1/map", pending)
+    _sign_in_by_link(page, hub, "US")
+    page.wait_for_selector("#detection:not([hidden])")
+    assert "may be missing" in page.inner_text("#detection")
+    screenshot(page, "09-us-detection-pending")
+    page.unroute("**/v1/map")
+    page.evaluate("window.deconflictView.reload()")
+    page.wait_for_selector("#detection", state="hidden")

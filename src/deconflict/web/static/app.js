@@ -361,6 +361,9 @@
       if (response.status === 401 && state.party !== null) ended();
       throw new ApiFailure(response.status, detail);
     }
+    // An answer made before the hub checked this party's own latest filings says so (docs/api.md,
+    // "Detection pending"); the next answer that does not clears it.
+    $("detection").hidden = response.headers.get("Deconflict-Detection") !== "pending";
     return response.status === 204 ? null : response.json();
   }
 

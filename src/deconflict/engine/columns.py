@@ -129,6 +129,10 @@ class Table:
     def name(self, code: int) -> str:
         return self._names[code]
 
+    def party_of(self, slot: int) -> str:
+        """The party of the volume in ``slot``."""
+        return self._names[int(self._party[slot])]
+
     def _code_for(self, party: str) -> int:
         code = self._codes.get(party)
         if code is None:

@@ -180,35 +180,56 @@ class VolumeIndex:
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._table = Table()
-        self._by_slot: list[Entry | None] = []
+        # By slot: the key and the volume (None once removed); the party is the table's code.
+        # An Entry is made when one is asked for, not kept: a million at a hub's start.
+        self._keys: list[str | None] = []
+        self._volumes: list[Volume4D | None] = []
         self._slots: dict[str, int] = {}
+        self._tree = rtree_index.Index(properties=_properties())
         listed = list(entries)
         if listed:
-            # Bulk loading (sort-tile-recursive in libspatialindex) from arrays of boxes computed
-            # at once is far faster, and lighter, than inserting one by one.
-            slots = self._admit(listed)
-            mins, maxs = _boxes(self._table.rows(slots))
-            self._table.set_boxes(slots, mins, maxs)
-            self._tree = rtree_index.Index((slots, mins, maxs), properties=_properties())
-        else:
-            self._tree = rtree_index.Index(properties=_properties())
+            self._load(
+                [e.key for e in listed], [e.party for e in listed], [e.volume for e in listed]
+            )
 
-    def _admit(self, entries: list[Entry]) -> Slots:
-        """Put ``entries`` in a new index's first slots, in order."""
-        self._slots = {entry.key: slot for slot, entry in enumerate(entries)}
-        if len(self._slots) < len(entries):
+    @classmethod
+    def of(cls, keys: list[str], parties: list[str], volumes: list[Volume4D]) -> VolumeIndex:
+        """An index of ``volumes`` under ``keys``, owned by ``parties`` (three lists in step):
+        :class:`VolumeIndex` of their entries, without making an :class:`Entry` each."""
+        index = cls()
+        if keys:
+            index._load(keys, parties, volumes)
+        return index
+
+    def _load(self, keys: list[str], parties: list[str], volumes: list[Volume4D]) -> None:
+        """Fill a new index's first slots, in order. Bulk loading (sort-tile-recursive in
+        libspatialindex) from arrays of boxes computed at once is far faster, and lighter,
+        than inserting one by one."""
+        if not len(keys) == len(parties) == len(volumes):
+            raise ValueError("keys, parties and volumes must be as many")
+        self._slots = {key: slot for slot, key in enumerate(keys)}
+        if len(self._slots) < len(keys):
             raise KeyError("a key is given twice")
-        self._by_slot = list(entries)
-        slots = self._table.put([e.volume for e in entries], [e.party for e in entries])
-        assert slots[-1] == len(entries) - 1  # a new table hands out 0, 1, ... in order
-        return slots
+        self._keys, self._volumes = list(keys), list(volumes)
+        slots = self._table.put(volumes, parties)
+        assert slots[-1] == len(keys) - 1  # a new table hands out 0, 1, ... in order
+        mins, maxs = _boxes(self._table.rows(slots))
+        self._table.set_boxes(slots, mins, maxs)
+        self._tree = rtree_index.Index((slots, mins, maxs), properties=_properties())
 
-    def _place(self, slot: int, entry: Entry) -> None:
-        by_slot = self._by_slot
-        if slot >= len(by_slot):
-            by_slot.extend([None] * (slot + 1 - len(by_slot)))
-        by_slot[slot] = entry
-        self._slots[entry.key] = slot
+    def _place(self, slot: int, key: str, volume: Volume4D) -> None:
+        if slot >= len(self._keys):
+            grow = slot + 1 - len(self._keys)
+            self._keys.extend([None] * grow)
+            self._volumes.extend([None] * grow)
+        self._keys[slot], self._volumes[slot] = key, volume
+        self._slots[key] = slot
+
+    def _entry(self, slot: int) -> Entry:
+        key, volume = self._keys[slot], self._volumes[slot]
+        assert key is not None  # a live slot
+        assert volume is not None
+        return Entry(key, self._table.party_of(slot), volume)
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -217,11 +238,11 @@ class VolumeIndex:
         return key in self._slots
 
     def __iter__(self) -> Iterator[Entry]:
-        return (entry for entry in self._by_slot if entry is not None)
+        return (self._entry(slot) for slot in self._slots.values())
 
     def get(self, key: str) -> Entry | None:
         slot = self._slots.get(key)
-        return None if slot is None else self._by_slot[slot]
+        return None if slot is None else self._entry(slot)
 
     def insert(self, key: str, party: str, volume: Volume4D) -> None:
         """Index a volume under ``key``; a key already present is replaced."""
@@ -229,7 +250,7 @@ class VolumeIndex:
             self.remove(key)
         box = _box(volume)
         slot = self._table.put_one(volume, party, box)
-        self._place(slot, Entry(key, party, volume))
+        self._place(slot, key, volume)
         self._tree.insert(slot, box)
 
     def remove(self, key: str) -> bool:
@@ -238,7 +259,7 @@ class VolumeIndex:
         if slot is None:
             return False
         self._tree.delete(slot, self._table.box(slot))
-        self._by_slot[slot] = None
+        self._keys[slot] = self._volumes[slot] = None
         self._table.free(slot)
         return True
 
@@ -250,8 +271,7 @@ class VolumeIndex:
         return self._entries(self._candidate_slots(volume, reach))
 
     def _entries(self, slots: Slots) -> list[Entry]:
-        by_slot = self._by_slot
-        return [by_slot[slot] for slot in slots.tolist()]
+        return [self._entry(slot) for slot in slots.tolist()]
 
     def conflicts_with(
         self,
@@ -337,9 +357,9 @@ class VolumeIndex:
         return np.concatenate([f for f, _ in found]), np.concatenate([s for _, s in found])
 
     def _volume(self, slot: int) -> Volume4D:
-        entry = self._by_slot[slot]
-        assert entry is not None  # a live slot, from the tree
-        return entry.volume
+        volume = self._volumes[slot]
+        assert volume is not None  # a live slot, from the tree
+        return volume
 
     def _judge(
         self,

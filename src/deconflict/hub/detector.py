@@ -105,6 +105,8 @@ class Detector:
         self._id_key = store.hub_secret("ids")
         self._index: VolumeIndex | None = None  # built when first needed: see index
         self._sides: dict[str, Side] = {}
+        # The sides of the rebuild's volumes, as rows (made a Side when asked for: see side).
+        self._rebuilt: dict[str, tuple[RecordKind, str, int, str, str]] = {}
         self._keys: dict[tuple[RecordKind, str], list[str]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent waiting for pages read (the next is read while
@@ -145,34 +147,38 @@ class Detector:
         ``progress`` is called after each page (a lease keeper's sign of life)."""
         self._index = None
         times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
-        sides: dict[str, Side] = {}
+        rows: dict[str, tuple[RecordKind, str, int, str, str]] = {}
         keys: dict[tuple[RecordKind, str], list[str]] = {}
-        entries: dict[str, Entry] = {}
+        indexed: list[str] = []
+        parties: list[str] = []
+        volumes: list[Volume4D] = []
         cursor = self._store.detector_cursor()
         with collection_paused(), contextlib.closing(self._pages(cursor)) as pages:
             for page in pages:
                 started = time.perf_counter()
                 built = volumes_from_json_many([record.volumes for record in page.records])
                 decoded = time.perf_counter()
-                for record, volumes in zip(page.records, built, strict=True):
+                for record, record_volumes in zip(page.records, built, strict=True):
                     kind, party, version = record.kind, record.party, record.version
                     record_id = split_key(record.key)[1]
                     own = keys[(kind, record.key)] = []
                     prefix = f"{kind}:{record.key}:"  # Side.key, made once a record
-                    for volume in volumes:
+                    for volume in record_volumes:
                         key = prefix + volume.id
-                        sides[key] = Side(kind, record_id, version, volume.id, party)
+                        rows[key] = (kind, record_id, version, volume.id, party)
                         own.append(key)
-                        entries[key] = Entry(key, party, volume)
+                    indexed.extend(own)
+                    parties.extend([party] * len(own))
+                    volumes.extend(record_volumes)
                 times["volumes_s"] += decoded - started
                 times["sides_s"] += time.perf_counter() - decoded
                 if progress is not None:
                     progress()
             times["read_s"] = self._waited
             started = time.perf_counter()
-            index = self._index = VolumeIndex(entries.values())
+            index = self._index = VolumeIndex.of(indexed, parties, volumes)
             times["index_s"] = time.perf_counter() - started
-        self._sides, self._keys = sides, keys
+        self._sides, self._rebuilt, self._keys = {}, rows, keys
         self.rebuild_times = times
         return index
 
@@ -236,6 +242,7 @@ class Detector:
         for volume in record.volumes:
             side = Side(kind, record.id, record.version, volume.id, record.party)
             self._sides[side.key] = side
+            self._rebuilt.pop(side.key, None)
             out.append((side, volume))
         self._keys[(kind, record.key)] = [side.key for side, _ in out]
         return out
@@ -244,13 +251,15 @@ class Detector:
         for key in self._keys.pop((kind, record_key), []):
             self.index.remove(key)
             self._sides.pop(key, None)
+            self._rebuilt.pop(key, None)
 
     def side(self, key: str) -> Side | None:
-        return self._sides.get(key)
-
-    def entries_of(self, party: str, kind: RecordKind) -> list[Entry]:
-        """Indexed volumes of ``party``'s records of ``kind``."""
-        return [e for e in self.index if e.party == party and self._sides[e.key].kind is kind]
+        found = self._sides.get(key)
+        if found is None:
+            row = self._rebuilt.get(key)
+            if row is not None:
+                found = Side(*row)
+        return found
 
     # detection --------------------------------------------------------------------------------
 
@@ -323,7 +332,8 @@ class Detector:
         for side in sides:
             volume = volumes[side.volume_id]
             for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
-                other = self._sides[entry.key]
+                other = self.side(entry.key)
+                assert other is not None  # every indexed volume has its side
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
                 cid = conflict_id(self._id_key, side, other)

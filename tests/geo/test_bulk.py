@@ -17,7 +17,7 @@ from tests.strategies import footprints as drawn_footprints
 from benchmarks import data
 from deconflict.errors import InvalidGeometry
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon
-from deconflict.geo.bulk import Shape, footprints
+from deconflict.geo.bulk import Shape, footprints, footprints_summarised, summary
 
 STORED = GeoLimits(max_vertices=sys.maxsize, max_area_m2=math.inf, max_record_points=sys.maxsize)
 
@@ -31,6 +31,14 @@ def shape_of(footprint: Footprint) -> Shape:
     if geometry["type"] == "LineString":
         return Shape("corridor", geometry["coordinates"], document["half_width_m"])
     return Shape("polygon", geometry["coordinates"][0], 0.0)
+
+
+def assert_summarised(shapes: list[Shape]) -> list[Footprint]:
+    """The summary rows the bulk reader gives are each footprint's own, to the last bit."""
+    built, rows = footprints_summarised(shapes, STORED)
+    assert rows.shape == (len(built), 8)
+    np.testing.assert_array_equal(rows, np.array([summary(f) for f in built]), strict=True)
+    return built
 
 
 def assert_same(built: Footprint, expected: Footprint) -> None:
@@ -52,7 +60,7 @@ def test_the_benchmark_airspace_reads_back_as_built() -> None:
         for region in ("hub", "corridor", "sparse")
         for entry in data.region_entries(rng, region, 300, region)
     ]
-    built = footprints([shape_of(f) for f in expected], STORED)
+    built = assert_summarised([shape_of(f) for f in expected])
     assert len(built) == len(expected)
     for one, other in zip(built, expected, strict=True):
         assert_same(one, other)
@@ -71,7 +79,7 @@ def test_the_benchmark_airspace_reads_back_as_built() -> None:
 def test_any_footprint_reads_back_as_built(expected: list[Footprint]) -> None:
     """Around the antimeridian and the poles, 10 m to 1,000 km (long edges densified)."""
     for one, other in zip(
-        footprints([shape_of(f) for f in expected], STORED), expected, strict=True
+        assert_summarised([shape_of(f) for f in expected]), expected, strict=True
     ):
         assert_same(one, other)
 
@@ -95,14 +103,14 @@ def test_what_the_fast_path_does_not_take_the_constructor_builds() -> None:
     repeated = [[10.0, 50.0], [10.0, 50.0], [11.0, 50.0], [11.0, 51.0]]
     three_d = [[10.0, 50.0, 100.0], [11.0, 50.0, 100.0], [11.0, 51.0, 100.0]]
     closed_twice = [[10.0, 50.0], [11.0, 50.0], [11.0, 51.0], [10.0, 50.0], [10.0, 50.0]]
-    built = footprints(
+    built = assert_summarised(
         [
+            Shape("circle", [[10.0, 50.0]], 100.0),  # beside them, one the fast path takes
             Shape("polygon", repeated, 0.0),
             Shape("polygon", three_d, 0.0),
             Shape("polygon", closed_twice, 0.0),
-        ],
-        STORED,
-    )
+        ]
+    )[1:]
     assert_same(built[0], Polygon(repeated))
     assert_same(built[1], Polygon(three_d))
     assert_same(built[2], Polygon(closed_twice))

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.hub.scenario import HOUR, T0, make_hub, vol
 
+from deconflict.engine.columns import Rows
 from deconflict.errors import NotFound
 from deconflict.hub import Hub, detector
 from deconflict.model import NoticeState, PlanState, RecordKind, Side
@@ -46,8 +48,13 @@ def _walked(store: Store) -> dict[str, tuple[Side, dict[str, Any]]]:
 
 
 def _rebuilt(hub: Hub) -> dict[str, tuple[Side, dict[str, Any]]]:
+    """What the rebuild indexed: each key's side and volume. The numbers the index keeps of
+    each volume (taken from the bulk reader's arrays) are those it reads of the volume alone."""
     inner = hub._detector
     index = inner.rebuild()
+    slots = np.fromiter(index._slots.values(), np.intp)
+    read = Rows.of([index._volume(slot) for slot in slots.tolist()], [0] * len(slots))
+    np.testing.assert_array_equal(index._table.rows(slots).numbers, read.numbers, strict=True)
     found = {}
     for entry in index:
         side = inner.side(entry.key)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from benchmarks import data
+from deconflict.engine.columns import Rows, numbers_of
 from deconflict.errors import CorruptRecord, InvalidInput
 from deconflict.store.codec import (
     _parse_volumes,
+    volume_columns_from_json_many,
     volumes_from_json_many,
     volumes_to_json,
 )
@@ -55,3 +57,18 @@ def test_a_text_that_does_not_read_is_the_stores_fault(text: str) -> None:
     with pytest.raises(CorruptRecord) as caught:
         volumes_from_json_many([good, text])
     assert not isinstance(caught.value, InvalidInput)
+
+
+def test_the_numbers_in_arrays_are_the_volumes_own() -> None:
+    """The columns the bulk reader gives beside the volumes (for the engine's index) are what
+    the index reads of each volume alone: the same rows, to the last bit, in the same order;
+    also for a volume whose altitude the JSON gives as an integer."""
+    rng = np.random.default_rng(5)
+    volumes = [entry.volume for entry in data.region_entries(rng, "corridor", 40, "c")]
+    texts = [volumes_to_json(tuple(volumes[i : i + 2])) for i in range(0, len(volumes), 2)]
+    texts.append(texts[0].replace('"lower_m":', '"lower_m": 0, "x":', 1))
+    columns = volume_columns_from_json_many(texts)
+    read = [v for record in columns.volumes for v in record]
+    expected = Rows.of(read, [0] * len(read)).numbers
+    rows = numbers_of(columns.windows, columns.bands, columns.footprints)
+    np.testing.assert_array_equal(rows, expected, strict=True)

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from deconflict.geo import Volume4D
 
-__all__ = ["NO_PARTY", "Rows", "Table"]
+__all__ = ["NO_PARTY", "Rows", "Table", "numbers_of"]
 
 Array = NDArray[np.float64]
 
@@ -52,6 +52,15 @@ def _numbers(volume: Volume4D) -> tuple[float, ...]:
         *footprint.centre.tolist(),
         *footprint.core_vectors[0].tolist(),
     )
+
+
+def numbers_of(windows: Array, bands: Array, footprints: Array) -> Array:
+    """The rows (n x :data:`WIDTH`) of volumes given as arrays: their windows (start, end),
+    bands (lower, upper) and footprints' numbers (:data:`deconflict.geo.bulk.SUMMARY`), what
+    the store's bulk reader built them from; the same as :func:`_numbers` reads each."""
+    if not len(windows) == len(bands) == len(footprints):
+        raise ValueError("windows, bands and footprints must be as many")
+    return np.concatenate((windows, bands, footprints), axis=1).reshape(len(windows), WIDTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +149,18 @@ class Table:
             self._names.append(party)
         return code
 
-    def put(self, volumes: Sequence[Volume4D], parties: Sequence[str]) -> NDArray[np.intp]:
-        """Store ``volumes`` (of ``parties``) in free or new slots; the slots, in order."""
+    def put(
+        self, volumes: Sequence[Volume4D], parties: Sequence[str], numbers: Array | None = None
+    ) -> NDArray[np.intp]:
+        """Store ``volumes`` (of ``parties``) in free or new slots; the slots, in order.
+        ``numbers``: their rows when the caller has them (:func:`numbers_of`), else read here."""
         count = len(volumes)
         reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
         fresh = range(self._next, self._next + count - len(reused))
         self._next += len(fresh)
         slots = np.array([*reused, *fresh], dtype=np.intp)
         self._reserve(self._next)
-        self._numbers[slots] = [_numbers(v) for v in volumes]
+        self._numbers[slots] = [_numbers(v) for v in volumes] if numbers is None else numbers
         self._party[slots] = [self._code_for(p) for p in parties]
         return slots
 

@@ -193,15 +193,29 @@ class VolumeIndex:
             )
 
     @classmethod
-    def of(cls, keys: list[str], parties: list[str], volumes: list[Volume4D]) -> VolumeIndex:
+    def of(
+        cls,
+        keys: list[str],
+        parties: list[str],
+        volumes: list[Volume4D],
+        numbers: Array | None = None,
+    ) -> VolumeIndex:
         """An index of ``volumes`` under ``keys``, owned by ``parties`` (three lists in step):
-        :class:`VolumeIndex` of their entries, without making an :class:`Entry` each."""
+        :class:`VolumeIndex` of their entries, without making an :class:`Entry` each.
+        ``numbers``: the volumes' rows, when the caller built them in arrays
+        (:func:`deconflict.engine.columns.numbers_of`), else read from each volume."""
         index = cls()
         if keys:
-            index._load(keys, parties, volumes)
+            index._load(keys, parties, volumes, numbers)
         return index
 
-    def _load(self, keys: list[str], parties: list[str], volumes: list[Volume4D]) -> None:
+    def _load(
+        self,
+        keys: list[str],
+        parties: list[str],
+        volumes: list[Volume4D],
+        numbers: Array | None = None,
+    ) -> None:
         """Fill a new index's first slots, in order. Bulk loading (sort-tile-recursive in
         libspatialindex) from arrays of boxes computed at once is far faster, and lighter,
         than inserting one by one."""
@@ -211,7 +225,7 @@ class VolumeIndex:
         if len(self._slots) < len(keys):
             raise KeyError("a key is given twice")
         self._keys, self._volumes = list(keys), list(volumes)
-        slots = self._table.put(volumes, parties)
+        slots = self._table.put(volumes, parties, numbers)
         assert slots[-1] == len(keys) - 1  # a new table hands out 0, 1, ... in order
         mins, maxs = _boxes(self._table.rows(slots))
         self._table.set_boxes(slots, mins, maxs)

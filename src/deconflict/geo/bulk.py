@@ -38,12 +38,26 @@ from deconflict.geo.footprint import (
 )
 from deconflict.geo.sphere import nvectors
 
-__all__ = ["Shape", "footprint", "footprints"]
+__all__ = ["SUMMARY", "Shape", "footprint", "footprints", "footprints_summarised", "summary"]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
 
 _CLASSES: dict[str, type[Footprint]] = {"circle": Circle, "corridor": Corridor, "polygon": Polygon}
+
+#: What :func:`footprints_summarised` gives of each footprint beside it, a row of numbers each:
+#: its bounding cap's angular radius, its width (``radius_m``), its centre's n-vector (3) and
+#: its core's first point's n-vector (3): what the engine's index keeps of a footprint.
+SUMMARY = (
+    "cap_rad",
+    "radius_m",
+    "centre_x",
+    "centre_y",
+    "centre_z",
+    "first_x",
+    "first_y",
+    "first_z",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +83,31 @@ def footprint(shape: Shape, limits: GeoLimits) -> Footprint:
     raise ValueError(f"unknown footprint kind {shape.kind!r}")
 
 
+def summary(footprint: Footprint) -> list[float]:
+    """The :data:`SUMMARY` of one footprint."""
+    return [
+        footprint.cap_rad,
+        footprint.radius_m,
+        *footprint.centre.tolist(),
+        *footprint.core_vectors[0].tolist(),
+    ]
+
+
 def footprints(shapes: Sequence[Shape], limits: GeoLimits) -> list[Footprint]:
     """The footprints of ``shapes``, in order, as read back from a store under ``limits``.
     Simplicity is not checked again (``known_simple``), nor is a ring's area above nothing
     (what intake refused as degenerate): a store's record was accepted once. The fast path
     takes only limits with no cap on area (the store's: ``deconflict.store.codec``)."""
+    return footprints_summarised(shapes, limits)[0]
+
+
+def footprints_summarised(
+    shapes: Sequence[Shape], limits: GeoLimits
+) -> tuple[list[Footprint], Array]:
+    """:func:`footprints`, and their :data:`SUMMARY` rows (n x 8), taken from the arrays the
+    fast path built them from (the same numbers to the last bit), not read back one by one."""
     out: list[Footprint | None] = [None] * len(shapes)
+    rows_of = np.empty((len(shapes), len(SUMMARY)))
     taken: list[int] = []
     rows: list[Sequence[float]] = []
     sizes: list[int] = []
@@ -92,11 +125,17 @@ def footprints(shapes: Sequence[Shape], limits: GeoLimits) -> list[Footprint]:
         rows.extend(positions)
         sizes.append(len(positions))
         widths.append(width)
+    from_arrays = np.zeros(len(shapes), dtype=np.bool_)
     if taken:
-        built = _build([shapes[i].kind for i in taken], rows, sizes, widths)
+        built, summaries = _build([shapes[i].kind for i in taken], rows, sizes, widths)
+        rows_of[taken] = summaries
         for i, made in zip(taken, built, strict=True):
+            from_arrays[i] = made is not None
             out[i] = made if made is not None else footprint(shapes[i], limits)
-    return [f for f in out if f is not None]
+    made_all = [f for f in out if f is not None]  # each one is: the constructor raises
+    for i in np.flatnonzero(~from_arrays).tolist():
+        rows_of[i] = summary(made_all[i])
+    return made_all, rows_of
 
 
 #: The fewest distinct positions of each kind.
@@ -145,12 +184,13 @@ def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits
 
 def _build(
     kinds: Sequence[str], rows: list[Sequence[float]], sizes: list[int], widths: list[float]
-) -> list[Footprint | None]:
-    """The fast path: None for a footprint it leaves to the constructor."""
+) -> tuple[list[Footprint | None], Array]:
+    """The fast path: None for a footprint it leaves to the constructor; and the
+    :data:`SUMMARY` rows of those it builds (a left one's row is not to be read)."""
     try:
         given = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
     except (TypeError, ValueError, OverflowError):
-        return [None] * len(kinds)
+        return [None] * len(kinds), np.empty((len(kinds), len(SUMMARY)))
     counts = np.array(sizes, dtype=np.intp)
     starts = np.cumsum(counts) - counts
     ok = np.ones(len(kinds), dtype=np.bool_)
@@ -170,6 +210,13 @@ def _build(
     caps = spreads + cap_pads(np.array(widths), point_counts)
     ok &= (norms >= 0.2) & np.isfinite(caps) & (np.degrees(caps) <= MAX_EXTENT_DEG)
     table = np.concatenate((points, vectors), axis=1)
+    firsts = vectors[offsets[:-1]]
+    single = point_counts == 1  # a point is its own centre
+    summaries = np.empty((len(kinds), len(SUMMARY)))
+    summaries[:, 0] = caps
+    summaries[:, 1] = widths
+    summaries[:, 2:5] = np.where(single[:, None], firsts, centres)
+    summaries[:, 5:8] = firsts
     out: list[Footprint | None] = []
     for i, kind in enumerate(kinds):
         if not ok[i]:
@@ -185,7 +232,7 @@ def _build(
                 given_rows[i],
             )
         )
-    return out
+    return out, summaries
 
 
 def _densified(

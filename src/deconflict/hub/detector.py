@@ -25,8 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+from numpy.typing import NDArray
+
 from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
+from deconflict.engine.columns import numbers_of
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.collection import collection_paused
@@ -63,7 +67,7 @@ from deconflict.store import (
     Secrets,
     Units,
 )
-from deconflict.store.codec import volumes_from_json_many
+from deconflict.store.codec import volume_columns_from_json_many
 
 __all__ = ["Detector"]
 
@@ -152,11 +156,14 @@ class Detector:
         indexed: list[str] = []
         parties: list[str] = []
         volumes: list[Volume4D] = []
+        numbers: list[NDArray[np.float64]] = []  # the volumes' rows, a page each
         cursor = self._store.detector_cursor()
         with collection_paused(), contextlib.closing(self._pages(cursor)) as pages:
             for page in pages:
                 started = time.perf_counter()
-                built = volumes_from_json_many([record.volumes for record in page.records])
+                columns = volume_columns_from_json_many([r.volumes for r in page.records])
+                built = columns.volumes
+                numbers.append(numbers_of(columns.windows, columns.bands, columns.footprints))
                 decoded = time.perf_counter()
                 for record, record_volumes in zip(page.records, built, strict=True):
                     kind, party, version = record.kind, record.party, record.version
@@ -176,7 +183,9 @@ class Detector:
                     progress()
             times["read_s"] = self._waited
             started = time.perf_counter()
-            index = self._index = VolumeIndex.of(indexed, parties, volumes)
+            index = self._index = VolumeIndex.of(
+                indexed, parties, volumes, np.concatenate(numbers) if numbers else None
+            )
             times["index_s"] = time.perf_counter() - started
         self._sides, self._rebuilt, self._keys = {}, rows, keys
         self.rebuild_times = times

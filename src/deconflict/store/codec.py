@@ -23,7 +23,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -31,9 +31,8 @@ import orjson
 from deconflict.engine import SeparationMinima
 from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
-from deconflict.geo.bulk import Shape
+from deconflict.geo.bulk import Shape, footprints_summarised
 from deconflict.geo.bulk import footprint as bulk_footprint
-from deconflict.geo.bulk import footprints as bulk_footprints
 from deconflict.geo.volume import checked_volume
 from deconflict.ledger import canonical
 from deconflict.model import Agreement, Disclosure
@@ -145,6 +144,23 @@ def volumes_from_json_many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
     in arrays, the same volumes to the last bit. Not kept as recently read: a rebuild reads
     each record once. A text that does not read raises :class:`CorruptRecord`. (Its caller
     pauses the cyclic garbage collector around a rebuild: ``deconflict.hub.collection``.)"""
+    return volume_columns_from_json_many(texts).volumes
+
+
+class VolumeColumns(NamedTuple):
+    """Many texts' volumes (a tuple a text), and the numbers of every volume in that order, in
+    arrays: ``windows`` (start, end), ``bands`` (lower, upper), ``footprints`` (each one's
+    :data:`deconflict.geo.bulk.SUMMARY`)."""
+
+    volumes: list[tuple[Volume4D, ...]]
+    windows: np.ndarray[Any, np.dtype[np.float64]]
+    bands: np.ndarray[Any, np.dtype[np.float64]]
+    footprints: np.ndarray[Any, np.dtype[np.float64]]
+
+
+def volume_columns_from_json_many(texts: Sequence[str]) -> VolumeColumns:
+    """:func:`volumes_from_json_many`, with the volumes' numbers in arrays, as they were built
+    (for the engine's index, which keeps them so: no reading back one volume at a time)."""
     with _stored_volumes():
         return _many(texts)
 
@@ -173,11 +189,11 @@ def _loads(text: str) -> Any:
 _NUMBERS = ("lower_m", "upper_m", "start_s", "end_s")
 
 
-def _many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
+def _many(texts: Sequence[str]) -> VolumeColumns:
     documents: list[list[dict[str, Any]]] = [_loads(text) for text in texts]
     items = [item for document in documents for item in document]
     shapes = [_shape(item["footprint"]) for item in items]
-    built = bulk_footprints(shapes, STORED_LIMITS)
+    built, summaries = footprints_summarised(shapes, STORED_LIMITS)
     numbers = [[item[name] for name in _NUMBERS] for item in items]
     plain = all(type(n) in (int, float) for row in numbers for n in row)
     table = np.array(numbers, dtype=np.float64).reshape(len(items), 4) if plain else None
@@ -200,7 +216,9 @@ def _many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
     for document in documents:
         out.append(tuple(volumes[taken : taken + len(document)]))
         taken += len(document)
-    return out
+    if table is None:  # not reached: the constructors refuse what is not a number
+        raise CorruptRecord("stored volumes are malformed: a number that is not one")
+    return VolumeColumns(out, table[:, 2:4], table[:, 0:2], summaries)
 
 
 #: A stored footprint's GeoJSON geometry type, and the kind it is.

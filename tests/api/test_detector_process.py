@@ -146,3 +146,25 @@ def test_the_detector_process_leads_while_it_builds_and_detects_only_once_told(
             assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, commits)
     finally:
         detector.stop()
+
+
+def test_a_start_stopped_before_serve_s_word_lets_the_lease_go(tmp_path: Path) -> None:
+    """serve stopped (its ledger check failed, Ctrl-C) while its detector process holds the
+    lease and waits for the word: the process releases the lease as it ends, so that another
+    serve on the database need not wait for it to lapse; it detected nothing."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.close()
+    path = tmp_path / "hub.db"
+    detector = DetectorProcess(ApiSettings(db=path))
+    try:
+        detector.spawn()
+        detector.open()
+        detector.wait_started()
+        with Hub.open(path) as hub:
+            assert hub.store.lease_holder(time.time()).pid == detector.pid
+    finally:
+        detector.stop()
+    with Hub.open(path) as hub:
+        assert hub.store.lease_holder(time.time()).pid == 0
+        assert hub.store.detector_cursor() == 0

@@ -146,3 +146,35 @@ async def _read(runner: HubRunner, party: str) -> tuple[list[str], bool]:
         return await runner.run(_conflicts(party), party=party), heard.behind
     finally:
         FRESHNESS.reset(token)
+
+
+async def test_a_process_started_while_detection_is_behind_marks_every_party_s_reads(
+    tmp_path: Path,
+) -> None:
+    """``serve``'s HTTP workers start while its detector process still builds its index: what
+    was filed before they started (through another process, before a restart) is not yet
+    detected, so every party's read through them is marked behind, also one that wrote
+    nothing anywhere (the same for all: it tells no party of another's filings); once
+    detection has passed it, none is, and the conflict is there."""
+    gate = threading.Event()
+    db = make_db(tmp_path)
+    async with leader_and_standby(db) as (leader, standby):
+        late = HubRunner(lambda: Hub.open(db), interval_s=0.02)
+        try:
+            async with asyncio.timeout(BOUND_S):
+                await leader.run_write(_filing("US", "U1"), party="US")
+                await leader.settle("US")
+                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
+                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                await late.start()  # on standby: the leader holds the lease
+                assert await _read(late, "US") == ([], True)
+                assert await _read(late, "RU") == ([], True)
+                gate.set()
+                while (found := await _read(late, "US"))[1]:
+                    await late.changed(0.05)
+                assert len(found[0]) == 1
+                assert (await _read(late, "RU"))[1] is False
+        finally:
+            gate.set()
+            async with asyncio.timeout(BOUND_S):
+                await late.stop()

@@ -259,3 +259,56 @@ def test_a_rebuild_longer_than_the_stall_window_keeps_the_lease(hubs, monkeypatc
     assert leader.step() is not None  # not refused as a lost lease
     assert leader.token == token
     leader.release()
+
+
+def test_a_long_wait_before_detecting_keeps_the_lease(hubs):
+    """``serve``'s detector process holds the lease while it waits for serve's check of the
+    ledger (``before_detecting``), past the keeper's stall window: saying it is alive, it keeps
+    the lease (a standby trying all along never gets it), then detects under the same token."""
+    one, two = hubs
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    wall = WatchedWall()
+    standby = DetectorWorker(two, lease_s=5.0, wall=wall)
+    waits: list[int] = []
+
+    def before_detecting(hub: Hub, alive: Any) -> None:
+        for _ in range(150):  # 150 s of lease time, a second at a time
+            wall.advance(1.0)
+            alive()
+            assert standby.step() is None
+        waits.append(1)
+
+    leader = DetectorWorker(
+        one,
+        lease_s=5.0,
+        wall=wall,
+        renew_beside_s=0.001,
+        stall_s=60.0,
+        before_detecting=before_detecting,
+    )
+    report = leader.step()
+    assert report is not None
+    assert report.changes > 0  # detected, once the wait was over
+    assert waits == [1]
+    token = leader.token
+    assert leader.step() is not None  # the hook ran once: not again
+    assert waits == [1]
+    assert leader.token == token
+    leader.release()
+
+
+def test_a_refusal_before_detecting_stands_at_every_step(hubs):
+    """A hook that refuses (serve's check failed, or serve ended) stops every step before it
+    detects or ticks, not only the first."""
+    one, _ = hubs
+    one.file_notice("usaf", [vol("a")], "air-activity", "N1")
+
+    def refuse(hub: Hub, alive: Any) -> None:
+        raise RuntimeError("no word")
+
+    leader = DetectorWorker(one, wall=Wall(), before_detecting=refuse)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="no word"):
+            leader.step()
+    assert one.store.detector_cursor() == 0
+    leader.release()

@@ -9,6 +9,7 @@ A screenshot of each step is saved under test-artifacts/browser/.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -310,11 +311,12 @@ def test_an_answer_made_before_detection_shows_that_conflicts_may_be_missing(
             response=answer, headers={**answer.headers, "deconflict-detection": "pending"}
         )
 
-    page.route("**/v1/map", pending)
+    reads = re.compile(r"/v1/(map|notifications|conflicts)(\?|$)")
+    page.route(reads, pending)
     _sign_in_by_link(page, hub, "US")
     page.wait_for_selector("#detection:not([hidden])")
     assert "may be missing" in page.inner_text("#detection")
     screenshot(page, "09-us-detection-pending")
-    page.unroute("**/v1/map")
+    page.unroute(reads)
     page.evaluate("window.deconflictView.reload()")
     page.wait_for_selector("#detection", state="hidden")

@@ -57,8 +57,10 @@ class DetectorWorker:
     """Runs ``hub``'s detector in batches of ``batch`` change-log rows while holding the lease.
 
     ``on_lease`` is called each time the worker takes the lease, before it rebuilds its index;
-    ``before_detecting`` once, with the lease held and the index rebuilt, before the worker
-    first detects or ticks. ``deconflict serve``'s detector process holds the lease through
+    ``before_detecting(hub, alive)`` with the lease held and the index rebuilt, before the
+    worker first detects or ticks, until it returns (an error it raises ends the step, and the
+    next step calls it again); a long wait in it calls ``alive()`` now and then, so that the
+    lease is renewed meanwhile. ``deconflict serve``'s detector process holds the lease through
     its rebuild, so that the HTTP workers start meanwhile on standby, and signs nothing before
     the supervisor has checked the ledger (:mod:`deconflict.runtime.detector_process`)."""
 
@@ -73,7 +75,7 @@ class DetectorWorker:
         renew_beside_s: float | None = None,
         stall_s: float = 60.0,
         on_lease: Callable[[], None] | None = None,
-        before_detecting: Callable[[Hub], None] | None = None,
+        before_detecting: Callable[[Hub, Callable[[], None]], None] | None = None,
     ) -> None:
         self._hub = hub
         self._lease_s = lease_s
@@ -144,8 +146,13 @@ class DetectorWorker:
             if token is None:
                 return None
             if self._before_detecting is not None:
-                first, self._before_detecting = self._before_detecting, None
-                first(self._hub)
+                # It may wait long (serve's check of the whole ledger): it says it is alive, so
+                # the keeper renews the lease meanwhile, which is then held again, or not.
+                self._before_detecting(self._hub, self._working)
+                self._before_detecting = None  # only once it returned: a refusal stands
+                token = self._hold()
+                if token is None:
+                    return None
             try:
                 if tick:
                     self._hub.tick()

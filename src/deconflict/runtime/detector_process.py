@@ -48,6 +48,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 
@@ -73,6 +74,7 @@ _STABLE_S = 60.0  # a process up this long has the pause back at _RESTART_S
 _OPEN = "open"  # open the hub and build the index
 _CHECKED = "checked"  # then detect: the whole ledger was checked good by the supervisor
 _CHECK = "check"  # then detect, checking the whole ledger first
+_ALIVE_S = 1.0  # while it waits for the word, the process says it is alive this often
 
 
 class DetectorProcess:
@@ -246,22 +248,34 @@ async def _run(settings: RuntimeSettings, started: Event, supervisor: Connection
         return  # the supervisor ended (a store found damaged, say) before it let it open
     starting = threading.Event()  # set while the hub starts: a check told of then is fresh
     starting.set()
+    ended = threading.Event()  # the supervisor ended before its word
 
-    def before_detecting(hub: Hub) -> None:
-        """With the lease and the index built: wait for the supervisor's word, and take its
-        check of the ledger as this process's own if it was made as this process started
-        (a process that took the lease later, from another, checks the whole log itself)."""
-        word = words.get()
-        if word not in (_CHECKED, _CHECK):
-            raise _Ended()
-        if word == _CHECKED and starting.is_set():
-            hub.ledger.checked_by_supervisor()
-        _note(logging.INFO, "index built", volumes=hub.indexed, **hub.rebuild_times)
+    def before_detecting(hub: Hub, alive: Callable[[], None]) -> None:
+        """With the lease and the index built: wait for the supervisor's word (saying it is
+        alive meanwhile, so the lease is renewed), and take its check of the ledger as this
+        process's own if it was made as this process started (a process that took the lease
+        later, from another, checks the whole log itself). No word (the supervisor ended,
+        its check failed): _Ended, at every step, until this process stops."""
+        while not ended.is_set():
+            try:
+                word = words.get(timeout=_ALIVE_S)
+            except queue.Empty:
+                alive()
+                continue
+            if word not in (_CHECKED, _CHECK):
+                break
+            if word == _CHECKED and starting.is_set():
+                hub.ledger.checked_by_supervisor()
+            _note(logging.INFO, "index built", volumes=hub.indexed, **hub.rebuild_times)
+            return
+        ended.set()
+        raise _Ended()
 
     runtime = Runtime(settings, on_lease=started.set, before_detecting=before_detecting)
     try:
         await runtime.start()
-    except _Ended:
+    except _Ended:  # the lease let go at once, not left to lapse
+        await runtime.stop()
         return
     starting.clear()
     started.set()  # on standby, if another process holds the lease: started all the same

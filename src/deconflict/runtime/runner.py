@@ -34,7 +34,10 @@ starts, or a detector that stalled), then answers from what is stored, and the p
 calls do not wait for those writes again but are still answered as behind until detection
 passes them (:data:`FRESHNESS`, which the API turns into a response header): a party that filed
 and reads no conflict is told that the check of its filing is still to come, not that there is
-none.
+none. A party's position is the change log's end once its write committed, so it covers what
+others wrote before it (and in its group commit). A process started on standby answers every
+party's call as behind until detection passes what the log held when it started: filings made
+before a restart, through any process, are unchecked until the detector has rebuilt.
 
 Group commit: writes sent with ``group=True`` share one store unit of work, and one commit, with
 the others queued meanwhile (:mod:`deconflict.runtime.group_commit`); here their batch is run on
@@ -127,7 +130,7 @@ class HubRunner:
         preferred: bool = False,
         on_handover: Callable[[str], None] | None = None,
         on_lease: Callable[[], None] | None = None,
-        before_detecting: Callable[[Hub], None] | None = None,
+        before_detecting: Callable[[Hub, Callable[[], None]], None] | None = None,
     ) -> None:
         self._factory = hub_factory
         self._starting = (on_lease, before_detecting)  # see DetectorWorker
@@ -154,6 +157,9 @@ class HubRunner:
         # to have passed (this process's passes, or on standby the stored cursor as last read).
         self._written: dict[str, int] = {}
         self._waived: set[str] = set()  # parties whose position was waited for and given up
+        # Started on standby: the change log's end then, until detection passes it (see
+        # _starting_behind); 0 once it has, or if this process detected everything at start.
+        self._horizon = 0
         self._detected = 0
         self._standby_until = 0.0  # on standby, no lease attempt before this (monotonic)
         self._refusing = False  # the store refuses writes: detection waits (logged once)
@@ -189,6 +195,9 @@ class HubRunner:
             await self._submit(lambda: self._settle(tick=True))
         except WritesRefused as error:  # served from what is stored until it takes writes
             self._refused(error)
+        if not self.leading:
+            with contextlib.suppress(StoreError):  # unread: no call is marked for it
+                self._horizon = await self._submit(hub.store.last_change)
         self._loop_task = asyncio.create_task(self._loop())
         self.ready = True
 
@@ -262,7 +271,8 @@ class HubRunner:
 
         def job() -> tuple[T, bool, bool]:
             changed = self._settle_for(party)
-            return fn(self._hub_or_fail()), changed, bool(self._undetected(party))
+            behind = bool(self._undetected(party)) or self._starting_behind(party)
+            return fn(self._hub_or_fail()), changed, behind
 
         result, changed, behind = await self._submit(job)
         if changed:
@@ -271,6 +281,25 @@ class HubRunner:
         if behind and heard is not None:
             heard.behind = True
         return result
+
+    def _starting_behind(self, party: str | None) -> bool:
+        """On the hub thread, for a call acting for ``party``: whether detection has yet to
+        pass what was written before this process started on standby (``serve``'s HTTP
+        workers start while its detector process still builds its index): every party's
+        answer is then behind, whatever it wrote and wherever (the same for all, so it tells
+        no party of another's writes). The stored cursor is read while it has not passed."""
+        if party is None or not self._horizon:
+            return False
+        if self._detected < self._horizon:
+            try:
+                cursor = self._hub_or_fail().store.detector_cursor()
+            except StoreError:
+                return True
+            self._detected = max(self._detected, cursor)
+        if self._detected >= self._horizon:
+            self._horizon = 0
+            return False
+        return True
 
     def _undetected(self, party: str | None) -> int:
         """The change-log position ``party``'s last write reached, if detection has not passed

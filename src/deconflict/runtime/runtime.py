@@ -99,7 +99,7 @@ class Runtime:
         *,
         on_handover: Callable[[str], None] | None = None,
         on_lease: Callable[[], None] | None = None,
-        before_detecting: Callable[[Hub], None] | None = None,
+        before_detecting: Callable[[Hub, Callable[[], None]], None] | None = None,
         webhook_transport: httpx.AsyncBaseTransport | None = None,
         webhook_resolver: Resolve | None = None,
         webhook_observer: Callable[[WebhookEvent], None] | None = None,

@@ -343,6 +343,7 @@
   }
 
   // the hub (served view only) ---------------------------------------------------------------
+  const PARTY_READS = new Set(["/v1/map", "/v1/notifications", "/v1/conflicts"]);
   class ApiFailure extends Error {
     constructor(status, detail) { super(detail); this.status = status; }
   }
@@ -361,9 +362,11 @@
       if (response.status === 401 && state.party !== null) ended();
       throw new ApiFailure(response.status, detail);
     }
-    // An answer made before the hub checked this party's own latest filings says so (docs/api.md,
-    // "Detection pending"); the next answer that does not clears it.
-    $("detection").hidden = response.headers.get("Deconflict-Detection") !== "pending";
+    // A read made before the hub checked this party's latest filings says so (docs/api.md,
+    // "Detection pending"); the next read that does not clears it (other answers say nothing).
+    if (method === "GET" && PARTY_READS.has(path.split("?")[0])) {
+      $("detection").hidden = response.headers.get("Deconflict-Detection") !== "pending";
+    }
     return response.status === 204 ? null : response.json();
   }
 

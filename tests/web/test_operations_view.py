@@ -88,6 +88,17 @@ def _sign_in_by_link(page: Page, hub: DemoHub, party: str) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('.leaflet-countries-pane path').length > 100"
     )
+    _map_loaded(page, hub, party)
+
+
+def _map_loaded(page: Page, hub: DemoHub, party: str) -> None:
+    """Wait until the view has loaded the party's map (it asks for it once the party is shown,
+    so the party shown is not yet the map drawn)."""
+    picture = hub.api(party, "/v1/map")
+    drawable = [f for f in picture["features"] if f["properties"]["kind"] in ("notice", "plan")]
+    page.wait_for_function(
+        "n => window.deconflictView.state.volumes.length === n", arg=len(drawable)
+    )
 
 
 def test_view_draws_what_the_api_gives_the_party(page: Page, hub: DemoHub) -> None:
@@ -207,6 +218,7 @@ def test_russia_sees_none_of_the_us_plans(page: Page, hub: DemoHub) -> None:
     page.wait_for_selector("#who[data-party=RU]")
     picture = hub.api("RU", "/v1/map")
     assert {f["properties"].get("party") for f in picture["features"]} == {"RU"}
+    _map_loaded(page, hub, "RU")
     for t in ("2015-11-16T12:00:00Z", "2015-11-17T05:30:00Z", "2015-11-18T11:00:00Z"):
         _set_time(page, _epoch(t))
         assert page.locator("path[data-party=US], path[data-kind=plan]").count() == 0

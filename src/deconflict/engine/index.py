@@ -328,7 +328,10 @@ class VolumeIndex:
         others forked from it (POSIX), which read the index as it is at the call and send
         back their pairs' slots; the pairs are the same, in another order."""
         firsts, seconds = _sweep_parts(self, minima, pair_minima, max(1, processes))
-        return list(zip(self._entries(firsts), self._entries(seconds), strict=True))
+        # An Entry a volume met, not one a pair's side (millions of pairs at 10^6 volumes).
+        met = np.unique(np.concatenate((firsts, seconds)))
+        made = dict(zip(met.tolist(), self._entries(met), strict=True))
+        return [(made[a], made[b]) for a, b in zip(firsts.tolist(), seconds.tolist(), strict=True)]
 
     def _sweep(
         self,

@@ -9,7 +9,9 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -121,50 +123,55 @@ def test_the_detector_process_does_not_outlive_its_server(hub: tuple[Path, str, 
         assert gone([detector], 15.0)
 
 
+@contextlib.contextmanager
+def _waiting_for_the_word(tmp_path: Path, *notices: Any) -> Iterator[tuple[Path, DetectorProcess]]:
+    """A detector process on a hub where ``notices`` (party, volume) were filed undetected,
+    started as ``serve`` starts it up to its word: spawned, let open, holding the lease.
+    Stopped however the test ends."""
+    hub, _ = make_hub(tmp_path)
+    for n, (party, volume) in enumerate(notices):
+        hub.file_notice(party, [volume], "air-activity", f"N{n}")
+    hub.close()
+    path = tmp_path / "hub.db"
+    detector = DetectorProcess(ApiSettings(db=path))
+    try:
+        detector.spawn()
+        detector.open()
+        detector.wait_started()
+        yield path, detector
+    finally:
+        detector.stop()
+
+
 def test_the_detector_process_leads_while_it_builds_and_detects_only_once_told(
     tmp_path: Path,
 ) -> None:
     """``serve``'s start (cli/serve.py): the process takes the lease before it has rebuilt
     its index (the HTTP workers may start, on standby), then detects nothing, and signs
     nothing, until the supervisor's word that the ledger checked good; then it detects."""
-    hub, _ = make_hub(tmp_path)
-    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
-    hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
-    hub.close()
-    path = tmp_path / "hub.db"
-    detector = DetectorProcess(ApiSettings(db=path))
-    try:
-        detector.spawn()
-        detector.open()
-        detector.wait_started()
-        with Hub.open(path) as hub, contextlib.closing(hub.store.change_signal()) as commits:
-            assert hub.store.lease_holder(time.time()).pid == detector.pid
-            assert hub.store.list_conflicts() == []
-            assert hub.store.detector_cursor() == 0
-            assert hub.store.ledger_latest_checkpoint() is None
-            detector.go(checked=True)
-            assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, commits)
-    finally:
-        detector.stop()
+    notices = (("usaf", vol("a")), ("faf", vol("b", lat=35.97)))
+    with (
+        _waiting_for_the_word(tmp_path, *notices) as (path, detector),
+        Hub.open(path) as hub,
+        contextlib.closing(hub.store.change_signal()) as commits,
+    ):
+        assert hub.store.lease_holder(time.time()).pid == detector.pid
+        assert hub.store.list_conflicts() == []
+        assert hub.store.detector_cursor() == 0
+        assert hub.store.ledger_latest_checkpoint() is None
+        detector.go(checked=True)
+        assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, commits)
 
 
 def test_a_start_stopped_before_serve_s_word_lets_the_lease_go(tmp_path: Path) -> None:
     """serve stopped (its ledger check failed, Ctrl-C) while its detector process holds the
     lease and waits for the word: the process releases the lease as it ends, so that another
     serve on the database need not wait for it to lapse; it detected nothing."""
-    hub, _ = make_hub(tmp_path)
-    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
-    hub.close()
-    path = tmp_path / "hub.db"
-    detector = DetectorProcess(ApiSettings(db=path))
-    try:
-        detector.spawn()
-        detector.open()
-        detector.wait_started()
-        with Hub.open(path) as hub:
-            assert hub.store.lease_holder(time.time()).pid == detector.pid
-    finally:
-        detector.stop()
+    with (
+        _waiting_for_the_word(tmp_path, ("usaf", vol("a"))) as (path, detector),
+        Hub.open(path) as hub,
+    ):
+        assert hub.store.lease_holder(time.time()).pid == detector.pid
     with Hub.open(path) as hub:
         assert hub.store.lease_holder(time.time()).pid == 0
         assert hub.store.detector_cursor() == 0

@@ -81,10 +81,7 @@ async def test_on_standby_a_read_waits_for_its_own_party_s_writes_only(
     async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
         try:
             async with asyncio.timeout(BOUND_S):
-                await leader.run_write(_filing("US", "U1"), party="US")
-                await leader.settle("US")
-                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
-                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                await _fr_filed_undetected(leader, standby, gate)
                 own = asyncio.create_task(standby.run(_conflicts("FR"), party="FR"))
                 assert await standby.run(_conflicts("US"), party="US") == []
                 assert not own.done()  # detection is held: FR's read is still waiting for it
@@ -92,6 +89,17 @@ async def test_on_standby_a_read_waits_for_its_own_party_s_writes_only(
                 assert len(await own) == 1
         finally:
             gate.set()
+
+
+async def _fr_filed_undetected(
+    leader: HubRunner, standby: HubRunner, gate: threading.Event
+) -> None:
+    """US's notice filed and detected through ``leader``; then its detection held until
+    ``gate`` is set, and FR's conflicting notice filed through ``standby``."""
+    await leader.run_write(_filing("US", "U1"), party="US")
+    await leader.settle("US")
+    await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
+    await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
 
 
 async def _hold_detection(hub: Hub, gate: threading.Event) -> None:
@@ -123,10 +131,7 @@ async def test_a_read_answered_before_its_own_filing_was_detected_says_so(
     async with leader_and_standby(make_db(tmp_path)) as (leader, standby):
         try:
             async with asyncio.timeout(BOUND_S):
-                await leader.run_write(_filing("US", "U1"), party="US")
-                await leader.settle("US")
-                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
-                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                await _fr_filed_undetected(leader, standby, gate)
                 assert await _read(standby, "FR") == ([], True)
                 assert await _read(standby, "FR") == ([], True)
                 assert await _read(standby, "US") == ([], False)
@@ -162,10 +167,7 @@ async def test_a_process_started_while_detection_is_behind_marks_every_party_s_r
         late = HubRunner(lambda: Hub.open(db), interval_s=0.02)
         try:
             async with asyncio.timeout(BOUND_S):
-                await leader.run_write(_filing("US", "U1"), party="US")
-                await leader.settle("US")
-                await _hold_detection(await leader.run(lambda hub: hub, party=None), gate)
-                await standby.run_write(_filing("FR", "F1"), party="FR", group=True)
+                await _fr_filed_undetected(leader, standby, gate)
                 await late.start()  # on standby: the leader holds the lease
                 assert await _read(late, "US") == ([], True)
                 assert await _read(late, "RU") == ([], True)

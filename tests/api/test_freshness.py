@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from deconflict.api import ApiSettings, create_app
 from deconflict.api.freshness import HEADER, DetectionFreshness
-from deconflict.runtime.runner import FRESHNESS
+from deconflict.runtime.freshness import FRESHNESS
 
 pytestmark = pytest.mark.anyio
 

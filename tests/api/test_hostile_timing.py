@@ -18,7 +18,8 @@ from tests.api.harness import leader_and_standby, make_db
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
 from deconflict.runtime import runner as runner_module
-from deconflict.runtime.runner import FRESHNESS, Freshness, HubRunner
+from deconflict.runtime.freshness import FRESHNESS, Freshness
+from deconflict.runtime.runner import HubRunner
 
 pytestmark = pytest.mark.anyio
 

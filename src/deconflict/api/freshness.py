@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deconflict.runtime.runner import FRESHNESS, Freshness
+from deconflict.runtime.freshness import FRESHNESS, Freshness
 
 __all__ = ["HEADER", "DetectionFreshness"]
 

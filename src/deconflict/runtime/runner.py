@@ -32,7 +32,7 @@ A read answered before detection passed its party's own writes says so: the runn
 standby at most ``_CATCH_UP_S`` (a detector process still building its index as ``serve``
 starts, or a detector that stalled), then answers from what is stored, and the party's next
 calls do not wait for those writes again but are still answered as behind until detection
-passes them (:data:`FRESHNESS`, which the API turns into a response header): a party that filed
+passes them (:mod:`.freshness`, which the API turns into a response header): a party that filed
 and reads no conflict is told that the check of its filing is still to come, not that there is
 none. A party's position is the change log's end once its write committed, so it covers what
 others wrote before it (and in its group commit). A process started on standby answers every
@@ -69,13 +69,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from functools import partial
 from typing import TypeVar
 
 from deconflict.errors import StoreError, WritesRefused
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
+from deconflict.runtime.freshness import FRESHNESS
 from deconflict.runtime.group_commit import Outcome, Write, WriteGroups, commit_group
 from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 
@@ -83,20 +83,6 @@ __all__ = ["HubRunner"]
 
 T = TypeVar("T")
 
-
-class Freshness:
-    """What one answer learns of detection: ``behind`` when it was made before the detector
-    had passed the calling party's own writes (see the module docstring)."""
-
-    __slots__ = ("behind",)
-
-    def __init__(self) -> None:
-        self.behind = False
-
-
-#: Set by whoever answers a party (the API, once a request) to hear whether its calls were
-#: answered behind detection; unset (a command, a test), nothing is said.
-FRESHNESS: ContextVar[Freshness | None] = ContextVar("deconflict_freshness", default=None)
 log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its party's writes

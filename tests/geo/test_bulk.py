@@ -17,7 +17,7 @@ from tests.strategies import footprints as drawn_footprints
 from benchmarks import data
 from deconflict.errors import InvalidGeometry
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon
-from deconflict.geo.bulk import Shape, footprints, footprints_summarised, summary
+from deconflict.geo.bulk import Shape, _packed, footprints, footprints_summarised, summary
 
 STORED = GeoLimits(max_vertices=sys.maxsize, max_area_m2=math.inf, max_record_points=sys.maxsize)
 
@@ -66,6 +66,47 @@ def test_the_benchmark_airspace_reads_back_as_built() -> None:
         assert_same(one, other)
     # Corridors of the benchmark have legs of 20-150 km: their edges were densified.
     assert any(f.given() != [tuple(p) for p in f.core.tolist()] for f in built)
+
+
+def test_a_page_as_a_store_reads_it_is_checked_in_arrays() -> None:
+    """Shapes of the types a store's JSON reads as (lists of numbers) are checked all at once;
+    one of other types (a tuple of three) sends the page to the one-by-one checks."""
+    rng = np.random.default_rng(8)
+    shapes = [shape_of(e.volume.footprint) for e in data.region_entries(rng, "hub", 50, "h")]
+    packed = _packed(shapes, sys.maxsize)
+    assert packed is not None
+    assert packed.taken.tolist() == list(range(len(shapes)))
+    assert _packed([*shapes, Shape("polygon", [(0.0, 0.0, 1.0)] * 3, 0.0)], sys.maxsize) is None
+
+
+def test_what_the_arrays_do_not_take_the_constructor_builds_or_refuses() -> None:
+    """Within a page of the store's types, each shape the array checks leave (a vertex
+    repeated, a ring closed twice, a ring whose first and third positions are one, a circle
+    of two centres, a width that is not positive) is the constructor's."""
+    repeated = [[10.0, 50.0], [10.0, 50.0], [11.0, 50.0], [11.0, 51.0]]
+    closed_twice = [[10.0, 50.0], [11.0, 50.0], [11.0, 51.0], [10.0, 50.0], [10.0, 50.0]]
+    first_is_third = [[10.0, 50.0], [11.0, 50.0], [10.0, 50.0], [11.0, 51.0], [10.5, 51.0]]
+    shapes = [
+        Shape("circle", [[10.0, 50.0]], 100),
+        Shape("polygon", repeated, 0.0),
+        Shape("polygon", closed_twice, 0.0),
+        Shape("polygon", first_is_third, 0.0),
+        Shape("corridor", [[10.0, 50.0], [10.5, 50.0]], 300.0),
+    ]
+    packed = _packed(shapes, sys.maxsize)
+    assert packed is not None
+    assert packed.taken.tolist() == [0, 1, 4]  # a repeated vertex: found as it is built
+    built = assert_summarised(shapes)
+    assert_same(built[1], Polygon(repeated))
+    assert_same(built[2], Polygon(closed_twice))
+    assert_same(built[3], Polygon(first_is_third, STORED, known_simple=True))  # not simple
+    for wrong, message in (
+        (Shape("circle", [[10.0, 50.0], [11.0, 50.0]], 100.0), "too many values"),
+        (Shape("corridor", [[10.0, 50.0], [10.5, 50.0]], 0), "half_width_m must be > 0"),
+        (Shape("polygon", [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [1.0, 1.0]], 0.0), "distinct"),
+    ):
+        with pytest.raises((InvalidGeometry, ValueError), match=message):
+            footprints([shapes[0], wrong], STORED)
 
 
 @settings(max_examples=60, deadline=None)

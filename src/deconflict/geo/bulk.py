@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -106,43 +108,132 @@ def footprints_summarised(
 ) -> tuple[list[Footprint], Array]:
     """:func:`footprints`, and their :data:`SUMMARY` rows (n x 8), taken from the arrays the
     fast path built them from (the same numbers to the last bit), not read back one by one."""
-    out: list[Footprint | None] = [None] * len(shapes)
     rows_of = np.empty((len(shapes), len(SUMMARY)))
+    if limits.max_area_m2 != math.inf:
+        columns = None
+    else:
+        columns = _packed(shapes, limits.max_vertices) or _one_by_one(shapes, limits)
+    built: list[Footprint | None] = [None] * len(shapes)
+    if columns is not None and len(columns.taken):
+        made, summaries = _build(columns)
+        rows_of[columns.taken] = summaries
+        for i, footprint_i in zip(columns.taken.tolist(), made, strict=True):
+            built[i] = footprint_i
+    out: list[Footprint] = []
+    for i, made_i in enumerate(built):
+        if made_i is None:  # the constructor's: it builds the same, or raises
+            made_i = footprint(shapes[i], limits)
+            rows_of[i] = summary(made_i)
+        out.append(made_i)
+    return out, rows_of
+
+
+class _Columns(NamedTuple):
+    """The shapes the fast path takes (``taken``: their places in the list given), as arrays:
+    their kinds, every position (m x 2, a ring without its closing one), how many positions
+    each has, and their widths."""
+
+    taken: Index
+    kinds: list[str]
+    given: Array
+    counts: Index
+    widths: Array
+
+
+#: The types of a number as JSON reads it (not bool, a subclass of int).
+_NUMBER = (float, int)
+_NUMBERS = frozenset(_NUMBER)
+_PAIR = (list, tuple)
+_PAIRS = frozenset(_PAIR)
+#: The fewest distinct positions of each kind.
+_LEAST = {"circle": 1, "corridor": 2, "polygon": 3}
+
+
+def _packed(shapes: Sequence[Shape], max_vertices: int) -> _Columns | None:
+    """The columns of the shapes the fast path takes, every check done over all of them at
+    once (a set of the types met, then arrays), or None if one is not of the types a store's
+    JSON reads as (a pair of numbers a position, a number a width): :func:`_one_by_one` sorts
+    those out. A shape of the right types that the fast path does not take (an unknown kind,
+    a width that is not positive, too few positions, a ring closed twice or two distinct
+    positions at most among its first three) is left to the constructor."""
+    positions = [shape.positions for shape in shapes]
+    widths_given = [shape.width_m for shape in shapes]
+    if not set(map(type, widths_given)) <= _NUMBERS or not set(map(type, positions)) <= _PAIRS:
+        return None
+    pairs = list(chain.from_iterable(positions))
+    if not set(map(type, pairs)) <= _PAIRS or not set(map(len, pairs)) <= {2}:
+        return None
+    flat = list(chain.from_iterable(pairs))
+    if not set(map(type, flat)) <= _NUMBERS:
+        return None
+    try:
+        given = np.array(flat, dtype=np.float64).reshape(len(pairs), 2)
+        widths = np.array(widths_given, dtype=np.float64)
+    except OverflowError:  # an integer past a float's range
+        return None
+    kinds = [shape.kind for shape in shapes]
+    counts = np.fromiter(map(len, positions), np.intp, len(shapes))
+    starts = np.cumsum(counts) - counts
+    least = np.array([_LEAST.get(kind, 0) for kind in kinds], dtype=np.intp)
+    polygon = np.array([kind == "polygon" for kind in kinds], dtype=np.bool_)
+    circle = least == 1
+    # A ring given with its closing position: without it.
+    ends = starts + counts - 1
+    closing = polygon & (counts > 1)
+    closing[closing] = (given[starts[closing]] == given[ends[closing]]).all(axis=1)
+    keep = np.ones(len(given), dtype=np.bool_)
+    keep[ends[closing]] = False
+    counts = counts - closing
+    ends = starts + counts - 1
+    ok = (least > 0) & (least <= counts) & (counts <= max_vertices) & np.isfinite(widths)
+    ok &= (widths > 0) | (polygon & (widths == 0))
+    ok &= ~circle | (counts == 1)
+    ring = polygon & ok
+    # Closed twice; or its first and third the same (perhaps fewer than 3 distinct).
+    ring[ring] = ~(given[starts[ring]] == given[ends[ring]]).all(axis=1) & ~(
+        given[starts[ring]] == given[starts[ring] + 2]
+    ).all(axis=1)
+    ok &= ~polygon | ring
+    keep &= np.repeat(ok, counts + closing)
+    taken = np.flatnonzero(ok)
+    return _Columns(
+        taken,
+        [kinds[i] for i in taken.tolist()],
+        given[keep],
+        counts[taken],
+        widths[taken],
+    )
+
+
+def _one_by_one(shapes: Sequence[Shape], limits: GeoLimits) -> _Columns | None:
+    """:func:`_packed`'s columns, each shape checked on its own (:func:`_plain`): what a page
+    with a shape of other types than a store's JSON reads as takes."""
     taken: list[int] = []
     rows: list[Sequence[float]] = []
     sizes: list[int] = []
     widths: list[float] = []
-    fast = limits.max_area_m2 == math.inf
     for i, shape in enumerate(shapes):
         positions = shape.positions
         if shape.kind == "polygon" and len(positions) > 1 and positions[0] == positions[-1]:
             positions = positions[:-1]
-        width = _plain(shape, positions, limits) if fast else None
+        width = _plain(shape, positions, limits)
         if width is None:
-            out[i] = footprint(shape, limits)
             continue
         taken.append(i)
         rows.extend(positions)
         sizes.append(len(positions))
         widths.append(width)
-    from_arrays = np.zeros(len(shapes), dtype=np.bool_)
-    if taken:
-        built, summaries = _build([shapes[i].kind for i in taken], rows, sizes, widths)
-        rows_of[taken] = summaries
-        for i, made in zip(taken, built, strict=True):
-            from_arrays[i] = made is not None
-            out[i] = made if made is not None else footprint(shapes[i], limits)
-    made_all = [f for f in out if f is not None]  # each one is: the constructor raises
-    for i in np.flatnonzero(~from_arrays).tolist():
-        rows_of[i] = summary(made_all[i])
-    return made_all, rows_of
-
-
-#: The fewest distinct positions of each kind.
-_LEAST = {"circle": 1, "corridor": 2, "polygon": 3}
-#: The types of a number as JSON reads it (not bool, a subclass of int).
-_NUMBER = (float, int)
-_PAIR = (list, tuple)
+    try:
+        given = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return _Columns(
+        np.array(taken, dtype=np.intp),
+        [shapes[i].kind for i in taken],
+        given,
+        np.array(sizes, dtype=np.intp),
+        np.array(widths, dtype=np.float64),
+    )
 
 
 def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits) -> float | None:
@@ -182,16 +273,10 @@ def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits
     return width
 
 
-def _build(
-    kinds: Sequence[str], rows: list[Sequence[float]], sizes: list[int], widths: list[float]
-) -> tuple[list[Footprint | None], Array]:
+def _build(columns: _Columns) -> tuple[list[Footprint | None], Array]:
     """The fast path: None for a footprint it leaves to the constructor; and the
     :data:`SUMMARY` rows of those it builds (a left one's row is not to be read)."""
-    try:
-        given = np.array(rows, dtype=np.float64).reshape(len(rows), 2)
-    except (TypeError, ValueError, OverflowError):
-        return [None] * len(kinds), np.empty((len(kinds), len(SUMMARY)))
-    counts = np.array(sizes, dtype=np.intp)
+    kinds, given, counts, widths = columns.kinds, columns.given, columns.counts, columns.widths
     starts = np.cumsum(counts) - counts
     ok = np.ones(len(kinds), dtype=np.bool_)
     bad = ~(np.isfinite(given).all(axis=1) & (np.abs(given[:, 0]) <= 180.0))
@@ -207,7 +292,7 @@ def _build(
     vectors = nvectors(points[:, 0], points[:, 1])
     point_counts = np.diff(offsets)
     centres, spreads, norms = centres_and_spreads(vectors, offsets[:-1], point_counts)
-    caps = spreads + cap_pads(np.array(widths), point_counts)
+    caps = spreads + cap_pads(widths, point_counts)
     ok &= (norms >= 0.2) & np.isfinite(caps) & (np.degrees(caps) <= MAX_EXTENT_DEG)
     table = np.concatenate((points, vectors), axis=1)
     firsts = vectors[offsets[:-1]]
@@ -217,21 +302,25 @@ def _build(
     summaries[:, 1] = widths
     summaries[:, 2:5] = np.where(single[:, None], firsts, centres)
     summaries[:, 5:8] = firsts
-    out: list[Footprint | None] = []
-    for i, kind in enumerate(kinds):
-        if not ok[i]:
-            out.append(None)
-            continue
-        first, last = int(offsets[i]), int(offsets[i + 1])
-        out.append(
-            _CLASSES[kind].assemble(
-                widths[i],
-                table[first:last],
-                None if last - first == 1 else centres[i],
-                float(caps[i]),
-                given_rows[i],
-            )
+    bounds = offsets.tolist()
+    out: list[Footprint | None] = [
+        _CLASSES[kind].assemble(
+            width, table[first:last], None if last - first == 1 else centre, cap, rows
         )
+        if good
+        else None
+        for kind, width, first, last, centre, cap, rows, good in zip(
+            kinds,
+            widths.tolist(),
+            bounds[:-1],
+            bounds[1:],
+            centres,
+            caps.tolist(),
+            given_rows,
+            ok.tolist(),
+            strict=True,
+        )
+    ]
     return out, summaries
 
 

@@ -13,6 +13,7 @@ back is not checked again, so narrowing a range never locks a stored record out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
@@ -27,7 +28,14 @@ from deconflict.ranges import (
     MIN_WIDTH_M,
 )
 
-__all__ = ["AltitudeBand", "TimeWindow", "Volume4D", "check_accepted", "checked_volume"]
+__all__ = [
+    "AltitudeBand",
+    "TimeWindow",
+    "Volume4D",
+    "check_accepted",
+    "checked_volume",
+    "checked_volumes",
+]
 
 #: What a footprint's width is called in a feature, by its kind.
 _WIDTH = {"circle": "radius_m", "corridor": "half_width_m"}
@@ -126,15 +134,37 @@ def checked_volume(
 ) -> Volume4D:
     """A volume of numbers the caller has checked as :class:`AltitudeBand` and
     :class:`TimeWindow` check theirs (finite, lower below upper, start before end), built
-    without checking them again: many read back at once (``deconflict.store.codec``), the
-    checks done in arrays."""
-    band = AltitudeBand.__new__(AltitudeBand)
-    object.__setattr__(band, "lower_m", lower_m)
-    object.__setattr__(band, "upper_m", upper_m)
-    window = TimeWindow.__new__(TimeWindow)
-    object.__setattr__(window, "start_s", start_s)
-    object.__setattr__(window, "end_s", end_s)
-    return Volume4D(id, footprint, band, window)
+    without checking them again."""
+    return checked_volumes([id], [footprint], [(lower_m, upper_m, start_s, end_s)])[0]
+
+
+def checked_volumes(
+    ids: Iterable[str],
+    footprints: Iterable[Footprint],
+    rows: Iterable[Sequence[float]],
+) -> list[Volume4D]:
+    """:func:`checked_volume` of many, ``rows`` (lower_m, upper_m, start_s, end_s) a volume:
+    many read back at once (``deconflict.store.codec``), the checks done in arrays. Each
+    object is made and its fields set as the dataclasses' own ``__init__`` would, without
+    their ``__post_init__`` checks or a call a field."""
+    new, put = object.__new__, object.__setattr__
+    out = []
+    for id_, footprint, (lower_m, upper_m, start_s, end_s) in zip(
+        ids, footprints, rows, strict=True
+    ):
+        band = new(AltitudeBand)
+        put(band, "lower_m", lower_m)
+        put(band, "upper_m", upper_m)
+        window = new(TimeWindow)
+        put(window, "start_s", start_s)
+        put(window, "end_s", end_s)
+        volume = new(Volume4D)
+        put(volume, "id", id_)
+        put(volume, "footprint", footprint)
+        put(volume, "altitude", band)
+        put(volume, "window", window)
+        out.append(volume)
+    return out
 
 
 def check_accepted(volume: Volume4D) -> Volume4D:

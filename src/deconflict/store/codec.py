@@ -23,6 +23,8 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,7 +35,7 @@ from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
 from deconflict.geo.bulk import Shape, footprints_summarised
 from deconflict.geo.bulk import footprint as bulk_footprint
-from deconflict.geo.volume import checked_volume
+from deconflict.geo.volume import checked_volumes
 from deconflict.ledger import canonical
 from deconflict.model import Agreement, Disclosure
 from deconflict.model.agreement_document import agreement_document, agreement_from_document
@@ -186,7 +188,9 @@ def _loads(text: str) -> Any:
         return json.loads(text)
 
 
-_NUMBERS = ("lower_m", "upper_m", "start_s", "end_s")
+_NUMBERS = itemgetter("lower_m", "upper_m", "start_s", "end_s")
+_ID = itemgetter("id")
+_PLAIN = frozenset((int, float))
 
 
 def _many(texts: Sequence[str]) -> VolumeColumns:
@@ -194,30 +198,28 @@ def _many(texts: Sequence[str]) -> VolumeColumns:
     items = [item for document in documents for item in document]
     shapes = [_shape(item["footprint"]) for item in items]
     built, summaries = footprints_summarised(shapes, STORED_LIMITS)
-    numbers = [[item[name] for name in _NUMBERS] for item in items]
-    plain = all(type(n) in (int, float) for row in numbers for n in row)
-    table = np.array(numbers, dtype=np.float64).reshape(len(items), 4) if plain else None
+    numbers: list[tuple[Any, Any, Any, Any]] = list(map(_NUMBERS, items))
+    ids = list(map(_ID, items))
+    table = None
+    if set(map(type, chain.from_iterable(numbers))) <= _PLAIN:
+        with contextlib.suppress(OverflowError):  # an integer past a float's range
+            table = np.array(numbers, dtype=np.float64).reshape(len(items), 4)
     if table is None or not (
         np.isfinite(table).all()
         and (table[:, 0] < table[:, 1]).all()
         and (table[:, 2] < table[:, 3]).all()
     ):  # one is wrong: the constructors say which
         volumes = [
-            Volume4D.build(item["id"], footprint, *row, intake=False)
-            for item, footprint, row in zip(items, built, numbers, strict=True)
+            Volume4D.build(id_, footprint, *row, intake=False)
+            for id_, footprint, row in zip(ids, built, numbers, strict=True)
         ]
-    else:
-        volumes = [
-            checked_volume(item["id"], footprint, *row)
-            for item, footprint, row in zip(items, built, numbers, strict=True)
-        ]
+        raise CorruptRecord("stored volumes are malformed: a number that is not one")
+    volumes = checked_volumes(ids, built, numbers)
     out: list[tuple[Volume4D, ...]] = []
     taken = 0
     for document in documents:
         out.append(tuple(volumes[taken : taken + len(document)]))
         taken += len(document)
-    if table is None:  # not reached: the constructors refuse what is not a number
-        raise CorruptRecord("stored volumes are malformed: a number that is not one")
     return VolumeColumns(out, table[:, 2:4], table[:, 0:2], summaries)
 
 

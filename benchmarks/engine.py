@@ -38,7 +38,7 @@ from benchmarks import data
 from benchmarks.data import MINIMA, Query
 from deconflict.engine import Entry, VolumeIndex, brute_conflicts_with, brute_pairs
 from deconflict.hub.collection import collection_paused
-from deconflict.store.codec import volumes_from_json_many, volumes_to_json
+from deconflict.store.codec import volume_columns_from_json_many, volumes_to_json
 
 __all__ = ["main", "run_size"]
 
@@ -112,8 +112,8 @@ def mismatches(reference: Timed, other: Timed) -> int:
 
 def build_volumes(n: int, seed: int, span_s: float) -> tuple[list[Entry], dict[str, float]]:
     """The volumes built as intake builds them (one at a time, validated), and then read back
-    as a restart reads them: from the JSON text the store keeps, many at once
-    (``volumes_from_json_many``), which must give the same volumes."""
+    as a restart reads them: from the JSON text the store keeps, many at once, into arrays
+    (``volume_columns_from_json_many``), from which the same volumes must be made."""
     gc.collect()
     before, started = rss_mb(), time.perf_counter()
     entries = data.generate(n, seed, span_s)
@@ -122,9 +122,11 @@ def build_volumes(n: int, seed: int, span_s: float) -> tuple[list[Entry], dict[s
     gc.collect()
     before, started = rss_mb(), time.perf_counter()
     with collection_paused():  # as the detector's rebuild reads them
-        read = volumes_from_json_many(texts)
+        columns = volume_columns_from_json_many(texts)
     built["read_back_s"] = time.perf_counter() - started
     built["read_back_rss_mb"] = rss_mb() - before
+    with collection_paused():
+        read = columns.volumes
     same = all(
         r.footprint.to_geojson() == e.volume.footprint.to_geojson()
         and r.footprint.cap_rad == e.volume.footprint.cap_rad

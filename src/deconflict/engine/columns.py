@@ -19,7 +19,7 @@ last bits. The footprints themselves stay in the volumes: the exact stage needs 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,17 +150,25 @@ class Table:
         return code
 
     def put(
-        self, volumes: Sequence[Volume4D], parties: Sequence[str], numbers: Array | None = None
+        self,
+        volumes: Sequence[Volume4D] | Sized,
+        parties: Sequence[str],
+        numbers: Array | None = None,
     ) -> NDArray[np.intp]:
         """Store ``volumes`` (of ``parties``) in free or new slots; the slots, in order.
-        ``numbers``: their rows when the caller has them (:func:`numbers_of`), else read here."""
+        ``numbers``: their rows when the caller has them (:func:`numbers_of`), else read here
+        (then ``volumes`` must be volumes, not only a count of them)."""
         count = len(volumes)
         reused = [self._free.pop() for _ in range(min(count, len(self._free)))]
         fresh = range(self._next, self._next + count - len(reused))
         self._next += len(fresh)
         slots = np.array([*reused, *fresh], dtype=np.intp)
         self._reserve(self._next)
-        self._numbers[slots] = [_numbers(v) for v in volumes] if numbers is None else numbers
+        if numbers is None:
+            assert isinstance(volumes, Sequence)
+            self._numbers[slots] = [_numbers(v) for v in volumes]
+        else:
+            self._numbers[slots] = numbers
         self._party[slots] = [self._code_for(p) for p in parties]
         return slots
 

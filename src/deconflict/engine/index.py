@@ -33,6 +33,7 @@ from deconflict.engine.columns import Rows, Table
 from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, screen
 from deconflict.geo import Volume4D
 from deconflict.geo.footprint import Footprint
+from deconflict.geo.packed import VolumeShelf
 from deconflict.geo.separation import apart_many, apart_pairs
 from deconflict.geo.sphere import cap_box, metres_to_angle
 
@@ -181,9 +182,12 @@ class VolumeIndex:
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._table = Table()
         # By slot: the key and the volume (None once removed); the party is the table's code.
-        # An Entry is made when one is asked for, not kept: a million at a hub's start.
+        # An Entry is made when one is asked for, not kept: a million at a hub's start. The
+        # volumes of a bulk load given as arrays (a shelf) stay there: a slot of the shelf's
+        # whose volume is None here is made from it when asked for (see _volume).
         self._keys: list[str | None] = []
         self._volumes: list[Volume4D | None] = []
+        self._shelf: VolumeShelf | None = None
         self._slots: dict[str, int] = {}
         self._tree = rtree_index.Index(properties=_properties())
         listed = list(entries)
@@ -197,13 +201,16 @@ class VolumeIndex:
         cls,
         keys: list[str],
         parties: list[str],
-        volumes: list[Volume4D],
+        volumes: list[Volume4D] | VolumeShelf,
         numbers: Array | None = None,
     ) -> VolumeIndex:
-        """An index of ``volumes`` under ``keys``, owned by ``parties`` (three lists in step):
+        """An index of ``volumes`` under ``keys``, owned by ``parties`` (three in step):
         :class:`VolumeIndex` of their entries, without making an :class:`Entry` each.
         ``numbers``: the volumes' rows, when the caller built them in arrays
-        (:func:`deconflict.engine.columns.numbers_of`), else read from each volume."""
+        (:func:`deconflict.engine.columns.numbers_of`), else read from each volume. Volumes
+        given as a shelf (arrays: :mod:`deconflict.geo.packed`, with their ``numbers``) are
+        kept so, each made an object only when a query needs its outline or an entry names
+        it."""
         index = cls()
         if keys:
             index._load(keys, parties, volumes, numbers)
@@ -213,7 +220,7 @@ class VolumeIndex:
         self,
         keys: list[str],
         parties: list[str],
-        volumes: list[Volume4D],
+        volumes: list[Volume4D] | VolumeShelf,
         numbers: Array | None = None,
     ) -> None:
         """Fill a new index's first slots, in order. Bulk loading (sort-tile-recursive in
@@ -224,7 +231,13 @@ class VolumeIndex:
         self._slots = {key: slot for slot, key in enumerate(keys)}
         if len(self._slots) < len(keys):
             raise KeyError("a key is given twice")
-        self._keys, self._volumes = list(keys), list(volumes)
+        self._keys = list(keys)
+        if isinstance(volumes, VolumeShelf):
+            if numbers is None:
+                raise ValueError("volumes on a shelf come with their numbers")
+            self._volumes, self._shelf = [None] * len(volumes), volumes
+        else:
+            self._volumes = list(volumes)
         slots = self._table.put(volumes, parties, numbers)
         assert slots[-1] == len(keys) - 1  # a new table hands out 0, 1, ... in order
         mins, maxs = _boxes(self._table.rows(slots))
@@ -240,10 +253,9 @@ class VolumeIndex:
         self._slots[key] = slot
 
     def _entry(self, slot: int) -> Entry:
-        key, volume = self._keys[slot], self._volumes[slot]
+        key = self._keys[slot]
         assert key is not None  # a live slot
-        assert volume is not None
-        return Entry(key, self._table.party_of(slot), volume)
+        return Entry(key, self._table.party_of(slot), self._volume(slot))
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -365,7 +377,7 @@ class VolumeIndex:
                 minima,
                 pair_minima,
                 self._table.name,
-                lambda slot: self._volume(slot).footprint,
+                self._footprint,
             )
             found.append((firsts[hit], seconds[hit]))
         if not found:
@@ -374,9 +386,22 @@ class VolumeIndex:
         return np.concatenate([f for f, _ in found]), np.concatenate([s for _, s in found])
 
     def _volume(self, slot: int) -> Volume4D:
+        """A live slot's volume; one of the shelf's is made now, and kept (an entry names it:
+        its conflicts, as a rule, are asked for again)."""
         volume = self._volumes[slot]
-        assert volume is not None  # a live slot, from the tree
+        if volume is None:
+            assert self._shelf is not None  # a live slot, from the tree
+            volume = self._volumes[slot] = self._shelf.volume(slot)
         return volume
+
+    def _footprint(self, slot: int) -> Footprint:
+        """A live slot's footprint; one of the shelf's made now, and not kept (the exact stage
+        meets most volumes once in a while, all of them in a sweep)."""
+        volume = self._volumes[slot]
+        if volume is not None:
+            return volume.footprint
+        assert self._shelf is not None  # a live slot, from the tree
+        return self._shelf.footprint(slot)
 
     def _judge(
         self,
@@ -460,7 +485,10 @@ class VolumeIndex:
         their rows; the first's one row for a query): whether each is separated by its
         threshold. A query's pairs in one frame (:func:`apart_many`); a sweep's, every pair
         in its first volume's frame, all at once (:func:`apart_pairs`)."""
-        others = [self._volume(slot).footprint for slot in seconds.tolist()]
+        # A volume of the shelf is made a footprint once here, not once a pair it is in.
+        second = seconds.tolist()
+        made = {slot: self._footprint(slot) for slot in dict.fromkeys(second)}
+        others = [made[slot] for slot in second]
         if first_rows.numbers.ndim == 1:  # a query: one group
             verdicts = apart_many(
                 footprint_of(int(groups[0])),
@@ -471,8 +499,10 @@ class VolumeIndex:
                 radii=rows.radius_m,
             )
             return np.asarray(verdicts, dtype=np.bool_)
+        first = groups.tolist()
+        mine = {slot: footprint_of(slot) for slot in dict.fromkeys(first)}
         return apart_pairs(
-            [footprint_of(slot) for slot in groups.tolist()],
+            [mine[slot] for slot in first],
             others,
             thresholds_m,
             (first_rows.centre, rows.centre),

@@ -38,14 +38,21 @@ from deconflict.geo.footprint import (
     cap_pads,
     centres_and_spreads,
 )
+from deconflict.geo.packed import KINDS, PackedFootprints
 from deconflict.geo.sphere import nvectors
 
-__all__ = ["SUMMARY", "Shape", "footprint", "footprints", "footprints_summarised", "summary"]
+__all__ = [
+    "SUMMARY",
+    "Shape",
+    "footprint",
+    "footprints",
+    "footprints_packed",
+    "footprints_summarised",
+    "summary",
+]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
-
-_CLASSES: dict[str, type[Footprint]] = {"circle": Circle, "corridor": Corridor, "polygon": Polygon}
 
 #: What :func:`footprints_summarised` gives of each footprint beside it, a row of numbers each:
 #: its bounding cap's angular radius, its width (``radius_m``), its centre's n-vector (3) and
@@ -108,24 +115,45 @@ def footprints_summarised(
 ) -> tuple[list[Footprint], Array]:
     """:func:`footprints`, and their :data:`SUMMARY` rows (n x 8), taken from the arrays the
     fast path built them from (the same numbers to the last bit), not read back one by one."""
-    rows_of = np.empty((len(shapes), len(SUMMARY)))
+    packed, rows = footprints_packed(shapes, limits)
+    return [packed.footprint(i) for i in range(len(shapes))], rows
+
+
+def footprints_packed(shapes: Sequence[Shape], limits: GeoLimits) -> tuple[PackedFootprints, Array]:
+    """The footprints of ``shapes`` kept as the arrays they are built from
+    (:class:`~deconflict.geo.packed.PackedFootprints`, each made an object when asked for),
+    and their :data:`SUMMARY` rows (n x 8). A shape the fast path leaves is built by its
+    constructor now, which raises for one that is wrong."""
+    count = len(shapes)
+    rows_of = np.empty((count, len(SUMMARY)))
+    point_counts = np.zeros(count, dtype=np.intp)
+    widths, caps, centres = np.zeros(count), np.zeros(count), np.zeros((count, 3))
+    table: Array = np.empty((0, 5))
+    given: dict[int, Index] = {}
+    left = np.ones(count, dtype=np.bool_)
     if limits.max_area_m2 != math.inf:
         columns = None
     else:
         columns = _packed(shapes, limits.max_vertices) or _one_by_one(shapes, limits)
-    built: list[Footprint | None] = [None] * len(shapes)
     if columns is not None and len(columns.taken):
-        made, summaries = _build(columns)
-        rows_of[columns.taken] = summaries
-        for i, footprint_i in zip(columns.taken.tolist(), made, strict=True):
-            built[i] = footprint_i
-    out: list[Footprint] = []
-    for i, made_i in enumerate(built):
-        if made_i is None:  # the constructor's: it builds the same, or raises
-            made_i = footprint(shapes[i], limits)
-            rows_of[i] = summary(made_i)
-        out.append(made_i)
-    return out, rows_of
+        taken = columns.taken
+        made = _build(columns)
+        table = made.table
+        point_counts[taken] = np.diff(made.offsets)
+        widths[taken], caps[taken], centres[taken] = columns.widths, made.caps, made.centres
+        rows_of[taken] = made.summaries
+        left[taken[made.ok]] = False
+        given = {int(taken[j]): rows for j, rows in made.given.items()}
+    built: dict[int, Footprint] = {}
+    for i in np.flatnonzero(left).tolist():  # the constructor's: it builds the same, or raises
+        built[i] = footprint(shapes[i], limits)
+        rows_of[i] = summary(built[i])
+    codes = np.array([_CODES.get(shape.kind, 0) for shape in shapes], dtype=np.uint8)
+    offsets = np.concatenate(([0], np.cumsum(point_counts)))
+    return PackedFootprints(table, offsets, codes, widths, caps, centres, given, built), rows_of
+
+
+_CODES = {cls.kind: code for code, cls in enumerate(KINDS)}
 
 
 class _Columns(NamedTuple):
@@ -273,9 +301,23 @@ def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits
     return width
 
 
-def _build(columns: _Columns) -> tuple[list[Footprint | None], Array]:
-    """The fast path: None for a footprint it leaves to the constructor; and the
-    :data:`SUMMARY` rows of those it builds (a left one's row is not to be read)."""
+class _Built(NamedTuple):
+    """What the fast path made of the shapes it took: which it built (``ok``: the others are
+    the constructor's), their core points (``table``, m x 5), each one's offsets into them (and
+    the end), the rows of its given positions where points were added (by its place among the
+    taken), its bounding cap, centre and :data:`SUMMARY` row."""
+
+    ok: NDArray[np.bool_]
+    table: Array
+    offsets: Index
+    given: dict[int, Index]
+    caps: Array
+    centres: Array
+    summaries: Array
+
+
+def _build(columns: _Columns) -> _Built:
+    """The fast path, over the shapes ``columns`` holds."""
     kinds, given, counts, widths = columns.kinds, columns.given, columns.counts, columns.widths
     starts = np.cumsum(counts) - counts
     ok = np.ones(len(kinds), dtype=np.bool_)
@@ -302,26 +344,7 @@ def _build(columns: _Columns) -> tuple[list[Footprint | None], Array]:
     summaries[:, 1] = widths
     summaries[:, 2:5] = np.where(single[:, None], firsts, centres)
     summaries[:, 5:8] = firsts
-    bounds = offsets.tolist()
-    out: list[Footprint | None] = [
-        _CLASSES[kind].assemble(
-            width, table[first:last], None if last - first == 1 else centre, cap, rows
-        )
-        if good
-        else None
-        for kind, width, first, last, centre, cap, rows, good in zip(
-            kinds,
-            widths.tolist(),
-            bounds[:-1],
-            bounds[1:],
-            centres,
-            caps.tolist(),
-            given_rows,
-            ok.tolist(),
-            strict=True,
-        )
-    ]
-    return out, summaries
+    return _Built(ok, table, offsets, given_rows, caps, centres, summaries)
 
 
 def _densified(
@@ -331,11 +354,11 @@ def _densified(
     closed: NDArray[np.bool_],
     outlined: NDArray[np.bool_],
     ok: NDArray[np.bool_],
-) -> tuple[Array, Index, list[Index | None]]:
+) -> tuple[Array, Index, dict[int, Index]]:
     """Every footprint's core points, as the constructor densifies them (one ``Geod.inv`` for
     every edge of every outline, then ``Geod.npts`` for each edge long enough to need points):
-    the points, each footprint's offset into them (and the end), and for each footprint the
-    rows of its given positions (None when no point was added). ``ok`` is cleared for an
+    the points, each footprint's offset into them (and the end), and for each footprint some
+    point was added to, the rows of its given positions. ``ok`` is cleared for an
     outline whose spacing would grow past ``DENSIFY_M`` (left to the constructor)."""
     # The edges: each outline's consecutive positions, and a ring's last back to its first.
     edge_counts = np.where(outlined, counts - 1 + closed, 0)
@@ -358,7 +381,7 @@ def _densified(
     added[~ok[edge_owner]] = 0
     if not (added > 0).any():
         offsets = np.concatenate(([0], np.cumsum(counts)))
-        return given, offsets, [None] * len(counts)
+        return given, offsets, {}
     # Rebuild the rows with the added points after the head of each long edge.
     long_edges = np.flatnonzero(added > 0)
     extra = np.zeros(len(given), dtype=np.intp)
@@ -378,8 +401,8 @@ def _densified(
     offsets = np.concatenate(([0], np.cumsum(new_counts)))
     grown = np.zeros(len(counts), dtype=np.bool_)
     grown[edge_owner[long_edges]] = True
-    given_rows: list[Index | None] = [
-        new_index[starts[i] : starts[i] + counts[i]] - offsets[i] if grown[i] else None
-        for i in range(len(counts))
-    ]
+    given_rows = {
+        i: new_index[starts[i] : starts[i] + counts[i]] - offsets[i]
+        for i in np.flatnonzero(grown).tolist()
+    }
     return points, offsets, given_rows

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
@@ -33,6 +34,7 @@ from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
 from deconflict.engine.columns import numbers_of
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
+from deconflict.geo.packed import PackedVolumes, VolumeShelf
 from deconflict.hub.collection import collection_paused
 from deconflict.model import (
     Agreement,
@@ -145,9 +147,11 @@ class Detector:
         The store gives those records a page of ``_REBUILD_PAGE`` at a time, each page in two
         queries (:meth:`~deconflict.store.ChangeLog.live_records`), not one read a record
         (10^6 queries at 10^6 records), the next page read while this one is decoded; a page's
-        volumes are built together (:func:`~deconflict.store.codec.volumes_from_json_many`),
-        and every volume goes to the engine at once, whose bulk load is far faster than one
-        insert a volume. How long each part took is kept in :attr:`rebuild_times`;
+        volumes are read together into arrays
+        (:func:`~deconflict.store.codec.volume_columns_from_json_many`), kept so on a shelf
+        (:mod:`deconflict.geo.packed`: a volume is made an object when a query needs it), and
+        every volume goes to the engine at once, whose bulk load is far faster than one insert
+        a volume. How long each part took is kept in :attr:`rebuild_times`;
         ``progress`` is called after each page (a lease keeper's sign of life)."""
         self._index = None
         times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
@@ -155,28 +159,28 @@ class Detector:
         keys: dict[tuple[RecordKind, str], list[str]] = {}
         indexed: list[str] = []
         parties: list[str] = []
-        volumes: list[Volume4D] = []
+        shelf: list[PackedVolumes] = []  # the volumes, as arrays, a page each
         numbers: list[NDArray[np.float64]] = []  # the volumes' rows, a page each
         cursor = self._store.detector_cursor()
         with collection_paused(), contextlib.closing(self._pages(cursor)) as pages:
             for page in pages:
                 started = time.perf_counter()
                 columns = volume_columns_from_json_many([r.volumes for r in page.records])
-                built = columns.volumes
+                shelf.append(columns.packed)
                 numbers.append(numbers_of(columns.windows, columns.bands, columns.footprints))
                 decoded = time.perf_counter()
-                for record, record_volumes in zip(page.records, built, strict=True):
+                ids = iter(columns.packed.ids)
+                for record, count in zip(page.records, columns.counts, strict=True):
                     kind, party, version = record.kind, record.party, record.version
                     record_id = split_key(record.key)[1]
                     own = keys[(kind, record.key)] = []
                     prefix = f"{kind}:{record.key}:"  # Side.key, made once a record
-                    for volume in record_volumes:
-                        key = prefix + volume.id
-                        rows[key] = (kind, record_id, version, volume.id, party)
+                    for volume_id in islice(ids, count):
+                        key = prefix + volume_id
+                        rows[key] = (kind, record_id, version, volume_id, party)
                         own.append(key)
                     indexed.extend(own)
                     parties.extend([party] * len(own))
-                    volumes.extend(record_volumes)
                 times["volumes_s"] += decoded - started
                 times["sides_s"] += time.perf_counter() - decoded
                 if progress is not None:
@@ -184,7 +188,10 @@ class Detector:
             times["read_s"] = self._waited
             started = time.perf_counter()
             index = self._index = VolumeIndex.of(
-                indexed, parties, volumes, np.concatenate(numbers) if numbers else None
+                indexed,
+                parties,
+                VolumeShelf(shelf),
+                np.concatenate(numbers) if numbers else None,
             )
             times["index_s"] = time.perf_counter() - started
         self._sides, self._rebuilt, self._keys = {}, rows, keys

@@ -33,8 +33,9 @@ import orjson
 from deconflict.engine import SeparationMinima
 from deconflict.errors import CorruptRecord, InvalidDocument, InvalidInput
 from deconflict.geo import Circle, Corridor, Footprint, GeoLimits, Polygon, Volume4D
-from deconflict.geo.bulk import Shape, footprints_summarised
+from deconflict.geo.bulk import Shape, footprints_packed
 from deconflict.geo.bulk import footprint as bulk_footprint
+from deconflict.geo.packed import PackedVolumes, whole_numbers
 from deconflict.geo.volume import checked_volumes
 from deconflict.ledger import canonical
 from deconflict.model import Agreement, Disclosure
@@ -150,14 +151,34 @@ def volumes_from_json_many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
 
 
 class VolumeColumns(NamedTuple):
-    """Many texts' volumes (a tuple a text), and the numbers of every volume in that order, in
-    arrays: ``windows`` (start, end), ``bands`` (lower, upper), ``footprints`` (each one's
-    :data:`deconflict.geo.bulk.SUMMARY`)."""
+    """Many texts' volumes, kept as arrays (:class:`~deconflict.geo.packed.PackedVolumes`, in
+    the texts' order: ``counts`` says how many each text holds) with their footprints'
+    :data:`deconflict.geo.bulk.SUMMARY` rows: what the engine's index keeps of each."""
 
-    volumes: list[tuple[Volume4D, ...]]
-    windows: np.ndarray[Any, np.dtype[np.float64]]
-    bands: np.ndarray[Any, np.dtype[np.float64]]
+    packed: PackedVolumes
+    counts: list[int]
     footprints: np.ndarray[Any, np.dtype[np.float64]]
+
+    @property
+    def windows(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Each volume's (start_s, end_s), n x 2."""
+        return self.packed.windows
+
+    @property
+    def bands(self) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Each volume's (lower_m, upper_m), n x 2."""
+        return self.packed.bands
+
+    @property
+    def volumes(self) -> list[tuple[Volume4D, ...]]:
+        """Each text's volumes, made now (objects: what the arrays spare a rebuild)."""
+        made = self.packed.volumes()
+        out: list[tuple[Volume4D, ...]] = []
+        taken = 0
+        for count in self.counts:
+            out.append(tuple(made[taken : taken + count]))
+            taken += count
+        return out
 
 
 def volume_columns_from_json_many(texts: Sequence[str]) -> VolumeColumns:
@@ -195,32 +216,30 @@ _PLAIN = frozenset((int, float))
 
 def _many(texts: Sequence[str]) -> VolumeColumns:
     documents: list[list[dict[str, Any]]] = [_loads(text) for text in texts]
-    items = [item for document in documents for item in document]
+    items = list(chain.from_iterable(documents))
     shapes = [_shape(item["footprint"]) for item in items]
-    built, summaries = footprints_summarised(shapes, STORED_LIMITS)
+    footprints, summaries = footprints_packed(shapes, STORED_LIMITS)
     numbers: list[tuple[Any, Any, Any, Any]] = list(map(_NUMBERS, items))
     ids = list(map(_ID, items))
     table = None
     if set(map(type, chain.from_iterable(numbers))) <= _PLAIN:
         with contextlib.suppress(OverflowError):  # an integer past a float's range
-            table = np.array(numbers, dtype=np.float64).reshape(len(items), 4)
+            table, whole, exact = whole_numbers(numbers)
     if table is None or not (
         np.isfinite(table).all()
         and (table[:, 0] < table[:, 1]).all()
         and (table[:, 2] < table[:, 3]).all()
     ):  # one is wrong: the constructors say which
-        volumes = [
-            Volume4D.build(id_, footprint, *row, intake=False)
-            for id_, footprint, row in zip(ids, built, numbers, strict=True)
-        ]
+        for i, (id_, row) in enumerate(zip(ids, numbers, strict=True)):
+            Volume4D.build(id_, footprints.footprint(i), *row, intake=False)
         raise CorruptRecord("stored volumes are malformed: a number that is not one")
-    volumes = checked_volumes(ids, built, numbers)
-    out: list[tuple[Volume4D, ...]] = []
-    taken = 0
-    for document in documents:
-        out.append(tuple(volumes[taken : taken + len(document)]))
-        taken += len(document)
-    return VolumeColumns(out, table[:, 2:4], table[:, 0:2], summaries)
+    made: dict[int, Volume4D] = {}
+    if not exact:  # an integer a float does not hold: the volumes made now, as they read
+        made = dict(
+            enumerate(checked_volumes(ids, map(footprints.footprint, range(len(ids))), numbers))
+        )
+    packed = PackedVolumes(footprints, ids, table, whole, made)
+    return VolumeColumns(packed, list(map(len, documents)), summaries)
 
 
 #: A stored footprint's GeoJSON geometry type, and the kind it is.

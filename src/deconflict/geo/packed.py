@@ -1,0 +1,160 @@
+"""Volumes kept as arrays, each made an object only when it is asked for.
+
+A hub's detector holds every live volume; at its start it reads them all back from the store
+(:mod:`deconflict.geo.bulk`, :mod:`deconflict.store.codec`). What its index needs of most of them
+is numbers (windows, bands, each footprint's bounding cap), which it keeps in columns of its own;
+the outline of a footprint only when a query's candidate gets as far as the exact stage, and the
+:class:`~deconflict.geo.Volume4D` only when a conflict names it. So the volumes read back are kept
+here as the arrays they were built from (a page of them: one array of every core point, the
+offsets of each footprint's, its kind, width, cap and centre; the ids; the four numbers), and
+the object made from them when asked for is the one building it then would have made, to the
+last bit (``tests/geo/test_packed.py``).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from deconflict.geo.footprint import Circle, Corridor, Footprint, Polygon
+from deconflict.geo.volume import Volume4D, checked_volumes
+
+__all__ = ["KINDS", "PackedFootprints", "PackedVolumes", "VolumeShelf"]
+
+Array = NDArray[np.float64]
+Index = NDArray[np.intp]
+
+#: The footprint classes, by the code :attr:`PackedFootprints.kinds` gives them.
+KINDS: tuple[type[Footprint], ...] = (Circle, Corridor, Polygon)
+
+#: The largest integer a float holds exactly: a number read as an integer and kept as a float
+#: is given back as that integer only up to it.
+_EXACT = 2.0**53
+
+
+@dataclass(frozen=True, slots=True)
+class PackedFootprints:
+    """n footprints as arrays: ``table`` every core point (lon, lat, then its n-vector), each
+    footprint's rows ``offsets[i]:offsets[i + 1]``, its kind (an index into :data:`KINDS`), its
+    width (``radius_m``), the angular radius of its bounding cap and its centre's n-vector;
+    ``given`` the rows of a footprint's given positions where points were added between them
+    (densified), and ``built`` the footprints made by their constructor already (those the
+    fast path leaves to it: their rows in the arrays are not read)."""
+
+    table: Array
+    offsets: Index
+    kinds: NDArray[np.uint8]
+    widths: Array
+    caps: Array
+    centres: Array
+    given: dict[int, Index]
+    built: dict[int, Footprint]
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def footprint(self, i: int) -> Footprint:
+        """The ``i``-th footprint, made now (a new object at each call)."""
+        made = self.built.get(i)
+        if made is not None:
+            return made
+        first, last = int(self.offsets[i]), int(self.offsets[i + 1])
+        return KINDS[int(self.kinds[i])].assemble(
+            float(self.widths[i]),
+            self.table[first:last],
+            None if last - first == 1 else self.centres[i],
+            float(self.caps[i]),
+            self.given.get(i),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PackedVolumes:
+    """n volumes as arrays: their footprints, ids, and numbers (lower_m, upper_m, start_s,
+    end_s, n x 4) with which of them were read as integers (``whole``, n x 4): a volume made
+    from them holds an integer where the text it was read from held one, as reading it again
+    would give. The caller has checked the numbers as the volume's parts check theirs
+    (:func:`~deconflict.geo.volume.checked_volumes`), and that an integer is within
+    :data:`_EXACT` (else it keeps the volume in ``made``)."""
+
+    footprints: PackedFootprints
+    ids: list[str]
+    numbers: Array
+    whole: NDArray[np.bool_]
+    made: dict[int, Volume4D]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def footprint(self, i: int) -> Footprint:
+        made = self.made.get(i)
+        return made.footprint if made is not None else self.footprints.footprint(i)
+
+    def volume(self, i: int) -> Volume4D:
+        """The ``i``-th volume, made now (a new object at each call)."""
+        made = self.made.get(i)
+        if made is not None:
+            return made
+        row: list[Any] = self.numbers[i].tolist()
+        for at in np.flatnonzero(self.whole[i]).tolist():
+            row[at] = int(row[at])
+        return checked_volumes([self.ids[i]], [self.footprints.footprint(i)], [row])[0]
+
+    def volumes(self) -> list[Volume4D]:
+        """Every volume, made now."""
+        return [self.volume(i) for i in range(len(self))]
+
+    @property
+    def windows(self) -> Array:
+        """Each volume's (start_s, end_s), n x 2."""
+        return self.numbers[:, 2:4]
+
+    @property
+    def bands(self) -> Array:
+        """Each volume's (lower_m, upper_m), n x 2."""
+        return self.numbers[:, 0:2]
+
+
+def whole_numbers(values: Sequence[Sequence[Any]]) -> tuple[Array, NDArray[np.bool_], bool]:
+    """Rows of numbers as a float array, which were integers, and whether every integer is
+    held exactly (within :data:`_EXACT`); the caller has checked they are all ints or floats."""
+    numbers = np.array(values, dtype=np.float64).reshape(len(values), 4)
+    whole = np.array([[type(n) is int for n in row] for row in values], dtype=np.bool_)
+    whole = whole.reshape(len(values), 4)
+    exact = bool((np.abs(numbers[whole]) <= _EXACT).all())
+    return numbers, whole, exact
+
+
+class VolumeShelf:
+    """Pages of :class:`PackedVolumes` numbered as one sequence (the index's first slots)."""
+
+    __slots__ = ("_pages", "_starts")
+
+    def __init__(self, pages: Sequence[PackedVolumes]) -> None:
+        self._pages = [page for page in pages if len(page)]
+        self._starts = [0, *accumulate(len(page) for page in self._pages)]
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def _find(self, i: int) -> tuple[PackedVolumes, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        page = bisect_right(self._starts, i) - 1
+        return self._pages[page], i - self._starts[page]
+
+    def volume(self, i: int) -> Volume4D:
+        page, at = self._find(i)
+        return page.volume(at)
+
+    def footprint(self, i: int) -> Footprint:
+        page, at = self._find(i)
+        return page.footprint(at)

@@ -67,15 +67,24 @@ def test_volumes_made_from_the_arrays_are_the_ones_their_texts_read_as() -> None
     assert type(packed.volume(len(read) - 2).altitude.lower_m) is float
 
 
-def test_an_integer_a_float_does_not_hold_is_kept_as_read() -> None:
-    """An integer past 2**53 (a record of another day's ranges) would not come back from a
-    float: that page's volumes are made at once, as their text reads."""
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [
+        ("upper_m", 2**53 + 1),  # the float 2**53: held exactly, it would seem
+        ("lower_m", -(2**53 + 1)),
+        ("upper_m", 2**60 + 1),
+        ("upper_m", 10**20),  # past 64 bits: orjson would read a float, json the integer
+    ],
+)
+def test_an_integer_a_float_does_not_hold_is_kept_as_read(part: str, value: int) -> None:
+    """An integer of 2**53 or more (a record of another day's ranges) would not come back from
+    a float: that page's volumes are made at once, as their text reads."""
     volume = next(data.region_entries(np.random.default_rng(2), "hub", 1, "h")).volume
-    text = volumes_to_json((volume,)).replace('"upper_m":', f'"upper_m":{2**60 + 1},"y":', 1)
+    text = volumes_to_json((volume,)).replace(f'"{part}":', f'"{part}":{value},"y":', 1)
     columns = volume_columns_from_json_many([text])
     assert columns.packed.made
     made = columns.packed.volume(0)
-    assert made.altitude.upper_m == 2**60 + 1
+    assert getattr(made.altitude, part) == value
     assert_same_volume(made, _parse_volumes(text)[0])
 
 

@@ -390,7 +390,9 @@ class VolumeIndex:
         its conflicts, as a rule, are asked for again)."""
         volume = self._volumes[slot]
         if volume is None:
-            assert self._shelf is not None  # a live slot, from the tree
+            # A live slot, from the tree (a removed one's volume is None too).
+            assert self._shelf is not None
+            assert self._keys[slot] is not None
             volume = self._volumes[slot] = self._shelf.volume(slot)
         return volume
 
@@ -400,7 +402,8 @@ class VolumeIndex:
         volume = self._volumes[slot]
         if volume is not None:
             return volume.footprint
-        assert self._shelf is not None  # a live slot, from the tree
+        assert self._shelf is not None  # as in _volume
+        assert self._keys[slot] is not None
         return self._shelf.footprint(slot)
 
     def _judge(

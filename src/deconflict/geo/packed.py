@@ -35,8 +35,8 @@ Index = NDArray[np.intp]
 #: The footprint classes, by the code :attr:`PackedFootprints.kinds` gives them.
 KINDS: tuple[type[Footprint], ...] = (Circle, Corridor, Polygon)
 
-#: The largest integer a float holds exactly: a number read as an integer and kept as a float
-#: is given back as that integer only up to it.
+#: Every integer under it a float holds exactly: a number read as an integer and kept as a
+#: float is given back as that integer only under it.
 _EXACT = 2.0**53
 
 
@@ -82,7 +82,7 @@ class PackedVolumes:
     end_s, n x 4) with which of them were read as integers (``whole``, n x 4): a volume made
     from them holds an integer where the text it was read from held one, as reading it again
     would give. The caller has checked the numbers as the volume's parts check theirs
-    (:func:`~deconflict.geo.volume.checked_volumes`), and that an integer is within
+    (:func:`~deconflict.geo.volume.checked_volumes`), and that an integer is under
     :data:`_EXACT` (else it keeps the volume in ``made``)."""
 
     footprints: PackedFootprints
@@ -125,11 +125,13 @@ class PackedVolumes:
 
 def whole_numbers(values: Sequence[Sequence[Any]]) -> tuple[Array, NDArray[np.bool_], bool]:
     """Rows of numbers as a float array, which were integers, and whether every integer is
-    held exactly (within :data:`_EXACT`); the caller has checked they are all ints or floats."""
+    held exactly (under :data:`_EXACT`); the caller has checked they are all ints or floats."""
     numbers = np.array(values, dtype=np.float64).reshape(len(values), 4)
     whole = np.array([[type(n) is int for n in row] for row in values], dtype=np.bool_)
     whole = whole.reshape(len(values), 4)
-    exact = bool((np.abs(numbers[whole]) <= _EXACT).all())
+    # Strictly under 2**53: an integer of 2**53 + 1 is the float 2**53 (held exactly would
+    # wrongly say so); under it, the float is the integer.
+    exact = bool((np.abs(numbers[whole]) < _EXACT).all())
     return numbers, whole, exact
 
 

@@ -22,7 +22,7 @@ import math
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -201,12 +201,17 @@ def _stored_volumes() -> Iterator[None]:
 
 
 def _loads(text: str) -> Any:
-    """``json.loads``, at orjson's speed where it reads the text (not an integer of more than
-    64 bits, which canonical JSON writes for a float such as 1e20)."""
+    """``json.loads``, at orjson's speed where orjson reads the text (not a lone surrogate).
+    Not alike everywhere: orjson reads an integer of 2**63 or more (canonical JSON writes one
+    for a float such as 1e20) as a float, ``json`` as the integer (see :func:`_many`)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+#: Numbers from this on may be integers orjson read as floats (see :func:`_loads`).
+_PAST_64_BITS = 2.0**63
 
 
 _NUMBERS = itemgetter("lower_m", "upper_m", "start_s", "end_s")
@@ -214,8 +219,8 @@ _ID = itemgetter("id")
 _PLAIN = frozenset((int, float))
 
 
-def _many(texts: Sequence[str]) -> VolumeColumns:
-    documents: list[list[dict[str, Any]]] = [_loads(text) for text in texts]
+def _many(texts: Sequence[str], loads: Callable[[str], Any] = _loads) -> VolumeColumns:
+    documents: list[list[dict[str, Any]]] = [loads(text) for text in texts]
     items = list(chain.from_iterable(documents))
     shapes = [_shape(item["footprint"]) for item in items]
     footprints, summaries = footprints_packed(shapes, STORED_LIMITS)
@@ -233,6 +238,8 @@ def _many(texts: Sequence[str]) -> VolumeColumns:
         for i, (id_, row) in enumerate(zip(ids, numbers, strict=True)):
             Volume4D.build(id_, footprints.footprint(i), *row, intake=False)
         raise CorruptRecord("stored volumes are malformed: a number that is not one")
+    if loads is _loads and (np.abs(table) >= _PAST_64_BITS).any():
+        return _many(texts, json.loads)  # an integer, perhaps, that orjson read as a float
     made: dict[int, Volume4D] = {}
     if not exact:  # an integer a float does not hold: the volumes made now, as they read
         made = dict(

@@ -151,3 +151,40 @@ def test_a_shelf_slot_removed_and_taken_again_holds_the_new_volume() -> None:
     assert entry.volume is newcomer
     assert index.conflicts_with(newcomer, "z") == [entry]
     assert len(index) == len(entries)
+
+
+def test_a_page_whose_volumes_are_all_removed_is_let_go() -> None:
+    """Notices end: the arrays a hub read at its start go with the last of their volumes."""
+    rng = np.random.default_rng(9)
+    entries = list(data.region_entries(rng, "hub", 30, "p"))
+    pages = [
+        volume_columns_from_json_many([volumes_to_json((e.volume,)) for e in entries[at : at + 10]])
+        for at in (0, 10, 20)
+    ]
+    shelf = VolumeShelf([page.packed for page in pages])
+    index = VolumeIndex.of(
+        [e.key for e in entries],
+        [e.party for e in entries],
+        shelf,
+        np.concatenate([numbers_of(p.windows, p.bands, p.footprints) for p in pages]),
+    )
+    for entry in entries[10:19]:
+        index.remove(entry.key)
+    assert shelf.pages_held == 3  # one of the middle page's volumes is still indexed
+    index.remove(entries[19].key)
+    assert shelf.pages_held == 2
+    with pytest.raises(LookupError):
+        shelf.volume(12)
+    shelf.release(12)  # again: nothing
+    assert shelf.pages_held == 2
+    # A slot of the page let go, taken again, holds its new volume; the rest still read.
+    newcomer = Volume4D.build("new", Circle((10.0, 50.0), 100.0), 0, 100, 0, 60)
+    index.insert("new", "q", newcomer)
+    index.remove("new")
+    assert shelf.pages_held == 2
+    remaining = entries[:10] + entries[20:]
+    minima = SeparationMinima(9_260.0, 300.0, 600.0)
+    for entry in remaining[:5] + remaining[-5:]:
+        found = index.conflicts_with(entry.volume, entry.party, minima)
+        expected = brute_conflicts_with(remaining, entry, minima)
+        assert sorted(e.key for e in found) == sorted(e.key for e in expected)

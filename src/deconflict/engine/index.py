@@ -287,6 +287,8 @@ class VolumeIndex:
         self._tree.delete(slot, self._table.box(slot))
         self._keys[slot] = self._volumes[slot] = None
         self._table.free(slot)
+        if self._shelf is not None and slot < len(self._shelf):
+            self._shelf.release(slot)  # its page let go with its last volume (once reused: no-op)
         return True
 
     def _candidate_slots(self, volume: Volume4D, reach: SeparationMinima) -> Slots:

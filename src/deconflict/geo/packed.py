@@ -136,22 +136,38 @@ def whole_numbers(values: Sequence[Sequence[Any]]) -> tuple[Array, NDArray[np.bo
 
 
 class VolumeShelf:
-    """Pages of :class:`PackedVolumes` numbered as one sequence (the index's first slots)."""
+    """Pages of :class:`PackedVolumes` numbered as one sequence (the index's first slots). A
+    volume no longer wanted is released (:meth:`release`); a page whose every volume is, is let
+    go: a hub's notices end, and the arrays of those it read at its start must not outlive
+    them."""
 
-    __slots__ = ("_pages", "_starts")
+    __slots__ = ("_pages", "_released", "_starts", "_wanted")
 
     def __init__(self, pages: Sequence[PackedVolumes]) -> None:
-        self._pages = [page for page in pages if len(page)]
-        self._starts = [0, *accumulate(len(page) for page in self._pages)]
+        self._pages: list[PackedVolumes | None] = [page for page in pages if len(page)]
+        self._starts = [0, *accumulate(len(page) for page in pages if len(page))]
+        self._wanted = [len(page) for page in pages if len(page)]
+        self._released = np.zeros(self._starts[-1], dtype=np.bool_)
 
     def __len__(self) -> int:
         return self._starts[-1]
 
-    def _find(self, i: int) -> tuple[PackedVolumes, int]:
+    @property
+    def pages_held(self) -> int:
+        """How many pages are still held (a page goes once all its volumes are released)."""
+        return sum(page is not None for page in self._pages)
+
+    def _page_of(self, i: int) -> int:
         if not 0 <= i < len(self):
             raise IndexError(i)
-        page = bisect_right(self._starts, i) - 1
-        return self._pages[page], i - self._starts[page]
+        return bisect_right(self._starts, i) - 1
+
+    def _find(self, i: int) -> tuple[PackedVolumes, int]:
+        number = self._page_of(i)
+        page = self._pages[number]
+        if page is None or self._released[i]:
+            raise LookupError(f"volume {i} of the shelf was released")
+        return page, i - self._starts[number]
 
     def volume(self, i: int) -> Volume4D:
         page, at = self._find(i)
@@ -160,3 +176,13 @@ class VolumeShelf:
     def footprint(self, i: int) -> Footprint:
         page, at = self._find(i)
         return page.footprint(at)
+
+    def release(self, i: int) -> None:
+        """Volume ``i`` is no longer wanted (again: nothing)."""
+        number = self._page_of(i)
+        if self._released[i]:
+            return
+        self._released[i] = True
+        self._wanted[number] -= 1
+        if not self._wanted[number]:
+            self._pages[number] = None

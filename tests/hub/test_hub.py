@@ -275,11 +275,20 @@ def _scenario(hub: Hub, clock: SimulatedClock) -> None:
     hub.cancel_notice("faf", "N2")
 
 
-def _outcome(hub: Hub) -> tuple[set[tuple[object, ConflictState]], list[tuple[object, ...]]]:
+def _outcome(
+    hub: Hub,
+) -> tuple[set[tuple[object, ConflictState, object]], list[tuple[object, ...]]]:
     """What the hub found, by what each record refers to (ids are keyed by each store's own
-    secret, so two stores name the same conflict differently)."""
+    secret, so two stores name the same conflict differently), with what each conflict says of
+    the two volumes (a restarted hub's index makes them from the arrays it read)."""
     conflicts = {
-        (frozenset({c.a, c.b}), c.state) for p in ("usaf", "faf") for c in hub.list_conflicts(p)
+        (
+            frozenset({c.a, c.b}),
+            c.state,
+            (c.detail, c.a_masked, c.b_masked, c.a_unlocks, c.b_unlocks),
+        )
+        for p in ("usaf", "faf")
+        for c in hub.list_conflicts(p)
     }
     told = [n for p in ("usaf", "faf") for n in hub.list_notifications(p)]
     assert len({n.id for n in told}) == len(told)  # none twice
@@ -311,7 +320,7 @@ def test_restart_resumes_after_the_last_processed_change(tmp_path):
     expected_indexed = hub.indexed
     hub.close()
     assert len(expected_conflicts) == 4
-    states = {state for _, state in expected_conflicts}
+    states = {state for _, state, _ in expected_conflicts}
     assert states == {ConflictState.OPEN, ConflictState.RESOLVED}
 
     hub, clock = make_hub(tmp_path / "two")

@@ -266,6 +266,11 @@ class VolumeIndex:
     def __iter__(self) -> Iterator[Entry]:
         return (self._entry(slot) for slot in self._slots.values())
 
+    def slot(self, key: str) -> int | None:
+        """The slot ``key`` is held in, None if it is not indexed: a bulk load's volumes are in
+        the first slots, in the order given (a caller may keep what it knows of each by slot)."""
+        return self._slots.get(key)
+
     def get(self, key: str) -> Entry | None:
         slot = self._slots.get(key)
         return None if slot is None else self._entry(slot)

@@ -111,9 +111,11 @@ class Detector:
         self._id_key = store.hub_secret("ids")
         self._index: VolumeIndex | None = None  # built when first needed: see index
         self._sides: dict[str, Side] = {}
-        # The sides of the rebuild's volumes, as rows (made a Side when asked for: see side).
-        self._rebuilt: dict[str, tuple[RecordKind, str, int, str, str]] = {}
-        self._keys: dict[tuple[RecordKind, str], list[str]] = {}
+        # The sides of the rebuild's volumes, as rows by the index's slot (a bulk load's are its
+        # order), each made a Side when asked for (see side); None once removed.
+        self._rebuilt: list[_Row | None] = []
+        # Each indexed record's volumes' keys, by the keys' common prefix (see _prefix).
+        self._keys: dict[str, tuple[str, ...]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent waiting for pages read (the next is read while
         #: one is decoded), building the volumes (JSON read, footprints built in bulk),
@@ -155,8 +157,9 @@ class Detector:
         ``progress`` is called after each page (a lease keeper's sign of life)."""
         self._index = None
         times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
-        rows: dict[str, tuple[RecordKind, str, int, str, str]] = {}
-        keys: dict[tuple[RecordKind, str], list[str]] = {}
+        rows: list[_Row | None] = []
+        keys: dict[str, tuple[str, ...]] = {}
+        named: dict[str, str] = {}
         indexed: list[str] = []
         parties: list[str] = []
         shelf: list[PackedVolumes] = []  # the volumes, as arrays, a page each
@@ -171,14 +174,12 @@ class Detector:
                 decoded = time.perf_counter()
                 ids = iter(columns.packed.ids)
                 for record, count in zip(page.records, columns.counts, strict=True):
-                    kind, party, version = record.kind, record.party, record.version
-                    record_id = split_key(record.key)[1]
-                    own = keys[(kind, record.key)] = []
-                    prefix = f"{kind}:{record.key}:"  # Side.key, made once a record
-                    for volume_id in islice(ids, count):
-                        key = prefix + volume_id
-                        rows[key] = (kind, record_id, version, volume_id, party)
-                        own.append(key)
+                    kind, version = record.kind, record.version
+                    party = named.setdefault(record.party, record.party)  # one str a party
+                    prefix = _prefix(kind, record.key)
+                    volume_ids = list(islice(ids, count))
+                    own = keys[prefix] = tuple([prefix + v for v in volume_ids])
+                    rows.extend([(prefix, version, v, party) for v in volume_ids])
                     indexed.extend(own)
                     parties.extend([party] * len(own))
                 times["volumes_s"] += decoded - started
@@ -258,23 +259,29 @@ class Detector:
         for volume in record.volumes:
             side = Side(kind, record.id, record.version, volume.id, record.party)
             self._sides[side.key] = side
-            self._rebuilt.pop(side.key, None)
             out.append((side, volume))
-        self._keys[(kind, record.key)] = [side.key for side, _ in out]
+        self._keys[_prefix(kind, record.key)] = tuple(side.key for side, _ in out)
         return out
 
     def _remove(self, kind: RecordKind, record_key: str) -> None:
-        for key in self._keys.pop((kind, record_key), []):
+        for key in self._keys.pop(_prefix(kind, record_key), ()):
+            slot = self.index.slot(key)
+            if slot is not None and slot < len(self._rebuilt):
+                self._rebuilt[slot] = None
             self.index.remove(key)
             self._sides.pop(key, None)
-            self._rebuilt.pop(key, None)
 
     def side(self, key: str) -> Side | None:
+        """The side of an indexed volume: one registered since the rebuild (a key inserted
+        again is registered again), else the rebuild's row at the key's slot."""
         found = self._sides.get(key)
-        if found is None:
-            row = self._rebuilt.get(key)
+        if found is None and self._index is not None:
+            slot = self._index.slot(key)
+            row = self._rebuilt[slot] if slot is not None and slot < len(self._rebuilt) else None
             if row is not None:
-                found = Side(*row)
+                prefix, version, volume_id, party = row
+                kind, _, record_key = prefix[:-1].partition(":")
+                found = Side(RecordKind(kind), split_key(record_key)[1], version, volume_id, party)
         return found
 
     # detection --------------------------------------------------------------------------------
@@ -473,6 +480,16 @@ class Detector:
                 discloses=sees,
                 private=mine.kind is RecordKind.PLAN,
             )
+
+
+#: A rebuilt volume's side, as kept: its keys' prefix (kind and record key: see _prefix), the
+#: record's version, the volume's id and the party (each str shared with what else holds it).
+_Row = tuple[str, int, str, str]
+
+
+def _prefix(kind: RecordKind, record_key: str) -> str:
+    """What the index keys of a record's volumes begin with (:attr:`Side.key`)."""
+    return f"{kind}:{record_key}:"
 
 
 def live_entries(entries: Iterable[Entry]) -> VolumeIndex:

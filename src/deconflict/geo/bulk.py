@@ -267,7 +267,7 @@ def _one_by_one(shapes: Sequence[Shape], limits: GeoLimits) -> _Columns | None:
 def _plain(shape: Shape, positions: Sequence[Sequence[float]], limits: GeoLimits) -> float | None:
     """The width as a float if the fast path takes ``shape`` as it is (a known kind, a width
     that is a positive number, or 0 for a polygon; enough distinct positions, not too many,
-    each a pair of numbers), else None. Written for speed: it runs once a stored volume."""
+    each a pair of numbers), else None: for a page :func:`_packed` does not take whole."""
     width, kind = shape.width_m, shape.kind
     if type(width) not in _NUMBER:
         return None

@@ -33,7 +33,6 @@ __all__ = [
     "TimeWindow",
     "Volume4D",
     "check_accepted",
-    "checked_volume",
     "checked_volumes",
 ]
 
@@ -129,24 +128,17 @@ class Volume4D:
         return replace(self, altitude=altitude)
 
 
-def checked_volume(
-    id: str, footprint: Footprint, lower_m: float, upper_m: float, start_s: float, end_s: float
-) -> Volume4D:
-    """A volume of numbers the caller has checked as :class:`AltitudeBand` and
-    :class:`TimeWindow` check theirs (finite, lower below upper, start before end), built
-    without checking them again."""
-    return checked_volumes([id], [footprint], [(lower_m, upper_m, start_s, end_s)])[0]
-
-
 def checked_volumes(
     ids: Iterable[str],
     footprints: Iterable[Footprint],
     rows: Iterable[Sequence[float]],
 ) -> list[Volume4D]:
-    """:func:`checked_volume` of many, ``rows`` (lower_m, upper_m, start_s, end_s) a volume:
-    many read back at once (``deconflict.store.codec``), the checks done in arrays. Each
-    object is made and its fields set as the dataclasses' own ``__init__`` would, without
-    their ``__post_init__`` checks or a call a field."""
+    """Volumes of numbers the caller has checked as :class:`AltitudeBand` and
+    :class:`TimeWindow` check theirs (finite, lower below upper, start before end), ``rows``
+    (lower_m, upper_m, start_s, end_s) a volume: many read back at once
+    (``deconflict.store.codec``), the checks done in arrays. Each object is made and its
+    fields set as the dataclasses' own ``__init__`` would, without their ``__post_init__``
+    checks or a call a field."""
     new, put = object.__new__, object.__setattr__
     out = []
     for id_, footprint, (lower_m, upper_m, start_s, end_s) in zip(

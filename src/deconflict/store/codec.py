@@ -143,8 +143,8 @@ def _keep_read(text: str, volumes: tuple[Volume4D, ...]) -> None:
 
 def volumes_from_json_many(texts: Sequence[str]) -> list[tuple[Volume4D, ...]]:
     """:func:`volumes_from_json` of many texts at once (the detector's start-up rebuild): their
-    footprints built together (:func:`deconflict.geo.bulk.footprints`), their numbers checked
-    in arrays, the same volumes to the last bit. Not kept as recently read: a rebuild reads
+    footprints built together (:func:`deconflict.geo.bulk.footprints_packed`), their numbers
+    checked in arrays, the same volumes to the last bit. Not kept as recently read: a rebuild reads
     each record once. A text that does not read raises :class:`CorruptRecord`. (Its caller
     pauses the cyclic garbage collector around a rebuild: ``deconflict.hub.collection``.)"""
     return volume_columns_from_json_many(texts).volumes
@@ -222,14 +222,16 @@ _PLAIN = frozenset((int, float))
 def _many(texts: Sequence[str], loads: Callable[[str], Any] = _loads) -> VolumeColumns:
     documents: list[list[dict[str, Any]]] = [loads(text) for text in texts]
     items = list(chain.from_iterable(documents))
-    shapes = [_shape(item["footprint"]) for item in items]
-    footprints, summaries = footprints_packed(shapes, STORED_LIMITS)
     numbers: list[tuple[Any, Any, Any, Any]] = list(map(_NUMBERS, items))
     ids = list(map(_ID, items))
     table = None
     if set(map(type, chain.from_iterable(numbers))) <= _PLAIN:
         with contextlib.suppress(OverflowError):  # an integer past a float's range
             table, whole, exact = whole_numbers(numbers)
+    if loads is _loads and table is not None and (np.abs(table) >= _PAST_64_BITS).any():
+        return _many(texts, json.loads)  # an integer, perhaps, that orjson read as a float
+    shapes = [_shape(item["footprint"]) for item in items]
+    footprints, summaries = footprints_packed(shapes, STORED_LIMITS)
     if table is None or not (
         np.isfinite(table).all()
         and (table[:, 0] < table[:, 1]).all()
@@ -238,8 +240,6 @@ def _many(texts: Sequence[str], loads: Callable[[str], Any] = _loads) -> VolumeC
         for i, (id_, row) in enumerate(zip(ids, numbers, strict=True)):
             Volume4D.build(id_, footprints.footprint(i), *row, intake=False)
         raise CorruptRecord("stored volumes are malformed: a number that is not one")
-    if loads is _loads and (np.abs(table) >= _PAST_64_BITS).any():
-        return _many(texts, json.loads)  # an integer, perhaps, that orjson read as a float
     made: dict[int, Volume4D] = {}
     if not exact:  # an integer a float does not hold: the volumes made now, as they read
         made = dict(

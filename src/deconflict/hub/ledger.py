@@ -18,9 +18,7 @@ process's memory). A halted hub signs nothing and refuses the writes parties ask
 (:data:`HALT_READ_PERIOD_S`) and saying so once in its log; ``serve`` refuses to start, and
 ``ledger repair``, or a whole check that holds at ``serve``'s start, lifts it.
 
-Receipts go to those the entry is about: the filer of a notice (for its filing entry) and the
-recipient of a notification, or its relay (for its latest entry, the acknowledgement once there
-is one). Only the filer may open a notice's commitment. Anything else is NotFound, as elsewhere.
+Receipts and openings, and who may have which: :mod:`deconflict.hub.ledger_receipts`.
 """
 
 from __future__ import annotations
@@ -33,13 +31,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from deconflict.errors import (
     InvalidInput,
     LedgerBroken,
     NotFound,
-    NotYetCommitted,
     VerificationFailed,
     WritesRefused,
 )
@@ -48,22 +44,18 @@ from deconflict.hub.clock import Clock
 from deconflict.hub.collection import collection_paused
 from deconflict.hub.ledger_audit import Finding, cross_check
 from deconflict.hub.ledger_key import load_signer, newest_signed, note_signed, signed_path
+from deconflict.hub.ledger_receipts import Receipts, ReceiptStore
 from deconflict.ledger import (
     Checkpoint,
     LogReport,
     MemoryTree,
-    Opening,
     Signer,
     Verifier,
     check_extension,
     leaf_hash,
-    make_private_receipt,
-    make_receipt,
     verify_log,
 )
-from deconflict.model.ids import record_key
-from deconflict.store import Conflicts, Notices, Notifications
-from deconflict.store.ledger_base import AuditData, Halt, LedgerStore, Snapshot
+from deconflict.store.ledger_base import AuditData, Halt, Snapshot
 
 __all__ = ["Audit", "HubLedger"]
 
@@ -103,16 +95,12 @@ DIGEST_PERIOD_S = 300.0
 HALT_READ_PERIOD_S = 1.0
 
 
-class _Store(LedgerStore, Notices, Conflicts, Notifications, Protocol):
-    """The ledger, and the records a receipt or an opening names (read to check who may ask)."""
-
-
-class HubLedger:
-    """Checkpoints, proofs, receipts and openings over one store's ledger."""
+class HubLedger(Receipts):
+    """Checkpoints, proofs, receipts and openings (:class:`Receipts`) over one store's ledger."""
 
     def __init__(
         self,
-        store: _Store,
+        store: ReceiptStore,
         clock: Clock,
         key_path: Path | None = None,
         digest_period_s: float = DIGEST_PERIOD_S,
@@ -467,89 +455,6 @@ class HubLedger:
         if not isinstance(value, dict):  # pragma: no cover - the store writes objects only
             raise InvalidInput(f"ledger entry {index} is not an object")
         return value
-
-    # receipts and openings --------------------------------------------------------------------
-
-    def _latest(self, subject: str, types: tuple[str, ...] | None = None) -> int:
-        found = [
-            i for i, kind in self._store.ledger_find(subject) if types is None or kind in types
-        ]
-        if not found:
-            raise NotFound(f"no ledger entry about {subject.split(':', 1)[1]!r}")
-        return found[-1]
-
-    def receipt_index(self, party: str, record_id: str) -> int:
-        """The entry ``party`` may have a receipt for: a notice it filed (its filing) or a
-        notification to it or through it (the latest: the acknowledgement once there is one)."""
-        try:
-            notification = self._store.get_notification(record_id)
-        except NotFound:
-            key = record_key(party, record_id)
-            self._store.get_notice(key)  # NotFound unless the party filed it
-            return self._latest(f"notice:{key}", ("notice.filed",))
-        if party not in (notification.recipient, notification.via):
-            raise NotFound(f"no notification {record_id!r} for party {party!r}")
-        return self._latest(f"notification:{record_id}")
-
-    def receipt(self, party: str, record_id: str) -> bytes:
-        """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a fresh
-        checkpoint: for a notification about the party's own plan, a private receipt (its
-        latest private entry committed to by a digest; NotYetCommitted before the first)."""
-        private = self._private_subject(party, record_id)
-        if private is not None:
-            return self._private_receipt(party, private)
-        index = self.receipt_index(party, record_id)
-        note = self.checkpoint()
-        size = self.signer.verifier().open_checkpoint(note).size
-        return make_receipt(self.entry(index), index, self.inclusion(index, size), note)
-
-    def _private_subject(self, party: str, record_id: str) -> str | None:
-        """The subject of ``record_id`` among ``party``'s private entries, if it is one of
-        them: a notification to it about its own plan, or a conflict of its plan."""
-        try:
-            found = self._store.get_notification(record_id)
-        except NotFound:
-            pass
-        else:
-            return (
-                f"notification:{record_id}" if found.private and found.recipient == party else None
-            )
-        try:
-            conflict = self._store.get_conflict(record_id)
-        except NotFound:
-            return None
-        mine = conflict.side_of(party)
-        return f"conflict:{record_id}" if mine is not None and mine.kind == "plan" else None
-
-    def _private_receipt(self, party: str, subject: str) -> bytes:
-        digested = [
-            (index, body)
-            for index, body in self._store.ledger_private_entries(party, subject)
-            if index is not None
-        ]
-        if not digested:
-            period = self.digest_period_s
-            due = (self._clock.now() // period + 1) * period
-            raise NotYetCommitted(
-                f"it is committed to at the next digest of your private entries (every "
-                f"{period:g} s)",
-                retry_after_s=max(1.0, due - self._clock.now()),
-            )
-        index, body = digested[-1]
-        digest = self.entry(index)
-        note = self.checkpoint()
-        size = self.signer.verifier().open_checkpoint(note).size
-        receipt = make_receipt(digest, index, self.inclusion(index, size), note)
-        opening = self._store.ledger_opening(f"private:{party}", int(str(digest["period"])))
-        return make_private_receipt(json.loads(body), receipt, opening)
-
-    def opening(self, party: str, notice_id: str, version: int | None = None) -> Opening:
-        """The opening of a notice version's commitment, for its filer only."""
-        key = record_key(party, notice_id)
-        notice = self._store.get_notice(key)  # NotFound unless the party filed it
-        return self._store.ledger_opening(
-            f"notice:{key}", notice.version if version is None else version
-        )
 
     # audit --------------------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ from benchmarks.engine import rss_mb
 from deconflict.geo import Volume4D
 from deconflict.hub import Hub, SimulatedClock
 from deconflict.hub.collection import collection_paused
+from deconflict.hub.index_file import IndexFile
 from deconflict.model import Agreement
 from deconflict.store import Detection, open_store
 from deconflict.store.health import check
@@ -130,8 +131,12 @@ def _timed(out: dict[str, float], name: str) -> contextlib.AbstractContextManage
     return timing()
 
 
-def restart(target: str, key: Path) -> dict[str, Any]:
-    """Start a hub on ``target`` step by step (see the module's docstring); seconds a step."""
+def restart(target: str, key: Path, index: IndexFile) -> dict[str, Any]:
+    """Start a hub on ``target`` step by step (see the module's docstring); seconds a step.
+    Its detector's index is read from the index file ``index`` if there is one, else rebuilt
+    from the store and then written to it (timed: what a detector that lets its lease go
+    does)."""
+    cold = not index.path.exists()
     times: dict[str, Any] = {}
     rss = rss_mb()
     begun = time.perf_counter()
@@ -142,7 +147,7 @@ def restart(target: str, key: Path) -> dict[str, Any]:
     with _timed(times, "open_s"):
         store = open_store(target)
     with _timed(times, "hub_s"):
-        hub = Hub(store, SimulatedClock(time.time()), key)
+        hub = Hub(store, SimulatedClock(time.time()), key, index_file=index)
     try:
         with _timed(times, "ledger_check_s"):
             hub.ledger.recheck()
@@ -153,8 +158,14 @@ def restart(target: str, key: Path) -> dict[str, Any]:
                 hub.resync()
         else:  # built as it was made (before issue 21): the same seconds, counted once
             times["rebuild_s"], times["hub_s"] = times["hub_s"], None
-        times["rebuild_parts"] = hub.rebuild_times
+        times["rebuild_parts"] = {
+            name: value for name, value in hub.rebuild_times.items() if name.endswith("_s")
+        }
         times["indexed"] = hub.indexed
+        if cold:
+            with _timed(times, "save_s"):
+                written = hub.save_index()
+            times["file_mb"] = (written or 0) / 1e6
         # What the detector process of serve does at its first tick, with its index built:
         # the whole log checked again (the first time in that process).
         with _timed(times, "ledger_check_indexed_s"):
@@ -190,6 +201,7 @@ def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
     seen: dict[bytes, float] = {}
     said = threading.Event()
     tail: list[bytes] = []
+    said_line: list[bytes] = []  # the detector process's "index built" line
 
     def read() -> None:
         assert process.stdout is not None
@@ -198,6 +210,8 @@ def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
             for mark in (_READY, _DETECTING):
                 if mark in line and mark not in seen:
                     seen[mark] = time.perf_counter() - started
+                    if mark == _DETECTING:
+                        said_line[:] = [line]
             if len(seen) == 2:
                 break
         said.set()
@@ -216,7 +230,22 @@ def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
         process.stdout.close()
     if len(seen) < 2:
         sys.stderr.write(b"".join(tail).decode(errors="replace"))
-    return {"ready_s": seen.get(_READY), "detecting_s": seen.get(_DETECTING)}
+    built = _logged(said_line[0]) if said_line else {}
+    return {
+        "ready_s": seen.get(_READY),
+        "detecting_s": seen.get(_DETECTING),
+        "from_file": built.get("from_file"),
+    }
+
+
+def _logged(line: bytes) -> dict[str, Any]:
+    """The JSON object a log line carries (after its prefix), {} if none."""
+    text = line.decode(errors="replace")
+    try:
+        found = json.loads(text[text.index("{") :])
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 @contextlib.contextmanager
@@ -249,15 +278,26 @@ def run_size(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         filling.rename(db)  # closed: the WAL checkpointed into it
         for companion in keep.glob(f"restart-{n}.filling*"):
             companion.unlink()
-    out["sqlite"] = restart(str(db), key)
+    index = IndexFile.at(db.with_name(db.name + ".index"), key)
+    index.path.unlink(missing_ok=True)
+    out["sqlite"] = restart(str(db), key, index)  # from the store, then the file written
+    out["sqlite_file"] = restart(str(db), key, index)  # from the file
     if args.serve:
-        served = serve_ready(db, args.serve_timeout)
-        out["serve_ready_s"], out["serve_detecting_s"] = served["ready_s"], served["detecting_s"]
+        index.path.unlink(missing_ok=True)
+        for name in ("serve", "serve_file"):  # the first writes the file as it stops
+            served = serve_ready(db, args.serve_timeout)
+            out[f"{name}_ready_s"], out[f"{name}_detecting_s"] = (
+                served["ready_s"],
+                served["detecting_s"],
+            )
     if args.pg_url:
         with _pg_database(args.pg_url, n) as url:
             pg_key = folder / f"pg-{n}.ledger-key"
+            pg_index = IndexFile.at(folder / f"pg-{n}.index", pg_key)
+            pg_index.path.unlink(missing_ok=True)
             out["pg_fill"] = fill(url, n, pg_key)
-            out["postgresql"] = restart(url, pg_key)
+            out["postgresql"] = restart(url, pg_key, pg_index)
+            out["postgresql_file"] = restart(url, pg_key, pg_index)
     return out
 
 
@@ -272,6 +312,13 @@ _STEPS = (
         "ledger check again, index built (a detector process started again)",
         "ledger_check_indexed_s",
     ),
+    ("index file written (after a rebuild from the store)", "save_s"),
+)
+_COLUMNS = (
+    ("sqlite", "SQLite, from the store"),
+    ("sqlite_file", "SQLite, from the index file"),
+    ("postgresql", "PG, from the store"),
+    ("postgresql_file", "PG, from the index file"),
 )
 
 
@@ -280,13 +327,12 @@ def _s(value: float | None) -> str:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    columns = []
-    for r in results:
-        for backend in ("sqlite", "postgresql"):
-            if backend in r:
-                columns.append(
-                    (f"{r['n']:,} ({'SQLite' if backend == 'sqlite' else 'PG'})", r[backend])
-                )
+    columns = [
+        (f"{r['n']:,} ({label})", r[backend])
+        for r in results
+        for backend, label in _COLUMNS
+        if backend in r
+    ]
     lines = [
         "| step (s) | " + " | ".join(name for name, _ in columns) + " |",
         "| --- |" + " --- |" * len(columns),
@@ -314,14 +360,21 @@ def table(results: list[dict[str, Any]]) -> str:
         + " | ".join(f"{c['rss_mb']:.0f}" for _, c in columns)
         + " |"
     )
+    lines.append(
+        "| index file (MB) | "
+        + " | ".join(f"{c['file_mb']:.0f}" if "file_mb" in c else "-" for _, c in columns)
+        + " |"
+    )
     for label, name in (
-        ("`deconflict serve` to serve.ready (listening)", "serve_ready_s"),
-        ("`deconflict serve` to its detector process detecting", "serve_detecting_s"),
+        ("`deconflict serve` to serve.ready (listening)", "ready_s"),
+        ("`deconflict serve` to its detector process detecting", "detecting_s"),
     ):
         cells = [
-            _s(r.get(name)) if backend == "sqlite" else "-"
+            _s(r.get(f"serve{'_file' if backend.endswith('_file') else ''}_{name}"))
+            if backend.startswith("sqlite")
+            else "-"
             for r in results
-            for backend in ("sqlite", "postgresql")
+            for backend, _ in _COLUMNS
             if backend in r
         ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -14,6 +14,7 @@ from deconflict.errors import InvalidInput
 __all__ = [
     "SETTINGS",
     "Setting",
+    "index_file_path",
     "ledger_key_path",
     "local_state_path",
     "number_setting",
@@ -63,6 +64,14 @@ SETTINGS: dict[str, Setting] = {
             "missing); by default <db>.ledger-key beside the SQLite file, or hub.ledger-key in "
             "the state-dir for a database URL. Every hub process on one database must read the "
             "same key.",
+        ),
+        Setting(
+            "index-file",
+            "",
+            "File the detector keeps its index in between runs, so that a restart reads it "
+            "back instead of every stored volume (rebuilt from the store when missing or not "
+            "valid); by default <db>.index beside the SQLite file, or hub.index in the "
+            "state-dir for a database URL; off: none.",
         ),
         Setting(
             "webhook-key",
@@ -163,6 +172,18 @@ def ledger_key_path(db: str, environ: Mapping[str, str] | None = None) -> Path:
         return Path(chosen)
     state = local_state_path(db, environ)
     return state.with_name(state.name + ".ledger-key")
+
+
+def index_file_path(db: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The detector's index file of the hub on ``db``: the ``index-file`` setting if set (None
+    if "off"), else beside the service's local files (:func:`local_state_path`)."""
+    chosen = setting_value("index-file", environ)
+    if chosen.strip().lower() == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    state = local_state_path(db, environ)
+    return state.with_name(state.name + ".index")
 
 
 def webhook_key_path(state: Path, environ: Mapping[str, str] | None = None) -> Path:

@@ -12,7 +12,7 @@ from tests.hub.scenario import HOUR, T0, make_hub, vol
 
 from deconflict.engine.columns import Rows
 from deconflict.errors import NotFound
-from deconflict.hub import Hub, detector
+from deconflict.hub import Hub, rebuild
 from deconflict.model import NoticeState, PlanState, RecordKind, Side
 from deconflict.store import Change, Store
 from deconflict.store.codec import volume_to_dict
@@ -108,7 +108,7 @@ def test_the_paged_rebuild_indexes_what_the_walk_did(
     """Records amended, cancelled, ended and withdrawn before the cursor, and changed after
     it, notices and plans, in pages of any size (one across notices and plans too): the
     rebuilt index holds the same keys, sides and volumes as the record-by-record walk."""
-    monkeypatch.setattr(detector, "_REBUILD_PAGE", page)
+    monkeypatch.setattr(rebuild, "PAGE", page)
     hub, clock = make_hub(tmp_path, target=store_target)
     try:
         _history(hub, clock)

@@ -11,7 +11,7 @@ import pytest
 from tests.calls import counted
 from tests.hub.scenario import T0, vol
 
-from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer, detector
+from deconflict.hub import DetectorWorker, Hub, SimulatedClock, consumer, rebuild
 from deconflict.model import Agreement, Disclosure, NoticeState
 from deconflict.store import LeaseLost
 
@@ -237,7 +237,7 @@ def test_a_rebuild_longer_than_the_stall_window_keeps_the_lease(hubs, monkeypatc
     for i in range(5):
         one.file_notice("usaf", [vol(f"a{i}", lon=39.0 + i)], "air-activity", f"N{i}")
     one.process()
-    monkeypatch.setattr(detector, "_REBUILD_PAGE", 1)
+    monkeypatch.setattr(rebuild, "PAGE", 1)
     wall = WatchedWall()
     leader = DetectorWorker(one, lease_s=5.0, wall=wall, renew_beside_s=0.001, stall_s=60.0)
     standby = DetectorWorker(two, lease_s=5.0, wall=wall)

@@ -33,11 +33,11 @@ from deconflict.engine.columns import Rows, Table
 from deconflict.engine.rule import ZERO_MINIMA, SeparationMinima, screen
 from deconflict.geo import Volume4D
 from deconflict.geo.footprint import Footprint
-from deconflict.geo.packed import VolumeShelf
+from deconflict.geo.packed import PackedVolumes, VolumeShelf, join, pack
 from deconflict.geo.separation import apart_many, apart_pairs
 from deconflict.geo.sphere import cap_box, metres_to_angle
 
-__all__ = ["Entry", "PairMinima", "VolumeIndex"]
+__all__ = ["Entry", "Packed", "PairMinima", "VolumeIndex"]
 
 #: Volumes whose boxes one bulk call of the sweep asks the tree for: their candidate pairs (some
 #: hundreds each in a busy hub) are held at once.
@@ -107,6 +107,18 @@ def _sweep_child(
         sending.send(f"{type(error).__name__}: {error}")
     finally:
         sending.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """An index's volumes as arrays (:meth:`VolumeIndex.packed`): in step, each volume's key,
+    party, numbers' row (:mod:`deconflict.engine.columns`) and the slot it was in."""
+
+    keys: list[str]
+    parties: list[str]
+    volumes: PackedVolumes
+    numbers: Array
+    slots: Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +277,26 @@ class VolumeIndex:
 
     def __iter__(self) -> Iterator[Entry]:
         return (self._entry(slot) for slot in self._slots.values())
+
+    def packed(self) -> Packed:
+        """Every indexed volume as arrays, with its key, its party and its numbers' row: what
+        :meth:`of` takes to make this index again (a snapshot of it), and the slots they were
+        in. The volumes still on the shelf come first, in slot order, taken from its arrays;
+        those inserted since, packed from their objects."""
+        live = np.fromiter(self._slots.values(), np.intp, len(self._slots))
+        live.sort()
+        shelf = self._shelf
+        on_shelf = shelf.held(live) if shelf is not None else np.zeros(len(live), np.bool_)
+        kept, made = live[on_shelf], live[~on_shelf]
+        pages = [] if shelf is None or not len(kept) else [shelf.take(kept)]
+        pages.append(pack([self._volume(slot) for slot in made.tolist()]))
+        order = np.concatenate((kept, made))
+        rows = self._table.rows(order)
+        names = [self._table.name(code) for code in range(int(rows.party.max(initial=-1)) + 1)]
+        keys = [self._keys[slot] for slot in order.tolist()]
+        assert None not in keys  # live slots
+        parties = [names[code] for code in rows.party.tolist()]
+        return Packed(keys, parties, join(pages), rows.numbers, order)
 
     def slot(self, key: str) -> int | None:
         """The slot ``key`` is held in, None if it is not indexed: a bulk load's volumes are in

@@ -266,6 +266,11 @@ class Footprint(ABC):
         footprint._set(radius_m, points, centre, cap_rad, given)
         return footprint
 
+    def parts(self) -> tuple[float, Array, Array, float, NDArray[np.intp] | None]:
+        """What :meth:`assemble` makes this footprint again from: its width, its points
+        (n x 5), its centre (a point core's is its point's), its cap and its given rows."""
+        return self.radius_m, self._points, self.centre, self.cap_rad, self._given
+
     @property
     def core(self) -> Array:
         """The core's points, n x 2: longitude and latitude in degrees."""

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from deconflict.geo.footprint import Circle, Corridor, Footprint, Polygon
 from deconflict.geo.volume import Volume4D, checked_volumes
 
-__all__ = ["KINDS", "PackedFootprints", "PackedVolumes", "VolumeShelf"]
+__all__ = ["KINDS", "PackedFootprints", "PackedVolumes", "VolumeShelf", "join", "pack"]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -75,6 +75,25 @@ class PackedFootprints:
             self.given.get(i),
         )
 
+    def take(self, rows: Index) -> PackedFootprints:
+        """The footprints at ``rows`` (distinct), in that order, as arrays of their own."""
+        rows = np.asarray(rows, dtype=np.intp)
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.intp)
+        gather = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        moved = _moved(rows, len(self), (*self.given, *self.built))
+        return PackedFootprints(
+            self.table[gather],
+            offsets,
+            self.kinds[rows],
+            self.widths[rows],
+            self.caps[rows],
+            self.centres[rows],
+            {moved[i]: self.given[i] for i in self.given if i in moved},
+            {moved[i]: self.built[i] for i in self.built if i in moved},
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class PackedVolumes:
@@ -112,6 +131,18 @@ class PackedVolumes:
         """Every volume, made now."""
         return [self.volume(i) for i in range(len(self))]
 
+    def take(self, rows: Index) -> PackedVolumes:
+        """The volumes at ``rows`` (distinct), in that order, as arrays of their own."""
+        rows = np.asarray(rows, dtype=np.intp)
+        moved = _moved(rows, len(self), self.made)
+        return PackedVolumes(
+            self.footprints.take(rows),
+            [self.ids[i] for i in rows.tolist()],
+            self.numbers[rows],
+            self.whole[rows],
+            {moved[i]: volume for i, volume in self.made.items() if i in moved},
+        )
+
     @property
     def windows(self) -> Array:
         """Each volume's (start_s, end_s), n x 2."""
@@ -121,6 +152,74 @@ class PackedVolumes:
     def bands(self) -> Array:
         """Each volume's (lower_m, upper_m), n x 2."""
         return self.numbers[:, 0:2]
+
+
+def _moved(rows: Index, size: int, wanted: Sequence[int] | dict[int, Any]) -> dict[int, int]:
+    """Where each of ``wanted`` (places among ``size``) is in ``rows``, for those it is in."""
+    if not wanted:
+        return {}
+    where = np.full(size, -1, dtype=np.intp)
+    where[rows] = np.arange(len(rows))
+    return {i: at for i in wanted if (at := int(where[i])) >= 0}
+
+
+def pack(volumes: Sequence[Volume4D]) -> PackedVolumes:
+    """Volumes made as objects, as arrays: each volume made from them again is equal to its
+    own, its numbers of the same types (one whose integer a float does not hold exactly is
+    kept as it is, in ``made``)."""
+    parts = [volume.footprint.parts() for volume in volumes]
+    counts = [len(points) for _, points, _, _, _ in parts]
+    offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.intp))).astype(np.intp)
+    given = {i: part[4] for i, part in enumerate(parts) if part[4] is not None}
+    footprints = PackedFootprints(
+        np.concatenate([points for _, points, _, _, _ in parts]) if parts else np.empty((0, 5)),
+        offsets,
+        np.array([KINDS.index(type(v.footprint)) for v in volumes], dtype=np.uint8),
+        np.array([width for width, _, _, _, _ in parts], dtype=np.float64),
+        np.array([cap for _, _, _, cap, _ in parts], dtype=np.float64),
+        np.array([centre for _, _, centre, _, _ in parts], dtype=np.float64).reshape(-1, 3),
+        given,
+        {},
+    )
+    values = [
+        (v.altitude.lower_m, v.altitude.upper_m, v.window.start_s, v.window.end_s) for v in volumes
+    ]
+    numbers, whole, _ = whole_numbers(values)
+    inexact = np.flatnonzero((np.abs(numbers) >= _EXACT) & whole)
+    made = {i: volumes[i] for i in np.unique(inexact // 4).tolist()}
+    return PackedVolumes(footprints, [v.id for v in volumes], numbers, whole, made)
+
+
+def join(pages: Sequence[PackedVolumes]) -> PackedVolumes:
+    """Pages of volumes as one, in order."""
+    bases = [0, *accumulate(len(page) for page in pages)]
+    points = [0, *accumulate(len(page.footprints.table) for page in pages)]
+    parts = [page.footprints for page in pages]
+
+    def shifted(maps: Sequence[dict[int, Any]]) -> dict[int, Any]:
+        return {
+            base + i: value for base, m in zip(bases, maps, strict=False) for i, value in m.items()
+        }
+
+    footprints = PackedFootprints(
+        np.concatenate([p.table for p in parts]) if parts else np.empty((0, 5)),
+        np.concatenate(
+            [[0], *[p.offsets[1:] + start for p, start in zip(parts, points, strict=False)]]
+        ).astype(np.intp),
+        np.concatenate([p.kinds for p in parts]) if parts else np.empty(0, np.uint8),
+        np.concatenate([p.widths for p in parts]) if parts else np.empty(0),
+        np.concatenate([p.caps for p in parts]) if parts else np.empty(0),
+        np.concatenate([p.centres for p in parts]) if parts else np.empty((0, 3)),
+        shifted([p.given for p in parts]),
+        shifted([p.built for p in parts]),
+    )
+    return PackedVolumes(
+        footprints,
+        [i for page in pages for i in page.ids],
+        np.concatenate([page.numbers for page in pages]) if pages else np.empty((0, 4)),
+        np.concatenate([page.whole for page in pages]) if pages else np.empty((0, 4), np.bool_),
+        shifted([page.made for page in pages]),
+    )
 
 
 def whole_numbers(values: Sequence[Sequence[Any]]) -> tuple[Array, NDArray[np.bool_], bool]:
@@ -176,6 +275,27 @@ class VolumeShelf:
     def footprint(self, i: int) -> Footprint:
         page, at = self._find(i)
         return page.footprint(at)
+
+    def held(self, slots: Index) -> NDArray[np.bool_]:
+        """Which of ``slots`` (not negative) are volumes of the shelf still held."""
+        slots = np.asarray(slots, dtype=np.intp)
+        inside = slots < len(self)
+        held = np.zeros(len(slots), dtype=np.bool_)
+        held[inside] = ~self._released[slots[inside]]
+        return held
+
+    def take(self, slots: Index) -> PackedVolumes:
+        """The held volumes at ``slots`` (ascending), as one page of their own."""
+        slots = np.asarray(slots, dtype=np.intp)
+        pages = np.searchsorted(self._starts, slots, side="right") - 1
+        taken = []
+        for number in np.unique(pages).tolist():
+            page = self._pages[number]
+            which = slots[pages == number]
+            if page is None or self._released[which].any():
+                raise LookupError(f"a volume of page {number} of the shelf was released")
+            taken.append(page.take(which - self._starts[number]))
+        return join(taken)
 
     def release(self, i: int) -> None:
         """Volume ``i`` is no longer wanted (again: nothing)."""

@@ -75,6 +75,19 @@ class LogConsumer:
         self._stored_cursor = None
         self._detector.rebuild(progress)
 
+    def save_index(self, fence: int | None = None) -> Callable[[], int] | None:
+        """Store the cursor read past, then take the detector's index at it for its file (see
+        :meth:`Detector.save`): the write to make, or None (nothing to write, or the cursor
+        could not be stored: the file is never ahead of the store)."""
+        self.store_cursor(fence)
+        if self._consumed is not None or not self._detector.built:
+            return None
+        return self._detector.save(self._cursor())
+
+    def save_due(self, every_s: float) -> bool:
+        """Whether the index file is due to be written again (:meth:`Detector.save_due`)."""
+        return self._detector.built and self._detector.save_due(self._cursor(), every_s)
+
     def _cursor(self) -> int:
         # Read once, then kept: only this hub's commits move it while it detects (another
         # process's would have needed the lease, and taking it back rebuilds: rebuild).

@@ -16,26 +16,30 @@ that an id a party sees names nothing it could guess (security.md §3.2).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
+import json
+import logging
 import time
-from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 
 from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
-from deconflict.engine.columns import numbers_of
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
-from deconflict.geo.packed import PackedVolumes, VolumeShelf
-from deconflict.hub.collection import collection_paused
+from deconflict.hub.index_file import (
+    IndexFile,
+    IndexFileRefused,
+    IndexSnapshot,
+    read_index,
+    write_index,
+)
+from deconflict.hub.rebuild import Rebuilt, Row, from_snapshot, from_store, prefix
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -63,18 +67,26 @@ from deconflict.store import (
     ChangeLog,
     Conflicts,
     Detection,
-    LivePage,
     Notices,
     Plans,
     Secrets,
     Units,
 )
-from deconflict.store.codec import volume_columns_from_json_many
 
 __all__ = ["Detector"]
 
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
-_REBUILD_PAGE = 10_000  # records a query while the index is rebuilt
+_REPLAY_PAGE = 10_000  # change-log rows a query while the index file is brought up to date
+#: The most change-log rows the index file may be behind the store's cursor: further, reading
+#: the record each names, one at a time, costs more than rebuilding from the store.
+_REPLAY_MAX = 200_000
+
+log = logging.getLogger("deconflict.detector")
+
+
+def _fingerprint(change: Change) -> tuple[Any, ...]:
+    """What names a change-log row in an index file (:class:`IndexSnapshot`)."""
+    return (change.seq, change.kind, change.entity_id, change.at_s, change.version, change.state)
 
 
 def _digest(key: bytes, *parts: object) -> str:
@@ -105,22 +117,27 @@ class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
 class Detector:
     """Owns the engine index and turns change-log rows into detections."""
 
-    def __init__(self, store: _Store, agreements: Sequence[Agreement]) -> None:
+    def __init__(
+        self, store: _Store, agreements: Sequence[Agreement], index_file: IndexFile | None = None
+    ) -> None:
+        """``index_file``: where the index is kept between runs (None: rebuilt from the store
+        at every start)."""
         self._store = store
+        self._file = index_file
+        self._saved_at = (-1, 0.0)  # the position the index file was last written at, and when
         self._agreements = agreements
         self._id_key = store.hub_secret("ids")
         self._index: VolumeIndex | None = None  # built when first needed: see index
         self._sides: dict[str, Side] = {}
         # The sides of the rebuild's volumes, as rows by the index's slot (a bulk load's are its
         # order), each made a Side when asked for (see side); None once removed.
-        self._rebuilt: list[_Row | None] = []
+        self._rebuilt: list[Row | None] = []
         # Each indexed record's volumes' keys, by the keys' common prefix (see _prefix).
         self._keys: dict[str, tuple[str, ...]] = {}
         self._ahead: dict[str, Notice] = {}  # see read_ahead
-        #: seconds the last :meth:`rebuild` spent waiting for pages read (the next is read while
-        #: one is decoded), building the volumes (JSON read, footprints built in bulk),
-        #: naming their sides, and loading the index
-        self._waited = 0.0
+        #: seconds the last :meth:`rebuild` spent reading (pages waited for, or the file),
+        #: building the volumes (JSON read, footprints built in bulk), naming their sides,
+        #: loading the index, and applying the rows after the file's position
         self.rebuild_times: dict[str, float] = {}
 
     # index ------------------------------------------------------------------------------------
@@ -146,80 +163,148 @@ class Detector:
         """Index every record that was live at the detector's cursor, at its version then (the
         index returned; a rebuild that fails leaves none, to be rebuilt when next needed).
 
-        The store gives those records a page of ``_REBUILD_PAGE`` at a time, each page in two
-        queries (:meth:`~deconflict.store.ChangeLog.live_records`), not one read a record
-        (10^6 queries at 10^6 records), the next page read while this one is decoded; a page's
-        volumes are read together into arrays
-        (:func:`~deconflict.store.codec.volume_columns_from_json_many`), kept so on a shelf
-        (:mod:`deconflict.geo.packed`: a volume is made an object when a query needs it), and
-        every volume goes to the engine at once, whose bulk load is far faster than one insert
-        a volume. How long each part took is kept in :attr:`rebuild_times`;
-        ``progress`` is called after each page (a lease keeper's sign of life)."""
+        From the index file when there is one that holds (:mod:`deconflict.hub.index_file`:
+        the arrays as written at a position of the change log, the rows after it applied
+        here), else from the store's records (:func:`deconflict.hub.rebuild.from_store`). How
+        long each part took is kept in :attr:`rebuild_times`; ``progress`` is called as the
+        rebuild goes (a lease keeper's sign of life)."""
         self._index = None
-        times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
-        rows: list[_Row | None] = []
-        keys: dict[str, tuple[str, ...]] = {}
-        named: dict[str, str] = {}
-        indexed: list[str] = []
-        parties: list[str] = []
-        shelf: list[PackedVolumes] = []  # the volumes, as arrays, a page each
-        numbers: list[NDArray[np.float64]] = []  # the volumes' rows, a page each
         cursor = self._store.detector_cursor()
-        with collection_paused(), contextlib.closing(self._pages(cursor)) as pages:
-            for page in pages:
-                started = time.perf_counter()
-                columns = volume_columns_from_json_many([r.volumes for r in page.records])
-                shelf.append(columns.packed)
-                numbers.append(numbers_of(columns.windows, columns.bands, columns.footprints))
-                decoded = time.perf_counter()
-                ids = iter(columns.packed.ids)
-                for record, count in zip(page.records, columns.counts, strict=True):
-                    kind, version = record.kind, record.version
-                    party = named.setdefault(record.party, record.party)  # one str a party
-                    prefix = _prefix(kind, record.key)
-                    volume_ids = list(islice(ids, count))
-                    own = keys[prefix] = tuple([prefix + v for v in volume_ids])
-                    rows.extend([(prefix, version, v, party) for v in volume_ids])
-                    indexed.extend(own)
-                    parties.extend([party] * len(own))
-                times["volumes_s"] += decoded - started
-                times["sides_s"] += time.perf_counter() - decoded
-                if progress is not None:
-                    progress()
-            times["read_s"] = self._waited
+        rebuilt = self._from_file(cursor, progress)
+        if rebuilt is None:
+            rebuilt = from_store(self._store, cursor, progress)
+            rebuilt.times["from_file"] = 0.0
+        self._index = rebuilt.index
+        self._sides, self._rebuilt, self._keys = {}, rebuilt.rows, rebuilt.keys
+        self.rebuild_times = rebuilt.times
+        if self._file is not None and "replayed" in rebuilt.times:
             started = time.perf_counter()
-            index = self._index = VolumeIndex.of(
-                indexed,
-                parties,
-                VolumeShelf(shelf),
-                np.concatenate(numbers) if numbers else None,
-            )
-            times["index_s"] = time.perf_counter() - started
-        self._sides, self._rebuilt, self._keys = {}, rows, keys
-        self.rebuild_times = times
-        return index
+            self._replay(int(rebuilt.times["position"]), cursor, progress)
+            self.rebuild_times["replay_s"] = time.perf_counter() - started
+        self._saved_at = (cursor, time.monotonic())
+        return rebuilt.index
 
-    def _pages(self, cursor: int) -> Generator[LivePage, None, None]:
-        """The pages of the records live at ``cursor``, each next one read on a store of its
-        own, on a thread of its own, while the caller decodes this one (the driver waits on the
-        database, and SQLite's steps run, without holding the interpreter); the seconds spent
-        waiting for them in ``_waited``."""
-        self._waited = 0.0
-        reader = self._store.twin()
+    def _from_file(self, cursor: int, progress: Callable[[], None] | None) -> Rebuilt | None:
+        """The index as the index file holds it, if there is one and it holds for this store
+        at ``cursor`` (its rows after the file's position are for :meth:`_replay`); else None,
+        logged with the reason when there was a file."""
+        key = self._file_key()
+        if key is None or self._file is None:
+            return None
+        started = time.perf_counter()
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as pool:
-                coming = pool.submit(reader.live_records, cursor, None, _REBUILD_PAGE)
-                while True:
-                    started = time.perf_counter()
-                    page = coming.result()
-                    self._waited += time.perf_counter() - started
-                    if page.after is not None:
-                        coming = pool.submit(reader.live_records, cursor, page.after, _REBUILD_PAGE)
-                    yield page
-                    if page.after is None:
-                        return
-        finally:
-            reader.close()
+            snapshot = read_index(self._file.path, key)
+            if snapshot is None:
+                return None
+            self._check_position(snapshot, cursor)
+        except IndexFileRefused as error:
+            log.warning(json.dumps({"event": "index.file", "change": "refused", "why": str(error)}))
+            return None
+        read_s = time.perf_counter() - started
+        if progress is not None:
+            progress()
+        rebuilt = from_snapshot(snapshot)
+        rebuilt.times.update(read_s=read_s, from_file=1.0, position=float(snapshot.cursor))
+        rebuilt.times["replayed"] = float(cursor - snapshot.cursor)
+        return rebuilt
+
+    def _file_key(self) -> bytes | None:
+        """The index file's key: the ledger key's (its file's), bound to this store's secret,
+        so that another store's file (a database replaced, one test's after another's) is
+        refused by its tag; None without a file or a ledger key."""
+        found = None if self._file is None else self._file.key()
+        if found is None:
+            return None
+        return hashlib.blake2b(self._id_key, key=found, digest_size=32).digest()
+
+    def _check_position(self, snapshot: IndexSnapshot, cursor: int) -> None:
+        """That the store is the one ``snapshot`` was taken of, its log past the snapshot's
+        position by no more than :data:`_REPLAY_MAX` rows (else rebuilt from the store)."""
+        if snapshot.cursor > cursor:
+            raise IndexFileRefused(
+                f"it is at change {snapshot.cursor}, the store's detector at {cursor}: "
+                "the store was restored or replaced"
+            )
+        if cursor - snapshot.cursor > _REPLAY_MAX:
+            raise IndexFileRefused(
+                f"it is {cursor - snapshot.cursor} changes behind the store (over {_REPLAY_MAX})"
+            )
+        there = self._store.changes_after(snapshot.cursor - 1, 1)
+        if not there or _fingerprint(there[0]) != snapshot.change:
+            raise IndexFileRefused(
+                f"the store's change {snapshot.cursor} is not the one it was written at: "
+                "another store, or one restored and written again"
+            )
+
+    def _replay(self, position: int, cursor: int, progress: Callable[[], None] | None) -> None:
+        """Bring the index from change ``position`` to ``cursor``: each record a row in
+        between names, to its state at its last such row (nothing detected: those rows were)."""
+        last: dict[tuple[str, str], Change] = {}
+        while position < cursor:
+            changes = [
+                c for c in self._store.changes_after(position, _REPLAY_PAGE) if c.seq <= cursor
+            ]
+            if not changes:
+                break
+            for change in changes:  # a row naming no version changes no volume (see detect)
+                if change.entity in ("notice", "plan") and change.version is not None:
+                    last[(change.entity, change.entity_id)] = change
+            position = changes[-1].seq
+            if progress is not None:
+                progress()
+        for change in last.values():
+            record, live = self._record_at(change)
+            if record is None:  # as detect: a record not found is left as it is
+                continue
+            kind = RecordKind.NOTICE if change.entity == "notice" else RecordKind.PLAN
+            self._remove(kind, record.key)
+            if live:
+                self._insert(kind, record)
+
+    def save(self, cursor: int) -> Callable[[], int] | None:
+        """The index as it stands at ``cursor``, the detector's position, which the caller
+        has stored (:meth:`LogConsumer.save_index`), taken now; and the write of it to the
+        index file, to be made on any thread (it reads nothing the detector changes): the
+        bytes it writes. None when there is nothing to write (no file configured, no ledger
+        key yet, nothing detected)."""
+        key = self._file_key()
+        if key is None or self._index is None or self._file is None:
+            return None
+        there = self._store.changes_after(cursor - 1, 1) if cursor > 0 else []
+        if not there:
+            return None
+        packed = self._index.packed()
+        versions, prefixes = [], []
+        sides, rebuilt = self._sides, self._rebuilt
+        for slot, key_ in zip(packed.slots.tolist(), packed.keys, strict=True):
+            side = sides.get(key_)
+            if side is not None:  # registered since the rebuild
+                versions.append(side.version)
+                prefixes.append(key_[: len(key_) - len(side.volume_id)])
+            else:
+                row = rebuilt[slot]
+                assert row is not None  # every indexed volume has its side
+                prefixes.append(row[0])
+                versions.append(row[1])
+        snapshot = IndexSnapshot(
+            cursor,
+            _fingerprint(there[0]),
+            prefixes,
+            np.array(versions, dtype=np.int64),
+            packed.parties,
+            packed.volumes,
+            packed.numbers,
+        )
+        self._saved_at = (cursor, time.monotonic())
+        return partial(write_index, self._file.path, key, snapshot)
+
+    def save_due(self, cursor: int, every_s: float) -> bool:
+        """Whether the index file is to be written again: the detector has moved on to
+        ``cursor`` since it was last written (or rebuilt) and ``every_s`` have passed."""
+        if self._file is None or self._index is None:
+            return False
+        at, when = self._saved_at
+        return cursor != at and time.monotonic() - when >= every_s
 
     def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
         """The record a change-log row names, at that row's version, and whether it was live."""
@@ -260,11 +345,11 @@ class Detector:
             side = Side(kind, record.id, record.version, volume.id, record.party)
             self._sides[side.key] = side
             out.append((side, volume))
-        self._keys[_prefix(kind, record.key)] = tuple(side.key for side, _ in out)
+        self._keys[prefix(kind, record.key)] = tuple(side.key for side, _ in out)
         return out
 
     def _remove(self, kind: RecordKind, record_key: str) -> None:
-        for key in self._keys.pop(_prefix(kind, record_key), ()):
+        for key in self._keys.pop(prefix(kind, record_key), ()):
             slot = self.index.slot(key)
             if slot is not None and slot < len(self._rebuilt):
                 self._rebuilt[slot] = None
@@ -480,16 +565,6 @@ class Detector:
                 discloses=sees,
                 private=mine.kind is RecordKind.PLAN,
             )
-
-
-#: A rebuilt volume's side, as kept: its keys' prefix (kind and record key: see _prefix), the
-#: record's version, the volume's id and the party (each str shared with what else holds it).
-_Row = tuple[str, int, str, str]
-
-
-def _prefix(kind: RecordKind, record_key: str) -> str:
-    """What the index keys of a record's volumes begin with (:attr:`Side.key`)."""
-    return f"{kind}:{record_key}:"
 
 
 def live_entries(entries: Iterable[Entry]) -> VolumeIndex:

@@ -28,6 +28,7 @@ from deconflict.hub.adjustments import Adjustments
 from deconflict.hub.clock import Clock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector
+from deconflict.hub.index_file import IndexFile
 from deconflict.hub.ledger import HubLedger
 from deconflict.hub.sight import seen_notices, sees_conflict
 from deconflict.hub.suggestions import Suggestion
@@ -47,7 +48,7 @@ from deconflict.model import (
 )
 from deconflict.model.ids import check_id, check_text, record_key
 from deconflict.policy import need_to_know
-from deconflict.settings import ledger_key_path
+from deconflict.settings import index_file_path, ledger_key_path
 from deconflict.store import Store, open_store
 
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
@@ -90,13 +91,16 @@ class Hub:
         ledger_key: Path | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        index_file: IndexFile | None = None,
     ) -> None:
         """``monotonic`` times how long the ledger trusts what it last read of the store's
-        halt (:class:`~deconflict.hub.ledger.HubLedger`), never the hub's own clock."""
+        halt (:class:`~deconflict.hub.ledger.HubLedger`), never the hub's own clock;
+        ``index_file`` keeps the detector's index between runs (None: rebuilt from the store
+        at each start)."""
         self._store = store
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._agreements: list[Agreement] = store.list_agreements()
-        self._detector = Detector(store, self._agreements)
+        self._detector = Detector(store, self._agreements, index_file)
         self.ledger = HubLedger(store, self._clock, ledger_key, monotonic=monotonic)
         self._log = LogConsumer(store, self._detector, self._agreements, self._clock)
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
@@ -115,13 +119,18 @@ class Hub:
         ledger_key: Path | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        index: bool = True,
     ) -> Hub:
         """A hub on the store ``target`` names: a SQLite file path (created as needed) or a
         ``postgresql://`` URL; the schema is migrated to the newest revision. Its ledger key
         file is ``ledger_key``, by default the ``ledger-key`` setting's (see
-        :func:`deconflict.settings.ledger_key_path`)."""
+        :func:`deconflict.settings.ledger_key_path`); its detector keeps its index in the
+        ``index-file`` setting's file unless ``index`` is False
+        (:mod:`deconflict.hub.index_file`)."""
         key = ledger_key if ledger_key is not None else ledger_key_path(str(target))
-        return cls(open_store(target), clock, key, monotonic=monotonic)
+        path = index_file_path(str(target)) if index else None
+        kept = None if path is None else IndexFile.at(path, key)
+        return cls(open_store(target), clock, key, monotonic=monotonic, index_file=kept)
 
     def close(self) -> None:
         self._log.close()
@@ -411,6 +420,20 @@ class Hub:
         ``progress`` is called as the rebuild goes, a page of records at a time."""
         self._agreements[:] = self._store.list_agreements()
         self._log.rebuild(progress)
+
+    def save_index(self, fence: int | None = None) -> int | None:
+        """Write the detector's index file at its position, once stored (fenced by the lease
+        token it detects under); the bytes written, None if there was nothing to write."""
+        write = self.index_write(fence)
+        return None if write is None else write()
+
+    def index_write(self, fence: int | None = None) -> Callable[[], int] | None:
+        """:meth:`save_index` with the write left to the caller's other thread."""
+        return self._log.save_index(fence)
+
+    def index_save_due(self, every_s: float) -> bool:
+        """Whether the detector moved on since its index file was written ``every_s`` ago."""
+        return self._log.save_due(every_s)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with

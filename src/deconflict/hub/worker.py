@@ -28,6 +28,11 @@ every third of its period. Not for ever: the keeper renews only while the hub's 
 started or finished a step within ``stall_s``, so a worker stuck in one step (a hung disk, a
 deadlock) still loses the lease to a standby that can detect.
 
+The holder keeps the detector's index in a file (:mod:`deconflict.hub.index_file`), written at
+a tick once ``index_every_s`` passed with the detector moved on, and when it lets the lease go:
+the next start, here or in the process that takes the lease, reads it back rather than every
+stored record.
+
 A holder that is not preferred and is asked for the lease (:mod:`deconflict.store.lease`) lets
 it go as a stopping worker does (:meth:`DetectorWorker.release`): it stores how far its detector
 read first, so the next holder does not read those rows again.
@@ -36,6 +41,7 @@ read first, so the next holder does not read those rows again.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -50,7 +56,12 @@ from deconflict.store import Lease, LeaseLost, Units
 
 log = logging.getLogger("deconflict.hub")
 
-__all__ = ["DetectorWorker"]
+__all__ = ["INDEX_EVERY_S", "DetectorWorker"]
+
+#: How often the lease holder writes its index file while it detects, at most (and only when
+#: it moved on): at 10^6 volumes a write holds detection some 2 s, and a start after a crash
+#: applies the rows since the last one, a read a record.
+INDEX_EVERY_S = 600.0
 
 
 class DetectorWorker:
@@ -76,8 +87,11 @@ class DetectorWorker:
         stall_s: float = 60.0,
         on_lease: Callable[[], None] | None = None,
         before_detecting: Callable[[Hub, Callable[[], None]], None] | None = None,
+        index_every_s: float = INDEX_EVERY_S,
     ) -> None:
         self._hub = hub
+        self._index_every_s = index_every_s
+        self._writing: threading.Thread | None = None  # the index file's write, if beside
         self._lease_s = lease_s
         self._batch = batch
         self._wall = wall
@@ -157,6 +171,8 @@ class DetectorWorker:
                 if tick:
                     self._hub.tick()
                 report = self._hub.process(limit=self._batch, fence=token)
+                if tick and self._hub.index_save_due(self._index_every_s):
+                    self._save_index(token, beside=True)
                 if tick:  # after the step's writes: what it leaves of the WAL goes too
                     self._hub.store.checkpoint()
                 return report
@@ -185,10 +201,42 @@ class DetectorWorker:
         holder reads on from where this one stopped, at once. No commit is refused half-way:
         the lease is still ``held``'s until released (unless it was lost meanwhile: then the
         cursor is refused, and the next holder reads those rows again)."""
-        self._keep(None)
         with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
             self._hub.store_cursor(held)
+            self._save_index(held)  # renewed meanwhile (a second or two at 10^6 volumes)
+        self._keep(None)
         self._hub.store.release_lease(held)
+
+    def _save_index(self, token: int, beside: bool = False) -> None:
+        """Take the detector's index for its file (:meth:`Hub.index_write`) and write it, here
+        or, ``beside``, on a thread of its own while the hub's goes on detecting (one write at
+        a time: this waits for the one before). One that fails is logged and left: the next
+        start rebuilds from the store."""
+        self.wait_index_written()
+        started = time.perf_counter()
+        try:
+            write = self._hub.index_write(token)
+        except LeaseLost:
+            raise
+        except (OSError, DeconflictError) as error:
+            _index_log(logging.WARNING, "not written", why=str(error))
+            return
+        if write is None:
+            return
+        taken = (self._hub.indexed, time.perf_counter() - started)
+        if beside:
+            self._writing = threading.Thread(
+                target=_write_index, args=(write, *taken), name="index-file", daemon=True
+            )
+            self._writing.start()
+        else:
+            _write_index(write, *taken)
+
+    def wait_index_written(self) -> None:
+        """Wait for the index file's write on its own thread, if one is under way."""
+        if self._writing is not None:
+            self._writing.join()
+            self._writing = None
 
     def _keep(self, token: int | None) -> None:
         """Run the renewal beside the work while a token is held (if asked for), else stop it."""
@@ -232,6 +280,22 @@ class DetectorWorker:
 
 class _Renewing(Lease, Units, Protocol):
     """A keeper's own store: it extends the lease, and closes the store when it stops."""
+
+
+def _index_log(level: int, change: str, **detail: object) -> None:
+    log.log(level, json.dumps({"event": "index.file", "change": change, **detail}))
+
+
+def _write_index(write: Callable[[], int], volumes: int, taken_s: float) -> None:
+    """Make an index file's write, logged (a failure too: the next start rebuilds)."""
+    started = time.perf_counter()
+    try:
+        written = write()
+    except OSError as error:
+        _index_log(logging.WARNING, "not written", why=str(error))
+        return
+    spent = {"taken_s": round(taken_s, 3), "written_s": round(time.perf_counter() - started, 3)}
+    _index_log(logging.INFO, "written", volumes=volumes, bytes=written, **spent)
 
 
 class _Keeper:

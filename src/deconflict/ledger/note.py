@@ -124,6 +124,14 @@ class Signer:
             raise InvalidInput("signer key: the key id does not match the key")
         return signer
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose``, derived from the private key (keyed BLAKE2b): a
+        file the hub keeps beside its data is authenticated with it, so whoever can forge one
+        could sign checkpoints too."""
+        return hashlib.blake2b(
+            purpose.encode(), key=self.private_bytes(), digest_size=32, person=b"deconflict"
+        ).digest()
+
     @property
     def signer_key(self) -> str:
         """``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || private key)>``: a secret."""

@@ -1,0 +1,156 @@
+"""The detector's index built at its start: from the store's records, or from its index file.
+
+Either way the result is a :class:`Rebuilt`: the engine's index of every volume live at the
+detector's cursor, and what the detector keeps of each volume's side (a row by the index's slot,
+made a ``Side`` when asked for) and of each record (its volumes' keys). From the store
+(:func:`from_store`), every live record is read, a page at a time, and its volumes decoded into
+arrays; from the index file (:func:`from_snapshot`, :mod:`deconflict.hub.index_file`) the arrays
+are read back as they were written, and the detector applies the change log's rows after the
+file's position (``Detector.rebuild``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from deconflict.engine import VolumeIndex
+from deconflict.engine.columns import numbers_of
+from deconflict.geo.packed import PackedVolumes, VolumeShelf
+from deconflict.hub.collection import collection_paused
+from deconflict.hub.index_file import IndexSnapshot
+from deconflict.model import RecordKind
+from deconflict.store import ChangeLog, LivePage, Units
+from deconflict.store.codec import volume_columns_from_json_many
+
+__all__ = ["PAGE", "Rebuilt", "Row", "from_snapshot", "from_store", "prefix"]
+
+PAGE = 10_000  # records a query while the index is rebuilt from the store; volumes a shelf page
+
+#: A rebuilt volume's side, as kept: its keys' prefix (kind and record key: see prefix), the
+#: record's version, the volume's id and the party (each str shared with what else holds it).
+Row = tuple[str, int, str, str]
+
+
+def prefix(kind: RecordKind, record_key: str) -> str:
+    """What the index keys of a record's volumes begin with (:attr:`Side.key`)."""
+    return f"{kind}:{record_key}:"
+
+
+@dataclass
+class Rebuilt:
+    """An index and what the detector keeps beside it: ``rows`` by the index's slot (a bulk
+    load's are its order), ``keys`` each record's volumes' keys by their prefix; ``times``
+    the seconds each part took."""
+
+    index: VolumeIndex
+    rows: list[Row | None]
+    keys: dict[str, tuple[str, ...]]
+    times: dict[str, float] = field(default_factory=dict)
+
+
+class _Store(ChangeLog, Units, Protocol):
+    """The log's live records, and a twin of the store to read the next page on."""
+
+
+def from_store(store: _Store, cursor: int, progress: Callable[[], None] | None) -> Rebuilt:
+    """Index every record live at ``cursor``, at its version then. The store gives them a page
+    of :data:`PAGE` at a time, each in two queries (:meth:`ChangeLog.live_records`), not one
+    read a record, the next page read while this one is decoded; a page's volumes are read
+    together into arrays (:func:`~deconflict.store.codec.volume_columns_from_json_many`),
+    kept so on a shelf (a volume made an object when a query needs it), and every volume goes
+    to the engine at once, whose bulk load is far faster than one insert a volume.
+    ``progress`` is called after each page (a lease keeper's sign of life)."""
+    times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
+    rows: list[Row | None] = []
+    keys: dict[str, tuple[str, ...]] = {}
+    named: dict[str, str] = {}
+    indexed: list[str] = []
+    parties: list[str] = []
+    shelf: list[PackedVolumes] = []  # the volumes, as arrays, a page each
+    numbers: list[NDArray[np.float64]] = []  # the volumes' rows, a page each
+    waited = [0.0]
+    with collection_paused(), contextlib.closing(_pages(store, cursor, waited)) as pages:
+        for page in pages:
+            started = time.perf_counter()
+            columns = volume_columns_from_json_many([r.volumes for r in page.records])
+            shelf.append(columns.packed)
+            numbers.append(numbers_of(columns.windows, columns.bands, columns.footprints))
+            decoded = time.perf_counter()
+            ids = iter(columns.packed.ids)
+            for record, count in zip(page.records, columns.counts, strict=True):
+                version = record.version
+                party = named.setdefault(record.party, record.party)  # one str a party
+                first = prefix(record.kind, record.key)
+                volume_ids = list(islice(ids, count))
+                own = keys[first] = tuple([first + v for v in volume_ids])
+                rows.extend([(first, version, v, party) for v in volume_ids])
+                indexed.extend(own)
+                parties.extend([party] * len(own))
+            times["volumes_s"] += decoded - started
+            times["sides_s"] += time.perf_counter() - decoded
+            if progress is not None:
+                progress()
+        times["read_s"] = waited[0]
+        started = time.perf_counter()
+        index = VolumeIndex.of(
+            indexed, parties, VolumeShelf(shelf), np.concatenate(numbers) if numbers else None
+        )
+        times["index_s"] = time.perf_counter() - started
+    return Rebuilt(index, rows, keys, times)
+
+
+def _pages(store: _Store, cursor: int, waited: list[float]) -> Generator[LivePage, None, None]:
+    """The pages of the records live at ``cursor``, each next one read on a store of its
+    own, on a thread of its own, while the caller decodes this one (the driver waits on the
+    database, and SQLite's steps run, without holding the interpreter); the seconds spent
+    waiting for them added to ``waited[0]``."""
+    reader = store.twin()
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="rebuild-read") as pool:
+            coming = pool.submit(reader.live_records, cursor, None, PAGE)
+            while True:
+                started = time.perf_counter()
+                page = coming.result()
+                waited[0] += time.perf_counter() - started
+                if page.after is not None:
+                    coming = pool.submit(reader.live_records, cursor, page.after, PAGE)
+                yield page
+                if page.after is None:
+                    return
+    finally:
+        reader.close()
+
+
+def from_snapshot(snapshot: IndexSnapshot) -> Rebuilt:
+    """The index an index file holds (as it stood at the file's position), its volumes kept
+    on a shelf of pages of :data:`PAGE` (a page let go once its volumes are all removed)."""
+    times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
+    with collection_paused():
+        started = time.perf_counter()
+        volumes = snapshot.volumes
+        count = len(volumes)
+        pages = [volumes.take(np.arange(at, min(at + PAGE, count))) for at in range(0, count, PAGE)]
+        decoded = time.perf_counter()
+        ids, prefixes = volumes.ids, snapshot.prefixes
+        keys = [p + v for p, v in zip(prefixes, ids, strict=True)]
+        rows: list[Row | None] = list(
+            zip(prefixes, snapshot.versions.tolist(), ids, snapshot.parties, strict=True)
+        )
+        grouped: dict[str, list[str]] = {}
+        for first, key in zip(prefixes, keys, strict=True):
+            grouped.setdefault(first, []).append(key)
+        by_record = {first: tuple(own) for first, own in grouped.items()}
+        named = time.perf_counter()
+        index = VolumeIndex.of(keys, snapshot.parties, VolumeShelf(pages), snapshot.numbers)
+        times["index_s"] = time.perf_counter() - named
+    times["volumes_s"], times["sides_s"] = decoded - started, named - decoded
+    return Rebuilt(index, rows, by_record, times)

@@ -248,7 +248,8 @@ def test_a_read_of_a_file_that_is_not_one_names_why(tmp_path: Path) -> None:
 
 def test_packing_volumes_as_arrays_gives_them_back_to_the_last_bit() -> None:
     """Volumes made as objects (every kind, densified outlines, integers and floats, an
-    integer past 2**53), packed, taken and joined: each made again is equal to its own."""
+    integer past 2**53), packed, taken, joined and split: each made again is equal to its
+    own."""
     volumes = [
         Volume4D.build("c", Circle((2.0, 48.0), 500.0), 0, 300.5, T0, T0 + HOUR),
         Volume4D.build(
@@ -281,6 +282,14 @@ def test_packing_volumes_as_arrays_gives_them_back_to_the_last_bit() -> None:
         np.testing.assert_array_equal(
             made.footprint.parts()[1], volumes[at].footprint.parts()[1], strict=True
         )
+    parts = again.split(3)
+    assert [len(p) for p in parts] == [3, 1]
+    assert set(parts[1].made) == set()
+    assert set(parts[0].made) == {2}
+    for i, at in enumerate(order):
+        made = parts[i // 3].volume(i % 3)
+        assert volume_to_dict(made) == volume_to_dict(volumes[at])
+    assert parts[0].footprints.given  # the polygon's, first
     rows = Rows.of([again.volume(i) for i in range(4)], [0] * 4)
     np.testing.assert_array_equal(
         rows.numbers, Rows.of([volumes[at] for at in order], [0] * 4).numbers

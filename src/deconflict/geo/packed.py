@@ -75,6 +75,28 @@ class PackedFootprints:
             self.given.get(i),
         )
 
+    def split(self, size: int) -> list[PackedFootprints]:
+        """These footprints in parts of ``size`` (the last may be smaller), each as arrays of
+        its own (copies: the whole's may then be let go)."""
+        given, built = _by_part(self.given, size), _by_part(self.built, size)
+        out = []
+        for number, first in enumerate(range(0, len(self), size)):
+            last = min(first + size, len(self))
+            start, end = int(self.offsets[first]), int(self.offsets[last])
+            out.append(
+                PackedFootprints(
+                    self.table[start:end].copy(),
+                    self.offsets[first : last + 1] - start,
+                    self.kinds[first:last].copy(),
+                    self.widths[first:last].copy(),
+                    self.caps[first:last].copy(),
+                    self.centres[first:last].copy(),
+                    given.get(number, {}),
+                    built.get(number, {}),
+                )
+            )
+        return out
+
     def take(self, rows: Index) -> PackedFootprints:
         """The footprints at ``rows`` (distinct), in that order, as arrays of their own."""
         rows = np.asarray(rows, dtype=np.intp)
@@ -131,6 +153,23 @@ class PackedVolumes:
         """Every volume, made now."""
         return [self.volume(i) for i in range(len(self))]
 
+    def split(self, size: int) -> list[PackedVolumes]:
+        """These volumes in parts of ``size`` (the last may be smaller), each as arrays of its
+        own (copies)."""
+        made = _by_part(self.made, size)
+        return [
+            PackedVolumes(
+                footprints,
+                self.ids[first : first + size],
+                self.numbers[first : first + size].copy(),
+                self.whole[first : first + size].copy(),
+                made.get(number, {}),
+            )
+            for number, (first, footprints) in enumerate(
+                zip(range(0, len(self), size), self.footprints.split(size), strict=True)
+            )
+        ]
+
     def take(self, rows: Index) -> PackedVolumes:
         """The volumes at ``rows`` (distinct), in that order, as arrays of their own."""
         rows = np.asarray(rows, dtype=np.intp)
@@ -152,6 +191,14 @@ class PackedVolumes:
     def bands(self) -> Array:
         """Each volume's (lower_m, upper_m), n x 2."""
         return self.numbers[:, 0:2]
+
+
+def _by_part(found: dict[int, Any], size: int) -> dict[int, dict[int, Any]]:
+    """``found`` (by place) split by part of ``size``, each by its place in its part."""
+    parts: dict[int, dict[int, Any]] = {}
+    for i, value in found.items():
+        parts.setdefault(i // size, {})[i % size] = value
+    return parts
 
 
 def _moved(rows: Index, size: int, wanted: Sequence[int] | dict[int, Any]) -> dict[int, int]:

@@ -137,8 +137,7 @@ def from_snapshot(snapshot: IndexSnapshot) -> Rebuilt:
     with collection_paused():
         started = time.perf_counter()
         volumes = snapshot.volumes
-        count = len(volumes)
-        pages = [volumes.take(np.arange(at, min(at + PAGE, count))) for at in range(0, count, PAGE)]
+        pages = volumes.split(PAGE)
         decoded = time.perf_counter()
         ids, prefixes = volumes.ids, snapshot.prefixes
         keys = [p + v for p, v in zip(prefixes, ids, strict=True)]

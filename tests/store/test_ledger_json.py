@@ -3,6 +3,7 @@ serializer writes, for any notice (or refused where it refuses)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -119,7 +120,16 @@ def test_the_store_keeps_volumes_as_their_canonical_json_and_reads_them_back(lis
         assert (a.core_vectors == b.core_vectors).all()
         assert (parsed.altitude, parsed.window) == (filed.altitude, filed.window)
     if canonical_volumes(kept) is not None:
-        assert volumes_from_json(text) is kept
+        # What filing kept: its footprints, not built again; its numbers of the types reading
+        # the text gives (a whole float written as an integer is read as one).
+        read = volumes_from_json(text)
+        assert all(r.footprint is k.footprint for r, k in zip(read, kept, strict=True))
+        assert [_typed(v) for v in read] == [_typed(v) for v in back]
+
+
+def _typed(volume: Volume4D) -> str:
+    """A volume's dict as JSON text: an integer and a float of one value differ."""
+    return json.dumps(volume_to_dict(volume))
 
 
 def test_volumes_written_are_read_back_without_building_them_again():
@@ -129,10 +139,17 @@ def test_volumes_written_are_read_back_without_building_them_again():
     volume = Volume4D.build("v", Circle((38.125, 35.5), 2_000.0), 1_000.0, 3_000.0, T0, T0 + 60)
     kept = (volume,)
     text = volumes_to_json(kept)
-    assert volumes_from_json(text) is kept
+    read = volumes_from_json(text)
+    assert read[0].footprint is volume.footprint  # not built again
     parsed = codec._parse_volumes(text)
     assert parsed is not kept
     assert [volume_to_dict(v) for v in parsed] == [volume_to_dict(v) for v in kept]
+    # 1000.0 m is written 1000 and read an integer: what was kept says so too.
+    assert [_typed(v) for v in read] == [_typed(v) for v in parsed]
+    assert read[0].altitude.lower_m == 1_000
+    assert type(read[0].altitude.lower_m) is int
+    kept_again = (Volume4D.build("v", Circle((38.125, 35.5), 2_000.0), 1_000.5, 3_000, 1, 60),)
+    assert volumes_from_json(volumes_to_json(kept_again)) is kept_again  # no whole float
     assert parsed[0].footprint.cap_rad == volume.footprint.cap_rad
     odd = _Odd((38.0, 35.0), 3_000.0)
     odd.shape = Circle((38.0, 35.25), 3_000.0).to_geojson()

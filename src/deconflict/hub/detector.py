@@ -76,12 +76,17 @@ from deconflict.store import (
 __all__ = ["Detector"]
 
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
-_REPLAY_PAGE = 10_000  # change-log rows a query while the index file is brought up to date
+_REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a replay
 #: The most change-log rows the index file may be behind the store's cursor: further, reading
 #: the record each names, one at a time, costs more than rebuilding from the store.
 _REPLAY_MAX = 200_000
 
 log = logging.getLogger("deconflict.detector")
+
+
+def _refused(why: str) -> None:
+    """Log that the index file is not used, and why (the index is rebuilt from the store)."""
+    log.warning(json.dumps({"event": "index.file", "change": "refused", "why": why}))
 
 
 def _fingerprint(change: Change) -> tuple[Any, ...]:
@@ -177,9 +182,13 @@ class Detector:
         self._index = rebuilt.index
         self._sides, self._rebuilt, self._keys = {}, rebuilt.rows, rebuilt.keys
         self.rebuild_times = rebuilt.times
-        if self._file is not None and "replayed" in rebuilt.times:
+        if "replayed" in rebuilt.times:
             started = time.perf_counter()
-            self._replay(int(rebuilt.times["position"]), cursor, progress)
+            try:
+                self._replay(int(rebuilt.times["position"]), cursor, progress)
+            except BaseException:
+                self._index = None  # not brought up to date: rebuilt when next needed
+                raise
             self.rebuild_times["replay_s"] = time.perf_counter() - started
         self._saved_at = (cursor, time.monotonic())
         return rebuilt.index
@@ -198,12 +207,16 @@ class Detector:
                 return None
             self._check_position(snapshot, cursor)
         except IndexFileRefused as error:
-            log.warning(json.dumps({"event": "index.file", "change": "refused", "why": str(error)}))
+            _refused(str(error))
             return None
         read_s = time.perf_counter() - started
         if progress is not None:
             progress()
-        rebuilt = from_snapshot(snapshot)
+        try:
+            rebuilt = from_snapshot(snapshot)
+        except Exception as error:  # a file of this format, tagged, that does not load
+            _refused(f"{self._file.path}: it does not load ({type(error).__name__}: {error})")
+            return None
         rebuilt.times.update(read_s=read_s, from_file=1.0, position=float(snapshot.cursor))
         rebuilt.times["replayed"] = float(cursor - snapshot.cursor)
         return rebuilt
@@ -252,7 +265,9 @@ class Detector:
             position = changes[-1].seq
             if progress is not None:
                 progress()
-        for change in last.values():
+        for done, change in enumerate(last.values(), 1):
+            if progress is not None and not done % _REPLAY_PAGE:
+                progress()  # a read a record: some milliseconds each on PostgreSQL
             record, live = self._record_at(change)
             if record is None:  # as detect: a record not found is left as it is
                 continue

@@ -27,9 +27,13 @@ writes it); each array's bytes; the 32-byte tag. No pickle: what is read is numb
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
+import json
+import math
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BufferedReader
@@ -40,8 +44,11 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from deconflict import __version__
+from deconflict.engine.columns import WIDTH
 from deconflict.errors import DeconflictError
-from deconflict.geo.packed import PackedFootprints, PackedVolumes
+from deconflict.geo.footprint import DENSIFY_M
+from deconflict.geo.packed import KINDS, PackedFootprints, PackedVolumes
 from deconflict.ledger.keyfile import read_key_file, sync_folder
 from deconflict.owner_only import FILE_MODE
 from deconflict.store.codec import volume_from_dict, volume_to_dict
@@ -49,8 +56,19 @@ from deconflict.store.codec import volume_from_dict, volume_to_dict
 __all__ = ["IndexFile", "IndexFileRefused", "IndexSnapshot", "read_index", "write_index"]
 
 _MAGIC = b"deconflict index 1\n"
+#: What the arrays' layout depends on: a file written under another is refused (a column added
+#: to the engine's rows, a footprint kind, densifying differently, another release).
+_LAYOUT = {
+    "version": __version__,
+    "width": WIDTH,
+    "kinds": [kind.kind for kind in KINDS],
+    "densify_m": DENSIFY_M,
+}
 _TAG = 32
 _HEADER_MAX = 1 << 20
+#: The least a write leaves free on its disk (or the file's size, if more): the file is a
+#: cache, and the database beside it must not run out of space for it.
+_LEAVE_FREE = 256 << 20
 #: The array types a file may hold (little-endian, as written on every platform served).
 _TYPES = {"<f8", "<i8", "<i4", "|u1", "|b1"}
 
@@ -134,30 +152,36 @@ def write_index(path: Path, key: bytes, snapshot: IndexSnapshot) -> int:
         "party_of": party_of,
     }
     arrays = {name: _little(a, name) for name, a in arrays.items()}
-    texts = orjson.dumps(
+    texts = _dumps({"ids": volumes.ids, "prefixes": list(prefixes), "parties": list(parties)})
+    # As the store writes them, by the standard library's JSON: integers of any size read back
+    # as integers (orjson reads one past 64 bits as a float).
+    odd = json.dumps([[i, volume_to_dict(volumes.volume(i))] for i in unusual]).encode()
+    header = _dumps(
         {
-            "ids": volumes.ids,
-            "prefixes": list(prefixes),
-            "parties": list(parties),
-            "unusual": [[i, volume_to_dict(volumes.volume(i))] for i in unusual],
-        }
-    )
-    header = orjson.dumps(
-        {
+            "layout": _LAYOUT,
             "cursor": snapshot.cursor,
             "change": list(snapshot.change),
             "count": len(snapshot),
             "arrays": [[name, a.dtype.str, list(a.shape)] for name, a in arrays.items()],
             "texts": len(texts),
+            "unusual": len(odd),
         }
     )
-    mac = _mac(key)
     _forget_partials(path)
+    size = sum(a.nbytes for a in arrays.values()) + len(texts) + len(odd) + len(header)
+    free = shutil.disk_usage(path.parent).free
+    if free - size < max(size, _LEAVE_FREE):  # the database's disk: it must not fill it
+        raise OSError(
+            errno.ENOSPC,
+            f"{size / 1e6:,.0f} MB would leave {max(free - size, 0) / 1e6:,.0f} MB free "
+            f"on the disk of {path.parent} (at least {max(size, _LEAVE_FREE) / 1e6:,.0f} are kept)",
+        )
+    mac = _mac(key)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as out:
-            for part in (_MAGIC, len(header).to_bytes(8, "little"), header, texts):
+            for part in (_MAGIC, len(header).to_bytes(8, "little"), header, texts, odd):
                 mac.update(part)
                 out.write(part)
             for a in arrays.values():
@@ -194,7 +218,8 @@ def _forget_partials(path: Path) -> None:
 
 def read_index(path: Path, key: bytes) -> IndexSnapshot | None:
     """The snapshot in ``path``, None if there is none; ``IndexFileRefused`` naming why one
-    is not to be used (not this format, cut short, its tag not the key's)."""
+    is not to be used (not this format, cut short, its tag not the key's, its parts not in
+    agreement)."""
     try:
         stream = path.open("rb")
     except FileNotFoundError:
@@ -205,14 +230,26 @@ def read_index(path: Path, key: bytes) -> IndexSnapshot | None:
         size = os.fstat(stream.fileno()).st_size
         try:
             return _read(stream, size, _mac(key))
-        except (ValueError, KeyError, TypeError, IndexError, orjson.JSONDecodeError) as error:
-            raise IndexFileRefused(f"{path}: not an index file of this version ({error})") from None
         except IndexFileRefused as error:
             raise IndexFileRefused(f"{path}: {error}") from None
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            IndexError,
+            AttributeError,
+            MemoryError,
+            RecursionError,
+        ) as error:
+            raise IndexFileRefused(f"{path}: not an index file of this version ({error})") from None
+        except DeconflictError as error:  # a volume kept as JSON that does not read
+            raise IndexFileRefused(f"{path}: a volume in it does not read ({error})") from None
 
 
 def _read(stream: BufferedReader, size: int, mac: Any) -> IndexSnapshot:
-    def take(count: int) -> bytes:
+    def take(count: object) -> bytes:
+        if type(count) is not int or not 0 <= count <= size:
+            raise IndexFileRefused("cut short")
         data = stream.read(count)
         if len(data) != count:
             raise IndexFileRefused("cut short")
@@ -222,19 +259,17 @@ def _read(stream: BufferedReader, size: int, mac: Any) -> IndexSnapshot:
     if take(len(_MAGIC)) != _MAGIC:
         raise IndexFileRefused("not an index file of this version")
     length = int.from_bytes(take(8), "little")
-    if length > min(_HEADER_MAX, size):
-        raise IndexFileRefused("cut short")
-    header = orjson.loads(take(length))
-    if header["texts"] > size:
-        raise IndexFileRefused("cut short")
-    texts = take(int(header["texts"]))
+    header = _loads(take(length if length <= _HEADER_MAX else -1))
+    if header.get("layout") != _LAYOUT:
+        raise IndexFileRefused("written by another version of deconflict")
+    texts, odd = take(header["texts"]), take(header["unusual"])
     arrays: dict[str, NDArray[Any]] = {}
     for name, kind, shape in header["arrays"]:
         if kind not in _TYPES or any(type(n) is not int or n < 0 for n in shape):
             raise IndexFileRefused(f"array {name!r} of an unknown type or shape")
-        array = np.empty(shape, dtype=np.dtype(kind))
-        if array.nbytes > size:
+        if math.prod(shape) * np.dtype(kind).itemsize > size:  # before it is made
             raise IndexFileRefused("cut short")
+        array = np.empty(shape, dtype=np.dtype(kind))
         data = _bytes(array)
         if stream.readinto(data) != array.nbytes:
             raise IndexFileRefused("cut short")
@@ -243,12 +278,16 @@ def _read(stream: BufferedReader, size: int, mac: Any) -> IndexSnapshot:
     tag = stream.read(_TAG + 1)
     if len(tag) != _TAG or not hmac.compare_digest(tag, mac.digest()):
         raise IndexFileRefused("its tag does not match (changed, cut short, or another hub's)")
-    return _snapshot(header, orjson.loads(texts), arrays)
+    return _snapshot(header, _loads(texts), json.loads(odd), arrays)
 
 
-def _snapshot(header: dict[str, Any], texts: dict[str, Any], a: dict[str, Any]) -> IndexSnapshot:
-    """The snapshot a file whose tag held describes (written by :func:`write_index`)."""
+def _snapshot(
+    header: dict[str, Any], texts: dict[str, Any], odd: list[Any], a: dict[str, Any]
+) -> IndexSnapshot:
+    """The snapshot a file whose tag held describes (written by :func:`write_index`), its
+    parts checked against each other first."""
     count = int(header["count"])
+    _check_parts(count, texts, odd, a)
     given_rows, given_offsets = a["given_rows"].tolist(), a["given_offsets"].tolist()
     given = {
         row: a["given"][given_offsets[j] : given_offsets[j + 1]].astype(np.intp)
@@ -264,21 +303,65 @@ def _snapshot(header: dict[str, Any], texts: dict[str, Any], a: dict[str, Any]) 
         given,
         {},
     )
-    made = {int(i): volume_from_dict(data) for i, data in texts["unusual"]}
-    volumes = PackedVolumes(footprints, texts["ids"], a["numbers"], a["whole"], made)
+    made = {int(i): volume_from_dict(data) for i, data in odd}
     prefixes, parties = texts["prefixes"], texts["parties"]
-    snapshot = IndexSnapshot(
+    return IndexSnapshot(
         int(header["cursor"]),
         tuple(header["change"]),
         [prefixes[i] for i in a["prefix_of"].tolist()],
         a["versions"],
         [parties[i] for i in a["party_of"].tolist()],
-        volumes,
+        PackedVolumes(footprints, texts["ids"], a["numbers"], a["whole"], made),
         a["index_numbers"],
     )
-    if not len(volumes) == len(snapshot.parties) == len(snapshot.versions) == count:
-        raise IndexFileRefused("its parts disagree on how many volumes it holds")
-    return snapshot
+
+
+def _check_parts(count: int, texts: dict[str, Any], odd: list[Any], a: dict[str, Any]) -> None:
+    """That the parts of a file agree with each other (a file written by another build, or
+    forged with the key, must be refused, not load wrong or fail later)."""
+    offsets, table, rows = a["offsets"], a["table"], a["given_rows"]
+    shapes = {
+        "table": (len(table), 5),
+        "offsets": (count + 1,),
+        **dict.fromkeys(("kinds", "widths", "caps", "versions", "prefix_of", "party_of"), (count,)),
+        "centres": (count, 3),
+        "numbers": (count, 4),
+        "whole": (count, 4),
+        "index_numbers": (count, WIDTH),
+        "given_offsets": (len(rows) + 1,),
+    }
+    wrong = [name for name, shape in shapes.items() if a[name].shape != shape]
+    steps = np.diff(offsets)
+    if not wrong and (offsets[0] != 0 or offsets[-1] != len(table) or (steps < 0).any()):
+        wrong.append("offsets")
+    if not wrong and count and int(a["kinds"].max()) >= len(KINDS):
+        wrong.append("kinds")
+    spans, ends = np.diff(a["given_offsets"]), a["given_offsets"]
+    if (
+        not wrong
+        and len(rows)
+        and (
+            (np.diff(rows) <= 0).any()
+            or rows[0] < 0
+            or rows[-1] >= count
+            or ends[0] != 0
+            or ends[-1] != len(a["given"])
+            or (spans < 0).any()
+            or (a["given"] < 0).any()
+            or (a["given"] >= np.repeat(steps[rows], spans)).any()
+        )
+    ):
+        wrong.append("given")
+    for name, limit in (("prefix_of", len(texts["prefixes"])), ("party_of", len(texts["parties"]))):
+        if count and (int(a[name].min()) < 0 or int(a[name].max()) >= limit):
+            wrong.append(name)
+    strings = [*texts["ids"], *texts["prefixes"], *texts["parties"]]
+    if len(texts["ids"]) != count or not all(type(x) is str for x in strings):
+        wrong.append("texts")
+    if any(type(i) is not int or not 0 <= i < count for i, _ in odd):
+        wrong.append("unusual")
+    if wrong:
+        raise IndexFileRefused(f"its parts disagree ({', '.join(wrong)})")
 
 
 def _little(array: NDArray[Any], name: str) -> NDArray[Any]:
@@ -297,6 +380,23 @@ def _little(array: NDArray[Any], name: str) -> NDArray[Any]:
 def _bytes(array: NDArray[Any]) -> memoryview:
     """The bytes of ``array`` (C order), writable where it is: its own memory, not a copy."""
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON of ``value`` (orjson's; the standard library's for what orjson refuses: a lone
+    surrogate in a string, which a store older than intake's id alphabet may hold)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
+def _loads(data: bytes) -> Any:
+    """What :func:`_dumps` wrote (strings and small numbers: orjson reads them exactly)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def _mac(key: bytes) -> Any:

@@ -201,11 +201,13 @@ class DetectorWorker:
         holder reads on from where this one stopped, at once. No commit is refused half-way:
         the lease is still ``held``'s until released (unless it was lost meanwhile: then the
         cursor is refused, and the next holder reads those rows again)."""
-        with contextlib.suppress(DeconflictError):  # lost meanwhile: the next holder reads on
-            self._hub.store_cursor(held)
-            self._save_index(held)  # renewed meanwhile (a second or two at 10^6 volumes)
-        self._keep(None)
-        self._hub.store.release_lease(held)
+        try:
+            with contextlib.suppress(DeconflictError):  # lost meanwhile: the next one reads on
+                self._hub.store_cursor(held)
+                self._save_index(held)  # renewed meanwhile (a second or two at 10^6 volumes)
+        finally:
+            self._keep(None)
+            self._hub.store.release_lease(held)
 
     def _save_index(self, token: int, beside: bool = False) -> None:
         """Take the detector's index for its file (:meth:`Hub.index_write`) and write it, here
@@ -218,8 +220,8 @@ class DetectorWorker:
             write = self._hub.index_write(token)
         except LeaseLost:
             raise
-        except (OSError, DeconflictError) as error:
-            _index_log(logging.WARNING, "not written", why=str(error))
+        except Exception as error:  # never the detection's failure: the file is a cache
+            _index_log(logging.WARNING, "not written", why=f"{type(error).__name__}: {error}")
             return
         if write is None:
             return
@@ -291,8 +293,8 @@ def _write_index(write: Callable[[], int], volumes: int, taken_s: float) -> None
     started = time.perf_counter()
     try:
         written = write()
-    except OSError as error:
-        _index_log(logging.WARNING, "not written", why=str(error))
+    except Exception as error:  # a full disk, say: the next start rebuilds from the store
+        _index_log(logging.WARNING, "not written", why=f"{type(error).__name__}: {error}")
         return
     spent = {"taken_s": round(taken_s, 3), "written_s": round(time.perf_counter() - started, 3)}
     _index_log(logging.INFO, "written", volumes=volumes, bytes=written, **spent)

@@ -96,8 +96,32 @@ def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
         # What reading the text back would build (every number is written exactly, and the
         # footprint is built again from the same values): the detector, reading the record
         # just filed, need not build its footprints again.
-        _keep_read(text, volumes)
+        _keep_read(text, _as_read(volumes))
     return text
+
+
+#: Under it a whole float is written as an integer in canonical JSON, so read back as one.
+_WHOLE_BELOW = 2.0**53
+
+
+def _as_read(volumes: tuple[Volume4D, ...]) -> tuple[Volume4D, ...]:
+    """``volumes`` as reading their canonical text builds them: a whole float (under 2**53) is
+    written as an integer, and read back as one. The hub holds the same values, of the same
+    types, whether it filed a record or read it back after a restart (its index file, its
+    conflicts' details: ``hub.index_file``)."""
+    out = []
+    for volume in volumes:
+        band, window = volume.altitude, volume.window
+        numbers = (band.lower_m, band.upper_m, window.start_s, window.end_s)
+        read = [
+            int(n) if type(n) is float and n.is_integer() and abs(n) < _WHOLE_BELOW else n
+            for n in numbers
+        ]
+        if all(type(a) is type(b) for a, b in zip(read, numbers, strict=True)):
+            out.append(volume)
+        else:
+            out.extend(checked_volumes([volume.id], [volume.footprint], [read]))
+    return volumes if all(a is b for a, b in zip(out, volumes, strict=True)) else tuple(out)
 
 
 _KINDS = (Circle, Corridor, Polygon)

@@ -22,9 +22,17 @@ agreement, then the hub is started on it again as ``deconflict serve`` starts it
   starts again after a crash does at its first tick (not counted in the in-process total, which
   is one hub's start; ``serve``'s first detector process is told the log was checked).
 
+That start is made twice. First with no index file: the detector rebuilds from the store, then
+writes its index file (timed, as a detector letting its lease go writes it). Then again, the
+detector reading its index back from that file (:mod:`deconflict.hub.index_file`) and applying
+the change log after it (nothing: the store has not moved). The first is the baseline of the
+second, measured in the same run.
+
 Then, once a size on SQLite, a real ``deconflict serve`` on the file (its detector in a process
 of its own, as by default), from its start to its ``serve.ready`` log line (it listens, its HTTP
-workers on standby) and to its detector process's ``index built`` line (it detects again).
+workers on standby) and to its detector process's ``index built`` line (it detects again), then
+to its exit after SIGTERM; twice: with no index file (the first writes one as it stops), then
+reading it.
 
 How the store is filled: through the hub's own filing path (:meth:`Hub.file_notice`, a thousand
 filings a unit of work, as ``serve`` groups a burst of them), so the records, their versions,
@@ -219,12 +227,15 @@ def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     said.wait(timeout_s)
+    stopping = time.perf_counter()
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(30)
+        stop_s: float | None = time.perf_counter() - stopping
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+        stop_s = None
     reader.join(5)
     if process.stdout is not None:
         process.stdout.close()
@@ -235,6 +246,7 @@ def serve_ready(db: Path, timeout_s: float) -> dict[str, float | None]:
         "ready_s": seen.get(_READY),
         "detecting_s": seen.get(_DETECTING),
         "from_file": built.get("from_file"),
+        "stop_s": stop_s,
     }
 
 
@@ -286,10 +298,8 @@ def run_size(n: int, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         index.path.unlink(missing_ok=True)
         for name in ("serve", "serve_file"):  # the first writes the file as it stops
             served = serve_ready(db, args.serve_timeout)
-            out[f"{name}_ready_s"], out[f"{name}_detecting_s"] = (
-                served["ready_s"],
-                served["detecting_s"],
-            )
+            for part in ("ready_s", "detecting_s", "stop_s"):
+                out[f"{name}_{part}"] = served[part]
     if args.pg_url:
         with _pg_database(args.pg_url, n) as url:
             pg_key = folder / f"pg-{n}.ledger-key"
@@ -368,6 +378,7 @@ def table(results: list[dict[str, Any]]) -> str:
     for label, name in (
         ("`deconflict serve` to serve.ready (listening)", "ready_s"),
         ("`deconflict serve` to its detector process detecting", "detecting_s"),
+        ("`deconflict serve` stopped (SIGTERM; the file written as it stops)", "stop_s"),
     ):
         cells = [
             _s(r.get(f"serve{'_file' if backend.endswith('_file') else ''}_{name}"))

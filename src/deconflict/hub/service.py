@@ -424,8 +424,7 @@ class Hub:
     def save_index(self, fence: int | None = None) -> int | None:
         """Write the detector's index file at its position, once stored (fenced by the lease
         token it detects under); the bytes written, None if there was nothing to write."""
-        write = self.index_write(fence)
-        return None if write is None else write()
+        return None if (write := self.index_write(fence)) is None else write()
 
     def index_write(self, fence: int | None = None) -> Callable[[], int] | None:
         """:meth:`save_index` with the write left to the caller's other thread."""

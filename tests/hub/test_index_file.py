@@ -24,7 +24,7 @@ from deconflict.engine.columns import WIDTH, Rows
 from deconflict.errors import StoreUnavailable
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
 from deconflict.geo.packed import join, pack
-from deconflict.hub import DetectorWorker, Hub, detector, index_file
+from deconflict.hub import DetectorWorker, Hub, detector, index_file, rebuild
 from deconflict.hub.index_file import (
     IndexFile,
     IndexFileRefused,
@@ -210,7 +210,7 @@ def test_a_file_of_another_store_ahead_of_the_store_or_far_behind_is_refused(
     fresh.close()
 
     # Too far behind: the rows after it cost more to apply than the store's rebuild.
-    monkeypatch.setattr(detector, "_REPLAY_MAX", 2)
+    monkeypatch.setattr(rebuild, "REPLAY_MAX", 2)
     hub = Hub.open(tmp_path / "hub.db", clock)
     hub.process()
     hub.save_index()

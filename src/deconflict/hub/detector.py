@@ -4,7 +4,9 @@ It keeps the engine's in-memory index of every live notice volume and current pl
 change log stood at the detector's cursor. Each change-log row of a notice or plan names the
 record's version and state after the change, so processing a row depends on the log alone, never
 on how far later writes have got: results are the same whenever ``process()`` runs and across
-restarts. On start the index is rebuilt from each record's last row up to the cursor.
+restarts. On start the index is read back from the index file the last lease holder wrote, then
+brought to the cursor from the log, or rebuilt from each record's last row up to the cursor
+(:mod:`deconflict.hub.rebuild`).
 
 Processing a row brings the record's volumes in the index to that version, resolves its open
 conflicts that no longer hold (an older version, or the record is gone), detects conflicts of the
@@ -18,28 +20,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Protocol
 
 from deconflict import policy
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
-from deconflict.hub.index_file import (
-    IndexFile,
-    IndexFileRefused,
-    IndexSnapshot,
-    read_index,
-    write_index,
-)
-from deconflict.hub.rebuild import Rebuilt, Row, from_snapshot, from_store, prefix
+from deconflict.hub.index_file import IndexFile, write_index
+from deconflict.hub.rebuild import Row, from_file, from_store, prefix, snapshot_of
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -77,21 +69,6 @@ __all__ = ["Detector"]
 
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
 _REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a replay
-#: The most change-log rows the index file may be behind the store's cursor: further, reading
-#: the record each names, one at a time, costs more than rebuilding from the store.
-_REPLAY_MAX = 200_000
-
-log = logging.getLogger("deconflict.detector")
-
-
-def _refused(why: str) -> None:
-    """Log that the index file is not used, and why (the index is rebuilt from the store)."""
-    log.warning(json.dumps({"event": "index.file", "change": "refused", "why": why}))
-
-
-def _fingerprint(change: Change) -> tuple[Any, ...]:
-    """What names a change-log row in an index file (:class:`IndexSnapshot`)."""
-    return (change.seq, change.kind, change.entity_id, change.at_s, change.version, change.state)
 
 
 def _digest(key: bytes, *parts: object) -> str:
@@ -175,7 +152,10 @@ class Detector:
         rebuild goes (a lease keeper's sign of life)."""
         self._index = None
         cursor = self._store.detector_cursor()
-        rebuilt = self._from_file(cursor, progress)
+        key = self._file_key()
+        rebuilt = None
+        if key is not None and self._file is not None:
+            rebuilt = from_file(self._store, self._file.path, key, cursor, progress)
         if rebuilt is None:
             rebuilt = from_store(self._store, cursor, progress)
             rebuilt.times["from_file"] = 0.0
@@ -193,34 +173,6 @@ class Detector:
         self._saved_at = (cursor, time.monotonic())
         return rebuilt.index
 
-    def _from_file(self, cursor: int, progress: Callable[[], None] | None) -> Rebuilt | None:
-        """The index as the index file holds it, if there is one and it holds for this store
-        at ``cursor`` (its rows after the file's position are for :meth:`_replay`); else None,
-        logged with the reason when there was a file."""
-        key = self._file_key()
-        if key is None or self._file is None:
-            return None
-        started = time.perf_counter()
-        try:
-            snapshot = read_index(self._file.path, key)
-            if snapshot is None:
-                return None
-            self._check_position(snapshot, cursor)
-        except IndexFileRefused as error:
-            _refused(str(error))
-            return None
-        read_s = time.perf_counter() - started
-        if progress is not None:
-            progress()
-        try:
-            rebuilt = from_snapshot(snapshot)
-        except Exception as error:  # a file of this format, tagged, that does not load
-            _refused(f"{self._file.path}: it does not load ({type(error).__name__}: {error})")
-            return None
-        rebuilt.times.update(read_s=read_s, from_file=1.0, position=float(snapshot.cursor))
-        rebuilt.times["replayed"] = float(cursor - snapshot.cursor)
-        return rebuilt
-
     def _file_key(self) -> bytes | None:
         """The index file's key: the ledger key's (its file's), bound to this store's secret,
         so that another store's file (a database replaced, one test's after another's) is
@@ -229,25 +181,6 @@ class Detector:
         if found is None:
             return None
         return hashlib.blake2b(self._id_key, key=found, digest_size=32).digest()
-
-    def _check_position(self, snapshot: IndexSnapshot, cursor: int) -> None:
-        """That the store is the one ``snapshot`` was taken of, its log past the snapshot's
-        position by no more than :data:`_REPLAY_MAX` rows (else rebuilt from the store)."""
-        if snapshot.cursor > cursor:
-            raise IndexFileRefused(
-                f"it is at change {snapshot.cursor}, the store's detector at {cursor}: "
-                "the store was restored or replaced"
-            )
-        if cursor - snapshot.cursor > _REPLAY_MAX:
-            raise IndexFileRefused(
-                f"it is {cursor - snapshot.cursor} changes behind the store (over {_REPLAY_MAX})"
-            )
-        there = self._store.changes_after(snapshot.cursor - 1, 1)
-        if not there or _fingerprint(there[0]) != snapshot.change:
-            raise IndexFileRefused(
-                f"the store's change {snapshot.cursor} is not the one it was written at: "
-                "another store, or one restored and written again"
-            )
 
     def _replay(self, position: int, cursor: int, progress: Callable[[], None] | None) -> None:
         """Bring the index from change ``position`` to ``cursor``: each record a row in
@@ -285,31 +218,9 @@ class Detector:
         key = self._file_key()
         if key is None or self._index is None or self._file is None:
             return None
-        there = self._store.changes_after(cursor - 1, 1) if cursor > 0 else []
-        if not there:
+        snapshot = snapshot_of(self._store, self._index, self._sides, self._rebuilt, cursor)
+        if snapshot is None:
             return None
-        packed = self._index.packed()
-        versions, prefixes = [], []
-        sides, rebuilt = self._sides, self._rebuilt
-        for slot, key_ in zip(packed.slots.tolist(), packed.keys, strict=True):
-            side = sides.get(key_)
-            if side is not None:  # registered since the rebuild
-                versions.append(side.version)
-                prefixes.append(key_[: len(key_) - len(side.volume_id)])
-            else:
-                row = rebuilt[slot]
-                assert row is not None  # every indexed volume has its side
-                prefixes.append(row[0])
-                versions.append(row[1])
-        snapshot = IndexSnapshot(
-            cursor,
-            _fingerprint(there[0]),
-            prefixes,
-            np.array(versions, dtype=np.int64),
-            packed.parties,
-            packed.volumes,
-            packed.numbers,
-        )
         self._saved_at = (cursor, time.monotonic())
         return partial(write_index, self._file.path, key, snapshot)
 

@@ -1,4 +1,5 @@
-"""The detector's index built at its start: from the store's records, or from its index file.
+"""The detector's index built at its start: from the store's records, or from its index file;
+and what is written to that file.
 
 Either way the result is a :class:`Rebuilt`: the engine's index of every volume live at the
 detector's cursor, and what the detector keeps of each volume's side (a row by the index's slot,
@@ -12,12 +13,15 @@ file's position (``Detector.rebuild``).
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import time
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,14 +30,29 @@ from deconflict.engine import VolumeIndex
 from deconflict.engine.columns import numbers_of
 from deconflict.geo.packed import PackedVolumes, VolumeShelf
 from deconflict.hub.collection import collection_paused
-from deconflict.hub.index_file import IndexSnapshot
-from deconflict.model import RecordKind
-from deconflict.store import ChangeLog, LivePage, Units
+from deconflict.hub.index_file import IndexFileRefused, IndexSnapshot, read_index
+from deconflict.model import RecordKind, Side
+from deconflict.store import Change, ChangeLog, LivePage, Units
 from deconflict.store.codec import volume_columns_from_json_many
 
-__all__ = ["PAGE", "Rebuilt", "Row", "from_snapshot", "from_store", "prefix"]
+__all__ = [
+    "PAGE",
+    "REPLAY_MAX",
+    "Rebuilt",
+    "Row",
+    "from_file",
+    "from_snapshot",
+    "from_store",
+    "prefix",
+    "snapshot_of",
+]
 
 PAGE = 10_000  # records a query while the index is rebuilt from the store; volumes a shelf page
+#: The most change-log rows the index file may be behind the store's cursor: further, reading
+#: the record each names, one at a time, costs more than rebuilding from the store.
+REPLAY_MAX = 200_000
+
+log = logging.getLogger("deconflict.detector")
 
 #: A rebuilt volume's side, as kept: its keys' prefix (kind and record key: see prefix), the
 #: record's version, the volume's id and the party (each str shared with what else holds it).
@@ -153,3 +172,100 @@ def from_snapshot(snapshot: IndexSnapshot) -> Rebuilt:
         times["index_s"] = time.perf_counter() - named
     times["volumes_s"], times["sides_s"] = decoded - started, named - decoded
     return Rebuilt(index, rows, by_record, times)
+
+
+def from_file(
+    store: ChangeLog, path: Path, key: bytes, cursor: int, progress: Callable[[], None] | None
+) -> Rebuilt | None:
+    """The index as the index file ``path`` holds it, if there is one and it holds for this
+    store at ``cursor``: its tag the ``key``'s, its position's change-log row the store's, no
+    more than :data:`REPLAY_MAX` rows behind (the rows after it are for the caller to apply:
+    ``times["position"]``, ``times["replayed"]``); else None, logged with the reason when
+    there was a file."""
+    started = time.perf_counter()
+    try:
+        snapshot = read_index(path, key)
+        if snapshot is None:
+            return None
+        _check_position(store, snapshot, cursor)
+    except IndexFileRefused as error:
+        _refused(str(error))
+        return None
+    read_s = time.perf_counter() - started
+    if progress is not None:
+        progress()
+    try:
+        rebuilt = from_snapshot(snapshot)
+    except Exception as error:  # a file of this format, tagged, that does not load
+        _refused(f"{path}: it does not load ({type(error).__name__}: {error})")
+        return None
+    rebuilt.times.update(read_s=read_s, from_file=1.0, position=float(snapshot.cursor))
+    rebuilt.times["replayed"] = float(cursor - snapshot.cursor)
+    return rebuilt
+
+
+def _check_position(store: ChangeLog, snapshot: IndexSnapshot, cursor: int) -> None:
+    """That the store is the one ``snapshot`` was taken of, its log past the snapshot's
+    position by no more than :data:`REPLAY_MAX` rows."""
+    if snapshot.cursor > cursor:
+        raise IndexFileRefused(
+            f"it is at change {snapshot.cursor}, the store's detector at {cursor}: "
+            "the store was restored or replaced"
+        )
+    if cursor - snapshot.cursor > REPLAY_MAX:
+        raise IndexFileRefused(
+            f"it is {cursor - snapshot.cursor} changes behind the store (over {REPLAY_MAX})"
+        )
+    there = store.changes_after(snapshot.cursor - 1, 1)
+    if not there or _fingerprint(there[0]) != snapshot.change:
+        raise IndexFileRefused(
+            f"the store's change {snapshot.cursor} is not the one it was written at: "
+            "another store, or one restored and written again"
+        )
+
+
+def snapshot_of(
+    store: ChangeLog,
+    index: VolumeIndex,
+    sides: dict[str, Side],
+    rows: list[Row | None],
+    cursor: int,
+) -> IndexSnapshot | None:
+    """The detector's index as it stands at ``cursor`` (stored as its cursor), for its file:
+    each volume's arrays, numbers row, party, and its side's key prefix and version (from
+    ``sides`` registered since the rebuild, else the rebuild's ``rows`` by slot); a copy, which
+    shares nothing the detector goes on changing. None before anything was detected."""
+    there = store.changes_after(cursor - 1, 1) if cursor > 0 else []
+    if not there:
+        return None
+    packed = index.packed()
+    versions, prefixes = [], []
+    for slot, key in zip(packed.slots.tolist(), packed.keys, strict=True):
+        side = sides.get(key)
+        if side is not None:  # registered since the rebuild
+            versions.append(side.version)
+            prefixes.append(key[: len(key) - len(side.volume_id)])
+        else:
+            row = rows[slot]
+            assert row is not None  # every indexed volume has its side
+            prefixes.append(row[0])
+            versions.append(row[1])
+    return IndexSnapshot(
+        cursor,
+        _fingerprint(there[0]),
+        prefixes,
+        np.array(versions, dtype=np.int64),
+        packed.parties,
+        packed.volumes,
+        packed.numbers,
+    )
+
+
+def _refused(why: str) -> None:
+    """Log that the index file is not used, and why (the index is rebuilt from the store)."""
+    log.warning(json.dumps({"event": "index.file", "change": "refused", "why": why}))
+
+
+def _fingerprint(change: Change) -> tuple[Any, ...]:
+    """What names a change-log row in an index file (:class:`IndexSnapshot`)."""
+    return (change.seq, change.kind, change.entity_id, change.at_s, change.version, change.state)

@@ -599,3 +599,38 @@ def test_a_write_that_would_fill_the_disk_is_not_made(
         hub.save_index()
     assert path.read_bytes() == before
     hub.close()
+
+
+def test_an_index_rebuilt_from_the_store_is_written_soon_one_read_back_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash soon after a start that found no file must not cost the next start the same
+    rebuild: the file is due a minute after a rebuild from the store, moved on or not; after
+    a start from the file, only once moved on and the period passed."""
+    monkeypatch.setattr(detector, "_COLD_WRITE_S", 0.0)
+    hub, clock = make_hub(tmp_path)
+    hub.tick()
+    hub.file_notice("usaf", [vol("a")], "air", "N1")
+    wall = [1_000.0]
+    worker = DetectorWorker(hub, wall=lambda: wall[0], index_every_s=3_600.0)
+    assert worker.step(tick=True) is not None  # rebuilt from the store: written at this tick
+    worker.wait_index_written()
+    path = _index_path(hub)
+    assert path.exists()
+    written = path.stat().st_mtime_ns
+    assert worker.step(tick=True) is not None  # written since: not due for an hour
+    worker.wait_index_written()
+    assert path.stat().st_mtime_ns == written
+    worker.release()
+    hub = _reopen(hub, tmp_path / "hub.db", clock)
+    again = DetectorWorker(hub, wall=lambda: wall[0], index_every_s=3_600.0)
+    assert again.step(tick=True) is not None
+    assert hub.rebuild_times["from_file"] == 1.0
+    again.wait_index_written()
+    path.unlink()  # so that a write would show
+    hub.file_notice("usaf", [vol("b", lon=40.0)], "air", "N2")
+    assert again.step(tick=True) is not None  # moved on, but not an hour since
+    again.wait_index_written()
+    assert not path.exists()
+    again.release()
+    hub.close()

@@ -69,6 +69,9 @@ __all__ = ["Detector"]
 
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
 _REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a replay
+#: How soon after a rebuild from the store its index file is written: not at once (the start's
+#: catch-up goes first), but well before the periodic write's turn.
+_COLD_WRITE_S = 60.0
 
 
 def _digest(key: bytes, *parts: object) -> str:
@@ -170,7 +173,10 @@ class Detector:
                 self._index = None  # not brought up to date: rebuilt when next needed
                 raise
             self.rebuild_times["replay_s"] = time.perf_counter() - started
-        self._saved_at = (cursor, time.monotonic())
+        # Rebuilt from the store: no file holds this index, and a crash would cost the next
+        # start the same rebuild; the file is due soon (:data:`_COLD_WRITE_S`), moved on or not.
+        at = cursor if rebuilt.times.get("from_file") else -1
+        self._saved_at = (at, time.monotonic())
         return rebuilt.index
 
     def _file_key(self) -> bytes | None:
@@ -226,10 +232,13 @@ class Detector:
 
     def save_due(self, cursor: int, every_s: float) -> bool:
         """Whether the index file is to be written again: the detector has moved on to
-        ``cursor`` since it was last written (or rebuilt) and ``every_s`` have passed."""
+        ``cursor`` since it was last written (or read) and ``every_s`` have passed; or it was
+        rebuilt from the store :data:`_COLD_WRITE_S` ago (or ``every_s``, if sooner)."""
         if self._file is None or self._index is None:
             return False
         at, when = self._saved_at
+        if at < 0:
+            every_s = min(every_s, _COLD_WRITE_S)
         return cursor != at and time.monotonic() - when >= every_s
 
     def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:

@@ -335,13 +335,18 @@ class VolumeShelf:
         """The held volumes at ``slots`` (ascending), as one page of their own."""
         slots = np.asarray(slots, dtype=np.intp)
         pages = np.searchsorted(self._starts, slots, side="right") - 1
+        numbers, firsts = np.unique(pages, return_index=True)
         taken = []
-        for number in np.unique(pages).tolist():
+        for number, first, end in zip(
+            numbers.tolist(), firsts.tolist(), [*firsts[1:].tolist(), len(slots)], strict=True
+        ):
             page = self._pages[number]
-            which = slots[pages == number]
+            which = slots[first:end]
             if page is None or self._released[which].any():
                 raise LookupError(f"a volume of page {number} of the shelf was released")
-            taken.append(page.take(which - self._starts[number]))
+            # A page whose every volume is asked for is joined as it is (join copies it).
+            whole = len(which) == len(page)
+            taken.append(page if whole else page.take(which - self._starts[number]))
         return join(taken)
 
     def release(self, i: int) -> None:

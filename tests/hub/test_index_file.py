@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.calls import counted
 from tests.hub.scenario import HOUR, T0, make_hub, vol
 from tests.hub.test_rebuild import _history, _rebuilt, _walked
 
 from deconflict.engine.columns import WIDTH, Rows
 from deconflict.errors import StoreUnavailable
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
-from deconflict.geo.packed import join, pack
-from deconflict.hub import DetectorWorker, Hub, detector, index_file, rebuild
+from deconflict.geo.packed import VolumeShelf, join, pack
+from deconflict.hub import DetectorWorker, Hub, SimulatedClock, detector, index_file, rebuild
 from deconflict.hub.index_file import (
     IndexFile,
     IndexFileRefused,
@@ -634,3 +635,35 @@ def test_an_index_rebuilt_from_the_store_is_written_soon_one_read_back_later(
     assert not path.exists()
     again.release()
     hub.close()
+
+
+def test_a_write_with_nothing_to_write_is_not_tried_at_every_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh store (nothing detected) or no ledger key yet: the write found nothing to do,
+    and is not tried again before its period."""
+    monkeypatch.setattr(detector, "_COLD_WRITE_S", 0.0)
+    with Hub.open(tmp_path / "hub.db", SimulatedClock(T0)) as hub:
+        tried = counted(hub._detector, "save", monkeypatch)
+        wall = [1_000.0]
+        worker = DetectorWorker(hub, wall=lambda: wall[0], index_every_s=3_600.0)
+        for _ in range(4):
+            assert worker.step(tick=True) is not None
+            worker.wait_index_written()
+        assert hub.index_save_due(3_600.0) is False
+        worker.release()
+    assert len(tried) <= 2  # once due after the rebuild, once as it lets go
+
+
+def test_a_shelf_takes_ascending_distinct_slots_only() -> None:
+    volumes = [
+        Volume4D.build(f"v{i}", Circle((2.0, 48.0 + i), 500.0), 0, 300, T0, T0 + HOUR)
+        for i in range(6)
+    ]
+    shelf = VolumeShelf([pack(volumes[:3]), pack(volumes[3:])])
+    assert shelf.take(np.array([1, 4])).ids == ["v1", "v4"]
+    assert shelf.take(np.array([0, 1, 2])).ids == ["v0", "v1", "v2"]
+    assert len(shelf.take(np.array([], np.intp))) == 0
+    for wrong in ([4, 1], [0, 0, 1]):
+        with pytest.raises(ValueError, match="ascending and distinct"):
+            shelf.take(np.array(wrong))

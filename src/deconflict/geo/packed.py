@@ -332,8 +332,12 @@ class VolumeShelf:
         return held
 
     def take(self, slots: Index) -> PackedVolumes:
-        """The held volumes at ``slots`` (ascending), as one page of their own."""
+        """The held volumes at ``slots`` (ascending, distinct), as one page of their own."""
         slots = np.asarray(slots, dtype=np.intp)
+        if (np.diff(slots) <= 0).any():
+            raise ValueError("slots must be ascending and distinct")
+        if not len(slots):
+            return join([])
         pages = np.searchsorted(self._starts, slots, side="right") - 1
         numbers, firsts = np.unique(pages, return_index=True)
         taken = []

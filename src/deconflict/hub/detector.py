@@ -221,13 +221,15 @@ class Detector:
         index file, to be made on any thread (it reads nothing the detector changes): the
         bytes it writes. None when there is nothing to write (no file configured, no ledger
         key yet, nothing detected)."""
+        # Tried now, written or not: not tried again before the period (with no ledger key
+        # yet, or nothing detected, every tick would try).
+        self._saved_at = (cursor, time.monotonic())
         key = self._file_key()
         if key is None or self._index is None or self._file is None:
             return None
         snapshot = snapshot_of(self._store, self._index, self._sides, self._rebuilt, cursor)
         if snapshot is None:
             return None
-        self._saved_at = (cursor, time.monotonic())
         return partial(write_index, self._file.path, key, snapshot)
 
     def save_due(self, cursor: int, every_s: float) -> bool:

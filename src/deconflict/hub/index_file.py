@@ -2,26 +2,31 @@
 from every stored record.
 
 At 10^6 live volumes the rebuild from the store reads and checks every volume's JSON again and
-builds its footprint, some 20 s; the arrays it ends with (:mod:`deconflict.geo.packed`) are read
-back from this file in about one. The detector writes it (:class:`IndexSnapshot`) at a position
-of the change log its cursor is stored at, when it lets the lease go and now and then while it
-detects; a detector that starts reads it, checks it, and applies the change log's rows after its
-position (``Detector.rebuild``). A file that does not hold is not used: the index is rebuilt
-from the store, as without one, and the log says why.
+builds its footprint, 16-17 s on 2 cores; the arrays it ends with (:mod:`deconflict.geo.packed`)
+are read back from this file in about one, and the index built from them in about five. The
+detector writes it (:class:`IndexSnapshot`) at a position of the change log its cursor is stored
+at, when it lets the lease go and now and then while it detects; a detector that starts reads
+it, checks it, and applies the change log's rows after its position (``Detector.rebuild``). A
+file that does not hold is not used: the index is rebuilt from the store, as without one, and
+the log says why.
 
 What holds. The file is the hub's, beside its other local files (``<state>.index``, mode 0600):
 it holds every party's live volumes, as the database does. It ends with a keyed BLAKE2b of all
 before it, the key derived from the ledger signing key (``Signer.derived_key``): a file edited,
 cut short or written by another hub is refused, and forging one takes the key that signs the
-ledger. It names the change-log row at its position (sequence, kind, record, time, version,
-state): a store whose row there differs (another database, one restored from a backup and
-written again since) or whose cursor is behind it, is not the store it was written from. It is
-written to a new file, synced and renamed over the old: a crash leaves the old one whole.
+ledger; the key is bound to the database's own secret by the detector, so another database's
+file does not verify either. It names the release and the engine's layout it was written
+under, and its parts are checked against each other before it is used. It names the change-log
+row at its position (sequence, kind, record, time, version, state): a store whose row there
+differs (one restored from a backup and written again since) or whose cursor is behind it, is
+not the store it was written from (``hub.rebuild.from_file``). It is written to a new file,
+synced and renamed over the old: a crash leaves the old one whole.
 
 Format: a magic line; the header's length (8 bytes, little-endian) and the header (JSON: the
-position, the arrays' names, types and shapes, the texts' length); the texts (JSON: the volumes'
-ids, the records' key prefixes, the parties, and any volume the arrays do not hold, as the store
-writes it); each array's bytes; the 32-byte tag. No pickle: what is read is numbers and text.
+layout, the position, the arrays' names, types and shapes, the texts' lengths); the texts (JSON:
+the volumes' ids, the records' key prefixes, the parties); any volume the arrays do not hold, as
+the store writes it (the standard library's JSON); each array's bytes; the 32-byte tag. No
+pickle: what is read is numbers and text.
 """
 
 from __future__ import annotations

@@ -62,9 +62,10 @@ __all__ = ["DetectorProcess"]
 
 log = logging.getLogger("deconflict.runtime")
 # The longest the process may take to open the hub, take the lease and rebuild the detector's
-# index from the store (its first pass): a hub holding 10^5 active notices took 34 s to rebuild
-# before the rebuild read them a page a query, one holding 10^6 still takes minutes
-# (docs/benchmarks.md, "Restart"), and serve refused to start at 60 s.
+# index (its first pass): a hub holding 10^5 active notices took 34 s to rebuild before the
+# rebuild read them a page a query, and serve refused to start at 60 s; at 10^6 the rebuild
+# takes 16-17 s from the store, 6 s from the index file, on 2 cores (docs/benchmarks.md), and a
+# busy machine has made it take minutes.
 _START_S = 600.0
 _STOP_S = 10.0  # the longest it may take to stop before it is killed
 _RESTART_S = 1.0  # the pause before a detector process that died is started again

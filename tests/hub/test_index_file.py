@@ -25,7 +25,15 @@ from deconflict.engine.columns import WIDTH, Rows
 from deconflict.errors import StoreUnavailable
 from deconflict.geo import Circle, Corridor, Polygon, Volume4D
 from deconflict.geo.packed import VolumeShelf, join, pack
-from deconflict.hub import DetectorWorker, Hub, SimulatedClock, detector, index_file, rebuild
+from deconflict.hub import (
+    DetectorWorker,
+    Hub,
+    SimulatedClock,
+    detector,
+    index_file,
+    rebuild,
+    worker,
+)
 from deconflict.hub.index_file import (
     IndexFile,
     IndexFileRefused,
@@ -310,11 +318,16 @@ def test_packing_volumes_as_arrays_gives_them_back_to_the_last_bit() -> None:
 
 
 def test_the_lease_holder_writes_the_file_beside_its_work_and_as_it_lets_go(
-    store_target: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_target: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """At a tick, once due and moved on, the holder takes its index and writes it on a thread
-    of its own; as it lets the lease go, it writes it again; the process that takes the lease
-    over reads it back (on both databases: a PostgreSQL hub's file is in its state folder)."""
+    of its own; as it lets the lease go, it writes it again if the file is further behind than
+    the next start would rather apply; the process that takes the lease over reads it back and
+    applies the rows after it (on both databases: a PostgreSQL hub's file is in its state
+    folder)."""
     caplog.set_level(logging.INFO, "deconflict.hub")
     hub, clock = make_hub(tmp_path, target=store_target)
     other = Hub.open(store_target, clock)
@@ -336,13 +349,25 @@ def test_the_lease_holder_writes_the_file_beside_its_work_and_as_it_lets_go(
         hub.file_notice("faf", [vol("g", lon=39.02)], "air", "G")
         assert first.step() is not None  # not a tick: no write
         assert len([m for m in _refused(caplog) if '"written"' in m]) == 1
-        first.release()  # stores its cursor, writes the file, lets go
-        assert len([m for m in _refused(caplog) if '"written"' in m]) == 2
+        first.release()  # stores its cursor, lets go: the file only a row behind, not written
+        assert len([m for m in _refused(caplog) if '"written"' in m]) == 1
         assert second.step() is not None
         assert other.rebuild_times["from_file"] == 1.0
-        assert other.rebuild_times["replayed"] == 0.0
+        assert other.rebuild_times["replayed"] > 0.0  # G's row, applied
         assert _rebuilt(other) == _walked(other.store)
         assert other.indexed == 7
+        # Further behind than INDEX_BEHIND_ROWS: written as it lets go.
+        monkeypatch.setattr(worker, "INDEX_BEHIND_ROWS", 2)
+        for i in range(3):
+            other.file_notice("faf", [vol(f"h{i}", lon=38.0 + i)], "air", f"H{i}")
+        assert second.step() is not None
+        second.release()
+        assert len([m for m in _refused(caplog) if '"written"' in m]) == 2
+        third = Hub.open(store_target, clock)
+        third.process()
+        assert third.rebuild_times["from_file"] == 1.0
+        assert third.rebuild_times["replayed"] == 0.0
+        third.close()
     finally:
         second.release()
         other.close()

@@ -84,9 +84,9 @@ class LogConsumer:
             return None
         return self._detector.save(self._cursor())
 
-    def save_due(self, every_s: float) -> bool:
+    def save_due(self, every_s: float, rows: int = 1) -> bool:
         """Whether the index file is due to be written again (:meth:`Detector.save_due`)."""
-        return self._detector.built and self._detector.save_due(self._cursor(), every_s)
+        return self._detector.built and self._detector.save_due(self._cursor(), every_s, rows)
 
     def _cursor(self) -> int:
         # Read once, then kept: only this hub's commits move it while it detects (another

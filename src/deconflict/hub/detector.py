@@ -175,8 +175,8 @@ class Detector:
             self.rebuild_times["replay_s"] = time.perf_counter() - started
         # Rebuilt from the store: no file holds this index, and a crash would cost the next
         # start the same rebuild; the file is due soon (:data:`_COLD_WRITE_S`), moved on or not.
-        at = cursor if rebuilt.times.get("from_file") else -1
-        self._saved_at = (at, time.monotonic())
+        at = int(rebuilt.times["position"]) if rebuilt.times.get("from_file") else -1
+        self._saved_at = (at, time.monotonic())  # where the file on disk stands
         return rebuilt.index
 
     def _file_key(self) -> bytes | None:
@@ -232,16 +232,17 @@ class Detector:
             return None
         return partial(write_index, self._file.path, key, snapshot)
 
-    def save_due(self, cursor: int, every_s: float) -> bool:
+    def save_due(self, cursor: int, every_s: float, rows: int = 1) -> bool:
         """Whether the index file is to be written again: the detector has moved on to
-        ``cursor`` since it was last written (or read) and ``every_s`` have passed; or it was
-        rebuilt from the store :data:`_COLD_WRITE_S` ago (or ``every_s``, if sooner)."""
+        ``cursor``, ``rows`` change-log rows or more past the file's position, and
+        ``every_s`` have passed since it was written (or read); or it was rebuilt from the
+        store :data:`_COLD_WRITE_S` ago (or ``every_s``, if sooner)."""
         if self._file is None or self._index is None:
             return False
         at, when = self._saved_at
         if at < 0:
-            every_s = min(every_s, _COLD_WRITE_S)
-        return cursor != at and time.monotonic() - when >= every_s
+            return time.monotonic() - when >= min(every_s, _COLD_WRITE_S)
+        return cursor - at >= max(rows, 1) and time.monotonic() - when >= every_s
 
     def _record_at(self, change: Change) -> tuple[Notice | Plan | None, bool]:
         """The record a change-log row names, at that row's version, and whether it was live."""

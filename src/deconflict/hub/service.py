@@ -430,9 +430,9 @@ class Hub:
         """:meth:`save_index` with the write left to the caller's other thread."""
         return self._log.save_index(fence)
 
-    def index_save_due(self, every_s: float) -> bool:
-        """Whether the detector moved on since its index file was written ``every_s`` ago."""
-        return self._log.save_due(every_s)
+    def index_save_due(self, every_s: float, rows: int = 1) -> bool:
+        """Whether the detector moved ``rows`` past its file, written ``every_s`` ago."""
+        return self._log.save_due(every_s, rows)
 
     def process(self, limit: int | None = None, fence: int | None = None) -> ProcessReport:
         """Run the detector over the change-log rows not yet processed (at most ``limit``; with

@@ -288,7 +288,7 @@ class VolumeIndex:
         shelf = self._shelf
         on_shelf = shelf.held(live) if shelf is not None else np.zeros(len(live), np.bool_)
         kept, made = live[on_shelf], live[~on_shelf]
-        pages = [] if shelf is None or not len(kept) else [shelf.take(kept)]
+        pages = [] if shelf is None else shelf.parts(kept)  # joined once, below
         pages.append(pack([self._volume(slot) for slot in made.tolist()]))
         order = np.concatenate((kept, made))
         rows = self._table.rows(order)

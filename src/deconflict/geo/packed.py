@@ -291,8 +291,8 @@ class VolumeShelf:
 
     def __init__(self, pages: Sequence[PackedVolumes]) -> None:
         self._pages: list[PackedVolumes | None] = [page for page in pages if len(page)]
-        self._starts = [0, *accumulate(len(page) for page in pages if len(page))]
-        self._wanted = [len(page) for page in pages if len(page)]
+        self._wanted = [len(page) for page in self._pages if page is not None]
+        self._starts = [0, *accumulate(self._wanted)]
         self._released = np.zeros(self._starts[-1], dtype=np.bool_)
 
     def __len__(self) -> int:
@@ -333,11 +333,16 @@ class VolumeShelf:
 
     def take(self, slots: Index) -> PackedVolumes:
         """The held volumes at ``slots`` (ascending, distinct), as one page of their own."""
+        return join(self.parts(slots))
+
+    def parts(self, slots: Index) -> list[PackedVolumes]:
+        """:meth:`take` in parts, a page each, for the caller to join with others: a page
+        whose every volume is asked for is given as it is (shared: :func:`join` copies)."""
         slots = np.asarray(slots, dtype=np.intp)
         if (np.diff(slots) <= 0).any():
             raise ValueError("slots must be ascending and distinct")
         if not len(slots):
-            return join([])
+            return []
         pages = np.searchsorted(self._starts, slots, side="right") - 1
         numbers, firsts = np.unique(pages, return_index=True)
         taken = []
@@ -348,10 +353,9 @@ class VolumeShelf:
             which = slots[first:end]
             if page is None or self._released[which].any():
                 raise LookupError(f"a volume of page {number} of the shelf was released")
-            # A page whose every volume is asked for is joined as it is (join copies it).
             whole = len(which) == len(page)
             taken.append(page if whole else page.take(which - self._starts[number]))
-        return join(taken)
+        return taken
 
     def release(self, i: int) -> None:
         """Volume ``i`` is no longer wanted (again: nothing)."""

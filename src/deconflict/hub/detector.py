@@ -161,22 +161,21 @@ class Detector:
             rebuilt = from_file(self._store, self._file.path, key, cursor, progress)
         if rebuilt is None:
             rebuilt = from_store(self._store, cursor, progress)
-            rebuilt.times["from_file"] = 0.0
         self._index = rebuilt.index
         self._sides, self._rebuilt, self._keys = {}, rebuilt.rows, rebuilt.keys
         self.rebuild_times = rebuilt.times
-        if "replayed" in rebuilt.times:
+        if rebuilt.position is not None:
             started = time.perf_counter()
             try:
-                self._replay(int(rebuilt.times["position"]), cursor, progress)
+                self._replay(rebuilt.position, cursor, progress)
             except BaseException:
                 self._index = None  # not brought up to date: rebuilt when next needed
                 raise
             self.rebuild_times["replay_s"] = time.perf_counter() - started
         # Rebuilt from the store: no file holds this index, and a crash would cost the next
         # start the same rebuild; the file is due soon (:data:`_COLD_WRITE_S`), moved on or not.
-        at = int(rebuilt.times["position"]) if rebuilt.times.get("from_file") else -1
-        self._saved_at = (at, time.monotonic())  # where the file on disk stands
+        at = -1 if rebuilt.position is None else rebuilt.position  # where the file stands
+        self._saved_at = (at, time.monotonic())
         return rebuilt.index
 
     def _file_key(self) -> bytes | None:
@@ -210,7 +209,7 @@ class Detector:
             record, live = self._record_at(change)
             if record is None:  # as detect: a record not found is left as it is
                 continue
-            kind = RecordKind.NOTICE if change.entity == "notice" else RecordKind.PLAN
+            kind = RecordKind(change.entity)
             self._remove(kind, record.key)
             if live:
                 self._insert(kind, record)

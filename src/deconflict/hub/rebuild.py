@@ -68,12 +68,15 @@ def prefix(kind: RecordKind, record_key: str) -> str:
 class Rebuilt:
     """An index and what the detector keeps beside it: ``rows`` by the index's slot (a bulk
     load's are its order), ``keys`` each record's volumes' keys by their prefix; ``times``
-    the seconds each part took."""
+    the seconds each part took (and, for the log, ``from_file`` 1 or 0, a file's position and
+    the rows after it); ``position``: the change-log position the index stands at, when it
+    was read from a file (None: the store's cursor)."""
 
     index: VolumeIndex
     rows: list[Row | None]
     keys: dict[str, tuple[str, ...]]
     times: dict[str, float] = field(default_factory=dict)
+    position: int | None = None
 
 
 class _Store(ChangeLog, Units, Protocol):
@@ -124,6 +127,7 @@ def from_store(store: _Store, cursor: int, progress: Callable[[], None] | None) 
             indexed, parties, VolumeShelf(shelf), np.concatenate(numbers) if numbers else None
         )
         times["index_s"] = time.perf_counter() - started
+    times["from_file"] = 0.0
     return Rebuilt(index, rows, keys, times)
 
 
@@ -180,7 +184,7 @@ def from_file(
     """The index as the index file ``path`` holds it, if there is one and it holds for this
     store at ``cursor``: its tag the ``key``'s, its position's change-log row the store's, no
     more than :data:`REPLAY_MAX` rows behind (the rows after it are for the caller to apply:
-    ``times["position"]``, ``times["replayed"]``); else None, logged with the reason when
+    ``position``); else None, logged with the reason when
     there was a file."""
     started = time.perf_counter()
     try:
@@ -199,6 +203,7 @@ def from_file(
     except Exception as error:  # a file of this format, tagged, that does not load
         _refused(f"{path}: it does not load ({type(error).__name__}: {error})")
         return None
+    rebuilt.position = snapshot.cursor
     rebuilt.times.update(read_s=read_s, from_file=1.0, position=float(snapshot.cursor))
     rebuilt.times["replayed"] = float(cursor - snapshot.cursor)
     return rebuilt

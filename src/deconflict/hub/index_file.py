@@ -371,12 +371,7 @@ def _check_parts(count: int, texts: dict[str, Any], odd: list[Any], a: dict[str,
 
 def _little(array: NDArray[Any], name: str) -> NDArray[Any]:
     """``array`` in the file's byte order (a type it may hold)."""
-    kind = array.dtype.newbyteorder("<") if array.dtype.byteorder not in "<|" else array.dtype
-    if array.dtype == np.intp:
-        kind = np.dtype("<i8")
-    if array.dtype.kind == "i" and array.dtype.itemsize == 4:
-        kind = np.dtype("<i4")
-    out = array.astype(kind, copy=False)
+    out = array.astype(array.dtype.newbyteorder("<"), copy=False)
     if out.dtype.str not in _TYPES:
         raise TypeError(f"array {name!r} of type {out.dtype.str} cannot be written")
     return out

@@ -28,8 +28,10 @@ __all__ = [
     "HUBS",
     "MINIMA",
     "PARTIES",
+    "REGIONS",
     "WEEK_S",
     "Query",
+    "every_region",
     "generate",
     "queries",
 ]
@@ -66,7 +68,8 @@ HUBS = (
 )
 #: Corridors join hubs closer than this (a leg's cap must stay small).
 _CORRIDOR_MAX_M = 3_000_000.0
-_REGION_SHARES = (0.6, 0.1, 0.3)  # hub, corridor, sparse
+REGIONS = ("hub", "corridor", "sparse")
+_REGION_SHARES = (0.6, 0.1, 0.3)  # of each of REGIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +209,17 @@ def generate(n: int, seed: int = 1, span_s: float = WEEK_S) -> list[Entry]:
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(n, _REGION_SHARES)
     entries: list[Entry] = []
-    for region, count in zip(("hub", "corridor", "sparse"), counts, strict=True):
+    for region, count in zip(REGIONS, counts, strict=True):
         entries.extend(region_entries(rng, region, int(count), f"{region[0]}{seed}-", span_s))
     order = rng.permutation(len(entries))
     return [entries[i] for i in order]
+
+
+def every_region(seed: int, per_region: int) -> list[Entry]:
+    """``per_region`` entries of each of :data:`REGIONS` in turn, keyed by region (tests'
+    samples of the benchmark's airspace)."""
+    rng = np.random.default_rng(seed)
+    return [e for region in REGIONS for e in region_entries(rng, region, per_region, region)]
 
 
 def queries(count: int, seed: int = 2, span_s: float = WEEK_S) -> list[Query]:

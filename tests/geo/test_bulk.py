@@ -54,12 +54,7 @@ def assert_same(built: Footprint, expected: Footprint) -> None:
 
 
 def test_the_benchmark_airspace_reads_back_as_built() -> None:
-    rng = np.random.default_rng(7)
-    expected = [
-        entry.volume.footprint
-        for region in ("hub", "corridor", "sparse")
-        for entry in data.region_entries(rng, region, 300, region)
-    ]
+    expected = [entry.volume.footprint for entry in data.every_region(7, 300)]
     built = assert_summarised([shape_of(f) for f in expected])
     assert len(built) == len(expected)
     for one, other in zip(built, expected, strict=True):

@@ -47,12 +47,7 @@ def texts_of(volumes: list[Volume4D], per_record: int = 2) -> list[str]:
 
 
 def test_volumes_made_from_the_arrays_are_the_ones_their_texts_read_as() -> None:
-    rng = np.random.default_rng(11)
-    volumes = [
-        entry.volume
-        for region in ("hub", "corridor", "sparse")
-        for entry in data.region_entries(rng, region, 40, region)
-    ]
+    volumes = [entry.volume for entry in data.every_region(11, 40)]
     texts = texts_of(volumes)
     # Whole numbers and fractions: read back as the integers and floats the text holds.
     texts.append(texts[0].replace('"lower_m":', '"lower_m":12.5,"x":', 1))

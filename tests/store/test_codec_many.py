@@ -17,12 +17,7 @@ from deconflict.store.codec import (
 
 
 def test_many_texts_read_back_as_each_alone() -> None:
-    rng = np.random.default_rng(3)
-    volumes = [
-        entry.volume
-        for region in ("hub", "corridor", "sparse")
-        for entry in data.region_entries(rng, region, 60, region)
-    ]
+    volumes = [entry.volume for entry in data.every_region(3, 60)]
     # One volume a record, and records of several volumes.
     texts = [volumes_to_json((v,)) for v in volumes[:90]]
     texts += [volumes_to_json(tuple(volumes[i : i + 3])) for i in range(90, len(volumes), 3)]

@@ -14,7 +14,7 @@ from deconflict.geo import Volume4D
 from deconflict.hub import suggestions
 from deconflict.hub.detector import live_entries
 from deconflict.hub.ledger_access import entries_about, visible_entry
-from deconflict.hub.views import view_conflict, view_conflicts
+from deconflict.hub.views import seen_details, view_conflict, view_conflicts
 from deconflict.model import Disclosure
 
 
@@ -173,3 +173,34 @@ def test_ledger_entries_tell_a_party_nothing_of_parties_and_agreements_it_has_no
         runs[name] = seen
     assert runs[hidden] == runs[missing]
     hub.close()
+
+
+def _statements_of_a_view(tmp_path, level: Disclosure, notices: int) -> tuple[int, int]:
+    """How many SQL statements P's list of its open conflicts and the map's details of them
+    run, with X's ``notices`` notices each meeting P's one volume."""
+    folder = tmp_path / f"{level}-{notices}"
+    folder.mkdir()
+    hub, _ = _hub(folder, level)
+    hub.file_notice("P", [vol("p")], "air-activity", "VICTIM")
+    for k in range(notices):
+        hub.file_notice("X", [vol(f"x{k}", radius_m=100.0)], "air-activity", f"X{k}")
+    hub.process()
+    conflicts = hub.list_conflicts("P", open_only=True)
+    assert len(conflicts) == notices
+    with _statements(hub) as listed:
+        views = view_conflicts(hub, "P", conflicts)
+    with _statements(hub) as mapped:
+        details = seen_details(hub, "P", conflicts)
+    assert [v.detail for v in views] == details
+    hub.close()
+    return len(listed), len(mapped)
+
+
+@pytest.mark.parametrize("level", list(Disclosure))
+def test_a_list_of_conflicts_reads_the_store_a_fixed_number_of_times(tmp_path, level):
+    """security.md §4: P's ``GET /v1/conflicts`` and ``/v1/map`` run on the hub thread, where
+    every party's reads and writes wait their turn. Each conflict's other side was read as a
+    notice of its own (and the map did it twice), so X, by filing many small notices on P's
+    volume, made every one of P's lists cost a read per notice, and everyone else wait. The
+    statements a list runs no longer grow with the conflicts it shows."""
+    assert _statements_of_a_view(tmp_path, level, 3) == _statements_of_a_view(tmp_path, level, 12)

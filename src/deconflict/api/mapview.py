@@ -32,7 +32,7 @@ from deconflict.api.service import Caller, need, service
 from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
-from deconflict.hub.views import seen_detail
+from deconflict.hub.views import seen_details
 from deconflict.model import Notice, NoticeState, Plan, PlanState
 from deconflict.web.features import Ring, conflict_feature, volume_feature
 
@@ -173,10 +173,10 @@ async def map_view(
                 if v.window.start_s < high and v.window.end_s > low:
                     features.append(partial(draw_volume, v, record, kind, extra))
         drawn = []
-        for conflict in hub.list_conflicts(party):
-            # As the party may see it: with a hidden other side, its window at the agreement's
-            # resolution, also for what the query's window keeps (security.md §3.6).
-            detail = seen_detail(hub, party, conflict)
+        conflicts = hub.list_conflicts(party)
+        # As the party may see them: with a hidden other side, its window at the agreement's
+        # resolution, also for what the query's window keeps (security.md §3.6).
+        for conflict, detail in zip(conflicts, seen_details(hub, party, conflicts), strict=True):
             if detail.start_s < high and detail.end_s > low:
                 drawn.append((conflict, (detail.start_s, detail.end_s)))
         views = conflict_views(hub, party, [conflict for conflict, _ in drawn])

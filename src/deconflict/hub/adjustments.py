@@ -16,7 +16,6 @@ from typing import Protocol
 
 from deconflict import policy
 from deconflict.errors import NotFound
-from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
 from deconflict.hub.sight import SightStore, seen_notices, sees_conflict
 from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
@@ -62,6 +61,8 @@ class Adjustments:
         another's made a list of N conflicts cost N squared: found by a hostile probe)."""
         searches: dict[str, SearchSet] = {}
         found: dict[tuple[str, str, str], Suggestion | None] = {}
+        records: dict[str, Notice | Plan] = {}
+        met: dict[str, set[tuple[str, str]]] | None = None
         out = {}
         for conflict in conflicts:
             mine, other = conflict.side_of(party), conflict.other_side(party)
@@ -69,9 +70,17 @@ class Adjustments:
                 raise NotFound(f"no conflict {conflict.id!r}")
             key = (mine.record_key, mine.volume_id, other.party)
             if key not in found:
-                volume = self._own_volume(mine)
+                if mine.record_key not in records:
+                    records[mine.record_key] = self._own_record(mine)
+                volume = next(
+                    (v for v in records[mine.record_key].volumes if v.id == mine.volume_id), None
+                )
                 if volume is not None and other.party not in searches:
-                    searches[other.party] = self._search_set(party, other.party)
+                    if met is None:
+                        met = self._met(party)
+                    searches[other.party] = self._search_set(
+                        party, other.party, met.get(other.party, set())
+                    )
                 found[key] = (
                     None
                     if volume is None
@@ -90,19 +99,26 @@ class Adjustments:
                 out[conflict.id] = replace(suggestion, conflict_id=conflict.id)
         return out
 
-    def _own_volume(self, mine: Side) -> Volume4D | None:
-        """The volume of a party's own side of a conflict, as its record holds it now."""
-        record: Notice | Plan
+    def _own_record(self, mine: Side) -> Notice | Plan:
+        """The record of a party's own side of a conflict, as it is now."""
         if mine.kind is RecordKind.NOTICE:
-            record = self._store.get_notice(mine.record_key)
-        else:
-            record = self._store.get_plan(mine.record_key)
-        return next((v for v in record.volumes if v.id == mine.volume_id), None)
+            return self._store.get_notice(mine.record_key)
+        return self._store.get_plan(mine.record_key)
 
-    def _search_set(self, party: str, other: str) -> SearchSet:
+    def _met(self, party: str) -> dict[str, set[tuple[str, str]]]:
+        """The other parties' notice volumes ``party`` is in an open conflict with, (notice key,
+        volume id) by party: read once for a list, whatever the parties it meets."""
+        met: dict[str, set[tuple[str, str]]] = {}
+        for conflict in self._store.list_conflicts(party=party, state=ConflictState.OPEN):
+            theirs = conflict.other_side(party)
+            if theirs is not None and sees_conflict(party, conflict):
+                met.setdefault(theirs.party, set()).add((theirs.record_key, theirs.volume_id))
+        return met
+
+    def _search_set(self, party: str, other: str, met: set[tuple[str, str]]) -> SearchSet:
         """What ``party`` knows of ``other``'s live notices, to search its adjustments
         against (:func:`~deconflict.hub.suggestions.search_set`), from the store (see the
-        module docstring)."""
+        module docstring); ``met``: the hidden volumes of ``other`` it is in open conflict with."""
         agreements = self._agreements()
         live = self._store.list_notices(party=other, states=_LIVE_NOTICES)
         sight = need_to_know.sight(agreements, party)
@@ -110,13 +126,6 @@ class Adjustments:
             n.key: {v.id for v in n.volumes}
             for n in seen_notices(self._store, sight, keys=[n.key for n in live])
         }
-        met = set()
-        for conflict in self._store.list_conflicts(party=party, state=ConflictState.OPEN):
-            if not sees_conflict(party, conflict):
-                continue
-            theirs = conflict.other_side(party)
-            if theirs is not None and theirs.party == other and theirs.kind is RecordKind.NOTICE:
-                met.add((theirs.record_key, theirs.volume_id))
         minima = policy.minima_for(agreements, party, other)
         if minima is None:
             minima = policy.search_minima(agreements)

@@ -312,8 +312,7 @@ class Hub:
         return need_to_know.resolution_for(self._agreements, viewer, owner)
 
     def owners_seen_by(self, viewer: str) -> list[str]:
-        """The parties whose notices ``viewer`` may see some of (its agreements say), itself
-        first."""
+        """The parties whose notices ``viewer`` may see some of (agreements say), itself first."""
         return self._sight(viewer).owners
 
     def _sight(self, viewer: str) -> need_to_know.Sight:
@@ -359,11 +358,12 @@ class Hub:
                 return out
             cursor = found.cursor
 
-    def visible_notices(self, viewer: str, keys: Sequence[str]) -> set[str]:
-        """Which of the notices of record ``keys`` ``viewer`` may see (any of its volumes): the
-        agreements and the notices read once for all of them."""
+    def visible_volumes(self, viewer: str, keys: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The ids of the volumes ``viewer`` may see (as :meth:`get_notice` shows them) of each
+        notice of record ``keys`` it may see any of: read once for all of them."""
         self._current_agreements()
-        return {n.key for n in seen_notices(self._store, self._sight(viewer), keys=list(keys))}
+        seen = seen_notices(self._store, self._sight(viewer), keys=list(keys))
+        return {n.key: frozenset(v.id for v in n.volumes) for n in seen}
 
     # plans ------------------------------------------------------------------------------------
 

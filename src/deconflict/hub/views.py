@@ -4,7 +4,7 @@ the records a party may act on, refused alike whether they are missing, hidden o
 
 The API's documents (``api.schemas``) and the CLI's local backend are both made from these views,
 so a party sees the same whichever way it connects. The hub decides what is disclosed
-(``Hub.get_notice``, ``Hub.visible_notices``); this module only applies it to what is shown.
+(``Hub.get_notice``, ``Hub.visible_volumes``); this module only applies it to what is shown.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = [
     "find_notification",
     "own_notice",
     "own_notification",
-    "seen_detail",
+    "seen_details",
     "view_conflict",
     "view_conflicts",
     "view_notifications",
@@ -59,12 +59,19 @@ class ConflictView:
     suggestion: Suggestion | None
 
 
-def _theirs_visible(hub: Hub, party: str, other: Side) -> bool:
-    try:
-        seen = hub.get_notice(party, other.record_id, party=other.party)
-    except NotFound:
-        return False
-    return any(v.id == other.volume_id for v in seen.volumes)
+def _theirs_seen(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> set[str]:
+    """The ids of those of ``party``'s ``conflicts`` whose other side it may see (that volume
+    of that notice, as ``Hub.get_notice`` would show it): the notices read once for them all,
+    so a list costs a few statements however long it is (it cost a notice's read per conflict,
+    on the hub thread where every party's work runs; security.md §4)."""
+    others = [(c.id, c.other_side(party)) for c in conflicts]
+    keys = sorted({other.record_key for _, other in others if other is not None})
+    shown = hub.visible_volumes(party, keys) if keys else {}
+    return {
+        conflict_id
+        for conflict_id, other in others
+        if other is not None and other.volume_id in shown.get(other.record_key, ())
+    }
 
 
 def _shown(hub: Hub, party: str, conflict: Conflict, visible: bool) -> ConflictDetail:
@@ -77,11 +84,11 @@ def _shown(hub: Hub, party: str, conflict: Conflict, visible: bool) -> ConflictD
     return coarsened(conflict.detail, hub.resolution_for(party, other.party))
 
 
-def seen_detail(hub: Hub, party: str, conflict: Conflict) -> ConflictDetail:
-    """What ``party`` is shown of one of its conflicts' detail (as :func:`view_conflict`),
-    without working out the ways to clear it."""
-    other = conflict.other_side(party)
-    return _shown(hub, party, conflict, other is not None and _theirs_visible(hub, party, other))
+def seen_details(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[ConflictDetail]:
+    """What ``party`` is shown of each of its ``conflicts``' detail (as :func:`view_conflicts`),
+    without working out the ways to clear them."""
+    seen = _theirs_seen(hub, party, conflicts)
+    return [_shown(hub, party, c, c.id in seen) for c in conflicts]
 
 
 def view_conflicts(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[ConflictView]:
@@ -91,7 +98,8 @@ def view_conflicts(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[
     the list at once, so a list costs what it shows)."""
     opened = [c for c in conflicts if c.state is ConflictState.OPEN]
     suggestions = hub.suggest_adjustments(party, opened) if opened else {}
-    return [_view(hub, party, c, suggestions.get(c.id)) for c in conflicts]
+    seen = _theirs_seen(hub, party, conflicts)
+    return [_view(hub, party, c, c.id in seen, suggestions.get(c.id)) for c in conflicts]
 
 
 def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
@@ -99,11 +107,12 @@ def view_conflict(hub: Hub, party: str, conflict: Conflict) -> ConflictView:
     return view_conflicts(hub, party, [conflict])[0]
 
 
-def _view(hub: Hub, party: str, conflict: Conflict, suggestion: Suggestion | None) -> ConflictView:
+def _view(
+    hub: Hub, party: str, conflict: Conflict, visible: bool, suggestion: Suggestion | None
+) -> ConflictView:
     mine, other = conflict.side_of(party), conflict.other_side(party)
     if mine is None or other is None:  # pragma: no cover - the hub only shows a party's own
         raise NotFound(f"no conflict {conflict.id!r}")
-    visible = _theirs_visible(hub, party, other)
     detail = _shown(hub, party, conflict, visible)
     return ConflictView(
         id=conflict.id,
@@ -131,7 +140,7 @@ def view_notifications(
     notice its agreements do not disclose (say, the other side of a conflict it is told of) is
     not named (``notice_id`` None)."""
     keys = [n.notice_key for n in notifications if n.notice_key is not None]
-    visible = hub.visible_notices(party, keys) if keys else set()
+    visible = hub.visible_volumes(party, keys) if keys else {}
     return [
         n
         if n.notice_key is None or n.notice_key in visible

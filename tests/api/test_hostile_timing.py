@@ -13,8 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.api.harness import leader_and_standby, make_db
+from tests.api.harness import (
+    READ_ROUTES,
+    circle,
+    client_with,
+    detected,
+    leader_and_standby,
+    make_db,
+    notice_body,
+    token,
+)
 
+from deconflict.api import ApiSettings, create_app
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub
 from deconflict.runtime import runner as runner_module
@@ -181,3 +191,81 @@ async def test_a_process_started_while_detection_is_behind_marks_every_party_s_r
             gate.set()
             async with asyncio.timeout(BOUND_S):
                 await late.stop()
+
+
+async def test_a_read_does_not_queue_behind_another_party_s_group_commit(tmp_path: Path) -> None:
+    """security.md §3.5, §4.2: every call ran on the hub thread, in order, so US's read waited
+    for FR's group commit (and any detection pass) queued before it: how long it took told US
+    that someone was filing, and a burst of filings slowed every party's reads. With the hub
+    thread held (a job waiting on a gate) and FR's grouped filing queued behind it, US's read
+    is answered; FR's filing then commits, and FR's own read (which waits for its filing's
+    detection) shows it."""
+    db = make_db(tmp_path)
+    runner = HubRunner(lambda: Hub.open(db), interval_s=BOUND_S)
+    await runner.start()
+    gate = threading.Event()
+    try:
+        async with asyncio.timeout(BOUND_S):
+            await runner.run_write(_filing("US", "U1"), party="US")
+            await runner.settle("US")
+            held = await _holding(runner, gate)
+            filed = asyncio.create_task(
+                runner.run_write(_filing("FR", "F1"), party="FR", group=True)
+            )
+            assert await runner.read(_conflicts("US"), party="US") == []
+            assert not held.done()  # answered while the hub thread was still held
+            gate.set()
+            await held
+            assert await filed == "F1"
+            assert len(await runner.read(_conflicts("FR"), party="FR")) == 1
+    finally:
+        gate.set()
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+
+
+async def test_every_read_route_answers_while_the_hub_thread_is_held(tmp_path: Path) -> None:
+    """The same through the API: with the hub thread held, each of a party's read routes
+    answers (those that sign or measure the hub itself excepted: an on-demand checkpoint,
+    ``/readyz``), so no party's read waits for what others' writes hold on that thread."""
+    db = make_db(tmp_path)
+    app = create_app(ApiSettings(db=db))
+    gate = threading.Event()
+    us = token(db, "US")
+    hub_thread = ("/v1/ledger/checkpoint", "/readyz")
+    routes = [r for r in READ_ROUTES if r not in hub_thread] + ["/v1/conflicts?open=true"]
+    async with client_with(app) as http:
+        created = await http.post("/v1/notices", json=notice_body(circle("v")), headers=us)
+        assert created.status_code == 201, created.text
+        await detected(http, us)
+        runner = app.state.service.runner
+        held = await _holding(runner, gate, 3 * BOUND_S)  # longer than a route may take
+        try:
+            for route in routes:
+                try:
+                    async with asyncio.timeout(BOUND_S):
+                        answer = await http.get(route, headers=us)
+                except TimeoutError:
+                    raise AssertionError(f"{route} waited for the hub thread") from None
+                assert answer.status_code == 200, (route, answer.text)
+            assert not held.done()
+        finally:
+            gate.set()
+            await held
+
+
+async def _holding(
+    runner: HubRunner, gate: threading.Event, bound_s: float = BOUND_S
+) -> asyncio.Task[bool]:
+    """A job holding ``runner``'s hub thread until ``gate`` is set (at most ``bound_s``),
+    returned once it holds it: whatever is sent to that thread after waits behind it."""
+    holding = threading.Event()
+
+    def hold(_hub: Hub) -> bool:
+        holding.set()
+        return gate.wait(bound_s)
+
+    held = asyncio.create_task(runner.run(hold, party=None))
+    if not await asyncio.to_thread(holding.wait, BOUND_S):
+        raise AssertionError("the hub thread was not held")
+    return held

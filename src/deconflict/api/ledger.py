@@ -129,7 +129,7 @@ async def key(request: Request, principal: Caller) -> KeyOut:
         public = hub.ledger.public_key  # as registered: no key file needed to read it
         return KeyOut(key=public, origin=Verifier.parse(public).name)
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)
@@ -166,7 +166,7 @@ async def list_checkpoints(
         notes = hub.store.ledger_checkpoints_page(since, limit)
         return [_checkpoint_out(note) for _size, note in notes]
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get("/entries", response_model=list[EntryOut])
@@ -187,7 +187,7 @@ async def entries(
         found = entries_about(hub, principal.party, record, owner=party)
         return [EntryOut(index=index, entry=entry) for index, entry in found]
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get("/proofs/inclusion", response_model=InclusionOut)
@@ -213,7 +213,7 @@ async def inclusion(
         proof = hub.ledger.inclusion(index, tree_size)
         return InclusionOut.model_validate(inclusion_document(index, tree_size, entry, proof))
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut)
@@ -236,7 +236,7 @@ async def consistency(
         proof = hub.ledger.consistency(first, newer)
         return ConsistencyOut.model_validate(consistency_document(first, newer, proof))
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get(
@@ -277,4 +277,4 @@ async def opening(
         need(principal, Scope.READ)
         return OpeningOut(**found.to_json())
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)

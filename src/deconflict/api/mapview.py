@@ -186,7 +186,7 @@ async def map_view(
         return features, epoch_to_rfc3339(hub.clock.now())
 
     svc = service(request)
-    drawing, now = await svc.runner.run(read, party=party)
+    drawing, now = await svc.runner.read(read, party=party)
 
     def draw() -> dict[str, Any]:
         """On the pool for heavy work: the features, drawn."""

@@ -116,7 +116,7 @@ async def filled_page(
         if spent > 0 and spent >= PAGE_POINTS:  # spent on earlier batches: read none untested
             return page, cursor
         wanted = limit - len(page)
-        batch = await runner.run(read(cursor, wanted), party=party)
+        batch = await runner.read(read(cursor, wanted), party=party)
         for job in _jobs(batch):
             if spent > 0 and spent >= PAGE_POINTS:
                 return page, cursor

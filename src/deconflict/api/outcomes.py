@@ -62,7 +62,7 @@ async def list_conflicts(
             hub, principal.party, hub.list_conflicts(principal.party, open_only=open_only)
         )
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.get("/conflicts/{conflict_id}", response_model=ConflictOut, tags=["conflicts"])
@@ -72,7 +72,7 @@ async def get_conflict(conflict_id: str, request: Request, principal: Caller) ->
         need(principal, Scope.READ)
         return conflict_out(view_conflict(hub, principal.party, conflict))
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 # notifications ------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ async def list_notifications(
         ]
 
     svc = service(request)
-    page, delivering = await svc.runner.run(read, party=principal.party)
+    page, delivering = await svc.runner.read(read, party=principal.party)
     if delivering:
         try:
             await svc.runner.run_write(
@@ -151,7 +151,7 @@ async def get_notification(
         need(principal, Scope.READ)
         return notifications_seen(hub, principal.party, [found])[0]
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.post(
@@ -217,7 +217,7 @@ async def events(
 async def list_agreements(request: Request, principal: Caller) -> list[AgreementOut]:
     """The agreements the caller is party to or relays for."""
     need(principal, Scope.READ)
-    found = await service(request).runner.run(
+    found = await service(request).runner.read(
         lambda hub: hub.list_agreements(principal.party), party=principal.party
     )
     return [agreement_out(a) for a in found]
@@ -240,7 +240,7 @@ async def list_parties(request: Request, principal: Caller) -> list[dict[str, st
             everyone = [p for p in everyone if p.id in known]
         return [{"id": p.id, "name": p.name} for p in everyone]
 
-    return await service(request).runner.run(read, party=principal.party)
+    return await service(request).runner.read(read, party=principal.party)
 
 
 @router.post("/agreements", status_code=201, response_model=AgreementOut, tags=["agreements"])

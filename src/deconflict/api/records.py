@@ -205,7 +205,7 @@ async def list_notices(
     svc = service(request)
     resume: Notice | None = None  # where a near page that ended short resumes
     if area is None:
-        page = await svc.runner.run(read(None, limit), party=principal.party)
+        page = await svc.runner.read(read(None, limit), party=principal.party)
     else:
         page, resume = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
     if resume is not None:
@@ -242,7 +242,7 @@ async def get_notice(
     ] = None,
 ) -> NoticeOut:
     """One notice as the caller may see it; its ETag is its version."""
-    notice = await service(request).runner.run(
+    notice = await service(request).runner.read(
         lambda hub: hub.get_notice(principal.party, notice_id, party=party),
         party=principal.party,
     )
@@ -354,7 +354,7 @@ async def add_plan(
 async def list_plans(request: Request, principal: Caller) -> list[PlanOut]:
     """The caller's own current plans."""
     need(principal, Scope.READ)
-    plans = await service(request).runner.run(
+    plans = await service(request).runner.read(
         lambda hub: hub.list_plans(principal.party), party=principal.party
     )
     return [plan_out(p) for p in plans]
@@ -363,7 +363,7 @@ async def list_plans(request: Request, principal: Caller) -> list[PlanOut]:
 @router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
 async def get_plan(plan_id: str, request: Request, principal: Caller) -> PlanOut:
     """One of the caller's own plans (another party's is 404)."""
-    plan = await service(request).runner.run(
+    plan = await service(request).runner.read(
         lambda hub: hub.get_plan(principal.party, plan_id), party=principal.party
     )
     need(principal, Scope.READ)

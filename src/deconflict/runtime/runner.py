@@ -1,8 +1,10 @@
 """The one thread that owns the Hub: every hub call of the service runs there, in order.
 
 The Hub (and its SQLite connection) is not thread-safe, so the service keeps it on one worker
-thread and sends it work through a queue (a one-thread executor): writes are serialised, and reads
-share the same thread for now.
+thread and sends it work through a queue (a one-thread executor): writes are serialised there,
+with detection. A party's read runs there only while it waits for its own writes' detection;
+otherwise on a thread beside with a hub of its own (:meth:`HubRunner.read`), so it never queues
+behind another party's group commit or a detection pass.
 
 Detection is batched: a write only marks the detector due and wakes the detector loop, which
 runs ``process()`` over everything written meanwhile (a burst of writes costs one detector pass,
@@ -77,6 +79,7 @@ from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
 from deconflict.runtime.freshness import FRESHNESS
 from deconflict.runtime.group_commit import Outcome, Write, WriteGroups, commit_group
+from deconflict.runtime.side_hub import SideHub
 from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 
 __all__ = ["HubRunner"]
@@ -125,9 +128,10 @@ class HubRunner:
         self._on_handover = on_handover  # told "taken" or "lost" at each change of holder
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub")
         self._hub: Hub | None = None
-        # Work that needs nothing of the detector (the streams'), on a hub of its own.
-        self._beside_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-beside")
-        self._beside: Hub | None = None
+        # Work that needs nothing of the detector, each on a hub of its own: the streams'
+        # and the webhooks', and the parties' reads.
+        self._beside = SideHub(hub_factory, "hub-beside")
+        self._reader = SideHub(hub_factory, "hub-reader")
         self._worker: DetectorWorker | None = None
         self._due = True  # the detector has rows to consume (touched on the hub thread only)
         self._generation = 0
@@ -231,10 +235,8 @@ class HubRunner:
         if self._hub is not None:
             await self._submit(self._hub.close)
         self._executor.shutdown(wait=True)
-        if self._beside is not None:
-            beside = self._beside
-            await asyncio.get_running_loop().run_in_executor(self._beside_thread, beside.close)
-        self._beside_thread.shutdown(wait=True)
+        await self._beside.close()
+        await self._reader.close()
         self._signal()
 
     async def _submit(self, fn: Callable[[], T]) -> T:
@@ -327,8 +329,9 @@ class HubRunner:
     async def settle(self, party: str) -> None:
         """Wait until detection has caught up with ``party``'s writes through this process
         (running it here if this process detects), so that what is read next on any thread
-        shows their outcome: a :meth:`run` of nothing."""
-        await self.run(lambda _hub: None, party=party)
+        shows their outcome: a :meth:`run` of nothing, when there is anything to wait for."""
+        if self._undetected(party):
+            await self.run(lambda _hub: None, party=party)
 
     async def run_beside(self, fn: Callable[[Hub], T]) -> T:
         """``fn(hub)`` on a second thread with a hub (and store connections) of its own, beside
@@ -336,13 +339,18 @@ class HubRunner:
         committed: a stream's next events, and the marks of what the streams delivered. It
         never queues behind the hub thread's writes waiting for the database's write lock, nor
         behind its detector passes."""
+        return await self._beside.run(fn)
 
-        def job() -> T:
-            if self._beside is None:
-                self._beside = self._factory()
-            return fn(self._beside)
-
-        return await asyncio.get_running_loop().run_in_executor(self._beside_thread, job)
+    async def read(self, fn: Callable[[Hub], T], *, party: str) -> T:
+        """``fn(hub)`` for ``party``, a read of what is committed that needs nothing of the
+        detector's state: as :meth:`run` while it has anything to wait for or to tell (its
+        own writes' detection, or the start's), else on a thread of its own with a hub of its
+        own (:class:`SideHub`). A party's read does not queue behind another party's group
+        commit or a detection pass, so the time it takes tells nothing of others' filings
+        (docs/security.md §3.5), and the parties' reads never hold up the writes."""
+        if self._horizon or self._undetected(party):
+            return await self.run(fn, party=party)
+        return await self._reader.run(fn)
 
     def _wrote(self, parties: Iterable[str | None]) -> None:
         """On the hub thread, after writes the detector reads committed: each of ``parties``

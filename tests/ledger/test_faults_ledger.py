@@ -545,3 +545,51 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
     assert recorded == [("plan.recorded", 1), ("plan.recorded", 2)]
     edit(path, "UPDATE plans SET volumes = replace(volumes, '6000', '9000')")
     assert differs(capsys, path) == ["differs: plan faf/P1 v2: served upper 9000 m, ledger 6000 m"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_in_one_process_checks_the_whole_ledger_once(made, capsys, monkeypatch, workers):
+    """``serve --no-detector-process`` checks the whole log before it starts (security.md
+    §7.2); its one process then took the lease and, at its first tick, read and hashed the
+    whole log again (seconds at 10^6 entries, on the thread every request waits for). In one
+    process the hubs are told it was checked; with several workers it is not (uvicorn starts a
+    worker again after it dies, and that one was checked by nobody)."""
+    import deconflict.api.server
+    import deconflict.cli.serve
+    import deconflict.hub.ledger as hub_ledger
+    import deconflict.runtime.lifeline
+    from deconflict.api.app import ApiSettings
+    from deconflict.runtime.runtime import Runtime
+
+    path, _ = made
+    _signed_everything(path)
+    whole = []
+    real = hub_ledger.verify_log
+
+    def counted(*args, **kwargs):
+        whole.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hub_ledger, "verify_log", counted)
+    served: list[ApiSettings] = []
+
+    def started(config):
+        if workers == 1:
+            app = config.app
+        else:  # the app uvicorn's factory makes in each worker, from what serve passed down
+            monkeypatch.setattr(deconflict.runtime.lifeline, "follow_parent", lambda pid: None)
+            app = deconflict.cli.serve.worker_app()
+        served.append(app.state.service.runtime.settings)
+
+    monkeypatch.setattr(deconflict.api.server, "run", started)
+    code, _, err = run(capsys, "serve", "--db", path, "--workers", workers, "--no-detector-process")
+    assert code == 0, err
+    assert len(whole) == 1  # serve's own check
+    (settings,) = served
+    assert settings.ledger_checked is (workers == 1)
+    hub = Runtime(settings).runner._factory()  # as the runner opens each of its hubs
+    try:
+        hub.ledger.check()  # its first: whole only if nobody checked it for this process
+    finally:
+        hub.close()
+    assert len(whole) == (1 if workers == 1 else 2)

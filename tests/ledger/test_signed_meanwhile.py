@@ -4,8 +4,10 @@ long as any checkpoint read (an entry is committed before a checkpoint over it i
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import pytest
 from tests.hub.scenario import HOUR, T0, make_hub, vol
 
 
@@ -70,3 +72,65 @@ def test_repair_is_not_refused_while_the_hub_signs_a_longer_log(tmp_path, monkey
     assert "rebuilt the ledger's hashes" in done
     hub.ledger.verify()
     hub.close()
+
+
+def test_repair_beside_a_live_hub_that_appends_between_its_steps(tmp_path, monkeypatch):
+    """``ledger repair`` run while ``serve`` runs: the live hub (another Hub on the same
+    database, as another process would be) found the damaged hashes and is halted, but its
+    detection goes on and appends (a halted hub still warns parties of what it holds). It
+    appends between repair's reading of the entries and its rewriting of the hashes, and again
+    between that rewrite (which drops every stored subtree hash) and the rebuild of the
+    subtrees. Repair succeeds, the entries appended meanwhile keep their hashes, and the log is
+    whole: the full check, ``verify``, and the live hub's next signature all hold."""
+    from deconflict.errors import LedgerBroken
+    from deconflict.hub import Hub
+    from deconflict.hub.ledger import HALT_READ_PERIOD_S
+
+    made = _hub_with_a_checkpoint(tmp_path)
+    made.close()
+    db = tmp_path / "hub.db"
+    seconds = [0.0]  # the live hub's monotonic clock: when it reads the store's halt again
+    live = Hub.open(db, made.clock, monotonic=lambda: seconds[0])
+    for k in range(2):  # French notices on the US one, detected only while repair runs
+        live.file_notice("faf", [vol(f"f{k}")], "air-activity", f"F{k}")
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE ledger_nodes SET hash = zeroblob(32)")  # damage to repair
+    with pytest.raises(LedgerBroken):
+        live.ledger.check()
+    repairing = Hub.open(db)
+    store_type = type(repairing.store)
+    appended: list[int] = []
+
+    def detect() -> None:
+        before = live.ledger.size
+        live.process(limit=1)  # one filing's detection: its conflict, its notifications
+        appended.append(live.ledger.size)
+        assert appended[-1] > before
+
+    real_rehash, real_build = store_type.ledger_rehash, store_type.ledger_build_subtrees
+
+    def rehash(self: Any, leaves: list[bytes]) -> int:
+        if self is repairing.store and not appended:
+            detect()  # between the entries read and their hashes rewritten
+        return real_rehash(self, leaves)
+
+    def build(self: Any, size: int) -> int:
+        if self is repairing.store and len(appended) == 1:
+            detect()  # between the hashes dropped and the subtrees built again
+        return real_build(self, size)
+
+    monkeypatch.setattr(store_type, "ledger_rehash", rehash)
+    monkeypatch.setattr(store_type, "ledger_build_subtrees", build)
+    done = repairing.ledger.repair()
+    monkeypatch.undo()
+    assert len(appended) == 2
+    assert "rebuilt the ledger's hashes" in done
+    assert repairing.ledger.problem() is None
+    repairing.ledger.verify()
+    seconds[0] += HALT_READ_PERIOD_S
+    assert live.ledger.broken is None  # the halt is lifted for the live hub too, once read
+    signed = live.ledger.checkpoint()  # which signs the longer log
+    assert signed == live.store.ledger_latest_checkpoint()[1]
+    assert live.ledger.problem() is None
+    repairing.close()
+    live.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -116,6 +117,8 @@ def serve(
         _refuse_a_broken_ledger(path)
         if processes > 1:
             _prepare(settings)
+        else:  # the hub of this very process: its first check need not read the log again
+            settings = replace(settings, ledger_checked=True)
     limits = server.HttpLimits.from_settings()
     # uvicorn raises the signal it stopped on again once it is done, which would end this
     # process before it stops the detector process: kept here, the stop below runs, then exit 0.

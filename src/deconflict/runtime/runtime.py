@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,11 @@ class RuntimeSettings:
     #: the detector process of ``deconflict serve`` (:mod:`.detector_process`): a preferred
     #: holder of the detector lease, which an HTTP worker holding it gives back
     detector_process: bool = False
+    #: the whole ledger was just checked good by this very process, as ``deconflict serve``
+    #: started it (one process, no detector process): its hubs' first check of the log need
+    #: not read it whole again (:meth:`~deconflict.hub.ledger.HubLedger.checked_by_supervisor`).
+    #: Never for a process another one started (a worker may be started again later, unchecked).
+    ledger_checked: bool = False
 
     @property
     def state_path(self) -> Path:
@@ -105,7 +111,7 @@ class Runtime:
         webhook_observer: Callable[[WebhookEvent], None] | None = None,
     ) -> None:
         self.settings = settings
-        factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
+        factory = hub_factory if hub_factory is not None else partial(_opened, settings)
         self.runner = HubRunner(
             factory,
             settings.detect_interval_s,
@@ -198,3 +204,11 @@ def tune_gc(threshold: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(threshold, *gc.get_threshold()[1:])
+
+
+def _opened(settings: RuntimeSettings) -> Hub:
+    """The hub at ``settings.db``, told the ledger was checked if this process checked it."""
+    hub = Hub.open(settings.db)
+    if settings.ledger_checked:
+        hub.ledger.checked_by_supervisor()
+    return hub

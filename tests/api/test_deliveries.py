@@ -112,3 +112,36 @@ async def test_marks_are_written_in_the_background_after_a_failure():
         await hub.written.wait()
     assert hub.marked == [[("M1", 1.0)]]
     await marks.stop()
+
+
+async def test_a_list_shows_a_delivery_marked_meanwhile_as_stored(tmp_path, monkeypatch):
+    """``GET /v1/notifications`` shows an undelivered notification delivered now, then marks
+    it so. If another mark reaches the store first (the party's event stream sent it, and the
+    detector marked it, while the list was read beside the writes), the page shows what is
+    stored, not the time it would have written: a second read gives the same page."""
+    from deconflict.store import SqlStore
+
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    real = SqlStore.mark_delivered
+    earlier: list[float] = []
+
+    def stream_first(self: Any, sent: Sequence[tuple[str, float]]) -> Any:
+        if sent and not earlier:
+            earlier.append(sent[0][1] - 5.0)
+            real(self, [(notification_id, earlier[0]) for notification_id, _ in sent])
+        return real(self, sent)
+
+    async with client(db) as http:
+        await http.post("/v1/notices", json=notice_body(circle("a"), id="N1"), headers=ru)
+        await detected(http, ru)
+        monkeypatch.setattr(SqlStore, "mark_delivered", stream_first)
+        first = (await http.get("/v1/notifications", headers=us)).json()
+        monkeypatch.undo()
+        second = (await http.get("/v1/notifications", headers=us)).json()
+    assert earlier  # the other mark did come first
+    assert [n["state"] for n in first] == ["delivered"]
+    assert first == second
+    with Hub.open(db) as hub:
+        (stored,) = hub.get_notifications("US", [first[0]["id"]])
+    assert stored.delivered_at_s == pytest.approx(earlier[0])

@@ -23,7 +23,15 @@ from deconflict.api.schemas import (
     conflict_out,
     notifications_seen,
 )
-from deconflict.api.service import PAGED, Caller, idempotent_post, link_next, need, service
+from deconflict.api.service import (
+    PAGED,
+    Caller,
+    Service,
+    idempotent_post,
+    link_next,
+    need,
+    service,
+)
 from deconflict.api.stream import event_stream
 from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.hub import Hub
@@ -33,7 +41,7 @@ from deconflict.hub.views import (
     view_conflict,
     view_conflicts,
 )
-from deconflict.model import Conflict
+from deconflict.model import Conflict, Notification
 from deconflict.model.agreement_document import agreement_from_document
 
 __all__ = ["conflict_views", "router"]
@@ -127,7 +135,7 @@ async def list_notifications(
     page, delivering = await svc.runner.read(read, party=principal.party)
     if delivering:
         try:
-            await svc.runner.run_write(
+            marked = await svc.runner.run_write(
                 lambda hub: hub.store.mark_delivered(delivering),
                 party=principal.party,
                 detects=False,
@@ -135,9 +143,32 @@ async def list_notifications(
         except StoreError as error:  # the answer stands; marked when the store takes writes
             log.warning("marking %d notifications delivered failed: %s", len(delivering), error)
             svc.deliveries.add(delivering)
+        else:
+            page = await _as_marked(svc, principal.party, page, delivering, marked)
     if len(page) == limit:
         link_next(request, response, page[-1].id, limit)
     return page
+
+
+async def _as_marked(
+    svc: Service,
+    party: str,
+    page: list[NotificationOut],
+    delivering: list[tuple[str, float]],
+    marked: list[Notification],
+) -> list[NotificationOut]:
+    """``page`` with each notification it showed delivered now that another mark reached
+    first (the party's event stream sent it meanwhile, and the detector marked it) shown as
+    stored: read once more, only for those, so that the page says what the store says."""
+    late = {notification_id for notification_id, _ in delivering} - {n.id for n in marked}
+    if not late:
+        return page
+
+    def read(hub: Hub) -> list[NotificationOut]:
+        return notifications_seen(hub, party, hub.get_notifications(party, sorted(late)))
+
+    stored = {shown.id: shown for shown in await svc.runner.read(read, party=party)}
+    return [stored.get(shown.id, shown) for shown in page]
 
 
 @router.get(

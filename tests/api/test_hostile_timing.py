@@ -269,3 +269,28 @@ async def _holding(
     if not await asyncio.to_thread(holding.wait, BOUND_S):
         raise AssertionError("the hub thread was not held")
     return held
+
+
+async def test_a_read_beside_the_writes_sees_an_agreement_just_added(tmp_path: Path) -> None:
+    """The reads beside run on a hub of their own, whose copy of the agreements was refreshed
+    only by some calls: the ledger's entries about another party's notice read the owners a
+    party may see from it, so FR, just given an agreement with RU, was still shown none of
+    RU's entries (found by a second reader). Each read reads the agreements as stored."""
+    db = make_db(tmp_path)
+    ru, fr = token(db, "RU"), token(db, "FR")
+    async with client_with(create_app(ApiSettings(db=db))) as http:
+        filed = await http.post("/v1/notices", json=notice_body(circle("v"), id="N1"), headers=ru)
+        assert filed.status_code == 201, filed.text
+        await detected(http, ru)
+        about = {"record": "N1"}  # of whichever owner FR may see: the agreements say
+        before = await http.get("/v1/ledger/entries", params=about, headers=fr)
+        assert (before.status_code, before.json()) == (200, [])  # no agreement yet
+        agreement = {"id": "NEW", "parties": ["FR", "RU"], "default_disclosure": "full"}
+        admin = token(db, "US", ["admin"])  # not FR: FR has no write of its own to wait for
+        made = await http.post("/v1/agreements", json=agreement, headers=admin)
+        assert made.status_code == 201, made.text
+        after = await http.get("/v1/ledger/entries", params=about, headers=fr)
+        assert after.status_code == 200
+        assert after.json() != []
+        seen = await http.get("/v1/notices/N1", params={"party": "RU"}, headers=fr)
+        assert seen.status_code == 200

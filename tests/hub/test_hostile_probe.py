@@ -204,3 +204,29 @@ def test_a_list_of_conflicts_reads_the_store_a_fixed_number_of_times(tmp_path, l
     volume, made every one of P's lists cost a read per notice, and everyone else wait. The
     statements a list runs no longer grow with the conflicts it shows."""
     assert _statements_of_a_view(tmp_path, level, 3) == _statements_of_a_view(tmp_path, level, 12)
+
+
+def test_a_notice_and_a_plan_of_one_id_are_suggested_for_each_its_own(tmp_path):
+    """A party's notice and its plan may share an id (each kind has its own ids): the list of
+    its conflicts worked out the suggestion of the notice's conflict from the plan's volume of
+    the same id, read first (found by a second reader), and so advised a move that clears
+    nothing. Each conflict in a list is suggested what it is suggested alone."""
+    from tests.hub.scenario import make_hub
+
+    hub, _ = make_hub(tmp_path)
+    low = {"lower_m": 1_000.0, "upper_m": 2_000.0}
+    high = {"lower_m": 6_000.0, "upper_m": 7_000.0, "lon": 38.5}
+    hub.add_plan("usaf", [vol("v0", **high)], "R1")
+    hub.file_notice("usaf", [vol("v0", **low)], "air-activity", "R1")
+    hub.file_notice("faf", [vol("f1", **low)], "air-activity", "F1")
+    hub.file_notice("faf", [vol("f2", **high)], "air-activity", "F2")
+    hub.process()
+    conflicts = hub.list_conflicts("usaf", open_only=True)
+    assert sorted(c.side_of("usaf").kind for c in conflicts) == ["notice", "plan"]
+    # As text: two reads of one volume are two footprints, which compare by identity.
+    listed = [repr(v.suggestion) for v in view_conflicts(hub, "usaf", conflicts)]
+    alone = [repr(view_conflict(hub, "usaf", c).suggestion) for c in conflicts]
+    assert listed == alone
+    assert "38.5" in "".join(alone)  # the plan's volume, in the plan's suggestion only
+    assert ["38.5" in text for text in alone].count(True) == 1
+    hub.close()

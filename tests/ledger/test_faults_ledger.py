@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -547,23 +548,11 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
     assert differs(capsys, path) == ["differs: plan faf/P1 v2: served upper 9000 m, ledger 6000 m"]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_serve_in_one_process_checks_the_whole_ledger_once(made, capsys, monkeypatch, workers):
-    """``serve --no-detector-process`` checks the whole log before it starts (security.md
-    §7.2); its one process then took the lease and, at its first tick, read and hashed the
-    whole log again (seconds at 10^6 entries, on the thread every request waits for). In one
-    process the hubs are told it was checked; with several workers it is not (uvicorn starts a
-    worker again after it dies, and that one was checked by nobody)."""
-    import deconflict.api.server
-    import deconflict.cli.serve
+def _whole_checks(monkeypatch) -> list[int]:
+    """The sizes of the whole checks of the log made from now on (``verify_log`` calls)."""
     import deconflict.hub.ledger as hub_ledger
-    import deconflict.runtime.lifeline
-    from deconflict.api.app import ApiSettings
-    from deconflict.runtime.runtime import Runtime
 
-    path, _ = made
-    _signed_everything(path)
-    whole = []
+    whole: list[int] = []
     real = hub_ledger.verify_log
 
     def counted(*args, **kwargs):
@@ -571,7 +560,41 @@ def test_serve_in_one_process_checks_the_whole_ledger_once(made, capsys, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(hub_ledger, "verify_log", counted)
-    served: list[ApiSettings] = []
+    return whole
+
+
+def _started_and_stopped(*settings) -> None:
+    """Runtimes of ``settings`` started in turn (the first takes the detector lease; each
+    start signs what it finds at its first tick), then stopped in the same order."""
+    from deconflict.runtime.runtime import Runtime
+
+    async def go() -> None:
+        runtimes = [Runtime(each) for each in settings]
+        try:
+            for runtime in runtimes:
+                await runtime.start()
+        finally:
+            for runtime in runtimes:
+                await runtime.stop()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_in_one_process_checks_the_whole_ledger_once(made, capsys, monkeypatch, workers):
+    """``serve --no-detector-process`` checks the whole log before it starts (security.md
+    §7.2); its one process then took the lease and, at its first tick, read and hashed the
+    whole log again (seconds at 10^6 entries, on the thread every request waits for). In one
+    process the hub is told it was checked; with several workers it is not (uvicorn starts a
+    worker again after it dies, and that one was checked by nobody)."""
+    import deconflict.api.server
+    import deconflict.cli.serve
+    import deconflict.runtime.lifeline
+
+    path, _ = made
+    _signed_everything(path)
+    whole = _whole_checks(monkeypatch)
+    served = []
 
     def started(config):
         if workers == 1:
@@ -587,9 +610,44 @@ def test_serve_in_one_process_checks_the_whole_ledger_once(made, capsys, monkeyp
     assert len(whole) == 1  # serve's own check
     (settings,) = served
     assert settings.ledger_checked is (workers == 1)
-    hub = Runtime(settings).runner._factory()  # as the runner opens each of its hubs
-    try:
-        hub.ledger.check()  # its first: whole only if nobody checked it for this process
-    finally:
-        hub.close()
+    _started_and_stopped(settings)  # takes the lease, and checks the log at its first tick
     assert len(whole) == (1 if workers == 1 else 2)
+
+
+def test_a_process_that_takes_the_lease_later_checks_the_whole_ledger_itself(made, monkeypatch):
+    """Two ``serve --no-detector-process`` on one database, each told of its own start's
+    check: the second waits on standby, an entry is edited meanwhile, and the first stops.
+    The second, taking the lease long after its start, checks the whole log itself (it was
+    told of a check that no longer stands), finds the edit and halts rather than sign."""
+    from deconflict.api.app import ApiSettings
+    from deconflict.runtime.runtime import Runtime
+
+    path, _ = made
+    _signed_everything(path)
+    signed: list[int] = []
+    settings = ApiSettings(db=path, ledger_checked=True)
+
+    async def go() -> str | None:
+        first, second = Runtime(settings), Runtime(settings)
+        running = [first]
+        await first.start()
+        try:
+            running.append(second)
+            await second.start()  # on standby: the first holds the lease
+            assert not second.runner.leading
+            signed.extend(_checkpoints(path))  # by the first, before the edit
+            edit(path, "UPDATE ledger_entries SET body = body || ' ' WHERE idx = 5")
+            running.remove(first)
+            await first.stop()  # the lease let go: the second takes it
+            with Hub.open(path) as hub, contextlib.closing(hub.store.change_signal()) as commits:
+                halted = lambda: hub.store.ledger_halt() is not None  # noqa: E731
+                await asyncio.to_thread(until, halted, 60.0, commits)
+                return hub.ledger.broken
+        finally:
+            for runtime in running:
+                await runtime.stop()
+
+    broken = asyncio.run(go())
+    assert broken is not None
+    assert "entry 5 differs from what was appended" in broken
+    assert _checkpoints(path) == signed

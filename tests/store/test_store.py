@@ -333,6 +333,31 @@ def test_reads_by_id_ask_a_chunk_of_ids_at_a_time(store, monkeypatch):
     assert len(marked) == 6
 
 
+def test_lists_by_more_keys_than_a_statement_binds(store):
+    """A list by keys (the notices a party may see of those named, the open conflicts of some
+    notices) failed over 65,535 keys on PostgreSQL (psycopg binds at most that many values a
+    statement): a party that filed that many notices on another's volume broke that party's
+    list of conflicts and its map (found by a hostile review). Keys are asked a chunk at a
+    time, and the answer is the one query's: in order, each once, within ``limit``."""
+    for notice_id in ("N1", "N2", "N3"):
+        store.add_notice(_notice(notice_id))
+    store.add_notice(_notice("N1", party="faf"))
+    keys = ["usaf/N3", *(f"usaf/X{k}" for k in range(70_000)), "faf/N1", "usaf/N1"]
+    found = store.list_notices(keys=keys)
+    assert [n.key for n in found] == ["faf/N1", "usaf/N1", "usaf/N3"]  # filing time, then key
+    assert [n.key for n in store.list_notices(keys=keys, limit=2)] == ["faf/N1", "usaf/N1"]
+    side_a = Side(RecordKind.NOTICE, "N1", 1, "c", "usaf")
+    side_b = Side(RecordKind.NOTICE, "N1", 1, "c", "faf")  # in the last chunk, as N1
+    side_c = Side(RecordKind.NOTICE, "N3", 1, "c", "usaf")  # in the first
+    conflicts = [
+        Conflict("C1", side_a, side_b, ConflictDetail(1000.0, 2000.0, 0, 0, 0), 50.0),
+        Conflict("C0", side_c, side_b, ConflictDetail(1000.0, 2000.0, 0, 0, 0), 60.0),
+    ]
+    store.commit_detection(Detection(4, 60.0, conflicts, [], []))
+    assert [c.id for c in store.list_conflicts(notices=keys)] == ["C1", "C0"]  # C0 once
+    assert [c.id for c in store.list_conflicts(notices=keys[:-2])] == ["C0"]
+
+
 def test_notices_are_read_a_page_at_a_time(store):
     """``active``, ``after`` and ``limit`` filter and page notices in filing order (time, then
     record key), in SQL."""

@@ -213,7 +213,8 @@ async def inclusion(
         proof = hub.ledger.inclusion(index, tree_size)
         return InclusionOut.model_validate(inclusion_document(index, tree_size, entry, proof))
 
-    return await service(request).runner.read(read, party=principal.party)
+    # On the hub thread: a proof builds the subtree hashes it lacks, a write.
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get("/proofs/consistency", response_model=ConsistencyOut)
@@ -236,7 +237,8 @@ async def consistency(
         proof = hub.ledger.consistency(first, newer)
         return ConsistencyOut.model_validate(consistency_document(first, newer, proof))
 
-    return await service(request).runner.read(read, party=principal.party)
+    # On the hub thread: a proof builds the subtree hashes it lacks, a write.
+    return await service(request).runner.run(read, party=principal.party)
 
 
 @router.get(

@@ -60,21 +60,21 @@ class Adjustments:
         volume against one party share one search (a party's many volumes meeting one of
         another's made a list of N conflicts cost N squared: found by a hostile probe)."""
         searches: dict[str, SearchSet] = {}
-        found: dict[tuple[str, str, str], Suggestion | None] = {}
-        records: dict[str, Notice | Plan] = {}
+        # A notice and a plan of one party may share an id, so a record is known by its kind.
+        found: dict[tuple[RecordKind, str, str, str], Suggestion | None] = {}
+        records: dict[tuple[RecordKind, str], Notice | Plan] = {}
         met: dict[str, set[tuple[str, str]]] | None = None
         out = {}
         for conflict in conflicts:
             mine, other = conflict.side_of(party), conflict.other_side(party)
             if mine is None or other is None:  # pragma: no cover - the party's own only
                 raise NotFound(f"no conflict {conflict.id!r}")
-            key = (mine.record_key, mine.volume_id, other.party)
+            record = (mine.kind, mine.record_key)
+            key = (*record, mine.volume_id, other.party)
             if key not in found:
-                if mine.record_key not in records:
-                    records[mine.record_key] = self._own_record(mine)
-                volume = next(
-                    (v for v in records[mine.record_key].volumes if v.id == mine.volume_id), None
-                )
+                if record not in records:
+                    records[record] = self._own_record(mine)
+                volume = next((v for v in records[record].volumes if v.id == mine.volume_id), None)
                 if volume is not None and other.party not in searches:
                     if met is None:
                         met = self._met(party)

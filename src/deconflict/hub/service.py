@@ -125,8 +125,7 @@ class Hub:
         ``postgresql://`` URL; the schema is migrated to the newest revision. Its ledger key
         file is ``ledger_key``, by default the ``ledger-key`` setting's (see
         :func:`deconflict.settings.ledger_key_path`); its detector keeps its index in the
-        ``index-file`` setting's file unless ``index`` is False
-        (:mod:`deconflict.hub.index_file`)."""
+        ``index-file`` setting's file unless ``index`` is False (:mod:`.index_file`)."""
         key = ledger_key if ledger_key is not None else ledger_key_path(str(target))
         path = index_file_path(str(target)) if index else None
         kept = None if path is None else IndexFile.at(path, key)
@@ -308,11 +307,12 @@ class Hub:
         return seen[0]
 
     def resolution_for(self, viewer: str, owner: str) -> Resolution:
-        """How finely ``viewer`` is told of ``owner``'s volumes it may not see."""
+        """How finely ``viewer`` sees ``owner``'s hidden volumes (the agreements as last read)."""
         return need_to_know.resolution_for(self._agreements, viewer, owner)
 
     def owners_seen_by(self, viewer: str) -> list[str]:
         """The parties whose notices ``viewer`` may see some of (agreements say), itself first."""
+        self._current_agreements()
         return self._sight(viewer).owners
 
     def _sight(self, viewer: str) -> need_to_know.Sight:

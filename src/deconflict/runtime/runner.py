@@ -89,9 +89,8 @@ T = TypeVar("T")
 log = logging.getLogger("deconflict.runtime")
 _TICK_EVERY_S = 1.0
 _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its party's writes
-# On standby, how often the lease is tried for: a try is a read transaction, and every write
-# group and detector-loop turn would otherwise make one. A lapsed or released lease is taken
-# over this much later at most.
+# On standby, how often the lease is tried for (a read transaction, which every write group
+# and loop turn would make): a lapsed or released lease is taken over this much later at most.
 _STANDBY_RETRY_S = 0.25
 # How often a thread beside the hub thread looks whether the hub thread is late with the lease's
 # renewal, and renews it if so (DetectorWorker: once half its 5 s period has gone without one),
@@ -221,23 +220,29 @@ class HubRunner:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
-        if self._worker is not None:
-            try:
-                if self.leading:  # what the streams sent last, before the lease is let go
-                    await self._submit(self._mark_sent)
-                    token = self._worker.token
-                    await self._submit(self._worker.release)
-                    self._handover(token, None, "released")
-                else:
-                    await self._submit(self._worker.release)
-            except StoreError as error:  # a full disk: the lease lapses by itself
-                log.warning("stopping without releasing the detector lease: %s", error)
-        if self._hub is not None:
-            await self._submit(self._hub.close)
-        self._executor.shutdown(wait=True)
-        await self._beside.close()
-        await self._reader.close()
+        try:
+            if self._worker is not None:
+                await self._release(self._worker)
+            if self._hub is not None:
+                await self._submit(self._hub.close)
+            self._executor.shutdown(wait=True)
+        finally:  # whatever failed before, the hubs beside are closed
+            await self._beside.close()
+            await self._reader.close()
         self._signal()
+
+    async def _release(self, worker: DetectorWorker) -> None:
+        """Let the detector lease go (a holder first marks what the streams sent last)."""
+        try:
+            if self.leading:
+                await self._submit(self._mark_sent)
+                token = worker.token
+                await self._submit(worker.release)
+                self._handover(token, None, "released")
+            else:
+                await self._submit(worker.release)
+        except StoreError as error:  # a full disk: the lease lapses by itself
+            log.warning("stopping without releasing the detector lease: %s", error)
 
     async def _submit(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -328,8 +333,7 @@ class HubRunner:
 
     async def settle(self, party: str) -> None:
         """Wait until detection has caught up with ``party``'s writes through this process
-        (running it here if this process detects), so that what is read next on any thread
-        shows their outcome: a :meth:`run` of nothing, when there is anything to wait for."""
+        (run here if this process detects): what is read next on any thread shows them."""
         if self._undetected(party):
             await self.run(lambda _hub: None, party=party)
 
@@ -344,10 +348,9 @@ class HubRunner:
     async def read(self, fn: Callable[[Hub], T], *, party: str) -> T:
         """``fn(hub)`` for ``party``, a read of what is committed that needs nothing of the
         detector's state: as :meth:`run` while it has anything to wait for or to tell (its
-        own writes' detection, or the start's), else on a thread of its own with a hub of its
-        own (:class:`SideHub`). A party's read does not queue behind another party's group
-        commit or a detection pass, so the time it takes tells nothing of others' filings
-        (docs/security.md §3.5), and the parties' reads never hold up the writes."""
+        own writes' detection, or the start's), else on a thread with a hub of its own
+        (:class:`SideHub`), never queued behind others' group commits or a detection pass
+        (docs/security.md §3.5)."""
         if self._horizon or self._undetected(party):
             return await self.run(fn, party=party)
         return await self._reader.run(fn)

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -78,9 +77,10 @@ class RuntimeSettings:
     #: holder of the detector lease, which an HTTP worker holding it gives back
     detector_process: bool = False
     #: the whole ledger was just checked good by this very process, as ``deconflict serve``
-    #: started it (one process, no detector process): its hubs' first check of the log need
-    #: not read it whole again (:meth:`~deconflict.hub.ledger.HubLedger.checked_by_supervisor`).
-    #: Never for a process another one started (a worker may be started again later, unchecked).
+    #: started it (one process, no detector process): if it takes the detector lease as it
+    #: starts, its hub's first check of the log need not read it whole again
+    #: (:meth:`~deconflict.hub.ledger.HubLedger.checked_by_supervisor`). Never for a process
+    #: another one started (a worker may be started again later, unchecked).
     ledger_checked: bool = False
 
     @property
@@ -111,14 +111,16 @@ class Runtime:
         webhook_observer: Callable[[WebhookEvent], None] | None = None,
     ) -> None:
         self.settings = settings
-        factory = hub_factory if hub_factory is not None else partial(_opened, settings)
+        factory = hub_factory if hub_factory is not None else (lambda: Hub.open(settings.db))
+        self._starting = settings.ledger_checked  # until start() returns (see _checked_at_start)
+        self._before_detecting = before_detecting
         self.runner = HubRunner(
             factory,
             settings.detect_interval_s,
             preferred=settings.detector_process,
             on_handover=on_handover,
             on_lease=on_lease,
-            before_detecting=before_detecting,
+            before_detecting=self._checked_at_start,
         )
         allowed = parse_networks(settings.webhook_allow_networks)
         # Lookups of the names parties set (in requests) and of the receivers' (in deliveries)
@@ -152,12 +154,25 @@ class Runtime:
         )
         self._sweeper: asyncio.Task[None] | None = None
 
+    def _checked_at_start(self, hub: Hub, alive: Callable[[], None]) -> None:
+        """With the lease taken and the index built, before the hub first detects (and signs):
+        if this process takes the lease as it starts, and ``settings.ledger_checked`` says it
+        checked the whole log just before, that check is the hub's first. A process that takes
+        the lease later (from another ``serve`` on the database, hours on) checks it itself."""
+        if self._starting:
+            hub.ledger.checked_by_supervisor()
+        if self._before_detecting is not None:
+            self._before_detecting(hub, alive)
+
     async def start(self) -> None:
         """Open the hub (on its thread), seal any webhook secret still in clear, and start the
         sender and the sweep."""
         if self.settings.gc_threshold:
             tune_gc(self.settings.gc_threshold)
-        await self.runner.start()
+        try:
+            await self.runner.start()
+        finally:
+            self._starting = False
         await self.webhooks.seal_clear_secrets()
         self._sender.start()
         self._sweeper = asyncio.create_task(self._sweep())
@@ -204,11 +219,3 @@ def tune_gc(threshold: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(threshold, *gc.get_threshold()[1:])
-
-
-def _opened(settings: RuntimeSettings) -> Hub:
-    """The hub at ``settings.db``, told the ledger was checked if this process checked it."""
-    hub = Hub.open(settings.db)
-    if settings.ledger_checked:
-        hub.ledger.checked_by_supervisor()
-    return hub

@@ -28,21 +28,35 @@ class SideHub:
         self._factory = factory
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._hub: Hub | None = None
+        self._closing = False  # set on the event loop: no job opens a hub from then on
 
     async def run(self, fn: Callable[[Hub], T]) -> T:
-        """``fn(hub)`` on this thread, after the jobs sent before it."""
+        """``fn(hub)`` on this thread, after the jobs sent before it; RuntimeError once
+        :meth:`close` was called (the service is stopping)."""
 
         def job() -> T:
             if self._hub is None:
+                if self._closing:
+                    raise RuntimeError("the hub is stopping")
                 self._hub = self._factory()
             return fn(self._hub)
 
+        if self._closing:
+            raise RuntimeError("the hub is stopping")
         return await asyncio.get_running_loop().run_in_executor(self._thread, job)
 
     async def close(self) -> None:
-        """Close the hub on its own thread (its SQLite connections are that thread's), once
-        the jobs sent before have run, and end the thread."""
-        if self._hub is not None:
+        """Close the hub on its own thread (its SQLite connections are that thread's) once the
+        jobs sent before have run, and end the thread; a job sent meanwhile opens none."""
+        self._closing = True
+
+        def close() -> None:
             hub, self._hub = self._hub, None
-            await asyncio.get_running_loop().run_in_executor(self._thread, hub.close)
-        self._thread.shutdown(wait=True)
+            if hub is not None:
+                hub.close()
+
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._thread, close)
+        finally:
+            await loop.run_in_executor(None, self._thread.shutdown)

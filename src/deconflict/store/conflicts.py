@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from deconflict.errors import NotFound
 from deconflict.model import Conflict, ConflictState, RecordKind
 from deconflict.store import schema as t
+from deconflict.store.records import IN_CHUNK
 from deconflict.store.rows import conflict_of
 from deconflict.store.transactions import SqlTransactions, transaction
 
@@ -35,6 +36,15 @@ class SqlConflicts(SqlTransactions):
         record: tuple[RecordKind, str] | None = None,
         notices: Sequence[str] | None = None,
     ) -> list[Conflict]:
+        if notices is not None and len(notices) > IN_CHUNK:  # a statement binds so many values
+            found = {
+                conflict.id: conflict
+                for lo in range(0, len(notices), IN_CHUNK)
+                for conflict in self.list_conflicts(
+                    party, state, record, notices[lo : lo + IN_CHUNK]
+                )
+            }
+            return sorted(found.values(), key=lambda c: (c.detected_at_s, c.id))
         col = t.conflicts.c
         query = sa.select(t.conflicts).order_by(col.detected_at_s, col.id)
         if party is not None:

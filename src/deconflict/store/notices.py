@@ -18,7 +18,7 @@ from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
 from deconflict.store import schema as t
 from deconflict.store.base import Seen
 from deconflict.store.codec import volumes_from_json, volumes_to_json
-from deconflict.store.records import SqlRecords, after_key, missing_or_stale, rows_in
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale, rows_in
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import insert_with_unit, transaction
 from deconflict.store.tx import Tx
@@ -187,6 +187,22 @@ class SqlNotices(SqlRecords):
         keys: Sequence[str] | None = None,
         seen: Seen | None = None,
     ) -> list[Notice]:
+        if keys is not None and len(keys) > IN_CHUNK:  # a statement binds so many values
+            found = [
+                notice
+                for lo in range(0, len(keys), IN_CHUNK)
+                for notice in self.list_notices(
+                    party,
+                    states,
+                    active=active,
+                    after=after,
+                    limit=limit,
+                    keys=keys[lo : lo + IN_CHUNK],
+                    seen=seen,
+                )
+            ]
+            found.sort(key=lambda notice: (notice.filed_at_s, notice.key))
+            return found if limit is None else found[:limit]
         col = t.notices.c
         query = sa.select(t.notices).order_by(col.filed_at_s, col.id)
         if party is not None:

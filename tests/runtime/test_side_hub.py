@@ -1,0 +1,51 @@
+"""A thread beside the hub thread with a hub of its own (``runtime.side_hub``): opened at its
+first job, closed on its own thread, and never opened again once closing began."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from deconflict.runtime.side_hub import SideHub
+
+pytestmark = pytest.mark.anyio
+
+
+class _Hub:
+    """Stands for a Hub: what matters here is when it is opened and closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_job_sent_while_the_side_hub_closes_opens_no_hub() -> None:
+    """A read sent as the service stops, after the hub beside was closed but before its
+    thread ended, reopened a hub (and its store connections) that nothing closed (found by a
+    second reader): it is refused instead, and the one hub opened is closed."""
+    opened: list[_Hub] = []
+
+    def factory() -> _Hub:
+        opened.append(_Hub())
+        return opened[-1]
+
+    side = SideHub(factory, "test-side")  # type: ignore[arg-type]
+    assert await side.run(lambda hub: hub) is opened[0]
+    closing = asyncio.ensure_future(side.close())
+    await asyncio.sleep(0)  # one turn of the loop: close() has begun
+    with pytest.raises(RuntimeError, match="stopping"):
+        await side.run(lambda hub: hub)
+    await closing
+    assert len(opened) == 1
+    assert opened[0].closed
+
+
+async def test_a_side_hub_never_used_opens_none() -> None:
+    """Closing a side hub that ran nothing opens no hub only to close it."""
+    opened: list[_Hub] = []
+    side = SideHub(lambda: opened.append(_Hub()) or opened[-1], "test-side")  # type: ignore[arg-type,func-returns-value]
+    await side.close()
+    assert opened == []

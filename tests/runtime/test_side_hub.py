@@ -49,3 +49,19 @@ async def test_a_side_hub_never_used_opens_none() -> None:
     side = SideHub(lambda: opened.append(_Hub()) or opened[-1], "test-side")  # type: ignore[arg-type,func-returns-value]
     await side.close()
     assert opened == []
+
+
+async def test_a_side_hub_closed_twice_closes_once() -> None:
+    """The runner closes its side hubs whatever failed before, so one may be closed again:
+    the second close does nothing (it raised, and left the next side hub open)."""
+    opened: list[_Hub] = []
+
+    def factory() -> _Hub:
+        opened.append(_Hub())
+        return opened[-1]
+
+    side = SideHub(factory, "test-side")  # type: ignore[arg-type]
+    await side.run(lambda hub: hub)
+    await side.close()
+    await side.close()
+    assert [hub.closed for hub in opened] == [True]

@@ -358,6 +358,36 @@ def test_lists_by_more_keys_than_a_statement_binds(store):
     assert [c.id for c in store.list_conflicts(notices=keys[:-2])] == ["C0"]
 
 
+def test_a_digest_of_more_private_entries_than_a_statement_binds(store):
+    """A party's private entries not yet digested (the conflicts and notifications about its
+    plans, which others' filings make) were marked digested by one statement naming each: over
+    65,535 on PostgreSQL (or a SQLite built with a lower limit than this one's) the statement
+    failed, every tick failed before it signed, and each retry met a longer backlog: the hub
+    never signed again (found by a second reader). They are marked a chunk at a time."""
+    from deconflict.store import ledger_tables as lt
+
+    count = 70_000
+    with store.write_connection("filling the private ledger") as c:
+        c.execute(
+            sa.insert(lt.ledger_private),
+            [
+                {
+                    "party": "usaf",
+                    "type": "test",
+                    "subject": f"conflict:C{k}",
+                    "body": "{}",
+                    "at_s": 1.0,
+                    "leaf": k.to_bytes(32, "big"),
+                }
+                for k in range(count)
+            ],
+        )
+    assert store.ledger_digest(at_s=1_000.0, period_s=300.0) == 2  # one digest a party
+    private = store.ledger_private_entries("usaf")
+    assert len(private) == count
+    assert all(index is not None for index, _ in private)
+
+
 def test_notices_are_read_a_page_at_a_time(store):
     """``active``, ``after`` and ``limit`` filter and page notices in filing order (time, then
     record key), in SQL."""

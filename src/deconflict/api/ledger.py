@@ -125,11 +125,17 @@ async def key(request: Request, principal: Caller) -> KeyOut:
     """The hub's public key, which every checkpoint and receipt is checked with."""
     need(principal, Scope.READ)
 
-    def read(hub: Hub) -> KeyOut:
-        public = hub.ledger.public_key  # as registered: no key file needed to read it
+    def read(hub: Hub) -> KeyOut | None:
+        public = hub.store.ledger_public_key()  # as registered: no key file needed to read it
+        return None if public is None else KeyOut(key=public, origin=Verifier.parse(public).name)
+
+    def register(hub: Hub) -> KeyOut:  # none registered yet: the key file's, registered now
+        public = hub.ledger.public_key
         return KeyOut(key=public, origin=Verifier.parse(public).name)
 
-    return await service(request).runner.read(read, party=principal.party)
+    runner = service(request).runner
+    found = await runner.read(read, party=principal.party)
+    return found if found is not None else await runner.run(register, party=principal.party)
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)

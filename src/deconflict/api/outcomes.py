@@ -167,7 +167,11 @@ async def _as_marked(
     def read(hub: Hub) -> list[NotificationOut]:
         return notifications_seen(hub, party, hub.get_notifications(party, sorted(late)))
 
-    stored = {shown.id: shown for shown in await svc.runner.read(read, party=party)}
+    try:
+        stored = {shown.id: shown for shown in await svc.runner.read(read, party=party)}
+    except StoreError as error:  # the marks are made: the page stands as first read
+        log.warning("reading %d notifications marked meanwhile failed: %s", len(late), error)
+        return page
     return [stored.get(shown.id, shown) for shown in page]
 
 

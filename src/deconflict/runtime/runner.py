@@ -1,10 +1,9 @@
-"""The one thread that owns the Hub: every hub call of the service runs there, in order.
+"""The one thread that owns the Hub: every write of the service runs there, in order.
 
-The Hub (and its SQLite connection) is not thread-safe, so the service keeps it on one worker
-thread and sends it work through a queue (a one-thread executor): writes are serialised there,
-with detection. A party's read runs there only while it waits for its own writes' detection;
-otherwise on a thread beside with a hub of its own (:meth:`HubRunner.read`), so it never queues
-behind another party's group commit or a detection pass.
+The Hub (and its SQLite connection) is not thread-safe, so the service keeps it on one thread
+and sends it work through a queue (a one-thread executor): writes are serialised there, with
+detection. A party's read runs there only while it waits for its own writes' detection, else
+beside, on a hub of its own (:meth:`HubRunner.read`): never behind others' group commits.
 
 Detection is batched: a write only marks the detector due and wakes the detector loop, which
 runs ``process()`` over everything written meanwhile (a burst of writes costs one detector pass,
@@ -92,9 +91,8 @@ _CATCH_UP_S = 2.0  # the longest a read on standby waits for detection of its pa
 # On standby, how often the lease is tried for (a read transaction, which every write group
 # and loop turn would make): a lapsed or released lease is taken over this much later at most.
 _STANDBY_RETRY_S = 0.25
-# How often a thread beside the hub thread looks whether the hub thread is late with the lease's
-# renewal, and renews it if so (DetectorWorker: once half its 5 s period has gone without one),
-# so that about five turns in a row can be late or fail before it lapses.
+# How often a thread beside the hub thread renews the lease if the hub thread is late with it
+# (DetectorWorker: once half its 5 s period has passed): five turns may fail before it lapses.
 _RENEW_BESIDE_S = 0.5
 _REFUSED_WAIT_S = 1.0  # between detection passes while the store refuses writes (disk full)
 
@@ -221,18 +219,20 @@ class HubRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
         try:
-            if self._worker is not None:
-                await self._release(self._worker)
-            if self._hub is not None:
-                await self._submit(self._hub.close)
-            self._executor.shutdown(wait=True)
-        finally:  # whatever failed before, the hubs beside are closed
+            try:
+                if self._worker is not None:
+                    await self._release(self._worker)
+            finally:
+                if self._hub is not None:
+                    await self._submit(self._hub.close)
+                self._executor.shutdown(wait=True)
+        finally:  # whatever failed before, the hubs beside are closed and waiters woken
             await self._beside.close()
             await self._reader.close()
-        self._signal()
+            self._signal()
 
     async def _release(self, worker: DetectorWorker) -> None:
-        """Let the detector lease go (a holder first marks what the streams sent last)."""
+        """Let the lease go (a holder first marks what the streams sent last)."""
         try:
             if self.leading:
                 await self._submit(self._mark_sent)

@@ -47,7 +47,10 @@ class SideHub:
 
     async def close(self) -> None:
         """Close the hub on its own thread (its SQLite connections are that thread's) once the
-        jobs sent before have run, and end the thread; a job sent meanwhile opens none."""
+        jobs sent before have run, and end the thread; a job sent meanwhile opens none. Once:
+        a second call does nothing."""
+        if self._closing:
+            return
         self._closing = True
 
         def close() -> None:

@@ -25,7 +25,7 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.ledger_entries import DIGEST, Digest
-from deconflict.store.records import SqlRecords
+from deconflict.store.records import IN_CHUNK, SqlRecords
 from deconflict.store.transactions import transaction
 
 __all__ = ["PERIOD_CURSOR", "SqlPrivateLedger"]
@@ -63,10 +63,12 @@ class SqlPrivateLedger(SqlRecords):
             ]
             indexes = self._log_many(c, items)
             for (_, rows), index in zip(sorted(pending.items()), indexes, strict=True):
-                if rows:
+                # A chunk of entries a statement: a party's backlog may be longer than a
+                # statement binds (the others' filings meeting its plans make it grow).
+                for lo in range(0, len(rows), IN_CHUNK):
                     c.execute(
                         sa.update(lt.ledger_private)
-                        .where(_p.seq.in_([seq for seq, _ in rows]))
+                        .where(_p.seq.in_([seq for seq, _ in rows[lo : lo + IN_CHUNK]]))
                         .values(digest_idx=index)
                     )
             if last is None:

@@ -188,6 +188,9 @@ class SqlNotices(SqlRecords):
         seen: Seen | None = None,
     ) -> list[Notice]:
         if keys is not None and len(keys) > IN_CHUNK:  # a statement binds so many values
+            keys = list(dict.fromkeys(keys))  # each once, as one statement would find it
+            # Merged in code-point order of the keys, as SQLite orders them; a PostgreSQL
+            # database of another collation orders ties of filing time otherwise in one query.
             found = [
                 notice
                 for lo in range(0, len(keys), IN_CHUNK)

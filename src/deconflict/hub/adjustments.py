@@ -120,14 +120,21 @@ class Adjustments:
         against (:func:`~deconflict.hub.suggestions.search_set`), from the store (see the
         module docstring); ``met``: the hidden volumes of ``other`` it is in open conflict with."""
         agreements = self._agreements()
-        live = self._store.list_notices(party=other, states=_LIVE_NOTICES)
         sight = need_to_know.sight(agreements, party)
-        shown = {
-            n.key: {v.id for v in n.volumes}
-            for n in seen_notices(self._store, sight, keys=[n.key for n in live])
-        }
+        # What it may see, found by the query that finds only that (each cut to the volumes it
+        # may see), and the notices of the hidden volumes it meets, read by key: never all of
+        # the other's live notices, whose number and cost would tell it how many it may not see.
+        seen = seen_notices(self._store, sight, party=other, states=_LIVE_NOTICES)
+        shown = {n.key: {v.id for v in n.volumes} for n in seen}
+        live = {n.key: n for n in seen}
+        met_keys = sorted({key for key, _ in met})
+        if met_keys:
+            live.update(
+                (n.key, n)
+                for n in self._store.list_notices(party=other, states=_LIVE_NOTICES, keys=met_keys)
+            )
         minima = policy.minima_for(agreements, party, other)
         if minima is None:
             minima = policy.search_minima(agreements)
         resolution = need_to_know.resolution_for(agreements, party, other)
-        return search_set(live, shown, met, resolution, minima)
+        return search_set(list(live.values()), shown, met, resolution, minima)

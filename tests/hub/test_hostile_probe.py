@@ -273,3 +273,43 @@ def test_a_list_of_conflicts_reads_none_of_the_other_partys_hidden_notices(
     few = _notices_read_for_a_list(tmp_path, monkeypatch, level, 0)
     many = _notices_read_for_a_list(tmp_path, monkeypatch, level, 30)
     assert few == many
+
+
+def test_a_notification_of_a_hidden_volume_does_not_name_its_notice(tmp_path):
+    """security.md §3.6, §3.8, under ``conflicts-only`` with unlock bounds: P's small notice
+    unlocks X's volume v1, P's big one meets X's v2 of the same notice without unlocking it.
+    The conflict view hides the big one's other side, but its notification named X's notice,
+    visible for v1 (found by a hostile probe): P learned that this notice holds a hidden
+    volume there, where a hidden volume of another notice told it nothing. A notification made
+    without disclosing its notice does not name it to its recipient, in the list, the stream
+    and the webhooks alike (all are made by this view)."""
+    from deconflict.engine import SeparationMinima
+    from deconflict.hub import Hub, SimulatedClock
+    from deconflict.hub.views import view_notifications
+    from deconflict.model import Agreement, Unlock
+
+    hub = Hub.open(tmp_path / "hub.db", SimulatedClock(T0))
+    for party in ("X", "P"):
+        hub.add_party(party)
+    hub.add_agreement(
+        Agreement(
+            "mou",
+            ("X", "P"),
+            minima=SeparationMinima(1_000.0, 300.0, 0.0),
+            default_disclosure=Disclosure.CONFLICTS_ONLY,
+            unlock=Unlock(max_area_m2=1e8),
+        )
+    )
+    hub.file_notice("X", [vol("v1"), vol("v2", lon=40.0)], "air-activity", "XN")
+    hub.file_notice("P", [vol("small", lon=39.01)], "air-activity", "PS")
+    hub.file_notice("P", [vol("big", lon=40.1, radius_m=20_000.0)], "air-activity", "PB")
+    hub.process()
+    views = {v.mine.record_id: v for v in view_conflicts(hub, "P", hub.list_conflicts("P"))}
+    assert views["PS"].theirs.record_id == "XN"  # unlocked: named
+    assert views["PB"].theirs.record_id is None  # not unlocked: hidden
+    told = {
+        n.conflict_id: n.notice_id
+        for n in view_notifications(hub, "P", hub.list_notifications("P"))
+    }
+    assert told == {views["PS"].id: "XN", views["PB"].id: None}
+    hub.close()

@@ -275,27 +275,30 @@ def test_a_list_of_conflicts_reads_none_of_the_other_partys_hidden_notices(
     assert few == many
 
 
-def test_a_notification_of_a_hidden_volume_does_not_name_its_notice(tmp_path):
+@pytest.mark.parametrize("relay", [None, "R"])
+def test_a_notification_of_a_hidden_volume_does_not_name_its_notice(tmp_path, relay):
     """security.md §3.6, §3.8, under ``conflicts-only`` with unlock bounds: P's small notice
     unlocks X's volume v1, P's big one meets X's v2 of the same notice without unlocking it.
     The conflict view hides the big one's other side, but its notification named X's notice,
     visible for v1 (found by a hostile probe): P learned that this notice holds a hidden
     volume there, where a hidden volume of another notice told it nothing. A notification made
     without disclosing its notice does not name it to its recipient, in the list, the stream
-    and the webhooks alike (all are made by this view)."""
+    and the webhooks alike (all are made by this view), nor to the relay it goes through,
+    which sees what P may see (a second reader found the relay still told)."""
     from deconflict.engine import SeparationMinima
     from deconflict.hub import Hub, SimulatedClock
     from deconflict.hub.views import view_notifications
     from deconflict.model import Agreement, Unlock
 
     hub = Hub.open(tmp_path / "hub.db", SimulatedClock(T0))
-    for party in ("X", "P"):
+    for party in ("X", "P", *([relay] if relay else [])):
         hub.add_party(party)
     hub.add_agreement(
         Agreement(
             "mou",
             ("X", "P"),
             minima=SeparationMinima(1_000.0, 300.0, 0.0),
+            relay=relay,
             default_disclosure=Disclosure.CONFLICTS_ONLY,
             unlock=Unlock(max_area_m2=1e8),
         )
@@ -307,9 +310,11 @@ def test_a_notification_of_a_hidden_volume_does_not_name_its_notice(tmp_path):
     views = {v.mine.record_id: v for v in view_conflicts(hub, "P", hub.list_conflicts("P"))}
     assert views["PS"].theirs.record_id == "XN"  # unlocked: named
     assert views["PB"].theirs.record_id is None  # not unlocked: hidden
-    told = {
-        n.conflict_id: n.notice_id
-        for n in view_notifications(hub, "P", hub.list_notifications("P"))
-    }
-    assert told == {views["PS"].id: "XN", views["PB"].id: None}
+    for viewer in ("P", *([relay] if relay else [])):
+        told = {
+            n.conflict_id: n.notice_id
+            for n in view_notifications(hub, viewer, hub.list_notifications(viewer))
+            if n.recipient == "P"
+        }
+        assert told == {views["PS"].id: "XN", views["PB"].id: None}, viewer
     hub.close()

@@ -138,16 +138,16 @@ def view_notifications(
 ) -> list[Notification]:
     """``party``'s view of notifications it may see (its own and those relayed through it): a
     notice its agreements do not disclose (say, the other side of a conflict it is told of) is
-    not named (``notice_id`` None); nor, to its recipient, one the notification was made
-    without disclosing (``discloses_notice``: the conflict it tells of is with a volume the
-    recipient may not see), though the notice be visible for another of its volumes (the name
-    told that the notice holds a hidden volume there: security.md §3.6)."""
+    not named (``notice_id`` None); nor one the notification was made without disclosing
+    (``discloses_notice``: the conflict it tells of is with a volume the recipient may not
+    see), though the notice be visible for another of its volumes: the name told that the
+    notice holds a hidden volume there (security.md §3.6), to the recipient and to its relay,
+    which sees what the recipient may see."""
     keys = [n.notice_key for n in notifications if n.notice_key is not None]
     visible = hub.visible_volumes(party, keys) if keys else {}
     return [
         n
-        if n.notice_key is None
-        or (n.notice_key in visible and (n.discloses_notice or n.recipient != party))
+        if n.notice_key is None or (n.notice_key in visible and n.discloses_notice)
         else replace(n, notice_id=None, notice_party=None)
         for n in notifications
     ]

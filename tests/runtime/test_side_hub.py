@@ -4,6 +4,7 @@ first job, closed on its own thread, and never opened again once closing began."
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -13,12 +14,18 @@ pytestmark = pytest.mark.anyio
 
 
 class _Hub:
-    """Stands for a Hub: what matters here is when it is opened and closed."""
+    """Stands for a Hub: what matters here is when it is opened and closed; its close says
+    it began (``closing``) and waits for ``gate`` (at most 10 s) if given."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: threading.Event | None = None) -> None:
         self.closed = False
+        self.closing = threading.Event()
+        self._gate = gate
 
     def close(self) -> None:
+        self.closing.set()
+        if self._gate is not None:
+            self._gate.wait(10.0)
         self.closed = True
 
 
@@ -27,18 +34,22 @@ async def test_a_job_sent_while_the_side_hub_closes_opens_no_hub() -> None:
     thread ended, reopened a hub (and its store connections) that nothing closed (found by a
     second reader): it is refused instead, and the one hub opened is closed."""
     opened: list[_Hub] = []
+    gate = threading.Event()
 
     def factory() -> _Hub:
-        opened.append(_Hub())
+        opened.append(_Hub(gate))
         return opened[-1]
 
     side = SideHub(factory, "test-side")  # type: ignore[arg-type]
     assert await side.run(lambda hub: hub) is opened[0]
     closing = asyncio.ensure_future(side.close())
-    await asyncio.sleep(0)  # one turn of the loop: close() has begun
-    with pytest.raises(RuntimeError, match="stopping"):
-        await side.run(lambda hub: hub)
-    await closing
+    try:
+        assert await asyncio.to_thread(opened[0].closing.wait, 10.0)  # close() is under way
+        with pytest.raises(RuntimeError, match="stopping"):
+            await side.run(lambda hub: hub)
+    finally:
+        gate.set()
+        await closing
     assert len(opened) == 1
     assert opened[0].closed
 

@@ -109,9 +109,15 @@ class Adjustments:
         """The other parties' notice volumes ``party`` is in an open conflict with, (notice key,
         volume id) by party: read once for a list, whatever the parties it meets."""
         met: dict[str, set[tuple[str, str]]] = {}
+        agreements, now = self._agreements(), self._clock.now()
+        sight = need_to_know.sight(agreements, party)
         for conflict in self._store.list_conflicts(party=party, state=ConflictState.OPEN):
             theirs = conflict.other_side(party)
-            if theirs is not None and sees_conflict(party, conflict):
+            if theirs is None or not sees_conflict(party, conflict):
+                continue
+            resolution = need_to_know.resolution_for(agreements, party, theirs.party)
+            shown = need_to_know.seen_conflict(conflict, party, sight, resolution, now)
+            if shown.state is ConflictState.OPEN:  # one it is shown over is searched no more
                 met.setdefault(theirs.party, set()).add((theirs.record_key, theirs.volume_id))
         return met
 
@@ -124,7 +130,9 @@ class Adjustments:
         # What it may see, found by the query that finds only that (each cut to the volumes it
         # may see), and the notices of the hidden volumes it meets, read by key: never all of
         # the other's live notices, whose number and cost would tell it how many it may not see.
-        seen = seen_notices(self._store, sight, party=other, states=_LIVE_NOTICES)
+        seen = seen_notices(
+            self._store, sight, now_s=self._clock.now(), party=other, states=_LIVE_NOTICES
+        )
         shown = {n.key: {v.id for v in n.volumes} for n in seen}
         live = {n.key: n for n in seen}
         met_keys = sorted({key for key, _ in met})

@@ -6,10 +6,12 @@ tells that the record exists. A party therefore reads only the entries it could 
 the rest of the API, decided by the same rules:
 
 - ``notice.*``: the filer, and a party that may see the notice now (its agreements disclose it);
+  of a notice it sees only in part, the filing and the cancellation alone;
 - ``notification.*``: its recipient and the relay it went through, and so for
   ``notifications.delivered`` (a batch's deliveries, all to one recipient through one relay);
 - ``conflict.*``: a party that may see the conflict (never the filer of a notice that met another
-  party's private plan: the plan is not even metadata to it);
+  party's private plan: the plan is not even metadata to it), its resolution only at the time it
+  is shown resolved;
 - ``agreement.*``: its parties and its relay; ``party.*``: that party alone.
 
 Anything else, and any index past the end, is the same ``NotFound`` with the same words, so a
@@ -27,8 +29,10 @@ from functools import partial
 from typing import Any
 
 from deconflict.errors import InvalidInput, NotFound
+from deconflict.geo.units import parse_rfc3339
 from deconflict.hub.service import Hub
 from deconflict.ledger import Opening
+from deconflict.model import Conflict
 from deconflict.model.ids import record_key
 
 __all__ = ["entries_about", "may_see_entry", "opening_for", "receipt_for", "visible_entry"]
@@ -48,17 +52,53 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     entity = kind.split(".", 1)[0]
     if entity == "notice":
         notice, owner = str(entry.get("notice")), str(entry.get("party"))
-        return owner == party or _sees(lambda: hub.get_notice(party, notice, party=owner))
+        if owner == party:
+            return True
+        return _sees(lambda: hub.get_notice(party, notice, party=owner)) and _told_in_part(
+            hub, party, owner, kind
+        )
     if entity in ("notification", "notifications"):  # one, or a batch's deliveries
         return party in (entry.get("recipient"), entry.get("via"))
     if entity == "conflict":
-        conflict = str(entry.get("conflict"))
-        return _sees(lambda: hub.get_conflict(party, conflict))
+        try:
+            shown = hub.get_conflict(party, str(entry.get("conflict")))
+        except NotFound:
+            return False
+        return _resolution_shown(shown, entry)
     if entity == "agreement":
         return any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
     if entity in ("party", "private"):  # a party's own, or the digest of its private entries
         return entry.get("party") == party
     return False
+
+
+#: What of a notice a party that sees it only in part may read: its filing and cancellation.
+#: Its amendments, start and end are the whole notice's, and told when and how often the
+#: owner changed volumes the party may not see, and when they started and ended (§3.3).
+_SEEN_IN_PART = frozenset({"notice.filed", "notice.cancelled"})
+
+
+def _told_in_part(hub: Hub, party: str, owner: str, kind: str) -> bool:
+    return kind in _SEEN_IN_PART or hub.sees_whole(party, owner)
+
+
+def _resolution_shown(shown: Conflict, entry: Mapping[str, Any]) -> bool:
+    """Whether a conflict's entry tells no more than the party is shown of the conflict: a
+    ``conflict.resolved`` entry only at the time the party is shown it resolved (a conflict
+    shown over when its window passed, ``need_to_know.seen_conflict``, was resolved later, at
+    the end of the other party's notice, which that time would tell)."""
+    if entry.get("type") != "conflict.resolved":
+        return True
+    if shown.resolved_at_s is None:
+        return False
+    try:
+        at = parse_rfc3339(str(entry.get("at")))
+    except ValueError:
+        return False
+    return at <= shown.resolved_at_s + _SAME_TIME_S
+
+
+_SAME_TIME_S = 1e-5  # the ledger writes times to the microsecond
 
 
 def visible_entry(hub: Hub, party: str, index: int) -> dict[str, Any]:
@@ -83,12 +123,16 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     entity = str(entry.get("type", "")).split(".", 1)[0]
     owner = str(entry.get("party") or "-")
     notice = hub.sees_notice(party, record_key(owner, str(entry.get("notice") or "-")))
-    conflict = _sees(partial(hub.get_conflict, party, str(entry.get("conflict") or "-")))
+    try:
+        conflict: Conflict | None = hub.get_conflict(party, str(entry.get("conflict") or "-"))
+    except NotFound:
+        conflict = None
     agreed = any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
     if entity == "notice":
-        return owner == party or notice
+        kind = str(entry.get("type"))
+        return owner == party or (notice and _told_in_part(hub, party, owner, kind))
     if entity == "conflict":
-        return conflict
+        return conflict is not None and _resolution_shown(conflict, entry)
     if entity == "agreement":
         return agreed
     return may_see_entry(hub, party, entry)  # decided by the entry alone, no lookup

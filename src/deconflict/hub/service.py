@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from deconflict import policy
 from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
@@ -30,7 +30,8 @@ from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector
 from deconflict.hub.index_file import IndexFile
 from deconflict.hub.ledger import HubLedger
-from deconflict.hub.sight import seen_notices, sees_conflict
+from deconflict.hub.reports import Filing, TickReport
+from deconflict.hub.sight import SeenPage, seen_notices, sees_conflict
 from deconflict.hub.suggestions import Suggestion
 from deconflict.model import (
     Agreement,
@@ -54,31 +55,6 @@ from deconflict.store import Store, open_store
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
-
-
-@dataclass(frozen=True, slots=True)
-class Filing:
-    """A filed (or amended) notice and how much lead time it gave; late notices are accepted."""
-
-    notice: Notice
-    lead: policy.LeadCheck
-
-    @property
-    def late(self) -> bool:
-        return self.lead.late
-
-    @property
-    def shortfall_s(self) -> float:
-        return self.lead.shortfall_s
-
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    """What one ``tick()`` did: notices moved by time and notifications escalated."""
-
-    activated: list[Notice] = field(default_factory=list)
-    ended: list[Notice] = field(default_factory=list)
-    escalated: list[Notification] = field(default_factory=list)
 
 
 class Hub:
@@ -282,7 +258,7 @@ class Hub:
         ledger's access rules ask it of every entry, so an entry's kind and owner do not show
         in the statements run: security.md §3.5)."""
         self._current_agreements()
-        return bool(seen_notices(self._store, self._sight(viewer), keys=[key]).shown)
+        return bool(self._seen(self._sight(viewer), keys=[key]).shown)
 
     def get_notice(self, viewer: str, notice_id: str, party: str | None = None) -> Notice:
         """``party``'s notice ``notice_id`` as ``viewer`` may see it (only the disclosed
@@ -294,7 +270,7 @@ class Hub:
         sight = self._sight(viewer)
         owners = [o for o in sight.owners if party is None or o == party]
         keys = [record_key(owner, notice_id) for owner in owners]
-        found = {n.party: n for n in seen_notices(self._store, sight, keys=keys)}
+        found = {n.party: n for n in self._seen(sight, keys=keys)}
         seen = [found[owner] for owner in owners if owner in found]
         if not seen:
             raise NotFound(f"no notice {notice_id!r}")
@@ -315,8 +291,15 @@ class Hub:
         self._current_agreements()
         return self._sight(viewer).owners
 
+    def sees_whole(self, viewer: str, owner: str) -> bool:
+        """Whether ``viewer`` may see ``owner``'s notices whole (the agreements as last read)."""
+        return self._sight(viewer).sees_whole(owner)
+
     def _sight(self, viewer: str) -> need_to_know.Sight:
         return need_to_know.sight(self._agreements, viewer)
+
+    def _seen(self, sight: need_to_know.Sight, **asked: Any) -> SeenPage:
+        return seen_notices(self._store, sight, now_s=self._clock.now(), **asked)
 
     def list_notices(
         self,
@@ -340,8 +323,7 @@ class Hub:
         cursor = None if after is None else (after.filed_at_s, after.key)
         chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
         while True:
-            found = seen_notices(
-                self._store,
+            found = self._seen(
                 sight,
                 party=party,
                 states=states,
@@ -362,7 +344,7 @@ class Hub:
         """The ids of the volumes ``viewer`` may see (as :meth:`get_notice` shows them) of each
         notice of record ``keys`` it may see any of: read once for all of them."""
         self._current_agreements()
-        seen = seen_notices(self._store, self._sight(viewer), keys=list(keys))
+        seen = self._seen(self._sight(viewer), keys=list(keys))
         return {n.key: frozenset(v.id for v in n.volumes) for n in seen}
 
     # plans ------------------------------------------------------------------------------------
@@ -493,18 +475,30 @@ class Hub:
     # conflicts, notifications, acknowledgement ------------------------------------------------
 
     def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
+        """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`)."""
         state = ConflictState.OPEN if open_only else None
-        return [
-            c
-            for c in self._store.list_conflicts(party=party, state=state)
-            if sees_conflict(party, c)
-        ]
+        found = self._store.list_conflicts(party=party, state=state)
+        shown = self._seen_conflicts(party, [c for c in found if sees_conflict(party, c)])
+        return [c for c in shown if not open_only or c.state is ConflictState.OPEN]
 
     def get_conflict(self, party: str, conflict_id: str) -> Conflict:
         conflict = self._store.get_conflict(conflict_id)
         if not sees_conflict(party, conflict):
             raise NotFound(f"no conflict {conflict_id!r}")
-        return conflict
+        return self._seen_conflicts(party, [conflict])[0]
+
+    def _seen_conflicts(self, party: str, conflicts: Sequence[Conflict]) -> list[Conflict]:
+        """Each over once its window as ``party`` is told it has passed, when the other side's
+        owner is not seen whole (``need_to_know.seen_conflict``)."""
+        agreements, now = self._current_agreements(), self._clock.now()
+        sight = need_to_know.sight(agreements, party)
+        shown = []
+        for conflict in conflicts:
+            other = conflict.other_side(party)
+            owner = other.party if other is not None else party
+            resolution = need_to_know.resolution_for(agreements, party, owner)
+            shown.append(need_to_know.seen_conflict(conflict, party, sight, resolution, now))
+        return shown
 
     def list_notifications(
         self,

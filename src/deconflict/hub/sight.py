@@ -1,13 +1,14 @@
 """The notices a viewer may see, read from the store as its sight (``policy.need_to_know``)
-shows them: the store finds only the notices the viewer may see some of, and each is cut to
-the volumes it may see (under "conflicts-only", those its open conflicts unlock, read at once).
+shows them: the store finds only the notices the viewer may see some of, and each is shown as
+the viewer may see it (under "conflicts-only", the volumes its open conflicts unlock, read at
+once, and the notice told by those alone).
 The Hub's reads of others' notices all come through :func:`seen_notices`; which conflicts a
 party sees, through :func:`sees_conflict`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from deconflict.model import Conflict, ConflictState, Notice, NoticeState, RecordKind
@@ -38,6 +39,7 @@ def seen_notices(
     store: SightStore,
     sight: need_to_know.Sight,
     *,
+    now_s: float,
     keys: Sequence[str] | None = None,
     party: str | None = None,
     states: Sequence[NoticeState] | None = None,
@@ -45,8 +47,15 @@ def seen_notices(
     after: tuple[float, str] | None = None,
     limit: int | None = None,
 ) -> SeenPage:
-    """The notices ``store`` finds that ``sight``'s viewer may see some of, each with only the
-    volumes it may see (the open conflicts that unlock them read at once)."""
+    """The notices ``store`` finds that ``sight``'s viewer may see some of, as it is shown them
+    at ``now_s`` (``need_to_know.seen_notice``: the open conflicts that unlock them read at
+    once). ``states`` and ``active`` are asked of what is shown: of a notice seen in part, its
+    state and the windows of its visible volumes, never the whole notice's."""
+    in_part = bool(sight.unlocked_by) and (party is None or not sight.sees_whole(party))
+    asked = states
+    if in_part and states is not None and any(s.live for s in states):
+        # A notice seen in part shows "filed" or "active" by its visible volumes alone.
+        asked = list(dict.fromkeys([*states, NoticeState.FILED, NoticeState.ACTIVE]))
     seen = Seen(
         sight.full,
         {
@@ -55,7 +64,7 @@ def seen_notices(
         },
     )
     found = store.list_notices(
-        party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
+        party, asked, active=active, after=after, limit=limit, keys=keys, seen=seen
     )
     partly = [n.key for n in found if not sight.sees_whole(n.party)]
     about: dict[str, list[Conflict]] = {}
@@ -65,13 +74,18 @@ def seen_notices(
                 about.setdefault(side.record_key, []).append(conflict)
     shown = []
     for notice in found:
-        if sight.sees_whole(notice.party):
-            shown.append(notice)
+        seen_as = need_to_know.seen_notice(sight, notice, about.get(notice.key, ()), now_s)
+        if seen_as is None or (states is not None and seen_as.state not in states):
             continue
-        ids = need_to_know.visible_volume_ids(sight, notice, about.get(notice.key, ()))
-        volumes = tuple(v for v in notice.volumes if v.id in ids)
-        if volumes:
-            shown.append(replace(notice, volumes=volumes))
+        if (
+            active is not None
+            and seen_as is not notice
+            and not any(
+                v.window.start_s < active[1] and v.window.end_s > active[0] for v in seen_as.volumes
+            )
+        ):
+            continue
+        shown.append(seen_as)
     cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
     return SeenPage(shown, len(found), cursor)
 

@@ -26,12 +26,20 @@ Pure functions over agreements and records: no store, no clock. The rules (secur
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from deconflict.engine import ConflictDetail, describe
 from deconflict.geo import AltitudeBand, TimeWindow, Volume4D
-from deconflict.model import Agreement, Conflict, ConflictState, Disclosure, Notice, RecordKind
+from deconflict.model import (
+    Agreement,
+    Conflict,
+    ConflictState,
+    Disclosure,
+    Notice,
+    NoticeState,
+    RecordKind,
+)
 from deconflict.model.parties import Resolution
 from deconflict.policy.rules import disclosure, linked_parties
 
@@ -41,6 +49,8 @@ __all__ = [
     "envelope",
     "masked_detail",
     "resolution_for",
+    "seen_conflict",
+    "seen_notice",
     "sees_other_side",
     "sight",
     "unlocks",
@@ -123,14 +133,12 @@ def unlocks(
     return False
 
 
-def visible_volume_ids(sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]) -> set[str]:
-    """The ids of ``notice``'s volumes the viewer of ``sight_of`` may see, given the notice's
-    open conflicts (others are ignored): all of them for an owner it sees whole, else those
-    an open conflict at the notice's current version pairs with a record that unlocks them."""
-    if sight_of.sees_whole(notice.party):
-        return {v.id for v in notice.volumes}
+def _unlocking(
+    sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]
+) -> Iterator[tuple[str, Conflict]]:
+    """(volume id, conflict) for each of ``notice``'s volumes an open conflict at the notice's
+    current version pairs with a record of the viewer's that unlocks it."""
     by = sight_of.unlocked_by.get(notice.party, frozenset())
-    seen: set[str] = set()
     for conflict in conflicts:
         if conflict.state is not ConflictState.OPEN:
             continue
@@ -142,8 +150,72 @@ def visible_volume_ids(sight_of: Sight, notice: Notice, conflicts: Iterable[Conf
                 and (mine.party, mine.kind) in by
                 and conflict.unlocks(mine.party)
             ):
-                seen.add(theirs.volume_id)
-    return seen
+                yield theirs.volume_id, conflict
+
+
+def visible_volume_ids(sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]) -> set[str]:
+    """The ids of ``notice``'s volumes the viewer of ``sight_of`` may see, given the notice's
+    open conflicts (others are ignored): all of them for an owner it sees whole, else those
+    an open conflict at the notice's current version pairs with a record that unlocks them."""
+    if sight_of.sees_whole(notice.party):
+        return {v.id for v in notice.volumes}
+    return {volume_id for volume_id, _ in _unlocking(sight_of, notice, conflicts)}
+
+
+def seen_notice(
+    sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict], now_s: float
+) -> Notice | None:
+    """``notice`` as the viewer of ``sight_of`` is shown it at ``now_s`` (None: not at all),
+    given its open conflicts. An owner it sees whole shows it whole. Seen in part, it is told
+    by the volumes the viewer may see alone (security.md §3.3): only those volumes; ``filed``
+    until the first of them starts, then ``active``; updated when the last of them was
+    unlocked or started; no longer shown once they have all ended, unless it was cancelled
+    (a cancellation resolves the conflicts, which the viewer is told of). The whole notice's
+    state, times and how long it stays live told the timing of its hidden volumes: active an
+    hour before the visible one started, and seen until the hidden one ended."""
+    if sight_of.sees_whole(notice.party):
+        return notice
+    unlocked = list(_unlocking(sight_of, notice, conflicts))
+    ids = {volume_id for volume_id, _ in unlocked}
+    volumes = tuple(v for v in notice.volumes if v.id in ids)
+    if not volumes:
+        return None
+    if notice.state is NoticeState.CANCELLED:
+        return replace(notice, volumes=volumes)
+    start = min(v.window.start_s for v in volumes)
+    if now_s >= max(v.window.end_s for v in volumes):
+        return None
+    started = now_s >= start
+    updated = max(
+        notice.filed_at_s,
+        max(conflict.detected_at_s for _, conflict in unlocked),
+        start if started else notice.filed_at_s,
+    )
+    state = NoticeState.ACTIVE if started else NoticeState.FILED
+    return replace(notice, volumes=volumes, state=state, updated_at_s=updated)
+
+
+def seen_conflict(
+    conflict: Conflict, viewer: str, sight_of: Sight, resolution: Resolution, now_s: float
+) -> Conflict:
+    """``conflict`` as ``viewer``, one of its parties, is shown it at ``now_s``. With the other
+    side's owner seen whole, as it is. Otherwise the conflict is over (resolved) once its window
+    as the viewer would be told it at the agreement's ``resolution`` (the masked detail: never
+    before the true one) has passed, and a resolution that came later is shown at that time:
+    a conflict stays open until a change or a notice's end clears it, and the end of the other
+    party's notice, the last of all its volumes, told the viewer the timing of volumes it may
+    not see (security.md §3.6)."""
+    other = conflict.other_side(viewer)
+    if other is None or sight_of.sees_whole(other.party):
+        return conflict
+    masked = conflict.masked_for(viewer)
+    told = masked if masked is not None else coarsened(conflict.detail, resolution)
+    over = max(told.end_s, conflict.detected_at_s)
+    if conflict.state is ConflictState.OPEN:
+        return conflict.resolve(over) if now_s >= over else conflict
+    if conflict.resolved_at_s is not None and conflict.resolved_at_s > over:
+        return replace(conflict, resolved_at_s=over)
+    return conflict
 
 
 def resolution_for(agreements: Iterable[Agreement], a: str, b: str) -> Resolution:

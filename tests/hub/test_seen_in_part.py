@@ -1,0 +1,175 @@
+"""A party that may not see another's notice whole learns nothing of the volumes it may not see
+from what it is shown over time (security.md §3.3, §3.6): the notice's state and times, how long
+it stays in sight, its conflicts' resolution, and the ledger's entries about them.
+
+Each test is a differential: two hubs where X's notice differs only in a volume P may not see
+(far from P, starting hours before and ending hours after the one P meets), driven through the
+same steps; everything P can observe must be equal at every step."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.hub.scenario import HOUR, T0, vol
+
+from deconflict.engine import SeparationMinima
+from deconflict.errors import NotFound
+from deconflict.hub import Hub, SimulatedClock
+from deconflict.hub.ledger_access import entries_about, visible_entry
+from deconflict.hub.views import view_conflicts, view_notifications
+from deconflict.model import Agreement, Disclosure, NoticeState
+
+MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
+
+#: The hidden volume: far from P's, from an hour after T0 to ten (the one P meets: 6 to 8).
+HIDDEN = vol("early", lon=41.0, start_s=T0 + 1 * HOUR, end_s=T0 + 10 * HOUR)
+
+#: The moments P looks: before anything starts, once the hidden volume started, once the one it
+#: meets started, after that one ended and after the hidden one ended too.
+STEPS = [0.5, 1.5, 5.0, 6.5, 8.5, 10.5, 12.0]
+
+WINDOWS = [(1 * HOUR, 2 * HOUR), (6 * HOUR, 7 * HOUR), (8.5 * HOUR, 10 * HOUR)]
+
+
+def _hub(path: Path, level: Disclosure) -> tuple[Hub, SimulatedClock]:
+    clock = SimulatedClock(T0)
+    path.mkdir(parents=True, exist_ok=True)
+    hub = Hub.open(path / "hub.db", clock)
+    for party in ("X", "P"):
+        hub.add_party(party)
+    hub.add_agreement(Agreement("mou", ("X", "P"), minima=MINIMA, disclosure={("X", "P"): level}))
+    return hub, clock
+
+
+def _notice(hub: Hub) -> Any:
+    try:
+        n = hub.get_notice("P", "XN", party="X")
+    except NotFound:
+        return "not found"
+    return (n.state, n.version, n.filed_at_s, n.updated_at_s, [v.id for v in n.volumes])
+
+
+def _listed(hub: Hub, **asked: Any) -> list[tuple[str, str]]:
+    return [(n.key, n.state) for n in hub.list_notices("P", **asked)]
+
+
+def _observed(hub: Hub) -> dict[str, Any]:
+    """Everything P can observe of X's notice and its conflicts with it (ids differ between
+    hubs, which key them each with their own secret: they are left out, the rest compared)."""
+    conflicts = hub.list_conflicts("P")
+    views = view_conflicts(hub, "P", conflicts)
+    conflict_entries = [
+        (e["type"], e["at"]) for c in conflicts for _, e in entries_about(hub, "P", c.id)
+    ]
+    return {
+        "notice": _notice(hub),
+        "listed": _listed(hub),
+        "by state": {
+            str(state): _listed(hub, states=[state])
+            for state in (NoticeState.FILED, NoticeState.ACTIVE, NoticeState.ENDED)
+        },
+        "by window": [_listed(hub, active=(T0 + lo, T0 + hi)) for lo, hi in WINDOWS],
+        "conflicts": [
+            (
+                v.state,
+                v.resolved_at_s,
+                v.detected_at_s,
+                v.detail,
+                v.theirs.volume_id,
+                v.theirs.version,
+                v.lead_time_s,
+                repr(v.suggestion and replace(v.suggestion, conflict_id="-")),  # shapes by value
+            )
+            for v in views
+        ],
+        "open": len(hub.list_conflicts("P", open_only=True)),
+        "notice entries": [(e["type"], e["at"]) for _, e in entries_about(hub, "P", "XN", "X")],
+        "conflict entries": conflict_entries,
+        "notifications": [
+            (n.kind, n.created_at_s, n.lead_time_s, n.notice_id, n.discloses_notice)
+            for n in view_notifications(hub, "P", hub.list_notifications("P"))
+        ],
+    }
+
+
+def _run(path: Path, level: Disclosure, hidden: bool) -> list[dict[str, Any]]:
+    hub, clock = _hub(path, level)
+    try:
+        volumes = [vol("near"), *([HIDDEN] if hidden else [])]
+        hub.file_notice("X", volumes, "air-activity", "XN")
+        # P's notice meets "near" and outlives every volume of X's.
+        hub.file_notice(
+            "P",
+            [vol("probe", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)],
+            "air-activity",
+            "PN",
+        )
+        hub.process()
+        seen = []
+        for at in STEPS:
+            clock.set(T0 + at * HOUR)
+            hub.tick()
+            hub.process()
+            seen.append({"at": at, **_observed(hub)})
+        return seen
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_what_a_party_sees_over_time_tells_nothing_of_a_hidden_volume(tmp_path, level):
+    """The notice seen in part was shown ``active`` (and its ``updated_at`` moved) when the
+    hidden volume started, was in sight until the hidden volume ended, and the conflict with
+    it resolved only then, all of which P could read, with the ``notice.*`` and
+    ``conflict.resolved`` entries' times; under ``none``, the conflict's resolution alone."""
+    with_hidden = _run(tmp_path / "with", level, hidden=True)
+    without = _run(tmp_path / "without", level, hidden=False)
+    for seen, twin in zip(with_hidden, without, strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+
+
+def test_what_a_party_sees_in_part_is_told_by_its_visible_volumes(tmp_path):
+    """The differential's fixed points: shown ``filed`` until the volume it meets starts, then
+    ``active`` from its start, gone once it has ended; the conflict over then, not when X's
+    notice ends."""
+    seen = {s["at"]: s for s in _run(tmp_path, Disclosure.CONFLICTS_ONLY, hidden=True)}
+    assert seen[1.5]["notice"][0] == NoticeState.FILED
+    assert seen[1.5]["by window"][0] == []  # the hidden volume's hours show nothing
+    assert seen[6.5]["notice"][0] == NoticeState.ACTIVE
+    assert seen[6.5]["notice"][3] == T0 + 6 * HOUR
+    assert seen[8.5]["notice"] == "not found"
+    assert seen[8.5]["open"] == 0
+    (conflict,) = seen[8.5]["conflicts"]
+    # Over when its window as P would be told it at the resolution (15 min) has passed.
+    assert conflict[1] == math.ceil((T0 + 8 * HOUR) / 900) * 900
+    assert [kind for kind, _ in seen[12.0]["notice entries"]] == []  # out of sight, no entries
+    assert [kind for kind, _ in seen[6.5]["notice entries"]] == ["notice.filed"]
+
+
+def test_an_entry_withheld_in_part_is_refused_by_index_as_a_missing_one(tmp_path):
+    """By index too: the ``notice.activated`` entry of a notice P sees in part is refused with
+    the words an index past the end gets, while the owner reads it."""
+    hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    try:
+        hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
+        hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+        hub.process()
+        clock.set(T0 + 1.5 * HOUR)
+        hub.tick()
+        hub.process()
+        (index,) = [i for i, e in entries_about(hub, "X", "XN") if e["type"] == "notice.activated"]
+        assert visible_entry(hub, "X", index)["type"] == "notice.activated"
+        with pytest.raises(NotFound) as hidden:
+            visible_entry(hub, "P", index)
+        with pytest.raises(NotFound) as missing:
+            visible_entry(hub, "P", hub.ledger.size + 5)
+        assert str(hidden.value).replace(str(index), "N") == str(missing.value).replace(
+            str(hub.ledger.size + 5), "N"
+        )
+        assert hub.get_notice("P", "XN", party="X").state == NoticeState.FILED
+    finally:
+        hub.close()

@@ -173,3 +173,74 @@ def test_an_entry_withheld_in_part_is_refused_by_index_as_a_missing_one(tmp_path
         assert hub.get_notice("P", "XN", party="X").state == NoticeState.FILED
     finally:
         hub.close()
+
+
+def _amending(path: Path, level: Disclosure, amend: str | None) -> list[dict[str, Any]]:
+    """P's observations while X amends its notice at T0+2h (``amend``: what it changes, or
+    None: nothing) in ways P may not see."""
+    hub, clock = _hub(path, level)
+    try:
+        hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
+        probe = vol("probe", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)
+        hub.file_notice("P", [probe], "air-activity", "PN")
+        hub.process()
+        seen = []
+        for at in (1.0, 2.0, 3.0, 6.5):
+            clock.set(T0 + at * HOUR)
+            if at == 2.0 and amend == "category":
+                hub.amend_notice("X", "XN", 1, [vol("near"), HIDDEN], category="training")
+            elif at == 2.0 and amend == "hidden volume":
+                moved = vol("early", lon=41.5, start_s=T0 + 1 * HOUR, end_s=T0 + 10 * HOUR)
+                hub.amend_notice("X", "XN", 1, [vol("near"), moved])
+            elif at == 2.0 and amend == "twice":
+                hub.amend_notice("X", "XN", 1, [vol("near")])
+                hub.amend_notice("X", "XN", 2, [vol("near"), HIDDEN])
+            hub.tick()
+            hub.process()
+            observed = _observed(hub)
+            if observed["notice"] != "not found":  # the category is X's to show
+                observed["notice"] = observed["notice"][:1] + observed["notice"][2:]
+            seen.append({"at": at, **observed})
+        return seen
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("amend", ["category", "hidden volume", "twice"])
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_an_amendment_of_what_a_party_may_not_see_tells_it_nothing(tmp_path, level, amend):
+    """security.md §3.6: X amending its notice without touching the volume P meets showed P
+    its conflict resolved and a new one detected (the conflict's id names the version), and
+    under ``conflicts-only`` the notice's version move: when and how often X amended. The
+    conflict is carried across the amendment; P sees the same as if X had not amended."""
+    amended = _amending(tmp_path / "amended", level, amend)
+    still = _amending(tmp_path / "still", level, None)
+    for seen, twin in zip(amended, still, strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+    if level is Disclosure.CONFLICTS_ONLY:  # and P still sees the volume it meets
+        assert [s["notice"][-1] for s in amended] == [["near"]] * 4
+
+
+def test_an_amendment_of_the_volume_a_party_meets_is_told_to_it(tmp_path):
+    """The other side of the rule: moving the volume P meets (still meeting it) resolves the
+    conflict and detects a new one, which P is told of, and P sees the volume as it is now."""
+    hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    try:
+        hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
+        hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+        hub.process()
+        (before,) = hub.list_conflicts("P", open_only=True)
+        clock.set(T0 + 2 * HOUR)
+        hub.amend_notice("X", "XN", 1, [vol("near", upper_m=6_000.0), HIDDEN])
+        hub.process()
+        (after,) = hub.list_conflicts("P", open_only=True)
+        assert after.id != before.id
+        assert hub.get_conflict("P", before.id).state == "resolved"
+        told = [n.conflict_id for n in hub.list_notifications("P")]
+        assert before.id in told
+        assert after.id in told
+        seen = hub.get_notice("P", "XN", party="X")
+        assert [(v.id, v.altitude.upper_m) for v in seen.volumes] == [("near", 6_000.0)]
+        assert seen.version == 2
+    finally:
+        hub.close()

@@ -172,6 +172,20 @@ def test_a_served_altitude_edited_is_found_and_named(made, capsys):
     ]
 
 
+@pytest.mark.parametrize("table", ["notices", "notice_versions"])
+def test_a_volume_made_older_than_its_change_is_found(made, capsys, table):
+    """security.md §7.1: N3's volume changed at its amendment (version 2); edited to say it
+    was as it is since version 1, an open conflict of version 1 would carry across and
+    disclose it under ``conflicts-only``. Verify derives the versions from what the ledger
+    proves and names the edit."""
+    path, _ = made
+    key = "id" if table == "notices" else "notice_id"
+    edit(path, f"UPDATE {table} SET volume_versions = '[1]' WHERE {key} = 'usaf/N3'")
+    assert differs(capsys, path) == [
+        "differs: notice usaf/N3 v2: served volume versions [1], ledger [2]"
+    ]
+
+
 @pytest.mark.parametrize(
     ("statements", "found"),
     [
@@ -535,6 +549,8 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         path,
         "DELETE FROM ledger_private WHERE type LIKE 'plan.%'",
         "DROP TABLE ledger_halt",
+        "ALTER TABLE notices DROP COLUMN volume_versions",
+        "ALTER TABLE notice_versions DROP COLUMN volume_versions",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)

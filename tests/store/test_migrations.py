@@ -2,7 +2,7 @@
 the conflicts table's indexes by record (0005); a ledger at 0005 keeps its leaf hashes in its
 entries' rows (0006), and proofs and audits of it are unchanged; notice versions at 0008 gain
 the links to their ledger entries (0009); the hub's halt is kept from 0016 on, and dropped with
-it."""
+it; notice versions keep their volumes' versions from 0017 on."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from tests.hub.scenario import make_hub, vol
 
 import deconflict.store.migrations as migrations
 from deconflict.errors import VerificationFailed
+from deconflict.hub import Hub
 from deconflict.ledger import MemoryTree, Signer, canonical, leaf_hash, verify_log
 from deconflict.model import Party
 from deconflict.store import open_store
@@ -284,5 +286,38 @@ def test_the_halt_comes_with_0016_and_goes_with_its_downgrade(store_target):
         assert store.ledger_lift_halt() is None
     finally:
         store.close()
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
+    engine.dispose()
+
+
+def test_volume_versions_come_with_0017_and_read_as_changed_without_it(store_target, tmp_path):
+    """At 0017 each notice version keeps the version each volume last changed at; taken back
+    to 0016 the columns are gone, and opened again a notice stored without them reads as every
+    volume changed at its version (an amendment then carries none of its conflicts, as
+    before: never more disclosed than the versions prove)."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    try:
+        hub.file_notice("usaf", [vol("a"), vol("b", lon=41.0)], "air-activity", "N1")
+        hub.amend_notice("usaf", "N1", 1, [vol("a"), vol("b", lon=41.5)])
+        assert hub.store.get_notice("usaf/N1").volume_versions == (1, 2)
+        assert hub.store.get_notice_version("usaf/N1", 1).volume_versions == ()  # all at 1
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0016")
+    for table in ("notices", "notice_versions"):
+        columns = [c["name"] for c in sa.inspect(engine).get_columns(table)]
+        assert "volume_versions" not in columns
+    hub = Hub.open(store_target)
+    try:
+        assert hub.store.get_notice("usaf/N1").volume_versions == ()
+        hub.amend_notice("usaf", "N1", 2, [vol("a"), vol("b", lon=41.5)])
+        assert hub.store.get_notice("usaf/N1").volume_versions == (2, 2)
+        hub.ledger.verify()
+    finally:
+        hub.close()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()

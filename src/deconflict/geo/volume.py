@@ -124,6 +124,16 @@ class Volume4D:
     def with_window(self, window: TimeWindow) -> Volume4D:
         return replace(self, window=window)
 
+    def same_as(self, other: Volume4D) -> bool:
+        """Whether ``other`` is this volume unchanged: the same id, footprint, band and window
+        (volumes compare by identity, their footprints holding arrays)."""
+        return (
+            self.id == other.id
+            and self.altitude == other.altitude
+            and self.window == other.window
+            and self.footprint.to_geojson() == other.footprint.to_geojson()
+        )
+
     def with_altitude(self, altitude: AltitudeBand) -> Volume4D:
         return replace(self, altitude=altitude)
 

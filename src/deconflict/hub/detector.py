@@ -99,6 +99,15 @@ class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
     twin of it to read the next page on while the rebuild decodes one."""
 
 
+def _carried(record: Notice | Plan, side: Side) -> bool:
+    """Whether an open conflict of ``side``, of an earlier version of ``record``, is carried
+    to this one: a notice's volume this version left as it was at that version."""
+    if not isinstance(record, Notice) or side.version > record.version:
+        return False
+    present = any(v.id == side.volume_id for v in record.volumes)
+    return present and record.volume_version(side.volume_id) <= side.version
+
+
 class Detector:
     """Owns the engine index and turns change-log rows into detections."""
 
@@ -354,21 +363,27 @@ class Detector:
         version, party = record.version, record.party
         self._remove(kind, record.key)
         new_record = change.verb in _NEW_RECORD  # no conflict can name it yet: nothing to read
+        # The open conflicts of volumes this version leaves as they were, by the pair they
+        # hold: carried over, not resolved and detected again (which told a party that may not
+        # see the notice when and how often its owner amended it: security.md §3.6).
+        kept: dict[tuple[str, str, str], Conflict] = {}
+        carried: list[tuple[str, str, str]] = []
         for conflict in (
             []
             if new_record
             else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record.key))
         ):
-            a = conflict.a
-            mine = a if (a.kind is kind and a.record_key == record.key) else conflict.b
-            if not live or mine.version != version:
-                resolved = conflict.resolve(now_s)
-                out.resolved.append(resolved)
-                if change.verb != "ended":  # activity that is over needs no warning
-                    # The party whose own change cleared the conflict knows it already.
-                    self._tell_conflict(
-                        resolved, NotificationKind.CHANGE, change, now_s, out, skip=party
-                    )
+            a, b = conflict.a, conflict.b
+            mine, theirs = (a, b) if (a.kind is kind and a.record_key == record.key) else (b, a)
+            if live and (mine.version == version or _carried(record, mine)):
+                # Found again below by its pair, which its id no longer names once either
+                # side was carried.
+                pair = (mine.volume_id, theirs.record_key, theirs.volume_id)
+                kept[pair] = conflict
+                if mine.version != version:
+                    carried.append(pair)
+            else:
+                self._resolve(conflict, change, now_s, out, party)
         if not live:
             return
         sides = self._insert(kind, record)
@@ -381,6 +396,8 @@ class Detector:
                 assert other is not None  # every indexed volume has its side
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
+                if kept.pop((side.volume_id, other.record_key, other.volume_id), None):
+                    continue  # still in conflict, as it was
                 cid = conflict_id(self._id_key, side, other)
                 if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
                     continue
@@ -400,6 +417,18 @@ class Detector:
                 )
                 out.new.append(conflict)
                 self._tell_conflict(conflict, NotificationKind.CONFLICT, change, now_s, out)
+        for pair in carried:  # carried, but no longer in conflict (the minima changed)
+            if pair in kept:
+                self._resolve(kept[pair], change, now_s, out, party)
+
+    def _resolve(
+        self, conflict: Conflict, change: Change, now_s: float, out: _Outputs, party: str
+    ) -> None:
+        resolved = conflict.resolve(now_s)
+        out.resolved.append(resolved)
+        if change.verb != "ended":  # activity that is over needs no warning
+            # The party whose own change cleared the conflict knows it already.
+            self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, skip=party)
 
     def _stored(self, cid: str) -> bool:
         try:

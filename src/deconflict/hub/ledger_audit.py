@@ -249,9 +249,48 @@ def _notices(a: _Audit) -> None:
             cwhat = f"{what} v{row['version']}"
             a.differs(cwhat, "category", row["category"], current["category"])
             _volumes(a, cwhat, json.loads(row["volumes"]), current["volumes"])
+        _volume_versions(a, what, row, stored, opened)
     for key, stored in versions.items():
         for number in stored:
             a.note(f"notice {key} v{number}", "is stored, but the notice itself is missing")
+
+
+def _volume_versions(
+    a: _Audit, what: str, row: Row, stored: dict[int, Row], opened: dict[int, Any]
+) -> None:
+    """The version each volume last changed at, kept with each version and the served row, is
+    what the versions the ledger proves say, derived as an amendment makes it (a version kept
+    without them counts every volume as changed there). They decide which conflicts carry
+    across an amendment, and so what a party sees of a notice under ``conflicts-only``: an
+    edit that made a volume older would disclose it by a conflict with what it was."""
+    since: dict[str, int] = {}
+    before: dict[str, Any] = {}
+    derived: dict[int, list[int]] = {}
+    for number in sorted(opened):
+        if number != 1 and number - 1 not in derived:
+            break  # the chain the ledger proves stops here
+        volumes = opened[number]["volumes"]
+        kept = stored[number].get("volume_versions")
+        since = {
+            v["id"]: since[v["id"]] if kept is not None and before.get(v["id"]) == v else number
+            for v in volumes
+        }
+        before = {v["id"]: v for v in volumes}
+        derived[number] = [since[v["id"]] for v in volumes]
+        if kept is not None:
+            a.differs(f"{what} v{number}", "volume versions", _loaded(kept), derived[number])
+    version = int(row["version"])
+    if row.get("volume_versions") is not None and version in derived:
+        served = _loaded(row["volume_versions"])
+        a.differs(f"{what} v{version}", "volume versions", served, derived[version])
+
+
+def _loaded(text: str) -> Any:
+    """``text`` read as JSON, or as it is if it is not (an edit: a finding, not a crash)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _plans(a: _Audit) -> None:

@@ -89,6 +89,9 @@ class Notice:
     version: int = 1
     state: NoticeState = NoticeState.FILED
     updated_at_s: float | None = None
+    #: For each volume, the version it last changed at (empty: all at ``version``): an
+    #: amendment leaves the volumes it does not change, and their conflicts, as they were.
+    volume_versions: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_id(self.id, "notice id")
@@ -98,6 +101,24 @@ class Notice:
         object.__setattr__(self, "state", NoticeState(self.state))
         if isinstance(self.version, bool) or not isinstance(self.version, int) or self.version < 1:
             raise InvalidInput(f"notice version must be an integer >= 1, got {self.version!r}")
+        since = tuple(self.volume_versions)
+        if since and (
+            len(since) != len(self.volumes)
+            or not all(type(v) is int and 1 <= v <= self.version for v in since)
+        ):
+            raise InvalidInput(
+                f"notice {self.id!r} volume versions must be one version from 1 to "
+                f"{self.version} for each of its {len(self.volumes)} volumes, got {since!r}"
+            )
+        object.__setattr__(self, "volume_versions", since)
+
+    def volume_version(self, volume_id: str) -> int:
+        """The version at which volume ``volume_id`` last changed (the current one if unknown)."""
+        if self.volume_versions:
+            for volume, since in zip(self.volumes, self.volume_versions, strict=True):
+                if volume.id == volume_id:
+                    return since
+        return self.version
 
     @property
     def key(self) -> str:
@@ -131,15 +152,23 @@ class Notice:
     def amend(
         self, volumes: Sequence[Volume4D], at_s: float, category: str | None = None
     ) -> Notice:
-        """The next version with new volumes (and category); only while filed or active."""
+        """The next version with new volumes (and category); only while filed or active. A
+        volume given unchanged keeps the version it last changed at."""
         if not self.state.live:
             raise InvalidTransition(f"notice {self.id!r} is {self.state}: it cannot be amended")
+        version = self.version + 1
+        before = {v.id: v for v in self.volumes}
+        since = tuple(
+            self.volume_version(v.id) if v.id in before and before[v.id].same_as(v) else version
+            for v in volumes
+        )
         return replace(
             self,
             volumes=tuple(volumes),
             category=self.category if category is None else category,
-            version=self.version + 1,
+            version=version,
             updated_at_s=at_s,
+            volume_versions=since,
         )
 
 

@@ -136,8 +136,10 @@ def unlocks(
 def _unlocking(
     sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]
 ) -> Iterator[tuple[str, Conflict]]:
-    """(volume id, conflict) for each of ``notice``'s volumes an open conflict at the notice's
-    current version pairs with a record of the viewer's that unlocks it."""
+    """(volume id, conflict) for each of ``notice``'s volumes an open conflict pairs with a
+    record of the viewer's that unlocks it, the conflict naming a version of the notice at
+    which that volume was as it is now (an amendment carries the conflicts of the volumes it
+    leaves unchanged: ``Notice.volume_versions``)."""
     by = sight_of.unlocked_by.get(notice.party, frozenset())
     for conflict in conflicts:
         if conflict.state is not ConflictState.OPEN:
@@ -146,7 +148,7 @@ def _unlocking(
             if (
                 theirs.kind is RecordKind.NOTICE
                 and theirs.record_key == notice.key
-                and theirs.version == notice.version
+                and notice.volume_version(theirs.volume_id) <= theirs.version <= notice.version
                 and (mine.party, mine.kind) in by
                 and conflict.unlocks(mine.party)
             ):
@@ -180,8 +182,12 @@ def seen_notice(
     volumes = tuple(v for v in notice.volumes if v.id in ids)
     if not volumes:
         return None
+    since = tuple(notice.volume_version(v.id) for v in volumes)
+    # The version the visible volumes were last changed at: an amendment of the others is
+    # not a change the viewer may see (its count and time told of the hidden volumes).
+    shown = replace(notice, volumes=volumes, version=max(since), volume_versions=since)
     if notice.state is NoticeState.CANCELLED:
-        return replace(notice, volumes=volumes)
+        return shown
     start = min(v.window.start_s for v in volumes)
     if now_s >= max(v.window.end_s for v in volumes):
         return None
@@ -192,7 +198,7 @@ def seen_notice(
         start if started else notice.filed_at_s,
     )
     state = NoticeState.ACTIVE if started else NoticeState.FILED
-    return replace(notice, volumes=volumes, state=state, updated_at_s=updated)
+    return replace(shown, state=state, updated_at_s=updated)
 
 
 def seen_conflict(

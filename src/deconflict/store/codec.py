@@ -322,3 +322,21 @@ def agreement_from_json(text: str) -> Agreement:
         raise CorruptRecord(f"stored agreement is invalid: {error}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise CorruptRecord(f"stored agreement is malformed: {error!r}") from None
+
+
+def volume_versions_to_json(versions: Sequence[int]) -> str | None:
+    """A notice's volume versions as kept (null for none: every volume at the version)."""
+    return json.dumps(list(versions), separators=(",", ":")) if versions else None
+
+
+def volume_versions_from_json(text: str | None) -> tuple[int, ...]:
+    """The volume versions kept as ``text`` (none for null)."""
+    if text is None:
+        return ()
+    try:
+        found = json.loads(text)
+        if not isinstance(found, list) or not all(type(v) is int for v in found):
+            raise ValueError("not a list of integers")
+    except ValueError as error:
+        raise CorruptRecord(f"stored volume versions are malformed: {error}") from None
+    return tuple(found)

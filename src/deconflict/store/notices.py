@@ -17,7 +17,12 @@ from deconflict.errors import NotFound
 from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
 from deconflict.store import schema as t
 from deconflict.store.base import Seen
-from deconflict.store.codec import volumes_from_json, volumes_to_json
+from deconflict.store.codec import (
+    volume_versions_from_json,
+    volume_versions_to_json,
+    volumes_from_json,
+    volumes_to_json,
+)
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale, rows_in
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import insert_with_unit, transaction
@@ -32,13 +37,16 @@ _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids",
 
 
 def _unlocking(mine: str, theirs: str, by: frozenset[tuple[str, str]]) -> sa.ColumnElement[bool]:
-    """A conflict whose side ``theirs`` is the notice row's current version, unlocked by side
+    """A conflict whose side ``theirs`` is a version of the notice row, unlocked by side
     ``mine`` of one of ``by`` (party, record kind)."""
     c, n = t.conflicts.c, t.notices.c
     return sa.and_(
         c[f"{theirs}_kind"] == str(RecordKind.NOTICE),
         c[f"{theirs}_record_id"] == n.id,
-        c[f"{theirs}_version"] == n.version,
+        # At most the current version: one the volume it names was as it is now at (an
+        # amendment carries the conflicts of the volumes it leaves), which the caller checks
+        # by volume (``need_to_know.visible_volume_ids``).
+        c[f"{theirs}_version"] <= n.version,
         c[f"{mine}_unlocks"].is_(sa.true()),
         sa.or_(*(sa.and_(c[f"{mine}_party"] == p, c[f"{mine}_kind"] == k) for p, k in sorted(by))),
     )
@@ -79,6 +87,7 @@ class SqlNotices(SqlRecords):
             "updated_at_s": notice.updated_at_s,
             "start_s": notice.start_s,
             "end_s": notice.end_s,
+            "volume_versions": volume_versions_to_json(notice.volume_versions),
         }
         doing = f"filing notice {notice.id!r}"
         with self.deferring_connection(doing) as c:
@@ -110,6 +119,7 @@ class SqlNotices(SqlRecords):
             "volumes": volumes if volumes is not None else volumes_to_json(notice.volumes),
             "at_s": at_s,
             "ledger_idx": entry,
+            "volume_versions": volume_versions_to_json(notice.volume_versions),
         }
 
     @transaction
@@ -127,6 +137,7 @@ class SqlNotices(SqlRecords):
                     updated_at_s=notice.updated_at_s,
                     start_s=notice.start_s,
                     end_s=notice.end_s,
+                    volume_versions=volume_versions_to_json(notice.volume_versions),
                 )
             )
             if done.rowcount == 0:
@@ -173,6 +184,7 @@ class SqlNotices(SqlRecords):
             version=version,
             state=notice.state,
             updated_at_s=row.at_s,
+            volume_versions=volume_versions_from_json(row.volume_versions),
         )
 
     @transaction

@@ -24,7 +24,7 @@ from deconflict.model import (
 )
 from deconflict.model.ids import split_key
 from deconflict.store.base import Change
-from deconflict.store.codec import volumes_from_json
+from deconflict.store.codec import volume_versions_from_json, volumes_from_json
 
 __all__ = [
     "change_of",
@@ -163,6 +163,7 @@ def notice_of(row: Any) -> Notice:
         version=row["version"],
         state=NoticeState(row["state"]),
         updated_at_s=row["updated_at_s"],
+        volume_versions=volume_versions_from_json(row.get("volume_versions")),
     )
 
 

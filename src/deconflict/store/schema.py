@@ -61,6 +61,8 @@ notices = sa.Table(
     # The earliest volume start and the latest volume end (migration 0007), for the tick.
     sa.Column("start_s", Time),
     sa.Column("end_s", Time),
+    # For each volume, the version it last changed at (migration 0017; null: all at version).
+    sa.Column("volume_versions", sa.Text),
     sa.Index("ix_notices_state_start", "state", "start_s"),
     sa.Index("ix_notices_state_end", "state", "end_s"),
     sa.Index("ix_notices_filed", "filed_at_s", "id"),  # the list's pages (migration 0010)
@@ -77,6 +79,7 @@ notice_versions = sa.Table(
     # The ledger entry that commits to this version (migration 0009): found from here, not by
     # the ledger's subject index. Null where the ledger kept none.
     sa.Column("ledger_idx", sa.BigInteger),
+    sa.Column("volume_versions", sa.Text),  # as the notices' (migration 0017)
 )
 
 plans = sa.Table(

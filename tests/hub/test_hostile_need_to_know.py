@@ -314,3 +314,68 @@ def test_a_plan_owner_proves_what_it_was_told_of_its_plan_privately(tmp_path):
         with pytest.raises(NotFound):
             hub.ledger.receipt("P", record)
     hub.close()
+
+
+@contextmanager
+def _steps(hub: Hub) -> Iterator[list[int]]:
+    """The virtual-machine steps SQLite runs for the hub's statements meanwhile (one count
+    for all): what a read costs, computed, not timed."""
+    engine: sa.Engine = hub.store._engine  # type: ignore[attr-defined]
+    count = [0]
+
+    def step() -> int:
+        count[0] += 1
+        return 0
+
+    def start(conn: Any, cursor: Any, *args: Any) -> None:
+        cursor.connection.set_progress_handler(step, 1)
+
+    def stop(conn: Any, cursor: Any, *args: Any) -> None:
+        cursor.connection.set_progress_handler(None, 1)
+
+    event.listen(engine, "before_cursor_execute", start)
+    event.listen(engine, "after_cursor_execute", stop)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", start)
+        event.remove(engine, "after_cursor_execute", stop)
+
+
+def _read_costs(path: Path, hidden: int) -> dict[str, int]:
+    from deconflict.hub.views import view_conflicts
+    from deconflict.model import NoticeState
+
+    path.mkdir()
+    hub, _ = _hub(path, Disclosure.CONFLICTS_ONLY)
+    try:
+        hub.file_notice("X", [vol("near")], "air-activity", "XN")
+        for k in range(hidden):  # live notices of X that P meets nowhere
+            hub.file_notice("X", [vol(f"h{k}", lon=20.0 + k * 0.1)], "air-activity", f"H{k}")
+        hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+        hub.process()
+        reads = {
+            "list": lambda: hub.list_notices("P"),
+            "list of X's": lambda: hub.list_notices("P", party="X"),
+            "list of the filed": lambda: hub.list_notices("P", states=[NoticeState.FILED]),
+            "list of a window": lambda: hub.list_notices("P", active=(T0, T0 + 9 * HOUR)),
+            "one": lambda: hub.get_notice("P", "XN", party="X"),
+            "conflicts": lambda: view_conflicts(hub, "P", hub.list_conflicts("P")),
+        }
+        costs = {}
+        for name, read in reads.items():
+            with _steps(hub) as steps:
+                read()
+            costs[name] = steps[0]
+        return costs
+    finally:
+        hub.close()
+
+
+def test_what_a_read_costs_does_not_grow_with_notices_it_may_not_see(tmp_path):
+    """security.md §3.5: under conflicts-only the store found X's notices P may see some of by
+    asking, of every notice of X, whether an open conflict unlocked it: a list read the ones
+    P may not see too, and took longer the more there were (1.3 against 2.4 ms with 3,000), as
+    did the suggestions of P's conflicts. They are found from P's own conflicts now: every read
+    costs SQLite the same steps with 0 or 150 notices of X hidden from P."""
+    assert _read_costs(tmp_path / "none", 0) == _read_costs(tmp_path / "many", 150)

@@ -114,7 +114,8 @@ class Seen:
     """Whose notices a viewer may see, for the store to find them (``policy.need_to_know.Sight``
     decides): ``whole``, the owners it sees all of; ``unlocked_by``, for an owner it sees under
     "conflicts-only", the (party, record kind) whose open conflicts that unlock a notice's
-    volume, at the notice's current version, disclose it."""
+    volume disclose it (the store finds those notices from the conflicts; the caller checks
+    each volume and version: ``policy.need_to_know``)."""
 
     whole: frozenset[str]
     unlocked_by: Mapping[str, frozenset[tuple[str, str]]]

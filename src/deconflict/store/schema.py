@@ -140,6 +140,9 @@ conflicts = sa.Table(
 # A record's conflicts, on either side (amend and cancel look them up; migration 0005).
 sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
 sa.Index("ix_conflicts_b_record", conflicts.c.b_kind, conflicts.c.b_record_id)
+# A party's conflicts, on either side (its lists, and the notices they unlock; migration 0018).
+sa.Index("ix_conflicts_a_party", conflicts.c.a_party, conflicts.c.state)
+sa.Index("ix_conflicts_b_party", conflicts.c.b_party, conflicts.c.state)
 
 notifications = sa.Table(
     "notifications",

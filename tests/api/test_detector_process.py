@@ -149,7 +149,9 @@ def test_the_detector_process_leads_while_it_builds_and_detects_only_once_told(
     """``serve``'s start (cli/serve.py): the process takes the lease before it has rebuilt
     its index (the HTTP workers may start, on standby), then detects nothing, and signs
     nothing, until the supervisor's word that the ledger checked good; then it detects."""
-    notices = (("usaf", vol("a")), ("faf", vol("b", lat=35.97)))
+    # Ahead of the process's clock, the real one: a pair already over is no conflict.
+    soon = {"start_s": time.time() + 3_600.0, "end_s": time.time() + 7_200.0}
+    notices = (("usaf", vol("a", **soon)), ("faf", vol("b", lat=35.97, **soon)))
     with (
         _waiting_for_the_word(tmp_path, *notices) as (path, detector),
         Hub.open(path) as hub,

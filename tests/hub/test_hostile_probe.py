@@ -156,6 +156,39 @@ def test_a_hidden_ledger_entry_is_looked_up_as_a_missing_one(tmp_path, level):
     hub.close()
 
 
+def test_every_entry_withheld_is_looked_up_as_a_missing_one(tmp_path):
+    """security.md §3.4, §3.5, found by a second reader: the entries withheld from P since it
+    sees X's notice in part (its start, its amendments, a conflict's resolution at the end of
+    X's notice) and X's own entries about a conflict P sees ran more statements than an index
+    than another refused entry (the conflicts that unlock the notice, the agreements read
+    again), so the time a refusal took located them. Every refusal runs the same statements."""
+    hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    hidden = vol("h", lon=41.0, start_s=T0 + HOUR, end_s=T0 + 10 * HOUR)
+    hub.file_notice("X", [vol("near"), hidden], "air-activity", "XN")
+    hub.file_notice("P", [vol("probe", lon=39.02, end_s=T0 + 11 * HOUR)], "air-activity", "PN")
+    hub.process()
+    for at in (2.0, 9.0, 10.5):
+        clock.set(T0 + at * HOUR)
+        if at == 9.0:
+            moved = vol("h", lon=41.5, start_s=T0 + HOUR, end_s=T0 + 10 * HOUR)
+            hub.amend_notice("X", "XN", 1, [vol("near"), moved])
+        hub.tick()
+        hub.process()
+    runs: dict[str, list[str]] = {}  # the statements of each kind of entry refused
+    for index in range(hub.ledger.size):
+        with _statements(hub) as seen:
+            try:
+                visible_entry(hub, "P", index)
+            except NotFound:
+                runs.setdefault(hub.ledger.entry(index)["type"], seen)
+    withheld = {"notice.activated", "notice.amended", "conflict.resolved", "notification.created"}
+    assert withheld <= set(runs)
+    assert "party.added" in runs  # X's, which P has no business reading: the reference
+    for kind, seen in runs.items():
+        assert seen == runs["party.added"], kind
+    hub.close()
+
+
 @pytest.mark.parametrize(("hidden", "missing"), [("X", "NOBODY"), ("mou", "NO-MOU")])
 def test_ledger_entries_tell_a_party_nothing_of_parties_and_agreements_it_has_none_with(
     tmp_path, hidden, missing

@@ -9,15 +9,18 @@ same steps; everything P can observe must be equal at every step."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.hub.scenario import HOUR, T0, vol
+from tests.hub.test_hostile_need_to_know import _hub as _relayed_hub
 
 from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
+from deconflict.geo import Volume4D
 from deconflict.hub import Hub, SimulatedClock
 from deconflict.hub.ledger_access import entries_about, visible_entry
 from deconflict.hub.views import view_conflicts, view_notifications
@@ -96,28 +99,39 @@ def _observed(hub: Hub) -> dict[str, Any]:
     }
 
 
-def _run(path: Path, level: Disclosure, hidden: bool) -> list[dict[str, Any]]:
+#: P's notice: it meets "near" and outlives every volume of X's.
+PROBE = vol("probe", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)
+
+
+def _drive(
+    path: Path,
+    level: Disclosure,
+    volumes: list[Volume4D],
+    steps: list[float],
+    act: Callable[[Hub, float], object] | None = None,
+) -> list[dict[str, Any]]:
+    """What P observes at each of ``steps`` (hours after T0) of a hub where X filed
+    ``volumes`` as XN and P filed PROBE; ``act(hub, at)``: what X does at each step, first."""
     hub, clock = _hub(path, level)
     try:
-        volumes = [vol("near"), *([HIDDEN] if hidden else [])]
         hub.file_notice("X", volumes, "air-activity", "XN")
-        # P's notice meets "near" and outlives every volume of X's.
-        hub.file_notice(
-            "P",
-            [vol("probe", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)],
-            "air-activity",
-            "PN",
-        )
+        hub.file_notice("P", [PROBE], "air-activity", "PN")
         hub.process()
         seen = []
-        for at in STEPS:
+        for at in steps:
             clock.set(T0 + at * HOUR)
+            if act is not None:
+                act(hub, at)
             hub.tick()
             hub.process()
             seen.append({"at": at, **_observed(hub)})
         return seen
     finally:
         hub.close()
+
+
+def _run(path: Path, level: Disclosure, hidden: bool) -> list[dict[str, Any]]:
+    return _drive(path, level, [vol("near"), *([HIDDEN] if hidden else [])], STEPS)
 
 
 @pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
@@ -178,32 +192,24 @@ def test_an_entry_withheld_in_part_is_refused_by_index_as_a_missing_one(tmp_path
 def _amending(path: Path, level: Disclosure, amend: str | None) -> list[dict[str, Any]]:
     """P's observations while X amends its notice at T0+2h (``amend``: what it changes, or
     None: nothing) in ways P may not see."""
-    hub, clock = _hub(path, level)
-    try:
-        hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
-        probe = vol("probe", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)
-        hub.file_notice("P", [probe], "air-activity", "PN")
-        hub.process()
-        seen = []
-        for at in (1.0, 2.0, 3.0, 6.5):
-            clock.set(T0 + at * HOUR)
-            if at == 2.0 and amend == "category":
-                hub.amend_notice("X", "XN", 1, [vol("near"), HIDDEN], category="training")
-            elif at == 2.0 and amend == "hidden volume":
-                moved = vol("early", lon=41.5, start_s=T0 + 1 * HOUR, end_s=T0 + 10 * HOUR)
-                hub.amend_notice("X", "XN", 1, [vol("near"), moved])
-            elif at == 2.0 and amend == "twice":
-                hub.amend_notice("X", "XN", 1, [vol("near")])
-                hub.amend_notice("X", "XN", 2, [vol("near"), HIDDEN])
-            hub.tick()
-            hub.process()
-            observed = _observed(hub)
-            if observed["notice"] != "not found":  # the category is X's to show
-                observed["notice"] = observed["notice"][:1] + observed["notice"][2:]
-            seen.append({"at": at, **observed})
-        return seen
-    finally:
-        hub.close()
+
+    def act(hub: Hub, at: float) -> None:
+        if at != 2.0:
+            return
+        if amend == "category":
+            hub.amend_notice("X", "XN", 1, [vol("near"), HIDDEN], category="training")
+        elif amend == "hidden volume":
+            moved = vol("early", lon=41.5, start_s=T0 + 1 * HOUR, end_s=T0 + 10 * HOUR)
+            hub.amend_notice("X", "XN", 1, [vol("near"), moved])
+        elif amend == "twice":
+            hub.amend_notice("X", "XN", 1, [vol("near")])
+            hub.amend_notice("X", "XN", 2, [vol("near"), HIDDEN])
+
+    seen = _drive(path, level, [vol("near"), HIDDEN], [1.0, 2.0, 3.0, 6.5], act)
+    for observed in seen:
+        if observed["notice"] != "not found":  # the category is X's to show
+            observed["notice"] = observed["notice"][:1] + observed["notice"][2:]
+    return seen
 
 
 @pytest.mark.parametrize("amend", ["category", "hidden volume", "twice"])
@@ -244,3 +250,109 @@ def test_an_amendment_of_the_volume_a_party_meets_is_told_to_it(tmp_path):
         assert seen.version == 2
     finally:
         hub.close()
+
+
+def _cancelling(path: Path, level: Disclosure, cancel: bool) -> list[dict[str, Any]]:
+    def act(hub: Hub, at: float) -> None:
+        if at == 9.0 and cancel:
+            hub.cancel_notice("X", "XN")
+
+    return _drive(path, level, [vol("near"), HIDDEN], [6.5, 9.0, 9.5, 10.5], act)
+
+
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_a_cancellation_once_the_conflict_is_over_is_not_told(tmp_path, level):
+    """X cancelling its notice after the volume P meets has ended (its hidden volume still to
+    come) told P, by the conflict's resolution, that the notice was still live then. P, shown
+    the conflict over already, is not told; it sees the same as if X had not cancelled."""
+    cancelled = _cancelling(tmp_path / "cancelled", level, cancel=True)
+    kept = _cancelling(tmp_path / "kept", level, cancel=False)
+    for seen, twin in zip(cancelled, kept, strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+
+
+def test_a_notice_and_a_plan_of_one_id_keep_one_conflict_each_across_amendments(tmp_path):
+    """Found by a second reader: P's notice and plan of one id, both meeting X's volume, were
+    one pair to the detector carrying conflicts across X's amendment, so each amendment of a
+    hidden volume left a duplicate open conflict and told P of it."""
+    hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
+    try:
+        hub.add_agreement(
+            Agreement(
+                "plans",
+                ("P", "X"),
+                minima=MINIMA,
+                disclosure={("X", "P"): Disclosure.CONFLICTS_ONLY},
+            )
+        )
+        hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
+        hub.file_notice("P", [vol("v", lon=39.02)], "air-activity", "N")
+        hub.add_plan("P", [vol("v", lon=39.02)], "N")
+        hub.process()
+        before = sorted((c.a.kind, c.b.kind) for c in hub.store.list_conflicts(state="open"))
+        told = len(hub.list_notifications("P"))
+        moved = vol("early", lon=41.5, start_s=T0 + 1 * HOUR, end_s=T0 + 10 * HOUR)
+        for version, hidden in ((1, moved), (2, HIDDEN)):
+            clock.advance(600)
+            hub.amend_notice("X", "XN", version, [vol("near"), hidden])
+            hub.process()
+        after = sorted((c.a.kind, c.b.kind) for c in hub.store.list_conflicts(state="open"))
+        assert after == before
+        assert len(before) == 2
+        assert len(hub.list_notifications("P")) == told
+    finally:
+        hub.close()
+
+
+def test_a_probe_over_a_window_already_past_meets_nothing(tmp_path):
+    """Found by a second reader: P filing a notice over hours already past was told of a
+    conflict with X's ended volume only while a hidden volume kept X's notice live. A pair
+    whose window has passed when first checked is no conflict, whatever else is live."""
+    seen = []
+    for hidden in (True, False):
+        hub, clock = _hub(tmp_path / str(hidden), Disclosure.CONFLICTS_ONLY)
+        try:
+            late = vol("h", lon=41.0, end_s=T0 + 12 * HOUR)
+            hub.file_notice("X", [vol("near"), *([late] if hidden else [])], "air-activity", "XN")
+            clock.set(T0 + 9 * HOUR)
+            hub.tick()
+            hub.process()
+            hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")  # 6h to 8h
+            hub.process()
+            seen.append((hub.list_conflicts("P"), len(hub.list_notifications("P"))))
+        finally:
+            hub.close()
+    assert seen == [([], 0), ([], 0)]
+
+
+def test_a_relay_loses_sight_of_a_volume_when_it_ends(tmp_path):
+    """Found by a second reader: the relay, seeing P's notice as X may, saw P's volume that
+    had ended for as long as the conflict that unlocked it stayed open, that is as long as X's
+    hidden volume kept X's notice live: the relay read when X's hidden volume ended."""
+
+    def relayed(hidden_end_h: float) -> list[list[str]]:
+        path = tmp_path / str(hidden_end_h)
+        path.mkdir()
+        level = Disclosure.CONFLICTS_ONLY
+        hub, clock = _relayed_hub(path, level, relay="R", back=level)
+        try:
+            early = vol("n0", start_s=T0 + 3 * HOUR, end_s=T0 + 4 * HOUR)
+            hidden = vol("h", lon=41.0, start_s=T0 + HOUR, end_s=T0 + hidden_end_h * HOUR)
+            hub.file_notice("X", [early, vol("n1"), hidden], "air-activity", "XN")
+            later = vol("m", start_s=T0 + 9 * HOUR, end_s=T0 + 11 * HOUR)  # keeps p0 in sight
+            hub.file_notice("X", [later], "air-activity", "XM")
+            long = vol("p0", lon=39.02, start_s=T0 + 5 * HOUR, end_s=T0 + 11 * HOUR)
+            short = vol("p1", lon=39.02, start_s=T0 + 3 * HOUR, end_s=T0 + 4 * HOUR)
+            hub.file_notice("P", [long, short], "air-activity", "PN")
+            hub.process()
+            out = []
+            for at in (3.5, 5.0, 8.5):
+                clock.set(T0 + at * HOUR)
+                hub.tick()
+                hub.process()
+                out.append([v.id for v in hub.get_notice("R", "PN", party="P").volumes])
+            return out
+        finally:
+            hub.close()
+
+    assert relayed(4.5) == relayed(9.0) == [["p0", "p1"], ["p0"], ["p0"]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -366,8 +366,8 @@ class Detector:
         # The open conflicts of volumes this version leaves as they were, by the pair they
         # hold: carried over, not resolved and detected again (which told a party that may not
         # see the notice when and how often its owner amended it: security.md §3.6).
-        kept: dict[tuple[str, str, str], Conflict] = {}
-        carried: list[tuple[str, str, str]] = []
+        kept: dict[tuple[str, RecordKind, str, str], Conflict] = {}
+        carried: list[tuple[str, RecordKind, str, str]] = []
         for conflict in (
             []
             if new_record
@@ -378,7 +378,8 @@ class Detector:
             if live and (mine.version == version or _carried(record, mine)):
                 # Found again below by its pair, which its id no longer names once either
                 # side was carried.
-                pair = (mine.volume_id, theirs.record_key, theirs.volume_id)
+                # A notice and a plan of one party may share an id: a record is known by its kind.
+                pair = (mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id)
                 kept[pair] = conflict
                 if mine.version != version:
                     carried.append(pair)
@@ -396,8 +397,13 @@ class Detector:
                 assert other is not None  # every indexed volume has its side
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
-                if kept.pop((side.volume_id, other.record_key, other.volume_id), None):
+                if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
                     continue  # still in conflict, as it was
+                detail = describe(volume, entry.volume)
+                if detail.end_s <= now_s:
+                    # Over already: it needs no warning, and telling it told a party probing
+                    # with past windows whether the other's notice was still live.
+                    continue
                 cid = conflict_id(self._id_key, side, other)
                 if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
                     continue
@@ -406,7 +412,7 @@ class Detector:
                     cid,
                     side,
                     other,
-                    describe(volume, entry.volume),
+                    detail,
                     now_s,
                     a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
                     b_unlocks=unlocks(
@@ -426,9 +432,12 @@ class Detector:
     ) -> None:
         resolved = conflict.resolve(now_s)
         out.resolved.append(resolved)
-        if change.verb != "ended":  # activity that is over needs no warning
-            # The party whose own change cleared the conflict knows it already.
-            self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, skip=party)
+        # Activity that is over needs no warning: a notice that ended, or a conflict whose
+        # window has passed (a change after it told a party that may not see the notice
+        # whole that it was still live then). The party whose own change cleared the
+        # conflict knows it already.
+        if change.verb != "ended" and now_s < conflict.detail.end_s:
+            self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, skip={party})
 
     def _stored(self, cid: str) -> bool:
         try:
@@ -503,14 +512,14 @@ class Detector:
         change: Change,
         now_s: float,
         out: _Outputs,
-        skip: str | None = None,
+        skip: Collection[str] = (),
     ) -> None:
-        """Tell each side's party (but ``skip``), unless the other side is a plan (plans stay
-        private). A party that may not see the other side is told at the agreement's
+        """Tell each side's party (but those in ``skip``), unless the other side is a plan
+        (plans stay private). A party that may not see the other side is told at the agreement's
         resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
         and without the notice being named."""
         for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
-            if other.kind is RecordKind.PLAN or mine.party == skip:
+            if other.kind is RecordKind.PLAN or mine.party in skip:
                 continue
             sees = sees_other_side(self._agreements, conflict, mine.party)
             detail = conflict.detail

@@ -84,9 +84,9 @@ def _told_in_part(hub: Hub, party: str, owner: str, kind: str) -> bool:
 
 def _resolution_shown(shown: Conflict, entry: Mapping[str, Any]) -> bool:
     """Whether a conflict's entry tells no more than the party is shown of the conflict: a
-    ``conflict.resolved`` entry only at the time the party is shown it resolved (a conflict
-    shown over when its window passed, ``need_to_know.seen_conflict``, was resolved later, at
-    the end of the other party's notice, which that time would tell)."""
+    ``conflict.resolved`` entry only when the party is shown it resolved at that time (one
+    shown over when its window passed, ``need_to_know.seen_conflict``, was resolved at
+    another time, the end of the other party's notice, which that time would tell)."""
     if entry.get("type") != "conflict.resolved":
         return True
     if shown.resolved_at_s is None:
@@ -95,7 +95,7 @@ def _resolution_shown(shown: Conflict, entry: Mapping[str, Any]) -> bool:
         at = parse_rfc3339(str(entry.get("at")))
     except ValueError:
         return False
-    return at <= shown.resolved_at_s + _SAME_TIME_S
+    return abs(at - shown.resolved_at_s) <= _SAME_TIME_S
 
 
 _SAME_TIME_S = 1e-5  # the ledger writes times to the microsecond

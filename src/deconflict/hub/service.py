@@ -476,21 +476,27 @@ class Hub:
 
     def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
         """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`)."""
-        state = ConflictState.OPEN if open_only else None
-        found = self._store.list_conflicts(party=party, state=state)
+        agreements = self._current_agreements()
+        # One resolved within a resolution's time step may still be shown open (it held until
+        # its window as told to the party passed): read with the open ones.
+        step = max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
+        state, after = (ConflictState.OPEN, self._clock.now() - step) if open_only else (None, None)
+        found = self._store.list_conflicts(party=party, state=state, resolved_after=after)
         shown = self._seen_conflicts(party, [c for c in found if sees_conflict(party, c)])
         return [c for c in shown if not open_only or c.state is ConflictState.OPEN]
 
     def get_conflict(self, party: str, conflict_id: str) -> Conflict:
+        self._current_agreements()  # read whatever is found: the same statements (§3.5)
         conflict = self._store.get_conflict(conflict_id)
         if not sees_conflict(party, conflict):
             raise NotFound(f"no conflict {conflict_id!r}")
         return self._seen_conflicts(party, [conflict])[0]
 
     def _seen_conflicts(self, party: str, conflicts: Sequence[Conflict]) -> list[Conflict]:
-        """Each over once its window as ``party`` is told it has passed, when the other side's
-        owner is not seen whole (``need_to_know.seen_conflict``)."""
-        agreements, now = self._current_agreements(), self._clock.now()
+        """Each as ``party`` is shown it (``need_to_know.seen_conflict``: over once its window
+        as told has passed, when the other side's owner is not seen whole), under the
+        agreements as last read."""
+        agreements, now = self._agreements, self._clock.now()
         sight = need_to_know.sight(agreements, party)
         shown = []
         for conflict in conflicts:

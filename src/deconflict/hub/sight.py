@@ -68,8 +68,11 @@ def seen_notices(
     )
     partly = [n.key for n in found if not sight.sees_whole(n.party)]
     about: dict[str, list[Conflict]] = {}
-    if partly:
-        for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=partly):
+    # Asked by keys (a notice, an entry's subject), the unlocking conflicts are read whether or
+    # not a notice seen in part was found: the statements run tell nothing (security.md §3.5).
+    unlocking = partly or (list(keys) if keys and sight.unlocked_by else [])
+    if unlocking:
+        for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=unlocking):
             for side in conflict.sides:
                 about.setdefault(side.record_key, []).append(conflict)
     shown = []

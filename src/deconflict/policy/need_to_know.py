@@ -171,13 +171,15 @@ def seen_notice(
     given its open conflicts. An owner it sees whole shows it whole. Seen in part, it is told
     by the volumes the viewer may see alone (security.md §3.3): only those volumes; ``filed``
     until the first of them starts, then ``active``; updated when the last of them was
-    unlocked or started; no longer shown once they have all ended, unless it was cancelled
-    (a cancellation resolves the conflicts, which the viewer is told of). The whole notice's
+    unlocked or started; each out of sight once its own window has ended. The whole notice's
     state, times and how long it stays live told the timing of its hidden volumes: active an
     hour before the visible one started, and seen until the hidden one ended."""
     if sight_of.sees_whole(notice.party):
         return notice
-    unlocked = list(_unlocking(sight_of, notice, conflicts))
+    # A volume is in sight while its own window lasts: one that has ended stayed in sight as
+    # long as the conflict that unlocked it, which lasts as long as the other side's notice.
+    live = {v.id for v in notice.volumes if now_s < v.window.end_s}
+    unlocked = [(vid, c) for vid, c in _unlocking(sight_of, notice, conflicts) if vid in live]
     ids = {volume_id for volume_id, _ in unlocked}
     volumes = tuple(v for v in notice.volumes if v.id in ids)
     if not volumes:
@@ -189,8 +191,6 @@ def seen_notice(
     if notice.state is NoticeState.CANCELLED:
         return shown
     start = min(v.window.start_s for v in volumes)
-    if now_s >= max(v.window.end_s for v in volumes):
-        return None
     started = now_s >= start
     updated = max(
         notice.filed_at_s,
@@ -205,23 +205,24 @@ def seen_conflict(
     conflict: Conflict, viewer: str, sight_of: Sight, resolution: Resolution, now_s: float
 ) -> Conflict:
     """``conflict`` as ``viewer``, one of its parties, is shown it at ``now_s``. With the other
-    side's owner seen whole, as it is. Otherwise the conflict is over (resolved) once its window
-    as the viewer would be told it at the agreement's ``resolution`` (the masked detail: never
-    before the true one) has passed, and a resolution that came later is shown at that time:
-    a conflict stays open until a change or a notice's end clears it, and the end of the other
-    party's notice, the last of all its volumes, told the viewer the timing of volumes it may
-    not see (security.md §3.6)."""
+    side's owner seen whole, as it is. Otherwise it is over (resolved) once its window as the
+    viewer would be told it at the agreement's ``resolution`` has passed (the masked detail:
+    never before the true one), unless a change cleared it while it held, which is shown when
+    it happened. A conflict stays open until a change clears it or a notice ends, and the end
+    of the other party's notice, the last of all its volumes, told the viewer the timing of
+    volumes it may not see (security.md §3.6)."""
     other = conflict.other_side(viewer)
     if other is None or sight_of.sees_whole(other.party):
         return conflict
+    resolved = conflict.resolved_at_s
+    if resolved is not None and resolved < conflict.detail.end_s:
+        return conflict  # cleared by a change while it held: told when it happened
     masked = conflict.masked_for(viewer)
     told = masked if masked is not None else coarsened(conflict.detail, resolution)
     over = max(told.end_s, conflict.detected_at_s)
-    if conflict.state is ConflictState.OPEN:
-        return conflict.resolve(over) if now_s >= over else conflict
-    if conflict.resolved_at_s is not None and conflict.resolved_at_s > over:
-        return replace(conflict, resolved_at_s=over)
-    return conflict
+    if now_s >= over:
+        return replace(conflict, state=ConflictState.RESOLVED, resolved_at_s=over)
+    return replace(conflict, state=ConflictState.OPEN, resolved_at_s=None)
 
 
 def resolution_for(agreements: Iterable[Agreement], a: str, b: str) -> Resolution:

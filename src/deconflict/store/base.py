@@ -379,9 +379,11 @@ class Conflicts(Protocol):
         state: ConflictState | None = None,
         record: tuple[RecordKind, str] | None = None,
         notices: Sequence[str] | None = None,
+        resolved_after: float | None = None,
     ) -> list[Conflict]:
-        """Conflicts with ``party`` on either side, in ``state``, involving ``record`` (its
-        kind and record key), involving one of the notices of record keys ``notices``."""
+        """Conflicts with ``party`` on either side, in ``state`` (or, given ``resolved_after``,
+        resolved after it), involving ``record`` (its kind and record key), involving one of
+        the notices of record keys ``notices``."""
 
 
 class Notifications(Protocol):

@@ -35,13 +35,14 @@ class SqlConflicts(SqlTransactions):
         state: ConflictState | None = None,
         record: tuple[RecordKind, str] | None = None,
         notices: Sequence[str] | None = None,
+        resolved_after: float | None = None,
     ) -> list[Conflict]:
         if notices is not None and len(notices) > IN_CHUNK:  # a statement binds so many values
             found = {
                 conflict.id: conflict
                 for lo in range(0, len(notices), IN_CHUNK)
                 for conflict in self.list_conflicts(
-                    party, state, record, notices[lo : lo + IN_CHUNK]
+                    party, state, record, notices[lo : lo + IN_CHUNK], resolved_after
                 )
             }
             return sorted(found.values(), key=lambda c: (c.detected_at_s, c.id))
@@ -49,7 +50,9 @@ class SqlConflicts(SqlTransactions):
         query = sa.select(t.conflicts).order_by(col.detected_at_s, col.id)
         if party is not None:
             query = query.where(sa.or_(col.a_party == party, col.b_party == party))
-        if state is not None:
+        if state is not None and resolved_after is not None:
+            query = query.where(sa.or_(col.state == str(state), col.resolved_at_s > resolved_after))
+        elif state is not None:
             query = query.where(col.state == str(state))
         if record is not None:
             kind, record_id = str(record[0]), record[1]

@@ -48,6 +48,7 @@ from deconflict.hub import Hub
 from deconflict.hub.views import own_notice
 from deconflict.model import Notice, NoticeState
 from deconflict.model.ids import check_id, is_id
+from deconflict.runtime.runner import HubRunner
 
 __all__ = ["router"]
 
@@ -212,7 +213,19 @@ async def list_notices(
         link_next(request, response, resume.key, limit)
     elif len(page) == limit:
         link_next(request, response, page[-1].key, limit)
-    return [notice_out(n) for n in page]
+    whole = await _seen_whole(svc.runner, principal.party, page)
+    return [notice_out(n, whole=n.party in whole) for n in page]
+
+
+async def _seen_whole(runner: HubRunner, viewer: str, notices: Sequence[Notice]) -> set[str]:
+    """The owners of ``notices`` that ``viewer`` sees whole (itself among them)."""
+    others = {n.party for n in notices} - {viewer}
+    if not others:
+        return {viewer}
+    seen = await runner.read(
+        lambda hub: {o for o in others if hub.sees_whole(viewer, o)}, party=viewer
+    )
+    return {viewer, *seen}
 
 
 def _resumed(hub: Hub, viewer: str, after: str | None) -> Notice | None:
@@ -242,13 +255,20 @@ async def get_notice(
     ] = None,
 ) -> NoticeOut:
     """One notice as the caller may see it; its ETag is its version."""
-    notice = await service(request).runner.read(
-        lambda hub: hub.get_notice(principal.party, notice_id, party=party),
-        party=principal.party,
+    notice, whole = await service(request).runner.read(
+        lambda hub: _seen(hub, principal.party, notice_id, party), party=principal.party
     )
     need(principal, Scope.READ)
-    response.headers.update(_etag(notice))
-    return notice_out(notice)
+    if whole:  # a version, and so an ETag, only of a notice seen whole (see NoticeOut)
+        response.headers.update(_etag(notice))
+    else:
+        response.headers["Location"] = _etag(notice)["Location"]
+    return notice_out(notice, whole=whole)
+
+
+def _seen(hub: Hub, viewer: str, notice_id: str, party: str | None) -> tuple[Notice, bool]:
+    notice = hub.get_notice(viewer, notice_id, party=party)
+    return notice, notice.party == viewer or hub.sees_whole(viewer, notice.party)
 
 
 async def _amend(

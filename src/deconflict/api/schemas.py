@@ -181,7 +181,9 @@ class NoticeOut(BaseModel):
     id: str
     party: str
     category: str
-    version: int
+    #: null for another party's notice the caller sees only in part: its versions count
+    #: changes to volumes the caller may not see (security.md §3.6)
+    version: int | None
     state: str
     filed_at: str
     updated_at: str | None
@@ -256,13 +258,15 @@ def _collection(volumes: tuple[Volume4D, ...]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": [feature(v) for v in volumes]}
 
 
-def notice_out(notice: Notice, filing: Filing | None = None) -> NoticeOut:
+def notice_out(notice: Notice, filing: Filing | None = None, *, whole: bool = True) -> NoticeOut:
+    """``notice`` as the API shows it; ``whole``: whether the caller sees it whole (its own,
+    or its owner's agreements disclose it all), else without a version."""
     lead = filing.lead if filing is not None else None
     return NoticeOut(
         id=notice.id,
         party=notice.party,
         category=notice.category,
-        version=notice.version,
+        version=notice.version if whole else None,
         state=str(notice.state),
         filed_at=epoch_to_rfc3339(notice.filed_at_s),
         updated_at=_time(notice.updated_at_s),

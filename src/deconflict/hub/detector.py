@@ -517,7 +517,7 @@ class Detector:
         """Tell each side's party (but those in ``skip``), unless the other side is a plan
         (plans stay private). A party that may not see the other side is told at the agreement's
         resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
-        and without the notice being named."""
+        and without the notice being named, as is one that sees it only in part."""
         for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
             if other.kind is RecordKind.PLAN or mine.party in skip:
                 continue
@@ -537,7 +537,10 @@ class Detector:
                 out,
                 notice_id=other.record_id,
                 conflict=conflict.id,
-                discloses=sees,
+                # Named (with its version and commitment, in the ledger) only to a party
+                # that sees the notice whole: its versions count changes to the others.
+                discloses=sees
+                and policy.disclosure(self._agreements, other.party, mine.party) is Disclosure.FULL,
                 private=mine.kind is RecordKind.PLAN,
             )
 

@@ -34,7 +34,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class SideView:
     """The other side of a conflict as a party may see it: whose and what kind of record; which
-    record, version and volume only when the party may see that volume (else None)."""
+    record and volume only when the party may see that volume, and its version only when it
+    sees the other's notices whole (else None)."""
 
     party: str
     kind: RecordKind
@@ -123,7 +124,8 @@ def _view(
             kind=other.kind,
             record_id=other.record_id if visible else None,
             volume_id=other.volume_id if visible else None,
-            version=other.version if visible else None,
+            # Versions count the other's changes to volumes the party may not see (§3.6).
+            version=other.version if visible and hub.sees_whole(party, other.party) else None,
         ),
         detail=detail,
         detected_at_s=conflict.detected_at_s,

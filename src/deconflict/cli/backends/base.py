@@ -62,7 +62,7 @@ class NoticeSummary:
     id: str
     party: str
     category: str
-    version: int
+    version: int | None  # None: another party's notice seen in part
     state: str
     volumes: int
     start_s: float

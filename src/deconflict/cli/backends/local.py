@@ -76,12 +76,13 @@ class LocalBackend:
     def list_notices(self, states: Sequence[NoticeState]) -> list[NoticeSummary]:
         with hub_session(self._db) as hub:
             found = hub.list_notices(self._party, states=states or None)
+            whole = {o for o in {n.party for n in found} if hub.sees_whole(self._party, o)}
         return [
             NoticeSummary(
                 id=n.id,
                 party=n.party,
                 category=n.category,
-                version=n.version,
+                version=n.version if n.party in whole else None,  # None: seen in part
                 state=str(n.state),
                 volumes=len(n.volumes),
                 start_s=n.start_s,

@@ -356,3 +356,88 @@ def test_a_relay_loses_sight_of_a_volume_when_it_ends(tmp_path):
             hub.close()
 
     assert relayed(4.5) == relayed(9.0) == [["p0", "p1"], ["p0"], ["p0"]]
+
+
+def _twin(
+    path: Path,
+    level: Disclosure,
+    x_volumes: list[Volume4D],
+    steps: list[float],
+    act: Callable[[Hub, float], object] | None = None,
+) -> list[dict[str, Any]]:
+    """P's observations of a hub where X filed ``x_volumes`` and P one volume meeting the
+    first of them (4h to 9h), at ``steps``; ``act``: X's doing at a step, detected then."""
+    hub, clock = _hub(path, level)
+    try:
+        hub.file_notice("X", x_volumes, "air-activity", "XN")
+        probe = vol("p", lon=39.005, start_s=T0 + 4 * HOUR, end_s=T0 + 9 * HOUR)
+        hub.file_notice("P", [probe], "air-activity", "PN")
+        hub.process()
+        seen = []
+        for at in steps:
+            clock.set(T0 + at * HOUR)
+            hub.tick()
+            hub.process()
+            if act is not None:
+                act(hub, at)
+                hub.process()
+            seen.append({"at": at, **_observed(hub)})
+        return seen
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_a_change_inside_the_last_step_tells_nothing_of_the_true_end(tmp_path, level):
+    """Found by a second reader: a cancellation was told as it happened while the conflict
+    truly held, so X cancelling inside the last step of the window as told showed P whether
+    the hidden volume had ended before then. Two hidden volumes with the same envelope (ending
+    at 7.10 h and 7.25 h, both told as ending at 7.31 h) show P the same."""
+    far = vol("later", lon=41.0, start_s=T0 + 5 * HOUR, end_s=T0 + 12 * HOUR)
+
+    def cancel(hub: Hub, at: float) -> None:
+        if at == 7.2:
+            hub.cancel_notice("X", "XN")
+
+    def run(end_h: float) -> list[dict[str, Any]]:
+        met = vol("h", start_s=T0 + 5 * HOUR, end_s=T0 + end_h * HOUR)
+        return _twin(tmp_path / str(end_h), level, [met, far], [7.2, 7.28, 7.32], cancel)
+
+    for seen, twin in zip(run(7.1), run(7.25), strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+
+
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_the_suggestion_for_a_conflict_shown_open_tells_nothing_of_the_store(tmp_path, level):
+    """Found by a second reader: a conflict shown open after the store resolved it (X's notice
+    ended with the volume P met) got a suggestion that no longer avoided that volume, unlike
+    the same conflict where a far hidden volume kept X's notice live."""
+    far = vol("later", lon=41.0, start_s=T0 + 5 * HOUR, end_s=T0 + 12 * HOUR)
+    met = vol("h", start_s=T0 + 5 * HOUR, end_s=T0 + 7.1 * HOUR)
+    alone = _twin(tmp_path / "alone", level, [met], [7.0, 7.2])
+    kept = _twin(tmp_path / "kept", level, [met, far], [7.0, 7.2])
+    for seen, twin in zip(alone, kept, strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+
+
+def test_a_cancelled_notice_seen_in_part_names_no_version_in_the_ledger(tmp_path):
+    """Found by a second reader: between X's cancellation and its detection, P could read the
+    ``notice.cancelled`` entry of a notice it saw in part, which names the version it ends: it
+    counted X's amendments of volumes P may not see. P reads the filing alone."""
+    seen = []
+    for amendments in (0, 3):
+        hub, _ = _hub(tmp_path / str(amendments), Disclosure.CONFLICTS_ONLY)
+        try:
+            hub.file_notice("X", [vol("near"), HIDDEN], "air-activity", "XN")
+            hub.file_notice("P", [PROBE], "air-activity", "PN")
+            hub.process()
+            for k in range(amendments):
+                moved = vol("early", lon=41.0 + 0.1 * (k + 1), end_s=T0 + 10 * HOUR)
+                hub.amend_notice("X", "XN", k + 1, [vol("near"), moved])
+            hub.process()
+            hub.cancel_notice("X", "XN")  # not detected yet: P may still see the notice
+            entries = entries_about(hub, "P", "XN", "X")
+            seen.append([(e["type"], e.get("version")) for _, e in entries])
+        finally:
+            hub.close()
+    assert seen == [[("notice.filed", 1)], [("notice.filed", 1)]]

@@ -48,7 +48,6 @@ from deconflict.hub import Hub
 from deconflict.hub.views import own_notice
 from deconflict.model import Notice, NoticeState
 from deconflict.model.ids import check_id, is_id
-from deconflict.runtime.runner import HubRunner
 
 __all__ = ["router"]
 
@@ -176,6 +175,7 @@ async def list_notices(
     need(principal, Scope.READ)
     low, high = _window(start, end)
     area = area_of(near)
+    whole: set[str] = {principal.party}  # the owners the caller sees whole, as read
 
     # On the hub thread, over the volumes the caller sees, only what is cheap: near's exact
     # test runs on the pool (api/nearby.py), as on the hub thread it cost up to 0.5 s a volume.
@@ -191,7 +191,7 @@ async def list_notices(
         start, ``after``); a ``near`` page takes several."""
 
         def on_hub(hub: Hub) -> list[Notice]:
-            return hub.list_notices(
+            found = hub.list_notices(
                 principal.party,
                 states=state or None,
                 party=party,
@@ -200,6 +200,9 @@ async def list_notices(
                 after=_resumed(hub, principal.party, after) if cursor is None else cursor,
                 limit=count,
             )
+            # Under the agreements the list was read by (a second read may see newer ones).
+            whole.update(o for o in {n.party for n in found} if hub.sees_whole(principal.party, o))
+            return found
 
         return on_hub
 
@@ -213,19 +216,7 @@ async def list_notices(
         link_next(request, response, resume.key, limit)
     elif len(page) == limit:
         link_next(request, response, page[-1].key, limit)
-    whole = await _seen_whole(svc.runner, principal.party, page)
     return [notice_out(n, whole=n.party in whole) for n in page]
-
-
-async def _seen_whole(runner: HubRunner, viewer: str, notices: Sequence[Notice]) -> set[str]:
-    """The owners of ``notices`` that ``viewer`` sees whole (itself among them)."""
-    others = {n.party for n in notices} - {viewer}
-    if not others:
-        return {viewer}
-    seen = await runner.read(
-        lambda hub: {o for o in others if hub.sees_whole(viewer, o)}, party=viewer
-    )
-    return {viewer, *seen}
 
 
 def _resumed(hub: Hub, viewer: str, after: str | None) -> Notice | None:

@@ -27,6 +27,7 @@ from deconflict.model import (
     NoticeState,
     Plan,
     RecordKind,
+    Resolution,
     Side,
 )
 from deconflict.policy import need_to_know
@@ -106,12 +107,18 @@ class Adjustments:
         return self._store.get_plan(mine.record_key)
 
     def _met(self, party: str) -> dict[str, set[tuple[str, str]]]:
-        """The other parties' notice volumes ``party`` is in an open conflict with, (notice key,
-        volume id) by party: read once for a list, whatever the parties it meets."""
+        """The other parties' notice volumes ``party`` is shown an open conflict with (notice
+        key, volume id) by party: read once for a list, whatever the parties it meets. As it
+        is shown them: one resolved in the store may still be shown open (``Hub.list_conflicts``)
+        and is searched all the same, or its suggestion told whether the store had resolved it,
+        that is whether the other's notice was still live (found by a second reader)."""
         met: dict[str, set[tuple[str, str]]] = {}
         agreements, now = self._agreements(), self._clock.now()
         sight = need_to_know.sight(agreements, party)
-        for conflict in self._store.list_conflicts(party=party, state=ConflictState.OPEN):
+        step = max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
+        for conflict in self._store.list_conflicts(
+            party=party, state=ConflictState.OPEN, resolved_after=now - step
+        ):
             theirs = conflict.other_side(party)
             if theirs is None or not sees_conflict(party, conflict):
                 continue
@@ -136,11 +143,8 @@ class Adjustments:
         shown = {n.key: {v.id for v in n.volumes} for n in seen}
         live = {n.key: n for n in seen}
         met_keys = sorted({key for key, _ in met})
-        if met_keys:
-            live.update(
-                (n.key, n)
-                for n in self._store.list_notices(party=other, states=_LIVE_NOTICES, keys=met_keys)
-            )
+        if met_keys:  # in any state: a conflict may be shown open after its notice ended
+            live.update((n.key, n) for n in self._store.list_notices(party=other, keys=met_keys))
         minima = policy.minima_for(agreements, party, other)
         if minima is None:
             minima = policy.search_minima(agreements)

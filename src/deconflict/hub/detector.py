@@ -47,6 +47,7 @@ from deconflict.model import (
     Side,
 )
 from deconflict.model.ids import split_key
+from deconflict.policy import need_to_know
 from deconflict.policy.need_to_know import (
     coarsened,
     masked_detail,
@@ -432,12 +433,19 @@ class Detector:
     ) -> None:
         resolved = conflict.resolve(now_s)
         out.resolved.append(resolved)
-        # Activity that is over needs no warning: a notice that ended, or a conflict whose
-        # window has passed (a change after it told a party that may not see the notice
-        # whole that it was still live then). The party whose own change cleared the
-        # conflict knows it already.
-        if change.verb != "ended" and now_s < conflict.detail.end_s:
-            self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, skip={party})
+        if change.verb == "ended":  # activity that is over needs no warning
+            return
+        # Nor does a conflict past its cutoff for a party (``need_to_know.change_cutoff``):
+        # told then, a change told a party that may not see the notice whole that it was still
+        # live. The party whose own change cleared the conflict knows it already.
+        late = [p for p in conflict.parties if now_s >= self._cutoff(conflict, p)]
+        self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, {party, *late})
+
+    def _cutoff(self, conflict: Conflict, party: str) -> float:
+        other = conflict.other_side(party)
+        resolution = resolution_for(self._agreements, party, other.party if other else party)
+        sight = need_to_know.sight(self._agreements, party)
+        return need_to_know.change_cutoff(conflict, party, sight, resolution)
 
     def _stored(self, cid: str) -> bool:
         try:

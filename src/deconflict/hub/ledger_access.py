@@ -6,7 +6,7 @@ tells that the record exists. A party therefore reads only the entries it could 
 the rest of the API, decided by the same rules:
 
 - ``notice.*``: the filer, and a party that may see the notice now (its agreements disclose it);
-  of a notice it sees only in part, the filing and the cancellation alone;
+  of a notice it sees only in part, the filing alone;
 - ``notification.*``: its recipient and the relay it went through, and so for
   ``notifications.delivered`` (a batch's deliveries, all to one recipient through one relay);
 - ``conflict.*``: a party that may see the conflict (never the filer of a notice that met another
@@ -72,10 +72,11 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     return False
 
 
-#: What of a notice a party that sees it only in part may read: its filing and cancellation.
-#: Its amendments, start and end are the whole notice's, and told when and how often the
-#: owner changed volumes the party may not see, and when they started and ended (§3.3).
-_SEEN_IN_PART = frozenset({"notice.filed", "notice.cancelled"})
+#: What of a notice a party that sees it only in part may read: its filing. Its amendments,
+#: start, end and cancellation are the whole notice's, and told when and how often the owner
+#: changed volumes the party may not see (a cancellation's entry names the version it ends),
+#: and when they started and ended (§3.3).
+_SEEN_IN_PART = frozenset({"notice.filed"})
 
 
 def _told_in_part(hub: Hub, party: str, owner: str, kind: str) -> bool:

@@ -45,6 +45,7 @@ from deconflict.policy.rules import disclosure, linked_parties
 
 __all__ = [
     "Sight",
+    "change_cutoff",
     "coarsened",
     "envelope",
     "masked_detail",
@@ -201,21 +202,38 @@ def seen_notice(
     return replace(shown, state=state, updated_at_s=updated)
 
 
+def change_cutoff(
+    conflict: Conflict, viewer: str, sight_of: Sight, resolution: Resolution
+) -> float:
+    """Until when a change that clears ``conflict`` is told to ``viewer`` as it happens (and
+    shown at its time): its window's end for a viewer that sees the other side's owner whole;
+    else one time step of the ``resolution`` before the end of its window as told (the masked
+    one). That is never after the true end, and depends on the hidden volume only through its
+    envelope: a change after it is told to no one, and the conflict shown over when its window
+    as told has passed, whether or not it truly held until then (security.md §3.6)."""
+    other = conflict.other_side(viewer)
+    if other is None or sight_of.sees_whole(other.party):
+        return conflict.detail.end_s
+    masked = conflict.masked_for(viewer)
+    told = masked if masked is not None else coarsened(conflict.detail, resolution)
+    return told.end_s - resolution.time_s
+
+
 def seen_conflict(
     conflict: Conflict, viewer: str, sight_of: Sight, resolution: Resolution, now_s: float
 ) -> Conflict:
     """``conflict`` as ``viewer``, one of its parties, is shown it at ``now_s``. With the other
     side's owner seen whole, as it is. Otherwise it is over (resolved) once its window as the
     viewer would be told it at the agreement's ``resolution`` has passed (the masked detail:
-    never before the true one), unless a change cleared it while it held, which is shown when
-    it happened. A conflict stays open until a change clears it or a notice ends, and the end
-    of the other party's notice, the last of all its volumes, told the viewer the timing of
-    volumes it may not see (security.md §3.6)."""
+    never before the true one), unless a change cleared it before :func:`change_cutoff`, which
+    is shown when it happened. A conflict stays open until a change clears it or a notice
+    ends, and the end of the other party's notice, the last of all its volumes, told the
+    viewer the timing of volumes it may not see (security.md §3.6)."""
     other = conflict.other_side(viewer)
     if other is None or sight_of.sees_whole(other.party):
         return conflict
     resolved = conflict.resolved_at_s
-    if resolved is not None and resolved < conflict.detail.end_s:
+    if resolved is not None and resolved < change_cutoff(conflict, viewer, sight_of, resolution):
         return conflict  # cleared by a change while it held: told when it happened
     masked = conflict.masked_for(viewer)
     told = masked if masked is not None else coarsened(conflict.detail, resolution)

@@ -441,3 +441,45 @@ def test_a_cancelled_notice_seen_in_part_names_no_version_in_the_ledger(tmp_path
         finally:
             hub.close()
     assert seen == [[("notice.filed", 1)], [("notice.filed", 1)]]
+
+
+@pytest.mark.parametrize("amend", ["remove", "move"])
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_an_amendment_past_the_cutoff_tells_nothing_through_the_suggestion(tmp_path, level, amend):
+    """Found by a third reader: X amending away (or moving) the volume P met, past the
+    conflict's cutoff, left the conflict shown open as it should, but its suggestion was
+    searched against X's notice as it is now, so it moved: P learned that X's notice was
+    still live and changed. A suggestion searches each hidden volume as its conflict holds it."""
+    far = vol("later", lon=41.0, start_s=T0 + 5 * HOUR, end_s=T0 + 12 * HOUR)
+    met = vol("h", start_s=T0 + 5 * HOUR, end_s=T0 + 7.1 * HOUR)
+    moved = vol("h", lon=43.0, start_s=T0 + 5 * HOUR, end_s=T0 + 7.1 * HOUR)
+
+    def act(hub: Hub, at: float) -> None:
+        if at == 7.2:
+            hub.amend_notice("X", "XN", 1, [far] if amend == "remove" else [moved, far])
+
+    ended = _twin(tmp_path / "ended", level, [met], [7.0, 7.2, 7.3])
+    amended = _twin(tmp_path / "amended", level, [met, far], [7.0, 7.2, 7.3], act)
+    for seen, twin in zip(ended, amended, strict=True):
+        assert seen == twin, f"at T0+{seen['at']}h"
+
+
+@pytest.mark.parametrize("level", list(Disclosure))
+def test_a_cancellation_before_a_short_conflict_begins_is_told(tmp_path, level):
+    """Found by a third reader: a conflict shorter than one resolution step had its cutoff
+    before its start, so X cancelling before the conflict began was told to P only under
+    ``full``. The cutoff is never before the window as told starts: P is told at every level."""
+    hub, clock = _hub(tmp_path, level)
+    try:
+        hub.file_notice("X", [vol("h", end_s=T0 + 12 * HOUR)], "air-activity", "XN")
+        short = vol("p", lon=39.005, start_s=T0 + 6 * HOUR, end_s=T0 + 6 * HOUR + 600)
+        hub.file_notice("P", [short], "air-activity", "PN")
+        hub.process()
+        clock.set(T0 + 6 * HOUR - 180)  # three minutes before the conflict starts
+        hub.cancel_notice("X", "XN")
+        hub.process()
+        (conflict,) = hub.list_conflicts("P")
+        assert conflict.state == "resolved"
+        assert [str(n.kind) for n in hub.list_notifications("P")].count("change") >= 1
+    finally:
+        hub.close()

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from deconflict import policy
 from deconflict.errors import NotFound
+from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
 from deconflict.hub.sight import SightStore, seen_notices, sees_conflict
 from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
@@ -64,7 +65,7 @@ class Adjustments:
         # A notice and a plan of one party may share an id, so a record is known by its kind.
         found: dict[tuple[RecordKind, str, str, str], Suggestion | None] = {}
         records: dict[tuple[RecordKind, str], Notice | Plan] = {}
-        met: dict[str, set[tuple[str, str]]] | None = None
+        met: dict[str, set[tuple[str, str, int]]] | None = None
         out = {}
         for conflict in conflicts:
             mine, other = conflict.side_of(party), conflict.other_side(party)
@@ -106,13 +107,13 @@ class Adjustments:
             return self._store.get_notice(mine.record_key)
         return self._store.get_plan(mine.record_key)
 
-    def _met(self, party: str) -> dict[str, set[tuple[str, str]]]:
+    def _met(self, party: str) -> dict[str, set[tuple[str, str, int]]]:
         """The other parties' notice volumes ``party`` is shown an open conflict with (notice
         key, volume id) by party: read once for a list, whatever the parties it meets. As it
         is shown them: one resolved in the store may still be shown open (``Hub.list_conflicts``)
         and is searched all the same, or its suggestion told whether the store had resolved it,
         that is whether the other's notice was still live (found by a second reader)."""
-        met: dict[str, set[tuple[str, str]]] = {}
+        met: dict[str, set[tuple[str, str, int]]] = {}
         agreements, now = self._agreements(), self._clock.now()
         sight = need_to_know.sight(agreements, party)
         step = max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
@@ -125,10 +126,12 @@ class Adjustments:
             resolution = need_to_know.resolution_for(agreements, party, theirs.party)
             shown = need_to_know.seen_conflict(conflict, party, sight, resolution, now)
             if shown.state is ConflictState.OPEN:  # one it is shown over is searched no more
-                met.setdefault(theirs.party, set()).add((theirs.record_key, theirs.volume_id))
+                met.setdefault(theirs.party, set()).add(
+                    (theirs.record_key, theirs.volume_id, theirs.version)
+                )
         return met
 
-    def _search_set(self, party: str, other: str, met: set[tuple[str, str]]) -> SearchSet:
+    def _search_set(self, party: str, other: str, met: set[tuple[str, str, int]]) -> SearchSet:
         """What ``party`` knows of ``other``'s live notices, to search its adjustments
         against (:func:`~deconflict.hub.suggestions.search_set`), from the store (see the
         module docstring); ``met``: the hidden volumes of ``other`` it is in open conflict with."""
@@ -141,12 +144,25 @@ class Adjustments:
             self._store, sight, now_s=self._clock.now(), party=other, states=_LIVE_NOTICES
         )
         shown = {n.key: {v.id for v in n.volumes} for n in seen}
-        live = {n.key: n for n in seen}
-        met_keys = sorted({key for key, _ in met})
-        if met_keys:  # in any state: a conflict may be shown open after its notice ended
-            live.update((n.key, n) for n in self._store.list_notices(party=other, keys=met_keys))
         minima = policy.minima_for(agreements, party, other)
         if minima is None:
             minima = policy.search_minima(agreements)
         resolution = need_to_know.resolution_for(agreements, party, other)
-        return search_set(list(live.values()), shown, met, resolution, minima)
+        return search_set(list(seen), shown, self._met_volumes(met, other), resolution, minima)
+
+    def _met_volumes(
+        self, met: set[tuple[str, str, int]], other: str
+    ) -> list[tuple[str, str, Volume4D]]:
+        """Each volume ``met`` names (notice key, volume id, version) as the conflict holds it,
+        at that version: the notice as it is now told whether it changed or ended since (a
+        volume moved or amended away, or a notice no longer live, moved the suggestion of a
+        conflict still shown open; found by a second reader)."""
+        versions: dict[tuple[str, int], Notice] = {}
+        out = []
+        for key, volume_id, version in sorted(met):
+            if (key, version) not in versions:
+                versions[key, version] = self._store.get_notice_version(key, version)
+            found = next((v for v in versions[key, version].volumes if v.id == volume_id), None)
+            if found is not None:
+                out.append((key, other, found))
+        return out

@@ -57,24 +57,26 @@ class SearchSet:
 def search_set(
     live: Sequence[Notice],
     shown: Mapping[str, set[str]],
-    met: set[tuple[str, str]],
+    met: Sequence[tuple[str, str, Volume4D]],
     resolution: Resolution,
     minima: SeparationMinima,
 ) -> SearchSet:
     """The search set over ``live`` (the other party's live notices): each volume as it is if
-    its id is in ``shown[notice key]``, else, if ``(notice key, volume id)`` is in ``met`` (a
-    hidden volume the party is in an open conflict with), its envelope at ``resolution``;
-    any other volume is left out."""
-    entries = []
-    for n in live:
-        seen = shown.get(n.key, ())
-        for v in n.volumes:
-            if v.id in seen:
-                entries.append(Entry(f"{n.key}/{v.id}", n.party, v))
-            elif (n.key, v.id) in met:
-                entries.append(
-                    Entry(f"{n.key}/{v.id}", n.party, need_to_know.envelope(v, resolution))
-                )
+    its id is in ``shown[notice key]``; and each of ``met`` (notice key, party, volume: a
+    hidden volume the party is shown an open conflict with, as that conflict holds it) that is
+    not shown, as its envelope at ``resolution``."""
+    entries = [
+        Entry(f"{n.key}/{v.id}", n.party, v)
+        for n in live
+        for v in n.volumes
+        if v.id in shown.get(n.key, ())
+    ]
+    visible = {entry.key for entry in entries}
+    entries += [
+        Entry(f"{key}/{v.id}", party, need_to_know.envelope(v, resolution))
+        for key, party, v in met
+        if f"{key}/{v.id}" not in visible
+    ]
     return SearchSet(live_entries(entries), minima)
 
 

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
+from deconflict.geo import Volume4D
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -236,6 +237,13 @@ class Notices(Protocol):
     @abstractmethod
     def get_notice_version(self, key: str, version: int) -> Notice:
         """A past version (its volumes and category; state as now)."""
+
+    @abstractmethod
+    def notice_volumes_at(
+        self, versions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[Volume4D, ...]]:
+        """The volumes of each (notice key, version) of ``versions`` that is stored, read at
+        once (one statement a few hundred versions, whatever they are)."""
 
     @abstractmethod
     def list_notices(

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
+from deconflict.geo import Volume4D
 from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
 from deconflict.store import schema as t
 from deconflict.store.base import Seen
@@ -170,6 +171,22 @@ class SqlNotices(SqlRecords):
             updated_at_s=row.at_s,
             volume_versions=volume_versions_from_json(row.volume_versions),
         )
+
+    @transaction
+    def notice_volumes_at(
+        self, versions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[Volume4D, ...]]:
+        pairs = sorted(set(versions))
+        v = t.notice_versions.c
+        found: dict[tuple[str, int], tuple[Volume4D, ...]] = {}
+        with self.read_connection(f"reading {len(pairs)} notice versions") as c:
+            for lo in range(0, len(pairs), IN_CHUNK):
+                query = sa.select(v.notice_id, v.version, v.volumes).where(
+                    sa.tuple_(v.notice_id, v.version).in_(pairs[lo : lo + IN_CHUNK])
+                )
+                for row in c.execute(query):
+                    found[row.notice_id, row.version] = volumes_from_json(row.volumes)
+        return found
 
     @transaction
     def list_notices(

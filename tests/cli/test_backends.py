@@ -173,6 +173,16 @@ def test_every_acting_command_prints_the_same_through_both_backends(tmp_path, tw
         same(party, "notice", "list", "--state", "cancelled", "--state", "filed", "--json")
         same(party, "conflicts")
         same(party, "conflicts", "--open", "--json")
+    # US sees FR's notice in part (its plan unlocks the volume it meets): no version, in the
+    # table ("-") as in the JSON (null), through both backends alike (compared above).
+    listed = {
+        n["id"]: n["version"] for n in json.loads(twins.local("US", "notice", "list", "--json")[1])
+    }
+    assert listed["FR-N1"] is None
+    assert any(
+        " - " in line and "FR-N1" in line
+        for line in twins.local("US", "notice", "list")[1].splitlines()
+    )
     for party in ("FR", "RU", "CAOC", "US"):
         notes = same_notifications(twins, party)
     # FR-N1 is seen in part (SHARE discloses conflicts only): its notification names the

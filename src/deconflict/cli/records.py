@@ -65,8 +65,8 @@ def _print(rows: Sequence[dict[str, Any]], as_json: bool, title: str) -> None:
     table = Table(title=title)
     for column in rows[0]:
         table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+    for row in rows:  # a value not disclosed (None: a version seen in part) shows as "-"
+        table.add_row(*("-" if v is None else str(v) for v in row.values()))
     Console().print(table)
 
 

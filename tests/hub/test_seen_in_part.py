@@ -483,3 +483,26 @@ def test_a_cancellation_before_a_short_conflict_begins_is_told(tmp_path, level):
         assert [str(n.kind) for n in hub.list_notifications("P")].count("change") >= 1
     finally:
         hub.close()
+
+
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+def test_one_hidden_volume_met_at_two_versions_is_searched_for_both(tmp_path, level):
+    """Found by a fourth reader: X moved the volume P met a little, past the cutoff, so P was
+    shown two open conflicts with it, at versions 1 and 2; both went into the suggestions'
+    search under one key and the list of P's conflicts failed. Each is searched."""
+    far = vol("later", lon=41.0, start_s=T0 + 5 * HOUR, end_s=T0 + 12 * HOUR)
+    hub, clock = _hub(tmp_path, level)
+    try:
+        hub.file_notice("X", [vol("h", end_s=T0 + 7.1 * HOUR), far], "air-activity", "XN")
+        hub.file_notice("P", [PROBE], "air-activity", "PN")
+        hub.process()
+        clock.set(T0 + 7.2 * HOUR)
+        moved = vol("h", lon=39.001, start_s=T0 + 5 * HOUR, end_s=T0 + 9 * HOUR)
+        hub.amend_notice("X", "XN", 1, [moved, far])
+        hub.tick()
+        hub.process()
+        views = view_conflicts(hub, "P", hub.list_conflicts("P"))
+        assert [str(v.state) for v in views] == ["open", "open"]
+        assert all(v.suggestion is not None for v in views)
+    finally:
+        hub.close()

@@ -152,7 +152,7 @@ class Adjustments:
 
     def _met_volumes(
         self, met: set[tuple[str, str, int]], other: str
-    ) -> list[tuple[str, str, Volume4D]]:
+    ) -> list[tuple[str, str, int, Volume4D]]:
         """Each volume ``met`` names (notice key, volume id, version) as the conflict holds it,
         at that version: the notice as it is now told whether it changed or ended since (a
         volume moved or amended away, or a notice no longer live, moved the suggestion of a
@@ -165,5 +165,5 @@ class Adjustments:
         for key, volume_id, version in sorted(met):
             found = next((v for v in at.get((key, version), ()) if v.id == volume_id), None)
             if found is not None:
-                out.append((key, other, found))
+                out.append((key, other, version, found))
         return out

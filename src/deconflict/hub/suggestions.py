@@ -57,14 +57,15 @@ class SearchSet:
 def search_set(
     live: Sequence[Notice],
     shown: Mapping[str, set[str]],
-    met: Sequence[tuple[str, str, Volume4D]],
+    met: Sequence[tuple[str, str, int, Volume4D]],
     resolution: Resolution,
     minima: SeparationMinima,
 ) -> SearchSet:
     """The search set over ``live`` (the other party's live notices): each volume as it is if
-    its id is in ``shown[notice key]``; and each of ``met`` (notice key, party, volume: a
-    hidden volume the party is shown an open conflict with, as that conflict holds it) that is
-    not shown, as its envelope at ``resolution``."""
+    its id is in ``shown[notice key]``; and each of ``met`` (notice key, party, version,
+    volume: a hidden volume the party is shown an open conflict with, as that conflict holds
+    it, at that version; one volume may be met at two) that is not shown, as its envelope at
+    ``resolution``."""
     entries = [
         Entry(f"{n.key}/{v.id}", n.party, v)
         for n in live
@@ -73,8 +74,8 @@ def search_set(
     ]
     visible = {entry.key for entry in entries}
     entries += [
-        Entry(f"{key}/{v.id}", party, need_to_know.envelope(v, resolution))
-        for key, party, v in met
+        Entry(f"{key}/{v.id}@{version}", party, need_to_know.envelope(v, resolution))
+        for key, party, version, v in met
         if f"{key}/{v.id}" not in visible
     ]
     return SearchSet(live_entries(entries), minima)

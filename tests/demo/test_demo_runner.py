@@ -26,6 +26,15 @@ def test_demo_meets_the_scenario(tmp_path):
     assert "RU-N3-1" in result.files.summary.read_text()
 
 
+def test_the_demo_runs_again_in_its_own_folder(tmp_path):
+    """A second run into the same folder starts a new log: the checkpoint the first run's hub
+    signed, kept beside the key, halted the second's hub at once (a second `make demo` failed
+    with "entries were deleted from its end")."""
+    folder = tmp_path / "report"
+    assert run_demo(folder, lambda line: None).ok
+    assert run_demo(folder, lambda line: None).ok
+
+
 def test_demo_command(tmp_path, capsys):
     """``deconflict demo --report DIR`` exits 0 and prints the timeline."""
     assert main(["demo", "--report", str(tmp_path / "r")]) == 0

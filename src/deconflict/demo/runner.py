@@ -22,12 +22,14 @@ from deconflict.demo.settle import prepare_settlement, show_settlement
 from deconflict.engine import Adjustment
 from deconflict.errors import DeconflictError
 from deconflict.hub import Hub, SimulatedClock
+from deconflict.hub.ledger_key import signed_path
 from deconflict.model import (
     Conflict,
     NotificationKind,
     NotificationState,
     RecordKind,
 )
+from deconflict.settings import ledger_key_path
 from deconflict.timefmt import format_clock, format_duration, format_lead, format_shift
 from deconflict.web.assets import WebAssetsMissing, countries_file
 
@@ -290,7 +292,11 @@ def run_demo(
     folder = report_dir if report_dir is not None else Path("report")
     owner_only.make_dir(folder)  # its report and database hold every party's plans
     db = folder / "demo.db"
-    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+    # A run starts a new database, so a new ledger: the checkpoint the last run's hub signed
+    # (kept beside its key) is of another log, and kept, it halted this run's hub at once
+    # (a second `make demo` failed: "entries were deleted from its end").
+    signed = signed_path(ledger_key_path(str(db)))
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"), signed):
         stale.unlink(missing_ok=True)
     clock = SimulatedClock(scenario.start_s)
     echo(f"# {scenario.title}")

@@ -28,7 +28,6 @@ from deconflict.model import (
     NoticeState,
     Plan,
     RecordKind,
-    Resolution,
     Side,
 )
 from deconflict.policy import need_to_know
@@ -116,7 +115,7 @@ class Adjustments:
         met: dict[str, set[tuple[str, str, int]]] = {}
         agreements, now = self._agreements(), self._clock.now()
         sight = need_to_know.sight(agreements, party)
-        step = max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
+        step = need_to_know.longest_step(agreements)
         for conflict in self._store.list_conflicts(
             party=party, state=ConflictState.OPEN, resolved_after=now - step
         ):

@@ -49,7 +49,6 @@ from deconflict.model import (
 from deconflict.model.ids import split_key
 from deconflict.policy import need_to_know
 from deconflict.policy.need_to_know import (
-    coarsened,
     masked_detail,
     resolution_for,
     sees_other_side,
@@ -532,9 +531,8 @@ class Detector:
             sees = sees_other_side(self._agreements, conflict, mine.party)
             detail = conflict.detail
             if not sees:
-                masked = conflict.masked_for(mine.party)
                 resolution = resolution_for(self._agreements, mine.party, other.party)
-                detail = masked if masked is not None else coarsened(detail, resolution)
+                detail = need_to_know.told_detail(conflict, mine.party, resolution)
             self._notify(
                 other.party,
                 mine.party,

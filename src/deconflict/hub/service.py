@@ -479,7 +479,7 @@ class Hub:
         agreements = self._current_agreements()
         # One resolved within a resolution's time step may still be shown open (it held until
         # its window as told to the party passed): read with the open ones.
-        step = max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
+        step = need_to_know.longest_step(agreements)
         state, after = (ConflictState.OPEN, self._clock.now() - step) if open_only else (None, None)
         found = self._store.list_conflicts(party=party, state=state, resolved_after=after)
         shown = self._seen_conflicts(party, [c for c in found if sees_conflict(party, c)])

@@ -16,7 +16,7 @@ from deconflict.engine import ConflictDetail
 from deconflict.errors import NotFound
 from deconflict.hub.service import Hub, Suggestion
 from deconflict.model import Conflict, ConflictState, Notice, Notification, RecordKind, Side
-from deconflict.policy.need_to_know import coarsened
+from deconflict.policy.need_to_know import told_detail
 
 __all__ = [
     "ConflictView",
@@ -79,10 +79,9 @@ def _shown(hub: Hub, party: str, conflict: Conflict, visible: bool) -> ConflictD
     if visible:
         return conflict.detail
     other = conflict.other_side(party)
-    masked = conflict.masked_for(party)
-    if masked is not None or other is None:
-        return masked if masked is not None else conflict.detail
-    return coarsened(conflict.detail, hub.resolution_for(party, other.party))
+    if other is None:  # pragma: no cover - the hub only shows a party's own
+        return conflict.masked_for(party) or conflict.detail
+    return told_detail(conflict, party, hub.resolution_for(party, other.party))
 
 
 def seen_details(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[ConflictDetail]:

@@ -48,12 +48,14 @@ __all__ = [
     "change_cutoff",
     "coarsened",
     "envelope",
+    "longest_step",
     "masked_detail",
     "resolution_for",
     "seen_conflict",
     "seen_notice",
     "sees_other_side",
     "sight",
+    "told_detail",
     "unlocks",
     "visible_volume_ids",
 ]
@@ -202,6 +204,20 @@ def seen_notice(
     return replace(shown, state=state, updated_at_s=updated)
 
 
+def told_detail(conflict: Conflict, viewer: str, resolution: Resolution) -> ConflictDetail:
+    """What ``viewer`` is told of ``conflict``'s detail when it may not see the other side:
+    the masked detail recorded for it, else (a conflict recorded before masked details were)
+    the stored one :func:`coarsened` to ``resolution``."""
+    masked = conflict.masked_for(viewer)
+    return masked if masked is not None else coarsened(conflict.detail, resolution)
+
+
+def longest_step(agreements: Iterable[Agreement]) -> float:
+    """The coarsest time step any of ``agreements`` (or the default) tells at: at most that
+    long after it was resolved may a conflict still be shown open (:func:`seen_conflict`)."""
+    return max([Resolution().time_s, *(ag.resolution.time_s for ag in agreements)])
+
+
 def change_cutoff(
     conflict: Conflict, viewer: str, sight_of: Sight, resolution: Resolution
 ) -> float:
@@ -215,8 +231,7 @@ def change_cutoff(
     other = conflict.other_side(viewer)
     if other is None or sight_of.sees_whole(other.party):
         return conflict.detail.end_s
-    masked = conflict.masked_for(viewer)
-    told = masked if masked is not None else coarsened(conflict.detail, resolution)
+    told = told_detail(conflict, viewer, resolution)
     # Never before its start: a change before a short conflict began is always told.
     return max(told.start_s, told.end_s - resolution.time_s)
 
@@ -237,8 +252,7 @@ def seen_conflict(
     resolved = conflict.resolved_at_s
     if resolved is not None and resolved < change_cutoff(conflict, viewer, sight_of, resolution):
         return conflict  # cleared by a change while it held: told when it happened
-    masked = conflict.masked_for(viewer)
-    told = masked if masked is not None else coarsened(conflict.detail, resolution)
+    told = told_detail(conflict, viewer, resolution)
     over = max(told.end_s, conflict.detected_at_s)
     if now_s >= over:
         return replace(conflict, state=ConflictState.RESOLVED, resolved_at_s=over)

@@ -44,6 +44,32 @@ def test_the_other_side_is_named_only_as_disclosed(tmp_path, level, named):
     hub.close()
 
 
+@pytest.mark.parametrize("level", [Disclosure.FULL, Disclosure.NONE])
+def test_notifications_naming_notices_seen_whole_read_no_notice(tmp_path, monkeypatch, level):
+    """A notification names a notice of its own party or of one the agreements show it whole
+    without reading the notice (an event stream views every batch it sends); one of a party
+    it does not see whole is looked up, and named only if seen."""
+    hub, _ = make_hub(tmp_path, disclosure=level)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
+    hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
+    hub.process()
+    asked: list[tuple[str, list[str]]] = []
+    visible = hub.visible_volumes
+
+    def looked_up(viewer: str, keys: list[str]) -> dict[str, frozenset[str]]:
+        asked.append((viewer, list(keys)))
+        return visible(viewer, keys)
+
+    monkeypatch.setattr(hub, "visible_volumes", looked_up)
+    seen = view_notifications(hub, "faf", hub.list_notifications("faf"))
+    (conflict,) = [n for n in seen if n.kind is NotificationKind.CONFLICT]
+    if level is Disclosure.FULL:
+        assert (conflict.notice_id, asked) == ("N1", [])
+    else:
+        assert (conflict.notice_id, asked) == (None, [("faf", ["usaf/N1"])])
+    hub.close()
+
+
 def test_a_party_acts_only_on_its_own_records(tmp_path):
     """Another's notice (shown or hidden) and a notification relayed through a party or sent to
     another are refused with the same words as ones that do not exist."""

@@ -212,7 +212,7 @@ class Hub:
         notice = Notice(
             id=notice_id if notice_id is not None else f"N-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=_checked_volumes(volumes, f"party {party!r}'s notice"),
+            volumes=accept_volumes(volumes, f"party {party!r}'s notice"),
             category=category,
             filed_at_s=now,
         )
@@ -240,7 +240,7 @@ class Hub:
         if category is not None:
             check_text(category, "notice category")
         now = self._clock.now()
-        amended = notice.amend(_checked_volumes(volumes, f"notice {notice_id!r}"), now, category)
+        amended = notice.amend(accept_volumes(volumes, f"notice {notice_id!r}"), now, category)
         self._store.update_notice(amended, expected_version=expected_version, verb="amended")
         return Filing(amended, policy.check_lead_time(amended, self._current_agreements(), now))
 
@@ -290,6 +290,10 @@ class Hub:
         """The parties whose notices ``viewer`` may see some of (agreements say), itself first."""
         self._current_agreements()
         return self._sight(viewer).owners
+
+    def owners_seen_whole_by(self, viewer: str) -> frozenset[str]:
+        """The parties whose notices ``viewer`` may see whole (agreements say), itself too."""
+        return need_to_know.sight(self._current_agreements(), viewer).full
 
     def sees_whole(self, viewer: str, owner: str) -> bool:
         """Whether ``viewer`` may see ``owner``'s notices whole (the agreements as last read)."""
@@ -358,7 +362,7 @@ class Hub:
         plan = Plan(
             id=plan_id if plan_id is not None else f"P-{uuid.uuid4().hex[:12]}",
             party=party,
-            volumes=_checked_volumes(volumes, f"party {party!r}'s plan"),
+            volumes=accept_volumes(volumes, f"party {party!r}'s plan"),
             created_at_s=self._clock.now(),
         )
         self._store.add_plan(plan)
@@ -379,7 +383,7 @@ class Hub:
     ) -> Plan:
         self.ledger.guard()
         plan = self.get_plan(party, plan_id)
-        amended = plan.amend(_checked_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
+        amended = plan.amend(accept_volumes(volumes, f"plan {plan_id!r}"), self._clock.now())
         self._store.update_plan(amended, expected_version=expected_version, verb="amended")
         return amended
 
@@ -545,9 +549,8 @@ class Hub:
         return [n for n in self._store.get_notifications(ids) if party in (n.recipient, n.via)]
 
     def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:
-        """Record that each notification of ``sent`` (id, when) reached its recipient then, to
-        be marked delivered by :meth:`mark_queued_deliveries` (a stream records what it sent,
-        in batches): see ``Store.queue_deliveries``."""
+        """Record each notification of ``sent`` (id, when) as reached then, in batches (a
+        stream's), for :meth:`mark_queued_deliveries`: see ``Store.queue_deliveries``."""
         self._store.queue_deliveries(sent)
 
     def mark_queued_deliveries(self, limit: int = 1000) -> list[Notification]:
@@ -589,12 +592,3 @@ class Hub:
         whose volume was amended away before detection closed it), worked out from what the
         store holds now (:class:`~deconflict.hub.adjustments.Adjustments`)."""
         return self._adjustments.suggest(party, conflicts)
-
-
-def _checked_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
-    """``volumes`` as a record's, within the accepted ranges (``accept_volumes``), each volume
-    id a chosen id (``model.ids``)."""
-    checked = tuple(accept_volumes(volumes, what))
-    for volume in checked:
-        check_id(volume.id, f"{what}: volume id")
-    return checked

@@ -144,11 +144,18 @@ def view_notifications(
     see), though the notice be visible for another of its volumes: the name told that the
     notice holds a hidden volume there (security.md §3.6), to the recipient and to its relay,
     which sees what the recipient may see."""
-    keys = [n.notice_key for n in notifications if n.notice_key is not None]
+    # The notices of owners the party sees whole (itself among them) it sees without a read.
+    whole = hub.owners_seen_whole_by(party)
+    keys = [
+        key
+        for n in notifications
+        if (key := n.notice_key) is not None and n.notice_party not in whole
+    ]
     visible = hub.visible_volumes(party, keys) if keys else {}
     return [
         n
-        if n.notice_key is None or (n.notice_key in visible and n.discloses_notice)
+        if n.notice_key is None
+        or ((n.notice_party in whole or n.notice_key in visible) and n.discloses_notice)
         else replace(n, notice_id=None, notice_party=None)
         for n in notifications
     ]

@@ -20,7 +20,7 @@ from enum import StrEnum
 from deconflict.errors import InvalidInput, InvalidTransition
 from deconflict.geo import Volume4D
 from deconflict.geo.volume import check_accepted
-from deconflict.model.ids import record_key
+from deconflict.model.ids import check_id, record_key
 from deconflict.model.parties import _check_id
 from deconflict.ranges import MAX_VOLUMES
 
@@ -47,13 +47,15 @@ def check_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...
 
 def accept_volumes(volumes: Sequence[Volume4D], what: str) -> tuple[Volume4D, ...]:
     """:func:`check_volumes`, and what intake accepts (``deconflict.ranges``): at most
-    ``MAX_VOLUMES`` volumes, each within the accepted ranges (``geo.volume.check_accepted``).
-    For the edge where a record comes in; a record read back is not checked again."""
+    ``MAX_VOLUMES`` volumes, each within the accepted ranges (``geo.volume.check_accepted``),
+    each volume id a chosen id (``model.ids``). For the edge where a record comes in; a record
+    read back is not checked again."""
     out = check_volumes(volumes, what)
     if len(out) > MAX_VOLUMES:
         raise InvalidInput(f"{what} has {len(out)} volumes, more than the {MAX_VOLUMES} accepted")
     for volume in out:
         check_accepted(volume)
+        check_id(volume.id, f"{what}: volume id")
     return out
 
 

@@ -215,14 +215,19 @@ class Footprint(ABC):
         """Set the derived fields and check extent and area; shared by every kind (``vectors``:
         the n-vectors of ``core``, when the caller has them)."""
         vectors = nvectors(core[:, 0], core[:, 1]) if vectors is None else vectors
-        count = np.array([len(vectors)])
-        centres, spreads, norms = centres_and_spreads(vectors, np.zeros(1, np.intp), count)
-        if norms[0] < 0.2:
-            raise InvalidGeometry("footprint spans too much of the globe to have a centre")
-        cap_rad = float(spreads[0] + cap_pads(np.array([radius_m]), count)[0])
+        centre: Array | None = None  # a point is its own
+        if len(vectors) == 1:  # as centres_and_spreads and cap_pads make it, without numpy
+            cap_rad = (radius_m + 1.0) / MIN_CURVATURE_M
+        else:
+            count = np.array([len(vectors)])
+            centres, spreads, norms = centres_and_spreads(vectors, np.zeros(1, np.intp), count)
+            if norms[0] < 0.2:
+                raise InvalidGeometry("footprint spans too much of the globe to have a centre")
+            cap_rad = float(spreads[0] + cap_pads(np.array([radius_m]), count)[0])
+            centre = centres[0]
         # One array for both (each small array costs some 150 bytes besides its numbers).
         points = np.concatenate((core, vectors), axis=1)
-        self._set(radius_m, points, None if len(vectors) == 1 else centres[0], cap_rad, given)
+        self._set(radius_m, points, centre, cap_rad, given)
         if math.degrees(self.cap_rad) > MAX_EXTENT_DEG:
             raise InvalidGeometry(
                 f"footprint reaches more than {MAX_EXTENT_DEG:g} degrees (about 3,300 km) "

@@ -244,6 +244,51 @@ def test_queued_deliveries_are_marked_by_whoever_marks_them_next(store):
     assert store.undelivered_ids("faf") == ["M3"]
 
 
+def test_marking_builds_on_a_read_and_an_acknowledgement_meanwhile_still_stands(store, monkeypatch):
+    """The queued marks and their ledger entries are built on a read before the write turn
+    (the turn is what every filing waits for), and used only if the turn reads the same rows:
+    an acknowledgement that lands between the two stands, and the entry names only what was
+    marked. Either way the ledger agrees with the rows."""
+    from deconflict.store import ledger_append
+    from deconflict.store.transactions import READ_ONLY
+
+    made = [
+        Notification(f"M{k}", "faf", NotificationKind.NOTICE, 100.0 + k, 9_000.0, 900.0)
+        for k in range(3)
+    ]
+    store.commit_detection(Detection(1, 50.0, [], [], made))
+    built: list[tuple[str, bool]] = []  # (kind, on a read)
+    build = ledger_append.build_entry
+
+    def building(c, kind, *args):
+        built.append((kind, bool(c.connection.get_execution_options().get(READ_ONLY))))
+        return build(c, kind, *args)
+
+    monkeypatch.setattr(ledger_append, "build_entry", building)
+    store.queue_deliveries([("M0", 160.0)])
+    assert [n.id for n in store.mark_queued_deliveries(10)] == ["M0"]
+    assert built == [("notifications.delivered", True)]  # used as built, under the turn
+    assert cross_check(store.ledger_audit_data()) == []
+
+    store.queue_deliveries([("M1", 161.0), ("M2", 162.0)])
+    write = store.write_connection
+
+    def acknowledged_meanwhile(*args, **kwargs):
+        monkeypatch.setattr(store, "write_connection", write)  # once
+        store.update_notification(made[2].acknowledge(158.0), "acknowledged")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(store, "write_connection", acknowledged_meanwhile)
+    marked = store.mark_queued_deliveries(10)
+    assert [(n.id, n.delivered_at_s) for n in marked] == [("M1", 161.0)]
+    assert store.get_notification("M2") == made[2].acknowledge(158.0)
+    assert store.get_notification("M1") == made[1].deliver(161.0)
+    entry = store.ledger_find("notification:M1")[-1]
+    assert entry[1] == "notifications.delivered"
+    assert entry not in store.ledger_find("notification:M2")
+    assert cross_check(store.ledger_audit_data()) == []
+
+
 def test_a_batch_of_deliveries_is_one_entry_per_recipient_and_relay_linked_from_each(store):
     """Marking delivered writes one ``notifications.delivered`` entry for each recipient and
     relay, naming each notification as its own entry would (notice, version, commitment, times);

@@ -15,14 +15,17 @@ not send it again meanwhile."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
 from deconflict.model import Notification, NotificationState
+from deconflict.store import ledger_append
 from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
-from deconflict.store.ledger_append import LogItem
+from deconflict.store.ledger_append import LogItem, Prebuilt
 from deconflict.store.ledger_entries import DELIVERED, Delivered
 from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
 from deconflict.store.rows import notification_of, notification_values
@@ -148,13 +151,15 @@ class SqlNotifications(SqlRecords):
     @transaction
     def mark_queued_deliveries(self, limit: int) -> list[Notification]:
         # Read first, outside the write lock: most passes find none and write nothing. Rows
-        # queued meanwhile wait for the next call; marking is idempotent (see _mark).
+        # queued meanwhile wait for the next call; marking is idempotent (see _mark). What the
+        # marking writes is built on that read too, and used if the turn finds the same rows.
         with self.read_connection("reading the notifications sent") as c:
             queued = [(row[0], row[1]) for row in c.execute(_QUEUED.limit(limit))]
-        if not queued:
-            return []
+            if not queued:
+                return []
+            planned = _Marks.of(c, queued, _Marks.rows(c, queued), prebuild=True)
         with self.write_connection(f"marking {len(queued)} notifications delivered") as c:
-            marked = self._mark(c, queued)
+            marked = self._mark(c, queued, planned)
             ids = [notification_id for notification_id, _ in queued]
             for i in range(0, len(ids), IN_CHUNK):
                 c.execute(_UNQUEUE, {"ids": ids[i : i + IN_CHUNK]})
@@ -167,31 +172,20 @@ class SqlNotifications(SqlRecords):
         with self.write_connection(f"marking {len(sent)} notifications delivered") as c:
             return self._mark(c, sent)
 
-    def _mark(self, c: Tx, sent: Sequence[tuple[str, float]]) -> list[Notification]:
+    def _mark(
+        self, c: Tx, sent: Sequence[tuple[str, float]], planned: _Marks | None = None
+    ) -> list[Notification]:
         """In ``c``'s write transaction: mark those of ``sent`` still undelivered (read here,
         so an acknowledgement or an earlier mark stands), with one ledger entry for those to
-        each recipient (and relay), which each of them links."""
-        at = dict(sent)
-        marked = [
-            n.deliver(at[n.id]) for n in self._notifications_by_id(c, list(at)) if n.undelivered
-        ]
-        if not marked:
-            return marked
-        # One entry for each recipient and relay; what concerns a recipient's own plans apart:
-        # its entry is the recipient's private one (``store.ledger_private``).
-        batches: dict[tuple[str, str | None, bool], list[Notification]] = {}
-        for n in marked:
-            batches.setdefault((n.recipient, n.via, n.private), []).append(n)
-        items: list[LogItem] = [
-            (
-                DELIVERED,
-                recipient,
-                max(n.delivered_at_s or 0.0 for n in batch),
-                Delivered(recipient, via, tuple(batch)),
-            )
-            for (recipient, via, _), batch in batches.items()
-        ]
-        indexes = self._log_many(c, items)
+        each recipient (and relay), which each of them links. ``planned``: the same built on
+        an earlier read, used when this read finds the rows unchanged."""
+        read = _Marks.rows(c, sent)
+        marks = (
+            planned if planned is not None and planned.read == read else _Marks.of(c, sent, read)
+        )
+        if not marks.marked:
+            return []
+        indexes = self._log_many(c, marks.items, prebuilt=marks.prebuilt)
         rows = [
             {
                 "id": n.id,
@@ -199,11 +193,11 @@ class SqlNotifications(SqlRecords):
                 "delivered_at_s": n.delivered_at_s,
                 "delivery_ledger_idx": index,
             }
-            for batch, index in zip(batches.values(), indexes, strict=True)
+            for batch, index in zip(marks.batches, indexes, strict=True)
             for n in batch
         ]
         update_many(c, t.notifications, "id", rows)
-        return marked
+        return marks.marked
 
     def update_notification(self, notification: Notification, verb: str) -> None:
         self.update_notifications([notification], verb)
@@ -237,3 +231,52 @@ class SqlNotifications(SqlRecords):
         for notification_id in ids:
             if notification_id not in have:
                 raise NotFound(f"no notification {notification_id!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """What marking notifications delivered writes, from the rows ``read``: those still
+    undelivered, ``marked``; one ledger entry (``items``) for the ``batches`` to each recipient
+    and relay (what concerns a recipient's own plans apart: its entry is the recipient's private
+    one, ``store.ledger_private``); and those entries built (``prebuilt``) when asked."""
+
+    read: list[tuple[Any, ...]]
+    marked: list[Notification]
+    batches: list[list[Notification]]
+    items: list[LogItem]
+    prebuilt: Prebuilt | None = None
+
+    @staticmethod
+    def rows(c: Tx, sent: Sequence[tuple[str, float]]) -> list[tuple[Any, ...]]:
+        """The rows of the notifications of ``sent`` (id, when), as ``c`` reads them."""
+        return [tuple(row) for row in rows_in(c, _NOTIFICATIONS_BY_ID, [i for i, _ in sent])]
+
+    @classmethod
+    def of(
+        cls,
+        c: Tx,
+        sent: Sequence[tuple[str, float]],
+        rows: list[tuple[Any, ...]],
+        prebuild: bool = False,
+    ) -> _Marks:
+        at = dict(sent)
+        names = list(t.notifications.c.keys())
+        found = [notification_of(dict(zip(names, row, strict=True))) for row in rows]
+        marked = [n.deliver(at[n.id]) for n in found if n.undelivered]
+        batches: dict[tuple[str, str | None, bool], list[Notification]] = {}
+        for n in marked:
+            batches.setdefault((n.recipient, n.via, n.private), []).append(n)
+        items: list[LogItem] = [
+            (
+                DELIVERED,
+                recipient,
+                max(n.delivered_at_s or 0.0 for n in batch),
+                Delivered(recipient, via, tuple(batch)),
+            )
+            for (recipient, via, _), batch in batches.items()
+        ]
+        # Prebuilt entries are known by (kind, subject): two batches to one recipient (one of
+        # them relayed or private) are built under the turn.
+        unique = len({(kind, subject) for kind, subject, *_ in items}) == len(items)
+        built = ledger_append.prebuild(c, items) if prebuild and items and unique else None
+        return cls(rows, marked, list(batches.values()), items, built)

@@ -38,13 +38,15 @@ STEPS = [0.5, 1.5, 5.0, 6.5, 8.5, 10.5, 12.0]
 WINDOWS = [(1 * HOUR, 2 * HOUR), (6 * HOUR, 7 * HOUR), (8.5 * HOUR, 10 * HOUR)]
 
 
-def _hub(path: Path, level: Disclosure) -> tuple[Hub, SimulatedClock]:
+def _hub(
+    path: Path, level: Disclosure, minima: SeparationMinima = MINIMA
+) -> tuple[Hub, SimulatedClock]:
     clock = SimulatedClock(T0)
     path.mkdir(parents=True, exist_ok=True)
     hub = Hub.open(path / "hub.db", clock)
     for party in ("X", "P"):
         hub.add_party(party)
-    hub.add_agreement(Agreement("mou", ("X", "P"), minima=MINIMA, disclosure={("X", "P"): level}))
+    hub.add_agreement(Agreement("mou", ("X", "P"), minima=minima, disclosure={("X", "P"): level}))
     return hub, clock
 
 
@@ -109,13 +111,15 @@ def _drive(
     volumes: list[Volume4D],
     steps: list[float],
     act: Callable[[Hub, float], object] | None = None,
+    minima: SeparationMinima = MINIMA,
+    probe: Volume4D = PROBE,
 ) -> list[dict[str, Any]]:
     """What P observes at each of ``steps`` (hours after T0) of a hub where X filed
-    ``volumes`` as XN and P filed PROBE; ``act(hub, at)``: what X does at each step, first."""
-    hub, clock = _hub(path, level)
+    ``volumes`` as XN and P filed ``probe``; ``act(hub, at)``: what X does at each step, first."""
+    hub, clock = _hub(path, level, minima)
     try:
         hub.file_notice("X", volumes, "air-activity", "XN")
-        hub.file_notice("P", [PROBE], "air-activity", "PN")
+        hub.file_notice("P", [probe], "air-activity", "PN")
         hub.process()
         seen = []
         for at in steps:
@@ -132,6 +136,26 @@ def _drive(
 
 def _run(path: Path, level: Disclosure, hidden: bool) -> list[dict[str, Any]]:
     return _drive(path, level, [vol("near"), *([HIDDEN] if hidden else [])], STEPS)
+
+
+def test_a_conflict_of_the_time_minimum_alone_tells_nothing_of_the_hidden_end(tmp_path):
+    """Under a time minimum, X's volume ending before P's starts still conflicts with it: the
+    window is empty (its start after its end). The cut-off for telling a change as it happens
+    was then its start, after the hidden volume's true end, so the conflict was shown resolved
+    when X's notice ended, to the tick (a second reader found it). Two hubs where that end
+    differs within one step of the resolution: P observes the same."""
+    minima = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=1_800.0)
+    probe = vol("probe", lon=39.01, start_s=T0 + 8 * HOUR, end_s=T0 + 10 * HOUR)
+    steps = [7.5, 7.7, 7.72, 7.75, 7.9, 8.1, 10.5]
+
+    def run(name: str, end_h: float) -> list[dict[str, Any]]:
+        hidden = vol("h", start_s=T0 + 5 * HOUR, end_s=T0 + end_h * HOUR)
+        return _drive(tmp_path / name, Disclosure.NONE, [hidden], steps, None, minima, probe)
+
+    first, second = run("a", 7 + 40 / 60), run("b", 7 + 44 / 60)
+    assert first[0]["conflicts"], "the time minimum alone makes the conflict"
+    for a, b in zip(first, second, strict=True):
+        assert a == b, a["at"]
 
 
 @pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])

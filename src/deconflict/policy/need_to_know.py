@@ -224,14 +224,18 @@ def change_cutoff(
     """Until when a change that clears ``conflict`` is told to ``viewer`` as it happens (and
     shown at its time): its window's end for a viewer that sees the other side's owner whole;
     else one time step of the ``resolution`` before the end of its window as told (the masked
-    one), but not before its start. That is never after the true end, and depends on the
-    hidden volume only through its envelope: a change after it is told to no one, and the
-    conflict shown over when its window as told has passed, whether or not it truly held
-    until then (security.md §3.6)."""
+    one), but not before its start when it has one. That is never after the true end, and
+    depends on the hidden volume only through its envelope: a change after it is told to no
+    one, and the conflict shown over when its window as told has passed, whether or not it
+    truly held until then (security.md §3.6)."""
     other = conflict.other_side(viewer)
     if other is None or sight_of.sees_whole(other.party):
         return conflict.detail.end_s
     told = told_detail(conflict, viewer, resolution)
+    if told.start_s > told.end_s:
+        # No overlap (a conflict of the time minimum alone: one ends before the other starts):
+        # its start is after the end, and after the hidden volume's true end.
+        return told.end_s - resolution.time_s
     # Never before its start: a change before a short conflict began is always told.
     return max(told.start_s, told.end_s - resolution.time_s)
 

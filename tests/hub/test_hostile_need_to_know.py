@@ -19,7 +19,7 @@ from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub, SimulatedClock
-from deconflict.model import Agreement, Disclosure, Resolution
+from deconflict.model import Agreement, Disclosure, NoticeState, Resolution
 
 MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
 
@@ -344,7 +344,6 @@ def _steps(hub: Hub) -> Iterator[list[int]]:
 
 def _read_costs(path: Path, hidden: int) -> dict[str, int]:
     from deconflict.hub.views import view_conflicts
-    from deconflict.model import NoticeState
 
     path.mkdir()
     hub, _ = _hub(path, Disclosure.CONFLICTS_ONLY)
@@ -379,3 +378,48 @@ def test_what_a_read_costs_does_not_grow_with_notices_it_may_not_see(tmp_path):
     did the suggestions of P's conflicts. They are found from P's own conflicts now: every read
     costs SQLite the same steps with 0 or 150 notices of X hidden from P."""
     assert _read_costs(tmp_path / "none", 0) == _read_costs(tmp_path / "many", 150)
+
+
+def test_what_a_read_runs_tells_nothing_of_hidden_volumes_or_their_changes(tmp_path):
+    """security.md §3.5, conflicts-only: two hubs where X's notice differs only in a volume P's
+    conflicts do not unlock (far away, amended twice there). P's lists by window and by state
+    found the notice through that volume and dropped it, running fewer statements than when
+    nothing was found; its ledger entries were each read and judged, so their number counted
+    X's hidden amendments (both found by a second reader). The same statements now, and the
+    same answers."""
+    from deconflict.hub.ledger_access import entries_about
+
+    def run(name: str, hidden: bool) -> dict[str, tuple[object, list[str]]]:
+        (tmp_path / name).mkdir()
+        hub, clock = _hub(tmp_path / name, Disclosure.CONFLICTS_ONLY)
+
+        def far(k: int) -> Volume4D:
+            return vol("far", lon=41.0 + 0.1 * k, start_s=T0 + HOUR, end_s=T0 + 3 * HOUR)
+
+        hub.file_notice("X", [vol("near"), *([far(0)] if hidden else [])], "air", "XN")
+        hub.file_notice("P", [vol("probe", lon=39.01)], "air", "PN")
+        hub.process()
+        if hidden:
+            for k in (1, 2):
+                hub.amend_notice("X", "XN", k, [vol("near"), far(k)])
+                hub.process()
+        clock.set(T0 + 2 * HOUR)
+        hub.tick()
+        hub.process()
+        reads = {
+            "window": lambda: [
+                n.key for n in hub.list_notices("P", active=(T0 + HOUR, T0 + 2.5 * HOUR))
+            ],
+            "active": lambda: [n.key for n in hub.list_notices("P", states=[NoticeState.ACTIVE])],
+            "entries": lambda: [
+                (e["type"], e["at"]) for _, e in entries_about(hub, "P", "XN", "X")
+            ],
+        }
+        out = {}
+        for read, look in reads.items():
+            with _statements(hub) as seen:
+                out[read] = (look(), seen)
+        hub.close()
+        return out
+
+    assert run("hidden", True) == run("plain", False)

@@ -150,19 +150,25 @@ def entries_about(
     # agreement found there and refused only then ran more statements than a missing one
     # (security.md §3.5), so its existence showed in the time the answer took.
     owners = [owner] if owner is not None else hub.owners_seen_by(party)
-    subjects = [
-        f"notice:{record_key(o, record_id)}"
+    # A notice seen: its entries are told by their kind alone, before any is read, so what is
+    # read costs what is shown, not the owner's changes to volumes the party may not see.
+    subjects: list[tuple[str, Callable[[str], bool] | None]] = [
+        (f"notice:{record_key(o, record_id)}", partial(_told_in_part, hub, party, o))
         for o in owners
         if o == party or _sees(partial(hub.get_notice, party, record_id, party=o))
     ]
-    subjects += [f"{entity}:{record_id}" for entity in ("notification", "conflict")]
+    subjects += [(f"{entity}:{record_id}", None) for entity in ("notification", "conflict")]
     if any(a.id == record_id for a in hub.list_agreements(party)):
-        subjects.append(f"agreement:{record_id}")
+        subjects.append((f"agreement:{record_id}", None))
     if record_id == party:
-        subjects.append(f"party:{record_id}")
+        subjects.append((f"party:{record_id}", None))
     found = []
-    for subject in subjects:
-        for index, _kind in hub.store.ledger_find(subject):
+    for subject, told in subjects:
+        for index, kind in hub.store.ledger_find(subject):
+            if told is not None and kind.startswith("notice."):
+                if told(kind):
+                    found.append((index, hub.ledger.entry(index)))
+                continue
             entry = hub.ledger.entry(index)
             if may_see_entry(hub, party, entry):
                 found.append((index, entry))

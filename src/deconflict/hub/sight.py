@@ -51,11 +51,6 @@ def seen_notices(
     at ``now_s`` (``need_to_know.seen_notice``: the open conflicts that unlock them read at
     once). ``states`` and ``active`` are asked of what is shown: of a notice seen in part, its
     state and the windows of its visible volumes, never the whole notice's."""
-    in_part = bool(sight.unlocked_by) and (party is None or not sight.sees_whole(party))
-    asked = states
-    if in_part and states is not None and any(s.live for s in states):
-        # A notice seen in part shows "filed" or "active" by its visible volumes alone.
-        asked = list(dict.fromkeys([*states, NoticeState.FILED, NoticeState.ACTIVE]))
     seen = Seen(
         sight.full,
         {
@@ -63,8 +58,9 @@ def seen_notices(
             for owner, by in sight.unlocked_by.items()
         },
     )
+    # The notices seen in part come whatever their state and window (the whole notice's).
     found = store.list_notices(
-        party, asked, active=active, after=after, limit=limit, keys=keys, seen=seen
+        party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
     )
     partly = [n.key for n in found if not sight.sees_whole(n.party)]
     about: dict[str, list[Conflict]] = {}

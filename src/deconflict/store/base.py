@@ -259,7 +259,8 @@ class Notices(Protocol):
     ) -> list[Notice]:
         """Notices in filing order (time, then key): ``party``'s, in ``states``, active at some
         moment of ``active`` (start, end), filed after ``after`` (a filing time and key), of
-        record ``keys``, that one with ``seen`` may see some of; at most ``limit``."""
+        record ``keys``, that one with ``seen`` may see some of; at most ``limit``. Those
+        ``seen`` finds unlocked come whatever their state and window (see ``hub.sight``)."""
 
     @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:

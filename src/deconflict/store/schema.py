@@ -66,6 +66,8 @@ notices = sa.Table(
     sa.Index("ix_notices_state_start", "state", "start_s"),
     sa.Index("ix_notices_state_end", "state", "end_s"),
     sa.Index("ix_notices_filed", "filed_at_s", "id"),  # the list's pages (migration 0010)
+    # A list by owner and state reads only those owners' (migration 0019).
+    sa.Index("ix_notices_party_state", "party_id", "state", "filed_at_s"),
 )
 
 notice_versions = sa.Table(

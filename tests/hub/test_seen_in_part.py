@@ -185,7 +185,7 @@ def test_what_a_party_sees_in_part_is_told_by_its_visible_volumes(tmp_path):
     # Over when its window as P would be told it at the resolution (15 min) has passed.
     assert conflict[1] == math.ceil((T0 + 8 * HOUR) / 900) * 900
     assert [kind for kind, _ in seen[12.0]["notice entries"]] == []  # out of sight, no entries
-    assert [kind for kind, _ in seen[6.5]["notice entries"]] == ["notice.filed"]
+    assert seen[6.5]["notice entries"] == []  # the whole notice's, none told in part
 
 
 def test_an_entry_withheld_in_part_is_refused_by_index_as_a_missing_one(tmp_path):
@@ -447,7 +447,8 @@ def test_the_suggestion_for_a_conflict_shown_open_tells_nothing_of_the_store(tmp
 def test_a_cancelled_notice_seen_in_part_names_no_version_in_the_ledger(tmp_path):
     """Found by a second reader: between X's cancellation and its detection, P could read the
     ``notice.cancelled`` entry of a notice it saw in part, which names the version it ends: it
-    counted X's amendments of volumes P may not see. P reads the filing alone."""
+    counted X's amendments of volumes P may not see. P reads none of them (a fifth reader
+    found the filing's told that the notice existed before anything in it could be seen)."""
     seen = []
     for amendments in (0, 3):
         hub, _ = _hub(tmp_path / str(amendments), Disclosure.CONFLICTS_ONLY)
@@ -464,7 +465,7 @@ def test_a_cancelled_notice_seen_in_part_names_no_version_in_the_ledger(tmp_path
             seen.append([(e["type"], e.get("version")) for _, e in entries])
         finally:
             hub.close()
-    assert seen == [[("notice.filed", 1)], [("notice.filed", 1)]]
+    assert seen == [[], []]
 
 
 @pytest.mark.parametrize("amend", ["remove", "move"])
@@ -530,3 +531,54 @@ def test_one_hidden_volume_met_at_two_versions_is_searched_for_both(tmp_path, le
         assert all(v.suggestion is not None for v in views)
     finally:
         hub.close()
+
+
+def test_a_notice_seen_in_part_is_filed_when_it_was_first_seen(tmp_path):
+    """Found by a fifth reader: X's notice, filed hours before the volume P meets was added to
+    it, showed P its true filing time, its ``notice.filed`` entry and its place in P's lists by
+    that time: P learned the notice had held volumes it may not see before. Two hubs: X files
+    the notice early with a far volume and later amends it to the one P meets, or files that
+    one at once then; P sees the same, its lists and their pages in the same order."""
+
+    def run(name: str, early: bool) -> list[Any]:
+        hub, clock = _hub(tmp_path / name, Disclosure.CONFLICTS_ONLY)
+        try:
+            if early:
+                hub.file_notice("X", [HIDDEN], "air-activity", "XN")
+            clock.set(T0 + 0.5 * HOUR)
+            hub.file_notice("P", [PROBE], "air-activity", "PN")
+            hub.process()
+            clock.set(T0 + 2 * HOUR)
+            if early:
+                hub.amend_notice("X", "XN", 1, [vol("near")])
+            else:
+                hub.file_notice("X", [vol("near")], "air-activity", "XN")
+            hub.process()
+            seen = []
+            for at in (2.5, 6.5):
+                clock.set(T0 + at * HOUR)
+                hub.tick()
+                hub.process()
+                notice = hub.get_notice("P", "XN", party="X")
+                pages, after = [], None
+                while page := hub.list_notices("P", after=after, limit=1):
+                    pages.append(page[0].key)
+                    after = page[0]
+                seen.append(
+                    (
+                        (notice.state, notice.filed_at_s, notice.updated_at_s),
+                        [(n.key, n.filed_at_s) for n in hub.list_notices("P")],
+                        pages,
+                        [e["type"] for _, e in entries_about(hub, "P", "XN", "X")],
+                    )
+                )
+            return seen
+        finally:
+            hub.close()
+
+    early, late = run("early", True), run("late", False)
+    assert early == late
+    (_, filed, _), listed, pages, entries = early[0]
+    assert filed >= T0 + 2 * HOUR
+    assert pages == [key for key, _ in listed] == ["P/PN", "X/XN"]
+    assert entries == []

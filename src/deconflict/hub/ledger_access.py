@@ -5,8 +5,8 @@ recipient and relay, a conflict's or an agreement's parties), so reading an entr
 tells that the record exists. A party therefore reads only the entries it could learn of through
 the rest of the API, decided by the same rules:
 
-- ``notice.*``: the filer, and a party that may see the notice now (its agreements disclose it);
-  of a notice it sees only in part, the filing alone;
+- ``notice.*``: the filer, and a party that may see the notice whole now (its agreements
+  disclose it); none of a notice it sees only in part;
 - ``notification.*``: its recipient and the relay it went through, and so for
   ``notifications.delivered`` (a batch's deliveries, all to one recipient through one relay);
 - ``conflict.*``: a party that may see the conflict (never the filer of a notice that met another
@@ -72,15 +72,15 @@ def may_see_entry(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     return False
 
 
-#: What of a notice a party that sees it only in part may read: its filing. Its amendments,
-#: start, end and cancellation are the whole notice's, and told when and how often the owner
-#: changed volumes the party may not see (a cancellation's entry names the version it ends),
-#: and when they started and ended (§3.3).
-_SEEN_IN_PART = frozenset({"notice.filed"})
-
-
 def _told_in_part(hub: Hub, party: str, owner: str, kind: str) -> bool:
-    return kind in _SEEN_IN_PART or hub.sees_whole(party, owner)
+    """Whether ``party`` may read a ``kind`` entry of ``owner``'s notice it sees: only if it
+    sees the owner whole. Seen in part, every entry is the whole notice's: its filing told it
+    existed (and when) before anything in it could be seen; its amendments, start, end and
+    cancellation, when and how often the owner changed volumes the party may not see (a
+    cancellation's entry names the version it ends), and when they started and ended (§3.3).
+    The party's own conflicts and notifications are its proof that it was told."""
+    del kind  # no kind is told in part (the notice's filing was, until a fifth reader)
+    return hub.sees_whole(party, owner)
 
 
 def _resolution_shown(shown: Conflict, entry: Mapping[str, Any]) -> bool:

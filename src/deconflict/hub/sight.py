@@ -49,44 +49,60 @@ def seen_notices(
 ) -> SeenPage:
     """The notices ``store`` finds that ``sight``'s viewer may see some of, as it is shown them
     at ``now_s`` (``need_to_know.seen_notice``: the open conflicts that unlock them read at
-    once). ``states`` and ``active`` are asked of what is shown: of a notice seen in part, its
-    state and the windows of its visible volumes, never the whole notice's."""
-    seen = Seen(
-        sight.full,
-        {
-            owner: frozenset((p, str(kind)) for p, kind in by)
-            for owner, by in sight.unlocked_by.items()
-        },
+    once), in the order of what is shown (filing time, then key), after ``after`` in it.
+    ``states`` and ``active`` are asked of what is shown: of a notice seen in part, its state,
+    filing time and the windows of its visible volumes, never the whole notice's. The owners
+    seen whole are paged by the store; the notices seen in part (a few: what the viewer's own
+    records meet) are read whole every time and placed among them here."""
+    whole = (
+        store.list_notices(
+            party,
+            states,
+            active=active,
+            after=after,
+            limit=limit,
+            keys=keys,
+            seen=Seen(sight.full, {}),
+        )
+        if party is None or sight.sees_whole(party)
+        else []
     )
-    # The notices seen in part come whatever their state and window (the whole notice's).
-    found = store.list_notices(
-        party, states, active=active, after=after, limit=limit, keys=keys, seen=seen
-    )
-    partly = [n.key for n in found if not sight.sees_whole(n.party)]
+    unlocks = {
+        owner: frozenset((p, str(kind)) for p, kind in by)
+        for owner, by in sight.unlocked_by.items()
+    }
+    # Whatever their state, window and filing time: the whole notice's (hidden volumes') tell.
+    partly = [
+        n
+        for n in store.unlocked_notices(Seen(sight.full, unlocks), party, keys)
+        if not sight.sees_whole(n.party)
+    ]
     about: dict[str, list[Conflict]] = {}
     # Asked by keys (a notice, an entry's subject), the unlocking conflicts are read whether or
     # not a notice seen in part was found: the statements run tell nothing (security.md §3.5).
-    unlocking = partly or (list(keys) if keys and sight.unlocked_by else [])
+    unlocking = [n.key for n in partly] or (list(keys) if keys and sight.unlocked_by else [])
     if unlocking:
         for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=unlocking):
             for side in conflict.sides:
                 about.setdefault(side.record_key, []).append(conflict)
-    shown = []
-    for notice in found:
+    shown_in_part = []
+    for notice in partly:
         seen_as = need_to_know.seen_notice(sight, notice, about.get(notice.key, ()), now_s)
         if seen_as is None or (states is not None and seen_as.state not in states):
             continue
-        if (
-            active is not None
-            and seen_as is not notice
-            and not any(
-                v.window.start_s < active[1] and v.window.end_s > active[0] for v in seen_as.volumes
-            )
+        if after is not None and (seen_as.filed_at_s, seen_as.key) <= after:
+            continue
+        if active is not None and not any(
+            v.window.start_s < active[1] and v.window.end_s > active[0] for v in seen_as.volumes
         ):
             continue
-        shown.append(seen_as)
-    cursor = None if not found else (found[-1].filed_at_s, found[-1].key)
-    return SeenPage(shown, len(found), cursor)
+        shown_in_part.append(seen_as)
+    # In code-point order of the keys, as SQLite orders them.
+    shown = sorted([*whole, *shown_in_part], key=lambda notice: (notice.filed_at_s, notice.key))
+    if limit is not None:
+        shown = shown[:limit]
+    cursor = None if not shown else (shown[-1].filed_at_s, shown[-1].key)
+    return SeenPage(shown, len(shown), cursor)
 
 
 def sees_conflict(party: str, conflict: Conflict) -> bool:

@@ -172,11 +172,12 @@ def seen_notice(
 ) -> Notice | None:
     """``notice`` as the viewer of ``sight_of`` is shown it at ``now_s`` (None: not at all),
     given its open conflicts. An owner it sees whole shows it whole. Seen in part, it is told
-    by the volumes the viewer may see alone (security.md §3.3): only those volumes; ``filed``
-    until the first of them starts, then ``active``; updated when the last of them was
-    unlocked or started; each out of sight once its own window has ended. The whole notice's
-    state, times and how long it stays live told the timing of its hidden volumes: active an
-    hour before the visible one started, and seen until the hidden one ended."""
+    by the volumes the viewer may see alone (security.md §3.3): only those volumes; filed when
+    the first of them was unlocked (its conflict detected); ``filed`` until the first of them
+    starts, then ``active``; updated when the last of them was unlocked or started; each out of
+    sight once its own window has ended. The whole notice's state, times and how long it stays
+    live told the timing of its hidden volumes: active an hour before the visible one started,
+    seen until the hidden one ended, filed hours before anything in it could be seen."""
     if sight_of.sees_whole(notice.party):
         return notice
     # A volume is in sight while its own window lasts: one that has ended stayed in sight as
@@ -191,15 +192,14 @@ def seen_notice(
     # The version the visible volumes were last changed at: an amendment of the others is
     # not a change the viewer may see (its count and time told of the hidden volumes).
     shown = replace(notice, volumes=volumes, version=max(since), volume_versions=since)
+    detected = [conflict.detected_at_s for _, conflict in unlocked]
+    filed = max(notice.filed_at_s, min(detected))  # never before the true filing
+    shown = replace(shown, filed_at_s=filed)
     if notice.state is NoticeState.CANCELLED:
         return shown
     start = min(v.window.start_s for v in volumes)
     started = now_s >= start
-    updated = max(
-        notice.filed_at_s,
-        max(conflict.detected_at_s for _, conflict in unlocked),
-        start if started else notice.filed_at_s,
-    )
+    updated = max(filed, max(detected), start if started else filed)
     state = NoticeState.ACTIVE if started else NoticeState.FILED
     return replace(shown, state=state, updated_at_s=updated)
 

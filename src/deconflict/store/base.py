@@ -259,8 +259,15 @@ class Notices(Protocol):
     ) -> list[Notice]:
         """Notices in filing order (time, then key): ``party``'s, in ``states``, active at some
         moment of ``active`` (start, end), filed after ``after`` (a filing time and key), of
-        record ``keys``, that one with ``seen`` may see some of; at most ``limit``. Those
-        ``seen`` finds unlocked come whatever their state and window (see ``hub.sight``)."""
+        record ``keys``, of the owners ``seen`` sees whole; at most ``limit``."""
+
+    @abstractmethod
+    def unlocked_notices(
+        self, seen: Seen, party: str | None = None, keys: Sequence[str] | None = None
+    ) -> list[Notice]:
+        """The notices of the owners ``seen`` sees in part that an open conflict may unlock
+        (``party``'s only, those of ``keys`` only, if given), whatever their state, window and
+        filing time, in no order (the caller tells them by what it shows: ``hub.sight``)."""
 
     @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:

@@ -219,8 +219,6 @@ class SqlNotices(SqlRecords):
             ]
             found.sort(key=lambda notice: (notice.filed_at_s, notice.key))
             return found if limit is None else found[:limit]
-        if seen is not None and any(seen.unlocked_by.values()):
-            return self._seen_notices(party, states, active, after, limit, keys, seen)
         col = t.notices.c
         query = sa.select(t.notices).order_by(col.filed_at_s, col.id)
         if party is not None:
@@ -241,37 +239,19 @@ class SqlNotices(SqlRecords):
             rows = c.execute(query).all()
         return [notice_of(row._mapping) for row in rows]
 
-    def _seen_notices(
-        self,
-        party: str | None,
-        states: Sequence[NoticeState] | None,
-        active: tuple[float, float] | None,
-        after: tuple[float, str] | None,
-        limit: int | None,
-        keys: Sequence[str] | None,
-        seen: Seen,
+    @transaction
+    def unlocked_notices(
+        self, seen: Seen, party: str | None = None, keys: Sequence[str] | None = None
     ) -> list[Notice]:
-        """:meth:`list_notices` for one that sees some owners in part: their notices an open
-        conflict may unlock found by key from its conflicts (a few: what its records meet),
-        whatever their ``states`` and ``active`` window (which the caller asks of what it
-        shows), merged in order with those of the owners it sees whole.
-        Asked as one query (an EXISTS per notice, or the unlocked keys beside a state or a
-        window the planner read by their index), a list read every notice of the owner, the
-        ones it may not see too, and took longer the more there were: 1.3 against 2.4 ms with
-        3,000 hidden (security.md §3.5)."""
-        whole = (
-            []
-            if party is not None and party not in seen.whole
-            else self.list_notices(
-                party,
-                states,
-                active=active,
-                after=after,
-                limit=limit,
-                keys=keys,
-                seen=Seen(seen.whole, {}),
-            )
-        )
+        """The notices of the owners ``seen`` sees in part that an open conflict may unlock
+        (``party``'s, those of ``keys``), found by key from the conflicts (a few: what the
+        viewer's records meet), whatever their state, window and filing time: the whole
+        notice's tell of volumes the viewer may not see, so the caller asks them of what it
+        shows, and orders them by it (``hub.sight``). Asked as one query with the owners' (an
+        EXISTS per notice, or the unlocked keys beside a state or a window the planner read by
+        their index), a list read every notice of the owner, the ones the viewer may not see
+        too, and took longer the more there were: 1.3 against 2.4 ms with 3,000 hidden
+        (security.md §3.5)."""
         unlocked = [
             query
             for owner, by in sorted(seen.unlocked_by.items())
@@ -279,23 +259,14 @@ class SqlNotices(SqlRecords):
             for query in (_unlocked("a", "b", owner, by), _unlocked("b", "a", owner, by))
         ]
         if not unlocked:
-            return whole
+            return []
         col = t.notices.c
         query = sa.select(t.notices).where(col.id.in_(sa.union_all(*unlocked)))
         with self.read_connection("listing notices") as c:
             rows = c.execute(query).all()
-        # Whatever their state and window: the whole notice's tell of volumes the viewer may
-        # not see, so the caller asks them of what it shows (``hub.sight``).
         wanted = set(keys) if keys is not None else None
-        found = [
-            notice
-            for notice in (notice_of(row._mapping) for row in rows)
-            if (wanted is None or notice.key in wanted)
-            and (after is None or (notice.filed_at_s, notice.key) > after)
-        ]
-        # In code-point order of the keys, as SQLite orders them (see above).
-        merged = sorted([*whole, *found], key=lambda notice: (notice.filed_at_s, notice.key))
-        return merged if limit is None else merged[:limit]
+        found = (notice_of(row._mapping) for row in rows)
+        return [notice for notice in found if wanted is None or notice.key in wanted]
 
     @transaction
     def notices_moved_by_time(self, now_s: float) -> list[str]:

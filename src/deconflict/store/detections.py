@@ -73,7 +73,11 @@ class SqlDetections(SqlRecords):
         first = min(d.seq for d in detections)
         last = max(d.seq for d in detections)
         doing = f"recording detections at changes {first} to {last}"
-        log = _outputs(detections, set()).log
+        everything = _outputs(detections, set())
+        log = everything.log
+        # The rows too, before the turn (which conflicts are new is known only under it).
+        conflict_rows = {x.id: conflict_values(x) for x in everything.new}
+        notification_rows = [notification_values(n) for n in everything.notifications]
         prebuilt = None  # a pass with no outputs (the cursor alone) builds nothing, reads nothing
         if log:
             with self.read_connection(doing) as c:
@@ -103,10 +107,9 @@ class SqlDetections(SqlRecords):
             ledger_append.build_pending(c)  # a unit's own, if any: nothing reads in the pipeline
             with self._dialect.pipelined(c, doing):
                 if outputs.new:
-                    insert_many(c, t.conflicts, [conflict_values(x) for x in outputs.new])
-                if outputs.notifications:
-                    values = [notification_values(n) for n in outputs.notifications]
-                    insert_many(c, t.notifications, values)
+                    insert_many(c, t.conflicts, [conflict_rows[x.id] for x in outputs.new])
+                if notification_rows:  # every one, whichever conflicts were stored before
+                    insert_many(c, t.notifications, notification_rows)
                 ledger_append.flush(c)
                 if current is None:
                     insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])

@@ -6,6 +6,7 @@ the agreements) are kept until the unit ends, a savepoint is undone, or one is a
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +28,13 @@ _LIST_AGREEMENTS = sa.select(t.agreements.c.body).order_by(
 _LIST_AGREEMENTS_SQL = str(_LIST_AGREEMENTS.compile())  # no parameters: the write turn's
 
 
+#: A stored agreement's body as its Agreement (immutable, and never changed once stored): read
+#: by every filing and every read, parsed once.
+_parsed = lru_cache(maxsize=4096)(agreement_from_json)
+
+
 def _agreements_of(rows: list[Any]) -> list[Agreement]:
-    return [agreement_from_json(row[0]) for row in rows]
+    return [_parsed(row[0]) for row in rows]
 
 
 class SqlParties(SqlRecords):
@@ -83,6 +89,6 @@ class SqlParties(SqlRecords):
             return list(known)
         with self.read_connection("listing agreements") as c:
             rows = c.execute(_LIST_AGREEMENTS).all()
-        found = [agreement_from_json(row.body) for row in rows]
+        found = [_parsed(row.body) for row in rows]
         self._keep_unit_read("agreements", found)
         return list(found)

@@ -553,6 +553,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "ALTER TABLE notice_versions DROP COLUMN volume_versions",
         "DROP INDEX ix_conflicts_a_party",
         "DROP INDEX ix_conflicts_b_party",
+        "DROP INDEX ix_notices_party_state",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)

@@ -138,21 +138,33 @@ def _run(path: Path, level: Disclosure, hidden: bool) -> list[dict[str, Any]]:
     return _drive(path, level, [vol("near"), *([HIDDEN] if hidden else [])], STEPS)
 
 
-def test_a_conflict_of_the_time_minimum_alone_tells_nothing_of_the_hidden_end(tmp_path):
+@pytest.mark.parametrize(
+    ("probe_h", "ends_h"),
+    [
+        (8.0, (7 + 40 / 60, 7 + 44 / 60)),  # P's starts after the step the hidden one ends in
+        # ... inside it (a sixth reader's): the step is 7:18:20 to 7:33:20 after T0 (its
+        # steps are the epoch's), P starts at 7:25:20, the hidden one ends 7:19:20 or 7:23:20.
+        (7 + 25 / 60 + 20 / 3600, (7 + 19 / 60 + 20 / 3600, 7 + 23 / 60 + 20 / 3600)),
+    ],
+)
+def test_a_conflict_of_the_time_minimum_alone_tells_nothing_of_the_hidden_end(
+    tmp_path, probe_h, ends_h
+):
     """Under a time minimum, X's volume ending before P's starts still conflicts with it: the
     window is empty (its start after its end). The cut-off for telling a change as it happens
-    was then its start, after the hidden volume's true end, so the conflict was shown resolved
-    when X's notice ended, to the tick (a second reader found it). Two hubs where that end
-    differs within one step of the resolution: P observes the same."""
+    was its start, after the hidden volume's true end, so the conflict was shown resolved
+    when X's notice ended, to the tick (a fifth reader found it; a sixth, where P's start is
+    inside the step the hidden volume ends in). Two hubs where that end differs within one
+    step of the resolution: P observes the same."""
     minima = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=1_800.0)
-    probe = vol("probe", lon=39.01, start_s=T0 + 8 * HOUR, end_s=T0 + 10 * HOUR)
-    steps = [7.5, 7.7, 7.72, 7.75, 7.9, 8.1, 10.5]
+    probe = vol("probe", lon=39.01, start_s=T0 + probe_h * HOUR, end_s=T0 + 10 * HOUR)
+    steps = [7.3, 7.35, 7.4, 7.45, 7.5, 7.55, 7.6, 7.7, 7.72, 7.75, 7.9, 8.1, 10.5]
 
     def run(name: str, end_h: float) -> list[dict[str, Any]]:
         hidden = vol("h", start_s=T0 + 5 * HOUR, end_s=T0 + end_h * HOUR)
         return _drive(tmp_path / name, Disclosure.NONE, [hidden], steps, None, minima, probe)
 
-    first, second = run("a", 7 + 40 / 60), run("b", 7 + 44 / 60)
+    first, second = run("a", ends_h[0]), run("b", ends_h[1])
     assert first[0]["conflicts"], "the time minimum alone makes the conflict"
     for a, b in zip(first, second, strict=True):
         assert a == b, a["at"]

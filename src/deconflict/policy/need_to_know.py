@@ -41,7 +41,7 @@ from deconflict.model import (
     RecordKind,
 )
 from deconflict.model.parties import Resolution
-from deconflict.policy.rules import disclosure, linked_parties
+from deconflict.policy.rules import disclosure, linked_parties, minima_for
 
 __all__ = [
     "Sight",
@@ -73,6 +73,9 @@ class Sight:
     viewer: str
     full: frozenset[str]
     unlocked_by: Mapping[str, frozenset[tuple[str, RecordKind]]] = field(default_factory=dict)
+    #: the parties whose volumes may conflict with the viewer's across a time gap (a time
+    #: minimum above zero): such a conflict's window may be empty (see :func:`change_cutoff`)
+    gapped: frozenset[str] = frozenset()
 
     @property
     def owners(self) -> list[str]:
@@ -105,10 +108,16 @@ def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
             for member in ag.parties:
                 if owner not in (member, viewer) and member != viewer:
                     grant(owner, member, (RecordKind.NOTICE,))
+    gapped = frozenset(
+        other
+        for other in linked_parties(agreements, viewer)
+        if (minima := minima_for(agreements, viewer, other)) is not None and minima.time_s > 0
+    )
     return Sight(
         viewer,
         frozenset(full),
         {owner: frozenset(by) for owner, by in unlocked.items() if owner not in full},
+        gapped,
     )
 
 
@@ -224,19 +233,19 @@ def change_cutoff(
     """Until when a change that clears ``conflict`` is told to ``viewer`` as it happens (and
     shown at its time): its window's end for a viewer that sees the other side's owner whole;
     else one time step of the ``resolution`` before the end of its window as told (the masked
-    one), but not before its start when it has one. That is never after the true end, and
-    depends on the hidden volume only through its envelope: a change after it is told to no
-    one, and the conflict shown over when its window as told has passed, whether or not it
-    truly held until then (security.md §3.6)."""
+    one). That is never after the true end, and depends on the hidden volume only through its
+    envelope: a change after it is told to no one, and the conflict shown over when its window
+    as told has passed, whether or not it truly held until then (security.md §3.6). Not
+    before the window's start, so a change before a short conflict began is told; unless the
+    two parties' volumes may conflict across a time gap (a time minimum above zero): the
+    hidden volume may then end before the viewer's starts, and its end was shown to the
+    tick."""
     other = conflict.other_side(viewer)
     if other is None or sight_of.sees_whole(other.party):
         return conflict.detail.end_s
     told = told_detail(conflict, viewer, resolution)
-    if told.start_s > told.end_s:
-        # No overlap (a conflict of the time minimum alone: one ends before the other starts):
-        # its start is after the end, and after the hidden volume's true end.
+    if other.party in sight_of.gapped:
         return told.end_s - resolution.time_s
-    # Never before its start: a change before a short conflict began is always told.
     return max(told.start_s, told.end_s - resolution.time_s)
 
 

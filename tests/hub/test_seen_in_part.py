@@ -594,3 +594,58 @@ def test_a_notice_seen_in_part_is_filed_when_it_was_first_seen(tmp_path):
     assert filed >= T0 + 2 * HOUR
     assert pages == [key for key, _ in listed] == ["P/PN", "X/XN"]
     assert entries == []
+
+
+def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
+    """Found by a sixth reader: a relay sees V's volume as O may see it, unlocked by its
+    conflict with O's. That conflict stays open in the store until a notice ends, and O's ends
+    with its last volume: the relay, seeing O in part, saw V's volume for as long as O's hidden
+    volume lasted, and V's and the relay's reads ran more statements meanwhile. A conflict now
+    unlocks only while its window, as the unlocked volume's owner is told it, lasts. Two hubs
+    where O's notice differs only in a volume neither V nor the relay may see: they observe the
+    same, statements included."""
+    from tests.hub.test_hostile_need_to_know import _statements
+
+    def run(name: str, hidden: bool) -> list[Any]:
+        clock = SimulatedClock(T0)
+        (tmp_path / name).mkdir()
+        hub = Hub.open(tmp_path / name / "hub.db", clock)
+        for party in ("O", "V", "R"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement(
+                "mou",
+                ("O", "V"),
+                minima=MINIMA,
+                relay="R",
+                default_disclosure=Disclosure.CONFLICTS_ONLY,
+            )
+        )
+        far = vol("h", lon=44.0, start_s=T0 + 6 * HOUR, end_s=T0 + 12 * HOUR)
+        try:
+            hub.file_notice("O", [vol("x"), *([far] if hidden else [])], "air-activity", "ON")
+            long = vol("p", lon=39.01, start_s=T0 + 5 * HOUR, end_s=T0 + 20 * HOUR)
+            hub.file_notice("V", [long], "air-activity", "VN")
+            hub.process()
+            seen = []
+            for at in (7.0, 9.0, 11.9, 12.1):
+                clock.set(T0 + at * HOUR)
+                hub.tick()
+                hub.process()
+                for viewer in ("R", "V"):
+                    with _statements(hub) as statements:
+                        listed = [
+                            (n.key, [v.id for v in n.volumes]) for n in hub.list_notices(viewer)
+                        ]
+                        of_o = [n.key for n in hub.list_notices(viewer, party="O")]
+                    seen.append((at, viewer, listed, of_o, len(statements)))
+            return seen
+        finally:
+            hub.close()
+
+    hidden, plain = run("hidden", True), run("plain", False)
+    assert hidden == plain
+    assert ("V/VN", ["p"]) in hidden[0][2]  # the relay sees it while the conflict holds
+    assert all(
+        ("V/VN", ["p"]) not in listed for _, viewer, listed, *_ in hidden[2:] if viewer == "R"
+    )

@@ -78,10 +78,13 @@ def seen_notices(
         if not sight.sees_whole(n.party)
     ]
     about: dict[str, list[Conflict]] = {}
-    # Asked by keys (a notice, an entry's subject), the unlocking conflicts are read whether or
-    # not a notice seen in part was found: the statements run tell nothing (security.md §3.5).
-    unlocking = [n.key for n in partly] or (list(keys) if keys and sight.unlocked_by else [])
-    if unlocking:
+    # Whenever a notice seen in part may be found (by keys, a list), the unlocking conflicts are
+    # read, whether or not one was, nor shown: the statements run tell nothing (§3.5). (One
+    # its conflicts no longer unlock, still open in the store until a notice ends, was read
+    # and not shown, and the statements told that the other party's notice lived on.)
+    asked = bool(keys) or any(by for owner, by in unlocks.items() if party in (None, owner))
+    if sight.unlocked_by and asked:
+        unlocking = [n.key for n in partly] or list(keys or ())
         for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=unlocking):
             for side in conflict.sides:
                 about.setdefault(side.record_key, []).append(conflict)
@@ -97,10 +100,9 @@ def seen_notices(
         ):
             continue
         shown_in_part.append(seen_as)
-    # In code-point order of the keys, as SQLite orders them.
-    shown = sorted([*whole, *shown_in_part], key=lambda notice: (notice.filed_at_s, notice.key))
-    if limit is not None:
-        shown = shown[:limit]
+    shown = whole  # in the store's order (on PostgreSQL, its collation's for the keys)
+    if shown_in_part:  # placed among them, in code-point order of the keys (SQLite's)
+        shown = sorted([*whole, *shown_in_part], key=lambda n: (n.filed_at_s, n.key))[:limit]
     cursor = None if not shown else (shown[-1].filed_at_s, shown[-1].key)
     return SeenPage(shown, len(shown), cursor)
 

@@ -76,6 +76,9 @@ class Sight:
     #: the parties whose volumes may conflict with the viewer's across a time gap (a time
     #: minimum above zero): such a conflict's window may be empty (see :func:`change_cutoff`)
     gapped: frozenset[str] = frozenset()
+    #: (owner, party) -> how finely the owner is told the party's volumes, for each owner seen
+    #: in part and each party whose records unlock its volumes (see :func:`seen_notice`)
+    steps: Mapping[tuple[str, str], Resolution] = field(default_factory=dict)
 
     @property
     def owners(self) -> list[str]:
@@ -113,12 +116,13 @@ def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
         for other in linked_parties(agreements, viewer)
         if (minima := minima_for(agreements, viewer, other)) is not None and minima.time_s > 0
     )
-    return Sight(
-        viewer,
-        frozenset(full),
-        {owner: frozenset(by) for owner, by in unlocked.items() if owner not in full},
-        gapped,
-    )
+    in_part = {owner: frozenset(by) for owner, by in unlocked.items() if owner not in full}
+    steps = {
+        (owner, member): resolution_for(agreements, owner, member)
+        for owner, by in in_part.items()
+        for member, _ in by
+    }
+    return Sight(viewer, frozenset(full), in_part, gapped, steps)
 
 
 def unlocks(
@@ -189,10 +193,17 @@ def seen_notice(
     seen until the hidden one ended, filed hours before anything in it could be seen."""
     if sight_of.sees_whole(notice.party):
         return notice
-    # A volume is in sight while its own window lasts: one that has ended stayed in sight as
-    # long as the conflict that unlocked it, which lasts as long as the other side's notice.
+    # A volume is in sight while its own window lasts, and while the conflict that unlocks it
+    # lasts as its owner is told it (the unlocking side's volume masked): the conflict stays
+    # open in the store until a notice ends, and the unlocking party's notice's end, the last
+    # of all its volumes, told a relay seeing that party in part of its hidden volumes (as a
+    # volume that had ended, kept in sight as long as its conflict, did).
     live = {v.id for v in notice.volumes if now_s < v.window.end_s}
-    unlocked = [(vid, c) for vid, c in _unlocking(sight_of, notice, conflicts) if vid in live]
+    unlocked = [
+        (vid, c)
+        for vid, c in _unlocking(sight_of, notice, conflicts)
+        if vid in live and now_s < _unlocks_until(sight_of, notice.party, c)
+    ]
     ids = {volume_id for volume_id, _ in unlocked}
     volumes = tuple(v for v in notice.volumes if v.id in ids)
     if not volumes:
@@ -211,6 +222,15 @@ def seen_notice(
     updated = max(filed, max(detected), start if started else filed)
     state = NoticeState.ACTIVE if started else NoticeState.FILED
     return replace(shown, state=state, updated_at_s=updated)
+
+
+def _unlocks_until(sight_of: Sight, owner: str, conflict: Conflict) -> float:
+    """When ``conflict`` stops unlocking ``owner``'s volume: when its window, as ``owner`` is
+    told it (the other side masked), has passed."""
+    other = conflict.other_side(owner)
+    assert other is not None  # it pairs the owner's notice with another party's record
+    step = sight_of.steps.get((owner, other.party), Resolution())
+    return max(told_detail(conflict, owner, step).end_s, conflict.detected_at_s)
 
 
 def told_detail(conflict: Conflict, viewer: str, resolution: Resolution) -> ConflictDetail:

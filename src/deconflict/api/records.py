@@ -8,6 +8,7 @@ is 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Annotated, Any
@@ -165,7 +166,9 @@ async def list_notices(
         str | None,
         Query(
             description="Only those filed after this notice (a page's last), as "
-            "'<party>/<id>' (a notice's id is its party's own) or the caller's own notice's id."
+            "'<party>/<id>' (a notice's id is its party's own) or the caller's own notice's id; "
+            "a next page's link gives it with the place it had, '<party>/<id>@<filed_at>', "
+            "so the page resumes there even if the notice has since moved or gone."
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=_PAGE, description="At most this many.")] = _PAGE,
@@ -213,16 +216,37 @@ async def list_notices(
     else:
         page, resume = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
     if resume is not None:
-        link_next(request, response, resume.key, limit)
+        link_next(request, response, _place(resume), limit)
     elif len(page) == limit:
-        link_next(request, response, page[-1].key, limit)
+        link_next(request, response, _place(page[-1]), limit)
     return [notice_out(n, whole=n.party in whole) for n in page]
 
 
-def _resumed(hub: Hub, viewer: str, after: str | None) -> Notice | None:
-    """The notice a page starts after (``after``: '<party>/<id>' or the viewer's own id)."""
+def _place(notice: Notice) -> str:
+    """Where a page ends, as its next page's ``after``: the last notice's key and filing time as
+    the caller was shown it (``repr`` gives the float back exactly)."""
+    return f"{notice.key}@{notice.filed_at_s!r}"
+
+
+def _resumed(hub: Hub, viewer: str, after: str | None) -> Notice | tuple[float, str] | None:
+    """Where a page starts: after the notice ``after`` names ('<party>/<id>' or the viewer's own
+    id), as it is shown now; or at the place a previous page's link gave ('<party>/<id>@<time>'),
+    read from nothing (a notice seen in part is placed by what is shown of it, which may move
+    between pages, and may leave sight: resumed from a re-read, a page skipped notices)."""
     if after is None:
         return None
+    if "@" in after:
+        key, _, at = after.partition("@")
+        owner, _, notice_id = key.partition("/")
+        try:
+            check_id(owner, "after: party")
+            check_id(notice_id, "after: notice id")
+            filed_at_s = float(at)
+        except (InvalidInput, ValueError):
+            raise InvalidField("query:after", "not a page's place: '<party>/<id>@<time>'") from None
+        if not math.isfinite(filed_at_s):
+            raise InvalidField("query:after", "not a page's place: '<party>/<id>@<time>'")
+        return (filed_at_s, key)
     owner, _, notice_id = after.rpartition("/")
     try:
         return hub.get_notice(viewer, notice_id, party=owner or None)

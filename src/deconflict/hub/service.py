@@ -313,18 +313,19 @@ class Hub:
         party: str | None = None,
         active: tuple[float, float] | None = None,
         keep: Callable[[Notice], bool] | None = None,
-        after: Notice | None = None,
+        after: Notice | tuple[float, str] | None = None,
         limit: int | None = None,
     ) -> list[Notice]:
         """The notices ``viewer`` may see, each with only the volumes it may see, in filing
         order: ``party``'s, in ``states``, active at some moment of ``active`` (start, end),
-        those ``keep`` keeps (as seen), filed after ``after``; at most ``limit`` (read from the
+        those ``keep`` keeps (as seen), filed after ``after`` (as shown; or a (filing time,
+        key) place); at most ``limit`` (read from the
         store a chunk at a time until that many are found). The store finds only notices the
         viewer may see some of: a page costs what it shows, not what is hidden."""
         out: list[Notice] = []
         self._current_agreements()
         sight = self._sight(viewer)
-        cursor = None if after is None else (after.filed_at_s, after.key)
+        cursor = after if not isinstance(after, Notice) else (after.filed_at_s, after.key)
         chunk = None if limit is None else max(2 * limit, _NOTICE_CHUNK)
         while True:
             found = self._seen(

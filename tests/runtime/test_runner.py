@@ -394,3 +394,52 @@ async def test_what_a_standby_s_streams_sent_is_marked_by_the_leader(tmp_path: P
         assert [(n.id, n.delivered_at_s) for n in now] == sent
         assert marked_here == []
         assert not standby.leading
+
+
+async def test_writes_that_come_while_a_batch_waits_for_the_turn_join_it(tmp_path: Path) -> None:
+    """A batch takes its writes once its unit holds the write turn: those sent while it waited
+    for the turn (here held by another connection, as the detector's commit holds it) are in
+    it, one unit for all, where they waited for the next batch and then for the turn again."""
+    import contextlib
+    import sqlite3
+
+    db = make_db(tmp_path)
+    waiting = threading.Event()
+    units: list[str] = []
+
+    def opened() -> Hub:
+        hub = Hub.open(db)
+        store: Any = hub.store
+        unit = store.unit_of_work
+
+        @contextlib.contextmanager
+        def counted_unit(doing: str = "a unit of work") -> Any:
+            units.append(doing)
+            waiting.set()  # about to wait for the turn
+            with unit(doing):
+                yield
+
+        store.unit_of_work = counted_unit
+        return hub
+
+    runner = HubRunner(opened)
+    await runner.start()
+    other = sqlite3.connect(db, isolation_level=None)
+    try:
+        async with asyncio.timeout(BOUND_S):
+            other.execute("BEGIN IMMEDIATE")  # the turn, held elsewhere
+            first = asyncio.create_task(runner.run_write(_file(1), party="US", group=True))
+            assert await asyncio.to_thread(waiting.wait, BOUND_S)
+            later = [
+                asyncio.create_task(runner.run_write(_file(i), party="US", group=True))
+                for i in (2, 3)
+            ]
+            await asyncio.sleep(0)  # one turn of the loop: both are queued
+            other.execute("COMMIT")
+            outcomes = await asyncio.gather(first, *later)
+    finally:
+        other.close()
+        async with asyncio.timeout(BOUND_S):
+            await runner.stop()
+    assert outcomes == [("W1", True), ("W2", True), ("W3", True)]
+    assert units == ["committing a group of writes"]

@@ -77,7 +77,7 @@ from deconflict.errors import StoreError, WritesRefused
 from deconflict.hub import Hub
 from deconflict.hub.worker import DetectorWorker
 from deconflict.runtime.freshness import FRESHNESS
-from deconflict.runtime.group_commit import Outcome, Write, WriteGroups, commit_group
+from deconflict.runtime.group_commit import Batch, Outcome, Write, WriteGroups, commit_group
 from deconflict.runtime.side_hub import SideHub
 from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS, ChangeSignal
 
@@ -442,21 +442,21 @@ class HubRunner:
             self._detect_now.set()
         return result
 
-    async def _commit_group(self, batch: list[Write]) -> list[Outcome]:
+    async def _commit_group(self, batch: Batch) -> list[Outcome]:
         return await self._submit(partial(self._run_group, batch))
 
-    def _run_group(self, batch: list[Write]) -> list[Outcome]:
+    def _run_group(self, batch: Batch) -> list[Outcome]:
         """On the hub thread: ``batch`` in one unit of work (:func:`commit_group`); then the
         detector is due if a write of it detects, and the party of each write the detector
         reads that committed waits, at its next call, for its detection."""
         hub = self._hub_or_fail()
         try:
-            outcomes = commit_group(hub, [write.fn for write in batch])
+            outcomes = commit_group(hub, batch.take)
         finally:
-            self._due = self._due or any(write.detects for write in batch)
+            self._due = self._due or any(write.detects for write in batch.writes)
         self._wrote(
             write.party
-            for write, (ok, _) in zip(batch, outcomes, strict=True)
+            for write, (ok, _) in zip(batch.writes, outcomes, strict=True)
             if ok and write.detects
         )
         return outcomes

@@ -423,3 +423,35 @@ def test_what_a_read_runs_tells_nothing_of_hidden_volumes_or_their_changes(tmp_p
         return out
 
     assert run("hidden", True) == run("plain", False)
+
+
+def test_a_conflict_s_entries_cost_what_is_shown_of_it(tmp_path):
+    """security.md §3.5: P's conflict with X's visible volume stays open in the store until X's
+    whole notice ends, when a ``conflict.resolved`` entry is appended. P's lookup of the
+    conflict's entries read and judged every entry found, so the statements it ran counted that
+    entry from the moment it existed, though P is shown the conflict resolved at its own masked
+    time and never reads it: polled, it told the end of X's hidden volume to the tick (found by
+    a seventh reader). Two hubs where that end differs by minutes: the same statements."""
+    from deconflict.hub.ledger_access import entries_about
+
+    def run(name: str, end_min: int) -> list[tuple[object, list[str]]]:
+        (tmp_path / name).mkdir()
+        hub, clock = _hub(tmp_path / name, Disclosure.CONFLICTS_ONLY)
+        hidden = vol("h", lon=44.0, start_s=T0 + 6 * HOUR, end_s=T0 + 11 * HOUR + end_min * 60)
+        hub.file_notice("X", [vol("x"), hidden], "air", "XN")
+        long = vol("p", lon=39.01, start_s=T0 + 5 * HOUR, end_s=T0 + 20 * HOUR)
+        hub.file_notice("P", [long], "air", "PN")
+        hub.process()
+        seen = []
+        for minute in (45, 51, 53, 55, 57):
+            clock.set(T0 + 11 * HOUR + minute * 60)
+            hub.tick()
+            hub.process()
+            (conflict,) = hub.list_conflicts("P")
+            with _statements(hub) as statements:
+                entries = [e["type"] for _, e in entries_about(hub, "P", conflict.id)]
+            seen.append(((conflict.state, conflict.resolved_at_s, entries), statements))
+        hub.close()
+        return seen
+
+    assert run("early", 50) == run("late", 56)

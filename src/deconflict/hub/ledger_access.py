@@ -24,6 +24,7 @@ anyway).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -162,17 +163,41 @@ def entries_about(
         subjects.append((f"agreement:{record_id}", None))
     if record_id == party:
         subjects.append((f"party:{record_id}", None))
+    # A conflict's, by the conflict as shown (found once): the entry of its resolution,
+    # appended when the store resolved it (at the end of a notice, maybe at a hidden volume's),
+    # is read only once it is shown resolved; read before, its statements told when that was.
+    try:
+        shown: Conflict | None = hub.get_conflict(party, record_id)
+    except NotFound:
+        shown = None
     found = []
+    resolution_read = False
     for subject, told in subjects:
         for index, kind in hub.store.ledger_find(subject):
             if told is not None and kind.startswith("notice."):
                 if told(kind):
                     found.append((index, hub.ledger.entry(index)))
                 continue
+            if subject.startswith("conflict:") and kind.startswith("conflict."):
+                if shown is None or (kind == "conflict.resolved" and shown.resolved_at_s is None):
+                    continue
+                entry = hub.ledger.entry(index)
+                resolution_read = resolution_read or kind == "conflict.resolved"
+                if _resolution_shown(shown, entry):
+                    found.append((index, entry))
+                continue
             entry = hub.ledger.entry(index)
             if may_see_entry(hub, party, entry):
                 found.append((index, entry))
+    if shown is not None and shown.resolved_at_s is not None and not resolution_read:
+        # Shown resolved at its window's end, before the store resolved it: the same read as
+        # of the entry that is not there yet (an index past the end, one query).
+        with contextlib.suppress(NotFound):
+            hub.ledger.entry(_PAST_THE_END)
     return sorted(found, key=lambda item: item[0])
+
+
+_PAST_THE_END = 2**62  # a ledger index no log reaches
 
 
 def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:

@@ -123,6 +123,7 @@ async def test_a_next_page_resumes_where_the_last_ended_though_its_notice_moved(
         rest = await http.get(following, headers=v)
         # W1 is not skipped; N, moved after it, is on this page again (moved, not lost).
         assert [n["id"] for n in rest.json()] == ["W1", "N"]
-        bad = await http.get("/v1/notices", params={"after": "O/N@soon"}, headers=v)
-        assert bad.status_code == 422
-        assert bad.json()["field"] == "query:after"
+        for place in ("O/N@soon", "O/N@1_0", "O/N@ 1 ", "O/N@\u0661", "O/N@nan", "O/N@1e999"):
+            bad = await http.get("/v1/notices", params={"after": place}, headers=v)
+            assert bad.status_code == 422, place
+            assert bad.json()["field"] == "query:after"

@@ -9,6 +9,7 @@ is 404, exactly as one that does not exist.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Annotated, Any
@@ -222,6 +223,9 @@ async def list_notices(
     return [notice_out(n, whole=n.party in whole) for n in page]
 
 
+_PLACE_TIME = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?(e[+-]?[0-9]{1,3})?")  # a float's repr
+
+
 def _place(notice: Notice) -> str:
     """Where a page ends, as its next page's ``after``: the last notice's key and filing time as
     the caller was shown it (``repr`` gives the float back exactly)."""
@@ -238,12 +242,9 @@ def _resumed(hub: Hub, viewer: str, after: str | None) -> Notice | tuple[float, 
     if "@" in after:
         key, _, at = after.partition("@")
         owner, _, notice_id = key.partition("/")
-        try:
-            check_id(owner, "after: party")
-            check_id(notice_id, "after: notice id")
-            filed_at_s = float(at)
-        except (InvalidInput, ValueError):
-            raise InvalidField("query:after", "not a page's place: '<party>/<id>@<time>'") from None
+        if not (is_id(owner) and is_id(notice_id) and _PLACE_TIME.fullmatch(at)):
+            raise InvalidField("query:after", "not a page's place: '<party>/<id>@<time>'")
+        filed_at_s = float(at)
         if not math.isfinite(filed_at_s):
             raise InvalidField("query:after", "not a page's place: '<party>/<id>@<time>'")
         return (filed_at_s, key)

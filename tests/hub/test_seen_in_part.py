@@ -423,12 +423,14 @@ def _twin(
         hub.close()
 
 
-@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
+@pytest.mark.parametrize("level", [Disclosure.NONE])
 def test_a_change_inside_the_last_step_tells_nothing_of_the_true_end(tmp_path, level):
     """Found by a second reader: a cancellation was told as it happened while the conflict
     truly held, so X cancelling inside the last step of the window as told showed P whether
     the hidden volume had ended before then. Two hidden volumes with the same envelope (ending
-    at 7.10 h and 7.25 h, both told as ending at 7.31 h) show P the same."""
+    at 7.10 h and 7.25 h, both told as ending at 7.31 h) show P the same. (Under
+    conflicts-only P's conflict unlocks that volume, its end is P's to see, and P sees the
+    cancelled notice for as long as the conflict is shown open to X.)"""
     far = vol("later", lon=41.0, start_s=T0 + 5 * HOUR, end_s=T0 + 12 * HOUR)
 
     def cancel(hub: Hub, at: float) -> None:
@@ -649,3 +651,45 @@ def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
     assert all(
         ("V/VN", ["p"]) not in listed for _, viewer, listed, *_ in hidden[2:] if viewer == "R"
     )
+
+
+def test_a_relay_does_not_see_when_the_unlocking_party_s_hidden_volume_ends(tmp_path):
+    """Found by a seventh reader: the relay sees O's volume as V may see it, unlocked by V's
+    volume, which the relay may not see (V discloses nothing to O, so nothing to the relay
+    for O). The store resolves their conflict when V's notice ends, at the true end of V's
+    volume, and the unlocking stopped there: the relay read that end to the tick. A conflict
+    now unlocks while it is shown open to the unlocked volume's owner (O, told V's volume by
+    its envelope). Two hubs where V's volume ends at 7:40 or 7:44 (one step): the relay, and
+    O, observe the same, statements included."""
+    from tests.hub.test_hostile_need_to_know import _statements
+
+    def run(name: str, end_min: int) -> list[Any]:
+        clock = SimulatedClock(T0)
+        (tmp_path / name).mkdir()
+        hub = Hub.open(tmp_path / name / "hub.db", clock)
+        for party in ("O", "V", "R"):
+            hub.add_party(party)
+        levels = {("O", "V"): Disclosure.CONFLICTS_ONLY, ("V", "O"): Disclosure.NONE}
+        hub.add_agreement(Agreement("mou", ("O", "V"), minima=MINIMA, relay="R", disclosure=levels))
+        try:
+            x = vol("x", start_s=T0 + 6 * HOUR, end_s=T0 + 10 * HOUR)
+            hub.file_notice("O", [x], "air-activity", "ON")
+            p = vol("p", lon=39.01, start_s=T0 + 5 * HOUR, end_s=T0 + 7 * HOUR + end_min * 60)
+            hub.file_notice("V", [p], "air-activity", "VN")
+            hub.process()
+            seen = []
+            for minute in (35, 41, 43, 45, 47, 49, 55):
+                clock.set(T0 + 7 * HOUR + minute * 60)
+                hub.tick()
+                hub.process()
+                with _statements(hub) as statements:
+                    relayed = [(n.key, [v.id for v in n.volumes]) for n in hub.list_notices("R")]
+                shown = [(c.state, c.resolved_at_s) for c in hub.list_conflicts("O")]
+                seen.append((minute, relayed, shown, len(statements)))
+            return seen
+        finally:
+            hub.close()
+
+    early, late = run("early", 40), run("late", 44)
+    assert early == late
+    assert early[1][1] == [("O/ON", ["x"])]  # at 7:41, after V's volume truly ended

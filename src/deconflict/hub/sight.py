@@ -67,6 +67,9 @@ def seen_notices(
         if party is None or sight.sees_whole(party)
         else []
     )
+    # A conflict resolved within a time step may still be shown open to its volume's owner,
+    # and unlock (``need_to_know.seen_notice``).
+    recently = now_s - max((step.time_s for step in sight.steps.values()), default=0.0)
     unlocks = {
         owner: frozenset((p, str(kind)) for p, kind in by)
         for owner, by in sight.unlocked_by.items()
@@ -74,7 +77,7 @@ def seen_notices(
     # Whatever their state, window and filing time: the whole notice's (hidden volumes') tell.
     partly = [
         n
-        for n in store.unlocked_notices(Seen(sight.full, unlocks), party, keys)
+        for n in store.unlocked_notices(Seen(sight.full, unlocks), party, keys, recently)
         if not sight.sees_whole(n.party)
     ]
     about: dict[str, list[Conflict]] = {}
@@ -85,7 +88,9 @@ def seen_notices(
     asked = bool(keys) or any(by for owner, by in unlocks.items() if party in (None, owner))
     if sight.unlocked_by and asked:
         unlocking = [n.key for n in partly] or list(keys or ())
-        for conflict in store.list_conflicts(state=ConflictState.OPEN, notices=unlocking):
+        for conflict in store.list_conflicts(
+            state=ConflictState.OPEN, notices=unlocking, resolved_after=recently
+        ):
             for side in conflict.sides:
                 about.setdefault(side.record_key, []).append(conflict)
     shown_in_part = []

@@ -79,6 +79,19 @@ class Sight:
     #: (owner, party) -> how finely the owner is told the party's volumes, for each owner seen
     #: in part and each party whose records unlock its volumes (see :func:`seen_notice`)
     steps: Mapping[tuple[str, str], Resolution] = field(default_factory=dict)
+    #: of those pairs, the ones where the owner sees the party whole, and where the two may
+    #: conflict across a time gap: with ``steps``, the owner's view of their conflicts
+    owner_full: frozenset[tuple[str, str]] = frozenset()
+    owner_gapped: frozenset[tuple[str, str]] = frozenset()
+
+    def owners_sight(self, owner: str) -> Sight:
+        """What ``owner`` sees of the parties whose records unlock its volumes for the viewer
+        (as much as :func:`seen_conflict` asks of a sight)."""
+        return Sight(
+            owner,
+            frozenset({owner, *(m for o, m in self.owner_full if o == owner)}),
+            gapped=frozenset(m for o, m in self.owner_gapped if o == owner),
+        )
 
     @property
     def owners(self) -> list[str]:
@@ -122,7 +135,15 @@ def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
         for owner, by in in_part.items()
         for member, _ in by
     }
-    return Sight(viewer, frozenset(full), in_part, gapped, steps)
+    owner_full = frozenset(
+        (o, m) for o, m in steps if disclosure(agreements, m, o) is Disclosure.FULL
+    )
+    owner_gapped = frozenset(
+        (o, m)
+        for o, m in steps
+        if (minima := minima_for(agreements, o, m)) is not None and minima.time_s > 0
+    )
+    return Sight(viewer, frozenset(full), in_part, gapped, steps, owner_full, owner_gapped)
 
 
 def unlocks(
@@ -150,15 +171,18 @@ def unlocks(
 
 
 def _unlocking(
-    sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict]
+    sight_of: Sight, notice: Notice, conflicts: Iterable[Conflict], now_s: float | None = None
 ) -> Iterator[tuple[str, Conflict]]:
     """(volume id, conflict) for each of ``notice``'s volumes an open conflict pairs with a
     record of the viewer's that unlocks it, the conflict naming a version of the notice at
     which that volume was as it is now (an amendment carries the conflicts of the volumes it
-    leaves unchanged: ``Notice.volume_versions``)."""
+    leaves unchanged: ``Notice.volume_versions``). With ``now_s``: open as the notice's owner
+    is shown it then (:func:`seen_conflict`), not as stored."""
     by = sight_of.unlocked_by.get(notice.party, frozenset())
     for conflict in conflicts:
-        if conflict.state is not ConflictState.OPEN:
+        if now_s is None and conflict.state is not ConflictState.OPEN:
+            continue
+        if now_s is not None and not _shown_open(sight_of, notice.party, conflict, now_s):
             continue
         for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
             if (
@@ -194,15 +218,10 @@ def seen_notice(
     if sight_of.sees_whole(notice.party):
         return notice
     # A volume is in sight while its own window lasts, and while the conflict that unlocks it
-    # lasts as its owner is told it (the unlocking side's volume masked): the conflict stays
-    # open in the store until a notice ends, and the unlocking party's notice's end, the last
-    # of all its volumes, told a relay seeing that party in part of its hidden volumes (as a
-    # volume that had ended, kept in sight as long as its conflict, did).
+    # is shown open to its owner (``_shown_open``), not while it is open in the store.
     live = {v.id for v in notice.volumes if now_s < v.window.end_s}
     unlocked = [
-        (vid, c)
-        for vid, c in _unlocking(sight_of, notice, conflicts)
-        if vid in live and now_s < _unlocks_until(sight_of, notice.party, c)
+        (vid, c) for vid, c in _unlocking(sight_of, notice, conflicts, now_s) if vid in live
     ]
     ids = {volume_id for volume_id, _ in unlocked}
     volumes = tuple(v for v in notice.volumes if v.id in ids)
@@ -224,13 +243,18 @@ def seen_notice(
     return replace(shown, state=state, updated_at_s=updated)
 
 
-def _unlocks_until(sight_of: Sight, owner: str, conflict: Conflict) -> float:
-    """When ``conflict`` stops unlocking ``owner``'s volume: when its window, as ``owner`` is
-    told it (the other side masked), has passed."""
+def _shown_open(sight_of: Sight, owner: str, conflict: Conflict, now_s: float) -> bool:
+    """Whether ``conflict`` is shown open to ``owner`` (the owner of the volume it unlocks) at
+    ``now_s``: as long as it unlocks. The store resolves a conflict at a notice's end, the last
+    of all its volumes: ended there, a relay seeing the owner's counterpart in part read that
+    counterpart's hidden volumes' end (a seventh reader); kept until a notice ends, the owner's
+    (a sixth)."""
     other = conflict.other_side(owner)
-    assert other is not None  # it pairs the owner's notice with another party's record
+    if other is None:
+        return False
     step = sight_of.steps.get((owner, other.party), Resolution())
-    return max(told_detail(conflict, owner, step).end_s, conflict.detected_at_s)
+    seen = seen_conflict(conflict, owner, sight_of.owners_sight(owner), step, now_s)
+    return seen.state is ConflictState.OPEN
 
 
 def told_detail(conflict: Conflict, viewer: str, resolution: Resolution) -> ConflictDetail:

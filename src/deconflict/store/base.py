@@ -13,6 +13,7 @@ inputs, so they are in the ledger only. Implementations translate their driver's
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -263,11 +264,16 @@ class Notices(Protocol):
 
     @abstractmethod
     def unlocked_notices(
-        self, seen: Seen, party: str | None = None, keys: Sequence[str] | None = None
+        self,
+        seen: Seen,
+        party: str | None = None,
+        keys: Sequence[str] | None = None,
+        resolved_after: float = math.inf,
     ) -> list[Notice]:
-        """The notices of the owners ``seen`` sees in part that an open conflict may unlock
-        (``party``'s only, those of ``keys`` only, if given), whatever their state, window and
-        filing time, in no order (the caller tells them by what it shows: ``hub.sight``)."""
+        """The notices of the owners ``seen`` sees in part that a conflict open, or resolved
+        after ``resolved_after``, may unlock (``party``'s only, those of ``keys`` only, if
+        given), whatever their state, window and filing time, in no order (the caller tells
+        them by what it shows: ``hub.sight``)."""
 
     @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:

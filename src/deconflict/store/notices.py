@@ -8,6 +8,7 @@ own id."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,17 +39,18 @@ _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids",
 
 
 def _unlocked(
-    mine: str, theirs: str, owner: str, by: frozenset[tuple[str, str]]
+    mine: str, theirs: str, owner: str, by: frozenset[tuple[str, str]], resolved_after: float
 ) -> sa.Select[tuple[str]]:
-    """The keys of ``owner``'s notices an open conflict unlocks: its side ``mine`` of one of
-    ``by`` (party, record kind), which unlocks, paired with side ``theirs``, the notice. Found
-    from the conflicts of ``by``'s parties (their index by party), so what it reads grows with
-    what they meet, never with what ``owner`` has that they may not see. The caller checks the
-    version and volume of each (``need_to_know.visible_volume_ids``)."""
+    """The keys of ``owner``'s notices a conflict may unlock (open, or resolved after
+    ``resolved_after``: it may still be shown open): its side ``mine`` of one of ``by`` (party,
+    record kind), which unlocks, paired with side ``theirs``, the notice. Found from the
+    conflicts of ``by``'s parties (their index by party), so what it reads grows with what they
+    meet, never with what ``owner`` has that they may not see. The caller checks the version
+    and volume of each, and whether the conflict is shown open (``need_to_know``)."""
     c = t.conflicts.c
     return sa.select(c[f"{theirs}_record_id"]).where(
         sa.or_(*(sa.and_(c[f"{mine}_party"] == p, c[f"{mine}_kind"] == k) for p, k in sorted(by))),
-        c.state == str(ConflictState.OPEN),
+        sa.or_(c.state == str(ConflictState.OPEN), c.resolved_at_s > resolved_after),
         c[f"{mine}_unlocks"].is_(sa.true()),
         c[f"{theirs}_kind"] == str(RecordKind.NOTICE),
         c[f"{theirs}_party"] == owner,
@@ -241,7 +243,11 @@ class SqlNotices(SqlRecords):
 
     @transaction
     def unlocked_notices(
-        self, seen: Seen, party: str | None = None, keys: Sequence[str] | None = None
+        self,
+        seen: Seen,
+        party: str | None = None,
+        keys: Sequence[str] | None = None,
+        resolved_after: float = math.inf,
     ) -> list[Notice]:
         """The notices of the owners ``seen`` sees in part that an open conflict may unlock
         (``party``'s, those of ``keys``), found by key from the conflicts (a few: what the
@@ -256,7 +262,10 @@ class SqlNotices(SqlRecords):
             query
             for owner, by in sorted(seen.unlocked_by.items())
             if by and party in (None, owner)
-            for query in (_unlocked("a", "b", owner, by), _unlocked("b", "a", owner, by))
+            for query in (
+                _unlocked("a", "b", owner, by, resolved_after),
+                _unlocked("b", "a", owner, by, resolved_after),
+            )
         ]
         if not unlocked:
             return []

@@ -598,6 +598,17 @@ def test_a_notice_seen_in_part_is_filed_when_it_was_first_seen(tmp_path):
     assert entries == []
 
 
+def _relayed(path: Path, **terms: Any) -> tuple[Hub, SimulatedClock]:
+    """O and V under one agreement of ``terms`` that R relays, on a hub of their own."""
+    clock = SimulatedClock(T0)
+    path.mkdir()
+    hub = Hub.open(path / "hub.db", clock)
+    for party in ("O", "V", "R"):
+        hub.add_party(party)
+    hub.add_agreement(Agreement("mou", ("O", "V"), minima=MINIMA, relay="R", **terms))
+    return hub, clock
+
+
 def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
     """Found by a sixth reader: a relay sees V's volume as O may see it, unlocked by its
     conflict with O's. That conflict stays open in the store until a notice ends, and O's ends
@@ -609,20 +620,7 @@ def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
     from tests.hub.test_hostile_need_to_know import _statements
 
     def run(name: str, hidden: bool) -> list[Any]:
-        clock = SimulatedClock(T0)
-        (tmp_path / name).mkdir()
-        hub = Hub.open(tmp_path / name / "hub.db", clock)
-        for party in ("O", "V", "R"):
-            hub.add_party(party)
-        hub.add_agreement(
-            Agreement(
-                "mou",
-                ("O", "V"),
-                minima=MINIMA,
-                relay="R",
-                default_disclosure=Disclosure.CONFLICTS_ONLY,
-            )
-        )
+        hub, clock = _relayed(tmp_path / name, default_disclosure=Disclosure.CONFLICTS_ONLY)
         far = vol("h", lon=44.0, start_s=T0 + 6 * HOUR, end_s=T0 + 12 * HOUR)
         try:
             hub.file_notice("O", [vol("x"), *([far] if hidden else [])], "air-activity", "ON")
@@ -664,13 +662,8 @@ def test_a_relay_does_not_see_when_the_unlocking_party_s_hidden_volume_ends(tmp_
     from tests.hub.test_hostile_need_to_know import _statements
 
     def run(name: str, end_min: int) -> list[Any]:
-        clock = SimulatedClock(T0)
-        (tmp_path / name).mkdir()
-        hub = Hub.open(tmp_path / name / "hub.db", clock)
-        for party in ("O", "V", "R"):
-            hub.add_party(party)
         levels = {("O", "V"): Disclosure.CONFLICTS_ONLY, ("V", "O"): Disclosure.NONE}
-        hub.add_agreement(Agreement("mou", ("O", "V"), minima=MINIMA, relay="R", disclosure=levels))
+        hub, clock = _relayed(tmp_path / name, disclosure=levels)
         try:
             x = vol("x", start_s=T0 + 6 * HOUR, end_s=T0 + 10 * HOUR)
             hub.file_notice("O", [x], "air-activity", "ON")

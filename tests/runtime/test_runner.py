@@ -422,8 +422,18 @@ async def test_writes_that_come_while_a_batch_waits_for_the_turn_join_it(tmp_pat
         store.unit_of_work = counted_unit
         return hub
 
+    class Noted(list[Any]):
+        """The runner's queue of grouped writes, telling when three are in it."""
+
+        def append(self, write: Any) -> None:
+            super().append(write)
+            if len(self) == 3:
+                all_queued.set()
+
     runner = HubRunner(opened)
     await runner.start()
+    all_queued = asyncio.Event()
+    runner._groups._queued = Noted()
     other = sqlite3.connect(db, isolation_level=None)
     try:
         async with asyncio.timeout(BOUND_S):
@@ -434,7 +444,7 @@ async def test_writes_that_come_while_a_batch_waits_for_the_turn_join_it(tmp_pat
                 asyncio.create_task(runner.run_write(_file(i), party="US", group=True))
                 for i in (2, 3)
             ]
-            await asyncio.sleep(0)  # one turn of the loop: both are queued
+            await all_queued.wait()  # the first not yet taken: it waits for the turn
             other.execute("COMMIT")
             outcomes = await asyncio.gather(first, *later)
     finally:

@@ -44,16 +44,37 @@ def _file(i: int, party: str = "US") -> Callable[[Hub], tuple[str, bool]]:
     return write
 
 
+class _Noted(list[Any]):
+    """A runner's queue of grouped writes that sets ``full`` once ``count`` are in it."""
+
+    def __init__(self, count: int, full: asyncio.Event) -> None:
+        super().__init__()
+        self.count, self.full = count, full
+
+    def append(self, write: Any) -> None:
+        super().append(write)
+        if len(self) >= self.count:
+            self.full.set()
+
+
+def _queued(runner: HubRunner, count: int) -> asyncio.Event:
+    """Set once ``count`` grouped writes wait in ``runner``'s queue (none is there yet)."""
+    full = asyncio.Event()
+    runner._groups._queued = _Noted(count, full)
+    return full
+
+
 async def _group(runner: HubRunner, writes: list[Callable[[Hub], Any]]) -> list[Any]:
     """Run ``writes`` as one batch: the hub thread is held until all are queued, then let go.
     Each outcome is the write's result or the exception it was answered with."""
     gate = threading.Event()
     async with asyncio.timeout(BOUND_S):
         held = asyncio.create_task(runner.run(lambda hub: gate.wait(BOUND_S), party=None))
-        # Made at once, they queue in order on the next turn of the loop, and the drainer,
-        # made by the first, takes them all as one batch after them.
+        # Made at once, they queue in order, and the drainer, made by the first, takes them
+        # all as one batch once the hub thread is let go.
+        all_queued = _queued(runner, len(writes))
         tasks = [asyncio.create_task(runner.run_write(w, party="US", group=True)) for w in writes]
-        await asyncio.sleep(0)  # one turn of the loop: each task queues its write, in order
+        await all_queued.wait()
         gate.set()
         await held
         return list(await asyncio.gather(*tasks, return_exceptions=True))
@@ -422,18 +443,9 @@ async def test_writes_that_come_while_a_batch_waits_for_the_turn_join_it(tmp_pat
         store.unit_of_work = counted_unit
         return hub
 
-    class Noted(list[Any]):
-        """The runner's queue of grouped writes, telling when three are in it."""
-
-        def append(self, write: Any) -> None:
-            super().append(write)
-            if len(self) == 3:
-                all_queued.set()
-
     runner = HubRunner(opened)
     await runner.start()
-    all_queued = asyncio.Event()
-    runner._groups._queued = Noted()
+    all_queued = _queued(runner, 3)
     other = sqlite3.connect(db, isolation_level=None)
     try:
         async with asyncio.timeout(BOUND_S):

@@ -455,3 +455,93 @@ def test_a_conflict_s_entries_cost_what_is_shown_of_it(tmp_path):
         return seen
 
     assert run("early", 50) == run("late", 56)
+
+
+@pytest.mark.parametrize("level", list(Disclosure))
+def test_what_a_read_costs_does_not_tell_where_another_s_private_plan_lies(tmp_path, level):
+    """security.md §3.5: P's conflicts were read by an index on party and state, so the read
+    touched the conflict of P's probe notice with X's private plan, which P is not shown: the
+    SQLite steps of P's list of conflicts (and of the open ones, their view, and its list of
+    notices under conflicts-only) grew by it, under every disclosure, and a party sweeping
+    probe notices located the plan. Two hubs that differ only in X's plan cost P the same."""
+    from deconflict.hub.views import view_conflicts
+
+    def run(name: str, planned: bool) -> dict[str, tuple[int, object]]:
+        (tmp_path / name).mkdir()
+        hub, _ = _hub(tmp_path / name, level)
+        try:
+            hub.file_notice("X", [vol("near")], "air-activity", "XN")
+            if planned:
+                hub.add_plan("X", [vol("secret", lon=39.02)], "XP")
+            hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
+            # X's change meeting another of P's notices: the index holds entries after P's, as
+            # any hub's does (reading to an index's very end costs a step less: §3.5).
+            hub.file_notice("P", [vol("p2", lon=35.0)], "air-activity", "PN2")
+            hub.file_notice("X", [vol("x2", lon=35.0)], "air-activity", "XN2")
+            hub.process()
+
+            def met(open_only: bool) -> list[tuple[str, str, str]]:
+                found = hub.list_conflicts("P", open_only=open_only)
+                return sorted((c.a.record_id, c.b.record_id, str(c.state)) for c in found)
+
+            reads = {
+                "conflicts": lambda: met(False),
+                "open": lambda: met(True),
+                "view": lambda: len(view_conflicts(hub, "P", hub.list_conflicts("P"))),
+                "notices": lambda: [n.key for n in hub.list_notices("P")],
+                "filed": lambda: [n.key for n in hub.list_notices("P", states=[NoticeState.FILED])],
+                "own": lambda: hub.get_notice("P", "PN").key,
+                "told": lambda: sorted(str(n.kind) for n in hub.list_notifications("P")),
+            }
+            costs = {}
+            for read_name, read in reads.items():
+                with _steps(hub) as steps:
+                    shown = read()
+                costs[read_name] = (steps[0], shown)
+            return costs
+        finally:
+            hub.close()
+
+    assert run("plain", False) == run("planned", True)
+
+
+def test_a_read_does_not_touch_a_conflict_once_its_window_as_told_has_passed(tmp_path):
+    """security.md §3.5, found by a seventh reader: under conflicts-only, the notices P's
+    conflicts unlock were found from the conflicts open in the store, and the store keeps one
+    open until a notice ends. Past the window P was told (P's volume had ended), X's notice was
+    still read and dropped, until X's last volume, one P may not see, ended: the steps of P's
+    reads told when. Two hubs where X's notice differs only in such a volume, ending at 9 h or
+    not there: after the unlocked volume's window, P's reads cost the same."""
+
+    def run(name: str, hidden: bool) -> list[tuple[int, object]]:
+        (tmp_path / name).mkdir()
+        hub, clock = _hub(tmp_path / name, Disclosure.CONFLICTS_ONLY)
+        late = vol("late", lon=44.0, start_s=T0 + 7 * HOUR, end_s=T0 + 9 * HOUR)
+        try:
+            hub.file_notice("X", [vol("near"), *([late] if hidden else [])], "air", "XN")
+            short = vol("probe", lon=39.01, start_s=T0 + 6 * HOUR, end_s=T0 + 6.5 * HOUR)
+            other = vol("other", lon=30.0, end_s=T0 + 12 * HOUR)  # P's notice lives on
+            hub.file_notice("P", [short, other], "air", "PN")
+            hub.process()
+            seen = []
+            for at in (6.2, 7.5, 8.5):
+                clock.set(T0 + at * HOUR)
+                hub.tick()
+                hub.process()
+                reads = {
+                    "list": lambda: [(n.key, n.state) for n in hub.list_notices("P")],
+                    "of X": lambda: [n.key for n in hub.list_notices("P", party="X")],
+                    "one": lambda: hub.sees_notice("P", "X/XN"),
+                }
+                for read in reads.values():
+                    with _steps(hub) as steps:
+                        shown = read()
+                    seen.append((steps[0], shown))
+            return seen
+        finally:
+            hub.close()
+
+    hidden, plain = run("hidden", True), run("plain", False)
+    assert hidden == plain
+    assert hidden[0][1] == [("P/PN", NoticeState.ACTIVE), ("X/XN", NoticeState.ACTIVE)]
+    assert hidden[-3][1] == [("P/PN", NoticeState.ACTIVE)]  # X's is out of sight

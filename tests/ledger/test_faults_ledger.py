@@ -551,8 +551,10 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "DROP TABLE ledger_halt",
         "ALTER TABLE notices DROP COLUMN volume_versions",
         "ALTER TABLE notice_versions DROP COLUMN volume_versions",
-        "DROP INDEX ix_conflicts_a_party",
-        "DROP INDEX ix_conflicts_b_party",
+        "DROP INDEX ix_conflicts_a_shown",
+        "DROP INDEX ix_conflicts_b_shown",
+        "ALTER TABLE conflicts DROP COLUMN a_until_s",
+        "ALTER TABLE conflicts DROP COLUMN b_until_s",
         "DROP INDEX ix_notices_party_state",
         "UPDATE alembic_version SET version_num = '0014'",
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from tests.hub.scenario import make_hub, vol
+from tests.hub.scenario import HOUR, make_hub, vol
 
 import deconflict.store.migrations as migrations
 from deconflict.errors import VerificationFailed
@@ -317,6 +317,42 @@ def test_volume_versions_come_with_0017_and_read_as_changed_without_it(store_tar
         hub.amend_notice("usaf", "N1", 2, [vol("a"), vol("b", lon=41.5)])
         assert hub.store.get_notice("usaf/N1").volume_versions == (2, 2)
         hub.ledger.verify()
+    finally:
+        hub.close()
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
+    engine.dispose()
+
+
+def test_conflicts_at_0019_are_read_as_before_by_0020(store_target, tmp_path):
+    """0020 finds a party's conflicts, and the notices they unlock under conflicts-only, by
+    until when each side is shown the conflict open; a conflict stored at 0019 is given its
+    notice's end for it (no earlier than its window as told), so it is listed and unlocks as
+    before, and the read of one stored at 0020 stops at its window as told."""
+    from deconflict.model import Disclosure
+
+    hub, clock = make_hub(tmp_path, target=store_target, disclosure=Disclosure.CONFLICTS_ONLY)
+    try:
+        hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+        hub.file_notice("faf", [vol("f", lon=39.01, end_s=T0 + 10 * HOUR)], "air-activity", "F")
+        hub.process()
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0019")
+    columns = [c["name"] for c in sa.inspect(engine).get_columns("conflicts")]
+    assert "a_until_s" not in columns
+    hub = Hub.open(store_target, clock)
+    try:
+        with engine.connect() as connection:
+            (until,) = connection.execute(sa.text("SELECT a_until_s FROM conflicts")).one()
+        assert until == T0 + 10 * HOUR  # the faf notice's end (its side is a: filed last)
+        assert [c.a.record_id for c in hub.list_conflicts("usaf", open_only=True)] == ["F"]
+        assert [n.key for n in hub.list_notices("usaf", party="faf")] == ["faf/F"]
+        clock.set(T0 + 9 * HOUR)  # past usaf's volume: the conflict is over, F out of sight
+        assert hub.list_notices("usaf", party="faf") == []
     finally:
         hub.close()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]

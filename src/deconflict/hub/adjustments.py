@@ -18,7 +18,7 @@ from deconflict import policy
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
-from deconflict.hub.sight import SightStore, seen_notices, sees_conflict
+from deconflict.hub.sight import SightStore, seen_notices
 from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
 from deconflict.model import (
     Agreement,
@@ -115,12 +115,9 @@ class Adjustments:
         met: dict[str, set[tuple[str, str, int]]] = {}
         agreements, now = self._agreements(), self._clock.now()
         sight = need_to_know.sight(agreements, party)
-        step = need_to_know.longest_step(agreements)
-        for conflict in self._store.list_conflicts(
-            party=party, state=ConflictState.OPEN, resolved_after=now - step
-        ):
+        for conflict in self._store.seen_conflicts(party):
             theirs = conflict.other_side(party)
-            if theirs is None or not sees_conflict(party, conflict):
+            if theirs is None:
                 continue
             resolution = need_to_know.resolution_for(agreements, party, theirs.party)
             shown = need_to_know.seen_conflict(conflict, party, sight, resolution, now)

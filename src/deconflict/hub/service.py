@@ -480,14 +480,12 @@ class Hub:
     # conflicts, notifications, acknowledgement ------------------------------------------------
 
     def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
-        """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`)."""
-        agreements = self._current_agreements()
-        # One resolved within a resolution's time step may still be shown open (it held until
-        # its window as told to the party passed): read with the open ones.
-        step = need_to_know.longest_step(agreements)
-        state, after = (ConflictState.OPEN, self._clock.now() - step) if open_only else (None, None)
-        found = self._store.list_conflicts(party=party, state=state, resolved_after=after)
-        shown = self._seen_conflicts(party, [c for c in found if sees_conflict(party, c)])
+        """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`). The open ones
+        are those shown open: read by the state in the store, the read touched those the
+        store had resolved when the other party's notice ended (a hidden volume's end), and
+        its cost told when (security.md §3.5)."""
+        self._current_agreements()
+        shown = self._seen_conflicts(party, self._store.seen_conflicts(party))
         return [c for c in shown if not open_only or c.state is ConflictState.OPEN]
 
     def get_conflict(self, party: str, conflict_id: str) -> Conflict:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from deconflict.model import Conflict, ConflictState, Notice, NoticeState, RecordKind
+from deconflict.model import Conflict, Notice, NoticeState, RecordKind
 from deconflict.policy import need_to_know
 from deconflict.store import Conflicts, Notices, Seen
 
@@ -73,26 +73,23 @@ def seen_notices(
     unlocks = {
         owner: frozenset((p, str(kind)) for p, kind in by)
         for owner, by in sight.unlocked_by.items()
+        if by and party in (None, owner) and not sight.sees_whole(owner)
     }
-    # Whatever their state, window and filing time: the whole notice's (hidden volumes') tell.
-    partly = [
-        n
-        for n in store.unlocked_notices(Seen(sight.full, unlocks), party, keys, recently)
-        if not sight.sees_whole(n.party)
-    ]
+    partly: list[Notice] = []
     about: dict[str, list[Conflict]] = {}
-    # Whenever a notice seen in part may be found (by keys, a list), the unlocking conflicts are
-    # read, whether or not one was, nor shown: the statements run tell nothing (§3.5). (One
-    # its conflicts no longer unlock, still open in the store until a notice ends, was read
-    # and not shown, and the statements told that the other party's notice lived on.)
-    asked = bool(keys) or any(by for owner, by in unlocks.items() if party in (None, owner))
-    if sight.unlocked_by and asked:
-        unlocking = [n.key for n in partly] or list(keys or ())
-        for conflict in store.list_conflicts(
-            state=ConflictState.OPEN, notices=unlocking, resolved_after=recently
-        ):
-            for side in conflict.sides:
-                about.setdefault(side.record_key, []).append(conflict)
+    if unlocks:
+        # The conflicts that unlock a volume while it lasts, read whether or not one is found,
+        # and the notices they unlock whatever their state, window and filing time (the whole
+        # notice's tell of its hidden volumes): what the reads touch is what the viewer's own
+        # conflicts unlock, asked of what it is shown here (security.md §3.5).
+        wanted = set(keys) if keys is not None else None
+        unlocking = store.unlocking_conflicts(
+            Seen(sight.full, unlocks), now_s=now_s, resolved_after=recently
+        )
+        for conflict, side in unlocking:
+            about.setdefault(side.record_key, []).append(conflict)
+        found = {key for key in about if wanted is None or key in wanted}
+        partly = list(store.get_notices(sorted(found)).values())
     shown_in_part = []
     for notice in partly:
         seen_as = need_to_know.seen_notice(sight, notice, about.get(notice.key, ()), now_s)

@@ -18,6 +18,7 @@ told; it is negative when the recipient was told late.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -124,6 +125,13 @@ class Conflict:
         if self.b.party == party:
             return self.b_masked
         return None
+
+    def told_until(self, party: str) -> float:
+        """Until when ``party`` is shown the conflict open when it may not see the other side,
+        at most: the end of the window it is told (never before detection); for ever where
+        none was recorded (``policy.need_to_know.seen_conflict``)."""
+        masked = self.masked_for(party)
+        return math.inf if masked is None else max(masked.end_s, self.detected_at_s)
 
     def unlocks(self, party: str) -> bool:
         """Whether ``party``'s side discloses the other side under "conflicts-only"."""

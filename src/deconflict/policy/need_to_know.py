@@ -245,12 +245,14 @@ def seen_notice(
 
 def _shown_open(sight_of: Sight, owner: str, conflict: Conflict, now_s: float) -> bool:
     """Whether ``conflict`` is shown open to ``owner`` (the owner of the volume it unlocks) at
-    ``now_s``: as long as it unlocks. The store resolves a conflict at a notice's end, the last
-    of all its volumes: ended there, a relay seeing the owner's counterpart in part read that
-    counterpart's hidden volumes' end (a seventh reader); kept until a notice ends, the owner's
-    (a sixth)."""
+    ``now_s``, and its window as told to the owner has not passed (``Conflict.told_until``):
+    as long as it unlocks. The store resolves a conflict at a notice's end, the last of all
+    its volumes: ended there, a relay seeing the owner's counterpart in part read that
+    counterpart's hidden volumes' end (a seventh reader); kept until a notice ends, the
+    owner's (a sixth); and the conflicts that may unlock are found by the window as told
+    (``Conflicts.unlocking_conflicts``), whatever the owner sees."""
     other = conflict.other_side(owner)
-    if other is None:
+    if other is None or now_s >= conflict.told_until(owner):
         return False
     step = sight_of.steps.get((owner, other.party), Resolution())
     seen = seen_conflict(conflict, owner, sight_of.owners_sight(owner), step, now_s)

@@ -13,7 +13,6 @@ inputs, so they are in the ledger only. Implementations translate their driver's
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -31,6 +30,7 @@ from deconflict.model import (
     Party,
     Plan,
     RecordKind,
+    Side,
 )
 from deconflict.store.ledger_base import LedgerStore
 
@@ -263,19 +263,6 @@ class Notices(Protocol):
         record ``keys``, of the owners ``seen`` sees whole; at most ``limit``."""
 
     @abstractmethod
-    def unlocked_notices(
-        self,
-        seen: Seen,
-        party: str | None = None,
-        keys: Sequence[str] | None = None,
-        resolved_after: float = math.inf,
-    ) -> list[Notice]:
-        """The notices of the owners ``seen`` sees in part that a conflict open, or resolved
-        after ``resolved_after``, may unlock (``party``'s only, those of ``keys`` only, if
-        given), whatever their state, window and filing time, in no order (the caller tells
-        them by what it shows: ``hub.sight``)."""
-
-    @abstractmethod
     def notices_moved_by_time(self, now_s: float) -> list[str]:
         """The keys of the filed notices whose first volume has started by ``now_s`` and of the
         filed or active ones whose last volume has ended by then, in the order of
@@ -393,6 +380,20 @@ class Conflicts(Protocol):
 
     @abstractmethod
     def get_conflict(self, conflict_id: str) -> Conflict: ...
+
+    @abstractmethod
+    def seen_conflicts(self, party: str) -> list[Conflict]:
+        """``party``'s conflicts whose other side is a notice (the ones it is shown), whatever
+        their state, in detection order (time, then id), read without touching any other."""
+
+    @abstractmethod
+    def unlocking_conflicts(
+        self, seen: Seen, *, now_s: float, resolved_after: float
+    ) -> list[tuple[Conflict, Side]]:
+        """The conflicts, open or resolved after ``resolved_after``, by which a record of
+        ``seen.unlocked_by[owner]`` unlocks a volume of one of the owner's notices that lasts
+        past ``now_s``, each with the side it unlocks, in detection order; read without
+        touching any other (the caller checks each as it is shown: ``hub.sight``)."""
 
     @abstractmethod
     def list_conflicts(

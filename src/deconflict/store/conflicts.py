@@ -8,13 +8,38 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
-from deconflict.model import Conflict, ConflictState, RecordKind
+from deconflict.model import Conflict, ConflictState, RecordKind, Side
 from deconflict.store import schema as t
+from deconflict.store.base import Seen
 from deconflict.store.records import IN_CHUNK
 from deconflict.store.rows import conflict_of
 from deconflict.store.transactions import SqlTransactions, transaction
 
 __all__ = ["SqlConflicts"]
+
+_NOTICE = str(RecordKind.NOTICE)
+
+
+def _unlocking(
+    mine: str, theirs: str, by: tuple[str, str], owner: str, now_s: float, resolved_after: float
+) -> sa.Select[tuple[object, ...]]:
+    """The conflicts whose side ``mine``, a record of ``by`` (party, kind), unlocks the volume
+    of ``owner``'s notice on side ``theirs`` while the owner is shown it open past ``now_s``
+    (``Conflict.told_until``): open, or resolved after ``resolved_after`` (it may still be
+    shown open). One range of the index on (other kind, party, other party, kind, until when
+    the other is shown it): it reads the party's own conflicts that may still unlock, never
+    one it is not shown, nor one the store keeps open after its window as told has passed
+    (until the owner's notice ended, its hidden volumes with it: the read told when)."""
+    c = t.conflicts.c
+    return sa.select(t.conflicts, sa.literal(theirs).label("unlocked")).where(
+        c[f"{mine}_party"] == by[0],
+        c[f"{theirs}_kind"] == _NOTICE,
+        c[f"{theirs}_party"] == owner,
+        c[f"{mine}_kind"] == by[1],
+        c[f"{theirs}_until_s"] > now_s,
+        c[f"{mine}_unlocks"].is_(sa.true()),
+        sa.or_(c.state == str(ConflictState.OPEN), c.resolved_at_s > resolved_after),
+    )
 
 
 class SqlConflicts(SqlTransactions):
@@ -27,6 +52,51 @@ class SqlConflicts(SqlTransactions):
         if row is None:
             raise NotFound(f"no conflict {conflict_id!r}")
         return conflict_of(row._mapping)
+
+    @transaction
+    def seen_conflicts(self, party: str) -> list[Conflict]:
+        """``party``'s conflicts with a notice (those it is shown: ``hub.sight.sees_conflict``),
+        whatever their state, in detection order. Found by the index on each side's party and
+        the other side's kind, so the read never touches a conflict the party is not shown:
+        read by party and state, one of its notices with another's private plan cost steps
+        more, and a probe located the plan by it (security.md §3.5)."""
+        c = t.conflicts.c
+        query = (
+            sa.select(t.conflicts)
+            .where(
+                sa.or_(
+                    sa.and_(c.a_party == party, c.b_kind == _NOTICE),
+                    sa.and_(c.b_party == party, c.a_kind == _NOTICE),
+                )
+            )
+            .order_by(c.detected_at_s, c.id)
+        )
+        with self.read_connection("listing conflicts") as conn:
+            rows = conn.execute(query).all()
+        return [conflict_of(row._mapping) for row in rows]
+
+    @transaction
+    def unlocking_conflicts(
+        self, seen: Seen, *, now_s: float, resolved_after: float
+    ) -> list[tuple[Conflict, Side]]:
+        queries = [
+            query
+            for owner, by in sorted(seen.unlocked_by.items())
+            for pair in sorted(by)
+            for query in (
+                _unlocking("a", "b", pair, owner, now_s, resolved_after),
+                _unlocking("b", "a", pair, owner, now_s, resolved_after),
+            )
+        ]
+        if not queries:
+            return []
+        with self.read_connection("reading the conflicts that unlock notices") as conn:
+            rows = conn.execute(sa.union_all(*queries)).all()
+        found = []
+        for row in rows:
+            conflict = conflict_of(row._mapping)
+            found.append((conflict, conflict.a if row.unlocked == "a" else conflict.b))
+        return sorted(found, key=lambda pair: (pair[0].detected_at_s, pair[0].id, pair[1].key))
 
     @transaction
     def list_conflicts(

@@ -17,7 +17,7 @@ from deconflict.store.base import Detection
 from deconflict.store.bulk import insert_many, update_many
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.records import SqlRecords, rows_in
-from deconflict.store.rows import conflict_values, notification_values
+from deconflict.store.rows import conflict_row, notification_values
 from deconflict.store.transactions import transaction
 from deconflict.store.tx import Tx
 
@@ -76,7 +76,7 @@ class SqlDetections(SqlRecords):
         everything = _outputs(detections, set())
         log = everything.log
         # The rows too, before the turn (which conflicts are new is known only under it).
-        conflict_rows = {x.id: conflict_values(x) for x in everything.new}
+        conflict_rows = {x.id: conflict_row(x) for x in everything.new}
         notification_rows = [notification_values(n) for n in everything.notifications]
         prebuilt = None  # a pass with no outputs (the cursor alone) builds nothing, reads nothing
         if log:

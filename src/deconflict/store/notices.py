@@ -8,7 +8,6 @@ own id."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
-from deconflict.model import ConflictState, Notice, NoticeState, RecordKind
+from deconflict.model import Notice, NoticeState
 from deconflict.store import schema as t
 from deconflict.store.base import Seen
 from deconflict.store.codec import (
@@ -36,25 +35,6 @@ __all__ = ["SqlNotices"]
 # costs more than running it on the filing path.
 _INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
 _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def _unlocked(
-    mine: str, theirs: str, owner: str, by: frozenset[tuple[str, str]], resolved_after: float
-) -> sa.Select[tuple[str]]:
-    """The keys of ``owner``'s notices a conflict may unlock (open, or resolved after
-    ``resolved_after``: it may still be shown open): its side ``mine`` of one of ``by`` (party,
-    record kind), which unlocks, paired with side ``theirs``, the notice. Found from the
-    conflicts of ``by``'s parties (their index by party), so what it reads grows with what they
-    meet, never with what ``owner`` has that they may not see. The caller checks the version
-    and volume of each, and whether the conflict is shown open (``need_to_know``)."""
-    c = t.conflicts.c
-    return sa.select(c[f"{theirs}_record_id"]).where(
-        sa.or_(*(sa.and_(c[f"{mine}_party"] == p, c[f"{mine}_kind"] == k) for p, k in sorted(by))),
-        sa.or_(c.state == str(ConflictState.OPEN), c.resolved_at_s > resolved_after),
-        c[f"{mine}_unlocks"].is_(sa.true()),
-        c[f"{theirs}_kind"] == str(RecordKind.NOTICE),
-        c[f"{theirs}_party"] == owner,
-    )
 
 
 class SqlNotices(SqlRecords):
@@ -240,42 +220,6 @@ class SqlNotices(SqlRecords):
         with self.read_connection("listing notices") as c:
             rows = c.execute(query).all()
         return [notice_of(row._mapping) for row in rows]
-
-    @transaction
-    def unlocked_notices(
-        self,
-        seen: Seen,
-        party: str | None = None,
-        keys: Sequence[str] | None = None,
-        resolved_after: float = math.inf,
-    ) -> list[Notice]:
-        """The notices of the owners ``seen`` sees in part that an open conflict may unlock
-        (``party``'s, those of ``keys``), found by key from the conflicts (a few: what the
-        viewer's records meet), whatever their state, window and filing time: the whole
-        notice's tell of volumes the viewer may not see, so the caller asks them of what it
-        shows, and orders them by it (``hub.sight``). Asked as one query with the owners' (an
-        EXISTS per notice, or the unlocked keys beside a state or a window the planner read by
-        their index), a list read every notice of the owner, the ones the viewer may not see
-        too, and took longer the more there were: 1.3 against 2.4 ms with 3,000 hidden
-        (security.md §3.5)."""
-        unlocked = [
-            query
-            for owner, by in sorted(seen.unlocked_by.items())
-            if by and party in (None, owner)
-            for query in (
-                _unlocked("a", "b", owner, by, resolved_after),
-                _unlocked("b", "a", owner, by, resolved_after),
-            )
-        ]
-        if not unlocked:
-            return []
-        col = t.notices.c
-        query = sa.select(t.notices).where(col.id.in_(sa.union_all(*unlocked)))
-        with self.read_connection("listing notices") as c:
-            rows = c.execute(query).all()
-        wanted = set(keys) if keys is not None else None
-        found = (notice_of(row._mapping) for row in rows)
-        return [notice for notice in found if wanted is None or notice.key in wanted]
 
     @transaction
     def notices_moved_by_time(self, now_s: float) -> list[str]:

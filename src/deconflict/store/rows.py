@@ -29,6 +29,7 @@ from deconflict.store.codec import volume_versions_from_json, volumes_from_json
 __all__ = [
     "change_of",
     "conflict_of",
+    "conflict_row",
     "conflict_values",
     "notice_of",
     "notification_of",
@@ -108,6 +109,16 @@ def conflict_values(conflict: Conflict) -> dict[str, Any]:
         "b_unlocks": conflict.b_unlocks,
         "a_masked": _detail_json(conflict.a_masked),
         "b_masked": _detail_json(conflict.b_masked),
+    }
+
+
+def conflict_row(conflict: Conflict) -> dict[str, Any]:
+    """The conflict's row: its record (:func:`conflict_values`, what the ledger commits to) and
+    until when each side is shown it open, at most, for the reads to find it by."""
+    return {
+        **conflict_values(conflict),
+        "a_until_s": conflict.told_until(conflict.a.party),
+        "b_until_s": conflict.told_until(conflict.b.party),
     }
 
 

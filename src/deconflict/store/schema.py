@@ -138,13 +138,26 @@ conflicts = sa.Table(
     # five figures of a ConflictDetail as JSON, null where recorded before.
     sa.Column("a_masked", sa.Text),
     sa.Column("b_masked", sa.Text),
+    # Until when each side's party is shown the conflict open, at most (``Conflict.told_until``;
+    # migration 0020).
+    sa.Column("a_until_s", Time, nullable=False),
+    sa.Column("b_until_s", Time, nullable=False),
 )
 # A record's conflicts, on either side (amend and cancel look them up; migration 0005).
 sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
 sa.Index("ix_conflicts_b_record", conflicts.c.b_kind, conflicts.c.b_record_id)
-# A party's conflicts, on either side (its lists, and the notices they unlock; migration 0018).
-sa.Index("ix_conflicts_a_party", conflicts.c.a_party, conflicts.c.state)
-sa.Index("ix_conflicts_b_party", conflicts.c.b_party, conflicts.c.state)
+# A party's conflicts with a notice, on either side (the ones it is shown), and the volumes of
+# another party's notices they unlock while shown open to it (migration 0020, after 0018's by
+# party and state, which read the conflicts a party is not shown too).
+for _mine, _theirs in (("a", "b"), ("b", "a")):
+    sa.Index(
+        f"ix_conflicts_{_mine}_shown",
+        conflicts.c[f"{_theirs}_kind"],
+        conflicts.c[f"{_mine}_party"],
+        conflicts.c[f"{_theirs}_party"],
+        conflicts.c[f"{_mine}_kind"],
+        conflicts.c[f"{_theirs}_until_s"],
+    )
 
 notifications = sa.Table(
     "notifications",

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-__all__ = ["DEFAULT_PG", "admin_url", "scratch_schema"]
+__all__ = ["DEFAULT_PG", "admin_url", "scratch_database", "scratch_schema"]
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -49,3 +49,19 @@ def scratch_schema() -> Iterator[str]:
             yield f"{admin_url()}{sep}options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def scratch_database(icu_locale: str) -> Iterator[str]:
+    """A fresh database whose collation is ICU's ``icu_locale`` (not C, as the test database's
+    is); yields its URL, and drops it afterwards (with whatever is still connected)."""
+    name = "t_" + uuid.uuid4().hex[:16]
+    with _connect() as admin:
+        admin.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+            f"ICU_LOCALE '{icu_locale}' LOCALE 'C.UTF-8'"
+        )
+        try:
+            yield admin_url().rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")

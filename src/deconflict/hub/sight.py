@@ -102,8 +102,8 @@ def seen_notices(
         ):
             continue
         shown_in_part.append(seen_as)
-    shown = whole  # in the store's order (on PostgreSQL, its collation's for the keys)
-    if shown_in_part:  # placed among them, in code-point order of the keys (SQLite's)
+    shown = whole  # in the store's order: filing time, then key in code points
+    if shown_in_part:  # placed among them, in the same order
         shown = sorted([*whole, *shown_in_part], key=lambda n: (n.filed_at_s, n.key))[:limit]
     cursor = None if not shown else (shown[-1].filed_at_s, shown[-1].key)
     return SeenPage(shown, len(shown), cursor)

@@ -184,8 +184,8 @@ class SqlNotices(SqlRecords):
     ) -> list[Notice]:
         if keys is not None and len(keys) > IN_CHUNK:  # a statement binds so many values
             keys = list(dict.fromkeys(keys))  # each once, as one statement would find it
-            # Merged in code-point order of the keys, as SQLite orders them; a PostgreSQL
-            # database of another collation orders ties of filing time otherwise in one query.
+            # Merged in code-point order of the keys, as every query orders them (on
+            # PostgreSQL, the keys' collation is C: migration 0021).
             found = [
                 notice
                 for lo in range(0, len(keys), IN_CHUNK)

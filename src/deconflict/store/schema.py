@@ -29,6 +29,9 @@ __all__ = [
 metadata = sa.MetaData()
 
 Id = sa.String(200)
+# A key ordered in code points, as SQLite and Python order it, whatever a PostgreSQL database's
+# collation (migration 0021): the lists merge the store's order with their own.
+CodePointId = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
 Time: sa.Double[float] = sa.Double()
 
 parties = sa.Table(
@@ -50,7 +53,7 @@ agreements = sa.Table(
 notices = sa.Table(
     "notices",
     metadata,
-    sa.Column("id", Id, primary_key=True),
+    sa.Column("id", CodePointId, primary_key=True),
     sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
     sa.Column("category", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),

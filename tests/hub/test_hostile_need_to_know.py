@@ -319,9 +319,12 @@ def test_a_plan_owner_proves_what_it_was_told_of_its_plan_privately(tmp_path):
 @contextmanager
 def _steps(hub: Hub) -> Iterator[list[int]]:
     """The virtual-machine steps SQLite runs for the hub's statements meanwhile (one count
-    for all): what a read costs, computed, not timed."""
+    for all), their rows' fetches included: what a read costs, computed, not timed. (Counted
+    until each statement was executed only, they left out the rows fetched after its first,
+    and a second reader found reads whose cost was all in those.)"""
     engine: sa.Engine = hub.store._engine  # type: ignore[attr-defined]
     count = [0]
+    counted: list[Any] = []
 
     def step() -> int:
         count[0] += 1
@@ -329,17 +332,15 @@ def _steps(hub: Hub) -> Iterator[list[int]]:
 
     def start(conn: Any, cursor: Any, *args: Any) -> None:
         cursor.connection.set_progress_handler(step, 1)
-
-    def stop(conn: Any, cursor: Any, *args: Any) -> None:
-        cursor.connection.set_progress_handler(None, 1)
+        counted.append(cursor.connection)
 
     event.listen(engine, "before_cursor_execute", start)
-    event.listen(engine, "after_cursor_execute", stop)
     try:
         yield count
     finally:
         event.remove(engine, "before_cursor_execute", start)
-        event.remove(engine, "after_cursor_execute", stop)
+        for connection in counted:
+            connection.set_progress_handler(None, 1)
 
 
 def _read_costs(path: Path, hidden: int) -> dict[str, int]:
@@ -545,3 +546,45 @@ def test_a_read_does_not_touch_a_conflict_once_its_window_as_told_has_passed(tmp
     assert hidden == plain
     assert hidden[0][1] == [("P/PN", NoticeState.ACTIVE), ("X/XN", NoticeState.ACTIVE)]
     assert hidden[-3][1] == [("P/PN", NoticeState.ACTIVE)]  # X's is out of sight
+
+
+def test_a_plan_that_unlocks_nothing_reads_no_end_of_what_it_meets(tmp_path):
+    """security.md §3.5, found by an eighth reader: the conflicts that may unlock were read by
+    a range ending with until when the other side is shown the conflict open, which for X's
+    side is the end of X's own volume; P's private plan, which unlocks nothing, met X's
+    volumes, and the steps of P's list fell at the end of each, to the second. The range now
+    holds only the conflicts that unlock: two hubs where the volume P's plan meets ends five
+    minutes apart cost P the same between the two ends."""
+    huge = Volume4D.build(
+        "everything", Circle((39.0, 35.9), 1_260_000.0), 0.0, 20_000.0, T0, T0 + 366 * 86_400
+    )
+
+    def run(name: str, end_s: float) -> list[tuple[int, object]]:
+        (tmp_path / name).mkdir()
+        hub, clock = _hub(tmp_path / name, Disclosure.CONFLICTS_ONLY)
+        try:
+            x = vol("x", lon=36.0, start_s=T0 + HOUR, end_s=end_s)
+            hub.file_notice("X", [x], "air-activity", "XN")
+            hub.add_plan("P", [huge], "PP")
+            # Neighbours in the index, as any hub has (§3.5).
+            hub.file_notice("P", [vol("p", lon=25.0, end_s=T0 + 20 * HOUR)], "air-activity", "PN")
+            hub.file_notice("X", [vol("y", lon=25.0, end_s=T0 + 20 * HOUR)], "air-activity", "XY")
+            hub.process()
+            seen = []
+            for at in (T0 + 2 * HOUR + 60, T0 + 2 * HOUR + 400, T0 + 2 * HOUR + 700):
+                clock.set(at)
+                for read in (
+                    lambda: [n.key for n in hub.list_notices("P")],
+                    lambda: [n.key for n in hub.list_notices("P", party="X")],
+                    lambda: hub.sees_notice("P", "X/XN"),
+                ):
+                    with _steps(hub) as steps:
+                        shown = read()
+                    seen.append((steps[0], shown))
+            return seen
+        finally:
+            hub.close()
+
+    early, late = run("early", T0 + 2 * HOUR + 17), run("late", T0 + 2 * HOUR + 617)
+    assert early == late
+    assert early[0][1] == ["P/PN", "X/XY"]  # X's is never shown: the plan unlocks nothing

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from tests.hub.scenario import HOUR, T0, vol
-from tests.hub.test_hostile_need_to_know import _hub, _statements
+from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _statements, _steps
 
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
@@ -15,7 +15,7 @@ from deconflict.hub import suggestions
 from deconflict.hub.detector import live_entries
 from deconflict.hub.ledger_access import entries_about, visible_entry
 from deconflict.hub.views import seen_details, view_conflict, view_conflicts
-from deconflict.model import Disclosure
+from deconflict.model import Agreement, Disclosure
 
 
 @pytest.mark.parametrize("viewer", ["P", "Q"])
@@ -161,7 +161,9 @@ def test_every_entry_withheld_is_looked_up_as_a_missing_one(tmp_path):
     sees X's notice in part (its start, its amendments, a conflict's resolution at the end of
     X's notice) and X's own entries about a conflict P sees ran more statements than an index
     than another refused entry (the conflicts that unlock the notice, the agreements read
-    again), so the time a refusal took located them. Every refusal runs the same statements."""
+    again), so the time a refusal took located them. Every refusal runs the same statements,
+    at the same cost in SQLite's steps (an eighth reader: the notice or conflict an entry
+    named was found, and cost steps more than a name nothing has)."""
     hub, clock = _hub(tmp_path, Disclosure.CONFLICTS_ONLY)
     hidden = vol("h", lon=41.0, start_s=T0 + HOUR, end_s=T0 + 10 * HOUR)
     hub.file_notice("X", [vol("near"), hidden], "air-activity", "XN")
@@ -174,18 +176,46 @@ def test_every_entry_withheld_is_looked_up_as_a_missing_one(tmp_path):
             hub.amend_notice("X", "XN", 1, [vol("near"), moved])
         hub.tick()
         hub.process()
-    runs: dict[str, list[str]] = {}  # the statements of each kind of entry refused
+    runs: dict[str, tuple[list[str], int]] = {}  # what each kind of entry refused costs
     for index in range(hub.ledger.size):
-        with _statements(hub) as seen:
+        with _statements(hub) as seen, _steps(hub) as steps:
             try:
                 visible_entry(hub, "P", index)
             except NotFound:
-                runs.setdefault(hub.ledger.entry(index)["type"], seen)
+                runs.setdefault(hub.ledger.entry(index)["type"], (seen, steps[0]))
     withheld = {"notice.activated", "notice.amended", "conflict.resolved", "notification.created"}
     assert withheld <= set(runs)
     assert "party.added" in runs  # X's, which P has no business reading: the reference
     for kind, seen in runs.items():
         assert seen == runs["party.added"], kind
+    hub.close()
+
+
+def test_a_sweep_by_index_reads_no_kind_of_another_s_entries(tmp_path):
+    """security.md §3.4, §3.5, found by an eighth reader: P (nothing disclosed by X, no
+    agreement with Q) swept the ledger by index; each refusal looked up the notice or conflict
+    the entry named, found when there was one, so the SQLite steps of a refusal told a notice
+    entry from a conflict's or a notification's: when X and Q met, and were told. Every
+    entry P may not read now costs the same."""
+    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    hub.add_agreement(Agreement("xq", ("X", "Q"), minima=MINIMA))
+    hub.tick()
+    start = hub.ledger.size
+    hub.file_notice("X", [vol("x")], "air-activity", "XN")
+    hub.process()
+    hub.file_notice("Q", [vol("q", lon=39.01)], "air-activity", "QN")
+    hub.process()
+    clock.advance(60)
+    hub.deliver("X")
+    hub.deliver("Q")
+    hub.tick()
+    costs: dict[str, tuple[int, int]] = {}
+    for index in range(start, hub.ledger.size):
+        with _statements(hub) as seen, _steps(hub) as steps, pytest.raises(NotFound):
+            visible_entry(hub, "P", index)
+        costs[hub.ledger.entry(index)["type"]] = (len(seen), steps[0])
+    assert {"notice.filed", "conflict.detected", "notification.created"} <= set(costs)
+    assert len(set(costs.values())) == 1, costs
     hub.close()
 
 

@@ -64,20 +64,38 @@ def _listed(hub: Hub, **asked: Any) -> list[tuple[str, str]]:
 
 def _observed(hub: Hub) -> dict[str, Any]:
     """Everything P can observe of X's notice and its conflicts with it (ids differ between
-    hubs, which key them each with their own secret: they are left out, the rest compared)."""
-    conflicts = hub.list_conflicts("P")
-    views = view_conflicts(hub, "P", conflicts)
+    hubs, which key them each with their own secret: they are left out, the rest compared),
+    and what each read cost SQLite (``costs``: its steps, fetches included)."""
+    from tests.hub.test_hostile_need_to_know import _steps
+
+    costs: dict[str, int] = {}
+
+    def costed(name: str, read: Callable[[], Any]) -> Any:
+        with _steps(hub) as steps:
+            answer = read()
+        costs[name] = steps[0]
+        return answer
+
+    conflicts = costed("conflicts", lambda: hub.list_conflicts("P"))
+    views = costed("views", lambda: view_conflicts(hub, "P", conflicts))
     conflict_entries = [
-        (e["type"], e["at"]) for c in conflicts for _, e in entries_about(hub, "P", c.id)
+        (e["type"], e["at"])
+        for k, c in enumerate(conflicts)
+        for _, e in costed(f"conflict entries {k}", lambda c=c: entries_about(hub, "P", c.id))
     ]
     return {
-        "notice": _notice(hub),
-        "listed": _listed(hub),
+        "notice": costed("notice", lambda: _notice(hub)),
+        "listed": costed("listed", lambda: _listed(hub)),
         "by state": {
-            str(state): _listed(hub, states=[state])
+            str(state): costed(
+                f"by state {state}", lambda state=state: _listed(hub, states=[state])
+            )
             for state in (NoticeState.FILED, NoticeState.ACTIVE, NoticeState.ENDED)
         },
-        "by window": [_listed(hub, active=(T0 + lo, T0 + hi)) for lo, hi in WINDOWS],
+        "by window": [
+            costed(f"by window {lo}", lambda lo=lo, hi=hi: _listed(hub, active=(T0 + lo, T0 + hi)))
+            for lo, hi in WINDOWS
+        ],
         "conflicts": [
             (
                 v.state,
@@ -91,13 +109,21 @@ def _observed(hub: Hub) -> dict[str, Any]:
             )
             for v in views
         ],
-        "open": len(hub.list_conflicts("P", open_only=True)),
-        "notice entries": [(e["type"], e["at"]) for _, e in entries_about(hub, "P", "XN", "X")],
+        "open": len(costed("open", lambda: hub.list_conflicts("P", open_only=True))),
+        "notice entries": [
+            (e["type"], e["at"])
+            for _, e in costed("notice entries", lambda: entries_about(hub, "P", "XN", "X"))
+        ],
         "conflict entries": conflict_entries,
         "notifications": [
             (n.kind, n.created_at_s, n.lead_time_s, n.notice_id, n.discloses_notice)
-            for n in view_notifications(hub, "P", hub.list_notifications("P"))
+            for n in costed(
+                "notifications",
+                lambda: view_notifications(hub, "P", hub.list_notifications("P")),
+            )
         ],
+        "sees": costed("sees", lambda: hub.sees_notice("P", "X/XN")),
+        "costs": costs,
     }
 
 
@@ -617,7 +643,7 @@ def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
     unlocks only while its window, as the unlocked volume's owner is told it, lasts. Two hubs
     where O's notice differs only in a volume neither V nor the relay may see: they observe the
     same, statements included."""
-    from tests.hub.test_hostile_need_to_know import _statements
+    from tests.hub.test_hostile_need_to_know import _statements, _steps
 
     def run(name: str, hidden: bool) -> list[Any]:
         hub, clock = _relayed(tmp_path / name, default_disclosure=Disclosure.CONFLICTS_ONLY)
@@ -633,12 +659,12 @@ def test_a_relay_does_not_see_the_other_party_s_notice_live_on(tmp_path):
                 hub.tick()
                 hub.process()
                 for viewer in ("R", "V"):
-                    with _statements(hub) as statements:
+                    with _statements(hub) as statements, _steps(hub) as steps:
                         listed = [
                             (n.key, [v.id for v in n.volumes]) for n in hub.list_notices(viewer)
                         ]
                         of_o = [n.key for n in hub.list_notices(viewer, party="O")]
-                    seen.append((at, viewer, listed, of_o, len(statements)))
+                    seen.append((at, viewer, listed, of_o, len(statements), steps[0]))
             return seen
         finally:
             hub.close()
@@ -658,8 +684,9 @@ def test_a_relay_does_not_see_when_the_unlocking_party_s_hidden_volume_ends(tmp_
     volume, and the unlocking stopped there: the relay read that end to the tick. A conflict
     now unlocks while it is shown open to the unlocked volume's owner (O, told V's volume by
     its envelope). Two hubs where V's volume ends at 7:40 or 7:44 (one step): the relay, and
-    O, observe the same, statements included."""
-    from tests.hub.test_hostile_need_to_know import _statements
+    O, observe the same, statements and SQLite's steps included (an eighth reader: a row the
+    store had resolved cost the relay's read steps more than an open one)."""
+    from tests.hub.test_hostile_need_to_know import _statements, _steps
 
     def run(name: str, end_min: int) -> list[Any]:
         levels = {("O", "V"): Disclosure.CONFLICTS_ONLY, ("V", "O"): Disclosure.NONE}
@@ -675,10 +702,11 @@ def test_a_relay_does_not_see_when_the_unlocking_party_s_hidden_volume_ends(tmp_
                 clock.set(T0 + 7 * HOUR + minute * 60)
                 hub.tick()
                 hub.process()
-                with _statements(hub) as statements:
+                with _statements(hub) as statements, _steps(hub) as steps:
                     relayed = [(n.key, [v.id for v in n.volumes]) for n in hub.list_notices("R")]
+                    one = hub.sees_notice("R", "O/ON")
                 shown = [(c.state, c.resolved_at_s) for c in hub.list_conflicts("O")]
-                seen.append((minute, relayed, shown, len(statements)))
+                seen.append((minute, relayed, one, shown, len(statements), steps[0]))
             return seen
         finally:
             hub.close()

@@ -325,9 +325,9 @@ def test_volume_versions_come_with_0017_and_read_as_changed_without_it(store_tar
 
 def test_conflicts_at_0019_are_read_as_before_by_0020(store_target, tmp_path):
     """0020 finds a party's conflicts, and the notices they unlock under conflicts-only, by
-    until when each side is shown the conflict open; a conflict stored at 0019 is given its
-    notice's end for it (no earlier than its window as told), so it is listed and unlocks as
-    before, and the read of one stored at 0020 stops at its window as told."""
+    until when each side is shown the conflict open; a conflict stored at 0019 is given the end
+    of the window each side was told (0022, from its masked detail), so it is listed and
+    unlocks as before, and stops unlocking when one stored since would."""
     from deconflict.model import Disclosure
 
     hub, clock = make_hub(tmp_path, target=store_target, disclosure=Disclosure.CONFLICTS_ONLY)
@@ -348,7 +348,10 @@ def test_conflicts_at_0019_are_read_as_before_by_0020(store_target, tmp_path):
     try:
         with engine.connect() as connection:
             (until,) = connection.execute(sa.text("SELECT a_until_s FROM conflicts")).one()
-        assert until == T0 + 10 * HOUR  # the faf notice's end (its side is a: filed last)
+        # The window faf (side a: filed last) is told, from its masked detail (0022): usaf's
+        # volume's end on a step, not faf's notice's (0020 gave it that, a hidden end the
+        # reads told).
+        assert T0 + 8 * HOUR <= until < T0 + 8 * HOUR + 900
         assert [c.a.record_id for c in hub.list_conflicts("usaf", open_only=True)] == ["F"]
         assert [n.key for n in hub.list_notices("usaf", party="faf")] == ["faf/F"]
         clock.set(T0 + 9 * HOUR)  # past usaf's volume: the conflict is over, F out of sight

@@ -24,7 +24,6 @@ anyway).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -35,6 +34,7 @@ from deconflict.hub.service import Hub
 from deconflict.ledger import Opening
 from deconflict.model import Conflict
 from deconflict.model.ids import record_key
+from deconflict.policy import need_to_know
 
 __all__ = ["entries_about", "may_see_entry", "opening_for", "receipt_for", "visible_entry"]
 
@@ -124,9 +124,25 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     party's hidden notice entries: when and how often it filed (found by a hostile probe)."""
     entity = str(entry.get("type", "")).split(".", 1)[0]
     owner = str(entry.get("party") or "-")
-    notice = hub.sees_notice(party, record_key(owner, str(entry.get("notice") or "-")))
+    # Each lookup with the entry's own names only where the party may read what they name (a
+    # notice of an owner it sees whole, a conflict it is in, a notification to or through
+    # it), else with a name nothing has: a lookup that finds a row costs steps more than one
+    # that finds none, and an eighth reader sweeping the indexes read each entry's kind by it.
+    named = owner == party or hub.sees_whole(party, owner)
+    notice_id = str(entry.get("notice") or "-") if named else "-"
+    notice = hub.sees_notice(party, record_key(owner if named else "-", notice_id))
+    # A conflict's resolution, by index, only to a party that sees the other side whole: to
+    # another, looked up and refused, it showed which index held its conflict's resolution,
+    # appended at the end of the other's notice (its record's entries tell it what is shown).
+    parties = [str(p) for p in entry.get("parties") or ()]
+    others = [p for p in parties if p != party]
+    mine = party in parties and (
+        entry.get("type") != "conflict.resolved" or all(hub.sees_whole(party, o) for o in others)
+    )
     try:
-        conflict: Conflict | None = hub.get_conflict(party, str(entry.get("conflict") or "-"))
+        conflict: Conflict | None = hub.get_conflict(
+            party, str(entry.get("conflict") or "-") if mine else "-"
+        )
     except NotFound:
         conflict = None
     agreed = any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
@@ -151,53 +167,54 @@ def entries_about(
     # agreement found there and refused only then ran more statements than a missing one
     # (security.md §3.5), so its existence showed in the time the answer took.
     owners = [owner] if owner is not None else hub.owners_seen_by(party)
-    # A notice seen: its entries are told by their kind alone, before any is read, so what is
-    # read costs what is shown, not the owner's changes to volumes the party may not see.
-    subjects: list[tuple[str, Callable[[str], bool] | None]] = [
-        (f"notice:{record_key(o, record_id)}", partial(_told_in_part, hub, party, o))
+    # A notice's entries are the whole notice's: read only for an owner the party sees whole.
+    # Seen in part, none is told (:func:`_told_in_part`), and none is read: read and dropped, what
+    # they cost counted the owner's amendments, and told when its hidden volumes started.
+    subjects = [
+        f"notice:{record_key(o, record_id)}"
         for o in owners
-        if o == party or _sees(partial(hub.get_notice, party, record_id, party=o))
+        if o == party
+        or (_sees(partial(hub.get_notice, party, record_id, party=o)) and hub.sees_whole(party, o))
     ]
-    subjects += [(f"{entity}:{record_id}", None) for entity in ("notification", "conflict")]
+    subjects.append(f"notification:{record_id}")
     if any(a.id == record_id for a in hub.list_agreements(party)):
-        subjects.append((f"agreement:{record_id}", None))
+        subjects.append(f"agreement:{record_id}")
     if record_id == party:
-        subjects.append((f"party:{record_id}", None))
-    # A conflict's, by the conflict as shown (found once): the entry of its resolution,
-    # appended when the store resolved it (at the end of a notice, maybe at a hidden volume's),
-    # is read only once it is shown resolved; read before, its statements told when that was.
+        subjects.append(f"party:{record_id}")
+    found = []
+    for subject in subjects:
+        for index, _ in hub.store.ledger_find(subject):
+            entry = hub.ledger.entry(index)
+            if may_see_entry(hub, party, entry):
+                found.append((index, entry))
+    # A conflict's, by the conflict as shown (found once), and read no further than is told:
+    # its detection, and its resolution only when it was shown as it happened. Shown over
+    # when its window as told passed, the store resolved it at the end of a notice (maybe at
+    # a hidden volume's): that entry, read or not there yet, told when.
     try:
         shown: Conflict | None = hub.get_conflict(party, record_id)
     except NotFound:
         shown = None
-    found = []
-    resolution_read = False
-    for subject, told in subjects:
-        for index, kind in hub.store.ledger_find(subject):
-            if told is not None and kind.startswith("notice."):
-                if told(kind):
-                    found.append((index, hub.ledger.entry(index)))
-                continue
-            if subject.startswith("conflict:") and kind.startswith("conflict."):
-                if shown is None or (kind == "conflict.resolved" and shown.resolved_at_s is None):
-                    continue
-                entry = hub.ledger.entry(index)
-                resolution_read = resolution_read or kind == "conflict.resolved"
-                if _resolution_shown(shown, entry):
-                    found.append((index, entry))
-                continue
+    if shown is not None:
+        told = 2 if _resolution_told(hub, party, shown) else 1
+        for index, _ in hub.store.ledger_find(f"conflict:{record_id}", first=told):
             entry = hub.ledger.entry(index)
-            if may_see_entry(hub, party, entry):
+            if _resolution_shown(shown, entry):
                 found.append((index, entry))
-    if shown is not None and shown.resolved_at_s is not None and not resolution_read:
-        # Shown resolved at its window's end, before the store resolved it: the same read as
-        # of the entry that is not there yet (an index past the end, one query).
-        with contextlib.suppress(NotFound):
-            hub.ledger.entry(_PAST_THE_END)
     return sorted(found, key=lambda item: item[0])
 
 
-_PAST_THE_END = 2**62  # a ledger index no log reaches
+def _resolution_told(hub: Hub, party: str, shown: Conflict) -> bool:
+    """Whether ``party`` is told the resolution of a conflict it is shown as ``shown``: when
+    it sees the other side whole, or the conflict was shown resolved when a change cleared
+    it (``need_to_know.seen_conflict``), not when its window as told passed."""
+    if shown.resolved_at_s is None:
+        return False
+    other = shown.other_side(party)
+    if other is None or hub.sees_whole(party, other.party):
+        return True
+    over = need_to_know.shown_over_at(shown, party, hub.resolution_for(party, other.party))
+    return shown.resolved_at_s != over
 
 
 def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from deconflict.model import Conflict, Notice, NoticeState, RecordKind
+from deconflict.model.ids import split_key
 from deconflict.policy import need_to_know
 from deconflict.store import Conflicts, Notices, Seen
 
@@ -54,6 +55,9 @@ def seen_notices(
     filing time and the windows of its visible volumes, never the whole notice's. The owners
     seen whole are paged by the store; the notices seen in part (a few: what the viewer's own
     records meet) are read whole every time and placed among them here."""
+    # Of the keys asked, those of owners seen whole: looked up by a key another's, hidden
+    # from the viewer, its row was found and dropped, and cost steps more than a missing one.
+    whole_keys = None if keys is None else [k for k in keys if split_key(k)[0] in sight.full]
     whole = (
         store.list_notices(
             party,
@@ -61,15 +65,12 @@ def seen_notices(
             active=active,
             after=after,
             limit=limit,
-            keys=keys,
+            keys=whole_keys,
             seen=Seen(sight.full, {}),
         )
         if party is None or sight.sees_whole(party)
         else []
     )
-    # A conflict resolved within a time step may still be shown open to its volume's owner,
-    # and unlock (``need_to_know.seen_notice``).
-    recently = now_s - max((step.time_s for step in sight.steps.values()), default=0.0)
     unlocks = {
         owner: frozenset((p, str(kind)) for p, kind in by)
         for owner, by in sight.unlocked_by.items()
@@ -83,9 +84,7 @@ def seen_notices(
         # notice's tell of its hidden volumes): what the reads touch is what the viewer's own
         # conflicts unlock, asked of what it is shown here (security.md §3.5).
         wanted = set(keys) if keys is not None else None
-        unlocking = store.unlocking_conflicts(
-            Seen(sight.full, unlocks), now_s=now_s, resolved_after=recently
-        )
+        unlocking = store.unlocking_conflicts(Seen(sight.full, unlocks), now_s=now_s)
         for conflict, side in unlocking:
             about.setdefault(side.record_key, []).append(conflict)
         found = {key for key in about if wanted is None or key in wanted}

@@ -54,6 +54,7 @@ __all__ = [
     "seen_conflict",
     "seen_notice",
     "sees_other_side",
+    "shown_over_at",
     "sight",
     "told_detail",
     "unlocks",
@@ -311,11 +312,18 @@ def seen_conflict(
     resolved = conflict.resolved_at_s
     if resolved is not None and resolved < change_cutoff(conflict, viewer, sight_of, resolution):
         return conflict  # cleared by a change while it held: told when it happened
-    told = told_detail(conflict, viewer, resolution)
-    over = max(told.end_s, conflict.detected_at_s)
+    over = shown_over_at(conflict, viewer, resolution)
     if now_s >= over:
         return replace(conflict, state=ConflictState.RESOLVED, resolved_at_s=over)
     return replace(conflict, state=ConflictState.OPEN, resolved_at_s=None)
+
+
+def shown_over_at(conflict: Conflict, viewer: str, resolution: Resolution) -> float:
+    """When ``conflict`` is shown over to ``viewer``, one of its parties that may not see the
+    other side, unless a change cleared it before (:func:`seen_conflict`): once its window as
+    told has passed, never before it was detected."""
+    told = told_detail(conflict, viewer, resolution)
+    return max(told.end_s, conflict.detected_at_s)
 
 
 def resolution_for(agreements: Iterable[Agreement], a: str, b: str) -> Resolution:

@@ -387,13 +387,12 @@ class Conflicts(Protocol):
         their state, in detection order (time, then id), read without touching any other."""
 
     @abstractmethod
-    def unlocking_conflicts(
-        self, seen: Seen, *, now_s: float, resolved_after: float
-    ) -> list[tuple[Conflict, Side]]:
-        """The conflicts, open or resolved after ``resolved_after``, by which a record of
-        ``seen.unlocked_by[owner]`` unlocks a volume of one of the owner's notices that lasts
-        past ``now_s``, each with the side it unlocks, in detection order; read without
-        touching any other (the caller checks each as it is shown: ``hub.sight``)."""
+    def unlocking_conflicts(self, seen: Seen, *, now_s: float) -> list[tuple[Conflict, Side]]:
+        """The conflicts, whatever their state, by which a record of ``seen.unlocked_by[owner]``
+        unlocks a volume of one of the owner's notices and that the owner is shown open past
+        ``now_s`` at most (``Conflict.told_until``), each with the side it unlocks, in
+        detection order; read without touching any other (the caller checks each as it is
+        shown: ``hub.sight``)."""
 
     @abstractmethod
     def list_conflicts(

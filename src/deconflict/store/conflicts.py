@@ -21,24 +21,26 @@ _NOTICE = str(RecordKind.NOTICE)
 
 
 def _unlocking(
-    mine: str, theirs: str, by: tuple[str, str], owner: str, now_s: float, resolved_after: float
+    mine: str, theirs: str, by: tuple[str, str], owner: str, now_s: float
 ) -> sa.Select[tuple[object, ...]]:
     """The conflicts whose side ``mine``, a record of ``by`` (party, kind), unlocks the volume
     of ``owner``'s notice on side ``theirs`` while the owner is shown it open past ``now_s``
-    (``Conflict.told_until``): open, or resolved after ``resolved_after`` (it may still be
-    shown open). One range of the index on (other kind, party, other party, kind, until when
-    the other is shown it): it reads the party's own conflicts that may still unlock, never
-    one it is not shown, nor one the store keeps open after its window as told has passed
-    (until the owner's notice ended, its hidden volumes with it: the read told when)."""
+    (``Conflict.told_until``), whatever their state in the store (the caller tells each as it
+    is shown). One range of the index on (other kind, party, other party, kind, unlocks, until
+    when the other is shown it): it reads the party's own conflicts that may still unlock,
+    never one it is not shown, one that unlocks nothing (its other side's told-until is the
+    end of a volume the party may not see), nor one the store keeps open after its window as
+    told has passed. Asked of the store's state too, a row it had resolved cost steps more
+    than an open one: the end of the other's notice, told to the tick (a reader of this
+    session's own, as the others: security.md §3.5)."""
     c = t.conflicts.c
     return sa.select(t.conflicts, sa.literal(theirs).label("unlocked")).where(
         c[f"{mine}_party"] == by[0],
         c[f"{theirs}_kind"] == _NOTICE,
         c[f"{theirs}_party"] == owner,
         c[f"{mine}_kind"] == by[1],
+        c[f"{mine}_unlocks"] == sa.true(),
         c[f"{theirs}_until_s"] > now_s,
-        c[f"{mine}_unlocks"].is_(sa.true()),
-        sa.or_(c.state == str(ConflictState.OPEN), c.resolved_at_s > resolved_after),
     )
 
 
@@ -76,16 +78,14 @@ class SqlConflicts(SqlTransactions):
         return [conflict_of(row._mapping) for row in rows]
 
     @transaction
-    def unlocking_conflicts(
-        self, seen: Seen, *, now_s: float, resolved_after: float
-    ) -> list[tuple[Conflict, Side]]:
+    def unlocking_conflicts(self, seen: Seen, *, now_s: float) -> list[tuple[Conflict, Side]]:
         queries = [
             query
             for owner, by in sorted(seen.unlocked_by.items())
             for pair in sorted(by)
             for query in (
-                _unlocking("a", "b", pair, owner, now_s, resolved_after),
-                _unlocking("b", "a", pair, owner, now_s, resolved_after),
+                _unlocking("a", "b", pair, owner, now_s),
+                _unlocking("b", "a", pair, owner, now_s),
             )
         ]
         if not queries:

@@ -187,8 +187,9 @@ class LedgerStore(LedgerKeys, Protocol):
         """Every stored perfect-subtree hash."""
 
     @abstractmethod
-    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
-        """(index, type) of the entries about ``subject`` ("notice:ID"), oldest first."""
+    def ledger_find(self, subject: str, first: int | None = None) -> list[tuple[int, str]]:
+        """(index, type) of the entries about ``subject`` ("notice:ID"), oldest first; only
+        the ``first`` ones, read no further, if given."""
 
     @abstractmethod
     def ledger_opening(self, subject: str, version: int) -> Opening:

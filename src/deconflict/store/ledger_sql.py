@@ -266,15 +266,18 @@ class SqlLedger(LedgerStore):
 
         return self._reading("reading the ledger", work)
 
-    def ledger_find(self, subject: str) -> list[tuple[int, str]]:
+    def ledger_find(self, subject: str, first: int | None = None) -> list[tuple[int, str]]:
         """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by
         the subject index, a notice's versions' entries and a notification's delivery's (one
-        for a batch) by their links."""
+        for a batch) by their links. With ``first`` (a subject of the index only), the first
+        ones, the index read no further: what is after them costs nothing."""
         e = lt.ledger_entries.c
         v = t.notice_versions.c
 
         def work(c: Tx) -> list[tuple[int, str]]:
             query = sa.select(e.idx, e.type).where(e.subject == subject, lt.SUBJECT_INDEXED)
+            if first is not None:
+                query = query.order_by(e.idx).limit(first)
             rows = list(c.execute(query).all())
             if subject.startswith(NOTICE):
                 linked = sa.select(e.idx, e.type).select_from(VERSION_ENTRIES)

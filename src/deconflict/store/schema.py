@@ -150,8 +150,8 @@ conflicts = sa.Table(
 sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)
 sa.Index("ix_conflicts_b_record", conflicts.c.b_kind, conflicts.c.b_record_id)
 # A party's conflicts with a notice, on either side (the ones it is shown), and the volumes of
-# another party's notices they unlock while shown open to it (migration 0020, after 0018's by
-# party and state, which read the conflicts a party is not shown too).
+# another party's notices they unlock while shown open to it (migrations 0020 and 0022, after
+# 0018's by party and state, which read the conflicts a party is not shown too).
 for _mine, _theirs in (("a", "b"), ("b", "a")):
     sa.Index(
         f"ix_conflicts_{_mine}_shown",
@@ -159,6 +159,7 @@ for _mine, _theirs in (("a", "b"), ("b", "a")):
         conflicts.c[f"{_mine}_party"],
         conflicts.c[f"{_theirs}_party"],
         conflicts.c[f"{_mine}_kind"],
+        conflicts.c[f"{_mine}_unlocks"],
         conflicts.c[f"{_theirs}_until_s"],
     )
 

@@ -183,9 +183,11 @@ def entries_about(
         subjects.append(f"party:{record_id}")
     found = []
     for subject in subjects:
-        for index, _ in hub.store.ledger_find(subject):
+        for index, kind in hub.store.ledger_find(subject):
             entry = hub.ledger.entry(index)
-            if may_see_entry(hub, party, entry):
+            # A notice's own entries are decided above, once, not looked up again each.
+            decided = subject.startswith("notice:") and kind.startswith("notice.")
+            if decided or may_see_entry(hub, party, entry):
                 found.append((index, entry))
     # A conflict's, by the conflict as shown (found once), and read no further than is told:
     # its detection, and its resolution only when it was shown as it happened. Shown over

@@ -6,14 +6,17 @@ send the same events); a client that reconnects with ``Last-Event-ID`` gets ever
 it, and every one addressed to it not yet delivered (created earlier but committed later, as happens
 with several workers), so nothing is lost; a duplicate carries the same id. The stream waits for the
 hub runner's wake-ups (every write and every detector run that produced notifications) and sends a
-comment every 15 s to keep idle connections open. Finding what to send is a read; what was sent to
-the party is marked delivered after it was sent, in batches shared by every stream of the process
+comment 15 s after it last sent anything, to keep an idle connection open (timed on the
+connection alone: timed from the hub's last wake-up, it told any party when others wrote).
+Finding what to send is a read; what was sent to the party is marked delivered after it was
+sent, in batches shared by every stream of the process
 (:mod:`deconflict.runtime.deliveries`). A stream ends when the server stops
 (:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from fastapi import Request
@@ -31,6 +34,7 @@ from deconflict.runtime.events import (
 __all__ = ["event_stream"]
 
 _KEEPALIVE_S = 15.0
+_monotonic = time.monotonic  # the connection's clock (a test's own in its place)
 
 
 def _event(key: EventKey, shown: NotificationOut) -> bytes:
@@ -76,6 +80,10 @@ async def event_stream(
         return events, [(notification_id, now) for notification_id in delivering]
 
     yield b"retry: 1000\n\n"
+    # When this connection last sent bytes: a keep-alive is due a period after, whatever wakes
+    # the stream meanwhile. (Sent after a quiet period since the hub's last wake-up, another
+    # party's write, a private plan's too, moved it: a ninth reader timed them by it.)
+    last_sent = _monotonic()
     if svc.runner.ready:  # the first read shows the outcome of the party's writes before it
         await svc.runner.settle(party)
     while True:
@@ -85,6 +93,7 @@ async def event_stream(
             batch, delivering = await svc.runner.run_beside(pending)
             if batch:  # one write for the batch: a send per event costs more than the event
                 yield b"".join(_event(key, shown) for key, shown in batch)
+                last_sent = _monotonic()
                 svc.metrics.events.inc(len(batch))
                 newest = batch[-1][0]  # the batch is in key order
                 cursor = newest if cursor is None else max(cursor, newest)
@@ -95,8 +104,10 @@ async def event_stream(
         if once or svc.closing or not svc.runner.ready or await request.is_disconnected():
             return
         if not batch:
-            await svc.runner.changed(_KEEPALIVE_S, since=generation)
+            due = last_sent + _KEEPALIVE_S
+            await svc.runner.changed(max(0.0, due - _monotonic()), since=generation)
             if svc.closing or await request.is_disconnected():
                 return
-            if svc.runner.generation == generation:  # a quiet 15 s: keep the connection open
+            if _monotonic() >= due:  # a quiet period on this connection: keep it open
                 yield b": keep-alive\n\n"
+                last_sent = _monotonic()

@@ -383,3 +383,27 @@ def test_a_notification_of_a_hidden_volume_does_not_name_its_notice(tmp_path, re
         # versions and commitments count X's changes to volumes P may not see (§3.6).
         assert told == {views["PS"].id: None, views["PB"].id: None}, viewer
     hub.close()
+
+
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY, Disclosure.FULL])
+def test_a_resolution_told_is_given_by_index_too(tmp_path, level):
+    """security.md §3.4, found by a tenth reader: a conflict cleared by a change is shown
+    resolved as it happened, and its entries list its resolution; by index (what inclusion
+    proofs are asked by) that entry was refused to a party seeing the other side in part. Each
+    of the conflict's parties gets every entry it is listed, by index too."""
+    hub, clock = _hub(tmp_path, level)
+    hub.file_notice("X", [vol("x")], "air-activity", "XN")
+    hub.file_notice("P", [vol("p", lon=39.01)], "air-activity", "PN")
+    hub.process()
+    clock.set(T0 + HOUR)
+    hub.amend_notice("X", "XN", 1, [vol("moved", lon=41.0)])
+    hub.process()
+    clock.set(T0 + 2 * HOUR)
+    hub.tick()
+    for party in ("P", "X"):
+        (conflict,) = hub.list_conflicts(party)
+        listed = entries_about(hub, party, conflict.id)
+        assert [e["type"] for _, e in listed] == ["conflict.detected", "conflict.resolved"]
+        for index, entry in listed:
+            assert visible_entry(hub, party, index) == entry
+    hub.close()

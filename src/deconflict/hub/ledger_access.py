@@ -131,18 +131,19 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     named = owner == party or hub.sees_whole(party, owner)
     notice_id = str(entry.get("notice") or "-") if named else "-"
     notice = hub.sees_notice(party, record_key(owner if named else "-", notice_id))
-    # A conflict's resolution, by index, only to a party that sees the other side whole: to
-    # another, looked up and refused, it showed which index held its conflict's resolution,
-    # appended at the end of the other's notice (its record's entries tell it what is shown).
-    parties = [str(p) for p in entry.get("parties") or ()]
-    others = [p for p in parties if p != party]
-    mine = party in parties and (
-        entry.get("type") != "conflict.resolved" or all(hub.sees_whole(party, o) for o in others)
-    )
+    # A conflict it is in is looked up by the entry's name, its resolution's entry too (told
+    # when it was shown as it happened, and then its proof is asked by index); any other
+    # entry by the name of the first conflict the party is in, never one it may not see:
+    # looked up so, every lookup finds a row, and a refused resolution of its own conflict
+    # (appended when the store resolved it, at the end of the other's notice) costs what any
+    # refusal does. (Looked up by "-" for others, the eighth reader's sweep told which index
+    # held it.)
+    first = hub.store.seen_conflicts(party, first=1)  # read for every entry
+    named_conflict = str(entry.get("conflict") or "-")
+    if party not in [str(p) for p in entry.get("parties") or ()]:
+        named_conflict = first[0].id if first else "-"
     try:
-        conflict: Conflict | None = hub.get_conflict(
-            party, str(entry.get("conflict") or "-") if mine else "-"
-        )
+        conflict: Conflict | None = hub.get_conflict(party, named_conflict)
     except NotFound:
         conflict = None
     agreed = any(a.id == entry.get("agreement") for a in hub.list_agreements(party))
@@ -150,7 +151,11 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
         kind = str(entry.get("type"))
         return owner == party or (notice and _told_in_part(hub, party, owner, kind))
     if entity == "conflict":
-        return conflict is not None and _resolution_shown(conflict, entry)
+        return (
+            conflict is not None
+            and conflict.id == entry.get("conflict")
+            and _resolution_shown(conflict, entry)
+        )
     if entity == "agreement":
         return agreed
     return may_see_entry(hub, party, entry)  # decided by the entry alone, no lookup

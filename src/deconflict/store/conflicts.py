@@ -56,12 +56,13 @@ class SqlConflicts(SqlTransactions):
         return conflict_of(row._mapping)
 
     @transaction
-    def seen_conflicts(self, party: str) -> list[Conflict]:
+    def seen_conflicts(self, party: str, first: int | None = None) -> list[Conflict]:
         """``party``'s conflicts with a notice (those it is shown: ``hub.sight.sees_conflict``),
-        whatever their state, in detection order. Found by the index on each side's party and
-        the other side's kind, so the read never touches a conflict the party is not shown:
-        read by party and state, one of its notices with another's private plan cost steps
-        more, and a probe located the plan by it (security.md §3.5)."""
+        whatever their state, in detection order (the ``first`` only, if given). Found by the
+        index on each side's party and the other side's kind, so the read never touches a
+        conflict the party is not shown: read by party and state, one of its notices with
+        another's private plan cost steps more, and a probe located the plan by it
+        (security.md §3.5)."""
         c = t.conflicts.c
         query = (
             sa.select(t.conflicts)
@@ -73,6 +74,8 @@ class SqlConflicts(SqlTransactions):
             )
             .order_by(c.detected_at_s, c.id)
         )
+        if first is not None:
+            query = query.limit(first)
         with self.read_connection("listing conflicts") as conn:
             rows = conn.execute(query).all()
         return [conflict_of(row._mapping) for row in rows]

@@ -31,8 +31,8 @@ def _unlocking(
     never one it is not shown, one that unlocks nothing (its other side's told-until is the
     end of a volume the party may not see), nor one the store keeps open after its window as
     told has passed. Asked of the store's state too, a row it had resolved cost steps more
-    than an open one: the end of the other's notice, told to the tick (a reader of this
-    session's own, as the others: security.md §3.5)."""
+    than an open one: the end of the other's notice, told to the tick (an eighth reader, as
+    the others: security.md §3.5)."""
     c = t.conflicts.c
     return sa.select(t.conflicts, sa.literal(theirs).label("unlocked")).where(
         c[f"{mine}_party"] == by[0],

@@ -5,6 +5,8 @@ another party's filings cannot make a list of conflicts cost its square (§3.9, 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.hub.scenario import HOUR, T0, vol
 from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _statements, _steps
@@ -406,4 +408,102 @@ def test_a_resolution_told_is_given_by_index_too(tmp_path, level):
         assert [e["type"] for _, e in listed] == ["conflict.detected", "conflict.resolved"]
         for index, entry in listed:
             assert visible_entry(hub, party, index) == entry
+    hub.close()
+
+
+def _swept(path: Path, x_end_s: float) -> tuple[list[tuple[int, bool]], object]:
+    """P's sweep of the ledger by index (each read's steps, and whether it was given) on a hub
+    where X's first notice, met by P's and hidden from it, ends at ``x_end_s``; Z's conflicts
+    with X sit after P's in the indexes, as any hub's do."""
+    from deconflict.hub import Hub, SimulatedClock
+
+    clock = SimulatedClock(T0)
+    path.mkdir()
+    hub = Hub.open(path / "hub.db", clock)
+    for party in ("X", "P", "Z"):
+        hub.add_party(party)
+    hub.add_agreement(
+        Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
+    )
+    hub.add_agreement(Agreement("zx", ("X", "Z"), minima=MINIMA))
+    hub.file_notice("Z", [vol("z1", lon=30.01)], "air-activity", "ZN1")
+    hub.file_notice("X", [vol("xz", lon=30.0)], "air-activity", "XZ")
+    hub.file_notice("Z", [vol("z2", lon=30.02)], "air-activity", "ZN2")
+    hub.process()
+    clock.set(T0 + 30)
+    hub.file_notice("P", [vol("p1", lon=39.01, end_s=T0 + 9 * HOUR)], "air-activity", "PN1")
+    hub.file_notice("P", [vol("p2", lon=40.01, end_s=T0 + 9 * HOUR)], "air-activity", "PN2")
+    hub.process()
+    clock.set(T0 + 60)
+    hub.file_notice("X", [vol("x1", lon=39.0, end_s=x_end_s)], "air-activity", "XN1")
+    hub.process()
+    clock.set(T0 + 120)
+    step_start = T0 + 7 * HOUR + (900 - T0 % 900)
+    hub.file_notice("X", [vol("x2", lon=40.0, end_s=step_start + 400)], "air-activity", "XN2")
+    hub.process()
+    swept = []
+    for index in range(hub.ledger.size + 2):
+        with _steps(hub) as steps:
+            try:
+                visible_entry(hub, "P", index)
+                given = True
+            except NotFound:
+                given = False
+        swept.append((steps[0], given))
+    shown = [(c.detail, c.state) for c in view_conflicts(hub, "P", hub.list_conflicts("P"))]
+    hub.close()
+    return swept, shown
+
+
+def test_a_sweep_by_index_costs_nothing_of_the_order_of_hidden_ends(tmp_path):
+    """security.md §3.5, found by an eleventh reader: each read by index looked up the first
+    conflict P is in, found by ORDER BY ... LIMIT 1, whose sorter costs steps by the order the
+    rows come in; the index orders them by X's told-until, the end of X's hidden volume, so
+    every read's cost told how X's hidden ends ranked, below the agreed step. Two hubs where X's
+    volume ends 100 or 700 s past one step, before or after another's 400 (told alike), cost
+    P the same, read by read."""
+    step_start = T0 + 7 * HOUR + (900 - T0 % 900)
+    early = _swept(tmp_path / "early", step_start + 100)
+    late = _swept(tmp_path / "late", step_start + 700)
+    assert early == late
+
+
+def test_by_index_a_party_is_given_only_what_its_record_s_entries_list(tmp_path):
+    """security.md §3.4, found by an eleventh reader: X's notice ended exactly where P's window
+    as told did, and the store resolved the conflict at the time P is shown it over: by index
+    the resolution's entry was given (its time matched), though its record's entries withhold
+    it (it was not shown as it happened), and its being given told that X's notice had no
+    later volume. By index and by record, P is given the same entries."""
+    from deconflict.hub import Hub, SimulatedClock
+
+    clock = SimulatedClock(T0)
+    hub = Hub.open(tmp_path / "hub.db", clock)
+    for party in ("X", "P"):
+        hub.add_party(party)
+    hub.add_agreement(
+        Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
+    )
+    on_step = T0 + 8 * HOUR + (900 - T0 % 900)
+    hub.file_notice("X", [vol("x", lon=41.0, end_s=on_step)], "air-activity", "XN")
+    p = vol("p", lon=41.01, start_s=T0 + 5 * HOUR, end_s=T0 + 13 * HOUR)
+    hub.file_notice("P", [p], "air-activity", "PN")
+    hub.process()
+    for at in (T0 + 6 * HOUR, on_step, T0 + 12 * HOUR):
+        clock.set(at)
+        hub.tick()
+        hub.process()
+    (conflict,) = hub.list_conflicts("P")
+    listed = [
+        i for i, e in entries_about(hub, "P", conflict.id) if e["type"].startswith("conflict.")
+    ]
+    given = []
+    for index in range(hub.ledger.size):
+        try:
+            entry = visible_entry(hub, "P", index)
+            if entry.get("conflict") == conflict.id and entry["type"].startswith("conflict."):
+                given.append(index)
+        except NotFound:
+            pass
+    assert given == listed
+    assert hub.store.get_conflict(conflict.id).resolved_at_s == conflict.resolved_at_s
     hub.close()

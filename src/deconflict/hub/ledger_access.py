@@ -133,15 +133,15 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
     notice = hub.sees_notice(party, record_key(owner if named else "-", notice_id))
     # A conflict it is in is looked up by the entry's name, its resolution's entry too (told
     # when it was shown as it happened, and then its proof is asked by index); any other
-    # entry by the name of the first conflict the party is in, never one it may not see:
+    # entry by the name of a conflict the party is in, never one it may not see:
     # looked up so, every lookup finds a row, and a refused resolution of its own conflict
     # (appended when the store resolved it, at the end of the other's notice) costs what any
     # refusal does. (Looked up by "-" for others, the eighth reader's sweep told which index
     # held it.)
-    first = hub.store.seen_conflicts(party, first=1)  # read for every entry
+    stand_in = hub.store.a_seen_conflict(party)  # read for every entry
     named_conflict = str(entry.get("conflict") or "-")
     if party not in [str(p) for p in entry.get("parties") or ()]:
-        named_conflict = first[0].id if first else "-"
+        named_conflict = stand_in or "-"
     try:
         conflict: Conflict | None = hub.get_conflict(party, named_conflict)
     except NotFound:
@@ -151,9 +151,13 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
         kind = str(entry.get("type"))
         return owner == party or (notice and _told_in_part(hub, party, owner, kind))
     if entity == "conflict":
+        told = entry.get("type") != "conflict.resolved" or (
+            conflict is not None and _resolution_told(hub, party, conflict)
+        )
         return (
             conflict is not None
             and conflict.id == entry.get("conflict")
+            and told
             and _resolution_shown(conflict, entry)
         )
     if entity == "agreement":

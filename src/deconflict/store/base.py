@@ -382,10 +382,14 @@ class Conflicts(Protocol):
     def get_conflict(self, conflict_id: str) -> Conflict: ...
 
     @abstractmethod
-    def seen_conflicts(self, party: str, first: int | None = None) -> list[Conflict]:
+    def seen_conflicts(self, party: str) -> list[Conflict]:
         """``party``'s conflicts whose other side is a notice (the ones it is shown), whatever
-        their state, in detection order (time, then id; the ``first`` only, if given), read
-        without touching any other."""
+        their state, in detection order (time, then id), read without touching any other."""
+
+    @abstractmethod
+    def a_seen_conflict(self, party: str) -> str | None:
+        """The id of one of ``party``'s conflicts with a notice (None if none), found at the
+        same cost whichever it is."""
 
     @abstractmethod
     def unlocking_conflicts(self, seen: Seen, *, now_s: float) -> list[tuple[Conflict, Side]]:

@@ -42,6 +42,13 @@ def _versions(engine: sa.Engine) -> list[str]:
     return [v for (v,) in rows]
 
 
+def _downgrade(engine: sa.Engine, config: Config, revision: str) -> None:
+    """Take the database back to ``revision``, alembic working on one connection of ours."""
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def _record_indexes(engine: sa.Engine) -> dict[str, list[str | None]]:
     found = sa.inspect(engine).get_indexes("conflicts")
     return {i["name"]: i["column_names"] for i in found if "record" in str(i["name"])}
@@ -207,9 +214,7 @@ def test_notice_versions_at_0008_gain_links_to_their_ledger_entries(store_target
     assert [kind for _, kind in found["N2"]] == ["notice.filed", "notice.cancelled"]
     assert "WHERE" in _subject_index(engine).upper()
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0008")
+    _downgrade(engine, config, "0008")
     columns = {c["name"] for c in sa.inspect(engine).get_columns("notice_versions")}
     assert "ledger_idx" not in columns
     assert "WHERE" not in _subject_index(engine).upper()
@@ -274,9 +279,7 @@ def test_the_halt_comes_with_0016_and_goes_with_its_downgrade(store_target):
         store.close()
     engine = _engine(store_target)
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0015")
+    _downgrade(engine, config, "0015")
     assert "ledger_halt" not in sa.inspect(engine).get_table_names()
     store = open_store(store_target)
     try:
@@ -305,9 +308,7 @@ def test_volume_versions_come_with_0017_and_read_as_changed_without_it(store_tar
         hub.close()
     engine = _engine(store_target)
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0016")
+    _downgrade(engine, config, "0016")
     for table in ("notices", "notice_versions"):
         columns = [c["name"] for c in sa.inspect(engine).get_columns(table)]
         assert "volume_versions" not in columns
@@ -339,9 +340,7 @@ def test_conflicts_at_0019_are_read_as_before_by_0020(store_target, tmp_path):
         hub.close()
     engine = _engine(store_target)
     config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0019")
+    _downgrade(engine, config, "0019")
     columns = [c["name"] for c in sa.inspect(engine).get_columns("conflicts")]
     assert "a_until_s" not in columns
     hub = Hub.open(store_target, clock)

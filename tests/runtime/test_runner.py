@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from tests.api.harness import leader_and_standby, make_db
@@ -210,6 +210,18 @@ async def test_an_error_of_one_write_is_undone_alone(tmp_path: Path) -> None:
         hub.ledger.verify()
 
 
+class _Watched(asyncio.Event):
+    """A runner's wake-up event that sets ``waiting`` when a task starts waiting on it."""
+
+    def __init__(self, waiting: asyncio.Event) -> None:
+        super().__init__()
+        self.waiting = waiting
+
+    async def wait(self) -> Literal[True]:
+        self.waiting.set()
+        return await super().wait()
+
+
 async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
     """A task waiting in ``changed()`` that is cancelled at the moment it is woken ends
     cancelled (``asyncio.wait_for`` on Python 3.11 swallowed such a cancellation, and the
@@ -217,8 +229,10 @@ async def test_a_waiter_cancelled_as_it_is_woken_stops(tmp_path: Path) -> None:
     runner = HubRunner(lambda: Hub.open(make_db(tmp_path)))
     await runner.start()
     try:
+        waiting = asyncio.Event()
+        runner._wake = _Watched(waiting)
         waiter = asyncio.create_task(runner.changed(BOUND_S))
-        await asyncio.sleep(0)  # one turn of the loop: it is waiting
+        await waiting.wait()  # it is waiting for the wake-up
         runner.wake()
         waiter.cancel()  # as the wake-up is on its way
         done, _ = await asyncio.wait({waiter}, timeout=BOUND_S)

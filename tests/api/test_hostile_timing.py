@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from tests.api.harness import (
@@ -31,6 +31,8 @@ from deconflict.runtime import runner as runner_module
 from deconflict.runtime.freshness import FRESHNESS, Freshness
 from deconflict.runtime.runner import HubRunner
 
+T = TypeVar("T")
+
 pytestmark = pytest.mark.anyio
 
 START_S = 4_102_444_800.0  # 2100: never late
@@ -50,6 +52,23 @@ def _conflicts(party: str) -> Callable[[Hub], list[str]]:
     return lambda hub: [conflict.id for conflict in hub.list_conflicts(party)]
 
 
+def _submitted(runner: HubRunner, count: int) -> asyncio.Event:
+    """Set once ``count`` more jobs are handed to ``runner``'s hub thread (in the order they
+    were handed: its one thread runs them so)."""
+    handed = asyncio.Event()
+    jobs: list[object] = []
+    submit = runner._submit
+
+    async def counting(job: Callable[[], T]) -> T:
+        jobs.append(job)
+        if len(jobs) >= count:
+            handed.set()
+        return await submit(job)
+
+    runner._submit = counting  # type: ignore[method-assign]
+    return handed
+
+
 async def test_a_read_runs_no_detection_of_another_party_s_filing(tmp_path: Path) -> None:
     """On the process that detects, US's read queued right behind FR's filing (both behind
     a job holding the hub thread, so no detector pass can come between them) is answered
@@ -64,10 +83,11 @@ async def test_a_read_runs_no_detection_of_another_party_s_filing(tmp_path: Path
             await runner.run_write(_filing("US", "U1"), party="US")
             assert await runner.run(_conflicts("US"), party="US") == []
             gate = threading.Event()
+            queued = _submitted(runner, 3)
             held = asyncio.create_task(runner.run(lambda _hub: gate.wait(BOUND_S), party=None))
             filed = asyncio.create_task(runner.run_write(_filing("FR", "F1"), party="FR"))
             read = asyncio.create_task(runner.run(_conflicts("US"), party="US"))
-            await asyncio.sleep(0)  # one turn: the three are queued on the hub thread, in order
+            await queued.wait()  # the three are queued on the hub thread, in order
             gate.set()
             await held
             assert await filed == "F1"

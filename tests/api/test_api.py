@@ -420,3 +420,35 @@ async def test_a_page_of_notices_skips_those_hidden_however_many(tmp_path):
 def _volume(volume_id: str, lon: float) -> Volume4D:
     start = time.time() + 7_200.0
     return Volume4D.build(volume_id, Circle((lon, 35.9), 2_000.0), 0.0, 3_000.0, start, start + 600)
+
+
+async def test_conflicts_come_a_page_at_a_time(tmp_path):
+    """A party's conflicts, oldest first, a page at a time: a full page links the next. A page
+    may start after one of the caller's conflicts only: one it is not in (US's with RU, asked
+    by FR) is refused word for word as one that does not exist (security.md §3.5, §4.2)."""
+    db = make_db(tmp_path)
+    us, fr = token(db, "US"), token(db, "FR")
+    with Hub.open(db) as hub:
+        hub.file_notice("US", [_volume("u", 39.0)], "air-activity", "US-N")
+        for k in range(3):
+            hub.file_notice("RU", [_volume(f"r{k}", 39.0)], "air-activity", f"RU-N{k}")
+        hub.process()
+        every = [c.id for c in hub.list_conflicts("US")]
+    async with client(db) as http:
+        first = await http.get("/v1/conflicts?limit=2", headers=us)
+        assert [c["id"] for c in first.json()] == every[:2]
+        second = await http.get(first.links["next"]["url"], headers=us)
+        assert [c["id"] for c in second.json()] == every[2:]
+        assert "next" not in second.links
+        whole = await http.get("/v1/conflicts?open=true", headers=us)
+        assert [c["id"] for c in whole.json()] == every
+        assert "next" not in whole.links
+        answers = []
+        for after in (every[0], "C-000000000000000000000000"):
+            refused = await http.get(f"/v1/conflicts?after={after}", headers=fr)
+            assert refused.status_code == 422, refused.text
+            answers.append(refused.text.replace(after, "<id>"))
+        assert answers[0] == answers[1]
+        assert "query:after" in answers[0]
+        for bad in ("limit=0", "limit=201"):
+            assert (await http.get(f"/v1/conflicts?{bad}", headers=fr)).status_code == 422

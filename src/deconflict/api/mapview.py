@@ -173,9 +173,11 @@ async def map_view(
                 if v.window.start_s < high and v.window.end_s > low:
                     features.append(partial(draw_volume, v, record, kind, extra))
         drawn = []
-        conflicts = hub.list_conflicts(party)
-        # As the party may see them: with a hidden other side, its window at the agreement's
-        # resolution, also for what the query's window keeps (security.md §3.6).
+        # Those whose window as told ends after the map's start (the told window holds the
+        # shown one: never all the party was ever shown), as the party may see them: with a
+        # hidden other side, its window at the agreement's resolution, also for what the
+        # query's window keeps (security.md §3.6).
+        conflicts = hub.conflicts_told_after(party, low)
         for conflict, detail in zip(conflicts, seen_details(hub, party, conflicts), strict=True):
             if detail.start_s < high and detail.end_s > low:
                 drawn.append((conflict, (detail.start_s, detail.end_s)))

@@ -56,21 +56,44 @@ def conflict_views(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> list[
     return [conflict_out(view) for view in view_conflicts(hub, party, conflicts)]
 
 
-@router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"])
+_CONFLICTS_PAGE = 200  # conflicts in a page, at most (each with its view and adjustment)
+
+
+@router.get("/conflicts", response_model=list[ConflictOut], tags=["conflicts"], responses=PAGED)
 async def list_conflicts(
     request: Request,
+    response: Response,
     principal: Caller,
     open_only: Annotated[bool, Query(alias="open", description="Only open conflicts.")] = False,
+    after: Annotated[
+        str | None,
+        Query(description="Only those after this conflict (the last one of a page)."),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=_CONFLICTS_PAGE, description="At most this many.")
+    ] = _CONFLICTS_PAGE,
 ) -> list[ConflictOut]:
-    """The caller's conflicts: the lead time it had, and the adjustment that clears each."""
+    """The caller's conflicts, oldest first (by detection time, then id), a page at a time:
+    the lead time it had, and the adjustment that clears each. A full page carries
+    ``Link: <...>; rel="next"``, the URL of the next. A page costs the hub what it holds:
+    all conflicts are read from where the last page ended; the open ones, from those the
+    caller is told are open."""
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[ConflictOut]:
-        return conflict_views(
-            hub, principal.party, hub.list_conflicts(principal.party, open_only=open_only)
-        )
+        start = None
+        if after is not None:
+            try:
+                start = hub.get_conflict(principal.party, after)
+            except NotFound:
+                raise InvalidField("query:after", f"no conflict {after!r} of yours") from None
+        page = hub.list_conflicts(principal.party, open_only, after=start, limit=limit)
+        return conflict_views(hub, principal.party, page)
 
-    return await service(request).runner.read(read, party=principal.party)
+    page = await service(request).runner.read(read, party=principal.party)
+    if len(page) == limit:
+        link_next(request, response, page[-1].id, limit)
+    return page
 
 
 @router.get("/conflicts/{conflict_id}", response_model=ConflictOut, tags=["conflicts"])

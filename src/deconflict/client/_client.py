@@ -207,8 +207,19 @@ class Client:
     def list_plans(self) -> Json:
         return self._json("GET", "/v1/plans")
 
-    def conflicts(self, open_only: bool = False) -> Json:
-        return self._json("GET", "/v1/conflicts", params={"open": open_only})
+    def conflicts(
+        self,
+        open_only: bool = False,
+        after: str | None = None,
+        limit: int | None = None,
+        *,
+        page: int | None = None,
+    ) -> Json:
+        """The caller's conflicts (only the open ones, with ``open_only``), oldest first
+        (after conflict ``after``, if given): with ``limit``, one page of at most that many;
+        without, all of them, asked for ``page`` at a time (default: the hub's most),
+        following the hub's ``Link: rel="next"``."""
+        return self._pages("/v1/conflicts", {"open": open_only}, after, limit, page)
 
     def notifications(
         self, after: str | None = None, limit: int | None = None, *, page: int | None = None

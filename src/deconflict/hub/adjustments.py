@@ -18,12 +18,11 @@ from deconflict import policy
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
-from deconflict.hub.sight import SightStore, seen_notices
+from deconflict.hub.sight import SightStore, open_conflicts, seen_notices
 from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
 from deconflict.model import (
     Agreement,
     Conflict,
-    ConflictState,
     Notice,
     NoticeState,
     Plan,
@@ -113,15 +112,9 @@ class Adjustments:
         and is searched all the same, or its suggestion told whether the store had resolved it,
         that is whether the other's notice was still live (found by a second reader)."""
         met: dict[str, set[tuple[str, str, int]]] = {}
-        agreements, now = self._agreements(), self._clock.now()
-        sight = need_to_know.sight(agreements, party)
-        for conflict in self._store.seen_conflicts(party):
+        for conflict in open_conflicts(self._store, party, self._agreements(), self._clock.now()):
             theirs = conflict.other_side(party)
-            if theirs is None:
-                continue
-            resolution = need_to_know.resolution_for(agreements, party, theirs.party)
-            shown = need_to_know.seen_conflict(conflict, party, sight, resolution, now)
-            if shown.state is ConflictState.OPEN:  # one it is shown over is searched no more
+            if theirs is not None:
                 met.setdefault(theirs.party, set()).add(
                     (theirs.record_key, theirs.volume_id, theirs.version)
                 )

@@ -31,12 +31,17 @@ from deconflict.hub.detector import Detector
 from deconflict.hub.index_file import IndexFile
 from deconflict.hub.ledger import HubLedger
 from deconflict.hub.reports import Filing, TickReport
-from deconflict.hub.sight import SeenPage, seen_notices, sees_conflict
+from deconflict.hub.sight import (
+    SeenPage,
+    open_conflicts,
+    seen_notices,
+    sees_conflict,
+    shown_conflicts,
+)
 from deconflict.hub.suggestions import Suggestion
 from deconflict.model import (
     Agreement,
     Conflict,
-    ConflictState,
     Notice,
     NoticeState,
     Notification,
@@ -479,14 +484,37 @@ class Hub:
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 
-    def list_conflicts(self, party: str, open_only: bool = False) -> list[Conflict]:
-        """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`). The open ones
-        are those shown open: read by the state in the store, the read touched those the
-        store had resolved when the other party's notice ended (a hidden volume's end), and
-        its cost told when (security.md §3.5)."""
+    def list_conflicts(
+        self,
+        party: str,
+        open_only: bool = False,
+        *,
+        after: Conflict | None = None,
+        limit: int | None = None,
+    ) -> list[Conflict]:
+        """``party``'s conflicts as it is shown them (:meth:`_seen_conflicts`), in detection
+        order: those after ``after``, at most ``limit``. All of them are read a page at a time.
+        The open ones are those *shown* open, read by what the party is told: those it is told
+        open until past now, and those open in the store whose other side's owner it sees
+        whole. Read by the store's state, the read touched those the store had resolved when
+        the other party's notice ended (a hidden volume's end), and its cost told when
+        (security.md §3.5); read from all it was ever shown, its cost grew with the hub's
+        history, and another party could add to it (§4.2)."""
         self._current_agreements()
-        shown = self._seen_conflicts(party, self._store.seen_conflicts(party))
-        return [c for c in shown if not open_only or c.state is ConflictState.OPEN]
+        key = None if after is None else (after.detected_at_s, after.id)
+        if not open_only:
+            return self._seen_conflicts(
+                party, self._store.seen_conflicts(party, after=key, limit=limit)
+            )
+        shown = open_conflicts(self._store, party, self._agreements, self._clock.now())
+        after_key = [c for c in shown if key is None or (c.detected_at_s, c.id) > key]
+        return after_key if limit is None else after_key[:limit]
+
+    def conflicts_told_after(self, party: str, after_s: float) -> list[Conflict]:
+        """``party``'s conflicts, as it is shown them, whose window as it is told them ends
+        after ``after_s`` (the map's): read without touching those that ended before."""
+        self._current_agreements()
+        return self._seen_conflicts(party, self._store.told_conflicts(party, after_s=after_s))
 
     def get_conflict(self, party: str, conflict_id: str) -> Conflict:
         self._current_agreements()  # read whatever is found: the same statements (§3.5)
@@ -496,18 +524,8 @@ class Hub:
         return self._seen_conflicts(party, [conflict])[0]
 
     def _seen_conflicts(self, party: str, conflicts: Sequence[Conflict]) -> list[Conflict]:
-        """Each as ``party`` is shown it (``need_to_know.seen_conflict``: over once its window
-        as told has passed, when the other side's owner is not seen whole), under the
-        agreements as last read."""
-        agreements, now = self._agreements, self._clock.now()
-        sight = need_to_know.sight(agreements, party)
-        shown = []
-        for conflict in conflicts:
-            other = conflict.other_side(party)
-            owner = other.party if other is not None else party
-            resolution = need_to_know.resolution_for(agreements, party, owner)
-            shown.append(need_to_know.seen_conflict(conflict, party, sight, resolution, now))
-        return shown
+        """Each as ``party`` is shown it, under the agreements as last read."""
+        return shown_conflicts(conflicts, party, self._agreements, self._clock.now())
 
     def list_notifications(
         self,

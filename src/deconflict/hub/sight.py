@@ -3,20 +3,28 @@ shows them: the store finds only the notices the viewer may see some of, and eac
 the viewer may see it (under "conflicts-only", the volumes its open conflicts unlock, read at
 once, and the notice told by those alone).
 The Hub's reads of others' notices all come through :func:`seen_notices`; which conflicts a
-party sees, through :func:`sees_conflict`."""
+party sees, through :func:`sees_conflict`; how it is shown them, through
+:func:`shown_conflicts`, and which are open, through :func:`open_conflicts`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from deconflict.model import Conflict, Notice, NoticeState, RecordKind
+from deconflict.model import Agreement, Conflict, ConflictState, Notice, NoticeState, RecordKind
 from deconflict.model.ids import split_key
 from deconflict.policy import need_to_know
 from deconflict.store import Conflicts, Notices, Seen
 
-__all__ = ["SeenPage", "SightStore", "seen_notices", "sees_conflict"]
+__all__ = [
+    "SeenPage",
+    "SightStore",
+    "open_conflicts",
+    "seen_notices",
+    "sees_conflict",
+    "shown_conflicts",
+]
 
 
 class SightStore(Notices, Conflicts, Protocol):
@@ -112,3 +120,36 @@ def sees_conflict(party: str, conflict: Conflict) -> bool:
     """A party sees a conflict it is in, unless its side is a notice meeting another's plan."""
     other = conflict.other_side(party)
     return other is not None and other.kind is RecordKind.NOTICE
+
+
+def shown_conflicts(
+    conflicts: Iterable[Conflict], party: str, agreements: Sequence[Agreement], now_s: float
+) -> list[Conflict]:
+    """Each of ``party``'s ``conflicts`` as it is shown them at ``now_s`` under ``agreements``
+    (``need_to_know.seen_conflict``: over once its window as told has passed, when the other
+    side's owner is not seen whole)."""
+    sight = need_to_know.sight(agreements, party)
+    shown = []
+    for conflict in conflicts:
+        other = conflict.other_side(party)
+        owner = other.party if other is not None else party
+        resolution = need_to_know.resolution_for(agreements, party, owner)
+        shown.append(need_to_know.seen_conflict(conflict, party, sight, resolution, now_s))
+    return shown
+
+
+def open_conflicts(
+    store: Conflicts, party: str, agreements: Sequence[Agreement], now_s: float
+) -> list[Conflict]:
+    """``party``'s conflicts shown open to it at ``now_s``, in detection order. Read by what
+    it is told: those it is told open past ``now_s`` (``Conflict.told_until``), and those
+    the store keeps open whose other side's owner it sees whole (shown as the store keeps
+    them); never one whose window as told has passed and whose other side it may not see
+    whole, so the read tells nothing of the hidden volume's end (security.md §3.5), and
+    its cost grows with the conflicts open, not with the party's history (§4.2)."""
+    whole = need_to_know.sight(agreements, party).full
+    found = {c.id: c for c in store.told_conflicts(party, after_s=now_s)}
+    found.update((c.id, c) for c in store.open_conflicts_with(party, whole))
+    ordered = sorted(found.values(), key=lambda c: (c.detected_at_s, c.id))
+    shown = shown_conflicts(ordered, party, agreements, now_s)
+    return [c for c in shown if c.state is ConflictState.OPEN]

@@ -14,7 +14,7 @@ inputs, so they are in the ledger only. Implementations translate their driver's
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self, TypeVar
@@ -382,9 +382,24 @@ class Conflicts(Protocol):
     def get_conflict(self, conflict_id: str) -> Conflict: ...
 
     @abstractmethod
-    def seen_conflicts(self, party: str) -> list[Conflict]:
+    def seen_conflicts(
+        self, party: str, *, after: tuple[float, str] | None = None, limit: int | None = None
+    ) -> list[Conflict]:
         """``party``'s conflicts whose other side is a notice (the ones it is shown), whatever
-        their state, in detection order (time, then id), read without touching any other."""
+        their state, in detection order (time, then id): those after ``after`` (detection
+        time, id), at most ``limit``; read without touching any other, nor more than a page."""
+
+    @abstractmethod
+    def told_conflicts(self, party: str, *, after_s: float) -> list[Conflict]:
+        """``party``'s conflicts with a notice that it is shown open past ``after_s`` at most
+        (``Conflict.told_until``), whatever their state, in detection order: read without
+        touching any other, nor one whose window as told ended before."""
+
+    @abstractmethod
+    def open_conflicts_with(self, party: str, owners: Collection[str]) -> list[Conflict]:
+        """``party``'s conflicts open in the store with a notice of one of ``owners`` (parties
+        it sees whole, itself included), in detection order: read without touching any other,
+        nor a resolved one."""
 
     @abstractmethod
     def a_seen_conflict(self, party: str) -> str | None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 
@@ -18,6 +18,14 @@ from deconflict.store.transactions import SqlTransactions, transaction
 __all__ = ["SqlConflicts"]
 
 _NOTICE = str(RecordKind.NOTICE)
+_SIDES = (("a", "b"), ("b", "a"))
+
+
+def _shown(mine: str, theirs: str, party: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """``party``'s conflicts on side ``mine`` whose other side is a notice: those it is shown
+    (the leading columns of each side's indexes)."""
+    c = t.conflicts.c
+    return c[f"{theirs}_kind"] == _NOTICE, c[f"{mine}_party"] == party
 
 
 def _unlocking(
@@ -56,27 +64,63 @@ class SqlConflicts(SqlTransactions):
         return conflict_of(row._mapping)
 
     @transaction
-    def seen_conflicts(self, party: str) -> list[Conflict]:
+    def seen_conflicts(
+        self, party: str, *, after: tuple[float, str] | None = None, limit: int | None = None
+    ) -> list[Conflict]:
         """``party``'s conflicts with a notice (those it is shown: ``hub.sight.sees_conflict``),
-        whatever their state, in detection order. Found by the index on each side's party and
-        the other side's kind, so the read never touches a
-        conflict the party is not shown: read by party and state, one of its notices with
-        another's private plan cost steps more, and a probe located the plan by it
-        (security.md §3.5)."""
+        whatever their state, in detection order: those after ``after`` (detection time, id),
+        at most ``limit``. Each side's index range from ``after`` on, read no further than a
+        page, so a page costs what it holds, not the party's whole history; it never touches
+        a conflict the party is not shown (read by party and state, one of its notices with
+        another's private plan cost steps more, and a probe located the plan by it:
+        security.md §3.5)."""
         c = t.conflicts.c
-        query = (
-            sa.select(t.conflicts)
-            .where(
-                sa.or_(
-                    sa.and_(c.a_party == party, c.b_kind == _NOTICE),
-                    sa.and_(c.b_party == party, c.a_kind == _NOTICE),
+
+        def side(mine: str, theirs: str) -> sa.Select[tuple[object, ...]]:
+            query = sa.select(t.conflicts).where(*_shown(mine, theirs, party))
+            if after is not None:
+                query = query.where(sa.tuple_(c.detected_at_s, c.id) > sa.tuple_(*after))
+            return query.order_by(c.detected_at_s, c.id).limit(limit)
+
+        found = self._read_sides("listing conflicts", [side(*sides) for sides in _SIDES])
+        return found if limit is None else found[:limit]
+
+    @transaction
+    def told_conflicts(self, party: str, *, after_s: float) -> list[Conflict]:
+        return self._read_sides(
+            "reading the conflicts told open",
+            [
+                sa.select(t.conflicts).where(
+                    *_shown(mine, theirs, party), t.conflicts.c[f"{mine}_until_s"] > after_s
                 )
-            )
-            .order_by(c.detected_at_s, c.id)
+                for mine, theirs in _SIDES
+            ],
         )
-        with self.read_connection("listing conflicts") as conn:
-            rows = conn.execute(query).all()
-        return [conflict_of(row._mapping) for row in rows]
+
+    @transaction
+    def open_conflicts_with(self, party: str, owners: Collection[str]) -> list[Conflict]:
+        c = t.conflicts.c
+        queries = [
+            sa.select(t.conflicts).where(
+                *_shown(mine, theirs, party),
+                c[f"{theirs}_party"] == owner,
+                c.state == str(ConflictState.OPEN),
+            )
+            for owner in sorted(owners)
+            for mine, theirs in _SIDES
+        ]
+        return self._read_sides("reading open conflicts", queries) if queries else []
+
+    def _read_sides(
+        self, doing: str, queries: Sequence[sa.Select[tuple[object, ...]]]
+    ) -> list[Conflict]:
+        """The conflicts ``queries`` find (one per side of a conflict, or per side and owner),
+        each once, in detection order."""
+        parts = [sa.select(q.subquery()) for q in queries]
+        with self.read_connection(doing) as conn:
+            rows = conn.execute(sa.union_all(*parts)).all()
+        found = {row.id: conflict_of(row._mapping) for row in rows}
+        return sorted(found.values(), key=lambda c: (c.detected_at_s, c.id))
 
     @transaction
     def a_seen_conflict(self, party: str) -> str | None:

@@ -162,6 +162,14 @@ for _mine, _theirs in (("a", "b"), ("b", "a")):
         conflicts.c[f"{_mine}_unlocks"],
         conflicts.c[f"{_theirs}_until_s"],
     )
+    # Its conflicts with a notice a page at a time, those told open past a time, and those
+    # open in the store with an owner it sees whole (migration 0023).
+    _shown = (conflicts.c[f"{_theirs}_kind"], conflicts.c[f"{_mine}_party"])
+    sa.Index(f"ix_conflicts_{_mine}_pages", *_shown, conflicts.c.detected_at_s, conflicts.c.id)
+    sa.Index(f"ix_conflicts_{_mine}_told", *_shown, conflicts.c[f"{_mine}_until_s"])
+    sa.Index(
+        f"ix_conflicts_{_mine}_open", *_shown, conflicts.c[f"{_theirs}_party"], conflicts.c.state
+    )
 
 notifications = sa.Table(
     "notifications",

@@ -1,0 +1,111 @@
+"""A party's conflicts, a page at a time (security.md §4.2): the list read every conflict the
+party had ever been shown and sorted them all, so its cost grew with the hub's whole history,
+and another party could add to it by filing onto the party's volumes. A page now costs what it
+holds, the open ones cost what is open, and both still hold exactly what the party is shown."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+from tests.hub.scenario import HOUR, T0, vol
+from tests.hub.test_hostile_need_to_know import _hub, _steps
+
+from deconflict.hub import Hub
+from deconflict.model import ConflictState, Disclosure
+
+
+def _history(path: Path, past: int, level: Disclosure) -> Hub:
+    """``past`` conflicts of P's notices with X's, both ended since (P's history); then P's
+    live notice, one of X's onto it cancelled (resolved, its window still ahead) and three X
+    keeps (open)."""
+    hub, clock = _hub(path, level)
+    for k in range(past):  # one after the other, each in conflict with one
+        at = T0 + HOUR + k * 700.0
+        for party in ("P", "X"):
+            volume = vol(f"{party}{k}", lon=41.0, start_s=at, end_s=at + 600.0)
+            hub.file_notice(party, [volume], "air-activity", f"{party}-OLD{k}")
+        hub.process()
+    clock.set(T0 + 2 * HOUR + past * 700.0)
+    hub.tick()  # their notices have ended: their conflicts are resolved
+    hub.process()
+    ahead = {"start_s": clock.now() + HOUR, "end_s": clock.now() + 3 * HOUR}
+    hub.file_notice("P", [vol("p", **ahead)], "air-activity", "PN")
+    hub.file_notice("X", [vol("gone", **ahead)], "air-activity", "GONE")
+    hub.process()
+    hub.cancel_notice("X", "GONE")
+    for k in range(3):
+        hub.file_notice("X", [vol(f"live{k}", **ahead)], "air-activity", f"LIVE{k}")
+    hub.process()
+    return hub
+
+
+@pytest.mark.parametrize("level", [Disclosure.FULL, Disclosure.NONE])
+def test_pages_hold_every_conflict_once_in_detection_order(tmp_path, level):
+    hub = _history(tmp_path, 7, level)
+    everything = hub.list_conflicts("P")
+    assert len(everything) == 11
+    paged, after = [], None
+    while True:
+        page = hub.list_conflicts("P", after=after, limit=3)
+        paged += page
+        if len(page) < 3:
+            break
+        after = page[-1]
+    assert [c.id for c in paged] == [c.id for c in everything]
+    assert paged == everything  # each as shown, the same whichever page holds it
+    opened = hub.list_conflicts("P", open_only=True)
+    assert [c.id for c in opened] == [c.id for c in everything if c.state is ConflictState.OPEN]
+    assert len(opened) == 3
+    first, rest = opened[:2], hub.list_conflicts("P", open_only=True, after=opened[1], limit=2)
+    assert first + rest == opened
+
+
+@pytest.mark.parametrize("level", [Disclosure.FULL, Disclosure.NONE])
+def test_a_page_costs_what_it_holds_not_the_partys_history(tmp_path, level):
+    """The steps of a page of P's conflicts and of its open ones, with 5 or 60 conflicts of
+    the past behind them: they grow by a level of an index at most, not by a row a conflict
+    (before, both read and sorted every conflict P had been shown)."""
+    costs = {}
+    for past in (5, 60):
+        (tmp_path / str(past)).mkdir()
+        hub = _history(tmp_path / str(past), past, level)
+        reads = {
+            "page": partial(hub.list_conflicts, "P", limit=4),
+            "open": partial(hub.list_conflicts, "P", open_only=True),
+            "met": partial(hub._adjustments._met, "P"),  # what suggestions search
+        }
+        for name, read in reads.items():
+            with _steps(hub) as steps:
+                read()
+            costs[name, past] = steps[0]
+        hub.close()
+    for name in ("page", "open", "met"):
+        grown = costs[name, 60] - costs[name, 5]
+        assert grown < 40, (name, costs)  # a row read costs more than 40 steps
+
+
+def test_the_open_ones_with_an_owner_seen_whole_are_those_the_store_keeps_open(tmp_path):
+    """A conflict with a party P sees whole is shown as the store keeps it: open after its
+    window has passed, while the other's notice lasts (a later volume of it, not in conflict).
+    The open read finds it although its window as told is over."""
+    hub, clock = _hub(tmp_path, Disclosure.FULL)
+    start = vol("p").window.start_s
+    mine = [
+        vol("p1", lon=39.0, end_s=start + HOUR),
+        vol("p2", lon=50.0, start_s=start + 4 * HOUR, end_s=start + 6 * HOUR),
+    ]
+    hub.file_notice("P", mine, "air-activity", "PN")
+    theirs = [
+        vol("x1", lon=39.0),
+        vol("x2", lon=45.0, start_s=start + 5 * HOUR, end_s=start + 6 * HOUR),
+    ]
+    hub.file_notice("X", theirs, "air-activity", "XN")
+    hub.process()
+    clock.set(start + 3 * HOUR)  # the conflict's window is over; both notices are not
+    hub.process()
+    (conflict,) = hub.list_conflicts("P")
+    assert conflict.state is ConflictState.OPEN
+    assert conflict.told_until("P") <= clock.now()
+    assert [c.id for c in hub.list_conflicts("P", open_only=True)] == [conflict.id]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -590,3 +591,73 @@ def test_a_plan_that_unlocks_nothing_reads_no_end_of_what_it_meets(tmp_path):
     assert early == late
     # X's XN is never shown: the plan unlocks nothing.
     assert [key for key, _ in early[0][1]] == ["P/PN", "X/XY"]
+
+
+def _strangers(hub: Hub, count: int) -> None:
+    """``count`` agreements between parties P has nothing to do with."""
+    for k in range(count):
+        hub.add_party(f"S{k}")
+        hub.add_party(f"T{k}")
+        hub.add_agreement(Agreement(f"strangers-{k}", (f"S{k}", f"T{k}"), minima=MINIMA))
+
+
+def test_a_read_costs_the_same_however_many_agreements_others_have(tmp_path):
+    """security.md §3.5, found by a ninth reader: every read read every agreement, so its
+    steps grew with agreements P has no part in. The store reads them whole only when one was
+    added since it last did (a version it asks first): past that, P's reads cost the same
+    with 1 or 40 agreements between strangers."""
+    costs = []
+    for count in (1, 40):
+        (tmp_path / str(count)).mkdir()
+        hub, _ = _hub(tmp_path / str(count), Disclosure.CONFLICTS_ONLY)
+        _strangers(hub, count)
+        hub.file_notice("X", [vol("x", lon=39.0)], "air-activity", "XN")
+        hub.file_notice("P", [vol("p", lon=39.0)], "air-activity", "PN")
+        hub.process()
+        hub.list_notices("P")  # the first read after the last addition reads them all
+        reads = []
+        for read in (
+            partial(hub.list_notices, "P"),
+            partial(hub.list_conflicts, "P"),
+            partial(hub.get_notice, "P", "PN"),
+        ):
+            with _steps(hub) as steps:
+                read()
+            reads.append(steps[0])
+        costs.append(reads)
+        hub.close()
+    assert costs[0] == costs[1]
+
+
+def test_an_agreement_another_process_adds_is_read_at_the_next_read(tmp_path):
+    """The version the store asks first moves with an agreement added by another hub process
+    on the same store: the next read reads them all again, and P sees X's notice at once."""
+    clock = SimulatedClock(T0)
+    hub = Hub.open(tmp_path / "hub.db", clock)
+    for party in ("X", "P"):
+        hub.add_party(party)
+    hub.file_notice("X", [vol("x")], "air-activity", "XN")
+    assert hub.list_notices("P") == []
+    with Hub.open(tmp_path / "hub.db", clock) as other:
+        other.add_agreement(
+            Agreement("late", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.FULL)
+        )
+    assert [n.id for n in hub.list_notices("P")] == ["XN"]
+    hub.close()
+
+
+def test_the_parties_a_party_knows_cost_the_same_however_many_others_there_are(tmp_path):
+    """security.md §3.5: the parties a party may know of (``GET /v1/parties``) were read from
+    all of them: their steps told how many parties the hub held. Each is read by its id."""
+    costs = []
+    for count in (1, 40):
+        (tmp_path / str(count)).mkdir()
+        hub, _ = _hub(tmp_path / str(count), Disclosure.NONE)
+        _strangers(hub, count)
+        hub.known_parties("P")  # the first read after the last addition reads them all
+        with _steps(hub) as steps:
+            known = [p.id for p in hub.known_parties("P")]
+        assert known == ["P", "X"]
+        costs.append(steps[0])
+        hub.close()
+    assert costs[0] == costs[1]

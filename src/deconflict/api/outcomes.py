@@ -288,14 +288,10 @@ async def list_parties(request: Request, principal: Caller) -> list[dict[str, st
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[dict[str, str]]:
-        everyone = hub.list_parties()
-        if not principal.has(Scope.ADMIN):
-            known = {principal.party}
-            for agreement in hub.list_agreements(principal.party):
-                known.update(agreement.parties)
-                if agreement.relay:
-                    known.add(agreement.relay)
-            everyone = [p for p in everyone if p.id in known]
+        if principal.has(Scope.ADMIN):
+            everyone = hub.list_parties()
+        else:
+            everyone = hub.known_parties(principal.party)
         return [{"id": p.id, "name": p.name} for p in everyone]
 
     return await service(request).runner.read(read, party=principal.party)

@@ -157,6 +157,17 @@ class Hub:
     def list_parties(self) -> list[Party]:
         return self._store.list_parties()
 
+    def known_parties(self, party: str) -> list[Party]:
+        """``party`` and those it shares an agreement with (as a party or the relay), by id:
+        each read by its key (read from all, the cost grew with parties it may not know of:
+        security.md §3.5)."""
+        known = {party}
+        for agreement in self.list_agreements(party):
+            known.update(agreement.parties)
+            if agreement.relay:
+                known.add(agreement.relay)
+        return [self._store.get_party(each) for each in sorted(known)]
+
     def _party(self, party_id: str) -> None:
         """InvalidInput unless ``party_id`` is a party (read from the store the first time:
         every filing asks)."""

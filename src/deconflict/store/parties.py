@@ -26,6 +26,13 @@ _LIST_AGREEMENTS = sa.select(t.agreements.c.body).order_by(
     t.agreements.c.created_at_s, t.agreements.c.id
 )
 _LIST_AGREEMENTS_SQL = str(_LIST_AGREEMENTS.compile())  # no parameters: the write turn's
+_AGREEMENTS = "agreements"  # their row in ``versions``
+_AGREEMENTS_VERSION = sa.select(t.versions.c.version).where(t.versions.c.name == _AGREEMENTS)
+_AGREEMENT_ADDED = (
+    sa.update(t.versions)
+    .where(t.versions.c.name == _AGREEMENTS)
+    .values(version=t.versions.c.version + 1)
+)
 
 
 #: A stored agreement's body as its Agreement (immutable, and never changed once stored): read
@@ -43,6 +50,8 @@ class SqlParties(SqlRecords):
     # Every filing reads the agreements (its lead time): on PostgreSQL a unit of work reads
     # them in its write turn's round trip (see SqlTransactions._TURN_READS).
     _TURN_READS = (("agreements", _LIST_AGREEMENTS_SQL, _agreements_of),)
+    #: The agreements as last read whole, and the version they were read at (migration 0024).
+    _agreements_read: tuple[int, list[Agreement]] | None = None
 
     @transaction
     def add_party(self, party: Party, at_s: float) -> None:
@@ -80,6 +89,7 @@ class SqlParties(SqlRecords):
                     id=agreement.id, body=agreement_to_json(agreement), created_at_s=at_s
                 )
             )
+            c.execute(_AGREEMENT_ADDED)
             self._log(c, "agreement.added", agreement.id, at_s)
 
     @transaction
@@ -88,7 +98,19 @@ class SqlParties(SqlRecords):
         if known is not None:
             return list(known)
         with self.read_connection("listing agreements") as c:
-            rows = c.execute(_LIST_AGREEMENTS).all()
-        found = [_parsed(row.body) for row in rows]
+            if self.in_unit:  # what it reads may yet be undone: read whole, kept for the unit
+                found = [_parsed(row.body) for row in c.execute(_LIST_AGREEMENTS)]
+            else:
+                found = self._agreements_at(c, c.execute(_AGREEMENTS_VERSION).scalar_one())
         self._keep_unit_read("agreements", found)
         return list(found)
+
+    def _agreements_at(self, c: Any, version: int) -> list[Agreement]:
+        """The committed agreements at ``version``: read whole only when one was added since
+        they last were, so a read costs the same however many there are (security.md §3.5)."""
+        last = self._agreements_read
+        if last is not None and last[0] == version:
+            return last[1]
+        found = [_parsed(row.body) for row in c.execute(_LIST_AGREEMENTS)]
+        self._agreements_read = (version, found)
+        return found

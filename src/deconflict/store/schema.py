@@ -24,6 +24,7 @@ __all__ = [
     "parties",
     "plan_versions",
     "plans",
+    "versions",
 ]
 
 metadata = sa.MetaData()
@@ -48,6 +49,15 @@ agreements = sa.Table(
     sa.Column("id", Id, primary_key=True),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
+)
+
+# How many times a set of records read whole by every read has changed (migration 0024): a
+# read asks the version first and reads them again only when it moved.
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )
 
 notices = sa.Table(

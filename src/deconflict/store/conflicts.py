@@ -124,14 +124,20 @@ class SqlConflicts(SqlTransactions):
 
     @transaction
     def a_seen_conflict(self, party: str) -> str | None:
-        """The id of a conflict ``party`` is shown (None if it has none): the first entry of
-        each side's index range, read no further, so the read costs the same whichever it
-        is. (Chosen by order, a LIMIT's sorter cost steps by the order the rows came in,
-        which the other side's told-until, a hidden volume's end, set: an eleventh reader.)"""
+        """The id of a conflict ``party`` is shown (None if it has none): the first in
+        detection order of each side's range of the index that pages them, read no further,
+        so the read costs the same whichever it is. (Chosen by an order no index kept, a
+        LIMIT's sorter cost steps by the order the rows came in, which the other side's
+        told-until, a hidden volume's end, set: an eleventh reader; left to the planner, the
+        first entry of an index led by the store's state would be chosen by it: a twelfth.)"""
         c = t.conflicts.c
         sides = [
-            sa.select(c.id).where(c.b_kind == _NOTICE, c.a_party == party).limit(1).subquery(),
-            sa.select(c.id).where(c.a_kind == _NOTICE, c.b_party == party).limit(1).subquery(),
+            sa.select(c.id)
+            .where(*_shown(mine, theirs, party))
+            .order_by(c.detected_at_s, c.id)
+            .limit(1)
+            .subquery()
+            for mine, theirs in _SIDES
         ]
         query = sa.union_all(*(sa.select(side.c.id) for side in sides))
         with self.read_connection("finding a conflict") as conn:

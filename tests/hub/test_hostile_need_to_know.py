@@ -20,6 +20,8 @@ from deconflict.engine import SeparationMinima
 from deconflict.errors import NotFound
 from deconflict.geo import Circle, Volume4D
 from deconflict.hub import Hub, SimulatedClock
+from deconflict.hub.ledger_access import entries_about
+from deconflict.hub.views import view_notifications
 from deconflict.model import Agreement, Disclosure, NoticeState, Resolution
 
 MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
@@ -661,3 +663,36 @@ def test_the_parties_a_party_knows_cost_the_same_however_many_others_there_are(t
         costs.append(steps[0])
         hub.close()
     assert costs[0] == costs[1]
+
+
+def test_a_relay_reads_no_lead_time_finer_than_it_may_be_told(tmp_path):
+    """security.md §3.6, found by a twelfth reader: the relay R of an agreement under which X's
+    notices are hidden from P read, in the conflict notification it relays to X, X's lead time
+    from the true start of X's volume, which neither P nor R may see: 300 s or 500 s past 5 h
+    (one envelope) read as 18,300 s and 18,500 s. Every relayed notification's lead time now
+    counts from the start as the relay may be told it: R's view and its ledger entries are the
+    same in both hubs, and no lead time is later than the recipient's own."""
+
+    def run(offset: float) -> tuple[object, ...]:
+        (tmp_path / str(offset)).mkdir()
+        hub, _ = _hub(tmp_path / str(offset), Disclosure.NONE, relay="R")
+        x_start = T0 + 5 * HOUR + offset
+        hub.file_notice("X", [vol("m", start_s=x_start)], "air-activity", "XN")
+        hub.file_notice("P", [vol("p", start_s=T0 + 5 * HOUR)], "air-activity", "PN")
+        hub.process()
+        relayed = hub.list_notifications("R")
+        shown = sorted((n.recipient, n.lead_time_s) for n in view_notifications(hub, "R", relayed))
+        entries = sorted(
+            (e["recipient"], e["lead_time_s"])
+            for n in relayed
+            for _, e in entries_about(hub, "R", n.id)
+            if e["type"] == "notification.created"
+        )
+        (to_x,) = [n for n in relayed if n.recipient == "X" and n.kind == "conflict"]
+        assert to_x.lead_time_s <= x_start - T0  # never later than X's own
+        hub.close()
+        return shown, entries
+
+    first, second = run(300.0), run(500.0)
+    assert first == second
+    assert len(first[0]) == 3  # of the conflict to X and P, of P's notice to X

@@ -5,6 +5,7 @@ another party's filings cannot make a list of conflicts cost its square (§3.9, 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _statements, _step
 
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
-from deconflict.hub import suggestions
+from deconflict.hub import Hub, SimulatedClock, suggestions
 from deconflict.hub.detector import live_entries
 from deconflict.hub.ledger_access import entries_about, visible_entry
 from deconflict.hub.views import seen_details, view_conflict, view_conflicts
@@ -231,6 +232,7 @@ def test_ledger_entries_tell_a_party_nothing_of_parties_and_agreements_it_has_no
     read it and only then refused it, so an existing party or agreement ran more statements
     than a made-up name: Q could test names for existence. Both must run the same."""
     hub, _ = _hub(tmp_path, Disclosure.NONE)
+    hub.list_agreements()  # read whole once after the last was added, as any read does
     runs = {}
     for name in (hidden, missing):
         with _statements(hub) as seen:
@@ -507,3 +509,39 @@ def test_by_index_a_party_is_given_only_what_its_record_s_entries_list(tmp_path)
     assert given == listed
     assert hub.store.get_conflict(conflict.id).resolved_at_s == conflict.resolved_at_s
     hub.close()
+
+
+def test_a_tick_orders_what_it_moves_so_no_party_can_link_a_filing_to_its_start(tmp_path):
+    """security.md §3.4, found by a twelfth reader: a tick appended the notices it moved in
+    filing order, so the indexes of P's own ``notice.activated`` entries, placed among those
+    of a hidden notice moved in the same tick, told between which of P's filings it was
+    filed: P linked its filing entry to its start. Two hubs on one secret (one store, copied)
+    where X, with no agreement with P, files at T0+100 s or T0+300 s between P's three: P's
+    entries are at the same indexes."""
+    base = tmp_path / "base"
+    base.mkdir()
+    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
+        for party in ("X", "P", "W"):
+            hub.add_party(party)
+        hub.add_agreement(Agreement("pw", ("P", "W"), minima=MINIMA))
+    seen = []
+    for x_at in (100.0, 300.0):
+        path = tmp_path / str(x_at)
+        shutil.copytree(base, path)
+        clock = SimulatedClock(T0)
+        with Hub.open(path / "hub.db", clock) as hub:
+            filings = [(0.0, "P", "S0"), (200.0, "P", "S1"), (400.0, "P", "S2"), (x_at, "X", "XN")]
+            for k, (at, party, notice_id) in enumerate(sorted(filings)):
+                clock.set(T0 + at)
+                hub.file_notice(party, [vol(notice_id, lon=39.0 + k)], "air-activity", notice_id)
+                hub.process()
+            clock.set(T0 + 6 * HOUR + 60.0)
+            hub.tick()
+            hub.process()
+            seen.append(
+                [
+                    [i for i, e in entries_about(hub, "P", n) if e["type"] == "notice.activated"]
+                    for n in ("S0", "S1", "S2")
+                ]
+            )
+    assert seen[0] == seen[1]

@@ -551,6 +551,8 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "DROP TABLE ledger_halt",
         "ALTER TABLE notices DROP COLUMN volume_versions",
         "ALTER TABLE notice_versions DROP COLUMN volume_versions",
+        "DROP TABLE versions",
+        *(f"DROP INDEX ix_conflicts_{s}_{i}" for s in "ab" for i in ("pages", "told", "open")),
         "DROP INDEX ix_conflicts_a_shown",
         "DROP INDEX ix_conflicts_b_shown",
         "ALTER TABLE conflicts DROP COLUMN a_until_s",

@@ -524,22 +524,27 @@ class Detector:
         """Tell each side's party (but those in ``skip``), unless the other side is a plan
         (plans stay private). A party that may not see the other side is told at the agreement's
         resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
-        and without the notice being named, as is one that sees it only in part."""
+        and without the notice being named, as is one that sees it only in part; through a
+        relay, its lead time is no finer than the relay may be told (``relay_told_start``)."""
         for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
             if other.kind is RecordKind.PLAN or mine.party in skip:
                 continue
             sees = sees_other_side(self._agreements, conflict, mine.party)
-            detail = conflict.detail
+            start = conflict.detail.start_s
             if not sees:
                 resolution = resolution_for(self._agreements, mine.party, other.party)
-                detail = need_to_know.told_detail(conflict, mine.party, resolution)
+                start = need_to_know.told_detail(conflict, mine.party, resolution).start_s
+            path = policy.route(self._agreements, other.party, mine.party)
+            if path is not None and path.via is not None and mine.kind is RecordKind.NOTICE:
+                # Its relay reads it too: no finer than the relay may be told (never later).
+                start = min(start, need_to_know.relay_told_start(self._agreements, conflict))
             self._notify(
                 other.party,
                 mine.party,
                 kind,
                 change,
                 now_s,
-                detail.start_s - now_s,
+                start - now_s,
                 out,
                 notice_id=other.record_id,
                 conflict=conflict.id,

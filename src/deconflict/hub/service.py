@@ -14,9 +14,10 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -62,6 +63,18 @@ __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
 
 
+def _unlinked(key: bytes, ids: Iterable[str]) -> list[str]:
+    """``ids`` in an order keyed by the hub's secret, for what a tick writes: in filing (or
+    creation) order, the ledger entries of a tick, each at an index a party can place among
+    its own, tied a hidden notice's start or end to its filing between two of the party's (a
+    twelfth reader: security.md §3.4)."""
+
+    def rank(each: str) -> bytes:
+        return hashlib.blake2b(each.encode(), key=key, digest_size=16, person=b"tick").digest()
+
+    return sorted(ids, key=rank)
+
+
 class Hub:
     """The deconfliction hub over one store and one clock."""
 
@@ -87,6 +100,8 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
+        # Orders what a tick moves in an order no party can tell (see _unlinked).
+        self._order_key = store.hub_secret("ids")
         # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
         # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
         # while the detector process holds the lease), and at 10^6 volumes the rebuild is
@@ -470,7 +485,8 @@ class Hub:
                 current = current.end(now)
                 self._store.update_notice(current, expected_version=current.version, verb="ended")
                 report.ended.append(current)
-        for notification in self._store.list_notifications(ack_due_by_s=now):
+        due = {n.id: n for n in self._store.list_notifications(ack_due_by_s=now)}
+        for notification in (due[i] for i in _unlinked(self._order_key, due)):
             if (
                 notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
                 and now >= notification.ack_deadline_s
@@ -490,8 +506,10 @@ class Hub:
     def _moved_by_time(self, now: float) -> list[Notice]:
         """The filed notices whose first volume has started and the active ones whose last has
         ended (each checked again by the caller), found by the store's index on the notices'
-        time spans: a tick reads what is due, however many notices are live."""
-        return [self._store.get_notice(key) for key in self._store.notices_moved_by_time(now)]
+        time spans: a tick reads what is due, however many notices are live. In an order no
+        party can tell (:func:`_unlinked`)."""
+        due = _unlinked(self._order_key, self._store.notices_moved_by_time(now))
+        return [self._store.get_notice(key) for key in due]
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 

@@ -50,6 +50,7 @@ __all__ = [
     "envelope",
     "longest_step",
     "masked_detail",
+    "relay_told_start",
     "resolution_for",
     "seen_conflict",
     "seen_notice",
@@ -395,3 +396,17 @@ def sees_other_side(agreements: Sequence[Agreement], conflict: Conflict, viewer:
     if level is Disclosure.FULL:
         return True
     return level is Disclosure.CONFLICTS_ONLY and conflict.unlocks(viewer)
+
+
+def relay_told_start(agreements: Sequence[Agreement], conflict: Conflict) -> float:
+    """The start of ``conflict`` as the relay of its two parties may be told it (a relayed
+    notification's lead time counts from it). The relay sees each side as the other side's
+    party does: exactly where each sees the other whole, else the start rounded down to the
+    time step of the agreements linking them, which depends on a hidden volume only through
+    its envelope. (The relay read the recipient's lead time, from the true start: the start
+    of a volume neither it nor the other party may see, to the second; a twelfth reader.)"""
+    a, b = conflict.a.party, conflict.b.party
+    start = conflict.detail.start_s
+    if sees_other_side(agreements, conflict, a) and sees_other_side(agreements, conflict, b):
+        return start
+    return _down(start, resolution_for(agreements, a, b).time_s)

@@ -116,18 +116,23 @@ async def map_view(
     end: Annotated[str | None, Query(description="Only what is active before (RFC 3339).")] = None,
 ) -> dict[str, Any]:
     """Volumes the caller may see (its notices and plans, others' notices as disclosed) with
-    outlines computed by the hub, then its conflicts; ``now`` is the hub's clock."""
+    outlines computed by the hub, then its conflicts; ``now`` is the hub's clock. Only the
+    notices active within ``start``..``end`` are read whole (without them, every notice the
+    caller may see: security.md §4.2)."""
     need(principal, Scope.READ)
     low = _bound(start, "start", float("-inf"))
     high = _bound(end, "end", float("inf"))
     if high <= low:
         raise InvalidField("query:end", "end must be after start")
     party = principal.party
+    asked = None if start is None and end is None else (low, high)
 
     def read(hub: Hub) -> tuple[list[Callable[[], dict[str, Any]]], str]:
         """On the hub thread: what is drawn, as the functions that draw it."""
         alerts = _alerts(hub, party)
-        notices = [n for n in hub.list_notices(party) if n.state is not NoticeState.CANCELLED]
+        notices = [
+            n for n in hub.list_notices(party, active=asked) if n.state is not NoticeState.CANCELLED
+        ]
         plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
         # (record, kind, the properties its volumes carry beside the volume's own)
         records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from tests.api.harness import client_with, make_db
-from tests.calls import counted
 
 from deconflict.api import app as app_module
 from deconflict.api.app import ApiSettings, Readiness, create_app
@@ -41,26 +40,30 @@ async def test_a_burst_of_readiness_checks_is_one_job_on_the_hub_thread(tmp_path
     and the hub thread ran one job for all of them."""
     monkeypatch.setattr(app_module, "READY_KEEP_S", 0.0)  # no answer stands: only sharing
     app = create_app(ApiSettings(db=make_db(tmp_path)))
-    checks = counted(Readiness, "check", monkeypatch)
-    arrived = asyncio.Event()
+    checks: list[None] = []
+    all_in = asyncio.Event()  # set by the burst's last check, as it arrives
+    real = Readiness.check
+
+    async def check(self: Readiness) -> None:
+        checks.append(None)
+        if len(checks) == _BURST:
+            all_in.set()
+        await real(self)
+
+    monkeypatch.setattr(Readiness, "check", check)
     release = threading.Event()
     async with client_with(app) as http:
         runner: HubRunner = app.state.service.runner
         jobs = readiness_jobs(monkeypatch)
         held = asyncio.create_task(runner.run(lambda hub: release.wait(_GIVE_UP_S), party=None))
-
-        async def ask() -> int:
-            answer = asyncio.create_task(http.get("/readyz"))
-            while len(checks) < _BURST and not answer.done():
-                await asyncio.sleep(0)  # a turn of the loop: the other requests go in
-            arrived.set()
-            return (await answer).status_code
-
-        statuses = asyncio.gather(*(ask() for _ in range(_BURST)))
-        await arrived.wait()
+        statuses = asyncio.gather(*(http.get("/readyz") for _ in range(_BURST)))
+        arrived = asyncio.create_task(all_in.wait())
+        # all in (or answered without: a failure the asserts below then show)
+        await asyncio.wait({arrived, statuses}, return_when=asyncio.FIRST_COMPLETED)
         release.set()
-        assert await statuses == [200] * _BURST
+        assert [answer.status_code for answer in await statuses] == [200] * _BURST
         assert await held
+        arrived.cancel()
     assert len(checks) == _BURST
     assert len(jobs) == 1
 

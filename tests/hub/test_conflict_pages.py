@@ -5,6 +5,7 @@ holds, the open ones cost what is open, and both still hold exactly what the par
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from pathlib import Path
 
@@ -109,3 +110,28 @@ def test_the_open_ones_with_an_owner_seen_whole_are_those_the_store_keeps_open(t
     assert conflict.state is ConflictState.OPEN
     assert conflict.told_until("P") <= clock.now()
     assert [c.id for c in hub.list_conflicts("P", open_only=True)] == [conflict.id]
+
+
+def test_the_notices_of_a_window_cost_what_it_holds_not_the_history(tmp_path):
+    """The map's read of the notices active in its window (and ``/v1/notices?start=``) stepped
+    over every notice of the owners P sees, ended ones too (security.md §4.2): with 5 or 60 of
+    X's ended notices behind, the same steps but for an index level."""
+    costs = []
+    for past in (5, 60):
+        (tmp_path / str(past)).mkdir()
+        hub, clock = _hub(tmp_path / str(past), Disclosure.FULL)
+        for k in range(past):
+            at = T0 + HOUR + k * 700.0
+            volume = vol(f"x{k}", lon=41.0, start_s=at, end_s=at + 600.0)
+            hub.file_notice("X", [volume], "air-activity", f"OLD{k}")
+        clock.set(T0 + 2 * HOUR + past * 700.0)
+        ahead = {"start_s": clock.now() + HOUR, "end_s": clock.now() + 3 * HOUR}
+        for k in range(3):
+            hub.file_notice("X", [vol(f"x{k}", **ahead)], "air-activity", f"LIVE{k}")
+        hub.tick()
+        with _steps(hub) as steps:
+            found = hub.list_notices("P", active=(clock.now(), math.inf))
+        assert [n.id for n in found] == ["LIVE0", "LIVE1", "LIVE2"]
+        costs.append(steps[0])
+        hub.close()
+    assert costs[1] - costs[0] < 40, costs

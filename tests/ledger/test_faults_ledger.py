@@ -552,6 +552,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "ALTER TABLE notices DROP COLUMN volume_versions",
         "ALTER TABLE notice_versions DROP COLUMN volume_versions",
         "DROP TABLE versions",
+        "DROP INDEX ix_notices_party_end",
         *(f"DROP INDEX ix_conflicts_{s}_{i}" for s in "ab" for i in ("pages", "told", "open")),
         "DROP INDEX ix_conflicts_a_shown",
         "DROP INDEX ix_conflicts_b_shown",

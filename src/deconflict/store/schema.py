@@ -81,6 +81,8 @@ notices = sa.Table(
     sa.Index("ix_notices_filed", "filed_at_s", "id"),  # the list's pages (migration 0010)
     # A list by owner and state reads only those owners' (migration 0019).
     sa.Index("ix_notices_party_state", "party_id", "state", "filed_at_s"),
+    # Those active in a window read from its start on, not every one ended (migration 0025).
+    sa.Index("ix_notices_party_end", "party_id", "end_s"),
 )
 
 notice_versions = sa.Table(

@@ -545,3 +545,27 @@ def test_a_tick_orders_what_it_moves_so_no_party_can_link_a_filing_to_its_start(
                 ]
             )
     assert seen[0] == seen[1]
+
+
+def test_a_tick_writes_in_an_order_of_its_own_so_no_start_is_linked_to_its_end(tmp_path):
+    """security.md §3.4, found by a thirteenth reader: keyed by the hub's secret alone, a
+    notice's place in a tick's order was the same at every tick, so its start and its end sat
+    at the same rank among a watcher's entries, and a party with no agreement paired hidden
+    starts with their ends (how long another's notices last). Twenty notices starting in one
+    tick and ending in another: the two ticks write them in different orders (all twenty in
+    the same order by chance: once in 20!)."""
+    clock = SimulatedClock(T0)
+    with Hub.open(tmp_path / "hub.db", clock) as hub:
+        hub.add_party("X")
+        ids = [f"N{k}" for k in range(20)]
+        for k, notice_id in enumerate(ids):
+            hub.file_notice("X", [vol(notice_id, lon=30.0 + k)], "air-activity", notice_id)
+        orders = []
+        for at, kind in ((6 * HOUR, "notice.activated"), (8 * HOUR, "notice.ended")):
+            clock.set(T0 + at + 60.0)
+            hub.tick()
+            place = {
+                n: next(i for i, e in entries_about(hub, "X", n) if e["type"] == kind) for n in ids
+            }
+            orders.append(sorted(ids, key=place.__getitem__))
+    assert orders[0] != orders[1]

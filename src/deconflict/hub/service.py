@@ -63,14 +63,16 @@ __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
 
 
-def _unlinked(key: bytes, ids: Iterable[str]) -> list[str]:
-    """``ids`` in an order keyed by the hub's secret, for what a tick writes: in filing (or
-    creation) order, the ledger entries of a tick, each at an index a party can place among
-    its own, tied a hidden notice's start or end to its filing between two of the party's (a
-    twelfth reader: security.md §3.4)."""
+def _unlinked(key: bytes, tick_s: float, ids: Iterable[str]) -> list[str]:
+    """``ids`` in an order keyed by the hub's secret and the tick's time, for what a tick
+    writes: in filing (or creation) order, the ledger entries of a tick, each at an index a
+    party can place among its own, tied a hidden notice's start or end to its filing between
+    two of the party's (a twelfth reader); in one order for every tick, its start to its end
+    (a thirteenth: security.md §3.4)."""
+    salt = repr(tick_s).encode() + b"\0"
 
     def rank(each: str) -> bytes:
-        return hashlib.blake2b(each.encode(), key=key, digest_size=16, person=b"tick").digest()
+        return hashlib.blake2b(salt + each.encode(), key=key, digest_size=16).digest()
 
     return sorted(ids, key=rank)
 
@@ -486,7 +488,7 @@ class Hub:
                 self._store.update_notice(current, expected_version=current.version, verb="ended")
                 report.ended.append(current)
         due = {n.id: n for n in self._store.list_notifications(ack_due_by_s=now)}
-        for notification in (due[i] for i in _unlinked(self._order_key, due)):
+        for notification in (due[i] for i in _unlinked(self._order_key, now, due)):
             if (
                 notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
                 and now >= notification.ack_deadline_s
@@ -508,7 +510,7 @@ class Hub:
         ended (each checked again by the caller), found by the store's index on the notices'
         time spans: a tick reads what is due, however many notices are live. In an order no
         party can tell (:func:`_unlinked`)."""
-        due = _unlinked(self._order_key, self._store.notices_moved_by_time(now))
+        due = _unlinked(self._order_key, now, self._store.notices_moved_by_time(now))
         return [self._store.get_notice(key) for key in due]
 
     # conflicts, notifications, acknowledgement ------------------------------------------------

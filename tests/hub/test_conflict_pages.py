@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from tests.hub.scenario import HOUR, T0, vol
-from tests.hub.test_hostile_need_to_know import _hub, _steps
+from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _steps
 
 from deconflict.hub import Hub
-from deconflict.model import ConflictState, Disclosure
+from deconflict.model import Agreement, ConflictState, Disclosure
 
 
 def _history(path: Path, past: int, level: Disclosure) -> Hub:
@@ -135,3 +135,47 @@ def test_the_notices_of_a_window_cost_what_it_holds_not_the_history(tmp_path):
         costs.append(steps[0])
         hub.close()
     assert costs[1] - costs[0] < 40, costs
+
+
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_a_page_costs_the_same_whichever_side_the_party_is_on(tmp_path, level):
+    """security.md §3.5, found by a thirteenth reader: read a side at a time, a page of
+    ``limit`` cost up to ``limit`` rows of each side, so its steps told how P's conflicts split
+    between the sides: within one detection pass, whether X's hidden notice was filed before
+    P's probe or after, which linked X's filing entry to the conflict. Two hubs where only that
+    order differs: P's pages cost the same (Z's conflicts with X are neighbours in both, so no
+    read reaches an index's very end)."""
+    costs = []
+    for x_first in (True, False):
+        path = tmp_path / str(x_first)
+        path.mkdir()
+        hub, clock = _hub(path, level)
+        hub.add_party("Z")
+        hub.add_agreement(Agreement("xz", ("X", "Z"), minima=MINIMA))
+        for party, notice_id in (("Z", "Z0"), ("X", "XZ"), ("Z", "Z1")):
+            hub.file_notice(party, [vol(notice_id, lon=33.0)], "air-activity", notice_id)
+            hub.process()
+        hub.file_notice("X", [vol("old", lon=36.0)], "air-activity", "XOLD")
+        hub.process()
+        clock.set(T0 + 10.0)
+        hub.file_notice("P", [vol("p0", lon=36.0)], "air-activity", "P0")
+        hub.process()
+        clock.set(T0 + 20.0)
+        filings = [("X", "XN"), ("P", "PM")]
+        for party, notice_id in filings if x_first else filings[::-1]:
+            hub.file_notice(party, [vol(notice_id, lon=39.0)], "air-activity", notice_id)
+        hub.process()
+        first = hub.list_conflicts("P")[0]
+        reads = [
+            partial(hub.list_conflicts, "P", limit=1),
+            partial(hub.list_conflicts, "P", after=first, limit=1),
+            partial(hub.store.a_seen_conflict, "P"),
+        ]
+        seen = []
+        for read in reads:
+            with _steps(hub) as steps:
+                read()
+            seen.append(steps[0])
+        costs.append(seen)
+        hub.close()
+    assert costs[0] == costs[1]

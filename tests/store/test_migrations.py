@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from tests.hub.scenario import HOUR, make_hub, vol
+from tests.hub.scenario import HOUR, T0, make_hub, vol
 
 import deconflict.store.migrations as migrations
 from deconflict.errors import VerificationFailed
@@ -78,7 +78,6 @@ def test_a_database_at_0004_gains_the_conflict_record_indexes(store_target):
     engine.dispose()
 
 
-T0 = 1_447_000_000.0
 LEAVES = 11  # entries in the old log
 BUILT = 8  # the old log's subtrees were built this far (its last checkpoint's size)
 
@@ -355,6 +354,52 @@ def test_conflicts_at_0019_are_read_as_before_by_0020(store_target, tmp_path):
         assert [n.key for n in hub.list_notices("usaf", party="faf")] == ["faf/F"]
         clock.set(T0 + 9 * HOUR)  # past usaf's volume: the conflict is over, F out of sight
         assert hub.list_notices("usaf", party="faf") == []
+    finally:
+        hub.close()
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
+    engine.dispose()
+
+
+def test_conflicts_at_0025_are_paged_and_a_legacy_one_is_listed_open_while_shown(
+    store_target, tmp_path
+):
+    """0026 gives each conflict its rows of ``conflict_parties`` (a party's pages read them),
+    and a side recorded without its masked detail (before 0013: told at the resolution of the
+    day, up to a step past its own notice's end) is told open for ever, as
+    ``Conflict.told_until`` says: 0020 gave it its notice's end, and past it the open list
+    missed a conflict the party was still shown open (a thirteenth reader)."""
+    from deconflict.model import ConflictState, Disclosure
+
+    hub, clock = make_hub(tmp_path, target=store_target, disclosure=Disclosure.NONE)
+    try:
+        hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+        hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+        hub.process()
+        (conflict,) = hub.list_conflicts("usaf")
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+    config = _config()
+    _downgrade(engine, config, "0025")
+    with engine.begin() as connection:  # as 0020 left a conflict stored before 0013
+        connection.execute(
+            sa.text(
+                "UPDATE conflicts SET a_masked = NULL, b_masked = NULL,"
+                " a_until_s = (SELECT end_s FROM notices WHERE id = conflicts.a_record_id),"
+                " b_until_s = (SELECT end_s FROM notices WHERE id = conflicts.b_record_id)"
+            )
+        )
+    hub = Hub.open(store_target, clock)
+    try:
+        assert [c.id for c in hub.list_conflicts("faf", limit=1)] == [conflict.id]
+        assert [c.id for c in hub.list_conflicts("usaf", limit=1)] == [conflict.id]
+        clock.set(T0 + 8 * HOUR + 100.0)  # both notices over, the window told not yet
+        hub.tick()
+        hub.process()
+        for party in ("usaf", "faf"):
+            (shown,) = hub.list_conflicts(party)
+            assert shown.state is ConflictState.OPEN  # told at 15 min: until 8 h + 200 s
+            assert [c.id for c in hub.list_conflicts(party, open_only=True)] == [conflict.id]
     finally:
         hub.close()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]

@@ -69,21 +69,25 @@ class SqlConflicts(SqlTransactions):
     ) -> list[Conflict]:
         """``party``'s conflicts with a notice (those it is shown: ``hub.sight.sees_conflict``),
         whatever their state, in detection order: those after ``after`` (detection time, id),
-        at most ``limit``. Each side's index range from ``after`` on, read no further than a
-        page, so a page costs what it holds, not the party's whole history; it never touches
-        a conflict the party is not shown (read by party and state, one of its notices with
+        at most ``limit``. Read from the party's range of ``conflict_parties`` on from
+        ``after``, no further than a page, so a page costs what it holds, neither the party's
+        whole history nor how its conflicts split between the sides (read a side at a time,
+        a page cost up to ``limit`` rows of each: a thirteenth reader); it never touches a
+        conflict the party is not shown (read by party and state, one of its notices with
         another's private plan cost steps more, and a probe located the plan by it:
         security.md §3.5)."""
-        c = t.conflicts.c
-
-        def side(mine: str, theirs: str) -> sa.Select[tuple[object, ...]]:
-            query = sa.select(t.conflicts).where(*_shown(mine, theirs, party))
-            if after is not None:
-                query = query.where(sa.tuple_(c.detected_at_s, c.id) > sa.tuple_(*after))
-            return query.order_by(c.detected_at_s, c.id).limit(limit)
-
-        found = self._read_sides("listing conflicts", [side(*sides) for sides in _SIDES])
-        return found if limit is None else found[:limit]
+        cp = t.conflict_parties.c
+        query = (
+            sa.select(t.conflicts)
+            .join(t.conflict_parties, cp.conflict_id == t.conflicts.c.id)
+            .where(cp.party == party)
+        )
+        if after is not None:
+            query = query.where(sa.tuple_(cp.detected_at_s, cp.conflict_id) > sa.tuple_(*after))
+        query = query.order_by(cp.detected_at_s, cp.conflict_id).limit(limit)
+        with self.read_connection("listing conflicts") as conn:
+            rows = conn.execute(query).all()
+        return [conflict_of(row._mapping) for row in rows]
 
     @transaction
     def told_conflicts(self, party: str, *, after_s: float) -> list[Conflict]:
@@ -124,25 +128,20 @@ class SqlConflicts(SqlTransactions):
 
     @transaction
     def a_seen_conflict(self, party: str) -> str | None:
-        """The id of a conflict ``party`` is shown (None if it has none): the first in
-        detection order of each side's range of the index that pages them, read no further,
-        so the read costs the same whichever it is. (Chosen by an order no index kept, a
-        LIMIT's sorter cost steps by the order the rows came in, which the other side's
-        told-until, a hidden volume's end, set: an eleventh reader; left to the planner, the
-        first entry of an index led by the store's state would be chosen by it: a twelfth.)"""
-        c = t.conflicts.c
-        sides = [
-            sa.select(c.id)
-            .where(*_shown(mine, theirs, party))
-            .order_by(c.detected_at_s, c.id)
+        """The id of a conflict ``party`` is shown (None if it has none): the first of its
+        range of ``conflict_parties``, read no further, so the read costs the same whichever
+        it is. (Chosen by an order no index kept, a LIMIT's sorter cost steps by the order
+        the rows came in, which the other side's told-until, a hidden volume's end, set: an
+        eleventh reader.)"""
+        cp = t.conflict_parties.c
+        query = (
+            sa.select(cp.conflict_id)
+            .where(cp.party == party)
+            .order_by(cp.detected_at_s, cp.conflict_id)
             .limit(1)
-            .subquery()
-            for mine, theirs in _SIDES
-        ]
-        query = sa.union_all(*(sa.select(side.c.id) for side in sides))
+        )
         with self.read_connection("finding a conflict") as conn:
-            found = [row.id for row in conn.execute(query)]
-        return found[0] if found else None
+            return conn.execute(query).scalar_one_or_none()
 
     @transaction
     def unlocking_conflicts(self, seen: Seen, *, now_s: float) -> list[tuple[Conflict, Side]]:

@@ -17,7 +17,7 @@ from deconflict.store.base import Detection
 from deconflict.store.bulk import insert_many, update_many
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.records import SqlRecords, rows_in
-from deconflict.store.rows import conflict_row, notification_values
+from deconflict.store.rows import conflict_party_rows, conflict_row, notification_values
 from deconflict.store.transactions import transaction
 from deconflict.store.tx import Tx
 
@@ -108,6 +108,9 @@ class SqlDetections(SqlRecords):
             with self._dialect.pipelined(c, doing):
                 if outputs.new:
                     insert_many(c, t.conflicts, [conflict_rows[x.id] for x in outputs.new])
+                    shown = [row for x in outputs.new for row in conflict_party_rows(x)]
+                    if shown:
+                        insert_many(c, t.conflict_parties, shown)
                 if notification_rows:  # every one, whichever conflicts were stored before
                     insert_many(c, t.notifications, notification_rows)
                 ledger_append.flush(c)

@@ -29,6 +29,7 @@ from deconflict.store.codec import volume_versions_from_json, volumes_from_json
 __all__ = [
     "change_of",
     "conflict_of",
+    "conflict_party_rows",
     "conflict_row",
     "conflict_values",
     "notice_of",
@@ -120,6 +121,20 @@ def conflict_row(conflict: Conflict) -> dict[str, Any]:
         "a_until_s": conflict.told_until(conflict.a.party),
         "b_until_s": conflict.told_until(conflict.b.party),
     }
+
+
+def conflict_party_rows(conflict: Conflict) -> list[dict[str, Any]]:
+    """A row for each party the conflict is shown to (a side whose other side is a notice),
+    once a party: what a party's pages of conflicts are read by."""
+    shown = {
+        mine.party
+        for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a))
+        if theirs.kind is RecordKind.NOTICE
+    }
+    return [
+        {"party": party, "detected_at_s": conflict.detected_at_s, "conflict_id": conflict.id}
+        for party in sorted(shown)
+    ]
 
 
 _NOTIFICATION_FIELDS = (

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 __all__ = [
     "agreements",
     "changes",
+    "conflict_parties",
     "conflicts",
     "cursors",
     "deliveries",
@@ -174,14 +175,24 @@ for _mine, _theirs in (("a", "b"), ("b", "a")):
         conflicts.c[f"{_mine}_unlocks"],
         conflicts.c[f"{_theirs}_until_s"],
     )
-    # Its conflicts with a notice a page at a time, those told open past a time, and those
-    # open in the store with an owner it sees whole (migration 0023).
+    # Its conflicts with a notice told open past a time, and those open in the store with an
+    # owner it sees whole (migration 0023).
     _shown = (conflicts.c[f"{_theirs}_kind"], conflicts.c[f"{_mine}_party"])
-    sa.Index(f"ix_conflicts_{_mine}_pages", *_shown, conflicts.c.detected_at_s, conflicts.c.id)
     sa.Index(f"ix_conflicts_{_mine}_told", *_shown, conflicts.c[f"{_mine}_until_s"])
     sa.Index(
         f"ix_conflicts_{_mine}_open", *_shown, conflicts.c[f"{_theirs}_party"], conflicts.c.state
     )
+
+# The conflicts each party is shown (a side whose other side is a notice), once a party, in
+# detection order: its pages are read here, as many rows as a page holds whichever side the
+# party is on (migration 0026; read by side, a page's cost told how its conflicts split).
+conflict_parties = sa.Table(
+    "conflict_parties",
+    metadata,
+    sa.Column("party", Id, primary_key=True),
+    sa.Column("detected_at_s", Time, primary_key=True),
+    sa.Column("conflict_id", Id, primary_key=True),
+)
 
 notifications = sa.Table(
     "notifications",

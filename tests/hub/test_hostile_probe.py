@@ -18,7 +18,7 @@ from deconflict.hub import Hub, SimulatedClock, suggestions
 from deconflict.hub.detector import live_entries
 from deconflict.hub.ledger_access import entries_about, visible_entry
 from deconflict.hub.views import seen_details, view_conflict, view_conflicts
-from deconflict.model import Agreement, Disclosure
+from deconflict.model import Agreement, Conflict, Disclosure
 
 
 @pytest.mark.parametrize("viewer", ["P", "Q"])
@@ -413,21 +413,28 @@ def test_a_resolution_told_is_given_by_index_too(tmp_path, level):
     hub.close()
 
 
-def _swept(path: Path, x_end_s: float) -> tuple[list[tuple[int, bool]], object]:
-    """P's sweep of the ledger by index (each read's steps, and whether it was given) on a hub
-    where X's first notice, met by P's and hidden from it, ends at ``x_end_s``; Z's conflicts
-    with X sit after P's in the indexes, as any hub's do."""
-    from deconflict.hub import Hub, SimulatedClock
-
-    clock = SimulatedClock(T0)
+def _swept_base(path: Path) -> Path:
+    """The store ``_swept``'s hubs start from: X, P and Z, and their agreements. Copied, so
+    that the hubs share the secret that orders what each writes at one time
+    (``hub.unlinked``)."""
     path.mkdir()
+    with Hub.open(path / "hub.db", SimulatedClock(T0)) as hub:
+        for party in ("X", "P", "Z"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
+        )
+        hub.add_agreement(Agreement("zx", ("X", "Z"), minima=MINIMA))
+    return path
+
+
+def _swept(base: Path, path: Path, x_end_s: float) -> tuple[list[tuple[int, bool]], object]:
+    """P's sweep of the ledger by index (each read's steps, and whether it was given) on a hub
+    (from ``base``) where X's first notice, met by P's and hidden from it, ends at
+    ``x_end_s``; Z's conflicts with X sit after P's in the indexes, as any hub's do."""
+    clock = SimulatedClock(T0)
+    shutil.copytree(base, path)
     hub = Hub.open(path / "hub.db", clock)
-    for party in ("X", "P", "Z"):
-        hub.add_party(party)
-    hub.add_agreement(
-        Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
-    )
-    hub.add_agreement(Agreement("zx", ("X", "Z"), minima=MINIMA))
     hub.file_notice("Z", [vol("z1", lon=30.01)], "air-activity", "ZN1")
     hub.file_notice("X", [vol("xz", lon=30.0)], "air-activity", "XZ")
     hub.file_notice("Z", [vol("z2", lon=30.02)], "air-activity", "ZN2")
@@ -465,8 +472,9 @@ def test_a_sweep_by_index_costs_nothing_of_the_order_of_hidden_ends(tmp_path):
     volume ends 100 or 700 s past one step, before or after another's 400 (told alike), cost
     P the same, read by read."""
     step_start = T0 + 7 * HOUR + (900 - T0 % 900)
-    early = _swept(tmp_path / "early", step_start + 100)
-    late = _swept(tmp_path / "late", step_start + 700)
+    base = _swept_base(tmp_path / "base")
+    early = _swept(base, tmp_path / "early", step_start + 100)
+    late = _swept(base, tmp_path / "late", step_start + 700)
     assert early == late
 
 
@@ -569,3 +577,72 @@ def test_a_tick_writes_in_an_order_of_its_own_so_no_start_is_linked_to_its_end(t
             }
             orders.append(sorted(ids, key=place.__getitem__))
     assert orders[0] != orders[1]
+
+
+def _label(conflict: Conflict, party: str) -> tuple[str, str]:
+    """A conflict by the other side's party and ``party``'s own record."""
+    mine = conflict.a if conflict.a.party == party else conflict.b
+    other = conflict.other_side(party)
+    assert other is not None
+    return other.party, mine.record_id
+
+
+def _detected_entry(hub: Hub, party: str, conflict_id: str) -> int:
+    """The index of the ``conflict.detected`` entry of a conflict ``party`` is in."""
+    entries = entries_about(hub, party, conflict_id)
+    return next(i for i, e in entries if e["type"] == "conflict.detected")
+
+
+class _MovingClock(SimulatedClock):
+    """A clock that moves a millisecond at every reading, as a hub's does while it works."""
+
+    def now(self) -> float:
+        return self.advance(0.001)
+
+
+@pytest.mark.parametrize("level", [Disclosure.NONE, Disclosure.CONFLICTS_ONLY])
+def test_one_detection_pass_tells_no_party_where_a_hidden_filing_fell_in_it(tmp_path, level):
+    """security.md §3.4, found by a fourteenth reader: each change of a detection pass was
+    detected at its own reading of the clock, and its entries written in the change log's
+    order, so P's own conflicts (their detection times, their order, their entries' indexes)
+    placed X's hidden filing between P's two filings or after them, and timed the work
+    between (a private plan's size). Two hubs on one secret whose clocks move at every
+    reading, where X files between P's two filings or after them, in one pass: P's
+    conflicts are shown in the same order, at one time, and their entries in the same
+    order."""
+    base = tmp_path / "base"
+    base.mkdir()
+    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
+        for party in ("X", "P", "Z"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement("mou", ("X", "P"), minima=MINIMA, disclosure={("X", "P"): level})
+        )
+        hub.add_agreement(
+            Agreement("pz", ("P", "Z"), minima=MINIMA, default_disclosure=Disclosure.FULL)
+        )
+        for notice_id, lon in (("ZA", 36.0), ("ZB", 33.0)):
+            hub.file_notice("Z", [vol(notice_id, lon=lon)], "air-activity", notice_id)
+        hub.process()
+    seen = []
+    for x_between in (True, False):
+        path = tmp_path / str(x_between)
+        shutil.copytree(base, path)
+        with Hub.open(path / "hub.db", _MovingClock(T0 + 60.0)) as hub:
+            filings = [("P", "PA", 36.0), ("X", "XN", 36.0), ("P", "PB", 33.0)]
+            for party, notice_id, lon in filings if x_between else [filings[i] for i in (0, 2, 1)]:
+                hub.file_notice(party, [vol(notice_id, lon=lon)], "air-activity", notice_id)
+            hub.process()
+            shown = hub.list_conflicts("P")
+
+            placed = {c.id: _detected_entry(hub, "P", c.id) for c in shown}
+            seen.append(
+                (
+                    [_label(c, "P") for c in shown],
+                    {c.detected_at_s for c in shown},
+                    [_label(c, "P") for c in sorted(shown, key=lambda c: placed[c.id])],
+                )
+            )
+    assert len(seen[0][0]) == 3  # with Z at PA and PB, with X at PA
+    assert len(seen[0][1]) == 1  # one time for the pass
+    assert seen[0] == seen[1]

@@ -20,8 +20,9 @@ from typing import Protocol
 from deconflict.errors import DeconflictError
 from deconflict.hub.clock import Clock
 from deconflict.hub.detector import Detector
+from deconflict.hub.unlinked import unlinked
 from deconflict.model import Agreement, Conflict, Notification
-from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
+from deconflict.store import Change, ChangeLog, Detection, Detections, Parties, Secrets
 
 __all__ = ["LogConsumer", "ProcessReport"]
 
@@ -41,7 +42,15 @@ class ProcessReport:
     notifications: list[Notification] = field(default_factory=list)
 
 
-class _Store(ChangeLog, Detections, Parties, Protocol):
+def _conflict_id(conflict: Conflict) -> str:
+    return conflict.id
+
+
+def _notification_id(notification: Notification) -> str:
+    return notification.id
+
+
+class _Store(ChangeLog, Detections, Parties, Secrets, Protocol):
     """What the consumer reads and writes: the log and its cursor, the detections, and the
     agreements a row names."""
 
@@ -57,6 +66,7 @@ class LogConsumer:
         self._detector = detector
         self._agreements = agreements
         self._clock = clock
+        self._key = store.hub_secret("ids")  # orders a commit's entries (_unlinked)
         self._consumed: int | None = None  # rows with no outputs read past, not stored yet
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
@@ -148,22 +158,25 @@ class LogConsumer:
         takes the lease over, those rows are read again and give nothing again."""
         found = ProcessReport()
         pending: list[Detection] = []
+        now = self._clock.now()  # one time for the pass (see _unlinked)
+        names: dict[int, str] = {}  # each detection's change, by what it changed
         try:
             self._detector.read_ahead(changes)
             for change in changes:
                 if change.entity == "agreement":  # possibly added by another hub process
                     self._agreements[:] = self._store.list_agreements()
                 if pending and self._detector.reads_outputs(change):
-                    self._store.commit_detections(pending, fence)
+                    self._store.commit_detections(self._unlinked(pending, now, names), fence)
                     self._stored_cursor = pending[-1].seq
                     pending = []
-                detection = self._detector.detect(change, self._clock.now())
+                detection = self._detector.detect(change, now)
                 if (
                     detection.new_conflicts
                     or detection.resolved_conflicts
                     or detection.notifications
                 ):
                     pending.append(detection)
+                    names[change.seq] = f"{change.kind}/{change.entity_id}/{change.version}"
                     found.new_conflicts.extend(detection.new_conflicts)
                     found.resolved_conflicts.extend(detection.resolved_conflicts)
                     found.notifications.extend(detection.notifications)
@@ -172,8 +185,8 @@ class LogConsumer:
                 self._consumed, self._consumed_fence = last, fence
             else:
                 if not pending or pending[-1].seq != last:
-                    pending.append(Detection(last, self._clock.now()))
-                self._store.commit_detections(pending, fence)
+                    pending.append(Detection(last, now))
+                self._store.commit_detections(self._unlinked(pending, now, names), fence)
                 self._stored_cursor = pending[-1].seq
                 self._consumed = None
                 self._cursor_stored_at = time.monotonic()
@@ -185,3 +198,24 @@ class LogConsumer:
         report.new_conflicts.extend(found.new_conflicts)
         report.resolved_conflicts.extend(found.resolved_conflicts)
         report.notifications.extend(found.notifications)
+
+    def _unlinked(
+        self, detections: list[Detection], now: float, names: dict[int, str]
+    ) -> list[Detection]:
+        """``detections`` in the order their entries are written: keyed by the hub's secret,
+        the pass's time and what each change changed (``names``, by change-log position; not
+        the position, which another's change moves: :mod:`~deconflict.hub.unlinked`), each
+        one's conflicts and notifications by their ids (keyed digests). In the change log's
+        order, or each change read at its own time, a party's own conflicts placed another's
+        hidden filing among its own, and timed the work between (a private plan's size): a
+        fourteenth reader. The commits are free to: a change that reads what earlier ones
+        found commits them first (:meth:`Detector.reads_outputs`)."""
+        return [
+            replace(
+                d,
+                new_conflicts=sorted(d.new_conflicts, key=_conflict_id),
+                resolved_conflicts=sorted(d.resolved_conflicts, key=_conflict_id),
+                notifications=sorted(d.notifications, key=_notification_id),
+            )
+            for d in unlinked(self._key, now, detections, lambda d: names.get(d.seq, ""))
+        ]

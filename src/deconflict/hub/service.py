@@ -14,10 +14,10 @@ The Hub is not thread-safe: one Hub per thread (or a queue in front of it).
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +26,7 @@ from deconflict import policy
 from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.adjustments import Adjustments
-from deconflict.hub.clock import Clock, SystemClock
+from deconflict.hub.clock import Clock, HeldClock, SystemClock
 from deconflict.hub.consumer import LogConsumer, ProcessReport
 from deconflict.hub.detector import Detector
 from deconflict.hub.index_file import IndexFile
@@ -40,6 +40,7 @@ from deconflict.hub.sight import (
     shown_conflicts,
 )
 from deconflict.hub.suggestions import Suggestion
+from deconflict.hub.unlinked import unlinked
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -63,18 +64,8 @@ __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
 
 
-def _unlinked(key: bytes, tick_s: float, ids: Iterable[str]) -> list[str]:
-    """``ids`` in an order keyed by the hub's secret and the tick's time, for what a tick
-    writes: in filing (or creation) order, the ledger entries of a tick, each at an index a
-    party can place among its own, tied a hidden notice's start or end to its filing between
-    two of the party's (a twelfth reader); in one order for every tick, its start to its end
-    (a thirteenth: security.md §3.4)."""
-    salt = repr(tick_s).encode() + b"\0"
-
-    def rank(each: str) -> bytes:
-        return hashlib.blake2b(salt + each.encode(), key=key, digest_size=16).digest()
-
-    return sorted(ids, key=rank)
+def _id(notification: Notification) -> str:
+    return notification.id
 
 
 class Hub:
@@ -94,7 +85,8 @@ class Hub:
         ``index_file`` keeps the detector's index between runs (None: rebuilt from the store
         at each start)."""
         self._store = store
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        # One time for a group of writes (held_time), else the clock as it reads.
+        self._clock = HeldClock(clock if clock is not None else SystemClock())
         self._agreements: list[Agreement] = store.list_agreements()
         self._detector = Detector(store, self._agreements, index_file)
         self.ledger = HubLedger(store, self._clock, ledger_key, monotonic=monotonic)
@@ -102,7 +94,7 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
-        # Orders what a tick moves in an order no party can tell (see _unlinked).
+        # What a tick moves, it writes in an order no party can tell (hub.unlinked).
         self._order_key = store.hub_secret("ids")
         # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
         # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
@@ -146,7 +138,13 @@ class Hub:
 
     @property
     def clock(self) -> Clock:
-        return self._clock
+        """The clock the hub was given."""
+        return self._clock.inner
+
+    def held_time(self) -> contextlib.AbstractContextManager[float]:
+        """One time for every write made meanwhile (a group of writes: see
+        :class:`~deconflict.hub.clock.HeldClock`)."""
+        return self._clock.held()
 
     @property
     def indexed(self) -> int:
@@ -487,8 +485,8 @@ class Hub:
                 current = current.end(now)
                 self._store.update_notice(current, expected_version=current.version, verb="ended")
                 report.ended.append(current)
-        due = {n.id: n for n in self._store.list_notifications(ack_due_by_s=now)}
-        for notification in (due[i] for i in _unlinked(self._order_key, now, due)):
+        due = self._store.list_notifications(ack_due_by_s=now)
+        for notification in unlinked(self._order_key, now, due, _id):
             if (
                 notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
                 and now >= notification.ack_deadline_s
@@ -509,8 +507,8 @@ class Hub:
         """The filed notices whose first volume has started and the active ones whose last has
         ended (each checked again by the caller), found by the store's index on the notices'
         time spans: a tick reads what is due, however many notices are live. In an order no
-        party can tell (:func:`_unlinked`)."""
-        due = _unlinked(self._order_key, now, self._store.notices_moved_by_time(now))
+        party can tell (:mod:`~deconflict.hub.unlinked`)."""
+        due = unlinked(self._order_key, now, self._store.notices_moved_by_time(now), str)
         return [self._store.get_notice(key) for key in due]
 
     # conflicts, notifications, acknowledgement ------------------------------------------------

@@ -143,7 +143,9 @@ def commit_group(hub: Hub, take: Callable[[], Sequence[Write]]) -> list[Outcome]
         while fns is None or left:
             done: dict[int, Any] = {}
             try:
-                with store.unit_of_work("committing a group of writes"):
+                # One unit, at one time: each write read the clock anew, and the times of a
+                # party's own writes timed the others' between them (hub.clock.HeldClock).
+                with store.unit_of_work("committing a group of writes"), hub.held_time():
                     if fns is None:  # the writes queued by now, the turn held
                         fns = [write.fn for write in take()]
                         left = list(range(len(fns)))

@@ -126,6 +126,17 @@ def test_one_conflict_deleted_is_found(made, capsys):
     ]
 
 
+def test_a_conflict_dropped_from_a_party_s_list_is_found(made, capsys):
+    """A party's list of conflicts is read from ``conflict_parties`` (derived from the
+    conflicts): a row of it lost drops a conflict from the list unseen, so verify checks it
+    (a fourteenth reader)."""
+    path, ids = made
+    edit(path, "DELETE FROM conflict_parties WHERE conflict_id = ?", params=(ids["conflict"],))
+    lines = differs(capsys, path)
+    assert len(lines) == 2  # both its parties' lists
+    assert all(f"conflict {ids['conflict']}: not in the list of conflicts of" in x for x in lines)
+
+
 def test_two_notifications_deleted_are_found(made, capsys):
     """security.md §7.1: two notification rows gone: each is named, by its entries and by
     the delivery batch that recorded it."""

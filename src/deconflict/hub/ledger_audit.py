@@ -343,6 +343,25 @@ def _conflicts(a: _Audit) -> None:
             a.differs(what, "resolution time", _t(row["resolved_at_s"]), resolved[0].body["at"])
 
 
+def _conflict_parties(a: _Audit) -> None:
+    """Each conflict is listed for the parties it is shown to (a side whose other side is a
+    notice), and nothing else is: a party's list of conflicts is read from these rows, so a
+    row lost would drop a conflict from it unseen."""
+    expected = {
+        (row[f"{mine}_party"], row["detected_at_s"], row["id"])
+        for row in a.data.conflicts
+        for mine, theirs in (("a", "b"), ("b", "a"))
+        if row[f"{theirs}_kind"] == "notice"
+    }
+    found = {(r["party"], r["detected_at_s"], r["conflict_id"]) for r in a.data.conflict_parties}
+    stored = {row["id"] for row in a.data.conflicts}  # one missing is named by its entries
+    for party, _, conflict_id in sorted(expected - found):
+        a.note(f"conflict {conflict_id}", f"not in the list of conflicts of {party!r}")
+    for party, _, conflict_id in sorted(found - expected):
+        if conflict_id in stored:
+            a.note(f"conflict {conflict_id}", f"in the list of conflicts of {party!r}, not its")
+
+
 def _told(a: _Audit, what: str, row: Row, created: _Entry) -> None:
     """The fields a notification's recipient was told, as its creation entry records them."""
     body = created.body
@@ -457,6 +476,7 @@ def cross_check(data: AuditData) -> list[Finding]:
     _notices(a)
     _plans(a)
     _conflicts(a)
+    _conflict_parties(a)
     _notifications(a)
     _digests(a)
     for subject, entries in a.about.items():

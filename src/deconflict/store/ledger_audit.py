@@ -40,6 +40,7 @@ _TABLES = {
     "plans": t.plans,
     "plan_versions": t.plan_versions,
     "conflicts": t.conflicts,
+    "conflict_parties": t.conflict_parties,
     "notifications": t.notifications,
 }
 

@@ -88,6 +88,8 @@ class AuditData:
     plans: list[Row] = field(default_factory=list)
     plan_versions: list[Row] = field(default_factory=list)
     conflicts: list[Row] = field(default_factory=list)
+    #: whom each conflict is listed for (derived from the conflicts: checked against them)
+    conflict_parties: list[Row] = field(default_factory=list)
     notifications: list[Row] = field(default_factory=list)
     #: the last period whose digests were appended (one per party), None before the first
     digest_period: int | None = None

@@ -65,7 +65,8 @@ notices = sa.Table(
     "notices",
     metadata,
     sa.Column("id", CodePointId, primary_key=True),
-    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False, index=True),
+    # Found by party through the indexes that lead with it (migration 0027 dropped its own).
+    sa.Column("party_id", Id, sa.ForeignKey("parties.id"), nullable=False),
     sa.Column("category", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("state", sa.String(20), nullable=False, index=True),
@@ -145,7 +146,8 @@ conflicts = sa.Table(
     sa.Column("vertical_gap_m", sa.Double, nullable=False),
     sa.Column("horizontal_m", sa.Double, nullable=False),
     sa.Column("detected_at_s", Time, nullable=False),
-    sa.Column("state", sa.String(20), nullable=False, index=True),
+    # Read with a record or a party, never alone: no index of its own (migration 0027).
+    sa.Column("state", sa.String(20), nullable=False),
     sa.Column("resolved_at_s", Time),
     # Whether each side's volume discloses the other under "conflicts-only" (migration 0013).
     sa.Column("a_unlocks", sa.Boolean, nullable=False, server_default=sa.true()),
@@ -192,6 +194,7 @@ conflict_parties = sa.Table(
     sa.Column("party", Id, primary_key=True),
     sa.Column("detected_at_s", Time, primary_key=True),
     sa.Column("conflict_id", Id, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 notifications = sa.Table(

@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("party", sa.String(200), primary_key=True),
         sa.Column("detected_at_s", sa.Double(), primary_key=True),
         sa.Column("conflict_id", sa.String(200), primary_key=True),
+        sqlite_with_rowid=False,  # the key is the table: one b-tree, not a table and an index
     )
     shown = " UNION ".join(
         f"SELECT {mine}_party, detected_at_s, id FROM conflicts WHERE {theirs}_kind = 'notice'"

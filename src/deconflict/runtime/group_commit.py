@@ -135,6 +135,16 @@ def commit_group(hub: Hub, take: Callable[[], Sequence[Write]]) -> list[Outcome]
     each write alone (see the module docstring). Not after a detector pass: a grouped write
     reads no detection outputs (a filing), so it commits at once and the detector loop runs
     next."""
+    # At one time, however it goes (the unit, its runs again without a failed write, each
+    # write alone): each write read the clock anew, and the times of a party's own writes
+    # timed the others' between them (hub.clock.HeldClock); a party could make the group fail
+    # as a whole at will (an id already held), and alone they read it anew again (a
+    # fifteenth reader).
+    with hub.held_time():
+        return _commit_group(hub, take)
+
+
+def _commit_group(hub: Hub, take: Callable[[], Sequence[Write]]) -> list[Outcome]:
     store: Units = hub.store  # it groups calls, and touches nothing else of the store
     outcomes: dict[int, Outcome] = {}
     fns: list[Callable[[Hub], Any]] | None = None
@@ -143,9 +153,7 @@ def commit_group(hub: Hub, take: Callable[[], Sequence[Write]]) -> list[Outcome]
         while fns is None or left:
             done: dict[int, Any] = {}
             try:
-                # One unit, at one time: each write read the clock anew, and the times of a
-                # party's own writes timed the others' between them (hub.clock.HeldClock).
-                with store.unit_of_work("committing a group of writes"), hub.held_time():
+                with store.unit_of_work("committing a group of writes"):
                     if fns is None:  # the writes queued by now, the turn held
                         fns = [write.fn for write in take()]
                         left = list(range(len(fns)))

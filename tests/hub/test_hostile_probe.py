@@ -646,3 +646,40 @@ def test_one_detection_pass_tells_no_party_where_a_hidden_filing_fell_in_it(tmp_
     assert len(seen[0][0]) == 3  # with Z at PA and PB, with X at PA
     assert len(seen[0][1]) == 1  # one time for the pass
     assert seen[0] == seen[1]
+
+
+def test_a_hidden_change_does_not_split_a_pass_where_a_party_can_see(tmp_path):
+    """security.md §3.4, found by a fifteenth reader: a detection pass committed what it had
+    found before each change that reads conflicts (an amendment, a cancellation), so such a
+    change of X's, hidden from P (here the amendment of a private plan, by a party P has no
+    agreement with), cut P's entries of the pass into those before it and those after, and P
+    learned that X changed a plan, and between which of its own filings. A pass is one
+    commit: with the amendment among P's ten filings or not, on one secret, P's conflicts'
+    entries come in the same order."""
+    base = tmp_path / "base"
+    base.mkdir()
+    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
+        for party in ("X", "P", "Z"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement("pz", ("P", "Z"), minima=MINIMA, default_disclosure=Disclosure.FULL)
+        )
+        hub.add_agreement(Agreement("xz", ("X", "Z"), minima=MINIMA))
+        hub.file_notice("Z", [vol("za", lon=36.0)], "air-activity", "ZA")
+        hub.add_plan("X", [vol("xp", lon=20.0)], "XP")
+        hub.process()
+    orders = []
+    for amended in (True, False):
+        path = tmp_path / str(amended)
+        shutil.copytree(base, path)
+        with Hub.open(path / "hub.db", SimulatedClock(T0 + 60.0)) as hub:
+            for k in range(10):
+                hub.file_notice("P", [vol(f"p{k}", lon=36.0)], "air-activity", f"P{k}")
+                if amended and k == 4:
+                    hub.amend_plan("X", "XP", 1, [vol("xp", lon=21.0)])
+            hub.process()
+            shown = hub.list_conflicts("P")
+            assert len(shown) == 10
+            placed = {c.id: _detected_entry(hub, "P", c.id) for c in shown}
+            orders.append([_label(c, "P") for c in sorted(shown, key=lambda c: placed[c.id])])
+    assert orders[0] == orders[1]

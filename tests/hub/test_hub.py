@@ -15,6 +15,7 @@ from deconflict.errors import (
     VersionConflict,
 )
 from deconflict.hub import Hub, SimulatedClock
+from deconflict.hub.ledger_access import entries_about
 from deconflict.model import (
     ConflictState,
     Disclosure,
@@ -187,6 +188,36 @@ def test_cancelled_notice_leaves_the_index_and_resolves_its_conflicts(tmp_path):
     assert hub.list_conflicts("faf", open_only=True) == []
     hub.add_plan("faf", [vol("q")], "P2")
     assert hub.process().new_conflicts == []
+    hub.close()
+
+
+def test_a_conflict_found_and_cleared_in_one_pass_is_stored_cleared(tmp_path):
+    """A pass is one commit (security.md §3.4): a change in it that reads open conflicts (a
+    cancellation, an amendment) reads those found earlier in the pass too. Filed and cancelled
+    in one pass, faf's notice leaves its conflict with usaf's resolved in the store, detected
+    then resolved in the ledger, and the store and its ledger agree; amended in the same pass,
+    a conflict its unchanged volume holds is carried, not found twice."""
+    hub, _ = make_hub(tmp_path)
+    hub.file_notice("usaf", [vol("a")], "air-activity", "U")
+    hub.process()
+    hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+    hub.file_notice("faf", [vol("g", lon=39.01), vol("h", lon=50.0)], "air-activity", "G")
+    hub.cancel_notice("faf", "F")
+    hub.amend_notice("faf", "G", 1, [vol("g", lon=39.01), vol("h", lon=51.0)])
+    report = hub.process()
+    conflicts = {
+        c.b.record_id if c.a.party == "usaf" else c.a.record_id: c
+        for c in hub.list_conflicts("usaf")
+    }
+    assert sorted(conflicts) == ["F", "G"]
+    assert conflicts["F"].state is ConflictState.RESOLVED
+    assert conflicts["G"].state is ConflictState.OPEN
+    assert len(report.new_conflicts) == 2  # G's conflict found once, then carried
+    kinds = [e["type"] for _, e in entries_about(hub, "usaf", conflicts["F"].id)]
+    assert kinds.index("conflict.detected") < kinds.index("conflict.resolved")
+    audit = hub.ledger.audit()
+    assert audit.log_problem is None
+    assert audit.findings == []
     hub.close()
 
 

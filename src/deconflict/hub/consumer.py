@@ -146,11 +146,11 @@ class LogConsumer:
         (which ran ahead) is rebuilt from the store. Detection reads outside any write
         transaction (the rows and the records they name are committed and never change), and
         the detections are written together at the end (one short transaction, a few
-        statements for the batch), or before a row whose detection reads what earlier rows
-        found (see :meth:`Detector.reads_outputs`): so the write lock (SQLite's) or the log
-        mutex (PostgreSQL's), which the other serve workers' filings need too, is held only
-        while the outputs are written, not while they are computed. Each commit stores the
-        cursor with its detections, fenced by the lease, so a pass cut short commits a prefix.
+        statements for the batch; a row whose detection reads what earlier rows found reads
+        them from the detector: :meth:`Detector.begin_pass`): so the write lock (SQLite's) or
+        the log mutex (PostgreSQL's), which the other serve workers' filings need too, is held
+        only while the outputs are written, not while they are computed. The commit stores the
+        cursor with the detections, fenced by the lease.
 
         A batch with no outputs at all, of rows a delivery or a detection appended, moves the
         stored cursor at most every ``_CURSOR_EVERY_S``; meanwhile it moves only here, so such
@@ -162,13 +162,10 @@ class LogConsumer:
         names: dict[int, str] = {}  # each detection's change, by what it changed
         try:
             self._detector.read_ahead(changes)
+            self._detector.begin_pass()  # one commit for the pass, at its end
             for change in changes:
                 if change.entity == "agreement":  # possibly added by another hub process
                     self._agreements[:] = self._store.list_agreements()
-                if pending and self._detector.reads_outputs(change):
-                    self._store.commit_detections(self._unlinked(pending, now, names), fence)
-                    self._stored_cursor = pending[-1].seq
-                    pending = []
                 detection = self._detector.detect(change, now)
                 if (
                     detection.new_conflicts
@@ -208,8 +205,8 @@ class LogConsumer:
         one's conflicts and notifications by their ids (keyed digests). In the change log's
         order, or each change read at its own time, a party's own conflicts placed another's
         hidden filing among its own, and timed the work between (a private plan's size): a
-        fourteenth reader. The commits are free to: a change that reads what earlier ones
-        found commits them first (:meth:`Detector.reads_outputs`)."""
+        fourteenth reader. A conflict found and resolved in one pass has its resolution
+        written after it (``store.detections``)."""
         return [
             replace(
                 d,

@@ -128,6 +128,10 @@ class Detector:
         self._rebuilt: list[Row | None] = []
         # Each indexed record's volumes' keys, by the keys' common prefix (see _prefix).
         self._keys: dict[str, tuple[str, ...]] = {}
+        # A pass's conflicts found and resolved, not yet committed: read with the store's (see
+        # begin_pass).
+        self._found: dict[str, Conflict] = {}
+        self._cleared: set[str] = set()
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent reading (pages waited for, or the file),
         #: building the volumes (JSON read, footprints built in bulk), naming their sides,
@@ -317,12 +321,24 @@ class Detector:
 
     # detection --------------------------------------------------------------------------------
 
-    @staticmethod
-    def reads_outputs(change: Change) -> bool:
-        """Whether detecting ``change`` reads conflicts from the store (so detections of earlier
-        rows must be written first). A row that files a notice or adds a plan does not: no
-        conflict can name a record version that did not exist before it."""
-        return change.entity in ("notice", "plan") and change.verb not in _NEW_RECORD
+    def begin_pass(self) -> None:
+        """Start a pass whose detections are committed together at its end: until then, what
+        they found and resolved is read with what the store holds (a change that amends or
+        cancels a record reads its open conflicts). Committed before each such change, a
+        pass's commits fell where the hidden changes were, and a party's own entries told
+        where (a fifteenth reader: security.md §3.4)."""
+        self._found.clear()
+        self._cleared.clear()
+
+    def _open_conflicts(self, kind: RecordKind, key: str) -> list[Conflict]:
+        """The open conflicts of a record: the store's, and the pass's not yet committed."""
+        stored = self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, key))
+        found = [
+            c
+            for c in self._found.values()
+            if any(s.kind is kind and s.record_key == key for s in (c.a, c.b))
+        ]
+        return [c for c in (*stored, *found) if c.id not in self._cleared]
 
     def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
         return policy.minima_for(self._agreements, a, b)
@@ -334,6 +350,8 @@ class Detector:
             self._notice_changed(change, now_s, out)
         elif change.entity == "plan":
             self._plan_changed(change, now_s, out)
+        self._found.update((c.id, c) for c in out.new)
+        self._cleared.update(c.id for c in out.resolved)
         return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
 
     def _notice_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
@@ -368,11 +386,7 @@ class Detector:
         # see the notice when and how often its owner amended it: security.md §3.6).
         kept: dict[tuple[str, RecordKind, str, str], Conflict] = {}
         carried: list[tuple[str, RecordKind, str, str]] = []
-        for conflict in (
-            []
-            if new_record
-            else self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, record.key))
-        ):
+        for conflict in [] if new_record else self._open_conflicts(kind, record.key):
             a, b = conflict.a, conflict.b
             mine, theirs = (a, b) if (a.kind is kind and a.record_key == record.key) else (b, a)
             if live and (mine.version == version or _carried(record, mine)):
@@ -447,6 +461,8 @@ class Detector:
         return need_to_know.change_cutoff(conflict, party, sight, resolution)
 
     def _stored(self, cid: str) -> bool:
+        if cid in self._found:  # found earlier in the pass
+            return True
         try:
             self._store.get_conflict(cid)
         except NotFound:

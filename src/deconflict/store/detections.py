@@ -168,19 +168,37 @@ class _Outputs(NamedTuple):
 
 
 def _outputs(detections: Sequence[Detection], stored: set[str]) -> _Outputs:
-    """The outputs of ``detections``, leaving out the conflicts in ``stored`` (which it fills)."""
+    """The outputs of ``detections``, leaving out the conflicts in ``stored`` (which it fills).
+    The log in the detections' order, each one's outputs together, but for a conflict found and
+    resolved among them: stored resolved, its resolution written right after it is found,
+    wherever the detection that resolved it stands (a pass's detections come in an order
+    keyed by a secret: ``hub.consumer``)."""
     out = _Outputs([], [], [], [])
-    for d in detections:  # the log in the detector's order: each row's outputs together
+    made = {c.id for d in detections for c in d.new_conflicts if c.id not in stored}
+    cleared: dict[str, Conflict] = {}  # found and resolved here: stored as resolved
+    held: dict[str, LogItem] = {}  # a resolution of one found later in the order
+    for d in detections:
         at_s = d.at_s
         for conflict in d.new_conflicts:
             if conflict.id not in stored:
                 stored.add(conflict.id)
                 out.new.append(conflict)
                 out.log.append(("conflict.detected", conflict.id, at_s, conflict))
+                if conflict.id in held:
+                    out.log.append(held.pop(conflict.id))
         for conflict in d.resolved_conflicts:
-            out.resolved.append(conflict)
-            out.log.append(("conflict.resolved", conflict.id, at_s, conflict))
+            item: LogItem = ("conflict.resolved", conflict.id, at_s, conflict)
+            if conflict.id not in made:
+                out.resolved.append(conflict)
+                out.log.append(item)
+                continue
+            cleared[conflict.id] = conflict
+            if conflict.id in stored:
+                out.log.append(item)
+            else:
+                held[conflict.id] = item
         for n in d.notifications:
             out.notifications.append(n)
             out.log.append(("notification.created", n.id, at_s, n))
+    out.new[:] = [cleared.get(c.id, c) for c in out.new]
     return out

@@ -9,7 +9,7 @@ import json
 import queue
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -61,6 +61,17 @@ class LiveStream:
     def notice(self, notice_id: str, timeout_s: float = 10.0) -> Data:
         """The first event about notice ``notice_id``."""
         return self.next(lambda data: data.get("notice_id") == notice_id, timeout_s)
+
+    def notices(self, notice_ids: Collection[str], timeout_s: float = 10.0) -> list[Data]:
+        """The first event about each of ``notice_ids``, in the order they came: those one
+        detection pass tells come in an order of the hub's (``hub.unlinked``), not in their
+        filing order."""
+        left, found = set(notice_ids), []
+        while left:
+            data = self.next(lambda data: data.get("notice_id") in left, timeout_s)
+            left.discard(data["notice_id"])
+            found.append(data)
+        return found
 
     def _read(self) -> None:
         headers = {"Authorization": f"Bearer {self._token}"}

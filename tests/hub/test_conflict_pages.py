@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from tests.hub.scenario import HOUR, T0, vol
-from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _steps
+from tests.hub.test_hostile_need_to_know import MINIMA, _costs, _hub, _steps
 
 from deconflict.hub import Hub
 from deconflict.model import Agreement, ConflictState, Disclosure
@@ -77,10 +77,8 @@ def test_a_page_costs_what_it_holds_not_the_partys_history(tmp_path, level):
             "open": partial(hub.list_conflicts, "P", open_only=True),
             "met": partial(hub._adjustments._met, "P"),  # what suggestions search
         }
-        for name, read in reads.items():
-            with _steps(hub) as steps:
-                read()
-            costs[name, past] = steps[0]
+        for name, cost in zip(reads, _costs(hub, reads.values()), strict=True):
+            costs[name, past] = cost
         hub.close()
     for name in ("page", "open", "met"):
         grown = costs[name, 60] - costs[name, 5]
@@ -171,11 +169,6 @@ def test_a_page_costs_the_same_whichever_side_the_party_is_on(tmp_path, level):
             partial(hub.list_conflicts, "P", after=first, limit=1),
             partial(hub.store.a_seen_conflict, "P"),
         ]
-        seen = []
-        for read in reads:
-            with _steps(hub) as steps:
-                read()
-            seen.append(steps[0])
-        costs.append(seen)
+        costs.append(_costs(hub, reads))
         hub.close()
     assert costs[0] == costs[1]

@@ -5,7 +5,7 @@ party and names the section it checks."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -346,6 +346,16 @@ def _steps(hub: Hub) -> Iterator[list[int]]:
             connection.set_progress_handler(None, 1)
 
 
+def _costs(hub: Hub, reads: Iterable[Callable[[], object]]) -> list[int]:
+    """What each of ``reads`` costs SQLite on ``hub`` (steps), in turn."""
+    costs = []
+    for read in reads:
+        with _steps(hub) as steps:
+            read()
+        costs.append(steps[0])
+    return costs
+
+
 def _read_costs(path: Path, hidden: int) -> dict[str, int]:
     from deconflict.hub.views import view_conflicts
 
@@ -617,16 +627,12 @@ def test_a_read_costs_the_same_however_many_agreements_others_have(tmp_path):
         hub.file_notice("P", [vol("p", lon=39.0)], "air-activity", "PN")
         hub.process()
         hub.list_notices("P")  # the first read after the last addition reads them all
-        reads = []
-        for read in (
+        reads = [
             partial(hub.list_notices, "P"),
             partial(hub.list_conflicts, "P"),
             partial(hub.get_notice, "P", "PN"),
-        ):
-            with _steps(hub) as steps:
-                read()
-            reads.append(steps[0])
-        costs.append(reads)
+        ]
+        costs.append(_costs(hub, reads))
         hub.close()
     assert costs[0] == costs[1]
 

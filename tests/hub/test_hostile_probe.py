@@ -6,6 +6,8 @@ another party's filings cannot make a list of conflicts cost its square (§3.9, 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -413,18 +415,25 @@ def test_a_resolution_told_is_given_by_index_too(tmp_path, level):
     hub.close()
 
 
-def _swept_base(path: Path) -> Path:
-    """The store ``_swept``'s hubs start from: X, P and Z, and their agreements. Copied, so
-    that the hubs share the secret that orders what each writes at one time
-    (``hub.unlinked``)."""
+@contextmanager
+def _base(path: Path, parties: Sequence[str], *agreements: Agreement) -> Iterator[Hub]:
+    """A store for twin hubs to be copied from (``shutil.copytree``), so that they share the
+    secret that orders what each writes at one time (``hub.unlinked``): ``parties`` and
+    ``agreements``, and what the caller adds."""
     path.mkdir()
     with Hub.open(path / "hub.db", SimulatedClock(T0)) as hub:
-        for party in ("X", "P", "Z"):
+        for party in parties:
             hub.add_party(party)
-        hub.add_agreement(
-            Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
-        )
-        hub.add_agreement(Agreement("zx", ("X", "Z"), minima=MINIMA))
+        for agreement in agreements:
+            hub.add_agreement(agreement)
+        yield hub
+
+
+def _swept_base(path: Path) -> Path:
+    """The store ``_swept``'s hubs start from: X, P and Z, and their agreements."""
+    mou = Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
+    with _base(path, ("X", "P", "Z"), mou, Agreement("zx", ("X", "Z"), minima=MINIMA)):
+        pass
     return path
 
 
@@ -527,11 +536,8 @@ def test_a_tick_orders_what_it_moves_so_no_party_can_link_a_filing_to_its_start(
     where X, with no agreement with P, files at T0+100 s or T0+300 s between P's three: P's
     entries are at the same indexes."""
     base = tmp_path / "base"
-    base.mkdir()
-    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
-        for party in ("X", "P", "W"):
-            hub.add_party(party)
-        hub.add_agreement(Agreement("pw", ("P", "W"), minima=MINIMA))
+    with _base(base, ("X", "P", "W"), Agreement("pw", ("P", "W"), minima=MINIMA)):
+        pass
     seen = []
     for x_at in (100.0, 300.0):
         path = tmp_path / str(x_at)
@@ -593,6 +599,9 @@ def _detected_entry(hub: Hub, party: str, conflict_id: str) -> int:
     return next(i for i, e in entries if e["type"] == "conflict.detected")
 
 
+_PZ = Agreement("pz", ("P", "Z"), minima=MINIMA, default_disclosure=Disclosure.FULL)
+
+
 class _MovingClock(SimulatedClock):
     """A clock that moves a millisecond at every reading, as a hub's does while it works."""
 
@@ -611,16 +620,8 @@ def test_one_detection_pass_tells_no_party_where_a_hidden_filing_fell_in_it(tmp_
     conflicts are shown in the same order, at one time, and their entries in the same
     order."""
     base = tmp_path / "base"
-    base.mkdir()
-    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
-        for party in ("X", "P", "Z"):
-            hub.add_party(party)
-        hub.add_agreement(
-            Agreement("mou", ("X", "P"), minima=MINIMA, disclosure={("X", "P"): level})
-        )
-        hub.add_agreement(
-            Agreement("pz", ("P", "Z"), minima=MINIMA, default_disclosure=Disclosure.FULL)
-        )
+    mou = Agreement("mou", ("X", "P"), minima=MINIMA, disclosure={("X", "P"): level})
+    with _base(base, ("X", "P", "Z"), mou, _PZ) as hub:
         for notice_id, lon in (("ZA", 36.0), ("ZB", 33.0)):
             hub.file_notice("Z", [vol(notice_id, lon=lon)], "air-activity", notice_id)
         hub.process()
@@ -657,14 +658,7 @@ def test_a_hidden_change_does_not_split_a_pass_where_a_party_can_see(tmp_path):
     commit: with the amendment among P's ten filings or not, on one secret, P's conflicts'
     entries come in the same order."""
     base = tmp_path / "base"
-    base.mkdir()
-    with Hub.open(base / "hub.db", SimulatedClock(T0)) as hub:
-        for party in ("X", "P", "Z"):
-            hub.add_party(party)
-        hub.add_agreement(
-            Agreement("pz", ("P", "Z"), minima=MINIMA, default_disclosure=Disclosure.FULL)
-        )
-        hub.add_agreement(Agreement("xz", ("X", "Z"), minima=MINIMA))
+    with _base(base, ("X", "P", "Z"), _PZ, Agreement("xz", ("X", "Z"), minima=MINIMA)) as hub:
         hub.file_notice("Z", [vol("za", lon=36.0)], "air-activity", "ZA")
         hub.add_plan("X", [vol("xp", lon=20.0)], "XP")
         hub.process()

@@ -221,6 +221,34 @@ def test_a_conflict_found_and_cleared_in_one_pass_is_stored_cleared(tmp_path):
     hub.close()
 
 
+def test_a_conflict_found_and_cleared_in_one_pass_is_logged_in_order(tmp_path):
+    """Found a second reader of the one-commit pass: its detections come in a keyed order, and
+    when the one that resolved a conflict came first, its notification of the change was
+    written before the conflict's ``conflict.detected`` entry. In every one of eight hubs
+    (eight secrets, eight orders), the entries about such a conflict come as they happened:
+    detected, the parties told, resolved, told of the change."""
+    for trial in range(8):
+        (tmp_path / str(trial)).mkdir()
+        hub, _ = make_hub(tmp_path / str(trial))
+        hub.file_notice("usaf", [vol("a")], "air-activity", "U")
+        hub.process()
+        hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+        hub.cancel_notice("faf", "F")
+        hub.process()
+        (conflict,) = hub.list_conflicts("usaf")
+        about = [
+            (entry["type"], entry.get("kind"))
+            for entry in (hub.ledger.entry(i) for i in range(hub.ledger.size))
+            if entry.get("conflict") == conflict.id
+        ]
+        told = ("notification.created", "conflict")
+        assert about[0] == ("conflict.detected", None)
+        assert about[1:3] == [told, told]
+        assert about[3] == ("conflict.resolved", None)
+        assert set(about[4:]) <= {("notification.created", "change")}
+        hub.close()
+
+
 def test_tick_moves_notices_by_time(tmp_path):
     """tick() activates a notice at its first volume start and ends it after its last end."""
     hub, clock = make_hub(tmp_path)

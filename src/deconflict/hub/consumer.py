@@ -192,6 +192,7 @@ class LogConsumer:
             raise
         finally:
             self._detector.read_ahead(())
+            self._detector.end_pass()
         report.new_conflicts.extend(found.new_conflicts)
         report.resolved_conflicts.extend(found.resolved_conflicts)
         report.notifications.extend(found.notifications)

@@ -128,9 +128,10 @@ class Detector:
         self._rebuilt: list[Row | None] = []
         # Each indexed record's volumes' keys, by the keys' common prefix (see _prefix).
         self._keys: dict[str, tuple[str, ...]] = {}
-        # A pass's conflicts found and resolved, not yet committed: read with the store's (see
-        # begin_pass).
+        # A pass's conflicts found (by id, and by each side's record) and resolved, not yet
+        # committed: read with the store's (see begin_pass).
         self._found: dict[str, Conflict] = {}
+        self._found_by_record: dict[tuple[RecordKind, str], list[Conflict]] = {}
         self._cleared: set[str] = set()
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent reading (pages waited for, or the file),
@@ -328,16 +329,18 @@ class Detector:
         pass's commits fell where the hidden changes were, and a party's own entries told
         where (a fifteenth reader: security.md §3.4)."""
         self._found.clear()
+        self._found_by_record.clear()
         self._cleared.clear()
+
+    def end_pass(self) -> None:
+        """End a pass: what it found is the store's once committed, or never (a commit that
+        failed: the index is rebuilt from the store)."""
+        self.begin_pass()
 
     def _open_conflicts(self, kind: RecordKind, key: str) -> list[Conflict]:
         """The open conflicts of a record: the store's, and the pass's not yet committed."""
         stored = self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, key))
-        found = [
-            c
-            for c in self._found.values()
-            if any(s.kind is kind and s.record_key == key for s in (c.a, c.b))
-        ]
+        found = self._found_by_record.get((kind, key), [])
         return [c for c in (*stored, *found) if c.id not in self._cleared]
 
     def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
@@ -350,7 +353,10 @@ class Detector:
             self._notice_changed(change, now_s, out)
         elif change.entity == "plan":
             self._plan_changed(change, now_s, out)
-        self._found.update((c.id, c) for c in out.new)
+        for conflict in out.new:
+            self._found[conflict.id] = conflict
+            for side in {(s.kind, s.record_key) for s in (conflict.a, conflict.b)}:
+                self._found_by_record.setdefault(side, []).append(conflict)
         self._cleared.update(c.id for c in out.resolved)
         return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
 

@@ -170,22 +170,25 @@ class _Outputs(NamedTuple):
 def _outputs(detections: Sequence[Detection], stored: set[str]) -> _Outputs:
     """The outputs of ``detections``, leaving out the conflicts in ``stored`` (which it fills).
     The log in the detections' order, each one's outputs together, but for a conflict found and
-    resolved among them: stored resolved, its resolution written right after it is found,
-    wherever the detection that resolved it stands (a pass's detections come in an order
-    keyed by a secret: ``hub.consumer``)."""
+    resolved among them: stored resolved, its resolution (and the notifications about it)
+    written right after the detection that found it, wherever the one that resolved it stands
+    (a pass's detections come in an order keyed by a secret: ``hub.consumer``)."""
     out = _Outputs([], [], [], [])
     made = {c.id for d in detections for c in d.new_conflicts if c.id not in stored}
     cleared: dict[str, Conflict] = {}  # found and resolved here: stored as resolved
-    held: dict[str, LogItem] = {}  # a resolution of one found later in the order
+    # The resolution of one found later in the order, and the notifications about it: written
+    # after the detection that finds it (its conflict.detected entry and its notifications).
+    held: dict[str, list[LogItem]] = {}
     for d in detections:
         at_s = d.at_s
+        found_here = []
         for conflict in d.new_conflicts:
             if conflict.id not in stored:
                 stored.add(conflict.id)
                 out.new.append(conflict)
                 out.log.append(("conflict.detected", conflict.id, at_s, conflict))
-                if conflict.id in held:
-                    out.log.append(held.pop(conflict.id))
+                found_here.append(conflict.id)
+        holding = set()
         for conflict in d.resolved_conflicts:
             item: LogItem = ("conflict.resolved", conflict.id, at_s, conflict)
             if conflict.id not in made:
@@ -196,9 +199,16 @@ def _outputs(detections: Sequence[Detection], stored: set[str]) -> _Outputs:
             if conflict.id in stored:
                 out.log.append(item)
             else:
-                held[conflict.id] = item
+                held[conflict.id] = [item]
+                holding.add(conflict.id)
         for n in d.notifications:
             out.notifications.append(n)
-            out.log.append(("notification.created", n.id, at_s, n))
+            told: LogItem = ("notification.created", n.id, at_s, n)
+            if n.conflict_id in holding:
+                held[n.conflict_id].append(told)
+            else:
+                out.log.append(told)
+        for conflict_id in found_here:
+            out.log.extend(held.pop(conflict_id, ()))
     out.new[:] = [cleared.get(c.id, c) for c in out.new]
     return out

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from deconflict import policy
-from deconflict.errors import AmbiguousId, InvalidInput, LedgerBroken, NotFound
+from deconflict.errors import AmbiguousId, InvalidInput, NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.adjustments import Adjustments
 from deconflict.hub.clock import Clock, HeldClock, SystemClock
@@ -40,14 +40,13 @@ from deconflict.hub.sight import (
     shown_conflicts,
 )
 from deconflict.hub.suggestions import Suggestion
-from deconflict.hub.unlinked import unlinked
+from deconflict.hub.ticker import Ticker
 from deconflict.model import (
     Agreement,
     Conflict,
     Notice,
     NoticeState,
     Notification,
-    NotificationState,
     Party,
     Plan,
     Resolution,
@@ -62,10 +61,6 @@ from deconflict.store import Store, open_store
 __all__ = ["Filing", "Hub", "ProcessReport", "Suggestion", "TickReport"]
 
 _NOTICE_CHUNK = 200  # notices read at a time while filling a page of those a party may see
-
-
-def _id(notification: Notification) -> str:
-    return notification.id
 
 
 class Hub:
@@ -94,8 +89,7 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
-        # What a tick moves, it writes in an order no party can tell (hub.unlinked).
-        self._order_key = store.hub_secret("ids")
+        self._ticker = Ticker(store, self._clock, self.ledger)
         # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
         # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
         # while the detector process holds the lease), and at 10^6 volumes the rebuild is
@@ -465,51 +459,9 @@ class Hub:
         self._log.store_cursor(fence)
 
     def tick(self) -> TickReport:
-        """Move notices along by time (filed -> active at their first volume start, -> ended at
-        their last volume end) and escalate notifications whose acknowledgement deadline passed;
-        then digest and sign the ledger, unless the hub is halted (``ledger.broken``: a process
-        on its store found the log no longer extends what it signed): then it signs nothing,
-        and the rest goes on (a party is still warned of what the hub already holds, safety
-        first)."""
-        now = self._clock.now()
-        report = TickReport()
-        for notice in self._moved_by_time(now):
-            current = notice
-            if current.state is NoticeState.FILED and now >= current.start_s:
-                current = current.activate(now)
-                self._store.update_notice(
-                    current, expected_version=current.version, verb="activated"
-                )
-                report.activated.append(current)
-            if current.state is NoticeState.ACTIVE and now >= current.end_s:
-                current = current.end(now)
-                self._store.update_notice(current, expected_version=current.version, verb="ended")
-                report.ended.append(current)
-        due = self._store.list_notifications(ack_due_by_s=now)
-        for notification in unlinked(self._order_key, now, due, _id):
-            if (
-                notification.state in (NotificationState.PENDING, NotificationState.DELIVERED)
-                and now >= notification.ack_deadline_s
-            ):
-                escalated = notification.escalate(now)
-                self._store.update_notification(escalated, "escalated")
-                report.escalated.append(escalated)
-        if self.ledger.broken is None:  # else it signs nothing (said once, in each log)
-            try:
-                self.ledger.check()  # before the digests: nothing appended to a broken log
-                self.ledger.digest()  # once a period, each party's private entries
-                self.ledger.checkpoint(checked=True)  # at every tick the log has grown
-            except LedgerBroken:
-                pass  # halted, and logged, by the ledger; the rest of the hub's work goes on
-        return report
-
-    def _moved_by_time(self, now: float) -> list[Notice]:
-        """The filed notices whose first volume has started and the active ones whose last has
-        ended (each checked again by the caller), found by the store's index on the notices'
-        time spans: a tick reads what is due, however many notices are live. In an order no
-        party can tell (:mod:`~deconflict.hub.unlinked`)."""
-        due = unlinked(self._order_key, now, self._store.notices_moved_by_time(now), str)
-        return [self._store.get_notice(key) for key in due]
+        """Move notices and notifications along by time, then digest and sign the ledger
+        (:meth:`Ticker.tick <deconflict.hub.ticker.Ticker.tick>`)."""
+        return self._ticker.tick()
 
     # conflicts, notifications, acknowledgement ------------------------------------------------
 

@@ -79,11 +79,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lease-s", type=float, default=1.0)
     parser.add_argument("--yield-every", type=int, default=0)
     parser.add_argument("--max-s", type=float, default=60.0)
-    parser.add_argument("--pace-s", type=float, default=0.0, help="pause after each filing")
+    parser.add_argument(
+        "--hold-after",
+        type=int,
+        default=0,
+        help="on a first run (nothing acknowledged yet), file no more after this many: only "
+        "detect, holding the lease, until stopped or killed (a kill then lands mid-load)",
+    )
     args = parser.parse_args(argv)
 
     deadline = time.monotonic() + args.max_s
     done = set(args.acked.read_text().split()) if args.acked.exists() else set()
+    hold_after = 0 if done else args.hold_after
     stats = {"batches": 0, "changes": 0, "releases": 0}
     with Hub.open(args.db) as hub, contextlib.closing(hub.store.change_signal()) as signal:
         worker = DetectorWorker(hub, lease_s=args.lease_s, batch=25)
@@ -101,6 +108,8 @@ def main(argv: list[str]) -> int:
             return report.changes
 
         for i in range(args.count):
+            if hold_after and i == hold_after:
+                break  # mid-load: the loop below detects until the test stops or kills it
             notice_id = f"{args.party}-{i}"
             if notice_id in done:
                 continue
@@ -113,7 +122,6 @@ def main(argv: list[str]) -> int:
                     raise
             _record(args.acked, notice_id)
             step()
-            time.sleep(args.pace_s)
         while not args.stop.exists() and time.monotonic() < deadline:
             if step() == 0:
                 signal.wait(0.02)  # woken by another process's commit, or after 20 ms

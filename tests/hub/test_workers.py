@@ -208,9 +208,10 @@ def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_pa
     lapses, the killed one restarts and finishes its load: every acknowledged filing is stored
     and every notification exists exactly once."""
     _setup(target)
-    # Paced, so that the kill lands mid-load however fast a filing is.
-    first = Proc(tmp_path, target, "usaf", lease_s=1.0, pace_s=0.05)
-    second = Proc(tmp_path, target, "faf", lease_s=1.0, pace_s=0.05)
+    # The first holds after a third of its load (detecting, the lease held), so that the kill
+    # lands mid-load however fast a filing is; restarted, it files the rest.
+    first = Proc(tmp_path, target, "usaf", lease_s=1.0, hold_after=COUNT // 3)
+    second = Proc(tmp_path, target, "faf", lease_s=1.0)
     store = open_store(target)
     try:
         first.start()

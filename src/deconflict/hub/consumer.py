@@ -22,7 +22,7 @@ from deconflict.hub.clock import Clock
 from deconflict.hub.detector import Detector
 from deconflict.hub.unlinked import unlinked
 from deconflict.model import Agreement, Conflict, Notification
-from deconflict.store import Change, ChangeLog, Detection, Detections, Parties, Secrets
+from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 
 __all__ = ["LogConsumer", "ProcessReport"]
 
@@ -50,7 +50,7 @@ def _notification_id(notification: Notification) -> str:
     return notification.id
 
 
-class _Store(ChangeLog, Detections, Parties, Secrets, Protocol):
+class _Store(ChangeLog, Detections, Parties, Protocol):
     """What the consumer reads and writes: the log and its cursor, the detections, and the
     agreements a row names."""
 
@@ -66,7 +66,6 @@ class LogConsumer:
         self._detector = detector
         self._agreements = agreements
         self._clock = clock
-        self._key = store.hub_secret("ids")  # orders a commit's entries (_unlinked)
         self._consumed: int | None = None  # rows with no outputs read past, not stored yet
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
@@ -208,6 +207,8 @@ class LogConsumer:
         hidden filing among its own, and timed the work between (a private plan's size): a
         fourteenth reader. A conflict found and resolved in one pass has its resolution
         written after it (``store.detections``)."""
+        key = self._detector.id_key
+        ordered = unlinked(key, now, detections, lambda d: names.get(d.seq, ""))
         return [
             replace(
                 d,
@@ -215,5 +216,5 @@ class LogConsumer:
                 resolved_conflicts=sorted(d.resolved_conflicts, key=_conflict_id),
                 notifications=sorted(d.notifications, key=_notification_id),
             )
-            for d in unlinked(self._key, now, detections, lambda d: names.get(d.seq, ""))
+            for d in ordered
         ]

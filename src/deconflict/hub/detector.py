@@ -320,6 +320,12 @@ class Detector:
                 found = Side(RecordKind(kind), split_key(record_key)[1], version, volume_id, party)
         return found
 
+    @property
+    def id_key(self) -> bytes:
+        """The store's ``ids`` secret: it keys the ids the detector makes, and the order in
+        which what the hub does at one time is written (:mod:`deconflict.hub.unlinked`)."""
+        return self._id_key
+
     # detection --------------------------------------------------------------------------------
 
     def begin_pass(self) -> None:

@@ -89,7 +89,7 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
-        self._ticker = Ticker(store, self._clock, self.ledger)
+        self._ticker = Ticker(store, self._clock, self.ledger, self._detector.id_key)
         # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
         # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
         # while the detector process holds the lease), and at 10^6 volumes the rebuild is

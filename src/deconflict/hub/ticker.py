@@ -16,12 +16,12 @@ from deconflict.hub.ledger import HubLedger
 from deconflict.hub.reports import TickReport
 from deconflict.hub.unlinked import unlinked
 from deconflict.model import Notice, NoticeState, Notification, NotificationState
-from deconflict.store import Notices, Notifications, Secrets
+from deconflict.store import Notices, Notifications
 
 __all__ = ["Ticker"]
 
 
-class _Store(Notices, Notifications, Secrets, Protocol):
+class _Store(Notices, Notifications, Protocol):
     """What a tick reads and writes: the notices time moves, the notifications it escalates."""
 
 
@@ -33,11 +33,12 @@ class Ticker:
     """Moves ``store``'s notices and notifications along by ``clock``, then has ``ledger``
     digested and signed."""
 
-    def __init__(self, store: _Store, clock: Clock, ledger: HubLedger) -> None:
+    def __init__(self, store: _Store, clock: Clock, ledger: HubLedger, key: bytes) -> None:
+        """``key``: the hub's secret that orders what a tick writes."""
         self._store = store
         self._clock = clock
         self._ledger = ledger
-        self._key = store.hub_secret("ids")  # what a tick writes, in an order of its own
+        self._key = key
 
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended

@@ -429,6 +429,12 @@ def _base(path: Path, parties: Sequence[str], *agreements: Agreement) -> Iterato
         yield hub
 
 
+def _twin(base: Path, path: Path, clock: SimulatedClock) -> Hub:
+    """A hub on a copy of ``base``'s store (sharing its secret), on ``clock``."""
+    shutil.copytree(base, path)
+    return Hub.open(path / "hub.db", clock)
+
+
 def _swept_base(path: Path) -> Path:
     """The store ``_swept``'s hubs start from: X, P and Z, and their agreements."""
     mou = Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
@@ -442,8 +448,7 @@ def _swept(base: Path, path: Path, x_end_s: float) -> tuple[list[tuple[int, bool
     (from ``base``) where X's first notice, met by P's and hidden from it, ends at
     ``x_end_s``; Z's conflicts with X sit after P's in the indexes, as any hub's do."""
     clock = SimulatedClock(T0)
-    shutil.copytree(base, path)
-    hub = Hub.open(path / "hub.db", clock)
+    hub = _twin(base, path, clock)
     hub.file_notice("Z", [vol("z1", lon=30.01)], "air-activity", "ZN1")
     hub.file_notice("X", [vol("xz", lon=30.0)], "air-activity", "XZ")
     hub.file_notice("Z", [vol("z2", lon=30.02)], "air-activity", "ZN2")
@@ -540,10 +545,8 @@ def test_a_tick_orders_what_it_moves_so_no_party_can_link_a_filing_to_its_start(
         pass
     seen = []
     for x_at in (100.0, 300.0):
-        path = tmp_path / str(x_at)
-        shutil.copytree(base, path)
         clock = SimulatedClock(T0)
-        with Hub.open(path / "hub.db", clock) as hub:
+        with _twin(base, tmp_path / str(x_at), clock) as hub:
             filings = [(0.0, "P", "S0"), (200.0, "P", "S1"), (400.0, "P", "S2"), (x_at, "X", "XN")]
             for k, (at, party, notice_id) in enumerate(sorted(filings)):
                 clock.set(T0 + at)
@@ -627,9 +630,7 @@ def test_one_detection_pass_tells_no_party_where_a_hidden_filing_fell_in_it(tmp_
         hub.process()
     seen = []
     for x_between in (True, False):
-        path = tmp_path / str(x_between)
-        shutil.copytree(base, path)
-        with Hub.open(path / "hub.db", _MovingClock(T0 + 60.0)) as hub:
+        with _twin(base, tmp_path / str(x_between), _MovingClock(T0 + 60.0)) as hub:
             filings = [("P", "PA", 36.0), ("X", "XN", 36.0), ("P", "PB", 33.0)]
             for party, notice_id, lon in filings if x_between else [filings[i] for i in (0, 2, 1)]:
                 hub.file_notice(party, [vol(notice_id, lon=lon)], "air-activity", notice_id)
@@ -664,9 +665,7 @@ def test_a_hidden_change_does_not_split_a_pass_where_a_party_can_see(tmp_path):
         hub.process()
     orders = []
     for amended in (True, False):
-        path = tmp_path / str(amended)
-        shutil.copytree(base, path)
-        with Hub.open(path / "hub.db", SimulatedClock(T0 + 60.0)) as hub:
+        with _twin(base, tmp_path / str(amended), SimulatedClock(T0 + 60.0)) as hub:
             for k in range(10):
                 hub.file_notice("P", [vol(f"p{k}", lon=36.0)], "air-activity", f"P{k}")
                 if amended and k == 4:

@@ -1,6 +1,6 @@
 """Other processes seen from a test: the live processes of this machine, waiting for some to
-exit (by the kernel's word that they did), and waiting for a condition on them that no signal
-reports (a leader named on ``/metrics``, a row another process writes)."""
+exit (by the kernel's word that they did), and waiting for what they commit to a store (by the
+store's word that a process committed)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from deconflict.store.wakeup import CHANNEL, NOTIFICATIONS
+
 if TYPE_CHECKING:
+    from deconflict.store import Store
     from deconflict.store.wakeup import ChangeSignal
 
 
@@ -52,18 +55,28 @@ def gone(pids: Iterable[int], within_s: float) -> bool:
     return True
 
 
-def until(check: Callable[[], bool], within_s: float, commits: ChangeSignal | None = None) -> bool:
+#: The longest ``until`` goes without looking again when no wake-up comes: what a store does not
+#: announce (a lease's renewal, the ledger's halt; on PostgreSQL any write outside a unit of
+#: work) is still seen, if late. Never a pace that something is hoped to happen within.
+LOOK_AGAIN_S = 0.5
+
+
+def commits(store: Store) -> ChangeSignal:
+    """``store``'s wake-ups for :func:`until`: another process's commit that grew the change
+    log (a filing, a party, an agreement) or committed detections (conflicts,
+    notifications). Close it when done."""
+    return store.change_signal(CHANNEL, NOTIFICATIONS)
+
+
+def until(check: Callable[[], bool], within_s: float, signal: ChangeSignal) -> bool:
     """Whether ``check`` came to hold within ``within_s`` (a bound on a hang, not a figure
-    under test): for what another process does. Looked at again whenever another process
-    commits to the store, with ``commits`` (a store's ``change_signal()``, for what the
-    check reads from it), else every 50 ms (what sends no signal to this one: a file, a
-    process's answers)."""
+    under test), for what another process commits to a store: looked at again whenever
+    ``signal`` (:func:`commits`) tells of a commit, else after ``LOOK_AGAIN_S``. What
+    another process says without a commit is waited for on what it says (its output's
+    lines, a pipe, a pidfd), not here."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if check():
             return True
-        if commits is not None:
-            commits.wait(min(0.05, max(0.0, deadline - time.monotonic())))
-        else:
-            time.sleep(0.05)
+        signal.wait(min(LOOK_AGAIN_S, max(0.0, deadline - time.monotonic())))
     return check()

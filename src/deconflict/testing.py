@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-__all__ = ["READY_LINE", "ServeOutput", "free_port", "served"]
+__all__ = ["READY_LINE", "Line", "ServeOutput", "Server", "free_port", "served", "serving"]
 
 #: How long a server may take to become ready.
 READY_TIMEOUT_S = 30.0
@@ -37,6 +39,14 @@ def free_port() -> int:
 READY_LINE = b'"event": "serve.ready"'
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A line of a serve's output, and where it ends (``ServeOutput.wait_for``'s ``after``)."""
+
+    text: bytes
+    end: int
+
+
 class ServeOutput:
     """A serve's output (standard output and error, one pipe) copied line by line into ``log``
     by a thread of its own, which tells when the ready line came or the output ended (the
@@ -46,6 +56,9 @@ class ServeOutput:
         self.log = log
         self.ready = False
         self._told = threading.Event()
+        self._written = 0  # bytes of ``log`` written, read back by wait_for
+        self._ended = False
+        self._more = threading.Condition()
         self._thread = threading.Thread(target=self._copy, args=(pipe,), daemon=True)
         self._thread.start()
 
@@ -54,12 +67,43 @@ class ServeOutput:
             for line in pipe:
                 self.log.write(line)
                 self.log.flush()
+                with self._more:
+                    self._written += len(line)
+                    self._more.notify_all()
                 if READY_LINE in line and not self.ready:
                     self.ready = True
                     self._told.set()
         finally:
             pipe.close()  # the output ended: the process exited
+            with self._more:
+                self._ended = True
+                self._more.notify_all()
             self._told.set()
+
+    def wait_for(self, pattern: bytes, within_s: float, *, after: int = 0) -> Line | None:
+        """The first line the serve writes from byte ``after`` of its output on that matches
+        ``pattern`` (a regular expression), once it is written; None if the output ended or
+        ``within_s`` passed first. Each line wakes the waiter: it keeps no pace of its own."""
+        fd = self.log.fileno()
+        wanted = re.compile(pattern)
+        looked = after
+        found: Line | None = None
+
+        def seen() -> bool:
+            nonlocal looked, found
+            new = os.pread(fd, self._written - looked, looked)
+            for line in new.splitlines(keepends=True):
+                if not line.endswith(b"\n"):
+                    break  # a line still being written
+                looked += len(line)
+                if wanted.search(line):
+                    found = Line(line, looked)
+                    return True
+            return self._ended
+
+        with self._more:
+            self._more.wait_for(seen, within_s)
+        return found
 
     def text(self) -> str:
         """What the serve wrote so far (its end, where a failure says why)."""
@@ -85,6 +129,14 @@ class ServeOutput:
         self._thread.join(READY_TIMEOUT_S)
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A running ``deconflict serve``: its URL, and its output as it comes."""
+
+    url: str
+    output: ServeOutput
+
+
 @contextlib.contextmanager
 def served(
     db: str | Path,
@@ -93,9 +145,24 @@ def served(
     cwd: Path | None = None,
     output: Path | None = None,
 ) -> Iterator[str]:
-    """The URL of ``deconflict serve --db DB [options]`` on 127.0.0.1, once ready. Its output
-    (stdout and stderr) goes to ``output`` when given (read it for what it printed at start,
-    e.g. ``--links``), else to a temporary file quoted if it fails to start."""
+    """The URL of ``deconflict serve --db DB [options]`` on 127.0.0.1, once ready (see
+    :func:`serving`)."""
+    with serving(db, *options, env=env, cwd=cwd, output=output) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def serving(
+    db: str | Path,
+    *options: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    output: Path | None = None,
+) -> Iterator[Server]:
+    """``deconflict serve --db DB [options]`` on 127.0.0.1, once ready. Its output (stdout
+    and stderr) goes to ``output`` when given (read it for what it printed at start, e.g.
+    ``--links``), else to a temporary file quoted if it fails to start; a test waits for a
+    line of it with ``Server.output.wait_for``."""
     port = free_port()
     command = [sys.executable, "-c", "from deconflict.cli.main import run; run()", "serve"]
     command += ["--db", str(db), "--host", "127.0.0.1", "--port", str(port), *options]
@@ -114,7 +181,7 @@ def served(
         copied = ServeOutput(process.stdout, log)
         try:
             copied.wait_ready(url)
-            yield url
+            yield Server(url, copied)
         finally:
             process.terminate()
             try:

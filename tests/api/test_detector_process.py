@@ -17,14 +17,14 @@ import httpx
 import pytest
 from tests.api.harness import circle, make_db
 from tests.hub.scenario import make_hub, vol
-from tests.processes import gone, live_processes, until
+from tests.processes import commits, gone, live_processes, until
 
 from deconflict.api import ApiSettings, issue_local_token
 from deconflict.client import Client
 from deconflict.hub import Hub
 from deconflict.runtime.detector_process import DetectorProcess
 from deconflict.settings import local_state_path
-from deconflict.testing import served
+from deconflict.testing import served, serving
 
 LEASE_S = 5.0  # DetectorWorker's period: a standby takes a dead holder's lease after it
 
@@ -101,15 +101,22 @@ def test_a_killed_detector_process_is_taken_over_and_started_again(
     """SIGKILL the detector process: filings still get their conflicts (the HTTP worker takes
     the lease when it lapses), and the server starts a new detector process."""
     db, ru_token, us_token = hub
-    with served(db) as url:
-        server = _server_pid(url)
-        (detector,) = _detectors(server)
+    with (
+        serving(db) as server,
+        Hub.open(db) as reader,
+        contextlib.closing(commits(reader.store)) as woken,
+    ):
+        parent = _server_pid(server.url)
+        (detector,) = _detectors(parent)
         os.kill(detector, signal.SIGKILL)
-        with Client(url, ru_token) as ru, Client(url, us_token) as us:
+        with Client(server.url, ru_token) as ru, Client(server.url, us_token) as us:
             ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
             us.file_notice([circle("us-1")], "air-activity", "US-N1")
-            assert until(lambda: len(us.conflicts()) == 1, LEASE_S * 4)
-        assert until(lambda: _detectors(server) not in ([], [detector]), LEASE_S * 2)
+            # Detected by the HTTP worker once the lease lapses: its commit wakes the wait.
+            assert until(lambda: len(us.conflicts()) == 1, LEASE_S * 4, woken)
+        # The supervisor says when it has started another (a line of its log, as it comes).
+        assert server.output.wait_for(rb'"detector\.process", "change": "started"', LEASE_S * 2)
+        assert _detectors(parent) not in ([], [detector])
 
 
 @pytest.mark.slow
@@ -155,14 +162,14 @@ def test_the_detector_process_leads_while_it_builds_and_detects_only_once_told(
     with (
         _waiting_for_the_word(tmp_path, *notices) as (path, detector),
         Hub.open(path) as hub,
-        contextlib.closing(hub.store.change_signal()) as commits,
+        contextlib.closing(commits(hub.store)) as woken,
     ):
         assert hub.store.lease_holder(time.time()).pid == detector.pid
         assert hub.store.list_conflicts() == []
         assert hub.store.detector_cursor() == 0
         assert hub.store.ledger_latest_checkpoint() is None
         detector.go(checked=True)
-        assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, commits)
+        assert until(lambda: len(hub.store.list_conflicts()) == 1, 60.0, woken)
 
 
 def test_a_start_stopped_before_serve_s_word_lets_the_lease_go(tmp_path: Path) -> None:

@@ -5,8 +5,8 @@ supervisor killed with SIGKILL takes its workers and its detector with it (and t
 again), and a stop with an event stream open is quick and quiet.
 
 The process tests kill for real. Each server runs in a session of its own and the fixture kills
-that whole process group however the test ends; every wait polls a condition against a generous
-deadline."""
+that whole process group however the test ends; every wait is for what the process says (a line
+of its log, its exit), bounded by a generous deadline."""
 
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.api.harness import circle, make_db
 from tests.hub.scenario import T0, vol
-from tests.processes import gone, live_processes, until
+from tests.processes import gone, live_processes
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
@@ -34,13 +35,9 @@ from deconflict.errors import InvalidInput
 from deconflict.hub import DetectorWorker, Hub, SimulatedClock
 from deconflict.runtime.runner import HubRunner
 from deconflict.settings import local_state_path
-from deconflict.testing import free_port
+from deconflict.testing import Line, ServeOutput, free_port
 
 DEADLINE_S = 60.0  # the most any condition below is waited for
-
-
-def _until(check: Callable[[], bool]) -> bool:
-    return until(check, DEADLINE_S)
 
 
 class Wall:
@@ -88,6 +85,22 @@ class _SlowStep:
         self._finish.set()
 
 
+def _renewals(worker: DetectorWorker) -> threading.Event:
+    """Set whenever ``worker``'s keeper renews its lease beside its work (the renewal's own
+    thread sets it: waited for, not looked for)."""
+    renewed = threading.Event()
+    renew = worker._renew_beside
+
+    def watched(store: Any) -> None:
+        before = worker.renewals
+        renew(store)
+        if worker.renewals > before:
+            renewed.set()
+
+    worker._renew_beside = watched  # type: ignore[method-assign]
+    return renewed
+
+
 def _step_in_thread(worker: DetectorWorker) -> tuple[threading.Thread, list[object]]:
     outcome: list[object] = []
     thread = threading.Thread(target=lambda: outcome.append(worker.step()), daemon=True)
@@ -107,12 +120,13 @@ def test_a_renewal_does_not_wait_behind_a_long_detection_step(hubs: tuple[Hub, H
     token = leader.token
     one.file_notice("usaf", [vol("a")], "air-activity", "N1")
     slow = _SlowStep(one)
+    renewed = _renewals(leader)
     thread, outcome = _step_in_thread(leader)
     try:
         assert slow.started.wait(DEADLINE_S)
+        renewed.clear()
         wall.now += 15.0  # three lease periods into the step
-        renewed = leader.renewals
-        assert _until(lambda: leader.renewals > renewed)  # renewed at the new time, beside it
+        assert renewed.wait(DEADLINE_S)  # renewed at the new time, beside it
         assert standby.step() is None
         assert standby.token is None
     finally:
@@ -139,7 +153,7 @@ def test_a_stalled_leader_still_loses_the_lease(hubs: tuple[Hub, Hub]) -> None:
     try:
         assert slow.started.wait(DEADLINE_S)
         wall.now += 40.0  # stuck past stall_s and the lease
-        assert _until(lambda: standby.step() is not None)
+        assert standby.step() is not None  # the stalled leader's keeper renews no more
         assert standby.token == 2
     finally:
         slow.finish()
@@ -237,7 +251,8 @@ def _detectors(server: int) -> list[int]:
 
 
 class Serve:
-    """One ``deconflict serve`` in a session of its own, its stderr in a file."""
+    """One ``deconflict serve`` in a session of its own, its output copied to a file as it
+    comes (``deconflict.testing.ServeOutput``: a test waits for a line of it)."""
 
     def __init__(self, db: Path, port: int, log: Path, *options: str) -> None:
         command = [sys.executable, "-c", "from deconflict.cli.main import run; run()", "serve"]
@@ -245,18 +260,20 @@ class Serve:
         self.url = f"http://127.0.0.1:{port}"
         self.db = db
         self.log = log
-        with log.open("wb") as err:
-            self.process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
-            )
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        assert self.process.stdout is not None  # a pipe, asked for above
+        self._copy = log.open("w+b")
+        self.output = ServeOutput(self.process.stdout, self._copy)
         self.pid = self.process.pid
 
-    def ready(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"serve exited: {self.log.read_text()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{self.url}/readyz", timeout=2.0).status_code == 200
-        return False
+    def holder_taken(self, pid: str, *, after: int = 0) -> Line | None:
+        """The line of its log saying a detector process (``pid``: a regular expression of
+        its pid) took the lease, once it is written (from byte ``after`` of the log on)."""
+        pattern = rb'"detector\.lease", "change": "taken", "token": \d+, "pid": ' + pid.encode()
+        pattern += rb', "role": "detector process"'
+        return self.output.wait_for(pattern, DEADLINE_S, after=after)
 
     def metric(self, name: str) -> float | None:
         """A metric of ``/metrics`` (of whichever worker answers), None if it is not there."""
@@ -278,6 +295,8 @@ class Serve:
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(DEADLINE_S)
+        self.output.close()
+        self._copy.close()
 
 
 @pytest.fixture
@@ -289,7 +308,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Serve]]:
     def start(*options: str, port: int | None = None) -> Serve:
         server = Serve(db, port or free_port(), tmp_path / f"serve-{len(started)}.log", *options)
         started.append(server)
-        assert _until(server.ready), server.log.read_text()[-3000:]
+        server.output.wait_ready(server.url, DEADLINE_S)
         return server
 
     try:
@@ -306,15 +325,16 @@ def test_a_killed_detector_process_comes_back_and_leads(serve: Callable[..., Ser
     every new one died at once, and detection stayed in the HTTP worker.)"""
     server = serve()
     (first,) = _detectors(server.pid)
-    assert _until(lambda: server.metric("deconflict_detector_lease_holder_pid") == first)
+    took = server.holder_taken(str(first))
+    assert took is not None, server.log.read_text()[-3000:]
+    assert server.metric("deconflict_detector_lease_holder_pid") == first
     os.kill(first, signal.SIGKILL)
-
-    def a_new_detector_leads() -> bool:
-        holder = server.metric("deconflict_detector_lease_holder_pid")
-        return holder not in (None, 0, first) and _detectors(server.pid) == [holder]
-
-    assert _until(a_new_detector_leads), server.log.read_text()[-3000:]
-    (second,) = _detectors(server.pid)
+    # The next detector process to take the lease says so in the log, as it does.
+    again = server.holder_taken(r"(\d+)", after=took.end)
+    assert again is not None, server.log.read_text()[-3000:]
+    second = int(json.loads(again.text[again.text.index(b"{") :])["pid"])
+    assert second != first
+    assert _detectors(server.pid) == [second]
     assert server.metric("deconflict_detector_leading") == 0.0  # not the HTTP worker
     state = local_state_path(str(server.db))
     with (

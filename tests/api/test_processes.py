@@ -5,6 +5,7 @@ serves, and a log its detector process finds broken stops every worker's filings
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import httpx
@@ -12,11 +13,12 @@ import pytest
 import sqlalchemy as sa
 from tests.api.harness import circle, make_db, notice_body
 from tests.api.streams import LiveStream
-from tests.processes import until
+from tests.processes import commits, until
 
 from deconflict.api import issue_local_token
 from deconflict.client import Client
 from deconflict.settings import local_state_path
+from deconflict.store import open_store
 from deconflict.store.engines import postgres_url
 from deconflict.testing import served
 
@@ -66,8 +68,8 @@ def test_a_log_broken_under_workers_halts_the_filings_of_every_worker(target: st
     signed. The detector process's tick finds it and records the halt, and then the filings
     through the port, each on a connection of its own (so either worker takes it), are
     refused, 503, eight in a row; nothing more is signed. While the halt was the detector
-    process's memory, the workers went on filing. Each condition is waited for at most 10 s:
-    another process's doing, which sends no signal."""
+    process's memory, the workers went on filing. Each condition is waited for at most 10 s,
+    looked at again when the store tells of a commit (``tests.processes.until``)."""
     engine = sa.create_engine(postgres_url(target) if "://" in target else f"sqlite:///{target}")
     headers = {
         "Authorization": f"Bearer {issue_local_token(local_state_path(target), 'RU', ['notice'])}"
@@ -82,17 +84,20 @@ def test_a_log_broken_under_workers_halts_the_filings_of_every_worker(target: st
             body = notice_body(circle(f"ru-{n}", lon=39.0 + 0.01 * n), id=f"RU-N{n}")
             return http.post("/v1/notices", json=body, headers=headers).status_code
 
+    store = open_store(target)
     try:
-        with served(target, "--workers", "2") as url:
+        with served(target, "--workers", "2") as url, contextlib.closing(commits(store)) as woken:
             assert filed(url, 0) == 201
-            assert until(lambda: read("SELECT max(size) FROM ledger_checkpoints"), 10)
+            assert until(lambda: read("SELECT max(size) FROM ledger_checkpoints"), 10, woken)
             with engine.begin() as c:
                 zeroed = c.execute(sa.text("UPDATE ledger_nodes SET hash = :h"), {"h": bytes(32)})
             assert zeroed.rowcount > 0
-            assert until(lambda: read("SELECT count(*) FROM ledger_halt"), 10)
+            assert until(lambda: read("SELECT count(*) FROM ledger_halt"), 10, woken)
             signed = read("SELECT max(size) FROM ledger_checkpoints")
             numbers = iter(range(1, 1000))
-            assert until(lambda: all(filed(url, next(numbers)) == 503 for _ in range(8)), 10)
+            refused = lambda: all(filed(url, next(numbers)) == 503 for _ in range(8))  # noqa: E731
+            assert until(refused, 10, woken)
             assert read("SELECT max(size) FROM ledger_checkpoints") == signed
     finally:
+        store.close()
         engine.dispose()

@@ -1,7 +1,9 @@
 """A hub process for the multi-worker tests, run as ``python -m tests.hub.procs``.
 
 It files a bounded load of notices for one party (ids ``<party>-<i>``), writing each id to the
-``--acked`` file (flushed and fsynced) only once the hub has acknowledged it, and runs a
+``--acked`` file (flushed and fsynced) only once the hub has acknowledged it, then to standard
+output (``acked <id>``, what the test waits on; ``lease <token>`` when it takes the lease and
+``lease none`` when it no longer holds it), and runs a
 ``DetectorWorker`` between filings and afterwards until the ``--stop`` file appears or ``--max-s``
 pass. Restarted after a kill it skips the ids it has acknowledged; an id the store already holds
 (committed, but killed before it was recorded) counts as filed. At the end it writes a JSON report:
@@ -53,6 +55,13 @@ def _record(path: Path, notice_id: str) -> None:
         out.write(notice_id + "\n")
         out.flush()
         os.fsync(out.fileno())
+    _say(f"acked {notice_id}")
+
+
+def _say(line: str) -> None:
+    """A line for the test, which waits on this process's standard output as it comes."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def _handed_over(hub: Hub, signal: ChangeSignal, looks: int = 50) -> bool:
@@ -95,14 +104,21 @@ def main(argv: list[str]) -> int:
     with Hub.open(args.db) as hub, contextlib.closing(hub.store.change_signal()) as signal:
         worker = DetectorWorker(hub, lease_s=args.lease_s, batch=25)
 
+        held: list[int | None] = [None]
+
         def step() -> int:
             report = worker.step()
+            if worker.token != held[0]:
+                held[0] = worker.token
+                _say(f"lease {worker.token if worker.token is not None else 'none'}")
             if report is None or report.changes == 0:
                 return 0
             stats["batches"] += 1
             stats["changes"] += report.changes
             if args.yield_every and stats["batches"] % args.yield_every == 0:
                 worker.release()  # hand over, and let the other process take its turn
+                held[0] = None
+                _say("lease none")
                 stats["releases"] += 1
                 _handed_over(hub, signal)
             return report.changes
@@ -126,6 +142,7 @@ def main(argv: list[str]) -> int:
             if step() == 0:
                 signal.wait(0.02)  # woken by another process's commit, or after 20 ms
         worker.release()
+        _say("lease none")
     args.report.write_text(json.dumps(stats))
     return 0
 

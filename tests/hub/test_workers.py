@@ -14,12 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.hub.procs import expected_conflicts
-from tests.processes import until
+from tests.processes import commits, until
 
 from deconflict.engine import SeparationMinima
 from deconflict.model import Agreement, Disclosure, NotificationKind, RecordKind
@@ -48,11 +50,14 @@ def _setup(target: str) -> None:
 
 
 class Proc:
-    """One hub process and its files."""
+    """One hub process and its files. What it says on standard output (``tests/hub/procs.py``:
+    each filing acknowledged, each change of its hold on the lease) is read as it comes by a
+    thread of this one, and waited for as it comes; its standard error goes to a file."""
 
     def __init__(self, tmp: Path, target: str, party: str, **options: object) -> None:
         self.acked = tmp / f"{party}.acked"
         self.report = tmp / f"{party}.report"
+        self.errors = tmp / f"{party}.stderr"
         self.stop = tmp / "stop"
         self.args = [
             sys.executable,
@@ -74,37 +79,83 @@ class Proc:
         for name, value in options.items():
             self.args += [f"--{name.replace('_', '-')}", str(value)]
         self.popen: subprocess.Popen[bytes] | None = None
+        self._said: list[str] = []  # its lines on standard output, this run's
+        self._more = threading.Condition()
+        self._reader: threading.Thread | None = None
 
     def start(self) -> None:
-        self.popen = subprocess.Popen(self.args, cwd=ROOT, stderr=subprocess.PIPE)
+        with self.errors.open("ab") as errors:
+            self.popen = subprocess.Popen(
+                self.args, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors
+            )
+        with self._more:
+            self._said = []
+        self._reader = threading.Thread(target=self._read, args=(self.popen,), daemon=True)
+        self._reader.start()
+
+    def _read(self, popen: subprocess.Popen[bytes]) -> None:
+        """Its lines as they come; at the pipe's end (it exited), "exited"."""
+        assert popen.stdout is not None  # a pipe, asked for in start
+        with popen.stdout:
+            for line in popen.stdout:
+                with self._more:
+                    self._said.append(line.decode().strip())
+                    self._more.notify_all()
+        with self._more:
+            self._said.append("exited")
+            self._more.notify_all()
+
+    def wait_said(self, done: Callable[[list[str]], bool], what: str, within_s: float) -> None:
+        """Until ``done`` holds of what it said on this run (looked at again at each line);
+        fails naming ``what``, with its standard error if it exited first."""
+        with self._more:
+            self._more.wait_for(lambda: done(self._said) or "exited" in self._said, within_s)
+            if done(self._said):
+                return
+        self.alive()
+        raise AssertionError(f"{what}: not within {within_s:g} s")
 
     def acked_ids(self) -> list[str]:
         return self.acked.read_text().split() if self.acked.exists() else []
 
     def alive(self) -> None:
-        """AssertionError, with what it printed, if the process has exited."""
+        """AssertionError, with its standard error, if the process has exited."""
         assert self.popen is not None
+        with self._more:
+            said_exit = "exited" in self._said
+        if said_exit:
+            self.popen.wait(10.0)
         if self.popen.poll() is not None:
-            raise AssertionError(f"the process exited: {self.popen.stderr.read()!r}")
+            raise AssertionError(f"the process exited: {self.errors.read_text()[-3000:]}")
 
     def wait_acked(self, n: int, within_s: float = 60.0) -> None:
-        """Until ``n`` of its filings are acknowledged (its file is all it tells: polled)."""
+        """Until ``n`` of its filings are acknowledged, over its runs (a run says each one
+        after it records it)."""
+        self.wait_said(lambda _: len(self.acked_ids()) >= n, f"{self.acked} below {n}", within_s)
 
-        def acked() -> bool:
-            self.alive()
-            return len(self.acked_ids()) >= n
+    def wait_leading(self, within_s: float = 30.0) -> None:
+        """Until it says it holds the lease (its last word on it)."""
 
-        assert until(acked, within_s), f"{self.acked} stuck below {n}"
+        def leads(said: list[str]) -> bool:
+            leases = [line for line in said if line.startswith("lease ")]
+            return bool(leases) and leases[-1] != "lease none"
+
+        self.wait_said(leads, "it never took the lease", within_s)
+
+    def _ended(self, timeout_s: float) -> int:
+        assert self.popen is not None
+        assert self._reader is not None
+        code = self.popen.wait(timeout_s)
+        self._reader.join(timeout_s)  # its pipe ends with it
+        return code
 
     def kill(self) -> None:
         assert self.popen is not None
         os.kill(self.popen.pid, signal.SIGKILL)
-        self.popen.communicate(timeout=10)
+        self._ended(10.0)
 
     def finish(self, timeout_s: float = 30.0) -> dict[str, int]:
-        assert self.popen is not None
-        _, err = self.popen.communicate(timeout=timeout_s)
-        assert self.popen.returncode == 0, err.decode()
+        assert self._ended(timeout_s) == 0, self.errors.read_text()[-3000:]
         return json.loads(self.report.read_text())
 
     def cleanup(self) -> None:
@@ -112,7 +163,7 @@ class Proc:
             return
         if self.popen.poll() is None:
             self.popen.kill()
-        self.popen.communicate(timeout=10)  # reaps it and closes its pipe
+        self._ended(10.0)
 
 
 def _wait_consumed(store: Store, procs: list[Proc], within_s: float = 90.0) -> None:
@@ -129,8 +180,8 @@ def _wait_consumed(store: Store, procs: list[Proc], within_s: float = 90.0) -> N
             return False
         return not store.changes_after(store.detector_cursor())
 
-    with contextlib.closing(store.change_signal()) as commits:
-        assert until(consumed, within_s, commits), "the change log was not consumed in time"
+    with contextlib.closing(commits(store)) as signal:
+        assert until(consumed, within_s, signal), "the change log was not consumed in time"
 
 
 def _check_exactly_once(store: Store, acked: set[str]) -> None:
@@ -222,10 +273,9 @@ def test_kill_9_of_the_detector_loses_nothing_and_repeats_nothing(target, tmp_pa
         first.kill()
         killed_acked = set(first.acked_ids())
         assert len(killed_acked) < COUNT
-        # The survivor takes over once the lease lapses.
-        with contextlib.closing(store.change_signal()) as commits:
-            taken = until(lambda: _lease_token(store) != token, 30.0, commits)
-        assert taken, "the survivor never took over"
+        # The survivor takes over once the lease lapses (and says so).
+        second.wait_leading()
+        assert _lease_token(store) != token, "the survivor never took over"
         first.start()
         _wait_consumed(store, [first, second])
         first.stop.touch()

@@ -2,7 +2,8 @@
 the conflicts table's indexes by record (0005); a ledger at 0005 keeps its leaf hashes in its
 entries' rows (0006), and proofs and audits of it are unchanged; notice versions at 0008 gain
 the links to their ledger entries (0009); the hub's halt is kept from 0016 on, and dropped with
-it; notice versions keep their volumes' versions from 0017 on."""
+it; notice versions keep their volumes' versions from 0017 on; the indexes on a state alone go with
+0028."""
 
 from __future__ import annotations
 
@@ -404,3 +405,37 @@ def test_conflicts_at_0025_are_paged_and_a_legacy_one_is_listed_open_while_shown
         hub.close()
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()
+
+
+def test_the_state_alone_indexes_go_with_0028_and_come_back_with_its_downgrade(store_target):
+    """0028 drops the notices' and notifications' indexes on their state alone (each the
+    leading column of another); taken back to 0027 they are there again, and a hub opened on
+    it then migrates and reads by state as before (the tick's notices by state and start)."""
+    hub, clock = make_hub(Path(), target=store_target)
+    hub.file_notice("usaf", [vol("a", start_s=T0 + HOUR, end_s=T0 + 2 * HOUR)], "air", "N1")
+    hub.close()
+    engine = _engine(store_target)
+
+    def state_indexes() -> set[str]:
+        inspector = sa.inspect(engine)
+        found = set()
+        for table in ("notices", "notifications"):
+            found |= {
+                str(i["name"])
+                for i in inspector.get_indexes(table)
+                if i["column_names"] == ["state"]
+            }
+        return found
+
+    assert state_indexes() == set()
+    _downgrade(engine, _config(), "0027")
+    assert state_indexes() == {"ix_notices_state", "ix_notifications_state"}
+    hub = Hub.open(store_target, clock)
+    try:
+        assert state_indexes() == set()
+        clock.set(T0 + 1.5 * HOUR)
+        (activated,) = hub.tick().activated
+        assert activated.id == "N1"
+    finally:
+        hub.close()
+        engine.dispose()

@@ -363,15 +363,24 @@ def _read_costs(path: Path, hidden: int) -> dict[str, int]:
     hub, _ = _hub(path, Disclosure.CONFLICTS_ONLY)
     try:
         hub.file_notice("X", [vol("near")], "air-activity", "XN")
-        for k in range(hidden):  # live notices of X that P meets nowhere
-            hub.file_notice("X", [vol(f"h{k}", lon=20.0 + k * 0.1)], "air-activity", f"H{k}")
+        for k in range(hidden):  # live notices of X that P meets nowhere, and of Q
+            for owner in ("X", "Q"):
+                hidden_volume = vol(f"h{k}", lon=20.0 + k * 0.1)
+                hub.file_notice(owner, [hidden_volume], "air-activity", f"H{k}")
         hub.file_notice("P", [vol("probe", lon=39.02)], "air-activity", "PN")
         hub.process()
+        filed, window = [NoticeState.FILED], (T0, T0 + 9 * HOUR)
         reads = {
             "list": lambda: hub.list_notices("P"),
             "list of X's": lambda: hub.list_notices("P", party="X"),
-            "list of the filed": lambda: hub.list_notices("P", states=[NoticeState.FILED]),
-            "list of a window": lambda: hub.list_notices("P", active=(T0, T0 + 9 * HOUR)),
+            "list of the filed": lambda: hub.list_notices("P", states=filed),
+            "list of a window": lambda: hub.list_notices("P", active=window),
+            # By state and window: read by state and end, every party's (a seventeenth reader).
+            "the filed of a window": lambda: hub.list_notices("P", states=filed, active=window),
+            "its own filed of a window": lambda: hub.list_notices(
+                "P", party="P", states=filed, active=window
+            ),
+            "a page of them": lambda: hub.list_notices("P", states=filed, active=window, limit=1),
             "one": lambda: hub.get_notice("P", "XN", party="X"),
             "conflicts": lambda: view_conflicts(hub, "P", hub.list_conflicts("P")),
         }
@@ -390,7 +399,9 @@ def test_what_a_read_costs_does_not_grow_with_notices_it_may_not_see(tmp_path):
     asking, of every notice of X, whether an open conflict unlocked it: a list read the ones
     P may not see too, and took longer the more there were (1.3 against 2.4 ms with 3,000), as
     did the suggestions of P's conflicts. They are found from P's own conflicts now: every read
-    costs SQLite the same steps with 0 or 150 notices of X hidden from P."""
+    costs SQLite the same steps with 0 or 150 notices of X hidden from P (and of Q, a party
+    with no agreement), a list by state within a window too (a seventeenth reader: it read
+    every party's notices in the state that ended after the window's start)."""
     assert _read_costs(tmp_path / "none", 0) == _read_costs(tmp_path / "many", 150)
 
 

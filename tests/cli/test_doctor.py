@@ -65,7 +65,7 @@ def _flipped(sound: Path, folder: Path, part: str, offset: int) -> Path:
 DAMAGE = [
     pytest.param("parties", 0, "table parties", id="a table page's type"),
     pytest.param("parties", 8, "table parties", id="a table page's cell pointer"),
-    pytest.param("ix_notices_state", 0, "index ix_notices_state", id="an index page"),
+    pytest.param("ix_notices_state_end", 0, "index ix_notices_state_end", id="an index page"),
     pytest.param("header", 0, "the database header", id="the header"),
 ]
 

@@ -568,6 +568,8 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "CREATE INDEX ix_conflicts_state ON conflicts (state)",
         "CREATE INDEX ix_notices_state ON notices (state)",
         "CREATE INDEX ix_notifications_state ON notifications (state)",
+        "DROP INDEX ix_notices_party_filed",
+        "CREATE INDEX ix_notices_filed ON notices (filed_at_s, id)",
         "DROP TABLE conflict_parties",
         *(f"DROP INDEX ix_conflicts_{s}_{i}" for s in "ab" for i in ("told", "open")),
         "DROP INDEX ix_conflicts_a_shown",

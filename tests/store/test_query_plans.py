@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
-from deconflict.store import SqlStore, open_sqlite
+from deconflict.store import Seen, SqlStore, open_sqlite
 
 
 def _plans(store: SqlStore, call: Callable[[], Any]) -> list[str]:
@@ -152,12 +152,22 @@ def test_the_commitments_a_notification_refers_to_are_read_by_index(store):
 
 
 def test_a_page_of_notices_is_read_in_filing_order_by_index(store):
-    """A page of the notices list (after a notice, at most a few) reads the index on filing
-    order: no scan and no sort of every notice."""
-    plans = [
+    """A page of an owner's notices (after a notice, at most a few) reads the owner's range of
+    the index on (party, filing order): no scan and no sort of its notices; a page of several
+    owners' reads each one's range so, at most a page of each, and sorts only those."""
+    one = [
         p
-        for p in _plans(store, lambda: store.list_notices(after=(10.0, "N1"), limit=5))
+        for p in _plans(store, lambda: store.list_notices("A", after=(10.0, "N1"), limit=5))
         if "notices" in p
     ]
-    _by_index("a page of notices", plans, ("notices",), ["ix_notices_filed"])
-    assert "TEMP B-TREE" not in " / ".join(plans)
+    _by_index("a page of an owner's notices", one, ("notices",), ["ix_notices_party_filed"])
+    assert "TEMP B-TREE" not in " / ".join(one)
+    seen = Seen(frozenset({"A", "B"}), {})
+    several = [
+        p
+        for p in _plans(store, lambda: store.list_notices(seen=seen, after=(10.0, "N1"), limit=5))
+        if "notices" in p
+    ]
+    joined = " / ".join(several)
+    assert joined.count("SEARCH notices USING INDEX ix_notices_party_filed") == 2, joined
+    assert "SCAN notices" not in joined, joined

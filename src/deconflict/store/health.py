@@ -52,7 +52,7 @@ _COLUMN = re.compile(r"(?:NULL value|value) in (\w+)\.")
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One thing found damaged: where (``table notices``, ``index ix_notices_state``, ``the
+    """One thing found damaged: where (``table notices``, ``index ix_notices_state_end``, ``the
     database header``, ``the schema``) and what is wrong with it."""
 
     where: str

@@ -112,3 +112,16 @@ def test_a_page_of_notices_is_planned_by_its_owners_on_postgresql(pg_url: str) -
         hub.close()
     assert "ix_notices_filed" not in plan, plan
     assert "Seq Scan on notices" not in plan, plan
+
+
+@pytest.mark.postgres
+def test_every_statement_is_planned_for_its_own_parameters(pg_url: str) -> None:
+    """A prepared statement's generic plan is never used: the store's sessions plan each
+    execution with its parameters (the plans the test above checks)."""
+    hub = Hub.open(pg_url, SimulatedClock(T0))
+    try:
+        engine: sa.Engine = hub.store._engine  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+    finally:
+        hub.close()

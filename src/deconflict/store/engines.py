@@ -191,6 +191,11 @@ def open_postgres(url: str, retry: RetryPolicy | None = None) -> SqlStore:
     def _on_connect(dbapi_connection: Any, _record: object) -> None:
         milliseconds = round(IDLE_IN_TRANSACTION_S * 1000)
         dbapi_connection.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        # Every statement planned for its own parameters: a generic plan (psycopg prepares a
+        # statement it has run five times) read a party's lists by a scan or by the filing
+        # time, every party's rows (an eighteenth reader; not reached while each read ends in
+        # a rollback, which drops psycopg's prepared statements: docs/security.md §3.5).
+        dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_connection.commit()
 
     return SqlStore(engine, what=engine.url.render_as_string(hide_password=True), retry=retry)

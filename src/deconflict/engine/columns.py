@@ -110,6 +110,21 @@ class Rows:
         return self.numbers[..., 5]
 
     @property
+    def lows(self) -> Array:
+        """The start and the lower altitude, side by side."""
+        return self.numbers[..., 0:4:2]
+
+    @property
+    def highs(self) -> Array:
+        """The end and the upper altitude, side by side."""
+        return self.numbers[..., 1:4:2]
+
+    @property
+    def vectors(self) -> Array:
+        """The centre and the first vertex's n-vector, side by side."""
+        return self.numbers[..., 6:12]
+
+    @property
     def centre(self) -> Array:
         return self.numbers[..., 6:9]
 
@@ -141,6 +156,11 @@ class Table:
     def party_of(self, slot: int) -> str:
         """The party of the volume in ``slot``."""
         return self._names[int(self._party[slot])]
+
+    def parties_of(self, slots: NDArray[np.intp]) -> list[str]:
+        """:meth:`party_of` each of ``slots``."""
+        names = self._names
+        return [names[code] for code in self._party[slots].tolist()]
 
     def _code_for(self, party: str) -> int:
         code = self._codes.get(party)

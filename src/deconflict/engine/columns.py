@@ -157,11 +157,6 @@ class Table:
         """The party of the volume in ``slot``."""
         return self._names[int(self._party[slot])]
 
-    def parties_of(self, slots: NDArray[np.intp]) -> list[str]:
-        """:meth:`party_of` each of ``slots``."""
-        names = self._names
-        return [names[code] for code in self._party[slots].tolist()]
-
     def _code_for(self, party: str) -> int:
         code = self._codes.get(party)
         if code is None:

@@ -336,13 +336,7 @@ class VolumeIndex:
         return self._entries(self._candidate_slots(volume, reach))
 
     def _entries(self, slots: Slots) -> list[Entry]:
-        """:meth:`_entry` of each slot, their parties named at once (a dense query's are some
-        dozens)."""
-        keys, parties = self._keys, self._table.parties_of(slots)
-        return [
-            Entry(keys[slot], party, self._volume(slot))  # live slots: keys, not None
-            for slot, party in zip(slots.tolist(), parties, strict=True)
-        ]
+        return [self._entry(slot) for slot in slots.tolist()]
 
     def conflicts_with(
         self,

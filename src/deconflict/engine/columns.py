@@ -110,6 +110,21 @@ class Rows:
         return self.numbers[..., 5]
 
     @property
+    def lows(self) -> Array:
+        """The start and the lower altitude, side by side."""
+        return self.numbers[..., 0:4:2]
+
+    @property
+    def highs(self) -> Array:
+        """The end and the upper altitude, side by side."""
+        return self.numbers[..., 1:4:2]
+
+    @property
+    def vectors(self) -> Array:
+        """The centre and the first vertex's n-vector, side by side."""
+        return self.numbers[..., 6:12]
+
+    @property
     def centre(self) -> Array:
         return self.numbers[..., 6:9]
 

@@ -465,9 +465,12 @@ class VolumeIndex:
         )
         close, unsure = screen(firsts, rows, horizontal, vertical, time)
         hit = close & keep
-        pending = np.flatnonzero(unsure & keep)
+        (pending,) = (unsure & keep).nonzero()
         if pending.size:
-            thresholds = np.broadcast_to(horizontal, hit.shape)[pending]
+            if isinstance(horizontal, np.ndarray):
+                thresholds = horizontal[pending]
+            else:
+                thresholds = np.full(pending.size, horizontal)
             mine = firsts if firsts.numbers.ndim == 1 else firsts.take(pending)
             hit[pending] = ~self._apart(
                 groups[pending],
@@ -527,25 +530,24 @@ class VolumeIndex:
         their rows; the first's one row for a query): whether each is separated by its
         threshold. A query's pairs in one frame (:func:`apart_many`); a sweep's, every pair
         in its first volume's frame, all at once (:func:`apart_pairs`)."""
-        # A volume of the shelf is made a footprint once here, not once a pair it is in.
         second = seconds.tolist()
-        made = {slot: self._footprint(slot) for slot in dict.fromkeys(second)}
-        others = [made[slot] for slot in second]
-        if first_rows.numbers.ndim == 1:  # a query: one group
+        if first_rows.numbers.ndim == 1:  # a query: one group, each of its candidates once
             verdicts = apart_many(
                 footprint_of(int(groups[0])),
-                others,
+                [self._footprint(slot) for slot in second],
                 thresholds_m,
                 centres=rows.centre,
                 caps=rows.cap_rad,
                 radii=rows.radius_m,
             )
             return np.asarray(verdicts, dtype=np.bool_)
+        # A volume of the shelf is made a footprint once here, not once a pair it is in.
+        made = {slot: self._footprint(slot) for slot in dict.fromkeys(second)}
         first = groups.tolist()
         mine = {slot: footprint_of(slot) for slot in dict.fromkeys(first)}
         return apart_pairs(
             [mine[slot] for slot in first],
-            others,
+            [made[slot] for slot in second],
             thresholds_m,
             (first_rows.centre, rows.centre),
             (first_rows.cap_rad, rows.cap_rad),

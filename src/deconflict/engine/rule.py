@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from deconflict.engine.columns import Rows
 from deconflict.errors import InvalidInput
 from deconflict.geo import Volume4D, separated_by
-from deconflict.geo.separation import apart_many, clearance_m, within_many
+from deconflict.geo.separation import apart_many, clearance_m, within_reach
 from deconflict.geo.sphere import MIN_CURVATURE_M
 from deconflict.ranges import MAX_HORIZONTAL_M, MAX_TIME_SEPARATION_S, MAX_VERTICAL_M
 
@@ -123,12 +123,17 @@ def screen(
     Python), then the bounding caps and the first vertices, whose bounds keep a margin far wider
     than the last bits in which numpy's ``arccos`` may differ from ``math.acos``.
     """
-    near = np.maximum(a.start_s, b.start_s) - np.minimum(a.end_s, b.end_s) < time_s
-    near &= np.maximum(a.lower_m, b.lower_m) - np.minimum(a.upper_m, b.upper_m) < vertical_m
-    dot = np.einsum("...i,...i->...", a.centre, b.centre)
-    angle = np.arccos(np.clip(dot, -1.0, 1.0))
-    near &= (angle - a.cap_rad - b.cap_rad) * MIN_CURVATURE_M < horizontal_m
-    close = near & within_many(a.first, b.first, a.radius_m + b.radius_m, horizontal_m)
+    # Columns side by side, each test on both at once: a query's candidates are a few dozen,
+    # and a numpy call costs as much as its work on them. Windows and bands: the gaps.
+    gaps = np.maximum(a.lows, b.lows) - np.minimum(a.highs, b.highs)
+    near = gaps[..., 0] < time_s
+    near &= gaps[..., 1] < vertical_m
+    # Centres and first vertices: their angles (the cosines, clipped for arccos).
+    products = a.vectors * b.vectors
+    cosines = products.reshape(*products.shape[:-1], 2, 3).sum(axis=-1)
+    angles = np.arccos(np.minimum(np.maximum(cosines, -1.0), 1.0))
+    near &= (angles[..., 0] - a.cap_rad - b.cap_rad) * MIN_CURVATURE_M < horizontal_m
+    close = near & within_reach(angles[..., 1], a.radius_m + b.radius_m, horizontal_m)
     return close, near & ~close
 
 

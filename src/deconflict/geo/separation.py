@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import accumulate
 
 import numpy as np
 import shapely
@@ -37,13 +38,14 @@ __all__ = [
     "separated_by_many",
     "separation_m",
     "within_many",
+    "within_reach",
 ]
 
 Array = NDArray[np.float64]
 
 _ABSOLUTE_MARGIN_M = 1.0
-#: The kinds of footprint, in the order :func:`_planar_cores` builds their cores.
-_KINDS = ("circle", "corridor", "polygon")
+#: The group of each kind of footprint in :class:`_Cores`: the rings first, the points last.
+_GROUP = {"polygon": 0, "corridor": 1, "circle": 2}
 _LINESTRING = shapely.GeometryType.LINESTRING
 _POLYGON = shapely.GeometryType.POLYGON
 _SAMPLES = 9
@@ -103,45 +105,57 @@ def separated_by(a: Footprint, b: Footprint, threshold_m: float) -> bool:
     return core_distance_m(a, b, frame=frame, planar=planar, error=error) - radii >= threshold_m
 
 
-def _planar_cores(frame: Frame, footprints: Sequence[Footprint]) -> NDArray[np.object_]:
-    """The cores of many footprints in one frame (see :func:`_cores`)."""
-    sizes = np.fromiter((len(f.core_vectors) for f in footprints), np.intp, len(footprints))
-    xy = frame.project(np.concatenate([f.core_vectors for f in footprints]))
-    return _cores(xy, sizes, _kinds(footprints))
+class _Cores:
+    """Many footprints' cores laid out for shapely's ragged-array constructors: their n-vectors
+    in one array (``vectors``), grouped by kind (polygons, corridors, then points), each ring
+    closed by its first point again; ``order`` the footprints in that grouping, ``lengths``
+    their rows. Gathered in one pass in Python: for the handful of cores a query has, index
+    arithmetic in numpy (a mask, a cumulative sum, a repeat a kind) cost more than all of it."""
 
+    __slots__ = ("_corridors", "_polygons", "lengths", "order", "vectors")
 
-def _kinds(footprints: Sequence[Footprint]) -> NDArray[np.intp]:
-    return np.fromiter((_KINDS.index(f.kind) for f in footprints), np.intp, len(footprints))
+    def __init__(self, footprints: Sequence[Footprint]) -> None:
+        groups: tuple[list[int], list[int], list[int]] = ([], [], [])
+        for i, footprint in enumerate(footprints):
+            groups[_GROUP[footprint.kind]].append(i)
+        polygons, corridors, points = groups
+        parts: list[Array] = []
+        for i in polygons:
+            ring = footprints[i].core_vectors
+            parts += (ring, ring[:1])
+        parts += (footprints[i].core_vectors for i in (*corridors, *points))
+        self.order = polygons + corridors + points
+        self.lengths = [len(parts[2 * at]) + 1 for at in range(len(polygons))]
+        self.lengths += [len(path) for path in parts[2 * len(polygons) :]]
+        self.vectors = np.concatenate(parts)
+        self._polygons, self._corridors = len(polygons), len(corridors)
 
+    @property
+    def all_points(self) -> bool:
+        """Whether every core is a point (then in the footprints' own order)."""
+        return self._polygons + self._corridors == 0
 
-def _cores(xy: Array, sizes: NDArray[np.intp], kinds: NDArray[np.intp]) -> NDArray[np.object_]:
-    """Cores as shapely geometries from their projected points (``sizes`` rows each, in order),
-    built with shapely's vectorised constructors from ragged arrays (a quarter of the time of
-    building rings, then polygons)."""
-    count = len(sizes)
-    starts = np.cumsum(sizes) - sizes
-    out = np.empty(count, dtype=object)
-    for code, kind in enumerate(_KINDS):
-        chosen = np.flatnonzero(kinds == code)
-        if chosen.size == 0:
-            continue
-        if kind == "circle":
-            out[chosen] = shapely.points(xy[starts[chosen]])
-            continue
-        # Each part's points, and for a ring its first point again to close it.
-        closing = int(kind == "polygon")
-        lengths = sizes[chosen] + closing
-        ends = np.cumsum(lengths)
-        within = np.arange(ends[-1]) - np.repeat(ends - lengths, lengths)
-        within[within == np.repeat(sizes[chosen], lengths)] = 0
-        rows = xy[np.repeat(starts[chosen], lengths) + within]
-        offsets = np.concatenate(([0], ends))
-        if kind == "corridor":
-            out[chosen] = shapely.from_ragged_array(_LINESTRING, rows, (offsets,))
-        else:
-            parts = np.arange(chosen.size + 1)
-            out[chosen] = shapely.from_ragged_array(_POLYGON, rows, (offsets, parts))
-    return out
+    def shapes(self, xy: Array) -> NDArray[np.object_]:
+        """The cores as shapely geometries, in the footprints' order, from ``vectors``
+        projected (``xy``, a row each)."""
+        polygons, corridors = self._polygons, self._corridors
+        rows = list(accumulate(self.lengths, initial=0))
+        rings, paths = rows[: polygons + 1], rows[polygons : polygons + corridors + 1]
+        made = []
+        if polygons:
+            made.append(
+                shapely.from_ragged_array(_POLYGON, xy[: rings[-1]], (rings, range(polygons + 1)))
+            )
+        if corridors:
+            offsets = [row - paths[0] for row in paths]
+            made.append(
+                shapely.from_ragged_array(_LINESTRING, xy[paths[0] : paths[-1]], (offsets,))
+            )
+        if paths[-1] < len(xy):
+            made.append(shapely.points(xy[paths[-1] :]))
+        out = np.empty(len(self.order), dtype=object)
+        out[self.order] = made[0] if len(made) == 1 else np.concatenate(made)
+        return out
 
 
 def separated_by_many(
@@ -181,8 +195,14 @@ def within_many(
     one of them 3), the sum of their radii and their thresholds. The bound has a metre's margin,
     so that the last bits of ``arccos`` (numpy's against ``math``'s) cannot decide a pair."""
     dot = np.einsum("...i,...i->...", first_a, first_b)
-    reach_m = np.arccos(np.clip(dot, -1.0, 1.0)) * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M
-    return np.asarray(reach_m < radii_m + thresholds_m)
+    return within_reach(np.arccos(np.clip(dot, -1.0, 1.0)), radii_m, thresholds_m)
+
+
+def within_reach(
+    angles: Array, radii_m: Array | float, thresholds_m: Array | float
+) -> NDArray[np.bool_]:
+    """:func:`within_many` from the angles between the first core n-vectors (radians)."""
+    return np.asarray(angles * MAX_CURVATURE_M + _ABSOLUTE_MARGIN_M < radii_m + thresholds_m)
 
 
 def apart_many(
@@ -200,14 +220,16 @@ def apart_many(
     the others' (n x 3, n, n), when the caller holds them as arrays (else gathered here)."""
     count = len(others)
     frame = Frame(a.centre)
-    if a.kind == "circle" and all(o.kind == "circle" for o in others):
+    cores = _Cores([*others, a])
+    xy = frame.project(cores.vectors)  # one projection for all
+    if cores.all_points:
         # Point cores (the busiest case: drones, orbits): their planar distance is that of the
         # projected points, without building shapely geometries for it.
-        xy = frame.project(np.concatenate([a.core_vectors, *(o.core_vectors for o in others)]))
-        planar = np.hypot(xy[1:, 0] - xy[0, 0], xy[1:, 1] - xy[0, 1])
+        gap = xy[:-1] - xy[-1]
+        planar = np.hypot(gap[:, 0], gap[:, 1])
     else:
-        cores = _planar_cores(frame, [*others, a])  # one projection and build for all
-        planar = np.asarray(shapely.distance(cores[:-1], cores[-1]), dtype=np.float64)
+        shapes = cores.shapes(xy)
+        planar = np.asarray(shapely.distance(shapes[:-1], shapes[-1]), dtype=np.float64)
     thresholds = np.asarray(thresholds_m, dtype=np.float64)
     if radii is None:
         radii = np.fromiter((o.radius_m for o in others), np.float64, count)
@@ -216,10 +238,8 @@ def apart_many(
     if caps is None:
         caps = np.fromiter((o.cap_rad for o in others), np.float64, count)
     radii = a.radius_m + radii
-    theta = np.minimum(
-        np.maximum(np.arccos(np.clip(centres @ frame.centre, -1.0, 1.0)) + caps, a.cap_rad),
-        math.pi / 2,
-    )
+    angles = np.arccos(np.minimum(np.maximum(centres @ frame.centre, -1.0), 1.0))
+    theta = np.minimum(np.maximum(angles + caps, a.cap_rad), math.pi / 2)
     apart = _decided(
         planar, radii, np.asarray(frame.error(theta)), thresholds, lambda i: (a, others[i])
     )
@@ -243,25 +263,24 @@ def apart_pairs(
     volume."""
     count = len(firsts)
     frames = Frames(centres[0])
-    sizes_a = np.fromiter((len(f.core_vectors) for f in firsts), np.intp, count)
-    sizes_b = np.fromiter((len(f.core_vectors) for f in seconds), np.intp, count)
-    rows = np.arange(count)
-    xy_a = frames.project(
-        np.concatenate([f.core_vectors for f in firsts]), np.repeat(rows, sizes_a)
-    )
-    xy_b = frames.project(
-        np.concatenate([f.core_vectors for f in seconds]), np.repeat(rows, sizes_b)
-    )
     planar = np.empty(count)
-    points = (sizes_a == 1) & (sizes_b == 1)  # two point cores: no geometry needed
-    first_a, first_b = np.cumsum(sizes_a) - sizes_a, np.cumsum(sizes_b) - sizes_b
+    sides = []
+    for footprints in (firsts, seconds):
+        cores = _Cores(footprints)
+        order, lengths = np.array(cores.order, dtype=np.intp), np.array(cores.lengths)
+        xy = frames.project(cores.vectors, np.repeat(order, lengths))  # each in its pair's frame
+        starts = np.empty(count, dtype=np.intp)
+        starts[order] = np.cumsum(lengths) - lengths
+        sides.append((cores, xy, starts, lengths[np.argsort(order)] == 1))
+    (cores_a, xy_a, first_a, point_a), (cores_b, xy_b, first_b, point_b) = sides
+    points = point_a & point_b  # two point cores: no geometry needed
     gap = xy_a[first_a[points]] - xy_b[first_b[points]]
     planar[points] = np.hypot(gap[:, 0], gap[:, 1])
     shaped = np.flatnonzero(~points)
     if shaped.size:
-        cores_a = _cores(xy_a, sizes_a, _kinds(firsts))
-        cores_b = _cores(xy_b, sizes_b, _kinds(seconds))
-        planar[shaped] = shapely.distance(cores_a[shaped], cores_b[shaped])
+        planar[shaped] = shapely.distance(
+            cores_a.shapes(xy_a)[shaped], cores_b.shapes(xy_b)[shaped]
+        )
     thresholds = np.asarray(thresholds_m, dtype=np.float64)
     both = radii[0] + radii[1]
     angle = np.arccos(np.clip(np.einsum("ij,ij->i", centres[1], frames.centre), -1.0, 1.0))

@@ -83,6 +83,8 @@ def cap_box(centre: Array, radius_rad: Array | float) -> tuple[Array, Array]:
     return low, high
 
 
+#: Smaller than any sine of an angle between two distinct n-vectors: a divisor never zero.
+_TINY = 1e-300
 #: WGS84 semi-major axis and first eccentricity squared.
 _A_M = 6_378_137.0
 _E2 = 6.69437999014e-3
@@ -95,7 +97,7 @@ class Frame:
     are off by at most :meth:`error` (relative), which the separation code's margins use.
     """
 
-    __slots__ = ("anisotropy", "centre", "east", "east_m", "north", "north_m")
+    __slots__ = ("_axes", "_scales", "anisotropy", "centre", "east", "east_m", "north", "north_m")
 
     def __init__(self, centre: Array) -> None:
         x, y, z = (float(v) for v in centre)
@@ -117,9 +119,11 @@ class Frame:
             self.anisotropy = prime_vertical / meridian - 1.0
         scale = math.sqrt(ex * ex + ey * ey + ez * ez)
         ex, ey, ez = ex / scale, ey / scale, ez / scale
-        self.centre = np.array((x, y, z))
-        self.east = np.array((ex, ey, ez))
-        self.north = np.array((y * ez - z * ey, z * ex - x * ez, x * ey - y * ex))
+        north = (y * ez - z * ey, z * ex - x * ez, x * ey - y * ex)
+        axes = np.array(((x, y, z), (ex, ey, ez), north))  # one array: a query makes a frame
+        self.centre, self.east, self.north = axes
+        self._axes: Array = axes.T
+        self._scales: Array = np.array((self.east_m, self.north_m))
 
     def error(self, theta: Array | float) -> Array | float:
         """Bound on the relative error of planar distances between points within ``theta``
@@ -130,18 +134,17 @@ class Frame:
         return t / np.sin(t) - 1.0 + 0.02 * t + self.anisotropy + 2e-4
 
     def project(self, vectors: Array) -> Array:
-        """n-vectors (n x 3) to planar metres (n x 2)."""
-        cos_t = vectors @ self.centre
-        tangent = vectors - np.outer(cos_t, self.centre)
-        sin_t = np.linalg.norm(tangent, axis=1)
-        theta = np.arctan2(sin_t, cos_t)
-        scale = np.divide(theta, sin_t, out=np.ones_like(theta), where=sin_t > 0)
-        return np.column_stack(
-            (
-                tangent @ self.east * (scale * self.east_m),
-                tangent @ self.north * (scale * self.north_m),
-            )
-        )
+        """n-vectors (n x 3) to planar metres (n x 2). A vector's parts along the centre, east
+        and north (one product with the three axes) are the cosine of its angle from the centre
+        and its tangent part, whose length is the sine: a query's exact stage projects its
+        candidates' cores in a handful of numpy calls."""
+        parts = vectors @ self._axes
+        tangent = parts[:, 1:]
+        sin_t = np.hypot(tangent[:, 0], tangent[:, 1])
+        theta = np.arctan2(sin_t, parts[:, 0])
+        # theta / sin_t tends to 1; at the centre itself theta is 0, and so is the point.
+        scale = theta / np.maximum(sin_t, _TINY)
+        return tangent * (scale[:, None] * self._scales)
 
     def unproject(self, xy: Array) -> Array:
         """Planar metres (n x 2) back to n-vectors (n x 3)."""

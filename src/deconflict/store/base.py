@@ -457,9 +457,14 @@ class Notifications(Protocol):
         """The notifications of ``ids`` that exist, oldest first (by creation time, then id)."""
 
     @abstractmethod
-    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+    def notifications_since(
+        self, party: str, since_s: float, after: tuple[float, str] | None = None
+    ) -> list[Notification]:
         """``list_notifications(party, since_s=since_s)``, in a query made for being asked very
-        often (an event stream asks at every wake-up)."""
+        often (an event stream asks at every wake-up); with ``after`` (a time and an id), only
+        those created from that time on or with an id after it: a stream's cursor, so the
+        notifications of a pass, which share its time, are not read again at every
+        wake-up."""
 
     @abstractmethod
     def undelivered_ids(self, party: str) -> list[str]:

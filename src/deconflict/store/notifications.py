@@ -42,7 +42,9 @@ _n = t.notifications.c
 _SINCE_UNION = sa.union(
     *(
         sa.select(t.notifications).where(
-            column == sa.bindparam("party"), _n.created_at_s >= sa.bindparam("since")
+            column == sa.bindparam("party"),
+            _n.created_at_s >= sa.bindparam("since"),
+            sa.or_(_n.created_at_s >= sa.bindparam("until"), _n.id > sa.bindparam("after")),
         )
         for column in (_n.recipient, _n.via)
     )
@@ -134,9 +136,13 @@ class SqlNotifications(SqlRecords):
         return [notification_of(row._mapping) for row in rows_in(c, _NOTIFICATIONS_BY_ID, ids)]
 
     @transaction
-    def notifications_since(self, party: str, since_s: float) -> list[Notification]:
+    def notifications_since(
+        self, party: str, since_s: float, after: tuple[float, str] | None = None
+    ) -> list[Notification]:
+        until, after_id = after if after is not None else (since_s, "")
+        values = {"party": party, "since": since_s, "until": until, "after": after_id}
         with self.read_connection("listing new notifications") as c:
-            rows = driver_rows(c, _SINCE, {"party": party, "since": since_s})
+            rows = driver_rows(c, _SINCE, values)
         return [notification_of(row) for row in rows]
 
     @transaction

@@ -38,8 +38,8 @@ _n = t.notifications.c
 # An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
 # Each index range (to the party, through it) read on its own, not one query on either column,
 # which PostgreSQL planned as a scan of every party's notifications for a relay (an eighteenth
-# reader): a UNION, each row once.
-_SINCE_UNION = sa.union(
+# reader). No row is in both (a relay is never a notification's recipient): UNION ALL.
+_SINCE_UNION = sa.union_all(
     *(
         sa.select(t.notifications).where(
             column == sa.bindparam("party"),

@@ -65,7 +65,8 @@ async def event_stream(
         else:
             # Those of the cursor's microsecond (a pass's share its time) with an id after
             # it; the time's bounds are wide enough for the float's rounding either way, and
-            # what they let through is dropped by the exact key below.
+            # what they let through is dropped by the exact key below. (The database compares
+            # the ids in its collation: the hub's, "M-" and hex digits, order alike in all.)
             micros, after_id = cursor
             listed = hub.notifications_since(
                 party, (micros - 1) / 1e6, ((micros + 0.25) / 1e6, after_id)

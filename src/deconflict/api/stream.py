@@ -29,6 +29,7 @@ from deconflict.runtime.events import (
     event_key,
     id_of_key,
     notifications_seen,
+    read_after,
 )
 
 __all__ = ["event_stream"]
@@ -63,14 +64,7 @@ async def event_stream(
         if cursor is None:
             listed = hub.list_notifications(party)
         else:
-            # Those of the cursor's microsecond (a pass's share its time) with an id after
-            # it; the time's bounds are wide enough for the float's rounding either way, and
-            # what they let through is dropped by the exact key below. (The database compares
-            # the ids in its collation: the hub's, "M-" and hex digits, order alike in all.)
-            micros, after_id = cursor
-            listed = hub.notifications_since(
-                party, (micros - 1) / 1e6, ((micros + 0.25) / 1e6, after_id)
-            )
+            listed = hub.notifications_since(party, *read_after(cursor))
         found = {n.id: n for n in listed if cursor is None or event_key(n) > cursor}
         waiting = hub.undelivered_ids(party)
         sent.intersection_update(waiting)  # the others are marked: no read returns them again

@@ -29,6 +29,7 @@ __all__ = [
     "notification_out",
     "notifications_seen",
     "parse_event_id",
+    "read_after",
 ]
 
 #: A notification's place in its party's events: (created microseconds, notification id).
@@ -63,6 +64,27 @@ def parse_event_id(text: str | None) -> EventKey | None:
     if not rest or len(rest) > 256 or not rest.isprintable():  # ids of older stores too
         raise InvalidInput("not an event id of this stream")
     return int(micros), rest
+
+
+#: The ids the hub gives notifications ("M-" and a keyed digest's hex digits): ordered alike by
+#: code point and in any database collation.
+_HUB_ID = re.compile(r"M-[0-9a-f]+")
+
+
+def read_after(key: EventKey) -> tuple[float, tuple[float, str] | None]:
+    """What a store read after ``key`` asks (``Store.notifications_since``): the time from a
+    microsecond before it, and, for an id the hub gives, only those of its microsecond with an
+    id after it (a pass's notifications share its time: read again at every wake-up, the
+    whole pass was). The bounds are wide enough for the float's rounding either way: what
+    they let through the reader drops by the exact key. For another id (an older store's, or
+    made up), the time alone: the database compares ids in its collation, where such an id
+    may order otherwise than by code point (an ICU database put "M-a" before "M-G"), and the
+    stream lost the party's own notifications after it (a nineteenth reader)."""
+    micros, after_id = key
+    since_s = (micros - 1) / 1e6
+    if not _HUB_ID.fullmatch(after_id):
+        return since_s, None
+    return since_s, ((micros + 0.25) / 1e6, after_id)
 
 
 class NotificationOut(BaseModel):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,19 +24,34 @@ def _pg(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
-def _wait_for_lock_waiter(admin: psycopg.Connection, timeout_s: float = 10.0) -> None:
-    """Wait until some backend of this database waits on a lock (the interleaving point)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        row = admin.execute(
-            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database() AND query NOT LIKE %s",
-            ("%pg_stat_activity%",),
-        ).fetchone()
-        if row is not None:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the second writer did not queue behind the first")
+@contextlib.contextmanager
+def _lock_waits_told(*engines: sa.Engine) -> Iterator[threading.Event]:
+    """An event set when a connection of ``engines`` waits on a lock, as PostgreSQL itself tells
+    it: a session that waits longer than its ``deadlock_timeout`` (1 ms here) is logged with
+    ``log_lock_waits``, and with ``client_min_messages = log`` the line reaches the waiting
+    client as a notice while its statement still waits (the interleaving point, by the
+    server's word, not looked for again and again)."""
+    waiting = threading.Event()
+
+    def told(diagnostic: psycopg.errors.Diagnostic) -> None:
+        if "still waiting for" in (diagnostic.message_primary or ""):
+            waiting.set()
+
+    def on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.add_notice_handler(told)
+        for setting in ("deadlock_timeout = '1ms'", "log_lock_waits = on"):
+            dbapi_connection.execute(f"SET {setting}")
+        dbapi_connection.execute("SET client_min_messages = log")
+        dbapi_connection.commit()
+
+    for engine in engines:
+        engine.dispose()  # every connection from here on is a new one, told
+        sa.event.listen(engine, "connect", on_connect)
+    try:
+        yield waiting
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "connect", on_connect)
 
 
 @pytest.mark.postgres
@@ -76,7 +94,8 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
                 if not is_retryable(error):
                     raise
 
-    with psycopg.connect(pg_url.split("?")[0], autocommit=True) as admin, engine.connect() as first:
+    store_engine: sa.Engine = store._engine  # type: ignore[attr-defined]
+    with _lock_waits_told(engine, store_engine) as waiting, engine.connect() as first:
         first.begin()
         if queued:
             first.execute(sa.text(order.QUEUE_SQL))
@@ -86,7 +105,7 @@ def test_log_mutex_makes_seq_order_commit_order(pg_url, queued):
         else:
             second = threading.Thread(target=raw_writer)
         second.start()
-        _wait_for_lock_waiter(admin)
+        assert waiting.wait(10.0), "the second writer did not queue behind the first"
         assert store.changes_after(cursor) == []  # neither is visible yet
         first.commit()
     second.join(10)

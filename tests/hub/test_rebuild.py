@@ -50,8 +50,14 @@ def _walked(store: Store) -> dict[str, tuple[Side, dict[str, Any]]]:
 def _rebuilt(hub: Hub) -> dict[str, tuple[Side, dict[str, Any]]]:
     """What the rebuild indexed: each key's side and volume. The numbers the index keeps of
     each volume (taken from the bulk reader's arrays) are those it reads of the volume alone."""
+    hub._detector.rebuild()
+    return _indexed(hub)
+
+
+def _indexed(hub: Hub) -> dict[str, tuple[Side, dict[str, Any]]]:
+    """What the detector's index holds: each key's side and volume."""
     inner = hub._detector
-    index = inner.rebuild()
+    index = inner.index
     slots = np.fromiter(index._slots.values(), np.intp)
     read = Rows.of([index._volume(slot) for slot in slots.tolist()], [0] * len(slots))
     np.testing.assert_array_equal(index._table.rows(slots).numbers, read.numbers, strict=True)
@@ -122,6 +128,36 @@ def test_the_paged_rebuild_indexes_what_the_walk_did(
         assert versions["usaf/N1"] == 3
         assert versions["usaf/N4"] == 1
         assert not {"usaf/N2", "usaf/N3", "faf/F2", "faf/P2", "usaf/N9"} & set(versions)
+    finally:
+        hub.close()
+
+
+@pytest.mark.parametrize("page", [1, 10_000])
+def test_a_rebuilt_index_follows_the_changes_after_it(
+    store_target: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    """After a rebuild, records of one volume and of several (kept apart by the detector) are
+    amended to more and to fewer volumes, cancelled and withdrawn: the index then holds what
+    the walk finds, no volume or side of what was removed left behind."""
+    monkeypatch.setattr(rebuild, "PAGE", page)
+    hub, clock = make_hub(tmp_path, target=store_target)
+    try:
+        _history(hub, clock)
+        _rebuilt(hub)
+        hub.process()
+        hub.amend_notice("usaf", "N1", 3, [vol("a1-v4", lon=40.7)])  # two volumes to one
+        hub.amend_notice("usaf", "N0", 1, [vol("a0-v2", lon=39.0), vol("a0-v2b", lon=39.1)])
+        hub.cancel_notice("faf", "F1")  # two volumes, active
+        hub.withdraw_plan("usaf", "P3")
+        hub.amend_plan("faf", "P4", 1, [vol("p4-v2", lon=38.8)])
+        hub.process()
+        expected = _walked(hub.store)
+        assert hub.store.detector_cursor() == hub.store.last_change()
+        indexed = _indexed(hub)
+        assert indexed == expected
+        volumes = {side.volume_id for side, _ in indexed.values()}
+        assert {"a1-v4", "a0-v2", "a0-v2b", "p4-v2"} <= volumes
+        assert not {"a1-v3", "a1-v3b", "a0", "x", "y", "p3-v2", "p4"} & volumes
     finally:
         hub.close()
 

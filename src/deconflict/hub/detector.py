@@ -31,7 +31,16 @@ from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.index_file import IndexFile, write_index
-from deconflict.hub.rebuild import Row, from_file, from_store, prefix, snapshot_of
+from deconflict.hub.rebuild import (
+    RebuiltSides,
+    RecordKeys,
+    from_file,
+    from_store,
+    keys_of,
+    prefix,
+    record_keys,
+    snapshot_of,
+)
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -123,11 +132,11 @@ class Detector:
         self._id_key = store.hub_secret("ids")
         self._index: VolumeIndex | None = None  # built when first needed: see index
         self._sides: dict[str, Side] = {}
-        # The sides of the rebuild's volumes, as rows by the index's slot (a bulk load's are its
-        # order), each made a Side when asked for (see side); None once removed.
-        self._rebuilt: list[Row | None] = []
+        # The sides of the rebuild's volumes, by the index's slot (a bulk load's are its order),
+        # each made a Side when asked for (see side).
+        self._rebuilt = RebuiltSides()
         # Each indexed record's volumes' keys, by the keys' common prefix (see _prefix).
-        self._keys: dict[str, tuple[str, ...]] = {}
+        self._keys: dict[str, RecordKeys] = {}
         # A pass's conflicts found (by id, and by each side's record) and resolved, not yet
         # committed: read with the store's (see begin_pass).
         self._found: dict[str, Conflict] = {}
@@ -296,14 +305,11 @@ class Detector:
             side = Side(kind, record.id, record.version, volume.id, record.party)
             self._sides[side.key] = side
             out.append((side, volume))
-        self._keys[prefix(kind, record.key)] = tuple(side.key for side, _ in out)
+        self._keys[prefix(kind, record.key)] = record_keys([side.key for side, _ in out])
         return out
 
     def _remove(self, kind: RecordKind, record_key: str) -> None:
-        for key in self._keys.pop(prefix(kind, record_key), ()):
-            slot = self.index.slot(key)
-            if slot is not None and slot < len(self._rebuilt):
-                self._rebuilt[slot] = None
+        for key in keys_of(self._keys.pop(prefix(kind, record_key), ())):
             self.index.remove(key)
             self._sides.pop(key, None)
 
@@ -313,7 +319,7 @@ class Detector:
         found = self._sides.get(key)
         if found is None and self._index is not None:
             slot = self._index.slot(key)
-            row = self._rebuilt[slot] if slot is not None and slot < len(self._rebuilt) else None
+            row = self._rebuilt.row(slot) if slot is not None else None
             if row is not None:
                 prefix, version, volume_id, party = row
                 kind, _, record_key = prefix[:-1].partition(":")

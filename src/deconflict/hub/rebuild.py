@@ -16,10 +16,11 @@ import contextlib
 import json
 import logging
 import time
+from array import array
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,11 +40,15 @@ __all__ = [
     "PAGE",
     "REPLAY_MAX",
     "Rebuilt",
+    "RebuiltSides",
+    "RecordKeys",
     "Row",
     "from_file",
     "from_snapshot",
     "from_store",
+    "keys_of",
     "prefix",
+    "record_keys",
     "snapshot_of",
 ]
 
@@ -59,9 +64,62 @@ log = logging.getLogger("deconflict.detector")
 Row = tuple[str, int, str, str]
 
 
+#: A record's volumes' keys as the detector keeps them, by the keys' prefix: the key itself for a
+#: record of one volume (most are; a tuple of one costs 48 bytes more a volume), else a tuple.
+RecordKeys = str | tuple[str, ...]
+
+
+def record_keys(keys: list[str]) -> RecordKeys:
+    return keys[0] if len(keys) == 1 else tuple(keys)
+
+
+def keys_of(kept: RecordKeys) -> tuple[str, ...]:
+    """The keys :func:`record_keys` kept."""
+    return (kept,) if isinstance(kept, str) else kept
+
+
 def prefix(kind: RecordKind, record_key: str) -> str:
     """What the index keys of a record's volumes begin with (:attr:`Side.key`)."""
     return f"{kind}:{record_key}:"
+
+
+class RebuiltSides:
+    """What the detector keeps of each rebuilt volume's side, by the index's slot, as columns:
+    the keys' prefixes, the record's versions (an array), the volumes' ids and the parties
+    (each str shared with what else holds it): four words a volume, where a tuple a volume
+    cost ten (tracemalloc, 10^5 volumes: docs/benchmarks.md). A slot's row is read only while
+    the rebuilt volume is indexed there: the detector registers (``Detector._sides``) every
+    volume it indexes after the rebuild, and asks those first."""
+
+    __slots__ = ("_ids", "_parties", "_prefixes", "_versions")
+
+    def __init__(self) -> None:
+        self._prefixes: list[str] = []
+        self._versions = array("q")
+        self._ids: list[str] = []
+        self._parties: list[str] = []
+
+    @classmethod
+    def of(
+        cls, prefixes: list[str], versions: list[int], ids: list[str], parties: list[str]
+    ) -> RebuiltSides:
+        """The sides at slots 0, 1, ... (it keeps the lists given, and never changes them)."""
+        if not len(prefixes) == len(versions) == len(ids) == len(parties):
+            raise ValueError("prefixes, versions, ids and parties must be as many")
+        sides = cls()
+        sides._prefixes, sides._ids, sides._parties = prefixes, ids, parties
+        sides._versions.extend(versions)
+        return sides
+
+    def __len__(self) -> int:
+        return len(self._prefixes)
+
+    def row(self, slot: int) -> Row | None:
+        """The side rebuilt at ``slot`` (prefix, version, volume id, party); None past the
+        rebuild's slots."""
+        if slot >= len(self._prefixes):
+            return None
+        return self._prefixes[slot], self._versions[slot], self._ids[slot], self._parties[slot]
 
 
 @dataclass
@@ -73,8 +131,8 @@ class Rebuilt:
     was read from a file (None: the store's cursor)."""
 
     index: VolumeIndex
-    rows: list[Row | None]
-    keys: dict[str, tuple[str, ...]]
+    rows: RebuiltSides
+    keys: dict[str, RecordKeys]
     times: dict[str, float] = field(default_factory=dict)
     position: int | None = None
 
@@ -92,10 +150,12 @@ def from_store(store: _Store, cursor: int, progress: Callable[[], None] | None) 
     to the engine at once, whose bulk load is far faster than one insert a volume.
     ``progress`` is called after each page (a lease keeper's sign of life)."""
     times = dict.fromkeys(("read_s", "volumes_s", "sides_s", "index_s"), 0.0)
-    rows: list[Row | None] = []
-    keys: dict[str, tuple[str, ...]] = {}
+    keys: dict[str, RecordKeys] = {}
     named: dict[str, str] = {}
-    indexed: list[str] = []
+    indexed: list[str] = []  # the volumes' keys; by slot, as the four below
+    firsts: list[str] = []
+    versions: list[int] = []
+    volume_ids: list[str] = []
     parties: list[str] = []
     shelf: list[PackedVolumes] = []  # the volumes, as arrays, a page each
     numbers: list[NDArray[np.float64]] = []  # the volumes' rows, a page each
@@ -108,15 +168,16 @@ def from_store(store: _Store, cursor: int, progress: Callable[[], None] | None) 
             numbers.append(numbers_of(columns.windows, columns.bands, columns.footprints))
             decoded = time.perf_counter()
             ids = iter(columns.packed.ids)
+            volume_ids.extend(columns.packed.ids)
             for record, count in zip(page.records, columns.counts, strict=True):
-                version = record.version
                 party = named.setdefault(record.party, record.party)  # one str a party
                 first = prefix(record.kind, record.key)
-                volume_ids = list(islice(ids, count))
-                own = keys[first] = tuple([first + v for v in volume_ids])
-                rows.extend([(first, version, v, party) for v in volume_ids])
+                own = [first + v for v in islice(ids, count)]
+                keys[first] = record_keys(own)
                 indexed.extend(own)
-                parties.extend([party] * len(own))
+                firsts.extend(repeat(first, count))
+                versions.extend(repeat(record.version, count))
+                parties.extend(repeat(party, count))
             times["volumes_s"] += decoded - started
             times["sides_s"] += time.perf_counter() - decoded
             if progress is not None:
@@ -128,7 +189,7 @@ def from_store(store: _Store, cursor: int, progress: Callable[[], None] | None) 
         )
         times["index_s"] = time.perf_counter() - started
     times["from_file"] = 0.0
-    return Rebuilt(index, rows, keys, times)
+    return Rebuilt(index, RebuiltSides.of(firsts, versions, volume_ids, parties), keys, times)
 
 
 def _pages(store: _Store, cursor: int, waited: list[float]) -> Generator[LivePage, None, None]:
@@ -164,13 +225,11 @@ def from_snapshot(snapshot: IndexSnapshot) -> Rebuilt:
         decoded = time.perf_counter()
         ids, prefixes = volumes.ids, snapshot.prefixes
         keys = [p + v for p, v in zip(prefixes, ids, strict=True)]
-        rows: list[Row | None] = list(
-            zip(prefixes, snapshot.versions.tolist(), ids, snapshot.parties, strict=True)
-        )
+        rows = RebuiltSides.of(prefixes, snapshot.versions.tolist(), ids, snapshot.parties)
         grouped: dict[str, list[str]] = {}
         for first, key in zip(prefixes, keys, strict=True):
             grouped.setdefault(first, []).append(key)
-        by_record = {first: tuple(own) for first, own in grouped.items()}
+        by_record = {first: record_keys(own) for first, own in grouped.items()}
         named = time.perf_counter()
         index = VolumeIndex.of(keys, snapshot.parties, VolumeShelf(pages), snapshot.numbers)
         times["index_s"] = time.perf_counter() - named
@@ -233,7 +292,7 @@ def snapshot_of(
     store: ChangeLog,
     index: VolumeIndex,
     sides: dict[str, Side],
-    rows: list[Row | None],
+    rows: RebuiltSides,
     cursor: int,
 ) -> IndexSnapshot | None:
     """The detector's index as it stands at ``cursor`` (stored as its cursor), for its file:
@@ -251,7 +310,7 @@ def snapshot_of(
             versions.append(side.version)
             prefixes.append(key[: len(key) - len(side.volume_id)])
         else:
-            row = rows[slot]
+            row = rows.row(slot)
             assert row is not None  # every indexed volume has its side
             prefixes.append(row[0])
             versions.append(row[1])

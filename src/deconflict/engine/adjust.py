@@ -10,6 +10,7 @@ the same with bands and the vertical minimum, inside a floor and a ceiling.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -65,11 +66,13 @@ def _blockers(
     search: Volume4D,
     minima: SeparationMinima,
     pair_minima: PairMinima | None,
+    among: Callable[[Entry], bool] | None,
 ) -> list[tuple[Entry, SeparationMinima]]:
-    """Entries of other parties within ``search``'s reach that meet ``volume`` horizontally."""
+    """Entries of other parties within ``search``'s reach that meet ``volume`` horizontally
+    (of those ``among`` keeps, if given)."""
     out = []
     for entry in index.candidates(search, minima):
-        if entry.party == party:
+        if entry.party == party or (among is not None and not among(entry)):
             continue
         rule = minima
         if pair_minima is not None:
@@ -91,13 +94,15 @@ def smallest_time_shift(
     horizon_s: float = 86_400.0,
     earliest_start_s: float = -math.inf,
     pair_minima: PairMinima | None = None,
+    among: Callable[[Entry], bool] | None = None,
 ) -> Adjustment | None:
     """The shift of least magnitude (within ``horizon_s``, never starting before
-    ``earliest_start_s``) after which ``volume`` conflicts with nothing; None if there is none."""
+    ``earliest_start_s``) after which ``volume`` conflicts with nothing (of what ``among``
+    keeps of the index, if given); None if there is none."""
     window = volume.window
     search = volume.with_window(TimeWindow(window.start_s - horizon_s, window.end_s + horizon_s))
     forbidden = []
-    for entry, rule in _blockers(index, volume, party, search, minima, pair_minima):
+    for entry, rule in _blockers(index, volume, party, search, minima, pair_minima, among):
         other = entry.volume
         if volume.altitude.gap_m(other.altitude) >= rule.vertical_m:
             continue
@@ -123,16 +128,18 @@ def nearest_altitude(
     floor_m: float = 0.0,
     ceiling_m: float = 20_000.0,
     pair_minima: PairMinima | None = None,
+    among: Callable[[Entry], bool] | None = None,
 ) -> Adjustment | None:
     """The band of the same thickness, between ``floor_m`` and ``ceiling_m``, nearest to the
-    volume's own, that conflicts with nothing; None if there is none."""
+    volume's own, that conflicts with nothing (of what ``among`` keeps of the index, if
+    given); None if there is none."""
     band = volume.altitude
     if band.upper_m - band.lower_m > ceiling_m - floor_m:
         return None
     reach = AltitudeBand(min(floor_m, band.lower_m), max(ceiling_m, band.upper_m))
     search = volume.with_altitude(reach)
     forbidden = []
-    for entry, rule in _blockers(index, volume, party, search, minima, pair_minima):
+    for entry, rule in _blockers(index, volume, party, search, minima, pair_minima, among):
         other = entry.volume
         if volume.window.gap_s(other.window) >= rule.time_s:
             continue

@@ -11,7 +11,7 @@ index is as old as the process's last turn as leader.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from deconflict import policy
@@ -19,7 +19,7 @@ from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.clock import Clock
 from deconflict.hub.sight import SightStore, open_conflicts, seen_notices
-from deconflict.hub.suggestions import SearchSet, Suggestion, search_set, suggest
+from deconflict.hub.suggestions import SearchSet, Suggestion, hidden_key, search_set, suggest
 from deconflict.model import (
     Agreement,
     Conflict,
@@ -40,6 +40,17 @@ class _Store(SightStore, Plans, Protocol):
 
 
 _LIVE_NOTICES = [state for state in NoticeState if state.live]
+
+
+@dataclass(frozen=True, slots=True)
+class _Met:
+    """The other parties' notice volumes a party is shown an open conflict with: by party,
+    (notice key, volume id, version) one a conflict; by the party's own volume (kind, record
+    key, volume id) and the other party, the hidden keys of those it meets
+    (:func:`~deconflict.hub.suggestions.hidden_key`)."""
+
+    by_party: dict[str, list[tuple[str, str, int]]]
+    by_volume: dict[tuple[RecordKind, str, str, str], set[str]]
 
 
 class Adjustments:
@@ -63,7 +74,7 @@ class Adjustments:
         # A notice and a plan of one party may share an id, so a record is known by its kind.
         found: dict[tuple[RecordKind, str, str, str], Suggestion | None] = {}
         records: dict[tuple[RecordKind, str], Notice | Plan] = {}
-        met: dict[str, set[tuple[str, str, int]]] | None = None
+        met: _Met | None = None
         out = {}
         for conflict in conflicts:
             mine, other = conflict.side_of(party), conflict.other_side(party)
@@ -79,7 +90,7 @@ class Adjustments:
                     if met is None:
                         met = self._met(party)
                     searches[other.party] = self._search_set(
-                        party, other.party, met.get(other.party, set())
+                        party, other.party, met.by_party.get(other.party, [])
                     )
                 found[key] = (
                     None
@@ -92,6 +103,7 @@ class Adjustments:
                         party,
                         searches[other.party],
                         self._clock.now(),
+                        met.by_volume.get(key, set()) if met is not None else (),
                     )
                 )
             suggestion = found[key]
@@ -105,22 +117,24 @@ class Adjustments:
             return self._store.get_notice(mine.record_key)
         return self._store.get_plan(mine.record_key)
 
-    def _met(self, party: str) -> dict[str, set[tuple[str, str, int]]]:
-        """The other parties' notice volumes ``party`` is shown an open conflict with (notice
-        key, volume id) by party: read once for a list, whatever the parties it meets. As it
-        is shown them: one resolved in the store may still be shown open (``Hub.list_conflicts``)
-        and is searched all the same, or its suggestion told whether the store had resolved it,
-        that is whether the other's notice was still live (found by a second reader)."""
-        met: dict[str, set[tuple[str, str, int]]] = {}
+    def _met(self, party: str) -> _Met:
+        """The other parties' notice volumes ``party`` is shown an open conflict with: read
+        once for a list, whatever the parties it meets. As it is shown them: one resolved in
+        the store may still be shown open (``Hub.list_conflicts``) and is searched all the
+        same, or its suggestion told whether the store had resolved it, that is whether the
+        other's notice was still live (found by a second reader)."""
+        met = _Met({}, {})
         for conflict in open_conflicts(self._store, party, self._agreements(), self._clock.now()):
-            theirs = conflict.other_side(party)
-            if theirs is not None:
-                met.setdefault(theirs.party, set()).add(
-                    (theirs.record_key, theirs.volume_id, theirs.version)
-                )
+            mine, theirs = conflict.side_of(party), conflict.other_side(party)
+            if mine is None or theirs is None:  # pragma: no cover - the party's own only
+                continue
+            volume = (theirs.record_key, theirs.volume_id, theirs.version)
+            met.by_party.setdefault(theirs.party, []).append(volume)
+            own = (mine.kind, mine.record_key, mine.volume_id, theirs.party)
+            met.by_volume.setdefault(own, set()).add(hidden_key(*volume))
         return met
 
-    def _search_set(self, party: str, other: str, met: set[tuple[str, str, int]]) -> SearchSet:
+    def _search_set(self, party: str, other: str, met: list[tuple[str, str, int]]) -> SearchSet:
         """What ``party`` knows of ``other``'s live notices, to search its adjustments
         against (:func:`~deconflict.hub.suggestions.search_set`), from the store (see the
         module docstring); ``met``: the hidden volumes of ``other`` it is in open conflict with."""
@@ -140,18 +154,20 @@ class Adjustments:
         return search_set(list(seen), shown, self._met_volumes(met, other), resolution, minima)
 
     def _met_volumes(
-        self, met: set[tuple[str, str, int]], other: str
+        self, met: list[tuple[str, str, int]], other: str
     ) -> list[tuple[str, str, int, Volume4D]]:
         """Each volume ``met`` names (notice key, volume id, version) as the conflict holds it,
         at that version: the notice as it is now told whether it changed or ended since (a
         volume moved or amended away, or a notice no longer live, moved the suggestion of a
         conflict still shown open; found by a second reader). Read at once, whatever their
-        number (a list costs what it shows: security.md §4.2)."""
+        number (a list costs what it shows: security.md §4.2), one lookup a conflict: looked
+        up once a notice and version, the reads told how the hidden volumes met are grouped
+        in the other's notices (a twentieth reader)."""
         if not met:
             return []
         at = self._store.notice_volumes_at([(key, version) for key, _, version in met])
         out = []
-        for key, volume_id, version in sorted(met):
+        for key, volume_id, version in sorted(set(met)):
             found = next((v for v in at.get((key, version), ()) if v.id == volume_id), None)
             if found is not None:
                 out.append((key, other, version, found))

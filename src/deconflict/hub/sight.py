@@ -90,13 +90,19 @@ def seen_notices(
         # The conflicts that unlock a volume while it lasts, read whether or not one is found,
         # and the notices they unlock whatever their state, window and filing time (the whole
         # notice's tell of its hidden volumes): what the reads touch is what the viewer's own
-        # conflicts unlock, asked of what it is shown here (security.md §3.5).
+        # conflicts unlock, asked of what it is shown here (security.md §3.5). All of them
+        # whatever keys were asked: read only those asked, the reads of one named by a hidden
+        # side (a notification's, a conflict's) told whether it was a notice seen in part (a
+        # twentieth reader).
         wanted = set(keys) if keys is not None else None
         unlocking = store.unlocking_conflicts(Seen(sight.full, unlocks), now_s=now_s)
         for conflict, side in unlocking:
             about.setdefault(side.record_key, []).append(conflict)
-        found = {key for key in about if wanted is None or key in wanted}
-        partly = list(store.get_notices(sorted(found)).values())
+        partly = [
+            notice
+            for notice in store.get_notices(sorted(about)).values()
+            if wanted is None or notice.key in wanted
+        ]
     shown_in_part = []
     for notice in partly:
         seen_as = need_to_know.seen_notice(sight, notice, about.get(notice.key, ()), now_s)

@@ -5,15 +5,18 @@ knows of the other party's live notices.
 Pure: the Hub reads the notices and calls :func:`search_set` once per other party, then
 :func:`suggest` for each volume. What the party knows: the volumes it may see, as they are, and
 the hidden volumes it is in an open conflict with, each as its envelope at the agreement's
-resolution (security.md §3.6), which the conflict told it of already. A hidden volume it meets
-nowhere is not searched: searched, it moved the suggestion, and so told the party that it
-exists and roughly where (found by a hostile probe). An adjustment that meets such a volume is
-a conflict like any other once made, told to both parties.
+resolution (security.md §3.6), which the conflict told it of already; a volume's suggestion is
+searched against the hidden ones that volume meets, not those another of the party's volumes
+meets. A hidden volume searched that the volume does not meet moved the suggestion by where it
+lies, which no conflict told: one the party meets nowhere told it that it exists and roughly
+where (found by a hostile probe); one its other volume meets, whether it lies within the
+minimum of this one's shifts (a twentieth reader). An adjustment that meets such a volume is a
+conflict like any other once made, told to both parties.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from deconflict.engine import (
@@ -29,7 +32,7 @@ from deconflict.hub.detector import live_entries
 from deconflict.model import Notice, RecordKind, Resolution
 from deconflict.policy import need_to_know
 
-__all__ = ["SearchSet", "Suggestion", "search_set", "suggest"]
+__all__ = ["SearchSet", "Suggestion", "hidden_key", "search_set", "suggest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,14 @@ class SearchSet:
 
     index: VolumeIndex
     minima: SeparationMinima
+    #: The keys of the hidden volumes' envelopes in ``index`` (:func:`hidden_key`).
+    hidden: frozenset[str] = frozenset()
+
+
+def hidden_key(notice_key: str, volume_id: str, version: int) -> str:
+    """A hidden volume's key in a search set: the volume as a conflict holds it, at that
+    version of its notice."""
+    return f"{notice_key}/{volume_id}@{version}"
 
 
 def search_set(
@@ -73,12 +84,13 @@ def search_set(
         if v.id in shown.get(n.key, ())
     ]
     visible = {entry.key for entry in entries}
-    entries += [
-        Entry(f"{key}/{v.id}@{version}", party, need_to_know.envelope(v, resolution))
+    hidden = [
+        Entry(hidden_key(key, v.id, version), party, need_to_know.envelope(v, resolution))
         for key, party, version, v in met
         if f"{key}/{v.id}" not in visible
     ]
-    return SearchSet(live_entries(entries), minima)
+    index = live_entries([*entries, *hidden])
+    return SearchSet(index, minima, frozenset(entry.key for entry in hidden))
 
 
 def suggest(
@@ -89,16 +101,23 @@ def suggest(
     party: str,
     against: SearchSet,
     now_s: float,
+    meets: Collection[str] = (),
 ) -> Suggestion:
     """The suggestion for ``party``'s ``volume`` of one conflict, searched ``against`` what it
-    knows of the other party's notices; no time before ``now_s``."""
+    may see of the other party's notices and the hidden volumes ``meets`` names
+    (:func:`hidden_key`: those the volume is in an open conflict with); no time before
+    ``now_s``."""
+
+    def among(entry: Entry) -> bool:
+        return entry.key not in against.hidden or entry.key in meets
+
     return Suggestion(
         conflict_id=conflict_id,
         record_kind=record_kind,
         record_id=record_id,
         volume_id=volume.id,
         time=smallest_time_shift(
-            against.index, volume, party, against.minima, earliest_start_s=now_s
+            against.index, volume, party, against.minima, earliest_start_s=now_s, among=among
         ),
-        altitude=nearest_altitude(against.index, volume, party, against.minima),
+        altitude=nearest_altitude(against.index, volume, party, against.minima, among=among),
     )

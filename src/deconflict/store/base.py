@@ -244,7 +244,9 @@ class Notices(Protocol):
         self, versions: Sequence[tuple[str, int]]
     ) -> dict[tuple[str, int], tuple[Volume4D, ...]]:
         """The volumes of each (notice key, version) of ``versions`` that is stored, read at
-        once (one statement a few hundred versions, whatever they are)."""
+        once (one statement a few hundred versions, whatever they are), one lookup a pair
+        asked, a pair asked twice looked up twice: the caller's count, not the distinct
+        notices', sets the cost (security.md §3.5)."""
 
     @abstractmethod
     def list_notices(

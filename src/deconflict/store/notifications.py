@@ -14,6 +14,7 @@ not send it again meanwhile."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,21 +36,35 @@ from deconflict.store.tx import Tx
 __all__ = ["SqlNotifications"]
 
 _n = t.notifications.c
+
+
 # An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
 # Each index range (to the party, through it) read on its own, not one query on either column,
 # which PostgreSQL planned as a scan of every party's notifications for a relay (an eighteenth
 # reader). No row is in both (a relay is never a notification's recipient): UNION ALL.
-_SINCE_UNION = sa.union_all(
-    *(
-        sa.select(t.notifications).where(
+@functools.cache
+def _since(limit: int | None) -> sa.Select[Any]:
+    """The stream's read; with ``limit``, the first so many of each range and of both (a
+    statement a limit, each made once: a stream asks one)."""
+    ranges = []
+    # Written into the statement, and SQLite's OFFSET too (a driver's read binds only the
+    # named parameters).
+    most = None if limit is None else sa.literal_column(str(int(limit)), sa.Integer)
+    none = sa.literal_column("0", sa.Integer)
+    for column in (_n.recipient, _n.via):
+        each = sa.select(t.notifications).where(
             column == sa.bindparam("party"),
             _n.created_at_s >= sa.bindparam("since"),
             sa.or_(_n.created_at_s >= sa.bindparam("until"), _n.id > sa.bindparam("after")),
         )
-        for column in (_n.recipient, _n.via)
-    )
-).subquery()
-_SINCE = sa.select(_SINCE_UNION).order_by(_SINCE_UNION.c.created_at_s, _SINCE_UNION.c.id)
+        if limit is not None:
+            each = each.order_by(_n.created_at_s, _n.id).limit(most).offset(none)
+        ranges.append(sa.select(each.subquery()) if limit is not None else each)
+    union = sa.union_all(*ranges).subquery()
+    query = sa.select(union).order_by(union.c.created_at_s, union.c.id)
+    return query.limit(most).offset(none) if most is not None else query
+
+
 _d = t.deliveries.c
 # Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
 _UNDELIVERED = sa.select(_n.id).where(
@@ -137,12 +152,16 @@ class SqlNotifications(SqlRecords):
 
     @transaction
     def notifications_since(
-        self, party: str, since_s: float, after: tuple[float, str] | None = None
+        self,
+        party: str,
+        since_s: float,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
     ) -> list[Notification]:
         until, after_id = after if after is not None else (since_s, "")
         values = {"party": party, "since": since_s, "until": until, "after": after_id}
         with self.read_connection("listing new notifications") as c:
-            rows = driver_rows(c, _SINCE, values)
+            rows = driver_rows(c, _since(limit), values)
         return [notification_of(row) for row in rows]
 
     @transaction

@@ -33,7 +33,7 @@ from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import seen_details
-from deconflict.model import Notice, NoticeState, Plan, PlanState
+from deconflict.model import Conflict, Notice, NoticeState, Plan, PlanState
 from deconflict.web.features import Ring, conflict_feature, volume_feature
 
 __all__ = ["router"]
@@ -48,14 +48,20 @@ def _suggestion(out: ConflictOut) -> list[str]:
     return [f"{s.record_id}: {a.description}" for a in (s.time, s.altitude) if a is not None]
 
 
-def _alerts(hub: Hub, party: str) -> dict[tuple[str, ...], dict[str, str]]:
-    """The caller's own alerts by what they are about, ``("conflict", id)`` or ``("notice",
-    party, id)``: the latest notification's id and state, so the map can mark what is
-    acknowledged or escalated."""
+def _alerts(
+    hub: Hub, party: str, conflicts: list[Conflict], notices: list[Notice]
+) -> dict[tuple[str, ...], dict[str, str]]:
+    """The caller's own alerts about what the map draws, by what they are about,
+    ``("conflict", id)`` or ``("notice", party, id)``: the latest notification's id and
+    state, so the map can mark what is acknowledged or escalated. Only those addressed to the
+    caller (one relayed through it is the recipient's to acknowledge), found by what they are
+    about: the caller's every notification read, another party grew the cost of every map it
+    drew for good (a twentieth reader, security.md §4.2)."""
     alerts: dict[tuple[str, ...], dict[str, str]] = {}
-    for n in hub.list_notifications(party):
-        if n.recipient != party:
-            continue  # relayed through the caller: the recipient acknowledges, not the relay
+    latest = hub.latest_notifications(
+        party, [c.id for c in conflicts], [n.key for n in notices if n.party != party]
+    )
+    for n in sorted(latest, key=lambda n: (n.created_at_s, n.id)):
         about = (
             ("conflict", n.conflict_id)
             if n.conflict_id
@@ -129,10 +135,19 @@ async def map_view(
 
     def read(hub: Hub) -> tuple[list[Callable[[], dict[str, Any]]], str]:
         """On the hub thread: what is drawn, as the functions that draw it."""
-        alerts = _alerts(hub, party)
         notices = [
             n for n in hub.list_notices(party, active=asked) if n.state is not NoticeState.CANCELLED
         ]
+        drawn = []
+        # Those whose window as told ends after the map's start (the told window holds the
+        # shown one: never all the party was ever shown), as the party may see them: with a
+        # hidden other side, its window at the agreement's resolution, also for what the
+        # query's window keeps (security.md §3.6).
+        conflicts = hub.conflicts_told_after(party, low)
+        for conflict, detail in zip(conflicts, seen_details(hub, party, conflicts), strict=True):
+            if detail.start_s < high and detail.end_s > low:
+                drawn.append((conflict, (detail.start_s, detail.end_s)))
+        alerts = _alerts(hub, party, [conflict for conflict, _ in drawn], notices)
         plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
         # (record, kind, the properties its volumes carry beside the volume's own)
         records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
@@ -177,15 +192,6 @@ async def map_view(
             for v in record.volumes:
                 if v.window.start_s < high and v.window.end_s > low:
                     features.append(partial(draw_volume, v, record, kind, extra))
-        drawn = []
-        # Those whose window as told ends after the map's start (the told window holds the
-        # shown one: never all the party was ever shown), as the party may see them: with a
-        # hidden other side, its window at the agreement's resolution, also for what the
-        # query's window keeps (security.md §3.6).
-        conflicts = hub.conflicts_told_after(party, low)
-        for conflict, detail in zip(conflicts, seen_details(hub, party, conflicts), strict=True):
-            if detail.start_s < high and detail.end_s > low:
-                drawn.append((conflict, (detail.start_s, detail.end_s)))
         views = conflict_views(hub, party, [conflict for conflict, _ in drawn])
         for (conflict, window), view in zip(drawn, views, strict=True):
             alert = alerts.get(("conflict", conflict.id), {})

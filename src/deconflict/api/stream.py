@@ -96,9 +96,8 @@ async def event_stream(
         """What to send now, and the (id, when) of those it delivers to the party. A read: the
         next page of notifications after the cursor (a page the cursor passed whole sends
         nothing, and the stream reads on: ``more``), and every one to the party not yet
-        delivered, including
-        one created before the cursor whose commit landed after it (another worker's), which
-        the cursor alone would skip."""
+        delivered from before where the pages reached, one whose commit landed after its page
+        was read (another worker's), which the pages alone would skip."""
         found = {n.id: n for n in page(hub) if cursor is None or event_key(n) > cursor}
         waiting = hub.undelivered_ids(party)
         sent.intersection_update(waiting)  # the others are marked: no read returns them again

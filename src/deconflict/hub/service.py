@@ -549,6 +549,13 @@ class Hub:
         """The ids of ``party``'s notifications never delivered (addressed to it)."""
         return self._store.undelivered_ids(party)
 
+    def latest_notifications(
+        self, party: str, conflicts: Sequence[str], notices: Sequence[str]
+    ) -> list[Notification]:
+        """The latest notification to ``party`` about each of ``conflicts`` and ``notices``
+        (keys): ``Store.latest_notifications``."""
+        return self._store.latest_notifications(party, conflicts, notices)
+
     def get_notifications(self, party: str, ids: Sequence[str]) -> list[Notification]:
         """Those of ``ids`` that are notifications to ``party`` or relayed through it."""
         return [n for n in self._store.get_notifications(ids) if party in (n.recipient, n.via)]

@@ -459,6 +459,14 @@ class Notifications(Protocol):
         """The notifications of ``ids`` that exist, oldest first (by creation time, then id)."""
 
     @abstractmethod
+    def latest_notifications(
+        self, party: str, conflicts: Sequence[str], notices: Sequence[str]
+    ) -> list[Notification]:
+        """The latest notification to ``party`` about each of ``conflicts`` (by id) and each of
+        ``notices`` (by key, about the notice and no conflict), where there is one: a seek
+        each, whatever else the party was told."""
+
+    @abstractmethod
     def notifications_since(
         self,
         party: str,

@@ -36,6 +36,7 @@ from deconflict.store.tx import Tx
 __all__ = ["SqlNotifications"]
 
 _n = t.notifications.c
+_SEEKS = 200  # latest_notifications' seeks a statement (SQLite's compound SELECT: 500 at most)
 
 
 # An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
@@ -149,6 +150,32 @@ class SqlNotifications(SqlRecords):
     @staticmethod
     def _notifications_by_id(c: Tx, ids: Sequence[str]) -> list[Notification]:
         return [notification_of(row._mapping) for row in rows_in(c, _NOTIFICATIONS_BY_ID, ids)]
+
+    @transaction
+    def latest_notifications(
+        self, party: str, conflicts: Sequence[str], notices: Sequence[str]
+    ) -> list[Notification]:
+        # Each thing asked, as the conditions that find what is about it.
+        wanted: list[tuple[sa.ColumnElement[bool], ...]] = [
+            (_n.conflict_id == c,) for c in dict.fromkeys(conflicts)
+        ]
+        wanted += [(_n.conflict_id.is_(None), _n.notice_id == k) for k in dict.fromkeys(notices)]
+        found = []
+        with self.read_connection(f"reading the latest of {len(wanted)} alerts") as c:
+            for lo in range(0, len(wanted), _SEEKS):
+                latest = [
+                    sa.select(
+                        sa.select(t.notifications)
+                        .where(_n.recipient == party, *about)
+                        .order_by(_n.created_at_s.desc(), _n.id.desc())
+                        .limit(1)
+                        .subquery()
+                    )
+                    for about in wanted[lo : lo + _SEEKS]
+                ]
+                rows = c.execute(sa.union_all(*latest))
+                found += [notification_of(row._mapping) for row in rows]
+        return found
 
     @transaction
     def notifications_since(

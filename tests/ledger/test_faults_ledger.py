@@ -577,6 +577,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "ALTER TABLE conflicts DROP COLUMN a_until_s",
         "ALTER TABLE conflicts DROP COLUMN b_until_s",
         "DROP INDEX ix_notices_party_state",
+        "DROP INDEX ix_notifications_recipient_about",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)

@@ -12,17 +12,10 @@ Finding what to send is a read; what was sent to the party is marked delivered a
 sent, in batches shared by every stream of the process
 (:mod:`deconflict.runtime.deliveries`). A stream ends when the server stops
 (:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
-
-The store is read a page of ``_PAGE`` at a time, each next page from where the last ended: a
-stream with no cursor (or an old one) sends the party's history in pages, each a short turn of
-the reader every party's reads share, and ``once=true`` all of it so. (Read whole at once, a
-history another party grew, 2,000 notifications a filing of 1,000 volumes onto the party's and
-its cancellation, made every stream of the party read more for good: a twentieth reader.)
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import AsyncIterator
 
@@ -30,7 +23,6 @@ from fastapi import Request
 
 from deconflict.api.service import service
 from deconflict.hub import Hub
-from deconflict.model import Notification
 from deconflict.runtime.events import (
     EventKey,
     NotificationOut,
@@ -43,7 +35,6 @@ from deconflict.runtime.events import (
 __all__ = ["event_stream"]
 
 _KEEPALIVE_S = 15.0
-_PAGE = 256  # notifications a read of the store at most
 _monotonic = time.monotonic  # the connection's clock (a test's own in its place)
 
 
@@ -60,53 +51,26 @@ async def event_stream(
     svc = service(request)
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.
     sent: set[str] = set()
-    # Where the last read of the store ended (a notification's time and id, exactly), and
-    # whether it filled its page (then more is there to read now).
-    position: tuple[float, str] | None = None
-    more = False
-    # The key up to which the store's pages have been read (the cursor's, before any): a
-    # notification to the party not yet delivered from before it was committed after its page
-    # was read, and is sent as such; one after it comes in a page.
-    reached = cursor
 
     def pending(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
         return hub.store.in_snapshot(lambda: read(hub), "reading a stream's next events")
 
-    def page(hub: Hub) -> list[Notification]:
-        """The next page of the store's notifications: after the cursor (coarsely, a
-        microsecond before the cursor's time, exactly in :func:`read`) at first, then after
-        where the last page ended."""
-        nonlocal position, more, reached
-        after: tuple[float, str] | None
-        if position is not None:  # after it exactly: from its time, and of that time its id
-            since, after = position[0], (math.nextafter(position[0], math.inf), position[1])
-        elif cursor is not None:
-            since, after = read_after(cursor)
-        else:
-            since, after = -math.inf, None
-        listed = hub.notifications_since(party, since, after, _PAGE)
-        if listed:
-            position = (listed[-1].created_at_s, listed[-1].id)
-            last = event_key(listed[-1])
-            reached = last if reached is None else max(reached, last)
-        more = len(listed) == _PAGE
-        return listed
-
     def read(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
         """What to send now, and the (id, when) of those it delivers to the party. A read: the
-        next page of notifications after the cursor (a page the cursor passed whole sends
-        nothing, and the stream reads on: ``more``), and every one to the party not yet
-        delivered from before where the pages reached, one whose commit landed after its page
-        was read (another worker's), which the pages alone would skip."""
-        found = {n.id: n for n in page(hub) if cursor is None or event_key(n) > cursor}
+        notifications after the cursor (coarsely from the store, a microsecond before the
+        cursor's time, exactly here), and every one to the party not yet delivered, including
+        one created before the cursor whose commit landed after it (another worker's), which
+        the cursor alone would skip."""
+        if cursor is None:
+            listed = hub.list_notifications(party)
+        else:
+            listed = hub.notifications_since(party, *read_after(cursor))
+        found = {n.id: n for n in listed if cursor is None or event_key(n) > cursor}
         waiting = hub.undelivered_ids(party)
         sent.intersection_update(waiting)  # the others are marked: no read returns them again
         late = [i for i in waiting if i not in found and i not in sent]
-        if late and reached is not None:
-            until = reached
-            found.update(
-                (n.id, n) for n in hub.get_notifications(party, late) if event_key(n) <= until
-            )
+        if late:
+            found.update((n.id, n) for n in hub.get_notifications(party, late))
         now = hub.clock.now()
         delivering = [n.id for n in found.values() if n.recipient == party and n.undelivered]
         for notification_id in delivering:  # shown as what it is once sent: delivered now
@@ -132,15 +96,15 @@ async def event_stream(
                 yield b"".join(_event(key, shown) for key, shown in batch)
                 last_sent = _monotonic()
                 svc.metrics.events.inc(len(batch))
+                newest = batch[-1][0]  # the batch is in key order
+                cursor = newest if cursor is None else max(cursor, newest)
             sent.update(notification_id for notification_id, _ in delivering)
             svc.deliveries.add(delivering)
-            if once and not more:
+            if once:
                 await svc.deliveries.flush()
-        if (once and not more) or svc.closing or not svc.runner.ready:
+        if once or svc.closing or not svc.runner.ready or await request.is_disconnected():
             return
-        if await request.is_disconnected():
-            return
-        if not batch and not more:
+        if not batch:
             due = last_sent + _KEEPALIVE_S
             await svc.runner.changed(max(0.0, due - _monotonic()), since=generation)
             if svc.closing or await request.is_disconnected():

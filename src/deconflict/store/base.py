@@ -463,23 +463,18 @@ class Notifications(Protocol):
         self, party: str, conflicts: Sequence[str], notices: Sequence[str]
     ) -> list[Notification]:
         """The latest notification to ``party`` about each of ``conflicts`` (by id) and each of
-        ``notices`` (by key, about the notice and no conflict), where there is one: a seek
-        each, whatever else the party was told."""
+        ``notices`` (by key, about the notice and no conflict), where there is one: what is
+        about each, whatever else the party was told."""
 
     @abstractmethod
     def notifications_since(
-        self,
-        party: str,
-        since_s: float,
-        after: tuple[float, str] | None = None,
-        limit: int | None = None,
+        self, party: str, since_s: float, after: tuple[float, str] | None = None
     ) -> list[Notification]:
         """``list_notifications(party, since_s=since_s)``, in a query made for being asked very
         often (an event stream asks at every wake-up); with ``after`` (a time and an id), only
         those created from that time on or with an id after it: a stream's cursor, so the
         notifications of a pass, which share its time, are not read again at every
-        wake-up; with ``limit``, the first so many of them (a page: the stream reads a
-        party's history so, never all of it at once)."""
+        wake-up."""
 
     @abstractmethod
     def undelivered_ids(self, party: str) -> list[str]:

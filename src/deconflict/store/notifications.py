@@ -14,7 +14,6 @@ not send it again meanwhile."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,35 +36,21 @@ __all__ = ["SqlNotifications"]
 
 _n = t.notifications.c
 _SEEKS = 200  # latest_notifications' seeks a statement (SQLite's compound SELECT: 500 at most)
-
-
 # An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
 # Each index range (to the party, through it) read on its own, not one query on either column,
 # which PostgreSQL planned as a scan of every party's notifications for a relay (an eighteenth
 # reader). No row is in both (a relay is never a notification's recipient): UNION ALL.
-@functools.cache
-def _since(limit: int | None) -> sa.Select[Any]:
-    """The stream's read; with ``limit``, the first so many of each range and of both (a
-    statement a limit, each made once: a stream asks one)."""
-    ranges = []
-    # Written into the statement, and SQLite's OFFSET too (a driver's read binds only the
-    # named parameters).
-    most = None if limit is None else sa.literal_column(str(int(limit)), sa.Integer)
-    none = sa.literal_column("0", sa.Integer)
-    for column in (_n.recipient, _n.via):
-        each = sa.select(t.notifications).where(
+_SINCE_UNION = sa.union_all(
+    *(
+        sa.select(t.notifications).where(
             column == sa.bindparam("party"),
             _n.created_at_s >= sa.bindparam("since"),
             sa.or_(_n.created_at_s >= sa.bindparam("until"), _n.id > sa.bindparam("after")),
         )
-        if limit is not None:
-            each = each.order_by(_n.created_at_s, _n.id).limit(most).offset(none)
-        ranges.append(sa.select(each.subquery()) if limit is not None else each)
-    union = sa.union_all(*ranges).subquery()
-    query = sa.select(union).order_by(union.c.created_at_s, union.c.id)
-    return query.limit(most).offset(none) if most is not None else query
-
-
+        for column in (_n.recipient, _n.via)
+    )
+).subquery()
+_SINCE = sa.select(_SINCE_UNION).order_by(_SINCE_UNION.c.created_at_s, _SINCE_UNION.c.id)
 _d = t.deliveries.c
 # Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
 _UNDELIVERED = sa.select(_n.id).where(
@@ -155,40 +140,48 @@ class SqlNotifications(SqlRecords):
     def latest_notifications(
         self, party: str, conflicts: Sequence[str], notices: Sequence[str]
     ) -> list[Notification]:
-        # Each thing asked, as the conditions that find what is about it.
-        wanted: list[tuple[sa.ColumnElement[bool], ...]] = [
-            (_n.conflict_id == c,) for c in dict.fromkeys(conflicts)
-        ]
-        wanted += [(_n.conflict_id.is_(None), _n.notice_id == k) for k in dict.fromkeys(notices)]
-        found = []
-        with self.read_connection(f"reading the latest of {len(wanted)} alerts") as c:
-            for lo in range(0, len(wanted), _SEEKS):
+        # About a conflict: the few notifications to the party that name it (its detection,
+        # its clearing), all read, the latest kept here (ordered in SQL, the planner walked
+        # the party's notifications by creation time instead). About a notice and no
+        # conflict: the last of the index's range, a seek (its changes may be many).
+        conflict_ids, keys = list(dict.fromkeys(conflicts)), list(dict.fromkeys(notices))
+        found: dict[tuple[str | None, str | None], Notification] = {}
+        with self.read_connection(
+            f"reading the latest of {len(conflict_ids) + len(keys)} alerts"
+        ) as c:
+            for lo in range(0, len(conflict_ids), IN_CHUNK):
+                query = sa.select(t.notifications).where(
+                    _n.recipient == party, _n.conflict_id.in_(conflict_ids[lo : lo + IN_CHUNK])
+                )
+                for row in c.execute(query):
+                    n = notification_of(row._mapping)
+                    kept = found.get((n.conflict_id, None))
+                    if kept is None or (kept.created_at_s, kept.id) < (n.created_at_s, n.id):
+                        found[n.conflict_id, None] = n
+            for lo in range(0, len(keys), _SEEKS):
                 latest = [
                     sa.select(
                         sa.select(t.notifications)
-                        .where(_n.recipient == party, *about)
+                        .where(_n.recipient == party, _n.conflict_id.is_(None), _n.notice_id == key)
                         .order_by(_n.created_at_s.desc(), _n.id.desc())
                         .limit(1)
                         .subquery()
                     )
-                    for about in wanted[lo : lo + _SEEKS]
+                    for key in keys[lo : lo + _SEEKS]
                 ]
-                rows = c.execute(sa.union_all(*latest))
-                found += [notification_of(row._mapping) for row in rows]
-        return found
+                for row in c.execute(sa.union_all(*latest)):
+                    n = notification_of(row._mapping)
+                    found[None, n.notice_key] = n
+        return list(found.values())
 
     @transaction
     def notifications_since(
-        self,
-        party: str,
-        since_s: float,
-        after: tuple[float, str] | None = None,
-        limit: int | None = None,
+        self, party: str, since_s: float, after: tuple[float, str] | None = None
     ) -> list[Notification]:
         until, after_id = after if after is not None else (since_s, "")
         values = {"party": party, "since": since_s, "until": until, "after": after_id}
         with self.read_connection("listing new notifications") as c:
-            rows = driver_rows(c, _since(limit), values)
+            rows = driver_rows(c, _SINCE, values)
         return [notification_of(row) for row in rows]
 
     @transaction

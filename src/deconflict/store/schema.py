@@ -235,7 +235,12 @@ sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s)
 sa.Index("ix_notifications_via_created", n.via, n.created_at_s)
 # A party's latest about a conflict or a notice, for the map (migration 0030).
 sa.Index(
-    "ix_notifications_recipient_about", n.recipient, n.conflict_id, n.notice_id, n.created_at_s
+    "ix_notifications_recipient_about",
+    n.recipient,
+    n.conflict_id,
+    n.notice_id,
+    n.created_at_s,
+    n.id,
 )
 
 changes = sa.Table(

@@ -5,7 +5,8 @@ notification about it, and read every notification the caller ever had to find t
 party grew that, 2,000 notifications a filing of 1,000 volumes onto the caller's and its
 cancellation, and made every map the caller drew cost more for good, on the reader all
 parties share (a twentieth reader, docs/security.md §4.2). An index on (recipient, conflict,
-notice, creation time) finds the latest about each thing drawn in one seek.
+notice, creation time, id) finds what is about each thing drawn: a conflict's few notifications,
+a notice's latest in one seek.
 
 Revision ID: 0030
 Revises: 0029
@@ -25,7 +26,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_notifications_recipient_about",
         "notifications",
-        ["recipient", "conflict_id", "notice_id", "created_at_s"],
+        ["recipient", "conflict_id", "notice_id", "created_at_s", "id"],
     )
 
 

@@ -220,13 +220,6 @@ class SqlNotices(SqlRecords):
         query = sa.select(t.notices)
         if keys is not None:
             query = query.where(col.id.in_(list(keys)))
-        if states is not None:
-            # Within a window, the state is asked of the rows the owner's index by end finds,
-            # never made an index's key: read by (state, end), the tick's index, a list read
-            # every party's notices in the state that ended after the window's start, and its
-            # steps timed others' hidden notices (a seventeenth reader: security.md §3.5).
-            state = col.state if active is None else col.state + ""
-            query = query.where(state.in_([str(s) for s in states]))
         if active is not None:
             query = query.where(col.start_s < active[1], col.end_s > active[0])
         if after is not None:
@@ -234,16 +227,35 @@ class SqlNotices(SqlRecords):
         owners = _owners(party, seen)
         if owners == []:
             return []  # the owners asked for are none the viewer sees whole
-        if owners is None or limit is None or len(owners) == 1:
-            if owners is not None:
-                query = query.where(col.party_id.in_(owners))
-            statement: sa.Select[Any] = _in_filing_order(query, limit)
+        named = None if states is None else [str(s) for s in states]
+        if named is not None and active is not None:
+            # Within a window, the state is asked of the rows the owner's index by end finds,
+            # never made an index's key: read by (state, end), the tick's index, a list read
+            # every party's notices in the state that ended after the window's start, and its
+            # steps timed others' hidden notices (a seventeenth reader: security.md §3.5).
+            query = query.where((col.state + "").in_(named))
+        if owners is None:  # the hub's own reads
+            ranges = [
+                query if named is None or active is not None else query.where(col.state.in_(named))
+            ]
+        elif named is not None and active is None:
+            # By state: each owner's range in each state, in filing order (migration 0031),
+            # merged. Asked at once, the planner read each owner's notices in filing order (0029's
+            # index) and asked each its state: a list by state cost every notice of the owners,
+            # in any state (found beside a twentieth reader's probe).
+            ranges = [query.where(col.party_id == o, col.state == s) for o in owners for s in named]
+        elif limit is None or len(owners) == 1:
+            ranges = [query.where(col.party_id.in_(owners))]
         else:
             # A page: each owner's range from the cursor, a page at most, merged. Read in
             # filing order across owners, the planners walked an index on the filing time
             # alone, every party's notices (an eighteenth reader: migration 0029).
-            ranges = [_in_filing_order(query.where(col.party_id == o), limit) for o in owners]
-            merged = sa.union_all(*(sa.select(r.subquery()) for r in ranges)).subquery()
+            ranges = [query.where(col.party_id == o) for o in owners]
+        if len(ranges) == 1:
+            statement: sa.Select[Any] = _in_filing_order(ranges[0], limit)
+        else:
+            parts = [sa.select(_in_filing_order(r, limit).subquery()) for r in ranges]
+            merged = sa.union_all(*parts).subquery()
             statement = sa.select(merged).order_by(merged.c.filed_at_s, merged.c.id).limit(limit)
         with self.read_connection("listing notices") as c:
             rows = c.execute(statement).all()

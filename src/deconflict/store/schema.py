@@ -84,8 +84,9 @@ notices = sa.Table(
     # The list's pages, an owner's range at a time (migration 0029; 0010's on the filing time
     # alone let the planners walk every party's notices).
     sa.Index("ix_notices_party_filed", "party_id", "filed_at_s", "id"),
-    # A list by owner and state reads only those owners' (migration 0019).
-    sa.Index("ix_notices_party_state", "party_id", "state", "filed_at_s"),
+    # A list by owner and state reads only those owners' in that state, in filing order
+    # (migrations 0019, 0031).
+    sa.Index("ix_notices_party_state", "party_id", "state", "filed_at_s", "id"),
     # Those active in a window read from its start on, not every one ended (migration 0025).
     sa.Index("ix_notices_party_end", "party_id", "end_s"),
 )

@@ -1,0 +1,43 @@
+"""A list of notices by state costs what it holds of each owner in that state, not every notice
+of the owners in any state (security.md §4.2): another party's cancelled notices, which a
+party that sees it whole may list, did not change what the list shows but made each list (and
+each suggestions' search set, the owner's live notices) cost 6 steps more a notice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.hub.scenario import vol
+from tests.hub.test_hostile_need_to_know import _costs, _hub
+
+from deconflict.model import Disclosure, NoticeState
+
+
+@pytest.mark.parametrize("states", [[NoticeState.FILED], [NoticeState.FILED, NoticeState.ACTIVE]])
+def test_a_list_by_state_does_not_cost_the_owner_s_other_notices(
+    tmp_path: Path, states: list[NoticeState]
+) -> None:
+    costs = {}
+    for cancelled in (2, 40):
+        path = tmp_path / f"{cancelled}-{len(states)}"
+        path.mkdir()
+        hub, _ = _hub(path, Disclosure.FULL)
+        try:
+            hub.file_notice("X", [vol("live", lon=41.0)], "air-activity", "LIVE")
+            for k in range(cancelled):
+                hub.file_notice("X", [vol(f"c{k}", lon=20.0 + k * 0.1)], "air-activity", f"C{k}")
+                hub.cancel_notice("X", f"C{k}")
+            hub.process()
+            shown = [n.key for n in hub.list_notices("P", states, party="X")]
+            assert shown == ["X/LIVE"]
+            costs[cancelled] = _costs(
+                hub,
+                [
+                    lambda hub=hub: hub.list_notices("P", states, party="X"),
+                    lambda hub=hub: hub.list_notices("P", states, party="X", limit=10),
+                ],
+            )
+        finally:
+            hub.close()
+    assert costs[2] == costs[40]

@@ -12,6 +12,7 @@ from tests.hub.scenario import vol
 from tests.hub.test_hostile_need_to_know import _costs, _hub
 
 from deconflict.model import Disclosure, NoticeState
+from deconflict.store.base import Seen
 
 
 @pytest.mark.parametrize("states", [[NoticeState.FILED], [NoticeState.FILED, NoticeState.ACTIVE]])
@@ -41,3 +42,21 @@ def test_a_list_by_state_does_not_cost_the_owner_s_other_notices(
         finally:
             hub.close()
     assert costs[2] == costs[40]
+
+
+def test_a_list_over_more_owners_and_states_than_a_statement_merges(tmp_path: Path) -> None:
+    """A viewer that sees 450 parties whole lists by two states: past what one compound
+    statement may merge (SQLite: 500 terms), the list is read as one range, not refused."""
+    hub, _ = _hub(tmp_path, Disclosure.FULL)
+    try:
+        hub.file_notice("X", [vol("live", lon=41.0)], "air-activity", "LIVE")
+        hub.process()
+        owners = frozenset({"X", *(f"p{i}" for i in range(450))})
+        states = [NoticeState.FILED, NoticeState.ACTIVE]
+        for limit in (None, 5):
+            found = hub.store.list_notices(None, states, seen=Seen(owners, {}), limit=limit)
+            assert [n.key for n in found] == ["X/LIVE"]
+            paged = hub.store.list_notices(None, seen=Seen(owners, {}), limit=limit)
+            assert [n.key for n in paged] == ["X/LIVE"]
+    finally:
+        hub.close()

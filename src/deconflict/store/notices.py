@@ -31,6 +31,9 @@ from deconflict.store.tx import Tx
 
 __all__ = ["SqlNotices"]
 
+#: The most ranges a list merges in one statement (a compound SELECT has at most 500 terms in
+#: SQLite); a list of more owners (and states) is read as one range, in filing order.
+_MOST_RANGES = 400
 #: Key lookups a statement of ``notice_volumes_at`` (a compound SELECT has at most 500 terms in
 #: SQLite).
 _LOOKUPS = 200
@@ -251,6 +254,11 @@ class SqlNotices(SqlRecords):
             # filing order across owners, the planners walked an index on the filing time
             # alone, every party's notices (an eighteenth reader: migration 0029).
             ranges = [query.where(col.party_id == o) for o in owners]
+        if len(ranges) > _MOST_RANGES:  # past what one compound statement may hold (SQLite)
+            asked = [col.party_id.in_(owners or [])]
+            if named is not None and active is None:
+                asked.append(col.state.in_(named))
+            ranges = [query.where(*asked)]
         if len(ranges) == 1:
             statement: sa.Select[Any] = _in_filing_order(ranges[0], limit)
         else:

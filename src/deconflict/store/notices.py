@@ -228,37 +228,32 @@ class SqlNotices(SqlRecords):
         if after is not None:
             query = query.where(after_key(col.filed_at_s, col.id, after))
         owners = _owners(party, seen)
-        if owners == []:
-            return []  # the owners asked for are none the viewer sees whole
-        named = None if states is None else [str(s) for s in states]
-        if named is not None and active is not None:
+        if owners == [] or (states is not None and not states):
+            return []  # the owners asked for are none the viewer sees whole, or no state
+        named = [] if states is None else [str(s) for s in states]
+        if named and active is not None:
             # Within a window, the state is asked of the rows the owner's index by end finds,
             # never made an index's key: read by (state, end), the tick's index, a list read
             # every party's notices in the state that ended after the window's start, and its
             # steps timed others' hidden notices (a seventeenth reader: security.md §3.5).
             query = query.where((col.state + "").in_(named))
+            named = []
+        by_state = [col.state.in_(named)] if named else []  # no window: an index's key
         if owners is None:  # the hub's own reads
-            ranges = [
-                query if named is None or active is not None else query.where(col.state.in_(named))
-            ]
-        elif named is not None and active is None:
+            ranges = [query.where(*by_state)]
+        elif named and len(owners) * len(named) <= _MOST_RANGES:
             # By state: each owner's range in each state, in filing order (migration 0031),
             # merged. Asked at once, the planner read each owner's notices in filing order (0029's
             # index) and asked each its state: a list by state cost every notice of the owners,
             # in any state (found beside a twentieth reader's probe).
             ranges = [query.where(col.party_id == o, col.state == s) for o in owners for s in named]
-        elif limit is None or len(owners) == 1:
-            ranges = [query.where(col.party_id.in_(owners))]
-        else:
+        elif not named and limit is not None and 1 < len(owners) <= _MOST_RANGES:
             # A page: each owner's range from the cursor, a page at most, merged. Read in
             # filing order across owners, the planners walked an index on the filing time
             # alone, every party's notices (an eighteenth reader: migration 0029).
             ranges = [query.where(col.party_id == o) for o in owners]
-        if len(ranges) > _MOST_RANGES:  # past what one compound statement may hold (SQLite)
-            asked = [col.party_id.in_(owners or [])]
-            if named is not None and active is None:
-                asked.append(col.state.in_(named))
-            ranges = [query.where(*asked)]
+        else:  # one owner, no page, or past what one statement may merge
+            ranges = [query.where(col.party_id.in_(owners), *by_state)]
         if len(ranges) == 1:
             statement: sa.Select[Any] = _in_filing_order(ranges[0], limit)
         else:

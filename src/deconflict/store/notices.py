@@ -24,7 +24,14 @@ from deconflict.store.codec import (
     volumes_from_json,
     volumes_to_json,
 )
-from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, missing_or_stale, rows_in
+from deconflict.store.records import (
+    IN_CHUNK,
+    SqlRecords,
+    after_key,
+    missing_or_stale,
+    rows_in,
+    union_rows,
+)
 from deconflict.store.rows import notice_of
 from deconflict.store.transactions import insert_with_unit, transaction
 from deconflict.store.tx import Tx
@@ -34,9 +41,6 @@ __all__ = ["SqlNotices"]
 #: The most ranges a list merges in one statement (a compound SELECT has at most 500 terms in
 #: SQLite); a list of more owners (and states) is read as one range, in filing order.
 _MOST_RANGES = 400
-#: Key lookups a statement of ``notice_volumes_at`` (a compound SELECT has at most 500 terms in
-#: SQLite).
-_LOOKUPS = 200
 
 # Statements built once (their parameters given at execution): building a statement per call
 # costs more than running it on the filing path.
@@ -169,23 +173,20 @@ class SqlNotices(SqlRecords):
         v = t.notice_versions.c
         found: dict[tuple[str, int], tuple[Volume4D, ...]] = {}
         with self.read_connection(f"reading {len(pairs)} notice versions") as c:
-            for lo in range(0, len(pairs), _LOOKUPS):
-                # One key lookup a pair asked, each its own SELECT of a UNION ALL and each
-                # row found decoded, a pair asked twice too: as an OR of terms, SQLite skipped
-                # a row found twice, so the read told how the hidden volumes a party meets are
-                # grouped in the other's notices (a twentieth reader); as a tuple IN, it
-                # searched the key by notice alone and stepped through every version of it, so
-                # a read of one version cost what the owner's amendments added (§3.5).
-                query = sa.union_all(
-                    *(
-                        sa.select(v.notice_id, v.version, v.volumes).where(
-                            v.notice_id == key, v.version == version
-                        )
-                        for key, version in pairs[lo : lo + _LOOKUPS]
-                    )
+            # One key lookup a pair asked and each row found decoded, a pair asked twice too
+            # (union_rows): as an OR of terms, SQLite skipped a row found twice, so the read
+            # told how the hidden volumes a party meets are grouped in the other's notices (a
+            # twentieth reader); as a tuple IN, it searched the key by notice alone and stepped
+            # through every version of it, so a read of one version cost what the owner's
+            # amendments added (§3.5).
+            lookups = [
+                sa.select(v.notice_id, v.version, v.volumes).where(
+                    v.notice_id == key, v.version == version
                 )
-                for row in c.execute(query):
-                    found[row.notice_id, row.version] = volumes_from_json(row.volumes)
+                for key, version in pairs
+            ]
+            for row in union_rows(c, lookups):
+                found[row.notice_id, row.version] = volumes_from_json(row.volumes)
         return found
 
     @transaction

@@ -27,7 +27,7 @@ from deconflict.store import schema as t
 from deconflict.store.bulk import driver_rows, update_many
 from deconflict.store.ledger_append import LogItem, Prebuilt
 from deconflict.store.ledger_entries import DELIVERED, Delivered
-from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in
+from deconflict.store.records import IN_CHUNK, SqlRecords, after_key, rows_in, union_rows
 from deconflict.store.rows import notification_of, notification_values
 from deconflict.store.transactions import transaction
 from deconflict.store.tx import Tx
@@ -35,7 +35,6 @@ from deconflict.store.tx import Tx
 __all__ = ["SqlNotifications"]
 
 _n = t.notifications.c
-_SEEKS = 200  # latest_notifications' seeks a statement (SQLite's compound SELECT: 500 at most)
 # An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
 # Each index range (to the party, through it) read on its own, not one query on either column,
 # which PostgreSQL planned as a scan of every party's notifications for a relay (an eighteenth
@@ -149,29 +148,27 @@ class SqlNotifications(SqlRecords):
         with self.read_connection(
             f"reading the latest of {len(conflict_ids) + len(keys)} alerts"
         ) as c:
-            for lo in range(0, len(conflict_ids), IN_CHUNK):
-                query = sa.select(t.notifications).where(
-                    _n.recipient == party, _n.conflict_id.in_(conflict_ids[lo : lo + IN_CHUNK])
+            about = sa.select(t.notifications).where(
+                _n.recipient == party, _n.conflict_id.in_(sa.bindparam("ids", expanding=True))
+            )
+            for row in rows_in(c, about, conflict_ids):
+                n = notification_of(row._mapping)
+                kept = found.get((n.conflict_id, None))
+                if kept is None or (kept.created_at_s, kept.id) < (n.created_at_s, n.id):
+                    found[n.conflict_id, None] = n
+            latest = [
+                sa.select(
+                    sa.select(t.notifications)
+                    .where(_n.recipient == party, _n.conflict_id.is_(None), _n.notice_id == key)
+                    .order_by(_n.created_at_s.desc(), _n.id.desc())
+                    .limit(1)
+                    .subquery()
                 )
-                for row in c.execute(query):
-                    n = notification_of(row._mapping)
-                    kept = found.get((n.conflict_id, None))
-                    if kept is None or (kept.created_at_s, kept.id) < (n.created_at_s, n.id):
-                        found[n.conflict_id, None] = n
-            for lo in range(0, len(keys), _SEEKS):
-                latest = [
-                    sa.select(
-                        sa.select(t.notifications)
-                        .where(_n.recipient == party, _n.conflict_id.is_(None), _n.notice_id == key)
-                        .order_by(_n.created_at_s.desc(), _n.id.desc())
-                        .limit(1)
-                        .subquery()
-                    )
-                    for key in keys[lo : lo + _SEEKS]
-                ]
-                for row in c.execute(sa.union_all(*latest)):
-                    n = notification_of(row._mapping)
-                    found[None, n.notice_key] = n
+                for key in keys
+            ]
+            for row in union_rows(c, latest):
+                n = notification_of(row._mapping)
+                found[None, n.notice_key] = n
         return list(found.values())
 
     @transaction

@@ -35,6 +35,19 @@ def rows_in(c: Tx, query: sa.Select[Any], ids: Sequence[str]) -> Iterator[sa.Row
         yield from c.execute(query, {"ids": list(ids[lo : lo + IN_CHUNK])})
 
 
+#: SELECTs one UNION ALL of :func:`union_rows` holds (a compound SELECT has at most 500 terms in
+#: SQLite).
+UNION_MOST = 200
+
+
+def union_rows(c: Tx, selects: Sequence[sa.Select[Any]]) -> Iterator[sa.Row[Any]]:
+    """The rows of each of ``selects``, each its own SELECT of a UNION ALL, ``UNION_MOST`` a
+    statement: a lookup each, a row two of them find returned twice (an OR of the same terms
+    let SQLite skip a row found twice, and its steps told how many distinct rows were asked)."""
+    for lo in range(0, len(selects), UNION_MOST):
+        yield from c.execute(sa.union_all(*selects[lo : lo + UNION_MOST]))
+
+
 def after_key(
     time: sa.ColumnElement[float], ident: sa.ColumnElement[str], after: tuple[float, str]
 ) -> sa.ColumnElement[bool]:

@@ -49,13 +49,12 @@ class Line:
 
 class ServeOutput:
     """A serve's output (standard output and error, one pipe) copied line by line into ``log``
-    by a thread of its own, which tells when the ready line came or the output ended (the
-    process exited): waited for as the event it is, not looked for again and again."""
+    by a thread of its own, which tells each line as it comes and when the output ended (the
+    process exited): a line, the ready one too, is waited for as the event it is
+    (:meth:`wait_for`), not looked for again and again."""
 
     def __init__(self, pipe: IO[bytes], log: IO[bytes]) -> None:
         self.log = log
-        self.ready = False
-        self._told = threading.Event()
         self._written = 0  # bytes of ``log`` written, read back by wait_for
         self._ended = False
         self._more = threading.Condition()
@@ -70,15 +69,11 @@ class ServeOutput:
                 with self._more:
                     self._written += len(line)
                     self._more.notify_all()
-                if READY_LINE in line and not self.ready:
-                    self.ready = True
-                    self._told.set()
         finally:
             pipe.close()  # the output ended: the process exited
             with self._more:
                 self._ended = True
                 self._more.notify_all()
-            self._told.set()
 
     def wait_for(self, pattern: bytes, within_s: float, *, after: int = 0) -> Line | None:
         """The first line the serve writes from byte ``after`` of its output on that matches
@@ -114,11 +109,8 @@ class ServeOutput:
     def wait_ready(self, url: str, within_s: float = READY_TIMEOUT_S) -> None:
         """Return once the serve said it is ready and ``/readyz`` answers 200 (a check, not a
         wait); RuntimeError with its output if it exited or did not say so in time."""
-        self._told.wait(within_s)
-        if not self.ready:
-            came = "exited"
-            if not self._told.is_set():
-                came = f"was not ready within {within_s:g} s"
+        if self.wait_for(re.escape(READY_LINE), within_s) is None:
+            came = "exited" if self._ended else f"was not ready within {within_s:g} s"
             raise RuntimeError(f"deconflict serve {came}: {self.text()}")
         with urllib.request.urlopen(f"{url}/readyz", timeout=READY_TIMEOUT_S) as answer:
             if answer.status != 200:

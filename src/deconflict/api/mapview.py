@@ -61,7 +61,7 @@ def _alerts(
     latest = hub.latest_notifications(
         party, [c.id for c in conflicts], [n.key for n in notices if n.party != party]
     )
-    for n in sorted(latest, key=lambda n: (n.created_at_s, n.id)):
+    for n in latest:  # one a conflict or notice
         about = (
             ("conflict", n.conflict_id)
             if n.conflict_id

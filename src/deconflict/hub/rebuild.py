@@ -111,9 +111,6 @@ class RebuiltSides:
         sides._versions.extend(versions)
         return sides
 
-    def __len__(self) -> int:
-        return len(self._prefixes)
-
     def row(self, slot: int) -> Row | None:
         """The side rebuilt at ``slot`` (prefix, version, volume id, party); None past the
         rebuild's slots."""

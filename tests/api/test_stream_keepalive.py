@@ -16,6 +16,23 @@ import deconflict.api.stream as stream_module
 from deconflict.api.stream import event_stream
 
 
+class _EmptyHub:
+    """A hub with no notifications, as a stream's reads ask it."""
+
+    def __init__(self) -> None:
+        self.store = SimpleNamespace(
+            in_snapshot=lambda read, doing: read(),
+            notifications_after=lambda party, after, limit: [],
+        )
+        self.clock = SimpleNamespace(now=lambda: 0.0)
+
+    def undelivered_ids(self, party: str) -> list[str]:
+        return []
+
+
+_EMPTY_HUB = _EmptyHub()
+
+
 class _Runner:
     """A runner that has nothing for the party, and wakes at ``writes`` (others' writes)."""
 
@@ -25,8 +42,8 @@ class _Runner:
     async def settle(self, party: str) -> None:
         return None
 
-    async def run_beside(self, read: Any) -> tuple[list[Any], list[Any]]:
-        return [], []
+    async def run_beside(self, read: Any) -> Any:
+        return read(_EMPTY_HUB)
 
     async def changed(self, timeout_s: float, since: int | None = None) -> None:
         if since is not None and since != self.generation:

@@ -328,16 +328,20 @@ def test_a_batch_of_deliveries_is_one_entry_per_recipient_and_relay_linked_from_
     assert "notification M0: served delivery time 1970-01-01T00:03:20Z, ledger none" in found
 
 
-def test_a_stream_s_reads_agree_with_the_general_listing(store):
-    """``notifications_since`` (run on the driver) returns what ``list_notifications`` does for
-    a party and a time, those relayed through it included, in the same order."""
+def test_a_stream_s_pages_agree_with_the_general_listing(store):
+    """``notifications_after`` (run on the driver) returns the pages ``list_notifications``
+    does for a party and a position, those relayed through it included, in the same order."""
     _relayed_notifications(store)
     for party in ("caoc", "faf", "usaf"):
-        for since in (0.0, 101.0, 101.5, 104.0, 200.0):
-            assert store.notifications_since(party, since) == store.list_notifications(
-                party, since_s=since
-            )
-    assert [n.id for n in store.notifications_since("caoc", 103.0)] == ["M6", "M7", "M8"]
+        listed = store.list_notifications(party)
+        starts = [None, (101.0, ""), (101.0, "M3"), (104.0, "~"), (-1e300, "")]
+        starts += [(n.created_at_s, n.id) for n in listed]
+        for after in starts:
+            for limit in (1, 2, 5, 100):
+                assert store.notifications_after(party, after, limit) == (
+                    store.list_notifications(party, after=after, limit=limit)
+                ), (party, after, limit)
+    assert [n.id for n in store.notifications_after("caoc", (103.0, ""), 9)] == ["M6", "M7", "M8"]
 
 
 def test_reads_in_a_snapshot_share_one_transaction_and_refuse_writes(store):

@@ -8,8 +8,9 @@ with several workers), so nothing is lost; a duplicate carries the same id. The 
 hub runner's wake-ups (every write and every detector run that produced notifications) and sends a
 comment 15 s after it last sent anything, to keep an idle connection open (timed on the
 connection alone: timed from the hub's last wake-up, it told any party when others wrote).
-Finding what to send is a read; what was sent to the party is marked delivered after it was
-sent, in batches shared by every stream of the process
+Finding what to send is a read, a page at a time (a long history is not read, held and written
+at once), changing nothing until it returned (the store may run it again); what was sent to the
+party is marked delivered after it was sent, in batches shared by every stream of the process
 (:mod:`deconflict.runtime.deliveries`). A stream ends when the server stops
 (:mod:`deconflict.api.closing`): the client reconnects with ``Last-Event-ID``.
 """
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
 
 from fastapi import Request
 
@@ -26,10 +29,12 @@ from deconflict.hub import Hub
 from deconflict.runtime.events import (
     EventKey,
     NotificationOut,
+    Position,
     event_key,
     id_of_key,
+    next_page,
     notifications_seen,
-    read_after,
+    resume_at,
 )
 
 __all__ = ["event_stream"]
@@ -38,9 +43,25 @@ _KEEPALIVE_S = 15.0
 _monotonic = time.monotonic  # the connection's clock (a test's own in its place)
 
 
+_PAGE = 256  # notifications read, shown and sent at a time
+
+
 def _event(key: EventKey, shown: NotificationOut) -> bytes:
     body = shown.model_dump_json()
     return f"id: {id_of_key(key)}\nevent: notification\ndata: {body}\n\n".encode()
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What one read found: the events to send, the (id, when) of those it delivers to the
+    party, the position after the page, and (read only once the page was the last, for now)
+    the ids of the party's notifications not yet delivered."""
+
+    events: list[tuple[EventKey, NotificationOut]]
+    delivering: list[tuple[str, float]]
+    position: Position | None
+    caught_up: bool
+    waiting: frozenset[str] | None
 
 
 async def event_stream(
@@ -52,33 +73,32 @@ async def event_stream(
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.
     sent: set[str] = set()
 
-    def pending(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
-        return hub.store.in_snapshot(lambda: read(hub), "reading a stream's next events")
-
-    def read(hub: Hub) -> tuple[list[tuple[EventKey, NotificationOut]], list[tuple[str, float]]]:
-        """What to send now, and the (id, when) of those it delivers to the party. A read: the
-        notifications after the cursor (coarsely from the store, a microsecond before the
-        cursor's time, exactly here), and every one to the party not yet delivered, including
-        one created before the cursor whose commit landed after it (another worker's), which
-        the cursor alone would skip."""
-        if cursor is None:
-            listed = hub.list_notifications(party)
-        else:
-            listed = hub.notifications_since(party, *read_after(cursor))
-        found = {n.id: n for n in listed if cursor is None or event_key(n) > cursor}
-        waiting = hub.undelivered_ids(party)
-        sent.intersection_update(waiting)  # the others are marked: no read returns them again
-        late = [i for i in waiting if i not in found and i not in sent]
-        if late:
-            found.update((n.id, n) for n in hub.get_notifications(party, late))
+    def read(hub: Hub, after: Position | None, leave_out: EventKey | None) -> _Read:
+        """The page after ``after``; once it is the last, the party's notifications not
+        yet delivered and not sent here too, before it: created before the position but
+        committed after the page that passed their time (another worker's), which the position
+        alone would skip. A read only, in one snapshot: run again as it is if the hub asks
+        (nothing here is changed until it returned)."""
+        page, position, rows = next_page(hub, party, after, leave_out, _PAGE)
+        caught_up = rows < _PAGE
+        waiting = frozenset(hub.undelivered_ids(party)) if caught_up else None
+        if waiting is not None:
+            on_page = {n.id for n in page}
+            late = [i for i in waiting if i not in on_page and i not in sent]
+            page = (hub.get_notifications(party, late) if late else []) + page
+        if not page:  # most wake-ups: nothing to show
+            return _Read([], [], position, caught_up, waiting)
         now = hub.clock.now()
-        delivering = [n.id for n in found.values() if n.recipient == party and n.undelivered]
-        for notification_id in delivering:  # shown as what it is once sent: delivered now
-            found[notification_id] = found[notification_id].deliver(now)
-        ordered = sorted(found.values(), key=event_key)
-        seen = notifications_seen(hub, party, ordered)
-        events = list(zip((event_key(n) for n in ordered), seen, strict=True))
-        return events, [(notification_id, now) for notification_id in delivering]
+        delivering = [n.id for n in page if n.recipient == party and n.undelivered]
+        shown = [n.deliver(now) if n.id in delivering else n for n in page]
+        seen = notifications_seen(hub, party, shown)
+        events = list(zip(map(event_key, shown), seen, strict=True))
+        return _Read(events, [(i, now) for i in delivering], position, caught_up, waiting)
+
+    def pending(hub: Hub, after: Position | None, leave_out: EventKey | None) -> _Read:
+        return hub.store.in_snapshot(
+            lambda: read(hub, after, leave_out), "reading a stream's next events"
+        )
 
     yield b"retry: 1000\n\n"
     # When this connection last sent bytes: a keep-alive is due a period after, whatever wakes
@@ -87,24 +107,31 @@ async def event_stream(
     last_sent = _monotonic()
     if svc.runner.ready:  # the first read shows the outcome of the party's writes before it
         await svc.runner.settle(party)
-    while True:
+    position, leave_out = (
+        await svc.runner.run_beside(lambda hub: resume_at(hub, party, cursor))
+        if svc.runner.ready
+        else (None, cursor)
+    )
+    while svc.runner.ready:
         generation = svc.runner.generation
-        batch: list[tuple[EventKey, NotificationOut]] = []
-        if svc.runner.ready:
-            batch, delivering = await svc.runner.run_beside(pending)
-            if batch:  # one write for the batch: a send per event costs more than the event
-                yield b"".join(_event(key, shown) for key, shown in batch)
-                last_sent = _monotonic()
-                svc.metrics.events.inc(len(batch))
-                newest = batch[-1][0]  # the batch is in key order
-                cursor = newest if cursor is None else max(cursor, newest)
-            sent.update(notification_id for notification_id, _ in delivering)
-            svc.deliveries.add(delivering)
-            if once:
-                await svc.deliveries.flush()
-        if once or svc.closing or not svc.runner.ready or await request.is_disconnected():
+        found = await svc.runner.run_beside(partial(pending, after=position, leave_out=leave_out))
+        position = found.position
+        if found.events:  # one write for the page: a send per event costs more than the event
+            yield b"".join(_event(key, shown) for key, shown in found.events)
+            last_sent = _monotonic()
+            svc.metrics.events.inc(len(found.events))
+        if found.waiting is not None:
+            sent.intersection_update(found.waiting)  # the others are marked: none comes again
+        sent.update(notification_id for notification_id, _ in found.delivering)
+        svc.deliveries.add(found.delivering)
+        if svc.closing or await request.is_disconnected():
             return
-        if not batch:
+        if not found.caught_up:
+            continue  # more to read at once
+        if once:
+            await svc.deliveries.flush()
+            return
+        if not found.events:
             due = last_sent + _KEEPALIVE_S
             await svc.runner.changed(max(0.0, due - _monotonic()), since=generation)
             if svc.closing or await request.is_disconnected():

@@ -534,13 +534,6 @@ class Hub:
         marked = self._store.mark_delivered([(n.id, now) for n in undelivered])
         return sorted(marked, key=lambda n: (n.created_at_s, n.id))
 
-    def notifications_since(
-        self, party: str, since_s: float, after: tuple[float, str] | None = None
-    ) -> list[Notification]:
-        """``list_notifications(party, since_s)``, for a reader that asks very often; with
-        ``after``, as ``Store.notifications_since`` reads it."""
-        return self._store.notifications_since(party, since_s, after)
-
     def undelivered_ids(self, party: str) -> list[str]:
         """The ids of ``party``'s notifications never delivered (addressed to it)."""
         return self._store.undelivered_ids(party)

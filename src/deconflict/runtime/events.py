@@ -2,9 +2,10 @@
 
 The event stream (``GET /v1/events``) and the webhooks send the same events: each a
 notification as its party may see it (``hub.views``: a notice its agreements do not disclose is
-not named), with the id ``<created microseconds>.<notification id>``, the store's order of a
-party's notifications. A client resumes after an id (``Last-Event-ID``), a webhook's cursor is
-one; either way a duplicate carries the same id.
+not named), with the id ``<created microseconds>.<notification id>``, in the store's order of
+a party's notifications (created time, then id), read a page at a time after a position in it
+(:func:`next_page`). A client resumes after an id (``Last-Event-ID``; :func:`resume_at` finds
+the position again), a webhook's cursor is one; either way a duplicate carries the same id.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from deconflict.model import Notification
 __all__ = [
     "EventKey",
     "NotificationOut",
+    "Position",
     "event_id",
     "event_key",
     "id_of_key",
+    "next_page",
     "notification_out",
     "notifications_seen",
     "parse_event_id",
-    "read_after",
+    "read_from",
+    "resume_at",
 ]
 
 #: A notification's place in its party's events: (created microseconds, notification id).
@@ -66,25 +70,46 @@ def parse_event_id(text: str | None) -> EventKey | None:
     return int(micros), rest
 
 
-#: The ids the hub gives notifications ("M-" and a keyed digest's hex digits): ordered alike by
-#: code point and in any database collation.
-_HUB_ID = re.compile(r"M-[0-9a-f]+")
+#: A notification's place in the store's order of a party's notifications: (created time, id).
+#: Readers page by it; an event id keeps the time to the microsecond only, which is not enough
+#: to find the place again (notifications of two passes can share a microsecond).
+Position = tuple[float, str]
 
 
-def read_after(key: EventKey) -> tuple[float, tuple[float, str] | None]:
-    """What a store read after ``key`` asks (``Store.notifications_since``): the time from a
-    microsecond before it, and, for an id the hub gives, only those of its microsecond with an
-    id after it (a pass's notifications share its time: read again at every wake-up, the
-    whole pass was). The bounds are wide enough for the float's rounding either way: what
-    they let through the reader drops by the exact key. For another id (an older store's, or
-    made up), the time alone: the database compares ids in its collation, where such an id
-    may order otherwise than by code point (an ICU database put "M-a" before "M-G"), and the
-    stream lost the party's own notifications after it (a nineteenth reader)."""
-    micros, after_id = key
-    since_s = (micros - 1) / 1e6
-    if not _HUB_ID.fullmatch(after_id):
-        return since_s, None
-    return since_s, ((micros + 0.25) / 1e6, after_id)
+def read_from(key: EventKey) -> Position:
+    """Where a read after the event ``key`` starts when the notification it names is not
+    found: a microsecond before its time, every id of that time; the reader leaves out what is
+    at or before ``key`` (see :func:`next_page`)."""
+    return (key[0] - 1) / 1e6, ""
+
+
+def resume_at(
+    hub: Hub, party: str, key: EventKey | None
+) -> tuple[Position | None, EventKey | None]:
+    """Where ``party``'s reader resuming after the event ``key`` reads from, and the key
+    :func:`next_page` leaves out what is at or before (None: nothing): right after the
+    notification ``key`` names, if it is one of the party's with that time, which is exact
+    whatever the order of that microsecond's ids and the database's collation; else (an id
+    made up, another party's, of an older store) from :func:`read_from`."""
+    if key is None:
+        return None, None
+    named = hub.get_notifications(party, [key[1]])
+    if named and event_key(named[0]) == key:
+        return (named[0].created_at_s, named[0].id), None
+    return read_from(key), key
+
+
+def next_page(
+    hub: Hub, party: str, after: Position | None, leave_out: EventKey | None, limit: int
+) -> tuple[list[Notification], Position | None, int]:
+    """``party``'s next ``limit`` notifications after the position ``after`` (None: from the
+    first), in the store's order, those at or before the event ``leave_out`` left out; the
+    position after them and how many rows were read (fewer than ``limit``: the end, for now)."""
+    found = hub.store.notifications_after(party, after, limit)
+    if not found:
+        return [], after, 0
+    kept = [n for n in found if leave_out is None or event_key(n) > leave_out]
+    return kept, (found[-1].created_at_s, found[-1].id), len(found)
 
 
 class NotificationOut(BaseModel):

@@ -467,14 +467,13 @@ class Notifications(Protocol):
         about each, whatever else the party was told."""
 
     @abstractmethod
-    def notifications_since(
-        self, party: str, since_s: float, after: tuple[float, str] | None = None
+    def notifications_after(
+        self, party: str, after: tuple[float, str] | None, limit: int
     ) -> list[Notification]:
-        """``list_notifications(party, since_s=since_s)``, in a query made for being asked very
-        often (an event stream asks at every wake-up); with ``after`` (a time and an id), only
-        those created from that time on or with an id after it: a stream's cursor, so the
-        notifications of a pass, which share its time, are not read again at every
-        wake-up."""
+        """The next ``limit`` notifications to ``party`` or relayed through it after the
+        position ``after`` (a created time and an id; None: from the first) in the store's
+        order, ``list_notifications``', in a query made for being asked very often (an event
+        stream asks at every wake-up)."""
 
     @abstractmethod
     def undelivered_ids(self, party: str) -> list[str]:

@@ -202,9 +202,14 @@ def _on_cursor(tx: Tx, sql: str, params: Any, many: bool) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _select_sql(dialect: sa.Dialect, query: sa.Select[Any]) -> tuple[str, tuple[str, ...] | None]:
+def _select_sql(
+    dialect: sa.Dialect, query: sa.Select[Any]
+) -> tuple[str, tuple[str, ...] | None, Mapping[str, Any]]:
+    """The SQL of ``query``, the order of its positional parameters (None: named), and the
+    values of those the compiler made itself (SQLite's ``OFFSET 0`` after a ``LIMIT``)."""
     compiled = query.compile(dialect=dialect)
-    return str(compiled), tuple(compiled.positiontup or ()) if compiled.positional else None
+    order = tuple(compiled.positiontup or ()) if compiled.positional else None
+    return str(compiled), order, compiled.params
 
 
 def driver_rows(tx: Tx, query: sa.Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -227,8 +232,9 @@ def driver_tuples(
 def _driver_select(
     c: sa.Connection, query: sa.Select[Any], params: Mapping[str, Any]
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    sql, order = _select_sql(c.dialect, query)
-    args: Any = tuple(params[name] for name in order) if order is not None else dict(params)
+    sql, order, made = _select_sql(c.dialect, query)
+    values = {**made, **params}
+    args: Any = tuple(values[name] for name in order) if order is not None else values
     if not c.in_transaction():  # begun as SQLAlchemy would (the store's BEGIN), not autocommit
         c.begin()
     with _driver_cursor(c, sql, args) as cursor:

@@ -14,6 +14,7 @@ not send it again meanwhile."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,21 +36,30 @@ from deconflict.store.tx import Tx
 __all__ = ["SqlNotifications"]
 
 _n = t.notifications.c
-# An event stream's reads at every wake-up (run on the driver: see bulk.driver_rows).
-# Each index range (to the party, through it) read on its own, not one query on either column,
-# which PostgreSQL planned as a scan of every party's notifications for a relay (an eighteenth
-# reader). No row is in both (a relay is never a notification's recipient): UNION ALL.
-_SINCE_UNION = sa.union_all(
+# An event stream's page at every wake-up (run on the driver: see bulk.driver_rows): the next
+# ``limit`` after a position in (created, id) order. Each index range (to the party, through it)
+# read on its own, a page of each, not one query on either column, which PostgreSQL planned as a
+# scan of every party's notifications for a relay (an eighteenth reader). No row is in both (a
+# relay is never a notification's recipient): UNION ALL.
+_AFTER_UNION = sa.union_all(
     *(
-        sa.select(t.notifications).where(
+        sa.select(t.notifications)
+        .where(
             column == sa.bindparam("party"),
-            _n.created_at_s >= sa.bindparam("since"),
-            sa.or_(_n.created_at_s >= sa.bindparam("until"), _n.id > sa.bindparam("after")),
+            after_key(_n.created_at_s, _n.id, (sa.bindparam("t"), sa.bindparam("id"))),
         )
+        .order_by(_n.created_at_s, _n.id)
+        .limit(sa.bindparam("limit"))
+        .subquery()
+        .select()
         for column in (_n.recipient, _n.via)
     )
 ).subquery()
-_SINCE = sa.select(_SINCE_UNION).order_by(_SINCE_UNION.c.created_at_s, _SINCE_UNION.c.id)
+_AFTER = (
+    sa.select(_AFTER_UNION)
+    .order_by(_AFTER_UNION.c.created_at_s, _AFTER_UNION.c.id)
+    .limit(sa.bindparam("limit"))
+)
 _d = t.deliveries.c
 # Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
 _UNDELIVERED = sa.select(_n.id).where(
@@ -172,13 +182,13 @@ class SqlNotifications(SqlRecords):
         return list(found.values())
 
     @transaction
-    def notifications_since(
-        self, party: str, since_s: float, after: tuple[float, str] | None = None
+    def notifications_after(
+        self, party: str, after: tuple[float, str] | None, limit: int
     ) -> list[Notification]:
-        until, after_id = after if after is not None else (since_s, "")
-        values = {"party": party, "since": since_s, "until": until, "after": after_id}
-        with self.read_connection("listing new notifications") as c:
-            rows = driver_rows(c, _SINCE, values)
+        start = after if after is not None else (-math.inf, "")
+        values = {"party": party, "t": start[0], "id": start[1], "limit": limit}
+        with self.read_connection("reading a page of notifications") as c:
+            rows = driver_rows(c, _AFTER, values)
         return [notification_of(row) for row in rows]
 
     @transaction

@@ -49,10 +49,13 @@ def union_rows(c: Tx, selects: Sequence[sa.Select[Any]]) -> Iterator[sa.Row[Any]
 
 
 def after_key(
-    time: sa.ColumnElement[float], ident: sa.ColumnElement[str], after: tuple[float, str]
+    time: sa.ColumnElement[float],
+    ident: sa.ColumnElement[str],
+    after: tuple[float | sa.BindParameter[float], str | sa.BindParameter[str]],
 ) -> sa.ColumnElement[bool]:
-    """The rows after ``after`` in (``time``, ``ident``) order: a page's cursor. Its first term
-    bounds the range an index on (..., ``time``) reads."""
+    """The rows after ``after`` in (``time``, ``ident``) order: a page's cursor (values, or
+    parameters bound later). Its first term bounds the range an index on (..., ``time``)
+    reads."""
     return sa.and_(time >= after[0], sa.or_(time > after[0], ident > after[1]))
 
 

@@ -42,7 +42,13 @@ import httpx
 
 from deconflict.errors import InvalidInput, RefusedDestination
 from deconflict.hub import Hub
-from deconflict.runtime.events import event_id, event_key, notifications_seen, parse_event_id
+from deconflict.runtime.events import (
+    event_id,
+    next_page,
+    notifications_seen,
+    parse_event_id,
+    read_from,
+)
 from deconflict.runtime.runner import HubRunner
 from deconflict.runtime.webhooks.guard import Destinations
 from deconflict.runtime.webhooks.net import guarded_transport
@@ -123,16 +129,13 @@ def _read(
     how many rows were read. One snapshot: the notifications and what the party may see."""
 
     def read() -> tuple[list[Delivery], tuple[float, str] | None, int]:
-        found = hub.store.list_notifications(party, after=after, limit=limit)
-        if not found:
-            return [], after, 0
-        fresh = [n for n in found if cursor is None or event_key(n) > cursor]
+        fresh, position, rows = next_page(hub, party, after, cursor, limit)
         shown = notifications_seen(hub, party, fresh)
         deliveries = [
             Delivery(event_id(n), json.dumps(s.model_dump(mode="json")).encode())
             for n, s in zip(fresh, shown, strict=True)
         ]
-        return deliveries, (found[-1].created_at_s, found[-1].id), len(found)
+        return deliveries, position, rows
 
     return hub.store.in_snapshot(read, "reading a webhook's next notifications")
 
@@ -147,7 +150,7 @@ def _start(cursor: str | None) -> tuple[tuple[float, str] | None, tuple[int, str
         return None, None
     if key is None:
         return None, None
-    return ((key[0] - 1) / 1e6, ""), key
+    return read_from(key), key
 
 
 class WebhookSender:

@@ -307,16 +307,15 @@ async def test_a_send_reads_a_bounded_batch_however_long_the_history(tmp_path, m
         return httpx.Response(204)
 
     read_rows: list[int] = []
-    cls = next(c for c in vars(stored).values() if hasattr(c, "list_notifications"))
-    original = cls.list_notifications
+    original = stored.SqlNotifications.notifications_after
 
-    def counting(self, party=None, **kwargs):  # type: ignore[no-untyped-def]
-        found = original(self, party, **kwargs)
+    def counting(self, party, after, limit):  # type: ignore[no-untyped-def]
+        found = original(self, party, after, limit)
         if party == "US":
             read_rows.append(len(found))
         return found
 
-    monkeypatch.setattr(cls, "list_notifications", counting)
+    monkeypatch.setattr(stored.SqlNotifications, "notifications_after", counting)
     app = create_app(
         ApiSettings(db=db, webhook_window=8),
         webhook_transport=httpx.MockTransport(receive),

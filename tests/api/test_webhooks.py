@@ -12,7 +12,11 @@ from tests.api.harness import circle, client_with, detected, make_db, notice_bod
 from tests.api.webhook_harness import PUBLIC, Names, Watch, receiver
 
 from deconflict.api import ApiSettings, create_app
+from deconflict.hub import Hub
+from deconflict.model import Notification, NotificationKind
+from deconflict.runtime.events import event_id
 from deconflict.runtime.webhooks import sign
+from deconflict.store import Detection
 
 pytestmark = pytest.mark.anyio
 
@@ -170,3 +174,43 @@ async def test_a_receiver_on_an_allowed_network_gets_its_notifications(tmp_path)
     assert got.headers["Webhook-Signature"] == sign(secret, got.webhook_id, stamp, got.body)
     assert json.loads(got.body)["notice_id"] == "RU-N1"
     assert status["last_delivery_id"] == got.webhook_id
+
+
+async def test_a_lane_started_again_resumes_exactly_after_its_cursor(tmp_path):
+    """Two notifications of passes 0.3 us apart, their ids in the other order than their times:
+    by the event id's microsecond and id, the second came first. A lane started again from a
+    cursor at the first (a restart) read from the cursor's time and left out what its key put
+    at or before it, the second among them: never delivered. It resumes after the notification
+    the cursor names."""
+    db = make_db(tmp_path)
+    us = token(db, "US", ["read"])
+    made = [
+        Notification("M-f", "US", NotificationKind.NOTICE, 2e9 + 1e-7, 3e9, 60.0),
+        Notification("M-0", "US", NotificationKind.NOTICE, 2e9 + 4e-7, 3e9, 60.0),
+    ]
+    ids = [event_id(n) for n in made]
+    assert ids[0].split(".")[0] == ids[1].split(".")[0]
+    with Hub.open(db) as hub:
+        hub.store.commit_detection(Detection(1, 2e9, [], [], made))
+    taken: list[str] = []
+    watch = Watch()
+
+    def first_only(request: httpx.Request) -> httpx.Response:
+        if request.headers["webhook-id"] != ids[0]:
+            return httpx.Response(503)
+        taken.append(request.headers["webhook-id"])
+        return httpx.Response(204)
+
+    app = _mock_app(db, first_only, watch, webhook_backoff_s=30.0)
+    async with client_with(app) as http:
+        hook = await http.put("/v1/webhook", json={"url": "https://us.example/hook"}, headers=us)
+        assert hook.status_code == 200, hook.text
+        await watch.until(lambda: watch.cursor("US") == ids[0], "the cursor at the first")
+
+    def any_one(request: httpx.Request) -> httpx.Response:
+        taken.append(request.headers["webhook-id"])
+        return httpx.Response(204)
+
+    async with client_with(_mock_app(db, any_one, watch)):
+        await watch.until(lambda: watch.cursor("US") == ids[1], "the second delivered")
+    assert taken == ids

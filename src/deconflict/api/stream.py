@@ -60,8 +60,11 @@ class _Read:
     events: list[tuple[EventKey, NotificationOut]]
     delivering: list[tuple[str, float]]
     position: Position | None
-    caught_up: bool
     waiting: frozenset[str] | None
+
+    @property
+    def caught_up(self) -> bool:
+        return self.waiting is not None
 
 
 async def event_stream(
@@ -80,20 +83,19 @@ async def event_stream(
         alone would skip. A read only, in one snapshot: run again as it is if the hub asks
         (nothing here is changed until it returned)."""
         page, position, rows = next_page(hub, party, after, leave_out, _PAGE)
-        caught_up = rows < _PAGE
-        waiting = frozenset(hub.undelivered_ids(party)) if caught_up else None
+        waiting = frozenset(hub.undelivered_ids(party)) if rows < _PAGE else None
         if waiting is not None:
             on_page = {n.id for n in page}
             late = [i for i in waiting if i not in on_page and i not in sent]
             page = (hub.get_notifications(party, late) if late else []) + page
         if not page:  # most wake-ups: nothing to show
-            return _Read([], [], position, caught_up, waiting)
+            return _Read([], [], position, waiting)
         now = hub.clock.now()
         delivering = [n.id for n in page if n.recipient == party and n.undelivered]
         shown = [n.deliver(now) if n.id in delivering else n for n in page]
         seen = notifications_seen(hub, party, shown)
         events = list(zip(map(event_key, shown), seen, strict=True))
-        return _Read(events, [(i, now) for i in delivering], position, caught_up, waiting)
+        return _Read(events, [(i, now) for i in delivering], position, waiting)
 
     def pending(hub: Hub, after: Position | None, leave_out: EventKey | None) -> _Read:
         return hub.store.in_snapshot(

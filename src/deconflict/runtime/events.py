@@ -32,7 +32,6 @@ __all__ = [
     "notification_out",
     "notifications_seen",
     "parse_event_id",
-    "read_from",
     "resume_at",
 ]
 
@@ -76,13 +75,6 @@ def parse_event_id(text: str | None) -> EventKey | None:
 Position = tuple[float, str]
 
 
-def read_from(key: EventKey) -> Position:
-    """Where a read after the event ``key`` starts when the notification it names is not
-    found: a microsecond before its time, every id of that time; the reader leaves out what is
-    at or before ``key`` (see :func:`next_page`)."""
-    return (key[0] - 1) / 1e6, ""
-
-
 def resume_at(
     hub: Hub, party: str, key: EventKey | None
 ) -> tuple[Position | None, EventKey | None]:
@@ -90,13 +82,14 @@ def resume_at(
     :func:`next_page` leaves out what is at or before (None: nothing): right after the
     notification ``key`` names, if it is one of the party's with that time, which is exact
     whatever the order of that microsecond's ids and the database's collation; else (an id
-    made up, another party's, of an older store) from :func:`read_from`."""
+    made up, another party's, of an older store) from a microsecond before its time, every id
+    of that time."""
     if key is None:
         return None, None
     named = hub.get_notifications(party, [key[1]])
     if named and event_key(named[0]) == key:
         return (named[0].created_at_s, named[0].id), None
-    return read_from(key), key
+    return ((key[0] - 1) / 1e6, ""), key
 
 
 def next_page(

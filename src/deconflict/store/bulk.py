@@ -209,7 +209,10 @@ def _select_sql(
     values of those the compiler made itself (SQLite's ``OFFSET 0`` after a ``LIMIT``)."""
     compiled = query.compile(dialect=dialect)
     order = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return str(compiled), order, compiled.params
+    made = {
+        name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+    }
+    return str(compiled), order, made
 
 
 def driver_rows(tx: Tx, query: sa.Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -54,9 +54,10 @@ def after_key(
     after: tuple[float | sa.BindParameter[float], str | sa.BindParameter[str]],
 ) -> sa.ColumnElement[bool]:
     """The rows after ``after`` in (``time``, ``ident``) order: a page's cursor (values, or
-    parameters bound later). Its first term bounds the range an index on (..., ``time``)
-    reads."""
-    return sa.and_(time >= after[0], sa.or_(time > after[0], ident > after[1]))
+    parameters bound later). A row value, which an index on (..., ``time``, ``ident``) seeks to
+    on both databases, and the time alone too, which bounds the range an index on (...,
+    ``time``) reads."""
+    return sa.and_(time >= after[0], sa.tuple_(time, ident) > sa.tuple_(after[0], after[1]))
 
 
 def missing_or_stale(c: Tx, table: sa.Table, what: str, record_id: str, expected: int) -> None:

@@ -229,11 +229,14 @@ notifications = sa.Table(
 )
 # The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
 sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
-# A party's undelivered ones, and those since a stream's cursor (migration 0008).
+# A party's undelivered ones, in order (migrations 0008 and 0032).
 n = notifications.c
-sa.Index("ix_notifications_recipient_delivered", n.recipient, n.delivered_at_s, n.created_at_s)
-sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s)
-sa.Index("ix_notifications_via_created", n.via, n.created_at_s)
+sa.Index(
+    "ix_notifications_recipient_delivered", n.recipient, n.delivered_at_s, n.created_at_s, n.id
+)
+# A party's notifications paged by (creation time, id), to it and through it (migration 0032).
+sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s, n.id)
+sa.Index("ix_notifications_via_created", n.via, n.created_at_s, n.id)
 # A party's latest about a conflict or a notice, for the map (migration 0030).
 sa.Index(
     "ix_notifications_recipient_about",

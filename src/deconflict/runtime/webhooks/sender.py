@@ -47,7 +47,7 @@ from deconflict.runtime.events import (
     next_page,
     notifications_seen,
     parse_event_id,
-    read_from,
+    resume_at,
 )
 from deconflict.runtime.runner import HubRunner
 from deconflict.runtime.webhooks.guard import Destinations
@@ -140,17 +140,18 @@ def _read(
     return hub.store.in_snapshot(read, "reading a webhook's next notifications")
 
 
-def _start(cursor: str | None) -> tuple[tuple[float, str] | None, tuple[int, str] | None]:
-    """The read position and event key of a stored cursor: reading starts a microsecond before
-    its time (its exact time is not kept), and what is at or before it is left out."""
+def _start(
+    hub: Hub, party: str, cursor: str | None
+) -> tuple[tuple[float, str] | None, tuple[int, str] | None]:
+    """On a hub thread: the read position of ``party``'s stored cursor, and the event key
+    what is at or before is left out by (``runtime.events.resume_at``: right after the
+    notification it names)."""
     try:
         key = parse_event_id(cursor)
     except InvalidInput:  # not an event id (hand-edited): from the start, delivered again
         log.warning("webhook cursor %r is not an event id: sending from the start", cursor)
         return None, None
-    if key is None:
-        return None, None
-    return read_from(key), key
+    return resume_at(hub, party, key)
 
 
 class WebhookSender:
@@ -269,7 +270,7 @@ class WebhookSender:
         s, runner, party = self.settings, self.runner, lane.hook.party
         window = DeliveryWindow(s.window, s.in_flight, s.backoff_s, s.max_backoff_s)
         cursor = lane.hook.cursor
-        after, cursor_key = _start(cursor)
+        after, cursor_key = await runner.run_beside(partial(_start, party=party, cursor=cursor))
         read_at = -1.0  # when a read last found nothing more (monotonic), -1: read now
         read_generation = -1
         sending: set[asyncio.Task[None]] = set()

@@ -236,7 +236,15 @@ sa.Index(
 )
 # A party's notifications paged by (creation time, id), to it and through it (migration 0032).
 sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s, n.id)
-sa.Index("ix_notifications_via_created", n.via, n.created_at_s, n.id)
+_relayed = n.via.is_not(None)  # a relay's read names it: the others have no entry
+sa.Index(
+    "ix_notifications_via_created",
+    n.via,
+    n.created_at_s,
+    n.id,
+    sqlite_where=_relayed,
+    postgresql_where=_relayed,
+)
 # A party's latest about a conflict or a notice, for the map (migration 0030).
 sa.Index(
     "ix_notifications_recipient_about",

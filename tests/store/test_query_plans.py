@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from deconflict.errors import NotFound
-from deconflict.store import Seen, SqlStore, open_sqlite
+from deconflict.store import Seen, SqlStore, bulk, notifications, open_sqlite
 
 
 def _plans(store: SqlStore, call: Callable[[], Any]) -> list[str]:
@@ -53,7 +53,8 @@ def store(tmp_path):
         (
             "undelivered",
             lambda s: s.list_notifications("A", include_relayed=False, undelivered=True),
-            ["recipient=? AND delivered_at_s=?"],
+            # the index of the undelivered alone (migration 0032): the party bounds it
+            ["INDEX ix_notifications_recipient_delivered (recipient=?)"],
         ),
         (
             "since a cursor",
@@ -79,6 +80,39 @@ def test_a_wake_up_or_a_tick_reads_by_index(store, name, call, bounds):
         p for p in _plans(store, lambda: call(store)) if "notifications" in p or "notices" in p
     ]
     _by_index(name, plans, ("notifications", "notices"), bounds)
+
+
+@pytest.mark.parametrize(
+    ("name", "query", "params", "bounds"),
+    [
+        (
+            "undelivered ids",
+            notifications._UNDELIVERED,
+            {"party": "A"},
+            ["INDEX ix_notifications_recipient_delivered (recipient=?)"],
+        ),
+        (
+            "a stream's page",
+            notifications._AFTER,
+            {"party": "A", "t": 1.0, "id": "M-0", "limit": 10},
+            ["recipient=? AND created_at_s>?", "via=? AND created_at_s>?"],
+        ),
+    ],
+)
+def test_a_stream_s_reads_on_the_driver_read_by_index(store, name, query, params, bounds):
+    """The event stream's reads at every wake-up, run on the driver (``bulk.driver_rows``):
+    a page is a seek in the party's range (to it, through it), the undelivered ids the range
+    of the index that holds only those."""
+    engine = store._engine  # type: ignore[attr-defined]
+    sql, order, made = bulk._select_sql(engine.dialect, query)
+    values = {**made, **params}
+    args = tuple(values[key] for key in order) if order is not None else values
+    raw = sqlite3.connect(engine.url.database)
+    try:
+        plan = " / ".join(row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+    finally:
+        raw.close()
+    _by_index(name, [plan], ("notifications",), bounds)
 
 
 def _by_index(name: str, plans: list[str], tables: tuple[str, ...], bounds: list[str]) -> None:

@@ -229,10 +229,16 @@ notifications = sa.Table(
 )
 # The notifications whose acknowledgement deadline passed, for the tick (migration 0007).
 sa.Index("ix_notifications_state_deadline", notifications.c.state, notifications.c.ack_deadline_s)
-# A party's undelivered ones, in order (migrations 0008 and 0032).
 n = notifications.c
+# A party's undelivered ones, in order: only those (migrations 0008 and 0032).
+_undelivered = n.delivered_at_s.is_(None)
 sa.Index(
-    "ix_notifications_recipient_delivered", n.recipient, n.delivered_at_s, n.created_at_s, n.id
+    "ix_notifications_recipient_delivered",
+    n.recipient,
+    n.created_at_s,
+    n.id,
+    sqlite_where=_undelivered,
+    postgresql_where=_undelivered,
 )
 # A party's notifications paged by (creation time, id), to it and through it (migration 0032).
 sa.Index("ix_notifications_recipient_created", n.recipient, n.created_at_s, n.id)

@@ -40,10 +40,8 @@ from deconflict.runtime.events import (
 __all__ = ["event_stream"]
 
 _KEEPALIVE_S = 15.0
-_monotonic = time.monotonic  # the connection's clock (a test's own in its place)
-
-
 _PAGE = 256  # notifications read, shown and sent at a time
+_monotonic = time.monotonic  # the connection's clock (a test's own in its place)
 
 
 def _event(key: EventKey, shown: NotificationOut) -> bytes:
@@ -107,13 +105,10 @@ async def event_stream(
     # the stream meanwhile. (Sent after a quiet period since the hub's last wake-up, another
     # party's write, a private plan's too, moved it: a ninth reader timed them by it.)
     last_sent = _monotonic()
-    if svc.runner.ready:  # the first read shows the outcome of the party's writes before it
-        await svc.runner.settle(party)
-    position, leave_out = (
-        await svc.runner.run_beside(lambda hub: resume_at(hub, party, cursor))
-        if svc.runner.ready
-        else (None, cursor)
-    )
+    if not svc.runner.ready:
+        return
+    await svc.runner.settle(party)  # the first read shows the outcome of its writes before it
+    position, leave_out = await svc.runner.run_beside(lambda hub: resume_at(hub, party, cursor))
     while svc.runner.ready:
         generation = svc.runner.generation
         found = await svc.runner.run_beside(partial(pending, after=position, leave_out=leave_out))

@@ -231,7 +231,7 @@ class SqlNotices(SqlRecords):
         owners = _owners(party, seen)
         if owners == [] or (states is not None and not states):
             return []  # the owners asked for are none the viewer sees whole, or no state
-        named = [] if states is None else [str(s) for s in states]
+        named = [] if states is None else sorted({str(s) for s in states})  # each once
         if named and active is not None:
             # Within a window, the state is asked of the rows the owner's index by end finds,
             # never made an index's key: read by (state, end), the tick's index, a list read

@@ -47,8 +47,8 @@ def test_the_other_side_is_named_only_as_disclosed(tmp_path, level, named):
 @pytest.mark.parametrize("level", [Disclosure.FULL, Disclosure.NONE])
 def test_notifications_naming_notices_seen_whole_read_no_notice(tmp_path, monkeypatch, level):
     """A notification names a notice of its own party or of one the agreements show it whole
-    without reading the notice (an event stream views every batch it sends); one of a party
-    it does not see whole is looked up, and named only if seen."""
+    without reading the notice (an event stream views every batch it sends), and one made
+    without disclosing it (its party did not see the notice whole then) is named by none."""
     hub, _ = make_hub(tmp_path, disclosure=level)
     hub.file_notice("usaf", [vol("a")], "air-activity", "N1")
     hub.file_notice("faf", [vol("b", lat=35.97)], "air-activity", "N2")
@@ -66,7 +66,7 @@ def test_notifications_naming_notices_seen_whole_read_no_notice(tmp_path, monkey
     if level is Disclosure.FULL:
         assert (conflict.notice_id, asked) == ("N1", [])
     else:
-        assert (conflict.notice_id, asked) == (None, [("faf", ["usaf/N1"])])
+        assert (conflict.notice_id, asked) == (None, [])
     hub.close()
 
 

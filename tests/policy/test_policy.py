@@ -47,6 +47,21 @@ def test_minima_are_the_widest_across_linking_agreements():
     assert policy.minima_for(agreements, "usaf", "rsaf") is None
 
 
+def test_what_discloses_a_notice_goes_through_a_relay_only_of_an_agreement_that_does():
+    """A relayed memorandum withholds usaf's notices from faf, a direct agreement shows them
+    whole: what tells faf a notice whole goes directly (the relay sees what it relays, nothing
+    more); the rest goes through the relay, and so does all of it when the relayed one shows
+    them whole too."""
+    relayed = _ag(relay="caoc", default_disclosure=Disclosure.NONE)
+    direct = _ag("direct", default_disclosure=Disclosure.FULL)
+    for agreements in ([relayed, direct], [direct, relayed]):
+        assert policy.route(agreements, "usaf", "faf").via == "caoc"
+        told = policy.route(agreements, "usaf", "faf", Disclosure.FULL)
+        assert told == policy.Route("usaf", "faf", None)
+    both = [_ag(relay="caoc", default_disclosure=Disclosure.FULL), direct]
+    assert policy.route(both, "usaf", "faf", Disclosure.FULL).via == "caoc"
+
+
 def test_route_goes_through_the_relay():
     """A notice between parties of an agreement with a relay goes through the relay."""
     agreements = [_ag(relay="caoc")]

@@ -503,11 +503,13 @@ class Detector:
         *,
         discloses: bool = True,
         private: bool = False,
+        disclosing: Disclosure | None = None,
     ) -> None:
         """Tell ``recipient`` about ``sender``'s notice ``notice_id`` (and ``conflict``):
         ``discloses`` whether the recipient may see the notice; ``private`` whether it is about
-        the recipient's own plan, which goes to it directly, never through a relay."""
-        path = policy.route(self._agreements, sender, recipient)
+        the recipient's own plan, which goes to it directly, never through a relay;
+        ``disclosing``: how it discloses the notice (``policy.route``)."""
+        path = policy.route(self._agreements, sender, recipient, disclosing)
         deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
         if path is None or deadline is None:
             return
@@ -532,7 +534,8 @@ class Detector:
     def _tell_full(
         self, notice: Notice, kind: NotificationKind, change: Change, now_s: float, out: _Outputs
     ) -> None:
-        """Tell every party that may see this notice in full that it was filed or changed."""
+        """Tell every party that may see this notice in full that it was filed or changed
+        (through the relay of an agreement that discloses it so, else directly)."""
         for party in policy.linked_parties(self._agreements, notice.party):
             if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
                 self._notify(
@@ -544,6 +547,7 @@ class Detector:
                     notice.start_s - now_s,
                     out,
                     notice_id=notice.id,
+                    disclosing=Disclosure.FULL,
                 )
 
     def _tell_conflict(
@@ -571,7 +575,8 @@ class Detector:
             path = policy.route(self._agreements, other.party, mine.party)
             if path is not None and path.via is not None and mine.kind is RecordKind.NOTICE:
                 # Its relay reads it too: no finer than the relay may be told (never later).
-                start = min(start, need_to_know.relay_told_start(self._agreements, conflict))
+                told = need_to_know.relay_told_start(self._agreements, conflict, path.via)
+                start = min(start, told)
             self._notify(
                 other.party,
                 mine.party,

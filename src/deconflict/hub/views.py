@@ -142,20 +142,28 @@ def view_notifications(
     not named (``notice_id`` None); nor one the notification was made without disclosing
     (``discloses_notice``: the conflict it tells of is with a volume the recipient may not
     see), though the notice be visible for another of its volumes: the name told that the
-    notice holds a hidden volume there (security.md §3.6), to the recipient and to its relay,
-    which sees what the recipient may see."""
+    notice holds a hidden volume there (security.md §3.6), to the recipient and to its relay.
+    To the relay, only a notice it sees whole under the agreements it relays: made to disclose
+    it under another agreement of the two, one it does not relay, the notification named to
+    the relay a notice it sees only in part (a twenty-third reader)."""
     # The notices of owners the party sees whole (itself among them) it sees without a read.
     whole = hub.owners_seen_whole_by(party)
     keys = [
         key
         for n in notifications
-        if (key := n.notice_key) is not None and n.notice_party not in whole
+        if (key := n.notice_key) is not None
+        and n.notice_party not in whole
+        and n.recipient == party
+        and n.discloses_notice
     ]
     visible = hub.visible_volumes(party, keys) if keys else {}
     return [
         n
         if n.notice_key is None
-        or ((n.notice_party in whole or n.notice_key in visible) and n.discloses_notice)
+        or (
+            n.discloses_notice
+            and (n.notice_party in whole or (n.recipient == party and n.notice_key in visible))
+        )
         else replace(n, notice_id=None, notice_party=None)
         for n in notifications
     ]

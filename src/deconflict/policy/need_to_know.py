@@ -110,22 +110,27 @@ def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
     full = {viewer}
     unlocked: dict[str, set[tuple[str, RecordKind]]] = {}
 
-    def grant(owner: str, member: str, kinds: Iterable[RecordKind]) -> None:
-        level = disclosure(agreements, owner, member)
+    # A relay sees what the agreements it relays disclose, and nothing more: the member's
+    # sight of the owner under those alone. (Under all, another agreement of the two, one it
+    # does not relay, showed it the owner's notices whole: a twenty-third reader.)
+    relayed = [ag for ag in agreements if ag.relay == viewer]
+
+    def grant(
+        owner: str, member: str, kinds: Iterable[RecordKind], under: Sequence[Agreement]
+    ) -> None:
+        level = disclosure(under, owner, member)
         if level is Disclosure.FULL:
             full.add(owner)
         elif level is Disclosure.CONFLICTS_ONLY:
             unlocked.setdefault(owner, set()).update((member, k) for k in kinds)
 
     for owner in linked_parties(agreements, viewer):
-        grant(owner, viewer, (RecordKind.NOTICE, RecordKind.PLAN))
-    for ag in agreements:
-        if ag.relay != viewer:
-            continue
+        grant(owner, viewer, (RecordKind.NOTICE, RecordKind.PLAN), agreements)
+    for ag in relayed:
         for owner in ag.parties:
             for member in ag.parties:
                 if owner not in (member, viewer) and member != viewer:
-                    grant(owner, member, (RecordKind.NOTICE,))
+                    grant(owner, member, (RecordKind.NOTICE,), relayed)
     gapped = frozenset(
         other
         for other in linked_parties(agreements, viewer)
@@ -398,15 +403,17 @@ def sees_other_side(agreements: Sequence[Agreement], conflict: Conflict, viewer:
     return level is Disclosure.CONFLICTS_ONLY and conflict.unlocks(viewer)
 
 
-def relay_told_start(agreements: Sequence[Agreement], conflict: Conflict) -> float:
-    """The start of ``conflict`` as the relay of its two parties may be told it (a relayed
-    notification's lead time counts from it). The relay sees each side as the other side's
-    party does: exactly where each sees the other whole, else the start rounded down to the
-    time step of the agreements linking them, which depends on a hidden volume only through
-    its envelope. (The relay read the recipient's lead time, from the true start: the start
-    of a volume neither it nor the other party may see, to the second; a twelfth reader.)"""
+def relay_told_start(agreements: Sequence[Agreement], conflict: Conflict, relay: str) -> float:
+    """The start of ``conflict`` as ``relay``, the relay of its two parties, may be told it (a
+    relayed notification's lead time counts from it). The relay sees each side as the other
+    side's party does under the agreements it relays: exactly where each sees the other whole,
+    else the start rounded down to the time step of the agreements linking them, which depends
+    on a hidden volume only through its envelope. (The relay read the recipient's lead time,
+    from the true start: the start of a volume neither it nor the other party may see, to the
+    second; a twelfth reader.)"""
     a, b = conflict.a.party, conflict.b.party
     start = conflict.detail.start_s
-    if sees_other_side(agreements, conflict, a) and sees_other_side(agreements, conflict, b):
+    relayed = [ag for ag in agreements if ag.relay == relay]
+    if sees_other_side(relayed, conflict, a) and sees_other_side(relayed, conflict, b):
         return start
     return _down(start, resolution_for(agreements, a, b).time_s)

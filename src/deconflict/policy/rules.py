@@ -110,13 +110,23 @@ class Route:
     via: str | None
 
 
-def route(agreements: Sequence[Agreement], sender: str, recipient: str) -> Route | None:
+def route(
+    agreements: Sequence[Agreement],
+    sender: str,
+    recipient: str,
+    disclosing: Disclosure | None = None,
+) -> Route | None:
     """Through the relay of the first linking agreement that names one (a relay that is itself
-    the sender or recipient is no detour); None when no agreement links them."""
+    the sender or recipient is no detour); None when no agreement links them. With
+    ``disclosing``, what is told discloses the sender's notices so: only through the relay of
+    an agreement that discloses them so (the relay sees what it relays, nothing more), else
+    directly."""
     linking = _linking(agreements, sender, recipient)
     if not linking:
         return None
     for ag in linking:
+        if disclosing is not None and ag.disclosure_for(sender, recipient) is not disclosing:
+            continue
         if ag.relay is not None and ag.relay not in (sender, recipient):
             return Route(sender, recipient, ag.relay)
     return Route(sender, recipient, None)

@@ -14,6 +14,7 @@ from tests.hub.scenario import make_hub, vol
 
 from deconflict.engine import SeparationMinima
 from deconflict.hub import Hub
+from deconflict.hub.ledger_access import may_see_entry
 from deconflict.hub.views import view_notifications
 from deconflict.model import Agreement, Disclosure
 
@@ -44,9 +45,15 @@ def _run(path: Path, disclosure: Disclosure, direct: bool) -> Hub:
     return hub
 
 
+_NAMES = ("type", "kind", "recipient", "via", "notice", "notice_party", "notice_version")
+
+
 def _relay_sees(hub: Hub) -> dict[str, object]:
     shown = view_notifications(hub, "CAOC", hub.list_notifications("CAOC"))
+    entries = [hub.ledger.entry(i) for i in range(hub.ledger.size)]
+    readable = [e for e in entries if may_see_entry(hub, "CAOC", e)]
     return {
+        "entries": sorted(tuple(str(e.get(name)) for name in _NAMES) for e in readable),
         "notices": [n.key for n in hub.list_notices("CAOC")],
         "sees": [hub.sees_notice("CAOC", key) for key in _KEYS],
         "notifications": sorted(

@@ -19,9 +19,8 @@ that an id a party sees names nothing it could guess (security.md §3.2).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -41,11 +40,11 @@ from deconflict.hub.rebuild import (
     record_keys,
     snapshot_of,
 )
+from deconflict.hub.telling import Teller, keyed_digest
 from deconflict.model import (
     Agreement,
     Conflict,
     ConflictState,
-    Disclosure,
     Notice,
     NoticeState,
     Notification,
@@ -60,7 +59,6 @@ from deconflict.policy import need_to_know
 from deconflict.policy.need_to_know import (
     masked_detail,
     resolution_for,
-    sees_other_side,
     unlocks,
 )
 from deconflict.store import (
@@ -83,16 +81,10 @@ _REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a re
 _COLD_WRITE_S = 60.0
 
 
-def _digest(key: bytes, *parts: object) -> str:
-    """A keyed digest of ``parts`` (each written with its length, so none can stand for two)."""
-    text = "".join(f"{len(str(part))}:{part}" for part in parts)
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:24]
-
-
 def conflict_id(key: bytes, a: Side, b: Side) -> str:
     """The same id for the same two volumes at the same versions, whichever side came first."""
     one, two = sorted([(str(s.kind), s.party, s.record_id, s.version, s.volume_id) for s in (a, b)])
-    return "C-" + _digest(key, *one, *two)
+    return "C-" + keyed_digest(key, *one, *two)
 
 
 @dataclass
@@ -130,6 +122,7 @@ class Detector:
         self._saved_at = (-1, 0.0)  # the position the index file was last written at, and when
         self._agreements = agreements
         self._id_key = store.hub_secret("ids")
+        self._tell = Teller(agreements, self._id_key)  # who is told, and how
         self._index: VolumeIndex | None = None  # built when first needed: see index
         self._sides: dict[str, Side] = {}
         # The sides of the rebuild's volumes, by the index's slot (a bulk load's are its order),
@@ -378,9 +371,13 @@ class Detector:
             return
         self._refresh(RecordKind.NOTICE, notice, live, change, now_s, out)
         if change.verb == "filed":
-            self._tell_full(notice, NotificationKind.NOTICE, change, now_s, out)
+            out.notifications += self._tell.notice(
+                notice, NotificationKind.NOTICE, change.seq, now_s
+            )
         elif change.verb in ("amended", "cancelled"):
-            self._tell_full(notice, NotificationKind.CHANGE, change, now_s, out)
+            out.notifications += self._tell.notice(
+                notice, NotificationKind.CHANGE, change.seq, now_s
+            )
 
     def _plan_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
         plan, live = self._record_at(change)
@@ -454,7 +451,8 @@ class Detector:
                     b_masked=masked_detail(entry.volume, volume, resolution),
                 )
                 out.new.append(conflict)
-                self._tell_conflict(conflict, NotificationKind.CONFLICT, change, now_s, out)
+                told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
+                out.notifications += told
         for pair in carried:  # carried, but no longer in conflict (the minima changed)
             if pair in kept:
                 self._resolve(kept[pair], change, now_s, out, party)
@@ -470,7 +468,10 @@ class Detector:
         # told then, a change told a party that may not see the notice whole that it was still
         # live. The party whose own change cleared the conflict knows it already.
         late = [p for p in conflict.parties if now_s >= self._cutoff(conflict, p)]
-        self._tell_conflict(resolved, NotificationKind.CHANGE, change, now_s, out, {party, *late})
+        skip = {party, *late}
+        out.notifications += self._tell.conflict(
+            resolved, NotificationKind.CHANGE, change.seq, now_s, skip
+        )
 
     def _cutoff(self, conflict: Conflict, party: str) -> float:
         other = conflict.other_side(party)
@@ -486,113 +487,6 @@ class Detector:
         except NotFound:
             return False
         return True
-
-    # notifications ----------------------------------------------------------------------------
-
-    def _notify(
-        self,
-        sender: str,
-        recipient: str,
-        kind: NotificationKind,
-        change: Change,
-        now_s: float,
-        lead_time_s: float,
-        out: _Outputs,
-        notice_id: str | None = None,
-        conflict: str | None = None,
-        *,
-        discloses: bool = True,
-        private: bool = False,
-        disclosing: Disclosure | None = None,
-    ) -> None:
-        """Tell ``recipient`` about ``sender``'s notice ``notice_id`` (and ``conflict``):
-        ``discloses`` whether the recipient may see the notice; ``private`` whether it is about
-        the recipient's own plan, which goes to it directly, never through a relay;
-        ``disclosing``: how it discloses the notice (``policy.route``)."""
-        path = policy.route(self._agreements, sender, recipient, disclosing)
-        deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
-        if path is None or deadline is None:
-            return
-        nid = "M-" + _digest(self._id_key, change.seq, recipient, kind, sender, notice_id, conflict)
-        out.notifications.append(
-            Notification(
-                id=nid,
-                recipient=recipient,
-                kind=kind,
-                created_at_s=now_s,
-                ack_deadline_s=now_s + deadline,
-                lead_time_s=lead_time_s,
-                notice_id=notice_id,
-                notice_party=None if notice_id is None else sender,
-                conflict_id=conflict,
-                via=None if private else path.via,
-                discloses_notice=discloses,
-                private=private,
-            )
-        )
-
-    def _tell_full(
-        self, notice: Notice, kind: NotificationKind, change: Change, now_s: float, out: _Outputs
-    ) -> None:
-        """Tell every party that may see this notice in full that it was filed or changed
-        (through the relay of an agreement that discloses it so, else directly)."""
-        for party in policy.linked_parties(self._agreements, notice.party):
-            if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
-                self._notify(
-                    notice.party,
-                    party,
-                    kind,
-                    change,
-                    now_s,
-                    notice.start_s - now_s,
-                    out,
-                    notice_id=notice.id,
-                    disclosing=Disclosure.FULL,
-                )
-
-    def _tell_conflict(
-        self,
-        conflict: Conflict,
-        kind: NotificationKind,
-        change: Change,
-        now_s: float,
-        out: _Outputs,
-        skip: Collection[str] = (),
-    ) -> None:
-        """Tell each side's party (but those in ``skip``), unless the other side is a plan
-        (plans stay private). A party that may not see the other side is told at the agreement's
-        resolution (its lead time from the masked conflict's start: ``policy.need_to_know``)
-        and without the notice being named, as is one that sees it only in part; through a
-        relay, its lead time is no finer than the relay may be told (``relay_told_start``)."""
-        for mine, other in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
-            if other.kind is RecordKind.PLAN or mine.party in skip:
-                continue
-            sees = sees_other_side(self._agreements, conflict, mine.party)
-            start = conflict.detail.start_s
-            if not sees:
-                resolution = resolution_for(self._agreements, mine.party, other.party)
-                start = need_to_know.told_detail(conflict, mine.party, resolution).start_s
-            path = policy.route(self._agreements, other.party, mine.party)
-            if path is not None and path.via is not None and mine.kind is RecordKind.NOTICE:
-                # Its relay reads it too: no finer than the relay may be told (never later).
-                told = need_to_know.relay_told_start(self._agreements, conflict, path.via)
-                start = min(start, told)
-            self._notify(
-                other.party,
-                mine.party,
-                kind,
-                change,
-                now_s,
-                start - now_s,
-                out,
-                notice_id=other.record_id,
-                conflict=conflict.id,
-                # Named (with its version and commitment, in the ledger) only to a party
-                # that sees the notice whole: its versions count changes to the others.
-                discloses=sees
-                and policy.disclosure(self._agreements, other.party, mine.party) is Disclosure.FULL,
-                private=mine.kind is RecordKind.PLAN,
-            )
 
 
 def live_entries(entries: Iterable[Entry]) -> VolumeIndex:

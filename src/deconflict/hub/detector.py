@@ -109,6 +109,24 @@ def _carried(record: Notice | Plan, side: Side) -> bool:
     return present and record.volume_version(side.volume_id) <= side.version
 
 
+_Pair = tuple[str, RecordKind, str, str]  # a volume, the other's kind, record and volume
+
+
+class _Held(dict[_Pair, Conflict]):
+    """A record's open conflicts by the pair they hold, read when first asked for (most
+    volumes checked again meet none)."""
+
+    def __init__(self, read: Callable[[], dict[_Pair, Conflict]]) -> None:
+        super().__init__()
+        self._read: Callable[[], dict[_Pair, Conflict]] | None = read
+
+    def pop(self, key: _Pair, default: Conflict | None = None) -> Conflict | None:  # type: ignore[override]
+        if self._read is not None:
+            self.update(self._read())
+            self._read = None
+        return super().pop(key, default)
+
+
 class Detector:
     """Owns the engine index and turns change-log rows into detections."""
 
@@ -358,6 +376,8 @@ class Detector:
             self._notice_changed(change, now_s, out)
         elif change.entity == "plan":
             self._plan_changed(change, now_s, out)
+        elif change.kind == "agreement.added":
+            self._agreement_added(change, now_s, out)
         for conflict in out.new:
             self._found[conflict.id] = conflict
             for side in {(s.kind, s.record_key) for s in (conflict.a, conflict.b)}:
@@ -399,8 +419,8 @@ class Detector:
         # The open conflicts of volumes this version leaves as they were, by the pair they
         # hold: carried over, not resolved and detected again (which told a party that may not
         # see the notice when and how often its owner amended it: security.md §3.6).
-        kept: dict[tuple[str, RecordKind, str, str], Conflict] = {}
-        carried: list[tuple[str, RecordKind, str, str]] = []
+        kept: dict[_Pair, Conflict] = {}
+        carried: list[_Pair] = []
         for conflict in [] if new_record else self._open_conflicts(kind, record.key):
             a, b = conflict.a, conflict.b
             mine, theirs = (a, b) if (a.kind is kind and a.record_key == record.key) else (b, a)
@@ -417,45 +437,90 @@ class Detector:
         if not live:
             return
         sides = self._insert(kind, record)
-        reach = policy.search_minima(self._agreements)
         volumes = {v.id: v for v in record.volumes}
         for side in sides:
-            volume = volumes[side.volume_id]
-            for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
-                other = self.side(entry.key)
-                assert other is not None  # every indexed volume has its side
-                if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
-                    continue
-                if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
-                    continue  # still in conflict, as it was
-                detail = describe(volume, entry.volume)
-                if detail.end_s <= now_s:
-                    # Over already: it needs no warning, and telling it told a party probing
-                    # with past windows whether the other's notice was still live.
-                    continue
-                cid = conflict_id(self._id_key, side, other)
-                if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
-                    continue
-                resolution = resolution_for(self._agreements, party, other.party)
-                conflict = Conflict(
-                    cid,
-                    side,
-                    other,
-                    detail,
-                    now_s,
-                    a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
-                    b_unlocks=unlocks(
-                        self._agreements, other.party, party, other.kind, entry.volume
-                    ),
-                    a_masked=masked_detail(volume, entry.volume, resolution),
-                    b_masked=masked_detail(entry.volume, volume, resolution),
-                )
-                out.new.append(conflict)
-                told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
-                out.notifications += told
+            self._detect(side, volumes[side.volume_id], kept, new_record, change, now_s, out)
         for pair in carried:  # carried, but no longer in conflict (the minima changed)
             if pair in kept:
                 self._resolve(kept[pair], change, now_s, out, party)
+
+    def _detect(
+        self,
+        side: Side,
+        volume: Volume4D,
+        kept: dict[_Pair, Conflict],
+        new_record: bool,
+        change: Change,
+        now_s: float,
+        out: _Outputs,
+    ) -> None:
+        """The conflicts of ``side``'s ``volume`` with the other parties' indexed volumes that
+        are not already held: those ``kept`` (open, by the pair they hold: taken out of it as
+        met again), found earlier in the pass, or (but for a ``new_record``'s) stored."""
+        reach = policy.search_minima(self._agreements)
+        party, kind = side.party, side.kind
+        for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
+            other = self.side(entry.key)
+            assert other is not None  # every indexed volume has its side
+            if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
+                continue
+            if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
+                continue  # still in conflict, as it was
+            detail = describe(volume, entry.volume)
+            if detail.end_s <= now_s:
+                # Over already: it needs no warning, and telling it told a party probing
+                # with past windows whether the other's notice was still live.
+                continue
+            cid = conflict_id(self._id_key, side, other)
+            if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
+                continue
+            resolution = resolution_for(self._agreements, party, other.party)
+            conflict = Conflict(
+                cid,
+                side,
+                other,
+                detail,
+                now_s,
+                a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
+                b_unlocks=unlocks(self._agreements, other.party, party, other.kind, entry.volume),
+                a_masked=masked_detail(volume, entry.volume, resolution),
+                b_masked=masked_detail(entry.volume, volume, resolution),
+            )
+            out.new.append(conflict)
+            told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
+            out.notifications += told
+
+    def _agreement_added(self, change: Change, now_s: float, out: _Outputs) -> None:
+        """An agreement added links its parties anew, or under wider minima: every live
+        volume of theirs in the index (the records as the log stands at this row) is checked
+        again against the others', as at its filing but for the conflicts it already holds,
+        so a conflict the new terms make is told now, with its true lead time. (It was first
+        found when one of the activities started, its lead time none: a twenty-fourth
+        reader.)"""
+        added = next((ag for ag in self._agreements if ag.id == change.entity_id), None)
+        if added is None:
+            return
+        for record_prefix, record_keys_kept in list(self._keys.items()):
+            kind, _, record_key = record_prefix[:-1].partition(":")
+            if split_key(record_key)[0] not in added.parties:
+                continue
+            held = _Held(partial(self._held, RecordKind(kind), record_key))
+            for key in keys_of(record_keys_kept):
+                entry, side = self.index.get(key), self.side(key)
+                if entry is not None and side is not None:
+                    self._detect(side, entry.volume, held, False, change, now_s, out)
+
+    def _held(
+        self, kind: RecordKind, record_key: str
+    ) -> dict[tuple[str, RecordKind, str, str], Conflict]:
+        """A record's open conflicts by the pair they hold (its volume, the other's record
+        and volume), whatever versions they name."""
+        held = {}
+        for conflict in self._open_conflicts(kind, record_key):
+            a, b = conflict.a, conflict.b
+            mine, theirs = (a, b) if (a.kind is kind and a.record_key == record_key) else (b, a)
+            held[(mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id)] = conflict
+        return held
 
     def _resolve(
         self, conflict: Conflict, change: Change, now_s: float, out: _Outputs, party: str

@@ -90,6 +90,7 @@ def conflict_id(key: bytes, a: Side, b: Side) -> str:
 @dataclass
 class _Outputs:
     new: list[Conflict] = field(default_factory=list)
+    new_ids: set[str] = field(default_factory=set)  # of ``new``
     resolved: list[Conflict] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
 
@@ -472,7 +473,7 @@ class Detector:
                 # with past windows whether the other's notice was still live.
                 continue
             cid = conflict_id(self._id_key, side, other)
-            if any(c.id == cid for c in out.new) or (not new_record and self._stored(cid)):
+            if cid in out.new_ids or (not new_record and self._stored(cid)):
                 continue
             resolution = resolution_for(self._agreements, party, other.party)
             conflict = Conflict(
@@ -487,6 +488,7 @@ class Detector:
                 b_masked=masked_detail(entry.volume, volume, resolution),
             )
             out.new.append(conflict)
+            out.new_ids.add(cid)
             told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
             out.notifications += told
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -111,6 +111,18 @@ def _carried(record: Notice | Plan, side: Side) -> bool:
 
 
 _Pair = tuple[str, RecordKind, str, str]  # a volume, the other's kind, record and volume
+
+
+def _by_pair(
+    kind: RecordKind, record_key: str, conflicts: Iterable[Conflict]
+) -> Iterator[tuple[_Pair, Side, Conflict]]:
+    """Each of a record's ``conflicts`` by the pair it holds (the record's volume, the other
+    side's kind, record and volume), with the record's side. A notice and a plan of one party
+    may share an id: a record is known by its kind."""
+    for conflict in conflicts:
+        a, b = conflict.a, conflict.b
+        mine, theirs = (a, b) if (a.kind is kind and a.record_key == record_key) else (b, a)
+        yield (mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id), mine, conflict
 
 
 class _Held(dict[_Pair, Conflict]):
@@ -422,14 +434,11 @@ class Detector:
         # see the notice when and how often its owner amended it: security.md §3.6).
         kept: dict[_Pair, Conflict] = {}
         carried: list[_Pair] = []
-        for conflict in [] if new_record else self._open_conflicts(kind, record.key):
-            a, b = conflict.a, conflict.b
-            mine, theirs = (a, b) if (a.kind is kind and a.record_key == record.key) else (b, a)
+        held = [] if new_record else self._open_conflicts(kind, record.key)
+        for pair, mine, conflict in _by_pair(kind, record.key, held):
             if live and (mine.version == version or _carried(record, mine)):
                 # Found again below by its pair, which its id no longer names once either
                 # side was carried.
-                # A notice and a plan of one party may share an id: a record is known by its kind.
-                pair = (mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id)
                 kept[pair] = conflict
                 if mine.version != version:
                     carried.append(pair)
@@ -512,17 +521,10 @@ class Detector:
                 if entry is not None and side is not None:
                     self._detect(side, entry.volume, held, False, change, now_s, out)
 
-    def _held(
-        self, kind: RecordKind, record_key: str
-    ) -> dict[tuple[str, RecordKind, str, str], Conflict]:
-        """A record's open conflicts by the pair they hold (its volume, the other's record
-        and volume), whatever versions they name."""
-        held = {}
-        for conflict in self._open_conflicts(kind, record_key):
-            a, b = conflict.a, conflict.b
-            mine, theirs = (a, b) if (a.kind is kind and a.record_key == record_key) else (b, a)
-            held[(mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id)] = conflict
-        return held
+    def _held(self, kind: RecordKind, record_key: str) -> dict[_Pair, Conflict]:
+        """A record's open conflicts by the pair they hold, whatever versions they name."""
+        found = self._open_conflicts(kind, record_key)
+        return {pair: conflict for pair, _, conflict in _by_pair(kind, record_key, found)}
 
     def _resolve(
         self, conflict: Conflict, change: Change, now_s: float, out: _Outputs, party: str

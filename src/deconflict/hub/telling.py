@@ -97,7 +97,7 @@ class Teller:
                 start = min(
                     start, need_to_know.relay_told_start(self._agreements, conflict, path.via)
                 )
-                relayed = [ag for ag in self._agreements if ag.relay == path.via]
+                relayed = policy.relayed_by(self._agreements, path.via)
                 named = named and self._whole(relayed, other.party, mine.party)
             told.append(
                 self._one(

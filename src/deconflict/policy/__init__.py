@@ -10,6 +10,7 @@ from deconflict.policy.rules import (
     disclosure,
     linked_parties,
     minima_for,
+    relayed_by,
     route,
     search_minima,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "disclosure",
     "linked_parties",
     "minima_for",
+    "relayed_by",
     "route",
     "search_minima",
 ]

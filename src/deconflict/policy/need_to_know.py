@@ -41,7 +41,7 @@ from deconflict.model import (
     RecordKind,
 )
 from deconflict.model.parties import Resolution
-from deconflict.policy.rules import disclosure, linked_parties, minima_for
+from deconflict.policy.rules import disclosure, linked_parties, minima_for, relayed_by
 
 __all__ = [
     "Sight",
@@ -113,7 +113,7 @@ def sight(agreements: Sequence[Agreement], viewer: str) -> Sight:
     # A relay sees what the agreements it relays disclose, and nothing more: the member's
     # sight of the owner under those alone. (Under all, another agreement of the two, one it
     # does not relay, showed it the owner's notices whole: a twenty-third reader.)
-    relayed = [ag for ag in agreements if ag.relay == viewer]
+    relayed = relayed_by(agreements, viewer)
 
     def grant(
         owner: str, member: str, kinds: Iterable[RecordKind], under: Sequence[Agreement]
@@ -413,7 +413,7 @@ def relay_told_start(agreements: Sequence[Agreement], conflict: Conflict, relay:
     second; a twelfth reader.)"""
     a, b = conflict.a.party, conflict.b.party
     start = conflict.detail.start_s
-    relayed = [ag for ag in agreements if ag.relay == relay]
+    relayed = relayed_by(agreements, relay)
     if sees_other_side(relayed, conflict, a) and sees_other_side(relayed, conflict, b):
         return start
     return _down(start, resolution_for(agreements, a, b).time_s)

@@ -24,6 +24,7 @@ __all__ = [
     "disclosure",
     "linked_parties",
     "minima_for",
+    "relayed_by",
     "route",
     "search_minima",
 ]
@@ -90,6 +91,11 @@ def linked_parties(agreements: Iterable[Agreement], party: str) -> list[str]:
 def ack_deadline_s(agreements: Iterable[Agreement], a: str, b: str) -> float | None:
     """The shortest acknowledgement deadline (seconds) of the agreements linking ``a`` and ``b``."""
     return min((ag.ack_deadline_s for ag in _linking(agreements, a, b)), default=None)
+
+
+def relayed_by(agreements: Iterable[Agreement], relay: str) -> list[Agreement]:
+    """The agreements ``relay`` relays: all a relay may see by (it sees what it relays)."""
+    return [ag for ag in agreements if ag.relay == relay]
 
 
 def disclosure(agreements: Iterable[Agreement], owner: str, viewer: str) -> Disclosure:

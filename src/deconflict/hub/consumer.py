@@ -27,6 +27,9 @@ from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 __all__ = ["LogConsumer", "ProcessReport"]
 
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
+# After the store's latest detection time, which it keeps rounded down to the microsecond: a
+# pass no earlier than that would share its time, and its ids could order before the last's.
+_AFTER_STORED_S = 2e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class LogConsumer:
         self._consumed_fence: int | None = None  # the lease token they were read under
         self._stored_cursor: int | None = None  # the stored cursor, once read (see _cursor)
         self._cursor_stored_at = -math.inf  # time.monotonic() of the last cursor stored
+        self._floor_s: float | None = None  # no pass detects earlier (see _pass_time)
 
     def close(self) -> None:
         """Store the cursor read past, if it was read under no lease (this process's alone)."""
@@ -82,6 +86,7 @@ class LogConsumer:
         (``progress``: see :meth:`Detector.rebuild`)."""
         self._consumed = None
         self._stored_cursor = None
+        self._floor_s = None
         self._detector.rebuild(progress)
 
     def save_index(self, fence: int | None = None) -> Callable[[], int] | None:
@@ -157,7 +162,7 @@ class LogConsumer:
         takes the lease over, those rows are read again and give nothing again."""
         found = ProcessReport()
         pending: list[Detection] = []
-        now = self._clock.now()  # one time for the pass (see _unlinked)
+        now = self._pass_time()  # one time for the pass (see _unlinked)
         names: dict[int, str] = {}  # each detection's change, by what it changed
         try:
             self._detector.read_ahead(changes)
@@ -195,6 +200,18 @@ class LogConsumer:
         report.new_conflicts.extend(found.new_conflicts)
         report.resolved_conflicts.extend(found.resolved_conflicts)
         report.notifications.extend(found.notifications)
+
+    def _pass_time(self) -> float:
+        """The clock's time, but no earlier than this process's last pass and later than the
+        store's latest detection (``Store.detector_time``, read once the detector was rebuilt:
+        the lease taken): notifications are then created in the order they are committed, and
+        a reader paging by their creation time never passes one still to come (a lease holder
+        whose clock was behind the last one's made notifications that a relay's stream and a
+        webhook never sent: security.md §4.2)."""
+        if self._floor_s is None:  # strictly after: the store keeps it to the microsecond
+            self._floor_s = self._store.detector_time() + _AFTER_STORED_S
+        self._floor_s = max(self._clock.now(), self._floor_s)
+        return self._floor_s
 
     def _unlinked(
         self, detections: list[Detection], now: float, names: dict[int, str]

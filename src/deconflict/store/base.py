@@ -328,6 +328,13 @@ class Detections(Protocol):
     """What the detector writes: its outputs together with its cursor, fenced by the lease."""
 
     @abstractmethod
+    def detector_time(self) -> float:
+        """The time of the latest detection committed with outputs (conflicts or
+        notifications), by any process (-inf if none): a process that takes the detector
+        over detects at no earlier time, so a notification's creation time follows the order
+        the notifications were committed in, whatever the processes' clocks."""
+
+    @abstractmethod
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:
         """Write the detector's outputs and move its cursor to ``detection.seq``, atomically;
         with ``fence``, only if the detector lease is still held under that token (else

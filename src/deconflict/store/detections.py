@@ -4,6 +4,7 @@ lease that fences it (:mod:`deconflict.store.lease`)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -31,12 +32,26 @@ _STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
     t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
 )
 _DETECTOR_CURSOR = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTOR)
+# The time of the latest detection with outputs, in microseconds (see Detections.detector_time):
+# raised, never lowered, by each commit that writes conflicts or notifications.
+_DETECTED_AT = "detected-at-us"
+_DETECTED_AT_READ = sa.select(t.cursors.c.seq).where(t.cursors.c.name == _DETECTED_AT)
+_DETECTED_AT_RAISE = sa.text(
+    "INSERT INTO cursors (name, seq) VALUES (:name, :seq) ON CONFLICT (name) DO UPDATE"
+    " SET seq = CASE WHEN excluded.seq > cursors.seq THEN excluded.seq ELSE cursors.seq END"
+)
 # The same, to run with the write turn (no parameters: its one value is the constant above).
 _DETECTOR_CURSOR_SQL = str(_DETECTOR_CURSOR.compile(compile_kwargs={"literal_binds": True}))
 
 
 class SqlDetections(SqlRecords):
     """The detector's cursor, its committed detections and its lease."""
+
+    @transaction
+    def detector_time(self) -> float:
+        with self.read_connection("reading the detector's time") as c:
+            micros = c.execute(_DETECTED_AT_READ).scalar()
+        return -math.inf if micros is None else int(micros) / 1e6
 
     @transaction
     def detector_cursor(self) -> int:
@@ -114,6 +129,9 @@ class SqlDetections(SqlRecords):
                 if notification_rows:  # every one, whichever conflicts were stored before
                     insert_many(c, t.notifications, notification_rows)
                 ledger_append.flush(c)
+                if outputs.new or notification_rows:
+                    at_us = math.floor(max(d.at_s for d in detections) * 1e6)
+                    c.execute(_DETECTED_AT_RAISE, {"name": _DETECTED_AT, "seq": at_us})
                 if current is None:
                     insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])
                 else:

@@ -27,9 +27,9 @@ from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 __all__ = ["LogConsumer", "ProcessReport"]
 
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
-# After the store's latest detection time, which it keeps rounded down to the microsecond: a
-# pass no earlier than that would share its time, and its ids could order before the last's.
-_AFTER_STORED_S = 2e-6
+# How far after the store's latest detection time a process whose clock is behind it detects:
+# at that time, its ids could order before the last pass's.
+_AFTER_STORED_S = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,14 +202,17 @@ class LogConsumer:
         report.notifications.extend(found.notifications)
 
     def _pass_time(self) -> float:
-        """The clock's time, but no earlier than this process's last pass and later than the
-        store's latest detection (``Store.detector_time``, read once the detector was rebuilt:
-        the lease taken): notifications are then created in the order they are committed, and
+        """The clock's time, but no earlier than this process's last pass nor the store's
+        latest detection (``Store.detector_time``, read once the detector was rebuilt: the
+        lease taken; strictly after it if the clock is behind it): notifications are then
+        created in the order they are committed, and
         a reader paging by their creation time never passes one still to come (a lease holder
         whose clock was behind the last one's made notifications that a relay's stream and a
         webhook never sent: security.md §4.2)."""
-        if self._floor_s is None:  # strictly after: the store keeps it to the microsecond
-            self._floor_s = self._store.detector_time() + _AFTER_STORED_S
+        if self._floor_s is None:  # a clock behind it detects strictly after it
+            stored = self._store.detector_time()
+            behind = self._clock.now() < stored
+            self._floor_s = stored + _AFTER_STORED_S if behind else stored
         self._floor_s = max(self._clock.now(), self._floor_s)
         return self._floor_s
 

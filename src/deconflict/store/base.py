@@ -330,9 +330,10 @@ class Detections(Protocol):
     @abstractmethod
     def detector_time(self) -> float:
         """The time of the latest detection committed with outputs (conflicts or
-        notifications), by any process (-inf if none): a process that takes the detector
-        over detects at no earlier time, so a notification's creation time follows the order
-        the notifications were committed in, whatever the processes' clocks."""
+        notifications), by any process, rounded up to the microsecond (-inf if none): a
+        process that takes the detector over detects no earlier, so a notification's creation
+        time follows the order the notifications were committed in, whatever the processes'
+        clocks."""
 
     @abstractmethod
     def commit_detection(self, detection: Detection, fence: int | None = None) -> None:

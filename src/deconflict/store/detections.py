@@ -130,7 +130,7 @@ class SqlDetections(SqlRecords):
                     insert_many(c, t.notifications, notification_rows)
                 ledger_append.flush(c)
                 if outputs.new or notification_rows:
-                    at_us = math.floor(max(d.at_s for d in detections) * 1e6)
+                    at_us = math.ceil(max(d.at_s for d in detections) * 1e6)  # never before
                     c.execute(_DETECTED_AT_RAISE, {"name": _DETECTED_AT, "seq": at_us})
                 if current is None:
                     insert_many(c, t.cursors, [{"name": _DETECTOR, "seq": last}])

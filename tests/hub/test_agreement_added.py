@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.hub.scenario import HOUR, T0, vol
 
-from deconflict.engine import SeparationMinima
+from deconflict.engine import SeparationMinima, VolumeIndex
 from deconflict.hub import Hub, SimulatedClock
 from deconflict.model import Agreement, Disclosure, NotificationKind
 
@@ -92,5 +92,85 @@ def test_wider_minima_added_find_the_conflicts_they_make(tmp_path: Path) -> None
         hub.add_agreement(_agreement("wide", horizontal_m=5_000.0))
         hub.process()
         assert len(_conflicts(hub)) == 1
+    finally:
+        hub.close()
+
+
+def _searches(monkeypatch) -> list[str]:
+    """The parties whose volumes the index is asked to search around, call by call."""
+    asked: list[str] = []
+    real = VolumeIndex.conflicts_with
+
+    def counted(self, volume, party, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(party)
+        return real(self, volume, party, *args, **kwargs)
+
+    monkeypatch.setattr(VolumeIndex, "conflicts_with", counted)
+    return asked
+
+
+def test_an_agreement_that_changes_no_terms_searches_nothing(tmp_path: Path, monkeypatch) -> None:
+    """A twenty-fifth reader: an agreement with the terms the parties already had searched
+    every volume of theirs again, seconds of one pass for every party at a few thousand."""
+    hub, _ = _hub(tmp_path)
+    try:
+        hub.add_agreement(_agreement("mou"))
+        hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+        hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+        hub.process()
+        asked = _searches(monkeypatch)
+        hub.add_agreement(_agreement("same"))
+        hub.process()
+        assert asked == []
+    finally:
+        hub.close()
+
+
+def test_the_search_counts_no_party_s_plans(tmp_path: Path, monkeypatch) -> None:
+    """Searched from the notices' volumes alone (every conflict has a notice's side): how long
+    the pass took counted usaf's private plans, which another party timed (a twenty-fifth
+    reader); a plan in conflict is still found, from the notice it meets."""
+    searched = {}
+    for plans in (0, 12):
+        path = tmp_path / str(plans)
+        path.mkdir()
+        hub, _ = _hub(path)
+        try:
+            hub.add_agreement(_agreement("mou"))
+            hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+            hub.file_notice("usaf", [vol("u", lon=50.0)], "air-activity", "U")
+            for k in range(plans):
+                hub.add_plan("usaf", [vol(f"p{k}", lon=20.0 + k)], f"P{k}")
+            hub.add_plan("usaf", [vol("near", lon=39.0 + 13_000 / 90_000)], "NEAR")
+            hub.process()
+            asked = _searches(monkeypatch)
+            hub.add_agreement(_agreement("wide", horizontal_m=5_000.0))
+            hub.process()
+            searched[plans] = len(asked)
+            plan_conflicts = [
+                c for c in hub.store.list_conflicts() if "NEAR" in (c.a.record_id, c.b.record_id)
+            ]
+            assert plan_conflicts, "the plan the wider minima put in conflict is found"
+        finally:
+            hub.close()
+            monkeypatch.undo()
+    assert searched[0] == searched[12]
+
+
+def test_a_party_newly_shown_notices_whole_is_told_of_those_live(tmp_path: Path) -> None:
+    """A twenty-fifth reader: faf, newly shown usaf's notices whole by an agreement, was never
+    told of U, filed before it, and then was told of U's changes. It is told of U now, once."""
+    hub, _ = _hub(tmp_path)
+    try:
+        hub.file_notice("usaf", [vol("u", lon=50.0)], "air-activity", "U")
+        hub.process()
+        assert hub.list_notifications("faf") == []
+        hub.add_agreement(_agreement("mou"))
+        hub.process()
+        told = [(str(n.kind), n.notice_id) for n in hub.list_notifications("faf")]
+        assert told == [("notice", "U")]
+        hub.add_agreement(_agreement("again"))
+        hub.process()
+        assert len(hub.list_notifications("faf")) == 1
     finally:
         hub.close()

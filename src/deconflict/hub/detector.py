@@ -45,6 +45,7 @@ from deconflict.model import (
     Agreement,
     Conflict,
     ConflictState,
+    Disclosure,
     Notice,
     NoticeState,
     Notification,
@@ -463,13 +464,17 @@ class Detector:
         change: Change,
         now_s: float,
         out: _Outputs,
+        among: frozenset[str] | None = None,
     ) -> None:
-        """The conflicts of ``side``'s ``volume`` with the other parties' indexed volumes that
-        are not already held: those ``kept`` (open, by the pair they hold: taken out of it as
-        met again), found earlier in the pass, or (but for a ``new_record``'s) stored."""
+        """The conflicts of ``side``'s ``volume`` with the other parties' indexed volumes
+        (only ``among``'s, if given) that are not already held: those ``kept`` (open, by the
+        pair they hold: taken out of it as met again), found earlier in the pass, or (but for
+        a ``new_record``'s) stored."""
         reach = policy.search_minima(self._agreements)
         party, kind = side.party, side.kind
         for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
+            if among is not None and entry.party not in among:
+                continue
             other = self.side(entry.key)
             assert other is not None  # every indexed volume has its side
             if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
@@ -502,24 +507,59 @@ class Detector:
             out.notifications += told
 
     def _agreement_added(self, change: Change, now_s: float, out: _Outputs) -> None:
-        """An agreement added links its parties anew, or under wider minima: every live
-        volume of theirs in the index (the records as the log stands at this row) is checked
-        again against the others', as at its filing but for the conflicts it already holds,
-        so a conflict the new terms make is told now, with its true lead time. (It was first
-        found when one of the activities started, its lead time none: a twenty-fourth
-        reader.)"""
+        """An agreement added at once: the conflicts its terms make are found and told with
+        their true lead time, and a party it newly shows another's notices whole is told of
+        those live (it was told of changes to notices it was never told of). It was first
+        found when one of the activities started, its lead time none: a twenty-fourth reader.
+        Only the pairs of its parties whose minima it widened (or that it links anew) are
+        searched, from their notices' volumes in the index (the records as the log stands at
+        this row; every conflict has a notice's side), so an agreement that changes nothing
+        costs nothing, and the search never counts a party's plans (a twenty-fifth reader)."""
         added = next((ag for ag in self._agreements if ag.id == change.entity_id), None)
         if added is None:
             return
+        before = [ag for ag in self._agreements if ag.id != added.id]
+        pairs = [(a, b) for a in added.parties for b in added.parties if a != b]
+        wider = {
+            (a, b)
+            for a, b in pairs
+            if policy.minima_for(before, a, b) != policy.minima_for(self._agreements, a, b)
+        }
+        shown = {  # (owner, viewer): the owner's notices newly shown the viewer whole
+            (a, b)
+            for a, b in pairs
+            if policy.disclosure(before, a, b) is not Disclosure.FULL
+            and policy.disclosure(self._agreements, a, b) is Disclosure.FULL
+        }
+        if not wider and not shown:
+            return
+        to_tell: dict[str, tuple[int, list[str]]] = {}  # notice key: (version, viewers)
         for record_prefix, record_keys_kept in list(self._keys.items()):
             kind, _, record_key = record_prefix[:-1].partition(":")
-            if split_key(record_key)[0] not in added.parties:
+            owner = split_key(record_key)[0]
+            if RecordKind(kind) is not RecordKind.NOTICE or owner not in added.parties:
                 continue
-            held = _Held(partial(self._held, RecordKind(kind), record_key))
+            among = frozenset(b for a, b in wider if a == owner)
+            held = _Held(partial(self._held, RecordKind.NOTICE, record_key))
+            version = 0
             for key in keys_of(record_keys_kept):
                 entry, side = self.index.get(key), self.side(key)
-                if entry is not None and side is not None:
-                    self._detect(side, entry.volume, held, False, change, now_s, out)
+                if entry is None or side is None:
+                    continue
+                version = side.version
+                if among:
+                    self._detect(side, entry.volume, held, False, change, now_s, out, among)
+            viewers = sorted(b for a, b in shown if a == owner)
+            if viewers and version:
+                to_tell[record_key] = (version, viewers)
+        current = self._store.get_notices(list(to_tell)) if to_tell else {}
+        for record_key, (version, viewers) in sorted(to_tell.items()):
+            notice = current.get(record_key)
+            if notice is None or notice.version != version:
+                notice = self._store.get_notice_version(record_key, version)
+            out.notifications += self._tell.notice(
+                notice, NotificationKind.NOTICE, change.seq, now_s, to=viewers
+            )
 
     def _held(self, kind: RecordKind, record_key: str) -> dict[_Pair, Conflict]:
         """A record's open conflicts by the pair they hold, whatever versions they name."""

@@ -43,13 +43,19 @@ class Teller:
         self._id_key = id_key
 
     def notice(
-        self, notice: Notice, kind: NotificationKind, seq: int, now_s: float
+        self,
+        notice: Notice,
+        kind: NotificationKind,
+        seq: int,
+        now_s: float,
+        to: Collection[str] | None = None,
     ) -> list[Notification]:
-        """Every party that may see ``notice`` in full is told it was filed or changed (through
-        the relay of an agreement that discloses it so, else directly: a relay sees what it
-        relays, nothing more)."""
+        """Every party that may see ``notice`` in full (of ``to``, if given) is told it was
+        filed or changed (through the relay of an agreement that discloses it so, else
+        directly: a relay sees what it relays, nothing more)."""
         told = []
-        for party in policy.linked_parties(self._agreements, notice.party):
+        linked = policy.linked_parties(self._agreements, notice.party)
+        for party in linked if to is None else [p for p in linked if p in to]:
             if policy.disclosure(self._agreements, notice.party, party) is Disclosure.FULL:
                 told.append(
                     self._one(

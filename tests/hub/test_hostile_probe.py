@@ -14,10 +14,10 @@ import pytest
 from tests.hub.scenario import HOUR, T0, vol
 from tests.hub.test_hostile_need_to_know import MINIMA, _hub, _statements, _steps
 
+from deconflict.engine import VolumeIndex
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub import Hub, SimulatedClock, suggestions
-from deconflict.hub.detector import live_entries
 from deconflict.hub.ledger_access import entries_about, visible_entry
 from deconflict.hub.views import seen_details, view_conflict, view_conflicts
 from deconflict.model import Agreement, Conflict, Disclosure
@@ -65,9 +65,9 @@ def _indexed_by_a_list_of_conflicts(tmp_path, monkeypatch, notices: int, one: bo
     def counting(entries):
         listed = list(entries)
         indexed.append(len(listed))
-        return live_entries(listed)
+        return VolumeIndex(listed)
 
-    monkeypatch.setattr(suggestions, "live_entries", counting)
+    monkeypatch.setattr(suggestions, "VolumeIndex", counting)  # each index made for them
     views = view_conflicts(hub, "P", hub.list_conflicts("P", open_only=True))  # as the routes do
     monkeypatch.undo()
     assert len(views) == notices

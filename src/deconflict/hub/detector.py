@@ -26,7 +26,7 @@ from functools import partial
 from typing import Protocol
 
 from deconflict import policy
-from deconflict.engine import Entry, SeparationMinima, VolumeIndex, describe
+from deconflict.engine import SeparationMinima, VolumeIndex, describe
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.index_file import IndexFile, write_index
@@ -596,8 +596,3 @@ class Detector:
         except NotFound:
             return False
         return True
-
-
-def live_entries(entries: Iterable[Entry]) -> VolumeIndex:
-    """A fresh index of ``entries`` (for an adjustment search against some of them)."""
-    return VolumeIndex(list(entries))

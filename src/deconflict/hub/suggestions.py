@@ -28,7 +28,6 @@ from deconflict.engine import (
     smallest_time_shift,
 )
 from deconflict.geo import Volume4D
-from deconflict.hub.detector import live_entries
 from deconflict.model import Notice, RecordKind, Resolution
 from deconflict.policy import need_to_know
 
@@ -89,7 +88,7 @@ def search_set(
         for key, party, version, v in met
         if f"{key}/{v.id}" not in visible
     ]
-    index = live_entries([*entries, *hidden])
+    index = VolumeIndex([*entries, *hidden])  # a fresh one, of these alone
     return SearchSet(index, minima, frozenset(entry.key for entry in hidden))
 
 

@@ -6,8 +6,10 @@ reader paging by creation time (a relay's event stream, a webhook) had passed th
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import pytest
 from tests.hub.scenario import T0, make_hub, vol
 
 from deconflict.hub import Hub, SimulatedClock
@@ -15,7 +17,7 @@ from deconflict.runtime.events import next_page
 
 
 def test_a_detector_whose_clock_is_behind_detects_after_the_last(
-    tmp_path: Path, store_target: str
+    tmp_path: Path, store_target: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     first, clock = make_hub(tmp_path, relay="CAOC", target=store_target)
     try:
@@ -31,7 +33,9 @@ def test_a_detector_whose_clock_is_behind_detects_after_the_last(
     behind = Hub.open(store_target, SimulatedClock(T0))  # 100 s behind: the next holder
     try:
         behind.file_notice("faf", [vol("g", lon=39.02)], "air-activity", "G")  # meets U
-        behind.process()
+        with caplog.at_level(logging.WARNING, logger="deconflict.hub"):
+            behind.process()
+        assert "clock is 100.0 s behind the last detection" in caplog.text  # told, once
         made = [n for n in behind.list_notifications("CAOC") if n.id not in {m.id for m in seen}]
         assert made
         assert min(n.created_at_s for n in made) >= latest

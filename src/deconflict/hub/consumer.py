@@ -11,6 +11,7 @@ rebuilt from the store at the stored cursor. The cursor it has read past but not
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,9 @@ _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the 
 # How far after the store's latest detection time a process whose clock is behind it detects:
 # at that time, its ids could order before the last pass's.
 _AFTER_STORED_S = 1e-6
+_BEHIND_TOLD_S = 1.0  # a clock further behind the last detection than this is logged
+
+log = logging.getLogger("deconflict.hub")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +214,14 @@ class LogConsumer:
         whose clock was behind the last one's made notifications that a relay's stream and a
         webhook never sent: security.md §4.2)."""
         if self._floor_s is None:  # a clock behind it detects strictly after it
-            stored = self._store.detector_time()
-            behind = self._clock.now() < stored
-            self._floor_s = stored + _AFTER_STORED_S if behind else stored
+            stored, now = self._store.detector_time(), self._clock.now()
+            if stored - now > _BEHIND_TOLD_S:  # an operator should set this host's clock
+                log.warning(
+                    "this process's clock is %.1f s behind the last detection's: it detects "
+                    "at that time until its clock catches up",
+                    stored - now,
+                )
+            self._floor_s = stored + _AFTER_STORED_S if now < stored else stored
         self._floor_s = max(self._clock.now(), self._floor_s)
         return self._floor_s
 

@@ -209,10 +209,9 @@ class LogConsumer:
         """The clock's time, but no earlier than this process's last pass nor the store's
         latest detection (``Store.detector_time``, read once the detector was rebuilt: the
         lease taken; strictly after it if the clock is behind it): notifications are then
-        created in the order they are committed, and
-        a reader paging by their creation time never passes one still to come (a lease holder
-        whose clock was behind the last one's made notifications that a relay's stream and a
-        webhook never sent: security.md §4.2)."""
+        created in the order they are committed, and a reader paging by their creation time
+        never passes one still to come (a lease holder whose clock was behind the last one's
+        made notifications that a relay's stream and a webhook never sent: security.md §4.2)."""
         if self._floor_s is None:  # a clock behind it detects strictly after it
             stored, now = self._store.detector_time(), self._clock.now()
             if stored - now > _BEHIND_TOLD_S:  # an operator should set this host's clock

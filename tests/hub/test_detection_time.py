@@ -43,3 +43,92 @@ def test_a_detector_whose_clock_is_behind_detects_after_the_last(
         assert sorted(n.id for n in after) == sorted(n.id for n in made)
     finally:
         behind.close()
+
+
+@pytest.mark.parametrize("reader", ["CAOC", "usaf"])  # a relay's stream; a recipient's webhook
+def test_passes_behind_the_clock_each_detect_after_the_last(
+    tmp_path: Path, store_target: str, reader: str
+) -> None:
+    """Every pass of a holder whose clock stays behind detected at the same floor: the
+    notifications of two passes shared a creation time, ordered by their keyed ids, and a
+    reader paging by (created, id) passed for good those of the later pass that sorted first
+    (28-32 of 12 passes' relayed notifications: a twenty-sixth reader)."""
+    first, clock = make_hub(tmp_path, relay="CAOC", target=store_target)
+    try:
+        clock.advance(100.0)
+        first.file_notice("usaf", [vol("u")], "air-activity", "U")
+        first.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+        first.process()
+        seen, position, _ = next_page(first, reader, None, None, 100)
+        assert seen
+    finally:
+        first.close()
+    clock_behind = SimulatedClock(T0)  # 100 s behind the last holder, and staying so
+    behind = Hub.open(store_target, clock_behind)
+    lost: list[str] = []
+    try:
+        got = {n.id for n in seen}
+        for i in range(12):
+            behind.file_notice("faf", [vol(f"g{i}", lon=39.0 + 0.001 * i)], "air-activity", f"G{i}")
+            behind.process()
+            clock_behind.advance(1.0)
+            made = {n.id for n in behind.list_notifications(reader)} - got
+            assert made  # each pass told the reader something
+            after, position, _ = next_page(behind, reader, position, None, 100)
+            lost += sorted(made - {n.id for n in after})
+            got |= made
+        times = [n.created_at_s for n in behind.list_notifications(reader)]
+    finally:
+        behind.close()
+    assert not lost, f"{len(lost)} notifications never paged"
+    assert len(set(times)) == 13  # the first hub's pass, then each of the twelve its own time
+
+
+class _Stepped(SimulatedClock):
+    """A clock an operator's NTP stepped back by ``back`` seconds."""
+
+    back = 0.0
+
+    def now(self) -> float:
+        return super().now() - self.back
+
+
+def test_a_clock_stepped_back_loses_no_notification_and_dates_after_what_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One process whose clock NTP stepped back half a second: its passes until the clock
+    caught up detected at the last pass's very time (lost as above); and dated after the last
+    pass of any kind, a pass that told nothing (another's private plan filed) dated the next
+    one's notifications (a twenty-sixth reader). Now each pass that tells comes a microsecond
+    after the last that told."""
+    import tests.hub.scenario as scenario
+
+    clock = _Stepped(T0)
+    monkeypatch.setattr(scenario, "SimulatedClock", lambda _t: clock)
+    hub, _ = make_hub(tmp_path, relay="CAOC")
+    try:
+        hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+        hub.process()
+        told = max(n.created_at_s for n in hub.list_notifications("faf"))
+        _, position, _ = next_page(hub, "CAOC", None, None, 100)
+        clock.advance(10.0)
+        hub.add_plan("usaf", [vol("p", lon=-20.0)], "P")  # meets nothing: tells no one
+        hub.process()
+        clock.back = 10.3  # stepped back: behind the plan's pass, past the first pass
+        got = {n.id for n in hub.list_notifications("CAOC")}
+        lost: list[str] = []
+        dated = []
+        for i in range(12):
+            hub.file_notice("faf", [vol(f"g{i}", lon=39.0 + 0.001 * i)], "air-activity", f"G{i}")
+            hub.process()
+            clock.advance(0.01)
+            made = [n for n in hub.list_notifications("CAOC") if n.id not in got]
+            dated.append(min(n.created_at_s for n in made))
+            after, position, _ = next_page(hub, "CAOC", position, None, 100)
+            lost += sorted({n.id for n in made} - {n.id for n in after})
+            got |= {n.id for n in made}
+    finally:
+        hub.close()
+    assert not lost, f"{len(lost)} relayed notifications never paged"
+    assert dated[0] == pytest.approx(told + 1e-6, abs=1e-7)  # after the first pass, not the plan's
+    assert dated == sorted(set(dated))  # each pass after the last

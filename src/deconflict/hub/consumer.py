@@ -30,7 +30,7 @@ __all__ = ["LogConsumer", "ProcessReport"]
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 # How far after the store's latest detection time a process whose clock is behind it detects:
 # at that time, its ids could order before the last pass's.
-_AFTER_STORED_S = 1e-6
+_AFTER_S = 1e-6  # a pass's time after the last's: a microsecond (event ids keep microseconds)
 _BEHIND_TOLD_S = 1.0  # a clock further behind the last detection than this is logged
 
 log = logging.getLogger("deconflict.hub")
@@ -193,6 +193,8 @@ class LogConsumer:
                     pending.append(Detection(last, now))
                 self._store.commit_detections(self._unlinked(pending, now, names), fence)
                 self._stored_cursor = pending[-1].seq
+                if names:  # it told something: the next pass that does comes after it
+                    self._floor_s = now
                 self._consumed = None
                 self._cursor_stored_at = time.monotonic()
         except Exception:
@@ -206,23 +208,26 @@ class LogConsumer:
         report.notifications.extend(found.notifications)
 
     def _pass_time(self) -> float:
-        """The clock's time, but no earlier than this process's last pass nor the store's
-        latest detection (``Store.detector_time``, read once the detector was rebuilt: the
-        lease taken; strictly after it if the clock is behind it): notifications are then
-        created in the order they are committed, and a reader paging by their creation time
-        never passes one still to come (a lease holder whose clock was behind the last one's
-        made notifications that a relay's stream and a webhook never sent: security.md §4.2)."""
-        if self._floor_s is None:  # a clock behind it detects strictly after it
-            stored, now = self._store.detector_time(), self._clock.now()
+        """The clock's time, but strictly after the last pass that told anything: this
+        process's, or the store's latest detection (``Store.detector_time``, read once the
+        detector was rebuilt: the lease taken). Notifications are then created in the order
+        they are committed, each pass's after the last's, and a reader paging by (creation
+        time, id) never passes one still to come: passes that shared a time ordered their
+        notifications by their keyed ids, and a relay's stream and a webhook skipped those of
+        the later pass that sorted first (a holder whose clock was behind the last one's, or
+        a clock stepped back: security.md §4.2). Passes that tell nothing do not move the
+        floor (their times are not read by anyone)."""
+        now = self._clock.now()
+        if self._floor_s is None:
+            stored = self._store.detector_time()
             if stored - now > _BEHIND_TOLD_S:  # an operator should set this host's clock
                 log.warning(
                     "this process's clock is %.1f s behind the last detection's: it detects "
-                    "at that time until its clock catches up",
+                    "just after that time until its clock catches up",
                     stored - now,
                 )
-            self._floor_s = stored + _AFTER_STORED_S if now < stored else stored
-        self._floor_s = max(self._clock.now(), self._floor_s)
-        return self._floor_s
+            self._floor_s = stored
+        return max(now, self._floor_s + _AFTER_S)
 
     def _unlinked(
         self, detections: list[Detection], now: float, names: dict[int, str]

@@ -46,7 +46,7 @@ async def test_a_streamed_notification_is_marked_delivered_when_sent(tmp_path):
         assert stored.state is NotificationState.DELIVERED
         assert stored.delivered_at_s is not None
         assert before <= stored.delivered_at_s <= after
-        assert hub.undelivered_ids("US") == []
+        assert hub.undelivered_after("US", None, 10) == []
         entries = [hub.ledger.entry(i) for i in range(hub.ledger.size)]
     (batch,) = [e for e in entries if e["type"] == "notifications.delivered"]
     assert (batch["recipient"], batch["via"]) == ("US", "CAOC")

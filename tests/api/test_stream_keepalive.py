@@ -26,7 +26,7 @@ class _EmptyHub:
         )
         self.clock = SimpleNamespace(now=lambda: 0.0)
 
-    def undelivered_ids(self, party: str) -> list[str]:
+    def undelivered_after(self, party: str, after: object, limit: int) -> list[object]:
         return []
 
 

@@ -130,3 +130,28 @@ async def test_a_read_run_again_sends_nothing_twice_and_loses_nothing(tmp_path, 
         chunks = await _chunks(http, writes, us)
         assert reads[1] == reads[2]  # the same page asked again
         assert [data["id"] for chunk in chunks for _, data in chunk] == listed
+
+
+async def test_a_cursor_made_up_far_ahead_is_sent_the_undelivered_a_page_at_a_time(
+    tmp_path, monkeypatch
+):
+    """An event id made up far ahead left the stream caught up at once, and its reading of
+    the party's undelivered notifications then read, showed and wrote all of them at once: a
+    webhook-only party's whole history (a twenty-sixth reader, security.md §4.2). They come a
+    page at a time now, each once."""
+    db, us, ru = await _history(tmp_path, monkeypatch)
+    async with _client(db) as (http, writes):
+        assert (
+            await http.post("/v1/notices", json=notice_body(circle("u"), id="N0"), headers=us)
+        ).status_code == 201
+        for k in range(8):  # nothing listed or streamed: all of it undelivered
+            body = notice_body(circle(f"r{k}", lon=39.0 + 0.001 * k), id=f"R{k}")
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        await detected(http, ru)
+        far = f"{2**63 - 1}.M-{'0' * 24}"
+        chunks = await _chunks(http, writes, us, far)
+        sent = [data["id"] for chunk in chunks for _, data in chunk]
+        assert all(len(chunk) <= _PAGE for chunk in chunks), [len(c) for c in chunks]
+        assert len(sent) == len(set(sent)) > 2 * _PAGE  # every one, each once
+        listed = (await http.get("/v1/notifications", params={"limit": 500}, headers=us)).json()
+        assert sorted(sent) == sorted(n["id"] for n in listed)

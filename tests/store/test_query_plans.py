@@ -86,10 +86,10 @@ def test_a_wake_up_or_a_tick_reads_by_index(store, name, call, bounds):
     ("name", "query", "params", "bounds"),
     [
         (
-            "undelivered ids",
+            "the undelivered, a page",
             notifications._UNDELIVERED,
-            {"party": "A"},
-            ["INDEX ix_notifications_recipient_delivered (recipient=?)"],
+            {"party": "A", "t": 1.0, "id": "M-0", "limit": 10},
+            ["INDEX ix_notifications_recipient_delivered (recipient=? AND created_at_s>?)"],
         ),
         (
             "a stream's page",
@@ -101,8 +101,8 @@ def test_a_wake_up_or_a_tick_reads_by_index(store, name, call, bounds):
 )
 def test_a_stream_s_reads_on_the_driver_read_by_index(store, name, query, params, bounds):
     """The event stream's reads at every wake-up, run on the driver (``bulk.driver_rows``):
-    a page is a seek in the party's range (to it, through it), the undelivered ids the range
-    of the index that holds only those."""
+    a page is a seek in the party's range (to it, through it), and one of the undelivered a
+    seek in the index that holds only those."""
     engine = store._engine  # type: ignore[attr-defined]
     sql, order, made = bulk._select_sql(engine.dialect, query)
     values = {**made, **params}

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from fastapi import Request
 
 from deconflict.api.service import service
 from deconflict.hub import Hub
+from deconflict.model import Notification
 from deconflict.runtime.events import (
     EventKey,
     NotificationOut,
@@ -52,17 +53,16 @@ def _event(key: EventKey, shown: NotificationOut) -> bytes:
 @dataclass(frozen=True)
 class _Read:
     """What one read found: the events to send, the (id, when) of those it delivers to the
-    party, the position after the page, and (read only once the page was the last, for now)
-    the ids of the party's notifications not yet delivered."""
+    party, the position after the page; once the page was the last, for now, the position
+    in the party's undelivered notifications to read on from (None: read them all), the ids
+    of those this read found there, and whether it read the last of them (caught up)."""
 
     events: list[tuple[EventKey, NotificationOut]]
     delivering: list[tuple[str, float]]
     position: Position | None
-    waiting: frozenset[str] | None
-
-    @property
-    def caught_up(self) -> bool:
-        return self.waiting is not None
+    late_position: Position | None = None
+    undelivered: frozenset[str] = frozenset()
+    caught_up: bool = False
 
 
 async def event_stream(
@@ -74,30 +74,49 @@ async def event_stream(
     # Sent on this connection and, as far as the last read knew, not yet marked delivered.
     sent: set[str] = set()
 
-    def read(hub: Hub, after: Position | None, leave_out: EventKey | None) -> _Read:
+    def read(
+        hub: Hub, after: Position | None, leave_out: EventKey | None, late: Position | None
+    ) -> _Read:
         """The page after ``after``; once it is the last, the party's notifications not
         yet delivered and not sent here too, before it: created before the position but
         committed after the page that passed their time (another worker's), which the position
-        alone would skip. A read only, in one snapshot: run again as it is if the hub asks
-        (nothing here is changed until it returned)."""
+        alone would skip. Those are read a page at a time as well, after ``late`` (a cursor
+        made up far ahead found every notification of a party's never delivered at once, a
+        webhook-only party's whole history: a twenty-sixth reader), no more in all than a
+        page. A read only, in one snapshot: run again as it is if the hub asks (nothing here
+        is changed until it returned)."""
         page, position, rows = next_page(hub, party, after, leave_out, _PAGE)
-        waiting = frozenset(hub.undelivered_ids(party)) if rows < _PAGE else None
-        if waiting is not None:
-            on_page = {n.id for n in page}
-            late = [i for i in waiting if i not in on_page and i not in sent]
-            page = (hub.get_notifications(party, late) if late else []) + page
+        if rows == _PAGE:  # the undelivered are read on from where they were, once there
+            return replace(_shown(hub, page, position), late_position=late)
+        room = _PAGE - rows
+        undelivered = hub.undelivered_after(party, late, room)
+        on_page = {n.id for n in page}
+        page = [n for n in undelivered if n.id not in on_page and n.id not in sent] + page
+        shown = _shown(hub, page, position)
+        if len(undelivered) == room:  # there may be more
+            last = undelivered[-1]
+            return replace(
+                shown,
+                late_position=(last.created_at_s, last.id),
+                undelivered=frozenset(n.id for n in undelivered),
+            )
+        return replace(shown, undelivered=frozenset(n.id for n in undelivered), caught_up=True)
+
+    def _shown(hub: Hub, page: list[Notification], position: Position | None) -> _Read:
         if not page:  # most wake-ups: nothing to show
-            return _Read([], [], position, waiting)
+            return _Read([], [], position)
         now = hub.clock.now()
         delivering = [n.id for n in page if n.recipient == party and n.undelivered]
         shown = [n.deliver(now) if n.id in delivering else n for n in page]
         seen = notifications_seen(hub, party, shown)
         events = list(zip(map(event_key, shown), seen, strict=True))
-        return _Read(events, [(i, now) for i in delivering], position, waiting)
+        return _Read(events, [(i, now) for i in delivering], position)
 
-    def pending(hub: Hub, after: Position | None, leave_out: EventKey | None) -> _Read:
+    def pending(
+        hub: Hub, after: Position | None, leave_out: EventKey | None, late: Position | None
+    ) -> _Read:
         return hub.store.in_snapshot(
-            lambda: read(hub, after, leave_out), "reading a stream's next events"
+            lambda: read(hub, after, leave_out, late), "reading a stream's next events"
         )
 
     yield b"retry: 1000\n\n"
@@ -109,16 +128,22 @@ async def event_stream(
         return
     await svc.runner.settle(party)  # the first read shows the outcome of its writes before it
     position, leave_out = await svc.runner.run_beside(lambda hub: resume_at(hub, party, cursor))
+    late: Position | None = None  # where the reading of the undelivered goes on from
+    scanned: set[str] = set()  # the undelivered found since that reading began
     while svc.runner.ready:
         generation = svc.runner.generation
-        found = await svc.runner.run_beside(partial(pending, after=position, leave_out=leave_out))
-        position = found.position
+        found = await svc.runner.run_beside(
+            partial(pending, after=position, leave_out=leave_out, late=late)
+        )
+        position, late = found.position, found.late_position
         if found.events:  # one write for the page: a send per event costs more than the event
             yield b"".join(_event(key, shown) for key, shown in found.events)
             last_sent = _monotonic()
             svc.metrics.events.inc(len(found.events))
-        if found.waiting is not None:
-            sent.intersection_update(found.waiting)  # the others are marked: none comes again
+        scanned |= found.undelivered
+        if found.caught_up:  # the others sent here are marked: none comes again
+            sent.intersection_update(scanned)
+            scanned = set()
         sent.update(notification_id for notification_id, _ in found.delivering)
         svc.deliveries.add(found.delivering)
         if svc.closing or await request.is_disconnected():

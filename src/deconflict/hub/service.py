@@ -534,9 +534,12 @@ class Hub:
         marked = self._store.mark_delivered([(n.id, now) for n in undelivered])
         return sorted(marked, key=lambda n: (n.created_at_s, n.id))
 
-    def undelivered_ids(self, party: str) -> list[str]:
-        """The ids of ``party``'s notifications never delivered (addressed to it)."""
-        return self._store.undelivered_ids(party)
+    def undelivered_after(
+        self, party: str, after: tuple[float, str] | None, limit: int
+    ) -> list[Notification]:
+        """``party``'s next ``limit`` notifications never delivered (addressed to it) after
+        ``after``: ``Store.undelivered_after``."""
+        return self._store.undelivered_after(party, after, limit)
 
     def latest_notifications(
         self, party: str, conflicts: Sequence[str], notices: Sequence[str]

@@ -11,7 +11,7 @@ workers. So delivery costs a stream no transaction of its own.
 Queued after sending, never before: a notification is queued only once it was handed to the
 connection. If the process dies first, the queue row is lost and the notification is sent again
 (with the same event id) on the party's next stream, so every one arrives at least once. A
-queued notification is not sent again by a new stream (``Store.undelivered_ids`` leaves it out).
+queued notification is not sent again by a new stream (``Store.undelivered_after`` leaves it out).
 A stream started with ``once`` waits for its batch to be queued (:meth:`DeliveryMarks.flush`)
 before it ends, so the next such request does not get them again.
 """

@@ -484,9 +484,13 @@ class Notifications(Protocol):
         stream asks at every wake-up)."""
 
     @abstractmethod
-    def undelivered_ids(self, party: str) -> list[str]:
-        """The ids of the notifications to ``party`` neither delivered nor queued as sent (see
-        :meth:`queue_deliveries`): an index read, a stream asks at every wake-up."""
+    def undelivered_after(
+        self, party: str, after: tuple[float, str] | None, limit: int
+    ) -> list[Notification]:
+        """The next ``limit`` notifications to ``party`` neither delivered nor queued as sent
+        (see :meth:`queue_deliveries`) after the position ``after`` (None: from the first),
+        in the store's order: a seek in an index that holds only those (a stream asks once
+        caught up, a page at a time)."""
 
     @abstractmethod
     def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:

@@ -9,7 +9,7 @@ delivered (state, time, and one ledger entry for those to each recipient and rel
 links) and deletes them, in one transaction (:meth:`SqlNotifications.mark_queued_deliveries`).
 So the marking, which reads the notifications and writes their entries, runs in the process that
 detects, not in the HTTP workers, whose interpreter the requests keep busy. A queued
-notification counts as delivered to :meth:`SqlNotifications.undelivered_ids`, so a stream does
+notification counts as delivered to :meth:`SqlNotifications.undelivered_after`, so a stream does
 not send it again meanwhile."""
 
 from __future__ import annotations
@@ -61,11 +61,18 @@ _AFTER = (
     .limit(sa.bindparam("limit"))
 )
 _d = t.deliveries.c
-# Neither marked delivered nor sent and waiting to be marked (see queue_deliveries).
-_UNDELIVERED = sa.select(_n.id).where(
-    _n.recipient == sa.bindparam("party"),
-    _n.delivered_at_s.is_(None),
-    ~sa.exists().where(_d.notification_id == _n.id),
+# Neither marked delivered nor sent and waiting to be marked (see queue_deliveries), after a
+# position, in order: a seek in the index that holds only the undelivered (migration 0032).
+_UNDELIVERED = (
+    sa.select(t.notifications)
+    .where(
+        _n.recipient == sa.bindparam("party"),
+        _n.delivered_at_s.is_(None),
+        after_key(_n.created_at_s, _n.id, (sa.bindparam("t"), sa.bindparam("id"))),
+        ~sa.exists().where(_d.notification_id == _n.id),
+    )
+    .order_by(_n.created_at_s, _n.id)
+    .limit(sa.bindparam("limit"))
 )
 _QUEUE = sa.text(
     "INSERT INTO deliveries (notification_id, at_s) VALUES (:id, :at_s)"
@@ -192,9 +199,13 @@ class SqlNotifications(SqlRecords):
         return [notification_of(row) for row in rows]
 
     @transaction
-    def undelivered_ids(self, party: str) -> list[str]:
-        with self.read_connection("listing undelivered notifications") as c:
-            return [row["id"] for row in driver_rows(c, _UNDELIVERED, {"party": party})]
+    def undelivered_after(
+        self, party: str, after: tuple[float, str] | None, limit: int
+    ) -> list[Notification]:
+        start = after if after is not None else (-math.inf, "")
+        values = {"party": party, "t": start[0], "id": start[1], "limit": limit}
+        with self.read_connection("reading a page of undelivered notifications") as c:
+            return [notification_of(row) for row in driver_rows(c, _UNDELIVERED, values)]
 
     @transaction
     def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:

@@ -174,3 +174,89 @@ def test_a_party_newly_shown_notices_whole_is_told_of_those_live(tmp_path: Path)
         assert len(hub.list_notifications("faf")) == 1
     finally:
         hub.close()
+
+
+def _seen(hub: Hub, viewer: str) -> list[tuple[str, list[str]]]:
+    """The notices of others ``viewer`` is shown, with the volumes shown of each."""
+    return sorted(
+        (n.key, sorted(v.id for v in n.volumes))
+        for n in hub.list_notices(viewer)
+        if n.party != viewer
+    )
+
+
+def _linked(disclosure: Disclosure) -> Agreement:
+    return Agreement(
+        id=f"mou-{disclosure}",
+        parties=("usaf", "faf"),
+        minima=SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0),
+        default_disclosure=disclosure,
+        ack_deadline_s=900.0,
+    )
+
+
+def _met(hub: Hub) -> None:
+    """usaf's notice meets faf's in one of its two volumes (the other far away)."""
+    hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+    hub.file_notice("faf", [vol("f", lon=39.01), vol("g", lon=60.0)], "air-activity", "F")
+    hub.process()
+
+
+def test_a_conflicts_only_agreement_added_unlocks_what_conflicts_already_held(
+    tmp_path: Path,
+) -> None:
+    """Under "conflicts-only" a party is shown the volumes of another's notice its own
+    activity conflicts with. Found under an agreement that showed nothing, a conflict kept
+    the flags it was found with once a conflicts-only agreement was added: the volume it met
+    stayed hidden, as if the agreement had never been made. Now the hub looks the same as one
+    where the agreement was there before the notices."""
+    (tmp_path / "later").mkdir()
+    (tmp_path / "before").mkdir()
+    later, _ = _hub(tmp_path / "later")
+    before, _ = _hub(tmp_path / "before")
+    try:
+        later.add_agreement(_linked(Disclosure.NONE))
+        _met(later)
+        assert len(_conflicts(later)) == 1
+        assert _seen(later, "usaf") == []
+        assert _seen(later, "faf") == []
+        later.add_agreement(_linked(Disclosure.CONFLICTS_ONLY))
+        later.process()
+        before.add_agreement(_linked(Disclosure.NONE))
+        before.add_agreement(_linked(Disclosure.CONFLICTS_ONLY))
+        _met(before)
+        for party in ("usaf", "faf"):
+            assert _seen(later, party) == _seen(before, party) != []
+        assert _seen(later, "usaf") == [("faf/F", ["f"])]  # the volume met, not the other
+        flags = [(c.a_unlocks, c.b_unlocks) for c in later.store.list_conflicts()]
+        assert flags == [(c.a_unlocks, c.b_unlocks) for c in before.store.list_conflicts()]
+    finally:
+        later.close()
+        before.close()
+
+
+def test_an_agreement_added_in_the_pass_that_finds_a_conflict_sets_its_flags(
+    tmp_path: Path,
+) -> None:
+    """Added by another hub process, the agreement is read by the detector at its row: the
+    conflict found earlier in the same pass, not yet stored, is written with the flags the
+    agreement sets."""
+    hub, _ = _hub(tmp_path)
+    other = Hub.open(tmp_path / "hub.db", SimulatedClock(T0))  # another process's hub
+    try:
+        hub.add_agreement(_linked(Disclosure.NONE))
+        hub.process()
+        hub.file_notice("usaf", [vol("u")], "air-activity", "U")
+        hub.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
+        other.add_agreement(_linked(Disclosure.CONFLICTS_ONLY))
+        report = hub.process()  # one pass: the filings under "none", then the agreement
+        assert len(report.new_conflicts) == 1
+        assert (report.new_conflicts[0].a_unlocks, report.new_conflicts[0].b_unlocks) == (
+            False,
+            False,
+        )  # as found, before the agreement's row
+        assert [(c.a_unlocks, c.b_unlocks) for c in hub.store.list_conflicts()] == [(True, True)]
+        assert _seen(hub, "usaf") == [("faf/F", ["f"])]
+    finally:
+        other.close()
+        hub.close()

@@ -179,6 +179,7 @@ class LogConsumer:
                     detection.new_conflicts
                     or detection.resolved_conflicts
                     or detection.notifications
+                    or detection.refreshed_conflicts
                 ):
                     pending.append(detection)
                     names[change.seq] = f"{change.kind}/{change.entity_id}/{change.version}"

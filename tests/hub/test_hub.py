@@ -357,7 +357,7 @@ def _outcome(
             n.kind,
             n.notice_party,
             n.notice_id,
-            round(n.created_at_s, 3),  # a pass after one that told is a microsecond after it
+            round(n.created_at_s, 3),  # a pass after one that told is two microseconds after it
             None
             if n.conflict_id is None
             else frozenset(hub.store.get_conflict(n.conflict_id).sides),

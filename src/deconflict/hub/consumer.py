@@ -30,7 +30,9 @@ __all__ = ["LogConsumer", "ProcessReport"]
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
 # How far after the store's latest detection time a process whose clock is behind it detects:
 # at that time, its ids could order before the last pass's.
-_AFTER_S = 1e-6  # a pass's time after the last's: a microsecond (event ids keep microseconds)
+# A pass's time after the last's: two microseconds, so that their event ids' microseconds
+# differ too (one, added to a float time, may round to the same microsecond).
+_AFTER_S = 2e-6
 _BEHIND_TOLD_S = 1.0  # a clock further behind the last detection than this is logged
 
 log = logging.getLogger("deconflict.hub")

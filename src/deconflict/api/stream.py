@@ -54,7 +54,7 @@ def _event(key: EventKey, shown: NotificationOut) -> bytes:
 class _Read:
     """What one read found: the events to send, the (id, when) of those it delivers to the
     party, the position after the page; once the page was the last, for now, the position
-    in the party's undelivered notifications to read on from (None: read them all), the ids
+    in the party's undelivered notifications to read on from (None: from the first), the ids
     of those this read found there, and whether it read the last of them (caught up)."""
 
     events: list[tuple[EventKey, NotificationOut]]

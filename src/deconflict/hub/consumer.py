@@ -28,8 +28,6 @@ from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 __all__ = ["LogConsumer", "ProcessReport"]
 
 _CURSOR_EVERY_S = 1.0  # the longest a detector pass with no outputs leaves the cursor unstored
-# How far after the store's latest detection time a process whose clock is behind it detects:
-# at that time, its ids could order before the last pass's.
 # A pass's time after the last's: two microseconds, so that their event ids' microseconds
 # differ too (one, added to a float time, may round to the same microsecond).
 _AFTER_S = 2e-6
@@ -181,7 +179,6 @@ class LogConsumer:
                     detection.new_conflicts
                     or detection.resolved_conflicts
                     or detection.notifications
-                    or detection.refreshed_conflicts
                 ):
                     pending.append(detection)
                     names[change.seq] = f"{change.kind}/{change.entity_id}/{change.version}"
@@ -196,8 +193,8 @@ class LogConsumer:
                     pending.append(Detection(last, now))
                 self._store.commit_detections(self._unlinked(pending, now, names), fence)
                 self._stored_cursor = pending[-1].seq
-                if names:  # it told something: the next pass that does comes after it
-                    self._floor_s = now
+                if found.new_conflicts or found.notifications:  # as the store's time moves
+                    self._floor_s = now  # the next pass that tells comes after this one
                 self._consumed = None
                 self._cursor_stored_at = time.monotonic()
         except Exception:

@@ -31,13 +31,11 @@ from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.index_file import IndexFile, write_index
 from deconflict.hub.rebuild import (
-    REPLAY_PAGE,
     RebuiltSides,
     RecordKeys,
     from_file,
     from_store,
     keys_of,
-    last_changes,
     prefix,
     record_keys,
     snapshot_of,
@@ -47,6 +45,7 @@ from deconflict.model import (
     Agreement,
     Conflict,
     ConflictState,
+    Disclosure,
     Notice,
     NoticeState,
     Notification,
@@ -61,7 +60,6 @@ from deconflict.policy import need_to_know
 from deconflict.policy.need_to_know import (
     masked_detail,
     resolution_for,
-    unlock_flags,
     unlocks,
 )
 from deconflict.store import (
@@ -78,6 +76,7 @@ from deconflict.store import (
 __all__ = ["Detector"]
 
 _NEW_RECORD = ("filed", "added")  # verbs of a record's first change-log row
+_REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a replay
 #: How soon after a rebuild from the store its index file is written: not at once (the start's
 #: catch-up goes first), but well before the periodic write's turn.
 _COLD_WRITE_S = 60.0
@@ -95,7 +94,6 @@ class _Outputs:
     new_ids: set[str] = field(default_factory=set)  # of ``new``
     resolved: list[Conflict] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
-    refreshed: list[Conflict] = field(default_factory=list)  # unlock flags set again
 
 
 class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
@@ -167,7 +165,7 @@ class Detector:
         # A pass's conflicts found (by id, and by each side's record) and resolved, not yet
         # committed: read with the store's (see begin_pass).
         self._found: dict[str, Conflict] = {}
-        self._found_by_record: dict[tuple[RecordKind, str], list[str]] = {}  # their ids
+        self._found_by_record: dict[tuple[RecordKind, str], list[Conflict]] = {}
         self._cleared: set[str] = set()
         self._ahead: dict[str, Notice] = {}  # see read_ahead
         #: seconds the last :meth:`rebuild` spent reading (pages waited for, or the file),
@@ -240,9 +238,21 @@ class Detector:
     def _replay(self, position: int, cursor: int, progress: Callable[[], None] | None) -> None:
         """Bring the index from change ``position`` to ``cursor``: each record a row in
         between names, to its state at its last such row (nothing detected: those rows were)."""
-        changed = last_changes(self._store, position, cursor, progress)
-        for done, change in enumerate(changed, 1):
-            if progress is not None and not done % REPLAY_PAGE:
+        last: dict[tuple[str, str], Change] = {}
+        while position < cursor:
+            changes = [
+                c for c in self._store.changes_after(position, _REPLAY_PAGE) if c.seq <= cursor
+            ]
+            if not changes:
+                break
+            for change in changes:  # a row naming no version changes no volume (see detect)
+                if change.entity in ("notice", "plan") and change.version is not None:
+                    last[(change.entity, change.entity_id)] = change
+            position = changes[-1].seq
+            if progress is not None:
+                progress()
+        for done, change in enumerate(last.values(), 1):
+            if progress is not None and not done % _REPLAY_PAGE:
                 progress()  # a read a record: some milliseconds each on PostgreSQL
             record, live = self._record_at(change)
             if record is None:  # as detect: a record not found is left as it is
@@ -367,7 +377,7 @@ class Detector:
     def _open_conflicts(self, kind: RecordKind, key: str) -> list[Conflict]:
         """The open conflicts of a record: the store's, and the pass's not yet committed."""
         stored = self._store.list_conflicts(state=ConflictState.OPEN, record=(kind, key))
-        found = [self._found[i] for i in self._found_by_record.get((kind, key), [])]
+        found = self._found_by_record.get((kind, key), [])
         return [c for c in (*stored, *found) if c.id not in self._cleared]
 
     def _pair_minima(self, a: str, b: str) -> SeparationMinima | None:
@@ -385,9 +395,9 @@ class Detector:
         for conflict in out.new:
             self._found[conflict.id] = conflict
             for side in {(s.kind, s.record_key) for s in (conflict.a, conflict.b)}:
-                self._found_by_record.setdefault(side, []).append(conflict.id)
+                self._found_by_record.setdefault(side, []).append(conflict)
         self._cleared.update(c.id for c in out.resolved)
-        return Detection(change.seq, now_s, out.new, out.resolved, out.notifications, out.refreshed)
+        return Detection(change.seq, now_s, out.new, out.resolved, out.notifications)
 
     def _notice_changed(self, change: Change, now_s: float, out: _Outputs) -> None:
         notice, live = self._record_at(change)
@@ -508,9 +518,19 @@ class Detector:
         added = next((ag for ag in self._agreements if ag.id == change.entity_id), None)
         if added is None:
             return
-        changes = policy.AgreementAdded.of(self._agreements, added)
-        out.refreshed += self._unlocked_anew(changes.unlocking)
-        wider, shown = changes.wider, changes.shown
+        before = [ag for ag in self._agreements if ag.id != added.id]
+        pairs = [(a, b) for a in added.parties for b in added.parties if a != b]
+        wider = {
+            (a, b)
+            for a, b in pairs
+            if policy.minima_for(before, a, b) != policy.minima_for(self._agreements, a, b)
+        }
+        shown = {  # (owner, viewer): the owner's notices newly shown the viewer whole
+            (a, b)
+            for a, b in pairs
+            if policy.disclosure(before, a, b) is not Disclosure.FULL
+            and policy.disclosure(self._agreements, a, b) is Disclosure.FULL
+        }
         if not wider and not shown:
             return
         to_tell: dict[str, tuple[int, list[str]]] = {}  # notice key: (version, viewers)
@@ -540,24 +560,6 @@ class Detector:
             out.notifications += self._tell.notice(
                 notice, NotificationKind.NOTICE, change.seq, now_s, to=viewers
             )
-
-    def _unlocked_anew(self, pairs: Iterable[tuple[str, str]]) -> list[Conflict]:
-        """The open conflicts of each (owner, viewer) of ``pairs`` with the owner's notices
-        whose unlock flags the agreements now set otherwise (``need_to_know.unlock_flags``):
-        found before a conflicts-only agreement of the two was added, a conflict unlocked
-        nothing, and the viewer never saw the volume it met. The pass's own are set again
-        where the pass holds them."""
-        found: dict[str, Conflict] = {}
-        for owner, viewer in sorted(pairs):
-            ours = [c for c in self._found.values() if {c.a.party, c.b.party} == {owner, viewer}]
-            for conflict in (*self._store.open_conflicts_with(viewer, [owner]), *ours):
-                held = found.get(conflict.id, conflict)
-                flagged = unlock_flags(self._agreements, held, self.index.get)
-                if conflict.id not in self._cleared and flagged != held:
-                    found[conflict.id] = flagged
-        # Found earlier in the pass: read so from now on.
-        self._found.update((i, c) for i, c in found.items() if i in self._found)
-        return list(found.values())
 
     def _held(self, kind: RecordKind, record_key: str) -> dict[_Pair, Conflict]:
         """A record's open conflicts by the pair they hold, whatever versions they name."""

@@ -47,14 +47,12 @@ __all__ = [
     "from_snapshot",
     "from_store",
     "keys_of",
-    "last_changes",
     "prefix",
     "record_keys",
     "snapshot_of",
 ]
 
 PAGE = 10_000  # records a query while the index is rebuilt from the store; volumes a shelf page
-REPLAY_PAGE = 1_000  # change-log rows a query (records a sign of life) in a replay
 #: The most change-log rows the index file may be behind the store's cursor: further, reading
 #: the record each names, one at a time, costs more than rebuilding from the store.
 REPLAY_MAX = 200_000
@@ -332,24 +330,3 @@ def _refused(why: str) -> None:
 def _fingerprint(change: Change) -> tuple[Any, ...]:
     """What names a change-log row in an index file (:class:`IndexSnapshot`)."""
     return (change.seq, change.kind, change.entity_id, change.at_s, change.version, change.state)
-
-
-def last_changes(
-    store: ChangeLog, position: int, cursor: int, progress: Callable[[], None] | None
-) -> list[Change]:
-    """Of each record a change-log row after ``position`` up to ``cursor`` names with a
-    version (one that names none changes no volume), the last such row: what an index as it
-    stood at ``position`` needs to be brought to ``cursor`` (read :data:`REPLAY_PAGE` rows at
-    a time, ``progress`` called after each)."""
-    last: dict[tuple[str, str], Change] = {}
-    while position < cursor:
-        changes = [c for c in store.changes_after(position, REPLAY_PAGE) if c.seq <= cursor]
-        if not changes:
-            break
-        for change in changes:
-            if change.entity in ("notice", "plan") and change.version is not None:
-                last[(change.entity, change.entity_id)] = change
-        position = changes[-1].seq
-        if progress is not None:
-            progress()
-    return list(last.values())

@@ -3,7 +3,6 @@ parties, routing through relays (``rules``), and what a party may see of another
 and how it is told of what it may not see (``disclosure``)."""
 
 from deconflict.policy.rules import (
-    AgreementAdded,
     LeadCheck,
     Route,
     ack_deadline_s,
@@ -17,7 +16,6 @@ from deconflict.policy.rules import (
 )
 
 __all__ = [
-    "AgreementAdded",
     "LeadCheck",
     "Route",
     "ack_deadline_s",

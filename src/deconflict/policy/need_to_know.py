@@ -26,10 +26,10 @@ Pure functions over agreements and records: no store, no clock. The rules (secur
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from deconflict.engine import ConflictDetail, Entry, describe
+from deconflict.engine import ConflictDetail, describe
 from deconflict.geo import AltitudeBand, TimeWindow, Volume4D
 from deconflict.model import (
     Agreement,
@@ -58,7 +58,6 @@ __all__ = [
     "shown_over_at",
     "sight",
     "told_detail",
-    "unlock_flags",
     "unlocks",
     "visible_volume_ids",
 ]
@@ -176,23 +175,6 @@ def unlocks(
         ):
             return True
     return False
-
-
-def unlock_flags(
-    agreements: Sequence[Agreement], conflict: Conflict, entries: Callable[[str], Entry | None]
-) -> Conflict:
-    """``conflict`` with each side's unlock flag (:func:`unlocks`) as ``agreements`` set it,
-    of the side's volume as indexed (``entries``, by its key: where it is gone, its flag is
-    left as it was): what an agreement added changes in the conflicts found before it."""
-    flags = []
-    for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
-        entry = entries(mine.key)
-        flags.append(
-            conflict.unlocks(mine.party)
-            if entry is None
-            else unlocks(agreements, mine.party, theirs.party, mine.kind, entry.volume)
-        )
-    return replace(conflict, a_unlocks=flags[0], b_unlocks=flags[1])
 
 
 def _unlocking(

@@ -17,7 +17,6 @@ from deconflict.engine import SeparationMinima
 from deconflict.model import Agreement, Disclosure, Notice
 
 __all__ = [
-    "AgreementAdded",
     "LeadCheck",
     "Route",
     "ack_deadline_s",
@@ -137,32 +136,3 @@ def route(
         if ag.relay is not None and ag.relay not in (sender, recipient):
             return Route(sender, recipient, ag.relay)
     return Route(sender, recipient, None)
-
-
-@dataclass(frozen=True, slots=True)
-class AgreementAdded:
-    """What an agreement ``added`` changes between its parties, as ordered pairs (owner,
-    viewer): the pairs whose minima it widened or that it links anew (``wider``: searched
-    again), those whose owner's notices it newly shows the viewer whole (``shown``: told of
-    them), and those whose viewer's activity may now unlock the owner's notices under it
-    (``unlocking``: the unlock flags of their conflicts set again)."""
-
-    wider: frozenset[tuple[str, str]]
-    shown: frozenset[tuple[str, str]]
-    unlocking: frozenset[tuple[str, str]]
-
-    @classmethod
-    def of(cls, agreements: Sequence[Agreement], added: Agreement) -> AgreementAdded:
-        """Between the agreements without ``added`` and ``agreements`` (with it)."""
-        before = [ag for ag in agreements if ag.id != added.id]
-        pairs = [(a, b) for a in added.parties for b in added.parties if a != b]
-        return cls(
-            frozenset(p for p in pairs if minima_for(before, *p) != minima_for(agreements, *p)),
-            frozenset(
-                p
-                for p in pairs
-                if disclosure(before, *p) is not Disclosure.FULL
-                and disclosure(agreements, *p) is Disclosure.FULL
-            ),
-            frozenset(p for p in pairs if added.disclosure_for(*p) is Disclosure.CONFLICTS_ONLY),
-        )

@@ -135,9 +135,6 @@ class Detection:
     new_conflicts: Sequence[Conflict] = ()
     resolved_conflicts: Sequence[Conflict] = ()
     notifications: Sequence[Notification] = ()
-    #: Conflicts whose unlock flags an agreement added set otherwise (stored, or new in the
-    #: batch): written as they are here.
-    refreshed_conflicts: Sequence[Conflict] = ()
 
 
 class Units(Protocol):

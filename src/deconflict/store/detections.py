@@ -27,7 +27,7 @@ __all__ = ["SqlDetections"]
 _DETECTOR = "detector"
 # Statements built once (their parameters given at execution): building a statement per call
 # costs more than running it on the detection path.
-_UPDATE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
+_RESOLVE_CONFLICT = sa.update(t.conflicts).where(t.conflicts.c.id == sa.bindparam("target_id"))
 _STORED_CONFLICTS = sa.select(t.conflicts.c.id).where(
     t.conflicts.c.id.in_(sa.bindparam("ids", expanding=True))
 )
@@ -90,10 +90,8 @@ class SqlDetections(SqlRecords):
         doing = f"recording detections at changes {first} to {last}"
         everything = _outputs(detections, set())
         log = everything.log
-        # The rows too, before the turn (which conflicts are new is known only under it); a
-        # conflict's unlock flags set again later in the batch are written as set then.
-        refreshed = {x.id: x for d in detections for x in d.refreshed_conflicts}
-        conflict_rows = {x.id: conflict_row(refreshed.get(x.id, x)) for x in everything.new}
+        # The rows too, before the turn (which conflicts are new is known only under it).
+        conflict_rows = {x.id: conflict_row(x) for x in everything.new}
         notification_rows = [notification_values(n) for n in everything.notifications]
         prebuilt = None  # a pass with no outputs (the cursor alone) builds nothing, reads nothing
         if log:
@@ -108,19 +106,9 @@ class SqlDetections(SqlRecords):
                 raise StoreError(f"change {first} was already processed (cursor at {current})")
             found = [conflict.id for d in detections for conflict in d.new_conflicts]
             outputs = _outputs(detections, self._stored_conflicts(c, found))
-            inserted = {x.id for x in outputs.new}
-            stored_flags = [x for x in refreshed.values() if x.id not in inserted]
-            if stored_flags:
-                c.execute(
-                    _UPDATE_CONFLICT,
-                    [
-                        {"target_id": x.id, "a_unlocks": x.a_unlocks, "b_unlocks": x.b_unlocks}
-                        for x in stored_flags
-                    ],
-                )
             if outputs.resolved:
                 c.execute(
-                    _UPDATE_CONFLICT,
+                    _RESOLVE_CONFLICT,
                     [
                         {
                             "target_id": conflict.id,

@@ -125,3 +125,57 @@ def test_every_statement_is_planned_for_its_own_parameters(pg_url: str) -> None:
             assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
     finally:
         hub.close()
+
+
+@pytest.mark.postgres
+def test_a_stream_s_pages_are_seeks_on_postgresql(pg_url: str) -> None:
+    """An event stream's page (to the party and through it) and its page of the party's
+    undelivered notifications are seeks in the indexes led by the party (migration 0032),
+    with the statistics PostgreSQL gathers: not a walk of every party's notifications, nor of
+    all the party's own for its few undelivered (the plan a twenty-seventh reader saw once)."""
+    from deconflict.model import Notification, NotificationKind
+    from deconflict.store import Detection, bulk, notifications
+
+    hub = Hub.open(pg_url, SimulatedClock(T0))
+    try:
+        made = [
+            Notification(f"M-{who}", who, NotificationKind.NOTICE, T0, T0 + 900.0, 60.0)
+            for who in ("A", "B")
+        ]
+        hub.store.commit_detection(Detection(1, T0, [], [], made))
+        engine: sa.Engine = hub.store._engine  # type: ignore[attr-defined]
+        n = t.notifications.c
+        with engine.begin() as conn:
+            row = dict(
+                conn.execute(sa.select(t.notifications).where(n.id == "M-A")).mappings().one()
+            )
+            rows = [  # A's history, nearly all delivered; others' many, undelivered
+                dict(row, id=f"M-A{k:05d}", created_at_s=T0 + k, delivered_at_s=T0 + k + 1)
+                for k in range(3_000)
+            ]
+            rows += [dict(row, id=f"M-U{k:03d}", created_at_s=T0 + 3_000 + k) for k in range(20)]
+            rows += [
+                dict(row, id=f"M-{who}{k:05d}", recipient=who, created_at_s=T0 + k, via="R")
+                for who in ("B", "C")
+                for k in range(10_000)
+            ]
+            conn.execute(sa.insert(t.notifications), rows)
+            conn.exec_driver_sql("ANALYZE notifications")
+        plans = {}
+        values = {"party": "A", "t": T0 + 10.0, "id": "M-0", "limit": 256}
+        with engine.connect() as conn:
+            for name, query in (
+                ("undelivered", notifications._UNDELIVERED),
+                ("page", notifications._AFTER),
+            ):
+                sql, _, made_values = bulk._select_sql(engine.dialect, query)
+                plans[name] = "\n".join(
+                    r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql, {**made_values, **values})
+                )
+    finally:
+        hub.close()
+    assert "ix_notifications_recipient_delivered" in plans["undelivered"], plans["undelivered"]
+    for plan in plans.values():
+        assert "Seq Scan on notifications" not in plan, plan
+    assert "ix_notifications_recipient_created" in plans["page"], plans["page"]
+    assert "ix_notifications_via_created" in plans["page"], plans["page"]

@@ -230,9 +230,25 @@ def _resolution_told(hub: Hub, party: str, shown: Conflict) -> bool:
 
 def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:
     """The receipt of ``record_id`` for ``party`` (a notice it filed, a notification to it or
-    through it), under a fresh checkpoint; one NotFound for anything else."""
+    through it, a conflict of its plan), under a fresh checkpoint; one NotFound for anything
+    else. A conflict of its plan's private entries are read no further than it is told, as
+    the shared log's (:func:`entries_about`): its resolution only when it was shown as it
+    happened. (The store resolved it at the end of the other's notice, maybe at a hidden
+    volume's, and that entry's time told when, to the tick: a twenty-ninth reader.) The
+    conflict is looked up whatever the id names, so the lookup tells nothing either."""
     try:
-        return hub.ledger.receipt(party, record_id)
+        shown: Conflict | None = hub.get_conflict(party, record_id)
+    except NotFound:
+        shown = None
+    resolution_told = shown is not None and _resolution_told(hub, party, shown)
+
+    def told(entry: dict[str, Any]) -> bool:
+        if entry.get("type") != "conflict.resolved":
+            return True
+        return shown is not None and resolution_told and _resolution_shown(shown, entry)
+
+    try:
+        return hub.ledger.receipt(party, record_id, told)
     except NotFound:
         raise NotFound(f"no receipt for {record_id!r}") from None
 

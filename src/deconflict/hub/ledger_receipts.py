@@ -10,7 +10,8 @@ NotFound, as elsewhere.
 from __future__ import annotations
 
 import json
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from deconflict.errors import NotFound, NotYetCommitted
 from deconflict.hub.clock import Clock
@@ -69,13 +70,16 @@ class Receipts:
             raise NotFound(f"no notification {record_id!r} for party {party!r}")
         return self._latest(f"notification:{record_id}")
 
-    def receipt(self, party: str, record_id: str) -> bytes:
+    def receipt(
+        self, party: str, record_id: str, told: Callable[[dict[str, Any]], bool] | None = None
+    ) -> bytes:
         """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a fresh
         checkpoint: for a notification about the party's own plan, a private receipt (its
-        latest private entry committed to by a digest; NotYetCommitted before the first)."""
+        latest private entry committed to by a digest, of those ``told`` keeps: the party's
+        need to know; NotYetCommitted before the first)."""
         private = self._private_subject(party, record_id)
         if private is not None:
-            return self._private_receipt(party, private)
+            return self._private_receipt(party, private, told)
         index = self.receipt_index(party, record_id)
         note = self.checkpoint()
         size = self.signer.verifier().open_checkpoint(note).size
@@ -99,11 +103,13 @@ class Receipts:
         mine = conflict.side_of(party)
         return f"conflict:{record_id}" if mine is not None and mine.kind == "plan" else None
 
-    def _private_receipt(self, party: str, subject: str) -> bytes:
+    def _private_receipt(
+        self, party: str, subject: str, told: Callable[[dict[str, Any]], bool] | None
+    ) -> bytes:
         digested = [
             (index, body)
             for index, body in self._store.ledger_private_entries(party, subject)
-            if index is not None
+            if index is not None and (told is None or told(json.loads(body)))
         ]
         if not digested:
             period = self.digest_period_s

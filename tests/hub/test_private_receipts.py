@@ -1,0 +1,98 @@
+"""A plan owner's private receipt of its conflict is read no further than it is told
+(security.md §3.6): the store resolves a conflict at the end of the other party's notice, maybe
+at a volume the plan owner may not see, and the receipt gave that `conflict.resolved` entry,
+whose time is the hidden volume's end to the tick, while the conflict was shown over when its
+window as told passed (a twenty-ninth reader). Covert: a conflict with a plan is told to the
+plan's owner alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.hub.scenario import HOUR, T0, vol
+
+from deconflict.engine import SeparationMinima
+from deconflict.hub import Hub, SimulatedClock
+from deconflict.hub.ledger_access import receipt_for
+from deconflict.ledger import Verifier, verify_receipt
+from deconflict.model import Agreement, Disclosure
+
+MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
+
+
+def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, dict]:
+    """P's plan met by X's notice, whose other volume (hidden from P) ends at
+    ``hidden_end_s``: what P is shown of the conflict, and the entry of P's receipt of it,
+    once both are long over."""
+    clock = SimulatedClock(T0)
+    hub = Hub.open(path / "hub.db", clock)
+    try:
+        for party in ("X", "P"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement(
+                "mou",
+                ("X", "P"),
+                minima=MINIMA,
+                disclosure={("X", "P"): Disclosure.NONE, ("P", "X"): Disclosure.FULL},
+            )
+        )
+        hub.add_plan("P", [vol("pp")], "PP")
+        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=hidden_end_s)
+        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
+        hub.process()
+        (conflict,) = hub.list_conflicts("P")
+        while clock.now() < T0 + 14 * HOUR:  # past both hidden ends, the hub ticking along
+            clock.advance(hub.ledger.digest_period_s)
+            hub.tick()
+            hub.process()
+        shown = hub.get_conflict("P", conflict.id)
+        receipt = verify_receipt(
+            receipt_for(hub, "P", conflict.id), Verifier.parse(hub.ledger.public_key)
+        )
+        return shown.resolved_at_s, dict(receipt.entry)
+    finally:
+        hub.close()
+
+
+def test_a_private_receipt_tells_no_hidden_end(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shown_a, entry_a = _receipt_once_over(tmp_path / "a", T0 + 10 * HOUR + 7 * 60)
+    shown_b, entry_b = _receipt_once_over(tmp_path / "b", T0 + 12 * HOUR + 41 * 60)
+    assert shown_a == shown_b is not None  # shown over when its window as told passed
+    told = [(e["type"], e["at"]) for e in (entry_a, entry_b)]  # ids are each store's own
+    assert told[0] == told[1]  # was: the store's resolutions, 02:36:40 against 05:11:40
+    assert told[0][0] == "conflict.detected"
+
+
+def test_a_private_receipt_gives_a_resolution_the_owner_was_shown(tmp_path: Path) -> None:
+    """Cleared while it held (P withdrew its plan), the conflict is shown resolved then, and
+    the receipt is of that resolution."""
+    clock = SimulatedClock(T0)
+    hub = Hub.open(tmp_path / "hub.db", clock)
+    try:
+        for party in ("X", "P"):
+            hub.add_party(party)
+        hub.add_agreement(
+            Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
+        )
+        hub.add_plan("P", [vol("pp")], "PP")
+        hub.file_notice("X", [vol("x1", lon=39.01)], "air-activity", "XN")
+        hub.process()
+        (conflict,) = hub.list_conflicts("P")
+        clock.advance(HOUR)
+        hub.withdraw_plan("P", "PP")
+        hub.process()
+        for _ in range(3):
+            clock.advance(hub.ledger.digest_period_s)
+            hub.tick()
+            hub.process()
+        shown = hub.get_conflict("P", conflict.id)
+        receipt = verify_receipt(
+            receipt_for(hub, "P", conflict.id), Verifier.parse(hub.ledger.public_key)
+        )
+    finally:
+        hub.close()
+    assert shown.resolved_at_s == T0 + HOUR
+    assert receipt.entry["type"] == "conflict.resolved"

@@ -83,11 +83,27 @@ async def test_integers_past_64_bits_are_refused_naming_the_field(site):
         for method, template, field in INTEGERS:
             _refused(await _ask(http, method, template.format(HUGE), ru), field)
             _refused(await _ask(http, method, template.format("-" + HUGE), ru), field)
+            # as FastAPI reads an integer too: they passed the edge and overflowed (500)
+            grouped = f"{2**64 + 5:_}"
+            for lax in (f"{HUGE}.0", f"%2B{HUGE}.000", grouped, f"-{grouped}.0"):
+                _refused(await _ask(http, method, template.format(lax), ru), field)
             # digits to str.isdigit, not to int(): they answered 500, before any token check
             for odd in ("--1", "+-1", "%C2%B9", "1%C2%B2"):
                 _refused(await _ask(http, method, template.format(odd), ru), field)
         version = f"/v1/ledger/openings/N1?version={2**31}"
         _refused(await http.get(version, headers=ru), "query:version")
+
+
+@pytest.mark.parametrize("name", ["start", "end"])
+@pytest.mark.parametrize("year", ["+" + "9" * 400, "-" + "9" * 400, "+" + "9" * 303])
+async def test_a_time_past_any_float_is_refused_naming_it(site, name, year):
+    """An expanded year of hundreds of digits is a time past any float: it overflowed in the
+    reading (500), or read as infinity and was refused naming the other bound (a thirtieth
+    reader)."""
+    ru = token(site.state, "RU")
+    async with client(site.db) as http:
+        answer = await http.get("/v1/map", params={name: f"{year}-01-01T00:00:00Z"}, headers=ru)
+        _refused(answer, f"query:{name}")
 
 
 async def test_a_nul_or_control_character_in_a_query_or_path_is_refused(site):

@@ -68,7 +68,9 @@ Check = Callable[[Scope], None]
 # ASCII digits only: ``str.isdigit`` also takes "¹" (a latin-1 header byte) and ``lstrip("+-")``
 # takes "--1", which ``int`` then refuses (a 500, before any token is checked).
 _UNSIGNED = re.compile(r"[0-9]+")
-_SIGNED = re.compile(r"[+-]?[0-9]+")
+# An integer as FastAPI (pydantic) reads a query or path value: a sign, digits with single
+# underscores between them, and maybe a fraction of zeros.
+_LAX_INTEGER = re.compile(r"([+-]?[0-9](?:_?[0-9])*)(?:\.0*)?", re.ASCII)
 
 
 def parse_event_id(text: str | None, field: str = "header:Last-Event-ID") -> EventKey | None:
@@ -91,12 +93,16 @@ def _text(value: str, field: str) -> None:
 
 
 def _integer(value: str, field: str, low: int, high: int) -> None:
-    """A declared integer within [low, high]; what is not an integer at all is left to FastAPI
-    (it answers 422 naming the field)."""
+    """A declared integer within [low, high], also as FastAPI reads one: with underscores
+    between digits or a fraction of zeros (``9_223_372_036_854_775_808.0`` passed unchecked,
+    and overflowed the database's integer: a 500, a thirtieth reader). What is not an integer
+    at all is left to FastAPI (it answers 422 naming the field)."""
     text = value.strip()
-    if not _SIGNED.fullmatch(text):
+    whole = _LAX_INTEGER.fullmatch(text)
+    if whole is None:
         return
-    if len(text) > 40 or not low <= int(text) <= high:
+    digits = whole[1].replace("_", "")
+    if len(digits) > 40 or not low <= int(digits) <= high:
         raise InvalidField(field, f"{field} must be an integer from {low} to {high}")
 
 

@@ -84,7 +84,14 @@ def parse_rfc3339(text: str) -> float:
         raise ValueError(f"time {text!r} is not RFC 3339 (e.g. 2015-11-17T05:00:00Z)") from None
     if moment.tzinfo is None:
         raise ValueError(f"time {text!r} has no UTC offset (add Z)")
-    return moment.timestamp() + cycles * _CYCLE_DAYS * 86_400.0
+    try:  # an expanded year of hundreds of digits is past any float (a thirtieth reader)
+        seconds = moment.timestamp() + cycles * _CYCLE_DAYS * 86_400.0
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        shown = text if len(text) <= 40 else f"{text[:40]}..."
+        raise ValueError(f"time {shown!r} lies past any year the hub can read")
+    return seconds
 
 
 #: A year datetime cannot read: year 0, or ISO 8601's expanded year (a sign, six digits or more).

@@ -192,20 +192,29 @@ class SqlNotifications(SqlRecords):
     def notifications_after(
         self, party: str, after: tuple[float, str] | None, limit: int
     ) -> list[Notification]:
-        start = after if after is not None else (-math.inf, "")
-        values = {"party": party, "t": start[0], "id": start[1], "limit": limit}
-        with self.read_connection("reading a page of notifications") as c:
-            rows = driver_rows(c, _AFTER, values)
-        return [notification_of(row) for row in rows]
+        return self._page("reading a page of notifications", _AFTER, party, after, limit)
 
     @transaction
     def undelivered_after(
         self, party: str, after: tuple[float, str] | None, limit: int
     ) -> list[Notification]:
+        doing = "reading a page of undelivered notifications"
+        return self._page(doing, _UNDELIVERED, party, after, limit)
+
+    def _page(
+        self,
+        doing: str,
+        query: sa.Select[Any],
+        party: str,
+        after: tuple[float, str] | None,
+        limit: int,
+    ) -> list[Notification]:
+        """The ``limit`` rows of ``query`` (a party's page, paged by (created time, id)) after
+        ``after`` (None: from the first), read on the driver (``bulk.driver_rows``)."""
         start = after if after is not None else (-math.inf, "")
         values = {"party": party, "t": start[0], "id": start[1], "limit": limit}
-        with self.read_connection("reading a page of undelivered notifications") as c:
-            return [notification_of(row) for row in driver_rows(c, _UNDELIVERED, values)]
+        with self.read_connection(doing) as c:
+            return [notification_of(row) for row in driver_rows(c, query, values)]
 
     @transaction
     def queue_deliveries(self, sent: Sequence[tuple[str, float]]) -> None:

@@ -10,33 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.hub.scenario import HOUR, T0, vol
+from tests.hub.test_hostile_need_to_know import _hub
 
-from deconflict.engine import SeparationMinima
-from deconflict.hub import Hub, SimulatedClock
 from deconflict.hub.ledger_access import receipt_for
 from deconflict.ledger import Verifier, verify_receipt
-from deconflict.model import Agreement, Disclosure
-
-MINIMA = SeparationMinima(horizontal_m=1_000.0, vertical_m=300.0, time_s=0.0)
+from deconflict.model import Disclosure
 
 
 def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, dict]:
     """P's plan met by X's notice, whose other volume (hidden from P) ends at
     ``hidden_end_s``: what P is shown of the conflict, and the entry of P's receipt of it,
     once both are long over."""
-    clock = SimulatedClock(T0)
-    hub = Hub.open(path / "hub.db", clock)
+    hub, clock = _hub(path, Disclosure.NONE)
     try:
-        for party in ("X", "P"):
-            hub.add_party(party)
-        hub.add_agreement(
-            Agreement(
-                "mou",
-                ("X", "P"),
-                minima=MINIMA,
-                disclosure={("X", "P"): Disclosure.NONE, ("P", "X"): Disclosure.FULL},
-            )
-        )
         hub.add_plan("P", [vol("pp")], "PP")
         far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=hidden_end_s)
         hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
@@ -69,14 +55,8 @@ def test_a_private_receipt_tells_no_hidden_end(tmp_path: Path) -> None:
 def test_a_private_receipt_gives_a_resolution_the_owner_was_shown(tmp_path: Path) -> None:
     """Cleared while it held (P withdrew its plan), the conflict is shown resolved then, and
     the receipt is of that resolution."""
-    clock = SimulatedClock(T0)
-    hub = Hub.open(tmp_path / "hub.db", clock)
+    hub, clock = _hub(tmp_path, Disclosure.NONE, back=Disclosure.NONE)
     try:
-        for party in ("X", "P"):
-            hub.add_party(party)
-        hub.add_agreement(
-            Agreement("mou", ("X", "P"), minima=MINIMA, default_disclosure=Disclosure.NONE)
-        )
         hub.add_plan("P", [vol("pp")], "PP")
         hub.file_notice("X", [vol("x1", lon=39.01)], "air-activity", "XN")
         hub.process()

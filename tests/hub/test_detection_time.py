@@ -13,23 +13,33 @@ import pytest
 from tests.hub.scenario import T0, make_hub, vol
 
 from deconflict.hub import Hub, SimulatedClock
-from deconflict.runtime.events import next_page
+from deconflict.model import Notification
+from deconflict.runtime.events import Position, next_page
 
 
-def test_a_detector_whose_clock_is_behind_detects_after_the_last(
-    tmp_path: Path, store_target: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    first, clock = make_hub(tmp_path, relay="CAOC", target=store_target)
+def _first_holder(
+    tmp_path: Path, target: str, reader: str
+) -> tuple[list[Notification], Position | None]:
+    """A first lease holder 100 s ahead of T0 finds U and F meeting (relayed by CAOC): what
+    ``reader`` pages of it, and the position after."""
+    first, clock = make_hub(tmp_path, relay="CAOC", target=target)
     try:
         clock.advance(100.0)
         first.file_notice("usaf", [vol("u")], "air-activity", "U")
         first.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
         first.process()
-        seen, position, _ = next_page(first, "CAOC", None, None, 100)
-        assert seen  # the conflict, relayed
-        latest = max(n.created_at_s for n in seen)
+        seen, position, _ = next_page(first, reader, None, None, 100)
     finally:
         first.close()
+    assert seen  # the conflict, told and relayed
+    return seen, position
+
+
+def test_a_detector_whose_clock_is_behind_detects_after_the_last(
+    tmp_path: Path, store_target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen, position = _first_holder(tmp_path, store_target, "CAOC")
+    latest = max(n.created_at_s for n in seen)
     behind = Hub.open(store_target, SimulatedClock(T0))  # 100 s behind: the next holder
     try:
         behind.file_notice("faf", [vol("g", lon=39.02)], "air-activity", "G")  # meets U
@@ -53,16 +63,7 @@ def test_passes_behind_the_clock_each_detect_after_the_last(
     notifications of two passes shared a creation time, ordered by their keyed ids, and a
     reader paging by (created, id) passed for good those of the later pass that sorted first
     (28-32 of 12 passes' relayed notifications: a twenty-sixth reader)."""
-    first, clock = make_hub(tmp_path, relay="CAOC", target=store_target)
-    try:
-        clock.advance(100.0)
-        first.file_notice("usaf", [vol("u")], "air-activity", "U")
-        first.file_notice("faf", [vol("f", lon=39.01)], "air-activity", "F")
-        first.process()
-        seen, position, _ = next_page(first, reader, None, None, 100)
-        assert seen
-    finally:
-        first.close()
+    seen, position = _first_holder(tmp_path, store_target, reader)
     clock_behind = SimulatedClock(T0)  # 100 s behind the last holder, and staying so
     behind = Hub.open(store_target, clock_behind)
     lost: list[str] = []

@@ -8,11 +8,14 @@ import os
 import signal
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from deconflict.settings import SETTINGS, local_state_path, setting_value, whole_setting
+
+if TYPE_CHECKING:
+    from deconflict.model import Agreement
 
 __all__ = ["serve", "sign_in_links", "token_app", "worker_app"]
 
@@ -176,12 +179,33 @@ def _refuse_a_broken_ledger(db: str) -> None:
 
     with Hub.open(db) as hub:
         lifted = hub.ledger.recheck()
+        _warn_of_agreements_refused_now(hub.list_agreements())
     if lifted is not None:
         logging.getLogger("deconflict.ledger").warning(
             "the whole ledger checks good, so the halt of %s is lifted; it said: %s",
             rfc3339_micro(lifted.at_s),
             lifted.reason,
         )
+
+
+def _warn_of_agreements_refused_now(stored: list[Agreement]) -> None:
+    """A store from before the hub refused a second agreement of two parties a relay stands
+    between may hold one: kept and applied as stored, and said in the log at every start, since
+    the other agreement shapes what the relay reads (security.md §3.6)."""
+    import logging
+
+    from deconflict import policy
+    from deconflict.errors import InvalidInput
+
+    for i, agreement in enumerate(stored):
+        try:
+            policy.check_relays(stored[:i], agreement)
+        except InvalidInput as error:
+            logging.getLogger("deconflict.agreements").warning(
+                "%s (stored before such agreements were refused; the relay reads what both "
+                "shape: security.md §3.6)",
+                error,
+            )
 
 
 def _check_at_start(db: str) -> None:

@@ -201,7 +201,11 @@ class Hub:
             except InvalidInput as error:
                 error.field = member  # the agreement document's member
                 raise
-        self._store.add_agreement(agreement, self._clock.now())
+        self._store.add_agreement(
+            agreement,
+            self._clock.now(),
+            check=lambda stored: policy.check_relays(stored, agreement),
+        )
         self._agreements.append(agreement)
         return agreement
 

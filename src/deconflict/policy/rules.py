@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from deconflict.engine import SeparationMinima
+from deconflict.errors import InvalidInput
 from deconflict.model import Agreement, Disclosure, Notice
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Route",
     "ack_deadline_s",
     "check_lead_time",
+    "check_relays",
     "disclosure",
     "linked_parties",
     "minima_for",
@@ -49,6 +51,34 @@ class LeadCheck:
 
 def _linking(agreements: Iterable[Agreement], a: str, b: str) -> list[Agreement]:
     return [ag for ag in agreements if ag.links(a, b)]
+
+
+def _relays(ag: Agreement, a: str, b: str) -> bool:
+    """Whether ``ag`` puts a relay between ``a`` and ``b`` (a relay that is one of them is none)."""
+    return ag.relay is not None and ag.relay not in (a, b)
+
+
+def check_relays(agreements: Iterable[Agreement], added: Agreement) -> None:
+    """InvalidInput unless, with ``added`` among ``agreements``, two parties a relay stands
+    between are linked by that relay's agreement alone. A relay sees what it relays, under its
+    agreement's terms; another agreement of the same two parties would shape what it reads (its
+    minima finding the conflicts, its deadline dating them, its disclosure naming notices), or,
+    relayed by another, split their conflicts between two relays (security.md §3.6)."""
+    existing = list(agreements)
+    for i, a in enumerate(added.parties):
+        for b in added.parties[i + 1 :]:
+            for other in _linking(existing, a, b):
+                if not (_relays(added, a, b) or _relays(other, a, b)):
+                    continue
+                through = f" through relay {other.relay!r}" if _relays(other, a, b) else ""
+                error = InvalidInput(
+                    f"agreement {added.id!r}: parties {a!r} and {b!r} are already linked by "
+                    f"agreement {other.id!r}{through}; two parties with a relay between them "
+                    "are linked by one agreement alone (its relay sees what it relays): put "
+                    "their terms in that one agreement"
+                )
+                error.field = "/relay" if _relays(added, a, b) else "/parties"
+                raise error
 
 
 def check_lead_time(

@@ -207,7 +207,14 @@ class Parties(Protocol):
     def list_parties(self) -> list[Party]: ...
 
     @abstractmethod
-    def add_agreement(self, agreement: Agreement, at_s: float) -> None: ...
+    def add_agreement(
+        self,
+        agreement: Agreement,
+        at_s: float,
+        check: Callable[[list[Agreement]], None] | None = None,
+    ) -> None:
+        """Store ``agreement``, once ``check`` (given the agreements stored, read in the same
+        write transaction) raised nothing."""
 
     @abstractmethod
     def list_agreements(self) -> list[Agreement]: ...

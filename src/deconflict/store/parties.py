@@ -6,6 +6,7 @@ the agreements) are kept until the unit ends, a savepoint is undone, or one is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -81,9 +82,16 @@ class SqlParties(SqlRecords):
         return [Party(row.id, row.name) for row in rows]
 
     @transaction
-    def add_agreement(self, agreement: Agreement, at_s: float) -> None:
+    def add_agreement(
+        self,
+        agreement: Agreement,
+        at_s: float,
+        check: Callable[[list[Agreement]], None] | None = None,
+    ) -> None:
         self._forget_unit_reads()
         with self.write_connection(f"adding agreement {agreement.id!r}") as c:
+            if check is not None:  # against what is stored, in the write turn: no race
+                check([_parsed(row.body) for row in c.execute(_LIST_AGREEMENTS)])
             c.execute(
                 sa.insert(t.agreements).values(
                     id=agreement.id, body=agreement_to_json(agreement), created_at_s=at_s

@@ -226,22 +226,23 @@ async def test_service_endpoints(tmp_path):
         assert {a["id"] for a in mine} == {"SHARE", "NEW"}
 
 
-async def test_a_second_agreement_of_two_parties_a_relay_stands_between_is_a_422(tmp_path):
-    """US and RU talk through CAOC under "MOU": a second agreement of theirs is refused with a
-    problem naming the member at fault and both agreements; nothing is added."""
+async def test_an_agreement_of_two_parties_through_another_relay_is_a_422(tmp_path):
+    """US and RU talk through CAOC under "MOU": a second agreement of theirs, directly or through
+    another relay, is refused with a problem naming the member at fault and both agreements;
+    nothing is added."""
     db = make_db(tmp_path)
     admin = token(db, "FR", ["admin"])
     async with client(db) as http:
-        for body, field in (
-            ({"id": "DIRECT", "parties": ["RU", "US"], "default_disclosure": "full"}, "/parties"),
-            ({"id": "VIA-FR", "parties": ["US", "RU"], "relay": "FR"}, "/relay"),
+        for body in (
+            {"id": "DIRECT", "parties": ["RU", "US"], "default_disclosure": "full"},
+            {"id": "VIA-FR", "parties": ["US", "RU"], "relay": "FR"},
         ):
             refused = await http.post("/v1/agreements", json=body, headers=admin)
             assert refused.status_code == 422, refused.text
             assert refused.headers["content-type"] == "application/problem+json"
             problem = refused.json()
-            assert problem["field"] == field
-            assert "already linked by agreement 'MOU' through relay 'CAOC'" in problem["detail"]
+            assert problem["field"] == "/relay"
+            assert "but agreement 'MOU' links them through relay 'CAOC'" in problem["detail"]
         listed = await http.get("/v1/agreements", headers=token(db, "US", ["read"]))
         assert {a["id"] for a in listed.json()} == {"MOU", "SHARE"}
 

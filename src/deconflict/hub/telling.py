@@ -98,13 +98,20 @@ class Teller:
             # too (its entry is one), only where the agreements the relay relays show it whole.
             named = sees and self._whole(self._agreements, other.party, mine.party)
             path = policy.route(self._agreements, other.party, mine.party)
-            if path is not None and path.via is not None and mine.kind is RecordKind.NOTICE:
+            via = path.via if path is not None and mine.kind is RecordKind.NOTICE else None
+            if (
+                via is not None
+                and kind is NotificationKind.CHANGE
+                and now_s
+                >= need_to_know.relay_change_cutoff(self._agreements, conflict, mine.party, via)
+            ):
+                via = None  # past what its relay may be told: told directly
+            if via is not None:
                 # Its relay reads it too: no finer than the relay may be told (never later).
-                start = min(
-                    start, need_to_know.relay_told_start(self._agreements, conflict, path.via)
+                start = min(start, need_to_know.relay_told_start(self._agreements, conflict, via))
+                named = named and self._whole(
+                    policy.relayed_by(self._agreements, via), other.party, mine.party
                 )
-                relayed = policy.relayed_by(self._agreements, path.via)
-                named = named and self._whole(relayed, other.party, mine.party)
             told.append(
                 self._one(
                     other.party,
@@ -117,6 +124,7 @@ class Teller:
                     conflict=conflict.id,
                     discloses=named,
                     private=mine.kind is RecordKind.PLAN,
+                    direct=via is None,
                 )
             )
         return [n for n in told if n is not None]
@@ -138,12 +146,14 @@ class Teller:
         *,
         discloses: bool = True,
         private: bool = False,
+        direct: bool = False,
         disclosing: Disclosure | None = None,
     ) -> Notification | None:
         """``recipient`` told about ``sender``'s notice ``notice_id`` (and ``conflict``), None
         if no agreement links them: ``discloses`` whether it names the notice; ``private``
         whether it is about the recipient's own plan, which goes to it directly, never through
-        a relay; ``disclosing``: how it discloses the notice (``policy.route``)."""
+        a relay; ``direct``: told directly, not through a relay; ``disclosing``: how it
+        discloses the notice (``policy.route``)."""
         path = policy.route(self._agreements, sender, recipient, disclosing)
         deadline = policy.ack_deadline_s(self._agreements, sender, recipient)
         if path is None or deadline is None:
@@ -159,7 +169,7 @@ class Teller:
             notice_id=notice_id,
             notice_party=None if notice_id is None else sender,
             conflict_id=conflict,
-            via=None if private else path.via,
+            via=None if private or direct else path.via,
             discloses_notice=discloses,
             private=private,
         )

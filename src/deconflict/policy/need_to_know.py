@@ -50,6 +50,7 @@ __all__ = [
     "envelope",
     "longest_step",
     "masked_detail",
+    "relay_change_cutoff",
     "relay_told_start",
     "resolution_for",
     "seen_conflict",
@@ -417,3 +418,16 @@ def relay_told_start(agreements: Sequence[Agreement], conflict: Conflict, relay:
     if sees_other_side(relayed, conflict, a) and sees_other_side(relayed, conflict, b):
         return start
     return _down(start, resolution_for(agreements, a, b).time_s)
+
+
+def relay_change_cutoff(
+    agreements: Sequence[Agreement], conflict: Conflict, viewer: str, relay: str
+) -> float:
+    """Until when a change that clears ``conflict`` may be told to ``viewer`` through ``relay``:
+    its :func:`change_cutoff` as the relay sees the viewer's side, under the agreements it
+    relays alone. The viewer may see more (it may relay another agreement itself), so be told
+    later; told through the relay, the relay read that the hidden volume still held past the
+    step it may be told (a thirty-first reader)."""
+    other = conflict.other_side(viewer)
+    resolution = resolution_for(agreements, viewer, other.party if other else viewer)
+    return change_cutoff(conflict, viewer, sight(relayed_by(agreements, relay), viewer), resolution)

@@ -53,32 +53,41 @@ def _linking(agreements: Iterable[Agreement], a: str, b: str) -> list[Agreement]
     return [ag for ag in agreements if ag.links(a, b)]
 
 
-def _relays(ag: Agreement, a: str, b: str) -> bool:
-    """Whether ``ag`` puts a relay between ``a`` and ``b`` (a relay that is one of them is none)."""
-    return ag.relay is not None and ag.relay not in (a, b)
+def _relay_between(ag: Agreement, a: str, b: str) -> str | None:
+    """The relay ``ag`` puts between ``a`` and ``b``, if any (a relay that is one of them is
+    none)."""
+    return ag.relay if ag.relay is not None and ag.relay not in (a, b) else None
 
 
 def check_relays(agreements: Iterable[Agreement], added: Agreement) -> None:
-    """InvalidInput unless, with ``added`` among ``agreements``, two parties a relay stands
-    between are linked by that relay's agreement alone. A relay sees what it relays, under its
-    agreement's terms; another agreement of the same two parties would shape what it reads (its
-    minima finding the conflicts, its deadline dating them, its disclosure naming notices), or,
-    relayed by another, split their conflicts between two relays (security.md §3.6)."""
+    """InvalidInput unless, with ``added`` among ``agreements``, every agreement linking two
+    parties puts the same relay between them, or none does. A relay sees what it relays, under
+    the terms of the agreements it relays; an agreement of the same two parties that it does
+    not relay would shape what it reads (its minima finding the conflicts, its deadline dating
+    them, its disclosure naming notices), and two relays would split the pair's conflicts
+    between them (security.md §3.6). A second agreement through the same relay (stricter
+    terms, say) is one more the relay relays."""
     existing = list(agreements)
     for i, a in enumerate(added.parties):
         for b in added.parties[i + 1 :]:
+            mine = _relay_between(added, a, b)
             for other in _linking(existing, a, b):
-                if not (_relays(added, a, b) or _relays(other, a, b)):
+                theirs = _relay_between(other, a, b)
+                if theirs == mine:
                     continue
-                through = f" through relay {other.relay!r}" if _relays(other, a, b) else ""
                 error = InvalidInput(
-                    f"agreement {added.id!r}: parties {a!r} and {b!r} are already linked by "
-                    f"agreement {other.id!r}{through}; two parties with a relay between them "
-                    "are linked by one agreement alone (its relay sees what it relays): put "
-                    "their terms in that one agreement"
+                    f"agreement {added.id!r} would link parties {a!r} and {b!r} "
+                    f"{_through(mine)}, but agreement {other.id!r} links them "
+                    f"{_through(theirs)}: the agreements of two parties all name the same "
+                    "relay, or none (a relay sees what it relays, under the agreements it "
+                    "relays)"
                 )
-                error.field = "/relay" if _relays(added, a, b) else "/parties"
+                error.field = "/relay"
                 raise error
+
+
+def _through(relay: str | None) -> str:
+    return "directly" if relay is None else f"through relay {relay!r}"
 
 
 def check_lead_time(

@@ -189,9 +189,10 @@ def _refuse_a_broken_ledger(db: str) -> None:
 
 
 def _warn_of_agreements_refused_now(stored: list[Agreement]) -> None:
-    """A store from before the hub refused a second agreement of two parties a relay stands
-    between may hold one: kept and applied as stored, and said in the log at every start, since
-    the other agreement shapes what the relay reads (security.md §3.6)."""
+    """A store from before the hub refused an agreement linking two parties otherwise than
+    another does (directly, or through another relay: ``policy.check_relays``) may hold one:
+    kept and applied as stored, and said in the log at every start, since it shapes what the
+    relay reads (security.md §3.6)."""
     import logging
 
     from deconflict import policy
@@ -203,7 +204,7 @@ def _warn_of_agreements_refused_now(stored: list[Agreement]) -> None:
         except InvalidInput as error:
             logging.getLogger("deconflict.agreements").warning(
                 "%s (stored before such agreements were refused; the relay reads what both "
-                "shape: security.md §3.6)",
+                "shape, security.md §3.6)",
                 error,
             )
 

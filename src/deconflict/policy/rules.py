@@ -4,8 +4,8 @@ the level of disclosure between two parties (what it lets a party see: ``policy.
 Pure functions over model records: no store, no clock. Where several agreements link two parties,
 the strictest terms apply: the widest minima, the longest minimum lead time, the shortest
 acknowledgement deadline, the widest disclosure (an agreement that grants more is the one that
-says so). Plans are never visible to other parties, and there is no field for targets or purposes
-to disclose.
+says so); they all name the same relay, or none (``check_relays``). Plans are never visible to
+other parties, and there is no field for targets or purposes to disclose.
 """
 
 from __future__ import annotations

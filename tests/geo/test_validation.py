@@ -118,3 +118,28 @@ def test_unit_conversions():
     assert parse_rfc3339("2015-11-17T05:00:00Z") == 1447736400.0
     with pytest.raises(ValueError, match="no UTC offset"):
         parse_rfc3339("2015-11-17T05:00:00")
+
+
+@pytest.mark.parametrize(
+    "text", ["20151117T050000Z", "2015-W47-2T05:00Z", "2015-321T05:00Z", "2015-11-17", "05:00Z"]
+)
+def test_iso_8601_forms_that_are_not_rfc_3339_are_refused(text: str) -> None:
+    """Python's ``fromisoformat`` reads them (basic, week and ordinal dates; a date alone); the
+    hub says what it reads instead (a thirtieth reader found the map's bounds took them)."""
+    with pytest.raises(ValueError, match="is not RFC 3339"):
+        parse_rfc3339(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("2015-11-17T05:00:00Z", 1447736400.0),
+        ("2015-11-17t05:00:00z", 1447736400.0),
+        ("2015-11-17 05:00:00+00:00", 1447736400.0),
+        ("2015-11-17T05:00Z", 1447736400.0),
+        ("2015-11-17T06:00:00.5+01:00", 1447736400.5),
+        ("2015-11-17T00:00:00-0500", 1447736400.0),
+    ],
+)
+def test_rfc_3339_forms_are_read(text: str, seconds: float) -> None:
+    assert parse_rfc3339(text) == seconds

@@ -71,6 +71,8 @@ def parse_rfc3339(text: str) -> float:
     if not isinstance(text, str):
         raise ValueError(f"time must be an RFC 3339 string, got {text!r}")
     raw = text.strip()
+    if _SHAPE.fullmatch(raw) is None:  # Python reads ISO 8601's other forms too (20151117T05Z)
+        raise ValueError(f"time {text!r} is not RFC 3339 (e.g. 2015-11-17T05:00:00Z)")
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     cycles = 0
@@ -93,6 +95,14 @@ def parse_rfc3339(text: str) -> float:
         raise ValueError(f"time {shown!r} lies past any year the hub can read")
     return seconds
 
+
+#: RFC 3339's date-time (seconds and the offset's form as ISO 8601 allows them too: ``05:00Z``,
+#: ``+0530``), with ISO 8601's expanded years; an offset or not (said apart below).
+_SHAPE = re.compile(
+    r"(?:[+-]\d{6,}|\d{4})-\d\d-\d\d[Tt ]\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?"
+    r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)?",
+    re.ASCII,
+)
 
 #: A year datetime cannot read: year 0, or ISO 8601's expanded year (a sign, six digits or more).
 _EXPANDED = re.compile(r"([+-]\d{6,}|0000)(-\d\d-\d\d[Tt ].*)", re.ASCII)

@@ -3,12 +3,17 @@
 at a volume the plan owner may not see, and the receipt gave that `conflict.resolved` entry,
 whose time is the hidden volume's end to the tick, while the conflict was shown over when its
 window as told passed (a twenty-ninth reader). Covert: a conflict with a plan is told to the
-plan's owner alone."""
+plan's owner alone. Nor does a digest's opening, which any private receipt gives: it listed
+the leaf of that resolution in the period it was made, so a party that asked a receipt in every
+period dated the hidden end to the period; the digest now commits to it apart, in a salted
+commitment the party cannot open (security.md §3.6 had left it open)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import sqlalchemy as sa
 from tests.hub.scenario import HOUR, T0, vol
 from tests.hub.test_hostile_need_to_know import _hub
 
@@ -76,3 +81,71 @@ def test_a_private_receipt_gives_a_resolution_the_owner_was_shown(tmp_path: Path
         hub.close()
     assert shown.resolved_at_s == T0 + HOUR
     assert receipt.entry["type"] == "conflict.resolved"
+
+
+def _openings_of_p(path: Path, hidden_end_s: float) -> list[dict]:
+    """The content of each of P's digests (what P opens with any private receipt), one a
+    period while X's notice, its volume hidden from P ending at ``hidden_end_s``, runs out."""
+    hub, clock = _hub(path, Disclosure.NONE)
+    try:
+        hub.add_plan("P", [vol("pp")], "PP")
+        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=hidden_end_s)
+        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
+        hub.process()
+        while clock.now() < T0 + 14 * HOUR:
+            clock.advance(hub.ledger.digest_period_s)
+            hub.tick()
+            hub.process()
+        assert hub.ledger.audit().findings == []
+        periods = [hub.ledger.entry(i)["period"] for i, _ in hub.store.ledger_find("private:P")]
+        return [hub.store.ledger_opening("private:P", int(p)).content for p in periods]
+    finally:
+        hub.close()
+
+
+def test_a_digest_opens_no_leaf_of_a_hidden_end(tmp_path: Path) -> None:
+    """Twin hubs that differ only in the hidden end: P's digests list as many entries, period
+    by period (before: the store's resolution appeared at 10:05 in one, 12:40 in the other);
+    each commits to what it withholds in a commitment P cannot tell from one to nothing."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _openings_of_p(tmp_path / "a", T0 + 10 * HOUR + 7 * 60)
+    b = _openings_of_p(tmp_path / "b", T0 + 12 * HOUR + 41 * 60)
+    assert len(a) == len(b) > 40
+    assert [len(x["entries"]) for x in a] == [len(x["entries"]) for x in b]
+    assert sum(len(x["entries"]) for x in a) >= 2  # the conflict found, the notification
+    for content in a + b:
+        assert re.fullmatch("[0-9a-f]{64}", content["withheld"])
+    assert len({content["withheld"] for content in a}) == len(a)  # each salted afresh
+
+
+def test_a_withheld_entry_edited_or_moved_is_named_by_the_audit(tmp_path: Path) -> None:
+    """``ledger verify`` opens what a digest withholds with the hub's secret: an entry moved
+    out of it (said told), or its leaf changed, is named."""
+    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    try:
+        hub.add_plan("P", [vol("pp")], "PP")
+        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR + 7 * 60)
+        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
+        hub.process()
+        while clock.now() < T0 + 12 * HOUR:
+            clock.advance(hub.ledger.digest_period_s)
+            hub.tick()
+            hub.process()
+        assert hub.ledger.audit().findings == []
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
+        with engine.begin() as c:
+            (seq,) = c.execute(sa.text("SELECT seq FROM ledger_private WHERE withheld")).one()
+            assert (
+                c.execute(
+                    sa.text("SELECT type FROM ledger_private WHERE seq = :s"), {"s": seq}
+                ).scalar()
+                == "conflict.resolved"
+            )
+            c.execute(sa.text("UPDATE ledger_private SET withheld = 0 WHERE seq = :s"), {"s": seq})
+        engine.dispose()
+        found = [str(f) for f in hub.ledger.audit().findings]
+        assert any("private entries say it commits to them" in f for f in found), found
+        assert any("the private entries it withholds are not" in f for f in found), found
+    finally:
+        hub.close()

@@ -125,7 +125,7 @@ CASES: dict[str, tuple[str, str, Record, dict[str, dict[str, Any]]]] = {
     "agreement gone": ("agreement.added", "A2", None, {}),
     "party": ("party.added", "usaf", None, {"parties": {"name": "US Air Force"}}),
     "plan": ("plan.added", "faf/P1", PLAN, {}),
-    "digest": ("private.digest", "faf", Digest("faf", 4, ("cd" * 32, "ef" * 32)), {}),
+    "digest": ("private.digest", "faf", Digest("faf", 4, ("cd" * 32, "ef" * 32), "ab" * 32), {}),
 }
 
 # sha256 of (entry type, canonical body, commitment, salt, content) for each case: as built
@@ -136,7 +136,8 @@ PINNED = {
     "conflict detected": "ed7d5025fc3045e2f58730167d10be17367f3f594ec5fbf1d062f5381d06150e",
     "conflict resolved": "ec169e232f54366a0d29522b4c75dad14b51013e54b50e298f2e02b8224ef4e0",
     "deliveries": "d2c1c92e4f88301d8dff19d5eee90ab734b2338d9a464f27fd9cee73f5a6e5f3",
-    "digest": "ae0e798d54b2b4ecd82ef24e04f0e542f4e9eee1214b2932e6dff94ba1ac8fdc",
+    # With its withheld commitment (migration 0033); was ae0e798d... without.
+    "digest": "82ec9da69401f2549d10b1df147d483e1235793028e0cf57e192aaa22b750020",
     "notice filed": "043b05501f4b434d77b3fda8210e28de6ccab026b1f051af81ea57547e533f44",
     "notice withdrawn": "73a65132baeb1e0aae07d11c389897bbe1081da6c4c47ea2191bff1fe60280f6",
     "notification at hand": "d7f135786d25d99b076b5bbc912a52e4873c7adad5d1d24d79471c6894831127",

@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,9 +138,19 @@ class HubLedger(Receipts):
     def size(self) -> int:
         return self._store.ledger_size()
 
-    def digest(self) -> int:
-        """Once a period, each party's digest of its private entries (how many appended)."""
-        return self._store.ledger_digest(self._clock.now(), self.digest_period_s)
+    def digest(
+        self, withheld: Callable[[list[tuple[int, str, str, str]]], Collection[int]] | None = None
+    ) -> int:
+        """Once a period, each party's digest of its private entries (how many appended), those
+        ``withheld`` picks (of the (seq, party, type, subject) pending) committed to apart:
+        their party is not told them."""
+        now = self._clock.now()
+        pending = self._store.ledger_private_pending(now, self.digest_period_s)
+        if pending is None:
+            return 0  # this period's are there already
+        held = withheld(pending) if withheld is not None and pending else ()
+        through = max((seq for seq, *_ in pending), default=0)
+        return self._store.ledger_digest(now, self.digest_period_s, held, through)
 
     def checkpoint(self, checked: bool = False) -> str:
         """A signed checkpoint of the log as it is now (the last one kept, if the log has not

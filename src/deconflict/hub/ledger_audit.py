@@ -26,6 +26,7 @@ from typing import Any
 from deconflict.errors import InvalidInput, VerificationFailed
 from deconflict.geo.units import rfc3339_micro
 from deconflict.ledger import Opening, leaf_hash, verify_opening
+from deconflict.ledger.entries import withheld_commitment
 from deconflict.model.ids import split_key
 from deconflict.store.ledger_base import AuditData, Row
 from deconflict.store.ledger_entries import notice_content_object_of
@@ -430,11 +431,12 @@ def _notifications(a: _Audit) -> None:
 
 def _digests(a: _Audit) -> None:
     """Each party's digest commits to the leaf hashes of its private entries: each one still
-    kept, none added."""
+    kept, none added; those it withholds from the party, in its ``withheld`` commitment."""
     kept: dict[int, list[str]] = defaultdict(list)
+    hidden: dict[int, list[str]] = defaultdict(list)
     for p in a.data.private:
         if p.digest_index is not None:
-            kept[p.digest_index].append(p.leaf.hex())
+            (hidden if p.withheld else kept)[p.digest_index].append(p.leaf.hex())
     last = a.data.digest_period
     if last is not None:  # each party there then has its digest of the last period
         of_last = {
@@ -463,7 +465,14 @@ def _digests(a: _Audit) -> None:
                 a.note(what, f"{len(gone)} private entries it commits to are missing")
             if extra:
                 a.note(what, f"{len(extra)} private entries say it commits to them; it does not")
-    for index, leaves in kept.items():
+            withheld = hidden.pop(entry.index if entry.index is not None else -1, [])
+            sealed = content.get("withheld")  # none in a digest written before
+            party, period = subject[len("private:") :], content.get("period")
+            if (withheld or sealed is not None) and sealed != withheld_commitment(
+                a.data.withheld_key, party, period if isinstance(period, int) else -1, withheld
+            ):
+                a.note(what, "the private entries it withholds are not those it commits to")
+    for index, leaves in [*kept.items(), *hidden.items()]:
         a.note(f"entry {index}", f"{len(leaves)} private entries name it as their digest")
 
 

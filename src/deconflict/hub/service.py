@@ -18,6 +18,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -89,7 +90,8 @@ class Hub:
         self._adjustments = Adjustments(store, self._clock, self._current_agreements)
         # Parties found in the store: a party is never removed, so each is looked up once.
         self._parties_found: set[str] = set()
-        self._ticker = Ticker(store, self._clock, self.ledger, self._detector.id_key)
+        key, agreements = self._detector.id_key, self._agreements
+        self._ticker = Ticker(store, self._clock, self.ledger, key, agreements)
         # The detector's index is rebuilt when the hub first detects (or resyncs), not here:
         # most hubs opened never detect (serve's checks, a command-line call, an HTTP worker
         # while the detector process holds the lease), and at 10^6 volumes the rebuild is
@@ -201,11 +203,8 @@ class Hub:
             except InvalidInput as error:
                 error.field = member  # the agreement document's member
                 raise
-        self._store.add_agreement(
-            agreement,
-            self._clock.now(),
-            check=lambda stored: policy.check_relays(stored, agreement),
-        )
+        check = partial(policy.check_relays, added=agreement)  # what is stored, in its turn
+        self._store.add_agreement(agreement, self._clock.now(), check)
         self._agreements.append(agreement)
         return agreement
 
@@ -520,9 +519,8 @@ class Hub:
         after: Notification | None = None,
         limit: int | None = None,
     ) -> list[Notification]:
-        """Notifications to ``party`` and those routed through it as a relay, oldest first (only
-        those created at or after ``since_s``; only those after ``after``, a page of at most
-        ``limit``)."""
+        """Notifications to ``party`` and those routed through it as a relay, oldest first: only
+        those created at or after ``since_s``, only after ``after``, at most ``limit``."""
         return self._store.list_notifications(
             party,
             since_s=since_s,

@@ -3,11 +3,13 @@
 The hub's tick (``Hub.tick``) runs :class:`Ticker`. What it writes at one time it writes in an
 order keyed by a secret of the hub's and that time (:mod:`deconflict.hub.unlinked`): in filing
 order, a party's own entries of a tick placed another's hidden notice among them, and linked its
-filing to its start or its end (docs/security.md §3.4).
+filing to its start or its end (docs/security.md §3.4). The digests of the parties' private
+entries withhold from each what it is not told (:meth:`Ticker.withheld`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from deconflict.errors import LedgerBroken
@@ -15,14 +17,16 @@ from deconflict.hub.clock import Clock
 from deconflict.hub.ledger import HubLedger
 from deconflict.hub.reports import TickReport
 from deconflict.hub.unlinked import unlinked
-from deconflict.model import Notice, NoticeState, Notification, NotificationState
-from deconflict.store import Notices, Notifications
+from deconflict.model import Agreement, Notice, NoticeState, Notification, NotificationState
+from deconflict.policy import need_to_know
+from deconflict.store import Conflicts, Notices, Notifications
 
 __all__ = ["Ticker"]
 
 
-class _Store(Notices, Notifications, Protocol):
-    """What a tick reads and writes: the notices time moves, the notifications it escalates."""
+class _Store(Notices, Notifications, Conflicts, Protocol):
+    """What a tick reads and writes: the notices time moves, the notifications it escalates,
+    the conflicts whose resolutions a digest may withhold."""
 
 
 def _id(notification: Notification) -> str:
@@ -33,12 +37,21 @@ class Ticker:
     """Moves ``store``'s notices and notifications along by ``clock``, then has ``ledger``
     digested and signed."""
 
-    def __init__(self, store: _Store, clock: Clock, ledger: HubLedger, key: bytes) -> None:
-        """``key``: the hub's secret that orders what a tick writes."""
+    def __init__(
+        self,
+        store: _Store,
+        clock: Clock,
+        ledger: HubLedger,
+        key: bytes,
+        agreements: Sequence[Agreement],
+    ) -> None:
+        """``key``: the hub's secret that orders what a tick writes; ``agreements``: the hub's
+        list (kept current by its detector)."""
         self._store = store
         self._clock = clock
         self._ledger = ledger
         self._key = key
+        self._agreements = agreements
 
     def tick(self) -> TickReport:
         """Move notices along by time (filed -> active at their first volume start, -> ended
@@ -73,7 +86,7 @@ class Ticker:
         if self._ledger.broken is None:  # else it signs nothing (said once, in each log)
             try:
                 self._ledger.check()  # before the digests: nothing appended to a broken log
-                self._ledger.digest()  # once a period, each party's private entries
+                self._ledger.digest(self.withheld)  # once a period, each party's private entries
                 self._ledger.checkpoint(checked=True)  # at every tick the log has grown
             except LedgerBroken:
                 pass  # halted, and logged, by the ledger; the rest of the hub's work goes on
@@ -86,3 +99,18 @@ class Ticker:
         party can tell."""
         due = unlinked(self._key, now, self._store.notices_moved_by_time(now), str)
         return [self._store.get_notice(key) for key in due]
+
+    def withheld(self, pending: Sequence[tuple[int, str, str, str]]) -> set[int]:
+        """Of the private entries (seq, party, type, subject) a digest commits to, those its
+        party is not told: the store's resolution of a conflict of its plan that it was not
+        shown as it happened (``need_to_know.resolution_told``; shown over when its window as
+        told passed, the store resolved it at the end of the other party's notice, maybe at a
+        volume the party may not see: security.md §3.6)."""
+        out = set()
+        for seq, party, kind, subject in pending:
+            if kind != "conflict.resolved":
+                continue
+            conflict = self._store.get_conflict(subject.removeprefix("conflict:"))
+            if not need_to_know.resolution_told(self._agreements, conflict, party):
+                out.add(seq)
+        return out

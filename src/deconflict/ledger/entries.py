@@ -19,6 +19,8 @@ reads what is not at hand and calls these; a test pins the bytes of each type
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -45,6 +47,7 @@ __all__ = [
     "plan",
     "plan_content",
     "subject_of",
+    "withheld_commitment",
 ]
 
 
@@ -328,11 +331,20 @@ def plan(kind: str, plan: Mapping[str, Any], at: str, refs: Refs) -> Built:
     )
 
 
-def digest(kind: str, party: str, period: int, leaves: Sequence[str], at: str, refs: Refs) -> Built:
+def digest(
+    kind: str,
+    party: str,
+    period: int,
+    leaves: Sequence[str],
+    withheld: str,
+    at: str,
+    refs: Refs,
+) -> Built:
     """A party's digest of its private entries for ``period``: committing to their leaf
-    hashes (hex), in order, so that one deleted or changed is found."""
+    hashes (hex), in order, so that one deleted or changed is found; those its party is not
+    told, apart, in ``withheld`` (:func:`withheld_commitment`), which the party cannot open."""
     b = _Entry(refs)
-    content = {"party": party, "period": period, "entries": list(leaves)}
+    content = {"party": party, "period": period, "entries": list(leaves), "withheld": withheld}
     return b.built(
         {
             "type": kind,
@@ -342,3 +354,12 @@ def digest(kind: str, party: str, period: int, leaves: Sequence[str], at: str, r
             "commitment": b.commitment(subject_of("private", party), period, content, fresh=True),
         }
     )
+
+
+def withheld_commitment(key: bytes, party: str, period: int, leaves: Sequence[str]) -> str:
+    """The commitment of ``party``'s digest of ``period`` to the leaf hashes (hex) of the
+    private entries it withholds from the party, maybe none, salted with ``key`` (a secret of
+    the hub's) and the digest: the party, which opens the digest, cannot tell what it commits
+    to, nor whether to anything (an operator with the store recomputes it)."""
+    salt = hmac.new(key, canonical([party, period]), hashlib.sha256).digest()
+    return commit_canonical(canonical({"entries": list(leaves)}), salt)[1]

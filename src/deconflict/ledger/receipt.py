@@ -10,8 +10,11 @@ the shared log: ``store.ledger_private``): the entry, the receipt of the party's
 that commits to it, and the digest's opening, whose list of leaf hashes holds the entry's::
 
     {"digest": {<a receipt, as above>}, "entry": {...}, "format": "deconflict-private-receipt/1",
-     "opening": {"commitment": "...", "content": {"entries": [...], "party": ..., "period": ...},
-                 "salt": "..."}}
+     "opening": {"commitment": "...", "content": {"entries": [...], "party": ..., "period": ...,
+                 "withheld": "..."}, "salt": "..."}}
+
+(``withheld``: the digest's commitment to the party's private entries it is not told, which it
+cannot open; none in a digest written before migration 0033.)
 
 :func:`verify_receipt` needs nothing but the receipt's bytes and the hub's verifier key: it checks
 the checkpoint's signature, then that the entry's leaf hash at ``index`` leads to the checkpoint's

@@ -53,6 +53,7 @@ __all__ = [
     "relay_change_cutoff",
     "relay_told_start",
     "resolution_for",
+    "resolution_told",
     "seen_conflict",
     "seen_notice",
     "sees_other_side",
@@ -323,6 +324,22 @@ def seen_conflict(
     if now_s >= over:
         return replace(conflict, state=ConflictState.RESOLVED, resolved_at_s=over)
     return replace(conflict, state=ConflictState.OPEN, resolved_at_s=None)
+
+
+def resolution_told(agreements: Sequence[Agreement], conflict: Conflict, viewer: str) -> bool:
+    """Whether ``viewer``, a party of ``conflict``, is told its resolution as it happened: it
+    sees the other side whole, or a change cleared the conflict before :func:`change_cutoff`.
+    Otherwise it is shown over when its window as told passes (:func:`seen_conflict`), and the
+    store's resolution, at the end of the other party's notice, maybe at a volume the viewer
+    may not see, is not the viewer's to read."""
+    if conflict.resolved_at_s is None:
+        return False
+    other = conflict.other_side(viewer)
+    sight_of = sight(agreements, viewer)
+    if other is None or sight_of.sees_whole(other.party):
+        return True
+    resolution = resolution_for(agreements, viewer, other.party)
+    return conflict.resolved_at_s < change_cutoff(conflict, viewer, sight_of, resolution)
 
 
 def shown_over_at(conflict: Conflict, viewer: str, resolution: Resolution) -> float:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
+from deconflict.store import secrets
 from deconflict.store.ledger_base import AuditData, AuditEntry, PrivateAuditEntry, Row
 from deconflict.store.ledger_private import PERIOD_CURSOR
 from deconflict.store.ledger_sql import SqlLedger, subtrees
@@ -28,7 +29,16 @@ _ENTRIES = sa.select(_e.idx, _e.type, _e.subject, _e.body, _e.leaf, _e.salt, _e.
     _e.idx
 )
 _PRIVATE = sa.select(
-    _p.seq, _p.party, _p.type, _p.subject, _p.body, _p.leaf, _p.salt, _p.content, _p.digest_idx
+    _p.seq,
+    _p.party,
+    _p.type,
+    _p.subject,
+    _p.body,
+    _p.leaf,
+    _p.salt,
+    _p.content,
+    _p.digest_idx,
+    _p.withheld,
 ).order_by(_p.seq)
 _k = lt.ledger_checkpoints.c
 _CHECKPOINTS = sa.select(_k.size, _k.note).order_by(_k.id)
@@ -82,6 +92,7 @@ class SqlLedgerAudit(SqlLedger):
                     _bytes(r.salt),
                     r.content,
                     None if r.digest_idx is None else int(r.digest_idx),
+                    bool(r.withheld),
                 )
                 for r in c.execute(_PRIVATE)
             ]
@@ -95,6 +106,7 @@ class SqlLedgerAudit(SqlLedger):
                 private,
                 **tables,
                 digest_period=None if period is None else int(period),
+                withheld_key=secrets.read(c.connection, "withheld"),
                 nodes=nodes,
                 checkpoints=[(int(r.size), str(r.note)) for r in c.execute(_CHECKPOINTS)],
             )

@@ -10,6 +10,7 @@ database, not only the one that found it). Every :class:`~deconflict.store.base.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -72,6 +73,8 @@ class PrivateAuditEntry:
     salt: bytes | None
     content: str | None
     digest_index: int | None
+    #: whether its digest withholds it from its party (committed to apart)
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,8 @@ class AuditData:
     notifications: list[Row] = field(default_factory=list)
     #: the last period whose digests were appended (one per party), None before the first
     digest_period: int | None = None
+    #: the hub's secret that salts what a digest withholds (``store.ledger_private``)
+    withheld_key: bytes = b""
     #: every stored hash: each entry's leaf and the subtrees above them
     nodes: dict[NodeKey, bytes] = field(default_factory=dict)
     #: (size, signed note) of every kept checkpoint, oldest first
@@ -150,9 +155,23 @@ class LedgerStore(LedgerKeys, Protocol):
         """Entry ``index``'s canonical JSON (NotFound past the end)."""
 
     @abstractmethod
-    def ledger_digest(self, at_s: float, period_s: float) -> int:
+    def ledger_private_pending(
+        self, at_s: float, period_s: float
+    ) -> list[tuple[int, str, str, str]] | None:
+        """The private entries (seq, party, type, subject) the digests of the period of
+        ``at_s`` would commit to; None when that period's are appended already."""
+
+    @abstractmethod
+    def ledger_digest(
+        self,
+        at_s: float,
+        period_s: float,
+        withheld: Collection[int] = (),
+        through: int | None = None,
+    ) -> int:
         """At the first call in each period, one digest entry per party committing to its
-        private entries not yet digested (:mod:`deconflict.store.ledger_private`); how many."""
+        private entries not yet digested (to ``through``), those in ``withheld`` apart
+        (:mod:`deconflict.store.ledger_private`); how many."""
 
     @abstractmethod
     def ledger_private_entries(

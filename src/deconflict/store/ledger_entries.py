@@ -67,11 +67,13 @@ class Delivered(NamedTuple):
 
 class Digest(NamedTuple):
     """The record of a ``private.digest`` change: the leaf hashes (hex) of ``party``'s private
-    entries since its last digest, in order (maybe none), for period ``period``."""
+    entries since its last digest, in order (maybe none), for period ``period``, but those
+    withheld from it, committed to in ``withheld`` (``ledger.entries.withheld_commitment``)."""
 
     party: str
     period: int
     leaves: tuple[str, ...]
+    withheld: str
 
 
 #: What a change-log row may carry about its record (None: read it from its table).
@@ -392,5 +394,7 @@ def build_entry(
     if entity == "plan" and isinstance(record, Plan):
         return entries.plan(kind, _plan_values(record), at, refs)
     if entity == PRIVATE and isinstance(record, Digest):
-        return entries.digest(kind, record.party, record.period, record.leaves, at, refs)
+        return entries.digest(
+            kind, record.party, record.period, record.leaves, record.withheld, at, refs
+        )
     return None

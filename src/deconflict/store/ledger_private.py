@@ -15,20 +15,31 @@ then the same whether or not a probe met a plan: one entry per party per period.
 What a party can prove: its digest's inclusion (a receipt of the digest entry), the digest's
 opening (its salt and the list of leaf hashes, kept with the entry), and each private entry whose
 leaf hash the list holds. An entry is committed to at most a period after it was made.
+
+An entry its party is not told (the hub decides: ``hub.ledger_access.withheld``) is committed
+to apart, in the digest's ``withheld`` commitment, salted with the hub's ``withheld`` secret, so
+that the party, which opens the digest, sees neither the leaf nor whether there is one: the
+store's resolution of a conflict of its plan, at the end of a volume it may not see, appeared in
+the list of the period it was made, and dated that end (security.md §3.6). An operator with the
+store recomputes it (``ledger verify``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import sqlalchemy as sa
 
+from deconflict.ledger.entries import withheld_commitment
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
+from deconflict.store import secrets
 from deconflict.store.ledger_append import LogItem
 from deconflict.store.ledger_entries import DIGEST, Digest
 from deconflict.store.records import IN_CHUNK, SqlRecords
 from deconflict.store.transactions import transaction
 
-__all__ = ["PERIOD_CURSOR", "SqlPrivateLedger"]
+__all__ = ["PERIOD_CURSOR", "PrivatePending", "SqlPrivateLedger"]
 
 #: The ``cursors`` row holding the last period digested.
 PERIOD_CURSOR = "ledger.digest_period"
@@ -37,45 +48,83 @@ _p = lt.ledger_private.c
 _UNDIGESTED = (
     sa.select(_p.seq, _p.party, _p.leaf).where(_p.digest_idx.is_(None)).order_by(_p.party, _p.seq)
 )
+_PENDING = sa.select(_p.seq, _p.party, _p.type, _p.subject).where(_p.digest_idx.is_(None))
+_LAST_PERIOD = sa.select(t.cursors.c.seq).where(t.cursors.c.name == PERIOD_CURSOR)
+
+#: A private entry not yet digested: its place (``seq``), party, type and subject.
+PrivatePending = tuple[int, str, str, str]
 
 
 class SqlPrivateLedger(SqlRecords):
     """The digests of the parties' private entries."""
 
     @transaction
-    def ledger_digest(self, at_s: float, period_s: float) -> int:
+    def ledger_private_pending(self, at_s: float, period_s: float) -> list[PrivatePending] | None:
+        """The private entries the digests of the period of ``at_s`` would commit to, for the
+        hub to say which it withholds (:meth:`ledger_digest`); None when that period's digests
+        are appended already (a read, then, of one row)."""
+        with self.read_connection("reading the private entries to digest") as c:
+            last = c.execute(_LAST_PERIOD).scalar()
+            if last is not None and int(at_s // period_s) <= last:
+                return None
+            return [
+                (int(seq), str(party), str(kind), str(subject))
+                for seq, party, kind, subject in c.execute(_PENDING)
+            ]
+
+    @transaction
+    def ledger_digest(
+        self,
+        at_s: float,
+        period_s: float,
+        withheld: Collection[int] = (),
+        through: int | None = None,
+    ) -> int:
         """At the first call in each period of ``period_s`` seconds (by ``at_s``), append one
-        digest entry per party, committing to its private entries not yet digested; the number
-        of entries appended (0 when this period's are there already)."""
+        digest entry per party, committing to its private entries not yet digested (those
+        after ``through``, a ``seq``, are left to the next: the caller has not seen them), those
+        in ``withheld`` apart (their party is not told them); the number of entries appended
+        (0 when this period's are there already)."""
         period = int(at_s // period_s)
         with self.write_connection("digesting the parties' private entries") as c:
-            cursor = t.cursors.c
-            last = c.execute(sa.select(cursor.seq).where(cursor.name == PERIOD_CURSOR)).scalar()
+            last = c.execute(_LAST_PERIOD).scalar()
             if last is not None and period <= last:
                 return 0
+            key = secrets.read(c.connection, "withheld")
             parties = [row[0] for row in c.execute(sa.select(t.parties.c.id).order_by("id"))]
             pending: dict[str, list[tuple[int, bytes]]] = {p: [] for p in parties}
             for seq, party, leaf in c.execute(_UNDIGESTED):
-                pending.setdefault(party, []).append((int(seq), bytes(leaf)))
-            items: list[LogItem] = [
-                (DIGEST, party, at_s, Digest(party, period, tuple(h.hex() for _, h in rows)))
-                for party, rows in sorted(pending.items())
-            ]
+                if through is None or seq <= through:
+                    pending.setdefault(party, []).append((int(seq), bytes(leaf)))
+            items: list[LogItem] = []
+            for party, rows in sorted(pending.items()):
+                told = tuple(h.hex() for seq, h in rows if seq not in withheld)
+                hidden = [h.hex() for seq, h in rows if seq in withheld]
+                sealed = withheld_commitment(key, party, period, hidden)
+                items.append((DIGEST, party, at_s, Digest(party, period, told, sealed)))
             indexes = self._log_many(c, items)
             for (_, rows), index in zip(sorted(pending.items()), indexes, strict=True):
                 # A chunk of entries a statement: a party's backlog may be longer than a
                 # statement binds (the others' filings meeting its plans make it grow).
                 for lo in range(0, len(rows), IN_CHUNK):
+                    chunk = [seq for seq, _ in rows[lo : lo + IN_CHUNK]]
                     c.execute(
                         sa.update(lt.ledger_private)
-                        .where(_p.seq.in_([seq for seq, _ in rows[lo : lo + IN_CHUNK]]))
+                        .where(_p.seq.in_(chunk))
                         .values(digest_idx=index)
                     )
+                    hidden_here = [seq for seq in chunk if seq in withheld]
+                    if hidden_here:
+                        c.execute(
+                            sa.update(lt.ledger_private)
+                            .where(_p.seq.in_(hidden_here))
+                            .values(withheld=True)
+                        )
             if last is None:
                 c.execute(sa.insert(t.cursors).values(name=PERIOD_CURSOR, seq=period))
             else:
                 c.execute(
-                    sa.update(t.cursors).where(cursor.name == PERIOD_CURSOR).values(seq=period)
+                    sa.update(t.cursors).where(t.cursors.c.name == PERIOD_CURSOR).values(seq=period)
                 )
         return len(items)
 

@@ -147,6 +147,9 @@ ledger_private = sa.Table(
     sa.Column("party", Id, nullable=False),
     *_entry_columns(leaf_nullable=False),
     sa.Column("digest_idx", sa.BigInteger),
+    # Whether its party's digest withholds it from the party (committed to apart, migration
+    # 0033): an entry the party is not told, see :mod:`deconflict.store.ledger_private`.
+    sa.Column("withheld", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_ledger_private_party_digest", "party", "digest_idx", "seq"),
     sa.Index("ix_ledger_private_subject", "subject", "seq"),
 )

@@ -3,7 +3,8 @@
 ``ids`` keys the ids the hub makes itself (conflicts, notifications: ``hub.detector``), so that an
 id, which the parties it concerns see, is a function of what it refers to (the same conflict met
 twice is one conflict) without naming it: a party that guessed another's hidden notice id could
-otherwise test its guess against a conflict id (security.md §3.2).
+otherwise test its guess against a conflict id (security.md §3.2). ``withheld`` salts the
+commitment of a party's digest to the private entries it withholds from the party.
 
 A secret is made when the store is opened (under the migration's lock on PostgreSQL, an
 insert that yields to another process's on SQLite) and never changes. It is not a signing key:
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NAMES", "complete", "ensure", "read"]
 
-#: The secrets a store has, by name, and their size in bytes.
-NAMES = {"ids": 32}
+#: The secrets a store has, by name, and their size in bytes. ``withheld`` salts what a party's
+#: digest withholds from it (``store.ledger_private``).
+NAMES = {"ids": 32, "withheld": 32}
 
 
 def ensure(connection: sa.Connection, dialect: Dialect) -> None:

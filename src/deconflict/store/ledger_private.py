@@ -16,7 +16,7 @@ What a party can prove: its digest's inclusion (a receipt of the digest entry), 
 opening (its salt and the list of leaf hashes, kept with the entry), and each private entry whose
 leaf hash the list holds. An entry is committed to at most a period after it was made.
 
-An entry its party is not told (the hub decides: ``hub.ledger_access.withheld``) is committed
+An entry its party is not told (the hub decides: ``hub.ticker.Ticker.withheld``) is committed
 to apart, in the digest's ``withheld`` commitment, salted with the hub's ``withheld`` secret, so
 that the party, which opens the digest, sees neither the leaf nor whether there is one: the
 store's resolution of a conflict of its plan, at the end of a volume it may not see, appeared in

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from tests.hub.scenario import HOUR, T0, vol
-from tests.hub.test_hostile_need_to_know import _hub
+from tests.hub.test_hostile_need_to_know import MINIMA, _hub
 
 from deconflict.hub.ledger_access import receipt_for
 from deconflict.ledger import Verifier, verify_receipt
-from deconflict.model import Disclosure
+from deconflict.model import Agreement, Disclosure
 
 
 def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, dict]:
@@ -147,5 +147,37 @@ def test_a_withheld_entry_edited_or_moved_is_named_by_the_audit(tmp_path: Path) 
         found = [str(f) for f in hub.ledger.audit().findings]
         assert any("private entries say it commits to them" in f for f in found), found
         assert any("the private entries it withholds are not" in f for f in found), found
+    finally:
+        hub.close()
+
+
+def test_a_receipt_verifies_once_an_agreement_shows_what_a_digest_withheld(tmp_path: Path) -> None:
+    """Withheld by its digest, the store's resolution is not given in a receipt once an
+    agreement added shows P the other side whole (so the conflict's resolution is told): the
+    receipt gave it, and no digest listed it, so it did not verify (a thirty-third reader). It
+    is the latest entry a digest lists that P proves."""
+    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    try:
+        hub.add_plan("P", [vol("pp")], "PP")
+        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR + 7 * 60)
+        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
+        hub.process()
+        (conflict,) = hub.list_conflicts("P")
+        while clock.now() < T0 + 12 * HOUR:
+            clock.advance(hub.ledger.digest_period_s)
+            hub.tick()
+            hub.process()
+        whole = {("X", "P"): Disclosure.FULL, ("P", "X"): Disclosure.FULL}
+        hub.add_agreement(Agreement("whole", ("X", "P"), minima=MINIMA, disclosure=whole))
+        clock.advance(hub.ledger.digest_period_s)
+        hub.tick()
+        hub.process()
+        stored = hub.store.get_conflict(conflict.id).resolved_at_s
+        assert hub.get_conflict("P", conflict.id).resolved_at_s == stored  # told now, as is
+        receipt = verify_receipt(
+            receipt_for(hub, "P", conflict.id), Verifier.parse(hub.ledger.public_key)
+        )
+        assert receipt.entry["type"] == "conflict.detected"
+        assert hub.ledger.audit().findings == []
     finally:
         hub.close()

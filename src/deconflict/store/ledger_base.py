@@ -178,7 +178,7 @@ class LedgerStore(LedgerKeys, Protocol):
         self, party: str, subject: str | None = None
     ) -> list[tuple[int | None, str]]:
         """``party``'s private entries (about ``subject``), oldest first: (its digest's index or
-        None, its JSON)."""
+        None, its JSON); not those its digest withholds from it."""
 
     @abstractmethod
     def ledger_audit_data(self) -> AuditData:

@@ -134,8 +134,13 @@ class SqlPrivateLedger(SqlRecords):
     ) -> list[tuple[int | None, str]]:
         """``party``'s private entries (about ``subject``, say ``notification:M-...``), oldest
         first: (the index of the digest that commits to it, None until one does; its canonical
-        JSON)."""
-        query = sa.select(_p.digest_idx, _p.body).where(_p.party == party).order_by(_p.seq)
+        JSON). Not those its digest withholds from it: the party cannot prove them (the digest
+        does not list them), whatever it is told since."""
+        query = (
+            sa.select(_p.digest_idx, _p.body)
+            .where(_p.party == party, _p.withheld.is_(False))
+            .order_by(_p.seq)
+        )
         if subject is not None:
             query = query.where(_p.subject == subject)
         with self.read_connection(f"reading {party!r}'s private entries") as c:

@@ -86,6 +86,29 @@ def test_acknowledgement_receipt_verifies_offline(relayed):
         hub.ledger.receipt("faf", "N1")
 
 
+def test_a_receipt_signs_a_checkpoint_only_for_an_entry_none_holds(relayed):
+    """A receipt of an entry the newest checkpoint holds is under that checkpoint: it signs and
+    writes nothing, however the log has grown since (signed afresh each time, a party asking
+    receipts over and over made the hub sign and store a checkpoint, an fsync, for each). An
+    entry newer than every checkpoint gets a fresh one, which the next receipt reuses."""
+    hub, notification = relayed
+    key = Verifier.parse(hub.ledger.public_key)
+    notes = hub.ledger.checkpoints()
+    held = key.open_checkpoint(notes[-1]).size
+    hub.file_notice("usaf", [vol("b", lon=30.0)], "air-activity", "N2")  # the log grows
+    assert hub.ledger.size > held
+    for _ in range(3):
+        receipt = verify_receipt(hub.ledger.receipt("faf", notification), key)
+        assert receipt.checkpoint.size == held
+    assert hub.ledger.checkpoints() == notes
+    newer = verify_receipt(hub.ledger.receipt("usaf", "N2"), key)
+    assert newer.checkpoint.size == hub.ledger.size
+    assert len(hub.ledger.checkpoints()) == len(notes) + 1
+    again = verify_receipt(hub.ledger.receipt("usaf", "N2"), key)
+    assert again.checkpoint == newer.checkpoint
+    assert len(hub.ledger.checkpoints()) == len(notes) + 1
+
+
 def test_checkpoints_are_made_at_tick_and_kept(relayed):
     """Each tick after the log grew signs a checkpoint; later ones extend earlier ones."""
     hub, _ = relayed

@@ -230,8 +230,8 @@ def _resolution_told(hub: Hub, party: str, shown: Conflict) -> bool:
 
 def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:
     """The receipt of ``record_id`` for ``party`` (a notice it filed, a notification to it or
-    through it, a conflict of its plan), under a fresh checkpoint; one NotFound for anything
-    else. A conflict of its plan's private entries are read no further than it is told, as
+    through it, a conflict of its plan), under a checkpoint that holds it; one NotFound for
+    anything else. A conflict of its plan's private entries are read no further than it is told, as
     the shared log's (:func:`entries_about`): its resolution only when it was shown as it
     happened. (The store resolved it at the end of the other's notice, maybe at a hidden
     volume's, and that entry's time told when, to the tick: a twenty-ninth reader.) The

@@ -29,7 +29,7 @@ class ReceiptStore(LedgerStore, Notices, Conflicts, Notifications, Protocol):
 
 class Receipts:
     """The receipts and openings of :class:`~deconflict.hub.ledger.HubLedger`, a base of it,
-    which gives what they are made with: its store and clock, its signer, fresh checkpoints,
+    which gives what they are made with: its store and clock, its signer, checkpoints,
     inclusion proofs and entries."""
 
     _store: ReceiptStore
@@ -41,6 +41,9 @@ class Receipts:
         raise NotImplementedError
 
     def checkpoint(self, checked: bool = False) -> str:
+        raise NotImplementedError
+
+    def guard(self) -> None:
         raise NotImplementedError
 
     def inclusion(self, index: int, size: int | None = None) -> list[bytes]:
@@ -81,9 +84,21 @@ class Receipts:
         if private is not None:
             return self._private_receipt(party, private, told)
         index = self.receipt_index(party, record_id)
-        note = self.checkpoint()
+        note = self._holding(index)
         size = self.signer.verifier().open_checkpoint(note).size
         return make_receipt(self.entry(index), index, self.inclusion(index, size), note)
+
+    def _holding(self, index: int) -> str:
+        """A signed checkpoint of a log that holds entry ``index``: the newest kept, if it does
+        (a receipt then signs and writes nothing; signed afresh whenever the log had grown, a
+        party asking receipts over and over made the hub sign and store a checkpoint, with a
+        write and an fsync, for each), else a fresh one (the tick signs one whenever the log
+        has grown, so that is an entry of the last seconds). Refused while the hub is halted."""
+        self.guard()
+        kept = self._store.ledger_latest_checkpoint()
+        if kept is not None and kept[0] > index:
+            return kept[1]
+        return self.checkpoint()
 
     def _private_subject(self, party: str, record_id: str) -> str | None:
         """The subject of ``record_id`` among ``party``'s private entries, if it is one of
@@ -121,7 +136,7 @@ class Receipts:
             )
         index, body = digested[-1]
         digest = self.entry(index)
-        note = self.checkpoint()
+        note = self._holding(index)
         size = self.signer.verifier().open_checkpoint(note).size
         receipt = make_receipt(digest, index, self.inclusion(index, size), note)
         opening = self._store.ledger_opening(f"private:{party}", int(str(digest["period"])))

@@ -17,15 +17,17 @@ import sqlalchemy as sa
 from tests.hub.scenario import HOUR, T0, vol
 from tests.hub.test_hostile_need_to_know import MINIMA, _hub
 
+from deconflict.hub import Hub
+from deconflict.hub.clock import SimulatedClock
 from deconflict.hub.ledger_access import receipt_for
 from deconflict.ledger import Verifier, verify_receipt
-from deconflict.model import Agreement, Disclosure
+from deconflict.model import Agreement, Conflict, Disclosure
 
 
-def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, dict]:
+def _met(path: Path, hidden_end_s: float, until_s: float) -> tuple[Hub, SimulatedClock, Conflict]:
     """P's plan met by X's notice, whose other volume (hidden from P) ends at
-    ``hidden_end_s``: what P is shown of the conflict, and the entry of P's receipt of it,
-    once both are long over."""
+    ``hidden_end_s``, the hub ticking along every digest period until ``until_s``: the hub,
+    its clock and the conflict."""
     hub, clock = _hub(path, Disclosure.NONE)
     try:
         hub.add_plan("P", [vol("pp")], "PP")
@@ -33,10 +35,25 @@ def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, d
         hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
         hub.process()
         (conflict,) = hub.list_conflicts("P")
-        while clock.now() < T0 + 14 * HOUR:  # past both hidden ends, the hub ticking along
-            clock.advance(hub.ledger.digest_period_s)
-            hub.tick()
-            hub.process()
+        _tick_until(hub, clock, until_s)
+    except BaseException:
+        hub.close()
+        raise
+    return hub, clock, conflict
+
+
+def _tick_until(hub: Hub, clock: SimulatedClock, until_s: float) -> None:
+    while clock.now() < until_s:
+        clock.advance(hub.ledger.digest_period_s)
+        hub.tick()
+        hub.process()
+
+
+def _receipt_once_over(path: Path, hidden_end_s: float) -> tuple[float | None, dict]:
+    """What P is shown of the conflict (:func:`_met`), and the entry of P's receipt of it,
+    once both hidden ends are long over."""
+    hub, _, conflict = _met(path, hidden_end_s, T0 + 14 * HOUR)
+    try:
         shown = hub.get_conflict("P", conflict.id)
         receipt = verify_receipt(
             receipt_for(hub, "P", conflict.id), Verifier.parse(hub.ledger.public_key)
@@ -69,10 +86,7 @@ def test_a_private_receipt_gives_a_resolution_the_owner_was_shown(tmp_path: Path
         clock.advance(HOUR)
         hub.withdraw_plan("P", "PP")
         hub.process()
-        for _ in range(3):
-            clock.advance(hub.ledger.digest_period_s)
-            hub.tick()
-            hub.process()
+        _tick_until(hub, clock, clock.now() + 3 * hub.ledger.digest_period_s)
         shown = hub.get_conflict("P", conflict.id)
         receipt = verify_receipt(
             receipt_for(hub, "P", conflict.id), Verifier.parse(hub.ledger.public_key)
@@ -85,17 +99,9 @@ def test_a_private_receipt_gives_a_resolution_the_owner_was_shown(tmp_path: Path
 
 def _openings_of_p(path: Path, hidden_end_s: float) -> list[dict]:
     """The content of each of P's digests (what P opens with any private receipt), one a
-    period while X's notice, its volume hidden from P ending at ``hidden_end_s``, runs out."""
-    hub, clock = _hub(path, Disclosure.NONE)
+    period while X's notice (:func:`_met`) runs out."""
+    hub, _, _ = _met(path, hidden_end_s, T0 + 14 * HOUR)
     try:
-        hub.add_plan("P", [vol("pp")], "PP")
-        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=hidden_end_s)
-        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
-        hub.process()
-        while clock.now() < T0 + 14 * HOUR:
-            clock.advance(hub.ledger.digest_period_s)
-            hub.tick()
-            hub.process()
         assert hub.ledger.audit().findings == []
         periods = [hub.ledger.entry(i)["period"] for i, _ in hub.store.ledger_find("private:P")]
         return [hub.store.ledger_opening("private:P", int(p)).content for p in periods]
@@ -122,16 +128,8 @@ def test_a_digest_opens_no_leaf_of_a_hidden_end(tmp_path: Path) -> None:
 def test_a_withheld_entry_edited_or_moved_is_named_by_the_audit(tmp_path: Path) -> None:
     """``ledger verify`` opens what a digest withholds with the hub's secret: an entry moved
     out of it (said told), or its leaf changed, is named."""
-    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    hub, _, _ = _met(tmp_path, T0 + 10 * HOUR + 7 * 60, T0 + 12 * HOUR)
     try:
-        hub.add_plan("P", [vol("pp")], "PP")
-        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR + 7 * 60)
-        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
-        hub.process()
-        while clock.now() < T0 + 12 * HOUR:
-            clock.advance(hub.ledger.digest_period_s)
-            hub.tick()
-            hub.process()
         assert hub.ledger.audit().findings == []
         engine = sa.create_engine(f"sqlite:///{tmp_path / 'hub.db'}")
         with engine.begin() as c:
@@ -156,22 +154,11 @@ def test_a_receipt_verifies_once_an_agreement_shows_what_a_digest_withheld(tmp_p
     agreement added shows P the other side whole (so the conflict's resolution is told): the
     receipt gave it, and no digest listed it, so it did not verify (a thirty-third reader). It
     is the latest entry a digest lists that P proves."""
-    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    hub, clock, conflict = _met(tmp_path, T0 + 10 * HOUR + 7 * 60, T0 + 12 * HOUR)
     try:
-        hub.add_plan("P", [vol("pp")], "PP")
-        far = vol("far", lon=42.0, start_s=T0 + 9 * HOUR, end_s=T0 + 10 * HOUR + 7 * 60)
-        hub.file_notice("X", [vol("x1", lon=39.01), far], "air-activity", "XN")
-        hub.process()
-        (conflict,) = hub.list_conflicts("P")
-        while clock.now() < T0 + 12 * HOUR:
-            clock.advance(hub.ledger.digest_period_s)
-            hub.tick()
-            hub.process()
         whole = {("X", "P"): Disclosure.FULL, ("P", "X"): Disclosure.FULL}
         hub.add_agreement(Agreement("whole", ("X", "P"), minima=MINIMA, disclosure=whole))
-        clock.advance(hub.ledger.digest_period_s)
-        hub.tick()
-        hub.process()
+        _tick_until(hub, clock, clock.now() + 1.0)
         stored = hub.store.get_conflict(conflict.id).resolved_at_s
         assert hub.get_conflict("P", conflict.id).resolved_at_s == stored  # told now, as is
         receipt = verify_receipt(

@@ -5,13 +5,15 @@ in each dimension."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.strategies import SITES, square
 
 from deconflict.engine import Entry, SeparationMinima, VolumeIndex, conflicts, conflicts_among
-from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon, Volume4D
+from deconflict.engine.rule import near_horizontally
+from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon, Volume4D, separated_by
 
 MINIMA = SeparationMinima(horizontal_m=1_852.0, vertical_m=304.8, time_s=300.0)
 T0 = 1_447_700_000.0
@@ -44,6 +46,19 @@ def alone(query: Volume4D, others: list[Volume4D], minima: SeparationMinima) -> 
     return [conflicts(query, other, minima) for other in others]
 
 
+def horizontally(query: Volume4D, others: list[Volume4D], minimum_m: float) -> None:
+    """:func:`near_horizontally` (the adjustment search's, windows and bands aside) says what
+    ``separated_by`` says of each pair, one by one; each pair under its own minimum too."""
+    expected = [not separated_by(query.footprint, o.footprint, minimum_m) for o in others]
+    same = np.full(len(others), minimum_m)
+    assert near_horizontally(query, others, same) == expected
+    mixed = np.array([minimum_m if k % 2 else minimum_m + 5_000.0 for k in range(len(others))])
+    assert near_horizontally(query, others, mixed) == [
+        not separated_by(query.footprint, o.footprint, float(m))
+        for o, m in zip(others, mixed, strict=True)
+    ]
+
+
 #: Metres, seconds: from well inside a minimum to well outside, through its edge.
 OFFSETS = [-150.0, -1.0, -1e-3, 0.0, 1e-3, 1.0, 150.0]
 
@@ -73,6 +88,7 @@ def test_circles_at_the_horizontal_margin(site, minimum_m):
     assert among(query, others, minima) == expected
     assert any(expected)
     assert not all(expected)
+    horizontally(query, others, minimum_m)
 
 
 @pytest.mark.parametrize("site", sorted(SITES))
@@ -100,6 +116,7 @@ def test_outlines_at_the_horizontal_margin(site):
     assert together(query, others, MINIMA) == expected
     assert swept(query, others, MINIMA) == expected
     assert among(query, others, MINIMA) == expected
+    horizontally(query, others, MINIMA.horizontal_m)
 
 
 @pytest.mark.parametrize("offset", [-1.0, -1e-6, 0.0, 1e-6, 1.0])
@@ -159,3 +176,4 @@ def test_random_circles_near_every_margin(site, draws):
     assert together(query, others, MINIMA) == expected
     assert swept(query, others, MINIMA) == expected
     assert among(query, others, MINIMA) == expected
+    horizontally(query, others, MINIMA.horizontal_m)

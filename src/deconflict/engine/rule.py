@@ -31,6 +31,7 @@ __all__ = [
     "conflicts",
     "conflicts_among",
     "describe",
+    "near_horizontally",
     "screen",
 ]
 
@@ -146,18 +147,38 @@ def conflicts_among(
     """:func:`conflicts` of ``query`` with each of ``others``, judged at once: :func:`screen`,
     then the exact horizontal stage for the pairs it leaves, in one frame centred on ``query``.
     ``rows``: the others' rows, when the caller holds them (else they are gathered here)."""
+    return _judged(query, others, rows, minima.horizontal_m, minima.vertical_m, minima.time_s)
+
+
+def near_horizontally(
+    query: Volume4D, others: Sequence[Volume4D], horizontal_m: Array
+) -> list[bool]:
+    """Whether each of ``others``'s footprints comes closer to ``query``'s than its own
+    ``horizontal_m`` (``not separated_by``), whatever their windows and bands: judged at once,
+    as :func:`conflicts_among` judges (one by one, thousands of another party's volumes near
+    one of ours cost an adjustment search seconds; security.md §4.2)."""
+    return _judged(query, others, None, horizontal_m, math.inf, math.inf)
+
+
+def _judged(
+    query: Volume4D,
+    others: Sequence[Volume4D],
+    rows: Rows | None,
+    horizontal_m: Array | float,
+    vertical_m: float,
+    time_s: float,
+) -> list[bool]:
     if not others:
         return []
     theirs = rows if rows is not None else Rows.of(others, [0] * len(others))
-    close, unsure = screen(
-        Rows.one(query, 0), theirs, minima.horizontal_m, minima.vertical_m, minima.time_s
-    )
+    close, unsure = screen(Rows.one(query, 0), theirs, horizontal_m, vertical_m, time_s)
     pending = np.flatnonzero(unsure)
     if pending.size:
+        thresholds = np.broadcast_to(np.asarray(horizontal_m, dtype=float), close.shape)
         apart = apart_many(
             query.footprint,
             [others[i].footprint for i in pending.tolist()],
-            np.full(pending.size, minima.horizontal_m),
+            thresholds[pending],
         )
         close[pending] = np.logical_not(apart)
     return list(close.tolist())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -102,13 +102,13 @@ class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
     twin of it to read the next page on while the rebuild decodes one."""
 
 
-def _carried(record: Notice | Plan, side: Side) -> bool:
+def _carried(record: Notice | Plan, side: Side, since: Mapping[str, int]) -> bool:
     """Whether an open conflict of ``side``, of an earlier version of ``record``, is carried
-    to this one: a notice's volume this version left as it was at that version."""
+    to this one: a notice's volume this version left as it was at that version (``since``:
+    the record's ``Notice.changed_since``, read once for all its conflicts)."""
     if not isinstance(record, Notice) or side.version > record.version:
         return False
-    present = any(v.id == side.volume_id for v in record.volumes)
-    return present and record.volume_version(side.volume_id) <= side.version
+    return since.get(side.volume_id, record.version + 1) <= side.version
 
 
 _Pair = tuple[str, RecordKind, str, str]  # a volume, the other's kind, record and volume
@@ -436,8 +436,9 @@ class Detector:
         kept: dict[_Pair, Conflict] = {}
         carried: list[_Pair] = []
         held = [] if new_record else self._open_conflicts(kind, record.key)
+        since = record.changed_since() if held and isinstance(record, Notice) else {}
         for pair, mine, conflict in _by_pair(kind, record.key, held):
-            if live and (mine.version == version or _carried(record, mine)):
+            if live and (mine.version == version or _carried(record, mine, since)):
                 # Found again below by its pair, which its id no longer names once either
                 # side was carried.
                 kept[pair] = conflict

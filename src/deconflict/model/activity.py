@@ -122,6 +122,14 @@ class Notice:
                     return since
         return self.version
 
+    def changed_since(self) -> dict[str, int]:
+        """:meth:`volume_version` of every volume, by its id: read once for many (one by one,
+        a notice's conflicts each scanned its volumes: an amendment of 1,000 volumes holding
+        1,000 conflicts took a second of the hub's thread; a thirty-fifth reader)."""
+        if not self.volume_versions:
+            return {volume.id: self.version for volume in self.volumes}
+        return {v.id: since for v, since in zip(self.volumes, self.volume_versions, strict=True)}
+
     @property
     def key(self) -> str:
         """The hub-wide key of this notice (its id is its party's own: ``model.ids``)."""

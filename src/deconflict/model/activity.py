@@ -167,9 +167,9 @@ class Notice:
         if not self.state.live:
             raise InvalidTransition(f"notice {self.id!r} is {self.state}: it cannot be amended")
         version = self.version + 1
-        before = {v.id: v for v in self.volumes}
+        before, changed = {v.id: v for v in self.volumes}, self.changed_since()
         since = tuple(
-            self.volume_version(v.id) if v.id in before and before[v.id].same_as(v) else version
+            changed[v.id] if v.id in before and before[v.id].same_as(v) else version
             for v in volumes
         )
         return replace(

@@ -188,16 +188,19 @@ def _unlocking(
     leaves unchanged: ``Notice.volume_versions``). With ``now_s``: open as the notice's owner
     is shown it then (:func:`seen_conflict`), not as stored."""
     by = sight_of.unlocked_by.get(notice.party, frozenset())
+    changed: dict[str, int] | None = None  # Notice.changed_since, read when first needed
     for conflict in conflicts:
         if now_s is None and conflict.state is not ConflictState.OPEN:
             continue
         if now_s is not None and not _shown_open(sight_of, notice.party, conflict, now_s):
             continue
         for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
+            if theirs.kind is not RecordKind.NOTICE or theirs.record_key != notice.key:
+                continue
+            if changed is None:
+                changed = notice.changed_since()
             if (
-                theirs.kind is RecordKind.NOTICE
-                and theirs.record_key == notice.key
-                and notice.volume_version(theirs.volume_id) <= theirs.version <= notice.version
+                changed.get(theirs.volume_id, notice.version) <= theirs.version <= notice.version
                 and (mine.party, mine.kind) in by
                 and conflict.unlocks(mine.party)
             ):
@@ -236,7 +239,8 @@ def seen_notice(
     volumes = tuple(v for v in notice.volumes if v.id in ids)
     if not volumes:
         return None
-    since = tuple(notice.volume_version(v.id) for v in volumes)
+    changed = notice.changed_since()
+    since = tuple(changed[v.id] for v in volumes)
     # The version the visible volumes were last changed at: an amendment of the others is
     # not a change the viewer may see (its count and time told of the hidden volumes).
     shown = replace(notice, volumes=volumes, version=max(since), volume_versions=since)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -297,6 +297,12 @@ class Destinations:
 
     resolve: Resolve
     allowed: tuple[IPNetwork, ...] = ()
+
+    def for_party(self, party: str) -> Destinations:
+        """These destinations, their names looked up as ``party``'s, where the resolver keeps
+        each party to its share of its threads (``net.SystemResolver.for_party``)."""
+        keyed = getattr(self.resolve, "for_party", None)
+        return self if keyed is None else replace(self, resolve=keyed(party))
 
     def target(self, url: str) -> Target:
         """``url``'s syntax and address, checked without resolving (before each request)."""

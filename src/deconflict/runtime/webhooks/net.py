@@ -17,7 +17,11 @@ False: a 3xx is a failed delivery).
 
 :class:`SystemResolver` asks the system (``getaddrinfo``, so ``/etc/hosts`` and every notation it
 reads) on a few threads of its own, each lookup bounded in time: the threads are the sender's,
-so lookups of slow names made by the API cannot starve the deliveries.
+so lookups of slow names made by the API cannot starve the deliveries. The wait is bounded, not
+the lookup: a name whose nameserver never answers keeps its thread until the system gives up
+(tens of seconds), so each party holds at most ``per_party`` threads, counted until its lookups
+truly end (a party's own silent nameserver, asked again by lane restarts, took every thread and
+every other receiver's new connections failed: a thirty-sixth reader).
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Iterable
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpcore
@@ -41,20 +48,31 @@ __all__ = ["GuardedBackend", "SystemResolver", "guarded_transport"]
 class SystemResolver:
     """``await resolver(host, port)``: the host's addresses from the system's resolver, on at
     most ``threads`` threads of its own, within ``timeout_s`` (none when it does not resolve
-    or takes longer)."""
+    or takes longer). :meth:`for_party` gives a party's resolver, which holds at most
+    ``per_party`` of the threads (by default an eighth, at least one); a lookup beyond them
+    finds nothing, for that party alone."""
 
-    def __init__(self, threads: int = 4, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, threads: int = 4, timeout_s: float = 5.0, per_party: int | None = None
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="resolve")
         self._timeout_s = timeout_s
+        self._per_party = per_party if per_party is not None else max(1, threads // 8)
+        self._busy: Counter[str] = Counter()  # lookups running or queued, by party
+        self._lock = threading.Lock()
 
-    async def __call__(self, host: str, port: int) -> list[IPAddress]:
-        loop = asyncio.get_running_loop()
-        lookup = loop.run_in_executor(
-            self._executor, socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM
-        )
+    def for_party(self, party: str) -> Callable[[str, int], Awaitable[list[IPAddress]]]:
+        """The resolver ``party``'s names are looked up with."""
+        return partial(self.__call__, party=party)
+
+    async def __call__(self, host: str, port: int, party: str | None = None) -> list[IPAddress]:
+        if not self._take(party):
+            return []
+        lookup = self._executor.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        lookup.add_done_callback(lambda _: self._give_back(party))  # when it truly ends
         try:
             async with asyncio.timeout(self._timeout_s):
-                found = await lookup
+                found = await asyncio.wrap_future(lookup)
         except (OSError, UnicodeError, TimeoutError):
             return []
         addresses: list[IPAddress] = []
@@ -64,6 +82,20 @@ class SystemResolver:
                 if address not in addresses:
                     addresses.append(address)
         return addresses
+
+    def _take(self, party: str | None) -> bool:
+        if party is None:
+            return True
+        with self._lock:
+            if self._busy[party] >= self._per_party:
+                return False
+            self._busy[party] += 1
+            return True
+
+    def _give_back(self, party: str | None) -> None:
+        if party is not None:
+            with self._lock:
+                self._busy[party] -= 1
 
     def close(self) -> None:
         """Let the threads go (a lookup still running finishes on its own)."""

@@ -37,10 +37,10 @@ class Webhooks:
     async def put(self, party: str, url: str, secret: str | None) -> tuple[Webhook, str]:
         """Set ``party``'s webhook (a new secret unless one is given; its cursor stays): the
         stored row and the secret. RefusedDestination if the URL may not be sent to. One
-        check at a time per party: a party setting slow names again and again takes one of
-        the resolver's threads, not all of them."""
+        check at a time per party, on its share of the resolver's threads: a party setting
+        slow names again and again holds no more of them than that."""
         async with self._checking.setdefault(party, asyncio.Lock()):
-            await self.destinations.check(url)
+            await self.destinations.for_party(party).check(url)
         chosen = secret or secrets.token_urlsafe(32)
         sealed = self.key.seal(party, chosen)
         hook = await self._runner.run(

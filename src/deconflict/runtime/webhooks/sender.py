@@ -253,11 +253,11 @@ class WebhookSender:
             lane.restart_at = time.monotonic() + self.settings.poll_s
             log.exception("the webhook sender of %s failed", lane.hook.party)
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self, party: str) -> httpx.AsyncClient:
         s = self.settings
         transport = self._transport
-        if transport is None:
-            transport = guarded_transport(self.destinations, s.in_flight)
+        if transport is None:  # names looked up on the party's share of the resolver
+            transport = guarded_transport(self.destinations.for_party(party), s.in_flight)
         part_s = min(5.0, s.timeout_s)  # each phase; the whole attempt is bounded by timeout_s
         return httpx.AsyncClient(
             transport=transport,
@@ -274,7 +274,7 @@ class WebhookSender:
         read_at = -1.0  # when a read last found nothing more (monotonic), -1: read now
         read_generation = -1
         sending: set[asyncio.Task[None]] = set()
-        async with self._client() as http:
+        async with self._client(party) as http:
             try:
                 while True:
                     lane.kick.clear()

@@ -55,7 +55,7 @@ from deconflict.ledger import (
     leaf_hash,
     verify_log,
 )
-from deconflict.store.ledger_base import AuditData, Halt, Snapshot
+from deconflict.store.ledger_base import AuditData, Halt, PrivatePending, Snapshot
 
 __all__ = ["Audit", "HubLedger"]
 
@@ -139,7 +139,7 @@ class HubLedger(Receipts):
         return self._store.ledger_size()
 
     def digest(
-        self, withheld: Callable[[list[tuple[int, str, str, str]]], Collection[int]] | None = None
+        self, withheld: Callable[[list[PrivatePending]], Collection[int]] | None = None
     ) -> int:
         """Once a period, each party's digest of its private entries (how many appended), those
         ``withheld`` picks (of the (seq, party, type, subject) pending) committed to apart:

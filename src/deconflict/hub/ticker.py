@@ -20,6 +20,7 @@ from deconflict.hub.unlinked import unlinked
 from deconflict.model import Agreement, Notice, NoticeState, Notification, NotificationState
 from deconflict.policy import need_to_know
 from deconflict.store import Conflicts, Notices, Notifications
+from deconflict.store.ledger_base import PrivatePending
 
 __all__ = ["Ticker"]
 
@@ -100,7 +101,7 @@ class Ticker:
         due = unlinked(self._key, now, self._store.notices_moved_by_time(now), str)
         return [self._store.get_notice(key) for key in due]
 
-    def withheld(self, pending: Sequence[tuple[int, str, str, str]]) -> set[int]:
+    def withheld(self, pending: Sequence[PrivatePending]) -> set[int]:
         """Of the private entries (seq, party, type, subject) a digest commits to, those its
         party is not told: the store's resolution of a conflict of its plan that it was not
         shown as it happened (``need_to_know.resolution_told``; shown over when its window as

@@ -24,12 +24,16 @@ __all__ = [
     "LedgerKeys",
     "LedgerStore",
     "PrivateAuditEntry",
+    "PrivatePending",
     "Row",
     "Snapshot",
 ]
 
 #: A stored record as its table holds it (column name to value).
 Row = dict[str, Any]
+
+#: A private entry not yet digested: its place (``seq``), party, type and subject.
+PrivatePending = tuple[int, str, str, str]
 
 #: What a whole check of the log recomputes: every entry (index, body), every stored hash (the
 #: leaves and the subtrees above them) and the size.
@@ -155,9 +159,7 @@ class LedgerStore(LedgerKeys, Protocol):
         """Entry ``index``'s canonical JSON (NotFound past the end)."""
 
     @abstractmethod
-    def ledger_private_pending(
-        self, at_s: float, period_s: float
-    ) -> list[tuple[int, str, str, str]] | None:
+    def ledger_private_pending(self, at_s: float, period_s: float) -> list[PrivatePending] | None:
         """The private entries (seq, party, type, subject) the digests of the period of
         ``at_s`` would commit to; None when that period's are appended already."""
 

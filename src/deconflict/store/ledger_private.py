@@ -35,11 +35,12 @@ from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store import secrets
 from deconflict.store.ledger_append import LogItem
+from deconflict.store.ledger_base import PrivatePending
 from deconflict.store.ledger_entries import DIGEST, Digest
 from deconflict.store.records import IN_CHUNK, SqlRecords
 from deconflict.store.transactions import transaction
 
-__all__ = ["PERIOD_CURSOR", "PrivatePending", "SqlPrivateLedger"]
+__all__ = ["PERIOD_CURSOR", "SqlPrivateLedger"]
 
 #: The ``cursors`` row holding the last period digested.
 PERIOD_CURSOR = "ledger.digest_period"
@@ -50,9 +51,6 @@ _UNDIGESTED = (
 )
 _PENDING = sa.select(_p.seq, _p.party, _p.type, _p.subject).where(_p.digest_idx.is_(None))
 _LAST_PERIOD = sa.select(t.cursors.c.seq).where(t.cursors.c.name == PERIOD_CURSOR)
-
-#: A private entry not yet digested: its place (``seq``), party, type and subject.
-PrivatePending = tuple[int, str, str, str]
 
 
 class SqlPrivateLedger(SqlRecords):

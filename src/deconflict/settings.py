@@ -118,6 +118,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(
+            "streams-per-party",
+            "32",
+            "Event streams (`GET /v1/events`) a party may hold open at once in each process of "
+            "`deconflict serve`; more are refused with 429 (0: no cap).",
+        ),
+        Setting(
             "http-max-header-bytes",
             "65536",
             "Largest request line and headers `deconflict serve` reads (431 beyond).",

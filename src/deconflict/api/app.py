@@ -40,7 +40,7 @@ from deconflict.api.closing import on_exit_signals
 from deconflict.api.freshness import DetectionFreshness
 from deconflict.api.headers import SecurityHeaders
 from deconflict.api.ledger import router as ledger_router
-from deconflict.api.limits import BodyLimit, RateLimiter
+from deconflict.api.limits import BodyLimit, RateLimiter, StreamSlots
 from deconflict.api.observe import Observe
 from deconflict.api.service import Metrics, Service, caller, need
 from deconflict.geo import DEFAULT_LIMITS, GeoLimits
@@ -69,6 +69,8 @@ class ApiSettings(RuntimeSettings):
     max_body_bytes: int = 1 << 20
     rate_per_s: float = 50.0
     rate_burst: float = 100.0
+    #: event streams a party may hold open at once in this process (0: no cap)
+    streams_per_party: int = 32
     geo_limits: GeoLimits = DEFAULT_LIMITS
     #: SIGTERM and SIGINT end the event streams at once (the app of ``deconflict serve``, in the
     #: main thread of a server process): :mod:`deconflict.api.closing`
@@ -108,6 +110,7 @@ def create_app(
         runtime=runtime,
         verifier=TokenVerifier(_issuers(settings)),
         limiter=RateLimiter(settings.rate_per_s, settings.rate_burst),
+        streams=StreamSlots(settings.streams_per_party),
         metrics=metrics,
         idempotency_ttl_s=settings.idempotency_ttl_s,
     )

@@ -1,16 +1,20 @@
-"""Protective limits: the request body size and a token bucket per party. (Stored responses for
-``Idempotency-Key`` replays live in the database: see :mod:`deconflict.store.service_state`.)"""
+"""Protective limits: the request body size, a token bucket per party, and the event streams a
+party holds open. (Stored responses for ``Idempotency-Key`` replays live in the database: see
+:mod:`deconflict.store.service_state`.)"""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconflict.api.problems import ApiError
 
-__all__ = ["BodyLimit", "RateLimiter"]
+__all__ = ["BodyLimit", "RateLimiter", "StreamSlots"]
 
 
 class _TooLarge(Exception):
@@ -102,3 +106,67 @@ class RateLimiter:
                 429, f"rate limit: {self.rate_per_s:g} requests/s", {"Retry-After": str(retry)}
             )
         self._buckets[party] = (tokens - 1.0, now)
+
+
+class StreamSlots:
+    """The event streams each party holds open in this process: at most ``per_party`` (0: no
+    cap), beyond it 429. Every wake-up (any detection that made notifications) runs the read of
+    every open stream, so a party holding hundreds of idle ones made each wake-up that many
+    reads, and others' deliveries waited (a thirty-sixth reader; security.md §3.8)."""
+
+    def __init__(self, per_party: int) -> None:
+        self.per_party = per_party
+        self._open: Counter[str] = Counter()
+        self._lock = threading.Lock()  # given back, maybe, by the collector of a dropped stream
+
+    def open(self, party: str) -> int:
+        """How many streams ``party`` holds open."""
+        return self._open[party]
+
+    def hold(self, party: str, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """``stream``, holding a slot of ``party``'s while it runs: given back when it ends,
+        fails, is cancelled or closed, or is dropped unstarted (the client gone before its
+        first byte); ApiError 429 when the party holds them all."""
+        with self._lock:
+            if self.per_party and self._open[party] >= self.per_party:
+                raise ApiError(
+                    429,
+                    f"too many open event streams: {self.per_party} a party; close one, or "
+                    "poll with once=true",
+                    {"Retry-After": "1"},
+                )
+            self._open[party] += 1
+        given = threading.Event()
+
+        def give_back() -> None:
+            with self._lock:
+                if not given.is_set():
+                    given.set()
+                    self._open[party] -= 1
+
+        held = _Held(stream, give_back)
+        weakref.finalize(held, give_back)
+        return held
+
+
+class _Held:
+    """An event stream that gives its slot back once it is over, however that comes."""
+
+    def __init__(self, stream: AsyncIterator[bytes], give_back: Callable[[], None]) -> None:
+        self._stream, self._give_back = stream, give_back
+
+    def __aiter__(self) -> _Held:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._stream.__anext__()
+        except BaseException:  # its end, a failure, or the client gone (cancelled)
+            self._give_back()
+            raise
+
+    async def aclose(self) -> None:
+        self._give_back()
+        closing = getattr(self._stream, "aclose", None)
+        if closing is not None:
+            await closing()

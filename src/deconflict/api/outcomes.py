@@ -4,7 +4,7 @@ notifications and their acknowledgement, the event stream, and agreements and pa
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -253,14 +253,16 @@ async def events(
     ] = False,
 ) -> StreamingResponse:
     """Server-sent events: the caller's notifications in order (created time, then id), each
-    with its id; reconnecting with ``Last-Event-ID`` resumes after it without loss."""
+    with its id; reconnecting with ``Last-Event-ID`` resumes after it without loss. A party
+    holds at most so many streams open at once in a process (429 beyond them)."""
     need(principal, Scope.READ)
     cursor = (
         parse_event_id(last_event_id)
         if last_event_id and last_event_id.strip()
         else parse_event_id(after, "query:after")
     )
-    stream: AsyncIterator[bytes] = event_stream(request, principal.party, cursor, once)
+    svc = service(request)  # each party holds at most so many streams open (429)
+    stream = svc.streams.hold(principal.party, event_stream(request, principal.party, cursor, once))
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

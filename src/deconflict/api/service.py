@@ -27,7 +27,7 @@ from deconflict.api import session
 from deconflict.api.auth import Principal, Scope, TokenVerifier
 from deconflict.api.edge import KEY_MAX
 from deconflict.api.heavy import HeavyWork
-from deconflict.api.limits import RateLimiter
+from deconflict.api.limits import RateLimiter, StreamSlots
 from deconflict.api.problems import ApiError
 from deconflict.hub import Hub
 from deconflict.runtime import Runtime
@@ -108,6 +108,7 @@ class Service:
     runtime: Runtime
     verifier: TokenVerifier
     limiter: RateLimiter
+    streams: StreamSlots
     metrics: Metrics
     #: how long a stored Idempotency-Key response is replayed, in seconds
     idempotency_ttl_s: float = 86_400.0

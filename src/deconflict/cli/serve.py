@@ -91,6 +91,7 @@ def serve(
         geo_limits=geo_limits(),
         rate_per_s=float(setting_value("rate-per-s")),
         rate_burst=float(setting_value("rate-burst")),
+        streams_per_party=_whole_setting("streams-per-party"),
         gc_threshold=_whole_setting("gc-threshold"),
         webhook_allow_networks=tuple(str(n) for n in allowed),
         webhook_key=key_file,
@@ -266,6 +267,7 @@ def _settings_json(settings: Any) -> str:
             "issuers_file": None if settings.issuers_file is None else str(settings.issuers_file),
             "rate_per_s": settings.rate_per_s,
             "rate_burst": settings.rate_burst,
+            "streams_per_party": settings.streams_per_party,
             "max_vertices": settings.geo_limits.max_vertices,
             "max_area_m2": settings.geo_limits.max_area_m2,
             "max_record_points": settings.geo_limits.max_record_points,
@@ -294,6 +296,7 @@ def worker_app() -> Any:
             issuers_file=None if given["issuers_file"] is None else Path(given["issuers_file"]),
             rate_per_s=given["rate_per_s"],
             rate_burst=given["rate_burst"],
+            streams_per_party=given["streams_per_party"],
             geo_limits=GeoLimits(
                 given["max_vertices"], given["max_area_m2"], given["max_record_points"]
             ),

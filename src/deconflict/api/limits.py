@@ -117,7 +117,9 @@ class StreamSlots:
     def __init__(self, per_party: int) -> None:
         self.per_party = per_party
         self._open: Counter[str] = Counter()
-        self._lock = threading.Lock()  # given back, maybe, by the collector of a dropped stream
+        # Given back, maybe, by the collector of a dropped stream, which may run on this very
+        # thread while it holds the lock (any allocation may collect): re-entrant.
+        self._lock = threading.RLock()
 
     def open(self, party: str) -> int:
         """How many streams ``party`` holds open."""

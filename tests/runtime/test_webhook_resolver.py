@@ -2,9 +2,10 @@
 but the lookup is not: a party's own nameserver that never answers keeps a thread until the
 system gives up (tens of seconds). A thirty-sixth reader found that such lookups, asked again as
 the party restarted its lane, took every thread, and every other receiver's new connection then
-found no address and failed. Each party now holds at most its share of the threads, counted
-until its lookups truly end. The system's ``getaddrinfo`` is stood in for, and its stuck
-lookups released, by events: nothing here waits on the clock."""
+found no address and failed. Each party's lookups now run at most so many at a time, counted
+until they truly end; the others wait their turn (refused, they failed an honest party's
+concurrent deliveries: a thirty-seventh reader). The system's ``getaddrinfo`` is stood in for,
+and its stuck lookups released, by events: nothing here waits on the clock."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class _Names:
     def __init__(self) -> None:
         self.release = threading.Event()
         self.stuck = threading.Semaphore(0)  # one release per silent lookup begun
+        self.gate = threading.Event()  # ``gated.*`` names answer once it is set
         self.asked: list[str] = []
 
     def __call__(self, host: str, port: int, *_: object) -> list[tuple]:  # type: ignore[type-arg]
@@ -37,6 +39,9 @@ class _Names:
             self.stuck.release()
             self.release.wait(60.0)
             raise socket.gaierror("no answer")
+        if host.startswith("gated."):
+            self.stuck.release()
+            self.gate.wait(60.0)
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port))]
 
 
@@ -46,6 +51,7 @@ def names(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(net.socket, "getaddrinfo", found)
     yield found
     found.release.set()
+    found.gate.set()
 
 
 async def _abandoned(lookup, names: _Names) -> None:  # type: ignore[no-untyped-def]
@@ -59,18 +65,22 @@ async def _abandoned(lookup, names: _Names) -> None:  # type: ignore[no-untyped-
 
 
 def test_a_party_s_silent_names_hold_its_share_of_the_threads_not_all(names) -> None:
-    """X's abandoned lookups of silent names hold two threads of four; X's next finds nothing
-    without a thread, while Y's name resolves at once on the threads left."""
+    """X's abandoned lookups of silent names hold two threads of four; X's next waits its turn
+    without a thread, while Y's name resolves at once on the threads left; once the system gives
+    up on the silent names, X's turn comes."""
     resolver = SystemResolver(threads=4, timeout_s=30.0, per_party=2)
 
     async def run() -> None:
         x, y = resolver.for_party("X"), resolver.for_party("Y")
         for k in range(2):
             await _abandoned(x(f"silent.{k}.example", 443), names)
-        assert await x("silent.2.example", 443) == []  # over X's share: no thread asked
-        assert "silent.2.example" not in names.asked
+        waiting = asyncio.ensure_future(x("hook.example", 443))
         assert await y("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
         assert await resolver("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert not waiting.done()
+        assert names.asked.count("hook.example") == 2  # Y's and the unkeyed one: not X's
+        names.release.set()  # the system gives up on the silent names
+        assert await waiting == [ipaddress.ip_address(PUBLIC)]
 
     try:
         asyncio.run(run())
@@ -79,24 +89,36 @@ def test_a_party_s_silent_names_hold_its_share_of_the_threads_not_all(names) -> 
         resolver.close()
 
 
-def test_a_share_comes_back_when_the_system_gives_up(names) -> None:
-    """Counted until the lookup truly ends, not until its caller stops waiting. (One thread:
-    a task handed to it after the silent lookup runs once that lookup, and what its end gives
-    back, are done.)"""
-    resolver = SystemResolver(threads=1, timeout_s=30.0, per_party=1)
+def test_an_honest_party_s_concurrent_lookups_all_resolve(names) -> None:
+    """Four deliveries opening connections at once (a receiver's requests in flight) are
+    looked up two at a time, and all four resolve."""
+    resolver = SystemResolver(threads=4, timeout_s=30.0, per_party=2)
 
     async def run() -> None:
         x = resolver.for_party("X")
-        await _abandoned(x("silent.0.example", 443), names)
-        assert await x("hook.example", 443) == []  # still held: the system has not given up
-        names.release.set()  # the system gives up on the silent name
-        await asyncio.wrap_future(resolver._executor.submit(lambda: None))
-        assert await x("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        lookups = asyncio.gather(*(x("gated.example", 443) for _ in range(4)))
+        for _ in range(2):
+            assert await asyncio.to_thread(names.stuck.acquire, True, 30.0)
+        assert names.asked == ["gated.example"] * 2  # two at a time: the others wait
+        names.gate.set()
+        assert await lookups == [[ipaddress.ip_address(PUBLIC)]] * 4
 
     try:
         asyncio.run(run())
     finally:
         resolver.close()
+
+
+def test_a_closed_resolver_finds_nothing_and_keeps_no_turn(names) -> None:
+    resolver = SystemResolver(threads=1, timeout_s=30.0, per_party=1)
+    resolver.close()
+
+    async def run() -> None:
+        x = resolver.for_party("X")
+        assert await x("hook.example", 443) == []
+        assert await x("hook.example", 443) == []  # its turn was given back
+
+    asyncio.run(run())
 
 
 def test_destinations_look_names_up_as_the_party_s() -> None:

@@ -19,9 +19,10 @@ False: a 3xx is a failed delivery).
 reads) on a few threads of its own, each lookup bounded in time: the threads are the sender's,
 so lookups of slow names made by the API cannot starve the deliveries. The wait is bounded, not
 the lookup: a name whose nameserver never answers keeps its thread until the system gives up
-(tens of seconds), so each party holds at most ``per_party`` threads, counted until its lookups
-truly end (a party's own silent nameserver, asked again by lane restarts, took every thread and
-every other receiver's new connections failed: a thirty-sixth reader).
+(tens of seconds), so each party's lookups run at most ``per_party`` at a time, counted until
+they truly end, the others waiting their turn (a party's own silent nameserver, asked again by
+lane restarts, took every thread and every other receiver's new connections failed: a
+thirty-sixth reader).
 """
 
 from __future__ import annotations
@@ -30,10 +31,8 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-import threading
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -48,9 +47,9 @@ __all__ = ["GuardedBackend", "SystemResolver", "guarded_transport"]
 class SystemResolver:
     """``await resolver(host, port)``: the host's addresses from the system's resolver, on at
     most ``threads`` threads of its own, within ``timeout_s`` (none when it does not resolve
-    or takes longer). :meth:`for_party` gives a party's resolver, which holds at most
-    ``per_party`` of the threads (by default an eighth, at least one); a lookup beyond them
-    finds nothing, for that party alone."""
+    or takes longer). :meth:`for_party` gives a party's resolver, whose lookups run at most
+    ``per_party`` at a time (by default an eighth of the threads, at least one), counted until
+    they truly end; the others wait their turn within the same ``timeout_s``."""
 
     def __init__(
         self, threads: int = 4, timeout_s: float = 5.0, per_party: int | None = None
@@ -58,20 +57,26 @@ class SystemResolver:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="resolve")
         self._timeout_s = timeout_s
         self._per_party = per_party if per_party is not None else max(1, threads // 8)
-        self._busy: Counter[str] = Counter()  # lookups running or queued, by party
-        self._lock = threading.Lock()
+        self._turns: dict[str, asyncio.Semaphore] = {}  # each party's, made on the loop
 
     def for_party(self, party: str) -> Callable[[str, int], Awaitable[list[IPAddress]]]:
         """The resolver ``party``'s names are looked up with."""
         return partial(self.__call__, party=party)
 
     async def __call__(self, host: str, port: int, party: str | None = None) -> list[IPAddress]:
-        if not self._take(party):
-            return []
-        lookup = self._executor.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-        lookup.add_done_callback(lambda _: self._give_back(party))  # when it truly ends
+        loop = asyncio.get_running_loop()
+        turns = (
+            None
+            if party is None
+            else self._turns.setdefault(party, asyncio.Semaphore(self._per_party))
+        )
         try:
             async with asyncio.timeout(self._timeout_s):
+                if turns is not None:
+                    await turns.acquire()
+                lookup = self._submit(host, port, turns, loop)
+                if lookup is None:
+                    return []
                 found = await asyncio.wrap_future(lookup)
         except (OSError, UnicodeError, TimeoutError):
             return []
@@ -83,19 +88,29 @@ class SystemResolver:
                     addresses.append(address)
         return addresses
 
-    def _take(self, party: str | None) -> bool:
-        if party is None:
-            return True
-        with self._lock:
-            if self._busy[party] >= self._per_party:
-                return False
-            self._busy[party] += 1
-            return True
+    def _submit(
+        self,
+        host: str,
+        port: int,
+        turns: asyncio.Semaphore | None,
+        loop: asyncio.AbstractEventLoop,
+    ) -> Future[list[Any]] | None:
+        """The lookup on a thread, its party's turn (if any) given back when it truly ends, not
+        when its caller stops waiting; None once the resolver is closed."""
+        try:
+            lookup = self._executor.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        except RuntimeError:  # closed
+            if turns is not None:
+                turns.release()
+            return None
+        if turns is not None:
 
-    def _give_back(self, party: str | None) -> None:
-        if party is not None:
-            with self._lock:
-                self._busy[party] -= 1
+            def give_back(_: object) -> None:
+                with contextlib.suppress(RuntimeError):  # the loop is gone: so is the party's
+                    loop.call_soon_threadsafe(turns.release)
+
+            lookup.add_done_callback(give_back)
+        return lookup
 
     def close(self) -> None:
         """Let the threads go (a lookup still running finishes on its own)."""

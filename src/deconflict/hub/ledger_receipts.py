@@ -76,10 +76,10 @@ class Receipts:
     def receipt(
         self, party: str, record_id: str, told: Callable[[dict[str, Any]], bool] | None = None
     ) -> bytes:
-        """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a fresh
-        checkpoint: for a notification about the party's own plan, a private receipt (its
-        latest private entry committed to by a digest, of those ``told`` keeps: the party's
-        need to know; NotYetCommitted before the first)."""
+        """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a
+        checkpoint that holds it (:meth:`_holding`): for a notification about the party's own
+        plan, a private receipt (its latest private entry committed to by a digest, of those
+        ``told`` keeps: the party's need to know; NotYetCommitted before the first)."""
         private = self._private_subject(party, record_id)
         if private is not None:
             return self._private_receipt(party, private, told)

@@ -114,17 +114,10 @@ class Notice:
             )
         object.__setattr__(self, "volume_versions", since)
 
-    def volume_version(self, volume_id: str) -> int:
-        """The version at which volume ``volume_id`` last changed (the current one if unknown)."""
-        if self.volume_versions:
-            for volume, since in zip(self.volumes, self.volume_versions, strict=True):
-                if volume.id == volume_id:
-                    return since
-        return self.version
-
     def changed_since(self) -> dict[str, int]:
-        """:meth:`volume_version` of every volume, by its id: read once for many (one by one,
-        a notice's conflicts each scanned its volumes: an amendment of 1,000 volumes holding
+        """The version at which each volume last changed, by its id (the current one where
+        none is recorded): read once for many (asked one volume at a time, by scanning the
+        volumes, a notice's conflicts each scanned them: an amendment of 1,000 volumes holding
         1,000 conflicts took a second of the hub's thread; a thirty-fifth reader)."""
         if not self.volume_versions:
             return {volume.id: self.version for volume in self.volumes}

@@ -104,6 +104,7 @@ def test_a_notice_deleted_with_everything_about_it_is_found(made, capsys):
         "(SELECT id FROM conflicts WHERE a_record_id = 'faf/N2' OR b_record_id = 'faf/N2')",
         "DELETE FROM conflicts WHERE a_record_id = 'faf/N2' OR b_record_id = 'faf/N2'",
         "DELETE FROM notice_versions WHERE notice_id = 'faf/N2'",
+        "DELETE FROM notice_volumes WHERE notice_id = 'faf/N2'",
         "DELETE FROM notices WHERE id = 'faf/N2'",
     )
     lines = differs(capsys, path)
@@ -192,9 +193,15 @@ def test_a_volume_made_older_than_its_change_is_found(made, capsys, table):
     path, _ = made
     key = "id" if table == "notices" else "notice_id"
     edit(path, f"UPDATE {table} SET volume_versions = '[1]' WHERE {key} = 'usaf/N3'")
-    assert differs(capsys, path) == [
-        "differs: notice usaf/N3 v2: served volume versions [1], ledger [2]"
-    ]
+    lines = differs(capsys, path)
+    assert lines[0] == "differs: notice usaf/N3 v2: served volume versions [1], ledger [2]"
+    if table == "notice_versions":  # and v2 now names the row of what the volume was at v1
+        assert lines[1:] == [
+            "differs: notice usaf/N3 v2: volume c's own row (from v1) is not the version's",
+            "differs: notice usaf/N3 v2: volume c's own row is in no version",
+        ]
+    else:
+        assert lines[1:] == []
 
 
 @pytest.mark.parametrize(
@@ -578,6 +585,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "ALTER TABLE conflicts DROP COLUMN b_until_s",
         "DROP INDEX ix_notices_party_state",
         "DROP INDEX ix_notifications_recipient_about",
+        "DROP TABLE notice_volumes",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)
@@ -694,3 +702,31 @@ def test_a_process_that_takes_the_lease_later_checks_the_whole_ledger_itself(mad
     assert broken is not None
     assert "entry 5 differs from what was appended" in broken
     assert _checkpoints(path) == signed
+
+
+@pytest.mark.parametrize(
+    ("statement", "found"),
+    [
+        (
+            "UPDATE notice_volumes SET body = replace(body, '3000', '9000')"
+            " WHERE notice_id = 'usaf/N1'",
+            "differs: notice usaf/N1 v1: volume a's own row (from v1) is not the version's",
+        ),
+        (
+            "DELETE FROM notice_volumes WHERE notice_id = 'usaf/N3' AND since_version = 2",
+            "differs: notice usaf/N3 v2: volume c has no row of its own",
+        ),
+        (
+            "INSERT INTO notice_volumes SELECT notice_id, 'z', 1, body FROM notice_volumes"
+            " WHERE notice_id = 'faf/N2'",
+            "differs: notice faf/N2 v1: volume z's own row is in no version",
+        ),
+    ],
+    ids=["edited", "deleted", "added"],
+)
+def test_a_notice_volume_s_own_row_edited_deleted_or_added_is_found(made, capsys, statement, found):
+    """security.md §7.1: each notice volume is kept on its own row too (migration 0034), which
+    a party's suggestions search: a row edited, gone or added is named."""
+    path, _ = made
+    edit(path, statement)
+    assert differs(capsys, path) == [found]

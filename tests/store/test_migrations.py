@@ -7,6 +7,7 @@ it; notice versions keep their volumes' versions from 0017 on; the indexes on a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -439,3 +440,57 @@ def test_the_state_alone_indexes_go_with_0028_and_come_back_with_its_downgrade(s
     finally:
         hub.close()
         engine.dispose()
+
+
+def _volume_rows(engine: sa.Engine) -> dict[tuple[str, str, int], object]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM notice_volumes")).all()
+    return {(r.notice_id, r.volume_id, r.since_version): json.loads(r.body) for r in rows}
+
+
+def test_notice_volumes_come_with_0034_filled_from_every_version(store_target, tmp_path):
+    """0034 keeps each notice volume on its own row from the version it changed at: filled
+    from the versions stored before it, the rows are those the hub writes (as many, the same
+    volumes), and each volume of each version reads back as that version holds it; a version
+    from before 0017 (no volumes' versions) counts each of its volumes as changed at it."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    try:
+        hub.file_notice("usaf", [vol("a"), vol("b", lon=41.0)], "air-activity", "N1")
+        hub.amend_notice("usaf", "N1", 1, [vol("a"), vol("b", lon=41.5), vol("c", lon=42.0)])
+        hub.amend_notice("usaf", "N1", 2, [vol("b", lon=41.5), vol("c", lon=42.5)])
+        hub.file_notice("usaf", [vol(f"v{i}", lon=40 + i / 100) for i in range(30)], "x", "N2")
+        asked = [
+            (key, volume.id, version)
+            for key, last in (("usaf/N1", 3), ("usaf/N2", 1))
+            for version in range(1, last + 1)
+            for volume in hub.store.get_notice_version(key, version).volumes
+        ]
+        live = hub.store.notice_volumes_at(asked)
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+    written = _volume_rows(engine)
+    assert sorted(written)[:4] == [
+        ("usaf/N1", "a", 1),
+        ("usaf/N1", "b", 1),
+        ("usaf/N1", "b", 2),
+        ("usaf/N1", "c", 2),
+    ]
+    assert len(written) == 5 + 30
+    assert len(live) == len(asked) == 2 + 3 + 2 + 30
+    config = _config()
+    _downgrade(engine, config, "0033")
+    assert "notice_volumes" not in sa.inspect(engine).get_table_names()
+    with engine.begin() as connection:  # as 0016 left it: no volumes' versions
+        connection.execute(sa.text("UPDATE notice_versions SET volume_versions = NULL"))
+    hub = Hub.open(store_target)
+    try:
+        again = hub.store.notice_volumes_at(asked)
+        assert again.keys() == live.keys()
+        assert all(again[k].same_as(live[k]) for k in asked)
+    finally:
+        hub.close()
+    # Each version's volumes counted as changed at it: a row for every volume of every version.
+    assert len(_volume_rows(engine)) == len(asked)
+    assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
+    engine.dispose()

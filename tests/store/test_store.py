@@ -412,20 +412,29 @@ def test_lists_by_more_keys_than_a_statement_binds(store):
 
 
 def test_notice_volumes_are_read_at_the_versions_asked_at_once(store):
-    """The volumes of many (notice, version) pairs in one statement (a suggestion searches each
-    hidden volume as its conflict holds it, whatever the notice became since): each version's
-    own, a version or notice never stored left out, past one statement's binds too."""
+    """The volumes of many (notice, volume, version) in one statement (a suggestion searches
+    each hidden volume as its conflict holds it, whatever the notice became since): each as it
+    stood at the version asked, kept or changed by an amendment, one gone or never stored left
+    out (one before it was added too), past one statement's binds too."""
     notice = _notice()
     store.add_notice(notice)
     moved = Volume4D.build("b", Circle((41.5, 35.95), 500.0), 0.0, 100.0, 1_000.0, 2_000.0)
     amended = notice.amend([notice.volumes[0], moved], 20.0)
     store.update_notice(amended, expected_version=1, verb="amended")
-    asked = [("usaf/N1", 1), ("usaf/N1", 2), ("usaf/N1", 3), ("usaf/NONE", 1)]
-    asked += [(f"usaf/X{k}", 1) for k in range(600)]  # past one statement's chunk
+    third = amended.amend([moved], 30.0)
+    store.update_notice(third, expected_version=2, verb="amended")
+    first, second = notice.volumes[0].id, notice.volumes[1].id
+    asked = [("usaf/N1", first, 1), ("usaf/N1", second, 1), ("usaf/N1", "b", 2)]
+    asked += [("usaf/N1", first, 2), ("usaf/N1", "b", 3)]
+    asked += [("usaf/N1", "nothing", 1), ("usaf/N1", "b", 1), ("usaf/NONE", first, 1)]
+    asked += [(f"usaf/X{k}", "a", 1) for k in range(600)]  # past one statement's chunk
     found = store.notice_volumes_at(asked)
-    assert sorted(found) == [("usaf/N1", 1), ("usaf/N1", 2)]
-    assert [v.id for v in found["usaf/N1", 1]] == [v.id for v in notice.volumes]
-    assert found["usaf/N1", 2][-1].same_as(moved)
+    assert sorted(found) == sorted(asked[:5])
+    assert found["usaf/N1", first, 1].same_as(notice.volumes[0])
+    assert found["usaf/N1", second, 1].same_as(notice.volumes[1])
+    assert found["usaf/N1", first, 2].same_as(notice.volumes[0])
+    assert found["usaf/N1", "b", 2].same_as(moved)
+    assert found["usaf/N1", "b", 3].same_as(moved)
 
 
 def test_a_digest_of_more_private_entries_than_a_statement_binds(store):

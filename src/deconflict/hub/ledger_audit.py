@@ -286,6 +286,35 @@ def _volume_versions(
         a.differs(f"{what} v{version}", "volume versions", served, derived[version])
 
 
+def _notice_volumes(a: _Audit) -> None:
+    """Each volume of each stored version has its row, from the version it changed at, and
+    it holds that volume: a party's suggestions search the volumes its conflicts name as these
+    rows hold them (migration 0034), so an edit of one would move what it is told to clear."""
+    rows = {
+        (r["notice_id"], r["volume_id"], int(r["since_version"])): r for r in a.data.notice_volumes
+    }
+    used = set()
+    for version in a.data.notice_versions:
+        key, number = version["notice_id"], int(version["version"])
+        volumes = _loaded(version["volumes"])
+        kept = version.get("volume_versions")
+        since = _loaded(kept) if kept is not None else [number] * len(volumes)
+        if not isinstance(volumes, list) or not isinstance(since, list):
+            continue  # an edit the versions' own check names
+        for volume, at in zip(volumes, since, strict=False):
+            vid = volume.get("id") if isinstance(volume, dict) else None
+            row = rows.get((key, vid, at))
+            what = f"notice {key} v{number}"
+            if row is None:
+                a.note(what, f"volume {vid} has no row of its own")
+                continue
+            used.add((key, vid, at))
+            if _loaded(row["body"]) != volume:
+                a.note(what, f"volume {vid}'s own row (from v{at}) is not the version's")
+    for key, vid, at in sorted(rows.keys() - used):
+        a.note(f"notice {key} v{at}", f"volume {vid}'s own row is in no version")
+
+
 def _loaded(text: str) -> Any:
     """``text`` read as JSON, or as it is if it is not (an edit: a finding, not a crash)."""
     try:
@@ -483,6 +512,7 @@ def cross_check(data: AuditData) -> list[Finding]:
     _parties(a)
     _agreements(a)
     _notices(a)
+    _notice_volumes(a)
     _plans(a)
     _conflicts(a)
     _conflict_parties(a)

@@ -248,12 +248,13 @@ class Notices(Protocol):
 
     @abstractmethod
     def notice_volumes_at(
-        self, versions: Sequence[tuple[str, int]]
-    ) -> dict[tuple[str, int], tuple[Volume4D, ...]]:
-        """The volumes of each (notice key, version) of ``versions`` that is stored, read at
-        once (one statement a few hundred versions, whatever they are), one lookup a pair
-        asked, a pair asked twice looked up twice: the caller's count, not the distinct
-        notices', sets the cost (security.md §3.5)."""
+        self, asked: Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], Volume4D]:
+        """Each volume of ``asked`` (notice key, volume id, version: a version it is in, as a
+        conflict names it) that is stored, as it was at that version, read at once (one
+        statement a few hundred, whatever they are), one lookup a volume asked, a volume asked
+        twice looked up twice, and only the volume asked read: the caller's count, not the
+        distinct notices' nor their size, sets the cost (security.md §3.5, §4.2)."""
 
     @abstractmethod
     def list_notices(

@@ -46,9 +46,11 @@ __all__ = [
     "agreement_to_json",
     "canonical_volumes",
     "footprint_from_dict",
+    "volume_from_json",
     "volumes_from_json",
     "volumes_from_json_many",
     "volumes_to_json",
+    "volumes_to_texts",
 ]
 
 
@@ -89,15 +91,31 @@ def volume_from_dict(data: dict[str, Any]) -> Volume4D:
 
 def volumes_to_json(volumes: Sequence[Volume4D]) -> str:
     """The text the store keeps for ``volumes``: their canonical JSON, if they have one."""
-    text = canonical_volumes(volumes)
-    if text is None:
-        return json.dumps([volume_to_dict(v) for v in volumes], separators=(",", ":"))
+    return volumes_to_texts(volumes)[0]
+
+
+def volumes_to_texts(volumes: Sequence[Volume4D]) -> tuple[str, list[str]]:
+    """The text the store keeps for ``volumes`` (:func:`volumes_to_json`) and each volume's
+    own, as it keeps them one a row (``notice_volumes``): the elements of the list, written
+    once (a canonical array is its canonical elements joined)."""
+    dicts = [volume_to_dict(v) for v in volumes]
+    try:
+        texts = [canonical(d).decode() for d in dicts]
+    except InvalidInput:  # a lone surrogate: as json writes them
+        texts = [json.dumps(d, separators=(",", ":")) for d in dicts]
+        return "[" + ",".join(texts) + "]", texts
+    text = "[" + ",".join(texts) + "]"
     if type(volumes) is tuple and all(type(v.footprint) in _KINDS for v in volumes):
         # What reading the text back would build (every number is written exactly, and the
         # footprint is built again from the same values): the detector, reading the record
         # just filed, need not build its footprints again.
         _keep_read(text, _as_read(volumes))
-    return text
+    return text, texts
+
+
+def volume_from_json(text: str) -> Volume4D:
+    """The volume kept as ``text``, one of :func:`volumes_to_texts`' (kept as its list's)."""
+    return volumes_from_json(f"[{text}]")[0]
 
 
 #: Under it a whole float is written as an integer in canonical JSON, so read back as one.

@@ -47,6 +47,7 @@ _TABLES = {
     "agreements": t.agreements,
     "notices": t.notices,
     "notice_versions": t.notice_versions,
+    "notice_volumes": t.notice_volumes,
     "plans": t.plans,
     "plan_versions": t.plan_versions,
     "conflicts": t.conflicts,

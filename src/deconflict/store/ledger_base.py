@@ -92,6 +92,8 @@ class AuditData:
     agreements: list[Row] = field(default_factory=list)
     notices: list[Row] = field(default_factory=list)
     notice_versions: list[Row] = field(default_factory=list)
+    #: each notice volume from the version it changed at (derived from the versions)
+    notice_volumes: list[Row] = field(default_factory=list)
     plans: list[Row] = field(default_factory=list)
     plan_versions: list[Row] = field(default_factory=list)
     conflicts: list[Row] = field(default_factory=list)

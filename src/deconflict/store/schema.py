@@ -20,6 +20,7 @@ __all__ = [
     "hub_secrets",
     "metadata",
     "notice_versions",
+    "notice_volumes",
     "notices",
     "notifications",
     "parties",
@@ -103,6 +104,19 @@ notice_versions = sa.Table(
     # the ledger's subject index. Null where the ledger kept none.
     sa.Column("ledger_idx", sa.BigInteger),
     sa.Column("volume_versions", sa.Text),  # as the notices' (migration 0017)
+)
+
+# Each volume of a notice as it stood from the version it last changed at (migration 0034),
+# its text as in the version's list: a party's conflict with a notice it sees in part reads the
+# one volume it names, not the whole version (whose size would cost every read: security.md
+# §4.2). Written beside ``notice_versions``, never changed.
+notice_volumes = sa.Table(
+    "notice_volumes",
+    metadata,
+    sa.Column("notice_id", Id, sa.ForeignKey("notices.id"), primary_key=True),
+    sa.Column("volume_id", Id, primary_key=True),
+    sa.Column("since_version", sa.Integer, primary_key=True),
+    sa.Column("body", sa.Text, nullable=False),
 )
 
 plans = sa.Table(

@@ -748,18 +748,21 @@ def test_an_amendment_reads_which_volumes_changed_once_not_once_a_conflict(tmp_p
         hub.close()
 
 
+@pytest.mark.parametrize("level", [Disclosure.CONFLICTS_ONLY, Disclosure.NONE])
 def test_a_read_of_conflicts_reads_each_hidden_volume_met_not_its_whole_notice(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, level
 ):
-    """A party's suggestions search each hidden volume it meets as its conflict holds it: each
-    was read from its notice version's whole list, so that another party's hidden notice of n
+    """A party's suggestions search each hidden volume it meets as its conflict holds it, and
+    under conflicts-only its lists show the notice with the volumes its conflicts unlock: each
+    read them from the notice version's whole list, so that another party's hidden notice of n
     volumes all meeting one of V's cost V's every read of its conflicts n lookups of n volumes
     (1,000: 0.4 s, and a third party's read waited on the shared thread: a thirty-fifth
-    reader). Each is now its own row (migration 0034): the text read is n volumes' and none
-    of the far ones' the notice holds besides."""
+    reader), and the CPU time of V's reads grew with the size of volumes it may not see (a
+    thirty-fourth). Each volume is now its own row too (migration 0034): the text read is the
+    met volumes', none of the far ones' the notice holds besides."""
     from deconflict.store import codec, notices
 
-    hub, _ = make_hub(tmp_path, disclosure=Disclosure.NONE)
+    hub, _ = make_hub(tmp_path, disclosure=level)
     try:
         hub.file_notice("usaf", [vol("mine", radius_m=5_000.0)], "air-activity", "V")
         met = [vol(f"m{i}", lon=39.0 + i * 1e-4, radius_m=100.0) for i in range(40)]
@@ -775,10 +778,15 @@ def test_a_read_of_conflicts_reads_each_hidden_volume_met_not_its_whole_notice(
                 module, "volumes_from_json", lambda text, d=decode: read.append(text) or d(text)
             )
         found = hub.suggest_adjustments("usaf", conflicts)
+        listed = hub.list_notices("usaf", party="faf")
         monkeypatch.undo()
         assert len(found) == len(met)
+        if level is Disclosure.CONFLICTS_ONLY:
+            assert [[v.id for v in n.volumes] for n in listed] == [sorted(v.id for v in met)]
+        else:
+            assert listed == []
         assert not any("far" in text for text in read)
         one = len(codec.volumes_to_json(met[:1]))
-        assert sum(map(len, read)) <= 2 * one * len(met)
+        assert sum(map(len, read)) <= 4 * one * len(met)  # three reads: met, seen, listed
     finally:
         hub.close()

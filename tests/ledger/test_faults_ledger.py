@@ -198,6 +198,7 @@ def test_a_volume_made_older_than_its_change_is_found(made, capsys, table):
     if table == "notice_versions":  # and v2 now names the row of what the volume was at v1
         assert lines[1:] == [
             "differs: notice usaf/N3 v2: volume c's own row (from v1) is not the version's",
+            "differs: notice usaf/N3 v1: served version that replaced volume c 2, ledger none",
             "differs: notice usaf/N3 v2: volume c's own row is in no version",
         ]
     else:
@@ -717,16 +718,22 @@ def test_a_process_that_takes_the_lease_later_checks_the_whole_ledger_itself(mad
             "differs: notice usaf/N3 v2: volume c has no row of its own",
         ),
         (
-            "INSERT INTO notice_volumes SELECT notice_id, 'z', 1, body FROM notice_volumes"
-            " WHERE notice_id = 'faf/N2'",
+            "INSERT INTO notice_volumes SELECT notice_id, 'z', 1, NULL, body"
+            " FROM notice_volumes WHERE notice_id = 'faf/N2'",
             "differs: notice faf/N2 v1: volume z's own row is in no version",
         ),
+        (
+            "UPDATE notice_volumes SET until_version = NULL"
+            " WHERE notice_id = 'usaf/N3' AND since_version = 1",
+            "differs: notice usaf/N3 v1: served version that replaced volume c none, ledger 2",
+        ),
     ],
-    ids=["edited", "deleted", "added"],
+    ids=["edited", "deleted", "added", "kept"],
 )
 def test_a_notice_volume_s_own_row_edited_deleted_or_added_is_found(made, capsys, statement, found):
     """security.md §7.1: each notice volume is kept on its own row too (migration 0034), which
-    a party's suggestions search: a row edited, gone or added is named."""
+    a party's suggestions search and a notice seen in part is read from: a row edited, gone,
+    added or kept past the version that replaced it is named."""
     path, _ = made
     edit(path, statement)
     assert differs(capsys, path) == [found]

@@ -445,14 +445,18 @@ def test_the_state_alone_indexes_go_with_0028_and_come_back_with_its_downgrade(s
 def _volume_rows(engine: sa.Engine) -> dict[tuple[str, str, int], object]:
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT * FROM notice_volumes")).all()
-    return {(r.notice_id, r.volume_id, r.since_version): json.loads(r.body) for r in rows}
+    return {
+        (r.notice_id, r.volume_id, r.since_version): (json.loads(r.body), r.until_version)
+        for r in rows
+    }
 
 
 def test_notice_volumes_come_with_0034_filled_from_every_version(store_target, tmp_path):
     """0034 keeps each notice volume on its own row from the version it changed at: filled
-    from the versions stored before it, the rows are those the hub writes (as many, the same
-    volumes), and each volume of each version reads back as that version holds it; a version
-    from before 0017 (no volumes' versions) counts each of its volumes as changed at it."""
+    from the versions stored before it, the rows are those the hub writes (the same volumes,
+    each until the version that changed or dropped it), and each volume of each version reads
+    back as that version holds it; a version from before 0017 (no volumes' versions) counts
+    each of its volumes as changed at it."""
     hub, _ = make_hub(tmp_path, target=store_target)
     try:
         hub.file_notice("usaf", [vol("a"), vol("b", lon=41.0)], "air-activity", "N1")
@@ -478,9 +482,13 @@ def test_notice_volumes_come_with_0034_filled_from_every_version(store_target, t
     ]
     assert len(written) == 5 + 30
     assert len(live) == len(asked) == 2 + 3 + 2 + 30
+    assert [written["usaf/N1", v, s][1] for v, s in (("a", 1), ("b", 1), ("b", 2))] == [3, 2, None]
     config = _config()
     _downgrade(engine, config, "0033")
     assert "notice_volumes" not in sa.inspect(engine).get_table_names()
+    Hub.open(store_target).close()
+    assert _volume_rows(engine) == written  # as the hub wrote them, to the version each left
+    _downgrade(engine, config, "0033")
     with engine.begin() as connection:  # as 0016 left it: no volumes' versions
         connection.execute(sa.text("UPDATE notice_versions SET volume_versions = NULL"))
     hub = Hub.open(store_target)

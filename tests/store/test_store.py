@@ -427,6 +427,7 @@ def test_notice_volumes_are_read_at_the_versions_asked_at_once(store):
     asked = [("usaf/N1", first, 1), ("usaf/N1", second, 1), ("usaf/N1", "b", 2)]
     asked += [("usaf/N1", first, 2), ("usaf/N1", "b", 3)]
     asked += [("usaf/N1", "nothing", 1), ("usaf/N1", "b", 1), ("usaf/NONE", first, 1)]
+    asked += [("usaf/N1", first, 3), ("usaf/N1", second, 2)]  # dropped by then
     asked += [(f"usaf/X{k}", "a", 1) for k in range(600)]  # past one statement's chunk
     found = store.notice_volumes_at(asked)
     assert sorted(found) == sorted(asked[:5])
@@ -435,6 +436,34 @@ def test_notice_volumes_are_read_at_the_versions_asked_at_once(store):
     assert found["usaf/N1", first, 2].same_as(notice.volumes[0])
     assert found["usaf/N1", "b", 2].same_as(moved)
     assert found["usaf/N1", "b", 3].same_as(moved)
+
+
+def test_a_notice_seen_in_part_is_read_with_the_volumes_asked_alone(store):
+    """A notice seen in part is read with the volumes its unlocking conflicts name that its
+    newest version holds (in id order, each with the version it changed at), and its row's
+    state and times: none of its other volumes. One that holds none of them is left out."""
+    notice = _notice()
+    store.add_notice(notice)
+    moved = Volume4D.build("b", Circle((41.5, 35.95), 500.0), 0.0, 100.0, 1_000.0, 2_000.0)
+    store.update_notice(
+        notice.amend([moved, notice.volumes[1]], 20.0), expected_version=1, verb="amended"
+    )
+    store.add_notice(_notice("N2"))
+    c, k, _ = (v.id for v in notice.volumes)
+    found = store.notices_in_part(
+        [("usaf/N1", k), ("usaf/N1", "b"), ("usaf/N1", c), ("usaf/N1", k), ("usaf/N2", "x")]
+    )
+    assert list(found) == ["usaf/N1"]
+    seen = found["usaf/N1"]
+    assert [v.id for v in seen.volumes] == ["b", k]
+    assert seen.volume_versions == (2, 1)
+    assert (seen.version, seen.state, seen.updated_at_s, seen.filed_at_s) == (
+        2,
+        "filed",
+        20.0,
+        10.0,
+    )
+    assert seen.volumes[1].same_as(notice.volumes[1])
 
 
 def test_a_digest_of_more_private_entries_than_a_statement_binds(store):

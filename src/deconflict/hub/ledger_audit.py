@@ -287,32 +287,49 @@ def _volume_versions(
 
 
 def _notice_volumes(a: _Audit) -> None:
-    """Each volume of each stored version has its row, from the version it changed at, and
-    it holds that volume: a party's suggestions search the volumes its conflicts name as these
-    rows hold them (migration 0034), so an edit of one would move what it is told to clear."""
+    """Each volume of each stored version has its row, from the version it changed at until
+    the one that changed or dropped it, and the row holds that volume: a party's suggestions,
+    and what it sees of a notice it sees in part, are read from these rows (migration 0034),
+    so an edit of one would move what it is told or show it what it may not see."""
     rows = {
         (r["notice_id"], r["volume_id"], int(r["since_version"])): r for r in a.data.notice_volumes
     }
-    used = set()
+    versions: dict[str, list[Row]] = defaultdict(list)
     for version in a.data.notice_versions:
-        key, number = version["notice_id"], int(version["version"])
-        volumes = _loaded(version["volumes"])
-        kept = version.get("volume_versions")
-        since = _loaded(kept) if kept is not None else [number] * len(volumes)
-        if not isinstance(volumes, list) or not isinstance(since, list):
-            continue  # an edit the versions' own check names
-        for volume, at in zip(volumes, since, strict=False):
-            vid = volume.get("id") if isinstance(volume, dict) else None
-            row = rows.get((key, vid, at))
-            what = f"notice {key} v{number}"
-            if row is None:
-                a.note(what, f"volume {vid} has no row of its own")
-                continue
-            used.add((key, vid, at))
-            if _loaded(row["body"]) != volume:
-                a.note(what, f"volume {vid}'s own row (from v{at}) is not the version's")
-    for key, vid, at in sorted(rows.keys() - used):
-        a.note(f"notice {key} v{at}", f"volume {vid}'s own row is in no version")
+        versions[version["notice_id"]].append(version)
+    # Keyed by (notice, volume id, version it changed at) as the versions hold them (an edit
+    # may have made them anything).
+    until: dict[tuple[Any, ...], int | None] = {}  # as the versions derive it
+    for key, stored in versions.items():
+        held: dict[Any, tuple[Any, ...]] = {}  # by the version before
+        for version in sorted(stored, key=lambda v: int(v["version"])):
+            number, what = int(version["version"]), f"notice {key} v{version['version']}"
+            volumes = _loaded(version["volumes"])
+            kept = version.get("volume_versions")
+            since = _loaded(kept) if kept is not None else [number] * len(volumes)
+            if not isinstance(volumes, list) or not isinstance(since, list):
+                break  # an edit the versions' own check names
+            now: dict[Any, tuple[Any, ...]] = {}
+            for volume, at in zip(volumes, since, strict=False):
+                vid = volume.get("id") if isinstance(volume, dict) else None
+                now[vid] = (key, vid, at)
+                until.setdefault((key, vid, at), None)
+                row = rows.get((key, vid, at))
+                if row is None:
+                    a.note(what, f"volume {vid} has no row of its own")
+                elif _loaded(row["body"]) != volume:
+                    a.note(what, f"volume {vid}'s own row (from v{at}) is not the version's")
+            for vid, was in held.items():
+                if now.get(vid) != was:
+                    until[was] = number
+            held = now
+    for (key, vid, at), row in sorted(rows.items()):
+        what = f"notice {key} v{at}"
+        if (key, vid, at) not in until:
+            a.note(what, f"volume {vid}'s own row is in no version")
+        elif row["until_version"] != until[key, vid, at]:
+            replaced = f"version that replaced volume {vid}"
+            a.differs(what, replaced, row["until_version"], until[key, vid, at])
 
 
 def _loaded(text: str) -> Any:

@@ -62,7 +62,8 @@ def seen_notices(
     ``states`` and ``active`` are asked of what is shown: of a notice seen in part, its state,
     filing time and the windows of its visible volumes, never the whole notice's. The owners
     seen whole are paged by the store; the notices seen in part (a few: what the viewer's own
-    records meet) are read whole every time and placed among them here."""
+    records meet) are read every time, each with the volumes its unlocking conflicts name and
+    none else (``Notices.notices_in_part``), and placed among them here."""
     # Of the keys asked, those of owners seen whole: looked up by a key another's, hidden
     # from the viewer, its row was found and dropped, and cost steps more than a missing one.
     whole_keys = None if keys is None else [k for k in keys if split_key(k)[0] in sight.full]
@@ -98,9 +99,10 @@ def seen_notices(
         unlocking = store.unlocking_conflicts(Seen(sight.full, unlocks), now_s=now_s)
         for conflict, side in unlocking:
             about.setdefault(side.record_key, []).append(conflict)
+        asked = [(side.record_key, side.volume_id) for _, side in unlocking]
         partly = [
             notice
-            for notice in store.get_notices(sorted(about)).values()
+            for notice in store.notices_in_part(asked).values()
             if wanted is None or notice.key in wanted
         ]
     shown_in_part = []

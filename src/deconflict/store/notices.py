@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.model import Notice, NoticeState
+from deconflict.model.ids import split_key
 from deconflict.store import schema as t
 from deconflict.store.base import Seen
 from deconflict.store.codec import (
@@ -48,7 +49,26 @@ _MOST_RANGES = 400
 # costs more than running it on the filing path.
 _INSERT_NOTICE_VERSION = sa.insert(t.notice_versions)
 _INSERT_NOTICE_VOLUME = sa.insert(t.notice_volumes)
+_nv = t.notice_volumes.c
+# The rows of a notice's volumes that a new version ``:at`` changed or dropped: those the
+# newest version held but for the ``:kept`` ones.
+_CLOSE_NOTICE_VOLUMES = (
+    sa.update(t.notice_volumes)
+    .where(
+        _nv.notice_id == sa.bindparam("key"),
+        _nv.until_version.is_(None),
+        _nv.since_version < sa.bindparam("at"),
+        _nv.volume_id.not_in(sa.bindparam("kept", expanding=True)),
+    )
+    .values(until_version=sa.bindparam("at"))
+)
 _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
+# A notice's row without its volumes (nor their versions): what is told of one seen in part.
+_NOTICE_HEADS = sa.select(
+    *(column for column in t.notices.c if column.name not in ("volumes", "volume_versions"))
+).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
+#: A version past every one: the newest version's volumes are those held until no version.
+_NEWEST = 2**31 - 1
 
 
 class SqlNotices(SqlRecords):
@@ -87,6 +107,9 @@ class SqlNotices(SqlRecords):
         rows of the volumes that changed at it."""
         volumes, each = texts
         c.execute(_INSERT_NOTICE_VERSION, SqlNotices._version_row(notice, at_s, entry, volumes))
+        since = notice.volume_versions or (notice.version,) * len(notice.volumes)
+        kept = [v.id for v, at in zip(notice.volumes, since, strict=True) if at < notice.version]
+        c.execute(_CLOSE_NOTICE_VOLUMES, {"key": notice.key, "at": notice.version, "kept": kept})
         changed = _volume_rows(notice, each, changed=True)
         if changed:
             c.execute(_INSERT_NOTICE_VOLUME, changed)
@@ -175,22 +198,35 @@ class SqlNotices(SqlRecords):
     def notice_volumes_at(
         self, asked: Sequence[tuple[str, str, int]]
     ) -> dict[tuple[str, str, int], Volume4D]:
-        found: dict[tuple[str, str, int], Volume4D] = {}
-        ordered = sorted(asked)
         with self.read_connection(f"reading {len(asked)} notice volumes") as c:
-            # One key lookup a volume asked, each row found decoded, a volume asked twice too:
-            # as an OR of terms, SQLite skipped a row found twice, so the read told how the
-            # hidden volumes a party meets are grouped in the other's notices (a twentieth
-            # reader). Each reads the one volume asked, never the version's list: that cost
-            # what the other's hidden volumes number (a thirty-fifth reader).
-            for lo in range(0, len(ordered), UNION_MOST):
-                part = ordered[lo : lo + UNION_MOST]
-                params = {}
-                for i, (key, volume_id, version) in enumerate(part):
-                    params.update({f"k{i}": key, f"v{i}": volume_id, f"n{i}": version})
-                for row in c.execute(_volume_lookups(len(part)), params):
-                    found[row.notice_id, row.volume_id, row.version] = volume_from_json(row.body)
-        return found
+            found = _volumes_at(c, asked)
+        return {key: volume for key, (volume, _) in found.items()}
+
+    @transaction
+    def notices_in_part(self, asked: Sequence[tuple[str, str]]) -> dict[str, Notice]:
+        keys = sorted({key for key, _ in asked})
+        with self.read_connection(f"reading {len(keys)} notices in part") as c:
+            heads = {row.id: row for row in rows_in(c, _NOTICE_HEADS, keys)}
+            found = _volumes_at(c, [(key, volume_id, _NEWEST) for key, volume_id in asked])
+        held: dict[str, dict[str, tuple[Volume4D, int]]] = {}
+        for (key, volume_id, _), volume in found.items():
+            held.setdefault(key, {})[volume_id] = volume
+        notices = {}
+        for key, row in heads.items():
+            volumes = sorted(held.get(key, {}).items())  # in id order
+            if volumes:
+                notices[key] = Notice(
+                    id=split_key(key)[1],
+                    party=row.party_id,
+                    volumes=tuple(volume for _, (volume, _) in volumes),
+                    category=row.category,
+                    filed_at_s=row.filed_at_s,
+                    version=row.version,
+                    state=NoticeState(row.state),
+                    updated_at_s=row.updated_at_s,
+                    volume_versions=tuple(since for _, (_, since) in volumes),
+                )
+        return notices
 
     @transaction
     def list_notices(
@@ -301,19 +337,51 @@ def _volume_rows(notice: Notice, texts: Sequence[str], *, changed: bool) -> list
     version if ``changed``), each kept as ``texts`` holds it."""
     since = notice.volume_versions or (notice.version,) * len(notice.volumes)
     return [
-        {"notice_id": notice.key, "volume_id": v.id, "since_version": at, "body": text}
+        {
+            "notice_id": notice.key,
+            "volume_id": v.id,
+            "since_version": at,
+            "until_version": None,
+            "body": text,
+        }
         for v, at, text in zip(notice.volumes, since, texts, strict=True)
         if not changed or at == notice.version
     ]
+
+
+def _volumes_at(
+    c: Tx, asked: Sequence[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], tuple[Volume4D, int]]:
+    """Each volume of ``asked`` (notice key, volume id, version) that the version holds, with
+    the version it changed at. One key lookup a volume asked, a volume asked twice too: as an
+    OR of terms, SQLite skipped a row found twice, so the read told how the hidden volumes a
+    party meets are grouped in the other's notices (a twentieth reader); and each reads the one
+    volume asked, never the version's list, which cost what the other's hidden volumes number
+    (a thirty-fifth reader)."""
+    found: dict[tuple[str, str, int], tuple[Volume4D, int]] = {}
+    ordered = sorted(asked)
+    for lo in range(0, len(ordered), UNION_MOST):
+        part = ordered[lo : lo + UNION_MOST]
+        params = {}
+        for i, (key, volume_id, version) in enumerate(part):
+            params.update({f"k{i}": key, f"v{i}": volume_id, f"n{i}": version})
+        for row in c.execute(_volume_lookups(len(part)), params):
+            # Its row is read whether or not the version holds it: rejected by the statement,
+            # one the owner dropped since cost steps fewer than one it kept (a notice seen in
+            # part told P whether X had amended away a volume P met).
+            if row.until_version is None or row.until_version > row.version:
+                volume = volume_from_json(row.body)
+                found[row.notice_id, row.volume_id, row.version] = volume, row.since_version
+    return found
 
 
 @functools.lru_cache(maxsize=UNION_MOST)
 def _volume_lookups(count: int) -> sa.CompoundSelect[Any]:
     """``count`` lookups of a notice volume at a version, each its own SELECT of a UNION ALL,
     the ``i``-th of the volume ``:v<i>`` of notice ``:k<i>`` at version ``:n<i>``: its row of
-    the greatest version it changed at up to that one, a key seek (the statement built once a
-    count, its parameters given: building hundreds of lookups a read cost more than running
-    them)."""
+    the greatest version it changed at up to that one, with the version that changed or dropped
+    it, a key seek (the statement built once a count, its parameters given: building hundreds
+    of lookups a read cost more than running them)."""
     nv = t.notice_volumes.c
     lookups = []
     for i in range(count):
@@ -321,8 +389,13 @@ def _volume_lookups(count: int) -> sa.CompoundSelect[Any]:
         mine = sa.and_(nv.notice_id == sa.bindparam(f"k{i}"), nv.volume_id == sa.bindparam(f"v{i}"))
         since = sa.select(sa.func.max(nv.since_version)).where(mine, nv.since_version <= version)
         lookups.append(
-            sa.select(nv.notice_id, nv.volume_id, version.label("version"), nv.body).where(
-                mine, nv.since_version == since.scalar_subquery()
-            )
+            sa.select(
+                nv.notice_id,
+                nv.volume_id,
+                version.label("version"),
+                nv.since_version,
+                nv.until_version,
+                nv.body,
+            ).where(mine, nv.since_version == since.scalar_subquery())
         )
     return sa.union_all(*lookups)

@@ -106,7 +106,7 @@ notice_versions = sa.Table(
     sa.Column("volume_versions", sa.Text),  # as the notices' (migration 0017)
 )
 
-# Each volume of a notice as it stood from the version it last changed at (migration 0034),
+# Each volume of a notice as it stood from the version it changed at (migration 0034),
 # its text as in the version's list: a party's conflict with a notice it sees in part reads the
 # one volume it names, not the whole version (whose size would cost every read: security.md
 # §4.2). Written beside ``notice_versions``, never changed.
@@ -116,6 +116,8 @@ notice_volumes = sa.Table(
     sa.Column("notice_id", Id, sa.ForeignKey("notices.id"), primary_key=True),
     sa.Column("volume_id", Id, primary_key=True),
     sa.Column("since_version", sa.Integer, primary_key=True),
+    # The version that changed or dropped it; null while the newest version holds it.
+    sa.Column("until_version", sa.Integer),
     sa.Column("body", sa.Text, nullable=False),
 )
 

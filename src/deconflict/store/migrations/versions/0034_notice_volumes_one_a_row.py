@@ -5,8 +5,10 @@ conflicts (and map) searched each conflict's adjustment against that volume read
 version's whole list, so that a hidden notice of 1,000 volumes all meeting one of the party's
 cost its read 1,000 lookups of 1,000 volumes (0.4 s; a thirty-fifth reader), and its reads' CPU
 time grew with hidden volumes it may not see (security.md §3.5, §4.2). ``notice_volumes`` holds
-each volume once for each version it changed at; the volume a conflict names at version ``v``
-is its row with the greatest ``since_version`` at most ``v``, found by the key.
+each volume once for each version it changed at, until the version that changed or dropped it
+(``until_version``, null while the newest version holds it); the volume a conflict names at
+version ``v`` is its row with the greatest ``since_version`` at most ``v``, found by the key,
+if its ``until_version`` is after ``v``.
 
 Filled here from every stored version: a version with no ``volume_versions`` (before 0017)
 counts each of its volumes as changed at it. Downgrading drops the table.
@@ -36,6 +38,7 @@ def upgrade() -> None:
         sa.Column("notice_id", sa.String(200), sa.ForeignKey("notices.id"), primary_key=True),
         sa.Column("volume_id", sa.String(200), primary_key=True),
         sa.Column("since_version", sa.Integer, primary_key=True),
+        sa.Column("until_version", sa.Integer),
         sa.Column("body", sa.Text, nullable=False),
     )
     bind = op.get_bind()
@@ -47,33 +50,44 @@ def upgrade() -> None:
         sa.column("volume_versions"),
     )
     query = sa.select(versions).order_by(versions.c.notice_id, versions.c.version)
-    rows: dict[tuple[str, str, int], str] = {}
-    last = None
+    rows: dict[tuple[str, str, int], dict[str, object]] = {}
+    current: dict[str, tuple[str, str, int]] = {}  # the notice's volumes at the version read
+    notice = None
     for version in bind.execute(query):
-        if version.notice_id != last and len(rows) >= _BATCH:
-            _insert(bind, table, rows)  # at a notice's first version: no key of it written yet
-        last = version.notice_id
+        if version.notice_id != notice:  # the next notice: nothing of it written yet
+            notice, current = version.notice_id, {}
+            if len(rows) >= _BATCH:
+                _insert(bind, table, rows)
+        number = int(version.version)
         volumes = json.loads(version.volumes)
         since = json.loads(version.volume_versions) if version.volume_versions else None
+        now = {}
         for i, volume in enumerate(volumes):
-            at = int(since[i]) if since else int(version.version)
+            key = (version.notice_id, volume["id"], int(since[i]) if since else number)
+            now[volume["id"]] = key
             # The version it changed at wrote it; later ones kept it as it was.
             rows.setdefault(
-                (version.notice_id, volume["id"], at),
-                json.dumps(volume, separators=(",", ":"), sort_keys=True),
+                key,
+                {
+                    "notice_id": key[0],
+                    "volume_id": key[1],
+                    "since_version": key[2],
+                    "until_version": None,
+                    "body": json.dumps(volume, separators=(",", ":"), sort_keys=True),
+                },
             )
+        for volume_id, key in current.items():
+            if now.get(volume_id) != key:  # changed or dropped at this version
+                rows[key]["until_version"] = number
+        current = now
     _insert(bind, table, rows)
 
 
-def _insert(bind: sa.Connection, table: sa.Table, rows: dict[tuple[str, str, int], str]) -> None:
+def _insert(
+    bind: sa.Connection, table: sa.Table, rows: dict[tuple[str, str, int], dict[str, object]]
+) -> None:
     if rows:
-        bind.execute(
-            table.insert(),
-            [
-                {"notice_id": n, "volume_id": v, "since_version": s, "body": body}
-                for (n, v, s), body in rows.items()
-            ],
-        )
+        bind.execute(table.insert(), list(rows.values()))
         rows.clear()
 
 

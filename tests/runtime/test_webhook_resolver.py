@@ -1,138 +1,205 @@
-"""security.md §4.3: the webhook resolver's threads are shared, and a lookup's wait is bounded
-but the lookup is not: a party's own nameserver that never answers keeps a thread until the
-system gives up (tens of seconds). A thirty-sixth reader found that such lookups, asked again as
-the party restarted its lane, took every thread, and every other receiver's new connection then
-found no address and failed. Each party's lookups now run at most so many at a time, counted
-until they truly end; the others wait their turn (refused, they failed an honest party's
-concurrent deliveries: a thirty-seventh reader). The system's ``getaddrinfo`` is stood in for,
-and its stuck lookups released, by events: nothing here waits on the clock."""
+"""security.md §4.3: a webhook's name is looked up by c-ares on the event loop, so a name whose
+nameserver never answers holds a query, not a thread. The system's ``getaddrinfo`` held one of a
+few threads until the system gave up (tens of seconds): a party's silent names, asked again as it
+restarted its lane, took every thread and every other receiver's new connections found no address
+(a thirty-sixth reader); a share of the threads a party isolated it from fewer than eight such
+parties at once. Each party's lookups still run a few at a time, the others waiting their turn
+(refused, they failed an honest party's concurrent deliveries: a thirty-seventh reader).
+
+The nameserver here is a real one on loopback that answers every name with a public address but
+never answers ``silent.*`` names, and holds ``gated.*`` names until told: nothing waits on the
+clock but the one test of the timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
-import threading
+import struct
+from collections.abc import AsyncIterator
 
 import pytest
 
-from deconflict.runtime.webhooks import net
 from deconflict.runtime.webhooks.guard import Destinations
-from deconflict.runtime.webhooks.net import SystemResolver
+from deconflict.runtime.webhooks.net import DnsResolver
+
+pytestmark = pytest.mark.anyio
 
 PUBLIC = "93.184.216.34"
 
 
-class _Names:
-    """``getaddrinfo`` for the test: ``silent.*`` names hang until released (a nameserver that
-    never answers), the others answer at once."""
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class _Nameserver(asyncio.DatagramProtocol):
+    """A DNS server on loopback: an A record of ``PUBLIC`` for every name (no AAAA), none ever
+    for ``silent.*``, and ``gated.*`` answered once :meth:`open_gate` is called. ``asked``: the
+    names asked, each once."""
 
     def __init__(self) -> None:
-        self.release = threading.Event()
-        self.stuck = threading.Semaphore(0)  # one release per silent lookup begun
-        self.gate = threading.Event()  # ``gated.*`` names answer once it is set
         self.asked: list[str] = []
+        self.changed = asyncio.Event()
+        self._held: list[tuple[bytes, tuple[str, int]]] = []
+        self._open = False
+        self._transport: asyncio.DatagramTransport | None = None
 
-    def __call__(self, host: str, port: int, *_: object) -> list[tuple]:  # type: ignore[type-arg]
-        self.asked.append(host)
-        if host.startswith("silent."):
-            self.stuck.release()
-            self.release.wait(60.0)
-            raise socket.gaierror("no answer")
-        if host.startswith("gated."):
-            self.stuck.release()
-            self.gate.wait(60.0)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (PUBLIC, port))]
+    def connection_made(self, transport: asyncio.DatagramTransport) -> None:  # type: ignore[override]
+        self._transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        name, _ = _question(data)
+        if name not in self.asked:
+            self.asked.append(name)
+            self.changed.set()
+        if name.startswith("silent."):
+            return
+        if name.startswith("gated.") and not self._open:
+            self._held.append((data, addr))
+            return
+        self._answer(data, addr)
+
+    def open_gate(self) -> None:
+        self._open = True
+        held, self._held = self._held, []
+        for data, addr in held:
+            self._answer(data, addr)
+
+    def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        _, end = _question(data)
+        qid, qtype = (
+            struct.unpack(">H", data[:2])[0],
+            struct.unpack(">H", data[end - 4 : end - 2])[0],
+        )
+        answer = b""
+        if qtype == 1:  # A: the name (a pointer to the question's), IN, a minute, 4 bytes
+            answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(PUBLIC)
+        header = struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if answer else 0, 0, 0)
+        assert self._transport is not None
+        self._transport.sendto(header + data[12:end] + answer, addr)
+
+    async def asked_at_least(self, count: int, prefix: str) -> None:
+        """Until ``count`` names starting with ``prefix`` were asked."""
+        while sum(name.startswith(prefix) for name in self.asked) < count:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 30.0)
+
+
+def _question(data: bytes) -> tuple[str, int]:
+    """The name a query asks, and where its question ends (after its type and class)."""
+    labels, i = [], 12
+    while data[i]:
+        labels.append(data[i + 1 : i + 1 + data[i]].decode())
+        i += 1 + data[i]
+    return ".".join(labels), i + 5
 
 
 @pytest.fixture
-def names(monkeypatch: pytest.MonkeyPatch):
-    found = _Names()
-    monkeypatch.setattr(net.socket, "getaddrinfo", found)
-    yield found
-    found.release.set()
-    found.gate.set()
-
-
-async def _abandoned(lookup, names: _Names) -> None:  # type: ignore[no-untyped-def]
-    """A silent name's lookup, running on a thread, whose caller then gave up (its wait cut
-    short, as the resolver's timeout cuts it): the thread is the system's until it ends."""
-    task = asyncio.ensure_future(lookup)
-    assert await asyncio.to_thread(names.stuck.acquire, True, 30.0)  # running, not queued
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-
-
-def test_a_party_s_silent_names_hold_its_share_of_the_threads_not_all(names) -> None:
-    """X's abandoned lookups of silent names hold two threads of four; X's next waits its turn
-    without a thread, while Y's name resolves at once on the threads left; once the system gives
-    up on the silent names, X's turn comes."""
-    resolver = SystemResolver(threads=4, timeout_s=30.0, per_party=2)
-
-    async def run() -> None:
-        x, y = resolver.for_party("X"), resolver.for_party("Y")
-        for k in range(2):
-            await _abandoned(x(f"silent.{k}.example", 443), names)
-        waiting = asyncio.ensure_future(x("hook.example", 443))
-        assert await y("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
-        assert await resolver("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
-        assert not waiting.done()
-        assert names.asked.count("hook.example") == 2  # Y's and the unkeyed one: not X's
-        names.release.set()  # the system gives up on the silent names
-        assert await waiting == [ipaddress.ip_address(PUBLIC)]
-
+async def nameserver() -> AsyncIterator[tuple[_Nameserver, str]]:
+    loop = asyncio.get_running_loop()
+    transport, server = await loop.create_datagram_endpoint(
+        _Nameserver, local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
     try:
-        asyncio.run(run())
+        yield server, f"127.0.0.1:{port}"
     finally:
-        names.release.set()
-        resolver.close()
+        transport.close()
 
 
-def test_an_honest_party_s_concurrent_lookups_all_resolve(names) -> None:
+async def _cancelled(tasks: list[asyncio.Future[object]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_many_parties_silent_names_hold_up_no_other_party(nameserver) -> None:
+    """Twelve parties (more than the threads' shares isolated) each with four lookups of names
+    that never answer, all in flight: another party's name resolves at once meanwhile, and a
+    silent party's next lookup waits its turn, unasked."""
+    server, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, per_party=4, nameservers=[address])
+    silent = [
+        asyncio.ensure_future(resolver.for_party(f"X{p}")(f"silent.{p}-{k}.example", 443))
+        for p in range(12)
+        for k in range(4)
+    ]
+    waiting = asyncio.ensure_future(resolver.for_party("X0")("hook-x0.example", 443))
+    try:
+        await server.asked_at_least(48, "silent.")
+        assert await resolver.for_party("Y")("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert await resolver("plain.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert not any(task.done() for task in [*silent, waiting])
+        assert "hook-x0.example" not in server.asked  # X0's turn has not come
+    finally:
+        await _cancelled([*silent, waiting])
+        await resolver.close()
+
+
+async def test_an_honest_party_s_concurrent_lookups_all_resolve(nameserver) -> None:
     """Four deliveries opening connections at once (a receiver's requests in flight) are
     looked up two at a time, and all four resolve."""
-    resolver = SystemResolver(threads=4, timeout_s=30.0, per_party=2)
-
-    async def run() -> None:
-        x = resolver.for_party("X")
-        lookups = asyncio.gather(*(x("gated.example", 443) for _ in range(4)))
-        for _ in range(2):
-            assert await asyncio.to_thread(names.stuck.acquire, True, 30.0)
-        assert names.asked == ["gated.example"] * 2  # two at a time: the others wait
-        names.gate.set()
+    server, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, per_party=2, nameservers=[address])
+    x = resolver.for_party("X")
+    try:
+        lookups = asyncio.gather(*(x(f"gated.{k}.example", 443) for k in range(4)))
+        await server.asked_at_least(2, "gated.")
+        assert len([name for name in server.asked if name.startswith("gated.")]) == 2
+        server.open_gate()
         assert await lookups == [[ipaddress.ip_address(PUBLIC)]] * 4
-
-    try:
-        asyncio.run(run())
     finally:
-        resolver.close()
+        await resolver.close()
 
 
-def test_a_closed_resolver_finds_nothing_and_keeps_no_turn(names) -> None:
-    resolver = SystemResolver(threads=1, timeout_s=30.0, per_party=1)
-    resolver.close()
-
-    async def run() -> None:
-        x = resolver.for_party("X")
-        assert await x("hook.example", 443) == []
-        assert await x("hook.example", 443) == []  # its turn was given back
-
-    asyncio.run(run())
-
-
-def test_destinations_look_names_up_as_the_party_s() -> None:
-    """The registry's check and each lane's connections resolve on the party's share; a
-    resolver with no shares (a test's, an operator's) is used as it is."""
-    resolver = SystemResolver(threads=2)
+async def test_a_lookup_past_its_time_finds_nothing_and_gives_its_turn_back(nameserver) -> None:
+    _, address = nameserver
+    resolver = DnsResolver(timeout_s=0.2, per_party=1, nameservers=[address])
+    x = resolver.for_party("X")
     try:
-        keyed = Destinations(resolver).for_party("X")
-        assert keyed.resolve.keywords == {"party": "X"}  # type: ignore[attr-defined]
-
-        async def plain(host: str, port: int) -> list[ipaddress.IPv4Address]:
-            return []
-
-        unkeyed = Destinations(plain)
-        assert unkeyed.for_party("X") is unkeyed
+        assert await x("silent.example", 443) == []
+        assert await x("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
     finally:
-        resolver.close()
+        await resolver.close()
+
+
+async def test_the_hosts_file_and_addresses_are_read_short_forms_are_names(nameserver) -> None:
+    """``localhost`` is read from ``/etc/hosts``, an address is itself; the short forms of an
+    address that ``inet_aton`` reads are names, asked of the nameserver, never read as the
+    address (loopback, for these: the guard refuses a URL written so before it looks up)."""
+    _, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, nameservers=[address])
+    try:
+        assert ipaddress.ip_address("127.0.0.1") in await resolver("localhost", 443)
+        assert await resolver("::1", 443) == [ipaddress.ip_address("::1")]
+        assert await resolver("192.0.2.7", 443) == [ipaddress.ip_address("192.0.2.7")]
+        for short in ("127.1", "2130706433", "0x7f000001"):  # names, asked of the nameserver
+            assert await resolver(short, 443) == [ipaddress.ip_address(PUBLIC)], short
+    finally:
+        await resolver.close()
+
+
+async def test_a_closed_resolver_finds_nothing(nameserver) -> None:
+    _, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, per_party=1, nameservers=[address])
+    assert await resolver("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
+    await resolver.close()
+    x = resolver.for_party("X")
+    assert await x("hook.example", 443) == []
+    assert await x("hook.example", 443) == []
+
+
+async def test_destinations_look_names_up_as_the_party_s() -> None:
+    """The registry's check and each lane's connections resolve on the party's turns; a
+    resolver with no turns (a test's, an operator's) is used as it is."""
+    resolver = DnsResolver()
+    keyed = Destinations(resolver).for_party("X")
+    assert keyed.resolve.keywords == {"party": "X"}  # type: ignore[attr-defined]
+
+    async def plain(host: str, port: int) -> list[ipaddress.IPv4Address]:
+        return []
+
+    unkeyed = Destinations(plain)
+    assert unkeyed.for_party("X") is unkeyed
+    await resolver.close()

@@ -34,7 +34,7 @@ from deconflict.runtime.webhooks import (
     parse_networks,
 )
 from deconflict.runtime.webhooks.guard import Resolve
-from deconflict.runtime.webhooks.net import SystemResolver
+from deconflict.runtime.webhooks.net import DnsResolver
 from deconflict.settings import local_state_path, webhook_key_path
 
 __all__ = ["Runtime", "RuntimeSettings", "tune_gc"]
@@ -123,11 +123,9 @@ class Runtime:
             before_detecting=self._checked_at_start,
         )
         allowed = parse_networks(settings.webhook_allow_networks)
-        # Lookups of the names parties set (in requests) and of the receivers' (in deliveries)
-        # on threads of their own, so slow names set by one cannot hold up the deliveries.
-        self._resolvers = (
-            [] if webhook_resolver is not None else [SystemResolver(8), SystemResolver(16)]
-        )
+        # Lookups of the names parties set (in requests) and of the receivers' (in deliveries),
+        # each on its own loop, a party's at most a few at a time.
+        self._resolvers = [] if webhook_resolver is not None else [DnsResolver(), DnsResolver()]
         set_resolve, send_resolve = (
             (webhook_resolver, webhook_resolver)
             if webhook_resolver is not None
@@ -185,7 +183,7 @@ class Runtime:
                 await self._sweeper
         await self._sender.stop()
         for resolver in self._resolvers:
-            resolver.close()
+            await resolver.close()
         await self.deliveries.stop()
         await self.runner.stop()
 

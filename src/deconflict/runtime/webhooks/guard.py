@@ -300,7 +300,7 @@ class Destinations:
 
     def for_party(self, party: str) -> Destinations:
         """These destinations, their names looked up as ``party``'s, where the resolver keeps
-        each party to its share of its threads (``net.SystemResolver.for_party``)."""
+        each party to a few lookups at a time (``net.DnsResolver.for_party``)."""
         keyed = getattr(self.resolve, "for_party", None)
         return self if keyed is None else replace(self, resolve=keyed(party))
 

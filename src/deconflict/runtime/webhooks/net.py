@@ -15,14 +15,16 @@ the pinned httpx). No proxy from the environment (``HTTP_PROXY`` would send ever
 through it, past the check); no redirect is followed (the client's ``follow_redirects`` stays
 False: a 3xx is a failed delivery).
 
-:class:`SystemResolver` asks the system (``getaddrinfo``, so ``/etc/hosts`` and every notation it
-reads) on a few threads of its own, each lookup bounded in time: the threads are the sender's,
-so lookups of slow names made by the API cannot starve the deliveries. The wait is bounded, not
-the lookup: a name whose nameserver never answers keeps its thread until the system gives up
-(tens of seconds), so each party's lookups run at most ``per_party`` at a time, counted until
-they truly end, the others waiting their turn (a party's own silent nameserver, asked again by
-lane restarts, took every thread and every other receiver's new connections failed: a
-thirty-sixth reader).
+:class:`DnsResolver` looks names up with c-ares (``aiodns``) on the caller's event loop: a
+lookup holds a query, not a thread, and c-ares gives up on it within the timeout. The system's
+``getaddrinfo`` held a thread of a small pool until the system gave up (tens of seconds), so a
+party's own nameserver that never answered, asked again by lane restarts, took every thread,
+and every other receiver's new connections failed (a thirty-sixth reader); a share of the
+threads a party isolated it from fewer than eight such parties at once. Names are read from
+``/etc/hosts`` and the nameservers of ``/etc/resolv.conf``; an address is written as an
+address (``127.1``, ``2130706433`` and the other ``inet_aton`` forms resolve to nothing, so
+they are refused). Each party's lookups still run at most ``per_party`` at a time, so that one
+party's names cannot crowd the resolver.
 """
 
 from __future__ import annotations
@@ -31,40 +33,46 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
+import aiodns
 import httpcore
 import httpx
 
 from deconflict.runtime.webhooks.guard import Destinations, IPAddress
 
-__all__ = ["GuardedBackend", "SystemResolver", "guarded_transport"]
+__all__ = ["DnsResolver", "GuardedBackend", "guarded_transport"]
 
 
-class SystemResolver:
-    """``await resolver(host, port)``: the host's addresses from the system's resolver, on at
-    most ``threads`` threads of its own, within ``timeout_s`` (none when it does not resolve
-    or takes longer). :meth:`for_party` gives a party's resolver, whose lookups run at most
-    ``per_party`` at a time (by default an eighth of the threads, at least one), counted until
-    they truly end; the others wait their turn within the same ``timeout_s``."""
+class DnsResolver:
+    """``await resolver(host, port)``: the host's addresses, looked up by c-ares on the
+    running event loop within ``timeout_s`` (none when it does not resolve or takes longer).
+    :meth:`for_party` gives a party's resolver, whose lookups run at most ``per_party`` at a
+    time; the others wait their turn within the same ``timeout_s``. ``nameservers``: c-ares'
+    (``"address"`` or ``"address:port"``), else the system's."""
 
     def __init__(
-        self, threads: int = 4, timeout_s: float = 5.0, per_party: int | None = None
+        self,
+        timeout_s: float = 5.0,
+        per_party: int = 4,
+        nameservers: Sequence[str] | None = None,
     ) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="resolve")
         self._timeout_s = timeout_s
-        self._per_party = per_party if per_party is not None else max(1, threads // 8)
+        self._per_party = per_party
+        self._nameservers = list(nameservers) if nameservers is not None else None
+        self._channels: dict[asyncio.AbstractEventLoop, aiodns.DNSResolver] = {}
         self._turns: dict[str, asyncio.Semaphore] = {}  # each party's, made on the loop
+        self._closed = False
 
     def for_party(self, party: str) -> Callable[[str, int], Awaitable[list[IPAddress]]]:
         """The resolver ``party``'s names are looked up with."""
         return partial(self.__call__, party=party)
 
     async def __call__(self, host: str, port: int, party: str | None = None) -> list[IPAddress]:
-        loop = asyncio.get_running_loop()
+        if self._closed:
+            return []
         turns = (
             None
             if party is None
@@ -72,49 +80,43 @@ class SystemResolver:
         )
         try:
             async with asyncio.timeout(self._timeout_s):
-                if turns is not None:
-                    await turns.acquire()
-                lookup = self._submit(host, port, turns, loop)
-                if lookup is None:
-                    return []
-                found = await asyncio.wrap_future(lookup)
-        except (OSError, UnicodeError, TimeoutError):
+                async with turns if turns is not None else contextlib.nullcontext():
+                    found = await self._channel().getaddrinfo(
+                        host, port=port, type=socket.SOCK_STREAM
+                    )
+        except (aiodns.error.DNSError, UnicodeError, ValueError, TimeoutError):
             return []
         addresses: list[IPAddress] = []
-        for _family, _type, _proto, _name, sockaddr in found:
-            with contextlib.suppress(ValueError):
-                address = ipaddress.ip_address(str(sockaddr[0]))
+        for node in found.nodes:
+            with contextlib.suppress(ValueError, UnicodeError):
+                address = ipaddress.ip_address(bytes(node.addr[0]).decode("ascii"))
                 if address not in addresses:
                     addresses.append(address)
         return addresses
 
-    def _submit(
-        self,
-        host: str,
-        port: int,
-        turns: asyncio.Semaphore | None,
-        loop: asyncio.AbstractEventLoop,
-    ) -> Future[list[Any]] | None:
-        """The lookup on a thread, its party's turn (if any) given back when it truly ends, not
-        when its caller stops waiting; None once the resolver is closed."""
-        try:
-            lookup = self._executor.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
-        except RuntimeError:  # closed
-            if turns is not None:
-                turns.release()
-            return None
-        if turns is not None:
+    def _channel(self) -> aiodns.DNSResolver:
+        """The running loop's c-ares channel (each loop its own: the API's, the sender's)."""
+        loop = asyncio.get_running_loop()
+        channel = self._channels.get(loop)
+        if channel is None:
+            # One try a lookup, bounded by the timeout: what a silent name costs.
+            channel = aiodns.DNSResolver(
+                self._nameservers, loop=loop, timeout=self._timeout_s, tries=1
+            )
+            self._channels[loop] = channel
+        return channel
 
-            def give_back(_: object) -> None:
-                with contextlib.suppress(RuntimeError):  # the loop is gone: so is the party's
-                    loop.call_soon_threadsafe(turns.release)
-
-            lookup.add_done_callback(give_back)
-        return lookup
-
-    def close(self) -> None:
-        """Let the threads go (a lookup still running finishes on its own)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+    async def close(self) -> None:
+        """Find nothing from now on: the running loop's channel closed, its lookups in flight
+        cancelled (another loop's cancelled, its channel let go)."""
+        self._closed = True
+        channels, self._channels = self._channels, {}
+        running = asyncio.get_running_loop()
+        for loop, channel in channels.items():
+            if loop is running:
+                await channel.close()
+            else:
+                channel.cancel()
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

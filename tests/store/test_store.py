@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 
 from deconflict.engine import ConflictDetail
 from deconflict.errors import InvalidInput, NotFound, StoreError, VersionConflict
-from deconflict.geo import Circle, Corridor, Polygon, Volume4D
+from deconflict.geo import AltitudeBand, Circle, Corridor, Polygon, Volume4D
 from deconflict.hub.ledger_audit import cross_check
 from deconflict.model import (
     Agreement,
@@ -440,19 +441,18 @@ def test_notice_volumes_are_read_at_the_versions_asked_at_once(store):
 
 def test_a_notice_seen_in_part_is_read_with_the_volumes_asked_alone(store):
     """A notice seen in part is read with the volumes its unlocking conflicts name that its
-    newest version holds (in id order, each with the version it changed at), and its row's
-    state and times: none of its other volumes. One that holds none of them is left out."""
+    newest version holds unchanged since the version each names (in id order, each with the
+    version it changed at), and its row's state and times: none of its other volumes, nor a
+    volume changed since (its new text is not the reader's). One holding none is left out."""
     notice = _notice()
     store.add_notice(notice)
     moved = Volume4D.build("b", Circle((41.5, 35.95), 500.0), 0.0, 100.0, 1_000.0, 2_000.0)
-    store.update_notice(
-        notice.amend([moved, notice.volumes[1]], 20.0), expected_version=1, verb="amended"
-    )
+    amended = notice.amend([moved, notice.volumes[1]], 20.0)
+    store.update_notice(amended, expected_version=1, verb="amended")
     store.add_notice(_notice("N2"))
     c, k, _ = (v.id for v in notice.volumes)
-    found = store.notices_in_part(
-        [("usaf/N1", k), ("usaf/N1", "b"), ("usaf/N1", c), ("usaf/N1", k), ("usaf/N2", "x")]
-    )
+    asked = [("usaf/N1", k, 1), ("usaf/N1", "b", 2), ("usaf/N1", c, 1), ("usaf/N1", k, 2)]
+    found = store.notices_in_part([*asked, ("usaf/N2", "x", 1)])
     assert list(found) == ["usaf/N1"]
     seen = found["usaf/N1"]
     assert [v.id for v in seen.volumes] == ["b", k]
@@ -464,6 +464,9 @@ def test_a_notice_seen_in_part_is_read_with_the_volumes_asked_alone(store):
         10.0,
     )
     assert seen.volumes[1].same_as(notice.volumes[1])
+    moved_again = replace(moved, altitude=AltitudeBand(0.0, 200.0))
+    store.update_notice(amended.amend([moved_again], 30.0), expected_version=2, verb="amended")
+    assert store.notices_in_part([("usaf/N1", "b", 2), ("usaf/N1", k, 1)]) == {}
 
 
 def test_a_digest_of_more_private_entries_than_a_statement_binds(store):

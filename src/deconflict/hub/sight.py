@@ -99,7 +99,7 @@ def seen_notices(
         unlocking = store.unlocking_conflicts(Seen(sight.full, unlocks), now_s=now_s)
         for conflict, side in unlocking:
             about.setdefault(side.record_key, []).append(conflict)
-        asked = [(side.record_key, side.volume_id) for _, side in unlocking]
+        asked = [(side.record_key, side.volume_id, side.version) for _, side in unlocking]
         partly = [
             notice
             for notice in store.notices_in_part(asked).values()

@@ -257,11 +257,12 @@ class Notices(Protocol):
         distinct notices' nor their size, sets the cost (security.md §3.5, §4.2)."""
 
     @abstractmethod
-    def notices_in_part(self, asked: Sequence[tuple[str, str]]) -> dict[str, Notice]:
-        """The notices of ``asked`` (notice key, volume id) each holding only the volumes asked
-        that its newest version holds (in id order), those that hold any: what is told of a
-        notice seen in part, read without its other volumes (security.md §3.5), one lookup a
-        volume asked, a volume asked twice looked up twice."""
+    def notices_in_part(self, asked: Sequence[tuple[str, str, int]]) -> dict[str, Notice]:
+        """The notices of ``asked`` (notice key, volume id, the version a conflict names) each
+        holding only the volumes asked that its newest version holds unchanged since that
+        version (in id order), those that hold any: what is told of a notice seen in part,
+        read without its other volumes (security.md §3.5), one lookup a volume asked, a volume
+        asked twice looked up twice."""
 
     @abstractmethod
     def list_notices(

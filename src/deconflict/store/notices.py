@@ -67,8 +67,6 @@ _GET_NOTICES = sa.select(t.notices).where(t.notices.c.id.in_(sa.bindparam("ids",
 _NOTICE_HEADS = sa.select(
     *(column for column in t.notices.c if column.name not in ("volumes", "volume_versions"))
 ).where(t.notices.c.id.in_(sa.bindparam("ids", expanding=True)))
-#: A version past every one: the newest version's volumes are those held until no version.
-_NEWEST = 2**31 - 1
 
 
 class SqlNotices(SqlRecords):
@@ -203,11 +201,11 @@ class SqlNotices(SqlRecords):
         return {key: volume for key, (volume, _) in found.items()}
 
     @transaction
-    def notices_in_part(self, asked: Sequence[tuple[str, str]]) -> dict[str, Notice]:
-        keys = sorted({key for key, _ in asked})
+    def notices_in_part(self, asked: Sequence[tuple[str, str, int]]) -> dict[str, Notice]:
+        keys = sorted({key for key, _, _ in asked})
         with self.read_connection(f"reading {len(keys)} notices in part") as c:
             heads = {row.id: row for row in rows_in(c, _NOTICE_HEADS, keys)}
-            found = _volumes_at(c, [(key, volume_id, _NEWEST) for key, volume_id in asked])
+            found = _volumes_at(c, asked, newest=True)
         held: dict[str, dict[str, tuple[Volume4D, int]]] = {}
         for (key, volume_id, _), volume in found.items():
             held.setdefault(key, {})[volume_id] = volume
@@ -350,10 +348,13 @@ def _volume_rows(notice: Notice, texts: Sequence[str], *, changed: bool) -> list
 
 
 def _volumes_at(
-    c: Tx, asked: Sequence[tuple[str, str, int]]
+    c: Tx, asked: Sequence[tuple[str, str, int]], *, newest: bool = False
 ) -> dict[tuple[str, str, int], tuple[Volume4D, int]]:
     """Each volume of ``asked`` (notice key, volume id, version) that the version holds, with
-    the version it changed at. One key lookup a volume asked, a volume asked twice too: as an
+    the version it changed at; with ``newest``, only those the newest version holds as they
+    were then (unchanged since: a volume changed later is not decoded, and its new text,
+    maybe hidden from the reader, costs nothing). One key lookup a volume asked, a volume
+    asked twice too: as an
     OR of terms, SQLite skipped a row found twice, so the read told how the hidden volumes a
     party meets are grouped in the other's notices (a twentieth reader); and each reads the one
     volume asked, never the version's list, which cost what the other's hidden volumes number
@@ -369,7 +370,8 @@ def _volumes_at(
             # Its row is read whether or not the version holds it: rejected by the statement,
             # one the owner dropped since cost steps fewer than one it kept (a notice seen in
             # part told P whether X had amended away a volume P met).
-            if row.until_version is None or row.until_version > row.version:
+            until = row.until_version
+            if until is None or (not newest and until > row.version):
                 volume = volume_from_json(row.body)
                 found[row.notice_id, row.volume_id, row.version] = volume, row.since_version
     return found

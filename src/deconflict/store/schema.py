@@ -120,6 +120,15 @@ notice_volumes = sa.Table(
     sa.Column("until_version", sa.Integer),
     sa.Column("body", sa.Text, nullable=False),
 )
+# The rows the newest version holds, which an amendment closes: found by the key alone, every
+# row the notice ever had was stepped over, the amendment's write growing with its history.
+_open_volumes = notice_volumes.c.until_version.is_(None)
+sa.Index(
+    "ix_notice_volumes_open",
+    notice_volumes.c.notice_id,
+    sqlite_where=_open_volumes,
+    postgresql_where=_open_volumes,
+)
 
 plans = sa.Table(
     "plans",

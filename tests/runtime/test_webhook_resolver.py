@@ -20,12 +20,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from deconflict.runtime.webhooks import net
 from deconflict.runtime.webhooks.guard import Destinations
 from deconflict.runtime.webhooks.net import DnsResolver
 
 pytestmark = pytest.mark.anyio
 
 PUBLIC = "93.184.216.34"
+MANY = "93.184.217.{}"
 
 
 @pytest.fixture
@@ -40,6 +42,7 @@ class _Nameserver(asyncio.DatagramProtocol):
 
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.times: dict[str, int] = {}  # how many queries each name came in
         self.changed = asyncio.Event()
         self._held: list[tuple[bytes, tuple[str, int]]] = []
         self._open = False
@@ -49,7 +52,9 @@ class _Nameserver(asyncio.DatagramProtocol):
         self._transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        name, _ = _question(data)
+        name, end = _question(data)
+        if struct.unpack(">H", data[end - 4 : end - 2])[0] == 1:  # its A query
+            self.times[name] = self.times.get(name, 0) + 1
         if name not in self.asked:
             self.asked.append(name)
             self.changed.set()
@@ -72,10 +77,18 @@ class _Nameserver(asyncio.DatagramProtocol):
             struct.unpack(">H", data[:2])[0],
             struct.unpack(">H", data[end - 4 : end - 2])[0],
         )
-        answer = b""
-        if qtype == 1:  # A: the name (a pointer to the question's), IN, a minute, 4 bytes
-            answer = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(PUBLIC)
-        header = struct.pack(">HHHHHH", qid, 0x8180, 1, 1 if answer else 0, 0, 0)
+        name, _ = _question(data)
+        # A: the name (a pointer to the question's), IN, a minute, 4 bytes; ``many.*`` 36
+        # addresses, each twice
+        addresses = (
+            [MANY.format(k % 36) for k in range(72)] if name.startswith("many.") else [PUBLIC]
+        )
+        records = [
+            b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + socket.inet_aton(address)
+            for address in (addresses if qtype == 1 else [])
+        ]
+        answer = b"".join(records)
+        header = struct.pack(">HHHHHH", qid, 0x8180, 1, len(records), 0, 0)
         assert self._transport is not None
         self._transport.sendto(header + data[12:end] + answer, addr)
 
@@ -203,3 +216,49 @@ async def test_destinations_look_names_up_as_the_party_s() -> None:
     unkeyed = Destinations(plain)
     assert unkeyed.for_party("X") is unkeyed
     await resolver.close()
+
+
+async def test_a_name_s_many_addresses_are_kept_to_a_few_each_once(nameserver) -> None:
+    """A party's name may answer thousands of addresses, each checked and tried on the event
+    loop (4,000 held it half a second a lookup, deduplicated in a list: a thirty-ninth reader):
+    each is kept once, the first ``MOST_ADDRESSES`` of them."""
+    _, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, nameservers=[address])
+    try:
+        found = await resolver("many.example", 443)
+        assert len(found) == len(set(found)) == net.MOST_ADDRESSES
+        assert set(found) <= {ipaddress.ip_address(MANY.format(k)) for k in range(36)}
+    finally:
+        await resolver.close()
+
+
+async def test_a_channel_and_the_answers_it_keeps_are_let_go(nameserver) -> None:
+    """c-ares keeps every answer, for up to an hour and with no bound on their number: a
+    party's fresh names with thousands of records each would fill the process (a thirty-ninth
+    reader). A name asked again is answered from what the channel keeps, and once the channel
+    made ``CHANNEL_LOOKUPS`` lookups the next starts a new one, which asks the nameserver."""
+    server, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, nameservers=[address])
+    try:
+        for _ in range(2):
+            assert await resolver("kept.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert server.times["kept.example"] == 1  # the second from the channel's answers
+        for k in range(net.CHANNEL_LOOKUPS):
+            await resolver(f"other.{k}.example", 443)
+        assert await resolver("kept.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert server.times["kept.example"] == 2
+    finally:
+        await resolver.close()
+
+
+async def test_a_lookup_waiting_its_turn_when_the_resolver_closes_asks_nothing(nameserver) -> None:
+    server, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, per_party=1, nameservers=[address])
+    x = resolver.for_party("X")
+    first = asyncio.ensure_future(x("gated.first.example", 443))
+    waiting = asyncio.ensure_future(x("second.example", 443))
+    await server.asked_at_least(1, "gated.")
+    await resolver.close()
+    assert await first == []
+    assert await waiting == []
+    assert "second.example" not in server.asked

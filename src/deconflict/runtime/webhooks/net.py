@@ -24,7 +24,9 @@ threads a party isolated it from fewer than eight such parties at once. Names ar
 ``/etc/hosts`` and the nameservers of ``/etc/resolv.conf``; an address is written as an
 address (``127.1``, ``2130706433`` and the other ``inet_aton`` forms resolve to nothing, so
 they are refused). Each party's lookups still run at most ``per_party`` at a time, so that one
-party's names cannot crowd the resolver.
+party's names cannot crowd the resolver; a name's addresses are kept to ``MOST_ADDRESSES``
+(thousands, deduplicated in a list, held the event loop for seconds); and a channel is let go
+after ``CHANNEL_LOOKUPS`` lookups, with the answers c-ares keeps (a thirty-ninth reader).
 """
 
 from __future__ import annotations
@@ -46,12 +48,32 @@ from deconflict.runtime.webhooks.guard import Destinations, IPAddress
 __all__ = ["DnsResolver", "GuardedBackend", "guarded_transport"]
 
 
+#: The most addresses kept of a name (the first, in the resolver's order): a party's name may
+#: answer thousands, and each is checked and tried on the event loop.
+MOST_ADDRESSES = 32
+#: The lookups a c-ares channel makes before the next lookup starts a new one: c-ares keeps
+#: every answer (up to an hour, no bound on their number), and a party's fresh names with
+#: thousands of records each would fill the process; a channel let go takes its answers along.
+CHANNEL_LOOKUPS = 64
+
+
+class _Channel:
+    """A c-ares channel, its lookups counted: those made, and those not yet ended."""
+
+    def __init__(self, resolver: aiodns.DNSResolver) -> None:
+        self.resolver = resolver
+        self.made = 0
+        self.running = 0
+        self.retired = False
+
+
 class DnsResolver:
-    """``await resolver(host, port)``: the host's addresses, looked up by c-ares on the
-    running event loop within ``timeout_s`` (none when it does not resolve or takes longer).
-    :meth:`for_party` gives a party's resolver, whose lookups run at most ``per_party`` at a
-    time; the others wait their turn within the same ``timeout_s``. ``nameservers``: c-ares'
-    (``"address"`` or ``"address:port"``), else the system's."""
+    """``await resolver(host, port)``: the host's addresses (at most ``MOST_ADDRESSES``),
+    looked up by c-ares on the running event loop within ``timeout_s`` (none when it does not
+    resolve or takes longer). :meth:`for_party` gives a party's resolver, whose lookups run at
+    most ``per_party`` at a time, each counted until c-ares truly ends it (not when its caller
+    stops waiting); the others wait their turn within the same ``timeout_s``.
+    ``nameservers``: c-ares' (``"address"`` or ``"address:port"``), else the system's."""
 
     def __init__(
         self,
@@ -62,7 +84,8 @@ class DnsResolver:
         self._timeout_s = timeout_s
         self._per_party = per_party
         self._nameservers = list(nameservers) if nameservers is not None else None
-        self._channels: dict[asyncio.AbstractEventLoop, aiodns.DNSResolver] = {}
+        self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
+        self._closing: set[asyncio.Task[None]] = set()
         self._turns: dict[str, asyncio.Semaphore] = {}  # each party's, made on the loop
         self._closed = False
 
@@ -71,8 +94,6 @@ class DnsResolver:
         return partial(self.__call__, party=party)
 
     async def __call__(self, host: str, port: int, party: str | None = None) -> list[IPAddress]:
-        if self._closed:
-            return []
         turns = (
             None
             if party is None
@@ -80,31 +101,76 @@ class DnsResolver:
         )
         try:
             async with asyncio.timeout(self._timeout_s):
-                async with turns if turns is not None else contextlib.nullcontext():
-                    found = await self._channel().getaddrinfo(
-                        host, port=port, type=socket.SOCK_STREAM
-                    )
-        except (aiodns.error.DNSError, UnicodeError, ValueError, TimeoutError):
+                if turns is not None:
+                    await turns.acquire()
+                lookup = self._start(host, port, turns)
+                if lookup is None:
+                    return []
+                found = await asyncio.shield(lookup)
+        except (aiodns.error.DNSError, UnicodeError, ValueError, RuntimeError, TimeoutError):
             return []
-        addresses: list[IPAddress] = []
+        addresses: dict[IPAddress, None] = {}  # in the resolver's order, each once
         for node in found.nodes:
             with contextlib.suppress(ValueError, UnicodeError):
-                address = ipaddress.ip_address(bytes(node.addr[0]).decode("ascii"))
-                if address not in addresses:
-                    addresses.append(address)
-        return addresses
+                addresses[ipaddress.ip_address(bytes(node.addr[0]).decode("ascii"))] = None
+                if len(addresses) == MOST_ADDRESSES:
+                    break
+        return list(addresses)
 
-    def _channel(self) -> aiodns.DNSResolver:
-        """The running loop's c-ares channel (each loop its own: the API's, the sender's)."""
+    def _start(
+        self, host: str, port: int, turns: asyncio.Semaphore | None
+    ) -> asyncio.Future[Any] | None:
+        """The lookup, on the running loop's channel, its party's turn (if any) and its count
+        on the channel given back when it ends; None once the resolver is closed."""
+        if self._closed:
+            if turns is not None:
+                turns.release()
+            return None
+        channel = self._channel()
+        try:
+            lookup = channel.resolver.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
+        except BaseException:
+            if turns is not None:
+                turns.release()
+            raise
+        channel.made += 1
+        channel.running += 1
+
+        def ended(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled():
+                done.exception()  # retrieved: a caller that stopped waiting reads none
+            if turns is not None:
+                turns.release()
+            channel.running -= 1
+            if channel.retired and channel.running == 0:
+                self._close(channel)
+
+        lookup.add_done_callback(ended)
+        return lookup
+
+    def _channel(self) -> _Channel:
+        """The running loop's c-ares channel (each loop its own: the API's, the sender's), a
+        new one once it made ``CHANNEL_LOOKUPS`` lookups (the old one closed when its last
+        lookup ends)."""
         loop = asyncio.get_running_loop()
         channel = self._channels.get(loop)
+        if channel is not None and channel.made >= CHANNEL_LOOKUPS:
+            channel.retired = True
+            if channel.running == 0:
+                self._close(channel)
+            channel = None
         if channel is None:
-            # One try a lookup, bounded by the timeout: what a silent name costs.
-            channel = aiodns.DNSResolver(
-                self._nameservers, loop=loop, timeout=self._timeout_s, tries=1
+            # One try a lookup on each nameserver, bounded by the timeout.
+            channel = _Channel(
+                aiodns.DNSResolver(self._nameservers, loop=loop, timeout=self._timeout_s, tries=1)
             )
             self._channels[loop] = channel
         return channel
+
+    def _close(self, channel: _Channel) -> None:
+        task = asyncio.get_running_loop().create_task(channel.resolver.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         """Find nothing from now on: the running loop's channel closed, its lookups in flight
@@ -114,9 +180,10 @@ class DnsResolver:
         running = asyncio.get_running_loop()
         for loop, channel in channels.items():
             if loop is running:
-                await channel.close()
+                await channel.resolver.close()
             else:
-                channel.cancel()
+                channel.resolver.cancel()
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
 
 class GuardedBackend(httpcore.AsyncNetworkBackend):

@@ -106,10 +106,10 @@ notice_versions = sa.Table(
     sa.Column("volume_versions", sa.Text),  # as the notices' (migration 0017)
 )
 
-# Each volume of a notice as it stood from the version it changed at (migration 0034),
-# its text as in the version's list: a party's conflict with a notice it sees in part reads the
-# one volume it names, not the whole version (whose size would cost every read: security.md
-# §4.2). Written beside ``notice_versions``, never changed.
+# Each volume of a notice as it stood from the version it changed at (migration 0034), as
+# JSON: a party's conflict with a notice it sees in part reads the one volume it names, not the
+# whole version (whose size would cost every read: security.md §4.2). Written beside
+# ``notice_versions``; only its ``until_version`` is ever set after.
 notice_volumes = sa.Table(
     "notice_volumes",
     metadata,

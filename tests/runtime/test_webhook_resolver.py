@@ -166,13 +166,35 @@ async def test_an_honest_party_s_concurrent_lookups_all_resolve(nameserver) -> N
         await resolver.close()
 
 
-async def test_a_lookup_past_its_time_finds_nothing_and_gives_its_turn_back(nameserver) -> None:
+async def test_a_lookup_past_its_time_finds_nothing_and_its_turn_comes_back(nameserver) -> None:
+    """The caller of a silent name stops waiting at the timeout; the party's turn is held until
+    c-ares ends the query (counted until it truly ends), then comes back: its next name
+    resolves."""
     _, address = nameserver
     resolver = DnsResolver(timeout_s=0.2, per_party=1, nameservers=[address])
     x = resolver.for_party("X")
+
+    async def resolved() -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        while not (found := await x("hook.example", 443)):
+            pass  # each try waits its turn for the timeout at most
+        return found
+
     try:
         assert await x("silent.example", 443) == []
-        assert await x("hook.example", 443) == [ipaddress.ip_address(PUBLIC)]
+        assert await asyncio.wait_for(resolved(), 30.0) == [ipaddress.ip_address(PUBLIC)]
+    finally:
+        await resolver.close()
+
+
+async def test_a_lookup_c_ares_refuses_gives_its_turn_back() -> None:
+    """A lookup that does not start (c-ares refuses the channel: no nameserver it can use)
+    finds nothing and keeps no turn: the party's next lookup is not locked out (a fortieth
+    reader: each such lookup kept its party's turn for good)."""
+    resolver = DnsResolver(timeout_s=30.0, per_party=1, nameservers=["bogus!!"])
+    x = resolver.for_party("X")
+    try:
+        for _ in range(3):
+            assert await asyncio.wait_for(x("hook.example", 443), 10.0) == []
     finally:
         await resolver.close()
 
@@ -262,3 +284,17 @@ async def test_a_lookup_waiting_its_turn_when_the_resolver_closes_asks_nothing(n
     assert await first == []
     assert await waiting == []
     assert "second.example" not in server.asked
+
+
+async def test_a_lookup_on_a_channel_let_go_finds_nothing_once_closed(nameserver) -> None:
+    """A lookup still running on a channel let go (after ``CHANNEL_LOOKUPS``) when the resolver
+    closes is cancelled with it (a fortieth reader: it answered after close)."""
+    server, address = nameserver
+    resolver = DnsResolver(timeout_s=30.0, nameservers=[address])
+    held = asyncio.ensure_future(resolver("gated.held.example", 443))
+    await server.asked_at_least(1, "gated.")
+    for k in range(net.CHANNEL_LOOKUPS):  # the last on a new channel
+        await resolver(f"other.{k}.example", 443)
+    await resolver.close()
+    server.open_gate()
+    assert await held == []

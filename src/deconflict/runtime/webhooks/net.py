@@ -42,6 +42,7 @@ from typing import Any
 import aiodns
 import httpcore
 import httpx
+import pycares
 
 from deconflict.runtime.webhooks.guard import Destinations, IPAddress
 
@@ -85,6 +86,7 @@ class DnsResolver:
         self._per_party = per_party
         self._nameservers = list(nameservers) if nameservers is not None else None
         self._channels: dict[asyncio.AbstractEventLoop, _Channel] = {}
+        self._retired: set[_Channel] = set()  # let go, a lookup still running on each
         self._closing: set[asyncio.Task[None]] = set()
         self._turns: dict[str, asyncio.Semaphore] = {}  # each party's, made on the loop
         self._closed = False
@@ -107,7 +109,14 @@ class DnsResolver:
                 if lookup is None:
                     return []
                 found = await asyncio.shield(lookup)
-        except (aiodns.error.DNSError, UnicodeError, ValueError, RuntimeError, TimeoutError):
+        except (
+            aiodns.error.DNSError,
+            pycares.AresError,
+            UnicodeError,
+            ValueError,
+            RuntimeError,
+            TimeoutError,
+        ):
             return []
         addresses: dict[IPAddress, None] = {}  # in the resolver's order, each once
         for node in found.nodes:
@@ -121,18 +130,18 @@ class DnsResolver:
         self, host: str, port: int, turns: asyncio.Semaphore | None
     ) -> asyncio.Future[Any] | None:
         """The lookup, on the running loop's channel, its party's turn (if any) and its count
-        on the channel given back when it ends; None once the resolver is closed."""
-        if self._closed:
-            if turns is not None:
-                turns.release()
-            return None
-        channel = self._channel()
+        on the channel given back when it ends; None once the resolver is closed. The turn is
+        given back at once if none starts (closed, or c-ares refused it)."""
+        lookup: asyncio.Future[Any] | None = None
         try:
-            lookup = channel.resolver.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
-        except BaseException:
-            if turns is not None:
+            if not self._closed:
+                channel = self._channel()
+                lookup = channel.resolver.getaddrinfo(host, port=port, type=socket.SOCK_STREAM)
+        finally:
+            if lookup is None and turns is not None:
                 turns.release()
-            raise
+        if lookup is None:
+            return None
         channel.made += 1
         channel.running += 1
 
@@ -158,16 +167,21 @@ class DnsResolver:
             channel.retired = True
             if channel.running == 0:
                 self._close(channel)
+            else:
+                self._retired.add(channel)
             channel = None
         if channel is None:
-            # One try a lookup on each nameserver, bounded by the timeout.
+            # c-ares times each try by how fast the nameserver has been answering, at most
+            # the timeout: its default three tries, so that a name slower than the cached ones
+            # is tried again, waiting longer (at one, it failed; a fortieth reader).
             channel = _Channel(
-                aiodns.DNSResolver(self._nameservers, loop=loop, timeout=self._timeout_s, tries=1)
+                aiodns.DNSResolver(self._nameservers, loop=loop, timeout=self._timeout_s, tries=3)
             )
             self._channels[loop] = channel
         return channel
 
     def _close(self, channel: _Channel) -> None:
+        self._retired.discard(channel)
         task = asyncio.get_running_loop().create_task(channel.resolver.close())
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
@@ -176,10 +190,11 @@ class DnsResolver:
         """Find nothing from now on: the running loop's channel closed, its lookups in flight
         cancelled (another loop's cancelled, its channel let go)."""
         self._closed = True
-        channels, self._channels = self._channels, {}
+        channels = [*self._channels.values(), *self._retired]
+        self._channels, self._retired = {}, set()
         running = asyncio.get_running_loop()
-        for loop, channel in channels.items():
-            if loop is running:
+        for channel in channels:
+            if channel.resolver.loop is running:
                 await channel.resolver.close()
             else:
                 channel.resolver.cancel()

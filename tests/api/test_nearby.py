@@ -11,7 +11,7 @@ import pytest
 from tests.api.harness import circle, client, make_db, notice_body, token
 from tests.api.test_hostile_heavy import star
 
-from deconflict.api import nearby
+from deconflict.api import nearby, records
 from deconflict.geo import GEOD, Circle, Corridor, Footprint, Polygon
 from deconflict.geo.separation import separation_m
 from deconflict.geo.sphere import to_lonlat
@@ -175,6 +175,8 @@ async def test_a_near_page_whose_exact_work_is_spent_reads_no_batch_it_will_not_
     page ends there, without reading (on the hub thread every party shares) a second batch
     that it would throw away untested, and the next page starts after the batch."""
     monkeypatch.setattr(nearby, "PAGE_POINTS", 1)
+    monkeypatch.setattr(nearby, "BATCH_FIRST", 3)
+    monkeypatch.setattr(nearby, "BATCH_MOST", 3)
     db = make_db(tmp_path)
     ru, us = token(db, "RU"), token(db, "US")
     async with client(db) as http:
@@ -190,3 +192,38 @@ async def test_a_near_page_whose_exact_work_is_spent_reads_no_batch_it_will_not_
         pages = await _pages(http, us, f"/v1/notices?near={_NEAR}&limit=3")
     assert pages == [["RU-M0", "RU-M2"], ["RU-M4"]]
     assert reads == [3, 3]  # one batch a page
+
+
+async def test_a_circle_that_reaches_nothing_looks_at_a_bounded_batch_a_request(
+    tmp_path, monkeypatch
+):
+    """A ``near`` circle whose cap reaches none of the notices the caller may see read them all
+    in one read on the hub thread every party shares, the page never filling (30,000: 2.3 s,
+    and another party's read waited as long: a forty-first reader). A request now looks at
+    ``PAGE_VOLUMES`` volumes at most, a batch at a time, and ends short with a next link after
+    the last notice it looked at; followed, the pages find the one notice that meets it."""
+    for name, value in (("BATCH_FIRST", 3), ("BATCH_MOST", 3), ("PAGE_VOLUMES", 6)):
+        monkeypatch.setattr(nearby, name, value, raising=False)  # (the code before had none)
+    db = make_db(tmp_path)
+    ru, us = token(db, "RU"), token(db, "US")
+    async with client(db) as http:
+        for k in range(12):  # far from the circle: no cap reaches it
+            body = notice_body(circle(f"v{k}", 45.0 + k * 0.1, 30.0), id=f"RU-F{k}")
+            assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        meeting = await _file_around(http, ru, 1, lambda k: False)
+        looked: list[int] = []
+        cheap = records.reaches
+        monkeypatch.setattr(
+            records, "reaches", lambda footprint, area: looked.append(1) or cheap(footprint, area)
+        )
+        found, url, counts = [], f"/v1/notices?near={_NEAR}&limit=1", []
+        while url:
+            before = len(looked)
+            answer = await http.get(url, headers=us)
+            assert answer.status_code == 200, answer.text
+            counts.append(len(looked) - before)
+            found += [n["id"] for n in answer.json()]
+            url = answer.links.get("next", {}).get("url")
+    assert found == meeting
+    assert max(counts) <= 6
+    assert len(counts) >= 3

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from deconflict.api.auth import Principal, Scope
 from deconflict.api.edge import EdgeRoute, parse_if_match
 from deconflict.api.heavy import is_light
-from deconflict.api.nearby import area_of, filled_page, reaches
+from deconflict.api.nearby import Batch, area_of, filled_page, reaches
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.schemas import (
     NoticeIn,
@@ -184,11 +184,7 @@ async def list_notices(
     # On the hub thread, over the volumes the caller sees, only what is cheap: near's exact
     # test runs on the pool (api/nearby.py), as on the hub thread it cost up to 0.5 s a volume.
     def cheap(notice: Notice) -> bool:
-        return (
-            notice.start_s < high
-            and notice.end_s > low
-            and (area is None or any(reaches(v.footprint, area) for v in notice.volumes))
-        )
+        return notice.start_s < high and notice.end_s > low
 
     def read(cursor: Notice | None, count: int) -> Callable[[Hub], list[Notice]]:
         """What the hub thread runs for ``count`` notices after ``cursor`` (None: the page's
@@ -210,12 +206,28 @@ async def list_notices(
 
         return on_hub
 
+    def look(cursor: Notice | None, count: int) -> Callable[[Hub], Batch]:
+        """What the hub thread runs for a ``near`` page: the next ``count`` notices after
+        ``cursor`` looked at, those passing the cheap tests kept."""
+
+        def on_hub(hub: Hub) -> Batch:
+            seen = read(cursor, count)(hub)  # every notice, kept or not
+            kept = [n for n in seen if area_cheap(n)]
+            volumes = sum(len(n.volumes) for n in seen)
+            last = seen[-1] if seen else None
+            return Batch(kept, last, len(seen) < count, len(seen), volumes)
+
+        return on_hub
+
+    def area_cheap(notice: Notice) -> bool:
+        return area is not None and any(reaches(v.footprint, area) for v in notice.volumes)
+
     svc = service(request)
     resume: Notice | None = None  # where a near page that ended short resumes
     if area is None:
         page = await svc.runner.read(read(None, limit), party=principal.party)
     else:
-        page, resume = await filled_page(svc.runner, svc.heavy, read, area, limit, principal.party)
+        page, resume = await filled_page(svc.runner, svc.heavy, look, area, limit, principal.party)
     if resume is not None:
         link_next(request, response, _place(resume), limit)
     elif len(page) == limit:

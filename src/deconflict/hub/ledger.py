@@ -28,7 +28,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -461,10 +461,14 @@ class HubLedger(Receipts):
         return self._store.ledger_consistency(first, self.size if second is None else second)
 
     def entry(self, index: int) -> dict[str, object]:
-        value = json.loads(self._store.ledger_entry(index))
-        if not isinstance(value, dict):  # pragma: no cover - the store writes objects only
-            raise InvalidInput(f"ledger entry {index} is not an object")
-        return value
+        return _object(index, self._store.ledger_entry(index))
+
+    def entries(self, indexes: Sequence[int]) -> dict[int, dict[str, object]]:
+        """The entries of ``indexes`` that are stored, read at once (one read a record's
+        entries, not one an entry: a notice amended 5,000 times held the shared reader 1.4 s
+        for a party's list of its entries; a forty-first reader)."""
+        found = self._store.ledger_entries_at(indexes)
+        return {index: _object(index, body) for index, body in found.items()}
 
     # audit --------------------------------------------------------------------------------------
 
@@ -520,3 +524,10 @@ def _cut_short(size: int, signed: int) -> str:
         f"the log holds {size} entries, but this hub signed a checkpoint of {signed}: entries "
         "were deleted from its end"
     )
+
+
+def _object(index: int, body: bytes) -> dict[str, object]:
+    value = json.loads(body)
+    if not isinstance(value, dict):  # pragma: no cover - the store writes objects only
+        raise InvalidInput(f"ledger entry {index} is not an object")
+    return value

@@ -192,8 +192,10 @@ def entries_about(
         subjects.append(f"party:{record_id}")
     found = []
     for subject in subjects:
-        for index, kind in hub.store.ledger_find(subject):
-            entry = hub.ledger.entry(index)
+        listed = hub.store.ledger_find(subject)
+        read = hub.ledger.entries([index for index, _ in listed])
+        for index, kind in listed:
+            entry = read[index]
             # A notice's own entries are decided above, once, not looked up again each.
             decided = subject.startswith("notice:") and kind.startswith("notice.")
             if decided or may_see_entry(hub, party, entry):

@@ -10,7 +10,7 @@ database, not only the one that found it). Every :class:`~deconflict.store.base.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -159,6 +159,10 @@ class LedgerStore(LedgerKeys, Protocol):
     @abstractmethod
     def ledger_entry(self, index: int) -> bytes:
         """Entry ``index``'s canonical JSON (NotFound past the end)."""
+
+    @abstractmethod
+    def ledger_entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """The canonical JSON of each entry of ``indexes`` that is stored, read at once."""
 
     @abstractmethod
     def ledger_private_pending(self, at_s: float, period_s: float) -> list[PrivatePending] | None:

@@ -44,6 +44,7 @@ from deconflict.store.ledger_tree import (
     store_subtrees,
     subtree_rows,
 )
+from deconflict.store.records import rows_in
 from deconflict.store.tx import Tx
 
 if TYPE_CHECKING:
@@ -126,6 +127,11 @@ def subtrees(c: Tx) -> dict[NodeKey, bytes]:
 def _halt(c: Tx) -> Halt | None:
     row = c.execute(_HALT).first()
     return None if row is None else Halt(str(row.reason), float(row.at_s))
+
+
+_ENTRIES_AT = sa.select(lt.ledger_entries.c.idx, lt.ledger_entries.c.body).where(
+    lt.ledger_entries.c.idx.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 class SqlLedger(LedgerStore):
@@ -213,6 +219,15 @@ class SqlLedger(LedgerStore):
             return str(body).encode()
 
         return self._reading(f"reading ledger entry {index}", work)
+
+    def ledger_entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        wanted = sorted(set(indexes))
+
+        def work(c: Tx) -> dict[int, bytes]:
+            rows = rows_in(c, _ENTRIES_AT, wanted)
+            return {int(row.idx): str(row.body).encode() for row in rows}
+
+        return self._reading(f"reading {len(wanted)} ledger entries", work) if wanted else {}
 
     def ledger_entries(self) -> list[tuple[int, bytes]]:
         """Every stored entry, in index order (for a full audit)."""

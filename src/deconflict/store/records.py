@@ -28,7 +28,7 @@ __all__ = ["IN_CHUNK", "SqlRecords", "after_key", "missing_or_stale", "rows_in"]
 IN_CHUNK = 500  # ids per IN (...) list
 
 
-def rows_in(c: Tx, query: sa.Select[Any], ids: Sequence[str]) -> Iterator[sa.Row[Any]]:
+def rows_in(c: Tx, query: sa.Select[Any], ids: Sequence[Any]) -> Iterator[sa.Row[Any]]:
     """The rows of ``query`` (its ``ids`` bind parameter expanding) for ``ids``, asked
     ``IN_CHUNK`` ids at a time."""
     for lo in range(0, len(ids), IN_CHUNK):

@@ -318,13 +318,13 @@ def test_opening_round_trips_through_json(relayed):
     assert 6 * HOUR > 0
 
 
-def test_a_record_s_entries_are_read_at_once_not_one_an_entry(tmp_path, monkeypatch):
+def test_a_record_s_entries_are_read_at_once_not_one_an_entry(tmp_path, monkeypatch, store_target):
     """A party's list of a record's entries read them one store read an entry: a notice
     amended 5,000 times held the shared reader 1.4 s a list, ten lists at once 13 s (a
     forty-first reader). They are read at once, a subject at a time, as many and the same."""
     from deconflict.hub.ledger_access import entries_about
 
-    hub, _ = make_hub(tmp_path)
+    hub, _ = make_hub(tmp_path, target=store_target)
     try:
         hub.file_notice("usaf", [vol("a")], "air-activity", "NA")
         for k in range(30):

@@ -105,8 +105,7 @@ class SqlNotices(SqlRecords):
         rows of the volumes that changed at it."""
         volumes, each = texts
         c.execute(_INSERT_NOTICE_VERSION, SqlNotices._version_row(notice, at_s, entry, volumes))
-        since = notice.volume_versions or (notice.version,) * len(notice.volumes)
-        kept = [v.id for v, at in zip(notice.volumes, since, strict=True) if at < notice.version]
+        kept = [vid for vid, at in notice.changed_since().items() if at < notice.version]
         c.execute(_CLOSE_NOTICE_VOLUMES, {"key": notice.key, "at": notice.version, "kept": kept})
         changed = _volume_rows(notice, each, changed=True)
         if changed:
@@ -333,17 +332,17 @@ def _in_filing_order(query: sa.Select[Any], limit: int | None) -> sa.Select[Any]
 def _volume_rows(notice: Notice, texts: Sequence[str], *, changed: bool) -> list[dict[str, Any]]:
     """The ``notice_volumes`` rows of ``notice``'s volumes (only those that changed at its
     version if ``changed``), each kept as ``texts`` holds it."""
-    since = notice.volume_versions or (notice.version,) * len(notice.volumes)
+    since = notice.changed_since()
     return [
         {
             "notice_id": notice.key,
             "volume_id": v.id,
-            "since_version": at,
+            "since_version": since[v.id],
             "until_version": None,
             "body": text,
         }
-        for v, at, text in zip(notice.volumes, since, texts, strict=True)
-        if not changed or at == notice.version
+        for v, text in zip(notice.volumes, texts, strict=True)
+        if not changed or since[v.id] == notice.version
     ]
 
 

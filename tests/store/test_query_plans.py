@@ -16,12 +16,13 @@ from deconflict.errors import NotFound
 from deconflict.store import Seen, SqlStore, bulk, notifications, open_sqlite
 
 
-def _plans(store: SqlStore, call: Callable[[], Any]) -> list[str]:
-    """SQLite's query plan of every SELECT ``call`` makes the store run."""
+def _plans(store: SqlStore, call: Callable[[], Any], kind: str = "SELECT") -> list[str]:
+    """SQLite's query plan of every statement ``call`` makes the store run that starts with
+    ``kind`` (every SELECT by default)."""
     seen: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(kind):
             seen.append((statement, parameters))
 
     engine = store._engine  # type: ignore[attr-defined]
@@ -224,22 +225,12 @@ def test_an_amendment_closes_the_newest_volumes_by_their_own_index(store):
     store.add_party(Party("A", "A"), 0.5)
     notice = Notice("N1", "A", tuple(volumes(39.0)), "air-activity", filed_at_s=1.0)
     store.add_notice(notice)
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE NOTICE_VOLUMES"):
-            seen.append((statement, parameters))
-
-    engine = store._engine  # type: ignore[attr-defined]
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        store.update_notice(notice.amend(volumes(40.0), 2.0), expected_version=1, verb="amended")
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    assert len(seen) == 1
-    raw = sqlite3.connect(engine.url.database)
-    try:
-        plan = [row[3] for row in raw.execute(f"EXPLAIN QUERY PLAN {seen[0][0]}", seen[0][1])]
-    finally:
-        raw.close()
+    amended = notice.amend(volumes(40.0), 2.0)
+    plans = _plans(
+        store,
+        lambda: store.update_notice(amended, expected_version=1, verb="amended"),
+        "UPDATE NOTICE_VOLUMES",
+    )
+    assert len(plans) == 1
+    plan = plans[0].split(" / ")
     assert plan[0] == "SEARCH notice_volumes USING INDEX ix_notice_volumes_open (notice_id=?)"

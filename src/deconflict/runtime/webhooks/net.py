@@ -65,7 +65,6 @@ class _Channel:
         self.resolver = resolver
         self.made = 0
         self.running = 0
-        self.retired = False
 
 
 class DnsResolver:
@@ -151,7 +150,7 @@ class DnsResolver:
             if turns is not None:
                 turns.release()
             channel.running -= 1
-            if channel.retired and channel.running == 0:
+            if channel in self._retired and channel.running == 0:
                 self._close(channel)
 
         lookup.add_done_callback(ended)
@@ -164,7 +163,6 @@ class DnsResolver:
         loop = asyncio.get_running_loop()
         channel = self._channels.get(loop)
         if channel is not None and channel.made >= CHANNEL_LOOKUPS:
-            channel.retired = True
             if channel.running == 0:
                 self._close(channel)
             else:

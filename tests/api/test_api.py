@@ -473,3 +473,42 @@ async def test_conflicts_come_a_page_at_a_time(tmp_path):
         assert "query:after" in answers[0]
         for bad in ("limit=0", "limit=201"):
             assert (await http.get(f"/v1/conflicts?{bad}", headers=fr)).status_code == 422
+
+
+async def test_plans_come_a_page_at_a_time(tmp_path):
+    """A party's own current plans, oldest first, a page at a time: a full page links the next,
+    and a page resumes after a plan withdrawn since. A page may start after one of the caller's
+    own plans only: another party's (RU's RU-P, asked by US) is refused word for word as one
+    that does not exist (security.md §3.2, §4.2)."""
+    db = make_db(tmp_path)
+    us = token(db, "US")
+    with Hub.open(db) as hub:
+        for k in range(4):
+            hub.add_plan("US", [_volume(f"u{k}", 39.0)], f"US-P{k}")
+        hub.add_plan("RU", [_volume("r", 39.0)], "RU-P")
+        every = [p.id for p in hub.list_plans("US")]
+    assert sorted(every) == [f"US-P{k}" for k in range(4)]
+    async with client(db) as http:
+        first = await http.get("/v1/plans?limit=2", headers=us)
+        assert [p["id"] for p in first.json()] == every[:2]
+        with Hub.open(db) as hub:
+            hub.withdraw_plan("US", every[1])  # the page's last: the next resumes after it
+        second = await http.get(first.links["next"]["url"], headers=us)
+        assert [p["id"] for p in second.json()] == every[2:]
+        assert "next" in second.links  # a full page: the next is empty
+        last = await http.get(second.links["next"]["url"], headers=us)
+        assert last.json() == []
+        assert "next" not in last.links
+        whole = await http.get("/v1/plans", headers=us)
+        assert [p["id"] for p in whole.json()] == [every[0], *every[2:]]
+        assert "next" not in whole.links
+        answers = []
+        for after in ("RU-P", "NO-SUCH"):
+            refused = await http.get(f"/v1/plans?after={after}", headers=us)
+            assert refused.status_code == 422, refused.text
+            answers.append(refused.text.replace(after, "<id>"))
+        assert answers[0] == answers[1]
+        assert "query:after" in answers[0]
+        for bad in ("limit=0", "limit=1001", "after=a%2Fb", "after=%00"):
+            refused = await http.get(f"/v1/plans?{bad}", headers=us)
+            assert refused.status_code == 422, (bad, refused.text)

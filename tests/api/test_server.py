@@ -68,6 +68,20 @@ def test_the_client_reads_every_page_of_notifications(server):
     us.close()
 
 
+def test_the_client_reads_every_page_of_plans(server):
+    """``list_plans()`` follows the hub's pages to the end; with ``limit``, one page."""
+    url, db = server
+    us = Client(url, issue_local_token(db, "US", ["read", "plan"]))
+    for k in range(5):
+        us.add_plan([circle(f"p{k}", lon=39.0 + 0.2 * k)], f"US-P{k}")
+    whole = us.list_plans()
+    assert sorted(p["id"] for p in whole) == [f"US-P{k}" for k in range(5)]
+    assert us.list_plans(page=2) == whole
+    assert us.list_plans(limit=2) == whole[:2]
+    assert us.list_plans(after=whole[1]["id"], limit=2) == whole[2:4]
+    us.close()
+
+
 def test_cli_remote_mode(server, capsys, tmp_path):
     """The CLI files, lists, reads notifications and acknowledges through --url and --token."""
     url, db = server

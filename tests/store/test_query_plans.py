@@ -234,3 +234,24 @@ def test_an_amendment_closes_the_newest_volumes_by_their_own_index(store):
     assert len(plans) == 1
     plan = plans[0].split(" / ")
     assert plan[0] == "SEARCH notice_volumes USING INDEX ix_notice_volumes_open (notice_id=?)"
+
+
+def test_a_page_of_plans_is_read_in_creation_order_by_index(store):
+    """A page of a party's current plans after one of them (``GET /v1/plans``, migration 0035)
+    reads the party's range of the index on (party, state, creation order): no scan and no sort
+    of its plans, so a page costs what it holds, not how many plans the party ever added."""
+    from deconflict.geo import Circle, Volume4D
+    from deconflict.model import Party, Plan
+
+    store.add_party(Party("A", "A"), 0.5)
+    volume = Volume4D.build("v", Circle((39.0, 35.0), 500.0), 0.0, 100.0, 10.0, 20.0)
+    store.add_plan(Plan("P1", "A", (volume,), created_at_s=1.0))
+    plans = [
+        p
+        for p in _plans(store, lambda: store.list_plans("A", after="A/P1", limit=5))
+        if "plans" in p
+    ]
+    _by_index("a page of a party's plans", plans, ("plans",), ["ix_plans_party_state"])
+    joined = " / ".join(plans)
+    assert "TEMP B-TREE" not in joined, joined
+    assert "SCAN plans" not in joined, joined

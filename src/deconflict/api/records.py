@@ -48,7 +48,7 @@ from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.units import parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import own_notice
-from deconflict.model import Notice, NoticeState
+from deconflict.model import Notice, NoticeState, Plan
 from deconflict.model.ids import check_id, is_id
 
 __all__ = ["router"]
@@ -398,13 +398,36 @@ async def add_plan(
     return await idempotent_post(request, principal, act)
 
 
-@router.get("/plans", response_model=list[PlanOut], tags=["plans"])
-async def list_plans(request: Request, principal: Caller) -> list[PlanOut]:
-    """The caller's own current plans."""
+_PLANS_PAGE = 1000  # plans in a page, at most
+
+
+@router.get("/plans", response_model=list[PlanOut], tags=["plans"], responses=PAGED)
+async def list_plans(
+    request: Request,
+    response: Response,
+    principal: Caller,
+    after: Annotated[
+        str | None, Query(description="Only those after this plan (the last one of a page).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_PLANS_PAGE, description="At most this many.")] = (
+        _PLANS_PAGE
+    ),
+) -> list[PlanOut]:
+    """The caller's own current plans, oldest first (by creation time, then id), a page at a
+    time: a full page carries ``Link: <...>; rel="next"``, the URL of the next."""
     need(principal, Scope.READ)
-    plans = await service(request).runner.read(
-        lambda hub: hub.list_plans(principal.party), party=principal.party
-    )
+    if after is not None and not is_id(after):
+        raise InvalidField("query:after", "not a plan's id")
+
+    def read(hub: Hub) -> list[Plan]:
+        try:
+            return hub.list_plans(principal.party, after=after, limit=limit)
+        except NotFound:
+            raise InvalidField("query:after", f"no plan {after!r} of yours") from None
+
+    plans = await service(request).runner.read(read, party=principal.party)
+    if len(plans) == limit:
+        link_next(request, response, plans[-1].id, limit)
     return [plan_out(p) for p in plans]
 
 

@@ -204,8 +204,13 @@ class Client:
             body["id"] = plan_id
         return self._json("POST", "/v1/plans", body=body)
 
-    def list_plans(self) -> Json:
-        return self._json("GET", "/v1/plans")
+    def list_plans(
+        self, after: str | None = None, limit: int | None = None, *, page: int | None = None
+    ) -> Json:
+        """The caller's own current plans, oldest first (after plan ``after``, if given): with
+        ``limit``, one page of at most that many; without, all of them, asked for ``page`` at a
+        time (default: the hub's most), following the hub's ``Link: rel="next"``."""
+        return self._pages("/v1/plans", {}, after, limit, page)
 
     def conflicts(
         self,

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from deconflict import policy
@@ -124,12 +123,7 @@ class Hub:
     def __enter__(self) -> Hub:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     @property
@@ -404,8 +398,13 @@ class Hub:
         except NotFound:
             raise NotFound(f"no plan {plan_id!r}") from None
 
-    def list_plans(self, party: str) -> list[Plan]:
-        return self._store.list_plans(party=party)
+    def list_plans(
+        self, party: str, after: str | None = None, limit: int | None = None
+    ) -> list[Plan]:
+        """``party``'s current plans in creation order, after its plan ``after`` (NotFound if it
+        has none), at most ``limit``."""
+        key = None if after is None else record_key(party, after)
+        return self._store.list_plans(party=party, after=key, limit=limit)
 
     def amend_plan(
         self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]

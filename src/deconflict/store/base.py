@@ -305,7 +305,16 @@ class Plans(Protocol):
         """A past version (its volumes; state as now)."""
 
     @abstractmethod
-    def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]: ...
+    def list_plans(
+        self,
+        party: str | None = None,
+        current_only: bool = True,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Plan]:
+        """Plans (of ``party``; current ones only) in creation order, those after the plan of
+        key ``after`` (NotFound if there is none), at most ``limit``."""
 
 
 class ChangeLog(Protocol):

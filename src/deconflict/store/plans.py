@@ -9,7 +9,7 @@ from deconflict.errors import NotFound
 from deconflict.model import Plan, PlanState
 from deconflict.store import schema as t
 from deconflict.store.codec import volumes_from_json, volumes_to_json
-from deconflict.store.records import SqlRecords, missing_or_stale
+from deconflict.store.records import SqlRecords, after_key, missing_or_stale
 from deconflict.store.rows import plan_of
 from deconflict.store.transactions import transaction
 from deconflict.store.tx import Tx
@@ -99,12 +99,27 @@ class SqlPlans(SqlRecords):
         )
 
     @transaction
-    def list_plans(self, party: str | None = None, current_only: bool = True) -> list[Plan]:
-        query = sa.select(t.plans).order_by(t.plans.c.created_at_s, t.plans.c.id)
+    def list_plans(
+        self,
+        party: str | None = None,
+        current_only: bool = True,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+    ) -> list[Plan]:
+        col = t.plans.c
+        query = sa.select(t.plans).order_by(col.created_at_s, col.id).limit(limit)
         if party is not None:
-            query = query.where(t.plans.c.party_id == party)
+            query = query.where(col.party_id == party)
         if current_only:
-            query = query.where(t.plans.c.state == str(PlanState.CURRENT))
+            query = query.where(col.state == str(PlanState.CURRENT))
         with self.read_connection("listing plans") as c:
+            if after is not None:
+                created_at_s = c.execute(
+                    sa.select(col.created_at_s).where(col.id == after)
+                ).scalar()
+                if created_at_s is None:
+                    raise NotFound(f"no plan {after!r}")
+                query = query.where(after_key(col.created_at_s, col.id, (created_at_s, after)))
             rows = c.execute(query).all()
         return [plan_of(row._mapping) for row in rows]

@@ -140,6 +140,8 @@ plans = sa.Table(
     sa.Column("volumes", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
     sa.Column("updated_at_s", Time),
+    # A party's current plans a page at a time, in creation order (migration 0035).
+    sa.Index("ix_plans_party_state", "party_id", "state", "created_at_s", "id"),
 )
 
 

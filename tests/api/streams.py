@@ -64,7 +64,7 @@ class LiveStream:
 
     def notices(self, notice_ids: Collection[str], timeout_s: float = 10.0) -> list[Data]:
         """The first event about each of ``notice_ids``, in the order they came: those one
-        detection pass tells come in an order of the hub's (``hub.unlinked``), not in their
+        detection pass tells come in an order of the hub's (``ledger.unlinked``), not in their
         filing order."""
         left, found = set(notice_ids), []
         while left:

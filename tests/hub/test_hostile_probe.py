@@ -418,7 +418,7 @@ def test_a_resolution_told_is_given_by_index_too(tmp_path, level):
 @contextmanager
 def _base(path: Path, parties: Sequence[str], *agreements: Agreement) -> Iterator[Hub]:
     """A store for twin hubs to be copied from (``shutil.copytree``), so that they share the
-    secret that orders what each writes at one time (``hub.unlinked``): ``parties`` and
+    secret that orders what each writes at one time (``ledger.unlinked``): ``parties`` and
     ``agreements``, and what the caller adds."""
     path.mkdir()
     with Hub.open(path / "hub.db", SimulatedClock(T0)) as hub:

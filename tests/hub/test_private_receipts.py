@@ -168,3 +168,28 @@ def test_a_receipt_verifies_once_an_agreement_shows_what_a_digest_withheld(tmp_p
         assert hub.ledger.audit().findings == []
     finally:
         hub.close()
+
+
+def test_a_party_s_digest_falls_among_the_others_in_a_secret_order(tmp_path: Path) -> None:
+    """Each period appends one digest a party, in one block. In party id order, where P's own
+    digest fell (its index, which P reads) told P how many party ids sort before its own, those
+    of parties it has no agreement with too: one more party, AAA or ZZZ, moved it by one (a
+    forty-second reader). The block is in an order keyed by a hub secret and the period: P's
+    place in it changes from period to period, and no block need be sorted."""
+    hub, clock = _hub(tmp_path, Disclosure.NONE)
+    try:
+        for party in ("AAA", "ZZZ"):
+            hub.add_party(party)
+        start = hub.ledger.size
+        _tick_until(hub, clock, T0 + 16 * hub.ledger.digest_period_s)
+        entries = hub.ledger.entries(list(range(start, hub.ledger.size)))
+    finally:
+        hub.close()
+    blocks: dict[object, list[str]] = {}
+    for _, entry in sorted(entries.items()):
+        if entry["type"] == "private.digest":
+            blocks.setdefault(entry["period"], []).append(str(entry["party"]))
+    assert len(blocks) >= 15
+    assert all(sorted(block) == ["AAA", "P", "Q", "X", "ZZZ"] for block in blocks.values())
+    assert len({block.index("P") for block in blocks.values()}) > 1  # by id: always 1
+    assert any(block != sorted(block) for block in blocks.values())

@@ -21,7 +21,7 @@ from typing import Protocol
 from deconflict.errors import DeconflictError
 from deconflict.hub.clock import Clock
 from deconflict.hub.detector import Detector
-from deconflict.hub.unlinked import unlinked
+from deconflict.ledger.unlinked import unlinked
 from deconflict.model import Agreement, Conflict, Notification
 from deconflict.store import Change, ChangeLog, Detection, Detections, Parties
 
@@ -234,7 +234,7 @@ class LogConsumer:
     ) -> list[Detection]:
         """``detections`` in the order their entries are written: keyed by the hub's secret,
         the pass's time and what each change changed (``names``, by change-log position; not
-        the position, which another's change moves: :mod:`~deconflict.hub.unlinked`), each
+        the position, which another's change moves: :mod:`~deconflict.ledger.unlinked`), each
         one's conflicts and notifications by their ids (keyed digests). In the change log's
         order, or each change read at its own time, a party's own conflicts placed another's
         hidden filing among its own, and timed the work between (a private plan's size): a

@@ -354,7 +354,7 @@ class Detector:
     @property
     def id_key(self) -> bytes:
         """The store's ``ids`` secret: it keys the ids the detector makes, and the order in
-        which what the hub does at one time is written (:mod:`deconflict.hub.unlinked`)."""
+        which what the hub does at one time is written (:mod:`deconflict.ledger.unlinked`)."""
         return self._id_key
 
     # detection --------------------------------------------------------------------------------

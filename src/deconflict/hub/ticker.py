@@ -1,7 +1,7 @@
 """What time moves: notices started and ended, notifications escalated, the ledger signed.
 
 The hub's tick (``Hub.tick``) runs :class:`Ticker`. What it writes at one time it writes in an
-order keyed by a secret of the hub's and that time (:mod:`deconflict.hub.unlinked`): in filing
+order keyed by a secret of the hub's and that time (:mod:`deconflict.ledger.unlinked`): in filing
 order, a party's own entries of a tick placed another's hidden notice among them, and linked its
 filing to its start or its end (docs/security.md §3.4). The digests of the parties' private
 entries withhold from each what it is not told (:meth:`Ticker.withheld`).
@@ -16,7 +16,7 @@ from deconflict.errors import LedgerBroken
 from deconflict.hub.clock import Clock
 from deconflict.hub.ledger import HubLedger
 from deconflict.hub.reports import TickReport
-from deconflict.hub.unlinked import unlinked
+from deconflict.ledger.unlinked import unlinked
 from deconflict.model import Agreement, Notice, NoticeState, Notification, NotificationState
 from deconflict.policy import need_to_know
 from deconflict.store import Conflicts, Notices, Notifications

@@ -1,6 +1,7 @@
 """ledger: the append-only Merkle log (RFC 9162 hashing and proofs), C2SP signed checkpoints,
-salted commitments, receipts, the audits that check them offline, and the entries themselves
-(:mod:`deconflict.ledger.entries`, built from plain values).
+salted commitments, receipts, the audits that check them offline, the entries themselves
+(:mod:`deconflict.ledger.entries`, built from plain values), and the secret order in which
+entries written at one time are appended (:mod:`deconflict.ledger.unlinked`).
 
 Standalone: it knows no store, model or SQL (it imports only :mod:`deconflict.errors`; make lint
 checks it), so an arbiter can verify a receipt with this package and a public key alone, and an

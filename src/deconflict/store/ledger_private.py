@@ -8,8 +8,11 @@ hidden plan, and so located the plan (security.md §3.4). So such an entry is th
 private entry (``ledger_private``, written by :mod:`deconflict.store.ledger_append` in the same
 transaction as the record it is about), and the shared log commits to it only through the
 party's **digest**: at the first tick of each period (``period_s``), one ``private.digest`` entry
-per party, whatever happened, each committing (salted, ``ledger.commit``) to the leaf hashes of
-the party's private entries since its previous digest, maybe none. The shared log's growth is
+per party, whatever happened, in an order keyed by a hub secret and the period
+(:mod:`deconflict.ledger.unlinked`; by id, a party's place in the block told it how many party
+ids sort before its own, those of parties it has no agreement with too), each committing
+(salted, ``ledger.commit``) to the leaf hashes of the party's private entries since its
+previous digest, maybe none. The shared log's growth is
 then the same whether or not a probe met a plan: one entry per party per period.
 
 What a party can prove: its digest's inclusion (a receipt of the digest entry), the digest's
@@ -31,6 +34,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 
 from deconflict.ledger.entries import withheld_commitment
+from deconflict.ledger.unlinked import unlinked
 from deconflict.store import ledger_tables as lt
 from deconflict.store import schema as t
 from deconflict.store import secrets
@@ -89,19 +93,24 @@ class SqlPrivateLedger(SqlRecords):
             if last is not None and period <= last:
                 return 0
             key = secrets.read(c.connection, "withheld")
-            parties = [row[0] for row in c.execute(sa.select(t.parties.c.id).order_by("id"))]
+            parties = [row[0] for row in c.execute(sa.select(t.parties.c.id))]
             pending: dict[str, list[tuple[int, bytes]]] = {p: [] for p in parties}
             for seq, party, leaf in c.execute(_UNDIGESTED):
                 if through is None or seq <= through:
                     pending.setdefault(party, []).append((int(seq), bytes(leaf)))
+            # In the hub's secret order of the period: by id, where a party's digest fell in
+            # the block told how many ids sort before its own (a forty-second reader).
+            ordered = unlinked(
+                secrets.read(c.connection, "ids"), float(period), pending.items(), _party_of
+            )
             items: list[LogItem] = []
-            for party, rows in sorted(pending.items()):
+            for party, rows in ordered:
                 told = tuple(h.hex() for seq, h in rows if seq not in withheld)
                 hidden = [h.hex() for seq, h in rows if seq in withheld]
                 sealed = withheld_commitment(key, party, period, hidden)
                 items.append((DIGEST, party, at_s, Digest(party, period, told, sealed)))
             indexes = self._log_many(c, items)
-            for (_, rows), index in zip(sorted(pending.items()), indexes, strict=True):
+            for (_, rows), index in zip(ordered, indexes, strict=True):
                 # A chunk of entries a statement: a party's backlog may be longer than a
                 # statement binds (the others' filings meeting its plans make it grow).
                 for lo in range(0, len(rows), IN_CHUNK):
@@ -143,3 +152,7 @@ class SqlPrivateLedger(SqlRecords):
             query = query.where(_p.subject == subject)
         with self.read_connection(f"reading {party!r}'s private entries") as c:
             return [(row[0], row[1]) for row in c.execute(query)]
+
+
+def _party_of(item: tuple[str, list[tuple[int, bytes]]]) -> str:
+    return item[0]

@@ -136,9 +136,10 @@ class NotFound(DeconflictError, LookupError):
 
 
 class NotYetCommitted(DeconflictError):
-    """What was asked for exists, but the ledger commits to it only at its next digest (a
-    party's private entries: ``store.ledger_private``): ask again after ``retry_after_s``. Not
-    a failure: the API answers 202 with ``Retry-After``."""
+    """What was asked for exists, but the ledger gives it only later: a party's private entry
+    at its next digest (``store.ledger_private``), a receipt over HTTP under the next kept
+    checkpoint; ask again after ``retry_after_s``. Not a failure: the API answers 202 with
+    ``Retry-After``."""
 
     status = 202
 

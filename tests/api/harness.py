@@ -21,6 +21,7 @@ from deconflict.engine import SeparationMinima
 from deconflict.hub import Hub
 from deconflict.model import Agreement, Disclosure
 from deconflict.runtime.runner import HubRunner
+from deconflict.settings import ledger_key_path
 
 ALL_SCOPES = ("read", "notice", "plan", "ack", "admin")
 
@@ -102,6 +103,15 @@ async def detected(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
     party to read. Another party's read waits for no one's writes but its own (security.md
     §3.5), so a test that reads one party's outcome of another's filing calls this first."""
     (await http.get("/v1/notices", params={"limit": 1}, headers=headers)).raise_for_status()
+
+
+def keep_checkpoint(db: Path | str, state: Path | None = None) -> None:
+    """Sign and keep a checkpoint of the log as it is now, as a serving hub's tick does within
+    seconds of its log growing: a receipt over HTTP is given under a kept one only. With the
+    key of the hub whose local files are named after ``state`` (default: ``db``)."""
+    key = ledger_key_path(str(state if state is not None else db))
+    with Hub.open(db, ledger_key=key) as hub:
+        hub.ledger.checkpoint()
 
 
 def token(db: Path, party: str, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:

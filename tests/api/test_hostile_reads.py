@@ -110,8 +110,8 @@ async def _read_everything(
         mine = notice["party"] == party
         await get(f"/v1/notices/{notice['id']}", (200,) if mine else (200, 404))
         await get(f"/v1/ledger/entries?record={notice['id']}")
-        if mine:
-            await get(f"/v1/ledger/receipts/{notice['id']}")
+        if mine:  # 202 until a kept checkpoint holds its filing (security.md §3.4)
+            await get(f"/v1/ledger/receipts/{notice['id']}", (200, 202))
             await get(f"/v1/ledger/openings/{notice['id']}")
     for plan in plans.json():
         await get(f"/v1/plans/{plan['id']}")
@@ -120,7 +120,8 @@ async def _read_everything(
     for notification in notifications.json():
         await get(f"/v1/notifications/{notification['id']}")
         await get(f"/v1/ledger/entries?record={notification['id']}")
-        # 202 for one about the party's own plan until its next digest (security.md §3.4)
+        # 202 until a kept checkpoint holds its entry, or for one about the party's own plan
+        # until its next digest (security.md §3.4)
         await get(f"/v1/ledger/receipts/{notification['id']}", (200, 202))
     return failed
 

@@ -8,7 +8,16 @@ import base64
 import json
 
 import pytest
-from tests.api.harness import Site, circle, client, client_with, make_db, notice_body, token
+from tests.api.harness import (
+    Site,
+    circle,
+    client,
+    client_with,
+    keep_checkpoint,
+    make_db,
+    notice_body,
+    token,
+)
 
 from deconflict.api import ApiSettings, create_app
 from deconflict.cli.main import main
@@ -172,6 +181,7 @@ async def test_receipt_over_http_verifies_offline(site, tmp_path, capsys):
     public key alone; with one byte changed it does not."""
     async with client(site.db, state=site.state) as http:
         ids = await play(http, site)
+        keep_checkpoint(site.db, site.state)  # a receipt comes under a kept checkpoint
         us, ru = token(site.state, "US"), token(site.state, "RU")
         key = (await http.get("/v1/ledger/key", headers=us)).json()["key"]
         got = await http.get(f"/v1/ledger/receipts/{ids['notification']}", headers=us)
@@ -200,11 +210,40 @@ async def test_receipt_over_http_verifies_offline(site, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+async def test_asking_a_receipt_signs_no_checkpoint_for_others_to_see(site, monkeypatch):
+    """security.md §3.4: a receipt of an entry no kept checkpoint held signed and kept a fresh
+    one, and the kept checkpoints are every party's to read: FR, with no agreement with RU, saw
+    one appear whenever someone had just asked for a receipt (a forty-second reader). Over HTTP
+    a receipt comes under a kept checkpoint only: until the tick keeps one, 202 and
+    ``Retry-After``."""
+    monkeypatch.setattr("deconflict.runtime.runner._TICK_EVERY_S", float("inf"), raising=False)
+    async with client(site.db, state=site.state) as http:
+        ru, fr = token(site.state, "RU"), token(site.state, "FR")
+        body = notice_body(circle("ru-1"), category="hazard-area", id="RU-N1")
+        assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+
+        async def kept() -> list[int]:
+            listed = await http.get("/v1/ledger/checkpoints", headers=fr)
+            return [c["size"] for c in listed.json()]
+
+        before = await kept()
+        later = await http.get("/v1/ledger/receipts/RU-N1", headers=ru)
+        assert later.status_code == 202, later.text
+        assert int(later.headers["Retry-After"]) >= 1
+        assert later.headers["content-type"] == "application/problem+json"
+        assert await kept() == before
+        keep_checkpoint(site.db, site.state)  # the tick's
+        got = await http.get("/v1/ledger/receipts/RU-N1", headers=ru)
+        assert got.status_code == 200, got.text
+        assert len(await kept()) == len(before) + 1
+
+
 async def test_receipts_and_openings_only_for_whom_they_concern(site):
     """Another party's receipt or opening is 404 with the words a missing record gets; the
     relay gets the receipt of what it relayed; a missing scope is 403 only where visible."""
     async with client(site.db, state=site.state) as http:
         ids = await play(http, site)
+        keep_checkpoint(site.db, site.state)  # a receipt comes under a kept checkpoint
         notification = ids["notification"]
         caoc = token(site.state, "CAOC")
         relayed = await http.get(f"/v1/ledger/receipts/{notification}", headers=caoc)

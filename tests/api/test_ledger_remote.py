@@ -8,13 +8,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from tests.api.harness import circle, loopback, make_db
+from tests.api.harness import circle, keep_checkpoint, loopback, make_db
 
 from deconflict.api import issue_local_token
 from deconflict.cli.main import main
 from deconflict.client import Client
-from deconflict.errors import NotFound
+from deconflict.errors import NotFound, NotYetCommitted
 from deconflict.ledger import Verifier, verify_receipt
 
 
@@ -43,6 +44,7 @@ def test_client_and_cli_against_a_remote_hub(server, tmp_path, capsys):
         ru.list_notices()  # RU's read waits for its filing's detection: US is told by then
         (told,) = [n for n in us.notifications() if n["notice_id"] == "RU-N1"]
         us.ack(told["id"])
+        keep_checkpoint(db)  # as the server's tick does within a second: receipts come under it
         key = Verifier.parse(ru.ledger_key()["key"])
         receipt = verify_receipt(us.receipt(told["id"]), key)
         assert receipt.entry["type"] == "notification.acknowledged"
@@ -85,3 +87,35 @@ def test_client_and_cli_against_a_remote_hub(server, tmp_path, capsys):
     code, _, err = cli(capsys, "ledger", "checkpoint", "--fresh", *remote)
     assert code == 1
     assert "admin" in err
+
+
+def _answers(*answers: tuple[int, dict[str, str]]) -> httpx.MockTransport:
+    """A hub that answers the receipt route with ``answers`` in turn: (status, headers)."""
+    left = list(answers)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        status, headers = left.pop(0)
+        if status == 202:
+            return httpx.Response(202, headers=headers, json={"detail": "not yet"})
+        return httpx.Response(200, content=b'{"receipt":1}')
+
+    return httpx.MockTransport(handle)
+
+
+def test_the_client_asks_again_for_a_receipt_within_its_wait():
+    """A receipt the hub gives later (202, security.md §3.4: under the next kept checkpoint)
+    is asked again after each Retry-After while the waits keep within ``wait_s``; past it, or
+    with no wait, NotYetCommitted says when to ask."""
+    slept: list[float] = []
+    later = ((202, {"Retry-After": "1"}), (202, {"Retry-After": "2"}), (200, {}))
+    with Client("http://hub", "t", transport=_answers(*later)) as client:
+        assert client.receipt("N1", wait_s=3.0, sleep=slept.append) == b'{"receipt":1}'
+    assert slept == [1.0, 2.0]
+    for wait_s, retry_after, sleeps in ((0.0, "1", []), (5.0, "300", []), (2.0, "x", [1.0, 1.0])):
+        slept.clear()
+        refused = [(202, {"Retry-After": retry_after})] * 3
+        client = Client("http://hub", "t", transport=_answers(*refused))
+        with client, pytest.raises(NotYetCommitted) as caught:
+            client.receipt("N1", wait_s=wait_s, sleep=slept.append)
+        assert slept == sleeps
+        assert caught.value.retry_after_s == (300.0 if retry_after == "300" else 1.0)

@@ -252,15 +252,20 @@ async def consistency(
     response_class=Response,
     responses={
         200: {"model": ReceiptOut, "description": "The receipt file, byte for byte."},
-        **not_yet("A private entry (of a plan's conflict): its receipt comes at its digest."),
+        **not_yet(
+            "An entry no kept checkpoint holds yet (the hub's tick signs one within seconds), "
+            "or a private entry (of a plan's conflict), whose receipt comes at its digest."
+        ),
     },
 )
 async def receipt(record_id: str, request: Request, principal: Caller) -> Response:
     """The receipt of a notice the caller filed (its filing), or of a notification to it or
-    relayed through it (its latest entry: the acknowledgement once there is one)."""
+    relayed through it (its latest entry: the acknowledgement once there is one), under the
+    newest kept checkpoint that holds its entry: one is never signed for a receipt (the kept
+    checkpoints are every party's to read)."""
 
     def read(hub: Hub) -> bytes:
-        data = receipt_for(hub, principal.party, record_id)
+        data = receipt_for(hub, principal.party, record_id, sign=False)
         need(principal, Scope.READ)
         return data
 

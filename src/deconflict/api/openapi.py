@@ -76,7 +76,8 @@ def problem_response(status: int, description: str | None = None) -> dict[str, A
 
 def not_yet(what: str) -> dict[int | str, dict[str, Any]]:
     """A route's ``responses`` entry for a 202 (``NotYetCommitted``): ``what`` exists, and the
-    ledger commits to it at its next digest; ask again after ``Retry-After``."""
+    ledger gives it later (at the next digest, or under the next kept checkpoint); ask again
+    after ``Retry-After``."""
     response = problem_response(202, what)
     response["headers"] = {
         "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}

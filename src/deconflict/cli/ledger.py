@@ -257,12 +257,22 @@ def receipt(
     token: TokenOption,
     party: AsOption = None,
     out: OutOption = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="With --url: wait at most this many seconds for an entry the hub has not yet "
+            "signed a checkpoint over (it signs one within seconds).",
+        ),
+    ] = 10.0,
 ) -> None:
-    """A receipt: the entry, its inclusion proof and a signed checkpoint (canonical JSON)."""
+    """A receipt: the entry, its inclusion proof and a signed checkpoint (canonical JSON).
+    Through a hub (--url), under the newest checkpoint it keeps; on the store itself, one is
+    signed if none holds the entry yet."""
     client = _client(url, token)
     if client is not None:
         with client:
-            data = client.receipt(record_id)
+            data = client.receipt(record_id, wait_s=wait)
     else:
         from deconflict.hub.ledger_access import receipt_for  # as the API gives it
 

@@ -9,8 +9,9 @@ Every POST carries an ``Idempotency-Key`` (a fresh one unless given), so a retri
 from __future__ import annotations
 
 import json
+import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -22,6 +23,7 @@ from deconflict.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    NotYetCommitted,
     VersionConflict,
 )
 
@@ -275,9 +277,28 @@ class Client:
         params = _present({"first": first, "second": second})
         return self._json("GET", "/v1/ledger/proofs/consistency", params=params)
 
-    def receipt(self, record_id: str) -> bytes:
-        """The receipt file, byte for byte (check it with ``deconflict.ledger.verify_receipt``)."""
-        return self.request("GET", f"/v1/ledger/receipts/{record_id}").content
+    def receipt(
+        self,
+        record_id: str,
+        *,
+        wait_s: float = 0.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> bytes:
+        """The receipt file, byte for byte (check it with ``deconflict.ledger.verify_receipt``).
+        An entry the hub does not yet give one for (not yet under a kept checkpoint, or a
+        private entry before its digest: ``202`` with ``Retry-After``) is asked again after the
+        hub's ``Retry-After`` while that keeps within ``wait_s`` in all, else NotYetCommitted
+        (its ``retry_after_s`` says when to ask)."""
+        waited = 0.0
+        while True:
+            response = self.request("GET", f"/v1/ledger/receipts/{record_id}")
+            if response.status_code != 202:
+                return response.content
+            error = _not_yet(response)
+            if waited + error.retry_after_s > wait_s:
+                raise error
+            sleep(error.retry_after_s)
+            waited += error.retry_after_s
 
     def opening(self, notice_id: str, version: int | None = None) -> Json:
         """``{"commitment", "salt", "content"}`` of one's own notice (version default: current)."""
@@ -303,6 +324,19 @@ class Client:
 
 def _present(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None and v != []}
+
+
+def _not_yet(response: httpx.Response) -> NotYetCommitted:
+    """The hub's ``202``: what it says, and its ``Retry-After`` (seconds; 1 if unreadable)."""
+    try:
+        retry_after_s = max(1.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        retry_after_s = 1.0
+    try:
+        detail = str(response.json().get("detail", "not yet"))
+    except (ValueError, AttributeError):
+        detail = "not yet"
+    return NotYetCommitted(detail, retry_after_s)
 
 
 def _error(response: httpx.Response) -> DeconflictError:

@@ -230,9 +230,10 @@ def _resolution_told(hub: Hub, party: str, shown: Conflict) -> bool:
     return shown.resolved_at_s != over
 
 
-def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:
+def receipt_for(hub: Hub, party: str, record_id: str, *, sign: bool = True) -> bytes:
     """The receipt of ``record_id`` for ``party`` (a notice it filed, a notification to it or
-    through it, a conflict of its plan), under a checkpoint that holds it; one NotFound for
+    through it, a conflict of its plan), under a checkpoint that holds it (without ``sign``,
+    a kept one only, else NotYetCommitted: the API's, security.md §3.4); one NotFound for
     anything else. A conflict of its plan's private entries are read no further than it is told, as
     the shared log's (:func:`entries_about`): its resolution only when it was shown as it
     happened. (The store resolved it at the end of the other's notice, maybe at a hidden
@@ -250,7 +251,7 @@ def receipt_for(hub: Hub, party: str, record_id: str) -> bytes:
         return shown is not None and resolution_told and _resolution_shown(shown, entry)
 
     try:
-        return hub.ledger.receipt(party, record_id, told)
+        return hub.ledger.receipt(party, record_id, told, sign=sign)
     except NotFound:
         raise NotFound(f"no receipt for {record_id!r}") from None
 

@@ -20,7 +20,11 @@ from deconflict.model.ids import record_key
 from deconflict.store import Conflicts, Notices, Notifications
 from deconflict.store.ledger_base import LedgerStore
 
-__all__ = ["ReceiptStore", "Receipts"]
+__all__ = ["CHECKPOINT_WAIT_S", "ReceiptStore", "Receipts"]
+
+#: How long a receipt whose entry no kept checkpoint holds yet is told to wait: a serving hub's
+#: tick (every second, ``runtime.runner``) signs and keeps one whenever the log has grown.
+CHECKPOINT_WAIT_S = 2.0
 
 
 class ReceiptStore(LedgerStore, Notices, Conflicts, Notifications, Protocol):
@@ -74,30 +78,45 @@ class Receipts:
         return self._latest(f"notification:{record_id}")
 
     def receipt(
-        self, party: str, record_id: str, told: Callable[[dict[str, Any]], bool] | None = None
+        self,
+        party: str,
+        record_id: str,
+        told: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        sign: bool = True,
     ) -> bytes:
         """A receipt (canonical JSON) for ``record_id`` as ``party`` may have it, under a
-        checkpoint that holds it (:meth:`_holding`): for a notification about the party's own
-        plan, a private receipt (its latest private entry committed to by a digest, of those
-        ``told`` keeps: the party's need to know; NotYetCommitted before the first)."""
+        checkpoint that holds it (:meth:`_holding`; without ``sign``, only a kept one):
+        for a notification about the party's own plan, a private receipt (its latest private
+        entry committed to by a digest, of those ``told`` keeps: the party's need to know;
+        NotYetCommitted before the first)."""
         private = self._private_subject(party, record_id)
         if private is not None:
-            return self._private_receipt(party, private, told)
+            return self._private_receipt(party, private, told, sign)
         index = self.receipt_index(party, record_id)
-        note = self._holding(index)
+        note = self._holding(index, sign)
         size = self.signer.verifier().open_checkpoint(note).size
         return make_receipt(self.entry(index), index, self.inclusion(index, size), note)
 
-    def _holding(self, index: int) -> str:
+    def _holding(self, index: int, sign: bool) -> str:
         """A signed checkpoint of a log that holds entry ``index``: the newest kept, if it does
         (a receipt then signs and writes nothing; signed afresh whenever the log had grown, a
         party asking receipts over and over made the hub sign and store a checkpoint, with a
-        write and an fsync, for each), else a fresh one (the tick signs one whenever the log
-        has grown, so that is an entry of the last seconds). Refused while the hub is halted."""
+        write and an fsync, for each), else, with ``sign``, a fresh one (the tick signs one
+        whenever the log has grown, so that is an entry of the last seconds), and without,
+        NotYetCommitted until the tick's: the kept checkpoints are every party's to read, and
+        one signed for a receipt told them that someone had just asked one (a forty-second
+        reader). Refused while the hub is halted."""
         self.guard()
         kept = self._store.ledger_latest_checkpoint()
         if kept is not None and kept[0] > index:
             return kept[1]
+        if not sign:
+            raise NotYetCommitted(
+                "its entry is under the next signed checkpoint, which the hub signs within "
+                f"{CHECKPOINT_WAIT_S:g} s of its log growing",
+                retry_after_s=CHECKPOINT_WAIT_S,
+            )
         return self.checkpoint()
 
     def _private_subject(self, party: str, record_id: str) -> str | None:
@@ -119,7 +138,11 @@ class Receipts:
         return f"conflict:{record_id}" if mine is not None and mine.kind == "plan" else None
 
     def _private_receipt(
-        self, party: str, subject: str, told: Callable[[dict[str, Any]], bool] | None
+        self,
+        party: str,
+        subject: str,
+        told: Callable[[dict[str, Any]], bool] | None,
+        sign: bool,
     ) -> bytes:
         digested = [
             (index, body)
@@ -136,7 +159,7 @@ class Receipts:
             )
         index, body = digested[-1]
         digest = self.entry(index)
-        note = self._holding(index)
+        note = self._holding(index, sign)
         size = self.signer.verifier().open_checkpoint(note).size
         receipt = make_receipt(digest, index, self.inclusion(index, size), note)
         opening = self._store.ledger_opening(f"private:{party}", int(str(digest["period"])))

@@ -129,6 +129,26 @@ async def test_idempotency_key_replays_the_first_response(tmp_path):
         assert (await http.post("/v1/plans", json=notice_body(circle("p")), headers=us)).is_success
 
 
+async def test_a_replayed_success_needs_the_scope_its_request_needed(tmp_path):
+    """An Idempotency-Key is the party's, not the token's: a cancellation or an acknowledgement
+    replayed to another token of the party that lacks the scope answered the stored 200, where
+    the request itself is 403 (a forty-second reader). A replay needs the scope too; with it,
+    the replay stands."""
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        ru = token(db, "RU")
+        body = notice_body(circle("a", lon=39.5), id="RU-C")
+        assert (await http.post("/v1/notices", json=body, headers=ru)).status_code == 201
+        keyed = {**ru, "Idempotency-Key": "c-1"}
+        assert (await http.post("/v1/notices/RU-C/cancel", headers=keyed)).status_code == 200
+        for scopes, status in ((("read",), 403), (("read", "notice"), 200)):
+            other = {**token(db, "RU", scopes), "Idempotency-Key": "c-1"}
+            again = await http.post("/v1/notices/RU-C/cancel", headers=other)
+            assert again.status_code == status, (scopes, again.text)
+            if status == 403:
+                assert "lacks the scope 'notice'" in again.json()["detail"]
+
+
 async def test_a_body_that_is_not_json_is_415_naming_its_type(tmp_path):
     """Every route that takes a body takes JSON: another media type (curl's default form
     encoding, text, none at all) is 415 naming it, on the lean route and FastAPI's alike,

@@ -232,7 +232,7 @@ async def acknowledge(
         return 200, notifications_seen(hub, principal.party, [done])[0], {}
 
     # Nothing the detector reads: the party's next read waits for no detection after it.
-    return await idempotent_post(request, principal, act, detects=False)
+    return await idempotent_post(request, principal, act, Scope.ACK, detects=False)
 
 
 @router.get(
@@ -317,7 +317,7 @@ async def add_agreement(
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         return 201, agreement_out(hub.add_agreement(agreement)), {}
 
-    return await idempotent_post(request, principal, act)
+    return await idempotent_post(request, principal, act, Scope.ADMIN)
 
 
 @router.post("/parties", status_code=201, tags=["agreements"])
@@ -334,4 +334,4 @@ async def add_party(
         party = hub.add_party(body.id, body.name)
         return 201, {"id": party.id, "name": party.name}, {}
 
-    return await idempotent_post(request, principal, act)
+    return await idempotent_post(request, principal, act, Scope.ADMIN)

@@ -133,7 +133,7 @@ async def file_notice(request: Request) -> JSONResponse:
         filing = hub.file_notice(principal.party, volumes, body.category, body.id)
         return 201, partial(notice_out, filing.notice, filing), _etag(filing.notice)
 
-    return await idempotent_post(request, principal, act, group=True)
+    return await idempotent_post(request, principal, act, Scope.NOTICE, group=True)
 
 
 def _window(start: str | None, end: str | None) -> tuple[float, float]:
@@ -374,7 +374,7 @@ async def cancel_notice(
         cancelled = hub.cancel_notice(principal.party, notice_id)
         return 200, notice_out(cancelled), _etag(cancelled)
 
-    return await idempotent_post(request, principal, act)
+    return await idempotent_post(request, principal, act, Scope.NOTICE)
 
 
 # plans --------------------------------------------------------------------------------------
@@ -395,7 +395,7 @@ async def add_plan(
         plan = hub.add_plan(principal.party, volumes, body.id)
         return 201, plan_out(plan), {"Location": f"/v1/plans/{plan.id}"}
 
-    return await idempotent_post(request, principal, act)
+    return await idempotent_post(request, principal, act, Scope.PLAN)
 
 
 _PLANS_PAGE = 1000  # plans in a page, at most

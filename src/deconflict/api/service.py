@@ -242,6 +242,7 @@ async def idempotent_post(
     request: Request,
     principal: Principal,
     act: Callable[[Hub], tuple[int, Any, dict[str, str]]],
+    scope: Scope,
     group: bool = False,
     detects: bool = True,
 ) -> JSONResponse:
@@ -252,7 +253,10 @@ async def idempotent_post(
     making it (a :class:`functools.partial`): called after the commit, off the hub thread,
     unless the response is stored, so a group's write lock is not held while its answers are
     built. ``act`` is the caller's write (its next calls wait for its detection);
-    ``detects=False``: it writes nothing the detector reads (see :meth:`HubRunner.run_write`)."""
+    ``detects=False``: it writes nothing the detector reads (see :meth:`HubRunner.run_write`).
+    ``scope`` is what ``act`` needs (it checks it itself, after what it reads is found
+    visible): a success is replayed only to a token that carries it, as the key is the party's
+    and not the token's (a token without it got the success another token's request had)."""
     svc = service(request)
     key = request.headers.get("idempotency-key")  # checked at the edge (api.edge)
     party = principal.party
@@ -281,5 +285,7 @@ async def idempotent_post(
     )
     headers = dict(response.headers)
     if replayed:
+        if response.status < 300:
+            need(principal, scope)
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(response.body, status_code=response.status, headers=headers)

@@ -39,7 +39,15 @@ def endpoints(ids: dict[str, str]) -> dict[str, list[Endpoint]]:
         "cancel": [
             Endpoint("POST", f"/v1/notices/{c}/cancel", "notice", True, frozenset({200, 409})),
         ],
-        "plan": [Endpoint("GET", f"/v1/plans/{p}", "read", False, frozenset({200}))],
+        "plan": [
+            Endpoint("GET", f"/v1/plans/{p}", "read", False, frozenset({200})),
+            Endpoint("PUT", f"/v1/plans/{p}", "plan", True, stale, FEATURES),
+        ],
+        "withdraw": [
+            Endpoint(
+                "POST", f"/v1/plans/{ids['withdraw']}/withdraw", "plan", True, frozenset({200, 409})
+            ),
+        ],
         "conflict": [
             Endpoint("GET", f"/v1/conflicts/{ids['conflict']}", "read", False, frozenset({200}))
         ],
@@ -56,6 +64,7 @@ RELATIONS = {
     "notice": {"own": ["RU"], "other": ["US"], "relayed": ["CAOC"], "hidden": ["FR"]},
     "cancel": {"own": ["RU"], "other": ["US"], "relayed": ["CAOC"], "hidden": ["FR"]},
     "plan": {"own": ["US"], "hidden": ["RU", "CAOC", "FR"]},
+    "withdraw": {"own": ["US"], "hidden": ["RU", "CAOC", "FR"]},
     "conflict": {"own": ["US"], "hidden": ["RU", "CAOC", "FR"]},
     "notification": {"own": ["US"], "relayed": ["CAOC"], "hidden": ["RU", "FR"]},
 }
@@ -83,6 +92,8 @@ async def test_authorisation_matrix(tmp_path):
             "/v1/plans", json=notice_body(circle("us-1", lon=39.02), id="US-P1"), headers=us
         )
         assert plan.status_code == 201, plan.text
+        other = notice_body(circle("us-2", lon=45.0), id="US-P2")
+        assert (await http.post("/v1/plans", json=other, headers=us)).status_code == 201
         conflicts = (await http.get("/v1/conflicts", headers=us)).json()
         notes = (await http.get("/v1/notifications", headers=us)).json()
         told = next(x for x in notes if x["notice_id"] == "RU-N1" and x["kind"] == "notice")
@@ -91,6 +102,7 @@ async def test_authorisation_matrix(tmp_path):
             "notice": "RU-N1",
             "cancel": "RU-N2",
             "plan": "US-P1",
+            "withdraw": "US-P2",
             "conflict": conflicts[0]["id"],
             "notification": told["id"],
         }
@@ -125,7 +137,7 @@ async def test_authorisation_matrix(tmp_path):
                                 owner = "RU" if record in ("notice", "cancel") else "US"
                                 assert f"'{owner}'" not in answer.json()["detail"]
         assert failures == []
-        assert checked == 192
+        assert checked == 240
 
 
 async def test_lists_never_show_hidden_records(tmp_path):

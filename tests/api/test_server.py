@@ -79,6 +79,12 @@ def test_the_client_reads_every_page_of_plans(server):
     assert us.list_plans(page=2) == whole
     assert us.list_plans(limit=2) == whole[:2]
     assert us.list_plans(after=whole[1]["id"], limit=2) == whole[2:4]
+    assert us.amend_plan("US-P0", 1, [circle("moved", lon=45.0)])["version"] == 2
+    with pytest.raises(VersionConflict):
+        us.amend_plan("US-P0", 1, [circle("back")])
+    assert us.withdraw_plan("US-P1")["state"] == "withdrawn"
+    assert [p["id"] for p in us.list_plans()] == ["US-P0", "US-P2", "US-P3", "US-P4"]
+    assert us.get_plan("US-P0")["version"] == 2
     us.close()
 
 
@@ -111,3 +117,9 @@ def test_cli_remote_mode(server, capsys, tmp_path):
     code = main(["notice", "cancel", "RU-N1", "--url", url, "--token", us])
     assert code == 1
     assert "no notice" in capsys.readouterr().err
+    (plan,) = json.loads(cli("plan", "list", "--json", "--token", us))
+    (tmp_path / "away.json").write_text(json.dumps(notice_body(circle("us-1", lon=45.0))))
+    amended = cli("plan", "amend", plan["id"], str(tmp_path / "away.json"), "--token", us)
+    assert amended.startswith(f"amended plan {plan['id']} (version 2")
+    assert cli("plan", "withdraw", plan["id"], "--token", us) == f"withdrew plan {plan['id']}\n"
+    assert json.loads(cli("plan", "list", "--json", "--token", us)) == []

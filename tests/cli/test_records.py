@@ -91,6 +91,43 @@ def test_notice_plan_conflict_and_ack(tmp_path, capsys):
     assert listed[0]["state"] == "cancelled"
 
 
+def test_a_plan_listed_amended_and_withdrawn(tmp_path, capsys):
+    """`plan list`, `plan amend` (at the version it has, or one given: a stale one is refused)
+    and `plan withdraw`; a withdrawn plan is no longer listed, and another party's plan is
+    refused as a missing one."""
+    db = str(tmp_path / "hub.db")
+    for party in ("US", "RU"):
+        assert cli(capsys, "party", "add", party, "--db", db)[0] == 0
+    for name, lon in (("one", 39.0), ("two", 40.0)):
+        volume = circle(
+            name, lon, 36.0, 5_000, 0, 1_000, "2099-01-01T06:00:00Z", "2099-01-01T07:00:00Z"
+        )
+        (tmp_path / f"{name}.json").write_text(json.dumps(notice_body(volume)))
+    one, two = str(tmp_path / "one.json"), str(tmp_path / "two.json")
+    for plan_id in ("P1", "P2"):
+        assert cli(capsys, "plan", "add", one, "--id", plan_id, "--as", "US", "--db", db)[0] == 0
+    code, out, err = cli(capsys, "plan", "amend", "P1", two, "--as", "US", "--db", db)
+    assert code == 0, err
+    assert out.strip() == "amended plan P1 (version 2, 1 volume(s))"
+    code, _, err = cli(
+        capsys, "plan", "amend", "P1", one, "--version", "1", "--as", "US", "--db", db
+    )
+    assert code == 1
+    assert "version" in err
+    assert (
+        cli(capsys, "plan", "withdraw", "P2", "--as", "US", "--db", db)[1] == "withdrew plan P2\n"
+    )
+    listed = json.loads(cli(capsys, "plan", "list", "--as", "US", "--db", db, "--json")[1])
+    assert listed == [{"id": "P1", "volumes": 1, "version": 2, "state": "current"}]
+    answers = [
+        cli(capsys, "plan", "withdraw", plan_id, "--as", "RU", "--db", db)
+        for plan_id in ("P1", "NOPE")
+    ]
+    assert answers[0][0] == answers[1][0] == 1
+    assert answers[0][2].replace("P1", "<id>") == answers[1][2].replace("NOPE", "<id>")
+    assert json.loads(cli(capsys, "plan", "list", "--as", "RU", "--db", db, "--json")[1]) == []
+
+
 def test_errors_are_one_line(tmp_path, capsys):
     """Unknown party, someone else's notice, and a bad file are one clear line, non-zero."""
     db = str(tmp_path / "hub.db")

@@ -105,10 +105,14 @@ def _etag(notice: Notice) -> dict[str, str]:
     return {"ETag": f'"{notice.version}"', "Location": location}
 
 
-def _if_match(value: str | None) -> int:
+def _if_match(value: str | None, what: str = "notice") -> int:
     if value is None:
-        raise ApiError(428, "an amendment needs If-Match with the notice's current ETag")
+        raise ApiError(428, f"an amendment needs If-Match with the {what}'s current ETag")
     return parse_if_match(value)
+
+
+def _plan_etag(plan: Plan) -> dict[str, str]:
+    return {"ETag": f'"{plan.version}"', "Location": f"/v1/plans/{plan.id}"}
 
 
 # notices ------------------------------------------------------------------------------------
@@ -432,10 +436,65 @@ async def list_plans(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
-async def get_plan(plan_id: str, request: Request, principal: Caller) -> PlanOut:
-    """One of the caller's own plans (another party's is 404)."""
+async def get_plan(
+    plan_id: str, request: Request, response: Response, principal: Caller
+) -> PlanOut:
+    """One of the caller's own plans (another party's is 404), with its version as ETag."""
     plan = await service(request).runner.read(
         lambda hub: hub.get_plan(principal.party, plan_id), party=principal.party
     )
     need(principal, Scope.READ)
+    response.headers.update(_plan_etag(plan))
     return plan_out(plan)
+
+
+@router.put("/plans/{plan_id}", response_model=PlanOut, tags=["plans"])
+async def amend_plan(
+    plan_id: str,
+    body: PlanIn,
+    request: Request,
+    principal: Caller,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Give one of the caller's own current plans new volumes (after a suggested adjustment,
+    say); If-Match must carry its current ETag. Its conflicts are checked again."""
+    if body.id is not None and body.id != plan_id:
+        raise InvalidField("/id", "the id in the body differs from the one in the path")
+    # Parsed off the hub thread, and only for a token that may amend (see _amend); a bad
+    # body answers after the plan's checks: another party's plan is 404 whatever the body.
+    given: list[Volume4D] | Exception = InvalidInput("the plan's volumes were not read")
+    if principal.has(Scope.PLAN):
+        try:
+            given = await parsed_volumes(request, body.features, principal.party)
+        except Exception as error:  # raised in its turn, below
+            given = error
+
+    def act(hub: Hub) -> Plan:
+        hub.get_plan(principal.party, plan_id)  # 404 first: another's is as a missing one
+        need(principal, Scope.PLAN)
+        version = _if_match(if_match, "plan")
+        if isinstance(given, Exception):
+            raise given
+        return hub.amend_plan(principal.party, plan_id, version, given)
+
+    plan = await service(request).runner.run_write(act, party=principal.party)
+    return JSONResponse(plan_out(plan).model_dump(mode="json"), headers=_plan_etag(plan))
+
+
+@router.post("/plans/{plan_id}/withdraw", response_model=PlanOut, tags=["plans"])
+async def withdraw_plan(
+    plan_id: str,
+    request: Request,
+    principal: Caller,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Withdraw one of the caller's own plans: its conflicts are resolved, and it is no longer
+    listed or drawn."""
+
+    def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
+        hub.get_plan(principal.party, plan_id)  # 404 first: another's is as a missing one
+        need(principal, Scope.PLAN)
+        withdrawn = hub.withdraw_plan(principal.party, plan_id)
+        return 200, plan_out(withdrawn), _plan_etag(withdrawn)
+
+    return await idempotent_post(request, principal, act, Scope.PLAN)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -269,6 +270,56 @@ def plan_add(
     with connect(db, url, token, party) as backend:
         plan = backend.add_plan(read_json(file), file, plan_id)
     typer.echo(f"added plan {plan.id} ({plan.volumes} volume(s))")
+
+
+@plan_app.command("list")
+def plan_list(
+    db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The party's own current plans, oldest first."""
+    with connect(db, url, token, party) as backend:
+        rows = [asdict(p) for p in backend.list_plans()]
+    _print(rows, as_json, "plans")
+
+
+@plan_app.command("amend")
+def plan_amend(
+    plan_id: Annotated[str, typer.Argument(help="The plan to amend.")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of its new volumes.")],
+    db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
+    version: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Its version as last read: refused if it changed since (default: now)."
+        ),
+    ] = None,
+) -> None:
+    """Give one of the party's plans new volumes (an adjustment that clears a conflict, say);
+    its conflicts are checked again."""
+    with connect(db, url, token, party) as backend:
+        plan = backend.amend_plan(plan_id, read_json(file), file, version)
+    typer.echo(f"amended plan {plan.id} (version {plan.version}, {plan.volumes} volume(s))")
+
+
+@plan_app.command("withdraw")
+def plan_withdraw(
+    plan_id: Annotated[str, typer.Argument(help="The plan to withdraw.")],
+    db: DbOption,
+    url: UrlOption,
+    token: TokenOption,
+    party: PartyOption = None,
+) -> None:
+    """Withdraw one of the party's plans: its conflicts are resolved."""
+    with connect(db, url, token, party) as backend:
+        plan = backend.withdraw_plan(plan_id)
+    typer.echo(f"withdrew plan {plan.id}")
 
 
 # conflicts, notifications, acknowledgement --------------------------------------------------

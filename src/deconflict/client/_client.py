@@ -206,6 +206,21 @@ class Client:
             body["id"] = plan_id
         return self._json("POST", "/v1/plans", body=body)
 
+    def get_plan(self, plan_id: str) -> Json:
+        """One of the caller's own plans (its ``version`` is what an amendment names)."""
+        return self._json("GET", f"/v1/plans/{plan_id}")
+
+    def amend_plan(self, plan_id: str, version: int, features: Sequence[Json]) -> Json:
+        """Give one of the caller's own plans new volumes; ``version`` is its current one
+        (VersionConflict if it has changed since)."""
+        body = {"type": "FeatureCollection", "features": list(features)}
+        return self._json(
+            "PUT", f"/v1/plans/{plan_id}", body=body, headers={"If-Match": f'"{version}"'}
+        )
+
+    def withdraw_plan(self, plan_id: str) -> Json:
+        return self._json("POST", f"/v1/plans/{plan_id}/withdraw")
+
     def list_plans(
         self, after: str | None = None, limit: int | None = None, *, page: int | None = None
     ) -> Json:

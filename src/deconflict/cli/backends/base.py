@@ -73,6 +73,8 @@ class NoticeSummary:
 class PlanSummary:
     id: str
     volumes: int
+    version: int = 1
+    state: str = "current"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,18 @@ class Backend(Protocol):
         ...
 
     def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary: ...
+
+    def list_plans(self) -> list[PlanSummary]:
+        """The party's own current plans, oldest first."""
+        ...
+
+    def amend_plan(
+        self, plan_id: str, collection: object, source: Path, version: int | None
+    ) -> PlanSummary:
+        """New volumes for one of the party's plans, at ``version`` (None: as it is now)."""
+        ...
+
+    def withdraw_plan(self, plan_id: str) -> PlanSummary: ...
 
     def conflicts(self, open_only: bool) -> list[ConflictSummary]: ...
 

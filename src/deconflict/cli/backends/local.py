@@ -33,7 +33,7 @@ from deconflict.hub.views import (
     view_conflicts,
     view_notifications,
 )
-from deconflict.model import Agreement, NoticeState
+from deconflict.model import Agreement, NoticeState, Plan
 
 __all__ = ["LocalBackend", "LocalRegistry", "hub_session"]
 
@@ -100,7 +100,24 @@ class LocalBackend:
         volumes = self._volumes(collection, source)
         with hub_session(self._db) as hub:
             plan = hub.add_plan(self._party, volumes, plan_id)
-        return PlanSummary(plan.id, len(plan.volumes))
+        return _plan(plan)
+
+    def list_plans(self) -> list[PlanSummary]:
+        with hub_session(self._db) as hub:
+            return [_plan(plan) for plan in hub.list_plans(self._party)]
+
+    def amend_plan(
+        self, plan_id: str, collection: object, source: Path, version: int | None
+    ) -> PlanSummary:
+        volumes = self._volumes(collection, source)
+        with hub_session(self._db) as hub:
+            if version is None:
+                version = hub.get_plan(self._party, plan_id).version
+            return _plan(hub.amend_plan(self._party, plan_id, version, volumes))
+
+    def withdraw_plan(self, plan_id: str) -> PlanSummary:
+        with hub_session(self._db) as hub:
+            return _plan(hub.withdraw_plan(self._party, plan_id))
 
     def conflicts(self, open_only: bool) -> list[ConflictSummary]:
         with hub_session(self._db) as hub:
@@ -171,3 +188,7 @@ def _conflict(view: ConflictView) -> ConflictSummary:
         lead_time_s=view.lead_time_s,
         adjustments=tuple(a.describe() for a in found if a),
     )
+
+
+def _plan(plan: Plan) -> PlanSummary:
+    return PlanSummary(plan.id, len(plan.volumes), plan.version, str(plan.state))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from deconflict.cli.backends.base import (
     AgreementSummary,
@@ -58,8 +59,21 @@ class RemoteBackend:
         return str(self._client.cancel_notice(notice_id)["id"])
 
     def add_plan(self, collection: object, source: Path, plan_id: str | None) -> PlanSummary:
-        plan = self._client.add_plan(features_of(collection, source), plan_id)
-        return PlanSummary(plan["id"], len(plan["volumes"]["features"]))
+        return _plan(self._client.add_plan(features_of(collection, source), plan_id))
+
+    def list_plans(self) -> list[PlanSummary]:
+        return [_plan(plan) for plan in self._client.list_plans()]
+
+    def amend_plan(
+        self, plan_id: str, collection: object, source: Path, version: int | None
+    ) -> PlanSummary:
+        features = features_of(collection, source)
+        if version is None:
+            version = int(self._client.get_plan(plan_id)["version"])
+        return _plan(self._client.amend_plan(plan_id, version, features))
+
+    def withdraw_plan(self, plan_id: str) -> PlanSummary:
+        return _plan(self._client.withdraw_plan(plan_id))
 
     def conflicts(self, open_only: bool) -> list[ConflictSummary]:
         out = []
@@ -122,3 +136,8 @@ class RemoteRegistry:
 
     def parties(self) -> list[tuple[str, str]]:
         return [(p["id"], p["name"]) for p in self._client.parties()]
+
+
+def _plan(plan: Any) -> PlanSummary:
+    features = plan["volumes"]["features"]
+    return PlanSummary(plan["id"], len(features), int(plan["version"]), str(plan["state"]))

@@ -502,3 +502,43 @@ def test_notice_volumes_come_with_0034_filled_from_every_version(store_target, t
     assert len(_volume_rows(engine)) == len(asked)
     assert _versions(engine) == [ScriptDirectory.from_config(config).get_current_head()]
     engine.dispose()
+
+
+def test_plans_come_with_0036_s_times_filled_from_their_volumes(store_target, tmp_path):
+    """0036 gives each plan the start of its earliest volume and the end of its latest: filled
+    from the plans stored before it (an amended one's from its newest volumes), they are those
+    the hub writes, and a read of the plans active in a window finds them by them."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    try:
+        early = vol("a", start_s=T0 + HOUR, end_s=T0 + 2 * HOUR)
+        hub.add_plan("usaf", [early, vol("b", start_s=T0 + 3 * HOUR, end_s=T0 + 5 * HOUR)], "P1")
+        hub.add_plan("usaf", [vol("c")], "P2")
+        hub.amend_plan("usaf", "P2", 1, [vol("c", start_s=T0 + 10 * HOUR, end_s=T0 + 11 * HOUR)])
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+
+    def spans() -> dict[str, tuple[float, float]]:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT id, start_s, end_s FROM plans")).all()
+        return {r.id: (r.start_s, r.end_s) for r in rows}
+
+    written = spans()
+    assert written == {
+        "usaf/P1": (T0 + HOUR, T0 + 5 * HOUR),
+        "usaf/P2": (T0 + 10 * HOUR, T0 + 11 * HOUR),
+    }
+    _downgrade(engine, _config(), "0035")
+    assert "start_s" not in {c["name"] for c in sa.inspect(engine).get_columns("plans")}
+    store = open_store(store_target)
+    try:
+        assert spans() == written
+        for window, found in (
+            ((T0 + 9 * HOUR, T0 + 12 * HOUR), ["P2"]),
+            ((T0 + 4 * HOUR, T0 + 10.5 * HOUR), ["P1", "P2"]),
+            ((T0 + 5 * HOUR, T0 + 10 * HOUR), []),  # each only touches it
+        ):
+            assert [p.id for p in store.list_plans("usaf", active=window)] == found
+    finally:
+        store.close()
+        engine.dispose()

@@ -33,7 +33,7 @@ from deconflict.geo import Volume4D
 from deconflict.geo.units import epoch_to_rfc3339, parse_rfc3339
 from deconflict.hub import Hub
 from deconflict.hub.views import seen_details
-from deconflict.model import Conflict, Notice, NoticeState, Plan, PlanState
+from deconflict.model import Conflict, Notice, NoticeState, Plan
 from deconflict.web.features import Ring, conflict_feature, volume_feature
 
 __all__ = ["router"]
@@ -123,8 +123,8 @@ async def map_view(
 ) -> dict[str, Any]:
     """Volumes the caller may see (its notices and plans, others' notices as disclosed) with
     outlines computed by the hub, then its conflicts; ``now`` is the hub's clock. Only the
-    notices active within ``start``..``end`` are read whole (without them, every notice the
-    caller may see: security.md §4.2)."""
+    notices and plans active within ``start``..``end`` are read whole (without them, every
+    notice the caller may see and every current plan of its own: security.md §4.2)."""
     need(principal, Scope.READ)
     low = _bound(start, "start", float("-inf"))
     high = _bound(end, "end", float("inf"))
@@ -148,7 +148,9 @@ async def map_view(
             if detail.start_s < high and detail.end_s > low:
                 drawn.append((conflict, (detail.start_s, detail.end_s)))
         alerts = _alerts(hub, party, [conflict for conflict, _ in drawn], notices)
-        plans = [p for p in hub.list_plans(party) if p.state is not PlanState.WITHDRAWN]
+        # The current ones active in the window, read from its start on (a forty-third reader:
+        # read whole, 10,000 plans held the shared reader 0.46 s for a map that drew none).
+        plans = hub.store.list_plans(party, active=asked)
         # (record, kind, the properties its volumes carry beside the volume's own)
         records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
             (n, "notice", _notice_properties(n, alerts.get(("notice", n.party, n.id), {})))

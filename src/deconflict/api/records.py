@@ -3,8 +3,9 @@ list, get, amend, withdraw).
 
 A notice travels as a GeoJSON FeatureCollection of its volumes with ``category`` beside
 ``features``, a plan as one of its volumes; the ETag of either is its version, and an
-amendment must name it in ``If-Match`` (412 when stale). What another party sees of a notice is what the hub lets it see; a record it may not see
-is 404, exactly as one that does not exist.
+amendment must name it in ``If-Match`` (412 when stale). What another party sees of a notice
+is what the hub lets it see; a record it may not see is 404, exactly as one that does not
+exist.
 """
 
 from __future__ import annotations

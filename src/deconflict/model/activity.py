@@ -79,8 +79,25 @@ _NOTICE_MOVES = {
 }
 
 
+class _Spanned:
+    """The time a record's volumes span: a notice's, a plan's."""
+
+    __slots__ = ()
+    volumes: tuple[Volume4D, ...]
+
+    @property
+    def start_s(self) -> float:
+        """Earliest volume start."""
+        return min(v.window.start_s for v in self.volumes)
+
+    @property
+    def end_s(self) -> float:
+        """Latest volume end."""
+        return max(v.window.end_s for v in self.volumes)
+
+
 @dataclass(frozen=True, slots=True)
-class Notice:
+class Notice(_Spanned):
     """A party's advance notice of activity: volumes, a free category, a state and a version."""
 
     id: str
@@ -128,16 +145,6 @@ class Notice:
         """The hub-wide key of this notice (its id is its party's own: ``model.ids``)."""
         return record_key(self.party, self.id)
 
-    @property
-    def start_s(self) -> float:
-        """Earliest volume start."""
-        return min(v.window.start_s for v in self.volumes)
-
-    @property
-    def end_s(self) -> float:
-        """Latest volume end."""
-        return max(v.window.end_s for v in self.volumes)
-
     def _move(self, to: NoticeState, at_s: float) -> Notice:
         if to not in _NOTICE_MOVES[self.state]:
             raise InvalidTransition(f"notice {self.id!r} cannot go from {self.state} to {to}")
@@ -181,7 +188,7 @@ class PlanState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(_Spanned):
     """A party's own planned activity: private to it, checked against others' notices."""
 
     id: str

@@ -312,9 +312,11 @@ class Plans(Protocol):
         *,
         after: str | None = None,
         limit: int | None = None,
+        active: tuple[float, float] | None = None,
     ) -> list[Plan]:
         """Plans (of ``party``; current ones only) in creation order, those after the plan of
-        key ``after`` (NotFound if there is none), at most ``limit``."""
+        key ``after`` (NotFound if there is none), at most ``limit``, only those active in
+        ``active`` (start, end) if given."""
 
 
 class ChangeLog(Protocol):

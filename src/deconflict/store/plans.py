@@ -32,6 +32,8 @@ class SqlPlans(SqlRecords):
                     volumes=volumes_to_json(plan.volumes),
                     created_at_s=plan.created_at_s,
                     updated_at_s=plan.updated_at_s,
+                    start_s=plan.start_s,
+                    end_s=plan.end_s,
                 )
             )
             self._plan_version(c, plan, plan.created_at_s)
@@ -60,6 +62,8 @@ class SqlPlans(SqlRecords):
                     state=str(plan.state),
                     volumes=volumes_to_json(plan.volumes),
                     updated_at_s=plan.updated_at_s,
+                    start_s=plan.start_s,
+                    end_s=plan.end_s,
                 )
             )
             if done.rowcount == 0:
@@ -106,6 +110,7 @@ class SqlPlans(SqlRecords):
         *,
         after: str | None = None,
         limit: int | None = None,
+        active: tuple[float, float] | None = None,
     ) -> list[Plan]:
         col = t.plans.c
         query = sa.select(t.plans).order_by(col.created_at_s, col.id).limit(limit)
@@ -113,6 +118,8 @@ class SqlPlans(SqlRecords):
             query = query.where(col.party_id == party)
         if current_only:
             query = query.where(col.state == str(PlanState.CURRENT))
+        if active is not None:  # from the window's start on, by the index on (party, end)
+            query = query.where(col.end_s > active[0], col.start_s < active[1])
         with self.read_connection("listing plans") as c:
             if after is not None:
                 created_at_s = c.execute(

@@ -140,8 +140,13 @@ plans = sa.Table(
     sa.Column("volumes", sa.Text, nullable=False),
     sa.Column("created_at_s", Time, nullable=False),
     sa.Column("updated_at_s", Time),
+    # When its volumes start and end (migration 0036: every plan has them; null in no row).
+    sa.Column("start_s", Time),
+    sa.Column("end_s", Time),
     # A party's current plans a page at a time, in creation order (migration 0035).
     sa.Index("ix_plans_party_state", "party_id", "state", "created_at_s", "id"),
+    # Those active in a window (the map's) read from its start on (migration 0036).
+    sa.Index("ix_plans_party_end", "party_id", "end_s"),
 )
 
 

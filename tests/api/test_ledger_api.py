@@ -231,6 +231,8 @@ async def test_asking_a_receipt_signs_no_checkpoint_for_others_to_see(site, monk
         assert later.status_code == 202, later.text
         assert int(later.headers["Retry-After"]) >= 1
         assert later.headers["content-type"] == "application/problem+json"
+        no_read = token(site.state, "RU", ("notice",))  # refused, not told to wait
+        assert (await http.get("/v1/ledger/receipts/RU-N1", headers=no_read)).status_code == 403
         assert await kept() == before
         keep_checkpoint(site.db, site.state)  # the tick's
         got = await http.get("/v1/ledger/receipts/RU-N1", headers=ru)

@@ -262,9 +262,7 @@ def test_the_plans_of_a_window_are_read_from_its_start_on_by_index(store):
     on (party, end) from the window's start on: the plans ended before it are not stepped
     over (the map read every current plan of the party, a forty-third reader)."""
     plans = [
-        p
-        for p in _plans(store, lambda: store.list_plans("A", active=(10.0, 20.0)))
-        if "plans" in p
+        p for p in _plans(store, lambda: store.list_plans("A", active=(10.0, 20.0))) if "plans" in p
     ]
     _by_index("the plans of a window", plans, ("plans",), ["ix_plans_party_end"])
     assert "(party_id=? AND end_s>?)" in " / ".join(plans), plans

@@ -26,6 +26,7 @@ from deconflict.api.edge import VERSION_MAX, EdgeRoute
 from deconflict.api.openapi import not_yet
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.service import Caller, need, service
+from deconflict.errors import NotYetCommitted
 from deconflict.hub import Hub
 from deconflict.hub.ledger_access import entries_about, opening_for, receipt_for, visible_entry
 from deconflict.hub.ledger_key import KeyMismatch
@@ -265,7 +266,11 @@ async def receipt(record_id: str, request: Request, principal: Caller) -> Respon
     checkpoints are every party's to read)."""
 
     def read(hub: Hub) -> bytes:
-        data = receipt_for(hub, principal.party, record_id, sign=False)
+        try:
+            data = receipt_for(hub, principal.party, record_id, sign=False)
+        except NotYetCommitted:  # found, so a token without the scope is refused, not told to wait
+            need(principal, Scope.READ)
+            raise
         need(principal, Scope.READ)
         return data
 

@@ -75,3 +75,35 @@ async def test_another_partys_plan_is_answered_as_a_missing_one(tmp_path):
                     assert [status for status, _ in answers[0]] == [404, 404]
         kept = await http.get("/v1/plans/US-P1", headers=us)
         assert (kept.json()["version"], kept.json()["state"]) == (1, "current")
+
+
+async def test_a_body_for_a_record_not_the_callers_is_not_parsed(tmp_path, monkeypatch):
+    """A body's volumes cost the pool for heavy work CPU (a 10,000-vertex star about 0.9 s):
+    they are parsed only for the caller's own plan or notice, looked up first (a forty-fourth
+    reader: RU's amendment of US's plan or notice, or of none, was parsed, then 404)."""
+    import deconflict.api.records as records
+
+    parsed: list[str] = []
+    real = records.volumes_from
+
+    def counted(features, party, limits):
+        parsed.append(party)
+        return real(features, party, limits)
+
+    monkeypatch.setattr(records, "volumes_from", counted)
+    db = make_db(tmp_path)
+    async with client(db) as http:
+        us = token(db, "US")
+        plan = notice_body(circle("us-1", lon=39.02), id="US-P1")
+        assert (await http.post("/v1/plans", json=plan, headers=us)).status_code == 201
+        notice = notice_body(circle("us-n", lon=39.5), id="US-N1")
+        assert (await http.post("/v1/notices", json=notice, headers=us)).status_code == 201
+        parsed.clear()
+        ru = {**token(db, "RU"), "If-Match": '"1"'}
+        body = notice_body(circle("x", lon=44.0))
+        for path in ("/v1/plans/US-P1", "/v1/plans/NO-SUCH", "/v1/notices/US-N1"):
+            assert (await http.put(path, json=body, headers=ru)).status_code == 404, path
+        assert parsed == []
+        mine = {**us, "If-Match": '"1"'}
+        assert (await http.put("/v1/plans/US-P1", json=body, headers=mine)).status_code == 200
+        assert parsed == ["US"]

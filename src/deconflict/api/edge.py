@@ -107,11 +107,12 @@ def _integer(value: str, field: str, low: int, high: int) -> None:
 
 
 def parse_if_match(value: str) -> int:
-    """The notice version an ``If-Match`` names (an ETag, weak or not), or InvalidField."""
+    """The version (of a notice, of a plan) an ``If-Match`` names (an ETag, weak or not), or
+    InvalidField."""
     text = value.strip().removeprefix("W/").strip('"')
     if not _UNSIGNED.fullmatch(text) or len(text) > 10 or int(text) > VERSION_MAX:
         raise InvalidField(
-            "header:If-Match", f"If-Match must be a notice's ETag, a version 1 to {VERSION_MAX}"
+            "header:If-Match", f"If-Match must be the record's ETag, a version 1 to {VERSION_MAX}"
         )
     return int(text)
 

@@ -117,6 +117,26 @@ def _plan_etag(plan: Plan) -> dict[str, str]:
     return {"ETag": f'"{plan.version}"', "Location": f"/v1/plans/{plan.id}"}
 
 
+async def _owns(
+    request: Request,
+    principal: Principal,
+    scope: Scope,
+    own: Callable[[Hub, str, str], object],
+    record_id: str,
+) -> bool:
+    """Whether the caller may amend its record ``record_id`` as it stands (``own`` finds it,
+    NotFound otherwise): a read, before a body is parsed for it. The write looks again."""
+    if not principal.has(scope):
+        return False
+    try:
+        await service(request).runner.read(
+            lambda hub: own(hub, principal.party, record_id), party=principal.party
+        )
+    except NotFound:
+        return False
+    return True
+
+
 # notices ------------------------------------------------------------------------------------
 
 
@@ -315,9 +335,12 @@ async def _amend(
 ) -> JSONResponse:
     # Parsed off the hub thread first; a bad one answers after the checks of the notice, as
     # before (a missing or hidden notice is 404 whatever the body). Not for a token that may
-    # not amend: it is refused below, and must not keep the pool for heavy work busy.
+    # not amend, nor for a notice that is not the caller's (a read first): either is refused
+    # below, and must not keep the pool for heavy work busy (a forty-fourth reader).
     given: list[Volume4D] | Exception | None = None
-    if features is not None and principal.has(Scope.NOTICE):
+    if features is not None and await _owns(
+        request, principal, Scope.NOTICE, own_notice, notice_id
+    ):
         try:
             given = await parsed_volumes(request, features, principal.party)
         except Exception as error:  # raised in its turn, below
@@ -399,7 +422,7 @@ async def add_plan(
 
     def act(hub: Hub) -> tuple[int, Any, dict[str, str]]:
         plan = hub.add_plan(principal.party, volumes, body.id)
-        return 201, plan_out(plan), {"Location": f"/v1/plans/{plan.id}"}
+        return 201, plan_out(plan), _plan_etag(plan)
 
     return await idempotent_post(request, principal, act, Scope.PLAN)
 
@@ -462,10 +485,10 @@ async def amend_plan(
     say); If-Match must carry its current ETag. Its conflicts are checked again."""
     if body.id is not None and body.id != plan_id:
         raise InvalidField("/id", "the id in the body differs from the one in the path")
-    # Parsed off the hub thread, and only for a token that may amend (see _amend); a bad
-    # body answers after the plan's checks: another party's plan is 404 whatever the body.
+    # Parsed off the hub thread, and only for a token that may amend its own plan (see
+    # _amend); a bad body answers after the plan's checks: another's is 404 whatever the body.
     given: list[Volume4D] | Exception = InvalidInput("the plan's volumes were not read")
-    if principal.has(Scope.PLAN):
+    if await _owns(request, principal, Scope.PLAN, Hub.get_plan, plan_id):
         try:
             given = await parsed_volumes(request, body.features, principal.party)
         except Exception as error:  # raised in its turn, below

@@ -166,24 +166,28 @@ def test_a_record_s_ledger_entries_are_found_by_index(store, name, call, bound):
 
 def test_the_commitments_a_notification_refers_to_are_read_by_index(store):
     """The lookups an entry makes of the commitments it refers to: a notice's by its versions'
-    links, any other subject's by the partial subject index."""
+    links, any other subject's by the partial subject index; an older version than the newest
+    by the same, and none for a subject with no commitment at all."""
     from deconflict.store.ledger_entries import Commitments
 
     def lookups() -> None:
         with store._engine.begin() as c:  # type: ignore[attr-defined]
             known = Commitments()
-            known.fetch(c, ["notice:N1", "conflict:K1"])
+            known.fetch(c, ["notice:N1", "conflict:K1"])  # none stored: nothing more to read
+            assert known.at(c, "conflict:K1", 0) is None
+            known.made("notice:N2", 4, "c4")  # newer than the versions asked below
+            known.made("agreement:MOU", 2, "c2")
             known.at(c, "notice:N2", 3)
             known.at(c, "agreement:MOU", 1)
 
     plans = _plans(store, lookups)
-    assert len(plans) == 6, plans  # each ``at`` first reads the newest
+    assert len(plans) == 4, plans
     for plan in plans:
         assert "SCAN ledger_entries" not in plan, plan
         assert "SCAN notice_versions" not in plan, plan
     joined = " / ".join(plans)
-    assert joined.count("ix_ledger_entries_subject (subject=?)") == 3, joined
-    assert joined.count("notice_versions USING") == 3, joined
+    assert joined.count("ix_ledger_entries_subject (subject=?)") == 2, joined
+    assert joined.count("notice_versions USING") == 2, joined
 
 
 def test_a_page_of_notices_is_read_in_filing_order_by_index(store):

@@ -219,7 +219,7 @@ class Commitments:
         if newest_version == version:
             return commitment
         made = self._made.get((subject, version))
-        if made is not None:  # by this transaction, maybe not written yet
+        if made is not None or newest_version is None:  # made here, or none ever stored
             return made
         if subject.startswith(NOTICE):
             query = _LINKED_AT_VERSION

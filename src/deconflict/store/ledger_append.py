@@ -196,11 +196,16 @@ def prebuild(tx: Tx, items: Sequence[LogItem]) -> Prebuilt:
     canonical JSON and hashes, was about half of what the detector did holding the write turn
     that every filing waits for."""
     known = Commitments()
-    # What the entries refer to, in a few queries: each one's own subject (a resolution refers
-    # to its conflict's detection) and the notices told of. One at a time, a plan withdrawn
-    # from 22,500 conflicts looked each up on its own (45,050 statements; a forty-fourth reader).
-    own = (subject_of(kind.split(".", 1)[0], entity_id) for kind, entity_id, *_ in items)
-    known.fetch(tx, [*own, *notice_subjects(record for *_, record in items)])
+    # What the entries refer to, in a few queries: the conflicts resolved (each refers to its
+    # detection) and the notices told of. One at a time, a plan withdrawn from 22,500
+    # conflicts looked each up on its own (45,050 statements; a forty-fourth reader). Not a
+    # conflict detected: its commitment is new.
+    resolved = (
+        subject_of("conflict", entity_id)
+        for kind, entity_id, *_ in items
+        if kind.startswith("conflict.") and kind != "conflict.detected"
+    )
+    known.fetch(tx, [*resolved, *notice_subjects(record for *_, record in items)])
     built: dict[tuple[str, str], Built | None] = {}
     for kind, entity_id, at_s, record in items:
         found = build_entry(tx, kind, entity_id, at_s, record, known)

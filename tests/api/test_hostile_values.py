@@ -51,6 +51,9 @@ TEXTS = [
     ("PATCH", "/v1/notices/{}", "path:notice_id"),
     ("POST", "/v1/notices/{}/cancel", "path:notice_id"),
     ("GET", "/v1/plans/{}", "path:plan_id"),
+    ("GET", "/v1/plans?after={}", "query:after"),
+    ("PUT", "/v1/plans/{}", "path:plan_id"),
+    ("POST", "/v1/plans/{}/withdraw", "path:plan_id"),
     ("GET", "/v1/conflicts/{}", "path:conflict_id"),
     ("GET", "/v1/notifications/{}", "path:notification_id"),
     ("GET", "/v1/notifications?after={}", "query:after"),
@@ -70,7 +73,9 @@ async def _filed(http: httpx.AsyncClient, headers: dict[str, str]) -> None:
 
 async def _ask(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]) -> Any:
     body = {"category": "x"} if method == "PATCH" else None
-    extra = {"If-Match": '"1"'} if method == "PATCH" else {}
+    if method == "PUT":
+        body = notice_body(circle("v2"))
+    extra = {"If-Match": '"1"'} if method in ("PATCH", "PUT") else {}
     return await http.request(method, url, json=body, headers={**headers, **extra})
 
 
@@ -140,12 +145,19 @@ async def test_if_match_that_is_no_version_is_refused(site, etag):
     ru = token(site.state, "RU")
     async with client(site.db) as http:
         await _filed(http, ru)
+        plan = await http.post("/v1/plans", json=notice_body(circle("p"), id="P1"), headers=ru)
+        assert plan.status_code == 201, plan.text
         headers = {**ru, "If-Match": etag.encode("latin-1")}  # as a header's bytes
-        for method in ("PATCH", "PUT"):
+        for method, url in (
+            ("PATCH", "/v1/notices/N1"),
+            ("PUT", "/v1/notices/N1"),
+            ("PUT", "/v1/plans/P1"),
+        ):
             body = {"category": "x"} if method == "PATCH" else notice_body(circle("v2"))
-            answer = await http.request(method, "/v1/notices/N1", json=body, headers=headers)
+            answer = await http.request(method, url, json=body, headers=headers)
             _refused(answer, "header:If-Match")
         assert (await http.get("/v1/notices/N1", headers=ru)).json()["version"] == 1
+        assert (await http.get("/v1/plans/P1", headers=ru)).json()["version"] == 1
 
 
 @pytest.mark.parametrize(
@@ -200,6 +212,7 @@ async def test_a_bad_idempotency_key_is_refused_naming_it(site, key):
         ("/v1/notices", "POST"),
         ("/v1/plans", "POST"),
         ("/v1/notices/N1", "PUT"),
+        ("/v1/plans/P1", "PUT"),
         ("/v1/webhook", "PUT"),
         ("/v1/parties", "POST"),
         ("/v1/agreements", "POST"),

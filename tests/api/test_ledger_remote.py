@@ -119,3 +119,30 @@ def test_the_client_asks_again_for_a_receipt_within_its_wait():
             client.receipt("N1", wait_s=wait_s, sleep=slept.append)
         assert slept == sleeps
         assert caught.value.retry_after_s == (300.0 if retry_after == "300" else 1.0)
+
+
+def test_the_cli_says_when_to_ask_again_for_a_receipt(tmp_path, capsys, monkeypatch):
+    """`deconflict ledger receipt --url` of a filing no kept checkpoint holds yet: with no wait
+    left, one line saying to ask again (exit 1), nothing written; once the hub keeps one, the
+    receipt. (The server's tick, which keeps one within seconds, is held off here.)"""
+    monkeypatch.setattr("deconflict.runtime.runner._TICK_EVERY_S", float("inf"))
+    db = make_db(tmp_path)
+    with loopback(db) as url:
+        ru_token = issue_local_token(db, "RU", ["read", "notice"])
+        with Client(url, ru_token) as ru:
+            ru.file_notice([circle("ru-1")], "hazard-area", "RU-N1")
+        remote = ("--url", url, "--token", ru_token)
+        saved = tmp_path / "filing.json"
+        code, out, err = cli(
+            capsys, "ledger", "receipt", "RU-N1", *remote, "--wait", 0, "--out", saved
+        )
+        assert (code, out) == (1, "")
+        assert err.startswith("error: not yet: "), err
+        assert "ask again in 2 s" in err, err
+        assert not saved.exists()
+        keep_checkpoint(db)
+        code, _, err = cli(
+            capsys, "ledger", "receipt", "RU-N1", *remote, "--wait", 0, "--out", saved
+        )
+        assert code == 0, err
+        assert json.loads(saved.read_text())["entry"]["notice"] == "RU-N1"

@@ -121,5 +121,8 @@ def test_cli_remote_mode(server, capsys, tmp_path):
     (tmp_path / "away.json").write_text(json.dumps(notice_body(circle("us-1", lon=45.0))))
     amended = cli("plan", "amend", plan["id"], str(tmp_path / "away.json"), "--token", us)
     assert amended.startswith(f"amended plan {plan['id']} (version 2")
+    stale = ["plan", "amend", plan["id"], str(tmp_path / "us.json"), "--version", "1"]
+    assert main([*stale, "--url", url, "--token", us]) == 1
+    assert "version" in capsys.readouterr().err
     assert cli("plan", "withdraw", plan["id"], "--token", us) == f"withdrew plan {plan['id']}\n"
     assert json.loads(cli("plan", "list", "--json", "--token", us)) == []

@@ -274,6 +274,7 @@ async def receipt(record_id: str, request: Request, principal: Caller) -> Respon
         need(principal, Scope.READ)
         return data
 
+    # On the hub thread, as the proofs: an inclusion proof builds the subtree hashes it lacks.
     data = await service(request).runner.run(_signing(read), party=principal.party)
     return Response(data, media_type="application/json")
 

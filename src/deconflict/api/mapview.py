@@ -150,7 +150,7 @@ async def map_view(
         alerts = _alerts(hub, party, [conflict for conflict, _ in drawn], notices)
         # The current ones active in the window, read from its start on (a forty-third reader:
         # read whole, 10,000 plans held the shared reader 0.46 s for a map that drew none).
-        plans = hub.store.list_plans(party, active=asked)
+        plans = hub.list_plans(party, active=asked)
         # (record, kind, the properties its volumes carry beside the volume's own)
         records: list[tuple[Notice | Plan, str, dict[str, Any]]] = [
             (n, "notice", _notice_properties(n, alerts.get(("notice", n.party, n.id), {})))

@@ -37,6 +37,7 @@ from deconflict.errors import InvalidInput, NotFound, StoreError
 from deconflict.hub import Hub
 from deconflict.hub.views import (
     find_notification,
+    known_parties,
     own_notification,
     view_conflict,
     view_conflicts,
@@ -293,7 +294,7 @@ async def list_parties(request: Request, principal: Caller) -> list[dict[str, st
         if principal.has(Scope.ADMIN):
             everyone = hub.list_parties()
         else:
-            everyone = hub.known_parties(principal.party)
+            everyone = known_parties(hub, principal.party)
         return [{"id": p.id, "name": p.name} for p in everyone]
 
     return await service(request).runner.read(read, party=principal.party)

@@ -44,7 +44,7 @@ from deconflict.api.service import (
     need,
     service,
 )
-from deconflict.errors import InvalidInput, NotFound
+from deconflict.errors import InvalidInput, NotFound, VersionConflict
 from deconflict.geo import GeoLimits, Volume4D
 from deconflict.geo.geojson import parse_feature_collection
 from deconflict.geo.units import parse_rfc3339
@@ -117,24 +117,35 @@ def _plan_etag(plan: Plan) -> dict[str, str]:
     return {"ETag": f'"{plan.version}"', "Location": f"/v1/plans/{plan.id}"}
 
 
-async def _owns(
+async def _volumes_for_own(
     request: Request,
     principal: Principal,
     scope: Scope,
     own: Callable[[Hub, str, str], object],
     record_id: str,
-) -> bool:
-    """Whether the caller may amend its record ``record_id`` as it stands (``own`` finds it,
-    NotFound otherwise): a read, before a body is parsed for it. The write looks again."""
+    features: Sequence[dict[str, Any]] | None,
+) -> list[Volume4D] | Exception | None:
+    """The new volumes an amendment of the caller's record ``record_id`` gives (None: it gives
+    none), parsed off the hub thread (:func:`parsed_volumes`); an error is returned, for the
+    write to raise after its own checks of the record (a missing or hidden one is 404 whatever
+    the body). Parsed only for a token with ``scope`` and a record the caller has (``own``
+    finds it, NotFound otherwise: a read first): any other is refused by the write before the
+    body matters, and must not keep the pool for heavy work busy (a forty-fourth reader)."""
+    if features is None:
+        return None
+    not_read = VersionConflict("the record changed while the amendment was read; send it again")
     if not principal.has(scope):
-        return False
+        return not_read  # the write refuses the token first
     try:
         await service(request).runner.read(
             lambda hub: own(hub, principal.party, record_id), party=principal.party
         )
     except NotFound:
-        return False
-    return True
+        return not_read  # the write refuses it first, unless the caller made it meanwhile
+    try:
+        return await parsed_volumes(request, features, principal.party)
+    except Exception as error:  # raised in its turn, by the write
+        return error
 
 
 # notices ------------------------------------------------------------------------------------
@@ -333,18 +344,9 @@ async def _amend(
     features: Sequence[dict[str, Any]] | None,
     category: str | None,
 ) -> JSONResponse:
-    # Parsed off the hub thread first; a bad one answers after the checks of the notice, as
-    # before (a missing or hidden notice is 404 whatever the body). Not for a token that may
-    # not amend, nor for a notice that is not the caller's (a read first): either is refused
-    # below, and must not keep the pool for heavy work busy (a forty-fourth reader).
-    given: list[Volume4D] | Exception | None = None
-    if features is not None and await _owns(
-        request, principal, Scope.NOTICE, own_notice, notice_id
-    ):
-        try:
-            given = await parsed_volumes(request, features, principal.party)
-        except Exception as error:  # raised in its turn, below
-            given = error
+    given = await _volumes_for_own(
+        request, principal, Scope.NOTICE, own_notice, notice_id, features
+    )
 
     def act(hub: Hub) -> Any:
         current = own_notice(hub, principal.party, notice_id)
@@ -485,14 +487,9 @@ async def amend_plan(
     say); If-Match must carry its current ETag. Its conflicts are checked again."""
     if body.id is not None and body.id != plan_id:
         raise InvalidField("/id", "the id in the body differs from the one in the path")
-    # Parsed off the hub thread, and only for a token that may amend its own plan (see
-    # _amend); a bad body answers after the plan's checks: another's is 404 whatever the body.
-    given: list[Volume4D] | Exception = InvalidInput("the plan's volumes were not read")
-    if await _owns(request, principal, Scope.PLAN, Hub.get_plan, plan_id):
-        try:
-            given = await parsed_volumes(request, body.features, principal.party)
-        except Exception as error:  # raised in its turn, below
-            given = error
+    given = await _volumes_for_own(
+        request, principal, Scope.PLAN, Hub.get_plan, plan_id, body.features
+    )
 
     def act(hub: Hub) -> Plan:
         hub.get_plan(principal.party, plan_id)  # 404 first: another's is as a missing one
@@ -500,7 +497,7 @@ async def amend_plan(
         version = _if_match(if_match, "plan")
         if isinstance(given, Exception):
             raise given
-        return hub.amend_plan(principal.party, plan_id, version, given)
+        return hub.amend_plan(principal.party, plan_id, version, given or ())
 
     plan = await service(request).runner.run_write(act, party=principal.party)
     return JSONResponse(plan_out(plan).model_dump(mode="json"), headers=_plan_etag(plan))

@@ -26,7 +26,7 @@ import typer
 
 from deconflict import owner_only
 from deconflict.cli.common import DbOption, TokenOption, UrlOption
-from deconflict.errors import InvalidDocument, InvalidInput, VerificationFailed
+from deconflict.errors import InvalidDocument, InvalidInput, NotYetCommitted, VerificationFailed
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -272,7 +272,11 @@ def receipt(
     client = _client(url, token)
     if client is not None:
         with client:
-            data = client.receipt(record_id, wait_s=wait)
+            try:
+                data = client.receipt(record_id, wait_s=wait)
+            except NotYetCommitted as error:
+                later = max(1, round(error.retry_after_s))
+                raise NotYetCommitted(f"not yet: {error}; ask again in {later} s", later) from None
     else:
         from deconflict.hub.ledger_access import receipt_for  # as the API gives it
 

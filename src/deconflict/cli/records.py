@@ -1,11 +1,11 @@
 """The record commands: parties, agreements, notices, plans, conflicts, notifications and
 acknowledgements.
 
-The acting commands (``notice file|list|cancel``, ``plan add``, ``conflicts``, ``notifications``,
-``ack``) are written once against ``cli.backends.Backend``: the database with ``--as PARTY``
-acting, or a remote hub with ``--url`` and ``--token``; ``party add`` and ``agreement add|list``
-likewise against ``cli.backends.Registry`` (``party list`` reads the database only: the API does
-not list parties). Their rows, table and ``--json`` output are made here, the same for both.
+The acting commands (``notice file|list|cancel``, ``plan add|list|amend|withdraw``,
+``conflicts``, ``notifications``, ``ack``) are written once against ``cli.backends.Backend``:
+the database with ``--as PARTY`` acting, or a remote hub with ``--url`` and ``--token``;
+``party add|list`` and ``agreement add|list`` likewise against ``cli.backends.Registry``.
+Their rows, table and ``--json`` output are made here, the same for both.
 
 What a command needs beyond typer (the backends, the model, the time formats, rich) is imported
 when it runs: every command's help is built whenever the CLI starts.

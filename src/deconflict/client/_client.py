@@ -290,14 +290,15 @@ class Client:
         self,
         record_id: str,
         *,
-        wait_s: float = 0.0,
+        wait_s: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> bytes:
         """The receipt file, byte for byte (check it with ``deconflict.ledger.verify_receipt``).
-        An entry the hub does not yet give one for (not yet under a kept checkpoint, or a
-        private entry before its digest: ``202`` with ``Retry-After``) is asked again after the
-        hub's ``Retry-After`` while that keeps within ``wait_s`` in all, else NotYetCommitted
-        (its ``retry_after_s`` says when to ask)."""
+        An entry the hub does not yet give one for (not yet under a kept checkpoint, which the
+        hub signs within seconds; or a private entry before its digest, every few minutes:
+        ``202`` with ``Retry-After``) is asked again after the hub's ``Retry-After`` while that
+        keeps within ``wait_s`` in all, else NotYetCommitted (its ``retry_after_s`` says when
+        to ask)."""
         waited = 0.0
         while True:
             response = self.request("GET", f"/v1/ledger/receipts/{record_id}")

@@ -162,17 +162,6 @@ class Hub:
     def list_parties(self) -> list[Party]:
         return self._store.list_parties()
 
-    def known_parties(self, party: str) -> list[Party]:
-        """``party`` and those it shares an agreement with (as a party or the relay), by id:
-        each read by its key (read from all, the cost grew with parties it may not know of:
-        security.md §3.5)."""
-        known = {party}
-        for agreement in self.list_agreements(party):
-            known.update(agreement.parties)
-            if agreement.relay:
-                known.add(agreement.relay)
-        return [self._store.get_party(each) for each in sorted(known)]
-
     def _party(self, party_id: str) -> None:
         """InvalidInput unless ``party_id`` is a party (read from the store the first time:
         every filing asks)."""
@@ -399,12 +388,16 @@ class Hub:
             raise NotFound(f"no plan {plan_id!r}") from None
 
     def list_plans(
-        self, party: str, after: str | None = None, limit: int | None = None
+        self,
+        party: str,
+        after: str | None = None,
+        limit: int | None = None,
+        active: tuple[float, float] | None = None,
     ) -> list[Plan]:
         """``party``'s current plans in creation order, after its plan ``after`` (NotFound if it
-        has none), at most ``limit``."""
+        has none), at most ``limit``, those active in ``active`` (start, end) if given."""
         key = None if after is None else record_key(party, after)
-        return self._store.list_plans(party=party, after=key, limit=limit)
+        return self._store.list_plans(party=party, after=key, limit=limit, active=active)
 
     def amend_plan(
         self, party: str, plan_id: str, expected_version: int, volumes: Sequence[Volume4D]

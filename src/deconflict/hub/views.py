@@ -15,13 +15,22 @@ from dataclasses import dataclass, replace
 from deconflict.engine import ConflictDetail
 from deconflict.errors import NotFound
 from deconflict.hub.service import Hub, Suggestion
-from deconflict.model import Conflict, ConflictState, Notice, Notification, RecordKind, Side
+from deconflict.model import (
+    Conflict,
+    ConflictState,
+    Notice,
+    Notification,
+    Party,
+    RecordKind,
+    Side,
+)
 from deconflict.policy.need_to_know import told_detail
 
 __all__ = [
     "ConflictView",
     "SideView",
     "find_notification",
+    "known_parties",
     "own_notice",
     "own_notification",
     "seen_details",
@@ -188,6 +197,18 @@ def own_notification(hub: Hub, party: str, notification_id: str) -> Notification
     if found.recipient != party:
         raise NotFound(f"no notification {notification_id!r}")
     return found
+
+
+def known_parties(hub: Hub, party: str) -> list[Party]:
+    """``party`` and those it shares an agreement with (as a party or the relay), by id: each
+    read by its key (read from all, the cost grew with parties it may not know of: security.md
+    §3.5)."""
+    known = {party}
+    for agreement in hub.list_agreements(party):
+        known.update(agreement.parties)
+        if agreement.relay:
+            known.add(agreement.relay)
+    return [hub.store.get_party(each) for each in sorted(known)]
 
 
 def own_notice(hub: Hub, party: str, notice_id: str) -> Notice:

@@ -73,8 +73,8 @@ class NoticeSummary:
 class PlanSummary:
     id: str
     volumes: int
-    version: int = 1
-    state: str = "current"
+    version: int
+    state: str
 
 
 @dataclass(frozen=True, slots=True)

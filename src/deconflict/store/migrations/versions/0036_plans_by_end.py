@@ -33,23 +33,25 @@ def upgrade() -> None:
     plans = sa.table(
         "plans", sa.column("id"), sa.column("volumes"), sa.column("start_s"), sa.column("end_s")
     )
-    spans = []
-    for plan in bind.execute(sa.select(plans.c.id, plans.c.volumes)):
-        volumes = json.loads(plan.volumes)
-        spans.append(
-            {
-                "key": plan.id,
-                "start": min(v["start_s"] for v in volumes),
-                "end": max(v["end_s"] for v in volumes),
-            }
-        )
     update = (
         plans.update()
         .where(plans.c.id == sa.bindparam("key"))
         .values(start_s=sa.bindparam("start"), end_s=sa.bindparam("end"))
     )
-    for lo in range(0, len(spans), _BATCH):
-        bind.execute(update, spans[lo : lo + _BATCH])
+    # A batch of plans at a time, by id: their volumes are never all held at once.
+    page = sa.select(plans.c.id, plans.c.volumes).order_by(plans.c.id).limit(_BATCH)
+    last = None
+    while True:
+        rows = bind.execute(page if last is None else page.where(plans.c.id > last)).all()
+        if not rows:
+            break
+        spans = []
+        for plan in rows:
+            volumes = json.loads(plan.volumes)
+            start = min(v["start_s"] for v in volumes)
+            spans.append({"key": plan.id, "start": start, "end": max(v["end_s"] for v in volumes)})
+        bind.execute(update, spans)
+        last = rows[-1].id
     op.create_index("ix_plans_party_end", "plans", ["party_id", "end_s"])
 
 

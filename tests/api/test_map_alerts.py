@@ -48,8 +48,8 @@ def _map(hub: Hub, party: str, start_s: float, end_s: float) -> tuple[dict[str, 
 def _twin(path: Path, filings: int, amendments: int) -> tuple[dict[str, Any], int, int]:
     """usaf's long notice; faf's notice G meeting it in the hour the map draws (a conflict and
     a notice, each with its alert), amended ``amendments`` times (each a notification to
-    usaf about G); faf's ``filings`` notices of 200 small volumes on usaf's, each then
-    cancelled; a day later, usaf's map of the next hour: what it draws, its steps, and how
+    usaf about G); faf's ``filings`` notices of 100 small volumes on usaf's (as many
+    conflicts as a pair of records lists: ``hub.pairs``), each then cancelled; a day later, usaf's map of the next hour: what it draws, its steps, and how
     many notifications usaf holds."""
     hub, clock = make_hub(path)
     try:
@@ -62,7 +62,7 @@ def _twin(path: Path, filings: int, amendments: int) -> tuple[dict[str, Any], in
         hub.process()
         for k in range(filings):
             start = T0 + 2 * HOUR + k * HOUR
-            small = [  # 200 small volumes, all within usaf's
+            small = [  # 100 small volumes, all within usaf's
                 vol(
                     f"f{i}",
                     radius_m=100.0,
@@ -71,7 +71,7 @@ def _twin(path: Path, filings: int, amendments: int) -> tuple[dict[str, Any], in
                     start_s=start + i,
                     end_s=start + i + 60,
                 )
-                for i in range(200)
+                for i in range(100)
             ]
             hub.file_notice("faf", small, "air-activity", f"F{k}")
             hub.process()
@@ -116,7 +116,7 @@ def test_the_map_s_alerts_do_not_cost_what_another_party_made_the_caller_be_told
     (tmp_path / "quiet").mkdir()
     (tmp_path / "flooded").mkdir()
     quiet, quiet_steps, quiet_told = _twin(tmp_path / "quiet", 0, 1)
-    flooded, flooded_steps, flooded_told = _twin(tmp_path / "flooded", 2, 1)
+    flooded, flooded_steps, flooded_told = _twin(tmp_path / "flooded", 4, 1)
     assert flooded_told >= quiet_told + 800  # two a volume, each filing and its cancellation
     assert _kinds(quiet) == [("conflict", True), ("notice", False), ("notice", True)]
     assert _without_ids(flooded) == _without_ids(quiet)

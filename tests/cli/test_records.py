@@ -148,3 +148,22 @@ def test_errors_are_one_line(tmp_path, capsys):
     code, _, err = cli(capsys, "plan", "add", str(tmp_path / "bad.json"), "--as", "US", "--db", db)
     assert code == 2
     assert "not valid JSON" in err
+
+
+def test_conflicts_say_when_the_records_meet_in_more_pairs_than_listed(tmp_path, capsys):
+    """A pair of records lists at most 100 conflicts (security.md §4.2); the CLI says so."""
+    db = str(tmp_path / "hub.db")
+    (tmp_path / "ag.json").write_text(json.dumps(AGREEMENT))
+    for party in ("US", "RU", "CAOC"):
+        assert cli(capsys, "party", "add", party, "--db", db)[0] == 0
+    assert cli(capsys, "agreement", "add", str(tmp_path / "ag.json"), "--db", db)[0] == 0
+    for party in ("US", "RU"):
+        volumes = [circle(f"{party.lower()}-{k}") for k in range(11)]  # all in one place
+        (tmp_path / f"{party}.json").write_text(json.dumps(notice_body(*volumes)))
+        path = str(tmp_path / f"{party}.json")
+        filed = cli(capsys, "notice", "file", path, "--as", party, "--db", db)
+        assert filed[0] == 0, filed
+    out = cli(capsys, "conflicts", "--as", "US", "--db", db, "--json")[1]
+    rows = json.loads(out)
+    assert len(rows) == 100
+    assert all(r["theirs"].endswith("(the records meet in more pairs than listed)") for r in rows)

@@ -591,6 +591,7 @@ def test_plans_stored_before_they_were_recorded_get_their_entries(tmp_path, caps
         "DROP INDEX ix_plans_party_end",
         "ALTER TABLE plans DROP COLUMN start_s",
         "ALTER TABLE plans DROP COLUMN end_s",
+        "ALTER TABLE conflicts DROP COLUMN more_pairs",
         "UPDATE alembic_version SET version_num = '0014'",
     )
     code, out, _ = run(capsys, "ledger", "verify", "--db", path)

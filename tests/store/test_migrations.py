@@ -542,3 +542,31 @@ def test_plans_come_with_0036_s_times_filled_from_their_volumes(store_target, tm
     finally:
         store.close()
         engine.dispose()
+
+
+def test_conflicts_stored_before_0037_list_no_more_pairs_and_their_entries_hold(
+    store_target, tmp_path
+):
+    """0037 gives each conflict whether its records met in more pairs than they list
+    (``hub.pairs``): false for every one stored before it, whose ledger entries, committed with
+    no such field, still verify."""
+    hub, _ = make_hub(tmp_path, target=store_target)
+    try:
+        hub.file_notice("usaf", [vol("u1"), vol("u2")], "air-activity", "U")
+        hub.file_notice("faf", [vol("f1", lon=39.01)], "air-activity", "F")
+        hub.process()
+        assert len(hub.list_conflicts("usaf")) == 2
+    finally:
+        hub.close()
+    engine = _engine(store_target)
+    try:
+        _downgrade(engine, _config(), "0036")
+        assert "more_pairs" not in {c["name"] for c in sa.inspect(engine).get_columns("conflicts")}
+    finally:
+        engine.dispose()
+    hub = Hub.open(store_target)
+    try:
+        assert [c.more_pairs for c in hub.list_conflicts("usaf")] == [False, False]
+        hub.ledger.verify()
+    finally:
+        hub.close()

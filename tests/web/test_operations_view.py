@@ -332,3 +332,56 @@ def test_an_answer_made_before_detection_shows_that_conflicts_may_be_missing(
     page.unroute(reads)
     page.evaluate("window.deconflictView.reload()")
     page.wait_for_selector("#detection", state="hidden")
+
+
+def test_conflicts_of_records_that_meet_in_more_pairs_than_listed_say_so(
+    page: Page, hub: DemoHub
+) -> None:
+    """A pair of records lists at most 100 conflicts (security.md §4.2): two notices of 11
+    volumes in one place meet in 121 pairs, and each of the 100 listed says there are more."""
+    import json
+    import urllib.request
+
+    from deconflict.api import issue_local_token
+    from deconflict.settings import local_state_path
+
+    _sign_in_by_link(page, hub, "US")
+    state = local_state_path(str(hub.report / "demo.db"))
+    for party in ("RU", "US"):
+        body = {
+            "type": "FeatureCollection",
+            "id": f"{party}-MANY",
+            "category": "air-activity",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [20.0, 10.0]},
+                    "properties": {
+                        "id": f"{party}-MANY-{k}",
+                        "radius_m": 5_000.0,
+                        "lower_m": 1_000.0,
+                        "upper_m": 9_000.0,
+                        "start": "2099-03-01T06:00:00Z",
+                        "end": "2099-03-01T08:00:00Z",
+                    },
+                }
+                for k in range(11)
+            ],
+        }
+        request = urllib.request.Request(
+            hub.url + "/v1/notices",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {issue_local_token(state, party, ['notice'])}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 201
+    page.wait_for_function(
+        "() => document.querySelectorAll('#conflicts .note.more').length === 100",
+        timeout=20_000,
+    )
+    assert "more pairs than are listed" in page.inner_text("#conflicts")
+    screenshot(page, "10-more-pairs")

@@ -100,6 +100,7 @@ def _conflict_feature(
         state=out.state,
         records=[out.mine.record_id, out.theirs.record_id],
         suggestion=_suggestion(out),
+        more_pairs=out.more_pairs,
         alert=alert.get("alert"),
         notification=alert.get("notification"),
     )

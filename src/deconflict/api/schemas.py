@@ -16,6 +16,7 @@ from deconflict.geo import Volume4D
 from deconflict.geo.geojson import feature
 from deconflict.geo.units import epoch_to_rfc3339
 from deconflict.hub import Filing
+from deconflict.hub.pairs import PAIRS_LISTED
 from deconflict.hub.views import ConflictView
 from deconflict.model import Agreement, Notice, Plan
 from deconflict.model.agreement_document import agreement_document
@@ -239,6 +240,11 @@ class ConflictOut(BaseModel):
     resolved_at: str | None
     lead_time_s: float
     suggestion: SuggestionOut | None = None
+    more_pairs: bool = Field(
+        False,
+        description="The two records met in more pairs of volumes than their conflicts list"
+        f" (at most {PAIRS_LISTED} a pair of records): clearing these lists the next.",
+    )
 
 
 class AgreementOut(BaseModel):
@@ -334,6 +340,7 @@ def conflict_out(view: ConflictView) -> ConflictOut:
         detected_at=epoch_to_rfc3339(view.detected_at_s),
         resolved_at=_time(view.resolved_at_s),
         lead_time_s=view.lead_time_s,
+        more_pairs=view.more_pairs,
         suggestion=None
         if suggestion is None
         else SuggestionOut(

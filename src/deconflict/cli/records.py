@@ -115,7 +115,8 @@ def _conflict_row(conflict: ConflictSummary) -> dict[str, Any]:
     return {
         "id": conflict.id,
         "mine": conflict.mine,
-        "theirs": f"{conflict.theirs_party}:{conflict.theirs_volume or '(not disclosed)'}",
+        "theirs": f"{conflict.theirs_party}:{conflict.theirs_volume or '(not disclosed)'}"
+        + (" (the records meet in more pairs than listed)" if conflict.more_pairs else ""),
         "state": conflict.state,
         "from": _clock(conflict.start_s),
         "lead time": _lead(conflict.lead_time_s),

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol
 
@@ -30,6 +30,7 @@ from deconflict.engine import SeparationMinima, VolumeIndex, describe
 from deconflict.errors import NotFound
 from deconflict.geo import Volume4D
 from deconflict.hub.index_file import IndexFile, write_index
+from deconflict.hub.pairs import Held, Pair, Room, by_pair
 from deconflict.hub.rebuild import (
     RebuiltSides,
     RecordKeys,
@@ -94,6 +95,14 @@ class _Outputs:
     new_ids: set[str] = field(default_factory=set)  # of ``new``
     resolved: list[Conflict] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    # The records each record of ``new`` meets, once a conflict (see Room).
+    met: dict[tuple[RecordKind, str], list[tuple[RecordKind, str]]] = field(default_factory=dict)
+
+    def add(self, conflict: Conflict) -> None:
+        self.new.append(conflict)
+        a, b = (conflict.a.kind, conflict.a.record_key), (conflict.b.kind, conflict.b.record_key)
+        self.met.setdefault(a, []).append(b)
+        self.met.setdefault(b, []).append(a)
 
 
 class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
@@ -109,36 +118,6 @@ def _carried(record: Notice | Plan, side: Side, since: Mapping[str, int]) -> boo
     if not isinstance(record, Notice) or side.version > record.version:
         return False
     return since.get(side.volume_id, record.version + 1) <= side.version
-
-
-_Pair = tuple[str, RecordKind, str, str]  # a volume, the other's kind, record and volume
-
-
-def _by_pair(
-    kind: RecordKind, record_key: str, conflicts: Iterable[Conflict]
-) -> Iterator[tuple[_Pair, Side, Conflict]]:
-    """Each of a record's ``conflicts`` by the pair it holds (the record's volume, the other
-    side's kind, record and volume), with the record's side. A notice and a plan of one party
-    may share an id: a record is known by its kind."""
-    for conflict in conflicts:
-        a, b = conflict.a, conflict.b
-        mine, theirs = (a, b) if (a.kind is kind and a.record_key == record_key) else (b, a)
-        yield (mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id), mine, conflict
-
-
-class _Held(dict[_Pair, Conflict]):
-    """A record's open conflicts by the pair they hold, read when first asked for (most
-    volumes checked again meet none)."""
-
-    def __init__(self, read: Callable[[], dict[_Pair, Conflict]]) -> None:
-        super().__init__()
-        self._read: Callable[[], dict[_Pair, Conflict]] | None = read
-
-    def pop(self, key: _Pair, default: Conflict | None = None) -> Conflict | None:  # type: ignore[override]
-        if self._read is not None:
-            self.update(self._read())
-            self._read = None
-        return super().pop(key, default)
 
 
 class Detector:
@@ -433,11 +412,11 @@ class Detector:
         # The open conflicts of volumes this version leaves as they were, by the pair they
         # hold: carried over, not resolved and detected again (which told a party that may not
         # see the notice when and how often its owner amended it: security.md §3.6).
-        kept: dict[_Pair, Conflict] = {}
-        carried: list[_Pair] = []
+        kept: dict[Pair, Conflict] = {}
+        carried: list[Pair] = []
         held = [] if new_record else self._open_conflicts(kind, record.key)
         since = record.changed_since() if held and isinstance(record, Notice) else {}
-        for pair, mine, conflict in _by_pair(kind, record.key, held):
+        for pair, mine, conflict in by_pair(kind, record.key, held):
             if live and (mine.version == version or _carried(record, mine, since)):
                 # Found again below by its pair, which its id no longer names once either
                 # side was carried.
@@ -448,62 +427,84 @@ class Detector:
                 self._resolve(conflict, change, now_s, out, party)
         if not live:
             return
-        sides = self._insert(kind, record)
         volumes = {v.id: v for v in record.volumes}
-        for side in sides:
-            self._detect(side, volumes[side.volume_id], kept, new_record, change, now_s, out)
+        sides = [(side, volumes[side.volume_id]) for side in self._insert(kind, record)]
+        self._detect(sides, kept, new_record, change, now_s, out)
         for pair in carried:  # carried, but no longer in conflict (the minima changed)
             if pair in kept:
                 self._resolve(kept[pair], change, now_s, out, party)
 
     def _detect(
         self,
-        side: Side,
-        volume: Volume4D,
-        kept: dict[_Pair, Conflict],
+        sides: Iterable[tuple[Side, Volume4D]],
+        kept: dict[Pair, Conflict],
         new_record: bool,
         change: Change,
         now_s: float,
         out: _Outputs,
         among: frozenset[str] | None = None,
     ) -> None:
-        """The conflicts of ``side``'s ``volume`` with the other parties' indexed volumes
-        (only ``among``'s, if given) that are not already held: those ``kept`` (open, by the
-        pair they hold: taken out of it as met again), found earlier in the pass, or (but for
-        a ``new_record``'s) stored."""
+        """The conflicts of one record's volumes (``sides``) with the other parties' indexed
+        volumes (only ``among``'s, if given) that are not already held: those ``kept`` (its
+        open ones, by the pair they hold: taken out of it as met again), found earlier in the
+        pass, or (but for a ``new_record``'s) stored; at most :data:`~.pairs.PAIRS_LISTED` a
+        pair of records, those kept counted (:mod:`deconflict.hub.pairs`)."""
         reach = policy.search_minima(self._agreements)
-        party, kind = side.party, side.kind
-        for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
-            if among is not None and entry.party not in among:
-                continue
-            other = self.side(entry.key)
-            assert other is not None  # every indexed volume has its side
-            if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
-                continue
-            if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
-                continue  # still in conflict, as it was
-            detail = describe(volume, entry.volume)
-            if detail.end_s <= now_s:
-                # Over already: it needs no warning, and telling it told a party probing
-                # with past windows whether the other's notice was still live.
-                continue
-            cid = conflict_id(self._id_key, side, other)
-            if cid in out.new_ids or (not new_record and self._stored(cid)):
-                continue
-            resolution = resolution_for(self._agreements, party, other.party)
-            conflict = Conflict(
-                cid,
-                side,
-                other,
-                detail,
-                now_s,
-                a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
-                b_unlocks=unlocks(self._agreements, other.party, party, other.kind, entry.volume),
-                a_masked=masked_detail(volume, entry.volume, resolution),
-                b_masked=masked_detail(entry.volume, volume, resolution),
-            )
-            out.new.append(conflict)
-            out.new_ids.add(cid)
+        sides = list(sides)
+        if not sides:
+            return
+        # What this change found of the record already (an agreement searches from each of
+        # its parties' notices in turn) counts as what it keeps.
+        mine = sides[0][0]
+        room = Room(kept, out.met.get((mine.kind, mine.record_key), ()))
+        made: list[Conflict] = []
+        for side, volume in sides:
+            party, kind = side.party, side.kind
+            for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
+                if among is not None and entry.party not in among:
+                    continue
+                other = self.side(entry.key)
+                assert other is not None  # every indexed volume has its side
+                if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
+                    continue
+                room.count()  # before the first is taken out of what is kept
+                if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
+                    continue  # still in conflict, as it was
+                if room.more(other):
+                    continue  # the pair lists no more: nothing more to describe
+                cid = conflict_id(self._id_key, side, other)
+                if cid in out.new_ids:
+                    continue
+                detail = describe(volume, entry.volume)
+                if detail.end_s <= now_s:
+                    # Over already: it needs no warning, and telling it told a party probing
+                    # with past windows whether the other's notice was still live.
+                    continue
+                if not new_record and self._stored(cid):
+                    continue
+                if not room.take(other):
+                    continue
+                resolution = resolution_for(self._agreements, party, other.party)
+                made.append(
+                    Conflict(
+                        cid,
+                        side,
+                        other,
+                        detail,
+                        now_s,
+                        a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
+                        b_unlocks=unlocks(
+                            self._agreements, other.party, party, other.kind, entry.volume
+                        ),
+                        a_masked=masked_detail(volume, entry.volume, resolution),
+                        b_masked=masked_detail(entry.volume, volume, resolution),
+                    )
+                )
+                out.new_ids.add(cid)
+        for conflict in made:
+            if room.more(conflict.b):
+                conflict = replace(conflict, more_pairs=True)
+            out.add(conflict)
             told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
             out.notifications += told
 
@@ -541,15 +542,17 @@ class Detector:
             if RecordKind(kind) is not RecordKind.NOTICE or owner not in added.parties:
                 continue
             among = frozenset(b for a, b in wider if a == owner)
-            held = _Held(partial(self._held, RecordKind.NOTICE, record_key))
+            held = Held(partial(self._held, RecordKind.NOTICE, record_key))
             version = 0
+            sides = []
             for key in keys_of(record_keys_kept):
                 entry, side = self.index.get(key), self.side(key)
                 if entry is None or side is None:
                     continue
                 version = side.version
-                if among:
-                    self._detect(side, entry.volume, held, False, change, now_s, out, among)
+                sides.append((side, entry.volume))
+            if among:
+                self._detect(sides, held, False, change, now_s, out, among)
             viewers = sorted(b for a, b in shown if a == owner)
             if viewers and version:
                 to_tell[record_key] = (version, viewers)
@@ -562,10 +565,10 @@ class Detector:
                 notice, NotificationKind.NOTICE, change.seq, now_s, to=viewers
             )
 
-    def _held(self, kind: RecordKind, record_key: str) -> dict[_Pair, Conflict]:
+    def _held(self, kind: RecordKind, record_key: str) -> dict[Pair, Conflict]:
         """A record's open conflicts by the pair they hold, whatever versions they name."""
         found = self._open_conflicts(kind, record_key)
-        return {pair: conflict for pair, _, conflict in _by_pair(kind, record_key, found)}
+        return {pair: conflict for pair, _, conflict in by_pair(kind, record_key, found)}
 
     def _resolve(
         self, conflict: Conflict, change: Change, now_s: float, out: _Outputs, party: str

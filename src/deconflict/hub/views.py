@@ -67,6 +67,8 @@ class ConflictView:
     resolved_at_s: float | None
     lead_time_s: float
     suggestion: Suggestion | None
+    #: The two records met in more pairs of volumes than their conflicts list (``hub.pairs``).
+    more_pairs: bool = False
 
 
 def _theirs_seen(hub: Hub, party: str, conflicts: Sequence[Conflict]) -> set[str]:
@@ -140,6 +142,7 @@ def _view(
         resolved_at_s=conflict.resolved_at_s,
         lead_time_s=detail.start_s - conflict.detected_at_s,
         suggestion=suggestion,
+        more_pairs=conflict.more_pairs,
     )
 
 

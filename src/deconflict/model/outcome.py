@@ -75,7 +75,9 @@ class Conflict:
     ``a_unlocks`` (``b_unlocks``) says whether side a's (b's) volume discloses the other under
     a "conflicts-only" agreement (``policy.need_to_know.unlocks``), as decided at detection;
     ``a_masked`` (``b_masked``) is what side a's (b's) party is told of the conflict when it may
-    not see the other side, at the agreement's resolution (``policy.need_to_know``)."""
+    not see the other side, at the agreement's resolution (``policy.need_to_know``).
+    ``more_pairs``: the two records met in more pairs of volumes than their conflicts list when
+    it was found (``hub.pairs``: at most ``PAIRS_LISTED`` a pair of records)."""
 
     id: str
     a: Side
@@ -88,6 +90,7 @@ class Conflict:
     b_unlocks: bool = True
     a_masked: ConflictDetail | None = None
     b_masked: ConflictDetail | None = None
+    more_pairs: bool = False
 
     @property
     def parties(self) -> tuple[str, str]:

@@ -78,6 +78,7 @@ def conflict_of(row: Any) -> Conflict:
         b_unlocks=bool(row["b_unlocks"]),
         a_masked=_detail_of(row["a_masked"]),
         b_masked=_detail_of(row["b_masked"]),
+        more_pairs=bool(row["more_pairs"]),
     )
 
 
@@ -110,6 +111,8 @@ def conflict_values(conflict: Conflict) -> dict[str, Any]:
         "b_unlocks": conflict.b_unlocks,
         "a_masked": _detail_json(conflict.a_masked),
         "b_masked": _detail_json(conflict.b_masked),
+        # Only where it is so: what the ledger committed to before there was a limit stands.
+        **({"more_pairs": True} if conflict.more_pairs else {}),
     }
 
 
@@ -120,6 +123,7 @@ def conflict_row(conflict: Conflict) -> dict[str, Any]:
         **conflict_values(conflict),
         "a_until_s": conflict.told_until(conflict.a.party),
         "b_until_s": conflict.told_until(conflict.b.party),
+        "more_pairs": conflict.more_pairs,
     }
 
 

@@ -196,6 +196,8 @@ conflicts = sa.Table(
     # migration 0020).
     sa.Column("a_until_s", Time, nullable=False),
     sa.Column("b_until_s", Time, nullable=False),
+    # Whether the two records met in more pairs than they list (``hub.pairs``; migration 0037).
+    sa.Column("more_pairs", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 # A record's conflicts, on either side (amend and cancel look them up; migration 0005).
 sa.Index("ix_conflicts_a_record", conflicts.c.a_kind, conflicts.c.a_record_id)

@@ -90,6 +90,8 @@ class ConflictSummary:
     lead_time_s: float
     #: how each way found to clear an open conflict reads ("shift ... later", ...)
     adjustments: tuple[str, ...]
+    #: the two records met in more pairs of volumes than their conflicts list (hub.pairs)
+    more_pairs: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,6 +187,7 @@ def _conflict(view: ConflictView) -> ConflictSummary:
         start_s=view.detail.start_s,
         lead_time_s=view.lead_time_s,
         adjustments=tuple(a.describe() for a in found if a),
+        more_pairs=view.more_pairs,
     )
 
 

@@ -90,6 +90,7 @@ class RemoteBackend:
                     start_s=parse_rfc3339(c["start"]),
                     lead_time_s=c["lead_time_s"],
                     adjustments=tuple(a["description"] for a in found if a),
+                    more_pairs=bool(c.get("more_pairs", False)),
                 )
             )
         return out

@@ -325,6 +325,7 @@
         make("span", "note", text(p.window), " (UTC)"),
         make("span", "note when"),
         make("span", "note", "Lead time: told ", text(p.lead_time)),
+        p.more_pairs === true ? make("span", "note more", "These records meet in more pairs than are listed: clear these to see the next") : "",
         p.alert ? make("span", "note alert", "Your alert: ", text(p.alert)) : "",
         advice || "");
       button.addEventListener("click", () => zoomTo(c));

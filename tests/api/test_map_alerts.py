@@ -48,9 +48,9 @@ def _map(hub: Hub, party: str, start_s: float, end_s: float) -> tuple[dict[str, 
 def _twin(path: Path, filings: int, amendments: int) -> tuple[dict[str, Any], int, int]:
     """usaf's long notice; faf's notice G meeting it in the hour the map draws (a conflict and
     a notice, each with its alert), amended ``amendments`` times (each a notification to
-    usaf about G); faf's ``filings`` notices of 100 small volumes on usaf's (as many
-    conflicts as a pair of records lists: ``hub.pairs``), each then cancelled; a day later, usaf's map of the next hour: what it draws, its steps, and how
-    many notifications usaf holds."""
+    usaf about G); faf's ``filings`` notices of 100 small volumes on usaf's (a conflict each,
+    as a pair of records lists 100: ``hub.pairs``), each then cancelled; a day later, usaf's
+    map of the next hour: what it draws, its steps, and how many notifications usaf holds."""
     hub, clock = make_hub(path)
     try:
         long = vol("u", start_s=T0 + HOUR, end_s=T0 + 300 * 24 * HOUR)

@@ -243,7 +243,8 @@ class ConflictOut(BaseModel):
     more_pairs: bool = Field(
         False,
         description="The two records met in more pairs of volumes than their conflicts list"
-        f" (at most {PAIRS_LISTED} a pair of records): clearing these lists the next.",
+        " when this one was found: a pair of records lists one for each volume of either that"
+        f" meets the other, then others up to {PAIRS_LISTED}; clearing these lists the next.",
     )
 
 

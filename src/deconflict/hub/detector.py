@@ -95,14 +95,14 @@ class _Outputs:
     new_ids: set[str] = field(default_factory=set)  # of ``new``
     resolved: list[Conflict] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
-    # The records each record of ``new`` meets, once a conflict (see Room).
-    met: dict[tuple[RecordKind, str], list[tuple[RecordKind, str]]] = field(default_factory=dict)
+    # The pairs of volumes of ``new``, by each side's record (see Room).
+    met: dict[tuple[RecordKind, str], list[Pair]] = field(default_factory=dict)
 
     def add(self, conflict: Conflict) -> None:
         self.new.append(conflict)
-        a, b = (conflict.a.kind, conflict.a.record_key), (conflict.b.kind, conflict.b.record_key)
-        self.met.setdefault(a, []).append(b)
-        self.met.setdefault(b, []).append(a)
+        for mine, theirs in ((conflict.a, conflict.b), (conflict.b, conflict.a)):
+            pair = (mine.volume_id, theirs.kind, theirs.record_key, theirs.volume_id)
+            self.met.setdefault((mine.kind, mine.record_key), []).append(pair)
 
 
 class _Store(ChangeLog, Notices, Plans, Conflicts, Secrets, Units, Protocol):
@@ -447,14 +447,13 @@ class Detector:
         """The conflicts of one record's volumes (``sides``) with the other parties' indexed
         volumes (only ``among``'s, if given) that are not already held: those ``kept`` (its
         open ones, by the pair they hold: taken out of it as met again), found earlier in the
-        pass, or (but for a ``new_record``'s) stored; at most :data:`~.pairs.PAIRS_LISTED` a
-        pair of records, those kept counted (:mod:`deconflict.hub.pairs`)."""
+        pass, or (but for a ``new_record``'s) stored; as many as a pair of records lists, those
+        kept counted (:mod:`deconflict.hub.pairs`)."""
         reach = policy.search_minima(self._agreements)
         sides = list(sides)
         if not sides:
             return
-        # What this change found of the record already (an agreement searches from each of
-        # its parties' notices in turn) counts as what it keeps.
+        # What the change found of the record already counts as kept (an agreement's search).
         mine = sides[0][0]
         room = Room(kept, out.met.get((mine.kind, mine.record_key), ()))
         made: list[Conflict] = []
@@ -470,7 +469,7 @@ class Detector:
                 room.count()  # before the first is taken out of what is kept
                 if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
                     continue  # still in conflict, as it was
-                if room.more(other):
+                if not room.wants(side, other):
                     continue  # the pair lists no more: nothing more to describe
                 cid = conflict_id(self._id_key, side, other)
                 if cid in out.new_ids:
@@ -482,8 +481,7 @@ class Detector:
                     continue
                 if not new_record and self._stored(cid):
                     continue
-                if not room.take(other):
-                    continue
+                room.take(side, other)
                 resolution = resolution_for(self._agreements, party, other.party)
                 made.append(
                     Conflict(

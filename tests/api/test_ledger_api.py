@@ -343,3 +343,42 @@ async def test_openapi_describes_the_ledger(tmp_path):
     receipt = paths["/v1/ledger/receipts/{record_id}"]["get"]["responses"]["200"]
     assert "application/json" in receipt["content"]
     assert json.dumps(receipt)
+
+
+async def test_the_entries_about_a_record_come_a_page_at_a_time(site):
+    """A notice's owner may amend it as often as it likes; the entries about it came whole (a
+    notice of 100,000 versions, a 50 MB answer: security.md §4.2). A page holds at most
+    ``limit`` (1000, the most); a full page links the next, after its last index, and the
+    pages hold the whole list."""
+    async with client(site.db, state=site.state) as http:
+        await play(http, site)
+        ru = token(site.state, "RU")
+        body = notice_body(circle("ru-1", upper_m=9_000.0), category="hazard-area")
+        for version in range(1, 6):
+            amended = await http.put(
+                "/v1/notices/RU-N1", json=body, headers={**ru, "If-Match": f'"{version}"'}
+            )
+            assert amended.status_code == 200, amended.text
+        whole = await http.get("/v1/ledger/entries", params={"record": "RU-N1"}, headers=ru)
+        assert "next" not in whole.links
+        every = whole.json()
+        assert [e["entry"]["version"] for e in every] == [1, 2, 3, 4, 5, 6]
+        for caller in (ru, token(site.state, "US")):  # its owner, and US that sees it whole
+            found, page = (
+                [],
+                await http.get(
+                    "/v1/ledger/entries", params={"record": "RU-N1", "limit": 4}, headers=caller
+                ),
+            )
+            found += page.json()
+            assert len(found) == 4
+            while "next" in page.links:
+                page = await http.get(page.links["next"]["url"], headers=caller)
+                found += page.json()
+            assert found == every
+        for bad in ({"limit": 0}, {"limit": 1001}, {"after": -1}, {"after": "x"}):
+            refused = await http.get(
+                "/v1/ledger/entries", params={"record": "RU-N1", **bad}, headers=ru
+            )
+            assert refused.status_code == 422, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"

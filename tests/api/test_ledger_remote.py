@@ -51,6 +51,10 @@ def test_client_and_cli_against_a_remote_hub(server, tmp_path, capsys):
         (filed,) = ru.ledger_entries("RU-N1")
         proof = ru.inclusion_proof(filed["index"])
         assert proof["entry"] == filed["entry"]
+        ru.amend_notice("RU-N1", 1, [circle("ru-1", upper_m=9_000.0)])
+        whole = ru.ledger_entries("RU-N1", page=1)  # every page, one entry a page
+        assert [e["entry"]["version"] for e in whole] == [1, 2]
+        assert ru.ledger_entries("RU-N1", filed["index"], 5) == whole[1:]
         assert key.open_checkpoint(ru.checkpoint()["note"]).size >= 1
         with pytest.raises(NotFound):
             us.receipt("RU-N1")

@@ -133,12 +133,12 @@ def _by_index(name: str, plans: list[str], tables: tuple[str, ...], bounds: list
         (
             "a notice's entries",
             lambda s: s.ledger_find("notice:N1"),
-            ["USING INDEX ix_ledger_entries_subject (subject=?)", "(notice_id=?)"],
+            ["USING INDEX ix_ledger_entries_subject (subject=? AND idx>?)", "(notice_id=?)"],
         ),
         (
             "a notification's entries",
             lambda s: s.ledger_find("notification:M1"),
-            ["USING INDEX ix_ledger_entries_subject (subject=?)"],
+            ["USING INDEX ix_ledger_entries_subject (subject=? AND idx>?)"],
         ),
         (
             "a notice version's opening",

@@ -25,7 +25,7 @@ from deconflict.api.auth import Scope
 from deconflict.api.edge import VERSION_MAX, EdgeRoute
 from deconflict.api.openapi import not_yet
 from deconflict.api.problems import ApiError, InvalidField
-from deconflict.api.service import Caller, need, service
+from deconflict.api.service import PAGED, Caller, link_next, need, service
 from deconflict.errors import NotYetCommitted
 from deconflict.hub import Hub
 from deconflict.hub.ledger_access import entries_about, opening_for, receipt_for, visible_entry
@@ -176,25 +176,40 @@ async def list_checkpoints(
     return await service(request).runner.read(read, party=principal.party)
 
 
-@router.get("/entries", response_model=list[EntryOut])
+_ENTRIES_PAGE = 1000  # entries in a page, at most
+
+
+@router.get("/entries", response_model=list[EntryOut], responses=PAGED)
 async def entries(
     request: Request,
+    response: Response,
     principal: Caller,
     record: Annotated[str, Query(min_length=1, description="A notice, notification, ... id.")],
     party: Annotated[
         str | None,
         Query(description="Whose notice ``record`` is (a notice's id is its party's own)."),
     ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Only those after this index (a page's last).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=_ENTRIES_PAGE, description="At most this many.")] = (
+        _ENTRIES_PAGE
+    ),
 ) -> list[EntryOut]:
     """The entries about one record the caller may see, oldest first (none for a record it may
-    not see): their indexes are what inclusion proofs are asked for."""
+    not see), a page at a time: a full page carries ``Link: <...>; rel="next"``, the URL of
+    the next. Their indexes are what inclusion proofs are asked for."""
     need(principal, Scope.READ)
 
     def read(hub: Hub) -> list[EntryOut]:
-        found = entries_about(hub, principal.party, record, owner=party)
+        since = -1 if after is None else after
+        found = entries_about(hub, principal.party, record, party, after=since, limit=limit)
         return [EntryOut(index=index, entry=entry) for index, entry in found]
 
-    return await service(request).runner.read(read, party=principal.party)
+    page = await service(request).runner.read(read, party=principal.party)
+    if len(page) == limit:
+        link_next(request, response, str(page[-1].index), limit)
+    return page
 
 
 @router.get("/proofs/inclusion", response_model=InclusionOut)

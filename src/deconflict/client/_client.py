@@ -274,9 +274,22 @@ class Client:
     def checkpoints(self, since: int = 0, limit: int = 100) -> Json:
         return self._json("GET", "/v1/ledger/checkpoints", params={"since": since, "limit": limit})
 
-    def ledger_entries(self, record_id: str) -> Json:
-        """``[{"index": ..., "entry": {...}}]``: the entries about one record, oldest first."""
-        return self._json("GET", "/v1/ledger/entries", params={"record": record_id})
+    def ledger_entries(
+        self,
+        record_id: str,
+        after: int | None = None,
+        limit: int | None = None,
+        *,
+        party: str | None = None,
+        page: int | None = None,
+    ) -> Json:
+        """``[{"index": ..., "entry": {...}}]``: the entries about one record (``party``'s
+        notice, if given), oldest first (after index ``after``, if given): with ``limit``, one
+        page of at most that many; without, all of them, asked for ``page`` at a time
+        (default: the hub's most), following the hub's ``Link: rel="next"``."""
+        asked = _present({"record": record_id, "party": party})
+        since = None if after is None else str(after)
+        return self._pages("/v1/ledger/entries", asked, since, limit, page)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> Json:
         params = _present({"index": index, "size": size})

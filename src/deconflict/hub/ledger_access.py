@@ -166,12 +166,20 @@ def _may_see_by_index(hub: Hub, party: str, entry: Mapping[str, Any]) -> bool:
 
 
 def entries_about(
-    hub: Hub, party: str, record_id: str, owner: str | None = None
+    hub: Hub,
+    party: str,
+    record_id: str,
+    owner: str | None = None,
+    *,
+    after: int = -1,
+    limit: int | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """(index, entry) of the entries about ``record_id`` that ``party`` may read, oldest first
-    (none, for a record it may not see, as for one that does not exist). A notice's id is its
-    party's own: ``owner``'s notice, or without ``owner`` the party's own and any other's it may
-    see of that id."""
+    (none, for a record it may not see, as for one that does not exist), after index ``after``,
+    at most ``limit`` (each subject read no further: a notice's versions, which its owner may
+    make as many of as it likes, cost a page what it holds). A notice's id is its party's own:
+    ``owner``'s notice, or without ``owner`` the party's own and any other's it may see of
+    that id."""
     # Only subjects the party may see are looked up in the log: a hidden notice, party or
     # agreement found there and refused only then ran more statements than a missing one
     # (security.md §3.5), so its existence showed in the time the answer took.
@@ -192,7 +200,7 @@ def entries_about(
         subjects.append(f"party:{record_id}")
     found = []
     for subject in subjects:
-        listed = hub.store.ledger_find(subject)
+        listed = hub.store.ledger_find(subject, after, limit)
         read = hub.ledger.entries([index for index, _ in listed])
         for index, kind in listed:
             entry = read[index]
@@ -210,11 +218,11 @@ def entries_about(
         shown = None
     if shown is not None:
         told = 2 if _resolution_told(hub, party, shown) else 1
-        for index, _ in hub.store.ledger_find(f"conflict:{record_id}", first=told):
+        for index, _ in hub.store.ledger_find(f"conflict:{record_id}", limit=told):
             entry = hub.ledger.entry(index)
-            if _resolution_shown(shown, entry):
+            if index > after and _resolution_shown(shown, entry):
                 found.append((index, entry))
-    return sorted(found, key=lambda item: item[0])
+    return sorted(found, key=lambda item: item[0])[:limit]
 
 
 def _resolution_told(hub: Hub, party: str, shown: Conflict) -> bool:

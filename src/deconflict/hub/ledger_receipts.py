@@ -56,9 +56,13 @@ class Receipts:
     def entry(self, index: int) -> dict[str, object]:
         raise NotImplementedError
 
-    def _latest(self, subject: str, types: tuple[str, ...] | None = None) -> int:
+    def _latest(
+        self, subject: str, types: tuple[str, ...] | None = None, limit: int | None = None
+    ) -> int:
         found = [
-            i for i, kind in self._store.ledger_find(subject) if types is None or kind in types
+            i
+            for i, kind in self._store.ledger_find(subject, limit=limit)
+            if types is None or kind in types
         ]
         if not found:
             raise NotFound(f"no ledger entry about {subject.split(':', 1)[1]!r}")
@@ -72,7 +76,8 @@ class Receipts:
         except NotFound:
             key = record_key(party, record_id)
             self._store.get_notice(key)  # NotFound unless the party filed it
-            return self._latest(f"notice:{key}", ("notice.filed",))
+            # Its filing, the first entry about it (not all its versions' read to find it).
+            return self._latest(f"notice:{key}", ("notice.filed",), limit=1)
         if party not in (notification.recipient, notification.via):
             raise NotFound(f"no notification {record_id!r} for party {party!r}")
         return self._latest(f"notification:{record_id}")

@@ -216,9 +216,11 @@ class LedgerStore(LedgerKeys, Protocol):
         """Every stored perfect-subtree hash."""
 
     @abstractmethod
-    def ledger_find(self, subject: str, first: int | None = None) -> list[tuple[int, str]]:
-        """(index, type) of the entries about ``subject`` ("notice:ID"), oldest first; only
-        the ``first`` ones, read no further, if given."""
+    def ledger_find(
+        self, subject: str, after: int = -1, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        """(index, type) of the entries about ``subject`` ("notice:ID") after index ``after``,
+        oldest first; at most ``limit``, read no further, if given."""
 
     @abstractmethod
     def ledger_opening(self, subject: str, version: int) -> Opening:

@@ -73,6 +73,8 @@ _HALT = sa.select(_h.reason, _h.at_s)
 
 
 # The entry that records a notification's delivery, by its link (migration 0012).
+# The subject and version of an entry, by its index.
+_MADE_AT = sa.select(_e.subject, _e.version).where(_e.idx == sa.bindparam("idx"))
 _DELIVERY_ENTRY = (
     sa.select(_e.idx, _e.type)
     .select_from(
@@ -281,26 +283,49 @@ class SqlLedger(LedgerStore):
 
         return self._reading("reading the ledger", work)
 
-    def ledger_find(self, subject: str, first: int | None = None) -> list[tuple[int, str]]:
-        """(index, type) of every entry about ``subject`` ("notice:RU-N3"), oldest first: by
-        the subject index, a notice's versions' entries and a notification's delivery's (one
-        for a batch) by their links. With ``first`` (a subject of the index only), the first
-        ones, the index read no further: what is after them costs nothing."""
+    def ledger_find(
+        self, subject: str, after: int = -1, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        """(index, type) of the entries about ``subject`` ("notice:RU-N3") after index
+        ``after``, oldest first, at most ``limit``: by the subject index, a notice's versions'
+        entries and a notification's delivery's (one for a batch) by their links. Each is read
+        no further than ``limit``: a notice amended 100,000 times costs a page what it holds
+        (a version's entry comes after the one before it's, so the versions' order is theirs)."""
         e = lt.ledger_entries.c
         v = t.notice_versions.c
 
         def work(c: Tx) -> list[tuple[int, str]]:
-            query = sa.select(e.idx, e.type).where(e.subject == subject, lt.SUBJECT_INDEXED)
-            if first is not None:
-                query = query.order_by(e.idx).limit(first)
+            query = (
+                sa.select(e.idx, e.type)
+                .where(e.subject == subject, lt.SUBJECT_INDEXED, e.idx > after)
+                .order_by(e.idx)
+                .limit(limit)
+            )
             rows = list(c.execute(query).all())
             if subject.startswith(NOTICE):
-                linked = sa.select(e.idx, e.type).select_from(VERSION_ENTRIES)
-                rows += c.execute(linked.where(v.notice_id == subject[len(NOTICE) :])).all()
+                linked = (
+                    sa.select(e.idx, e.type)
+                    .select_from(VERSION_ENTRIES)
+                    .where(v.notice_id == subject[len(NOTICE) :])
+                    .order_by(v.version)
+                    .limit(limit)
+                )
+                # After an entry of the notice's (a page's last, as a rule): the versions after
+                # the one it was made at, a seek; after any other index, those whose entry is
+                # after it, read in order from the first version.
+                if after >= 0:
+                    made_at = c.execute(_MADE_AT, {"idx": after}).one_or_none()
+                    if made_at is not None and made_at.subject == subject and made_at.version:
+                        linked = linked.where(v.version > made_at.version)
+                    else:
+                        linked = linked.where(v.ledger_idx > after)
+                rows += c.execute(linked).all()
             elif subject.startswith(NOTIFICATION):
                 notification_id = subject[len(NOTIFICATION) :]
-                rows += c.execute(_DELIVERY_ENTRY, {"id": notification_id}).all()
-            return sorted((int(row.idx), str(row.type)) for row in rows)
+                rows += [
+                    r for r in c.execute(_DELIVERY_ENTRY, {"id": notification_id}) if r.idx > after
+                ]
+            return sorted((int(row.idx), str(row.type)) for row in rows)[:limit]
 
         return self._reading(f"finding ledger entries of {subject}", work)
 

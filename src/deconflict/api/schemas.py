@@ -243,8 +243,9 @@ class ConflictOut(BaseModel):
     more_pairs: bool = Field(
         False,
         description="The two records met in more pairs of volumes than their conflicts list"
-        " when this one was found: a pair of records lists one for each volume of either that"
-        f" meets the other, then others up to {PAIRS_LISTED}; clearing these lists the next.",
+        " when this one was found: a pair of records lists, for each volume of either, its"
+        " pair that starts first and the one that ends last, then the earliest others up to"
+        f" {PAIRS_LISTED}; clearing these lists the next.",
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
 
@@ -447,18 +447,17 @@ class Detector:
         """The conflicts of one record's volumes (``sides``) with the other parties' indexed
         volumes (only ``among``'s, if given) that are not already held: those ``kept`` (its
         open ones, by the pair they hold: taken out of it as met again), found earlier in the
-        pass, or (but for a ``new_record``'s) stored; as many as a pair of records lists, those
-        kept counted (:mod:`deconflict.hub.pairs`)."""
+        pass, or (but for a ``new_record``'s) stored; of each pair of records, those it lists
+        (:mod:`deconflict.hub.pairs`: the rest is neither described nor written)."""
         reach = policy.search_minima(self._agreements)
         sides = list(sides)
         if not sides:
             return
-        # What the change found of the record already counts as kept (an agreement's search).
-        mine = sides[0][0]
-        room = Room(kept, out.met.get((mine.kind, mine.record_key), ()))
-        made: list[Conflict] = []
-        for side, volume in sides:
+        mine = sides[0][0]  # what the change found of the record already is told (an agreement's)
+        room = Room(out.met.get((mine.kind, mine.record_key), ()))
+        for place, (side, volume) in enumerate(sides):
             party, kind = side.party, side.kind
+            start_s, end_s = volume.window.start_s, volume.window.end_s
             for entry in self.index.conflicts_with(volume, party, reach, self._pair_minima):
                 if among is not None and entry.party not in among:
                     continue
@@ -466,45 +465,39 @@ class Detector:
                 assert other is not None  # every indexed volume has its side
                 if kind is RecordKind.PLAN and other.kind is RecordKind.PLAN:
                     continue
-                room.count()  # before the first is taken out of what is kept
-                if kept.pop((side.volume_id, other.kind, other.record_key, other.volume_id), None):
-                    continue  # still in conflict, as it was
-                if not room.wants(side, other):
-                    continue  # the pair lists no more: nothing more to describe
-                cid = conflict_id(self._id_key, side, other)
-                if cid in out.new_ids:
-                    continue
-                detail = describe(volume, entry.volume)
-                if detail.end_s <= now_s:
+                record = (other.kind, other.record_key)
+                held = (side.volume_id, *record, other.volume_id)
+                told = kept.pop(held, None) is not None or room.found(held)
+                window = entry.volume.window
+                if min(end_s, window.end_s) <= now_s:
                     # Over already: it needs no warning, and telling it told a party probing
                     # with past windows whether the other's notice was still live.
                     continue
-                if not new_record and self._stored(cid):
-                    continue
-                room.take(side, other)
-                resolution = resolution_for(self._agreements, party, other.party)
-                made.append(
-                    Conflict(
-                        cid,
-                        side,
-                        other,
-                        detail,
-                        now_s,
-                        a_unlocks=unlocks(self._agreements, party, other.party, kind, volume),
-                        b_unlocks=unlocks(
-                            self._agreements, other.party, party, other.kind, entry.volume
-                        ),
-                        a_masked=masked_detail(volume, entry.volume, resolution),
-                        b_masked=masked_detail(entry.volume, volume, resolution),
-                    )
-                )
-                out.new_ids.add(cid)
-        for conflict in made:
-            if room.more(conflict.b):
-                conflict = replace(conflict, more_pairs=True)
+                both = (max(start_s, window.start_s), min(end_s, window.end_s))
+                room.meet(record, place, (side, volume), (other, entry.volume), both, told)
+        for listed, more in room.chosen():
+            a, b, va, vb = listed.mine, listed.other, listed.volume, listed.theirs
+            cid = conflict_id(self._id_key, a, b)
+            if cid in out.new_ids or (not new_record and self._stored(cid)):
+                continue
+            resolution = resolution_for(self._agreements, a.party, b.party)
+            conflict = Conflict(
+                cid,
+                a,
+                b,
+                describe(va, vb),
+                now_s,
+                a_unlocks=unlocks(self._agreements, a.party, b.party, a.kind, va),
+                b_unlocks=unlocks(self._agreements, b.party, a.party, b.kind, vb),
+                a_masked=masked_detail(va, vb, resolution),
+                b_masked=masked_detail(vb, va, resolution),
+                more_pairs=more,
+            )
+            out.new_ids.add(cid)
             out.add(conflict)
-            told = self._tell.conflict(conflict, NotificationKind.CONFLICT, change.seq, now_s)
-            out.notifications += told
+            out.notifications += self._tell.conflict(
+                conflict, NotificationKind.CONFLICT, change.seq, now_s
+            )
 
     def _agreement_added(self, change: Change, now_s: float, out: _Outputs) -> None:
         """An agreement added at once: the conflicts its terms make are found and told with

@@ -1,4 +1,4 @@
-"""A record's conflicts by the pair of volumes they hold, and how many a pair of records lists.
+"""A record's conflicts by the pair of volumes they hold, and which of them a pair of records lists.
 
 A conflict joins one volume of a record to one volume of another party's record, so two records
 of up to ``ranges.MAX_VOLUMES`` (1,000) volumes each, met in one place, made up to a million
@@ -7,30 +7,41 @@ another's record held every other party's writes for as long (100 volumes over 1
 conflicts, 2.8 s of the detector's pass and its commit; security.md §4.2), and a party could
 do it again with each amendment of its own record.
 
-So a pair of records lists a conflict for each volume of either record that meets the other
-(the first pair found with it: the changed record's volumes in their order, each one's in the
-index's), then any others up to :data:`PAIRS_LISTED`; the pairs met beyond them are neither
-described nor written, and the conflicts the change lists of that pair say that more pairs meet
-than are listed (``Conflict.more_pairs``). Safety of flight is kept: each party is told of every
-volume of its own that meets the other's record, where and when (at the resolution their
-agreement sets), and that more pairs meet; a change that clears the listed pairs (an amendment
-moving those volumes) lists the next ones it meets. Listing the first pairs alone let a record's
-owner fill the room with pairs about to end, and leave another party's volume meeting it later
-out of every listed conflict. A pair of records lists at most the two records' volumes and
-:data:`PAIRS_LISTED` more (2,100). A party learns no more than before: it was told each of
-those conflicts.
+So a pair of records lists, of the pairs of volumes that meet (their windows not yet over):
+
+- for each volume of either record, the pair that starts first and the pair that ends last
+  (the same pair, as a rule): each party is told every volume of its own that meets the other
+  record, and from when to when it does;
+- then the earliest others, up to :data:`PAIRS_LISTED` in all.
+
+The open conflicts a record holds already count, and are listed again only by a change; the
+pairs beyond are neither described nor written, and the conflicts a change lists of a pair of
+records that meets in more pairs say so (``Conflict.more_pairs``). A change that clears the
+listed pairs (an amendment moving those volumes) lists the next. A pair of records lists at
+most twice the two records' volumes and :data:`PAIRS_LISTED` more.
+
+What is listed is chosen by the pairs' windows and the volumes' places in their records, never
+by the order the index finds them in, which every live volume shapes (a party's private plan
+nearby changed which pairs another was shown: a forty-seventh reader). Listing the first pairs
+found alone let a record's owner fill the room with pairs about to end, and leave another
+party's volume that meets it later out of every listed conflict; listing one pair a volume let
+it hide a volume's later meeting behind an earlier one (the same reader). A party learns no
+more than before: it was told each of those conflicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
+from deconflict.geo import Volume4D
 from deconflict.model import Conflict, RecordKind, Side
 
-__all__ = ["PAIRS_LISTED", "Held", "Pair", "Room", "by_pair"]
+__all__ = ["PAIRS_LISTED", "Candidate", "Held", "Pair", "Room", "by_pair"]
 
-#: How many conflicts a pair of records lists, at least, when they meet in more pairs of volumes
-#: (their open conflicts, whichever side changed); more where it takes more to list every volume.
+#: How many conflicts a pair of records lists, at least, when they meet in more pairs of volumes;
+#: more where it takes more to list each volume's first and last (see the module).
 PAIRS_LISTED = 100
 
 Pair = tuple[str, RecordKind, str, str]  # a volume, the other's kind, record and volume
@@ -57,84 +68,142 @@ class Held(dict[Pair, Conflict]):
         super().__init__()
         self._read: Callable[[], dict[Pair, Conflict]] | None = read
 
-    def _ensure(self) -> None:
+    def pop(self, key: Pair, default: Conflict | None = None) -> Conflict | None:  # type: ignore[override]
         if self._read is not None:
             self.update(self._read())
             self._read = None
-
-    def pop(self, key: Pair, default: Conflict | None = None) -> Conflict | None:  # type: ignore[override]
-        self._ensure()
         return super().pop(key, default)
 
-    def __iter__(self) -> Iterator[Pair]:
-        self._ensure()
-        return super().__iter__()
+
+class Candidate(NamedTuple):
+    """A pair of volumes that meet: the changed record's side (its ``place`` in the record) and
+    volume, the other's, and the window in which both are up (``engine.describe``'s, from the
+    windows alone), and whether a conflict of theirs is told already."""
+
+    place: int
+    mine: Side
+    volume: Volume4D
+    other: Side
+    theirs: Volume4D
+    start_s: float
+    end_s: float
+    told: bool
+
+    @property
+    def order(self) -> tuple[float, int, str]:
+        """Earliest first; then by the volumes' places (never the order the index finds them)."""
+        return (self.start_s, self.place, self.other.volume_id)
 
 
-class _Listed:
-    """What a pair of records lists: how many conflicts, and the volumes of each side in one."""
+class _Meeting:
+    """What one detection found of one pair of records: how many pairs meet, and the
+    candidates to list: by volume of either record, the first to start and the last to end
+    (one told already first, among equals); and the earliest, :data:`PAIRS_LISTED` at most.
+    (A record of 1,000 volumes over another's meets in a million pairs: each costs a few
+    comparisons here, and a candidate is made only for what may be listed.)"""
 
-    __slots__ = ("count", "mine", "theirs")
+    __slots__ = ("earliest", "firsts", "lasts", "latest", "live", "told")
 
     def __init__(self) -> None:
-        self.count = 0
-        self.mine: set[str] = set()
-        self.theirs: set[str] = set()
+        self.live = 0
+        self.told = 0  # of those, the pairs with a conflict told already
+        self.firsts: dict[tuple[int, str], tuple[tuple[float, bool, int, str], Candidate]] = {}
+        self.lasts: dict[tuple[int, str], tuple[tuple[float, bool, int, str], Candidate]] = {}
+        self.earliest: list[tuple[tuple[float, int, str], Candidate]] = []
+        self.latest: tuple[float, int, str] | None = None  # of the earliest, once trimmed
 
-    def add(self, mine: str, theirs: str) -> None:
-        self.count += 1
-        self.mine.add(mine)
-        self.theirs.add(theirs)
+    def meet(
+        self,
+        made: Callable[[], Candidate],
+        place: int,
+        ids: tuple[str, str],
+        window: tuple[float, float],
+        told: bool,
+    ) -> None:
+        self.live += 1
+        self.told += told
+        start_s, end_s = window
+        new, theirs = not told, ids[1]
+        first = (start_s, new, place, theirs)
+        last = (-end_s, new, place, theirs)
+        pair: Candidate | None = None
+        for volume in ((0, ids[0]), (1, theirs)):
+            held = self.firsts.get(volume)
+            if held is None or first < held[0]:
+                pair = pair or made()
+                self.firsts[volume] = (first, pair)
+            held = self.lasts.get(volume)
+            if held is None or last < held[0]:
+                pair = pair or made()
+                self.lasts[volume] = (last, pair)
+        order = (start_s, place, theirs)
+        if self.latest is None or order < self.latest:
+            self.earliest.append((order, pair or made()))
+            if len(self.earliest) >= 4 * PAIRS_LISTED:  # keep the earliest, in bounded memory
+                self.earliest = heapq.nsmallest(PAIRS_LISTED, self.earliest, key=_first)
+                self.latest = self.earliest[-1][0]
+
+    def chosen(self) -> tuple[list[Candidate], bool]:
+        """The pairs to list that are not told already, earliest first; and whether more pairs
+        meet than the pair of records then lists."""
+        ends = (*self.firsts.values(), *self.lasts.values())
+        new = {(p.mine.volume_id, p.other.volume_id): p for _, p in ends if not p.told}
+        for _, pair in heapq.nsmallest(PAIRS_LISTED, self.earliest, key=_first):
+            if self.told + len(new) >= PAIRS_LISTED:
+                break
+            if not pair.told:
+                new.setdefault((pair.mine.volume_id, pair.other.volume_id), pair)
+        listed = sorted(new.values(), key=_order)
+        return listed, self.live > len(listed) + self.told
+
+
+def _first(item: tuple[tuple[float, int, str], Candidate]) -> tuple[float, int, str]:
+    return item[0]
+
+
+def _order(pair: Candidate) -> tuple[float, int, str]:
+    return pair.order
 
 
 class Room:
-    """What one detection of a record may still list of each pair of records it meets: a
-    conflict for each volume of either side that is in none listed yet, then any up to
-    :data:`PAIRS_LISTED`. What the record holds (``held``, by the pair of volumes, read when
-    first asked, before any is taken out of it) and what the change found already (``found``,
-    the same) count as listed."""
+    """Which pairs of volumes one detection of a record lists, of each pair of records it meets
+    (see the module): each pair met is told to it (:meth:`meet`), with whether a conflict of
+    it is held (``held``: the record's open conflicts by the pair they hold) or was found
+    already by the change (``found``, the same)."""
 
-    def __init__(self, held: Mapping[Pair, Conflict], found: Iterable[Pair] = ()) -> None:
-        self._held = held
-        self._found = found
-        self._listed: dict[_Record, _Listed] | None = None
-        self._more: set[_Record] = set()
+    def __init__(self, found: Iterable[Pair] = ()) -> None:
+        self._found = {(mine, kind, key, theirs) for mine, kind, key, theirs in found}
+        self._meetings: dict[_Record, _Meeting] = {}
 
-    def count(self) -> None:
-        """Count what is held: before the detection first takes a conflict out of it."""
-        if self._listed is None:
-            self._listed = {}
-            for held in (self._held, self._found):
-                for mine, kind, key, theirs in held:
-                    self._of((kind, key)).add(mine, theirs)
+    def found(self, pair: Pair) -> bool:
+        """Whether the change found a conflict of ``pair`` already."""
+        return pair in self._found
 
-    def _of(self, record: _Record) -> _Listed:
-        assert self._listed is not None
-        listed = self._listed.get(record)
-        if listed is None:
-            listed = self._listed[record] = _Listed()
-        return listed
+    def meet(
+        self,
+        record: _Record,
+        place: int,
+        mine: tuple[Side, Volume4D],
+        other: tuple[Side, Volume4D],
+        window: tuple[float, float],
+        told: bool,
+    ) -> None:
+        """Two volumes that meet in ``window``: ``mine``, at ``place`` in the changed record,
+        and ``other``'s, of ``record`` (its kind and key)."""
+        side, theirs = other
+        meeting = self._meetings.get(record)
+        if meeting is None:
+            meeting = self._meetings[record] = _Meeting()
 
-    def wants(self, mine: Side, other: Side) -> bool:
-        """Whether a conflict of ``mine`` with ``other`` would be listed: one of the two volumes
-        is in none listed yet, or the pair of records has room. If not, the pair of records is
-        remembered as meeting in more pairs than it lists; nothing more is asked of this one
-        (it is neither described nor written)."""
-        self.count()
-        listed = self._of((other.kind, other.record_key))
-        if (
-            listed.count < PAIRS_LISTED
-            or mine.volume_id not in listed.mine
-            or other.volume_id not in listed.theirs
-        ):
-            return True
-        self._more.add((other.kind, other.record_key))
-        return False
+        def made() -> Candidate:
+            return Candidate(place, mine[0], mine[1], side, theirs, *window, told)
 
-    def take(self, mine: Side, other: Side) -> None:
-        """List a conflict of ``mine`` with ``other`` (one :meth:`wants`)."""
-        self._of((other.kind, other.record_key)).add(mine.volume_id, other.volume_id)
+        meeting.meet(made, place, (mine[0].volume_id, side.volume_id), window, told)
 
-    def more(self, other: Side) -> bool:
-        """Whether the pair with ``other``'s record met in more pairs than it lists."""
-        return (other.kind, other.record_key) in self._more
+    def chosen(self) -> Iterator[tuple[Candidate, bool]]:
+        """Each pair to list, and whether its pair of records meets in more pairs than it
+        lists: a pair of records after another, in the order the records were first met."""
+        for meeting in self._meetings.values():
+            listed, more = meeting.chosen()
+            for pair in listed:
+                yield pair, more

@@ -315,3 +315,31 @@ def test_what_is_listed_does_not_depend_on_hidden_records_nearby(tmp_path):
             hub.process()
             shown.append(sorted((c.a.volume_id, c.b.volume_id) for c in _open(hub, "P")))
     assert shown[0] == shown[1]
+
+
+def test_amendments_do_not_pile_conflicts_up(tmp_path):
+    """A forty-eighth reader: X amended its notice again and again, each time adding a volume
+    that starts a minute before the last, and so a new first pair for each of P's 100 volumes;
+    the conflicts carried over stayed open, 100 more with each amendment (2,100 after 20).
+    One carried over that is no longer a volume's first or last, or among those listed, is
+    listed no more: the pair of records stays within its bound."""
+    with _hub(tmp_path) as hub:
+        long = {"start_s": T0 + 2 * HOUR, "end_s": T0 + 12 * HOUR}
+        hub.file_notice("P", _volumes("p", 100, **long), "air-activity", "PN")
+        xs = [vol("x0")]
+        hub.file_notice("X", xs, "air-activity", "XN")
+        hub.process()
+        for k in range(1, 21):
+            start = T0 + 6 * HOUR - 60 * k
+            xs = [*xs, vol(f"x{k}", start_s=start, end_s=start + 600)]
+            hub.amend_notice("X", "XN", k, xs)
+            hub.process()
+        shown = _open(hub, "P")
+        assert len(shown) <= 2 * (100 + len(xs)) + PAIRS_LISTED
+        assert _volumes_listed(shown, "P") == {f"p{i}" for i in range(100)}
+        # Each of P's volumes still told from its first meeting to its last.
+        for i in range(100):
+            mine = [c.detail for c in shown if f"p{i}" in (c.a.volume_id, c.b.volume_id)]
+            assert min(d.start_s for d in mine) == T0 + 6 * HOUR - 60 * 20
+            assert max(d.end_s for d in mine) == T0 + 8 * HOUR  # x0's, the default window
+        hub.ledger.verify()

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from deconflict.api.auth import Scope
-from deconflict.api.edge import VERSION_MAX, EdgeRoute
+from deconflict.api.edge import INT_MAX, VERSION_MAX, EdgeRoute
 from deconflict.api.openapi import not_yet
 from deconflict.api.problems import ApiError, InvalidField
 from deconflict.api.service import PAGED, Caller, link_next, need, service
@@ -190,7 +190,8 @@ async def entries(
         Query(description="Whose notice ``record`` is (a notice's id is its party's own)."),
     ] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Only those after this index (a page's last).")
+        int | None,
+        Query(ge=0, le=INT_MAX, description="Only those after this index (a page's last)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=_ENTRIES_PAGE, description="At most this many.")] = (
         _ENTRIES_PAGE

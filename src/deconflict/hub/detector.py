@@ -467,15 +467,21 @@ class Detector:
                     continue
                 record = (other.kind, other.record_key)
                 held = (side.volume_id, *record, other.volume_id)
-                told = kept.pop(held, None) is not None or room.found(held)
+                kept_one = kept.pop(held, None)
+                told = kept_one is not None or room.found(held)
+                # One of an earlier version's, carried over: listed no more if not chosen.
+                carried = kept_one if kept_one and kept_one.side_of(party) != side else None
                 window = entry.volume.window
                 if min(end_s, window.end_s) <= now_s:
                     # Over already: it needs no warning, and telling it told a party probing
                     # with past windows whether the other's notice was still live.
                     continue
                 both = (max(start_s, window.start_s), min(end_s, window.end_s))
-                room.meet(record, place, (side, volume), (other, entry.volume), both, told)
-        for listed, more in room.chosen():
+                room.meet(record, place, (side, volume), (other, entry.volume), both, told, carried)
+        chosen, dropped = room.chosen()
+        for conflict in dropped:  # no change of theirs clears it: the new listing tells it all
+            out.resolved.append(conflict.resolve(now_s))
+        for listed, more in chosen:
             a, b, va, vb = listed.mine, listed.other, listed.volume, listed.theirs
             cid = conflict_id(self._id_key, a, b)
             if cid in out.new_ids or (not new_record and self._stored(cid)):

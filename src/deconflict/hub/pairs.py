@@ -12,13 +12,15 @@ So a pair of records lists, of the pairs of volumes that meet (their windows not
 - for each volume of either record, the pair that starts first and the pair that ends last
   (the same pair, as a rule): each party is told every volume of its own that meets the other
   record, and from when to when it does;
-- then the earliest others, up to :data:`PAIRS_LISTED` in all.
+- then those listed already, then the earliest others, up to :data:`PAIRS_LISTED` in all.
 
-The open conflicts a record holds already count, and are listed again only by a change; the
-pairs beyond are neither described nor written, and the conflicts a change lists of a pair of
-records that meets in more pairs say so (``Conflict.more_pairs``). A change that clears the
-listed pairs (an amendment moving those volumes) lists the next. A pair of records lists at
-most twice the two records' volumes and :data:`PAIRS_LISTED` more.
+The open conflicts a record holds already count; one carried over from an earlier version of
+its own that is none of these any more is listed no more (resolved, untold: the new listing
+tells it all). The pairs beyond are neither described nor written, and the conflicts a change
+lists of a pair of records that meets in more pairs say so (``Conflict.more_pairs``). A
+change that clears the listed pairs (an amendment moving those volumes) lists the next. A pair
+of records lists at most twice the two records' volumes and :data:`PAIRS_LISTED` more (a
+notice's start, which keeps its version, may list once more a volume whose first has passed).
 
 What is listed is chosen by the pairs' windows and the volumes' places in their records, never
 by the order the index finds them in, which every live volume shapes (a party's private plan
@@ -78,7 +80,8 @@ class Held(dict[Pair, Conflict]):
 class Candidate(NamedTuple):
     """A pair of volumes that meet: the changed record's side (its ``place`` in the record) and
     volume, the other's, and the window in which both are up (``engine.describe``'s, from the
-    windows alone), and whether a conflict of theirs is told already."""
+    windows alone); whether a conflict of theirs is told already, and the one the record held
+    from an earlier version of its own (carried over: see :meth:`_Meeting.chosen`)."""
 
     place: int
     mine: Side
@@ -88,6 +91,11 @@ class Candidate(NamedTuple):
     start_s: float
     end_s: float
     told: bool
+    carried: Conflict | None
+
+    @property
+    def ids(self) -> tuple[str, str]:
+        return (self.mine.volume_id, self.other.volume_id)
 
     @property
     def order(self) -> tuple[float, int, str]:
@@ -106,7 +114,7 @@ class _Meeting:
 
     def __init__(self) -> None:
         self.live = 0
-        self.told = 0  # of those, the pairs with a conflict told already
+        self.told: list[Candidate] = []  # the pairs met with a conflict told already
         self.firsts: dict[tuple[int, str], tuple[tuple[float, bool, int, str], Candidate]] = {}
         self.lasts: dict[tuple[int, str], tuple[tuple[float, bool, int, str], Candidate]] = {}
         self.earliest: list[tuple[tuple[float, int, str], Candidate]] = []
@@ -121,12 +129,14 @@ class _Meeting:
         told: bool,
     ) -> None:
         self.live += 1
-        self.told += told
         start_s, end_s = window
         new, theirs = not told, ids[1]
         first = (start_s, new, place, theirs)
         last = (-end_s, new, place, theirs)
         pair: Candidate | None = None
+        if told:
+            pair = made()
+            self.told.append(pair)
         for volume in ((0, ids[0]), (1, theirs)):
             held = self.firsts.get(volume)
             if held is None or first < held[0]:
@@ -143,18 +153,29 @@ class _Meeting:
                 self.earliest = heapq.nsmallest(PAIRS_LISTED, self.earliest, key=_first)
                 self.latest = self.earliest[-1][0]
 
-    def chosen(self) -> tuple[list[Candidate], bool]:
-        """The pairs to list that are not told already, earliest first; and whether more pairs
-        meet than the pair of records then lists."""
-        ends = (*self.firsts.values(), *self.lasts.values())
-        new = {(p.mine.volume_id, p.other.volume_id): p for _, p in ends if not p.told}
-        for _, pair in heapq.nsmallest(PAIRS_LISTED, self.earliest, key=_first):
-            if self.told + len(new) >= PAIRS_LISTED:
+    def chosen(self) -> tuple[list[Candidate], list[Conflict], bool]:
+        """The pairs to list that are not told already, earliest first; the conflicts carried
+        over from an earlier version that are listed no more; and whether more pairs meet than
+        the pair of records then lists.
+
+        A conflict carried over (its volumes as they were) stays listed only if it is still a
+        volume's first or last, or among the earliest: kept whatever became of them, the
+        conflicts of a pair of records grew with each amendment that added a pair to list (an
+        earlier first for each of another's volumes: 100 a time, 2,100 after 20; a
+        forty-eighth reader). Those found by the same change (an agreement searched from each
+        of its notices in turn) are listed as they are."""
+        picked = {p.ids: p for p in self.told if p.carried is None}
+        picked.update({p.ids: p for _, p in (*self.firsts.values(), *self.lasts.values())})
+        # Then those listed already (a change of one volume re-lists only its own pairs), then
+        # the earliest, while there is room.
+        earliest = heapq.nsmallest(PAIRS_LISTED, self.earliest, key=_first)
+        for pair in (*sorted(self.told, key=_order), *(pair for _, pair in earliest)):
+            if len(picked) >= PAIRS_LISTED:
                 break
-            if not pair.told:
-                new.setdefault((pair.mine.volume_id, pair.other.volume_id), pair)
-        listed = sorted(new.values(), key=_order)
-        return listed, self.live > len(listed) + self.told
+            picked.setdefault(pair.ids, pair)
+        listed = sorted((p for p in picked.values() if not p.told), key=_order)
+        dropped = [p.carried for p in self.told if p.carried is not None and p.ids not in picked]
+        return listed, dropped, self.live > len(picked)
 
 
 def _first(item: tuple[tuple[float, int, str], Candidate]) -> tuple[float, int, str]:
@@ -187,23 +208,29 @@ class Room:
         other: tuple[Side, Volume4D],
         window: tuple[float, float],
         told: bool,
+        carried: Conflict | None = None,
     ) -> None:
         """Two volumes that meet in ``window``: ``mine``, at ``place`` in the changed record,
-        and ``other``'s, of ``record`` (its kind and key)."""
+        and ``other``'s, of ``record`` (its kind and key); ``told``: a conflict of theirs is
+        told already, ``carried`` if it is one of an earlier version of the changed record."""
         side, theirs = other
         meeting = self._meetings.get(record)
         if meeting is None:
             meeting = self._meetings[record] = _Meeting()
 
         def made() -> Candidate:
-            return Candidate(place, mine[0], mine[1], side, theirs, *window, told)
+            return Candidate(place, mine[0], mine[1], side, theirs, *window, told, carried)
 
         meeting.meet(made, place, (mine[0].volume_id, side.volume_id), window, told)
 
-    def chosen(self) -> Iterator[tuple[Candidate, bool]]:
-        """Each pair to list, and whether its pair of records meets in more pairs than it
-        lists: a pair of records after another, in the order the records were first met."""
+    def chosen(self) -> tuple[list[tuple[Candidate, bool]], list[Conflict]]:
+        """Each pair to list, with whether its pair of records meets in more pairs than it
+        lists (a pair of records after another, in the order the records were first met); and
+        the carried conflicts listed no more."""
+        listed: list[tuple[Candidate, bool]] = []
+        dropped: list[Conflict] = []
         for meeting in self._meetings.values():
-            listed, more = meeting.chosen()
-            for pair in listed:
-                yield pair, more
+            new, gone, more = meeting.chosen()
+            listed += [(pair, more) for pair in new]
+            dropped += gone
+        return listed, dropped

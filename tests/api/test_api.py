@@ -550,6 +550,9 @@ async def test_conflicts_say_when_their_records_meet_in_more_pairs_than_listed(t
         assert len(listed) == 100 + 11
         more = [c["more_pairs"] for c in listed if c["mine"]["record_id"] == "US-N"]
         assert more == [True] * 100
+        for side, prefix in (("mine", "u"), ("theirs", "r")):
+            met = {c[side]["volume_id"] for c in listed if c["mine"]["record_id"] == "US-N"}
+            assert met == {f"{prefix}{k}" for k in range(11)}
         assert not any(c["more_pairs"] for c in listed if c["mine"]["record_id"] == "US-W")
         drawn = (await http.get("/v1/map", headers=us)).json()
         features = [f for f in drawn["features"] if f["properties"]["kind"] == "conflict"]

@@ -167,4 +167,5 @@ def test_conflicts_say_when_the_records_meet_in_more_pairs_than_listed(tmp_path,
     out = cli(capsys, "conflicts", "--as", "US", "--db", db, "--json")[1]
     rows = json.loads(out)
     assert len(rows) == 100
+    assert {r["mine"] for r in rows} == {f"us-{k}" for k in range(11)}
     assert all(r["theirs"].endswith("(the records meet in more pairs than listed)") for r in rows)

@@ -14,16 +14,20 @@ from deconflict.hub import Hub
 from deconflict.hub.ledger_access import entries_about
 
 
-def _amended(hub: Hub, versions: int) -> None:
+def _amended(hub: Hub, versions: int, between: bool = False) -> None:
+    """usaf's notice U in ``versions`` versions (with ``between``, a notice of faf's filed after
+    each: its entries between U's)."""
     hub.file_notice("usaf", [vol("u")], "air-activity", "U")
     for v in range(1, versions):
+        if between:
+            hub.file_notice("faf", [vol(f"f{v}", lon=20.0)], "air-activity", f"F{v}")
         hub.amend_notice("usaf", "U", v, [vol("u", upper_m=8_000.0 + v)])
 
 
 def test_pages_of_a_notices_entries_are_its_entries(tmp_path: Path) -> None:
     hub, _ = make_hub(tmp_path)
     try:
-        _amended(hub, 8)
+        _amended(hub, 8, between=True)
         hub.cancel_notice("usaf", "U")
         hub.process()
         whole = entries_about(hub, "faf", "U", "usaf")
@@ -38,8 +42,10 @@ def test_pages_of_a_notices_entries_are_its_entries(tmp_path: Path) -> None:
                     break
                 after = page[-1][0]
             assert pages == whole
-        # After any index (not one of the notice's entries): those after it.
-        assert entries_about(hub, "faf", "U", "usaf", after=whole[4][0] - 1, limit=2) == whole[4:6]
+        # After any index (here one of faf's F4's entry, between U's): those after it.
+        other = whole[4][0] - 1
+        assert other not in {index for index, _ in whole}
+        assert entries_about(hub, "faf", "U", "usaf", after=other, limit=2) == whole[4:6]
     finally:
         hub.close()
 

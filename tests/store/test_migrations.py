@@ -8,6 +8,7 @@ it; notice versions keep their volumes' versions from 0017 on; the indexes on a 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from deconflict.ledger import MemoryTree, Signer, canonical, leaf_hash, verify_l
 from deconflict.model import Party
 from deconflict.store import open_store
 from deconflict.store.engines import postgres_url
+from deconflict.store.rows import conflict_values
 
 
 def _engine(target: str) -> sa.Engine:
@@ -566,7 +568,12 @@ def test_conflicts_stored_before_0037_list_no_more_pairs_and_their_entries_hold(
         engine.dispose()
     hub = Hub.open(store_target)
     try:
-        assert [c.more_pairs for c in hub.list_conflicts("usaf")] == [False, False]
+        stored = hub.list_conflicts("usaf")
+        assert [c.more_pairs for c in stored] == [False, False]
+        # What the ledger commits to is as it was before there was a limit, where it says
+        # nothing more; the field only where it is true.
+        assert all("more_pairs" not in conflict_values(c) for c in stored)
+        assert conflict_values(replace(stored[0], more_pairs=True))["more_pairs"] is True
         hub.ledger.verify()
     finally:
         hub.close()

@@ -338,7 +338,7 @@ def test_conflicts_of_records_that_meet_in_more_pairs_than_listed_say_so(
     page: Page, hub: DemoHub
 ) -> None:
     """Two notices of 11 volumes in one place meet in 121 pairs; a pair of records lists 100
-    conflicts, each volume in one (security.md §4.2): each says there are more."""
+    conflicts (security.md §4.2), each saying there are more."""
     import json
     import urllib.request
 

@@ -469,8 +469,10 @@ class Detector:
                 held = (side.volume_id, *record, other.volume_id)
                 kept_one = kept.pop(held, None)
                 told = kept_one is not None or room.found(held)
-                # One of an earlier version's, carried over: listed no more if not chosen.
-                carried = kept_one if kept_one and kept_one.side_of(party) != side else None
+                # One of an earlier version's, carried over: listed no more if not chosen (but
+                # by an agreement's search, ``among``, which lists what its terms make).
+                old = kept_one is not None and kept_one.side_of(party) != side and among is None
+                carried = kept_one if old else None
                 window = entry.volume.window
                 if min(end_s, window.end_s) <= now_s:
                     # Over already: it needs no warning, and telling it told a party probing

@@ -200,7 +200,11 @@ def entries_about(
         subjects.append(f"party:{record_id}")
     found = []
     for subject in subjects:
-        listed = hub.store.ledger_find(subject, after, limit)
+        # A notice's entries are all told (decided above): read no further than the page. The
+        # others are few, and some may not be told: read whole, so that a page cut before the
+        # party's own are dropped is not short of them (and ends the client's reading).
+        whole = not subject.startswith("notice:")
+        listed = hub.store.ledger_find(subject, after, None if whole else limit)
         read = hub.ledger.entries([index for index, _ in listed])
         for index, kind in listed:
             entry = read[index]

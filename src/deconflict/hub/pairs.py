@@ -18,9 +18,10 @@ The open conflicts a record holds already count; one carried over from an earlie
 its own that is none of these any more is listed no more (resolved, untold: the new listing
 tells it all). The pairs beyond are neither described nor written, and the conflicts a change
 lists of a pair of records that meets in more pairs say so (``Conflict.more_pairs``). A
-change that clears the listed pairs (an amendment moving those volumes) lists the next. A pair
-of records lists at most twice the two records' volumes and :data:`PAIRS_LISTED` more (a
-notice's start, which keeps its version, may list once more a volume whose first has passed).
+change that clears the listed pairs (an amendment moving those volumes) lists the next. After
+a change, a pair of records lists the larger of twice the two records' volumes and
+:data:`PAIRS_LISTED`, at most, and what it held at the same versions (a notice's start, which
+keeps its version, may list a volume's new first once its first has passed).
 
 What is listed is chosen by the pairs' windows and the volumes' places in their records, never
 by the order the index finds them in, which every live volume shapes (a party's private plan
@@ -193,7 +194,7 @@ class Room:
     already by the change (``found``, the same)."""
 
     def __init__(self, found: Iterable[Pair] = ()) -> None:
-        self._found = {(mine, kind, key, theirs) for mine, kind, key, theirs in found}
+        self._found = set(found)
         self._meetings: dict[_Record, _Meeting] = {}
 
     def found(self, pair: Pair) -> bool:

@@ -66,9 +66,9 @@ demo: setup
 	$(BIN)/deconflict demo --report report
 
 # The hub over HTTP with the demo scenario loaded (report/demo.db), and a sign-in link to the
-# operations view for each party.
+# operations view for each party; its map reaches back to the scenario's November 2015.
 serve: demo
-	$(BIN)/deconflict serve --db report/demo.db --links
+	DECONFLICT_MAP_HISTORY_DAYS=0 $(BIN)/deconflict serve --db report/demo.db --links
 
 test: setup $(CHROMIUM)
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider

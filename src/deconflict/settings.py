@@ -118,6 +118,13 @@ SETTINGS: dict[str, Setting] = {
         Setting("rate-per-s", "50", "Requests a second each party may make to `deconflict serve`."),
         Setting("rate-burst", "100", "Requests a party may make at once before the rate applies."),
         Setting(
+            "map-history-days",
+            "1",
+            "How far back `GET /v1/map` (the operations view) reaches without `start`, in days; a "
+            "window that starts further back ends within 31 days (0: no limit, for a replay "
+            "such as the demo's `make serve`).",
+        ),
+        Setting(
             "streams-per-party",
             "32",
             "Event streams (`GET /v1/events`) a party may hold open at once in each process of "

@@ -36,7 +36,7 @@ class _Inline:
 def _map(hub: Hub, party: str, start_s: float, end_s: float) -> tuple[dict[str, Any], int]:
     """``GET /v1/map?start=&end=`` as ``party``, and the SQLite steps its read took."""
     inline = _Inline(hub)
-    service = SimpleNamespace(runner=inline, heavy=inline)
+    service = SimpleNamespace(runner=inline, heavy=inline, map_history_s=86_400.0)
     request: Any = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(service=service)))
     caller = Principal(party=party, scopes=frozenset(Scope), issuer="test", subject=party)
     start, end = epoch_to_rfc3339(start_s), epoch_to_rfc3339(end_s)

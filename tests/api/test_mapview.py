@@ -4,14 +4,19 @@ its locally served files."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import shapely
 from shapely.geometry import shape
 from tests.api.harness import circle, client, make_db, notice_body, token
 
 from deconflict.geo.footprint import Circle
+from deconflict.geo.units import epoch_to_rfc3339
 
 pytestmark = pytest.mark.anyio
+
+DAY = 86_400.0
 
 
 async def _file_both(http, db):
@@ -110,3 +115,40 @@ async def test_page_and_vendor_files_are_served_locally(tmp_path):
         assert countries.status_code == 200
         assert countries.json()["type"] == "Topology"
         assert "/v1/map" in (await http.get("/openapi.json")).json()["paths"]
+
+
+async def test_the_map_reaches_back_a_day_unless_asked_and_no_further_than_a_month_at_once(
+    tmp_path,
+):
+    """Without a window the map read every notice the caller may see, and every current plan
+    of its own, whatever their age: its read grew with the hub's history, on the reader every
+    party shares (security.md §4.2). It reaches back ``map-history-days`` (a day); further back,
+    a window ends within 31 days of its start."""
+    db = make_db(tmp_path)
+    now = time.time()
+
+    def at(offset_s: float) -> str:
+        return epoch_to_rfc3339(now + offset_s)
+
+    async with client(db) as http:
+        ru, us = token(db, "RU"), token(db, "US")
+        old = notice_body(
+            circle("ru-old", start=at(-10 * DAY), end=at(-10 * DAY + 3_600)), id="RU-OLD"
+        )
+        new = notice_body(circle("ru-new", start=at(-3_600), end=at(3_600)), id="RU-NEW")
+        for body in (old, new):
+            filed = await http.post("/v1/notices", json=body, headers=ru)
+            assert filed.status_code == 201, filed.text
+
+        def drawn(picture: dict) -> set[str]:
+            return {f["properties"]["id"] for f in picture["features"]}
+
+        assert drawn((await http.get("/v1/map", headers=us)).json()) == {"ru-new"}
+        back = {"start": at(-11 * DAY), "end": at(-9 * DAY)}
+        assert drawn((await http.get("/v1/map", params=back, headers=us)).json()) == {"ru-old"}
+        for far in ({"start": at(-11 * DAY)}, {"start": at(-40 * DAY), "end": at(-8 * DAY)}):
+            refused = await http.get("/v1/map", params=far, headers=us)
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["field"] == "query:end"
+    async with client(db, map_history_s=0.0) as http:  # no limit: a replay, the demo's
+        assert drawn((await http.get("/v1/map", headers=us)).json()) == {"ru-old", "ru-new"}

@@ -71,6 +71,8 @@ class ApiSettings(RuntimeSettings):
     rate_burst: float = 100.0
     #: event streams a party may hold open at once in this process (0: no cap)
     streams_per_party: int = 32
+    #: how far back the map reaches without ``start`` (0: no limit; ``api.mapview``)
+    map_history_s: float = 86_400.0
     geo_limits: GeoLimits = DEFAULT_LIMITS
     #: SIGTERM and SIGINT end the event streams at once (the app of ``deconflict serve``, in the
     #: main thread of a server process): :mod:`deconflict.api.closing`
@@ -113,6 +115,7 @@ def create_app(
         streams=StreamSlots(settings.streams_per_party),
         metrics=metrics,
         idempotency_ttl_s=settings.idempotency_ttl_s,
+        map_history_s=settings.map_history_s,
     )
 
     @asynccontextmanager

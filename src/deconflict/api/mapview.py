@@ -36,7 +36,10 @@ from deconflict.hub.views import seen_details
 from deconflict.model import Conflict, Notice, NoticeState, Plan
 from deconflict.web.features import Ring, conflict_feature, volume_feature
 
-__all__ = ["router"]
+__all__ = ["LONGEST_PAST_S", "router"]
+
+#: The longest window the map draws that starts further back than its history (31 days).
+LONGEST_PAST_S = 31 * 86_400.0
 
 router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
@@ -124,18 +127,32 @@ async def map_view(
 ) -> dict[str, Any]:
     """Volumes the caller may see (its notices and plans, others' notices as disclosed) with
     outlines computed by the hub, then its conflicts; ``now`` is the hub's clock. Only the
-    notices and plans active within ``start``..``end`` are read whole (without them, every
-    notice the caller may see and every current plan of its own: security.md §4.2)."""
+    notices and plans active within ``start``..``end`` are read whole. Without ``start``, the
+    window starts the hub's ``map-history-days`` before now (a day); a window that starts
+    further back ends within :data:`LONGEST_PAST_S` of its start. Without either, every notice
+    the caller may see was read, and every current plan of its own, whatever their age: the
+    read grew with the hub's history, on the reader all parties share (security.md §4.2)."""
     need(principal, Scope.READ)
+    svc = service(request)
+    history_s = svc.map_history_s
     low = _bound(start, "start", float("-inf"))
     high = _bound(end, "end", float("inf"))
     if high <= low:
         raise InvalidField("query:end", "end must be after start")
     party = principal.party
-    asked = None if start is None and end is None else (low, high)
 
     def read(hub: Hub) -> tuple[list[Callable[[], dict[str, Any]]], str]:
         """On the hub thread: what is drawn, as the functions that draw it."""
+        now = hub.clock.now()
+        since = now - history_s if history_s > 0 else float("-inf")
+        start_s = since if start is None else low
+        if start_s < since and high - start_s > LONGEST_PAST_S:
+            raise InvalidField(
+                "query:end",
+                f"a window that starts more than {history_s / 86_400:g} days ago ends within"
+                f" {LONGEST_PAST_S / 86_400:g} days of its start",
+            )
+        asked = None if start_s == float("-inf") and end is None else (start_s, high)
         notices = [
             n for n in hub.list_notices(party, active=asked) if n.state is not NoticeState.CANCELLED
         ]
@@ -144,9 +161,9 @@ async def map_view(
         # shown one: never all the party was ever shown), as the party may see them: with a
         # hidden other side, its window at the agreement's resolution, also for what the
         # query's window keeps (security.md §3.6).
-        conflicts = hub.conflicts_told_after(party, low)
+        conflicts = hub.conflicts_told_after(party, start_s)
         for conflict, detail in zip(conflicts, seen_details(hub, party, conflicts), strict=True):
-            if detail.start_s < high and detail.end_s > low:
+            if detail.start_s < high and detail.end_s > start_s:
                 drawn.append((conflict, (detail.start_s, detail.end_s)))
         alerts = _alerts(hub, party, [conflict for conflict, _ in drawn], notices)
         # The current ones active in the window, read from its start on (a forty-third reader:
@@ -193,15 +210,14 @@ async def map_view(
         features: list[Callable[[], dict[str, Any]]] = []
         for record, kind, extra in records:
             for v in record.volumes:
-                if v.window.start_s < high and v.window.end_s > low:
+                if v.window.start_s < high and v.window.end_s > start_s:
                     features.append(partial(draw_volume, v, record, kind, extra))
         views = conflict_views(hub, party, [conflict for conflict, _ in drawn])
         for (conflict, window), view in zip(drawn, views, strict=True):
             alert = alerts.get(("conflict", conflict.id), {})
             features.append(partial(_conflict_feature, view, window, ring, alert))
-        return features, epoch_to_rfc3339(hub.clock.now())
+        return features, epoch_to_rfc3339(now)
 
-    svc = service(request)
     drawing, now = await svc.runner.read(read, party=party)
 
     def draw() -> dict[str, Any]:

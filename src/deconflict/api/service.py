@@ -112,6 +112,8 @@ class Service:
     metrics: Metrics
     #: how long a stored Idempotency-Key response is replayed, in seconds
     idempotency_ttl_s: float = 86_400.0
+    #: how far back the map reaches without ``start``, in seconds (0: no limit)
+    map_history_s: float = 86_400.0
     #: the pool heavy work runs on, off the event loop and the hub thread
     heavy: HeavyWork = field(default_factory=HeavyWork)
     #: the server is stopping: event streams end (see :mod:`deconflict.api.closing`)

@@ -92,6 +92,7 @@ def serve(
         rate_per_s=float(setting_value("rate-per-s")),
         rate_burst=float(setting_value("rate-burst")),
         streams_per_party=_whole_setting("streams-per-party"),
+        map_history_s=86_400.0 * _whole_setting("map-history-days"),
         gc_threshold=_whole_setting("gc-threshold"),
         webhook_allow_networks=tuple(str(n) for n in allowed),
         webhook_key=key_file,
@@ -268,6 +269,7 @@ def _settings_json(settings: Any) -> str:
             "rate_per_s": settings.rate_per_s,
             "rate_burst": settings.rate_burst,
             "streams_per_party": settings.streams_per_party,
+            "map_history_s": settings.map_history_s,
             "max_vertices": settings.geo_limits.max_vertices,
             "max_area_m2": settings.geo_limits.max_area_m2,
             "max_record_points": settings.geo_limits.max_record_points,
@@ -297,6 +299,7 @@ def worker_app() -> Any:
             rate_per_s=given["rate_per_s"],
             rate_burst=given["rate_burst"],
             streams_per_party=given["streams_per_party"],
+            map_history_s=given["map_history_s"],
             geo_limits=GeoLimits(
                 given["max_vertices"], given["max_area_m2"], given["max_record_points"]
             ),

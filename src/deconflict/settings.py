@@ -120,9 +120,9 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "map-history-days",
             "1",
-            "How far back `GET /v1/map` (the operations view) reaches without `start`, in days; a "
-            "window that starts further back ends within 31 days (0: no limit, for a replay "
-            "such as the demo's `make serve`).",
+            "How far back `GET /v1/map` (the operations view) reaches, in days: its default "
+            "`start`, and the earliest it accepts (0: no limit, for a replay such as the "
+            "demo's `make serve`).",
         ),
         Setting(
             "streams-per-party",

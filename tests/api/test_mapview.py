@@ -117,13 +117,12 @@ async def test_page_and_vendor_files_are_served_locally(tmp_path):
         assert "/v1/map" in (await http.get("/openapi.json")).json()["paths"]
 
 
-async def test_the_map_reaches_back_a_day_unless_asked_and_no_further_than_a_month_at_once(
-    tmp_path,
-):
+async def test_the_map_reaches_back_a_day_and_no_further(tmp_path):
     """Without a window the map read every notice the caller may see, and every current plan
     of its own, whatever their age: its read grew with the hub's history, on the reader every
-    party shares (security.md §4.2). It reaches back ``map-history-days`` (a day); further back,
-    a window ends within 31 days of its start."""
+    party shares (security.md §4.2); and a window in the past, however short, read all that
+    ended after its start (a fiftieth reader). It reaches back ``map-history-days`` (a day),
+    and no further."""
     db = make_db(tmp_path)
     now = time.time()
 
@@ -144,11 +143,21 @@ async def test_the_map_reaches_back_a_day_unless_asked_and_no_further_than_a_mon
             return {f["properties"]["id"] for f in picture["features"]}
 
         assert drawn((await http.get("/v1/map", headers=us)).json()) == {"ru-new"}
-        back = {"start": at(-11 * DAY), "end": at(-9 * DAY)}
-        assert drawn((await http.get("/v1/map", params=back, headers=us)).json()) == {"ru-old"}
-        for far in ({"start": at(-11 * DAY)}, {"start": at(-40 * DAY), "end": at(-8 * DAY)}):
+        today = {"start": at(-DAY + 600), "end": at(DAY)}
+        assert drawn((await http.get("/v1/map", params=today, headers=us)).json()) == {"ru-new"}
+        for far in (
+            {"start": at(-11 * DAY), "end": at(-9 * DAY)},
+            {"start": "1970-01-01T00:00:00Z", "end": "1970-01-31T00:00:00Z"},
+            {"start": at(-11 * DAY)},
+        ):
             refused = await http.get("/v1/map", params=far, headers=us)
             assert refused.status_code == 422, refused.text
-            assert refused.json()["field"] == "query:end"
+            assert refused.json()["field"] == "query:start"
+            assert "reaches back 1 day " in refused.json()["detail"]
+        before = await http.get("/v1/map", params={"end": at(-2 * DAY)}, headers=us)
+        assert before.status_code == 422
+        assert before.json()["field"] == "query:end"
     async with client(db, map_history_s=0.0) as http:  # no limit: a replay, the demo's
         assert drawn((await http.get("/v1/map", headers=us)).json()) == {"ru-old", "ru-new"}
+        back = {"start": at(-11 * DAY), "end": at(-9 * DAY)}
+        assert drawn((await http.get("/v1/map", params=back, headers=us)).json()) == {"ru-old"}

@@ -36,10 +36,11 @@ from deconflict.hub.views import seen_details
 from deconflict.model import Conflict, Notice, NoticeState, Plan
 from deconflict.web.features import Ring, conflict_feature, volume_feature
 
-__all__ = ["LONGEST_PAST_S", "router"]
+__all__ = ["router"]
 
-#: The longest window the map draws that starts further back than its history (31 days).
-LONGEST_PAST_S = 31 * 86_400.0
+#: How much earlier than its history a map's ``start`` may be (a client's clock, a start
+#: worked out a moment before the hub read its own).
+_GRACE_S = 60.0
 
 router = APIRouter(prefix="/v1", route_class=EdgeRoute)
 
@@ -127,11 +128,12 @@ async def map_view(
 ) -> dict[str, Any]:
     """Volumes the caller may see (its notices and plans, others' notices as disclosed) with
     outlines computed by the hub, then its conflicts; ``now`` is the hub's clock. Only the
-    notices and plans active within ``start``..``end`` are read whole. Without ``start``, the
-    window starts the hub's ``map-history-days`` before now (a day); a window that starts
-    further back ends within :data:`LONGEST_PAST_S` of its start. Without either, every notice
-    the caller may see was read, and every current plan of its own, whatever their age: the
-    read grew with the hub's history, on the reader all parties share (security.md §4.2)."""
+    notices and plans active within ``start``..``end`` are read whole. The map reaches back
+    the hub's ``map-history-days`` (a day), and no further (older activity is the paged lists'):
+    without ``start``, every notice the caller may see was read, and every current plan of its
+    own and every conflict it was told of, whatever their age, on the reader all parties share;
+    and a window in the past, however short, read all that ended after its start, as the
+    records are found by their end (security.md §4.2)."""
     need(principal, Scope.READ)
     svc = service(request)
     history_s = svc.map_history_s
@@ -146,12 +148,15 @@ async def map_view(
         now = hub.clock.now()
         since = now - history_s if history_s > 0 else float("-inf")
         start_s = since if start is None else low
-        if start_s < since and high - start_s > LONGEST_PAST_S:
+        if start_s < since - _GRACE_S:
+            days = history_s / 86_400
             raise InvalidField(
-                "query:end",
-                f"a window that starts more than {history_s / 86_400:g} days ago ends within"
-                f" {LONGEST_PAST_S / 86_400:g} days of its start",
+                "query:start",
+                f"the map reaches back {days:g} day{'' if days == 1 else 's'} (the hub's"
+                " map-history-days); older activity: GET /v1/notices?start=",
             )
+        if high <= start_s:
+            raise InvalidField("query:end", "end must be after start")
         asked = None if start_s == float("-inf") and end is None else (start_s, high)
         notices = [
             n for n in hub.list_notices(party, active=asked) if n.state is not NoticeState.CANCELLED
